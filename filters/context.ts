@@ -1,0 +1,358 @@
+/**
+ * The per-request state a pipeline's filters share: namespaces holding at
+ * most one request and one response each, and a `data` map.
+ *
+ * Requests and responses are small mutable wrappers. Their headers are web
+ * `Headers`, copied only when a filter asks for the mutable `headers`; their
+ * body is bytes or a stream, read lazily and only once unless buffered.
+ *
+ * @module
+ */
+
+/** A message body: bytes, a byte stream, or nothing. */
+export type Body = Uint8Array | ReadableStream<Uint8Array> | null;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+
+/** Thrown when a body is longer than the limit given to `bytes()`. */
+export class BodyTooLargeError extends RangeError {
+  constructor(limit: number) {
+    super(`Cannot read body: longer than ${limit} bytes`);
+    this.name = "BodyTooLargeError";
+  }
+}
+
+/** Reads a whole stream into one array, failing once `limit` bytes are passed. */
+export async function readAll(
+  stream: ReadableStream<Uint8Array>,
+  limit = Infinity,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      stream.cancel().catch(() => {});
+      throw new BodyTooLargeError(limit);
+    }
+    chunks.push(chunk);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/** Shared header and body handling of requests and responses. */
+abstract class Message {
+  #headers: Headers;
+  #ownHeaders: boolean;
+  #body: Body | undefined;
+  #bodySource: (() => Body) | undefined;
+
+  constructor(headers: Headers, ownHeaders: boolean, body: Body | undefined, source?: () => Body) {
+    this.#headers = headers;
+    this.#ownHeaders = ownHeaders;
+    this.#body = body;
+    this.#bodySource = source;
+  }
+
+  /** Mutable headers; the first call copies headers that came in immutable. */
+  get headers(): Headers {
+    if (!this.#ownHeaders) {
+      this.#headers = new Headers(this.#headers);
+      this.#ownHeaders = true;
+    }
+    return this.#headers;
+  }
+
+  set headers(headers: Headers) {
+    this.#headers = headers;
+    this.#ownHeaders = true;
+  }
+
+  /** Headers for reading only: never copies. Do not modify. */
+  get rawHeaders(): Headers {
+    return this.#headers;
+  }
+
+  /** One header's value, or null. */
+  header(name: string): string | null {
+    return this.#headers.get(name);
+  }
+
+  /** The body: bytes, a stream (readable once), or null. */
+  get body(): Body {
+    if (this.#body === undefined) {
+      this.#body = this.#bodySource ? this.#bodySource() : null;
+      this.#bodySource = undefined;
+    }
+    return this.#body;
+  }
+
+  /** Replaces the body; strings are UTF-8 encoded. Content-Length is not touched. */
+  set body(body: Body | string) {
+    this.#body = typeof body === "string" ? encoder.encode(body) : body;
+    this.#bodySource = undefined;
+  }
+
+  /** Whether the body is a stream that has not been buffered. */
+  get isStream(): boolean {
+    return this.body instanceof ReadableStream;
+  }
+
+  /**
+   * Reads the whole body into bytes and keeps them as the body, so later
+   * readers see the same bytes. Throws {@linkcode BodyTooLargeError} past `limit`.
+   */
+  async bytes(limit = Infinity): Promise<Uint8Array> {
+    const body = this.body;
+    if (body === null) return EMPTY;
+    if (body instanceof Uint8Array) {
+      if (body.byteLength > limit) throw new BodyTooLargeError(limit);
+      return body;
+    }
+    const bytes = await readAll(body, limit);
+    this.#body = bytes;
+    return bytes;
+  }
+
+  /** The whole body as UTF-8 text (buffered, see {@linkcode bytes}). */
+  async text(limit?: number): Promise<string> {
+    return decoder.decode(await this.bytes(limit));
+  }
+
+  /** The body's bytes if it is already buffered (or empty), else undefined. */
+  get bufferedBody(): Uint8Array | undefined {
+    const body = this.body;
+    if (body === null) return EMPTY;
+    return body instanceof Uint8Array ? body : undefined;
+  }
+}
+
+/** Fields to build an {@linkcode HttpRequest} from. */
+export interface HttpRequestInit {
+  /** @default {"GET"} */
+  method?: string;
+  /** Path without the query, starting with "/". @default {"/"} */
+  path?: string;
+  /** Raw query without "?". @default {""} */
+  query?: string;
+  /** @default {"http"} */
+  scheme?: string;
+  /** The Host (authority). @default {""} */
+  host?: string;
+  /** @default {"HTTP/1.1"} */
+  proto?: string;
+  /** A `Headers` object is borrowed: it is copied only when a filter changes headers. */
+  headers?: HeadersInit;
+  /** The body; a function is called once, when a filter first asks for the body. */
+  body?: Body | string | (() => Body);
+}
+
+function headersOf(init: HeadersInit | undefined): [Headers, boolean] {
+  return init instanceof Headers ? [init, false] : [new Headers(init), true];
+}
+
+function bodyOf(body: Body | string | (() => Body) | undefined): [Body | undefined, (() => Body)?] {
+  if (typeof body === "function") return [undefined, body];
+  return [typeof body === "string" ? encoder.encode(body) : body ?? null];
+}
+
+/** A request inside a pipeline: mutable method, path, query, headers and body. */
+export class HttpRequest extends Message {
+  /** Upper-case method. */
+  method: string;
+  /** Path without the query, starting with "/". */
+  path: string;
+  /** Raw query without "?" ("" when absent). */
+  query: string;
+  /** "http" or "https". */
+  scheme: string;
+  /** The Host (authority) the client asked for. */
+  host: string;
+  /** "HTTP/1.1", "HTTP/2" or "HTTP/3". */
+  proto: string;
+
+  constructor(init: HttpRequestInit = {}) {
+    super(...headersOf(init.headers), ...bodyOf(init.body));
+    this.method = init.method ?? "GET";
+    this.path = init.path ?? "/";
+    this.query = init.query ?? "";
+    this.scheme = init.scheme ?? "http";
+    this.host = init.host ?? "";
+    this.proto = init.proto ?? "HTTP/1.1";
+  }
+
+  /**
+   * Wraps a web request without copying its headers or touching its body
+   * until a filter asks for them.
+   */
+  static fromWeb(request: Request, proto = "HTTP/1.1"): HttpRequest {
+    const url = request.url;
+    const schemeEnd = url.indexOf("://");
+    const pathStart = url.indexOf("/", schemeEnd + 3);
+    const q = pathStart < 0 ? -1 : url.indexOf("?", pathStart);
+    const method = request.method;
+    const headers = request.headers;
+    return new HttpRequest({
+      method,
+      scheme: url.slice(0, schemeEnd),
+      host: headers.get("host") ?? url.slice(schemeEnd + 3, pathStart < 0 ? undefined : pathStart),
+      path: pathStart < 0 ? "/" : url.slice(pathStart, q < 0 ? undefined : q),
+      query: q < 0 ? "" : url.slice(q + 1),
+      proto,
+      headers,
+      body: method === "GET" || method === "HEAD" ? null : () => request.body,
+    });
+  }
+
+  /** Path plus "?query" when there is one. */
+  get url(): string {
+    return this.query ? `${this.path}?${this.query}` : this.path;
+  }
+}
+
+/** A response inside a pipeline: mutable status, headers and body. */
+export class HttpResponse extends Message {
+  /** The status code. */
+  status: number;
+
+  constructor(status = 200, headers?: HeadersInit, body: Body | string | (() => Body) = null) {
+    super(...headersOf(headers), ...bodyOf(body));
+    this.status = status;
+  }
+
+  /** Wraps a web response without copying its headers. */
+  static fromWeb(response: Response): HttpResponse {
+    return new HttpResponse(response.status, response.headers, () => response.body);
+  }
+
+  /** The web `Response` to send to a client. */
+  toWeb(): Response {
+    const status = this.status;
+    const nullBody = status === 204 || status === 304 || (status >= 100 && status < 200);
+    const body = nullBody ? null : this.body as BodyInit | null;
+    return new Response(body, { status, headers: this.rawHeaders });
+  }
+}
+
+/** One namespace of a context: at most one request and one response. */
+export interface Namespace {
+  request?: HttpRequest;
+  response?: HttpResponse;
+}
+
+/** Connection facts about the client, filled by the server. */
+export interface ClientInfo {
+  /** The TCP peer address "ip:port". */
+  remoteAddr: string;
+  /** The client's IP after X-Forwarded-For / X-Real-Ip. */
+  realIP: string;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+}
+
+const DEFAULT_NS = "DEFAULT";
+const NEVER_ABORTED = new AbortController().signal;
+
+/** The state one request carries through a pipeline. */
+export class Context {
+  /** The client's IP after X-Forwarded-For / X-Real-Ip. */
+  readonly realIP: string;
+  /** The TCP peer address "ip:port". */
+  readonly remoteAddr: string;
+  /** Aborted when the client goes away. */
+  readonly signal: AbortSignal;
+  #defaultNs: Namespace;
+  #others: Map<string, Namespace> | undefined;
+  #activeName = DEFAULT_NS;
+  #active: Namespace;
+  #data: Record<string, unknown> | undefined;
+  #tags: string[] | undefined;
+
+  constructor(request?: HttpRequest, client?: Partial<ClientInfo>) {
+    this.#defaultNs = { request };
+    this.#active = this.#defaultNs;
+    this.realIP = client?.realIP ?? "";
+    this.remoteAddr = client?.remoteAddr ?? "";
+    this.signal = client?.signal ?? NEVER_ABORTED;
+  }
+
+  /** The name of the active namespace. */
+  get namespace(): string {
+    return this.#activeName;
+  }
+
+  /** Makes `name` the namespace filters read from and write to. */
+  useNamespace(name: string): void {
+    if (name === this.#activeName) return;
+    this.#activeName = name;
+    this.#active = this.getNamespace(name);
+  }
+
+  /** The namespace called `name`, created empty when absent. */
+  getNamespace(name: string): Namespace {
+    if (name === DEFAULT_NS) return this.#defaultNs;
+    this.#others ??= new Map();
+    let ns = this.#others.get(name);
+    if (!ns) {
+      ns = {};
+      this.#others.set(name, ns);
+    }
+    return ns;
+  }
+
+  /** Every namespace, DEFAULT first. */
+  namespaces(): [string, Namespace][] {
+    const all: [string, Namespace][] = [[DEFAULT_NS, this.#defaultNs]];
+    if (this.#others) all.push(...this.#others);
+    return all;
+  }
+
+  /** The active namespace's request; throws when it has none. */
+  get request(): HttpRequest {
+    const r = this.#active.request;
+    if (!r) throw new Error(`no request in namespace ${this.#activeName}`);
+    return r;
+  }
+
+  set request(request: HttpRequest) {
+    this.#active.request = request;
+  }
+
+  /** The active namespace's request, or undefined. */
+  get maybeRequest(): HttpRequest | undefined {
+    return this.#active.request;
+  }
+
+  /** The active namespace's response, or undefined. */
+  get response(): HttpResponse | undefined {
+    return this.#active.response;
+  }
+
+  set response(response: HttpResponse | undefined) {
+    this.#active.response = response;
+  }
+
+  /** Free-form values shared by the pipeline's filters. */
+  get data(): Record<string, unknown> {
+    return this.#data ??= {};
+  }
+
+  /** Adds a note to this request's access log line. */
+  addTag(tag: string): void {
+    (this.#tags ??= []).push(tag);
+  }
+
+  /** The notes added so far. */
+  get tags(): readonly string[] {
+    return this.#tags ?? [];
+  }
+}

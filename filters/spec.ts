@@ -1,0 +1,432 @@
+/**
+ * Strict reading of untyped specs (parsed YAML/JSON) into typed, normalized
+ * plain data. Every problem is recorded with its field path, unknown fields are
+ * errors, and all problems are reported at once.
+ *
+ * @module
+ */
+
+/** A spec that failed validation; `problems` lists each field path and what is wrong. */
+export class SpecError extends Error {
+  /** One entry per problem, each starting with the field path. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(problems.join("; "));
+    this.name = "SpecError";
+    this.problems = problems;
+  }
+
+  /** A copy of this error with every problem's path prefixed by `prefix`. */
+  withPrefix(prefix: string): SpecError {
+    return new SpecError(this.problems.map((p) => joinPath(prefix, p)));
+  }
+}
+
+function joinPath(prefix: string, rest: string): string {
+  if (!prefix) return rest;
+  if (rest.startsWith("[")) return prefix + rest;
+  return `${prefix}.${rest}`;
+}
+
+/** Options shared by the scalar readers. */
+export interface FieldOptions<T> {
+  /** The field must be present. @default {false} */
+  required?: boolean;
+  /** The value used when the field is absent. */
+  default?: T;
+}
+
+/** Options for {@linkcode SpecReader.int} and {@linkcode SpecReader.number}. */
+export interface NumberOptions extends FieldOptions<number> {
+  /** Smallest accepted value. */
+  min?: number;
+  /** Largest accepted value. */
+  max?: number;
+}
+
+/** Options for {@linkcode SpecReader.string}. */
+export interface StringOptions extends FieldOptions<string> {
+  /** The value must match this pattern. */
+  pattern?: RegExp;
+  /** Human words for the pattern, used in the error message. */
+  patternName?: string;
+  /** The value must be one of these. */
+  oneOf?: readonly string[];
+}
+
+/** Whether a value is a plain object (not an array, not null). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  "µs": 1e-3,
+  "μs": 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+
+/**
+ * Parses a Go duration string ("1h2m3.5s", "500ms", "0") into milliseconds.
+ * Returns `undefined` when the text is not a duration.
+ */
+export function parseDuration(text: string): number | undefined {
+  if (text === "0" || text === "-0" || text === "+0") return 0;
+  let i = 0;
+  let sign = 1;
+  if (text[0] === "-" || text[0] === "+") {
+    sign = text[0] === "-" ? -1 : 1;
+    i = 1;
+  }
+  if (i >= text.length) return undefined;
+  let total = 0;
+  while (i < text.length) {
+    DURATION_PART.lastIndex = i;
+    const m = DURATION_PART.exec(text);
+    if (!m) return undefined;
+    total += Number(m[1]) * DURATION_UNITS[m[2]];
+    i = DURATION_PART.lastIndex;
+  }
+  return sign * total;
+}
+
+/** Formats milliseconds as a Go duration string ("1m30s", "500ms"). */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return "0s";
+  const sign = ms < 0 ? "-" : "";
+  ms = Math.abs(ms);
+  if (ms < 1000) return `${sign}${+ms.toFixed(6)}ms`;
+  let out = "";
+  const h = Math.floor(ms / 3_600_000);
+  if (h) out += `${h}h`;
+  ms -= h * 3_600_000;
+  const m = Math.floor(ms / 60_000);
+  if (h || m) out += `${m}m`;
+  ms -= m * 60_000;
+  out += `${+(ms / 1000).toFixed(9)}s`;
+  return sign + out;
+}
+
+/**
+ * Reads one level of an untyped spec. Child readers share the problem list of
+ * their parent, so one {@linkcode SpecReader.throwIfProblems} at the root
+ * reports everything found anywhere below.
+ *
+ * @example
+ * ```ts
+ * const r = SpecReader.root({ port: 80 });
+ * const port = r.int("port", { required: true, min: 1, max: 65535 });
+ * r.finish();
+ * r.throwIfProblems();
+ * ```
+ */
+export class SpecReader {
+  readonly #value: Record<string, unknown>;
+  readonly #path: string;
+  readonly #problems: string[];
+  readonly #seen = new Set<string>();
+  readonly #valid: boolean;
+
+  /** Creates a reader for `value` at `path`, recording into `problems`. */
+  constructor(value: unknown, path = "", problems: string[] = []) {
+    this.#path = path;
+    this.#problems = problems;
+    this.#valid = isPlainObject(value);
+    this.#value = this.#valid ? value as Record<string, unknown> : {};
+    if (!this.#valid && value !== undefined && value !== null) {
+      this.#problems.push(`${path || "spec"}: must be an object`);
+    }
+  }
+
+  /** A reader for a whole spec document. */
+  static root(value: unknown): SpecReader {
+    return new SpecReader(value);
+  }
+
+  /** The path of this level ("" at the root). */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** The raw object being read. */
+  get raw(): Readonly<Record<string, unknown>> {
+    return this.#value;
+  }
+
+  /** Every problem recorded so far, anywhere in the tree. */
+  get problems(): readonly string[] {
+    return this.#problems;
+  }
+
+  /** The full path of `field` at this level. */
+  pathOf(field: string): string {
+    return joinPath(this.#path, field);
+  }
+
+  /** Records a problem for `field` (or for this level when `field` is empty). */
+  problem(field: string, message: string): void {
+    const where = field ? this.pathOf(field) : (this.#path || "spec");
+    this.#problems.push(`${where}: ${message}`);
+  }
+
+  /** Whether `field` is present (and not null). */
+  has(field: string): boolean {
+    const v = this.#value[field];
+    return v !== undefined && v !== null;
+  }
+
+  /** Marks fields as known without reading them. */
+  ignore(...fields: string[]): void {
+    for (const f of fields) this.#seen.add(f);
+  }
+
+  #take(field: string, required?: boolean): unknown {
+    this.#seen.add(field);
+    const v = this.#value[field];
+    if ((v === undefined || v === null) && required) this.problem(field, "is required");
+    return v === null ? undefined : v;
+  }
+
+  /** Reads any value, unchecked. */
+  any(field: string, options: FieldOptions<unknown> = {}): unknown {
+    const v = this.#take(field, options.required);
+    return v === undefined ? options.default : v;
+  }
+
+  /** Reads a string. Numbers and booleans are not strings. */
+  string(field: string, options: StringOptions & { default: string }): string;
+  string(field: string, options?: StringOptions): string | undefined;
+  string(field: string, options: StringOptions = {}): string | undefined {
+    const v = this.#take(field, options.required);
+    if (v === undefined) return options.default;
+    if (typeof v !== "string") {
+      this.problem(field, `must be a string, got ${describe(v)}`);
+      return options.default;
+    }
+    if (options.oneOf && !options.oneOf.includes(v)) {
+      this.problem(field, `must be one of ${options.oneOf.join(", ")}, got "${v}"`);
+    } else if (options.pattern && !options.pattern.test(v)) {
+      this.problem(field, `must be ${options.patternName ?? `like ${options.pattern}`}, got "${v}"`);
+    }
+    return v;
+  }
+
+  /** Reads a boolean. */
+  bool(field: string, defaultValue: boolean): boolean {
+    const v = this.#take(field);
+    if (v === undefined) return defaultValue;
+    if (typeof v !== "boolean") {
+      this.problem(field, `must be true or false, got ${describe(v)}`);
+      return defaultValue;
+    }
+    return v;
+  }
+
+  /** Reads a number, optionally bounded. */
+  number(field: string, options: NumberOptions & { default: number }): number;
+  number(field: string, options?: NumberOptions): number | undefined;
+  number(field: string, options: NumberOptions = {}): number | undefined {
+    const v = this.#take(field, options.required);
+    if (v === undefined) return options.default;
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      this.problem(field, `must be a number, got ${describe(v)}`);
+      return options.default;
+    }
+    if (options.min !== undefined && v < options.min) {
+      this.problem(field, `must be at least ${options.min}, got ${v}`);
+    } else if (options.max !== undefined && v > options.max) {
+      this.problem(field, `must be at most ${options.max}, got ${v}`);
+    }
+    return v;
+  }
+
+  /** Reads an integer, optionally bounded. */
+  int(field: string, options: NumberOptions & { default: number }): number;
+  int(field: string, options?: NumberOptions): number | undefined;
+  int(field: string, options: NumberOptions = {}): number | undefined {
+    const before = this.#problems.length;
+    const v = this.number(field, options);
+    if (v !== undefined && this.#problems.length === before && !Number.isInteger(v)) {
+      this.problem(field, `must be a whole number, got ${v}`);
+    }
+    return v;
+  }
+
+  /** Reads a Go duration string ("10s", "1m30s"); the stored form stays a string. */
+  duration(field: string, options: FieldOptions<string> & { default: string }): string;
+  duration(field: string, options?: FieldOptions<string>): string | undefined;
+  duration(field: string, options: FieldOptions<string> = {}): string | undefined {
+    const v = this.string(field, options);
+    if (v !== undefined && v !== options.default && parseDuration(v) === undefined) {
+      this.problem(field, `must be a duration such as "500ms" or "1m30s", got "${v}"`);
+    }
+    return v;
+  }
+
+  /** Reads a regular expression source, checking that it compiles. */
+  regexp(field: string, options: FieldOptions<string> = {}): string | undefined {
+    const v = this.string(field, options);
+    if (v !== undefined) {
+      const error = regexpError(v);
+      if (error) this.problem(field, `is not a valid regular expression: ${error}`);
+    }
+    return v;
+  }
+
+  /** Reads a list of strings. */
+  stringArray(field: string, options: FieldOptions<string[]> = {}): string[] | undefined {
+    const v = this.#take(field, options.required);
+    if (v === undefined) return options.default;
+    if (!Array.isArray(v)) {
+      this.problem(field, `must be a list of strings, got ${describe(v)}`);
+      return options.default;
+    }
+    const out: string[] = [];
+    v.forEach((item, i) => {
+      if (typeof item === "string") out.push(item);
+      else this.problem(`${field}[${i}]`, `must be a string, got ${describe(item)}`);
+    });
+    return out;
+  }
+
+  /** Reads a map from string to string. */
+  stringMap(
+    field: string,
+    options: FieldOptions<Record<string, string>> = {},
+  ): Record<string, string> | undefined {
+    const v = this.#take(field, options.required);
+    if (v === undefined) return options.default;
+    if (!isPlainObject(v)) {
+      this.problem(field, `must be a map of strings, got ${describe(v)}`);
+      return options.default;
+    }
+    const out: Record<string, string> = {};
+    for (const [k, item] of Object.entries(v)) {
+      if (typeof item === "string") out[k] = item;
+      else if (typeof item === "number" || typeof item === "boolean") out[k] = String(item);
+      else this.problem(`${field}.${k}`, `must be a string, got ${describe(item)}`);
+    }
+    return out;
+  }
+
+  /** Reads a nested object with `read`, which sees a reader for it. */
+  object<T>(
+    field: string,
+    read: (r: SpecReader) => T,
+    options: { required?: boolean } = {},
+  ): T | undefined {
+    const v = this.#take(field, options.required);
+    if (v === undefined) return undefined;
+    if (!isPlainObject(v)) {
+      this.problem(field, `must be an object, got ${describe(v)}`);
+      return undefined;
+    }
+    const child = new SpecReader(v, this.pathOf(field), this.#problems);
+    const out = read(child);
+    child.finish();
+    return out;
+  }
+
+  /** Reads a list of objects, each with `read`. */
+  array<T>(
+    field: string,
+    read: (r: SpecReader, index: number) => T,
+    options: { required?: boolean; minItems?: number } = {},
+  ): T[] | undefined {
+    const v = this.#take(field, options.required);
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v)) {
+      this.problem(field, `must be a list, got ${describe(v)}`);
+      return undefined;
+    }
+    if (options.minItems !== undefined && v.length < options.minItems) {
+      this.problem(field, `must have at least ${options.minItems} item(s)`);
+    }
+    return v.map((item, i) => {
+      const child = new SpecReader(item, `${this.pathOf(field)}[${i}]`, this.#problems);
+      if (!isPlainObject(item)) {
+        if (item === undefined || item === null) child.problem("", "must be an object");
+        return read(child, i);
+      }
+      const out = read(child, i);
+      child.finish();
+      return out;
+    });
+  }
+
+  /** Reads a map whose values are objects, each with `read`. */
+  map<T>(
+    field: string,
+    read: (r: SpecReader, key: string) => T,
+    options: { required?: boolean } = {},
+  ): Record<string, T> | undefined {
+    const v = this.#take(field, options.required);
+    if (v === undefined) return undefined;
+    if (!isPlainObject(v)) {
+      this.problem(field, `must be a map, got ${describe(v)}`);
+      return undefined;
+    }
+    const out: Record<string, T> = {};
+    for (const [key, item] of Object.entries(v)) {
+      const child = new SpecReader(item, `${this.pathOf(field)}.${key}`, this.#problems);
+      out[key] = read(child, key);
+      if (isPlainObject(item)) child.finish();
+    }
+    return out;
+  }
+
+  /** Records every field of this level that no reader asked for. */
+  finish(): void {
+    for (const key of Object.keys(this.#value)) {
+      if (!this.#seen.has(key)) this.problem(key, "unknown field");
+    }
+  }
+
+  /** Throws a {@linkcode SpecError} if anything was recorded. */
+  throwIfProblems(): void {
+    if (this.#problems.length) throw new SpecError([...this.#problems]);
+  }
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return "a list";
+  if (v === null) return "null";
+  if (typeof v === "object") return "an object";
+  if (typeof v === "string") return `"${v}"`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/** The reason a regular expression source does not compile, or "" when it does. */
+export function regexpError(source: string): string {
+  try {
+    compileGoRegexp(source);
+    return "";
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/**
+ * Translates the Go RE2 spellings that JavaScript writes differently: inline
+ * flags at the start (`(?i)`), `\z`, and named groups `(?P<name>...)`.
+ */
+export function translateGoRegexp(source: string): string {
+  return source.replace(/\(\?P</g, "(?<").replace(/\\z/g, "$");
+}
+
+/** Compiles a Go-style regular expression; a leading `(?i)`/`(?s)`/`(?m)` becomes JS flags. */
+export function compileGoRegexp(source: string, extraFlags = ""): RegExp {
+  let flags = extraFlags;
+  const lead = /^\(\?([ims]+)\)/.exec(source);
+  if (lead) {
+    for (const f of lead[1]) if (!flags.includes(f)) flags += f;
+    source = source.slice(lead[0].length);
+  }
+  return new RegExp(translateGoRegexp(source), flags);
+}
