@@ -175,6 +175,11 @@ export class SpecReader {
     this.#problems.push(`${where}: ${message}`);
   }
 
+  /** Records problems that already carry their full paths (from a nested validation). */
+  addProblems(problems: readonly string[]): void {
+    this.#problems.push(...problems);
+  }
+
   /** Whether `field` is present (and not null). */
   has(field: string): boolean {
     const v = this.#value[field];
@@ -212,7 +217,10 @@ export class SpecReader {
     if (options.oneOf && !options.oneOf.includes(v)) {
       this.problem(field, `must be one of ${options.oneOf.join(", ")}, got "${v}"`);
     } else if (options.pattern && !options.pattern.test(v)) {
-      this.problem(field, `must be ${options.patternName ?? `like ${options.pattern}`}, got "${v}"`);
+      this.problem(
+        field,
+        `must be ${options.patternName ?? `like ${options.pattern}`}, got "${v}"`,
+      );
     }
     return v;
   }
@@ -291,6 +299,28 @@ export class SpecReader {
     v.forEach((item, i) => {
       if (typeof item === "string") out.push(item);
       else this.problem(`${field}[${i}]`, `must be a string, got ${describe(item)}`);
+    });
+    return out;
+  }
+
+  /** Reads a list of whole numbers, each bounded by `options`. */
+  intArray(field: string, options: NumberOptions = {}): number[] | undefined {
+    const v = this.#take(field, options.required);
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v)) {
+      this.problem(field, `must be a list of numbers, got ${describe(v)}`);
+      return undefined;
+    }
+    const out: number[] = [];
+    v.forEach((item, i) => {
+      const where = `${field}[${i}]`;
+      if (typeof item !== "number" || !Number.isInteger(item)) {
+        this.problem(where, `must be a whole number, got ${describe(item)}`);
+      } else if (options.min !== undefined && item < options.min) {
+        this.problem(where, `must be at least ${options.min}, got ${item}`);
+      } else if (options.max !== undefined && item > options.max) {
+        this.problem(where, `must be at most ${options.max}, got ${item}`);
+      } else out.push(item);
     });
     return out;
   }

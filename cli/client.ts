@@ -1,0 +1,195 @@
+/**
+ * A small client for a node's admin API: where it lives, how a request is
+ * sent, and how failures (HTTP errors, unreachable node) become messages.
+ *
+ * @module
+ */
+
+import { parse as parseYaml } from "yaml";
+import { CtlError, UsageError } from "./errors.ts";
+
+/** Path prefix of the admin API on a node (the node also serves `/apis/v1`). */
+export const ADMIN_API_PREFIX = "/apis/v2";
+
+/** The admin API address used when `--server` is not given. */
+export const DEFAULT_SERVER = "localhost:2381";
+
+/** How response bodies are printed: as received (YAML) or as pretty JSON. */
+export type OutputFormat = "yaml" | "json";
+
+/** One request to the admin API. */
+export interface AdminRequest {
+  /** HTTP method. */
+  readonly method: "GET" | "POST" | "PUT" | "DELETE";
+  /** Path below {@linkcode ADMIN_API_PREFIX}, starting with `/` (or `""` for the API list). */
+  readonly path: string;
+  /** A value sent as a JSON body (the admin API reads YAML, and JSON is YAML). */
+  readonly json?: unknown;
+}
+
+/** What the admin API answered; the body is always read completely. */
+export interface AdminReply {
+  /** HTTP status code. */
+  readonly status: number;
+  /** HTTP reason phrase (may be empty). */
+  readonly statusText: string;
+  /** The response body as text. */
+  readonly body: string;
+}
+
+/** Options for {@linkcode AdminClient}. */
+export interface AdminClientOptions {
+  /** The fetch used to send requests (tests inject one). @default {globalThis.fetch} */
+  fetch?: typeof fetch;
+  /** `json` asks the node for JSON bodies with `Accept: application/json`. @default {"yaml"} */
+  format?: OutputFormat;
+}
+
+/** A non-2xx answer, reported as `Error: <code>: <message>`. */
+export class AdminApiError extends CtlError {
+  /** HTTP status of the reply. */
+  readonly status: number;
+  /** The `code` from the error body, or the HTTP status when the body has none. */
+  readonly code: number | string;
+  /** The `message` from the error body, or the best text available. */
+  readonly reason: string;
+
+  constructor(reply: AdminReply) {
+    const { code, reason } = describeFailure(reply);
+    super(`${code}: ${reason}`);
+    this.name = "AdminApiError";
+    this.status = reply.status;
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+/** Sends requests to one node's admin API. */
+export class AdminClient {
+  /** Scheme, host and port of the node, e.g. `http://localhost:2381`. */
+  readonly origin: string;
+  #fetch: typeof fetch;
+  #accept: string | undefined;
+
+  constructor(origin: string, options: AdminClientOptions = {}) {
+    const { fetch: fetchFn = globalThis.fetch, format = "yaml" } = options;
+    this.origin = origin;
+    this.#fetch = fetchFn;
+    this.#accept = format === "json" ? "application/json" : undefined;
+  }
+
+  /**
+   * Sends `request` and returns the reply whatever its status.
+   * Throws {@linkcode CtlError} when the node cannot be reached.
+   */
+  async send(request: AdminRequest): Promise<AdminReply> {
+    const headers = new Headers();
+    if (this.#accept) headers.set("accept", this.#accept);
+    let body: string | undefined;
+    if (request.json !== undefined) {
+      body = JSON.stringify(request.json);
+      headers.set("content-type", "application/json");
+    }
+    const url = this.origin + ADMIN_API_PREFIX + request.path;
+    // Called through a local so the injected fetch never sees this client as `this`.
+    const fetchFn = this.#fetch;
+    try {
+      const response = await fetchFn(url, { method: request.method, headers, body });
+      return {
+        status: response.status,
+        statusText: response.statusText,
+        body: await response.text(),
+      };
+    } catch (error) {
+      throw new CtlError(
+        `cannot reach the admin API at ${this.origin}: ${networkReason(error)}`,
+      );
+    }
+  }
+
+  /** Sends `request` and returns the reply; throws {@linkcode AdminApiError} unless it is 2xx. */
+  async call(request: AdminRequest): Promise<AdminReply> {
+    return ensureOk(await this.send(request));
+  }
+}
+
+/** Returns `reply` when it is 2xx; throws {@linkcode AdminApiError} otherwise. */
+export function ensureOk(reply: AdminReply): AdminReply {
+  if (reply.status < 200 || reply.status > 299) throw new AdminApiError(reply);
+  return reply;
+}
+
+/**
+ * Turns a `--server` value (`host:port`, optionally with `http://` or
+ * `https://`) into an origin such as `http://localhost:2381`.
+ * Throws {@linkcode UsageError} for anything else.
+ */
+export function normalizeServer(server: string): string {
+  const trimmed = server.trim();
+  if (trimmed === "") throw new UsageError("--server must not be empty");
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `http://${trimmed}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new UsageError(`--server "${server}" is not a valid HOST:PORT address`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`--server "${server}" must use http:// or https://`);
+  }
+  if (url.username || url.password || url.pathname !== "/" || url.search || url.hash) {
+    throw new UsageError(
+      `--server "${server}" must be only a HOST:PORT address, without path, query or credentials`,
+    );
+  }
+  return url.origin;
+}
+
+/** The `code` and `message` to show for a failed reply, with fallbacks for non-standard bodies. */
+function describeFailure(reply: AdminReply): { code: number | string; reason: string } {
+  const body = parseStructured(reply.body);
+  let code: number | string = reply.status;
+  let reason = "";
+  if (typeof body === "object" && body !== null && !Array.isArray(body)) {
+    const fields = body as Record<string, unknown>;
+    if (typeof fields.code === "number" || typeof fields.code === "string") code = fields.code;
+    if (typeof fields.message === "string") reason = fields.message;
+  }
+  if (reason === "") reason = reply.statusText;
+  if (reason === "") reason = firstLine(reply.body);
+  if (reason === "") reason = "request failed";
+  return { code, reason };
+}
+
+/** Parses a body that is JSON or YAML; `undefined` when it is neither. */
+function parseStructured(text: string): unknown {
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    try {
+      return parseYaml(text);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The first non-empty line of `text`, cut to a readable length. */
+function firstLine(text: string): string {
+  const line = text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "";
+  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
+
+/**
+ * The useful part of a fetch failure. Deno's messages read like
+ * `error sending request for url (...): client error (Connect): tcp connect
+ * error: Connection refused (os error 111)`; the URL is already in our message.
+ */
+function networkReason(error: unknown): string {
+  const inner = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  const message = inner instanceof Error ? inner.message : String(inner);
+  return message
+    .replace(/^error sending request for url \([^)]*\): /, "")
+    .replace(/^client error \([^)]*\): /, "");
+}

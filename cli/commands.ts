@@ -1,0 +1,228 @@
+/**
+ * The `ctl` command tree: each runnable command is one admin API call (or,
+ * for create/update/apply, one call per YAML document).
+ *
+ * @module
+ */
+
+import { type AdminClient, ensureOk, type OutputFormat } from "./client.ts";
+import type { CommandSpec } from "./command_tree.ts";
+import { type ObjectDocument, parseObjectDocuments } from "./documents.ts";
+import { CtlError } from "./errors.ts";
+import { renderBody } from "./output.ts";
+
+/** Everything a command needs while it runs. */
+export interface CommandContext {
+  /** The admin API of the node being managed. */
+  readonly client: AdminClient;
+  /** How to print response bodies. */
+  readonly format: OutputFormat;
+  /** The command's positional arguments, already checked against its `args`. */
+  readonly args: readonly string[];
+  /** Reads the YAML input (`-f FILE` or stdin); `source` names it in messages. */
+  readInput(): Promise<{ text: string; source: string }>;
+  /** Writes to standard output. */
+  print(text: string): void;
+}
+
+/** What a runnable command does. */
+export type CommandAction = (ctx: CommandContext) => Promise<void>;
+
+/** A command of the `ctl` tree. */
+export type CtlCommand = CommandSpec<CommandAction>;
+
+/** How create/update/apply send one document. */
+type SendMode = "create" | "update" | "apply";
+
+const objectPath = (name: string) => `/objects/${encodeURIComponent(name)}`;
+
+/** A command that GETs `path(args)` and prints the body. */
+function show(path: (args: readonly string[]) => string): CommandAction {
+  return async function showReply(ctx) {
+    const reply = await ctx.client.call({ method: "GET", path: path(ctx.args) });
+    ctx.print(renderBody(reply.body, ctx.format));
+  };
+}
+
+/** A command that sends a body-less request and prints `done(args)` on success. */
+function act(
+  method: "DELETE",
+  path: (args: readonly string[]) => string,
+  done: (args: readonly string[]) => string,
+): CommandAction {
+  return async function actAndReport(ctx) {
+    await ctx.client.call({ method, path: path(ctx.args) });
+    ctx.print(`${done(ctx.args)}\n`);
+  };
+}
+
+/** create/update/apply: validate every document, then send them in order, stopping at a failure. */
+function sendDocuments(mode: SendMode): CommandAction {
+  return async function sendAll(ctx) {
+    const { text, source } = await ctx.readInput();
+    const documents = parseObjectDocuments(text, source);
+    for (const [position, doc] of documents.entries()) {
+      let outcome: string;
+      try {
+        outcome = await sendDocument(ctx.client, mode, doc);
+      } catch (error) {
+        if (!(error instanceof CtlError) || documents.length === 1) throw error;
+        const notSent = documents.length - position - 1;
+        throw new CtlError(error.message, [
+          ...error.details,
+          `stopped at document ${doc.index} (${doc.kind} "${doc.name}"): ` +
+          `${position} sent before it, ${notSent} after it not sent`,
+        ]);
+      }
+      ctx.print(`Object ${doc.name} ${outcome}\n`);
+    }
+  };
+}
+
+/** Sends one document and returns what happened to it ("created" or "updated"). */
+async function sendDocument(
+  client: AdminClient,
+  mode: SendMode,
+  doc: ObjectDocument,
+): Promise<"created" | "updated"> {
+  const put = { method: "PUT", path: objectPath(doc.name), json: doc.spec } as const;
+  if (mode !== "create") {
+    const reply = await client.send(put);
+    // apply creates what update cannot find; any other failure stops the run.
+    if (!(mode === "apply" && reply.status === 404)) {
+      ensureOk(reply);
+      return "updated";
+    }
+  }
+  await client.call({ method: "POST", path: "/objects", json: doc.spec });
+  return "created";
+}
+
+const DOCUMENTS_HELP =
+  `Reads YAML from FILE, or from stdin when -f is absent or "-". Several objects
+may be given as documents separated by "---"; every document must be a map with
+a string name and kind. All documents are checked before anything is sent, then
+they are sent one by one, stopping at the first failure.`;
+
+/** The whole `ctl` command tree. */
+export const CTL_COMMANDS: CtlCommand = {
+  name: "ctl",
+  summary: "Manage a running Easegress node through its admin API.",
+  description: `Command names may be shortened to any unique prefix ("o get" = "object get").`,
+  subcommands: [
+    {
+      name: "api",
+      summary: "Admin API routes",
+      subcommands: [{ name: "list", summary: "List the admin API routes", run: show(() => "") }],
+    },
+    {
+      name: "health",
+      summary: "Check that the admin API answers",
+      run: async function checkHealth(ctx) {
+        const reply = await ctx.client.call({ method: "GET", path: "/healthz" });
+        ctx.print(renderBody(reply.body, ctx.format) || "OK\n");
+      },
+    },
+    {
+      name: "member",
+      summary: "Cluster members",
+      subcommands: [
+        {
+          name: "list",
+          summary: "List the cluster members' status",
+          run: show(() => "/status/members"),
+        },
+        {
+          name: "purge",
+          summary: "Remove a member that was uninstalled",
+          description: "Run this after the member's node has been stopped for good.",
+          args: ["NAME"],
+          run: act(
+            "DELETE",
+            ([name]) => `/status/members/${encodeURIComponent(name)}`,
+            ([name]) => `Member ${name} purged`,
+          ),
+        },
+      ],
+    },
+    {
+      name: "object",
+      aliases: ["o", "obj"],
+      summary: "Objects (HTTPServer, Pipeline, controllers, ...)",
+      subcommands: [
+        {
+          name: "create",
+          summary: "Create objects from YAML",
+          description: DOCUMENTS_HELP,
+          readsDocuments: true,
+          run: sendDocuments("create"),
+        },
+        {
+          name: "update",
+          summary: "Update existing objects from YAML",
+          description: DOCUMENTS_HELP,
+          readsDocuments: true,
+          run: sendDocuments("update"),
+        },
+        {
+          name: "apply",
+          summary: "Update objects from YAML, creating those that do not exist",
+          description: DOCUMENTS_HELP,
+          readsDocuments: true,
+          run: sendDocuments("apply"),
+        },
+        {
+          name: "get",
+          summary: "Show one object's spec",
+          args: ["NAME"],
+          run: show(([name]) => objectPath(name)),
+        },
+        {
+          name: "delete",
+          summary: "Delete one object",
+          args: ["NAME"],
+          run: act("DELETE", ([name]) => objectPath(name), ([name]) => `Object ${name} deleted`),
+        },
+        { name: "list", summary: "List all objects' specs", run: show(() => "/objects") },
+        { name: "kinds", summary: "List the object kinds", run: show(() => "/object-kinds") },
+        {
+          name: "status",
+          aliases: ["stat"],
+          summary: "Object status",
+          subcommands: [
+            {
+              name: "get",
+              summary: "Show one object's status on every member",
+              args: ["NAME"],
+              run: show(([name]) => `/status/objects/${encodeURIComponent(name)}`),
+            },
+            {
+              name: "list",
+              summary: "Show all objects' status",
+              run: show(() => "/status/objects"),
+            },
+          ],
+        },
+      ],
+    },
+    {
+      name: "filter",
+      summary: "Pipeline filter kinds",
+      subcommands: [
+        {
+          name: "list",
+          summary: "List the filter kinds",
+          run: show(() => "/metadata/objects/pipeline/filters"),
+        },
+        {
+          name: "results",
+          summary: "List the results a filter kind can return",
+          args: ["KIND"],
+          run: show(([kind]) =>
+            `/metadata/objects/pipeline/filters/${encodeURIComponent(kind)}/results`
+          ),
+        },
+      ],
+    },
+  ],
+};

@@ -1,0 +1,185 @@
+/**
+ * `easegress ctl`: the egctl-compatible command line client of the admin API.
+ *
+ * ```ts
+ * const code = await runCtl(["object", "get", "server-demo", "-o", "json"]);
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { AdminClient, DEFAULT_SERVER, normalizeServer, type OutputFormat } from "./client.ts";
+import { commandWords, formatHelp, resolveCommand } from "./command_tree.ts";
+import { type CommandContext, CTL_COMMANDS, type CtlCommand } from "./commands.ts";
+import { CtlError, UsageError } from "./errors.ts";
+import { OUTPUT_FORMATS } from "./output.ts";
+
+/** Where `runCtl` reads and writes; every field defaults to the process's own. */
+export interface CtlIO {
+  /** Input for create/update/apply without `-f`. @default {Deno.stdin.readable} */
+  stdin?: ReadableStream<Uint8Array>;
+  /** Receives normal output. @default {writes to Deno.stdout} */
+  stdout?: (s: string) => void;
+  /** Receives error output. @default {writes to Deno.stderr} */
+  stderr?: (s: string) => void;
+  /** Sends admin API requests. @default {globalThis.fetch} */
+  fetch?: typeof fetch;
+}
+
+/** How the program is named in help and hints. */
+const PROGRAM = "easegress ctl";
+
+const GLOBAL_FLAGS = `Flags:
+  --server HOST:PORT   admin API address, http:// or https:// allowed (default ${DEFAULT_SERVER})
+  -o, --output FORMAT  output format: yaml (default) or json
+  -f, --file FILE      YAML input for create, update and apply ("-" = stdin)
+  -h, --help           help for any command`;
+
+const FLAG_OPTIONS = {
+  server: { type: "string" },
+  output: { type: "string", short: "o" },
+  file: { type: "string", short: "f" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * Runs one `ctl` command line (the words after `ctl`) and returns the exit
+ * code: 0 on success, 1 when the work failed, 2 for a usage error.
+ */
+export async function runCtl(args: string[], io: CtlIO = {}): Promise<number> {
+  const stdout = io.stdout ?? writeTo(Deno.stdout);
+  const stderr = io.stderr ?? writeTo(Deno.stderr);
+  try {
+    await runParsed(args, io, stdout);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      const helpCommand = [PROGRAM, ...error.command, "--help"].join(" ");
+      stderr(`Error: ${error.message}\nRun '${helpCommand}' for usage.\n`);
+      return 2;
+    }
+    if (error instanceof CtlError) {
+      stderr([`Error: ${error.message}`, ...error.details.map((d) => `  ${d}`)].join("\n") + "\n");
+      return 1;
+    }
+    // A bug in ctl itself: say so plainly rather than dumping a trace on users.
+    stderr(`Error: internal error: ${error instanceof Error ? error.stack : String(error)}\n`);
+    return 1;
+  }
+}
+
+async function runParsed(
+  args: string[],
+  io: CtlIO,
+  stdout: (s: string) => void,
+): Promise<void> {
+  const { values: flags, positionals } = parseFlags(args);
+  const { chain, rest } = resolveCommand(CTL_COMMANDS, positionals);
+  const command = chain[chain.length - 1];
+  const words = commandWords(chain);
+  if (flags.help) {
+    stdout(formatHelp(chain, { program: PROGRAM, flags: GLOBAL_FLAGS }));
+    return;
+  }
+  if (!command.run) {
+    const choices = (command.subcommands ?? []).map((c) => c.name).join(", ");
+    const what = words.length ? `"${words.join(" ")}" needs a command` : "missing command";
+    throw new UsageError(`${what}: ${choices}`, words);
+  }
+  const commandArgs = checkArgs(command, rest, words);
+  if (flags.file !== undefined && !command.readsDocuments) {
+    throw new UsageError(`-f/--file is not used by "${words.join(" ")}"`, words);
+  }
+  const format = parseFormat(flags.output ?? "yaml", words);
+  const origin = normalizeServerFor(flags.server ?? DEFAULT_SERVER, words);
+  const context: CommandContext = {
+    client: new AdminClient(origin, { fetch: io.fetch, format }),
+    format,
+    args: commandArgs,
+    readInput: () => readInput(flags.file, io.stdin, words),
+    print: stdout,
+  };
+  await command.run(context);
+}
+
+function parseFlags(args: string[]) {
+  try {
+    return parseArgs({ args, options: FLAG_OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    // node:util goes on about "--" escapes; its first sentence says what was wrong.
+    const message = String((error as Error).message).split("\n")[0];
+    throw new UsageError(message.split(". To specify")[0]);
+  }
+}
+
+function checkArgs(command: CtlCommand, rest: readonly string[], words: string[]): string[] {
+  const expected = command.args ?? [];
+  const where = `"${words.join(" ")}"`;
+  if (rest.length < expected.length) {
+    throw new UsageError(`missing ${expected.slice(rest.length).join(" ")} for ${where}`, words);
+  }
+  if (rest.length > expected.length) {
+    throw new UsageError(`unexpected argument "${rest[expected.length]}" for ${where}`, words);
+  }
+  expected.forEach((name, i) => {
+    if (rest[i].trim() === "") throw new UsageError(`${name} must not be empty`, words);
+  });
+  return [...rest];
+}
+
+function parseFormat(value: string, words: string[]): OutputFormat {
+  const format = OUTPUT_FORMATS.find((f) => f === value);
+  if (!format) {
+    throw new UsageError(
+      `unknown output format "${value}": use ${OUTPUT_FORMATS.join(" or ")}`,
+      words,
+    );
+  }
+  return format;
+}
+
+function normalizeServerFor(server: string, words: string[]): string {
+  try {
+    return normalizeServer(server);
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(error.message, words);
+    throw error;
+  }
+}
+
+/** Reads `-f FILE`, or stdin when there is no file or it is `-`. */
+async function readInput(
+  file: string | undefined,
+  stdin: ReadableStream<Uint8Array> | undefined,
+  words: string[],
+): Promise<{ text: string; source: string }> {
+  if (file !== undefined && file !== "-") {
+    try {
+      return { text: await Deno.readTextFile(file), source: file };
+    } catch (error) {
+      const reason = error instanceof Deno.errors.NotFound
+        ? "no such file"
+        : (error as Error).message;
+      throw new CtlError(`cannot read ${file}: ${reason}`);
+    }
+  }
+  if (!stdin) {
+    // Waiting silently on a terminal looks like a hang; say what is expected instead.
+    if (Deno.stdin.isTerminal()) {
+      throw new UsageError("no input: pass -f FILE or pipe YAML documents to stdin", words);
+    }
+    stdin = Deno.stdin.readable;
+  }
+  return { text: await new Response(stdin).text(), source: "stdin" };
+}
+
+/** A writer that puts all of `s` on `stream`, however many writes that takes. */
+function writeTo(stream: { writeSync(p: Uint8Array): number }): (s: string) => void {
+  const encoder = new TextEncoder();
+  return function writeAll(s) {
+    const bytes = encoder.encode(s);
+    let written = 0;
+    while (written < bytes.length) written += stream.writeSync(bytes.subarray(written));
+  };
+}

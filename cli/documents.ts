@@ -1,0 +1,95 @@
+/**
+ * Reading object documents from multi-document YAML. Every document is
+ * checked before anything is sent, so a bad document in the middle of a file
+ * never leaves half of it applied.
+ *
+ * @module
+ */
+
+import { parseAllDocuments } from "yaml";
+import { CtlError } from "./errors.ts";
+
+/** One object read from the input, ready to send. */
+export interface ObjectDocument {
+  /** 1-based position of the document in the input (empty documents count too). */
+  readonly index: number;
+  /** The object's `name`. */
+  readonly name: string;
+  /** The object's `kind`. */
+  readonly kind: string;
+  /** The whole document as plain data (aliases resolved). */
+  readonly spec: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Parses `text` as multi-document YAML and checks each document parses, is a
+ * map, and has a non-empty string `name` and `kind`. Empty documents (a
+ * trailing `---`, only comments, a bare `null`) are skipped.
+ *
+ * Throws {@linkcode CtlError} listing every bad document when any is bad,
+ * or when there is no object at all; `source` names the input in the message.
+ */
+export function parseObjectDocuments(text: string, source: string): ObjectDocument[] {
+  const objects: ObjectDocument[] = [];
+  const problems: string[] = [];
+  parseAllDocuments(text).forEach((doc, position) => {
+    const index = position + 1;
+    if (doc.errors.length > 0) {
+      problems.push(`document ${index}: invalid YAML: ${firstLine(doc.errors[0].message)}`);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (error) {
+      problems.push(`document ${index}: invalid YAML: ${firstLine(String(error))}`);
+      return;
+    }
+    // An empty document (a trailing "---", only comments) reads as null: nothing to send.
+    if (value === null) return;
+    if (typeof value !== "object" || Array.isArray(value)) {
+      problems.push(`document ${index}: must be a map with name and kind, got ${describe(value)}`);
+      return;
+    }
+    const spec = value as Record<string, unknown>;
+    const fieldProblems = [checkField(spec, "name"), checkField(spec, "kind")]
+      .filter((p) => p !== undefined);
+    if (fieldProblems.length > 0) {
+      problems.push(`document ${index}${nameHint(spec)}: ${fieldProblems.join("; ")}`);
+      return;
+    }
+    objects.push({ index, name: spec.name as string, kind: spec.kind as string, spec });
+  });
+  if (problems.length > 0) {
+    const count = problems.length === 1
+      ? "1 invalid document"
+      : `${problems.length} invalid documents`;
+    throw new CtlError(`${source} has ${count}; nothing was sent`, problems);
+  }
+  if (objects.length === 0) throw new CtlError(`no objects found in ${source}`);
+  return objects;
+}
+
+function checkField(spec: Record<string, unknown>, field: "name" | "kind"): string | undefined {
+  const value = spec[field];
+  if (value === undefined || value === null) return `missing ${field}`;
+  if (typeof value !== "string") return `${field} must be a string, got ${describe(value)}`;
+  if (value.trim() === "") return `${field} must not be empty`;
+  return undefined;
+}
+
+/** ` (name "x")` when the document has a usable name, so the user can find it. */
+function nameHint(spec: Record<string, unknown>): string {
+  return typeof spec.name === "string" && spec.name !== "" ? ` (name "${spec.name}")` : "";
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a map";
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0];
+}

@@ -1,0 +1,30 @@
+/**
+ * The two ways `ctl` fails: the command line was wrong (exit 2, with a hint to
+ * read the help), or the work failed (exit 1).
+ *
+ * @module
+ */
+
+/** A mistake in how `ctl` was invoked; reported with a `--help` hint, exit code 2. */
+export class UsageError extends Error {
+  /** Words of the deepest command that was recognised (e.g. `["object", "get"]`), for the hint. */
+  readonly command: readonly string[];
+
+  constructor(message: string, command: readonly string[] = []) {
+    super(message);
+    this.name = "UsageError";
+    this.command = command;
+  }
+}
+
+/** A failure reported as `Error: <message>` (plus optional detail lines), exit code 1. */
+export class CtlError extends Error {
+  /** Further lines printed after the error line, e.g. one per invalid document. */
+  readonly details: readonly string[];
+
+  constructor(message: string, details: readonly string[] = []) {
+    super(message);
+    this.name = "CtlError";
+    this.details = details;
+  }
+}

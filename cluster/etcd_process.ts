@@ -1,0 +1,262 @@
+/**
+ * Runs a local `etcd` member as a child process: the "built-in" etcd of a
+ * primary node. Easegress embeds etcd in its own binary; we run Debian's
+ * `etcd` (package `etcd-server`) beside the node instead, with the same
+ * settings, and stop it with the node.
+ *
+ * @module
+ */
+
+/** Options for {@linkcode startEtcdProcess}. */
+export interface EtcdProcessOptions {
+  /** Member name, unique in the cluster (`--name`). */
+  name: string;
+  /** Where etcd keeps its data (`--data-dir`); created if missing. */
+  dataDir: string;
+  /** Directory of the log file `etcd_server.log`; created if missing. */
+  logDir: string;
+  /** URLs etcd serves clients on, e.g. `["http://127.0.0.1:2379"]`. */
+  listenClientUrls: string[];
+  /** URLs etcd serves its peers on, e.g. `["http://127.0.0.1:2380"]`. */
+  listenPeerUrls: string[];
+  /** Client URLs announced to the cluster. @default listenClientUrls */
+  advertiseClientUrls?: string[];
+  /** Peer URLs announced to the cluster. @default listenPeerUrls */
+  initialAdvertisePeerUrls?: string[];
+  /** Every initial member: `name=peerUrl,...`. @default `<name>=<first advertised peer URL>` */
+  initialCluster?: string;
+  /** Token that keeps clusters apart: the Easegress cluster name. */
+  initialClusterToken: string;
+  /** `new` to bootstrap a cluster, `existing` to join one. @default "new" */
+  stateFlag?: "new" | "existing";
+  /** How long to wait for the member to report healthy. @default 60000 */
+  readyTimeoutMs?: number;
+  /** Path or name of the etcd binary. @default "etcd" */
+  binary?: string;
+  /** Extra command-line flags, appended last (they win over ours). @default [] */
+  extraArgs?: string[];
+}
+
+/** A running etcd member. */
+export interface EtcdProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** The member's client URLs (advertised), for store endpoints. */
+  readonly clientUrls: readonly string[];
+  /** The file etcd logs to. */
+  readonly logFile: string;
+  /** Settles when the process exits, for any reason. */
+  readonly exited: Promise<Deno.CommandStatus>;
+  /** Stops etcd gracefully (SIGTERM, SIGKILL after 10 s); idempotent. */
+  stop(): Promise<void>;
+  /** Kills etcd at once (SIGKILL), as a crash would; idempotent. */
+  kill(): Promise<void>;
+}
+
+/** The log file's name inside `logDir`, as Easegress names it. */
+export const ETCD_LOG_FILE_NAME = "etcd_server.log";
+const STOP_GRACE_MS = 10_000;
+const HEALTH_POLL_MS = 200;
+const LOG_TAIL_LINES = 30;
+
+/**
+ * Starts an etcd member and waits until it answers `/health` with a leader
+ * elected. Members of a new multi-member cluster only become healthy once a
+ * quorum runs, so start them concurrently. Throws with the tail of etcd's
+ * log if it exits or stays unhealthy past `readyTimeoutMs`.
+ */
+export async function startEtcdProcess(options: EtcdProcessOptions): Promise<EtcdProcess> {
+  const {
+    name,
+    dataDir,
+    logDir,
+    listenClientUrls,
+    listenPeerUrls,
+    advertiseClientUrls = listenClientUrls,
+    initialAdvertisePeerUrls = listenPeerUrls,
+    initialClusterToken,
+    stateFlag = "new",
+    readyTimeoutMs = 60_000,
+    binary = "etcd",
+    extraArgs = [],
+  } = options;
+  if (!name) throw new TypeError("Cannot start etcd: name is empty");
+  if (listenClientUrls.length === 0) throw new TypeError("Cannot start etcd: no client URLs");
+  if (listenPeerUrls.length === 0) throw new TypeError("Cannot start etcd: no peer URLs");
+  if (stateFlag !== "new" && stateFlag !== "existing") {
+    throw new TypeError(`Cannot start etcd: stateFlag "${stateFlag}" is not new or existing`);
+  }
+  const initialCluster = options.initialCluster ?? `${name}=${initialAdvertisePeerUrls[0]}`;
+
+  await Deno.mkdir(dataDir, { recursive: true });
+  await Deno.mkdir(logDir, { recursive: true });
+  const logFile = `${logDir.replace(/\/+$/, "")}/${ETCD_LOG_FILE_NAME}`;
+
+  // Settings as Easegress gives its embedded etcd (cluster.md §1).
+  const args = [
+    `--name=${name}`,
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=${listenClientUrls.join(",")}`,
+    `--advertise-client-urls=${advertiseClientUrls.join(",")}`,
+    `--listen-peer-urls=${listenPeerUrls.join(",")}`,
+    `--initial-advertise-peer-urls=${initialAdvertisePeerUrls.join(",")}`,
+    `--initial-cluster=${initialCluster}`,
+    `--initial-cluster-token=${initialClusterToken}`,
+    `--initial-cluster-state=${stateFlag}`,
+    "--auto-compaction-mode=revision",
+    "--auto-compaction-retention=10",
+    `--quota-backend-bytes=${8 * 1024 ** 3}`,
+    "--max-txn-ops=10240",
+    `--max-request-bytes=${10 * 1024 ** 2}`,
+    "--snapshot-count=5000",
+    "--enable-v2=false",
+    "--logger=zap",
+    "--log-outputs=stderr",
+    ...extraArgs,
+  ];
+
+  const log = await Deno.open(logFile, { write: true, create: true, append: true });
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(binary, {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    log.close();
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `Cannot start etcd: binary "${binary}" not found (install the Debian package etcd-server)`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  // pipeTo closes the log file when etcd's stderr ends.
+  const logCopied = child.stderr.pipeTo(log.writable).catch(() => {});
+  const exited = child.status.then(async (status) => {
+    await logCopied;
+    return status;
+  });
+  const member = new RunningEtcd(name, child, advertiseClientUrls, logFile, exited);
+  try {
+    await waitUntilHealthy(member, listenClientUrls[0], readyTimeoutMs);
+  } catch (error) {
+    await member.kill();
+    throw error;
+  }
+  return member;
+}
+
+class RunningEtcd implements EtcdProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly clientUrls: readonly string[];
+  readonly logFile: string;
+  readonly exited: Promise<Deno.CommandStatus>;
+  readonly #child: Deno.ChildProcess;
+  #exitStatus: Deno.CommandStatus | undefined;
+
+  constructor(
+    name: string,
+    child: Deno.ChildProcess,
+    clientUrls: readonly string[],
+    logFile: string,
+    exited: Promise<Deno.CommandStatus>,
+  ) {
+    this.name = name;
+    this.pid = child.pid;
+    this.#child = child;
+    this.clientUrls = clientUrls;
+    this.logFile = logFile;
+    this.exited = exited;
+    exited.then((status) => this.#exitStatus = status);
+  }
+
+  /** The exit status once etcd has exited, else undefined. */
+  get exitStatus(): Deno.CommandStatus | undefined {
+    return this.#exitStatus;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#signal("SIGTERM")) {
+      await this.exited;
+      return;
+    }
+    const timer = setTimeout(() => this.#signal("SIGKILL"), STOP_GRACE_MS);
+    try {
+      await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async kill(): Promise<void> {
+    this.#signal("SIGKILL");
+    await this.exited;
+  }
+
+  /** Sends a signal unless etcd already exited; true when sent. */
+  #signal(signal: Deno.Signal): boolean {
+    if (this.#exitStatus) return false;
+    try {
+      this.#child.kill(signal);
+      return true;
+    } catch {
+      return false; // exited between the check and the kill
+    }
+  }
+}
+
+async function waitUntilHealthy(
+  member: RunningEtcd,
+  clientUrl: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const healthUrl = `${clientUrl.replace(/\/+$/, "")}/health`;
+  for (;;) {
+    if (member.exitStatus) {
+      throw new Error(
+        `etcd member "${member.name}" exited with code ${member.exitStatus.code} while starting; ` +
+          `last lines of ${member.logFile}:\n${await logTail(member.logFile)}`,
+      );
+    }
+    if (await isHealthy(healthUrl)) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `etcd member "${member.name}" not healthy at ${healthUrl} after ${timeoutMs} ms; ` +
+          `last lines of ${member.logFile}:\n${await logTail(member.logFile)}`,
+      );
+    }
+    // Wake early when etcd exits so the error comes at once.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      member.exited,
+      new Promise((resolve) => timer = setTimeout(resolve, HEALTH_POLL_MS)),
+    ]);
+    clearTimeout(timer);
+  }
+}
+
+/** True when etcd at `healthUrl` answers `{"health":"true"}`. */
+export async function isHealthy(healthUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(healthUrl, { signal: AbortSignal.timeout(2_000) });
+    const body = await response.text();
+    return response.ok && (JSON.parse(body) as { health?: unknown }).health === "true";
+  } catch {
+    return false;
+  }
+}
+
+async function logTail(logFile: string): Promise<string> {
+  try {
+    const lines = (await Deno.readTextFile(logFile)).trimEnd().split("\n");
+    return lines.slice(-LOG_TAIL_LINES).join("\n");
+  } catch (error) {
+    return `(cannot read log: ${error instanceof Error ? error.message : error})`;
+  }
+}

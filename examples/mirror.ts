@@ -1,0 +1,46 @@
+/**
+ * A mirror backend: answers every request with a description of the request
+ * it got, like Easegress's example/backend-service/mirror. Listens on the
+ * ports given as arguments (default 9095 9096 9097).
+ *
+ * Run: deno run --allow-net examples/mirror.ts [PORT...]
+ *
+ * @module
+ */
+
+/** Renders a request the way the Go mirror does. */
+export async function describeRequest(req: Request): Promise<string> {
+  const url = new URL(req.url);
+  const headers: Record<string, string[]> = {};
+  req.headers.forEach((value, name) => {
+    const canonical = name.replace(/(^|-)([a-z])/g, (_, d, c) => d + c.toUpperCase());
+    (headers[canonical] ??= []).push(value);
+  });
+  const header = Object.keys(headers).sort().map((k) => `${k}:[${headers[k].join(" ")}]`)
+    .join(" ");
+  return [
+    "Your Request",
+    "===============",
+    `Method: ${req.method}`,
+    `URL   : ${url.pathname}${url.search}`,
+    `Header: map[${header}]`,
+    `Body  : ${await req.text()}`,
+    "",
+  ].join("\n");
+}
+
+/** Starts one mirror server per port; returns them. */
+export function startMirrors(ports: number[], hostname = "127.0.0.1"): Deno.HttpServer[] {
+  return ports.map((port) =>
+    Deno.serve(
+      { port, hostname, onListen() {} },
+      async (req) => new Response(await describeRequest(req)),
+    )
+  );
+}
+
+if (import.meta.main) {
+  const ports = Deno.args.length ? Deno.args.map(Number) : [9095, 9096, 9097];
+  startMirrors(ports);
+  console.log(`mirror backend listening on ${ports.map((p) => `127.0.0.1:${p}`).join(", ")}`);
+}

@@ -1,0 +1,179 @@
+/**
+ * gzip and gunzip of message bodies with the web `CompressionStream` and
+ * `DecompressionStream`: buffered bodies stay buffered, stream bodies stay
+ * streams (compressed while they are read).
+ *
+ * Limits: a body made of several concatenated gzip members is rejected (Go's
+ * reader accepts it; Deno's `DecompressionStream` does not).
+ *
+ * @module
+ */
+
+import { type Body, type HttpRequest, type HttpResponse, readAll } from "./context.ts";
+import type { SpecReader } from "./spec.ts";
+
+/** Thrown when a body that should be gzip is not. */
+export class GzipFormatError extends TypeError {
+  constructor(message: string) {
+    super(message);
+    this.name = "GzipFormatError";
+  }
+}
+
+type ByteTransform = TransformStream<Uint8Array, Uint8Array>;
+
+// The lib types ask for ArrayBuffer-backed chunks; the streams take any Uint8Array.
+function compressor(): ByteTransform {
+  return new CompressionStream("gzip") as unknown as ByteTransform;
+}
+
+function decompressor(): ByteTransform {
+  return new DecompressionStream("gzip") as unknown as ByteTransform;
+}
+
+function streamOf(data: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(data);
+      controller.close();
+    },
+  });
+}
+
+/** gzip-compresses `data`. */
+export function gzip(data: Uint8Array): Promise<Uint8Array> {
+  return readAll(streamOf(data).pipeThrough(compressor()));
+}
+
+/** Decompresses gzip `data`; throws when it is not valid gzip. */
+export async function gunzip(data: Uint8Array): Promise<Uint8Array> {
+  try {
+    return await readAll(streamOf(data).pipeThrough(decompressor()));
+  } catch (e) {
+    throw new GzipFormatError(`Cannot gunzip body: ${(e as Error).message}`);
+  }
+}
+
+/** A stream that yields `stream` gzip-compressed. */
+export function gzipStream(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  return stream.pipeThrough(compressor());
+}
+
+const GZIP_MAGIC_0 = 0x1f;
+const GZIP_MAGIC_1 = 0x8b;
+
+/**
+ * A stream that yields `stream` decompressed. The first bytes are read now,
+ * so a body that does not start like gzip fails here, as Go's reader does
+ * when it reads the header; later corruption errors the returned stream.
+ */
+export async function gunzipStream(
+  stream: ReadableStream<Uint8Array>,
+): Promise<ReadableStream<Uint8Array>> {
+  const reader = stream.getReader();
+  const head: Uint8Array[] = [];
+  let headSize = 0;
+  while (headSize < 2) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    head.push(value);
+    headSize += value.byteLength;
+  }
+  const first = head[0];
+  const second = first?.byteLength > 1 ? first[1] : head[1]?.[0];
+  if (headSize < 2 || first[0] !== GZIP_MAGIC_0 || second !== GZIP_MAGIC_1) {
+    reader.cancel().catch(() => {});
+    throw new GzipFormatError("Cannot gunzip body: invalid gzip header");
+  }
+  const replay = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of head) controller.enqueue(chunk);
+    },
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  return replay.pipeThrough(decompressor());
+}
+
+/** Whether `body` carries no bytes at all (nothing to (de)compress). */
+export function isEmptyBody(body: Body): boolean {
+  return body === null || (body instanceof Uint8Array && body.byteLength === 0);
+}
+
+/** gzip-compresses a body, keeping its form: bytes give bytes, a stream a stream. */
+export async function gzipBody(body: Uint8Array | ReadableStream<Uint8Array>): Promise<Body> {
+  return body instanceof Uint8Array ? await gzip(body) : gzipStream(body);
+}
+
+/** Decompresses a gzip body, keeping its form; throws {@linkcode GzipFormatError}. */
+export function gunzipBody(body: Uint8Array | ReadableStream<Uint8Array>): Promise<Body> {
+  return body instanceof Uint8Array ? gunzip(body) : gunzipStream(body);
+}
+
+/** Reads an optional `compress`/`decompress` field: "gzip", or "" / absent for none. */
+export function readGzipField(r: SpecReader, field: string): "gzip" | undefined {
+  const value = r.string(field);
+  if (!value) return undefined;
+  if (value !== "gzip") {
+    r.problem(field, `must be "gzip" (the only supported coding), got "${value}"`);
+  }
+  return "gzip";
+}
+
+/** The message's Content-Encoding, or "" when absent. */
+function contentEncoding(message: HttpRequest | HttpResponse): string {
+  return message.header("content-encoding")?.trim() ?? "";
+}
+
+/** Sets Content-Length for a buffered body; drops it for a stream, whose length is unknown. */
+export function fixContentLength(message: HttpRequest | HttpResponse): void {
+  const body = message.body;
+  const headers = message.headers;
+  if (body instanceof ReadableStream) headers.delete("content-length");
+  else {
+    headers.set("content-length", String(body?.byteLength ?? 0));
+    headers.delete("transfer-encoding");
+  }
+}
+
+/**
+ * gzips the body of `message` and sets `Content-Encoding: gzip`, unless it
+ * already has a Content-Encoding (gzip over another coding would mislabel it)
+ * or has no body. Returns false when compressing failed.
+ */
+export async function gzipMessage(message: HttpRequest | HttpResponse): Promise<boolean> {
+  const body = message.body;
+  if (contentEncoding(message) !== "" || isEmptyBody(body)) return true;
+  try {
+    message.body = await gzipBody(body!);
+  } catch {
+    return false;
+  }
+  message.headers.set("content-encoding", "gzip");
+  fixContentLength(message);
+  return true;
+}
+
+/**
+ * Decompresses the body of `message` when its Content-Encoding is gzip, and
+ * removes that header. A message with no body is left as it is. Returns
+ * false when the body is not valid gzip.
+ */
+export async function gunzipMessage(message: HttpRequest | HttpResponse): Promise<boolean> {
+  const body = message.body;
+  if (contentEncoding(message).toLowerCase() !== "gzip" || body === null) return true;
+  try {
+    message.body = await gunzipBody(body);
+  } catch {
+    return false;
+  }
+  message.headers.delete("content-encoding");
+  fixContentLength(message);
+  return true;
+}

@@ -1,0 +1,195 @@
+/**
+ * HTTP traffic statistics with Easegress's keys: counts, EWMA rates, latency
+ * percentiles, sizes and status codes. Recording is a few arithmetic steps;
+ * rates tick lazily (no timers) and percentiles are read from log buckets.
+ *
+ * @module
+ */
+
+const TICK_MS = 5000;
+// Exponential decay per 5 s tick for 1, 5 and 15 minute averages (as Dropwizard / go-metrics).
+const ALPHA = [1, 5, 15].map((m) => 1 - Math.exp(-TICK_MS / 60_000 / m));
+
+/** Moving averages of a rate, per second. */
+class Ewma {
+  readonly rates = [0, 0, 0];
+  #uncounted = 0;
+  #started = false;
+
+  add(n: number): void {
+    this.#uncounted += n;
+  }
+
+  tick(): void {
+    const instant = this.#uncounted / (TICK_MS / 1000);
+    this.#uncounted = 0;
+    for (let i = 0; i < 3; i++) {
+      this.rates[i] = this.#started
+        ? this.rates[i] + ALPHA[i] * (instant - this.rates[i])
+        : instant;
+    }
+    this.#started = true;
+  }
+}
+
+// Buckets: 0.1 ms steps under 1 ms, then 5 % steps; enough for p999 of a gateway.
+const LINEAR = 10;
+const GROWTH = Math.log(1.05);
+const BUCKETS = LINEAR + Math.ceil(Math.log(3_600_000) / GROWTH) + 1;
+
+function bucketOf(ms: number): number {
+  if (ms < 1) return Math.max(0, Math.floor(ms * LINEAR));
+  const i = LINEAR + Math.floor(Math.log(ms) / GROWTH);
+  return i < BUCKETS ? i : BUCKETS - 1;
+}
+
+function bucketValue(i: number): number {
+  if (i < LINEAR) return (i + 0.5) / LINEAR;
+  return Math.exp((i - LINEAR + 0.5) * GROWTH);
+}
+
+const PERCENTILES: [string, number][] = [
+  ["p25", 0.25],
+  ["p50", 0.5],
+  ["p75", 0.75],
+  ["p95", 0.95],
+  ["p98", 0.98],
+  ["p99", 0.99],
+  ["p999", 0.999],
+];
+
+/** The status document keys of one statistics set. */
+export interface HttpStatsSnapshot {
+  count: number;
+  errCount: number;
+  m1: number;
+  m5: number;
+  m15: number;
+  m1Err: number;
+  m5Err: number;
+  m15Err: number;
+  m1ErrPercent: number;
+  m5ErrPercent: number;
+  m15ErrPercent: number;
+  min: number;
+  max: number;
+  mean: number;
+  p25: number;
+  p50: number;
+  p75: number;
+  p95: number;
+  p98: number;
+  p99: number;
+  p999: number;
+  reqSize: number;
+  respSize: number;
+  codes: Record<string, number>;
+}
+
+/** Statistics of one server, route or pool. */
+export class HttpStats {
+  count = 0;
+  errCount = 0;
+  #total = new Ewma();
+  #errors = new Ewma();
+  #lastTick = performance.now();
+  #min = Infinity;
+  #max = 0;
+  #sumMs = 0;
+  #reqSize = 0;
+  #respSize = 0;
+  #window = new Uint32Array(BUCKETS);
+  #windowCount = 0;
+  #codes = new Map<number, number>();
+
+  /** Records one finished request. */
+  record(status: number, durationMs: number, reqSize = 0, respSize = 0): void {
+    this.#catchUp();
+    this.count++;
+    this.#total.add(1);
+    if (status >= 400) {
+      this.errCount++;
+      this.#errors.add(1);
+    }
+    if (durationMs < this.#min) this.#min = durationMs;
+    if (durationMs > this.#max) this.#max = durationMs;
+    this.#sumMs += durationMs;
+    this.#reqSize += reqSize;
+    this.#respSize += respSize;
+    this.#window[bucketOf(durationMs)]++;
+    this.#windowCount++;
+    this.#codes.set(status, (this.#codes.get(status) ?? 0) + 1);
+  }
+
+  #catchUp(): void {
+    const now = performance.now();
+    // Idle periods of more than an hour need no exact replay.
+    let ticks = Math.min(720, Math.floor((now - this.#lastTick) / TICK_MS));
+    if (ticks <= 0) return;
+    this.#lastTick += ticks * TICK_MS;
+    if (now - this.#lastTick > TICK_MS) this.#lastTick = now;
+    while (ticks-- > 0) {
+      this.#total.tick();
+      this.#errors.tick();
+    }
+  }
+
+  /**
+   * The status document. Percentiles and codes cover the time since the
+   * previous read when `resetWindow` is set (Easegress's behaviour).
+   */
+  snapshot(resetWindow = false): HttpStatsSnapshot {
+    this.#catchUp();
+    const r = this.#total.rates, e = this.#errors.rates;
+    const pct = (i: number) => r[i] > 0 ? round(e[i] / r[i] * 100) : 0;
+    const out: HttpStatsSnapshot = {
+      count: this.count,
+      errCount: this.errCount,
+      m1: round(r[0]),
+      m5: round(r[1]),
+      m15: round(r[2]),
+      m1Err: round(e[0]),
+      m5Err: round(e[1]),
+      m15Err: round(e[2]),
+      m1ErrPercent: pct(0),
+      m5ErrPercent: pct(1),
+      m15ErrPercent: pct(2),
+      min: this.count ? round(this.#min) : 0,
+      max: round(this.#max),
+      mean: this.count ? round(this.#sumMs / this.count) : 0,
+      p25: 0,
+      p50: 0,
+      p75: 0,
+      p95: 0,
+      p98: 0,
+      p99: 0,
+      p999: 0,
+      reqSize: this.#reqSize,
+      respSize: this.#respSize,
+      codes: Object.fromEntries([...this.#codes].map(([k, v]) => [String(k), v])),
+    };
+    const target = out as unknown as Record<string, number>;
+    for (const [key, q] of PERCENTILES) target[key] = round(this.#quantile(q));
+    if (resetWindow) {
+      this.#window.fill(0);
+      this.#windowCount = 0;
+      this.#codes.clear();
+    }
+    return out;
+  }
+
+  #quantile(q: number): number {
+    if (!this.#windowCount) return 0;
+    const rank = q * this.#windowCount;
+    let seen = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      seen += this.#window[i];
+      if (seen >= rank && this.#window[i]) return Math.min(bucketValue(i), this.#max);
+    }
+    return this.#max;
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

@@ -1,0 +1,171 @@
+/**
+ * OAuth2 bearer-token validation for the Validator filter: either RFC 7662
+ * token introspection at an authorization server, or local verification of
+ * an HMAC-signed JWT. On success the request gets `X-Authenticated-Userid`
+ * (the token's `sub`) and `X-Authenticated-Scope` (its `scope`).
+ *
+ * @module
+ */
+
+import type { HttpRequest } from "./context.ts";
+import { toHeaderValue } from "./header_adapt.ts";
+import { type HmacJwtSpec, HmacJwtVerifier, readHmacJwtSpec } from "./jwt.ts";
+import type { SpecReader } from "./spec.ts";
+
+/** Where and how to introspect tokens. */
+export interface TokenIntrospectSpec {
+  /** The introspection endpoint, an http(s) URL. */
+  endPoint: string;
+  /** Sent as `client_id` in the form, with `client_secret`. */
+  clientId?: string;
+  /** Sent as `client_secret` when `clientId` is set. */
+  clientSecret?: string;
+  /** Base64 `user:password` for `Authorization: Basic`, used when `clientId` is not. */
+  basicAuth?: string;
+  /** Always false: skipping TLS verification is not supported. */
+  insecureTls: boolean;
+}
+
+/** The `oauth2` part of a Validator spec: exactly one of the two. */
+export interface OAuth2Spec {
+  /** Ask an authorization server about each token. */
+  tokenIntrospect?: TokenIntrospectSpec;
+  /** Verify tokens as HMAC-signed JWTs. */
+  jwt?: HmacJwtSpec;
+}
+
+const HTTP_URL = /^https?:\/\/[^\s/?#]+[^\s]*$/;
+
+function readTokenIntrospect(r: SpecReader): TokenIntrospectSpec {
+  const spec: TokenIntrospectSpec = {
+    endPoint: r.string("endPoint", {
+      required: true,
+      pattern: HTTP_URL,
+      patternName: "an http(s) URL",
+    }) ?? "",
+    insecureTls: r.bool("insecureTls", false),
+  };
+  const clientId = r.string("clientId");
+  const clientSecret = r.string("clientSecret");
+  const basicAuth = r.string("basicAuth");
+  if (clientId) spec.clientId = clientId;
+  if (clientSecret) spec.clientSecret = clientSecret;
+  if (basicAuth) spec.basicAuth = basicAuth;
+  if (spec.insecureTls) {
+    r.problem(
+      "insecureTls",
+      "is not supported: certificates are always verified (Deno can skip checks only " +
+        "process-wide, with --unsafely-ignore-certificate-errors)",
+    );
+  }
+  return spec;
+}
+
+/** Reads the `oauth2` part of a Validator spec at `r`. */
+export function readOAuth2Spec(r: SpecReader): OAuth2Spec {
+  const spec: OAuth2Spec = {};
+  const introspect = r.object("tokenIntrospect", readTokenIntrospect);
+  const jwt = r.object("jwt", readHmacJwtSpec);
+  if (introspect) spec.tokenIntrospect = introspect;
+  if (jwt) spec.jwt = jwt;
+  if (!introspect === !jwt) r.problem("", "needs exactly one of tokenIntrospect or jwt");
+  return spec;
+}
+
+/** How long one introspection request may take. */
+const INTROSPECT_TIMEOUT_MS = 10_000;
+const BEARER = /^bearer +/i;
+
+/** The bearer token of an Authorization header, or "" when there is none. */
+export function bearerToken(authorization: string | null): string {
+  if (!authorization) return "";
+  const m = BEARER.exec(authorization);
+  return m ? authorization.slice(m[0].length).trim() : "";
+}
+
+/** What a valid token says about its owner. */
+interface TokenInfo {
+  subject: string;
+  scope: string;
+}
+
+function stringClaim(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
+
+/** Validates bearer tokens as an {@linkcode OAuth2Spec} says. */
+export class OAuth2Validator {
+  readonly #introspect: TokenIntrospectSpec | undefined;
+  readonly #jwt: HmacJwtVerifier | undefined;
+
+  /** Prepares `spec` (read by {@linkcode readOAuth2Spec}); JWT keys are imported once. */
+  constructor(spec: OAuth2Spec) {
+    this.#introspect = spec.tokenIntrospect;
+    this.#jwt = spec.jwt ? HmacJwtVerifier.fromSpec(spec.jwt) : undefined;
+  }
+
+  /**
+   * Checks the request's bearer token and, when it is valid, sets the
+   * authenticated user and scope headers. Throws an Error saying why not.
+   * `signal` aborts an introspection in flight.
+   */
+  async validate(req: HttpRequest, signal: AbortSignal): Promise<void> {
+    const authorization = req.header("authorization");
+    const token = bearerToken(authorization);
+    if (!token) throw new Error(`unexpected authorization header: ${authorization ?? ""}`);
+    const info = this.#jwt ? await this.#byJwt(token) : await this.#byIntrospection(token, signal);
+    const headers = req.headers;
+    headers.set("X-Authenticated-Userid", toHeaderValue(info.subject));
+    headers.set("X-Authenticated-Scope", toHeaderValue(info.scope));
+  }
+
+  async #byJwt(token: string): Promise<TokenInfo> {
+    const claims = await this.#jwt!.verify(token);
+    return { subject: stringClaim(claims.sub), scope: stringClaim(claims.scope) };
+  }
+
+  async #byIntrospection(token: string, signal: AbortSignal): Promise<TokenInfo> {
+    const spec = this.#introspect!;
+    const form = new URLSearchParams({ token });
+    const headers = new Headers({ "content-type": "application/x-www-form-urlencoded" });
+    if (spec.clientId) {
+      form.set("client_id", spec.clientId);
+      form.set("client_secret", spec.clientSecret ?? "");
+    } else if (spec.basicAuth) {
+      headers.set("authorization", `Basic ${spec.basicAuth}`);
+    }
+    const timeout = new AbortController();
+    const timer = setTimeout(
+      () => timeout.abort(new Error("token introspection timed out")),
+      INTROSPECT_TIMEOUT_MS,
+    );
+    let body: unknown;
+    try {
+      const response = await fetch(spec.endPoint, {
+        method: "POST",
+        headers,
+        body: form,
+        signal: AbortSignal.any([signal, timeout.signal]),
+      });
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new Error(`token introspection answered ${response.status}`);
+      }
+      body = await response.json();
+    } finally {
+      clearTimeout(timer);
+    }
+    if (typeof body !== "object" || body === null) {
+      throw new Error("token introspection answered no JSON object");
+    }
+    const info = body as Record<string, unknown>;
+    if (info.error !== undefined && info.error !== null && info.error !== "") {
+      const description = stringClaim(info.error_description);
+      throw new Error(
+        `token introspection error: ${String(info.error)}${description ? `: ${description}` : ""}`,
+      );
+    }
+    if (info.active !== true) throw new Error("token is not active");
+    return { subject: stringClaim(info.sub), scope: stringClaim(info.scope) };
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * Response body framing: Content-Length, chunked, and read-until-close.
+ *
+ * Each reader has a synchronous side (`readBuffered`, `settle`) that works on
+ * bytes already received, so a small response that arrived with its head is
+ * complete without another socket read, and an asynchronous `read` that goes
+ * to the socket when the buffer runs dry.
+ *
+ * @module
+ */
+
+import { findLineEnd, parseChunkSize } from "./http1_parser.ts";
+import type { Http1Connection } from "./http1_connection.ts";
+import { UpstreamError } from "./upstream_error.ts";
+
+/** Longest chunk-size line accepted (size plus extensions). */
+const MAX_CHUNK_LINE = 4096;
+/** Decodes bad chunk lines for error messages. */
+const decoder = new TextDecoder();
+
+/** Decodes one response body from a connection. */
+export interface BodyReader {
+  /** Whether the whole body, including any framing after it, has been consumed. */
+  readonly done: boolean;
+  /** The next body bytes already received, or null when none are (see `done`). */
+  readBuffered(): Uint8Array | null;
+  /** Consumes framing bytes already received, so `done` turns true as early as possible. */
+  settle(): void;
+  /** The next body bytes, reading the socket as needed; null once the body is complete. */
+  read(): Promise<Uint8Array | null>;
+}
+
+function truncated(what: string): UpstreamError {
+  return new UpstreamError("closed", `Upstream closed the connection ${what}`);
+}
+
+/** A body of a declared length. */
+export class ContentLengthReader implements BodyReader {
+  readonly #conn: Http1Connection;
+  readonly #length: number;
+  #remaining: number;
+
+  /** Reads `length` bytes from `conn`. */
+  constructor(conn: Http1Connection, length: number) {
+    this.#conn = conn;
+    this.#length = length;
+    this.#remaining = length;
+  }
+
+  /** Whether all declared bytes have been read. */
+  get done(): boolean {
+    return this.#remaining === 0;
+  }
+
+  /** See {@linkcode BodyReader.readBuffered}. */
+  readBuffered(): Uint8Array | null {
+    if (this.#remaining === 0 || this.#conn.start === this.#conn.end) return null;
+    const chunk = this.#conn.take(this.#remaining);
+    this.#remaining -= chunk.length;
+    return chunk;
+  }
+
+  /** Nothing follows a Content-Length body. */
+  settle(): void {}
+
+  /** See {@linkcode BodyReader.read}. */
+  async read(): Promise<Uint8Array | null> {
+    const buffered = this.readBuffered();
+    if (buffered !== null || this.#remaining === 0) return buffered;
+    const chunk = await this.#conn.readBody(this.#remaining);
+    if (chunk === null) {
+      throw truncated(`after ${this.#length - this.#remaining} of ${this.#length} body bytes`);
+    }
+    this.#remaining -= chunk.length;
+    return chunk;
+  }
+}
+
+/** A body that runs until the server closes the connection. */
+export class UntilCloseReader implements BodyReader {
+  readonly #conn: Http1Connection;
+  #done = false;
+
+  /** Reads `conn` to its end. */
+  constructor(conn: Http1Connection) {
+    this.#conn = conn;
+  }
+
+  /** Whether the server has closed the connection. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** See {@linkcode BodyReader.readBuffered}. */
+  readBuffered(): Uint8Array | null {
+    const conn = this.#conn;
+    return conn.start === conn.end ? null : conn.take(conn.end - conn.start);
+  }
+
+  /** The end is only known from the socket. */
+  settle(): void {}
+
+  /** See {@linkcode BodyReader.read}. */
+  async read(): Promise<Uint8Array | null> {
+    const buffered = this.readBuffered();
+    if (buffered !== null || this.#done) return buffered;
+    const chunk = await this.#conn.readBody(64 * 1024);
+    if (chunk === null) this.#done = true;
+    return chunk;
+  }
+}
+
+const SIZE = 0;
+const DATA = 1;
+const DATA_END = 2;
+const TRAILER = 3;
+const DONE = 4;
+
+/** A chunked body; chunk extensions and trailers are read and dropped. */
+export class ChunkedReader implements BodyReader {
+  readonly #conn: Http1Connection;
+  readonly #maxTrailerBytes: number;
+  #state = SIZE;
+  #remaining = 0;
+  #trailerBytes = 0;
+
+  /** Reads a chunked body from `conn`, allowing up to `maxTrailerBytes` of trailers. */
+  constructor(conn: Http1Connection, maxTrailerBytes: number) {
+    this.#conn = conn;
+    this.#maxTrailerBytes = maxTrailerBytes;
+  }
+
+  /** Whether the last chunk and the trailers have been read. */
+  get done(): boolean {
+    return this.#state === DONE;
+  }
+
+  /** See {@linkcode BodyReader.readBuffered}. */
+  readBuffered(): Uint8Array | null {
+    this.settle();
+    const conn = this.#conn;
+    if (this.#state !== DATA || conn.start === conn.end) return null;
+    const chunk = conn.take(this.#remaining);
+    this.#remaining -= chunk.length;
+    if (this.#remaining === 0) {
+      this.#state = DATA_END;
+      this.settle();
+    }
+    return chunk;
+  }
+
+  /** Walks chunk framing (CRLF, size lines, trailers) in the received bytes. */
+  settle(): void {
+    const conn = this.#conn;
+    const buf = conn.buf;
+    for (;;) {
+      const state = this.#state;
+      if (state === DATA || state === DONE) return;
+      const start = conn.start;
+      const end = conn.end;
+      if (state === DATA_END) {
+        if (start === end) return;
+        if (buf[start] === 10) {
+          conn.start = start + 1;
+        } else if (buf[start] === 13) {
+          if (start + 1 === end) return;
+          if (buf[start + 1] !== 10) throw chunkError("missing CRLF after chunk data");
+          conn.start = start + 2;
+        } else {
+          throw chunkError("missing CRLF after chunk data");
+        }
+        this.#state = SIZE;
+        continue;
+      }
+      const lf = findLineEnd(buf, start, end);
+      if (state === SIZE) {
+        if (lf === -1) {
+          if (end - start > MAX_CHUNK_LINE) throw chunkError("chunk size line too long");
+          return;
+        }
+        const size = parseChunkSize(buf, start, lf);
+        if (size < 0 || lf - start > MAX_CHUNK_LINE) {
+          const line = decoder.decode(buf.subarray(start, Math.min(lf, start + 32)));
+          throw chunkError(`invalid chunk size line ${JSON.stringify(line)}`);
+        }
+        conn.start = lf + 1;
+        if (size === 0) {
+          this.#state = TRAILER;
+        } else {
+          this.#remaining = size;
+          this.#state = DATA;
+        }
+        continue;
+      }
+      // TRAILER: skip lines until the empty one.
+      if (lf === -1) {
+        if (this.#trailerBytes + end - start > this.#maxTrailerBytes) {
+          throw chunkError(`trailers larger than ${this.#maxTrailerBytes} bytes`);
+        }
+        return;
+      }
+      conn.start = lf + 1;
+      if (lf === start || (lf === start + 1 && buf[start] === 13)) {
+        this.#state = DONE;
+        return;
+      }
+      this.#trailerBytes += lf + 1 - start;
+      if (this.#trailerBytes > this.#maxTrailerBytes) {
+        throw chunkError(`trailers larger than ${this.#maxTrailerBytes} bytes`);
+      }
+    }
+  }
+
+  /** See {@linkcode BodyReader.read}. */
+  async read(): Promise<Uint8Array | null> {
+    const conn = this.#conn;
+    for (;;) {
+      const buffered = this.readBuffered();
+      if (buffered !== null) return buffered;
+      if (this.#state === DONE) return null;
+      if (this.#state === DATA) {
+        const chunk = await conn.readBody(this.#remaining);
+        if (chunk === null) throw truncated("in the middle of a chunk");
+        this.#remaining -= chunk.length;
+        if (this.#remaining === 0) {
+          this.#state = DATA_END;
+          this.settle();
+        }
+        return chunk;
+      }
+      if (!(await conn.fill())) throw truncated("in the middle of chunked framing");
+    }
+  }
+}
+
+function chunkError(message: string): UpstreamError {
+  return new UpstreamError("protocol", `Invalid upstream response: ${message}`);
+}

@@ -1,0 +1,178 @@
+/**
+ * One upstream socket with its read and write buffers.
+ *
+ * Reads go into a buffer the connection owns, so heads and chunk framing are
+ * parsed in place; bodies are copied out of it, or, for large bodies, read
+ * straight into a fresh array that is handed to the consumer without a copy.
+ * While the connection is idle in a pool it keeps one read pending: that read
+ * notices the server closing the socket, and becomes the first read of the
+ * next response when the connection is reused.
+ *
+ * @module
+ */
+
+/** The connection is carrying a request. */
+export const ACTIVE = 0;
+/** The connection is parked in a pool, watching for the server closing it. */
+export const IDLE = 1;
+/** The socket is closed. */
+export const CLOSED = 2;
+
+/** Initial read buffer size: room for any ordinary response head plus a small body. */
+const READ_BUFFER_SIZE = 16 * 1024;
+/** Size of arrays that large body reads go into directly. */
+const DIRECT_READ_SIZE = 64 * 1024;
+/** Below this many wanted bytes, read through the buffer instead. */
+const DIRECT_READ_MIN = 8 * 1024;
+/** Write buffers up to this size are kept for the next request. */
+const KEPT_WRITE_BUFFER_SIZE = 32 * 1024;
+
+/** A socket with buffered reading, used for one exchange at a time. */
+export class Http1Connection {
+  /** The underlying TCP or TLS socket. */
+  readonly socket: Deno.Conn;
+  /** Read buffer; unread bytes are `buf[start, end)`. */
+  buf: Uint8Array = new Uint8Array(READ_BUFFER_SIZE);
+  /** Offset of the first unread byte in `buf`. */
+  start = 0;
+  /** Offset just past the last received byte in `buf`. */
+  end = 0;
+  /** {@linkcode ACTIVE}, {@linkcode IDLE} or {@linkcode CLOSED}. */
+  state: number = ACTIVE;
+  /** When the connection last became idle (`Date.now()`). */
+  idleSince = 0;
+
+  #pendingRead: Promise<number | null> | null = null;
+  #spare: Uint8Array | null = null;
+  #writeBuffer: Uint8Array | null = null;
+  readonly #onIdleSettled: () => void;
+
+  /** `onIdleEnd` is called when an idle connection's pending read ends (EOF, data or error). */
+  constructor(socket: Deno.Conn, onIdleEnd: (conn: Http1Connection) => void) {
+    this.socket = socket;
+    this.#onIdleSettled = () => {
+      if (this.state === IDLE) onIdleEnd(this);
+    };
+  }
+
+  /** How many received bytes are still unread. */
+  get buffered(): number {
+    return this.end - this.start;
+  }
+
+  /**
+   * Parks the connection: starts the read that watches for the server
+   * closing it, and stops that read from keeping the process alive.
+   * The caller must have checked that nothing is buffered.
+   */
+  watchIdle(now: number): void {
+    this.state = IDLE;
+    this.idleSince = now;
+    this.start = 0;
+    this.end = 0;
+    const read = this.socket.read(this.buf);
+    this.#pendingRead = read;
+    this.socket.unref();
+    read.then(this.#onIdleSettled, this.#onIdleSettled);
+  }
+
+  /** Takes the connection out of a pool for a new exchange. */
+  activate(): void {
+    this.state = ACTIVE;
+    this.socket.ref();
+  }
+
+  /**
+   * Receives more bytes into the buffer (compacting or growing it when full).
+   * Resolves false at end of stream. Callers bound how much they buffer.
+   */
+  async fill(): Promise<boolean> {
+    const pending = this.#pendingRead;
+    let n: number | null;
+    if (pending !== null) {
+      // The idle watch read into buf[0..] with start = end = 0.
+      this.#pendingRead = null;
+      n = await pending;
+    } else {
+      if (this.start === this.end) {
+        this.start = 0;
+        this.end = 0;
+      } else if (this.buf.length - this.end < this.buf.length >> 2) {
+        if (this.start > 0) {
+          this.buf.copyWithin(0, this.start, this.end);
+          this.end -= this.start;
+          this.start = 0;
+        }
+        if (this.end === this.buf.length) {
+          const grown = new Uint8Array(this.buf.length * 2);
+          grown.set(this.buf.subarray(0, this.end));
+          this.buf = grown;
+        }
+      }
+      n = await this.socket.read(this.buf.subarray(this.end));
+    }
+    if (n === null) return false;
+    this.end += n;
+    return true;
+  }
+
+  /** Copies out and consumes up to `max` buffered bytes. */
+  take(max: number): Uint8Array {
+    const n = Math.min(max, this.end - this.start);
+    const out = this.buf.slice(this.start, this.start + n);
+    this.start += n;
+    return out;
+  }
+
+  /**
+   * Receives at most `max` body bytes when nothing is buffered; null at end
+   * of stream. Large reads go into an array given to the caller, so big
+   * bodies are not copied; small ones go through the buffer.
+   */
+  async readBody(max: number): Promise<Uint8Array | null> {
+    if (max < DIRECT_READ_MIN || this.#pendingRead !== null || this.start !== this.end) {
+      if (this.start === this.end && !(await this.fill())) return null;
+      return this.take(max);
+    }
+    const spare = this.#spare ?? new Uint8Array(DIRECT_READ_SIZE);
+    this.#spare = spare;
+    const n = await this.socket.read(max < spare.length ? spare.subarray(0, max) : spare);
+    if (n === null) return null;
+    // A mostly full array is handed over as is; a short read is copied so the
+    // consumer does not pin 64 KiB for a few bytes.
+    if (n * 2 >= spare.length) {
+      this.#spare = null;
+      return spare.subarray(0, n);
+    }
+    return spare.slice(0, n);
+  }
+
+  /**
+   * A scratch array of at least `size` bytes for composing one write. Only
+   * valid until the next call; the caller must await its write first.
+   */
+  writeBuffer(size: number): Uint8Array {
+    const kept = this.#writeBuffer;
+    if (kept !== null && kept.length >= size) return kept;
+    const fresh = new Uint8Array(Math.max(size, 4096));
+    if (fresh.length <= KEPT_WRITE_BUFFER_SIZE) this.#writeBuffer = fresh;
+    return fresh;
+  }
+
+  /** Writes all of `bytes`. */
+  async write(bytes: Uint8Array): Promise<void> {
+    let written = await this.socket.write(bytes);
+    while (written < bytes.length) written += await this.socket.write(bytes.subarray(written));
+  }
+
+  /** Closes the socket (idempotent); a pending read or write then fails. */
+  close(): void {
+    if (this.state === CLOSED) return;
+    this.state = CLOSED;
+    try {
+      this.socket.close();
+    } catch {
+      // Already closed by the runtime: nothing left to release.
+    }
+  }
+}

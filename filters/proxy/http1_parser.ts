@@ -1,0 +1,300 @@
+/**
+ * Byte-level parsing of HTTP/1.x response heads and chunked framing.
+ *
+ * Pure functions over a byte buffer: the connection code owns the socket and
+ * the buffer, these only look at bytes. A head is located with native
+ * `Uint8Array.indexOf` scans for LF, decoded once with a shared decoder, and
+ * split with string `indexOf`, which V8 turns into cheap sliced strings: no
+ * regex per line and no decoder per request.
+ *
+ * @module
+ */
+
+import { HOP_BY_HOP } from "./hop_by_hop.ts";
+import { UpstreamError } from "./upstream_error.ts";
+
+const LF = 10;
+const CR = 13;
+const SP = 32;
+const HT = 9;
+
+/** `ignoreBOM` keeps a stray BOM visible so the status-line check rejects it. */
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** The parts of a response head the client needs. */
+export interface ResponseHead {
+  /** Status code, 100..999. */
+  status: number;
+  /** Whether the status line said HTTP/1.0. */
+  http10: boolean;
+  /** End-to-end headers: hop-by-hop ones (and those `Connection` lists) removed. */
+  headers: Headers;
+  /** The declared body length, or -1 when absent or overridden by Transfer-Encoding. */
+  contentLength: number;
+  /** Whether the body uses chunked transfer coding. */
+  chunked: boolean;
+  /** Whether the connection cannot carry another request after this response. */
+  close: boolean;
+}
+
+/**
+ * Finds the end of a head in `buf[from, end)`: the index just past the blank
+ * line (CRLF CRLF, or bare LF LF), or -1 if it has not arrived yet. When more
+ * bytes arrive, callers may resume from `previousEnd - 3`.
+ */
+export function findHeadEnd(buf: Uint8Array, from: number, end: number): number {
+  let i = buf.indexOf(LF, from);
+  while (i !== -1 && i < end) {
+    const next = i + 1;
+    if (next >= end) return -1;
+    const b = buf[next];
+    if (b === LF) return next + 1;
+    if (b === CR) {
+      if (next + 1 >= end) return -1;
+      if (buf[next + 1] === LF) return next + 2;
+    }
+    i = buf.indexOf(LF, next);
+  }
+  return -1;
+}
+
+/** The index of the next LF in `buf[from, end)`, or -1. */
+export function findLineEnd(buf: Uint8Array, from: number, end: number): number {
+  const i = buf.indexOf(LF, from);
+  return i !== -1 && i < end ? i : -1;
+}
+
+/** Decodes bytes as ISO-8859-1 ("isomorphic decode"), the way header bytes map to ByteStrings. */
+function latin1(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
+  }
+  return out;
+}
+
+function protocolError(message: string): UpstreamError {
+  return new UpstreamError("protocol", `Invalid upstream response: ${message}`);
+}
+
+// Header names the parser must look at, bucketed by length so most names are
+// classified without lower-casing them.
+const KIND_OTHER = 0;
+const KIND_HOP = 1;
+const KIND_CONNECTION = 2;
+const KIND_CONTENT_LENGTH = 3;
+const KIND_TRANSFER_ENCODING = 4;
+const SPECIAL_BY_LENGTH: (Map<string, number> | undefined)[] = [];
+for (
+  const [name, kind] of [
+    ...[...HOP_BY_HOP].map((n) => [n, KIND_HOP] as const),
+    ["connection", KIND_CONNECTION] as const,
+    ["content-length", KIND_CONTENT_LENGTH] as const,
+    ["transfer-encoding", KIND_TRANSFER_ENCODING] as const,
+  ]
+) {
+  (SPECIAL_BY_LENGTH[name.length] ??= new Map()).set(name, kind);
+}
+
+function headerKind(name: string): number {
+  const bucket = SPECIAL_BY_LENGTH[name.length];
+  if (bucket === undefined) return KIND_OTHER;
+  return bucket.get(name.toLowerCase()) ?? KIND_OTHER;
+}
+
+/** Parses a Content-Length value ("12", or a list of equal values "12, 12"); -2 if invalid. */
+function parseContentLength(value: string): number {
+  let result = -1;
+  let n = -1;
+  for (let i = 0; i <= value.length; i++) {
+    const c = i < value.length ? value.charCodeAt(i) : 44;
+    if (c >= 48 && c <= 57) {
+      n = n === -1 ? c - 48 : n * 10 + (c - 48);
+      if (n > Number.MAX_SAFE_INTEGER) return -2;
+    } else if (c === 44) {
+      if (n === -1 || (result !== -1 && result !== n)) return -2;
+      result = n;
+      n = -1;
+      // Skip optional whitespace after the comma.
+      while (
+        i + 1 < value.length && (value.charCodeAt(i + 1) === SP || value.charCodeAt(i + 1) === HT)
+      ) i++;
+    } else if (c === SP || c === HT) {
+      // Whitespace before a comma.
+      while (
+        i + 1 < value.length && (value.charCodeAt(i + 1) === SP || value.charCodeAt(i + 1) === HT)
+      ) i++;
+      if (i + 1 < value.length && value.charCodeAt(i + 1) !== 44) return -2;
+    } else {
+      return -2;
+    }
+  }
+  return result;
+}
+
+function hasToken(list: string, token: string): boolean {
+  for (const part of list.split(",")) {
+    if (part.trim().toLowerCase() === token) return true;
+  }
+  return false;
+}
+
+// Scratch arrays reused by every parse: parsing is synchronous, so one set is enough.
+const names: string[] = [];
+const values: string[] = [];
+const kinds: number[] = [];
+
+/**
+ * Parses the response head in `buf[start, headEnd)` (as located by
+ * {@linkcode findHeadEnd}). Obsolete line folding is replaced by a space, as
+ * RFC 9112 asks of user agents. Throws an `UpstreamError` of kind `protocol`
+ * for a malformed status line or header, or conflicting framing headers.
+ */
+export function parseResponseHead(buf: Uint8Array, start: number, headEnd: number): ResponseHead {
+  const bytes = buf.subarray(start, headEnd);
+  let s = decoder.decode(bytes);
+  if (NON_ASCII.test(s)) s = latin1(bytes);
+
+  // Status line: "HTTP/1.x SSS[ reason]".
+  const firstLf = s.indexOf("\n");
+  let lineEnd = firstLf > 0 && s.charCodeAt(firstLf - 1) === CR ? firstLf - 1 : firstLf;
+  const minor = s.charCodeAt(7) - 48;
+  const d0 = s.charCodeAt(9) - 48;
+  const d1 = s.charCodeAt(10) - 48;
+  const d2 = s.charCodeAt(11) - 48;
+  if (
+    lineEnd < 12 || !s.startsWith("HTTP/1.") || minor < 0 || minor > 9 ||
+    s.charCodeAt(8) !== SP || d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 ||
+    (lineEnd > 12 && s.charCodeAt(12) !== SP)
+  ) {
+    throw protocolError(
+      `malformed status line ${JSON.stringify(s.slice(0, Math.min(lineEnd, 64)))}`,
+    );
+  }
+  const status = d0 * 100 + d1 * 10 + d2;
+  const http10 = minor === 0;
+
+  names.length = 0;
+  values.length = 0;
+  kinds.length = 0;
+  let pos = firstLf + 1;
+  for (;;) {
+    const lf = s.indexOf("\n", pos);
+    lineEnd = lf > pos && s.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
+    if (lineEnd === pos) break;
+    const first = s.charCodeAt(pos);
+    if (first === SP || first === HT) {
+      if (values.length === 0) throw protocolError("header block starts with a continuation line");
+      values[values.length - 1] += " " + s.slice(pos, lineEnd).trim();
+      pos = lf + 1;
+      continue;
+    }
+    const colon = s.indexOf(":", pos);
+    if (colon <= pos || colon > lineEnd) {
+      throw protocolError(
+        `malformed header line ${JSON.stringify(s.slice(pos, Math.min(lineEnd, pos + 64)))}`,
+      );
+    }
+    let vs = colon + 1;
+    let ve = lineEnd;
+    while (vs < ve && (s.charCodeAt(vs) === SP || s.charCodeAt(vs) === HT)) vs++;
+    while (ve > vs && (s.charCodeAt(ve - 1) === SP || s.charCodeAt(ve - 1) === HT)) ve--;
+    names.push(s.slice(pos, colon));
+    values.push(s.slice(vs, ve));
+    pos = lf + 1;
+  }
+
+  let contentLength = -1;
+  let transferEncoding: string | null = null;
+  let connection: string | null = null;
+  for (let i = 0; i < names.length; i++) {
+    const kind = headerKind(names[i]);
+    kinds.push(kind);
+    if (kind === KIND_OTHER) continue;
+    const value = values[i];
+    if (kind === KIND_CONTENT_LENGTH) {
+      const n = parseContentLength(value);
+      if (n < 0 || (contentLength !== -1 && contentLength !== n)) {
+        throw protocolError(`invalid Content-Length ${JSON.stringify(value)}`);
+      }
+      contentLength = n;
+    } else if (kind === KIND_TRANSFER_ENCODING) {
+      transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
+    } else if (kind === KIND_CONNECTION) {
+      connection = connection === null ? value : `${connection}, ${value}`;
+    }
+  }
+
+  let close = http10
+    ? connection === null || !hasToken(connection, "keep-alive")
+    : connection !== null && hasToken(connection, "close");
+  let chunked = false;
+  const hadContentLength = contentLength !== -1;
+  if (transferEncoding !== null) {
+    // Transfer-Encoding overrides Content-Length; chunked must be the last coding,
+    // otherwise the body runs until the connection closes (RFC 9112 section 6.3).
+    const codings = transferEncoding.split(",");
+    chunked = codings[codings.length - 1].trim().toLowerCase() === "chunked";
+    if (!chunked || hadContentLength) close = true;
+    contentLength = -1;
+  }
+
+  const headers = new Headers();
+  // Names listed in Connection (beyond keep-alive/close) are hop-by-hop too.
+  const listed = connection === null ? null : listedNames(connection);
+  try {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      const kind = kinds[i];
+      if (kind !== KIND_OTHER) {
+        if (kind !== KIND_CONTENT_LENGTH || transferEncoding !== null) continue;
+      }
+      if (listed !== null && listed.has(name.toLowerCase())) continue;
+      headers.append(name, values[i]);
+    }
+  } catch (error) {
+    throw new UpstreamError("protocol", `Invalid upstream response: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return { status, http10, headers, contentLength, chunked, close };
+}
+
+function listedNames(connection: string): Set<string> | null {
+  let listed: Set<string> | null = null;
+  for (const part of connection.split(",")) {
+    const token = part.trim().toLowerCase();
+    if (token === "" || token === "close" || token === "keep-alive") continue;
+    (listed ??= new Set()).add(token);
+  }
+  return listed;
+}
+
+/**
+ * Parses a chunk-size line `buf[start, lineEnd)` (LF excluded, CR allowed):
+ * hex digits, then optional whitespace and `;extensions`, which are ignored.
+ * Returns -1 when the line is malformed or the size is unreasonably large.
+ */
+export function parseChunkSize(buf: Uint8Array, start: number, lineEnd: number): number {
+  if (lineEnd > start && buf[lineEnd - 1] === CR) lineEnd--;
+  let size = 0;
+  let i = start;
+  for (; i < lineEnd; i++) {
+    const c = buf[i];
+    let digit: number;
+    if (c >= 48 && c <= 57) digit = c - 48;
+    else if (c >= 97 && c <= 102) digit = c - 87;
+    else if (c >= 65 && c <= 70) digit = c - 55;
+    else break;
+    size = size * 16 + digit;
+    if (size > Number.MAX_SAFE_INTEGER) return -1;
+  }
+  if (i === start) return -1;
+  while (i < lineEnd && (buf[i] === SP || buf[i] === HT)) i++;
+  if (i < lineEnd && buf[i] !== 59) return -1; // ';' starts the extensions
+  for (; i < lineEnd; i++) {
+    if (buf[i] === CR || buf[i] === 0) return -1;
+  }
+  return size;
+}

@@ -1,0 +1,118 @@
+/**
+ * Serializes an HTTP/1.1 request head into one string, so each request costs
+ * a single encode and (usually) a single socket write.
+ *
+ * @module
+ */
+
+import { extraConnectionHeaders, HOP_BY_HOP } from "./hop_by_hop.ts";
+
+/** Client headers never copied: hop-by-hop ones, plus those the client writes itself. */
+const NOT_COPIED: ReadonlySet<string> = new Set([...HOP_BY_HOP, "host", "content-length"]);
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const CONTROL_OR_SPACE = /[\x00-\x20\x7f]/;
+const CR_OR_LF = /[\r\n]/;
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "OPTIONS",
+  "PATCH",
+  "TRACE",
+  "CONNECT",
+]);
+
+/** The request-line and header parts a head is built from. */
+export interface RequestHeadParts {
+  /** Request method, an HTTP token. */
+  method: string;
+  /** Request target as sent on the request line (path and query). */
+  target: string;
+  /** Host header value. */
+  host: string;
+  /** Client headers; hop-by-hop ones, Host and Content-Length are skipped. */
+  headers: Headers;
+  /** Headers written after `headers`, verbatim. */
+  extraHeaders?: [string, string][];
+}
+
+/**
+ * Builds the request head, ending with the blank line. `framing` is the
+ * body-framing header line to include (`"content-length: 5\r\n"`,
+ * `"transfer-encoding: chunked\r\n"`, or `""`). Throws a `TypeError` naming
+ * the bad part when the method, target, host or an extra header could break
+ * the message framing.
+ */
+export function serializeRequestHead(parts: RequestHeadParts, framing: string): string {
+  const { method, target, host, headers, extraHeaders } = parts;
+  if (!KNOWN_METHODS.has(method) && !TOKEN.test(method)) {
+    throw new TypeError(`Cannot send upstream request: invalid method ${JSON.stringify(method)}`);
+  }
+  if (target === "" || CONTROL_OR_SPACE.test(target)) {
+    throw new TypeError(`Cannot send upstream request: invalid target ${JSON.stringify(target)}`);
+  }
+  if (host === "" || CONTROL_OR_SPACE.test(host)) {
+    throw new TypeError(`Cannot send upstream request: invalid host ${JSON.stringify(host)}`);
+  }
+  let head = method + " " + target + " HTTP/1.1\r\nhost: " + host + "\r\n";
+  const listed = extraConnectionHeaders(headers.get("connection"));
+  for (const [name, value] of headers) {
+    if (NOT_COPIED.has(name) || (listed !== null && listed.has(name))) continue;
+    head += name + ": " + value + "\r\n";
+  }
+  if (extraHeaders !== undefined) {
+    for (let i = 0; i < extraHeaders.length; i++) {
+      const [name, value] = extraHeaders[i];
+      if (!TOKEN.test(name) || CR_OR_LF.test(value)) {
+        throw new TypeError(
+          `Cannot send upstream request: invalid extra header ${JSON.stringify(name)}`,
+        );
+      }
+      head += name + ": " + value + "\r\n";
+    }
+  }
+  return head + framing + "\r\n";
+}
+
+/**
+ * The client's declared Content-Length, or -1 when absent. Throws a
+ * `TypeError` for a value that is not a plain non-negative integer.
+ */
+export function declaredContentLength(headers: Headers): number {
+  const value = headers.get("content-length");
+  if (value === null) return -1;
+  const trimmed = value.trim();
+  if (!/^\d{1,15}$/.test(trimmed)) {
+    throw new TypeError(
+      `Cannot send upstream request: invalid Content-Length ${JSON.stringify(value)}`,
+    );
+  }
+  return Number(trimmed);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Encodes `head` into `buf` from offset 0 and returns the byte count, or -1
+ * when it does not fit. Header strings are ByteStrings (one char per byte),
+ * so characters 0x80-0xFF are written as single bytes, not UTF-8.
+ */
+export function encodeHeadInto(head: string, buf: Uint8Array): number {
+  if (head.length > buf.length) return -1;
+  const { read, written } = encoder.encodeInto(head, buf);
+  if (read === head.length && written === head.length) return written;
+  // Non-ASCII: fall back to a byte-per-char copy (rare).
+  for (let i = 0; i < head.length; i++) {
+    const c = head.charCodeAt(i);
+    if (c > 0xff) {
+      throw new TypeError(
+        `Cannot send upstream request: header text has character U+${c.toString(16)}`,
+      );
+    }
+    buf[i] = c;
+  }
+  return head.length;
+}

@@ -1,0 +1,139 @@
+/**
+ * A server pool at run time: its servers with their connection pools, the
+ * load balancer, the request matcher, and the send path that maps upstream
+ * outcomes to statuses and results.
+ *
+ * @module
+ */
+
+import { type Context, HttpResponse } from "../context.ts";
+import { HttpStats } from "../http_stats.ts";
+import { parseDuration } from "../spec.ts";
+import { createPicker, type Picker } from "./load_balancer.ts";
+import { createRequestMatcher, type RequestMatcher } from "./request_matcher.ts";
+import type { PoolSpec, ServerSpec } from "./spec.ts";
+import type { Transport, UpstreamRequest, UpstreamResponse } from "./transport.ts";
+import { UpstreamError } from "./upstream_error.ts";
+
+/** Makes (or reuses) the transport of one origin such as "http://127.0.0.1:9095". */
+export type TransportFactory = (origin: string) => Transport;
+
+/** One server of a pool, parsed once. */
+interface Server {
+  readonly origin: string;
+  /** The Host header to send when the client's is not kept. */
+  readonly host: string;
+  /** Send the client's Host (url host is an IP address, or keepHost). */
+  readonly keepClientHost: boolean;
+  readonly transport: Transport;
+}
+
+/** Pool outcomes, as Proxy results. */
+export type PoolResult =
+  | ""
+  | "internalError"
+  | "serverError"
+  | "timeout"
+  | "clientError"
+  | "failureCode";
+
+const IP_HOST = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\])$/;
+const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+
+/** A pool of upstream servers. */
+export class ServerPool {
+  readonly spec: PoolSpec;
+  readonly stats = new HttpStats();
+  readonly matches: RequestMatcher | undefined;
+  readonly #servers: Server[];
+  readonly #pick: Picker;
+  readonly #timeoutMs: number;
+  readonly #failureCodes: ReadonlySet<number> | undefined;
+  readonly #bodyLimit: number;
+
+  constructor(spec: PoolSpec, transports: TransportFactory, proxyBodyLimit: number) {
+    this.spec = spec;
+    this.#servers = spec.servers.map((s) => parseServer(s, transports));
+    this.#pick = createPicker(spec.loadBalance, spec.servers.map((s) => s.weight ?? 0));
+    this.matches = spec.filter ? createRequestMatcher(spec.filter) : undefined;
+    this.#timeoutMs = spec.timeout ? parseDuration(spec.timeout) ?? 0 : 0;
+    this.#failureCodes = spec.failureCodes ? new Set(spec.failureCodes) : undefined;
+    const limit = spec.serverMaxBodySize || proxyBodyLimit;
+    this.#bodyLimit = limit === 0 ? DEFAULT_BODY_LIMIT : limit;
+  }
+
+  /**
+   * Sends the active namespace's request to one server and stores the
+   * response there. Returns "" or a failure result (a response is then set too).
+   */
+  send(ctx: Context, extraHeaders?: [string, string][]): PoolResult | Promise<PoolResult> {
+    const start = performance.now();
+    const servers = this.#servers;
+    if (!servers.length) return this.#fail(ctx, 503, "internalError", start);
+    const server = servers.length === 1 ? servers[0] : servers[this.#pick(ctx, servers.length)];
+    const request = ctx.request;
+    let signal: AbortSignal | undefined = ctx.signal;
+    let timeout: AbortSignal | undefined;
+    if (this.#timeoutMs > 0) {
+      timeout = AbortSignal.timeout(this.#timeoutMs);
+      signal = AbortSignal.any([ctx.signal, timeout]);
+    }
+    const upstream: UpstreamRequest = {
+      method: request.method,
+      target: request.url,
+      host: server.keepClientHost ? request.host : server.host,
+      headers: request.rawHeaders,
+      extraHeaders,
+      body: request.body,
+      signal,
+    };
+    let sent: Promise<UpstreamResponse>;
+    try {
+      sent = server.transport.request(upstream);
+    } catch (e) {
+      return this.#failed(ctx, e, start, timeout);
+    }
+    return sent.then(
+      (response) => this.#received(ctx, response, start),
+      (e) => this.#failed(ctx, e, start, timeout),
+    );
+  }
+
+  #received(ctx: Context, upstream: UpstreamResponse, start: number): PoolResult {
+    const length = upstream.headers.get("content-length");
+    if (this.#bodyLimit >= 0 && length !== null && Number(length) > this.#bodyLimit) {
+      upstream.body?.cancel().catch(() => {});
+      return this.#fail(ctx, 500, "internalError", start);
+    }
+    ctx.response = new HttpResponse(upstream.status, upstream.headers, upstream.body);
+    this.stats.record(upstream.status, performance.now() - start);
+    if (this.#failureCodes?.has(upstream.status)) return "failureCode";
+    return "";
+  }
+
+  #failed(ctx: Context, error: unknown, start: number, timeout?: AbortSignal): PoolResult {
+    if (timeout?.aborted) return this.#fail(ctx, 408, "timeout", start);
+    if (ctx.signal.aborted) return this.#fail(ctx, 499, "clientError", start);
+    if (error instanceof UpstreamError && error.kind !== "aborted") {
+      return this.#fail(ctx, 503, "serverError", start);
+    }
+    return this.#fail(ctx, 500, "internalError", start);
+  }
+
+  #fail(ctx: Context, status: number, result: PoolResult, start: number): PoolResult {
+    ctx.response ??= new HttpResponse(status);
+    this.stats.record(status, performance.now() - start);
+    return result;
+  }
+}
+
+function parseServer(spec: ServerSpec, transports: TransportFactory): Server {
+  const url = new URL(spec.url);
+  const origin = `${url.protocol}//${url.host}`;
+  return {
+    origin,
+    host: url.host,
+    keepClientHost: !!spec.keepHost || IP_HOST.test(url.hostname),
+    transport: transports(origin),
+  };
+}

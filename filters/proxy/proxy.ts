@@ -1,0 +1,162 @@
+/**
+ * The Proxy filter: sends the request of the active namespace to a server
+ * of the pool it belongs to, and stores the upstream response there.
+ *
+ * @module
+ */
+
+import { Context, HttpRequest } from "../context.ts";
+import type { FilterEnv, FilterInstance, FilterKind } from "../filter.ts";
+import { gzipStream } from "../gzip.ts";
+import { SpecReader } from "../spec.ts";
+import { ServerPool } from "./pool.ts";
+import { type ProxySpec, readProxySpec } from "./spec.ts";
+import { FetchTransport, type Transport } from "./transport.ts";
+
+const RESULTS = [
+  "clientError",
+  "failureCode",
+  "internalError",
+  "serverError",
+  "shortCircuited",
+  "timeout",
+] as const;
+
+/** The Proxy filter kind. */
+export const proxyKind: FilterKind<ProxySpec> = {
+  kind: "Proxy",
+  description: "Proxy sends requests to upstream servers chosen by load balancing.",
+  results: RESULTS,
+  validate(spec) {
+    const r = SpecReader.root(spec);
+    const out = readProxySpec(r);
+    r.finish();
+    r.throwIfProblems();
+    return out;
+  },
+  create(spec, env, previous) {
+    return new Proxy(spec, env, previous instanceof Proxy ? previous : undefined);
+  },
+};
+
+/** A running Proxy filter. */
+export class Proxy implements FilterInstance {
+  readonly #pools: ServerPool[];
+  readonly #candidates: ServerPool[];
+  readonly #main: ServerPool;
+  readonly #mirror: ServerPool | undefined;
+  readonly #transports: Map<string, Transport>;
+  readonly #compressMin: number | undefined;
+  readonly #env: FilterEnv;
+
+  constructor(spec: ProxySpec, env: FilterEnv, previous?: Proxy) {
+    this.#env = env;
+    // Connection pools outlive a pipeline update: same origin, same sockets.
+    const inherited = previous ? previous.#transports : new Map<string, Transport>();
+    this.#transports = new Map();
+    const transportOf = (origin: string): Transport => {
+      let t = this.#transports.get(origin) ?? inherited.get(origin);
+      if (!t) t = createTransport(origin, spec);
+      this.#transports.set(origin, t);
+      return t;
+    };
+    this.#pools = spec.pools.map((p) => new ServerPool(p, transportOf, spec.serverMaxBodySize));
+    this.#candidates = this.#pools.filter((p) => p.matches);
+    this.#main = this.#pools.find((p) => !p.matches)!;
+    this.#mirror = spec.mirrorPool
+      ? new ServerPool(spec.mirrorPool, transportOf, spec.serverMaxBodySize)
+      : undefined;
+    this.#compressMin = spec.compression?.minLength;
+    if (previous) {
+      for (const [origin, t] of inherited) if (!this.#transports.has(origin)) t.close();
+    }
+  }
+
+  handle(ctx: Context): string | Promise<string> {
+    let pool = this.#main;
+    for (const candidate of this.#candidates) {
+      if (candidate.matches!(ctx)) {
+        pool = candidate;
+        break;
+      }
+    }
+    if (this.#mirror && this.#mirror.matches!(ctx)) this.#sendMirror(ctx);
+    const extra = forwardedHeaders(ctx);
+    const result = pool.send(ctx, extra);
+    if (this.#compressMin === undefined) return result;
+    if (typeof result === "string") return this.#compress(ctx, result);
+    return result.then((r) => this.#compress(ctx, r));
+  }
+
+  #sendMirror(ctx: Context): void {
+    const mirrorCtx = mirrorContext(ctx);
+    Promise.resolve(this.#mirror!.send(mirrorCtx)).then(() => {
+      const body = mirrorCtx.response?.body;
+      if (body instanceof ReadableStream) body.cancel().catch(() => {});
+    }).catch((e) => this.#env.log.debug(`mirror: ${(e as Error).message}`));
+  }
+
+  #compress(ctx: Context, result: string): string {
+    const response = ctx.response;
+    if (!response || result !== "" || !(response.body instanceof ReadableStream)) return result;
+    const accept = ctx.request.header("accept-encoding");
+    if (accept !== null && !accept.includes("gzip") && !accept.includes("*/*")) return result;
+    if (response.header("content-encoding")) return result;
+    const length = response.header("content-length");
+    if (length !== null && Number(length) < this.#compressMin!) return result;
+    response.headers.delete("content-length");
+    response.headers.set("content-encoding", "gzip");
+    response.headers.append("vary", "Content-Encoding");
+    response.body = gzipStream(response.body);
+    return result;
+  }
+
+  status(): unknown {
+    const out: Record<string, unknown> = {};
+    const main = this.#main;
+    out.mainPool = { stat: main.stats.snapshot(true) };
+    const candidates = this.#candidates.map((p) => ({ stat: p.stats.snapshot(true) }));
+    if (candidates.length) out.candidatePools = candidates;
+    if (this.#mirror) out.mirrorPool = { stat: this.#mirror.stats.snapshot(true) };
+    return out;
+  }
+
+  close(): void {
+    for (const t of this.#transports.values()) t.close();
+    this.#transports.clear();
+  }
+}
+
+function createTransport(origin: string, _spec: ProxySpec): Transport {
+  return new FetchTransport(origin);
+}
+
+function forwardedHeaders(ctx: Context): [string, string][] | undefined {
+  const request = ctx.request;
+  const out: [string, string][] = [];
+  if (!request.header("x-forwarded-proto")) out.push(["x-forwarded-proto", request.scheme]);
+  if (!request.header("x-forwarded-host") && request.host) {
+    out.push(["x-forwarded-host", request.host]);
+  }
+  if (ctx.realIP && !request.header("x-forwarded-for")) out.push(["x-forwarded-for", ctx.realIP]);
+  return out.length ? out : undefined;
+}
+
+// A mirror must not slow the real request down: only a body already in
+// memory is copied; a streamed one is replaced by a note, as Easegress does.
+const STREAM_NOTE = new TextEncoder().encode("mirror of a streamed body");
+
+function mirrorContext(ctx: Context): Context {
+  const request = ctx.request;
+  const copy = new HttpRequest({
+    method: request.method,
+    path: request.path,
+    query: request.query,
+    scheme: request.scheme,
+    host: request.host,
+    proto: request.proto,
+    headers: request.rawHeaders,
+    body: request.bufferedBody ?? STREAM_NOTE,
+  });
+  return new Context(copy, { realIP: ctx.realIP, remoteAddr: ctx.remoteAddr });
+}

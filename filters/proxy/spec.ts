@@ -1,0 +1,201 @@
+/**
+ * Proxy filter spec: pools of servers, load balancing, candidate-pool
+ * filters, mirror pool, compression and limits. Accepts the v1 spellings
+ * (`mainPool`, `candidatePools`) and stores the v2 shape.
+ *
+ * @module
+ */
+
+import type { SpecReader } from "../spec.ts";
+import { readStringMatcher, type StringMatcherSpec } from "../string_matcher.ts";
+
+/** One upstream server. */
+export interface ServerSpec {
+  url: string;
+  tags?: string[];
+  weight?: number;
+  keepHost?: boolean;
+}
+
+/** Load balancing of a pool. */
+export interface LoadBalanceSpec {
+  policy: "roundRobin" | "random" | "weightedRandom" | "ipHash" | "headerHash";
+  headerHashKey?: string;
+}
+
+/** Which requests a candidate or mirror pool takes. */
+export interface RequestMatcherSpec {
+  policy: "general" | "ipHash" | "headerHash" | "random";
+  headers?: Record<string, StringMatcherSpec>;
+  matchAllHeaders?: boolean;
+  urls?: { methods?: string[]; url: StringMatcherSpec }[];
+  permil?: number;
+  headerHashKey?: string;
+}
+
+/** A pool of servers. */
+export interface PoolSpec {
+  servers: ServerSpec[];
+  serverTags?: string[];
+  loadBalance: LoadBalanceSpec;
+  filter?: RequestMatcherSpec;
+  timeout?: string;
+  retryPolicy?: string;
+  circuitBreakerPolicy?: string;
+  failureCodes?: number[];
+  serverMaxBodySize?: number;
+  spanName?: string;
+}
+
+/** A normalized Proxy spec. */
+export interface ProxySpec {
+  pools: PoolSpec[];
+  mirrorPool?: PoolSpec;
+  compression?: { minLength: number };
+  maxIdleConns: number;
+  maxIdleConnsPerHost: number;
+  serverMaxBodySize: number;
+}
+
+const POLICIES = ["roundRobin", "random", "weightedRandom", "ipHash", "headerHash"] as const;
+const URL_PATTERN = /^https?:\/\/(\[[0-9a-fA-F:.]+\]|[^/:?#\s]+)(:\d{1,5})?\/?$/;
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE"];
+
+/** Reads a Proxy spec (without name and kind). */
+export function readProxySpec(r: SpecReader): ProxySpec {
+  const pools: PoolSpec[] = [];
+  // v1: mainPool + candidatePools; v2: pools.
+  if (r.has("pools") && (r.has("mainPool") || r.has("candidatePools"))) {
+    r.problem("pools", "cannot be combined with mainPool/candidatePools");
+  }
+  const main = r.object("mainPool", (pr) => readPool(pr, "main"));
+  const candidates = r.array("candidatePools", (pr) => readPool(pr, "candidate")) ?? [];
+  if (main) pools.push(...candidates, main);
+  else pools.push(...candidates);
+  const v2 = r.array("pools", (pr) => readPool(pr, "any"));
+  if (v2) pools.push(...v2);
+  const mains = pools.filter((p) => !p.filter).length;
+  if (!pools.length) r.problem("pools", "is required");
+  else if (mains !== 1) {
+    r.problem(
+      "pools",
+      `must have exactly one pool without a filter (the main pool), found ${mains}`,
+    );
+  }
+
+  const spec: ProxySpec = {
+    pools,
+    maxIdleConns: r.int("maxIdleConns", { default: 10240, min: 1 }),
+    maxIdleConnsPerHost: r.int("maxIdleConnsPerHost", { default: 1024, min: 1 }),
+    serverMaxBodySize: r.int("serverMaxBodySize", { default: 0, min: -1 }),
+  };
+  const mirror = r.object("mirrorPool", (pr) => readPool(pr, "mirror"));
+  if (mirror) spec.mirrorPool = mirror;
+  const compression = r.object("compression", (cr) => ({
+    minLength: cr.int("minLength", { default: 0, min: 0 }),
+  }));
+  if (compression) spec.compression = compression;
+  if (r.has("mtls")) r.problem("mtls", "is not supported by this node yet");
+  else r.ignore("mtls");
+  return spec;
+}
+
+function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"): PoolSpec {
+  const servers = r.array("servers", readServer) ?? [];
+  for (const unsupported of ["serviceRegistry", "serviceName", "memoryCache"]) {
+    if (r.has(unsupported)) r.problem(unsupported, "is not supported by this node yet");
+    else r.ignore(unsupported);
+  }
+  if (!servers.length) r.problem("servers", "needs at least one server");
+  const weighted = servers.filter((s) => s.weight !== undefined && s.weight > 0).length;
+  if (weighted && weighted !== servers.length) {
+    r.problem("servers", "weights must be set on every server or on none");
+  }
+  const lb = r.object("loadBalance", (lr) => {
+    const spec: LoadBalanceSpec = {
+      policy: lr.string("policy", {
+        default: "roundRobin",
+        oneOf: POLICIES,
+      }) as LoadBalanceSpec["policy"],
+    };
+    const key = lr.string("headerHashKey");
+    if (key) spec.headerHashKey = key;
+    if (spec.policy === "headerHash" && !key) {
+      lr.problem("headerHashKey", "is required by headerHash");
+    }
+    return spec;
+  }) ?? { policy: "roundRobin" };
+  const pool: PoolSpec = { servers, loadBalance: lb };
+  const serverTags = r.stringArray("serverTags");
+  if (serverTags?.length) pool.serverTags = serverTags;
+  const filter = r.object("filter", readRequestMatcher);
+  if (filter) pool.filter = filter;
+  if (role === "candidate" && !filter) r.problem("filter", "is required for a candidate pool");
+  if (role === "main" && filter) r.problem("filter", "is not allowed on the main pool");
+  if (role === "mirror" && !filter) r.problem("filter", "is required for the mirror pool");
+  const timeout = r.duration("timeout");
+  if (timeout) pool.timeout = timeout;
+  const retry = r.string("retryPolicy");
+  if (retry) pool.retryPolicy = retry;
+  const cb = r.string("circuitBreakerPolicy");
+  if (cb) pool.circuitBreakerPolicy = cb;
+  const codes = r.intArray("failureCodes", { min: 100, max: 599 });
+  if (codes?.length) pool.failureCodes = codes;
+  const limit = r.int("serverMaxBodySize", { min: -1 });
+  if (limit) pool.serverMaxBodySize = limit;
+  const span = r.string("spanName");
+  if (span) pool.spanName = span;
+  return pool;
+}
+
+function readServer(r: SpecReader): ServerSpec {
+  const server: ServerSpec = {
+    url: r.string("url", {
+      required: true,
+      pattern: URL_PATTERN,
+      patternName: "an http(s) URL such as http://127.0.0.1:9095",
+    }) ?? "",
+  };
+  const tags = r.stringArray("tags");
+  if (tags?.length) server.tags = tags;
+  const weight = r.int("weight", { min: 0, max: 100 });
+  if (weight) server.weight = weight;
+  if (r.bool("keepHost", false)) server.keepHost = true;
+  return server;
+}
+
+function readRequestMatcher(r: SpecReader): RequestMatcherSpec {
+  const policy = r.string("policy", {
+    default: "general",
+    oneOf: ["", "general", "ipHash", "headerHash", "random"],
+  }) || "general";
+  const spec: RequestMatcherSpec = { policy: policy as RequestMatcherSpec["policy"] };
+  if (policy === "general") {
+    const headers = r.map("headers", readStringMatcher);
+    if (headers && Object.keys(headers).length) spec.headers = headers;
+    if (r.bool("matchAllHeaders", false)) spec.matchAllHeaders = true;
+    const urls = r.array("urls", (ur) => {
+      const entry: { methods?: string[]; url: StringMatcherSpec } = {
+        url: ur.object("url", readStringMatcher, { required: true }) ?? {},
+      };
+      const methods = ur.stringArray("methods");
+      if (methods?.length) {
+        methods.forEach((m, i) => {
+          if (!METHODS.includes(m)) ur.problem(`methods[${i}]`, `"${m}" is not an HTTP method`);
+        });
+        entry.methods = methods;
+      }
+      return entry;
+    });
+    if (urls?.length) spec.urls = urls;
+    if (!spec.headers && !spec.urls) r.problem("headers", "general policy needs headers or urls");
+    r.ignore("permil", "headerHashKey");
+  } else {
+    spec.permil = r.int("permil", { required: true, min: 1, max: 1000 });
+    if (policy === "headerHash") {
+      spec.headerHashKey = r.string("headerHashKey", { required: true });
+    } else r.ignore("headerHashKey");
+    r.ignore("headers", "matchAllHeaders", "urls");
+  }
+  return spec;
+}

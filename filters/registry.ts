@@ -1,0 +1,24 @@
+/**
+ * The built-in filter kinds, listed explicitly (never by import order).
+ *
+ * @module
+ */
+
+import { type FilterKind, FilterRegistry } from "./filter.ts";
+import { mockKind } from "./mock.ts";
+import { proxyKind } from "./proxy/proxy.ts";
+import { requestAdaptorKind } from "./request_adaptor.ts";
+import { responseAdaptorKind } from "./response_adaptor.ts";
+
+/** Every built-in filter kind. */
+export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
+  mockKind,
+  proxyKind,
+  requestAdaptorKind,
+  responseAdaptorKind,
+] as FilterKind<never>[];
+
+/** A registry holding the built-in kinds. */
+export function builtinFilters(): FilterRegistry {
+  return new FilterRegistry(BUILTIN_FILTER_KINDS);
+}

@@ -1,0 +1,85 @@
+/**
+ * The `easegress` executable: `serve` runs a node, `ctl` is the admin client.
+ *
+ * @module
+ */
+
+import { runCtl } from "./cli/ctl.ts";
+import { startNode, VERSION } from "./server/node.ts";
+import { OptionsError, parseServeArgs, serveHelp } from "./server/options.ts";
+
+const USAGE = `Usage: easegress <command> [options]
+
+Commands:
+  serve    run a node (easegress serve --help)
+  ctl      talk to a node's admin API (easegress ctl --help)
+
+Options:
+  -h, --help       this help
+  -v, --version    version`;
+
+/** Runs the `serve` subcommand until SIGINT/SIGTERM; returns the exit code. */
+async function serve(args: string[]): Promise<number> {
+  let command;
+  try {
+    command = parseServeArgs(args);
+  } catch (e) {
+    if (!(e instanceof OptionsError)) throw e;
+    console.error(`Error: ${e.message}`);
+    return 2;
+  }
+  if (command.action === "help") {
+    console.log(serveHelp());
+    return 0;
+  }
+  if (command.action === "version") {
+    console.log(`easegress ${VERSION}`);
+    return 0;
+  }
+  let node;
+  try {
+    node = await startNode(command.options);
+  } catch (e) {
+    console.error(`Error: ${(e as Error).message}`);
+    return 1;
+  }
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
+  let signals = 0;
+  const onSignal = () => {
+    // A second signal gives up on the graceful stop, like Easegress.
+    if (++signals > 1) Deno.exit(255);
+    stop();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  await stopped;
+  await node.close();
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  return 0;
+}
+
+/** Dispatches a command line; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  switch (command) {
+    case "serve":
+      return await serve(rest);
+    case "ctl":
+      return await runCtl(rest);
+    case "-v":
+    case "--version":
+      console.log(`easegress ${VERSION}`);
+      return 0;
+    case undefined:
+    case "-h":
+    case "--help":
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`Error: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

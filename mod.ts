@@ -1,0 +1,56 @@
+/**
+ * The public API of the gateway: the filter contract plugins are written
+ * against, the request context, spec validation helpers, and `startNode`.
+ *
+ * @example A plugin filter
+ * ```ts
+ * import { type FilterKind, HttpResponse, SpecReader } from "./mod.ts";
+ *
+ * export default {
+ *   kind: "Hello",
+ *   description: "answers hello",
+ *   results: [],
+ *   validate(spec) {
+ *     const r = SpecReader.root(spec);
+ *     const name = r.string("name", { default: "world" });
+ *     r.finish();
+ *     r.throwIfProblems();
+ *     return { name };
+ *   },
+ *   create(spec) {
+ *     return { handle(ctx) { ctx.response = new HttpResponse(200, {}, `hello ${spec.name}`); return ""; } };
+ *   },
+ * } satisfies FilterKind<{ name: string }>;
+ * ```
+ *
+ * @module
+ */
+
+export type {
+  FilterEnv,
+  FilterInstance,
+  FilterKind,
+  Logger,
+  ResiliencePolicySpec,
+} from "./filters/filter.ts";
+export { FilterRegistry } from "./filters/filter.ts";
+export {
+  type Body,
+  BodyTooLargeError,
+  type ClientInfo,
+  Context,
+  HttpRequest,
+  type HttpRequestInit,
+  HttpResponse,
+  type Namespace,
+  readAll,
+} from "./filters/context.ts";
+export {
+  compileGoRegexp,
+  formatDuration,
+  parseDuration,
+  SpecError,
+  SpecReader,
+} from "./filters/spec.ts";
+export { type Node, startNode, type StartNodeExtras, VERSION } from "./server/node.ts";
+export { DEFAULT_OPTIONS, type NodeOptions } from "./server/options.ts";

@@ -1,0 +1,292 @@
+/**
+ * The admin REST API under `/apis/v2` (and `/apis/v1` for Easegress v2.0
+ * clients): objects, statuses, members, kinds and filter metadata. YAML and
+ * JSON in; YAML out, or JSON when the client accepts it; errors as
+ * `{code, message}`.
+ *
+ * @module
+ */
+
+import { parseAllDocuments, stringify } from "yaml";
+import { keys, type Store, StoreUnavailableError } from "../../cluster/store.ts";
+import type { FilterRegistry } from "../../filters/filter.ts";
+import { SpecError } from "../../filters/spec.ts";
+import { canonicalKind, OBJECT_KINDS, validateObject } from "../objects.ts";
+
+/** What the admin API reads and changes. */
+export interface AdminContext {
+  store: Store;
+  filters: FilterRegistry;
+  /** This node's member name. */
+  memberName: string;
+  /** Live status of an object on this node, or undefined. */
+  localStatus(name: string): Record<string, unknown> | undefined;
+  /** The member documents of the cluster. */
+  members(): Promise<Record<string, unknown>[]>;
+  /** Removes a member; false when unknown. */
+  purgeMember(name: string): Promise<boolean>;
+}
+
+/** An error answered as `{code, message}`. */
+export class ApiError extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+type Handler = (req: Request, params: string[], ctx: AdminContext) => Promise<Response> | Response;
+
+interface RouteDef {
+  method: string;
+  pattern: string;
+  handler: Handler;
+}
+
+const PREFIXES = ["/apis/v2", "/apis/v1"];
+
+const ROUTES: RouteDef[] = [
+  { method: "GET", pattern: "", handler: listApis },
+  { method: "GET", pattern: "/healthz", handler: () => new Response(null, { status: 200 }) },
+  {
+    method: "GET",
+    pattern: "/object-kinds",
+    handler: (req) => reply(req, [...OBJECT_KINDS].sort()),
+  },
+  { method: "POST", pattern: "/objects", handler: createObject },
+  { method: "GET", pattern: "/objects", handler: listObjects },
+  { method: "GET", pattern: "/objects/*", handler: getObject },
+  { method: "PUT", pattern: "/objects/*", handler: updateObject },
+  { method: "DELETE", pattern: "/objects/*", handler: deleteObject },
+  { method: "GET", pattern: "/status/objects", handler: listStatuses },
+  { method: "GET", pattern: "/status/objects/*", handler: getStatus },
+  {
+    method: "GET",
+    pattern: "/status/members",
+    handler: async (req, _p, c) => reply(req, await c.members()),
+  },
+  { method: "DELETE", pattern: "/status/members/*", handler: purgeMember },
+  {
+    method: "GET",
+    pattern: "/metadata/objects/pipeline/filters",
+    handler: (req, _p, c) => reply(req, c.filters.names()),
+  },
+  {
+    method: "GET",
+    pattern: "/metadata/objects/pipeline/filters/*/results",
+    handler: filterResults,
+  },
+  {
+    method: "GET",
+    pattern: "/metadata/objects/pipeline/filters/*/description",
+    handler: filterDescription,
+  },
+];
+
+/** Serves one admin request. */
+export async function handleAdmin(req: Request, ctx: AdminContext): Promise<Response> {
+  const url = new URL(req.url);
+  let path = url.pathname.replace(/\/+$/, "");
+  const prefix = PREFIXES.find((p) => path === p || path.startsWith(p + "/"));
+  if (!prefix) return errorReply(req, new ApiError(404, `no API at ${url.pathname}`));
+  path = path.slice(prefix.length);
+  let methodMismatch = false;
+  for (const route of ROUTES) {
+    const params = matchPattern(route.pattern, path);
+    if (!params) continue;
+    if (route.method !== req.method) {
+      methodMismatch = true;
+      continue;
+    }
+    try {
+      return await route.handler(req, params, ctx);
+    } catch (e) {
+      return errorReply(req, toApiError(e));
+    }
+  }
+  if (methodMismatch) {
+    return errorReply(req, new ApiError(405, `${req.method} not allowed on ${url.pathname}`));
+  }
+  return errorReply(req, new ApiError(404, `no API at ${url.pathname}`));
+}
+
+function matchPattern(pattern: string, path: string): string[] | undefined {
+  const want = pattern.split("/");
+  const got = path.split("/");
+  if (want.length !== got.length) return undefined;
+  const params: string[] = [];
+  for (let i = 0; i < want.length; i++) {
+    if (want[i] === "*") {
+      if (!got[i]) return undefined;
+      params.push(decodeURIComponent(got[i]));
+    } else if (want[i] !== got[i]) return undefined;
+  }
+  return params;
+}
+
+function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e instanceof SpecError) return new ApiError(400, e.message);
+  if (e instanceof StoreUnavailableError) {
+    return new ApiError(503, `the config store is unavailable: ${e.message}`);
+  }
+  return new ApiError(500, (e as Error)?.message ?? String(e));
+}
+
+function wantsJson(req: Request): boolean {
+  return (req.headers.get("accept") ?? "").includes("application/json");
+}
+
+/** A 200 (or `status`) answer with `body` as YAML or JSON. */
+function reply(req: Request, body: unknown, status = 200): Response {
+  if (wantsJson(req)) {
+    return new Response(JSON.stringify(body), {
+      status,
+      headers: { "content-type": "application/json" },
+    });
+  }
+  return new Response(stringify(body), { status, headers: { "content-type": "text/vnd.yaml" } });
+}
+
+function errorReply(req: Request, e: ApiError): Response {
+  return reply(req, { code: e.status, message: e.message }, e.status);
+}
+
+function listApis(req: Request): Response {
+  const entries = ROUTES.map((r) => ({
+    path: r.pattern.replaceAll("*", "{name}") || "/",
+    method: r.method,
+  }));
+  return reply(req, [{ group: "admin", entries }]);
+}
+
+/** Parses a request body holding exactly one YAML or JSON document. */
+async function readDocument(req: Request): Promise<unknown> {
+  const text = await req.text();
+  if (!text.trim()) {
+    throw new ApiError(400, "the request body is empty; send one object as YAML or JSON");
+  }
+  const docs = parseAllDocuments(text);
+  if (!Array.isArray(docs)) throw new ApiError(400, "the request body is not YAML");
+  const real = docs.filter((d) => d.contents !== null || d.errors.length);
+  if (real.length !== 1) {
+    throw new ApiError(400, `the request body must hold one document, found ${real.length}`);
+  }
+  const doc = real[0];
+  if (doc.errors.length) throw new ApiError(400, `invalid YAML: ${doc.errors[0].message}`);
+  return doc.toJS();
+}
+
+async function createObject(req: Request, _p: string[], ctx: AdminContext): Promise<Response> {
+  const spec = validateObject(await readDocument(req), ctx.filters);
+  const written = await ctx.store.put(keys.object(spec.name), JSON.stringify(spec), {
+    expectRevision: 0,
+  });
+  if (!written) throw new ApiError(409, `conflict name: ${spec.name} already exists`);
+  return new Response(null, {
+    status: 201,
+    headers: { location: `/apis/v2/objects/${spec.name}` },
+  });
+}
+
+async function listObjects(req: Request, _p: string[], ctx: AdminContext): Promise<Response> {
+  const all = await ctx.store.range(keys.objectPrefix);
+  return reply(req, all.map((kv) => JSON.parse(kv.value)).sort(byName));
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+async function getObject(req: Request, [name]: string[], ctx: AdminContext): Promise<Response> {
+  const kv = await ctx.store.get(keys.object(name));
+  if (!kv) throw new ApiError(404, `not found: ${name}`);
+  return reply(req, JSON.parse(kv.value));
+}
+
+async function updateObject(req: Request, [name]: string[], ctx: AdminContext): Promise<Response> {
+  const raw = await readDocument(req);
+  const spec = validateObject(raw, ctx.filters);
+  if (spec.name !== name) {
+    throw new ApiError(400, `the body's name "${spec.name}" differs from the URL's "${name}"`);
+  }
+  const existing = await ctx.store.get(keys.object(name));
+  if (!existing) throw new ApiError(404, `not found: ${name}`);
+  const oldKind = canonicalKind(JSON.parse(existing.value).kind);
+  if (oldKind !== spec.kind) throw new ApiError(400, `different kinds: ${oldKind}, ${spec.kind}`);
+  const written = await ctx.store.put(keys.object(name), JSON.stringify(spec), {
+    expectRevision: existing.revision,
+  });
+  if (!written) {
+    throw new ApiError(
+      409,
+      `conflict: ${name} was changed by another request; read it again and retry`,
+    );
+  }
+  return new Response(null, { status: 200 });
+}
+
+async function deleteObject(_req: Request, [name]: string[], ctx: AdminContext): Promise<Response> {
+  if (!(await ctx.store.delete(keys.object(name)))) throw new ApiError(404, `not found: ${name}`);
+  return new Response(null, { status: 200 });
+}
+
+/** Every member's status of one object: this node's live, others' as last synced. */
+async function statusOf(name: string, ctx: AdminContext): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const prefix = `${keys.statusPrefix}${name}/`;
+  for (const kv of await ctx.store.range(prefix)) {
+    const member = kv.key.slice(prefix.length);
+    if (member !== ctx.memberName) out[member] = JSON.parse(kv.value);
+  }
+  const local = ctx.localStatus(name);
+  if (local) out[ctx.memberName] = local;
+  return out;
+}
+
+async function getStatus(req: Request, [name]: string[], ctx: AdminContext): Promise<Response> {
+  if (!(await ctx.store.get(keys.object(name)))) throw new ApiError(404, `not found: ${name}`);
+  return reply(req, await statusOf(name, ctx));
+}
+
+async function listStatuses(req: Request, _p: string[], ctx: AdminContext): Promise<Response> {
+  // Two range reads whatever the number of objects.
+  const [objects, statuses] = await Promise.all([
+    ctx.store.range(keys.objectPrefix),
+    ctx.store.range(keys.statusPrefix),
+  ]);
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const kv of objects) out[kv.key.slice(keys.objectPrefix.length)] = {};
+  for (const kv of statuses) {
+    const [name, member] = kv.key.slice(keys.statusPrefix.length).split("/");
+    if (out[name] && member !== ctx.memberName) out[name][member] = JSON.parse(kv.value);
+  }
+  for (const name of Object.keys(out)) {
+    const local = ctx.localStatus(name);
+    if (local) out[name][ctx.memberName] = local;
+  }
+  return reply(req, out);
+}
+
+async function purgeMember(_req: Request, [name]: string[], ctx: AdminContext): Promise<Response> {
+  if (!(await ctx.purgeMember(name))) throw new ApiError(404, `no member named ${name}`);
+  return new Response(null, { status: 200 });
+}
+
+function filterKindOf(ctx: AdminContext, kind: string) {
+  const k = ctx.filters.get(kind);
+  if (!k) throw new ApiError(404, `no filter kind named ${kind}`);
+  return k;
+}
+
+function filterResults(req: Request, [kind]: string[], ctx: AdminContext): Response {
+  return reply(req, [...filterKindOf(ctx, kind).results]);
+}
+
+function filterDescription(_req: Request, [kind]: string[], ctx: AdminContext): Response {
+  return new Response(filterKindOf(ctx, kind).description, {
+    headers: { "content-type": "text/plain" },
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * The data plane: HTTPServers and Pipelines built from object specs. It is
+ * given the whole desired set each time and reconciles: create what is new,
+ * update what changed (pipelines inherit same-named filters, servers keep
+ * their listeners), close what is gone. It never talks to the store.
+ *
+ * @module
+ */
+
+import type { FilterRegistry } from "../filters/filter.ts";
+import { HTTPServer } from "./httpserver/server.ts";
+import type { HTTPServerSpec } from "./httpserver/spec.ts";
+import type { BufferedLineWriter, LogSink } from "./log.ts";
+import type { ObjectSpec } from "./objects.ts";
+import { Pipeline } from "./pipeline/pipeline.ts";
+import type { PipelineSpec } from "./pipeline/spec.ts";
+
+/** What a data plane needs from its node. */
+export interface DataPlaneOptions {
+  filters: FilterRegistry;
+  logs: LogSink;
+  accessLog?: BufferedLineWriter;
+  reusePort?: boolean;
+}
+
+/** A failure to build one object; the others still run. */
+export interface ApplyError {
+  name: string;
+  message: string;
+}
+
+/** The running traffic objects of a node (or of one worker). */
+export class DataPlane {
+  readonly #options: DataPlaneOptions;
+  readonly #servers = new Map<string, HTTPServer>();
+  readonly #pipelines = new Map<string, Pipeline>();
+  readonly #specs = new Map<string, string>();
+  readonly #errors = new Map<string, string>();
+  readonly #log;
+
+  constructor(options: DataPlaneOptions) {
+    this.#options = options;
+    this.#log = options.logs.logger("dataplane");
+  }
+
+  /** Reconciles with `desired`; returns objects that failed to build. */
+  async apply(desired: ObjectSpec[]): Promise<ApplyError[]> {
+    const wanted = new Map(desired.map((s) => [s.name, s]));
+    const failures: ApplyError[] = [];
+    // Servers go first when deleting and last when creating, so no request
+    // meets a server whose pipeline is not built yet.
+    for (const [name, server] of this.#servers) {
+      if (wanted.get(name)?.kind !== "HTTPServer") {
+        this.#servers.delete(name);
+        this.#forget(name);
+        this.#log.info(`closing server ${name}`);
+        await server.close();
+      }
+    }
+    for (const [name, pipeline] of this.#pipelines) {
+      if (wanted.get(name)?.kind !== "Pipeline") {
+        this.#pipelines.delete(name);
+        this.#forget(name);
+        this.#log.info(`closing pipeline ${name}`);
+        await pipeline.close();
+      }
+    }
+    for (const spec of desired) {
+      if (spec.kind !== "Pipeline" || !this.#changed(spec)) continue;
+      try {
+        await this.#applyPipeline(spec);
+        this.#remember(spec);
+      } catch (e) {
+        failures.push(this.#failed(spec, e));
+      }
+    }
+    for (const spec of desired) {
+      if (spec.kind !== "HTTPServer" || !this.#changed(spec)) continue;
+      try {
+        this.#applyServer(spec);
+        this.#remember(spec);
+      } catch (e) {
+        failures.push(this.#failed(spec, e));
+      }
+    }
+    return failures;
+  }
+
+  #changed(spec: ObjectSpec): boolean {
+    return this.#specs.get(spec.name) !== JSON.stringify(spec);
+  }
+
+  #remember(spec: ObjectSpec): void {
+    this.#specs.set(spec.name, JSON.stringify(spec));
+    this.#errors.delete(spec.name);
+  }
+
+  #forget(name: string): void {
+    this.#specs.delete(name);
+    this.#errors.delete(name);
+  }
+
+  #failed(spec: ObjectSpec, e: unknown): ApplyError {
+    const message = (e as Error).message;
+    this.#log.error(`${spec.kind} ${spec.name}: ${message}`);
+    this.#errors.set(spec.name, message);
+    return { name: spec.name, message };
+  }
+
+  async #applyPipeline(spec: PipelineSpec): Promise<void> {
+    const previous = this.#pipelines.get(spec.name);
+    const logs = this.#options.logs;
+    const next = new Pipeline(spec, this.#options.filters, (scope) => logs.logger(scope), previous);
+    this.#pipelines.set(spec.name, next);
+    this.#log.info(`${previous ? "updated" : "created"} pipeline ${spec.name}`);
+    await previous?.close(next);
+  }
+
+  #applyServer(spec: HTTPServerSpec): void {
+    const existing = this.#servers.get(spec.name);
+    if (existing) {
+      existing.update(spec);
+      this.#log.info(`updated server ${spec.name}`);
+      return;
+    }
+    const pipelines = this.#pipelines;
+    this.#servers.set(
+      spec.name,
+      new HTTPServer(spec, {
+        pipeline: (name) => pipelines.get(name),
+        log: this.#options.logs.logger(`server/${spec.name}`),
+        accessLog: this.#options.accessLog,
+        reusePort: this.#options.reusePort,
+      }),
+    );
+    this.#log.info(`created server ${spec.name} on port ${spec.port}`);
+  }
+
+  /** The status document of one object, or undefined when it is not running. */
+  status(name: string): Record<string, unknown> | undefined {
+    const server = this.#servers.get(name);
+    if (server) return server.status();
+    const pipeline = this.#pipelines.get(name);
+    if (pipeline) return pipeline.status();
+    const error = this.#errors.get(name);
+    if (error !== undefined) return { health: error, state: "failed", error };
+    return undefined;
+  }
+
+  /** The names of every object running or failed. */
+  names(): string[] {
+    return [
+      ...new Set([...this.#servers.keys(), ...this.#pipelines.keys(), ...this.#errors.keys()]),
+    ];
+  }
+
+  /** The bound port of a server, once listening. */
+  serverPort(name: string): number | undefined {
+    return this.#servers.get(name)?.port;
+  }
+
+  /** Closes every server (draining in-flight requests), then every pipeline. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#servers.values()].map((s) => s.close()));
+    this.#servers.clear();
+    await Promise.all([...this.#pipelines.values()].map((p) => p.close()));
+    this.#pipelines.clear();
+    this.#specs.clear();
+  }
+}

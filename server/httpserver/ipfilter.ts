@@ -1,0 +1,133 @@
+/**
+ * IP allow/block lists (IPs or CIDRs, v4 and v6) as Easegress's ipFilter.
+ *
+ * @module
+ */
+
+import type { SpecReader } from "../../filters/spec.ts";
+
+/** An ipFilter spec. */
+export interface IPFilterSpec {
+  blockByDefault?: boolean;
+  allowIPs?: string[];
+  blockIPs?: string[];
+}
+
+/** Reads an ipFilter spec, checking every address. */
+export function readIPFilter(r: SpecReader): IPFilterSpec {
+  const spec: IPFilterSpec = {};
+  if (r.has("blockByDefault")) spec.blockByDefault = r.bool("blockByDefault", false);
+  for (const field of ["allowIPs", "blockIPs"] as const) {
+    const list = r.stringArray(field);
+    if (!list) continue;
+    list.forEach((ip, i) => {
+      if (!parseCidr(ip)) r.problem(`${field}[${i}]`, `"${ip}" is not an IP address or CIDR`);
+    });
+    spec[field] = list;
+  }
+  return spec;
+}
+
+interface Cidr {
+  v6: boolean;
+  bits: bigint;
+  prefix: number;
+}
+
+/** Parses an IPv4/IPv6 address into its bits; undefined when malformed. */
+export function parseIP(text: string): { v6: boolean; bits: bigint } | undefined {
+  if (text.includes(":")) return parseIPv6(text);
+  const parts = text.split(".");
+  if (parts.length !== 4) return undefined;
+  let bits = 0n;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
+    bits = (bits << 8n) | BigInt(Number(p));
+  }
+  return { v6: false, bits };
+}
+
+function parseIPv6(text: string): { v6: boolean; bits: bigint } | undefined {
+  const zone = text.indexOf("%");
+  if (zone >= 0) text = text.slice(0, zone);
+  // IPv4-mapped addresses behave as IPv4 (Go does the same).
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(text);
+  if (mapped) return parseIP(mapped[1]);
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const head = halves[0] ? halves[0].split(":") : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  const groups = [...head, ...Array(halves.length === 2 ? missing : 0).fill("0"), ...tail];
+  let bits = 0n;
+  for (const g of groups) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+    bits = (bits << 16n) | BigInt(parseInt(g, 16));
+  }
+  return { v6: true, bits };
+}
+
+function parseCidr(text: string): Cidr | undefined {
+  const slash = text.indexOf("/");
+  const ip = parseIP(slash < 0 ? text : text.slice(0, slash));
+  if (!ip) return undefined;
+  const width = ip.v6 ? 128 : 32;
+  const prefix = slash < 0 ? width : Number(text.slice(slash + 1));
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > width) return undefined;
+  const shift = BigInt(width - prefix);
+  return { v6: ip.v6, bits: (ip.bits >> shift) << shift, prefix };
+}
+
+function contains(list: Cidr[], ip: { v6: boolean; bits: bigint }): boolean {
+  for (const c of list) {
+    if (c.v6 !== ip.v6) continue;
+    const shift = BigInt((c.v6 ? 128 : 32) - c.prefix);
+    if ((ip.bits >> shift) << shift === c.bits) return true;
+  }
+  return false;
+}
+
+/** A compiled ipFilter; `allow(ip)` answers per Easegress's rules, with a small cache. */
+export class IPFilter {
+  readonly #allow: Cidr[];
+  readonly #block: Cidr[];
+  readonly #default: boolean;
+  readonly #cache = new Map<string, boolean>();
+
+  constructor(spec: IPFilterSpec) {
+    this.#allow = (spec.allowIPs ?? []).map((s) => parseCidr(s)!);
+    this.#block = (spec.blockIPs ?? []).map((s) => parseCidr(s)!);
+    this.#default = !spec.blockByDefault;
+  }
+
+  /** Whether `ip` may pass: listed only in allow -> yes; only in block -> no; else the default. */
+  allow(ip: string): boolean {
+    const cached = this.#cache.get(ip);
+    if (cached !== undefined) return cached;
+    const parsed = parseIP(ip);
+    let verdict = this.#default;
+    if (parsed) {
+      const allowed = contains(this.#allow, parsed);
+      const blocked = contains(this.#block, parsed);
+      if (allowed && !blocked) verdict = true;
+      else if (blocked && !allowed) verdict = false;
+    }
+    if (this.#cache.size > 10_000) this.#cache.clear();
+    this.#cache.set(ip, verdict);
+    return verdict;
+  }
+}
+
+/** Whether an IP is public (not loopback, private, link-local or unspecified). */
+export function isPublicIP(ip: string): boolean {
+  const p = parseIP(ip);
+  if (!p) return false;
+  if (!p.v6) {
+    const a = Number(p.bits >> 24n), b = Number((p.bits >> 16n) & 255n);
+    return !(a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b < 32) ||
+      (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b < 128));
+  }
+  const top = Number(p.bits >> 112n);
+  return !(p.bits <= 1n || (top & 0xfe00) === 0xfc00 || (top & 0xffc0) === 0xfe80);
+}

@@ -1,0 +1,248 @@
+/**
+ * Listeners for an HTTPServer: `Deno.serve` for plain HTTP (HTTP/1.1 and
+ * h2c) and for TLS with one certificate (HTTP/2 by ALPN); `node:https` with
+ * an SNI callback when several certificates must be chosen by server name.
+ * Whichever runs, requests reach the same handler as web Requests.
+ *
+ * @module
+ */
+
+import { X509Certificate } from "node:crypto";
+import { createSecureContext, type SecureContext } from "node:tls";
+import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import type { HTTPServerSpec } from "./spec.ts";
+
+/** Handles one request; `proto` is "HTTP/1.1" or "HTTP/2". */
+export type RequestHandler = (
+  request: Request,
+  remoteAddr: Deno.NetAddr,
+  proto: string,
+) => Response | Promise<Response>;
+
+/** A started listener. */
+export interface Listener {
+  /** The bound TCP port. */
+  readonly port: number;
+  /** Stops accepting, waits for in-flight requests up to `graceMs`, then closes. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+/** Options for {@linkcode startListener}. */
+export interface ListenerOptions {
+  /** Let several processes or isolates bind the same port. @default {false} */
+  reusePort?: boolean;
+  /** Called with unexpected handler errors. */
+  onError?: (message: string) => void;
+}
+
+/** A certificate and key pair in PEM. */
+export interface CertPair {
+  name: string;
+  cert: string;
+  key: string;
+}
+
+const decoder = new TextDecoder();
+
+/** Decodes a PEM value given raw or base64-encoded (base64 tried first, like Easegress). */
+export function decodePem(value: string): string {
+  const trimmed = value.trim();
+  if (trimmed.startsWith("-----BEGIN")) return trimmed + "\n";
+  try {
+    const bytes = Uint8Array.from(atob(trimmed.replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+    const text = decoder.decode(bytes).trim();
+    if (text.startsWith("-----BEGIN")) return text + "\n";
+  } catch { /* not base64: fall through */ }
+  throw new TypeError("is neither PEM nor base64-encoded PEM");
+}
+
+/** The certificate pairs of a spec, decoded. */
+export function certPairs(spec: HTTPServerSpec): CertPair[] {
+  const pairs: CertPair[] = [];
+  if (spec.certBase64 && spec.keyBase64) {
+    pairs.push({
+      name: "certBase64",
+      cert: decodePem(spec.certBase64),
+      key: decodePem(spec.keyBase64),
+    });
+  }
+  for (const [name, cert] of Object.entries(spec.certs)) {
+    pairs.push({ name, cert: decodePem(cert), key: decodePem(spec.keys[name]) });
+  }
+  return pairs;
+}
+
+/** Starts the listener a spec asks for; throws when the port cannot be bound. */
+export function startListener(
+  spec: HTTPServerSpec,
+  handler: RequestHandler,
+  options: ListenerOptions = {},
+): Listener {
+  const hostname = spec.address ?? "0.0.0.0";
+  if (spec.https) {
+    const pairs = certPairs(spec);
+    if (pairs.length > 1) return startSniListener(spec.port, hostname, pairs, handler, options);
+    return startDenoListener(spec.port, hostname, handler, options, pairs[0]);
+  }
+  return startDenoListener(spec.port, hostname, handler, options);
+}
+
+function startDenoListener(
+  port: number,
+  hostname: string,
+  handler: RequestHandler,
+  options: ListenerOptions,
+  tls?: CertPair,
+): Listener {
+  const controller = new AbortController();
+  const serveOptions = {
+    port,
+    hostname,
+    reusePort: options.reusePort,
+    signal: controller.signal,
+    onListen() {},
+    onError(e: unknown) {
+      options.onError?.(`${(e as Error)?.stack ?? e}`);
+      return new Response(null, { status: 500 });
+    },
+    ...(tls ? { cert: tls.cert, key: tls.key } : {}),
+  };
+  const server = Deno.serve(
+    serveOptions,
+    (req, info) => handler(req, info.remoteAddr as Deno.NetAddr, "HTTP/1.1"),
+  );
+  return {
+    port: (server.addr as Deno.NetAddr).port,
+    async shutdown(graceMs: number) {
+      const timer = setTimeout(() => controller.abort(), graceMs);
+      try {
+        await server.shutdown();
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+function startSniListener(
+  port: number,
+  hostname: string,
+  pairs: CertPair[],
+  handler: RequestHandler,
+  options: ListenerOptions,
+): Listener {
+  const contexts = pairs.map((p) => ({
+    names: certificateNames(p.cert),
+    context: createSecureContext({ cert: p.cert, key: p.key }),
+  }));
+  const fallback = contexts[0].context;
+  const pick = (servername: string): SecureContext => {
+    const name = servername.toLowerCase();
+    for (const c of contexts) if (c.names.some((n) => nameMatches(n, name))) return c.context;
+    return fallback;
+  };
+  const server = createHttpsServer({
+    cert: pairs[0].cert,
+    key: pairs[0].key,
+    SNICallback: (servername, cb) => cb(null, pick(servername)),
+  }, (req, res) => serveNodeRequest(req, res, handler, options));
+  let bound = 0;
+  let listenError: Error | undefined;
+  server.on("error", (e: Error) => listenError = e);
+  server.listen({ port, host: hostname, exclusive: !options.reusePort }, () => {
+    bound = (server.address() as { port: number }).port;
+  });
+  if (listenError) throw listenError;
+  return {
+    get port() {
+      return bound || port;
+    },
+    shutdown(graceMs: number) {
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.closeAllConnections?.();
+          resolve();
+        }, graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections?.();
+      });
+    },
+  };
+}
+
+async function serveNodeRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handler: RequestHandler,
+  options: ListenerOptions,
+): Promise<void> {
+  try {
+    const headers = new Headers();
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+    const method = req.method ?? "GET";
+    const hasBody = method !== "GET" && method !== "HEAD";
+    const abort = new AbortController();
+    res.on("close", () => abort.abort());
+    const request = new Request(`https://${headers.get("host") ?? "localhost"}${req.url}`, {
+      method,
+      headers,
+      body: hasBody ? Readable.toWeb(req) as ReadableStream<Uint8Array> : null,
+      signal: abort.signal,
+      // @ts-ignore: needed for streaming request bodies
+      duplex: "half",
+    });
+    const remoteAddr = {
+      transport: "tcp" as const,
+      hostname: req.socket.remoteAddress ?? "",
+      port: req.socket.remotePort ?? 0,
+    };
+    const response = await handler(request, remoteAddr, `HTTP/${req.httpVersion}`);
+    const outHeaders: [string, string][] = [];
+    response.headers.forEach((v, k) => outHeaders.push([k, v]));
+    res.writeHead(response.status, outHeaders.flat());
+    if (!response.body) {
+      res.end();
+      return;
+    }
+    for await (const chunk of response.body) {
+      if (!res.write(chunk)) await new Promise((r) => res.once("drain", r));
+    }
+    res.end();
+  } catch (e) {
+    options.onError?.(`${(e as Error)?.stack ?? e}`);
+    if (!res.headersSent) res.writeHead(500);
+    res.end();
+  }
+}
+
+/** The DNS names a PEM certificate is for (subject CN and SAN DNS entries). */
+export function certificateNames(pem: string): string[] {
+  try {
+    const cert = new X509Certificate(pem);
+    const names = new Set<string>();
+    for (const part of (cert.subjectAltName ?? "").split(",")) {
+      const m = /^\s*DNS:(.+)$/.exec(part);
+      if (m) names.add(m[1].trim().toLowerCase());
+    }
+    const cn = /CN=([^\n,]+)/.exec(cert.subject);
+    if (cn) names.add(cn[1].trim().toLowerCase());
+    return [...names];
+  } catch {
+    return [];
+  }
+}
+
+function nameMatches(pattern: string, name: string): boolean {
+  if (pattern === name) return true;
+  if (pattern.startsWith("*.")) {
+    const dot = name.indexOf(".");
+    return dot > 0 && name.slice(dot) === pattern.slice(1);
+  }
+  return false;
+}

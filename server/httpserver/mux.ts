@@ -1,0 +1,241 @@
+/**
+ * Request routing of an HTTPServer, compiled once per spec: hosts, paths,
+ * methods, headers and IP filters, with the statuses of Easegress's routing
+ * algorithm (403, 404, 405, 400).
+ *
+ * @module
+ */
+
+import { compileGoRegexp } from "../../filters/spec.ts";
+import { IPFilter } from "./ipfilter.ts";
+import type { HeaderSpec, HTTPServerSpec, PathSpec, RuleSpec } from "./spec.ts";
+
+/** A compiled path: where matching requests go. */
+export interface Route {
+  /** The pipeline name. */
+  readonly backend: string;
+  /** A readable pattern, for statistics. */
+  readonly pattern: string;
+  /** Request body limit in bytes; -1 means no limit. */
+  readonly maxBodySize: number;
+  /** The path to send on, after rewriteTarget. */
+  rewrite(path: string): string;
+}
+
+/** What routing decided: a route or an error status. */
+export type RouteResult = Route | 400 | 403 | 404 | 405;
+
+interface CompiledPath extends Route {
+  readonly ipFilter: IPFilter | undefined;
+  readonly exact: string | undefined;
+  readonly prefix: string | undefined;
+  readonly regexp: RegExp | undefined;
+  readonly matchesAll: boolean;
+  readonly methods: ReadonlySet<string> | undefined;
+  readonly headers: CompiledHeader[] | undefined;
+  readonly matchAllHeader: boolean;
+}
+
+interface CompiledHeader {
+  readonly key: string;
+  readonly values: ReadonlySet<string> | undefined;
+  readonly regexp: RegExp | undefined;
+}
+
+interface CompiledRule {
+  readonly ipFilter: IPFilter | undefined;
+  readonly host: string | undefined;
+  readonly hostRegexp: RegExp | undefined;
+  readonly paths: CompiledPath[];
+}
+
+const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+
+/** The routing table of one HTTPServer spec. */
+export class Mux {
+  readonly #ipFilter: IPFilter | undefined;
+  readonly #rules: CompiledRule[];
+  readonly #cache: Map<string, CompiledPath | 404 | 405> | undefined;
+  readonly #cacheSize: number;
+
+  constructor(spec: HTTPServerSpec) {
+    this.#ipFilter = spec.ipFilter ? new IPFilter(spec.ipFilter) : undefined;
+    const serverLimit = spec.clientMaxBodySize === 0 ? DEFAULT_BODY_LIMIT : spec.clientMaxBodySize;
+    this.#rules = spec.rules.map((r) => compileRule(r, serverLimit));
+    this.#cacheSize = spec.cacheSize;
+    this.#cache = spec.cacheSize > 0 ? new Map() : undefined;
+  }
+
+  /** Whether any IP filter exists, so callers know if they need the real IP. */
+  get usesIP(): boolean {
+    return !!this.#ipFilter ||
+      this.#rules.some((r) => r.ipFilter || r.paths.some((p) => p.ipFilter));
+  }
+
+  /**
+   * Routes a request. `host` is the Host header (port stripped here);
+   * `header` reads one request header.
+   */
+  route(
+    host: string,
+    method: string,
+    path: string,
+    header: (name: string) => string | null,
+    realIP: string,
+  ): RouteResult {
+    if (this.#ipFilter && !this.#ipFilter.allow(realIP)) return 403;
+    const hostname = stripPort(host);
+    let cacheKey: string | undefined;
+    if (this.#cache) {
+      cacheKey = `${hostname}\n${method}\n${path}`;
+      const hit = this.#cache.get(cacheKey);
+      if (hit !== undefined) {
+        if (typeof hit === "number") return hit;
+        if (!this.#ipAllowedOnHit(hit, hostname, realIP)) return 403;
+        return hit;
+      }
+    }
+    let methodMismatch = false;
+    let headerMismatch = false;
+    for (const rule of this.#rules) {
+      if (!hostMatches(rule, hostname)) continue;
+      if (rule.ipFilter && !rule.ipFilter.allow(realIP)) return 403;
+      for (const p of rule.paths) {
+        if (!pathMatches(p, path)) continue;
+        if (p.methods && !p.methods.has(method)) {
+          methodMismatch = true;
+          continue;
+        }
+        if (p.headers && !headersMatch(p, header)) {
+          headerMismatch = true;
+          continue;
+        }
+        if (p.ipFilter && !p.ipFilter.allow(realIP)) return 403;
+        if (cacheKey && !p.headers) this.#remember(cacheKey, p);
+        return p;
+      }
+    }
+    if (headerMismatch) return 400;
+    const status = methodMismatch ? 405 : 404;
+    if (cacheKey) this.#remember(cacheKey, status);
+    return status;
+  }
+
+  #remember(key: string, value: CompiledPath | 404 | 405): void {
+    const cache = this.#cache!;
+    if (cache.size >= this.#cacheSize) cache.delete(cache.keys().next().value!);
+    cache.set(key, value);
+  }
+
+  #ipAllowedOnHit(p: CompiledPath, hostname: string, realIP: string): boolean {
+    for (const rule of this.#rules) {
+      if (!rule.paths.includes(p)) continue;
+      if (!hostMatches(rule, hostname)) continue;
+      if (rule.ipFilter && !rule.ipFilter.allow(realIP)) return false;
+      break;
+    }
+    return !p.ipFilter || p.ipFilter.allow(realIP);
+  }
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith("[")) {
+    const end = host.indexOf("]");
+    return end < 0 ? host : host.slice(1, end);
+  }
+  const colon = host.lastIndexOf(":");
+  return colon < 0 ? host : host.slice(0, colon);
+}
+
+function hostMatches(rule: CompiledRule, hostname: string): boolean {
+  if (rule.host === undefined && rule.hostRegexp === undefined) return true;
+  if (rule.host !== undefined && rule.host === hostname.toLowerCase()) return true;
+  return rule.hostRegexp !== undefined && rule.hostRegexp.test(hostname);
+}
+
+function pathMatches(p: CompiledPath, path: string): boolean {
+  if (p.matchesAll) return true;
+  if (p.exact !== undefined && p.exact === path) return true;
+  if (p.prefix !== undefined && path.startsWith(p.prefix)) return true;
+  return p.regexp !== undefined && p.regexp.test(path);
+}
+
+function headersMatch(p: CompiledPath, header: (name: string) => string | null): boolean {
+  const headers = p.headers!;
+  if (p.matchAllHeader) {
+    for (const h of headers) {
+      const v = firstValue(header(h.key)) ?? "";
+      if (h.values && !h.values.has(v)) return false;
+      if (h.regexp && !h.regexp.test(v)) return false;
+    }
+    return true;
+  }
+  for (const h of headers) {
+    const v = firstValue(header(h.key));
+    if (v === null) continue;
+    if (h.values?.has(v) || h.regexp?.test(v)) return true;
+  }
+  return false;
+}
+
+// Only the first value of a header is inspected, as in Easegress; Headers
+// joins repeated values with ", ", so take what precedes the first comma.
+function firstValue(value: string | null): string | null {
+  if (value === null) return null;
+  const comma = value.indexOf(", ");
+  return comma < 0 ? value : value.slice(0, comma);
+}
+
+function compileRule(rule: RuleSpec, serverLimit: number): CompiledRule {
+  return {
+    ipFilter: rule.ipFilter ? new IPFilter(rule.ipFilter) : undefined,
+    host: rule.host?.toLowerCase(),
+    hostRegexp: rule.hostRegexp ? compileGoRegexp(rule.hostRegexp) : undefined,
+    paths: rule.paths.map((p) => compilePath(p, serverLimit)),
+  };
+}
+
+function compileHeader(h: HeaderSpec): CompiledHeader {
+  return {
+    key: h.key,
+    values: h.values ? new Set(h.values) : undefined,
+    regexp: h.regexp ? compileGoRegexp(h.regexp) : undefined,
+  };
+}
+
+function compilePath(p: PathSpec, serverLimit: number): CompiledPath {
+  const regexp = p.pathRegexp ? compileGoRegexp(p.pathRegexp) : undefined;
+  const replaceAll = p.pathRegexp && p.rewriteTarget
+    ? compileGoRegexp(p.pathRegexp, "g")
+    : undefined;
+  const target = p.rewriteTarget;
+  const limit = p.clientMaxBodySize ? p.clientMaxBodySize : serverLimit;
+  const headers = p.headers?.map(compileHeader);
+  return {
+    backend: p.backend,
+    pattern: p.path ?? p.pathPrefix ?? p.pathRegexp ?? "/*",
+    maxBodySize: limit,
+    ipFilter: p.ipFilter ? new IPFilter(p.ipFilter) : undefined,
+    exact: p.path,
+    prefix: p.pathPrefix,
+    regexp,
+    matchesAll: !p.path && !p.pathPrefix && !p.pathRegexp,
+    methods: p.methods ? new Set(p.methods) : undefined,
+    headers,
+    matchAllHeader: !!p.matchAllHeader,
+    rewrite(path: string): string {
+      if (target === undefined) return path;
+      if (p.path !== undefined && path === p.path) return target;
+      if (p.pathPrefix !== undefined && path.startsWith(p.pathPrefix)) {
+        return target + path.slice(p.pathPrefix.length);
+      }
+      if (replaceAll) return path.replace(replaceAll, goReplacement(target));
+      return path;
+    },
+  };
+}
+
+/** Translates a Go regexp replacement template (`${1}`, `${name}`) to JavaScript's. */
+export function goReplacement(template: string): string {
+  return template.replace(/\$\{(\w+)\}/g, (_, g: string) => /^\d+$/.test(g) ? `$${g}` : `$<${g}>`);
+}

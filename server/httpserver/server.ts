@@ -1,0 +1,314 @@
+/**
+ * The HTTPServer object: a listener (HTTP/1.1, HTTP/2 by ALPN or h2c) whose
+ * requests are routed by the compiled mux to pipelines. Rule changes swap the
+ * mux in place; listener changes start a new listener, then drain the old one.
+ *
+ * @module
+ */
+
+import { BodyTooLargeError, Context, HttpRequest } from "../../filters/context.ts";
+import type { Logger } from "../../filters/filter.ts";
+import type { BufferedLineWriter } from "../log.ts";
+import { HttpStats, type HttpStatsSnapshot } from "../../filters/http_stats.ts";
+import { isPublicIP } from "./ipfilter.ts";
+import { Mux, type Route } from "./mux.ts";
+import { type HTTPServerSpec, listenerChanged } from "./spec.ts";
+import { type Listener, startListener } from "./listener.ts";
+
+/** What routes a request to a pipeline. */
+export interface PipelineHandler {
+  handle(ctx: Context): string | Promise<string>;
+}
+
+/** What an HTTPServer needs from the node. */
+export interface HTTPServerEnv {
+  /** The running pipeline called `name`, or undefined. */
+  pipeline(name: string): PipelineHandler | undefined;
+  log: Logger;
+  /** Access log lines go here, when enabled. */
+  accessLog?: BufferedLineWriter;
+  /** Share ports with other processes (several nodes or workers on one host). */
+  reusePort?: boolean;
+}
+
+type State = "starting" | "running" | "failed" | "closed";
+
+const RETRY_MS = 10_000;
+const DRAIN_MS = 30_000;
+
+/** A running HTTPServer object. */
+export class HTTPServer {
+  #spec: HTTPServerSpec;
+  #mux: Mux;
+  #env: HTTPServerEnv;
+  #listener: Listener | undefined;
+  #state: State = "starting";
+  #error = "";
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #stats = new HttpStats();
+  #routeStats = new Map<string, HttpStats>();
+  #connectionClose: boolean;
+
+  constructor(spec: HTTPServerSpec, env: HTTPServerEnv) {
+    this.#spec = spec;
+    this.#env = env;
+    this.#mux = new Mux(spec);
+    this.#connectionClose = !spec.keepAlive;
+    this.#listen();
+  }
+
+  /** The spec now serving. */
+  get spec(): HTTPServerSpec {
+    return this.#spec;
+  }
+
+  /** The bound port once listening (useful when the spec's port is shared). */
+  get port(): number | undefined {
+    return this.#listener?.port;
+  }
+
+  /**
+   * Applies a new spec. Routing and limits change in place, without touching
+   * connections; a port or TLS change starts a new listener and drains the old.
+   */
+  update(spec: HTTPServerSpec): void {
+    const old = this.#spec;
+    this.#spec = spec;
+    this.#mux = new Mux(spec);
+    this.#connectionClose = !spec.keepAlive;
+    if (listenerChanged(old, spec) || spec.keepAliveTimeout !== old.keepAliveTimeout) {
+      const previous = this.#listener;
+      this.#listener = undefined;
+      // Release the old port first when it is the same one and not shared.
+      if (previous && spec.port === old.port && !this.#env.reusePort) {
+        previous.shutdown(DRAIN_MS).finally(() => this.#listen());
+      } else {
+        this.#listen();
+        previous?.shutdown(DRAIN_MS);
+      }
+    }
+  }
+
+  #listen(): void {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    if (this.#state === "closed") return;
+    try {
+      this.#listener = startListener(this.#spec, this.#handle, {
+        reusePort: this.#env.reusePort,
+        onError: (e) => this.#env.log.error(`server ${this.#spec.name}: ${e}`),
+      });
+      this.#state = "running";
+      this.#error = "";
+    } catch (e) {
+      this.#state = "failed";
+      this.#error = (e as Error).message;
+      this.#env.log.error(
+        `server ${this.#spec.name}: cannot listen on port ${this.#spec.port}: ${this.#error}; ` +
+          `retrying in ${RETRY_MS / 1000}s`,
+      );
+      this.#retry = setTimeout(() => this.#listen(), RETRY_MS);
+    }
+  }
+
+  /** Stops accepting, lets in-flight requests finish (bounded), then closes. */
+  async close(): Promise<void> {
+    this.#state = "closed";
+    clearTimeout(this.#retry);
+    await this.#listener?.shutdown(DRAIN_MS);
+    this.#listener = undefined;
+  }
+
+  /** The status document of `object status get`. */
+  status(): Record<string, unknown> {
+    const topN = [...this.#routeStats].sort((a, b) => b[1].count - a[1].count).slice(0, 10)
+      .map(([path, s]) => ({ path, ...s.snapshot(true) }));
+    return {
+      name: this.#spec.name,
+      health: this.#error,
+      state: this.#state,
+      error: this.#error,
+      ...this.#stats.snapshot(true),
+      topN,
+    };
+  }
+
+  /** Server-wide statistics, for merging across workers. */
+  statsSnapshot(): HttpStatsSnapshot {
+    return this.#stats.snapshot();
+  }
+
+  #handle = (
+    req: Request,
+    remoteAddr: Deno.NetAddr,
+    proto: string,
+  ): Promise<Response> | Response => {
+    const start = performance.now();
+    const mux = this.#mux;
+    const headers = req.headers;
+    const realIP = realIPOf(headers, remoteAddr.hostname);
+    const url = req.url;
+    const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+    const q = url.indexOf("?", pathStart);
+    const path = pathStart < 0 ? "/" : url.slice(pathStart, q < 0 ? undefined : q);
+    const host = headers.get("host") ?? "";
+    const route = mux.route(host, req.method, path, (n) => headers.get(n), realIP);
+    if (typeof route === "number") return this.#finish(req, route, start, remoteAddr, realIP);
+    const pipeline = this.#env.pipeline(route.backend);
+    if (!pipeline) return this.#finish(req, 503, start, remoteAddr, realIP, route);
+
+    const request = HttpRequest.fromWeb(req, proto);
+    if (route.rewrite !== undefined) request.path = route.rewrite(path);
+    if (this.#spec.xForwardedFor) addForwardedFor(request, realIP);
+    const ctx = new Context(request, {
+      realIP,
+      remoteAddr: `${remoteAddr.hostname}:${remoteAddr.port}`,
+      signal: req.signal,
+    });
+    const limit = route.maxBodySize;
+    if (limit >= 0 && request.method !== "GET" && request.method !== "HEAD") {
+      const length = headers.get("content-length");
+      if (length !== null) {
+        if (Number(length) > limit) return this.#finish(req, 413, start, remoteAddr, realIP, route);
+      } else if (headers.has("transfer-encoding")) {
+        return request.bytes(limit).then(
+          () => this.#run(pipeline, ctx, req, start, route),
+          (e) =>
+            this.#finish(
+              req,
+              e instanceof BodyTooLargeError ? 413 : 400,
+              start,
+              remoteAddr,
+              realIP,
+              route,
+            ),
+        );
+      }
+    }
+    return this.#run(pipeline, ctx, req, start, route);
+  };
+
+  #run(
+    pipeline: PipelineHandler,
+    ctx: Context,
+    req: Request,
+    start: number,
+    route: Route,
+  ): Promise<Response> | Response {
+    let result: string | Promise<string>;
+    try {
+      result = pipeline.handle(ctx);
+    } catch (e) {
+      this.#env.log.error(`pipeline ${route.backend}: ${(e as Error).stack ?? e}`);
+      return this.#respond(ctx, req, start, route);
+    }
+    if (typeof result === "string") return this.#respond(ctx, req, start, route);
+    return result.then(
+      () => this.#respond(ctx, req, start, route),
+      (e) => {
+        this.#env.log.error(`pipeline ${route.backend}: ${(e as Error).stack ?? e}`);
+        return this.#respond(ctx, req, start, route);
+      },
+    );
+  }
+
+  #respond(ctx: Context, req: Request, start: number, route: Route): Response {
+    ctx.useNamespace("DEFAULT");
+    const response = ctx.response;
+    if (!response) {
+      return this.#finish(req, 503, start, undefined, ctx.realIP, route, ctx.remoteAddr);
+    }
+    if (this.#connectionClose) response.headers.set("connection", "close");
+    const status = response.status;
+    this.#record(status, start, route);
+    if (this.#env.accessLog) {
+      this.#log(req, status, start, ctx.remoteAddr, ctx.realIP, ctx.tags);
+    }
+    return response.toWeb();
+  }
+
+  #finish(
+    req: Request,
+    status: number,
+    start: number,
+    remoteAddr: Deno.NetAddr | undefined,
+    realIP: string,
+    route?: Route,
+    remote?: string,
+  ): Response {
+    this.#record(status, start, route);
+    if (this.#env.accessLog) {
+      const addr = remote ?? (remoteAddr ? `${remoteAddr.hostname}:${remoteAddr.port}` : "");
+      this.#log(req, status, start, addr, realIP, []);
+    }
+    return new Response(null, {
+      status,
+      headers: this.#connectionClose ? { connection: "close" } : undefined,
+    });
+  }
+
+  #record(status: number, start: number, route: Route | undefined): void {
+    const ms = performance.now() - start;
+    this.#stats.record(status, ms);
+    if (!route) return;
+    let s = this.#routeStats.get(route.pattern);
+    if (!s) {
+      if (this.#routeStats.size >= 1000) return;
+      s = new HttpStats();
+      this.#routeStats.set(route.pattern, s);
+    }
+    s.record(status, ms);
+  }
+
+  #log(
+    req: Request,
+    status: number,
+    start: number,
+    remote: string,
+    realIP: string,
+    tags: readonly string[],
+  ): void {
+    const url = req.url;
+    const uri = url.slice(url.indexOf("/", url.indexOf("://") + 3));
+    const ms = (performance.now() - start).toFixed(3);
+    const rx = req.headers.get("content-length") ?? "0";
+    this.#env.accessLog!.push(
+      `[${timestamp()}] [${remote} ${realIP} ${req.method} ${uri} ${status}] ` +
+        `[${ms}ms rx:${rx}B] [${tags.join(" ")}]`,
+    );
+  }
+}
+
+let lastStampMs = 0;
+let lastStamp = "";
+
+function timestamp(): string {
+  const now = Date.now();
+  if (now !== lastStampMs) {
+    lastStampMs = now;
+    lastStamp = new Date(now).toISOString();
+  }
+  return lastStamp;
+}
+
+/** The client's IP: first public X-Forwarded-For entry, else X-Real-Ip, else the peer. */
+export function realIPOf(headers: Headers, peer: string): string {
+  const xff = headers.get("x-forwarded-for");
+  if (xff !== null) {
+    for (const part of xff.split(",")) {
+      const ip = part.trim();
+      if (isPublicIP(ip)) return ip;
+    }
+  }
+  const real = headers.get("x-real-ip");
+  if (real !== null && real.trim()) return real.trim();
+  return peer;
+}
+
+function addForwardedFor(request: HttpRequest, realIP: string): void {
+  const current = request.header("x-forwarded-for");
+  if (current === null) request.headers.set("x-forwarded-for", realIP);
+  else if (!current.includes(realIP)) {
+    request.headers.set("x-forwarded-for", `${current}, ${realIP}`);
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * HTTPServer spec: fields, defaults and validation (Easegress v2 shape).
+ *
+ * @module
+ */
+
+import type { SpecReader } from "../../filters/spec.ts";
+import { type IPFilterSpec, readIPFilter } from "./ipfilter.ts";
+
+/** A header condition of a path. */
+export interface HeaderSpec {
+  key: string;
+  values?: string[];
+  regexp?: string;
+}
+
+/** A path of a rule. */
+export interface PathSpec {
+  ipFilter?: IPFilterSpec;
+  path?: string;
+  pathPrefix?: string;
+  pathRegexp?: string;
+  rewriteTarget?: string;
+  methods?: string[];
+  headers?: HeaderSpec[];
+  matchAllHeader?: boolean;
+  backend: string;
+  clientMaxBodySize?: number;
+}
+
+/** A rule: hosts and paths. */
+export interface RuleSpec {
+  ipFilter?: IPFilterSpec;
+  host?: string;
+  hostRegexp?: string;
+  paths: PathSpec[];
+}
+
+/** A normalized HTTPServer spec. */
+export interface HTTPServerSpec {
+  name: string;
+  kind: "HTTPServer";
+  port: number;
+  /** Listen address; Easegress listens on every interface. @default {"0.0.0.0"} */
+  address?: string;
+  keepAlive: boolean;
+  keepAliveTimeout: string;
+  https: boolean;
+  http3: boolean;
+  certBase64?: string;
+  keyBase64?: string;
+  certs: Record<string, string>;
+  keys: Record<string, string>;
+  maxConnections: number;
+  cacheSize: number;
+  xForwardedFor: boolean;
+  clientMaxBodySize: number;
+  ipFilter?: IPFilterSpec;
+  rules: RuleSpec[];
+}
+
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE"];
+const ABSOLUTE_PATH = { pattern: /^\//, patternName: 'a path starting with "/"' };
+
+/** Reads an HTTPServer spec at `r` (name and kind already read). */
+export function readHTTPServerSpec(r: SpecReader, name: string): HTTPServerSpec {
+  const spec: HTTPServerSpec = {
+    name,
+    kind: "HTTPServer",
+    port: r.int("port", { required: true, min: 1, max: 65535 }) ?? 0,
+    keepAlive: r.bool("keepAlive", true),
+    keepAliveTimeout: r.duration("keepAliveTimeout", { default: "60s" }),
+    https: r.bool("https", false),
+    http3: r.bool("http3", false),
+    certs: r.stringMap("certs") ?? {},
+    keys: r.stringMap("keys") ?? {},
+    maxConnections: r.int("maxConnections", { default: 10240, min: 1 }),
+    cacheSize: r.int("cacheSize", { default: 0, min: 0 }),
+    xForwardedFor: r.bool("xForwardedFor", false),
+    clientMaxBodySize: r.int("clientMaxBodySize", { default: 0, min: -1 }),
+    rules: [],
+  };
+  const address = r.string("address");
+  if (address !== undefined) spec.address = address;
+  const certBase64 = r.string("certBase64");
+  const keyBase64 = r.string("keyBase64");
+  if (certBase64) spec.certBase64 = certBase64;
+  if (keyBase64) spec.keyBase64 = keyBase64;
+  const ipFilter = r.object("ipFilter", readIPFilter);
+  if (ipFilter) spec.ipFilter = ipFilter;
+  spec.rules = r.array("rules", readRule) ?? [];
+
+  for (const unsupported of ["autoCert", "caCertBase64", "tracing", "globalFilter"]) {
+    if (r.has(unsupported) && r.raw[unsupported] !== false && r.raw[unsupported] !== "") {
+      r.problem(unsupported, "is not supported by this node yet");
+    } else r.ignore(unsupported);
+  }
+
+  if (spec.http3 && !spec.https) r.problem("http3", "needs https: true");
+  if (spec.https) {
+    if (!!certBase64 !== !!keyBase64) {
+      r.problem(certBase64 ? "keyBase64" : "certBase64", "is required with the other one");
+    }
+    if (!certBase64 && !Object.keys(spec.certs).length) {
+      r.problem("https", "needs certBase64/keyBase64 or certs/keys");
+    }
+    for (const certName of Object.keys(spec.certs)) {
+      if (!(certName in spec.keys)) {
+        r.problem(`keys.${certName}`, "is missing for certs." + certName);
+      }
+    }
+    for (const keyName of Object.keys(spec.keys)) {
+      if (!(keyName in spec.certs)) r.problem(`certs.${keyName}`, "is missing for keys." + keyName);
+    }
+  }
+  return spec;
+}
+
+function readRule(r: SpecReader): RuleSpec {
+  const rule: RuleSpec = { paths: [] };
+  const ipFilter = r.object("ipFilter", readIPFilter);
+  if (ipFilter) rule.ipFilter = ipFilter;
+  const host = r.string("host");
+  if (host) rule.host = host;
+  const hostRegexp = r.regexp("hostRegexp");
+  if (hostRegexp) rule.hostRegexp = hostRegexp;
+  rule.paths = r.array("paths", readPath) ?? [];
+  return rule;
+}
+
+function readPath(r: SpecReader): PathSpec {
+  const p: PathSpec = { backend: "" };
+  const ipFilter = r.object("ipFilter", readIPFilter);
+  if (ipFilter) p.ipFilter = ipFilter;
+  const path = r.string("path", ABSOLUTE_PATH);
+  const pathPrefix = r.string("pathPrefix", ABSOLUTE_PATH);
+  const pathRegexp = r.regexp("pathRegexp");
+  const rewriteTarget = r.string("rewriteTarget");
+  if (path) p.path = path;
+  if (pathPrefix) p.pathPrefix = pathPrefix;
+  if (pathRegexp) p.pathRegexp = pathRegexp;
+  if (rewriteTarget) {
+    p.rewriteTarget = rewriteTarget;
+    if (!path && !pathPrefix && !pathRegexp) {
+      r.problem("rewriteTarget", "needs one of path, pathPrefix or pathRegexp");
+    }
+  }
+  const methods = r.stringArray("methods");
+  if (methods?.length) {
+    methods.forEach((m, i) => {
+      if (!METHODS.includes(m)) r.problem(`methods[${i}]`, `"${m}" is not an HTTP method`);
+    });
+    p.methods = methods;
+  }
+  const headers = r.array("headers", (hr) => {
+    const h: HeaderSpec = { key: hr.string("key", { required: true }) ?? "" };
+    const values = hr.stringArray("values");
+    const regexp = hr.regexp("regexp");
+    if (values?.length) h.values = values;
+    if (regexp) h.regexp = regexp;
+    if (!values?.length && !regexp) hr.problem("", "needs values or regexp");
+    return h;
+  });
+  if (headers?.length) p.headers = headers;
+  const matchAll = r.bool("matchAllHeader", false);
+  if (matchAll) p.matchAllHeader = true;
+  p.backend = r.string("backend", { required: true }) ?? "";
+  const limit = r.int("clientMaxBodySize", { min: -1 });
+  if (limit) p.clientMaxBodySize = limit;
+  return p;
+}
+
+/** Whether two specs need different listeners (port, address or TLS changed). */
+export function listenerChanged(a: HTTPServerSpec, b: HTTPServerSpec): boolean {
+  return a.port !== b.port || a.address !== b.address || a.https !== b.https ||
+    a.http3 !== b.http3 || a.certBase64 !== b.certBase64 || a.keyBase64 !== b.keyBase64 ||
+    JSON.stringify([a.certs, a.keys]) !== JSON.stringify([b.certs, b.keys]);
+}

@@ -1,0 +1,111 @@
+/**
+ * Leveled logging for a node: lines to stderr and, when a log dir is set, to
+ * `stdout.log` there. Access logs have their own buffered writer.
+ *
+ * @module
+ */
+
+import type { Logger } from "../filters/filter.ts";
+
+/** Log levels in increasing severity. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+const encoder = new TextEncoder();
+
+/** Where log lines go: stderr and an optional file. */
+export class LogSink {
+  #file: Deno.FsFile | undefined;
+  #min: number;
+
+  constructor(options: { level?: LogLevel; file?: Deno.FsFile } = {}) {
+    this.#min = RANK[options.level ?? "info"];
+    this.#file = options.file;
+  }
+
+  /** Writes one line if `level` is enabled. */
+  write(level: LogLevel, scope: string, message: string): void {
+    if (RANK[level] < this.#min) return;
+    const line = `${new Date().toISOString()}\t${level.toUpperCase()}\t${scope}\t${message}\n`;
+    const bytes = encoder.encode(line);
+    try {
+      Deno.stderr.writeSync(bytes);
+    } catch { /* stderr closed: keep going */ }
+    try {
+      this.#file?.writeSync(bytes);
+    } catch { /* disk full or closed: logging must not break traffic */ }
+  }
+
+  /** A logger whose lines carry `scope`. */
+  logger(scope: string): Logger {
+    return {
+      debug: (m) => this.write("debug", scope, m),
+      info: (m) => this.write("info", scope, m),
+      warn: (m) => this.write("warn", scope, m),
+      error: (m) => this.write("error", scope, m),
+    };
+  }
+
+  /** Closes the log file. */
+  close(): void {
+    try {
+      this.#file?.close();
+    } catch { /* already closed */ }
+    this.#file = undefined;
+  }
+}
+
+/** A logger that drops everything (tests, tools). */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+/**
+ * Appends lines to a file in batches, so the request path only pushes a
+ * string: the write happens on a timer or when the buffer is large.
+ */
+export class BufferedLineWriter {
+  #file: Deno.FsFile;
+  #lines: string[] = [];
+  #size = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  /** Queues one line (without its newline). */
+  push(line: string): void {
+    this.#lines.push(line);
+    this.#size += line.length;
+    if (this.#size > 64 * 1024) this.flush();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.flush(), 200);
+      Deno.unrefTimer(this.#timer);
+    }
+  }
+
+  /** Writes what is queued. */
+  flush(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (!this.#lines.length) return;
+    const text = this.#lines.join("\n") + "\n";
+    this.#lines = [];
+    this.#size = 0;
+    try {
+      this.#file.writeSync(encoder.encode(text));
+    } catch { /* a full disk must not stop traffic */ }
+  }
+
+  /** Flushes and closes the file. */
+  close(): void {
+    this.flush();
+    try {
+      this.#file.close();
+    } catch { /* already closed */ }
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * A node: store, supervisor, data plane and admin API, started from options
+ * and stopped gracefully.
+ *
+ * @module
+ */
+
+import { parseAllDocuments } from "yaml";
+import { openEmbeddedStore } from "../cluster/embedded_store.ts";
+import { keys, type Store } from "../cluster/store.ts";
+import type { FilterKind } from "../filters/filter.ts";
+import { builtinFilters } from "../filters/registry.ts";
+import { SpecError } from "../filters/spec.ts";
+import { handleAdmin } from "./admin/api.ts";
+import { DataPlane } from "./dataplane.ts";
+import { BufferedLineWriter, LogSink } from "./log.ts";
+import { validateObject } from "./objects.ts";
+import { type NodeOptions, optionsDocument, resolveDir, splitHostPort } from "./options.ts";
+import { joinPath } from "./paths.ts";
+import { loadPlugins } from "./plugins.ts";
+import { Supervisor } from "./supervisor.ts";
+
+/** The version printed by `--version`. */
+export const VERSION = "0.1.0";
+
+const HEARTBEAT_MS = 5000;
+
+/** A running node. */
+export interface Node {
+  /** The admin API's bound port. */
+  readonly apiPort: number;
+  /** The data plane (for tests and tools in the same process). */
+  readonly dataPlane: DataPlane;
+  /** Stops accepting, drains in-flight requests (bounded), releases the store. */
+  close(): Promise<void>;
+}
+
+/** Extra things to start a node with, besides its options. */
+export interface StartNodeExtras {
+  /** Filter kinds to register besides the built-in ones and plugins. */
+  filters?: FilterKind<never>[];
+}
+
+/** Starts a node; throws with a clear message when it cannot start. */
+export async function startNode(options: NodeOptions, extras: StartNodeExtras = {}): Promise<Node> {
+  const dataDir = resolveDir(options, options.dataDir);
+  const logDir = resolveDir(options, options.logDir);
+  await Deno.mkdir(dataDir, { recursive: true });
+  await Deno.mkdir(logDir, { recursive: true });
+  const logFile = await Deno.open(joinPath(logDir, "stdout.log"), { append: true, create: true });
+  const logs = new LogSink({ level: options.debug ? "debug" : "info", file: logFile });
+  const log = logs.logger("node");
+
+  const filters = builtinFilters();
+  for (const kind of extras.filters ?? []) filters.register(kind);
+  const plugins = await loadPlugins(options.plugins, filters);
+  if (plugins.length) log.info(`plugins loaded: ${plugins.join(", ")}`);
+
+  let accessLog: BufferedLineWriter | undefined;
+  if (!options.disableAccessLog) {
+    const file = await Deno.open(joinPath(logDir, "filter_http_access.log"), {
+      append: true,
+      create: true,
+    });
+    accessLog = new BufferedLineWriter(file);
+  }
+
+  const store: Store = await openEmbeddedStore(dataDir);
+  const cleanups: (() => unknown)[] = [
+    () => store.close(),
+    () => accessLog?.close(),
+    () => logs.close(),
+  ];
+  try {
+    await createInitialObjects(store, options.initialObjectConfigFiles, filters, log);
+    const dataPlane = new DataPlane({ filters, logs, accessLog, reusePort: false });
+    const supervisor = new Supervisor({
+      store,
+      sink: dataPlane,
+      filters,
+      log: logs.logger("supervisor"),
+    });
+    cleanups.unshift(() => dataPlane.close());
+    cleanups.unshift(() => supervisor.stop());
+    await supervisor.start();
+
+    const started = new Date().toISOString();
+    const heartbeat = () => {
+      const doc = {
+        options: optionsDocument(options),
+        lastHeartbeatTime: new Date().toISOString(),
+        startTime: started,
+        role: options.clusterRole,
+        apiAddr: options.apiAddr,
+      };
+      return store.put(keys.member(options.name), JSON.stringify(doc), { ephemeral: true })
+        .catch((e) => log.warn(`heartbeat: ${(e as Error).message}`));
+    };
+    await heartbeat();
+    const beat = setInterval(heartbeat, HEARTBEAT_MS);
+    cleanups.unshift(() => clearInterval(beat));
+
+    const { hostname, port } = splitHostPort(options.apiAddr, "--api-addr");
+    const adminAbort = new AbortController();
+    const admin = Deno.serve({
+      hostname,
+      port,
+      signal: adminAbort.signal,
+      onListen() {},
+    }, (req) =>
+      handleAdmin(req, {
+        store,
+        filters,
+        memberName: options.name,
+        localStatus: (name) => dataPlane.status(name),
+        members: async () =>
+          (await store.range(keys.memberPrefix)).map((kv) => ({
+            ...JSON.parse(kv.value),
+            alive: true,
+          })),
+        purgeMember: (name) => store.delete(keys.member(name)),
+      }));
+    cleanups.unshift(() => admin.shutdown());
+    const apiPort = (admin.addr as Deno.NetAddr).port;
+    log.info(
+      `node ${options.name} ready: admin API on ${hostname}:${apiPort}, store ${store.name} in ${dataDir}`,
+    );
+
+    let closing: Promise<void> | undefined;
+    return {
+      apiPort,
+      dataPlane,
+      close() {
+        closing ??= runCleanups(cleanups, log);
+        return closing;
+      },
+    };
+  } catch (e) {
+    await runCleanups(cleanups, log);
+    throw e;
+  }
+}
+
+async function runCleanups(
+  cleanups: (() => unknown)[],
+  log: { warn(m: string): void },
+): Promise<void> {
+  for (const c of cleanups) {
+    try {
+      await c();
+    } catch (e) {
+      log.warn(`shutdown: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Puts the objects of `files` into the store where their names are absent. */
+async function createInitialObjects(
+  store: Store,
+  files: string[],
+  filters: ReturnType<typeof builtinFilters>,
+  log: { info(m: string): void },
+): Promise<void> {
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (e) {
+      throw new Error(`Cannot read initial object file ${file}: ${(e as Error).message}`);
+    }
+    const docs = parseAllDocuments(text);
+    if (!Array.isArray(docs)) throw new Error(`${file}: not YAML`);
+    for (const [i, doc] of docs.entries()) {
+      if (doc.contents === null) continue;
+      if (doc.errors.length) {
+        throw new Error(`${file}: document ${i + 1}: ${doc.errors[0].message}`);
+      }
+      let spec;
+      try {
+        spec = validateObject(doc.toJS(), filters);
+      } catch (e) {
+        const why = e instanceof SpecError ? e.problems.join("; ") : (e as Error).message;
+        throw new Error(`${file}: document ${i + 1}: ${why}`);
+      }
+      if (await store.put(keys.object(spec.name), JSON.stringify(spec), { expectRevision: 0 })) {
+        log.info(`created ${spec.kind} ${spec.name} from ${file}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Object specs: validation of any object kind a node runs, and the
+ * normalized form that is stored and served.
+ *
+ * @module
+ */
+
+import type { FilterRegistry } from "../filters/filter.ts";
+import { isPlainObject, SpecError, SpecReader } from "../filters/spec.ts";
+import { type HTTPServerSpec, readHTTPServerSpec } from "./httpserver/spec.ts";
+import { type PipelineSpec, readPipelineSpec } from "./pipeline/spec.ts";
+
+/** Any normalized object spec. */
+export type ObjectSpec = HTTPServerSpec | PipelineSpec;
+
+/** The object kinds a node runs, with the v1 spellings they accept. */
+export const OBJECT_KINDS = ["HTTPServer", "Pipeline"] as const;
+const KIND_ALIASES: Record<string, string> = { HTTPPipeline: "Pipeline" };
+
+const NAME = /^[A-Za-z0-9\-_.~]{1,253}$/;
+
+/** The canonical kind name of `kind` (v1 spellings mapped), or undefined. */
+export function canonicalKind(kind: unknown): string | undefined {
+  if (typeof kind !== "string") return undefined;
+  const k = KIND_ALIASES[kind] ?? kind;
+  return (OBJECT_KINDS as readonly string[]).includes(k) ? k : undefined;
+}
+
+/**
+ * Validates an object document and returns its normalized spec; throws
+ * {@linkcode SpecError} listing every problem with its field path.
+ */
+export function validateObject(raw: unknown, filters: FilterRegistry): ObjectSpec {
+  if (!isPlainObject(raw)) throw new SpecError(["object: must be a map with name and kind"]);
+  const r = SpecReader.root(raw);
+  const name = r.string("name", {
+    required: true,
+    pattern: NAME,
+    patternName: "1-253 letters, digits or -_.~",
+  }) ?? "";
+  const kindText = r.string("kind", { required: true });
+  r.ignore("version");
+  const kind = canonicalKind(kindText);
+  if (kindText !== undefined && !kind) {
+    r.problem("kind", `unknown kind "${kindText}" (known: ${OBJECT_KINDS.join(", ")})`);
+  }
+  let spec: ObjectSpec | undefined;
+  if (kind === "HTTPServer") spec = readHTTPServerSpec(r, name);
+  else if (kind === "Pipeline") spec = readPipelineSpec(r, name, filters);
+  if (spec) r.finish();
+  r.throwIfProblems();
+  return spec!;
+}

@@ -1,0 +1,347 @@
+/**
+ * Node options: flags, a YAML config file with the same keys, and `EG_*`
+ * environment variables, merged over defaults. Precedence: flag > config
+ * file > environment > default.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
+import { isPlainObject } from "../filters/spec.ts";
+
+/** Everything a node is started with. */
+export interface NodeOptions {
+  name: string;
+  labels: Record<string, string>;
+  apiAddr: string;
+  debug: boolean;
+  disableAccessLog: boolean;
+  homeDir: string;
+  /** Absolute or relative to homeDir. */
+  dataDir: string;
+  logDir: string;
+  initialObjectConfigFiles: string[];
+  plugins: string[];
+  /** Data-plane worker isolates; 0 runs the data plane in the main isolate. */
+  workers: number;
+  clusterName: string;
+  clusterRole: "primary" | "secondary";
+  /** Existing etcd endpoints; empty with no initialCluster means standalone. */
+  etcdEndpoints: string[];
+  clusterRequestTimeout: string;
+  listenClientUrls: string[];
+  listenPeerUrls: string[];
+  advertiseClientUrls: string[];
+  initialAdvertisePeerUrls: string[];
+  /** name=peerURL pairs; set means built-in etcd (primaries run an etcd member). */
+  initialCluster: Record<string, string>;
+  stateFlag: "new" | "existing";
+}
+
+/** The defaults, as in Easegress. */
+export const DEFAULT_OPTIONS: Readonly<NodeOptions> = Object.freeze({
+  name: "eg-default-name",
+  labels: {},
+  apiAddr: "localhost:2381",
+  debug: false,
+  disableAccessLog: false,
+  homeDir: "./",
+  dataDir: "data",
+  logDir: "log",
+  initialObjectConfigFiles: [],
+  plugins: [],
+  workers: 0,
+  clusterName: "eg-cluster-default-name",
+  clusterRole: "primary",
+  etcdEndpoints: [],
+  clusterRequestTimeout: "10s",
+  listenClientUrls: ["http://localhost:2379"],
+  listenPeerUrls: ["http://localhost:2380"],
+  advertiseClientUrls: ["http://localhost:2379"],
+  initialAdvertisePeerUrls: ["http://localhost:2380"],
+  initialCluster: {},
+  stateFlag: "new",
+});
+
+interface OptionDef {
+  key: keyof NodeOptions;
+  type: "string" | "boolean" | "list" | "map" | "number";
+  short?: string;
+  help: string;
+}
+
+const DEFS: Record<string, OptionDef> = {
+  "name": { key: "name", type: "string", help: "member name" },
+  "labels": { key: "labels", type: "map", help: "member labels, k=v,k2=v2" },
+  "api-addr": { key: "apiAddr", type: "string", help: "admin API address host:port" },
+  "debug": { key: "debug", type: "boolean", help: "debug logging" },
+  "disable-access-log": { key: "disableAccessLog", type: "boolean", help: "no access log" },
+  "home-dir": { key: "homeDir", type: "string", help: "home dir; other dirs are relative to it" },
+  "data-dir": { key: "dataDir", type: "string", help: "data dir (embedded store, etcd data)" },
+  "log-dir": { key: "logDir", type: "string", help: "log dir" },
+  "initial-object-config-files": {
+    key: "initialObjectConfigFiles",
+    type: "list",
+    help: "YAML object files created at start when absent",
+  },
+  "plugin": { key: "plugins", type: "list", help: "filter plugin module path or URL" },
+  "workers": {
+    key: "workers",
+    type: "number",
+    help: "data-plane worker isolates (0: run in the main isolate)",
+  },
+  "cluster-name": { key: "clusterName", type: "string", help: "cluster name" },
+  "cluster-role": { key: "clusterRole", type: "string", help: "primary | secondary" },
+  "etcd-endpoints": { key: "etcdEndpoints", type: "list", help: "use an existing etcd" },
+  "cluster-request-timeout": {
+    key: "clusterRequestTimeout",
+    type: "string",
+    help: "etcd request timeout",
+  },
+  "listen-client-urls": { key: "listenClientUrls", type: "list", help: "built-in etcd" },
+  "listen-peer-urls": { key: "listenPeerUrls", type: "list", help: "built-in etcd" },
+  "advertise-client-urls": { key: "advertiseClientUrls", type: "list", help: "built-in etcd" },
+  "initial-advertise-peer-urls": {
+    key: "initialAdvertisePeerUrls",
+    type: "list",
+    help: "built-in etcd",
+  },
+  "initial-cluster": {
+    key: "initialCluster",
+    type: "map",
+    help: "built-in etcd members name=peerURL,...",
+  },
+  "state-flag": { key: "stateFlag", type: "string", help: "new | existing" },
+};
+
+/** The help text of `serve`. */
+export function serveHelp(): string {
+  const lines = [
+    "Usage: easegress serve [options]",
+    "",
+    "Runs a node. Flags override the config file, which overrides EG_* environment",
+    "variables (EG_API_ADDR for --api-addr).",
+    "",
+    "Options:",
+    "  -f, --config-file FILE   YAML file with the keys below",
+  ];
+  for (const [flag, def] of Object.entries(DEFS)) {
+    const value = def.type === "boolean" ? "" : " VALUE";
+    const dflt = DEFAULT_OPTIONS[def.key];
+    const shown = Array.isArray(dflt)
+      ? dflt.join(",")
+      : typeof dflt === "object"
+      ? ""
+      : String(dflt);
+    const suffix = shown && def.type !== "boolean" ? ` (default ${shown})` : "";
+    lines.push(`  --${(flag + value).padEnd(29)}${def.help}${suffix}`);
+  }
+  lines.push("  -h, --help               this help", "  -v, --version            version");
+  return lines.join("\n");
+}
+
+/** A bad flag, config file or environment value. */
+export class OptionsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "OptionsError";
+  }
+}
+
+/** What `serve`'s arguments ask for. */
+export type ServeCommand =
+  | { action: "help" }
+  | { action: "version" }
+  | { action: "run"; options: NodeOptions };
+
+/** Parses `serve` arguments, reading the config file and environment. */
+export function parseServeArgs(
+  args: string[],
+  env: Record<string, string> = Deno.env.toObject(),
+): ServeCommand {
+  const parseOptions: Record<
+    string,
+    { type: "string" | "boolean"; multiple?: boolean; short?: string }
+  > = {
+    "config-file": { type: "string", short: "f" },
+    help: { type: "boolean", short: "h" },
+    version: { type: "boolean", short: "v" },
+  };
+  for (const [flag, def] of Object.entries(DEFS)) {
+    parseOptions[flag] = def.type === "boolean"
+      ? { type: "boolean" }
+      : { type: "string", multiple: def.type === "list" || def.type === "map" };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: parseOptions, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw new OptionsError(`${(e as Error).message}; see easegress serve --help`);
+  }
+  const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
+  if (values.help) return { action: "help" };
+  if (values.version) return { action: "version" };
+
+  const options: NodeOptions = structuredClone(DEFAULT_OPTIONS) as NodeOptions;
+  for (const [flag, def] of Object.entries(DEFS)) {
+    const envValue = env[`EG_${flag.toUpperCase().replaceAll("-", "_")}`];
+    if (envValue !== undefined) setOption(options, def, envValue, `environment EG_${flag}`);
+  }
+  const configFile = values["config-file"];
+  if (typeof configFile === "string") applyConfigFile(options, configFile);
+  for (const [flag, def] of Object.entries(DEFS)) {
+    const v = values[flag];
+    if (v === undefined) continue;
+    setOption(options, def, v, `--${flag}`);
+  }
+  checkOptions(options);
+  return { action: "run", options };
+}
+
+function applyConfigFile(options: NodeOptions, file: string): void {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (e) {
+    throw new OptionsError(`Cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new OptionsError(`Cannot parse config file ${file}: ${(e as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return;
+  if (!isPlainObject(doc)) throw new OptionsError(`Config file ${file}: must be a YAML map`);
+  // Easegress nests the etcd options under "cluster"; accept both shapes.
+  const flat: Record<string, unknown> = { ...doc };
+  if (isPlainObject(doc.cluster)) {
+    delete flat.cluster;
+    Object.assign(flat, doc.cluster);
+  }
+  for (const [key, value] of Object.entries(flat)) {
+    const def = DEFS[key];
+    if (!def) throw new OptionsError(`Config file ${file}: unknown key "${key}"`);
+    setOption(options, def, value, `config file ${file}: ${key}`);
+  }
+}
+
+function setOption(options: NodeOptions, def: OptionDef, value: unknown, where: string): void {
+  const target = options as unknown as Record<string, unknown>;
+  const asList = (v: unknown): string[] => {
+    const items = Array.isArray(v) ? v : [v];
+    return items.flatMap((item) => {
+      if (typeof item !== "string") throw new OptionsError(`${where}: must be text`);
+      return item.split(",").map((s) => s.trim()).filter(Boolean);
+    });
+  };
+  switch (def.type) {
+    case "boolean":
+      if (typeof value === "boolean") target[def.key] = value;
+      else if (value === "true" || value === "false") target[def.key] = value === "true";
+      else throw new OptionsError(`${where}: must be true or false`);
+      return;
+    case "number": {
+      const n = typeof value === "number" ? value : Number(value);
+      if (!Number.isInteger(n) || n < 0) {
+        throw new OptionsError(`${where}: must be a whole number, got ${JSON.stringify(value)}`);
+      }
+      target[def.key] = n;
+      return;
+    }
+    case "string":
+      if (typeof value !== "string" && typeof value !== "number") {
+        throw new OptionsError(`${where}: must be text`);
+      }
+      target[def.key] = String(value);
+      return;
+    case "list":
+      target[def.key] = asList(value);
+      return;
+    case "map": {
+      if (isPlainObject(value)) {
+        target[def.key] = Object.fromEntries(
+          Object.entries(value).map(([k, v]) => [k, String(v)]),
+        );
+        return;
+      }
+      const map: Record<string, string> = {};
+      for (const pair of asList(value)) {
+        const eq = pair.indexOf("=");
+        if (eq <= 0) throw new OptionsError(`${where}: "${pair}" is not name=value`);
+        map[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+      target[def.key] = map;
+      return;
+    }
+  }
+}
+
+const NAME = /^[A-Za-z0-9\-_.~]{1,253}$/;
+
+function checkOptions(o: NodeOptions): void {
+  if (!NAME.test(o.name)) {
+    throw new OptionsError(`--name: "${o.name}" must be 1-253 letters, digits or -_.~`);
+  }
+  if (!NAME.test(o.clusterName)) {
+    throw new OptionsError(`--cluster-name: "${o.clusterName}" must be letters, digits or -_.~`);
+  }
+  splitHostPort(o.apiAddr, "--api-addr");
+  if (o.clusterRole !== "primary" && o.clusterRole !== "secondary") {
+    // Easegress v1 spellings.
+    const legacy = o.clusterRole as string;
+    if (legacy === "writer") o.clusterRole = "primary";
+    else if (legacy === "reader") o.clusterRole = "secondary";
+    else throw new OptionsError(`--cluster-role: must be primary or secondary, got "${legacy}"`);
+  }
+  if (o.stateFlag !== "new" && o.stateFlag !== "existing") {
+    throw new OptionsError(`--state-flag: must be new or existing, got "${o.stateFlag}"`);
+  }
+}
+
+/** Splits "host:port" (also "[::1]:port" and ":port"); throws naming `what`. */
+export function splitHostPort(addr: string, what: string): { hostname: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(addr);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new OptionsError(`${what}: "${addr}" must be host:port`);
+  let hostname = m[1];
+  if (hostname.startsWith("[")) hostname = hostname.slice(1, -1);
+  return { hostname: hostname || "0.0.0.0", port };
+}
+
+/** Resolves a dir option against the home dir. */
+export function resolveDir(options: NodeOptions, dir: string): string {
+  if (dir.startsWith("/")) return dir;
+  const home = options.homeDir.endsWith("/") ? options.homeDir : options.homeDir + "/";
+  return home + dir;
+}
+
+/** The options document shown by `member list`, with Easegress's key names. */
+export function optionsDocument(o: NodeOptions): Record<string, unknown> {
+  return {
+    name: o.name,
+    labels: o.labels,
+    "api-addr": o.apiAddr,
+    debug: o.debug,
+    "disable-access-log": o.disableAccessLog,
+    "initial-object-config-files": o.initialObjectConfigFiles,
+    "cluster-name": o.clusterName,
+    "cluster-role": o.clusterRole,
+    "cluster-request-timeout": o.clusterRequestTimeout,
+    cluster: {
+      "etcd-endpoints": o.etcdEndpoints,
+      "listen-client-urls": o.listenClientUrls,
+      "listen-peer-urls": o.listenPeerUrls,
+      "advertise-client-urls": o.advertiseClientUrls,
+      "initial-advertise-peer-urls": o.initialAdvertisePeerUrls,
+      "initial-cluster": o.initialCluster,
+      "state-flag": o.stateFlag,
+    },
+    "home-dir": o.homeDir,
+    "data-dir": o.dataDir,
+    "log-dir": o.logDir,
+    workers: o.workers,
+    plugins: o.plugins,
+  };
+}

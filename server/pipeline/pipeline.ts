@@ -1,0 +1,183 @@
+/**
+ * A running Pipeline: its filter instances and the compiled flow that runs
+ * them for each request.
+ *
+ * @module
+ */
+
+import type { Context } from "../../filters/context.ts";
+import { HttpResponse } from "../../filters/context.ts";
+import type {
+  FilterEnv,
+  FilterInstance,
+  FilterRegistry,
+  Logger,
+  ResiliencePolicySpec,
+} from "../../filters/filter.ts";
+import { END, type FilterSpec, type PipelineSpec } from "./spec.ts";
+
+interface Step {
+  /** The flow identity (alias or filter name), for logs. */
+  readonly id: string;
+  readonly instance: FilterInstance;
+  readonly namespace: string;
+  /** result -> index of the step to go to (steps.length for END). */
+  readonly jumps: ReadonlyMap<string, number> | undefined;
+}
+
+/** Makes loggers for a pipeline's filters. */
+export type LoggerFactory = (scope: string) => Logger;
+
+/** A Pipeline object in a data plane. */
+export class Pipeline {
+  readonly name: string;
+  readonly spec: PipelineSpec;
+  readonly #instances: Map<string, FilterInstance>;
+  readonly #steps: Step[];
+  readonly #log: Logger;
+
+  /**
+   * Builds every filter of `spec`; a filter named as one in `previous` gets
+   * that instance to inherit from. `previous` itself is not closed here.
+   */
+  constructor(
+    spec: PipelineSpec,
+    registry: FilterRegistry,
+    loggers: LoggerFactory,
+    previous?: Pipeline,
+  ) {
+    this.name = spec.name;
+    this.spec = spec;
+    this.#log = loggers(`pipeline/${spec.name}`);
+    this.#instances = new Map();
+    const policies = new Map((spec.resilience ?? []).map((p) => [p.name, p]));
+    const inherited = previous ? previous.#instances : new Map<string, FilterInstance>();
+    try {
+      for (const f of spec.filters) {
+        this.#instances.set(
+          f.name,
+          createFilter(f, registry, {
+            pipeline: spec.name,
+            name: f.name,
+            log: loggers(`pipeline/${spec.name}/${f.name}`),
+            resilience: (n) => policies.get(n) as ResiliencePolicySpec | undefined,
+          }, inherited.get(f.name)),
+        );
+      }
+    } catch (e) {
+      // Never leave half a generation running; what the previous one owns stays.
+      this.#closeInstances(previous);
+      throw e;
+    }
+    this.#steps = compileFlow(spec, this.#instances);
+  }
+
+  /** Runs the flow for one request; returns the last filter's result. */
+  handle(ctx: Context): string | Promise<string> {
+    return this.#runFrom(ctx, 0, "");
+  }
+
+  #runFrom(ctx: Context, start: number, lastResult: string): string | Promise<string> {
+    const steps = this.#steps;
+    let result = lastResult;
+    for (let i = start; i < steps.length;) {
+      const step = steps[i];
+      if (step.instance === END_INSTANCE) return result;
+      if (step.namespace !== ctx.namespace) ctx.useNamespace(step.namespace);
+      let out: string | Promise<string>;
+      try {
+        out = step.instance.handle(ctx);
+      } catch (e) {
+        return this.#failed(ctx, step, e);
+      }
+      if (typeof out !== "string") {
+        return out.then(
+          (r) => {
+            const next = this.#next(step, i, r);
+            return next < 0 ? r : this.#runFrom(ctx, next, r);
+          },
+          (e) => this.#failed(ctx, step, e),
+        );
+      }
+      result = out;
+      i = this.#next(step, i, out);
+      if (i < 0) return result;
+    }
+    return result;
+  }
+
+  /** The index of the step after `index` returned `result`, or -1 to stop. */
+  #next(step: Step, index: number, result: string): number {
+    if (result === "") return index + 1;
+    const target = step.jumps?.get(result);
+    return target === undefined ? -1 : target;
+  }
+
+  #failed(ctx: Context, step: Step, error: unknown): string {
+    this.#log.error(`filter ${step.id} failed: ${(error as Error)?.stack ?? error}`);
+    ctx.useNamespace("DEFAULT");
+    ctx.response ??= new HttpResponse(500);
+    return "internalError";
+  }
+
+  /** Status: each filter's own status document (null when it has none). */
+  status(): { health: string; filters: Record<string, unknown> } {
+    const filters: Record<string, unknown> = {};
+    for (const [name, f] of this.#instances) filters[name] = f.status?.() ?? null;
+    return { health: "", filters };
+  }
+
+  /**
+   * Closes the filter instances, except those a `successor` pipeline took
+   * over (returned from create as the same instance).
+   */
+  close(successor?: Pipeline): Promise<void> {
+    return this.#closeInstances(successor);
+  }
+
+  async #closeInstances(keep?: Pipeline): Promise<void> {
+    const kept = new Set(keep ? keep.#instances.values() : []);
+    for (const [name, f] of this.#instances) {
+      if (kept.has(f)) continue;
+      try {
+        await f.close?.();
+      } catch (e) {
+        this.#log.warn(`closing filter ${name}: ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
+function createFilter(
+  spec: FilterSpec,
+  registry: FilterRegistry,
+  env: FilterEnv,
+  previous: FilterInstance | undefined,
+): FilterInstance {
+  const kind = registry.get(spec.kind);
+  if (!kind) throw new Error(`filter ${spec.name}: unknown kind ${spec.kind}`);
+  const { name: _name, kind: _kind, ...fields } = spec;
+  return kind.create(kind.validate(fields), env, previous);
+}
+
+function compileFlow(spec: PipelineSpec, instances: Map<string, FilterInstance>): Step[] {
+  const ids = spec.flow.map((n) => n.filter === END ? END : n.alias ?? n.filter);
+  const end = ids.length;
+  return spec.flow.map((node, i): Step => {
+    let jumps: Map<string, number> | undefined;
+    for (const [result, target] of Object.entries(node.jumpIf ?? {})) {
+      // Validation guarantees the target is END or a later step.
+      const at = target === END ? end : ids.indexOf(target, i + 1);
+      (jumps ??= new Map()).set(result, at < 0 ? end : at);
+    }
+    return {
+      id: ids[i],
+      instance: node.filter === END ? END_INSTANCE : instances.get(node.filter)!,
+      namespace: node.namespace ?? "DEFAULT",
+      jumps,
+    };
+  });
+}
+
+// An END step in the flow stops the run; later steps are reached only by jumps.
+const END_INSTANCE: FilterInstance = { handle: () => "" };

@@ -1,0 +1,168 @@
+/**
+ * Pipeline spec validation: filters checked by their kinds, flow checked for
+ * known filters, forward-only jumps and results the kinds declare.
+ *
+ * @module
+ */
+
+import { type FilterRegistry, validateFilterSpec } from "../../filters/filter.ts";
+import { SpecError, type SpecReader } from "../../filters/spec.ts";
+
+/** One step of a flow. */
+export interface FlowNode {
+  /** A filter name, or "END". */
+  filter: string;
+  /** The identity used by jumps; defaults to the filter name. */
+  alias?: string;
+  /** The namespace the filter works in. @default {"DEFAULT"} */
+  namespace?: string;
+  /** result -> alias (later in the flow) or "END". */
+  jumpIf?: Record<string, string>;
+}
+
+/** A filter's normalized spec: name, kind and the kind's own fields. */
+export interface FilterSpec {
+  name: string;
+  kind: string;
+  [field: string]: unknown;
+}
+
+/** A resilience policy (Retry or CircuitBreaker). */
+export interface ResilienceSpec {
+  name: string;
+  kind: string;
+  [field: string]: unknown;
+}
+
+/** A normalized Pipeline spec. */
+export interface PipelineSpec {
+  name: string;
+  kind: "Pipeline";
+  flow: FlowNode[];
+  filters: FilterSpec[];
+  resilience?: ResilienceSpec[];
+}
+
+/** The flow's end marker. */
+export const END = "END";
+
+const NAME = /^[A-Za-z0-9\-_.~]{1,253}$/;
+
+/**
+ * Reads a Pipeline (or v1 HTTPPipeline) spec at reader `r` (whose `name` and
+ * `kind` are already read by the caller).
+ */
+export function readPipelineSpec(
+  r: SpecReader,
+  name: string,
+  registry: FilterRegistry,
+): PipelineSpec {
+  const filters = r.array("filters", (fr) => readFilter(fr, registry), {
+    required: true,
+  }) ?? [];
+  const kinds = new Map<string, string>();
+  filters.forEach((f, i) => {
+    if (!f.name) return;
+    if (f.name === END) r.problem(`filters[${i}].name`, `"${END}" is reserved`);
+    else if (kinds.has(f.name)) r.problem(`filters[${i}].name`, `duplicate filter "${f.name}"`);
+    kinds.set(f.name, f.kind);
+  });
+
+  let flow = r.array("flow", (nr) => readFlowNode(nr)) ?? [];
+  if (!flow.length) flow = filters.map((f) => ({ filter: f.name }));
+  checkFlow(r, flow, kinds, registry);
+
+  const resilience = r.array("resilience", (rr) => {
+    const policyName = rr.string("name", { required: true }) ?? "";
+    const kind = rr.string("kind", { required: true, oneOf: ["Retry", "CircuitBreaker"] }) ?? "";
+    for (const key of Object.keys(rr.raw)) rr.ignore(key);
+    return { ...rr.raw, name: policyName, kind } as ResilienceSpec;
+  });
+  const spec: PipelineSpec = { name, kind: "Pipeline", flow, filters };
+  if (resilience?.length) spec.resilience = resilience;
+  return spec;
+}
+
+function readFilter(fr: SpecReader, registry: FilterRegistry): FilterSpec {
+  const name = fr.string("name", {
+    required: true,
+    pattern: NAME,
+    patternName: "1-253 letters, digits or -_.~",
+  }) ?? "";
+  const kind = fr.string("kind", { required: true }) ?? "";
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fr.raw)) {
+    fr.ignore(k);
+    if (k !== "name" && k !== "kind") rest[k] = v;
+  }
+  if (!kind) return { name, kind };
+  const filterKind = registry.get(kind);
+  if (!filterKind) {
+    fr.problem("kind", `unknown filter kind "${kind}" (known: ${registry.names().join(", ")})`);
+    return { name, kind };
+  }
+  try {
+    const normalized = validateFilterSpec(filterKind, rest, fr.path);
+    return { name, kind, ...(normalized as Record<string, unknown>) };
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    fr.addProblems(e.problems);
+    return { name, kind };
+  }
+}
+
+function readFlowNode(nr: SpecReader): FlowNode {
+  const node: FlowNode = { filter: nr.string("filter", { required: true }) ?? "" };
+  const alias = nr.string("alias");
+  if (alias) node.alias = alias;
+  const namespace = nr.string("namespace");
+  if (namespace && namespace !== "DEFAULT") node.namespace = namespace;
+  const jumpIf = nr.stringMap("jumpIf");
+  if (jumpIf && Object.keys(jumpIf).length) node.jumpIf = jumpIf;
+  return node;
+}
+
+function checkFlow(
+  r: SpecReader,
+  flow: FlowNode[],
+  kinds: Map<string, string>,
+  registry: FilterRegistry,
+): void {
+  const firstIndex = new Map<string, number>();
+  flow.forEach((node, i) => {
+    const id = node.alias ?? node.filter;
+    if (node.filter === END) return;
+    if (firstIndex.has(id)) {
+      r.problem(`flow[${i}]`, `"${id}" appears twice; give one an alias`);
+    } else firstIndex.set(id, i);
+  });
+  flow.forEach((node, i) => {
+    if (node.filter === END) return;
+    const kindName = kinds.get(node.filter);
+    if (kindName === undefined) {
+      r.problem(`flow[${i}].filter`, `no filter named "${node.filter}" in filters`);
+      return;
+    }
+    const results = registry.get(kindName)?.results ?? [];
+    for (const [result, target] of Object.entries(node.jumpIf ?? {})) {
+      if (!results.includes(result)) {
+        r.problem(
+          `flow[${i}].jumpIf.${result}`,
+          `"${result}" is not a result of ${kindName} (results: ${results.join(", ") || "none"})`,
+        );
+      }
+      if (target === END) continue;
+      const at = firstIndex.get(target);
+      if (at === undefined) {
+        r.problem(`flow[${i}].jumpIf.${result}`, `no flow step "${target}"`);
+      } else if (at <= i) {
+        r.problem(`flow[${i}].jumpIf.${result}`, `"${target}" must come later in the flow`);
+      }
+    }
+  });
+}
+
+/** Whether a raw object looks like a pipeline kind (v2 or v1 spelling). */
+export function isPipelineKind(kind: unknown): boolean {
+  return kind === "Pipeline" || kind === "HTTPPipeline";
+}

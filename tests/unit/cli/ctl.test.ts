@@ -1,0 +1,402 @@
+import assert from "node:assert/strict";
+import { runCtl } from "../../../cli/ctl.ts";
+import { capture, fakeAdmin, type Route, stdinOf } from "./fake_admin.ts";
+
+/** Runs `ctl` against a fake admin API and returns what happened. */
+async function ctl(
+  args: string[],
+  options: { routes?: Record<string, Route>; stdin?: string } = {},
+) {
+  const admin = fakeAdmin(options.routes);
+  const io = capture();
+  const code = await runCtl(args, {
+    fetch: admin.fetch,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    stdin: stdinOf(options.stdin ?? ""),
+  });
+  return { code, out: io.out, err: io.err, calls: admin.calls };
+}
+
+const SERVER_DEMO = `kind: HTTPServer
+name: server-demo
+port: 10080
+rules: []
+`;
+
+// ---- reading ----
+
+Deno.test("ctl object get prints the node's YAML as received", async () => {
+  const r = await ctl(["object", "get", "server-demo"], {
+    routes: { "GET /objects/server-demo": { status: 200, body: SERVER_DEMO } },
+  });
+  assert.equal(r.code, 0);
+  assert.equal(r.out, SERVER_DEMO);
+  assert.equal(r.err, "");
+  assert.equal(r.calls.length, 1);
+  assert.equal(r.calls[0].url, "http://localhost:2381/apis/v2/objects/server-demo");
+  assert.equal(r.calls[0].headers.get("accept"), null); // no JSON asked for
+});
+
+Deno.test("ctl -o json asks for JSON and pretty-prints it", async () => {
+  const r = await ctl(["object", "list", "-o", "json"], {
+    routes: { "GET /objects": { status: 200, body: '[{"name":"a","kind":"Pipeline"}]' } },
+  });
+  assert.equal(r.code, 0);
+  assert.equal(r.calls[0].headers.get("accept"), "application/json");
+  assert.equal(r.out, '[\n  {\n    "name": "a",\n    "kind": "Pipeline"\n  }\n]\n');
+});
+
+Deno.test("ctl --output=json converts YAML when the node ignores Accept", async () => {
+  const r = await ctl(["--output=json", "filter", "list"], {
+    routes: {
+      "GET /metadata/objects/pipeline/filters": { status: 200, body: "- Proxy\n- Mock\n" },
+    },
+  });
+  assert.equal(r.code, 0);
+  assert.equal(r.out, '[\n  "Proxy",\n  "Mock"\n]\n');
+});
+
+Deno.test("ctl commands call their admin API routes", async () => {
+  const cases: [string[], string, string][] = [
+    [["api", "list"], "GET", ""],
+    [["health"], "GET", "/healthz"],
+    [["member", "list"], "GET", "/status/members"],
+    [["member", "purge", "eg-2"], "DELETE", "/status/members/eg-2"],
+    [["object", "kinds"], "GET", "/object-kinds"],
+    [["object", "list"], "GET", "/objects"],
+    [["object", "get", "p1"], "GET", "/objects/p1"],
+    [["object", "delete", "p1"], "DELETE", "/objects/p1"],
+    [["object", "status", "get", "p1"], "GET", "/status/objects/p1"],
+    [["object", "status", "list"], "GET", "/status/objects"],
+    [["filter", "list"], "GET", "/metadata/objects/pipeline/filters"],
+    [["filter", "results", "Proxy"], "GET", "/metadata/objects/pipeline/filters/Proxy/results"],
+  ];
+  for (const [args, method, path] of cases) {
+    const r = await ctl(args, { routes: { [`${method} ${path}`]: { status: 200 } } });
+    assert.equal(r.code, 0, `${args.join(" ")}: ${r.err}`);
+    assert.deepEqual(r.calls.map((c) => `${c.method} ${c.path}`), [`${method} ${path}`]);
+  }
+});
+
+Deno.test("ctl prints confirmations for delete, purge and health", async () => {
+  const routes: Record<string, Route> = {
+    "DELETE /objects/p1": { status: 200 },
+    "DELETE /status/members/eg-2": { status: 200 },
+    "GET /healthz": { status: 200 },
+  };
+  assert.equal((await ctl(["object", "delete", "p1"], { routes })).out, "Object p1 deleted\n");
+  assert.equal((await ctl(["member", "purge", "eg-2"], { routes })).out, "Member eg-2 purged\n");
+  assert.equal((await ctl(["health"], { routes })).out, "OK\n");
+});
+
+Deno.test("ctl URL-encodes names in paths", async () => {
+  const r = await ctl(["object", "get", "a b/c"]);
+  assert.equal(r.calls[0].path, "/objects/a%20b%2Fc");
+});
+
+// ---- names, flags, help ----
+
+Deno.test("ctl accepts unique prefixes and the egctl aliases", async () => {
+  const routes: Record<string, Route> = {
+    "GET /objects/x": { status: 200 },
+    "GET /status/objects/x": { status: 200 },
+    "GET /status/objects": { status: 200 },
+    "GET /object-kinds": { status: 200 },
+  };
+  for (const args of [["o", "get", "x"], ["obj", "g", "x"], ["ob", "ge", "x"]]) {
+    const r = await ctl(args, { routes });
+    assert.deepEqual(r.calls.map((c) => c.path), ["/objects/x"], args.join(" "));
+  }
+  for (const args of [["o", "stat", "get", "x"], ["object", "s", "g", "x"]]) {
+    const r = await ctl(args, { routes });
+    assert.deepEqual(r.calls.map((c) => c.path), ["/status/objects/x"], args.join(" "));
+  }
+  assert.deepEqual((await ctl(["o", "st", "l"], { routes })).calls.map((c) => c.path), [
+    "/status/objects",
+  ]);
+  assert.deepEqual((await ctl(["o", "k"], { routes })).calls.map((c) => c.path), ["/object-kinds"]);
+});
+
+Deno.test("ctl --server accepts host:port with or without a scheme", async () => {
+  const cases: [string, string][] = [
+    ["127.0.0.1:9000", "http://127.0.0.1:9000/apis/v2/healthz"],
+    ["http://eg.local:2381/", "http://eg.local:2381/apis/v2/healthz"],
+    ["https://eg.local:8443", "https://eg.local:8443/apis/v2/healthz"],
+    ["[::1]:2381", "http://[::1]:2381/apis/v2/healthz"],
+  ];
+  for (const [server, url] of cases) {
+    const r = await ctl(["--server", server, "health"], {
+      routes: { "GET /healthz": { status: 200 } },
+    });
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.calls[0].url, url);
+  }
+});
+
+Deno.test("ctl usage errors exit 2 with a --help hint and send nothing", async () => {
+  const cases: [string[], string, string][] = [
+    [[], "missing command: api, health, member, object, filter", "easegress ctl --help"],
+    [["object"], '"object" needs a command', "easegress ctl object --help"],
+    [["objects"], 'unknown command "objects"', "easegress ctl --help"],
+    [["object", "fetch"], 'unknown command "fetch" for "object"', "easegress ctl object --help"],
+    [["object", "get"], 'missing NAME for "object get"', "easegress ctl object get --help"],
+    [["object", "get", ""], "NAME must not be empty", "easegress ctl object get --help"],
+    [["object", "list", "x"], 'unexpected argument "x" for "object list"', "object list --help"],
+    [["-o", "xml", "object", "list"], 'unknown output format "xml": use yaml or json', "--help"],
+    [["object", "list", "--bogus"], "Unknown option '--bogus'", "easegress ctl --help"],
+    [["object", "get", "x", "-f", "a.yaml"], '-f/--file is not used by "object get"', "--help"],
+    [["--server", "ftp://h:1", "health"], "must use http:// or https://", "health --help"],
+    [["--server", "h:1/apis", "health"], "without path", "health --help"],
+    [["--server"], "argument missing", "--help"],
+  ];
+  for (const [args, message, hint] of cases) {
+    const r = await ctl(args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.equal(r.calls.length, 0);
+    assert.equal(r.out, "");
+    assert.match(r.err, /^Error: /);
+    assert.ok(r.err.includes(message), `${args.join(" ")}: ${r.err}`);
+    assert.ok(r.err.includes(hint), `${args.join(" ")}: ${r.err}`);
+  }
+});
+
+Deno.test("ctl --help works at every level and sends nothing", async () => {
+  const root = await ctl(["--help"]);
+  assert.equal(root.code, 0);
+  assert.equal(root.calls.length, 0);
+  for (const line of ["object create [-f FILE]", "object status get NAME", "filter results KIND"]) {
+    assert.ok(root.out.includes(line), line);
+  }
+  assert.ok(root.out.includes("--server HOST:PORT"));
+
+  const group = await ctl(["o", "-h"]);
+  assert.equal(group.code, 0);
+  assert.match(group.out, /Usage:\n {2}easegress ctl object <command>/);
+  assert.match(group.out, /Aliases: object, o, obj/);
+
+  const leaf = await ctl(["object", "get", "--help"]);
+  assert.equal(leaf.code, 0);
+  assert.match(leaf.out, /easegress ctl object get NAME \[flags\]/);
+
+  const nested = await ctl(["object", "stat", "-h"]);
+  assert.match(nested.out, /Aliases: status, stat/);
+  assert.match(nested.out, /get NAME/);
+});
+
+// ---- sending documents ----
+
+const TWO_OBJECTS = `${SERVER_DEMO}---
+name: pipeline-demo
+kind: Pipeline
+flow: []
+`;
+
+Deno.test("ctl object create posts every document from stdin", async () => {
+  const r = await ctl(["object", "create"], {
+    stdin: TWO_OBJECTS,
+    routes: { "POST /objects": { status: 201 } },
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, "Object server-demo created\nObject pipeline-demo created\n");
+  assert.deepEqual(r.calls.map((c) => `${c.method} ${c.path}`), [
+    "POST /objects",
+    "POST /objects",
+  ]);
+  assert.deepEqual(JSON.parse(r.calls[0].body), {
+    kind: "HTTPServer",
+    name: "server-demo",
+    port: 10080,
+    rules: [],
+  });
+  assert.equal(JSON.parse(r.calls[1].body).name, "pipeline-demo");
+});
+
+Deno.test("ctl object create reads -f FILE, and -f - means stdin", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    await Deno.writeTextFile(file, SERVER_DEMO);
+    const routes: Record<string, Route> = { "POST /objects": { status: 201 } };
+    const fromFile = await ctl(["object", "create", "-f", file], { routes, stdin: "junk: [" });
+    assert.equal(fromFile.code, 0, fromFile.err);
+    assert.equal(JSON.parse(fromFile.calls[0].body).name, "server-demo");
+
+    const fromStdin = await ctl(["object", "create", "-f", "-"], { routes, stdin: SERVER_DEMO });
+    assert.equal(fromStdin.code, 0, fromStdin.err);
+    assert.equal(fromStdin.out, "Object server-demo created\n");
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("ctl object create reports an unreadable file", async () => {
+  const r = await ctl(["object", "create", "-f", "/nonexistent/objects.yaml"]);
+  assert.equal(r.code, 1);
+  assert.equal(r.err, "Error: cannot read /nonexistent/objects.yaml: no such file\n");
+  assert.equal(r.calls.length, 0);
+});
+
+Deno.test("ctl checks every document before sending any", async () => {
+  const input = `${SERVER_DEMO}---
+name: no-kind
+---
+- a
+- list
+---
+name: 42
+kind: Pipeline
+`;
+  const r = await ctl(["object", "apply"], { stdin: input });
+  assert.equal(r.code, 1);
+  assert.equal(r.calls.length, 0);
+  assert.equal(
+    r.err,
+    "Error: stdin has 3 invalid documents; nothing was sent\n" +
+      '  document 2 (name "no-kind"): missing kind\n' +
+      "  document 3: must be a map with name and kind, got a list\n" +
+      "  document 4: name must be a string, got number 42\n",
+  );
+});
+
+Deno.test("ctl reports YAML syntax errors by document number", async () => {
+  const r = await ctl(["object", "create"], { stdin: `${SERVER_DEMO}---\nname: [unclosed\n` });
+  assert.equal(r.code, 1);
+  assert.equal(r.calls.length, 0);
+  assert.match(
+    r.err,
+    /^Error: stdin has 1 invalid document; nothing was sent\n {2}document 2: invalid YAML: /,
+  );
+});
+
+Deno.test("ctl rejects input with no objects", async () => {
+  const r = await ctl(["object", "create"], { stdin: "# nothing here\n---\n" });
+  assert.equal(r.code, 1);
+  assert.equal(r.err, "Error: no objects found in stdin\n");
+  assert.equal(r.calls.length, 0);
+});
+
+Deno.test("ctl object update puts each document at its name", async () => {
+  const r = await ctl(["object", "update"], {
+    stdin: TWO_OBJECTS,
+    routes: {
+      "PUT /objects/server-demo": { status: 200 },
+      "PUT /objects/pipeline-demo": { status: 200 },
+    },
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, "Object server-demo updated\nObject pipeline-demo updated\n");
+  assert.deepEqual(r.calls.map((c) => `${c.method} ${c.path}`), [
+    "PUT /objects/server-demo",
+    "PUT /objects/pipeline-demo",
+  ]);
+  assert.equal(r.calls[0].headers.get("content-type"), "application/json");
+});
+
+Deno.test("ctl object apply updates existing objects and creates missing ones", async () => {
+  const r = await ctl(["object", "apply"], {
+    stdin: TWO_OBJECTS,
+    routes: {
+      "PUT /objects/server-demo": { status: 200 },
+      // PUT /objects/pipeline-demo is not routed: the fake answers 404 not found.
+      "POST /objects": { status: 201 },
+    },
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, "Object server-demo updated\nObject pipeline-demo created\n");
+  assert.deepEqual(r.calls.map((c) => `${c.method} ${c.path}`), [
+    "PUT /objects/server-demo",
+    "PUT /objects/pipeline-demo",
+    "POST /objects",
+  ]);
+  assert.equal(JSON.parse(r.calls[2].body).name, "pipeline-demo");
+});
+
+Deno.test("ctl object apply does not fall back to create on errors other than 404", async () => {
+  const r = await ctl(["object", "apply"], {
+    stdin: SERVER_DEMO,
+    routes: {
+      "PUT /objects/server-demo": {
+        status: 400,
+        body: "code: 400\nmessage: 'different kinds: HTTPServer, Pipeline'\n",
+      },
+    },
+  });
+  assert.equal(r.code, 1);
+  assert.equal(r.err, "Error: 400: different kinds: HTTPServer, Pipeline\n");
+  assert.deepEqual(r.calls.map((c) => c.method), ["PUT"]);
+});
+
+Deno.test("ctl stops at the first failing document", async () => {
+  const input =
+    `name: a\nkind: Pipeline\n---\nname: b\nkind: Pipeline\n---\nname: c\nkind: Pipeline\n`;
+  const r = await ctl(["object", "create"], {
+    stdin: input,
+    routes: {
+      "POST /objects": (call) =>
+        JSON.parse(call.body).name === "b"
+          ? new Response("code: 409\nmessage: 'conflict name: b'\n", { status: 409 })
+          : new Response(null, { status: 201 }),
+    },
+  });
+  assert.equal(r.code, 1);
+  assert.equal(r.out, "Object a created\n");
+  assert.equal(
+    r.err,
+    "Error: 409: conflict name: b\n" +
+      '  stopped at document 2 (Pipeline "b"): 1 sent before it, 1 after it not sent\n',
+  );
+  assert.equal(r.calls.length, 2);
+});
+
+// ---- errors ----
+
+Deno.test("ctl formats error bodies as Error: code: message", async () => {
+  const r = await ctl(["object", "get", "missing"]);
+  assert.equal(r.code, 1);
+  assert.equal(r.out, "");
+  assert.equal(r.err, "Error: 404: not found\n");
+});
+
+Deno.test("ctl reads JSON error bodies under -o json", async () => {
+  const r = await ctl(["-o", "json", "object", "status", "list"], {
+    routes: {
+      "GET /status/objects": {
+        status: 503,
+        body: '{"code":503,"message":"cluster unavailable"}',
+        headers: { "content-type": "application/json" },
+      },
+    },
+  });
+  assert.equal(r.code, 1);
+  assert.equal(r.err, "Error: 503: cluster unavailable\n");
+});
+
+Deno.test("ctl falls back to the status text when the error body has no message", async () => {
+  const r = await ctl(["object", "list"], {
+    routes: {
+      "GET /objects": () => new Response("", { status: 405, statusText: "Method Not Allowed" }),
+    },
+  });
+  assert.equal(r.code, 1);
+  assert.equal(r.err, "Error: 405: Method Not Allowed\n");
+});
+
+Deno.test("ctl says when the admin API cannot be reached", async () => {
+  const io = capture();
+  const refused = () =>
+    Promise.reject(
+      new TypeError("fetch failed", {
+        cause: new Error(
+          "error sending request for url (http://localhost:2381/apis/v2/objects): " +
+            "client error (Connect): tcp connect error: Connection refused (os error 111)",
+        ),
+      }),
+    );
+  const code = await runCtl(["object", "list"], { fetch: refused, ...io });
+  assert.equal(code, 1);
+  assert.equal(
+    io.err,
+    "Error: cannot reach the admin API at http://localhost:2381: " +
+      "tcp connect error: Connection refused (os error 111)\n",
+  );
+});

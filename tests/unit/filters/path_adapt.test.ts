@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { PathAdaptor, readPathAdaptSpec } from "../../../filters/path_adapt.ts";
+import { SpecError, SpecReader } from "../../../filters/spec.ts";
+
+function adaptor(raw: unknown): PathAdaptor {
+  const r = new SpecReader(raw, "path");
+  const spec = readPathAdaptSpec(r);
+  r.finish();
+  r.throwIfProblems();
+  return new PathAdaptor(spec);
+}
+
+Deno.test("PathAdaptor: the first of replace, addPrefix, trimPrefix, regexpReplace wins", () => {
+  const all = {
+    replace: "/r",
+    addPrefix: "/p",
+    trimPrefix: "/t",
+    regexpReplace: { regexp: ".*", replace: "/x" },
+  };
+  assert.equal(adaptor(all).adapt("/t/a"), "/r");
+  assert.equal(adaptor({ ...all, replace: "" }).adapt("/t/a"), "/p/t/a");
+  assert.equal(adaptor({ ...all, replace: "", addPrefix: "" }).adapt("/t/a"), "/a");
+  assert.equal(
+    adaptor({ regexpReplace: { regexp: "^/v(\\d)/", replace: "/api/${1}/" } }).adapt("/v2/x"),
+    "/api/2/x",
+  );
+});
+
+Deno.test("PathAdaptor trimPrefix leaves other paths alone and keeps a leading slash", () => {
+  const trim = adaptor({ trimPrefix: "/api" });
+  assert.equal(trim.adapt("/other"), "/other");
+  assert.equal(trim.adapt("/api"), "/");
+  assert.equal(trim.adapt("/apix"), "/x");
+});
+
+Deno.test("readPathAdaptSpec requires paths starting with / and a regexp", () => {
+  try {
+    adaptor({ addPrefix: "api", regexpReplace: { replace: "x" } });
+    assert.fail("accepted");
+  } catch (e) {
+    assert.ok(e instanceof SpecError);
+    assert.deepEqual(e.problems, [
+      'path.addPrefix: must be a path starting with "/", got "api"',
+      "path.regexpReplace.regexp: is required",
+    ]);
+  }
+});
