@@ -134,8 +134,7 @@ export async function startEtcdProcess(options: EtcdProcessOptions): Promise<Etc
     }
     throw error;
   }
-  // pipeTo closes the log file when etcd's stderr ends.
-  const logCopied = child.stderr.pipeTo(log.writable).catch(() => {});
+  const logCopied = copyToLog(child.stderr, log);
   const exited = child.status.then(async (status) => {
     await logCopied;
     return status;
@@ -249,6 +248,32 @@ export async function isHealthy(healthUrl: string): Promise<boolean> {
     return response.ok && (JSON.parse(body) as { health?: unknown }).health === "true";
   } catch {
     return false;
+  }
+}
+
+/**
+ * Appends etcd's output to its log file as it comes. Not `pipeTo`: between
+ * two Deno resources it holds the data back until the stream ends (checked on
+ * Deno 2.9.6), which would leave the log empty while etcd runs.
+ */
+async function copyToLog(output: ReadableStream<Uint8Array>, log: Deno.FsFile): Promise<void> {
+  let writable = true;
+  try {
+    for await (const chunk of output) {
+      // Keep draining even when the file fails, or a full pipe would stall etcd.
+      if (!writable) continue;
+      try {
+        let written = 0;
+        while (written < chunk.length) written += await log.write(chunk.subarray(written));
+      } catch (error) {
+        writable = false;
+        console.error(`Cannot write etcd log: ${error instanceof Error ? error.message : error}`);
+      }
+    }
+  } catch {
+    // The pipe broke: etcd is gone, nothing more to copy.
+  } finally {
+    log.close();
   }
 }
 

@@ -74,9 +74,12 @@ function readRule(r: SpecReader): MockRuleSpec {
   if (headers && Object.keys(headers).length) rule.headers = headers;
   const body = r.string("body");
   if (body) rule.body = body;
-  const delay = r.duration("delay");
+  const delay = r.string("delay"); // "" means no delay, as in Easegress
   if (delay) {
-    if ((parseDuration(delay) ?? 0) < 0) r.problem("delay", `must not be negative, got "${delay}"`);
+    const ms = parseDuration(delay);
+    if (ms === undefined) {
+      r.problem("delay", `must be a duration such as "500ms" or "1m30s", got "${delay}"`);
+    } else if (ms < 0) r.problem("delay", `must not be negative, got "${delay}"`);
     rule.delay = delay;
   }
   return rule;

@@ -20,7 +20,7 @@ const HT = 9;
 
 /** `ignoreBOM` keeps a stray BOM visible so the status-line check rejects it. */
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** The parts of a response head the client needs. */
 export interface ResponseHead {

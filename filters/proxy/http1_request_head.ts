@@ -11,8 +11,12 @@ import { extraConnectionHeaders, HOP_BY_HOP } from "./hop_by_hop.ts";
 const NOT_COPIED: ReadonlySet<string> = new Set([...HOP_BY_HOP, "host", "content-length"]);
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const CONTROL_OR_SPACE = /[\x00-\x20\x7f]/;
-const CR_OR_LF = /[\r\n]/;
+// Control characters are exactly what these patterns look for.
+// deno-lint-ignore no-control-regex
+const CONTROL_SPACE_OR_NON_ASCII = /[\x00-\x20\x7f-\uffff]/;
+/** What a header value must not contain: NUL, CR, LF, or chars that are not bytes. */
+// deno-lint-ignore no-control-regex
+const BAD_VALUE = /[\x00\r\n\u0100-\uffff]/;
 const KNOWN_METHODS: ReadonlySet<string> = new Set([
   "GET",
   "HEAD",
@@ -51,10 +55,10 @@ export function serializeRequestHead(parts: RequestHeadParts, framing: string): 
   if (!KNOWN_METHODS.has(method) && !TOKEN.test(method)) {
     throw new TypeError(`Cannot send upstream request: invalid method ${JSON.stringify(method)}`);
   }
-  if (target === "" || CONTROL_OR_SPACE.test(target)) {
+  if (target === "" || CONTROL_SPACE_OR_NON_ASCII.test(target)) {
     throw new TypeError(`Cannot send upstream request: invalid target ${JSON.stringify(target)}`);
   }
-  if (host === "" || CONTROL_OR_SPACE.test(host)) {
+  if (host === "" || CONTROL_SPACE_OR_NON_ASCII.test(host)) {
     throw new TypeError(`Cannot send upstream request: invalid host ${JSON.stringify(host)}`);
   }
   let head = method + " " + target + " HTTP/1.1\r\nhost: " + host + "\r\n";
@@ -66,7 +70,7 @@ export function serializeRequestHead(parts: RequestHeadParts, framing: string): 
   if (extraHeaders !== undefined) {
     for (let i = 0; i < extraHeaders.length; i++) {
       const [name, value] = extraHeaders[i];
-      if (!TOKEN.test(name) || CR_OR_LF.test(value)) {
+      if (!TOKEN.test(name) || BAD_VALUE.test(value)) {
         throw new TypeError(
           `Cannot send upstream request: invalid extra header ${JSON.stringify(name)}`,
         );

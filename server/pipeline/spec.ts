@@ -143,7 +143,9 @@ function checkFlow(
       r.problem(`flow[${i}].filter`, `no filter named "${node.filter}" in filters`);
       return;
     }
-    const results = registry.get(kindName)?.results ?? [];
+    const kind = registry.get(kindName);
+    if (!kind) return; // the unknown kind is reported at filters[]
+    const results = kind.results;
     for (const [result, target] of Object.entries(node.jumpIf ?? {})) {
       if (!results.includes(result)) {
         r.problem(

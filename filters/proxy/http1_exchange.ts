@@ -1,0 +1,555 @@
+/**
+ * One request/response exchange on one pooled connection.
+ *
+ * The head (and a small body) goes out in one write; a larger or streamed
+ * body is pumped concurrently while the response is read, so a server that
+ * answers early is seen. The response body is a pull-based stream whose
+ * source is the exchange itself; when the body has already arrived with the
+ * head, the connection goes back to the pool before the caller even sees the
+ * response.
+ *
+ * @module
+ */
+
+import {
+  type BodyReader,
+  ChunkedReader,
+  ContentLengthReader,
+  UntilCloseReader,
+} from "./http1_body.ts";
+import type { Http1Connection } from "./http1_connection.ts";
+import { findHeadEnd, parseResponseHead, type ResponseHead } from "./http1_parser.ts";
+import {
+  declaredContentLength,
+  encodeHeadInto,
+  serializeRequestHead,
+} from "./http1_request_head.ts";
+import type { UpstreamRequest, UpstreamResponse } from "./http1_client.ts";
+import { UpstreamError } from "./upstream_error.ts";
+
+/** Bodies up to this size are written in the same write as the head. */
+const INLINE_BODY_MAX = 16 * 1024;
+/** Chunks up to this size are framed in one write. */
+const COALESCE_CHUNK_MAX = 16 * 1024;
+const IDEMPOTENT: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "OPTIONS",
+  "PUT",
+  "DELETE",
+  "TRACE",
+]);
+/** Methods whose empty body is still announced with `Content-Length: 0`, as Go does. */
+const EMPTY_BODY_LENGTH: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH"]);
+const LAST_CHUNK = new TextEncoder().encode("0\r\n\r\n");
+const CRLF = new TextEncoder().encode("\r\n");
+const encoder = new TextEncoder();
+
+/** A request turned into wire form once, before a connection is chosen, and reused on retry. */
+export interface PreparedRequest {
+  /** The caller's request. */
+  readonly req: UpstreamRequest;
+  /** The serialized head, ending with the blank line. */
+  readonly head: string;
+  /** A small body written together with the head, or null. */
+  readonly inline: Uint8Array | null;
+  /** A body written after the head while the response is read, or null. */
+  readonly deferred: Uint8Array | ReadableStream<Uint8Array> | null;
+  /** The declared length of a stream body, or -1 when it is sent chunked. */
+  readonly streamLength: number;
+  /** Whether the request may be resent after body bytes went out (idempotent, body replayable). */
+  readonly replayable: boolean;
+}
+
+/**
+ * Validates and serializes a request. Throws a `TypeError` naming the bad
+ * part (method, target, host, extra header, Content-Length).
+ */
+export function prepareRequest(req: UpstreamRequest): PreparedRequest {
+  const body = req.body;
+  let framing: string;
+  let inline: Uint8Array | null = null;
+  let deferred: Uint8Array | ReadableStream<Uint8Array> | null = null;
+  let streamLength = -1;
+  if (body === null || body === undefined) {
+    framing = EMPTY_BODY_LENGTH.has(req.method) ? "content-length: 0\r\n" : "";
+  } else if (body instanceof Uint8Array) {
+    framing = "content-length: " + body.length + "\r\n";
+    if (body.length <= INLINE_BODY_MAX) inline = body;
+    else deferred = body;
+  } else if (body instanceof ReadableStream) {
+    streamLength = declaredContentLength(req.headers);
+    framing = streamLength >= 0
+      ? "content-length: " + streamLength + "\r\n"
+      : "transfer-encoding: chunked\r\n";
+    deferred = body;
+  } else {
+    throw new TypeError(
+      "Cannot send upstream request: body must be a Uint8Array, a ReadableStream or null",
+    );
+  }
+  return {
+    req,
+    head: serializeRequestHead(req, framing),
+    inline,
+    deferred,
+    streamLength,
+    replayable: IDEMPOTENT.has(req.method) && !(body instanceof ReadableStream),
+  };
+}
+
+/** A reused connection failed before any response byte: the server had closed it. */
+export class StaleConnectionError extends Error {
+  /** Whether the request may be sent again on a fresh connection. */
+  readonly retryable: boolean;
+
+  constructor(retryable: boolean, options?: ErrorOptions) {
+    super("Upstream closed an idle keep-alive connection", options);
+    this.name = "StaleConnectionError";
+    this.retryable = retryable;
+  }
+}
+
+/** What an exchange needs from its pool. */
+export interface ExchangeHost {
+  /** Largest response head (and trailer block) accepted, in bytes. */
+  readonly maxHeaderBytes: number;
+  /** Returns a connection after a complete exchange; `reusable` false closes it. */
+  release(conn: Http1Connection, reusable: boolean): void;
+}
+
+/** Underlying source of a response body that arrived whole. */
+class CompleteBody implements UnderlyingDefaultSource<Uint8Array> {
+  readonly #chunk: Uint8Array;
+  constructor(chunk: Uint8Array) {
+    this.#chunk = chunk;
+  }
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    controller.enqueue(this.#chunk);
+    controller.close();
+  }
+}
+
+function concat(first: Uint8Array, more: Uint8Array[]): Uint8Array {
+  let size = first.length;
+  for (const chunk of more) size += chunk.length;
+  const out = new Uint8Array(size);
+  out.set(first);
+  let at = first.length;
+  for (const chunk of more) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+function abortError(signal: AbortSignal): UpstreamError {
+  return new UpstreamError("aborted", "Upstream request aborted", { cause: signal.reason });
+}
+
+/**
+ * Runs one exchange. Also the underlying source of the response body stream
+ * (`start`, `pull`, `cancel`), so a streamed body costs no extra objects.
+ */
+export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
+  readonly #host: ExchangeHost;
+  readonly #conn: Http1Connection;
+  readonly #prepared: PreparedRequest;
+  readonly #reused: boolean;
+  #reader: BodyReader | null = null;
+  #early: Uint8Array | null = null;
+  #earlyMore: Uint8Array[] | null = null;
+  #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  #source: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #onAbort: (() => void) | null = null;
+  #error: Error | null = null;
+  #reusable = true;
+  #requestDone = false;
+  #responseDone = false;
+  #finished = false;
+  #gotBytes = false;
+  #bodySent = false;
+  #awaitingSource = false;
+
+  /** An exchange of `prepared` on `conn`; `reused` tells whether `conn` served earlier requests. */
+  constructor(
+    host: ExchangeHost,
+    conn: Http1Connection,
+    prepared: PreparedRequest,
+    reused: boolean,
+  ) {
+    this.#host = host;
+    this.#conn = conn;
+    this.#prepared = prepared;
+    this.#reused = reused;
+  }
+
+  /**
+   * Sends the request and resolves with the response head and body stream.
+   * Rejects with `UpstreamError`, or `StaleConnectionError` for the pool to
+   * retry. The caller checked that the signal has not fired yet.
+   */
+  async run(): Promise<UpstreamResponse> {
+    const signal = this.#prepared.req.signal;
+    if (signal !== undefined) {
+      this.#onAbort = () => this.#fail(abortError(signal));
+      signal.addEventListener("abort", this.#onAbort);
+    }
+    try {
+      await this.#writeHead();
+      return this.#respond(await this.#readHead());
+    } catch (error) {
+      throw this.#fail(error);
+    }
+  }
+
+  async #writeHead(): Promise<void> {
+    const { head, inline, deferred } = this.#prepared;
+    const conn = this.#conn;
+    const buf = conn.writeBuffer(head.length + (inline === null ? 0 : inline.length));
+    let n = encodeHeadInto(head, buf);
+    if (inline !== null && inline.length > 0) {
+      buf.set(inline, n);
+      n += inline.length;
+      this.#bodySent = true;
+    }
+    try {
+      await conn.write(buf.subarray(0, n));
+    } catch (error) {
+      throw this.#connectionLost(error);
+    }
+    if (deferred === null) {
+      this.#requestDone = true;
+    } else {
+      this.#bodySent = true;
+      this.#pump(deferred);
+    }
+  }
+
+  async #readHead(): Promise<ResponseHead> {
+    const conn = this.#conn;
+    const max = this.#host.maxHeaderBytes;
+    let scanFrom = conn.start;
+    for (;;) {
+      const headEnd = findHeadEnd(conn.buf, scanFrom, conn.end);
+      if (headEnd !== -1) {
+        if (headEnd - conn.start > max) throw this.#headTooLarge();
+        const head = parseResponseHead(conn.buf, conn.start, headEnd);
+        conn.start = headEnd;
+        if (head.status >= 200) return head;
+        if (head.status === 101) {
+          throw new UpstreamError(
+            "protocol",
+            "Invalid upstream response: unexpected 101 Switching Protocols",
+          );
+        }
+        // 1xx interim response (100 Continue, 103 Early Hints): skip it.
+        scanFrom = conn.start;
+        continue;
+      }
+      if (conn.end - conn.start > max) throw this.#headTooLarge();
+      scanFrom = Math.max(conn.start, conn.end - 3);
+      let more: boolean;
+      try {
+        more = await conn.fill();
+      } catch (error) {
+        throw this.#connectionLost(error);
+      }
+      if (!more) throw this.#connectionLost(undefined);
+      this.#gotBytes = true;
+    }
+  }
+
+  #headTooLarge(): UpstreamError {
+    return new UpstreamError(
+      "protocol",
+      `Invalid upstream response: head larger than ${this.#host.maxHeaderBytes} bytes`,
+    );
+  }
+
+  #respond(head: ResponseHead): UpstreamResponse {
+    const { status, headers } = head;
+    if (head.close) this.#reusable = false;
+    if (status === 204 || status === 304 || this.#prepared.req.method === "HEAD") {
+      this.#responseFinished();
+      return { status, headers, body: null };
+    }
+    const conn = this.#conn;
+    let reader: BodyReader;
+    if (head.chunked) {
+      reader = new ChunkedReader(conn, this.#host.maxHeaderBytes);
+    } else if (head.contentLength >= 0) {
+      reader = new ContentLengthReader(conn, head.contentLength);
+    } else {
+      this.#reusable = false;
+      reader = new UntilCloseReader(conn);
+    }
+    // Take whatever body bytes came with the head.
+    let first = reader.readBuffered();
+    let more: Uint8Array[] | null = null;
+    if (first !== null) {
+      for (let next = reader.readBuffered(); next !== null; next = reader.readBuffered()) {
+        (more ??= []).push(next);
+      }
+    }
+    if (reader.done) {
+      this.#responseFinished();
+      if (first === null) return { status, headers, body: null };
+      if (more !== null) first = concat(first, more);
+      return { status, headers, body: new ReadableStream(new CompleteBody(first)) };
+    }
+    this.#reader = reader;
+    this.#early = first;
+    this.#earlyMore = more;
+    return { status, headers, body: new ReadableStream(this) };
+  }
+
+  /** Stream source: hands over body bytes that arrived with the head. */
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#controller = controller;
+    if (this.#early !== null) controller.enqueue(this.#early);
+    if (this.#earlyMore !== null) {
+      for (const chunk of this.#earlyMore) {
+        controller.enqueue(chunk);
+      }
+    }
+    this.#early = null;
+    this.#earlyMore = null;
+  }
+
+  /** Stream source: reads the next body bytes when the consumer wants them. */
+  async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    const reader = this.#reader!;
+    if (this.#responseDone) return;
+    let chunk: Uint8Array | null;
+    try {
+      chunk = await reader.read();
+      if (chunk !== null) reader.settle();
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (this.#responseDone) return; // failed or cancelled meanwhile
+    if (chunk !== null) controller.enqueue(chunk);
+    if (chunk === null || reader.done) {
+      controller.close();
+      this.#responseFinished();
+    }
+  }
+
+  /** Stream source: the consumer gave up; the connection cannot be reused. */
+  cancel(): void {
+    this.#responseDone = true;
+    this.#fail(new UpstreamError("aborted", "Upstream response body was cancelled"));
+  }
+
+  /** Writes a deferred body; never rejects (failures end the exchange). */
+  async #pump(body: Uint8Array | ReadableStream<Uint8Array>): Promise<void> {
+    const conn = this.#conn;
+    if (body instanceof Uint8Array) {
+      try {
+        await conn.write(body);
+      } catch (error) {
+        this.#requestFailed(error);
+        return;
+      }
+      this.#requestFinished();
+      return;
+    }
+    const declared = this.#prepared.streamLength;
+    const chunked = declared < 0;
+    let reader: ReadableStreamDefaultReader<Uint8Array>;
+    try {
+      reader = body.getReader();
+    } catch (error) {
+      this.#fail(
+        new UpstreamError("aborted", "Request body stream is not readable", { cause: error }),
+      );
+      return;
+    }
+    this.#source = reader;
+    let sent = 0;
+    for (;;) {
+      if (this.#finished) return;
+      if (this.#responseDone) {
+        // The server has answered. A fully sent fixed-length body leaves the
+        // connection clean; otherwise stop sending and drop the connection.
+        if (!chunked && sent === declared) {
+          this.#source = null;
+          reader.cancel().catch(() => {});
+          this.#requestFinished();
+        } else {
+          this.#stopBody(reader);
+        }
+        return;
+      }
+      let result: ReadableStreamReadResult<Uint8Array>;
+      this.#awaitingSource = true;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        this.#awaitingSource = false;
+        if (this.#responseDone) this.#stopBody(reader);
+        else {this.#fail(
+            new UpstreamError("aborted", "Request body stream failed", { cause: error }),
+          );}
+        return;
+      }
+      this.#awaitingSource = false;
+      if (this.#responseDone) continue;
+      if (result.done) break;
+      const chunk = result.value;
+      if (!(chunk instanceof Uint8Array)) {
+        this.#fail(
+          new UpstreamError("aborted", "Request body stream yielded a non-Uint8Array chunk"),
+        );
+        return;
+      }
+      if (chunk.length === 0) continue;
+      sent += chunk.length;
+      if (!chunked && sent > declared) {
+        this.#fail(
+          new UpstreamError(
+            "protocol",
+            `Request body is longer than its Content-Length ${declared}`,
+          ),
+        );
+        return;
+      }
+      try {
+        if (chunked) await this.#writeChunk(chunk);
+        else await conn.write(chunk);
+      } catch (error) {
+        this.#requestFailed(error);
+        return;
+      }
+    }
+    this.#source = null;
+    if (!chunked && sent !== declared) {
+      this.#fail(
+        new UpstreamError(
+          "protocol",
+          `Request body ended after ${sent} of ${declared} declared bytes`,
+        ),
+      );
+      return;
+    }
+    if (chunked) {
+      try {
+        await conn.write(LAST_CHUNK);
+      } catch (error) {
+        this.#requestFailed(error);
+        return;
+      }
+    }
+    this.#requestFinished();
+  }
+
+  async #writeChunk(chunk: Uint8Array): Promise<void> {
+    const conn = this.#conn;
+    const sizeLine = chunk.length.toString(16) + "\r\n";
+    if (chunk.length > COALESCE_CHUNK_MAX) {
+      await conn.write(encoder.encode(sizeLine));
+      await conn.write(chunk);
+      await conn.write(CRLF);
+      return;
+    }
+    const buf = conn.writeBuffer(sizeLine.length + chunk.length + 2);
+    let n = encodeHeadInto(sizeLine, buf);
+    buf.set(chunk, n);
+    n += chunk.length;
+    buf[n++] = 13;
+    buf[n++] = 10;
+    await conn.write(buf.subarray(0, n));
+  }
+
+  /** The response ended before the request body: drop the rest and the connection. */
+  #stopBody(reader: ReadableStreamDefaultReader<Uint8Array>): void {
+    this.#source = null;
+    this.#reusable = false;
+    reader.cancel().catch(() => {});
+    this.#release();
+  }
+
+  #requestFinished(): void {
+    this.#requestDone = true;
+    if (this.#responseDone) this.#release();
+  }
+
+  /** Writing the body failed: the socket is broken; the response read will see it too. */
+  #requestFailed(error: unknown): void {
+    this.#reusable = false;
+    const source = this.#source;
+    this.#source = null;
+    source?.cancel(error).catch(() => {});
+    if (this.#responseDone) this.#release();
+  }
+
+  #responseFinished(): void {
+    this.#responseDone = true;
+    if (this.#requestDone) {
+      this.#release();
+    } else if (this.#awaitingSource) {
+      // The pump is waiting on the client: end the body now rather than wait.
+      this.#source?.cancel().catch(() => {});
+    }
+  }
+
+  #release(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#detachSignal();
+    this.#host.release(this.#conn, this.#reusable);
+  }
+
+  #detachSignal(): void {
+    if (this.#onAbort !== null) {
+      this.#prepared.req.signal!.removeEventListener("abort", this.#onAbort);
+      this.#onAbort = null;
+    }
+  }
+
+  /** The socket failed or ended before the response was complete. */
+  #connectionLost(cause: unknown): Error {
+    if (this.#error !== null) return this.#error;
+    if (this.#reused && !this.#gotBytes) {
+      return new StaleConnectionError(this.#prepared.replayable || !this.#bodySent, { cause });
+    }
+    const detail = cause instanceof Error ? `: ${cause.message}` : "";
+    return new UpstreamError(
+      "closed",
+      (this.#gotBytes
+        ? "Upstream closed the connection in the middle of the response head"
+        : "Upstream closed the connection before sending a response") + detail,
+      { cause },
+    );
+  }
+
+  /** Ends the exchange with an error: drops the connection, errors the body stream. */
+  #fail(error: unknown): Error {
+    if (this.#error !== null) return this.#error;
+    let err: Error;
+    if (error instanceof UpstreamError || error instanceof StaleConnectionError) {
+      err = error;
+    } else {
+      const message = error instanceof Error ? error.message : String(error);
+      err = new UpstreamError("closed", `Upstream connection failed: ${message}`, { cause: error });
+    }
+    this.#error = err;
+    this.#reusable = false;
+    if (!this.#finished) {
+      this.#finished = true;
+      this.#detachSignal();
+      this.#host.release(this.#conn, false);
+    }
+    const controller = this.#controller;
+    if (controller !== null && !this.#responseDone) {
+      this.#responseDone = true;
+      controller.error(err);
+    }
+    const source = this.#source;
+    this.#source = null;
+    source?.cancel(err).catch(() => {});
+    return err;
+  }
+}

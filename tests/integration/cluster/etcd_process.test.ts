@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { startEtcdProcess } from "../../../cluster/etcd_process.ts";
+import { openEtcdStore } from "../../../cluster/etcd_store.ts";
+import { StoreUnavailableError } from "../../../cluster/store.ts";
+import { waitFor } from "../../unit/cluster/store_conformance.ts";
+import { freePort, requireEtcd, TestEtcdCluster } from "./etcd_fixture.ts";
+
+Deno.test("three etcd members keep accepting writes with one killed", async () => {
+  const etcd = await TestEtcdCluster.start(3);
+  const store = await openEtcdStore({
+    endpoints: etcd.endpoints,
+    clusterName: "trio",
+    memberName: "node-1",
+    requestTimeoutMs: 5_000,
+  });
+  try {
+    assert.equal(await store.put("/config/objects/a", "before"), true);
+    const log = await Deno.readTextFile(etcd.process("m1").logFile);
+    assert.match(log, /m1/, "etcd logs to etcd_server.log in the log dir");
+
+    console.log("T kill", performance.now()); await etcd.killMember("m1"); console.log("T killed", performance.now());
+    // Quorum (2 of 3) remains; a write may meet a leader election and is retried.
+    await waitFor(async () => {
+      try {
+        const t = performance.now();
+        try { return await store.put("/config/objects/b", "after"); } finally { console.log("PUT took", performance.now() - t); }
+      } catch (error) {
+        if (error instanceof StoreUnavailableError) return false;
+        throw error;
+      }
+    }, "a write with m1 dead");
+    console.log("T written", performance.now()); const values = (await store.range("/config/objects/")).map((kv) => kv.value);
+    assert.deepEqual(values, ["before", "after"]);
+
+    // The killed member rejoins with its data and catches up.
+    await etcd.startMember("m1");
+    const m1Only = await openEtcdStore({
+      endpoints: [etcd.members[0].clientUrl],
+      clusterName: "trio",
+      memberName: "reader",
+    });
+    try {
+      assert.equal((await m1Only.get("/config/objects/b"))?.value, "after");
+    } finally {
+      await m1Only.close();
+    }
+  } finally {
+    await store.close();
+    await etcd.close();
+  }
+});
+
+Deno.test("startEtcdProcess() reports etcd's log when etcd exits at start", async () => {
+  await requireEtcd();
+  const dir = await Deno.makeTempDir({ prefix: "eg-etcd-bad-" });
+  try {
+    const peerUrl = `http://127.0.0.1:${freePort()}`;
+    await assert.rejects(
+      () =>
+        startEtcdProcess({
+          name: "lonely",
+          dataDir: `${dir}/data`,
+          logDir: `${dir}/log`,
+          listenClientUrls: [`http://127.0.0.1:${freePort()}`],
+          listenPeerUrls: [peerUrl],
+          // The member's own name is missing from the initial cluster.
+          initialCluster: `someone-else=${peerUrl}`,
+          initialClusterToken: "bad",
+        }),
+      (error: Error) => {
+        assert.match(error.message, /etcd member "lonely" exited with code \d+ while starting/);
+        assert.match(error.message, /etcd_server\.log/);
+        assert.match(error.message, /lonely/); // etcd's own complaint, from the log tail
+        return true;
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("startEtcdProcess() names the package when the binary is missing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(
+      () =>
+        startEtcdProcess({
+          name: "m",
+          dataDir: `${dir}/data`,
+          logDir: `${dir}/log`,
+          listenClientUrls: ["http://127.0.0.1:1"],
+          listenPeerUrls: ["http://127.0.0.1:2"],
+          initialClusterToken: "t",
+          binary: "etcd-that-does-not-exist",
+        }),
+      /not found \(install the Debian package etcd-server\)/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

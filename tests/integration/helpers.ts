@@ -1,0 +1,142 @@
+/**
+ * Helpers for integration tests: real node processes started through
+ * `main.ts`, the ctl client run as a process, free ports, temp dirs.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const MAIN = `${ROOT}main.ts`;
+const DENO_FLAGS = ["run", "--unstable-net", "--unstable-no-legacy-abort", "--allow-all"];
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** The output of a finished process. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `easegress ctl ...args` against `apiAddr`, optionally with stdin. */
+export async function ctl(apiAddr: string, args: string[], stdin?: string): Promise<RunResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...DENO_FLAGS, MAIN, "ctl", "--server", apiAddr, ...args],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A node process started for a test. */
+export interface NodeProcess {
+  /** "127.0.0.1:PORT" of the admin API. */
+  readonly apiAddr: string;
+  readonly homeDir: string;
+  /** Runs ctl against this node. */
+  ctl(args: string[], stdin?: string): Promise<RunResult>;
+  /** Sends a signal and waits for the exit; returns the exit code. */
+  stop(signal?: Deno.Signal): Promise<number>;
+  /** What the node printed so far (stderr). */
+  output(): string;
+}
+
+/** Options for {@linkcode startNodeProcess}. */
+export interface StartOptions {
+  /** Reuse a home dir (restart tests); a new temp dir by default. */
+  homeDir?: string;
+  /** Extra `serve` flags. */
+  args?: string[];
+  apiPort?: number;
+}
+
+/** Starts `easegress serve` as a process and waits until its admin API answers. */
+export async function startNodeProcess(options: StartOptions = {}): Promise<NodeProcess> {
+  const homeDir = options.homeDir ?? await Deno.makeTempDir({ prefix: "eg-test-" });
+  const apiAddr = `127.0.0.1:${options.apiPort ?? freePort()}`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...DENO_FLAGS, MAIN, "serve", "--api-addr", apiAddr, "--home-dir", homeDir, ...(options.args ?? [])],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let printed = "";
+  const dec = new TextDecoder();
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) printed += dec.decode(chunk);
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const status = child.status;
+  let exited = false;
+  status.then(() => exited = true);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (exited) {
+      await drained;
+      throw new Error(`node exited early:\n${printed}`);
+    }
+    try {
+      const r = await fetch(`http://${apiAddr}/apis/v2/healthz`);
+      await r.body?.cancel();
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      await status;
+      await drained;
+      throw new Error(`node did not start in time:\n${printed}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    apiAddr,
+    homeDir,
+    ctl: (args, stdin) => ctl(apiAddr, args, stdin),
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      if (!exited) {
+        try {
+          child.kill(signal);
+        } catch { /* already gone */ }
+      }
+      const s = await status;
+      await drained;
+      return s.code;
+    },
+    output: () => printed,
+  };
+}
+
+/** Polls `check` until it returns true or `ms` pass; throws with `what` on timeout. */
+export async function eventually(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+/** GET/POST a URL and return status and body text. */
+export async function request(url: string, init?: RequestInit): Promise<{ status: number; body: string; headers: Headers }> {
+  const r = await fetch(url, init);
+  return { status: r.status, body: await r.text(), headers: r.headers };
+}

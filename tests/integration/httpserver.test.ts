@@ -1,0 +1,203 @@
+/**
+ * HTTPServer behaviour over real sockets: routing statuses, body limits,
+ * X-Forwarded-For, keepAlive off, status documents, the access log, rule
+ * updates on open connections, and graceful shutdown of in-flight requests.
+ */
+
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
+
+const PIPELINES = `
+name: echo
+kind: Pipeline
+filters:
+  - name: proxy
+    kind: Proxy
+    pools:
+      - servers:
+          - url: http://127.0.0.1:BACKEND
+`;
+
+Deno.test("httpserver: statuses, limits, X-Forwarded-For, status and access log", async () => {
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = await req.arrayBuffer();
+    return Response.json({
+      path: new URL(req.url).pathname,
+      xff: req.headers.get("x-forwarded-for"),
+      size: body.byteLength,
+    });
+  });
+  const node = await startNodeProcess();
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await node.ctl(["object", "create"], PIPELINES.replace("BACKEND", String(backend.addr.port)));
+    const server = `
+kind: HTTPServer
+name: s
+port: ${port}
+xForwardedFor: true
+clientMaxBodySize: 1000
+rules:
+  - paths:
+    - path: /get
+      methods: [GET]
+      backend: echo
+    - path: /hdr
+      headers: [{key: X-Env, values: [prod]}]
+      backend: echo
+    - pathPrefix: /old/
+      rewriteTarget: /new/
+      backend: echo
+    - path: /missing
+      backend: nope
+    - path: /blocked
+      ipFilter: {blockIPs: [127.0.0.1]}
+      backend: echo
+`;
+    const r = await node.ctl(["object", "create"], server);
+    assert.equal(r.code, 0, r.stderr);
+    await eventually("up", async () => (await request(`${base}/get`)).status === 200);
+
+    assert.equal((await request(`${base}/nothing`)).status, 404);
+    assert.equal((await request(`${base}/get`, { method: "DELETE" })).status, 405);
+    assert.equal((await request(`${base}/hdr`)).status, 400);
+    assert.equal((await request(`${base}/hdr`, { headers: { "x-env": "prod" } })).status, 200);
+    assert.equal((await request(`${base}/missing`)).status, 503);
+    assert.equal((await request(`${base}/blocked`)).status, 403);
+    const rewritten = JSON.parse((await request(`${base}/old/a/b`)).body);
+    assert.equal(rewritten.path, "/new/a/b");
+    assert.equal(rewritten.xff, "127.0.0.1");
+
+    const big = await request(`${base}/old/x`, { method: "POST", body: "x".repeat(1001) });
+    assert.equal(big.status, 413);
+    const chunked = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array(800));
+        c.enqueue(new Uint8Array(800));
+        c.close();
+      },
+    });
+    const bigChunked = await request(`${base}/old/x`, { method: "POST", body: chunked });
+    assert.equal(bigChunked.status, 413);
+    const fits = JSON.parse((await request(`${base}/old/x`, { method: "POST", body: "y".repeat(999) })).body);
+    assert.equal(fits.size, 999);
+
+    const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
+    const doc = JSON.parse(status.stdout)["eg-default-name"];
+    assert.equal(doc.state, "running");
+    assert.ok(doc.count >= 10, `count ${doc.count}`);
+    assert.ok(doc.codes["404"] >= 1);
+    assert.ok(doc.topN.length >= 1);
+    const all = await node.ctl(["-o", "json", "object", "status", "list"]);
+    assert.ok(JSON.parse(all.stdout).s["eg-default-name"]);
+
+    await eventually("access log written", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/filter_http_access.log`);
+      return log.includes("GET /nothing 404") && log.includes("POST /old/x 413");
+    });
+  } finally {
+    await node.stop();
+    await backend.shutdown();
+  }
+});
+
+/** Sends raw HTTP/1.1 requests on one socket; resolves each response head. */
+function rawConnection(port: number) {
+  const socket = connect(port, "127.0.0.1");
+  let buffer = "";
+  let waiter: (() => void) | undefined;
+  let closed = false;
+  socket.on("data", (d: Uint8Array) => {
+    buffer += new TextDecoder().decode(d);
+    waiter?.();
+  });
+  socket.on("close", () => {
+    closed = true;
+    waiter?.();
+  });
+  return {
+    async get(path: string): Promise<string> {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      while (!/\r\n\r\n[\s\S]*$/.test(buffer) || !/content-length: (\d+)/i.test(buffer)) {
+        await new Promise<void>((r) => waiter = r);
+        if (closed) break;
+      }
+      const len = Number(/content-length: (\d+)/i.exec(buffer)?.[1] ?? 0);
+      while (buffer.length < buffer.indexOf("\r\n\r\n") + 4 + len && !closed) {
+        await new Promise<void>((r) => waiter = r);
+      }
+      const out = buffer;
+      buffer = "";
+      return out;
+    },
+    get closed() {
+      return closed;
+    },
+    close() {
+      socket.destroy();
+    },
+  };
+}
+
+Deno.test("httpserver: rule updates keep open connections; keepAlive false closes them", async () => {
+  const node = await startNodeProcess();
+  const port = freePort();
+  const mock = (name: string, body: string) =>
+    `name: ${name}\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: ${body}\n`;
+  const server = (backend: string, keepAlive: boolean) =>
+    `kind: HTTPServer\nname: s\nport: ${port}\nkeepAlive: ${keepAlive}\nrules:\n  - paths:\n    - backend: ${backend}\n`;
+  try {
+    await node.ctl(["object", "create"], mock("one", "first"));
+    await node.ctl(["object", "create"], mock("two", "second"));
+    await node.ctl(["object", "create"], server("one", true));
+    await eventually("up", async () => (await request(`http://127.0.0.1:${port}/`)).body === "first");
+    const conn = rawConnection(port);
+    assert.match(await conn.get("/"), /first$/);
+    await node.ctl(["object", "update"], server("two", true));
+    await eventually("rules swapped on the same connection", async () => (await conn.get("/")).endsWith("second"));
+    assert.equal(conn.closed, false);
+    conn.close();
+
+    await node.ctl(["object", "update"], server("two", false));
+    await eventually("connection: close sent", async () => {
+      const r = await request(`http://127.0.0.1:${port}/`);
+      return r.headers.get("connection") === "close";
+    });
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("httpserver: SIGTERM lets an in-flight request finish", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => release = r);
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async () => {
+    await released;
+    return new Response("finished");
+  });
+  const node = await startNodeProcess();
+  const port = freePort();
+  try {
+    await node.ctl(["object", "create"], PIPELINES.replace("BACKEND", String(backend.addr.port)));
+    await node.ctl(["object", "create"], `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: echo\n`);
+    await eventually("listening", async () => {
+      const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
+      return JSON.parse(status.stdout)["eg-default-name"]?.state === "running";
+    });
+    const inFlight = request(`http://127.0.0.1:${port}/slow`);
+    await new Promise((r) => setTimeout(r, 300));
+    const stopped = node.stop("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    const r = await inFlight;
+    assert.equal(r.status, 200);
+    assert.equal(r.body, "finished");
+    assert.equal(await stopped, 0);
+  } finally {
+    release();
+    await node.stop();
+    await backend.shutdown();
+  }
+});

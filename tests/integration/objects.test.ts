@@ -1,0 +1,151 @@
+/**
+ * Object CRUD through ctl and the admin API, persistence across restarts
+ * (also after kill -9), bad specs rejected while traffic goes on, plugins.
+ */
+
+import assert from "node:assert/strict";
+import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
+
+function mockPipeline(name: string, body: string) {
+  return `
+name: ${name}
+kind: Pipeline
+filters:
+  - name: mock
+    kind: Mock
+    rules:
+      - code: 200
+        body: ${body}`;
+}
+
+function server(name: string, port: number, backend: string) {
+  return `
+kind: HTTPServer
+name: ${name}
+port: ${port}
+rules:
+  - paths:
+    - pathPrefix: /
+      backend: ${backend}`;
+}
+
+Deno.test("objects: create, get, list, update, delete with the right statuses", async () => {
+  const node = await startNodeProcess();
+  const api = `http://${node.apiAddr}/apis/v2`;
+  try {
+    let r = await node.ctl(["object", "create"], mockPipeline("p1", "one"));
+    assert.equal(r.code, 0, r.stderr);
+    r = await node.ctl(["object", "create"], mockPipeline("p1", "one"));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Error: 409: .*p1/);
+
+    r = await node.ctl(["object", "get", "p1"]);
+    assert.match(r.stdout, /name: p1/);
+    r = await node.ctl(["-o", "json", "object", "list"]);
+    assert.deepEqual(JSON.parse(r.stdout).map((o: { name: string }) => o.name), ["p1"]);
+
+    r = await node.ctl(["object", "update"], mockPipeline("p1", "two"));
+    assert.equal(r.code, 0, r.stderr);
+    r = await node.ctl(["object", "get", "p1"]);
+    assert.match(r.stdout, /body: two/);
+
+    // A kind change is refused.
+    r = await node.ctl(["object", "update"], server("p1", 1, "x"));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Error: 400: different kinds: Pipeline, HTTPServer/);
+
+    r = await node.ctl(["object", "get", "missing"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Error: 404/);
+
+    const kinds = await request(`${api}/object-kinds`, { headers: { accept: "application/json" } });
+    assert.deepEqual(JSON.parse(kinds.body), ["HTTPServer", "Pipeline"]);
+    const results = await request(`${api}/metadata/objects/pipeline/filters/Proxy/results`);
+    assert.match(results.body, /serverError/);
+    const v1 = await request(`http://${node.apiAddr}/apis/v1/objects/p1`);
+    assert.equal(v1.status, 200);
+
+    r = await node.ctl(["object", "delete", "p1"]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await node.ctl(["object", "delete", "p1"]);
+    assert.match(r.stderr, /Error: 404/);
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("objects: bad specs and garbage are refused with the field named, traffic goes on", async () => {
+  const node = await startNodeProcess();
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}/`;
+  try {
+    assert.equal((await node.ctl(["object", "create"], mockPipeline("p", "fine"))).code, 0);
+    assert.equal((await node.ctl(["object", "create"], server("s", port, "p"))).code, 0);
+    await eventually("served", async () => (await request(url)).body === "fine");
+
+    const cases: [string, RegExp][] = [
+      ["kind: HTTPServer\nname: s\nport: 70000\n", /port: must be at most 65535/],
+      [`${server("s", port, "p")}\n      bogus: 1`, /rules\[0\]\.paths\[0\]\.bogus: unknown field/],
+      ["name: p\nkind: Pipeline\nfilters:\n  - name: x\n    kind: Proxy\n    pools: []\n", /filters\[0\]\.pools/],
+      ["name: p\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules: [{code: 200}]\nflow:\n  - filter: m\n    jumpIf: {nope: END}\n", /flow\[0\]\.jumpIf\.nope/],
+      ["name: q\nkind: Nope\n", /kind: unknown kind "Nope"/],
+    ];
+    for (const [yaml, message] of cases) {
+      const r = await node.ctl(["object", "update"], yaml);
+      assert.equal(r.code, 1, yaml);
+      assert.match(r.stderr, message);
+    }
+    const garbage = await fetch(`http://${node.apiAddr}/apis/v2/objects`, { method: "POST", body: "{{{: :" });
+    assert.equal(garbage.status, 400);
+    assert.match(await garbage.text(), /code: 400/);
+    const notMap = await fetch(`http://${node.apiAddr}/apis/v2/objects`, { method: "POST", body: "- 1\n- 2" });
+    assert.equal(notMap.status, 400);
+    await notMap.body?.cancel();
+
+    // Nothing stored or running was damaged.
+    assert.equal((await request(url)).body, "fine");
+    const got = await node.ctl(["object", "get", "s"]);
+    assert.match(got.stdout, new RegExp(`port: ${port}`));
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("objects: survive a restart and kill -9 on the same data dir", async () => {
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}/`;
+  let node = await startNodeProcess();
+  const homeDir = node.homeDir;
+  try {
+    assert.equal((await node.ctl(["object", "create"], mockPipeline("p", "kept"))).code, 0);
+    assert.equal((await node.ctl(["object", "create"], server("s", port, "p"))).code, 0);
+    await node.stop("SIGKILL");
+    node = await startNodeProcess({ homeDir });
+    await eventually("served after kill -9", async () => (await request(url)).body === "kept");
+    assert.equal(await node.stop("SIGTERM"), 0);
+    node = await startNodeProcess({ homeDir });
+    await eventually("served after restart", async () => (await request(url)).body === "kept");
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("plugins: a TypeScript filter loaded with --plugin serves by its kind", async () => {
+  const plugin = new URL("../fixtures/hello_filter.ts", import.meta.url).pathname;
+  const node = await startNodeProcess({ args: ["--plugin", plugin] });
+  const port = freePort();
+  try {
+    const pipeline = "name: hp\nkind: Pipeline\nfilters:\n  - name: hi\n    kind: Hello\n    name2: x\n";
+    const bad = await node.ctl(["object", "create"], pipeline);
+    assert.match(bad.stderr, /filters\[0\]\.name2: unknown field/);
+    const good = "name: hp\nkind: Pipeline\nfilters:\n  - name: hi\n    kind: Hello\n";
+    assert.equal((await node.ctl(["object", "create"], good)).code, 0);
+    assert.equal((await node.ctl(["object", "create"], server("s", port, "hp"))).code, 0);
+    await eventually("plugin answers", async () => {
+      const r = await request(`http://127.0.0.1:${port}/x`);
+      return r.body === "hello world" && r.headers.get("x-plugin") === "hello";
+    });
+  } finally {
+    await node.stop();
+  }
+});

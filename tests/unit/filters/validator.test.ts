@@ -1,0 +1,243 @@
+import assert from "node:assert/strict";
+import type { FilterInstance } from "../../../filters/filter.ts";
+import { basicCredentials, cookieValue, validatorKind } from "../../../filters/validator.ts";
+import { build, contextFor, roundTrip, specProblems, testEnv } from "./_helpers.ts";
+import { signJwt } from "./_jwt.ts";
+
+const kind = validatorKind;
+const SECRET_HEX = "6d79736563726574"; // "mysecret"
+const SECRET = new TextEncoder().encode("mysecret");
+const NOW = Math.floor(Date.now() / 1000);
+
+async function run(filter: FilterInstance, init: Parameters<typeof contextFor>[0] = {}) {
+  const ctx = contextFor(init);
+  const result = await filter.handle(ctx);
+  return { result, status: ctx.response?.status, ctx };
+}
+
+Deno.test("Validator headers: value in values or matching regexp passes, else 400", async () => {
+  const v = build(kind, {
+    headers: {
+      "X-Env": { values: ["prod", "staging"] },
+      "X-Id": { regexp: "^[0-9]+$" },
+    },
+  });
+  assert.deepEqual(
+    (await run(v, { headers: { "x-env": "prod", "x-id": "42" } })).result,
+    "",
+  );
+  const missing = await run(v, { headers: { "x-env": "prod" } });
+  assert.equal(missing.result, "invalid");
+  assert.equal(missing.status, 400);
+  assert.deepEqual(missing.ctx.tags, ["header validator: header X-Id not found"]);
+  const wrong = await run(v, { headers: { "x-env": "dev", "x-id": "42" } });
+  assert.equal(wrong.status, 400);
+  assert.deepEqual(wrong.ctx.tags, ["header validator: header X-Env is invalid"]);
+});
+
+Deno.test("Validator headers: with repeated fields the first one decides", async () => {
+  const v = build(kind, { headers: { "X-Env": { values: ["prod"] } } });
+  const first = new Headers([["x-env", "prod"], ["x-env", "dev"]]);
+  const second = new Headers([["x-env", "dev"], ["x-env", "prod"]]);
+  assert.equal((await run(v, { headers: first })).result, "");
+  assert.equal((await run(v, { headers: second })).result, "invalid");
+});
+
+Deno.test("Validator jwt accepts a valid Bearer token and rejects others with 401", async () => {
+  const v = build(kind, { jwt: { algorithm: "HS256", secret: SECRET_HEX } });
+  const good = await signJwt({ sub: "u", exp: NOW + 600 }, SECRET);
+  assert.equal((await run(v, { headers: { authorization: `Bearer ${good}` } })).result, "");
+
+  const expired = await signJwt({ exp: NOW - 600 }, SECRET);
+  const bad = await run(v, { headers: { authorization: `Bearer ${expired}` } });
+  assert.equal(bad.result, "invalid");
+  assert.equal(bad.status, 401);
+  assert.deepEqual(bad.ctx.tags, ["JWT validator: token is expired"]);
+
+  const none = await run(v);
+  assert.equal(none.status, 401);
+  assert.deepEqual(none.ctx.tags, ["JWT validator: unexpected authorization header: "]);
+
+  const otherAlg = await signJwt({}, SECRET, "HS512");
+  const alg = await run(v, { headers: { authorization: `Bearer ${otherAlg}` } });
+  assert.deepEqual(alg.ctx.tags, ["JWT validator: unexpected signing method: HS512"]);
+});
+
+Deno.test("Validator jwt reads the token from cookieName first, then Authorization", async () => {
+  const v = build(kind, { jwt: { algorithm: "HS384", secret: SECRET_HEX, cookieName: "auth" } });
+  const token = await signJwt({}, SECRET, "HS384");
+  const cookie = await run(v, { headers: { cookie: `a=1; auth="${token}"; b=2` } });
+  assert.equal(cookie.result, "");
+  const header = await run(v, { headers: { cookie: "other=1", authorization: `bearer ${token}` } });
+  assert.equal(header.result, "");
+  const badCookie = await run(v, { headers: { cookie: "auth=junk", authorization: `Bearer ${token}` } });
+  assert.equal(badCookie.status, 401);
+});
+
+Deno.test("Validator checks headers before jwt", async () => {
+  const v = build(kind, {
+    headers: { "X-A": { values: ["1"] } },
+    jwt: { algorithm: "HS256", secret: SECRET_HEX },
+  });
+  assert.equal((await run(v)).status, 400);
+  assert.equal((await run(v, { headers: { "x-a": "1" } })).status, 401);
+});
+
+Deno.test("Validator basicAuth checks htpasswd users and sets X-AUTH-USER", async () => {
+  const dir = await Deno.makeTempDir();
+  const userFile = `${dir}/.htpasswd`;
+  await Deno.writeTextFile(
+    userFile,
+    "alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\nbob:$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW\n",
+  );
+  const v = build(kind, { basicAuth: { mode: "FILE", userFile } });
+  try {
+    const basic = (user: string, pw: string) => ({
+      headers: { authorization: `Basic ${btoa(`${user}:${pw}`)}` },
+    });
+    const alice = await run(v, basic("alice", "password"));
+    assert.equal(alice.result, "");
+    assert.equal(alice.ctx.request.header("x-auth-user"), "alice");
+    assert.equal((await run(v, basic("bob", "U*U"))).result, "");
+    const wrong = await run(v, basic("alice", "nope"));
+    assert.equal(wrong.status, 401);
+    assert.deepEqual(wrong.ctx.tags, ["http basic validator: unauthorized"]);
+    assert.equal((await run(v, basic("carol", "password"))).status, 401);
+    const noHeader = await run(v);
+    assert.deepEqual(noHeader.ctx.tags, ["http basic validator: unexpected authorization header: "]);
+    const garbage = await run(v, { headers: { authorization: "Basic !!!" } });
+    assert.deepEqual(garbage.ctx.tags, ["http basic validator: credentials are not base64"]);
+  } finally {
+    await v.close?.();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Validator oauth2 jwt sets the authenticated user and scope headers", async () => {
+  const v = build(kind, { oauth2: { jwt: { algorithm: "HS256", secret: SECRET_HEX } } });
+  const token = await signJwt({ sub: "user-7", scope: "read write" }, SECRET);
+  const ok = await run(v, {
+    headers: { authorization: `Bearer ${token}`, "x-authenticated-userid": "spoofed" },
+  });
+  assert.equal(ok.result, "");
+  assert.equal(ok.ctx.request.header("x-authenticated-userid"), "user-7");
+  assert.equal(ok.ctx.request.header("x-authenticated-scope"), "read write");
+  const bad = await run(v, { headers: { authorization: "Bearer a.b.c" } });
+  assert.equal(bad.status, 401);
+  assert.match(bad.ctx.tags[0], /^oauth2 validator: /);
+});
+
+Deno.test("Validator oauth2 tokenIntrospect asks the server and honours active", async () => {
+  const seen: { body: string; auth: string | null; type: string | null }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = await req.text();
+    seen.push({ body, auth: req.headers.get("authorization"), type: req.headers.get("content-type") });
+    const token = new URLSearchParams(body).get("token");
+    if (token === "good") return Response.json({ active: true, sub: "u1", scope: "s" });
+    if (token === "error") return Response.json({ error: "invalid_request" });
+    if (token === "down") return new Response("no", { status: 503 });
+    return Response.json({ active: false });
+  });
+  try {
+    const endPoint = `http://127.0.0.1:${server.addr.port}/introspect`;
+    const withClient = build(kind, {
+      oauth2: { tokenIntrospect: { endPoint, clientId: "cid", clientSecret: "c&s" } },
+    });
+    const good = await run(withClient, { headers: { authorization: "Bearer good" } });
+    assert.equal(good.result, "");
+    assert.equal(good.ctx.request.header("x-authenticated-userid"), "u1");
+    assert.equal(good.ctx.request.header("x-authenticated-scope"), "s");
+    assert.deepEqual(seen[0], {
+      body: "token=good&client_id=cid&client_secret=c%26s",
+      auth: null,
+      type: "application/x-www-form-urlencoded",
+    });
+
+    const withBasic = build(kind, { oauth2: { tokenIntrospect: { endPoint, basicAuth: "dTpw" } } });
+    const inactive = await run(withBasic, { headers: { authorization: "Bearer other" } });
+    assert.equal(inactive.status, 401);
+    assert.deepEqual(inactive.ctx.tags, ["oauth2 validator: token is not active"]);
+    assert.equal(seen[1].auth, "Basic dTpw");
+    assert.equal(seen[1].body, "token=other");
+
+    const error = await run(withBasic, { headers: { authorization: "Bearer error" } });
+    assert.deepEqual(error.ctx.tags, ["oauth2 validator: token introspection error: invalid_request"]);
+    const down = await run(withBasic, { headers: { authorization: "Bearer down" } });
+    assert.deepEqual(down.ctx.tags, ["oauth2 validator: token introspection answered 503"]);
+    const missing = await run(withBasic);
+    assert.equal(missing.status, 401);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("Validator normalizes its spec and round-trips through YAML", () => {
+  assert.deepEqual(
+    roundTrip(kind, {
+      headers: { "X-A": { values: ["1"], regexp: "" } },
+      jwt: { algorithm: "HS512", secret: "00ff", cookieName: "" },
+      basicAuth: {},
+      oauth2: { tokenIntrospect: { endPoint: "https://idp.example/introspect", clientId: "c" } },
+    }),
+    {
+      headers: { "X-A": { values: ["1"] } },
+      jwt: { algorithm: "HS512", secret: "00ff" },
+      oauth2: {
+        tokenIntrospect: {
+          endPoint: "https://idp.example/introspect",
+          insecureTls: false,
+          clientId: "c",
+        },
+      },
+      basicAuth: { mode: "FILE", userFile: "/etc/apache2/.htpasswd" },
+    },
+  );
+});
+
+Deno.test("Validator rejects bad specs with field paths", () => {
+  assert.deepEqual(specProblems(kind, {}), [
+    "spec: needs at least one of headers, jwt, signature, oauth2, basicAuth",
+  ]);
+  assert.deepEqual(
+    specProblems(kind, {
+      headers: { "X A": { values: ["1"] }, "X-B": {}, "X-C": { regexp: "(" } },
+      jwt: { algorithm: "RS256", secret: "xyz" },
+      signature: { accessKeys: { a: "b" } },
+      oauth2: { tokenIntrospect: { endPoint: "idp", insecureTls: true }, jwt: { algorithm: "HS256" } },
+      basicAuth: { mode: "ETCD", etcdPrefix: "creds/" },
+      typo: true,
+    }).map((p) => p.replace(/expression: .*/, "expression")),
+    [
+      'headers.X A: "X A" is not a valid header name',
+      "headers.X-B: needs values or regexp",
+      "headers.X-C.regexp: is not a valid regular expression",
+      'jwt.algorithm: must be one of HS256, HS384, HS512, got "RS256"',
+      'jwt.secret: must be a non-empty hex string of whole bytes, got "xyz"',
+      "signature: signature verification is not supported yet",
+      'oauth2.tokenIntrospect.endPoint: must be an http(s) URL, got "idp"',
+      "oauth2.tokenIntrospect.insecureTls: is not supported: certificates are always verified " +
+      "(Deno can skip checks only process-wide, with --unsafely-ignore-certificate-errors)",
+      "oauth2.jwt.secret: is required",
+      "oauth2: needs exactly one of tokenIntrospect or jwt",
+      "basicAuth.mode: ETCD is not supported yet; use FILE with an htpasswd userFile",
+      "typo: unknown field",
+    ],
+  );
+});
+
+Deno.test("cookieValue and basicCredentials parse like a careful server", () => {
+  assert.equal(cookieValue("a=1; b = two ; c=\"q\"", "b"), "two");
+  assert.equal(cookieValue("a=1; c=\"q\"", "c"), "q");
+  assert.equal(cookieValue(null, "a"), "");
+  assert.deepEqual(basicCredentials(`Basic ${btoa("u:p:with:colons")}`), ["u", "p:with:colons"]);
+  assert.throws(() => basicCredentials(`Basic ${btoa("nocolon")}`), /not user:password/);
+  assert.throws(() => basicCredentials("Bearer x"), /unexpected authorization header/);
+});
+
+Deno.test("Validator close stops the htpasswd watcher", async () => {
+  const v = validatorKind.create(
+    validatorKind.validate({ basicAuth: { userFile: "/nonexistent/.htpasswd" } }),
+    testEnv(),
+  );
+  await v.close?.();
+});

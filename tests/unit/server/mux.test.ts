@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { SpecReader } from "../../../filters/spec.ts";
+import { Mux, type Route } from "../../../server/httpserver/mux.ts";
+import { readHTTPServerSpec } from "../../../server/httpserver/spec.ts";
+
+function mux(rules: unknown[], extra: Record<string, unknown> = {}): Mux {
+  const r = SpecReader.root({ port: 80, rules, ...extra });
+  const spec = readHTTPServerSpec(r, "s");
+  r.finish();
+  r.throwIfProblems();
+  return new Mux(spec);
+}
+
+const noHeaders = () => null;
+
+function backend(result: ReturnType<Mux["route"]>): string | number {
+  return typeof result === "number" ? result : (result as Route).backend;
+}
+
+Deno.test("mux routes by exact path, then prefix, then regexp, first path wins", () => {
+  const m = mux([{
+    paths: [
+      { path: "/a", backend: "exact" },
+      { pathPrefix: "/a", backend: "prefix" },
+      { pathRegexp: "^/b/[0-9]+$", backend: "regexp" },
+    ],
+  }]);
+  assert.equal(backend(m.route("h", "GET", "/a", noHeaders, "1.1.1.1")), "exact");
+  assert.equal(backend(m.route("h", "GET", "/ab", noHeaders, "1.1.1.1")), "prefix");
+  assert.equal(backend(m.route("h", "GET", "/b/12", noHeaders, "1.1.1.1")), "regexp");
+  assert.equal(backend(m.route("h", "GET", "/b/x", noHeaders, "1.1.1.1")), 404);
+});
+
+Deno.test("mux answers 405 for a method mismatch and 400 for a header mismatch", () => {
+  const m = mux([{
+    paths: [
+      { path: "/m", methods: ["POST"], backend: "post" },
+      { path: "/h", headers: [{ key: "X-Env", values: ["prod"] }], backend: "prod" },
+    ],
+  }]);
+  assert.equal(backend(m.route("h", "GET", "/m", noHeaders, "")), 405);
+  assert.equal(backend(m.route("h", "POST", "/m", noHeaders, "")), "post");
+  assert.equal(backend(m.route("h", "GET", "/h", noHeaders, "")), 400);
+  const prod = (n: string) => n === "X-Env" ? "prod" : null;
+  assert.equal(backend(m.route("h", "GET", "/h", prod, "")), "prod");
+});
+
+Deno.test("mux matches hosts exactly (port stripped) or by regexp", () => {
+  const m = mux([
+    { host: "api.example.com", paths: [{ backend: "api" }] },
+    { hostRegexp: "^.*\\.internal$", paths: [{ backend: "internal" }] },
+  ]);
+  assert.equal(backend(m.route("api.example.com:8080", "GET", "/", noHeaders, "")), "api");
+  assert.equal(backend(m.route("x.internal", "GET", "/", noHeaders, "")), "internal");
+  assert.equal(backend(m.route("other", "GET", "/", noHeaders, "")), 404);
+});
+
+Deno.test("mux applies ip filters at server, rule and path level with 403", () => {
+  const m = mux([{
+    ipFilter: { blockIPs: ["10.0.0.0/8"] },
+    paths: [{ path: "/admin", ipFilter: { allowIPs: ["192.168.1.1"], blockByDefault: true }, backend: "admin" }, {
+      backend: "any",
+    }],
+  }], { ipFilter: { blockIPs: ["203.0.113.9"] } });
+  assert.equal(backend(m.route("h", "GET", "/", noHeaders, "203.0.113.9")), 403);
+  assert.equal(backend(m.route("h", "GET", "/", noHeaders, "10.1.2.3")), 403);
+  assert.equal(backend(m.route("h", "GET", "/admin", noHeaders, "8.8.8.8")), 403);
+  assert.equal(backend(m.route("h", "GET", "/admin", noHeaders, "192.168.1.1")), "admin");
+  assert.equal(backend(m.route("h", "GET", "/x", noHeaders, "8.8.8.8")), "any");
+});
+
+Deno.test("mux rewrites exact, prefix and regexp paths", () => {
+  const m = mux([{
+    paths: [
+      { path: "/old", rewriteTarget: "/new", backend: "e" },
+      { pathPrefix: "/api/", rewriteTarget: "/v2/", backend: "p" },
+      { pathRegexp: "^/users/([0-9]+)$", rewriteTarget: "/u/$1", backend: "r" },
+    ],
+  }]);
+  const rewrite = (path: string) => (m.route("h", "GET", path, noHeaders, "") as Route).rewrite(path);
+  assert.equal(rewrite("/old"), "/new");
+  assert.equal(rewrite("/api/x/y"), "/v2/x/y");
+  assert.equal(rewrite("/users/42"), "/u/42");
+});
+
+Deno.test("mux route cache gives the same answers", () => {
+  const m = mux([{ paths: [{ path: "/a", methods: ["GET"], backend: "a" }] }], { cacheSize: 2 });
+  for (let i = 0; i < 3; i++) {
+    assert.equal(backend(m.route("h", "GET", "/a", noHeaders, "")), "a");
+    assert.equal(backend(m.route("h", "POST", "/a", noHeaders, "")), 405);
+    assert.equal(backend(m.route("h", "GET", "/b", noHeaders, "")), 404);
+  }
+});

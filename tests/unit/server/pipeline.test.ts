@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { Context, HttpRequest, HttpResponse } from "../../../filters/context.ts";
+import { type FilterKind, FilterRegistry } from "../../../filters/filter.ts";
+import { SpecError, SpecReader } from "../../../filters/spec.ts";
+import { silentLogger } from "../../../server/log.ts";
+import { Pipeline } from "../../../server/pipeline/pipeline.ts";
+import { readPipelineSpec } from "../../../server/pipeline/spec.ts";
+
+/** A filter that records its name in ctx.data.trail and returns its `result`. */
+const stepKind: FilterKind<{ result: string; async: boolean }> = {
+  kind: "Step",
+  description: "test step",
+  results: ["jump", "stop"],
+  validate(spec) {
+    const r = SpecReader.root(spec);
+    const out = { result: r.string("result", { default: "" }), async: r.bool("async", false) };
+    r.finish();
+    r.throwIfProblems();
+    return out;
+  },
+  create(spec, env) {
+    return {
+      handle(ctx) {
+        const trail = (ctx.data.trail ??= []) as string[];
+        trail.push(`${env.name}@${ctx.namespace}`);
+        return spec.async ? Promise.resolve(spec.result) : spec.result;
+      },
+    };
+  },
+};
+
+const registry = new FilterRegistry([stepKind as FilterKind<never>]);
+
+function pipeline(spec: Record<string, unknown>): Pipeline {
+  const r = SpecReader.root(spec);
+  const s = readPipelineSpec(r, "p", registry);
+  r.finish();
+  r.throwIfProblems();
+  return new Pipeline(s, registry, () => silentLogger);
+}
+
+async function trail(p: Pipeline): Promise<string[]> {
+  const ctx = new Context(new HttpRequest());
+  await p.handle(ctx);
+  return ctx.data.trail as string[];
+}
+
+Deno.test("pipeline runs filters in order when there is no flow", async () => {
+  const p = pipeline({ filters: [{ name: "a", kind: "Step" }, { name: "b", kind: "Step", async: true }] });
+  assert.deepEqual(await trail(p), ["a@DEFAULT", "b@DEFAULT"]);
+});
+
+Deno.test("pipeline jumps forward, stops on an unmapped result and at END", async () => {
+  const filters = [
+    { name: "a", kind: "Step", result: "jump" },
+    { name: "b", kind: "Step" },
+    { name: "c", kind: "Step", result: "stop", async: true },
+    { name: "d", kind: "Step" },
+  ];
+  const jumping = pipeline({ filters, flow: [{ filter: "a", jumpIf: { jump: "c" } }, { filter: "b" }, { filter: "c" }, { filter: "d" }] });
+  assert.deepEqual(await trail(jumping), ["a@DEFAULT", "c@DEFAULT"]);
+  const ended = pipeline({ filters, flow: [{ filter: "b" }, { filter: "END" }, { filter: "d" }] });
+  assert.deepEqual(await trail(ended), ["b@DEFAULT"]);
+  const toEnd = pipeline({ filters, flow: [{ filter: "a", jumpIf: { jump: "END" } }, { filter: "b" }] });
+  assert.deepEqual(await trail(toEnd), ["a@DEFAULT"]);
+});
+
+Deno.test("pipeline aliases reuse a filter and namespaces switch per step", async () => {
+  const p = pipeline({
+    filters: [{ name: "a", kind: "Step" }, { name: "b", kind: "Step", result: "jump" }],
+    flow: [
+      { filter: "b", jumpIf: { jump: "second" } },
+      { filter: "a", namespace: "one" },
+      { filter: "a", alias: "second", namespace: "two" },
+    ],
+  });
+  assert.deepEqual(await trail(p), ["b@DEFAULT", "a@two"]);
+});
+
+Deno.test("pipeline validation names backward jumps, unknown results and filters", () => {
+  const filters = [{ name: "a", kind: "Step" }, { name: "b", kind: "Step" }];
+  const cases: [unknown[], RegExp][] = [
+    [[{ filter: "a" }, { filter: "b", jumpIf: { jump: "a" } }], /flow\[1\]\.jumpIf\.jump: "a" must come later/],
+    [[{ filter: "a", jumpIf: { other: "END" } }], /flow\[0\]\.jumpIf\.other: "other" is not a result of Step/],
+    [[{ filter: "zzz" }], /flow\[0\]\.filter: no filter named "zzz"/],
+    [[{ filter: "a" }, { filter: "a" }], /flow\[1\]: "a" appears twice/],
+  ];
+  for (const [flow, message] of cases) {
+    assert.throws(() => pipeline({ filters, flow }), (e: Error) => e instanceof SpecError && message.test(e.message));
+  }
+});
+
+Deno.test("pipeline turns a throwing filter into a 500 response", async () => {
+  const throwing: FilterKind<Record<string, never>> = {
+    kind: "Boom",
+    description: "",
+    results: [],
+    validate: () => ({}),
+    create: () => ({ handle: () => { throw new Error("boom"); } }),
+  };
+  const reg = new FilterRegistry([throwing as FilterKind<never>]);
+  const r = SpecReader.root({ filters: [{ name: "x", kind: "Boom" }] });
+  const p = new Pipeline(readPipelineSpec(r, "p", reg), reg, () => silentLogger);
+  const ctx = new Context(new HttpRequest());
+  await p.handle(ctx);
+  assert.equal((ctx.response as HttpResponse).status, 500);
+});
