@@ -72,7 +72,8 @@ async function load(name: string, handler: Handler): Promise<number> {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   const url = `http://127.0.0.1:${server.addr.port}/bench?x=1`;
   // A short warm-up so both proxies are measured with JIT-compiled code.
-  await new Deno.Command("wrk", { args: ["-t1", `-c${connections}`, "-d1s", url], stdout: "null" }).output();
+  await new Deno.Command("wrk", { args: ["-t1", `-c${connections}`, "-d1s", url], stdout: "null" })
+    .output();
   const out = await new Deno.Command("wrk", {
     args: ["-t1", `-c${connections}`, `-d${duration}`, url],
     stdout: "piped",
@@ -83,7 +84,11 @@ async function load(name: string, handler: Handler): Promise<number> {
   if (!match) throw new Error(`Cannot read wrk output for ${name}:\n${text}`);
   const errors = text.match(/Non-2xx or 3xx responses: \d+|Socket errors: .*/g);
   const rps = Number(match[1]);
-  console.log(`${name.padEnd(10)} ${rps.toFixed(0).padStart(8)} req/s${errors ? `  (${errors.join("; ")})` : ""}`);
+  console.log(
+    `${name.padEnd(10)} ${rps.toFixed(0).padStart(8)} req/s${
+      errors ? `  (${errors.join("; ")})` : ""
+    }`,
+  );
   return rps;
 }
 

@@ -30,7 +30,10 @@ export async function describeRequest(req: Request): Promise<string> {
 }
 
 /** Starts one mirror server per port; returns them. */
-export function startMirrors(ports: number[], hostname = "127.0.0.1"): Deno.HttpServer<Deno.NetAddr>[] {
+export function startMirrors(
+  ports: number[],
+  hostname = "127.0.0.1",
+): Deno.HttpServer<Deno.NetAddr>[] {
   return ports.map((port) =>
     Deno.serve(
       { port, hostname, onListen() {} },

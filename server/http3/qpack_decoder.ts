@@ -295,12 +295,18 @@ export class QpackDecoder {
         value = readStringLiteral(cursor, 7, limit);
       } else if (first & 0x10) {
         // Indexed field line with post-base index: 0001 index(4).
-        const absolute = dynamicIndex(base + mustRead(readPrefixInt(cursor, 4)), requiredInsertCount);
+        const absolute = dynamicIndex(
+          base + mustRead(readPrefixInt(cursor, 4)),
+          requiredInsertCount,
+        );
         name = table.name(absolute);
         value = table.value(absolute);
       } else {
         // Literal with post-base name reference: 0000 N index(3), value(H, 7).
-        const absolute = dynamicIndex(base + mustRead(readPrefixInt(cursor, 3)), requiredInsertCount);
+        const absolute = dynamicIndex(
+          base + mustRead(readPrefixInt(cursor, 3)),
+          requiredInsertCount,
+        );
         name = table.name(absolute);
         value = readStringLiteral(cursor, 7, limit);
       }

@@ -94,7 +94,9 @@ export class QpackEncoder {
             this.#pendingDecoderBytes = data.slice(start);
             return;
           }
-          throw new QpackFormatError("Section Acknowledgment for a section without dynamic references");
+          throw new QpackFormatError(
+            "Section Acknowledgment for a section without dynamic references",
+          );
         }
         if (first & 0x40) {
           if (readPrefixInt(cursor, 6) < 0) {

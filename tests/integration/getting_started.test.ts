@@ -86,7 +86,7 @@ Deno.test("getting started: 503, round robin over three mirrors, validator, adap
       const r = await request(url, { method: "POST", body: `Hello, Easegress ${i}` });
       assert.equal(r.status, 200);
       assert.match(r.body, /Method: POST/);
-      assert.match(r.body, new RegExp(`Body  : Hello, Easegress ${i}`));
+      assert.ok(r.body.includes(`Body  : Hello, Easegress ${i}`));
       hosts.add(/Host:\[([^\]]+)\]/.exec(r.body)![1]);
     }
     assert.deepEqual([...hosts].sort(), ports.map((p) => `127.0.0.1:${p}`).sort());
@@ -101,7 +101,7 @@ Deno.test("getting started: 503, round robin over three mirrors, validator, adap
     });
     assert.equal(ok.status, 200);
     assert.match(ok.body, /X-Adapt-Key:\[goodplan\]/);
-    assert.match(ok.body, /Body  : \{"message": "Hello, Easegress"\}/);
+    assert.ok(ok.body.includes(`Body  : {"message": "Hello, Easegress"}`));
 
     const stored = await node.ctl(["object", "get", "pipeline-demo"]);
     assert.match(stored.stdout, /kind: Pipeline/);

@@ -69,7 +69,16 @@ export async function startNodeProcess(options: StartOptions = {}): Promise<Node
   const homeDir = options.homeDir ?? await Deno.makeTempDir({ prefix: "eg-test-" });
   const apiAddr = `127.0.0.1:${options.apiPort ?? freePort()}`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...DENO_FLAGS, MAIN, "serve", "--api-addr", apiAddr, "--home-dir", homeDir, ...(options.args ?? [])],
+    args: [
+      ...DENO_FLAGS,
+      MAIN,
+      "serve",
+      "--api-addr",
+      apiAddr,
+      "--home-dir",
+      homeDir,
+      ...(options.args ?? []),
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -121,7 +130,11 @@ export async function startNodeProcess(options: StartOptions = {}): Promise<Node
 }
 
 /** Polls `check` until it returns true or `ms` pass; throws with `what` on timeout. */
-export async function eventually(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
+export async function eventually(
+  what: string,
+  check: () => Promise<boolean>,
+  ms = 5000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -136,7 +149,10 @@ export async function eventually(what: string, check: () => Promise<boolean>, ms
 }
 
 /** GET/POST a URL and return status and body text. */
-export async function request(url: string, init?: RequestInit): Promise<{ status: number; body: string; headers: Headers }> {
+export async function request(
+  url: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: string; headers: Headers }> {
   const r = await fetch(url, init);
   return { status: r.status, body: await r.text(), headers: r.headers };
 }

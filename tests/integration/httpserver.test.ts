@@ -81,7 +81,9 @@ rules:
     });
     const bigChunked = await request(`${base}/old/x`, { method: "POST", body: chunked });
     assert.equal(bigChunked.status, 413);
-    const fits = JSON.parse((await request(`${base}/old/x`, { method: "POST", body: "y".repeat(999) })).body);
+    const fits = JSON.parse(
+      (await request(`${base}/old/x`, { method: "POST", body: "y".repeat(999) })).body,
+    );
     assert.equal(fits.size, 999);
 
     const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
@@ -152,11 +154,17 @@ Deno.test("httpserver: rule updates keep open connections; keepAlive false close
     await node.ctl(["object", "create"], mock("one", "first"));
     await node.ctl(["object", "create"], mock("two", "second"));
     await node.ctl(["object", "create"], server("one", true));
-    await eventually("up", async () => (await request(`http://127.0.0.1:${port}/`)).body === "first");
+    await eventually(
+      "up",
+      async () => (await request(`http://127.0.0.1:${port}/`)).body === "first",
+    );
     const conn = rawConnection(port);
     assert.match(await conn.get("/"), /first$/);
     await node.ctl(["object", "update"], server("two", true));
-    await eventually("rules swapped on the same connection", async () => (await conn.get("/")).endsWith("second"));
+    await eventually(
+      "rules swapped on the same connection",
+      async () => (await conn.get("/")).endsWith("second"),
+    );
     assert.equal(conn.closed, false);
     conn.close();
 
@@ -181,7 +189,10 @@ Deno.test("httpserver: SIGTERM lets an in-flight request finish", async () => {
   const port = freePort();
   try {
     await node.ctl(["object", "create"], PIPELINES.replace("BACKEND", String(backend.addr.port)));
-    await node.ctl(["object", "create"], `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: echo\n`);
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: echo\n`,
+    );
     await eventually("listening", async () => {
       const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
       return JSON.parse(status.stdout)["eg-default-name"]?.state === "running";

@@ -86,8 +86,14 @@ Deno.test("objects: bad specs and garbage are refused with the field named, traf
     const cases: [string, RegExp][] = [
       ["kind: HTTPServer\nname: s\nport: 70000\n", /port: must be at most 65535/],
       [`${server("s", port, "p")}\n      bogus: 1`, /rules\[0\]\.paths\[0\]\.bogus: unknown field/],
-      ["name: p\nkind: Pipeline\nfilters:\n  - name: x\n    kind: Proxy\n    pools: []\n", /filters\[0\]\.pools/],
-      ["name: p\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules: [{code: 200}]\nflow:\n  - filter: m\n    jumpIf: {nope: END}\n", /flow\[0\]\.jumpIf\.nope/],
+      [
+        "name: p\nkind: Pipeline\nfilters:\n  - name: x\n    kind: Proxy\n    pools: []\n",
+        /filters\[0\]\.pools/,
+      ],
+      [
+        "name: p\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules: [{code: 200}]\nflow:\n  - filter: m\n    jumpIf: {nope: END}\n",
+        /flow\[0\]\.jumpIf\.nope/,
+      ],
       ["name: q\nkind: Nope\n", /kind: unknown kind "Nope"/],
     ];
     for (const [yaml, message] of cases) {
@@ -95,10 +101,16 @@ Deno.test("objects: bad specs and garbage are refused with the field named, traf
       assert.equal(r.code, 1, yaml);
       assert.match(r.stderr, message);
     }
-    const garbage = await fetch(`http://${node.apiAddr}/apis/v2/objects`, { method: "POST", body: "{{{: :" });
+    const garbage = await fetch(`http://${node.apiAddr}/apis/v2/objects`, {
+      method: "POST",
+      body: "{{{: :",
+    });
     assert.equal(garbage.status, 400);
     assert.match(await garbage.text(), /code: 400/);
-    const notMap = await fetch(`http://${node.apiAddr}/apis/v2/objects`, { method: "POST", body: "- 1\n- 2" });
+    const notMap = await fetch(`http://${node.apiAddr}/apis/v2/objects`, {
+      method: "POST",
+      body: "- 1\n- 2",
+    });
     assert.equal(notMap.status, 400);
     await notMap.body?.cancel();
 
@@ -135,7 +147,8 @@ Deno.test("plugins: a TypeScript filter loaded with --plugin serves by its kind"
   const node = await startNodeProcess({ args: ["--plugin", plugin] });
   const port = freePort();
   try {
-    const pipeline = "name: hp\nkind: Pipeline\nfilters:\n  - name: hi\n    kind: Hello\n    name2: x\n";
+    const pipeline =
+      "name: hp\nkind: Pipeline\nfilters:\n  - name: hi\n    kind: Hello\n    name2: x\n";
     const bad = await node.ctl(["object", "create"], pipeline);
     assert.match(bad.stderr, /filters\[0\]\.name2: unknown field/);
     const good = "name: hp\nkind: Pipeline\nfilters:\n  - name: hi\n    kind: Hello\n";

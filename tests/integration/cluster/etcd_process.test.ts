@@ -11,25 +11,25 @@ Deno.test("three etcd members keep accepting writes with one killed", async () =
     endpoints: etcd.endpoints,
     clusterName: "trio",
     memberName: "node-1",
-    requestTimeoutMs: 5_000,
+    // A write in flight when the leader dies waits out this timeout.
+    requestTimeoutMs: 2_000,
   });
   try {
     assert.equal(await store.put("/config/objects/a", "before"), true);
     const log = await Deno.readTextFile(etcd.process("m1").logFile);
     assert.match(log, /m1/, "etcd logs to etcd_server.log in the log dir");
 
-    console.log("T kill", performance.now()); await etcd.killMember("m1"); console.log("T killed", performance.now());
+    await etcd.killMember("m1");
     // Quorum (2 of 3) remains; a write may meet a leader election and is retried.
     await waitFor(async () => {
       try {
-        const t = performance.now();
-        try { return await store.put("/config/objects/b", "after"); } finally { console.log("PUT took", performance.now() - t); }
+        return await store.put("/config/objects/b", "after");
       } catch (error) {
         if (error instanceof StoreUnavailableError) return false;
         throw error;
       }
     }, "a write with m1 dead");
-    console.log("T written", performance.now()); const values = (await store.range("/config/objects/")).map((kv) => kv.value);
+    const values = (await store.range("/config/objects/")).map((kv) => kv.value);
     assert.deepEqual(values, ["before", "after"]);
 
     // The killed member rejoins with its data and catches up.

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { HttpRequest, HttpResponse, readAll } from "../../../filters/context.ts";
 import {
-  GzipFormatError,
   gunzip,
   gunzipMessage,
   gunzipStream,
   gzip,
+  GzipFormatError,
   gzipMessage,
   gzipStream,
 } from "../../../filters/gzip.ts";

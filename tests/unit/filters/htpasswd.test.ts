@@ -8,9 +8,12 @@ const BOB_PASSWORD = "pässwörd long enough to pass thirty two bytes!!";
 
 Deno.test("parseHtpasswd reads user:hash lines and reports the others", () => {
   const problems: string[] = [];
-  const users = parseHtpasswd(`# comment\n${ALICE}\r\n\nnocolon\ncarol:plaintext\n${BOB}\n`, (line, m) => {
-    problems.push(`${line}: ${m}`);
-  });
+  const users = parseHtpasswd(
+    `# comment\n${ALICE}\r\n\nnocolon\ncarol:plaintext\n${BOB}\n`,
+    (line, m) => {
+      problems.push(`${line}: ${m}`);
+    },
+  );
   assert.deepEqual([...users.keys()], ["alice", "bob"]);
   assert.deepEqual(problems, [
     '4: not "user:hash"',

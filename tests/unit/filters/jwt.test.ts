@@ -29,7 +29,8 @@ Deno.test("HmacJwtVerifier rejects another algorithm, key or a changed payload",
 
 Deno.test("HmacJwtVerifier checks exp, nbf and iat", async () => {
   const verifier = new HmacJwtVerifier("HS256", SECRET);
-  const at = async (claims: Record<string, unknown>) => verifier.verify(await signJwt(claims, SECRET), NOW);
+  const at = async (claims: Record<string, unknown>) =>
+    verifier.verify(await signJwt(claims, SECRET), NOW);
   assert.ok(await at({ exp: NOW }));
   await assert.rejects(at({ exp: NOW - 1 }), /token is expired/);
   assert.ok(await at({ nbf: NOW }));

@@ -52,8 +52,12 @@ Deno.test("Mock header matchers: any by default, all with matchAllHeaders", asyn
 });
 
 Deno.test("Mock: an absent header matches only empty: true", async () => {
-  const empty = build(kind, { rules: [{ match: { headers: { "X-Debug": { empty: true } } }, code: 200 }] });
-  const anything = build(kind, { rules: [{ match: { headers: { "X-Debug": { regex: ".*" } } }, code: 200 }] });
+  const empty = build(kind, {
+    rules: [{ match: { headers: { "X-Debug": { empty: true } } }, code: 200 }],
+  });
+  const anything = build(kind, {
+    rules: [{ match: { headers: { "X-Debug": { regex: ".*" } } }, code: 200 }],
+  });
   assert.equal(await empty.handle(contextFor()), "mocked");
   assert.equal(await empty.handle(contextFor({ headers: { "x-debug": "1" } })), "");
   assert.equal(await anything.handle(contextFor()), "");
@@ -61,7 +65,9 @@ Deno.test("Mock: an absent header matches only empty: true", async () => {
 });
 
 Deno.test("Mock matches each of several joined header values", async () => {
-  const mock = build(kind, { rules: [{ match: { headers: { "X-Tag": { exact: "b" } } }, code: 200 }] });
+  const mock = build(kind, {
+    rules: [{ match: { headers: { "X-Tag": { exact: "b" } } }, code: 200 }],
+  });
   const headers = new Headers();
   headers.append("x-tag", "a");
   headers.append("x-tag", "b");
@@ -105,13 +111,20 @@ Deno.test("Mock normalizes its spec and round-trips through YAML", () => {
   assert.deepEqual(
     roundTrip(kind, {
       rules: [
-        { match: { path: "/a", headers: { "X-A": { prefix: "p", exact: "" } } }, code: 200, delay: "" },
+        {
+          match: { path: "/a", headers: { "X-A": { prefix: "p", exact: "" } } },
+          code: 200,
+          delay: "",
+        },
         { code: 404, headers: {}, body: "nf", delay: "1.5s" },
       ],
     }),
     {
       rules: [
-        { match: { matchAllHeaders: false, path: "/a", headers: { "X-A": { prefix: "p" } } }, code: 200 },
+        {
+          match: { matchAllHeaders: false, path: "/a", headers: { "X-A": { prefix: "p" } } },
+          code: 200,
+        },
         { match: { matchAllHeaders: false }, code: 404, body: "nf", delay: "1.5s" },
       ],
     },

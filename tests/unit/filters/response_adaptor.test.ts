@@ -20,7 +20,7 @@ Deno.test("ResponseAdaptor returns responseNotFound without a response", async (
 Deno.test("ResponseAdaptor changes headers and replaces the body with a correct Content-Length", async () => {
   const adaptor = build(kind, {
     header: { del: ["Server"], set: { "X-Set": "1" }, add: { "Vary": "Origin" } },
-    body: "{\"ok\":true}",
+    body: '{"ok":true}',
   });
   const ctx = withResponse(
     new HttpResponse(
@@ -42,7 +42,7 @@ Deno.test("ResponseAdaptor changes headers and replaces the body with a correct 
   assert.equal(resp.header("vary"), "Accept, Origin");
   assert.equal(resp.header("content-encoding"), null);
   assert.equal(resp.header("content-length"), "11");
-  assert.equal(await resp.text(), "{\"ok\":true}");
+  assert.equal(await resp.text(), '{"ok":true}');
 });
 
 Deno.test("ResponseAdaptor compress gzips the body; an encoded body is left alone", async () => {
@@ -87,7 +87,12 @@ Deno.test("ResponseAdaptor normalizes its spec and round-trips through YAML", ()
 
 Deno.test("ResponseAdaptor rejects bad specs with field paths", () => {
   assert.deepEqual(
-    specProblems(kind, { header: { del: "X-A" }, compress: "gzip", decompress: "deflate", bodies: "" }),
+    specProblems(kind, {
+      header: { del: "X-A" },
+      compress: "gzip",
+      decompress: "deflate",
+      bodies: "",
+    }),
     [
       'header.del: must be a list of strings, got "X-A"',
       'decompress: must be "gzip" (the only supported coding), got "deflate"',

@@ -70,7 +70,9 @@ Deno.test("Validator jwt reads the token from cookieName first, then Authorizati
   assert.equal(cookie.result, "");
   const header = await run(v, { headers: { cookie: "other=1", authorization: `bearer ${token}` } });
   assert.equal(header.result, "");
-  const badCookie = await run(v, { headers: { cookie: "auth=junk", authorization: `Bearer ${token}` } });
+  const badCookie = await run(v, {
+    headers: { cookie: "auth=junk", authorization: `Bearer ${token}` },
+  });
   assert.equal(badCookie.status, 401);
 });
 
@@ -104,7 +106,9 @@ Deno.test("Validator basicAuth checks htpasswd users and sets X-AUTH-USER", asyn
     assert.deepEqual(wrong.ctx.tags, ["http basic validator: unauthorized"]);
     assert.equal((await run(v, basic("carol", "password"))).status, 401);
     const noHeader = await run(v);
-    assert.deepEqual(noHeader.ctx.tags, ["http basic validator: unexpected authorization header: "]);
+    assert.deepEqual(noHeader.ctx.tags, [
+      "http basic validator: unexpected authorization header: ",
+    ]);
     const garbage = await run(v, { headers: { authorization: "Basic !!!" } });
     assert.deepEqual(garbage.ctx.tags, ["http basic validator: credentials are not base64"]);
   } finally {
@@ -131,7 +135,11 @@ Deno.test("Validator oauth2 tokenIntrospect asks the server and honours active",
   const seen: { body: string; auth: string | null; type: string | null }[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const body = await req.text();
-    seen.push({ body, auth: req.headers.get("authorization"), type: req.headers.get("content-type") });
+    seen.push({
+      body,
+      auth: req.headers.get("authorization"),
+      type: req.headers.get("content-type"),
+    });
     const token = new URLSearchParams(body).get("token");
     if (token === "good") return Response.json({ active: true, sub: "u1", scope: "s" });
     if (token === "error") return Response.json({ error: "invalid_request" });
@@ -161,7 +169,9 @@ Deno.test("Validator oauth2 tokenIntrospect asks the server and honours active",
     assert.equal(seen[1].body, "token=other");
 
     const error = await run(withBasic, { headers: { authorization: "Bearer error" } });
-    assert.deepEqual(error.ctx.tags, ["oauth2 validator: token introspection error: invalid_request"]);
+    assert.deepEqual(error.ctx.tags, [
+      "oauth2 validator: token introspection error: invalid_request",
+    ]);
     const down = await run(withBasic, { headers: { authorization: "Bearer down" } });
     assert.deepEqual(down.ctx.tags, ["oauth2 validator: token introspection answered 503"]);
     const missing = await run(withBasic);
@@ -203,7 +213,10 @@ Deno.test("Validator rejects bad specs with field paths", () => {
       headers: { "X A": { values: ["1"] }, "X-B": {}, "X-C": { regexp: "(" } },
       jwt: { algorithm: "RS256", secret: "xyz" },
       signature: { accessKeys: { a: "b" } },
-      oauth2: { tokenIntrospect: { endPoint: "idp", insecureTls: true }, jwt: { algorithm: "HS256" } },
+      oauth2: {
+        tokenIntrospect: { endPoint: "idp", insecureTls: true },
+        jwt: { algorithm: "HS256" },
+      },
       basicAuth: { mode: "ETCD", etcdPrefix: "creds/" },
       typo: true,
     }).map((p) => p.replace(/expression: .*/, "expression")),
@@ -226,8 +239,8 @@ Deno.test("Validator rejects bad specs with field paths", () => {
 });
 
 Deno.test("cookieValue and basicCredentials parse like a careful server", () => {
-  assert.equal(cookieValue("a=1; b = two ; c=\"q\"", "b"), "two");
-  assert.equal(cookieValue("a=1; c=\"q\"", "c"), "q");
+  assert.equal(cookieValue('a=1; b = two ; c="q"', "b"), "two");
+  assert.equal(cookieValue('a=1; c="q"', "c"), "q");
   assert.equal(cookieValue(null, "a"), "");
   assert.deepEqual(basicCredentials(`Basic ${btoa("u:p:with:colons")}`), ["u", "p:with:colons"]);
   assert.throws(() => basicCredentials(`Basic ${btoa("nocolon")}`), /not user:password/);

@@ -58,7 +58,11 @@ Deno.test("mux matches hosts exactly (port stripped) or by regexp", () => {
 Deno.test("mux applies ip filters at server, rule and path level with 403", () => {
   const m = mux([{
     ipFilter: { blockIPs: ["10.0.0.0/8"] },
-    paths: [{ path: "/admin", ipFilter: { allowIPs: ["192.168.1.1"], blockByDefault: true }, backend: "admin" }, {
+    paths: [{
+      path: "/admin",
+      ipFilter: { allowIPs: ["192.168.1.1"], blockByDefault: true },
+      backend: "admin",
+    }, {
       backend: "any",
     }],
   }], { ipFilter: { blockIPs: ["203.0.113.9"] } });
@@ -77,7 +81,8 @@ Deno.test("mux rewrites exact, prefix and regexp paths", () => {
       { pathRegexp: "^/users/([0-9]+)$", rewriteTarget: "/u/$1", backend: "r" },
     ],
   }]);
-  const rewrite = (path: string) => (m.route("h", "GET", path, noHeaders, "") as Route).rewrite(path);
+  const rewrite = (path: string) =>
+    (m.route("h", "GET", path, noHeaders, "") as Route).rewrite(path);
   assert.equal(rewrite("/old"), "/new");
   assert.equal(rewrite("/api/x/y"), "/v2/x/y");
   assert.equal(rewrite("/users/42"), "/u/42");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Context, HttpRequest, HttpResponse } from "../../../filters/context.ts";
+import { Context, HttpRequest, type HttpResponse } from "../../../filters/context.ts";
 import { type FilterKind, FilterRegistry } from "../../../filters/filter.ts";
 import { SpecError, SpecReader } from "../../../filters/spec.ts";
 import { silentLogger } from "../../../server/log.ts";
@@ -46,7 +46,9 @@ async function trail(p: Pipeline): Promise<string[]> {
 }
 
 Deno.test("pipeline runs filters in order when there is no flow", async () => {
-  const p = pipeline({ filters: [{ name: "a", kind: "Step" }, { name: "b", kind: "Step", async: true }] });
+  const p = pipeline({
+    filters: [{ name: "a", kind: "Step" }, { name: "b", kind: "Step", async: true }],
+  });
   assert.deepEqual(await trail(p), ["a@DEFAULT", "b@DEFAULT"]);
 });
 
@@ -57,11 +59,19 @@ Deno.test("pipeline jumps forward, stops on an unmapped result and at END", asyn
     { name: "c", kind: "Step", result: "stop", async: true },
     { name: "d", kind: "Step" },
   ];
-  const jumping = pipeline({ filters, flow: [{ filter: "a", jumpIf: { jump: "c" } }, { filter: "b" }, { filter: "c" }, { filter: "d" }] });
+  const jumping = pipeline({
+    filters,
+    flow: [{ filter: "a", jumpIf: { jump: "c" } }, { filter: "b" }, { filter: "c" }, {
+      filter: "d",
+    }],
+  });
   assert.deepEqual(await trail(jumping), ["a@DEFAULT", "c@DEFAULT"]);
   const ended = pipeline({ filters, flow: [{ filter: "b" }, { filter: "END" }, { filter: "d" }] });
   assert.deepEqual(await trail(ended), ["b@DEFAULT"]);
-  const toEnd = pipeline({ filters, flow: [{ filter: "a", jumpIf: { jump: "END" } }, { filter: "b" }] });
+  const toEnd = pipeline({
+    filters,
+    flow: [{ filter: "a", jumpIf: { jump: "END" } }, { filter: "b" }],
+  });
   assert.deepEqual(await trail(toEnd), ["a@DEFAULT"]);
 });
 
@@ -80,13 +90,22 @@ Deno.test("pipeline aliases reuse a filter and namespaces switch per step", asyn
 Deno.test("pipeline validation names backward jumps, unknown results and filters", () => {
   const filters = [{ name: "a", kind: "Step" }, { name: "b", kind: "Step" }];
   const cases: [unknown[], RegExp][] = [
-    [[{ filter: "a" }, { filter: "b", jumpIf: { jump: "a" } }], /flow\[1\]\.jumpIf\.jump: "a" must come later/],
-    [[{ filter: "a", jumpIf: { other: "END" } }], /flow\[0\]\.jumpIf\.other: "other" is not a result of Step/],
+    [
+      [{ filter: "a" }, { filter: "b", jumpIf: { jump: "a" } }],
+      /flow\[1\]\.jumpIf\.jump: "a" must come later/,
+    ],
+    [
+      [{ filter: "a", jumpIf: { other: "END" } }],
+      /flow\[0\]\.jumpIf\.other: "other" is not a result of Step/,
+    ],
     [[{ filter: "zzz" }], /flow\[0\]\.filter: no filter named "zzz"/],
     [[{ filter: "a" }, { filter: "a" }], /flow\[1\]: "a" appears twice/],
   ];
   for (const [flow, message] of cases) {
-    assert.throws(() => pipeline({ filters, flow }), (e: Error) => e instanceof SpecError && message.test(e.message));
+    assert.throws(
+      () => pipeline({ filters, flow }),
+      (e: Error) => e instanceof SpecError && message.test(e.message),
+    );
   }
 });
 
@@ -96,7 +115,11 @@ Deno.test("pipeline turns a throwing filter into a 500 response", async () => {
     description: "",
     results: [],
     validate: () => ({}),
-    create: () => ({ handle: () => { throw new Error("boom"); } }),
+    create: () => ({
+      handle: () => {
+        throw new Error("boom");
+      },
+    }),
   };
   const reg = new FilterRegistry([throwing as FilterKind<never>]);
   const r = SpecReader.root({ filters: [{ name: "x", kind: "Boom" }] });
