@@ -12,6 +12,7 @@
  * @module
  */
 
+import process from "node:process";
 import { Http1Pool } from "../filters/proxy/http1_client.ts";
 
 function flag(name: string, fallback: string): string {
@@ -40,7 +41,8 @@ function startBackend(): Promise<{ port: number; worker: Worker }> {
 
 type Handler = (req: Request) => Promise<Response>;
 
-function poolProxy(pool: Http1Pool, host: string): Handler {
+/** `useBytes` takes `bodyBytes` when the body arrived whole, as the Proxy filter can. */
+function poolProxy(pool: Http1Pool, host: string, useBytes: boolean): Handler {
   return async (req) => {
     const url = req.url;
     // The target starts at the first "/" after "http://host".
@@ -52,7 +54,8 @@ function poolProxy(pool: Http1Pool, host: string): Handler {
       headers: req.headers,
       body: req.body,
     });
-    return new Response(res.body, { status: res.status, headers: res.headers });
+    const body = useBytes ? res.bodyBytes ?? res.body : res.body;
+    return new Response(body, { status: res.status, headers: res.headers });
   };
 }
 
@@ -74,20 +77,28 @@ async function load(name: string, handler: Handler): Promise<number> {
   // A short warm-up so both proxies are measured with JIT-compiled code.
   await new Deno.Command("wrk", { args: ["-t1", `-c${connections}`, "-d1s", url], stdout: "null" })
     .output();
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
   const out = await new Deno.Command("wrk", {
     args: ["-t1", `-c${connections}`, `-d${duration}`, url],
     stdout: "piped",
   }).output();
+  const cpu = process.cpuUsage(cpuBefore);
+  const seconds = (performance.now() - started) / 1000;
   await server.shutdown();
   const text = new TextDecoder().decode(out.stdout);
   const match = text.match(/Requests\/sec:\s+([\d.]+)/);
   if (!match) throw new Error(`Cannot read wrk output for ${name}:\n${text}`);
   const errors = text.match(/Non-2xx or 3xx responses: \d+|Socket errors: .*/g);
   const rps = Number(match[1]);
+  // The machine is shared: requests per CPU-second of this process (proxy
+  // plus the backend worker) is steadier than requests per second.
+  const perCpuSecond = (rps * seconds) / ((cpu.user + cpu.system) / 1e6);
+  const note = errors ? `  (${errors.join("; ")})` : "";
   console.log(
-    `${name.padEnd(10)} ${rps.toFixed(0).padStart(8)} req/s${
-      errors ? `  (${errors.join("; ")})` : ""
-    }`,
+    `${name.padEnd(24)} ${rps.toFixed(0).padStart(7)} req/s ${
+      perCpuSecond.toFixed(0).padStart(7)
+    } req/CPU-s${note}`,
   );
   return rps;
 }
@@ -97,8 +108,9 @@ if (import.meta.main) {
   const host = `127.0.0.1:${backend.port}`;
   console.log(`wrk -t1 -c${connections} -d${duration}, ${bodySize}-byte responses`);
   const pool = new Http1Pool({ hostname: "127.0.0.1", port: backend.port });
-  const pooled = await load("Http1Pool", poolProxy(pool, host));
-  console.log(`  pool: ${JSON.stringify(pool.stats)}`);
+  const pooled = await load("Http1Pool (bodyBytes)", poolProxy(pool, host, true));
+  await load("Http1Pool (body stream)", poolProxy(pool, host, false));
+  console.log(`  pool stats: ${JSON.stringify(pool.stats)}`);
   pool.close();
   const fetched = await load("fetch", fetchProxy(`http://${host}`));
   console.log(`Http1Pool / fetch = ${(pooled / fetched).toFixed(2)}`);

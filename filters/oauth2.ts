@@ -83,6 +83,16 @@ export function bearerToken(authorization: string | null): string {
   return m ? authorization.slice(m[0].length).trim() : "";
 }
 
+/**
+ * Why an Authorization header is not what was expected, naming only its
+ * scheme: the credentials after it must never reach a log.
+ */
+export function unexpectedAuthorization(authorization: string | null, expected: string): string {
+  if (!authorization) return `missing Authorization header, expected ${expected}`;
+  const scheme = authorization.split(" ", 1)[0];
+  return `unexpected Authorization scheme "${scheme.slice(0, 32)}", expected ${expected}`;
+}
+
 /** What a valid token says about its owner. */
 interface TokenInfo {
   subject: string;
@@ -112,7 +122,7 @@ export class OAuth2Validator {
   async validate(req: HttpRequest, signal: AbortSignal): Promise<void> {
     const authorization = req.header("authorization");
     const token = bearerToken(authorization);
-    if (!token) throw new Error(`unexpected authorization header: ${authorization ?? ""}`);
+    if (!token) throw new Error(unexpectedAuthorization(authorization, "Bearer"));
     const info = this.#jwt ? await this.#byJwt(token) : await this.#byIntrospection(token, signal);
     const headers = req.headers;
     headers.set("X-Authenticated-Userid", toHeaderValue(info.subject));

@@ -204,19 +204,21 @@ function verifySsha(password: string, encoded: string): boolean {
   return diff === 0;
 }
 
+/** The salt of a crypt hash: from `start` to the next "$" (or the end). */
+function saltAfter(hash: string, start: number): string {
+  const end = hash.indexOf("$", start);
+  return hash.slice(start, end < 0 ? undefined : end);
+}
+
 /** Whether `password` matches `hash`; false for unsupported or malformed hashes. */
 export async function verifyPassword(password: string, hash: string): Promise<boolean> {
   switch (hashScheme(hash)) {
     case "bcrypt":
       return await bcrypt.compare(password, hash);
-    case "apr1": {
-      const salt = hash.slice(6, hash.indexOf("$", 6) >>> 0);
-      return constantTimeEqual(md5Crypt(password, "$apr1$", salt), hash);
-    }
-    case "md5-crypt": {
-      const salt = hash.slice(3, hash.indexOf("$", 3) >>> 0);
-      return constantTimeEqual(md5Crypt(password, "$1$", salt), hash);
-    }
+    case "apr1":
+      return constantTimeEqual(md5Crypt(password, "$apr1$", saltAfter(hash, 6)), hash);
+    case "md5-crypt":
+      return constantTimeEqual(md5Crypt(password, "$1$", saltAfter(hash, 3)), hash);
     case "sha256-crypt":
       return constantTimeEqual(shaCrypt(password, "$5$", hash.slice(3)), hash);
     case "sha512-crypt":

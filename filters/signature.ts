@@ -13,6 +13,7 @@
 
 import { createHash, createHmac } from "node:crypto";
 import { BodyTooLargeError, type HttpRequest } from "./context.ts";
+import { headerNameProblem } from "./header_adapt.ts";
 import { constantTimeEqual } from "./password_hash.ts";
 import { parseDuration, type SpecReader } from "./spec.ts";
 
@@ -205,7 +206,9 @@ function canonicalHost(req: HttpRequest): string {
   if (colon <= host.lastIndexOf("]")) return host;
   const port = host.slice(colon + 1);
   const scheme = req.scheme.toLowerCase();
-  if (port === "" || (scheme === "http" && port === "80") || (scheme === "https" && port === "443")) {
+  if (
+    port === "" || (scheme === "http" && port === "80") || (scheme === "https" && port === "443")
+  ) {
     return host.slice(0, colon);
   }
   return host;
@@ -213,6 +216,10 @@ function canonicalHost(req: HttpRequest): string {
 
 function hmac(key: string | Uint8Array, data: string): Uint8Array {
   return createHmac("sha256", key).update(data).digest();
+}
+
+function hmacHex(key: Uint8Array, data: string): string {
+  return createHmac("sha256", key).update(data).digest("hex");
 }
 
 function sha256Hex(data: string | Uint8Array): string {
@@ -315,8 +322,12 @@ export class SignatureVerifier {
   #canonicalHeaders(req: HttpRequest, signedHeaders: string): string {
     let out = "";
     for (const name of signedHeaders.split(";")) {
-      const value = name === "host" ? canonicalHost(req) : req.header(name) ?? "";
-      out += `${name}:${name === "host" ? value : canonicalHeaderValue(value)}\n`;
+      let value: string;
+      if (name === "host") value = canonicalHost(req);
+      // A name that cannot be a header has no value (Headers.get would throw).
+      else if (!headerNameProblem(name)) value = canonicalHeaderValue(req.header(name) ?? "");
+      else value = "";
+      out += `${name}:${value}\n`;
     }
     return out;
   }
@@ -348,9 +359,7 @@ export class SignatureVerifier {
     const l = this.#literal;
     const query = parseQuery(req.query);
     const authorization = req.header("authorization");
-    const parts = authorization
-      ? this.#fromHeader(authorization, req)
-      : this.#fromQuery(query);
+    const parts = authorization ? this.#fromHeader(authorization, req) : this.#fromQuery(query);
     const age = now - parts.time;
     if (this.#ttlMs > 0 && Math.abs(age) > this.#ttlMs) throw new Error("signature expired");
     if (parts.presign && age > parts.expiresSeconds * 1000) throw new Error("signature expired");
@@ -376,7 +385,7 @@ export class SignatureVerifier {
     let key = hmac(l.signingKeyPrefix + secret, date);
     for (const s of parts.scopes) key = hmac(key, s);
     key = hmac(key, l.scopeSuffix);
-    const expected = Buffer.from(hmac(key, stringToSign)).toString("hex");
+    const expected = hmacHex(key, stringToSign);
     if (!constantTimeEqual(expected, parts.signature)) {
       throw new Error("signature verification failed");
     }

@@ -3,8 +3,7 @@
  * Basic credentials, in that order. The first failure answers 400 (headers)
  * or 401 (the others) with an empty body and returns `invalid`.
  *
- * Not supported yet, and rejected at validation: `signature` (AWS SigV4-style
- * signatures) and `basicAuth.mode: ETCD`.
+ * Not supported yet, and rejected at validation: `basicAuth.mode: ETCD`.
  *
  * @module
  */
@@ -14,7 +13,14 @@ import type { FilterEnv, FilterInstance, FilterKind } from "./filter.ts";
 import { headerNameProblem, toHeaderValue } from "./header_adapt.ts";
 import { HtpasswdFile } from "./htpasswd.ts";
 import { type HmacJwtSpec, HmacJwtVerifier, readHmacJwtSpec } from "./jwt.ts";
-import { bearerToken, type OAuth2Spec, OAuth2Validator, readOAuth2Spec } from "./oauth2.ts";
+import {
+  bearerToken,
+  type OAuth2Spec,
+  OAuth2Validator,
+  readOAuth2Spec,
+  unexpectedAuthorization,
+} from "./oauth2.ts";
+import { readSignatureSpec, type SignatureSpec, SignatureVerifier } from "./signature.ts";
 import { compileGoRegexp, SpecReader } from "./spec.ts";
 
 /** What one header must hold: one of `values`, or a match of `regexp`. */
@@ -45,6 +51,8 @@ export interface ValidatorSpec {
   headers?: Record<string, HeaderRuleSpec>;
   /** JWT validation. */
   jwt?: JwtValidatorSpec;
+  /** AWS SigV4-style request signature verification. */
+  signature?: SignatureSpec;
   /** OAuth2 bearer-token validation. */
   oauth2?: OAuth2Spec;
   /** HTTP Basic authentication. */
@@ -100,10 +108,8 @@ function validate(raw: Record<string, unknown>): ValidatorSpec {
   }
   const jwt = r.object("jwt", readJwt);
   if (jwt) spec.jwt = jwt;
-  if (r.has("signature")) {
-    r.ignore("signature");
-    r.problem("signature", "signature verification is not supported yet");
-  }
+  const signature = r.object("signature", readSignatureSpec);
+  if (signature) spec.signature = signature;
   const oauth2 = r.object("oauth2", readOAuth2Spec);
   if (oauth2) spec.oauth2 = oauth2;
   const basicAuth = r.object("basicAuth", readBasicAuth);
@@ -164,7 +170,7 @@ const utf8 = new TextDecoder();
 /** The user and password of an `Authorization: Basic` header; throws when malformed. */
 export function basicCredentials(authorization: string | null): [string, string] {
   const m = authorization ? BASIC.exec(authorization) : null;
-  if (!m) throw new Error(`unexpected authorization header: ${authorization ?? ""}`);
+  if (!m) throw new Error(unexpectedAuthorization(authorization, "Basic"));
   let decoded: string;
   try {
     decoded = utf8.decode(Uint8Array.fromBase64(authorization!.slice(m[0].length).trim()));
@@ -194,6 +200,7 @@ class Validator implements FilterInstance {
   readonly #headers: readonly HeaderCheck[];
   readonly #jwt: HmacJwtVerifier | undefined;
   readonly #cookieName: string | undefined;
+  readonly #signature: SignatureVerifier | undefined;
   readonly #oauth2: OAuth2Validator | undefined;
   readonly #users: HtpasswdFile | undefined;
   readonly #needsAsync: boolean;
@@ -206,12 +213,13 @@ class Validator implements FilterInstance {
     }));
     this.#jwt = spec.jwt ? HmacJwtVerifier.fromSpec(spec.jwt) : undefined;
     this.#cookieName = spec.jwt?.cookieName;
+    this.#signature = spec.signature ? new SignatureVerifier(spec.signature) : undefined;
     this.#oauth2 = spec.oauth2 ? new OAuth2Validator(spec.oauth2) : undefined;
     if (spec.basicAuth) {
       this.#users = new HtpasswdFile(spec.basicAuth.userFile, env.log);
       this.#users.watch(USER_FILE_POLL_MS);
     }
-    this.#needsAsync = !!(this.#jwt || this.#oauth2 || this.#users);
+    this.#needsAsync = !!(this.#jwt || this.#signature || this.#oauth2 || this.#users);
   }
 
   handle(ctx: Context): string | Promise<string> {
@@ -226,6 +234,7 @@ class Validator implements FilterInstance {
   async #handleAuth(ctx: Context, req: HttpRequest): Promise<string> {
     try {
       if (this.#jwt) await this.#checkJwt(req);
+      if (this.#signature) await this.#check("signature validator", this.#signature.verify(req));
       if (this.#oauth2) {
         await this.#check("oauth2 validator", this.#oauth2.validate(req, ctx.signal));
       }
@@ -251,7 +260,7 @@ class Validator implements FilterInstance {
       const authorization = req.header("authorization");
       token = bearerToken(authorization);
       if (!token) {
-        const tag = `JWT validator: unexpected authorization header: ${authorization ?? ""}`;
+        const tag = `JWT validator: ${unexpectedAuthorization(authorization, "Bearer")}`;
         return Promise.reject(new Invalid(401, tag));
       }
     }

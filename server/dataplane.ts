@@ -21,6 +21,8 @@ export interface DataPlaneOptions {
   logs: LogSink;
   accessLog?: BufferedLineWriter;
   reusePort?: boolean;
+  /** Log scope of this plane. @default {"dataplane"} */
+  scope?: string;
 }
 
 /** A failure to build one object; the others still run. */
@@ -40,7 +42,7 @@ export class DataPlane {
 
   constructor(options: DataPlaneOptions) {
     this.#options = options;
-    this.#log = options.logs.logger("dataplane");
+    this.#log = options.logs.logger(options.scope ?? "dataplane");
   }
 
   /** Reconciles with `desired`; returns objects that failed to build. */

@@ -19,6 +19,14 @@ import { type NodeOptions, optionsDocument, resolveDir, splitHostPort } from "./
 import { joinPath } from "./paths.ts";
 import { loadPlugins } from "./plugins.ts";
 import { Supervisor } from "./supervisor.ts";
+import { WorkerPlane } from "./workers/worker_plane.ts";
+
+/** What runs the traffic objects: in this isolate, or in worker isolates. */
+export type TrafficPlane = Pick<DataPlane, "apply" | "close"> & {
+  status(
+    name: string,
+  ): Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>;
+};
 
 /** The version printed by `--version`. */
 export const VERSION = "0.1.0";
@@ -30,7 +38,7 @@ export interface Node {
   /** The admin API's bound port. */
   readonly apiPort: number;
   /** The data plane (for tests and tools in the same process). */
-  readonly dataPlane: DataPlane;
+  readonly dataPlane: TrafficPlane;
   /** Stops accepting, drains in-flight requests (bounded), releases the store. */
   close(): Promise<void>;
 }
@@ -73,7 +81,15 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   ];
   try {
     await createInitialObjects(store, options.initialObjectConfigFiles, filters, log);
-    const dataPlane = new DataPlane({ filters, logs, accessLog, reusePort: false });
+    const dataPlane: TrafficPlane = options.workers > 0
+      ? await WorkerPlane.start({
+        count: options.workers,
+        plugins: options.plugins,
+        logDir,
+        debug: options.debug,
+        accessLog: !options.disableAccessLog,
+      })
+      : new DataPlane({ filters, logs, accessLog, reusePort: false });
     const supervisor = new Supervisor({
       store,
       sink: dataPlane,
@@ -112,7 +128,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         store,
         filters,
         memberName: options.name,
-        localStatus: (name) => dataPlane.status(name),
+        localStatus: async (name) => await dataPlane.status(name),
         members: async () =>
           (await store.range(keys.memberPrefix)).map((kv) => ({
             ...JSON.parse(kv.value),

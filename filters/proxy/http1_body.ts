@@ -10,7 +10,7 @@
  */
 
 import { findLineEnd, parseChunkSize } from "./http1_parser.ts";
-import type { Http1Connection } from "./http1_connection.ts";
+import type { Bytes, Http1Connection } from "./http1_connection.ts";
 import { UpstreamError } from "./upstream_error.ts";
 
 /** Longest chunk-size line accepted (size plus extensions). */
@@ -23,11 +23,11 @@ export interface BodyReader {
   /** Whether the whole body, including any framing after it, has been consumed. */
   readonly done: boolean;
   /** The next body bytes already received, or null when none are (see `done`). */
-  readBuffered(): Uint8Array | null;
+  readBuffered(): Bytes | null;
   /** Consumes framing bytes already received, so `done` turns true as early as possible. */
   settle(): void;
   /** The next body bytes, reading the socket as needed; null once the body is complete. */
-  read(): Promise<Uint8Array | null>;
+  read(): Promise<Bytes | null>;
 }
 
 function truncated(what: string): UpstreamError {
@@ -53,7 +53,7 @@ export class ContentLengthReader implements BodyReader {
   }
 
   /** See {@linkcode BodyReader.readBuffered}. */
-  readBuffered(): Uint8Array | null {
+  readBuffered(): Bytes | null {
     if (this.#remaining === 0 || this.#conn.start === this.#conn.end) return null;
     const chunk = this.#conn.take(this.#remaining);
     this.#remaining -= chunk.length;
@@ -64,7 +64,7 @@ export class ContentLengthReader implements BodyReader {
   settle(): void {}
 
   /** See {@linkcode BodyReader.read}. */
-  async read(): Promise<Uint8Array | null> {
+  async read(): Promise<Bytes | null> {
     const buffered = this.readBuffered();
     if (buffered !== null || this.#remaining === 0) return buffered;
     const chunk = await this.#conn.readBody(this.#remaining);
@@ -92,7 +92,7 @@ export class UntilCloseReader implements BodyReader {
   }
 
   /** See {@linkcode BodyReader.readBuffered}. */
-  readBuffered(): Uint8Array | null {
+  readBuffered(): Bytes | null {
     const conn = this.#conn;
     return conn.start === conn.end ? null : conn.take(conn.end - conn.start);
   }
@@ -101,7 +101,7 @@ export class UntilCloseReader implements BodyReader {
   settle(): void {}
 
   /** See {@linkcode BodyReader.read}. */
-  async read(): Promise<Uint8Array | null> {
+  async read(): Promise<Bytes | null> {
     const buffered = this.readBuffered();
     if (buffered !== null || this.#done) return buffered;
     const chunk = await this.#conn.readBody(64 * 1024);
@@ -136,7 +136,7 @@ export class ChunkedReader implements BodyReader {
   }
 
   /** See {@linkcode BodyReader.readBuffered}. */
-  readBuffered(): Uint8Array | null {
+  readBuffered(): Bytes | null {
     this.settle();
     const conn = this.#conn;
     if (this.#state !== DATA || conn.start === conn.end) return null;
@@ -212,7 +212,7 @@ export class ChunkedReader implements BodyReader {
   }
 
   /** See {@linkcode BodyReader.read}. */
-  async read(): Promise<Uint8Array | null> {
+  async read(): Promise<Bytes | null> {
     const conn = this.#conn;
     for (;;) {
       const buffered = this.readBuffered();

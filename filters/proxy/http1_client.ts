@@ -65,6 +65,13 @@ export interface UpstreamResponse {
    * Null when there is none: HEAD, 204, 304, or an empty body.
    */
   body: ReadableStream<Uint8Array> | null;
+  /**
+   * The whole body, when it arrived together with the head (the usual case
+   * for small responses); undefined otherwise. Reading this instead of `body`
+   * avoids creating a stream (and lets `new Response(bytes)` skip Deno's
+   * stream pump); read one or the other.
+   */
+  readonly bodyBytes?: Uint8Array<ArrayBuffer>;
 }
 
 /** Tuning for an {@linkcode Http1Pool}. */

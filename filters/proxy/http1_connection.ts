@@ -11,6 +11,9 @@
  * @module
  */
 
+/** Bytes backed by a plain ArrayBuffer (what `Response` and `Blob` accept). */
+export type Bytes = Uint8Array<ArrayBuffer>;
+
 /** The connection is carrying a request. */
 export const ACTIVE = 0;
 /** The connection is parked in a pool, watching for the server closing it. */
@@ -32,7 +35,7 @@ export class Http1Connection {
   /** The underlying TCP or TLS socket. */
   readonly socket: Deno.Conn;
   /** Read buffer; unread bytes are `buf[start, end)`. */
-  buf: Uint8Array = new Uint8Array(READ_BUFFER_SIZE);
+  buf: Bytes = new Uint8Array(READ_BUFFER_SIZE);
   /** Offset of the first unread byte in `buf`. */
   start = 0;
   /** Offset just past the last received byte in `buf`. */
@@ -43,7 +46,7 @@ export class Http1Connection {
   idleSince = 0;
 
   #pendingRead: Promise<number | null> | null = null;
-  #spare: Uint8Array | null = null;
+  #spare: Bytes | null = null;
   #writeBuffer: Uint8Array | null = null;
   readonly #onIdleSettled: () => void;
 
@@ -117,7 +120,7 @@ export class Http1Connection {
   }
 
   /** Copies out and consumes up to `max` buffered bytes. */
-  take(max: number): Uint8Array {
+  take(max: number): Bytes {
     const n = Math.min(max, this.end - this.start);
     const out = this.buf.slice(this.start, this.start + n);
     this.start += n;
@@ -129,7 +132,7 @@ export class Http1Connection {
    * of stream. Large reads go into an array given to the caller, so big
    * bodies are not copied; small ones go through the buffer.
    */
-  async readBody(max: number): Promise<Uint8Array | null> {
+  async readBody(max: number): Promise<Bytes | null> {
     if (max < DIRECT_READ_MIN || this.#pendingRead !== null || this.start !== this.end) {
       if (this.start === this.end && !(await this.fill())) return null;
       return this.take(max);

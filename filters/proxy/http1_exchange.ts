@@ -17,7 +17,7 @@ import {
   ContentLengthReader,
   UntilCloseReader,
 } from "./http1_body.ts";
-import type { Http1Connection } from "./http1_connection.ts";
+import type { Bytes, Http1Connection } from "./http1_connection.ts";
 import { findHeadEnd, parseResponseHead, type ResponseHead } from "./http1_parser.ts";
 import {
   declaredContentLength,
@@ -130,7 +130,30 @@ class CompleteBody implements UnderlyingDefaultSource<Uint8Array> {
   }
 }
 
-function concat(first: Uint8Array, more: Uint8Array[]): Uint8Array {
+/**
+ * A response whose body arrived whole with its head. The stream is only made
+ * if someone asks for `body`: a caller that takes `bodyBytes` saves both the
+ * stream and, in `Deno.serve`, the stream-to-resource pump (measured at
+ * roughly a fifth of a minimal proxy's CPU per request).
+ */
+class BufferedResponse implements UpstreamResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly bodyBytes: Bytes;
+  #body: ReadableStream<Uint8Array> | null = null;
+
+  constructor(status: number, headers: Headers, bodyBytes: Bytes) {
+    this.status = status;
+    this.headers = headers;
+    this.bodyBytes = bodyBytes;
+  }
+
+  get body(): ReadableStream<Uint8Array> {
+    return this.#body ??= new ReadableStream(new CompleteBody(this.bodyBytes));
+  }
+}
+
+function concat(first: Bytes, more: Bytes[]): Bytes {
   let size = first.length;
   for (const chunk of more) size += chunk.length;
   const out = new Uint8Array(size);
@@ -286,7 +309,7 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
     }
     // Take whatever body bytes came with the head.
     let first = reader.readBuffered();
-    let more: Uint8Array[] | null = null;
+    let more: Bytes[] | null = null;
     if (first !== null) {
       for (let next = reader.readBuffered(); next !== null; next = reader.readBuffered()) {
         (more ??= []).push(next);
@@ -296,7 +319,7 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
       this.#responseFinished();
       if (first === null) return { status, headers, body: null };
       if (more !== null) first = concat(first, more);
-      return { status, headers, body: new ReadableStream(new CompleteBody(first)) };
+      return new BufferedResponse(status, headers, first);
     }
     this.#reader = reader;
     this.#early = first;

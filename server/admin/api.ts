@@ -20,7 +20,7 @@ export interface AdminContext {
   /** This node's member name. */
   memberName: string;
   /** Live status of an object on this node, or undefined. */
-  localStatus(name: string): Record<string, unknown> | undefined;
+  localStatus(name: string): Promise<Record<string, unknown> | undefined>;
   /** The member documents of the cluster. */
   members(): Promise<Record<string, unknown>[]>;
   /** Removes a member; false when unknown. */
@@ -241,7 +241,7 @@ async function statusOf(name: string, ctx: AdminContext): Promise<Record<string,
     const member = kv.key.slice(prefix.length);
     if (member !== ctx.memberName) out[member] = JSON.parse(kv.value);
   }
-  const local = ctx.localStatus(name);
+  const local = await ctx.localStatus(name);
   if (local) out[ctx.memberName] = local;
   return out;
 }
@@ -263,10 +263,11 @@ async function listStatuses(req: Request, _p: string[], ctx: AdminContext): Prom
     const [name, member] = kv.key.slice(keys.statusPrefix.length).split("/");
     if (out[name] && member !== ctx.memberName) out[name][member] = JSON.parse(kv.value);
   }
-  for (const name of Object.keys(out)) {
-    const local = ctx.localStatus(name);
-    if (local) out[name][ctx.memberName] = local;
-  }
+  const names = Object.keys(out);
+  const locals = await Promise.all(names.map((name) => ctx.localStatus(name)));
+  names.forEach((name, i) => {
+    if (locals[i]) out[name][ctx.memberName] = locals[i]!;
+  });
   return reply(req, out);
 }
 

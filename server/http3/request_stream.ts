@@ -342,9 +342,9 @@ export class RequestExchange {
         if (small) continue;
       }
       if (result.done) break;
-      if (chunk.length === 0) continue;
+      if (result.value.length === 0) continue;
       try {
-        await this.#writeData(chunk);
+        await this.#writeData(result.value);
       } catch (error) {
         await bodyReader.cancel(error).catch(() => {});
         throw error;

@@ -10,8 +10,8 @@
  * @module
  */
 
-/** The largest value a QUIC varint can hold (2^62 - 1, rounded to a double). */
-export const MAX_VARINT = 2 ** 62 - 1;
+/** One more than the largest value a QUIC varint can hold (2^62 - 1 is not a double). */
+const VARINT_LIMIT = 2 ** 62;
 
 /** Encoded size in bytes of a varint whose first byte is `firstByte`. */
 export function varintSizeFromFirstByte(firstByte: number): 1 | 2 | 4 | 8 {
@@ -20,7 +20,7 @@ export function varintSizeFromFirstByte(firstByte: number): 1 | 2 | 4 | 8 {
 
 /** Bytes needed to encode `value` as a varint. Throws RangeError when out of range. */
 export function varintLength(value: number): 1 | 2 | 4 | 8 {
-  if (value < 0 || !Number.isFinite(value) || value > MAX_VARINT) {
+  if (!(value >= 0 && value < VARINT_LIMIT)) {
     throw new RangeError(`Cannot encode varint ${value}: out of range 0..2^62-1`);
   }
   if (value < 0x40) return 1;

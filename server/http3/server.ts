@@ -1,0 +1,216 @@
+/**
+ * `serveHttp3`: an HTTP/3 server on Deno's native QUIC (`Deno.QuicEndpoint`,
+ * needs `--unstable-net`), calling a fetch-style handler per request.
+ *
+ * @module
+ */
+
+import { Http3Connection } from "./connection.ts";
+import { H3_ERROR } from "./errors.ts";
+import type { Http3Handler } from "./request_stream.ts";
+
+/** Options for {@linkcode serveHttp3}. */
+export interface Http3ServerOptions {
+  /**
+   * Address to bind the UDP socket to.
+   * @default {"0.0.0.0"}
+   */
+  hostname?: string;
+  /** UDP port (the same number as the TCP listener); 0 picks a free one. */
+  port: number;
+  /** Certificate chain, PEM. */
+  cert: string;
+  /** Private key, PEM. */
+  key: string;
+  /** Answers each request; its `Response` body is streamed out in DATA frames. */
+  handler: Http3Handler;
+  /**
+   * Close connections idle (no packets) this long.
+   * @default {60000}
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Largest request header section accepted (SETTINGS_MAX_FIELD_SECTION_SIZE);
+   * larger ones get 431.
+   * @default {65536}
+   */
+  maxHeaderBytes?: number;
+  /** Aborting it shuts the server down gracefully (GOAWAY, finish in-flight, close). */
+  signal?: AbortSignal;
+  /** Called once the socket is bound. */
+  onListen?: (addr: Deno.NetAddr) => void;
+}
+
+/** A running HTTP/3 server. */
+export interface Http3Server {
+  /** The bound UDP address. */
+  readonly addr: Deno.NetAddr;
+  /** Resolves once the server has stopped and every connection is closed. */
+  readonly finished: Promise<void>;
+  /**
+   * Stops accepting connections, sends GOAWAY on each, lets in-flight
+   * requests finish for up to `graceMs`, then closes everything.
+   */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** Default time in-flight requests get to finish on shutdown. */
+const DEFAULT_GRACE_MS = 10_000;
+/**
+ * After the last response on a draining connection, how long to let the
+ * client close first: closing at once could drop response bytes still in
+ * flight, which QUIC does not deliver after CONNECTION_CLOSE.
+ */
+const LINGER_MS = 500;
+
+/**
+ * Starts an HTTP/3 server. Throws (TypeError for bad options, or the bind
+ * error) before anything runs in the background.
+ *
+ * @example
+ * ```ts ignore
+ * const server = serveHttp3({ port: 8443, cert, key, handler: () => new Response("hi") });
+ * await server.shutdown();
+ * ```
+ */
+export function serveHttp3(options: Http3ServerOptions): Http3Server {
+  checkOptions(options);
+  const endpoint = new Deno.QuicEndpoint({
+    hostname: options.hostname ?? "0.0.0.0",
+    port: options.port,
+  });
+  let listener: Deno.QuicListener;
+  try {
+    listener = endpoint.listen({
+      alpnProtocols: ["h3"],
+      cert: options.cert,
+      key: options.key,
+      maxIdleTimeout: options.idleTimeoutMs ?? 60_000,
+    });
+  } catch (error) {
+    endpoint.close();
+    throw error;
+  }
+  return new QuicHttp3Server(endpoint, listener, options);
+}
+
+function checkOptions(options: Http3ServerOptions): void {
+  const { port, cert, key, handler, idleTimeoutMs, maxHeaderBytes } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`Cannot serve HTTP/3: port ${port} is not an integer in 0..65535`);
+  }
+  if (typeof cert !== "string" || !cert.includes("-----BEGIN")) {
+    throw new TypeError("Cannot serve HTTP/3: cert is not a PEM string");
+  }
+  if (typeof key !== "string" || !key.includes("-----BEGIN")) {
+    throw new TypeError("Cannot serve HTTP/3: key is not a PEM string");
+  }
+  if (typeof handler !== "function") {
+    throw new TypeError("Cannot serve HTTP/3: handler is not a function");
+  }
+  if (idleTimeoutMs !== undefined && !(Number.isInteger(idleTimeoutMs) && idleTimeoutMs > 0)) {
+    throw new TypeError(
+      `Cannot serve HTTP/3: idleTimeoutMs ${idleTimeoutMs} is not a positive integer`,
+    );
+  }
+  if (
+    maxHeaderBytes !== undefined &&
+    !(Number.isInteger(maxHeaderBytes) && maxHeaderBytes >= 256 && maxHeaderBytes <= 2 ** 30)
+  ) {
+    throw new TypeError(
+      `Cannot serve HTTP/3: maxHeaderBytes ${maxHeaderBytes} is not in 256..2^30`,
+    );
+  }
+}
+
+class QuicHttp3Server implements Http3Server {
+  readonly addr: Deno.NetAddr;
+  readonly finished: Promise<void>;
+  readonly #endpoint: Deno.QuicEndpoint;
+  readonly #listener: Deno.QuicListener;
+  readonly #options: Http3ServerOptions;
+  readonly #connections = new Set<Http3Connection>();
+  readonly #tasks = new Set<Promise<void>>();
+  #stopping = false;
+  #shutdown: Promise<void> | null = null;
+
+  constructor(
+    endpoint: Deno.QuicEndpoint,
+    listener: Deno.QuicListener,
+    options: Http3ServerOptions,
+  ) {
+    this.#endpoint = endpoint;
+    this.#listener = listener;
+    this.#options = options;
+    const { hostname, port } = endpoint.addr;
+    this.addr = { transport: "udp", hostname, port };
+    this.finished = this.#acceptLoop();
+    const signal = options.signal;
+    if (signal) {
+      if (signal.aborted) this.shutdown();
+      else signal.addEventListener("abort", () => this.shutdown(), { once: true });
+    }
+    options.onListen?.(this.addr);
+  }
+
+  async #acceptLoop(): Promise<void> {
+    for (;;) {
+      let incoming: Deno.QuicIncoming;
+      try {
+        incoming = await this.#listener.incoming();
+      } catch {
+        break; // endpoint closed
+      }
+      if (this.#stopping) {
+        incoming.refuse();
+        continue;
+      }
+      const task = this.#serveConnection(incoming);
+      this.#tasks.add(task);
+      task.finally(() => this.#tasks.delete(task));
+    }
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+  }
+
+  async #serveConnection(incoming: Deno.QuicIncoming): Promise<void> {
+    let conn: Deno.QuicConn;
+    try {
+      conn = await incoming.accept();
+    } catch {
+      return; // handshake failed
+    }
+    if (conn.protocol !== "h3" || this.#stopping) {
+      conn.close({ closeCode: H3_ERROR.NO_ERROR, reason: "not accepting HTTP/3 connections" });
+      return;
+    }
+    const connection = new Http3Connection(conn, {
+      handler: this.#options.handler,
+      maxHeaderBytes: this.#options.maxHeaderBytes ?? 64 * 1024,
+    });
+    this.#connections.add(connection);
+    try {
+      await connection.run();
+    } finally {
+      this.#connections.delete(connection);
+    }
+  }
+
+  shutdown(graceMs: number = DEFAULT_GRACE_MS): Promise<void> {
+    this.#shutdown ??= this.#drainAndClose(graceMs);
+    return this.#shutdown;
+  }
+
+  async #drainAndClose(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    try {
+      this.#listener.stop();
+    } catch {
+      // Already stopped.
+    }
+    const deadline = Date.now() + Math.max(0, graceMs);
+    await Promise.all([...this.#connections].map((c) => c.drain(deadline, LINGER_MS)));
+    // Connections still in their handshake finish it, see #stopping, and close.
+    this.#endpoint.close({ closeCode: H3_ERROR.NO_ERROR, reason: "server shutting down" });
+    await this.finished;
+  }
+}

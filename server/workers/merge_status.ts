@@ -1,0 +1,98 @@
+/**
+ * Merges the status documents of one object from several workers into the
+ * document one process would report: counters and rates add up, extremes
+ * take the extreme, means and percentiles are weighted by request count.
+ *
+ * @module
+ */
+
+const SUMMED = new Set([
+  "count",
+  "errCount",
+  "m1",
+  "m5",
+  "m15",
+  "m1Err",
+  "m5Err",
+  "m15Err",
+  "reqSize",
+  "respSize",
+]);
+const WEIGHTED = new Set(["mean", "p25", "p50", "p75", "p95", "p98", "p99", "p999"]);
+const PERCENTAGES = ["m1", "m5", "m15"];
+
+type Doc = Record<string, unknown>;
+
+function isDoc(v: unknown): v is Doc {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Whether a document is a statistics set (it has a request count). */
+function isStats(doc: Doc): boolean {
+  return typeof doc.count === "number" && "codes" in doc;
+}
+
+function mergeStats(docs: Doc[]): Doc {
+  const out: Doc = { ...docs[0] };
+  const total = docs.reduce((n, d) => n + (d.count as number), 0);
+  for (const key of Object.keys(out)) {
+    const values = docs.map((d) => d[key]);
+    if (SUMMED.has(key)) out[key] = values.reduce((a, b) => (a as number) + (b as number), 0);
+    else if (WEIGHTED.has(key)) {
+      out[key] = total
+        ? docs.reduce((n, d) => n + (d[key] as number) * (d.count as number), 0) / total
+        : 0;
+    } else if (key === "min") {
+      const counted = docs.filter((d) => (d.count as number) > 0).map((d) => d.min as number);
+      out.min = counted.length ? Math.min(...counted) : 0;
+    } else if (key === "max") out.max = Math.max(...(values as number[]));
+    else if (key === "codes") {
+      const codes: Record<string, number> = {};
+      for (const v of values as Record<string, number>[]) {
+        for (const [code, n] of Object.entries(v ?? {})) codes[code] = (codes[code] ?? 0) + n;
+      }
+      out.codes = codes;
+    } else if (key === "topN") out.topN = mergeTopN(values as Doc[][]);
+    else out[key] = mergeValues(values);
+  }
+  for (const m of PERCENTAGES) {
+    const rate = out[m] as number;
+    out[`${m}ErrPercent`] = rate > 0
+      ? Math.round((out[`${m}Err`] as number) / rate * 100_000) / 1000
+      : 0;
+  }
+  return out;
+}
+
+function mergeTopN(lists: Doc[][]): Doc[] {
+  const byPath = new Map<string, Doc[]>();
+  for (const list of lists) {
+    for (const item of list ?? []) {
+      const path = String(item.path);
+      byPath.set(path, [...(byPath.get(path) ?? []), item]);
+    }
+  }
+  return [...byPath.values()].map((items) => mergeStats(items))
+    .sort((a, b) => (b.count as number) - (a.count as number)).slice(0, 10);
+}
+
+function mergeValues(values: unknown[]): unknown {
+  const first = values[0];
+  if (isDoc(first) && values.every(isDoc)) return mergeStatuses(values as Doc[]);
+  if (Array.isArray(first) && values.every(Array.isArray)) {
+    return first.map((_, i) => mergeValues(values.map((v) => (v as unknown[])[i])));
+  }
+  // Text such as health or state: report a problem if any worker has one.
+  return values.find((v) => v !== first && v !== "" && v !== "running") ?? first;
+}
+
+/** Merges same-shaped status documents from several workers. */
+export function mergeStatuses(docs: Doc[]): Doc {
+  if (docs.length === 1) return docs[0];
+  if (isStats(docs[0])) return mergeStats(docs);
+  const out: Doc = {};
+  for (const key of new Set(docs.flatMap((d) => Object.keys(d)))) {
+    out[key] = mergeValues(docs.map((d) => d[key]).filter((v) => v !== undefined));
+  }
+  return out;
+}

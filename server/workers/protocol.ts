@@ -1,0 +1,31 @@
+/**
+ * Messages between the control plane (main isolate) and data-plane workers.
+ *
+ * @module
+ */
+
+import type { ObjectSpec } from "../objects.ts";
+
+/** How a worker sets itself up. */
+export interface WorkerInit {
+  type: "init";
+  /** Plugin module specifiers (already resolved to URLs). */
+  plugins: string[];
+  logDir: string;
+  debug: boolean;
+  accessLog: boolean;
+  /** The worker's index, for log scopes. */
+  index: number;
+}
+
+/** A request from the control plane. */
+export type WorkerRequest =
+  | { type: "apply"; id: number; objects: ObjectSpec[] }
+  | { type: "status"; id: number; name: string }
+  | { type: "close"; id: number };
+
+/** A worker's answer. */
+export type WorkerReply =
+  | { type: "ready" }
+  | { type: "failed"; message: string }
+  | { type: "reply"; id: number; result?: unknown; error?: string };

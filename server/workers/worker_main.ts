@@ -1,0 +1,83 @@
+/**
+ * The entry of a data-plane worker isolate: builds its own filter registry,
+ * plugins and DataPlane (listeners with reusePort, so the kernel spreads
+ * connections over the workers) and answers the control plane's messages.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { builtinFilters } from "../../filters/registry.ts";
+import { DataPlane } from "../dataplane.ts";
+import { BufferedLineWriter, LogSink } from "../log.ts";
+import { joinPath } from "../paths.ts";
+import { loadPlugins } from "../plugins.ts";
+import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";
+
+let plane: DataPlane | undefined;
+let closeAll: (() => void) | undefined;
+
+function send(reply: WorkerReply): void {
+  self.postMessage(reply);
+}
+
+async function init(msg: WorkerInit): Promise<void> {
+  const logFile = await Deno.open(joinPath(msg.logDir, "stdout.log"), {
+    append: true,
+    create: true,
+  });
+  const logs = new LogSink({ level: msg.debug ? "debug" : "info", file: logFile });
+  let accessLog: BufferedLineWriter | undefined;
+  if (msg.accessLog) {
+    const file = await Deno.open(joinPath(msg.logDir, "filter_http_access.log"), {
+      append: true,
+      create: true,
+    });
+    accessLog = new BufferedLineWriter(file);
+  }
+  const filters = builtinFilters();
+  await loadPlugins(msg.plugins, filters);
+  plane = new DataPlane({
+    filters,
+    logs,
+    accessLog,
+    reusePort: true,
+    scope: `worker-${msg.index}`,
+  });
+  closeAll = () => {
+    accessLog?.close();
+    logs.close();
+  };
+}
+
+async function handle(msg: WorkerRequest): Promise<unknown> {
+  switch (msg.type) {
+    case "apply":
+      return await plane!.apply(msg.objects);
+    case "status":
+      return plane!.status(msg.name) ?? null;
+    case "close":
+      await plane!.close();
+      closeAll?.();
+      return null;
+  }
+}
+
+self.onmessage = async (event: MessageEvent<WorkerInit | WorkerRequest>) => {
+  const msg = event.data;
+  if (msg.type === "init") {
+    try {
+      await init(msg);
+      send({ type: "ready" });
+    } catch (e) {
+      send({ type: "failed", message: (e as Error).message });
+    }
+    return;
+  }
+  try {
+    send({ type: "reply", id: msg.id, result: await handle(msg) });
+  } catch (e) {
+    send({ type: "reply", id: msg.id, error: (e as Error).message });
+  }
+};
