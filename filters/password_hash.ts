@@ -9,8 +9,7 @@
  */
 
 import { createHash } from "node:crypto";
-// deno-lint-ignore no-import-prefix -- pinned here until deno.json maps "bcryptjs"
-import bcrypt from "npm:bcryptjs@3.0.3";
+import bcrypt from "bcryptjs";
 
 /** The hash schemes {@linkcode verifyPassword} understands. */
 export type HashScheme =

@@ -9,6 +9,7 @@ import { mockKind } from "./mock.ts";
 import { proxyKind } from "./proxy/proxy.ts";
 import { requestAdaptorKind } from "./request_adaptor.ts";
 import { responseAdaptorKind } from "./response_adaptor.ts";
+import { validatorKind } from "./validator.ts";
 
 /** Every built-in filter kind. */
 export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
@@ -16,6 +17,7 @@ export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
   proxyKind,
   requestAdaptorKind,
   responseAdaptorKind,
+  validatorKind,
 ] as FilterKind<never>[];
 
 /** A registry holding the built-in kinds. */

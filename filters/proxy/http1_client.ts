@@ -343,26 +343,29 @@ export class Http1Pool {
     return new Http1Connection(socket, this.#onIdleEnd);
   }
 
-  /** TLS handshake; `Deno.startTls` takes no signal, so a timeout abandons it and closes the result later. */
-  #handshake(tcp: Deno.TcpConn, signal: AbortSignal): Promise<Deno.TlsConn> {
-    const handshake = Deno.startTls(tcp, this.#tls!);
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        reject(signal.reason);
-        handshake.then((tls) => tls.close(), () => {});
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      handshake.then(
-        (tls) => {
-          signal.removeEventListener("abort", onAbort);
-          if (signal.aborted) return;
-          resolve(tls);
-        },
-        (error) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(error);
-        },
-      );
-    });
+  /**
+   * TLS handshake, finished here so certificate errors are connect errors.
+   * Neither `Deno.startTls` nor `handshake()` takes a signal: on timeout or
+   * abort the socket is closed, which fails the pending handshake.
+   */
+  async #handshake(tcp: Deno.TcpConn, signal: AbortSignal): Promise<Deno.TlsConn> {
+    const tls = await Deno.startTls(tcp, this.#tls!);
+    const closeTls = () => {
+      try {
+        tls.close();
+      } catch {
+        // Already closed.
+      }
+    };
+    signal.addEventListener("abort", closeTls);
+    try {
+      await tls.handshake();
+    } catch (error) {
+      closeTls();
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", closeTls);
+    }
+    return tls;
   }
 }

@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import {
+  findHeadEnd,
+  findLineEnd,
+  parseChunkSize,
+  parseResponseHead,
+  type ResponseHead,
+} from "../../../filters/proxy/http1_parser.ts";
+import { UpstreamError } from "../../../filters/proxy/upstream_error.ts";
+
+const encoder = new TextEncoder();
+
+function bytes(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** Parses a complete head given as text (must end with the blank line). */
+function parse(text: string): ResponseHead {
+  const buf = bytes(text);
+  const end = findHeadEnd(buf, 0, buf.length);
+  assert.equal(end, buf.length, "head end should be the end of the text");
+  return parseResponseHead(buf, 0, end);
+}
+
+function assertProtocolError(fn: () => unknown, message: RegExp): void {
+  assert.throws(fn, (error) => {
+    assert.ok(error instanceof UpstreamError, `expected UpstreamError, got ${error}`);
+    assert.equal(error.kind, "protocol");
+    assert.match(error.message, message);
+    return true;
+  });
+}
+
+Deno.test("findHeadEnd finds the blank line after CRLF headers", () => {
+  const buf = bytes("HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody");
+  assert.equal(findHeadEnd(buf, 0, buf.length), buf.length - 4);
+});
+
+Deno.test("findHeadEnd accepts bare LF line endings", () => {
+  const buf = bytes("HTTP/1.1 200 OK\nA: b\n\nbody");
+  assert.equal(findHeadEnd(buf, 0, buf.length), buf.length - 4);
+});
+
+Deno.test("findHeadEnd returns -1 until the whole blank line is there", () => {
+  const text = "HTTP/1.1 200 OK\r\nA: b\r\n\r\n";
+  const buf = bytes(text);
+  for (let end = 0; end < buf.length; end++) {
+    assert.equal(findHeadEnd(buf, 0, end), -1, `with ${end} bytes`);
+  }
+  assert.equal(findHeadEnd(buf, 0, buf.length), buf.length);
+});
+
+Deno.test("findHeadEnd ignores bytes past the end offset", () => {
+  const buf = bytes("HTTP/1.1 200 OK\r\nA: b\r\n\r\n");
+  // A stale blank line beyond `end` must not count.
+  assert.equal(findHeadEnd(buf, 0, 10), -1);
+});
+
+Deno.test("findHeadEnd resumes from a later offset", () => {
+  const buf = bytes("HTTP/1.1 200 OK\r\nA: b\r\n\r\n");
+  assert.equal(findHeadEnd(buf, buf.length - 7, buf.length), buf.length);
+});
+
+Deno.test("findLineEnd finds LF only within range", () => {
+  const buf = bytes("abc\ndef\n");
+  assert.equal(findLineEnd(buf, 0, 8), 3);
+  assert.equal(findLineEnd(buf, 4, 8), 7);
+  assert.equal(findLineEnd(buf, 4, 7), -1);
+});
+
+Deno.test("parseResponseHead reads status, headers and framing", () => {
+  const head = parse(
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nX-Multi: a\r\nX-Multi: b\r\n\r\n",
+  );
+  assert.equal(head.status, 200);
+  assert.equal(head.http10, false);
+  assert.equal(head.contentLength, 12);
+  assert.equal(head.chunked, false);
+  assert.equal(head.close, false);
+  assert.equal(head.headers.get("content-type"), "text/plain");
+  assert.equal(head.headers.get("content-length"), "12");
+  assert.equal(head.headers.get("x-multi"), "a, b");
+});
+
+Deno.test("parseResponseHead accepts a status line without reason phrase", () => {
+  assert.equal(parse("HTTP/1.1 404\r\n\r\n").status, 404);
+  assert.equal(parse("HTTP/1.1 503 \r\n\r\n").status, 503);
+});
+
+Deno.test("parseResponseHead trims optional whitespace around values", () => {
+  const head = parse("HTTP/1.1 200 OK\r\nX-A:   spaced value \t\r\nX-B:\r\n\r\n");
+  assert.equal(head.headers.get("x-a"), "spaced value");
+  assert.equal(head.headers.get("x-b"), "");
+});
+
+Deno.test("parseResponseHead removes hop-by-hop headers and those Connection lists", () => {
+  const head = parse(
+    "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Secret\r\nKeep-Alive: timeout=5\r\n" +
+      "X-Secret: 1\r\nProxy-Authenticate: Basic\r\nUpgrade: h2c\r\nTrailer: X-T\r\nX-Kept: yes\r\n" +
+      "Content-Length: 0\r\n\r\n",
+  );
+  assert.deepEqual([...head.headers], [["content-length", "0"], ["x-kept", "yes"]]);
+});
+
+Deno.test("parseResponseHead treats chunked Transfer-Encoding as overriding Content-Length", () => {
+  const head = parse(
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 10\r\n\r\n",
+  );
+  assert.equal(head.chunked, true);
+  assert.equal(head.contentLength, -1);
+  assert.equal(head.close, true, "both framing headers: do not reuse the connection");
+  assert.equal(head.headers.has("content-length"), false);
+  assert.equal(head.headers.has("transfer-encoding"), false);
+});
+
+Deno.test("parseResponseHead reads a body until close when chunked is not the last coding", () => {
+  const head = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
+  assert.equal(head.chunked, false);
+  assert.equal(head.contentLength, -1);
+  assert.equal(head.close, true);
+});
+
+Deno.test("parseResponseHead joins repeated Transfer-Encoding headers", () => {
+  const head = parse(
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: Chunked\r\n\r\n",
+  );
+  assert.equal(head.chunked, true);
+});
+
+Deno.test("parseResponseHead accepts repeated equal Content-Length values", () => {
+  assert.equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n").contentLength, 5);
+  assert.equal(
+    parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n").contentLength,
+    5,
+  );
+});
+
+Deno.test("parseResponseHead rejects conflicting or malformed Content-Length", () => {
+  for (const value of ["5, 6", "-1", "abc", "1 2", "", "0x10", "99999999999999999999"]) {
+    assertProtocolError(
+      () => parse(`HTTP/1.1 200 OK\r\nContent-Length: ${value}\r\n\r\n`),
+      /Content-Length/,
+    );
+  }
+  assertProtocolError(
+    () => parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+    /Content-Length/,
+  );
+});
+
+Deno.test("parseResponseHead keeps HTTP/1.0 connections only with keep-alive", () => {
+  const plain = parse("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n");
+  assert.equal(plain.http10, true);
+  assert.equal(plain.close, true);
+  const kept = parse("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\n");
+  assert.equal(kept.close, false);
+});
+
+Deno.test("parseResponseHead honours Connection: close on HTTP/1.1", () => {
+  assert.equal(parse("HTTP/1.1 200 OK\r\nConnection: Close\r\n\r\n").close, true);
+  assert.equal(parse("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n").close, false);
+});
+
+Deno.test("parseResponseHead unfolds obsolete line folding into a space", () => {
+  const head = parse("HTTP/1.1 200 OK\r\nX-Folded: first\r\n  second\r\n\tthird\r\n\r\n");
+  assert.equal(head.headers.get("x-folded"), "first second third");
+});
+
+Deno.test("parseResponseHead keeps non-ASCII header bytes as Latin-1 characters", () => {
+  const buf = new Uint8Array([
+    ...bytes("HTTP/1.1 200 OK\r\nX-Name: caf"),
+    0xe9,
+    ...bytes("\r\n\r\n"),
+  ]);
+  const head = parseResponseHead(buf, 0, buf.length);
+  assert.equal(head.headers.get("x-name"), "caf\u00e9");
+});
+
+Deno.test("parseResponseHead parses a head in the middle of a buffer", () => {
+  const buf = bytes("garbageHTTP/1.1 201 Created\r\nA: 1\r\n\r\nrest");
+  const start = 7;
+  const end = findHeadEnd(buf, start, buf.length);
+  const head = parseResponseHead(buf, start, end);
+  assert.equal(head.status, 201);
+  assert.equal(head.headers.get("a"), "1");
+});
+
+Deno.test("parseResponseHead rejects malformed status lines", () => {
+  for (
+    const line of [
+      "HTTP/2 200 OK",
+      "HTTP/1.1 20 OK",
+      "HTTP/1.1 2000 OK",
+      "HTTP/1.1 abc OK",
+      "HTTP/1.1  200 OK",
+      "HTTP/1.1 099 Low",
+      "http/1.1 200 OK",
+      "ICY 200 OK",
+      "\uFEFFHTTP/1.1 200 OK",
+      "HTTP/1.1",
+    ]
+  ) {
+    assertProtocolError(() => parse(`${line}\r\n\r\n`), /status line/);
+  }
+});
+
+Deno.test("parseResponseHead rejects malformed header lines", () => {
+  assertProtocolError(() => parse("HTTP/1.1 200 OK\r\nNoColon\r\n\r\n"), /header line/);
+  assertProtocolError(() => parse("HTTP/1.1 200 OK\r\n: no name\r\n\r\n"), /header line/);
+  assertProtocolError(() => parse("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n"), /Invalid upstream/);
+  assertProtocolError(() => parse("HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n"), /Invalid upstream/);
+  assertProtocolError(() => parse("HTTP/1.1 200 OK\r\n folded-first\r\n\r\n"), /continuation/);
+});
+
+Deno.test("parseChunkSize reads hex sizes and ignores extensions", () => {
+  const cases: [string, number][] = [
+    ["0", 0],
+    ["a", 10],
+    ["FF", 255],
+    ["1f4\r", 500],
+    ["10;name=value", 16],
+    ["10 ;ext", 16],
+    ["000010", 16],
+  ];
+  for (const [line, size] of cases) {
+    const buf = bytes(line);
+    assert.equal(parseChunkSize(buf, 0, buf.length), size, line);
+  }
+});
+
+Deno.test("parseChunkSize rejects bad size lines", () => {
+  for (const line of ["", "\r", "xyz", "-1", "1 2", "10x", "fffffffffffffffff", "; ext"]) {
+    const buf = bytes(line);
+    assert.equal(parseChunkSize(buf, 0, buf.length), -1, JSON.stringify(line));
+  }
+});
