@@ -103,7 +103,9 @@ Deno.test("StreamReader: a stream ending inside a frame is H3_FRAME_ERROR", asyn
 
 Deno.test("StreamReader skips unknown frames without buffering them", async () => {
   const unknown = encodeFrame(0x21, new Uint8Array(100_000));
-  const reader = new StreamReader(streamOf(unknown.subarray(0, 7), unknown.subarray(7), bytes(0x00, 0x00)));
+  const reader = new StreamReader(
+    streamOf(unknown.subarray(0, 7), unknown.subarray(7), bytes(0x00, 0x00)),
+  );
   assert.ok(await reader.readFrameHeader());
   assert.equal(reader.frameType, 0x21);
   await reader.skip(reader.frameLength);

@@ -77,7 +77,9 @@ Deno.test("QPACK decodes RFC 9204 B.2-B.5 with a dynamic table of capacity 220",
 
 Deno.test("QPACK encoder instructions may arrive split byte by byte", () => {
   const decoder = new QpackDecoder({ maxTableCapacity: 220 });
-  const instructions = fromHex("3fbd01 4a63 7573 746f 6d2d 6b65 790c 6375 7374 6f6d 2d76 616c 7565");
+  const instructions = fromHex(
+    "3fbd01 4a63 7573 746f 6d2d 6b65 790c 6375 7374 6f6d 2d76 616c 7565",
+  );
   for (const byte of instructions) decoder.feedEncoderStream(Uint8Array.of(byte));
   assert.equal(decoder.insertCount, 1);
   assert.equal(decoder.tableSize, 54);
@@ -137,14 +139,22 @@ Deno.test("QPACK encoder output decodes back to the same fields", () => {
   const encoder = new QpackEncoder();
   const decoder = new QpackDecoder();
   const fields = [
-    ":status", "200", // exact static match
-    ":status", "201", // static name, literal value
-    "content-type", "application/json", // exact static match
-    "x-custom", "Some Value \u00e9", // literal name, byte-string value
-    "set-cookie", "a=1",
-    "set-cookie", "b=2",
-    "x-empty", "",
-    "x-bytes", "\u0000\u00ff\u0080",
+    ":status",
+    "200", // exact static match
+    ":status",
+    "201", // static name, literal value
+    "content-type",
+    "application/json", // exact static match
+    "x-custom",
+    "Some Value \u00e9", // literal name, byte-string value
+    "set-cookie",
+    "a=1",
+    "set-cookie",
+    "b=2",
+    "x-empty",
+    "",
+    "x-bytes",
+    "\u0000\u00ff\u0080",
   ];
   const encoded = encoder.encodeFieldSection(fields);
   assert.deepEqual(decoder.decodeFieldSection(encoded, 0), fields);

@@ -1,0 +1,37 @@
+/** `serve --workers 2`: traffic served by two isolates on one port, stats merged. */
+
+import assert from "node:assert/strict";
+import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
+
+Deno.test("workers: two data-plane isolates share a port and report one merged status", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
+  const port = freePort();
+  try {
+    const pipeline =
+      "name: p\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: hi\n";
+    assert.equal((await node.ctl(["object", "create"], pipeline)).code, 0);
+    const server =
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: p\n`;
+    assert.equal((await node.ctl(["object", "create"], server)).code, 0);
+    await eventually(
+      "served",
+      async () => (await request(`http://127.0.0.1:${port}/`)).body === "hi",
+    );
+    // New connections each time, so the kernel spreads them over both listeners.
+    const total = 40;
+    for (let i = 0; i < total; i++) {
+      const r = await fetch(`http://127.0.0.1:${port}/n`, { headers: { connection: "close" } });
+      assert.equal(await r.text(), "hi");
+    }
+    const status = JSON.parse(
+      (await node.ctl(["-o", "json", "object", "status", "get", "s"])).stdout,
+    );
+    const doc = status["eg-default-name"];
+    assert.ok(doc.count >= total, `merged count ${doc.count}`);
+    const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+    assert.match(log, /worker-0\tcreated server s/);
+    assert.match(log, /worker-1\tcreated server s/);
+  } finally {
+    await node.stop();
+  }
+});

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { H3_ERROR, H3StreamError } from "../../../server/http3/errors.ts";
+import {
+  checkTrailers,
+  fieldSectionSize,
+  parseRequestHead,
+  responseFields,
+} from "../../../server/http3/message.ts";
+
+const BASE = [":method", "GET", ":scheme", "https", ":authority", "example.com", ":path", "/a?b=1"];
+
+function malformed(fields: string[], pattern: RegExp): void {
+  assert.throws(
+    () => parseRequestHead(fields),
+    (e) =>
+      e instanceof H3StreamError && e.code === H3_ERROR.MESSAGE_ERROR && pattern.test(e.message),
+  );
+}
+
+Deno.test("parseRequestHead builds the URL and headers of a valid request", () => {
+  const head = parseRequestHead([...BASE, "accept", "*/*", "content-length", "5"]);
+  assert.equal(head.method, "GET");
+  assert.equal(head.url, "https://example.com/a?b=1");
+  assert.equal(head.headers.get("accept"), "*/*");
+  assert.equal(head.contentLength, 5);
+});
+
+Deno.test("parseRequestHead uses host when :authority is absent", () => {
+  const head = parseRequestHead([
+    ":method",
+    "GET",
+    ":scheme",
+    "https",
+    ":path",
+    "/",
+    "host",
+    "h:8443",
+  ]);
+  assert.equal(head.url, "https://h:8443/");
+});
+
+Deno.test("parseRequestHead joins cookie fields with '; ' (RFC 9114 §4.2.1)", () => {
+  const head = parseRequestHead([...BASE, "cookie", "a=1", "cookie", "b=2"]);
+  assert.equal(head.headers.get("cookie"), "a=1; b=2");
+});
+
+Deno.test("parseRequestHead: missing pseudo-headers are H3_MESSAGE_ERROR", () => {
+  malformed([":scheme", "https", ":authority", "a", ":path", "/"], /missing :method/);
+  malformed([":method", "GET", ":authority", "a", ":path", "/"], /missing :scheme/);
+  malformed([":method", "GET", ":scheme", "https", ":authority", "a"], /missing :path/);
+  malformed([":method", "GET", ":scheme", "https", ":path", "/"], /missing :authority/);
+  malformed([":method", "GET", ":scheme", "https", ":authority", "a", ":path", ""], /empty :path/);
+});
+
+Deno.test("parseRequestHead: uppercase and invalid field names are H3_MESSAGE_ERROR", () => {
+  malformed([...BASE, "X-Upper", "1"], /uppercase/);
+  malformed([...BASE, "bad name", "1"], /invalid character/);
+  malformed([...BASE, "", "1"], /empty field name/);
+});
+
+Deno.test("parseRequestHead: pseudo-header placement and repetition", () => {
+  malformed(
+    [":method", "GET", "accept", "*/*", ":scheme", "https", ":path", "/"],
+    /after a regular/,
+  );
+  malformed(
+    [...BASE, ":method", "POST"].slice(0, 8).concat([":method", "POST"]),
+    /repeated :method/,
+  );
+  malformed([...BASE, ":status", "200"], /:status/);
+  malformed([":foo", "x", ...BASE], /unknown pseudo-header/);
+  malformed([":protocol", "websocket", ...BASE], /:protocol/);
+});
+
+Deno.test("parseRequestHead: connection-specific fields are H3_MESSAGE_ERROR", () => {
+  for (
+    const name of ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
+  ) {
+    malformed([...BASE, name, "x"], /connection-specific/);
+  }
+  malformed([...BASE, "te", "gzip"], /te/);
+  assert.equal(parseRequestHead([...BASE, "te", "trailers"]).headers.get("te"), "trailers");
+});
+
+Deno.test("parseRequestHead: bad values, paths and authorities are H3_MESSAGE_ERROR", () => {
+  malformed([...BASE, "x", "a\r\nb"], /NUL, CR or LF/);
+  malformed([...BASE, "x", " padded"], /whitespace/);
+  malformed(
+    [":method", "GET", ":scheme", "https", ":authority", "a", ":path", "nope"],
+    /start with/,
+  );
+  malformed(
+    [":method", "GET", ":scheme", "https", ":authority", "a", ":path", "/a#frag"],
+    /not allowed/,
+  );
+  malformed(
+    [":method", "GET", ":scheme", "https", ":authority", "u@h", ":path", "/"],
+    /host\[:port\]/,
+  );
+  malformed(
+    [":method", "GET", ":scheme", "https", ":authority", "a/b", ":path", "/"],
+    /host\[:port\]/,
+  );
+  malformed([...BASE, "host", "other"], /differs/);
+  malformed([":method", "G T", ":scheme", "https", ":authority", "a", ":path", "/"], /not a token/);
+  malformed(
+    [":method", "GET", ":scheme", "ftp", ":authority", "a", ":path", "/"],
+    /unsupported :scheme/,
+  );
+});
+
+Deno.test("parseRequestHead: content-length must be one consistent number", () => {
+  malformed([...BASE, "content-length", "abc"], /not a number/);
+  malformed([...BASE, "content-length", "1", "content-length", "2"], /conflicting/);
+  assert.equal(
+    parseRequestHead([...BASE, "content-length", "3", "content-length", "3"]).contentLength,
+    3,
+  );
+});
+
+Deno.test("parseRequestHead accepts CONNECT with only :authority and OPTIONS *", () => {
+  const connect = parseRequestHead([":method", "CONNECT", ":authority", "example.com:443"]);
+  assert.equal(connect.method, "CONNECT");
+  malformed([":method", "CONNECT", ":authority", "a:1", ":path", "/"], /CONNECT with/);
+  const options = parseRequestHead([
+    ":method",
+    "OPTIONS",
+    ":scheme",
+    "https",
+    ":authority",
+    "a",
+    ":path",
+    "*",
+  ]);
+  assert.equal(options.url, "https://a/*");
+  malformed([":method", "GET", ":scheme", "https", ":authority", "a", ":path", "*"], /"\*"/);
+});
+
+Deno.test("checkTrailers refuses pseudo-headers", () => {
+  checkTrailers(["x-checksum", "abc"]);
+  assert.throws(() => checkTrailers([":status", "200"]), H3StreamError);
+});
+
+Deno.test("responseFields drops connection-specific headers and keeps set-cookie apart", () => {
+  const headers = new Headers([["connection", "close"], ["set-cookie", "a=1"], [
+    "set-cookie",
+    "b=2",
+  ]]);
+  headers.set("content-type", "text/plain");
+  const fields = responseFields(201, headers);
+  assert.deepEqual(fields, [
+    ":status",
+    "201",
+    "content-type",
+    "text/plain",
+    "set-cookie",
+    "a=1",
+    "set-cookie",
+    "b=2",
+  ]);
+  assert.equal(fieldSectionSize([":status", "201"]), 7 + 3 + 32);
+});

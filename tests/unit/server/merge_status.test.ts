@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { HttpStats } from "../../../filters/http_stats.ts";
+import { mergeStatuses } from "../../../server/workers/merge_status.ts";
+
+Deno.test("merged worker statuses add counts and codes, weight means, keep extremes", () => {
+  const a = new HttpStats();
+  const b = new HttpStats();
+  a.record(200, 10);
+  a.record(404, 30);
+  b.record(200, 2);
+  const merged = mergeStatuses([
+    { name: "s", state: "running", ...a.snapshot(), topN: [{ path: "/x", ...a.snapshot() }] },
+    { name: "s", state: "running", ...b.snapshot(), topN: [{ path: "/x", ...b.snapshot() }] },
+  ]);
+  assert.equal(merged.count, 3);
+  assert.equal(merged.errCount, 1);
+  assert.deepEqual(merged.codes, { "200": 2, "404": 1 });
+  assert.equal(merged.min, 2);
+  assert.equal(merged.max, 30);
+  assert.equal(merged.mean, 14);
+  assert.equal(merged.state, "running");
+  const topN = merged.topN as { path: string; count: number }[];
+  assert.deepEqual(topN.map((t) => [t.path, t.count]), [["/x", 3]]);
+});
+
+Deno.test("merged pipeline statuses merge each filter's pool stats", () => {
+  const s = new HttpStats();
+  s.record(200, 1);
+  const doc = { health: "", filters: { proxy: { mainPool: { stat: s.snapshot() } }, mock: null } };
+  const merged = mergeStatuses([doc, doc]) as {
+    filters: { proxy: { mainPool: { stat: { count: number } } } };
+  };
+  assert.equal(merged.filters.proxy.mainPool.stat.count, 2);
+});
+
+Deno.test("a failed worker's health shows in the merged status", () => {
+  const merged = mergeStatuses([{ health: "", state: "running" }, {
+    health: "port in use",
+    state: "failed",
+  }]);
+  assert.equal(merged.health, "port in use");
+  assert.equal(merged.state, "failed");
+});
