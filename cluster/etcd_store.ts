@@ -16,7 +16,6 @@
  */
 
 import {
-  type Campaign,
   ClientClosedError,
   Etcd3,
   EtcdLeaseInvalidError,
@@ -29,6 +28,7 @@ import {
   type PutBuilder,
   type Watcher,
 } from "etcd3";
+import { campaignOnce, type ElectionContext, LeaseLostError } from "./etcd_election.ts";
 import { CircuitOpenError, faultHandling } from "./etcd_fault_handling.ts";
 import type { Leadership } from "./leadership.ts";
 import {
@@ -151,6 +151,9 @@ class EtcdClusterStore implements EtcdStore {
   readonly #ephemeral = new Map<string, string>();
   readonly #watchers = new Set<Watcher>();
   readonly #leaderships = new Set<Leadership>();
+  /** Watch cancellations and campaigns in flight, awaited by close(). */
+  readonly #pending = new Set<Promise<void>>();
+  readonly #electionContext: ElectionContext;
   #lease: Lease | undefined;
   #restoreNeeded = false;
   #restoring: Promise<void> | undefined;
@@ -180,6 +183,13 @@ class EtcdClusterStore implements EtcdStore {
     };
     this.#client = new Etcd3(clientOptions);
     this.#ns = this.#client.namespace(`/${options.clusterName}`);
+    this.#electionContext = {
+      ns: this.#ns,
+      leaseTtlSeconds: options.leaseTtlSeconds,
+      call: (kind, what, request) => this.#call(kind, what, request),
+      watchFrom: (prefix, startRevision, onEvents, signal) =>
+        this.#startWatch(prefix, onEvents, signal, startRevision),
+    };
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
@@ -213,7 +223,7 @@ class EtcdClusterStore implements EtcdStore {
     }
     const { expectRevision, ephemeral = false } = options;
     const written = await this.#call("write", `put "${key}"`, async (deadline) => {
-      const lease = ephemeral ? await this.#grantedLease() : undefined;
+      const lease = ephemeral ? this.#grantedLease() : undefined;
       try {
         const leaseId = lease && await lease.grant();
         const put = this.#ns.put(key).value(value);
@@ -282,31 +292,43 @@ class EtcdClusterStore implements EtcdStore {
     if (!electionName || electionName.includes("/")) {
       throw new TypeError(`Cannot campaign: election name "${electionName}" is empty or has "/"`);
     }
-    // Elections live under /<cluster>/election/<name>/.
-    const election = this.#ns.namespace("/").election(electionName, this.#options.leaseTtlSeconds);
+    const campaignSignal = AbortSignal.any([signal, this.#closing.signal]);
     for (;;) {
       signal.throwIfAborted();
       if (this.#closed) throw this.#closedError();
-      const campaign = election.campaign(this.memberName);
-      const outcome = await campaignOutcome(campaign, signal, this.#closing.signal);
-      if (outcome === "elected") return this.#lead(campaign, signal);
-      await campaign.resign().catch(() => {});
-      signal.throwIfAborted();
-      if (this.#closed) throw this.#closedError();
-      // etcd unreachable or our campaign lease lost: stand again shortly.
-      await pause(CAMPAIGN_RETRY_MS, this.#closing.signal, signal);
+      const attempt = campaignOnce(this.#electionContext, {
+        election: electionName,
+        candidate: this.memberName,
+        signal: campaignSignal,
+      });
+      this.#track(attempt);
+      try {
+        const leadership = await attempt;
+        this.#leaderships.add(leadership);
+        leadership.lost.addEventListener("abort", () => this.#leaderships.delete(leadership));
+        return leadership;
+      } catch (error) {
+        signal.throwIfAborted();
+        if (this.#closed) throw this.#closedError();
+        const retryable = error instanceof StoreUnavailableError ||
+          error instanceof LeaseLostError || classify(error) !== "rejected";
+        if (!retryable) throw error;
+        // etcd unreachable or the campaign's lease lost: stand again shortly.
+        await pause(CAMPAIGN_RETRY_MS, this.#closing.signal, signal);
+      }
     }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Ends retry pauses, pending campaigns, the restore loop and watches.
     this.#closing.abort(new Error("etcd store closed"));
     await Promise.allSettled([...this.#leaderships].map((leadership) => leadership.resign()));
-    // Watchers must go before the client, or the library keeps reconnecting.
-    const cancelling = [...this.#watchers].map((watcher) => watcher.cancel());
-    this.#watchers.clear();
-    await withTimeout(Promise.allSettled(cancelling), this.#options.requestTimeoutMs);
+    // Watch cancellations and campaign clean-ups must finish before the
+    // client closes, or the library keeps reconnecting a closed client.
+    await withTimeout(Promise.allSettled([...this.#pending]), this.#options.requestTimeoutMs)
+      .catch(() => {});
     await this.#restoring;
     const lease = this.#lease;
     this.#lease = undefined;
@@ -314,6 +336,12 @@ class EtcdClusterStore implements EtcdStore {
     if (lease) await lease.revoke().catch(() => {});
     this.#ephemeral.clear();
     this.#client.close();
+  }
+
+  /** Remembers work close() must wait for. */
+  #track(work: Promise<unknown>): void {
+    const settled = work.then(() => {}, () => {}).finally(() => this.#pending.delete(settled));
+    this.#pending.add(settled);
   }
 
   #closedError(): Error {
@@ -430,7 +458,7 @@ class EtcdClusterStore implements EtcdStore {
       clearTimeout(recreateTimer);
       signal.removeEventListener("abort", stop);
       this.#closing.signal.removeEventListener("abort", stop);
-      if (this.#watchers.delete(watcher)) watcher.cancel().catch(() => {});
+      if (this.#watchers.delete(watcher)) this.#track(watcher.cancel());
     };
     signal.addEventListener("abort", stop, { once: true });
     this.#closing.signal.addEventListener("abort", stop, { once: true });
@@ -455,7 +483,7 @@ class EtcdClusterStore implements EtcdStore {
       // etcd cancelled this watch (e.g. its revision was compacted away):
       // start over; a compacted history cannot be replayed, so from now.
       if (!this.#watchers.delete(watcher)) return;
-      watcher.cancel().catch(() => {});
+      this.#track(watcher.cancel());
       if (signal.aborted || this.#closed) return;
       const compacted = /compact/i.test(error.message);
       const resumeAt = compacted ? undefined : Number(watcher.lastRevision() ?? 0) || undefined;
@@ -468,54 +496,6 @@ class EtcdClusterStore implements EtcdStore {
       }, WATCH_RECREATE_MS);
     });
   }
-
-  #lead(campaign: Campaign, signal: AbortSignal): Leadership {
-    const lost = new AbortController();
-    let resigning: Promise<void> | undefined;
-    const leadership: Leadership = {
-      lost: lost.signal,
-      resign: () => {
-        resigning ??= (async () => {
-          signal.removeEventListener("abort", onAbort);
-          this.#leaderships.delete(leadership);
-          if (!lost.signal.aborted) lost.abort(new Error("resigned"));
-          await campaign.resign().catch(() => {});
-        })();
-        return resigning;
-      },
-    };
-    const onAbort = () => void leadership.resign();
-    campaign.on("error", (error) => {
-      // The campaign's lease is gone: someone else may lead already.
-      if (!lost.signal.aborted) lost.abort(error);
-      void leadership.resign();
-    });
-    signal.addEventListener("abort", onAbort, { once: true });
-    this.#leaderships.add(leadership);
-    if (signal.aborted) onAbort();
-    return leadership;
-  }
-}
-
-/** Resolves when `campaign` is elected or fails, or a signal aborts. */
-function campaignOutcome(
-  campaign: Campaign,
-  ...signals: AbortSignal[]
-): Promise<"elected" | "failed" | "aborted"> {
-  return new Promise((resolve) => {
-    const settle = (outcome: "elected" | "failed" | "aborted") => {
-      for (const signal of signals) signal.removeEventListener("abort", onAbort);
-      resolve(outcome);
-    };
-    const onAbort = () => settle("aborted");
-    // A listener must stay: an unhandled "error" event would throw.
-    campaign.on("error", () => settle("failed"));
-    campaign.once("elected", () => settle("elected"));
-    for (const signal of signals) {
-      if (signal.aborted) return settle("aborted");
-      signal.addEventListener("abort", onAbort, { once: true });
-    }
-  });
 }
 
 class TimeoutError extends Error {}

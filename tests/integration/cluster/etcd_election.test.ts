@@ -60,6 +60,17 @@ Deno.test("campaign() rejects when its signal aborts before election", async () 
     });
     const again = await b.campaign("singleton", new AbortController().signal);
     await again.resign();
+
+    // A candidate still waiting when its store closes gives up cleanly.
+    await a.campaign("singleton", new AbortController().signal);
+    const waiting = b.campaign("singleton", new AbortController().signal);
+    await waitFor(
+      async () => (await a.range("/election/singleton/")).length === 2,
+      "b waiting behind a",
+    );
+    await b.close();
+    await assert.rejects(waiting, /closed/);
+    assert.deepEqual((await a.range("/election/singleton/")).length, 1);
   } finally {
     await a.close();
     await b.close();
@@ -115,6 +126,27 @@ Deno.test("campaign() fails over when the leader's process dies", async () => {
     } catch { /* already dead */ }
     await child.status;
     await survivor.close();
+    await etcd.close();
+  }
+});
+
+Deno.test("a leader steps down when etcd becomes unreachable", async () => {
+  const etcd = await TestEtcdCluster.start();
+  const store = await openEtcdStore({
+    endpoints: etcd.endpoints,
+    clusterName: "stepdown",
+    memberName: "a",
+    leaseTtlSeconds: 2,
+    requestTimeoutMs: 500,
+  });
+  try {
+    const leadership = await store.campaign("singleton", new AbortController().signal);
+    await etcd.stopMember("m1");
+    // Before etcd could expire the lease and elect someone else.
+    await waitFor(() => leadership.lost.aborted, "leadership lost");
+    assert.match(String(leadership.lost.reason), /keepalive|lease/);
+  } finally {
+    await store.close();
     await etcd.close();
   }
 });
