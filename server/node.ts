@@ -6,16 +6,17 @@
  */
 
 import { parseAllDocuments } from "yaml";
-import { openEmbeddedStore } from "../cluster/embedded_store.ts";
+import { listMembers, purgeMember } from "../cluster/members.ts";
 import { keys, type Store } from "../cluster/store.ts";
 import type { FilterKind } from "../filters/filter.ts";
 import { builtinFilters } from "../filters/registry.ts";
 import { SpecError } from "../filters/spec.ts";
 import { handleAdmin } from "./admin/api.ts";
+import { openCluster, startMembership } from "./cluster_setup.ts";
 import { DataPlane } from "./dataplane.ts";
 import { BufferedLineWriter, LogSink } from "./log.ts";
-import { validateObject } from "./objects.ts";
-import { type NodeOptions, optionsDocument, resolveDir, splitHostPort } from "./options.ts";
+import { type ObjectSpec, validateObject } from "./objects.ts";
+import { type NodeOptions, resolveDir, splitHostPort } from "./options.ts";
 import { joinPath } from "./paths.ts";
 import { loadPlugins } from "./plugins.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -30,8 +31,6 @@ export type TrafficPlane = Pick<DataPlane, "apply" | "close"> & {
 
 /** The version printed by `--version`. */
 export const VERSION = "0.1.0";
-
-const HEARTBEAT_MS = 5000;
 
 /** A running node. */
 export interface Node {
@@ -73,9 +72,18 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     accessLog = new BufferedLineWriter(file);
   }
 
-  const store: Store = await openEmbeddedStore(dataDir);
+  let cluster;
+  try {
+    cluster = await openCluster(options, { dataDir, logDir }, logs.logger("cluster"));
+  } catch (e) {
+    accessLog?.close();
+    logs.close();
+    throw e;
+  }
+  const store = cluster.store;
   const cleanups: (() => unknown)[] = [
-    () => store.close(),
+    // Closes the store, then stops the built-in etcd member: after everything else.
+    () => cluster.close(),
     () => accessLog?.close(),
     () => logs.close(),
   ];
@@ -89,32 +97,38 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         debug: options.debug,
         accessLog: !options.disableAccessLog,
       })
-      : new DataPlane({ filters, logs, accessLog, reusePort: false });
+      : new DataPlane({ filters, logs, accessLog, reusePort: cluster.reusePort });
+    // The names last applied, so the status sync knows what to report.
+    let running: readonly string[] = [];
     const supervisor = new Supervisor({
       store,
-      sink: dataPlane,
+      sink: {
+        apply(desired: ObjectSpec[]) {
+          running = desired.map((spec) => spec.name);
+          return dataPlane.apply(desired);
+        },
+      },
       filters,
       log: logs.logger("supervisor"),
+      resyncMs: cluster.resyncMs,
     });
     cleanups.unshift(() => dataPlane.close());
     cleanups.unshift(() => supervisor.stop());
     await supervisor.start();
 
-    const started = new Date().toISOString();
-    const heartbeat = () => {
-      const doc = {
-        options: optionsDocument(options),
-        lastHeartbeatTime: new Date().toISOString(),
-        startTime: started,
-        role: options.clusterRole,
-        apiAddr: options.apiAddr,
-      };
-      return store.put(keys.member(options.name), JSON.stringify(doc), { ephemeral: true })
-        .catch((e) => log.warn(`heartbeat: ${(e as Error).message}`));
-    };
-    await heartbeat();
-    const beat = setInterval(heartbeat, HEARTBEAT_MS);
-    cleanups.unshift(() => clearInterval(beat));
+    const membership = startMembership(cluster, {
+      options,
+      collect: async () => {
+        const statuses = new Map<string, Record<string, unknown>>();
+        for (const name of running) {
+          const status = await dataPlane.status(name);
+          if (status) statuses.set(name, status);
+        }
+        return statuses;
+      },
+      log: logs.logger("members"),
+    });
+    cleanups.unshift(() => membership.stop());
 
     const { hostname, port } = splitHostPort(options.apiAddr, "--api-addr");
     const adminAbort = new AbortController();
@@ -129,17 +143,16 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         filters,
         memberName: options.name,
         localStatus: async (name) => await dataPlane.status(name),
-        members: async () =>
-          (await store.range(keys.memberPrefix)).map((kv) => ({
-            ...JSON.parse(kv.value),
-            alive: true,
-          })),
-        purgeMember: (name) => store.delete(keys.member(name)),
+        members: () => listMembers(store, cluster.leaseTtlMs),
+        purgeMember: (name) => purgeMember(store, name),
       }));
     cleanups.unshift(() => admin.shutdown());
     const apiPort = (admin.addr as Deno.NetAddr).port;
     log.info(
-      `node ${options.name} ready: admin API on ${hostname}:${apiPort}, store ${store.name} in ${dataDir}`,
+      `node ${options.name} ready: admin API on ${hostname}:${apiPort}, ` +
+        (cluster.mode === "standalone"
+          ? `store ${store.name} in ${dataDir}`
+          : `cluster ${options.clusterName} (${cluster.mode}), role ${options.clusterRole}`),
     );
 
     let closing: Promise<void> | undefined;

@@ -180,7 +180,8 @@ export class ChunkedReader implements BodyReader {
         }
         const size = parseChunkSize(buf, start, lf);
         if (size < 0 || lf - start > MAX_CHUNK_LINE) {
-          const line = decoder.decode(buf.subarray(start, Math.min(lf, start + 32)));
+          const lineEnd = buf[lf - 1] === 13 ? lf - 1 : lf;
+          const line = decoder.decode(buf.subarray(start, Math.min(lineEnd, start + 32)));
           throw chunkError(`invalid chunk size line ${JSON.stringify(line)}`);
         }
         conn.start = lf + 1;

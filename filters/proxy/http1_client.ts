@@ -23,6 +23,7 @@
 
 import { CLOSED, Http1Connection } from "./http1_connection.ts";
 import {
+  type ExchangeHost,
   Http1Exchange,
   type PreparedRequest,
   prepareRequest,
@@ -61,8 +62,9 @@ export interface UpstreamResponse {
   /** Response headers with hop-by-hop ones removed. */
   headers: Headers;
   /**
-   * The body as a pull-based stream; cancelling it drops the connection.
-   * Null when there is none: HEAD, 204, 304, or an empty body.
+   * The body as a pull-based stream. Read it to the end or cancel it: until
+   * then the connection stays busy; cancelling drops the connection. Null
+   * when there is none: HEAD, 204, 304, or an empty body.
    */
   body: ReadableStream<Uint8Array> | null;
   /**
@@ -155,8 +157,8 @@ export class Http1Pool {
   readonly #maxIdle: number;
   readonly #idleTimeoutMs: number;
   readonly #connectTimeoutMs: number;
-  /** Largest response head accepted, in bytes (read by exchanges). */
-  readonly maxHeaderBytes: number;
+  /** What exchanges see of the pool: the head limit and the way back in. */
+  readonly #host: ExchangeHost;
   /** Idle connections, oldest first; requests take the newest. */
   readonly #idle: Http1Connection[] = [];
   #open = 0;
@@ -200,7 +202,10 @@ export class Http1Pool {
     this.#maxIdle = positiveOption("maxIdlePerHost", options.maxIdlePerHost, 1024, true);
     this.#idleTimeoutMs = positiveOption("idleTimeoutMs", options.idleTimeoutMs, 90_000);
     this.#connectTimeoutMs = positiveOption("connectTimeoutMs", options.connectTimeoutMs, 30_000);
-    this.maxHeaderBytes = positiveOption("maxHeaderBytes", options.maxHeaderBytes, 64 * 1024);
+    this.#host = {
+      maxHeaderBytes: positiveOption("maxHeaderBytes", options.maxHeaderBytes, 64 * 1024),
+      release: (conn, reusable) => this.#release(conn, reusable),
+    };
   }
 
   /** Connection counters, as of now. */
@@ -239,7 +244,7 @@ export class Http1Pool {
       if (!error.retryable) {
         throw new UpstreamError(
           "closed",
-          `${error.message}; not retried: request is not idempotent`,
+          `${error.message}; not retried: the request is not idempotent and its body was sent`,
           {
             cause: error.cause,
           },
@@ -254,7 +259,7 @@ export class Http1Pool {
     conn: Http1Connection,
     reused: boolean,
   ): Promise<UpstreamResponse> {
-    return new Http1Exchange(this, conn, prepared, reused).run();
+    return new Http1Exchange(this.#host, conn, prepared, reused).run();
   }
 
   /** Closes idle connections now and busy ones when their exchange ends; later requests fail. */
@@ -265,8 +270,8 @@ export class Http1Pool {
     for (const conn of this.#idle.splice(0)) this.#discard(conn);
   }
 
-  /** Takes back a connection after an exchange. Called by {@linkcode Http1Exchange}. */
-  release(conn: Http1Connection, reusable: boolean): void {
+  /** Takes back a connection after an exchange: parks it, or closes it. */
+  #release(conn: Http1Connection, reusable: boolean): void {
     if (
       !reusable || this.#closed || conn.state === CLOSED || conn.buffered !== 0 ||
       this.#idle.length >= this.#maxIdle

@@ -245,7 +245,9 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
       this.#requestDone = true;
     } else {
       this.#bodySent = true;
-      this.#pump(deferred);
+      // The pump handles its own failures; this only guards against a bug
+      // turning into an unhandled rejection.
+      this.#pump(deferred).catch((error) => this.#fail(error));
     }
   }
 
@@ -412,10 +414,11 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
         result = await reader.read();
       } catch (error) {
         this.#awaitingSource = false;
-        if (this.#responseDone) this.#stopBody(reader);
-        else {this.#fail(
-            new UpstreamError("aborted", "Request body stream failed", { cause: error }),
-          );}
+        if (this.#responseDone) {
+          this.#stopBody(reader);
+        } else {
+          this.#fail(new UpstreamError("aborted", "Request body stream failed", { cause: error }));
+        }
         return;
       }
       this.#awaitingSource = false;

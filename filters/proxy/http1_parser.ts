@@ -2,10 +2,10 @@
  * Byte-level parsing of HTTP/1.x response heads and chunked framing.
  *
  * Pure functions over a byte buffer: the connection code owns the socket and
- * the buffer, these only look at bytes. A head is located with native
- * `Uint8Array.indexOf` scans for LF, decoded once with a shared decoder, and
- * split with string `indexOf`, which V8 turns into cheap sliced strings: no
- * regex per line and no decoder per request.
+ * the buffer, these only look at bytes. A head is located by a byte scan
+ * for LF, decoded once with a shared decoder, and split with string
+ * `indexOf`, which V8 turns into cheap sliced strings: no regex per line and
+ * no decoder per request.
  *
  * @module
  */
@@ -44,8 +44,9 @@ export interface ResponseHead {
  * bytes arrive, callers may resume from `previousEnd - 3`.
  */
 export function findHeadEnd(buf: Uint8Array, from: number, end: number): number {
-  let i = buf.indexOf(LF, from);
-  while (i !== -1 && i < end) {
+  // A plain loop beats Uint8Array.indexOf on heads of a few hundred bytes.
+  for (let i = from; i < end; i++) {
+    if (buf[i] !== LF) continue;
     const next = i + 1;
     if (next >= end) return -1;
     const b = buf[next];
@@ -54,15 +55,16 @@ export function findHeadEnd(buf: Uint8Array, from: number, end: number): number 
       if (next + 1 >= end) return -1;
       if (buf[next + 1] === LF) return next + 2;
     }
-    i = buf.indexOf(LF, next);
   }
   return -1;
 }
 
 /** The index of the next LF in `buf[from, end)`, or -1. */
 export function findLineEnd(buf: Uint8Array, from: number, end: number): number {
-  const i = buf.indexOf(LF, from);
-  return i !== -1 && i < end ? i : -1;
+  for (let i = from; i < end; i++) {
+    if (buf[i] === LF) return i;
+  }
+  return -1;
 }
 
 /** Decodes bytes as ISO-8859-1 ("isomorphic decode"), the way header bytes map to ByteStrings. */

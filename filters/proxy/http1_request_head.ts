@@ -29,6 +29,16 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set([
   "CONNECT",
 ]);
 
+// State for appendHeader: serializing is synchronous, so one set is enough and
+// no closure is allocated per request.
+let scratchHead = "";
+let scratchListed: Set<string> | null = null;
+
+function appendHeader(value: string, name: string): void {
+  if (NOT_COPIED.has(name) || (scratchListed !== null && scratchListed.has(name))) return;
+  scratchHead += name + ": " + value + "\r\n";
+}
+
 /** The request-line and header parts a head is built from. */
 export interface RequestHeadParts {
   /** Request method, an HTTP token. */
@@ -61,12 +71,13 @@ export function serializeRequestHead(parts: RequestHeadParts, framing: string): 
   if (host === "" || CONTROL_SPACE_OR_NON_ASCII.test(host)) {
     throw new TypeError(`Cannot send upstream request: invalid host ${JSON.stringify(host)}`);
   }
-  let head = method + " " + target + " HTTP/1.1\r\nhost: " + host + "\r\n";
-  const listed = extraConnectionHeaders(headers.get("connection"));
-  for (const [name, value] of headers) {
-    if (NOT_COPIED.has(name) || (listed !== null && listed.has(name))) continue;
-    head += name + ": " + value + "\r\n";
-  }
+  scratchHead = method + " " + target + " HTTP/1.1\r\nhost: " + host + "\r\n";
+  scratchListed = extraConnectionHeaders(headers.get("connection"));
+  // forEach is several times faster than for-of over Headers in Deno.
+  headers.forEach(appendHeader);
+  let head = scratchHead;
+  scratchHead = "";
+  scratchListed = null;
   if (extraHeaders !== undefined) {
     for (let i = 0; i < extraHeaders.length; i++) {
       const [name, value] = extraHeaders[i];

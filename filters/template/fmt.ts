@@ -36,8 +36,17 @@ class Flags {
   prec = 0;
 
   clear(): void {
-    this.plus = this.minus = this.sharp = this.space = this.zero = false;
-    this.plusV = this.sharpV = this.widPresent = this.precPresent = false;
+    this.plus =
+      this.minus =
+      this.sharp =
+      this.space =
+      this.zero =
+        false;
+    this.plusV =
+      this.sharpV =
+      this.widPresent =
+      this.precPresent =
+        false;
     this.wid = this.prec = 0;
   }
 }
@@ -226,7 +235,9 @@ class Printer {
       for (let i = 1; i < body.length; i++) {
         const c = body[i];
         if (c === ".") hasDecimalPoint = true;
-        else if (c === "p" || c === "P" || ((c === "e" || c === "E") && verb !== "x" && verb !== "X")) {
+        else if (
+          c === "p" || c === "P" || ((c === "e" || c === "E") && verb !== "x" && verb !== "X")
+        ) {
           tail = body.slice(i);
           body = body.slice(0, i);
           break;
@@ -295,7 +306,11 @@ class Printer {
         return this.fmtIntegerDigits(b, 16, signed, verb, UDIGITS);
       case "c": {
         const n = Number(b);
-        this.pad(n >= 0 && n <= 0x10ffff && !(n >= 0xd800 && n <= 0xdfff) ? String.fromCodePoint(n) : "\ufffd");
+        this.pad(
+          n >= 0 && n <= 0x10ffff && !(n >= 0xd800 && n <= 0xdfff)
+            ? String.fromCodePoint(n)
+            : "\ufffd",
+        );
         return;
       }
       case "q":
@@ -411,7 +426,10 @@ class Printer {
         return this.fmtBool(arg, verb);
       case "number":
         if (Number.isInteger(arg)) {
-          if (verb === "v" && !this.f.widPresent && !this.f.plus && !this.f.space && Math.abs(arg) <= Number.MAX_SAFE_INTEGER) {
+          if (
+            verb === "v" && !this.f.widPresent && !this.f.plus && !this.f.space &&
+            Math.abs(arg) <= Number.MAX_SAFE_INTEGER
+          ) {
             this.buf += String(arg === 0 ? 0 : arg);
             return;
           }
@@ -480,7 +498,9 @@ class Printer {
       }
       case "slice": {
         if (v instanceof Uint8Array) {
-          if (verb === "s" || verb === "q" || verb === "x" || verb === "X") return this.fmtBytes(v, verb);
+          if (verb === "s" || verb === "q" || verb === "x" || verb === "X") {
+            return this.fmtBytes(v, verb);
+          }
           this.buf += "[";
           for (let i = 0; i < v.length; i++) {
             if (i > 0) this.buf += " ";
@@ -772,7 +792,9 @@ export function formatValue(v: unknown): string {
     case "boolean":
       return v ? "true" : "false";
     case "number":
-      if (Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER) return String(v === 0 ? 0 : v);
+      if (Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER) {
+        return String(v === 0 ? 0 : v);
+      }
   }
   return sprint([v]);
 }
@@ -783,4 +805,3 @@ export function sprintStruct(v: object): string {
   p.printStruct(v, "v", 0);
   return p.buf;
 }
-

@@ -124,7 +124,13 @@ export class Lexer {
   #lineCountedTo = 0;
   #lineAtCounted = 1;
 
-  constructor(input: string, leftDelim: string, rightDelim: string, breakOK = true, continueOK = true) {
+  constructor(
+    input: string,
+    leftDelim: string,
+    rightDelim: string,
+    breakOK = true,
+    continueOK = true,
+  ) {
     this.#input = input;
     this.#leftDelim = leftDelim || "{{";
     this.#rightDelim = rightDelim || "}}";
@@ -135,7 +141,9 @@ export class Lexer {
   /** The next item; after EOF or an error, an EOF-typed error item forever. */
   nextItem(): Item {
     while (this.#queue.length === 0) {
-      if (!this.#state) return { typ: ItemType.Error, pos: this.#pos, val: "", line: this.lineAt(this.#pos) };
+      if (!this.#state) {
+        return { typ: ItemType.Error, pos: this.#pos, val: "", line: this.lineAt(this.#pos) };
+      }
       this.#state = this.#state(this);
     }
     return this.#queue.shift()!;
@@ -430,7 +438,10 @@ export class Lexer {
       if (!this.atTerminator()) return this.errorf("bad character %s", runeName(r));
       const kw = KEYWORDS.get(word);
       if (kw !== undefined && kw > ItemType.Keyword) {
-        if ((kw === ItemType.Break && !this.#breakOK) || (kw === ItemType.Continue && !this.#continueOK)) {
+        if (
+          (kw === ItemType.Break && !this.#breakOK) ||
+          (kw === ItemType.Continue && !this.#continueOK)
+        ) {
           this.emit(ItemType.Identifier);
         } else this.emit(kw);
       } else if (word[0] === ".") this.emit(ItemType.Field);

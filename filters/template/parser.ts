@@ -135,7 +135,9 @@ class TreeParser {
       set.set(this.name, { name: this.name, root: this.root! });
       return;
     }
-    if (!isEmptyTree(this.root)) this.errorf("template: multiple definition of template %q", this.name);
+    if (!isEmptyTree(this.root)) {
+      this.errorf("template: multiple definition of template %q", this.name);
+    }
   }
 
   /** The top level: like itemList, but also `{{define}}`, and runs to EOF. */
@@ -160,7 +162,9 @@ class TreeParser {
   parseDefinition(): void {
     const context = "define clause";
     const name = this.nextNonSpace();
-    if (name.typ !== ItemType.String && name.typ !== ItemType.RawString) this.unexpected(name, context);
+    if (name.typ !== ItemType.String && name.typ !== ItemType.RawString) {
+      this.unexpected(name, context);
+    }
     this.name = this.unquote(name.val);
     this.expect(ItemType.RightDelim, context);
     const [list, end] = this.itemList();
@@ -333,7 +337,9 @@ class TreeParser {
 
   elseControl(): Node {
     const peek = this.peekNonSpace();
-    if (peek.typ === ItemType.If || peek.typ === ItemType.With) return { type: "else", pos: peek.pos };
+    if (peek.typ === ItemType.If || peek.typ === ItemType.With) {
+      return { type: "else", pos: peek.pos };
+    }
     const token = this.expect(ItemType.RightDelim, "else");
     return { type: "else", pos: token.pos };
   }
@@ -364,7 +370,9 @@ class TreeParser {
   }
 
   parseTemplateName(token: Item, context: string): string {
-    if (token.typ === ItemType.String || token.typ === ItemType.RawString) return this.unquote(token.val);
+    if (token.typ === ItemType.String || token.typ === ItemType.RawString) {
+      return this.unquote(token.val);
+    }
     this.unexpected(token, context);
   }
 
@@ -476,7 +484,10 @@ class TreeParser {
       n.isInt = n.isUint = n.isFloat = true;
       return n;
     }
-    if (typ === ItemType.Complex || (text.endsWith("i") && parseGoFloat(text.slice(0, -1)) !== undefined)) {
+    if (
+      typ === ItemType.Complex ||
+      (text.endsWith("i") && parseGoFloat(text.slice(0, -1)) !== undefined)
+    ) {
       this.errorf("complex number %s is not supported", text);
     }
     const u = parseGoUint(text);
@@ -538,7 +549,11 @@ export interface ParseOptions {
  * Parses template source into its named trees: the top-level one called
  * `name` and one per `{{define}}` / `{{block}}`. Throws {@linkcode TemplateError}.
  */
-export function parseTemplates(name: string, text: string, options: ParseOptions): Map<string, Tree> {
+export function parseTemplates(
+  name: string,
+  text: string,
+  options: ParseOptions,
+): Map<string, Tree> {
   const ctx: ParseContext = {
     lex: new Lexer(
       text,

@@ -23,6 +23,7 @@ import { QpackDecoder } from "./qpack_decoder.ts";
 import { QpackEncoder } from "./qpack_encoder.ts";
 import { type Http3Handler, RequestExchange, type RequestStreamContext } from "./request_stream.ts";
 import { StreamReader } from "./stream_reader.ts";
+import { waitUntil } from "./wait.ts";
 
 /** Largest control-stream frame we buffer; real SETTINGS are a few dozen bytes. */
 const MAX_CONTROL_FRAME = 16 * 1024;
@@ -47,8 +48,14 @@ export class Http3Connection implements RequestStreamContext {
   readonly #conn: Deno.QuicConn;
   readonly #exchanges = new Set<RequestExchange>();
   readonly #idleWaiters: Array<() => void> = [];
+  // Our unidirectional streams. They must stay referenced for the life of
+  // the connection: Deno finishes a QUIC send stream whose WritableStream is
+  // garbage-collected, and a finished critical stream is a connection error
+  // for the peer (H3_CLOSED_CRITICAL_STREAM).
   #control: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  #encoderStream: WritableStreamDefaultWriter<Uint8Array> | null = null;
   #decoderStream: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  readonly #refused: Deno.QuicBidirectionalStream[] = [];
   #peerControl = false;
   #peerEncoder = false;
   #peerDecoder = false;
@@ -114,6 +121,7 @@ export class Http3Connection implements RequestStreamContext {
     // The QPACK streams are optional with a zero-capacity table (RFC 9204
     // §4.2) but cheap, and some peers expect them.
     const encoderStream = (await this.#conn.createUnidirectionalStream()).getWriter();
+    this.#encoderStream = encoderStream;
     await encoderStream.write(Uint8Array.of(STREAM_TYPE.QPACK_ENCODER));
     const decoderStream = (await this.#conn.createUnidirectionalStream()).getWriter();
     await decoderStream.write(Uint8Array.of(STREAM_TYPE.QPACK_DECODER));
@@ -125,8 +133,10 @@ export class Http3Connection implements RequestStreamContext {
       for await (const stream of this.#conn.incomingBidirectionalStreams) {
         const streamId = Number(stream.readable.id);
         if (this.#goawayId >= 0 && streamId >= this.#goawayId) {
-          // After GOAWAY: not processed; the client retries elsewhere.
-          // Closing the connection ends such streams (RFC 9114 §5.2).
+          // After GOAWAY: not processed, and the client may retry it
+          // elsewhere. Held (unanswered) until the connection closes, which
+          // ends it (RFC 9114 §5.2); dropping it would finish it instead.
+          this.#refused.push(stream);
           continue;
         }
         if (streamId >= this.#nextStreamId) this.#nextStreamId = streamId + 4;
@@ -334,7 +344,8 @@ export class Http3Connection implements RequestStreamContext {
     await waitUntil(this.#whenIdle(), deadline);
     await waitUntil(finished, Math.min(deadline, Date.now() + lingerMs));
     this.close(H3_ERROR.NO_ERROR, "server shutting down");
-    await finished;
+    // Requests are aborted by now; a handler that ignores its signal is not waited for.
+    await waitUntil(finished, deadline);
   }
 
   /** Closes the connection now with `code`. */
@@ -354,16 +365,4 @@ function creationError(message: string): H3ConnectionError {
 
 function criticalStreamClosed(name: string): H3ConnectionError {
   return new H3ConnectionError(H3_ERROR.CLOSED_CRITICAL_STREAM, `peer closed its ${name} stream`);
-}
-
-/** Waits for `promise` or until the `deadline` timestamp, whichever is first. */
-async function waitUntil(promise: Promise<unknown>, deadline: number): Promise<void> {
-  const delay = deadline - Date.now();
-  if (delay <= 0) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([promise, new Promise((resolve) => timer = setTimeout(resolve, delay))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -109,10 +109,11 @@ export class RequestExchange {
     try {
       await this.#serve();
     } catch (error) {
+      // Anything still waiting on the request (the handler, an upstream fetch) stops.
+      this.abort();
       await this.#handleFailure(error);
     } finally {
       if (!this.#requestDone) await this.#reader.cancel();
-      this.abort();
     }
   }
 
@@ -149,7 +150,7 @@ export class RequestExchange {
     }
     if (bodiless) this.#drainRequest();
     const response = await this.#callHandler(request);
-    if (response) await this.#sendResponse(response, head.method === "HEAD");
+    await this.#sendResponse(response, head.method === "HEAD");
   }
 
   /** Reads frames up to and including the request's HEADERS; null if the stream ends first. */
@@ -266,13 +267,15 @@ export class RequestExchange {
     this.abort();
   }
 
-  async #callHandler(request: Request): Promise<Response | null> {
+  async #callHandler(request: Request): Promise<Response> {
     let response: unknown;
     try {
       response = await this.#ctx.handler(request, this.#ctx.info);
     } catch (error) {
-      if (this.#requestError) return null; // answered from #requestError below
-      if (this.#abort.signal.aborted) return null; // client or connection gone
+      // A malformed request body is answered with 400 by #handleFailure; an
+      // aborted request (client or connection gone) just releases the stream.
+      if (this.#requestError) throw this.#requestError;
+      if (this.#abort.signal.aborted) throw this.#abort.signal.reason;
       console.error("HTTP/3 handler failed:", error);
       return textResponse(500, "Internal Server Error\n");
     }
@@ -302,7 +305,14 @@ export class RequestExchange {
       await this.#writer.close();
       return;
     }
-    const bodyReader = body.getReader();
+    let bodyReader: ReadableStreamDefaultReader<Uint8Array>;
+    try {
+      bodyReader = body.getReader();
+    } catch (error) {
+      console.error("HTTP/3 handler returned an unreadable body:", error);
+      await this.#sendText(500, "Internal Server Error\n");
+      return;
+    }
     try {
       await this.#streamBody(bodyReader, fields, response.headers.has("content-length"));
     } finally {

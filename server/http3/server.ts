@@ -8,6 +8,7 @@
 import { Http3Connection } from "./connection.ts";
 import { H3_ERROR } from "./errors.ts";
 import type { Http3Handler } from "./request_stream.ts";
+import { waitUntil } from "./wait.ts";
 
 /** Options for {@linkcode serveHttp3}. */
 export interface Http3ServerOptions {
@@ -45,7 +46,11 @@ export interface Http3ServerOptions {
 export interface Http3Server {
   /** The bound UDP address. */
   readonly addr: Deno.NetAddr;
-  /** Resolves once the server has stopped and every connection is closed. */
+  /**
+   * Resolves once the server has stopped, every connection is closed and
+   * every handler call has returned (handlers of closed connections see
+   * their `request.signal` aborted).
+   */
   readonly finished: Promise<void>;
   /**
    * Stops accepting connections, sends GOAWAY on each, lets in-flight
@@ -211,6 +216,7 @@ class QuicHttp3Server implements Http3Server {
     await Promise.all([...this.#connections].map((c) => c.drain(deadline, LINGER_MS)));
     // Connections still in their handshake finish it, see #stopping, and close.
     this.#endpoint.close({ closeCode: H3_ERROR.NO_ERROR, reason: "server shutting down" });
-    await this.finished;
+    // `finished` also waits for handlers; one that never returns must not hold shutdown.
+    await waitUntil(this.finished, Math.max(deadline, Date.now()) + 1000);
   }
 }

@@ -12,6 +12,7 @@ import { createSecureContext, type SecureContext } from "node:tls";
 import { createServer as createHttpsServer } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
+import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
 import type { HTTPServerSpec } from "./spec.ts";
 
 /** Handles one request; `proto` is "HTTP/1.1" or "HTTP/2". */
@@ -81,12 +82,32 @@ export function startListener(
   options: ListenerOptions = {},
 ): Listener {
   const hostname = spec.address ?? "0.0.0.0";
-  if (spec.https) {
-    const pairs = certPairs(spec);
-    if (pairs.length > 1) return startSniListener(spec.port, hostname, pairs, handler, options);
-    return startDenoListener(spec.port, hostname, handler, options, pairs[0]);
+  if (!spec.https) return startDenoListener(spec.port, hostname, handler, options);
+  const pairs = certPairs(spec);
+  const tcp = pairs.length > 1
+    ? startSniListener(spec.port, hostname, pairs, handler, options)
+    : startDenoListener(spec.port, hostname, handler, options, pairs[0]);
+  if (!spec.http3) return tcp;
+  let quic: Http3Server;
+  try {
+    // QUIC takes one certificate: the first pair (SNI applies to TCP only).
+    quic = serveHttp3({
+      hostname,
+      port: tcp.port,
+      cert: pairs[0].cert,
+      key: pairs[0].key,
+      handler: (req, info) => handler(req, info.remoteAddr, "HTTP/3"),
+    });
+  } catch (e) {
+    tcp.shutdown(0);
+    throw e;
   }
-  return startDenoListener(spec.port, hostname, handler, options);
+  return {
+    port: tcp.port,
+    async shutdown(graceMs: number) {
+      await Promise.all([tcp.shutdown(graceMs), quic.shutdown(graceMs)]);
+    },
+  };
 }
 
 function startDenoListener(

@@ -48,12 +48,15 @@ export class HTTPServer {
   #stats = new HttpStats();
   #routeStats = new Map<string, HttpStats>();
   #connectionClose: boolean;
+  /** `Alt-Svc` value advertising HTTP/3 on TCP responses, when enabled. */
+  #altSvc: string | undefined;
 
   constructor(spec: HTTPServerSpec, env: HTTPServerEnv) {
     this.#spec = spec;
     this.#env = env;
     this.#mux = new Mux(spec);
     this.#connectionClose = !spec.keepAlive;
+    this.#altSvc = altSvcOf(spec);
     this.#listen();
   }
 
@@ -76,6 +79,7 @@ export class HTTPServer {
     this.#spec = spec;
     this.#mux = new Mux(spec);
     this.#connectionClose = !spec.keepAlive;
+    this.#altSvc = altSvcOf(spec);
     if (listenerChanged(old, spec) || spec.keepAliveTimeout !== old.keepAliveTimeout) {
       const previous = this.#listener;
       this.#listener = undefined;
@@ -219,6 +223,9 @@ export class HTTPServer {
       return this.#finish(req, 503, start, undefined, ctx.realIP, route, ctx.remoteAddr);
     }
     if (this.#connectionClose) response.headers.set("connection", "close");
+    if (this.#altSvc && ctx.request.proto !== "HTTP/3") {
+      response.headers.set("alt-svc", this.#altSvc);
+    }
     const status = response.status;
     this.#record(status, start, route);
     if (this.#env.accessLog) {
@@ -277,6 +284,10 @@ export class HTTPServer {
         `[${ms}ms rx:${rx}B] [${tags.join(" ")}]`,
     );
   }
+}
+
+function altSvcOf(spec: HTTPServerSpec): string | undefined {
+  return spec.https && spec.http3 ? `h3=":${spec.port}"; ma=86400` : undefined;
 }
 
 let lastStampMs = 0;

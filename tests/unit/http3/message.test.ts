@@ -63,10 +63,7 @@ Deno.test("parseRequestHead: pseudo-header placement and repetition", () => {
     [":method", "GET", "accept", "*/*", ":scheme", "https", ":path", "/"],
     /after a regular/,
   );
-  malformed(
-    [...BASE, ":method", "POST"].slice(0, 8).concat([":method", "POST"]),
-    /repeated :method/,
-  );
+  malformed([...BASE, ":method", "POST"], /repeated :method/);
   malformed([...BASE, ":status", "200"], /:status/);
   malformed([":foo", "x", ...BASE], /unknown pseudo-header/);
   malformed([":protocol", "websocket", ...BASE], /:protocol/);

@@ -1,0 +1,487 @@
+/**
+ * The benchmark scenarios: which contenders each starts, which load it puts
+ * on them, and how the rounds are interleaved (A/B/A/B, so drift on a
+ * shared machine falls on every contender alike).
+ *
+ * @module
+ */
+
+import {
+  type BenchEnv,
+  type Contender,
+  startHaproxy,
+  startNginx,
+  startNode,
+} from "./contenders.ts";
+import {
+  LARGE_BODY_SIZE,
+  LARGE_PATH,
+  nodeObjects,
+  type NodeObjectsOptions,
+  type ProxyMode,
+  SMALL_BODY,
+  VALIDATOR_HEADER,
+} from "./configs.ts";
+import {
+  h2loadCommand,
+  h2loadLogPercentiles,
+  type LoadResult,
+  parseH2load,
+  parseWrk,
+  wrkCommand,
+} from "./load.ts";
+import { cpuSeconds, rssKb, RssSampler, threadCount } from "./proc_stats.ts";
+import {
+  compareIdleToNginx,
+  compareToNginx,
+  type ContenderResult,
+  costPercent,
+  type IdleResult,
+  type RoundResult,
+  type ScenarioResult,
+  summarize,
+} from "./report.ts";
+
+/** How long and how often to measure. */
+export interface RunSettings {
+  /** Seconds per measured run. */
+  seconds: number;
+  /** Measured runs per contender, interleaved with the others'. */
+  rounds: number;
+  /** Data-plane workers of the extra "node-Nw" contender; 0 leaves it out. */
+  workers: number;
+  /** Connections held open in the idle scenario. */
+  idleConnections: number;
+  /** Prints progress. */
+  log: (line: string) => void;
+}
+
+/** One scenario. */
+export interface Scenario {
+  name: string;
+  description: string;
+  run(env: BenchEnv, settings: RunSettings): Promise<ScenarioResult>;
+}
+
+/** Starts one contender; `optional` ones that fail to start are skipped with a note. */
+interface Starter {
+  name: string;
+  optional?: boolean;
+  start(): Promise<Contender>;
+}
+
+type Load = (contender: Contender, seconds: number) => Promise<LoadResult>;
+
+const PROXY: ProxyMode = { kind: "proxy" };
+const STATIC: ProxyMode = { kind: "static" };
+
+/** Starts the contenders in turn; stops those already started if a required one fails. */
+async function startAll(
+  starters: readonly Starter[],
+  notes: string[],
+): Promise<Contender[]> {
+  const started: Contender[] = [];
+  for (const starter of starters) {
+    try {
+      started.push(await starter.start());
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (!starter.optional) {
+        throw new Error(`${starter.name} did not start: ${message}`, { cause: error });
+      }
+      notes.push(`${starter.name} skipped: ${message.split("\n")[0]}`);
+    }
+  }
+  return started;
+}
+
+/** Runs `body` with the contenders started, and stops them whatever happens. */
+async function withContenders<T>(
+  env: BenchEnv,
+  starters: readonly Starter[],
+  notes: string[],
+  body: (contenders: Contender[]) => Promise<T>,
+): Promise<T> {
+  const contenders: Contender[] = [];
+  try {
+    contenders.push(...await startAll(starters, notes));
+    return await body(contenders);
+  } finally {
+    for (const c of contenders) await env.group.stop(c.process);
+  }
+}
+
+/** One measured run: the load plus the contender's CPU time and peak RSS meanwhile. */
+async function measure(contender: Contender, load: Load, seconds: number): Promise<RoundResult> {
+  const cpuBefore = cpuSeconds(contender.pids);
+  const sampler = new RssSampler(contender.pids);
+  let result: LoadResult;
+  try {
+    result = await load(contender, seconds);
+  } finally {
+    sampler.stop();
+  }
+  const cpu = cpuSeconds(contender.pids) - cpuBefore;
+  return {
+    ...result,
+    cpuSeconds: cpu,
+    requestsPerCpuSecond: cpu > 0 ? result.requests / cpu : NaN,
+    peakRssMb: sampler.stop() / 1024,
+  };
+}
+
+/** Warms every contender up (JIT, pools), then measures them in interleaved rounds. */
+async function interleave(
+  contenders: readonly Contender[],
+  load: Load,
+  settings: RunSettings,
+): Promise<ContenderResult[]> {
+  const rounds = new Map<Contender, RoundResult[]>(contenders.map((c) => [c, []]));
+  for (const c of contenders) {
+    settings.log(`  warm-up ${c.name}`);
+    await load(c, 1);
+  }
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const c of contenders) {
+      const result = await measure(c, load, settings.seconds);
+      settings.log(
+        `  round ${round} ${c.name}: ${result.requestsPerSecond.toFixed(0)} req/s, ` +
+          `${result.requestsPerCpuSecond.toFixed(0)} req/CPU-s`,
+      );
+      rounds.get(c)!.push(result);
+    }
+  }
+  const results = contenders.map((c): ContenderResult => ({
+    name: c.name,
+    threads: threadCount(c.process.pid),
+    rounds: rounds.get(c)!,
+    summary: summarize(rounds.get(c)!),
+  }));
+  compareToNginx(results);
+  return results;
+}
+
+function wrkLoad(
+  env: BenchEnv,
+  options: { connections: number; path?: string; headers?: Record<string, string> },
+): Load {
+  return async (c, seconds) =>
+    parseWrk(
+      await env.group.run(
+        "wrk",
+        wrkCommand({
+          url: `http://127.0.0.1:${c.port}${options.path ?? "/"}`,
+          connections: options.connections,
+          seconds,
+          headers: options.headers,
+        }),
+      ),
+    );
+}
+
+function h2Load(env: BenchEnv, connections: number, streams: number): Load {
+  return async (c, seconds) => {
+    const logFile = `${env.dir}/h2load-${c.name}.log`;
+    const output = await env.group.run(
+      "h2load",
+      h2loadCommand({
+        url: `https://127.0.0.1:${c.port}/`,
+        connections,
+        streams,
+        seconds,
+        logFile,
+      }),
+    );
+    const result = parseH2load(output);
+    const percentiles = h2loadLogPercentiles(await Deno.readTextFile(logFile));
+    await Deno.remove(logFile);
+    return { ...result, ...percentiles };
+  };
+}
+
+function nodeStarter(
+  env: BenchEnv,
+  pipeline: NodeObjectsOptions["pipeline"],
+  options: { name?: string; workers?: number; mode?: ProxyMode; path?: string } = {},
+): Starter {
+  const name = options.name ?? "node";
+  const mode = options.mode ?? (pipeline === "static" ? STATIC : PROXY);
+  const tls = mode.kind === "tls-proxy" && env.tls
+    ? {
+      certBase64: btoa(env.tls.certPem),
+      keyBase64: btoa(Deno.readTextFileSync(env.tls.keyFile)),
+    }
+    : undefined;
+  return {
+    name,
+    optional: options.workers !== undefined,
+    start: () =>
+      startNode(env, {
+        name,
+        workers: options.workers,
+        mode,
+        path: options.path,
+        bodyLength: options.path === LARGE_PATH ? LARGE_BODY_SIZE : SMALL_BODY.length,
+        headers: pipeline === "validated"
+          ? { [VALIDATOR_HEADER.name]: VALIDATOR_HEADER.value }
+          : undefined,
+        objects: (port) => nodeObjects({ port, backendPort: env.backendPort, pipeline, tls: tls }),
+      }),
+  };
+}
+
+/** The three proxies (and optionally our node with workers) in front of the backend. */
+function proxyStarters(
+  env: BenchEnv,
+  settings: RunSettings,
+  options: { path?: string; withWorkers: boolean; mode?: ProxyMode },
+): Starter[] {
+  const mode = options.mode ?? PROXY;
+  const check = {
+    path: options.path,
+    bodyLength: options.path === LARGE_PATH ? LARGE_BODY_SIZE : SMALL_BODY.length,
+  };
+  const pipeline = mode.kind === "static" ? "static" : "proxy";
+  const starters = [nodeStarter(env, pipeline, { mode, path: options.path })];
+  if (options.withWorkers && settings.workers > 0) {
+    starters.push(
+      nodeStarter(env, pipeline, {
+        name: `node-${settings.workers}w`,
+        workers: settings.workers,
+        mode,
+        path: options.path,
+      }),
+    );
+  }
+  starters.push(
+    { name: "nginx", start: () => startNginx(env, mode, check) },
+    { name: "haproxy", start: () => startHaproxy(env, mode, check) },
+  );
+  return starters;
+}
+
+function wrkScenario(
+  name: string,
+  description: string,
+  options: { connections: number; path?: string; withWorkers: boolean; mode?: ProxyMode },
+): Scenario {
+  return {
+    name,
+    description,
+    async run(env, settings) {
+      const notes: string[] = [];
+      const contenders = await withContenders(
+        env,
+        proxyStarters(env, settings, options),
+        notes,
+        (started) => interleave(started, wrkLoad(env, options), settings),
+      );
+      const load = `wrk -t1 -c${options.connections} GET ${options.path ?? "/"}`;
+      return { name, description, load, contenders, notes };
+    },
+  };
+}
+
+const H2_CONNECTIONS = 16;
+const H2_STREAMS = 16;
+
+const h2Scenario: Scenario = {
+  name: "h2-tls",
+  description: "HTTP/2 over TLS to the proxy, HTTP/1.1 keep-alive to the backend",
+  async run(env, settings) {
+    if (!env.tls) throw new Error("no TLS certificate: is openssl installed?");
+    const mode: ProxyMode = { kind: "tls-proxy", tls: env.tls };
+    const notes: string[] = [];
+    const contenders = await withContenders(
+      env,
+      proxyStarters(env, settings, { withWorkers: false, mode }),
+      notes,
+      (started) => interleave(started, h2Load(env, H2_CONNECTIONS, H2_STREAMS), settings),
+    );
+    return {
+      name: this.name,
+      description: this.description,
+      load: `h2load -t1 -c${H2_CONNECTIONS} -m${H2_STREAMS} GET / (p50/p99 from its log file)`,
+      contenders,
+      notes,
+    };
+  },
+};
+
+const pipelineCostScenario: Scenario = {
+  name: "pipeline-cost",
+  description: "our node: Validator + RequestAdaptor + Proxy against Proxy alone",
+  async run(env, settings) {
+    const notes: string[] = [];
+    const headers = { [VALIDATOR_HEADER.name]: VALIDATOR_HEADER.value };
+    const starters = [
+      nodeStarter(env, "proxy", { name: "node proxy" }),
+      nodeStarter(env, "validated", { name: "node validator+adaptor+proxy" }),
+    ];
+    const contenders = await withContenders(
+      env,
+      starters,
+      notes,
+      (started) => interleave(started, wrkLoad(env, { connections: 64, headers }), settings),
+    );
+    const [plain, full] = contenders.map((c) => c.summary);
+    return {
+      name: this.name,
+      description: this.description,
+      load: `wrk -t1 -c64 GET / with ${VALIDATOR_HEADER.name}: ${VALIDATOR_HEADER.value}`,
+      contenders,
+      cost: {
+        requestsPerSecondPercent: costPercent(plain.requestsPerSecond, full.requestsPerSecond),
+        requestsPerCpuSecondPercent: costPercent(
+          plain.requestsPerCpuSecond,
+          full.requestsPerCpuSecond,
+        ),
+      },
+      notes,
+    };
+  },
+};
+
+/** Reads the first line a child prints, or throws after `timeoutMs`. */
+async function firstLine(stream: ReadableStream<Uint8Array>, timeoutMs: number): Promise<string> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await Promise.race([reader.read(), timeout]);
+      if (done) break;
+      text += value;
+    }
+  } finally {
+    clearTimeout(timer);
+    reader.cancel().catch(() => {});
+  }
+  return text.split("\n")[0];
+}
+
+/** Opens the idle connections against one contender and reads its memory meanwhile. */
+async function holdIdle(env: BenchEnv, c: Contender, count: number): Promise<IdleResult> {
+  const baseline = rssKb(c.pids);
+  const sampler = new RssSampler(c.pids);
+  const client = env.group.spawnPiped("idle client", [
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    `${env.repoRoot}/bench/idle_client.ts`,
+    "--port",
+    String(c.port),
+    "--count",
+    String(count),
+  ]);
+  try {
+    const line = await firstLine(client.child.stdout, 120_000);
+    const report = JSON.parse(line) as { open: number; failed: number; firstError: string };
+    // Let the proxy settle with every connection idle, sampling meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const peak = sampler.stop();
+    return {
+      name: c.name,
+      open: report.open,
+      failed: report.failed,
+      firstError: report.firstError || undefined,
+      baselineRssMb: baseline / 1024,
+      peakRssMb: peak / 1024,
+      kbPerConnection: report.open ? (peak - baseline) / report.open : NaN,
+    };
+  } finally {
+    sampler.stop();
+    await client.child.stdin.close().catch(() => {});
+    await env.group.stop(client, 10_000);
+  }
+}
+
+const idleScenario: Scenario = {
+  name: "idle-10k",
+  description: "idle keep-alive connections held open: memory of each proxy",
+  async run(env, settings) {
+    const count = settings.idleConnections;
+    const notes: string[] = [];
+    // Room for every idle connection plus the upstream ones.
+    const room = count + 1024;
+    const check = { bodyLength: SMALL_BODY.length };
+    const starters: Starter[] = [
+      {
+        name: "node",
+        start: () =>
+          startNode(env, {
+            mode: PROXY,
+            ...check,
+            objects: (port) =>
+              nodeObjects({
+                port,
+                backendPort: env.backendPort,
+                pipeline: "proxy",
+                maxConnections: room,
+              }),
+          }),
+      },
+      { name: "nginx", start: () => startNginx(env, PROXY, { ...check, workerConnections: room }) },
+      {
+        name: "haproxy",
+        start: () => startHaproxy(env, PROXY, { ...check, maxConnections: room }),
+      },
+    ];
+    const idle = await withContenders(env, starters, notes, async (started) => {
+      const results: IdleResult[] = [];
+      const warmUp = wrkLoad(env, { connections: 16 });
+      for (const c of started) {
+        // Code and pools warm first, so the growth measured is the connections'.
+        await warmUp(c, 1);
+        settings.log(`  ${count} idle connections to ${c.name}`);
+        const result = await holdIdle(env, c, count);
+        settings.log(
+          `  ${c.name}: ${result.open} open, peak RSS ${result.peakRssMb.toFixed(1)} MB`,
+        );
+        if (result.failed) notes.push(`${c.name}: ${result.failed} failed: ${result.firstError}`);
+        results.push(result);
+      }
+      return results;
+    });
+    compareIdleToNginx(idle);
+    notes.push(
+      "each proxy warmed by 1 s of wrk -c16; each connection makes one GET, then stays idle; " +
+        "peak = sampled summed VmRSS",
+    );
+    return {
+      name: this.name,
+      description: this.description,
+      load: `${count} connections, one GET each, then idle`,
+      idle,
+      notes,
+    };
+  },
+};
+
+/** Every scenario, in the order they run. */
+export const SCENARIOS: readonly Scenario[] = [
+  wrkScenario("proxy-small-64", "HTTP/1.1 proxy, small body, 64 connections", {
+    connections: 64,
+    withWorkers: true,
+  }),
+  wrkScenario("proxy-small-512", "HTTP/1.1 proxy, small body, 512 connections", {
+    connections: 512,
+    withWorkers: true,
+  }),
+  wrkScenario("proxy-16k-64", "HTTP/1.1 proxy, 16 KB body, 64 connections", {
+    connections: 64,
+    path: LARGE_PATH,
+    withWorkers: false,
+  }),
+  wrkScenario("static", "answered by the proxy itself (our Mock, nginx/HAProxy return 200)", {
+    connections: 64,
+    withWorkers: true,
+    mode: STATIC,
+  }),
+  h2Scenario,
+  pipelineCostScenario,
+  idleScenario,
+];

@@ -1,0 +1,288 @@
+/**
+ * How a node joins its cluster: which store it opens (embedded file, an
+ * existing etcd, or a built-in etcd member it runs itself), how fast it
+ * re-reads config, and the membership loops (heartbeat, status sync) that
+ * let every member see the others.
+ *
+ * Modes, chosen from the options:
+ * - standalone (no `--etcd-endpoints`, no `--initial-cluster`): the embedded
+ *   store in the data dir; nothing shared.
+ * - external etcd (`--etcd-endpoints` only): an etcd client, keys under
+ *   `/<cluster-name>`.
+ * - built-in etcd (`--initial-cluster` given): a primary runs a local etcd
+ *   member (data in `<data-dir>/etcd`) and connects to it; a secondary runs
+ *   none and connects to `--etcd-endpoints`.
+ *
+ * @module
+ */
+
+import { type EtcdProcess, startEtcdProcess } from "../cluster/etcd_process.ts";
+import { openEmbeddedStore } from "../cluster/embedded_store.ts";
+import { openEtcdStore } from "../cluster/etcd_store.ts";
+import { runHeartbeat, runStatusSync } from "../cluster/members.ts";
+import type { Store } from "../cluster/store.ts";
+import type { Logger } from "../filters/filter.ts";
+import { parseDuration } from "../filters/spec.ts";
+import { type NodeOptions, optionsDocument } from "./options.ts";
+import { joinPath } from "./paths.ts";
+
+/** Where a node keeps its config. */
+export type ClusterMode = "standalone" | "external-etcd" | "built-in-etcd";
+
+/** Time between two heartbeats (and two status syncs), as in Easegress. */
+export const HEARTBEAT_MS = 5_000;
+/**
+ * Lease TTL of a member's ephemeral keys: three heartbeats, so one slow beat
+ * does not drop a member, and a dead one is noticed within 15 s.
+ */
+export const LEASE_TTL_SECONDS = 15;
+/**
+ * Full config re-read period in a cluster. Watch events are missed while
+ * etcd is unreachable; this bounds how long a node stays stale after it
+ * comes back. Standalone nodes cannot miss events, so they re-read rarely.
+ */
+export const CLUSTER_RESYNC_MS = 5_000;
+const STANDALONE_RESYNC_MS = 60_000;
+/** How long a built-in etcd member may take to join a healthy cluster. */
+const ETCD_READY_TIMEOUT_MS = 60_000;
+
+/** The store a node runs on, and what follows from the mode. */
+export interface Cluster {
+  readonly mode: ClusterMode;
+  readonly store: Store;
+  /** A member whose heartbeat is older than this is reported as not alive. */
+  readonly leaseTtlMs: number;
+  /** Period of the supervisor's full resync. */
+  readonly resyncMs: number;
+  /**
+   * Traffic listeners must share their ports: every node of a cluster runs
+   * every HTTPServer, and several nodes may run on one host.
+   */
+  readonly reusePort: boolean;
+  /** The built-in etcd member this node runs, if any. */
+  readonly etcd: EtcdProcess | undefined;
+  /** Closes the store, then stops the built-in etcd member; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Where a node keeps its files. */
+export interface ClusterDirs {
+  /** Resolved data dir: embedded store, built-in etcd data. */
+  dataDir: string;
+  /** Resolved log dir: the built-in etcd's log goes there. */
+  logDir: string;
+}
+
+/** The mode `options` ask for. */
+export function clusterModeOf(options: NodeOptions): ClusterMode {
+  if (Object.keys(options.initialCluster).length > 0) return "built-in-etcd";
+  if (options.etcdEndpoints.length > 0) return "external-etcd";
+  return "standalone";
+}
+
+/**
+ * Opens the node's store for its mode, starting the built-in etcd member
+ * first when this node is a primary of a built-in cluster. Throws with a
+ * clear message when the options do not fit together or etcd cannot be
+ * reached.
+ */
+export async function openCluster(
+  options: NodeOptions,
+  dirs: ClusterDirs,
+  log: Logger,
+): Promise<Cluster> {
+  const mode = clusterModeOf(options);
+  if (mode === "standalone") {
+    const store = await openEmbeddedStore(dirs.dataDir);
+    return clusterOf(mode, store, undefined, STANDALONE_RESYNC_MS);
+  }
+  const requestTimeoutMs = requestTimeoutOf(options);
+  let etcd: EtcdProcess | undefined;
+  let endpoints = options.etcdEndpoints;
+  if (mode === "built-in-etcd") {
+    if (options.clusterRole === "primary") {
+      etcd = await startBuiltInEtcd(options, dirs, log);
+      // Our own member first; others given with --etcd-endpoints as fallbacks.
+      endpoints = unique([...etcd.clientUrls, ...options.etcdEndpoints]);
+    } else if (endpoints.length === 0) {
+      throw new Error(
+        "--cluster-role secondary with --initial-cluster needs --etcd-endpoints: " +
+          "the client URLs of the primaries (a secondary runs no etcd member)",
+      );
+    }
+  }
+  try {
+    const store = await openEtcdStore({
+      endpoints,
+      clusterName: options.clusterName,
+      memberName: options.name,
+      leaseTtlSeconds: LEASE_TTL_SECONDS,
+      requestTimeoutMs,
+    });
+    log.info(`cluster ${options.clusterName}: ${mode}, etcd at ${endpoints.join(",")}`);
+    return clusterOf(mode, store, etcd, CLUSTER_RESYNC_MS);
+  } catch (error) {
+    await etcd?.stop();
+    throw new Error(
+      `Cannot connect to etcd at ${endpoints.join(",")}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+function clusterOf(
+  mode: ClusterMode,
+  store: Store,
+  etcd: EtcdProcess | undefined,
+  resyncMs: number,
+): Cluster {
+  let closing: Promise<void> | undefined;
+  return {
+    mode,
+    store,
+    leaseTtlMs: LEASE_TTL_SECONDS * 1000,
+    resyncMs,
+    reusePort: mode !== "standalone",
+    etcd,
+    close() {
+      // The store first: revoking its lease needs etcd still running.
+      closing ??= store.close().finally(() => etcd?.stop());
+      return closing;
+    },
+  };
+}
+
+function requestTimeoutOf(options: NodeOptions): number {
+  const ms = parseDuration(options.clusterRequestTimeout);
+  if (ms === undefined || !(ms > 0)) {
+    throw new Error(
+      `--cluster-request-timeout: "${options.clusterRequestTimeout}" is not a positive ` +
+        `duration like 10s or 500ms`,
+    );
+  }
+  return ms;
+}
+
+async function startBuiltInEtcd(
+  options: NodeOptions,
+  dirs: ClusterDirs,
+  log: Logger,
+): Promise<EtcdProcess> {
+  if (!(options.name in options.initialCluster)) {
+    throw new Error(
+      `--initial-cluster has no member named "${options.name}" (this node's --name); ` +
+        `a primary must be one of ${Object.keys(options.initialCluster).join(", ")}`,
+    );
+  }
+  const etcdDataDir = joinPath(dirs.dataDir, "etcd");
+  log.info(`starting etcd member ${options.name} (data in ${etcdDataDir})`);
+  const etcd = await startEtcdProcess({
+    name: options.name,
+    dataDir: etcdDataDir,
+    logDir: dirs.logDir,
+    listenClientUrls: options.listenClientUrls,
+    listenPeerUrls: options.listenPeerUrls,
+    advertiseClientUrls: options.advertiseClientUrls,
+    initialAdvertisePeerUrls: options.initialAdvertisePeerUrls,
+    initialCluster: Object.entries(options.initialCluster).map(([n, url]) => `${n}=${url}`)
+      .join(","),
+    initialClusterToken: options.clusterName,
+    stateFlag: options.stateFlag,
+    readyTimeoutMs: ETCD_READY_TIMEOUT_MS,
+  });
+  log.info(`etcd member ${options.name} healthy (pid ${etcd.pid}), log in ${etcd.logFile}`);
+  return etcd;
+}
+
+function unique(items: string[]): string[] {
+  return [...new Set(items)];
+}
+
+/** Options for {@linkcode startMembership}. */
+export interface MembershipOptions {
+  /** The node's options: name, role, api address, and the document shown by `member list`. */
+  options: NodeOptions;
+  /** The live status of every object this node runs, by object name. */
+  collect: () => Promise<ReadonlyMap<string, Record<string, unknown>>>;
+  log: Logger;
+}
+
+/** The running membership loops of a node. */
+export interface Membership {
+  /** Stops the loops and waits for their last store write. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the heartbeat (every mode: `member list` shows the node) and, in a
+ * cluster, the status sync that publishes this node's object statuses so
+ * `object status get` on any member shows every member.
+ */
+export function startMembership(cluster: Cluster, membership: MembershipOptions): Membership {
+  const { options, collect, log } = membership;
+  const abort = new AbortController();
+  const startTime = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  const etcd = cluster.etcd;
+  // Failures are expected while etcd is away; one line per round is enough.
+  const warn = (what: string) => (error: unknown) =>
+    log.warn(`${what}: ${error instanceof Error ? error.message : error}`);
+  const loops = [
+    runHeartbeat(cluster.store, {
+      name: options.name,
+      role: options.clusterRole,
+      apiAddr: options.apiAddr,
+      options: optionsDocument(options),
+      extra: async () => ({
+        startTime,
+        ...(etcd ? { etcd: await etcdMemberState(etcd, startTime) } : {}),
+      }),
+      intervalMs: HEARTBEAT_MS,
+      signal: abort.signal,
+      onError: warn("heartbeat"),
+    }),
+  ];
+  if (cluster.mode !== "standalone") {
+    loops.push(runStatusSync(cluster.store, {
+      member: options.name,
+      collect,
+      intervalMs: HEARTBEAT_MS,
+      signal: abort.signal,
+      onError: warn("status sync"),
+    }));
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    stop() {
+      abort.abort();
+      stopping ??= Promise.all(loops).then(() => {});
+      return stopping;
+    },
+  };
+}
+
+/**
+ * The `etcd` field of a primary's member document, as Easegress shows it:
+ * the member id and whether it leads the etcd cluster, read from etcd's
+ * JSON gateway (`/v3/maintenance/status`).
+ */
+async function etcdMemberState(
+  etcd: EtcdProcess,
+  startTime: string,
+): Promise<Record<string, unknown>> {
+  try {
+    const response = await fetch(
+      `${etcd.clientUrls[0].replace(/\/+$/, "")}/v3/maintenance/status`,
+      {
+        method: "POST",
+        body: "{}",
+        signal: AbortSignal.timeout(1_000),
+      },
+    );
+    const status = await response.json() as { header?: { member_id?: string }; leader?: string };
+    const id = status.header?.member_id ?? "";
+    const state = id && status.leader === id ? "Leader" : "Follower";
+    return { id: id && BigInt(id).toString(16), startTime, state };
+  } catch {
+    return { id: "", startTime, state: "Unavailable" };
+  }
+}

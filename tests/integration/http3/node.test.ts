@@ -1,0 +1,87 @@
+/**
+ * HTTP/3 through the real node: an HTTPServer with `https: true, http3: true`
+ * serves QUIC on the TCP port's number, routes to a Pipeline whose Proxy
+ * reaches a local backend, and TCP responses advertise `Alt-Svc`.
+ */
+
+import assert from "node:assert/strict";
+import { eventually, freePort, startNodeProcess } from "../helpers.ts";
+import { gtlsclient, testCert } from "./_helpers.ts";
+
+Deno.test("http3: GET, 300 KB POST, 20 streams and a large body through a node's pipeline", async () => {
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/big") {
+      const big = new Uint8Array(3 * 1024 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = i % 251;
+      return new Response(big);
+    }
+    const body = new Uint8Array(await req.arrayBuffer());
+    let sum = 0;
+    for (const b of body) sum = (sum + b) % 65521;
+    return new Response(`${req.method} ${path} ${body.length} ${sum}`);
+  });
+  const { cert, key } = await testCert();
+  const node = await startNodeProcess();
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "h3-node-" });
+  try {
+    const pipeline =
+      `name: p\nkind: Pipeline\nfilters:\n  - name: proxy\n    kind: Proxy\n    pools:\n      - servers:\n          - url: http://127.0.0.1:${backend.addr.port}\n`;
+    assert.equal((await node.ctl(["object", "create"], pipeline)).code, 0);
+    const bad = `kind: HTTPServer\nname: s\nport: ${port}\nhttp3: true\nrules: []\n`;
+    assert.match((await node.ctl(["object", "create"], bad)).stderr, /http3: needs https: true/);
+    const server = `kind: HTTPServer\nname: s\nport: ${port}\nhttps: true\nhttp3: true\n` +
+      `certBase64: ${btoa(cert)}\nkeyBase64: ${btoa(key)}\nrules:\n  - paths:\n    - backend: p\n`;
+    const created = await node.ctl(["object", "create"], server);
+    assert.equal(created.code, 0, created.stderr);
+
+    await eventually("h3 GET", async () => {
+      const r = await gtlsclient(port, ["/hello"], [`--download=${dir}`]);
+      return r.statuses.get(0) === "200";
+    }, 10_000);
+    assert.equal(await Deno.readTextFile(`${dir}/hello`), "GET /hello 0 0");
+
+    const upload = new Uint8Array(300 * 1024).map((_, i) => (i * 7) % 256);
+    let sum = 0;
+    for (const b of upload) sum = (sum + b) % 65521;
+    await Deno.writeFile(`${dir}/up.bin`, upload);
+    const post = await gtlsclient(port, ["/upload"], [
+      "-m",
+      "POST",
+      "-d",
+      `${dir}/up.bin`,
+      `--download=${dir}`,
+    ]);
+    assert.equal(post.statuses.get(0), "200", post.stderr.slice(-1500));
+    assert.equal(await Deno.readTextFile(`${dir}/upload`), `POST /upload ${upload.length} ${sum}`);
+
+    const paths = Array.from({ length: 20 }, (_, i) => `/many/r${i}`);
+    const many = await gtlsclient(port, paths, [`--download=${dir}`]);
+    assert.equal(many.statuses.size, 20, many.stderr.slice(-1500));
+    for (let i = 0; i < 20; i++) {
+      assert.equal(await Deno.readTextFile(`${dir}/r${i}`), `GET /many/r${i} 0 0`);
+    }
+
+    const big = await gtlsclient(port, ["/big"], [
+      "-q",
+      `--download=${dir}`,
+      "--max-stream-data-bidi-local=256K",
+      "--max-data=512K",
+    ]);
+    assert.equal(big.code, 0, big.stderr.slice(-1500));
+    const body = await Deno.readFile(`${dir}/big`);
+    assert.equal(body.length, 3 * 1024 * 1024);
+    for (let i = 0; i < body.length; i += 4099) assert.equal(body[i], i % 251);
+
+    const client = Deno.createHttpClient({ caCerts: [cert] });
+    const tcp = await fetch(`https://localhost:${port}/tcp`, { client });
+    assert.equal(await tcp.text(), "GET /tcp 0 0");
+    assert.equal(tcp.headers.get("alt-svc"), `h3=":${port}"; ma=86400`);
+    client.close();
+  } finally {
+    await node.stop();
+    await backend.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

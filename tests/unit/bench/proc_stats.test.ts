@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import {
+  cpuSeconds,
+  parseProcStat,
+  processTree,
+  rssKb,
+  RssSampler,
+  statusKb,
+} from "../../../bench/lib/proc_stats.ts";
+
+Deno.test("parseProcStat counts fields from the last parenthesis", () => {
+  const line = "4242 (a (b) c) S 17 4242 4242 0 -1 4194560 1 0 0 0 250 75 0 0 20 0 9 0\n";
+  assert.deepEqual(parseProcStat(line), { pid: 4242, ppid: 17, cpuTicks: 325 });
+  assert.throws(() => parseProcStat("garbage"), /Cannot parse \/proc stat/);
+});
+
+Deno.test("the benchmark reads this process's own tree, CPU time and memory", () => {
+  assert.deepEqual(processTree(Deno.pid).slice(0, 1), [Deno.pid]);
+  assert.ok(cpuSeconds([Deno.pid]) > 0);
+  assert.ok(statusKb(Deno.pid, "VmHWM") >= statusKb(Deno.pid, "VmRSS") / 2);
+  const sampler = new RssSampler([Deno.pid], 1000);
+  assert.ok(sampler.stop() >= rssKb([Deno.pid]) / 2);
+});
+
+Deno.test("exited processes count as nothing", () => {
+  assert.equal(cpuSeconds([0x3fffffff]), 0);
+  assert.equal(rssKb([0x3fffffff]), 0);
+});

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import {
+  compareIdleToNginx,
+  compareToNginx,
+  type ContenderResult,
+  costPercent,
+  formatColumns,
+  formatReport,
+  type IdleResult,
+  median,
+  type RoundResult,
+  summarize,
+} from "../../../bench/lib/report.ts";
+
+function round(requestsPerSecond: number, extra: Partial<RoundResult> = {}): RoundResult {
+  return {
+    requests: requestsPerSecond,
+    seconds: 1,
+    requestsPerSecond,
+    requestsPerCpuSecond: requestsPerSecond * 2,
+    p50Ms: 1,
+    p99Ms: 2,
+    errors: 0,
+    cpuSeconds: 0.5,
+    peakRssMb: 10,
+    ...extra,
+  };
+}
+
+function contender(name: string, rounds: RoundResult[]): ContenderResult {
+  return { name, threads: 1, rounds, summary: summarize(rounds) };
+}
+
+Deno.test("median takes the middle, or the mean of the middle two", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+});
+
+Deno.test("summarize takes medians, the peak RSS of all rounds and the sum of errors", () => {
+  const summary = summarize([
+    round(100, { peakRssMb: 30, errors: 1 }),
+    round(300, { p99Ms: undefined }),
+    round(200, { p99Ms: 8 }),
+  ]);
+  assert.deepEqual(summary, {
+    requestsPerSecond: 200,
+    requestsPerCpuSecond: 400,
+    p50Ms: 1,
+    p99Ms: 5,
+    peakRssMb: 30,
+    errors: 1,
+  });
+});
+
+Deno.test("compareToNginx divides by nginx's summary", () => {
+  const results = [contender("node", [round(50)]), contender("nginx", [round(100)])];
+  compareToNginx(results);
+  assert.deepEqual(results[0].vsNginx, {
+    requestsPerSecond: 0.5,
+    requestsPerCpuSecond: 0.5,
+    peakRss: 1,
+  });
+  assert.equal(results[1].vsNginx?.requestsPerSecond, 1);
+});
+
+Deno.test("compareToNginx leaves scenarios without nginx alone", () => {
+  const results = [contender("node proxy", [round(50)])];
+  compareToNginx(results);
+  assert.equal(results[0].vsNginx, undefined);
+});
+
+Deno.test("compareIdleToNginx compares peak RSS and KB per connection", () => {
+  const idle: IdleResult[] = [
+    { name: "node", open: 10, failed: 0, baselineRssMb: 1, peakRssMb: 40, kbPerConnection: 8 },
+    { name: "nginx", open: 10, failed: 0, baselineRssMb: 1, peakRssMb: 10, kbPerConnection: 2 },
+  ];
+  compareIdleToNginx(idle);
+  assert.deepEqual(idle[0].vsNginx, { peakRss: 4, kbPerConnection: 4 });
+});
+
+Deno.test("costPercent is how much lower a value is than its base", () => {
+  assert.equal(costPercent(200, 150), 25);
+  assert.ok(Math.abs(costPercent(100, 110) + 10) < 1e-9);
+});
+
+Deno.test("formatColumns pads names left and numbers right", () => {
+  assert.equal(
+    formatColumns([["proxy", "req/s"], ["node", "5"], ["haproxy", "12345"]]),
+    "proxy    req/s\n-------  -----\nnode         5\nhaproxy  12345",
+  );
+});
+
+Deno.test("formatReport prints each scenario with its table, cost, notes and failure", () => {
+  const contenders = [contender("node", [round(50)]), contender("nginx", [round(100)])];
+  compareToNginx(contenders);
+  const text = formatReport([
+    {
+      name: "proxy-small-64",
+      description: "small",
+      load: "wrk -t1 -c64 GET /",
+      contenders,
+      cost: { requestsPerSecondPercent: 12.34, requestsPerCpuSecondPercent: 5 },
+      notes: ["node-2w skipped: no"],
+    },
+    { name: "h2-tls", description: "h2", load: "", notes: [], error: "nginx did not start" },
+  ]);
+  assert.match(text, /^== proxy-small-64: small\n {3}load: wrk -t1 -c64 GET \/\nproxy /);
+  assert.match(text, /\nnode +50 +0\.50x +100 +0\.50x +1\.000 +2\.000 +10\.0 +1\.00x +0\n/);
+  assert.match(text, /cost of validator \+ request adaptor: 12\.3% req\/s, 5\.0% req\/CPU-s/);
+  assert.match(text, /note: node-2w skipped: no/);
+  assert.match(text, /== h2-tls: h2\n {3}load: \n {3}FAILED: nginx did not start/);
+});
