@@ -13,6 +13,8 @@ export async function describeRequest(req: Request): Promise<string> {
   const url = new URL(req.url);
   const headers: Record<string, string[]> = {};
   req.headers.forEach((value, name) => {
+    // Go keeps Host out of the header map; so does this mirror.
+    if (name === "host") return;
     const canonical = name.replace(/(^|-)([a-z])/g, (_, d, c) => d + c.toUpperCase());
     (headers[canonical] ??= []).push(value);
   });
@@ -29,16 +31,20 @@ export async function describeRequest(req: Request): Promise<string> {
   ].join("\n");
 }
 
-/** Starts one mirror server per port; returns them. */
+/**
+ * Starts one mirror server per port; returns them. `onRequest` is told the
+ * index of the server that answered (tests count load balancing with it).
+ */
 export function startMirrors(
   ports: number[],
   hostname = "127.0.0.1",
+  onRequest?: (index: number) => void,
 ): Deno.HttpServer<Deno.NetAddr>[] {
-  return ports.map((port) =>
-    Deno.serve(
-      { port, hostname, onListen() {} },
-      async (req) => new Response(await describeRequest(req)),
-    )
+  return ports.map((port, index) =>
+    Deno.serve({ port, hostname, onListen() {} }, async (req) => {
+      onRequest?.(index);
+      return new Response(await describeRequest(req));
+    })
   );
 }
 

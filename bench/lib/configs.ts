@@ -144,6 +144,9 @@ export function haproxyConf(options: {
   return `global
   nbthread 1
   maxconn ${options.maxConnections}
+  # HAProxy wants two descriptors per connection; where the hard limit is lower
+  # (a container), idle client connections still fit: warn instead of failing.
+  no strict-limits
   tune.ssl.default-dh-param 2048
 
 defaults

@@ -11,7 +11,8 @@ import { gzipStream } from "../gzip.ts";
 import { SpecReader } from "../spec.ts";
 import { ServerPool } from "./pool.ts";
 import { type ProxySpec, readProxySpec } from "./spec.ts";
-import { FetchTransport, type Transport } from "./transport.ts";
+import { Http1Pool } from "./http1_client.ts";
+import type { Transport } from "./transport.ts";
 
 const RESULTS = [
   "clientError",
@@ -69,6 +70,8 @@ export class Proxy implements FilterInstance {
     this.#compressMin = spec.compression?.minLength;
     if (previous) {
       for (const [origin, t] of inherited) if (!this.#transports.has(origin)) t.close();
+      // The pools now belong to this instance: closing the previous one must not close them.
+      inherited.clear();
     }
   }
 
@@ -127,8 +130,20 @@ export class Proxy implements FilterInstance {
   }
 }
 
-function createTransport(origin: string, _spec: ProxySpec): Transport {
-  return new FetchTransport(origin);
+function createTransport(origin: string, spec: ProxySpec): Transport {
+  const url = new URL(origin);
+  const tls = url.protocol === "https:";
+  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  return new Http1Pool({
+    hostname,
+    port: Number(url.port) || (tls ? 443 : 80),
+    tls,
+    serverName: hostname,
+  }, {
+    maxIdlePerHost: spec.maxIdleConnsPerHost,
+    idleTimeoutMs: 90_000,
+    connectTimeoutMs: 30_000,
+  });
 }
 
 function forwardedHeaders(ctx: Context): [string, string][] | undefined {

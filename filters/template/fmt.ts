@@ -462,7 +462,7 @@ class Printer {
       this.arg = v;
       if (this.handleMethods(verb)) return;
     }
-    this.arg = undefined;
+    this.arg = v;
     switch (kindOf(v)) {
       case "invalid":
         if (depth === 0) this.buf += "<invalid reflect.Value>";

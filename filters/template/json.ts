@@ -13,6 +13,7 @@ import {
   float64,
   GoFloat,
   GoTime,
+  goTypeOf,
   JsonNumber,
   kindOf,
   methodOf,
@@ -131,7 +132,7 @@ export function marshalJSON(v: unknown, options: MarshalOptions = {}): string {
     try {
       if (x instanceof Uint8Array) return '"' + base64(x) + '"';
       if (Array.isArray(x)) {
-        if (x.length === 0) return "[]";
+        if (x.length === 0) return goTypeOf(x)?.isNil ? "null" : "[]";
         return "[" + x.map((e) => nl + enc(e === undefined ? null : e, depth + 1)).join(",") +
           close + "]";
       }

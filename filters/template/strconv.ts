@@ -362,12 +362,8 @@ function underscoreOK(s: string): boolean {
   return saw !== "_";
 }
 
-/**
- * Go's `strconv.ParseInt(s, 0, 64)`: base prefixes (0x, 0o, 0b, leading 0 =
- * octal) and underscores. Returns undefined when `s` is not such an integer
- * or is out of the int64 range.
- */
-export function parseGoInt(s: string): bigint | undefined {
+/** A Go integer literal (base prefixes, leading-0 octal, underscores), unbounded. */
+function parseGoInteger(s: string): bigint | undefined {
   let t = s;
   let neg = false;
   if (t[0] === "+" || t[0] === "-") {
@@ -403,33 +399,26 @@ export function parseGoInt(s: string): bigint | undefined {
     : /^[01]+$/;
   if (!valid.test(body)) return undefined;
   const prefix = base === 16 ? "0x" : base === 8 ? "0o" : base === 2 ? "0b" : "";
-  let v = BigInt(prefix + body);
-  if (neg) v = -v;
-  if (v > 0x7fffffffffffffffn || v < -0x8000000000000000n) return undefined;
+  const v = BigInt(prefix + body);
+  return neg ? -v : v;
+}
+
+/**
+ * Go's `strconv.ParseInt(s, 0, 64)`: base prefixes (0x, 0o, 0b, leading 0 =
+ * octal) and underscores. Returns undefined when `s` is not such an integer
+ * or is out of the int64 range.
+ */
+export function parseGoInt(s: string): bigint | undefined {
+  const v = parseGoInteger(s);
+  if (v === undefined || v > 0x7fffffffffffffffn || v < -0x8000000000000000n) return undefined;
   return v;
 }
 
 /** Go's `strconv.ParseUint(s, 0, 64)`; undefined when invalid or out of range. */
 export function parseGoUint(s: string): bigint | undefined {
   if (s[0] === "-" || s[0] === "+") return undefined;
-  const v = parseGoInt(s);
-  if (v !== undefined) return v;
-  // Values between 2^63 and 2^64 do not fit ParseInt but do fit ParseUint.
-  const big = parseGoIntUnbounded(s);
-  return big !== undefined && big >= 0n && big <= 0xffffffffffffffffn ? big : undefined;
-}
-
-function parseGoIntUnbounded(s: string): bigint | undefined {
-  const t = s.replaceAll("_", "");
-  try {
-    if (/^0[0-7]+$/.test(t)) return BigInt("0o" + t.slice(1));
-    if (/^(0[xXoObB])?[0-9a-fA-F]+$/.test(t)) {
-      return BigInt(t.replace(/^0([XOB])/, (_, c) => "0" + c.toLowerCase()));
-    }
-  } catch {
-    return undefined;
-  }
-  return undefined;
+  const v = parseGoInteger(s);
+  return v !== undefined && v <= 0xffffffffffffffffn ? v : undefined;
 }
 
 /**

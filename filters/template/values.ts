@@ -48,6 +48,8 @@ export interface GoType {
   readonly name: string;
   /** The element zero value `index` returns for a missing map key. */
   readonly zero?: () => unknown;
+  /** A nil slice or map: prints like an empty one, encodes to JSON as null. */
+  readonly isNil?: boolean;
   /** Methods callable from templates, e.g. http.Header's `Get`. */
   readonly methods?: Readonly<Record<string, (this: unknown, ...args: unknown[]) => unknown>>;
 }
@@ -58,6 +60,11 @@ const GO_TYPE = Symbol.for("easegress.goType");
 export function withGoType<T extends object>(value: T, type: GoType): T {
   Object.defineProperty(value, GO_TYPE, { value: type, enumerable: false, configurable: true });
   return value;
+}
+
+/** A nil slice of the named Go type, e.g. `[]string(nil)`. */
+export function nilSlice(name: string): unknown[] {
+  return withGoType([], { name, isNil: true });
 }
 
 /** The Go type facts of an object, if it has any (own or inherited). */
@@ -167,7 +174,7 @@ export function isInt(v: unknown): v is number {
 export function methodOf(v: unknown, name: string): ((...args: unknown[]) => unknown) | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   const declared = goTypeOf(v)?.methods?.[name];
-  if (declared) return (...args: unknown[]) => declared.apply(v, args);
+  if (declared) return declared.bind(v) as (...args: unknown[]) => unknown;
   if (isMap(v) || Array.isArray(v)) return undefined;
   if (!(name in v)) return undefined;
   // A getter is a field, not a method: look at the descriptor before reading.

@@ -1,0 +1,322 @@
+/**
+ * Several real node processes sharing config, membership and status
+ * through real etcd (Debian `etcd-server`) on loopback.
+ *
+ * How traffic is checked per node: objects are cluster-wide, so every node
+ * runs the same HTTPServer on the same port, sharing it with `reusePort`.
+ * A request to that port reaches whichever node's listener the kernel
+ * picks. So a check sends many requests, each on a new connection, and
+ * holds only when every answer is the expected one AND each node's own
+ * served count (its live status, read from its own admin API) went up
+ * meanwhile: each node then answered some of them, with the expected body.
+ * Which config a node applied is also read directly: the Mock filter is
+ * renamed on every update, and a node's live Pipeline status lists its
+ * filters by name.
+ */
+
+import assert from "node:assert/strict";
+import { freePort, requireEtcd, TestEtcdCluster } from "./cluster/etcd_fixture.ts";
+import {
+  type ClusterNode,
+  etcdPidsUnder,
+  everyNodeServes,
+  killEtcdUnder,
+  loopbackServer,
+  mockPipeline,
+  sendOnNewConnections,
+  startNodes,
+} from "./cluster_helpers.ts";
+import { eventually } from "./helpers.ts";
+
+/** The issue asks for a change to reach every node within 2 s. */
+const PROPAGATION_MS = 2_000;
+/** Status sync runs at wall-clock multiples of 5 s. */
+const STATUS_SYNC_MS = 7_000;
+/** A killed member is not alive once its lease TTL (15 s) passes. */
+const LEASE_TTL_MS = 15_000;
+const ETCD_OUTAGE_MS = 10_000;
+
+/** The filter names the node's live Pipeline status lists. */
+async function runningFilters(node: ClusterNode, pipeline: string): Promise<string[]> {
+  const status = await node.localStatus(pipeline);
+  return Object.keys((status?.filters ?? {}) as Record<string, unknown>);
+}
+
+/** True when every node runs `pipeline` with the one filter `filter`. */
+async function everyNodeRuns(nodes: ClusterNode[], pipeline: string, filter: string) {
+  const running = await Promise.all(nodes.map((node) => runningFilters(node, pipeline)));
+  return running.every((filters) => filters.length === 1 && filters[0] === filter);
+}
+
+interface Member {
+  name: string;
+  role: string;
+  apiAddr: string;
+  lastHeartbeatTime: string;
+  alive: boolean;
+}
+
+async function members(node: ClusterNode): Promise<Member[]> {
+  const listed = await node.ctl(["-o", "json", "member", "list"]);
+  assert.equal(listed.code, 0, listed.stderr);
+  return JSON.parse(listed.stdout);
+}
+
+Deno.test("cluster: three nodes on one etcd share config, members and status", async (t) => {
+  const etcd = await TestEtcdCluster.start(1);
+  const port = freePort();
+  const common = [
+    "--cluster-name",
+    "shop",
+    "--etcd-endpoints",
+    etcd.endpoints[0],
+    // Admin calls fail fast (503) while etcd is away.
+    "--cluster-request-timeout",
+    "2s",
+  ];
+  const nodes = await startNodes([
+    { name: "n1", args: common },
+    { name: "n2", args: common },
+    { name: "n3", args: [...common, "--cluster-role", "secondary"] },
+  ]).catch(async (error) => {
+    await etcd.close();
+    throw error;
+  });
+  const [n1, n2, n3] = nodes;
+  try {
+    await t.step("an object created on node 1 serves traffic on every node", async () => {
+      assert.equal((await n1.api("POST", "/objects", mockPipeline("p", "v1", "one"))).status, 201);
+      assert.equal((await n1.api("POST", "/objects", loopbackServer("s", port, "p"))).status, 201);
+      await eventually(
+        "n3 runs server s and pipeline p",
+        async () =>
+          (await n3.localStatus("s"))?.state === "running" && await everyNodeRuns([n3], "p", "v1"),
+        PROPAGATION_MS,
+      );
+      await eventually("every node answers one", () => everyNodeServes(nodes, "s", port, "one"));
+    });
+
+    await t.step("member list on any node shows all three, alive", async () => {
+      const listed = await members(n2);
+      assert.deepEqual(listed.map((m) => [m.name, m.role, m.apiAddr, m.alive]), [
+        ["n1", "primary", n1.apiAddr, true],
+        ["n2", "primary", n2.apiAddr, true],
+        ["n3", "secondary", n3.apiAddr, true],
+      ]);
+      for (const m of listed) assert.ok(!Number.isNaN(Date.parse(m.lastHeartbeatTime)), m.name);
+    });
+
+    await t.step("object status on any node shows every member", async () => {
+      await eventually("n1 shows the status of s on n1, n2 and n3", async () => {
+        const shown = await n1.ctl(["-o", "json", "object", "status", "get", "s"]);
+        const byMember = JSON.parse(shown.stdout) as Record<string, { state: string }>;
+        return Object.keys(byMember).sort().join() === "n1,n2,n3" &&
+          Object.values(byMember).every((s) => s.state === "running");
+      }, STATUS_SYNC_MS);
+    });
+
+    await t.step("an update on node 2 reaches every node", async () => {
+      assert.equal((await n2.api("PUT", "/objects/p", mockPipeline("p", "v2", "two"))).status, 200);
+      await eventually("every node runs v2", () => everyNodeRuns(nodes, "p", "v2"), PROPAGATION_MS);
+      await eventually("every node answers two", () => everyNodeServes(nodes, "s", port, "two"));
+    });
+
+    await t.step("concurrent updates from two nodes end in one value everywhere", async () => {
+      const writes = Array.from(
+        { length: 8 },
+        (_, i) => ({ node: i % 2 ? n2 : n1, filter: `c${i}` }),
+      );
+      const answers = await Promise.all(
+        writes.map((w) => w.node.api("PUT", "/objects/p", mockPipeline("p", w.filter, w.filter))),
+      );
+      for (const a of answers) assert.ok(a.status === 200 || a.status === 409, JSON.stringify(a));
+      const accepted = writes.filter((_, i) => answers[i].status === 200).map((w) => w.filter);
+      assert.ok(accepted.length >= 1, "at least one write wins");
+      const stored = await Promise.all(
+        nodes.map(async (node) => (await node.api("GET", "/objects/p")).body),
+      );
+      assert.deepEqual(stored[1], stored[0]);
+      assert.deepEqual(stored[2], stored[0]);
+      const final = (stored[0] as { filters: { name: string }[] }).filters[0].name;
+      assert.ok(accepted.includes(final), `${final} is one of the accepted writes ${accepted}`);
+      await eventually(
+        `every node runs ${final}`,
+        () => everyNodeRuns(nodes, "p", final),
+        PROPAGATION_MS,
+      );
+      await eventually(
+        `every node answers ${final}`,
+        () => everyNodeServes(nodes, "s", port, final),
+      );
+    });
+
+    await t.step("with etcd stopped, nodes keep serving and admin writes get 503", async () => {
+      const final = (await runningFilters(n1, "p"))[0];
+      const before = await Promise.all(nodes.map((node) => node.servedCount("s")));
+      const outageEnds = Date.now() + ETCD_OUTAGE_MS;
+      await etcd.stopMember("m1");
+      try {
+        const bodies = await sendOnNewConnections(port, 45);
+        assert.deepEqual(new Set(bodies), new Set([final]));
+        const refused = await n1.ctl(["object", "create"], mockPipeline("q", "q", "q"));
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /503.*the config store is unavailable.*etcd.*unavailable/);
+        const answer = await n2.api("PUT", "/objects/p", mockPipeline("p", "x", "x"));
+        assert.equal(answer.status, 503);
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, outageEnds - Date.now())));
+        // Still serving after 10 s without etcd.
+        assert.deepEqual(new Set(await sendOnNewConnections(port, 45)), new Set([final]));
+      } finally {
+        await etcd.startMember("m1");
+      }
+      // Status reads need etcd; read before any more traffic: each node served some.
+      await eventually(
+        "admin API answers again",
+        async () => (await n1.api("GET", "/objects")).status === 200,
+      );
+      const after = await Promise.all(nodes.map((node) => node.servedCount("s")));
+      nodes.forEach((node, i) =>
+        assert.ok(after[i] > before[i], `${node.name} served during the outage`)
+      );
+    });
+
+    await t.step("after etcd returns, a change made then reaches every node", async () => {
+      await eventually(
+        "the update is accepted",
+        async () =>
+          (await n2.api("PUT", "/objects/p", mockPipeline("p", "back", "back"))).status === 200,
+      );
+      await eventually(
+        "every node runs back",
+        () => everyNodeRuns(nodes, "p", "back"),
+        PROPAGATION_MS,
+      );
+      await eventually("every node answers back", () => everyNodeServes(nodes, "s", port, "back"));
+    });
+
+    await t.step("a restarted node rebuilds from etcd", async () => {
+      await n3.stop();
+      assert.equal(
+        (await n1.api("PUT", "/objects/p", mockPipeline("p", "v3", "three"))).status,
+        200,
+      );
+      await n3.restart();
+      // Nothing local to rebuild from: cluster nodes keep no embedded store.
+      await assert.rejects(Deno.stat(`${n3.homeDir}/data/store.json`), Deno.errors.NotFound);
+      await eventually("n3 runs v3", () => everyNodeRuns([n3], "p", "v3"), PROPAGATION_MS);
+      await eventually(
+        "every node answers three",
+        () => everyNodeServes(nodes, "s", port, "three"),
+      );
+    });
+
+    await t.step("a killed node shows as not alive, and purge removes it", async () => {
+      await eventually("n2's status of s is synced", async () => {
+        const all = (await n1.api("GET", "/status/objects/s")).body as Record<string, unknown>;
+        return "n2" in all;
+      }, STATUS_SYNC_MS);
+      await n2.stop("SIGKILL");
+      await eventually("n2 not alive or gone", async () => {
+        const n2Member = (await members(n1)).find((m) => m.name === "n2");
+        return n2Member === undefined || !n2Member.alive;
+      }, LEASE_TTL_MS + 5_000);
+      const purged = await n1.ctl(["member", "purge", "n2"]);
+      assert.equal(purged.code, 0, purged.stderr);
+      assert.deepEqual((await members(n3)).map((m) => m.name), ["n1", "n3"]);
+      const statuses = (await n3.api("GET", "/status/objects/s")).body as Record<string, unknown>;
+      assert.deepEqual(Object.keys(statuses).sort(), ["n1", "n3"]);
+      assert.equal((await n1.api("DELETE", "/status/members/n2")).status, 404);
+    });
+
+    await t.step("a delete on node 1 reaches the others", async () => {
+      const live = [n1, n3];
+      assert.equal((await n1.api("DELETE", "/objects/s")).status, 200);
+      assert.equal((await n1.api("DELETE", "/objects/p")).status, 200);
+      await eventually("n3 no longer runs s or p", async () => {
+        const running = await n3.api("GET", "/status/objects");
+        return JSON.stringify(running.body) === "{}" && (await n3.localStatus("s")) === undefined;
+      }, PROPAGATION_MS);
+      // Refused only once every node has closed its listener.
+      await eventually(
+        "the port is closed on every node",
+        async () => (await sendOnNewConnections(port, 5)).every((b) => b.startsWith("refused")),
+      );
+      for (const node of live) assert.equal((await node.api("GET", "/objects/s")).status, 404);
+    });
+  } finally {
+    await Promise.all(nodes.map((node) => node.stop()));
+    await etcd.close();
+    await Promise.all(nodes.map((node) => Deno.remove(node.homeDir, { recursive: true })));
+  }
+});
+
+Deno.test("cluster: three primaries run their own etcd; two keep accepting writes when one dies", async () => {
+  await requireEtcd();
+  const plans = ["p1", "p2", "p3"].map((name) => ({
+    name,
+    client: `http://127.0.0.1:${freePort()}`,
+    peer: `http://127.0.0.1:${freePort()}`,
+  }));
+  const initialCluster = plans.map((p) => `${p.name}=${p.peer}`).join(",");
+  const nodes = await startNodes(plans.map((p) => ({
+    name: p.name,
+    args: [
+      "--cluster-name",
+      "built-in",
+      "--cluster-role",
+      "primary",
+      "--listen-client-urls",
+      p.client,
+      "--advertise-client-urls",
+      p.client,
+      "--listen-peer-urls",
+      p.peer,
+      "--initial-advertise-peer-urls",
+      p.peer,
+      "--initial-cluster",
+      initialCluster,
+      "--cluster-request-timeout",
+      "2s",
+    ],
+  })));
+  const [p1, p2, p3] = nodes;
+  try {
+    for (const node of nodes) {
+      assert.equal((await etcdPidsUnder(node.homeDir)).length, 1, `${node.name} runs one etcd`);
+    }
+    assert.equal((await p1.api("POST", "/objects", mockPipeline("p", "v1", "one"))).status, 201);
+    await eventually("p3 runs p", () => everyNodeRuns([p3], "p", "v1"), PROPAGATION_MS);
+    const listed = (await p2.api("GET", "/status/members")).body as (Member & {
+      etcd: { state: string };
+    })[];
+    assert.deepEqual(listed.map((m) => [m.name, m.role, m.alive]), [
+      ["p1", "primary", true],
+      ["p2", "primary", true],
+      ["p3", "primary", true],
+    ]);
+    assert.equal(listed.filter((m) => m.etcd.state === "Leader").length, 1, JSON.stringify(listed));
+
+    // A primary's host dies: the node and its etcd member, both at once.
+    await p1.stop("SIGKILL");
+    assert.equal(await killEtcdUnder(p1.homeDir), 1);
+
+    assert.equal((await p2.api("POST", "/objects", mockPipeline("q", "q1", "q"))).status, 201);
+    assert.equal((await p3.api("PUT", "/objects/p", mockPipeline("p", "v2", "two"))).status, 200);
+    await eventually(
+      "p2 and p3 run the changes",
+      async () =>
+        await everyNodeRuns([p2, p3], "p", "v2") && await everyNodeRuns([p2, p3], "q", "q1"),
+      PROPAGATION_MS,
+    );
+
+    // A graceful stop takes the node's etcd member down with it.
+    await Promise.all([p2.stop(), p3.stop()]);
+    for (const node of nodes) assert.deepEqual(await etcdPidsUnder(node.homeDir), [], node.name);
+  } finally {
+    await Promise.all(nodes.map((node) => node.stop("SIGKILL")));
+    for (const node of nodes) {
+      await killEtcdUnder(node.homeDir);
+      await Deno.remove(node.homeDir, { recursive: true }).catch(() => {});
+    }
+  }
+});
