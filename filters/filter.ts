@@ -6,6 +6,7 @@
  */
 
 import type { Context } from "./context.ts";
+import type { SharedSlots } from "./shared_slots.ts";
 import { SpecError } from "./spec.ts";
 
 /** A leveled logger handed to filters. */
@@ -29,6 +30,11 @@ export interface FilterEnv {
    * `resilience` list, or undefined.
    */
   resilience(name: string): ResiliencePolicySpec | undefined;
+  /**
+   * Counters in memory shared by every worker isolate of the node, for
+   * state that must be exact node-wide (rate limits).
+   */
+  readonly sharedSlots?: SharedSlots;
 }
 
 /** A resilience policy as declared in a pipeline (already validated). */

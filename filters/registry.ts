@@ -7,6 +7,7 @@
 import { type FilterKind, FilterRegistry } from "./filter.ts";
 import { mockKind } from "./mock.ts";
 import { proxyKind } from "./proxy/proxy.ts";
+import { rateLimiterKind } from "./rate_limiter.ts";
 import { requestAdaptorKind } from "./request_adaptor.ts";
 import { responseAdaptorKind } from "./response_adaptor.ts";
 import { validatorKind } from "./validator.ts";
@@ -15,6 +16,7 @@ import { validatorKind } from "./validator.ts";
 export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
   mockKind,
   proxyKind,
+  rateLimiterKind,
   requestAdaptorKind,
   responseAdaptorKind,
   validatorKind,

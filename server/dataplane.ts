@@ -8,6 +8,7 @@
  */
 
 import type { FilterRegistry } from "../filters/filter.ts";
+import type { SharedSlots } from "../filters/shared_slots.ts";
 import { HTTPServer } from "./httpserver/server.ts";
 import type { HTTPServerSpec } from "./httpserver/spec.ts";
 import type { BufferedLineWriter, LogSink } from "./log.ts";
@@ -21,6 +22,8 @@ export interface DataPlaneOptions {
   logs: LogSink;
   accessLog?: BufferedLineWriter;
   reusePort?: boolean;
+  /** Node-wide shared counters (rate limits). */
+  sharedSlots?: SharedSlots;
   /** Log scope of this plane. @default {"dataplane"} */
   scope?: string;
 }
@@ -112,7 +115,13 @@ export class DataPlane {
   async #applyPipeline(spec: PipelineSpec): Promise<void> {
     const previous = this.#pipelines.get(spec.name);
     const logs = this.#options.logs;
-    const next = new Pipeline(spec, this.#options.filters, (scope) => logs.logger(scope), previous);
+    const next = new Pipeline(
+      spec,
+      this.#options.filters,
+      (scope) => logs.logger(scope),
+      previous,
+      this.#options.sharedSlots,
+    );
     this.#pipelines.set(spec.name, next);
     this.#log.info(`${previous ? "updated" : "created"} pipeline ${spec.name}`);
     await previous?.close(next);

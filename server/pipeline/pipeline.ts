@@ -14,6 +14,7 @@ import type {
   Logger,
   ResiliencePolicySpec,
 } from "../../filters/filter.ts";
+import type { SharedSlots } from "../../filters/shared_slots.ts";
 import { END, type FilterSpec, type PipelineSpec } from "./spec.ts";
 
 interface Step {
@@ -45,6 +46,7 @@ export class Pipeline {
     registry: FilterRegistry,
     loggers: LoggerFactory,
     previous?: Pipeline,
+    sharedSlots?: SharedSlots,
   ) {
     this.name = spec.name;
     this.spec = spec;
@@ -61,6 +63,7 @@ export class Pipeline {
             name: f.name,
             log: loggers(`pipeline/${spec.name}/${f.name}`),
             resilience: (n) => policies.get(n) as ResiliencePolicySpec | undefined,
+            sharedSlots,
           }, inherited.get(f.name)),
         );
       }

@@ -16,6 +16,8 @@ export interface WorkerInit {
   accessLog: boolean;
   /** The worker's index, for log scopes. */
   index: number;
+  /** The node's shared counters. */
+  sharedBuffer: SharedArrayBuffer;
 }
 
 /** A request from the control plane. */

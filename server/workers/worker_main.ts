@@ -9,6 +9,7 @@
 /// <reference lib="deno.worker" />
 
 import { builtinFilters } from "../../filters/registry.ts";
+import { SharedSlots } from "../../filters/shared_slots.ts";
 import { DataPlane } from "../dataplane.ts";
 import { BufferedLineWriter, LogSink } from "../log.ts";
 import { joinPath } from "../paths.ts";
@@ -44,6 +45,7 @@ async function init(msg: WorkerInit): Promise<void> {
     accessLog,
     reusePort: true,
     scope: `worker-${msg.index}`,
+    sharedSlots: new SharedSlots(msg.sharedBuffer),
   });
   closeAll = () => {
     accessLog?.close();

@@ -71,6 +71,7 @@ export interface WorkerPlaneOptions {
   logDir: string;
   debug: boolean;
   accessLog: boolean;
+  sharedBuffer: SharedArrayBuffer;
 }
 
 /** N data-plane workers behind one apply/status/close surface. */
@@ -91,6 +92,7 @@ export class WorkerPlane {
         logDir: options.logDir,
         debug: options.debug,
         accessLog: options.accessLog,
+        sharedBuffer: options.sharedBuffer,
         index,
       }));
     try {

@@ -35,3 +35,49 @@ Deno.test("workers: two data-plane isolates share a port and report one merged s
     await node.stop();
   }
 });
+
+Deno.test("workers: a rate limit holds exactly across two workers", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
+  const port = freePort();
+  try {
+    const pipeline = `name: p
+kind: Pipeline
+filters:
+  - name: limit
+    kind: RateLimiter
+    policies:
+      - name: ten
+        limitForPeriod: 10
+        limitRefreshPeriod: 1m
+        timeoutDuration: 0s
+    defaultPolicyRef: ten
+    urls:
+      - url: {prefix: /limited}
+  - name: m
+    kind: Mock
+    rules:
+      - code: 200
+        body: ok
+`;
+    assert.equal((await node.ctl(["object", "create"], pipeline)).code, 0);
+    const server =
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: p\n`;
+    assert.equal((await node.ctl(["object", "create"], server)).code, 0);
+    await eventually(
+      "served",
+      async () => (await request(`http://127.0.0.1:${port}/free`)).body === "ok",
+    );
+    const codes: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = await fetch(`http://127.0.0.1:${port}/limited`, {
+        headers: { connection: "close" },
+      });
+      await r.body?.cancel();
+      codes.push(r.status);
+    }
+    assert.equal(codes.filter((c) => c === 200).length, 10, codes.join(" "));
+    assert.equal(codes.filter((c) => c === 429).length, 20);
+  } finally {
+    await node.stop();
+  }
+});

@@ -1,0 +1,118 @@
+/**
+ * Named 64-bit cells in shared memory, so counters (rate limits) are exact
+ * across data-plane worker isolates. One SharedArrayBuffer per node holds a
+ * hash table: a cell is found by hashing its name and probing; cells are
+ * claimed and updated with Atomics, never locked.
+ *
+ * @module
+ */
+
+/** How many cells a table holds unless told otherwise. */
+export const DEFAULT_SLOT_COUNT = 8192;
+
+/** Bytes needed for `count` cells. */
+export function sharedSlotsBytes(count = DEFAULT_SLOT_COUNT): number {
+  return count * 8 + count * 4;
+}
+
+function nameHash(name: string): number {
+  // FNV-1a, never 0 (0 marks a free cell).
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h === 0 ? 1 : h;
+}
+
+/** A table of named 64-bit cells over a (shared) buffer. */
+export class SharedSlots {
+  readonly #values: BigInt64Array;
+  readonly #names: Int32Array;
+  readonly #count: number;
+
+  /** Views `buffer` (a SharedArrayBuffer across isolates) as a table of cells. */
+  constructor(buffer: SharedArrayBuffer | ArrayBuffer = new SharedArrayBuffer(sharedSlotsBytes())) {
+    this.#count = Math.floor(buffer.byteLength / 12);
+    this.#values = new BigInt64Array(buffer, 0, this.#count);
+    this.#names = new Int32Array(buffer, this.#count * 8, this.#count);
+  }
+
+  /** The buffer, to hand to other isolates. */
+  get buffer(): SharedArrayBuffer | ArrayBuffer {
+    return this.#values.buffer as SharedArrayBuffer | ArrayBuffer;
+  }
+
+  /** The index of the cell called `name`, claiming a free one; throws when full. */
+  cell(name: string): number {
+    const h = nameHash(name);
+    const start = (h >>> 0) % this.#count;
+    for (let n = 0; n < this.#count; n++) {
+      const i = (start + n) % this.#count;
+      const seen = Atomics.compareExchange(this.#names, i, 0, h);
+      if (seen === 0 || seen === h) return i;
+    }
+    throw new RangeError(
+      `Cannot allocate shared cell "${name}": all ${this.#count} cells are used`,
+    );
+  }
+
+  /** The cell's current value. */
+  load(cell: number): bigint {
+    return Atomics.load(this.#values, cell);
+  }
+
+  /** Sets the cell to `next` if it still holds `expected`; returns what it held. */
+  compareExchange(cell: number, expected: bigint, next: bigint): bigint {
+    return Atomics.compareExchange(this.#values, cell, expected, next);
+  }
+}
+
+/** Microseconds since the epoch, comparable across isolates (unlike performance.now()). */
+export function nowMicros(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+}
+
+/**
+ * A rate limiter on one shared cell: `limit` requests per `periodMicros`,
+ * bursts up to `limit`, callers wait up to `timeoutMicros` for a turn
+ * (GCRA: the cell holds the theoretical arrival time of the next request).
+ */
+export class SharedRateLimiter {
+  readonly #slots: SharedSlots;
+  readonly #cell: number;
+  readonly #interval: bigint;
+  readonly #burst: bigint;
+  readonly #timeout: bigint;
+
+  constructor(
+    slots: SharedSlots,
+    name: string,
+    limit: number,
+    periodMicros: number,
+    timeoutMicros: number,
+  ) {
+    this.#slots = slots;
+    this.#cell = slots.cell(name);
+    this.#interval = BigInt(Math.max(1, Math.round(periodMicros / limit)));
+    this.#burst = BigInt(Math.round(periodMicros));
+    this.#timeout = BigInt(Math.round(timeoutMicros));
+  }
+
+  /**
+   * Takes a turn: returns how many microseconds to wait before going on
+   * (0: go now), or -1 when the wait would pass the timeout (nothing taken).
+   */
+  acquire(now: bigint = nowMicros()): number {
+    for (;;) {
+      const old = this.#slots.load(this.#cell);
+      const tat = old > now ? old : now;
+      const next = tat + this.#interval;
+      const wait = next - now - this.#burst;
+      if (wait > this.#timeout) return -1;
+      if (this.#slots.compareExchange(this.#cell, old, next) === old) {
+        return wait > 0n ? Number(wait) : 0;
+      }
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { Context, HttpRequest, type HttpResponse } from "../../../filters/context.ts";
+import { rateLimiterKind } from "../../../filters/rate_limiter.ts";
+import { SharedRateLimiter, SharedSlots } from "../../../filters/shared_slots.ts";
+import { SpecError } from "../../../filters/spec.ts";
+import { silentLogger } from "../../../server/log.ts";
+
+Deno.test("shared rate limiter lets `limit` requests through per period, then asks to wait or refuses", () => {
+  const slots = new SharedSlots();
+  const limiter = new SharedRateLimiter(slots, "a", 5, 1_000_000, 0);
+  const now = 10_000_000_000n;
+  const verdicts = Array.from({ length: 7 }, () => limiter.acquire(now));
+  assert.deepEqual(verdicts, [0, 0, 0, 0, 0, -1, -1]);
+  // A fifth of the period later, one more turn is free.
+  assert.equal(limiter.acquire(now + 200_000n), 0);
+  assert.equal(limiter.acquire(now + 200_000n), -1);
+
+  const patient = new SharedRateLimiter(slots, "b", 1, 1_000_000, 2_000_000);
+  assert.equal(patient.acquire(now), 0);
+  assert.equal(patient.acquire(now), 1_000_000);
+  assert.equal(patient.acquire(now), 2_000_000);
+  assert.equal(patient.acquire(now), -1);
+});
+
+Deno.test("shared rate limiter state is exact across isolates sharing the buffer", async () => {
+  const slots = new SharedSlots();
+  const source = `
+    import { SharedRateLimiter, SharedSlots } from "${
+    new URL("../../../filters/shared_slots.ts", import.meta.url).href
+  }";
+    self.onmessage = (e) => {
+      const limiter = new SharedRateLimiter(new SharedSlots(e.data), "x", 1000, 60_000_000, 0);
+      let passed = 0;
+      for (let i = 0; i < 800; i++) if (limiter.acquire() >= 0) passed++;
+      self.postMessage(passed);
+    };`;
+  const url = `data:application/typescript;base64,${btoa(source)}`;
+  const workers = [0, 1, 2].map(() => new Worker(url, { type: "module" }));
+  const counts = await Promise.all(workers.map((w) =>
+    new Promise<number>((resolve) => {
+      w.onmessage = (e) => resolve(e.data);
+      w.postMessage(slots.buffer);
+    })
+  ));
+  workers.forEach((w) => w.terminate());
+  assert.equal(counts.reduce((a, b) => a + b, 0), 1000);
+});
+
+Deno.test("RateLimiter answers 429 with X-EG-Rate-Limiter past the limit", async () => {
+  const spec = rateLimiterKind.validate({
+    policies: [{ name: "p", limitForPeriod: 2, limitRefreshPeriod: "10s", timeoutDuration: "0s" }],
+    defaultPolicyRef: "p",
+    urls: [{ methods: ["GET"], url: { prefix: "/api" } }],
+  });
+  const filter = rateLimiterKind.create(spec, {
+    pipeline: "pl",
+    name: "rl",
+    log: silentLogger,
+    resilience: () => undefined,
+    sharedSlots: new SharedSlots(),
+  });
+  const run = async (path: string, method = "GET") => {
+    const ctx = new Context(new HttpRequest({ path, method }));
+    return [await filter.handle(ctx), (ctx.response as HttpResponse | undefined)?.status] as const;
+  };
+  assert.deepEqual(await run("/api/a"), ["", undefined]);
+  assert.deepEqual(await run("/api/b"), ["", undefined]);
+  assert.deepEqual(await run("/api/c"), ["rateLimited", 429]);
+  assert.deepEqual(await run("/other"), ["", undefined]);
+  assert.deepEqual(await run("/api/a", "POST"), ["", undefined]);
+  const ctx = new Context(new HttpRequest({ path: "/api" }));
+  await filter.handle(ctx);
+  assert.equal(ctx.response?.header("x-eg-rate-limiter"), "too-many-requests");
+});
+
+Deno.test("RateLimiter spec names unknown policies", () => {
+  assert.throws(
+    () =>
+      rateLimiterKind.validate({
+        policies: [{ name: "p" }],
+        urls: [{ url: { exact: "/" }, policyRef: "q" }],
+      }),
+    (e: Error) =>
+      e instanceof SpecError && /urls\[0\]\.policyRef: no policy named "q"/.test(e.message),
+  );
+});
