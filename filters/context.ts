@@ -165,6 +165,16 @@ function bodyOf(body: Body | string | (() => Body) | undefined): [Body | undefin
   return [typeof body === "string" ? encoder.encode(body) : body ?? null];
 }
 
+/** Splits an absolute URL into its path (without query) and raw query. */
+export function splitTarget(url: string): { path: string; query: string } {
+  const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+  if (pathStart < 0) return { path: "/", query: "" };
+  const q = url.indexOf("?", pathStart);
+  return q < 0
+    ? { path: url.slice(pathStart), query: "" }
+    : { path: url.slice(pathStart, q), query: url.slice(q + 1) };
+}
+
 /** A request inside a pipeline: mutable method, path, query, headers and body. */
 export class HttpRequest extends Message {
   /** Upper-case method. */
@@ -192,21 +202,25 @@ export class HttpRequest extends Message {
 
   /**
    * Wraps a web request without copying its headers or touching its body
-   * until a filter asks for them.
+   * until a filter asks for them. `target` is the request's path and query
+   * when the caller has already split them out of the URL.
    */
-  static fromWeb(request: Request, proto = "HTTP/1.1"): HttpRequest {
+  static fromWeb(
+    request: Request,
+    proto = "HTTP/1.1",
+    target?: { path: string; query: string },
+  ): HttpRequest {
     const url = request.url;
     const schemeEnd = url.indexOf("://");
-    const pathStart = url.indexOf("/", schemeEnd + 3);
-    const q = pathStart < 0 ? -1 : url.indexOf("?", pathStart);
     const method = request.method;
     const headers = request.headers;
+    const { path, query } = target ?? splitTarget(url);
     return new HttpRequest({
       method,
       scheme: url.slice(0, schemeEnd),
-      host: headers.get("host") ?? url.slice(schemeEnd + 3, pathStart < 0 ? undefined : pathStart),
-      path: pathStart < 0 ? "/" : url.slice(pathStart, q < 0 ? undefined : q),
-      query: q < 0 ? "" : url.slice(q + 1),
+      host: headers.get("host") ?? url.slice(schemeEnd + 3, url.indexOf("/", schemeEnd + 3)),
+      path,
+      query,
       proto,
       headers,
       body: method === "GET" || method === "HEAD" ? null : () => request.body,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { GoRegexpReplacer } from "../../filters/go_regexp_replace.ts";
 import { compileGoRegexp } from "../../filters/spec.ts";
 import { IPFilter } from "./ipfilter.ts";
 import type { HeaderSpec, HTTPServerSpec, PathSpec, RuleSpec } from "./spec.ts";
@@ -205,8 +206,8 @@ function compileHeader(h: HeaderSpec): CompiledHeader {
 
 function compilePath(p: PathSpec, serverLimit: number): CompiledPath {
   const regexp = p.pathRegexp ? compileGoRegexp(p.pathRegexp) : undefined;
-  const replaceAll = p.pathRegexp && p.rewriteTarget
-    ? compileGoRegexp(p.pathRegexp, "g")
+  const replacer = p.pathRegexp && p.rewriteTarget
+    ? new GoRegexpReplacer(p.pathRegexp, p.rewriteTarget)
     : undefined;
   const target = p.rewriteTarget;
   const limit = p.clientMaxBodySize ? p.clientMaxBodySize : serverLimit;
@@ -229,13 +230,8 @@ function compilePath(p: PathSpec, serverLimit: number): CompiledPath {
       if (p.pathPrefix !== undefined && path.startsWith(p.pathPrefix)) {
         return target + path.slice(p.pathPrefix.length);
       }
-      if (replaceAll) return path.replace(replaceAll, goReplacement(target));
+      if (replacer) return replacer.replaceAll(path);
       return path;
     },
   };
-}
-
-/** Translates a Go regexp replacement template (`${1}`, `${name}`) to JavaScript's. */
-export function goReplacement(template: string): string {
-  return template.replace(/\$\{(\w+)\}/g, (_, g: string) => /^\d+$/.test(g) ? `$${g}` : `$<${g}>`);
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { BodyTooLargeError, Context, HttpRequest } from "../../filters/context.ts";
+import { BodyTooLargeError, Context, HttpRequest, splitTarget } from "../../filters/context.ts";
 import type { Logger } from "../../filters/filter.ts";
 import type { BufferedLineWriter } from "../log.ts";
 import { HttpStats, type HttpStatsSnapshot } from "../../filters/http_stats.ts";
@@ -151,17 +151,15 @@ export class HTTPServer {
     const mux = this.#mux;
     const headers = req.headers;
     const realIP = realIPOf(headers, remoteAddr.hostname);
-    const url = req.url;
-    const pathStart = url.indexOf("/", url.indexOf("://") + 3);
-    const q = url.indexOf("?", pathStart);
-    const path = pathStart < 0 ? "/" : url.slice(pathStart, q < 0 ? undefined : q);
+    const target = splitTarget(req.url);
+    const path = target.path;
     const host = headers.get("host") ?? "";
     const route = mux.route(host, req.method, path, (n) => headers.get(n), realIP);
     if (typeof route === "number") return this.#finish(req, route, start, remoteAddr, realIP);
     const pipeline = this.#env.pipeline(route.backend);
     if (!pipeline) return this.#finish(req, 503, start, remoteAddr, realIP, route);
 
-    const request = HttpRequest.fromWeb(req, proto);
+    const request = HttpRequest.fromWeb(req, proto, target);
     if (route.rewrite !== undefined) request.path = route.rewrite(path);
     if (this.#spec.xForwardedFor) addForwardedFor(request, realIP);
     const ctx = new Context(request, {
