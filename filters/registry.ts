@@ -9,7 +9,9 @@ import { mockKind } from "./mock.ts";
 import { proxyKind } from "./proxy/proxy.ts";
 import { rateLimiterKind } from "./rate_limiter.ts";
 import { requestAdaptorKind } from "./request_adaptor.ts";
+import { requestBuilderKind } from "./request_builder.ts";
 import { responseAdaptorKind } from "./response_adaptor.ts";
+import { responseBuilderKind } from "./response_builder.ts";
 import { validatorKind } from "./validator.ts";
 
 /** Every built-in filter kind. */
@@ -18,7 +20,9 @@ export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
   proxyKind,
   rateLimiterKind,
   requestAdaptorKind,
+  requestBuilderKind,
   responseAdaptorKind,
+  responseBuilderKind,
   validatorKind,
 ] as FilterKind<never>[];
 

@@ -12,7 +12,6 @@ import type {
   CommandNode,
   FieldNode,
   IdentifierNode,
-  ListNode,
   Node,
   NumberNode,
   PipeNode,
@@ -55,6 +54,7 @@ export interface ExecContext {
 }
 
 const MISSING = Symbol("missing");
+const STACK_EXHAUSTED = Symbol("stack exhausted");
 const BREAK = Symbol("break");
 const CONTINUE = Symbol("continue");
 const MAX_EXEC_DEPTH = 100000;
@@ -105,17 +105,25 @@ function isHexInt(s: string): boolean {
   return s.length > 2 && s[0] === "0" && (s[1] === "x" || s[1] === "X") && !/[pP]/.test(s);
 }
 
+/** What the states of one execution share. */
+interface Shared {
+  /** Where the JS stack ran out: reported as Go's depth error once unwound. */
+  overflow?: { state: State; node: TemplateNode };
+}
+
 /** The state of one execution, like Go's `state`. */
 class State {
   readonly #ctx: ExecContext;
+  readonly shared: Shared;
   #tmpl: Tree;
   #node: Node | undefined;
   #vars: Variable[];
   #depth: number;
   out = "";
 
-  constructor(ctx: ExecContext, tmpl: Tree, vars: Variable[], depth: number) {
+  constructor(ctx: ExecContext, tmpl: Tree, vars: Variable[], depth: number, shared: Shared) {
     this.#ctx = ctx;
+    this.shared = shared;
     this.#tmpl = tmpl;
     this.#vars = vars;
     this.#depth = depth;
@@ -281,12 +289,21 @@ class State {
       this.errorf("exceeded maximum template depth (%v)", MAX_EXEC_DEPTH);
     }
     const newDot = this.evalPipeline(dot, t.pipe);
-    const inner = new State(this.#ctx, tmpl, [{ name: "$", value: newDot }], this.#depth + 1);
+    const inner = new State(
+      this.#ctx,
+      tmpl,
+      [{ name: "$", value: newDot }],
+      this.#depth + 1,
+      this.shared,
+    );
     try {
       inner.walk(newDot, tmpl.root);
     } catch (e) {
-      if (e instanceof RangeError && /call stack/i.test(e.message)) {
-        this.errorf("exceeded maximum template depth (%v)", MAX_EXEC_DEPTH);
+      // JS runs out of stack long before Go's depth limit; report Go's error
+      // once the stack has unwound (building it here could overflow again).
+      if (e instanceof RangeError) {
+        this.shared.overflow ??= { state: this, node: t };
+        throw STACK_EXHAUSTED;
       }
       throw e;
     } finally {
@@ -651,7 +668,15 @@ function structValue(v: unknown): string {
 /** Runs a template of a compiled set on `data`, returning the output. */
 export function executeTree(ctx: ExecContext, tree: Tree, data: unknown): string {
   const dot = data === null ? undefined : data;
-  const state = new State(ctx, tree, [{ name: "$", value: dot }], 0);
-  state.walk(dot, tree.root as ListNode);
+  const shared: Shared = {};
+  const state = new State(ctx, tree, [{ name: "$", value: dot }], 0, shared);
+  try {
+    state.walk(dot, tree.root);
+  } catch (e) {
+    if (e !== STACK_EXHAUSTED || !shared.overflow) throw e;
+    const { state: at, node } = shared.overflow;
+    at.at(node);
+    at.errorf("exceeded maximum template depth (%v)", MAX_EXEC_DEPTH);
+  }
   return state.out;
 }

@@ -425,7 +425,7 @@ class Printer {
       case "boolean":
         return this.fmtBool(arg, verb);
       case "number":
-        if (Number.isInteger(arg)) {
+        if (Number.isInteger(arg) && Math.abs(arg) < 2 ** 63) {
           if (
             verb === "v" && !this.f.widPresent && !this.f.plus && !this.f.space &&
             Math.abs(arg) <= Number.MAX_SAFE_INTEGER

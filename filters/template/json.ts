@@ -12,7 +12,7 @@ import { formatTime } from "./gotime.ts";
 import {
   float64,
   GoFloat,
-  GoTime,
+  type GoTime,
   goTypeOf,
   JsonNumber,
   kindOf,

@@ -219,11 +219,27 @@ function isSeparator(c: string): boolean {
   return isSpace(r);
 }
 
+// Digraphs whose title case differs from their upper case (unicode.ToTitle).
+const TITLE_CASE: Record<string, string> = {
+  "\u01c4": "\u01c5",
+  "\u01c5": "\u01c5",
+  "\u01c6": "\u01c5",
+  "\u01c7": "\u01c8",
+  "\u01c8": "\u01c8",
+  "\u01c9": "\u01c8",
+  "\u01ca": "\u01cb",
+  "\u01cb": "\u01cb",
+  "\u01cc": "\u01cb",
+  "\u01f1": "\u01f2",
+  "\u01f2": "\u01f2",
+  "\u01f3": "\u01f2",
+};
+
 /** Go's strings.Title. */
 export function goTitle(s: string): string {
   let prev = " ";
   return mapRunes(s, (c) => {
-    const out = isSeparator(prev) ? goUpper(c) : c;
+    const out = isSeparator(prev) ? TITLE_CASE[c] ?? goUpper(c) : c;
     prev = c;
     return out;
   });

@@ -24,9 +24,9 @@ export class GoFloat {
   }
 }
 
-/** Returns `x` as a Go float64: boxed when integral so it keeps its type. */
+/** Returns `x` as a Go float64: boxed when it would otherwise read as an int. */
 export function float64(x: number): number | GoFloat {
-  return Number.isInteger(x) ? new GoFloat(x) : x;
+  return Number.isInteger(x) && Math.abs(x) < 2 ** 63 ? new GoFloat(x) : x;
 }
 
 /** encoding/json's `json.Number`: a JSON number's exact text, of kind string. */
@@ -101,7 +101,7 @@ export function kindOf(v: unknown): Kind {
     case "boolean":
       return "bool";
     case "number":
-      return Number.isInteger(v) ? "int" : "float";
+      return Number.isInteger(v) && Math.abs(v) < 2 ** 63 ? "int" : "float";
     case "bigint":
       return "int";
     case "string":
@@ -159,12 +159,12 @@ export function numberValue(v: number | GoFloat): number {
 
 /** Whether a value is a Go float64. */
 export function isFloat(v: unknown): v is number | GoFloat {
-  return v instanceof GoFloat || (typeof v === "number" && !Number.isInteger(v));
+  return kindOf(v) === "float";
 }
 
 /** Whether a value is a Go int. */
 export function isInt(v: unknown): v is number {
-  return typeof v === "number" && Number.isInteger(v);
+  return typeof v === "number" && kindOf(v) === "int";
 }
 
 /**
@@ -182,7 +182,12 @@ export function methodOf(v: unknown, name: string): ((...args: unknown[]) => unk
   while (o) {
     const d = Object.getOwnPropertyDescriptor(o, name);
     if (d) {
-      if (typeof d.value === "function") return (d.value as (...a: unknown[]) => unknown).bind(v);
+      if (typeof d.value === "function") {
+        const fn = d.value as ((...a: unknown[]) => unknown) & { returnsInterface?: boolean };
+        const bound = fn.bind(v) as typeof fn;
+        if (fn.returnsInterface) bound.returnsInterface = true;
+        return bound;
+      }
       return undefined;
     }
     o = Object.getPrototypeOf(o);
@@ -323,13 +328,6 @@ let timeString: (t: GoTime) => string = (t) => new Date(t.ms).toISOString();
 /** Installs the `Time.String()` implementation (done by gotime.ts). */
 export function setTimeString(fn: (t: GoTime) => string): void {
   timeString = fn;
-}
-
-/** Decodes a UTF-8 string to code points. */
-export function codePoints(s: string): number[] {
-  const out: number[] = [];
-  for (const ch of s) out.push(ch.codePointAt(0)!);
-  return out;
 }
 
 const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;

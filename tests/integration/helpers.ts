@@ -62,6 +62,8 @@ export interface StartOptions {
   /** Extra `serve` flags. */
   args?: string[];
   apiPort?: number;
+  /** Extra environment variables for the node process. */
+  env?: Record<string, string>;
 }
 
 /** Starts `easegress serve` as a process and waits until its admin API answers. */
@@ -82,6 +84,7 @@ export async function startNodeProcess(options: StartOptions = {}): Promise<Node
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    env: options.env,
   }).spawn();
   let printed = "";
   const dec = new TextDecoder();

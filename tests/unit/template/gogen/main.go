@@ -4,7 +4,7 @@
 // cannot be downloaded in CI), so Go's own fmt, json, strings and reflect
 // decide how their results print.
 //
-// Run from this directory: go run . > fixture.json
+// Run from this directory (no module needed): go run main.go cases.go > fixture.json
 package main
 
 import (
@@ -32,14 +32,14 @@ import (
 )
 
 type testCase struct {
-	Name      string `json:"name"`
-	Template  string `json:"template"`
-	Data      string `json:"data"`
-	Funcs     string `json:"funcs"` // "" = builtins only, "sprig" = sprig + Easegress functions
-	LeftDelim string `json:"leftDelim,omitempty"`
+	Name       string `json:"name"`
+	Template   string `json:"template"`
+	Data       string `json:"data"`
+	Funcs      string `json:"funcs"` // "" = builtins only, "sprig" = sprig + Easegress functions
+	LeftDelim  string `json:"leftDelim,omitempty"`
 	RightDelim string `json:"rightDelim,omitempty"`
-	Output    string `json:"output"`
-	Error     string `json:"error,omitempty"`
+	Output     string `json:"output"`
+	Error      string `json:"error,omitempty"`
 }
 
 // convert turns JSON data into the Go values the TypeScript side builds:
@@ -336,12 +336,12 @@ func dateInZone(fmt string, date interface{}, zone string) string {
 
 func sprigFuncs() template.FuncMap {
 	return template.FuncMap{
-		"hello":  func() string { return "Hello!" },
-		"upper":  strings.ToUpper,
-		"lower":  strings.ToLower,
-		"title":  strings.Title,
-		"trim":   strings.TrimSpace,
-		"trimAll": func(a, b string) string { return strings.Trim(b, a) },
+		"hello":      func() string { return "Hello!" },
+		"upper":      strings.ToUpper,
+		"lower":      strings.ToLower,
+		"title":      strings.Title,
+		"trim":       strings.TrimSpace,
+		"trimAll":    func(a, b string) string { return strings.Trim(b, a) },
 		"trimSuffix": func(a, b string) string { return strings.TrimSuffix(b, a) },
 		"trimPrefix": func(a, b string) string { return strings.TrimPrefix(b, a) },
 		"trunc": func(c int, s string) string {
@@ -846,9 +846,12 @@ func sprigFuncs() template.FuncMap {
 			return r.Split(s, n)
 		},
 		"regexQuoteMeta": regexp.QuoteMeta,
-		"date": func(fmt string, date interface{}) string { return dateInZone(fmt, date, "Local") },
-		"dateInZone": dateInZone,
-		"htmlDate": func(date interface{}) string { return dateInZone("2006-01-02", date, "Local") },
+		"date":           func(fmt string, date interface{}) string { return dateInZone(fmt, date, "Local") },
+		"dateInZone":     dateInZone,
+		"htmlDate":       func(date interface{}) string { return dateInZone("2006-01-02", date, "Local") },
+		"htmlDateInZone": func(date interface{}, zone string) string {
+			return dateInZone("2006-01-02", date, zone)
+		},
 		"unixEpoch": func(date time.Time) string { return strconv.FormatInt(date.Unix(), 10) },
 		"now":       time.Now,
 	}

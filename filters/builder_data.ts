@@ -1,0 +1,419 @@
+/**
+ * What RequestBuilder and ResponseBuilder templates see: `.requests.<NS>`,
+ * `.responses.<NS>`, `.data` and `.namespace`, with requests and responses
+ * shaped like the Go `*http.Request` / `*http.Response` views Easegress
+ * hands its templates (`.Method .URL.Path .Header .Host .StatusCode ...`),
+ * plus the body accessors `.Body .RawBody .JSONBody .YAMLBody`.
+ *
+ * Bodies must be buffered before a template runs (the engine is
+ * synchronous); {@linkcode prepareBuilderData} reads them only when asked.
+ *
+ * @module
+ */
+
+import { parse as parseYaml } from "yaml";
+import type { Context, HttpRequest, HttpResponse } from "./context.ts";
+import { httpHeader, urlValues } from "./template/gotypes.ts";
+import { parseJSON } from "./template/json.ts";
+import { float64, withGoType } from "./template/values.ts";
+
+/** Field and method names through which a template reads a body. */
+export const BODY_FIELDS: readonly string[] = ["Body", "RawBody", "JSONBody", "YAMLBody"];
+
+const decoder = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+
+/** Header values as Go sees them: web Headers hold UTF-8 bytes as Latin-1 characters. */
+function goHeaderValue(value: string): string {
+  // deno-lint-ignore no-control-regex
+  if (!/[^\x00-\x7f]/.test(value)) return value;
+  const bytes = new Uint8Array(value.length);
+  for (let i = 0; i < value.length; i++) bytes[i] = value.charCodeAt(i) & 0xff;
+  return decoder.decode(bytes);
+}
+
+/** A web Headers object as Go's http.Header (canonical names, values as lists). */
+export function goHeader(headers: Headers, skipHost = false): Record<string, string[]> {
+  const entries: [string, string[]][] = [];
+  for (const [name, value] of headers) {
+    if (name === "set-cookie" || (skipHost && name === "host")) continue;
+    entries.push([name, [goHeaderValue(value)]]);
+  }
+  const cookies = headers.getSetCookie();
+  if (cookies.length) entries.push(["set-cookie", cookies.map(goHeaderValue)]);
+  return httpHeader(entries);
+}
+
+/** Go's major and minor protocol version of "HTTP/1.1", "HTTP/2", ... and its Go spelling. */
+function protoParts(proto: string): [string, number, number] {
+  const m = /^HTTP\/(\d+)(?:\.(\d+))?$/.exec(proto);
+  if (!m) return [proto, 1, 1];
+  const major = Number(m[1]);
+  const minor = Number(m[2] ?? 0);
+  return [`HTTP/${major}.${minor}`, major, minor];
+}
+
+function unescapePath(p: string): string {
+  try {
+    return decodeURIComponent(p.replace(/%(?![0-9a-fA-F]{2})/g, "%25"));
+  } catch {
+    return p;
+  }
+}
+
+/** Go's `*url.URL` for a request target: fields and the methods templates use. */
+export class UrlView {
+  /** "http", or "" for a server request's path-only URL. */
+  readonly Scheme: string;
+  readonly Opaque = "";
+  readonly User = null;
+  /** The host, "" for a server request's path-only URL. */
+  readonly Host: string;
+  /** The decoded path. */
+  readonly Path: string;
+  /** The encoded path when it differs from the default encoding of Path, else "". */
+  readonly RawPath: string;
+  readonly ForceQuery = false;
+  /** The query without "?". */
+  readonly RawQuery: string;
+  readonly Fragment = "";
+  readonly RawFragment = "";
+
+  constructor(rawPath: string, rawQuery: string, scheme = "", host = "") {
+    this.Scheme = scheme;
+    this.Host = host;
+    this.Path = unescapePath(rawPath);
+    this.RawPath = this.Path === rawPath ? "" : rawPath;
+    this.RawQuery = rawQuery;
+  }
+
+  /** The path as it goes on the wire. */
+  EscapedPath(): string {
+    return this.RawPath || encodeURI(this.Path).replace(/[?#]/g, encodeURIComponent);
+  }
+
+  /** Path plus "?query". */
+  RequestURI(): string {
+    const p = this.EscapedPath() || "/";
+    return this.RawQuery ? `${p}?${this.RawQuery}` : p;
+  }
+
+  /** The parsed query (url.Values, with Get/Values/Has). */
+  Query(): Record<string, string[]> {
+    return urlValues(this.RawQuery);
+  }
+
+  /** The host without a port. */
+  Hostname(): string {
+    const h = this.Host;
+    if (h.startsWith("[")) return h.slice(1, h.indexOf("]"));
+    const i = h.lastIndexOf(":");
+    return i < 0 ? h : h.slice(0, i);
+  }
+
+  /** The port of Host, or "". */
+  Port(): string {
+    const m = /:(\d*)$/.exec(
+      this.Host.startsWith("[") ? this.Host.slice(this.Host.indexOf("]")) : this.Host,
+    );
+    return m ? m[1] : "";
+  }
+
+  /** Whether the URL has a scheme. */
+  IsAbs(): boolean {
+    return this.Scheme !== "";
+  }
+
+  /** The URL as Go prints it. */
+  String(): string {
+    let s = "";
+    if (this.Scheme) s += this.Scheme + ":";
+    if (this.Scheme || this.Host) s += "//" + this.Host;
+    const p = this.EscapedPath();
+    if (p && p[0] !== "/" && this.Host) s += "/";
+    s += p;
+    if (this.RawQuery) s += "?" + this.RawQuery;
+    return s;
+  }
+}
+withGoType(UrlView.prototype, { name: "*url.URL" });
+
+/** Converts YAML-parsed numbers to the engine's ints and float64s. */
+function goValues(v: unknown): unknown {
+  if (typeof v === "number") return Number.isInteger(v) ? v : float64(v);
+  if (Array.isArray(v)) return v.map(goValues);
+  if (v && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = goValues(x);
+    return out;
+  }
+  return v === undefined ? null : v;
+}
+
+/** The body accessors both views share; the parsed forms are computed once, on demand. */
+abstract class MessageView {
+  readonly #bytes: Uint8Array | undefined;
+  #text: string | undefined;
+  #json: unknown;
+  #yaml: unknown;
+
+  constructor(bytes: Uint8Array | undefined) {
+    this.#bytes = bytes;
+  }
+
+  /** The body bytes ([]byte); empty when the body was not read. */
+  RawBody(): Uint8Array {
+    return this.#bytes ?? EMPTY;
+  }
+
+  /** The body as text. */
+  Body(): string {
+    return this.#text ??= this.#bytes ? decoder.decode(this.#bytes) : "";
+  }
+
+  /** The body parsed as JSON, numbers kept exact (json.Number). */
+  JSONBody(): unknown {
+    if (this.#json === undefined) {
+      const text = this.Body();
+      if (!text.trim()) throw new Error("EOF");
+      this.#json = parseJSON(text, true);
+    }
+    return this.#json;
+  }
+
+  /** The body parsed as YAML. */
+  YAMLBody(): unknown {
+    if (this.#yaml === undefined) this.#yaml = goValues(parseYaml(this.Body()) ?? null);
+    return this.#yaml;
+  }
+}
+for (const m of ["JSONBody", "YAMLBody"] as const) {
+  Object.assign(MessageView.prototype[m], { returnsInterface: true });
+}
+
+/** A request as templates see it (Go's `*http.Request` plus body accessors). */
+export class RequestView extends MessageView {
+  readonly #req: HttpRequest;
+  #header: Record<string, string[]> | undefined;
+  #url: UrlView | undefined;
+  /** Upper-case method. */
+  readonly Method: string;
+  /** "HTTP/1.1", "HTTP/2.0", ... */
+  readonly Proto: string;
+  readonly ProtoMajor: number;
+  readonly ProtoMinor: number;
+  /** The Host the client asked for. */
+  readonly Host: string;
+  /** The client's "ip:port" (the original request only). */
+  readonly RemoteAddr: string;
+  /** The request target as received (the original request only). */
+  readonly RequestURI: string;
+
+  constructor(
+    req: HttpRequest,
+    bytes: Uint8Array | undefined,
+    remoteAddr: string,
+    original: boolean,
+  ) {
+    super(bytes);
+    this.#req = req;
+    this.Method = req.method;
+    [this.Proto, this.ProtoMajor, this.ProtoMinor] = protoParts(req.proto);
+    this.Host = req.host;
+    this.RemoteAddr = original ? remoteAddr : "";
+    this.RequestURI = original ? req.url : "";
+  }
+
+  /** The request URL (path and query). */
+  get URL(): UrlView {
+    return this.#url ??= new UrlView(this.#req.path, this.#req.query);
+  }
+
+  /** Request headers, without Host (as in Go). */
+  get Header(): Record<string, string[]> {
+    return this.#header ??= goHeader(this.#req.rawHeaders, true);
+  }
+
+  /** Content-Length, -1 when unknown. */
+  get ContentLength(): number {
+    const cl = this.#req.header("content-length");
+    if (cl !== null && /^\d+$/.test(cl)) return Number(cl);
+    return this.#req.header("transfer-encoding") ? -1 : 0;
+  }
+
+  /** The User-Agent header. */
+  UserAgent(): string {
+    return goHeaderValue(this.#req.header("user-agent") ?? "");
+  }
+
+  /** The Referer header. */
+  Referer(): string {
+    return goHeaderValue(this.#req.header("referer") ?? "");
+  }
+
+  /** The named cookie of the Cookie header; an error when absent, as in Go. */
+  Cookie(name: unknown): CookieView {
+    const header = this.#req.header("cookie") ?? "";
+    for (const part of header.split(";")) {
+      const eq = part.indexOf("=");
+      if (eq < 0) continue;
+      if (part.slice(0, eq).trim() !== String(name)) continue;
+      let value = part.slice(eq + 1).trim();
+      if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) {
+        value = value.slice(1, -1);
+      }
+      return new CookieView(String(name), goHeaderValue(value));
+    }
+    throw new Error("http: named cookie not present");
+  }
+}
+
+/** Go's `*http.Cookie` as a request carries it: a name and a value. */
+export class CookieView {
+  /** The cookie name. */
+  readonly Name: string;
+  /** The cookie value. */
+  readonly Value: string;
+
+  constructor(name: string, value: string) {
+    this.Name = name;
+    this.Value = value;
+  }
+
+  /** "name=value", as Go prints a request cookie. */
+  String(): string {
+    return `${this.Name}=${this.Value}`;
+  }
+}
+withGoType(CookieView.prototype, { name: "*http.Cookie" });
+withGoType(RequestView.prototype, { name: "*builder.request" });
+
+const STATUS_TEXT: Record<number, string> = {
+  100: "Continue",
+  101: "Switching Protocols",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  203: "Non-Authoritative Information",
+  204: "No Content",
+  205: "Reset Content",
+  206: "Partial Content",
+  300: "Multiple Choices",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  402: "Payment Required",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  406: "Not Acceptable",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  411: "Length Required",
+  412: "Precondition Failed",
+  413: "Request Entity Too Large",
+  414: "Request URI Too Long",
+  415: "Unsupported Media Type",
+  416: "Requested Range Not Satisfiable",
+  417: "Expectation Failed",
+  418: "I'm a teapot",
+  422: "Unprocessable Entity",
+  425: "Too Early",
+  426: "Upgrade Required",
+  428: "Precondition Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  451: "Unavailable For Legal Reasons",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+};
+
+/** A response as templates see it (Go's `*http.Response` plus body accessors). */
+export class ResponseView extends MessageView {
+  readonly #resp: HttpResponse;
+  #header: Record<string, string[]> | undefined;
+  /** The status code. */
+  readonly StatusCode: number;
+  /** "200 OK" */
+  readonly Status: string;
+  readonly Proto = "HTTP/1.1";
+  readonly ProtoMajor = 1;
+  readonly ProtoMinor = 1;
+
+  constructor(resp: HttpResponse, bytes: Uint8Array | undefined) {
+    super(bytes);
+    this.#resp = resp;
+    this.StatusCode = resp.status;
+    const text = STATUS_TEXT[resp.status];
+    this.Status = text ? `${resp.status} ${text}` : String(resp.status);
+  }
+
+  /** Response headers. */
+  get Header(): Record<string, string[]> {
+    return this.#header ??= goHeader(this.#resp.rawHeaders);
+  }
+
+  /** Content-Length, -1 when unknown. */
+  get ContentLength(): number {
+    const cl = this.#resp.header("content-length");
+    return cl !== null && /^\d+$/.test(cl) ? Number(cl) : -1;
+  }
+}
+withGoType(ResponseView.prototype, { name: "*builder.response" });
+
+/** Options for {@linkcode prepareBuilderData}. */
+export interface BuilderDataOptions {
+  /** Buffer every request and response body so the body accessors see them. @default {false} */
+  readBodies?: boolean;
+}
+
+type BuilderData = Record<string, unknown>;
+
+function assemble(ctx: Context, bodies: Map<object, Uint8Array> | undefined): BuilderData {
+  const requests: Record<string, unknown> = {};
+  const responses: Record<string, unknown> = {};
+  for (const [name, ns] of ctx.namespaces()) {
+    if (ns.request) {
+      const bytes = bodies?.get(ns.request) ?? ns.request.bufferedBody;
+      requests[name] = new RequestView(ns.request, bytes, ctx.remoteAddr, name === "DEFAULT");
+    }
+    if (ns.response) {
+      const bytes = bodies?.get(ns.response) ?? ns.response.bufferedBody;
+      responses[name] = new ResponseView(ns.response, bytes);
+    }
+  }
+  return { requests, responses, data: ctx.data, namespace: ctx.namespace };
+}
+
+/**
+ * The data a builder template runs on. With `readBodies`, every body is
+ * buffered first (so the result is a promise); otherwise only bodies already
+ * in memory are visible and the result is immediate.
+ */
+export function prepareBuilderData(
+  ctx: Context,
+  options: BuilderDataOptions = {},
+): BuilderData | Promise<BuilderData> {
+  if (!options.readBodies) return assemble(ctx, undefined);
+  const pending: Promise<void>[] = [];
+  const bodies = new Map<object, Uint8Array>();
+  for (const [, ns] of ctx.namespaces()) {
+    for (const msg of [ns.request, ns.response]) {
+      if (!msg) continue;
+      if (msg.bufferedBody) bodies.set(msg, msg.bufferedBody);
+      else pending.push(msg.bytes().then((b) => void bodies.set(msg, b)));
+    }
+  }
+  if (!pending.length) return assemble(ctx, bodies);
+  return Promise.all(pending).then(() => assemble(ctx, bodies));
+}

@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { prepareBuilderData } from "../../../filters/builder_data.ts";
+import { Context, HttpRequest, HttpResponse } from "../../../filters/context.ts";
+import { compileTemplate } from "../../../filters/template/mod.ts";
+import { sprigFunctions } from "../../../filters/template/sprig.ts";
+
+const funcs = sprigFunctions();
+
+/** Renders `source` against the builder data of `ctx` (bodies read). */
+async function render(ctx: Context, source: string): Promise<string> {
+  const data = await prepareBuilderData(ctx, { readBodies: true });
+  return compileTemplate(source, { funcs }).execute(data);
+}
+
+function sampleContext(): Context {
+  const ctx = new Context(
+    new HttpRequest({
+      method: "POST",
+      path: "/a%20b/c",
+      query: "x=1&x=2&y=%C3%A9",
+      host: "gw.example:10080",
+      proto: "HTTP/2",
+      headers: {
+        "x-rss-url": "https://hnrss.org/newest",
+        "content-type": "application/json",
+        "content-length": "44",
+        host: "gw.example:10080",
+      },
+      body: '{"n": 12345678901234567890, "f": 1.0, "s": "x"}',
+    }),
+    { remoteAddr: "10.0.0.7:5555" },
+  );
+  ctx.useNamespace("backend");
+  ctx.response = new HttpResponse(
+    404,
+    { "x-up": "yes", "set-cookie": "a=1" },
+    "a: [1, 2.5]\nb: text\n",
+  );
+  ctx.response.headers.append("set-cookie", "b=2");
+  ctx.useNamespace("DEFAULT");
+  ctx.data.user = { name: "ann" };
+  return ctx;
+}
+
+Deno.test("builder data shows a request like Go's *http.Request", async () => {
+  const ctx = sampleContext();
+  const out = await render(
+    ctx,
+    "{{with .requests.DEFAULT}}{{.Method}}|{{.URL}}|{{.URL.Path}}|{{.URL.RawPath}}|{{.URL.RawQuery}}|" +
+      '{{.URL.Query.Get "y"}}|{{index .URL.Query "x"}}|{{.Host}}|{{.Proto}} {{.ProtoMajor}}.{{.ProtoMinor}}|' +
+      "{{.RemoteAddr}}|{{.RequestURI}}|{{.ContentLength}}{{end}}",
+  );
+  assert.equal(
+    out,
+    "POST|/a%20b/c?x=1&x=2&y=%C3%A9|/a b/c|/a%20b/c|x=1&x=2&y=%C3%A9|é|[1 2]|gw.example:10080|HTTP/2.0 2.0|" +
+      "10.0.0.7:5555|/a%20b/c?x=1&x=2&y=%C3%A9|44",
+  );
+});
+
+Deno.test("builder data headers are Go http.Header maps with canonical names", async () => {
+  const ctx = sampleContext();
+  assert.equal(
+    await render(ctx, "{{.requests.DEFAULT.Header}}"),
+    "map[Content-Length:[44] Content-Type:[application/json] X-Rss-Url:[https://hnrss.org/newest]]",
+  );
+  assert.equal(
+    await render(
+      ctx,
+      '{{index (index .requests.DEFAULT.Header "X-Rss-Url") 0}}|{{.requests.DEFAULT.Header.Get "x-rss-url"}}|' +
+        '{{index .requests.DEFAULT.Header "Missing"}}|{{.responses.backend.Header}}',
+    ),
+    "https://hnrss.org/newest|https://hnrss.org/newest|[]|map[Set-Cookie:[a=1 b=2] X-Up:[yes]]",
+  );
+});
+
+Deno.test("builder data JSONBody keeps numbers exactly as written", async () => {
+  const ctx = sampleContext();
+  assert.equal(
+    await render(
+      ctx,
+      "{{.requests.DEFAULT.JSONBody.n}} {{.requests.DEFAULT.JSONBody.f}} {{toJson .requests.DEFAULT.JSONBody}}",
+    ),
+    '12345678901234567890 1.0 {"f":1.0,"n":12345678901234567890,"s":"x"}',
+  );
+});
+
+Deno.test("builder data gives Body, RawBody and YAMLBody of responses", async () => {
+  const ctx = sampleContext();
+  assert.equal(
+    await render(
+      ctx,
+      "{{.responses.backend.StatusCode}} {{.responses.backend.Status}}|{{.responses.backend.YAMLBody.a}}|" +
+        "{{.responses.backend.YAMLBody.b}}|{{len .responses.backend.RawBody}}|{{.responses.backend.Body | trim}}",
+    ),
+    "404 404 Not Found|[1 2.5]|text|20|a: [1, 2.5]\nb: text",
+  );
+  assert.equal(await render(ctx, "{{slice .requests.DEFAULT.RawBody 0 3}}"), "[123 34 110]");
+});
+
+Deno.test("builder data exposes .data, .namespace and only namespaces that hold messages", async () => {
+  const ctx = sampleContext();
+  ctx.getNamespace("empty");
+  ctx.useNamespace("backend");
+  assert.equal(
+    await render(
+      ctx,
+      "{{.data.user.name}}|{{.namespace}}|{{range $k, $v := .requests}}{{$k}} {{end}}|{{range $k, $v := .responses}}{{$k}} {{end}}",
+    ),
+    "ann|backend|DEFAULT |backend ",
+  );
+});
+
+Deno.test("builder data requests offer Go's Cookie, UserAgent and Referer methods", async () => {
+  const ctx = new Context(
+    new HttpRequest({
+      headers: { cookie: 'a=1; sid="xyz"', "user-agent": "curl/8", referer: "https://r" },
+    }),
+  );
+  assert.equal(
+    await render(
+      ctx,
+      '{{with .requests.DEFAULT}}{{.Cookie "sid"}}|{{(.Cookie "a").Value}}|{{.UserAgent}}|{{.Referer}}{{end}}',
+    ),
+    "sid=xyz|1|curl/8|https://r",
+  );
+  await assert.rejects(
+    () => render(ctx, '{{.requests.DEFAULT.Cookie "none"}}'),
+    /error calling Cookie: http: named cookie not present/,
+  );
+});
+
+Deno.test("builder data JSONBody of an empty or broken body is an error", async () => {
+  const ctx = new Context(new HttpRequest({ method: "POST", body: "" }));
+  await assert.rejects(
+    () => render(ctx, "{{.requests.DEFAULT.JSONBody}}"),
+    /executing "" at <\.requests\.DEFAULT\.JSONBody>: error calling JSONBody: EOF/,
+  );
+});
+
+Deno.test("builder data without readBodies leaves stream bodies unread", () => {
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new TextEncoder().encode("x"));
+      c.close();
+    },
+  });
+  const ctx = new Context(new HttpRequest({ method: "POST", body: () => body }));
+  const data = prepareBuilderData(ctx);
+  assert.ok(!(data instanceof Promise));
+  assert.equal(compileTemplate("[{{.requests.DEFAULT.Body}}]").execute(data), "[]");
+  assert.equal(ctx.request.isStream, true);
+});
