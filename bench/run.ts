@@ -202,11 +202,14 @@ async function main(): Promise<number> {
       workers: options.workers,
       idleConnections: options.idleConnections,
       log,
+      stopping: () => interrupted,
     };
     for (const scenario of options.only) {
       log(`== ${scenario.name}`);
       try {
-        results.push(await scenario.run(env, settings));
+        const result = await scenario.run(env, settings);
+        if (result.contenders?.some((c) => c.error)) failed = true;
+        results.push(result);
       } catch (error) {
         if (interrupted) break;
         failed = true;

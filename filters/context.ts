@@ -278,12 +278,9 @@ const NEVER_ABORTED = new AbortController().signal;
 
 /** The state one request carries through a pipeline. */
 export class Context {
-  /** The client's IP after X-Forwarded-For / X-Real-Ip. */
-  readonly realIP: string;
-  /** The TCP peer address "ip:port". */
-  readonly remoteAddr: string;
-  /** Aborted when the client goes away. */
-  readonly signal: AbortSignal;
+  // Read through on demand: a server may compute these lazily (an abort
+  // signal or the peer address costs a call into the runtime per request).
+  readonly #client: Partial<ClientInfo> | undefined;
   #defaultNs: Namespace;
   #others: Map<string, Namespace> | undefined;
   #activeName = DEFAULT_NS;
@@ -294,9 +291,22 @@ export class Context {
   constructor(request?: HttpRequest, client?: Partial<ClientInfo>) {
     this.#defaultNs = { request };
     this.#active = this.#defaultNs;
-    this.realIP = client?.realIP ?? "";
-    this.remoteAddr = client?.remoteAddr ?? "";
-    this.signal = client?.signal ?? NEVER_ABORTED;
+    this.#client = client;
+  }
+
+  /** The client's IP after X-Forwarded-For / X-Real-Ip. */
+  get realIP(): string {
+    return this.#client?.realIP ?? "";
+  }
+
+  /** The TCP peer address "ip:port". */
+  get remoteAddr(): string {
+    return this.#client?.remoteAddr ?? "";
+  }
+
+  /** Aborted when the client goes away. */
+  get signal(): AbortSignal {
+    return this.#client?.signal ?? NEVER_ABORTED;
   }
 
   /** The name of the active namespace. */

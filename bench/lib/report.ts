@@ -43,6 +43,8 @@ export interface ContenderResult {
   rounds: RoundResult[];
   summary: Summary;
   vsNginx?: VersusNginx;
+  /** Why it was dropped from the remaining rounds, if it was. */
+  error?: string;
 }
 
 /** One contender in the idle-connections scenario. */
@@ -93,7 +95,7 @@ export function summarize(rounds: readonly RoundResult[]): Summary {
     requestsPerCpuSecond: median(rounds.map((r) => r.requestsPerCpuSecond)),
     p50Ms: medianOf(rounds.map((r) => r.p50Ms)),
     p99Ms: medianOf(rounds.map((r) => r.p99Ms)),
-    peakRssMb: Math.max(...rounds.map((r) => r.peakRssMb)),
+    peakRssMb: rounds.length ? Math.max(...rounds.map((r) => r.peakRssMb)) : NaN,
     errors: rounds.reduce((sum, r) => sum + r.errors, 0),
   };
 }
@@ -209,6 +211,9 @@ export function formatReport(scenarios: readonly ScenarioResult[]): string {
     const lines = [`== ${s.name}: ${s.description}`, `   load: ${s.load}`];
     if (s.error) lines.push(`   FAILED: ${s.error.split("\n").join("\n   ")}`);
     if (s.contenders?.length) lines.push(loadTable(s.contenders));
+    for (const c of s.contenders ?? []) {
+      if (c.error) lines.push(`${c.name} FAILED: ${c.error.split("\n").join("\n   ")}`);
+    }
     if (s.idle?.length) lines.push(idleTable(s.idle));
     if (s.cost) {
       lines.push(

@@ -30,6 +30,7 @@ import {
   parseWrk,
   wrkCommand,
 } from "./load.ts";
+import { logTail } from "./processes.ts";
 import { cpuSeconds, rssKb, RssSampler, threadCount } from "./proc_stats.ts";
 import {
   compareIdleToNginx,
@@ -54,6 +55,8 @@ export interface RunSettings {
   idleConnections: number;
   /** Prints progress. */
   log: (line: string) => void;
+  /** True once the run is being stopped (Ctrl-C): failures then end the scenario. */
+  stopping: () => boolean;
 }
 
 /** One scenario. */
@@ -130,25 +133,49 @@ async function measure(contender: Contender, load: Load, seconds: number): Promi
   };
 }
 
-/** Warms every contender up (JIT, pools), then measures them in interleaved rounds. */
+/** Why a load run failed, with the contender's state and log when it has died. */
+function loadFailure(c: Contender, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!c.process.exited) return message;
+  return `${message}\n${c.name} has exited:\n${logTail(c.process.logFile)}`;
+}
+
+/**
+ * Warms every contender up (JIT, pools), then measures them in interleaved
+ * rounds. A contender whose run fails is dropped from the later rounds with
+ * the reason, and the others go on.
+ */
 async function interleave(
   contenders: readonly Contender[],
   load: Load,
   settings: RunSettings,
 ): Promise<ContenderResult[]> {
   const rounds = new Map<Contender, RoundResult[]>(contenders.map((c) => [c, []]));
+  const errors = new Map<Contender, string>();
+  const attempt = async (c: Contender, run: () => Promise<void>) => {
+    if (errors.has(c)) return;
+    try {
+      await run();
+    } catch (error) {
+      if (settings.stopping()) throw error;
+      errors.set(c, loadFailure(c, error));
+      settings.log(`  ${c.name} failed: ${errors.get(c)}`);
+    }
+  };
   for (const c of contenders) {
     settings.log(`  warm-up ${c.name}`);
-    await load(c, 1);
+    await attempt(c, async () => void await load(c, 1));
   }
   for (let round = 1; round <= settings.rounds; round++) {
     for (const c of contenders) {
-      const result = await measure(c, load, settings.seconds);
-      settings.log(
-        `  round ${round} ${c.name}: ${result.requestsPerSecond.toFixed(0)} req/s, ` +
-          `${result.requestsPerCpuSecond.toFixed(0)} req/CPU-s`,
-      );
-      rounds.get(c)!.push(result);
+      await attempt(c, async () => {
+        const result = await measure(c, load, settings.seconds);
+        settings.log(
+          `  round ${round} ${c.name}: ${result.requestsPerSecond.toFixed(0)} req/s, ` +
+            `${result.requestsPerCpuSecond.toFixed(0)} req/CPU-s`,
+        );
+        rounds.get(c)!.push(result);
+      });
     }
   }
   const results = contenders.map((c): ContenderResult => ({
@@ -156,6 +183,7 @@ async function interleave(
     threads: threadCount(c.process.pid),
     rounds: rounds.get(c)!,
     summary: summarize(rounds.get(c)!),
+    ...(errors.has(c) ? { error: errors.get(c) } : {}),
   }));
   compareToNginx(results);
   return results;

@@ -18,7 +18,7 @@ import type { HTTPServerSpec } from "./spec.ts";
 /** Handles one request; `proto` is "HTTP/1.1" or "HTTP/2". */
 export type RequestHandler = (
   request: Request,
-  remoteAddr: Deno.NetAddr,
+  peer: () => Deno.NetAddr,
   proto: string,
 ) => Response | Promise<Response>;
 
@@ -96,7 +96,7 @@ export function startListener(
       port: tcp.port,
       cert: pairs[0].cert,
       key: pairs[0].key,
-      handler: (req, info) => handler(req, info.remoteAddr, "HTTP/3"),
+      handler: (req, info) => handler(req, () => info.remoteAddr, "HTTP/3"),
     });
   } catch (e) {
     tcp.shutdown(0);
@@ -132,7 +132,7 @@ function startDenoListener(
   };
   const server = Deno.serve(
     serveOptions,
-    (req, info) => handler(req, info.remoteAddr as Deno.NetAddr, "HTTP/1.1"),
+    (req, info) => handler(req, () => info.remoteAddr as Deno.NetAddr, "HTTP/1.1"),
   );
   return {
     port: (server.addr as Deno.NetAddr).port,
@@ -223,7 +223,7 @@ async function serveNodeRequest(
       hostname: req.socket.remoteAddress ?? "",
       port: req.socket.remotePort ?? 0,
     };
-    const response = await handler(request, remoteAddr, `HTTP/${req.httpVersion}`);
+    const response = await handler(request, () => remoteAddr, `HTTP/${req.httpVersion}`);
     const outHeaders: [string, string][] = [];
     response.headers.forEach((v, k) => outHeaders.push([k, v]));
     res.writeHead(response.status, outHeaders.flat());

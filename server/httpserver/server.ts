@@ -144,46 +144,36 @@ export class HTTPServer {
 
   #handle = (
     req: Request,
-    remoteAddr: Deno.NetAddr,
+    peer: () => Deno.NetAddr,
     proto: string,
   ): Promise<Response> | Response => {
     const start = performance.now();
     const mux = this.#mux;
     const headers = req.headers;
-    const realIP = realIPOf(headers, remoteAddr.hostname);
+    const client = new RequestClient(req, peer);
     const target = splitTarget(req.url);
     const path = target.path;
     const host = headers.get("host") ?? "";
-    const route = mux.route(host, req.method, path, (n) => headers.get(n), realIP);
-    if (typeof route === "number") return this.#finish(req, route, start, remoteAddr, realIP);
+    const ip = mux.usesIP ? client.realIP : "";
+    const route = mux.route(host, req.method, path, (n) => headers.get(n), ip);
+    if (typeof route === "number") return this.#finish(req, route, start, client);
     const pipeline = this.#env.pipeline(route.backend);
-    if (!pipeline) return this.#finish(req, 503, start, remoteAddr, realIP, route);
+    if (!pipeline) return this.#finish(req, 503, start, client, route);
 
     const request = HttpRequest.fromWeb(req, proto, target);
     if (route.rewrite !== undefined) request.path = route.rewrite(path);
-    if (this.#spec.xForwardedFor) addForwardedFor(request, realIP);
-    const ctx = new Context(request, {
-      realIP,
-      remoteAddr: `${remoteAddr.hostname}:${remoteAddr.port}`,
-      signal: req.signal,
-    });
+    if (this.#spec.xForwardedFor) addForwardedFor(request, client.realIP);
+    const ctx = new Context(request, client);
     const limit = route.maxBodySize;
     if (limit >= 0 && request.method !== "GET" && request.method !== "HEAD") {
       const length = headers.get("content-length");
       if (length !== null) {
-        if (Number(length) > limit) return this.#finish(req, 413, start, remoteAddr, realIP, route);
+        if (Number(length) > limit) return this.#finish(req, 413, start, client, route);
       } else if (headers.has("transfer-encoding")) {
         return request.bytes(limit).then(
           () => this.#run(pipeline, ctx, req, start, route),
           (e) =>
-            this.#finish(
-              req,
-              e instanceof BodyTooLargeError ? 413 : 400,
-              start,
-              remoteAddr,
-              realIP,
-              route,
-            ),
+            this.#finish(req, e instanceof BodyTooLargeError ? 413 : 400, start, client, route),
         );
       }
     }
@@ -217,35 +207,20 @@ export class HTTPServer {
   #respond(ctx: Context, req: Request, start: number, route: Route): Response {
     ctx.useNamespace("DEFAULT");
     const response = ctx.response;
-    if (!response) {
-      return this.#finish(req, 503, start, undefined, ctx.realIP, route, ctx.remoteAddr);
-    }
+    if (!response) return this.#finish(req, 503, start, ctx, route);
     if (this.#connectionClose) response.headers.set("connection", "close");
     if (this.#altSvc && ctx.request.proto !== "HTTP/3") {
       response.headers.set("alt-svc", this.#altSvc);
     }
     const status = response.status;
     this.#record(status, start, route);
-    if (this.#env.accessLog) {
-      this.#log(req, status, start, ctx.remoteAddr, ctx.realIP, ctx.tags);
-    }
+    if (this.#env.accessLog) this.#log(req, status, start, ctx, ctx.tags);
     return response.toWeb();
   }
 
-  #finish(
-    req: Request,
-    status: number,
-    start: number,
-    remoteAddr: Deno.NetAddr | undefined,
-    realIP: string,
-    route?: Route,
-    remote?: string,
-  ): Response {
+  #finish(req: Request, status: number, start: number, client: Client, route?: Route): Response {
     this.#record(status, start, route);
-    if (this.#env.accessLog) {
-      const addr = remote ?? (remoteAddr ? `${remoteAddr.hostname}:${remoteAddr.port}` : "");
-      this.#log(req, status, start, addr, realIP, []);
-    }
+    if (this.#env.accessLog) this.#log(req, status, start, client, []);
     return new Response(null, {
       status,
       headers: this.#connectionClose ? { connection: "close" } : undefined,
@@ -265,20 +240,13 @@ export class HTTPServer {
     s.record(status, ms);
   }
 
-  #log(
-    req: Request,
-    status: number,
-    start: number,
-    remote: string,
-    realIP: string,
-    tags: readonly string[],
-  ): void {
+  #log(req: Request, status: number, start: number, client: Client, tags: readonly string[]): void {
     const url = req.url;
     const uri = url.slice(url.indexOf("/", url.indexOf("://") + 3));
     const ms = (performance.now() - start).toFixed(3);
     const rx = req.headers.get("content-length") ?? "0";
     this.#env.accessLog!.push(
-      `[${timestamp()}] [${remote} ${realIP} ${req.method} ${uri} ${status}] ` +
+      `[${timestamp()}] [${client.remoteAddr} ${client.realIP} ${req.method} ${uri} ${status}] ` +
         `[${ms}ms rx:${rx}B] [${tags.join(" ")}]`,
     );
   }
@@ -298,6 +266,45 @@ function timestamp(): string {
     lastStamp = new Date(now).toISOString();
   }
   return lastStamp;
+}
+
+/** Who sent a request, as the access log needs it. */
+interface Client {
+  readonly remoteAddr: string;
+  readonly realIP: string;
+}
+
+/**
+ * Client facts of one request, each computed on first use: most requests
+ * never need the abort signal or the peer address, and each is a call into
+ * the runtime.
+ */
+class RequestClient implements Client {
+  readonly #req: Request;
+  readonly #peer: () => Deno.NetAddr;
+  #realIP: string | undefined;
+  #remoteAddr: string | undefined;
+
+  constructor(req: Request, peer: () => Deno.NetAddr) {
+    this.#req = req;
+    this.#peer = peer;
+  }
+
+  get signal(): AbortSignal {
+    return this.#req.signal;
+  }
+
+  get remoteAddr(): string {
+    if (this.#remoteAddr === undefined) {
+      const addr = this.#peer();
+      this.#remoteAddr = `${addr.hostname}:${addr.port}`;
+    }
+    return this.#remoteAddr;
+  }
+
+  get realIP(): string {
+    return this.#realIP ??= realIPOf(this.#req.headers, this.#peer().hostname);
+  }
 }
 
 /** The client's IP: first public X-Forwarded-For entry, else X-Real-Ip, else the peer. */

@@ -111,3 +111,20 @@ Deno.test("formatReport prints each scenario with its table, cost, notes and fai
   assert.match(text, /note: node-2w skipped: no/);
   assert.match(text, /== h2-tls: h2\n {3}load: \n {3}FAILED: nginx did not start/);
 });
+
+Deno.test("a contender that failed before any round shows dashes and its reason", () => {
+  const failed: ContenderResult = {
+    ...contender("node-2w", []),
+    error: "wrk exited with 1: unable to connect",
+  };
+  assert.ok(Number.isNaN(failed.summary.peakRssMb));
+  const text = formatReport([{
+    name: "proxy-small-512",
+    description: "small",
+    load: "wrk",
+    contenders: [failed],
+    notes: [],
+  }]);
+  assert.match(text, /\nnode-2w +- +- +- +- +- +- +- +- +0\n/);
+  assert.match(text, /node-2w FAILED: wrk exited with 1: unable to connect/);
+});
