@@ -162,3 +162,50 @@ Deno.test("plugins: a TypeScript filter loaded with --plugin serves by its kind"
     await node.stop();
   }
 });
+
+Deno.test("initial object files are created at start when absent, and kept when present", async () => {
+  const port = freePort();
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    file,
+    `${mockPipeline("p", "initial")}\n---\n${server("s", port, "p")}\n`,
+  );
+  let node = await startNodeProcess({ args: ["--initial-object-config-files", file] });
+  const homeDir = node.homeDir;
+  try {
+    await eventually(
+      "initial objects serve",
+      async () => (await request(`http://127.0.0.1:${port}/`)).body === "initial",
+    );
+    assert.equal((await node.ctl(["object", "update"], mockPipeline("p", "changed"))).code, 0);
+    await node.stop();
+    node = await startNodeProcess({ homeDir, args: ["--initial-object-config-files", file] });
+    await eventually(
+      "stored object wins",
+      async () => (await request(`http://127.0.0.1:${port}/`)).body === "changed",
+    );
+  } finally {
+    await node.stop();
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("the executable answers --help and --version, and names bad flags", async () => {
+  const main = new URL("../../main.ts", import.meta.url).pathname;
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", main, ...args] })
+      .output();
+    return {
+      code: out.code,
+      text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
+    };
+  };
+  assert.match((await run("--version")).text, /easegress \d+\.\d+\.\d+/);
+  const help = await run("serve", "--help");
+  assert.equal(help.code, 0);
+  assert.match(help.text, /--api-addr/);
+  const bad = await run("serve", "--api-addr", "nowhere");
+  assert.equal(bad.code, 2);
+  assert.match(bad.text, /--api-addr: "nowhere" must be host:port/);
+  assert.match((await run("ctl", "--help")).text, /object/);
+});

@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { OptionsError, parseServeArgs } from "../../../server/options.ts";
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const command = parseServeArgs(args, env);
+  assert.equal(command.action, "run");
+  return (command as { options: ReturnType<typeof Object> }).options as Record<string, unknown>;
+}
+
+Deno.test("serve options default to Easegress's values", () => {
+  const o = run([]);
+  assert.equal(o.name, "eg-default-name");
+  assert.equal(o.apiAddr, "localhost:2381");
+  assert.equal(o.homeDir, "./");
+  assert.equal(o.dataDir, "data");
+  assert.equal(o.clusterRole, "primary");
+});
+
+Deno.test("flags beat the config file, which beats EG_* variables", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    file,
+    "name: from-file\napi-addr: 127.0.0.1:9000\ncluster:\n  initial-cluster: a=http://x:2380\n",
+  );
+  const o = run(["-f", file, "--api-addr", "127.0.0.1:9001"], {
+    EG_NAME: "from-env",
+    EG_DATA_DIR: "envdata",
+  });
+  assert.equal(o.name, "from-file");
+  assert.equal(o.apiAddr, "127.0.0.1:9001");
+  assert.equal(o.dataDir, "envdata");
+  assert.deepEqual(o.initialCluster, { a: "http://x:2380" });
+  await Deno.remove(file);
+});
+
+Deno.test("lists and maps take repeated flags or commas", () => {
+  const o = run(["--plugin", "a.ts", "--plugin", "b.ts,c.ts", "--labels", "zone=a,tier=edge"]);
+  assert.deepEqual(o.plugins, ["a.ts", "b.ts", "c.ts"]);
+  assert.deepEqual(o.labels, { zone: "a", tier: "edge" });
+});
+
+Deno.test("bad options are refused naming the option", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--bogus"], /bogus/],
+    [["--api-addr", "nowhere"], /--api-addr: "nowhere" must be host:port/],
+    [["--name", "bad name"], /--name/],
+    [["--cluster-role", "boss"], /--cluster-role: must be primary or secondary/],
+    [["--workers=-1"], /--workers: must be a whole number/],
+    [["--workers", "two"], /--workers: must be a whole number/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(
+      () => parseServeArgs(args, {}),
+      (e: Error) => e instanceof OptionsError && message.test(e.message),
+    );
+  }
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(file, "nmae: typo\n");
+  assert.throws(() => parseServeArgs(["-f", file], {}), /unknown key "nmae"/);
+  await Deno.remove(file);
+});
+
+Deno.test("legacy cluster roles are accepted", () => {
+  assert.equal(run(["--cluster-role", "writer"]).clusterRole, "primary");
+  assert.equal(run(["--cluster-role", "reader"]).clusterRole, "secondary");
+});
+
+Deno.test("help and version", () => {
+  assert.deepEqual(parseServeArgs(["--help"], {}), { action: "help" });
+  assert.deepEqual(parseServeArgs(["-v"], {}), { action: "version" });
+});
