@@ -14,9 +14,12 @@
  */
 
 import { serveHttp3 } from "../server/http3/mod.ts";
+import { makeSelfSignedCert } from "../tools/self_signed_cert.ts";
 
 const seconds = Number(Deno.args.find((a) => a.startsWith("--seconds="))?.slice(10) ?? 5);
 const BODY = "hello from the benchmark\n";
+/** h2load's load shape for both protocols: `seconds` long, 10 connections x 10 streams. */
+const H2LOAD_LOAD = ["-D", String(seconds), "-c", "10", "-m", "10"];
 
 function handler(): Response {
   return new Response(BODY, { headers: { "content-type": "text/plain" } });
@@ -31,40 +34,6 @@ async function run(command: string, args: string[]): Promise<{ code: number; out
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return { code: 127, out: `${command}: not found` };
     throw error;
-  }
-}
-
-async function makeCert(): Promise<{ cert: string; key: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "h3-bench-" });
-  try {
-    const { code, out } = await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-    ]);
-    if (code !== 0) throw new Error(`openssl failed: ${out}`);
-    return {
-      cert: await Deno.readTextFile(`${dir}/cert.pem`),
-      key: await Deno.readTextFile(`${dir}/key.pem`),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -84,16 +53,7 @@ async function benchHttp3(cert: string, key: string): Promise<string> {
   const url = `https://127.0.0.1:${server.addr.port}/`;
   try {
     if (await h2loadSupportsH3()) {
-      const { out } = await run("h2load", [
-        "--alpn-list=h3",
-        "-D",
-        String(seconds),
-        "-c",
-        "10",
-        "-m",
-        "10",
-        url,
-      ]);
+      const { out } = await run("h2load", ["--alpn-list=h3", ...H2LOAD_LOAD, url]);
       return `${
         h2loadRate(out).toFixed(0)
       } req/s (h2load --alpn-list=h3, 10 connections x 10 streams)`;
@@ -143,12 +103,7 @@ async function benchHttp2(cert: string, key: string): Promise<string> {
   }, handler);
   try {
     const { code, out } = await run("h2load", [
-      "-D",
-      String(seconds),
-      "-c",
-      "10",
-      "-m",
-      "10",
+      ...H2LOAD_LOAD,
       `https://127.0.0.1:${server.addr.port}/`,
     ]);
     if (code === 127) return "skipped: h2load not found (Debian package nghttp2-client)";
@@ -160,7 +115,9 @@ async function benchHttp2(cert: string, key: string): Promise<string> {
 }
 
 if (import.meta.main) {
-  const { cert, key } = await makeCert();
+  const tls = await makeSelfSignedCert({ names: ["localhost"], ipAddresses: ["127.0.0.1"] });
+  await Deno.remove(tls.dir, { recursive: true });
+  const { cert, key } = tls;
   console.log(`HTTP/3: ${await benchHttp3(cert, key)}`);
   console.log(`HTTP/2: ${await benchHttp2(cert, key)}`);
 }

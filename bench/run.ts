@@ -22,6 +22,8 @@ import { ProcessGroup } from "./lib/processes.ts";
 import { formatReport, type ScenarioResult } from "./lib/report.ts";
 import { type RunSettings, type Scenario, SCENARIOS } from "./lib/scenarios.ts";
 import type { TlsFiles } from "./lib/configs.ts";
+import { onPath } from "../tools/ensure_deps.ts";
+import { makeSelfSignedCert } from "../tools/self_signed_cert.ts";
 
 const HELP = `Usage: deno task bench [options]
 
@@ -95,15 +97,6 @@ function parseOptions(args: string[], repoRoot: string): Options | undefined {
   };
 }
 
-function onPath(program: string): boolean {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":").concat(["/usr/sbin", "/sbin"])) {
-    try {
-      if (Deno.statSync(`${dir}/${program}`).isFile) return true;
-    } catch { /* not here */ }
-  }
-  return false;
-}
-
 /** First line a program prints about its version, or "unknown". */
 async function version(program: string, args: string[]): Promise<string> {
   try {
@@ -116,41 +109,16 @@ async function version(program: string, args: string[]): Promise<string> {
   }
 }
 
-/** A self-signed certificate for 127.0.0.1, or undefined without openssl. */
-async function makeTls(
-  group: ProcessGroup,
-  dir: string,
-): Promise<(TlsFiles & { certPem: string }) | undefined> {
+/** A self-signed certificate for 127.0.0.1 in `dir`, or undefined without openssl. */
+async function makeTls(dir: string): Promise<(TlsFiles & { certPem: string }) | undefined> {
   if (!onPath("openssl")) return undefined;
-  const certFile = `${dir}/cert.pem`;
-  const keyFile = `${dir}/key.pem`;
-  await group.run("openssl", [
-    "openssl",
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1",
-    // Deno's fetch (rustls) refuses a CA certificate as the server's own.
-    "-addext",
-    "basicConstraints=critical,CA:FALSE",
-    "-keyout",
-    keyFile,
-    "-out",
-    certFile,
-  ]);
-  const certPem = await Deno.readTextFile(certFile);
+  const { cert, key, certFile, keyFile } = await makeSelfSignedCert({
+    ipAddresses: ["127.0.0.1"],
+    dir,
+  });
   const combinedFile = `${dir}/combined.pem`;
-  await Deno.writeTextFile(combinedFile, certPem + await Deno.readTextFile(keyFile));
-  return { certFile, keyFile, combinedFile, certPem };
+  await Deno.writeTextFile(combinedFile, cert + key);
+  return { certFile, keyFile, combinedFile, certPem: cert };
 }
 
 async function main(): Promise<number> {
@@ -195,7 +163,7 @@ async function main(): Promise<number> {
   try {
     const backend = await startBackend(group, dir);
     const env: BenchEnv = { group, dir, repoRoot, backendPort: backend.port };
-    if (options.only.some((s) => s.name === "h2-tls")) env.tls = await makeTls(group, dir);
+    if (options.only.some((s) => s.name === "h2-tls")) env.tls = await makeTls(dir);
     const settings: RunSettings = {
       seconds: options.seconds,
       rounds: options.rounds,

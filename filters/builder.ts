@@ -2,15 +2,17 @@
  * What RequestBuilder and ResponseBuilder share: the spec (`protocol`,
  * `sourceNamespace` XOR `template`, `leftDelim`/`rightDelim`), compiling the
  * template with sprig and Easegress's functions, rendering it against the
- * context and reading the rendered YAML, and failing a build the same way.
+ * context and reading the rendered YAML, failing a build the same way, and
+ * the filter instance itself: each kind is made by {@linkcode defineBuilderKind}
+ * from a {@linkcode BuildTarget} saying how its message is built and copied.
  *
  * @module
  */
 
 import { parse as parseYaml } from "yaml";
 import { BODY_FIELDS, prepareBuilderData } from "./builder_data.ts";
-import { type Context, HttpResponse } from "./context.ts";
-import type { Logger } from "./filter.ts";
+import { type Context, HttpResponse, type Namespace } from "./context.ts";
+import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
 import { headerNameProblem, headerValueProblem, toHeaderValue } from "./header_adapt.ts";
 import { isPlainObject, SpecReader } from "./spec.ts";
 import { easegressFunctions } from "./template/easegress_funcs.ts";
@@ -116,6 +118,13 @@ export function stringField(info: Record<string, unknown>, field: string): strin
   throw new Error(`${field} must be a string`);
 }
 
+const encoder = new TextEncoder();
+
+/** Reads the rendered `body` as UTF-8 bytes (empty when absent). */
+export function bodyField(info: Record<string, unknown>): Uint8Array {
+  return encoder.encode(stringField(info, "body") ?? "");
+}
+
 /** Reads the rendered `headers` (name to list of values) into web Headers. */
 export function headersField(info: Record<string, unknown>): Headers {
   const headers = new Headers();
@@ -144,4 +153,102 @@ export function failBuild(ctx: Context, log: Logger, what: string, error: unknow
   log.error(`${what}: ${error instanceof Error ? error.message : String(error)}`);
   if (!ctx.response) ctx.response = new HttpResponse(500, { "content-length": "0" });
   return RESULT_BUILD_ERR;
+}
+
+/** How one builder kind makes its message `M` (a request or a response). */
+export interface BuildTarget<M> {
+  /** What is built, for log lines: "request" or "response". */
+  readonly message: string;
+  /** Builds the message the rendered YAML describes; throws when the YAML is wrong. */
+  build(info: Record<string, unknown>, ctx: Context): M;
+  /** The message of the source namespace, if it has one. */
+  source(ns: Namespace): M | undefined;
+  /** A copy of `src` sharing its (buffered) body, so both namespaces can send it. */
+  copy(src: M): Promise<M>;
+  /** Puts the built message into the active namespace. */
+  set(ctx: Context, message: M): void;
+}
+
+/**
+ * A builder filter instance: renders the template and builds the target's
+ * message from it, or copies the message of `sourceNamespace`. Any failure
+ * goes through {@linkcode failBuild}; `handle` never throws.
+ */
+class MessageBuilder<M> implements FilterInstance {
+  readonly #target: BuildTarget<M>;
+  readonly #sourceNamespace: string | undefined;
+  readonly #log: Logger;
+  readonly #template: BuilderTemplate | undefined;
+  readonly #what: string;
+
+  /** Compiles the spec's template (if any) once, for every request. */
+  constructor(spec: BuilderSpec, env: FilterEnv, target: BuildTarget<M>) {
+    this.#target = target;
+    this.#sourceNamespace = spec.sourceNamespace;
+    this.#log = env.log;
+    this.#template = spec.template === undefined ? undefined : new BuilderTemplate(spec, env.log);
+    this.#what = `build ${target.message}`;
+  }
+
+  /** Builds the message into the active namespace; returns "" or `buildErr`. */
+  handle(ctx: Context): string | Promise<string> {
+    if (!this.#template) return this.#copy(ctx, this.#sourceNamespace!);
+    let info: Record<string, unknown> | Promise<Record<string, unknown>>;
+    try {
+      info = this.#template.render(ctx);
+    } catch (e) {
+      return this.#fail(ctx, e);
+    }
+    if (info instanceof Promise) {
+      return info.then((i) => this.#apply(ctx, i), (e) => this.#fail(ctx, e));
+    }
+    return this.#apply(ctx, info);
+  }
+
+  #apply(ctx: Context, info: Record<string, unknown>): string {
+    try {
+      this.#target.set(ctx, this.#target.build(info, ctx));
+      return "";
+    } catch (e) {
+      return this.#fail(ctx, e);
+    }
+  }
+
+  async #copy(ctx: Context, source: string): Promise<string> {
+    const ns = ctx.namespaces().find(([name]) => name === source)?.[1];
+    const src = ns && this.#target.source(ns);
+    if (!src) return this.#fail(ctx, `namespace ${source} has no ${this.#target.message}`);
+    try {
+      this.#target.set(ctx, await this.#target.copy(src));
+      return "";
+    } catch (e) {
+      return this.#fail(ctx, e);
+    }
+  }
+
+  #fail(ctx: Context, error: unknown): string {
+    return failBuild(ctx, this.#log, this.#what, error);
+  }
+}
+
+/** What names a builder kind, and how it makes its message. */
+export interface BuilderKindInfo<M> {
+  /** The kind's name, e.g. "RequestBuilder". */
+  kind: string;
+  /** One line for listings. */
+  description: string;
+  /** How the kind makes its message. */
+  target: BuildTarget<M>;
+}
+
+/** A builder filter kind: the shared spec and `buildErr` result, building `target`'s message. */
+export function defineBuilderKind<M>(info: BuilderKindInfo<M>): FilterKind<BuilderSpec> {
+  const { kind, description, target } = info;
+  return {
+    kind,
+    description,
+    results: [RESULT_BUILD_ERR],
+    validate: readBuilderSpec,
+    create: (spec, env) => new MessageBuilder(spec, env, target),
+  };
 }

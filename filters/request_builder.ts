@@ -18,32 +18,19 @@
  */
 
 import {
+  bodyField,
   type BuilderSpec,
-  BuilderTemplate,
-  failBuild,
+  type BuildTarget,
+  defineBuilderKind,
   headersField,
-  readBuilderSpec,
-  RESULT_BUILD_ERR,
   stringField,
 } from "./builder.ts";
-import { type Context, HttpRequest } from "./context.ts";
-import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
+import { HttpRequest } from "./context.ts";
+import type { FilterKind } from "./filter.ts";
+import { HTTP_METHODS } from "./request_adaptor.ts";
 
 /** The RequestBuilder spec. */
 export type RequestBuilderSpec = BuilderSpec;
-
-const STANDARD_METHODS = new Set([
-  "GET",
-  "HEAD",
-  "POST",
-  "PUT",
-  "PATCH",
-  "DELETE",
-  "CONNECT",
-  "OPTIONS",
-  "TRACE",
-]);
-const encoder = new TextEncoder();
 
 /** A copy of `src` sharing its (buffered) body, so both namespaces can send it. */
 async function copyRequest(src: HttpRequest): Promise<HttpRequest> {
@@ -66,7 +53,7 @@ export function buildRequest(
   base: HttpRequest | undefined,
 ): HttpRequest {
   const method = (stringField(info, "method") || "GET").toUpperCase();
-  if (!STANDARD_METHODS.has(method)) throw new Error(`invalid method: ${method}`);
+  if (!HTTP_METHODS.includes(method)) throw new Error(`invalid method: ${method}`);
   let target = stringField(info, "url") || "/";
   let scheme = base?.scheme ?? "http";
   let host = base?.host ?? "";
@@ -86,8 +73,7 @@ export function buildRequest(
     throw new Error(`invalid url: ${JSON.stringify(stringField(info, "url"))}`);
   }
   const headers = headersField(info);
-  const text = stringField(info, "body") ?? "";
-  const body = encoder.encode(text);
+  const body = bodyField(info);
   if (body.byteLength && !headers.has("content-length") && !headers.has("transfer-encoding")) {
     headers.set("content-length", String(body.byteLength));
   }
@@ -103,63 +89,22 @@ export function buildRequest(
   });
 }
 
-class RequestBuilder implements FilterInstance {
-  readonly #spec: RequestBuilderSpec;
-  readonly #log: Logger;
-  readonly #template: BuilderTemplate | undefined;
-
-  constructor(spec: RequestBuilderSpec, env: FilterEnv) {
-    this.#spec = spec;
-    this.#log = env.log;
-    this.#template = spec.template === undefined ? undefined : new BuilderTemplate(spec, env.log);
-  }
-
-  handle(ctx: Context): string | Promise<string> {
-    if (!this.#template) return this.#copy(ctx, this.#spec.sourceNamespace!);
-    let info: Record<string, unknown> | Promise<Record<string, unknown>>;
-    try {
-      info = this.#template.render(ctx);
-    } catch (e) {
-      return failBuild(ctx, this.#log, "build request", e);
-    }
-    if (info instanceof Promise) {
-      return info.then(
-        (i) => this.#apply(ctx, i),
-        (e) => failBuild(ctx, this.#log, "build request", e),
-      );
-    }
-    return this.#apply(ctx, info);
-  }
-
-  #apply(ctx: Context, info: Record<string, unknown>): string {
-    try {
-      const base = ctx.maybeRequest ?? ctx.getNamespace("DEFAULT").request;
-      ctx.request = buildRequest(info, base);
-      return "";
-    } catch (e) {
-      return failBuild(ctx, this.#log, "build request", e);
-    }
-  }
-
-  async #copy(ctx: Context, source: string): Promise<string> {
-    const src = ctx.namespaces().find(([name]) => name === source)?.[1].request;
-    if (!src) {
-      return failBuild(ctx, this.#log, "build request", `namespace ${source} has no request`);
-    }
-    try {
-      ctx.request = await copyRequest(src);
-      return "";
-    } catch (e) {
-      return failBuild(ctx, this.#log, "build request", e);
-    }
-  }
-}
+/** How RequestBuilder makes the active namespace's request. */
+const requestTarget: BuildTarget<HttpRequest> = {
+  message: "request",
+  build(info, ctx) {
+    return buildRequest(info, ctx.maybeRequest ?? ctx.getNamespace("DEFAULT").request);
+  },
+  source: (ns) => ns.request,
+  copy: copyRequest,
+  set(ctx, request) {
+    ctx.request = request;
+  },
+};
 
 /** The RequestBuilder filter kind. */
-export const requestBuilderKind: FilterKind<RequestBuilderSpec> = {
+export const requestBuilderKind: FilterKind<RequestBuilderSpec> = defineBuilderKind({
   kind: "RequestBuilder",
   description: "Builds the request of the active namespace from a template or another namespace.",
-  results: [RESULT_BUILD_ERR],
-  validate: readBuilderSpec,
-  create: (spec, env) => new RequestBuilder(spec, env),
-};
+  target: requestTarget,
+});

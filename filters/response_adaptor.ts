@@ -2,17 +2,20 @@
  * The ResponseAdaptor filter: changes the active namespace's response
  * headers and body, and gzips or gunzips its body.
  *
+ * The same edits, applied to a request, are part of RequestAdaptor, which
+ * reuses {@linkcode MessageAdaptor} and its spec readers from here.
+ *
  * @module
  */
 
-import type { Context, HttpResponse } from "./context.ts";
+import type { Context, HttpRequest, HttpResponse } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { fixContentLength, gunzipMessage, gzipMessage, readGzipField } from "./gzip.ts";
 import { HeaderAdaptor, type HeaderAdaptSpec, readHeaderAdaptSpec } from "./header_adapt.ts";
 import { SpecReader } from "./spec.ts";
 
-/** The ResponseAdaptor spec, normalized: unset fields are absent. */
-export interface ResponseAdaptorSpec {
+/** The edits both adaptors make to a message, normalized: unset fields are absent. */
+export interface MessageAdaptSpec {
   /** How to change headers (del, then set, then add). */
   header?: HeaderAdaptSpec;
   /** A new body; Content-Encoding is removed and Content-Length set. */
@@ -23,28 +26,41 @@ export interface ResponseAdaptorSpec {
   decompress?: "gzip";
 }
 
+/** The ResponseAdaptor spec, normalized: unset fields are absent. */
+export type ResponseAdaptorSpec = MessageAdaptSpec;
+
 /** The active namespace has no response to adapt. */
 export const RESULT_RESPONSE_NOT_FOUND = "responseNotFound";
-/** The response body could not be gzipped. */
+/** The message body could not be gzipped. */
 export const RESULT_COMPRESS_FAILED = "compressFailed";
-/** The response said gzip but its body is not valid gzip. */
+/** The message said gzip but its body is not valid gzip. */
 export const RESULT_DECOMPRESS_FAILED = "decompressFailed";
 
-function validate(raw: Record<string, unknown>): ResponseAdaptorSpec {
-  const r = SpecReader.root(raw);
-  const spec: ResponseAdaptorSpec = {};
+/** Reads `header` and `body` into `spec`. */
+export function readHeaderAndBody(r: SpecReader, spec: MessageAdaptSpec): void {
   const header = r.object("header", readHeaderAdaptSpec);
   if (header && Object.keys(header).length) spec.header = header;
   const body = r.string("body");
   if (body) spec.body = body;
+}
+
+/** Reads `compress` and `decompress` into `spec`; call after {@linkcode readHeaderAndBody}. */
+export function readCodings(r: SpecReader, spec: MessageAdaptSpec): void {
   const compress = readGzipField(r, "compress");
   const decompress = readGzipField(r, "decompress");
   if (compress) spec.compress = compress;
   if (decompress) spec.decompress = decompress;
   if (compress && decompress) r.problem("decompress", "cannot be set together with compress");
-  if (body && decompress) {
+  if (spec.body && decompress) {
     r.problem("decompress", "cannot be set together with body (the new body is not compressed)");
   }
+}
+
+function validate(raw: Record<string, unknown>): ResponseAdaptorSpec {
+  const r = SpecReader.root(raw);
+  const spec: ResponseAdaptorSpec = {};
+  readHeaderAndBody(r, spec);
+  readCodings(r, spec);
   r.finish();
   r.throwIfProblems();
   return spec;
@@ -52,42 +68,57 @@ function validate(raw: Record<string, unknown>): ResponseAdaptorSpec {
 
 const encoder = new TextEncoder();
 
-class ResponseAdaptor implements FilterInstance {
+/** Applies a {@linkcode MessageAdaptSpec} to requests or responses. */
+export class MessageAdaptor {
   readonly #header: HeaderAdaptor | undefined;
   readonly #body: Uint8Array | undefined;
   readonly #compress: boolean;
   readonly #decompress: boolean;
 
-  constructor(spec: ResponseAdaptorSpec) {
+  /** Prepares the header edits and encodes the new body once, for every message. */
+  constructor(spec: MessageAdaptSpec) {
     this.#header = spec.header ? new HeaderAdaptor(spec.header) : undefined;
     this.#body = spec.body ? encoder.encode(spec.body) : undefined;
     this.#compress = spec.compress === "gzip";
     this.#decompress = spec.decompress === "gzip";
   }
 
-  handle(ctx: Context): string | Promise<string> {
-    const resp = ctx.response;
-    if (!resp) return RESULT_RESPONSE_NOT_FOUND;
-    if (this.#header) this.#header.apply(resp.headers);
+  /** Changes headers, then the body, then gzips or gunzips; returns "" or a failure result. */
+  apply(message: HttpRequest | HttpResponse): string | Promise<string> {
+    if (this.#header) this.#header.apply(message.headers);
     if (this.#body) {
       // Easegress leaves Content-Length stale here; a correct one is what clients need.
-      // The bytes are shared by every response: bodies are replaced, never written into.
-      resp.body = this.#body;
-      resp.headers.delete("content-encoding");
-      fixContentLength(resp);
+      // The bytes are shared by every message: bodies are replaced, never written into.
+      message.body = this.#body;
+      message.headers.delete("content-encoding");
+      fixContentLength(message);
     }
-    if (this.#compress) return compress(resp);
-    if (this.#decompress) return decompress(resp);
+    if (this.#compress) return compress(message);
+    if (this.#decompress) return decompress(message);
     return "";
   }
 }
 
-async function compress(resp: HttpResponse): Promise<string> {
-  return await gzipMessage(resp) ? "" : RESULT_COMPRESS_FAILED;
+async function compress(message: HttpRequest | HttpResponse): Promise<string> {
+  return await gzipMessage(message) ? "" : RESULT_COMPRESS_FAILED;
 }
 
-async function decompress(resp: HttpResponse): Promise<string> {
-  return await gunzipMessage(resp) ? "" : RESULT_DECOMPRESS_FAILED;
+async function decompress(message: HttpRequest | HttpResponse): Promise<string> {
+  return await gunzipMessage(message) ? "" : RESULT_DECOMPRESS_FAILED;
+}
+
+class ResponseAdaptor implements FilterInstance {
+  readonly #adaptor: MessageAdaptor;
+
+  constructor(spec: ResponseAdaptorSpec) {
+    this.#adaptor = new MessageAdaptor(spec);
+  }
+
+  handle(ctx: Context): string | Promise<string> {
+    const resp = ctx.response;
+    if (!resp) return RESULT_RESPONSE_NOT_FOUND;
+    return this.#adaptor.apply(resp);
+  }
 }
 
 /** The ResponseAdaptor filter kind. */

@@ -17,21 +17,17 @@
  */
 
 import {
+  bodyField,
   type BuilderSpec,
-  BuilderTemplate,
-  failBuild,
+  type BuildTarget,
+  defineBuilderKind,
   headersField,
-  readBuilderSpec,
-  RESULT_BUILD_ERR,
-  stringField,
 } from "./builder.ts";
-import { type Context, HttpResponse } from "./context.ts";
-import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
+import { HttpResponse } from "./context.ts";
+import type { FilterKind } from "./filter.ts";
 
 /** The ResponseBuilder spec. */
 export type ResponseBuilderSpec = BuilderSpec;
-
-const encoder = new TextEncoder();
 
 function isBodilessStatus(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
@@ -49,8 +45,8 @@ export function buildResponse(info: Record<string, unknown>): HttpResponse {
   }
   if (status < 200 || status > 599) throw new Error(`invalid status code: ${status}`);
   const headers = headersField(info);
-  const text = stringField(info, "body") ?? "";
-  const body = isBodilessStatus(status) ? new Uint8Array(0) : encoder.encode(text);
+  const bytes = bodyField(info);
+  const body = isBodilessStatus(status) ? new Uint8Array(0) : bytes;
   if (!isBodilessStatus(status) && !headers.has("transfer-encoding")) {
     headers.set("content-length", String(body.byteLength));
   }
@@ -63,62 +59,20 @@ async function copyResponse(src: HttpResponse): Promise<HttpResponse> {
   return new HttpResponse(src.status, new Headers(src.rawHeaders), body);
 }
 
-class ResponseBuilder implements FilterInstance {
-  readonly #spec: ResponseBuilderSpec;
-  readonly #log: Logger;
-  readonly #template: BuilderTemplate | undefined;
-
-  constructor(spec: ResponseBuilderSpec, env: FilterEnv) {
-    this.#spec = spec;
-    this.#log = env.log;
-    this.#template = spec.template === undefined ? undefined : new BuilderTemplate(spec, env.log);
-  }
-
-  handle(ctx: Context): string | Promise<string> {
-    if (!this.#template) return this.#copy(ctx, this.#spec.sourceNamespace!);
-    let info: Record<string, unknown> | Promise<Record<string, unknown>>;
-    try {
-      info = this.#template.render(ctx);
-    } catch (e) {
-      return failBuild(ctx, this.#log, "build response", e);
-    }
-    if (info instanceof Promise) {
-      return info.then(
-        (i) => this.#apply(ctx, i),
-        (e) => failBuild(ctx, this.#log, "build response", e),
-      );
-    }
-    return this.#apply(ctx, info);
-  }
-
-  #apply(ctx: Context, info: Record<string, unknown>): string {
-    try {
-      ctx.response = buildResponse(info);
-      return "";
-    } catch (e) {
-      return failBuild(ctx, this.#log, "build response", e);
-    }
-  }
-
-  async #copy(ctx: Context, source: string): Promise<string> {
-    const src = ctx.namespaces().find(([name]) => name === source)?.[1].response;
-    if (!src) {
-      return failBuild(ctx, this.#log, "build response", `namespace ${source} has no response`);
-    }
-    try {
-      ctx.response = await copyResponse(src);
-      return "";
-    } catch (e) {
-      return failBuild(ctx, this.#log, "build response", e);
-    }
-  }
-}
+/** How ResponseBuilder makes the active namespace's response. */
+const responseTarget: BuildTarget<HttpResponse> = {
+  message: "response",
+  build: (info) => buildResponse(info),
+  source: (ns) => ns.response,
+  copy: copyResponse,
+  set(ctx, response) {
+    ctx.response = response;
+  },
+};
 
 /** The ResponseBuilder filter kind. */
-export const responseBuilderKind: FilterKind<ResponseBuilderSpec> = {
+export const responseBuilderKind: FilterKind<ResponseBuilderSpec> = defineBuilderKind({
   kind: "ResponseBuilder",
   description: "Builds the response of the active namespace from a template or another namespace.",
-  results: [RESULT_BUILD_ERR],
-  validate: readBuilderSpec,
-  create: (spec, env) => new ResponseBuilder(spec, env),
-};
+  target: responseTarget,
+});

@@ -24,7 +24,8 @@ const NEEDS: Record<string, Record<string, string>> = {
   },
 };
 
-function onPath(program: string): boolean {
+/** Whether `program` is a file in a PATH folder (or in /usr/sbin, /sbin, where Debian puts daemons). */
+export function onPath(program: string): boolean {
   for (const dir of (Deno.env.get("PATH") ?? "").split(":").concat(["/usr/sbin", "/sbin"])) {
     try {
       if (Deno.statSync(`${dir}/${program}`).isFile) return true;

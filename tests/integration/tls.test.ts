@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { makeSelfSignedCert } from "../../tools/self_signed_cert.ts";
 import { eventually, freePort, startNodeProcess } from "./helpers.ts";
 
 async function run(
@@ -15,34 +16,6 @@ async function run(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** A self-signed certificate for `name`, as PEM text. */
-async function makeCert(dir: string, name: string): Promise<{ cert: string; key: string }> {
-  const r = await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    `${dir}/${name}.key`,
-    "-out",
-    `${dir}/${name}.crt`,
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${name}`,
-    "-addext",
-    `subjectAltName=DNS:${name}`,
-  ]);
-  assert.equal(r.code, 0, `openssl (Debian package openssl) failed: ${r.stderr}`);
-  return {
-    cert: await Deno.readTextFile(`${dir}/${name}.crt`),
-    key: await Deno.readTextFile(`${dir}/${name}.key`),
-  };
-}
-
 function indent(text: string, spaces: number): string {
   return text.trim().split("\n").map((l) => " ".repeat(spaces) + l).join("\n");
 }
@@ -51,8 +24,8 @@ const PIPELINE =
   "name: p\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: secure\n";
 
 Deno.test("tls: HTTP/2 by ALPN with one certificate (base64), HTTP/1.1 still served", async () => {
-  const dir = await Deno.makeTempDir();
-  const { cert, key } = await makeCert(dir, "one.test");
+  const one = await makeSelfSignedCert({ names: ["one.test"] });
+  const { cert, key } = one;
   const node = await startNodeProcess();
   const port = freePort();
   try {
@@ -68,7 +41,7 @@ Deno.test("tls: HTTP/2 by ALPN with one certificate (base64), HTTP/1.1 still ser
       const r = await run("curl", [
         "-s",
         "--cacert",
-        `${dir}/one.test.crt`,
+        one.certFile,
         "--resolve",
         resolve,
         "--http2",
@@ -81,7 +54,7 @@ Deno.test("tls: HTTP/2 by ALPN with one certificate (base64), HTTP/1.1 still ser
     const h1 = await run("curl", [
       "-s",
       "--cacert",
-      `${dir}/one.test.crt`,
+      one.certFile,
       "--resolve",
       resolve,
       "--http1.1",
@@ -92,13 +65,13 @@ Deno.test("tls: HTTP/2 by ALPN with one certificate (base64), HTTP/1.1 still ser
     assert.equal(h1.stdout, "secure 1.1");
   } finally {
     await node.stop();
+    await Deno.remove(one.dir, { recursive: true });
   }
 });
 
 Deno.test("tls: SNI picks the certificate for the name asked; plain -> TLS switch in place", async () => {
-  const dir = await Deno.makeTempDir();
-  const a = await makeCert(dir, "a.test");
-  const b = await makeCert(dir, "b.test");
+  const a = await makeSelfSignedCert({ names: ["a.test"] });
+  const b = await makeSelfSignedCert({ names: ["b.test"] });
   const node = await startNodeProcess();
   const port = freePort();
   try {
@@ -117,12 +90,12 @@ Deno.test("tls: SNI picks the certificate for the name asked; plain -> TLS switc
     }\nrules:\n  - paths:\n    - backend: p\n`;
     const updated = await node.ctl(["object", "update"], tls);
     assert.equal(updated.code, 0, updated.stderr);
-    for (const name of ["a.test", "b.test"]) {
+    for (const [name, { certFile }] of [["a.test", a], ["b.test", b]] as const) {
       await eventually(`TLS for ${name}`, async () => {
         const r = await run("curl", [
           "-s",
           "--cacert",
-          `${dir}/${name}.crt`,
+          certFile,
           "--resolve",
           `${name}:${port}:127.0.0.1`,
           `https://${name}:${port}/`,
@@ -132,5 +105,7 @@ Deno.test("tls: SNI picks the certificate for the name asked; plain -> TLS switc
     }
   } finally {
     await node.stop();
+    await Deno.remove(a.dir, { recursive: true });
+    await Deno.remove(b.dir, { recursive: true });
   }
 });

@@ -15,6 +15,7 @@ import {
 import { QpackDecoder } from "../../../server/http3/qpack_decoder.ts";
 import { QpackEncoder } from "../../../server/http3/qpack_encoder.ts";
 import { StreamReader } from "../../../server/http3/stream_reader.ts";
+import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
 
 /** A self-signed certificate for 127.0.0.1 / localhost. */
 export interface TestCert {
@@ -24,43 +25,12 @@ export interface TestCert {
 
 let cachedCert: Promise<TestCert> | null = null;
 
-/** Makes (once per test file) a P-256 self-signed certificate with openssl. */
+/** Makes (once per test file) a self-signed certificate for localhost and 127.0.0.1. */
 export function testCert(): Promise<TestCert> {
   cachedCert ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "h3-cert-" });
-    try {
-      const result = await run("openssl", [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        `${dir}/key.pem`,
-        "-out",
-        `${dir}/cert.pem`,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        // An end-entity certificate: rustls refuses a CA certificate as a server's.
-        "-addext",
-        "basicConstraints=critical,CA:FALSE",
-        "-addext",
-        "extendedKeyUsage=serverAuth",
-      ], "openssl");
-      if (result.code !== 0) throw new Error(`openssl failed: ${result.stderr}`);
-      return {
-        cert: await Deno.readTextFile(`${dir}/cert.pem`),
-        key: await Deno.readTextFile(`${dir}/key.pem`),
-      };
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    const made = await makeSelfSignedCert({ names: ["localhost"], ipAddresses: ["127.0.0.1"] });
+    await Deno.remove(made.dir, { recursive: true });
+    return { cert: made.cert, key: made.key };
   })();
   return cachedCert;
 }
