@@ -64,12 +64,14 @@ Deno.test("campaign() rejects when its signal aborts before election", async () 
     // A candidate still waiting when its store closes gives up cleanly.
     await a.campaign("singleton", new AbortController().signal);
     const waiting = b.campaign("singleton", new AbortController().signal);
+    // Watch for the rejection before anything can close the store.
+    const gaveUp = assert.rejects(waiting, /closed/);
     await waitFor(
       async () => (await a.range("/election/singleton/")).length === 2,
       "b waiting behind a",
     );
     await b.close();
-    await assert.rejects(waiting, /closed/);
+    await gaveUp;
     assert.deepEqual((await a.range("/election/singleton/")).length, 1);
   } finally {
     await a.close();
@@ -114,6 +116,8 @@ Deno.test("campaign() fails over when the leader's process dies", async () => {
       output += value;
     }
     const campaign = survivor.campaign("singleton", new AbortController().signal);
+    // If the test fails before awaiting it, closing the store rejects it: keep that handled.
+    campaign.catch(() => {});
     child.kill("SIGKILL");
     await reader.cancel();
     // The dead leader's lease expires after its TTL; then the survivor leads.
