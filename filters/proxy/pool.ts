@@ -7,6 +7,7 @@
  */
 
 import { type Context, HttpResponse } from "../context.ts";
+import type { Logger } from "../filter.ts";
 import { HttpStats } from "../http_stats.ts";
 import { parseDuration } from "../spec.ts";
 import { createPicker, type Picker } from "./load_balancer.ts";
@@ -51,8 +52,11 @@ export class ServerPool {
   readonly #failureCodes: ReadonlySet<number> | undefined;
   readonly #bodyLimit: number;
 
-  constructor(spec: PoolSpec, transports: TransportFactory, proxyBodyLimit: number) {
+  readonly #log: Logger;
+
+  constructor(spec: PoolSpec, transports: TransportFactory, proxyBodyLimit: number, log: Logger) {
     this.spec = spec;
+    this.#log = log;
     this.#servers = spec.servers.map((s) => parseServer(s, transports));
     this.#pick = createPicker(spec.loadBalance, spec.servers.map((s) => s.weight ?? 0));
     this.matches = spec.filter ? createRequestMatcher(spec.filter) : undefined;
@@ -81,7 +85,8 @@ export class ServerPool {
     const upstream: UpstreamRequest = {
       method: request.method,
       target: request.url,
-      host: server.keepClientHost ? request.host : server.host,
+      // A request without Host (HTTP/1.0) gets the server's.
+      host: server.keepClientHost && request.host ? request.host : server.host,
       headers: request.rawHeaders,
       extraHeaders,
       body: request.body,
@@ -118,8 +123,14 @@ export class ServerPool {
     if (timeout?.aborted) return this.#fail(ctx, 408, "timeout", start);
     if (ctx.signal.aborted) return this.#fail(ctx, 499, "clientError", start);
     if (error instanceof UpstreamError && error.kind !== "aborted") {
+      this.#log.debug(`upstream ${error.kind} error: ${error.message}`);
       return this.#fail(ctx, 503, "serverError", start);
     }
+    this.#log.warn(
+      `cannot proxy ${ctx.request.method} ${ctx.request.path}: ${
+        (error as Error)?.message ?? error
+      }`,
+    );
     return this.#fail(ctx, 500, "internalError", start);
   }
 

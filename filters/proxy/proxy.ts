@@ -61,11 +61,13 @@ export class Proxy implements FilterInstance {
       this.#transports.set(origin, t);
       return t;
     };
-    this.#pools = spec.pools.map((p) => new ServerPool(p, transportOf, spec.serverMaxBodySize));
+    this.#pools = spec.pools.map((p) =>
+      new ServerPool(p, transportOf, spec.serverMaxBodySize, env.log)
+    );
     this.#candidates = this.#pools.filter((p) => p.matches);
     this.#main = this.#pools.find((p) => !p.matches)!;
     this.#mirror = spec.mirrorPool
-      ? new ServerPool(spec.mirrorPool, transportOf, spec.serverMaxBodySize)
+      ? new ServerPool(spec.mirrorPool, transportOf, spec.serverMaxBodySize, env.log)
       : undefined;
     this.#compressMin = spec.compression?.minLength;
     if (previous) {

@@ -1,0 +1,254 @@
+/**
+ * The Proxy filter against real backends on loopback: pools and their
+ * filters, load-balancing policies, mirror pool, failure statuses and
+ * results, hop-by-hop and forwarded headers, compression, streaming.
+ */
+
+import assert from "node:assert/strict";
+import { Context, HttpRequest, type HttpResponse } from "../../../filters/context.ts";
+import type { FilterInstance } from "../../../filters/filter.ts";
+import { gunzip } from "../../../filters/gzip.ts";
+import { proxyKind } from "../../../filters/proxy/proxy.ts";
+import { silentLogger } from "../../../server/log.ts";
+
+interface Backend {
+  url: string;
+  hits: number;
+  seen: Request[];
+  server: Deno.HttpServer<Deno.NetAddr>;
+}
+
+function backend(
+  answer: (req: Request) => Response | Promise<Response> = () => new Response("ok"),
+): Backend {
+  const b = { hits: 0, seen: [] as Request[] } as unknown as Backend;
+  b.server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    b.hits++;
+    b.seen.push(req);
+    return answer(req);
+  });
+  b.url = `http://127.0.0.1:${b.server.addr.port}`;
+  return b;
+}
+
+function proxy(spec: Record<string, unknown>): FilterInstance {
+  return proxyKind.create(proxyKind.validate(spec), {
+    pipeline: "p",
+    name: "proxy",
+    log: silentLogger,
+    resilience: () => undefined,
+  });
+}
+
+async function send(
+  filter: FilterInstance,
+  init: ConstructorParameters<typeof HttpRequest>[0] = {},
+  realIP = "203.0.113.7",
+): Promise<{ result: string; response: HttpResponse; body: string }> {
+  const ctx = new Context(new HttpRequest({ host: "gw.example", ...init }), { realIP });
+  const result = await filter.handle(ctx);
+  const response = ctx.response!;
+  return { result, response, body: await response.text() };
+}
+
+async function stop(filter: FilterInstance, ...backends: Backend[]): Promise<void> {
+  await filter.close?.();
+  await Promise.all(backends.map((b) => b.server.shutdown()));
+}
+
+Deno.test("proxy balances round robin, and by ip hash and header hash consistently", async () => {
+  const bs = [backend(), backend(), backend()];
+  const rr = proxy({ pools: [{ servers: bs.map((b) => ({ url: b.url })) }] });
+  for (let i = 0; i < 6; i++) await send(rr);
+  assert.deepEqual(bs.map((b) => b.hits), [2, 2, 2]);
+
+  const byIp = proxy({
+    pools: [{ servers: bs.map((b) => ({ url: b.url })), loadBalance: { policy: "ipHash" } }],
+  });
+  bs.forEach((b) => b.hits = 0);
+  for (let i = 0; i < 5; i++) await send(byIp, {}, "198.51.100.1");
+  assert.equal(bs.filter((b) => b.hits === 5).length, 1);
+
+  const byHeader = proxy({
+    pools: [{
+      servers: bs.map((b) => ({ url: b.url })),
+      loadBalance: { policy: "headerHash", headerHashKey: "X-User" },
+    }],
+  });
+  bs.forEach((b) => b.hits = 0);
+  for (let i = 0; i < 4; i++) await send(byHeader, { headers: { "x-user": "alice" } });
+  assert.equal(bs.filter((b) => b.hits === 4).length, 1);
+
+  const weighted = proxy({
+    pools: [{
+      servers: [{ url: bs[0].url, weight: 100 }, { url: bs[1].url, weight: 1 }],
+      loadBalance: { policy: "weightedRandom" },
+    }],
+  });
+  bs.forEach((b) => b.hits = 0);
+  for (let i = 0; i < 40; i++) await send(weighted);
+  assert.ok(bs[0].hits > bs[1].hits, `${bs[0].hits} vs ${bs[1].hits}`);
+  await Promise.all([rr, byIp, byHeader].map((f) => f.close?.()));
+  await stop(weighted, ...bs);
+});
+
+Deno.test("proxy picks a candidate pool by header or url, else the main pool (v1 spelling too)", async () => {
+  const main = backend(() => new Response("main"));
+  const canary = backend(() => new Response("canary"));
+  const filter = proxy({
+    mainPool: { servers: [{ url: main.url }] },
+    candidatePools: [{
+      servers: [{ url: canary.url }],
+      filter: { headers: { "X-Canary": { exact: "yes" } }, urls: [{ url: { prefix: "/api" } }] },
+    }],
+  });
+  assert.equal(
+    (await send(filter, { path: "/api/x", headers: { "x-canary": "yes" } })).body,
+    "canary",
+  );
+  assert.equal(
+    (await send(filter, { path: "/other", headers: { "x-canary": "yes" } })).body,
+    "main",
+  );
+  assert.equal((await send(filter, { path: "/api/x" })).body, "main");
+  await stop(filter, main, canary);
+});
+
+Deno.test("proxy mirrors matching requests to the mirror pool", async () => {
+  const main = backend(() => new Response("main"));
+  const mirrored: string[] = [];
+  const mirror = backend(async (req) => {
+    mirrored.push(await req.text());
+    return new Response("mirror");
+  });
+  const filter = proxy({
+    pools: [{ servers: [{ url: main.url }] }],
+    mirrorPool: { servers: [{ url: mirror.url }], filter: { policy: "random", permil: 1000 } },
+  });
+  const r = await send(filter, { method: "POST", path: "/m", body: "payload" });
+  assert.equal(r.body, "main");
+  for (let i = 0; i < 50 && mirrored.length === 0; i++) {
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  assert.deepEqual(mirrored, ["payload"]);
+  await stop(filter, main, mirror);
+});
+
+Deno.test("proxy sends path, query, method and body; drops hop-by-hop; adds X-Forwarded-*", async () => {
+  const b = backend(async (req) =>
+    Response.json({
+      url: req.url.slice(req.url.indexOf("/", 8)),
+      method: req.method,
+      body: await req.text(),
+      host: req.headers.get("host"),
+      xff: req.headers.get("x-forwarded-for"),
+      proto: req.headers.get("x-forwarded-proto"),
+      fwdHost: req.headers.get("x-forwarded-host"),
+      hop: req.headers.get("x-hop"),
+      kept: req.headers.get("x-kept"),
+    }, { headers: { "keep-alive": "timeout=5", "x-answer": "1" } })
+  );
+  const filter = proxy({
+    pools: [{ servers: [{ url: b.url.replace("127.0.0.1", "localhost") }] }],
+  });
+  const r = await send(filter, {
+    method: "PUT",
+    path: "/a/b",
+    query: "x=1&y=2",
+    body: "data",
+    headers: {
+      connection: "x-hop",
+      "x-hop": "gone",
+      "x-kept": "here",
+      "content-type": "text/plain",
+    },
+  });
+  const seen = JSON.parse(r.body);
+  assert.deepEqual(seen, {
+    url: "/a/b?x=1&y=2",
+    method: "PUT",
+    body: "data",
+    host: `localhost:${b.server.addr.port}`,
+    xff: "203.0.113.7",
+    proto: "http",
+    fwdHost: "gw.example",
+    hop: null,
+    kept: "here",
+  });
+  assert.equal(r.response.header("keep-alive"), null);
+  assert.equal(r.response.header("x-answer"), "1");
+  await stop(filter, b);
+});
+
+Deno.test("proxy maps failures to statuses and results", async () => {
+  const slow = backend(async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    return new Response("late");
+  });
+  const failing = backend(() => new Response("nope", { status: 503 }));
+  const timeout = proxy({ pools: [{ servers: [{ url: slow.url }], timeout: "50ms" }] });
+  const t = await send(timeout);
+  assert.deepEqual([t.result, t.response.status], ["timeout", 408]);
+
+  const codes = proxy({ pools: [{ servers: [{ url: failing.url }], failureCodes: [503] }] });
+  const f = await send(codes);
+  assert.deepEqual([f.result, f.response.status, f.body], ["failureCode", 503, "nope"]);
+
+  const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const deadPort = (dead.addr as Deno.NetAddr).port;
+  dead.close();
+  const refused = proxy({ pools: [{ servers: [{ url: `http://127.0.0.1:${deadPort}` }] }] });
+  const n = await send(refused);
+  assert.deepEqual([n.result, n.response.status], ["serverError", 503]);
+  await Promise.all([timeout, codes].map((x) => x.close?.()));
+  await stop(refused, slow, failing);
+});
+
+Deno.test("proxy compresses responses for clients that accept gzip and streams large bodies", async () => {
+  const big = "x".repeat(2 * 1024 * 1024);
+  const b = backend(() => new Response(big, { headers: { "content-type": "text/plain" } }));
+  const filter = proxy({
+    pools: [{ servers: [{ url: b.url }] }],
+    compression: { minLength: 1024 },
+  });
+  const ctx = new Context(new HttpRequest({ headers: { "accept-encoding": "gzip" } }));
+  assert.equal(await filter.handle(ctx), "");
+  const response = ctx.response!;
+  assert.equal(response.header("content-encoding"), "gzip");
+  const gz = await response.bytes();
+  const plain = new TextDecoder().decode(await gunzip(gz));
+  assert.equal(plain.length, big.length);
+  const identity = await send(filter, { headers: { "accept-encoding": "identity" } });
+  assert.equal(identity.response.header("content-encoding"), null);
+  assert.equal(identity.body.length, big.length);
+  await stop(filter, b);
+});
+
+Deno.test("proxy spec errors name the field", () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ pools: [] }, /pools: is required/],
+    [
+      { pools: [{ servers: [{ url: "ftp://x" }] }] },
+      /pools\[0\]\.servers\[0\]\.url: must be an http\(s\) URL/,
+    ],
+    [
+      { pools: [{ servers: [{ url: "http://a" }] }, { servers: [{ url: "http://b" }] }] },
+      /exactly one pool without a filter/,
+    ],
+    [
+      { pools: [{ servers: [{ url: "http://a" }], loadBalance: { policy: "fastest" } }] },
+      /loadBalance\.policy: must be one of/,
+    ],
+    [
+      { pools: [{ servers: [{ url: "http://a" }], timeout: "soon" }] },
+      /pools\[0\]\.timeout: must be a duration/,
+    ],
+    [{
+      pools: [{ servers: [{ url: "http://a" }] }],
+      mirrorPool: { servers: [{ url: "http://m" }] },
+    }, /mirrorPool\.filter: is required/],
+  ];
+  for (const [spec, message] of cases) {
+    assert.throws(() => proxyKind.validate(spec), message);
+  }
+});
