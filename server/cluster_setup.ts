@@ -32,10 +32,17 @@ export type ClusterMode = "standalone" | "external-etcd" | "built-in-etcd";
 /** Time between two heartbeats (and two status syncs), as in Easegress. */
 export const HEARTBEAT_MS = 5_000;
 /**
- * Lease TTL of a member's ephemeral keys: three heartbeats, so one slow beat
- * does not drop a member, and a dead one is noticed within 15 s.
+ * A member whose last heartbeat is older than this (two missed beats) is
+ * listed as not alive.
  */
-export const LEASE_TTL_SECONDS = 15;
+export const MEMBER_ALIVE_MS = 2 * HEARTBEAT_MS;
+/**
+ * TTL of the lease a member's ephemeral keys (member document, object
+ * statuses) are bound to: four heartbeats. Longer than the alive window,
+ * so a dead member is first listed as not alive (and can be purged), and
+ * its keys vanish by themselves within 20 s if nobody purges it.
+ */
+export const LEASE_TTL_SECONDS = 20;
 /**
  * Full config re-read period in a cluster. Watch events are missed while
  * etcd is unreachable; this bounds how long a node stays stale after it
@@ -50,8 +57,8 @@ const ETCD_READY_TIMEOUT_MS = 60_000;
 export interface Cluster {
   readonly mode: ClusterMode;
   readonly store: Store;
-  /** A member whose heartbeat is older than this is reported as not alive. */
-  readonly leaseTtlMs: number;
+  /** A member whose heartbeat is older than this is listed as not alive. */
+  readonly aliveWindowMs: number;
   /** Period of the supervisor's full resync. */
   readonly resyncMs: number;
   /**
@@ -120,7 +127,7 @@ export async function openCluster(
       requestTimeoutMs,
     });
     log.info(`cluster ${options.clusterName}: ${mode}, etcd at ${endpoints.join(",")}`);
-    return clusterOf(mode, store, etcd, CLUSTER_RESYNC_MS);
+    return clusterOf(mode, store, etcd, CLUSTER_RESYNC_MS, log);
   } catch (error) {
     await etcd?.stop();
     throw new Error(
@@ -135,12 +142,21 @@ function clusterOf(
   store: Store,
   etcd: EtcdProcess | undefined,
   resyncMs: number,
+  log?: Logger,
 ): Cluster {
   let closing: Promise<void> | undefined;
+  // The node goes on serving its last config; say loudly why writes fail now.
+  etcd?.exited.then((status) => {
+    if (!closing) {
+      log?.error(
+        `etcd member ${etcd.name} exited with code ${status.code}; see ${etcd.logFile}`,
+      );
+    }
+  });
   return {
     mode,
     store,
-    leaseTtlMs: LEASE_TTL_SECONDS * 1000,
+    aliveWindowMs: MEMBER_ALIVE_MS,
     resyncMs,
     reusePort: mode !== "standalone",
     etcd,
@@ -250,11 +266,14 @@ export function startMembership(cluster: Cluster, membership: MembershipOptions)
       onError: warn("status sync"),
     }));
   }
+  const finished = loops.map((loop) =>
+    loop.catch((error) => log.error(`membership stopped: ${(error as Error).message}`))
+  );
   let stopping: Promise<void> | undefined;
   return {
     stop() {
       abort.abort();
-      stopping ??= Promise.all(loops).then(() => {});
+      stopping ??= Promise.all(finished).then(() => {});
       return stopping;
     },
   };

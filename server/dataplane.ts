@@ -22,6 +22,8 @@ export interface DataPlaneOptions {
   logs: LogSink;
   accessLog?: BufferedLineWriter;
   reusePort?: boolean;
+  /** Serve HTTP/3 where specs ask for it. @default {true} */
+  quic?: boolean;
   /** Node-wide shared counters (rate limits). */
   sharedSlots?: SharedSlots;
   /** Log scope of this plane. @default {"dataplane"} */
@@ -142,6 +144,7 @@ export class DataPlane {
         log: this.#options.logs.logger(`server/${spec.name}`),
         accessLog: this.#options.accessLog,
         reusePort: this.#options.reusePort,
+        quic: this.#options.quic,
       }),
     );
     this.#log.info(`created server ${spec.name} on port ${spec.port}`);

@@ -10,6 +10,7 @@ import { listMembers, purgeMember } from "../cluster/members.ts";
 import { keys, type Store } from "../cluster/store.ts";
 import type { FilterKind } from "../filters/filter.ts";
 import { builtinFilters } from "../filters/registry.ts";
+import { SharedSlots } from "../filters/shared_slots.ts";
 import { SpecError } from "../filters/spec.ts";
 import { handleAdmin } from "./admin/api.ts";
 import { openCluster, startMembership } from "./cluster_setup.ts";
@@ -89,6 +90,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   ];
   try {
     await createInitialObjects(store, options.initialObjectConfigFiles, filters, log);
+    const sharedSlots = new SharedSlots();
     const dataPlane: TrafficPlane = options.workers > 0
       ? await WorkerPlane.start({
         count: options.workers,
@@ -96,8 +98,9 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         logDir,
         debug: options.debug,
         accessLog: !options.disableAccessLog,
+        sharedBuffer: sharedSlots.buffer as SharedArrayBuffer,
       })
-      : new DataPlane({ filters, logs, accessLog, reusePort: cluster.reusePort });
+      : new DataPlane({ filters, logs, accessLog, reusePort: cluster.reusePort, sharedSlots });
     // The names last applied, so the status sync knows what to report.
     let running: readonly string[] = [];
     const supervisor = new Supervisor({
@@ -143,7 +146,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         filters,
         memberName: options.name,
         localStatus: async (name) => await dataPlane.status(name),
-        members: () => listMembers(store, cluster.leaseTtlMs),
+        members: () => listMembers(store, cluster.aliveWindowMs),
         purgeMember: (name) => purgeMember(store, name),
       }));
     cleanups.unshift(() => admin.shutdown());

@@ -51,7 +51,8 @@ export const DEFAULT_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   logDir: "log",
   initialObjectConfigFiles: [],
   plugins: [],
-  workers: 0,
+  // One data-plane isolate per core; the main isolate keeps the control plane.
+  workers: navigator.hardwareConcurrency,
   clusterName: "eg-cluster-default-name",
   clusterRole: "primary",
   etcdEndpoints: [],
@@ -89,7 +90,7 @@ const DEFS: Record<string, OptionDef> = {
   "workers": {
     key: "workers",
     type: "number",
-    help: "data-plane worker isolates (0: run in the main isolate)",
+    help: "data-plane worker isolates, one per core by default (0: all in the main isolate)",
   },
   "cluster-name": { key: "clusterName", type: "string", help: "cluster name" },
   "cluster-role": { key: "clusterRole", type: "string", help: "primary | secondary" },

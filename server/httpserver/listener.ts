@@ -36,6 +36,11 @@ export interface ListenerOptions {
   reusePort?: boolean;
   /** Called with unexpected handler errors. */
   onError?: (message: string) => void;
+  /**
+   * Serve HTTP/3 when the spec asks for it. UDP ports cannot be shared, so
+   * of several isolates on one port only one serves QUIC. @default {true}
+   */
+  quic?: boolean;
 }
 
 /** A certificate and key pair in PEM. */
@@ -87,7 +92,7 @@ export function startListener(
   const tcp = pairs.length > 1
     ? startSniListener(spec.port, hostname, pairs, handler, options)
     : startDenoListener(spec.port, hostname, handler, options, pairs[0]);
-  if (!spec.http3) return tcp;
+  if (!spec.http3 || options.quic === false) return tcp;
   let quic: Http3Server;
   try {
     // QUIC takes one certificate: the first pair (SNI applies to TCP only).
@@ -99,8 +104,9 @@ export function startListener(
       handler: (req, info) => handler(req, () => info.remoteAddr, "HTTP/3"),
     });
   } catch (e) {
-    tcp.shutdown(0);
-    throw e;
+    // TCP keeps serving (HTTP/1.1 and HTTP/2) when the UDP port is taken.
+    options.onError?.(`cannot serve HTTP/3 on UDP port ${tcp.port}: ${(e as Error).message}`);
+    return tcp;
   }
   return {
     port: tcp.port,
@@ -172,7 +178,8 @@ function startSniListener(
   let bound = 0;
   let listenError: Error | undefined;
   server.on("error", (e: Error) => listenError = e);
-  server.listen({ port, host: hostname, exclusive: !options.reusePort }, () => {
+  const listenOptions = { port, host: hostname, reusePort: !!options.reusePort };
+  server.listen(listenOptions, () => {
     bound = (server.address() as { port: number }).port;
   });
   if (listenError) throw listenError;

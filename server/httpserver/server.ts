@@ -29,6 +29,8 @@ export interface HTTPServerEnv {
   accessLog?: BufferedLineWriter;
   /** Share ports with other processes (several nodes or workers on one host). */
   reusePort?: boolean;
+  /** Serve HTTP/3 for specs that ask for it (one isolate per port can). @default {true} */
+  quic?: boolean;
 }
 
 type State = "starting" | "running" | "failed" | "closed";
@@ -100,6 +102,7 @@ export class HTTPServer {
     try {
       this.#listener = startListener(this.#spec, this.#handle, {
         reusePort: this.#env.reusePort,
+        quic: this.#env.quic,
         onError: (e) => this.#env.log.error(`server ${this.#spec.name}: ${e}`),
       });
       this.#state = "running";

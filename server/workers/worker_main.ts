@@ -44,6 +44,8 @@ async function init(msg: WorkerInit): Promise<void> {
     logs,
     accessLog,
     reusePort: true,
+    // One UDP socket per port: the first worker serves HTTP/3.
+    quic: msg.index === 0,
     scope: `worker-${msg.index}`,
     sharedSlots: new SharedSlots(msg.sharedBuffer),
   });

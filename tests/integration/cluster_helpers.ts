@@ -199,3 +199,14 @@ export function loopbackServer(name: string, port: number, pipeline: string): st
   return `kind: HTTPServer\nname: ${name}\naddress: 127.0.0.1\nport: ${port}\n` +
     `rules:\n  - paths:\n    - backend: ${pipeline}\n`;
 }
+
+/** Prints the end of each node's `stdout.log`, to explain a failed test. */
+export async function printNodeLogs(nodes: ClusterNode[], lines = 40): Promise<void> {
+  for (const node of nodes) {
+    const file = `${node.homeDir}/log/stdout.log`;
+    const text = await Deno.readTextFile(file).catch((e) => `(cannot read: ${e.message})`);
+    console.error(
+      `--- ${node.name}: last lines of ${file}\n${text.split("\n").slice(-lines).join("\n")}`,
+    );
+  }
+}
