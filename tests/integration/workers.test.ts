@@ -48,7 +48,7 @@ filters:
     policies:
       - name: ten
         limitForPeriod: 10
-        limitRefreshPeriod: 1m
+        limitRefreshPeriod: 10h
         timeoutDuration: 0s
     defaultPolicyRef: ten
     urls:
