@@ -4,9 +4,8 @@
  * @module
  */
 
-import { runCtl } from "./cli/ctl.ts";
-import { startNode, VERSION } from "./server/node.ts";
 import { OptionsError, parseServeArgs, serveHelp } from "./server/options.ts";
+import { VERSION } from "./server/version.ts";
 
 const USAGE = `Usage: easegress <command> [options]
 
@@ -38,6 +37,8 @@ async function serve(args: string[]): Promise<number> {
   }
   let node;
   try {
+    // Loaded here so that `ctl` does not pay for the server's modules.
+    const { startNode } = await import("./server/node.ts");
     node = await startNode(command.options);
   } catch (e) {
     console.error(`Error: ${(e as Error).message}`);
@@ -65,8 +66,10 @@ export async function main(args: string[]): Promise<number> {
   switch (command) {
     case "serve":
       return await serve(rest);
-    case "ctl":
+    case "ctl": {
+      const { runCtl } = await import("./cli/ctl.ts");
       return await runCtl(rest);
+    }
     case "-v":
     case "--version":
       console.log(`easegress ${VERSION}`);

@@ -30,8 +30,7 @@ export type TrafficPlane = Pick<DataPlane, "apply" | "close"> & {
   ): Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>;
 };
 
-/** The version printed by `--version`. */
-export const VERSION = "0.1.0";
+export { VERSION } from "./version.ts";
 
 /** A running node. */
 export interface Node {
