@@ -63,8 +63,9 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   const plugins = await loadPlugins(options.plugins, filters);
   if (plugins.length) log.info(`plugins loaded: ${plugins.join(", ")}`);
 
+  // Workers write their own access logs; the main isolate only when it serves traffic.
   let accessLog: BufferedLineWriter | undefined;
-  if (!options.disableAccessLog) {
+  if (!options.disableAccessLog && options.workers === 0) {
     const file = await Deno.open(joinPath(logDir, "filter_http_access.log"), {
       append: true,
       create: true,
@@ -133,13 +134,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     cleanups.unshift(() => membership.stop());
 
     const { hostname, port } = splitHostPort(options.apiAddr, "--api-addr");
-    const adminAbort = new AbortController();
-    const admin = Deno.serve({
-      hostname,
-      port,
-      signal: adminAbort.signal,
-      onListen() {},
-    }, (req) =>
+    const admin = Deno.serve({ hostname, port, onListen() {} }, (req) =>
       handleAdmin(req, {
         store,
         filters,

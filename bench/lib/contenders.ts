@@ -220,7 +220,7 @@ export async function startHaproxy(
 export interface NodeStartOptions extends ReadyCheck {
   /** Name in the results. @default {"node"} */
   name?: string;
-  /** `--workers N`; omitted when undefined. */
+  /** `--workers N`. @default {1} one data-plane isolate, as nginx's one worker. */
   workers?: number;
   /** The objects to create once the admin API answers. */
   objects: (port: number) => NodeObject[];
@@ -249,7 +249,7 @@ export async function startNode(env: BenchEnv, options: NodeStartOptions): Promi
     // nginx and HAProxy run without access logs too.
     "--disable-access-log",
   ];
-  if (options.workers !== undefined) command.push("--workers", String(options.workers));
+  command.push("--workers", String(options.workers ?? 1));
   const owned = env.group.spawnLogged(name, command, `${home}/stdout.log`, {
     cwd: env.repoRoot,
   });
