@@ -18,7 +18,6 @@
 
 import { type EtcdProcess, startEtcdProcess } from "../cluster/etcd_process.ts";
 import { openEmbeddedStore } from "../cluster/embedded_store.ts";
-import { openEtcdStore } from "../cluster/etcd_store.ts";
 import { runHeartbeat, runStatusSync } from "../cluster/members.ts";
 import type { Store } from "../cluster/store.ts";
 import type { Logger } from "../filters/filter.ts";
@@ -119,6 +118,8 @@ export async function openCluster(
     }
   }
   try {
+    // Loaded only in cluster modes: the etcd client is large and a single node never needs it.
+    const { openEtcdStore } = await import("../cluster/etcd_store.ts");
     const store = await openEtcdStore({
       endpoints,
       clusterName: options.clusterName,
