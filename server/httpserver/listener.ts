@@ -80,17 +80,17 @@ export function certPairs(spec: HTTPServerSpec): CertPair[] {
   return pairs;
 }
 
-/** Starts the listener a spec asks for; throws when the port cannot be bound. */
-export function startListener(
+/** Starts the listener a spec asks for; rejects when the port cannot be bound. */
+export async function startListener(
   spec: HTTPServerSpec,
   handler: RequestHandler,
   options: ListenerOptions = {},
-): Listener {
+): Promise<Listener> {
   const hostname = spec.address ?? "0.0.0.0";
   if (!spec.https) return startDenoListener(spec.port, hostname, handler, options);
   const pairs = certPairs(spec);
   const tcp = pairs.length > 1
-    ? startSniListener(spec.port, hostname, pairs, handler, options)
+    ? await startSniListener(spec.port, hostname, pairs, handler, options)
     : startDenoListener(spec.port, hostname, handler, options, pairs[0]);
   if (!spec.http3 || options.quic === false) return tcp;
   let quic: Http3Server;
@@ -153,13 +153,13 @@ function startDenoListener(
   };
 }
 
-function startSniListener(
+async function startSniListener(
   port: number,
   hostname: string,
   pairs: CertPair[],
   handler: RequestHandler,
   options: ListenerOptions,
-): Listener {
+): Promise<Listener> {
   const contexts = pairs.map((p) => ({
     names: certificateNames(p.cert),
     context: createSecureContext({ cert: p.cert, key: p.key }),
@@ -175,18 +175,17 @@ function startSniListener(
     key: pairs[0].key,
     SNICallback: (servername, cb) => cb(null, pick(servername)),
   }, (req, res) => serveNodeRequest(req, res, handler, options));
-  let bound = 0;
-  let listenError: Error | undefined;
-  server.on("error", (e: Error) => listenError = e);
-  const listenOptions = { port, host: hostname, reusePort: !!options.reusePort };
-  server.listen(listenOptions, () => {
-    bound = (server.address() as { port: number }).port;
+  // node:https reports a port in use through an event, after listen() returns.
+  const { promise: listening, resolve, reject } = Promise.withResolvers<void>();
+  server.once("error", reject);
+  server.listen({ port, host: hostname, reusePort: !!options.reusePort }, () => {
+    server.off("error", reject);
+    resolve();
   });
-  if (listenError) throw listenError;
+  await listening;
+  const bound = (server.address() as { port: number }).port;
   return {
-    get port() {
-      return bound || port;
-    },
+    port: bound,
     shutdown(graceMs: number) {
       return new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

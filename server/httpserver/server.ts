@@ -47,6 +47,7 @@ export class HTTPServer {
   #state: State = "starting";
   #error = "";
   #retry: ReturnType<typeof setTimeout> | undefined;
+  #attempt = 0;
   #stats = new HttpStats();
   #routeStats = new Map<string, HttpStats>();
   #connectionClose: boolean;
@@ -99,15 +100,22 @@ export class HTTPServer {
     clearTimeout(this.#retry);
     this.#retry = undefined;
     if (this.#state === "closed") return;
-    try {
-      this.#listener = startListener(this.#spec, this.#handle, {
-        reusePort: this.#env.reusePort,
-        quic: this.#env.quic,
-        onError: (e) => this.#env.log.error(`server ${this.#spec.name}: ${e}`),
-      });
+    // A newer listen (after an update) or a close makes this attempt stale.
+    const attempt = ++this.#attempt;
+    startListener(this.#spec, this.#handle, {
+      reusePort: this.#env.reusePort,
+      quic: this.#env.quic,
+      onError: (e) => this.#env.log.error(`server ${this.#spec.name}: ${e}`),
+    }).then((listener) => {
+      if (attempt !== this.#attempt || this.#state === "closed") {
+        listener.shutdown(0);
+        return;
+      }
+      this.#listener = listener;
       this.#state = "running";
       this.#error = "";
-    } catch (e) {
+    }, (e) => {
+      if (attempt !== this.#attempt || this.#state === "closed") return;
       this.#state = "failed";
       this.#error = (e as Error).message;
       this.#env.log.error(
@@ -115,12 +123,13 @@ export class HTTPServer {
           `retrying in ${RETRY_MS / 1000}s`,
       );
       this.#retry = setTimeout(() => this.#listen(), RETRY_MS);
-    }
+    });
   }
 
   /** Stops accepting, lets in-flight requests finish (bounded), then closes. */
   async close(): Promise<void> {
     this.#state = "closed";
+    this.#attempt++;
     clearTimeout(this.#retry);
     await this.#listener?.shutdown(DRAIN_MS);
     this.#listener = undefined;

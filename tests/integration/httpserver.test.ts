@@ -212,3 +212,38 @@ Deno.test("httpserver: SIGTERM lets an in-flight request finish", async () => {
     await backend.shutdown();
   }
 });
+
+Deno.test("httpserver: a taken port shows as failed, then the listener retries and runs", async () => {
+  const node = await startNodeProcess();
+  const port = freePort();
+  const squatter = Deno.listen({ hostname: "0.0.0.0", port });
+  const state = async () => {
+    const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
+    return JSON.parse(status.stdout)["eg-default-name"] as { state: string; error: string };
+  };
+  try {
+    const mock =
+      "name: p\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: up\n";
+    await node.ctl(["object", "create"], mock);
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: p\n`,
+    );
+    await eventually("failed state", async () => {
+      const s = await state();
+      return s.state === "failed" && /in use/i.test(s.error);
+    });
+    squatter.close();
+    await eventually(
+      "retried and running",
+      async () => (await request(`http://127.0.0.1:${port}/`)).body === "up",
+      20_000,
+    );
+    assert.equal((await state()).state, "running");
+  } finally {
+    try {
+      squatter.close();
+    } catch { /* closed above */ }
+    await node.stop();
+  }
+});
