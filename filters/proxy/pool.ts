@@ -12,6 +12,7 @@ import { HttpStats } from "../http_stats.ts";
 import { parseDuration } from "../spec.ts";
 import { createPicker, type Picker } from "./load_balancer.ts";
 import { createRequestMatcher, type RequestMatcher } from "./request_matcher.ts";
+import { type CircuitBreaker, REJECTED, type Retry } from "./resilience.ts";
 import type { PoolSpec, ServerSpec } from "./spec.ts";
 import type { Transport, UpstreamRequest, UpstreamResponse } from "./transport.ts";
 import { UpstreamError } from "./upstream_error.ts";
@@ -36,7 +37,16 @@ export type PoolResult =
   | "serverError"
   | "timeout"
   | "clientError"
-  | "failureCode";
+  | "failureCode"
+  | "shortCircuited";
+
+/** The resilience policies wrapped around a pool's sends. */
+export interface PoolPolicies {
+  /** Retries failed attempts (not for streamed request bodies). */
+  retry?: Retry;
+  /** Rejects sends while the pool's failure rate is too high. */
+  circuitBreaker?: CircuitBreaker;
+}
 
 const IP_HOST = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\])$/;
 const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -53,10 +63,23 @@ export class ServerPool {
   readonly #bodyLimit: number;
 
   readonly #log: Logger;
+  readonly #retry: Retry | undefined;
+  readonly #breaker: CircuitBreaker | undefined;
+  /** Whether any policy is set: the plain path checks only this. */
+  readonly #guarded: boolean;
 
-  constructor(spec: PoolSpec, transports: TransportFactory, proxyBodyLimit: number, log: Logger) {
+  constructor(
+    spec: PoolSpec,
+    transports: TransportFactory,
+    proxyBodyLimit: number,
+    log: Logger,
+    policies: PoolPolicies = {},
+  ) {
     this.spec = spec;
     this.#log = log;
+    this.#retry = policies.retry;
+    this.#breaker = policies.circuitBreaker;
+    this.#guarded = !!(this.#retry || this.#breaker);
     this.#servers = spec.servers.map((s) => parseServer(s, transports));
     this.#pick = createPicker(spec.loadBalance, spec.servers.map((s) => s.weight ?? 0));
     this.matches = spec.filter ? createRequestMatcher(spec.filter) : undefined;
@@ -68,9 +91,40 @@ export class ServerPool {
 
   /**
    * Sends the active namespace's request to one server and stores the
-   * response there. Returns "" or a failure result (a response is then set too).
+   * response there. Returns "" or a failure result (a response is then set
+   * too). With policies: CircuitBreaker(Retry(attempt)).
    */
   send(ctx: Context, extraHeaders?: [string, string][]): PoolResult | Promise<PoolResult> {
+    if (this.#guarded) return this.#sendGuarded(ctx, extraHeaders);
+    return this.#attempt(ctx, extraHeaders);
+  }
+
+  async #sendGuarded(ctx: Context, extraHeaders?: [string, string][]): Promise<PoolResult> {
+    const breaker = this.#breaker;
+    let permit = 0;
+    if (breaker) {
+      permit = breaker.acquire();
+      if (permit === REJECTED) {
+        ctx.addTag("short circuited");
+        return this.#fail(ctx, 503, "shortCircuited", performance.now());
+      }
+    }
+    const start = performance.now();
+    const retry = this.#retry;
+    // A streamed body can be sent only once: no retry for it.
+    const result = retry && !ctx.request.isStream
+      ? await retry.run(
+        () => this.#attempt(ctx, extraHeaders),
+        () => discardResponse(ctx),
+        ctx.signal,
+      ) as PoolResult
+      : await this.#attempt(ctx, extraHeaders);
+    breaker?.record(permit, result !== "", performance.now() - start);
+    return result;
+  }
+
+  /** One attempt: pick a server, send, map the outcome. */
+  #attempt(ctx: Context, extraHeaders?: [string, string][]): PoolResult | Promise<PoolResult> {
     const start = performance.now();
     const servers = this.#servers;
     if (!servers.length) return this.#fail(ctx, 503, "internalError", start);
@@ -139,6 +193,13 @@ export class ServerPool {
     this.stats.record(status, performance.now() - start);
     return result;
   }
+}
+
+/** Drops a failed attempt's response (freeing its connection) before the next attempt. */
+function discardResponse(ctx: Context): void {
+  const body = ctx.response?.body;
+  if (body instanceof ReadableStream) body.cancel().catch(() => {});
+  ctx.response = undefined;
 }
 
 function parseServer(spec: ServerSpec, transports: TransportFactory): Server {

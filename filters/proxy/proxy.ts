@@ -9,8 +9,9 @@ import { Context, HttpRequest } from "../context.ts";
 import type { FilterEnv, FilterInstance, FilterKind } from "../filter.ts";
 import { gzipStream } from "../gzip.ts";
 import { SpecReader } from "../spec.ts";
-import { ServerPool } from "./pool.ts";
-import { type ProxySpec, readProxySpec } from "./spec.ts";
+import { type PoolPolicies, ServerPool } from "./pool.ts";
+import { createCircuitBreaker, createRetry } from "./resilience.ts";
+import { type PoolSpec, type ProxySpec, readProxySpec } from "./spec.ts";
 import { Http1Pool } from "./http1_client.ts";
 import type { Transport } from "./transport.ts";
 
@@ -52,6 +53,9 @@ export class Proxy implements FilterInstance {
 
   constructor(spec: ProxySpec, env: FilterEnv, previous?: Proxy) {
     this.#env = env;
+    // Policies first, so a bad reference throws before any connection pool
+    // exists; built anew per generation, so breaker state resets on update.
+    const policies = spec.pools.map((p, i) => poolPolicies(p, env, i));
     // Connection pools outlive a pipeline update: same origin, same sockets.
     const inherited = previous ? previous.#transports : new Map<string, Transport>();
     this.#transports = new Map();
@@ -61,8 +65,8 @@ export class Proxy implements FilterInstance {
       this.#transports.set(origin, t);
       return t;
     };
-    this.#pools = spec.pools.map((p) =>
-      new ServerPool(p, transportOf, spec.serverMaxBodySize, env.log)
+    this.#pools = spec.pools.map((p, i) =>
+      new ServerPool(p, transportOf, spec.serverMaxBodySize, env.log, policies[i])
     );
     this.#candidates = this.#pools.filter((p) => p.matches);
     this.#main = this.#pools.find((p) => !p.matches)!;
@@ -130,6 +134,29 @@ export class Proxy implements FilterInstance {
     for (const t of this.#transports.values()) t.close();
     this.#transports.clear();
   }
+}
+
+/** The pool's Retry and CircuitBreaker; throws when a named policy is missing or of another kind. */
+function poolPolicies(pool: PoolSpec, env: FilterEnv, index: number): PoolPolicies {
+  const policies: PoolPolicies = {};
+  if (pool.retryPolicy) {
+    policies.retry = createRetry(policyOf(env, pool.retryPolicy, "Retry", index));
+  }
+  if (pool.circuitBreakerPolicy) {
+    policies.circuitBreaker = createCircuitBreaker(
+      policyOf(env, pool.circuitBreakerPolicy, "CircuitBreaker", index),
+    );
+  }
+  return policies;
+}
+
+function policyOf(env: FilterEnv, name: string, kind: string, index: number): unknown {
+  const policy = env.resilience(name);
+  if (!policy || policy.kind !== kind) {
+    const field = kind === "Retry" ? "retryPolicy" : "circuitBreakerPolicy";
+    throw new TypeError(`pools[${index}].${field}: no ${kind} policy named "${name}"`);
+  }
+  return policy;
 }
 
 function createTransport(origin: string, spec: ProxySpec): Transport {

@@ -7,6 +7,12 @@
 
 import { type FilterRegistry, validateFilterSpec } from "../../filters/filter.ts";
 import { SpecError, type SpecReader } from "../../filters/spec.ts";
+import {
+  checkPolicyReferences,
+  POLICY_KINDS,
+  type PolicyKind,
+  readPolicyFields,
+} from "../../filters/proxy/resilience.ts";
 
 /** One step of a flow. */
 export interface FlowNode {
@@ -72,15 +78,36 @@ export function readPipelineSpec(
   if (!flow.length) flow = filters.map((f) => ({ filter: f.name }));
   checkFlow(r, flow, kinds, registry);
 
-  const resilience = r.array("resilience", (rr) => {
-    const policyName = rr.string("name", { required: true }) ?? "";
-    const kind = rr.string("kind", { required: true, oneOf: ["Retry", "CircuitBreaker"] }) ?? "";
-    for (const key of Object.keys(rr.raw)) rr.ignore(key);
-    return { ...rr.raw, name: policyName, kind } as ResilienceSpec;
-  });
+  const resilience = r.array("resilience", readPolicy);
+  checkPolicies(r, filters, resilience ?? []);
   const spec: PipelineSpec = { name, kind: "Pipeline", flow, filters };
   if (resilience?.length) spec.resilience = resilience;
   return spec;
+}
+
+function readPolicy(rr: SpecReader): ResilienceSpec {
+  const name = rr.string("name", { required: true }) ?? "";
+  const kind = rr.string("kind", { required: true, oneOf: POLICY_KINDS }) ?? "";
+  if (!POLICY_KINDS.includes(kind as PolicyKind)) {
+    // The kind is reported; its fields cannot be judged.
+    for (const key of Object.keys(rr.raw)) rr.ignore(key);
+    return { ...rr.raw, name, kind };
+  }
+  return { name, kind, ...readPolicyFields(rr, kind as PolicyKind) };
+}
+
+/** Policy names are unique, and Proxy pools name declared policies of the right kind. */
+function checkPolicies(r: SpecReader, filters: FilterSpec[], policies: ResilienceSpec[]): void {
+  const kinds = new Map<string, string>();
+  policies.forEach((p, i) => {
+    if (!p.name) return;
+    if (kinds.has(p.name)) r.problem(`resilience[${i}].name`, `duplicate policy "${p.name}"`);
+    else kinds.set(p.name, p.kind);
+  });
+  filters.forEach((f, i) => {
+    if (f.kind !== "Proxy") return;
+    checkPolicyReferences(f, kinds, (path, message) => r.problem(`filters[${i}].${path}`, message));
+  });
 }
 
 function readFilter(fr: SpecReader, registry: FilterRegistry): FilterSpec {

@@ -252,3 +252,93 @@ Deno.test("proxy spec errors name the field", () => {
     assert.throws(() => proxyKind.validate(spec), message);
   }
 });
+
+function proxyWithPolicies(
+  spec: Record<string, unknown>,
+  policies: Record<string, { kind: string; [field: string]: unknown }>,
+): FilterInstance {
+  return proxyKind.create(proxyKind.validate(spec), {
+    pipeline: "p",
+    name: "proxy",
+    log: silentLogger,
+    resilience: (name) => policies[name] ? { name, ...policies[name] } : undefined,
+  });
+}
+
+Deno.test("proxy retries failed attempts; the backend sees each one", async () => {
+  let calls = 0;
+  const flaky = backend(() =>
+    ++calls < 3 ? new Response("busy", { status: 503 }) : new Response("ok")
+  );
+  const policies = { retry3: { kind: "Retry", maxAttempts: 3, waitDuration: "1ms" } };
+  const filter = proxyWithPolicies({
+    pools: [{ servers: [{ url: flaky.url }], failureCodes: [503], retryPolicy: "retry3" }],
+  }, policies);
+  const ok = await send(filter);
+  assert.deepEqual([ok.result, ok.response.status, ok.body, flaky.hits], ["", 200, "ok", 3]);
+
+  calls = -10;
+  flaky.hits = 0;
+  const failed = await send(filter);
+  assert.deepEqual([failed.result, failed.response.status, failed.body], [
+    "failureCode",
+    503,
+    "busy",
+  ]);
+  assert.equal(flaky.hits, 3);
+
+  // A streamed body can be sent once only: no retry.
+  flaky.hits = 0;
+  const streamed = await send(filter, {
+    method: "POST",
+    body: new Blob(["data"]).stream(),
+  });
+  assert.deepEqual([streamed.result, flaky.hits], ["failureCode", 1]);
+  await stop(filter, flaky);
+});
+
+Deno.test("proxy circuit breaker short-circuits after failures and recovers half-open", async () => {
+  let healthy = false;
+  const b = backend(() => healthy ? new Response("ok") : new Response("down", { status: 500 }));
+  const policies = {
+    cb: {
+      kind: "CircuitBreaker",
+      slidingWindowSize: 2,
+      minimumNumberOfCalls: 2,
+      failureRateThreshold: 50,
+      permittedNumberOfCallsInHalfOpenState: 1,
+      waitDurationInOpenState: "50ms",
+    },
+  };
+  const filter = proxyWithPolicies({
+    pools: [{ servers: [{ url: b.url }], failureCodes: [500], circuitBreakerPolicy: "cb" }],
+  }, policies);
+  assert.equal((await send(filter)).result, "failureCode");
+  assert.equal((await send(filter)).result, "failureCode");
+
+  const ctx = new Context(new HttpRequest({ host: "gw.example" }));
+  assert.equal(await filter.handle(ctx), "shortCircuited");
+  assert.equal(ctx.response?.status, 503);
+  assert.ok(ctx.tags.includes("short circuited"));
+  assert.equal(b.hits, 2);
+
+  healthy = true;
+  await new Promise((r) => setTimeout(r, 80)); // past waitDurationInOpenState
+  const probe = await send(filter);
+  assert.deepEqual([probe.result, probe.response.status, probe.body], ["", 200, "ok"]);
+  for (let i = 0; i < 3; i++) assert.equal((await send(filter)).result, "");
+  assert.equal(b.hits, 6);
+  await stop(filter, b);
+});
+
+Deno.test("proxy refuses to start with a missing or wrong-kind policy", () => {
+  const spec = { pools: [{ servers: [{ url: "http://127.0.0.1:1" }], retryPolicy: "cb" }] };
+  assert.throws(
+    () => proxyWithPolicies(spec, {}),
+    /pools\[0\]\.retryPolicy: no Retry policy named "cb"/,
+  );
+  assert.throws(
+    () => proxyWithPolicies(spec, { cb: { kind: "CircuitBreaker" } }),
+    /no Retry policy named "cb"/,
+  );
+});

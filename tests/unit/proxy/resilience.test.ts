@@ -1,0 +1,288 @@
+import assert from "node:assert/strict";
+import { type FilterKind, FilterRegistry } from "../../../filters/filter.ts";
+import { proxyKind } from "../../../filters/proxy/proxy.ts";
+import {
+  CircuitBreaker,
+  type CircuitBreakerSpec,
+  REJECTED,
+  Retry,
+  validatePolicy,
+} from "../../../filters/proxy/resilience.ts";
+import { SpecReader } from "../../../filters/spec.ts";
+import { readPipelineSpec } from "../../../server/pipeline/spec.ts";
+
+function fakeClock(): { now: () => number; advance(ms: number): void } {
+  let t = 1_000_000;
+  return { now: () => t, advance: (ms) => t += ms };
+}
+
+function breaker(fields: Partial<CircuitBreakerSpec>, clock = fakeClock()): CircuitBreaker {
+  return new CircuitBreaker(validatePolicy("CircuitBreaker", fields), { now: clock.now });
+}
+
+/** Makes a call through `cb`: returns whether it was permitted. */
+function call(cb: CircuitBreaker, failed: boolean, durationMs = 1): boolean {
+  const permit = cb.acquire();
+  if (permit === REJECTED) return false;
+  cb.record(permit, failed, durationMs);
+  return true;
+}
+
+Deno.test("validatePolicy fills Easegress defaults", () => {
+  assert.deepEqual(validatePolicy("Retry", {}), {
+    maxAttempts: 3,
+    waitDuration: "500ms",
+    backOffPolicy: "random",
+    randomizationFactor: 0,
+  });
+  assert.deepEqual(validatePolicy("CircuitBreaker", { name: "cb", kind: "CircuitBreaker" }), {
+    slidingWindowType: "COUNT_BASED",
+    failureRateThreshold: 50,
+    slowCallRateThreshold: 100,
+    slowCallDurationThreshold: "1m",
+    slidingWindowSize: 100,
+    permittedNumberOfCallsInHalfOpenState: 10,
+    minimumNumberOfCalls: 100,
+    maxWaitDurationInHalfOpenState: "0s",
+    waitDurationInOpenState: "1m",
+    countingNetworkError: false,
+  });
+});
+
+Deno.test("validatePolicy names each bad field", () => {
+  const cases: [unknown, RegExp][] = [
+    [{ maxAttempts: 0 }, /maxAttempts: must be at least 1/],
+    [{ backOffPolicy: "Exponential" }, /backOffPolicy: must be one of random, exponential/],
+    [{ randomizationFactor: 1.5 }, /randomizationFactor: must be at most 1/],
+    [{ waitDuration: "soon" }, /waitDuration: must be a duration/],
+    [{ retries: 2 }, /retries: unknown field/],
+  ];
+  for (const [spec, message] of cases) assert.throws(() => validatePolicy("Retry", spec), message);
+  assert.throws(
+    () => validatePolicy("CircuitBreaker", { failureRateThreshold: 0 }),
+    /failureRateThreshold: must be at least 1/,
+  );
+  assert.throws(
+    () => validatePolicy("CircuitBreaker", { slidingWindowType: "count_based" }),
+    /slidingWindowType: must be one of COUNT_BASED, TIME_BASED/,
+  );
+});
+
+Deno.test("retry stops at the first success and waits after each failure", async () => {
+  const retry = new Retry(validatePolicy("Retry", { maxAttempts: 5, waitDuration: "1ms" }));
+  const results = ["serverError", "timeout", "", "serverError"];
+  let attempts = 0;
+  let retries = 0;
+  const signal = new AbortController().signal;
+  const out = await retry.run(() => results[attempts++], () => retries++, signal);
+  assert.deepEqual([out, attempts, retries], ["", 3, 2]);
+
+  attempts = 0;
+  const failing = new Retry(validatePolicy("Retry", { maxAttempts: 2, waitDuration: "1ms" }));
+  assert.equal(
+    await failing.run(() => (attempts++, "failureCode"), () => {}, signal),
+    "failureCode",
+  );
+  assert.equal(attempts, 2);
+});
+
+Deno.test("retry stops waiting when the client goes away", async () => {
+  const retry = new Retry(validatePolicy("Retry", { maxAttempts: 3, waitDuration: "1h" }));
+  const client = new AbortController();
+  let attempts = 0;
+  const out = retry.run(
+    () => {
+      attempts++;
+      queueMicrotask(() => client.abort());
+      return "serverError";
+    },
+    () => {},
+    client.signal,
+  );
+  assert.equal(await out, "serverError");
+  assert.equal(attempts, 1);
+});
+
+Deno.test("retry waits base·(1−f) + uniform[0, 2·base·f]", () => {
+  const spec = validatePolicy("Retry", { waitDuration: "100ms", randomizationFactor: 0.5 });
+  assert.equal(new Retry(spec, { random: () => 0 }).waitFor(100), 50);
+  assert.equal(new Retry(spec, { random: () => 0.5 }).waitFor(100), 100);
+  const zero = validatePolicy("Retry", { waitDuration: "0s" });
+  assert.equal(new Retry(zero).waitFor(500), 500);
+});
+
+Deno.test("count-based breaker opens at the failure rate once minimumNumberOfCalls is reached", () => {
+  const cb = breaker({ slidingWindowSize: 4, minimumNumberOfCalls: 4, failureRateThreshold: 50 });
+  assert.ok(call(cb, true));
+  assert.ok(call(cb, true));
+  assert.ok(call(cb, false));
+  assert.equal(cb.state, "CLOSED"); // 3 calls < minimum 4
+  assert.ok(call(cb, false)); // 2 of 4 failed: 50%
+  assert.equal(cb.state, "OPEN");
+  assert.equal(call(cb, false), false);
+});
+
+Deno.test("count-based breaker forgets calls that left the window", () => {
+  const cb = breaker({ slidingWindowSize: 3, minimumNumberOfCalls: 3, failureRateThreshold: 60 });
+  call(cb, true);
+  call(cb, false);
+  call(cb, false); // 33%
+  call(cb, false); // the failure left: 0%
+  call(cb, true); // 33%
+  assert.equal(cb.state, "CLOSED");
+  call(cb, true); // 66%
+  assert.equal(cb.state, "OPEN");
+});
+
+Deno.test("breaker half-opens after waitDurationInOpenState, then closes or reopens", () => {
+  const clock = fakeClock();
+  const cb = breaker({
+    slidingWindowSize: 2,
+    minimumNumberOfCalls: 2,
+    permittedNumberOfCallsInHalfOpenState: 2,
+    waitDurationInOpenState: "10s",
+  }, clock);
+  call(cb, true);
+  call(cb, true);
+  assert.equal(cb.state, "OPEN");
+  clock.advance(9_999);
+  assert.equal(call(cb, false), false);
+  clock.advance(1);
+  const first = cb.acquire();
+  assert.equal(cb.state, "HALF_OPEN");
+  const second = cb.acquire();
+  assert.equal(cb.acquire(), REJECTED); // only 2 permitted
+  cb.record(first, false, 1);
+  cb.record(second, false, 1);
+  assert.equal(cb.state, "CLOSED");
+
+  call(cb, true);
+  call(cb, true);
+  clock.advance(10_000);
+  call(cb, true);
+  call(cb, false); // 50% in half-open
+  assert.equal(cb.state, "OPEN");
+});
+
+Deno.test("breaker ignores results of calls permitted in an earlier state", () => {
+  const cb = breaker({ slidingWindowSize: 2, minimumNumberOfCalls: 2 });
+  const stale = cb.acquire();
+  call(cb, true);
+  call(cb, true);
+  assert.equal(cb.state, "OPEN");
+  cb.record(stale, false, 1);
+  assert.equal(cb.state, "OPEN");
+});
+
+Deno.test("breaker reopens when half-open waits longer than maxWaitDurationInHalfOpenState", () => {
+  const clock = fakeClock();
+  const cb = breaker({
+    slidingWindowSize: 1,
+    minimumNumberOfCalls: 1,
+    permittedNumberOfCallsInHalfOpenState: 1,
+    waitDurationInOpenState: "1s",
+    maxWaitDurationInHalfOpenState: "5s",
+  }, clock);
+  call(cb, true);
+  clock.advance(1_000);
+  assert.notEqual(cb.acquire(), REJECTED); // the one permitted call never reports
+  assert.equal(cb.acquire(), REJECTED);
+  assert.equal(cb.state, "HALF_OPEN");
+  clock.advance(5_000);
+  assert.equal(cb.acquire(), REJECTED);
+  assert.equal(cb.state, "OPEN");
+});
+
+Deno.test("breaker opens on the slow-call rate", () => {
+  const cb = breaker({
+    slidingWindowSize: 2,
+    minimumNumberOfCalls: 2,
+    slowCallRateThreshold: 100,
+    slowCallDurationThreshold: "100ms",
+  });
+  call(cb, false, 150);
+  call(cb, false, 99);
+  assert.equal(cb.state, "CLOSED");
+  call(cb, false, 100);
+  call(cb, false, 500);
+  assert.equal(cb.state, "OPEN");
+});
+
+Deno.test("time-based breaker counts only the last slidingWindowSize seconds", () => {
+  const clock = fakeClock();
+  const cb = breaker({
+    slidingWindowType: "TIME_BASED",
+    slidingWindowSize: 2,
+    minimumNumberOfCalls: 3,
+  }, clock);
+  call(cb, true);
+  call(cb, true);
+  clock.advance(2_000); // both failures leave the window
+  call(cb, false);
+  call(cb, false);
+  call(cb, true);
+  assert.equal(cb.state, "CLOSED"); // 1 of 3 failed
+  call(cb, true); // 2 of 4
+  assert.equal(cb.state, "OPEN");
+});
+
+const registry = new FilterRegistry([proxyKind as FilterKind<never>]);
+
+function pipeline(raw: Record<string, unknown>) {
+  const r = SpecReader.root(raw);
+  const spec = readPipelineSpec(r, "p", registry);
+  r.throwIfProblems();
+  return spec;
+}
+
+const proxyFilter = (pool: Record<string, unknown>) => ({
+  name: "proxy",
+  kind: "Proxy",
+  pools: [{ servers: [{ url: "http://127.0.0.1:1" }], ...pool }],
+});
+
+Deno.test("pipeline validation normalizes policies and checks pool references", () => {
+  const spec = pipeline({
+    filters: [proxyFilter({ retryPolicy: "retry3", circuitBreakerPolicy: "cb" })],
+    resilience: [
+      { name: "retry3", kind: "Retry", waitDuration: "10ms" },
+      { name: "cb", kind: "CircuitBreaker", slidingWindowSize: 10 },
+    ],
+  });
+  assert.equal(spec.resilience?.[0].maxAttempts, 3);
+  assert.equal(spec.resilience?.[1].minimumNumberOfCalls, 100);
+
+  assert.throws(
+    () => pipeline({ filters: [proxyFilter({ retryPolicy: "x" })] }),
+    /filters\[0\]\.pools\[0\]\.retryPolicy: no Retry policy named "x"/,
+  );
+  assert.throws(
+    () =>
+      pipeline({
+        filters: [proxyFilter({ circuitBreakerPolicy: "r" })],
+        resilience: [{ name: "r", kind: "Retry" }],
+      }),
+    /filters\[0\]\.pools\[0\]\.circuitBreakerPolicy: no CircuitBreaker policy named "r"/,
+  );
+  assert.throws(
+    () =>
+      pipeline({
+        filters: [proxyFilter({})],
+        resilience: [{ name: "cb", kind: "CircuitBreaker", failureRateThreshold: 101 }],
+      }),
+    /resilience\[0\]\.failureRateThreshold: must be at most 100/,
+  );
+  assert.throws(
+    () =>
+      pipeline({
+        filters: [proxyFilter({})],
+        resilience: [{ name: "a", kind: "Retry" }, { name: "a", kind: "Retry" }],
+      }),
+    /resilience\[1\]\.name: duplicate policy "a"/,
+  );
+  assert.throws(
+    () =>
+      pipeline({ filters: [proxyFilter({})], resilience: [{ name: "t", kind: "TimeLimiter" }] }),
+    /resilience\[0\]\.kind: must be one of Retry, CircuitBreaker/,
+  );
+});
