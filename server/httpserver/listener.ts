@@ -9,11 +9,20 @@
 
 import { X509Certificate } from "node:crypto";
 import { createSecureContext, type SecureContext } from "node:tls";
-import { createServer as createHttpsServer } from "node:https";
+import {
+  createSecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from "node:http2";
+import type { Socket } from "node:net";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
 import type { HTTPServerSpec } from "./spec.ts";
+
+type NodeRequest = IncomingMessage | Http2ServerRequest;
+type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /** Handles one request; `proto` is "HTTP/1.1" or "HTTP/2". */
 export type RequestHandler = (
@@ -170,12 +179,37 @@ async function startSniListener(
     for (const c of contexts) if (c.names.some((n) => nameMatches(n, name))) return c.context;
     return fallback;
   };
-  const server = createHttpsServer({
+  // Connections with the number of requests in flight on each, so a
+  // shutdown can close idle ones at once and the rest after the grace time.
+  const inFlight = new Map<Socket, number>();
+  // HTTP/2 by ALPN, HTTP/1.1 for clients that do not offer it.
+  const server = createSecureServer({
     cert: pairs[0].cert,
     key: pairs[0].key,
+    allowHTTP1: true,
     SNICallback: (servername, cb) => cb(null, pick(servername)),
-  }, (req, res) => serveNodeRequest(req, res, handler, options));
-  // node:https reports a port in use through an event, after listen() returns.
+  }, (req, res) => {
+    const socket = req.socket as Socket;
+    if (inFlight.has(socket)) {
+      inFlight.set(socket, inFlight.get(socket)! + 1);
+      res.once("close", () => {
+        if (inFlight.has(socket)) inFlight.set(socket, inFlight.get(socket)! - 1);
+      });
+    }
+    serveNodeRequest(req, res, handler, options);
+  });
+  server.on("secureConnection", (socket: Socket) => {
+    inFlight.set(socket, 0);
+    socket.once("close", () => inFlight.delete(socket));
+  });
+  const sessions = new Set<Http2Session>();
+  server.on("session", (session: Http2Session) => {
+    // An HTTP/2 connection is tracked as its session, not as a socket.
+    inFlight.delete(session.socket as Socket);
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  // node reports a port in use through an event, after listen() returns.
   const { promise: listening, resolve, reject } = Promise.withResolvers<void>();
   server.once("error", reject);
   server.listen({ port, host: hostname, reusePort: !!options.reusePort }, () => {
@@ -187,36 +221,52 @@ async function startSniListener(
   return {
     port: bound,
     shutdown(graceMs: number) {
-      return new Promise<void>((resolve) => {
+      return new Promise<void>((done) => {
         const timer = setTimeout(() => {
-          server.closeAllConnections?.();
-          resolve();
+          for (const socket of inFlight.keys()) socket.destroy();
+          done();
         }, graceMs);
         server.close(() => {
           clearTimeout(timer);
-          resolve();
+          done();
         });
-        server.closeIdleConnections?.();
+        // HTTP/2 sessions get GOAWAY and end when their streams do.
+        for (const session of sessions) session.close();
+        for (const [socket, n] of inFlight) if (n === 0 && !socket.destroyed) socket.end();
       });
     },
   };
 }
 
+// Connection-specific fields: meaningless (and refused by node) on HTTP/2.
+const HTTP1_ONLY = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+]);
+
 async function serveNodeRequest(
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: NodeRequest,
+  res: NodeResponse,
   handler: RequestHandler,
   options: ListenerOptions,
 ): Promise<void> {
+  const h2 = req.httpVersionMajor === 2;
   try {
     const headers = new Headers();
     const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i][0] !== ":") headers.append(raw[i], raw[i + 1]);
+    }
+    const authority = h2 ? String(req.headers[":authority"] ?? "") : headers.get("host");
+    if (h2 && authority && !headers.has("host")) headers.set("host", authority);
     const method = req.method ?? "GET";
     const hasBody = method !== "GET" && method !== "HEAD";
     const abort = new AbortController();
     res.on("close", () => abort.abort());
-    const request = new Request(`https://${headers.get("host") ?? "localhost"}${req.url}`, {
+    const request = new Request(`https://${authority || "localhost"}${req.url}`, {
       method,
       headers,
       body: hasBody ? Readable.toWeb(req) as ReadableStream<Uint8Array> : null,
@@ -229,16 +279,28 @@ async function serveNodeRequest(
       hostname: req.socket.remoteAddress ?? "",
       port: req.socket.remotePort ?? 0,
     };
-    const response = await handler(request, () => remoteAddr, `HTTP/${req.httpVersion}`);
-    const outHeaders: [string, string][] = [];
-    response.headers.forEach((v, k) => outHeaders.push([k, v]));
-    res.writeHead(response.status, outHeaders.flat());
+    const response = await handler(
+      request,
+      () => remoteAddr,
+      h2 ? "HTTP/2" : `HTTP/${req.httpVersion}`,
+    );
+    const out: Record<string, string | string[]> = {};
+    response.headers.forEach((v, k) => {
+      if (h2 && HTTP1_ONLY.has(k)) return;
+      const seen = out[k];
+      out[k] = seen === undefined ? v : Array.isArray(seen) ? [...seen, v] : [seen, v];
+    });
+    for (const cookie of response.headers.getSetCookie()) {
+      // Headers.forEach joins set-cookie values; each must stay its own field.
+      out["set-cookie"] = [...(Array.isArray(out["set-cookie"]) ? out["set-cookie"] : []), cookie];
+    }
+    res.writeHead(response.status, out);
     if (!response.body) {
       res.end();
       return;
     }
     for await (const chunk of response.body) {
-      if (!res.write(chunk)) await new Promise((r) => res.once("drain", r));
+      if (!(res as ServerResponse).write(chunk)) await new Promise((r) => res.once("drain", r));
     }
     res.end();
   } catch (e) {

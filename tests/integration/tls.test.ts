@@ -90,19 +90,43 @@ Deno.test("tls: SNI picks the certificate for the name asked; plain -> TLS switc
     }\nrules:\n  - paths:\n    - backend: p\n`;
     const updated = await node.ctl(["object", "update"], tls);
     assert.equal(updated.code, 0, updated.stderr);
+    // Each name is served with its own certificate (curl trusts only that one), over HTTP/2 by
+    // ALPN and over HTTP/1.1.
     for (const [name, { certFile }] of [["a.test", a], ["b.test", b]] as const) {
-      await eventually(`TLS for ${name}`, async () => {
-        const r = await run("curl", [
-          "-s",
-          "--cacert",
-          certFile,
-          "--resolve",
-          `${name}:${port}:127.0.0.1`,
-          `https://${name}:${port}/`,
-        ]);
-        return r.stdout === "secure";
-      });
+      for (const [flag, version] of [["--http2", "2"], ["--http1.1", "1.1"]]) {
+        await eventually(`TLS for ${name} ${flag}`, async () => {
+          const r = await run("curl", [
+            "-s",
+            flag,
+            "-w",
+            " %{http_version}",
+            "--cacert",
+            certFile,
+            "--resolve",
+            `${name}:${port}:127.0.0.1`,
+            `https://${name}:${port}/`,
+          ]);
+          return r.stdout === `secure ${version}`;
+        });
+      }
     }
+    // Back to one certificate: the SNI listener drains and Deno.serve takes the port.
+    const single = `kind: HTTPServer\nname: s\nport: ${port}\nhttps: true\n` +
+      `certBase64: ${btoa(a.cert)}\nkeyBase64: ${
+        btoa(a.key)
+      }\nrules:\n  - paths:\n    - backend: p\n`;
+    assert.equal((await node.ctl(["object", "update"], single)).code, 0);
+    await eventually("single certificate again", async () => {
+      const r = await run("curl", [
+        "-s",
+        "--cacert",
+        a.certFile,
+        "--resolve",
+        `a.test:${port}:127.0.0.1`,
+        `https://a.test:${port}/`,
+      ]);
+      return r.stdout === "secure";
+    }, 10_000);
   } finally {
     await node.stop();
     await Deno.remove(a.dir, { recursive: true });
