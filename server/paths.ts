@@ -1,5 +1,5 @@
 /**
- * Small path helpers (no std path module is reachable).
+ * Small path helpers, so the project needs no path library.
  *
  * @module
  */

@@ -269,7 +269,7 @@ async function serveNodeRequest(
     const request = new Request(`https://${authority || "localhost"}${req.url}`, {
       method,
       headers,
-      body: hasBody ? Readable.toWeb(req) as ReadableStream<Uint8Array> : null,
+      body: hasBody ? Readable.toWeb(req as Readable) as ReadableStream<Uint8Array> : null,
       signal: abort.signal,
       // @ts-ignore: needed for streaming request bodies
       duplex: "half",
@@ -294,7 +294,7 @@ async function serveNodeRequest(
       // Headers.forEach joins set-cookie values; each must stay its own field.
       out["set-cookie"] = [...(Array.isArray(out["set-cookie"]) ? out["set-cookie"] : []), cookie];
     }
-    res.writeHead(response.status, out);
+    (res as ServerResponse).writeHead(response.status, out);
     if (!response.body) {
       res.end();
       return;
@@ -305,7 +305,7 @@ async function serveNodeRequest(
     res.end();
   } catch (e) {
     options.onError?.(`${(e as Error)?.stack ?? e}`);
-    if (!res.headersSent) res.writeHead(500);
+    if (!res.headersSent) (res as ServerResponse).writeHead(500);
     res.end();
   }
 }
