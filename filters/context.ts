@@ -49,6 +49,21 @@ export async function readAll(
   return out;
 }
 
+/**
+ * A mutable copy of `headers`. Appending entry by entry is several times
+ * faster in Deno than `new Headers(headers)`, which re-validates through the
+ * iterator protocol; this runs once per request that a filter edits.
+ */
+export function copyHeaders(headers: Headers): Headers {
+  const copy = new Headers();
+  headers.forEach((value, name) => {
+    if (name !== "set-cookie") copy.append(name, value);
+  });
+  // forEach joins Set-Cookie lines; each must stay its own field.
+  for (const cookie of headers.getSetCookie()) copy.append("set-cookie", cookie);
+  return copy;
+}
+
 /** Shared header and body handling of requests and responses. */
 abstract class Message {
   #headers: Headers;
@@ -66,7 +81,7 @@ abstract class Message {
   /** Mutable headers; the first call copies headers that came in immutable. */
   get headers(): Headers {
     if (!this.#ownHeaders) {
-      this.#headers = new Headers(this.#headers);
+      this.#headers = copyHeaders(this.#headers);
       this.#ownHeaders = true;
     }
     return this.#headers;

@@ -25,7 +25,7 @@ import {
   headersField,
   stringField,
 } from "./builder.ts";
-import { HttpRequest } from "./context.ts";
+import { copyHeaders, HttpRequest } from "./context.ts";
 import type { FilterKind } from "./filter.ts";
 import { HTTP_METHODS } from "./request_adaptor.ts";
 
@@ -42,7 +42,7 @@ async function copyRequest(src: HttpRequest): Promise<HttpRequest> {
     scheme: src.scheme,
     host: src.host,
     proto: src.proto,
-    headers: new Headers(src.rawHeaders),
+    headers: copyHeaders(src.rawHeaders),
     body,
   });
 }

@@ -23,7 +23,7 @@ import {
   defineBuilderKind,
   headersField,
 } from "./builder.ts";
-import { HttpResponse } from "./context.ts";
+import { copyHeaders, HttpResponse } from "./context.ts";
 import type { FilterKind } from "./filter.ts";
 
 /** The ResponseBuilder spec. */
@@ -56,7 +56,7 @@ export function buildResponse(info: Record<string, unknown>): HttpResponse {
 /** A copy of `src` sharing its (buffered) body. */
 async function copyResponse(src: HttpResponse): Promise<HttpResponse> {
   const body = await src.bytes();
-  return new HttpResponse(src.status, new Headers(src.rawHeaders), body);
+  return new HttpResponse(src.status, copyHeaders(src.rawHeaders), body);
 }
 
 /** How ResponseBuilder makes the active namespace's response. */

@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { copyHeaders, HttpRequest, HttpResponse } from "../../../filters/context.ts";
+
+Deno.test("a request's borrowed headers are copied on first change, never modified in place", () => {
+  const web = new Request("http://gw.test/a/b?x=1", { headers: { "x-one": "1" } });
+  const req = HttpRequest.fromWeb(web);
+  assert.deepEqual([req.path, req.query, req.host], ["/a/b", "x=1", "gw.test"]);
+  assert.equal(req.rawHeaders, web.headers);
+  req.headers.set("x-two", "2");
+  assert.equal(req.header("x-two"), "2");
+  assert.equal(req.header("x-one"), "1");
+  assert.equal(web.headers.get("x-two"), null);
+});
+
+Deno.test("copyHeaders keeps every value, and each Set-Cookie line on its own", () => {
+  const src = new Headers([["a", "1"], ["a", "2"], ["set-cookie", "x=1"], ["set-cookie", "y=2"]]);
+  const copy = copyHeaders(src);
+  assert.equal(copy.get("a"), "1, 2");
+  assert.deepEqual(copy.getSetCookie(), ["x=1", "y=2"]);
+  copy.set("b", "3");
+  assert.equal(src.get("b"), null);
+  const response = new HttpResponse(200, src);
+  response.headers.delete("a");
+  assert.equal(src.get("a"), "1, 2");
+});
