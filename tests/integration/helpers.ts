@@ -9,12 +9,23 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
 const DENO_FLAGS = ["run", "--unstable-net", "--unstable-no-legacy-abort", "--allow-all"];
 
-/** A TCP port that was free a moment ago. */
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port that was free a moment ago, and never one this process handed
+ * out before: the kernel may give a just-released port again, and two
+ * listeners of one test (an etcd's client and peer URLs) must not share it.
+ */
 export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  for (;;) {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** The output of a finished process. */

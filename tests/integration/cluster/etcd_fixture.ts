@@ -6,14 +6,9 @@
  */
 
 import { type EtcdProcess, startEtcdProcess } from "../../../cluster/etcd_process.ts";
+import { freePort } from "../helpers.ts";
 
-/** A free TCP port on 127.0.0.1 (the kernel picks it; we release it at once). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
+export { freePort };
 
 /** Fails with the package name when etcd is not installed. */
 export async function requireEtcd(): Promise<void> {
