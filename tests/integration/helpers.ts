@@ -10,21 +10,42 @@ const MAIN = `${ROOT}main.ts`;
 const DENO_FLAGS = ["run", "--unstable-net", "--unstable-no-legacy-abort", "--allow-all"];
 
 const handedOut = new Set<number>();
+const PORT_CLAIMS = "/tmp/easegress-test-ports";
+const CLAIM_LIFETIME_MS = 15 * 60_000;
 
 /**
- * A TCP port that was free a moment ago, and never one this process handed
- * out before: the kernel may give a just-released port again, and two
- * listeners of one test (an etcd's client and peer URLs) must not share it.
+ * A TCP port that was free a moment ago and that no other test process of
+ * this machine was handed in the last minutes: test files run in parallel
+ * and data planes bind with SO_REUSEPORT, so two tests given one port would
+ * share it silently. A port is claimed by creating a file named after it.
  */
 export function freePort(): number {
+  Deno.mkdirSync(PORT_CLAIMS, { recursive: true });
   for (;;) {
     const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (l.addr as Deno.NetAddr).port;
     l.close();
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (claim(`${PORT_CLAIMS}/${port}`)) return port;
+  }
+}
+
+function claim(path: string): boolean {
+  try {
+    Deno.writeTextFileSync(path, String(Deno.pid), { createNew: true });
+    return true;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  }
+  // A claim left by an earlier run expires.
+  try {
+    const age = Date.now() - (Deno.statSync(path).mtime?.getTime() ?? 0);
+    if (age < CLAIM_LIFETIME_MS) return false;
+    Deno.writeTextFileSync(path, String(Deno.pid));
+    return true;
+  } catch {
+    return false;
   }
 }
 
