@@ -161,18 +161,6 @@ export class DataPlane {
     return undefined;
   }
 
-  /** The names of every object running or failed. */
-  names(): string[] {
-    return [
-      ...new Set([...this.#servers.keys(), ...this.#pipelines.keys(), ...this.#errors.keys()]),
-    ];
-  }
-
-  /** The bound port of a server, once listening. */
-  serverPort(name: string): number | undefined {
-    return this.#servers.get(name)?.port;
-  }
-
   /** Closes every server (draining in-flight requests), then every pipeline. */
   async close(): Promise<void> {
     await Promise.all([...this.#servers.values()].map((s) => s.close()));

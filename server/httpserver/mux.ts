@@ -58,6 +58,8 @@ export class Mux {
   readonly #rules: CompiledRule[];
   readonly #cache: Map<string, CompiledPath | 404 | 405> | undefined;
   readonly #cacheSize: number;
+  // Read on every request: computed once per routing table.
+  readonly #usesIP: boolean;
 
   constructor(spec: HTTPServerSpec) {
     this.#ipFilter = spec.ipFilter ? new IPFilter(spec.ipFilter) : undefined;
@@ -65,12 +67,13 @@ export class Mux {
     this.#rules = spec.rules.map((r) => compileRule(r, serverLimit));
     this.#cacheSize = spec.cacheSize;
     this.#cache = spec.cacheSize > 0 ? new Map() : undefined;
+    this.#usesIP = !!this.#ipFilter ||
+      this.#rules.some((r) => r.ipFilter || r.paths.some((p) => p.ipFilter));
   }
 
   /** Whether any IP filter exists, so callers know if they need the real IP. */
   get usesIP(): boolean {
-    return !!this.#ipFilter ||
-      this.#rules.some((r) => r.ipFilter || r.paths.some((p) => p.ipFilter));
+    return this.#usesIP;
   }
 
   /**

@@ -9,7 +9,7 @@
 import { BodyTooLargeError, Context, HttpRequest, splitTarget } from "../../filters/context.ts";
 import type { Logger } from "../../filters/filter.ts";
 import type { BufferedLineWriter } from "../log.ts";
-import { HttpStats, type HttpStatsSnapshot } from "../../filters/http_stats.ts";
+import { HttpStats } from "../../filters/http_stats.ts";
 import { isPublicIP } from "./ipfilter.ts";
 import { Mux, type Route } from "./mux.ts";
 import { type HTTPServerSpec, listenerChanged } from "./spec.ts";
@@ -66,11 +66,6 @@ export class HTTPServer {
   /** The spec now serving. */
   get spec(): HTTPServerSpec {
     return this.#spec;
-  }
-
-  /** The bound port once listening (useful when the spec's port is shared). */
-  get port(): number | undefined {
-    return this.#listener?.port;
   }
 
   /**
@@ -147,11 +142,6 @@ export class HTTPServer {
       ...this.#stats.snapshot(true),
       topN,
     };
-  }
-
-  /** Server-wide statistics, for merging across workers. */
-  statsSnapshot(): HttpStatsSnapshot {
-    return this.#stats.snapshot();
   }
 
   #handle = (

@@ -190,8 +190,3 @@ function checkFlow(
     }
   });
 }
-
-/** Whether a raw object looks like a pipeline kind (v2 or v1 spelling). */
-export function isPipelineKind(kind: unknown): boolean {
-  return kind === "Pipeline" || kind === "HTTPPipeline";
-}
