@@ -16,6 +16,7 @@ import type { Context, HttpRequest, HttpResponse } from "./context.ts";
 import { httpHeader, urlValues } from "./template/gotypes.ts";
 import { parseJSON } from "./template/json.ts";
 import { float64, withGoType } from "./template/values.ts";
+import { STATUS_TEXT } from "./status_text.ts";
 
 /** Field and method names through which a template reads a body. */
 export const BODY_FIELDS: readonly string[] = ["Body", "RawBody", "JSONBody", "YAMLBody"];
@@ -287,56 +288,6 @@ export class CookieView {
 }
 withGoType(CookieView.prototype, { name: "*http.Cookie" });
 withGoType(RequestView.prototype, { name: "*builder.request" });
-
-const STATUS_TEXT: Record<number, string> = {
-  100: "Continue",
-  101: "Switching Protocols",
-  200: "OK",
-  201: "Created",
-  202: "Accepted",
-  203: "Non-Authoritative Information",
-  204: "No Content",
-  205: "Reset Content",
-  206: "Partial Content",
-  300: "Multiple Choices",
-  301: "Moved Permanently",
-  302: "Found",
-  303: "See Other",
-  304: "Not Modified",
-  307: "Temporary Redirect",
-  308: "Permanent Redirect",
-  400: "Bad Request",
-  401: "Unauthorized",
-  402: "Payment Required",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  406: "Not Acceptable",
-  408: "Request Timeout",
-  409: "Conflict",
-  410: "Gone",
-  411: "Length Required",
-  412: "Precondition Failed",
-  413: "Request Entity Too Large",
-  414: "Request URI Too Long",
-  415: "Unsupported Media Type",
-  416: "Requested Range Not Satisfiable",
-  417: "Expectation Failed",
-  418: "I'm a teapot",
-  422: "Unprocessable Entity",
-  425: "Too Early",
-  426: "Upgrade Required",
-  428: "Precondition Required",
-  429: "Too Many Requests",
-  431: "Request Header Fields Too Large",
-  451: "Unavailable For Legal Reasons",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-  505: "HTTP Version Not Supported",
-};
 
 /** A response as templates see it (Go's `*http.Response` plus body accessors). */
 export class ResponseView extends MessageView {

@@ -29,13 +29,17 @@ const DIRECT_READ_SIZE = 64 * 1024;
 const DIRECT_READ_MIN = 8 * 1024;
 /** Write buffers up to this size are kept for the next request. */
 const KEPT_WRITE_BUFFER_SIZE = 32 * 1024;
+/** Chunks up to this size are framed in one write. */
+const COALESCE_CHUNK_MAX = 16 * 1024;
+const CRLF = new Uint8Array([13, 10]);
+const encoder = new TextEncoder();
 
 /** A socket with buffered reading, used for one exchange at a time. */
 export class Http1Connection {
   /** The underlying TCP or TLS socket. */
   readonly socket: Deno.Conn;
   /** Read buffer; unread bytes are `buf[start, end)`. */
-  buf: Bytes = new Uint8Array(READ_BUFFER_SIZE);
+  buf: Bytes;
   /** Offset of the first unread byte in `buf`. */
   start = 0;
   /** Offset just past the last received byte in `buf`. */
@@ -50,9 +54,17 @@ export class Http1Connection {
   #writeBuffer: Uint8Array | null = null;
   readonly #onIdleSettled: () => void;
 
-  /** `onIdleEnd` is called when an idle connection's pending read ends (EOF, data or error). */
-  constructor(socket: Deno.Conn, onIdleEnd: (conn: Http1Connection) => void) {
+  /**
+   * `onIdleEnd` is called when an idle connection's pending read ends (EOF,
+   * data or error). `bufferSize` is the initial read buffer; it grows as needed.
+   */
+  constructor(
+    socket: Deno.Conn,
+    onIdleEnd: (conn: Http1Connection) => void,
+    bufferSize = READ_BUFFER_SIZE,
+  ) {
     this.socket = socket;
+    this.buf = new Uint8Array(bufferSize);
     this.#onIdleSettled = () => {
       if (this.state === IDLE) onIdleEnd(this);
     };
@@ -166,6 +178,24 @@ export class Http1Connection {
   async write(bytes: Uint8Array): Promise<void> {
     let written = await this.socket.write(bytes);
     while (written < bytes.length) written += await this.socket.write(bytes.subarray(written));
+  }
+
+  /** Writes one chunk of a chunked body, framing and data in one write when small. */
+  async writeChunk(chunk: Uint8Array): Promise<void> {
+    const sizeLine = chunk.length.toString(16) + "\r\n";
+    if (chunk.length > COALESCE_CHUNK_MAX) {
+      await this.write(encoder.encode(sizeLine));
+      await this.write(chunk);
+      await this.write(CRLF);
+      return;
+    }
+    const buf = this.writeBuffer(sizeLine.length + chunk.length + 2);
+    let n = encoder.encodeInto(sizeLine, buf).written;
+    buf.set(chunk, n);
+    n += chunk.length;
+    buf[n++] = 13;
+    buf[n++] = 10;
+    await this.write(buf.subarray(0, n));
   }
 
   /** Closes the socket (idempotent); a pending read or write then fails. */

@@ -29,8 +29,6 @@ import { UpstreamError } from "./upstream_error.ts";
 
 /** Bodies up to this size are written in the same write as the head. */
 const INLINE_BODY_MAX = 16 * 1024;
-/** Chunks up to this size are framed in one write. */
-const COALESCE_CHUNK_MAX = 16 * 1024;
 const IDEMPOTENT: ReadonlySet<string> = new Set([
   "GET",
   "HEAD",
@@ -42,8 +40,6 @@ const IDEMPOTENT: ReadonlySet<string> = new Set([
 /** Methods whose empty body is still announced with `Content-Length: 0`, as Go does. */
 const EMPTY_BODY_LENGTH: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH"]);
 const LAST_CHUNK = new TextEncoder().encode("0\r\n\r\n");
-const CRLF = new TextEncoder().encode("\r\n");
-const encoder = new TextEncoder();
 
 /** A request turned into wire form once, before a connection is chosen, and reused on retry. */
 export interface PreparedRequest {
@@ -443,7 +439,7 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
         return;
       }
       try {
-        if (chunked) await this.#writeChunk(chunk);
+        if (chunked) await conn.writeChunk(chunk);
         else await conn.write(chunk);
       } catch (error) {
         this.#requestFailed(error);
@@ -469,24 +465,6 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
       }
     }
     this.#requestFinished();
-  }
-
-  async #writeChunk(chunk: Uint8Array): Promise<void> {
-    const conn = this.#conn;
-    const sizeLine = chunk.length.toString(16) + "\r\n";
-    if (chunk.length > COALESCE_CHUNK_MAX) {
-      await conn.write(encoder.encode(sizeLine));
-      await conn.write(chunk);
-      await conn.write(CRLF);
-      return;
-    }
-    const buf = conn.writeBuffer(sizeLine.length + chunk.length + 2);
-    let n = encodeHeadInto(sizeLine, buf);
-    buf.set(chunk, n);
-    n += chunk.length;
-    buf[n++] = 13;
-    buf[n++] = 10;
-    await conn.write(buf.subarray(0, n));
   }
 
   /** The response ended before the request body: drop the rest and the connection. */

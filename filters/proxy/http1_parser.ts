@@ -68,7 +68,7 @@ export function findLineEnd(buf: Uint8Array, from: number, end: number): number 
 }
 
 /** Decodes bytes as ISO-8859-1 ("isomorphic decode"), the way header bytes map to ByteStrings. */
-function latin1(bytes: Uint8Array): string {
+export function latin1(bytes: Uint8Array): string {
   let out = "";
   for (let i = 0; i < bytes.length; i += 4096) {
     out += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
@@ -106,7 +106,7 @@ function headerKind(name: string): number {
 }
 
 /** Parses a Content-Length value ("12", or a list of equal values "12, 12"); -2 if invalid. */
-function parseContentLength(value: string): number {
+export function parseContentLength(value: string): number {
   let result = -1;
   let n = -1;
   for (let i = 0; i <= value.length; i++) {
@@ -135,7 +135,8 @@ function parseContentLength(value: string): number {
   return result;
 }
 
-function hasToken(list: string, token: string): boolean {
+/** Whether the comma-separated `list` holds `token` (case-insensitive). */
+export function hasToken(list: string, token: string): boolean {
   for (const part of list.split(",")) {
     if (part.trim().toLowerCase() === token) return true;
   }

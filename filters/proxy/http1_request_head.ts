@@ -124,7 +124,7 @@ export function encodeHeadInto(head: string, buf: Uint8Array): number {
     const c = head.charCodeAt(i);
     if (c > 0xff) {
       throw new TypeError(
-        `Cannot send upstream request: header text has character U+${c.toString(16)}`,
+        `Cannot write HTTP/1.1 head: header text has character U+${c.toString(16)}`,
       );
     }
     buf[i] = c;

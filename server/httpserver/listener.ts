@@ -1,8 +1,10 @@
 /**
- * Listeners for an HTTPServer: `Deno.serve` for plain HTTP (HTTP/1.1 and
- * h2c) and for TLS with one certificate (HTTP/2 by ALPN); `node:https` with
- * an SNI callback when several certificates must be chosen by server name.
- * Whichever runs, requests reach the same handler as web Requests.
+ * Listeners for an HTTPServer: our own HTTP/1.1 server for plain HTTP (h2c
+ * connections are passed to an internal `Deno.serve`); `Deno.serve` for TLS
+ * with one certificate (HTTP/2 by ALPN); `node:http2`'s secure server with
+ * an SNI callback when several certificates must be chosen by server name;
+ * QUIC for HTTP/3. Whichever runs, requests reach the same handler as the
+ * pipeline's `HttpRequest`.
  *
  * @module
  */
@@ -18,18 +20,44 @@ import {
 import type { Socket } from "node:net";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
+import { HttpRequest, type HttpResponse } from "../../filters/context.ts";
+import { parseDuration } from "../../filters/spec.ts";
 import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
+import { PeerClient } from "./client.ts";
+import { serveHttp1 } from "./http1/server.ts";
 import type { HTTPServerSpec } from "./spec.ts";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
-/** Handles one request; `proto` is "HTTP/1.1" or "HTTP/2". */
+/** Handles one request. */
 export type RequestHandler = (
+  request: HttpRequest,
+  client: PeerClient,
+) => HttpResponse | Promise<HttpResponse>;
+
+/**
+ * A handler of web requests, as `Deno.serve`, node and HTTP/3 adapters call
+ * it; `proto` overrides the protocol the handler was made for.
+ */
+type WebHandler = (
   request: Request,
   peer: () => Deno.NetAddr,
-  proto: string,
+  proto?: string,
 ) => Response | Promise<Response>;
+
+function toWeb(response: HttpResponse): Response {
+  return response.toWeb();
+}
+
+/** Adapts `handler` to web requests; `proto` is what the requests' `proto` says. */
+function webHandler(handler: RequestHandler, proto: string): WebHandler {
+  return (req, peer, actual) => {
+    const client = new PeerClient(req.headers, { peer, signal: () => req.signal });
+    const result = handler(HttpRequest.fromWeb(req, actual ?? proto), client);
+    return result instanceof Promise ? result.then(toWeb) : result.toWeb();
+  };
+}
 
 /** A started listener. */
 export interface Listener {
@@ -96,11 +124,12 @@ export async function startListener(
   options: ListenerOptions = {},
 ): Promise<Listener> {
   const hostname = spec.address ?? "0.0.0.0";
-  if (!spec.https) return startDenoListener(spec.port, hostname, handler, options);
+  if (!spec.https) return startPlainListener(spec, hostname, handler, options);
   const pairs = certPairs(spec);
+  const web = webHandler(handler, "HTTP/1.1");
   const tcp = pairs.length > 1
-    ? await startSniListener(spec.port, hostname, pairs, handler, options)
-    : startDenoListener(spec.port, hostname, handler, options, pairs[0]);
+    ? await startSniListener(spec.port, hostname, pairs, web, options)
+    : startDenoListener(spec.port, hostname, web, options, pairs[0]);
   if (!spec.http3 || options.quic === false) return tcp;
   let quic: Http3Server;
   try {
@@ -110,7 +139,9 @@ export async function startListener(
       port: tcp.port,
       cert: pairs[0].cert,
       key: pairs[0].key,
-      handler: (req, info) => handler(req, () => info.remoteAddr, "HTTP/3"),
+      handler: ((h3) => (req: Request, info: { remoteAddr: Deno.NetAddr }) =>
+        h3(req, () =>
+          info.remoteAddr))(webHandler(handler, "HTTP/3")),
     });
   } catch (e) {
     // TCP keeps serving (HTTP/1.1 and HTTP/2) when the UDP port is taken.
@@ -125,10 +156,88 @@ export async function startListener(
   };
 }
 
+/**
+ * Plain HTTP: our HTTP/1.1 server, handing connections that open with the
+ * HTTP/2 preface (h2c with prior knowledge) to an internal `Deno.serve`.
+ */
+function startPlainListener(
+  spec: HTTPServerSpec,
+  hostname: string,
+  handler: RequestHandler,
+  options: ListenerOptions,
+): Listener {
+  const h2c = new H2cBridge(webHandler(handler, "HTTP/2"), options);
+  const server = serveHttp1({
+    hostname,
+    port: spec.port,
+    reusePort: options.reusePort,
+    handler,
+    keepAliveTimeoutMs: parseDuration(spec.keepAliveTimeout) ?? 60_000,
+    maxConnections: spec.maxConnections,
+    h2c: (socket, received) => h2c.take(socket, received),
+    onError: options.onError,
+  });
+  return {
+    port: server.port,
+    async shutdown(graceMs: number) {
+      await Promise.all([server.shutdown(graceMs), h2c.shutdown(graceMs)]);
+    },
+  };
+}
+
+/**
+ * Serves h2c connections: each is piped to a `Deno.serve` listening on a
+ * loopback port of its own, started on first use. Requests there see the
+ * real client's address, looked up by the pipe's local port.
+ */
+class H2cBridge {
+  readonly #handler: WebHandler;
+  readonly #options: ListenerOptions;
+  #inner: Listener | undefined;
+  readonly #peers = new Map<number, Deno.NetAddr>();
+
+  constructor(handler: WebHandler, options: ListenerOptions) {
+    this.#handler = handler;
+    this.#options = options;
+  }
+
+  async take(socket: Deno.Conn, received: Uint8Array): Promise<void> {
+    const peers = this.#peers;
+    this.#inner ??= startDenoListener(0, "127.0.0.1", (req, peer) => {
+      const pipe = peer();
+      return this.#handler(req, () => peers.get(pipe.port) ?? pipe);
+    }, { onError: this.#options.onError });
+    let pipe: Deno.TcpConn | undefined;
+    try {
+      pipe = await Deno.connect({ hostname: "127.0.0.1", port: this.#inner.port });
+      const port = (pipe.localAddr as Deno.NetAddr).port;
+      peers.set(port, socket.remoteAddr as Deno.NetAddr);
+      await pipe.write(received);
+      await Promise.allSettled([
+        socket.readable.pipeTo(pipe.writable),
+        pipe.readable.pipeTo(socket.writable),
+      ]);
+      peers.delete(port);
+    } catch (e) {
+      this.#options.onError?.(`h2c: ${(e as Error).message}`);
+    } finally {
+      for (const c of [socket, pipe]) {
+        try {
+          c?.close();
+        } catch { /* closed by the pipe already */ }
+      }
+    }
+  }
+
+  async shutdown(graceMs: number): Promise<void> {
+    await this.#inner?.shutdown(graceMs);
+  }
+}
+
 function startDenoListener(
   port: number,
   hostname: string,
-  handler: RequestHandler,
+  handler: WebHandler,
   options: ListenerOptions,
   tls?: CertPair,
 ): Listener {
@@ -147,7 +256,7 @@ function startDenoListener(
   };
   const server = Deno.serve(
     serveOptions,
-    (req, info) => handler(req, () => info.remoteAddr as Deno.NetAddr, "HTTP/1.1"),
+    (req, info) => handler(req, () => info.remoteAddr as Deno.NetAddr),
   );
   return {
     port: (server.addr as Deno.NetAddr).port,
@@ -166,7 +275,7 @@ async function startSniListener(
   port: number,
   hostname: string,
   pairs: CertPair[],
-  handler: RequestHandler,
+  handler: WebHandler,
   options: ListenerOptions,
 ): Promise<Listener> {
   const contexts = pairs.map((p) => ({
@@ -250,7 +359,7 @@ const HTTP1_ONLY = new Set([
 async function serveNodeRequest(
   req: NodeRequest,
   res: NodeResponse,
-  handler: RequestHandler,
+  handler: WebHandler,
   options: ListenerOptions,
 ): Promise<void> {
   const h2 = req.httpVersionMajor === 2;

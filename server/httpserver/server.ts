@@ -6,11 +6,16 @@
  * @module
  */
 
-import { BodyTooLargeError, Context, HttpRequest, splitTarget } from "../../filters/context.ts";
+import {
+  BodyTooLargeError,
+  Context,
+  type HttpRequest,
+  HttpResponse,
+} from "../../filters/context.ts";
 import type { Logger } from "../../filters/filter.ts";
 import type { BufferedLineWriter } from "../log.ts";
 import { HttpStats } from "../../filters/http_stats.ts";
-import { isPublicIP } from "./ipfilter.ts";
+import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
 import { type HTTPServerSpec, listenerChanged } from "./spec.ts";
 import { type Listener, startListener } from "./listener.ts";
@@ -78,7 +83,7 @@ export class HTTPServer {
     this.#mux = new Mux(spec);
     this.#connectionClose = !spec.keepAlive;
     this.#altSvc = altSvcOf(spec);
-    if (listenerChanged(old, spec) || spec.keepAliveTimeout !== old.keepAliveTimeout) {
+    if (listenerChanged(old, spec)) {
       const previous = this.#listener;
       this.#listener = undefined;
       // Release the old port first when it is the same one and not shared.
@@ -144,25 +149,19 @@ export class HTTPServer {
     };
   }
 
-  #handle = (
-    req: Request,
-    peer: () => Deno.NetAddr,
-    proto: string,
-  ): Promise<Response> | Response => {
+  #handle = (request: HttpRequest, client: PeerClient): Promise<HttpResponse> | HttpResponse => {
     const start = performance.now();
     const mux = this.#mux;
-    const headers = req.headers;
-    const client = new RequestClient(req, peer);
-    const target = splitTarget(req.url);
-    const path = target.path;
-    const host = headers.get("host") ?? "";
+    const headers = request.rawHeaders;
+    const path = request.path;
+    // The access log shows the target as received, before any rewrite.
+    const target = this.#env.accessLog ? request.url : "";
     const ip = mux.usesIP ? client.realIP : "";
-    const route = mux.route(host, req.method, path, (n) => headers.get(n), ip);
-    if (typeof route === "number") return this.#finish(req, route, start, client);
+    const route = mux.route(request.host, request.method, path, (n) => headers.get(n), ip);
+    if (typeof route === "number") return this.#finish(request, target, route, start, client);
     const pipeline = this.#env.pipeline(route.backend);
-    if (!pipeline) return this.#finish(req, 503, start, client, route);
+    if (!pipeline) return this.#finish(request, target, 503, start, client, route);
 
-    const request = HttpRequest.fromWeb(req, proto, target);
     if (route.rewrite !== undefined) request.path = route.rewrite(path);
     if (this.#spec.xForwardedFor) addForwardedFor(request, client.realIP);
     const ctx = new Context(request, client);
@@ -170,63 +169,81 @@ export class HTTPServer {
     if (limit >= 0 && request.method !== "GET" && request.method !== "HEAD") {
       const length = headers.get("content-length");
       if (length !== null) {
-        if (Number(length) > limit) return this.#finish(req, 413, start, client, route);
+        if (Number(length) > limit) return this.#finish(request, target, 413, start, client, route);
       } else if (headers.has("transfer-encoding")) {
         return request.bytes(limit).then(
-          () => this.#run(pipeline, ctx, req, start, route),
+          () => this.#run(pipeline, ctx, target, start, route),
           (e) =>
-            this.#finish(req, e instanceof BodyTooLargeError ? 413 : 400, start, client, route),
+            this.#finish(
+              request,
+              target,
+              e instanceof BodyTooLargeError ? 413 : 400,
+              start,
+              client,
+              route,
+            ),
         );
       }
     }
-    return this.#run(pipeline, ctx, req, start, route);
+    return this.#run(pipeline, ctx, target, start, route);
   };
 
   #run(
     pipeline: PipelineHandler,
     ctx: Context,
-    req: Request,
+    target: string,
     start: number,
     route: Route,
-  ): Promise<Response> | Response {
+  ): Promise<HttpResponse> | HttpResponse {
+    const request = ctx.request;
     let result: string | Promise<string>;
     try {
       result = pipeline.handle(ctx);
     } catch (e) {
       this.#env.log.error(`pipeline ${route.backend}: ${(e as Error).stack ?? e}`);
-      return this.#respond(ctx, req, start, route);
+      return this.#respond(ctx, request, target, start, route);
     }
-    if (typeof result === "string") return this.#respond(ctx, req, start, route);
+    if (typeof result === "string") return this.#respond(ctx, request, target, start, route);
     return result.then(
-      () => this.#respond(ctx, req, start, route),
+      () => this.#respond(ctx, request, target, start, route),
       (e) => {
         this.#env.log.error(`pipeline ${route.backend}: ${(e as Error).stack ?? e}`);
-        return this.#respond(ctx, req, start, route);
+        return this.#respond(ctx, request, target, start, route);
       },
     );
   }
 
-  #respond(ctx: Context, req: Request, start: number, route: Route): Response {
+  #respond(
+    ctx: Context,
+    request: HttpRequest,
+    target: string,
+    start: number,
+    route: Route,
+  ): HttpResponse {
     ctx.useNamespace("DEFAULT");
     const response = ctx.response;
-    if (!response) return this.#finish(req, 503, start, ctx, route);
+    if (!response) return this.#finish(request, target, 503, start, ctx, route);
     if (this.#connectionClose) response.headers.set("connection", "close");
-    if (this.#altSvc && ctx.request.proto !== "HTTP/3") {
+    if (this.#altSvc && request.proto !== "HTTP/3") {
       response.headers.set("alt-svc", this.#altSvc);
     }
     const status = response.status;
     this.#record(status, start, route);
-    if (this.#env.accessLog) this.#log(req, status, start, ctx, ctx.tags);
-    return response.toWeb();
+    if (this.#env.accessLog) this.#log(request, target, status, start, ctx, ctx.tags);
+    return response;
   }
 
-  #finish(req: Request, status: number, start: number, client: Client, route?: Route): Response {
+  #finish(
+    request: HttpRequest,
+    target: string,
+    status: number,
+    start: number,
+    client: Client,
+    route?: Route,
+  ): HttpResponse {
     this.#record(status, start, route);
-    if (this.#env.accessLog) this.#log(req, status, start, client, []);
-    return new Response(null, {
-      status,
-      headers: this.#connectionClose ? { connection: "close" } : undefined,
-    });
+    if (this.#env.accessLog) this.#log(request, target, status, start, client, []);
+    return new HttpResponse(status, this.#connectionClose ? CONNECTION_CLOSE : undefined);
   }
 
   #record(status: number, start: number, route: Route | undefined): void {
@@ -242,21 +259,24 @@ export class HTTPServer {
     s.record(status, ms);
   }
 
-  #log(req: Request, status: number, start: number, client: Client, tags: readonly string[]): void {
-    const url = req.url;
-    const uri = url.slice(url.indexOf("/", url.indexOf("://") + 3));
+  #log(
+    request: HttpRequest,
+    target: string,
+    status: number,
+    start: number,
+    client: Client,
+    tags: readonly string[],
+  ): void {
     const ms = (performance.now() - start).toFixed(3);
-    const rx = req.headers.get("content-length") ?? "0";
+    const rx = request.header("content-length") ?? "0";
     this.#env.accessLog!.push(
-      `[${timestamp()}] [${client.remoteAddr} ${client.realIP} ${req.method} ${uri} ${status}] ` +
+      `[${timestamp()}] [${client.remoteAddr} ${client.realIP} ${request.method} ${target} ${status}] ` +
         `[${ms}ms rx:${rx}B] [${tags.join(" ")}]`,
     );
   }
 }
 
-function altSvcOf(spec: HTTPServerSpec): string | undefined {
-  return spec.https && spec.http3 ? `h3=":${spec.port}"; ma=86400` : undefined;
-}
+const CONNECTION_CLOSE: [string, string][] = [["connection", "close"]];
 
 let lastStampMs = 0;
 let lastStamp = "";
@@ -276,57 +296,14 @@ interface Client {
   readonly realIP: string;
 }
 
-/**
- * Client facts of one request, each computed on first use: most requests
- * never need the abort signal or the peer address, and each is a call into
- * the runtime.
- */
-class RequestClient implements Client {
-  readonly #req: Request;
-  readonly #peer: () => Deno.NetAddr;
-  #realIP: string | undefined;
-  #remoteAddr: string | undefined;
-
-  constructor(req: Request, peer: () => Deno.NetAddr) {
-    this.#req = req;
-    this.#peer = peer;
-  }
-
-  get signal(): AbortSignal {
-    return this.#req.signal;
-  }
-
-  get remoteAddr(): string {
-    if (this.#remoteAddr === undefined) {
-      const addr = this.#peer();
-      this.#remoteAddr = `${addr.hostname}:${addr.port}`;
-    }
-    return this.#remoteAddr;
-  }
-
-  get realIP(): string {
-    return this.#realIP ??= realIPOf(this.#req.headers, this.#peer().hostname);
-  }
-}
-
-/** The client's IP: first public X-Forwarded-For entry, else X-Real-Ip, else the peer. */
-export function realIPOf(headers: Headers, peer: string): string {
-  const xff = headers.get("x-forwarded-for");
-  if (xff !== null) {
-    for (const part of xff.split(",")) {
-      const ip = part.trim();
-      if (isPublicIP(ip)) return ip;
-    }
-  }
-  const real = headers.get("x-real-ip");
-  if (real !== null && real.trim()) return real.trim();
-  return peer;
-}
-
 function addForwardedFor(request: HttpRequest, realIP: string): void {
   const current = request.header("x-forwarded-for");
   if (current === null) request.headers.set("x-forwarded-for", realIP);
   else if (!current.includes(realIP)) {
     request.headers.set("x-forwarded-for", `${current}, ${realIP}`);
   }
+}
+
+function altSvcOf(spec: HTTPServerSpec): string | undefined {
+  return spec.https && spec.http3 ? `h3=":${spec.port}"; ma=86400` : undefined;
 }

@@ -170,9 +170,10 @@ function readPath(r: SpecReader): PathSpec {
   return p;
 }
 
-/** Whether two specs need different listeners (port, address or TLS changed). */
+/** Whether two specs need different listeners (port, address, TLS or connection limits changed). */
 export function listenerChanged(a: HTTPServerSpec, b: HTTPServerSpec): boolean {
   return a.port !== b.port || a.address !== b.address || a.https !== b.https ||
+    a.keepAliveTimeout !== b.keepAliveTimeout || a.maxConnections !== b.maxConnections ||
     a.http3 !== b.http3 || a.certBase64 !== b.certBase64 || a.keyBase64 !== b.keyBase64 ||
     JSON.stringify([a.certs, a.keys]) !== JSON.stringify([b.certs, b.keys]);
 }

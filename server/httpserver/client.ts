@@ -1,0 +1,65 @@
+/**
+ * Who sent a request: the facts a listener knows about the connection,
+ * computed on first use, because most requests never need the peer address
+ * or the abort signal and each costs a call into the runtime.
+ *
+ * @module
+ */
+
+import type { ClientInfo } from "../../filters/context.ts";
+import { isPublicIP } from "./ipfilter.ts";
+
+/** Where a {@linkcode PeerClient} reads connection facts from. */
+export interface PeerSource {
+  /** The TCP (or UDP, for HTTP/3) peer. */
+  peer(): Deno.NetAddr;
+  /** Aborted when the client goes away. */
+  signal(): AbortSignal;
+}
+
+/** The client of one request, as filters and the access log see it. */
+export class PeerClient implements ClientInfo {
+  readonly #headers: Headers;
+  readonly #source: PeerSource;
+  #realIP: string | undefined;
+  #remoteAddr: string | undefined;
+
+  /** `headers` are the request's, for X-Forwarded-For and X-Real-Ip. */
+  constructor(headers: Headers, source: PeerSource) {
+    this.#headers = headers;
+    this.#source = source;
+  }
+
+  /** Aborted when the client goes away. */
+  get signal(): AbortSignal {
+    return this.#source.signal();
+  }
+
+  /** The peer address "ip:port". */
+  get remoteAddr(): string {
+    if (this.#remoteAddr === undefined) {
+      const addr = this.#source.peer();
+      this.#remoteAddr = `${addr.hostname}:${addr.port}`;
+    }
+    return this.#remoteAddr;
+  }
+
+  /** The client's IP after X-Forwarded-For / X-Real-Ip. */
+  get realIP(): string {
+    return this.#realIP ??= realIPOf(this.#headers, this.#source.peer().hostname);
+  }
+}
+
+/** The client's IP: first public X-Forwarded-For entry, else X-Real-Ip, else the peer. */
+export function realIPOf(headers: Headers, peer: string): string {
+  const xff = headers.get("x-forwarded-for");
+  if (xff !== null) {
+    for (const part of xff.split(",")) {
+      const ip = part.trim();
+      if (isPublicIP(ip)) return ip;
+    }
+  }
+  const real = headers.get("x-real-ip");
+  if (real !== null && real.trim()) return real.trim();
+  return peer;
+}

@@ -1,0 +1,386 @@
+/**
+ * One client connection of the HTTP/1.1 server: reads request heads and
+ * bodies from a buffer it owns, hands each request to the handler as an
+ * `HttpRequest`, and writes the `HttpResponse` back, head and small body in
+ * one write. Requests on a connection are served one after another, so
+ * pipelined requests are answered in order.
+ *
+ * @module
+ */
+
+import { HttpRequest, type HttpResponse } from "../../../filters/context.ts";
+import {
+  type BodyReader,
+  ChunkedReader,
+  ContentLengthReader,
+} from "../../../filters/proxy/http1_body.ts";
+import { CLOSED, Http1Connection } from "../../../filters/proxy/http1_connection.ts";
+import { findHeadEnd, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
+import { encodeHeadInto } from "../../../filters/proxy/http1_request_head.ts";
+import { PeerClient, type PeerSource } from "../client.ts";
+import { parseRequestHead, type RequestHead, RequestHeadError } from "./request_head.ts";
+import { type ResponseFraming, serializeResponseHead } from "./response_head.ts";
+
+/** Handles one request. */
+export type Http1Handler = (
+  request: HttpRequest,
+  client: PeerClient,
+) => HttpResponse | Promise<HttpResponse>;
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  readonly handler: Http1Handler;
+  /** Largest request head accepted, in bytes. */
+  readonly maxHeadBytes: number;
+  /** Coarse clock (ms) the idle sweep compares against. */
+  readonly now: number;
+  /** Whether the server is shutting down: finish the current request, then close. */
+  readonly draining: boolean;
+  /** Takes over a connection that opened with the HTTP/2 preface, or undefined. */
+  readonly h2c?: (socket: Deno.Conn, received: Uint8Array) => void;
+  onError(message: string): void;
+  /** Called once when the connection ends. */
+  closed(conn: ServerConnection): void;
+}
+
+/** Initial read buffer per connection: idle connections must stay small. */
+const READ_BUFFER_SIZE = 4096;
+/** Heads and bodies up to this size go out in one write. */
+const COALESCE_MAX = 64 * 1024;
+/** Trailer bytes accepted after a chunked request body. */
+const MAX_TRAILER_BYTES = 16 * 1024;
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+const LAST_CHUNK = new TextEncoder().encode("0\r\n\r\n");
+const H2_PREFACE = "PRI * HTTP/2.0\r\n";
+
+/** One accepted client connection. */
+export class ServerConnection implements PeerSource {
+  readonly #socket: Deno.Conn;
+  readonly #conn: Http1Connection;
+  readonly #host: ConnectionHost;
+  /** Coarse time this connection started waiting for a request head; 0 while busy. */
+  waitingSince = 0;
+  #abort: AbortController | undefined;
+  /** The read started after a request body ended, watching for the client leaving. */
+  #readAhead: Promise<boolean> | null = null;
+  /** Whether the current request's body has been read to its end. */
+  #bodyDone = true;
+  #continuePending = false;
+  readonly #framing: ResponseFraming = { close: false, http10: false };
+
+  constructor(socket: Deno.Conn, host: ConnectionHost) {
+    this.#socket = socket;
+    this.#host = host;
+    this.#conn = new Http1Connection(socket, () => {}, READ_BUFFER_SIZE);
+  }
+
+  /** The client's address. */
+  peer(): Deno.NetAddr {
+    return this.#socket.remoteAddr as Deno.NetAddr;
+  }
+
+  /** Aborted when the client goes away during the current request. */
+  signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      this.#watchClient();
+    }
+    return this.#abort.signal;
+  }
+
+  /** Whether the connection is between requests with nothing received. */
+  get idle(): boolean {
+    return this.waitingSince !== 0 && this.#conn.buffered === 0;
+  }
+
+  /** Closes the socket; a pending read or write fails and the loop ends. */
+  close(): void {
+    this.#conn.close();
+  }
+
+  /** Serves requests until the client or the server ends the connection. */
+  async serve(): Promise<void> {
+    try {
+      let first = true;
+      for (;;) {
+        const headEnd = await this.#receiveHead(first);
+        if (headEnd < 0) return;
+        first = false;
+        const conn = this.#conn;
+        let head: RequestHead;
+        try {
+          head = parseRequestHead(conn.buf, conn.start, headEnd);
+        } catch (e) {
+          if (!(e instanceof RequestHeadError)) throw e;
+          await this.#refuse(e.status, e.message);
+          return;
+        }
+        conn.start = headEnd;
+        if (!(await this.#exchange(head))) return;
+      }
+    } catch (e) {
+      if (!isDisconnect(e)) this.#host.onError(`HTTP/1.1 connection: ${(e as Error)?.stack ?? e}`);
+    } finally {
+      this.#abort?.abort();
+      this.#conn.close();
+      this.#host.closed(this);
+    }
+  }
+
+  /**
+   * Waits for a whole request head in the buffer; returns its end, or -1
+   * when the connection should end (client gone, bad head answered, h2c).
+   */
+  async #receiveHead(first: boolean): Promise<number> {
+    const conn = this.#conn;
+    const host = this.#host;
+    let headEnd = findHeadEnd(conn.buf, conn.start, conn.end);
+    if (headEnd >= 0) return headEnd;
+    // Bytes already scanned, counted from `conn.start`: a fill may move them.
+    let scanned = 0;
+    this.waitingSince = host.now;
+    try {
+      for (;;) {
+        if (host.draining && conn.buffered === 0) return -1;
+        const ahead = this.#readAhead;
+        this.#readAhead = null;
+        if (!(await (ahead ?? conn.fill()))) return -1;
+        if (first && conn.start === 0 && host.h2c && startsWithPreface(conn.buf, conn.end)) {
+          if (conn.end < H2_PREFACE.length) continue;
+          host.h2c(this.#socket, conn.buf.slice(0, conn.end));
+          // Handed over: the socket must outlive this loop.
+          this.#conn.state = CLOSED;
+          return -1;
+        }
+        headEnd = findHeadEnd(conn.buf, conn.start + scanned, conn.end);
+        if (headEnd >= 0) return headEnd;
+        if (conn.buffered > host.maxHeadBytes) {
+          const lineDone = conn.buf.subarray(conn.start, conn.end).indexOf(10) >= 0;
+          await this.#refuse(
+            lineDone ? 431 : 414,
+            lineDone
+              ? `request head larger than ${host.maxHeadBytes} bytes`
+              : `request line longer than ${host.maxHeadBytes} bytes`,
+          );
+          return -1;
+        }
+        scanned = Math.max(0, conn.buffered - 3);
+      }
+    } finally {
+      this.waitingSince = 0;
+    }
+  }
+
+  /** Serves one request; returns whether the connection can carry another. */
+  async #exchange(head: RequestHead): Promise<boolean> {
+    const request = new HttpRequest({
+      method: head.method,
+      path: head.path,
+      query: head.query,
+      scheme: "http",
+      host: head.host,
+      proto: head.http10 ? "HTTP/1.0" : "HTTP/1.1",
+      headers: head.headers,
+      body: this.#requestBody(head),
+    });
+    this.#abort = undefined;
+    let response: HttpResponse;
+    try {
+      const result = this.#host.handler(request, new PeerClient(head.headers, this));
+      response = result instanceof Promise ? await result : result;
+    } catch (e) {
+      this.#host.onError(`HTTP/1.1 handler: ${(e as Error)?.stack ?? e}`);
+      await this.#refuse(500, "internal error");
+      return false;
+    }
+    const framing = this.#framing;
+    framing.http10 = head.http10;
+    // An unread request body would be taken for the next request: close instead.
+    framing.close = head.close || this.#host.draining || !this.#bodyDone;
+    await this.#writeResponse(response, head.method === "HEAD");
+    return !framing.close;
+  }
+
+  /** The request body: null, bytes that already arrived, or a stream made on first use. */
+  #requestBody(head: RequestHead): Uint8Array | null | (() => ReadableStream<Uint8Array>) {
+    const conn = this.#conn;
+    const length = head.contentLength;
+    this.#continuePending = false;
+    if (length === 0) {
+      this.#bodyDone = true;
+      return null;
+    }
+    if (length > 0 && conn.buffered >= length) {
+      this.#bodyDone = true;
+      return conn.take(length);
+    }
+    this.#bodyDone = false;
+    this.#continuePending = head.expectContinue;
+    const reader: BodyReader = head.chunked
+      ? new ChunkedReader(conn, MAX_TRAILER_BYTES)
+      : new ContentLengthReader(conn, length);
+    return () => this.#bodyStream(reader);
+  }
+
+  #bodyStream(reader: BodyReader): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (this.#continuePending) {
+          this.#continuePending = false;
+          await this.#conn.write(CONTINUE);
+        }
+        let chunk;
+        try {
+          chunk = await reader.read();
+        } catch (e) {
+          controller.error(
+            new Error(
+              `Cannot read request body: ${(e as Error).message.replace("Upstream", "client")}`,
+            ),
+          );
+          return;
+        }
+        if (chunk !== null) controller.enqueue(chunk);
+        if (chunk === null || reader.done) {
+          this.#bodyDone = true;
+          controller.close();
+        }
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /**
+   * Starts reading ahead once the request body is in, so a client that
+   * leaves mid-request aborts the signal. The bytes read are the next
+   * request's, picked up by `#receiveHead`.
+   */
+  #watchClient(): void {
+    if (!this.#bodyDone || this.#readAhead !== null) return;
+    const abort = this.#abort!;
+    const read = this.#conn.fill();
+    this.#readAhead = read;
+    read.then((more) => {
+      if (!more) abort.abort();
+    }, () => abort.abort());
+  }
+
+  async #writeResponse(response: HttpResponse, head: boolean): Promise<void> {
+    const status = response.status;
+    const framing = this.#framing;
+    const noBody = status < 200 || status === 204 || status === 304;
+    const body = response.body;
+    const headers = response.rawHeaders;
+    let line = "";
+    let bytes: Uint8Array | null = null;
+    let stream: ReadableStream<Uint8Array> | null = null;
+    let declared = -1;
+    if (body === null) {
+      if (!noBody) line = "content-length: 0\r\n";
+    } else if (body instanceof Uint8Array) {
+      line = "content-length: " + body.length + "\r\n";
+      bytes = body;
+    } else {
+      stream = body;
+      const value = headers.get("content-length");
+      if (value !== null) declared = parseContentLength(value);
+      if (declared >= 0) line = "content-length: " + declared + "\r\n";
+      else if (framing.http10) framing.close = true;
+      else line = "transfer-encoding: chunked\r\n";
+    }
+    if (head || noBody) {
+      if (stream !== null) stream.cancel().catch(() => {});
+      stream = null;
+      bytes = null;
+      if (noBody) line = "";
+      else if (body === null) {
+        // A HEAD answer (from an upstream, say) states the length a GET would have.
+        const value = headers.get("content-length");
+        line = value === null ? "" : "content-length: " + value + "\r\n";
+      }
+    }
+    const text = serializeResponseHead(status, headers, line, framing);
+    const conn = this.#conn;
+    const size = text.length + (bytes === null ? 0 : bytes.length);
+    if (size <= COALESCE_MAX) {
+      const buf = conn.writeBuffer(size);
+      let n = encodeHeadInto(text, buf);
+      if (bytes !== null) {
+        buf.set(bytes, n);
+        n += bytes.length;
+      }
+      await conn.write(buf.subarray(0, n));
+    } else {
+      const buf = conn.writeBuffer(text.length);
+      await conn.write(buf.subarray(0, encodeHeadInto(text, buf)));
+      if (bytes !== null) await conn.write(bytes);
+    }
+    if (stream !== null) await this.#writeStream(stream, declared, line !== "" && declared < 0);
+  }
+
+  async #writeStream(
+    stream: ReadableStream<Uint8Array>,
+    declared: number,
+    chunked: boolean,
+  ): Promise<void> {
+    const conn = this.#conn;
+    const reader = stream.getReader();
+    let sent = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (value.length === 0) continue;
+        sent += value.length;
+        if (declared >= 0 && sent > declared) {
+          throw new Error(`response body is longer than its Content-Length ${declared}`);
+        }
+        if (chunked) await conn.writeChunk(value);
+        else await conn.write(value);
+      }
+      if (chunked) await conn.write(LAST_CHUNK);
+      else if (declared >= 0 && sent !== declared) {
+        throw new Error(`response body ended after ${sent} of ${declared} declared bytes`);
+      }
+    } catch (e) {
+      reader.cancel().catch(() => {});
+      // The client cannot tell a cut body from a whole one but by the connection closing.
+      this.#framing.close = true;
+      if (!isDisconnect(e)) this.#host.onError(`HTTP/1.1 response body: ${(e as Error).message}`);
+    }
+  }
+
+  /** Answers a request that cannot be served, and marks the connection for closing. */
+  async #refuse(status: number, message: string): Promise<void> {
+    const body = new TextEncoder().encode(`${status} ${message}\n`);
+    const framing = this.#framing;
+    framing.close = true;
+    framing.http10 = false;
+    const headers = new Headers({ "content-type": "text/plain; charset=utf-8" });
+    const text = serializeResponseHead(
+      status,
+      headers,
+      `content-length: ${body.length}\r\n`,
+      framing,
+    );
+    const buf = new Uint8Array(text.length + body.length);
+    buf.set(body, encodeHeadInto(text, buf));
+    try {
+      await this.#conn.write(buf);
+    } catch {
+      // The client is gone; nothing to tell it.
+    }
+  }
+}
+
+function startsWithPreface(buf: Uint8Array, end: number): boolean {
+  const n = Math.min(end, H2_PREFACE.length);
+  for (let i = 0; i < n; i++) if (buf[i] !== H2_PREFACE.charCodeAt(i)) return false;
+  return n > 0;
+}
+
+/** Whether an error only says the peer went away. */
+function isDisconnect(e: unknown): boolean {
+  return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
+    e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted ||
+    e instanceof Deno.errors.NotConnected;
+}

@@ -1,0 +1,230 @@
+/**
+ * Parsing of HTTP/1.x request heads received by the server, with the checks
+ * RFC 9112 asks of a server: a malformed head, a missing or repeated Host,
+ * or ambiguous body framing (the request-smuggling cases) is refused with
+ * the status a careful server sends, never guessed at.
+ *
+ * @module
+ */
+
+import { hasToken, latin1, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
+
+const CR = 13;
+const SP = 32;
+const HT = 9;
+
+/** `ignoreBOM` keeps a stray BOM visible so the request-line check rejects it. */
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+const NON_ASCII = /[\u0080-\uffff]/;
+const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// deno-lint-ignore no-control-regex
+const BAD_TARGET = /[\x00-\x20\x7f]/;
+
+/** A request refused before it reached routing; `status` is the answer to send. */
+export class RequestHeadError extends Error {
+  /** 400, 414, 431, 501 or 505. */
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "RequestHeadError";
+    this.status = status;
+  }
+}
+
+/** What the server needs from a request head. */
+export interface RequestHead {
+  method: string;
+  /** Path without the query ("*" for `OPTIONS *`). */
+  path: string;
+  /** Raw query without "?", "" when absent. */
+  query: string;
+  /** The Host header, or the authority of an absolute-form target. */
+  host: string;
+  /** Whether the request line said HTTP/1.0. */
+  http10: boolean;
+  /** Every header as received (including Connection and friends). */
+  headers: Headers;
+  /** Declared body length; 0 when the request has no body; -1 when chunked. */
+  contentLength: number;
+  /** Whether the body uses chunked transfer coding. */
+  chunked: boolean;
+  /** Whether the client asked to close the connection after this exchange. */
+  close: boolean;
+  /** Whether the client waits for "100 Continue" before sending the body. */
+  expectContinue: boolean;
+}
+
+// Scratch arrays reused by every parse: parsing is synchronous.
+const names: string[] = [];
+const values: string[] = [];
+
+/**
+ * Parses the head in `buf[start, headEnd)` (located by `findHeadEnd`).
+ * Throws {@linkcode RequestHeadError} with the status to answer.
+ */
+export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number): RequestHead {
+  const bytes = buf.subarray(start, headEnd);
+  let s = decoder.decode(bytes);
+  if (NON_ASCII.test(s)) s = latin1(bytes);
+  // Leading empty lines before a request line are ignored (RFC 9112 section 2.2).
+  let pos = 0;
+  while (s.charCodeAt(pos) === CR || s.charCodeAt(pos) === 10) pos++;
+
+  const lf = s.indexOf("\n", pos);
+  const lineEnd = lf > pos && s.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
+  const sp1 = s.indexOf(" ", pos);
+  const sp2 = sp1 < 0 ? -1 : s.indexOf(" ", sp1 + 1);
+  if (sp1 <= pos || sp2 < 0 || sp2 >= lineEnd) {
+    throw bad(`malformed request line ${quote(s.slice(pos, lineEnd))}`);
+  }
+  const method = s.slice(pos, sp1);
+  const target = s.slice(sp1 + 1, sp2);
+  const version = s.slice(sp2 + 1, lineEnd);
+  if (!METHOD.test(method)) throw bad(`invalid method ${quote(method)}`);
+  let http10: boolean;
+  if (version === "HTTP/1.1") http10 = false;
+  else if (version === "HTTP/1.0") http10 = true;
+  else if (/^HTTP\/\d\.\d$/.test(version)) {
+    throw new RequestHeadError(505, `HTTP version ${version.slice(5)} is not supported`);
+  } else throw bad(`malformed request line ${quote(s.slice(pos, lineEnd))}`);
+  if (target === "" || BAD_TARGET.test(target)) {
+    throw bad(`invalid request target ${quote(target)}`);
+  }
+
+  names.length = 0;
+  values.length = 0;
+  pos = lf + 1;
+  for (;;) {
+    const next = s.indexOf("\n", pos);
+    const end = next > pos && s.charCodeAt(next - 1) === CR ? next - 1 : next;
+    if (end === pos) break;
+    const first = s.charCodeAt(pos);
+    if (first === SP || first === HT) throw bad("obsolete header line folding");
+    const colon = s.indexOf(":", pos);
+    if (colon <= pos || colon > end) throw bad(`malformed header line ${quote(s.slice(pos, end))}`);
+    let vs = colon + 1;
+    let ve = end;
+    while (vs < ve && (s.charCodeAt(vs) === SP || s.charCodeAt(vs) === HT)) vs++;
+    while (ve > vs && (s.charCodeAt(ve - 1) === SP || s.charCodeAt(ve - 1) === HT)) ve--;
+    names.push(s.slice(pos, colon));
+    values.push(s.slice(vs, ve));
+    pos = next + 1;
+  }
+
+  const headers = new Headers();
+  let host: string | null = null;
+  let contentLength = -1;
+  let transferEncoding: string | null = null;
+  let connection: string | null = null;
+  let expectContinue = false;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    const value = values[i];
+    try {
+      headers.append(name, value);
+    } catch {
+      throw bad(`invalid header ${quote(name)}`);
+    }
+    // Only a few names matter here; their lengths rule out most names cheaply.
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === "host") {
+          if (host !== null) throw bad("more than one Host header");
+          host = value;
+        }
+        break;
+      case 6:
+        if (name.toLowerCase() === "expect") {
+          if (value.toLowerCase() !== "100-continue") {
+            throw new RequestHeadError(417, `unsupported Expect ${quote(value)}`);
+          }
+          expectContinue = true;
+        }
+        break;
+      case 10:
+        if (name.toLowerCase() === "connection") {
+          connection = connection === null ? value : `${connection}, ${value}`;
+        }
+        break;
+      case 14:
+        if (name.toLowerCase() === "content-length") {
+          const n = parseContentLength(value);
+          if (n < 0 || (contentLength !== -1 && contentLength !== n)) {
+            throw bad(`invalid Content-Length ${quote(value)}`);
+          }
+          contentLength = n;
+        }
+        break;
+      case 17:
+        if (name.toLowerCase() === "transfer-encoding") {
+          transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
+        }
+        break;
+    }
+  }
+
+  let chunked = false;
+  if (transferEncoding !== null) {
+    // Both framings at once is how requests are smuggled past proxies.
+    if (contentLength !== -1) throw bad("both Content-Length and Transfer-Encoding");
+    if (http10) throw bad("Transfer-Encoding in an HTTP/1.0 request");
+    const codings = transferEncoding.split(",").map((c) => c.trim().toLowerCase());
+    if (codings[codings.length - 1] !== "chunked") {
+      throw bad(`Transfer-Encoding ${quote(transferEncoding)} does not end with chunked`);
+    }
+    if (codings.length > 1) {
+      throw new RequestHeadError(501, `unsupported Transfer-Encoding ${quote(transferEncoding)}`);
+    }
+    chunked = true;
+  } else if (contentLength === -1) {
+    contentLength = 0;
+  }
+
+  let path: string;
+  let query = "";
+  if (target.charCodeAt(0) === 47) { // "/"
+    const q = target.indexOf("?");
+    path = q < 0 ? target : target.slice(0, q);
+    if (q >= 0) query = target.slice(q + 1);
+  } else if (target === "*" && method === "OPTIONS") {
+    path = "*";
+  } else {
+    // Absolute form: its authority replaces the Host header (RFC 9112 section 3.2.2).
+    const m = /^https?:\/\/([^/?#]+)([^#]*)$/i.exec(target);
+    if (!m) throw bad(`invalid request target ${quote(target)}`);
+    host = m[1];
+    const rest = m[2] || "/";
+    const q = rest.indexOf("?");
+    path = q < 0 ? rest : rest.slice(0, q);
+    if (q >= 0) query = rest.slice(q + 1);
+  }
+  if (host === null) {
+    if (!http10) throw bad("missing Host header");
+    host = "";
+  }
+
+  const close = http10
+    ? connection === null || !hasToken(connection, "keep-alive")
+    : connection !== null && hasToken(connection, "close");
+  return {
+    method,
+    path,
+    query,
+    host,
+    http10,
+    headers,
+    contentLength: chunked ? -1 : contentLength,
+    chunked,
+    close,
+    expectContinue,
+  };
+}
+
+function bad(message: string): RequestHeadError {
+  return new RequestHeadError(400, message);
+}
+
+function quote(text: string): string {
+  return JSON.stringify(text.length > 64 ? text.slice(0, 64) + "..." : text);
+}
