@@ -49,6 +49,7 @@ export class Http1Connection {
   /** When the connection last became idle (`Date.now()`). */
   idleSince = 0;
 
+  readonly #initialSize: number;
   #pendingRead: Promise<number | null> | null = null;
   #spare: Bytes | null = null;
   #writeBuffer: Uint8Array | null = null;
@@ -65,6 +66,7 @@ export class Http1Connection {
   ) {
     this.socket = socket;
     this.buf = new Uint8Array(bufferSize);
+    this.#initialSize = bufferSize;
     this.#onIdleSettled = () => {
       if (this.state === IDLE) onIdleEnd(this);
     };
@@ -178,6 +180,21 @@ export class Http1Connection {
   async write(bytes: Uint8Array): Promise<void> {
     let written = await this.socket.write(bytes);
     while (written < bytes.length) written += await this.socket.write(bytes.subarray(written));
+  }
+
+  /**
+   * Lets go of memory a connection only needs while busy (a grown read
+   * buffer, the scratch write buffer, the spare body array), so a
+   * connection waiting idle costs little. Only while no read is pending.
+   */
+  trim(): void {
+    this.#spare = null;
+    this.#writeBuffer = null;
+    if (this.start === this.end && this.buf.length > this.#initialSize) {
+      this.buf = new Uint8Array(this.#initialSize);
+      this.start = 0;
+      this.end = 0;
+    }
   }
 
   /** Writes one chunk of a chunked body, framing and data in one write when small. */

@@ -43,10 +43,16 @@ export interface ConnectionHost {
   closed(conn: ServerConnection): void;
 }
 
-/** Initial read buffer per connection: idle connections must stay small. */
-const READ_BUFFER_SIZE = 4096;
-/** Heads and bodies up to this size go out in one write. */
-const COALESCE_MAX = 64 * 1024;
+/**
+ * Initial read buffer per connection: idle connections must stay small, and
+ * most request heads fit; the buffer grows for larger ones.
+ */
+const READ_BUFFER_SIZE = 1024;
+/** Heads and bodies up to this size go out in one write, through a pooled buffer. */
+const COALESCE_MAX = 16 * 1024;
+/** Write buffers kept for reuse: only connections in the middle of a write hold one. */
+const spareWriteBuffers: Uint8Array[] = [];
+const SPARE_WRITE_BUFFERS_MAX = 256;
 /** Trailer bytes accepted after a chunked request body. */
 const MAX_TRAILER_BYTES = 16 * 1024;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
@@ -144,6 +150,7 @@ export class ServerConnection implements PeerSource {
         if (host.draining && conn.buffered === 0) return -1;
         const ahead = this.#readAhead;
         this.#readAhead = null;
+        if (ahead === null && conn.buffered === 0) conn.trim();
         if (!(await (ahead ?? conn.fill()))) return -1;
         if (first && conn.start === 0 && host.h2c && startsWithPreface(conn.buf, conn.end)) {
           if (conn.end < H2_PREFACE.length) continue;
@@ -302,15 +309,20 @@ export class ServerConnection implements PeerSource {
     const conn = this.#conn;
     const size = text.length + (bytes === null ? 0 : bytes.length);
     if (size <= COALESCE_MAX) {
-      const buf = conn.writeBuffer(size);
-      let n = encodeHeadInto(text, buf);
-      if (bytes !== null) {
-        buf.set(bytes, n);
-        n += bytes.length;
+      const buf = spareWriteBuffers.pop() ?? new Uint8Array(COALESCE_MAX);
+      try {
+        let n = encodeHeadInto(text, buf);
+        if (bytes !== null) {
+          buf.set(bytes, n);
+          n += bytes.length;
+        }
+        await conn.write(buf.subarray(0, n));
+      } finally {
+        // Reusable once the write has finished: no op holds it any more.
+        if (spareWriteBuffers.length < SPARE_WRITE_BUFFERS_MAX) spareWriteBuffers.push(buf);
       }
-      await conn.write(buf.subarray(0, n));
     } else {
-      const buf = conn.writeBuffer(text.length);
+      const buf = new Uint8Array(text.length);
       await conn.write(buf.subarray(0, encodeHeadInto(text, buf)));
       if (bytes !== null) await conn.write(bytes);
     }
