@@ -104,33 +104,45 @@ export class Http1Connection {
    * Resolves false at end of stream. Callers bound how much they buffer.
    */
   async fill(): Promise<boolean> {
-    const pending = this.#pendingRead;
-    let n: number | null;
-    if (pending !== null) {
-      // The idle watch read into buf[0..] with start = end = 0.
-      this.#pendingRead = null;
-      n = await pending;
-    } else {
-      if (this.start === this.end) {
-        this.start = 0;
-        this.end = 0;
-      } else if (this.buf.length - this.end < this.buf.length >> 2) {
-        if (this.start > 0) {
-          this.buf.copyWithin(0, this.start, this.end);
-          this.end -= this.start;
-          this.start = 0;
-        }
-        if (this.end === this.buf.length) {
-          const grown = new Uint8Array(this.buf.length * 2);
-          grown.set(this.buf.subarray(0, this.end));
-          this.buf = grown;
-        }
-      }
-      n = await this.socket.read(this.buf.subarray(this.end));
-    }
+    const pending = this.#pendingRead ?? this.#startRead();
+    this.#pendingRead = null;
+    const n = await pending;
     if (n === null) return false;
     this.end += n;
     return true;
+  }
+
+  /**
+   * Starts a read now (into the free space after `end`) that the next
+   * `fill` picks up; bytes already buffered stay readable meanwhile.
+   * Resolves with the byte count, or null at end of stream.
+   */
+  readAhead(): Promise<number | null> {
+    return this.#pendingRead ??= this.#startRead();
+  }
+
+  /** Whether a read is pending that the next `fill` will pick up. */
+  get reading(): boolean {
+    return this.#pendingRead !== null;
+  }
+
+  #startRead(): Promise<number | null> {
+    if (this.start === this.end) {
+      this.start = 0;
+      this.end = 0;
+    } else if (this.buf.length - this.end < this.buf.length >> 2) {
+      if (this.start > 0) {
+        this.buf.copyWithin(0, this.start, this.end);
+        this.end -= this.start;
+        this.start = 0;
+      }
+      if (this.end === this.buf.length) {
+        const grown = new Uint8Array(this.buf.length * 2);
+        grown.set(this.buf.subarray(0, this.end));
+        this.buf = grown;
+      }
+    }
+    return this.socket.read(this.buf.subarray(this.end));
   }
 
   /** Copies out and consumes up to `max` buffered bytes. */
@@ -188,6 +200,7 @@ export class Http1Connection {
    * connection waiting idle costs little. Only while no read is pending.
    */
   trim(): void {
+    if (this.#pendingRead !== null) return;
     this.#spare = null;
     this.#writeBuffer = null;
     if (this.start === this.end && this.buf.length > this.#initialSize) {

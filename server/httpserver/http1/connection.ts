@@ -67,11 +67,13 @@ export class ServerConnection implements PeerSource {
   /** Coarse time this connection started waiting for a request head; 0 while busy. */
   waitingSince = 0;
   #abort: AbortController | undefined;
-  /** The read started after a request body ended, watching for the client leaving. */
-  #readAhead: Promise<boolean> | null = null;
+  /** Whether a read has seen the client close its side. */
+  #clientGone = false;
   /** Whether the current request's body has been read to its end. */
   #bodyDone = true;
   #continuePending = false;
+  /** The client may still be sending what was never read (a refused head or body). */
+  #unreadInput = false;
   readonly #framing: ResponseFraming = { close: false, http10: false };
 
   constructor(socket: Deno.Conn, host: ConnectionHost) {
@@ -89,7 +91,8 @@ export class ServerConnection implements PeerSource {
   signal(): AbortSignal {
     if (this.#abort === undefined) {
       this.#abort = new AbortController();
-      this.#watchClient();
+      if (this.#clientGone) this.#abort.abort();
+      else this.#watchClient();
     }
     return this.#abort.signal;
   }
@@ -128,6 +131,9 @@ export class ServerConnection implements PeerSource {
       if (!isDisconnect(e)) this.#host.onError(`HTTP/1.1 connection: ${(e as Error)?.stack ?? e}`);
     } finally {
       this.#abort?.abort();
+      if (this.#unreadInput && this.#conn.state !== CLOSED && !this.#conn.reading) {
+        await this.#lingerClose();
+      }
       this.#conn.close();
       this.#host.closed(this);
     }
@@ -140,18 +146,17 @@ export class ServerConnection implements PeerSource {
   async #receiveHead(first: boolean): Promise<number> {
     const conn = this.#conn;
     const host = this.#host;
+    const max = host.maxHeadBytes;
     let headEnd = findHeadEnd(conn.buf, conn.start, conn.end);
-    if (headEnd >= 0) return headEnd;
+    if (headEnd >= 0) return headEnd - conn.start <= max ? headEnd : await this.#refuseLongHead();
     // Bytes already scanned, counted from `conn.start`: a fill may move them.
     let scanned = 0;
     this.waitingSince = host.now;
     try {
       for (;;) {
         if (host.draining && conn.buffered === 0) return -1;
-        const ahead = this.#readAhead;
-        this.#readAhead = null;
-        if (ahead === null && conn.buffered === 0) conn.trim();
-        if (!(await (ahead ?? conn.fill()))) return -1;
+        if (conn.buffered === 0) conn.trim();
+        if (!(await conn.fill())) return -1;
         if (first && conn.start === 0 && host.h2c && startsWithPreface(conn.buf, conn.end)) {
           if (conn.end < H2_PREFACE.length) continue;
           host.h2c(this.#socket, conn.buf.slice(0, conn.end));
@@ -160,22 +165,29 @@ export class ServerConnection implements PeerSource {
           return -1;
         }
         headEnd = findHeadEnd(conn.buf, conn.start + scanned, conn.end);
-        if (headEnd >= 0) return headEnd;
-        if (conn.buffered > host.maxHeadBytes) {
-          const lineDone = conn.buf.subarray(conn.start, conn.end).indexOf(10) >= 0;
-          await this.#refuse(
-            lineDone ? 431 : 414,
-            lineDone
-              ? `request head larger than ${host.maxHeadBytes} bytes`
-              : `request line longer than ${host.maxHeadBytes} bytes`,
-          );
-          return -1;
+        if (headEnd >= 0) {
+          return headEnd - conn.start <= max ? headEnd : await this.#refuseLongHead();
         }
+        if (conn.buffered > max) return await this.#refuseLongHead();
         scanned = Math.max(0, conn.buffered - 3);
       }
     } finally {
       this.waitingSince = 0;
     }
+  }
+
+  /** Refuses a head longer than the limit (414 or 431, by where it is too long); -1. */
+  async #refuseLongHead(): Promise<number> {
+    const conn = this.#conn;
+    const max = this.#host.maxHeadBytes;
+    const lineEnd = conn.buf.subarray(conn.start, conn.start + max).indexOf(10);
+    await this.#refuse(
+      lineEnd < 0 ? 414 : 431,
+      lineEnd < 0
+        ? `request line longer than ${max} bytes`
+        : `request head larger than ${max} bytes`,
+    );
+    return -1;
   }
 
   /** Serves one request; returns whether the connection can carry another. */
@@ -203,7 +215,8 @@ export class ServerConnection implements PeerSource {
     const framing = this.#framing;
     framing.http10 = head.http10;
     // An unread request body would be taken for the next request: close instead.
-    framing.close = head.close || this.#host.draining || !this.#bodyDone;
+    this.#unreadInput = !this.#bodyDone;
+    framing.close = head.close || this.#host.draining || this.#unreadInput;
     await this.#writeResponse(response, head.method === "HEAD");
     return !framing.close;
   }
@@ -262,13 +275,16 @@ export class ServerConnection implements PeerSource {
    * request's, picked up by `#receiveHead`.
    */
   #watchClient(): void {
-    if (!this.#bodyDone || this.#readAhead !== null) return;
-    const abort = this.#abort!;
-    const read = this.#conn.fill();
-    this.#readAhead = read;
-    read.then((more) => {
-      if (!more) abort.abort();
-    }, () => abort.abort());
+    if (!this.#bodyDone || this.#conn.reading) return;
+    this.#conn.readAhead().then((n) => {
+      if (n === null) this.#left();
+    }, () => this.#left());
+  }
+
+  /** The client closed its side: abort the request in progress. */
+  #left(): void {
+    this.#clientGone = true;
+    this.#abort?.abort();
   }
 
   async #writeResponse(response: HttpResponse, head: boolean): Promise<void> {
@@ -361,12 +377,39 @@ export class ServerConnection implements PeerSource {
     }
   }
 
+  /**
+   * Closes the sending side, then reads and drops what the client still
+   * sends (bounded in time and bytes): closing a socket with unread input
+   * resets the connection, and the client might lose the answer just sent.
+   */
+  async #lingerClose(): Promise<void> {
+    try {
+      await this.#socket.closeWrite();
+    } catch {
+      return;
+    }
+    const timer = setTimeout(() => this.#conn.close(), LINGER_MS);
+    const buf = this.#conn.buf;
+    try {
+      for (let dropped = 0; dropped < LINGER_BYTES;) {
+        const n = await this.#socket.read(buf);
+        if (n === null) break;
+        dropped += n;
+      }
+    } catch {
+      // Closed by the timer, or reset by the client: either way, done.
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Answers a request that cannot be served, and marks the connection for closing. */
   async #refuse(status: number, message: string): Promise<void> {
     const body = new TextEncoder().encode(`${status} ${message}\n`);
     const framing = this.#framing;
     framing.close = true;
     framing.http10 = false;
+    this.#unreadInput = true;
     const headers = new Headers({ "content-type": "text/plain; charset=utf-8" });
     const text = serializeResponseHead(
       status,
@@ -383,6 +426,11 @@ export class ServerConnection implements PeerSource {
     }
   }
 }
+
+/** Longest a refused client is given to stop sending before the socket closes. */
+const LINGER_MS = 1000;
+/** Most bytes read and dropped while lingering. */
+const LINGER_BYTES = 256 * 1024;
 
 function startsWithPreface(buf: Uint8Array, end: number): boolean {
   const n = Math.min(end, H2_PREFACE.length);

@@ -190,13 +190,15 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
   } else if (target === "*" && method === "OPTIONS") {
     path = "*";
   } else {
-    // Absolute form: its authority replaces the Host header (RFC 9112 section 3.2.2).
+    // Absolute form: its authority replaces the Host header (RFC 9112 section 3.2.2),
+    // which HTTP/1.1 clients must still send (section 3.2).
+    if (host === null && !http10) throw bad("missing Host header");
     const m = /^https?:\/\/([^/?#]+)([^#]*)$/i.exec(target);
     if (!m) throw bad(`invalid request target ${quote(target)}`);
     host = m[1];
-    const rest = m[2] || "/";
+    const rest = m[2];
     const q = rest.indexOf("?");
-    path = q < 0 ? rest : rest.slice(0, q);
+    path = (q < 0 ? rest : rest.slice(0, q)) || "/";
     if (q >= 0) query = rest.slice(q + 1);
   }
   if (host === null) {
@@ -217,7 +219,8 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     contentLength: chunked ? -1 : contentLength,
     chunked,
     close,
-    expectContinue,
+    // HTTP/1.0 clients cannot take an interim response (RFC 9110 section 10.1.1).
+    expectContinue: expectContinue && !http10,
   };
 }
 

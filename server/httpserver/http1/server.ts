@@ -122,22 +122,30 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
     }
   })();
 
+  let stopped: Promise<void> | undefined;
   return {
     port: (listener.addr as Deno.NetAddr).port,
-    async shutdown(graceMs: number) {
-      host.draining = true;
-      clearInterval(sweep);
-      listener.close();
-      for (const conn of host.connections) if (conn.idle) conn.close();
-      const deadline = Date.now() + graceMs;
-      while (host.connections.size > 0 && Date.now() < deadline) {
-        await Promise.race([
-          host.slotFreed(),
-          new Promise((r) => setTimeout(r, Math.min(100, deadline - Date.now()))),
-        ]);
-        for (const conn of host.connections) if (conn.idle) conn.close();
-      }
-      for (const conn of host.connections) conn.close();
+    shutdown(graceMs: number) {
+      return stopped ??= drain(graceMs);
     },
   };
+
+  async function drain(graceMs: number): Promise<void> {
+    host.draining = true;
+    clearInterval(sweep);
+    listener.close();
+    for (const conn of host.connections) if (conn.idle) conn.close();
+    const deadline = Date.now() + graceMs;
+    while (host.connections.size > 0 && Date.now() < deadline) {
+      // Woken by a connection ending, or every 100 ms to close ones that went idle.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        host.slotFreed(),
+        new Promise((r) => timer = setTimeout(r, Math.min(100, deadline - Date.now()))),
+      ]);
+      clearTimeout(timer);
+      for (const conn of host.connections) if (conn.idle) conn.close();
+    }
+    for (const conn of host.connections) conn.close();
+  }
 }
