@@ -11,6 +11,7 @@ import type { FilterRegistry } from "../filters/filter.ts";
 import type { SharedSlots } from "../filters/shared_slots.ts";
 import { HTTPServer } from "./httpserver/server.ts";
 import type { HTTPServerSpec } from "./httpserver/spec.ts";
+import type { Http1ServerKind } from "./httpserver/listener.ts";
 import type { BufferedLineWriter, LogSink } from "./log.ts";
 import type { ObjectSpec } from "./objects.ts";
 import { Pipeline } from "./pipeline/pipeline.ts";
@@ -28,6 +29,10 @@ export interface DataPlaneOptions {
   sharedSlots?: SharedSlots;
   /** Log scope of this plane. @default {"dataplane"} */
   scope?: string;
+  /** Data planes sharing the node's ports (workers); connection caps are split between them. */
+  planes?: number;
+  /** What serves plain HTTP/1.1. @default {"builtin"} */
+  http1Server?: Http1ServerKind;
 }
 
 /** A failure to build one object; the others still run. */
@@ -145,6 +150,8 @@ export class DataPlane {
         accessLog: this.#options.accessLog,
         reusePort: this.#options.reusePort,
         quic: this.#options.quic,
+        planes: this.#options.planes,
+        http1Server: this.#options.http1Server,
       }),
     );
     this.#log.info(`created server ${spec.name} on port ${spec.port}`);

@@ -99,8 +99,16 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         debug: options.debug,
         accessLog: !options.disableAccessLog,
         sharedBuffer: sharedSlots.buffer as SharedArrayBuffer,
+        http1Server: options.http1Server,
       })
-      : new DataPlane({ filters, logs, accessLog, reusePort: cluster.reusePort, sharedSlots });
+      : new DataPlane({
+        filters,
+        logs,
+        accessLog,
+        reusePort: cluster.reusePort,
+        sharedSlots,
+        http1Server: options.http1Server,
+      });
     // The names last applied, so the status sync knows what to report.
     let running: readonly string[] = [];
     const supervisor = new Supervisor({

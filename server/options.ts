@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { isPlainObject } from "../filters/spec.ts";
+import type { Http1ServerKind } from "./httpserver/listener.ts";
 
 /** Everything a node is started with. */
 export interface NodeOptions {
@@ -25,6 +26,8 @@ export interface NodeOptions {
   plugins: string[];
   /** Data-plane worker isolates; 0 runs the data plane in the main isolate. */
   workers: number;
+  /** What serves plain HTTP/1.1: our own server, or `Deno.serve`. */
+  http1Server: Http1ServerKind;
   clusterName: string;
   clusterRole: "primary" | "secondary";
   /** Existing etcd endpoints; empty with no initialCluster means standalone. */
@@ -53,6 +56,7 @@ export const DEFAULT_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   plugins: [],
   // One data-plane isolate per core; the main isolate keeps the control plane.
   workers: navigator.hardwareConcurrency,
+  http1Server: "builtin",
   clusterName: "eg-cluster-default-name",
   clusterRole: "primary",
   etcdEndpoints: [],
@@ -91,6 +95,11 @@ const DEFS: Record<string, OptionDef> = {
     key: "workers",
     type: "number",
     help: "data-plane worker isolates, one per core by default (0: all in the main isolate)",
+  },
+  "http1-server": {
+    key: "http1Server",
+    type: "string",
+    help: "builtin | deno: what serves plain HTTP/1.1 (see README, Performance)",
   },
   "cluster-name": { key: "clusterName", type: "string", help: "cluster name" },
   "cluster-role": { key: "clusterRole", type: "string", help: "primary | secondary" },
@@ -296,6 +305,9 @@ function checkOptions(o: NodeOptions): void {
     else if (legacy === "reader") o.clusterRole = "secondary";
     else throw new OptionsError(`--cluster-role: must be primary or secondary, got "${legacy}"`);
   }
+  if (o.http1Server !== "builtin" && o.http1Server !== "deno") {
+    throw new OptionsError(`--http1-server: must be builtin or deno, got "${o.http1Server}"`);
+  }
   if (o.stateFlag !== "new" && o.stateFlag !== "existing") {
     throw new OptionsError(`--state-flag: must be new or existing, got "${o.stateFlag}"`);
   }
@@ -343,6 +355,7 @@ export function optionsDocument(o: NodeOptions): Record<string, unknown> {
     "data-dir": o.dataDir,
     "log-dir": o.logDir,
     workers: o.workers,
+    "http1-server": o.http1Server,
     plugins: o.plugins,
   };
 }

@@ -67,6 +67,13 @@ export interface Listener {
   shutdown(graceMs: number): Promise<void>;
 }
 
+/**
+ * What serves plain HTTP/1.1: `builtin` is our server (less CPU per request,
+ * enforced connection limits and idle timeout); `deno` is `Deno.serve`,
+ * whose scheduling stays fair with many hundreds of busy connections.
+ */
+export type Http1ServerKind = "builtin" | "deno";
+
 /** Options for {@linkcode startListener}. */
 export interface ListenerOptions {
   /** Let several processes or isolates bind the same port. @default {false} */
@@ -78,6 +85,13 @@ export interface ListenerOptions {
    * of several isolates on one port only one serves QUIC. @default {true}
    */
   quic?: boolean;
+  /**
+   * Isolates sharing the port. The kernel spreads connections evenly, so
+   * each admits `ceil(maxConnections / planes)`. @default {1}
+   */
+  planes?: number;
+  /** @default {"builtin"} */
+  http1Server?: Http1ServerKind;
 }
 
 /** A certificate and key pair in PEM. */
@@ -166,6 +180,9 @@ function startPlainListener(
   handler: RequestHandler,
   options: ListenerOptions,
 ): Listener {
+  if (options.http1Server === "deno") {
+    return startDenoListener(spec.port, hostname, webHandler(handler, "HTTP/1.1"), options);
+  }
   const h2c = new H2cBridge(webHandler(handler, "HTTP/2"), options);
   const server = serveHttp1({
     hostname,
@@ -173,7 +190,7 @@ function startPlainListener(
     reusePort: options.reusePort,
     handler,
     keepAliveTimeoutMs: parseDuration(spec.keepAliveTimeout) ?? 60_000,
-    maxConnections: spec.maxConnections,
+    maxConnections: Math.ceil(spec.maxConnections / (options.planes ?? 1)),
     h2c: (socket, received) => h2c.take(socket, received),
     onError: options.onError,
   });

@@ -18,7 +18,7 @@ import { HttpStats } from "../../filters/http_stats.ts";
 import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
 import { type HTTPServerSpec, listenerChanged } from "./spec.ts";
-import { type Listener, startListener } from "./listener.ts";
+import { type Http1ServerKind, type Listener, startListener } from "./listener.ts";
 
 /** What routes a request to a pipeline. */
 export interface PipelineHandler {
@@ -36,6 +36,10 @@ export interface HTTPServerEnv {
   reusePort?: boolean;
   /** Serve HTTP/3 for specs that ask for it (one isolate per port can). @default {true} */
   quic?: boolean;
+  /** Data planes sharing the port; each admits its share of `maxConnections`. @default {1} */
+  planes?: number;
+  /** What serves plain HTTP/1.1. @default {"builtin"} */
+  http1Server?: Http1ServerKind;
 }
 
 type State = "starting" | "running" | "failed" | "closed";
@@ -105,6 +109,8 @@ export class HTTPServer {
     startListener(this.#spec, this.#handle, {
       reusePort: this.#env.reusePort,
       quic: this.#env.quic,
+      planes: this.#env.planes,
+      http1Server: this.#env.http1Server,
       onError: (e) => this.#env.log.error(`server ${this.#spec.name}: ${e}`),
     }).then((listener) => {
       if (attempt !== this.#attempt || this.#state === "closed") {

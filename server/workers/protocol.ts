@@ -5,6 +5,7 @@
  */
 
 import type { ObjectSpec } from "../objects.ts";
+import type { Http1ServerKind } from "../httpserver/listener.ts";
 
 /** How a worker sets itself up. */
 export interface WorkerInit {
@@ -16,6 +17,10 @@ export interface WorkerInit {
   accessLog: boolean;
   /** The worker's index, for log scopes. */
   index: number;
+  /** How many workers share the ports. */
+  count: number;
+  /** What serves plain HTTP/1.1. */
+  http1Server: Http1ServerKind;
   /** The node's shared counters. */
   sharedBuffer: SharedArrayBuffer;
 }

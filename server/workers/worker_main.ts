@@ -46,6 +46,8 @@ async function init(msg: WorkerInit): Promise<void> {
     reusePort: true,
     // One UDP socket per port: the first worker serves HTTP/3.
     quic: msg.index === 0,
+    planes: msg.count,
+    http1Server: msg.http1Server,
     scope: `worker-${msg.index}`,
     sharedSlots: new SharedSlots(msg.sharedBuffer),
   });

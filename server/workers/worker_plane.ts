@@ -10,6 +10,7 @@ import type { ApplyError } from "../dataplane.ts";
 import type { ObjectSpec } from "../objects.ts";
 import { toFileUrl } from "../paths.ts";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";
+import type { Http1ServerKind } from "../httpserver/listener.ts";
 import { mergeStatuses } from "./merge_status.ts";
 
 // Omit over a union, member by member.
@@ -72,6 +73,8 @@ export interface WorkerPlaneOptions {
   debug: boolean;
   accessLog: boolean;
   sharedBuffer: SharedArrayBuffer;
+  /** What serves plain HTTP/1.1. */
+  http1Server: Http1ServerKind;
 }
 
 /** N data-plane workers behind one apply/status/close surface. */
@@ -94,6 +97,8 @@ export class WorkerPlane {
         accessLog: options.accessLog,
         sharedBuffer: options.sharedBuffer,
         index,
+        count: options.count,
+        http1Server: options.http1Server,
       }));
     try {
       await Promise.all(workers.map((w) => w.ready));

@@ -1,7 +1,8 @@
 /**
  * HTTPServer behaviour over real sockets: routing statuses, body limits,
- * X-Forwarded-For, keepAlive off, status documents, the access log, rule
- * updates on open connections, and graceful shutdown of in-flight requests.
+ * X-Forwarded-For, keepAlive off, keepAliveTimeout, maxConnections, status
+ * documents, the access log, rule updates on open connections, and graceful
+ * shutdown of in-flight requests.
  */
 
 import assert from "node:assert/strict";
@@ -173,6 +174,78 @@ Deno.test("httpserver: rule updates keep open connections; keepAlive false close
       const r = await request(`http://127.0.0.1:${port}/`);
       return r.headers.get("connection") === "close";
     });
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("httpserver: keepAliveTimeout closes idle connections; maxConnections makes others wait", async () => {
+  // One data plane: with N workers each admits its share of maxConnections.
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const [port, limitedPort] = [freePort(), freePort()];
+  const mock =
+    `name: m\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: hi\n`;
+  const server = (name: string, at: number, extra: string) =>
+    `kind: HTTPServer\nname: ${name}\nport: ${at}\n${extra}\nrules:\n  - paths:\n    - backend: m\n`;
+  try {
+    await node.ctl(["object", "create"], mock);
+    await node.ctl(["object", "create"], server("idle", port, "keepAliveTimeout: 1s"));
+    await node.ctl(["object", "create"], server("limited", limitedPort, "maxConnections: 1"));
+    // "Connection: close", so no pooled client connection keeps the only slot.
+    const once = { headers: { connection: "close" } };
+    for (const p of [port, limitedPort]) {
+      await eventually(
+        "up",
+        async () => (await request(`http://127.0.0.1:${p}/`, once)).status === 200,
+      );
+    }
+    const idle = rawConnection(port);
+    assert.match(await idle.get("/"), /hi$/);
+    await eventually("idle connection closed by the server", () => Promise.resolve(idle.closed));
+    idle.close();
+
+    const first = rawConnection(limitedPort);
+    assert.match(await first.get("/"), /hi$/);
+    // The second connection is accepted only once the first one is gone.
+    const second = rawConnection(limitedPort);
+    let secondDone = false;
+    const answered = second.get("/").finally(() => secondDone = true);
+    assert.match(await first.get("/"), /hi$/);
+    // Time enough for an admitted connection to be answered many times over.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(secondDone, false);
+    first.close();
+    assert.match(await answered, /hi$/);
+    second.close();
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("httpserver: --http1-server deno serves plain HTTP through Deno.serve", async () => {
+  const node = await startNodeProcess({ args: ["--http1-server", "deno", "--workers", "0"] });
+  const port = freePort();
+  try {
+    await node.ctl(
+      ["object", "create"],
+      `name: m\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: hi\n`,
+    );
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: m\n`,
+    );
+    await eventually("up", async () => (await request(`http://127.0.0.1:${port}/`)).body === "hi");
+    // A malformed request: the builtin server names the problem in its answer, hyper does not.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n"),
+    );
+    const buf = new Uint8Array(4096);
+    const n = await conn.read(buf);
+    conn.close();
+    const answer = new TextDecoder().decode(buf.subarray(0, n ?? 0));
+    assert.match(answer, /^HTTP\/1\.1 400/);
+    assert.doesNotMatch(answer, /invalid header/);
   } finally {
     await node.stop();
   }

@@ -47,6 +47,7 @@ Deno.test("bad options are refused naming the option", async () => {
     [["--cluster-role", "boss"], /--cluster-role: must be primary or secondary/],
     [["--workers=-1"], /--workers: must be a whole number/],
     [["--workers", "two"], /--workers: must be a whole number/],
+    [["--http1-server", "nginx"], /--http1-server: must be builtin or deno, got "nginx"/],
   ];
   for (const [args, message] of cases) {
     assert.throws(
@@ -58,6 +59,11 @@ Deno.test("bad options are refused naming the option", async () => {
   await Deno.writeTextFile(file, "nmae: typo\n");
   assert.throws(() => parseServeArgs(["-f", file], {}), /unknown key "nmae"/);
   await Deno.remove(file);
+});
+
+Deno.test("plain HTTP/1.1 is served by the builtin server unless deno is asked for", () => {
+  assert.equal(run([]).http1Server, "builtin");
+  assert.equal(run(["--http1-server", "deno"]).http1Server, "deno");
 });
 
 Deno.test("legacy cluster roles are accepted", () => {
