@@ -31,7 +31,8 @@ Options:
   --duration SECONDS   seconds per measured run, "5" or "5s" (default 5)
   --rounds N           measured runs per contender, interleaved A/B/A/B (default 2)
   --only A,B           run only these scenarios
-  --workers N          also measure our node with --workers N (default 2; 0: no)
+  --workers N          also measure our node with --workers N (default 2; 0: no);
+                       HTTP/1.1 scenarios also measure it with --http1-server deno
   --idle-connections N connections of the idle scenario (default 10000)
   --out FILE           JSON results (default bench/results/latest.json)
   -h, --help           this help

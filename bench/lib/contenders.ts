@@ -222,6 +222,8 @@ export interface NodeStartOptions extends ReadyCheck {
   name?: string;
   /** `--workers N`. @default {1} one data-plane isolate, as nginx's one worker. */
   workers?: number;
+  /** `--http1-server`. @default {"builtin"} */
+  http1Server?: "builtin" | "deno";
   /** The objects to create once the admin API answers. */
   objects: (port: number) => NodeObject[];
   mode: ProxyMode;
@@ -250,6 +252,7 @@ export async function startNode(env: BenchEnv, options: NodeStartOptions): Promi
     "--disable-access-log",
   ];
   command.push("--workers", String(options.workers ?? 1));
+  command.push("--http1-server", options.http1Server ?? "builtin");
   const owned = env.group.spawnLogged(name, command, `${home}/stdout.log`, {
     cwd: env.repoRoot,
   });

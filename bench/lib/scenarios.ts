@@ -230,7 +230,13 @@ function h2Load(env: BenchEnv, connections: number, streams: number): Load {
 function nodeStarter(
   env: BenchEnv,
   pipeline: NodeObjectsOptions["pipeline"],
-  options: { name?: string; workers?: number; mode?: ProxyMode; path?: string } = {},
+  options: {
+    name?: string;
+    workers?: number;
+    http1Server?: "builtin" | "deno";
+    mode?: ProxyMode;
+    path?: string;
+  } = {},
 ): Starter {
   const name = options.name ?? "node";
   const mode = options.mode ?? (pipeline === "static" ? STATIC : PROXY);
@@ -242,11 +248,12 @@ function nodeStarter(
     : undefined;
   return {
     name,
-    optional: options.workers !== undefined,
+    optional: options.workers !== undefined || options.http1Server !== undefined,
     start: () =>
       startNode(env, {
         name,
         workers: options.workers,
+        http1Server: options.http1Server,
         mode,
         path: options.path,
         bodyLength: options.path === LARGE_PATH ? LARGE_BODY_SIZE : SMALL_BODY.length,
@@ -258,11 +265,11 @@ function nodeStarter(
   };
 }
 
-/** The three proxies (and optionally our node with workers) in front of the backend. */
+/** The three proxies in front of the backend, and optionally our node with workers and on `Deno.serve`. */
 function proxyStarters(
   env: BenchEnv,
   settings: RunSettings,
-  options: { path?: string; withWorkers: boolean; mode?: ProxyMode },
+  options: { path?: string; withNodeVariants: boolean; mode?: ProxyMode },
 ): Starter[] {
   const mode = options.mode ?? PROXY;
   const check = {
@@ -271,11 +278,22 @@ function proxyStarters(
   };
   const pipeline = mode.kind === "static" ? "static" : "proxy";
   const starters = [nodeStarter(env, pipeline, { mode, path: options.path })];
-  if (options.withWorkers && settings.workers > 0) {
+  if (options.withNodeVariants && settings.workers > 0) {
     starters.push(
       nodeStarter(env, pipeline, {
         name: `node-${settings.workers}w`,
         workers: settings.workers,
+        mode,
+        path: options.path,
+      }),
+    );
+  }
+  if (options.withNodeVariants) {
+    // The same node with plain HTTP on Deno.serve, for the trade-off in the README.
+    starters.push(
+      nodeStarter(env, pipeline, {
+        name: "node-deno",
+        http1Server: "deno",
         mode,
         path: options.path,
       }),
@@ -291,7 +309,7 @@ function proxyStarters(
 function wrkScenario(
   name: string,
   description: string,
-  options: { connections: number; path?: string; withWorkers: boolean; mode?: ProxyMode },
+  options: { connections: number; path?: string; withNodeVariants: boolean; mode?: ProxyMode },
 ): Scenario {
   return {
     name,
@@ -322,7 +340,7 @@ const h2Scenario: Scenario = {
     const notes: string[] = [];
     const contenders = await withContenders(
       env,
-      proxyStarters(env, settings, { withWorkers: false, mode }),
+      proxyStarters(env, settings, { withNodeVariants: false, mode }),
       notes,
       (started) => interleave(started, h2Load(env, H2_CONNECTIONS, H2_STREAMS), settings),
     );
@@ -493,20 +511,20 @@ const idleScenario: Scenario = {
 export const SCENARIOS: readonly Scenario[] = [
   wrkScenario("proxy-small-64", "HTTP/1.1 proxy, small body, 64 connections", {
     connections: 64,
-    withWorkers: true,
+    withNodeVariants: true,
   }),
   wrkScenario("proxy-small-512", "HTTP/1.1 proxy, small body, 512 connections", {
     connections: 512,
-    withWorkers: true,
+    withNodeVariants: true,
   }),
   wrkScenario("proxy-16k-64", "HTTP/1.1 proxy, 16 KB body, 64 connections", {
     connections: 64,
     path: LARGE_PATH,
-    withWorkers: false,
+    withNodeVariants: false,
   }),
   wrkScenario("static", "answered by the proxy itself (our Mock, nginx/HAProxy return 200)", {
     connections: 64,
-    withWorkers: true,
+    withNodeVariants: true,
     mode: STATIC,
   }),
   h2Scenario,

@@ -30,19 +30,25 @@ export interface BodyReader {
   read(): Promise<Bytes | null>;
 }
 
-function truncated(what: string): UpstreamError {
-  return new UpstreamError("closed", `Upstream closed the connection ${what}`);
+/** Who sends the body a reader decodes, as its error messages name them. */
+export type BodySender = "upstream" | "client";
+
+function truncated(sender: BodySender, what: string): UpstreamError {
+  const who = sender === "client" ? "Client" : "Upstream";
+  return new UpstreamError("closed", `${who} closed the connection ${what}`);
 }
 
 /** A body of a declared length. */
 export class ContentLengthReader implements BodyReader {
   readonly #conn: Http1Connection;
+  readonly #sender: BodySender;
   readonly #length: number;
   #remaining: number;
 
   /** Reads `length` bytes from `conn`. */
-  constructor(conn: Http1Connection, length: number) {
+  constructor(conn: Http1Connection, length: number, sender: BodySender = "upstream") {
     this.#conn = conn;
+    this.#sender = sender;
     this.#length = length;
     this.#remaining = length;
   }
@@ -69,7 +75,10 @@ export class ContentLengthReader implements BodyReader {
     if (buffered !== null || this.#remaining === 0) return buffered;
     const chunk = await this.#conn.readBody(this.#remaining);
     if (chunk === null) {
-      throw truncated(`after ${this.#length - this.#remaining} of ${this.#length} body bytes`);
+      throw truncated(
+        this.#sender,
+        `after ${this.#length - this.#remaining} of ${this.#length} body bytes`,
+      );
     }
     this.#remaining -= chunk.length;
     return chunk;
@@ -119,14 +128,16 @@ const DONE = 4;
 /** A chunked body; chunk extensions and trailers are read and dropped. */
 export class ChunkedReader implements BodyReader {
   readonly #conn: Http1Connection;
+  readonly #sender: BodySender;
   readonly #maxTrailerBytes: number;
   #state = SIZE;
   #remaining = 0;
   #trailerBytes = 0;
 
   /** Reads a chunked body from `conn`, allowing up to `maxTrailerBytes` of trailers. */
-  constructor(conn: Http1Connection, maxTrailerBytes: number) {
+  constructor(conn: Http1Connection, maxTrailerBytes: number, sender: BodySender = "upstream") {
     this.#conn = conn;
+    this.#sender = sender;
     this.#maxTrailerBytes = maxTrailerBytes;
   }
 
@@ -164,10 +175,12 @@ export class ChunkedReader implements BodyReader {
           conn.start = start + 1;
         } else if (buf[start] === 13) {
           if (start + 1 === end) return;
-          if (buf[start + 1] !== 10) throw chunkError("missing CRLF after chunk data");
+          if (buf[start + 1] !== 10) {
+            throw chunkError(this.#sender, "missing CRLF after chunk data");
+          }
           conn.start = start + 2;
         } else {
-          throw chunkError("missing CRLF after chunk data");
+          throw chunkError(this.#sender, "missing CRLF after chunk data");
         }
         this.#state = SIZE;
         continue;
@@ -175,14 +188,16 @@ export class ChunkedReader implements BodyReader {
       const lf = findLineEnd(buf, start, end);
       if (state === SIZE) {
         if (lf === -1) {
-          if (end - start > MAX_CHUNK_LINE) throw chunkError("chunk size line too long");
+          if (end - start > MAX_CHUNK_LINE) {
+            throw chunkError(this.#sender, "chunk size line too long");
+          }
           return;
         }
         const size = parseChunkSize(buf, start, lf);
         if (size < 0 || lf - start > MAX_CHUNK_LINE) {
           const lineEnd = buf[lf - 1] === 13 ? lf - 1 : lf;
           const line = decoder.decode(buf.subarray(start, Math.min(lineEnd, start + 32)));
-          throw chunkError(`invalid chunk size line ${JSON.stringify(line)}`);
+          throw chunkError(this.#sender, `invalid chunk size line ${JSON.stringify(line)}`);
         }
         conn.start = lf + 1;
         if (size === 0) {
@@ -196,7 +211,7 @@ export class ChunkedReader implements BodyReader {
       // TRAILER: skip lines until the empty one.
       if (lf === -1) {
         if (this.#trailerBytes + end - start > this.#maxTrailerBytes) {
-          throw chunkError(`trailers larger than ${this.#maxTrailerBytes} bytes`);
+          throw chunkError(this.#sender, `trailers larger than ${this.#maxTrailerBytes} bytes`);
         }
         return;
       }
@@ -207,7 +222,7 @@ export class ChunkedReader implements BodyReader {
       }
       this.#trailerBytes += lf + 1 - start;
       if (this.#trailerBytes > this.#maxTrailerBytes) {
-        throw chunkError(`trailers larger than ${this.#maxTrailerBytes} bytes`);
+        throw chunkError(this.#sender, `trailers larger than ${this.#maxTrailerBytes} bytes`);
       }
     }
   }
@@ -221,7 +236,7 @@ export class ChunkedReader implements BodyReader {
       if (this.#state === DONE) return null;
       if (this.#state === DATA) {
         const chunk = await conn.readBody(this.#remaining);
-        if (chunk === null) throw truncated("in the middle of a chunk");
+        if (chunk === null) throw truncated(this.#sender, "in the middle of a chunk");
         this.#remaining -= chunk.length;
         if (this.#remaining === 0) {
           this.#state = DATA_END;
@@ -229,11 +244,12 @@ export class ChunkedReader implements BodyReader {
         }
         return chunk;
       }
-      if (!(await conn.fill())) throw truncated("in the middle of chunked framing");
+      if (!(await conn.fill())) throw truncated(this.#sender, "in the middle of chunked framing");
     }
   }
 }
 
-function chunkError(message: string): UpstreamError {
-  return new UpstreamError("protocol", `Invalid upstream response: ${message}`);
+function chunkError(sender: BodySender, message: string): UpstreamError {
+  const what = sender === "client" ? "request body" : "upstream response";
+  return new UpstreamError("protocol", `Invalid ${what}: ${message}`);
 }

@@ -237,8 +237,8 @@ export class ServerConnection implements PeerSource {
     this.#bodyDone = false;
     this.#continuePending = head.expectContinue;
     const reader: BodyReader = head.chunked
-      ? new ChunkedReader(conn, MAX_TRAILER_BYTES)
-      : new ContentLengthReader(conn, length);
+      ? new ChunkedReader(conn, MAX_TRAILER_BYTES, "client")
+      : new ContentLengthReader(conn, length, "client");
     return () => this.#bodyStream(reader);
   }
 
@@ -253,11 +253,7 @@ export class ServerConnection implements PeerSource {
         try {
           chunk = await reader.read();
         } catch (e) {
-          controller.error(
-            new Error(
-              `Cannot read request body: ${(e as Error).message.replace("Upstream", "client")}`,
-            ),
-          );
+          controller.error(new Error(`Cannot read request body: ${(e as Error).message}`));
           return;
         }
         if (chunk !== null) controller.enqueue(chunk);
