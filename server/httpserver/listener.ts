@@ -146,6 +146,7 @@ export async function startListener(
     : startDenoListener(spec.port, hostname, web, options, pairs[0]);
   if (!spec.http3 || options.quic === false) return tcp;
   let quic: Http3Server;
+  const h3 = webHandler(handler, "HTTP/3");
   try {
     // QUIC takes one certificate: the first pair (SNI applies to TCP only).
     quic = serveHttp3({
@@ -153,9 +154,7 @@ export async function startListener(
       port: tcp.port,
       cert: pairs[0].cert,
       key: pairs[0].key,
-      handler: ((h3) => (req: Request, info: { remoteAddr: Deno.NetAddr }) =>
-        h3(req, () =>
-          info.remoteAddr))(webHandler(handler, "HTTP/3")),
+      handler: (req, info) => h3(req, () => info.remoteAddr),
     });
   } catch (e) {
     // TCP keeps serving (HTTP/1.1 and HTTP/2) when the UDP port is taken.

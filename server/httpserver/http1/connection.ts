@@ -18,6 +18,7 @@ import { CLOSED, Http1Connection } from "../../../filters/proxy/http1_connection
 import { findHeadEnd, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
 import { encodeHeadInto } from "../../../filters/proxy/http1_request_head.ts";
 import { PeerClient, type PeerSource } from "../client.ts";
+import type { ReactorTurn } from "./reactor_turn.ts";
 import { parseRequestHead, type RequestHead, RequestHeadError } from "./request_head.ts";
 import { type ResponseFraming, serializeResponseHead } from "./response_head.ts";
 
@@ -36,6 +37,8 @@ export interface ConnectionHost {
   readonly now: number;
   /** Whether the server is shutting down: finish the current request, then close. */
   readonly draining: boolean;
+  /** Paces busy connections so idle-looking ones are polled too. */
+  readonly turn: ReactorTurn;
   /** Takes over a connection that opened with the HTTP/2 preface, or undefined. */
   readonly h2c?: (socket: Deno.Conn, received: Uint8Array) => void;
   onError(message: string): void;
@@ -126,6 +129,8 @@ export class ServerConnection implements PeerSource {
         }
         conn.start = headEnd;
         if (!(await this.#exchange(head))) return;
+        const turn = this.#host.turn.exchanged();
+        if (turn !== undefined) await turn;
       }
     } catch (e) {
       if (!isDisconnect(e)) this.#host.onError(`HTTP/1.1 connection: ${(e as Error)?.stack ?? e}`);

@@ -12,6 +12,7 @@
  */
 
 import { type ConnectionHost, type Http1Handler, ServerConnection } from "./connection.ts";
+import { ReactorTurn } from "./reactor_turn.ts";
 
 /** Options for {@linkcode serveHttp1}. */
 export interface Http1ServerOptions {
@@ -47,6 +48,7 @@ class Host implements ConnectionHost {
   readonly h2c?: (socket: Deno.Conn, received: Uint8Array) => void;
   now = Date.now();
   draining = false;
+  readonly turn = new ReactorTurn();
   readonly connections = new Set<ServerConnection>();
   readonly #onError: (message: string) => void;
   #waiters: (() => void)[] = [];
@@ -147,5 +149,6 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
       for (const conn of host.connections) if (conn.idle) conn.close();
     }
     for (const conn of host.connections) conn.close();
+    host.turn.close();
   }
 }
