@@ -160,13 +160,13 @@ export class HTTPServer {
     const mux = this.#mux;
     const headers = request.rawHeaders;
     const path = request.path;
-    // The access log shows the target as received, before any rewrite.
-    const target = this.#env.accessLog ? request.url : "";
+    // The access log shows the request line as received, before filters change it.
+    const requestLine = this.#env.accessLog ? `${request.method} ${request.url}` : "";
     const ip = mux.usesIP ? client.realIP : "";
     const route = mux.route(request.host, request.method, path, (n) => headers.get(n), ip);
-    if (typeof route === "number") return this.#finish(request, target, route, start, client);
+    if (typeof route === "number") return this.#finish(request, requestLine, route, start, client);
     const pipeline = this.#env.pipeline(route.backend);
-    if (!pipeline) return this.#finish(request, target, 503, start, client, route);
+    if (!pipeline) return this.#finish(request, requestLine, 503, start, client, route);
 
     if (route.rewrite !== undefined) request.path = route.rewrite(path);
     if (this.#spec.xForwardedFor) addForwardedFor(request, client.realIP);
@@ -175,14 +175,16 @@ export class HTTPServer {
     if (limit >= 0 && request.method !== "GET" && request.method !== "HEAD") {
       const length = headers.get("content-length");
       if (length !== null) {
-        if (Number(length) > limit) return this.#finish(request, target, 413, start, client, route);
+        if (Number(length) > limit) {
+          return this.#finish(request, requestLine, 413, start, client, route);
+        }
       } else if (headers.has("transfer-encoding")) {
         return request.bytes(limit).then(
-          () => this.#run(pipeline, ctx, target, start, route),
+          () => this.#run(pipeline, ctx, requestLine, start, route),
           (e) =>
             this.#finish(
               request,
-              target,
+              requestLine,
               e instanceof BodyTooLargeError ? 413 : 400,
               start,
               client,
@@ -191,13 +193,13 @@ export class HTTPServer {
         );
       }
     }
-    return this.#run(pipeline, ctx, target, start, route);
+    return this.#run(pipeline, ctx, requestLine, start, route);
   };
 
   #run(
     pipeline: PipelineHandler,
     ctx: Context,
-    target: string,
+    requestLine: string,
     start: number,
     route: Route,
   ): Promise<HttpResponse> | HttpResponse {
@@ -207,14 +209,14 @@ export class HTTPServer {
       result = pipeline.handle(ctx);
     } catch (e) {
       this.#env.log.error(`pipeline ${route.backend}: ${(e as Error).stack ?? e}`);
-      return this.#respond(ctx, request, target, start, route);
+      return this.#respond(ctx, request, requestLine, start, route);
     }
-    if (typeof result === "string") return this.#respond(ctx, request, target, start, route);
+    if (typeof result === "string") return this.#respond(ctx, request, requestLine, start, route);
     return result.then(
-      () => this.#respond(ctx, request, target, start, route),
+      () => this.#respond(ctx, request, requestLine, start, route),
       (e) => {
         this.#env.log.error(`pipeline ${route.backend}: ${(e as Error).stack ?? e}`);
-        return this.#respond(ctx, request, target, start, route);
+        return this.#respond(ctx, request, requestLine, start, route);
       },
     );
   }
@@ -222,33 +224,33 @@ export class HTTPServer {
   #respond(
     ctx: Context,
     request: HttpRequest,
-    target: string,
+    requestLine: string,
     start: number,
     route: Route,
   ): HttpResponse {
     ctx.useNamespace("DEFAULT");
     const response = ctx.response;
-    if (!response) return this.#finish(request, target, 503, start, ctx, route);
+    if (!response) return this.#finish(request, requestLine, 503, start, ctx, route);
     if (this.#connectionClose) response.headers.set("connection", "close");
     if (this.#altSvc && request.proto !== "HTTP/3") {
       response.headers.set("alt-svc", this.#altSvc);
     }
     const status = response.status;
     this.#record(status, start, route);
-    if (this.#env.accessLog) this.#log(request, target, status, start, ctx, ctx.tags);
+    if (this.#env.accessLog) this.#log(request, requestLine, status, start, ctx, ctx.tags);
     return response;
   }
 
   #finish(
     request: HttpRequest,
-    target: string,
+    requestLine: string,
     status: number,
     start: number,
     client: Client,
     route?: Route,
   ): HttpResponse {
     this.#record(status, start, route);
-    if (this.#env.accessLog) this.#log(request, target, status, start, client, []);
+    if (this.#env.accessLog) this.#log(request, requestLine, status, start, client, []);
     return new HttpResponse(status, this.#connectionClose ? CONNECTION_CLOSE : undefined);
   }
 
@@ -267,7 +269,7 @@ export class HTTPServer {
 
   #log(
     request: HttpRequest,
-    target: string,
+    requestLine: string,
     status: number,
     start: number,
     client: Client,
@@ -276,7 +278,7 @@ export class HTTPServer {
     const ms = (performance.now() - start).toFixed(3);
     const rx = request.header("content-length") ?? "0";
     this.#env.accessLog!.push(
-      `[${timestamp()}] [${client.remoteAddr} ${client.realIP} ${request.method} ${target} ${status}] ` +
+      `[${timestamp()}] [${client.remoteAddr} ${client.realIP} ${requestLine} ${status}] ` +
         `[${ms}ms rx:${rx}B] [${tags.join(" ")}]`,
     );
   }
