@@ -37,6 +37,11 @@ const IDEMPOTENT: ReadonlySet<string> = new Set([
   "DELETE",
   "TRACE",
 ]);
+/**
+ * Bodies of a declared length up to this size are read whole before the
+ * response is handed over (nginx buffers responses the same way).
+ */
+const BUFFERED_BODY_MAX = 64 * 1024;
 /** Methods whose empty body is still announced with `Content-Length: 0`, as Go does. */
 const EMPTY_BODY_LENGTH: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH"]);
 const LAST_CHUNK = new TextEncoder().encode("0\r\n\r\n");
@@ -216,7 +221,7 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
     }
     try {
       await this.#writeHead();
-      return this.#respond(await this.#readHead());
+      return await this.#respond(await this.#readHead());
     } catch (error) {
       throw this.#fail(error);
     }
@@ -250,9 +255,10 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
   async #readHead(): Promise<ResponseHead> {
     const conn = this.#conn;
     const max = this.#host.maxHeaderBytes;
-    let scanFrom = conn.start;
+    // Bytes already scanned, counted from `conn.start`: a fill may move them.
+    let scanned = 0;
     for (;;) {
-      const headEnd = findHeadEnd(conn.buf, scanFrom, conn.end);
+      const headEnd = findHeadEnd(conn.buf, conn.start + scanned, conn.end);
       if (headEnd !== -1) {
         if (headEnd - conn.start > max) throw this.#headTooLarge();
         const head = parseResponseHead(conn.buf, conn.start, headEnd);
@@ -265,11 +271,11 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
           );
         }
         // 1xx interim response (100 Continue, 103 Early Hints): skip it.
-        scanFrom = conn.start;
+        scanned = 0;
         continue;
       }
       if (conn.end - conn.start > max) throw this.#headTooLarge();
-      scanFrom = Math.max(conn.start, conn.end - 3);
+      scanned = Math.max(0, conn.buffered - 3);
       let more: boolean;
       try {
         more = await conn.fill();
@@ -288,7 +294,7 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
     );
   }
 
-  #respond(head: ResponseHead): UpstreamResponse {
+  #respond(head: ResponseHead): UpstreamResponse | Promise<UpstreamResponse> {
     const { status, headers } = head;
     if (head.close) this.#reusable = false;
     if (status === 204 || status === 304 || this.#prepared.req.method === "HEAD") {
@@ -319,10 +325,35 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
       if (more !== null) first = concat(first, more);
       return new BufferedResponse(status, headers, first);
     }
+    if (!head.chunked && head.contentLength >= 0 && head.contentLength <= BUFFERED_BODY_MAX) {
+      return this.#readWhole(status, headers, reader, first, more ?? []);
+    }
     this.#reader = reader;
     this.#early = first;
     this.#earlyMore = more;
     return { status, headers, body: new ReadableStream(this) };
+  }
+
+  /**
+   * Reads the rest of a small body before answering: the caller gets bytes,
+   * which a server writes with the head in one write, instead of a stream.
+   */
+  async #readWhole(
+    status: number,
+    headers: Headers,
+    reader: BodyReader,
+    first: Bytes | null,
+    more: Bytes[],
+  ): Promise<UpstreamResponse> {
+    while (!reader.done) {
+      const chunk = await reader.read();
+      if (chunk === null) break;
+      if (first === null) first = chunk;
+      else more.push(chunk);
+    }
+    this.#responseFinished();
+    if (first === null) return { status, headers, body: null };
+    return new BufferedResponse(status, headers, more.length > 0 ? concat(first, more) : first);
   }
 
   /** Stream source: hands over body bytes that arrived with the head. */

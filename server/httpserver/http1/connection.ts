@@ -52,7 +52,12 @@ export interface ConnectionHost {
  */
 const READ_BUFFER_SIZE = 1024;
 /** Heads and bodies up to this size go out in one write, through a pooled buffer. */
-const COALESCE_MAX = 16 * 1024;
+const POOLED_WRITE_SIZE = 16 * 1024;
+/**
+ * Up to this size a head and body are still copied into one fresh buffer:
+ * copying 64 KiB costs less than a second write system call.
+ */
+const COALESCE_MAX = 64 * 1024;
 /** Write buffers kept for reuse: only connections in the middle of a write hold one. */
 const spareWriteBuffers: Uint8Array[] = [];
 const SPARE_WRITE_BUFFERS_MAX = 256;
@@ -326,7 +331,10 @@ export class ServerConnection implements PeerSource {
     const conn = this.#conn;
     const size = text.length + (bytes === null ? 0 : bytes.length);
     if (size <= COALESCE_MAX) {
-      const buf = spareWriteBuffers.pop() ?? new Uint8Array(COALESCE_MAX);
+      const pooled = size <= POOLED_WRITE_SIZE;
+      const buf = pooled
+        ? spareWriteBuffers.pop() ?? new Uint8Array(POOLED_WRITE_SIZE)
+        : new Uint8Array(size);
       try {
         let n = encodeHeadInto(text, buf);
         if (bytes !== null) {
@@ -336,7 +344,9 @@ export class ServerConnection implements PeerSource {
         await conn.write(buf.subarray(0, n));
       } finally {
         // Reusable once the write has finished: no op holds it any more.
-        if (spareWriteBuffers.length < SPARE_WRITE_BUFFERS_MAX) spareWriteBuffers.push(buf);
+        if (pooled && spareWriteBuffers.length < SPARE_WRITE_BUFFERS_MAX) {
+          spareWriteBuffers.push(buf);
+        }
       }
     } else {
       const buf = new Uint8Array(text.length);

@@ -205,6 +205,28 @@ Deno.test("pool reads an HTTP/1.0 body until close and does not reuse the connec
   }
 });
 
+Deno.test("pool finds a final head split across reads after a large interim response", async () => {
+  const server = new RawServer(async (reader) => {
+    if (await reader.head() === null) return;
+    // The interim head fills most of the read buffer, so the next read compacts it.
+    await reader.write(`HTTP/1.1 103 Early Hints\r\nLink: </${"a".repeat(14_000)}>\r\n\r\n`);
+    await reader.write("HTTP/1.1 200 OK\r\nContent-Le");
+    await new Promise((r) => setTimeout(r, 50));
+    await reader.write("ngth: 2\r\n\r\nok");
+    await reader.head();
+  });
+  const pool = poolFor(server.port);
+  try {
+    const res = await pool.request(get("/"));
+    assert.equal(res.status, 200);
+    assert.equal(await text(res.body), "ok");
+  } finally {
+    pool.close();
+    await server.close();
+    await settle();
+  }
+});
+
 Deno.test("pool skips 100 Continue and 103 Early Hints before the final response", async () => {
   const server = new RawServer(async (reader) => {
     const head = await reader.head();
@@ -277,7 +299,7 @@ Deno.test("pool errors the body stream on an invalid chunk size", async () => {
   }
 });
 
-Deno.test("pool errors the body stream when the server closes before Content-Length bytes", async () => {
+Deno.test("pool rejects a small response whose server closes before Content-Length bytes", async () => {
   const server = new RawServer(async (reader) => {
     await reader.head();
     await reader.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly");
@@ -286,8 +308,29 @@ Deno.test("pool errors the body stream when the server closes before Content-Len
   });
   const pool = poolFor(server.port);
   try {
+    // Small bodies are read whole before the response is handed over.
+    await assert.rejects(
+      pool.request(get("/")),
+      isUpstreamError("closed", /after 9 of 100 body bytes/),
+    );
+    assert.equal(pool.stats.open, 0);
+  } finally {
+    pool.close();
+    await server.close();
+  }
+});
+
+Deno.test("pool errors the body stream when the server closes before Content-Length bytes", async () => {
+  const server = new RawServer(async (reader) => {
+    await reader.head();
+    await reader.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nonly");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await reader.write(" some");
+  });
+  const pool = poolFor(server.port);
+  try {
     const res = await pool.request(get("/"));
-    await assert.rejects(text(res.body), isUpstreamError("closed", /after 9 of 100 body bytes/));
+    await assert.rejects(text(res.body), isUpstreamError("closed", /after 9 of 100000 body bytes/));
     assert.equal(pool.stats.open, 0);
   } finally {
     pool.close();
