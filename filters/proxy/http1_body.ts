@@ -33,6 +33,11 @@ export interface BodyReader {
 /** Who sends the body a reader decodes, as its error messages name them. */
 export type BodySender = "upstream" | "client";
 
+/** The error for a body of `length` declared bytes that ended after `received`. */
+export function bodyTruncated(sender: BodySender, received: number, length: number): UpstreamError {
+  return truncated(sender, `after ${received} of ${length} body bytes`);
+}
+
 function truncated(sender: BodySender, what: string): UpstreamError {
   const who = sender === "client" ? "Client" : "Upstream";
   return new UpstreamError("closed", `${who} closed the connection ${what}`);
@@ -75,10 +80,7 @@ export class ContentLengthReader implements BodyReader {
     if (buffered !== null || this.#remaining === 0) return buffered;
     const chunk = await this.#conn.readBody(this.#remaining);
     if (chunk === null) {
-      throw truncated(
-        this.#sender,
-        `after ${this.#length - this.#remaining} of ${this.#length} body bytes`,
-      );
+      throw bodyTruncated(this.#sender, this.#length - this.#remaining, this.#length);
     }
     this.#remaining -= chunk.length;
     return chunk;

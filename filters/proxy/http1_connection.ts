@@ -177,6 +177,21 @@ export class Http1Connection {
   }
 
   /**
+   * Fills `target` from the start with the next bytes (buffered ones first,
+   * then straight from the socket, without a copy); null at end of stream.
+   */
+  async readInto(target: Uint8Array): Promise<number | null> {
+    if (this.#pendingRead === null && this.start === this.end) {
+      return await this.socket.read(target);
+    }
+    if (this.start === this.end && !(await this.fill())) return null;
+    const n = Math.min(target.length, this.end - this.start);
+    target.set(this.buf.subarray(this.start, this.start + n));
+    this.start += n;
+    return n;
+  }
+
+  /**
    * A scratch array of at least `size` bytes for composing one write. Only
    * valid until the next call; the caller must await its write first.
    */

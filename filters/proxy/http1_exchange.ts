@@ -13,6 +13,7 @@
 
 import {
   type BodyReader,
+  bodyTruncated,
   ChunkedReader,
   ContentLengthReader,
   UntilCloseReader,
@@ -302,11 +303,19 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
       return { status, headers, body: null };
     }
     const conn = this.#conn;
+    const length = head.contentLength;
+    if (!head.chunked && length >= 0 && length <= BUFFERED_BODY_MAX) {
+      if (length === 0) {
+        this.#responseFinished();
+        return { status, headers, body: null };
+      }
+      return this.#readWhole(status, headers, length);
+    }
     let reader: BodyReader;
     if (head.chunked) {
       reader = new ChunkedReader(conn, this.#host.maxHeaderBytes);
-    } else if (head.contentLength >= 0) {
-      reader = new ContentLengthReader(conn, head.contentLength);
+    } else if (length >= 0) {
+      reader = new ContentLengthReader(conn, length);
     } else {
       this.#reusable = false;
       reader = new UntilCloseReader(conn);
@@ -325,9 +334,6 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
       if (more !== null) first = concat(first, more);
       return new BufferedResponse(status, headers, first);
     }
-    if (!head.chunked && head.contentLength >= 0 && head.contentLength <= BUFFERED_BODY_MAX) {
-      return this.#readWhole(status, headers, reader, first, more ?? []);
-    }
     this.#reader = reader;
     this.#early = first;
     this.#earlyMore = more;
@@ -335,25 +341,21 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
   }
 
   /**
-   * Reads the rest of a small body before answering: the caller gets bytes,
-   * which a server writes with the head in one write, instead of a stream.
+   * Reads a small body whole before answering, into one array (no copies
+   * but of bytes that came with the head): the caller gets bytes, which a
+   * server writes with the head in one write, instead of a stream.
    */
-  async #readWhole(
-    status: number,
-    headers: Headers,
-    reader: BodyReader,
-    first: Bytes | null,
-    more: Bytes[],
-  ): Promise<UpstreamResponse> {
-    while (!reader.done) {
-      const chunk = await reader.read();
-      if (chunk === null) break;
-      if (first === null) first = chunk;
-      else more.push(chunk);
+  async #readWhole(status: number, headers: Headers, length: number): Promise<UpstreamResponse> {
+    const conn = this.#conn;
+    const body = new Uint8Array(length);
+    let received = 0;
+    while (received < length) {
+      const n = await conn.readInto(body.subarray(received));
+      if (n === null) throw bodyTruncated("upstream", received, length);
+      received += n;
     }
     this.#responseFinished();
-    if (first === null) return { status, headers, body: null };
-    return new BufferedResponse(status, headers, more.length > 0 ? concat(first, more) : first);
+    return new BufferedResponse(status, headers, body);
   }
 
   /** Stream source: hands over body bytes that arrived with the head. */

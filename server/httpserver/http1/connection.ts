@@ -19,6 +19,7 @@ import { findHeadEnd, parseContentLength } from "../../../filters/proxy/http1_pa
 import { encodeHeadInto } from "../../../filters/proxy/http1_request_head.ts";
 import { PeerClient, type PeerSource } from "../client.ts";
 import type { ReactorTurn } from "./reactor_turn.ts";
+import { WriteBufferPool } from "./write_buffer_pool.ts";
 import { parseRequestHead, type RequestHead, RequestHeadError } from "./request_head.ts";
 import { type ResponseFraming, serializeResponseHead } from "./response_head.ts";
 
@@ -58,9 +59,12 @@ const POOLED_WRITE_SIZE = 16 * 1024;
  * copying 64 KiB costs less than a second write system call.
  */
 const COALESCE_MAX = 64 * 1024;
-/** Write buffers kept for reuse: only connections in the middle of a write hold one. */
-const spareWriteBuffers: Uint8Array[] = [];
-const SPARE_WRITE_BUFFERS_MAX = 256;
+/**
+ * Write buffers kept for reuse, small and large: only connections in the
+ * middle of a write hold one, and a fresh array costs more than the copy.
+ */
+const spareWriteBuffers = new WriteBufferPool(POOLED_WRITE_SIZE, 256);
+const spareLargeWriteBuffers = new WriteBufferPool(COALESCE_MAX, 64);
 /** Trailer bytes accepted after a chunked request body. */
 const MAX_TRAILER_BYTES = 16 * 1024;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
@@ -331,10 +335,8 @@ export class ServerConnection implements PeerSource {
     const conn = this.#conn;
     const size = text.length + (bytes === null ? 0 : bytes.length);
     if (size <= COALESCE_MAX) {
-      const pooled = size <= POOLED_WRITE_SIZE;
-      const buf = pooled
-        ? spareWriteBuffers.pop() ?? new Uint8Array(POOLED_WRITE_SIZE)
-        : new Uint8Array(size);
+      const pool = size <= POOLED_WRITE_SIZE ? spareWriteBuffers : spareLargeWriteBuffers;
+      const buf = pool.take();
       try {
         let n = encodeHeadInto(text, buf);
         if (bytes !== null) {
@@ -344,9 +346,7 @@ export class ServerConnection implements PeerSource {
         await conn.write(buf.subarray(0, n));
       } finally {
         // Reusable once the write has finished: no op holds it any more.
-        if (pooled && spareWriteBuffers.length < SPARE_WRITE_BUFFERS_MAX) {
-          spareWriteBuffers.push(buf);
-        }
+        pool.give(buf);
       }
     } else {
       const buf = new Uint8Array(text.length);
