@@ -52,11 +52,11 @@ export interface ConnectionHost {
  * most request heads fit; the buffer grows for larger ones.
  */
 const READ_BUFFER_SIZE = 1024;
-/** Heads and bodies up to this size go out in one write, through a pooled buffer. */
+/** Size of the pooled buffers most heads and small bodies are written through. */
 const POOLED_WRITE_SIZE = 16 * 1024;
 /**
- * Up to this size a head and body are still copied into one fresh buffer:
- * copying 64 KiB costs less than a second write system call.
+ * Up to this size a head and body are copied into one (pooled, larger)
+ * buffer and written at once: copying 64 KiB costs less than a second write.
  */
 const COALESCE_MAX = 64 * 1024;
 /**
