@@ -232,6 +232,8 @@ export class ServerConnection implements PeerSource {
     this.#unreadInput = !this.#bodyDone;
     framing.close = head.close || this.#host.draining || this.#unreadInput;
     await this.#writeResponse(response, head.method === "HEAD");
+    // Not kept while idle: a signal with its listener table costs each waiting connection.
+    this.#abort = undefined;
     return !framing.close;
   }
 
