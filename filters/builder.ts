@@ -14,6 +14,7 @@ import { BODY_FIELDS, prepareBuilderData } from "./builder_data.ts";
 import { type Context, HttpResponse, type Namespace } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
 import { headerNameProblem, headerValueProblem, toHeaderValue } from "./header_adapt.ts";
+import { HeaderFields } from "./header_fields.ts";
 import { isPlainObject, SpecReader } from "./spec.ts";
 import { easegressFunctions } from "./template/easegress_funcs.ts";
 import { compileTemplate, type Template } from "./template/mod.ts";
@@ -127,7 +128,7 @@ export function bodyField(info: Record<string, unknown>): Uint8Array {
 
 /** Reads the rendered `headers` (name to list of values) into web Headers. */
 export function headersField(info: Record<string, unknown>): Headers {
-  const headers = new Headers();
+  const headers = new HeaderFields();
   const raw = info.headers;
   if (raw === undefined || raw === null) return headers;
   if (!isPlainObject(raw)) throw new Error("headers must be a map of header name to values");

@@ -2,12 +2,15 @@
  * The per-request state a pipeline's filters share: namespaces holding at
  * most one request and one response each, and a `data` map.
  *
- * Requests and responses are small mutable wrappers. Their headers are web
- * `Headers`, copied only when a filter asks for the mutable `headers`; their
- * body is bytes or a stream, read lazily and only once unless buffered.
+ * Requests and responses are small mutable wrappers. Their headers are a
+ * `Headers` (a {@linkcode HeaderFields} when parsed or built here), copied
+ * only when a filter asks for the mutable `headers`; their body is bytes or
+ * a stream, read lazily and only once unless buffered.
  *
  * @module
  */
+
+import { HeaderFields, isHeaders } from "./header_fields.ts";
 
 /** A message body: bytes, a byte stream, or nothing. */
 export type Body = Uint8Array | ReadableStream<Uint8Array> | null;
@@ -49,19 +52,9 @@ export async function readAll(
   return out;
 }
 
-/**
- * A mutable copy of `headers`. Appending entry by entry is several times
- * faster in Deno than `new Headers(headers)`, which re-validates through the
- * iterator protocol; this runs once per request that a filter edits.
- */
-export function copyHeaders(headers: Headers): Headers {
-  const copy = new Headers();
-  headers.forEach((value, name) => {
-    if (name !== "set-cookie") copy.append(name, value);
-  });
-  // forEach joins Set-Cookie lines; each must stay its own field.
-  for (const cookie of headers.getSetCookie()) copy.append("set-cookie", cookie);
-  return copy;
+/** A mutable copy of `headers`, as a {@linkcode HeaderFields} (cheap to change and to copy). */
+export function copyHeaders(headers: Headers): HeaderFields {
+  return new HeaderFields(headers);
 }
 
 /** Shared header and body handling of requests and responses. */
@@ -172,7 +165,7 @@ export interface HttpRequestInit {
 }
 
 function headersOf(init: HeadersInit | undefined): [Headers, boolean] {
-  return init instanceof Headers ? [init, false] : [new Headers(init), true];
+  return isHeaders(init) ? [init, false] : [new HeaderFields(init), true];
 }
 
 function bodyOf(body: Body | string | (() => Body) | undefined): [Body | undefined, (() => Body)?] {

@@ -9,6 +9,7 @@
 import { type Context, HttpResponse } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { headerNameProblem, readHeaderMap, toHeaderValue } from "./header_adapt.ts";
+import { HeaderFields } from "./header_fields.ts";
 import { parseDuration, SpecReader } from "./spec.ts";
 import { readStringMatcher, StringMatcher, type StringMatcherSpec } from "./string_matcher.ts";
 
@@ -117,7 +118,7 @@ class CompiledRule {
   readonly #code: number;
   // Shared by every response this rule builds. HttpResponse copies borrowed
   // Headers before the first change, and bodies are replaced, never written into.
-  readonly #responseHeaders: Headers;
+  readonly #responseHeaders: HeaderFields;
   readonly #body: Uint8Array | null;
   readonly delayMs: number;
 
@@ -129,7 +130,7 @@ class CompiledRule {
     );
     this.#matchAll = spec.match.matchAllHeaders;
     this.#code = spec.code;
-    this.#responseHeaders = new Headers();
+    this.#responseHeaders = new HeaderFields();
     for (const [name, value] of Object.entries(spec.headers ?? {})) {
       this.#responseHeaders.set(name, toHeaderValue(value));
     }

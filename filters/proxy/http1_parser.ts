@@ -10,6 +10,7 @@
  * @module
  */
 
+import { fieldName, fieldValue, HeaderFields } from "../header_fields.ts";
 import { HOP_BY_HOP } from "./hop_by_hop.ts";
 import { UpstreamError } from "./upstream_error.ts";
 
@@ -243,18 +244,18 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
     contentLength = -1;
   }
 
-  const headers = new Headers();
+  const headers = new HeaderFields();
   // Names listed in Connection (beyond keep-alive/close) are hop-by-hop too.
   const listed = connection === null ? null : listedNames(connection);
   try {
     for (let i = 0; i < names.length; i++) {
-      const name = names[i];
       const kind = kinds[i];
       if (kind !== KIND_OTHER) {
         if (kind !== KIND_CONTENT_LENGTH || transferEncoding !== null) continue;
       }
-      if (listed !== null && listed.has(name.toLowerCase())) continue;
-      headers.append(name, values[i]);
+      const name = fieldName(names[i]);
+      if (listed !== null && listed.has(name)) continue;
+      headers.appendChecked(name, fieldValue(values[i]));
     }
   } catch (error) {
     throw new UpstreamError("protocol", `Invalid upstream response: ${(error as Error).message}`, {

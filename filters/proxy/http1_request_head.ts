@@ -5,6 +5,7 @@
  * @module
  */
 
+import { HeaderFields } from "../header_fields.ts";
 import { extraConnectionHeaders, HOP_BY_HOP } from "./hop_by_hop.ts";
 
 /** Client headers never copied: hop-by-hop ones, plus those the client writes itself. */
@@ -74,7 +75,8 @@ export function serializeRequestHead(parts: RequestHeadParts, framing: string): 
   scratchHead = method + " " + target + " HTTP/1.1\r\nhost: " + host + "\r\n";
   scratchListed = extraConnectionHeaders(headers.get("connection"));
   // forEach is several times faster than for-of over Headers in Deno.
-  headers.forEach(appendHeader);
+  if (headers instanceof HeaderFields) headers.forEachField(appendHeader);
+  else headers.forEach(appendHeader);
   let head = scratchHead;
   scratchHead = "";
   scratchListed = null;

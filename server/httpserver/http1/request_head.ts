@@ -7,6 +7,7 @@
  * @module
  */
 
+import { fieldName, fieldValue, HeaderFields } from "../../../filters/header_fields.ts";
 import { hasToken, latin1, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
 
 const CR = 13;
@@ -44,7 +45,7 @@ export interface RequestHead {
   /** Whether the request line said HTTP/1.0. */
   http10: boolean;
   /** Every header as received (including Connection and friends). */
-  headers: Headers;
+  headers: HeaderFields;
   /** Declared body length; 0 when the request has no body; -1 when chunked. */
   contentLength: number;
   /** Whether the body uses chunked transfer coding. */
@@ -112,30 +113,32 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     pos = next + 1;
   }
 
-  const headers = new Headers();
+  const headers = new HeaderFields();
   let host: string | null = null;
   let contentLength = -1;
   let transferEncoding: string | null = null;
   let connection: string | null = null;
   let expectContinue = false;
   for (let i = 0; i < names.length; i++) {
-    const name = names[i];
-    const value = values[i];
+    let name: string;
+    let value: string;
     try {
-      headers.append(name, value);
+      name = fieldName(names[i]);
+      value = fieldValue(values[i]);
     } catch {
-      throw bad(`invalid header ${quote(name)}`);
+      throw bad(`invalid header ${quote(names[i])}`);
     }
+    headers.appendChecked(name, value);
     // Only a few names matter here; their lengths rule out most names cheaply.
     switch (name.length) {
       case 4:
-        if (name.toLowerCase() === "host") {
+        if (name === "host") {
           if (host !== null) throw bad("more than one Host header");
           host = value;
         }
         break;
       case 6:
-        if (name.toLowerCase() === "expect") {
+        if (name === "expect") {
           if (value.toLowerCase() !== "100-continue") {
             throw new RequestHeadError(417, `unsupported Expect ${quote(value)}`);
           }
@@ -143,12 +146,12 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
         }
         break;
       case 10:
-        if (name.toLowerCase() === "connection") {
+        if (name === "connection") {
           connection = connection === null ? value : `${connection}, ${value}`;
         }
         break;
       case 14:
-        if (name.toLowerCase() === "content-length") {
+        if (name === "content-length") {
           const n = parseContentLength(value);
           if (n < 0 || (contentLength !== -1 && contentLength !== n)) {
             throw bad(`invalid Content-Length ${quote(value)}`);
@@ -157,7 +160,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
         }
         break;
       case 17:
-        if (name.toLowerCase() === "transfer-encoding") {
+        if (name === "transfer-encoding") {
           transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
         }
         break;

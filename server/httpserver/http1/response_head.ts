@@ -6,6 +6,7 @@
  * @module
  */
 
+import { HeaderFields } from "../../../filters/header_fields.ts";
 import { STATUS_TEXT } from "../../../filters/status_text.ts";
 import { hasToken } from "../../../filters/proxy/http1_parser.ts";
 
@@ -34,15 +35,21 @@ let scratchHasDate = false;
 let scratchHasCookies = false;
 let scratchClose = false;
 
+/** One field of a `Headers`' combined view, where Set-Cookie lines are joined. */
 function appendHeader(value: string, name: string): void {
+  if (name === "set-cookie") {
+    // Joined here; each is written on its own line from getSetCookie().
+    scratchHasCookies = true;
+    return;
+  }
+  appendField(value, name);
+}
+
+/** One field as received, repeats (Set-Cookie included) on lines of their own. */
+function appendField(value: string, name: string): void {
   if (SERVER_OWNED.has(name)) {
     // A handler asks for the connection to end with "Connection: close".
     if (name === "connection" && hasToken(value, "close")) scratchClose = true;
-    return;
-  }
-  if (name === "set-cookie") {
-    // forEach joins them into one value; each is written on its own line below.
-    scratchHasCookies = true;
     return;
   }
   if (name === "date") scratchHasDate = true;
@@ -79,7 +86,8 @@ export function serializeResponseHead(
   scratchHasDate = false;
   scratchHasCookies = false;
   scratchClose = false;
-  headers.forEach(appendHeader);
+  if (headers instanceof HeaderFields) headers.forEachField(appendField);
+  else headers.forEach(appendHeader);
   let head = scratch;
   scratch = "";
   if (scratchClose) framing.close = true;

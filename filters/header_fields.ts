@@ -1,0 +1,254 @@
+/**
+ * `HeaderFields`: a `Headers` for the request path that is several times
+ * cheaper to build, read and copy than the runtime's.
+ *
+ * Deno's `Headers` converts and re-validates every name and value through
+ * WebIDL and regular expressions and sorts on every iteration: measured on a
+ * request with seven fields, building one costs about 2 µs and iterating it
+ * 1.5 µs, several times per proxied request. `HeaderFields` keeps the same
+ * observable behaviour (case-insensitive names, values trimmed of HTTP
+ * whitespace, invalid names and values refused with a `TypeError`, iteration
+ * sorted by name with repeated fields joined by ", " except Set-Cookie) in
+ * two plain arrays, and lets parsers that have already checked a field
+ * append it without checking again. Unlike the runtime's, its iterators
+ * walk the fields as they were when iteration began, and it is not an
+ * `instanceof Headers`: test with {@linkcode isHeaders}.
+ *
+ * @module
+ */
+
+/** Bytes allowed in a field name (RFC 9110 `token`), by char code. */
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TOKEN[c.charCodeAt(0)] = 1;
+}
+
+/** The lower-case form of a valid field name; throws a `TypeError` naming an invalid one. */
+export function fieldName(name: string): string {
+  let upper = false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) throw new TypeError(`Header name is not valid: ${quote(name)}`);
+    if (c >= 65 && c <= 90) upper = true;
+  }
+  if (name.length === 0) throw new TypeError("Header name is not valid: it is empty");
+  return upper ? name.toLowerCase() : name;
+}
+
+function isHttpWhitespace(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13;
+}
+
+/** A value trimmed of HTTP whitespace; throws a `TypeError` on NUL, CR, LF or non-byte chars. */
+export function fieldValue(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isHttpWhitespace(value.charCodeAt(start))) start++;
+  while (end > start && isHttpWhitespace(value.charCodeAt(end - 1))) end--;
+  for (let i = start; i < end; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0 || c === 10 || c === 13 || c > 255) {
+      throw new TypeError(`Header value is not valid: ${quote(value)}`);
+    }
+  }
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+/** Refuses a missing argument, as WebIDL does for `Headers`. */
+function required(value: unknown, what: string): void {
+  if (value === undefined) throw new TypeError(`Headers: ${what} is required`);
+}
+
+function quote(text: string): string {
+  return JSON.stringify(text.length > 64 ? text.slice(0, 64) + "..." : text);
+}
+
+/** Whether `value` is a `Headers` or a {@linkcode HeaderFields}. */
+export function isHeaders(value: unknown): value is Headers {
+  return value instanceof HeaderFields || value instanceof Headers;
+}
+
+/** A `Headers` kept in two arrays; see the module documentation. */
+export class HeaderFields implements Headers {
+  /** Lower-case names, in the order the fields arrived. */
+  #names: string[] = [];
+  #values: string[] = [];
+  /** The sorted, combined view iteration walks; rebuilt after a change. */
+  #sorted: [string, string][] | null = null;
+
+  /** Fields from another `Headers`, a list of pairs or a record, checked as `Headers` would. */
+  constructor(init?: HeadersInit) {
+    if (init === undefined) return;
+    if (init === null || typeof init !== "object") {
+      throw new TypeError("Cannot build headers: expected a Headers, a list of pairs or a record");
+    }
+    if (init instanceof HeaderFields) {
+      this.#names = init.#names.slice();
+      this.#values = init.#values.slice();
+    } else if (init instanceof Headers) {
+      init.forEach((value, name) => {
+        if (name !== "set-cookie") this.appendChecked(name, value);
+      });
+      for (const cookie of init.getSetCookie()) this.appendChecked("set-cookie", cookie);
+    } else if (Symbol.iterator in init) {
+      for (const pair of init as Iterable<Iterable<string>>) {
+        const items = typeof pair === "object" && pair !== null ? [...pair] : [];
+        if (items.length !== 2) {
+          throw new TypeError("Cannot build headers: each pair must have exactly two items");
+        }
+        this.appendChecked(fieldName(String(items[0])), fieldValue(String(items[1])));
+      }
+    } else {
+      for (const [name, value] of Object.entries(init as Record<string, string>)) {
+        this.append(name, value);
+      }
+    }
+  }
+
+  /**
+   * Appends a field a parser has checked: `name` lower-case and a valid
+   * token, `value` trimmed and free of NUL, CR and LF.
+   */
+  appendChecked(name: string, value: string): void {
+    this.#names.push(name);
+    this.#values.push(value);
+    this.#sorted = null;
+  }
+
+  /** A copy that can be changed without touching this one. */
+  clone(): HeaderFields {
+    return new HeaderFields(this);
+  }
+
+  /** Calls `fn` for every field in arrival order, repeated fields separately. */
+  forEachField(fn: (value: string, name: string) => void): void {
+    const names = this.#names;
+    const values = this.#values;
+    for (let i = 0; i < names.length; i++) fn(values[i], names[i]);
+  }
+
+  /** How many fields there are (repeated ones counted separately). */
+  get size(): number {
+    return this.#names.length;
+  }
+
+  append(name: string, value: string): void {
+    required(name, "a header name");
+    required(value, "a header value");
+    this.appendChecked(fieldName(String(name)), fieldValue(String(value)));
+  }
+
+  delete(name: string): void {
+    required(name, "a header name");
+    const key = fieldName(String(name));
+    const names = this.#names;
+    if (!names.includes(key)) return;
+    const values = this.#values;
+    let kept = 0;
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] === key) continue;
+      names[kept] = names[i];
+      values[kept] = values[i];
+      kept++;
+    }
+    names.length = kept;
+    values.length = kept;
+    this.#sorted = null;
+  }
+
+  get(name: string): string | null {
+    required(name, "a header name");
+    const key = fieldName(String(name));
+    const names = this.#names;
+    let found: string | null = null;
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] !== key) continue;
+      found = found === null ? this.#values[i] : found + ", " + this.#values[i];
+    }
+    return found;
+  }
+
+  getSetCookie(): string[] {
+    const out: string[] = [];
+    const names = this.#names;
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] === "set-cookie") out.push(this.#values[i]);
+    }
+    return out;
+  }
+
+  has(name: string): boolean {
+    required(name, "a header name");
+    return this.#names.includes(fieldName(String(name)));
+  }
+
+  set(name: string, value: string): void {
+    required(name, "a header name");
+    required(value, "a header value");
+    const key = fieldName(String(name));
+    const checked = fieldValue(String(value));
+    const at = this.#names.indexOf(key);
+    if (at < 0) {
+      this.appendChecked(key, checked);
+      return;
+    }
+    this.#values[at] = checked;
+    if (this.#names.indexOf(key, at + 1) >= 0) {
+      // Later repeats go; the first keeps its place.
+      this.delete(key);
+      this.#names.splice(at, 0, key);
+      this.#values.splice(at, 0, checked);
+    }
+    this.#sorted = null;
+  }
+
+  forEach(
+    fn: (value: string, key: string, parent: this) => void,
+    thisArg?: unknown,
+  ): void {
+    if (typeof fn !== "function") {
+      throw new TypeError("Headers.forEach: the callback is not a function");
+    }
+    for (const [name, value] of this.#view()) fn.call(thisArg, value, name, this);
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    for (const pair of this.#view()) yield [pair[0], pair[1]];
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const pair of this.#view()) yield pair[0];
+  }
+
+  *values(): IterableIterator<string> {
+    for (const pair of this.#view()) yield pair[1];
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Headers";
+  }
+
+  /** Fields sorted by name, repeats joined by ", " except Set-Cookie (the Fetch standard's order). */
+  #view(): [string, string][] {
+    if (this.#sorted !== null) return this.#sorted;
+    const names = this.#names;
+    const order = names.map((_, i) => i);
+    // Stable: repeated fields keep their arrival order.
+    order.sort((a, b) => names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : a - b);
+    const out: [string, string][] = [];
+    for (const i of order) {
+      const name = names[i];
+      const value = this.#values[i];
+      const last = out.length > 0 ? out[out.length - 1] : undefined;
+      if (last !== undefined && last[0] === name && name !== "set-cookie") {
+        // As the runtime's Headers: no separator while the joined value is still empty.
+        last[1] = last[1] === "" ? value : last[1] + ", " + value;
+      } else out.push([name, value]);
+    }
+    return this.#sorted = out;
+  }
+}
