@@ -309,7 +309,13 @@ function proxyStarters(
 function wrkScenario(
   name: string,
   description: string,
-  options: { connections: number; path?: string; withNodeVariants: boolean; mode?: ProxyMode },
+  options: {
+    connections: number;
+    path?: string;
+    withNodeVariants: boolean;
+    mode?: ProxyMode;
+    headers?: Record<string, string>;
+  },
 ): Scenario {
   return {
     name,
@@ -322,7 +328,9 @@ function wrkScenario(
         notes,
         (started) => interleave(started, wrkLoad(env, options), settings),
       );
-      const load = `wrk -t1 -c${options.connections} GET ${options.path ?? "/"}`;
+      const fields = options.headers ? Object.keys(options.headers).length : 0;
+      const load = `wrk -t1 -c${options.connections} GET ${options.path ?? "/"}` +
+        (fields > 0 ? ` with ${fields} more request headers` : "");
       return { name, description, load, contenders, notes };
     },
   };
@@ -507,6 +515,22 @@ const idleScenario: Scenario = {
   },
 };
 
+/**
+ * What a browser sends besides Host: wrk's bare GET carries no other field,
+ * while real requests make a proxy parse, check and forward several hundred
+ * bytes of headers.
+ */
+const BROWSER_HEADERS: Record<string, string> = {
+  "User-Agent":
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+  "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+  "Accept-Encoding": "gzip, deflate, br",
+  "Accept-Language": "en-US,en;q=0.9",
+  "Cookie": "session=abcdef0123456789; theme=dark; _ga=GA1.2.3456",
+  "Referer": "http://127.0.0.1/index.html",
+  "Cache-Control": "no-cache",
+};
+
 /** Every scenario, in the order they run. */
 export const SCENARIOS: readonly Scenario[] = [
   wrkScenario("proxy-small-64", "HTTP/1.1 proxy, small body, 64 connections", {
@@ -517,6 +541,11 @@ export const SCENARIOS: readonly Scenario[] = [
     connections: 512,
     withNodeVariants: true,
   }),
+  wrkScenario(
+    "proxy-browser-64",
+    "HTTP/1.1 proxy, small body, 64 connections, requests with a browser's headers",
+    { connections: 64, withNodeVariants: false, headers: BROWSER_HEADERS },
+  ),
   wrkScenario("proxy-16k-64", "HTTP/1.1 proxy, 16 KB body, 64 connections", {
     connections: 64,
     path: LARGE_PATH,

@@ -426,3 +426,18 @@ Deno.test("parseRequestHead is not confused by the previous parse's headers", ()
   const head = parse("GET / HTTP/1.1\r\nHost: b\r\n\r\n");
   assert.deepEqual([...head.headers], [["host", "b"]]);
 });
+
+Deno.test("parseRequestHead refuses a NUL or a bare CR in a header value, naming the field", () => {
+  assertRefused("GET / HTTP/1.1\r\nHost: a\r\nX-Bad: a\0b\r\n\r\n", 400, /invalid header "X-Bad"/);
+  assertRefused("GET / HTTP/1.1\r\nHost: a\r\nX-Cr: a\rb\r\n\r\n", 400, /invalid header "X-Cr"/);
+  // A CR right before the line's own CRLF is trailing whitespace, as for web Headers.
+  assert.equal(parse("GET / HTTP/1.1\r\nHost: a\r\nX-T: v\r\r\n\r\n").headers.get("x-t"), "v");
+});
+
+Deno.test("parseRequestHead keeps names lower-case and fields in arrival order", () => {
+  const head = parse("GET / HTTP/1.1\r\nHost: a\r\nX-B: 1\r\nX-A: 2\r\nx-b: 3\r\n\r\n");
+  const fields: string[] = [];
+  head.headers.forEachField((value, name) => fields.push(`${name}=${value}`));
+  assert.deepEqual(fields, ["host=a", "x-b=1", "x-a=2", "x-b=3"]);
+  assert.equal(head.headers.get("X-B"), "1, 3");
+});
