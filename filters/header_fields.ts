@@ -63,6 +63,19 @@ function quote(text: string): string {
   return JSON.stringify(text.length > 64 ? text.slice(0, 64) + "..." : text);
 }
 
+/** What no field value may hold: NUL, or a CR that does not end a line. */
+// deno-lint-ignore no-control-regex
+const BAD_VALUE_CHAR = /\x00|\r(?!\n)/;
+
+/**
+ * Whether a whole message head (CRLF-separated lines) holds a char no field
+ * value may: one scan for every field, so parsers check values one by one
+ * only when it finds something, to name the bad field.
+ */
+export function headHasBadValueChar(head: string): boolean {
+  return BAD_VALUE_CHAR.test(head);
+}
+
 /** Whether `value` is a `Headers` or a {@linkcode HeaderFields}. */
 export function isHeaders(value: unknown): value is Headers {
   return value instanceof HeaderFields || value instanceof Headers;

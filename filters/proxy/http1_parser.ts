@@ -10,7 +10,7 @@
  * @module
  */
 
-import { fieldName, fieldValue, HeaderFields } from "../header_fields.ts";
+import { fieldName, fieldValue, HeaderFields, headHasBadValueChar } from "../header_fields.ts";
 import { HOP_BY_HOP } from "./hop_by_hop.ts";
 import { UpstreamError } from "./upstream_error.ts";
 
@@ -30,7 +30,7 @@ export interface ResponseHead {
   /** Whether the status line said HTTP/1.0. */
   http10: boolean;
   /** End-to-end headers: hop-by-hop ones (and those `Connection` lists) removed. */
-  headers: Headers;
+  headers: HeaderFields;
   /** The declared body length, or -1 when absent or overridden by Transfer-Encoding. */
   contentLength: number;
   /** Whether the body uses chunked transfer coding. */
@@ -245,6 +245,7 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
   }
 
   const headers = new HeaderFields();
+  const checkValues = headHasBadValueChar(s);
   // Names listed in Connection (beyond keep-alive/close) are hop-by-hop too.
   const listed = connection === null ? null : listedNames(connection);
   try {
@@ -255,7 +256,7 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
       }
       const name = fieldName(names[i]);
       if (listed !== null && listed.has(name)) continue;
-      headers.appendChecked(name, fieldValue(values[i]));
+      headers.appendChecked(name, checkValues ? fieldValue(values[i]) : values[i]);
     }
   } catch (error) {
     throw new UpstreamError("protocol", `Invalid upstream response: ${(error as Error).message}`, {

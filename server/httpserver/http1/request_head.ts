@@ -7,7 +7,12 @@
  * @module
  */
 
-import { fieldName, fieldValue, HeaderFields } from "../../../filters/header_fields.ts";
+import {
+  fieldName,
+  fieldValue,
+  HeaderFields,
+  headHasBadValueChar,
+} from "../../../filters/header_fields.ts";
 import { hasToken, latin1, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
 
 const CR = 13;
@@ -20,9 +25,6 @@ const NON_ASCII = /[\u0080-\uffff]/;
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // deno-lint-ignore no-control-regex
 const BAD_TARGET = /[\x00-\x20\x7f]/;
-/** What no field value may hold: NUL, or a CR that does not end a line. */
-// deno-lint-ignore no-control-regex
-const BAD_VALUE_CHAR = /\x00|\r(?!\n)/;
 
 /** A request refused before it reached routing; `status` is the answer to send. */
 export class RequestHeadError extends Error {
@@ -116,9 +118,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     pos = next + 1;
   }
 
-  // One scan of the head instead of one per value; values are checked one by
-  // one only when it finds something, to name the bad field.
-  const checkValues = BAD_VALUE_CHAR.test(s);
+  const checkValues = headHasBadValueChar(s);
   const headers = new HeaderFields();
   let host: string | null = null;
   let contentLength = -1;

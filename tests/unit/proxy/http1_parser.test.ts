@@ -234,3 +234,19 @@ Deno.test("parseChunkSize rejects bad size lines", () => {
     assert.equal(parseChunkSize(buf, 0, buf.length), -1, JSON.stringify(line));
   }
 });
+
+Deno.test("parseResponseHead rejects a NUL or a bare CR in a header value", () => {
+  assertProtocolError(
+    () => parse("HTTP/1.1 200 OK\r\nX-Bad: a\0b\r\nContent-Length: 0\r\n\r\n"),
+    /Invalid upstream response: .*"a\\u0000b"/,
+  );
+  assertProtocolError(() => parse("HTTP/1.1 200 OK\r\nX-Cr: a\rb\r\n\r\n"), /Invalid upstream/);
+});
+
+Deno.test("parseResponseHead keeps repeated fields apart, in arrival order", () => {
+  const head = parse("HTTP/1.1 200 OK\r\nVary: a\r\nSet-Cookie: x=1\r\nVary: b\r\n\r\n");
+  const fields: string[] = [];
+  head.headers.forEachField((value, name) => fields.push(`${name}=${value}`));
+  assert.deepEqual(fields, ["vary=a", "set-cookie=x=1", "vary=b"]);
+  assert.equal(head.headers.get("vary"), "a, b");
+});
