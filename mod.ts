@@ -45,6 +45,7 @@ export {
   type Namespace,
   readAll,
 } from "./filters/context.ts";
+export { HeaderFields, isHeaders } from "./filters/header_fields.ts";
 export {
   compileGoRegexp,
   formatDuration,
