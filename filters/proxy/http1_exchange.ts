@@ -239,7 +239,9 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
       this.#bodySent = true;
     }
     try {
-      await conn.write(buf.subarray(0, n));
+      const view = buf.subarray(0, n);
+      const written = await conn.socket.write(view);
+      if (written < n) await conn.writeRest(view, written);
     } catch (error) {
       throw this.#connectionLost(error);
     }

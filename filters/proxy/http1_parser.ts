@@ -144,7 +144,9 @@ export function hasToken(list: string, token: string): boolean {
   return false;
 }
 
-// Scratch arrays reused by every parse: parsing is synchronous, so one set is enough.
+// Scratch arrays reused by every parse: parsing is synchronous, so one set is
+// enough. Filled by index, never truncated: `length = 0` would drop their
+// storage and make every parse grow them again.
 const names: string[] = [];
 const values: string[] = [];
 const kinds: number[] = [];
@@ -179,9 +181,7 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
   const status = d0 * 100 + d1 * 10 + d2;
   const http10 = minor === 0;
 
-  names.length = 0;
-  values.length = 0;
-  kinds.length = 0;
+  let fields = 0;
   let pos = firstLf + 1;
   for (;;) {
     const lf = s.indexOf("\n", pos);
@@ -189,8 +189,8 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
     if (lineEnd === pos) break;
     const first = s.charCodeAt(pos);
     if (first === SP || first === HT) {
-      if (values.length === 0) throw protocolError("header block starts with a continuation line");
-      values[values.length - 1] += " " + s.slice(pos, lineEnd).trim();
+      if (fields === 0) throw protocolError("header block starts with a continuation line");
+      values[fields - 1] += " " + s.slice(pos, lineEnd).trim();
       pos = lf + 1;
       continue;
     }
@@ -204,17 +204,18 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
     let ve = lineEnd;
     while (vs < ve && (s.charCodeAt(vs) === SP || s.charCodeAt(vs) === HT)) vs++;
     while (ve > vs && (s.charCodeAt(ve - 1) === SP || s.charCodeAt(ve - 1) === HT)) ve--;
-    names.push(s.slice(pos, colon));
-    values.push(s.slice(vs, ve));
+    names[fields] = s.slice(pos, colon);
+    values[fields] = s.slice(vs, ve);
+    fields++;
     pos = lf + 1;
   }
 
   let contentLength = -1;
   let transferEncoding: string | null = null;
   let connection: string | null = null;
-  for (let i = 0; i < names.length; i++) {
+  for (let i = 0; i < fields; i++) {
     const kind = headerKind(names[i]);
-    kinds.push(kind);
+    kinds[i] = kind;
     if (kind === KIND_OTHER) continue;
     const value = values[i];
     if (kind === KIND_CONTENT_LENGTH) {
@@ -249,7 +250,7 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
   // Names listed in Connection (beyond keep-alive/close) are hop-by-hop too.
   const listed = connection === null ? null : listedNames(connection);
   try {
-    for (let i = 0; i < names.length; i++) {
+    for (let i = 0; i < fields; i++) {
       const kind = kinds[i];
       if (kind !== KIND_OTHER) {
         if (kind !== KIND_CONTENT_LENGTH || transferEncoding !== null) continue;

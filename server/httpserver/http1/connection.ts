@@ -345,7 +345,9 @@ export class ServerConnection implements PeerSource {
           buf.set(bytes, n);
           n += bytes.length;
         }
-        await conn.write(buf.subarray(0, n));
+        const view = buf.subarray(0, n);
+        const written = await conn.socket.write(view);
+        if (written < n) await conn.writeRest(view, written);
       } finally {
         // Reusable once the write has finished: no op holds it any more.
         pool.give(buf);

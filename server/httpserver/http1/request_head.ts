@@ -62,6 +62,8 @@ export interface RequestHead {
 }
 
 // Scratch arrays reused by every parse: parsing is synchronous.
+// Filled by index, never truncated: `length = 0` would drop the arrays' storage
+// and make every parse grow them again.
 const names: string[] = [];
 const values: string[] = [];
 
@@ -98,8 +100,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     throw bad(`invalid request target ${quote(target)}`);
   }
 
-  names.length = 0;
-  values.length = 0;
+  let fields = 0;
   pos = lf + 1;
   for (;;) {
     const next = s.indexOf("\n", pos);
@@ -113,8 +114,9 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     let ve = end;
     while (vs < ve && (s.charCodeAt(vs) === SP || s.charCodeAt(vs) === HT)) vs++;
     while (ve > vs && (s.charCodeAt(ve - 1) === SP || s.charCodeAt(ve - 1) === HT)) ve--;
-    names.push(s.slice(pos, colon));
-    values.push(s.slice(vs, ve));
+    names[fields] = s.slice(pos, colon);
+    values[fields] = s.slice(vs, ve);
+    fields++;
     pos = next + 1;
   }
 
@@ -125,7 +127,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
   let transferEncoding: string | null = null;
   let connection: string | null = null;
   let expectContinue = false;
-  for (let i = 0; i < names.length; i++) {
+  for (let i = 0; i < fields; i++) {
     let name: string;
     let value: string;
     try {

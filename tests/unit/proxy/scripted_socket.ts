@@ -13,6 +13,8 @@ export class ScriptedSocket {
   readonly written: Uint8Array[] = [];
   /** Whether `close` was called. */
   closed = false;
+  /** Most bytes one `write` call takes, to script short writes. */
+  maxWrite = Infinity;
   readonly #reads: Uint8Array[];
 
   constructor(reads: (string | Uint8Array)[]) {
@@ -34,8 +36,9 @@ export class ScriptedSocket {
   }
 
   write(p: Uint8Array): Promise<number> {
-    this.written.push(p.slice());
-    return Promise.resolve(p.length);
+    const n = Math.min(p.length, this.maxWrite);
+    this.written.push(p.slice(0, n));
+    return Promise.resolve(n);
   }
 
   close(): void {
