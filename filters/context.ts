@@ -64,11 +64,22 @@ abstract class Message {
   #body: Body | undefined;
   #bodySource: (() => Body) | undefined;
 
-  constructor(headers: Headers, ownHeaders: boolean, body: Body | undefined, source?: () => Body) {
-    this.#headers = headers;
-    this.#ownHeaders = ownHeaders;
-    this.#body = body;
-    this.#bodySource = source;
+  /** `headers` given as a `Headers` are borrowed; anything else is copied into a HeaderFields. */
+  constructor(headers: HeadersInit | undefined, body: Body | string | (() => Body) | undefined) {
+    if (isHeaders(headers)) {
+      this.#headers = headers;
+      this.#ownHeaders = false;
+    } else {
+      this.#headers = new HeaderFields(headers);
+      this.#ownHeaders = true;
+    }
+    if (typeof body === "function") {
+      this.#body = undefined;
+      this.#bodySource = body;
+    } else {
+      this.#body = typeof body === "string" ? encoder.encode(body) : body ?? null;
+      this.#bodySource = undefined;
+    }
   }
 
   /** Mutable headers; the first call copies headers that came in immutable. */
@@ -164,15 +175,6 @@ export interface HttpRequestInit {
   body?: Body | string | (() => Body);
 }
 
-function headersOf(init: HeadersInit | undefined): [Headers, boolean] {
-  return isHeaders(init) ? [init, false] : [new HeaderFields(init), true];
-}
-
-function bodyOf(body: Body | string | (() => Body) | undefined): [Body | undefined, (() => Body)?] {
-  if (typeof body === "function") return [undefined, body];
-  return [typeof body === "string" ? encoder.encode(body) : body ?? null];
-}
-
 /** Splits an absolute URL into its path (without query) and raw query. */
 export function splitTarget(url: string): { path: string; query: string } {
   const pathStart = url.indexOf("/", url.indexOf("://") + 3);
@@ -199,7 +201,7 @@ export class HttpRequest extends Message {
   proto: string;
 
   constructor(init: HttpRequestInit = {}) {
-    super(...headersOf(init.headers), ...bodyOf(init.body));
+    super(init.headers, init.body);
     this.method = init.method ?? "GET";
     this.path = init.path ?? "/";
     this.query = init.query ?? "";
@@ -247,7 +249,7 @@ export class HttpResponse extends Message {
   status: number;
 
   constructor(status = 200, headers?: HeadersInit, body: Body | string | (() => Body) = null) {
-    super(...headersOf(headers), ...bodyOf(body));
+    super(headers, body);
     this.status = status;
   }
 
