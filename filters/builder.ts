@@ -126,7 +126,7 @@ export function bodyField(info: Record<string, unknown>): Uint8Array {
   return encoder.encode(stringField(info, "body") ?? "");
 }
 
-/** Reads the rendered `headers` (name to list of values) into web Headers. */
+/** Reads the rendered `headers` (name to list of values) into a {@linkcode HeaderFields}. */
 export function headersField(info: Record<string, unknown>): Headers {
   const headers = new HeaderFields();
   const raw = info.headers;

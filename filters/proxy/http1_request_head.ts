@@ -74,7 +74,8 @@ export function serializeRequestHead(parts: RequestHeadParts, framing: string): 
   }
   scratchHead = method + " " + target + " HTTP/1.1\r\nhost: " + host + "\r\n";
   scratchListed = extraConnectionHeaders(headers.get("connection"));
-  // forEach is several times faster than for-of over Headers in Deno.
+  // Our own fields go in arrival order; a runtime Headers through forEach,
+  // several times faster than for-of over it.
   if (headers instanceof HeaderFields) headers.forEachField(appendHeader);
   else headers.forEach(appendHeader);
   let head = scratchHead;
