@@ -59,7 +59,8 @@ function required(value: unknown, what: string): void {
   if (value === undefined) throw new TypeError(`Headers: ${what} is required`);
 }
 
-function quote(text: string): string {
+/** `text` as a JSON string for an error message, cut after 64 chars. */
+export function quote(text: string): string {
   return JSON.stringify(text.length > 64 ? text.slice(0, 64) + "..." : text);
 }
 
@@ -154,19 +155,8 @@ export class HeaderFields implements Headers {
   delete(name: string): void {
     required(name, "a header name");
     const key = fieldName(String(name));
-    const names = this.#names;
-    if (!names.includes(key)) return;
-    const values = this.#values;
-    let kept = 0;
-    for (let i = 0; i < names.length; i++) {
-      if (names[i] === key) continue;
-      names[kept] = names[i];
-      values[kept] = values[i];
-      kept++;
-    }
-    names.length = kept;
-    values.length = kept;
-    this.#sorted = null;
+    const at = this.#names.indexOf(key);
+    if (at >= 0) this.#removeFrom(key, at);
   }
 
   get(name: string): string | null {
@@ -206,12 +196,25 @@ export class HeaderFields implements Headers {
       return;
     }
     this.#values[at] = checked;
-    if (this.#names.indexOf(key, at + 1) >= 0) {
-      // Later repeats go; the first keeps its place.
-      this.delete(key);
-      this.#names.splice(at, 0, key);
-      this.#values.splice(at, 0, checked);
+    // Later repeats go; the first keeps its place.
+    const next = this.#names.indexOf(key, at + 1);
+    if (next >= 0) this.#removeFrom(key, next);
+    this.#sorted = null;
+  }
+
+  /** Removes every field named `key` from index `from` on (the first one is at `from`). */
+  #removeFrom(key: string, from: number): void {
+    const names = this.#names;
+    const values = this.#values;
+    let kept = from;
+    for (let i = from; i < names.length; i++) {
+      if (names[i] === key) continue;
+      names[kept] = names[i];
+      values[kept] = values[i];
+      kept++;
     }
+    names.length = kept;
+    values.length = kept;
     this.#sorted = null;
   }
 

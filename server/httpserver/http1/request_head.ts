@@ -12,6 +12,7 @@ import {
   fieldValue,
   HeaderFields,
   headHasBadValueChar,
+  quote,
 } from "../../../filters/header_fields.ts";
 import { hasToken, latin1, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
 
@@ -237,8 +238,4 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
 
 function bad(message: string): RequestHeadError {
   return new RequestHeadError(400, message);
-}
-
-function quote(text: string): string {
-  return JSON.stringify(text.length > 64 ? text.slice(0, 64) + "..." : text);
 }
