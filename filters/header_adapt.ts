@@ -5,6 +5,7 @@
  * @module
  */
 
+import { isToken } from "./header_fields.ts";
 import type { SpecReader } from "./spec.ts";
 
 /** How to change a set of headers; applied as del, then set, then add. */
@@ -17,7 +18,6 @@ export interface HeaderAdaptSpec {
   add?: Record<string, string>;
 }
 
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Values may hold any text but line breaks and NUL, which would split or end a header.
 const BAD_HEADER_VALUE = /[\r\n\0]/;
 // deno-lint-ignore no-control-regex
@@ -26,7 +26,7 @@ const utf8 = new TextEncoder();
 
 /** Why `name` is not a valid header name, or "" when it is. */
 export function headerNameProblem(name: string): string {
-  return HEADER_NAME.test(name) ? "" : `"${name}" is not a valid header name`;
+  return isToken(name) ? "" : `"${name}" is not a valid header name`;
 }
 
 /** Why `value` cannot be a header value, or "" when it can. */

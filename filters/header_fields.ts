@@ -23,6 +23,16 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL
   TOKEN[c.charCodeAt(0)] = 1;
 }
 
+/** Whether `text` is an RFC 9110 `token` (a method or a field name): non-empty, token chars only. */
+export function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
 /** The lower-case form of a valid field name; throws a `TypeError` naming an invalid one. */
 export function fieldName(name: string): string {
   let upper = false;

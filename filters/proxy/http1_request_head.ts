@@ -5,13 +5,12 @@
  * @module
  */
 
-import { HeaderFields } from "../header_fields.ts";
+import { HeaderFields, isToken } from "../header_fields.ts";
 import { extraConnectionHeaders, HOP_BY_HOP } from "./hop_by_hop.ts";
 
 /** Client headers never copied: hop-by-hop ones, plus those the client writes itself. */
 const NOT_COPIED: ReadonlySet<string> = new Set([...HOP_BY_HOP, "host", "content-length"]);
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Control characters are exactly what these patterns look for.
 // deno-lint-ignore no-control-regex
 const CONTROL_SPACE_OR_NON_ASCII = /[\x00-\x20\x7f-\uffff]/;
@@ -63,7 +62,7 @@ export interface RequestHeadParts {
  */
 export function serializeRequestHead(parts: RequestHeadParts, framing: string): string {
   const { method, target, host, headers, extraHeaders } = parts;
-  if (!KNOWN_METHODS.has(method) && !TOKEN.test(method)) {
+  if (!KNOWN_METHODS.has(method) && !isToken(method)) {
     throw new TypeError(`Cannot send upstream request: invalid method ${JSON.stringify(method)}`);
   }
   if (target === "" || CONTROL_SPACE_OR_NON_ASCII.test(target)) {
@@ -84,7 +83,7 @@ export function serializeRequestHead(parts: RequestHeadParts, framing: string): 
   if (extraHeaders !== undefined) {
     for (let i = 0; i < extraHeaders.length; i++) {
       const [name, value] = extraHeaders[i];
-      if (!TOKEN.test(name) || BAD_VALUE.test(value)) {
+      if (!isToken(name) || BAD_VALUE.test(value)) {
         throw new TypeError(
           `Cannot send upstream request: invalid extra header ${JSON.stringify(name)}`,
         );

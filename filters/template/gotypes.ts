@@ -5,13 +5,12 @@
  * @module
  */
 
+import { isToken } from "../header_fields.ts";
 import { type GoType, withGoType } from "./values.ts";
-
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Go's textproto.CanonicalMIMEHeaderKey: "x-rss-url" -> "X-Rss-Url". */
 export function canonicalHeaderKey(s: string): string {
-  if (!TOKEN.test(s)) return s;
+  if (!isToken(s)) return s;
   let upper = true;
   let out = "";
   for (const c of s) {

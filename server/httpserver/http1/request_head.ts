@@ -12,6 +12,7 @@ import {
   fieldValue,
   HeaderFields,
   headHasBadValueChar,
+  isToken,
   quote,
 } from "../../../filters/header_fields.ts";
 import { hasToken, latin1, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
@@ -23,7 +24,6 @@ const HT = 9;
 /** `ignoreBOM` keeps a stray BOM visible so the request-line check rejects it. */
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const NON_ASCII = /[\u0080-\uffff]/;
-const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // deno-lint-ignore no-control-regex
 const BAD_TARGET = /[\x00-\x20\x7f]/;
 
@@ -90,7 +90,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
   const method = s.slice(pos, sp1);
   const target = s.slice(sp1 + 1, sp2);
   const version = s.slice(sp2 + 1, lineEnd);
-  if (!METHOD.test(method)) throw bad(`invalid method ${quote(method)}`);
+  if (!isToken(method)) throw bad(`invalid method ${quote(method)}`);
   let http10: boolean;
   if (version === "HTTP/1.1") http10 = false;
   else if (version === "HTTP/1.0") http10 = true;
