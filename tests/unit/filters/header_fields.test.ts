@@ -241,6 +241,16 @@ Deno.test("invalid names and values throw a TypeError exactly when Headers does"
   }
 });
 
+/** Asserts that `call` throws a TypeError quoting `bad` and saying what it is (`kind`). */
+function assertTypeErrorNaming(call: () => unknown, bad: string, kind: RegExp): void {
+  assert.throws(call, (e: unknown) => {
+    assert.ok(e instanceof TypeError);
+    assert.ok(e.message.includes(JSON.stringify(bad)), e.message);
+    assert.match(e.message, kind);
+    return true;
+  });
+}
+
 Deno.test("the TypeError names the bad name or value", () => {
   for (const bad of ["a b", "a:b", "é", "x\n", "\u0100"]) {
     for (
@@ -253,12 +263,7 @@ Deno.test("the TypeError names the bad name or value", () => {
         () => fieldName(bad),
       ]
     ) {
-      assert.throws(call, (e: unknown) => {
-        assert.ok(e instanceof TypeError);
-        assert.ok(e.message.includes(JSON.stringify(bad)), e.message);
-        assert.match(e.message, /name/i);
-        return true;
-      });
+      assertTypeErrorNaming(call, bad, /name/i);
     }
   }
   assert.throws(() => new HeaderFields().append("", "v"), (e: unknown) => {
@@ -275,12 +280,7 @@ Deno.test("the TypeError names the bad name or value", () => {
         () => fieldValue(bad),
       ]
     ) {
-      assert.throws(call, (e: unknown) => {
-        assert.ok(e instanceof TypeError);
-        assert.ok(e.message.includes(JSON.stringify(bad)), e.message);
-        assert.match(e.message, /value/i);
-        return true;
-      });
+      assertTypeErrorNaming(call, bad, /value/i);
     }
   }
 });
