@@ -12,6 +12,7 @@ import type { SharedSlots } from "../filters/shared_slots.ts";
 import { HTTPServer } from "./httpserver/server.ts";
 import type { HTTPServerSpec } from "./httpserver/spec.ts";
 import type { Http1ServerKind } from "./httpserver/listener.ts";
+import { IdleHeapTrim } from "./idle_heap_trim.ts";
 import type { BufferedLineWriter, LogSink } from "./log.ts";
 import type { ObjectSpec } from "./objects.ts";
 import { Pipeline } from "./pipeline/pipeline.ts";
@@ -49,6 +50,7 @@ export class DataPlane {
   readonly #specs = new Map<string, string>();
   readonly #errors = new Map<string, string>();
   readonly #log;
+  readonly #heapTrim = new IdleHeapTrim(() => this.#requestCount());
 
   constructor(options: DataPlaneOptions) {
     this.#options = options;
@@ -155,6 +157,13 @@ export class DataPlane {
       }),
     );
     this.#log.info(`created server ${spec.name} on port ${spec.port}`);
+    this.#heapTrim.start();
+  }
+
+  #requestCount(): number {
+    let count = 0;
+    for (const server of this.#servers.values()) count += server.requestCount;
+    return count;
   }
 
   /** The status document of one object, or undefined when it is not running. */
@@ -170,6 +179,7 @@ export class DataPlane {
 
   /** Closes every server (draining in-flight requests), then every pipeline. */
   async close(): Promise<void> {
+    this.#heapTrim.stop();
     await Promise.all([...this.#servers.values()].map((s) => s.close()));
     this.#servers.clear();
     await Promise.all([...this.#pipelines.values()].map((p) => p.close()));

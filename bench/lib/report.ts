@@ -54,10 +54,13 @@ export interface IdleResult {
   failed: number;
   firstError?: string;
   baselineRssMb: number;
+  /** Highest RSS while the connections opened and settled. */
   peakRssMb: number;
-  /** (peak - baseline) / open connections. */
+  /** RSS once every connection has been idle a few seconds. */
+  settledRssMb: number;
+  /** (settled - baseline) / open connections: what each idle connection holds. */
   kbPerConnection: number;
-  vsNginx?: { peakRss: number; kbPerConnection: number };
+  vsNginx?: { peakRss: number; settledRss: number; kbPerConnection: number };
 }
 
 /** One scenario's outcome. */
@@ -120,6 +123,7 @@ export function compareIdleToNginx(results: IdleResult[]): void {
   for (const r of results) {
     r.vsNginx = {
       peakRss: r.peakRssMb / nginx.peakRssMb,
+      settledRss: r.settledRssMb / nginx.settledRssMb,
       kbPerConnection: r.kbPerConnection / nginx.kbPerConnection,
     };
   }
@@ -186,6 +190,8 @@ function idleTable(results: readonly IdleResult[]): string {
     "RSS before MB",
     "peak RSS MB",
     "x nginx",
+    "settled MB",
+    "x nginx",
     "KB/conn",
     "x nginx",
   ]];
@@ -197,6 +203,8 @@ function idleTable(results: readonly IdleResult[]): string {
       fixed(r.baselineRssMb, 1),
       fixed(r.peakRssMb, 1),
       ratio(r.vsNginx?.peakRss),
+      fixed(r.settledRssMb, 1),
+      ratio(r.vsNginx?.settledRss),
       fixed(r.kbPerConnection, 2),
       ratio(r.vsNginx?.kbPerConnection),
     ]);

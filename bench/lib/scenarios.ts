@@ -417,6 +417,11 @@ async function firstLine(stream: ReadableStream<Uint8Array>, timeoutMs: number):
   return text.split("\n")[0];
 }
 
+/** How long the idle connections are held before the settled RSS is read. */
+const SETTLE_MS = 4000;
+/** Rest after the warm-up, so the baseline is a proxy at rest rather than mid-burst. */
+const REST_MS = 4000;
+
 /** Opens the idle connections against one contender and reads its memory meanwhile. */
 async function holdIdle(env: BenchEnv, c: Contender, count: number): Promise<IdleResult> {
   const baseline = rssKb(c.pids);
@@ -434,9 +439,11 @@ async function holdIdle(env: BenchEnv, c: Contender, count: number): Promise<Idl
   try {
     const line = await firstLine(client.child.stdout, 120_000);
     const report = JSON.parse(line) as { open: number; failed: number; firstError: string };
-    // Let the proxy settle with every connection idle, sampling meanwhile.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Let the proxy settle with every connection idle, sampling meanwhile:
+    // long enough for a proxy that trims its heap when traffic stops to do so.
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const peak = sampler.stop();
+    const settled = rssKb(c.pids);
     return {
       name: c.name,
       open: report.open,
@@ -444,7 +451,8 @@ async function holdIdle(env: BenchEnv, c: Contender, count: number): Promise<Idl
       firstError: report.firstError || undefined,
       baselineRssMb: baseline / 1024,
       peakRssMb: peak / 1024,
-      kbPerConnection: report.open ? (peak - baseline) / report.open : NaN,
+      settledRssMb: settled / 1024,
+      kbPerConnection: report.open ? (settled - baseline) / report.open : NaN,
     };
   } finally {
     sampler.stop();
@@ -490,6 +498,7 @@ const idleScenario: Scenario = {
       for (const c of started) {
         // Code and pools warm first, so the growth measured is the connections'.
         await warmUp(c, 1);
+        await new Promise((resolve) => setTimeout(resolve, REST_MS));
         settings.log(`  ${count} idle connections to ${c.name}`);
         const result = await holdIdle(env, c, count);
         settings.log(
@@ -502,8 +511,9 @@ const idleScenario: Scenario = {
     });
     compareIdleToNginx(idle);
     notes.push(
-      "each proxy warmed by 1 s of wrk -c16; each connection makes one GET, then stays idle; " +
-        "peak = sampled summed VmRSS",
+      "each proxy warmed by 1 s of wrk -c16, then rests 4 s; each connection makes one GET, " +
+        "then stays idle; peak = sampled summed VmRSS while they open and for 4 s after; " +
+        "settled = VmRSS at the end of those 4 s",
     );
     return {
       name: this.name,

@@ -53,23 +53,27 @@ export class Http1Connection {
   #pendingRead: Promise<number | null> | null = null;
   #spare: Bytes | null = null;
   #writeBuffer: Uint8Array | null = null;
-  readonly #onIdleSettled: () => void;
+  /** Only pooled connections park idle; others keep no closure for it. */
+  readonly #onIdleSettled: (() => void) | null = null;
 
   /**
-   * `onIdleEnd` is called when an idle connection's pending read ends (EOF,
-   * data or error). `bufferSize` is the initial read buffer; it grows as needed.
+   * `onIdleEnd`, for pooled connections, is called when an idle connection's
+   * pending read ends (EOF, data or error). `bufferSize` is the initial read
+   * buffer; it grows as needed.
    */
   constructor(
     socket: Deno.Conn,
-    onIdleEnd: (conn: Http1Connection) => void,
+    onIdleEnd?: (conn: Http1Connection) => void,
     bufferSize = READ_BUFFER_SIZE,
   ) {
     this.socket = socket;
     this.buf = new Uint8Array(bufferSize);
     this.#initialSize = bufferSize;
-    this.#onIdleSettled = () => {
-      if (this.state === IDLE) onIdleEnd(this);
-    };
+    if (onIdleEnd !== undefined) {
+      this.#onIdleSettled = () => {
+        if (this.state === IDLE) onIdleEnd(this);
+      };
+    }
   }
 
   /** How many received bytes are still unread. */
@@ -83,6 +87,8 @@ export class Http1Connection {
    * The caller must have checked that nothing is buffered.
    */
   watchIdle(now: number): void {
+    const settled = this.#onIdleSettled;
+    if (settled === null) throw new Error("Cannot park a connection made without onIdleEnd");
     this.state = IDLE;
     this.idleSince = now;
     this.start = 0;
@@ -90,7 +96,7 @@ export class Http1Connection {
     const read = this.socket.read(this.buf);
     this.#pendingRead = read;
     this.socket.unref();
-    read.then(this.#onIdleSettled, this.#onIdleSettled);
+    read.then(settled, settled);
   }
 
   /** Takes the connection out of a pool for a new exchange. */
@@ -106,7 +112,20 @@ export class Http1Connection {
   async fill(): Promise<boolean> {
     const pending = this.#pendingRead ?? this.#startRead();
     this.#pendingRead = null;
-    const n = await pending;
+    return this.#count(await pending);
+  }
+
+  /**
+   * Takes in the outcome of the read {@linkcode readAhead} started, for a
+   * caller that awaited it itself instead of calling {@linkcode fill}
+   * (one suspended frame fewer while it waits). False at end of stream.
+   */
+  received(n: number | null): boolean {
+    this.#pendingRead = null;
+    return this.#count(n);
+  }
+
+  #count(n: number | null): boolean {
     if (n === null) return false;
     this.end += n;
     return true;

@@ -141,6 +141,11 @@ export class HTTPServer {
     this.#listener = undefined;
   }
 
+  /** Requests answered so far. */
+  get requestCount(): number {
+    return this.#stats.count;
+  }
+
   /** The status document of `object status get`. */
   status(): Record<string, unknown> {
     const topN = [...this.#routeStats].sort((a, b) => b[1].count - a[1].count).slice(0, 10)

@@ -91,7 +91,7 @@ export class ServerConnection implements PeerSource {
   constructor(socket: Deno.Conn, host: ConnectionHost) {
     this.#socket = socket;
     this.#host = host;
-    this.#conn = new Http1Connection(socket, () => {}, READ_BUFFER_SIZE);
+    this.#conn = new Http1Connection(socket, undefined, READ_BUFFER_SIZE);
   }
 
   /** The client's address. */
@@ -123,11 +123,23 @@ export class ServerConnection implements PeerSource {
   async serve(): Promise<void> {
     try {
       let first = true;
+      const conn = this.#conn;
       for (;;) {
+        if (!first && conn.buffered === 0) {
+          // Between requests, where a keep-alive connection spends most of
+          // its life: the socket's read is awaited here rather than through
+          // #receiveHead and fill(), as each suspended async frame with its
+          // promises costs every idle connection.
+          if (this.#host.draining) return;
+          conn.trim();
+          this.waitingSince = this.#host.now;
+          const n = await conn.readAhead();
+          this.waitingSince = 0;
+          if (!conn.received(n)) return;
+        }
         const headEnd = await this.#receiveHead(first);
         if (headEnd < 0) return;
         first = false;
-        const conn = this.#conn;
         let head: RequestHead;
         try {
           head = parseRequestHead(conn.buf, conn.start, headEnd);

@@ -70,13 +70,29 @@ Deno.test("compareToNginx leaves scenarios without nginx alone", () => {
   assert.equal(results[0].vsNginx, undefined);
 });
 
-Deno.test("compareIdleToNginx compares peak RSS and KB per connection", () => {
+Deno.test("compareIdleToNginx compares peak and settled RSS and KB per connection", () => {
   const idle: IdleResult[] = [
-    { name: "node", open: 10, failed: 0, baselineRssMb: 1, peakRssMb: 40, kbPerConnection: 8 },
-    { name: "nginx", open: 10, failed: 0, baselineRssMb: 1, peakRssMb: 10, kbPerConnection: 2 },
+    {
+      name: "node",
+      open: 10,
+      failed: 0,
+      baselineRssMb: 1,
+      peakRssMb: 40,
+      settledRssMb: 30,
+      kbPerConnection: 8,
+    },
+    {
+      name: "nginx",
+      open: 10,
+      failed: 0,
+      baselineRssMb: 1,
+      peakRssMb: 10,
+      settledRssMb: 10,
+      kbPerConnection: 2,
+    },
   ];
   compareIdleToNginx(idle);
-  assert.deepEqual(idle[0].vsNginx, { peakRss: 4, kbPerConnection: 4 });
+  assert.deepEqual(idle[0].vsNginx, { peakRss: 4, settledRss: 3, kbPerConnection: 4 });
 });
 
 Deno.test("costPercent is how much lower a value is than its base", () => {
