@@ -46,6 +46,7 @@ export {
   readAll,
 } from "./filters/context.ts";
 export { HeaderFields, isHeaders } from "./filters/header_fields.ts";
+export { AbortNotice, type AbortWatch } from "./filters/abort_watch.ts";
 export {
   compileGoRegexp,
   formatDuration,

@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { AbortWatch } from "./abort_watch.ts";
 import { HeaderFields, isHeaders } from "./header_fields.ts";
 
 /** A message body: bytes, a byte stream, or nothing. */
@@ -281,6 +282,11 @@ export interface ClientInfo {
   realIP: string;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+  /**
+   * The same news as `signal`, for code that only waits for it: a server
+   * may offer something cheaper than a real signal here.
+   */
+  abortWatch?: AbortWatch;
 }
 
 const DEFAULT_NS = "DEFAULT";
@@ -317,6 +323,16 @@ export class Context {
   /** Aborted when the client goes away. */
   get signal(): AbortSignal {
     return this.#client?.signal ?? NEVER_ABORTED;
+  }
+
+  /**
+   * Aborted when the client goes away, like {@linkcode signal}, for code
+   * that only waits for that (the Proxy): cheaper where the server offers it.
+   */
+  get abortWatch(): AbortWatch {
+    const client = this.#client;
+    if (client === undefined) return NEVER_ABORTED;
+    return client.abortWatch ?? client.signal ?? NEVER_ABORTED;
   }
 
   /** The name of the active namespace. */

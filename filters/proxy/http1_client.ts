@@ -21,6 +21,7 @@
  * @module
  */
 
+import type { AbortWatch } from "../abort_watch.ts";
 import { CLOSED, Http1Connection } from "./http1_connection.ts";
 import {
   type ExchangeHost,
@@ -51,8 +52,11 @@ export interface UpstreamRequest {
    * Content-Length when `headers` has one, else chunked.
    */
   body: Uint8Array | ReadableStream<Uint8Array> | null;
-  /** Aborting tears down the connection and rejects, or errors the body stream. */
-  signal?: AbortSignal;
+  /**
+   * Aborting tears down the connection and rejects, or errors the body
+   * stream. An `AbortSignal`, or a lighter {@linkcode AbortWatch}.
+   */
+  signal?: AbortWatch;
 }
 
 /** The upstream's response. */
@@ -299,7 +303,7 @@ export class Http1Pool {
     this.#timer = timer;
   }
 
-  async #connect(signal: AbortSignal | undefined): Promise<Http1Connection> {
+  async #connect(signal: AbortWatch | undefined): Promise<Http1Connection> {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { AbortWatch } from "../abort_watch.ts";
 import { type Context, HttpResponse } from "../context.ts";
 import type { Logger } from "../filter.ts";
 import { HttpStats } from "../http_stats.ts";
@@ -130,7 +131,7 @@ export class ServerPool {
     if (!servers.length) return this.#fail(ctx, 503, "internalError", start);
     const server = servers.length === 1 ? servers[0] : servers[this.#pick(ctx, servers.length)];
     const request = ctx.request;
-    let signal: AbortSignal | undefined = ctx.signal;
+    let signal: AbortWatch = ctx.abortWatch;
     let timeout: AbortSignal | undefined;
     if (this.#timeoutMs > 0) {
       timeout = AbortSignal.timeout(this.#timeoutMs);
@@ -175,7 +176,7 @@ export class ServerPool {
 
   #failed(ctx: Context, error: unknown, start: number, timeout?: AbortSignal): PoolResult {
     if (timeout?.aborted) return this.#fail(ctx, 408, "timeout", start);
-    if (ctx.signal.aborted) return this.#fail(ctx, 499, "clientError", start);
+    if (ctx.abortWatch.aborted) return this.#fail(ctx, 499, "clientError", start);
     if (error instanceof UpstreamError && error.kind !== "aborted") {
       this.#log.debug(`upstream ${error.kind} error: ${error.message}`);
       return this.#fail(ctx, 503, "serverError", start);

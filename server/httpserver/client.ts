@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { AbortWatch } from "../../filters/abort_watch.ts";
 import type { ClientInfo } from "../../filters/context.ts";
 import { isPublicIP } from "./ipfilter.ts";
 
@@ -15,6 +16,8 @@ export interface PeerSource {
   peer(): Deno.NetAddr;
   /** Aborted when the client goes away. */
   signal(): AbortSignal;
+  /** Aborted when the client goes away, cheaper than `signal()`; a source may lack it. */
+  abortWatch?(): AbortWatch;
 }
 
 /** The client of one request, as filters and the access log see it. */
@@ -33,6 +36,12 @@ export class PeerClient implements ClientInfo {
   /** Aborted when the client goes away. */
   get signal(): AbortSignal {
     return this.#source.signal();
+  }
+
+  /** Aborted when the client goes away: the source's light watch, else its signal. */
+  get abortWatch(): AbortWatch {
+    const source = this.#source;
+    return source.abortWatch === undefined ? source.signal() : source.abortWatch();
   }
 
   /** The peer address "ip:port". */

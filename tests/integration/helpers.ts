@@ -7,7 +7,13 @@
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
-const DENO_FLAGS = ["run", "--unstable-net", "--unstable-no-legacy-abort", "--allow-all"];
+const DENO_FLAGS = [
+  "run",
+  "--v8-flags=--expose-gc",
+  "--unstable-net",
+  "--unstable-no-legacy-abort",
+  "--allow-all",
+];
 
 const handedOut = new Set<number>();
 const PORT_CLAIMS = "/tmp/easegress-test-ports";

@@ -320,3 +320,57 @@ Deno.test("httpserver: a taken port shows as failed, then the listener retries a
     await node.stop();
   }
 });
+
+Deno.test("httpserver: a client that leaves mid-request makes the Proxy drop its upstream exchange", async () => {
+  // A backend that reads requests and never answers: only the proxy closing
+  // the upstream connection ends each one.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const upstreamClosed: Promise<void>[] = [];
+  let accepted = 0;
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      upstreamClosed.push((async () => {
+        const buf = new Uint8Array(4096);
+        try {
+          while ((await conn.read(buf)) !== null) { /* a request, left unanswered */ }
+        } catch { /* reset: closed too */ }
+        conn.close();
+      })());
+    }
+  })();
+  const node = await startNodeProcess();
+  const port = freePort();
+  try {
+    await node.ctl(["object", "create"], PIPELINES.replace("BACKEND", String(listener.addr.port)));
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: echo\n`,
+    );
+    await eventually("server listening", async () => {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    // Two clients in turn, each leaving while its request waits upstream.
+    for (let i = 0; i < 2; i++) {
+      const client = await Deno.connect({ hostname: "127.0.0.1", port });
+      await client.write(new TextEncoder().encode("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+      await eventually("the request reached the backend", () => Promise.resolve(accepted > i));
+      client.close();
+    }
+    const ended = await Promise.race([
+      Promise.all(upstreamClosed).then(() => "closed"),
+      new Promise<string>((resolve) => setTimeout(() => resolve("still open"), 5000)),
+    ]);
+    assert.equal(ended, "closed");
+  } finally {
+    await node.stop();
+    listener.close();
+    await accepting.catch(() => {});
+    await Promise.allSettled(upstreamClosed);
+  }
+});

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { AbortNotice, type AbortWatch } from "../../../filters/abort_watch.ts";
 import { HttpRequest, type HttpResponse } from "../../../filters/context.ts";
 import {
   type BodyReader,
@@ -79,6 +80,8 @@ export class ServerConnection implements PeerSource {
   /** Coarse time this connection started waiting for a request head; 0 while busy. */
   waitingSince = 0;
   #abort: AbortController | undefined;
+  /** The light stand-in for `#abort`, made on first use and kept: it costs one small object. */
+  #abortNotice: AbortNotice | undefined;
   /** Whether a read has seen the client close its side. */
   #clientGone = false;
   /** Whether the current request's body has been read to its end. */
@@ -109,6 +112,14 @@ export class ServerConnection implements PeerSource {
     return this.#abort.signal;
   }
 
+  /** Aborted when the client goes away during the current request, without an AbortController. */
+  abortWatch(): AbortWatch {
+    const notice = this.#abortNotice ??= new AbortNotice();
+    if (this.#clientGone) notice.abort();
+    else this.#watchClient();
+    return notice;
+  }
+
   /** Whether the connection is between requests with nothing received. */
   get idle(): boolean {
     return this.waitingSince !== 0 && this.#conn.buffered === 0;
@@ -137,7 +148,12 @@ export class ServerConnection implements PeerSource {
           this.waitingSince = 0;
           if (!conn.received(n)) return;
         }
-        const headEnd = await this.#receiveHead(first);
+        // A whole head already in: no async frame for #receiveHead. (Not on
+        // the first request, which #receiveHead checks for the h2c preface.)
+        let headEnd = first ? -1 : findHeadEnd(conn.buf, conn.start, conn.end);
+        if (headEnd < 0 || headEnd - conn.start > this.#host.maxHeadBytes) {
+          headEnd = await this.#receiveHead(first);
+        }
         if (headEnd < 0) return;
         first = false;
         let head: RequestHead;
@@ -157,6 +173,7 @@ export class ServerConnection implements PeerSource {
       if (!isDisconnect(e)) this.#host.onError(`HTTP/1.1 connection: ${(e as Error)?.stack ?? e}`);
     } finally {
       this.#abort?.abort();
+      this.#abortNotice?.abort();
       if (this.#unreadInput && this.#conn.state !== CLOSED && !this.#conn.reading) {
         await this.#lingerClose();
       }
@@ -246,6 +263,7 @@ export class ServerConnection implements PeerSource {
     await this.#writeResponse(response, head.method === "HEAD");
     // Not kept while idle: a signal with its listener table costs each waiting connection.
     this.#abort = undefined;
+    this.#abortNotice?.clear();
     return !framing.close;
   }
 
@@ -309,6 +327,7 @@ export class ServerConnection implements PeerSource {
   #left(): void {
     this.#clientGone = true;
     this.#abort?.abort();
+    this.#abortNotice?.abort();
   }
 
   async #writeResponse(response: HttpResponse, head: boolean): Promise<void> {

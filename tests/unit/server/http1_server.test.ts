@@ -1122,6 +1122,66 @@ Deno.test("serveHttp1 aborts the client signal when the client closes during the
   }
 });
 
+Deno.test("serveHttp1 aborts the client's abortWatch when the client closes during the handler", async () => {
+  const started = deferred();
+  const aborted = deferred<boolean>();
+  const handler = async (_request: HttpRequest, peer: PeerClient) => {
+    const watch = peer.abortWatch;
+    assert.equal(watch.aborted, false);
+    started.resolve();
+    await new Promise<void>((resolve) => watch.addEventListener("abort", resolve));
+    aborted.resolve(watch.aborted);
+    return new HttpResponse(200, {}, "nobody listens");
+  };
+  const server = start(handler);
+  const client = await RawClient.open(server.port);
+  try {
+    await client.write(get("/wait"));
+    await started.promise;
+    client.close();
+    assert.equal(await aborted.promise, true);
+  } finally {
+    client.close();
+    await server.stop(0);
+  }
+});
+
+Deno.test({
+  name: "serveHttp1 forgets abortWatch listeners of answered requests on a kept connection",
+  async fn() {
+    const started = deferred();
+    const calls: string[] = [];
+    const done = deferred();
+    const handler = (request: HttpRequest, peer: PeerClient) => {
+      const watch = peer.abortWatch;
+      // Left registered on purpose: the answer must end it.
+      watch.addEventListener("abort", () => calls.push(request.path));
+      if (request.path === "/first") return new HttpResponse(200, {}, "first");
+      started.resolve();
+      return new Promise<HttpResponse>((resolve) => {
+        watch.addEventListener("abort", () => {
+          done.resolve();
+          resolve(new HttpResponse(200, {}, "second"));
+        });
+      });
+    };
+    const server = start(handler);
+    const client = await RawClient.open(server.port);
+    try {
+      await client.write(get("/first"));
+      assert.equal(text(await client.readResponse()), "first");
+      await client.write(get("/second"));
+      await started.promise;
+      client.close();
+      await done.promise;
+      assert.deepEqual(calls, ["/second"]);
+    } finally {
+      client.close();
+      await server.stop(0);
+    }
+  },
+});
+
 Deno.test("serveHttp1 keeps the next request's bytes read while watching the client", async () => {
   // The signal's watch reads ahead; what it reads must become the next request.
   const handler = async (request: HttpRequest, peer: PeerClient) => {
