@@ -196,6 +196,8 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
   #gotBytes = false;
   #bodySent = false;
   #awaitingSource = false;
+  /** Response bytes already searched for the head's end, counted from `conn.start` (a read may move them). */
+  #scanned = 0;
 
   /** An exchange of `prepared` on `conn`; `reused` tells whether `conn` served earlier requests. */
   constructor(
@@ -221,31 +223,54 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
       this.#onAbort = () => this.#fail(abortError(signal));
       signal.addEventListener("abort", this.#onAbort);
     }
+    // The write and the reads are awaited here rather than in helpers of
+    // their own: each async frame costs allocations on every request.
+    const conn = this.#conn;
     try {
-      await this.#writeHead();
-      return await this.#respond(await this.#readHead());
+      const view = this.#encodeHead();
+      try {
+        const written = await conn.socket.write(view);
+        if (written < view.length) await conn.writeRest(view, written);
+      } catch (error) {
+        throw this.#connectionLost(error);
+      }
+      this.#headWritten();
+      for (;;) {
+        const head = this.#bufferedHead();
+        if (head !== null) {
+          const response = this.#respond(head);
+          return response instanceof Promise ? await response : response;
+        }
+        let more: boolean;
+        try {
+          more = conn.received(await conn.readAhead());
+        } catch (error) {
+          throw this.#connectionLost(error);
+        }
+        if (!more) throw this.#connectionLost(undefined);
+        this.#gotBytes = true;
+      }
     } catch (error) {
       throw this.#fail(error);
     }
   }
 
-  async #writeHead(): Promise<void> {
-    const { head, inline, deferred } = this.#prepared;
-    const conn = this.#conn;
-    const buf = conn.writeBuffer(head.length + (inline === null ? 0 : inline.length));
+  /** Puts the request head (and a small body) in the connection's write buffer. */
+  #encodeHead(): Uint8Array {
+    const { head, inline } = this.#prepared;
+    const buf = this.#conn.writeBuffer(head.length + (inline === null ? 0 : inline.length));
     let n = encodeHeadInto(head, buf);
     if (inline !== null && inline.length > 0) {
       buf.set(inline, n);
       n += inline.length;
       this.#bodySent = true;
     }
-    try {
-      const view = buf.subarray(0, n);
-      const written = await conn.socket.write(view);
-      if (written < n) await conn.writeRest(view, written);
-    } catch (error) {
-      throw this.#connectionLost(error);
-    }
+    return buf.subarray(0, n);
+  }
+
+  /** The head is out: the request is done, or its deferred body starts flowing. */
+  #headWritten(): void {
+    const deferred = this.#prepared.deferred;
     if (deferred === null) {
       this.#requestDone = true;
     } else {
@@ -256,39 +281,33 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
     }
   }
 
-  async #readHead(): Promise<ResponseHead> {
+  /**
+   * The final response head if it is all in the buffer, else null (more
+   * bytes needed). Skips 1xx interim responses; throws for a head over the
+   * limit or a 101.
+   */
+  #bufferedHead(): ResponseHead | null {
     const conn = this.#conn;
     const max = this.#host.maxHeaderBytes;
-    // Bytes already scanned, counted from `conn.start`: a fill may move them.
-    let scanned = 0;
     for (;;) {
-      const headEnd = findHeadEnd(conn.buf, conn.start + scanned, conn.end);
-      if (headEnd !== -1) {
-        if (headEnd - conn.start > max) throw this.#headTooLarge();
-        const head = parseResponseHead(conn.buf, conn.start, headEnd);
-        conn.start = headEnd;
-        if (head.status >= 200) return head;
-        if (head.status === 101) {
-          throw new UpstreamError(
-            "protocol",
-            "Invalid upstream response: unexpected 101 Switching Protocols",
-          );
-        }
-        // 1xx interim response (100 Continue, 103 Early Hints): skip it.
-        scanned = 0;
-        continue;
+      const headEnd = findHeadEnd(conn.buf, conn.start + this.#scanned, conn.end);
+      if (headEnd === -1) {
+        if (conn.end - conn.start > max) throw this.#headTooLarge();
+        this.#scanned = Math.max(0, conn.buffered - 3);
+        return null;
       }
-      if (conn.end - conn.start > max) throw this.#headTooLarge();
-      scanned = Math.max(0, conn.buffered - 3);
-      let more: boolean;
-      try {
-        // The read is awaited here, not through fill(): one frame fewer.
-        more = conn.received(await conn.readAhead());
-      } catch (error) {
-        throw this.#connectionLost(error);
+      if (headEnd - conn.start > max) throw this.#headTooLarge();
+      const head = parseResponseHead(conn.buf, conn.start, headEnd);
+      conn.start = headEnd;
+      this.#scanned = 0;
+      if (head.status >= 200) return head;
+      if (head.status === 101) {
+        throw new UpstreamError(
+          "protocol",
+          "Invalid upstream response: unexpected 101 Switching Protocols",
+        );
       }
-      if (!more) throw this.#connectionLost(undefined);
-      this.#gotBytes = true;
+      // 1xx interim response (100 Continue, 103 Early Hints): skip it.
     }
   }
 
