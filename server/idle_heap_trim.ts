@@ -36,12 +36,18 @@ export class IdleHeapTrim {
   #dirty = false;
 
   /**
-   * `requests` returns a count that grows with every request served; `gc`
-   * is V8's, or null where it is not exposed.
+   * `requests` returns a count that grows with every request served.
+   * `options.gc` is V8's (the default), or null where it is not exposed;
+   * `options.trimAfterStart` trims once the first quiet ticks pass even
+   * without requests, for what starting up left behind.
    */
-  constructor(requests: () => number, gc: GcFunction | null = exposedGc) {
+  constructor(
+    requests: () => number,
+    options: { gc?: GcFunction | null; trimAfterStart?: boolean } = {},
+  ) {
     this.#requests = requests;
-    this.#gc = gc;
+    this.#gc = options.gc === undefined ? exposedGc : options.gc;
+    this.#dirty = options.trimAfterStart ?? false;
   }
 
   /** Starts watching (idempotent); does nothing when `gc` is not exposed. */

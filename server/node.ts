@@ -15,6 +15,7 @@ import { SpecError } from "../filters/spec.ts";
 import { handleAdmin } from "./admin/api.ts";
 import { openCluster, startMembership } from "./cluster_setup.ts";
 import { DataPlane } from "./dataplane.ts";
+import { IdleHeapTrim } from "./idle_heap_trim.ts";
 import { BufferedLineWriter, LogSink } from "./log.ts";
 import { type ObjectSpec, validateObject } from "./objects.ts";
 import { type NodeOptions, resolveDir, splitHostPort } from "./options.ts";
@@ -142,15 +143,23 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     cleanups.unshift(() => membership.stop());
 
     const { hostname, port } = splitHostPort(options.apiAddr, "--api-addr");
-    const admin = Deno.serve({ hostname, port, onListen() {} }, (req) =>
-      handleAdmin(req, {
+    // This isolate's own heap (store, admin API, start-up) is given back
+    // once the admin API is quiet; data planes trim theirs.
+    let adminRequests = 0;
+    const heapTrim = new IdleHeapTrim(() => adminRequests, { trimAfterStart: true });
+    heapTrim.start();
+    cleanups.unshift(() => heapTrim.stop());
+    const admin = Deno.serve({ hostname, port, onListen() {} }, (req) => {
+      adminRequests++;
+      return handleAdmin(req, {
         store,
         filters,
         memberName: options.name,
         localStatus: async (name) => await dataPlane.status(name),
         members: () => listMembers(store, cluster.aliveWindowMs),
         purgeMember: (name) => purgeMember(store, name),
-      }));
+      });
+    });
     cleanups.unshift(() => admin.shutdown());
     const apiPort = (admin.addr as Deno.NetAddr).port;
     log.info(

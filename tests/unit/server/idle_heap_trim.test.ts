@@ -4,9 +4,11 @@ import { IdleHeapTrim } from "../../../server/idle_heap_trim.ts";
 /** A trimmer over a counter the test moves, with a `gc` that counts its calls. */
 function setup() {
   const state = { requests: 0, collections: 0, flavors: [] as string[] };
-  const trim = new IdleHeapTrim(() => state.requests, (options) => {
-    state.collections++;
-    state.flavors.push(options.flavor);
+  const trim = new IdleHeapTrim(() => state.requests, {
+    gc: (options) => {
+      state.collections++;
+      state.flavors.push(options.flavor);
+    },
   });
   return { state, trim };
 }
@@ -46,11 +48,28 @@ Deno.test("IdleHeapTrim waits while requests keep coming", () => {
 
 Deno.test("IdleHeapTrim without an exposed gc neither starts nor trims", () => {
   let requests = 0;
-  const trim = new IdleHeapTrim(() => requests, null);
+  const trim = new IdleHeapTrim(() => requests, { gc: null });
   trim.start();
   requests = 3;
   trim.tick();
   trim.tick();
   assert.equal(trim.tick(), false);
   trim.stop();
+});
+
+Deno.test("IdleHeapTrim with trimAfterStart trims once after start-up, then only after traffic", () => {
+  let collections = 0;
+  let requests = 0;
+  const trim = new IdleHeapTrim(() => requests, {
+    gc: () => collections++,
+    trimAfterStart: true,
+  });
+  assert.equal(trim.tick(), false);
+  assert.equal(trim.tick(), true);
+  for (let i = 0; i < 4; i++) assert.equal(trim.tick(), false);
+  requests++;
+  trim.tick();
+  trim.tick();
+  assert.equal(trim.tick(), true);
+  assert.equal(collections, 2);
 });
