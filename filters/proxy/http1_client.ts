@@ -229,33 +229,52 @@ export class Http1Pool {
    * server had already closed is retried once on a fresh one, when the
    * method is idempotent or no body byte had been sent.
    */
-  async request(req: UpstreamRequest): Promise<UpstreamResponse> {
-    if (this.#closed) throw new UpstreamError("closed", "Http1Pool is closed");
-    const prepared = prepareRequest(req);
-    if (req.signal?.aborted) {
-      throw new UpstreamError("aborted", "Upstream request aborted", { cause: req.signal.reason });
+  request(req: UpstreamRequest): Promise<UpstreamResponse> {
+    // Not an async function: on the common path (an idle connection) the
+    // exchange's own promise is returned, with a handler only for the retry.
+    let prepared: PreparedRequest;
+    try {
+      if (this.#closed) throw new UpstreamError("closed", "Http1Pool is closed");
+      prepared = prepareRequest(req);
+      if (req.signal?.aborted) {
+        throw new UpstreamError("aborted", "Upstream request aborted", {
+          cause: req.signal.reason,
+        });
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
     const idle = this.#idle.pop();
-    if (idle === undefined) {
-      return await this.#exchange(prepared, await this.#connect(req.signal), false);
-    }
+    if (idle === undefined) return this.#exchangeOnNew(prepared, req.signal);
     idle.activate();
     this.#reused++;
-    try {
-      return await this.#exchange(prepared, idle, true);
-    } catch (error) {
-      if (!(error instanceof StaleConnectionError)) throw error;
-      if (!error.retryable) {
-        throw new UpstreamError(
-          "closed",
-          `${error.message}; not retried: the request is not idempotent and its body was sent`,
-          {
-            cause: error.cause,
-          },
-        );
-      }
-      return await this.#exchange(prepared, await this.#connect(req.signal), false);
+    return this.#exchange(prepared, idle, true).catch((error) =>
+      this.#retryStale(error, prepared, req.signal)
+    );
+  }
+
+  /** After a reused connection failed: a stale one is retried once on a fresh connection. */
+  #retryStale(
+    error: unknown,
+    prepared: PreparedRequest,
+    signal: AbortWatch | undefined,
+  ): Promise<UpstreamResponse> {
+    if (!(error instanceof StaleConnectionError)) throw error;
+    if (!error.retryable) {
+      throw new UpstreamError(
+        "closed",
+        `${error.message}; not retried: the request is not idempotent and its body was sent`,
+        { cause: error.cause },
+      );
     }
+    return this.#exchangeOnNew(prepared, signal);
+  }
+
+  async #exchangeOnNew(
+    prepared: PreparedRequest,
+    signal: AbortWatch | undefined,
+  ): Promise<UpstreamResponse> {
+    return await this.#exchange(prepared, await this.#connect(signal), false);
   }
 
   #exchange(

@@ -165,7 +165,25 @@ export class ServerConnection implements PeerSource {
           return;
         }
         conn.start = headEnd;
-        if (!(await this.#exchange(head))) return;
+        // The exchange is awaited here step by step rather than in a helper
+        // of its own: an async frame costs its allocations on every request.
+        let response: HttpResponse;
+        try {
+          const result = this.#host.handler(
+            this.#newRequest(head),
+            new PeerClient(head.headers, this),
+          );
+          response = result instanceof Promise ? await result : result;
+        } catch (e) {
+          this.#host.onError(`HTTP/1.1 handler: ${(e as Error)?.stack ?? e}`);
+          await this.#refuse(500, "internal error");
+          return;
+        }
+        this.#frameResponse(head);
+        await this.#writeResponse(response, head.method === "HEAD");
+        this.#exchangeDone();
+        // The response itself may have asked to close (Connection: close, an HTTP/1.0 stream).
+        if (this.#framing.close) return;
         const turn = this.#host.turn.exchanged();
         if (turn !== undefined) await turn;
       }
@@ -233,9 +251,10 @@ export class ServerConnection implements PeerSource {
     return -1;
   }
 
-  /** Serves one request; returns whether the connection can carry another. */
-  async #exchange(head: RequestHead): Promise<boolean> {
-    const request = new HttpRequest({
+  /** The request a parsed head starts; the previous request's signal is forgotten. */
+  #newRequest(head: RequestHead): HttpRequest {
+    this.#abort = undefined;
+    return new HttpRequest({
       method: head.method,
       path: head.path,
       query: head.query,
@@ -245,26 +264,22 @@ export class ServerConnection implements PeerSource {
       headers: head.headers,
       body: this.#requestBody(head),
     });
-    this.#abort = undefined;
-    let response: HttpResponse;
-    try {
-      const result = this.#host.handler(request, new PeerClient(head.headers, this));
-      response = result instanceof Promise ? await result : result;
-    } catch (e) {
-      this.#host.onError(`HTTP/1.1 handler: ${(e as Error)?.stack ?? e}`);
-      await this.#refuse(500, "internal error");
-      return false;
-    }
+  }
+
+  /** Sets how the answer to `head` is framed, as far as the request decides it. */
+  #frameResponse(head: RequestHead): void {
     const framing = this.#framing;
     framing.http10 = head.http10;
     // An unread request body would be taken for the next request: close instead.
     this.#unreadInput = !this.#bodyDone;
     framing.close = head.close || this.#host.draining || this.#unreadInput;
-    await this.#writeResponse(response, head.method === "HEAD");
-    // Not kept while idle: a signal with its listener table costs each waiting connection.
+  }
+
+  /** The answer is out: nothing of the request's is kept while the connection waits. */
+  #exchangeDone(): void {
+    // A signal with its listener table would cost each waiting connection.
     this.#abort = undefined;
     this.#abortNotice?.clear();
-    return !framing.close;
   }
 
   /** The request body: null, bytes that already arrived, or a stream made on first use. */
