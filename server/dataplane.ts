@@ -12,7 +12,7 @@ import type { SharedSlots } from "../filters/shared_slots.ts";
 import { HTTPServer } from "./httpserver/server.ts";
 import type { HTTPServerSpec } from "./httpserver/spec.ts";
 import type { Http1ServerKind } from "./httpserver/listener.ts";
-import { IdleHeapTrim } from "./idle_heap_trim.ts";
+import { isolateHeapTrim } from "./idle_heap_trim.ts";
 import type { BufferedLineWriter, LogSink } from "./log.ts";
 import type { ObjectSpec } from "./objects.ts";
 import { Pipeline } from "./pipeline/pipeline.ts";
@@ -50,7 +50,8 @@ export class DataPlane {
   readonly #specs = new Map<string, string>();
   readonly #errors = new Map<string, string>();
   readonly #log;
-  readonly #heapTrim = new IdleHeapTrim(() => this.#requestCount());
+  /** Stops counting this plane's requests as traffic for the heap trim; set once a server runs. */
+  #unwatchHeap: (() => void) | undefined;
 
   constructor(options: DataPlaneOptions) {
     this.#options = options;
@@ -157,7 +158,7 @@ export class DataPlane {
       }),
     );
     this.#log.info(`created server ${spec.name} on port ${spec.port}`);
-    this.#heapTrim.start();
+    this.#unwatchHeap ??= isolateHeapTrim.watch(() => this.#requestCount());
   }
 
   #requestCount(): number {
@@ -179,7 +180,8 @@ export class DataPlane {
 
   /** Closes every server (draining in-flight requests), then every pipeline. */
   async close(): Promise<void> {
-    this.#heapTrim.stop();
+    this.#unwatchHeap?.();
+    this.#unwatchHeap = undefined;
     await Promise.all([...this.#servers.values()].map((s) => s.close()));
     this.#servers.clear();
     await Promise.all([...this.#pipelines.values()].map((p) => p.close()));

@@ -2,9 +2,9 @@
  * Gives heap memory back once traffic stops. Under load V8 grows an
  * isolate's young generation to its maximum (tens of MB) and keeps it
  * committed after the load is gone; one full, memory-reducing collection
- * once the isolate has been quiet for a while shrinks it again, so a node
- * holding many idle keep-alive connections costs what they hold, not what
- * its last burst of traffic needed.
+ * once the isolate has been quiet for half a minute shrinks it again, so a
+ * node holding many idle keep-alive connections costs what they hold, not
+ * what its last burst of traffic needed.
  *
  * Needs V8's `gc` function (`--v8-flags=--expose-gc`, set by the `serve`
  * and `compile` tasks); without it this does nothing.
@@ -22,61 +22,89 @@ const exposedGc = (globalThis as { gc?: GcFunction }).gc ?? null;
 
 /** How often traffic is looked at. */
 const TICK_MS = 1000;
-/** Quiet ticks in a row before the heap is trimmed. */
-const QUIET_TICKS = 2;
+/**
+ * Quiet ticks in a row before the heap is trimmed. Long, because the trim
+ * has a price: the next burst starts with a small young generation and
+ * spends its first seconds growing it back (measured: 20-35 % more CPU
+ * per request in two-second bursts two seconds apart). Traffic that
+ * pauses for less than this keeps its heap.
+ */
+const QUIET_TICKS = 30;
 
-/** Watches a request counter and trims the heap once it stops moving. */
+/**
+ * Watches request counters and trims the heap once they stop moving. One
+ * per isolate ({@linkcode isolateHeapTrim}): a node without workers serves
+ * traffic and its admin API in one isolate, and either must keep it busy.
+ */
 export class IdleHeapTrim {
-  readonly #requests: () => number;
+  readonly #sources = new Set<() => number>();
   readonly #gc: GcFunction | null;
+  readonly #quietTicksNeeded: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #seen = 0;
   #quietTicks = 0;
-  /** Whether requests came since the last trim (nothing to give back otherwise). */
+  /** Whether anything happened since the last trim (nothing to give back otherwise). */
   #dirty = false;
 
   /**
-   * `requests` returns a count that grows with every request served.
    * `options.gc` is V8's (the default), or null where it is not exposed;
-   * `options.trimAfterStart` trims once the first quiet ticks pass even
-   * without requests, for what starting up left behind.
+   * `options.quietTicks` is how many one-second ticks without requests
+   * make the isolate quiet.
    */
-  constructor(
-    requests: () => number,
-    options: { gc?: GcFunction | null; trimAfterStart?: boolean } = {},
-  ) {
-    this.#requests = requests;
+  constructor(options: { gc?: GcFunction | null; quietTicks?: number } = {}) {
     this.#gc = options.gc === undefined ? exposedGc : options.gc;
-    this.#dirty = options.trimAfterStart ?? false;
+    this.#quietTicksNeeded = options.quietTicks ?? QUIET_TICKS;
   }
 
-  /** Starts watching (idempotent); does nothing when `gc` is not exposed. */
-  start(): void {
-    if (this.#gc === null || this.#timer !== undefined) return;
-    this.#seen = this.#requests();
-    const timer = setInterval(() => this.tick(), TICK_MS);
-    Deno.unrefTimer(timer);
-    this.#timer = timer;
+  /**
+   * Counts `requests` (a count that grows with every request served) as
+   * traffic; returns a function that stops counting it. The first source
+   * starts the ticks, the last one removed stops them; without `gc` no
+   * tick ever runs.
+   */
+  watch(requests: () => number): () => void {
+    this.#sources.add(requests);
+    this.#seen = this.#total();
+    if (this.#gc !== null && this.#timer === undefined) {
+      const timer = setInterval(() => this.tick(), TICK_MS);
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }
+    return () => {
+      if (!this.#sources.delete(requests) || this.#sources.size > 0) return;
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    };
   }
 
-  /** Stops watching. */
-  stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+  /** Trims after the next quiet period even without requests (what starting up left behind). */
+  markDirty(): void {
+    this.#dirty = true;
   }
 
-  /** One look at the counter; returns whether the heap was trimmed. Exposed for tests. */
+  /** One look at the counters; returns whether the heap was trimmed. Exposed for tests. */
   tick(): boolean {
-    const requests = this.#requests();
+    const requests = this.#total();
     if (requests !== this.#seen) {
       this.#seen = requests;
       this.#quietTicks = 0;
       this.#dirty = true;
       return false;
     }
-    if (!this.#dirty || ++this.#quietTicks < QUIET_TICKS || this.#gc === null) return false;
+    if (!this.#dirty || ++this.#quietTicks < this.#quietTicksNeeded || this.#gc === null) {
+      return false;
+    }
     this.#dirty = false;
     this.#gc({ type: "major", execution: "sync", flavor: "last-resort" });
     return true;
   }
+
+  #total(): number {
+    let total = 0;
+    for (const source of this.#sources) total += source();
+    return total;
+  }
 }
+
+/** This isolate's trimmer. */
+export const isolateHeapTrim: IdleHeapTrim = new IdleHeapTrim();

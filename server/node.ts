@@ -15,7 +15,7 @@ import { SpecError } from "../filters/spec.ts";
 import { handleAdmin } from "./admin/api.ts";
 import { openCluster, startMembership } from "./cluster_setup.ts";
 import { DataPlane } from "./dataplane.ts";
-import { IdleHeapTrim } from "./idle_heap_trim.ts";
+import { isolateHeapTrim } from "./idle_heap_trim.ts";
 import { BufferedLineWriter, LogSink } from "./log.ts";
 import { type ObjectSpec, validateObject } from "./objects.ts";
 import { type NodeOptions, resolveDir, splitHostPort } from "./options.ts";
@@ -143,12 +143,11 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     cleanups.unshift(() => membership.stop());
 
     const { hostname, port } = splitHostPort(options.apiAddr, "--api-addr");
-    // This isolate's own heap (store, admin API, start-up) is given back
-    // once the admin API is quiet; data planes trim theirs.
+    // The admin API's requests keep this isolate's heap from being trimmed
+    // too; what starting up left is given back after the first quiet spell.
     let adminRequests = 0;
-    const heapTrim = new IdleHeapTrim(() => adminRequests, { trimAfterStart: true });
-    heapTrim.start();
-    cleanups.unshift(() => heapTrim.stop());
+    cleanups.unshift(isolateHeapTrim.watch(() => adminRequests));
+    isolateHeapTrim.markDirty();
     const admin = Deno.serve({ hostname, port, onListen() {} }, (req) => {
       adminRequests++;
       return handleAdmin(req, {

@@ -417,10 +417,13 @@ async function firstLine(stream: ReadableStream<Uint8Array>, timeoutMs: number):
   return text.split("\n")[0];
 }
 
-/** How long the idle connections are held before the settled RSS is read. */
-const SETTLE_MS = 4000;
+/**
+ * How long the idle connections are held before the settled RSS is read:
+ * longer than the half minute of quiet after which our node trims its heap.
+ */
+const SETTLE_MS = 35_000;
 /** Rest after the warm-up, so the baseline is a proxy at rest rather than mid-burst. */
-const REST_MS = 4000;
+const REST_MS = 35_000;
 
 /** Opens the idle connections against one contender and reads its memory meanwhile. */
 async function holdIdle(env: BenchEnv, c: Contender, count: number): Promise<IdleResult> {
@@ -511,9 +514,9 @@ const idleScenario: Scenario = {
     });
     compareIdleToNginx(idle);
     notes.push(
-      "each proxy warmed by 1 s of wrk -c16, then rests 4 s; each connection makes one GET, " +
-        "then stays idle; peak = sampled summed VmRSS while they open and for 4 s after; " +
-        "settled = VmRSS at the end of those 4 s",
+      "each proxy warmed by 1 s of wrk -c16, then rests 35 s; each connection makes one GET, " +
+        "then stays idle; peak = sampled summed VmRSS while they open and for 35 s after; " +
+        "settled = VmRSS at the end of those 35 s",
     );
     return {
       name: this.name,

@@ -1,75 +1,106 @@
 import assert from "node:assert/strict";
 import { IdleHeapTrim } from "../../../server/idle_heap_trim.ts";
 
-/** A trimmer over a counter the test moves, with a `gc` that counts its calls. */
-function setup() {
-  const state = { requests: 0, collections: 0, flavors: [] as string[] };
-  const trim = new IdleHeapTrim(() => state.requests, {
+/**
+ * A trimmer (two quiet ticks) over counters the test moves, with a `gc`
+ * that counts its calls; `unwatch` must run before the test ends (it stops
+ * the interval).
+ */
+function setup(quietTicks = 2) {
+  const state = { requests: 0, admin: 0, collections: 0, flavors: [] as string[] };
+  const trim = new IdleHeapTrim({
     gc: (options) => {
       state.collections++;
       state.flavors.push(options.flavor);
     },
+    quietTicks,
   });
-  return { state, trim };
+  const unwatch = [trim.watch(() => state.requests), trim.watch(() => state.admin)];
+  return { state, trim, unwatch: () => unwatch.forEach((stop) => stop()) };
 }
 
-Deno.test("IdleHeapTrim trims once after two quiet ticks that follow traffic", () => {
-  const { state, trim } = setup();
-  state.requests = 5;
-  assert.equal(trim.tick(), false, "traffic seen: not quiet yet");
-  assert.equal(trim.tick(), false, "one quiet tick is not enough");
-  assert.equal(trim.tick(), true);
-  assert.deepEqual(state.flavors, ["last-resort"]);
-  assert.equal(trim.tick(), false, "nothing came since the trim");
-  assert.equal(trim.tick(), false);
-  assert.equal(state.collections, 1);
-});
-
-Deno.test("IdleHeapTrim never trims a node that has served nothing", () => {
-  const { state, trim } = setup();
-  for (let i = 0; i < 5; i++) assert.equal(trim.tick(), false);
-  assert.equal(state.collections, 0);
-});
-
-Deno.test("IdleHeapTrim waits while requests keep coming", () => {
-  const { state, trim } = setup();
-  for (let i = 0; i < 5; i++) {
-    state.requests++;
+Deno.test("IdleHeapTrim trims once after the quiet ticks that follow traffic", () => {
+  const { state, trim, unwatch } = setup();
+  try {
+    state.requests = 5;
+    assert.equal(trim.tick(), false, "traffic seen: not quiet yet");
+    assert.equal(trim.tick(), false, "one quiet tick is not enough");
+    assert.equal(trim.tick(), true);
+    assert.deepEqual(state.flavors, ["last-resort"]);
+    assert.equal(trim.tick(), false, "nothing came since the trim");
     assert.equal(trim.tick(), false);
+    assert.equal(state.collections, 1);
+  } finally {
+    unwatch();
   }
-  trim.tick();
-  assert.equal(trim.tick(), true);
-  state.requests++;
-  trim.tick();
-  trim.tick();
-  assert.equal(trim.tick(), true, "a new burst is trimmed after it too");
-  assert.equal(state.collections, 2);
 });
 
-Deno.test("IdleHeapTrim without an exposed gc neither starts nor trims", () => {
+Deno.test("IdleHeapTrim never trims an isolate that has served nothing", () => {
+  const { state, trim, unwatch } = setup();
+  try {
+    for (let i = 0; i < 5; i++) assert.equal(trim.tick(), false);
+    assert.equal(state.collections, 0);
+  } finally {
+    unwatch();
+  }
+});
+
+Deno.test("IdleHeapTrim waits while any watched counter keeps moving", () => {
+  const { state, trim, unwatch } = setup();
+  try {
+    for (let i = 0; i < 6; i++) {
+      if (i % 2) state.requests++;
+      else state.admin++;
+      assert.equal(trim.tick(), false);
+    }
+    trim.tick();
+    assert.equal(trim.tick(), true);
+    state.admin++;
+    trim.tick();
+    trim.tick();
+    assert.equal(trim.tick(), true, "a new burst is trimmed after it too");
+    assert.equal(state.collections, 2);
+  } finally {
+    unwatch();
+  }
+});
+
+Deno.test("IdleHeapTrim.markDirty trims once after start-up, then only after traffic", () => {
+  const { state, trim, unwatch } = setup();
+  try {
+    trim.markDirty();
+    assert.equal(trim.tick(), false);
+    assert.equal(trim.tick(), true);
+    for (let i = 0; i < 4; i++) assert.equal(trim.tick(), false);
+    assert.equal(state.collections, 1);
+  } finally {
+    unwatch();
+  }
+});
+
+Deno.test("IdleHeapTrim waits half a minute of quiet by default", () => {
+  let collections = 0;
   let requests = 0;
-  const trim = new IdleHeapTrim(() => requests, { gc: null });
-  trim.start();
+  const trim = new IdleHeapTrim({ gc: () => collections++ });
+  const unwatch = trim.watch(() => requests);
+  try {
+    requests = 1;
+    trim.tick();
+    for (let i = 0; i < 29; i++) assert.equal(trim.tick(), false);
+    assert.equal(trim.tick(), true);
+    assert.equal(collections, 1);
+  } finally {
+    unwatch();
+  }
+});
+
+Deno.test("IdleHeapTrim without an exposed gc starts no timer and never trims", () => {
+  let requests = 0;
+  const trim = new IdleHeapTrim({ gc: null, quietTicks: 2 });
+  // No unwatch: the test's leak check fails if an interval was started.
+  trim.watch(() => requests);
   requests = 3;
   trim.tick();
   trim.tick();
   assert.equal(trim.tick(), false);
-  trim.stop();
-});
-
-Deno.test("IdleHeapTrim with trimAfterStart trims once after start-up, then only after traffic", () => {
-  let collections = 0;
-  let requests = 0;
-  const trim = new IdleHeapTrim(() => requests, {
-    gc: () => collections++,
-    trimAfterStart: true,
-  });
-  assert.equal(trim.tick(), false);
-  assert.equal(trim.tick(), true);
-  for (let i = 0; i < 4; i++) assert.equal(trim.tick(), false);
-  requests++;
-  trim.tick();
-  trim.tick();
-  assert.equal(trim.tick(), true);
-  assert.equal(collections, 2);
 });
