@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
+import { eventually, freePort, type NodeProcess, request, startNodeProcess } from "./helpers.ts";
 
 const PIPELINES = `
 name: echo
@@ -19,6 +19,21 @@ filters:
       - servers:
           - url: http://127.0.0.1:BACKEND
 `;
+
+/** Creates the `echo` pipeline to `backendPort` and server `s` in front of it; its port once running. */
+async function serveEcho(node: NodeProcess, backendPort: number): Promise<number> {
+  const port = freePort();
+  await node.ctl(["object", "create"], PIPELINES.replace("BACKEND", String(backendPort)));
+  await node.ctl(
+    ["object", "create"],
+    `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: echo\n`,
+  );
+  await eventually("listening", async () => {
+    const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
+    return JSON.parse(status.stdout)["eg-default-name"]?.state === "running";
+  });
+  return port;
+}
 
 Deno.test("httpserver: statuses, limits, X-Forwarded-For, status and access log", async () => {
   const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
@@ -259,17 +274,8 @@ Deno.test("httpserver: SIGTERM lets an in-flight request finish", async () => {
     return new Response("finished");
   });
   const node = await startNodeProcess();
-  const port = freePort();
   try {
-    await node.ctl(["object", "create"], PIPELINES.replace("BACKEND", String(backend.addr.port)));
-    await node.ctl(
-      ["object", "create"],
-      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: echo\n`,
-    );
-    await eventually("listening", async () => {
-      const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
-      return JSON.parse(status.stdout)["eg-default-name"]?.state === "running";
-    });
+    const port = await serveEcho(node, backend.addr.port);
     const inFlight = request(`http://127.0.0.1:${port}/slow`);
     await new Promise((r) => setTimeout(r, 300));
     const stopped = node.stop("SIGTERM");
@@ -340,21 +346,8 @@ Deno.test("httpserver: a client that leaves mid-request makes the Proxy drop its
     }
   })();
   const node = await startNodeProcess();
-  const port = freePort();
   try {
-    await node.ctl(["object", "create"], PIPELINES.replace("BACKEND", String(listener.addr.port)));
-    await node.ctl(
-      ["object", "create"],
-      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: echo\n`,
-    );
-    await eventually("server listening", async () => {
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    const port = await serveEcho(node, listener.addr.port);
     // Two clients in turn, each leaving while its request waits upstream.
     for (let i = 0; i < 2; i++) {
       const client = await Deno.connect({ hostname: "127.0.0.1", port });

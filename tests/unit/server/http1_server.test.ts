@@ -1098,53 +1098,31 @@ Deno.test({
   },
 });
 
-Deno.test("serveHttp1 aborts the client signal when the client closes during the handler", async () => {
-  const started = deferred();
-  const aborted = deferred<boolean>();
-  const handler = async (_request: HttpRequest, peer: PeerClient) => {
-    const signal = peer.signal;
-    assert.equal(signal.aborted, false);
-    started.resolve();
-    await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-    aborted.resolve(signal.aborted);
-    return new HttpResponse(200, {}, "nobody listens");
-  };
-  const server = start(handler);
-  const client = await RawClient.open(server.port);
-  try {
-    await client.write(get("/wait"));
-    await started.promise;
-    client.close();
-    assert.equal(await aborted.promise, true);
-  } finally {
-    client.close();
-    await server.stop(0);
-  }
-});
-
-Deno.test("serveHttp1 aborts the client's abortWatch when the client closes during the handler", async () => {
-  const started = deferred();
-  const aborted = deferred<boolean>();
-  const handler = async (_request: HttpRequest, peer: PeerClient) => {
-    const watch = peer.abortWatch;
-    assert.equal(watch.aborted, false);
-    started.resolve();
-    await new Promise<void>((resolve) => watch.addEventListener("abort", resolve));
-    aborted.resolve(watch.aborted);
-    return new HttpResponse(200, {}, "nobody listens");
-  };
-  const server = start(handler);
-  const client = await RawClient.open(server.port);
-  try {
-    await client.write(get("/wait"));
-    await started.promise;
-    client.close();
-    assert.equal(await aborted.promise, true);
-  } finally {
-    client.close();
-    await server.stop(0);
-  }
-});
+for (const way of ["signal", "abortWatch"] as const) {
+  Deno.test(`serveHttp1 aborts the client's ${way} when the client closes during the handler`, async () => {
+    const started = deferred();
+    const aborted = deferred<boolean>();
+    const handler = async (_request: HttpRequest, peer: PeerClient) => {
+      const watch = peer[way];
+      assert.equal(watch.aborted, false);
+      started.resolve();
+      await new Promise<void>((resolve) => watch.addEventListener("abort", () => resolve()));
+      aborted.resolve(watch.aborted);
+      return new HttpResponse(200, {}, "nobody listens");
+    };
+    const server = start(handler);
+    const client = await RawClient.open(server.port);
+    try {
+      await client.write(get("/wait"));
+      await started.promise;
+      client.close();
+      assert.equal(await aborted.promise, true);
+    } finally {
+      client.close();
+      await server.stop(0);
+    }
+  });
+}
 
 Deno.test({
   name: "serveHttp1 forgets abortWatch listeners of answered requests on a kept connection",
