@@ -18,6 +18,7 @@
 
 import { parseArgs } from "node:util";
 import { type BenchEnv, startBackend } from "./lib/contenders.ts";
+import { canPin, cpuPlan } from "./lib/cpu_pinning.ts";
 import { ProcessGroup } from "./lib/processes.ts";
 import { formatReport, type ScenarioResult } from "./lib/report.ts";
 import { type RunSettings, type Scenario, SCENARIOS } from "./lib/scenarios.ts";
@@ -162,8 +163,14 @@ async function main(): Promise<number> {
   const log = (line: string) => console.error(line);
   const results: ScenarioResult[] = [];
   try {
-    const backend = await startBackend(group, dir);
-    const env: BenchEnv = { group, dir, repoRoot, backendPort: backend.port };
+    const cpus = await canPin() ? cpuPlan(navigator.hardwareConcurrency) : null;
+    log(
+      cpus === null
+        ? "running unpinned (one CPU, or no taskset)"
+        : `proxies under test on CPU ${cpus.proxy}; load generators and backend on CPU ${cpus.tools}`,
+    );
+    const backend = await startBackend(group, dir, cpus?.tools);
+    const env: BenchEnv = { group, dir, repoRoot, backendPort: backend.port, cpus };
     if (options.only.some((s) => s.name === "h2-tls")) env.tls = await makeTls(dir);
     const settings: RunSettings = {
       seconds: options.seconds,

@@ -18,6 +18,7 @@ import {
   type TlsFiles,
 } from "./configs.ts";
 import { logTail, type OwnedProcess, type ProcessGroup } from "./processes.ts";
+import { type CpuPlan, pinProcesses } from "./cpu_pinning.ts";
 import { processTree } from "./proc_stats.ts";
 
 /** What every start function needs. */
@@ -30,6 +31,8 @@ export interface BenchEnv {
   backendPort: number;
   /** TLS files, when a scenario needs them. */
   tls?: TlsFiles & { certPem: string };
+  /** Where the proxy under test and the other programs run; null: unpinned. */
+  cpus: CpuPlan | null;
 }
 
 /** A started program under test. */
@@ -114,10 +117,11 @@ function writeFile(path: string, text: string): string {
 
 const userRoot = () => Deno.uid() === 0;
 
-/** Starts the static nginx backend (small body at `/`, 16 KB at `/16k`). */
+/** Starts the static nginx backend (small body at `/`, 16 KB at `/16k`), on `cpus` when given. */
 export async function startBackend(
   group: ProcessGroup,
   dir: string,
+  cpus: string | undefined,
 ): Promise<{ port: number; process: OwnedProcess }> {
   const port = freePort();
   Deno.writeTextFileSync(`${dir}/16k.txt`, "x".repeat(LARGE_BODY_SIZE));
@@ -133,6 +137,7 @@ export async function startBackend(
   await waitUntilAnswering(process, `http://127.0.0.1:${port}/`, {
     bodyLength: SMALL_BODY.length,
   });
+  if (cpus !== undefined) await pinProcesses(processTree(process.pid), cpus);
   return { port, process };
 }
 
@@ -142,6 +147,8 @@ export interface ReadyCheck {
   path?: string;
   bodyLength?: number;
   headers?: Record<string, string>;
+  /** Run it on the proxy's CPU (see `cpu_pinning.ts`). @default {true} */
+  pin?: boolean;
 }
 
 function checkUrl(port: number, mode: ProxyMode, check: ReadyCheck): string {
@@ -162,7 +169,9 @@ async function ready(
     headers: check.headers,
     caCertPem: mode.kind === "tls-proxy" ? env.tls?.certPem : undefined,
   });
-  return { name, port, process: owned, pids: processTree(owned.pid) };
+  const pids = processTree(owned.pid);
+  if (env.cpus !== null && check.pin !== false) await pinProcesses(pids, env.cpus.proxy);
+  return { name, port, process: owned, pids };
 }
 
 /** Starts nginx (one worker) as a proxy in front of the backend, or answering by itself. */
@@ -273,5 +282,7 @@ export async function startNode(env: BenchEnv, options: NodeStartOptions): Promi
       );
     }
   }
-  return await ready(env, name, owned, port, options.mode, options);
+  // Several workers are there to use several cores: not held to the proxy's one.
+  const pin = options.pin ?? (options.workers ?? 1) <= 1;
+  return await ready(env, name, owned, port, options.mode, { ...options, pin });
 }

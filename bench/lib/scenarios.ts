@@ -13,6 +13,7 @@ import {
   startNginx,
   startNode,
 } from "./contenders.ts";
+import { pinnedCommand } from "./cpu_pinning.ts";
 import {
   LARGE_BODY_SIZE,
   LARGE_PATH,
@@ -197,12 +198,15 @@ function wrkLoad(
     parseWrk(
       await env.group.run(
         "wrk",
-        wrkCommand({
-          url: `http://127.0.0.1:${c.port}${options.path ?? "/"}`,
-          connections: options.connections,
-          seconds,
-          headers: options.headers,
-        }),
+        pinnedCommand(
+          wrkCommand({
+            url: `http://127.0.0.1:${c.port}${options.path ?? "/"}`,
+            connections: options.connections,
+            seconds,
+            headers: options.headers,
+          }),
+          env.cpus?.tools,
+        ),
       ),
     );
 }
@@ -212,13 +216,16 @@ function h2Load(env: BenchEnv, connections: number, streams: number): Load {
     const logFile = `${env.dir}/h2load-${c.name}.log`;
     const output = await env.group.run(
       "h2load",
-      h2loadCommand({
-        url: `https://127.0.0.1:${c.port}/`,
-        connections,
-        streams,
-        seconds,
-        logFile,
-      }),
+      pinnedCommand(
+        h2loadCommand({
+          url: `https://127.0.0.1:${c.port}/`,
+          connections,
+          streams,
+          seconds,
+          logFile,
+        }),
+        env.cpus?.tools,
+      ),
     );
     const result = parseH2load(output);
     const percentiles = h2loadLogPercentiles(await Deno.readTextFile(logFile));
@@ -429,16 +436,19 @@ const REST_MS = 35_000;
 async function holdIdle(env: BenchEnv, c: Contender, count: number): Promise<IdleResult> {
   const baseline = rssKb(c.pids);
   const sampler = new RssSampler(c.pids);
-  const client = env.group.spawnPiped("idle client", [
-    Deno.execPath(),
-    "run",
-    "--allow-net",
-    `${env.repoRoot}/bench/idle_client.ts`,
-    "--port",
-    String(c.port),
-    "--count",
-    String(count),
-  ]);
+  const client = env.group.spawnPiped(
+    "idle client",
+    pinnedCommand([
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      `${env.repoRoot}/bench/idle_client.ts`,
+      "--port",
+      String(c.port),
+      "--count",
+      String(count),
+    ], env.cpus?.tools),
+  );
   try {
     const line = await firstLine(client.child.stdout, 120_000);
     const report = JSON.parse(line) as { open: number; failed: number; firstError: string };
