@@ -251,9 +251,8 @@ export class ServerConnection implements PeerSource {
     return -1;
   }
 
-  /** The request a parsed head starts; the previous request's signal is forgotten. */
+  /** The request a parsed head starts (the previous one's signal went in `#exchangeDone`). */
   #newRequest(head: RequestHead): HttpRequest {
-    this.#abort = undefined;
     return new HttpRequest({
       method: head.method,
       path: head.path,
