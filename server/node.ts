@@ -18,7 +18,7 @@ import { DataPlane } from "./dataplane.ts";
 import { isolateHeapTrim } from "./idle_heap_trim.ts";
 import { BufferedLineWriter, LogSink } from "./log.ts";
 import { type ObjectSpec, validateObject } from "./objects.ts";
-import { type NodeOptions, resolveDir, splitHostPort } from "./options.ts";
+import { type NodeOptions, resolveDir, splitHostPort, workerIsolates } from "./options.ts";
 import { joinPath } from "./paths.ts";
 import { loadPlugins } from "./plugins.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -64,9 +64,10 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   const plugins = await loadPlugins(options.plugins, filters);
   if (plugins.length) log.info(`plugins loaded: ${plugins.join(", ")}`);
 
+  const workerCount = workerIsolates(options);
   // Workers write their own access logs; the main isolate only when it serves traffic.
   let accessLog: BufferedLineWriter | undefined;
-  if (!options.disableAccessLog && options.workers === 0) {
+  if (!options.disableAccessLog && workerCount === 0) {
     const file = await Deno.open(joinPath(logDir, "filter_http_access.log"), {
       append: true,
       create: true,
@@ -92,9 +93,9 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   try {
     await createInitialObjects(store, options.initialObjectConfigFiles, filters, log);
     const sharedSlots = new SharedSlots();
-    const dataPlane: TrafficPlane = options.workers > 0
+    const dataPlane: TrafficPlane = workerCount > 0
       ? await WorkerPlane.start({
-        count: options.workers,
+        count: workerCount,
         plugins: options.plugins,
         logDir,
         debug: options.debug,

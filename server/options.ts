@@ -24,7 +24,7 @@ export interface NodeOptions {
   logDir: string;
   initialObjectConfigFiles: string[];
   plugins: string[];
-  /** Data-plane worker isolates; 0 runs the data plane in the main isolate. */
+  /** Data-plane isolates; 0 or 1 runs the data plane in the main isolate. */
   workers: number;
   /** What serves plain HTTP/1.1: our own server, or `Deno.serve`. */
   http1Server: Http1ServerKind;
@@ -94,7 +94,7 @@ const DEFS: Record<string, OptionDef> = {
   "workers": {
     key: "workers",
     type: "number",
-    help: "data-plane worker isolates, one per core by default (0: all in the main isolate)",
+    help: "data-plane isolates, one per core by default (0 or 1: all in the main isolate)",
   },
   "http1-server": {
     key: "http1Server",
@@ -321,6 +321,16 @@ export function splitHostPort(addr: string, what: string): { hostname: string; p
   let hostname = m[1];
   if (hostname.startsWith("[")) hostname = hostname.slice(1, -1);
   return { hostname: hostname || "0.0.0.0", port };
+}
+
+/**
+ * How many worker isolates serve the data plane: none when one data plane is
+ * asked for, which the main isolate runs. A worker isolate of its own would
+ * cost about 20 MB of RSS and a thread, while the control plane sharing its
+ * event loop is idle nearly all the time.
+ */
+export function workerIsolates(options: Pick<NodeOptions, "workers">): number {
+  return options.workers > 1 ? options.workers : 0;
 }
 
 /** Resolves a dir option against the home dir. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OptionsError, parseServeArgs } from "../../../server/options.ts";
+import { OptionsError, parseServeArgs, workerIsolates } from "../../../server/options.ts";
 
 function run(args: string[], env: Record<string, string> = {}) {
   const command = parseServeArgs(args, env);
@@ -74,4 +74,10 @@ Deno.test("legacy cluster roles are accepted", () => {
 Deno.test("help and version", () => {
   assert.deepEqual(parseServeArgs(["--help"], {}), { action: "help" });
   assert.deepEqual(parseServeArgs(["-v"], {}), { action: "version" });
+});
+
+Deno.test("one data plane runs in the main isolate; more run in worker isolates", () => {
+  assert.equal(workerIsolates({ workers: 0 }), 0);
+  assert.equal(workerIsolates({ workers: 1 }), 0);
+  assert.equal(workerIsolates({ workers: 2 }), 2);
 });
