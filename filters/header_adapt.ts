@@ -89,11 +89,16 @@ export class HeaderAdaptor {
   readonly #set: readonly (readonly [string, string])[];
   readonly #add: readonly (readonly [string, string])[];
 
-  /** Prepares `spec`, which must have been read by {@linkcode readHeaderAdaptSpec}. */
+  /**
+   * Prepares `spec`, which must have been read by {@linkcode readHeaderAdaptSpec}.
+   * Names are lowered here once, so applying does not lower them per request.
+   */
   constructor(spec: HeaderAdaptSpec) {
-    this.#del = spec.del ?? [];
-    this.#set = Object.entries(spec.set ?? {}).map(([k, v]) => [k, toHeaderValue(v)] as const);
-    this.#add = Object.entries(spec.add ?? {}).map(([k, v]) => [k, toHeaderValue(v)] as const);
+    const field = ([name, value]: [string, string]) =>
+      [name.toLowerCase(), toHeaderValue(value)] as const;
+    this.#del = (spec.del ?? []).map((name) => name.toLowerCase());
+    this.#set = Object.entries(spec.set ?? {}).map(field);
+    this.#add = Object.entries(spec.add ?? {}).map(field);
   }
 
   /** Whether applying changes nothing. */

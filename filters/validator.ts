@@ -124,7 +124,10 @@ function validate(raw: Record<string, unknown>): ValidatorSpec {
 
 /** One compiled header rule. */
 interface HeaderCheck {
+  /** As the spec spells it, for messages. */
   readonly name: string;
+  /** Lower case, as header lookups want it: lowered once here, not per request. */
+  readonly key: string;
   readonly values: ReadonlySet<string>;
   readonly regexp: RegExp | undefined;
 }
@@ -140,7 +143,7 @@ function valuePasses(check: HeaderCheck, value: string): boolean {
  */
 function headersProblem(checks: readonly HeaderCheck[], headers: Headers): string {
   for (const check of checks) {
-    const value = headers.get(check.name);
+    const value = headers.get(check.key);
     if (value === null) return `header ${check.name} not found`;
     if (valuePasses(check, value)) continue;
     const comma = value.indexOf(", ");
@@ -208,6 +211,7 @@ class Validator implements FilterInstance {
   constructor(spec: ValidatorSpec, env: FilterEnv) {
     this.#headers = Object.entries(spec.headers ?? {}).map(([name, rule]) => ({
       name,
+      key: name.toLowerCase(),
       values: new Set(rule.values ?? []),
       regexp: rule.regexp === undefined ? undefined : compileGoRegexp(rule.regexp),
     }));

@@ -22,14 +22,18 @@ export interface PeerSource {
 
 /** The client of one request, as filters and the access log see it. */
 export class PeerClient implements ClientInfo {
-  readonly #headers: Headers;
+  readonly #request: { readonly rawHeaders: Headers };
   readonly #source: PeerSource;
   #realIP: string | undefined;
   #remoteAddr: string | undefined;
 
-  /** `headers` are the request's, for X-Forwarded-For and X-Real-Ip. */
-  constructor(headers: Headers, source: PeerSource) {
-    this.#headers = headers;
+  /**
+   * `request` is the one this client sent; its headers, as they are when
+   * the real IP is first asked for, give X-Forwarded-For and X-Real-Ip
+   * (as Easegress reads them from the request's current headers).
+   */
+  constructor(request: { readonly rawHeaders: Headers }, source: PeerSource) {
+    this.#request = request;
     this.#source = source;
   }
 
@@ -55,7 +59,7 @@ export class PeerClient implements ClientInfo {
 
   /** The client's IP after X-Forwarded-For / X-Real-Ip. */
   get realIP(): string {
-    return this.#realIP ??= realIPOf(this.#headers, this.#source.peer().hostname);
+    return this.#realIP ??= realIPOf(this.#request.rawHeaders, this.#source.peer().hostname);
   }
 }
 

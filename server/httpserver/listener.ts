@@ -53,8 +53,9 @@ function toWeb(response: HttpResponse): Response {
 /** Adapts `handler` to web requests; `proto` is what the requests' `proto` says. */
 function webHandler(handler: RequestHandler, proto: string): WebHandler {
   return (req, peer, actual) => {
-    const client = new PeerClient(req.headers, { peer, signal: () => req.signal });
-    const result = handler(HttpRequest.fromWeb(req, actual ?? proto), client);
+    const request = HttpRequest.fromWeb(req, actual ?? proto);
+    const client = new PeerClient(request, { peer, signal: () => req.signal });
+    const result = handler(request, client);
     return result instanceof Promise ? result.then(toWeb) : result.toWeb();
   };
 }

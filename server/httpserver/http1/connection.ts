@@ -169,10 +169,8 @@ export class ServerConnection implements PeerSource {
         // of its own: an async frame costs its allocations on every request.
         let response: HttpResponse;
         try {
-          const result = this.#host.handler(
-            this.#newRequest(head),
-            new PeerClient(head.headers, this),
-          );
+          const request = this.#newRequest(head);
+          const result = this.#host.handler(request, new PeerClient(request, this));
           response = result instanceof Promise ? await result : result;
         } catch (e) {
           this.#host.onError(`HTTP/1.1 handler: ${(e as Error)?.stack ?? e}`);
@@ -253,7 +251,7 @@ export class ServerConnection implements PeerSource {
 
   /** The request a parsed head starts (the previous one's signal went in `#exchangeDone`). */
   #newRequest(head: RequestHead): HttpRequest {
-    return new HttpRequest({
+    const request = new HttpRequest({
       method: head.method,
       path: head.path,
       query: head.query,
@@ -263,6 +261,10 @@ export class ServerConnection implements PeerSource {
       headers: head.headers,
       body: this.#requestBody(head),
     });
+    // The parsed headers belong to this request alone: a filter changes
+    // them in place instead of copying them first.
+    request.headers = head.headers;
+    return request;
   }
 
   /** Sets how the answer to `head` is framed, as far as the request decides it. */

@@ -393,6 +393,25 @@ Deno.test("serveHttp1 passes method, path, query, host, proto and headers to the
   });
 });
 
+Deno.test("serveHttp1 lets a filter change the parsed headers in place, not on a copy", async () => {
+  let inPlace: boolean | undefined;
+  let realIP = "";
+  const handler = (request: HttpRequest, client: PeerClient) => {
+    const parsed = request.rawHeaders;
+    request.headers.set("X-Forwarded-For", "203.0.113.9");
+    inPlace = request.rawHeaders === parsed;
+    // The client's address reads the request's headers as they are now.
+    realIP = client.realIP;
+    return new HttpResponse(204);
+  };
+  await withServer(handler, {}, async (client) => {
+    await client.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert.equal((await client.readResponse()).status, 204);
+    assert.equal(inPlace, true);
+    assert.equal(realIP, "203.0.113.9");
+  });
+});
+
 Deno.test("serveHttp1 ignores one empty line before a request line", async () => {
   await withServer(describe, {}, async (client) => {
     await client.write("\r\n" + get("/after-crlf"));
