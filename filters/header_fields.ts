@@ -33,8 +33,91 @@ export function isToken(text: string): boolean {
   return true;
 }
 
+/**
+ * Common field names, as they usually arrive (canonical or lower case),
+ * mapped to their lower-case form: a parser finding one there takes the
+ * shared string instead of lowering a new one per field and request.
+ */
+const KNOWN_NAMES = new Map<string, string>();
+for (
+  const name of [
+    "Accept",
+    "Accept-Charset",
+    "Accept-Encoding",
+    "Accept-Language",
+    "Accept-Ranges",
+    "Access-Control-Allow-Origin",
+    "Age",
+    "Authorization",
+    "Cache-Control",
+    "Connection",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-Location",
+    "Content-Range",
+    "Content-Type",
+    "Cookie",
+    "Date",
+    "DNT",
+    "ETag",
+    "Expect",
+    "Expires",
+    "Forwarded",
+    "Host",
+    "If-Match",
+    "If-Modified-Since",
+    "If-None-Match",
+    "If-Range",
+    "If-Unmodified-Since",
+    "Keep-Alive",
+    "Last-Modified",
+    "Link",
+    "Location",
+    "Origin",
+    "Pragma",
+    "Priority",
+    "Proxy-Authorization",
+    "Range",
+    "Referer",
+    "Sec-Ch-Ua",
+    "Sec-Ch-Ua-Mobile",
+    "Sec-Ch-Ua-Platform",
+    "Sec-Fetch-Dest",
+    "Sec-Fetch-Mode",
+    "Sec-Fetch-Site",
+    "Sec-Fetch-User",
+    "Server",
+    "Set-Cookie",
+    "Strict-Transport-Security",
+    "TE",
+    "Trailer",
+    "Transfer-Encoding",
+    "Upgrade",
+    "Upgrade-Insecure-Requests",
+    "User-Agent",
+    "Vary",
+    "Via",
+    "WWW-Authenticate",
+    "X-Content-Type-Options",
+    "X-Forwarded-For",
+    "X-Forwarded-Host",
+    "X-Forwarded-Proto",
+    "X-Frame-Options",
+    "X-Real-Ip",
+    "X-Request-Id",
+    "X-Requested-With",
+  ]
+) {
+  const lower = name.toLowerCase();
+  KNOWN_NAMES.set(name, lower);
+  KNOWN_NAMES.set(lower, lower);
+}
+
 /** The lower-case form of a valid field name; throws a `TypeError` naming an invalid one. */
 export function fieldName(name: string): string {
+  const known = KNOWN_NAMES.get(name);
+  if (known !== undefined) return known;
   let upper = false;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);

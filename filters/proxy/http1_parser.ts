@@ -136,12 +136,37 @@ export function parseContentLength(value: string): number {
   return result;
 }
 
-/** Whether the comma-separated `list` holds `token` (case-insensitive). */
+/**
+ * Whether the comma-separated `list` holds `token` (lower case; compared
+ * case-insensitively). Scans in place: it runs on every message head.
+ */
 export function hasToken(list: string, token: string): boolean {
-  for (const part of list.split(",")) {
-    if (part.trim().toLowerCase() === token) return true;
+  let i = 0;
+  const n = list.length;
+  while (i < n) {
+    while (i < n && isListSpace(list.charCodeAt(i))) i++;
+    let end = list.indexOf(",", i);
+    if (end < 0) end = n;
+    let last = end;
+    while (last > i && isListSpace(list.charCodeAt(last - 1))) last--;
+    if (last - i === token.length && equalsLower(list, i, token)) return true;
+    i = end + 1;
   }
   return false;
+}
+
+function isListSpace(c: number): boolean {
+  return c === SP || c === HT;
+}
+
+/** Whether `text` from `at` matches the lower-case `lower`, ASCII case-insensitively. */
+function equalsLower(text: string, at: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) {
+    let c = text.charCodeAt(at + k);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(k)) return false;
+  }
+  return true;
 }
 
 // Scratch arrays reused by every parse: parsing is synchronous, so one set is
@@ -268,6 +293,9 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
 }
 
 function listedNames(connection: string): Set<string> | null {
+  // The usual values list no other header: nothing to split.
+  if (connection.length === 10 && equalsLower(connection, 0, "keep-alive")) return null;
+  if (connection.length === 5 && equalsLower(connection, 0, "close")) return null;
   let listed: Set<string> | null = null;
   for (const part of connection.split(",")) {
     const token = part.trim().toLowerCase();

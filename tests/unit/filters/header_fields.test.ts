@@ -510,3 +510,12 @@ Deno.test("isHeaders accepts Headers and HeaderFields, rejects lookalikes", () =
   assert.equal(isHeaders(undefined), false);
   assert.equal(isHeaders("a: 1"), false);
 });
+
+Deno.test("fieldName gives common names in any case the same lower-case string", () => {
+  for (const name of ["Content-Type", "content-type", "CONTENT-TYPE", "X-Real-Ip", "x-custom"]) {
+    assert.equal(fieldName(name), name.toLowerCase());
+  }
+  // A known name is shared, not lowered anew.
+  assert.equal(fieldName("Content-Type"), fieldName("content-type"));
+  assert.throws(() => fieldName("Content Type"), TypeError);
+});

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   findHeadEnd,
   findLineEnd,
+  hasToken,
   parseChunkSize,
   parseResponseHead,
   type ResponseHead,
@@ -249,4 +250,24 @@ Deno.test("parseResponseHead keeps repeated fields apart, in arrival order", () 
   head.headers.forEachField((value, name) => fields.push(`${name}=${value}`));
   assert.deepEqual(fields, ["vary=a", "set-cookie=x=1", "vary=b"]);
   assert.equal(head.headers.get("vary"), "a, b");
+});
+
+Deno.test("hasToken finds a token in a comma-separated list, ignoring case and spaces", () => {
+  const cases: [string, string, boolean][] = [
+    ["close", "close", true],
+    ["Close", "close", true],
+    [" \tCLOSE\t ", "close", true],
+    ["Keep-Alive, Upgrade", "upgrade", true],
+    ["keep-alive,close", "close", true],
+    [",, close ,", "close", true],
+    ["closed", "close", false],
+    ["x-close", "close", false],
+    ["clos", "close", false],
+    ["", "close", false],
+    [", ,", "close", false],
+    ["keep-alive", "close", false],
+  ];
+  for (const [list, token, expected] of cases) {
+    assert.equal(hasToken(list, token), expected, `hasToken(${JSON.stringify(list)}, ${token})`);
+  }
 });
