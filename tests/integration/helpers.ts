@@ -9,7 +9,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
 const DENO_FLAGS = [
   "run",
-  "--v8-flags=--expose-gc",
+  "--v8-flags=--expose-gc,--no-memory-reducer",
   "--unstable-net",
   "--unstable-no-legacy-abort",
   "--allow-all",
