@@ -114,6 +114,11 @@ for (
   KNOWN_NAMES.set(lower, lower);
 }
 
+/** The shared lower-case form of a common field name, or undefined for any other name. */
+export function knownFieldName(name: string): string | undefined {
+  return KNOWN_NAMES.get(name);
+}
+
 /** The lower-case form of a valid field name; throws a `TypeError` naming an invalid one. */
 export function fieldName(name: string): string {
   const known = KNOWN_NAMES.get(name);

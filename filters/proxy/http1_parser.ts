@@ -10,7 +10,13 @@
  * @module
  */
 
-import { fieldName, fieldValue, HeaderFields, headHasBadValueChar } from "../header_fields.ts";
+import {
+  fieldName,
+  fieldValue,
+  HeaderFields,
+  headHasBadValueChar,
+  knownFieldName,
+} from "../header_fields.ts";
 import { HOP_BY_HOP } from "./hop_by_hop.ts";
 import { UpstreamError } from "./upstream_error.ts";
 
@@ -103,7 +109,7 @@ for (
 function headerKind(name: string): number {
   const bucket = SPECIAL_BY_LENGTH[name.length];
   if (bucket === undefined) return KIND_OTHER;
-  return bucket.get(name.toLowerCase()) ?? KIND_OTHER;
+  return bucket.get(knownFieldName(name) ?? name.toLowerCase()) ?? KIND_OTHER;
 }
 
 /** Parses a Content-Length value ("12", or a list of equal values "12, 12"); -2 if invalid. */
