@@ -39,7 +39,7 @@ export interface ConnectionHost {
   readonly now: number;
   /** Whether the server is shutting down: finish the current request, then close. */
   readonly draining: boolean;
-  /** Paces busy connections so idle-looking ones are polled too. */
+  /** Admits requests in turns, so connections waiting on a socket poll are served too. */
   readonly turn: ReactorTurn;
   /** Takes over a connection that opened with the HTTP/2 preface, or undefined. */
   readonly h2c?: (socket: Deno.Conn, received: Uint8Array) => void;
@@ -165,6 +165,10 @@ export class ServerConnection implements PeerSource {
           return;
         }
         conn.start = headEnd;
+        // Requests are admitted in turns, oldest first, so a few fast
+        // clients cannot starve the rest (see ReactorTurn).
+        const admitted = this.#host.turn.admit();
+        if (admitted !== undefined) await admitted;
         // The exchange is awaited here step by step rather than in a helper
         // of its own: an async frame costs its allocations on every request.
         let response: HttpResponse;
@@ -182,8 +186,6 @@ export class ServerConnection implements PeerSource {
         this.#exchangeDone();
         // The response itself may have asked to close (Connection: close, an HTTP/1.0 stream).
         if (this.#framing.close) return;
-        const turn = this.#host.turn.exchanged();
-        if (turn !== undefined) await turn;
       }
     } catch (e) {
       if (!isDisconnect(e)) this.#host.onError(`HTTP/1.1 connection: ${(e as Error)?.stack ?? e}`);

@@ -1,26 +1,67 @@
 import assert from "node:assert/strict";
-import { ReactorTurn } from "../../../server/httpserver/http1/reactor_turn.ts";
+import {
+  BUSY_BUDGET,
+  OPEN_BUDGET,
+  ReactorTurn,
+} from "../../../server/httpserver/http1/reactor_turn.ts";
 
-Deno.test("ReactorTurn lets exchanges through until the budget, then makes them wait for one poll", async () => {
+/** Lets pending promise reactions run, without giving the event loop a turn. */
+async function runMicrotasks(): Promise<void> {
+  for (let i = 0; i < 4; i++) await null;
+}
+
+Deno.test("ReactorTurn admits the open budget at once, then the rest in arrival order after a poll", async () => {
   const turn = new ReactorTurn();
   try {
-    let passed = 0;
-    while (turn.exchanged() === undefined) passed++;
-    assert.ok(passed > 0, "some exchanges pass without waiting");
-    // Every exchange past the budget shares the same wait.
-    const first = turn.exchanged();
-    assert.ok(first instanceof Promise);
-    assert.equal(turn.exchanged(), first);
-    await first;
-    // After the poll the budget starts again.
-    assert.equal(turn.exchanged(), undefined);
+    for (let i = 0; i < OPEN_BUDGET; i++) assert.equal(turn.admit(), undefined);
+    const order: number[] = [];
+    const waits = [0, 1, 2].map((i) => turn.admit()!.then(() => order.push(i)));
+    // A request arriving later waits behind them, even after a poll.
+    await Promise.all(waits);
+    assert.deepEqual(order, [0, 1, 2]);
+    // Three admitted in the new turn: the budget starts again.
+    assert.equal(turn.admit(), undefined);
   } finally {
     turn.close();
   }
 });
 
-Deno.test("ReactorTurn never waits once closed", () => {
+Deno.test("ReactorTurn admits a smaller budget per turn while requests queue, the open one after", async () => {
   const turn = new ReactorTurn();
+  try {
+    for (let i = 0; i < OPEN_BUDGET; i++) turn.admit();
+    const queued = OPEN_BUDGET + 2 * BUSY_BUDGET + 8;
+    let admitted = 0;
+    const waits: Promise<void>[] = [];
+    for (let i = 0; i < queued; i++) {
+      const wait = turn.admit();
+      assert.ok(wait instanceof Promise, `request ${i} past the budget waits`);
+      waits.push(wait.then(() => void admitted++));
+    }
+    // Each poll lets one budget in; the next batch needs another poll.
+    const expected = [
+      OPEN_BUDGET,
+      OPEN_BUDGET + BUSY_BUDGET,
+      OPEN_BUDGET + 2 * BUSY_BUDGET,
+      queued,
+    ];
+    for (const total of expected) {
+      await waits[admitted];
+      await runMicrotasks();
+      assert.equal(admitted, total);
+    }
+    // The backlog is gone: the turn that let the last 8 in has room for the open budget.
+    for (let i = 8; i < OPEN_BUDGET; i++) assert.equal(turn.admit(), undefined, `request ${i}`);
+  } finally {
+    turn.close();
+  }
+});
+
+Deno.test("ReactorTurn lets waiting requests in when closed, and never waits after", async () => {
+  const turn = new ReactorTurn();
+  for (let i = 0; i < OPEN_BUDGET; i++) turn.admit();
+  const waits = Array.from({ length: 3 * OPEN_BUDGET }, () => turn.admit());
   turn.close();
-  for (let i = 0; i < 1000; i++) assert.equal(turn.exchanged(), undefined);
+  await Promise.all(waits);
+  for (let i = 0; i < 1000; i++) assert.equal(turn.admit(), undefined);
 });
