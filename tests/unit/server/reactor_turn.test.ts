@@ -14,9 +14,9 @@ Deno.test("ReactorTurn admits the open budget at once, then the rest in arrival 
   const turn = new ReactorTurn();
   try {
     for (let i = 0; i < OPEN_BUDGET; i++) assert.equal(turn.admit(), undefined);
+    // Requests past the budget wait, and are let in in the order they came.
     const order: number[] = [];
     const waits = [0, 1, 2].map((i) => turn.admit()!.then(() => order.push(i)));
-    // A request arriving later waits behind them, even after a poll.
     await Promise.all(waits);
     assert.deepEqual(order, [0, 1, 2]);
     // Three admitted in the new turn: the budget starts again.
