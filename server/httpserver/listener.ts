@@ -71,8 +71,8 @@ export interface Listener {
 
 /**
  * What serves plain HTTP/1.1: `builtin` is our server (less CPU per request,
- * enforced connection limits and idle timeout); `deno` is `Deno.serve`,
- * whose scheduling stays fair with many hundreds of busy connections.
+ * enforced connection limits and idle timeout); `deno` is `Deno.serve`, kept
+ * for comparison and as a fallback.
  */
 export type Http1ServerKind = "builtin" | "deno";
 
