@@ -24,7 +24,7 @@ import { HttpRequest, type HttpResponse } from "../../filters/context.ts";
 import { parseDuration } from "../../filters/spec.ts";
 import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
 import { PeerClient } from "./client.ts";
-import { ReactorTurn } from "./http1/reactor_turn.ts";
+import { ReactorTurn } from "./reactor_turn.ts";
 import { serveHttp1 } from "./http1/server.ts";
 import type { HTTPServerSpec } from "./spec.ts";
 

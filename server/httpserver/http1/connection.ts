@@ -19,7 +19,7 @@ import { CLOSED, Http1Connection } from "../../../filters/proxy/http1_connection
 import { findHeadEnd, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
 import { encodeHeadInto } from "../../../filters/proxy/http1_request_head.ts";
 import { PeerClient, type PeerSource } from "../client.ts";
-import type { ReactorTurn } from "./reactor_turn.ts";
+import type { ReactorTurn } from "../reactor_turn.ts";
 import { WriteBufferPool } from "./write_buffer_pool.ts";
 import { parseRequestHead, type RequestHead, RequestHeadError } from "./request_head.ts";
 import { type ResponseFraming, serializeResponseHead } from "./response_head.ts";

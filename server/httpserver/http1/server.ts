@@ -12,7 +12,7 @@
  */
 
 import { type ConnectionHost, type Http1Handler, ServerConnection } from "./connection.ts";
-import { ReactorTurn } from "./reactor_turn.ts";
+import { ReactorTurn } from "../reactor_turn.ts";
 
 /** Options for {@linkcode serveHttp1}. */
 export interface Http1ServerOptions {

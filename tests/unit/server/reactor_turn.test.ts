@@ -1,9 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  BUSY_BUDGET,
-  OPEN_BUDGET,
-  ReactorTurn,
-} from "../../../server/httpserver/http1/reactor_turn.ts";
+import { BUSY_BUDGET, OPEN_BUDGET, ReactorTurn } from "../../../server/httpserver/reactor_turn.ts";
 
 /** Lets pending promise reactions run, without giving the event loop a turn. */
 async function runMicrotasks(): Promise<void> {
