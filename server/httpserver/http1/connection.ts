@@ -135,6 +135,11 @@ export class ServerConnection implements PeerSource {
     try {
       let first = true;
       const conn = this.#conn;
+      // Hoisted so that they can be cleared before the idle wait (below).
+      let head: RequestHead | undefined;
+      let request: HttpRequest | undefined;
+      let result: HttpResponse | Promise<HttpResponse> | undefined;
+      let response: HttpResponse | undefined;
       for (;;) {
         if (!first && conn.buffered === 0) {
           // Between requests, where a keep-alive connection spends most of
@@ -156,7 +161,6 @@ export class ServerConnection implements PeerSource {
         }
         if (headEnd < 0) return;
         first = false;
-        let head: RequestHead;
         try {
           head = parseRequestHead(conn.buf, conn.start, headEnd);
         } catch (e) {
@@ -171,10 +175,9 @@ export class ServerConnection implements PeerSource {
         if (admitted !== undefined) await admitted;
         // The exchange is awaited here step by step rather than in a helper
         // of its own: an async frame costs its allocations on every request.
-        let response: HttpResponse;
         try {
-          const request = this.#newRequest(head);
-          const result = this.#host.handler(request, new PeerClient(request, this));
+          request = this.#newRequest(head);
+          result = this.#host.handler(request, new PeerClient(request, this));
           response = result instanceof Promise ? await result : result;
         } catch (e) {
           this.#host.onError(`HTTP/1.1 handler: ${(e as Error)?.stack ?? e}`);
@@ -184,6 +187,13 @@ export class ServerConnection implements PeerSource {
         this.#frameResponse(head);
         await this.#writeResponse(response, head.method === "HEAD");
         this.#exchangeDone();
+        // A suspended frame keeps what its registers last held: without
+        // this, an idle connection would keep its last exchange (and the
+        // response body) alive until the next request.
+        head = undefined;
+        request = undefined;
+        result = undefined;
+        response = undefined;
         // The response itself may have asked to close (Connection: close, an HTTP/1.0 stream).
         if (this.#framing.close) return;
       }

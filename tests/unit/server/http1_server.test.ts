@@ -5,6 +5,8 @@
  */
 
 import assert from "node:assert/strict";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { type HttpRequest, HttpResponse } from "../../../filters/context.ts";
 import type { PeerClient } from "../../../server/httpserver/client.ts";
 import type { Http1Handler } from "../../../server/httpserver/http1/connection.ts";
@@ -988,6 +990,33 @@ Deno.test("serveHttp1 closes the connection after answering a request that said 
 
 // ---------------------------------------------------------------------------
 // Connection management.
+
+Deno.test("serveHttp1 keeps nothing of an answered exchange while the connection waits", async () => {
+  // A suspended async frame keeps whatever its registers last held: an idle
+  // connection must not pin its last request and response (and body).
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  let lastRequest: WeakRef<HttpRequest> | undefined;
+  let lastResponse: WeakRef<HttpResponse> | undefined;
+  const handler = (request: HttpRequest) => {
+    const response = new HttpResponse(200, {}, new Uint8Array(256 * 1024));
+    lastRequest = new WeakRef(request);
+    lastResponse = new WeakRef(response);
+    return response;
+  };
+  await withServer(handler, {}, async (client) => {
+    for (const path of ["/a", "/b"]) {
+      await client.write(get(path));
+      assert.equal((await client.readResponse()).body.length, 256 * 1024);
+    }
+    // The server is back waiting for the next head; WeakRefs hold their
+    // targets until the current task ends, so collect in a later one.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    gc();
+    assert.equal(lastRequest?.deref(), undefined, "the last request is kept");
+    assert.equal(lastResponse?.deref(), undefined, "the last response is kept");
+  });
+});
 
 Deno.test("serveHttp1 closes a connection left idle past keepAliveTimeoutMs", async () => {
   await withServer(describe, { keepAliveTimeoutMs: 1500 }, async (client) => {
