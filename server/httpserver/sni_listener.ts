@@ -1,0 +1,199 @@
+/**
+ * The HTTPS listener for several certificates: `node:http2`'s secure server
+ * picks one by the client's server name (SNI) and speaks HTTP/2 by ALPN or
+ * HTTP/1.1. Loaded only when a spec has several certificates: the node
+ * modules it needs cost an idle node 1–3 MB.
+ *
+ * @module
+ */
+
+import { X509Certificate } from "node:crypto";
+import { createSecureContext, type SecureContext } from "node:tls";
+import {
+  createSecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from "node:http2";
+import type { Socket } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import type { CertPair, Listener, ListenerOptions, WebHandler } from "./listener.ts";
+
+type NodeRequest = IncomingMessage | Http2ServerRequest;
+type NodeResponse = ServerResponse | Http2ServerResponse;
+
+/** Serves HTTPS on `port` with the certificate each client's server name matches (the first by default). */
+export async function startSniListener(
+  port: number,
+  hostname: string,
+  pairs: CertPair[],
+  handler: WebHandler,
+  options: ListenerOptions,
+): Promise<Listener> {
+  const contexts = pairs.map((p) => ({
+    names: certificateNames(p.cert),
+    context: createSecureContext({ cert: p.cert, key: p.key }),
+  }));
+  const fallback = contexts[0].context;
+  const pick = (servername: string): SecureContext => {
+    const name = servername.toLowerCase();
+    for (const c of contexts) if (c.names.some((n) => nameMatches(n, name))) return c.context;
+    return fallback;
+  };
+  // Connections with the number of requests in flight on each, so a
+  // shutdown can close idle ones at once and the rest after the grace time.
+  const inFlight = new Map<Socket, number>();
+  // HTTP/2 by ALPN, HTTP/1.1 for clients that do not offer it.
+  const server = createSecureServer({
+    cert: pairs[0].cert,
+    key: pairs[0].key,
+    allowHTTP1: true,
+    SNICallback: (servername, cb) => cb(null, pick(servername)),
+  }, (req, res) => {
+    const socket = req.socket as Socket;
+    if (inFlight.has(socket)) {
+      inFlight.set(socket, inFlight.get(socket)! + 1);
+      res.once("close", () => {
+        if (inFlight.has(socket)) inFlight.set(socket, inFlight.get(socket)! - 1);
+      });
+    }
+    serveNodeRequest(req, res, handler, options);
+  });
+  server.on("secureConnection", (socket: Socket) => {
+    inFlight.set(socket, 0);
+    socket.once("close", () => inFlight.delete(socket));
+  });
+  const sessions = new Set<Http2Session>();
+  server.on("session", (session: Http2Session) => {
+    // An HTTP/2 connection is tracked as its session, not as a socket.
+    inFlight.delete(session.socket as Socket);
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  // node reports a port in use through an event, after listen() returns.
+  const { promise: listening, resolve, reject } = Promise.withResolvers<void>();
+  server.once("error", reject);
+  server.listen({ port, host: hostname, reusePort: !!options.reusePort }, () => {
+    server.off("error", reject);
+    resolve();
+  });
+  await listening;
+  const bound = (server.address() as { port: number }).port;
+  return {
+    port: bound,
+    shutdown(graceMs: number) {
+      return new Promise<void>((done) => {
+        const timer = setTimeout(() => {
+          for (const socket of inFlight.keys()) socket.destroy();
+          done();
+        }, graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          done();
+        });
+        // HTTP/2 sessions get GOAWAY and end when their streams do.
+        for (const session of sessions) session.close();
+        for (const [socket, n] of inFlight) if (n === 0 && !socket.destroyed) socket.end();
+      });
+    },
+  };
+}
+
+// Connection-specific fields: meaningless (and refused by node) on HTTP/2.
+const HTTP1_ONLY = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+async function serveNodeRequest(
+  req: NodeRequest,
+  res: NodeResponse,
+  handler: WebHandler,
+  options: ListenerOptions,
+): Promise<void> {
+  const h2 = req.httpVersionMajor === 2;
+  try {
+    const headers = new Headers();
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i][0] !== ":") headers.append(raw[i], raw[i + 1]);
+    }
+    const authority = h2 ? String(req.headers[":authority"] ?? "") : headers.get("host");
+    if (h2 && authority && !headers.has("host")) headers.set("host", authority);
+    const method = req.method ?? "GET";
+    const hasBody = method !== "GET" && method !== "HEAD";
+    const abort = new AbortController();
+    res.on("close", () => abort.abort());
+    const request = new Request(`https://${authority || "localhost"}${req.url}`, {
+      method,
+      headers,
+      body: hasBody ? Readable.toWeb(req as Readable) as ReadableStream<Uint8Array> : null,
+      signal: abort.signal,
+      // @ts-ignore: needed for streaming request bodies
+      duplex: "half",
+    });
+    const remoteAddr = {
+      transport: "tcp" as const,
+      hostname: req.socket.remoteAddress ?? "",
+      port: req.socket.remotePort ?? 0,
+    };
+    const response = await handler(
+      request,
+      () => remoteAddr,
+      h2 ? "HTTP/2" : `HTTP/${req.httpVersion}`,
+    );
+    const out: Record<string, string | string[]> = {};
+    response.headers.forEach((v, k) => {
+      if (h2 && HTTP1_ONLY.has(k)) return;
+      const seen = out[k];
+      out[k] = seen === undefined ? v : Array.isArray(seen) ? [...seen, v] : [seen, v];
+    });
+    for (const cookie of response.headers.getSetCookie()) {
+      // Headers.forEach joins set-cookie values; each must stay its own field.
+      out["set-cookie"] = [...(Array.isArray(out["set-cookie"]) ? out["set-cookie"] : []), cookie];
+    }
+    (res as ServerResponse).writeHead(response.status, out);
+    if (!response.body) {
+      res.end();
+      return;
+    }
+    for await (const chunk of response.body) {
+      if (!(res as ServerResponse).write(chunk)) await new Promise((r) => res.once("drain", r));
+    }
+    res.end();
+  } catch (e) {
+    options.onError?.(`${(e as Error)?.stack ?? e}`);
+    if (!res.headersSent) (res as ServerResponse).writeHead(500);
+    res.end();
+  }
+}
+
+/** The DNS names a PEM certificate is for (subject CN and SAN DNS entries). */
+export function certificateNames(pem: string): string[] {
+  try {
+    const cert = new X509Certificate(pem);
+    const names = new Set<string>();
+    for (const part of (cert.subjectAltName ?? "").split(",")) {
+      const m = /^\s*DNS:(.+)$/.exec(part);
+      if (m) names.add(m[1].trim().toLowerCase());
+    }
+    const cn = /CN=([^\n,]+)/.exec(cert.subject);
+    if (cn) names.add(cn[1].trim().toLowerCase());
+    return [...names];
+  } catch {
+    return [];
+  }
+}
+
+function nameMatches(pattern: string, name: string): boolean {
+  if (pattern === name) return true;
+  if (pattern.startsWith("*.")) {
+    const dot = name.indexOf(".");
+    return dot > 0 && name.slice(dot) === pattern.slice(1);
+  }
+  return false;
+}
