@@ -21,7 +21,7 @@ Options:
 async function serve(args: string[]): Promise<number> {
   let command;
   try {
-    command = parseServeArgs(args);
+    command = await parseServeArgs(args);
   } catch (e) {
     if (!(e instanceof OptionsError)) throw e;
     console.error(`Error: ${e.message}`);

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
+import { loadedYaml } from "./yaml_module.ts";
 import { BODY_FIELDS, prepareBuilderData } from "./builder_data.ts";
 import { type Context, HttpResponse, type Namespace } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
@@ -100,7 +100,7 @@ export class BuilderTemplate {
     const text = this.#template.execute(data);
     let parsed: unknown;
     try {
-      parsed = parseYaml(text);
+      parsed = loadedYaml().parse(text);
     } catch (e) {
       throw new Error(`template output is not valid YAML: ${(e as Error).message}`);
     }

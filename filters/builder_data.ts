@@ -11,7 +11,7 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
+import { loadedYaml, loadYaml, yamlReady } from "./yaml_module.ts";
 import type { Context, HttpRequest, HttpResponse } from "./context.ts";
 import { httpHeader, urlValues } from "./template/gotypes.ts";
 import { parseJSON } from "./template/json.ts";
@@ -184,7 +184,7 @@ abstract class MessageView {
 
   /** The body parsed as YAML. */
   YAMLBody(): unknown {
-    if (this.#yaml === undefined) this.#yaml = goValues(parseYaml(this.Body()) ?? null);
+    if (this.#yaml === undefined) this.#yaml = goValues(loadedYaml().parse(this.Body()) ?? null);
     return this.#yaml;
   }
 }
@@ -349,12 +349,15 @@ function assemble(ctx: Context, bodies: Map<object, Uint8Array> | undefined): Bu
 /**
  * The data a builder template runs on. With `readBodies`, every body is
  * buffered first (so the result is a promise); otherwise only bodies already
- * in memory are visible and the result is immediate.
+ * in memory are visible and the result is immediate (except on the first
+ * call, which imports the YAML module).
  */
 export function prepareBuilderData(
   ctx: Context,
   options: BuilderDataOptions = {},
 ): BuilderData | Promise<BuilderData> {
+  // Templates may read YAMLBody, and builders parse their output as YAML.
+  if (!yamlReady()) return loadYaml().then(() => prepareBuilderData(ctx, options));
   if (!options.readBodies) return assemble(ctx, undefined);
   const pending: Promise<void>[] = [];
   const bodies = new Map<object, Uint8Array>();

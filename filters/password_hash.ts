@@ -9,7 +9,6 @@
  */
 
 import { createHash } from "node:crypto";
-import bcrypt from "bcryptjs";
 
 /** The hash schemes {@linkcode verifyPassword} understands. */
 export type HashScheme =
@@ -212,8 +211,11 @@ function saltAfter(hash: string, start: number): string {
 /** Whether `password` matches `hash`; false for unsupported or malformed hashes. */
 export async function verifyPassword(password: string, hash: string): Promise<boolean> {
   switch (hashScheme(hash)) {
-    case "bcrypt":
+    case "bcrypt": {
+      // Imported on first use: an npm package costs every isolate that loads it.
+      const { default: bcrypt } = await import("bcryptjs");
       return await bcrypt.compare(password, hash);
+    }
     case "apr1":
       return constantTimeEqual(md5Crypt(password, "$apr1$", saltAfter(hash, 6)), hash);
     case "md5-crypt":

@@ -5,13 +5,13 @@
  * @module
  */
 
-import { parseAllDocuments } from "yaml";
 import { listMembers, purgeMember } from "../cluster/members.ts";
 import { keys, type Store } from "../cluster/store.ts";
 import type { FilterKind } from "../filters/filter.ts";
 import { builtinFilters } from "../filters/registry.ts";
 import { SharedSlots } from "../filters/shared_slots.ts";
 import { SpecError } from "../filters/spec.ts";
+import { loadYaml } from "../filters/yaml_module.ts";
 import { handleAdmin } from "./admin/api.ts";
 import { openCluster, startMembership } from "./cluster_setup.ts";
 import { DataPlane } from "./dataplane.ts";
@@ -211,6 +211,7 @@ async function createInitialObjects(
     } catch (e) {
       throw new Error(`Cannot read initial object file ${file}: ${(e as Error).message}`);
     }
+    const { parseAllDocuments } = await loadYaml();
     const docs = parseAllDocuments(text);
     if (!Array.isArray(docs)) throw new Error(`${file}: not YAML`);
     for (const [i, doc] of docs.entries()) {

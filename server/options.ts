@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { parse as parseYaml } from "yaml";
+import { loadYaml } from "../filters/yaml_module.ts";
 import { isPlainObject } from "../filters/spec.ts";
 import type { Http1ServerKind } from "./httpserver/listener.ts";
 
@@ -166,10 +166,10 @@ export type ServeCommand =
   | { action: "run"; options: NodeOptions };
 
 /** Parses `serve` arguments, reading the config file and environment. */
-export function parseServeArgs(
+export async function parseServeArgs(
   args: string[],
   env: Record<string, string> = Deno.env.toObject(),
-): ServeCommand {
+): Promise<ServeCommand> {
   const parseOptions: Record<
     string,
     { type: "string" | "boolean"; multiple?: boolean; short?: string }
@@ -199,7 +199,7 @@ export function parseServeArgs(
     if (envValue !== undefined) setOption(options, def, envValue, `environment EG_${flag}`);
   }
   const configFile = values["config-file"];
-  if (typeof configFile === "string") applyConfigFile(options, configFile);
+  if (typeof configFile === "string") await applyConfigFile(options, configFile);
   for (const [flag, def] of Object.entries(DEFS)) {
     const v = values[flag];
     if (v === undefined) continue;
@@ -209,7 +209,7 @@ export function parseServeArgs(
   return { action: "run", options };
 }
 
-function applyConfigFile(options: NodeOptions, file: string): void {
+async function applyConfigFile(options: NodeOptions, file: string): Promise<void> {
   let text: string;
   try {
     text = Deno.readTextFileSync(file);
@@ -218,7 +218,7 @@ function applyConfigFile(options: NodeOptions, file: string): void {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = (await loadYaml()).parse(text);
   } catch (e) {
     throw new OptionsError(`Cannot parse config file ${file}: ${(e as Error).message}`);
   }

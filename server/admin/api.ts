@@ -7,10 +7,10 @@
  * @module
  */
 
-import { parseAllDocuments, stringify } from "yaml";
 import { keys, type Store, StoreUnavailableError } from "../../cluster/store.ts";
 import type { FilterRegistry } from "../../filters/filter.ts";
 import { SpecError } from "../../filters/spec.ts";
+import { loadYaml } from "../../filters/yaml_module.ts";
 import { canonicalKind, OBJECT_KINDS, validateObject } from "../objects.ts";
 
 /** What the admin API reads and changes. */
@@ -140,21 +140,22 @@ function wantsJson(req: Request): boolean {
 }
 
 /** A 200 (or `status`) answer with `body` as YAML or JSON. */
-function reply(req: Request, body: unknown, status = 200): Response {
+async function reply(req: Request, body: unknown, status = 200): Promise<Response> {
   if (wantsJson(req)) {
     return new Response(JSON.stringify(body), {
       status,
       headers: { "content-type": "application/json" },
     });
   }
+  const { stringify } = await loadYaml();
   return new Response(stringify(body), { status, headers: { "content-type": "text/vnd.yaml" } });
 }
 
-function errorReply(req: Request, e: ApiError): Response {
+function errorReply(req: Request, e: ApiError): Promise<Response> {
   return reply(req, { code: e.status, message: e.message }, e.status);
 }
 
-function listApis(req: Request): Response {
+function listApis(req: Request): Promise<Response> {
   const entries = ROUTES.map((r) => ({
     path: r.pattern.replaceAll("*", "{name}") || "/",
     method: r.method,
@@ -168,6 +169,13 @@ async function readDocument(req: Request): Promise<unknown> {
   if (!text.trim()) {
     throw new ApiError(400, "the request body is empty; send one object as YAML or JSON");
   }
+  // JSON (a subset of YAML) is read without the YAML module.
+  if (/^\s*[{[]/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch { /* not JSON after all: the YAML parser names the problem */ }
+  }
+  const { parseAllDocuments } = await loadYaml();
   const docs = parseAllDocuments(text);
   if (!Array.isArray(docs)) throw new ApiError(400, "the request body is not YAML");
   const real = docs.filter((d) => d.contents !== null || d.errors.length);
@@ -282,7 +290,7 @@ function filterKindOf(ctx: AdminContext, kind: string) {
   return k;
 }
 
-function filterResults(req: Request, [kind]: string[], ctx: AdminContext): Response {
+function filterResults(req: Request, [kind]: string[], ctx: AdminContext): Promise<Response> {
   return reply(req, [...filterKindOf(ctx, kind).results]);
 }
 

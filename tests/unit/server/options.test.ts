@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { OptionsError, parseServeArgs, workerIsolates } from "../../../server/options.ts";
 
-function run(args: string[], env: Record<string, string> = {}) {
-  const command = parseServeArgs(args, env);
+async function run(args: string[], env: Record<string, string> = {}) {
+  const command = await parseServeArgs(args, env);
   assert.equal(command.action, "run");
   return (command as { options: ReturnType<typeof Object> }).options as Record<string, unknown>;
 }
 
-Deno.test("serve options default to Easegress's values", () => {
-  const o = run([]);
+Deno.test("serve options default to Easegress's values", async () => {
+  const o = await run([]);
   assert.equal(o.name, "eg-default-name");
   assert.equal(o.apiAddr, "localhost:2381");
   assert.equal(o.homeDir, "./");
@@ -22,7 +22,7 @@ Deno.test("flags beat the config file, which beats EG_* variables", async () => 
     file,
     "name: from-file\napi-addr: 127.0.0.1:9000\ncluster:\n  initial-cluster: a=http://x:2380\n",
   );
-  const o = run(["-f", file, "--api-addr", "127.0.0.1:9001"], {
+  const o = await run(["-f", file, "--api-addr", "127.0.0.1:9001"], {
     EG_NAME: "from-env",
     EG_DATA_DIR: "envdata",
   });
@@ -33,8 +33,15 @@ Deno.test("flags beat the config file, which beats EG_* variables", async () => 
   await Deno.remove(file);
 });
 
-Deno.test("lists and maps take repeated flags or commas", () => {
-  const o = run(["--plugin", "a.ts", "--plugin", "b.ts,c.ts", "--labels", "zone=a,tier=edge"]);
+Deno.test("lists and maps take repeated flags or commas", async () => {
+  const o = await run([
+    "--plugin",
+    "a.ts",
+    "--plugin",
+    "b.ts,c.ts",
+    "--labels",
+    "zone=a,tier=edge",
+  ]);
   assert.deepEqual(o.plugins, ["a.ts", "b.ts", "c.ts"]);
   assert.deepEqual(o.labels, { zone: "a", tier: "edge" });
 });
@@ -50,30 +57,30 @@ Deno.test("bad options are refused naming the option", async () => {
     [["--http1-server", "nginx"], /--http1-server: must be builtin or deno, got "nginx"/],
   ];
   for (const [args, message] of cases) {
-    assert.throws(
+    await assert.rejects(
       () => parseServeArgs(args, {}),
       (e: Error) => e instanceof OptionsError && message.test(e.message),
     );
   }
   const file = await Deno.makeTempFile({ suffix: ".yaml" });
   await Deno.writeTextFile(file, "nmae: typo\n");
-  assert.throws(() => parseServeArgs(["-f", file], {}), /unknown key "nmae"/);
+  await assert.rejects(() => parseServeArgs(["-f", file], {}), /unknown key "nmae"/);
   await Deno.remove(file);
 });
 
-Deno.test("plain HTTP/1.1 is served by the builtin server unless deno is asked for", () => {
-  assert.equal(run([]).http1Server, "builtin");
-  assert.equal(run(["--http1-server", "deno"]).http1Server, "deno");
+Deno.test("plain HTTP/1.1 is served by the builtin server unless deno is asked for", async () => {
+  assert.equal((await run([])).http1Server, "builtin");
+  assert.equal((await run(["--http1-server", "deno"])).http1Server, "deno");
 });
 
-Deno.test("legacy cluster roles are accepted", () => {
-  assert.equal(run(["--cluster-role", "writer"]).clusterRole, "primary");
-  assert.equal(run(["--cluster-role", "reader"]).clusterRole, "secondary");
+Deno.test("legacy cluster roles are accepted", async () => {
+  assert.equal((await run(["--cluster-role", "writer"])).clusterRole, "primary");
+  assert.equal((await run(["--cluster-role", "reader"])).clusterRole, "secondary");
 });
 
-Deno.test("help and version", () => {
-  assert.deepEqual(parseServeArgs(["--help"], {}), { action: "help" });
-  assert.deepEqual(parseServeArgs(["-v"], {}), { action: "version" });
+Deno.test("help and version", async () => {
+  assert.deepEqual(await parseServeArgs(["--help"], {}), { action: "help" });
+  assert.deepEqual(await parseServeArgs(["-v"], {}), { action: "version" });
 });
 
 Deno.test("one data plane runs in the main isolate; more run in worker isolates", () => {
