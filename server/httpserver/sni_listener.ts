@@ -19,6 +19,7 @@ import type { Socket } from "node:net";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { CertPair, Listener, ListenerOptions, WebHandler } from "./listener.ts";
+import { ReactorTurn } from "./reactor_turn.ts";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -44,6 +45,9 @@ export async function startSniListener(
   // Connections with the number of requests in flight on each, so a
   // shutdown can close idle ones at once and the rest after the grace time.
   const inFlight = new Map<Socket, number>();
+  // Requests are admitted in turns, as on the other listeners: HTTP/2
+  // streams in flight otherwise starve some connections for seconds.
+  const turn = new ReactorTurn();
   // HTTP/2 by ALPN, HTTP/1.1 for clients that do not offer it.
   const server = createSecureServer({
     cert: pairs[0].cert,
@@ -58,7 +62,9 @@ export async function startSniListener(
         if (inFlight.has(socket)) inFlight.set(socket, inFlight.get(socket)! - 1);
       });
     }
-    serveNodeRequest(req, res, handler, options);
+    const admitted = turn.admit();
+    if (admitted === undefined) serveNodeRequest(req, res, handler, options);
+    else admitted.then(() => serveNodeRequest(req, res, handler, options));
   });
   server.on("secureConnection", (socket: Socket) => {
     inFlight.set(socket, 0);
@@ -86,10 +92,12 @@ export async function startSniListener(
       return new Promise<void>((done) => {
         const timer = setTimeout(() => {
           for (const socket of inFlight.keys()) socket.destroy();
+          turn.close();
           done();
         }, graceMs);
         server.close(() => {
           clearTimeout(timer);
+          turn.close();
           done();
         });
         // HTTP/2 sessions get GOAWAY and end when their streams do.
