@@ -31,6 +31,8 @@ const HELP = `Usage: deno task bench [options]
 Options:
   --duration SECONDS   seconds per measured run, "5" or "5s" (default 5)
   --rounds N           measured runs per contender, interleaved A/B/A/B (default 2)
+  --warmup SECONDS     unmeasured load right before each measured run (default 1;
+                       0: none, so each run starts after the others' rounds)
   --only A,B           run only these scenarios
   --workers N          also measure our node with --workers N (default 2; 0: no);
                        HTTP/1.1 scenarios also measure it with --http1-server deno
@@ -44,6 +46,7 @@ Scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}`;
 interface Options {
   seconds: number;
   rounds: number;
+  warmupSeconds: number;
   only: Scenario[];
   workers: number;
   idleConnections: number;
@@ -64,6 +67,7 @@ function parseOptions(args: string[], repoRoot: string): Options | undefined {
     options: {
       duration: { type: "string", default: "5" },
       rounds: { type: "string", default: "2" },
+      warmup: { type: "string", default: "1" },
       only: { type: "string" },
       workers: { type: "string", default: "2" },
       "idle-connections": { type: "string", default: "10000" },
@@ -92,6 +96,7 @@ function parseOptions(args: string[], repoRoot: string): Options | undefined {
   return {
     seconds: positiveInt("duration", values.duration.replace(/s$/, "")),
     rounds: positiveInt("rounds", values.rounds),
+    warmupSeconds: positiveInt("warmup", values.warmup.replace(/s$/, ""), 0),
     only,
     workers: positiveInt("workers", values.workers, 0),
     idleConnections: positiveInt("idle-connections", values["idle-connections"]),
@@ -175,6 +180,7 @@ async function main(): Promise<number> {
     const settings: RunSettings = {
       seconds: options.seconds,
       rounds: options.rounds,
+      warmupSeconds: options.warmupSeconds,
       workers: options.workers,
       idleConnections: options.idleConnections,
       log,
@@ -219,6 +225,7 @@ async function main(): Promise<number> {
       settings: {
         durationSeconds: options.seconds,
         rounds: options.rounds,
+        warmupSeconds: options.warmupSeconds,
         workers: options.workers,
         idleConnections: options.idleConnections,
       },

@@ -50,6 +50,11 @@ export interface RunSettings {
   seconds: number;
   /** Measured runs per contender, interleaved with the others'. */
   rounds: number;
+  /**
+   * Seconds of unmeasured load right before each measured run: a contender
+   * otherwise starts each round after resting through the others' rounds.
+   */
+  warmupSeconds: number;
   /** Data-plane workers of the extra "node-Nw" contender; 0 leaves it out. */
   workers: number;
   /** Connections held open in the idle scenario. */
@@ -143,7 +148,7 @@ function loadFailure(c: Contender, error: unknown): string {
 
 /**
  * Warms every contender up (JIT, pools), then measures them in interleaved
- * rounds. A contender whose run fails is dropped from the later rounds with
+ * rounds, each after `settings.warmupSeconds` of unmeasured load. A contender whose run fails is dropped from the later rounds with
  * the reason, and the others go on.
  */
 async function interleave(
@@ -170,6 +175,7 @@ async function interleave(
   for (let round = 1; round <= settings.rounds; round++) {
     for (const c of contenders) {
       await attempt(c, async () => {
+        if (settings.warmupSeconds > 0) await load(c, settings.warmupSeconds);
         const result = await measure(c, load, settings.seconds);
         settings.log(
           `  round ${round} ${c.name}: ${result.requestsPerSecond.toFixed(0)} req/s, ` +
