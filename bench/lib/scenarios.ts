@@ -148,8 +148,9 @@ function loadFailure(c: Contender, error: unknown): string {
 
 /**
  * Warms every contender up (JIT, pools), then measures them in interleaved
- * rounds, each after `settings.warmupSeconds` of unmeasured load. A contender whose run fails is dropped from the later rounds with
- * the reason, and the others go on.
+ * rounds, each after `settings.warmupSeconds` of unmeasured load. A
+ * contender whose run fails is dropped from the later rounds with the
+ * reason, and the others go on.
  */
 async function interleave(
   contenders: readonly Contender[],
