@@ -269,8 +269,7 @@ function startDenoListener(
   const turn = new ReactorTurn();
   const server = Deno.serve(serveOptions, (req, info) => {
     const peer = () => info.remoteAddr as Deno.NetAddr;
-    const admitted = turn.admit();
-    return admitted === undefined ? handler(req, peer) : admitted.then(() => handler(req, peer));
+    return turn.whenAdmitted(() => handler(req, peer));
   });
   return {
     port: (server.addr as Deno.NetAddr).port,

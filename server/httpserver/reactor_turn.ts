@@ -52,6 +52,12 @@ export class ReactorTurn {
     return admitted;
   }
 
+  /** Calls `run` once admitted: at once, or in its turn (see {@linkcode admit}). */
+  whenAdmitted<T>(run: () => T | Promise<T>): T | Promise<T> {
+    const admitted = this.admit();
+    return admitted === undefined ? run() : admitted.then(run);
+  }
+
   #startTurns(): void {
     if (this.#turning) return;
     this.#turning = true;

@@ -62,9 +62,7 @@ export async function startSniListener(
         if (inFlight.has(socket)) inFlight.set(socket, inFlight.get(socket)! - 1);
       });
     }
-    const admitted = turn.admit();
-    if (admitted === undefined) serveNodeRequest(req, res, handler, options);
-    else admitted.then(() => serveNodeRequest(req, res, handler, options));
+    turn.whenAdmitted(() => serveNodeRequest(req, res, handler, options));
   });
   server.on("secureConnection", (socket: Socket) => {
     inFlight.set(socket, 0);
@@ -89,15 +87,17 @@ export async function startSniListener(
   return {
     port: bound,
     shutdown(graceMs: number) {
-      return new Promise<void>((done) => {
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          turn.close();
+          resolve();
+        };
         const timer = setTimeout(() => {
           for (const socket of inFlight.keys()) socket.destroy();
-          turn.close();
           done();
         }, graceMs);
         server.close(() => {
           clearTimeout(timer);
-          turn.close();
           done();
         });
         // HTTP/2 sessions get GOAWAY and end when their streams do.

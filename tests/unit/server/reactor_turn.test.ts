@@ -61,3 +61,16 @@ Deno.test("ReactorTurn lets waiting requests in when closed, and never waits aft
   await Promise.all(waits);
   for (let i = 0; i < 1000; i++) assert.equal(turn.admit(), undefined);
 });
+
+Deno.test("ReactorTurn.whenAdmitted runs at once within the budget, in its turn after", async () => {
+  const turn = new ReactorTurn();
+  try {
+    for (let i = 1; i < OPEN_BUDGET; i++) turn.admit();
+    assert.equal(turn.whenAdmitted(() => "now"), "now");
+    const later = turn.whenAdmitted(() => "later");
+    assert.ok(later instanceof Promise);
+    assert.equal(await later, "later");
+  } finally {
+    turn.close();
+  }
+});
