@@ -266,6 +266,8 @@ export async function startNode(env: BenchEnv, options: NodeStartOptions): Promi
   command.push("--http1-server", options.http1Server ?? "builtin");
   const owned = env.group.spawnLogged(name, command, `${home}/stdout.log`, {
     cwd: env.repoRoot,
+    // As `deno task serve`: one malloc arena (see Memory in the README).
+    env: { MALLOC_ARENA_MAX: "1" },
   });
   const api = `http://127.0.0.1:${apiPort}/apis/v2`;
   await waitUntilAnswering(owned, `${api}/healthz`, { timeoutMs: 60_000 });
