@@ -49,6 +49,8 @@ export class IdleHeapTrim {
   #quietTicks = 0;
   /** Whether anything happened since the last trim (nothing to give back otherwise). */
   #dirty = false;
+  /** Runs after the first trim only (see {@linkcode afterFirstTrim}). */
+  #firstTrimDone: (() => void) | null = null;
 
   /**
    * `options.gc` is V8's (the default), or null where it is not exposed;
@@ -86,6 +88,15 @@ export class IdleHeapTrim {
     this.#dirty = true;
   }
 
+  /**
+   * Runs `release` once, right after the first trim: for what only starting
+   * up needed outside the heap. Later trims do not repeat it, so a node
+   * that rests between bursts does not pay for it every time.
+   */
+  afterFirstTrim(release: () => void): void {
+    this.#firstTrimDone = release;
+  }
+
   /** One look at the counters; returns whether the heap was trimmed. Exposed for tests. */
   tick(): boolean {
     const requests = this.#total();
@@ -100,6 +111,9 @@ export class IdleHeapTrim {
     }
     this.#dirty = false;
     this.#gc({ type: "major", execution: "sync", flavor: "last-resort" });
+    const release = this.#firstTrimDone;
+    this.#firstTrimDone = null;
+    release?.();
     return true;
   }
 

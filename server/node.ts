@@ -16,6 +16,7 @@ import { handleAdmin } from "./admin/api.ts";
 import { openCluster, startMembership } from "./cluster_setup.ts";
 import { DataPlane } from "./dataplane.ts";
 import { isolateHeapTrim } from "./idle_heap_trim.ts";
+import { pageOutExecutable } from "./executable_pages.ts";
 import { BufferedLineWriter, LogSink } from "./log.ts";
 import { type ObjectSpec, validateObject } from "./objects.ts";
 import { type NodeOptions, resolveDir, splitHostPort, workerIsolates } from "./options.ts";
@@ -149,6 +150,8 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     let adminRequests = 0;
     cleanups.unshift(isolateHeapTrim.watch(() => adminRequests));
     isolateHeapTrim.markDirty();
+    // Process-wide, so only here: worker isolates trim their own heaps only.
+    isolateHeapTrim.afterFirstTrim(pageOutExecutable);
     const admin = Deno.serve({ hostname, port, onListen() {} }, (req) => {
       adminRequests++;
       return handleAdmin(req, {

@@ -104,3 +104,24 @@ Deno.test("IdleHeapTrim without an exposed gc starts no timer and never trims", 
   trim.tick();
   assert.equal(trim.tick(), false);
 });
+
+Deno.test("IdleHeapTrim runs what afterFirstTrim was given after the first trim only", () => {
+  const { state, trim, unwatch } = setup();
+  const released: number[] = [];
+  trim.afterFirstTrim(() => released.push(state.collections));
+  try {
+    state.requests = 1;
+    trim.tick();
+    trim.tick();
+    assert.equal(trim.tick(), true);
+    assert.deepEqual(released, [1], "runs once the heap was trimmed");
+    state.requests = 2;
+    trim.tick();
+    trim.tick();
+    assert.equal(trim.tick(), true);
+    assert.equal(state.collections, 2);
+    assert.deepEqual(released, [1], "not again on the next trim");
+  } finally {
+    unwatch();
+  }
+});
