@@ -169,7 +169,8 @@ export class ServerPool {
     // for the server to send than a stream.
     const body = upstream.bodyBytes ?? upstream.body;
     ctx.response = new HttpResponse(upstream.status, upstream.headers, body);
-    this.stats.record(upstream.status, performance.now() - start);
+    const now = performance.now();
+    this.stats.record(upstream.status, now - start, now);
     if (this.#failureCodes?.has(upstream.status)) return "failureCode";
     return "";
   }
@@ -191,7 +192,8 @@ export class ServerPool {
 
   #fail(ctx: Context, status: number, result: PoolResult, start: number): PoolResult {
     ctx.response ??= new HttpResponse(status);
-    this.stats.record(status, performance.now() - start);
+    const now = performance.now();
+    this.stats.record(status, now - start, now);
     return result;
   }
 }

@@ -260,8 +260,9 @@ export class HTTPServer {
   }
 
   #record(status: number, start: number, route: Route | undefined): void {
-    const ms = performance.now() - start;
-    this.#stats.record(status, ms);
+    const now = performance.now();
+    const ms = now - start;
+    this.#stats.record(status, ms, now);
     if (!route) return;
     let s = this.#routeStats.get(route.pattern);
     if (!s) {
@@ -269,7 +270,7 @@ export class HTTPServer {
       s = new HttpStats();
       this.#routeStats.set(route.pattern, s);
     }
-    s.record(status, ms);
+    s.record(status, ms, now);
   }
 
   #log(
