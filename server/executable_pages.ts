@@ -4,7 +4,7 @@
  * (module loading and transpiling, the startup snapshot, the admin API's
  * first requests): about 25 of its 45-48 MB of resident pages, measured
  * after a proxied burst. Serving needs the rest, which the first requests
- * after this fault back in (one proxied request after it took 16-22 ms
+ * after this fault back in (one proxied request after it took 13-22 ms
  * instead of 2 ms, reading 8-9 MB of code back).
  *
  * Linux only (`madvise(MADV_PAGEOUT)`, kernel 5.4 or later, through the
