@@ -1,6 +1,7 @@
 /**
- * What a process tree costs, read from Linux `/proc`: CPU seconds
- * (utime + stime of every process in the tree, all threads included) and
+ * What a process tree costs, read from Linux `/proc`: CPU seconds in user
+ * space and in the kernel (utime and stime of every process in the tree, all
+ * threads included) and
  * resident memory (VmRSS, summed), with a sampler that keeps the peak.
  *
  * @module
@@ -15,6 +16,10 @@ export interface ProcStat {
   ppid: number;
   /** utime + stime, in clock ticks. */
   cpuTicks: number;
+  /** utime: CPU time in user space, in clock ticks. */
+  userTicks: number;
+  /** stime: CPU time in the kernel on the process's behalf, in clock ticks. */
+  systemTicks: number;
 }
 
 /**
@@ -33,7 +38,13 @@ export function parseProcStat(line: string): ProcStat {
   if (![ppid, utime, stime].every(Number.isFinite)) {
     throw new SyntaxError(`Cannot parse /proc stat "${line}": missing fields`);
   }
-  return { pid: Number(line.slice(0, open).trim()), ppid, cpuTicks: utime + stime };
+  return {
+    pid: Number(line.slice(0, open).trim()),
+    ppid,
+    cpuTicks: utime + stime,
+    userTicks: utime,
+    systemTicks: stime,
+  };
 }
 
 /** Reads a process's stat, or undefined when it has exited. */
@@ -66,11 +77,29 @@ export function processTree(pid: number): number[] {
   return tree;
 }
 
+/** CPU seconds used so far, in user space and in the kernel. */
+export interface CpuTimes {
+  user: number;
+  system: number;
+}
+
+/** CPU seconds used so far by the given processes, split (exited ones count 0). */
+export function cpuTimes(pids: readonly number[]): CpuTimes {
+  let user = 0;
+  let system = 0;
+  for (const pid of pids) {
+    const stat = readProcStat(pid);
+    if (!stat) continue;
+    user += stat.userTicks;
+    system += stat.systemTicks;
+  }
+  return { user: user / CLOCK_TICKS_PER_SECOND, system: system / CLOCK_TICKS_PER_SECOND };
+}
+
 /** CPU seconds used so far by the given processes (exited ones count 0). */
 export function cpuSeconds(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) ticks += readProcStat(pid)?.cpuTicks ?? 0;
-  return ticks / CLOCK_TICKS_PER_SECOND;
+  const { user, system } = cpuTimes(pids);
+  return user + system;
 }
 
 /** Reads a `kB` field (VmRSS, VmHWM) of `/proc/<pid>/status`, 0 when absent or exited. */

@@ -13,6 +13,10 @@ export interface RoundResult extends LoadResult {
   /** CPU seconds the contender's processes used during the run. */
   cpuSeconds: number;
   requestsPerCpuSecond: number;
+  /** Microseconds of user-space CPU per request. */
+  userUsPerRequest: number;
+  /** Microseconds of kernel CPU per request (system calls, the network stack). */
+  systemUsPerRequest: number;
   /** Peak of the sampled summed RSS during the run, in MB. */
   peakRssMb: number;
 }
@@ -21,6 +25,8 @@ export interface RoundResult extends LoadResult {
 export interface Summary {
   requestsPerSecond: number;
   requestsPerCpuSecond: number;
+  userUsPerRequest: number;
+  systemUsPerRequest: number;
   p50Ms?: number;
   p99Ms?: number;
   peakRssMb: number;
@@ -96,6 +102,8 @@ export function summarize(rounds: readonly RoundResult[]): Summary {
   return {
     requestsPerSecond: median(rounds.map((r) => r.requestsPerSecond)),
     requestsPerCpuSecond: median(rounds.map((r) => r.requestsPerCpuSecond)),
+    userUsPerRequest: median(rounds.map((r) => r.userUsPerRequest)),
+    systemUsPerRequest: median(rounds.map((r) => r.systemUsPerRequest)),
     p50Ms: medianOf(rounds.map((r) => r.p50Ms)),
     p99Ms: medianOf(rounds.map((r) => r.p99Ms)),
     peakRssMb: rounds.length ? Math.max(...rounds.map((r) => r.peakRssMb)) : NaN,
@@ -158,6 +166,8 @@ function loadTable(contenders: readonly ContenderResult[]): string {
     "x nginx",
     "req/CPU-s",
     "x nginx",
+    "user us/req",
+    "sys us/req",
     "p50 ms",
     "p99 ms",
     "peak RSS MB",
@@ -172,6 +182,8 @@ function loadTable(contenders: readonly ContenderResult[]): string {
       ratio(c.vsNginx?.requestsPerSecond),
       fixed(s.requestsPerCpuSecond, 0),
       ratio(c.vsNginx?.requestsPerCpuSecond),
+      fixed(s.userUsPerRequest, 1),
+      fixed(s.systemUsPerRequest, 1),
       fixed(s.p50Ms, 3),
       fixed(s.p99Ms, 3),
       fixed(s.peakRssMb, 1),

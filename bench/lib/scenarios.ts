@@ -32,7 +32,7 @@ import {
   wrkCommand,
 } from "./load.ts";
 import { logTail } from "./processes.ts";
-import { cpuSeconds, rssKb, RssSampler, threadCount } from "./proc_stats.ts";
+import { cpuTimes, rssKb, RssSampler, threadCount } from "./proc_stats.ts";
 import {
   compareIdleToNginx,
   compareToNginx,
@@ -122,7 +122,7 @@ async function withContenders<T>(
 
 /** One measured run: the load plus the contender's CPU time and peak RSS meanwhile. */
 async function measure(contender: Contender, load: Load, seconds: number): Promise<RoundResult> {
-  const cpuBefore = cpuSeconds(contender.pids);
+  const before = cpuTimes(contender.pids);
   const sampler = new RssSampler(contender.pids);
   let result: LoadResult;
   try {
@@ -130,11 +130,17 @@ async function measure(contender: Contender, load: Load, seconds: number): Promi
   } finally {
     sampler.stop();
   }
-  const cpu = cpuSeconds(contender.pids) - cpuBefore;
+  const after = cpuTimes(contender.pids);
+  const user = after.user - before.user;
+  const system = after.system - before.system;
+  const cpu = user + system;
+  const usPerRequest = (s: number) => result.requests > 0 ? s * 1e6 / result.requests : NaN;
   return {
     ...result,
     cpuSeconds: cpu,
     requestsPerCpuSecond: cpu > 0 ? result.requests / cpu : NaN,
+    userUsPerRequest: usPerRequest(user),
+    systemUsPerRequest: usPerRequest(system),
     peakRssMb: sampler.stop() / 1024,
   };
 }

@@ -18,6 +18,8 @@ function round(requestsPerSecond: number, extra: Partial<RoundResult> = {}): Rou
     seconds: 1,
     requestsPerSecond,
     requestsPerCpuSecond: requestsPerSecond * 2,
+    userUsPerRequest: 1_000_000 / requestsPerSecond / 4,
+    systemUsPerRequest: 1_000_000 / requestsPerSecond / 4,
     p50Ms: 1,
     p99Ms: 2,
     errors: 0,
@@ -46,6 +48,8 @@ Deno.test("summarize takes medians, the peak RSS of all rounds and the sum of er
   assert.deepEqual(summary, {
     requestsPerSecond: 200,
     requestsPerCpuSecond: 400,
+    userUsPerRequest: 1250,
+    systemUsPerRequest: 1250,
     p50Ms: 1,
     p99Ms: 5,
     peakRssMb: 30,
@@ -122,7 +126,10 @@ Deno.test("formatReport prints each scenario with its table, cost, notes and fai
     { name: "h2-tls", description: "h2", load: "", notes: [], error: "nginx did not start" },
   ]);
   assert.match(text, /^== proxy-small-64: small\n {3}load: wrk -t1 -c64 GET \/\nproxy /);
-  assert.match(text, /\nnode +50 +0\.50x +100 +0\.50x +1\.000 +2\.000 +10\.0 +1\.00x +0\n/);
+  assert.match(
+    text,
+    /\nnode +50 +0\.50x +100 +0\.50x +5000\.0 +5000\.0 +1\.000 +2\.000 +10\.0 +1\.00x +0\n/,
+  );
   assert.match(text, /cost of validator \+ request adaptor: 12\.3% req\/s, 5\.0% req\/CPU-s/);
   assert.match(text, /note: node-2w skipped: no/);
   assert.match(text, /== h2-tls: h2\n {3}load: \n {3}FAILED: nginx did not start/);
@@ -141,6 +148,6 @@ Deno.test("a contender that failed before any round shows dashes and its reason"
     contenders: [failed],
     notes: [],
   }]);
-  assert.match(text, /\nnode-2w +- +- +- +- +- +- +- +- +0\n/);
+  assert.match(text, /\nnode-2w +- +- +- +- +- +- +- +- +- +- +0\n/);
   assert.match(text, /node-2w FAILED: wrk exited with 1: unable to connect/);
 });
