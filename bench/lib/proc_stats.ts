@@ -14,8 +14,6 @@ export const CLOCK_TICKS_PER_SECOND = 100;
 export interface ProcStat {
   pid: number;
   ppid: number;
-  /** utime + stime, in clock ticks. */
-  cpuTicks: number;
   /** utime: CPU time in user space, in clock ticks. */
   userTicks: number;
   /** stime: CPU time in the kernel on the process's behalf, in clock ticks. */
@@ -41,7 +39,6 @@ export function parseProcStat(line: string): ProcStat {
   return {
     pid: Number(line.slice(0, open).trim()),
     ppid,
-    cpuTicks: utime + stime,
     userTicks: utime,
     systemTicks: stime,
   };
@@ -94,12 +91,6 @@ export function cpuTimes(pids: readonly number[]): CpuTimes {
     system += stat.systemTicks;
   }
   return { user: user / CLOCK_TICKS_PER_SECOND, system: system / CLOCK_TICKS_PER_SECOND };
-}
-
-/** CPU seconds used so far by the given processes (exited ones count 0). */
-export function cpuSeconds(pids: readonly number[]): number {
-  const { user, system } = cpuTimes(pids);
-  return user + system;
 }
 
 /** Reads a `kB` field (VmRSS, VmHWM) of `/proc/<pid>/status`, 0 when absent or exited. */
