@@ -1,7 +1,8 @@
 /**
  * Listeners for an HTTPServer: our own HTTP/1.1 server for plain HTTP (h2c
- * connections are passed to an internal `Deno.serve`); `Deno.serve` for TLS
- * with one certificate (HTTP/2 by ALPN); `node:http2`'s secure server with
+ * connections are passed to an internal `Deno.serve`) and for TLS with one
+ * certificate (connections that choose HTTP/2 by ALPN are served by the
+ * runtime's per-connection HTTP server); `node:http2`'s secure server with
  * an SNI callback when several certificates must be chosen by server name;
  * QUIC for HTTP/3. Whichever runs, requests reach the same handler as the
  * pipeline's `HttpRequest`.
@@ -9,43 +10,15 @@
  * @module
  */
 
-import { HttpRequest, type HttpResponse } from "../../filters/context.ts";
 import { parseDuration } from "../../filters/spec.ts";
 import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
-import { PeerClient } from "./client.ts";
+import { H2Session, serveHttpOnConnection } from "./h2_session.ts";
 import { ReactorTurn } from "./reactor_turn.ts";
 import { serveHttp1 } from "./http1/server.ts";
 import type { HTTPServerSpec } from "./spec.ts";
+import { type RequestHandler, type WebHandler, webHandler } from "./web_handler.ts";
 
-/** Handles one request. */
-export type RequestHandler = (
-  request: HttpRequest,
-  client: PeerClient,
-) => HttpResponse | Promise<HttpResponse>;
-
-/**
- * A handler of web requests, as `Deno.serve`, node and HTTP/3 adapters call
- * it; `proto` overrides the protocol the handler was made for.
- */
-export type WebHandler = (
-  request: Request,
-  peer: () => Deno.NetAddr,
-  proto?: string,
-) => Response | Promise<Response>;
-
-function toWeb(response: HttpResponse): Response {
-  return response.toWeb();
-}
-
-/** Adapts `handler` to web requests; `proto` is what the requests' `proto` says. */
-function webHandler(handler: RequestHandler, proto: string): WebHandler {
-  return (req, peer, actual) => {
-    const request = HttpRequest.fromWeb(req, actual ?? proto);
-    const client = new PeerClient(request, { peer, signal: () => req.signal });
-    const result = handler(request, client);
-    return result instanceof Promise ? result.then(toWeb) : result.toWeb();
-  };
-}
+export type { RequestHandler, WebHandler } from "./web_handler.ts";
 
 /** A started listener. */
 export interface Listener {
@@ -56,9 +29,9 @@ export interface Listener {
 }
 
 /**
- * What serves plain HTTP/1.1: `builtin` is our server (less CPU per request,
- * enforced connection limits and idle timeout); `deno` is `Deno.serve`, kept
- * for comparison and as a fallback.
+ * What serves plain HTTP/1.1 and HTTPS with one certificate: `builtin` is
+ * our server (less CPU per request, enforced connection limits and idle
+ * timeout); `deno` is `Deno.serve`, kept for comparison and as a fallback.
  */
 export type Http1ServerKind = "builtin" | "deno";
 
@@ -134,8 +107,10 @@ export async function startListener(
     // Loaded on demand: the node modules it needs cost an idle node 1–3 MB.
     const { startSniListener } = await import("./sni_listener.ts");
     tcp = await startSniListener(spec.port, hostname, pairs, web, options);
-  } else {
+  } else if (options.http1Server === "deno" || serveHttpOnConnection === undefined) {
     tcp = startDenoListener(spec.port, hostname, web, options, pairs[0]);
+  } else {
+    tcp = startHttp1Listener(spec, hostname, handler, options, pairs[0]);
   }
   if (!spec.http3 || options.quic === false) return tcp;
   let quic: Http3Server;
@@ -175,7 +150,24 @@ function startPlainListener(
   if (options.http1Server === "deno") {
     return startDenoListener(spec.port, hostname, webHandler(handler, "HTTP/1.1"), options);
   }
-  const h2c = new H2cBridge(webHandler(handler, "HTTP/2"), options);
+  return startHttp1Listener(spec, hostname, handler, options);
+}
+
+/**
+ * Our HTTP/1.1 server, which enforces `keepAliveTimeout` and
+ * `maxConnections` on every connection it accepts. Plain: h2c connections
+ * go through an {@linkcode H2cBridge}. TLS: connections that choose HTTP/2
+ * by ALPN become {@linkcode H2Session}s.
+ */
+function startHttp1Listener(
+  spec: HTTPServerSpec,
+  hostname: string,
+  handler: RequestHandler,
+  options: ListenerOptions,
+  tls?: CertPair,
+): Listener {
+  const h2c = tls ? undefined : new H2cBridge(webHandler(handler, "HTTP/2"), options);
+  const serveH2 = serveHttpOnConnection;
   const server = serveHttp1({
     hostname,
     port: spec.port,
@@ -183,13 +175,15 @@ function startPlainListener(
     handler,
     keepAliveTimeoutMs: parseDuration(spec.keepAliveTimeout) ?? 60_000,
     maxConnections: Math.ceil(spec.maxConnections / (options.planes ?? 1)),
-    h2c: (socket, received) => h2c.take(socket, received),
+    h2c: h2c && ((socket, received) => h2c.take(socket, received)),
+    tls: tls && { cert: tls.cert, key: tls.key },
+    h2: tls && serveH2 && ((socket, host) => new H2Session(serveH2, socket, handler, host)),
     onError: options.onError,
   });
   return {
     port: server.port,
     async shutdown(graceMs: number) {
-      await Promise.all([server.shutdown(graceMs), h2c.shutdown(graceMs)]);
+      await Promise.all([server.shutdown(graceMs), h2c?.shutdown(graceMs)]);
     },
   };
 }

@@ -133,3 +133,91 @@ Deno.test("tls: SNI picks the certificate for the name asked; plain -> TLS switc
     await Deno.remove(b.dir, { recursive: true });
   }
 });
+
+/** Reads until the server closes the connection; resolves the time that took, in ms. */
+async function closedAfter(conn: Deno.Conn, limitMs: number): Promise<number> {
+  const started = Date.now();
+  const buf = new Uint8Array(16 * 1024);
+  const timer = setTimeout(() => conn.close(), limitMs);
+  try {
+    while ((await conn.read(buf)) !== null);
+  } catch {
+    // Closed by the timer (or reset by the server).
+  } finally {
+    clearTimeout(timer);
+  }
+  return Date.now() - started;
+}
+
+/** The HTTP/2 connection preface and an empty SETTINGS frame. */
+const H2_OPENING = new Uint8Array([
+  ...new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+  ...[0, 0, 0, 4, 0, 0, 0, 0, 0],
+]);
+
+Deno.test("tls: keepAliveTimeout closes idle HTTP/1.1 and HTTP/2 connections; maxConnections makes others wait", async () => {
+  const tls = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
+  const caCerts = [tls.cert];
+  // One data plane: with N workers each admits its share of maxConnections.
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  const enc = new TextEncoder();
+  const open: Deno.Conn[] = [];
+  const connect = async (alpn: string) => {
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port,
+      caCerts,
+      alpnProtocols: [alpn],
+    });
+    open.push(conn);
+    return conn;
+  };
+  try {
+    assert.equal((await node.ctl(["object", "create"], PIPELINE)).code, 0);
+    const yaml = `kind: HTTPServer\nname: s\nport: ${port}\nhttps: true\nkeepAliveTimeout: 2s\n` +
+      `maxConnections: 2\ncertBase64: ${btoa(tls.cert)}\nkeyBase64: ${btoa(tls.key)}\n` +
+      `rules:\n  - paths:\n    - backend: p\n`;
+    assert.equal((await node.ctl(["object", "create"], yaml)).code, 0);
+    await eventually("https up", async () => {
+      const r = await run("curl", ["-s", "--cacert", tls.certFile, `https://127.0.0.1:${port}/`]);
+      return r.stdout === "secure";
+    });
+
+    // Two connections take both slots: one HTTP/2 session, one HTTP/1.1 connection.
+    const h2 = await connect("h2");
+    assert.equal((await (h2 as Deno.TlsConn).handshake()).alpnProtocol, "h2");
+    await h2.write(H2_OPENING);
+    const h1 = await connect("http/1.1");
+    await h1.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const h2Closed = closedAfter(h2, 15_000);
+    const h1Closed = closedAfter(h1, 15_000);
+
+    // A third is served only once the idle ones are closed.
+    const third = await connect("http/1.1");
+    const waited = Date.now();
+    await third.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    const answer = new Uint8Array(4096);
+    const n = await third.read(answer);
+    assert.match(
+      new TextDecoder().decode(answer.subarray(0, n ?? 0)),
+      /^HTTP\/1\.1 200[\s\S]*secure$/,
+    );
+    assert.ok(
+      Date.now() - waited >= 900,
+      "the third connection was served while both slots were taken",
+    );
+
+    const [h2Ms, h1Ms] = await Promise.all([h2Closed, h1Closed]);
+    assert.ok(h2Ms < 6000, `idle HTTP/2 session closed after ${h2Ms} ms`);
+    assert.ok(h1Ms < 6000, `idle HTTP/1.1 connection closed after ${h1Ms} ms`);
+  } finally {
+    for (const conn of open) {
+      try {
+        conn.close();
+      } catch { /* closed already */ }
+    }
+    await node.stop();
+    await Deno.remove(tls.dir, { recursive: true });
+  }
+});

@@ -19,7 +19,7 @@ import { CLOSED, Http1Connection } from "../../../filters/proxy/http1_connection
 import { findHeadEnd, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
 import { encodeHeadInto } from "../../../filters/proxy/http1_request_head.ts";
 import { PeerClient, type PeerSource } from "../client.ts";
-import type { ReactorTurn } from "../reactor_turn.ts";
+import type { ServedConnection, SessionHost } from "../served_connection.ts";
 import { WriteBufferPool } from "./write_buffer_pool.ts";
 import { parseRequestHead, type RequestHead, RequestHeadError } from "./request_head.ts";
 import { type ResponseFraming, serializeResponseHead } from "./response_head.ts";
@@ -31,21 +31,16 @@ export type Http1Handler = (
 ) => HttpResponse | Promise<HttpResponse>;
 
 /** What a connection needs from its server. */
-export interface ConnectionHost {
+export interface ConnectionHost extends SessionHost {
   readonly handler: Http1Handler;
+  /** "http", or "https" for connections that came through TLS. */
+  readonly scheme: string;
   /** Largest request head accepted, in bytes. */
   readonly maxHeadBytes: number;
-  /** Coarse clock (ms) the idle sweep compares against. */
-  readonly now: number;
   /** Whether the server is shutting down: finish the current request, then close. */
   readonly draining: boolean;
-  /** Admits requests in turns, so connections waiting on a socket poll are served too. */
-  readonly turn: ReactorTurn;
   /** Takes over a connection that opened with the HTTP/2 preface, or undefined. */
   readonly h2c?: (socket: Deno.Conn, received: Uint8Array) => void;
-  onError(message: string): void;
-  /** Called once when the connection ends. */
-  closed(conn: ServerConnection): void;
 }
 
 /**
@@ -73,7 +68,7 @@ const LAST_CHUNK = new TextEncoder().encode("0\r\n\r\n");
 const H2_PREFACE = "PRI * HTTP/2.0\r\n";
 
 /** One accepted client connection. */
-export class ServerConnection implements PeerSource {
+export class ServerConnection implements PeerSource, ServedConnection {
   readonly #socket: Deno.Conn;
   readonly #conn: Http1Connection;
   readonly #host: ConnectionHost;
@@ -267,7 +262,7 @@ export class ServerConnection implements PeerSource {
       method: head.method,
       path: head.path,
       query: head.query,
-      scheme: "http",
+      scheme: this.#host.scheme,
       host: head.host,
       proto: head.http10 ? "HTTP/1.0" : "HTTP/1.1",
       headers: head.headers,

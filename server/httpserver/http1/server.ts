@@ -1,5 +1,7 @@
 /**
- * The HTTP/1.1 server of plain-HTTP listeners, written over `Deno.listen`.
+ * The HTTP/1.1 server of plain-HTTP listeners, written over `Deno.listen`,
+ * and of single-certificate HTTPS ones over `Deno.listenTls`, where
+ * connections that choose HTTP/2 by ALPN go to an {@linkcode H2Session}.
  *
  * Requests reach the handler as the pipeline's own `HttpRequest` and leave
  * as its `HttpResponse`, so no web `Request`/`Response` is built per request:
@@ -13,6 +15,7 @@
 
 import { type ConnectionHost, type Http1Handler, ServerConnection } from "./connection.ts";
 import { ReactorTurn } from "../reactor_turn.ts";
+import type { ServedConnection } from "../served_connection.ts";
 
 /** Options for {@linkcode serveHttp1}. */
 export interface Http1ServerOptions {
@@ -29,6 +32,13 @@ export interface Http1ServerOptions {
   maxHeadBytes?: number;
   /** Takes over connections that open with the HTTP/2 preface (h2c). */
   h2c?: (socket: Deno.Conn, received: Uint8Array) => void;
+  /** Serve TLS with this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
+  /**
+   * Serves a TLS connection whose client chose HTTP/2 by ALPN, and returns
+   * it for tracking; without it, only HTTP/1.1 is offered.
+   */
+  h2?: (socket: Deno.Conn, host: Host) => ServedConnection;
   onError?: (message: string) => void;
 }
 
@@ -41,20 +51,43 @@ export interface Http1Server {
 
 /** How often idle connections are looked for. */
 const SWEEP_MS = 1000;
+/** Longest a TLS handshake may take (less when keepAliveTimeout is shorter). */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-class Host implements ConnectionHost {
+/** A TLS connection whose handshake is under way: it holds a slot already. */
+class Handshake implements ServedConnection {
+  readonly waitingSince: number;
+  readonly idle = true;
+  readonly #socket: Deno.Conn;
+
+  constructor(socket: Deno.Conn, now: number) {
+    this.#socket = socket;
+    this.waitingSince = now;
+  }
+
+  close(): void {
+    try {
+      this.#socket.close();
+    } catch { /* closed already */ }
+  }
+}
+
+/** The server's side of its connections; what each connection sees of it. */
+export class Host implements ConnectionHost {
   readonly handler: Http1Handler;
+  readonly scheme: string;
   readonly maxHeadBytes: number;
   readonly h2c?: (socket: Deno.Conn, received: Uint8Array) => void;
   now = Date.now();
   draining = false;
   readonly turn = new ReactorTurn();
-  readonly connections = new Set<ServerConnection>();
+  readonly connections = new Set<ServedConnection>();
   readonly #onError: (message: string) => void;
   #waiters: (() => void)[] = [];
 
   constructor(options: Http1ServerOptions) {
     this.handler = options.handler;
+    this.scheme = options.tls ? "https" : "http";
     this.maxHeadBytes = options.maxHeadBytes ?? 64 * 1024;
     this.h2c = options.h2c;
     this.#onError = options.onError ?? (() => {});
@@ -64,7 +97,7 @@ class Host implements ConnectionHost {
     this.#onError(message);
   }
 
-  closed(conn: ServerConnection): void {
+  closed(conn: ServedConnection): void {
     this.connections.delete(conn);
     const waiters = this.#waiters;
     if (waiters.length === 0) return;
@@ -80,23 +113,69 @@ class Host implements ConnectionHost {
 
 /** Binds the port (throwing when it is taken) and starts serving. */
 export function serveHttp1(options: Http1ServerOptions): Http1Server {
-  const listener = Deno.listen({
+  const listenOptions = {
     hostname: options.hostname,
     port: options.port,
     transport: "tcp",
     reusePort: options.reusePort,
-  } as Deno.TcpListenOptions);
+  } as Deno.TcpListenOptions;
+  const tls = options.tls;
+  const listener: Deno.Listener = tls
+    ? Deno.listenTls({
+      ...listenOptions,
+      cert: tls.cert,
+      key: tls.key,
+      alpnProtocols: options.h2 ? ["h2", "http/1.1"] : ["http/1.1"],
+    })
+    : Deno.listen(listenOptions);
   const host = new Host(options);
   const timeout = options.keepAliveTimeoutMs;
+  const handshakeLimit = timeout > 0
+    ? Math.min(timeout, HANDSHAKE_TIMEOUT_MS)
+    : HANDSHAKE_TIMEOUT_MS;
   const sweep = setInterval(() => {
     const now = Date.now();
     host.now = now;
-    if (timeout <= 0) return;
     for (const conn of host.connections) {
-      if (conn.waitingSince !== 0 && now - conn.waitingSince >= timeout) conn.close();
+      if (conn.waitingSince === 0) continue;
+      const limit = conn instanceof Handshake ? handshakeLimit : timeout;
+      if (limit > 0 && now - conn.waitingSince >= limit) conn.close();
     }
   }, SWEEP_MS);
   Deno.unrefTimer(sweep);
+
+  /** Serves a TLS connection by the protocol its client chose, once the handshake is done. */
+  async function startTls(socket: Deno.TlsConn): Promise<void> {
+    const handshake = new Handshake(socket, host.now);
+    host.connections.add(handshake);
+    let protocol: string | null;
+    try {
+      protocol = (await socket.handshake()).alpnProtocol;
+    } catch {
+      // The client left, spoke something else, or took too long: nothing to log.
+      handshake.close();
+      host.closed(handshake);
+      return;
+    }
+    // The slot passes to the connection: no waiter is woken.
+    host.connections.delete(handshake);
+    if (host.draining) {
+      handshake.close();
+      host.closed(handshake);
+      return;
+    }
+    if (protocol === "h2" && options.h2) {
+      host.connections.add(options.h2(socket, host));
+      return;
+    }
+    serve(socket);
+  }
+
+  function serve(socket: Deno.Conn): void {
+    const conn = new ServerConnection(socket, host);
+    host.connections.add(conn);
+    conn.serve();
+  }
 
   (async () => {
     while (!host.draining) {
@@ -115,12 +194,14 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
+      if (tls) {
+        startTls(socket as Deno.TlsConn);
+        continue;
+      }
       try {
         (socket as Deno.TcpConn).setNoDelay(true);
       } catch { /* closed already */ }
-      const conn = new ServerConnection(socket, host);
-      host.connections.add(conn);
-      conn.serve();
+      serve(socket);
     }
   })();
 

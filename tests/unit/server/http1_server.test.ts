@@ -1372,3 +1372,33 @@ Deno.test("serveHttp1 lets a refused client read the answer while it is still se
     assert.ok(await client.closedByServer());
   });
 });
+
+// ---------------------------------------------------------------------------
+// TLS.
+
+Deno.test("serveHttp1 over TLS: requests say https; a client that never handshakes loses its slot", async () => {
+  const { makeSelfSignedCert } = await import("../../../tools/self_signed_cert.ts");
+  const cert = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
+  const server = start(
+    (request) => new HttpResponse(200, {}, `${request.scheme} ${request.proto}`),
+    { tls: { cert: cert.cert, key: cert.key }, keepAliveTimeoutMs: 1000, maxConnections: 1 },
+  );
+  // Plain TCP, no ClientHello: it takes the only slot until its handshake times out.
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const guard = setTimeout(() => server.stop(0), READ_GUARD_MS);
+  try {
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: server.port,
+      caCerts: [cert.cert],
+    });
+    await conn.write(encoder.encode(get("/", "Connection: close\r\n")));
+    const text = decoder.decode(await new Response(conn.readable).arrayBuffer());
+    assert.match(text, /^HTTP\/1\.1 200 [\s\S]*\r\n\r\nhttps HTTP\/1\.1$/);
+  } finally {
+    clearTimeout(guard);
+    silent.close();
+    await server.stop(0);
+    await Deno.remove(cert.dir, { recursive: true });
+  }
+});

@@ -1,0 +1,170 @@
+/**
+ * HTTP/2 on one TLS connection the listener accepted itself (ALPN "h2"),
+ * served by the runtime's HTTP server for a single connection: the one
+ * Deno's own `node:http2` uses. Accepting connections ourselves is what
+ * lets HTTPS listeners cap them (`maxConnections`) and close idle ones
+ * (`keepAliveTimeout`), which `Deno.serve` cannot.
+ *
+ * @module
+ */
+
+import type { HttpResponse } from "../../filters/context.ts";
+import type { ServedConnection, SessionHost } from "./served_connection.ts";
+import { type RequestHandler, type WebHandler, webHandler } from "./web_handler.ts";
+
+type ServeHttpOnConnection = (
+  conn: Deno.Conn,
+  signal: AbortSignal,
+  handler: Deno.ServeHandler,
+  onError: (error: unknown) => Response | Promise<Response>,
+  onListen: (scheme: string) => void,
+) => Deno.HttpServer;
+
+/**
+ * The runtime's per-connection server, or undefined on a runtime without
+ * it (listeners then fall back to `Deno.serve`).
+ */
+export const serveHttpOnConnection: ServeHttpOnConnection | undefined = (() => {
+  const internals = (Deno as unknown as Record<symbol, Record<string, unknown> | undefined>)[
+    (Deno as unknown as { internal: symbol }).internal
+  ];
+  const serve = internals?.serveHttpOnConnection;
+  return typeof serve === "function" ? serve as ServeHttpOnConnection : undefined;
+})();
+
+function noListen(): void {}
+
+function ignoreGoneResource(event: ErrorEvent): void {
+  if (event.error instanceof Deno.errors.BadResource) event.preventDefault();
+}
+
+/**
+ * `body` passed through as is, with `ended` called once when it has been
+ * read to its end, failed, or been cancelled.
+ */
+function watchEnd(body: ReadableStream<Uint8Array>, ended: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    ended();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          finish();
+          controller.close();
+        } else {
+          controller.enqueue(chunk.value);
+        }
+      } catch (error) {
+        finish();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      finish();
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/**
+ * An HTTP/2 session on an accepted connection, tracked as its listener's
+ * other connections: busy while a request is in the pipeline or its
+ * response body is still being sent.
+ */
+export class H2Session implements ServedConnection {
+  /** Coarse time the last open stream ended (or the session began); 0 while streams are open. */
+  waitingSince: number;
+  #open = 0;
+  #ended = false;
+  readonly #abort = new AbortController();
+  readonly #host: SessionHost;
+  readonly #streamEnded = (): void => {
+    if (--this.#open === 0) this.waitingSince = this.#host.now;
+  };
+  readonly #respond = (response: HttpResponse): Response => {
+    const body = response.body;
+    const status = response.status;
+    // toWeb drops the body of these statuses: the stream ends with the head.
+    const sendsBody = status >= 200 && status !== 204 && status !== 304;
+    if (body instanceof ReadableStream && sendsBody) {
+      response.body = watchEnd(body, this.#streamEnded);
+    } else {
+      this.#streamEnded();
+    }
+    return response.toWeb();
+  };
+
+  /** Starts serving `socket` (handshaken, ALPN "h2"); `host.closed` is called when it ends. */
+  constructor(
+    serve: ServeHttpOnConnection,
+    socket: Deno.Conn,
+    handler: RequestHandler,
+    host: SessionHost,
+  ) {
+    this.#host = host;
+    this.waitingSince = host.now;
+    const peer = () => socket.remoteAddr as Deno.NetAddr;
+    const web: WebHandler = webHandler(handler, "HTTP/2", this.#respond, this.#failed);
+    const server = serve(
+      socket,
+      this.#abort.signal,
+      (req) => {
+        this.#open++;
+        this.waitingSince = 0;
+        return host.turn.whenAdmitted(() => {
+          try {
+            return web(req, peer);
+          } catch (error) {
+            // The stream ends with the 500 that onError makes.
+            return this.#failed(error);
+          }
+        });
+      },
+      (error) => {
+        host.onError(`HTTP/2 handler: ${(error as Error)?.stack ?? error}`);
+        return new Response(null, { status: 500 });
+      },
+      noListen,
+    );
+    server.finished.then(() => this.#end(), () => this.#end());
+  }
+
+  /** Whether no stream is open. */
+  get idle(): boolean {
+    return this.#open === 0;
+  }
+
+  /**
+   * Closes the connection at once, as an HTTP/1.1 socket is closed: the
+   * listener calls this only on idle sessions, and on all of them once a
+   * shutdown's grace period is over.
+   */
+  close(): void {
+    if (this.#ended || this.#abort.signal.aborted) return;
+    // The runtime closes the session from an abort listener, which throws
+    // when the connection has ended in the same turn: that is not an error
+    // of the node's, and must not reach the uncaught-exception handler.
+    globalThis.addEventListener("error", ignoreGoneResource);
+    try {
+      this.#abort.abort();
+    } finally {
+      globalThis.removeEventListener("error", ignoreGoneResource);
+    }
+  }
+
+  #failed = (error: unknown): never => {
+    this.#streamEnded();
+    throw error;
+  };
+
+  #end(): void {
+    this.#ended = true;
+    this.#host.closed(this);
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * What a listener that accepts its own connections keeps of each one,
+ * whichever protocol serves it: enough to cap how many are open, close the
+ * idle ones after `keepAliveTimeout`, and drain them on shutdown.
+ *
+ * @module
+ */
+
+import type { ReactorTurn } from "./reactor_turn.ts";
+
+/** One accepted connection, as its listener tracks it. */
+export interface ServedConnection {
+  /** Coarse time (ms) it started waiting for a request or a handshake; 0 while busy. */
+  readonly waitingSince: number;
+  /** Whether it can be closed without cutting a request short. */
+  readonly idle: boolean;
+  /** Closes it: an HTTP/1.1 socket at once, an HTTP/2 session once its open streams end. */
+  close(): void;
+}
+
+/** What a connection needs from the listener that accepted it. */
+export interface SessionHost {
+  /** Coarse clock (ms) the idle sweep compares against. */
+  readonly now: number;
+  /** Admits requests in turns, so connections waiting on a socket poll are served too. */
+  readonly turn: ReactorTurn;
+  onError(message: string): void;
+  /** Called once when the connection ends. */
+  closed(conn: ServedConnection): void;
+}

@@ -1,0 +1,48 @@
+/**
+ * The pipeline's request handler, and its adapter for servers that speak
+ * web `Request`/`Response` (`Deno.serve`, `node:http2`, HTTP/3).
+ *
+ * @module
+ */
+
+import { HttpRequest, type HttpResponse } from "../../filters/context.ts";
+import { PeerClient } from "./client.ts";
+
+/** Handles one request. */
+export type RequestHandler = (
+  request: HttpRequest,
+  client: PeerClient,
+) => HttpResponse | Promise<HttpResponse>;
+
+/**
+ * A handler of web requests, as `Deno.serve`, node and HTTP/3 adapters call
+ * it; `proto` overrides the protocol the handler was made for.
+ */
+export type WebHandler = (
+  request: Request,
+  peer: () => Deno.NetAddr,
+  proto?: string,
+) => Response | Promise<Response>;
+
+function toWeb(response: HttpResponse): Response {
+  return response.toWeb();
+}
+
+/**
+ * Adapts `handler` to web requests; `proto` is what the requests' `proto`
+ * says; `respond` turns the pipeline's response into the web one, and
+ * `failed` sees a rejected handler's error (and throws it, or another).
+ */
+export function webHandler(
+  handler: RequestHandler,
+  proto: string,
+  respond: (response: HttpResponse) => Response = toWeb,
+  failed?: (error: unknown) => never,
+): WebHandler {
+  return (req, peer, actual) => {
+    const request = HttpRequest.fromWeb(req, actual ?? proto);
+    const client = new PeerClient(request, { peer, signal: () => req.signal });
+    const result = handler(request, client);
+    return result instanceof Promise ? result.then(respond, failed) : respond(result);
+  };
+}
