@@ -158,7 +158,7 @@ export class H2Session implements ServedConnection {
     }
   }
 
-  #failed = (error: unknown): never => {
+  readonly #failed = (error: unknown): never => {
     this.#streamEnded();
     throw error;
   };

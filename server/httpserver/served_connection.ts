@@ -14,7 +14,7 @@ export interface ServedConnection {
   readonly waitingSince: number;
   /** Whether it can be closed without cutting a request short. */
   readonly idle: boolean;
-  /** Closes it: an HTTP/1.1 socket at once, an HTTP/2 session once its open streams end. */
+  /** Closes it at once (requests still in it are cut short). */
   close(): void;
 }
 

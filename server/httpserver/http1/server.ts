@@ -15,7 +15,7 @@
 
 import { type ConnectionHost, type Http1Handler, ServerConnection } from "./connection.ts";
 import { ReactorTurn } from "../reactor_turn.ts";
-import type { ServedConnection } from "../served_connection.ts";
+import type { ServedConnection, SessionHost } from "../served_connection.ts";
 
 /** Options for {@linkcode serveHttp1}. */
 export interface Http1ServerOptions {
@@ -38,7 +38,7 @@ export interface Http1ServerOptions {
    * Serves a TLS connection whose client chose HTTP/2 by ALPN, and returns
    * it for tracking; without it, only HTTP/1.1 is offered.
    */
-  h2?: (socket: Deno.Conn, host: Host) => ServedConnection;
+  h2?: (socket: Deno.Conn, host: SessionHost) => ServedConnection;
   onError?: (message: string) => void;
 }
 
@@ -73,7 +73,7 @@ class Handshake implements ServedConnection {
 }
 
 /** The server's side of its connections; what each connection sees of it. */
-export class Host implements ConnectionHost {
+class Host implements ConnectionHost {
   readonly handler: Http1Handler;
   readonly scheme: string;
   readonly maxHeadBytes: number;
@@ -164,11 +164,17 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
       host.closed(handshake);
       return;
     }
-    if (protocol === "h2" && options.h2) {
-      host.connections.add(options.h2(socket, host));
+    if (protocol !== "h2" || !options.h2) {
+      serve(socket);
       return;
     }
-    serve(socket);
+    try {
+      host.connections.add(options.h2(socket, host));
+    } catch (e) {
+      host.onError(`HTTP/2 session: ${(e as Error)?.stack ?? e}`);
+      handshake.close();
+      host.closed(handshake);
+    }
   }
 
   function serve(socket: Deno.Conn): void {
