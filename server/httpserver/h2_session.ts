@@ -9,28 +9,9 @@
  */
 
 import type { HttpResponse } from "../../filters/context.ts";
+import type { ServeHttpOnConnection } from "./runtime_internals.ts";
 import type { ServedConnection, SessionHost } from "./served_connection.ts";
 import { type RequestHandler, type WebHandler, webHandler } from "./web_handler.ts";
-
-type ServeHttpOnConnection = (
-  conn: Deno.Conn,
-  signal: AbortSignal,
-  handler: Deno.ServeHandler,
-  onError: (error: unknown) => Response | Promise<Response>,
-  onListen: (scheme: string) => void,
-) => Deno.HttpServer;
-
-/**
- * The runtime's per-connection server, or undefined on a runtime without
- * it (listeners then fall back to `Deno.serve`).
- */
-export const serveHttpOnConnection: ServeHttpOnConnection | undefined = (() => {
-  const internals = (Deno as unknown as Record<symbol, Record<string, unknown> | undefined>)[
-    (Deno as unknown as { internal: symbol }).internal
-  ];
-  const serve = internals?.serveHttpOnConnection;
-  return typeof serve === "function" ? serve as ServeHttpOnConnection : undefined;
-})();
 
 function noListen(): void {}
 

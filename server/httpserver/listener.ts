@@ -12,9 +12,10 @@
 
 import { parseDuration } from "../../filters/spec.ts";
 import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
-import { H2Session, serveHttpOnConnection } from "./h2_session.ts";
+import { H2Session } from "./h2_session.ts";
+import { serveHttpOnConnection, sniResolverSymbol } from "./runtime_internals.ts";
 import { ReactorTurn } from "./reactor_turn.ts";
-import { serveHttp1 } from "./http1/server.ts";
+import { serveHttp1, type TlsKeyPair } from "./http1/server.ts";
 import type { HTTPServerSpec } from "./spec.ts";
 import { type RequestHandler, type WebHandler, webHandler } from "./web_handler.ts";
 
@@ -102,15 +103,21 @@ export async function startListener(
   if (!spec.https) return startPlainListener(spec, hostname, handler, options);
   const pairs = certPairs(spec);
   const web = webHandler(handler, "HTTP/1.1");
+  const own = options.http1Server !== "deno" && serveHttpOnConnection !== undefined &&
+    (pairs.length === 1 || sniResolverSymbol !== undefined);
   let tcp: Listener;
-  if (pairs.length > 1) {
+  if (own && pairs.length === 1) {
+    tcp = startHttp1Listener(spec, hostname, handler, options, pairs[0]);
+  } else if (own) {
+    // Loaded on demand, as node:crypto costs an idle node memory.
+    const { certificatePicker } = await import("./cert_picker.ts");
+    tcp = startHttp1Listener(spec, hostname, handler, options, certificatePicker(pairs));
+  } else if (pairs.length > 1) {
     // Loaded on demand: the node modules it needs cost an idle node 1–3 MB.
     const { startSniListener } = await import("./sni_listener.ts");
     tcp = await startSniListener(spec.port, hostname, pairs, web, options);
-  } else if (options.http1Server === "deno" || serveHttpOnConnection === undefined) {
-    tcp = startDenoListener(spec.port, hostname, web, options, pairs[0]);
   } else {
-    tcp = startHttp1Listener(spec, hostname, handler, options, pairs[0]);
+    tcp = startDenoListener(spec.port, hostname, web, options, pairs[0]);
   }
   if (!spec.http3 || options.quic === false) return tcp;
   let quic: Http3Server;
@@ -156,15 +163,16 @@ function startPlainListener(
 /**
  * Our HTTP/1.1 server, which enforces `keepAliveTimeout` and
  * `maxConnections` on every connection it accepts. Plain: h2c connections
- * go through an {@linkcode H2cBridge}. TLS: connections that choose HTTP/2
- * by ALPN become {@linkcode H2Session}s.
+ * go through an {@linkcode H2cBridge}. TLS (one certificate, or one chosen
+ * by server name): connections that choose HTTP/2 by ALPN become
+ * {@linkcode H2Session}s.
  */
 function startHttp1Listener(
   spec: HTTPServerSpec,
   hostname: string,
   handler: RequestHandler,
   options: ListenerOptions,
-  tls?: CertPair,
+  tls?: TlsKeyPair | ((serverName: string) => TlsKeyPair),
 ): Listener {
   const h2c = tls ? undefined : new H2cBridge(webHandler(handler, "HTTP/2"), options);
   const serveH2 = serveHttpOnConnection;
@@ -176,7 +184,7 @@ function startHttp1Listener(
     keepAliveTimeoutMs: parseDuration(spec.keepAliveTimeout) ?? 60_000,
     maxConnections: Math.ceil(spec.maxConnections / (options.planes ?? 1)),
     h2c: h2c && ((socket, received) => h2c.take(socket, received)),
-    tls: tls && { cert: tls.cert, key: tls.key },
+    tls,
     h2: tls && serveH2 && ((socket, host) => new H2Session(serveH2, socket, handler, host)),
     onError: options.onError,
   });

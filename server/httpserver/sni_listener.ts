@@ -7,7 +7,6 @@
  * @module
  */
 
-import { X509Certificate } from "node:crypto";
 import { createSecureContext, type SecureContext } from "node:tls";
 import {
   createSecureServer,
@@ -20,6 +19,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { CertPair, Listener, ListenerOptions, WebHandler } from "./listener.ts";
 import { ReactorTurn } from "./reactor_turn.ts";
+import { certificatePicker } from "./cert_picker.ts";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -32,16 +32,13 @@ export async function startSniListener(
   handler: WebHandler,
   options: ListenerOptions,
 ): Promise<Listener> {
-  const contexts = pairs.map((p) => ({
-    names: certificateNames(p.cert),
-    context: createSecureContext({ cert: p.cert, key: p.key }),
-  }));
-  const fallback = contexts[0].context;
-  const pick = (servername: string): SecureContext => {
-    const name = servername.toLowerCase();
-    for (const c of contexts) if (c.names.some((n) => nameMatches(n, name))) return c.context;
-    return fallback;
-  };
+  const pickContext = certificatePicker(
+    pairs.map((p) => ({
+      cert: p.cert,
+      context: createSecureContext({ cert: p.cert, key: p.key }),
+    })),
+  );
+  const pick = (servername: string): SecureContext => pickContext(servername).context;
   // Connections with the number of requests in flight on each, so a
   // shutdown can close idle ones at once and the rest after the grace time.
   const inFlight = new Map<Socket, number>();
@@ -178,30 +175,4 @@ async function serveNodeRequest(
     if (!res.headersSent) (res as ServerResponse).writeHead(500);
     res.end();
   }
-}
-
-/** The DNS names a PEM certificate is for (subject CN and SAN DNS entries). */
-export function certificateNames(pem: string): string[] {
-  try {
-    const cert = new X509Certificate(pem);
-    const names = new Set<string>();
-    for (const part of (cert.subjectAltName ?? "").split(",")) {
-      const m = /^\s*DNS:(.+)$/.exec(part);
-      if (m) names.add(m[1].trim().toLowerCase());
-    }
-    const cn = /CN=([^\n,]+)/.exec(cert.subject);
-    if (cn) names.add(cn[1].trim().toLowerCase());
-    return [...names];
-  } catch {
-    return [];
-  }
-}
-
-function nameMatches(pattern: string, name: string): boolean {
-  if (pattern === name) return true;
-  if (pattern.startsWith("*.")) {
-    const dot = name.indexOf(".");
-    return dot > 0 && name.slice(dot) === pattern.slice(1);
-  }
-  return false;
 }

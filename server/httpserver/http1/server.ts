@@ -16,6 +16,7 @@
 import { type ConnectionHost, type Http1Handler, ServerConnection } from "./connection.ts";
 import { ReactorTurn } from "../reactor_turn.ts";
 import type { ServedConnection, SessionHost } from "../served_connection.ts";
+import { sniResolverSymbol } from "../runtime_internals.ts";
 
 /** Options for {@linkcode serveHttp1}. */
 export interface Http1ServerOptions {
@@ -32,14 +33,20 @@ export interface Http1ServerOptions {
   maxHeadBytes?: number;
   /** Takes over connections that open with the HTTP/2 preface (h2c). */
   h2c?: (socket: Deno.Conn, received: Uint8Array) => void;
-  /** Serve TLS with this certificate and key (PEM). */
-  tls?: { cert: string; key: string };
+  /** Serve TLS: with one certificate, or one chosen by the client's server name (SNI). */
+  tls?: TlsKeyPair | ((serverName: string) => TlsKeyPair);
   /**
    * Serves a TLS connection whose client chose HTTP/2 by ALPN, and returns
    * it for tracking; without it, only HTTP/1.1 is offered.
    */
   h2?: (socket: Deno.Conn, host: SessionHost) => ServedConnection;
   onError?: (message: string) => void;
+}
+
+/** A certificate and its key, PEM. */
+export interface TlsKeyPair {
+  cert: string;
+  key: string;
 }
 
 /** A running HTTP/1.1 server. */
@@ -111,6 +118,22 @@ class Host implements ConnectionHost {
   }
 }
 
+function listenTls(
+  options: Deno.TcpListenOptions,
+  keys: TlsKeyPair | ((serverName: string) => TlsKeyPair),
+  alpnProtocols: string[],
+): Deno.TlsListener {
+  if (typeof keys !== "function") return Deno.listenTls({ ...options, ...keys, alpnProtocols });
+  if (sniResolverSymbol === undefined) {
+    throw new Error("Cannot choose certificates by server name: this Deno has no SNI resolver");
+  }
+  return Deno.listenTls(
+    { ...options, alpnProtocols, [sniResolverSymbol]: keys } as
+      & Deno.ListenTlsOptions
+      & Deno.TlsCertifiedKeyPem,
+  );
+}
+
 /** Binds the port (throwing when it is taken) and starts serving. */
 export function serveHttp1(options: Http1ServerOptions): Http1Server {
   const listenOptions = {
@@ -121,12 +144,7 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
   } as Deno.TcpListenOptions;
   const tls = options.tls;
   const listener: Deno.Listener = tls
-    ? Deno.listenTls({
-      ...listenOptions,
-      cert: tls.cert,
-      key: tls.key,
-      alpnProtocols: options.h2 ? ["h2", "http/1.1"] : ["http/1.1"],
-    })
+    ? listenTls(listenOptions, tls, options.h2 ? ["h2", "http/1.1"] : ["http/1.1"])
     : Deno.listen(listenOptions);
   const host = new Host(options);
   const timeout = options.keepAliveTimeoutMs;
