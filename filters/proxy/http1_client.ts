@@ -28,7 +28,7 @@ import {
   Http1Exchange,
   type PreparedRequest,
   prepareRequest,
-  StaleConnectionError,
+  type StaleConnectionError,
 } from "./http1_exchange.ts";
 import { UpstreamError } from "./upstream_error.ts";
 
@@ -209,6 +209,7 @@ export class Http1Pool {
     this.#host = {
       maxHeaderBytes: positiveOption("maxHeaderBytes", options.maxHeaderBytes, 64 * 1024),
       release: (conn, reusable) => this.#release(conn, reusable),
+      retryStale: (error, prepared) => this.#retryStale(error, prepared),
     };
   }
 
@@ -231,7 +232,7 @@ export class Http1Pool {
    */
   request(req: UpstreamRequest): Promise<UpstreamResponse> {
     // Not an async function: on the common path (an idle connection) the
-    // exchange's own promise is returned, with a handler only for the retry.
+    // exchange's own promise is returned (it retries a stale connection itself).
     let prepared: PreparedRequest;
     try {
       if (this.#closed) throw new UpstreamError("closed", "Http1Pool is closed");
@@ -248,18 +249,11 @@ export class Http1Pool {
     if (idle === undefined) return this.#exchangeOnNew(prepared, req.signal);
     idle.activate();
     this.#reused++;
-    return this.#exchange(prepared, idle, true).catch((error) =>
-      this.#retryStale(error, prepared, req.signal)
-    );
+    return this.#exchange(prepared, idle, true);
   }
 
-  /** After a reused connection failed: a stale one is retried once on a fresh connection. */
-  #retryStale(
-    error: unknown,
-    prepared: PreparedRequest,
-    signal: AbortWatch | undefined,
-  ): Promise<UpstreamResponse> {
-    if (!(error instanceof StaleConnectionError)) throw error;
+  /** After a reused connection turned out stale: the request once more, on a fresh connection. */
+  #retryStale(error: StaleConnectionError, prepared: PreparedRequest): Promise<UpstreamResponse> {
     if (!error.retryable) {
       throw new UpstreamError(
         "closed",
@@ -267,7 +261,7 @@ export class Http1Pool {
         { cause: error.cause },
       );
     }
-    return this.#exchangeOnNew(prepared, signal);
+    return this.#exchangeOnNew(prepared, prepared.req.signal);
   }
 
   async #exchangeOnNew(

@@ -119,6 +119,11 @@ export interface ExchangeHost {
   readonly maxHeaderBytes: number;
   /** Returns a connection after a complete exchange; `reusable` false closes it. */
   release(conn: Http1Connection, reusable: boolean): void;
+  /**
+   * Answers for an exchange whose reused connection the server had already
+   * closed: the request again on a fresh connection, or a rejection.
+   */
+  retryStale(error: StaleConnectionError, prepared: PreparedRequest): Promise<UpstreamResponse>;
 }
 
 /** Underlying source of a response body that arrived whole. */
@@ -213,9 +218,9 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
   }
 
   /**
-   * Sends the request and resolves with the response head and body stream.
-   * Rejects with `UpstreamError`, or `StaleConnectionError` for the pool to
-   * retry. The caller checked that the signal has not fired yet.
+   * Sends the request and resolves with the response head and body stream
+   * (the host's retry's, when a reused connection turns out stale). Rejects
+   * with `UpstreamError`. The caller checked that the signal has not fired yet.
    */
   async run(): Promise<UpstreamResponse> {
     const signal = this.#prepared.req.signal;
@@ -251,7 +256,12 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
         this.#gotBytes = true;
       }
     } catch (error) {
-      throw this.#fail(error);
+      const failure = this.#fail(error);
+      // Awaited here rather than by a handler the pool adds to every request.
+      if (failure instanceof StaleConnectionError) {
+        return await this.#host.retryStale(failure, this.#prepared);
+      }
+      throw failure;
     }
   }
 
