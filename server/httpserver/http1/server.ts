@@ -157,7 +157,9 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
     for (const conn of host.connections) {
       if (conn.waitingSince === 0) continue;
       const limit = conn instanceof Handshake ? handshakeLimit : timeout;
-      if (limit > 0 && now - conn.waitingSince >= limit) conn.close();
+      // waitingSince is stamped from the coarse clock, up to one sweep early:
+      // a connection is closed only once it has surely waited the whole limit.
+      if (limit > 0 && now - conn.waitingSince >= limit + SWEEP_MS) conn.close();
     }
   }, SWEEP_MS);
   Deno.unrefTimer(sweep);

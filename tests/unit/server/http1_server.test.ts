@@ -1027,6 +1027,18 @@ Deno.test("serveHttp1 closes a connection left idle past keepAliveTimeoutMs", as
   });
 });
 
+Deno.test("serveHttp1 keeps a connection idle for less than keepAliveTimeoutMs open", async () => {
+  // The idle clock is coarse (one sweep a second): a connection must never
+  // be closed before it has really waited the whole limit.
+  await withServer(describe, { keepAliveTimeoutMs: 2000 }, async (client) => {
+    for (let i = 0; i < 3; i++) {
+      await client.write(get(`/${i}`));
+      assert.equal(text(await client.readResponse()), `GET /${i}`);
+      if (i < 2) await new Promise((r) => setTimeout(r, 1900));
+    }
+  });
+});
+
 Deno.test("serveHttp1 closes a connection whose head never completes past keepAliveTimeoutMs", async () => {
   await withServer(describe, { keepAliveTimeoutMs: 1500 }, async (client) => {
     await client.write("GET /slow HTTP/1.1\r\nHost: te");
