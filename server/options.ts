@@ -99,7 +99,7 @@ const DEFS: Record<string, OptionDef> = {
   "http1-server": {
     key: "http1Server",
     type: "string",
-    help: "builtin | deno: what serves HTTP/1.1 and single-certificate HTTPS (see README)",
+    help: "builtin | deno: what serves HTTP/1.1 and HTTPS (see README)",
   },
   "cluster-name": { key: "clusterName", type: "string", help: "cluster name" },
   "cluster-role": { key: "clusterRole", type: "string", help: "primary | secondary" },

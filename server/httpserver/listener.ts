@@ -30,9 +30,10 @@ export interface Listener {
 }
 
 /**
- * What serves plain HTTP/1.1 and HTTPS with one certificate: `builtin` is
- * our server (less CPU per request, enforced connection limits and idle
- * timeout); `deno` is `Deno.serve`, kept for comparison and as a fallback.
+ * What serves plain HTTP/1.1 and HTTPS: `builtin` is our server (less CPU
+ * per request, enforced connection limits and idle timeout); `deno` is
+ * `Deno.serve` (and `node:http2` for several certificates), kept for
+ * comparison and as a fallback.
  */
 export type Http1ServerKind = "builtin" | "deno";
 
@@ -102,7 +103,6 @@ export async function startListener(
   const hostname = spec.address ?? "0.0.0.0";
   if (!spec.https) return startPlainListener(spec, hostname, handler, options);
   const pairs = certPairs(spec);
-  const web = webHandler(handler, "HTTP/1.1");
   const own = options.http1Server !== "deno" && serveHttpOnConnection !== undefined &&
     (pairs.length === 1 || sniResolverSymbol !== undefined);
   let tcp: Listener;
@@ -115,9 +115,21 @@ export async function startListener(
   } else if (pairs.length > 1) {
     // Loaded on demand: the node modules it needs cost an idle node 1–3 MB.
     const { startSniListener } = await import("./sni_listener.ts");
-    tcp = await startSniListener(spec.port, hostname, pairs, web, options);
+    tcp = await startSniListener(
+      spec.port,
+      hostname,
+      pairs,
+      webHandler(handler, "HTTP/1.1"),
+      options,
+    );
   } else {
-    tcp = startDenoListener(spec.port, hostname, web, options, pairs[0]);
+    tcp = startDenoListener(
+      spec.port,
+      hostname,
+      webHandler(handler, "HTTP/1.1"),
+      options,
+      pairs[0],
+    );
   }
   if (!spec.http3 || options.quic === false) return tcp;
   let quic: Http3Server;

@@ -1,6 +1,6 @@
 /**
  * The HTTP/1.1 server of plain-HTTP listeners, written over `Deno.listen`,
- * and of single-certificate HTTPS ones over `Deno.listenTls`, where
+ * and of HTTPS ones over `Deno.listenTls`, where
  * connections that choose HTTP/2 by ALPN go to an {@linkcode H2Session}.
  *
  * Requests reach the handler as the pipeline's own `HttpRequest` and leave
