@@ -34,8 +34,9 @@ Options:
   --warmup SECONDS     unmeasured load right before each measured run (default 1;
                        0: none, so each run starts after the others' rounds)
   --only A,B           run only these scenarios
-  --workers N          also measure our node with --workers N (default 2; 0: no);
-                       HTTP/1.1 scenarios also measure it with --http1-server deno
+  --workers N          also measure our node with --workers N, free to use every
+                       CPU and held to the proxy's (default 2; 0: no); HTTP/1.1
+                       scenarios also measure it with --http1-server deno
   --idle-connections N connections of the idle scenario (default 10000)
   --out FILE           JSON results (default bench/results/latest.json)
   -h, --help           this help

@@ -253,6 +253,8 @@ function nodeStarter(
   options: {
     name?: string;
     workers?: number;
+    /** Hold every worker to the proxy's CPU. @default {true for one data plane} */
+    pin?: boolean;
     http1Server?: "builtin" | "deno";
     mode?: ProxyMode;
     path?: string;
@@ -273,6 +275,7 @@ function nodeStarter(
       startNode(env, {
         name,
         workers: options.workers,
+        pin: options.pin,
         http1Server: options.http1Server,
         mode,
         path: options.path,
@@ -299,10 +302,15 @@ function proxyStarters(
   const pipeline = mode.kind === "static" ? "static" : "proxy";
   const starters = [nodeStarter(env, pipeline, { mode, path: options.path })];
   if (options.withNodeVariants && settings.workers > 0) {
+    const workers = settings.workers;
     starters.push(
+      nodeStarter(env, pipeline, { name: `node-${workers}w`, workers, mode, path: options.path }),
+      // The same workers held to the proxy's one CPU: what the workers themselves cost per
+      // request, apart from competing with the load generator for the other CPUs.
       nodeStarter(env, pipeline, {
-        name: `node-${settings.workers}w`,
-        workers: settings.workers,
+        name: `node-${workers}w-1cpu`,
+        workers,
+        pin: true,
         mode,
         path: options.path,
       }),
