@@ -244,6 +244,11 @@ export class HttpRequest extends Message {
   }
 }
 
+/** Whether responses with `status` carry no body (1xx, 204 No Content, 304 Not Modified). */
+export function isBodilessStatus(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
 /** A response inside a pipeline: mutable status, headers and body. */
 export class HttpResponse extends Message {
   /** The status code. */
@@ -262,8 +267,7 @@ export class HttpResponse extends Message {
   /** The web `Response` to send to a client. */
   toWeb(): Response {
     const status = this.status;
-    const nullBody = status === 204 || status === 304 || (status >= 100 && status < 200);
-    const body = nullBody ? null : this.body as BodyInit | null;
+    const body = isBodilessStatus(status) ? null : this.body as BodyInit | null;
     return new Response(body, { status, headers: this.rawHeaders });
   }
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Context, HttpResponse } from "./context.ts";
+import { type Context, HttpResponse, isBodilessStatus } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { headerNameProblem, readHeaderMap, toHeaderValue } from "./header_adapt.ts";
 import { HeaderFields } from "./header_fields.ts";
@@ -95,11 +95,6 @@ function validate(raw: Record<string, unknown>): MockSpec {
 }
 
 const encoder = new TextEncoder();
-
-/** Whether `status` is one whose responses carry no body. */
-function isBodilessStatus(status: number): boolean {
-  return status < 200 || status === 204 || status === 304;
-}
 
 /** Whether a header value, or one of the values joined into it, matches. */
 function matchHeaderValue(matcher: StringMatcher, value: string): boolean {

@@ -23,15 +23,11 @@ import {
   defineBuilderKind,
   headersField,
 } from "./builder.ts";
-import { copyHeaders, HttpResponse } from "./context.ts";
+import { copyHeaders, HttpResponse, isBodilessStatus } from "./context.ts";
 import type { FilterKind } from "./filter.ts";
 
 /** The ResponseBuilder spec. */
 export type ResponseBuilderSpec = BuilderSpec;
-
-function isBodilessStatus(status: number): boolean {
-  return status < 200 || status === 204 || status === 304;
-}
 
 /** Builds the response the rendered YAML describes. */
 export function buildResponse(info: Record<string, unknown>): HttpResponse {

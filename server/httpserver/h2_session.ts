@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { HttpResponse } from "../../filters/context.ts";
+import { type HttpResponse, isBodilessStatus } from "../../filters/context.ts";
 import type { ServeHttpOnConnection } from "./runtime_internals.ts";
 import type { ServedConnection, SessionHost } from "./served_connection.ts";
 import { type RequestHandler, type WebHandler, webHandler } from "./web_handler.ts";
@@ -70,10 +70,8 @@ export class H2Session implements ServedConnection {
   };
   readonly #respond = (response: HttpResponse): Response => {
     const body = response.body;
-    const status = response.status;
-    // toWeb drops the body of these statuses: the stream ends with the head.
-    const sendsBody = status >= 200 && status !== 204 && status !== 304;
-    if (body instanceof ReadableStream && sendsBody) {
+    // toWeb drops the body of bodiless statuses: the stream ends with the head.
+    if (body instanceof ReadableStream && !isBodilessStatus(response.status)) {
       response.body = watchEnd(body, this.#streamEnded);
     } else {
       this.#streamEnded();

@@ -1,10 +1,11 @@
 /**
  * Listeners for an HTTPServer: our own HTTP/1.1 server for plain HTTP (h2c
- * connections are passed to an internal `Deno.serve`) and for TLS with one
- * certificate (connections that choose HTTP/2 by ALPN are served by the
- * runtime's per-connection HTTP server); `node:http2`'s secure server with
- * an SNI callback when several certificates must be chosen by server name;
- * QUIC for HTTP/3. Whichever runs, requests reach the same handler as the
+ * connections are passed to an internal `Deno.serve`) and for TLS, with a
+ * certificate chosen by server name when there are several (connections
+ * that choose HTTP/2 by ALPN are served by the runtime's per-connection
+ * HTTP server); with `--http1-server deno`, `Deno.serve` and, for several
+ * certificates, `node:http2`'s secure server with an SNI callback; QUIC for
+ * HTTP/3. Whichever runs, requests reach the same handler as the
  * pipeline's `HttpRequest`.
  *
  * @module

@@ -9,7 +9,7 @@
  */
 
 import { AbortNotice, type AbortWatch } from "../../../filters/abort_watch.ts";
-import { HttpRequest, type HttpResponse } from "../../../filters/context.ts";
+import { HttpRequest, type HttpResponse, isBodilessStatus } from "../../../filters/context.ts";
 import {
   type BodyReader,
   ChunkedReader,
@@ -356,7 +356,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
   async #writeResponse(response: HttpResponse, head: boolean): Promise<void> {
     const status = response.status;
     const framing = this.#framing;
-    const noBody = status < 200 || status === 204 || status === 304;
+    const noBody = isBodilessStatus(status);
     const body = response.body;
     const headers = response.rawHeaders;
     let line = "";

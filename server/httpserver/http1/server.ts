@@ -168,32 +168,26 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
   async function startTls(socket: Deno.TlsConn): Promise<void> {
     const handshake = new Handshake(socket, host.now);
     host.connections.add(handshake);
+    const drop = () => {
+      handshake.close();
+      host.closed(handshake);
+    };
     let protocol: string | null;
     try {
       protocol = (await socket.handshake()).alpnProtocol;
     } catch {
       // The client left, spoke something else, or took too long: nothing to log.
-      handshake.close();
-      host.closed(handshake);
-      return;
+      return drop();
     }
+    if (host.draining) return drop();
     // The slot passes to the connection: no waiter is woken.
     host.connections.delete(handshake);
-    if (host.draining) {
-      handshake.close();
-      host.closed(handshake);
-      return;
-    }
-    if (protocol !== "h2" || !options.h2) {
-      serve(socket);
-      return;
-    }
+    if (protocol !== "h2" || !options.h2) return serve(socket);
     try {
       host.connections.add(options.h2(socket, host));
     } catch (e) {
       host.onError(`HTTP/2 session: ${(e as Error)?.stack ?? e}`);
-      handshake.close();
-      host.closed(handshake);
+      drop();
     }
   }
 
