@@ -11,6 +11,8 @@
  * @module
  */
 
+import { type ReadCount, readSocket, refRead, unrefRead } from "./socket_read.ts";
+
 /** Bytes backed by a plain ArrayBuffer (what `Response` and `Blob` accept). */
 export type Bytes = Uint8Array<ArrayBuffer>;
 
@@ -50,7 +52,7 @@ export class Http1Connection {
   idleSince = 0;
 
   readonly #initialSize: number;
-  #pendingRead: Promise<number | null> | null = null;
+  #pendingRead: Promise<ReadCount> | null = null;
   #spare: Bytes | null = null;
   #writeBuffer: Uint8Array | null = null;
   /** Only pooled connections park idle; others keep no closure for it. */
@@ -93,9 +95,10 @@ export class Http1Connection {
     this.idleSince = now;
     this.start = 0;
     this.end = 0;
-    const read = this.socket.read(this.buf);
+    const read = readSocket(this.socket, this.buf);
     this.#pendingRead = read;
     this.socket.unref();
+    unrefRead(read);
     read.then(settled, settled);
   }
 
@@ -103,6 +106,7 @@ export class Http1Connection {
   activate(): void {
     this.state = ACTIVE;
     this.socket.ref();
+    if (this.#pendingRead !== null) refRead(this.#pendingRead);
   }
 
   /**
@@ -120,13 +124,13 @@ export class Http1Connection {
    * caller that awaited it itself instead of calling {@linkcode fill}
    * (one suspended frame fewer while it waits). False at end of stream.
    */
-  received(n: number | null): boolean {
+  received(n: ReadCount): boolean {
     this.#pendingRead = null;
     return this.#count(n);
   }
 
-  #count(n: number | null): boolean {
-    if (n === null) return false;
+  #count(n: ReadCount): boolean {
+    if (!n) return false;
     this.end += n;
     return true;
   }
@@ -134,9 +138,9 @@ export class Http1Connection {
   /**
    * Starts a read now (into the free space after `end`) that the next
    * `fill` picks up; bytes already buffered stay readable meanwhile.
-   * Resolves with the byte count, or null at end of stream.
+   * Resolves with the byte count; 0 or null at end of stream.
    */
-  readAhead(): Promise<number | null> {
+  readAhead(): Promise<ReadCount> {
     return this.#pendingRead ??= this.#startRead();
   }
 
@@ -145,7 +149,7 @@ export class Http1Connection {
     return this.#pendingRead !== null;
   }
 
-  #startRead(): Promise<number | null> {
+  #startRead(): Promise<ReadCount> {
     if (this.start === this.end) {
       this.start = 0;
       this.end = 0;
@@ -162,7 +166,7 @@ export class Http1Connection {
       }
     }
     // An empty buffer is read into whole: no view to allocate.
-    return this.socket.read(this.end === 0 ? this.buf : this.buf.subarray(this.end));
+    return readSocket(this.socket, this.end === 0 ? this.buf : this.buf.subarray(this.end));
   }
 
   /** Copies out and consumes up to `max` buffered bytes. */
@@ -185,8 +189,8 @@ export class Http1Connection {
     }
     const spare = this.#spare ?? new Uint8Array(DIRECT_READ_SIZE);
     this.#spare = spare;
-    const n = await this.socket.read(max < spare.length ? spare.subarray(0, max) : spare);
-    if (n === null) return null;
+    const n = await readSocket(this.socket, max < spare.length ? spare.subarray(0, max) : spare);
+    if (!n) return null;
     // A mostly full array is handed over as is; a short read is copied so the
     // consumer does not pin 64 KiB for a few bytes.
     if (n * 2 >= spare.length) {
@@ -198,11 +202,11 @@ export class Http1Connection {
 
   /**
    * Fills `target` from the start with the next bytes (buffered ones first,
-   * then straight from the socket, without a copy); null at end of stream.
+   * then straight from the socket, without a copy); 0 or null at end of stream.
    */
-  async readInto(target: Uint8Array): Promise<number | null> {
+  async readInto(target: Uint8Array): Promise<ReadCount> {
     if (this.#pendingRead === null && this.start === this.end) {
-      return await this.socket.read(target);
+      return await readSocket(this.socket, target);
     }
     if (this.start === this.end && !(await this.fill())) return null;
     const n = Math.min(target.length, this.end - this.start);

@@ -403,7 +403,7 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
     let received = 0;
     while (received < length) {
       const n = await conn.readInto(body.subarray(received));
-      if (n === null) throw bodyTruncated("upstream", received, length);
+      if (!n) throw bodyTruncated("upstream", received, length);
       received += n;
     }
     this.#responseFinished();

@@ -342,7 +342,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
   #watchClient(): void {
     if (!this.#bodyDone || this.#conn.reading) return;
     this.#conn.readAhead().then((n) => {
-      if (n === null) this.#left();
+      if (!n) this.#left();
     }, () => this.#left());
   }
 
