@@ -97,16 +97,14 @@ export class Http1Connection {
     this.end = 0;
     const read = readSocket(this.socket, this.buf);
     this.#pendingRead = read;
-    this.socket.unref();
-    unrefRead(read);
+    unrefRead(this.socket, read);
     read.then(settled, settled);
   }
 
   /** Takes the connection out of a pool for a new exchange. */
   activate(): void {
     this.state = ACTIVE;
-    this.socket.ref();
-    if (this.#pendingRead !== null) refRead(this.#pendingRead);
+    refRead(this.socket, this.#pendingRead);
   }
 
   /**

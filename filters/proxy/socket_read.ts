@@ -10,7 +10,7 @@
  * three discarded tables per request, and a full collection every second
  * with pauses of 1-8 ms. The op itself keeps no such record; holding the
  * pending read (to ref or unref it) is the caller's job, as
- * {@linkcode Http1Connection} does anyway.
+ * `Http1Connection` does anyway.
  *
  * The op is looked up once; on a runtime without it, reads go through
  * `Conn.read`.
@@ -49,19 +49,21 @@ export function readSocket(socket: Deno.Conn, buf: Uint8Array): Promise<ReadCoun
 }
 
 /**
- * Lets a pending read from {@linkcode readSocket} keep the process alive
- * again (the socket's own `ref()` covers only reads made through it).
+ * Lets `socket` keep the process alive again, through `read`, its pending
+ * read from {@linkcode readSocket}, if any.
  */
-export function refRead(read: Promise<ReadCount>): void {
-  if (isOp(read)) core!.refOpPromise(read);
+export function refRead(socket: Deno.Conn, read: Promise<ReadCount> | null): void {
+  if (read !== null && isOp(read)) core!.refOpPromise(read);
+  else socket.ref();
 }
 
-/** Stops a pending read from {@linkcode readSocket} keeping the process alive. */
-export function unrefRead(read: Promise<ReadCount>): void {
+/** Stops `read`, the pending read of `socket` from {@linkcode readSocket}, keeping the process alive. */
+export function unrefRead(socket: Deno.Conn, read: Promise<ReadCount>): void {
   if (isOp(read)) core!.unrefOpPromise(read);
+  else socket.unref();
 }
 
-/** Whether `read` came from the op (not from `Conn.read`, whose socket refs it). */
+/** Whether `read` came from the op (not from `Conn.read`, which the socket's own ref/unref cover). */
 function isOp(read: Promise<ReadCount>): boolean {
   return core !== undefined &&
     (read as unknown as Record<symbol, unknown>)[core.promiseIdSymbol] !== undefined;
