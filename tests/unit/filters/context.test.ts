@@ -23,3 +23,27 @@ Deno.test("copyHeaders keeps every value, and each Set-Cookie line on its own", 
   response.headers.delete("a");
   assert.equal(src.get("a"), "1, 2");
 });
+
+Deno.test("toWeb carries status, body and every field, repeated ones included", async () => {
+  const response = new HttpResponse(201, [
+    ["x-first", "1"],
+    ["set-cookie", "a=1"],
+    ["set-cookie", "b=2"],
+    ["content-type", "text/plain"],
+  ], "made");
+  const web = response.toWeb();
+  assert.equal(web.status, 201);
+  assert.deepEqual(web.headers.getSetCookie(), ["a=1", "b=2"]);
+  assert.equal(web.headers.get("x-first"), "1");
+  assert.equal(web.headers.get("content-type"), "text/plain");
+  assert.equal(await web.text(), "made");
+});
+
+Deno.test("toWeb copies a runtime Headers and drops the body of a bodiless status", () => {
+  const headers = new Headers([["etag", '"v1"'], ["set-cookie", "a=1"], ["set-cookie", "b=2"]]);
+  const web = new HttpResponse(304, headers, "ignored").toWeb();
+  assert.equal(web.status, 304);
+  assert.equal(web.body, null);
+  assert.equal(web.headers.get("etag"), '"v1"');
+  assert.deepEqual(web.headers.getSetCookie(), ["a=1", "b=2"]);
+});
