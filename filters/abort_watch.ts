@@ -58,6 +58,11 @@ export class AbortNotice implements AbortWatch {
     if (more !== null) { for (const listener of more) run(listener); }
   }
 
+  /** Whether any listener is registered. */
+  get listening(): boolean {
+    return this.#first !== null || (this.#more !== null && this.#more.length > 0);
+  }
+
   /** Drops every listener (the request they were for is over); the flag stays. */
   clear(): void {
     this.#first = null;

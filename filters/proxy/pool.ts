@@ -11,6 +11,7 @@ import { type Context, HttpResponse } from "../context.ts";
 import type { Logger } from "../filter.ts";
 import { HttpStats } from "../http_stats.ts";
 import { parseDuration } from "../spec.ts";
+import { AttemptDeadlines, type AttemptWatch } from "./attempt_deadlines.ts";
 import { createPicker, type Picker } from "./load_balancer.ts";
 import { createRequestMatcher, type RequestMatcher } from "./request_matcher.ts";
 import { type CircuitBreaker, REJECTED, type Retry } from "./resilience.ts";
@@ -59,7 +60,8 @@ export class ServerPool {
   readonly matches: RequestMatcher | undefined;
   readonly #servers: Server[];
   readonly #pick: Picker;
-  readonly #timeoutMs: number;
+  /** The running attempts' deadlines when the pool has a timeout. */
+  readonly #deadlines: AttemptDeadlines | undefined;
   readonly #failureCodes: ReadonlySet<number> | undefined;
   readonly #bodyLimit: number;
 
@@ -84,7 +86,8 @@ export class ServerPool {
     this.#servers = spec.servers.map((s) => parseServer(s, transports));
     this.#pick = createPicker(spec.loadBalance, spec.servers.map((s) => s.weight ?? 0));
     this.matches = spec.filter ? createRequestMatcher(spec.filter) : undefined;
-    this.#timeoutMs = spec.timeout ? parseDuration(spec.timeout) ?? 0 : 0;
+    const timeoutMs = spec.timeout ? parseDuration(spec.timeout) ?? 0 : 0;
+    this.#deadlines = timeoutMs > 0 ? new AttemptDeadlines(timeoutMs) : undefined;
     this.#failureCodes = spec.failureCodes ? new Set(spec.failureCodes) : undefined;
     const limit = spec.serverMaxBodySize || proxyBodyLimit;
     this.#bodyLimit = limit === 0 ? DEFAULT_BODY_LIMIT : limit;
@@ -132,11 +135,8 @@ export class ServerPool {
     const server = servers.length === 1 ? servers[0] : servers[this.#pick(ctx, servers.length)];
     const request = ctx.request;
     let signal: AbortWatch = ctx.abortWatch;
-    let timeout: AbortSignal | undefined;
-    if (this.#timeoutMs > 0) {
-      timeout = AbortSignal.timeout(this.#timeoutMs);
-      signal = AbortSignal.any([ctx.signal, timeout]);
-    }
+    let timed: AttemptWatch | undefined;
+    if (this.#deadlines !== undefined) signal = timed = this.#deadlines.start(signal, start);
     const upstream: UpstreamRequest = {
       method: request.method,
       target: request.url,
@@ -151,15 +151,21 @@ export class ServerPool {
     try {
       sent = server.transport.request(upstream);
     } catch (e) {
-      return this.#failed(ctx, e, start, timeout);
+      return this.#failed(ctx, e, start, timed);
     }
     return sent.then(
-      (response) => this.#received(ctx, response, start),
-      (e) => this.#failed(ctx, e, start, timeout),
+      (response) => this.#received(ctx, response, start, timed),
+      (e) => this.#failed(ctx, e, start, timed),
     );
   }
 
-  #received(ctx: Context, upstream: UpstreamResponse, start: number): PoolResult {
+  #received(
+    ctx: Context,
+    upstream: UpstreamResponse,
+    start: number,
+    timed: AttemptWatch | undefined,
+  ): PoolResult {
+    timed?.settle();
     const length = upstream.headers.get("content-length");
     if (this.#bodyLimit >= 0 && length !== null && Number(length) > this.#bodyLimit) {
       upstream.body?.cancel().catch(() => {});
@@ -175,8 +181,9 @@ export class ServerPool {
     return "";
   }
 
-  #failed(ctx: Context, error: unknown, start: number, timeout?: AbortSignal): PoolResult {
-    if (timeout?.aborted) return this.#fail(ctx, 408, "timeout", start);
+  #failed(ctx: Context, error: unknown, start: number, timed?: AttemptWatch): PoolResult {
+    timed?.settle();
+    if (timed?.timedOut) return this.#fail(ctx, 408, "timeout", start);
     if (ctx.abortWatch.aborted) return this.#fail(ctx, 499, "clientError", start);
     if (error instanceof UpstreamError && error.kind !== "aborted") {
       this.#log.debug(`upstream ${error.kind} error: ${error.message}`);

@@ -204,6 +204,33 @@ Deno.test("proxy maps failures to statuses and results", async () => {
   await stop(refused, slow, failing);
 });
 
+Deno.test("a pool's timeout covers a response body still streaming, and not one that finished", async () => {
+  const encoder = new TextEncoder();
+  const b = backend((req) =>
+    new Response(
+      new ReadableStream({
+        async start(controller) {
+          controller.enqueue(encoder.encode("first "));
+          if (new URL(req.url).pathname === "/slow") {
+            await new Promise((r) => setTimeout(r, 600));
+          }
+          controller.enqueue(encoder.encode("last"));
+          controller.close();
+        },
+      }),
+    )
+  );
+  const filter = proxy({ pools: [{ servers: [{ url: b.url }], timeout: "200ms" }] });
+  const slow = new Context(new HttpRequest({ host: "gw.example", path: "/slow" }));
+  assert.equal(await filter.handle(slow), "");
+  await assert.rejects(slow.response!.text());
+  // Finished well within its timeout: nothing cuts it later.
+  const quick = await send(filter, { path: "/quick" });
+  assert.deepEqual([quick.result, quick.body], ["", "first last"]);
+  await new Promise((r) => setTimeout(r, 300));
+  await stop(filter, b);
+});
+
 Deno.test("proxy compresses responses for clients that accept gzip and streams large bodies", async () => {
   const big = "x".repeat(2 * 1024 * 1024);
   const b = backend(() => new Response(big, { headers: { "content-type": "text/plain" } }));
