@@ -308,7 +308,8 @@ export interface ClientInfo {
   signal: AbortSignal;
   /**
    * The same news as `signal`, for code that only waits for it: a server
-   * may offer something cheaper than a real signal here.
+   * may offer something cheaper than a real signal here, which may hear of
+   * the client leaving a little later (tens of milliseconds).
    */
   abortWatch?: AbortWatch;
 }
@@ -351,7 +352,8 @@ export class Context {
 
   /**
    * Aborted when the client goes away, like {@linkcode signal}, for code
-   * that only waits for that (the Proxy): cheaper where the server offers it.
+   * that only waits for that (the Proxy): cheaper where the server offers
+   * it, and then possibly told tens of milliseconds later.
    */
   get abortWatch(): AbortWatch {
     const client = this.#client;

@@ -16,7 +16,10 @@ export interface PeerSource {
   peer(): Deno.NetAddr;
   /** Aborted when the client goes away. */
   signal(): AbortSignal;
-  /** Aborted when the client goes away, cheaper than `signal()`; a source may lack it. */
+  /**
+   * Aborted when the client goes away, cheaper than `signal()` and possibly
+   * told later; a source may lack it. Asked once per request.
+   */
   abortWatch?(): AbortWatch;
 }
 
@@ -26,6 +29,7 @@ export class PeerClient implements ClientInfo {
   readonly #source: PeerSource;
   #realIP: string | undefined;
   #remoteAddr: string | undefined;
+  #abortWatch: AbortWatch | undefined;
 
   /**
    * `request` is the one this client sent; its headers, as they are when
@@ -44,8 +48,11 @@ export class PeerClient implements ClientInfo {
 
   /** Aborted when the client goes away: the source's light watch, else its signal. */
   get abortWatch(): AbortWatch {
-    const source = this.#source;
-    return source.abortWatch === undefined ? source.signal() : source.abortWatch();
+    if (this.#abortWatch === undefined) {
+      const source = this.#source;
+      this.#abortWatch = source.abortWatch === undefined ? source.signal() : source.abortWatch();
+    }
+    return this.#abortWatch;
   }
 
   /** The peer address "ip:port". */

@@ -5,8 +5,10 @@
  * @module
  */
 
+import type { AbortWatch } from "../../filters/abort_watch.ts";
 import { HttpRequest, type HttpResponse } from "../../filters/context.ts";
-import { PeerClient } from "./client.ts";
+import { PeerClient, type PeerSource } from "./client.ts";
+import { DeferredAbortWatch } from "./deferred_abort.ts";
 
 /** Handles one request. */
 export type RequestHandler = (
@@ -23,6 +25,29 @@ export type WebHandler = (
   peer: () => Deno.NetAddr,
   proto?: string,
 ) => Response | Promise<Response>;
+
+/** What a web request's client is known by: its peer and the request's signal. */
+class WebPeer implements PeerSource {
+  readonly #request: Request;
+  readonly #peer: () => Deno.NetAddr;
+
+  constructor(request: Request, peer: () => Deno.NetAddr) {
+    this.#request = request;
+    this.#peer = peer;
+  }
+
+  peer(): Deno.NetAddr {
+    return this.#peer();
+  }
+
+  signal(): AbortSignal {
+    return this.#request.signal;
+  }
+
+  abortWatch(): AbortWatch {
+    return new DeferredAbortWatch(this.#request);
+  }
+}
 
 function toWeb(response: HttpResponse): Response {
   return response.toWeb();
@@ -41,7 +66,7 @@ export function webHandler(
 ): WebHandler {
   return (req, peer, actual) => {
     const request = HttpRequest.fromWeb(req, actual ?? proto);
-    const client = new PeerClient(request, { peer, signal: () => req.signal });
+    const client = new PeerClient(request, new WebPeer(req, peer));
     const result = handler(request, client);
     return result instanceof Promise ? result.then(respond, failed) : respond(result);
   };
