@@ -14,6 +14,8 @@ import { isPublicIP } from "./ipfilter.ts";
 export interface PeerSource {
   /** The TCP (or UDP, for HTTP/3) peer. */
   peer(): Deno.NetAddr;
+  /** The peer as {@linkcode formatAddr} writes it, for a source that keeps it; optional. */
+  remoteAddr?(): string;
   /** Aborted when the client goes away. */
   signal(): AbortSignal;
   /**
@@ -55,11 +57,13 @@ export class PeerClient implements ClientInfo {
     return this.#abortWatch;
   }
 
-  /** The peer address "ip:port". */
+  /** The peer address "ip:port" ("[ip]:port" for IPv6, as Go writes it). */
   get remoteAddr(): string {
     if (this.#remoteAddr === undefined) {
-      const addr = this.#source.peer();
-      this.#remoteAddr = `${addr.hostname}:${addr.port}`;
+      const source = this.#source;
+      this.#remoteAddr = source.remoteAddr === undefined
+        ? formatAddr(source.peer())
+        : source.remoteAddr();
     }
     return this.#remoteAddr;
   }
@@ -68,6 +72,12 @@ export class PeerClient implements ClientInfo {
   get realIP(): string {
     return this.#realIP ??= realIPOf(this.#request.rawHeaders, this.#source.peer().hostname);
   }
+}
+
+/** "ip:port", or "[ip]:port" for an IPv6 address (as Go's RemoteAddr). */
+export function formatAddr(addr: Deno.NetAddr): string {
+  const host = addr.hostname;
+  return host.includes(":") ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
 }
 
 /** The client's IP: first public X-Forwarded-For entry, else X-Real-Ip, else the peer. */

@@ -18,7 +18,7 @@ import {
 import { CLOSED, Http1Connection } from "../../../filters/proxy/http1_connection.ts";
 import { findHeadEnd, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
 import { encodeHeadInto } from "../../../filters/proxy/http1_request_head.ts";
-import { PeerClient, type PeerSource } from "../client.ts";
+import { formatAddr, PeerClient, type PeerSource } from "../client.ts";
 import type { ServedConnection, SessionHost } from "../served_connection.ts";
 import { WriteBufferPool } from "./write_buffer_pool.ts";
 import { parseRequestHead, type RequestHead, RequestHeadError } from "./request_head.ts";
@@ -77,6 +77,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
   #abort: AbortController | undefined;
   /** The light stand-in for `#abort`, made on first use and kept: it costs one small object. */
   #abortNotice: AbortNotice | undefined;
+  #remoteAddr: string | undefined;
   /** Whether a read has seen the client close its side. */
   #clientGone = false;
   /** Whether the current request's body has been read to its end. */
@@ -95,6 +96,11 @@ export class ServerConnection implements PeerSource, ServedConnection {
   /** The client's address. */
   peer(): Deno.NetAddr {
     return this.#socket.remoteAddr as Deno.NetAddr;
+  }
+
+  /** The client's address as "ip:port", formatted once per connection (the access log asks per request). */
+  remoteAddr(): string {
+    return this.#remoteAddr ??= formatAddr(this.peer());
   }
 
   /** Aborted when the client goes away during the current request. */
