@@ -107,30 +107,22 @@ export async function startListener(
   const own = options.http1Server !== "deno" && serveHttpOnConnection !== undefined &&
     (pairs.length === 1 || sniResolverSymbol !== undefined);
   let tcp: Listener;
-  if (own && pairs.length === 1) {
-    tcp = startHttp1Listener(spec, hostname, handler, options, pairs[0]);
-  } else if (own) {
-    // Loaded on demand, as node:crypto costs an idle node memory.
-    const { certificatePicker } = await import("./cert_picker.ts");
-    tcp = startHttp1Listener(spec, hostname, handler, options, certificatePicker(pairs));
-  } else if (pairs.length > 1) {
-    // Loaded on demand: the node modules it needs cost an idle node 1–3 MB.
-    const { startSniListener } = await import("./sni_listener.ts");
-    tcp = await startSniListener(
-      spec.port,
-      hostname,
-      pairs,
-      webHandler(handler, "HTTP/1.1"),
-      options,
-    );
+  if (own) {
+    // The picker for several certificates is loaded on demand, as
+    // node:crypto costs an idle node memory.
+    const keys = pairs.length === 1
+      ? pairs[0]
+      : (await import("./cert_picker.ts")).certificatePicker(pairs);
+    tcp = startHttp1Listener(spec, hostname, handler, options, keys);
   } else {
-    tcp = startDenoListener(
-      spec.port,
-      hostname,
-      webHandler(handler, "HTTP/1.1"),
-      options,
-      pairs[0],
-    );
+    const web = webHandler(handler, "HTTP/1.1");
+    if (pairs.length > 1) {
+      // Loaded on demand: the node modules it needs cost an idle node 1–3 MB.
+      const { startSniListener } = await import("./sni_listener.ts");
+      tcp = await startSniListener(spec.port, hostname, pairs, web, options);
+    } else {
+      tcp = startDenoListener(spec.port, hostname, web, options, pairs[0]);
+    }
   }
   if (!spec.http3 || options.quic === false) return tcp;
   let quic: Http3Server;
