@@ -18,6 +18,8 @@
  * @module
  */
 
+import { denoInternals } from "../deno_internals.ts";
+
 /** Bytes read; 0 or null at end of stream (the op says 0, `Conn.read` null). */
 export type ReadCount = number | null;
 
@@ -29,10 +31,7 @@ interface RuntimeCore {
   promiseIdSymbol: symbol;
 }
 
-const internals = (Deno as unknown as Record<symbol, { core?: Partial<RuntimeCore> } | undefined>)[
-  (Deno as unknown as { internal: symbol }).internal
-];
-const candidate = internals?.core;
+const candidate = denoInternals?.core as Partial<RuntimeCore> | undefined;
 const core: RuntimeCore | undefined = typeof candidate?.read === "function" &&
     typeof candidate.refOpPromise === "function" &&
     typeof candidate.unrefOpPromise === "function" &&

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { denoInternals } from "../../filters/deno_internals.ts";
+
 /** Serves HTTP (HTTP/1.1 or HTTP/2, by what the client speaks) on one accepted connection. */
 export type ServeHttpOnConnection = (
   conn: Deno.Conn,
@@ -15,14 +17,10 @@ export type ServeHttpOnConnection = (
   onListen: (scheme: string) => void,
 ) => Deno.HttpServer;
 
-const internals = (Deno as unknown as Record<symbol, Record<string, unknown> | undefined>)[
-  (Deno as unknown as { internal: symbol }).internal
-];
-
 /** The runtime's per-connection HTTP server (the one Deno's `node:http2` uses), if present. */
 export const serveHttpOnConnection: ServeHttpOnConnection | undefined =
-  typeof internals?.serveHttpOnConnection === "function"
-    ? internals.serveHttpOnConnection as ServeHttpOnConnection
+  typeof denoInternals?.serveHttpOnConnection === "function"
+    ? denoInternals.serveHttpOnConnection as ServeHttpOnConnection
     : undefined;
 
 /**
@@ -30,6 +28,5 @@ export const serveHttpOnConnection: ServeHttpOnConnection | undefined =
  * `SNICallback`) whose value picks the certificate by the client's server
  * name: `(serverName) => ({ cert, key })`, serverName "" without SNI.
  */
-export const sniResolverSymbol: symbol | undefined = typeof internals?.resolverSymbol === "symbol"
-  ? internals.resolverSymbol
-  : undefined;
+export const sniResolverSymbol: symbol | undefined =
+  typeof denoInternals?.resolverSymbol === "symbol" ? denoInternals.resolverSymbol : undefined;
