@@ -17,6 +17,7 @@ import { type ConnectionHost, type Http1Handler, ServerConnection } from "./conn
 import { ReactorTurn } from "../reactor_turn.ts";
 import type { ServedConnection, SessionHost } from "../served_connection.ts";
 import { sniResolverSymbol } from "../runtime_internals.ts";
+import { socketShutdown } from "../socket_shutdown.ts";
 
 /** Options for {@linkcode serveHttp1}. */
 export interface Http1ServerOptions {
@@ -66,6 +67,8 @@ class Handshake implements ServedConnection {
   readonly waitingSince: number;
   readonly idle = true;
   readonly #socket: Deno.Conn;
+  /** Whether the handshake has ended (done or failed): the runtime then owns no hidden socket. */
+  settled = false;
 
   constructor(socket: Deno.Conn, now: number) {
     this.#socket = socket;
@@ -73,9 +76,16 @@ class Handshake implements ServedConnection {
   }
 
   close(): void {
+    let closed = false;
     try {
       this.#socket.close();
+      closed = true;
     } catch { /* closed already */ }
+    // Cut short (timed out, or the server stops): the runtime would keep
+    // the TCP socket for as long as the client stays silent.
+    if (closed && !this.settled) {
+      socketShutdown.queue(this.#socket.localAddr, this.#socket.remoteAddr);
+    }
   }
 }
 
@@ -177,8 +187,10 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
       protocol = (await socket.handshake()).alpnProtocol;
     } catch {
       // The client left, spoke something else, or took too long: nothing to log.
+      handshake.settled = true;
       return drop();
     }
+    handshake.settled = true;
     if (host.draining) return drop();
     // The slot passes to the connection: no waiter is woken.
     host.connections.delete(handshake);

@@ -1388,7 +1388,7 @@ Deno.test("serveHttp1 lets a refused client read the answer while it is still se
 // ---------------------------------------------------------------------------
 // TLS.
 
-Deno.test("serveHttp1 over TLS: requests say https; a client that never handshakes loses its slot", async () => {
+Deno.test("serveHttp1 over TLS: requests say https; a client that never handshakes loses its slot and socket", async () => {
   const { makeSelfSignedCert } = await import("../../../tools/self_signed_cert.ts");
   const cert = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
   const server = start(
@@ -1407,6 +1407,15 @@ Deno.test("serveHttp1 over TLS: requests say https; a client that never handshak
     await conn.write(encoder.encode(get("/", "Connection: close\r\n")));
     const text = decoder.decode(await new Response(conn.readable).arrayBuffer());
     assert.match(text, /^HTTP\/1\.1 200 [\s\S]*\r\n\r\nhttps HTTP\/1\.1$/);
+    // Its TCP connection is closed too, not only its slot: the runtime would
+    // keep it open for as long as the client stays silent.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const read = await Promise.race([
+      silent.read(new Uint8Array(16)),
+      new Promise<"open">((resolve) => timer = setTimeout(() => resolve("open"), 3000)),
+    ]);
+    clearTimeout(timer);
+    assert.equal(read, null, "the silent client's connection was closed by the server");
   } finally {
     clearTimeout(guard);
     silent.close();

@@ -1,0 +1,114 @@
+/** Shutting down sockets by their addresses (Linux, through glibc). */
+
+import assert from "node:assert/strict";
+import {
+  endpointKey,
+  sockaddrKey,
+  SocketShutdown,
+} from "../../../server/httpserver/socket_shutdown.ts";
+
+function sockaddrIn(ip: number[], port: number): Uint8Array {
+  const bytes = new Uint8Array(16);
+  bytes.set([2, 0, port >> 8, port & 255, ...ip]);
+  return bytes;
+}
+
+function sockaddrIn6(ip: number[], port: number): Uint8Array {
+  const bytes = new Uint8Array(28);
+  bytes.set([10, 0, port >> 8, port & 255]);
+  bytes.set(ip, 8);
+  return bytes;
+}
+
+Deno.test("endpointKey and sockaddrKey name an address alike", () => {
+  const v4 = endpointKey({ transport: "tcp", hostname: "127.0.0.1", port: 8443 });
+  assert.equal(v4, sockaddrKey(sockaddrIn([127, 0, 0, 1], 8443)));
+  assert.notEqual(v4, sockaddrKey(sockaddrIn([127, 0, 0, 1], 8444)));
+  assert.notEqual(v4, sockaddrKey(sockaddrIn([127, 0, 0, 2], 8443)));
+
+  const loopback6 = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+  const v6 = endpointKey({ transport: "tcp", hostname: "::1", port: 443 });
+  assert.equal(v6, sockaddrKey(sockaddrIn6(loopback6, 443)));
+  assert.notEqual(v6, endpointKey({ transport: "tcp", hostname: "0.0.0.1", port: 443 }));
+
+  // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d.
+  const mapped = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 10, 1, 2, 3];
+  assert.equal(
+    sockaddrKey(sockaddrIn6(mapped, 50000)),
+    endpointKey({ transport: "tcp", hostname: "10.1.2.3", port: 50000 }),
+  );
+  assert.equal(
+    endpointKey({ transport: "tcp", hostname: "::ffff:10.1.2.3", port: 50000 }),
+    endpointKey({ transport: "tcp", hostname: "10.1.2.3", port: 50000 }),
+  );
+
+  assert.equal(sockaddrKey(new Uint8Array([1, 0, 0, 0])), undefined, "AF_UNIX");
+  assert.equal(endpointKey({ transport: "unix", path: "/tmp/s" }), undefined);
+});
+
+/** A connected pair: the client's socket and the server's accepted one. */
+async function connectedPair(
+  hostname: string,
+): Promise<[Deno.TcpConn, Deno.TcpConn, Deno.Listener]> {
+  const listener = Deno.listen({ hostname, port: 0 });
+  const [client, server] = await Promise.all([
+    Deno.connect({ hostname, port: (listener.addr as Deno.NetAddr).port }),
+    listener.accept(),
+  ]);
+  return [client, server as Deno.TcpConn, listener];
+}
+
+async function readOrTimeout(conn: Deno.Conn, ms: number): Promise<number | null | "open"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      conn.read(new Uint8Array(16)),
+      new Promise<"open">((resolve) => timer = setTimeout(() => resolve("open"), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+for (const hostname of ["127.0.0.1", "::1"]) {
+  Deno.test({
+    name: `SocketShutdown shuts down the queued socket only (${hostname})`,
+    ignore: Deno.build.os !== "linux",
+    async fn() {
+      let pairs: [Deno.TcpConn, Deno.TcpConn, Deno.Listener][];
+      try {
+        pairs = [await connectedPair(hostname), await connectedPair(hostname)];
+      } catch (e) {
+        if (hostname === "::1" && e instanceof Deno.errors.AddrNotAvailable) return; // no IPv6
+        throw e;
+      }
+      const [[client, server], [otherClient, otherServer]] = pairs;
+      try {
+        const shutdown = new SocketShutdown();
+        shutdown.queue(server.localAddr, server.remoteAddr);
+        assert.equal(shutdown.flush(), 1);
+        assert.equal(shutdown.flush(), 0, "the queue is empty after a flush");
+        // The server's side was shut down both ways: its client reads the end.
+        assert.equal(await readOrTimeout(client, 3000), null);
+        // Another connection between the same hosts stays up.
+        await otherServer.write(new Uint8Array([1]));
+        assert.equal(await readOrTimeout(otherClient, 3000), 1);
+      } finally {
+        for (const [c, s, l] of pairs) {
+          c.close();
+          s.close();
+          l.close();
+        }
+      }
+    },
+  });
+}
+
+Deno.test("SocketShutdown without glibc does nothing", () => {
+  const shutdown = new SocketShutdown(() => undefined);
+  shutdown.queue(
+    { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+    { transport: "tcp", hostname: "127.0.0.1", port: 2 },
+  );
+  assert.equal(shutdown.flush(), 0);
+});
