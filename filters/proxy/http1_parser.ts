@@ -16,7 +16,9 @@ import {
   HeaderFields,
   headHasBadValueChar,
   knownFieldName,
+  knownFieldNameAt,
 } from "../header_fields.ts";
+import { decodeHead } from "../byte_string.ts";
 import { HOP_BY_HOP } from "./hop_by_hop.ts";
 import { UpstreamError } from "./upstream_error.ts";
 
@@ -24,10 +26,6 @@ const LF = 10;
 const CR = 13;
 const SP = 32;
 const HT = 9;
-
-/** `ignoreBOM` keeps a stray BOM visible so the status-line check rejects it. */
-const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
-const NON_ASCII = /[\u0080-\uffff]/;
 
 /** The parts of a response head the client needs. */
 export interface ResponseHead {
@@ -72,15 +70,6 @@ export function findLineEnd(buf: Uint8Array, from: number, end: number): number 
     if (buf[i] === LF) return i;
   }
   return -1;
-}
-
-/** Decodes bytes as ISO-8859-1 ("isomorphic decode"), the way header bytes map to ByteStrings. */
-export function latin1(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
-  }
-  return out;
 }
 
 function protocolError(message: string): UpstreamError {
@@ -190,8 +179,8 @@ const kinds: number[] = [];
  */
 export function parseResponseHead(buf: Uint8Array, start: number, headEnd: number): ResponseHead {
   const bytes = buf.subarray(start, headEnd);
-  let s = decoder.decode(bytes);
-  if (NON_ASCII.test(s)) s = latin1(bytes);
+  // A stray BOM stays visible, so the status-line check rejects it.
+  const s = decodeHead(bytes);
 
   // Status line: "HTTP/1.x SSS[ reason]".
   const firstLf = s.indexOf("\n");
@@ -235,7 +224,7 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
     let ve = lineEnd;
     while (vs < ve && (s.charCodeAt(vs) === SP || s.charCodeAt(vs) === HT)) vs++;
     while (ve > vs && (s.charCodeAt(ve - 1) === SP || s.charCodeAt(ve - 1) === HT)) ve--;
-    names[fields] = s.slice(pos, colon);
+    names[fields] = knownFieldNameAt(s, pos, colon) ?? s.slice(pos, colon);
     values[fields] = s.slice(vs, ve);
     fields++;
     pos = lf + 1;

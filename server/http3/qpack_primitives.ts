@@ -7,6 +7,7 @@
  * @module
  */
 
+import { latin1 } from "../../filters/byte_string.ts";
 import {
   huffmanDecode,
   huffmanEncode,
@@ -109,16 +110,6 @@ export function readStringLiteral(
     throw new QpackFormatError(`string of ${decodedLength} bytes exceeds limit`);
   }
   return latin1(scratch, 0, decodedLength);
-}
-
-/** Bytes `[start, end)` as a byte string (one char per byte). */
-export function latin1(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start <= 8192) {
-    return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
-  }
-  let out = "";
-  for (let i = start; i < end; i += 8192) out += latin1(bytes, i, Math.min(end, i + 8192));
-  return out;
 }
 
 /** A growable output buffer for QPACK instructions and field sections. */

@@ -13,17 +13,16 @@ import {
   HeaderFields,
   headHasBadValueChar,
   isToken,
+  knownFieldNameAt,
   quote,
 } from "../../../filters/header_fields.ts";
-import { hasToken, latin1, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
+import { decodeHead } from "../../../filters/byte_string.ts";
+import { hasToken, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
 
 const CR = 13;
 const SP = 32;
 const HT = 9;
 
-/** `ignoreBOM` keeps a stray BOM visible so the request-line check rejects it. */
-const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
-const NON_ASCII = /[\u0080-\uffff]/;
 // deno-lint-ignore no-control-regex
 const BAD_TARGET = /[\x00-\x20\x7f]/;
 
@@ -74,8 +73,8 @@ const values: string[] = [];
  */
 export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number): RequestHead {
   const bytes = buf.subarray(start, headEnd);
-  let s = decoder.decode(bytes);
-  if (NON_ASCII.test(s)) s = latin1(bytes);
+  // A stray BOM stays visible, so the request-line check rejects it.
+  const s = decodeHead(bytes);
   // Leading empty lines before a request line are ignored (RFC 9112 section 2.2).
   let pos = 0;
   while (s.charCodeAt(pos) === CR || s.charCodeAt(pos) === 10) pos++;
@@ -115,7 +114,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     let ve = end;
     while (vs < ve && (s.charCodeAt(vs) === SP || s.charCodeAt(vs) === HT)) vs++;
     while (ve > vs && (s.charCodeAt(ve - 1) === SP || s.charCodeAt(ve - 1) === HT)) ve--;
-    names[fields] = s.slice(pos, colon);
+    names[fields] = knownFieldNameAt(s, pos, colon) ?? s.slice(pos, colon);
     values[fields] = s.slice(vs, ve);
     fields++;
     pos = next + 1;

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { fieldName, fieldValue, HeaderFields, isHeaders } from "../../../filters/header_fields.ts";
+import {
+  fieldName,
+  fieldValue,
+  HeaderFields,
+  isHeaders,
+  knownFieldName,
+  knownFieldNameAt,
+} from "../../../filters/header_fields.ts";
 
 /** mulberry32: a tiny deterministic PRNG, so a failing sequence can be replayed. */
 function prng(seed: number): () => number {
@@ -518,4 +525,29 @@ Deno.test("fieldName gives common names in any case the same lower-case string",
   // A known name is shared, not lowered anew.
   assert.equal(fieldName("Content-Type"), fieldName("content-type"));
   assert.throws(() => fieldName("Content Type"), TypeError);
+});
+
+Deno.test("knownFieldNameAt finds a common name inside a head, in any case, without slicing", () => {
+  const head = "GET / HTTP/1.1\r\nCONTENT-length: 5\r\nx-custom: 1\r\nContent-Lengtx: 2\r\n";
+  const at = (name: string) => {
+    const start = head.indexOf(name);
+    return knownFieldNameAt(head, start, start + name.length);
+  };
+  assert.equal(at("CONTENT-length"), "content-length");
+  assert.equal(at("CONTENT-length"), knownFieldName("Content-Length"));
+  assert.equal(at("x-custom"), undefined);
+  // Same length, first and last char as a common name, different in between.
+  assert.equal(at("Content-Lengtx"), undefined);
+  assert.equal(
+    knownFieldNameAt("Content-Lengt: 1", 0, 14),
+    undefined,
+    "a space is not a name char",
+  );
+  assert.equal(knownFieldNameAt("Host", 0, 0), undefined);
+  // "@" and "`" differ by the bit that lowers letters: the shape matches, the compare must not.
+  assert.equal(knownFieldNameAt("@ge", 0, 3), undefined);
+  assert.equal(knownFieldNameAt("AGE", 0, 3), "age");
+  for (const name of ["Host", "User-Agent", "x-forwarded-for", "WWW-Authenticate", "TE"]) {
+    assert.equal(knownFieldNameAt(name, 0, name.length), knownFieldName(name), name);
+  }
 });
