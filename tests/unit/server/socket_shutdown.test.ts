@@ -86,8 +86,8 @@ for (const hostname of ["127.0.0.1", "::1"]) {
       try {
         const shutdown = new SocketShutdown();
         shutdown.queue(server.localAddr, server.remoteAddr);
-        assert.equal(shutdown.flush(), 1);
-        assert.equal(shutdown.flush(), 0, "the queue is empty after a flush");
+        assert.equal(await shutdown.flush(), 1);
+        assert.equal(await shutdown.flush(), 0, "the queue is empty after a flush");
         // The server's side was shut down both ways: its client reads the end.
         assert.equal(await readOrTimeout(client, 3000), null);
         // Another connection between the same hosts stays up.
@@ -104,11 +104,43 @@ for (const hostname of ["127.0.0.1", "::1"]) {
   });
 }
 
-Deno.test("SocketShutdown without glibc does nothing", () => {
+Deno.test("SocketShutdown without glibc does nothing", async () => {
   const shutdown = new SocketShutdown(() => undefined);
   shutdown.queue(
     { transport: "tcp", hostname: "127.0.0.1", port: 1 },
     { transport: "tcp", hostname: "127.0.0.1", port: 2 },
   );
-  assert.equal(shutdown.flush(), 0);
+  assert.equal(await shutdown.flush(), 0);
+});
+
+Deno.test({
+  name: "SocketShutdown finds a socket past the first slice of descriptors",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    const pairs: [Deno.Conn, Deno.Conn][] = [];
+    try {
+      // 600 sockets and more: the pass yields at least once before the last ones.
+      for (let i = 0; i < 300; i++) {
+        pairs.push(
+          await Promise.all([Deno.connect({ hostname: "127.0.0.1", port }), listener.accept()]),
+        );
+      }
+      const shutdown = new SocketShutdown();
+      const [firstClient, firstServer] = pairs[0];
+      const [lastClient, lastServer] = pairs[pairs.length - 1];
+      shutdown.queue(lastServer.localAddr, lastServer.remoteAddr);
+      shutdown.queue(firstServer.localAddr, firstServer.remoteAddr);
+      assert.equal(await shutdown.flush(), 2);
+      assert.equal(await readOrTimeout(lastClient, 3000), null);
+      assert.equal(await readOrTimeout(firstClient, 3000), null);
+    } finally {
+      for (const [c, s] of pairs) {
+        c.close();
+        s.close();
+      }
+      listener.close();
+    }
+  },
 });
