@@ -1,6 +1,7 @@
 /**
  * Leveled logging for a node: lines to stderr and, when a log dir is set, to
- * `stdout.log` there. Access logs have their own buffered writer.
+ * `stdout.log` there. Access logs have their own buffered writer
+ * (`buffered_line_writer.ts`).
  *
  * @module
  */
@@ -62,50 +63,3 @@ export const silentLogger: Logger = {
   warn() {},
   error() {},
 };
-
-/**
- * Appends lines to a file in batches, so the request path only pushes a
- * string: the write happens on a timer or when the buffer is large.
- */
-export class BufferedLineWriter {
-  #file: Deno.FsFile;
-  #lines: string[] = [];
-  #size = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(file: Deno.FsFile) {
-    this.#file = file;
-  }
-
-  /** Queues one line (without its newline). */
-  push(line: string): void {
-    this.#lines.push(line);
-    this.#size += line.length;
-    if (this.#size > 64 * 1024) this.flush();
-    else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => this.flush(), 200);
-      Deno.unrefTimer(this.#timer);
-    }
-  }
-
-  /** Writes what is queued. */
-  flush(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (!this.#lines.length) return;
-    const text = this.#lines.join("\n") + "\n";
-    this.#lines = [];
-    this.#size = 0;
-    try {
-      this.#file.writeSync(encoder.encode(text));
-    } catch { /* a full disk must not stop traffic */ }
-  }
-
-  /** Flushes and closes the file. */
-  close(): void {
-    this.flush();
-    try {
-      this.#file.close();
-    } catch { /* already closed */ }
-  }
-}

@@ -13,7 +13,7 @@ import {
   HttpResponse,
 } from "../../filters/context.ts";
 import type { Logger } from "../../filters/filter.ts";
-import type { BufferedLineWriter } from "../log.ts";
+import type { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { HttpStats } from "../../filters/http_stats.ts";
 import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
@@ -241,8 +241,8 @@ export class HTTPServer {
       response.headers.set("alt-svc", this.#altSvc);
     }
     const status = response.status;
-    this.#record(status, start, route);
-    if (this.#env.accessLog) this.#log(request, requestLine, status, start, ctx, ctx.tags);
+    const now = this.#record(status, start, route);
+    if (this.#env.accessLog) this.#log(request, requestLine, status, now - start, ctx, ctx.tags);
     return response;
   }
 
@@ -254,39 +254,46 @@ export class HTTPServer {
     client: Client,
     route?: Route,
   ): HttpResponse {
-    this.#record(status, start, route);
-    if (this.#env.accessLog) this.#log(request, requestLine, status, start, client, []);
+    const now = this.#record(status, start, route);
+    if (this.#env.accessLog) this.#log(request, requestLine, status, now - start, client, []);
     return new HttpResponse(status, this.#connectionClose ? CONNECTION_CLOSE : undefined);
   }
 
-  #record(status: number, start: number, route: Route | undefined): void {
+  /** Counts the answer in the statistics; returns the time it was answered (`performance.now()`). */
+  #record(status: number, start: number, route: Route | undefined): number {
     const now = performance.now();
     const ms = now - start;
     this.#stats.record(status, ms, now);
-    if (!route) return;
+    if (!route) return now;
     let s = this.#routeStats.get(route.pattern);
     if (!s) {
-      if (this.#routeStats.size >= 1000) return;
+      if (this.#routeStats.size >= 1000) return now;
       s = new HttpStats();
       this.#routeStats.set(route.pattern, s);
     }
     s.record(status, ms, now);
+    return now;
   }
 
+  /** Writes the access log line, piece by piece (see BufferedLineWriter). */
   #log(
     request: HttpRequest,
     requestLine: string,
     status: number,
-    start: number,
+    ms: number,
     client: Client,
     tags: readonly string[],
   ): void {
-    const ms = (performance.now() - start).toFixed(3);
-    const rx = request.header("content-length") ?? "0";
-    this.#env.accessLog!.push(
-      `[${timestamp()}] [${client.remoteAddr} ${client.realIP} ${requestLine} ${status}] ` +
-        `[${ms}ms rx:${rx}B] [${tags.join(" ")}]`,
-    );
+    const line = this.#env.accessLog!;
+    line.text("[").text(timestamp()).text("] [").text(client.remoteAddr).text(" ")
+      .text(client.realIP).text(" ").text(requestLine).text(" ").int(status)
+      .text("] [").millis(ms).text("ms rx:").text(request.header("content-length") ?? "0")
+      .text("B] [");
+    for (let i = 0; i < tags.length; i++) {
+      if (i > 0) line.text(" ");
+      line.text(tags[i]);
+    }
+    line.text("]").endLine();
   }
 }
 

@@ -11,7 +11,8 @@
 import { builtinFilters } from "../../filters/registry.ts";
 import { SharedSlots } from "../../filters/shared_slots.ts";
 import { DataPlane } from "../dataplane.ts";
-import { BufferedLineWriter, LogSink } from "../log.ts";
+import { BufferedLineWriter } from "../buffered_line_writer.ts";
+import { LogSink } from "../log.ts";
 import { joinPath } from "../paths.ts";
 import { loadPlugins } from "../plugins.ts";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";

@@ -1,0 +1,168 @@
+/**
+ * Lines appended to a file in batches, written piece by piece into bytes.
+ *
+ * The access log writes a line per request. Built as one string, a line is
+ * a chain of a dozen concatenations that the batch's join later flattens
+ * and encodes: about 1.5 us per request, a tenth of a static answer's CPU.
+ * Here each piece is copied into the batch's bytes as it comes (ASCII char
+ * by char, anything else through the UTF-8 encoder), numbers are written
+ * as digits without making strings, and the file gets whole lines only, so
+ * workers appending to one file never interleave inside a line.
+ *
+ * @module
+ */
+
+/** Bytes gathered before a write; a longer line grows the buffer for one batch. */
+const BATCH_BYTES = 64 * 1024;
+/** Longest wait before gathered lines are written. */
+const FLUSH_AFTER_MS = 200;
+const NEWLINE = 10;
+const DOT = 46;
+const ZERO = 48;
+
+const encoder = new TextEncoder();
+
+/**
+ * Appends lines to a file in batches: the request path only copies bytes,
+ * and the write happens on a timer or when a batch is full. A line is
+ * built with {@linkcode text}, {@linkcode int} and {@linkcode millis}, and
+ * ended with {@linkcode endLine}.
+ */
+export class BufferedLineWriter {
+  #file: Deno.FsFile;
+  #buf = new Uint8Array(BATCH_BYTES);
+  /** Bytes of whole lines. */
+  #complete = 0;
+  /** Bytes written so far, including the line being built. */
+  #end = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  /** Appends `text` to the line being built (it must hold no newline). */
+  text(text: string): this {
+    const length = text.length;
+    let buf = this.#buf;
+    if (this.#end + length > buf.length) buf = this.#grow(length);
+    let at = this.#end;
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) {
+        this.#end = at;
+        return this.#encode(text.slice(i));
+      }
+      buf[at++] = c;
+    }
+    this.#end = at;
+    return this;
+  }
+
+  /** Appends a non-negative integer in decimal. */
+  int(value: number): this {
+    if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER)) return this.text(String(value));
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    const buf = this.#end + digits > this.#buf.length ? this.#grow(digits) : this.#buf;
+    let at = this.#end + digits;
+    this.#end = at;
+    let rest = Math.floor(value);
+    do {
+      buf[--at] = ZERO + (rest % 10);
+      rest = Math.floor(rest / 10);
+    } while (rest > 0);
+    return this;
+  }
+
+  /** Appends a non-negative duration in milliseconds with three decimals, as `toFixed(3)` writes it. */
+  millis(ms: number): this {
+    const micros = Math.round(ms * 1000);
+    if (!(micros >= 0 && micros <= Number.MAX_SAFE_INTEGER)) return this.text(ms.toFixed(3));
+    this.int(Math.floor(micros / 1000));
+    const buf = this.#end + 4 > this.#buf.length ? this.#grow(4) : this.#buf;
+    const fraction = micros % 1000;
+    const at = this.#end;
+    buf[at] = DOT;
+    buf[at + 1] = ZERO + Math.floor(fraction / 100);
+    buf[at + 2] = ZERO + (Math.floor(fraction / 10) % 10);
+    buf[at + 3] = ZERO + (fraction % 10);
+    this.#end = at + 4;
+    return this;
+  }
+
+  /** Ends the line being built; a full batch is written now, others within 200 ms. */
+  endLine(): void {
+    const buf = this.#end + 1 > this.#buf.length ? this.#grow(1) : this.#buf;
+    buf[this.#end++] = NEWLINE;
+    this.#complete = this.#end;
+    if (this.#complete >= BATCH_BYTES) this.flush();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.flush(), FLUSH_AFTER_MS);
+      Deno.unrefTimer(this.#timer);
+    }
+  }
+
+  /** Appends one whole line (without its newline). */
+  push(line: string): void {
+    this.text(line).endLine();
+  }
+
+  /** Writes the whole lines gathered so far. */
+  flush(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const complete = this.#complete;
+    if (complete === 0) return;
+    try {
+      const bytes = this.#buf.subarray(0, complete);
+      for (let written = 0; written < complete;) {
+        written += this.#file.writeSync(bytes.subarray(written));
+      }
+    } catch { /* a full disk must not stop traffic */ }
+    // A line being built (none, when called between requests) moves to the
+    // front; a buffer grown for a long line goes back to the batch size.
+    const partial = this.#end - complete;
+    if (this.#buf.length > BATCH_BYTES && partial <= BATCH_BYTES) {
+      const next = new Uint8Array(BATCH_BYTES);
+      next.set(this.#buf.subarray(complete, this.#end));
+      this.#buf = next;
+    } else if (partial > 0) {
+      this.#buf.copyWithin(0, complete, this.#end);
+    }
+    this.#end = partial;
+    this.#complete = 0;
+  }
+
+  /** Flushes and closes the file. */
+  close(): void {
+    this.flush();
+    try {
+      this.#file.close();
+    } catch { /* already closed */ }
+  }
+
+  /** Appends `text` through the UTF-8 encoder (chars beyond ASCII). */
+  #encode(text: string): this {
+    const buf = this.#end + text.length * 3 > this.#buf.length
+      ? this.#grow(text.length * 3)
+      : this.#buf;
+    this.#end += encoder.encodeInto(text, buf.subarray(this.#end)).written;
+    return this;
+  }
+
+  /**
+   * Makes room for `more` bytes: writes the whole lines out if that is
+   * enough, otherwise (a line longer than a batch) a larger buffer.
+   */
+  #grow(more: number): Uint8Array<ArrayBuffer> {
+    if (this.#complete > 0) this.flush();
+    const needed = this.#end + more;
+    if (needed > this.#buf.length) {
+      const larger = new Uint8Array(Math.max(needed, this.#buf.length * 2));
+      larger.set(this.#buf.subarray(0, this.#end));
+      this.#buf = larger;
+    }
+    return this.#buf;
+  }
+}
