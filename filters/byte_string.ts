@@ -33,3 +33,40 @@ export function decodeHead(bytes: Uint8Array): string {
   const text = utf8.decode(bytes);
   return text.length === bytes.length && text.indexOf("\uFFFD") < 0 ? text : latin1(bytes);
 }
+
+/**
+ * Copies the chars of `text` into `buf` from `at`, one byte each, up to the
+ * first char at or above `limit` (0x80 to keep to ASCII, 0x100 for a byte
+ * string); returns how many it copied. `buf` must have room for `text`.
+ */
+export function copyChars(text: string, buf: Uint8Array, at: number, limit: number): number {
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= limit) return i;
+    buf[at + i] = c;
+  }
+  return length;
+}
+
+/** How many decimal digits a non-negative integer has. */
+export function decimalLength(value: number): number {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  return digits;
+}
+
+/**
+ * Writes a non-negative safe integer in decimal into `buf` from `at`;
+ * returns the index after its last digit. `buf` must have room.
+ */
+export function writeDecimal(value: number, buf: Uint8Array, at: number): number {
+  const end = at + decimalLength(value);
+  let rest = Math.floor(value);
+  let i = end;
+  do {
+    buf[--i] = 48 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  } while (rest > 0);
+  return end;
+}

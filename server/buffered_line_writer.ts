@@ -12,6 +12,8 @@
  * @module
  */
 
+import { copyChars, decimalLength, writeDecimal } from "../filters/byte_string.ts";
+
 /** Bytes gathered before a write; a longer line grows the buffer for one batch. */
 const BATCH_BYTES = 64 * 1024;
 /** Longest wait before gathered lines are written. */
@@ -44,34 +46,18 @@ export class BufferedLineWriter {
   /** Appends `text` to the line being built (it must hold no newline). */
   text(text: string): this {
     const length = text.length;
-    let buf = this.#buf;
-    if (this.#end + length > buf.length) buf = this.#grow(length);
-    let at = this.#end;
-    for (let i = 0; i < length; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 0x80) {
-        this.#end = at;
-        return this.#encode(text.slice(i));
-      }
-      buf[at++] = c;
-    }
-    this.#end = at;
-    return this;
+    const buf = this.#end + length > this.#buf.length ? this.#grow(length) : this.#buf;
+    const copied = copyChars(text, buf, this.#end, 0x80);
+    this.#end += copied;
+    return copied === length ? this : this.#encode(text.slice(copied));
   }
 
   /** Appends a non-negative integer in decimal. */
   int(value: number): this {
     if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER)) return this.text(String(value));
-    let digits = 1;
-    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    const digits = decimalLength(value);
     const buf = this.#end + digits > this.#buf.length ? this.#grow(digits) : this.#buf;
-    let at = this.#end + digits;
-    this.#end = at;
-    let rest = Math.floor(value);
-    do {
-      buf[--at] = ZERO + (rest % 10);
-      rest = Math.floor(rest / 10);
-    } while (rest > 0);
+    this.#end = writeDecimal(value, buf, this.#end);
     return this;
   }
 

@@ -715,6 +715,30 @@ Deno.test("serveHttp1 writes latin1 header values byte for byte", async () => {
   });
 });
 
+Deno.test("serveHttp1 writes heads and bodies of any size whole", async () => {
+  // Heads and bodies that fit the small and the large write buffers, and neither.
+  const cases: Record<string, [number, number]> = {
+    "/small": [100, 100],
+    "/big-head": [20_000, 100],
+    "/huge-head": [80_000, 100],
+    "/big-body": [100, 40_000],
+    "/huge-body": [100, 100_000],
+    "/both": [70_000, 70_000],
+  };
+  const handler = (request: HttpRequest) => {
+    const [headSize, bodySize] = cases[request.path];
+    return new HttpResponse(200, { "x-pad": "h".repeat(headSize) }, "b".repeat(bodySize));
+  };
+  await withServer(handler, {}, async (client) => {
+    for (const [path, [headSize, bodySize]] of Object.entries(cases)) {
+      await client.write(get(path));
+      const response = await client.readResponse();
+      assert.equal(header(response, "x-pad"), "h".repeat(headSize), path);
+      assert.equal(text(response), "b".repeat(bodySize), path);
+    }
+  });
+});
+
 Deno.test("serveHttp1 writes a reason phrase for known statuses and none for others", async () => {
   const handler = (request: HttpRequest) => new HttpResponse(Number(request.path.slice(1)), {}, "");
   await withServer(handler, {}, async (client) => {
