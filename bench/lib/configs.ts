@@ -15,6 +15,8 @@ export const LARGE_BODY_SIZE = 16 * 1024;
 export const LARGE_PATH = "/16k";
 /** Header sent to the Validator in the pipeline-cost scenario. */
 export const VALIDATOR_HEADER = { name: "X-Bench", value: "yes" };
+/** Path the pipeline-cost scenario's node routes to Validator + RequestAdaptor + Proxy. */
+export const VALIDATED_PATH = "/validated";
 
 /** A TLS certificate and key, as PEM files on disk. */
 export interface TlsFiles {
@@ -174,8 +176,13 @@ export type NodeObject = Record<string, unknown>;
 export interface NodeObjectsOptions {
   port: number;
   backendPort: number;
-  /** "proxy": Proxy alone; "validated": Validator + RequestAdaptor + Proxy; "static": Mock. */
-  pipeline: "proxy" | "validated" | "static";
+  /**
+   * "proxy": Proxy alone; "static": Mock; "both": Proxy alone on "/" and
+   * Validator + RequestAdaptor + Proxy on {@linkcode VALIDATED_PATH}, so one
+   * node serves both and their comparison does not depend on which process
+   * ran which.
+   */
+  pipeline: "proxy" | "static" | "both";
   /** Base64 PEM certificate and key: serve HTTPS (HTTP/2 by ALPN). */
   tls?: { certBase64: string; keyBase64: string };
   maxConnections?: number;
@@ -190,25 +197,33 @@ export function nodeObjects(options: NodeObjectsOptions): NodeObject[] {
   };
   const filters = options.pipeline === "static"
     ? [{ name: "mock", kind: "Mock", rules: [{ code: 200, body: SMALL_BODY }] }]
-    : options.pipeline === "validated"
-    ? [
-      {
-        name: "validator",
-        kind: "Validator",
-        headers: { [VALIDATOR_HEADER.name]: { values: [VALIDATOR_HEADER.value] } },
-      },
-      { name: "adaptor", kind: "RequestAdaptor", header: { set: { "X-A": "1" } } },
-      proxy,
-    ]
     : [proxy];
+  const pipelines: NodeObject[] = [{ kind: "Pipeline", name: "pipeline", filters }];
+  const paths = [{ pathPrefix: "/", backend: "pipeline" }];
+  if (options.pipeline === "both") {
+    pipelines.push({
+      kind: "Pipeline",
+      name: "validated",
+      filters: [
+        {
+          name: "validator",
+          kind: "Validator",
+          headers: { [VALIDATOR_HEADER.name]: { values: [VALIDATOR_HEADER.value] } },
+        },
+        { name: "adaptor", kind: "RequestAdaptor", header: { set: { "X-A": "1" } } },
+        proxy,
+      ],
+    });
+    paths.unshift({ pathPrefix: VALIDATED_PATH, backend: "validated" });
+  }
   const server: NodeObject = {
     kind: "HTTPServer",
     name: "bench",
     port: options.port,
     address: "127.0.0.1",
-    rules: [{ paths: [{ pathPrefix: "/", backend: "pipeline" }] }],
+    rules: [{ paths }],
   };
   if (options.maxConnections) server.maxConnections = options.maxConnections;
   if (options.tls) Object.assign(server, { https: true, ...options.tls });
-  return [{ kind: "Pipeline", name: "pipeline", filters }, server];
+  return [...pipelines, server];
 }

@@ -5,6 +5,7 @@ import {
   nodeObjects,
   proxyNginxConf,
   SMALL_BODY,
+  VALIDATED_PATH,
 } from "../../../bench/lib/configs.ts";
 
 const tls = { certFile: "/t/cert.pem", keyFile: "/t/key.pem", combinedFile: "/t/both.pem" };
@@ -98,10 +99,19 @@ Deno.test("nodeObjects builds the pipeline first, then a server bound to 127.0.0
   assert.equal(server.port, 9003);
 });
 
-Deno.test("nodeObjects chains Validator and RequestAdaptor before the Proxy", () => {
-  const [pipeline] = nodeObjects({ port: 1, backendPort: 2, pipeline: "validated" });
-  const filters = pipeline.filters as { kind: string }[];
-  assert.deepEqual(filters.map((f) => f.kind), ["Validator", "RequestAdaptor", "Proxy"]);
+Deno.test("nodeObjects serves Proxy alone and Validator + RequestAdaptor + Proxy on one node", () => {
+  const [plain, validated, server] = nodeObjects({ port: 1, backendPort: 2, pipeline: "both" });
+  assert.deepEqual((plain.filters as { kind: string }[]).map((f) => f.kind), ["Proxy"]);
+  assert.deepEqual(
+    (validated.filters as { kind: string }[]).map((f) => f.kind),
+    ["Validator", "RequestAdaptor", "Proxy"],
+  );
+  assert.deepEqual(server.rules, [{
+    paths: [
+      { pathPrefix: VALIDATED_PATH, backend: "validated" },
+      { pathPrefix: "/", backend: "pipeline" },
+    ],
+  }]);
 });
 
 Deno.test("nodeObjects answers with a Mock, or serves HTTPS with the given certificate", () => {
