@@ -11,9 +11,17 @@
 import { type HttpResponse, isBodilessStatus } from "../../filters/context.ts";
 import type { ServeHttpOnConnection } from "./runtime_internals.ts";
 import type { ServedConnection, SessionHost } from "./served_connection.ts";
+import { socketShutdown } from "./socket_shutdown.ts";
 import { type RequestHandler, type WebHandler, webHandler } from "./web_handler.ts";
 
 function noListen(): void {}
+
+/**
+ * How long a session being closed while idle waits for its client to
+ * answer the ping that comes with GOAWAY (a client does so at once) before
+ * the connection is closed anyway.
+ */
+const GOAWAY_GRACE_MS = 1000;
 
 function ignoreGoneResource(event: ErrorEvent): void {
   if (event.error instanceof Deno.errors.BadResource) event.preventDefault();
@@ -64,6 +72,10 @@ export class H2Session implements ServedConnection {
   #open = 0;
   #ended = false;
   readonly #abort = new AbortController();
+  readonly #server: Deno.HttpServer;
+  readonly #socket: Deno.Conn;
+  /** Set while an idle session says GOAWAY before it closes. */
+  #goingAway: ReturnType<typeof setTimeout> | undefined;
   readonly #host: SessionHost;
   readonly #streamEnded = (): void => {
     if (--this.#open === 0) this.waitingSince = this.#host.now;
@@ -87,10 +99,11 @@ export class H2Session implements ServedConnection {
     host: SessionHost,
   ) {
     this.#host = host;
+    this.#socket = socket;
     this.waitingSince = host.now;
     const peer = () => socket.remoteAddr as Deno.NetAddr;
     const web: WebHandler = webHandler(handler, "HTTP/2", this.#respond, this.#failed);
-    const server = serve(
+    const server = this.#server = serve(
       socket,
       this.#abort.signal,
       (req) => {
@@ -120,12 +133,37 @@ export class H2Session implements ServedConnection {
   }
 
   /**
-   * Closes the connection at once, as an HTTP/1.1 socket is closed: the
-   * listener calls this only on idle sessions, and on all of them once a
-   * shutdown's grace period is over.
+   * Closes the session: the listener calls this on idle sessions, and on
+   * all of them once a shutdown's grace period is over. An idle session
+   * first says GOAWAY (RFC 9113 section 6.8), so its client opens its next
+   * stream on a new connection rather than on one that vanishes; the
+   * runtime ends the session once the client has answered the ping that
+   * comes with the GOAWAY, and a client that has not within a second, or a
+   * second call, has its TCP connection shut down (the runtime offers no
+   * other way to end a session it is closing gracefully). Without that way
+   * (off Linux), and for a session with open streams, the connection is
+   * closed at once, as an HTTP/1.1 socket is.
    */
   close(): void {
     if (this.#ended || this.#abort.signal.aborted) return;
+    if (this.#goingAway !== undefined) return this.#shutDownSocket();
+    if (this.#open > 0 || !socketShutdown.available) return this.#abortNow();
+    this.#server.shutdown().catch(() => {});
+    // A stream the client opened before it saw the GOAWAY may finish; the
+    // runtime ends the session after it.
+    this.#goingAway = setTimeout(() => {
+      if (this.#open === 0) this.#shutDownSocket();
+    }, GOAWAY_GRACE_MS);
+    Deno.unrefTimer(this.#goingAway);
+  }
+
+  #shutDownSocket(): void {
+    if (this.#ended) return;
+    clearTimeout(this.#goingAway);
+    socketShutdown.queue(this.#socket.localAddr, this.#socket.remoteAddr);
+  }
+
+  #abortNow(): void {
     // The runtime closes the session from an abort listener, which throws
     // when the connection has ended in the same turn: that is not an error
     // of the node's, and must not reach the uncaught-exception handler.
@@ -144,6 +182,7 @@ export class H2Session implements ServedConnection {
 
   #end(): void {
     this.#ended = true;
+    clearTimeout(this.#goingAway);
     this.#host.closed(this);
   }
 }

@@ -86,6 +86,11 @@ export class SocketShutdown {
     this.#libc = libc;
   }
 
+  /** Whether sockets can be shut down here (Linux, glibc, the FFI permission). */
+  get available(): boolean {
+    return this.#libc() !== undefined;
+  }
+
   /** Queues the TCP socket between `local` and `remote` to be shut down. */
   queue(local: Deno.Addr, remote: Deno.Addr): void {
     const localKey = endpointKey(local);
