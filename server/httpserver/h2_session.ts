@@ -11,7 +11,7 @@
 import { type HttpResponse, isBodilessStatus } from "../../filters/context.ts";
 import type { ServeHttpOnConnection } from "./runtime_internals.ts";
 import type { ServedConnection, SessionHost } from "./served_connection.ts";
-import { socketShutdown } from "./socket_shutdown.ts";
+import { socketShutdown } from "./native_sockets.ts";
 import { type RequestHandler, type WebHandler, webHandler } from "./web_handler.ts";
 
 function noListen(): void {}

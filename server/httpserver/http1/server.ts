@@ -17,7 +17,7 @@ import { type ConnectionHost, type Http1Handler, ServerConnection } from "./conn
 import { ReactorTurn } from "../reactor_turn.ts";
 import type { ServedConnection, SessionHost } from "../served_connection.ts";
 import { sniResolverSymbol } from "../runtime_internals.ts";
-import { socketShutdown } from "../socket_shutdown.ts";
+import { setNoDelayOnListeners, socketShutdown } from "../native_sockets.ts";
 
 /** Options for {@linkcode serveHttp1}. */
 export interface Http1ServerOptions {
@@ -156,6 +156,9 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
   const listener: Deno.Listener = tls
     ? listenTls(listenOptions, tls, options.h2 ? ["h2", "http/1.1"] : ["http/1.1"])
     : Deno.listen(listenOptions);
+  // Plain connections get setNoDelay when accepted; TLS ones cannot, so they
+  // inherit it from their listener (see native_sockets.ts).
+  if (tls) setNoDelayOnListeners(listener.addr);
   const host = new Host(options);
   const timeout = options.keepAliveTimeoutMs;
   const handshakeLimit = timeout > 0

@@ -1,11 +1,13 @@
-/** Shutting down sockets by their addresses (Linux, through glibc). */
+/** Kernel sockets reached by their addresses (Linux, through glibc): shutdown, TCP_NODELAY. */
 
 import assert from "node:assert/strict";
 import {
   endpointKey,
+  setNoDelayOnListeners,
   sockaddrKey,
   SocketShutdown,
-} from "../../../server/httpserver/socket_shutdown.ts";
+} from "../../../server/httpserver/native_sockets.ts";
+import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
 
 function sockaddrIn(ip: number[], port: number): Uint8Array {
   const bytes = new Uint8Array(16);
@@ -141,6 +143,69 @@ Deno.test({
         s.close();
       }
       listener.close();
+    }
+  },
+});
+
+/** TCP_NODELAY of this process's connected socket whose peer is `peer`, read through glibc. */
+function noDelayOfSocketWithPeer(peer: Deno.NetAddr): number {
+  const libc = Deno.dlopen("libc.so.6", {
+    getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+    getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  });
+  try {
+    const want = endpointKey(peer);
+    for (const entry of Deno.readDirSync("/proc/self/fd")) {
+      const fd = Number(entry.name);
+      const sockaddr = new Uint8Array(128);
+      const length = new Uint32Array([128]);
+      if (libc.symbols.getpeername(fd, sockaddr, new Uint8Array(length.buffer)) !== 0) continue;
+      if (sockaddrKey(sockaddr) !== want) continue;
+      const value = new Uint32Array(1);
+      const size = new Uint32Array([4]);
+      libc.symbols.getsockopt(fd, 6, 1, new Uint8Array(value.buffer), new Uint8Array(size.buffer));
+      return value[0];
+    }
+    throw new Error("no such socket");
+  } finally {
+    libc.close();
+  }
+}
+
+Deno.test({
+  name: "setNoDelayOnListeners: TLS connections accepted afterwards have TCP_NODELAY",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const cert = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
+    const listener = Deno.listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: cert.cert,
+      key: cert.key,
+    });
+    const addr = listener.addr as Deno.NetAddr;
+    // HTTP/3 shares the port number over UDP: not a TCP listener, left alone.
+    const udp = Deno.listenDatagram({ hostname: "127.0.0.1", port: addr.port, transport: "udp" });
+    const conns: Deno.Conn[] = [];
+    try {
+      const before = await Deno.connect({ hostname: "127.0.0.1", port: addr.port });
+      conns.push(before, await listener.accept());
+      assert.equal(noDelayOfSocketWithPeer(before.localAddr as Deno.NetAddr), 0, "off by default");
+
+      assert.equal(setNoDelayOnListeners(addr), 1);
+      const after = await Deno.connect({ hostname: "127.0.0.1", port: addr.port });
+      conns.push(after, await listener.accept());
+      assert.equal(noDelayOfSocketWithPeer(after.localAddr as Deno.NetAddr), 1);
+      assert.equal(
+        setNoDelayOnListeners({ transport: "tcp", hostname: "127.0.0.1", port: 1 }),
+        0,
+        "no listener there",
+      );
+    } finally {
+      for (const conn of conns) conn.close();
+      udp.close();
+      listener.close();
+      await Deno.remove(cert.dir, { recursive: true });
     }
   },
 });
