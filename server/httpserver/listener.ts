@@ -14,6 +14,7 @@
 import { parseDuration } from "../../filters/spec.ts";
 import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
 import { H2Session } from "./h2_session.ts";
+import { setNoDelayOnListeners } from "./native_sockets.ts";
 import { serveHttpOnConnection, sniResolverSymbol } from "./runtime_internals.ts";
 import { ReactorTurn } from "./reactor_turn.ts";
 import { serveHttp1, type TlsKeyPair } from "./http1/server.ts";
@@ -278,6 +279,8 @@ function startDenoListener(
     const peer = () => info.remoteAddr as Deno.NetAddr;
     return turn.whenAdmitted(() => handler(req, peer));
   });
+  // Deno.serve leaves Nagle's algorithm on: its answers would wait for delayed ACKs.
+  setNoDelayOnListeners(server.addr);
   return {
     port: (server.addr as Deno.NetAddr).port,
     async shutdown(graceMs: number) {

@@ -20,6 +20,7 @@ import { Readable } from "node:stream";
 import type { CertPair, Listener, ListenerOptions, WebHandler } from "./listener.ts";
 import { ReactorTurn } from "./reactor_turn.ts";
 import { certificatePicker } from "./cert_picker.ts";
+import { setNoDelayOnListeners } from "./native_sockets.ts";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -81,6 +82,8 @@ export async function startSniListener(
   });
   await listening;
   const bound = (server.address() as { port: number }).port;
+  // Its connections would otherwise keep Nagle's algorithm, and answers wait for delayed ACKs.
+  setNoDelayOnListeners({ transport: "tcp", hostname, port: bound });
   return {
     port: bound,
     shutdown(graceMs: number) {
