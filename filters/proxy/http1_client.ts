@@ -332,6 +332,9 @@ export class Http1Pool {
         port: this.#port,
         signal: controller.signal,
       });
+      // A body written after its head would otherwise wait for the upstream's
+      // delayed ACK of the head (Nagle's algorithm): 20 KB POSTs took 23-45 ms.
+      tcp.setNoDelay(true);
       socket = this.#tls === null ? tcp : await this.#handshake(tcp, controller.signal);
     } catch (error) {
       if (signal?.aborted) {

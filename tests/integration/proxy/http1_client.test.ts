@@ -11,6 +11,7 @@ import {
   text,
 } from "./http1_helpers.ts";
 import { CA_CERT, LEAF_CERT, LEAF_KEY } from "./tls_fixture.ts";
+import { tcpNoDelayOf } from "../../fixtures/socket_options.ts";
 
 const TEN_MB = 10 * 1024 * 1024;
 
@@ -34,6 +35,30 @@ Deno.test("pool sends a GET and reuses the keep-alive connection", async () => {
     pool.close();
     await backend.close();
   }
+});
+
+Deno.test({
+  name: "pool connections have TCP_NODELAY, so a body after its head is not held back",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    // The backend sees the pool's connection: its peer is the pool's socket.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const pool = poolFor((listener.addr as Deno.NetAddr).port);
+    try {
+      const accepted = listener.accept();
+      const response = pool.request(get("/"));
+      const conn = await accepted;
+      // The request has arrived: the pool's socket is set up by now.
+      assert.ok((await conn.read(new Uint8Array(4096))) !== null);
+      assert.equal(tcpNoDelayOf(conn.remoteAddr, "local"), 1);
+      await conn.write(new TextEncoder().encode("HTTP/1.1 204 No Content\r\n\r\n"));
+      assert.equal((await response).status, 204);
+      conn.close();
+    } finally {
+      pool.close();
+      listener.close();
+    }
+  },
 });
 
 Deno.test("pool offers a small body as bodyBytes and as a stream", async () => {

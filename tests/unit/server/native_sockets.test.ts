@@ -8,6 +8,7 @@ import {
   SocketShutdown,
 } from "../../../server/httpserver/native_sockets.ts";
 import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
+import { tcpNoDelayOf } from "../../fixtures/socket_options.ts";
 
 function sockaddrIn(ip: number[], port: number): Uint8Array {
   const bytes = new Uint8Array(16);
@@ -147,31 +148,6 @@ Deno.test({
   },
 });
 
-/** TCP_NODELAY of this process's connected socket whose peer is `peer`, read through glibc. */
-function noDelayOfSocketWithPeer(peer: Deno.NetAddr): number {
-  const libc = Deno.dlopen("libc.so.6", {
-    getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-    getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-  });
-  try {
-    const want = endpointKey(peer);
-    for (const entry of Deno.readDirSync("/proc/self/fd")) {
-      const fd = Number(entry.name);
-      const sockaddr = new Uint8Array(128);
-      const length = new Uint32Array([128]);
-      if (libc.symbols.getpeername(fd, sockaddr, new Uint8Array(length.buffer)) !== 0) continue;
-      if (sockaddrKey(sockaddr) !== want) continue;
-      const value = new Uint32Array(1);
-      const size = new Uint32Array([4]);
-      libc.symbols.getsockopt(fd, 6, 1, new Uint8Array(value.buffer), new Uint8Array(size.buffer));
-      return value[0];
-    }
-    throw new Error("no such socket");
-  } finally {
-    libc.close();
-  }
-}
-
 Deno.test({
   name: "setNoDelayOnListeners: TLS connections accepted afterwards have TCP_NODELAY",
   ignore: Deno.build.os !== "linux",
@@ -190,12 +166,12 @@ Deno.test({
     try {
       const before = await Deno.connect({ hostname: "127.0.0.1", port: addr.port });
       conns.push(before, await listener.accept());
-      assert.equal(noDelayOfSocketWithPeer(before.localAddr as Deno.NetAddr), 0, "off by default");
+      assert.equal(tcpNoDelayOf(before.localAddr, "peer"), 0, "off by default");
 
       assert.equal(setNoDelayOnListeners(addr), 1);
       const after = await Deno.connect({ hostname: "127.0.0.1", port: addr.port });
       conns.push(after, await listener.accept());
-      assert.equal(noDelayOfSocketWithPeer(after.localAddr as Deno.NetAddr), 1);
+      assert.equal(tcpNoDelayOf(after.localAddr, "peer"), 1);
       assert.equal(
         setNoDelayOnListeners({ transport: "tcp", hostname: "127.0.0.1", port: 1 }),
         0,
