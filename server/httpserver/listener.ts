@@ -227,6 +227,8 @@ class H2cBridge {
     let pipe: Deno.TcpConn | undefined;
     try {
       pipe = await Deno.connect({ hostname: "127.0.0.1", port: this.#inner.port });
+      // Frames copied in small writes must not wait for delayed ACKs.
+      pipe.setNoDelay(true);
       const port = (pipe.localAddr as Deno.NetAddr).port;
       peers.set(port, socket.remoteAddr as Deno.NetAddr);
       await pipe.write(received);
