@@ -3,27 +3,22 @@
 import assert from "node:assert/strict";
 import { BufferedLineWriter } from "../../../server/buffered_line_writer.ts";
 
-/** A writer on a fresh temporary file, and a way to read what reached the file. */
-async function tempWriter(): Promise<{
-  writer: BufferedLineWriter;
-  written: () => Promise<string>;
-  cleanup: () => Promise<void>;
-}> {
+/** Runs `body` with a writer on a fresh temporary file and a way to read what reached the file. */
+async function withTempWriter(
+  body: (writer: BufferedLineWriter, written: () => Promise<string>) => Promise<void>,
+): Promise<void> {
   const path = await Deno.makeTempFile();
   const writer = new BufferedLineWriter(await Deno.open(path, { append: true }));
-  return {
-    writer,
-    written: () => Deno.readTextFile(path),
-    cleanup: async () => {
-      writer.close();
-      await Deno.remove(path);
-    },
-  };
+  try {
+    await body(writer, () => Deno.readTextFile(path));
+  } finally {
+    writer.close();
+    await Deno.remove(path);
+  }
 }
 
 Deno.test("BufferedLineWriter writes pieces, integers and durations as the strings would read", async () => {
-  const { writer, written, cleanup } = await tempWriter();
-  try {
+  await withTempWriter(async (writer, written) => {
     writer.text("[").int(0).text(" ").int(404).text(" ").int(1234567890123).text("]").endLine();
     for (const ms of [0, 0.0004, 0.0005001, 0.1234, 1, 12.3456, 999.9999, 1000.5, 86_400_000.25]) {
       writer.millis(ms).endLine();
@@ -35,14 +30,11 @@ Deno.test("BufferedLineWriter writes pieces, integers and durations as the strin
       "[0 404 1234567890123]\n0.000\n0.000\n0.001\n0.123\n1.000\n12.346\n1000.000\n1000.500\n" +
         "86400000.250\na whole line\n",
     );
-  } finally {
-    await cleanup();
-  }
+  });
 });
 
 Deno.test("BufferedLineWriter agrees with toFixed(3) on many durations", async () => {
-  const { writer, written, cleanup } = await tempWriter();
-  try {
+  await withTempWriter(async (writer, written) => {
     const expected: string[] = [];
     let seed = 7;
     for (let i = 0; i < 2000; i++) {
@@ -53,25 +45,19 @@ Deno.test("BufferedLineWriter agrees with toFixed(3) on many durations", async (
     }
     writer.flush();
     assert.deepEqual((await written()).split("\n").slice(0, -1), expected);
-  } finally {
-    await cleanup();
-  }
+  });
 });
 
 Deno.test("BufferedLineWriter encodes chars beyond ASCII as UTF-8", async () => {
-  const { writer, written, cleanup } = await tempWriter();
-  try {
+  await withTempWriter(async (writer, written) => {
     writer.text("GET /caf\u00e9 ").text("\u00e9t\u00e9").text(" \u{1F600}!").endLine();
     writer.flush();
     assert.equal(await written(), "GET /caf\u00e9 \u00e9t\u00e9 \u{1F600}!\n");
-  } finally {
-    await cleanup();
-  }
+  });
 });
 
 Deno.test("BufferedLineWriter writes only whole lines, and lines longer than a batch whole", async () => {
-  const { writer, written, cleanup } = await tempWriter();
-  try {
+  await withTempWriter(async (writer, written) => {
     writer.text("started");
     writer.flush();
     assert.equal(await written(), "", "a line being built stays back");
@@ -93,19 +79,14 @@ Deno.test("BufferedLineWriter writes only whole lines, and lines longer than a b
     lines.push("half done");
     writer.flush();
     assert.deepEqual((await written()).split("\n"), [...lines, ""]);
-  } finally {
-    await cleanup();
-  }
+  });
 });
 
 Deno.test("BufferedLineWriter writes gathered lines after a short wait", async () => {
-  const { writer, written, cleanup } = await tempWriter();
-  try {
+  await withTempWriter(async (writer, written) => {
     writer.push("soon");
     assert.equal(await written(), "");
     await new Promise((resolve) => setTimeout(resolve, 400));
     assert.equal(await written(), "soon\n");
-  } finally {
-    await cleanup();
-  }
+  });
 });

@@ -9,7 +9,10 @@ import assert from "node:assert/strict";
 import { type HttpRequest, HttpResponse } from "../../../filters/context.ts";
 import { H2Session } from "../../../server/httpserver/h2_session.ts";
 import { serveHttp1 } from "../../../server/httpserver/http1/server.ts";
-import { serveHttpOnConnection } from "../../../server/httpserver/runtime_internals.ts";
+import {
+  type ServeHttpOnConnection,
+  serveHttpOnConnection,
+} from "../../../server/httpserver/runtime_internals.ts";
 import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
 
 const encoder = new TextEncoder();
@@ -29,6 +32,24 @@ function slowBody(parts: number, gapMs: number): ReadableStream<Uint8Array> {
   });
 }
 
+/** The HTTP/1.1 server on TLS, handing HTTP/2 connections to H2Session. */
+function serveH2(
+  serve: ServeHttpOnConnection,
+  cert: { cert: string; key: string },
+  handler: (request: HttpRequest) => HttpResponse,
+  keepAliveTimeoutMs: number,
+) {
+  return serveHttp1({
+    hostname: "127.0.0.1",
+    port: 0,
+    keepAliveTimeoutMs,
+    maxConnections: 0,
+    tls: { cert: cert.cert, key: cert.key },
+    handler,
+    h2: (socket, host) => new H2Session(serve, socket, handler, host),
+  });
+}
+
 Deno.test("HTTP/2 session: https requests; a body streaming past keepAliveTimeout is not cut", async () => {
   const serve = serveHttpOnConnection;
   assert.ok(serve, "this Deno has no per-connection HTTP server");
@@ -40,15 +61,7 @@ Deno.test("HTTP/2 session: https requests; a body streaming past keepAliveTimeou
     // Four gaps of 700 ms: well past the limit and the sweep's margin.
     return new HttpResponse(200, {}, slowBody(3, 700));
   };
-  const server = serveHttp1({
-    hostname: "127.0.0.1",
-    port: 0,
-    keepAliveTimeoutMs: 500,
-    maxConnections: 0,
-    tls: { cert: cert.cert, key: cert.key },
-    handler,
-    h2: (socket, host) => new H2Session(serve, socket, handler, host),
-  });
+  const server = serveH2(serve, cert, handler, 500);
   const client = Deno.createHttpClient({ caCerts: [cert.cert], http1: false, http2: true });
   try {
     const base = `https://127.0.0.1:${server.port}`;
@@ -130,15 +143,7 @@ Deno.test("HTTP/2 session: an idle session says GOAWAY before it is closed", asy
   assert.ok(serve, "this Deno has no per-connection HTTP server");
   const cert = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
   const handler = () => new HttpResponse(200, {}, "ok");
-  const server = serveHttp1({
-    hostname: "127.0.0.1",
-    port: 0,
-    keepAliveTimeoutMs: 300,
-    maxConnections: 0,
-    tls: { cert: cert.cert, key: cert.key },
-    handler,
-    h2: (socket, host) => new H2Session(serve, socket, handler, host),
-  });
+  const server = serveH2(serve, cert, handler, 300);
   try {
     // A client that answers the ping: the session ends as soon as it has.
     const polite = await idleSession(server.port, cert.cert, true);
