@@ -1412,6 +1412,34 @@ Deno.test("serveHttp1 lets a refused client read the answer while it is still se
 // ---------------------------------------------------------------------------
 // TLS.
 
+Deno.test("serveHttp1: accepted connections have TCP_NODELAY, plain and TLS", async () => {
+  const { makeSelfSignedCert } = await import("../../../tools/self_signed_cert.ts");
+  const { tcpNoDelayOf } = await import("../../fixtures/socket_options.ts");
+  const cert = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
+  const handler = () => new HttpResponse(200, {}, "ok");
+  const plain = start(handler);
+  const tls = start(handler, { tls: { cert: cert.cert, key: cert.key } });
+  const clients: Deno.Conn[] = [];
+  try {
+    for (const [server, secure] of [[plain, false], [tls, true]] as const) {
+      const options = { hostname: "127.0.0.1", port: server.port };
+      const client = secure
+        ? await Deno.connectTls({ ...options, caCerts: [cert.cert] })
+        : await Deno.connect(options);
+      clients.push(client);
+      await client.write(encoder.encode(get("/")));
+      // Answered: the server has accepted and set the connection up.
+      assert.ok((await client.read(new Uint8Array(4096))) !== null);
+      assert.equal(tcpNoDelayOf(client.localAddr, "peer"), 1, secure ? "TLS" : "plain");
+    }
+  } finally {
+    for (const client of clients) client.close();
+    await plain.stop(0);
+    await tls.stop(0);
+    await Deno.remove(cert.dir, { recursive: true });
+  }
+});
+
 Deno.test("serveHttp1 over TLS: requests say https; a client that never handshakes loses its slot and socket", async () => {
   const { makeSelfSignedCert } = await import("../../../tools/self_signed_cert.ts");
   const cert = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
