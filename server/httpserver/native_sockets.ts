@@ -177,6 +177,7 @@ export class SocketShutdown {
 export function setNoDelayOnListeners(addr: Deno.Addr, lib = openLibc()): number {
   const key = endpointKey(addr);
   if (lib === undefined || key === undefined) return 0;
+  const port = (addr as Deno.NetAddr).port;
   const sockaddr = new Uint8Array(SOCKADDR_SIZE);
   const int = new Uint32Array(1);
   const intBytes = new Uint8Array(int.buffer);
@@ -192,7 +193,9 @@ export function setNoDelayOnListeners(addr: Deno.Addr, lib = openLibc()): number
   for (const entry of entries) {
     const fd = Number(entry.name);
     length[0] = SOCKADDR_SIZE;
-    if (lib.getsockname(fd, sockaddr, lengthBytes) !== 0 || sockaddrKey(sockaddr) !== key) continue;
+    if (lib.getsockname(fd, sockaddr, lengthBytes) !== 0) continue;
+    // The port rules out nearly every other socket before any key is made.
+    if (((sockaddr[2] << 8) | sockaddr[3]) !== port || sockaddrKey(sockaddr) !== key) continue;
     // A listening socket has no peer; the connections it accepted share its local address.
     length[0] = SOCKADDR_SIZE;
     if (lib.getpeername(fd, sockaddr, lengthBytes) === 0) continue;
