@@ -12,6 +12,7 @@
 
 import type { AbortWatch } from "./abort_watch.ts";
 import { HeaderFields, isHeaders } from "./header_fields.ts";
+import { isBodilessStatus } from "./status_text.ts";
 
 /** A message body: bytes, a byte stream, or nothing. */
 export type Body = Uint8Array | ReadableStream<Uint8Array> | null;
@@ -242,11 +243,6 @@ export class HttpRequest extends Message {
   get url(): string {
     return this.query ? `${this.path}?${this.query}` : this.path;
   }
-}
-
-/** Whether responses with `status` carry no body (1xx, 204 No Content, 304 Not Modified). */
-export function isBodilessStatus(status: number): boolean {
-  return status < 200 || status === 204 || status === 304;
 }
 
 /** A response inside a pipeline: mutable status, headers and body. */

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type Context, HttpResponse, isBodilessStatus } from "./context.ts";
+import { type Context, HttpResponse } from "./context.ts";
+import { isBodilessStatus } from "./status_text.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { headerNameProblem, readHeaderMap, toHeaderValue } from "./header_adapt.ts";
 import { HeaderFields } from "./header_fields.ts";

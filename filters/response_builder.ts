@@ -23,7 +23,8 @@ import {
   defineBuilderKind,
   headersField,
 } from "./builder.ts";
-import { copyHeaders, HttpResponse, isBodilessStatus } from "./context.ts";
+import { copyHeaders, HttpResponse } from "./context.ts";
+import { isBodilessStatus } from "./status_text.ts";
 import type { FilterKind } from "./filter.ts";
 
 /** The ResponseBuilder spec. */

@@ -63,3 +63,8 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   510: "Not Extended",
   511: "Network Authentication Required",
 };
+
+/** Whether responses with `status` carry no body (1xx, 204 No Content, 304 Not Modified). */
+export function isBodilessStatus(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}

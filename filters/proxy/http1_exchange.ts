@@ -28,6 +28,7 @@ import {
 } from "./http1_request_head.ts";
 import type { UpstreamRequest, UpstreamResponse } from "./http1_client.ts";
 import { UpstreamError } from "./upstream_error.ts";
+import { isBodilessStatus } from "../status_text.ts";
 
 /** Bodies up to this size are written in the same write as the head. */
 const INLINE_BODY_MAX = 16 * 1024;
@@ -331,7 +332,8 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
   #respond(head: ResponseHead): UpstreamResponse | Promise<UpstreamResponse> {
     const { status, headers } = head;
     if (head.close) this.#reusable = false;
-    if (status === 204 || status === 304 || this.#prepared.req.method === "HEAD") {
+    // Interim (1xx) heads were skipped: this is the final one.
+    if (isBodilessStatus(status) || this.#prepared.req.method === "HEAD") {
       this.#responseFinished();
       return { status, headers, body: null };
     }

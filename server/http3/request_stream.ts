@@ -28,6 +28,7 @@ import {
   isReservedHttp2FrameType,
   writeFrameHeader,
 } from "./frames.ts";
+import { isBodilessStatus } from "../../filters/status_text.ts";
 import { checkTrailers, fieldSectionSize, parseRequestHead, responseFields } from "./message.ts";
 import type { QpackDecoder } from "./qpack_decoder.ts";
 import type { QpackEncoder } from "./qpack_encoder.ts";
@@ -299,7 +300,7 @@ export class RequestExchange {
       fields = responseFields(500, response.headers);
     }
     const body = response.body;
-    if (body === null || isHead || status === 204 || status === 304 || status < 200) {
+    if (body === null || isHead || isBodilessStatus(status)) {
       await body?.cancel().catch(() => {});
       await this.#writeHeaders(fields, null);
       await this.#writer.close();

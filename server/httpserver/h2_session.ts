@@ -8,7 +8,8 @@
  * @module
  */
 
-import { type HttpResponse, isBodilessStatus } from "../../filters/context.ts";
+import type { HttpResponse } from "../../filters/context.ts";
+import { isBodilessStatus } from "../../filters/status_text.ts";
 import type { ServeHttpOnConnection } from "./runtime_internals.ts";
 import type { ServedConnection, SessionHost } from "./served_connection.ts";
 import { socketShutdown } from "./native_sockets.ts";

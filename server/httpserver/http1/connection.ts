@@ -9,7 +9,8 @@
  */
 
 import { AbortNotice, type AbortWatch } from "../../../filters/abort_watch.ts";
-import { HttpRequest, type HttpResponse, isBodilessStatus } from "../../../filters/context.ts";
+import { HttpRequest, type HttpResponse } from "../../../filters/context.ts";
+import { isBodilessStatus } from "../../../filters/status_text.ts";
 import {
   type BodyReader,
   ChunkedReader,
