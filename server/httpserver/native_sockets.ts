@@ -82,6 +82,37 @@ function bitsOf(bytes: Uint8Array, from: number, to: number): bigint {
   return bits;
 }
 
+/** Reads sockets' addresses through glibc into one buffer, reused from read to read. */
+class AddressReader {
+  readonly #libc: Libc;
+  readonly #sockaddr = new Uint8Array(SOCKADDR_SIZE);
+  readonly #length = new Uint32Array(1);
+  readonly #lengthBytes = new Uint8Array(this.#length.buffer);
+
+  constructor(libc: Libc) {
+    this.#libc = libc;
+  }
+
+  /**
+   * Reads the peer (`getpeername`) or local (`getsockname`) address of
+   * `fd`; false when it has none (not a socket, or no peer).
+   */
+  read(call: "getpeername" | "getsockname", fd: number): boolean {
+    this.#length[0] = SOCKADDR_SIZE;
+    return this.#libc[call](fd, this.#sockaddr, this.#lengthBytes) === 0;
+  }
+
+  /** The port of the address last read: cheaper than its key, to rule sockets out. */
+  get port(): number {
+    return (this.#sockaddr[2] << 8) | this.#sockaddr[3];
+  }
+
+  /** {@linkcode endpointKey} of the address last read. */
+  key(): string | undefined {
+    return sockaddrKey(this.#sockaddr);
+  }
+}
+
 /**
  * Collects sockets to shut down and shuts them down together, in one pass
  * over the process's descriptors, right after the current task (timed-out
@@ -138,26 +169,20 @@ export class SocketShutdown {
     } catch {
       return 0;
     }
-    const sockaddr = new Uint8Array(SOCKADDR_SIZE);
-    const length = new Uint32Array(1);
-    const lengthBytes = new Uint8Array(length.buffer);
-    const addressOf = (call: "getpeername" | "getsockname", fd: number): boolean => {
-      length[0] = SOCKADDR_SIZE;
-      return libc[call](fd, sockaddr, lengthBytes) === 0;
-    };
+    const address = new AddressReader(libc);
     let found = 0;
     for (let i = 0; i < fds.length && queued.size > 0; i++) {
       if (i > 0 && i % FDS_PER_SLICE === 0) await new Promise((resolve) => setTimeout(resolve, 0));
       const fd = fds[i];
       // getpeername fails at once for files, pipes and listening sockets; the
       // peer's port rules out nearly every other socket before any key is made.
-      if (!addressOf("getpeername", fd)) continue;
-      const port = (sockaddr[2] << 8) | sockaddr[3];
+      if (!address.read("getpeername", fd)) continue;
+      const port = address.port;
       const sockets = queued.get(port);
       if (sockets === undefined) continue;
-      const peerKey = sockaddrKey(sockaddr);
-      if (!addressOf("getsockname", fd)) continue;
-      const localKey = sockaddrKey(sockaddr);
+      const peerKey = address.key();
+      if (!address.read("getsockname", fd)) continue;
+      const localKey = address.key();
       const at = sockets.findIndex(([peer, local]) => peer === peerKey && local === localKey);
       if (at < 0) continue;
       if (libc.shutdown(fd, SHUT_RDWR) === 0) found++;
@@ -178,11 +203,11 @@ export function setNoDelayOnListeners(addr: Deno.Addr, lib = openLibc()): number
   const key = endpointKey(addr);
   if (lib === undefined || key === undefined) return 0;
   const port = (addr as Deno.NetAddr).port;
-  const sockaddr = new Uint8Array(SOCKADDR_SIZE);
+  const address = new AddressReader(lib);
   const int = new Uint32Array(1);
   const intBytes = new Uint8Array(int.buffer);
-  const length = new Uint32Array(1);
-  const lengthBytes = new Uint8Array(length.buffer);
+  const intLength = new Uint32Array(1);
+  const intLengthBytes = new Uint8Array(intLength.buffer);
   let set = 0;
   let entries: Deno.DirEntry[];
   try {
@@ -192,15 +217,13 @@ export function setNoDelayOnListeners(addr: Deno.Addr, lib = openLibc()): number
   }
   for (const entry of entries) {
     const fd = Number(entry.name);
-    length[0] = SOCKADDR_SIZE;
-    if (lib.getsockname(fd, sockaddr, lengthBytes) !== 0) continue;
+    if (!address.read("getsockname", fd)) continue;
     // The port rules out nearly every other socket before any key is made.
-    if (((sockaddr[2] << 8) | sockaddr[3]) !== port || sockaddrKey(sockaddr) !== key) continue;
+    if (address.port !== port || address.key() !== key) continue;
     // A listening socket has no peer; the connections it accepted share its local address.
-    length[0] = SOCKADDR_SIZE;
-    if (lib.getpeername(fd, sockaddr, lengthBytes) === 0) continue;
-    length[0] = 4;
-    if (lib.getsockopt(fd, SOL_SOCKET, SO_TYPE, intBytes, lengthBytes) !== 0) continue;
+    if (address.read("getpeername", fd)) continue;
+    intLength[0] = 4;
+    if (lib.getsockopt(fd, SOL_SOCKET, SO_TYPE, intBytes, intLengthBytes) !== 0) continue;
     if (int[0] !== SOCK_STREAM) continue; // HTTP/3's UDP socket on the same port
     int[0] = 1;
     if (lib.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, intBytes, 4) === 0) set++;
