@@ -292,15 +292,15 @@ export class RequestExchange {
       await response.body?.cancel().catch(() => {});
       throw this.#requestError;
     }
-    const status = response.status;
-    let fields = responseFields(status, response.headers);
+    let fields = responseFields(response.status, response.headers);
     if (fieldSectionSize(fields) > this.#ctx.peerMaxFieldSectionSize) {
       await response.body?.cancel().catch(() => {});
       response = textResponse(500, "response header section exceeds the client's limit\n");
       fields = responseFields(500, response.headers);
     }
+    // The status that goes out, which is the 500 above when it was swapped in.
     const body = response.body;
-    if (body === null || isHead || isBodilessStatus(status)) {
+    if (body === null || isHead || isBodilessStatus(response.status)) {
       await body?.cancel().catch(() => {});
       await this.#writeHeaders(fields, null);
       await this.#writer.close();

@@ -152,8 +152,12 @@ export class RawH3Client {
   }
 
   /** Opens our control stream with an empty SETTINGS frame, as a client must. */
-  openControlStream(): Promise<WritableStreamDefaultWriter<Uint8Array>> {
-    return this.openUniStream(new Uint8Array([STREAM_TYPE.CONTROL, ...encodeSettingsFrame([])]));
+  openControlStream(
+    settings: ReadonlyArray<readonly [number, number]> = [],
+  ): Promise<WritableStreamDefaultWriter<Uint8Array>> {
+    return this.openUniStream(
+      new Uint8Array([STREAM_TYPE.CONTROL, ...encodeSettingsFrame(settings)]),
+    );
   }
 
   /** A HEADERS frame for `fields` (flat name/value list), encoded with static QPACK. */

@@ -11,24 +11,21 @@ import { getFields, gtlsclient, RawH3Client, testCert, within } from "./_helpers
 async function withServer(
   fn: (port: number, cert: string, server: Http3Server) => Promise<void>,
   options: { maxHeaderBytes?: number; idleTimeoutMs?: number } = {},
+  handler: (request: Request) => Response | Promise<Response> = echoSummary,
 ): Promise<void> {
   const { cert, key } = await testCert();
-  const server = serveHttp3({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert,
-    key,
-    ...options,
-    handler: async (request) => {
-      const body = request.body ? await request.text() : "";
-      return new Response(`ok ${request.method} ${new URL(request.url).pathname} ${body.length}\n`);
-    },
-  });
+  const server = serveHttp3({ hostname: "127.0.0.1", port: 0, cert, key, ...options, handler });
   try {
     await fn(server.addr.port, cert, server);
   } finally {
     await server.shutdown(1000);
   }
+}
+
+/** Answers with the method, path and body length. */
+async function echoSummary(request: Request): Promise<Response> {
+  const body = request.body ? await request.text() : "";
+  return new Response(`ok ${request.method} ${new URL(request.url).pathname} ${body.length}\n`);
 }
 
 /** Asserts the server closed `client`'s connection with `code`, and that a fresh connection still works. */
@@ -178,6 +175,27 @@ Deno.test("an oversized header section gets 431", async () => {
       client.close();
     }
   }, { maxHeaderBytes: 1024 });
+});
+
+Deno.test("a response header section over the client's limit becomes a 500 with its reason", async () => {
+  const bodiless = () =>
+    new Response(null, { status: 204, headers: { "x-big": "a".repeat(2000) } });
+  await withServer(
+    async (port, cert) => {
+      const client = await RawH3Client.connect(port, cert);
+      try {
+        // SETTINGS_MAX_FIELD_SECTION_SIZE (0x06): 1 000 bytes.
+        await client.openControlStream([[0x06, 1000]]);
+        const response = await client.request(client.headersFrame(getFields("/big")));
+        assert.equal(response.status, "500");
+        assert.match(response.body, /response header section exceeds the client's limit/);
+      } finally {
+        client.close();
+      }
+    },
+    {},
+    bodiless,
+  );
 });
 
 Deno.test("a body that does not match content-length gets 400", async () => {
