@@ -11,7 +11,7 @@
  */
 
 import type { AbortWatch } from "./abort_watch.ts";
-import { HeaderFields, isHeaders } from "./header_fields.ts";
+import { forEachHeaderField, HeaderFields, isHeaders } from "./header_fields.ts";
 import { isBodilessStatus } from "./status_text.ts";
 
 /** A message body: bytes, a byte stream, or nothing. */
@@ -271,8 +271,7 @@ export class HttpResponse extends Message {
     appendTarget = response.headers;
     const headers = this.rawHeaders;
     try {
-      if (headers instanceof HeaderFields) headers.forEachField(appendToTarget);
-      else headers.forEach(appendToTarget);
+      forEachHeaderField(headers, appendToTarget);
     } finally {
       appendTarget = NO_HEADERS;
     }

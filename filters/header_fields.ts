@@ -218,6 +218,19 @@ export function headHasBadValueChar(head: string): boolean {
   return BAD_VALUE_CHAR.test(head);
 }
 
+/**
+ * Calls `fn` for every field of `headers`: a {@linkcode HeaderFields} in
+ * arrival order with repeated fields separately, a runtime `Headers` through
+ * its `forEach` (several times faster than for-of over it).
+ */
+export function forEachHeaderField(
+  headers: Headers,
+  fn: (value: string, name: string) => void,
+): void {
+  if (headers instanceof HeaderFields) headers.forEachField(fn);
+  else headers.forEach(fn);
+}
+
 /** Whether `value` is a `Headers` or a {@linkcode HeaderFields}. */
 export function isHeaders(value: unknown): value is Headers {
   return value instanceof HeaderFields || value instanceof Headers;
