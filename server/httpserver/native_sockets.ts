@@ -50,7 +50,8 @@ const LIBC_SYMBOLS = {
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
 } as const;
 
-type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
+/** The glibc socket calls this module uses. */
+export type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
 
 /**
  * A key naming one end of a TCP connection ("4:<hex address>:<port>" or
@@ -83,7 +84,8 @@ function bitsOf(bytes: Uint8Array, from: number, to: number): bigint {
 }
 
 /** Reads sockets' addresses through glibc into one buffer, reused from read to read. */
-class AddressReader {
+/** Reads a socket's addresses into one reused buffer; see {@linkcode openLibc}. */
+export class AddressReader {
   readonly #libc: Libc;
   readonly #sockaddr = new Uint8Array(SOCKADDR_SIZE);
   readonly #length = new Uint32Array(1);
@@ -234,7 +236,7 @@ export function setNoDelayOnListeners(addr: Deno.Addr, lib = openLibc()): number
 let libc: Libc | undefined | null = null;
 
 /** glibc's socket calls, opened once; undefined off Linux or without the FFI permission. */
-function openLibc(): Libc | undefined {
+export function openLibc(): Libc | undefined {
   if (libc !== null) return libc;
   libc = undefined;
   if (Deno.build.os !== "linux") return libc;
