@@ -22,6 +22,7 @@ import { canPin, cpuPlan } from "./lib/cpu_pinning.ts";
 import { ProcessGroup } from "./lib/processes.ts";
 import { formatReport, type ScenarioResult } from "./lib/report.ts";
 import { type RunSettings, type Scenario, SCENARIOS } from "./lib/scenarios.ts";
+import { checkTargets, formatTargets } from "./lib/targets.ts";
 import type { TlsFiles } from "./lib/configs.ts";
 import { onPath } from "../tools/ensure_deps.ts";
 import { makeSelfSignedCert } from "../tools/self_signed_cert.ts";
@@ -213,6 +214,8 @@ async function main(): Promise<number> {
       return 130;
     }
     console.log(formatReport(results));
+    const targets = checkTargets(results);
+    console.log(`\n${formatTargets(targets)}`);
     const output = {
       date: new Date().toISOString(),
       machine: { cpus: navigator.hardwareConcurrency, os: Deno.osRelease() },
@@ -231,6 +234,7 @@ async function main(): Promise<number> {
         idleConnections: options.idleConnections,
       },
       scenarios: results,
+      targets,
     };
     await Deno.mkdir(options.out.replace(/\/[^/]*$/, ""), { recursive: true });
     await Deno.writeTextFile(options.out, JSON.stringify(output, null, 2) + "\n");
