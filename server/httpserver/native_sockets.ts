@@ -83,8 +83,10 @@ function bitsOf(bytes: Uint8Array, from: number, to: number): bigint {
   return bits;
 }
 
-/** Reads sockets' addresses through glibc into one buffer, reused from read to read. */
-/** Reads a socket's addresses into one reused buffer; see {@linkcode openLibc}. */
+/**
+ * Reads sockets' addresses through glibc ({@linkcode openLibc}) into one
+ * buffer, reused from read to read.
+ */
 export class AddressReader {
   readonly #libc: Libc;
   readonly #sockaddr = new Uint8Array(SOCKADDR_SIZE);
