@@ -151,7 +151,7 @@ export class RawH3Client {
     return writer;
   }
 
-  /** Opens our control stream with an empty SETTINGS frame, as a client must. */
+  /** Opens our control stream with a SETTINGS frame (empty by default), as a client must. */
   openControlStream(
     settings: ReadonlyArray<readonly [number, number]> = [],
   ): Promise<WritableStreamDefaultWriter<Uint8Array>> {
