@@ -35,10 +35,10 @@ import {
 import { logTail } from "./processes.ts";
 import { cpuTimes, rssKb, RssSampler, threadCount } from "./proc_stats.ts";
 import {
+  bestRoundCost,
   compareIdleToNginx,
   compareToNginx,
   type ContenderResult,
-  costPercent,
   type IdleResult,
   type RoundResult,
   type ScenarioResult,
@@ -417,20 +417,14 @@ const pipelineCostScenario: Scenario = {
         );
       },
     );
-    const [plain, full] = contenders.map((c) => c.summary);
+    const [plain, full] = contenders;
     return {
       name: this.name,
       description: this.description,
       load:
         `wrk -t1 -c64 GET / and GET ${VALIDATED_PATH} in turns, with ${VALIDATOR_HEADER.name}: ${VALIDATOR_HEADER.value}`,
       contenders,
-      cost: {
-        requestsPerSecondPercent: costPercent(plain.requestsPerSecond, full.requestsPerSecond),
-        requestsPerCpuSecondPercent: costPercent(
-          plain.requestsPerCpuSecond,
-          full.requestsPerCpuSecond,
-        ),
-      },
+      cost: bestRoundCost(plain.rounds, full.rounds),
       notes,
     };
   },

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  bestRoundCost,
   compareIdleToNginx,
   compareToNginx,
   type ContenderResult,
@@ -104,6 +105,33 @@ Deno.test("costPercent is how much lower a value is than its base", () => {
   assert.ok(Math.abs(costPercent(100, 110) + 10) < 1e-9);
 });
 
+Deno.test("bestRoundCost compares best rounds and lists each round's pair", () => {
+  // The second round of the longer pipeline met a slow phase.
+  const base = [round(100), round(98), round(80)];
+  const value = [round(97), round(40), round(78)];
+  const cost = bestRoundCost(base, value);
+  assert.ok(Math.abs(cost.requestsPerSecondPercent - 3) < 1e-9);
+  assert.ok(Math.abs(cost.requestsPerCpuSecondPercent - 3) < 1e-9);
+  assert.deepEqual(cost.roundsRequestsPerSecondPercent?.map((c) => Math.round(c * 100) / 100), [
+    3,
+    59.18,
+    2.5,
+  ]);
+  // A contender that ran fewer rounds pairs only those.
+  assert.equal(bestRoundCost(base, value.slice(0, 1)).roundsRequestsPerSecondPercent?.length, 1);
+  const text = formatReport([{
+    name: "pipeline-cost",
+    description: "",
+    load: "",
+    notes: [],
+    cost,
+  }]);
+  assert.match(
+    text,
+    /: 3\.0% req\/s, 3\.0% req\/CPU-s \(best rounds; req\/s round by round: 3\.0%, 59\.2%, 2\.5%\)/,
+  );
+});
+
 Deno.test("formatColumns pads names left and numbers right", () => {
   assert.equal(
     formatColumns([["proxy", "req/s"], ["node", "5"], ["haproxy", "12345"]]),
@@ -130,7 +158,7 @@ Deno.test("formatReport prints each scenario with its table, cost, notes and fai
     text,
     /\nnode +50 +0\.50x +100 +0\.50x +5000\.0 +5000\.0 +1\.000 +2\.000 +10\.0 +1\.00x +0\n/,
   );
-  assert.match(text, /cost of validator \+ request adaptor: 12\.3% req\/s, 5\.0% req\/CPU-s/);
+  assert.match(text, /cost of validator \+ request adaptor: 12\.3% req\/s, 5\.0% req\/CPU-s\n/);
   assert.match(text, /note: node-2w skipped: no/);
   assert.match(text, /== h2-tls: h2\n {3}load: \n {3}FAILED: nginx did not start/);
 });
