@@ -249,7 +249,7 @@ export async function startNode(env: BenchEnv, options: NodeStartOptions): Promi
     Deno.execPath(),
     "run",
     // As `deno task serve`: lets the node give heap back when traffic stops.
-    "--v8-flags=--expose-gc,--no-memory-reducer,--max-semi-space-size=8",
+    "--v8-flags=--expose-gc,--no-memory-reducer,--max-semi-space-size=8,--no-allocation-site-pretenuring",
     "--unstable-net",
     "--unstable-no-legacy-abort",
     "--allow-all",

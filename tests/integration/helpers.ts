@@ -9,7 +9,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
 const DENO_FLAGS = [
   "run",
-  "--v8-flags=--expose-gc,--no-memory-reducer,--max-semi-space-size=8",
+  "--v8-flags=--expose-gc,--no-memory-reducer,--max-semi-space-size=8,--no-allocation-site-pretenuring",
   "--unstable-net",
   "--unstable-no-legacy-abort",
   "--allow-all",
