@@ -131,7 +131,10 @@ function idleMemory(scenarios: readonly ScenarioResult[]): TargetCheck {
 function pipelineCost(scenarios: readonly ScenarioResult[]): TargetCheck {
   const cost = scenarios.find((s) => s.name === "pipeline-cost")?.cost;
   const target = `validator + request adaptor: under ${PIPELINE_COST_PERCENT} % of throughput`;
-  if (!cost) return unknown(target, "pipeline-cost");
+  // No finite cost when either path never finished a round.
+  if (!cost || !Number.isFinite(cost.requestsPerSecondPercent)) {
+    return unknown(target, "pipeline-cost");
+  }
   return {
     target,
     measured: `${cost.requestsPerSecondPercent.toFixed(1)} % req/s, ${

@@ -112,6 +112,9 @@ Deno.test("pipeline cost is judged on requests/s", () => {
   const scenarios = run({ rps: 100, cpu: 100, p99: 2 }, [101, 95]);
   scenarios[2].cost = { requestsPerSecondPercent: 5, requestsPerCpuSecondPercent: 1 };
   assert.equal(checkTargets(scenarios)[6].met, false);
+  // A path that never finished a round leaves no cost to judge.
+  scenarios[2].cost = { requestsPerSecondPercent: NaN, requestsPerCpuSecondPercent: NaN };
+  assert.equal(checkTargets(scenarios)[6].met, undefined);
 });
 
 Deno.test("targets without their scenario, or whose contender never ran, are not judged", () => {
