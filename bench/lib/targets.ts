@@ -57,9 +57,10 @@ function atLeastNginx(
   target: string,
   minimum: number,
 ): TargetCheck {
-  const node = contender(scenarios, scenario, "node");
-  const ratios = node?.vsNginx;
-  if (!ratios) return unknown(target, `${scenario}: node or nginx`);
+  const ratios = contender(scenarios, scenario, "node")?.vsNginx;
+  if (!ratios || !contender(scenarios, scenario, "nginx")) {
+    return unknown(target, `${scenario}: node or nginx`);
+  }
   return {
     target,
     measured: `${times(ratios.requestsPerSecond)} req/s, ${

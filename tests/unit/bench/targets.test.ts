@@ -132,6 +132,10 @@ Deno.test("targets without their scenario, or whose contender never ran, are not
     undefined,
   ]);
   assert.match(checks[2].measured, /not measured \(static: node or nginx\)/);
+  // nginx dropped before its first round: nothing to compare the node with.
+  const nginx = scenarios[0].contenders!.find((c) => c.name === "nginx")!;
+  nginx.rounds = [];
+  assert.equal(checkTargets(scenarios)[0].met, undefined);
   assert.match(checks[3].measured, /--workers 0 leaves them out/);
 });
 
