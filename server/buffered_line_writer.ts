@@ -46,7 +46,7 @@ export class BufferedLineWriter {
   /** Appends `text` to the line being built (it must hold no newline). */
   text(text: string): this {
     const length = text.length;
-    const buf = this.#end + length > this.#buf.length ? this.#grow(length) : this.#buf;
+    const buf = this.#room(length);
     const copied = copyChars(text, buf, this.#end, 0x80);
     this.#end += copied;
     return copied === length ? this : this.#encode(text.slice(copied));
@@ -56,7 +56,7 @@ export class BufferedLineWriter {
   int(value: number): this {
     if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER)) return this.text(String(value));
     const digits = decimalLength(value);
-    const buf = this.#end + digits > this.#buf.length ? this.#grow(digits) : this.#buf;
+    const buf = this.#room(digits);
     this.#end = writeDecimal(value, buf, this.#end);
     return this;
   }
@@ -66,7 +66,7 @@ export class BufferedLineWriter {
     const micros = Math.round(ms * 1000);
     if (!(micros >= 0 && micros <= Number.MAX_SAFE_INTEGER)) return this.text(ms.toFixed(3));
     this.int(Math.floor(micros / 1000));
-    const buf = this.#end + 4 > this.#buf.length ? this.#grow(4) : this.#buf;
+    const buf = this.#room(4);
     const fraction = micros % 1000;
     const at = this.#end;
     buf[at] = DOT;
@@ -79,7 +79,7 @@ export class BufferedLineWriter {
 
   /** Ends the line being built; a full batch is written now, others within 200 ms. */
   endLine(): void {
-    const buf = this.#end + 1 > this.#buf.length ? this.#grow(1) : this.#buf;
+    const buf = this.#room(1);
     buf[this.#end++] = NEWLINE;
     this.#complete = this.#end;
     if (this.#complete >= BATCH_BYTES) this.flush();
@@ -130,11 +130,14 @@ export class BufferedLineWriter {
 
   /** Appends `text` through the UTF-8 encoder (chars beyond ASCII). */
   #encode(text: string): this {
-    const buf = this.#end + text.length * 3 > this.#buf.length
-      ? this.#grow(text.length * 3)
-      : this.#buf;
+    const buf = this.#room(text.length * 3);
     this.#end += encoder.encodeInto(text, buf.subarray(this.#end)).written;
     return this;
+  }
+
+  /** The buffer, with room for `more` bytes after the line being built. */
+  #room(more: number): Uint8Array<ArrayBuffer> {
+    return this.#end + more <= this.#buf.length ? this.#buf : this.#grow(more);
   }
 
   /**
