@@ -31,13 +31,14 @@ const IDLE_RSS_MB = 150;
 /** The validator and request adaptor may cost at most this share of throughput. */
 const PIPELINE_COST_PERCENT = 5;
 
+/** The contender of `scenario` named `name` (or matching it) that ran at least one round. */
 function contender(
   scenarios: readonly ScenarioResult[],
   scenario: string,
-  name: string,
+  name: string | RegExp,
 ): ContenderResult | undefined {
   const found = scenarios.find((s) => s.name === scenario)?.contenders?.find((c) =>
-    c.name === name
+    typeof name === "string" ? c.name === name : name.test(c.name)
   );
   // A contender dropped before any round has no figures to judge.
   return found && found.rounds.length > 0 ? found : undefined;
@@ -88,9 +89,7 @@ function twoWorkers(scenarios: readonly ScenarioResult[]): TargetCheck[] {
   const cpuTarget = `two workers: req/CPU-s within ${WORKERS_CPU_SLACK * 100} % of one data plane`;
   const rateTarget = "two workers: more req/s than one data plane";
   const one = contender(scenarios, "proxy-small-64", "node");
-  const two = scenarios.find((s) => s.name === "proxy-small-64")?.contenders?.find((c) =>
-    /^node-\d+w$/.test(c.name) && c.rounds.length > 0
-  );
+  const two = contender(scenarios, "proxy-small-64", /^node-\d+w$/);
   if (!one || !two) {
     const missing = "proxy-small-64: node and node-Nw (--workers 0 leaves them out)";
     return [unknown(cpuTarget, missing), unknown(rateTarget, missing)];
