@@ -15,6 +15,7 @@ const NEEDS: Record<string, Record<string, string>> = {
     gtlsclient: "ngtcp2-client",
     openssl: "openssl",
     curl: "curl",
+    h2load: "nghttp2-client",
   },
   bench: {
     nginx: "nginx-light",

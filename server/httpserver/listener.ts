@@ -1,21 +1,20 @@
 /**
- * Listeners for an HTTPServer: our own HTTP/1.1 server for plain HTTP (h2c
- * connections are passed to an internal `Deno.serve`) and for TLS, with a
- * certificate chosen by server name when there are several (connections
- * that choose HTTP/2 by ALPN are served by the runtime's per-connection
- * HTTP server); with `--http1-server deno`, `Deno.serve` and, for several
- * certificates, `node:http2`'s secure server with an SNI callback; QUIC for
- * HTTP/3. Whichever runs, requests reach the same handler as the
- * pipeline's `HttpRequest`.
+ * Listeners for an HTTPServer: our own HTTP/1.1 and HTTP/2 servers for
+ * plain HTTP (HTTP/2 as h2c with prior knowledge) and for TLS (HTTP/2 by
+ * ALPN), with a certificate chosen by server name when there are several;
+ * with `--http1-server deno`, `Deno.serve` and, for several certificates,
+ * `node:http2`'s secure server with an SNI callback; QUIC for HTTP/3.
+ * Whichever runs, requests reach the same handler as the pipeline's
+ * `HttpRequest`.
  *
  * @module
  */
 
 import { parseDuration } from "../../filters/spec.ts";
 import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
-import { H2Session } from "./h2_session.ts";
 import { setNoDelayOnListeners } from "./native_sockets.ts";
-import { serveHttpOnConnection, sniResolverSymbol } from "./runtime_internals.ts";
+import { sniResolverSymbol } from "./runtime_internals.ts";
+import { Http2Session } from "../http2/session.ts";
 import { ReactorTurn } from "./reactor_turn.ts";
 import { serveHttp1, type TlsKeyPair } from "./http1/server.ts";
 import type { HTTPServerSpec } from "./spec.ts";
@@ -105,7 +104,7 @@ export async function startListener(
   const hostname = spec.address ?? "0.0.0.0";
   if (!spec.https) return startPlainListener(spec, hostname, handler, options);
   const pairs = certPairs(spec);
-  const own = options.http1Server !== "deno" && serveHttpOnConnection !== undefined &&
+  const own = options.http1Server !== "deno" &&
     (pairs.length === 1 || sniResolverSymbol !== undefined);
   let tcp: Listener;
   if (own) {
@@ -168,10 +167,10 @@ function startPlainListener(
 
 /**
  * Our HTTP/1.1 server, which enforces `keepAliveTimeout` and
- * `maxConnections` on every connection it accepts. Plain: h2c connections
- * go through an {@linkcode H2cBridge}. TLS (one certificate, or one chosen
- * by server name): connections that choose HTTP/2 by ALPN become
- * {@linkcode H2Session}s.
+ * `maxConnections` on every connection it accepts, with our HTTP/2
+ * sessions for TLS connections that choose "h2" by ALPN (one certificate,
+ * or one chosen by server name) and for plain ones that open with the
+ * HTTP/2 preface (h2c).
  */
 function startHttp1Listener(
   spec: HTTPServerSpec,
@@ -180,8 +179,6 @@ function startHttp1Listener(
   options: ListenerOptions,
   tls?: TlsKeyPair | ((serverName: string) => TlsKeyPair),
 ): Listener {
-  const h2c = tls ? undefined : new H2cBridge(webHandler(handler, "HTTP/2"), options);
-  const serveH2 = serveHttpOnConnection;
   const server = serveHttp1({
     hostname,
     port: spec.port,
@@ -189,68 +186,14 @@ function startHttp1Listener(
     handler,
     keepAliveTimeoutMs: parseDuration(spec.keepAliveTimeout) ?? 60_000,
     maxConnections: Math.ceil(spec.maxConnections / (options.planes ?? 1)),
-    h2c: h2c && ((socket, received) => h2c.take(socket, received)),
     tls,
-    h2: tls && serveH2 && ((socket, host) => new H2Session(serveH2, socket, handler, host)),
+    h2: (socket, host, received) => new Http2Session(socket, host, received),
     onError: options.onError,
   });
   return {
     port: server.port,
-    async shutdown(graceMs: number) {
-      await Promise.all([server.shutdown(graceMs), h2c?.shutdown(graceMs)]);
-    },
+    shutdown: (graceMs: number) => server.shutdown(graceMs),
   };
-}
-
-/**
- * Serves h2c connections: each is piped to a `Deno.serve` listening on a
- * loopback port of its own, started on first use. Requests there see the
- * real client's address, looked up by the pipe's local port.
- */
-class H2cBridge {
-  readonly #handler: WebHandler;
-  readonly #options: ListenerOptions;
-  #inner: Listener | undefined;
-  readonly #peers = new Map<number, Deno.NetAddr>();
-
-  constructor(handler: WebHandler, options: ListenerOptions) {
-    this.#handler = handler;
-    this.#options = options;
-  }
-
-  async take(socket: Deno.Conn, received: Uint8Array): Promise<void> {
-    const peers = this.#peers;
-    this.#inner ??= startDenoListener(0, "127.0.0.1", (req, peer) => {
-      const pipe = peer();
-      return this.#handler(req, () => peers.get(pipe.port) ?? pipe);
-    }, { onError: this.#options.onError });
-    let pipe: Deno.TcpConn | undefined;
-    try {
-      pipe = await Deno.connect({ hostname: "127.0.0.1", port: this.#inner.port });
-      // Frames copied in small writes must not wait for delayed ACKs.
-      pipe.setNoDelay(true);
-      const port = (pipe.localAddr as Deno.NetAddr).port;
-      peers.set(port, socket.remoteAddr as Deno.NetAddr);
-      await pipe.write(received);
-      await Promise.allSettled([
-        socket.readable.pipeTo(pipe.writable),
-        pipe.readable.pipeTo(socket.writable),
-      ]);
-      peers.delete(port);
-    } catch (e) {
-      this.#options.onError?.(`h2c: ${(e as Error).message}`);
-    } finally {
-      for (const c of [socket, pipe]) {
-        try {
-          c?.close();
-        } catch { /* closed by the pipe already */ }
-      }
-    }
-  }
-
-  async shutdown(graceMs: number): Promise<void> {
-    await this.#inner?.shutdown(graceMs);
-  }
 }
 
 function startDenoListener(

@@ -11,10 +11,8 @@
  * a file descriptor of the node for as long as it likes (measured: 200
  * silent clients kept their 200 descriptors open after the handshake
  * timeout had closed their connections, until they left), and enough of
- * them exhaust the descriptors every other client needs. An HTTP/2 session
- * the runtime is closing gracefully cannot be made to end either while its
- * client keeps quiet (see `h2_session.ts`). Such a socket is shut down both
- * ways (`shutdown(SHUT_RDWR)`): the runtime then reads end-of-stream and
+ * them exhaust the descriptors every other client needs. Such a socket is
+ * shut down both ways (`shutdown(SHUT_RDWR)`): the runtime then reads end-of-stream and
  * closes the descriptor itself, which stays the runtime's.
  *
  * TCP_NODELAY on TLS listeners: the runtime's TLS connections offer no

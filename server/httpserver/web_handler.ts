@@ -53,21 +53,12 @@ function toWeb(response: HttpResponse): Response {
   return response.toWeb();
 }
 
-/**
- * Adapts `handler` to web requests; `proto` is what the requests' `proto`
- * says; `respond` turns the pipeline's response into the web one, and
- * `failed` sees a rejected handler's error (and throws it, or another).
- */
-export function webHandler(
-  handler: RequestHandler,
-  proto: string,
-  respond: (response: HttpResponse) => Response = toWeb,
-  failed?: (error: unknown) => never,
-): WebHandler {
+/** Adapts `handler` to web requests; `proto` is what the requests' `proto` says. */
+export function webHandler(handler: RequestHandler, proto: string): WebHandler {
   return (req, peer, actual) => {
     const request = HttpRequest.fromWeb(req, actual ?? proto);
     const client = new PeerClient(request, new WebPeer(req, peer));
     const result = handler(request, client);
-    return result instanceof Promise ? result.then(respond, failed) : respond(result);
+    return result instanceof Promise ? result.then(toWeb) : toWeb(result);
   };
 }

@@ -237,6 +237,43 @@ Deno.test("httpserver: keepAliveTimeout closes idle connections; maxConnections 
   }
 });
 
+Deno.test("httpserver: h2c with prior knowledge through the Proxy, bodies both ways (curl)", async () => {
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = new Uint8Array(await req.arrayBuffer());
+    let sum = 0;
+    for (const byte of body) sum = (sum + byte) % 65521;
+    return new Response(`${req.method} ${body.length} ${sum} ${"z".repeat(100_000)}`);
+  });
+  const node = await startNodeProcess();
+  const dir = await Deno.makeTempDir();
+  try {
+    const port = await serveEcho(node, backend.addr.port);
+    const upload = new Uint8Array(300_000).map((_, i) => (i * 31) & 0xff);
+    let sum = 0;
+    for (const byte of upload) sum = (sum + byte) % 65521;
+    await Deno.writeFile(`${dir}/upload`, upload);
+    const out = await new Deno.Command("curl", {
+      args: [
+        "-s",
+        "--http2-prior-knowledge",
+        "-w",
+        "\n%{http_code} %{http_version}",
+        "--data-binary",
+        `@${dir}/upload`,
+        `http://127.0.0.1:${port}/up`,
+      ],
+      stdout: "piped",
+    }).output();
+    const [body, status] = new TextDecoder().decode(out.stdout).split("\n");
+    assert.equal(status, "200 2");
+    assert.equal(body, `POST ${upload.length} ${sum} ${"z".repeat(100_000)}`);
+  } finally {
+    await node.stop();
+    await backend.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("httpserver: --http1-server deno serves plain HTTP through Deno.serve", async () => {
   const node = await startNodeProcess({ args: ["--http1-server", "deno", "--workers", "0"] });
   const port = freePort();

@@ -152,6 +152,52 @@ async function closedAfter(conn: Deno.Conn, limitMs: number): Promise<number> {
   return Date.now() - started;
 }
 
+Deno.test("tls: HTTP/2 under h2load: many streams, small windows, bodies both ways", async () => {
+  const tls = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
+  const node = await startNodeProcess();
+  const port = freePort();
+  const dir = await Deno.makeTempDir();
+  try {
+    const body = "b".repeat(40_000);
+    const mock = `name: big\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n` +
+      `    rules:\n      - code: 200\n        body: ${body}\n`;
+    assert.equal((await node.ctl(["object", "create"], mock)).code, 0);
+    const yaml = `kind: HTTPServer\nname: s\nport: ${port}\nhttps: true\ncertBase64: ${
+      btoa(tls.cert)
+    }\nkeyBase64: ${btoa(tls.key)}\nrules:\n  - paths:\n    - backend: big\n`;
+    assert.equal((await node.ctl(["object", "create"], yaml)).code, 0);
+    await eventually("https up", async () => {
+      const r = await run("curl", ["-s", "--cacert", tls.certFile, `https://127.0.0.1:${port}/`]);
+      return r.stdout === body;
+    });
+    await Deno.writeTextFile(`${dir}/upload`, "u".repeat(100_000));
+    // nghttp2's client with 16 KB stream and 32 KB connection windows: every
+    // 40 KB answer needs WINDOW_UPDATEs; uploads fill the node's windows too.
+    const r = await run("h2load", [
+      "-n",
+      "600",
+      "-c",
+      "3",
+      "-m",
+      "20",
+      "-w",
+      "14",
+      "-W",
+      "15",
+      "-d",
+      `${dir}/upload`,
+      `https://127.0.0.1:${port}/`,
+    ]);
+    assert.match(r.stdout, /600 succeeded, 0 failed, 0 errored/, r.stdout + r.stderr);
+    assert.match(r.stdout, /status codes: 600 2xx/);
+    assert.match(r.stdout, /\(24000000\) data/);
+  } finally {
+    await node.stop();
+    await Deno.remove(tls.dir, { recursive: true });
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** The HTTP/2 connection preface and an empty SETTINGS frame. */
 const H2_OPENING = new Uint8Array([
   ...new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),

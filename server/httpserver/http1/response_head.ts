@@ -57,16 +57,24 @@ function appendField(value: string, name: string): void {
 }
 
 let dateSecond = -1;
+let dateValue = "";
 let dateLine = "";
 
-/** The Date header line, formatted once per second. */
-function dateHeader(): string {
+/** The Date header's value for now, formatted once per second. */
+export function httpDate(): string {
   const now = Date.now();
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
-    dateLine = "date: " + new Date(now).toUTCString() + "\r\n";
+    dateValue = new Date(now).toUTCString();
+    dateLine = "date: " + dateValue + "\r\n";
   }
+  return dateValue;
+}
+
+/** The Date header line, formatted once per second. */
+function dateHeader(): string {
+  httpDate();
   return dateLine;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The HTTP/1.1 server of plain-HTTP listeners, written over `Deno.listen`,
- * and of HTTPS ones over `Deno.listenTls`, where
- * connections that choose HTTP/2 by ALPN go to an {@linkcode H2Session}.
+ * and of HTTPS ones over `Deno.listenTls`; connections that choose HTTP/2
+ * by ALPN, or open with its preface, go to the `h2` option's session.
  *
  * Requests reach the handler as the pipeline's own `HttpRequest` and leave
  * as its `HttpResponse`, so no web `Request`/`Response` is built per request:
@@ -15,7 +15,7 @@
 
 import { type ConnectionHost, type Http1Handler, ServerConnection } from "./connection.ts";
 import { ReactorTurn } from "../reactor_turn.ts";
-import type { ServedConnection, SessionHost } from "../served_connection.ts";
+import type { ServedConnection } from "../served_connection.ts";
 import { sniResolverSymbol } from "../runtime_internals.ts";
 import { setNoDelayOnListeners, socketShutdown } from "../native_sockets.ts";
 
@@ -32,15 +32,15 @@ export interface Http1ServerOptions {
   maxConnections: number;
   /** Largest request head, in bytes. @default {65536} */
   maxHeadBytes?: number;
-  /** Takes over connections that open with the HTTP/2 preface (h2c). */
-  h2c?: (socket: Deno.Conn, received: Uint8Array) => void;
   /** Serve TLS: with one certificate, or one chosen by the client's server name (SNI). */
   tls?: TlsKeyPair | ((serverName: string) => TlsKeyPair);
   /**
-   * Serves a TLS connection whose client chose HTTP/2 by ALPN, and returns
-   * it for tracking; without it, only HTTP/1.1 is offered.
+   * Serves HTTP/2 on a connection, and returns it for tracking: a TLS one
+   * whose client chose "h2" by ALPN, or a plain one that opened with the
+   * HTTP/2 preface (h2c), `received` being what was read of it. Without it,
+   * only HTTP/1.1 is offered.
    */
-  h2?: (socket: Deno.Conn, host: SessionHost) => ServedConnection;
+  h2?: (socket: Deno.Conn, host: ConnectionHost, received?: Uint8Array) => ServedConnection;
   onError?: (message: string) => void;
 }
 
@@ -106,7 +106,10 @@ class Host implements ConnectionHost {
     this.handler = options.handler;
     this.scheme = options.tls ? "https" : "http";
     this.maxHeadBytes = options.maxHeadBytes ?? 64 * 1024;
-    this.h2c = options.h2c;
+    const h2 = options.h2;
+    if (h2 !== undefined && !options.tls) {
+      this.h2c = (socket, received) => this.connections.add(h2(socket, this, received));
+    }
     this.#onError = options.onError ?? (() => {});
   }
 

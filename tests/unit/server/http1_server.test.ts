@@ -9,7 +9,8 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { type HttpRequest, HttpResponse } from "../../../filters/context.ts";
 import type { PeerClient } from "../../../server/httpserver/client.ts";
-import type { Http1Handler } from "../../../server/httpserver/http1/connection.ts";
+import type { ConnectionHost, Http1Handler } from "../../../server/httpserver/http1/connection.ts";
+import type { ServedConnection } from "../../../server/httpserver/served_connection.ts";
 import {
   type Http1Server,
   type Http1ServerOptions,
@@ -1322,6 +1323,23 @@ Deno.test({
 // ---------------------------------------------------------------------------
 // h2c hand-over.
 
+/** An `h2` option handing h2c connections to `take`, tracked by the server until it is done. */
+function h2cTaker(take: (socket: Deno.Conn, received: Uint8Array) => unknown) {
+  return (socket: Deno.Conn, host: ConnectionHost, received?: Uint8Array): ServedConnection => {
+    const conn: ServedConnection = {
+      waitingSince: 0,
+      idle: false,
+      close() {
+        try {
+          socket.close();
+        } catch { /* closed already */ }
+      },
+    };
+    Promise.resolve(take(socket, received!)).finally(() => host.closed(conn));
+    return conn;
+  };
+}
+
 Deno.test("serveHttp1 hands a connection that opens with the HTTP/2 preface to h2c", async () => {
   const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   // An empty SETTINGS frame follows the preface, as a real client sends it.
@@ -1330,7 +1348,7 @@ Deno.test("serveHttp1 hands a connection that opens with the HTTP/2 preface to h
   const taken = deferred<Uint8Array>();
   let handlerCalled = false;
   const h2c = (socket: Deno.Conn, received: Uint8Array) => {
-    (async () => {
+    return (async () => {
       // Whatever did not come with `received` is still on the socket.
       const all = [received];
       let size = received.length;
@@ -1350,7 +1368,7 @@ Deno.test("serveHttp1 hands a connection that opens with the HTTP/2 preface to h
     handlerCalled = true;
     return new HttpResponse(200);
   };
-  await withServer(handler, { h2c }, async (client) => {
+  await withServer(handler, { h2: h2cTaker(h2c) }, async (client) => {
     await client.write(sent);
     assert.deepEqual(await taken.promise, sent);
     assert.equal(decoder.decode(await client.readUntilClose()), "h2c took over");
@@ -1364,7 +1382,7 @@ Deno.test("serveHttp1 gives h2c the bytes it received with the preface", async (
     received.resolve(bytes);
     socket.close();
   };
-  await withServer(() => new HttpResponse(200), { h2c }, async (client) => {
+  await withServer(() => new HttpResponse(200), { h2: h2cTaker(h2c) }, async (client) => {
     await client.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
     const bytes = await received.promise;
     const text = decoder.decode(bytes);
@@ -1380,7 +1398,7 @@ Deno.test("serveHttp1 serves HTTP/1.1 as usual when an h2c handler is set", asyn
     h2cCalled = true;
     socket.close();
   };
-  await withServer(describe, { h2c }, async (client) => {
+  await withServer(describe, { h2: h2cTaker(h2c) }, async (client) => {
     // "P" starts like the preface but the request is ordinary HTTP/1.1.
     await client.write("POST /p HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n");
     assert.equal(text(await client.readResponse()), "POST /p");

@@ -1,0 +1,162 @@
+/**
+ * A request's header block, decoded, checked as RFC 9113 section 8 asks
+ * (pseudo-header fields first and once each, lower-case names, no
+ * connection-specific fields) and turned into what the server builds its
+ * request from. A malformed block is a stream error (PROTOCOL_ERROR).
+ *
+ * @module
+ */
+
+import { HeaderFields, knownFieldName } from "../../filters/header_fields.ts";
+import { parseContentLength } from "../../filters/proxy/http1_parser.ts";
+import { H2_ERROR, H2StreamError } from "./frames.ts";
+
+/** What the server needs from a request's header block. */
+export interface RequestFields {
+  method: string;
+  /** Path without the query ("*" for `OPTIONS *`). */
+  path: string;
+  /** Raw query without "?", "" when absent. */
+  query: string;
+  /** :authority, else the Host field. */
+  host: string;
+  /** The regular fields, cookies joined into one. */
+  headers: HeaderFields;
+  /** Declared content-length, or -1 when there is none. */
+  contentLength: number;
+}
+
+/** Fields that describe an HTTP/1.1 connection and must not appear (RFC 9113 section 8.2.2). */
+const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** 1 for chars allowed in a lower-case field name. */
+const NAME_CHARS = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") {
+  NAME_CHARS[c.charCodeAt(0)] = 1;
+}
+
+function malformed(message: string): H2StreamError {
+  return new H2StreamError(H2_ERROR.PROTOCOL_ERROR, `malformed request: ${message}`);
+}
+
+function checkName(name: string): void {
+  if (knownFieldName(name) === name) return;
+  if (name.length === 0) throw malformed("empty field name");
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 128 || NAME_CHARS[c] === 0) {
+      throw malformed(`field name ${JSON.stringify(name)} is not a lower-case token`);
+    }
+  }
+}
+
+/** The value trimmed of spaces and tabs; NUL, CR and LF are refused. */
+function checkValue(name: string, value: string): string {
+  let start = 0;
+  let end = value.length;
+  for (let i = 0; i < end; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0 || c === 10 || c === 13) {
+      throw malformed(`value of ${JSON.stringify(name)} contains NUL, CR or LF`);
+    }
+  }
+  while (start < end && isSpace(value.charCodeAt(start))) start++;
+  while (end > start && isSpace(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/**
+ * Checks the `count` decoded fields and builds the request from them.
+ * Throws {@linkcode H2StreamError} for a malformed block.
+ */
+export function requestFields(
+  names: readonly string[],
+  values: readonly string[],
+  count: number,
+): RequestFields {
+  let method = "";
+  let scheme = "";
+  let target = "";
+  let authority = "";
+  let i = 0;
+  for (; i < count; i++) {
+    const name = names[i];
+    if (name.charCodeAt(0) !== 58) break; // ':'
+    const value = values[i];
+    if (name === ":method") {
+      if (method !== "") throw malformed("repeated :method");
+      method = value;
+    } else if (name === ":path") {
+      if (target !== "") throw malformed("repeated :path");
+      target = value;
+    } else if (name === ":scheme") {
+      if (scheme !== "") throw malformed("repeated :scheme");
+      scheme = value;
+    } else if (name === ":authority") {
+      if (authority !== "") throw malformed("repeated :authority");
+      authority = checkValue(name, value);
+    } else {
+      throw malformed(`pseudo-header field ${JSON.stringify(name)}`);
+    }
+  }
+  if (method === "") throw malformed("no :method");
+  if (method === "CONNECT") throw malformed("CONNECT is not served");
+  if (scheme === "") throw malformed("no :scheme");
+  if (target === "") throw malformed("no :path");
+  const headers = new HeaderFields();
+  let host = authority;
+  let cookie: string | null = null;
+  let contentLength = -1;
+  for (; i < count; i++) {
+    const name = names[i];
+    if (name.charCodeAt(0) === 58) throw malformed(`${name} after regular fields`);
+    checkName(name);
+    const value = checkValue(name, values[i]);
+    if (CONNECTION_SPECIFIC.has(name)) throw malformed(`connection-specific field "${name}"`);
+    if (name === "te" && value !== "trailers") throw malformed(`te: ${JSON.stringify(value)}`);
+    if (name === "cookie") {
+      // Cookie crumbs are joined back into one field (RFC 9113 section 8.2.3).
+      cookie = cookie === null ? value : `${cookie}; ${value}`;
+      continue;
+    }
+    if (name === "content-length") {
+      const length = parseContentLength(value);
+      if (length < 0 || (contentLength >= 0 && length !== contentLength)) {
+        throw malformed(`content-length ${JSON.stringify(value)}`);
+      }
+      contentLength = length;
+    } else if (name === "host" && host === "") {
+      host = value;
+    }
+    headers.appendChecked(name, value);
+  }
+  if (cookie !== null) headers.appendChecked("cookie", cookie);
+  if (host !== "" && !headers.has("host")) headers.appendChecked("host", host);
+  let path = target;
+  let query = "";
+  if (target === "*") {
+    if (method !== "OPTIONS") throw malformed(`:path "*" with ${method}`);
+  } else {
+    if (target.charCodeAt(0) !== 47) throw malformed(`:path ${JSON.stringify(target)}`);
+    for (let k = 0; k < target.length; k++) {
+      const c = target.charCodeAt(k);
+      if (c <= 32 || c >= 127) throw malformed(`:path ${JSON.stringify(target)}`);
+    }
+    const q = target.indexOf("?");
+    if (q >= 0) {
+      path = target.slice(0, q);
+      query = target.slice(q + 1);
+    }
+  }
+  return { method, path, query, host, headers, contentLength };
+}

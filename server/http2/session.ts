@@ -1,0 +1,1126 @@
+/**
+ * The server side of one HTTP/2 connection (RFC 9113), over a TLS socket
+ * whose client chose "h2" by ALPN or a plain one that opened with the
+ * HTTP/2 preface (h2c). Requests reach the pipeline's handler as
+ * `HttpRequest`s and leave as `HttpResponse`s, as on the HTTP/1.1 server:
+ * no web `Request` or `Response` is built per stream.
+ *
+ * Frames are parsed from a buffer the session owns; everything a read
+ * brings is handled before any request is dispatched, so a request whose
+ * body came along whole gets it as bytes. What the session sends goes into
+ * one output buffer and out in one write per turn, whatever the number of
+ * streams answering in it. Flow control is kept both ways: a request body
+ * the application does not read stops its client, and a response body
+ * waits for the client's window.
+ *
+ * @module
+ */
+
+import { HttpRequest, type HttpResponse } from "../../filters/context.ts";
+import { HeaderFields } from "../../filters/header_fields.ts";
+import { isBodilessStatus } from "../../filters/status_text.ts";
+import { readSocket } from "../../filters/proxy/socket_read.ts";
+import { parseContentLength } from "../../filters/proxy/http1_parser.ts";
+import { formatAddr, PeerClient } from "../httpserver/client.ts";
+import type { ServedConnection, SessionHost } from "../httpserver/served_connection.ts";
+import { httpDate } from "../httpserver/http1/response_head.ts";
+import {
+  CLIENT_PREFACE,
+  DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_WINDOW,
+  FLAG,
+  FRAME,
+  FRAME_HEADER_SIZE,
+  H2_ERROR,
+  H2ConnectionError,
+  H2StreamError,
+  MAX_FRAME_SIZE_LIMIT,
+  MAX_WINDOW,
+  readUint31,
+  readUint32,
+  SETTING,
+  writeFrameHeader,
+} from "./frames.ts";
+import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
+import { requestFields } from "./request_fields.ts";
+import { Http2Stream, type StreamHost } from "./stream.ts";
+
+/** Handles one request. */
+export type Http2Handler = (
+  request: HttpRequest,
+  client: PeerClient,
+) => HttpResponse | Promise<HttpResponse>;
+
+/** What a session needs from the server that accepted its connection. */
+export interface Http2Host extends SessionHost {
+  readonly handler: Http2Handler;
+  /** "https", or "http" for h2c. */
+  readonly scheme: string;
+  /** Largest request header list (SETTINGS_MAX_HEADER_LIST_SIZE), in bytes. */
+  readonly maxHeadBytes: number;
+  /** Whether the server is shutting down: finish the streams there are, take no more. */
+  readonly draining: boolean;
+}
+
+/** Streams a client may have open at once (Go's HTTP/2 server's default). */
+export const MAX_CONCURRENT_STREAMS = 250;
+/** Request body bytes a stream may have in flight before the application reads them. */
+const STREAM_RECV_WINDOW = 256 * 1024;
+/** Request body bytes all streams of a connection may have in flight together. */
+const CONNECTION_RECV_WINDOW = 1024 * 1024;
+/**
+ * Read and write buffers start (and, once the session is idle, return to)
+ * this size: idle connections must stay small. They grow as frames need.
+ */
+const IDLE_BUFFER_SIZE = 1024;
+/** Past this much unsent output, the session stops reading until the client takes some. */
+const OUTPUT_HIGH_WATER = 256 * 1024;
+/** How long a session closed while idle waits, after GOAWAY, for its client to hang up. */
+const GOAWAY_GRACE_MS = 1000;
+/** Resets by the client within a second that end the connection (the "rapid reset" attack). */
+const MAX_RESETS_PER_SECOND = 200;
+/** Response body chunks are sent in DATA frames of at most this much, window permitting. */
+const DATA_CHUNK = 16 * 1024;
+const EMPTY = new Uint8Array(0);
+
+/** Response fields the session writes itself or that have no meaning in HTTP/2. */
+const NOT_FORWARDED: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "content-length",
+]);
+
+/** The response header block in the making: one encoder serves every response. */
+const encoder = new HpackEncoder();
+let encoderHasDate = false;
+
+function encodeField(value: string, name: string): void {
+  if (NOT_FORWARDED.has(name)) return;
+  if (name === "date") encoderHasDate = true;
+  encoder.field(name, value);
+}
+
+function encodeJoinedField(value: string, name: string): void {
+  // Set-Cookie lines are written one by one from getSetCookie().
+  if (name !== "set-cookie") encodeField(value, name);
+}
+
+/** One accepted HTTP/2 connection. */
+export class Http2Session implements ServedConnection, StreamHost {
+  /** Coarse time the last stream ended (or the session began); 0 while streams are open. */
+  waitingSince: number;
+  readonly #socket: Deno.Conn;
+  readonly #host: Http2Host;
+  readonly #decoder: HpackDecoder;
+  readonly #streams = new Map<number, Http2Stream>();
+  /** Streams whose HEADERS this read brought, dispatched once all its frames are handled. */
+  #arrived: Http2Stream[] = [];
+  /** Highest stream id the client has opened. */
+  #lastStreamId = 0;
+  /** Stream ids above this are refused: GOAWAY was sent. */
+  #goAwayId = -1;
+  #peerGoAway = false;
+  #closed = false;
+  #remoteAddr: string | undefined;
+
+  // Settings the client announced.
+  #peerMaxFrame = DEFAULT_MAX_FRAME_SIZE;
+  #peerInitialWindow = DEFAULT_WINDOW;
+  #peerMaxHeaderList = Infinity;
+
+  #connSendWindow = DEFAULT_WINDOW;
+  #connRecvWindow = CONNECTION_RECV_WINDOW;
+  #connUnacknowledged = 0;
+  /** Streams with response data waiting for window, in the order they blocked. */
+  #blocked: Http2Stream[] = [];
+
+  /** A header block arriving in CONTINUATION frames: its stream, flags and bytes so far. */
+  #continuing: { streamId: number; endStream: boolean; parts: Uint8Array[]; size: number } | null =
+    null;
+  #prefaceSettingsSeen = false;
+  #resetWindowStart = 0;
+  #resetsInWindow = 0;
+
+  // Output: frames go into #out; a write in flight owns #spare.
+  #out = new Uint8Array(IDLE_BUFFER_SIZE);
+  #outLength = 0;
+  #spare = EMPTY;
+  /** Bytes of the write in flight. */
+  #inFlight = 0;
+  #writing = false;
+  #flushQueued = false;
+  #drainWaiters: (() => void)[] = [];
+  #goingAway: ReturnType<typeof setTimeout> | undefined;
+
+  readonly #flushTask = (): void => {
+    this.#flushQueued = false;
+    this.#flush();
+  };
+
+  /**
+   * Starts serving `socket`; `received` is what was read from it already
+   * (an h2c connection's first bytes). `host.closed` is called when it ends.
+   */
+  constructor(socket: Deno.Conn, host: Http2Host, received?: Uint8Array) {
+    this.#socket = socket;
+    this.#host = host;
+    this.waitingSince = host.now;
+    // Strings are bounded by their header block, whose size is limited:
+    // a field over the list limit is answered with 431, not a broken connection.
+    this.#decoder = new HpackDecoder(4096, Infinity);
+    this.#sendSettings();
+    this.#serve(received ?? EMPTY).catch((error) => {
+      host.onError(`HTTP/2 session: ${(error as Error)?.stack ?? error}`);
+      this.#end();
+    });
+  }
+
+  /** Whether no stream is open. */
+  get idle(): boolean {
+    return this.#streams.size === 0;
+  }
+
+  /**
+   * Closes the session: the listener calls this on idle sessions, and on
+   * all of them once a shutdown's grace period is over. An idle session
+   * says GOAWAY first (RFC 9113 section 6.8), so its client opens its next
+   * stream on a new connection, with a PING after it: the client's answer
+   * means it has seen the GOAWAY and sent nothing the session has not read,
+   * and the connection closes then (after a second without one, or at a
+   * second call, it closes anyway). A busy session is closed at once, its
+   * streams cut short.
+   */
+  close(): void {
+    if (this.#closed) return;
+    if (this.#streams.size > 0 || this.#goingAway !== undefined) return this.#end();
+    this.#goAway(H2_ERROR.NO_ERROR, "");
+    const payload = this.#frame(FRAME.PING, 0, 0, 8);
+    this.#out.set(GOAWAY_PING, payload);
+    this.#scheduleFlush();
+    this.#goingAway = setTimeout(() => this.#end(), GOAWAY_GRACE_MS);
+    Deno.unrefTimer(this.#goingAway);
+  }
+
+  peer(): Deno.NetAddr {
+    return this.#socket.remoteAddr as Deno.NetAddr;
+  }
+
+  remoteAddr(): string {
+    return this.#remoteAddr ??= formatAddr(this.peer());
+  }
+
+  /** Reopens the windows as the application takes request body bytes. */
+  consumed(stream: Http2Stream, size: number): void {
+    if (this.#closed) return;
+    this.#creditConnection(size);
+    if (stream.remoteClosed) return;
+    stream.unacknowledged += size;
+    if (stream.unacknowledged >= STREAM_RECV_WINDOW / 2) {
+      this.#windowUpdate(stream.id, stream.unacknowledged);
+      stream.recvWindow += stream.unacknowledged;
+      stream.unacknowledged = 0;
+    }
+    this.#scheduleFlush();
+  }
+
+  // --- Reading ---
+
+  async #serve(received: Uint8Array): Promise<void> {
+    let buf = new Uint8Array(Math.max(IDLE_BUFFER_SIZE, received.length));
+    buf.set(received);
+    let start = 0;
+    let end = received.length;
+    let prefaceSeen = false;
+    try {
+      for (;;) {
+        if (!prefaceSeen && end - start >= CLIENT_PREFACE.length) {
+          for (let i = 0; i < CLIENT_PREFACE.length; i++) {
+            if (buf[start + i] !== CLIENT_PREFACE[i]) {
+              throw new H2ConnectionError(H2_ERROR.PROTOCOL_ERROR, "bad connection preface");
+            }
+          }
+          prefaceSeen = true;
+          start += CLIENT_PREFACE.length;
+        }
+        if (prefaceSeen) start = this.#handleFrames(buf, start, end);
+        if (this.#arrived.length > 0) this.#dispatchArrived();
+        this.#scheduleFlush();
+        if (this.#closed) return;
+        // Room for the next read: unread bytes move to the front; a frame
+        // larger than the buffer grows it.
+        if (start === end) {
+          start = end = 0;
+          if (this.#streams.size === 0 && buf.length > IDLE_BUFFER_SIZE) {
+            // Idle: what a burst grew is given back (see IDLE_BUFFER_SIZE).
+            buf = new Uint8Array(IDLE_BUFFER_SIZE);
+            this.#trimOutput();
+          }
+        } else if (start > 0) {
+          buf.copyWithin(0, start, end);
+          end -= start;
+          start = 0;
+        }
+        const needed = end >= FRAME_HEADER_SIZE
+          ? FRAME_HEADER_SIZE + ((buf[0] << 16) | (buf[1] << 8) | buf[2])
+          : 0;
+        if (needed > buf.length) {
+          const grown = new Uint8Array(needed);
+          grown.set(buf.subarray(0, end));
+          buf = grown;
+        }
+        if (this.#outLength + this.#inFlight > OUTPUT_HIGH_WATER) {
+          // A client that sends but does not read (pings, say) is not answered into memory.
+          await this.#drained();
+          if (this.#closed) return;
+        }
+        const n = await readSocket(this.#socket, end === 0 ? buf : buf.subarray(end));
+        if (!n) break;
+        end += n;
+      }
+    } catch (error) {
+      if (error instanceof H2ConnectionError) {
+        this.#goAway(error.code, error.message);
+        return this.#endAfterFlush();
+      }
+      if (!isDisconnect(error)) throw error;
+    }
+    this.#end();
+  }
+
+  /** Handles every whole frame in `buf[start, end)`; returns where the rest begins. */
+  #handleFrames(buf: Uint8Array, start: number, end: number): number {
+    while (end - start >= FRAME_HEADER_SIZE && !this.#closed) {
+      const length = (buf[start] << 16) | (buf[start + 1] << 8) | buf[start + 2];
+      if (length > DEFAULT_MAX_FRAME_SIZE) {
+        throw new H2ConnectionError(
+          H2_ERROR.FRAME_SIZE_ERROR,
+          `frame of ${length} bytes exceeds SETTINGS_MAX_FRAME_SIZE`,
+        );
+      }
+      if (end - start < FRAME_HEADER_SIZE + length) break;
+      const type = buf[start + 3];
+      const flags = buf[start + 4];
+      const streamId = readUint31(buf, start + 5);
+      const at = start + FRAME_HEADER_SIZE;
+      start = at + length;
+      if (!this.#prefaceSettingsSeen && (type !== FRAME.SETTINGS || (flags & FLAG.ACK) !== 0)) {
+        // The preface ends with the client's SETTINGS (RFC 9113 section 3.4).
+        throw new H2ConnectionError(H2_ERROR.PROTOCOL_ERROR, "first frame is not SETTINGS");
+      }
+      if (this.#continuing !== null && type !== FRAME.CONTINUATION) {
+        throw new H2ConnectionError(
+          H2_ERROR.PROTOCOL_ERROR,
+          "header block interrupted by another frame",
+        );
+      }
+      try {
+        this.#handleFrame(buf, at, length, type, flags, streamId);
+      } catch (error) {
+        if (!(error instanceof H2StreamError)) throw error;
+        this.#resetStream(streamId, error.code);
+      }
+    }
+    return start;
+  }
+
+  #handleFrame(
+    buf: Uint8Array,
+    at: number,
+    length: number,
+    type: number,
+    flags: number,
+    streamId: number,
+  ): void {
+    switch (type) {
+      case FRAME.DATA:
+        return this.#onData(buf, at, length, flags, streamId);
+      case FRAME.HEADERS:
+        return this.#onHeaders(buf, at, length, flags, streamId);
+      case FRAME.CONTINUATION:
+        return this.#onContinuation(buf, at, length, flags, streamId);
+      case FRAME.PRIORITY:
+        if (streamId === 0) throw protocolError("PRIORITY on stream 0");
+        if (length !== 5) {
+          throw new H2StreamError(H2_ERROR.FRAME_SIZE_ERROR, "PRIORITY of wrong length");
+        }
+        return;
+      case FRAME.RST_STREAM:
+        return this.#onReset(buf, at, length, streamId);
+      case FRAME.SETTINGS:
+        return this.#onSettings(buf, at, length, flags, streamId);
+      case FRAME.PUSH_PROMISE:
+        throw protocolError("PUSH_PROMISE from a client");
+      case FRAME.PING:
+        if (streamId !== 0) throw protocolError("PING on a stream");
+        if (length !== 8) {
+          throw new H2ConnectionError(H2_ERROR.FRAME_SIZE_ERROR, "PING of wrong length");
+        }
+        if ((flags & FLAG.ACK) === 0) {
+          const payload = this.#frame(FRAME.PING, FLAG.ACK, 0, 8);
+          this.#out.set(buf.subarray(at, at + 8), payload);
+        } else if (this.#goingAway !== undefined && isGoAwayPing(buf, at)) {
+          this.#endAfterFlush();
+        }
+        return;
+      case FRAME.GOAWAY:
+        if (streamId !== 0) throw protocolError("GOAWAY on a stream");
+        if (length < 8) {
+          throw new H2ConnectionError(H2_ERROR.FRAME_SIZE_ERROR, "GOAWAY too short");
+        }
+        this.#peerGoAway = true;
+        if (this.#streams.size === 0) this.#endAfterFlush();
+        return;
+      case FRAME.WINDOW_UPDATE:
+        return this.#onWindowUpdate(buf, at, length, streamId);
+      default:
+        // Unknown frame types are ignored (RFC 9113 section 4.1).
+        return;
+    }
+  }
+
+  #onSettings(buf: Uint8Array, at: number, length: number, flags: number, streamId: number): void {
+    if (streamId !== 0) throw protocolError("SETTINGS on a stream");
+    if (flags & FLAG.ACK) {
+      if (length !== 0) {
+        throw new H2ConnectionError(H2_ERROR.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
+      }
+      return;
+    }
+    if (length % 6 !== 0) {
+      throw new H2ConnectionError(H2_ERROR.FRAME_SIZE_ERROR, "SETTINGS of wrong length");
+    }
+    this.#prefaceSettingsSeen = true;
+    for (let p = at; p < at + length; p += 6) {
+      const id = (buf[p] << 8) | buf[p + 1];
+      const value = readUint32(buf, p + 2);
+      if (id === SETTING.ENABLE_PUSH) {
+        if (value > 1) throw protocolError("SETTINGS_ENABLE_PUSH not 0 or 1");
+      } else if (id === SETTING.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) {
+          throw new H2ConnectionError(H2_ERROR.FLOW_CONTROL_ERROR, "initial window too large");
+        }
+        const delta = value - this.#peerInitialWindow;
+        this.#peerInitialWindow = value;
+        for (const stream of this.#streams.values()) {
+          stream.sendWindow += delta;
+          if (stream.sendWindow > MAX_WINDOW) {
+            throw new H2ConnectionError(H2_ERROR.FLOW_CONTROL_ERROR, "stream window overflow");
+          }
+        }
+        if (delta > 0) this.#unblock();
+      } else if (id === SETTING.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME_SIZE || value > MAX_FRAME_SIZE_LIMIT) {
+          throw protocolError(`SETTINGS_MAX_FRAME_SIZE ${value}`);
+        }
+        this.#peerMaxFrame = value;
+      } else if (id === SETTING.MAX_HEADER_LIST_SIZE) {
+        this.#peerMaxHeaderList = value;
+      }
+      // HEADER_TABLE_SIZE needs nothing: responses never use the dynamic table.
+    }
+    this.#frame(FRAME.SETTINGS, FLAG.ACK, 0, 0);
+  }
+
+  #onWindowUpdate(buf: Uint8Array, at: number, length: number, streamId: number): void {
+    if (length !== 4) {
+      throw new H2ConnectionError(H2_ERROR.FRAME_SIZE_ERROR, "WINDOW_UPDATE of wrong length");
+    }
+    const increment = readUint31(buf, at);
+    if (streamId === 0) {
+      if (increment === 0) throw protocolError("WINDOW_UPDATE of 0");
+      this.#connSendWindow += increment;
+      if (this.#connSendWindow > MAX_WINDOW) {
+        throw new H2ConnectionError(H2_ERROR.FLOW_CONTROL_ERROR, "connection window overflow");
+      }
+      this.#unblock();
+      return;
+    }
+    const stream = this.#streams.get(streamId);
+    if (stream === undefined) {
+      if (streamId > this.#lastStreamId) throw protocolError("WINDOW_UPDATE on an idle stream");
+      return;
+    }
+    if (increment === 0) throw new H2StreamError(H2_ERROR.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+    stream.sendWindow += increment;
+    if (stream.sendWindow > MAX_WINDOW) {
+      throw new H2StreamError(H2_ERROR.FLOW_CONTROL_ERROR, "stream window overflow");
+    }
+    if (stream.pending !== null) this.#unblock();
+  }
+
+  #onReset(buf: Uint8Array, at: number, length: number, streamId: number): void {
+    if (streamId === 0) throw protocolError("RST_STREAM on stream 0");
+    if (length !== 4) {
+      throw new H2ConnectionError(H2_ERROR.FRAME_SIZE_ERROR, "RST_STREAM of wrong length");
+    }
+    if (streamId > this.#lastStreamId) throw protocolError("RST_STREAM on an idle stream");
+    const stream = this.#streams.get(streamId);
+    if (stream === undefined) return;
+    const now = this.#host.now;
+    if (now !== this.#resetWindowStart) {
+      this.#resetWindowStart = now;
+      this.#resetsInWindow = 0;
+    }
+    if (++this.#resetsInWindow > MAX_RESETS_PER_SECOND) {
+      throw new H2ConnectionError(H2_ERROR.ENHANCE_YOUR_CALM, "too many stream resets");
+    }
+    this.#closeStream(
+      stream,
+      new Error(`stream reset by the client (code ${readUint32(buf, at)})`),
+    );
+  }
+
+  #onData(buf: Uint8Array, at: number, length: number, flags: number, streamId: number): void {
+    if (streamId === 0) throw protocolError("DATA on stream 0");
+    // The whole frame, padding included, counts against the windows.
+    if (length > this.#connRecvWindow) {
+      throw new H2ConnectionError(H2_ERROR.FLOW_CONTROL_ERROR, "DATA beyond the connection window");
+    }
+    this.#connRecvWindow -= length;
+    const stream = this.#streams.get(streamId);
+    if (stream === undefined) {
+      if (streamId > this.#lastStreamId) throw protocolError("DATA on an idle stream");
+      // Sent before the client learnt the stream had ended: dropped, window given back.
+      this.#creditConnection(length);
+      return;
+    }
+    if (stream.remoteClosed) {
+      this.#creditConnection(length);
+      throw new H2StreamError(H2_ERROR.STREAM_CLOSED, "DATA after the end of the stream");
+    }
+    if (length > stream.recvWindow) {
+      this.#creditConnection(length);
+      throw new H2StreamError(H2_ERROR.FLOW_CONTROL_ERROR, "DATA beyond the stream window");
+    }
+    stream.recvWindow -= length;
+    let dataStart = at;
+    let dataEnd = at + length;
+    if (flags & FLAG.PADDED) {
+      const pad = length > 0 ? buf[at] : 0;
+      if (length === 0 || pad >= length) throw protocolError("padding exceeds the DATA frame");
+      dataStart++;
+      dataEnd -= pad;
+      // Padding is never read: both windows get it back now.
+      this.consumed(stream, length - (dataEnd - dataStart));
+    }
+    const size = dataEnd - dataStart;
+    stream.received += size;
+    if (stream.contentLength >= 0 && stream.received > stream.contentLength) {
+      this.#creditConnection(size);
+      throw new H2StreamError(H2_ERROR.PROTOCOL_ERROR, "body longer than its content-length");
+    }
+    if (size > 0) stream.push(buf.slice(dataStart, dataEnd));
+    if (flags & FLAG.END_STREAM) this.#endOfRequest(stream);
+  }
+
+  /** Counts `size` received bytes as taken, reopening the connection window when enough are. */
+  #creditConnection(size: number): void {
+    this.#connUnacknowledged += size;
+    if (this.#connUnacknowledged >= CONNECTION_RECV_WINDOW / 2) {
+      this.#windowUpdate(0, this.#connUnacknowledged);
+      this.#connRecvWindow += this.#connUnacknowledged;
+      this.#connUnacknowledged = 0;
+      this.#scheduleFlush();
+    }
+  }
+
+  #endOfRequest(stream: Http2Stream): void {
+    if (stream.contentLength >= 0 && stream.received !== stream.contentLength) {
+      throw new H2StreamError(H2_ERROR.PROTOCOL_ERROR, "body shorter than its content-length");
+    }
+    stream.endBody();
+    if (stream.localClosed) this.#forget(stream);
+  }
+
+  #onHeaders(buf: Uint8Array, at: number, length: number, flags: number, streamId: number): void {
+    if (streamId === 0) throw protocolError("HEADERS on stream 0");
+    let blockStart = at;
+    let blockEnd = at + length;
+    if (flags & FLAG.PADDED) {
+      const pad = length > 0 ? buf[at] : 0;
+      if (length === 0 || pad >= length) throw protocolError("padding exceeds the HEADERS frame");
+      blockStart++;
+      blockEnd -= pad;
+    }
+    if (flags & FLAG.PRIORITY) {
+      if (blockEnd - blockStart < 5) throw protocolError("HEADERS too short for its priority");
+      blockStart += 5;
+    }
+    if (blockEnd < blockStart) throw protocolError("HEADERS too short");
+    const endStream = (flags & FLAG.END_STREAM) !== 0;
+    if (flags & FLAG.END_HEADERS) {
+      return this.#onHeaderBlock(streamId, buf, blockStart, blockEnd, endStream);
+    }
+    this.#continuing = {
+      streamId,
+      endStream,
+      parts: [buf.slice(blockStart, blockEnd)],
+      size: blockEnd - blockStart,
+    };
+  }
+
+  #onContinuation(
+    buf: Uint8Array,
+    at: number,
+    length: number,
+    flags: number,
+    streamId: number,
+  ): void {
+    const block = this.#continuing;
+    if (block === null || block.streamId !== streamId) {
+      throw protocolError("CONTINUATION without a header block to continue");
+    }
+    block.size += length;
+    // Generous for the compressed form of the largest list accepted, and a
+    // bound on what endless CONTINUATION frames can make the session hold.
+    if (block.size > 2 * this.#host.maxHeadBytes + DEFAULT_MAX_FRAME_SIZE) {
+      throw new H2ConnectionError(H2_ERROR.ENHANCE_YOUR_CALM, "header block too large");
+    }
+    block.parts.push(buf.slice(at, at + length));
+    if ((flags & FLAG.END_HEADERS) === 0) return;
+    this.#continuing = null;
+    const whole = new Uint8Array(block.size);
+    let offset = 0;
+    for (const part of block.parts) {
+      whole.set(part, offset);
+      offset += part.length;
+    }
+    this.#onHeaderBlock(streamId, whole, 0, whole.length, block.endStream);
+  }
+
+  /** A whole header block: a new request, or trailers. */
+  #onHeaderBlock(
+    streamId: number,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    endStream: boolean,
+  ): void {
+    // Decoded whatever becomes of the stream: the table must stay in step.
+    let count: number;
+    try {
+      count = this.#decoder.decode(buf, start, end);
+    } catch (error) {
+      if (!(error instanceof HpackError)) throw error;
+      throw new H2ConnectionError(H2_ERROR.COMPRESSION_ERROR, error.message);
+    }
+    const existing = this.#streams.get(streamId);
+    if (existing !== undefined) {
+      // Trailers: they end the body, and are not passed on.
+      if (existing.remoteClosed) {
+        throw new H2StreamError(H2_ERROR.STREAM_CLOSED, "HEADERS after the end of the stream");
+      }
+      if (!endStream) {
+        throw new H2StreamError(H2_ERROR.PROTOCOL_ERROR, "trailers without END_STREAM");
+      }
+      this.#endOfRequest(existing);
+      return;
+    }
+    if (streamId <= this.#lastStreamId) {
+      if (streamId % 2 === 1) return; // a stream this side has already ended
+      throw protocolError(`HEADERS on stream ${streamId}`);
+    }
+    if (streamId % 2 === 0) throw protocolError(`client stream id ${streamId} is even`);
+    this.#lastStreamId = streamId;
+    if (this.#goAwayId >= 0) return; // GOAWAY was sent: ignored (RFC 9113 section 6.8)
+    if (this.#host.draining) {
+      // Shutting down: this one is served, none after it.
+      this.#goAway(H2_ERROR.NO_ERROR, "", streamId);
+    }
+    if (this.#streams.size >= MAX_CONCURRENT_STREAMS) {
+      throw new H2StreamError(H2_ERROR.REFUSED_STREAM, "too many concurrent streams");
+    }
+    const stream = new Http2Stream(
+      streamId,
+      this,
+      STREAM_RECV_WINDOW,
+      this.#peerInitialWindow,
+    );
+    this.#streams.set(streamId, stream);
+    this.waitingSince = 0;
+    if (this.#decoder.listSize > this.#host.maxHeadBytes) {
+      stream.remoteClosed = endStream;
+      this.#answerAtOnce(stream, 431);
+      return;
+    }
+    let fields;
+    try {
+      fields = requestFields(this.#decoder.names, this.#decoder.values, count);
+    } catch (error) {
+      this.#streams.delete(streamId);
+      this.#streamEnded();
+      throw error;
+    }
+    stream.contentLength = fields.contentLength;
+    stream.head = fields.method === "HEAD";
+    if (endStream) {
+      if (fields.contentLength > 0) {
+        this.#streams.delete(streamId);
+        this.#streamEnded();
+        throw new H2StreamError(H2_ERROR.PROTOCOL_ERROR, "body shorter than its content-length");
+      }
+      stream.remoteClosed = true;
+    }
+    stream.request = new HttpRequest({
+      method: fields.method,
+      path: fields.path,
+      query: fields.query,
+      scheme: this.#host.scheme,
+      host: fields.host,
+      proto: "HTTP/2",
+      headers: fields.headers,
+    });
+    // The parsed fields belong to this request alone (see the HTTP/1.1 server).
+    stream.request.headers = fields.headers;
+    this.#arrived.push(stream);
+  }
+
+  // --- Dispatching requests ---
+
+  /** Hands the requests this read brought to the handler, bodies as whole as they came. */
+  #dispatchArrived(): void {
+    const arrived = this.#arrived;
+    this.#arrived = [];
+    for (const stream of arrived) {
+      const request = stream.request!;
+      stream.request = null;
+      if (stream.reset) continue;
+      if (stream.remoteClosed) request.body = stream.takeWholeBody();
+      else request.body = stream.bodyStream();
+      const admitted = this.#host.turn.admit();
+      if (admitted === undefined) this.#run(stream, request);
+      else admitted.then(() => this.#run(stream, request));
+    }
+  }
+
+  #run(stream: Http2Stream, request: HttpRequest): void {
+    if (stream.reset) return;
+    let result: HttpResponse | Promise<HttpResponse>;
+    try {
+      result = this.#host.handler(request, new PeerClient(request, stream));
+    } catch (error) {
+      return this.#handlerFailed(stream, error);
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (response) => this.#respond(stream, response),
+        (error) => this.#handlerFailed(stream, error),
+      );
+    } else {
+      this.#respond(stream, result);
+    }
+  }
+
+  #handlerFailed(stream: Http2Stream, error: unknown): void {
+    this.#host.onError(`HTTP/2 handler: ${(error as Error)?.stack ?? error}`);
+    if (!stream.reset) this.#answerAtOnce(stream, 500);
+  }
+
+  /** Answers with `status` and no body, whatever the request still sends. */
+  #answerAtOnce(stream: Http2Stream, status: number): void {
+    encoder.begin(status);
+    encoder.field("content-length", "0");
+    encoder.field("date", httpDate());
+    this.#headersFrames(stream.id, true);
+    this.#localEnd(stream);
+  }
+
+  // --- Writing responses ---
+
+  #respond(stream: Http2Stream, response: HttpResponse): void {
+    if (stream.reset || this.#closed) {
+      const body = response.body;
+      if (body instanceof ReadableStream) body.cancel().catch(() => {});
+      return;
+    }
+    const status = response.status;
+    const headers = response.rawHeaders;
+    let body = response.body;
+    const noBody = stream.head || isBodilessStatus(status);
+    encoder.begin(status);
+    encoderHasDate = false;
+    if (headers instanceof HeaderFields) {
+      headers.forEachField(encodeField);
+    } else {
+      headers.forEach(encodeJoinedField);
+      for (const cookie of headers.getSetCookie()) encoder.field("set-cookie", cookie);
+    }
+    if (!encoderHasDate) encoder.field("date", httpDate());
+    const bodiless = isBodilessStatus(status);
+    let declared = -1;
+    if (body instanceof Uint8Array) {
+      if (!bodiless) encoder.field("content-length", String(body.length));
+    } else {
+      // A HEAD answer states the length a GET would have, as a streamed body its own.
+      const value = body !== null || stream.head ? headers.get("content-length") : null;
+      if (value !== null && !bodiless) {
+        declared = parseContentLength(value);
+        if (declared >= 0) encoder.field("content-length", value);
+      } else if (body === null && !bodiless && !stream.head) {
+        encoder.field("content-length", "0");
+      }
+    }
+    if (noBody || body === null || (body instanceof Uint8Array && body.length === 0)) {
+      if (body instanceof ReadableStream) body.cancel().catch(() => {});
+      body = null;
+    }
+    if (encoder.length > this.#peerMaxHeaderList + 1024) {
+      // Headers the client said it would not take: a 500 it will.
+      if (body instanceof ReadableStream) body.cancel().catch(() => {});
+      return this.#answerAtOnce(stream, 500);
+    }
+    this.#headersFrames(stream.id, body === null);
+    if (body === null) return this.#localEnd(stream);
+    if (body instanceof Uint8Array) {
+      this.#sendData(stream, body, true);
+      return;
+    }
+    this.#pump(stream, body.getReader(), declared).catch((error) => {
+      this.#host.onError(`HTTP/2 response body: ${(error as Error)?.message ?? error}`);
+    });
+  }
+
+  /** Sends a response body stream, chunk by chunk, as the windows allow. */
+  async #pump(
+    stream: Http2Stream,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    declared: number,
+  ): Promise<void> {
+    stream.responseBody = reader;
+    let sent = 0;
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        if (!stream.reset) {
+          this.#host.onError(`HTTP/2 response body: ${(error as Error)?.message ?? error}`);
+          this.#resetStream(stream.id, H2_ERROR.INTERNAL_ERROR);
+          this.#scheduleFlush();
+        }
+        return;
+      }
+      if (stream.reset || this.#closed) return;
+      if (chunk.done) {
+        stream.responseBody = null;
+        if (declared >= 0 && sent !== declared) {
+          return this.#bodyMismatch(stream, `ended after ${sent} of ${declared} declared bytes`);
+        }
+        this.#sendData(stream, EMPTY, true);
+        return;
+      }
+      if (chunk.value.length === 0) continue;
+      sent += chunk.value.length;
+      if (declared >= 0 && sent > declared) {
+        return this.#bodyMismatch(stream, `longer than its content-length ${declared}`);
+      }
+      this.#sendData(stream, chunk.value, false);
+      if (stream.pending !== null) {
+        await new Promise<void>((resolve) => stream.onSent = resolve);
+        if (stream.reset || this.#closed) return;
+      }
+      if (this.#outLength > OUTPUT_HIGH_WATER) {
+        await this.#drained();
+        if (stream.reset || this.#closed) return;
+      }
+    }
+  }
+
+  /** A streamed body broke its content-length: the client learns by the stream's reset. */
+  #bodyMismatch(stream: Http2Stream, what: string): void {
+    this.#host.onError(`HTTP/2 response body ${what}`);
+    this.#resetStream(stream.id, H2_ERROR.INTERNAL_ERROR);
+    this.#scheduleFlush();
+  }
+
+  /**
+   * Frames `data` as DATA on `stream` as far as both windows allow; the rest
+   * waits in `stream.pending` for WINDOW_UPDATE. `end` puts END_STREAM on
+   * the last frame.
+   */
+  #sendData(stream: Http2Stream, data: Uint8Array, end: boolean): void {
+    stream.pending = data;
+    stream.pendingAt = 0;
+    stream.pendingEnd = end;
+    if (!this.#sendPending(stream)) this.#blocked.push(stream);
+    this.#scheduleFlush();
+  }
+
+  /** Sends what the windows allow of `stream.pending`; true once all of it is out. */
+  #sendPending(stream: Http2Stream): boolean {
+    const data = stream.pending;
+    if (data === null) return true;
+    let at = stream.pendingAt;
+    const maxFrame = Math.min(this.#peerMaxFrame, DATA_CHUNK);
+    while (at < data.length) {
+      const room = Math.min(this.#connSendWindow, stream.sendWindow, maxFrame, data.length - at);
+      if (room <= 0) {
+        stream.pendingAt = at;
+        return false;
+      }
+      const last = at + room === data.length;
+      const payload = this.#frame(
+        FRAME.DATA,
+        last && stream.pendingEnd ? FLAG.END_STREAM : 0,
+        stream.id,
+        room,
+      );
+      this.#out.set(data.subarray(at, at + room), payload);
+      at += room;
+      this.#connSendWindow -= room;
+      stream.sendWindow -= room;
+    }
+    if (data.length === 0 && stream.pendingEnd) {
+      this.#frame(FRAME.DATA, FLAG.END_STREAM, stream.id, 0);
+    }
+    stream.pending = null;
+    if (stream.pendingEnd) this.#localEnd(stream);
+    const sent = stream.onSent;
+    stream.onSent = null;
+    sent?.();
+    return true;
+  }
+
+  /** Windows have opened: blocked streams go on, in the order they blocked. */
+  #unblock(): void {
+    if (this.#blocked.length === 0) return;
+    const blocked = this.#blocked;
+    this.#blocked = [];
+    for (const stream of blocked) {
+      if (stream.reset || stream.pending === null) continue;
+      if (!this.#sendPending(stream)) this.#blocked.push(stream);
+    }
+    this.#scheduleFlush();
+  }
+
+  /** Writes the encoder's block as HEADERS (and CONTINUATION frames past the frame size). */
+  #headersFrames(streamId: number, endStream: boolean): void {
+    const block = encoder.buf;
+    const size = encoder.length;
+    const maxFrame = this.#peerMaxFrame;
+    let at = 0;
+    let type: number = FRAME.HEADERS;
+    do {
+      const part = Math.min(size - at, maxFrame);
+      const last = at + part === size;
+      let flags = last ? FLAG.END_HEADERS : 0;
+      if (type === FRAME.HEADERS && endStream) flags |= FLAG.END_STREAM;
+      const payload = this.#frame(type, flags, streamId, part);
+      this.#out.set(block.subarray(at, at + part), payload);
+      at += part;
+      type = FRAME.CONTINUATION;
+    } while (at < size);
+    this.#scheduleFlush();
+  }
+
+  /** The response has ended: the stream goes once the request has too. */
+  #localEnd(stream: Http2Stream): void {
+    stream.localClosed = true;
+    if (stream.remoteClosed) return this.#forget(stream);
+    // The answer is complete but the client is still sending: tell it to
+    // stop (RFC 9113 section 8.1) and give back what it already sent.
+    this.#resetStream(stream.id, H2_ERROR.NO_ERROR);
+  }
+
+  /** Ends a stream with RST_STREAM (its request and response both cut short). */
+  #resetStream(streamId: number, code: number): void {
+    const payload = this.#frame(FRAME.RST_STREAM, 0, streamId, 4);
+    const out = this.#out;
+    out[payload] = code >>> 24;
+    out[payload + 1] = (code >>> 16) & 0xff;
+    out[payload + 2] = (code >>> 8) & 0xff;
+    out[payload + 3] = code & 0xff;
+    const stream = this.#streams.get(streamId);
+    if (stream !== undefined) {
+      this.#closeStream(stream, new Error(`stream reset (code ${code})`));
+    }
+  }
+
+  /** Drops a stream cut short: its unread body returns to the connection window. */
+  #closeStream(stream: Http2Stream, reason: Error): void {
+    this.#creditConnection(stream.unread);
+    stream.abort(reason);
+    this.#forget(stream);
+  }
+
+  #forget(stream: Http2Stream): void {
+    if (!this.#streams.delete(stream.id)) return;
+    this.#streamEnded();
+  }
+
+  #streamEnded(): void {
+    if (this.#streams.size > 0) return;
+    this.waitingSince = this.#host.now;
+    if (this.#peerGoAway || this.#goAwayId >= 0) this.#endAfterFlush();
+  }
+
+  // --- Output ---
+
+  #sendSettings(): void {
+    const settings: [number, number][] = [
+      [SETTING.MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS],
+      [SETTING.INITIAL_WINDOW_SIZE, STREAM_RECV_WINDOW],
+      [SETTING.MAX_HEADER_LIST_SIZE, this.#host.maxHeadBytes],
+      [SETTING.ENABLE_PUSH, 0],
+    ];
+    const payload = this.#frame(FRAME.SETTINGS, 0, 0, settings.length * 6);
+    const out = this.#out;
+    settings.forEach(([id, value], i) => {
+      const p = payload + i * 6;
+      out[p] = id >>> 8;
+      out[p + 1] = id & 0xff;
+      out[p + 2] = value >>> 24;
+      out[p + 3] = (value >>> 16) & 0xff;
+      out[p + 4] = (value >>> 8) & 0xff;
+      out[p + 5] = value & 0xff;
+    });
+    this.#windowUpdate(0, CONNECTION_RECV_WINDOW - DEFAULT_WINDOW);
+    this.#scheduleFlush();
+  }
+
+  #windowUpdate(streamId: number, increment: number): void {
+    const payload = this.#frame(FRAME.WINDOW_UPDATE, 0, streamId, 4);
+    const out = this.#out;
+    out[payload] = (increment >>> 24) & 0x7f;
+    out[payload + 1] = (increment >>> 16) & 0xff;
+    out[payload + 2] = (increment >>> 8) & 0xff;
+    out[payload + 3] = increment & 0xff;
+  }
+
+  /** Sends GOAWAY once; streams above `lastId` (default: the last opened) are not served. */
+  #goAway(code: number, message: string, lastId = this.#lastStreamId): void {
+    if (this.#goAwayId >= 0) return;
+    this.#goAwayId = lastId;
+    const debug = new TextEncoder().encode(message.slice(0, 256));
+    const payload = this.#frame(FRAME.GOAWAY, 0, 0, 8 + debug.length);
+    const out = this.#out;
+    out[payload] = (lastId >>> 24) & 0x7f;
+    out[payload + 1] = (lastId >>> 16) & 0xff;
+    out[payload + 2] = (lastId >>> 8) & 0xff;
+    out[payload + 3] = lastId & 0xff;
+    out[payload + 4] = code >>> 24;
+    out[payload + 5] = (code >>> 16) & 0xff;
+    out[payload + 6] = (code >>> 8) & 0xff;
+    out[payload + 7] = code & 0xff;
+    out.set(debug, payload + 8);
+    this.#scheduleFlush();
+  }
+
+  /** Appends a frame header for a `length`-byte payload; returns where the payload goes. */
+  #frame(type: number, flags: number, streamId: number, length: number): number {
+    const needed = this.#outLength + FRAME_HEADER_SIZE + length;
+    if (needed > this.#out.length) {
+      const grown = new Uint8Array(Math.max(needed, this.#out.length * 2));
+      grown.set(this.#out.subarray(0, this.#outLength));
+      this.#out = grown;
+    }
+    writeFrameHeader(this.#out, this.#outLength, length, type, flags, streamId);
+    const payload = this.#outLength + FRAME_HEADER_SIZE;
+    this.#outLength = payload + length;
+    return payload;
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushQueued || this.#writing || this.#outLength === 0 || this.#closed) return;
+    this.#flushQueued = true;
+    queueMicrotask(this.#flushTask);
+  }
+
+  /** Writes what is queued, then what queued up meanwhile, until nothing is left. */
+  async #flush(): Promise<void> {
+    if (this.#writing) return;
+    this.#writing = true;
+    try {
+      while (this.#outLength > 0 && !this.#closed) {
+        const data = this.#out;
+        const length = this.#outLength;
+        this.#out = this.#spare;
+        this.#outLength = 0;
+        this.#spare = data;
+        this.#inFlight = length;
+        let written = 0;
+        while (written < length) {
+          written += await this.#socket.write(data.subarray(written, length));
+        }
+      }
+    } catch {
+      // The client is gone: the read loop sees it too.
+      this.#end();
+    } finally {
+      this.#writing = false;
+      this.#inFlight = 0;
+    }
+    const waiters = this.#drainWaiters;
+    if (waiters.length > 0) {
+      this.#drainWaiters = [];
+      for (const wake of waiters) wake();
+    }
+    if (this.#endPending) this.#end();
+  }
+
+  /** Drops large output buffers of an idle session with nothing left to write. */
+  #trimOutput(): void {
+    if (this.#writing || this.#outLength > 0) return;
+    if (this.#out.length > IDLE_BUFFER_SIZE) this.#out = new Uint8Array(IDLE_BUFFER_SIZE);
+    this.#spare = EMPTY;
+  }
+
+  /** Resolves once queued output has been written (or the session has ended). */
+  #drained(): Promise<void> {
+    if (this.#closed || (!this.#writing && this.#outLength === 0)) return Promise.resolve();
+    this.#scheduleFlush();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #endPending = false;
+
+  /** Ends the session once what is queued has been written. */
+  #endAfterFlush(): void {
+    if (this.#writing || this.#outLength > 0 || this.#flushQueued) {
+      this.#endPending = true;
+      this.#scheduleFlush();
+      return;
+    }
+    this.#end();
+  }
+
+  /** Closes the socket and cuts every open stream short. */
+  #end(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#goingAway);
+    const gone = new Error("HTTP/2 connection closed");
+    for (const stream of this.#streams.values()) stream.abort(gone);
+    this.#streams.clear();
+    this.#blocked = [];
+    try {
+      this.#socket.close();
+    } catch { /* closed already */ }
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+    this.#host.closed(this);
+  }
+}
+
+/** The payload of the PING that follows a closing session's GOAWAY. */
+const GOAWAY_PING = new TextEncoder().encode("goaway\0\0");
+
+function isGoAwayPing(buf: Uint8Array, at: number): boolean {
+  for (let i = 0; i < 8; i++) if (buf[at + i] !== GOAWAY_PING[i]) return false;
+  return true;
+}
+
+function protocolError(message: string): H2ConnectionError {
+  return new H2ConnectionError(H2_ERROR.PROTOCOL_ERROR, message);
+}
+
+/** Whether an error only says the peer went away. */
+function isDisconnect(e: unknown): boolean {
+  return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
+    e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted ||
+    e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.UnexpectedEof;
+}

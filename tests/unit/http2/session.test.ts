@@ -1,0 +1,317 @@
+/**
+ * HTTP/2 sessions on the HTTP/1.1 server's listeners: through the runtime's
+ * own HTTP/2 client over TLS (requests, bodies both ways, streaming), and
+ * through a raw client over h2c for what a library client never sends
+ * (protocol errors, floods, flow control at its edges, idle closing).
+ */
+
+import assert from "node:assert/strict";
+import { type HttpRequest, HttpResponse } from "../../../filters/context.ts";
+import type { PeerClient } from "../../../server/httpserver/client.ts";
+import { serveHttp1 } from "../../../server/httpserver/http1/server.ts";
+import { Http2Session, MAX_CONCURRENT_STREAMS } from "../../../server/http2/session.ts";
+import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
+import { frame, get, headerBlock, RawH2Client, uint32 } from "../../fixtures/raw_h2_client.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW: 8 };
+
+type Handler = (request: HttpRequest, client: PeerClient) => HttpResponse | Promise<HttpResponse>;
+
+/** Our server with HTTP/2 sessions: h2c when `cert` is absent, else TLS with ALPN. */
+function serve(
+  handler: Handler,
+  options: { cert?: { cert: string; key: string }; keepAliveTimeoutMs?: number } = {},
+) {
+  return serveHttp1({
+    hostname: "127.0.0.1",
+    port: 0,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 0,
+    maxConnections: 0,
+    tls: options.cert,
+    handler,
+    onError: (message) => console.error(message),
+    h2: (socket, host, received) => new Http2Session(socket, host, received),
+  });
+}
+
+/** A body of `parts` chunks, `gapMs` apart. */
+function slowBody(parts: number, gapMs: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      await new Promise((r) => setTimeout(r, gapMs));
+      if (sent === parts) return controller.close();
+      controller.enqueue(encoder.encode(`part ${sent++}\n`));
+    },
+  });
+}
+
+function statusOf(client: RawH2Client, payload: Uint8Array): string {
+  return client.fields(payload).find(([name]) => name === ":status")![1];
+}
+
+function codeOf(payload: Uint8Array, at = 0): number {
+  return new DataView(payload.buffer, payload.byteOffset).getUint32(at);
+}
+
+Deno.test("HTTP/2 over TLS: requests, bodies both ways, headers, and a slow body past keepAliveTimeout", async () => {
+  const cert = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
+  const handler = async (request: HttpRequest) => {
+    if (request.path === "/slow") return new HttpResponse(200, {}, slowBody(3, 700));
+    if (request.path === "/cookies") {
+      return new HttpResponse(204, [["set-cookie", "a=1"], ["set-cookie", "b=2"]]);
+    }
+    const body = await request.bytes();
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", body as Uint8Array<ArrayBuffer>),
+    );
+    const line = `${request.method} ${request.scheme} ${request.proto} ${request.host} ` +
+      `${request.path}?${request.query} ${body.length} ${digest.slice(0, 4).join(".")} ` +
+      `${request.header("cookie")}\n`;
+    return new HttpResponse(201, { "content-type": "text/plain" }, line);
+  };
+  // Four gaps of 700 ms: well past the idle limit and the sweep's margin.
+  const server = serve(handler, { cert, keepAliveTimeoutMs: 500 });
+  const client = Deno.createHttpClient({ caCerts: [cert.cert], http1: false, http2: true });
+  const base = `https://127.0.0.1:${server.port}`;
+  try {
+    const empty = await crypto.subtle.digest("SHA-256", new Uint8Array(0));
+    const emptyDigest = new Uint8Array(empty).slice(0, 4).join(".");
+    const plain = await fetch(`${base}/a/b?x=1`, { client, headers: { cookie: "k=v" } });
+    assert.equal(plain.status, 201);
+    assert.equal(plain.headers.get("content-type"), "text/plain");
+    assert.ok(plain.headers.get("date"));
+    const port = server.port;
+    assert.equal(
+      await plain.text(),
+      `GET https HTTP/2 127.0.0.1:${port} /a/b?x=1 0 ${emptyDigest} k=v\n`,
+    );
+    // A megabyte sent in chunks: more than the stream's window, so it flows as it is read.
+    const big = new Uint8Array(1024 * 1024).map((_, i) => (i * 7) & 0xff);
+    const expected = new Uint8Array(await crypto.subtle.digest("SHA-256", big)).slice(0, 4);
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let at = 0; at < big.length; at += 100_000) {
+          controller.enqueue(big.slice(at, at + 100_000));
+        }
+        controller.close();
+      },
+    });
+    const posted = await fetch(`${base}/up`, { client, method: "POST", body: chunks });
+    assert.match(await posted.text(), new RegExp(` ${big.length} ${expected.join("\\.")} `));
+    const head = await fetch(`${base}/h`, { client, method: "HEAD" });
+    assert.equal(head.status, 201);
+    const headLine = `HEAD https HTTP/2 127.0.0.1:${port} /h? 0 ${emptyDigest} null\n`;
+    assert.equal(head.headers.get("content-length"), String(headLine.length));
+    assert.equal(await head.text(), "");
+    const cookies = await fetch(`${base}/cookies`, { client });
+    assert.deepEqual(cookies.headers.getSetCookie(), ["a=1", "b=2"]);
+    await cookies.body?.cancel();
+    // Many streams at once on the one connection.
+    const many = await Promise.all(
+      Array.from(
+        { length: 100 },
+        (_, i) => fetch(`${base}/n${i}`, { client }).then((r) => r.text()),
+      ),
+    );
+    many.forEach((text, i) => assert.ok(text.includes(` /n${i}? `), text));
+    const slow = await fetch(`${base}/slow`, { client });
+    assert.equal(await slow.text(), "part 0\npart 1\npart 2\n");
+  } finally {
+    client.close();
+    await server.shutdown(0);
+    await Deno.remove(cert.dir, { recursive: true });
+  }
+});
+
+Deno.test("HTTP/2: an idle session says GOAWAY and a PING, and closes once the client answers", async () => {
+  const server = serve(() => new HttpResponse(200, {}, "ok"), { keepAliveTimeoutMs: 300 });
+  try {
+    for (const answer of [true, false]) {
+      const client = await RawH2Client.connect(server.port);
+      const seen: number[] = [];
+      let goAwayAt = 0;
+      for (;;) {
+        const next = await client.read(8000);
+        if (next === null) break;
+        seen.push(next.type);
+        if (next.type === FRAME.GOAWAY) {
+          goAwayAt = Date.now();
+          assert.equal(codeOf(next.payload, 4), 0);
+        }
+        if (next.type === FRAME.SETTINGS && !(next.flags & 1)) {
+          await client.send(frame(FRAME.SETTINGS, 1, 0));
+        }
+        if (next.type === FRAME.PING && !(next.flags & 1) && answer) {
+          await client.send(frame(FRAME.PING, 1, 0, next.payload));
+        }
+      }
+      client.close();
+      assert.ok(goAwayAt > 0, `frames: ${seen.join(" ")}`);
+      const afterMs = Date.now() - goAwayAt;
+      // Answered: at once; silent: after the session's second of grace.
+      assert.ok(answer ? afterMs < 500 : afterMs < 3000, `closed ${afterMs} ms after GOAWAY`);
+    }
+  } finally {
+    await server.shutdown(0);
+  }
+});
+
+Deno.test("HTTP/2: malformed requests reset their stream; the connection goes on", async () => {
+  const server = serve((request) => new HttpResponse(200, {}, request.path));
+  const client = await RawH2Client.connect(server.port);
+  try {
+    const bad: [string, string][][] = [
+      get("/upper", [["X-Upper", "1"]]),
+      get("/conn", [["connection", "keep-alive"]]),
+      get("/te", [["te", "gzip"]]),
+      [[":method", "GET"], [":path", "/no-scheme"], [":authority", "t"]],
+      [...get("/late"), [":method", "GET"]],
+      [[":method", "GET"], ["x", "1"], [":scheme", "http"], [":path", "/order"]],
+      get("relative"),
+      get("/nul", [["x", "a\0b"]]),
+    ];
+    let id = 1;
+    for (const fields of bad) {
+      await client.request(id, fields);
+      const reset = await client.until((f) => f.streamId === id);
+      assert.equal(reset.type, FRAME.RST_STREAM, JSON.stringify(fields));
+      assert.equal(codeOf(reset.payload), 1, JSON.stringify(fields));
+      id += 2;
+    }
+    // A body longer than its content-length.
+    await client.send(
+      frame(FRAME.HEADERS, 4, id, headerBlock([...get("/cl"), ["content-length", "2"]])),
+      frame(FRAME.DATA, 1, id, encoder.encode("abc")),
+    );
+    const reset = await client.until((f) => f.streamId === id);
+    assert.equal(reset.type, FRAME.RST_STREAM);
+    id += 2;
+    await client.request(id, get("/fine"));
+    const headers = await client.until((f) => f.streamId === id);
+    assert.equal(statusOf(client, headers.payload), "200");
+    const data = await client.until((f) => f.streamId === id && f.type === FRAME.DATA);
+    assert.equal(decoder.decode(data.payload), "/fine");
+  } finally {
+    client.close();
+    await server.shutdown(0);
+  }
+});
+
+Deno.test("HTTP/2: connection errors end the session with GOAWAY and the error code", async () => {
+  const server = serve(() => new HttpResponse(200));
+  const cases: [string, Uint8Array[], number, boolean][] = [
+    ["bad preface", [encoder.encode("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n")], 1, false],
+    ["DATA on stream 0", [frame(FRAME.DATA, 0, 0, new Uint8Array(1))], 1, true],
+    ["even stream id", [frame(FRAME.HEADERS, 5, 2, headerBlock(get("/")))], 1, true],
+    ["frame over 16 KB", [frame(FRAME.DATA, 0, 1, new Uint8Array(17_000))], 6, true],
+    ["bad HPACK", [frame(FRAME.HEADERS, 5, 1, new Uint8Array([0x80]))], 9, true],
+    ["PING of 4 bytes", [frame(FRAME.PING, 0, 0, new Uint8Array(4))], 6, true],
+    [
+      "CONTINUATION out of place",
+      [
+        frame(FRAME.HEADERS, 1, 1, headerBlock(get("/"))),
+        frame(FRAME.PING, 0, 0, new Uint8Array(8)),
+      ],
+      1,
+      true,
+    ],
+  ];
+  try {
+    for (const [what, frames, code, preface] of cases) {
+      const client = await RawH2Client.connect(server.port, { preface });
+      await client.send(...frames);
+      const frames_ = await client.rest();
+      client.close();
+      const goAway = frames_.find((f) => f.type === FRAME.GOAWAY);
+      assert.ok(goAway, `${what}: no GOAWAY in ${frames_.map((f) => f.type).join(" ")}`);
+      assert.equal(codeOf(goAway.payload, 4), code, what);
+    }
+  } finally {
+    await server.shutdown(0);
+  }
+});
+
+Deno.test("HTTP/2: a response waits for the client's window, and goes on after WINDOW_UPDATE", async () => {
+  const body = new Uint8Array(1000).fill(120);
+  const server = serve(() => new HttpResponse(200, {}, body));
+  // SETTINGS_INITIAL_WINDOW_SIZE 100: each stream may get 100 bytes before an update.
+  const client = await RawH2Client.connect(server.port, { settings: [[4, 100]] });
+  try {
+    await client.request(1, get("/"));
+    let received = 0;
+    for (;;) {
+      const next = await client.read(300).catch(() => null);
+      if (next === null) break;
+      if (next.type === FRAME.DATA) received += next.payload.length;
+    }
+    assert.equal(received, 100);
+    await client.send(frame(FRAME.WINDOW, 0, 1, uint32(900)));
+    let ended = false;
+    while (!ended) {
+      const next = await client.until((f) => f.type === FRAME.DATA);
+      received += next.payload.length;
+      ended = (next.flags & 1) !== 0;
+    }
+    assert.equal(received, 1000);
+  } finally {
+    client.close();
+    await server.shutdown(0);
+  }
+});
+
+Deno.test("HTTP/2: too many streams are refused, large header lists get 431", async () => {
+  const waiting: (() => void)[] = [];
+  const server = serve((request) => {
+    if (request.path === "/ok") return new HttpResponse(200);
+    return new Promise((resolve) => waiting.push(() => resolve(new HttpResponse(200))));
+  });
+  const client = await RawH2Client.connect(server.port);
+  try {
+    let id = 1;
+    for (let i = 0; i < MAX_CONCURRENT_STREAMS; i++, id += 2) {
+      await client.request(id, get("/wait"));
+    }
+    await client.request(id, get("/wait"));
+    const refused = await client.until((f) => f.streamId === id);
+    assert.equal(refused.type, FRAME.RST_STREAM);
+    assert.equal(codeOf(refused.payload), 7);
+    for (const release of waiting) release();
+    id += 2;
+    await client.request(id, get("/ok", [["x-big", "v".repeat(70_000)]]));
+    const tooLarge = await client.until((f) => f.streamId === id && f.type === FRAME.HEADERS);
+    assert.equal(statusOf(client, tooLarge.payload), "431");
+  } finally {
+    client.close();
+    await server.shutdown(0);
+  }
+});
+
+Deno.test("HTTP/2: a client reset aborts its request; a reset flood ends the connection", async () => {
+  const aborted = Promise.withResolvers<void>();
+  const server = serve((_request, peer) => {
+    peer.abortWatch.addEventListener("abort", () => aborted.resolve());
+    return new Promise(() => {});
+  });
+  const client = await RawH2Client.connect(server.port);
+  try {
+    await client.request(1, get("/hang"));
+    await new Promise((r) => setTimeout(r, 50));
+    await client.send(frame(FRAME.RST_STREAM, 0, 1, uint32(8)));
+    await aborted.promise;
+    // Streams opened and reset at once, hundreds of them.
+    const flood: Uint8Array[] = [];
+    for (let id = 3; id < 3 + 2 * 400; id += 2) {
+      flood.push(frame(FRAME.HEADERS, 5, id, headerBlock(get("/x"))));
+      flood.push(frame(FRAME.RST_STREAM, 0, id, uint32(8)));
+    }
+    await client.send(...flood);
+    const goAway = await client.until((f) => f.type === FRAME.GOAWAY);
+    assert.equal(codeOf(goAway.payload, 4), 0xb);
+  } finally {
+    client.close();
+    await server.shutdown(0);
+  }
+});
