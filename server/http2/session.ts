@@ -39,10 +39,10 @@ import {
   readUint31,
   readUint32,
   SETTING,
-  writeFrameHeader,
 } from "./frames.ts";
 import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
 import { requestFields } from "./request_fields.ts";
+import { FrameWriter, IDLE_BUFFER_SIZE } from "./frame_writer.ts";
 import { Http2Stream, type StreamHost } from "./stream.ts";
 
 /** Handles one request. */
@@ -68,11 +68,6 @@ export const MAX_CONCURRENT_STREAMS = 250;
 const STREAM_RECV_WINDOW = 256 * 1024;
 /** Request body bytes all streams of a connection may have in flight together. */
 const CONNECTION_RECV_WINDOW = 1024 * 1024;
-/**
- * Read and write buffers start (and, once the session is idle, return to)
- * this size: idle connections must stay small. They grow as frames need.
- */
-const IDLE_BUFFER_SIZE = 1024;
 /** Past this much unsent output, the session stops reading until the client takes some. */
 const OUTPUT_HIGH_WATER = 256 * 1024;
 /** How long a session closed while idle waits, after GOAWAY, for its client to hang up. */
@@ -144,21 +139,10 @@ export class Http2Session implements ServedConnection, StreamHost {
   #resetWindowStart = 0;
   #resetsInWindow = 0;
 
-  // Output: frames go into #out; a write in flight owns #spare.
-  #out = new Uint8Array(IDLE_BUFFER_SIZE);
-  #outLength = 0;
-  #spare = EMPTY;
-  /** Bytes of the write in flight. */
-  #inFlight = 0;
-  #writing = false;
-  #flushQueued = false;
-  #drainWaiters: (() => void)[] = [];
+  readonly #out: FrameWriter;
+  /** Set once the session should end as soon as its output is written. */
+  #endPending = false;
   #goingAway: ReturnType<typeof setTimeout> | undefined;
-
-  readonly #flushTask = (): void => {
-    this.#flushQueued = false;
-    this.#flush();
-  };
 
   /**
    * Starts serving `socket`; `received` is what was read from it already
@@ -167,6 +151,7 @@ export class Http2Session implements ServedConnection, StreamHost {
   constructor(socket: Deno.Conn, host: Http2Host, received?: Uint8Array) {
     this.#socket = socket;
     this.#host = host;
+    this.#out = new FrameWriter(socket, () => this.#end());
     this.waitingSince = host.now;
     // Strings are bounded by their header block, whose size is limited:
     // a field over the list limit is answered with 431, not a broken connection.
@@ -197,9 +182,8 @@ export class Http2Session implements ServedConnection, StreamHost {
     if (this.#closed) return;
     if (this.#streams.size > 0 || this.#goingAway !== undefined) return this.#end();
     this.#goAway(H2_ERROR.NO_ERROR, "");
-    const payload = this.#frame(FRAME.PING, 0, 0, 8);
-    this.#out.set(GOAWAY_PING, payload);
-    this.#scheduleFlush();
+    this.#out.bytesFrame(FRAME.PING, 0, 0, GOAWAY_PING);
+    this.#out.schedule();
     this.#goingAway = setTimeout(() => this.#end(), GOAWAY_GRACE_MS);
     Deno.unrefTimer(this.#goingAway);
   }
@@ -223,7 +207,7 @@ export class Http2Session implements ServedConnection, StreamHost {
       stream.recvWindow += stream.unacknowledged;
       stream.unacknowledged = 0;
     }
-    this.#scheduleFlush();
+    this.#out.schedule();
   }
 
   // --- Reading ---
@@ -247,7 +231,7 @@ export class Http2Session implements ServedConnection, StreamHost {
         }
         if (prefaceSeen) start = this.#handleFrames(buf, start, end);
         if (this.#arrived.length > 0) this.#dispatchArrived();
-        this.#scheduleFlush();
+        this.#out.schedule();
         if (this.#closed) return;
         // Room for the next read: unread bytes move to the front; a frame
         // larger than the buffer grows it.
@@ -256,7 +240,7 @@ export class Http2Session implements ServedConnection, StreamHost {
           if (this.#streams.size === 0 && buf.length > IDLE_BUFFER_SIZE) {
             // Idle: what a burst grew is given back (see IDLE_BUFFER_SIZE).
             buf = new Uint8Array(IDLE_BUFFER_SIZE);
-            this.#trimOutput();
+            this.#out.trim();
           }
         } else if (start > 0) {
           buf.copyWithin(0, start, end);
@@ -271,9 +255,9 @@ export class Http2Session implements ServedConnection, StreamHost {
           grown.set(buf.subarray(0, end));
           buf = grown;
         }
-        if (this.#outLength + this.#inFlight > OUTPUT_HIGH_WATER) {
+        if (this.#out.pending > OUTPUT_HIGH_WATER) {
           // A client that sends but does not read (pings, say) is not answered into memory.
-          await this.#drained();
+          await this.#out.drained();
           if (this.#closed) return;
         }
         const n = await readSocket(this.#socket, end === 0 ? buf : buf.subarray(end));
@@ -359,8 +343,7 @@ export class Http2Session implements ServedConnection, StreamHost {
           throw new H2ConnectionError(H2_ERROR.FRAME_SIZE_ERROR, "PING of wrong length");
         }
         if ((flags & FLAG.ACK) === 0) {
-          const payload = this.#frame(FRAME.PING, FLAG.ACK, 0, 8);
-          this.#out.set(buf.subarray(at, at + 8), payload);
+          this.#out.bytesFrame(FRAME.PING, FLAG.ACK, 0, buf.subarray(at, at + 8));
         } else if (this.#goingAway !== undefined && isGoAwayPing(buf, at)) {
           this.#endAfterFlush();
         }
@@ -421,7 +404,7 @@ export class Http2Session implements ServedConnection, StreamHost {
       }
       // HEADER_TABLE_SIZE needs nothing: responses never use the dynamic table.
     }
-    this.#frame(FRAME.SETTINGS, FLAG.ACK, 0, 0);
+    this.#out.frame(FRAME.SETTINGS, FLAG.ACK, 0, 0);
   }
 
   #onWindowUpdate(buf: Uint8Array, at: number, length: number, streamId: number): void {
@@ -523,7 +506,7 @@ export class Http2Session implements ServedConnection, StreamHost {
       this.#windowUpdate(0, this.#connUnacknowledged);
       this.#connRecvWindow += this.#connUnacknowledged;
       this.#connUnacknowledged = 0;
-      this.#scheduleFlush();
+      this.#out.schedule();
     }
   }
 
@@ -799,7 +782,7 @@ export class Http2Session implements ServedConnection, StreamHost {
         if (!stream.reset) {
           this.#host.onError(`HTTP/2 response body: ${(error as Error)?.message ?? error}`);
           this.#resetStream(stream.id, H2_ERROR.INTERNAL_ERROR);
-          this.#scheduleFlush();
+          this.#out.schedule();
         }
         return;
       }
@@ -822,8 +805,8 @@ export class Http2Session implements ServedConnection, StreamHost {
         await new Promise<void>((resolve) => stream.onSent = resolve);
         if (stream.reset || this.#closed) return;
       }
-      if (this.#outLength > OUTPUT_HIGH_WATER) {
-        await this.#drained();
+      if (this.#out.pending > OUTPUT_HIGH_WATER) {
+        await this.#out.drained();
         if (stream.reset || this.#closed) return;
       }
     }
@@ -833,7 +816,7 @@ export class Http2Session implements ServedConnection, StreamHost {
   #bodyMismatch(stream: Http2Stream, what: string): void {
     this.#host.onError(`HTTP/2 response body ${what}`);
     this.#resetStream(stream.id, H2_ERROR.INTERNAL_ERROR);
-    this.#scheduleFlush();
+    this.#out.schedule();
   }
 
   /**
@@ -846,7 +829,7 @@ export class Http2Session implements ServedConnection, StreamHost {
     stream.pendingAt = 0;
     stream.pendingEnd = end;
     if (!this.#sendPending(stream)) this.#blocked.push(stream);
-    this.#scheduleFlush();
+    this.#out.schedule();
   }
 
   /** Sends what the windows allow of `stream.pending`; true once all of it is out. */
@@ -862,19 +845,14 @@ export class Http2Session implements ServedConnection, StreamHost {
         return false;
       }
       const last = at + room === data.length;
-      const payload = this.#frame(
-        FRAME.DATA,
-        last && stream.pendingEnd ? FLAG.END_STREAM : 0,
-        stream.id,
-        room,
-      );
-      this.#out.set(data.subarray(at, at + room), payload);
+      const flags = last && stream.pendingEnd ? FLAG.END_STREAM : 0;
+      this.#out.bytesFrame(FRAME.DATA, flags, stream.id, data.subarray(at, at + room));
       at += room;
       this.#connSendWindow -= room;
       stream.sendWindow -= room;
     }
     if (data.length === 0 && stream.pendingEnd) {
-      this.#frame(FRAME.DATA, FLAG.END_STREAM, stream.id, 0);
+      this.#out.frame(FRAME.DATA, FLAG.END_STREAM, stream.id, 0);
     }
     stream.pending = null;
     if (stream.pendingEnd) this.#localEnd(stream);
@@ -893,7 +871,7 @@ export class Http2Session implements ServedConnection, StreamHost {
       if (stream.reset || stream.pending === null) continue;
       if (!this.#sendPending(stream)) this.#blocked.push(stream);
     }
-    this.#scheduleFlush();
+    this.#out.schedule();
   }
 
   /** Writes the encoder's block as HEADERS (and CONTINUATION frames past the frame size). */
@@ -908,12 +886,11 @@ export class Http2Session implements ServedConnection, StreamHost {
       const last = at + part === size;
       let flags = last ? FLAG.END_HEADERS : 0;
       if (type === FRAME.HEADERS && endStream) flags |= FLAG.END_STREAM;
-      const payload = this.#frame(type, flags, streamId, part);
-      this.#out.set(block.subarray(at, at + part), payload);
+      this.#out.bytesFrame(type, flags, streamId, block.subarray(at, at + part));
       at += part;
       type = FRAME.CONTINUATION;
     } while (at < size);
-    this.#scheduleFlush();
+    this.#out.schedule();
   }
 
   /** The response has ended: the stream goes once the request has too. */
@@ -927,12 +904,7 @@ export class Http2Session implements ServedConnection, StreamHost {
 
   /** Ends a stream with RST_STREAM (its request and response both cut short). */
   #resetStream(streamId: number, code: number): void {
-    const payload = this.#frame(FRAME.RST_STREAM, 0, streamId, 4);
-    const out = this.#out;
-    out[payload] = code >>> 24;
-    out[payload + 1] = (code >>> 16) & 0xff;
-    out[payload + 2] = (code >>> 8) & 0xff;
-    out[payload + 3] = code & 0xff;
+    this.#out.uint32Frame(FRAME.RST_STREAM, streamId, code);
     const stream = this.#streams.get(streamId);
     if (stream !== undefined) {
       this.#closeStream(stream, new Error(`stream reset (code ${code})`));
@@ -960,131 +932,33 @@ export class Http2Session implements ServedConnection, StreamHost {
   // --- Output ---
 
   #sendSettings(): void {
-    const settings: [number, number][] = [
+    this.#out.settings([
       [SETTING.MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS],
       [SETTING.INITIAL_WINDOW_SIZE, STREAM_RECV_WINDOW],
       [SETTING.MAX_HEADER_LIST_SIZE, this.#host.maxHeadBytes],
       [SETTING.ENABLE_PUSH, 0],
-    ];
-    const payload = this.#frame(FRAME.SETTINGS, 0, 0, settings.length * 6);
-    const out = this.#out;
-    settings.forEach(([id, value], i) => {
-      const p = payload + i * 6;
-      out[p] = id >>> 8;
-      out[p + 1] = id & 0xff;
-      out[p + 2] = value >>> 24;
-      out[p + 3] = (value >>> 16) & 0xff;
-      out[p + 4] = (value >>> 8) & 0xff;
-      out[p + 5] = value & 0xff;
-    });
+    ]);
     this.#windowUpdate(0, CONNECTION_RECV_WINDOW - DEFAULT_WINDOW);
-    this.#scheduleFlush();
+    this.#out.schedule();
   }
 
   #windowUpdate(streamId: number, increment: number): void {
-    const payload = this.#frame(FRAME.WINDOW_UPDATE, 0, streamId, 4);
-    const out = this.#out;
-    out[payload] = (increment >>> 24) & 0x7f;
-    out[payload + 1] = (increment >>> 16) & 0xff;
-    out[payload + 2] = (increment >>> 8) & 0xff;
-    out[payload + 3] = increment & 0xff;
+    this.#out.uint32Frame(FRAME.WINDOW_UPDATE, streamId, increment);
   }
 
   /** Sends GOAWAY once; streams above `lastId` (default: the last opened) are not served. */
   #goAway(code: number, message: string, lastId = this.#lastStreamId): void {
     if (this.#goAwayId >= 0) return;
     this.#goAwayId = lastId;
-    const debug = new TextEncoder().encode(message.slice(0, 256));
-    const payload = this.#frame(FRAME.GOAWAY, 0, 0, 8 + debug.length);
-    const out = this.#out;
-    out[payload] = (lastId >>> 24) & 0x7f;
-    out[payload + 1] = (lastId >>> 16) & 0xff;
-    out[payload + 2] = (lastId >>> 8) & 0xff;
-    out[payload + 3] = lastId & 0xff;
-    out[payload + 4] = code >>> 24;
-    out[payload + 5] = (code >>> 16) & 0xff;
-    out[payload + 6] = (code >>> 8) & 0xff;
-    out[payload + 7] = code & 0xff;
-    out.set(debug, payload + 8);
-    this.#scheduleFlush();
+    this.#out.goAway(lastId, code, message);
+    this.#out.schedule();
   }
-
-  /** Appends a frame header for a `length`-byte payload; returns where the payload goes. */
-  #frame(type: number, flags: number, streamId: number, length: number): number {
-    const needed = this.#outLength + FRAME_HEADER_SIZE + length;
-    if (needed > this.#out.length) {
-      const grown = new Uint8Array(Math.max(needed, this.#out.length * 2));
-      grown.set(this.#out.subarray(0, this.#outLength));
-      this.#out = grown;
-    }
-    writeFrameHeader(this.#out, this.#outLength, length, type, flags, streamId);
-    const payload = this.#outLength + FRAME_HEADER_SIZE;
-    this.#outLength = payload + length;
-    return payload;
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushQueued || this.#writing || this.#outLength === 0 || this.#closed) return;
-    this.#flushQueued = true;
-    queueMicrotask(this.#flushTask);
-  }
-
-  /** Writes what is queued, then what queued up meanwhile, until nothing is left. */
-  async #flush(): Promise<void> {
-    if (this.#writing) return;
-    this.#writing = true;
-    try {
-      while (this.#outLength > 0 && !this.#closed) {
-        const data = this.#out;
-        const length = this.#outLength;
-        this.#out = this.#spare;
-        this.#outLength = 0;
-        this.#spare = data;
-        this.#inFlight = length;
-        let written = 0;
-        while (written < length) {
-          written += await this.#socket.write(data.subarray(written, length));
-        }
-      }
-    } catch {
-      // The client is gone: the read loop sees it too.
-      this.#end();
-    } finally {
-      this.#writing = false;
-      this.#inFlight = 0;
-    }
-    const waiters = this.#drainWaiters;
-    if (waiters.length > 0) {
-      this.#drainWaiters = [];
-      for (const wake of waiters) wake();
-    }
-    if (this.#endPending) this.#end();
-  }
-
-  /** Drops large output buffers of an idle session with nothing left to write. */
-  #trimOutput(): void {
-    if (this.#writing || this.#outLength > 0) return;
-    if (this.#out.length > IDLE_BUFFER_SIZE) this.#out = new Uint8Array(IDLE_BUFFER_SIZE);
-    this.#spare = EMPTY;
-  }
-
-  /** Resolves once queued output has been written (or the session has ended). */
-  #drained(): Promise<void> {
-    if (this.#closed || (!this.#writing && this.#outLength === 0)) return Promise.resolve();
-    this.#scheduleFlush();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
-  }
-
-  #endPending = false;
 
   /** Ends the session once what is queued has been written. */
   #endAfterFlush(): void {
-    if (this.#writing || this.#outLength > 0 || this.#flushQueued) {
-      this.#endPending = true;
-      this.#scheduleFlush();
-      return;
-    }
-    this.#end();
+    if (this.#endPending) return;
+    this.#endPending = true;
+    this.#out.drained().then(() => this.#end());
   }
 
   /** Closes the socket and cuts every open stream short. */
@@ -1096,12 +970,10 @@ export class Http2Session implements ServedConnection, StreamHost {
     for (const stream of this.#streams.values()) stream.abort(gone);
     this.#streams.clear();
     this.#blocked = [];
+    this.#out.close();
     try {
       this.#socket.close();
     } catch { /* closed already */ }
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const wake of waiters) wake();
     this.#host.closed(this);
   }
 }
