@@ -17,13 +17,9 @@
  */
 
 import { HttpRequest, type HttpResponse } from "../../filters/context.ts";
-import { HeaderFields } from "../../filters/header_fields.ts";
-import { isBodilessStatus } from "../../filters/status_text.ts";
 import { readSocket } from "../../filters/proxy/socket_read.ts";
-import { parseContentLength } from "../../filters/proxy/http1_parser.ts";
 import { formatAddr, PeerClient } from "../httpserver/client.ts";
 import type { ServedConnection, SessionHost } from "../httpserver/served_connection.ts";
-import { httpDate } from "../httpserver/http1/response_head.ts";
 import {
   CLIENT_PREFACE,
   DEFAULT_MAX_FRAME_SIZE,
@@ -40,9 +36,10 @@ import {
   readUint32,
   SETTING,
 } from "./frames.ts";
-import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
+import { HpackDecoder, HpackError } from "./hpack.ts";
 import { requestFields } from "./request_fields.ts";
 import { FrameWriter, IDLE_BUFFER_SIZE } from "./frame_writer.ts";
+import { OUTPUT_HIGH_WATER, ResponseSender } from "./response_sender.ts";
 import { Http2Stream, type StreamHost } from "./stream.ts";
 
 /** Handles one request. */
@@ -68,40 +65,11 @@ export const MAX_CONCURRENT_STREAMS = 250;
 const STREAM_RECV_WINDOW = 256 * 1024;
 /** Request body bytes all streams of a connection may have in flight together. */
 const CONNECTION_RECV_WINDOW = 1024 * 1024;
-/** Past this much unsent output, the session stops reading until the client takes some. */
-const OUTPUT_HIGH_WATER = 256 * 1024;
 /** How long a session closed while idle waits, after GOAWAY, for its client to hang up. */
 const GOAWAY_GRACE_MS = 1000;
 /** Resets by the client within a second that end the connection (the "rapid reset" attack). */
 const MAX_RESETS_PER_SECOND = 200;
-/** Response body chunks are sent in DATA frames of at most this much, window permitting. */
-const DATA_CHUNK = 16 * 1024;
 const EMPTY = new Uint8Array(0);
-
-/** Response fields the session writes itself or that have no meaning in HTTP/2. */
-const NOT_FORWARDED: ReadonlySet<string> = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "content-length",
-]);
-
-/** The response header block in the making: one encoder serves every response. */
-const encoder = new HpackEncoder();
-let encoderHasDate = false;
-
-function encodeField(value: string, name: string): void {
-  if (NOT_FORWARDED.has(name)) return;
-  if (name === "date") encoderHasDate = true;
-  encoder.field(name, value);
-}
-
-function encodeJoinedField(value: string, name: string): void {
-  // Set-Cookie lines are written one by one from getSetCookie().
-  if (name !== "set-cookie") encodeField(value, name);
-}
 
 /** One accepted HTTP/2 connection. */
 export class Http2Session implements ServedConnection, StreamHost {
@@ -122,15 +90,10 @@ export class Http2Session implements ServedConnection, StreamHost {
   #remoteAddr: string | undefined;
 
   // Settings the client announced.
-  #peerMaxFrame = DEFAULT_MAX_FRAME_SIZE;
   #peerInitialWindow = DEFAULT_WINDOW;
-  #peerMaxHeaderList = Infinity;
 
-  #connSendWindow = DEFAULT_WINDOW;
   #connRecvWindow = CONNECTION_RECV_WINDOW;
   #connUnacknowledged = 0;
-  /** Streams with response data waiting for window, in the order they blocked. */
-  #blocked: Http2Stream[] = [];
 
   /** A header block arriving in CONTINUATION frames: its stream, flags and bytes so far. */
   #continuing: { streamId: number; endStream: boolean; parts: Uint8Array[]; size: number } | null =
@@ -140,6 +103,7 @@ export class Http2Session implements ServedConnection, StreamHost {
   #resetsInWindow = 0;
 
   readonly #out: FrameWriter;
+  readonly #sender: ResponseSender;
   /** Set once the session should end as soon as its output is written. */
   #endPending = false;
   #goingAway: ReturnType<typeof setTimeout> | undefined;
@@ -152,6 +116,12 @@ export class Http2Session implements ServedConnection, StreamHost {
     this.#socket = socket;
     this.#host = host;
     this.#out = new FrameWriter(socket, () => this.#end());
+    this.#sender = new ResponseSender(this.#out, {
+      isClosed: () => this.#closed,
+      onError: (message) => host.onError(message),
+      ended: (stream) => this.#localEnd(stream),
+      reset: (streamId, code) => this.#resetStream(streamId, code),
+    });
     this.waitingSince = host.now;
     // Strings are bounded by their header block, whose size is limited:
     // a field over the list limit is answered with 431, not a broken connection.
@@ -393,14 +363,14 @@ export class Http2Session implements ServedConnection, StreamHost {
             throw new H2ConnectionError(H2_ERROR.FLOW_CONTROL_ERROR, "stream window overflow");
           }
         }
-        if (delta > 0) this.#unblock();
+        if (delta > 0) this.#sender.unblock();
       } else if (id === SETTING.MAX_FRAME_SIZE) {
         if (value < DEFAULT_MAX_FRAME_SIZE || value > MAX_FRAME_SIZE_LIMIT) {
           throw protocolError(`SETTINGS_MAX_FRAME_SIZE ${value}`);
         }
-        this.#peerMaxFrame = value;
+        this.#sender.maxFrame = value;
       } else if (id === SETTING.MAX_HEADER_LIST_SIZE) {
-        this.#peerMaxHeaderList = value;
+        this.#sender.maxHeaderList = value;
       }
       // HEADER_TABLE_SIZE needs nothing: responses never use the dynamic table.
     }
@@ -414,11 +384,11 @@ export class Http2Session implements ServedConnection, StreamHost {
     const increment = readUint31(buf, at);
     if (streamId === 0) {
       if (increment === 0) throw protocolError("WINDOW_UPDATE of 0");
-      this.#connSendWindow += increment;
-      if (this.#connSendWindow > MAX_WINDOW) {
+      this.#sender.connWindow += increment;
+      if (this.#sender.connWindow > MAX_WINDOW) {
         throw new H2ConnectionError(H2_ERROR.FLOW_CONTROL_ERROR, "connection window overflow");
       }
-      this.#unblock();
+      this.#sender.unblock();
       return;
     }
     const stream = this.#streams.get(streamId);
@@ -431,7 +401,7 @@ export class Http2Session implements ServedConnection, StreamHost {
     if (stream.sendWindow > MAX_WINDOW) {
       throw new H2StreamError(H2_ERROR.FLOW_CONTROL_ERROR, "stream window overflow");
     }
-    if (stream.pending !== null) this.#unblock();
+    if (stream.pending !== null) this.#sender.unblock();
   }
 
   #onReset(buf: Uint8Array, at: number, length: number, streamId: number): void {
@@ -626,7 +596,7 @@ export class Http2Session implements ServedConnection, StreamHost {
     this.waitingSince = 0;
     if (this.#decoder.listSize > this.#host.maxHeadBytes) {
       stream.remoteClosed = endStream;
-      this.#answerAtOnce(stream, 431);
+      this.#sender.answer(stream, 431);
       return;
     }
     let fields;
@@ -689,208 +659,17 @@ export class Http2Session implements ServedConnection, StreamHost {
     }
     if (result instanceof Promise) {
       result.then(
-        (response) => this.#respond(stream, response),
+        (response) => this.#sender.respond(stream, response),
         (error) => this.#handlerFailed(stream, error),
       );
     } else {
-      this.#respond(stream, result);
+      this.#sender.respond(stream, result);
     }
   }
 
   #handlerFailed(stream: Http2Stream, error: unknown): void {
     this.#host.onError(`HTTP/2 handler: ${(error as Error)?.stack ?? error}`);
-    if (!stream.reset) this.#answerAtOnce(stream, 500);
-  }
-
-  /** Answers with `status` and no body, whatever the request still sends. */
-  #answerAtOnce(stream: Http2Stream, status: number): void {
-    encoder.begin(status);
-    encoder.field("content-length", "0");
-    encoder.field("date", httpDate());
-    this.#headersFrames(stream.id, true);
-    this.#localEnd(stream);
-  }
-
-  // --- Writing responses ---
-
-  #respond(stream: Http2Stream, response: HttpResponse): void {
-    if (stream.reset || this.#closed) {
-      const body = response.body;
-      if (body instanceof ReadableStream) body.cancel().catch(() => {});
-      return;
-    }
-    const status = response.status;
-    const headers = response.rawHeaders;
-    let body = response.body;
-    const noBody = stream.head || isBodilessStatus(status);
-    encoder.begin(status);
-    encoderHasDate = false;
-    if (headers instanceof HeaderFields) {
-      headers.forEachField(encodeField);
-    } else {
-      headers.forEach(encodeJoinedField);
-      for (const cookie of headers.getSetCookie()) encoder.field("set-cookie", cookie);
-    }
-    if (!encoderHasDate) encoder.field("date", httpDate());
-    const bodiless = isBodilessStatus(status);
-    let declared = -1;
-    if (body instanceof Uint8Array) {
-      if (!bodiless) encoder.field("content-length", String(body.length));
-    } else {
-      // A HEAD answer states the length a GET would have, as a streamed body its own.
-      const value = body !== null || stream.head ? headers.get("content-length") : null;
-      if (value !== null && !bodiless) {
-        declared = parseContentLength(value);
-        if (declared >= 0) encoder.field("content-length", value);
-      } else if (body === null && !bodiless && !stream.head) {
-        encoder.field("content-length", "0");
-      }
-    }
-    if (noBody || body === null || (body instanceof Uint8Array && body.length === 0)) {
-      if (body instanceof ReadableStream) body.cancel().catch(() => {});
-      body = null;
-    }
-    if (encoder.length > this.#peerMaxHeaderList + 1024) {
-      // Headers the client said it would not take: a 500 it will.
-      if (body instanceof ReadableStream) body.cancel().catch(() => {});
-      return this.#answerAtOnce(stream, 500);
-    }
-    this.#headersFrames(stream.id, body === null);
-    if (body === null) return this.#localEnd(stream);
-    if (body instanceof Uint8Array) {
-      this.#sendData(stream, body, true);
-      return;
-    }
-    this.#pump(stream, body.getReader(), declared).catch((error) => {
-      this.#host.onError(`HTTP/2 response body: ${(error as Error)?.message ?? error}`);
-    });
-  }
-
-  /** Sends a response body stream, chunk by chunk, as the windows allow. */
-  async #pump(
-    stream: Http2Stream,
-    reader: ReadableStreamDefaultReader<Uint8Array>,
-    declared: number,
-  ): Promise<void> {
-    stream.responseBody = reader;
-    let sent = 0;
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        if (!stream.reset) {
-          this.#host.onError(`HTTP/2 response body: ${(error as Error)?.message ?? error}`);
-          this.#resetStream(stream.id, H2_ERROR.INTERNAL_ERROR);
-          this.#out.schedule();
-        }
-        return;
-      }
-      if (stream.reset || this.#closed) return;
-      if (chunk.done) {
-        stream.responseBody = null;
-        if (declared >= 0 && sent !== declared) {
-          return this.#bodyMismatch(stream, `ended after ${sent} of ${declared} declared bytes`);
-        }
-        this.#sendData(stream, EMPTY, true);
-        return;
-      }
-      if (chunk.value.length === 0) continue;
-      sent += chunk.value.length;
-      if (declared >= 0 && sent > declared) {
-        return this.#bodyMismatch(stream, `longer than its content-length ${declared}`);
-      }
-      this.#sendData(stream, chunk.value, false);
-      if (stream.pending !== null) {
-        await new Promise<void>((resolve) => stream.onSent = resolve);
-        if (stream.reset || this.#closed) return;
-      }
-      if (this.#out.pending > OUTPUT_HIGH_WATER) {
-        await this.#out.drained();
-        if (stream.reset || this.#closed) return;
-      }
-    }
-  }
-
-  /** A streamed body broke its content-length: the client learns by the stream's reset. */
-  #bodyMismatch(stream: Http2Stream, what: string): void {
-    this.#host.onError(`HTTP/2 response body ${what}`);
-    this.#resetStream(stream.id, H2_ERROR.INTERNAL_ERROR);
-    this.#out.schedule();
-  }
-
-  /**
-   * Frames `data` as DATA on `stream` as far as both windows allow; the rest
-   * waits in `stream.pending` for WINDOW_UPDATE. `end` puts END_STREAM on
-   * the last frame.
-   */
-  #sendData(stream: Http2Stream, data: Uint8Array, end: boolean): void {
-    stream.pending = data;
-    stream.pendingAt = 0;
-    stream.pendingEnd = end;
-    if (!this.#sendPending(stream)) this.#blocked.push(stream);
-    this.#out.schedule();
-  }
-
-  /** Sends what the windows allow of `stream.pending`; true once all of it is out. */
-  #sendPending(stream: Http2Stream): boolean {
-    const data = stream.pending;
-    if (data === null) return true;
-    let at = stream.pendingAt;
-    const maxFrame = Math.min(this.#peerMaxFrame, DATA_CHUNK);
-    while (at < data.length) {
-      const room = Math.min(this.#connSendWindow, stream.sendWindow, maxFrame, data.length - at);
-      if (room <= 0) {
-        stream.pendingAt = at;
-        return false;
-      }
-      const last = at + room === data.length;
-      const flags = last && stream.pendingEnd ? FLAG.END_STREAM : 0;
-      this.#out.bytesFrame(FRAME.DATA, flags, stream.id, data.subarray(at, at + room));
-      at += room;
-      this.#connSendWindow -= room;
-      stream.sendWindow -= room;
-    }
-    if (data.length === 0 && stream.pendingEnd) {
-      this.#out.frame(FRAME.DATA, FLAG.END_STREAM, stream.id, 0);
-    }
-    stream.pending = null;
-    if (stream.pendingEnd) this.#localEnd(stream);
-    const sent = stream.onSent;
-    stream.onSent = null;
-    sent?.();
-    return true;
-  }
-
-  /** Windows have opened: blocked streams go on, in the order they blocked. */
-  #unblock(): void {
-    if (this.#blocked.length === 0) return;
-    const blocked = this.#blocked;
-    this.#blocked = [];
-    for (const stream of blocked) {
-      if (stream.reset || stream.pending === null) continue;
-      if (!this.#sendPending(stream)) this.#blocked.push(stream);
-    }
-    this.#out.schedule();
-  }
-
-  /** Writes the encoder's block as HEADERS (and CONTINUATION frames past the frame size). */
-  #headersFrames(streamId: number, endStream: boolean): void {
-    const block = encoder.buf;
-    const size = encoder.length;
-    const maxFrame = this.#peerMaxFrame;
-    let at = 0;
-    let type: number = FRAME.HEADERS;
-    do {
-      const part = Math.min(size - at, maxFrame);
-      const last = at + part === size;
-      let flags = last ? FLAG.END_HEADERS : 0;
-      if (type === FRAME.HEADERS && endStream) flags |= FLAG.END_STREAM;
-      this.#out.bytesFrame(type, flags, streamId, block.subarray(at, at + part));
-      at += part;
-      type = FRAME.CONTINUATION;
-    } while (at < size);
-    this.#out.schedule();
+    if (!stream.reset) this.#sender.answer(stream, 500);
   }
 
   /** The response has ended: the stream goes once the request has too. */
@@ -969,7 +748,7 @@ export class Http2Session implements ServedConnection, StreamHost {
     const gone = new Error("HTTP/2 connection closed");
     for (const stream of this.#streams.values()) stream.abort(gone);
     this.#streams.clear();
-    this.#blocked = [];
+    this.#sender.clear();
     this.#out.close();
     try {
       this.#socket.close();

@@ -315,3 +315,30 @@ Deno.test("HTTP/2: a client reset aborts its request; a reset flood ends the con
     await server.shutdown(0);
   }
 });
+
+Deno.test("HTTP/2: a shutdown lets open streams finish, says GOAWAY and serves no new stream", async () => {
+  const server = serve(async (request) => {
+    if (request.path === "/slow") await new Promise((r) => setTimeout(r, 400));
+    return new HttpResponse(200, {}, request.path);
+  });
+  const client = await RawH2Client.connect(server.port);
+  try {
+    await client.request(1, get("/slow"));
+    await new Promise((r) => setTimeout(r, 100));
+    const stopped = server.shutdown(5000);
+    // Opened after the shutdown began: served, and named the last one in GOAWAY.
+    await client.request(3, get("/late"));
+    const seen = new Map<number, string>();
+    let goAwayLast = -1;
+    for (const f of await client.rest(3000)) {
+      if (f.type === FRAME.GOAWAY) goAwayLast = codeOf(f.payload);
+      if (f.type === FRAME.DATA) seen.set(f.streamId, decoder.decode(f.payload));
+    }
+    await stopped;
+    assert.equal(seen.get(1), "/slow");
+    assert.equal(seen.get(3), "/late");
+    assert.equal(goAwayLast, 3);
+  } finally {
+    client.close();
+  }
+});
