@@ -11,6 +11,7 @@
  */
 
 import type { AbortWatch } from "./abort_watch.ts";
+import { concatBytes } from "./concat_bytes.ts";
 import { forEachHeaderField, HeaderFields, isHeaders } from "./header_fields.ts";
 import { isBodilessStatus } from "./status_text.ts";
 
@@ -44,14 +45,7 @@ export async function readAll(
     }
     chunks.push(chunk);
   }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0] : concatBytes(chunks, size);
 }
 
 /** A mutable copy of `headers`, as a {@linkcode HeaderFields} (cheap to change and to copy). */

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { concatBytes } from "../concat_bytes.ts";
 import type { AbortWatch } from "../abort_watch.ts";
 import {
   type BodyReader,
@@ -160,19 +161,6 @@ class BufferedResponse implements UpstreamResponse {
   get body(): ReadableStream<Uint8Array> {
     return this.#body ??= new ReadableStream(new CompleteBody(this.bodyBytes));
   }
-}
-
-function concat(first: Bytes, more: Bytes[]): Bytes {
-  let size = first.length;
-  for (const chunk of more) size += chunk.length;
-  const out = new Uint8Array(size);
-  out.set(first);
-  let at = first.length;
-  for (const chunk of more) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 function abortError(signal: AbortWatch): UpstreamError {
@@ -366,7 +354,7 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
     if (reader.done) {
       this.#responseFinished();
       if (first === null) return { status, headers, body: null };
-      if (more !== null) first = concat(first, more);
+      if (more !== null) first = concatBytes([first, ...more]);
       return new BufferedResponse(status, headers, first);
     }
     this.#reader = reader;

@@ -99,26 +99,20 @@ export function readUint32(buf: Uint8Array, at: number): number {
   return (buf[at] * 0x1000000) + (buf[at + 1] << 16) + (buf[at + 2] << 8) + buf[at + 3];
 }
 
-/** An error that ends the whole connection with GOAWAY. */
-export class H2ConnectionError extends Error {
-  /** The error code sent in GOAWAY. */
+/** A protocol error with the RFC 9113 code to send. */
+export class H2Error extends Error {
+  /** The error code sent in GOAWAY or RST_STREAM. */
   readonly code: number;
 
   constructor(code: number, message: string) {
     super(message);
-    this.name = "H2ConnectionError";
+    this.name = new.target.name;
     this.code = code;
   }
 }
+
+/** An error that ends the whole connection with GOAWAY. */
+export class H2ConnectionError extends H2Error {}
 
 /** An error that ends one stream with RST_STREAM. */
-export class H2StreamError extends Error {
-  /** The error code sent in RST_STREAM. */
-  readonly code: number;
-
-  constructor(code: number, message: string) {
-    super(message);
-    this.name = "H2StreamError";
-    this.code = code;
-  }
-}
+export class H2StreamError extends H2Error {}

@@ -10,6 +10,7 @@
 import { HeaderFields, knownFieldName } from "../../filters/header_fields.ts";
 import { parseContentLength } from "../../filters/proxy/http1_parser.ts";
 import { H2_ERROR, H2StreamError } from "./frames.ts";
+import { CONNECTION_SPECIFIC_FIELDS, LOWER_NAME_CHARS } from "../httpserver/field_rules.ts";
 
 /** What the server needs from a request's header block. */
 export interface RequestFields {
@@ -26,21 +27,6 @@ export interface RequestFields {
   contentLength: number;
 }
 
-/** Fields that describe an HTTP/1.1 connection and must not appear (RFC 9113 section 8.2.2). */
-const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-]);
-
-/** 1 for chars allowed in a lower-case field name. */
-const NAME_CHARS = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") {
-  NAME_CHARS[c.charCodeAt(0)] = 1;
-}
-
 function malformed(message: string): H2StreamError {
   return new H2StreamError(H2_ERROR.PROTOCOL_ERROR, `malformed request: ${message}`);
 }
@@ -50,7 +36,7 @@ function checkName(name: string): void {
   if (name.length === 0) throw malformed("empty field name");
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c >= 128 || NAME_CHARS[c] === 0) {
+    if (c >= 128 || LOWER_NAME_CHARS[c] !== 1) {
       throw malformed(`field name ${JSON.stringify(name)} is not a lower-case token`);
     }
   }
@@ -122,7 +108,9 @@ export function requestFields(
     if (name.charCodeAt(0) === 58) throw malformed(`${name} after regular fields`);
     checkName(name);
     const value = checkValue(name, values[i]);
-    if (CONNECTION_SPECIFIC.has(name)) throw malformed(`connection-specific field "${name}"`);
+    if (CONNECTION_SPECIFIC_FIELDS.has(name)) {
+      throw malformed(`connection-specific field "${name}"`);
+    }
     if (name === "te" && value !== "trailers") throw malformed(`te: ${JSON.stringify(value)}`);
     if (name === "cookie") {
       // Cookie crumbs are joined back into one field (RFC 9113 section 8.2.3).

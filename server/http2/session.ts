@@ -17,9 +17,14 @@
  */
 
 import { HttpRequest, type HttpResponse } from "../../filters/context.ts";
+import { concatBytes } from "../../filters/concat_bytes.ts";
 import { readSocket } from "../../filters/proxy/socket_read.ts";
 import { formatAddr, PeerClient } from "../httpserver/client.ts";
-import type { ServedConnection, SessionHost } from "../httpserver/served_connection.ts";
+import {
+  isDisconnect,
+  type ServedConnection,
+  type SessionHost,
+} from "../httpserver/served_connection.ts";
 import {
   CLIENT_PREFACE,
   DEFAULT_MAX_FRAME_SIZE,
@@ -535,12 +540,7 @@ export class Http2Session implements ServedConnection, StreamHost {
     block.parts.push(buf.slice(at, at + length));
     if ((flags & FLAG.END_HEADERS) === 0) return;
     this.#continuing = null;
-    const whole = new Uint8Array(block.size);
-    let offset = 0;
-    for (const part of block.parts) {
-      whole.set(part, offset);
-      offset += part.length;
-    }
+    const whole = concatBytes(block.parts, block.size);
     this.#onHeaderBlock(streamId, whole, 0, whole.length, block.endStream);
   }
 
@@ -767,11 +767,4 @@ function isGoAwayPing(buf: Uint8Array, at: number): boolean {
 
 function protocolError(message: string): H2ConnectionError {
   return new H2ConnectionError(H2_ERROR.PROTOCOL_ERROR, message);
-}
-
-/** Whether an error only says the peer went away. */
-function isDisconnect(e: unknown): boolean {
-  return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
-    e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted ||
-    e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.UnexpectedEof;
 }

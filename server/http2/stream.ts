@@ -7,6 +7,7 @@
  */
 
 import { AbortNotice, type AbortWatch } from "../../filters/abort_watch.ts";
+import { concatBytes } from "../../filters/concat_bytes.ts";
 import type { HttpRequest } from "../../filters/context.ts";
 import type { PeerSource } from "../httpserver/client.ts";
 
@@ -118,14 +119,7 @@ export class Http2Stream implements PeerSource {
     for (const chunk of chunks) size += chunk.length;
     if (size > 0) this.#host.consumed(this, size);
     if (chunks.length === 0) return null;
-    if (chunks.length === 1) return chunks[0];
-    const body = new Uint8Array(size);
-    let at = 0;
-    for (const chunk of chunks) {
-      body.set(chunk, at);
-      at += chunk.length;
-    }
-    return body;
+    return chunks.length === 1 ? chunks[0] : concatBytes(chunks, size);
   }
 
   /** The body as a stream, for a request dispatched before all of it arrived. */

@@ -8,22 +8,7 @@
  */
 
 import { H3_ERROR, H3StreamError } from "./errors.ts";
-
-/** Fields that only mean something on a single HTTP/1.1 hop (RFC 9114 §4.2). */
-const CONNECTION_SPECIFIC = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-]);
-
-/** 1 for chars allowed in a lowercase field name (RFC 9110 token), 2 for A-Z. */
-const NAME_CHARS = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") {
-  NAME_CHARS[c.charCodeAt(0)] = 1;
-}
-for (let c = 0x41; c <= 0x5a; c++) NAME_CHARS[c] = 2;
+import { CONNECTION_SPECIFIC_FIELDS, LOWER_NAME_CHARS } from "../httpserver/field_rules.ts";
 
 /** Chars allowed in :authority (RFC 3986 host[:port], no userinfo, no delimiters). */
 const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
@@ -49,7 +34,7 @@ function checkFieldName(name: string): void {
   if (name.length === 0) throw malformed("empty field name");
   for (let i = 0; i < name.length; i++) {
     const code = name.charCodeAt(i);
-    const kind = code < 128 ? NAME_CHARS[code] : 0;
+    const kind = code < 128 ? LOWER_NAME_CHARS[code] : 0;
     if (kind === 1) continue;
     if (kind === 2) throw malformed(`field name "${name}" has uppercase characters`);
     throw malformed(`field name ${JSON.stringify(name)} has an invalid character`);
@@ -133,7 +118,9 @@ export function parseRequestHead(fields: readonly string[]): RequestHead {
     sawRegular = true;
     checkFieldName(name);
     checkFieldValue(name, value);
-    if (CONNECTION_SPECIFIC.has(name)) throw malformed(`connection-specific field "${name}"`);
+    if (CONNECTION_SPECIFIC_FIELDS.has(name)) {
+      throw malformed(`connection-specific field "${name}"`);
+    }
     if (name === "te" && value !== "trailers") throw malformed(`te: "${value}" is not "trailers"`);
     if (name === "cookie") {
       cookie = cookie === undefined ? value : `${cookie}; ${value}`;
@@ -180,7 +167,7 @@ function checkMethod(method: string): void {
   if (method.length === 0) throw malformed("empty :method");
   for (let i = 0; i < method.length; i++) {
     const code = method.charCodeAt(i);
-    if (code >= 128 || NAME_CHARS[code] === 0) {
+    if (code >= 128 || LOWER_NAME_CHARS[code] === 0) {
       throw malformed(`:method ${JSON.stringify(method)} is not a token`);
     }
   }
@@ -227,7 +214,7 @@ const STATUS_TEXT: string[] = [];
 export function responseFields(status: number, headers: Headers): string[] {
   const fields = [":status", STATUS_TEXT[status] ??= String(status)];
   for (const [name, value] of headers) {
-    if (CONNECTION_SPECIFIC.has(name)) continue;
+    if (CONNECTION_SPECIFIC_FIELDS.has(name)) continue;
     fields.push(name, value);
   }
   return fields;

@@ -28,3 +28,10 @@ export interface SessionHost {
   /** Called once when the connection ends. */
   closed(conn: ServedConnection): void;
 }
+
+/** Whether a socket error only says the peer went away. */
+export function isDisconnect(e: unknown): boolean {
+  return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
+    e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted ||
+    e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.UnexpectedEof;
+}

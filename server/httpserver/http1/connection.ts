@@ -20,7 +20,7 @@ import { CLOSED, Http1Connection } from "../../../filters/proxy/http1_connection
 import { findHeadEnd, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
 import { encodeHeadInto } from "../../../filters/proxy/http1_request_head.ts";
 import { formatAddr, PeerClient, type PeerSource } from "../client.ts";
-import type { ServedConnection, SessionHost } from "../served_connection.ts";
+import { isDisconnect, type ServedConnection, type SessionHost } from "../served_connection.ts";
 import { WriteBufferPool } from "./write_buffer_pool.ts";
 import { parseRequestHead, type RequestHead, RequestHeadError } from "./request_head.ts";
 import { type ResponseFraming, serializeResponseHead } from "./response_head.ts";
@@ -512,11 +512,4 @@ function startsWithPreface(buf: Uint8Array, end: number): boolean {
   const n = Math.min(end, H2_PREFACE.length);
   for (let i = 0; i < n; i++) if (buf[i] !== H2_PREFACE.charCodeAt(i)) return false;
   return n > 0;
-}
-
-/** Whether an error only says the peer went away. */
-function isDisconnect(e: unknown): boolean {
-  return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
-    e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted ||
-    e instanceof Deno.errors.NotConnected;
 }
