@@ -178,7 +178,7 @@ async function main(): Promise<number> {
     );
     const backend = await startBackend(group, dir, cpus?.tools);
     const env: BenchEnv = { group, dir, repoRoot, backendPort: backend.port, cpus };
-    if (options.only.some((s) => s.name === "h2-tls")) env.tls = await makeTls(dir);
+    if (options.only.some((s) => s.name.startsWith("h2-"))) env.tls = await makeTls(dir);
     const settings: RunSettings = {
       seconds: options.seconds,
       rounds: options.rounds,

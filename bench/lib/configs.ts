@@ -27,10 +27,12 @@ export interface TlsFiles {
 }
 
 /** What a reverse proxy under test does on its port. */
-export type ProxyMode =
-  | { kind: "proxy" }
-  | { kind: "static" }
-  | { kind: "tls-proxy"; tls: TlsFiles };
+export interface ProxyMode {
+  /** Pass requests to the backend, or answer them itself. */
+  answer: "proxy" | "static";
+  /** Serve HTTPS with these files (HTTP/2 by ALPN); plain HTTP without. */
+  tls?: TlsFiles;
+}
 
 /** Directives that keep an nginx instance inside `dir` and in the foreground. */
 function nginxMain(dir: string, name: string, workerConnections: number): string {
@@ -94,24 +96,20 @@ export function proxyNginxConf(options: {
       proxy_pass http://backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";`;
-  let server: string;
-  if (mode.kind === "static") {
-    server = `
-    listen 127.0.0.1:${port} backlog=4096;
-    location / { return 200 "${SMALL_BODY.replace("\n", "\\n")}"; }`;
-  } else if (mode.kind === "tls-proxy") {
-    server = `
+  const listen = mode.tls
+    ? `
     listen 127.0.0.1:${port} ssl http2 backlog=4096;
     ssl_certificate ${mode.tls.certFile};
-    ssl_certificate_key ${mode.tls.keyFile};
+    ssl_certificate_key ${mode.tls.keyFile};`
+    : `
+    listen 127.0.0.1:${port} backlog=4096;`;
+  const location = mode.answer === "static"
+    ? `
+    location / { return 200 "${SMALL_BODY.replace("\n", "\\n")}"; }`
+    : `
     location / {${proxied}
     }`;
-  } else {
-    server = `
-    listen 127.0.0.1:${port} backlog=4096;
-    location / {${proxied}
-    }`;
-  }
+  const server = listen + location;
   return `${options.userRoot ? "user root root;" : ""}
 ${nginxMain(dir, "nginx", options.workerConnections)}
 http {
@@ -135,10 +133,10 @@ export function haproxyConf(options: {
   maxConnections: number;
 }): string {
   const { port, backendPort, mode } = options;
-  const bind = mode.kind === "tls-proxy"
+  const bind = mode.tls
     ? `bind 127.0.0.1:${port} ssl crt ${mode.tls.combinedFile} alpn h2,http/1.1`
     : `bind 127.0.0.1:${port}`;
-  const action = mode.kind === "static"
+  const action = mode.answer === "static"
     ? `http-request return status 200 content-type text/plain string "${
       SMALL_BODY.replace("\n", "\\n")
     }"`

@@ -152,7 +152,7 @@ export interface ReadyCheck {
 }
 
 function checkUrl(port: number, mode: ProxyMode, check: ReadyCheck): string {
-  const scheme = mode.kind === "tls-proxy" ? "https" : "http";
+  const scheme = mode.tls ? "https" : "http";
   return `${scheme}://127.0.0.1:${port}${check.path ?? "/"}`;
 }
 
@@ -167,7 +167,7 @@ async function ready(
   await waitUntilAnswering(owned, checkUrl(port, mode, check), {
     bodyLength: check.bodyLength,
     headers: check.headers,
-    caCertPem: mode.kind === "tls-proxy" ? env.tls?.certPem : undefined,
+    caCertPem: mode.tls ? env.tls?.certPem : undefined,
   });
   const pids = processTree(owned.pid);
   if (env.cpus !== null && check.pin !== false) await pinProcesses(pids, env.cpus.proxy);

@@ -82,8 +82,8 @@ interface Starter {
 
 type Load = (contender: Contender, seconds: number) => Promise<LoadResult>;
 
-const PROXY: ProxyMode = { kind: "proxy" };
-const STATIC: ProxyMode = { kind: "static" };
+const PROXY: ProxyMode = { answer: "proxy" };
+const STATIC: ProxyMode = { answer: "static" };
 
 /** Starts the contenders in turn; stops those already started if a required one fails. */
 async function startAll(
@@ -263,7 +263,7 @@ function nodeStarter(
 ): Starter {
   const name = options.name ?? "node";
   const mode = options.mode ?? (pipeline === "static" ? STATIC : PROXY);
-  const tls = mode.kind === "tls-proxy" && env.tls
+  const tls = mode.tls && env.tls
     ? {
       certBase64: btoa(env.tls.certPem),
       keyBase64: btoa(Deno.readTextFileSync(env.tls.keyFile)),
@@ -300,7 +300,7 @@ function proxyStarters(
     path: options.path,
     bodyLength: options.path === LARGE_PATH ? LARGE_BODY_SIZE : SMALL_BODY.length,
   };
-  const pipeline = mode.kind === "static" ? "static" : "proxy";
+  const pipeline = mode.answer;
   const starters = [nodeStarter(env, pipeline, { mode, path: options.path })];
   if (options.withNodeVariants && settings.workers > 0) {
     const workers = settings.workers;
@@ -368,28 +368,31 @@ function wrkScenario(
 const H2_CONNECTIONS = 16;
 const H2_STREAMS = 16;
 
-const h2Scenario: Scenario = {
-  name: "h2-tls",
-  description: "HTTP/2 over TLS to the proxy, HTTP/1.1 keep-alive to the backend",
-  async run(env, settings) {
-    if (!env.tls) throw new Error("no TLS certificate: is openssl installed?");
-    const mode: ProxyMode = { kind: "tls-proxy", tls: env.tls };
-    const notes: string[] = [];
-    const contenders = await withContenders(
-      env,
-      proxyStarters(env, settings, { withNodeVariants: false, mode }),
-      notes,
-      (started) => interleave(started, h2Load(env, H2_CONNECTIONS, H2_STREAMS), settings),
-    );
-    return {
-      name: this.name,
-      description: this.description,
-      load: `h2load -t1 -c${H2_CONNECTIONS} -m${H2_STREAMS} GET / (p50/p99 from its log file)`,
-      contenders,
-      notes,
-    };
-  },
-};
+/** HTTP/2 over TLS from h2load: proxied to the backend, or answered by the proxy itself. */
+function h2Scenario(name: string, description: string, answer: ProxyMode["answer"]): Scenario {
+  return {
+    name,
+    description,
+    async run(env, settings) {
+      if (!env.tls) throw new Error("no TLS certificate: is openssl installed?");
+      const mode: ProxyMode = { answer, tls: env.tls };
+      const notes: string[] = [];
+      const contenders = await withContenders(
+        env,
+        proxyStarters(env, settings, { withNodeVariants: false, mode }),
+        notes,
+        (started) => interleave(started, h2Load(env, H2_CONNECTIONS, H2_STREAMS), settings),
+      );
+      return {
+        name,
+        description,
+        load: `h2load -t1 -c${H2_CONNECTIONS} -m${H2_STREAMS} GET / (p50/p99 from its log file)`,
+        contenders,
+        notes,
+      };
+    },
+  };
+}
 
 const pipelineCostScenario: Scenario = {
   name: "pipeline-cost",
@@ -606,7 +609,16 @@ export const SCENARIOS: readonly Scenario[] = [
     withNodeVariants: true,
     mode: STATIC,
   }),
-  h2Scenario,
+  h2Scenario(
+    "h2-tls",
+    "HTTP/2 over TLS to the proxy, HTTP/1.1 keep-alive to the backend",
+    "proxy",
+  ),
+  h2Scenario(
+    "h2-static",
+    "HTTP/2 over TLS, answered by the proxy itself (our Mock, nginx/HAProxy return 200)",
+    "static",
+  ),
   pipelineCostScenario,
   idleScenario,
 ];

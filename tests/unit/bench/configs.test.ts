@@ -30,7 +30,7 @@ Deno.test("nginx proxies with upstream keep-alive, HTTP/1.1 and no Connection he
     dir: "/t",
     port: 9001,
     backendPort: 9000,
-    mode: { kind: "proxy" },
+    mode: { answer: "proxy" },
     workerConnections: 2048,
     userRoot: true,
   });
@@ -50,10 +50,10 @@ Deno.test("nginx proxies with upstream keep-alive, HTTP/1.1 and no Connection he
 
 Deno.test("nginx serves HTTP/2 over TLS, or answers by itself", () => {
   const common = { dir: "/t", port: 9001, backendPort: 9000, workerConnections: 64 };
-  const h2 = proxyNginxConf({ ...common, mode: { kind: "tls-proxy", tls }, userRoot: false });
+  const h2 = proxyNginxConf({ ...common, mode: { answer: "proxy", tls }, userRoot: false });
   assert.ok(h2.includes("listen 127.0.0.1:9001 ssl http2"));
   assert.ok(h2.includes("ssl_certificate_key /t/key.pem;"));
-  const answer = proxyNginxConf({ ...common, mode: { kind: "static" }, userRoot: false });
+  const answer = proxyNginxConf({ ...common, mode: { answer: "static" }, userRoot: false });
   assert.ok(answer.includes('return 200 "hello world\\n";'));
   assert.ok(!answer.includes("proxy_pass"));
 });
@@ -62,7 +62,7 @@ Deno.test("HAProxy runs one thread and reuses upstream connections", () => {
   const conf = haproxyConf({
     port: 9002,
     backendPort: 9000,
-    mode: { kind: "proxy" },
+    mode: { answer: "proxy" },
     maxConnections: 4096,
   });
   for (
@@ -77,7 +77,7 @@ Deno.test("HAProxy runs one thread and reuses upstream connections", () => {
   const h2 = haproxyConf({
     port: 9002,
     backendPort: 9000,
-    mode: { kind: "tls-proxy", tls },
+    mode: { answer: "proxy", tls },
     maxConnections: 4096,
   });
   assert.ok(h2.includes("bind 127.0.0.1:9002 ssl crt /t/both.pem alpn h2,http/1.1"));
