@@ -205,7 +205,13 @@ export class Http2Session implements ServedConnection, StreamHost {
           start += CLIENT_PREFACE.length;
         }
         if (prefaceSeen) start = this.#handleFrames(buf, start, end);
-        if (this.#arrived.length > 0) this.#dispatchArrived();
+        if (this.#arrived.length > 0) {
+          // The read's requests are admitted together, in turns with the
+          // other connections' (see ReactorTurn); this one is not read meanwhile.
+          const admitted = this.#host.turn.admit(this.#arrived.length);
+          if (admitted !== undefined) await admitted;
+          this.#dispatchArrived();
+        }
         this.#out.schedule();
         if (this.#closed) return;
         // Room for the next read: unread bytes move to the front; a frame
@@ -643,9 +649,7 @@ export class Http2Session implements ServedConnection, StreamHost {
       if (stream.reset) continue;
       if (stream.remoteClosed) request.body = stream.takeWholeBody();
       else request.body = stream.bodyStream();
-      const admitted = this.#host.turn.admit();
-      if (admitted === undefined) this.#run(stream, request);
-      else admitted.then(() => this.#run(stream, request));
+      this.#run(stream, request);
     }
   }
 

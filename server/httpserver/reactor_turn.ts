@@ -33,21 +33,31 @@ const PING = new Uint8Array(1);
 export class ReactorTurn {
   #admitted = 0;
   #budget = OPEN_BUDGET;
-  /** Waiting requests, oldest first from `#head` on. */
+  /** Waiting requests (or batches), oldest first from `#head` on, and how many each holds. */
   #waiting: (() => void)[] = [];
+  #waitingCounts: number[] = [];
   #head = 0;
   #turning = false;
   #socket: Deno.DatagramConn | null = null;
   #closed = false;
 
-  /** Admits one request: at once (undefined), or by a promise that resolves in its turn. */
-  admit(): Promise<void> | undefined {
+  /**
+   * Admits `count` requests together (an HTTP/2 read's streams, say): at
+   * once (undefined), or by a promise that resolves in their turn. A batch
+   * goes in whole, even past the budget: splitting it would cost each of
+   * its requests a promise, and its connection is not read meanwhile.
+   */
+  admit(count = 1): Promise<void> | undefined {
     if (this.#closed) return undefined;
     if (this.#head === this.#waiting.length && this.#admitted < this.#budget) {
-      if (++this.#admitted === this.#budget) this.#startTurns();
+      this.#admitted += count;
+      if (this.#admitted >= this.#budget) this.#startTurns();
       return undefined;
     }
-    const admitted = new Promise<void>((resolve) => this.#waiting.push(resolve));
+    const admitted = new Promise<void>((resolve) => {
+      this.#waiting.push(resolve);
+      this.#waitingCounts.push(count);
+    });
     this.#startTurns();
     return admitted;
   }
@@ -72,13 +82,14 @@ export class ReactorTurn {
         this.#admitted = 0;
         const waiting = this.#waiting;
         while (this.#head < waiting.length && (this.#admitted < this.#budget || this.#closed)) {
-          this.#admitted++;
+          this.#admitted += this.#waitingCounts[this.#head];
           waiting[this.#head++]();
         }
         const backlog = this.#head < waiting.length;
         this.#budget = backlog ? BUSY_BUDGET : OPEN_BUDGET;
         if (!backlog) {
           waiting.length = 0;
+          this.#waitingCounts.length = 0;
           this.#head = 0;
           if (this.#admitted < this.#budget) return;
         }

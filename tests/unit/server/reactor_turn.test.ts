@@ -53,6 +53,26 @@ Deno.test("ReactorTurn admits a smaller budget per turn while requests queue, th
   }
 });
 
+Deno.test("ReactorTurn admits a batch whole, and counts all of it against the budget", async () => {
+  const turn = new ReactorTurn();
+  try {
+    // A batch goes in whole even past the budget; after it, the budget is spent.
+    assert.equal(turn.admit(OPEN_BUDGET - 1), undefined);
+    assert.equal(turn.admit(16), undefined);
+    const batch = turn.admit(OPEN_BUDGET);
+    assert.ok(batch instanceof Promise, "a batch past a spent budget waits");
+    let singleIn = false;
+    const single = turn.admit()!.then(() => singleIn = true);
+    await batch;
+    await runMicrotasks();
+    // The batch filled its turn's budget: the single request waits for the next poll.
+    assert.equal(singleIn, false);
+    await single;
+  } finally {
+    turn.close();
+  }
+});
+
 Deno.test("ReactorTurn lets waiting requests in when closed, and never waits after", async () => {
   const turn = new ReactorTurn();
   for (let i = 0; i < OPEN_BUDGET; i++) turn.admit();
