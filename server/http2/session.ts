@@ -663,11 +663,22 @@ export class Http2Session implements ServedConnection, StreamHost {
     }
     if (result instanceof Promise) {
       result.then(
-        (response) => this.#sender.respond(stream, response),
+        (response) => this.#deliver(stream, response),
         (error) => this.#handlerFailed(stream, error),
       );
     } else {
-      this.#sender.respond(stream, result);
+      this.#deliver(stream, result);
+    }
+  }
+
+  /** Sends the response; a fault there resets its stream, never the node (no rejection escapes). */
+  #deliver(stream: Http2Stream, response: HttpResponse): void {
+    try {
+      this.#sender.respond(stream, response);
+    } catch (error) {
+      this.#host.onError(`HTTP/2 response: ${(error as Error)?.stack ?? error}`);
+      if (!this.#closed) this.#resetStream(stream.id, H2_ERROR.INTERNAL_ERROR);
+      this.#out.schedule();
     }
   }
 

@@ -342,3 +342,27 @@ Deno.test("HTTP/2: a shutdown lets open streams finish, says GOAWAY and serves n
     client.close();
   }
 });
+
+Deno.test("HTTP/2: a response that fails while being sent resets its stream, not the connection", async () => {
+  const server = serve((request) => {
+    if (request.path === "/boom") {
+      return new HttpResponse(200, {}, () => {
+        throw new Error("the body cannot be made");
+      });
+    }
+    return new HttpResponse(200, {}, "fine");
+  });
+  const client = await RawH2Client.connect(server.port);
+  try {
+    await client.request(1, get("/boom"));
+    const reset = await client.until((f) => f.streamId === 1);
+    assert.equal(reset.type, FRAME.RST_STREAM);
+    assert.equal(codeOf(reset.payload), 2);
+    await client.request(3, get("/ok"));
+    const data = await client.until((f) => f.streamId === 3 && f.type === FRAME.DATA);
+    assert.equal(decoder.decode(data.payload), "fine");
+  } finally {
+    client.close();
+    await server.shutdown(0);
+  }
+});
