@@ -94,9 +94,9 @@ export class Http2Session implements ServedConnection, StreamHost {
   #closed = false;
   #remoteAddr: string | undefined;
 
-  // Settings the client announced.
+  /** The client's SETTINGS_INITIAL_WINDOW_SIZE: what each stream may be sent at first. */
   #peerInitialWindow = DEFAULT_WINDOW;
-
+  /** What the client may still send on the connection, and what it sent that was taken since. */
   #connRecvWindow = CONNECTION_RECV_WINDOW;
   #connUnacknowledged = 0;
 
