@@ -11,6 +11,7 @@
 
 import {
   ByteCursor,
+  ByteWriter,
   QpackFormatError,
   readPrefixInt,
   readStringLiteral,
@@ -277,67 +278,43 @@ export class HpackDecoder {
  * little more on the wire, less CPU per response.
  */
 export class HpackEncoder {
-  /** The block being written; grows as needed. */
-  buf: Uint8Array = new Uint8Array(1024);
-  /** Bytes written to {@linkcode buf}. */
-  length = 0;
+  readonly #out = new ByteWriter(1024);
+
+  /** The block written so far: its first {@linkcode length} bytes, valid until the next block. */
+  get buffer(): Uint8Array {
+    return this.#out.buffer;
+  }
+
+  /** Bytes in the block. */
+  get length(): number {
+    return this.#out.length;
+  }
 
   /** Starts a block with `:status`. */
   begin(status: number): void {
-    this.length = 0;
+    const out = this.#out;
+    out.clear();
     const index = STATUS_INDEX.get(status);
     if (index !== undefined) {
-      this.#reserve(1);
-      this.buf[this.length++] = 0x80 | index;
+      out.byte(0x80 | index);
       return;
     }
     // Literal without indexing, name :status (index 8).
-    this.#reserve(5);
-    this.buf[this.length++] = 0x08;
-    this.#string(String(status));
+    out.byte(0x08);
+    out.rawStringLiteral(0, 7, String(status));
   }
 
   /** Adds one field; `name` must be lower case. */
   field(name: string, value: string): void {
+    const out = this.#out;
     const index = STATIC_NAME_INDEX.get(name);
-    this.#reserve(name.length + value.length + 12);
-    if (index !== undefined && index < 15) {
-      this.buf[this.length++] = index;
-    } else if (index !== undefined) {
-      this.buf[this.length++] = 0x0f;
-      this.buf[this.length++] = index - 15;
+    // Literal without indexing (0000, 4-bit name index; 0 for a literal name).
+    if (index !== undefined) {
+      out.prefixInt(0, 4, index);
     } else {
-      this.buf[this.length++] = 0;
-      this.#string(name);
+      out.byte(0);
+      out.rawStringLiteral(0, 7, name);
     }
-    this.#string(value);
-  }
-
-  /** A raw string literal: 7-bit length prefix, then one byte per char. */
-  #string(text: string): void {
-    const length = text.length;
-    this.#reserve(length + 6);
-    const buf = this.buf;
-    let at = this.length;
-    if (length < 127) {
-      buf[at++] = length;
-    } else {
-      buf[at++] = 127;
-      let rest = length - 127;
-      while (rest >= 128) {
-        buf[at++] = (rest & 0x7f) | 0x80;
-        rest >>>= 7;
-      }
-      buf[at++] = rest;
-    }
-    for (let i = 0; i < length; i++) buf[at + i] = text.charCodeAt(i);
-    this.length = at + length;
-  }
-
-  #reserve(extra: number): void {
-    if (this.length + extra <= this.buf.length) return;
-    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.length + extra));
-    grown.set(this.buf.subarray(0, this.length));
-    this.buf = grown;
+    out.rawStringLiteral(0, 7, value);
   }
 }

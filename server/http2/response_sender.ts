@@ -262,7 +262,7 @@ export class ResponseSender {
 
   /** Writes the encoder's block as HEADERS (and CONTINUATION frames past the frame size). */
   #headersFrames(streamId: number, endStream: boolean): void {
-    const block = encoder.buf;
+    const block = encoder.buffer;
     const size = encoder.length;
     const maxFrame = this.maxFrame;
     let at = 0;

@@ -126,6 +126,11 @@ export class ByteWriter {
     return this.#length;
   }
 
+  /** The storage, written from 0 to {@linkcode length}; valid until the next write. */
+  get buffer(): Uint8Array {
+    return this.#buf;
+  }
+
   /** Forgets everything written, keeping the storage. */
   clear(): void {
     this.#length = 0;
@@ -170,6 +175,21 @@ export class ByteWriter {
       value = Math.floor(value / 128);
     }
     this.#buf[this.#length++] = value;
+  }
+
+  /**
+   * Appends a string literal after an N-bit length prefix, one byte per char
+   * and never Huffman-coded (chars above 0xFF are not bytes and must not be
+   * given).
+   */
+  rawStringLiteral(flags: number, prefixBits: number, value: string): void {
+    const length = value.length;
+    this.prefixInt(flags, prefixBits, length);
+    this.#reserve(length);
+    const buf = this.#buf;
+    const at = this.#length;
+    for (let i = 0; i < length; i++) buf[at + i] = value.charCodeAt(i);
+    this.#length = at + length;
   }
 
   /**

@@ -115,10 +115,10 @@ Deno.test("HPACK encoder: static status and names, literal values, read back who
   for (const [status, fields] of cases) {
     encoder.begin(status);
     for (const [name, value] of fields) encoder.field(name, value);
-    const block = encoder.buf.slice(0, encoder.length);
+    const block = encoder.buffer.slice(0, encoder.length);
     assert.deepEqual(decode(decoder, block), [[":status", String(status)], ...fields]);
   }
   // 200 is one byte: the static table's index 8.
   encoder.begin(200);
-  assert.deepEqual([...encoder.buf.subarray(0, encoder.length)], [0x88]);
+  assert.deepEqual([...encoder.buffer.subarray(0, encoder.length)], [0x88]);
 });
