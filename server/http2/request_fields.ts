@@ -10,7 +10,7 @@
 import { HeaderFields, knownFieldName } from "../../filters/header_fields.ts";
 import { parseContentLength } from "../../filters/proxy/http1_parser.ts";
 import { H2_ERROR, H2StreamError } from "./frames.ts";
-import { CONNECTION_SPECIFIC_FIELDS, LOWER_NAME_CHARS } from "../httpserver/field_rules.ts";
+import { CONNECTION_SPECIFIC_FIELDS, fieldNameProblem } from "../httpserver/field_rules.ts";
 
 /** What the server needs from a request's header block. */
 export interface RequestFields {
@@ -32,14 +32,10 @@ function malformed(message: string): H2StreamError {
 }
 
 function checkName(name: string): void {
+  // A common name as the table spells it is valid: no char-by-char check.
   if (knownFieldName(name) === name) return;
-  if (name.length === 0) throw malformed("empty field name");
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c >= 128 || LOWER_NAME_CHARS[c] !== 1) {
-      throw malformed(`field name ${JSON.stringify(name)} is not a lower-case token`);
-    }
-  }
+  const problem = fieldNameProblem(name);
+  if (problem !== undefined) throw malformed(problem);
 }
 
 /** The value trimmed of spaces and tabs; NUL, CR and LF are refused. */

@@ -463,10 +463,8 @@ export class Http2Session implements ServedConnection, StreamHost {
     let dataStart = at;
     let dataEnd = at + length;
     if (flags & FLAG.PADDED) {
-      const pad = length > 0 ? buf[at] : 0;
-      if (length === 0 || pad >= length) throw protocolError("padding exceeds the DATA frame");
       dataStart++;
-      dataEnd -= pad;
+      dataEnd -= padLength(buf, at, length, "DATA");
       // Padding is never read: both windows get it back now.
       this.consumed(stream, length - (dataEnd - dataStart));
     }
@@ -504,10 +502,8 @@ export class Http2Session implements ServedConnection, StreamHost {
     let blockStart = at;
     let blockEnd = at + length;
     if (flags & FLAG.PADDED) {
-      const pad = length > 0 ? buf[at] : 0;
-      if (length === 0 || pad >= length) throw protocolError("padding exceeds the HEADERS frame");
       blockStart++;
-      blockEnd -= pad;
+      blockEnd -= padLength(buf, at, length, "HEADERS");
     }
     if (flags & FLAG.PRIORITY) {
       if (blockEnd - blockStart < 5) throw protocolError("HEADERS too short for its priority");
@@ -778,6 +774,13 @@ const GOAWAY_PING = new TextEncoder().encode("goaway\0\0");
 function isGoAwayPing(buf: Uint8Array, at: number): boolean {
   for (let i = 0; i < 8; i++) if (buf[at + i] !== GOAWAY_PING[i]) return false;
   return true;
+}
+
+/** The pad length a PADDED frame's first byte gives; a connection error if it leaves no room. */
+function padLength(buf: Uint8Array, at: number, length: number, frame: string): number {
+  const pad = length > 0 ? buf[at] : 0;
+  if (length === 0 || pad >= length) throw protocolError(`padding exceeds the ${frame} frame`);
+  return pad;
 }
 
 function protocolError(message: string): H2ConnectionError {

@@ -8,7 +8,11 @@
  */
 
 import { H3_ERROR, H3StreamError } from "./errors.ts";
-import { CONNECTION_SPECIFIC_FIELDS, LOWER_NAME_CHARS } from "../httpserver/field_rules.ts";
+import {
+  CONNECTION_SPECIFIC_FIELDS,
+  fieldNameProblem,
+  LOWER_NAME_CHARS,
+} from "../httpserver/field_rules.ts";
 
 /** Chars allowed in :authority (RFC 3986 host[:port], no userinfo, no delimiters). */
 const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
@@ -31,14 +35,8 @@ function malformed(message: string): H3StreamError {
 
 /** Throws H3_MESSAGE_ERROR unless `name` is a lowercase token. */
 function checkFieldName(name: string): void {
-  if (name.length === 0) throw malformed("empty field name");
-  for (let i = 0; i < name.length; i++) {
-    const code = name.charCodeAt(i);
-    const kind = code < 128 ? LOWER_NAME_CHARS[code] : 0;
-    if (kind === 1) continue;
-    if (kind === 2) throw malformed(`field name "${name}" has uppercase characters`);
-    throw malformed(`field name ${JSON.stringify(name)} has an invalid character`);
-  }
+  const problem = fieldNameProblem(name);
+  if (problem !== undefined) throw malformed(problem);
 }
 
 /** Throws H3_MESSAGE_ERROR for NUL, CR, LF, or leading/trailing whitespace (RFC 9114 §4.2). */

@@ -24,3 +24,16 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") {
   LOWER_NAME_CHARS[c.charCodeAt(0)] = 1;
 }
 for (let c = 0x41; c <= 0x5a; c++) LOWER_NAME_CHARS[c] = 2;
+
+/** What is wrong with `name` as an HTTP/2 or HTTP/3 field name, or undefined when nothing is. */
+export function fieldNameProblem(name: string): string | undefined {
+  if (name.length === 0) return "empty field name";
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    const kind = code < 128 ? LOWER_NAME_CHARS[code] : 0;
+    if (kind === 1) continue;
+    if (kind === 2) return `field name "${name}" has uppercase characters`;
+    return `field name ${JSON.stringify(name)} has an invalid character`;
+  }
+  return undefined;
+}
