@@ -22,7 +22,11 @@ type Handler = (request: HttpRequest, client: PeerClient) => HttpResponse | Prom
 /** Our server with HTTP/2 sessions: h2c when `cert` is absent, else TLS with ALPN. */
 function serve(
   handler: Handler,
-  options: { cert?: { cert: string; key: string }; keepAliveTimeoutMs?: number } = {},
+  options: {
+    cert?: { cert: string; key: string };
+    keepAliveTimeoutMs?: number;
+    onError?: (message: string) => void;
+  } = {},
 ) {
   return serveHttp1({
     hostname: "127.0.0.1",
@@ -31,7 +35,7 @@ function serve(
     maxConnections: 0,
     tls: options.cert,
     handler,
-    onError: (message) => console.error(message),
+    onError: options.onError ?? ((message) => console.error(message)),
     h2: (socket, host, received) => new Http2Session(socket, host, received),
   });
 }
@@ -369,13 +373,7 @@ Deno.test("HTTP/2: a response that fails while being sent resets its stream, not
 
 Deno.test("HTTP/2: random frames end in a reset or GOAWAY, never in a fault of the server", async () => {
   const faults: string[] = [];
-  const server = serveHttp1({
-    hostname: "127.0.0.1",
-    port: 0,
-    keepAliveTimeoutMs: 0,
-    maxConnections: 0,
-    handler: (request) => new HttpResponse(200, {}, request.path),
-    h2: (socket, host, received) => new Http2Session(socket, host, received),
+  const server = serve((request) => new HttpResponse(200, {}, request.path), {
     onError: (message) => {
       // Handler and response faults would be the handler's; a session fault is ours.
       if (message.startsWith("HTTP/2 session")) faults.push(message);
