@@ -49,6 +49,11 @@ export function startMirrors(
 }
 
 if (import.meta.main) {
+  const bad = Deno.args.find((a) => !/^\d+$/.test(a) || Number(a) < 1 || Number(a) > 65535);
+  if (bad !== undefined) {
+    console.error(`usage: mirror.ts [PORT...] (default 9095 9096 9097); not a port: ${bad}`);
+    Deno.exit(2);
+  }
   const ports = Deno.args.length ? Deno.args.map(Number) : [9095, 9096, 9097];
   startMirrors(ports);
   console.log(`mirror backend listening on ${ports.map((p) => `127.0.0.1:${p}`).join(", ")}`);
