@@ -10,7 +10,11 @@
 import { HeaderFields, knownFieldName } from "../../filters/header_fields.ts";
 import { parseContentLength } from "../../filters/proxy/http1_parser.ts";
 import { H2_ERROR, H2StreamError } from "./frames.ts";
-import { CONNECTION_SPECIFIC_FIELDS, fieldNameProblem } from "../httpserver/field_rules.ts";
+import {
+  CONNECTION_SPECIFIC_FIELDS,
+  fieldNameProblem,
+  fieldValueProblem,
+} from "../httpserver/field_rules.ts";
 
 /** What the server needs from a request's header block. */
 export interface RequestFields {
@@ -38,23 +42,11 @@ function checkName(name: string): void {
   if (problem !== undefined) throw malformed(problem);
 }
 
-/** The value trimmed of spaces and tabs; NUL, CR and LF are refused. */
+/** Returns `value`; throws when it is malformed (see {@linkcode fieldValueProblem}). */
 function checkValue(name: string, value: string): string {
-  let start = 0;
-  let end = value.length;
-  for (let i = 0; i < end; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 0 || c === 10 || c === 13) {
-      throw malformed(`value of ${JSON.stringify(name)} contains NUL, CR or LF`);
-    }
-  }
-  while (start < end && isSpace(value.charCodeAt(start))) start++;
-  while (end > start && isSpace(value.charCodeAt(end - 1))) end--;
-  return start === 0 && end === value.length ? value : value.slice(start, end);
-}
-
-function isSpace(c: number): boolean {
-  return c === 32 || c === 9;
+  const problem = fieldValueProblem(name, value);
+  if (problem !== undefined) throw malformed(problem);
+  return value;
 }
 
 /**

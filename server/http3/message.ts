@@ -11,6 +11,7 @@ import { H3_ERROR, H3StreamError } from "./errors.ts";
 import {
   CONNECTION_SPECIFIC_FIELDS,
   fieldNameProblem,
+  fieldValueProblem,
   LOWER_NAME_CHARS,
 } from "../httpserver/field_rules.ts";
 
@@ -41,19 +42,8 @@ function checkFieldName(name: string): void {
 
 /** Throws H3_MESSAGE_ERROR for NUL, CR, LF, or leading/trailing whitespace (RFC 9114 §4.2). */
 function checkFieldValue(name: string, value: string): void {
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code === 0 || code === 0x0a || code === 0x0d) {
-      throw malformed(`value of "${name}" contains NUL, CR or LF`);
-    }
-  }
-  if (value.length > 0) {
-    const first = value.charCodeAt(0);
-    const last = value.charCodeAt(value.length - 1);
-    if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) {
-      throw malformed(`value of "${name}" has leading or trailing whitespace`);
-    }
-  }
+  const problem = fieldValueProblem(name, value);
+  if (problem !== undefined) throw malformed(problem);
 }
 
 /** Throws H3_MESSAGE_ERROR unless `path` is an origin-form path (visible ASCII, no fragment). */

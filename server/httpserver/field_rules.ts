@@ -1,7 +1,8 @@
 /**
  * Field rules HTTP/2 and HTTP/3 share (RFC 9113 section 8.2, RFC 9114
- * section 4.2): names travel in lower case, and the fields that describe
- * an HTTP/1.1 connection have no place in them.
+ * section 4.2): names travel in lower case, values carry no NUL, CR or LF
+ * and no whitespace at either end, and the fields that describe an HTTP/1.1
+ * connection have no place in them.
  *
  * @module
  */
@@ -34,6 +35,27 @@ export function fieldNameProblem(name: string): string | undefined {
     if (kind === 1) continue;
     if (kind === 2) return `field name "${name}" has uppercase characters`;
     return `field name ${JSON.stringify(name)} has an invalid character`;
+  }
+  return undefined;
+}
+
+/**
+ * What is wrong with `value`, the value of field `name`, as an HTTP/2 or
+ * HTTP/3 field value (NUL, CR or LF anywhere; a space or tab at either
+ * end), or undefined when nothing is.
+ */
+export function fieldValueProblem(name: string, value: string): string | undefined {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code === 0 || code === 0x0a || code === 0x0d) {
+      return `value of ${JSON.stringify(name)} contains NUL, CR or LF`;
+    }
+  }
+  if (value.length === 0) return undefined;
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) {
+    return `value of ${JSON.stringify(name)} has leading or trailing whitespace`;
   }
   return undefined;
 }

@@ -176,6 +176,8 @@ Deno.test("HTTP/2: malformed requests reset their stream; the connection goes on
       [[":method", "GET"], ["x", "1"], [":scheme", "http"], [":path", "/order"]],
       get("relative"),
       get("/nul", [["x", "a\0b"]]),
+      get("/lead", [["x", " a"]]),
+      get("/trail", [["x", "a\t"]]),
     ];
     let id = 1;
     for (const fields of bad) {
