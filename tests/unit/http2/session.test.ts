@@ -178,6 +178,17 @@ Deno.test("HTTP/2: malformed requests reset their stream; the connection goes on
       get("/nul", [["x", "a\0b"]]),
       get("/lead", [["x", " a"]]),
       get("/trail", [["x", "a\t"]]),
+      // Nothing that could break the upstream HTTP/1.1 request line or head.
+      [[":method", "GET / HTTP/1.1\r\nx: y\r\n\r\nGET"], [":scheme", "http"], [":path", "/"], [
+        ":authority",
+        "t",
+      ]],
+      [[":method", "G T"], [":scheme", "http"], [":path", "/"], [":authority", "t"]],
+      [[":method", "GET"], [":scheme", "http"], [":path", "/"], [":authority", "t x/y"]],
+      [[":method", "GET"], [":scheme", "ftp"], [":path", "/"], [":authority", "t"]],
+      [[":method", "GET"], [":scheme", "http"], [":path", "/"]],
+      get("/frag#x"),
+      get("/other-host", [["host", "elsewhere"]]),
     ];
     let id = 1;
     for (const fields of bad) {
