@@ -54,6 +54,22 @@ export interface RequestHeadParts {
 }
 
 /**
+ * `target` as a request line can carry it: spaces, control characters and
+ * non-ASCII (which a filter may have put into a path) are percent-encoded,
+ * their UTF-8 bytes as Go's `URL.EscapedPath` does; anything else, `%`
+ * included, is left as it is, so a target as the client sent it passes
+ * unchanged.
+ */
+export function sendableTarget(target: string): string {
+  if (!CONTROL_SPACE_OR_NON_ASCII.test(target)) return target;
+  let out = "";
+  for (const char of target.toWellFormed()) {
+    out += CONTROL_SPACE_OR_NON_ASCII.test(char) ? encodeURIComponent(char) : char;
+  }
+  return out;
+}
+
+/**
  * Builds the request head, ending with the blank line. `framing` is the
  * body-framing header line to include (`"content-length: 5\r\n"`,
  * `"transfer-encoding: chunked\r\n"`, or `""`). Throws a `TypeError` naming

@@ -14,6 +14,7 @@ import { parseDuration } from "../spec.ts";
 import { AttemptDeadlines, type AttemptWatch } from "./attempt_deadlines.ts";
 import { createPicker, type Picker } from "./load_balancer.ts";
 import { createRequestMatcher, type RequestMatcher } from "./request_matcher.ts";
+import { sendableTarget } from "./http1_request_head.ts";
 import { type CircuitBreaker, REJECTED, type Retry } from "./resilience.ts";
 import type { PoolSpec, ServerSpec } from "./spec.ts";
 import type { Transport, UpstreamRequest, UpstreamResponse } from "./transport.ts";
@@ -139,7 +140,8 @@ export class ServerPool {
     if (this.#deadlines !== undefined) signal = timed = this.#deadlines.start(signal, start);
     const upstream: UpstreamRequest = {
       method: request.method,
-      target: request.url,
+      // A filter may have put a space or non-ASCII into the path.
+      target: sendableTarget(request.url),
       // A request without Host (HTTP/1.0) gets the server's.
       host: server.keepClientHost && request.host ? request.host : server.host,
       headers: request.rawHeaders,

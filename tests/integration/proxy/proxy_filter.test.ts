@@ -180,6 +180,15 @@ Deno.test("proxy sends path, query, method and body; drops hop-by-hop; adds X-Fo
   await stop(filter, b);
 });
 
+Deno.test("proxy percent-encodes a space or non-ASCII a filter put into the path", async () => {
+  const b = backend((req) => new Response(req.url.slice(req.url.indexOf("/", 8))));
+  const filter = proxy({ pools: [{ servers: [{ url: b.url }] }] });
+  const r = await send(filter, { path: "/a b/café", query: "q=x y" });
+  assert.equal(r.response.status, 200);
+  assert.equal(r.body, "/a%20b/caf%C3%A9?q=x%20y");
+  await stop(filter, b);
+});
+
 Deno.test("proxy maps failures to statuses and results", async () => {
   const slow = backend(async () => {
     await new Promise((r) => setTimeout(r, 300));

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   declaredContentLength,
   encodeHeadInto,
+  sendableTarget,
   serializeRequestHead,
 } from "../../../filters/proxy/http1_request_head.ts";
 
@@ -115,4 +116,13 @@ Deno.test("encodeHeadInto writes ASCII and Latin-1 as one byte per character", (
   assert.equal(buf[6], 0xe9);
   assert.equal(encodeHeadInto("a".repeat(33), buf), -1);
   assert.throws(() => encodeHeadInto("\u20ac", buf), /U\+20ac/);
+});
+
+Deno.test("sendableTarget percent-encodes only what a request line cannot carry", () => {
+  assert.equal(sendableTarget("/a/b?x=1&y=%20"), "/a/b?x=1&y=%20");
+  assert.equal(sendableTarget("/a|b{c}"), "/a|b{c}");
+  assert.equal(sendableTarget("/a b?q=c d"), "/a%20b?q=c%20d");
+  assert.equal(sendableTarget("/café\t"), "/caf%C3%A9%09");
+  assert.equal(sendableTarget("/\u{1F600}"), "/%F0%9F%98%80");
+  assert.equal(sendableTarget("/x\uD800"), "/x%EF%BF%BD");
 });
