@@ -266,13 +266,21 @@ export class SpecReader {
     return v;
   }
 
-  /** Reads a Go duration string ("10s", "1m30s"); the stored form stays a string. */
+  /**
+   * Reads a Go duration string ("10s", "1m30s"), not negative: every
+   * duration of a spec is a timeout, a period or a wait. The stored form
+   * stays a string.
+   */
   duration(field: string, options: FieldOptions<string> & { default: string }): string;
   duration(field: string, options?: FieldOptions<string>): string | undefined;
   duration(field: string, options: FieldOptions<string> = {}): string | undefined {
     const v = this.string(field, options);
-    if (v !== undefined && v !== options.default && parseDuration(v) === undefined) {
+    if (v === undefined || v === options.default) return v;
+    const ms = parseDuration(v);
+    if (ms === undefined) {
       this.problem(field, `must be a duration such as "500ms" or "1m30s", got "${v}"`);
+    } else if (ms < 0) {
+      this.problem(field, `must not be negative, got "${v}"`);
     }
     return v;
   }

@@ -279,6 +279,10 @@ Deno.test("proxy spec errors name the field", () => {
       { pools: [{ servers: [{ url: "http://a" }], timeout: "soon" }] },
       /pools\[0\]\.timeout: must be a duration/,
     ],
+    [
+      { pools: [{ servers: [{ url: "http://a" }], timeout: "-1s" }] },
+      /pools\[0\]\.timeout: must not be negative, got "-1s"/,
+    ],
     [{
       pools: [{ servers: [{ url: "http://a" }] }],
       mirrorPool: { servers: [{ url: "http://m" }] },
