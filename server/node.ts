@@ -153,17 +153,24 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     isolateHeapTrim.markDirty();
     // Process-wide, so only here: worker isolates trim their own heaps only.
     isolateHeapTrim.afterFirstTrim(pageOutExecutable);
-    const admin = Deno.serve({ hostname, port, onListen() {} }, (req) => {
-      adminRequests++;
-      return handleAdmin(req, {
-        store,
-        filters,
-        memberName: options.name,
-        localStatus: async (name) => await dataPlane.status(name),
-        members: () => listMembers(store, cluster.aliveWindowMs),
-        purgeMember: (name) => purgeMember(store, name),
+    let admin: Deno.HttpServer;
+    try {
+      admin = Deno.serve({ hostname, port, onListen() {} }, (req) => {
+        adminRequests++;
+        return handleAdmin(req, {
+          store,
+          filters,
+          memberName: options.name,
+          localStatus: async (name) => await dataPlane.status(name),
+          members: () => listMembers(store, cluster.aliveWindowMs),
+          purgeMember: (name) => purgeMember(store, name),
+        });
       });
-    });
+    } catch (e) {
+      throw new Error(
+        `cannot serve the admin API on --api-addr ${options.apiAddr}: ${(e as Error).message}`,
+      );
+    }
     cleanups.unshift(() => admin.shutdown());
     const apiPort = (admin.addr as Deno.NetAddr).port;
     log.info(

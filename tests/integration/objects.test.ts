@@ -208,4 +208,16 @@ Deno.test("the executable answers --help and --version, and names bad flags", as
   assert.equal(bad.code, 2);
   assert.match(bad.text, /--api-addr: "nowhere" must be host:port/);
   assert.match((await run("ctl", "--help")).text, /object/);
+  // A second node on a taken admin address says which address.
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const home = await Deno.makeTempDir({ prefix: "eg-test-" });
+  try {
+    const addr = `127.0.0.1:${taken.addr.port}`;
+    const refused = await run("serve", "--api-addr", addr, "--home-dir", home, "--workers", "1");
+    assert.equal(refused.code, 1);
+    assert.match(refused.text, new RegExp(`cannot serve the admin API on --api-addr ${addr}`));
+  } finally {
+    taken.close();
+    await Deno.remove(home, { recursive: true });
+  }
 });
