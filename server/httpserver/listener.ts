@@ -13,6 +13,7 @@
 import { parseDuration } from "../../filters/spec.ts";
 import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
 import { setNoDelayOnListeners } from "./native_sockets.ts";
+import { decodePem } from "./pem.ts";
 import { sniResolverSymbol } from "./runtime_internals.ts";
 import { Http2Session } from "../http2/session.ts";
 import { ReactorTurn } from "./reactor_turn.ts";
@@ -63,20 +64,6 @@ export interface CertPair {
   name: string;
   cert: string;
   key: string;
-}
-
-const decoder = new TextDecoder();
-
-/** Decodes a PEM value given raw or base64-encoded (base64 tried first, like Easegress). */
-export function decodePem(value: string): string {
-  const trimmed = value.trim();
-  if (trimmed.startsWith("-----BEGIN")) return trimmed + "\n";
-  try {
-    const bytes = Uint8Array.from(atob(trimmed.replace(/\s+/g, "")), (c) => c.charCodeAt(0));
-    const text = decoder.decode(bytes).trim();
-    if (text.startsWith("-----BEGIN")) return text + "\n";
-  } catch { /* not base64: fall through */ }
-  throw new TypeError("is neither PEM nor base64-encoded PEM");
 }
 
 /** The certificate pairs of a spec, decoded. */

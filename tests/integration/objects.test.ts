@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
+import { LEAF_KEY } from "./proxy/tls_fixture.ts";
 
 function mockPipeline(name: string, body: string) {
   return `
@@ -95,6 +96,16 @@ Deno.test("objects: bad specs and garbage are refused with the field named, traf
         /flow\[0\]\.jumpIf\.nope/,
       ],
       ["name: q\nkind: Nope\n", /kind: unknown kind "Nope"/],
+      [
+        `${server("s", port, "p")}\nhttps: true\ncerts: {a: "not a cert"}\nkeys: {a: "not a key"}`,
+        /certs\.a: is neither PEM nor base64-encoded PEM.*keys\.a: is neither/s,
+      ],
+      [
+        `${server("s", port, "p")}\nhttps: true\ncertBase64: ${btoa(LEAF_KEY)}\nkeyBase64: ${
+          btoa(LEAF_KEY)
+        }`,
+        /certBase64: has no PEM CERTIFICATE block/,
+      ],
     ];
     for (const [yaml, message] of cases) {
       const r = await node.ctl(["object", "update"], yaml);
