@@ -73,8 +73,15 @@ export class ServerConnection implements PeerSource, ServedConnection {
   readonly #socket: Deno.Conn;
   readonly #conn: Http1Connection;
   readonly #host: ConnectionHost;
-  /** Coarse time this connection started waiting for a request head; 0 while busy. */
+  /**
+   * Coarse time this connection started waiting on its client: for a
+   * request head, for more of a request body, or for room to write the
+   * response. 0 while the gateway itself is busy. The server closes a
+   * connection whose wait lasts keepAliveTimeout.
+   */
   waitingSince = 0;
+  /** Whether the wait is in the middle of an exchange (a body read, a response write). */
+  #midExchange = false;
   #abort: AbortController | undefined;
   /** The light stand-in for `#abort`, made on first use and kept: it costs one small object. */
   #abortNotice: AbortNotice | undefined;
@@ -124,7 +131,19 @@ export class ServerConnection implements PeerSource, ServedConnection {
 
   /** Whether the connection is between requests with nothing received. */
   get idle(): boolean {
-    return this.waitingSince !== 0 && this.#conn.buffered === 0;
+    return this.waitingSince !== 0 && !this.#midExchange && this.#conn.buffered === 0;
+  }
+
+  /** A body read or a response write starts waiting on the client (see `waitingSince`). */
+  #waitOnClient(): void {
+    this.waitingSince = this.#host.now;
+    this.#midExchange = true;
+  }
+
+  /** The client sent or took what was waited for. */
+  #clientResponded(): void {
+    this.waitingSince = 0;
+    this.#midExchange = false;
   }
 
   /** Closes the socket; a pending read or write fails and the loop ends. */
@@ -326,11 +345,14 @@ export class ServerConnection implements PeerSource, ServedConnection {
           await this.#conn.write(CONTINUE);
         }
         let chunk;
+        this.#waitOnClient();
         try {
           chunk = await reader.read();
         } catch (e) {
           controller.error(new Error(`Cannot read request body: ${(e as Error).message}`));
           return;
+        } finally {
+          this.#clientResponded();
         }
         if (chunk !== null) controller.enqueue(chunk);
         if (chunk === null || reader.done) {
@@ -407,16 +429,23 @@ export class ServerConnection implements PeerSource, ServedConnection {
           n += bytes.length;
         }
         const view = buf.subarray(0, n);
+        this.#waitOnClient();
         const written = await conn.socket.write(view);
         if (written < n) await conn.writeRest(view, written);
       } finally {
+        this.#clientResponded();
         // Reusable once the write has finished: no op holds it any more.
         pool.give(buf);
       }
     } else {
       const buf = new Uint8Array(text.length);
-      await conn.write(buf.subarray(0, encodeHeadInto(text, buf)));
-      if (bytes !== null) await conn.write(bytes);
+      this.#waitOnClient();
+      try {
+        await conn.write(buf.subarray(0, encodeHeadInto(text, buf)));
+        if (bytes !== null) await conn.write(bytes);
+      } finally {
+        this.#clientResponded();
+      }
     }
     if (stream !== null) await this.#writeStream(stream, declared, line !== "" && declared < 0);
   }
@@ -438,14 +467,20 @@ export class ServerConnection implements PeerSource, ServedConnection {
         if (declared >= 0 && sent > declared) {
           throw new Error(`response body is longer than its Content-Length ${declared}`);
         }
+        this.#waitOnClient();
         if (chunked) await conn.writeChunk(value);
         else await conn.write(value);
+        this.#clientResponded();
       }
-      if (chunked) await conn.write(LAST_CHUNK);
-      else if (declared >= 0 && sent !== declared) {
+      if (chunked) {
+        this.#waitOnClient();
+        await conn.write(LAST_CHUNK);
+        this.#clientResponded();
+      } else if (declared >= 0 && sent !== declared) {
         throw new Error(`response body ended after ${sent} of ${declared} declared bytes`);
       }
     } catch (e) {
+      this.#clientResponded();
       reader.cancel().catch(() => {});
       // The client cannot tell a cut body from a whole one but by the connection closing.
       this.#framing.close = true;

@@ -1071,6 +1071,49 @@ Deno.test("serveHttp1 closes a connection whose head never completes past keepAl
   });
 });
 
+Deno.test("serveHttp1 closes a connection whose request body stalls past keepAliveTimeoutMs", async () => {
+  await withServer(echo, { keepAliveTimeoutMs: 1500 }, async (client) => {
+    await client.write("POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
+    assert.ok(await client.closedByServer());
+  });
+});
+
+Deno.test("serveHttp1 keeps a request body that arrives slowly but steadily", async () => {
+  await withServer(echo, { keepAliveTimeoutMs: 1500 }, async (client) => {
+    await client.write("POST /drip HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\n");
+    for (const byte of "drip") {
+      await new Promise((r) => setTimeout(r, 900));
+      await client.write(byte);
+    }
+    assert.equal(text(await client.readResponse()), "drip");
+  });
+});
+
+Deno.test("serveHttp1 closes a connection whose client stops taking its response", async () => {
+  const cancelled = deferred<string>();
+  const chunk = new Uint8Array(64 * 1024);
+  const handler = () =>
+    new HttpResponse(
+      200,
+      {},
+      new ReadableStream<Uint8Array>({
+        pull: (controller) => controller.enqueue(chunk),
+        cancel: () => cancelled.resolve("cancelled"),
+      }),
+    );
+  await withServer(handler, { keepAliveTimeoutMs: 1500 }, async (client) => {
+    await client.write(get("/endless"));
+    // Never read: the socket's buffers fill and the server's write waits.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      cancelled.promise,
+      new Promise<string>((r) => timer = setTimeout(() => r("still writing"), 10_000)),
+    ]);
+    clearTimeout(timer);
+    assert.equal(outcome, "cancelled");
+  });
+});
+
 Deno.test("serveHttp1 with maxConnections 1 accepts a second client only after the first leaves", async () => {
   const order: string[] = [];
   const handler = (request: HttpRequest) => {
