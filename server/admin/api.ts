@@ -184,7 +184,12 @@ async function readDocument(req: Request): Promise<unknown> {
   }
   const doc = real[0];
   if (doc.errors.length) throw new ApiError(400, `invalid YAML: ${doc.errors[0].message}`);
-  return doc.toJS();
+  try {
+    return doc.toJS();
+  } catch (e) {
+    // Well-formed but not buildable: aliases that would expand without bound, say.
+    throw new ApiError(400, `invalid YAML: ${(e as Error).message}`);
+  }
 }
 
 async function createObject(req: Request, _p: string[], ctx: AdminContext): Promise<Response> {

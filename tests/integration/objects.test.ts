@@ -118,6 +118,17 @@ Deno.test("objects: bad specs and garbage are refused with the field named, traf
     });
     assert.equal(garbage.status, 400);
     assert.match(await garbage.text(), /code: 400/);
+    // Aliases that would expand to millions of nodes.
+    let bomb = 'a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]\n';
+    for (let i = 1, previous = "a"; i < 12; previous = `l${i}`, i++) {
+      bomb += `l${i}: &l${i} [${Array(9).fill(`*${previous}`).join(", ")}]\n`;
+    }
+    const aliases = await fetch(`http://${node.apiAddr}/apis/v2/objects`, {
+      method: "POST",
+      body: `${bomb}kind: Pipeline\nname: bomb\nfilters: []\n`,
+    });
+    assert.equal(aliases.status, 400);
+    assert.match(await aliases.text(), /invalid YAML/);
     const notMap = await fetch(`http://${node.apiAddr}/apis/v2/objects`, {
       method: "POST",
       body: "- 1\n- 2",
