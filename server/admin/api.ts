@@ -94,7 +94,12 @@ export async function handleAdmin(req: Request, ctx: AdminContext): Promise<Resp
   path = path.slice(prefix.length);
   let methodMismatch = false;
   for (const route of ROUTES) {
-    const params = matchPattern(route.pattern, path);
+    let params;
+    try {
+      params = matchPattern(route.pattern, path);
+    } catch {
+      return errorReply(req, new ApiError(400, `malformed percent-encoding in ${url.pathname}`));
+    }
     if (!params) continue;
     if (route.method !== req.method) {
       methodMismatch = true;

@@ -129,6 +129,9 @@ Deno.test("objects: bad specs and garbage are refused with the field named, traf
     });
     assert.equal(aliases.status, 400);
     assert.match(await aliases.text(), /invalid YAML/);
+    const badEscape = await fetch(`http://${node.apiAddr}/apis/v2/objects/%ZZ`);
+    assert.equal(badEscape.status, 400);
+    assert.match(await badEscape.text(), /malformed percent-encoding/);
     const notMap = await fetch(`http://${node.apiAddr}/apis/v2/objects`, {
       method: "POST",
       body: "- 1\n- 2",
