@@ -17,15 +17,24 @@ export const IDLE_BUFFER_SIZE = 1024;
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
+/** A clock that never moves: nothing is ever late by it. */
+const NO_CLOCK = { now: 0 };
+
 /** Frames on their way to one socket. */
 export class FrameWriter {
   /** Frames not yet written; payloads go at the offsets {@linkcode frame} returns. */
   buf: Uint8Array = new Uint8Array(IDLE_BUFFER_SIZE);
   /** Bytes in {@linkcode buf}. */
   length = 0;
+  /**
+   * Coarse time (the clock's) the socket write in flight began, 0 when none
+   * is: a write that lasts is a client that stopped reading.
+   */
+  writingSince = 0;
   readonly #socket: Deno.Conn;
   /** Called once when a write fails (the peer is gone). */
   readonly #onFailure: () => void;
+  readonly #clock: { readonly now: number };
   /** The buffer a write in flight owns. */
   #spare: Uint8Array = EMPTY;
   #inFlight = 0;
@@ -38,9 +47,15 @@ export class FrameWriter {
     this.#flush();
   };
 
-  constructor(socket: Deno.Conn, onFailure: () => void) {
+  /** `clock.now` stamps {@linkcode writingSince}. */
+  constructor(
+    socket: Deno.Conn,
+    onFailure: () => void,
+    clock: { readonly now: number } = NO_CLOCK,
+  ) {
     this.#socket = socket;
     this.#onFailure = onFailure;
+    this.#clock = clock;
   }
 
   /** Bytes queued or being written. */
@@ -142,6 +157,7 @@ export class FrameWriter {
         this.#inFlight = length;
         let written = 0;
         while (written < length) {
+          this.writingSince = this.#clock.now;
           written += await this.#socket.write(data.subarray(written, length));
         }
       }
@@ -149,6 +165,7 @@ export class FrameWriter {
       this.#closed = true;
       this.#onFailure();
     } finally {
+      this.writingSince = 0;
       this.#writing = false;
       this.#inFlight = 0;
     }

@@ -78,8 +78,10 @@ const EMPTY = new Uint8Array(0);
 
 /** One accepted HTTP/2 connection. */
 export class Http2Session implements ServedConnection, StreamHost {
-  /** Coarse time the last stream ended (or the session began); 0 while streams are open. */
-  waitingSince: number;
+  /** Coarse time the last stream ended (or the session began). */
+  #idleSince: number;
+  /** Coarse time of the last read from the client. */
+  #lastReceived: number;
   readonly #socket: Deno.Conn;
   readonly #host: Http2Host;
   readonly #decoder: HpackDecoder;
@@ -120,14 +122,14 @@ export class Http2Session implements ServedConnection, StreamHost {
   constructor(socket: Deno.Conn, host: Http2Host, received?: Uint8Array) {
     this.#socket = socket;
     this.#host = host;
-    this.#out = new FrameWriter(socket, () => this.#end());
+    this.#out = new FrameWriter(socket, () => this.#end(), host);
     this.#sender = new ResponseSender(this.#out, {
       isClosed: () => this.#closed,
       onError: (message) => host.onError(message),
       ended: (stream) => this.#localEnd(stream),
       reset: (streamId, code) => this.#resetStream(streamId, code),
     });
-    this.waitingSince = host.now;
+    this.#idleSince = this.#lastReceived = host.now;
     // Strings are bounded by their header block, whose size is limited:
     // a field over the list limit is answered with 431, not a broken connection.
     this.#decoder = new HpackDecoder(4096, Infinity);
@@ -141,6 +143,29 @@ export class Http2Session implements ServedConnection, StreamHost {
   /** Whether no stream is open. */
   get idle(): boolean {
     return this.#streams.size === 0;
+  }
+
+  /**
+   * Coarse time since when the session has waited on its client, 0 while
+   * it is busy itself; the listener closes it once the wait lasts
+   * keepAliveTimeout. It waits with no stream open, while a write stays
+   * unread, and while every open stream waits for the client (for body
+   * data it has room to send, or for window to send the response in).
+   */
+  get waitingSince(): number {
+    if (this.#streams.size === 0) return this.#idleSince;
+    if (this.#out.writingSince !== 0) return this.#out.writingSince;
+    for (const stream of this.#streams.values()) {
+      if (!this.#waitsOnClient(stream)) return 0;
+    }
+    return this.#lastReceived;
+  }
+
+  #waitsOnClient(stream: Http2Stream): boolean {
+    if (stream.pending !== null) {
+      return stream.sendWindow <= 0 || this.#sender.connWindow <= 0;
+    }
+    return !stream.remoteClosed && stream.recvWindow > 0;
   }
 
   /**
@@ -243,6 +268,7 @@ export class Http2Session implements ServedConnection, StreamHost {
         }
         const n = await readSocket(this.#socket, end === 0 ? buf : buf.subarray(end));
         if (!n) break;
+        this.#lastReceived = this.#host.now;
         end += n;
       }
     } catch (error) {
@@ -595,7 +621,6 @@ export class Http2Session implements ServedConnection, StreamHost {
       this.#peerInitialWindow,
     );
     this.#streams.set(streamId, stream);
-    this.waitingSince = 0;
     if (this.#decoder.listSize > this.#host.maxHeadBytes) {
       stream.remoteClosed = endStream;
       this.#sender.answer(stream, 431);
@@ -715,7 +740,7 @@ export class Http2Session implements ServedConnection, StreamHost {
 
   #streamEnded(): void {
     if (this.#streams.size > 0) return;
-    this.waitingSince = this.#host.now;
+    this.#idleSince = this.#host.now;
     if (this.#peerGoAway || this.#goAwayId >= 0) this.#endAfterFlush();
   }
 

@@ -130,6 +130,63 @@ Deno.test("HTTP/2 over TLS: requests, bodies both ways, headers, and a slow body
   }
 });
 
+Deno.test("HTTP/2: a session whose streams wait on a silent client closes after keepAliveTimeout", async () => {
+  const server = serve(async (request) => {
+    const body = await request.bytes();
+    return new HttpResponse(200, {}, body.length > 0 ? body : "hello");
+  }, { keepAliveTimeoutMs: 1000 });
+  try {
+    // A body that stops short of its content-length.
+    const stalled = await RawH2Client.connect(server.port);
+    await stalled.request(1, get("/upload", [["content-length", "10"]]), false);
+    await stalled.send(frame(FRAME.DATA, 0, 1, encoder.encode("abc")));
+    let started = Date.now();
+    await stalled.rest(6000);
+    assert.ok(Date.now() - started < 6000);
+    // A response the client gives no window to (SETTINGS_INITIAL_WINDOW_SIZE 0).
+    const shut = await RawH2Client.connect(server.port, { settings: [[4, 0]] });
+    await shut.request(1, get("/download"));
+    started = Date.now();
+    const frames = await shut.rest(6000);
+    assert.ok(Date.now() - started < 6000);
+    assert.ok(frames.some((f) => f.type === FRAME.HEADERS && f.streamId === 1));
+    assert.ok(!frames.some((f) => f.type === FRAME.DATA && f.streamId === 1));
+  } finally {
+    await server.shutdown(0);
+  }
+});
+
+Deno.test("HTTP/2: a session whose client stops reading the socket closes after keepAliveTimeout", async () => {
+  let cancelled: (why: string) => void = () => {};
+  const outcome = new Promise<string>((resolve) => cancelled = resolve);
+  const chunk = new Uint8Array(64 * 1024);
+  const server = serve(() =>
+    new HttpResponse(
+      200,
+      {},
+      new ReadableStream<Uint8Array>({
+        pull: (controller) => controller.enqueue(chunk),
+        cancel: () => cancelled("cancelled"),
+      }),
+    ), { keepAliveTimeoutMs: 1000 });
+  // All the window there is, then never a read: the socket's buffers fill.
+  const client = await RawH2Client.connect(server.port, { settings: [[4, 0x7fffffff]] });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await client.send(frame(FRAME.WINDOW, 0, 0, uint32(0x7fffffff - 65535)));
+    await client.request(1, get("/endless"));
+    const result = await Promise.race([
+      outcome,
+      new Promise<string>((r) => timer = setTimeout(() => r("still writing"), 10_000)),
+    ]);
+    assert.equal(result, "cancelled");
+  } finally {
+    clearTimeout(timer);
+    client.close();
+    await server.shutdown(0);
+  }
+});
+
 Deno.test("HTTP/2: an idle session says GOAWAY and a PING, and closes once the client answers", async () => {
   const server = serve(() => new HttpResponse(200, {}, "ok"), { keepAliveTimeoutMs: 300 });
   try {
