@@ -59,3 +59,15 @@ export function fieldValueProblem(name: string, value: string): string | undefin
   }
   return undefined;
 }
+
+/** Chars allowed in an authority (RFC 3986 host[:port], no userinfo, no delimiters). */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
+
+/**
+ * Whether `value` is a host with an optional port, as a Host field,
+ * :authority or absolute-form target carries it: the proxy may send it
+ * upstream as the Host.
+ */
+export function isAuthority(value: string): boolean {
+  return AUTHORITY.test(value);
+}

@@ -20,11 +20,9 @@ import {
   CONNECTION_SPECIFIC_FIELDS,
   fieldNameProblem,
   fieldValueProblem,
+  isAuthority,
   LOWER_NAME_CHARS,
 } from "./field_rules.ts";
-
-/** Chars allowed in :authority (RFC 3986 host[:port], no userinfo, no delimiters). */
-const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
 
 /**
  * One request's fields, taken in order by {@linkcode field}, then judged
@@ -182,7 +180,7 @@ export class RequestFieldCheck {
 
   #checkAuthority(authority: string, field: string): void {
     if (authority === "") throw this.#malformed(`empty ${field}`);
-    if (!AUTHORITY.test(authority)) {
+    if (!isAuthority(authority)) {
       throw this.#malformed(`${field} ${JSON.stringify(authority)} is not host[:port]`);
     }
   }

@@ -441,3 +441,16 @@ Deno.test("parseRequestHead keeps names lower-case and fields in arrival order",
   assert.deepEqual(fields, ["host=a", "x-b=1", "x-a=2", "x-b=3"]);
   assert.equal(head.headers.get("X-B"), "1, 3");
 });
+
+Deno.test("parseRequestHead refuses a Host (or absolute-form authority) that is not host[:port]", () => {
+  for (const host of ["a b", "a/b", "u@h", "a:b:c", "é.com", "h\tx"]) {
+    assertRefused(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 400, /invalid Host/);
+  }
+  assertRefused("GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n", 400, /invalid Host/);
+  for (const host of ["example.com", "example.com:8080", "127.0.0.1:80", "[::1]:8080", "a_b-c~d"]) {
+    assert.equal(parse(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`).host, host);
+  }
+  // An empty Host is allowed (RFC 9112 section 3.2), and HTTP/1.0 may send none.
+  assert.equal(parse("GET / HTTP/1.1\r\nHost:\r\n\r\n").host, "");
+  assert.equal(parse("GET / HTTP/1.0\r\n\r\n").host, "");
+});
