@@ -165,7 +165,8 @@ export class Http2Session implements ServedConnection, StreamHost {
     if (stream.pending !== null) {
       return stream.sendWindow <= 0 || this.#sender.connWindow <= 0;
     }
-    return !stream.remoteClosed && stream.recvWindow > 0;
+    // The client can send only while both windows have room.
+    return !stream.remoteClosed && stream.recvWindow > 0 && this.#connRecvWindow > 0;
   }
 
   /**
