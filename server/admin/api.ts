@@ -9,6 +9,7 @@
 
 import { keys, type Store, StoreUnavailableError } from "../../cluster/store.ts";
 import type { FilterRegistry } from "../../filters/filter.ts";
+import { concatBytes } from "../../filters/concat_bytes.ts";
 import { SpecError } from "../../filters/spec.ts";
 import { loadYaml } from "../../filters/yaml_module.ts";
 import { canonicalKind, OBJECT_KINDS, validateObject } from "../objects.ts";
@@ -168,9 +169,28 @@ function listApis(req: Request): Promise<Response> {
   return reply(req, [{ group: "admin", entries }]);
 }
 
+/** Largest object body the admin API reads: certificates included, objects are far smaller. */
+const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+
+/** The request body as text, refused (413) past {@linkcode MAX_DOCUMENT_BYTES} before it is all read. */
+async function readBody(req: Request): Promise<string> {
+  const tooLarge = () =>
+    new ApiError(413, `the request body is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+  if (Number(req.headers.get("content-length") ?? 0) > MAX_DOCUMENT_BYTES) throw tooLarge();
+  if (req.body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of req.body) {
+    size += chunk.length;
+    if (size > MAX_DOCUMENT_BYTES) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return new TextDecoder().decode(concatBytes(chunks, size));
+}
+
 /** Parses a request body holding exactly one YAML or JSON document. */
 async function readDocument(req: Request): Promise<unknown> {
-  const text = await req.text();
+  const text = await readBody(req);
   if (!text.trim()) {
     throw new ApiError(400, "the request body is empty; send one object as YAML or JSON");
   }

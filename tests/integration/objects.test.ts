@@ -129,6 +129,12 @@ Deno.test("objects: bad specs and garbage are refused with the field named, traf
     });
     assert.equal(aliases.status, 400);
     assert.match(await aliases.text(), /invalid YAML/);
+    const huge = await fetch(`http://${node.apiAddr}/apis/v2/objects`, {
+      method: "POST",
+      body: "#".repeat(9 * 1024 * 1024),
+    });
+    assert.equal(huge.status, 413);
+    assert.match(await huge.text(), /larger than 8388608 bytes/);
     const badEscape = await fetch(`http://${node.apiAddr}/apis/v2/objects/%ZZ`);
     assert.equal(badEscape.status, 400);
     assert.match(await badEscape.text(), /malformed percent-encoding/);
