@@ -136,7 +136,9 @@ export class RequestFieldCheck {
   }
 
   #pseudo(name: string, value: string): void {
-    if (this.#sawRegular) throw this.#malformed(`pseudo-header ${name} after a regular field`);
+    if (this.#sawRegular) {
+      throw this.#malformed(`pseudo-header ${JSON.stringify(name)} after a regular field`);
+    }
     switch (name) {
       case ":method":
         if (this.method !== "") throw this.#malformed("repeated :method");
