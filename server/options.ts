@@ -311,6 +311,38 @@ function checkOptions(o: NodeOptions): void {
   if (o.stateFlag !== "new" && o.stateFlag !== "existing") {
     throw new OptionsError(`--state-flag: must be new or existing, got "${o.stateFlag}"`);
   }
+  // etcd's own clients take endpoints without a scheme too ("10.0.0.1:2379").
+  const endpoints = o.etcdEndpoints.map((e) => e.includes("://") ? e : `http://${e}`);
+  o.etcdEndpoints.forEach((given, i) => {
+    if (!isHttpUrl(endpoints[i])) {
+      throw new OptionsError(`--etcd-endpoints: "${given}" is not host:port or an http(s) URL`);
+    }
+  });
+  o.etcdEndpoints = endpoints;
+  const urlLists: [string, string[]][] = [
+    ["--listen-client-urls", o.listenClientUrls],
+    ["--advertise-client-urls", o.advertiseClientUrls],
+    ["--listen-peer-urls", o.listenPeerUrls],
+    ["--initial-advertise-peer-urls", o.initialAdvertisePeerUrls],
+  ];
+  for (const [flag, urls] of urlLists) {
+    for (const url of urls) {
+      if (!isHttpUrl(url)) {
+        throw new OptionsError(
+          `${flag}: "${url}" is not an http(s) URL such as http://10.0.0.1:2379`,
+        );
+      }
+    }
+  }
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
 }
 
 /** Splits "host:port" (also "[::1]:port" and ":port"); throws naming `what`. */

@@ -55,6 +55,11 @@ Deno.test("bad options are refused naming the option", async () => {
     [["--workers=-1"], /--workers: must be a whole number/],
     [["--workers", "two"], /--workers: must be a whole number/],
     [["--http1-server", "nginx"], /--http1-server: must be builtin or deno, got "nginx"/],
+    [
+      ["--etcd-endpoints", "not a url"],
+      /--etcd-endpoints: "not a url" is not host:port or an http/,
+    ],
+    [["--listen-peer-urls", "10.0.0.1:2380"], /--listen-peer-urls: "10.0.0.1:2380" is not an http/],
   ];
   for (const [args, message] of cases) {
     await assert.rejects(
@@ -71,6 +76,11 @@ Deno.test("bad options are refused naming the option", async () => {
 Deno.test("plain HTTP/1.1 is served by the builtin server unless deno is asked for", async () => {
   assert.equal((await run([])).http1Server, "builtin");
   assert.equal((await run(["--http1-server", "deno"])).http1Server, "deno");
+});
+
+Deno.test("etcd endpoints may leave out the scheme, as etcd's clients allow", async () => {
+  const options = await run(["--etcd-endpoints", "10.0.0.1:2379,https://10.0.0.2:2379"]);
+  assert.deepEqual(options.etcdEndpoints, ["http://10.0.0.1:2379", "https://10.0.0.2:2379"]);
 });
 
 Deno.test("legacy cluster roles are accepted", async () => {
