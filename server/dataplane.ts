@@ -1,5 +1,6 @@
 /**
- * The data plane: HTTPServers and Pipelines built from object specs. It is
+ * The data plane: HTTPServers, Pipelines and WebSocketServers built from
+ * object specs. It is
  * given the whole desired set each time and reconciles: create what is new,
  * update what changed (pipelines inherit same-named filters, servers keep
  * their listeners), close what is gone. It never talks to the store.
@@ -18,6 +19,8 @@ import type { LogSink } from "./log.ts";
 import type { ObjectSpec } from "./objects.ts";
 import { Pipeline } from "./pipeline/pipeline.ts";
 import type { PipelineSpec } from "./pipeline/spec.ts";
+import { WebSocketServer } from "./websocket/server.ts";
+import type { WebSocketServerSpec } from "./websocket/spec.ts";
 
 /** What a data plane needs from its node. */
 export interface DataPlaneOptions {
@@ -48,6 +51,7 @@ export class DataPlane {
   readonly #options: DataPlaneOptions;
   readonly #servers = new Map<string, HTTPServer>();
   readonly #pipelines = new Map<string, Pipeline>();
+  readonly #webSockets = new Map<string, WebSocketServer>();
   readonly #specs = new Map<string, string>();
   readonly #errors = new Map<string, string>();
   readonly #log;
@@ -70,6 +74,14 @@ export class DataPlane {
         this.#servers.delete(name);
         this.#forget(name);
         this.#log.info(`closing server ${name}`);
+        await server.close();
+      }
+    }
+    for (const [name, server] of this.#webSockets) {
+      if (wanted.get(name)?.kind !== "WebSocketServer") {
+        this.#webSockets.delete(name);
+        this.#forget(name);
+        this.#log.info(`closing WebSocket server ${name}`);
         await server.close();
       }
     }
@@ -98,6 +110,11 @@ export class DataPlane {
       } catch (e) {
         failures.push(this.#failed(spec, e));
       }
+    }
+    for (const spec of desired) {
+      if (spec.kind !== "WebSocketServer" || !this.#changed(spec)) continue;
+      this.#applyWebSocketServer(spec);
+      this.#remember(spec);
     }
     return failures;
   }
@@ -162,6 +179,23 @@ export class DataPlane {
     this.#unwatchHeap ??= isolateHeapTrim.watch(() => this.#requestCount());
   }
 
+  #applyWebSocketServer(spec: WebSocketServerSpec): void {
+    const existing = this.#webSockets.get(spec.name);
+    if (existing) {
+      existing.update(spec);
+      this.#log.info(`updated WebSocket server ${spec.name}`);
+      return;
+    }
+    this.#webSockets.set(
+      spec.name,
+      new WebSocketServer(spec, {
+        log: this.#options.logs.logger(`websocket/${spec.name}`),
+        reusePort: this.#options.reusePort,
+      }),
+    );
+    this.#log.info(`created WebSocket server ${spec.name} on port ${spec.port}`);
+  }
+
   #requestCount(): number {
     let count = 0;
     for (const server of this.#servers.values()) count += server.requestCount;
@@ -174,6 +208,8 @@ export class DataPlane {
     if (server) return server.status();
     const pipeline = this.#pipelines.get(name);
     if (pipeline) return pipeline.status();
+    const webSocket = this.#webSockets.get(name);
+    if (webSocket) return webSocket.status();
     const error = this.#errors.get(name);
     if (error !== undefined) return { health: error, state: "failed", error };
     return undefined;
@@ -185,6 +221,8 @@ export class DataPlane {
     this.#unwatchHeap = undefined;
     await Promise.all([...this.#servers.values()].map((s) => s.close()));
     this.#servers.clear();
+    await Promise.all([...this.#webSockets.values()].map((s) => s.close()));
+    this.#webSockets.clear();
     await Promise.all([...this.#pipelines.values()].map((p) => p.close()));
     this.#pipelines.clear();
     this.#specs.clear();

@@ -18,6 +18,8 @@ const SUMMED = new Set([
   "reqSize",
   "respSize",
 ]);
+/** Counters of documents that are not request statistics (a WebSocketServer's relays). */
+const SUMMED_COUNTERS = new Set(["connections", "connectionsServed"]);
 const WEIGHTED = new Set(["mean", "p25", "p50", "p75", "p95", "p98", "p99", "p999"]);
 const PERCENTAGES = ["m1", "m5", "m15"];
 
@@ -92,7 +94,10 @@ export function mergeStatuses(docs: Doc[]): Doc {
   if (isStats(docs[0])) return mergeStats(docs);
   const out: Doc = {};
   for (const key of new Set(docs.flatMap((d) => Object.keys(d)))) {
-    out[key] = mergeValues(docs.map((d) => d[key]).filter((v) => v !== undefined));
+    const values = docs.map((d) => d[key]).filter((v) => v !== undefined);
+    out[key] = SUMMED_COUNTERS.has(key) && values.every((v) => typeof v === "number")
+      ? values.reduce((a, b) => (a as number) + (b as number), 0)
+      : mergeValues(values);
   }
   return out;
 }

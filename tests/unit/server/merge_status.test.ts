@@ -41,3 +41,13 @@ Deno.test("a failed worker's health shows in the merged status", () => {
   assert.equal(merged.health, "port in use");
   assert.equal(merged.state, "failed");
 });
+
+Deno.test("merged WebSocketServer statuses add their relay counts and keep the port", () => {
+  const worker = (connections: number, served: number) => ({
+    state: "running",
+    port: 10020,
+    connections,
+    connectionsServed: served,
+  });
+  assert.deepEqual(mergeStatuses([worker(2, 5), worker(1, 7)]), worker(3, 12));
+});

@@ -1,0 +1,153 @@
+/**
+ * One client connection of a WebSocketServer: its handshake is checked and
+ * passed to the backend with the client's headers (plus X-Forwarded-For,
+ * -Host and -Proto), then bytes flow both ways untouched until either side
+ * closes. The backend's answer, 101 or a refusal, reaches the client as the
+ * backend wrote it.
+ *
+ * @module
+ */
+
+import { forEachHeaderField } from "../../filters/header_fields.ts";
+import { Http1Connection } from "../../filters/proxy/http1_connection.ts";
+import { findHeadEnd, hasToken } from "../../filters/proxy/http1_parser.ts";
+import { readSocket } from "../../filters/proxy/socket_read.ts";
+import { STATUS_TEXT } from "../../filters/status_text.ts";
+import { parseRequestHead, RequestHeadError } from "../httpserver/http1/request_head.ts";
+
+/** Longest a client may take to send its handshake. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const MAX_HEAD_BYTES = 64 * 1024;
+const RELAY_BUFFER_SIZE = 16 * 1024;
+/** Fields that describe the client's hop, or that the relay writes itself. */
+const NOT_COPIED: ReadonlySet<string> = new Set([
+  "host",
+  "connection",
+  "upgrade",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+]);
+const encoder = new TextEncoder();
+
+/** Where and how a relay reaches its backend. */
+export interface RelayTarget {
+  /** The backend's base URL (ws:// or wss://). */
+  readonly backend: URL;
+  /** Opens a connection to the backend. */
+  connect(): Promise<Deno.Conn>;
+  /** "http" or "https": how the client reached us. */
+  readonly scheme: string;
+}
+
+/**
+ * Relays `client` to the backend until either side closes; resolves then.
+ * `onBackend` is told the backend connection once it is open, so the
+ * caller can close it too.
+ */
+export async function relay(
+  client: Deno.Conn,
+  target: RelayTarget,
+  onBackend: (backend: Deno.Conn) => void,
+): Promise<void> {
+  const conn = new Http1Connection(client, undefined, 4096);
+  const timer = setTimeout(() => conn.close(), HANDSHAKE_TIMEOUT_MS);
+  let headEnd = -1;
+  try {
+    while ((headEnd = findHeadEnd(conn.buf, conn.start, conn.end)) < 0) {
+      if (conn.buffered > MAX_HEAD_BYTES) {
+        return await refuse(client, 431, "request head too large");
+      }
+      if (!(await conn.fill())) return;
+    }
+  } catch {
+    return; // the client left, or took too long
+  } finally {
+    clearTimeout(timer);
+  }
+  let head;
+  try {
+    head = parseRequestHead(conn.buf, conn.start, headEnd);
+  } catch (e) {
+    if (!(e instanceof RequestHeadError)) throw e;
+    return await refuse(client, e.status, e.message);
+  }
+  const headers = head.headers;
+  if (
+    head.method !== "GET" || !hasToken(headers.get("connection") ?? "", "upgrade") ||
+    !hasToken(headers.get("upgrade") ?? "", "websocket")
+  ) {
+    return await refuse(client, 400, "not a WebSocket handshake");
+  }
+  let backend: Deno.Conn;
+  try {
+    backend = await target.connect();
+  } catch (e) {
+    return await refuse(client, 502, `cannot reach the backend: ${(e as Error).message}`);
+  }
+  onBackend(backend);
+  const forwardedFor = headers.get("x-forwarded-for");
+  const clientIP = (client.remoteAddr as Deno.NetAddr).hostname;
+  const base = target.backend.pathname === "/" ? "" : target.backend.pathname.replace(/\/$/, "");
+  let text = `GET ${base}${head.path}${head.query ? `?${head.query}` : ""} HTTP/1.1\r\n` +
+    `host: ${target.backend.host}\r\n`;
+  forEachHeaderField(headers, (value, name) => {
+    if (!NOT_COPIED.has(name) && name !== "x-forwarded-for") text += `${name}: ${value}\r\n`;
+  });
+  text += "upgrade: websocket\r\nconnection: Upgrade\r\n" +
+    `x-forwarded-for: ${forwardedFor ? `${forwardedFor}, ${clientIP}` : clientIP}\r\n` +
+    (head.host ? `x-forwarded-host: ${head.host}\r\n` : "") +
+    `x-forwarded-proto: ${target.scheme}\r\n\r\n`;
+  const early = conn.buf.subarray(headEnd, conn.end);
+  try {
+    await writeAll(backend, encoder.encode(text));
+    if (early.length > 0) await writeAll(backend, early.slice());
+  } catch {
+    await refuse(client, 502, "the backend closed the connection");
+    return;
+  }
+  await Promise.all([pump(client, backend), pump(backend, client)]);
+}
+
+/**
+ * Copies `from` to `to` until `from` ends, then ends `to`'s sending side;
+ * on a failure either way, closes both (the other pump then ends too).
+ */
+async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+  const buf = new Uint8Array(RELAY_BUFFER_SIZE);
+  try {
+    for (;;) {
+      const n = await readSocket(from, buf);
+      if (!n) break;
+      await writeAll(to, buf.subarray(0, n));
+    }
+    await to.closeWrite();
+  } catch {
+    closeQuietly(from);
+    closeQuietly(to);
+  }
+}
+
+async function writeAll(socket: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await socket.write(bytes.subarray(at));
+}
+
+async function refuse(client: Deno.Conn, status: number, message: string): Promise<void> {
+  const body = `${message}\n`;
+  const head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ""}\r\ncontent-type: text/plain\r\n` +
+    `content-length: ${encoder.encode(body).length}\r\nconnection: close\r\n\r\n`;
+  try {
+    await writeAll(client, encoder.encode(head + body));
+  } catch { /* the client is gone */ }
+}
+
+/** Closes `socket`, which may be closed already. */
+export function closeQuietly(socket: Deno.Conn): void {
+  try {
+    socket.close();
+  } catch { /* closed already */ }
+}

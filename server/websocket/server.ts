@@ -1,0 +1,168 @@
+/**
+ * A running WebSocketServer: its listener (plain or TLS), the relays of its
+ * clients, and its status. A spec change restarts the listener; the relays
+ * already open go on to their end.
+ *
+ * @module
+ */
+
+import type { Logger } from "../../filters/filter.ts";
+import { decodePem } from "../httpserver/pem.ts";
+import { closeQuietly, relay, type RelayTarget } from "./relay.ts";
+import type { WebSocketServerSpec } from "./spec.ts";
+
+/** How long a port that cannot be bound waits before the next try. */
+const RETRY_MS = 10_000;
+
+/** What a WebSocketServer needs from its data plane. */
+export interface WebSocketServerEnv {
+  log: Logger;
+  /** Share the port with the node's other data planes (workers). */
+  reusePort?: boolean;
+}
+
+/** One WebSocketServer object. */
+export class WebSocketServer {
+  #spec: WebSocketServerSpec;
+  readonly #env: WebSocketServerEnv;
+  #listener: Deno.Listener | undefined;
+  #state: "starting" | "running" | "failed" | "closed" = "starting";
+  #error = "";
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  /** Open sockets of the relays (client and backend), closed with the object. */
+  readonly #sockets = new Set<Deno.Conn>();
+  #relays = 0;
+  #served = 0;
+
+  constructor(spec: WebSocketServerSpec, env: WebSocketServerEnv) {
+    this.#spec = spec;
+    this.#env = env;
+    this.#listen();
+  }
+
+  /** Takes a changed spec: the listener restarts with it. */
+  update(spec: WebSocketServerSpec): void {
+    this.#spec = spec;
+    this.#stopListening();
+    this.#state = "starting";
+    this.#listen();
+  }
+
+  /** The status document of `object status get`. */
+  status(): Record<string, unknown> {
+    return {
+      name: this.#spec.name,
+      state: this.#state,
+      health: this.#error,
+      error: this.#error,
+      port: this.#spec.port,
+      backend: this.#spec.backend,
+      connections: this.#relays,
+      connectionsServed: this.#served,
+    };
+  }
+
+  /** Stops listening and closes every relay. */
+  close(): Promise<void> {
+    this.#state = "closed";
+    this.#stopListening();
+    for (const socket of this.#sockets) closeQuietly(socket);
+    this.#sockets.clear();
+    return Promise.resolve();
+  }
+
+  #stopListening(): void {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    try {
+      this.#listener?.close();
+    } catch { /* closed already */ }
+    this.#listener = undefined;
+  }
+
+  #listen(): void {
+    const spec = this.#spec;
+    let listener: Deno.Listener;
+    try {
+      const options = { port: spec.port, reusePort: this.#env.reusePort } as Deno.TcpListenOptions;
+      listener = spec.https
+        ? Deno.listenTls({
+          ...options,
+          cert: decodePem(spec.certBase64 ?? ""),
+          key: decodePem(spec.keyBase64 ?? ""),
+        })
+        : Deno.listen(options);
+    } catch (e) {
+      this.#state = "failed";
+      this.#error = (e as Error).message;
+      this.#env.log.error(
+        `cannot listen on port ${spec.port}: ${this.#error}; retrying in ${RETRY_MS / 1000}s`,
+      );
+      this.#retry = setTimeout(() => this.#listen(), RETRY_MS);
+      return;
+    }
+    this.#listener = listener;
+    this.#state = "running";
+    this.#error = "";
+    this.#accept(listener, this.#target(spec));
+  }
+
+  #target(spec: WebSocketServerSpec): RelayTarget {
+    const backend = new URL(spec.backend);
+    const secure = backend.protocol === "wss:";
+    const hostname = backend.hostname.replace(/^\[(.*)\]$/, "$1");
+    const port = Number(backend.port || (secure ? 443 : 80));
+    const clientCert = spec.wssCertBase64 && spec.wssKeyBase64
+      ? { cert: decodePem(spec.wssCertBase64), key: decodePem(spec.wssKeyBase64) }
+      : {};
+    return {
+      backend,
+      scheme: spec.https ? "https" : "http",
+      connect: () =>
+        secure
+          ? Deno.connectTls({ hostname, port, ...clientCert })
+          : Deno.connect({ hostname, port }),
+    };
+  }
+
+  async #accept(listener: Deno.Listener, target: RelayTarget): Promise<void> {
+    for (;;) {
+      let client: Deno.Conn;
+      try {
+        client = await listener.accept();
+      } catch (e) {
+        // Closed by update() or close(); anything else is logged and ends this listener.
+        if (this.#listener === listener) {
+          this.#env.log.error(`accepting on port ${this.#spec.port}: ${(e as Error).message}`);
+        }
+        return;
+      }
+      this.#serve(client, target);
+    }
+  }
+
+  async #serve(client: Deno.Conn, target: RelayTarget): Promise<void> {
+    const sockets = this.#sockets;
+    sockets.add(client);
+    this.#relays++;
+    this.#served++;
+    let backend: Deno.Conn | undefined;
+    try {
+      await relay(client, target, (opened) => {
+        backend = opened;
+        if (this.#state === "closed") closeQuietly(opened);
+        else sockets.add(opened);
+      });
+    } catch (e) {
+      this.#env.log.warn(`relay: ${(e as Error).message}`);
+    } finally {
+      this.#relays--;
+      sockets.delete(client);
+      closeQuietly(client);
+      if (backend !== undefined) {
+        sockets.delete(backend);
+        closeQuietly(backend);
+      }
+    }
+  }
+}
