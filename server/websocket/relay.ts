@@ -15,10 +15,11 @@ import { readSocket } from "../../filters/proxy/socket_read.ts";
 import { STATUS_TEXT } from "../../filters/status_text.ts";
 import { parseRequestHead, RequestHeadError } from "../httpserver/http1/request_head.ts";
 
-/** Longest a client may take to send its handshake. */
+/** Longest a client may take to send its handshake, and the backend to accept a connection. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const MAX_HEAD_BYTES = 64 * 1024;
-const RELAY_BUFFER_SIZE = 16 * 1024;
+/** Each direction's read buffer: an idle relay holds two. */
+const RELAY_BUFFER_SIZE = 8 * 1024;
 /** Fields that describe the client's hop, or that the relay writes itself. */
 const NOT_COPIED: ReadonlySet<string> = new Set([
   "host",
@@ -54,8 +55,8 @@ export async function relay(
   target: RelayTarget,
   onBackend: (backend: Deno.Conn) => void,
 ): Promise<void> {
-  const conn = new Http1Connection(client, undefined, 4096);
-  const timer = setTimeout(() => conn.close(), HANDSHAKE_TIMEOUT_MS);
+  let conn: Http1Connection | null = new Http1Connection(client, undefined, 4096);
+  const timer = setTimeout(() => conn?.close(), HANDSHAKE_TIMEOUT_MS);
   let headEnd = -1;
   try {
     while ((headEnd = findHeadEnd(conn.buf, conn.start, conn.end)) < 0) {
@@ -85,7 +86,7 @@ export async function relay(
   }
   let backend: Deno.Conn;
   try {
-    backend = await target.connect();
+    backend = await withTimeout(target.connect(), HANDSHAKE_TIMEOUT_MS);
   } catch (e) {
     return await refuse(client, 502, `cannot reach the backend: ${(e as Error).message}`);
   }
@@ -102,10 +103,12 @@ export async function relay(
     `x-forwarded-for: ${forwardedFor ? `${forwardedFor}, ${clientIP}` : clientIP}\r\n` +
     (head.host ? `x-forwarded-host: ${head.host}\r\n` : "") +
     `x-forwarded-proto: ${target.scheme}\r\n\r\n`;
-  const early = conn.buf.subarray(headEnd, conn.end);
+  // Bytes the client sent after its head; the read buffer is let go before the relay's long wait.
+  const early = conn.buf.slice(headEnd, conn.end);
+  conn = null;
   try {
     await writeAll(backend, encoder.encode(text));
-    if (early.length > 0) await writeAll(backend, early.slice());
+    if (early.length > 0) await writeAll(backend, early);
   } catch {
     await refuse(client, 502, "the backend closed the connection");
     return;
@@ -130,6 +133,18 @@ async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
     closeQuietly(from);
     closeQuietly(to);
   }
+}
+
+/** `connecting`, or a timeout error after `ms` (a connection that opens later is closed). */
+function withTimeout(connecting: Promise<Deno.Conn>, ms: number): Promise<Deno.Conn> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      connecting.then(closeQuietly, () => {});
+      reject(new Error(`no connection after ${ms / 1000}s`));
+    }, ms);
+  });
+  return Promise.race([connecting, late]).finally(() => clearTimeout(timer));
 }
 
 async function writeAll(socket: Deno.Conn, bytes: Uint8Array): Promise<void> {
