@@ -11,6 +11,7 @@
 import { forEachHeaderField } from "../../filters/header_fields.ts";
 import { Http1Connection } from "../../filters/proxy/http1_connection.ts";
 import { findHeadEnd, hasToken } from "../../filters/proxy/http1_parser.ts";
+import { HOP_BY_HOP } from "../../filters/proxy/hop_by_hop.ts";
 import { readSocket } from "../../filters/proxy/socket_read.ts";
 import { STATUS_TEXT } from "../../filters/status_text.ts";
 import { parseRequestHead, RequestHeadError } from "../httpserver/http1/request_head.ts";
@@ -22,14 +23,9 @@ const MAX_HEAD_BYTES = 64 * 1024;
 const RELAY_BUFFER_SIZE = 8 * 1024;
 /** Fields that describe the client's hop, or that the relay writes itself. */
 const NOT_COPIED: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP,
   "host",
-  "connection",
-  "upgrade",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
+  "x-forwarded-for",
   "x-forwarded-host",
   "x-forwarded-proto",
 ]);
@@ -97,7 +93,7 @@ export async function relay(
   let text = `GET ${base}${head.path}${head.query ? `?${head.query}` : ""} HTTP/1.1\r\n` +
     `host: ${target.backend.host}\r\n`;
   forEachHeaderField(headers, (value, name) => {
-    if (!NOT_COPIED.has(name) && name !== "x-forwarded-for") text += `${name}: ${value}\r\n`;
+    if (!NOT_COPIED.has(name)) text += `${name}: ${value}\r\n`;
   });
   text += "upgrade: websocket\r\nconnection: Upgrade\r\n" +
     `x-forwarded-for: ${forwardedFor ? `${forwardedFor}, ${clientIP}` : clientIP}\r\n` +
