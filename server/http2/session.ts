@@ -20,6 +20,7 @@ import { HttpRequest, type HttpResponse } from "../../filters/context.ts";
 import { concatBytes } from "../../filters/concat_bytes.ts";
 import { readSocket } from "../../filters/proxy/socket_read.ts";
 import { formatAddr, PeerClient } from "../httpserver/client.ts";
+import type { RequestHandler } from "../httpserver/web_handler.ts";
 import {
   isDisconnect,
   type ServedConnection,
@@ -47,15 +48,9 @@ import { FrameWriter, IDLE_BUFFER_SIZE } from "./frame_writer.ts";
 import { OUTPUT_HIGH_WATER, ResponseSender } from "./response_sender.ts";
 import { Http2Stream, type StreamHost } from "./stream.ts";
 
-/** Handles one request. */
-export type Http2Handler = (
-  request: HttpRequest,
-  client: PeerClient,
-) => HttpResponse | Promise<HttpResponse>;
-
 /** What a session needs from the server that accepted its connection. */
 export interface Http2Host extends SessionHost {
-  readonly handler: Http2Handler;
+  readonly handler: RequestHandler;
   /** "https", or "http" for h2c. */
   readonly scheme: string;
   /** Largest request header list (SETTINGS_MAX_HEADER_LIST_SIZE), in bytes. */

@@ -21,19 +21,14 @@ import { findHeadEnd, parseContentLength } from "../../../filters/proxy/http1_pa
 import { encodeHeadInto } from "../../../filters/proxy/http1_request_head.ts";
 import { formatAddr, PeerClient, type PeerSource } from "../client.ts";
 import { isDisconnect, type ServedConnection, type SessionHost } from "../served_connection.ts";
+import type { RequestHandler } from "../web_handler.ts";
 import { WriteBufferPool } from "./write_buffer_pool.ts";
 import { parseRequestHead, type RequestHead, RequestHeadError } from "./request_head.ts";
 import { type ResponseFraming, serializeResponseHead } from "./response_head.ts";
 
-/** Handles one request. */
-export type Http1Handler = (
-  request: HttpRequest,
-  client: PeerClient,
-) => HttpResponse | Promise<HttpResponse>;
-
 /** What a connection needs from its server. */
 export interface ConnectionHost extends SessionHost {
-  readonly handler: Http1Handler;
+  readonly handler: RequestHandler;
   /** "http", or "https" for connections that came through TLS. */
   readonly scheme: string;
   /** Largest request head accepted, in bytes. */

@@ -13,7 +13,8 @@
  * @module
  */
 
-import { type ConnectionHost, type Http1Handler, ServerConnection } from "./connection.ts";
+import { type ConnectionHost, ServerConnection } from "./connection.ts";
+import type { RequestHandler } from "../web_handler.ts";
 import { ReactorTurn } from "../reactor_turn.ts";
 import type { ServedConnection } from "../served_connection.ts";
 import { sniResolverSymbol } from "../runtime_internals.ts";
@@ -25,7 +26,7 @@ export interface Http1ServerOptions {
   port: number;
   /** Let several processes or isolates bind the same port. */
   reusePort?: boolean;
-  handler: Http1Handler;
+  handler: RequestHandler;
   /** Idle connections (and heads that take longer) are closed after this. 0: never. */
   keepAliveTimeoutMs: number;
   /** Connections served at once; further ones wait to be accepted. 0: no limit. */
@@ -91,7 +92,7 @@ class Handshake implements ServedConnection {
 
 /** The server's side of its connections; what each connection sees of it. */
 class Host implements ConnectionHost {
-  readonly handler: Http1Handler;
+  readonly handler: RequestHandler;
   readonly scheme: string;
   readonly maxHeadBytes: number;
   readonly h2c?: (socket: Deno.Conn, received: Uint8Array) => void;

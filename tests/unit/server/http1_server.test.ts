@@ -9,7 +9,8 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { type HttpRequest, HttpResponse } from "../../../filters/context.ts";
 import type { PeerClient } from "../../../server/httpserver/client.ts";
-import type { ConnectionHost, Http1Handler } from "../../../server/httpserver/http1/connection.ts";
+import type { ConnectionHost } from "../../../server/httpserver/http1/connection.ts";
+import type { RequestHandler } from "../../../server/httpserver/web_handler.ts";
 import type { ServedConnection } from "../../../server/httpserver/served_connection.ts";
 import {
   type Http1Server,
@@ -247,7 +248,7 @@ interface TestServer extends Http1Server {
 }
 
 function start(
-  handler: Http1Handler,
+  handler: RequestHandler,
   options: Partial<Omit<Http1ServerOptions, "handler">> = {},
 ): TestServer {
   const errors: string[] = [];
@@ -267,7 +268,7 @@ function start(
 
 /** Runs `body` with a server and a client, then closes both. */
 async function withServer(
-  handler: Http1Handler,
+  handler: RequestHandler,
   options: Partial<Omit<Http1ServerOptions, "handler">>,
   body: (client: RawClient, server: TestServer) => Promise<void>,
 ): Promise<void> {
