@@ -89,6 +89,11 @@ export function writeFrameHeader(
   buf[at + 8] = streamId & 0xff;
 }
 
+/** The payload length of the frame whose header starts at `buf[at]` (24 bits). */
+export function readFrameLength(buf: Uint8Array, at: number): number {
+  return (buf[at] << 16) | (buf[at + 1] << 8) | buf[at + 2];
+}
+
 /** A 31-bit value at `buf[at]`, the reserved top bit dropped. */
 export function readUint31(buf: Uint8Array, at: number): number {
   return ((buf[at] & 0x7f) * 0x1000000) + (buf[at + 1] << 16) + (buf[at + 2] << 8) + buf[at + 3];

@@ -13,6 +13,7 @@ import { HeaderFields } from "../../filters/header_fields.ts";
 import { isBodilessStatus } from "../../filters/status_text.ts";
 import { parseContentLength } from "../../filters/proxy/http1_parser.ts";
 import { httpDate } from "../httpserver/http1/response_head.ts";
+import { CONNECTION_SPECIFIC_FIELDS } from "../httpserver/field_rules.ts";
 import { DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, FLAG, FRAME, H2_ERROR } from "./frames.ts";
 import type { FrameWriter } from "./frame_writer.ts";
 import { HpackEncoder } from "./hpack.ts";
@@ -40,11 +41,7 @@ const EMPTY = new Uint8Array(0);
 
 /** Response fields the session writes itself or that have no meaning in HTTP/2. */
 const NOT_FORWARDED: ReadonlySet<string> = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
+  ...CONNECTION_SPECIFIC_FIELDS,
   "content-length",
 ]);
 
@@ -108,7 +105,8 @@ export class ResponseSender {
     const status = response.status;
     const headers = response.rawHeaders;
     let body = response.body;
-    const noBody = stream.head || isBodilessStatus(status);
+    const bodiless = isBodilessStatus(status);
+    const noBody = stream.head || bodiless;
     encoder.begin(status);
     encoderHasDate = false;
     if (headers instanceof HeaderFields) {
@@ -118,7 +116,6 @@ export class ResponseSender {
       for (const cookie of headers.getSetCookie()) encoder.field("set-cookie", cookie);
     }
     if (!encoderHasDate) encoder.field("date", httpDate());
-    const bodiless = isBodilessStatus(status);
     let declared = -1;
     if (body instanceof Uint8Array) {
       if (!bodiless) encoder.field("content-length", String(body.length));

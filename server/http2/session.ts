@@ -38,6 +38,7 @@ import {
   H2StreamError,
   MAX_FRAME_SIZE_LIMIT,
   MAX_WINDOW,
+  readFrameLength,
   readUint31,
   readUint32,
   SETTING,
@@ -217,10 +218,8 @@ export class Http2Session implements ServedConnection, StreamHost {
     try {
       for (;;) {
         if (!prefaceSeen && end - start >= CLIENT_PREFACE.length) {
-          for (let i = 0; i < CLIENT_PREFACE.length; i++) {
-            if (buf[start + i] !== CLIENT_PREFACE[i]) {
-              throw new H2ConnectionError(H2_ERROR.PROTOCOL_ERROR, "bad connection preface");
-            }
+          if (!bytesAt(buf, start, CLIENT_PREFACE)) {
+            throw new H2ConnectionError(H2_ERROR.PROTOCOL_ERROR, "bad connection preface");
           }
           prefaceSeen = true;
           start += CLIENT_PREFACE.length;
@@ -249,9 +248,7 @@ export class Http2Session implements ServedConnection, StreamHost {
           end -= start;
           start = 0;
         }
-        const needed = end >= FRAME_HEADER_SIZE
-          ? FRAME_HEADER_SIZE + ((buf[0] << 16) | (buf[1] << 8) | buf[2])
-          : 0;
+        const needed = end >= FRAME_HEADER_SIZE ? FRAME_HEADER_SIZE + readFrameLength(buf, 0) : 0;
         if (needed > buf.length) {
           const grown = new Uint8Array(needed);
           grown.set(buf.subarray(0, end));
@@ -280,7 +277,7 @@ export class Http2Session implements ServedConnection, StreamHost {
   /** Handles every whole frame in `buf[start, end)`; returns where the rest begins. */
   #handleFrames(buf: Uint8Array, start: number, end: number): number {
     while (end - start >= FRAME_HEADER_SIZE && !this.#closed) {
-      const length = (buf[start] << 16) | (buf[start + 1] << 8) | buf[start + 2];
+      const length = readFrameLength(buf, start);
       if (length > DEFAULT_MAX_FRAME_SIZE) {
         throw new H2ConnectionError(
           H2_ERROR.FRAME_SIZE_ERROR,
@@ -347,7 +344,7 @@ export class Http2Session implements ServedConnection, StreamHost {
         }
         if ((flags & FLAG.ACK) === 0) {
           this.#out.bytesFrame(FRAME.PING, FLAG.ACK, 0, buf.subarray(at, at + 8));
-        } else if (this.#goingAway !== undefined && isGoAwayPing(buf, at)) {
+        } else if (this.#goingAway !== undefined && bytesAt(buf, at, GOAWAY_PING)) {
           this.#endAfterFlush();
         }
         return;
@@ -626,16 +623,14 @@ export class Http2Session implements ServedConnection, StreamHost {
     try {
       fields = requestFields(this.#decoder.names, this.#decoder.values, count);
     } catch (error) {
-      this.#streams.delete(streamId);
-      this.#streamEnded();
+      this.#forget(stream);
       throw error;
     }
     stream.contentLength = fields.contentLength;
     stream.head = fields.method === "HEAD";
     if (endStream) {
       if (fields.contentLength > 0) {
-        this.#streams.delete(streamId);
-        this.#streamEnded();
+        this.#forget(stream);
         throw new H2StreamError(H2_ERROR.PROTOCOL_ERROR, "body shorter than its content-length");
       }
       stream.remoteClosed = true;
@@ -792,8 +787,9 @@ export class Http2Session implements ServedConnection, StreamHost {
 /** The payload of the PING that follows a closing session's GOAWAY. */
 const GOAWAY_PING = new TextEncoder().encode("goaway\0\0");
 
-function isGoAwayPing(buf: Uint8Array, at: number): boolean {
-  for (let i = 0; i < 8; i++) if (buf[at + i] !== GOAWAY_PING[i]) return false;
+/** Whether `buf` holds `expected` from `at` on. */
+function bytesAt(buf: Uint8Array, at: number, expected: Uint8Array): boolean {
+  for (let i = 0; i < expected.length; i++) if (buf[at + i] !== expected[i]) return false;
   return true;
 }
 

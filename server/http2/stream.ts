@@ -114,10 +114,7 @@ export class Http2Stream implements PeerSource {
   /** The body arrived whole before the request was dispatched: its bytes, or null. */
   takeWholeBody(): Uint8Array | null {
     const chunks = this.#chunks;
-    this.#chunks = [];
-    let size = 0;
-    for (const chunk of chunks) size += chunk.length;
-    if (size > 0) this.#host.consumed(this, size);
+    const size = this.#giveBack();
     if (chunks.length === 0) return null;
     return chunks.length === 1 ? chunks[0] : concatBytes(chunks, size);
   }
@@ -139,13 +136,17 @@ export class Http2Stream implements PeerSource {
       },
       cancel: () => {
         this.#controller = null;
-        const left = this.#chunks;
-        this.#chunks = [];
-        let size = 0;
-        for (const chunk of left) size += chunk.length;
-        if (size > 0) this.#host.consumed(this, size);
+        this.#giveBack();
       },
     }, { highWaterMark: 1 });
+  }
+
+  /** Takes every chunk held, reopening the windows for them; returns their size. */
+  #giveBack(): number {
+    const size = this.unread;
+    this.#chunks = [];
+    if (size > 0) this.#host.consumed(this, size);
+    return size;
   }
 
   /** Body bytes received and not yet taken (they hold connection window). */
