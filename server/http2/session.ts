@@ -22,6 +22,7 @@ import { readSocket } from "../../filters/proxy/socket_read.ts";
 import { formatAddr, PeerClient } from "../httpserver/client.ts";
 import type { RequestHandler } from "../httpserver/web_handler.ts";
 import {
+  closeQuietly,
   isDisconnect,
   type ServedConnection,
   type SessionHost,
@@ -777,9 +778,7 @@ export class Http2Session implements ServedConnection, StreamHost {
     this.#streams.clear();
     this.#sender.clear();
     this.#out.close();
-    try {
-      this.#socket.close();
-    } catch { /* closed already */ }
+    closeQuietly(this.#socket);
     this.#host.closed(this);
   }
 }

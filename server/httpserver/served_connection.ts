@@ -35,3 +35,10 @@ export function isDisconnect(e: unknown): boolean {
     e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted ||
     e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.UnexpectedEof;
 }
+
+/** Closes a socket or listener that may be closed already (by its peer, or by a failed op). */
+export function closeQuietly(closable: { close(): void }): void {
+  try {
+    closable.close();
+  } catch { /* closed already */ }
+}

@@ -15,6 +15,7 @@ import { HOP_BY_HOP } from "../../filters/proxy/hop_by_hop.ts";
 import { readSocket } from "../../filters/proxy/socket_read.ts";
 import { STATUS_TEXT } from "../../filters/status_text.ts";
 import { parseRequestHead, RequestHeadError } from "../httpserver/http1/request_head.ts";
+import { closeQuietly } from "../httpserver/served_connection.ts";
 
 /** Longest a client may take to send its handshake, and the backend to accept a connection. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -154,11 +155,4 @@ async function refuse(client: Deno.Conn, status: number, message: string): Promi
   try {
     await writeAll(client, encoder.encode(head + body));
   } catch { /* the client is gone */ }
-}
-
-/** Closes `socket`, which may be closed already. */
-export function closeQuietly(socket: Deno.Conn): void {
-  try {
-    socket.close();
-  } catch { /* closed already */ }
 }

@@ -8,7 +8,8 @@
 
 import type { Logger } from "../../filters/filter.ts";
 import { decodePem } from "../httpserver/pem.ts";
-import { closeQuietly, relay, type RelayTarget } from "./relay.ts";
+import { closeQuietly } from "../httpserver/served_connection.ts";
+import { relay, type RelayTarget } from "./relay.ts";
 import type { WebSocketServerSpec } from "./spec.ts";
 
 /** How long a port that cannot be bound waits before the next try. */
@@ -74,9 +75,7 @@ export class WebSocketServer {
   #stopListening(): void {
     clearTimeout(this.#retry);
     this.#retry = undefined;
-    try {
-      this.#listener?.close();
-    } catch { /* closed already */ }
+    if (this.#listener !== undefined) closeQuietly(this.#listener);
     this.#listener = undefined;
   }
 
