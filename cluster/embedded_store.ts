@@ -14,6 +14,7 @@
  */
 
 import type { KeyValue, PutOptions, Store, WatchEvent } from "./store.ts";
+import { writeAll } from "../filters/write_all.ts";
 
 /** The store file's name inside the data dir. */
 export const STORE_FILE_NAME = "store.json";
@@ -334,11 +335,6 @@ async function writeFileAtomically(path: string, dir: string, bytes: Uint8Array)
   } finally {
     dirHandle.close();
   }
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
 }
 
 function toKeyValue(key: string, entry: Entry): KeyValue {

@@ -12,6 +12,7 @@
  */
 
 import { type ReadCount, readSocket, refRead, unrefRead } from "./socket_read.ts";
+import { writeAll } from "../write_all.ts";
 
 /** Bytes backed by a plain ArrayBuffer (what `Response` and `Blob` accept). */
 export type Bytes = Uint8Array<ArrayBuffer>;
@@ -236,8 +237,8 @@ export class Http1Connection {
    * paths await `socket.write` themselves and call this on a short write,
    * which saves the promise and frame of {@linkcode write} per message.
    */
-  async writeRest(bytes: Uint8Array, written: number): Promise<void> {
-    while (written < bytes.length) written += await this.socket.write(bytes.subarray(written));
+  writeRest(bytes: Uint8Array, written: number): Promise<void> {
+    return writeAll(this.socket, bytes, written);
   }
 
   /**

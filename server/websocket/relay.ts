@@ -13,6 +13,7 @@ import { Http1Connection } from "../../filters/proxy/http1_connection.ts";
 import { findHeadEnd, hasToken } from "../../filters/proxy/http1_parser.ts";
 import { HOP_BY_HOP } from "../../filters/proxy/hop_by_hop.ts";
 import { readSocket } from "../../filters/proxy/socket_read.ts";
+import { writeAll } from "../../filters/write_all.ts";
 import { STATUS_TEXT } from "../../filters/status_text.ts";
 import { parseRequestHead, RequestHeadError } from "../httpserver/http1/request_head.ts";
 import { closeQuietly } from "../httpserver/served_connection.ts";
@@ -142,10 +143,6 @@ function withTimeout(connecting: Promise<Deno.Conn>, ms: number): Promise<Deno.C
     }, ms);
   });
   return Promise.race([connecting, late]).finally(() => clearTimeout(timer));
-}
-
-async function writeAll(socket: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += await socket.write(bytes.subarray(at));
 }
 
 async function refuse(client: Deno.Conn, status: number, message: string): Promise<void> {
