@@ -96,6 +96,20 @@ export function parseDuration(text: string): number | undefined {
   return sign * total;
 }
 
+/**
+ * `text` parsed as a URL whose scheme is one of `protocols` ("http:",
+ * "ws:", ...) and whose host is not empty, or undefined.
+ */
+export function urlWithProtocol(text: string, protocols: readonly string[]): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  return protocols.includes(url.protocol) && url.hostname !== "" ? url : undefined;
+}
+
 /** Formats milliseconds as a Go duration string ("1m30s", "500ms"). */
 export function formatDuration(ms: number): string {
   if (ms === 0) return "0s";

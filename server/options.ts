@@ -8,7 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { loadYaml } from "../filters/yaml_module.ts";
-import { isPlainObject } from "../filters/spec.ts";
+import { isPlainObject, urlWithProtocol } from "../filters/spec.ts";
 import type { Http1ServerKind } from "./httpserver/listener.ts";
 
 /** Everything a node is started with. */
@@ -337,12 +337,7 @@ function checkOptions(o: NodeOptions): void {
 }
 
 function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
-  } catch {
-    return false;
-  }
+  return urlWithProtocol(text, ["http:", "https:"]) !== undefined;
 }
 
 /** Splits "host:port" (also "[::1]:port" and ":port"); throws naming `what`. */

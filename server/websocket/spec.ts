@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SpecReader } from "../../filters/spec.ts";
+import { type SpecReader, urlWithProtocol } from "../../filters/spec.ts";
 import { pemProblem } from "../httpserver/pem.ts";
 
 /** A normalized WebSocketServer spec. */
@@ -66,11 +66,6 @@ export function readWebSocketServerSpec(r: SpecReader, name: string): WebSocketS
 }
 
 function isBackendUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return (url.protocol === "ws:" || url.protocol === "wss:") && url.hostname !== "" &&
-      url.search === "" && url.hash === "";
-  } catch {
-    return false;
-  }
+  const url = urlWithProtocol(text, ["ws:", "wss:"]);
+  return url !== undefined && url.search === "" && url.hash === "";
 }
