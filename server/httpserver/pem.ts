@@ -25,8 +25,7 @@ const PRIVATE_KEY = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/;
 /**
  * What is wrong with `value` as a certificate chain or a private key in
  * PEM (raw or base64), or undefined when it looks right. Only the form is
- * checked here; the TLS library judges the contents when the listener
- * starts.
+ * checked here; `keyPairProblems` has the TLS library judge the contents.
  */
 export function pemProblem(value: string, kind: "certificate" | "key"): string | undefined {
   let pem: string;
@@ -40,4 +39,41 @@ export function pemProblem(value: string, kind: "certificate" | "key"): string |
   }
   if (kind === "key" && !PRIVATE_KEY.test(pem)) return "has no PEM PRIVATE KEY block";
   return undefined;
+}
+
+/**
+ * What is wrong with a certificate chain and its private key as a pair,
+ * each named by its spec field: the form of each (`pemProblem`), then
+ * whether the TLS library takes them together (a readable certificate, a
+ * key type it signs with, the key the certificate is for). The library is
+ * the one the listeners use, asked through a client that is made and
+ * dropped, so no socket is bound and nothing fails later at listen time.
+ * Unset values are skipped.
+ */
+export function keyPairProblems(
+  certField: string,
+  cert: string | undefined,
+  keyField: string,
+  key: string | undefined,
+): [field: string, problem: string][] {
+  const found: [string, string][] = [];
+  const certProblem = cert ? pemProblem(cert, "certificate") : undefined;
+  const keyProblem = key ? pemProblem(key, "key") : undefined;
+  if (certProblem !== undefined) found.push([certField, certProblem]);
+  if (keyProblem !== undefined) found.push([keyField, keyProblem]);
+  if (!cert || !key || certProblem !== undefined || keyProblem !== undefined) return found;
+  try {
+    Deno.createHttpClient({ cert: decodePem(cert), key: decodePem(key) }).close();
+  } catch (e) {
+    const message = (e as Error).message;
+    if (message.includes("KeyMismatch")) {
+      found.push([keyField, `is not the key of the certificate in ${certField}`]);
+    } else {
+      found.push([
+        /certificate/i.test(message) ? certField : keyField,
+        `is refused by the TLS library: ${message}`,
+      ]);
+    }
+  }
+  return found;
 }

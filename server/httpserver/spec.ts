@@ -6,7 +6,7 @@
 
 import type { SpecReader } from "../../filters/spec.ts";
 import { type IPFilterSpec, readIPFilter } from "./ipfilter.ts";
-import { pemProblem } from "./pem.ts";
+import { keyPairProblems } from "./pem.ts";
 
 /** A header condition of a path. */
 export interface HeaderSpec {
@@ -113,19 +113,17 @@ export function readHTTPServerSpec(r: SpecReader, name: string): HTTPServerSpec 
     for (const keyName of Object.keys(spec.keys)) {
       if (!(keyName in spec.certs)) r.problem(`certs.${keyName}`, "is missing for keys." + keyName);
     }
-    const pems: [string, string | undefined, "certificate" | "key"][] = [
-      ["certBase64", certBase64, "certificate"],
-      ["keyBase64", keyBase64, "key"],
+    const pairs: [string, string | undefined, string, string | undefined][] = [
+      ["certBase64", certBase64, "keyBase64", keyBase64],
     ];
     for (const [name, value] of Object.entries(spec.certs)) {
-      pems.push([`certs.${name}`, value, "certificate"]);
+      pairs.push([`certs.${name}`, value, `keys.${name}`, spec.keys[name]]);
     }
     for (const [name, value] of Object.entries(spec.keys)) {
-      pems.push([`keys.${name}`, value, "key"]);
+      if (!(name in spec.certs)) pairs.push(["", undefined, `keys.${name}`, value]);
     }
-    for (const [field, value, kind] of pems) {
-      const problem = value ? pemProblem(value, kind) : undefined;
-      if (problem !== undefined) r.problem(field, problem);
+    for (const pair of pairs) {
+      for (const [field, problem] of keyPairProblems(...pair)) r.problem(field, problem);
     }
   }
   return spec;

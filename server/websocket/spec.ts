@@ -6,7 +6,7 @@
  */
 
 import { type SpecReader, urlWithProtocol } from "../../filters/spec.ts";
-import { pemProblem } from "../httpserver/pem.ts";
+import { keyPairProblems } from "../httpserver/pem.ts";
 
 /** A normalized WebSocketServer spec. */
 export interface WebSocketServerSpec {
@@ -39,19 +39,15 @@ export function readWebSocketServerSpec(r: SpecReader, name: string): WebSocketS
       `must be a ws:// or wss:// URL such as ws://127.0.0.1:3001, got "${spec.backend}"`,
     );
   }
-  const pems: [keyof WebSocketServerSpec & string, "certificate" | "key"][] = [
-    ["certBase64", "certificate"],
-    ["keyBase64", "key"],
-    ["wssCertBase64", "certificate"],
-    ["wssKeyBase64", "key"],
-  ];
-  for (const [field, kind] of pems) {
+  for (const field of ["certBase64", "keyBase64", "wssCertBase64", "wssKeyBase64"] as const) {
     const value = r.string(field);
     // Easegress writes the unused ones as empty values.
-    if (!value) continue;
-    const problem = pemProblem(value, kind);
-    if (problem !== undefined) r.problem(field, problem);
-    (spec as unknown as Record<string, string>)[field] = value;
+    if (value) spec[field] = value;
+  }
+  const pairs = [["certBase64", "keyBase64"], ["wssCertBase64", "wssKeyBase64"]] as const;
+  for (const [certField, keyField] of pairs) {
+    const found = keyPairProblems(certField, spec[certField], keyField, spec[keyField]);
+    for (const [field, problem] of found) r.problem(field, problem);
   }
   if (spec.https && (!spec.certBase64 || !spec.keyBase64)) {
     r.problem(spec.certBase64 ? "keyBase64" : "certBase64", "is required with https: true");

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
-import { LEAF_KEY } from "./proxy/tls_fixture.ts";
+import { CA_CERT, LEAF_KEY } from "./proxy/tls_fixture.ts";
 
 function mockPipeline(name: string, body: string) {
   return `
@@ -105,6 +105,18 @@ Deno.test("objects: bad specs and garbage are refused with the field named, traf
           btoa(LEAF_KEY)
         }`,
         /certBase64: has no PEM CERTIFICATE block/,
+      ],
+      [
+        `${server("s", port, "p")}\nhttps: true\ncerts: {a: ${btoa(CA_CERT)}}\nkeys: {a: ${
+          btoa(LEAF_KEY)
+        }}`,
+        /keys\.a: is not the key of the certificate in certs\.a/,
+      ],
+      [
+        `${server("s", port, "p")}\nhttps: true\ncertBase64: ${
+          btoa("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+        }\nkeyBase64: ${btoa(LEAF_KEY)}`,
+        /certBase64: is refused by the TLS library: .*BadEncoding/,
       ],
     ];
     for (const [yaml, message] of cases) {

@@ -126,6 +126,7 @@ Deno.test("websocket: handshakes and messages are relayed; refusals; closed with
 Deno.test("websocket: a TLS listener relays to a plain backend; bad specs name the field", async () => {
   const backend = echoBackend();
   const tls = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
+  const other = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
   const node = await startNodeProcess();
   const port = freePort();
   try {
@@ -158,6 +159,13 @@ Deno.test("websocket: a TLS listener relays to a plain backend; bad specs name t
           `wssCertBase64: ${btoa(tls.cert)}`,
         ),
         /wssKeyBase64: is required with the other one/,
+      ],
+      [
+        webSocketServer("b5", port, "wss://x").replace(
+          "wssCertBase64:",
+          `wssCertBase64: ${btoa(tls.cert)}`,
+        ).replace("wssKeyBase64:", `wssKeyBase64: ${btoa(other.key)}`),
+        /wssKeyBase64: is not the key of the certificate in wssCertBase64/,
       ],
     ];
     for (const [spec, message] of cases) {
