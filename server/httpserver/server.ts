@@ -19,6 +19,7 @@ import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
 import { type HTTPServerSpec, listenerChanged } from "./spec.ts";
 import { type Http1ServerKind, type Listener, startListener } from "./listener.ts";
+import { ListenRetry } from "../listen_retry.ts";
 
 /** What routes a request to a pipeline. */
 export interface PipelineHandler {
@@ -42,9 +43,6 @@ export interface HTTPServerEnv {
   http1Server?: Http1ServerKind;
 }
 
-type State = "starting" | "running" | "failed" | "closed";
-
-const RETRY_MS = 10_000;
 const DRAIN_MS = 30_000;
 
 /** A running HTTPServer object. */
@@ -53,10 +51,7 @@ export class HTTPServer {
   #mux: Mux;
   #env: HTTPServerEnv;
   #listener: Listener | undefined;
-  #state: State = "starting";
-  #error = "";
-  #retry: ReturnType<typeof setTimeout> | undefined;
-  #attempt = 0;
+  readonly #listening: ListenRetry<Listener>;
   #stats = new HttpStats();
   #routeStats = new Map<string, HttpStats>();
   #connectionClose: boolean;
@@ -69,7 +64,23 @@ export class HTTPServer {
     this.#mux = new Mux(spec);
     this.#connectionClose = !spec.keepAlive;
     this.#altSvc = altSvcOf(spec);
-    this.#listen();
+    this.#listening = new ListenRetry(
+      () =>
+        startListener(this.#spec, this.#handle, {
+          reusePort: env.reusePort,
+          quic: env.quic,
+          planes: env.planes,
+          http1Server: env.http1Server,
+          onError: (e) => env.log.error(`server ${this.#spec.name}: ${e}`),
+        }),
+      (listener) => this.#listener = listener,
+      (listener) => listener.shutdown(0),
+      (message) =>
+        env.log.error(
+          `server ${this.#spec.name}: cannot listen on port ${this.#spec.port}: ${message}`,
+        ),
+    );
+    this.#listening.start();
   }
 
   /** The spec now serving. */
@@ -92,51 +103,17 @@ export class HTTPServer {
       this.#listener = undefined;
       // Release the old port first when it is the same one and not shared.
       if (previous && spec.port === old.port && !this.#env.reusePort) {
-        previous.shutdown(DRAIN_MS).finally(() => this.#listen());
+        previous.shutdown(DRAIN_MS).finally(() => this.#listening.start());
       } else {
-        this.#listen();
+        this.#listening.start();
         previous?.shutdown(DRAIN_MS);
       }
     }
   }
 
-  #listen(): void {
-    clearTimeout(this.#retry);
-    this.#retry = undefined;
-    if (this.#state === "closed") return;
-    // A newer listen (after an update) or a close makes this attempt stale.
-    const attempt = ++this.#attempt;
-    startListener(this.#spec, this.#handle, {
-      reusePort: this.#env.reusePort,
-      quic: this.#env.quic,
-      planes: this.#env.planes,
-      http1Server: this.#env.http1Server,
-      onError: (e) => this.#env.log.error(`server ${this.#spec.name}: ${e}`),
-    }).then((listener) => {
-      if (attempt !== this.#attempt || this.#state === "closed") {
-        listener.shutdown(0);
-        return;
-      }
-      this.#listener = listener;
-      this.#state = "running";
-      this.#error = "";
-    }, (e) => {
-      if (attempt !== this.#attempt || this.#state === "closed") return;
-      this.#state = "failed";
-      this.#error = (e as Error).message;
-      this.#env.log.error(
-        `server ${this.#spec.name}: cannot listen on port ${this.#spec.port}: ${this.#error}; ` +
-          `retrying in ${RETRY_MS / 1000}s`,
-      );
-      this.#retry = setTimeout(() => this.#listen(), RETRY_MS);
-    });
-  }
-
   /** Stops accepting, lets in-flight requests finish (bounded), then closes. */
   async close(): Promise<void> {
-    this.#state = "closed";
-    this.#attempt++;
-    clearTimeout(this.#retry);
+    this.#listening.close();
     await this.#listener?.shutdown(DRAIN_MS);
     this.#listener = undefined;
   }
@@ -152,9 +129,9 @@ export class HTTPServer {
       .map(([path, s]) => ({ path, ...s.snapshot(true) }));
     return {
       name: this.#spec.name,
-      health: this.#error,
-      state: this.#state,
-      error: this.#error,
+      health: this.#listening.error,
+      state: this.#listening.state,
+      error: this.#listening.error,
       ...this.#stats.snapshot(true),
       topN,
     };

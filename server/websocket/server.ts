@@ -9,11 +9,9 @@
 import type { Logger } from "../../filters/filter.ts";
 import { decodePem } from "../httpserver/pem.ts";
 import { closeQuietly } from "../httpserver/served_connection.ts";
+import { ListenRetry } from "../listen_retry.ts";
 import { relay, type RelayTarget } from "./relay.ts";
 import type { WebSocketServerSpec } from "./spec.ts";
-
-/** How long a port that cannot be bound waits before the next try. */
-const RETRY_MS = 10_000;
 
 /** What a WebSocketServer needs from its data plane. */
 export interface WebSocketServerEnv {
@@ -27,9 +25,7 @@ export class WebSocketServer {
   #spec: WebSocketServerSpec;
   readonly #env: WebSocketServerEnv;
   #listener: Deno.Listener | undefined;
-  #state: "starting" | "running" | "failed" | "closed" = "starting";
-  #error = "";
-  #retry: ReturnType<typeof setTimeout> | undefined;
+  readonly #listening: ListenRetry<Deno.Listener>;
   /** Open sockets of the relays (client and backend), closed with the object. */
   readonly #sockets = new Set<Deno.Conn>();
   #relays = 0;
@@ -38,24 +34,32 @@ export class WebSocketServer {
   constructor(spec: WebSocketServerSpec, env: WebSocketServerEnv) {
     this.#spec = spec;
     this.#env = env;
-    this.#listen();
+    this.#listening = new ListenRetry(
+      () => this.#open(this.#spec),
+      (listener) => {
+        this.#listener = listener;
+        this.#accept(listener, this.#target(this.#spec));
+      },
+      closeQuietly,
+      (message) => env.log.error(`cannot listen on port ${this.#spec.port}: ${message}`),
+    );
+    this.#listening.start();
   }
 
   /** Takes a changed spec: the listener restarts with it. */
   update(spec: WebSocketServerSpec): void {
     this.#spec = spec;
     this.#stopListening();
-    this.#state = "starting";
-    this.#listen();
+    this.#listening.start();
   }
 
   /** The status document of `object status get`. */
   status(): Record<string, unknown> {
     return {
       name: this.#spec.name,
-      state: this.#state,
-      health: this.#error,
-      error: this.#error,
+      state: this.#listening.state,
+      health: this.#listening.error,
+      error: this.#listening.error,
       port: this.#spec.port,
       backend: this.#spec.backend,
       connections: this.#relays,
@@ -65,7 +69,7 @@ export class WebSocketServer {
 
   /** Stops listening and closes every relay. */
   close(): Promise<void> {
-    this.#state = "closed";
+    this.#listening.close();
     this.#stopListening();
     for (const socket of this.#sockets) closeQuietly(socket);
     this.#sockets.clear();
@@ -73,37 +77,19 @@ export class WebSocketServer {
   }
 
   #stopListening(): void {
-    clearTimeout(this.#retry);
-    this.#retry = undefined;
     if (this.#listener !== undefined) closeQuietly(this.#listener);
     this.#listener = undefined;
   }
 
-  #listen(): void {
-    const spec = this.#spec;
-    let listener: Deno.Listener;
-    try {
-      const options = { port: spec.port, reusePort: this.#env.reusePort } as Deno.TcpListenOptions;
-      listener = spec.https
-        ? Deno.listenTls({
-          ...options,
-          cert: decodePem(spec.certBase64 ?? ""),
-          key: decodePem(spec.keyBase64 ?? ""),
-        })
-        : Deno.listen(options);
-    } catch (e) {
-      this.#state = "failed";
-      this.#error = (e as Error).message;
-      this.#env.log.error(
-        `cannot listen on port ${spec.port}: ${this.#error}; retrying in ${RETRY_MS / 1000}s`,
-      );
-      this.#retry = setTimeout(() => this.#listen(), RETRY_MS);
-      return;
-    }
-    this.#listener = listener;
-    this.#state = "running";
-    this.#error = "";
-    this.#accept(listener, this.#target(spec));
+  #open(spec: WebSocketServerSpec): Deno.Listener {
+    const options = { port: spec.port, reusePort: this.#env.reusePort } as Deno.TcpListenOptions;
+    return spec.https
+      ? Deno.listenTls({
+        ...options,
+        cert: decodePem(spec.certBase64 ?? ""),
+        key: decodePem(spec.keyBase64 ?? ""),
+      })
+      : Deno.listen(options);
   }
 
   #target(spec: WebSocketServerSpec): RelayTarget {
@@ -149,7 +135,7 @@ export class WebSocketServer {
     try {
       await relay(client, target, (opened) => {
         backend = opened;
-        if (this.#state === "closed") closeQuietly(opened);
+        if (this.#listening.state === "closed") closeQuietly(opened);
         else sockets.add(opened);
       });
     } catch (e) {
