@@ -10,6 +10,7 @@
 import { HeaderFields } from "../../filters/header_fields.ts";
 import { H2_ERROR, H2StreamError } from "./frames.ts";
 import { RequestFieldCheck } from "../httpserver/request_field_check.ts";
+import { removeDotSegments } from "../httpserver/dot_segments.ts";
 
 /** What the server needs from a request's header block. */
 export interface RequestFields {
@@ -56,7 +57,8 @@ export function requestFields(
   if (check.host === "") headers.appendChecked("host", host);
   const target = check.target;
   const q = target.indexOf("?");
-  const path = q < 0 ? target : target.slice(0, q);
+  // Routed and forwarded without its dot segments, as over HTTP/1.1 and HTTP/3.
+  const path = removeDotSegments(q < 0 ? target : target.slice(0, q));
   const query = q < 0 ? "" : target.slice(q + 1);
   return { method, path, query, host, headers, contentLength: check.contentLength };
 }

@@ -404,3 +404,69 @@ Deno.test("httpserver: a client that leaves mid-request makes the Proxy drop its
     await Promise.allSettled(upstreamClosed);
   }
 });
+
+/** A backend that answers each request with its request line, as it came over the socket. */
+function requestLineBackend(): { port: number; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        const buf = new Uint8Array(16 * 1024);
+        let head = "";
+        while (!head.includes("\r\n\r\n")) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          head += new TextDecoder().decode(buf.subarray(0, n));
+        }
+        const line = head.slice(0, head.indexOf("\r\n"));
+        await conn.write(
+          new TextEncoder().encode(
+            `HTTP/1.1 200 OK\r\ncontent-length: ${line.length}\r\nconnection: close\r\n\r\n${line}`,
+          ),
+        );
+        conn.close();
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  return { port: listener.addr.port, close: () => listener.close() };
+}
+
+Deno.test("httpserver: dot segments are resolved before routing and forwarding, over HTTP/1.1 and h2c", async () => {
+  const backend = requestLineBackend();
+  const node = await startNodeProcess();
+  const port = freePort();
+  try {
+    await node.ctl(["object", "create"], PIPELINES.replace("BACKEND", String(backend.port)));
+    await node.ctl(
+      ["object", "create"],
+      `name: admin\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: admin\n`,
+    );
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n` +
+        `    - pathPrefix: /public\n      backend: echo\n    - pathPrefix: /admin\n      backend: admin\n`,
+    );
+    await eventually(
+      "up",
+      async () => (await request(`http://127.0.0.1:${port}/admin`)).body === "admin",
+    );
+    for (const version of ["--http1.1", "--http2-prior-knowledge"]) {
+      const get = async (path: string) => {
+        const out = await new Deno.Command("curl", {
+          args: ["-s", "--path-as-is", version, `http://127.0.0.1:${port}${path}`],
+          stdout: "piped",
+        }).output();
+        return new TextDecoder().decode(out.stdout);
+      };
+      // Routed as the path it resolves to, not by the prefix it was sent with.
+      assert.equal(await get("/public/../admin"), "admin", version);
+      assert.equal(await get("/public/%2e%2E/admin/x"), "admin", version);
+      // Forwarded as routed; the query is left alone.
+      assert.equal(await get("/public/a/./b/../c?q=/../x"), "GET /public/a/c?q=/../x HTTP/1.1");
+      assert.equal(await get("/public/../../public/d"), "GET /public/d HTTP/1.1");
+    }
+  } finally {
+    await node.stop();
+    backend.close();
+  }
+});

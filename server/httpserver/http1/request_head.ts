@@ -7,6 +7,7 @@
  * @module
  */
 
+import { removeDotSegments } from "../dot_segments.ts";
 import {
   fieldName,
   fieldValue,
@@ -213,6 +214,8 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     path = (q < 0 ? rest : rest.slice(0, q)) || "/";
     if (q >= 0) query = rest.slice(q + 1);
   }
+  // Routed and forwarded without its dot segments (see dot_segments.ts).
+  path = removeDotSegments(path);
   if (host === null) {
     if (!http10) throw bad("missing Host header");
     host = "";
