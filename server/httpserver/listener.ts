@@ -27,8 +27,19 @@ export type { RequestHandler, WebHandler } from "./web_handler.ts";
 export interface Listener {
   /** The bound TCP port. */
   readonly port: number;
+  /**
+   * Stops taking connections and resolves once the port can be bound again.
+   * TCP connections go on being served (until `shutdown`); QUIC ones share
+   * the listener's UDP socket, so they are drained for up to `graceMs` first.
+   */
+  releasePort(graceMs: number): Promise<void>;
   /** Stops accepting, waits for in-flight requests up to `graceMs`, then closes. */
   shutdown(graceMs: number): Promise<void>;
+}
+
+/** Resolves after the runtime's next turn: a closed listener's cancelled accept lets its socket go then. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /**
@@ -130,6 +141,9 @@ export async function startListener(
   }
   return {
     port: tcp.port,
+    async releasePort(graceMs: number) {
+      await Promise.all([tcp.releasePort(graceMs), quic.shutdown(graceMs)]);
+    },
     async shutdown(graceMs: number) {
       await Promise.all([tcp.shutdown(graceMs), quic.shutdown(graceMs)]);
     },
@@ -179,6 +193,7 @@ function startHttp1Listener(
   });
   return {
     port: server.port,
+    releasePort: () => server.stopAccepting(),
     shutdown: (graceMs: number) => server.shutdown(graceMs),
   };
 }
@@ -213,9 +228,9 @@ function startDenoListener(
   });
   // Deno.serve leaves Nagle's algorithm on: its answers would wait for delayed ACKs.
   setNoDelayOnListeners(server.addr);
-  return {
-    port: (server.addr as Deno.NetAddr).port,
-    async shutdown(graceMs: number) {
+  let stopped: Promise<void> | undefined;
+  const shutdown = (graceMs: number) =>
+    stopped ??= (async () => {
       const timer = setTimeout(() => controller.abort(), graceMs);
       try {
         await server.shutdown();
@@ -223,6 +238,14 @@ function startDenoListener(
         clearTimeout(timer);
         turn.close();
       }
+    })();
+  return {
+    port: (server.addr as Deno.NetAddr).port,
+    releasePort(graceMs: number) {
+      // Deno.serve stops listening when its shutdown starts.
+      shutdown(graceMs);
+      return nextTurn();
     },
+    shutdown,
   };
 }

@@ -103,7 +103,9 @@ export class HTTPServer {
       this.#listener = undefined;
       // Release the old port first when it is the same one and not shared.
       if (previous && spec.port === old.port && !this.#env.reusePort) {
-        previous.shutdown(DRAIN_MS).finally(() => this.#listening.start());
+        // The old connections drain while the new listener takes new ones.
+        previous.releasePort(DRAIN_MS).finally(() => this.#listening.start());
+        previous.shutdown(DRAIN_MS);
       } else {
         this.#listening.start();
         previous?.shutdown(DRAIN_MS);

@@ -17,7 +17,13 @@ import {
 import type { Socket } from "node:net";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
-import type { CertPair, Listener, ListenerOptions, WebHandler } from "./listener.ts";
+import {
+  type CertPair,
+  type Listener,
+  type ListenerOptions,
+  nextTurn,
+  type WebHandler,
+} from "./listener.ts";
 import { ReactorTurn } from "./reactor_turn.ts";
 import { certificatePicker } from "./cert_picker.ts";
 import { setNoDelayOnListeners } from "./native_sockets.ts";
@@ -84,27 +90,33 @@ export async function startSniListener(
   const bound = (server.address() as { port: number }).port;
   // Its connections would otherwise keep Nagle's algorithm, and answers wait for delayed ACKs.
   setNoDelayOnListeners({ transport: "tcp", hostname, port: bound });
+  let stopped: Promise<void> | undefined;
+  const shutdown = (graceMs: number) =>
+    stopped ??= new Promise<void>((resolve) => {
+      const done = () => {
+        turn.close();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        for (const socket of inFlight.keys()) socket.destroy();
+        done();
+      }, graceMs);
+      server.close(() => {
+        clearTimeout(timer);
+        done();
+      });
+      // HTTP/2 sessions get GOAWAY and end when their streams do.
+      for (const session of sessions) session.close();
+      for (const [socket, n] of inFlight) if (n === 0 && !socket.destroyed) socket.end();
+    });
   return {
     port: bound,
-    shutdown(graceMs: number) {
-      return new Promise<void>((resolve) => {
-        const done = () => {
-          turn.close();
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          for (const socket of inFlight.keys()) socket.destroy();
-          done();
-        }, graceMs);
-        server.close(() => {
-          clearTimeout(timer);
-          done();
-        });
-        // HTTP/2 sessions get GOAWAY and end when their streams do.
-        for (const session of sessions) session.close();
-        for (const [socket, n] of inFlight) if (n === 0 && !socket.destroyed) socket.end();
-      });
+    releasePort(graceMs: number) {
+      // The server stops listening when its shutdown starts.
+      shutdown(graceMs);
+      return nextTurn();
     },
+    shutdown,
   };
 }
 

@@ -470,3 +470,42 @@ Deno.test("httpserver: dot segments are resolved before routing and forwarding, 
     backend.close();
   }
 });
+
+Deno.test("httpserver: a listener restarted on its port takes new connections at once while the old ones drain", async () => {
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    if (new URL(req.url).pathname === "/slow") await new Promise((r) => setTimeout(r, 3000));
+    return new Response(new URL(req.url).pathname);
+  });
+  // One data plane: its listener does not share the port, so the old one must let it go first.
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  const server = (timeout: string) =>
+    `kind: HTTPServer\nname: s\nport: ${port}\naddress: 127.0.0.1\nkeepAliveTimeout: ${timeout}\n` +
+    `rules:\n  - paths:\n    - backend: echo\n`;
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  try {
+    await node.ctl(["object", "create"], PIPELINES.replace("BACKEND", String(backend.addr.port)));
+    await node.ctl(["object", "create"], server("60s"));
+    const url = `http://127.0.0.1:${port}`;
+    await eventually("up", async () => (await request(`${url}/up`)).body === "/up");
+    const slow = request(`${url}/slow`, { client } as RequestInit);
+    await new Promise((r) => setTimeout(r, 300));
+    // A keepAliveTimeout change restarts the listener on the same address and port.
+    const started = Date.now();
+    assert.equal((await node.ctl(["object", "update"], server("30s"))).code, 0);
+    await eventually(
+      "the new listener",
+      async () => (await request(`${url}/fast`, { client } as RequestInit)).body === "/fast",
+      2000,
+    );
+    assert.ok(Date.now() - started < 2000, "new connections waited for the old one to drain");
+    assert.deepEqual(
+      (({ status, body }) => ({ status, body }))(await slow),
+      { status: 200, body: "/slow" },
+    );
+  } finally {
+    client.close();
+    await node.stop();
+    await backend.shutdown();
+  }
+});

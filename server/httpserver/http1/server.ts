@@ -54,6 +54,11 @@ export interface TlsKeyPair {
 /** A running HTTP/1.1 server. */
 export interface Http1Server {
   readonly port: number;
+  /**
+   * Stops accepting; resolves once the port is free for another listener.
+   * The connections go on being served.
+   */
+  stopAccepting(): Promise<void>;
   /** Stops accepting, closes idle connections, lets busy ones finish for up to `graceMs`. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -120,13 +125,18 @@ class Host implements ConnectionHost {
 
   closed(conn: ServedConnection): void {
     this.connections.delete(conn);
+    this.wakeWaiters();
+  }
+
+  /** Wakes whoever waits in `slotFreed`. */
+  wakeWaiters(): void {
     const waiters = this.#waiters;
     if (waiters.length === 0) return;
     this.#waiters = [];
     for (const wake of waiters) wake();
   }
 
-  /** Resolves when a connection ends. */
+  /** Resolves when a connection ends (or `wakeWaiters` is called). */
   slotFreed(): Promise<void> {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
@@ -218,8 +228,9 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
     conn.serve();
   }
 
-  (async () => {
-    while (!host.draining) {
+  let accepting = true;
+  const acceptLoop = (async () => {
+    while (accepting) {
       if (options.maxConnections > 0 && host.connections.size >= options.maxConnections) {
         // Like Go's LimitListener: clients wait in the backlog until a slot frees.
         await host.slotFreed();
@@ -248,18 +259,31 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
     }
   })();
 
+  let released: Promise<void> | undefined;
   let stopped: Promise<void> | undefined;
   return {
     port: (listener.addr as Deno.NetAddr).port,
+    stopAccepting,
     shutdown(graceMs: number) {
       return stopped ??= drain(graceMs);
     },
   };
 
+  function stopAccepting(): Promise<void> {
+    return released ??= (async () => {
+      accepting = false;
+      listener.close();
+      // A loop waiting for a free slot must see that it is done.
+      host.wakeWaiters();
+      // The socket is released only once the pending accept has been cancelled.
+      await acceptLoop;
+    })();
+  }
+
   async function drain(graceMs: number): Promise<void> {
     host.draining = true;
     clearInterval(sweep);
-    listener.close();
+    await stopAccepting();
     for (const conn of host.connections) if (conn.idle) conn.close();
     const deadline = Date.now() + graceMs;
     while (host.connections.size > 0 && Date.now() < deadline) {
