@@ -25,6 +25,9 @@ export class WebSocketServer {
   #spec: WebSocketServerSpec;
   readonly #env: WebSocketServerEnv;
   #listener: Deno.Listener | undefined;
+  /** The accept loop of `#listener`: it holds the port until its pending accept is cancelled. */
+  #accepting: Promise<void> = Promise.resolve();
+  #restarting: Promise<void> | undefined;
   readonly #listening: ListenRetry<Deno.Listener>;
   /** Open sockets of the relays (client and backend), closed with the object. */
   readonly #sockets = new Set<Deno.Conn>();
@@ -38,7 +41,7 @@ export class WebSocketServer {
       () => this.#open(this.#spec),
       (listener) => {
         this.#listener = listener;
-        this.#accept(listener, this.#target(this.#spec));
+        this.#accepting = this.#accept(listener, this.#target(this.#spec));
       },
       closeQuietly,
       (message) => env.log.error(`cannot listen on port ${this.#spec.port}: ${message}`),
@@ -46,11 +49,14 @@ export class WebSocketServer {
     this.#listening.start();
   }
 
-  /** Takes a changed spec: the listener restarts with it. */
+  /** Takes a changed spec: the listener restarts with it (open relays go on). */
   update(spec: WebSocketServerSpec): void {
     this.#spec = spec;
-    this.#stopListening();
-    this.#listening.start();
+    // Updates that come while the port is let go make one restart, with the latest spec.
+    this.#restarting ??= this.#stopListening().then(() => {
+      this.#restarting = undefined;
+      this.#listening.start();
+    });
   }
 
   /** The status document of `object status get`. */
@@ -76,9 +82,11 @@ export class WebSocketServer {
     return Promise.resolve();
   }
 
-  #stopListening(): void {
+  /** Closes the listener; resolves once its port can be bound again. */
+  #stopListening(): Promise<void> {
     if (this.#listener !== undefined) closeQuietly(this.#listener);
     this.#listener = undefined;
+    return this.#accepting;
   }
 
   #open(spec: WebSocketServerSpec): Deno.Listener {

@@ -208,3 +208,47 @@ async function rawHandshake(port: number, caCert?: string): Promise<string> {
     conn.close();
   }
 }
+
+Deno.test("websocket: a changed backend takes new handshakes at once; open relays go on", async () => {
+  const first = echoBackend();
+  const second = echoBackend();
+  // One data plane: its listener does not share the port, so the old one must let it go first.
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  const backendOf = async () => {
+    const { ws, next } = await open(`ws://127.0.0.1:${port}/`);
+    const host = JSON.parse(String(await next())).host;
+    return { ws, next, host };
+  };
+  try {
+    const spec = (backend: Deno.HttpServer<Deno.NetAddr>) =>
+      webSocketServer("ws", port, `ws://127.0.0.1:${backend.addr.port}`);
+    assert.equal((await node.ctl(["object", "create"], spec(first))).code, 0);
+    await eventually(
+      "listening",
+      async () => (await request(`http://127.0.0.1:${port}/`)).status === 400,
+    );
+    const old = await backendOf();
+    assert.equal(old.host, `127.0.0.1:${first.addr.port}`);
+
+    const started = Date.now();
+    assert.equal((await node.ctl(["object", "update"], spec(second))).code, 0);
+    let relay: Awaited<ReturnType<typeof backendOf>> | undefined;
+    await eventually("the new backend", async () => {
+      relay?.ws.close();
+      relay = await backendOf();
+      return relay.host === `127.0.0.1:${second.addr.port}`;
+    }, 3000);
+    assert.ok(Date.now() - started < 3000);
+    relay!.ws.close();
+
+    old.ws.send("still here");
+    assert.equal(await old.next(), "echo:still here");
+    old.ws.close();
+    await closed(old.ws);
+  } finally {
+    await node.stop();
+    await first.shutdown();
+    await second.shutdown();
+  }
+});
