@@ -7,7 +7,7 @@
 
 import { Context, HttpRequest } from "../context.ts";
 import type { FilterEnv, FilterInstance, FilterKind } from "../filter.ts";
-import { gzipStream } from "../gzip.ts";
+import { gzip, gzipStream } from "../gzip.ts";
 import { SpecReader } from "../spec.ts";
 import { type PoolPolicies, ServerPool } from "./pool.ts";
 import { createCircuitBreaker, createRetry } from "./resilience.ts";
@@ -105,19 +105,36 @@ export class Proxy implements FilterInstance {
     }).catch((e) => this.#env.log.debug(`mirror: ${(e as Error).message}`));
   }
 
-  #compress(ctx: Context, result: string): string {
+  /**
+   * gzips the response when the client takes it (an Accept-Encoding naming
+   * gzip or any type, or none) and it is at least `minLength` long or of unknown
+   * length. A body already in memory is compressed whole and keeps a
+   * Content-Length; a streamed one is compressed as it is read.
+   */
+  #compress(ctx: Context, result: string): string | Promise<string> {
     const response = ctx.response;
-    if (!response || result !== "" || !(response.body instanceof ReadableStream)) return result;
+    const body = response?.body;
+    if (!response || result !== "" || body === null || body === undefined) return result;
     const accept = ctx.request.header("accept-encoding");
     if (accept !== null && !accept.includes("gzip") && !accept.includes("*/*")) return result;
     if (response.header("content-encoding")) return result;
-    const length = response.header("content-length");
-    if (length !== null && Number(length) < this.#compressMin!) return result;
-    response.headers.delete("content-length");
-    response.headers.set("content-encoding", "gzip");
-    response.headers.append("vary", "Content-Encoding");
-    response.body = gzipStream(response.body);
-    return result;
+    const length = body instanceof Uint8Array
+      ? body.length
+      : Number(response.header("content-length") ?? Infinity);
+    if (length < this.#compressMin!) return result;
+    const headers = response.headers;
+    headers.set("content-encoding", "gzip");
+    headers.append("vary", "Content-Encoding");
+    if (body instanceof ReadableStream) {
+      headers.delete("content-length");
+      response.body = gzipStream(body);
+      return result;
+    }
+    return gzip(body).then((compressed) => {
+      headers.set("content-length", String(compressed.length));
+      response.body = compressed;
+      return result;
+    });
   }
 
   status(): unknown {

@@ -260,6 +260,30 @@ Deno.test("proxy compresses responses for clients that accept gzip and streams l
   await stop(filter, b);
 });
 
+Deno.test("proxy compresses small bodies that came with the head, keeping a Content-Length", async () => {
+  const b = backend((req) =>
+    new Response("y".repeat(Number(new URL(req.url).searchParams.get("n"))))
+  );
+  const filter = proxy({
+    pools: [{ servers: [{ url: b.url }] }],
+    compression: { minLength: 100 },
+  });
+  const headers = { "accept-encoding": "gzip, br" };
+  const ctx = new Context(new HttpRequest({ query: "n=5000", headers }));
+  assert.equal(await filter.handle(ctx), "");
+  const response = ctx.response!;
+  assert.equal(response.header("content-encoding"), "gzip");
+  assert.equal(response.header("vary"), "Content-Encoding");
+  const bytes = await response.bytes();
+  assert.equal(response.header("content-length"), String(bytes.length));
+  assert.equal(new TextDecoder().decode(await gunzip(bytes)), "y".repeat(5000));
+  // Under minLength: as it came.
+  const tiny = await send(filter, { query: "n=99", headers });
+  assert.equal(tiny.response.header("content-encoding"), null);
+  assert.equal(tiny.body, "y".repeat(99));
+  await stop(filter, b);
+});
+
 Deno.test("proxy spec errors name the field", () => {
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ pools: [] }, /pools: is required/],
