@@ -14,6 +14,7 @@ import { parseDuration } from "../spec.ts";
 import { AttemptDeadlines, type AttemptWatch } from "./attempt_deadlines.ts";
 import { createPicker, type Picker } from "./load_balancer.ts";
 import { createRequestMatcher, type RequestMatcher } from "./request_matcher.ts";
+import { ResponseCache } from "./response_cache.ts";
 import { sendableTarget } from "./http1_request_head.ts";
 import { type CircuitBreaker, REJECTED, type Retry } from "./resilience.ts";
 import type { PoolSpec, ServerSpec } from "./spec.ts";
@@ -71,6 +72,8 @@ export class ServerPool {
   readonly #breaker: CircuitBreaker | undefined;
   /** Whether any policy is set: the plain path checks only this. */
   readonly #guarded: boolean;
+  /** The pool's memoryCache, when it has one. */
+  readonly cache: ResponseCache | undefined;
 
   constructor(
     spec: PoolSpec,
@@ -92,6 +95,7 @@ export class ServerPool {
     this.#failureCodes = spec.failureCodes ? new Set(spec.failureCodes) : undefined;
     const limit = spec.serverMaxBodySize || proxyBodyLimit;
     this.#bodyLimit = limit === 0 ? DEFAULT_BODY_LIMIT : limit;
+    this.cache = spec.memoryCache ? new ResponseCache(spec.memoryCache) : undefined;
   }
 
   /**
@@ -100,8 +104,36 @@ export class ServerPool {
    * too). With policies: CircuitBreaker(Retry(attempt)).
    */
   send(ctx: Context, extraHeaders?: [string, string][]): PoolResult | Promise<PoolResult> {
+    if (this.cache !== undefined) return this.#sendCached(ctx, this.cache, extraHeaders);
     if (this.#guarded) return this.#sendGuarded(ctx, extraHeaders);
     return this.#attempt(ctx, extraHeaders);
+  }
+
+  /** A send through the pool's cache: a kept answer, or the upstream's, offered for keeping. */
+  #sendCached(
+    ctx: Context,
+    cache: ResponseCache,
+    extraHeaders?: [string, string][],
+  ): PoolResult | Promise<PoolResult> {
+    const key = cache.keyOf(ctx.request);
+    if (key === undefined) {
+      return this.#guarded
+        ? this.#sendGuarded(ctx, extraHeaders)
+        : this.#attempt(ctx, extraHeaders);
+    }
+    const kept = cache.lookup(key, ctx.request);
+    if (kept !== undefined) {
+      ctx.response = kept;
+      return "";
+    }
+    const offer = (result: PoolResult): PoolResult => {
+      if (result === "" && ctx.response !== undefined) cache.offer(key, ctx.request, ctx.response);
+      return result;
+    };
+    const result = this.#guarded
+      ? this.#sendGuarded(ctx, extraHeaders)
+      : this.#attempt(ctx, extraHeaders);
+    return typeof result === "string" ? offer(result) : result.then(offer);
   }
 
   async #sendGuarded(ctx: Context, extraHeaders?: [string, string][]): Promise<PoolResult> {

@@ -139,9 +139,8 @@ export class Proxy implements FilterInstance {
 
   status(): unknown {
     const out: Record<string, unknown> = {};
-    const main = this.#main;
-    out.mainPool = { stat: main.stats.snapshot(true) };
-    const candidates = this.#candidates.map((p) => ({ stat: p.stats.snapshot(true) }));
+    out.mainPool = poolStatus(this.#main);
+    const candidates = this.#candidates.map(poolStatus);
     if (candidates.length) out.candidatePools = candidates;
     if (this.#mirror) out.mirrorPool = { stat: this.#mirror.stats.snapshot(true) };
     return out;
@@ -151,6 +150,13 @@ export class Proxy implements FilterInstance {
     for (const t of this.#transports.values()) t.close();
     this.#transports.clear();
   }
+}
+
+/** A pool's status: its upstream statistics, and what its memoryCache has done. */
+function poolStatus(pool: ServerPool): Record<string, unknown> {
+  const status: Record<string, unknown> = { stat: pool.stats.snapshot(true) };
+  if (pool.cache) status.memoryCache = pool.cache.counts();
+  return status;
 }
 
 /** The pool's Retry and CircuitBreaker; throws when a named policy is missing or of another kind. */

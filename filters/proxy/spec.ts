@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { SpecReader } from "../spec.ts";
+import { parseDuration, type SpecReader } from "../spec.ts";
 import { readStringMatcher, type StringMatcherSpec } from "../string_matcher.ts";
 
 /** One upstream server. */
@@ -33,6 +33,18 @@ export interface RequestMatcherSpec {
   headerHashKey?: string;
 }
 
+/** A pool's response cache (see response_cache.ts). */
+export interface MemoryCacheSpec {
+  /** How long an answer is kept, a duration such as "10s". */
+  expiration: string;
+  /** Largest body kept, in bytes. */
+  maxEntryBytes: number;
+  /** Status codes of the answers kept. */
+  codes: number[];
+  /** Methods of the requests answered from the cache. */
+  methods: string[];
+}
+
 /** A pool of servers. */
 export interface PoolSpec {
   servers: ServerSpec[];
@@ -45,6 +57,7 @@ export interface PoolSpec {
   failureCodes?: number[];
   serverMaxBodySize?: number;
   spanName?: string;
+  memoryCache?: MemoryCacheSpec;
 }
 
 /** A normalized Proxy spec. */
@@ -102,7 +115,7 @@ export function readProxySpec(r: SpecReader): ProxySpec {
 
 function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"): PoolSpec {
   const servers = r.array("servers", readServer) ?? [];
-  for (const unsupported of ["serviceRegistry", "serviceName", "memoryCache"]) {
+  for (const unsupported of ["serviceRegistry", "serviceName"]) {
     if (r.has(unsupported)) r.problem(unsupported, "is not supported by this node yet");
     else r.ignore(unsupported);
   }
@@ -145,7 +158,31 @@ function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"):
   if (limit) pool.serverMaxBodySize = limit;
   const span = r.string("spanName");
   if (span) pool.spanName = span;
+  const cache = r.object("memoryCache", readMemoryCache);
+  if (cache && role === "mirror") r.problem("memoryCache", "is not allowed on the mirror pool");
+  else if (cache) pool.memoryCache = cache;
   return pool;
+}
+
+function readMemoryCache(r: SpecReader): MemoryCacheSpec {
+  const spec: MemoryCacheSpec = {
+    expiration: r.duration("expiration", { required: true }) ?? "",
+    maxEntryBytes: r.int("maxEntryBytes", { required: true, min: 1 }) ?? 0,
+    codes: r.intArray("codes", { required: true, min: 100, max: 599 }) ?? [],
+    methods: r.stringArray("methods", { required: true }) ?? [],
+  };
+  if (spec.expiration !== "" && parseDuration(spec.expiration) === 0) {
+    r.problem("expiration", "must be longer than 0");
+  }
+  checkMethods(r, spec.methods);
+  return spec;
+}
+
+/** Reports each entry of the `methods` list that is not an HTTP method. */
+function checkMethods(r: SpecReader, methods: readonly string[]): void {
+  methods.forEach((m, i) => {
+    if (!METHODS.includes(m)) r.problem(`methods[${i}]`, `"${m}" is not an HTTP method`);
+  });
 }
 
 function readServer(r: SpecReader): ServerSpec {
@@ -180,9 +217,7 @@ function readRequestMatcher(r: SpecReader): RequestMatcherSpec {
       };
       const methods = ur.stringArray("methods");
       if (methods?.length) {
-        methods.forEach((m, i) => {
-          if (!METHODS.includes(m)) ur.problem(`methods[${i}]`, `"${m}" is not an HTTP method`);
-        });
+        checkMethods(ur, methods);
         entry.methods = methods;
       }
       return entry;

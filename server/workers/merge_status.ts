@@ -18,8 +18,18 @@ const SUMMED = new Set([
   "reqSize",
   "respSize",
 ]);
-/** Counters of documents that are not request statistics (a WebSocketServer's relays). */
-const SUMMED_COUNTERS = new Set(["connections", "connectionsServed"]);
+/**
+ * Counters of documents that are not request statistics: a WebSocketServer's
+ * relays, a pool's memoryCache (each worker has its own cache).
+ */
+const SUMMED_COUNTERS = new Set([
+  "connections",
+  "connectionsServed",
+  "hits",
+  "misses",
+  "entries",
+  "bytes",
+]);
 const WEIGHTED = new Set(["mean", "p25", "p50", "p75", "p95", "p98", "p99", "p999"]);
 const PERCENTAGES = ["m1", "m5", "m15"];
 

@@ -311,6 +311,27 @@ Deno.test("proxy spec errors name the field", () => {
       pools: [{ servers: [{ url: "http://a" }] }],
       mirrorPool: { servers: [{ url: "http://m" }] },
     }, /mirrorPool\.filter: is required/],
+    [
+      { pools: [{ servers: [{ url: "http://a" }], memoryCache: { expiration: "10s" } }] },
+      /memoryCache\.maxEntryBytes: is required.*memoryCache\.codes: is required.*memoryCache\.methods: is required/s,
+    ],
+    [
+      {
+        pools: [{
+          servers: [{ url: "http://a" }],
+          memoryCache: { expiration: "0s", maxEntryBytes: 0, codes: [99], methods: ["FETCH"] },
+        }],
+      },
+      /maxEntryBytes: must be at least 1.*codes\[0\]: must be at least 100.*expiration: must be longer than 0.*methods\[0\]: "FETCH" is not an HTTP method/s,
+    ],
+    [{
+      pools: [{ servers: [{ url: "http://a" }] }],
+      mirrorPool: {
+        servers: [{ url: "http://m" }],
+        filter: { policy: "random", permil: 10 },
+        memoryCache: { expiration: "1s", maxEntryBytes: 1, codes: [200], methods: ["GET"] },
+      },
+    }, /mirrorPool\.memoryCache: is not allowed on the mirror pool/],
   ];
   for (const [spec, message] of cases) {
     assert.throws(() => proxyKind.validate(spec), message);

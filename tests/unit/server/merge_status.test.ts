@@ -51,3 +51,10 @@ Deno.test("merged WebSocketServer statuses add their relay counts and keep the p
   });
   assert.deepEqual(mergeStatuses([worker(2, 5), worker(1, 7)]), worker(3, 12));
 });
+
+Deno.test("merged Proxy statuses add each worker's memoryCache counts", () => {
+  const pool = (hits: number, misses: number, entries: number, bytes: number) => ({
+    mainPool: { memoryCache: { hits, misses, entries, bytes } },
+  });
+  assert.deepEqual(mergeStatuses([pool(3, 1, 1, 100), pool(5, 2, 1, 120)]), pool(8, 3, 2, 220));
+});

@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { HttpRequest, HttpResponse } from "../../../filters/context.ts";
+import { ResponseCache } from "../../../filters/proxy/response_cache.ts";
+
+const SPEC = { expiration: "10s", maxEntryBytes: 64, codes: [200, 201], methods: ["GET", "HEAD"] };
+
+function get(target = "/a", headers: Record<string, string> = {}, method = "GET"): HttpRequest {
+  const [path, query = ""] = target.split("?");
+  return new HttpRequest({ method, path, query, host: "gw.example", headers });
+}
+
+function answer(
+  body: string | ReadableStream<Uint8Array> | null = "hello",
+  headers: Record<string, string> = {},
+  status = 200,
+): HttpResponse {
+  return new HttpResponse(status, { "content-type": "text/plain", ...headers }, body);
+}
+
+/** Offers `response` for `request` and says whether the next identical request is a hit. */
+function kept(cache: ResponseCache, request: HttpRequest, response: HttpResponse): boolean {
+  const key = cache.keyOf(request);
+  if (key === undefined) return false;
+  cache.offer(key, request, response);
+  return cache.lookup(key, request) !== undefined;
+}
+
+Deno.test("ResponseCache: a kept answer comes back with its status, fields, body and an Age", async () => {
+  const cache = new ResponseCache(SPEC);
+  const request = get("/a?id=1");
+  const key = cache.keyOf(request)!;
+  assert.equal(cache.lookup(key, request), undefined);
+  cache.offer(key, request, answer("hello", { etag: '"1"' }, 201));
+  const hit = cache.lookup(key, request, performance.now() + 2500)!;
+  assert.equal(hit.status, 201);
+  assert.equal(hit.header("etag"), '"1"');
+  assert.equal(hit.header("age"), "2");
+  assert.equal(hit.header("content-length"), "5");
+  assert.equal(await hit.text(), "hello");
+  // A filter changing the hit's fields does not change what is kept.
+  hit.headers.set("etag", '"2"');
+  assert.equal(cache.lookup(key, request)!.header("etag"), '"1"');
+  assert.deepEqual(cache.counts(), { hits: 2, misses: 1, entries: 1, bytes: cache.counts().bytes });
+});
+
+Deno.test("ResponseCache: the key has the method, host, path and query; listed methods only", () => {
+  const cache = new ResponseCache(SPEC);
+  assert.notEqual(cache.keyOf(get("/a?id=1")), cache.keyOf(get("/a?id=2")));
+  assert.notEqual(cache.keyOf(get("/a")), cache.keyOf(get("/a", {}, "HEAD")));
+  assert.equal(cache.keyOf(get("/a", {}, "POST")), undefined);
+  assert.equal(cache.keyOf(get("/a", { "cache-control": "no-cache" })), undefined);
+  assert.ok(kept(cache, get("/b?id=1"), answer("one")));
+  assert.equal(cache.lookup(cache.keyOf(get("/b?id=2"))!, get("/b?id=2")), undefined);
+});
+
+Deno.test("ResponseCache: what must not be shared or kept is not", () => {
+  const cache = new ResponseCache(SPEC);
+  const cases: [string, HttpRequest, HttpResponse][] = [
+    ["unlisted code", get(), answer("x", {}, 404)],
+    ["Set-Cookie", get(), answer("x", { "set-cookie": "s=1" })],
+    ["private", get(), answer("x", { "cache-control": "private, max-age=60" })],
+    ["no-store", get(), answer("x", { "cache-control": "no-store" })],
+    ["no-cache", get(), answer("x", { "cache-control": "max-age=0, no-cache" })],
+    ["must-revalidate", get(), answer("x", { "cache-control": "must-revalidate" })],
+    ["request no-store", get("/a", { "cache-control": "no-store" }), answer("x")],
+    ["Authorization", get("/a", { authorization: "Bearer t" }), answer("x")],
+    ["Vary: *", get(), answer("x", { vary: "*" })],
+    ["over maxEntryBytes", get(), answer("x".repeat(65))],
+  ];
+  for (const [what, request, response] of cases) {
+    assert.equal(kept(cache, request, response), false, what);
+  }
+  assert.ok(kept(cache, get("/p"), answer("x", { "cache-control": "no-transform" })));
+  assert.ok(
+    kept(
+      cache,
+      get("/q", { authorization: "Bearer t" }),
+      answer("x", { "cache-control": "public" }),
+    ),
+  );
+});
+
+Deno.test("ResponseCache: Vary fields must match; expired answers are dropped", () => {
+  const cache = new ResponseCache(SPEC);
+  const gzip = get("/v", { "accept-encoding": "gzip" });
+  const key = cache.keyOf(gzip)!;
+  cache.offer(key, gzip, answer("zipped", { vary: "Accept-Encoding" }));
+  assert.ok(cache.lookup(key, gzip));
+  assert.equal(cache.lookup(key, get("/v", { "accept-encoding": "br" })), undefined);
+  assert.equal(cache.lookup(key, get("/v")), undefined);
+  assert.equal(cache.lookup(key, gzip, performance.now() + 10_001), undefined);
+  assert.equal(cache.counts().entries, 0);
+});
+
+Deno.test("ResponseCache: a streamed body is kept once it has reached the client whole", async () => {
+  const cache = new ResponseCache(SPEC);
+  const streamOf = (...parts: string[]) =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const part of parts) c.enqueue(new TextEncoder().encode(part));
+        c.close();
+      },
+    });
+  const request = get("/s");
+  const key = cache.keyOf(request)!;
+  const response = answer(streamOf("ab", "cd"), { "transfer-encoding": "chunked" });
+  cache.offer(key, request, response);
+  assert.equal(cache.lookup(key, request), undefined, "not before the body has been read");
+  assert.equal(await response.text(), "abcd");
+  const hit = cache.lookup(key, request)!;
+  assert.equal(await hit.text(), "abcd");
+  assert.equal(hit.header("transfer-encoding"), null);
+  assert.equal(hit.header("content-length"), "4");
+
+  const long = get("/long");
+  const longKey = cache.keyOf(long)!;
+  const big = answer(streamOf("x".repeat(40), "y".repeat(40)));
+  cache.offer(longKey, long, big);
+  assert.equal((await big.text()).length, 80);
+  assert.equal(cache.lookup(longKey, long), undefined);
+
+  const cut = get("/cut");
+  const cutKey = cache.keyOf(cut)!;
+  const cancelled = answer(streamOf("a", "b"));
+  cache.offer(cutKey, cut, cancelled);
+  await (cancelled.body as ReadableStream).cancel();
+  assert.equal(cache.lookup(cutKey, cut), undefined);
+});
+
+Deno.test("ResponseCache: past its byte bound the oldest answers go first", () => {
+  const cache = new ResponseCache(SPEC, 400);
+  for (let i = 0; i < 10; i++) assert.ok(kept(cache, get(`/${i}`), answer("x".repeat(60))));
+  const { entries, bytes } = cache.counts();
+  assert.ok(bytes <= 400, `${bytes} bytes`);
+  assert.ok(entries < 10 && entries > 0);
+  assert.equal(cache.lookup(cache.keyOf(get("/0"))!, get("/0")), undefined);
+  assert.ok(cache.lookup(cache.keyOf(get("/9"))!, get("/9")));
+});
