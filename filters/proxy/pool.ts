@@ -105,6 +105,11 @@ export class ServerPool {
    */
   send(ctx: Context, extraHeaders?: [string, string][]): PoolResult | Promise<PoolResult> {
     if (this.cache !== undefined) return this.#sendCached(ctx, this.cache, extraHeaders);
+    return this.#sendUpstream(ctx, extraHeaders);
+  }
+
+  /** Sends to a server, through the policies when there are any. */
+  #sendUpstream(ctx: Context, extraHeaders?: [string, string][]): PoolResult | Promise<PoolResult> {
     if (this.#guarded) return this.#sendGuarded(ctx, extraHeaders);
     return this.#attempt(ctx, extraHeaders);
   }
@@ -116,11 +121,7 @@ export class ServerPool {
     extraHeaders?: [string, string][],
   ): PoolResult | Promise<PoolResult> {
     const key = cache.keyOf(ctx.request);
-    if (key === undefined) {
-      return this.#guarded
-        ? this.#sendGuarded(ctx, extraHeaders)
-        : this.#attempt(ctx, extraHeaders);
-    }
+    if (key === undefined) return this.#sendUpstream(ctx, extraHeaders);
     const kept = cache.lookup(key, ctx.request);
     if (kept !== undefined) {
       ctx.response = kept;
@@ -130,9 +131,7 @@ export class ServerPool {
       if (result === "" && ctx.response !== undefined) cache.offer(key, ctx.request, ctx.response);
       return result;
     };
-    const result = this.#guarded
-      ? this.#sendGuarded(ctx, extraHeaders)
-      : this.#attempt(ctx, extraHeaders);
+    const result = this.#sendUpstream(ctx, extraHeaders);
     return typeof result === "string" ? offer(result) : result.then(offer);
   }
 
