@@ -1,6 +1,6 @@
 /**
- * The data plane: HTTPServers, Pipelines and WebSocketServers built from
- * object specs. It is
+ * The data plane: HTTPServers, Pipelines, GlobalFilters and WebSocketServers
+ * built from object specs. It is
  * given the whole desired set each time and reconciles: create what is new,
  * update what changed (pipelines inherit same-named filters, servers keep
  * their listeners), close what is gone. It never talks to the store.
@@ -10,6 +10,8 @@
 
 import type { FilterRegistry } from "../filters/filter.ts";
 import type { SharedSlots } from "../filters/shared_slots.ts";
+import { GlobalFilter } from "./globalfilter/global_filter.ts";
+import type { GlobalFilterSpec } from "./globalfilter/spec.ts";
 import { HTTPServer } from "./httpserver/server.ts";
 import type { HTTPServerSpec } from "./httpserver/spec.ts";
 import type { Http1ServerKind } from "./httpserver/listener.ts";
@@ -52,6 +54,7 @@ export class DataPlane {
   readonly #servers = new Map<string, HTTPServer>();
   readonly #pipelines = new Map<string, Pipeline>();
   readonly #webSockets = new Map<string, WebSocketServer>();
+  readonly #globalFilters = new Map<string, GlobalFilter>();
   readonly #specs = new Map<string, string>();
   readonly #errors = new Map<string, string>();
   readonly #log;
@@ -85,6 +88,14 @@ export class DataPlane {
         await server.close();
       }
     }
+    for (const [name, globalFilter] of this.#globalFilters) {
+      if (wanted.get(name)?.kind !== "GlobalFilter") {
+        this.#globalFilters.delete(name);
+        this.#forget(name);
+        this.#log.info(`closing global filter ${name}`);
+        await globalFilter.close();
+      }
+    }
     for (const [name, pipeline] of this.#pipelines) {
       if (wanted.get(name)?.kind !== "Pipeline") {
         this.#pipelines.delete(name);
@@ -97,6 +108,15 @@ export class DataPlane {
       if (spec.kind !== "Pipeline" || !this.#changed(spec)) continue;
       try {
         await this.#applyPipeline(spec);
+        this.#remember(spec);
+      } catch (e) {
+        failures.push(this.#failed(spec, e));
+      }
+    }
+    for (const spec of desired) {
+      if (spec.kind !== "GlobalFilter" || !this.#changed(spec)) continue;
+      try {
+        await this.#applyGlobalFilter(spec);
         this.#remember(spec);
       } catch (e) {
         failures.push(this.#failed(spec, e));
@@ -155,6 +175,21 @@ export class DataPlane {
     await previous?.close(next);
   }
 
+  async #applyGlobalFilter(spec: GlobalFilterSpec): Promise<void> {
+    const previous = this.#globalFilters.get(spec.name);
+    const logs = this.#options.logs;
+    const next = new GlobalFilter(
+      spec,
+      this.#options.filters,
+      (scope) => logs.logger(scope),
+      previous,
+      this.#options.sharedSlots,
+    );
+    this.#globalFilters.set(spec.name, next);
+    this.#log.info(`${previous ? "updated" : "created"} global filter ${spec.name}`);
+    await previous?.close(next);
+  }
+
   #applyServer(spec: HTTPServerSpec): void {
     const existing = this.#servers.get(spec.name);
     if (existing) {
@@ -163,10 +198,12 @@ export class DataPlane {
       return;
     }
     const pipelines = this.#pipelines;
+    const globalFilters = this.#globalFilters;
     this.#servers.set(
       spec.name,
       new HTTPServer(spec, {
         pipeline: (name) => pipelines.get(name),
+        globalFilter: (name) => globalFilters.get(name),
         log: this.#options.logs.logger(`server/${spec.name}`),
         accessLog: this.#options.accessLog,
         reusePort: this.#options.reusePort,
@@ -210,6 +247,8 @@ export class DataPlane {
     if (pipeline) return pipeline.status();
     const webSocket = this.#webSockets.get(name);
     if (webSocket) return webSocket.status();
+    const globalFilter = this.#globalFilters.get(name);
+    if (globalFilter) return globalFilter.status();
     const error = this.#errors.get(name);
     if (error !== undefined) return { health: error, state: "failed", error };
     return undefined;
@@ -223,6 +262,8 @@ export class DataPlane {
     this.#servers.clear();
     await Promise.all([...this.#webSockets.values()].map((s) => s.close()));
     this.#webSockets.clear();
+    await Promise.all([...this.#globalFilters.values()].map((g) => g.close()));
+    this.#globalFilters.clear();
     await Promise.all([...this.#pipelines.values()].map((p) => p.close()));
     this.#pipelines.clear();
     this.#specs.clear();

@@ -26,10 +26,17 @@ export interface PipelineHandler {
   handle(ctx: Context): string | Promise<string>;
 }
 
+/** What runs around a request's pipeline: a GlobalFilter. */
+export interface GlobalFilterHandler {
+  handle(ctx: Context, pipeline: PipelineHandler): string | Promise<string>;
+}
+
 /** What an HTTPServer needs from the node. */
 export interface HTTPServerEnv {
   /** The running pipeline called `name`, or undefined. */
   pipeline(name: string): PipelineHandler | undefined;
+  /** The running GlobalFilter called `name`, or undefined. */
+  globalFilter?(name: string): GlobalFilterHandler | undefined;
   log: Logger;
   /** Access log lines go here, when enabled. */
   accessLog?: BufferedLineWriter;
@@ -190,7 +197,10 @@ export class HTTPServer {
     const request = ctx.request;
     let result: string | Promise<string>;
     try {
-      result = pipeline.handle(ctx);
+      const name = this.#spec.globalFilter;
+      // A GlobalFilter named but not (yet) running leaves the pipeline to run alone, as in Easegress.
+      const around = name === undefined ? undefined : this.#env.globalFilter?.(name);
+      result = around === undefined ? pipeline.handle(ctx) : around.handle(ctx, pipeline);
     } catch (e) {
       this.#env.log.error(`pipeline ${route.backend}: ${(e as Error).stack ?? e}`);
       return this.#respond(ctx, request, requestLine, start, route);

@@ -57,6 +57,8 @@ export interface HTTPServerSpec {
   xForwardedFor: boolean;
   clientMaxBodySize: number;
   ipFilter?: IPFilterSpec;
+  /** A GlobalFilter object whose stages run around every request's pipeline. */
+  globalFilter?: string;
   rules: RuleSpec[];
 }
 
@@ -89,9 +91,11 @@ export function readHTTPServerSpec(r: SpecReader, name: string): HTTPServerSpec 
   if (keyBase64) spec.keyBase64 = keyBase64;
   const ipFilter = r.object("ipFilter", readIPFilter);
   if (ipFilter) spec.ipFilter = ipFilter;
+  const globalFilter = r.string("globalFilter");
+  if (globalFilter) spec.globalFilter = globalFilter;
   spec.rules = r.array("rules", readRule) ?? [];
 
-  for (const unsupported of ["autoCert", "caCertBase64", "tracing", "globalFilter"]) {
+  for (const unsupported of ["autoCert", "caCertBase64", "tracing"]) {
     if (r.has(unsupported) && r.raw[unsupported] !== false && r.raw[unsupported] !== "") {
       r.problem(unsupported, "is not supported by this node yet");
     } else r.ignore(unsupported);

@@ -75,7 +75,12 @@ export class Pipeline {
     this.#steps = compileFlow(spec, this.#instances);
   }
 
-  /** Runs the flow for one request; returns the last filter's result. */
+  /**
+   * Runs the flow for one request; returns the last filter's result, or
+   * "END" when the flow reached an END step in order. A non-empty result
+   * means the flow ended early (END, or a result it does not map), which
+   * is what a GlobalFilter's stages go by.
+   */
   handle(ctx: Context): string | Promise<string> {
     return this.#runFrom(ctx, 0, "");
   }
@@ -85,7 +90,7 @@ export class Pipeline {
     let result = lastResult;
     for (let i = start; i < steps.length;) {
       const step = steps[i];
-      if (step.instance === END_INSTANCE) return result;
+      if (step.instance === END_INSTANCE) return END;
       if (step.namespace !== ctx.namespace) ctx.useNamespace(step.namespace);
       let out: string | Promise<string>;
       try {

@@ -60,7 +60,12 @@ Deno.test("objects: create, get, list, update, delete with the right statuses", 
     assert.match(r.stderr, /Error: 404/);
 
     const kinds = await request(`${api}/object-kinds`, { headers: { accept: "application/json" } });
-    assert.deepEqual(JSON.parse(kinds.body), ["HTTPServer", "Pipeline", "WebSocketServer"]);
+    assert.deepEqual(JSON.parse(kinds.body), [
+      "GlobalFilter",
+      "HTTPServer",
+      "Pipeline",
+      "WebSocketServer",
+    ]);
     const results = await request(`${api}/metadata/objects/pipeline/filters/Proxy/results`);
     assert.match(results.body, /serverError/);
     const v1 = await request(`http://${node.apiAddr}/apis/v1/objects/p1`);
