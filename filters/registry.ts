@@ -4,6 +4,8 @@
  * @module
  */
 
+import { corsAdaptorKind } from "./cors_adaptor.ts";
+import { fallbackKind } from "./fallback.ts";
 import { type FilterKind, FilterRegistry } from "./filter.ts";
 import { mockKind } from "./mock.ts";
 import { proxyKind } from "./proxy/proxy.ts";
@@ -16,6 +18,8 @@ import { validatorKind } from "./validator.ts";
 
 /** Every built-in filter kind. */
 export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
+  corsAdaptorKind,
+  fallbackKind,
   mockKind,
   proxyKind,
   rateLimiterKind,
