@@ -17,6 +17,7 @@
 import { type Context, HttpResponse } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { headerNameProblem } from "./header_adapt.ts";
+import { canonicalHeaderName } from "./header_fields.ts";
 import { SpecReader } from "./spec.ts";
 
 /** The CORSAdaptor spec, normalized. */
@@ -172,11 +173,6 @@ class CORSAdaptor implements FilterInstance {
     const upper = method.toUpperCase();
     return upper === "OPTIONS" || this.#methods.has(upper);
   }
-}
-
-/** `name` as Go's CanonicalHeaderKey writes it: "x-requested-with" -> "X-Requested-With". */
-function canonicalHeaderName(name: string): string {
-  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash, c) => dash + c.toUpperCase());
 }
 
 /** The CORSAdaptor filter kind. */

@@ -231,6 +231,11 @@ export function forEachHeaderField(
   else headers.forEach(fn);
 }
 
+/** `name` as Go's CanonicalHeaderKey writes it: "x-requested-with" -> "X-Requested-With". */
+export function canonicalHeaderName(name: string): string {
+  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash, c) => dash + c.toUpperCase());
+}
+
 /** Whether `value` is a `Headers` or a {@linkcode HeaderFields}. */
 export function isHeaders(value: unknown): value is Headers {
   return value instanceof HeaderFields || value instanceof Headers;

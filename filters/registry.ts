@@ -10,6 +10,7 @@ import { type FilterKind, FilterRegistry } from "./filter.ts";
 import { mockKind } from "./mock.ts";
 import { proxyKind } from "./proxy/proxy.ts";
 import { rateLimiterKind } from "./rate_limiter.ts";
+import { remoteFilterKind } from "./remote_filter.ts";
 import { requestAdaptorKind } from "./request_adaptor.ts";
 import { requestBuilderKind } from "./request_builder.ts";
 import { responseAdaptorKind } from "./response_adaptor.ts";
@@ -23,6 +24,7 @@ export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
   mockKind,
   proxyKind,
   rateLimiterKind,
+  remoteFilterKind,
   requestAdaptorKind,
   requestBuilderKind,
   responseAdaptorKind,

@@ -12,8 +12,7 @@ import { SpecReader } from "../spec.ts";
 import { type PoolPolicies, ServerPool } from "./pool.ts";
 import { createCircuitBreaker, createRetry } from "./resilience.ts";
 import { type PoolSpec, type ProxySpec, readProxySpec } from "./spec.ts";
-import { Http1Pool } from "./http1_client.ts";
-import type { Transport } from "./transport.ts";
+import { http1Transport, type Transport } from "./transport.ts";
 
 const RESULTS = [
   "clientError",
@@ -61,7 +60,7 @@ export class Proxy implements FilterInstance {
     this.#transports = new Map();
     const transportOf = (origin: string): Transport => {
       let t = this.#transports.get(origin) ?? inherited.get(origin);
-      if (!t) t = createTransport(origin, spec);
+      if (!t) t = http1Transport(origin, spec.maxIdleConnsPerHost);
       this.#transports.set(origin, t);
       return t;
     };
@@ -180,22 +179,6 @@ function policyOf(env: FilterEnv, name: string, kind: string, index: number): un
     throw new TypeError(`pools[${index}].${field}: no ${kind} policy named "${name}"`);
   }
   return policy;
-}
-
-function createTransport(origin: string, spec: ProxySpec): Transport {
-  const url = new URL(origin);
-  const tls = url.protocol === "https:";
-  const hostname = url.hostname.replace(/^\[|\]$/g, "");
-  return new Http1Pool({
-    hostname,
-    port: Number(url.port) || (tls ? 443 : 80),
-    tls,
-    serverName: hostname,
-  }, {
-    maxIdlePerHost: spec.maxIdleConnsPerHost,
-    idleTimeoutMs: 90_000,
-    connectTimeoutMs: 30_000,
-  });
 }
 
 function forwardedHeaders(ctx: Context): [string, string][] | undefined {

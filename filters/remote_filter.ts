@@ -1,0 +1,223 @@
+/**
+ * The RemoteFilter filter, as Easegress's: the request and response of the
+ * active namespace go to a remote service as JSON, and its reply (the same
+ * shape) replaces the request's method, path, query, headers and body and
+ * sets the response's status, adds its headers and replaces its body.
+ *
+ * The JSON: `{request: {realIP, method, scheme, host, path, query,
+ * fragment, proto, header, body}, response: {statusCode, header, body}}`,
+ * headers as `{Name: [values]}` and bodies base64, as Go writes them. Bodies
+ * over 64 KiB, a reply over 192 KiB, a status of 300 or more, bad JSON, a
+ * network error or the `timeout` make the response a 503 and the result
+ * `failed`; a 205 reply gives `responseAlready`. Unlike Easegress, the
+ * remote service's certificate is verified.
+ *
+ * @module
+ */
+
+import { BodyTooLargeError, type Context, HttpResponse, readAll } from "./context.ts";
+import type { FilterInstance, FilterKind } from "./filter.ts";
+import { canonicalHeaderName, HeaderFields } from "./header_fields.ts";
+import { http1Transport, type Transport } from "./proxy/transport.ts";
+import { parseDuration, SpecReader, urlWithProtocol } from "./spec.ts";
+
+/** The RemoteFilter spec, normalized. */
+export interface RemoteFilterSpec {
+  /** The remote service, http(s). */
+  url: string;
+  /** How long a call may take, a duration; unset or 0 waits as long as the client does. */
+  timeout?: string;
+}
+
+/** The call failed; the response is a 503. */
+export const RESULT_FAILED = "failed";
+/** The remote service answered 205: it has made the response. */
+export const RESULT_RESPONSE_ALREADY = "responseAlready";
+
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_REPLY_BYTES = 3 * MAX_BODY_BYTES;
+
+function validate(raw: Record<string, unknown>): RemoteFilterSpec {
+  const r = SpecReader.root(raw);
+  const spec: RemoteFilterSpec = { url: r.string("url", { required: true }) ?? "" };
+  if (spec.url && !urlWithProtocol(spec.url, ["http:", "https:"])) {
+    r.problem("url", `must be an http(s) URL, got "${spec.url}"`);
+  }
+  const timeout = r.duration("timeout");
+  if (timeout) spec.timeout = timeout;
+  r.finish();
+  r.throwIfProblems();
+  return spec;
+}
+
+/** Go's JSON for a byte slice: base64, or null for none. */
+function base64(bytes: Uint8Array | null): string | null {
+  if (bytes === null) return null;
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}
+
+function fromBase64(text: unknown, field: string): Uint8Array | null {
+  if (text === null || text === undefined) return null;
+  if (typeof text !== "string") throw new TypeError(`${field} is not a base64 string`);
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+/** Headers as Go's http.Header marshals them (repeated fields other than Set-Cookie come joined). */
+function headerObject(headers: Headers): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  headers.forEach((value, name) => {
+    if (name !== "set-cookie") out[canonicalHeaderName(name)] = [value];
+  });
+  const cookies = headers.getSetCookie();
+  if (cookies.length) out["Set-Cookie"] = cookies;
+  return out;
+}
+
+/** The header map of a reply: name to a list of values. */
+function headerEntries(value: unknown, field: string): [string, string][] {
+  if (value === null || value === undefined) return [];
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError(`${field} is not a map of header lists`);
+  }
+  const out: [string, string][] = [];
+  for (const [name, values] of Object.entries(value)) {
+    if (!Array.isArray(values) || values.some((v) => typeof v !== "string")) {
+      throw new TypeError(`${field}.${name} is not a list of strings`);
+    }
+    for (const v of values) out.push([name, v]);
+  }
+  return out;
+}
+
+const JSON_HEADERS = new HeaderFields({ "content-type": "application/json" });
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+class RemoteFilter implements FilterInstance {
+  readonly #transport: Transport;
+  /** The URL's path and query, as the request line carries them. */
+  readonly #target: string;
+  readonly #host: string;
+  readonly #timeoutMs: number;
+
+  constructor(spec: RemoteFilterSpec) {
+    const url = new URL(spec.url);
+    // Our own client, not fetch: a 205 reply carries the JSON, which fetch would drop.
+    this.#transport = http1Transport(url.origin);
+    this.#target = url.pathname + url.search;
+    this.#host = url.host;
+    this.#timeoutMs = spec.timeout ? parseDuration(spec.timeout) ?? 0 : 0;
+  }
+
+  async handle(ctx: Context): Promise<string> {
+    const response = ctx.response ??= new HttpResponse(200);
+    try {
+      return await this.#call(ctx, response);
+    } catch (e) {
+      response.status = 503;
+      ctx.addTag(`remoteFilterErr: ${(e as Error)?.message ?? e}`);
+      return RESULT_FAILED;
+    }
+  }
+
+  close(): void {
+    this.#transport.close();
+  }
+
+  async #call(ctx: Context, response: HttpResponse): Promise<string> {
+    const request = ctx.request;
+    const requestBody = request.body === null ? null : await request.bytes(MAX_BODY_BYTES);
+    const responseBody = response.body === null ? null : await response.bytes(MAX_BODY_BYTES);
+    const sent = JSON.stringify({
+      request: {
+        realIP: ctx.realIP,
+        method: request.method,
+        scheme: request.scheme,
+        host: request.host,
+        path: request.path,
+        query: request.query,
+        fragment: "",
+        proto: request.proto,
+        header: headerObject(request.rawHeaders),
+        body: base64(requestBody),
+      },
+      response: {
+        statusCode: response.status,
+        header: headerObject(response.rawHeaders),
+        body: base64(responseBody),
+      },
+    });
+    const signal = this.#timeoutMs > 0
+      ? AbortSignal.any([ctx.signal, AbortSignal.timeout(this.#timeoutMs)])
+      : ctx.signal;
+    const reply = await this.#transport.request({
+      method: "POST",
+      target: this.#target,
+      host: this.#host,
+      headers: JSON_HEADERS,
+      body: encoder.encode(sent),
+      signal,
+    });
+    if (reply.status >= 300) {
+      reply.body?.cancel().catch(() => {});
+      throw new Error(`remote service answered ${reply.status}`);
+    }
+    const bytes = reply.bodyBytes ??
+      (reply.body === null ? new Uint8Array(0) : await readAll(reply.body, MAX_REPLY_BYTES));
+    if (bytes.length > MAX_REPLY_BYTES) throw new BodyTooLargeError(MAX_REPLY_BYTES);
+    this.#apply(ctx, response, JSON.parse(decoder.decode(bytes)));
+    return reply.status === 205 ? RESULT_RESPONSE_ALREADY : "";
+  }
+
+  /** Takes the reply's request and response over (checked whole before anything changes). */
+  #apply(ctx: Context, response: HttpResponse, reply: unknown): void {
+    if (typeof reply !== "object" || reply === null) throw new TypeError("reply is not an object");
+    const { request: re, response: we } = reply as Record<string, Record<string, unknown> | null>;
+    if (typeof re !== "object" || re === null) throw new TypeError("reply has no request");
+    const requestHeaders = headerEntries(re.header, "request.header");
+    const requestBody = fromBase64(re.body, "request.body");
+    let responseUpdate:
+      | { status: number; headers: [string, string][]; body: Uint8Array | null }
+      | undefined;
+    if (we !== null && we !== undefined) {
+      const status = we.statusCode;
+      if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
+        throw new RangeError(`invalid status code: ${status}`);
+      }
+      responseUpdate = {
+        status,
+        headers: headerEntries(we.header, "response.header"),
+        body: fromBase64(we.body, "response.body"),
+      };
+    }
+    const request = ctx.request;
+    if (typeof re.method === "string" && re.method) request.method = re.method.toUpperCase();
+    if (typeof re.path === "string") request.path = re.path;
+    if (typeof re.query === "string") request.query = re.query;
+    const headers = new HeaderFields();
+    for (const [name, value] of requestHeaders) headers.append(name, value);
+    request.headers = headers;
+    request.body = requestBody;
+    if (requestBody !== null) headers.set("content-length", String(requestBody.length));
+    if (responseUpdate === undefined) return;
+    response.status = responseUpdate.status;
+    for (const [name, value] of responseUpdate.headers) response.headers.append(name, value);
+    response.body = responseUpdate.body;
+    response.headers.set("content-length", String(responseUpdate.body?.length ?? 0));
+  }
+}
+
+/** The RemoteFilter filter kind. */
+export const remoteFilterKind: FilterKind<RemoteFilterSpec> = {
+  kind: "RemoteFilter",
+  description: "RemoteFilter lets a remote service act on the request and response.",
+  results: [RESULT_FAILED, RESULT_RESPONSE_ALREADY],
+  validate,
+  create(spec: RemoteFilterSpec): FilterInstance {
+    return new RemoteFilter(spec);
+  },
+};
