@@ -7,6 +7,7 @@
 import { corsAdaptorKind } from "./cors_adaptor.ts";
 import { fallbackKind } from "./fallback.ts";
 import { type FilterKind, FilterRegistry } from "./filter.ts";
+import { headerToJSONKind } from "./header_to_json.ts";
 import { mockKind } from "./mock.ts";
 import { proxyKind } from "./proxy/proxy.ts";
 import { rateLimiterKind } from "./rate_limiter.ts";
@@ -21,6 +22,7 @@ import { validatorKind } from "./validator.ts";
 export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
   corsAdaptorKind,
   fallbackKind,
+  headerToJSONKind,
   mockKind,
   proxyKind,
   rateLimiterKind,

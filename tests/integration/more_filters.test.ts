@@ -1,7 +1,8 @@
 /**
- * Fallback and CORSAdaptor through the real binary: a preflight answered
- * at the gateway, a failing upstream replaced by the fallback answer, and
- * a GlobalFilter's afterPipeline putting CORS fields on every answer.
+ * Fallback, CORSAdaptor and HeaderToJSON through the real binary: a
+ * preflight answered at the gateway, a failing upstream replaced by the
+ * fallback answer, a GlobalFilter's afterPipeline putting CORS fields on
+ * answers, and headers merged into the JSON body the backend gets.
  */
 
 import assert from "node:assert/strict";
@@ -96,5 +97,46 @@ afterPipeline:
     }
   } finally {
     await node.stop();
+  }
+});
+
+Deno.test("headerToJSON: the backend gets the mapped headers in its JSON body", async () => {
+  const backend = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => new Response(await req.text()),
+  );
+  const node = await startNodeProcess();
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}/`;
+  try {
+    const pipeline = `name: p
+kind: Pipeline
+filters:
+- name: toJson
+  kind: HeaderToJSON
+  headerMap:
+  - header: X-User
+    json: user
+- name: proxy
+  kind: Proxy
+  pools:
+  - servers:
+    - url: http://127.0.0.1:${backend.addr.port}
+`;
+    assert.equal((await node.ctl(["object", "create"], pipeline)).code, 0);
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: p\n`,
+    );
+    await eventually("served", async () => (await request(url)).status === 200);
+    const answer = await request(url, {
+      method: "POST",
+      headers: { "X-User": "ann", "content-type": "application/json" },
+      body: '{"order":7}',
+    });
+    assert.deepEqual(JSON.parse(answer.body), { order: 7, user: "ann" });
+  } finally {
+    await node.stop();
+    await backend.shutdown();
   }
 });

@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { headerToJSONKind } from "../../../filters/header_to_json.ts";
+import { build, contextFor, roundTrip, specProblems } from "./_helpers.ts";
+
+const kind = headerToJSONKind;
+const spec = {
+  headerMap: [{ header: "X-User", json: "user" }, { header: "X-Tenant", json: "tenant" }],
+};
+
+async function run(body: string, headers: Record<string, string>) {
+  const ctx = contextFor({ method: "POST", headers, body: new TextEncoder().encode(body) });
+  const result = await build(kind, spec).handle(ctx);
+  return { result, body: await ctx.request.text(), length: ctx.request.header("content-length") };
+}
+
+Deno.test("HeaderToJSON merges the mapped headers into an object, an array's objects, or an empty body", async () => {
+  const headers = { "X-User": "ann", "X-Tenant": "acme" };
+  const object = await run('{"id":1,"user":"old"}', headers);
+  assert.deepEqual(JSON.parse(object.body), { id: 1, user: "ann", tenant: "acme" });
+  assert.equal(object.length, String(new TextEncoder().encode(object.body).length));
+  assert.deepEqual(JSON.parse((await run('[{"a":1},{"b":2}]', headers)).body), [
+    { a: 1, user: "ann", tenant: "acme" },
+    { b: 2, user: "ann", tenant: "acme" },
+  ]);
+  assert.deepEqual(JSON.parse((await run("", { "X-User": "ann" })).body), { user: "ann" });
+});
+
+Deno.test("HeaderToJSON leaves the body alone without mapped headers, and on JSON it cannot extend", async () => {
+  assert.deepEqual(await run("not json", {}), { result: "", body: "not json", length: null });
+  for (const body of ["not json", "42", "[1,2]"]) {
+    const out = await run(body, { "X-User": "ann" });
+    assert.equal(out.result, "jsonEncodeDecodeErr", body);
+    assert.equal(out.body, body);
+  }
+});
+
+Deno.test("HeaderToJSON spec: headerMap entries need a header and a field", () => {
+  assert.deepEqual(specProblems(kind, {}), ["headerMap: is required"]);
+  assert.deepEqual(specProblems(kind, { headerMap: [{ header: "Bad Name" }] }), [
+    'headerMap[0].header: "Bad Name" is not a valid header name',
+    "headerMap[0].json: is required",
+  ]);
+  roundTrip(kind, spec);
+});
