@@ -13,6 +13,8 @@ export const SMALL_BODY = "hello world\n";
 export const LARGE_BODY_SIZE = 16 * 1024;
 /** Path of the large body. */
 export const LARGE_PATH = "/16k";
+/** Path whose answer says it may be cached (HAProxy's cache keeps nothing that does not). */
+export const CACHED_PATH = "/cached";
 /** Header sent to the Validator in the pipeline-cost scenario. */
 export const VALIDATOR_HEADER = { name: "X-Bench", value: "yes" };
 /** Path the pipeline-cost scenario's node routes to Validator + RequestAdaptor + Proxy. */
@@ -28,8 +30,8 @@ export interface TlsFiles {
 
 /** What a reverse proxy under test does on its port. */
 export interface ProxyMode {
-  /** Pass requests to the backend, or answer them itself. */
-  answer: "proxy" | "static";
+  /** Pass requests to the backend, answer them itself, or pass them on once and answer from a cache. */
+  answer: "proxy" | "static" | "cached";
   /** Serve HTTPS with these files (HTTP/2 by ALPN); plain HTTP without. */
   tls?: TlsFiles;
 }
@@ -76,13 +78,20 @@ ${nginxHttpCommon(dir, "backend")}
   server {
     listen 127.0.0.1:${port} reuseport backlog=4096;
     location = ${LARGE_PATH} { alias ${dir}/16k.txt; }
+    location = ${CACHED_PATH} {
+      add_header Cache-Control "public, max-age=3600";
+      return 200 "${SMALL_BODY.replace("\n", "\\n")}";
+    }
     location / { return 200 "${SMALL_BODY.replace("\n", "\\n")}"; }
   }
 }
 `;
 }
 
-/** nginx as the proxy under test: one worker, upstream keep-alive, or a static answer. */
+/** How long a cached answer stays fresh in the "cached" mode: longer than a whole run. */
+const CACHE_SECONDS = 3600;
+
+/** nginx as the proxy under test: one worker, upstream keep-alive, a static answer, or proxy_cache. */
 export function proxyNginxConf(options: {
   dir: string;
   port: number;
@@ -103,17 +112,27 @@ export function proxyNginxConf(options: {
     ssl_certificate_key ${mode.tls.keyFile};`
     : `
     listen 127.0.0.1:${port} backlog=4096;`;
+  const cached = mode.answer === "cached"
+    ? `
+      proxy_cache bench;
+      proxy_cache_valid 200 ${CACHE_SECONDS}s;`
+    : "";
   const location = mode.answer === "static"
     ? `
     location / { return 200 "${SMALL_BODY.replace("\n", "\\n")}"; }`
     : `
-    location / {${proxied}
+    location / {${proxied}${cached}
     }`;
   const server = listen + location;
   return `${options.userRoot ? "user root root;" : ""}
 ${nginxMain(dir, "nginx", options.workerConnections)}
 http {
-${nginxHttpCommon(dir, "nginx")}
+${nginxHttpCommon(dir, "nginx")}${
+    mode.answer === "cached"
+      ? `
+  proxy_cache_path ${dir}/nginx-cache keys_zone=bench:10m max_size=64m;`
+      : ""
+  }
   upstream backend {
     server 127.0.0.1:${backendPort};
     keepalive 64;
@@ -125,7 +144,7 @@ ${nginxHttpCommon(dir, "nginx")}
 `;
 }
 
-/** HAProxy as the proxy under test: one thread, `http-reuse always`, or a static answer. */
+/** HAProxy as the proxy under test: one thread, `http-reuse always`, a static answer, or its cache. */
 export function haproxyConf(options: {
   port: number;
   backendPort: number;
@@ -162,9 +181,23 @@ frontend bench
   ${bind}
   ${action}
 
-backend backend
+backend backend${
+    mode.answer === "cached"
+      ? `
+  http-request cache-use bench
+  http-response cache-store bench`
+      : ""
+  }
   server s1 127.0.0.1:${backendPort}
-`;
+${
+    mode.answer === "cached"
+      ? `
+cache bench
+  total-max-size 64
+  max-age ${CACHE_SECONDS}
+`
+      : ""
+  }`;
 }
 
 /** An object for our node's admin API. */
@@ -175,12 +208,13 @@ export interface NodeObjectsOptions {
   port: number;
   backendPort: number;
   /**
-   * "proxy": Proxy alone; "static": Mock; "both": Proxy alone on "/" and
+   * "proxy": Proxy alone; "static": Mock; "cached": Proxy with a
+   * memoryCache; "both": Proxy alone on "/" and
    * Validator + RequestAdaptor + Proxy on {@linkcode VALIDATED_PATH}, so one
    * node serves both and their comparison does not depend on which process
    * ran which.
    */
-  pipeline: "proxy" | "static" | "both";
+  pipeline: "proxy" | "static" | "cached" | "both";
   /** Base64 PEM certificate and key: serve HTTPS (HTTP/2 by ALPN). */
   tls?: { certBase64: string; keyBase64: string };
   maxConnections?: number;
@@ -193,8 +227,16 @@ export function nodeObjects(options: NodeObjectsOptions): NodeObject[] {
     kind: "Proxy",
     pools: [{ servers: [{ url: `http://127.0.0.1:${options.backendPort}` }] }],
   };
+  const cache = {
+    expiration: `${CACHE_SECONDS}s`,
+    maxEntryBytes: 64 * 1024,
+    codes: [200],
+    methods: ["GET", "HEAD"],
+  };
   const filters = options.pipeline === "static"
     ? [{ name: "mock", kind: "Mock", rules: [{ code: 200, body: SMALL_BODY }] }]
+    : options.pipeline === "cached"
+    ? [{ ...proxy, pools: [{ ...proxy.pools[0], memoryCache: cache }] }]
     : [proxy];
   const pipelines: NodeObject[] = [{ kind: "Pipeline", name: "pipeline", filters }];
   const paths = [{ pathPrefix: "/", backend: "pipeline" }];

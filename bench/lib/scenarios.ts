@@ -15,6 +15,7 @@ import {
 } from "./contenders.ts";
 import { pinnedCommand } from "./cpu_pinning.ts";
 import {
+  CACHED_PATH,
   LARGE_BODY_SIZE,
   LARGE_PATH,
   nodeObjects,
@@ -84,6 +85,7 @@ type Load = (contender: Contender, seconds: number) => Promise<LoadResult>;
 
 const PROXY: ProxyMode = { answer: "proxy" };
 const STATIC: ProxyMode = { answer: "static" };
+const CACHED: ProxyMode = { answer: "cached" };
 
 /** Starts the contenders in turn; stops those already started if a required one fails. */
 async function startAll(
@@ -262,7 +264,8 @@ function nodeStarter(
   } = {},
 ): Starter {
   const name = options.name ?? "node";
-  const mode = options.mode ?? (pipeline === "static" ? STATIC : PROXY);
+  const mode = options.mode ??
+    (pipeline === "static" ? STATIC : pipeline === "cached" ? CACHED : PROXY);
   const tls = mode.tls && env.tls
     ? {
       certBase64: btoa(env.tls.certPem),
@@ -609,6 +612,11 @@ export const SCENARIOS: readonly Scenario[] = [
     withNodeVariants: true,
     mode: STATIC,
   }),
+  wrkScenario(
+    "proxy-cached-64",
+    "HTTP/1.1 proxy answering from its cache (our memoryCache, nginx proxy_cache, HAProxy cache)",
+    { connections: 64, path: CACHED_PATH, withNodeVariants: false, mode: CACHED },
+  ),
   h2Scenario(
     "h2-tls",
     "HTTP/2 over TLS to the proxy, HTTP/1.1 keep-alive to the backend",
