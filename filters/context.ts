@@ -11,6 +11,7 @@
  */
 
 import type { AbortWatch } from "./abort_watch.ts";
+import type { RequestTrace } from "./trace.ts";
 import { concatBytes } from "./concat_bytes.ts";
 import { forEachHeaderField, HeaderFields, isHeaders } from "./header_fields.ts";
 import { isBodilessStatus } from "./status_text.ts";
@@ -317,6 +318,8 @@ export class Context {
   #active: Namespace;
   #data: Record<string, unknown> | undefined;
   #tags: string[] | undefined;
+  /** The request's span when the server traces it (see filters/trace.ts). */
+  trace: RequestTrace | undefined = undefined;
 
   constructor(request?: HttpRequest, client?: Partial<ClientInfo>) {
     this.#defaultNs = { request };

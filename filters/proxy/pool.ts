@@ -74,6 +74,8 @@ export class ServerPool {
   readonly #guarded: boolean;
   /** The pool's memoryCache, when it has one. */
   readonly cache: ResponseCache | undefined;
+  /** The name of this pool's spans when the request is traced. */
+  readonly spanName: string;
 
   constructor(
     spec: PoolSpec,
@@ -81,8 +83,10 @@ export class ServerPool {
     proxyBodyLimit: number,
     log: Logger,
     policies: PoolPolicies = {},
+    spanName = spec.spanName ?? "proxy",
   ) {
     this.spec = spec;
+    this.spanName = spanName;
     this.#log = log;
     this.#retry = policies.retry;
     this.#breaker = policies.circuitBreaker;

@@ -9,7 +9,8 @@ import { Context, HttpRequest } from "../context.ts";
 import type { FilterEnv, FilterInstance, FilterKind } from "../filter.ts";
 import { gzip, gzipStream } from "../gzip.ts";
 import { SpecReader } from "../spec.ts";
-import { type PoolPolicies, ServerPool } from "./pool.ts";
+import { type PoolPolicies, type PoolResult, ServerPool } from "./pool.ts";
+import type { RequestTrace } from "../trace.ts";
 import { createCircuitBreaker, createRetry } from "./resilience.ts";
 import { type PoolSpec, type ProxySpec, readProxySpec } from "./spec.ts";
 import { http1Transport, type Transport } from "./transport.ts";
@@ -64,8 +65,17 @@ export class Proxy implements FilterInstance {
       this.#transports.set(origin, t);
       return t;
     };
+    // Easegress's default span names: proxy#<filter>#main, proxy#<filter>#candidate#<i>.
+    let candidate = 0;
     this.#pools = spec.pools.map((p, i) =>
-      new ServerPool(p, transportOf, spec.serverMaxBodySize, env.log, policies[i])
+      new ServerPool(
+        p,
+        transportOf,
+        spec.serverMaxBodySize,
+        env.log,
+        policies[i],
+        p.spanName ?? `proxy#${env.name}#${p.filter ? `candidate#${candidate++}` : "main"}`,
+      )
     );
     this.#candidates = this.#pools.filter((p) => p.matches);
     this.#main = this.#pools.find((p) => !p.matches)!;
@@ -89,8 +99,10 @@ export class Proxy implements FilterInstance {
       }
     }
     if (this.#mirror && this.#mirror.matches!(ctx)) this.#sendMirror(ctx);
-    const extra = forwardedHeaders(ctx);
-    const result = pool.send(ctx, extra);
+    const trace = ctx.trace;
+    const result = trace === undefined
+      ? pool.send(ctx, forwardedHeaders(ctx))
+      : sendTraced(ctx, pool, trace);
     if (this.#compressMin === undefined) return result;
     if (typeof result === "string") return this.#compress(ctx, result);
     return result.then((r) => this.#compress(ctx, r));
@@ -149,6 +161,32 @@ export class Proxy implements FilterInstance {
     for (const t of this.#transports.values()) t.close();
     this.#transports.clear();
   }
+}
+
+/** A send inside a client span, whose B3 headers go upstream with the forwarded ones. */
+function sendTraced(
+  ctx: Context,
+  pool: ServerPool,
+  trace: RequestTrace,
+): PoolResult | Promise<PoolResult> {
+  const span = trace.child(pool.spanName);
+  const extra = [...forwardedHeaders(ctx) ?? [], ...span.headers];
+  const done = (result: PoolResult): PoolResult => {
+    span.finish(ctx.response?.status ?? 0, result || undefined);
+    return result;
+  };
+  let result: PoolResult | Promise<PoolResult>;
+  try {
+    result = pool.send(ctx, extra);
+  } catch (e) {
+    span.finish(0, String(e));
+    throw e;
+  }
+  if (typeof result === "string") return done(result);
+  return result.then(done, (e) => {
+    span.finish(0, String(e));
+    throw e;
+  });
 }
 
 /** A pool's status: its upstream statistics, and what its memoryCache has done. */

@@ -20,6 +20,7 @@ import { Mux, type Route } from "./mux.ts";
 import { type HTTPServerSpec, listenerChanged } from "./spec.ts";
 import { type Http1ServerKind, type Listener, startListener } from "./listener.ts";
 import { ListenRetry } from "../listen_retry.ts";
+import { ServerSpan, Tracer } from "../tracing/tracer.ts";
 
 /** What routes a request to a pipeline. */
 export interface PipelineHandler {
@@ -64,6 +65,8 @@ export class HTTPServer {
   #connectionClose: boolean;
   /** `Alt-Svc` value advertising HTTP/3 on TCP responses, when enabled. */
   #altSvc: string | undefined;
+  /** Spans of routed requests, when the spec has `tracing`. */
+  #tracer: Tracer | undefined;
 
   constructor(spec: HTTPServerSpec, env: HTTPServerEnv) {
     this.#spec = spec;
@@ -71,6 +74,7 @@ export class HTTPServer {
     this.#mux = new Mux(spec);
     this.#connectionClose = !spec.keepAlive;
     this.#altSvc = altSvcOf(spec);
+    this.#tracer = spec.tracing ? new Tracer(spec.tracing, env.log) : undefined;
     this.#listening = new ListenRetry(
       () =>
         startListener(this.#spec, this.#handle, {
@@ -105,6 +109,11 @@ export class HTTPServer {
     this.#mux = new Mux(spec);
     this.#connectionClose = !spec.keepAlive;
     this.#altSvc = altSvcOf(spec);
+    if (JSON.stringify(old.tracing) !== JSON.stringify(spec.tracing)) {
+      // Requests in flight finish their spans on the old tracer, which sends what it has.
+      this.#tracer?.close();
+      this.#tracer = spec.tracing ? new Tracer(spec.tracing, this.#env.log) : undefined;
+    }
     if (listenerChanged(old, spec)) {
       const previous = this.#listener;
       this.#listener = undefined;
@@ -125,6 +134,7 @@ export class HTTPServer {
     this.#listening.close();
     await this.#listener?.shutdown(DRAIN_MS);
     this.#listener = undefined;
+    await this.#tracer?.close();
   }
 
   /** Requests answered so far. */
@@ -195,6 +205,9 @@ export class HTTPServer {
     route: Route,
   ): Promise<HttpResponse> | HttpResponse {
     const request = ctx.request;
+    if (this.#tracer !== undefined) {
+      ctx.trace = this.#tracer.start(request, `${request.method} ${route.pattern}`, ctx.realIP);
+    }
     let result: string | Promise<string>;
     try {
       const name = this.#spec.globalFilter;
@@ -224,6 +237,7 @@ export class HTTPServer {
   ): HttpResponse {
     ctx.useNamespace("DEFAULT");
     const response = ctx.response;
+    if (ctx.trace instanceof ServerSpan) ctx.trace.finish(response?.status ?? 503);
     if (!response) return this.#finish(request, requestLine, 503, start, ctx, route);
     if (this.#connectionClose) response.headers.set("connection", "close");
     if (this.#altSvc && request.proto !== "HTTP/3") {

@@ -7,6 +7,7 @@
 import type { SpecReader } from "../../filters/spec.ts";
 import { type IPFilterSpec, readIPFilter } from "./ipfilter.ts";
 import { keyPairProblems } from "./pem.ts";
+import { readTracingSpec, type TracingSpec } from "../tracing/spec.ts";
 
 /** A header condition of a path. */
 export interface HeaderSpec {
@@ -59,6 +60,8 @@ export interface HTTPServerSpec {
   ipFilter?: IPFilterSpec;
   /** A GlobalFilter object whose stages run around every request's pipeline. */
   globalFilter?: string;
+  /** Spans of the requests served, sent to Zipkin. */
+  tracing?: TracingSpec;
   rules: RuleSpec[];
 }
 
@@ -95,7 +98,12 @@ export function readHTTPServerSpec(r: SpecReader, name: string): HTTPServerSpec 
   if (globalFilter) spec.globalFilter = globalFilter;
   spec.rules = r.array("rules", readRule) ?? [];
 
-  for (const unsupported of ["autoCert", "caCertBase64", "tracing"]) {
+  if (r.raw.tracing === null || r.raw.tracing === "") r.ignore("tracing");
+  else {
+    const tracing = r.object("tracing", readTracingSpec);
+    if (tracing) spec.tracing = tracing;
+  }
+  for (const unsupported of ["autoCert", "caCertBase64"]) {
     if (r.has(unsupported) && r.raw[unsupported] !== false && r.raw[unsupported] !== "") {
       r.problem(unsupported, "is not supported by this node yet");
     } else r.ignore(unsupported);

@@ -1,0 +1,171 @@
+/**
+ * Spans of an HTTPServer's requests (`tracing`): a server span per routed
+ * request, joining the client's trace when its B3 headers (`X-B3-*` or
+ * `b3`) carry one and keeping its sampling decision, and client spans for
+ * the upstream calls filters make within it, whose B3 headers go upstream.
+ *
+ * @module
+ */
+
+import type { HttpRequest } from "../../filters/context.ts";
+import type { Logger } from "../../filters/filter.ts";
+import type { ChildSpan, RequestTrace } from "../../filters/trace.ts";
+import type { TracingSpec } from "./spec.ts";
+import { ZipkinReporter, type ZipkinSpan } from "./zipkin.ts";
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const scratch = new Uint8Array(16);
+
+/** A random id of `bytes` bytes, as lower-case hex. */
+function randomId(bytes: 8 | 16): string {
+  const view = scratch.subarray(0, bytes);
+  crypto.getRandomValues(view);
+  let id = "";
+  for (const byte of view) id += HEX[byte];
+  return id;
+}
+
+const ID = /^[0-9a-f]{16}$|^[0-9a-f]{32}$/;
+
+/** What a client's B3 headers said: a trace to join, and whether to sample it. */
+interface Incoming {
+  traceId?: string;
+  spanId?: string;
+  /** undefined: the client left the decision to us. */
+  sampled?: boolean;
+}
+
+/** Reads B3 propagation, multi-header or single `b3`; ids that are not hex are ignored. */
+function incomingB3(request: HttpRequest): Incoming {
+  const single = request.header("b3");
+  if (single !== null) {
+    if (single === "0" || single === "1" || single === "d") return { sampled: single !== "0" };
+    const [traceId, spanId, sampled] = single.toLowerCase().split("-");
+    if (!ID.test(traceId ?? "") || !/^[0-9a-f]{16}$/.test(spanId ?? "")) return {};
+    return { traceId, spanId, sampled: sampled === undefined ? undefined : sampled !== "0" };
+  }
+  const flags = request.header("x-b3-flags");
+  const sampledText = request.header("x-b3-sampled")?.toLowerCase();
+  const sampled = flags === "1"
+    ? true
+    : sampledText === undefined
+    ? undefined
+    : sampledText === "1" || sampledText === "true";
+  const traceId = request.header("x-b3-traceid")?.toLowerCase();
+  const spanId = request.header("x-b3-spanid")?.toLowerCase();
+  if (traceId && spanId && ID.test(traceId) && /^[0-9a-f]{16}$/.test(spanId)) {
+    return { traceId, spanId, sampled };
+  }
+  return { sampled };
+}
+
+/** "host:port" as a Zipkin endpoint. */
+function endpoint(hostport: string | undefined): { ipv4?: string; ipv6?: string; port?: number } {
+  if (!hostport) return {};
+  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(hostport);
+  if (!m) return {};
+  const host = m[1];
+  const port = m[2] ? Number(m[2]) : undefined;
+  if (host.includes(":")) return { ipv6: host, port };
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) return { ipv4: host, port };
+  return { port };
+}
+
+/** Makes the spans of one HTTPServer. */
+export class Tracer {
+  readonly #spec: TracingSpec;
+  readonly #reporter: ZipkinReporter;
+  readonly #local: ZipkinSpan["localEndpoint"];
+
+  constructor(spec: TracingSpec, log: Logger) {
+    this.#spec = spec;
+    this.#reporter = new ZipkinReporter(spec.zipkin.serverURL, log);
+    this.#local = { serviceName: spec.serviceName, ...endpoint(spec.zipkin.hostport) };
+  }
+
+  /** The server span of a request named `name`, or undefined when it is not sampled. */
+  start(request: HttpRequest, name: string, realIP: string): ServerSpan | undefined {
+    const incoming = incomingB3(request);
+    const sampled = incoming.sampled ?? Math.random() < this.#spec.zipkin.sampleRate;
+    if (!sampled) return undefined;
+    const zipkin = this.#spec.zipkin;
+    const joined = incoming.traceId !== undefined;
+    const shared = joined && zipkin.sameSpan;
+    const span: ZipkinSpan = {
+      traceId: incoming.traceId ?? randomId(zipkin.id128Bit ? 16 : 8),
+      id: shared ? incoming.spanId! : randomId(8),
+      name,
+      kind: "SERVER",
+      timestamp: Date.now() * 1000,
+      duration: 0,
+      localEndpoint: this.#local,
+      tags: {
+        ...this.#spec.tags,
+        "http.method": request.method,
+        "http.path": request.path,
+      },
+    };
+    if (joined && !shared) span.parentId = incoming.spanId;
+    if (shared) span.shared = true;
+    if (realIP) span.remoteEndpoint = endpoint(realIP.includes(":") ? `[${realIP}]` : realIP);
+    return new ServerSpan(span, this.#reporter, performance.now());
+  }
+
+  /** Sends the spans still queued. */
+  close(): Promise<void> {
+    return this.#reporter.close();
+  }
+}
+
+/** A request's span; its children are the upstream calls made for it. */
+export class ServerSpan implements RequestTrace {
+  readonly #span: ZipkinSpan;
+  readonly #reporter: ZipkinReporter;
+  readonly #start: number;
+
+  constructor(span: ZipkinSpan, reporter: ZipkinReporter, start: number) {
+    this.#span = span;
+    this.#reporter = reporter;
+    this.#start = start;
+  }
+
+  child(name: string): ChildSpan {
+    const parent = this.#span;
+    const span: ZipkinSpan = {
+      traceId: parent.traceId,
+      id: randomId(8),
+      parentId: parent.id,
+      name,
+      kind: "CLIENT",
+      timestamp: Date.now() * 1000,
+      duration: 0,
+      localEndpoint: parent.localEndpoint,
+    };
+    const reporter = this.#reporter;
+    const start = performance.now();
+    return {
+      headers: [
+        ["x-b3-traceid", span.traceId],
+        ["x-b3-spanid", span.id],
+        ["x-b3-parentspanid", parent.id],
+        ["x-b3-sampled", "1"],
+      ],
+      finish(status: number, error?: string) {
+        span.duration = Math.max(1, Math.round((performance.now() - start) * 1000));
+        span.tags = {};
+        if (status) span.tags["http.status_code"] = String(status);
+        if (error) span.tags.error = error;
+        reporter.report(span);
+      },
+    };
+  }
+
+  /** Ends the request's span with the status it was answered. */
+  finish(status: number): void {
+    const span = this.#span;
+    span.duration = Math.max(1, Math.round((performance.now() - this.#start) * 1000));
+    span.tags!["http.status_code"] = String(status);
+    if (status >= 500) span.tags!.error = String(status);
+    this.#reporter.report(span);
+  }
+}

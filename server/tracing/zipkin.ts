@@ -1,0 +1,107 @@
+/**
+ * Sends finished spans to a Zipkin server (its v2 JSON API), in batches:
+ * once a second, or sooner when a batch fills. Spans beyond a bounded
+ * queue are dropped and counted, so a Zipkin that is down or slow never
+ * holds a request nor grows the node's memory.
+ *
+ * @module
+ */
+
+import type { Logger } from "../../filters/filter.ts";
+
+/** A span as Zipkin's v2 API takes it. */
+export interface ZipkinSpan {
+  traceId: string;
+  id: string;
+  parentId?: string;
+  name: string;
+  kind: "SERVER" | "CLIENT";
+  /** Microseconds since the epoch. */
+  timestamp: number;
+  /** Microseconds. */
+  duration: number;
+  localEndpoint: { serviceName: string; ipv4?: string; ipv6?: string; port?: number };
+  remoteEndpoint?: { ipv4?: string; ipv6?: string; port?: number };
+  tags?: Record<string, string>;
+  /** Set on a server span that joined its client's span (sameSpan). */
+  shared?: boolean;
+}
+
+const BATCH = 200;
+const FLUSH_MS = 1000;
+const MAX_QUEUED = 10_000;
+/** At most one complaint a minute about a Zipkin that does not take spans. */
+const COMPLAINT_MS = 60_000;
+
+/** Batches spans to one Zipkin endpoint. */
+export class ZipkinReporter {
+  readonly #url: string;
+  readonly #log: Logger;
+  #queue: ZipkinSpan[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #sending: Promise<void> = Promise.resolve();
+  #dropped = 0;
+  #lastComplaint = -Infinity;
+
+  constructor(url: string, log: Logger) {
+    this.#url = url;
+    this.#log = log;
+  }
+
+  /** Spans dropped because the queue was full. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Queues a finished span. */
+  report(span: ZipkinSpan): void {
+    if (this.#queue.length >= MAX_QUEUED) {
+      this.#dropped++;
+      return;
+    }
+    this.#queue.push(span);
+    if (this.#queue.length >= BATCH) this.flush();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.flush(), FLUSH_MS);
+      Deno.unrefTimer(this.#timer);
+    }
+  }
+
+  /** Sends what is queued; resolves when it (and any send before it) is done. */
+  flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#queue.length === 0) return this.#sending;
+    const batch = this.#queue;
+    this.#queue = [];
+    // One send at a time, in order: a slow Zipkin gets one batch after another.
+    this.#sending = this.#sending.then(() => this.#send(batch));
+    return this.#sending;
+  }
+
+  async #send(batch: ZipkinSpan[]): Promise<void> {
+    try {
+      const response = await fetch(this.#url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(batch),
+        signal: AbortSignal.timeout(10_000),
+      });
+      await response.body?.cancel();
+      if (!response.ok) throw new Error(`answered ${response.status}`);
+    } catch (e) {
+      const now = performance.now();
+      if (now - this.#lastComplaint >= COMPLAINT_MS) {
+        this.#lastComplaint = now;
+        this.#log.warn(
+          `tracing: cannot send ${batch.length} spans to ${this.#url}: ${(e as Error).message}`,
+        );
+      }
+    }
+  }
+
+  /** Sends what is left. */
+  close(): Promise<void> {
+    return this.flush();
+  }
+}

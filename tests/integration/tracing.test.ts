@@ -1,0 +1,135 @@
+/**
+ * HTTPServer `tracing` through the real binary: spans of routed requests
+ * and of the Proxy's upstream calls reach a Zipkin endpoint, B3 headers
+ * reach the backend, and a client's own B3 trace is joined or its "not
+ * sampled" kept.
+ */
+
+import assert from "node:assert/strict";
+import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
+
+interface Span {
+  traceId: string;
+  id: string;
+  parentId?: string;
+  name: string;
+  kind: string;
+  duration: number;
+  localEndpoint: Record<string, unknown>;
+  tags?: Record<string, string>;
+}
+
+Deno.test("tracing: server and proxy spans reach Zipkin; B3 goes upstream; client traces are joined", async () => {
+  const spans: Span[] = [];
+  const zipkin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    if (new URL(req.url).pathname === "/api/v2/spans") spans.push(...await req.json());
+    return new Response(null, { status: 202 });
+  });
+  const seen: Record<string, string | null>[] = [];
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const b3: Record<string, string | null> = {};
+    for (const name of ["x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid", "x-b3-sampled"]) {
+      b3[name] = req.headers.get(name);
+    }
+    seen.push(b3);
+    return new Response("ok");
+  });
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}/api`;
+  try {
+    const pipeline = `name: p\nkind: Pipeline\nfilters:\n- name: proxy\n  kind: Proxy\n  pools:\n` +
+      `  - servers:\n    - url: http://127.0.0.1:${backend.addr.port}\n`;
+    assert.equal((await node.ctl(["object", "create"], pipeline)).code, 0);
+    const server = `kind: HTTPServer
+name: s
+port: ${port}
+tracing:
+  serviceName: gateway
+  tags:
+    env: test
+  zipkin:
+    serverURL: http://127.0.0.1:${zipkin.addr.port}/api/v2/spans
+    sampleRate: 1
+    hostport: 127.0.0.1:${port}
+rules:
+- paths:
+  - pathPrefix: /api
+    backend: p
+`;
+    const created = await node.ctl(["object", "create"], server);
+    assert.equal(created.code, 0, created.stderr);
+    await eventually("served", async () => (await request(url)).status === 200);
+    await eventually("spans", () => Promise.resolve(spans.length >= 2), 5000);
+
+    const server1 = spans.find((s) => s.kind === "SERVER")!;
+    const client1 = spans.find((s) => s.kind === "CLIENT" && s.traceId === server1.traceId)!;
+    assert.equal(server1.name, "GET /api");
+    assert.deepEqual(server1.localEndpoint, {
+      serviceName: "gateway",
+      ipv4: "127.0.0.1",
+      port,
+    });
+    assert.equal(server1.tags?.env, "test");
+    assert.equal(server1.tags?.["http.status_code"], "200");
+    assert.equal(client1.name, "proxy#proxy#main");
+    assert.equal(client1.parentId, server1.id);
+    assert.ok(client1.duration > 0 && server1.duration >= client1.duration);
+    const upstream = seen.find((b3) => b3["x-b3-spanid"] === client1.id)!;
+    assert.deepEqual(upstream, {
+      "x-b3-traceid": server1.traceId,
+      "x-b3-spanid": client1.id,
+      "x-b3-parentspanid": server1.id,
+      "x-b3-sampled": "1",
+    });
+
+    // A client's trace is joined: its span is the parent of ours.
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
+    await request(url, {
+      headers: { "X-B3-TraceId": traceId, "X-B3-SpanId": "b7ad6b7169203331", "X-B3-Sampled": "1" },
+    });
+    await eventually(
+      "joined",
+      () => Promise.resolve(spans.some((s) => s.traceId === traceId)),
+      5000,
+    );
+    const joined = spans.find((s) => s.traceId === traceId && s.kind === "SERVER")!;
+    assert.equal(joined.parentId, "b7ad6b7169203331");
+
+    // A client that says "not sampled" is not traced, and its headers go up as they were.
+    const before = spans.length;
+    seen.length = 0;
+    await request(url, {
+      headers: {
+        "X-B3-TraceId": "1111111111111111",
+        "X-B3-SpanId": "2222222222222222",
+        "X-B3-Sampled": "0",
+      },
+    });
+    assert.equal(seen[0]["x-b3-sampled"], "0");
+    assert.equal(seen[0]["x-b3-spanid"], "2222222222222222");
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(spans.length, before);
+  } finally {
+    await node.stop();
+    await backend.shutdown();
+    await zipkin.shutdown();
+  }
+});
+
+Deno.test("tracing: spec errors name the field", async () => {
+  const node = await startNodeProcess();
+  try {
+    const bad = await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${freePort()}\ntracing:\n  zipkin:\n    serverURL: nope\n` +
+        `    sampleRate: 2\nrules: []\n`,
+    );
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /tracing\.serviceName: is required/);
+    assert.match(bad.stderr, /tracing\.zipkin\.serverURL: must be an http\(s\) URL/);
+    assert.match(bad.stderr, /tracing\.zipkin\.sampleRate: must be at most 1/);
+  } finally {
+    await node.stop();
+  }
+});
