@@ -34,6 +34,7 @@ export type {
   ResiliencePolicySpec,
 } from "./filters/filter.ts";
 export { FilterRegistry } from "./filters/filter.ts";
+export type { ChildSpan, RequestTrace } from "./filters/trace.ts";
 export {
   type Body,
   BodyTooLargeError,
