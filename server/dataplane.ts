@@ -19,7 +19,7 @@ import { isolateHeapTrim } from "./idle_heap_trim.ts";
 import type { BufferedLineWriter } from "./buffered_line_writer.ts";
 import type { LogSink } from "./log.ts";
 import type { ObjectSpec } from "./objects.ts";
-import { Pipeline } from "./pipeline/pipeline.ts";
+import { type LoggerFactory, Pipeline } from "./pipeline/pipeline.ts";
 import type { PipelineSpec } from "./pipeline/spec.ts";
 import { WebSocketServer } from "./websocket/server.ts";
 import type { WebSocketServerSpec } from "./websocket/spec.ts";
@@ -58,85 +58,61 @@ export class DataPlane {
   readonly #specs = new Map<string, string>();
   readonly #errors = new Map<string, string>();
   readonly #log;
+  readonly #loggers: LoggerFactory;
   /** Stops counting this plane's requests as traffic for the heap trim; set once a server runs. */
   #unwatchHeap: (() => void) | undefined;
 
   constructor(options: DataPlaneOptions) {
     this.#options = options;
     this.#log = options.logs.logger(options.scope ?? "dataplane");
+    this.#loggers = (scope) => options.logs.logger(scope);
   }
 
   /** Reconciles with `desired`; returns objects that failed to build. */
   async apply(desired: ObjectSpec[]): Promise<ApplyError[]> {
     const wanted = new Map(desired.map((s) => [s.name, s]));
-    const failures: ApplyError[] = [];
     // Servers go first when deleting and last when creating, so no request
-    // meets a server whose pipeline is not built yet.
-    for (const [name, server] of this.#servers) {
-      if (wanted.get(name)?.kind !== "HTTPServer") {
-        this.#servers.delete(name);
-        this.#forget(name);
-        this.#log.info(`closing server ${name}`);
-        await server.close();
+    // meets a server whose pipeline or global filter is not built yet.
+    await this.#closeGone(this.#servers, "HTTPServer", "server", wanted);
+    await this.#closeGone(this.#webSockets, "WebSocketServer", "WebSocket server", wanted);
+    await this.#closeGone(this.#globalFilters, "GlobalFilter", "global filter", wanted);
+    await this.#closeGone(this.#pipelines, "Pipeline", "pipeline", wanted);
+    const failures: ApplyError[] = [];
+    const build = async <S extends ObjectSpec>(
+      kind: S["kind"],
+      apply: (spec: S) => void | Promise<void>,
+    ) => {
+      for (const spec of desired) {
+        if (spec.kind !== kind || !this.#changed(spec)) continue;
+        try {
+          await apply(spec as S);
+          this.#remember(spec);
+        } catch (e) {
+          failures.push(this.#failed(spec, e));
+        }
       }
-    }
-    for (const [name, server] of this.#webSockets) {
-      if (wanted.get(name)?.kind !== "WebSocketServer") {
-        this.#webSockets.delete(name);
-        this.#forget(name);
-        this.#log.info(`closing WebSocket server ${name}`);
-        await server.close();
-      }
-    }
-    for (const [name, globalFilter] of this.#globalFilters) {
-      if (wanted.get(name)?.kind !== "GlobalFilter") {
-        this.#globalFilters.delete(name);
-        this.#forget(name);
-        this.#log.info(`closing global filter ${name}`);
-        await globalFilter.close();
-      }
-    }
-    for (const [name, pipeline] of this.#pipelines) {
-      if (wanted.get(name)?.kind !== "Pipeline") {
-        this.#pipelines.delete(name);
-        this.#forget(name);
-        this.#log.info(`closing pipeline ${name}`);
-        await pipeline.close();
-      }
-    }
-    for (const spec of desired) {
-      if (spec.kind !== "Pipeline" || !this.#changed(spec)) continue;
-      try {
-        await this.#applyPipeline(spec);
-        this.#remember(spec);
-      } catch (e) {
-        failures.push(this.#failed(spec, e));
-      }
-    }
-    for (const spec of desired) {
-      if (spec.kind !== "GlobalFilter" || !this.#changed(spec)) continue;
-      try {
-        await this.#applyGlobalFilter(spec);
-        this.#remember(spec);
-      } catch (e) {
-        failures.push(this.#failed(spec, e));
-      }
-    }
-    for (const spec of desired) {
-      if (spec.kind !== "HTTPServer" || !this.#changed(spec)) continue;
-      try {
-        this.#applyServer(spec);
-        this.#remember(spec);
-      } catch (e) {
-        failures.push(this.#failed(spec, e));
-      }
-    }
-    for (const spec of desired) {
-      if (spec.kind !== "WebSocketServer" || !this.#changed(spec)) continue;
-      this.#applyWebSocketServer(spec);
-      this.#remember(spec);
-    }
+    };
+    await build<PipelineSpec>("Pipeline", (spec) => this.#applyPipeline(spec));
+    await build<GlobalFilterSpec>("GlobalFilter", (spec) => this.#applyGlobalFilter(spec));
+    await build<HTTPServerSpec>("HTTPServer", (spec) => this.#applyServer(spec));
+    await build<WebSocketServerSpec>("WebSocketServer", (spec) => this.#applyWebSocketServer(spec));
     return failures;
+  }
+
+  /** Closes the objects of `running` that `wanted` no longer has as `kind`. */
+  async #closeGone(
+    running: Map<string, { close(): Promise<void> }>,
+    kind: ObjectSpec["kind"],
+    what: string,
+    wanted: Map<string, ObjectSpec>,
+  ): Promise<void> {
+    for (const [name, object] of running) {
+      if (wanted.get(name)?.kind === kind) continue;
+      running.delete(name);
+      this.#forget(name);
+      this.#log.info(`closing ${what} ${name}`);
+      await object.close();
+    }
   }
 
   #changed(spec: ObjectSpec): boolean {
@@ -160,33 +136,53 @@ export class DataPlane {
     return { name: spec.name, message };
   }
 
-  async #applyPipeline(spec: PipelineSpec): Promise<void> {
-    const previous = this.#pipelines.get(spec.name);
-    const logs = this.#options.logs;
-    const next = new Pipeline(
-      spec,
-      this.#options.filters,
-      (scope) => logs.logger(scope),
-      previous,
-      this.#options.sharedSlots,
+  #applyPipeline(spec: PipelineSpec): Promise<void> {
+    return this.#rebuild(
+      this.#pipelines,
+      spec.name,
+      "pipeline",
+      (previous) =>
+        new Pipeline(
+          spec,
+          this.#options.filters,
+          this.#loggers,
+          previous,
+          this.#options.sharedSlots,
+        ),
     );
-    this.#pipelines.set(spec.name, next);
-    this.#log.info(`${previous ? "updated" : "created"} pipeline ${spec.name}`);
-    await previous?.close(next);
   }
 
-  async #applyGlobalFilter(spec: GlobalFilterSpec): Promise<void> {
-    const previous = this.#globalFilters.get(spec.name);
-    const logs = this.#options.logs;
-    const next = new GlobalFilter(
-      spec,
-      this.#options.filters,
-      (scope) => logs.logger(scope),
-      previous,
-      this.#options.sharedSlots,
+  #applyGlobalFilter(spec: GlobalFilterSpec): Promise<void> {
+    return this.#rebuild(
+      this.#globalFilters,
+      spec.name,
+      "global filter",
+      (previous) =>
+        new GlobalFilter(
+          spec,
+          this.#options.filters,
+          this.#loggers,
+          previous,
+          this.#options.sharedSlots,
+        ),
     );
-    this.#globalFilters.set(spec.name, next);
-    this.#log.info(`${previous ? "updated" : "created"} global filter ${spec.name}`);
+  }
+
+  /**
+   * Builds the next generation of the object called `name` from the one
+   * running, swaps it in, then closes the previous one (but for what the
+   * next took over, such as inherited filters).
+   */
+  async #rebuild<T extends { close(successor?: T): Promise<void> }>(
+    running: Map<string, T>,
+    name: string,
+    what: string,
+    build: (previous: T | undefined) => T,
+  ): Promise<void> {
+    const previous = running.get(name);
+    const next = build(previous);
+    running.set(name, next);
+    this.#log.info(`${previous ? "updated" : "created"} ${what} ${name}`);
     await previous?.close(next);
   }
 
