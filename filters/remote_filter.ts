@@ -17,7 +17,7 @@
 
 import { BodyTooLargeError, type Context, HttpResponse, readAll } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
-import { canonicalHeaderName, HeaderFields } from "./header_fields.ts";
+import { canonicalHeaderName, HeaderFields, isToken, quote } from "./header_fields.ts";
 import { http1Transport, type Transport } from "./proxy/transport.ts";
 import { parseDuration, SpecReader, urlWithProtocol } from "./spec.ts";
 
@@ -173,41 +173,48 @@ class RemoteFilter implements FilterInstance {
     return reply.status === 205 ? RESULT_RESPONSE_ALREADY : "";
   }
 
-  /** Takes the reply's request and response over (checked whole before anything changes). */
+  /** Takes the reply's request and response over, checked whole before anything changes. */
   #apply(ctx: Context, response: HttpResponse, reply: unknown): void {
     if (typeof reply !== "object" || reply === null) throw new TypeError("reply is not an object");
     const { request: re, response: we } = reply as Record<string, Record<string, unknown> | null>;
     if (typeof re !== "object" || re === null) throw new TypeError("reply has no request");
-    const requestHeaders = headerEntries(re.header, "request.header");
+    const request = ctx.request;
+    const method = typeof re.method === "string" && re.method
+      ? re.method.toUpperCase()
+      : request.method;
+    if (!isToken(method)) throw new TypeError(`request.method ${quote(method)} is not a method`);
+    const path = typeof re.path === "string" ? re.path : request.path;
+    if (!path.startsWith("/")) {
+      throw new TypeError(`request.path ${quote(path)} does not start with /`);
+    }
+    const query = typeof re.query === "string" ? re.query : request.query;
+    // HeaderFields refuses invalid names and values here, before any change.
+    const requestHeaders = new HeaderFields(headerEntries(re.header, "request.header"));
     const requestBody = fromBase64(re.body, "request.body");
-    let responseUpdate:
-      | { status: number; headers: [string, string][]; body: Uint8Array | null }
-      | undefined;
+    if (requestBody !== null) requestHeaders.set("content-length", String(requestBody.length));
+    let update: { status: number; headers: HeaderFields; body: Uint8Array | null } | undefined;
     if (we !== null && we !== undefined) {
       const status = we.statusCode;
       if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
         throw new RangeError(`invalid status code: ${status}`);
       }
-      responseUpdate = {
+      update = {
         status,
-        headers: headerEntries(we.header, "response.header"),
+        headers: new HeaderFields(headerEntries(we.header, "response.header")),
         body: fromBase64(we.body, "response.body"),
       };
     }
-    const request = ctx.request;
-    if (typeof re.method === "string" && re.method) request.method = re.method.toUpperCase();
-    if (typeof re.path === "string") request.path = re.path;
-    if (typeof re.query === "string") request.query = re.query;
-    const headers = new HeaderFields();
-    for (const [name, value] of requestHeaders) headers.append(name, value);
-    request.headers = headers;
+    request.method = method;
+    request.path = path;
+    request.query = query;
+    request.headers = requestHeaders;
     request.body = requestBody;
-    if (requestBody !== null) headers.set("content-length", String(requestBody.length));
-    if (responseUpdate === undefined) return;
-    response.status = responseUpdate.status;
-    for (const [name, value] of responseUpdate.headers) response.headers.append(name, value);
-    response.body = responseUpdate.body;
-    response.headers.set("content-length", String(responseUpdate.body?.length ?? 0));
+    if (update === undefined) return;
+    response.status = update.status;
+    const headers = response.headers;
+    update.headers.forEachField((value, name) => headers.append(name, value));
+    response.body = update.body;
+    headers.set("content-length", String(update.body?.length ?? 0));
   }
 }
 

@@ -104,6 +104,14 @@ Deno.test("RemoteFilter: 205 is responseAlready; errors, big bodies and the time
     if (path === "/slow") await new Promise((r) => setTimeout(r, 500));
     if (path === "/error") return new Response("no", { status: 500 });
     if (path === "/garbage") return new Response("{not json");
+    if (path === "/badheader") {
+      return Response.json({
+        request: { ...sent.request, path: "/changed", header: { "Bad Name": ["x"] } },
+      });
+    }
+    if (path === "/badmethod") {
+      return Response.json({ request: { ...sent.request, method: "GET X", path: "/changed" } });
+    }
     if (path === "/badstatus") {
       return Response.json({ request: sent.request, response: { statusCode: 700 } });
     }
@@ -137,7 +145,7 @@ Deno.test("RemoteFilter: 205 is responseAlready; errors, big bodies and the time
     assert.equal(blocked.response!.status, 403);
     assert.equal(await blocked.response!.text(), "blocked");
 
-    for (const path of ["/error", "/garbage", "/badstatus"]) {
+    for (const path of ["/error", "/garbage", "/badstatus", "/badheader", "/badmethod"]) {
       const ctx = contextWith({ path });
       assert.equal(await filter(service.url).handle(ctx), "failed", path);
       assert.equal(ctx.response!.status, 503, path);
