@@ -20,7 +20,7 @@ export const CONNECTION_SPECIFIC_FIELDS: ReadonlySet<string> = new Set([
  * By char code below 128: 1 for chars allowed in a lower-case field name
  * (an RFC 9110 token without A-Z), 2 for A-Z, 0 for the rest.
  */
-export const LOWER_NAME_CHARS: Uint8Array = new Uint8Array(128);
+const LOWER_NAME_CHARS: Uint8Array = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") {
   LOWER_NAME_CHARS[c.charCodeAt(0)] = 1;
 }

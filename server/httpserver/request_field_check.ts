@@ -14,14 +14,13 @@
  * @module
  */
 
-import { knownFieldName } from "../../filters/header_fields.ts";
+import { isToken, knownFieldName } from "../../filters/header_fields.ts";
 import { parseContentLength } from "../../filters/proxy/http1_parser.ts";
 import {
   CONNECTION_SPECIFIC_FIELDS,
   fieldNameProblem,
   fieldValueProblem,
   isAuthority,
-  LOWER_NAME_CHARS,
 } from "./field_rules.ts";
 
 /**
@@ -172,12 +171,7 @@ export class RequestFieldCheck {
 
   #checkMethod(method: string): void {
     if (method.length === 0) throw this.#malformed("empty :method");
-    for (let i = 0; i < method.length; i++) {
-      const code = method.charCodeAt(i);
-      if (code >= 128 || LOWER_NAME_CHARS[code] === 0) {
-        throw this.#malformed(`:method ${JSON.stringify(method)} is not a token`);
-      }
-    }
+    if (!isToken(method)) throw this.#malformed(`:method ${JSON.stringify(method)} is not a token`);
   }
 
   #checkAuthority(authority: string, field: string): void {
