@@ -15,6 +15,7 @@
  * @module
  */
 
+import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { BodyTooLargeError, type Context, HttpResponse, readAll } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { canonicalHeaderName, HeaderFields, isToken, quote } from "./header_fields.ts";
@@ -52,18 +53,13 @@ function validate(raw: Record<string, unknown>): RemoteFilterSpec {
 
 /** Go's JSON for a byte slice: base64, or null for none. */
 function base64(bytes: Uint8Array | null): string | null {
-  if (bytes === null) return null;
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(text);
+  return bytes === null ? null : encodeBase64(bytes);
 }
 
 function fromBase64(text: unknown, field: string): Uint8Array | null {
   if (text === null || text === undefined) return null;
   if (typeof text !== "string") throw new TypeError(`${field} is not a base64 string`);
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  return decodeBase64(text);
 }
 
 /** Headers as Go's http.Header marshals them (repeated fields other than Set-Cookie come joined). */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { encodeBase64 } from "../base64.ts";
 import { structFields } from "./fmt.ts";
 import { formatFloat } from "./strconv.ts";
 import { formatTime } from "./gotime.ts";
@@ -80,12 +81,6 @@ export function formatJSONFloat(f: number): string {
 
 const VALID_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 
-function base64(bytes: Uint8Array): string {
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin);
-}
-
 /**
  * Go's `json.Marshal` (with `indent`, `MarshalIndent(v, "", indent)`).
  * Throws like Go for NaN, infinities and functions.
@@ -130,7 +125,7 @@ export function marshalJSON(v: unknown, options: MarshalOptions = {}): string {
     }
     seen.add(obj);
     try {
-      if (x instanceof Uint8Array) return '"' + base64(x) + '"';
+      if (x instanceof Uint8Array) return '"' + encodeBase64(x) + '"';
       if (Array.isArray(x)) {
         if (x.length === 0) return goTypeOf(x)?.isNil ? "null" : "[]";
         return "[" + x.map((e) => nl + enc(e === undefined ? null : e, depth + 1)).join(",") +
