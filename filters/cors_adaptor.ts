@@ -17,7 +17,7 @@
 import { type Context, HttpResponse } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { headerNameProblem } from "./header_adapt.ts";
-import { canonicalHeaderName } from "./header_fields.ts";
+import { canonicalHeaderKey } from "./header_fields.ts";
 import { SpecReader } from "./spec.ts";
 
 /** The CORSAdaptor spec, normalized. */
@@ -97,7 +97,7 @@ class CORSAdaptor implements FilterInstance {
     const headers = spec.allowedHeaders.length ? spec.allowedHeaders : DEFAULT_HEADERS;
     this.#anyHeader = headers.includes("*");
     this.#headers = new Set([...headers, "Origin"].map((h) => h.toLowerCase()));
-    this.#exposed = spec.exposedHeaders.map(canonicalHeaderName).join(", ");
+    this.#exposed = spec.exposedHeaders.map(canonicalHeaderKey).join(", ");
     this.#credentials = spec.allowCredentials;
     this.#maxAge = spec.maxAge > 0 ? String(spec.maxAge) : "";
     this.#supportRequests = spec.supportCORSRequest;
@@ -137,7 +137,7 @@ class CORSAdaptor implements FilterInstance {
     if (origin === null || origin === "" || !this.#originAllowed(origin)) return;
     if (!this.#methodAllowed(method)) return;
     const headers = (asked ?? "").split(",").map((h) => h.trim()).filter((h) => h !== "")
-      .map(canonicalHeaderName);
+      .map(canonicalHeaderKey);
     if (!this.#anyHeader && !headers.every((h) => this.#headers.has(h.toLowerCase()))) return;
     out.set("access-control-allow-origin", this.#anyOrigin ? "*" : origin);
     out.set("access-control-allow-methods", method.toUpperCase());

@@ -231,9 +231,16 @@ export function forEachHeaderField(
   else headers.forEach(fn);
 }
 
-/** `name` as Go's CanonicalHeaderKey writes it: "x-requested-with" -> "X-Requested-With". */
-export function canonicalHeaderName(name: string): string {
-  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash, c) => dash + c.toUpperCase());
+/** Go's textproto.CanonicalMIMEHeaderKey: "x-rss-url" -> "X-Rss-Url"; a name that is not a token stays as it is. */
+export function canonicalHeaderKey(s: string): string {
+  if (!isToken(s)) return s;
+  let upper = true;
+  let out = "";
+  for (const c of s) {
+    out += upper ? c.toUpperCase() : c.toLowerCase();
+    upper = c === "-";
+  }
+  return out;
 }
 
 /** Whether `value` is a `Headers` or a {@linkcode HeaderFields}. */

@@ -18,7 +18,8 @@
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { BodyTooLargeError, type Context, HttpResponse, readAll } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
-import { canonicalHeaderName, HeaderFields, isToken, quote } from "./header_fields.ts";
+import { goHeader } from "./builder_data.ts";
+import { HeaderFields, isToken, quote } from "./header_fields.ts";
 import { http1Transport, type Transport } from "./proxy/transport.ts";
 import { parseDuration, SpecReader, urlWithProtocol } from "./spec.ts";
 
@@ -60,17 +61,6 @@ function fromBase64(text: unknown, field: string): Uint8Array | null {
   if (text === null || text === undefined) return null;
   if (typeof text !== "string") throw new TypeError(`${field} is not a base64 string`);
   return decodeBase64(text);
-}
-
-/** Headers as Go's http.Header marshals them (repeated fields other than Set-Cookie come joined). */
-function headerObject(headers: Headers): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  headers.forEach((value, name) => {
-    if (name !== "set-cookie") out[canonicalHeaderName(name)] = [value];
-  });
-  const cookies = headers.getSetCookie();
-  if (cookies.length) out["Set-Cookie"] = cookies;
-  return out;
 }
 
 /** The header map of a reply: name to a list of values. */
@@ -138,12 +128,12 @@ class RemoteFilter implements FilterInstance {
         query: request.query,
         fragment: "",
         proto: request.proto,
-        header: headerObject(request.rawHeaders),
+        header: goHeader(request.rawHeaders),
         body: base64(requestBody),
       },
       response: {
         statusCode: response.status,
-        header: headerObject(response.rawHeaders),
+        header: goHeader(response.rawHeaders),
         body: base64(responseBody),
       },
     });

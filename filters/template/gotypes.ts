@@ -5,20 +5,10 @@
  * @module
  */
 
-import { isToken } from "../header_fields.ts";
+import { canonicalHeaderKey } from "../header_fields.ts";
 import { type GoType, withGoType } from "./values.ts";
 
-/** Go's textproto.CanonicalMIMEHeaderKey: "x-rss-url" -> "X-Rss-Url". */
-export function canonicalHeaderKey(s: string): string {
-  if (!isToken(s)) return s;
-  let upper = true;
-  let out = "";
-  for (const c of s) {
-    out += upper ? c.toUpperCase() : c.toLowerCase();
-    upper = c === "-";
-  }
-  return out;
-}
+export { canonicalHeaderKey };
 
 /** Go's `[]string`. */
 export const STRING_SLICE: GoType = { name: "[]string" };
