@@ -59,16 +59,22 @@ function incomingB3(request: HttpRequest): Incoming {
   return { sampled };
 }
 
-/** "host:port" as a Zipkin endpoint. */
-function endpoint(hostport: string | undefined): { ipv4?: string; ipv6?: string; port?: number } {
-  if (!hostport) return {};
-  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(hostport);
-  if (!m) return {};
-  const host = m[1];
-  const port = m[2] ? Number(m[2]) : undefined;
-  if (host.includes(":")) return { ipv6: host, port };
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) return { ipv4: host, port };
-  return { port };
+type Endpoint = { ipv4?: string; ipv6?: string; port?: number };
+
+/** An address as a Zipkin endpoint: an IPv4 or IPv6 address in its field, a host name in none. */
+function ipEndpoint(host: string): Endpoint {
+  if (host.includes(":")) return { ipv6: host };
+  return /^\d+\.\d+\.\d+\.\d+$/.test(host) ? { ipv4: host } : {};
+}
+
+/** "host:port", "[v6]:port" or a host alone as a Zipkin endpoint. */
+function hostPortEndpoint(hostport: string): Endpoint {
+  const m = /^(?:\[([^\]]+)\]|([^:]*))(?::(\d+))?$/.exec(hostport);
+  // No match: a bare IPv6 address.
+  if (!m) return ipEndpoint(hostport);
+  const endpoint = ipEndpoint(m[1] ?? m[2]);
+  if (m[3]) endpoint.port = Number(m[3]);
+  return endpoint;
 }
 
 /** Makes the spans of one HTTPServer. */
@@ -80,7 +86,11 @@ export class Tracer {
   constructor(spec: TracingSpec, log: Logger) {
     this.#spec = spec;
     this.#reporter = new ZipkinReporter(spec.zipkin.serverURL, log);
-    this.#local = { serviceName: spec.serviceName, ...endpoint(spec.zipkin.hostport) };
+    const hostport = spec.zipkin.hostport;
+    this.#local = {
+      serviceName: spec.serviceName,
+      ...(hostport ? hostPortEndpoint(hostport) : {}),
+    };
   }
 
   /** The server span of a request named `name`, or undefined when it is not sampled. */
@@ -107,7 +117,7 @@ export class Tracer {
     };
     if (joined && !shared) span.parentId = incoming.spanId;
     if (shared) span.shared = true;
-    if (realIP) span.remoteEndpoint = endpoint(realIP.includes(":") ? `[${realIP}]` : realIP);
+    if (realIP) span.remoteEndpoint = ipEndpoint(realIP);
     return new ServerSpan(span, this.#reporter, performance.now());
   }
 
