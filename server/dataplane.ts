@@ -22,6 +22,7 @@ import type { ObjectSpec } from "./objects.ts";
 import { type LoggerFactory, Pipeline } from "./pipeline/pipeline.ts";
 import type { PipelineSpec } from "./pipeline/spec.ts";
 import { WebSocketServer } from "./websocket/server.ts";
+import { type AutoCertState, emptyAutoCertState } from "./autocert/state.ts";
 import type { WebSocketServerSpec } from "./websocket/spec.ts";
 
 /** What a data plane needs from its node. */
@@ -59,6 +60,10 @@ export class DataPlane {
   readonly #errors = new Map<string, string>();
   readonly #log;
   readonly #loggers: LoggerFactory;
+  /** The AutoCertManager's certificates and challenge answers, as last given. */
+  #autoCertState: AutoCertState = emptyAutoCertState();
+  /** Challenge answers by token, shared by every server of this plane. */
+  readonly #acmeChallenges = new Map<string, string>();
   /** Stops counting this plane's requests as traffic for the heap trim; set once a server runs. */
   #unwatchHeap: (() => void) | undefined;
 
@@ -68,8 +73,23 @@ export class DataPlane {
     this.#loggers = (scope) => options.logs.logger(scope);
   }
 
-  /** Reconciles with `desired`; returns objects that failed to build. */
-  async apply(desired: ObjectSpec[]): Promise<ApplyError[]> {
+  /**
+   * Reconciles with `desired`, serving the AutoCertManager's certificates
+   * and challenge answers in `autoCert`; returns objects that failed to build.
+   */
+  async apply(desired: ObjectSpec[], autoCert?: AutoCertState): Promise<ApplyError[]> {
+    if (autoCert) {
+      this.#autoCertState = autoCert;
+      this.#acmeChallenges.clear();
+      for (const [token, answer] of Object.entries(autoCert.challenges)) {
+        this.#acmeChallenges.set(token, answer);
+      }
+    }
+    desired = desired.map((spec) =>
+      spec.kind === "HTTPServer" && spec.autoCert
+        ? withManagedCerts(spec, this.#autoCertState)
+        : spec
+    );
     const wanted = new Map(desired.map((s) => [s.name, s]));
     // Servers go first when deleting and last when creating, so no request
     // meets a server whose pipeline or global filter is not built yet.
@@ -206,6 +226,7 @@ export class DataPlane {
         quic: this.#options.quic,
         planes: this.#options.planes,
         http1Server: this.#options.http1Server,
+        acmeChallenges: this.#acmeChallenges,
       }),
     );
     this.#log.info(`created server ${spec.name} on port ${spec.port}`);
@@ -264,4 +285,19 @@ export class DataPlane {
     this.#pipelines.clear();
     this.#specs.clear();
   }
+}
+
+/**
+ * `spec` serving the managed certificates too, ahead of its own (their
+ * names are exact): a new or renewed certificate changes the spec, which
+ * restarts its listener.
+ */
+function withManagedCerts(spec: HTTPServerSpec, state: AutoCertState): HTTPServerSpec {
+  const certs: Record<string, string> = {};
+  const keys: Record<string, string> = {};
+  for (const [domain, pair] of Object.entries(state.certs)) {
+    certs[`autocert:${domain}`] = pair.cert;
+    keys[`autocert:${domain}`] = pair.key;
+  }
+  return { ...spec, certs: { ...certs, ...spec.certs }, keys: { ...keys, ...spec.keys } };
 }

@@ -24,6 +24,11 @@ import { type NodeOptions, resolveDir, splitHostPort, workerIsolates } from "./o
 import { joinPath } from "./paths.ts";
 import { loadPlugins } from "./plugins.ts";
 import { Supervisor } from "./supervisor.ts";
+import { AutoCertController } from "./autocert/manager.ts";
+import type { AutoCertManagerSpec } from "./autocert/spec.ts";
+import type { AutoCertState } from "./autocert/state.ts";
+import type { EtcdStore } from "../cluster/etcd_store.ts";
+import { soleLeadership } from "../cluster/leadership.ts";
 import { WorkerPlane } from "./workers/worker_plane.ts";
 
 /** What runs the traffic objects: in this isolate, or in worker isolates. */
@@ -115,12 +120,26 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       });
     // The names last applied, so the status sync knows what to report.
     let running: readonly string[] = [];
+    const autoCert = new AutoCertController({
+      store,
+      log: logs.logger("autocert"),
+      lead: (signal) =>
+        "campaign" in store
+          ? (store as EtcdStore).campaign("autocert", signal)
+          : Promise.resolve(soleLeadership(signal)),
+      syncDataPlanes: () => supervisor.sync(),
+      // Other members learn of a challenge answer through their watches.
+      propagationMs: cluster.mode === "standalone" ? 0 : 1_000,
+    });
     const supervisor = new Supervisor({
       store,
       sink: {
-        apply(desired: ObjectSpec[]) {
+        apply(desired: ObjectSpec[], autoCertState: AutoCertState) {
           running = desired.map((spec) => spec.name);
-          return dataPlane.apply(desired);
+          autoCert.update(
+            desired.filter((spec): spec is AutoCertManagerSpec => spec.kind === "AutoCertManager"),
+          );
+          return dataPlane.apply(desired, autoCertState);
         },
       },
       filters,
@@ -129,14 +148,16 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     });
     cleanups.unshift(() => dataPlane.close());
     cleanups.unshift(() => supervisor.stop());
+    cleanups.unshift(() => autoCert.close());
     await supervisor.start();
+    const statusOf = async (name: string) => autoCert.status(name) ?? await dataPlane.status(name);
 
     const membership = startMembership(cluster, {
       options,
       collect: async () => {
         const statuses = new Map<string, Record<string, unknown>>();
         for (const name of running) {
-          const status = await dataPlane.status(name);
+          const status = await statusOf(name);
           if (status) statuses.set(name, status);
         }
         return statuses;
@@ -161,7 +182,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
           store,
           filters,
           memberName: options.name,
-          localStatus: async (name) => await dataPlane.status(name),
+          localStatus: statusOf,
           members: () => listMembers(store, cluster.aliveWindowMs),
           purgeMember: (name) => purgeMember(store, name),
         });

@@ -6,6 +6,7 @@
  */
 
 import type { FilterRegistry } from "../filters/filter.ts";
+import { type AutoCertManagerSpec, readAutoCertManagerSpec } from "./autocert/spec.ts";
 import { isPlainObject, SpecError, SpecReader } from "../filters/spec.ts";
 import { type GlobalFilterSpec, readGlobalFilterSpec } from "./globalfilter/spec.ts";
 import { type HTTPServerSpec, readHTTPServerSpec } from "./httpserver/spec.ts";
@@ -13,10 +14,21 @@ import { type PipelineSpec, readPipelineSpec } from "./pipeline/spec.ts";
 import { readWebSocketServerSpec, type WebSocketServerSpec } from "./websocket/spec.ts";
 
 /** Any normalized object spec. */
-export type ObjectSpec = HTTPServerSpec | PipelineSpec | WebSocketServerSpec | GlobalFilterSpec;
+export type ObjectSpec =
+  | HTTPServerSpec
+  | PipelineSpec
+  | WebSocketServerSpec
+  | GlobalFilterSpec
+  | AutoCertManagerSpec;
 
 /** The object kinds a node runs, with the v1 spellings they accept. */
-export const OBJECT_KINDS = ["GlobalFilter", "HTTPServer", "Pipeline", "WebSocketServer"] as const;
+export const OBJECT_KINDS = [
+  "AutoCertManager",
+  "GlobalFilter",
+  "HTTPServer",
+  "Pipeline",
+  "WebSocketServer",
+] as const;
 const KIND_ALIASES: Record<string, string> = { HTTPPipeline: "Pipeline" };
 
 const NAME = /^[A-Za-z0-9\-_.~]{1,253}$/;
@@ -51,6 +63,7 @@ export function validateObject(raw: unknown, filters: FilterRegistry): ObjectSpe
   else if (kind === "Pipeline") spec = readPipelineSpec(r, name, filters);
   else if (kind === "WebSocketServer") spec = readWebSocketServerSpec(r, name);
   else if (kind === "GlobalFilter") spec = readGlobalFilterSpec(r, name, filters);
+  else if (kind === "AutoCertManager") spec = readAutoCertManagerSpec(r, name);
   if (spec) r.finish();
   r.throwIfProblems();
   return spec!;

@@ -1,5 +1,6 @@
 /**
- * The supervisor keeps the data plane equal to the objects in the store:
+ * The supervisor keeps the data plane equal to the objects in the store
+ * (and the AutoCertManager's certificates and challenge answers there):
  * a watch on the object keys plus a periodic full resync (a missed event
  * cannot leave the node stale). Syncs are serialized; a change during a sync
  * schedules one more.
@@ -11,10 +12,11 @@ import { keys, type Store } from "../cluster/store.ts";
 import type { FilterRegistry, Logger } from "../filters/filter.ts";
 import { SpecError } from "../filters/spec.ts";
 import { type ObjectSpec, validateObject } from "./objects.ts";
+import { autoCertKeys, type AutoCertState, readAutoCertState } from "./autocert/state.ts";
 
 /** Where the supervisor sends the desired objects. */
 export interface ObjectSink {
-  apply(desired: ObjectSpec[]): Promise<unknown>;
+  apply(desired: ObjectSpec[], autoCert: AutoCertState): Promise<unknown>;
 }
 
 /** Options for {@linkcode Supervisor}. */
@@ -44,6 +46,7 @@ export class Supervisor {
   async start(): Promise<void> {
     await this.sync();
     this.#o.store.watch(keys.objectPrefix, () => this.sync(), this.#abort.signal);
+    this.#o.store.watch(autoCertKeys.prefix, () => this.sync(), this.#abort.signal);
     this.#timer = setInterval(() => this.sync(), this.#o.resyncMs ?? 60_000);
     Deno.unrefTimer(this.#timer as unknown as number);
   }
@@ -70,9 +73,10 @@ export class Supervisor {
   }
 
   async #syncOnce(): Promise<void> {
-    let stored;
+    let stored, autoCert;
     try {
       stored = await this.#o.store.range(keys.objectPrefix);
+      autoCert = readAutoCertState(await this.#o.store.range(autoCertKeys.prefix));
       this.#lastError = "";
     } catch (e) {
       // Keep serving the last applied config until the store answers again.
@@ -89,7 +93,7 @@ export class Supervisor {
         this.#o.log.error(`stored object ${kv.key} is invalid, not applied: ${why}`);
       }
     }
-    await this.#o.sink.apply(desired);
+    await this.#o.sink.apply(desired, autoCert);
   }
 
   /** Stops following the store. */

@@ -16,6 +16,7 @@ const NEEDS: Record<string, Record<string, string>> = {
     openssl: "openssl",
     curl: "curl",
     h2load: "nghttp2-client",
+    pebble: "pebble",
   },
   bench: {
     nginx: "nginx-light",

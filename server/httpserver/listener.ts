@@ -102,6 +102,9 @@ export async function startListener(
   const hostname = spec.address ?? "0.0.0.0";
   if (!spec.https) return startPlainListener(spec, hostname, handler, options);
   const pairs = certPairs(spec);
+  if (pairs.length === 0) {
+    throw new Error("no certificate yet: waiting for the AutoCertManager to obtain one");
+  }
   const own = options.http1Server !== "deno" &&
     (pairs.length === 1 || sniResolverSymbol !== undefined);
   let tcp: Listener;

@@ -21,6 +21,7 @@ import { type HTTPServerSpec, listenerChanged } from "./spec.ts";
 import { type Http1ServerKind, type Listener, startListener } from "./listener.ts";
 import { ListenRetry } from "../listen_retry.ts";
 import { ServerSpan, Tracer } from "../tracing/tracer.ts";
+import { CHALLENGE_PATH } from "../autocert/state.ts";
 
 /** What routes a request to a pipeline. */
 export interface PipelineHandler {
@@ -49,6 +50,8 @@ export interface HTTPServerEnv {
   planes?: number;
   /** What serves plain HTTP/1.1. @default {"builtin"} */
   http1Server?: Http1ServerKind;
+  /** ACME HTTP-01 answers by token (the AutoCertManager's), answered before routing. */
+  acmeChallenges?: ReadonlyMap<string, string>;
 }
 
 const DRAIN_MS = 30_000;
@@ -163,6 +166,14 @@ export class HTTPServer {
     const path = request.path;
     // The access log shows the request line as received, before filters change it.
     const requestLine = this.#env.accessLog ? `${request.method} ${request.url}` : "";
+    const challenges = this.#env.acmeChallenges;
+    if (challenges !== undefined && challenges.size > 0 && path.startsWith(CHALLENGE_PATH)) {
+      const answer = challenges.get(path.slice(CHALLENGE_PATH.length));
+      if (answer !== undefined) {
+        this.#record(200, start, undefined);
+        return new HttpResponse(200, { "content-type": "text/plain" }, answer);
+      }
+    }
     const ip = mux.usesIP ? client.realIP : "";
     const route = mux.route(request.host, request.method, path, (n) => headers.get(n), ip);
     if (typeof route === "number") return this.#finish(request, requestLine, route, start, client);

@@ -49,6 +49,8 @@ export interface HTTPServerSpec {
   keepAliveTimeout: string;
   https: boolean;
   http3: boolean;
+  /** Certificates come from the AutoCertManager too (chosen by server name). */
+  autoCert?: boolean;
   certBase64?: string;
   keyBase64?: string;
   certs: Record<string, string>;
@@ -103,19 +105,19 @@ export function readHTTPServerSpec(r: SpecReader, name: string): HTTPServerSpec 
     const tracing = r.object("tracing", readTracingSpec);
     if (tracing) spec.tracing = tracing;
   }
-  for (const unsupported of ["autoCert", "caCertBase64"]) {
-    if (r.has(unsupported) && r.raw[unsupported] !== false && r.raw[unsupported] !== "") {
-      r.problem(unsupported, "is not supported by this node yet");
-    } else r.ignore(unsupported);
-  }
+  if (r.bool("autoCert", false)) spec.autoCert = true;
+  if (r.has("caCertBase64") && r.raw.caCertBase64 !== "") {
+    r.problem("caCertBase64", "is not supported by this node yet");
+  } else r.ignore("caCertBase64");
 
   if (spec.http3 && !spec.https) r.problem("http3", "needs https: true");
+  if (spec.autoCert && !spec.https) r.problem("autoCert", "needs https: true");
   if (spec.https) {
     if (!!certBase64 !== !!keyBase64) {
       r.problem(certBase64 ? "keyBase64" : "certBase64", "is required with the other one");
     }
-    if (!certBase64 && !Object.keys(spec.certs).length) {
-      r.problem("https", "needs certBase64/keyBase64 or certs/keys");
+    if (!certBase64 && !Object.keys(spec.certs).length && !spec.autoCert) {
+      r.problem("https", "needs certBase64/keyBase64, certs/keys or autoCert: true");
     }
     for (const certName of Object.keys(spec.certs)) {
       if (!(certName in spec.keys)) {
@@ -199,6 +201,7 @@ function readPath(r: SpecReader): PathSpec {
 export function listenerChanged(a: HTTPServerSpec, b: HTTPServerSpec): boolean {
   return a.port !== b.port || a.address !== b.address || a.https !== b.https ||
     a.keepAliveTimeout !== b.keepAliveTimeout || a.maxConnections !== b.maxConnections ||
-    a.http3 !== b.http3 || a.certBase64 !== b.certBase64 || a.keyBase64 !== b.keyBase64 ||
+    a.http3 !== b.http3 || a.autoCert !== b.autoCert || a.certBase64 !== b.certBase64 ||
+    a.keyBase64 !== b.keyBase64 ||
     JSON.stringify([a.certs, a.keys]) !== JSON.stringify([b.certs, b.keys]);
 }

@@ -5,6 +5,7 @@
  */
 
 import type { ObjectSpec } from "../objects.ts";
+import type { AutoCertState } from "../autocert/state.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
 
 /** How a worker sets itself up. */
@@ -27,7 +28,7 @@ export interface WorkerInit {
 
 /** A request from the control plane. */
 export type WorkerRequest =
-  | { type: "apply"; id: number; objects: ObjectSpec[] }
+  | { type: "apply"; id: number; objects: ObjectSpec[]; autoCert?: AutoCertState }
   | { type: "status"; id: number; name: string }
   | { type: "close"; id: number };
 

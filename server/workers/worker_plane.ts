@@ -8,6 +8,7 @@
 
 import type { ApplyError } from "../dataplane.ts";
 import type { ObjectSpec } from "../objects.ts";
+import type { AutoCertState } from "../autocert/state.ts";
 import { toFileUrl } from "../paths.ts";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
@@ -110,9 +111,11 @@ export class WorkerPlane {
   }
 
   /** Applies the desired objects in every worker; failures are merged by name. */
-  async apply(objects: ObjectSpec[]): Promise<ApplyError[]> {
+  async apply(objects: ObjectSpec[], autoCert?: AutoCertState): Promise<ApplyError[]> {
     const results = await Promise.all(
-      this.#workers.map((w) => w.call({ type: "apply", objects }) as Promise<ApplyError[]>),
+      this.#workers.map((w) =>
+        w.call({ type: "apply", objects, autoCert }) as Promise<ApplyError[]>
+      ),
     );
     const byName = new Map<string, ApplyError>();
     for (const list of results) for (const e of list) byName.set(e.name, e);

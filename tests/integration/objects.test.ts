@@ -61,6 +61,7 @@ Deno.test("objects: create, get, list, update, delete with the right statuses", 
 
     const kinds = await request(`${api}/object-kinds`, { headers: { accept: "application/json" } });
     assert.deepEqual(JSON.parse(kinds.body), [
+      "AutoCertManager",
       "GlobalFilter",
       "HTTPServer",
       "Pipeline",

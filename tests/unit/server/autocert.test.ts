@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { certificateRequest, ecdsaSignatureToDer } from "../../../server/autocert/csr.ts";
+import { base64url, jwkThumbprint, pem } from "../../../server/autocert/acme_client.ts";
+import { readAutoCertState } from "../../../server/autocert/state.ts";
+
+Deno.test("certificateRequest: openssl verifies its signature and reads the names", async () => {
+  const keys = await crypto.subtle.generateKey(
+    { name: "ECDSA", namedCurve: "P-256" },
+    true,
+    ["sign", "verify"],
+  ) as CryptoKeyPair;
+  const der = await certificateRequest(["a.example.com", "b.example.com"], keys);
+  const child = new Deno.Command("openssl", {
+    args: ["req", "-noout", "-verify", "-text"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(pem("CERTIFICATE REQUEST", der)));
+  await writer.close();
+  const out = await child.output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, text);
+  assert.match(text, /verify OK/);
+  assert.match(text, /Subject: CN ?= ?a\.example\.com/);
+  assert.match(text, /DNS:a\.example\.com, DNS:b\.example\.com/);
+  assert.match(text, /ecdsa-with-SHA256/);
+});
+
+Deno.test("ecdsaSignatureToDer: minimal integers, a zero byte before a set high bit", () => {
+  const raw = new Uint8Array(64);
+  raw[0] = 0x80; // r: high bit set -> 00 80 00 ... (33 bytes)
+  raw[62] = 0x01; // s: leading zeros dropped -> 01 00 (2 bytes)
+  const der = ecdsaSignatureToDer(raw);
+  assert.deepEqual([...der.subarray(0, 5)], [0x30, 2 + 33 + 2 + 2, 0x02, 33, 0x00]);
+  assert.deepEqual([...der.subarray(-4)], [0x02, 2, 0x01, 0x00]);
+});
+
+Deno.test("base64url and the JWK thumbprint's canonical form (RFC 7515, RFC 7638)", async () => {
+  assert.equal(base64url(Uint8Array.of(0xfb, 0xff, 0xfe)), "-__-");
+  assert.equal(base64url("a"), "YQ");
+  const jwk = { kty: "EC", crv: "P-256", x: "X", y: "Y", d: "secret", use: "sig" };
+  const expected = new Uint8Array(
+    await crypto.subtle.digest(
+      "SHA-256",
+      new TextEncoder().encode('{"crv":"P-256","kty":"EC","x":"X","y":"Y"}'),
+    ),
+  );
+  assert.equal(await jwkThumbprint(jwk), base64url(expected));
+});
+
+Deno.test("readAutoCertState: certificates by domain, answers by token, damaged entries skipped", () => {
+  const state = readAutoCertState([
+    { key: "/autocert/certs/a.test", value: JSON.stringify({ cert: "C", key: "K" }), revision: 1 },
+    { key: "/autocert/certs/b.test", value: "{not json", revision: 1 },
+    { key: "/autocert/certs/c.test", value: JSON.stringify({ cert: 1 }), revision: 1 },
+    { key: "/autocert/challenges/tok", value: "tok.thumb", revision: 1 },
+    { key: "/autocert/accounts/m", value: "{}", revision: 1 },
+  ]);
+  assert.deepEqual(state, {
+    certs: { "a.test": { cert: "C", key: "K" } },
+    challenges: { tok: "tok.thumb" },
+  });
+});
