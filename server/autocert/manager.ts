@@ -35,7 +35,8 @@ export interface AutoCertEnv {
 interface DomainStatus {
   name: string;
   state: "valid" | "obtaining" | "failed" | "waiting";
-  notAfter?: string;
+  /** When the certificate served expires (Easegress's name). */
+  expireTime?: string;
   error?: string;
   lastAttempt?: string;
 }
@@ -140,7 +141,11 @@ export class AutoCertController {
         const stored = await this.#stored(domain.name);
         const expires = stored ? Date.parse(stored.notAfter) : 0;
         if (stored && expires - renewBeforeMs > Date.now()) {
-          Object.assign(status, { state: "valid", notAfter: stored.notAfter, error: undefined });
+          Object.assign(status, {
+            state: "valid",
+            expireTime: stored.notAfter,
+            error: undefined,
+          });
           nextCheck = Math.min(nextCheck, expires - renewBeforeMs);
           continue;
         }
@@ -156,7 +161,7 @@ export class AutoCertController {
             obtained: new Date().toISOString(),
           };
           await this.#env.store.put(autoCertKeys.cert(domain.name), JSON.stringify(record));
-          Object.assign(status, { state: "valid", notAfter, error: undefined });
+          Object.assign(status, { state: "valid", expireTime: notAfter, error: undefined });
           this.#env.log.info(
             `autocert: certificate for ${domain.name} obtained, valid until ${notAfter}`,
           );

@@ -4,12 +4,14 @@
  * `pebble-challtestsrv` to 127.0.0.1 and fetches HTTP-01 answers from the
  * node's plain HTTPServer: certificates are obtained for two domains,
  * served by SNI on an `autoCert` HTTPServer over HTTP/1.1 and HTTP/2 in
- * two workers, kept across a restart without a new order, and bad specs
- * are refused.
+ * two workers, kept across a restart without a new order, shared by the
+ * nodes of a cluster (one order, whichever node the CA's check reaches),
+ * and bad specs are refused.
  */
 
 import assert from "node:assert/strict";
-import { freePort, startNodeProcess } from "./helpers.ts";
+import { eventually, freePort, type NodeProcess, startNodeProcess } from "./helpers.ts";
+import { TestEtcdCluster } from "./cluster/etcd_fixture.ts";
 
 async function run(cmd: string, args: string[], env?: Record<string, string>) {
   const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" })
@@ -77,8 +79,8 @@ interface Acme {
   directory: string;
   /** Pebble's root, which its certificates chain to. */
   root(): Promise<string>;
-  /** How many orders were finalized so far. */
-  finalized(): number;
+  /** How many certificates were issued so far. */
+  issued(): number;
   stop(): Promise<void>;
 }
 
@@ -155,7 +157,7 @@ async function startPebble(dir: string, httpPort: number): Promise<Acme> {
       const r = await fetch(`https://127.0.0.1:${managementPort}/roots/0`, { client });
       return await r.text();
     },
-    finalized: () => log.split("\n").filter((l) => /POST \/finalize-order\//.test(l)).length,
+    issued: () => log.split("\n").filter((l) => /Issued certificate serial/.test(l)).length,
     async stop() {
       client.close();
       for (const p of [pebble, dns]) {
@@ -185,20 +187,11 @@ async function fetchAs(name: string, port: number, root: string, http2: boolean)
   return { code: r.code, subject, protocol, body: r.stdout, stderr: r.stderr };
 }
 
-Deno.test("AutoCertManager: certificates from an ACME CA by HTTP-01, served by server name, kept across a restart", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "eg-acme-" });
-  const httpPort = freePort();
-  const httpsPort = freePort();
-  const acme = await startPebble(dir, httpPort);
-  const env = { DENO_CERT: `${dir}/ca.pem` };
-  let node = await startNodeProcess({ args: ["--workers", "2"], env });
-  try {
-    const rootFile = `${dir}/pebble-root.pem`;
-    await Deno.writeTextFile(rootFile, await acme.root());
-    const objects = `kind: AutoCertManager
+function autoCertObjects(directory: string, httpPort: number, httpsPort: number): string {
+  return `kind: AutoCertManager
 name: autocert
 email: admin@example.com
-directoryURL: ${acme.directory}
+directoryURL: ${directory}
 renewBefore: 720h
 domains:
   - name: a.test
@@ -231,38 +224,58 @@ rules:
       - pathPrefix: /
         backend: hello
 `;
-    const created = await node.ctl(["object", "create"], objects);
+}
+
+/** Waits until `name` is served on `port` with its own certificate (HTTP/2), at most 60 s. */
+async function waitForCertificate(name: string, port: number, root: string, node: NodeProcess) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const got = await fetchAs(name, port, root, true);
+    if (got.code === 0) {
+      assert.match(got.subject, new RegExp(`CN ?= ?${name.replace(".", "\\.")}`));
+      assert.equal(got.protocol, "HTTP/2");
+      assert.equal(got.body, "hello over tls");
+      return;
+    }
+    assert.ok(Date.now() < deadline, `no certificate for ${name}:\n${node.output()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+Deno.test("AutoCertManager: certificates from an ACME CA by HTTP-01, served by server name, kept across a restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eg-acme-" });
+  const httpPort = freePort();
+  const httpsPort = freePort();
+  const acme = await startPebble(dir, httpPort);
+  const env = { DENO_CERT: `${dir}/ca.pem` };
+  let node = await startNodeProcess({ args: ["--workers", "2"], env });
+  try {
+    const rootFile = `${dir}/pebble-root.pem`;
+    await Deno.writeTextFile(rootFile, await acme.root());
+    const created = await node.ctl(
+      ["object", "create"],
+      autoCertObjects(acme.directory, httpPort, httpsPort),
+    );
     assert.equal(created.code, 0, created.stderr);
 
     // Both domains proven and served, each with its own certificate.
-    const deadline = Date.now() + 60_000;
     for (const name of ["a.test", "b.test"]) {
-      for (;;) {
-        const got = await fetchAs(name, httpsPort, rootFile, true);
-        if (got.code === 0) {
-          assert.match(got.subject, new RegExp(`CN ?= ?${name.replace(".", "\\.")}`));
-          assert.equal(got.protocol, "HTTP/2");
-          assert.equal(got.body, "hello over tls");
-          break;
-        }
-        assert.ok(Date.now() < deadline, `no certificate for ${name}:\n${node.output()}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      await waitForCertificate(name, httpsPort, rootFile, node);
     }
     const h1 = await fetchAs("b.test", httpsPort, rootFile, false);
     assert.equal(h1.protocol, "HTTP/1.1");
     assert.equal(h1.body, "hello over tls");
-    assert.equal(acme.finalized(), 2);
+    assert.equal(acme.issued(), 2);
 
     const status = await node.ctl(["object", "status", "get", "autocert", "-o", "json"]);
     const domains = Object.values(JSON.parse(status.stdout) as Record<string, {
-      domains: { name: string; state: string; notAfter: string }[];
+      domains: { name: string; state: string; expireTime: string }[];
     }>)[0].domains;
     assert.deepEqual(domains.map((d) => [d.name, d.state]), [["a.test", "valid"], [
       "b.test",
       "valid",
     ]]);
-    assert.ok(Date.parse(domains[0].notAfter) > Date.now() + 86_400_000);
+    assert.ok(Date.parse(domains[0].expireTime) > Date.now() + 86_400_000);
 
     // A path under the challenge prefix with no answer is routed as usual.
     const other = await fetch(`http://127.0.0.1:${httpPort}/.well-known/acme-challenge/none`);
@@ -278,7 +291,7 @@ rules:
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(again?.body, "hello over tls", again?.stderr ?? "");
-    assert.equal(acme.finalized(), 2);
+    assert.equal(acme.issued(), 2);
   } finally {
     await node.stop();
     await acme.stop();
@@ -322,5 +335,56 @@ Deno.test("AutoCertManager: what this node cannot prove or serve is refused with
     assert.equal((await node.ctl(["object", "list"])).stdout.trim(), "[]");
   } finally {
     await node.stop();
+  }
+});
+
+Deno.test("AutoCertManager: a cluster orders once and every node serves the certificates", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eg-acme-" });
+  const httpPort = freePort();
+  const httpsPort = freePort();
+  const etcd = await TestEtcdCluster.start(1);
+  const acme = await startPebble(dir, httpPort);
+  const env = { DENO_CERT: `${dir}/ca.pem` };
+  const common = [
+    "--cluster-name",
+    "acme",
+    "--etcd-endpoints",
+    etcd.endpoints[0],
+    "--workers",
+    "1",
+  ];
+  const nodes: NodeProcess[] = [];
+  try {
+    for (const name of ["n1", "n2"]) {
+      nodes.push(await startNodeProcess({ args: ["--name", name, ...common], env }));
+    }
+    const rootFile = `${dir}/pebble-root.pem`;
+    await Deno.writeTextFile(rootFile, await acme.root());
+    const created = await nodes[1].ctl(
+      ["object", "create"],
+      autoCertObjects(acme.directory, httpPort, httpsPort),
+    );
+    assert.equal(created.code, 0, created.stderr);
+    for (const name of ["a.test", "b.test"]) {
+      await waitForCertificate(name, httpsPort, rootFile, nodes[0]);
+    }
+    assert.equal(acme.issued(), 2);
+    // Both nodes share the port: new connections reach either, and each has the certificates.
+    for (const [i, node] of nodes.entries()) {
+      await eventually(`n${i + 1} serving on ${httpsPort}`, async () => {
+        const status = await node.ctl(["object", "status", "get", "secure", "-o", "json"]);
+        const own = (JSON.parse(status.stdout) as Record<string, { state: string }>)[`n${i + 1}`];
+        return own?.state === "running";
+      });
+    }
+    for (let i = 0; i < 6; i++) {
+      const got = await fetchAs(i % 2 ? "a.test" : "b.test", httpsPort, rootFile, false);
+      assert.equal(got.body, "hello over tls", got.stderr);
+    }
+  } finally {
+    for (const node of nodes) await node.stop();
+    await acme.stop();
+    await etcd.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
