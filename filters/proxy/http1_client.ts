@@ -31,6 +31,7 @@ import {
   type StaleConnectionError,
 } from "./http1_exchange.ts";
 import { UpstreamError } from "./upstream_error.ts";
+import { socketPass } from "../native_sockets.ts";
 
 export { HOP_BY_HOP, isHopByHop } from "./hop_by_hop.ts";
 export { UpstreamError, type UpstreamErrorKind } from "./upstream_error.ts";
@@ -116,6 +117,8 @@ export interface Http1Origin {
   serverName?: string;
   /** Extra PEM root certificates trusted for this origin. */
   caCerts?: string[];
+  /** A PEM client certificate and key to present (mutual TLS). */
+  clientCertificate?: { cert: string; key: string };
   /**
    * Skip the certificate's host name check. Deno offers no per-connection way
    * to skip chain verification (only the process-wide
@@ -158,6 +161,7 @@ export class Http1Pool {
   readonly #hostname: string;
   readonly #port: number;
   readonly #tls: Deno.StartTlsOptions | null;
+  readonly #clientCertificate: { cert: string; key: string } | undefined;
   readonly #maxIdle: number;
   readonly #idleTimeoutMs: number;
   readonly #connectTimeoutMs: number;
@@ -203,6 +207,7 @@ export class Http1Pool {
         unsafelyDisableHostnameVerification: origin.insecure ?? false,
       }
       : null;
+    this.#clientCertificate = origin.tls ? origin.clientCertificate : undefined;
     this.#maxIdle = positiveOption("maxIdlePerHost", options.maxIdlePerHost, 1024, true);
     this.#idleTimeoutMs = positiveOption("idleTimeoutMs", options.idleTimeoutMs, 90_000);
     this.#connectTimeoutMs = positiveOption("connectTimeoutMs", options.connectTimeoutMs, 30_000);
@@ -327,15 +332,9 @@ export class Http1Pool {
     signal?.addEventListener("abort", onAbort);
     let socket: Deno.Conn;
     try {
-      const tcp = await Deno.connect({
-        hostname: this.#hostname,
-        port: this.#port,
-        signal: controller.signal,
-      });
-      // A body written after its head would otherwise wait for the upstream's
-      // delayed ACK of the head (Nagle's algorithm): 20 KB POSTs took 23-45 ms.
-      tcp.setNoDelay(true);
-      socket = this.#tls === null ? tcp : await this.#handshake(tcp, controller.signal);
+      socket = this.#clientCertificate === undefined
+        ? await this.#connectTcp(controller.signal)
+        : await this.#connectWithCertificate(this.#clientCertificate, controller.signal);
     } catch (error) {
       if (signal?.aborted) {
         throw new UpstreamError("aborted", "Upstream request aborted", { cause: signal.reason });
@@ -366,6 +365,52 @@ export class Http1Pool {
     this.#open++;
     this.#created++;
     return new Http1Connection(socket, this.#onIdleEnd);
+  }
+
+  async #connectTcp(signal: AbortSignal): Promise<Deno.Conn> {
+    const tcp = await Deno.connect({ hostname: this.#hostname, port: this.#port, signal });
+    // A body written after its head would otherwise wait for the upstream's
+    // delayed ACK of the head (Nagle's algorithm): 20 KB POSTs took 23-45 ms.
+    tcp.setNoDelay(true);
+    return this.#tls === null ? tcp : await this.#handshake(tcp, signal);
+  }
+
+  /**
+   * Mutual TLS: only `Deno.connectTls` presents a client certificate
+   * (`startTls` takes none), and it takes no signal: on timeout or abort
+   * the connection, once made, is closed.
+   */
+  async #connectWithCertificate(
+    pair: { cert: string; key: string },
+    signal: AbortSignal,
+  ): Promise<Deno.TlsConn> {
+    const connecting = Deno.connectTls({
+      hostname: this.#hostname,
+      port: this.#port,
+      caCerts: this.#tls!.caCerts,
+      unsafelyDisableHostnameVerification: this.#tls!.unsafelyDisableHostnameVerification,
+      ...pair,
+    });
+    const aborted = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(signal.reason);
+      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+    let tls: Deno.TlsConn;
+    try {
+      tls = await Promise.race([connecting, aborted]);
+    } catch (error) {
+      connecting.then((late) => late.close(), () => {});
+      throw error;
+    }
+    try {
+      await Promise.race([tls.handshake(), aborted]);
+    } catch (error) {
+      tls.close();
+      throw error;
+    }
+    // A body written after its head would wait for a delayed ACK (see #connectTcp).
+    socketPass.queue(tls.localAddr, tls.remoteAddr, "nodelay");
+    return tls;
   }
 
   /**

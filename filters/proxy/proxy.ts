@@ -14,6 +14,7 @@ import type { RequestTrace } from "../trace.ts";
 import { createCircuitBreaker, createRetry } from "./resilience.ts";
 import { type PoolSpec, type ProxySpec, readProxySpec } from "./spec.ts";
 import { http1Transport, type Transport } from "./transport.ts";
+import { decodePem } from "../pem.ts";
 
 const RESULTS = [
   "clientError",
@@ -48,6 +49,8 @@ export class Proxy implements FilterInstance {
   readonly #main: ServerPool;
   readonly #mirror: ServerPool | undefined;
   readonly #transports: Map<string, Transport>;
+  /** The spec's mtls, as text: pools are inherited only when it is the same. */
+  readonly #mtls: string;
   readonly #compressMin: number | undefined;
   readonly #env: FilterEnv;
 
@@ -56,12 +59,20 @@ export class Proxy implements FilterInstance {
     // Policies first, so a bad reference throws before any connection pool
     // exists; built anew per generation, so breaker state resets on update.
     const policies = spec.pools.map((p, i) => poolPolicies(p, env, i));
-    // Connection pools outlive a pipeline update: same origin, same sockets.
-    const inherited = previous ? previous.#transports : new Map<string, Transport>();
+    // Connection pools outlive a pipeline update: same origin and client certificate, same sockets.
+    const clientTls = spec.mtls && {
+      cert: decodePem(spec.mtls.certBase64),
+      key: decodePem(spec.mtls.keyBase64),
+      rootCert: decodePem(spec.mtls.rootCertBase64),
+    };
+    this.#mtls = JSON.stringify(spec.mtls ?? null);
+    const inherited = previous && previous.#mtls === this.#mtls
+      ? previous.#transports
+      : new Map<string, Transport>();
     this.#transports = new Map();
     const transportOf = (origin: string): Transport => {
       let t = this.#transports.get(origin) ?? inherited.get(origin);
-      if (!t) t = http1Transport(origin, spec.maxIdleConnsPerHost);
+      if (!t) t = http1Transport(origin, spec.maxIdleConnsPerHost, clientTls);
       this.#transports.set(origin, t);
       return t;
     };

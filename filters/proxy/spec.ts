@@ -8,6 +8,7 @@
 
 import { parseDuration, type SpecReader } from "../spec.ts";
 import { readStringMatcher, type StringMatcherSpec } from "../string_matcher.ts";
+import { keyPairProblems, pemProblem } from "../pem.ts";
 
 /** One upstream server. */
 export interface ServerSpec {
@@ -68,6 +69,15 @@ export interface ProxySpec {
   maxIdleConns: number;
   maxIdleConnsPerHost: number;
   serverMaxBodySize: number;
+  /** A client certificate for TLS servers, and the only roots their certificates may chain to. */
+  mtls?: MTLSSpec;
+}
+
+/** Proxy `mtls`: base64 PEM (raw PEM taken too). */
+export interface MTLSSpec {
+  certBase64: string;
+  keyBase64: string;
+  rootCertBase64: string;
 }
 
 const POLICIES = ["roundRobin", "random", "weightedRandom", "ipHash", "headerHash"] as const;
@@ -108,8 +118,23 @@ export function readProxySpec(r: SpecReader): ProxySpec {
     minLength: cr.int("minLength", { default: 0, min: 0 }),
   }));
   if (compression) spec.compression = compression;
-  if (r.has("mtls")) r.problem("mtls", "is not supported by this node yet");
-  else r.ignore("mtls");
+  const mtls = r.object("mtls", readMTLS);
+  if (mtls) spec.mtls = mtls;
+  return spec;
+}
+
+function readMTLS(r: SpecReader): MTLSSpec {
+  const spec: MTLSSpec = {
+    certBase64: r.string("certBase64", { required: true }) ?? "",
+    keyBase64: r.string("keyBase64", { required: true }) ?? "",
+    rootCertBase64: r.string("rootCertBase64", { required: true }) ?? "",
+  };
+  const pair = keyPairProblems("certBase64", spec.certBase64, "keyBase64", spec.keyBase64);
+  for (const [field, problem] of pair) r.problem(field, problem);
+  if (spec.rootCertBase64) {
+    const problem = pemProblem(spec.rootCertBase64, "certificate");
+    if (problem) r.problem("rootCertBase64", problem);
+  }
   return spec;
 }
 

@@ -15,11 +15,22 @@ export interface Transport {
   close(): void;
 }
 
+/** Mutual TLS for HTTPS origins: a client certificate and the roots servers must chain to (PEM). */
+export interface ClientTls {
+  cert: string;
+  key: string;
+  rootCert: string;
+}
+
 /**
  * A pooled HTTP/1.1 transport to `origin` ("http(s)://host[:port]"), with
  * Easegress's client settings: 90 s idle connections, 30 s to connect.
  */
-export function http1Transport(origin: string, maxIdlePerHost?: number): Transport {
+export function http1Transport(
+  origin: string,
+  maxIdlePerHost?: number,
+  clientTls?: ClientTls,
+): Transport {
   const url = new URL(origin);
   const tls = url.protocol === "https:";
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
@@ -28,6 +39,10 @@ export function http1Transport(origin: string, maxIdlePerHost?: number): Transpo
     port: Number(url.port) || (tls ? 443 : 80),
     tls,
     serverName: hostname,
+    ...(clientTls && {
+      caCerts: [clientTls.rootCert],
+      clientCertificate: { cert: clientTls.cert, key: clientTls.key },
+    }),
   }, {
     maxIdlePerHost,
     idleTimeoutMs: 90_000,

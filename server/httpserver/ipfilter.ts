@@ -5,6 +5,7 @@
  */
 
 import type { SpecReader } from "../../filters/spec.ts";
+import { parseIP } from "../../filters/ip_address.ts";
 
 /** An ipFilter spec. */
 export interface IPFilterSpec {
@@ -32,40 +33,6 @@ interface Cidr {
   v6: boolean;
   bits: bigint;
   prefix: number;
-}
-
-/** Parses an IPv4/IPv6 address into its bits; undefined when malformed. */
-export function parseIP(text: string): { v6: boolean; bits: bigint } | undefined {
-  if (text.includes(":")) return parseIPv6(text);
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  let bits = 0n;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
-    bits = (bits << 8n) | BigInt(Number(p));
-  }
-  return { v6: false, bits };
-}
-
-function parseIPv6(text: string): { v6: boolean; bits: bigint } | undefined {
-  const zone = text.indexOf("%");
-  if (zone >= 0) text = text.slice(0, zone);
-  // IPv4-mapped addresses behave as IPv4 (Go does the same).
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(text);
-  if (mapped) return parseIP(mapped[1]);
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const head = halves[0] ? halves[0].split(":") : [];
-  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
-  const groups = [...head, ...Array(halves.length === 2 ? missing : 0).fill("0"), ...tail];
-  let bits = 0n;
-  for (const g of groups) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-    bits = (bits << 16n) | BigInt(parseInt(g, 16));
-  }
-  return { v6: true, bits };
 }
 
 function parseCidr(text: string): Cidr | undefined {

@@ -12,8 +12,8 @@
 
 import { parseDuration } from "../../filters/spec.ts";
 import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
-import { setNoDelayOnListeners } from "./native_sockets.ts";
-import { decodePem } from "./pem.ts";
+import { setNoDelayOnListeners } from "../../filters/native_sockets.ts";
+import { decodePem } from "../../filters/pem.ts";
 import { sniResolverSymbol } from "./runtime_internals.ts";
 import { Http2Session } from "../http2/session.ts";
 import { ReactorTurn } from "./reactor_turn.ts";

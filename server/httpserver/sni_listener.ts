@@ -26,7 +26,7 @@ import {
 } from "./listener.ts";
 import { ReactorTurn } from "./reactor_turn.ts";
 import { certificatePicker } from "./cert_picker.ts";
-import { setNoDelayOnListeners } from "./native_sockets.ts";
+import { setNoDelayOnListeners } from "../../filters/native_sockets.ts";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;

@@ -6,7 +6,7 @@
 
 import type { SpecReader } from "../../filters/spec.ts";
 import { type IPFilterSpec, readIPFilter } from "./ipfilter.ts";
-import { keyPairProblems } from "./pem.ts";
+import { keyPairProblems } from "../../filters/pem.ts";
 import { readTracingSpec, type TracingSpec } from "../tracing/spec.ts";
 
 /** A header condition of a path. */

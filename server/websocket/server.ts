@@ -7,7 +7,7 @@
  */
 
 import type { Logger } from "../../filters/filter.ts";
-import { decodePem } from "../httpserver/pem.ts";
+import { decodePem } from "../../filters/pem.ts";
 import { closeQuietly } from "../httpserver/served_connection.ts";
 import { ListenRetry } from "../listen_retry.ts";
 import { relay, type RelayTarget } from "./relay.ts";

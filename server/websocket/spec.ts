@@ -6,7 +6,7 @@
  */
 
 import { type SpecReader, urlWithProtocol } from "../../filters/spec.ts";
-import { keyPairProblems } from "../httpserver/pem.ts";
+import { keyPairProblems } from "../../filters/pem.ts";
 
 /** A normalized WebSocketServer spec. */
 export interface WebSocketServerSpec {

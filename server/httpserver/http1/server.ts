@@ -18,7 +18,7 @@ import type { RequestHandler } from "../web_handler.ts";
 import { ReactorTurn } from "../reactor_turn.ts";
 import type { ServedConnection } from "../served_connection.ts";
 import { sniResolverSymbol } from "../runtime_internals.ts";
-import { setNoDelayOnListeners, socketShutdown } from "../native_sockets.ts";
+import { setNoDelayOnListeners, socketPass } from "../../../filters/native_sockets.ts";
 
 /** Options for {@linkcode serveHttp1}. */
 export interface Http1ServerOptions {
@@ -90,7 +90,7 @@ class Handshake implements ServedConnection {
     // Cut short (timed out, or the server stops): the runtime would keep
     // the TCP socket for as long as the client stays silent.
     if (closed && !this.settled) {
-      socketShutdown.queue(this.#socket.localAddr, this.#socket.remoteAddr);
+      socketPass.queue(this.#socket.localAddr, this.#socket.remoteAddr);
     }
   }
 }

@@ -20,12 +20,15 @@
  * answer until the client's delayed ACK, 40 ms later (HTTPS answers of 16
  * and 70 KB took 50 ms where plain HTTP took 2-3). Linux hands a listening
  * socket's TCP_NODELAY down to the connections it accepts, so it is set
- * once on the listener.
+ * once on the listener. The Proxy's mutual-TLS connections are made by
+ * `Deno.connectTls` (the only way to present a client certificate), which
+ * offers no `setNoDelay` either: each gets TCP_NODELAY from a pass over the
+ * descriptors once it is open.
  *
  * @module
  */
 
-import { parseIP } from "./ipfilter.ts";
+import { parseIP } from "./ip_address.ts";
 
 const SHUT_RDWR = 2;
 const SOL_SOCKET = 1;
@@ -115,16 +118,20 @@ export class AddressReader {
   }
 }
 
+/** What a pass does to a queued socket. */
+export type SocketAction = "shutdown" | "nodelay";
+
 /**
- * Collects sockets to shut down and shuts them down together, in one pass
- * over the process's descriptors, right after the current task (timed-out
- * handshakes and idle sessions are closed in batches). The pass costs a system call
- * per descriptor, about 3 us here (8 000 descriptors: 25 ms), so it yields
- * to other work every {@linkcode FDS_PER_SLICE} descriptors.
+ * Collects sockets to act on and finds them together, in one pass over the
+ * process's descriptors, right after the current task: timed-out handshakes
+ * and idle sessions are shut down in batches, and upstream TLS connections
+ * get TCP_NODELAY. The pass costs a system call per descriptor, about 3 us
+ * here (8 000 descriptors: 25 ms), so it yields to other work every
+ * {@linkcode FDS_PER_SLICE} descriptors.
  */
-export class SocketShutdown {
-  /** Peer port -> the queued sockets with that peer port, as [peer key, local key]. */
-  #queued = new Map<number, [string, string][]>();
+export class SocketPass {
+  /** Peer port -> the queued sockets with that peer port, as [peer key, local key, action]. */
+  #queued = new Map<number, [string, string, SocketAction][]>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #libc: () => Libc | undefined;
 
@@ -133,21 +140,21 @@ export class SocketShutdown {
     this.#libc = libc;
   }
 
-  /** Whether sockets can be shut down here (Linux, glibc, the FFI permission). */
+  /** Whether sockets can be reached here (Linux, glibc, the FFI permission). */
   get available(): boolean {
     return this.#libc() !== undefined;
   }
 
-  /** Queues the TCP socket between `local` and `remote` to be shut down. */
-  queue(local: Deno.Addr, remote: Deno.Addr): void {
+  /** Queues the TCP socket between `local` and `remote` for `action`. */
+  queue(local: Deno.Addr, remote: Deno.Addr, action: SocketAction = "shutdown"): void {
     if (this.#libc() === undefined) return;
     const localKey = endpointKey(local);
     const peerKey = endpointKey(remote);
     if (localKey === undefined || peerKey === undefined) return;
     const port = (remote as Deno.NetAddr).port;
     const sockets = this.#queued.get(port);
-    if (sockets === undefined) this.#queued.set(port, [[peerKey, localKey]]);
-    else sockets.push([peerKey, localKey]);
+    if (sockets === undefined) this.#queued.set(port, [[peerKey, localKey, action]]);
+    else sockets.push([peerKey, localKey, action]);
     if (this.#timer !== undefined) return;
     const timer = setTimeout(() => {
       this.#timer = undefined;
@@ -158,7 +165,7 @@ export class SocketShutdown {
     this.#timer = timer;
   }
 
-  /** Shuts the queued sockets down; resolves with how many were found. */
+  /** Acts on the queued sockets; resolves with how many were found. */
   async flush(): Promise<number> {
     const queued = this.#queued;
     if (queued.size === 0) return 0;
@@ -187,7 +194,10 @@ export class SocketShutdown {
       const localKey = address.key();
       const at = sockets.findIndex(([peer, local]) => peer === peerKey && local === localKey);
       if (at < 0) continue;
-      if (libc.shutdown(fd, SHUT_RDWR) === 0) found++;
+      const [, , action] = sockets[at];
+      if (action === "shutdown" ? libc.shutdown(fd, SHUT_RDWR) === 0 : setNoDelay(libc, fd)) {
+        found++;
+      }
       sockets.splice(at, 1);
       if (sockets.length === 0) queued.delete(port);
     }
@@ -227,10 +237,15 @@ export function setNoDelayOnListeners(addr: Deno.Addr, lib = openLibc()): number
     intLength[0] = 4;
     if (lib.getsockopt(fd, SOL_SOCKET, SO_TYPE, intBytes, intLengthBytes) !== 0) continue;
     if (int[0] !== SOCK_STREAM) continue; // HTTP/3's UDP socket on the same port
-    int[0] = 1;
-    if (lib.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, intBytes, 4) === 0) set++;
+    if (setNoDelay(lib, fd)) set++;
   }
   return set;
+}
+
+const one = new Uint8Array(new Uint32Array([1]).buffer);
+
+function setNoDelay(lib: Libc, fd: number): boolean {
+  return lib.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, one, 4) === 0;
 }
 
 let libc: Libc | undefined | null = null;
@@ -248,5 +263,5 @@ export function openLibc(): Libc | undefined {
   return libc;
 }
 
-/** The process's one queue, shared by every TLS listener. */
-export const socketShutdown = new SocketShutdown();
+/** The process's one queue, shared by every TLS listener and upstream pool. */
+export const socketPass = new SocketPass();

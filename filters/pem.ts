@@ -1,11 +1,11 @@
 /**
- * Certificates and keys as an HTTPServer spec gives them: PEM text, or PEM
+ * Certificates and keys as specs give them: PEM text, or PEM
  * encoded once more in base64 (as Easegress takes them).
  *
  * @module
  */
 
-import { decodeBase64 } from "../../filters/base64.ts";
+import { decodeBase64 } from "./base64.ts";
 
 const decoder = new TextDecoder();
 

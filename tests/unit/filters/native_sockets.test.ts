@@ -5,8 +5,8 @@ import {
   endpointKey,
   setNoDelayOnListeners,
   sockaddrKey,
-  SocketShutdown,
-} from "../../../server/httpserver/native_sockets.ts";
+  SocketPass,
+} from "../../../filters/native_sockets.ts";
 import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
 import { tcpNoDelayOf } from "../../fixtures/socket_options.ts";
 
@@ -75,7 +75,7 @@ async function readOrTimeout(conn: Deno.Conn, ms: number): Promise<number | null
 
 for (const hostname of ["127.0.0.1", "::1"]) {
   Deno.test({
-    name: `SocketShutdown shuts down the queued socket only (${hostname})`,
+    name: `SocketPass shuts down the queued socket only (${hostname})`,
     ignore: Deno.build.os !== "linux",
     async fn() {
       let pairs: [Deno.TcpConn, Deno.TcpConn, Deno.Listener][];
@@ -87,7 +87,7 @@ for (const hostname of ["127.0.0.1", "::1"]) {
       }
       const [[client, server], [otherClient, otherServer]] = pairs;
       try {
-        const shutdown = new SocketShutdown();
+        const shutdown = new SocketPass();
         shutdown.queue(server.localAddr, server.remoteAddr);
         assert.equal(await shutdown.flush(), 1);
         assert.equal(await shutdown.flush(), 0, "the queue is empty after a flush");
@@ -107,8 +107,34 @@ for (const hostname of ["127.0.0.1", "::1"]) {
   });
 }
 
-Deno.test("SocketShutdown without glibc does nothing", async () => {
-  const shutdown = new SocketShutdown(() => undefined);
+Deno.test({
+  name: "SocketPass turns TCP_NODELAY on for the queued socket only",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const pairs = [await connectedPair("127.0.0.1"), await connectedPair("127.0.0.1")];
+    const [[client], [otherClient]] = pairs;
+    try {
+      assert.equal(tcpNoDelayOf(client.localAddr, "local"), 0);
+      const pass = new SocketPass();
+      pass.queue(client.localAddr, client.remoteAddr, "nodelay");
+      assert.equal(await pass.flush(), 1);
+      assert.equal(tcpNoDelayOf(client.localAddr, "local"), 1);
+      assert.equal(tcpNoDelayOf(otherClient.localAddr, "local"), 0);
+      // The socket is still open and usable.
+      await client.write(new Uint8Array([7]));
+      assert.equal(await readOrTimeout(pairs[0][1], 3000), 1);
+    } finally {
+      for (const [c, s, l] of pairs) {
+        c.close();
+        s.close();
+        l.close();
+      }
+    }
+  },
+});
+
+Deno.test("SocketPass without glibc does nothing", async () => {
+  const shutdown = new SocketPass(() => undefined);
   shutdown.queue(
     { transport: "tcp", hostname: "127.0.0.1", port: 1 },
     { transport: "tcp", hostname: "127.0.0.1", port: 2 },
@@ -117,7 +143,7 @@ Deno.test("SocketShutdown without glibc does nothing", async () => {
 });
 
 Deno.test({
-  name: "SocketShutdown finds a socket past the first slice of descriptors",
+  name: "SocketPass finds a socket past the first slice of descriptors",
   ignore: Deno.build.os !== "linux",
   async fn() {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -130,7 +156,7 @@ Deno.test({
           await Promise.all([Deno.connect({ hostname: "127.0.0.1", port }), listener.accept()]),
         );
       }
-      const shutdown = new SocketShutdown();
+      const shutdown = new SocketPass();
       const [firstClient, firstServer] = pairs[0];
       const [lastClient, lastServer] = pairs[pairs.length - 1];
       shutdown.queue(lastServer.localAddr, lastServer.remoteAddr);
