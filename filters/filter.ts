@@ -7,6 +7,7 @@
 
 import type { Context } from "./context.ts";
 import type { SharedSlots } from "./shared_slots.ts";
+import type { ServiceDirectory } from "./service_directory.ts";
 import { SpecError } from "./spec.ts";
 
 /** A leveled logger handed to filters. */
@@ -35,6 +36,8 @@ export interface FilterEnv {
    * state that must be exact node-wide (rate limits).
    */
   readonly sharedSlots?: SharedSlots;
+  /** The instances the node's service registries list (for Proxy pools with `serviceName`). */
+  readonly services?: ServiceDirectory;
 }
 
 /** A resilience policy as declared in a pipeline (already validated). */

@@ -19,7 +19,8 @@ import { isolateHeapTrim } from "./idle_heap_trim.ts";
 import type { BufferedLineWriter } from "./buffered_line_writer.ts";
 import type { LogSink } from "./log.ts";
 import type { ObjectSpec } from "./objects.ts";
-import { type LoggerFactory, Pipeline } from "./pipeline/pipeline.ts";
+import { type LoggerFactory, Pipeline, type SharedByFilters } from "./pipeline/pipeline.ts";
+import { type RegistryServices, ServiceDirectory } from "../filters/service_directory.ts";
 import type { PipelineSpec } from "./pipeline/spec.ts";
 import { WebSocketServer } from "./websocket/server.ts";
 import { type AutoCertState, emptyAutoCertState } from "./autocert/state.ts";
@@ -64,6 +65,9 @@ export class DataPlane {
   #autoCertState: AutoCertState = emptyAutoCertState();
   /** Challenge answers by token, shared by every server of this plane. */
   readonly #acmeChallenges = new Map<string, string>();
+  /** The service registries' instances, for Proxy pools with `serviceName`. */
+  readonly #services = new ServiceDirectory();
+  readonly #shared: SharedByFilters;
   /** Stops counting this plane's requests as traffic for the heap trim; set once a server runs. */
   #unwatchHeap: (() => void) | undefined;
 
@@ -71,6 +75,12 @@ export class DataPlane {
     this.#options = options;
     this.#log = options.logs.logger(options.scope ?? "dataplane");
     this.#loggers = (scope) => options.logs.logger(scope);
+    this.#shared = { sharedSlots: options.sharedSlots, services: this.#services };
+  }
+
+  /** Sets the instances `registry` lists now (undefined: it is gone); pools follow at once. */
+  updateServices(registry: string, services: RegistryServices | undefined): void {
+    this.#services.update(registry, services);
   }
 
   /**
@@ -167,7 +177,7 @@ export class DataPlane {
           this.#options.filters,
           this.#loggers,
           previous,
-          this.#options.sharedSlots,
+          this.#shared,
         ),
     );
   }
@@ -183,7 +193,7 @@ export class DataPlane {
           this.#options.filters,
           this.#loggers,
           previous,
-          this.#options.sharedSlots,
+          this.#shared,
         ),
     );
   }

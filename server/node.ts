@@ -25,14 +25,18 @@ import { joinPath } from "./paths.ts";
 import { loadPlugins } from "./plugins.ts";
 import { Supervisor } from "./supervisor.ts";
 import { AutoCertController } from "./autocert/manager.ts";
+import { RegistryController } from "./registry/controller.ts";
+import { isRegistryKind, type RegistrySpec } from "./registry/spec.ts";
 import type { AutoCertManagerSpec } from "./autocert/spec.ts";
 import type { AutoCertState } from "./autocert/state.ts";
+import type { RegistryServices } from "../filters/service_directory.ts";
 import type { EtcdStore } from "../cluster/etcd_store.ts";
 import { soleLeadership } from "../cluster/leadership.ts";
 import { WorkerPlane } from "./workers/worker_plane.ts";
 
 /** What runs the traffic objects: in this isolate, or in worker isolates. */
 export type TrafficPlane = Pick<DataPlane, "apply" | "close"> & {
+  updateServices(registry: string, services: RegistryServices | undefined): unknown;
   status(
     name: string,
   ): Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>;
@@ -131,6 +135,10 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       // Other members learn of a challenge answer through their watches.
       propagationMs: cluster.mode === "standalone" ? 0 : 1_000,
     });
+    const registries = new RegistryController(
+      (registry, services) => dataPlane.updateServices(registry, services),
+      logs.logger("registry"),
+    );
     const supervisor = new Supervisor({
       store,
       sink: {
@@ -138,6 +146,9 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
           running = desired.map((spec) => spec.name);
           autoCert.update(
             desired.filter((spec): spec is AutoCertManagerSpec => spec.kind === "AutoCertManager"),
+          );
+          registries.update(
+            desired.filter((spec): spec is RegistrySpec => isRegistryKind(spec.kind)),
           );
           return dataPlane.apply(desired, autoCertState);
         },
@@ -149,8 +160,10 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     cleanups.unshift(() => dataPlane.close());
     cleanups.unshift(() => supervisor.stop());
     cleanups.unshift(() => autoCert.close());
+    cleanups.unshift(() => registries.close());
     await supervisor.start();
-    const statusOf = async (name: string) => autoCert.status(name) ?? await dataPlane.status(name);
+    const statusOf = async (name: string) =>
+      autoCert.status(name) ?? registries.status(name) ?? await dataPlane.status(name);
 
     const membership = startMembership(cluster, {
       options,

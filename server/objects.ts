@@ -7,6 +7,12 @@
 
 import type { FilterRegistry } from "../filters/filter.ts";
 import { type AutoCertManagerSpec, readAutoCertManagerSpec } from "./autocert/spec.ts";
+import {
+  isRegistryKind,
+  readRegistrySpec,
+  REGISTRY_KINDS,
+  type RegistrySpec,
+} from "./registry/spec.ts";
 import { isPlainObject, SpecError, SpecReader } from "../filters/spec.ts";
 import { type GlobalFilterSpec, readGlobalFilterSpec } from "./globalfilter/spec.ts";
 import { type HTTPServerSpec, readHTTPServerSpec } from "./httpserver/spec.ts";
@@ -19,7 +25,8 @@ export type ObjectSpec =
   | PipelineSpec
   | WebSocketServerSpec
   | GlobalFilterSpec
-  | AutoCertManagerSpec;
+  | AutoCertManagerSpec
+  | RegistrySpec;
 
 /** The object kinds a node runs, with the v1 spellings they accept. */
 export const OBJECT_KINDS = [
@@ -28,6 +35,7 @@ export const OBJECT_KINDS = [
   "HTTPServer",
   "Pipeline",
   "WebSocketServer",
+  ...REGISTRY_KINDS,
 ] as const;
 const KIND_ALIASES: Record<string, string> = { HTTPPipeline: "Pipeline" };
 
@@ -64,6 +72,7 @@ export function validateObject(raw: unknown, filters: FilterRegistry): ObjectSpe
   else if (kind === "WebSocketServer") spec = readWebSocketServerSpec(r, name);
   else if (kind === "GlobalFilter") spec = readGlobalFilterSpec(r, name, filters);
   else if (kind === "AutoCertManager") spec = readAutoCertManagerSpec(r, name);
+  else if (kind !== undefined && isRegistryKind(kind)) spec = readRegistrySpec(r, name, kind);
   if (spec) r.finish();
   r.throwIfProblems();
   return spec!;

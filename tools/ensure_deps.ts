@@ -17,6 +17,8 @@ const NEEDS: Record<string, Record<string, string>> = {
     curl: "curl",
     h2load: "nghttp2-client",
     pebble: "pebble",
+    // The ZooKeeper server's jar comes with it (zookeeper), Java as its dependency.
+    zooinspector: "zookeeperd",
   },
   bench: {
     nginx: "nginx-light",
@@ -75,6 +77,12 @@ async function main(which: string): Promise<number> {
   // Debian starts some daemons (etcd) on install; tests start their own.
   if (missing.includes("etcd-server")) {
     await run("sh", ["-c", "systemctl stop etcd 2>/dev/null; pkill -x etcd || true"]);
+  }
+  if (missing.includes("zookeeperd")) {
+    await run("sh", [
+      "-c",
+      "systemctl stop zookeeper 2>/dev/null; pkill -f QuorumPeerMain || true",
+    ]);
   }
   return 0;
 }

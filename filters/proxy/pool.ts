@@ -19,6 +19,7 @@ import { sendableTarget } from "./http1_request_head.ts";
 import { type CircuitBreaker, REJECTED, type Retry } from "./resilience.ts";
 import type { PoolSpec, ServerSpec } from "./spec.ts";
 import type { Transport, UpstreamRequest, UpstreamResponse } from "./transport.ts";
+import { instanceURL, type ServiceDirectory, type ServiceInstance } from "../service_directory.ts";
 import { UpstreamError } from "./upstream_error.ts";
 
 /** Makes (or reuses) the transport of one origin such as "http://127.0.0.1:9095". */
@@ -60,8 +61,10 @@ export class ServerPool {
   readonly spec: PoolSpec;
   readonly stats = new HttpStats();
   readonly matches: RequestMatcher | undefined;
-  readonly #servers: Server[];
-  readonly #pick: Picker;
+  #servers: Server[];
+  #pick: Picker;
+  /** Stops following the service registry, for a pool with `serviceName`. */
+  readonly #unwatch: (() => void) | undefined;
   /** The running attempts' deadlines when the pool has a timeout. */
   readonly #deadlines: AttemptDeadlines | undefined;
   readonly #failureCodes: ReadonlySet<number> | undefined;
@@ -84,6 +87,7 @@ export class ServerPool {
     log: Logger,
     policies: PoolPolicies = {},
     spanName = spec.spanName ?? "proxy",
+    services?: ServiceDirectory,
   ) {
     this.spec = spec;
     this.spanName = spanName;
@@ -91,8 +95,21 @@ export class ServerPool {
     this.#retry = policies.retry;
     this.#breaker = policies.circuitBreaker;
     this.#guarded = !!(this.#retry || this.#breaker);
-    this.#servers = spec.servers.map((s) => parseServer(s, transports));
-    this.#pick = createPicker(spec.loadBalance, spec.servers.map((s) => s.weight ?? 0));
+    this.#servers = [];
+    this.#pick = createPicker(spec.loadBalance, []);
+    this.#useServers(spec.servers, transports);
+    const registry = spec.serviceRegistry;
+    const service = spec.serviceName;
+    if (registry !== undefined && service !== undefined && services !== undefined) {
+      const follow = () =>
+        this.#useServers(
+          registeredServers(services.instances(registry, service), spec.serverTags) ??
+            spec.servers,
+          transports,
+        );
+      follow();
+      this.#unwatch = services.watch(follow);
+    }
     this.matches = spec.filter ? createRequestMatcher(spec.filter) : undefined;
     const timeoutMs = spec.timeout ? parseDuration(spec.timeout) ?? 0 : 0;
     this.#deadlines = timeoutMs > 0 ? new AttemptDeadlines(timeoutMs) : undefined;
@@ -100,6 +117,27 @@ export class ServerPool {
     const limit = spec.serverMaxBodySize || proxyBodyLimit;
     this.#bodyLimit = limit === 0 ? DEFAULT_BODY_LIMIT : limit;
     this.cache = spec.memoryCache ? new ResponseCache(spec.memoryCache) : undefined;
+  }
+
+  /** Sends to `servers` from now on (requests in flight finish where they went). */
+  #useServers(servers: readonly ServerSpec[], transports: TransportFactory): void {
+    const origins = servers.map((s) => s.url).join(" ");
+    if (origins === this.#serverList) return;
+    this.#serverList = origins;
+    this.#servers = servers.map((s) => parseServer(s, transports));
+    this.#pick = createPicker(this.spec.loadBalance, servers.map((s) => s.weight ?? 0));
+  }
+
+  #serverList: string | undefined;
+
+  /** The URLs of the servers requests go to now. */
+  get serverURLs(): string[] {
+    return this.#serverList ? this.#serverList.split(" ") : [];
+  }
+
+  /** Stops following the service registry. */
+  close(): void {
+    this.#unwatch?.();
   }
 
   /**
@@ -247,6 +285,27 @@ function discardResponse(ctx: Context): void {
   const body = ctx.response?.body;
   if (body instanceof ReadableStream) body.cancel().catch(() => {});
   ctx.response = undefined;
+}
+
+/**
+ * The pool servers for a registry's `instances`: those with a tag in
+ * `serverTags` when it is set, all otherwise (Easegress v2.0 selects none
+ * then, so its pools never used their registry without serverTags);
+ * undefined when none is left, for the static servers to be used.
+ */
+export function registeredServers(
+  instances: readonly ServiceInstance[],
+  serverTags: readonly string[] | undefined,
+): ServerSpec[] | undefined {
+  const chosen = serverTags?.length
+    ? instances.filter((i) => i.tags.some((tag) => serverTags.includes(tag)))
+    : instances;
+  if (chosen.length === 0) return undefined;
+  return chosen.map((i) => ({
+    url: instanceURL(i),
+    tags: i.tags,
+    ...(i.weight > 0 ? { weight: i.weight } : {}),
+  }));
 }
 
 function parseServer(spec: ServerSpec, transports: TransportFactory): Server {

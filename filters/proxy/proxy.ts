@@ -86,12 +86,21 @@ export class Proxy implements FilterInstance {
         env.log,
         policies[i],
         p.spanName ?? `proxy#${env.name}#${p.filter ? `candidate#${candidate++}` : "main"}`,
+        env.services,
       )
     );
     this.#candidates = this.#pools.filter((p) => p.matches);
     this.#main = this.#pools.find((p) => !p.matches)!;
     this.#mirror = spec.mirrorPool
-      ? new ServerPool(spec.mirrorPool, transportOf, spec.serverMaxBodySize, env.log)
+      ? new ServerPool(
+        spec.mirrorPool,
+        transportOf,
+        spec.serverMaxBodySize,
+        env.log,
+        {},
+        undefined,
+        env.services,
+      )
       : undefined;
     this.#compressMin = spec.compression?.minLength;
     if (previous) {
@@ -169,6 +178,8 @@ export class Proxy implements FilterInstance {
   }
 
   close(): void {
+    for (const pool of this.#pools) pool.close();
+    this.#mirror?.close();
     for (const t of this.#transports.values()) t.close();
     this.#transports.clear();
   }
@@ -204,6 +215,7 @@ function sendTraced(
 function poolStatus(pool: ServerPool): Record<string, unknown> {
   const status: Record<string, unknown> = { stat: pool.stats.snapshot(true) };
   if (pool.cache) status.memoryCache = pool.cache.counts();
+  if (pool.spec.serviceName) status.servers = pool.serverURLs;
   return status;
 }
 

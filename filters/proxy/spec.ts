@@ -49,6 +49,9 @@ export interface MemoryCacheSpec {
 /** A pool of servers. */
 export interface PoolSpec {
   servers: ServerSpec[];
+  /** A service registry object whose instances of `serviceName` are the servers when it has any. */
+  serviceRegistry?: string;
+  serviceName?: string;
   serverTags?: string[];
   loadBalance: LoadBalanceSpec;
   filter?: RequestMatcherSpec;
@@ -140,11 +143,17 @@ function readMTLS(r: SpecReader): MTLSSpec {
 
 function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"): PoolSpec {
   const servers = r.array("servers", readServer) ?? [];
-  for (const unsupported of ["serviceRegistry", "serviceName"]) {
-    if (r.has(unsupported)) r.problem(unsupported, "is not supported by this node yet");
-    else r.ignore(unsupported);
+  const serviceRegistry = r.string("serviceRegistry");
+  const serviceName = r.string("serviceName");
+  if (!!serviceRegistry !== !!serviceName) {
+    r.problem(
+      serviceRegistry ? "serviceName" : "serviceRegistry",
+      "is required with the other one",
+    );
   }
-  if (!servers.length) r.problem("servers", "needs at least one server");
+  if (!servers.length && !serviceName) {
+    r.problem("servers", "needs at least one server, or serviceRegistry and serviceName");
+  }
   const weighted = servers.filter((s) => s.weight !== undefined && s.weight > 0).length;
   if (weighted && weighted !== servers.length) {
     r.problem("servers", "weights must be set on every server or on none");
@@ -164,6 +173,7 @@ function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"):
     return spec;
   }) ?? { policy: "roundRobin" };
   const pool: PoolSpec = { servers, loadBalance: lb };
+  if (serviceRegistry && serviceName) Object.assign(pool, { serviceRegistry, serviceName });
   const serverTags = r.stringArray("serverTags");
   if (serverTags?.length) pool.serverTags = serverTags;
   const filter = r.object("filter", readRequestMatcher);

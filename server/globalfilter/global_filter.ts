@@ -7,8 +7,7 @@
 
 import type { Context } from "../../filters/context.ts";
 import type { FilterRegistry } from "../../filters/filter.ts";
-import type { SharedSlots } from "../../filters/shared_slots.ts";
-import { type LoggerFactory, Pipeline } from "../pipeline/pipeline.ts";
+import { type LoggerFactory, Pipeline, type SharedByFilters } from "../pipeline/pipeline.ts";
 import type { PipelineHandler } from "../httpserver/server.ts";
 import type { PipelineSpec } from "../pipeline/spec.ts";
 import type { GlobalFilterSpec } from "./spec.ts";
@@ -25,14 +24,14 @@ export class GlobalFilter {
     registry: FilterRegistry,
     loggers: LoggerFactory,
     previous?: GlobalFilter,
-    sharedSlots?: SharedSlots,
+    shared?: SharedByFilters,
   ) {
     this.spec = spec;
     const stage = (which: "beforePipeline" | "afterPipeline", old: Pipeline | undefined) => {
       const fields = spec[which];
       if (fields === undefined) return undefined;
       const pipeline: PipelineSpec = { name: `${spec.name}/${which}`, kind: "Pipeline", ...fields };
-      return new Pipeline(pipeline, registry, loggers, old, sharedSlots);
+      return new Pipeline(pipeline, registry, loggers, old, shared);
     };
     this.#before = stage("beforePipeline", previous ? previous.#before : undefined);
     try {

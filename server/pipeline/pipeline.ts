@@ -14,7 +14,6 @@ import type {
   Logger,
   ResiliencePolicySpec,
 } from "../../filters/filter.ts";
-import type { SharedSlots } from "../../filters/shared_slots.ts";
 import { END, type FilterSpec, type PipelineSpec } from "./spec.ts";
 
 interface Step {
@@ -28,6 +27,9 @@ interface Step {
 
 /** Makes loggers for a pipeline's filters. */
 export type LoggerFactory = (scope: string) => Logger;
+
+/** What a data plane shares with every filter it builds: node-wide counters, service instances. */
+export type SharedByFilters = Pick<FilterEnv, "sharedSlots" | "services">;
 
 /** A Pipeline object in a data plane. */
 export class Pipeline {
@@ -46,7 +48,7 @@ export class Pipeline {
     registry: FilterRegistry,
     loggers: LoggerFactory,
     previous?: Pipeline,
-    sharedSlots?: SharedSlots,
+    shared: SharedByFilters = {},
   ) {
     this.name = spec.name;
     this.spec = spec;
@@ -63,7 +65,8 @@ export class Pipeline {
             name: f.name,
             log: loggers(`pipeline/${spec.name}/${f.name}`),
             resilience: (n) => policies.get(n) as ResiliencePolicySpec | undefined,
-            sharedSlots,
+            sharedSlots: shared.sharedSlots,
+            services: shared.services,
           }, inherited.get(f.name)),
         );
       }

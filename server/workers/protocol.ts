@@ -6,6 +6,7 @@
 
 import type { ObjectSpec } from "../objects.ts";
 import type { AutoCertState } from "../autocert/state.ts";
+import type { RegistryServices } from "../../filters/service_directory.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
 
 /** How a worker sets itself up. */
@@ -30,6 +31,7 @@ export interface WorkerInit {
 export type WorkerRequest =
   | { type: "apply"; id: number; objects: ObjectSpec[]; autoCert?: AutoCertState }
   | { type: "status"; id: number; name: string }
+  | { type: "services"; id: number; registry: string; services?: RegistryServices }
   | { type: "close"; id: number };
 
 /** A worker's answer. */

@@ -64,6 +64,9 @@ async function handle(msg: WorkerRequest): Promise<unknown> {
       return await plane!.apply(msg.objects, msg.autoCert);
     case "status":
       return plane!.status(msg.name) ?? null;
+    case "services":
+      plane!.updateServices(msg.registry, msg.services);
+      return null;
     case "close":
       await plane!.close();
       closeAll?.();

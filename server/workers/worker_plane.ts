@@ -9,6 +9,7 @@
 import type { ApplyError } from "../dataplane.ts";
 import type { ObjectSpec } from "../objects.ts";
 import type { AutoCertState } from "../autocert/state.ts";
+import type { RegistryServices } from "../../filters/service_directory.ts";
 import { toFileUrl } from "../paths.ts";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
@@ -120,6 +121,11 @@ export class WorkerPlane {
     const byName = new Map<string, ApplyError>();
     for (const list of results) for (const e of list) byName.set(e.name, e);
     return [...byName.values()];
+  }
+
+  /** Sets the instances `registry` lists now in every worker (undefined: it is gone). */
+  async updateServices(registry: string, services: RegistryServices | undefined): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.call({ type: "services", registry, services })));
   }
 
   /** The status of an object merged over the workers (counts summed). */

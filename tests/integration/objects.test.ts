@@ -62,10 +62,15 @@ Deno.test("objects: create, get, list, update, delete with the right statuses", 
     const kinds = await request(`${api}/object-kinds`, { headers: { accept: "application/json" } });
     assert.deepEqual(JSON.parse(kinds.body), [
       "AutoCertManager",
+      "ConsulServiceRegistry",
+      "EtcdServiceRegistry",
+      "EurekaServiceRegistry",
       "GlobalFilter",
       "HTTPServer",
+      "NacosServiceRegistry",
       "Pipeline",
       "WebSocketServer",
+      "ZookeeperServiceRegistry",
     ]);
     const results = await request(`${api}/metadata/objects/pipeline/filters/Proxy/results`);
     assert.match(results.body, /serverError/);

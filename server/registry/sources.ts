@@ -1,0 +1,302 @@
+/**
+ * Reading each kind of service registry: every instance it lists now.
+ * Consul, Eureka and Nacos are asked through their HTTP APIs; etcd and
+ * ZooKeeper hold Easegress's ServiceInstanceSpec documents (JSON or YAML)
+ * under the registry's prefix.
+ *
+ * @module
+ */
+
+import type { ServiceInstance } from "../../filters/service_directory.ts";
+import { isPlainObject } from "../../filters/spec.ts";
+import { loadYaml } from "../../filters/yaml_module.ts";
+import type {
+  ConsulRegistrySpec,
+  EtcdRegistrySpec,
+  EurekaRegistrySpec,
+  NacosRegistrySpec,
+  RegistrySpec,
+  ZookeeperRegistrySpec,
+} from "./spec.ts";
+import { parseDuration } from "../../filters/spec.ts";
+import { ZooKeeperClient } from "./zookeeper_client.ts";
+import type { Etcd3 } from "etcd3";
+
+/** Lists a registry's instances; throws naming what failed. */
+export interface RegistrySource {
+  list(): Promise<ServiceInstance[]>;
+  close(): void | Promise<void>;
+}
+
+/** The source for `spec`. */
+export function registrySource(spec: RegistrySpec): RegistrySource {
+  switch (spec.kind) {
+    case "ConsulServiceRegistry":
+      return httpSource(() => listConsul(spec));
+    case "EurekaServiceRegistry":
+      return httpSource(() => listEureka(spec));
+    case "NacosServiceRegistry":
+      return httpSource(() => listNacos(spec));
+    case "EtcdServiceRegistry":
+      return etcdSource(spec);
+    case "ZookeeperServiceRegistry":
+      return zookeeperSource(spec);
+  }
+}
+
+const HTTP_TIMEOUT_MS = 10_000;
+
+function httpSource(list: () => Promise<ServiceInstance[]>): RegistrySource {
+  return { list, close() {} };
+}
+
+/** GETs `url` as JSON; throws with the URL and status on failure. */
+async function getJson(url: string, init: RequestInit = {}): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      ...init,
+      headers: { accept: "application/json", ...init.headers },
+      signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+    });
+  } catch (e) {
+    const cause = (e as Error).cause as Error | undefined;
+    throw new Error(`${url}: ${(e as Error).message}${cause?.message ? `: ${cause.message}` : ""}`);
+  }
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${text.slice(0, 200)}`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${url} answered what is not JSON: ${text.slice(0, 200)}`);
+  }
+}
+
+async function listConsul(spec: ConsulRegistrySpec): Promise<ServiceInstance[]> {
+  const base = `${spec.scheme}://${spec.address}/v1/catalog`;
+  const query = new URLSearchParams();
+  if (spec.datacenter) query.set("dc", spec.datacenter);
+  if (spec.namespace) query.set("ns", spec.namespace);
+  const headers: Record<string, string> = spec.token ? { "x-consul-token": spec.token } : {};
+  const services = await getJson(`${base}/services?${query}`, { headers });
+  if (!isPlainObject(services)) throw new Error(`${base}/services: not a map of services`);
+  const instances: ServiceInstance[] = [];
+  for (const serviceName of Object.keys(services)) {
+    if (serviceName === "consul") continue;
+    const q = new URLSearchParams(query);
+    for (const tag of spec.serviceTags ?? []) q.append("tag", tag);
+    const entries = await getJson(`${base}/service/${encodeURIComponent(serviceName)}?${q}`, {
+      headers,
+    });
+    if (!Array.isArray(entries)) continue;
+    for (const e of entries) {
+      if (!isPlainObject(e)) continue;
+      const address = String(e.ServiceAddress || e.Address || "");
+      const port = Number(e.ServicePort);
+      if (!address || !validPort(port)) continue;
+      instances.push({
+        serviceName,
+        instanceID: String(e.ServiceID ?? `${address}:${port}`),
+        address,
+        port,
+        scheme: "http",
+        tags: stringList(e.ServiceTags),
+        weight: 0,
+      });
+    }
+  }
+  return instances;
+}
+
+async function listEureka(spec: EurekaRegistrySpec): Promise<ServiceInstance[]> {
+  let lastError: Error | undefined;
+  // Eureka peers replicate each other: the first that answers is enough.
+  for (const endpoint of spec.endpoints) {
+    try {
+      return eurekaInstances(await getJson(`${endpoint.replace(/\/+$/, "")}/apps`));
+    } catch (e) {
+      lastError = e as Error;
+    }
+  }
+  throw lastError ?? new Error("no Eureka endpoint");
+}
+
+/** Eureka's `/apps` JSON: instances that are UP, by app name (Eureka's upper case). */
+export function eurekaInstances(doc: unknown): ServiceInstance[] {
+  const applications = (doc as { applications?: { application?: unknown } })?.applications;
+  const instances: ServiceInstance[] = [];
+  for (const app of asList(applications?.application)) {
+    if (!isPlainObject(app)) continue;
+    for (const i of asList(app.instance)) {
+      if (!isPlainObject(i) || i.status !== "UP") continue;
+      const secure = isPlainObject(i.securePort) && String(i.securePort["@enabled"]) === "true";
+      const portField = secure ? i.securePort : i.port;
+      const port = Number(isPlainObject(portField) ? portField.$ : portField);
+      const address = String(i.ipAddr ?? i.hostName ?? "");
+      if (!address || !validPort(port)) continue;
+      instances.push({
+        serviceName: String(app.name ?? i.app ?? ""),
+        instanceID: String(i.instanceId ?? `${address}:${port}`),
+        address,
+        port,
+        scheme: secure ? "https" : "http",
+        tags: [],
+        weight: 0,
+      });
+    }
+  }
+  return instances;
+}
+
+async function listNacos(spec: NacosRegistrySpec): Promise<ServiceInstance[]> {
+  let lastError: Error | undefined;
+  for (const server of spec.servers) {
+    const host = server.ipAddr.includes(":") ? `[${server.ipAddr}]` : server.ipAddr;
+    const base = `${server.scheme}://${host}:${server.port}${
+      server.contextPath.replace(/\/+$/, "")
+    }/v1`;
+    try {
+      const auth = new URLSearchParams();
+      if (spec.namespace) auth.set("namespaceId", spec.namespace);
+      if (spec.username) auth.set("accessToken", await nacosToken(base, spec));
+      const list = await getJson(`${base}/ns/service/list?pageNo=1&pageSize=100000&${auth}`);
+      const names = stringList((list as { doms?: unknown })?.doms);
+      const instances: ServiceInstance[] = [];
+      for (const serviceName of names) {
+        const q = new URLSearchParams(auth);
+        q.set("serviceName", serviceName);
+        q.set("healthyOnly", "true");
+        const doc = await getJson(`${base}/ns/instance/list?${q}`);
+        for (const h of asList((doc as { hosts?: unknown })?.hosts)) {
+          if (!isPlainObject(h) || h.enabled === false || h.healthy === false) continue;
+          const address = String(h.ip ?? "");
+          const port = Number(h.port);
+          if (!address || !validPort(port)) continue;
+          const metadata = isPlainObject(h.metadata) ? h.metadata : {};
+          instances.push({
+            serviceName,
+            instanceID: String(h.instanceId ?? `${address}:${port}`),
+            address,
+            port,
+            scheme: metadata.secure === "true" ? "https" : "http",
+            tags: [],
+            weight: Math.round(Number(h.weight) || 0),
+          });
+        }
+      }
+      return instances;
+    } catch (e) {
+      lastError = e as Error;
+    }
+  }
+  throw lastError ?? new Error("no Nacos server");
+}
+
+async function nacosToken(base: string, spec: NacosRegistrySpec): Promise<string> {
+  const body = new URLSearchParams({ username: spec.username!, password: spec.password ?? "" });
+  const doc = await getJson(`${base}/auth/login`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+  });
+  const token = (doc as { accessToken?: unknown })?.accessToken;
+  if (typeof token !== "string") throw new Error(`${base}/auth/login gave no accessToken`);
+  return token;
+}
+
+function etcdSource(spec: EtcdRegistrySpec): RegistrySource {
+  let client: Etcd3 | undefined;
+  return {
+    async list() {
+      // Loaded on demand: the etcd client is large.
+      const { Etcd3 } = await import("etcd3");
+      client ??= new Etcd3({ hosts: spec.endpoints, dialTimeout: HTTP_TIMEOUT_MS });
+      const all = await client.getAll().prefix(spec.prefix).strings();
+      return await instancesFromDocuments(
+        Object.entries(all).map(([key, value]) => [key.slice(spec.prefix.length), value]),
+      );
+    },
+    close() {
+      client?.close();
+      client = undefined;
+    },
+  };
+}
+
+function zookeeperSource(spec: ZookeeperRegistrySpec): RegistrySource {
+  const timeoutMs = parseDuration(spec.conntimeout) ?? 6_000;
+  return {
+    async list() {
+      const zk = await ZooKeeperClient.connect(spec.zkservices, timeoutMs);
+      try {
+        const base = spec.prefix === "/" ? "" : spec.prefix.replace(/\/+$/, "");
+        const children = await zk.getChildren(spec.prefix);
+        const documents: [string, string][] = [];
+        for (const child of children) {
+          const data = await zk.getData(`${base}/${child}`);
+          if (data !== null) documents.push([child, new TextDecoder().decode(data)]);
+        }
+        return await instancesFromDocuments(documents);
+      } finally {
+        zk.close();
+      }
+    },
+    close() {},
+  };
+}
+
+/**
+ * Instances from ServiceInstanceSpec documents, each with the key it was
+ * found under (relative to the prefix: `<serviceName>/<instanceID>` in
+ * etcd, one node per instance in ZooKeeper). Field names are matched
+ * without regard to case, as Go's JSON decoding does; a document that is
+ * not an instance is skipped.
+ */
+export async function instancesFromDocuments(
+  documents: readonly [key: string, text: string][],
+): Promise<ServiceInstance[]> {
+  const { parse } = await loadYaml();
+  const instances: ServiceInstance[] = [];
+  for (const [key, text] of documents) {
+    let doc: unknown;
+    try {
+      doc = parse(text);
+    } catch {
+      continue;
+    }
+    if (!isPlainObject(doc)) continue;
+    const field = (name: string) => {
+      for (const [k, v] of Object.entries(doc)) if (k.toLowerCase() === name) return v;
+      return undefined;
+    };
+    const address = String(field("address") ?? field("ip") ?? "");
+    const port = Number(field("port"));
+    const serviceName = String(field("servicename") ?? key.split("/")[0] ?? "");
+    if (!address || !validPort(port) || !serviceName) continue;
+    const scheme = String(field("scheme") || "http").toLowerCase();
+    instances.push({
+      serviceName,
+      instanceID: String(field("instanceid") ?? key),
+      address,
+      port,
+      scheme: scheme === "https" ? "https" : "http",
+      tags: stringList(field("tags")),
+      weight: Math.max(0, Math.round(Number(field("weight")) || 0)),
+    });
+  }
+  return instances;
+}
+
+function validPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v) => typeof v === "string") : [];
+}
+
+/** Eureka's XML-born JSON gives a one-item list as the item itself. */
+function asList(value: unknown): unknown[] {
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) ? value : [value];
+}

@@ -1,0 +1,359 @@
+/**
+ * Service registry objects through the real binary: Proxy pools with
+ * `serviceRegistry` and `serviceName` send to the instances a registry
+ * lists, follow them as they come and go, and fall back to their static
+ * `servers` when there are none. ZooKeeper (Debian's `zookeeperd`, started
+ * here) and etcd are real; Consul, Eureka and Nacos are stand-ins that
+ * answer their HTTP APIs as documented.
+ */
+
+import assert from "node:assert/strict";
+import { eventually, freePort, type NodeProcess, startNodeProcess } from "./helpers.ts";
+import { TestEtcdCluster } from "./cluster/etcd_fixture.ts";
+import { ZooKeeperClient } from "../../server/registry/zookeeper_client.ts";
+
+/** Backends answering with their own name. */
+function backends(names: string[]): { ports: Record<string, number>; close(): Promise<void> } {
+  const servers = names.map((name) =>
+    Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(name))
+  );
+  const ports: Record<string, number> = {};
+  names.forEach((name, i) => ports[name] = servers[i].addr.port);
+  return { ports, close: () => Promise.all(servers.map((s) => s.shutdown())).then(() => {}) };
+}
+
+/** A Pipeline whose pool follows `serviceName` in `registry`, with `static` as its fallback server. */
+function proxyObjects(
+  registry: string,
+  serviceName: string,
+  staticPort: number,
+  port: number,
+  extra = "",
+): string {
+  return `kind: Pipeline
+name: p-${registry}
+filters:
+- name: proxy
+  kind: Proxy
+  pools:
+  - serviceRegistry: ${registry}
+    serviceName: ${serviceName}
+    servers:
+    - url: http://127.0.0.1:${staticPort}
+${extra}---
+kind: HTTPServer
+name: s-${registry}
+port: ${port}
+rules:
+- paths:
+  - pathPrefix: /
+    backend: p-${registry}
+`;
+}
+
+/** Waits until every one of `count` GETs to `port` is answered by a backend in `expected`, and each of them answers. */
+async function servedBy(port: number, expected: string[], count = 8): Promise<void> {
+  await eventually(`port ${port} served by ${expected.join(", ")}`, async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      const r = await fetch(`http://127.0.0.1:${port}/`);
+      seen.add(await r.text());
+    }
+    return seen.size === expected.length && expected.every((e) => seen.has(e));
+  }, 10_000);
+}
+
+async function create(node: NodeProcess, yaml: string): Promise<void> {
+  const created = await node.ctl(["object", "create"], yaml);
+  assert.equal(created.code, 0, created.stderr);
+}
+
+/** A ZooKeeper server of Debian's zookeeperd on a loopback port, data in `dir`. */
+async function startZooKeeper(dir: string): Promise<{ address: string; stop(): Promise<void> }> {
+  const port = freePort();
+  await Deno.writeTextFile(
+    `${dir}/zoo.cfg`,
+    `tickTime=2000\ndataDir=${dir}/data\nclientPort=${port}\nclientPortAddress=127.0.0.1\n` +
+      "admin.enableServer=false\n",
+  );
+  const server = new Deno.Command("java", {
+    args: [
+      "-cp",
+      "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar",
+      "org.apache.zookeeper.server.ZooKeeperServerMain",
+      `${dir}/zoo.cfg`,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const address = `127.0.0.1:${port}`;
+  for (let i = 0;; i++) {
+    try {
+      (await ZooKeeperClient.connect([address], 1000)).close();
+      break;
+    } catch (e) {
+      if (i > 150) throw new Error(`ZooKeeper did not start: ${e}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    address,
+    async stop() {
+      try {
+        server.kill("SIGKILL");
+      } catch { /* stopped already */ }
+      await server.status;
+    },
+  };
+}
+
+const instance = (serviceName: string, id: string, port: number, extra: object = {}) =>
+  new TextEncoder().encode(
+    JSON.stringify({ serviceName, instanceID: id, address: "127.0.0.1", port, ...extra }),
+  );
+
+Deno.test("ZookeeperServiceRegistry: a pool follows the instances under the prefix, static servers when none", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eg-zk-" });
+  const zk = await startZooKeeper(dir);
+  const apps = backends(["a", "b", "static"]);
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
+  const port = freePort();
+  const writer = await ZooKeeperClient.connect([zk.address], 5000);
+  try {
+    await writer.create("/registry", new Uint8Array());
+    await writer.create("/registry/a1", instance("orders", "a1", apps.ports.a));
+    await writer.create("/registry/x1", instance("other", "x1", apps.ports.b));
+    await writer.create("/registry/junk", new TextEncoder().encode("not an instance"));
+    await create(
+      node,
+      `kind: ZookeeperServiceRegistry\nname: zk\nzkservices: [${zk.address}]\n` +
+        `prefix: /registry\nconntimeout: 3s\nsyncInterval: 300ms\n---\n` +
+        proxyObjects("zk", "orders", apps.ports.static, port),
+    );
+    await servedBy(port, ["a"]);
+    await writer.create("/registry/b1", instance("orders", "b1", apps.ports.b));
+    await servedBy(port, ["a", "b"]);
+    const status = await node.ctl(["object", "status", "get", "zk", "-o", "json"]);
+    const own = Object.values(JSON.parse(status.stdout) as Record<string, {
+      services: Record<string, number>;
+    }>)[0];
+    assert.deepEqual(own.services, { orders: 2, other: 1 });
+    await writer.delete("/registry/a1");
+    await writer.delete("/registry/b1");
+    await servedBy(port, ["static"]);
+
+    // The registry going away keeps the last instances; deleting the object drops them.
+    await writer.create("/registry/a2", instance("orders", "a2", apps.ports.a));
+    await servedBy(port, ["a"]);
+    await zk.stop();
+    await eventually("the registry's error in its status", async () => {
+      const s = await node.ctl(["object", "status", "get", "zk", "-o", "json"]);
+      return /cannot open a ZooKeeper session/.test(s.stdout);
+    }, 10_000);
+    await servedBy(port, ["a"]);
+    assert.equal((await node.ctl(["object", "delete", "zk"])).code, 0);
+    await servedBy(port, ["static"]);
+  } finally {
+    writer.close();
+    await node.stop();
+    await apps.close();
+    await zk.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("EtcdServiceRegistry: instances as ServiceInstanceSpec documents under the prefix", async () => {
+  const etcd = await TestEtcdCluster.start(1);
+  const apps = backends(["a", "b", "static"]);
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  const { Etcd3 } = await import("etcd3");
+  const client = new Etcd3({ hosts: etcd.endpoints });
+  try {
+    await client.put("/svc/orders/a1").value(
+      `serviceName: orders\ninstanceID: a1\naddress: 127.0.0.1\nport: ${apps.ports.a}\ntags: [v1]\n`,
+    );
+    await client.put("/svc/orders/b1").value(
+      JSON.stringify({
+        ServiceName: "orders",
+        InstanceID: "b1",
+        Address: "127.0.0.1",
+        Port: apps.ports.b,
+        Tags: ["v2"],
+      }),
+    );
+    await create(
+      node,
+      `kind: EtcdServiceRegistry\nname: etcd\nendpoints: [${etcd.endpoints[0]}]\nprefix: /svc/\n` +
+        `cacheTimeout: 300ms\n---\n` +
+        proxyObjects("etcd", "orders", apps.ports.static, port, "    serverTags: [v2]\n"),
+    );
+    // serverTags choose among the instances.
+    await servedBy(port, ["b"]);
+    await client.delete().key("/svc/orders/b1");
+    // No instance with the tag left: the static server.
+    await servedBy(port, ["static"]);
+  } finally {
+    client.close();
+    await node.stop();
+    await apps.close();
+    await etcd.close();
+  }
+});
+
+Deno.test("Consul, Eureka and Nacos registries: their HTTP APIs read, healthy instances only", async () => {
+  const apps = backends(["a", "b", "c", "static"]);
+  let nacosLogins = 0;
+  const consul = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const url = new URL(req.url);
+    if (req.headers.get("x-consul-token") !== "secret") return new Response("no", { status: 403 });
+    if (url.pathname === "/v1/catalog/services") {
+      return Response.json({ consul: [], orders: ["v1"] });
+    }
+    if (url.pathname === "/v1/catalog/service/orders" && url.searchParams.get("dc") === "dc1") {
+      return Response.json([
+        {
+          ServiceID: "o1",
+          Address: "10.0.0.9",
+          ServiceAddress: "127.0.0.1",
+          ServicePort: apps.ports.a,
+          ServiceTags: ["v1"],
+        },
+        {
+          ServiceID: "o2",
+          Address: "127.0.0.1",
+          ServiceAddress: "",
+          ServicePort: apps.ports.b,
+          ServiceTags: ["v1"],
+        },
+      ]);
+    }
+    return new Response("not found", { status: 404 });
+  });
+  const eureka = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    if (new URL(req.url).pathname !== "/eureka/apps") return new Response("", { status: 404 });
+    return Response.json({
+      applications: {
+        application: {
+          name: "ORDERS",
+          instance: [
+            {
+              instanceId: "e1",
+              app: "ORDERS",
+              ipAddr: "127.0.0.1",
+              status: "UP",
+              port: { $: apps.ports.c, "@enabled": "true" },
+              securePort: { $: 443, "@enabled": "false" },
+            },
+            {
+              instanceId: "e2",
+              app: "ORDERS",
+              ipAddr: "127.0.0.1",
+              status: "DOWN",
+              port: { $: apps.ports.a, "@enabled": "true" },
+            },
+          ],
+        },
+      },
+    });
+  });
+  const nacos = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    if (url.pathname === "/nacos/v1/auth/login") {
+      const form = new URLSearchParams(await req.text());
+      nacosLogins++;
+      return form.get("password") === "pw"
+        ? Response.json({ accessToken: "tok" })
+        : new Response("bad", { status: 403 });
+    }
+    if (
+      url.searchParams.get("accessToken") !== "tok" ||
+      url.searchParams.get("namespaceId") !== "prod"
+    ) {
+      return new Response("forbidden", { status: 403 });
+    }
+    if (url.pathname === "/nacos/v1/ns/service/list") {
+      return Response.json({ count: 1, doms: ["orders"] });
+    }
+    if (
+      url.pathname === "/nacos/v1/ns/instance/list" &&
+      url.searchParams.get("serviceName") === "orders"
+    ) {
+      return Response.json({
+        hosts: [
+          {
+            instanceId: "n1",
+            ip: "127.0.0.1",
+            port: apps.ports.b,
+            weight: 1,
+            healthy: true,
+            enabled: true,
+          },
+          {
+            instanceId: "n2",
+            ip: "127.0.0.1",
+            port: apps.ports.c,
+            weight: 1,
+            healthy: true,
+            enabled: false,
+          },
+        ],
+      });
+    }
+    return new Response("not found", { status: 404 });
+  });
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const ports = { consul: freePort(), eureka: freePort(), nacos: freePort() };
+  try {
+    await create(
+      node,
+      `kind: ConsulServiceRegistry\nname: consul\naddress: 127.0.0.1:${consul.addr.port}\n` +
+        `datacenter: dc1\ntoken: secret\nsyncInterval: 300ms\n---\n` +
+        proxyObjects("consul", "orders", apps.ports.static, ports.consul) + "---\n" +
+        `kind: EurekaServiceRegistry\nname: eureka\nendpoints: [http://127.0.0.1:${eureka.addr.port}/eureka]\n` +
+        `syncInterval: 300ms\n---\n` +
+        proxyObjects("eureka", "ORDERS", apps.ports.static, ports.eureka) + "---\n" +
+        `kind: NacosServiceRegistry\nname: nacos\nservers:\n- ipAddr: 127.0.0.1\n  port: ${nacos.addr.port}\n` +
+        `namespace: prod\nusername: gw\npassword: pw\nsyncInterval: 300ms\n---\n` +
+        proxyObjects("nacos", "orders", apps.ports.static, ports.nacos),
+    );
+    await servedBy(ports.consul, ["a", "b"]);
+    await servedBy(ports.eureka, ["c"]);
+    await servedBy(ports.nacos, ["b"]);
+    assert.ok(nacosLogins > 0);
+  } finally {
+    await node.stop();
+    await Promise.all([consul.shutdown(), eureka.shutdown(), nacos.shutdown(), apps.close()]);
+  }
+});
+
+Deno.test("service registries: bad specs and pools are refused with the field named", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  try {
+    const cases: [string, RegExp][] = [
+      ["kind: EtcdServiceRegistry\nname: r\n", /endpoints: is required/],
+      [
+        "kind: ZookeeperServiceRegistry\nname: r\nzkservices: [nohost]\n",
+        /zkservices\[0\]: must be host:port/,
+      ],
+      ["kind: ConsulServiceRegistry\nname: r\nscheme: ftp\n", /scheme: must be http or https/],
+      ["kind: EurekaServiceRegistry\nname: r\nsyncInterval: soon\n", /syncInterval/],
+      ["kind: NacosServiceRegistry\nname: r\n", /servers: is required/],
+      [
+        "kind: Pipeline\nname: p\nfilters:\n- name: proxy\n  kind: Proxy\n  pools:\n  - serviceName: orders\n",
+        /pools\[0\]\.serviceRegistry: is required with the other one/,
+      ],
+      [
+        "kind: Pipeline\nname: p\nfilters:\n- name: proxy\n  kind: Proxy\n  pools:\n  - loadBalance:\n      policy: random\n",
+        /servers: needs at least one server, or serviceRegistry and serviceName/,
+      ],
+    ];
+    for (const [yaml, expected] of cases) {
+      const r = await node.ctl(["object", "create"], yaml);
+      assert.equal(r.code, 1, yaml);
+      assert.match(r.stderr, expected);
+    }
+  } finally {
+    await node.stop();
+  }
+});

@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import { eurekaInstances, instancesFromDocuments } from "../../../server/registry/sources.ts";
+import { registeredServers } from "../../../filters/proxy/pool.ts";
+import { instanceURL, ServiceDirectory } from "../../../filters/service_directory.ts";
+
+Deno.test("eurekaInstances: UP instances only, a single app or instance as itself, secure ports as https", () => {
+  const instances = eurekaInstances({
+    applications: {
+      application: {
+        name: "ORDERS",
+        instance: {
+          instanceId: "i1",
+          ipAddr: "10.0.0.1",
+          status: "UP",
+          port: { $: 8080 },
+          securePort: { $: 8443, "@enabled": "true" },
+        },
+      },
+    },
+  });
+  assert.deepEqual(instances, [{
+    serviceName: "ORDERS",
+    instanceID: "i1",
+    address: "10.0.0.1",
+    port: 8443,
+    scheme: "https",
+    tags: [],
+    weight: 0,
+  }]);
+  assert.deepEqual(
+    eurekaInstances({
+      applications: {
+        application: [{ name: "A", instance: [{ status: "DOWN", ipAddr: "x", port: { $: 1 } }] }],
+      },
+    }),
+    [],
+  );
+  assert.deepEqual(eurekaInstances({}), []);
+});
+
+Deno.test("instancesFromDocuments: JSON or YAML, field names in any case, the key's service as a fallback", async () => {
+  const instances = await instancesFromDocuments([
+    [
+      "orders/a",
+      '{"ServiceName":"orders","InstanceID":"a","Address":"127.0.0.1","Port":81,"Scheme":"HTTPS","Tags":["x"],"Weight":3}',
+    ],
+    ["orders/b", "address: 127.0.0.2\nport: 82\n"],
+    ["orders/c", "port: 83\n"], // no address
+    ["orders/d", "address: 127.0.0.4\nport: 70000\n"], // no such port
+    ["orders/e", "{not yaml: ["],
+  ]);
+  assert.deepEqual(instances, [
+    {
+      serviceName: "orders",
+      instanceID: "a",
+      address: "127.0.0.1",
+      port: 81,
+      scheme: "https",
+      tags: ["x"],
+      weight: 3,
+    },
+    {
+      serviceName: "orders",
+      instanceID: "orders/b",
+      address: "127.0.0.2",
+      port: 82,
+      scheme: "http",
+      tags: [],
+      weight: 0,
+    },
+  ]);
+});
+
+Deno.test("registeredServers: serverTags choose, none left means the static servers; weights kept", () => {
+  const instances = [
+    {
+      serviceName: "s",
+      instanceID: "1",
+      address: "10.0.0.1",
+      port: 80,
+      scheme: "http",
+      tags: ["v1"],
+      weight: 2,
+    },
+    {
+      serviceName: "s",
+      instanceID: "2",
+      address: "::1",
+      port: 81,
+      scheme: "https",
+      tags: ["v2"],
+      weight: 0,
+    },
+  ];
+  assert.deepEqual(registeredServers(instances, undefined)?.map((s) => s.url), [
+    "http://10.0.0.1:80",
+    "https://[::1]:81",
+  ]);
+  assert.deepEqual(registeredServers(instances, ["v1"]), [{
+    url: "http://10.0.0.1:80",
+    tags: ["v1"],
+    weight: 2,
+  }]);
+  assert.equal(registeredServers(instances, ["v3"]), undefined);
+  assert.equal(registeredServers([], undefined), undefined);
+  assert.equal(instanceURL(instances[1]), "https://[::1]:81");
+});
+
+Deno.test("ServiceDirectory: updates reach watchers until they stop watching", () => {
+  const directory = new ServiceDirectory();
+  let calls = 0;
+  const stop = directory.watch(() => calls++);
+  const one = {
+    serviceName: "s",
+    instanceID: "1",
+    address: "a",
+    port: 1,
+    scheme: "http",
+    tags: [],
+    weight: 0,
+  };
+  directory.update("r", { s: [one] });
+  assert.deepEqual(directory.instances("r", "s"), [one]);
+  assert.deepEqual(directory.instances("r", "other"), []);
+  directory.update("r", undefined);
+  assert.deepEqual(directory.instances("r", "s"), []);
+  stop();
+  directory.update("r", {});
+  assert.equal(calls, 2);
+});
