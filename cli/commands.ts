@@ -7,7 +7,7 @@
 
 import { type AdminClient, ensureOk, type OutputFormat } from "./client.ts";
 import type { CommandSpec } from "./command_tree.ts";
-import { type ObjectDocument, parseObjectDocuments } from "./documents.ts";
+import { type ObjectDocument, parseDataDocument, parseObjectDocuments } from "./documents.ts";
 import { CtlError } from "./errors.ts";
 import { renderBody } from "./output.ts";
 
@@ -97,6 +97,24 @@ async function sendDocument(
   await client.call({ method: "POST", path: "/objects", json: doc.spec });
   return "created";
 }
+
+/** A command that sends the one YAML document of the input to `path(args)`, printing `done(args)`. */
+function sendData(
+  method: "POST" | "PUT",
+  path: (args: readonly string[]) => string,
+  done: (args: readonly string[]) => string,
+): CommandAction {
+  return async function sendDataDocument(ctx) {
+    const { text, source } = await ctx.readInput();
+    await ctx.client.call({ method, path: path(ctx.args), json: parseDataDocument(text, source) });
+    ctx.print(`${done(ctx.args)}\n`);
+  };
+}
+
+const kindPath = (kind: string) => `/customdatakinds/${encodeURIComponent(kind)}`;
+const itemsPath = (kind: string) => `/customdata/${encodeURIComponent(kind)}`;
+
+const DATA_HELP = `Reads one YAML document from FILE, or from stdin when -f is absent or "-".`;
 
 const DOCUMENTS_HELP =
   `Reads YAML from FILE, or from stdin when -f is absent or "-". Several objects
@@ -202,6 +220,92 @@ export const CTL_COMMANDS: CtlCommand = {
               run: show(() => "/status/objects"),
             },
           ],
+        },
+      ],
+    },
+    {
+      name: "custom-data-kind",
+      aliases: ["cdk"],
+      summary: "Custom data kinds (name, idField, jsonSchema)",
+      subcommands: [
+        { name: "list", summary: "List the kinds", run: show(() => "/customdatakinds") },
+        { name: "get", summary: "Show one kind", args: ["KIND"], run: show(([k]) => kindPath(k)) },
+        {
+          name: "create",
+          summary: "Create a kind from YAML",
+          description: DATA_HELP,
+          readsDocuments: true,
+          run: sendData("POST", () => "/customdatakinds", () => "Custom data kind created"),
+        },
+        {
+          name: "update",
+          summary: "Update a kind from YAML",
+          description: DATA_HELP,
+          readsDocuments: true,
+          run: sendData("PUT", () => "/customdatakinds", () => "Custom data kind updated"),
+        },
+        {
+          name: "delete",
+          summary: "Delete a kind and its items",
+          args: ["KIND"],
+          run: act("DELETE", ([k]) => kindPath(k), ([k]) => `Custom data kind ${k} deleted`),
+        },
+      ],
+    },
+    {
+      name: "custom-data",
+      aliases: ["cd"],
+      summary: "Custom data items",
+      subcommands: [
+        {
+          name: "list",
+          summary: "List the items of a kind",
+          args: ["KIND"],
+          run: show(([k]) => itemsPath(k)),
+        },
+        {
+          name: "get",
+          summary: "Show one item",
+          args: ["KIND", "ID"],
+          run: show(([k, id]) => `${itemsPath(k)}/${encodeURIComponent(id)}`),
+        },
+        {
+          name: "create",
+          summary: "Create an item from YAML",
+          description: DATA_HELP,
+          args: ["KIND"],
+          readsDocuments: true,
+          run: sendData("POST", ([k]) => itemsPath(k), ([k]) => `Custom data of ${k} created`),
+        },
+        {
+          name: "update",
+          summary: "Update an item from YAML",
+          description: DATA_HELP,
+          args: ["KIND"],
+          readsDocuments: true,
+          run: sendData("PUT", ([k]) => itemsPath(k), ([k]) => `Custom data of ${k} updated`),
+        },
+        {
+          name: "batch-update",
+          summary: "Delete and write items in one call: {rebuild, delete: [ids], list: [items]}",
+          description: DATA_HELP,
+          args: ["KIND"],
+          readsDocuments: true,
+          run: sendData(
+            "POST",
+            ([k]) => `${itemsPath(k)}/items`,
+            ([k]) => `Custom data of ${k} updated`,
+          ),
+        },
+        {
+          name: "delete",
+          summary: "Delete one item",
+          args: ["KIND", "ID"],
+          run: act(
+            "DELETE",
+            ([k, id]) => `${itemsPath(k)}/${encodeURIComponent(id)}`,
+            ([k, id]) => `Custom data ${id} of ${k} deleted`,
+          ),
         },
       ],
     },

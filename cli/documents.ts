@@ -93,3 +93,28 @@ function describe(value: unknown): string {
 function firstLine(text: string): string {
   return text.split("\n")[0];
 }
+
+/**
+ * Parses `text` as exactly one YAML document holding a map (a custom data
+ * kind, item or batch); throws {@linkcode CtlError} naming `source` otherwise.
+ */
+export function parseDataDocument(text: string, source: string): Record<string, unknown> {
+  const docs = parseAllDocuments(text).filter((d) => d.errors.length || d.contents !== null);
+  if (docs.length !== 1) {
+    throw new CtlError(`${source} must hold one YAML document, found ${docs.length}`);
+  }
+  const [doc] = docs;
+  if (doc.errors.length) {
+    throw new CtlError(`${source}: invalid YAML: ${firstLine(doc.errors[0].message)}`);
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (error) {
+    throw new CtlError(`${source}: invalid YAML: ${firstLine(String(error))}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new CtlError(`${source} must be a map, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}

@@ -76,4 +76,9 @@ export const keys = {
   statusPrefix: "/status/objects/",
   status: (object: string, member: string) => `/status/objects/${object}/${member}`,
   configVersion: "/config/version",
+  customDataKindPrefix: "/custom-data-kinds/",
+  customDataKind: (kind: string) => `/custom-data-kinds/${kind}`,
+  customDataPrefix: "/custom-data/",
+  customDataItems: (kind: string) => `/custom-data/${kind}/`,
+  customData: (kind: string, id: string) => `/custom-data/${kind}/${id}`,
 } as const;

@@ -8,6 +8,7 @@
 import type { Context } from "./context.ts";
 import type { SharedSlots } from "./shared_slots.ts";
 import type { ServiceDirectory } from "./service_directory.ts";
+import type { CustomDataView } from "./custom_data_view.ts";
 import { SpecError } from "./spec.ts";
 
 /** A leveled logger handed to filters. */
@@ -38,6 +39,8 @@ export interface FilterEnv {
   readonly sharedSlots?: SharedSlots;
   /** The instances the node's service registries list (for Proxy pools with `serviceName`). */
   readonly services?: ServiceDirectory;
+  /** The custom data items (Validator `basicAuth` mode ETCD, HeaderLookup). */
+  readonly customData?: CustomDataView;
 }
 
 /** A resilience policy as declared in a pipeline (already validated). */

@@ -5,17 +5,9 @@
  * @module
  */
 
-import { createHash, randomBytes } from "node:crypto";
 import type { Logger } from "./filter.ts";
-import { hashScheme, isSlowScheme, verifyPassword } from "./password_hash.ts";
-
-/** One user's line. */
-interface UserEntry {
-  readonly hash: string;
-  readonly slow: boolean;
-  /** Proof of the last password that matched a slow hash, see `#proof`. */
-  verified?: string;
-}
+import { hashScheme } from "./password_hash.ts";
+import { PasswordBook } from "./password_book.ts";
 
 /** Parses htpasswd text; `onProblem` hears about each line that is skipped. */
 export function parseHtpasswd(
@@ -65,9 +57,7 @@ function sameStamp(a: FileStamp | undefined, b: FileStamp | undefined): boolean 
 export class HtpasswdFile {
   readonly #path: string;
   readonly #log: Logger;
-  // A per-process pepper, so cached proofs say nothing about passwords.
-  readonly #pepper = randomBytes(16);
-  #users = new Map<string, UserEntry>();
+  readonly #users = new PasswordBook();
   #stamp: FileStamp | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #checking: Promise<unknown> | undefined;
@@ -91,20 +81,15 @@ export class HtpasswdFile {
   }
 
   #install(text: string, stamp: FileStamp): void {
-    const users = new Map<string, UserEntry>();
-    const parsed = parseHtpasswd(text, (line, message) => {
+    this.#users.replace(parseHtpasswd(text, (line, message) => {
       this.#log.warn(`htpasswd file ${this.#path} line ${line} skipped: ${message}`);
-    });
-    for (const [user, hash] of parsed) {
-      users.set(user, { hash, slow: isSlowScheme(hashScheme(hash)!) });
-    }
-    this.#users = users;
+    }));
     this.#stamp = stamp;
   }
 
   #fail(e: unknown): void {
     this.#log.error(`cannot read htpasswd file ${this.#path}: ${(e as Error).message}`);
-    this.#users = new Map();
+    this.#users.replace(new Map());
     this.#stamp = undefined;
   }
 
@@ -146,24 +131,9 @@ export class HtpasswdFile {
     schedule();
   }
 
-  #proof(password: string): string {
-    return createHash("sha256").update(this.#pepper).update(password).digest("hex");
-  }
-
-  /**
-   * Whether `user` exists and `password` matches. A password that matched a
-   * slow hash (bcrypt, crypt) is remembered as a peppered SHA-256, so the
-   * same credentials on every request cost one fast hash.
-   */
-  async verify(user: string, password: string): Promise<boolean> {
-    const entry = this.#users.get(user);
-    if (!entry) return false;
-    if (!entry.slow) return await verifyPassword(password, entry.hash);
-    const proof = this.#proof(password);
-    if (entry.verified === proof) return true;
-    if (!await verifyPassword(password, entry.hash)) return false;
-    entry.verified = proof;
-    return true;
+  /** Whether `user` exists and `password` matches (see {@linkcode PasswordBook.verify}). */
+  verify(user: string, password: string): Promise<boolean> {
+    return this.#users.verify(user, password);
   }
 
   /** Stops watching; waits for a check in progress. */

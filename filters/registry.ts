@@ -7,6 +7,7 @@
 import { corsAdaptorKind } from "./cors_adaptor.ts";
 import { fallbackKind } from "./fallback.ts";
 import { type FilterKind, FilterRegistry } from "./filter.ts";
+import { headerLookupKind } from "./header_lookup.ts";
 import { headerToJSONKind } from "./header_to_json.ts";
 import { mockKind } from "./mock.ts";
 import { proxyKind } from "./proxy/proxy.ts";
@@ -22,6 +23,7 @@ import { validatorKind } from "./validator.ts";
 export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
   corsAdaptorKind,
   fallbackKind,
+  headerLookupKind,
   headerToJSONKind,
   mockKind,
   proxyKind,

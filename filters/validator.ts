@@ -3,8 +3,6 @@
  * Basic credentials, in that order. The first failure answers 400 (headers)
  * or 401 (the others) with an empty body and returns `invalid`.
  *
- * Not supported yet, and rejected at validation: `basicAuth.mode: ETCD`.
- *
  * @module
  */
 
@@ -12,6 +10,7 @@ import { type Context, type HttpRequest, HttpResponse } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind } from "./filter.ts";
 import { headerNameProblem, toHeaderValue } from "./header_adapt.ts";
 import { HtpasswdFile } from "./htpasswd.ts";
+import { customDataPrefix, CustomDataUsers } from "./custom_data_users.ts";
 import { type HmacJwtSpec, HmacJwtVerifier, readHmacJwtSpec } from "./jwt.ts";
 import {
   bearerToken,
@@ -37,13 +36,18 @@ export interface JwtValidatorSpec extends HmacJwtSpec {
   cookieName?: string;
 }
 
-/** The `basicAuth` part: users from an htpasswd file. */
-export interface BasicAuthSpec {
-  /** Where users come from; only FILE is supported. @default {"FILE"} */
-  mode: "FILE";
-  /** The htpasswd file. @default {"/etc/apache2/.htpasswd"} */
-  userFile: string;
-}
+/** The `basicAuth` part: users from an htpasswd file, or from custom data. */
+export type BasicAuthSpec =
+  | {
+    mode: "FILE";
+    /** The htpasswd file. @default {"/etc/apache2/.htpasswd"} */
+    userFile: string;
+  }
+  | {
+    mode: "ETCD";
+    /** The custom data items holding `{key, username?, password}`, as `<kind>/`. @default {"credentials/"} */
+    etcdPrefix: string;
+  };
 
 /** The Validator spec, normalized: absent methods are not checked. */
 export interface ValidatorSpec {
@@ -90,11 +94,8 @@ function readBasicAuth(r: SpecReader): BasicAuthSpec {
   const mode = r.string("mode", { default: "FILE", oneOf: ["FILE", "ETCD"] });
   const userFile = r.string("userFile") || DEFAULT_USER_FILE;
   const etcdPrefix = r.string("etcdPrefix");
-  if (mode === "ETCD") {
-    r.problem("mode", "ETCD is not supported yet; use FILE with an htpasswd userFile");
-  } else if (etcdPrefix) {
-    r.problem("etcdPrefix", "is only used with mode ETCD");
-  }
+  if (mode === "ETCD") return { mode, etcdPrefix: customDataPrefix(etcdPrefix || "credentials/") };
+  if (etcdPrefix) r.problem("etcdPrefix", "is only used with mode ETCD");
   return { mode: "FILE", userFile };
 }
 
@@ -205,7 +206,7 @@ class Validator implements FilterInstance {
   readonly #cookieName: string | undefined;
   readonly #signature: SignatureVerifier | undefined;
   readonly #oauth2: OAuth2Validator | undefined;
-  readonly #users: HtpasswdFile | undefined;
+  readonly #users: HtpasswdFile | CustomDataUsers | undefined;
   readonly #needsAsync: boolean;
 
   constructor(spec: ValidatorSpec, env: FilterEnv) {
@@ -219,9 +220,11 @@ class Validator implements FilterInstance {
     this.#cookieName = spec.jwt?.cookieName;
     this.#signature = spec.signature ? new SignatureVerifier(spec.signature) : undefined;
     this.#oauth2 = spec.oauth2 ? new OAuth2Validator(spec.oauth2) : undefined;
-    if (spec.basicAuth) {
-      this.#users = new HtpasswdFile(spec.basicAuth.userFile, env.log);
-      this.#users.watch(USER_FILE_POLL_MS);
+    if (spec.basicAuth?.mode === "FILE") {
+      const file = this.#users = new HtpasswdFile(spec.basicAuth.userFile, env.log);
+      file.watch(USER_FILE_POLL_MS);
+    } else if (spec.basicAuth?.mode === "ETCD") {
+      this.#users = new CustomDataUsers(env.customData, spec.basicAuth.etcdPrefix, env.log);
     }
     this.#needsAsync = !!(this.#jwt || this.#signature || this.#oauth2 || this.#users);
   }

@@ -24,6 +24,8 @@ import { type RegistryServices, ServiceDirectory } from "../filters/service_dire
 import type { PipelineSpec } from "./pipeline/spec.ts";
 import { WebSocketServer } from "./websocket/server.ts";
 import { type AutoCertState, emptyAutoCertState } from "./autocert/state.ts";
+import type { StoreData } from "./store_data.ts";
+import { CustomDataView } from "../filters/custom_data_view.ts";
 import type { WebSocketServerSpec } from "./websocket/spec.ts";
 
 /** What a data plane needs from its node. */
@@ -67,6 +69,8 @@ export class DataPlane {
   readonly #acmeChallenges = new Map<string, string>();
   /** The service registries' instances, for Proxy pools with `serviceName`. */
   readonly #services = new ServiceDirectory();
+  /** The custom data items, for filters that read them. */
+  readonly #customData = new CustomDataView();
   readonly #shared: SharedByFilters;
   /** Stops counting this plane's requests as traffic for the heap trim; set once a server runs. */
   #unwatchHeap: (() => void) | undefined;
@@ -75,7 +79,11 @@ export class DataPlane {
     this.#options = options;
     this.#log = options.logs.logger(options.scope ?? "dataplane");
     this.#loggers = (scope) => options.logs.logger(scope);
-    this.#shared = { sharedSlots: options.sharedSlots, services: this.#services };
+    this.#shared = {
+      sharedSlots: options.sharedSlots,
+      services: this.#services,
+      customData: this.#customData,
+    };
   }
 
   /** Sets the instances `registry` lists now (undefined: it is gone); pools follow at once. */
@@ -85,9 +93,12 @@ export class DataPlane {
 
   /**
    * Reconciles with `desired`, serving the AutoCertManager's certificates
-   * and challenge answers in `autoCert`; returns objects that failed to build.
+   * and challenge answers and the custom data in `data`; returns objects
+   * that failed to build.
    */
-  async apply(desired: ObjectSpec[], autoCert?: AutoCertState): Promise<ApplyError[]> {
+  async apply(desired: ObjectSpec[], data?: StoreData): Promise<ApplyError[]> {
+    const autoCert = data?.autoCert;
+    if (data) this.#customData.replace(data.customData);
     if (autoCert) {
       this.#autoCertState = autoCert;
       this.#acmeChallenges.clear();

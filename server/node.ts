@@ -28,7 +28,7 @@ import { AutoCertController } from "./autocert/manager.ts";
 import { RegistryController } from "./registry/controller.ts";
 import { isRegistryKind, type RegistrySpec } from "./registry/spec.ts";
 import type { AutoCertManagerSpec } from "./autocert/spec.ts";
-import type { AutoCertState } from "./autocert/state.ts";
+import type { StoreData } from "./store_data.ts";
 import type { RegistryServices } from "../filters/service_directory.ts";
 import type { EtcdStore } from "../cluster/etcd_store.ts";
 import { soleLeadership } from "../cluster/leadership.ts";
@@ -142,7 +142,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     const supervisor = new Supervisor({
       store,
       sink: {
-        apply(desired: ObjectSpec[], autoCertState: AutoCertState) {
+        apply(desired: ObjectSpec[], data: StoreData) {
           running = desired.map((spec) => spec.name);
           autoCert.update(
             desired.filter((spec): spec is AutoCertManagerSpec => spec.kind === "AutoCertManager"),
@@ -150,7 +150,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
           registries.update(
             desired.filter((spec): spec is RegistrySpec => isRegistryKind(spec.kind)),
           );
-          return dataPlane.apply(desired, autoCertState);
+          return dataPlane.apply(desired, data);
         },
       },
       filters,

@@ -12,11 +12,11 @@ import { keys, type Store } from "../cluster/store.ts";
 import type { FilterRegistry, Logger } from "../filters/filter.ts";
 import { SpecError } from "../filters/spec.ts";
 import { type ObjectSpec, validateObject } from "./objects.ts";
-import { autoCertKeys, type AutoCertState, readAutoCertState } from "./autocert/state.ts";
+import { readStoreData, STORE_DATA_PREFIXES, type StoreData } from "./store_data.ts";
 
 /** Where the supervisor sends the desired objects. */
 export interface ObjectSink {
-  apply(desired: ObjectSpec[], autoCert: AutoCertState): Promise<unknown>;
+  apply(desired: ObjectSpec[], data: StoreData): Promise<unknown>;
 }
 
 /** Options for {@linkcode Supervisor}. */
@@ -46,7 +46,9 @@ export class Supervisor {
   async start(): Promise<void> {
     await this.sync();
     this.#o.store.watch(keys.objectPrefix, () => this.sync(), this.#abort.signal);
-    this.#o.store.watch(autoCertKeys.prefix, () => this.sync(), this.#abort.signal);
+    for (const prefix of STORE_DATA_PREFIXES) {
+      this.#o.store.watch(prefix, () => this.sync(), this.#abort.signal);
+    }
     this.#timer = setInterval(() => this.sync(), this.#o.resyncMs ?? 60_000);
     Deno.unrefTimer(this.#timer as unknown as number);
   }
@@ -73,10 +75,10 @@ export class Supervisor {
   }
 
   async #syncOnce(): Promise<void> {
-    let stored, autoCert;
+    let stored, data;
     try {
       stored = await this.#o.store.range(keys.objectPrefix);
-      autoCert = readAutoCertState(await this.#o.store.range(autoCertKeys.prefix));
+      data = await readStoreData(this.#o.store);
       this.#lastError = "";
     } catch (e) {
       // Keep serving the last applied config until the store answers again.
@@ -93,7 +95,7 @@ export class Supervisor {
         this.#o.log.error(`stored object ${kv.key} is invalid, not applied: ${why}`);
       }
     }
-    await this.#o.sink.apply(desired, autoCert);
+    await this.#o.sink.apply(desired, data);
   }
 
   /** Stops following the store. */

@@ -1,6 +1,7 @@
 /**
  * The admin REST API under `/apis/v2` (and `/apis/v1` for Easegress v2.0
- * clients): objects, statuses, members, kinds and filter metadata. YAML and
+ * clients): objects, statuses, members, kinds, filter metadata and custom
+ * data. YAML and
  * JSON in; YAML out, or JSON when the client accepts it; errors as
  * `{code, message}`.
  *
@@ -9,9 +10,9 @@
 
 import { keys, type Store, StoreUnavailableError } from "../../cluster/store.ts";
 import type { FilterRegistry } from "../../filters/filter.ts";
-import { concatBytes } from "../../filters/concat_bytes.ts";
 import { SpecError } from "../../filters/spec.ts";
-import { loadYaml } from "../../filters/yaml_module.ts";
+import { ApiError, errorReply, readDocument, reply } from "./replies.ts";
+import { CUSTOM_DATA_ROUTES } from "./custom_data.ts";
 import { canonicalKind, OBJECT_KINDS, validateObject } from "../objects.ts";
 
 /** What the admin API reads and changes. */
@@ -26,16 +27,6 @@ export interface AdminContext {
   members(): Promise<Record<string, unknown>[]>;
   /** Removes a member; false when unknown. */
   purgeMember(name: string): Promise<boolean>;
-}
-
-/** An error answered as `{code, message}`. */
-export class ApiError extends Error {
-  readonly status: number;
-
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
 }
 
 type Handler = (req: Request, params: string[], ctx: AdminContext) => Promise<Response> | Response;
@@ -84,6 +75,7 @@ const ROUTES: RouteDef[] = [
     pattern: "/metadata/objects/pipeline/filters/*/description",
     handler: filterDescription,
   },
+  ...CUSTOM_DATA_ROUTES,
 ];
 
 /** Serves one admin request. */
@@ -141,80 +133,12 @@ function toApiError(e: unknown): ApiError {
   return new ApiError(500, (e as Error)?.message ?? String(e));
 }
 
-function wantsJson(req: Request): boolean {
-  return (req.headers.get("accept") ?? "").includes("application/json");
-}
-
-/** A 200 (or `status`) answer with `body` as YAML or JSON. */
-async function reply(req: Request, body: unknown, status = 200): Promise<Response> {
-  if (wantsJson(req)) {
-    return new Response(JSON.stringify(body), {
-      status,
-      headers: { "content-type": "application/json" },
-    });
-  }
-  const { stringify } = await loadYaml();
-  return new Response(stringify(body), { status, headers: { "content-type": "text/vnd.yaml" } });
-}
-
-function errorReply(req: Request, e: ApiError): Promise<Response> {
-  return reply(req, { code: e.status, message: e.message }, e.status);
-}
-
 function listApis(req: Request): Promise<Response> {
   const entries = ROUTES.map((r) => ({
     path: r.pattern.replaceAll("*", "{name}") || "/",
     method: r.method,
   }));
   return reply(req, [{ group: "admin", entries }]);
-}
-
-/** Largest object body the admin API reads: certificates included, objects are far smaller. */
-const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
-
-/** The request body as text, refused (413) past {@linkcode MAX_DOCUMENT_BYTES} before it is all read. */
-async function readBody(req: Request): Promise<string> {
-  const tooLarge = () =>
-    new ApiError(413, `the request body is larger than ${MAX_DOCUMENT_BYTES} bytes`);
-  if (Number(req.headers.get("content-length") ?? 0) > MAX_DOCUMENT_BYTES) throw tooLarge();
-  if (req.body === null) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of req.body) {
-    size += chunk.length;
-    if (size > MAX_DOCUMENT_BYTES) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return new TextDecoder().decode(concatBytes(chunks, size));
-}
-
-/** Parses a request body holding exactly one YAML or JSON document. */
-async function readDocument(req: Request): Promise<unknown> {
-  const text = await readBody(req);
-  if (!text.trim()) {
-    throw new ApiError(400, "the request body is empty; send one object as YAML or JSON");
-  }
-  // JSON (a subset of YAML) is read without the YAML module.
-  if (/^\s*[{[]/.test(text)) {
-    try {
-      return JSON.parse(text);
-    } catch { /* not JSON after all: the YAML parser names the problem */ }
-  }
-  const { parseAllDocuments } = await loadYaml();
-  const docs = parseAllDocuments(text);
-  if (!Array.isArray(docs)) throw new ApiError(400, "the request body is not YAML");
-  const real = docs.filter((d) => d.contents !== null || d.errors.length);
-  if (real.length !== 1) {
-    throw new ApiError(400, `the request body must hold one document, found ${real.length}`);
-  }
-  const doc = real[0];
-  if (doc.errors.length) throw new ApiError(400, `invalid YAML: ${doc.errors[0].message}`);
-  try {
-    return doc.toJS();
-  } catch (e) {
-    // Well-formed but not buildable: aliases that would expand without bound, say.
-    throw new ApiError(400, `invalid YAML: ${(e as Error).message}`);
-  }
 }
 
 async function createObject(req: Request, _p: string[], ctx: AdminContext): Promise<Response> {

@@ -28,8 +28,8 @@ interface Step {
 /** Makes loggers for a pipeline's filters. */
 export type LoggerFactory = (scope: string) => Logger;
 
-/** What a data plane shares with every filter it builds: node-wide counters, service instances. */
-export type SharedByFilters = Pick<FilterEnv, "sharedSlots" | "services">;
+/** What a data plane shares with every filter it builds: counters, service instances, custom data. */
+export type SharedByFilters = Pick<FilterEnv, "sharedSlots" | "services" | "customData">;
 
 /** A Pipeline object in a data plane. */
 export class Pipeline {
@@ -67,6 +67,7 @@ export class Pipeline {
             resilience: (n) => policies.get(n) as ResiliencePolicySpec | undefined,
             sharedSlots: shared.sharedSlots,
             services: shared.services,
+            customData: shared.customData,
           }, inherited.get(f.name)),
         );
       }

@@ -5,7 +5,7 @@
  */
 
 import type { ObjectSpec } from "../objects.ts";
-import type { AutoCertState } from "../autocert/state.ts";
+import type { StoreData } from "../store_data.ts";
 import type { RegistryServices } from "../../filters/service_directory.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
 
@@ -29,7 +29,7 @@ export interface WorkerInit {
 
 /** A request from the control plane. */
 export type WorkerRequest =
-  | { type: "apply"; id: number; objects: ObjectSpec[]; autoCert?: AutoCertState }
+  | { type: "apply"; id: number; objects: ObjectSpec[]; data?: StoreData }
   | { type: "status"; id: number; name: string }
   | { type: "services"; id: number; registry: string; services?: RegistryServices }
   | { type: "close"; id: number };

@@ -61,7 +61,7 @@ async function init(msg: WorkerInit): Promise<void> {
 async function handle(msg: WorkerRequest): Promise<unknown> {
   switch (msg.type) {
     case "apply":
-      return await plane!.apply(msg.objects, msg.autoCert);
+      return await plane!.apply(msg.objects, msg.data);
     case "status":
       return plane!.status(msg.name) ?? null;
     case "services":

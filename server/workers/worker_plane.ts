@@ -8,7 +8,7 @@
 
 import type { ApplyError } from "../dataplane.ts";
 import type { ObjectSpec } from "../objects.ts";
-import type { AutoCertState } from "../autocert/state.ts";
+import type { StoreData } from "../store_data.ts";
 import type { RegistryServices } from "../../filters/service_directory.ts";
 import { toFileUrl } from "../paths.ts";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";
@@ -112,11 +112,9 @@ export class WorkerPlane {
   }
 
   /** Applies the desired objects in every worker; failures are merged by name. */
-  async apply(objects: ObjectSpec[], autoCert?: AutoCertState): Promise<ApplyError[]> {
+  async apply(objects: ObjectSpec[], data?: StoreData): Promise<ApplyError[]> {
     const results = await Promise.all(
-      this.#workers.map((w) =>
-        w.call({ type: "apply", objects, autoCert }) as Promise<ApplyError[]>
-      ),
+      this.#workers.map((w) => w.call({ type: "apply", objects, data }) as Promise<ApplyError[]>),
     );
     const byName = new Map<string, ApplyError>();
     for (const list of results) for (const e of list) byName.set(e.name, e);

@@ -136,7 +136,11 @@ Deno.test("ctl --server accepts host:port with or without a scheme", async () =>
 
 Deno.test("ctl usage errors exit 2 with a --help hint and send nothing", async () => {
   const cases: [string[], string, string][] = [
-    [[], "missing command: api, health, member, object, filter", "easegress ctl --help"],
+    [
+      [],
+      "missing command: api, health, member, object, custom-data-kind, custom-data, filter",
+      "easegress ctl --help",
+    ],
     [["object"], '"object" needs a command', "easegress ctl object --help"],
     [["objects"], 'unknown command "objects"', "easegress ctl --help"],
     [["object", "fetch"], 'unknown command "fetch" for "object"', "easegress ctl object --help"],

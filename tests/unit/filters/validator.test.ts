@@ -231,7 +231,7 @@ Deno.test("Validator rejects bad specs with field paths", () => {
         tokenIntrospect: { endPoint: "idp", insecureTls: true },
         jwt: { algorithm: "HS256" },
       },
-      basicAuth: { mode: "ETCD", etcdPrefix: "creds/" },
+      basicAuth: { mode: "FILE", etcdPrefix: "creds/" },
       typo: true,
     }).map((p) => p.replace(/expression: .*/, "expression")),
     [
@@ -246,7 +246,7 @@ Deno.test("Validator rejects bad specs with field paths", () => {
       "(Deno can skip checks only process-wide, with --unsafely-ignore-certificate-errors)",
       "oauth2.jwt.secret: is required",
       "oauth2: needs exactly one of tokenIntrospect or jwt",
-      "basicAuth.mode: ETCD is not supported yet; use FILE with an htpasswd userFile",
+      "basicAuth.etcdPrefix: is only used with mode ETCD",
       "typo: unknown field",
     ],
   );

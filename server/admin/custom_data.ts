@@ -1,0 +1,224 @@
+/**
+ * Custom data (Easegress's `/customdatakinds` and `/customdata` routes):
+ * kinds, each naming its id field and an optional JSON Schema, and their
+ * items, kept in the store under `/custom-data/<kind>/<id>`, where
+ * Validator `basicAuth` (mode ETCD) and HeaderLookup read them. Missing
+ * things answer 404 and existing ones 409, where Easegress answers 503
+ * for both.
+ *
+ * @module
+ */
+
+import { keys, type Store } from "../../cluster/store.ts";
+import { isPlainObject } from "../../filters/spec.ts";
+import { ApiError, readDocument, reply } from "./replies.ts";
+
+/** A custom data kind. */
+export interface CustomDataKind {
+  name: string;
+  /** The item field that holds an item's id. @default {"name"} */
+  idField: string;
+  /** Every item must satisfy it, when set. */
+  jsonSchema?: Record<string, unknown>;
+}
+
+/** What the routes need. */
+export interface CustomDataContext {
+  store: Store;
+}
+
+type Handler = (req: Request, params: string[], ctx: CustomDataContext) => Promise<Response>;
+
+/** The custom data routes, as the admin API's route table takes them. */
+export const CUSTOM_DATA_ROUTES: { method: string; pattern: string; handler: Handler }[] = [
+  { method: "GET", pattern: "/customdatakinds", handler: listKinds },
+  { method: "GET", pattern: "/customdatakinds/*", handler: getKind },
+  { method: "POST", pattern: "/customdatakinds", handler: (req, _p, c) => writeKind(req, c, true) },
+  { method: "PUT", pattern: "/customdatakinds", handler: (req, _p, c) => writeKind(req, c, false) },
+  { method: "DELETE", pattern: "/customdatakinds/*", handler: deleteKind },
+  { method: "GET", pattern: "/customdata/*", handler: listItems },
+  { method: "POST", pattern: "/customdata/*/items", handler: batchUpdate },
+  { method: "GET", pattern: "/customdata/*/*", handler: getItem },
+  {
+    method: "POST",
+    pattern: "/customdata/*",
+    handler: (req, [kind], c) => writeItem(req, kind, c, true),
+  },
+  {
+    method: "PUT",
+    pattern: "/customdata/*",
+    handler: (req, [kind], c) => writeItem(req, kind, c, false),
+  },
+  { method: "DELETE", pattern: "/customdata/*/*", handler: deleteItem },
+];
+
+const KEY_PART = /^[A-Za-z0-9\-_.~@:]{1,253}$/;
+
+function checkKeyPart(what: string, value: unknown): string {
+  const text = typeof value === "number" ? String(value) : value;
+  if (typeof text !== "string" || !KEY_PART.test(text)) {
+    throw new ApiError(
+      400,
+      `${what} must be 1-253 letters, digits or -_.~@:, got ${JSON.stringify(value)}`,
+    );
+  }
+  return text;
+}
+
+/** Reads and checks a kind document. */
+async function readKind(req: Request): Promise<CustomDataKind> {
+  const doc = await readDocument(req);
+  if (!isPlainObject(doc)) throw new ApiError(400, "a custom data kind must be a map");
+  const unknown = Object.keys(doc).filter((k) => !["name", "idField", "jsonSchema"].includes(k));
+  if (unknown.length) throw new ApiError(400, `unknown field(s) of a kind: ${unknown.join(", ")}`);
+  const kind: CustomDataKind = {
+    name: checkKeyPart("name", doc.name),
+    idField: doc.idField === undefined || doc.idField === "" ? "name" : String(doc.idField),
+  };
+  if (doc.jsonSchema !== undefined && doc.jsonSchema !== null && doc.jsonSchema !== "") {
+    if (!isPlainObject(doc.jsonSchema)) throw new ApiError(400, "jsonSchema must be a map");
+    kind.jsonSchema = doc.jsonSchema;
+    await compileSchema(kind);
+  }
+  return kind;
+}
+
+/** A validator of items for `kind`'s schema; throws 400 naming what is wrong with the schema. */
+async function compileSchema(kind: CustomDataKind): Promise<(item: unknown) => string | undefined> {
+  if (!kind.jsonSchema) return () => undefined;
+  // Loaded on demand: only kinds with a schema need it.
+  const { Ajv } = await import("ajv");
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  let validate;
+  try {
+    validate = ajv.compile(kind.jsonSchema);
+  } catch (e) {
+    throw new ApiError(
+      400,
+      `jsonSchema of ${kind.name} is not a JSON Schema: ${(e as Error).message}`,
+    );
+  }
+  return (item) =>
+    validate(item) ? undefined : ajv.errorsText(validate.errors, { dataVar: "item" });
+}
+
+async function storedKind(store: Store, name: string): Promise<CustomDataKind> {
+  const kv = await store.get(keys.customDataKind(name));
+  if (!kv) throw new ApiError(404, `no custom data kind named ${name}`);
+  return JSON.parse(kv.value);
+}
+
+async function listKinds(req: Request, _p: string[], ctx: CustomDataContext): Promise<Response> {
+  const all = await ctx.store.range(keys.customDataKindPrefix);
+  return reply(req, all.map((kv) => JSON.parse(kv.value)));
+}
+
+async function getKind(req: Request, [name]: string[], ctx: CustomDataContext): Promise<Response> {
+  return reply(req, await storedKind(ctx.store, name));
+}
+
+async function writeKind(req: Request, ctx: CustomDataContext, create: boolean): Promise<Response> {
+  const kind = await readKind(req);
+  const key = keys.customDataKind(kind.name);
+  if (create) {
+    const written = await ctx.store.put(key, JSON.stringify(kind), { expectRevision: 0 });
+    if (!written) throw new ApiError(409, `custom data kind ${kind.name} exists`);
+    return new Response(null, { status: 201 });
+  }
+  const existing = await ctx.store.get(key);
+  if (!existing) throw new ApiError(404, `no custom data kind named ${kind.name}`);
+  const written = await ctx.store.put(key, JSON.stringify(kind), {
+    expectRevision: existing.revision,
+  });
+  if (!written) throw new ApiError(409, `custom data kind ${kind.name} was changed meanwhile`);
+  return new Response(null, { status: 200 });
+}
+
+/** Deletes the kind and its items (Easegress left the items behind, unreachable). */
+async function deleteKind(_req: Request, [name]: string[], ctx: CustomDataContext) {
+  if (!(await ctx.store.delete(keys.customDataKind(name)))) {
+    throw new ApiError(404, `no custom data kind named ${name}`);
+  }
+  await ctx.store.deletePrefix(keys.customDataItems(name));
+  return new Response(null, { status: 200 });
+}
+
+async function listItems(req: Request, [kind]: string[], ctx: CustomDataContext) {
+  await storedKind(ctx.store, kind);
+  const all = await ctx.store.range(keys.customDataItems(kind));
+  return reply(req, all.map((kv) => JSON.parse(kv.value)));
+}
+
+async function getItem(req: Request, [kind, id]: string[], ctx: CustomDataContext) {
+  await storedKind(ctx.store, kind);
+  const kv = await ctx.store.get(keys.customData(kind, id));
+  if (!kv) throw new ApiError(404, `no ${kind} item with id ${id}`);
+  return reply(req, JSON.parse(kv.value));
+}
+
+/** An item checked against its kind: a map with an id, valid for the schema. */
+function checkItem(
+  kind: CustomDataKind,
+  validate: (item: unknown) => string | undefined,
+  item: unknown,
+): { id: string; item: Record<string, unknown> } {
+  if (!isPlainObject(item)) throw new ApiError(400, `a ${kind.name} item must be a map`);
+  const id = checkKeyPart(`the item's ${kind.idField}`, item[kind.idField]);
+  const problem = validate(item);
+  if (problem) throw new ApiError(400, `${kind.name} item ${id}: ${problem}`);
+  return { id, item };
+}
+
+async function writeItem(
+  req: Request,
+  kindName: string,
+  ctx: CustomDataContext,
+  create: boolean,
+): Promise<Response> {
+  const kind = await storedKind(ctx.store, kindName);
+  const { id, item } = checkItem(kind, await compileSchema(kind), await readDocument(req));
+  const key = keys.customData(kind.name, id);
+  const existing = await ctx.store.get(key);
+  if (create && existing) throw new ApiError(409, `${kind.name} item ${id} exists`);
+  if (!create && !existing) throw new ApiError(404, `no ${kind.name} item with id ${id}`);
+  const written = await ctx.store.put(key, JSON.stringify(item), {
+    expectRevision: existing?.revision ?? 0,
+  });
+  if (!written) throw new ApiError(409, `${kind.name} item ${id} was changed meanwhile`);
+  return new Response(null, { status: create ? 201 : 200 });
+}
+
+async function deleteItem(_req: Request, [kind, id]: string[], ctx: CustomDataContext) {
+  await storedKind(ctx.store, kind);
+  if (!(await ctx.store.delete(keys.customData(kind, id)))) {
+    throw new ApiError(404, `no ${kind} item with id ${id}`);
+  }
+  return new Response(null, { status: 200 });
+}
+
+/**
+ * `{rebuild, delete, list}`: every item is checked before anything is
+ * written; then (with `rebuild`) all items go, the listed ids are deleted
+ * and the listed items written.
+ */
+async function batchUpdate(req: Request, [kindName]: string[], ctx: CustomDataContext) {
+  const kind = await storedKind(ctx.store, kindName);
+  const doc = await readDocument(req);
+  if (!isPlainObject(doc)) {
+    throw new ApiError(400, "a batch must be a map of rebuild, delete, list");
+  }
+  const deletes = doc.delete ?? [];
+  const list = doc.list ?? [];
+  if (!Array.isArray(deletes) || !Array.isArray(list)) {
+    throw new ApiError(400, "delete and list must be lists");
+  }
+  const validate = await compileSchema(kind);
+  const items = list.map((item) => checkItem(kind, validate, item));
+  const ids = deletes.map((id) => checkKeyPart("an id to delete", id));
+  if (doc.rebuild === true) await ctx.store.deletePrefix(keys.customDataItems(kind.name));
+  for (const id of ids) await ctx.store.delete(keys.customData(kind.name, id));
+  for (const { id, item } of items) {
+    await ctx.store.put(keys.customData(kind.name, id), JSON.stringify(item));
+  }
+  return new Response(null, { status: 200 });
+}

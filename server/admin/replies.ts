@@ -1,0 +1,88 @@
+/**
+ * How the admin API reads request bodies and writes answers: YAML or JSON
+ * documents in, YAML (or JSON when accepted) out, errors as `{code, message}`.
+ *
+ * @module
+ */
+
+import { concatBytes } from "../../filters/concat_bytes.ts";
+import { loadYaml } from "../../filters/yaml_module.ts";
+
+/** An error answered as `{code, message}`. */
+export class ApiError extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function wantsJson(req: Request): boolean {
+  return (req.headers.get("accept") ?? "").includes("application/json");
+}
+
+/** A 200 (or `status`) answer with `body` as YAML or JSON. */
+export async function reply(req: Request, body: unknown, status = 200): Promise<Response> {
+  if (wantsJson(req)) {
+    return new Response(JSON.stringify(body), {
+      status,
+      headers: { "content-type": "application/json" },
+    });
+  }
+  const { stringify } = await loadYaml();
+  return new Response(stringify(body), { status, headers: { "content-type": "text/vnd.yaml" } });
+}
+
+/** The `{code, message}` answer of `e`. */
+export function errorReply(req: Request, e: ApiError): Promise<Response> {
+  return reply(req, { code: e.status, message: e.message }, e.status);
+}
+
+/** Largest object body the admin API reads: certificates included, objects are far smaller. */
+const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+
+/** The request body as text, refused (413) past {@linkcode MAX_DOCUMENT_BYTES} before it is all read. */
+async function readBody(req: Request): Promise<string> {
+  const tooLarge = () =>
+    new ApiError(413, `the request body is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+  if (Number(req.headers.get("content-length") ?? 0) > MAX_DOCUMENT_BYTES) throw tooLarge();
+  if (req.body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of req.body) {
+    size += chunk.length;
+    if (size > MAX_DOCUMENT_BYTES) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return new TextDecoder().decode(concatBytes(chunks, size));
+}
+
+/** Parses a request body holding exactly one YAML or JSON document. */
+export async function readDocument(req: Request): Promise<unknown> {
+  const text = await readBody(req);
+  if (!text.trim()) {
+    throw new ApiError(400, "the request body is empty; send one object as YAML or JSON");
+  }
+  // JSON (a subset of YAML) is read without the YAML module.
+  if (/^\s*[{[]/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch { /* not JSON after all: the YAML parser names the problem */ }
+  }
+  const { parseAllDocuments } = await loadYaml();
+  const docs = parseAllDocuments(text);
+  if (!Array.isArray(docs)) throw new ApiError(400, "the request body is not YAML");
+  const real = docs.filter((d) => d.contents !== null || d.errors.length);
+  if (real.length !== 1) {
+    throw new ApiError(400, `the request body must hold one document, found ${real.length}`);
+  }
+  const doc = real[0];
+  if (doc.errors.length) throw new ApiError(400, `invalid YAML: ${doc.errors[0].message}`);
+  try {
+    return doc.toJS();
+  } catch (e) {
+    // Well-formed but not buildable: aliases that would expand without bound, say.
+    throw new ApiError(400, `invalid YAML: ${(e as Error).message}`);
+  }
+}
