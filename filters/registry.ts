@@ -4,12 +4,14 @@
  * @module
  */
 
+import { connectControlKind } from "./connect_control.ts";
 import { corsAdaptorKind } from "./cors_adaptor.ts";
 import { fallbackKind } from "./fallback.ts";
 import { type FilterKind, FilterRegistry } from "./filter.ts";
 import { headerLookupKind } from "./header_lookup.ts";
 import { headerToJSONKind } from "./header_to_json.ts";
 import { mockKind } from "./mock.ts";
+import { mqttClientAuthKind } from "./mqtt_client_auth.ts";
 import { proxyKind } from "./proxy/proxy.ts";
 import { rateLimiterKind } from "./rate_limiter.ts";
 import { remoteFilterKind } from "./remote_filter.ts";
@@ -17,15 +19,18 @@ import { requestAdaptorKind } from "./request_adaptor.ts";
 import { requestBuilderKind } from "./request_builder.ts";
 import { responseAdaptorKind } from "./response_adaptor.ts";
 import { responseBuilderKind } from "./response_builder.ts";
+import { topicMapperKind } from "./topic_mapper.ts";
 import { validatorKind } from "./validator.ts";
 
 /** Every built-in filter kind. */
 export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
+  connectControlKind,
   corsAdaptorKind,
   fallbackKind,
   headerLookupKind,
   headerToJSONKind,
   mockKind,
+  mqttClientAuthKind,
   proxyKind,
   rateLimiterKind,
   remoteFilterKind,
@@ -33,6 +38,7 @@ export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
   requestBuilderKind,
   responseAdaptorKind,
   responseBuilderKind,
+  topicMapperKind,
   validatorKind,
 ] as FilterKind<never>[];
 

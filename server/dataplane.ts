@@ -23,6 +23,9 @@ import { type LoggerFactory, Pipeline, type SharedByFilters } from "./pipeline/p
 import { type RegistryServices, ServiceDirectory } from "../filters/service_directory.ts";
 import type { PipelineSpec } from "./pipeline/spec.ts";
 import { WebSocketServer } from "./websocket/server.ts";
+import { MQTTProxy } from "./mqtt/proxy.ts";
+import type { MQTTProxySpec } from "./mqtt/spec.ts";
+import { type MqttAdminRequest, runMqttAdmin } from "./mqtt/admin_ops.ts";
 import { type AutoCertState, emptyAutoCertState } from "./autocert/state.ts";
 import type { StoreData } from "./store_data.ts";
 import { CustomDataView } from "../filters/custom_data_view.ts";
@@ -44,6 +47,8 @@ export interface DataPlaneOptions {
   planes?: number;
   /** What serves plain HTTP/1.1. @default {"builtin"} */
   http1Server?: Http1ServerKind;
+  /** Run MQTTProxy objects (one plane of a node does: MQTT sessions are not shared). @default {true} */
+  mqtt?: boolean;
 }
 
 /** A failure to build one object; the others still run. */
@@ -59,6 +64,7 @@ export class DataPlane {
   readonly #pipelines = new Map<string, Pipeline>();
   readonly #webSockets = new Map<string, WebSocketServer>();
   readonly #globalFilters = new Map<string, GlobalFilter>();
+  readonly #mqttProxies = new Map<string, MQTTProxy>();
   readonly #specs = new Map<string, string>();
   readonly #errors = new Map<string, string>();
   readonly #log;
@@ -116,6 +122,7 @@ export class DataPlane {
     // meets a server whose pipeline or global filter is not built yet.
     await this.#closeGone(this.#servers, "HTTPServer", "server", wanted);
     await this.#closeGone(this.#webSockets, "WebSocketServer", "WebSocket server", wanted);
+    await this.#closeGone(this.#mqttProxies, "MQTTProxy", "MQTTProxy", wanted);
     await this.#closeGone(this.#globalFilters, "GlobalFilter", "global filter", wanted);
     await this.#closeGone(this.#pipelines, "Pipeline", "pipeline", wanted);
     const failures: ApplyError[] = [];
@@ -137,6 +144,9 @@ export class DataPlane {
     await build<GlobalFilterSpec>("GlobalFilter", (spec) => this.#applyGlobalFilter(spec));
     await build<HTTPServerSpec>("HTTPServer", (spec) => this.#applyServer(spec));
     await build<WebSocketServerSpec>("WebSocketServer", (spec) => this.#applyWebSocketServer(spec));
+    if (this.#options.mqtt !== false) {
+      await build<MQTTProxySpec>("MQTTProxy", (spec) => this.#applyMQTTProxy(spec));
+    }
     return failures;
   }
 
@@ -271,6 +281,33 @@ export class DataPlane {
     this.#log.info(`created WebSocket server ${spec.name} on port ${spec.port}`);
   }
 
+  #applyMQTTProxy(spec: MQTTProxySpec): void {
+    const existing = this.#mqttProxies.get(spec.name);
+    if (existing) {
+      existing.update(spec);
+      this.#log.info(`updated MQTTProxy ${spec.name}`);
+      return;
+    }
+    const pipelines = this.#pipelines;
+    this.#mqttProxies.set(
+      spec.name,
+      new MQTTProxy(spec, {
+        pipeline: (name) => pipelines.get(name),
+        log: this.#options.logs.logger(`mqtt/${spec.name}`),
+      }),
+    );
+    this.#log.info(`created MQTTProxy ${spec.name} on port ${spec.port}`);
+  }
+
+  /**
+   * Carries out an admin request on the MQTTProxy called `name`; undefined
+   * when this plane runs no such proxy.
+   */
+  mqttAdmin(name: string, request: MqttAdminRequest): unknown {
+    const proxy = this.#mqttProxies.get(name);
+    return proxy ? runMqttAdmin(proxy, request) : undefined;
+  }
+
   #requestCount(): number {
     let count = 0;
     for (const server of this.#servers.values()) count += server.requestCount;
@@ -287,6 +324,8 @@ export class DataPlane {
     if (webSocket) return webSocket.status();
     const globalFilter = this.#globalFilters.get(name);
     if (globalFilter) return globalFilter.status();
+    const mqttProxy = this.#mqttProxies.get(name);
+    if (mqttProxy) return mqttProxy.status();
     const error = this.#errors.get(name);
     if (error !== undefined) return { health: error, state: "failed", error };
     return undefined;
@@ -300,6 +339,8 @@ export class DataPlane {
     this.#servers.clear();
     await Promise.all([...this.#webSockets.values()].map((s) => s.close()));
     this.#webSockets.clear();
+    await Promise.all([...this.#mqttProxies.values()].map((s) => s.close()));
+    this.#mqttProxies.clear();
     await Promise.all([...this.#globalFilters.values()].map((g) => g.close()));
     this.#globalFilters.clear();
     await Promise.all([...this.#pipelines.values()].map((p) => p.close()));

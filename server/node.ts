@@ -29,6 +29,7 @@ import { RegistryController } from "./registry/controller.ts";
 import { isRegistryKind, type RegistrySpec } from "./registry/spec.ts";
 import type { AutoCertManagerSpec } from "./autocert/spec.ts";
 import type { StoreData } from "./store_data.ts";
+import type { MqttAdminRequest } from "./mqtt/admin_ops.ts";
 import type { RegistryServices } from "../filters/service_directory.ts";
 import type { EtcdStore } from "../cluster/etcd_store.ts";
 import { soleLeadership } from "../cluster/leadership.ts";
@@ -37,6 +38,7 @@ import { WorkerPlane } from "./workers/worker_plane.ts";
 /** What runs the traffic objects: in this isolate, or in worker isolates. */
 export type TrafficPlane = Pick<DataPlane, "apply" | "close"> & {
   updateServices(registry: string, services: RegistryServices | undefined): unknown;
+  mqttAdmin(name: string, request: MqttAdminRequest): unknown;
   status(
     name: string,
   ): Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>;
@@ -113,6 +115,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         accessLog: !options.disableAccessLog,
         sharedBuffer: sharedSlots.buffer as SharedArrayBuffer,
         http1Server: options.http1Server,
+        log: logs.logger("workers"),
       })
       : new DataPlane({
         filters,
@@ -198,6 +201,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
           localStatus: statusOf,
           members: () => listMembers(store, cluster.aliveWindowMs),
           purgeMember: (name) => purgeMember(store, name),
+          mqttAdmin: async (name, request) => await dataPlane.mqttAdmin(name, request),
         });
       });
     } catch (e) {

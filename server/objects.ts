@@ -7,6 +7,7 @@
 
 import type { FilterRegistry } from "../filters/filter.ts";
 import { type AutoCertManagerSpec, readAutoCertManagerSpec } from "./autocert/spec.ts";
+import { type MQTTProxySpec, readMQTTProxySpec } from "./mqtt/spec.ts";
 import {
   isRegistryKind,
   readRegistrySpec,
@@ -26,18 +27,28 @@ export type ObjectSpec =
   | WebSocketServerSpec
   | GlobalFilterSpec
   | AutoCertManagerSpec
-  | RegistrySpec;
+  | RegistrySpec
+  | MQTTProxySpec;
 
 /** The object kinds a node runs, with the v1 spellings they accept. */
 export const OBJECT_KINDS = [
   "AutoCertManager",
   "GlobalFilter",
   "HTTPServer",
+  "MQTTProxy",
   "Pipeline",
   "WebSocketServer",
   ...REGISTRY_KINDS,
 ] as const;
 const KIND_ALIASES: Record<string, string> = { HTTPPipeline: "Pipeline" };
+
+/** Easegress object kinds this node does not run, with why. */
+const UNSUPPORTED_KINDS: Record<string, string> = {
+  FaaSController: "it needs Knative",
+  IngressController: "it needs Kubernetes",
+  MeshController: "EaseMesh is not supported",
+  EaseMonitorMetrics: "it has no Kafka producer",
+};
 
 const NAME = /^[A-Za-z0-9\-_.~]{1,253}$/;
 
@@ -64,7 +75,13 @@ export function validateObject(raw: unknown, filters: FilterRegistry): ObjectSpe
   r.ignore("version");
   const kind = canonicalKind(kindText);
   if (kindText !== undefined && !kind) {
-    r.problem("kind", `unknown kind "${kindText}" (known: ${OBJECT_KINDS.join(", ")})`);
+    const why = UNSUPPORTED_KINDS[kindText];
+    r.problem(
+      "kind",
+      why
+        ? `${kindText} is an Easegress object kind this node does not run: ${why}`
+        : `unknown kind "${kindText}" (known: ${OBJECT_KINDS.join(", ")})`,
+    );
   }
   let spec: ObjectSpec | undefined;
   if (kind === "HTTPServer") spec = readHTTPServerSpec(r, name);
@@ -72,6 +89,7 @@ export function validateObject(raw: unknown, filters: FilterRegistry): ObjectSpe
   else if (kind === "WebSocketServer") spec = readWebSocketServerSpec(r, name);
   else if (kind === "GlobalFilter") spec = readGlobalFilterSpec(r, name, filters);
   else if (kind === "AutoCertManager") spec = readAutoCertManagerSpec(r, name);
+  else if (kind === "MQTTProxy") spec = readMQTTProxySpec(r, name);
   else if (kind !== undefined && isRegistryKind(kind)) spec = readRegistrySpec(r, name, kind);
   if (spec) r.finish();
   r.throwIfProblems();

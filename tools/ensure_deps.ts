@@ -19,6 +19,7 @@ const NEEDS: Record<string, Record<string, string>> = {
     pebble: "pebble",
     // The ZooKeeper server's jar comes with it (zookeeper), Java as its dependency.
     zooinspector: "zookeeperd",
+    mosquitto_sub: "mosquitto-clients",
   },
   bench: {
     nginx: "nginx-light",

@@ -13,6 +13,8 @@ import type { FilterRegistry } from "../../filters/filter.ts";
 import { SpecError } from "../../filters/spec.ts";
 import { ApiError, errorReply, readDocument, reply } from "./replies.ts";
 import { CUSTOM_DATA_ROUTES } from "./custom_data.ts";
+import { MQTT_ROUTES } from "./mqtt_routes.ts";
+import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import { canonicalKind, OBJECT_KINDS, validateObject } from "../objects.ts";
 
 /** What the admin API reads and changes. */
@@ -27,6 +29,8 @@ export interface AdminContext {
   members(): Promise<Record<string, unknown>[]>;
   /** Removes a member; false when unknown. */
   purgeMember(name: string): Promise<boolean>;
+  /** Carries out an admin request on this node's MQTTProxy `name` (undefined: it runs none). */
+  mqttAdmin(name: string, request: MqttAdminRequest): Promise<unknown>;
 }
 
 type Handler = (req: Request, params: string[], ctx: AdminContext) => Promise<Response> | Response;
@@ -76,6 +80,7 @@ const ROUTES: RouteDef[] = [
     handler: filterDescription,
   },
   ...CUSTOM_DATA_ROUTES,
+  ...MQTT_ROUTES,
 ];
 
 /** Serves one admin request. */

@@ -54,6 +54,15 @@ export const END = "END";
 
 const NAME = /^[A-Za-z0-9\-_.~]{1,253}$/;
 
+/** Easegress filter kinds this node does not run, with why. */
+const UNSUPPORTED_FILTERS: Record<string, string> = {
+  Kafka: "it has no Kafka producer",
+  KafkaMQTT: "it has no Kafka producer",
+  CertExtractor: "the runtime's TLS listener does not take client certificates",
+  WasmHost: "it has no WebAssembly host for Easegress's ABI",
+  MeshAdaptor: "EaseMesh is not supported",
+};
+
 /**
  * Reads a Pipeline (or v1 HTTPPipeline) spec at reader `r` (whose `name` and
  * `kind` are already read by the caller).
@@ -125,7 +134,13 @@ function readFilter(fr: SpecReader, registry: FilterRegistry): FilterSpec {
   if (!kind) return { name, kind };
   const filterKind = registry.get(kind);
   if (!filterKind) {
-    fr.problem("kind", `unknown filter kind "${kind}" (known: ${registry.names().join(", ")})`);
+    const why = UNSUPPORTED_FILTERS[kind];
+    fr.problem(
+      "kind",
+      why
+        ? `${kind} is an Easegress filter this node does not run: ${why}`
+        : `unknown filter kind "${kind}" (known: ${registry.names().join(", ")})`,
+    );
     return { name, kind };
   }
   try {

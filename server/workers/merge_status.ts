@@ -20,7 +20,8 @@ const SUMMED = new Set([
 ]);
 /**
  * Counters of documents that are not request statistics: a WebSocketServer's
- * relays, a pool's memoryCache (each worker has its own cache).
+ * relays, a pool's memoryCache (each worker has its own cache), a
+ * ConnectControl's bans.
  */
 const SUMMED_COUNTERS = new Set([
   "connections",
@@ -29,6 +30,8 @@ const SUMMED_COUNTERS = new Set([
   "misses",
   "entries",
   "bytes",
+  "bannedClientNum",
+  "bannedTopicNum",
 ]);
 const WEIGHTED = new Set(["mean", "p25", "p50", "p75", "p95", "p98", "p99", "p999"]);
 const PERCENTAGES = ["m1", "m5", "m15"];

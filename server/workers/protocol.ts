@@ -6,6 +6,7 @@
 
 import type { ObjectSpec } from "../objects.ts";
 import type { StoreData } from "../store_data.ts";
+import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import type { RegistryServices } from "../../filters/service_directory.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
 
@@ -32,6 +33,7 @@ export type WorkerRequest =
   | { type: "apply"; id: number; objects: ObjectSpec[]; data?: StoreData }
   | { type: "status"; id: number; name: string }
   | { type: "services"; id: number; registry: string; services?: RegistryServices }
+  | { type: "mqtt"; id: number; name: string; request: MqttAdminRequest }
   | { type: "close"; id: number };
 
 /** A worker's answer. */

@@ -47,6 +47,8 @@ async function init(msg: WorkerInit): Promise<void> {
     reusePort: true,
     // One UDP socket per port: the first worker serves HTTP/3.
     quic: msg.index === 0,
+    // MQTT sessions live in one isolate: the first worker runs the MQTTProxies.
+    mqtt: msg.index === 0,
     planes: msg.count,
     http1Server: msg.http1Server,
     scope: `worker-${msg.index}`,
@@ -67,6 +69,8 @@ async function handle(msg: WorkerRequest): Promise<unknown> {
     case "services":
       plane!.updateServices(msg.registry, msg.services);
       return null;
+    case "mqtt":
+      return plane!.mqttAdmin(msg.name, msg.request) ?? null;
     case "close":
       await plane!.close();
       closeAll?.();

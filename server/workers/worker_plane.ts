@@ -9,11 +9,15 @@
 import type { ApplyError } from "../dataplane.ts";
 import type { ObjectSpec } from "../objects.ts";
 import type { StoreData } from "../store_data.ts";
+import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import type { RegistryServices } from "../../filters/service_directory.ts";
 import { toFileUrl } from "../paths.ts";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
 import { mergeStatuses } from "./merge_status.ts";
+
+/** How long a crashed worker's replacement waits before it starts. */
+const REPLACE_DELAY_MS = 1_000;
 
 // Omit over a union, member by member.
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
@@ -25,9 +29,11 @@ class WorkerHandle {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
   #next = 1;
+  /** Why the worker is gone, once it crashed: later calls fail at once. */
+  #crashed: Error | undefined;
   readonly ready: Promise<void>;
 
-  constructor(init: WorkerInit) {
+  constructor(init: WorkerInit, onCrash: (error: Error) => void) {
     this.#worker = new Worker(new URL("./worker_main.ts", import.meta.url).href, {
       type: "module",
     });
@@ -47,14 +53,18 @@ class WorkerHandle {
     this.#worker.onerror = (event) => {
       event.preventDefault();
       const error = new Error(`worker ${init.index} crashed: ${event.message}`);
+      this.#crashed = error;
       reject(error);
       for (const p of this.#pending.values()) p.reject(error);
       this.#pending.clear();
+      this.#worker.terminate();
+      onCrash(error);
     };
     this.#worker.postMessage(init);
   }
 
   call(request: WithoutId<WorkerRequest>): Promise<unknown> {
+    if (this.#crashed) return Promise.reject(this.#crashed);
     const id = this.#next++;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     this.#pending.set(id, { resolve, reject });
@@ -77,42 +87,81 @@ export interface WorkerPlaneOptions {
   sharedBuffer: SharedArrayBuffer;
   /** What serves plain HTTP/1.1. */
   http1Server: Http1ServerKind;
+  /** Hears of a worker that crashed and of its replacement. */
+  log?: { error(message: string): void; info(message: string): void };
 }
 
-/** N data-plane workers behind one apply/status/close surface. */
+/**
+ * N data-plane workers behind one apply/status/close surface. A worker that
+ * crashes (an error nothing caught) is replaced by a new one, given the
+ * objects and service instances the others have.
+ */
 export class WorkerPlane {
-  readonly #workers: WorkerHandle[];
+  readonly #workers: WorkerHandle[] = [];
+  readonly #options: WorkerPlaneOptions;
+  readonly #plugins: string[];
+  #lastApply: { objects: ObjectSpec[]; data?: StoreData } | undefined;
+  readonly #services = new Map<string, RegistryServices | undefined>();
+  #closing = false;
 
-  private constructor(workers: WorkerHandle[]) {
-    this.#workers = workers;
+  private constructor(options: WorkerPlaneOptions) {
+    this.#options = options;
+    this.#plugins = options.plugins.map((p) => /^[a-z][a-z0-9+.-]*:/i.test(p) ? p : toFileUrl(p));
   }
 
   /** Starts the workers and waits until each is ready. */
   static async start(options: WorkerPlaneOptions): Promise<WorkerPlane> {
-    const plugins = options.plugins.map((p) => /^[a-z][a-z0-9+.-]*:/i.test(p) ? p : toFileUrl(p));
-    const workers = Array.from({ length: options.count }, (_, index) =>
-      new WorkerHandle({
-        type: "init",
-        plugins,
-        logDir: options.logDir,
-        debug: options.debug,
-        accessLog: options.accessLog,
-        sharedBuffer: options.sharedBuffer,
-        index,
-        count: options.count,
-        http1Server: options.http1Server,
-      }));
+    const plane = new WorkerPlane(options);
+    for (let index = 0; index < options.count; index++) plane.#workers.push(plane.#spawn(index));
     try {
-      await Promise.all(workers.map((w) => w.ready));
+      await Promise.all(plane.#workers.map((w) => w.ready));
     } catch (e) {
-      for (const w of workers) w.terminate();
+      plane.#closing = true;
+      for (const w of plane.#workers) w.terminate();
       throw e;
     }
-    return new WorkerPlane(workers);
+    return plane;
+  }
+
+  #spawn(index: number): WorkerHandle {
+    const options = this.#options;
+    return new WorkerHandle({
+      type: "init",
+      plugins: this.#plugins,
+      logDir: options.logDir,
+      debug: options.debug,
+      accessLog: options.accessLog,
+      sharedBuffer: options.sharedBuffer,
+      index,
+      count: options.count,
+      http1Server: options.http1Server,
+    }, (error) => this.#replace(index, error));
+  }
+
+  /** Starts a worker in place of the one at `index`, which crashed. */
+  async #replace(index: number, error: Error): Promise<void> {
+    if (this.#closing) return;
+    this.#options.log?.error(`${error.message}; starting a new worker ${index} in 1 s`);
+    // A pause, so a worker that crashes at once cannot spin the CPU.
+    await new Promise((resolve) => setTimeout(resolve, REPLACE_DELAY_MS));
+    if (this.#closing) return;
+    const worker = this.#spawn(index);
+    this.#workers[index] = worker;
+    try {
+      await worker.ready;
+      for (const [registry, services] of this.#services) {
+        await worker.call({ type: "services", registry, services });
+      }
+      if (this.#lastApply) await worker.call({ type: "apply", ...this.#lastApply });
+      this.#options.log?.info(`worker ${index} replaced`);
+    } catch (e) {
+      this.#options.log?.error(`worker ${index} could not be replaced: ${(e as Error).message}`);
+    }
   }
 
   /** Applies the desired objects in every worker; failures are merged by name. */
   async apply(objects: ObjectSpec[], data?: StoreData): Promise<ApplyError[]> {
+    this.#lastApply = { objects, data };
     const results = await Promise.all(
       this.#workers.map((w) => w.call({ type: "apply", objects, data }) as Promise<ApplyError[]>),
     );
@@ -123,7 +172,14 @@ export class WorkerPlane {
 
   /** Sets the instances `registry` lists now in every worker (undefined: it is gone). */
   async updateServices(registry: string, services: RegistryServices | undefined): Promise<void> {
+    if (services === undefined) this.#services.delete(registry);
+    else this.#services.set(registry, services);
     await Promise.all(this.#workers.map((w) => w.call({ type: "services", registry, services })));
+  }
+
+  /** Carries out an admin request on an MQTTProxy, which the first worker runs. */
+  async mqttAdmin(name: string, request: MqttAdminRequest): Promise<unknown> {
+    return (await this.#workers[0].call({ type: "mqtt", name, request })) ?? undefined;
   }
 
   /** The status of an object merged over the workers (counts summed). */
@@ -135,6 +191,7 @@ export class WorkerPlane {
 
   /** Drains and stops every worker. */
   async close(): Promise<void> {
+    this.#closing = true;
     await Promise.allSettled(this.#workers.map((w) => w.call({ type: "close" })));
     for (const w of this.#workers) w.terminate();
   }

@@ -81,3 +81,51 @@ filters:
     await node.stop();
   }
 });
+
+Deno.test("workers: a worker that crashes is replaced and serves again with the same objects", async () => {
+  const plugin = new URL("../fixtures/crash_filter.ts", import.meta.url).pathname;
+  const node = await startNodeProcess({ args: ["--workers", "2", "--plugin", plugin] });
+  const port = freePort();
+  try {
+    const objects = `name: ok
+kind: Pipeline
+filters:
+- {name: m, kind: Mock, rules: [{code: 200, body: fine}]}
+---
+name: crash
+kind: Pipeline
+filters:
+- {name: c, kind: Crash}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+rules:
+- paths:
+  - {path: /crash, backend: crash}
+  - {pathPrefix: /, backend: ok}
+`;
+    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    await eventually(
+      "served",
+      async () => (await request(`http://127.0.0.1:${port}/`)).body === "fine",
+    );
+    // Crash one worker (whichever takes the connection).
+    assert.equal((await request(`http://127.0.0.1:${port}/crash`)).body, "crashing");
+    await eventually("the crash logged and the worker replaced", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+      return /crashed: .*crash on purpose/.test(log) && /worker \d replaced/.test(log);
+    }, 10_000);
+    // Both workers answer again: new connections spread over their listeners.
+    for (let i = 0; i < 20; i++) {
+      const r = await fetch(`http://127.0.0.1:${port}/n`, { headers: { connection: "close" } });
+      assert.equal(await r.text(), "fine");
+    }
+    const status = JSON.parse(
+      (await node.ctl(["-o", "json", "object", "status", "get", "s"])).stdout,
+    );
+    assert.equal(status["eg-default-name"].state, "running");
+  } finally {
+    await node.stop();
+  }
+});

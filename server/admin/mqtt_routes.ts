@@ -1,0 +1,129 @@
+/**
+ * The MQTTProxy admin routes, as Easegress's: publish to an MQTTProxy's
+ * subscribers, query and delete its sessions. A publish or delete that did
+ * not come from another member is passed on to every other live member
+ * (marked `distributed`), so subscribers anywhere in the cluster get it.
+ *
+ * @module
+ */
+
+import { keys, type Store } from "../../cluster/store.ts";
+import { decodeBase64, encodeBase64 } from "../../filters/base64.ts";
+import { isPlainObject } from "../../filters/spec.ts";
+import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
+import { topicFilterProblem } from "../mqtt/topic_filter.ts";
+import { ApiError, readDocument, reply } from "./replies.ts";
+
+/** What the routes need. */
+export interface MqttRouteContext {
+  store: Store;
+  memberName: string;
+  members(): Promise<Record<string, unknown>[]>;
+  /** Carries out `request` on this node's MQTTProxy `name` (undefined: it runs none). */
+  mqttAdmin(name: string, request: MqttAdminRequest): Promise<unknown>;
+}
+
+type Handler = (req: Request, params: string[], ctx: MqttRouteContext) => Promise<Response>;
+
+/** The MQTTProxy routes, as the admin API's route table takes them. */
+export const MQTT_ROUTES: { method: string; pattern: string; handler: Handler }[] = [
+  { method: "POST", pattern: "/mqttproxy/*/topics/publish", handler: publish },
+  { method: "GET", pattern: "/mqttproxy/*/session/query", handler: querySessions },
+  { method: "DELETE", pattern: "/mqttproxy/*/sessions", handler: deleteSessions },
+];
+
+async function requireProxy(ctx: MqttRouteContext, name: string): Promise<void> {
+  const kv = await ctx.store.get(keys.object(name));
+  if (!kv || JSON.parse(kv.value).kind !== "MQTTProxy") {
+    throw new ApiError(404, `no MQTTProxy named ${name}`);
+  }
+}
+
+/** Sends the same request, marked distributed, to every other live member. */
+async function passOn(
+  ctx: MqttRouteContext,
+  method: string,
+  path: string,
+  body: Record<string, unknown>,
+): Promise<void> {
+  const others = (await ctx.members()).filter((m) =>
+    m.name !== ctx.memberName && m.alive !== false && typeof m.apiAddr === "string" && m.apiAddr
+  );
+  await Promise.allSettled(others.map((m) =>
+    fetch(`http://${m.apiAddr}/apis/v2${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...body, distributed: true }),
+      signal: AbortSignal.timeout(5_000),
+    }).then((r) => r.body?.cancel())
+  ));
+}
+
+async function publish(req: Request, [name]: string[], ctx: MqttRouteContext) {
+  await requireProxy(ctx, name);
+  const body = await readDocument(req);
+  if (!isPlainObject(body)) {
+    throw new ApiError(400, "the body must be {topic, qos, payload, base64}");
+  }
+  const { topic, qos = 0, payload = "", base64 = false, distributed = false } = body;
+  if (typeof topic !== "string" || topic === "" || topicFilterProblem(topic) !== undefined) {
+    throw new ApiError(400, `topic must be a topic name, got ${JSON.stringify(topic)}`);
+  }
+  if (/[+#]/.test(topic)) throw new ApiError(400, `topic ${topic} has wildcards`);
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw new ApiError(400, `qos must be 0, 1 or 2`);
+  if (typeof payload !== "string") throw new ApiError(400, "payload must be a string");
+  let bytes: Uint8Array;
+  try {
+    bytes = base64 === true ? decodeBase64(payload) : new TextEncoder().encode(payload);
+  } catch {
+    throw new ApiError(400, "payload is not base64");
+  }
+  if (distributed !== true) {
+    await passOn(ctx, "POST", `/mqttproxy/${encodeURIComponent(name)}/topics/publish`, body);
+  }
+  // QoS 2 is delivered as QoS 1, the most this proxy gives subscribers.
+  await ctx.mqttAdmin(name, {
+    action: "publish",
+    topic,
+    qos: qos === 0 ? 0 : 1,
+    payloadBase64: encodeBase64(bytes),
+  });
+  return new Response(null, { status: 200 });
+}
+
+async function querySessions(req: Request, [name]: string[], ctx: MqttRouteContext) {
+  await requireProxy(ctx, name);
+  const query = new URL(req.url).searchParams;
+  const page = query.get("page");
+  const pageSize = query.get("page_size");
+  if ((page === null) !== (pageSize === null)) {
+    throw new ApiError(400, "page and page_size go together");
+  }
+  const request: MqttAdminRequest = { action: "sessions", q: query.get("q") ?? "" };
+  if (page !== null) {
+    request.page = Number(page);
+    request.pageSize = Number(pageSize);
+    if (!(request.page >= 1) || !(request.pageSize >= 1)) {
+      throw new ApiError(400, "page and page_size must be positive integers");
+    }
+  }
+  return reply(req, await ctx.mqttAdmin(name, request) ?? { sessions: [] });
+}
+
+async function deleteSessions(req: Request, [name]: string[], ctx: MqttRouteContext) {
+  await requireProxy(ctx, name);
+  const body = await readDocument(req);
+  const sessions = isPlainObject(body) ? body.sessions : undefined;
+  if (!Array.isArray(sessions)) {
+    throw new ApiError(400, "the body must be {sessions: [{sessionID}]}");
+  }
+  const ids = sessions.map((s) => isPlainObject(s) ? s.sessionID : undefined);
+  if (ids.some((id) => typeof id !== "string")) {
+    throw new ApiError(400, "every session needs a sessionID");
+  }
+  if ((body as Record<string, unknown>).distributed !== true) {
+    await passOn(ctx, "DELETE", `/mqttproxy/${encodeURIComponent(name)}/sessions`, { sessions });
+  }
+  await ctx.mqttAdmin(name, { action: "deleteSessions", ids: ids as string[] });
+  return new Response(null, { status: 200 });
+}

@@ -1,0 +1,266 @@
+/**
+ * One MQTT 3.1.1 client connection of an MQTTProxy: packets are read with
+ * `mqtt-packet`'s parser and handled one at a time, in order; writes are
+ * queued so packets never interleave. The first packet must be CONNECT; a
+ * client silent for 1.5 times its keep-alive is closed.
+ *
+ * @module
+ */
+
+import mqtt from "mqtt-packet";
+import { Buffer } from "node:buffer";
+import type { MqttPacketType } from "../../filters/mqtt_context.ts";
+import type { MqttSession, OutboundMessage, PendingMessage } from "./session.ts";
+import { topicFilterProblem } from "./topic_filter.ts";
+
+/** What a connection asks of its MQTTProxy. */
+export interface ConnectionHost {
+  /** Handles CONNECT; returns the CONNACK code and, when accepted, the session. */
+  connect(conn: MqttConnection, packet: mqtt.IConnectPacket): Promise<ConnectOutcome>;
+  /** Runs the rule's pipeline for `type`; says whether to disconnect or drop. */
+  runRule(
+    conn: MqttConnection,
+    type: MqttPacketType,
+    fields: { topic?: string; payload?: Uint8Array; qos?: number; topics?: string[] },
+  ): Promise<{ disconnect: boolean; drop: boolean }>;
+  /** Whether the client's publish limit lets `bytes` more through. */
+  allowPublish(conn: MqttConnection, bytes: number): boolean;
+  /** A client publish that went through (delivered to subscribers in broker mode). */
+  published(message: OutboundMessage): void;
+  /** The connection ended (its session stays when persistent). */
+  closed(conn: MqttConnection, graceful: boolean): void;
+  log: { debug(m: string): void; warn(m: string): void };
+}
+
+/** The answer to a CONNECT. */
+export interface ConnectOutcome {
+  returnCode: number;
+  session?: MqttSession;
+  sessionPresent?: boolean;
+}
+
+const RESEND_MS = 200;
+
+/** A client's connection. */
+export class MqttConnection {
+  readonly remoteAddr: string;
+  clientID = "";
+  username = "";
+  session: MqttSession | undefined;
+  #will: mqtt.IConnectPacket["will"];
+  readonly #socket: Deno.Conn;
+  readonly #host: ConnectionHost;
+  #writing: Promise<void> = Promise.resolve();
+  #handling: Promise<void> = Promise.resolve();
+  #keepAliveMs = 0;
+  #lastSeen = Date.now();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+  #graceful = false;
+
+  constructor(socket: Deno.Conn, host: ConnectionHost) {
+    this.#socket = socket;
+    this.#host = host;
+    const addr = socket.remoteAddr as Deno.NetAddr;
+    this.remoteAddr = addr.hostname.includes(":")
+      ? `[${addr.hostname}]:${addr.port}`
+      : `${addr.hostname}:${addr.port}`;
+  }
+
+  /** Reads and handles packets until the connection ends. */
+  async serve(): Promise<void> {
+    const parser = mqtt.parser({ protocolVersion: 4 });
+    let failed = false;
+    parser.on("packet", (packet: mqtt.Packet) => {
+      this.#handling = this.#handling
+        .then(() => this.#closed ? undefined : this.#handle(packet))
+        .catch((e) => {
+          this.#host.log.warn(`${this.remoteAddr}: ${(e as Error)?.stack ?? e}`);
+          this.close();
+        });
+    });
+    parser.on("error", (e: Error) => {
+      failed = true;
+      this.#host.log.debug(`${this.remoteAddr}: malformed packet: ${e.message}`);
+    });
+    this.#timer = setInterval(() => this.#tick(), RESEND_MS);
+    Deno.unrefTimer(this.#timer as unknown as number);
+    try {
+      for await (const chunk of this.#socket.readable) {
+        this.#lastSeen = Date.now();
+        parser.parse(chunk as unknown as Parameters<typeof parser.parse>[0]);
+        if (failed) break;
+        // Back-pressure: a client sending faster than its packets are handled waits.
+        await this.#handling;
+        if (this.#closed) break;
+      }
+    } catch { /* reset by the peer, or closed by us */ }
+    await this.#handling;
+    this.close();
+  }
+
+  async #handle(packet: mqtt.Packet): Promise<void> {
+    if (this.session === undefined && packet.cmd !== "connect") return this.close();
+    switch (packet.cmd) {
+      case "connect":
+        return await this.#connect(packet);
+      case "publish":
+        return await this.#publish(packet);
+      case "puback":
+        this.session!.acknowledge(packet.messageId!);
+        return;
+      case "subscribe":
+        return await this.#subscribe(packet);
+      case "unsubscribe":
+        return await this.#unsubscribe(packet);
+      case "pingreq":
+        return this.#send({ cmd: "pingresp" });
+      case "disconnect":
+        this.#graceful = true;
+        return this.close();
+      default:
+        // QoS 2 (pubrec, pubrel, pubcomp) and anything else a client may not send.
+        this.#host.log.debug(`${this.remoteAddr}: unexpected ${packet.cmd}, closing`);
+        return this.close();
+    }
+  }
+
+  async #connect(packet: mqtt.IConnectPacket): Promise<void> {
+    // A second CONNECT is a protocol violation (MQTT 3.1.1 section 3.1).
+    if (this.session !== undefined) return this.close();
+    this.clientID = packet.clientId;
+    this.username = packet.username ?? "";
+    this.#will = packet.will;
+    this.#keepAliveMs = (packet.keepalive ?? 0) * 1500;
+    const outcome = await this.#host.connect(this, packet);
+    this.#send({
+      cmd: "connack",
+      returnCode: outcome.returnCode,
+      sessionPresent: !!outcome.sessionPresent,
+    });
+    if (outcome.returnCode !== 0 || !outcome.session) {
+      this.#will = undefined;
+      return this.close();
+    }
+    this.session = outcome.session;
+    // What waited for this client while it was away.
+    for (const pending of outcome.session.pending) this.#sendPublish(pending, true);
+  }
+
+  async #publish(packet: mqtt.IPublishPacket): Promise<void> {
+    if (packet.qos === 2) {
+      this.#host.log.debug(`${this.remoteAddr}: QoS 2 is not supported, closing`);
+      return this.close();
+    }
+    const payload = toBytes(packet.payload);
+    if (!this.#host.allowPublish(this, payload.length)) return;
+    const outcome = await this.#host.runRule(this, "Publish", {
+      topic: packet.topic,
+      payload,
+      qos: packet.qos,
+    });
+    if (outcome.disconnect) return this.close();
+    if (outcome.drop) return;
+    if (packet.qos === 1) this.#send({ cmd: "puback", messageId: packet.messageId });
+    this.#host.published({ topic: packet.topic, payload, qos: packet.qos });
+  }
+
+  async #subscribe(packet: mqtt.ISubscribePacket): Promise<void> {
+    const topics = packet.subscriptions.map((s) => s.topic);
+    const outcome = await this.#host.runRule(this, "Subscribe", { topics });
+    if (outcome.disconnect) return this.close();
+    if (outcome.drop) return;
+    const granted = packet.subscriptions.map((s) => {
+      // Malformed filters get 0x80 (failure); QoS 2 requests get 1, the most this proxy gives.
+      if (topicFilterProblem(s.topic) !== undefined) return 0x80;
+      const qos = Math.min(s.qos, 1) as 0 | 1;
+      this.session!.subscriptions.set(s.topic, qos);
+      return qos;
+    });
+    this.#send({ cmd: "suback", messageId: packet.messageId, granted });
+  }
+
+  async #unsubscribe(packet: mqtt.IUnsubscribePacket): Promise<void> {
+    const outcome = await this.#host.runRule(this, "Unsubscribe", {
+      topics: packet.unsubscriptions,
+    });
+    if (outcome.disconnect) return this.close();
+    if (outcome.drop) return;
+    for (const topic of packet.unsubscriptions) this.session!.subscriptions.delete(topic);
+    this.#send({ cmd: "unsuback", messageId: packet.messageId, granted: [] });
+  }
+
+  /** Sends a message for a subscriber: QoS 1 ones are already queued in the session. */
+  deliver(message: OutboundMessage | PendingMessage): void {
+    this.#sendPublish(message, false);
+  }
+
+  #sendPublish(message: OutboundMessage | PendingMessage, dup: boolean): void {
+    this.#send({
+      cmd: "publish",
+      topic: message.topic,
+      // The packet writer copies Buffers only.
+      payload: Buffer.from(
+        message.payload.buffer,
+        message.payload.byteOffset,
+        message.payload.length,
+      ),
+      qos: message.qos,
+      dup,
+      retain: false,
+      ...("packetId" in message ? { messageId: message.packetId } : {}),
+    } as mqtt.IPublishPacket);
+  }
+
+  /** The will message, for a connection that ended without DISCONNECT. */
+  get will(): OutboundMessage | undefined {
+    if (this.#graceful || !this.#will) return undefined;
+    const qos = Math.min(this.#will.qos ?? 0, 1) as 0 | 1;
+    return { topic: this.#will.topic, payload: toBytes(this.#will.payload), qos };
+  }
+
+  #send(packet: mqtt.Packet): void {
+    if (this.#closed) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = mqtt.generate(packet) as unknown as Uint8Array;
+    } catch (e) {
+      this.#host.log.warn(
+        `${this.remoteAddr}: cannot write ${packet.cmd}: ${(e as Error).message}`,
+      );
+      return this.close();
+    }
+    this.#writing = this.#writing.then(async () => {
+      for (let at = 0; at < bytes.length;) at += await this.#socket.write(bytes.subarray(at));
+    }).catch(() => this.close());
+  }
+
+  /** Keep-alive deadline, and the oldest unacknowledged message sent again. */
+  #tick(): void {
+    if (this.#keepAliveMs > 0 && Date.now() - this.#lastSeen > this.#keepAliveMs) {
+      this.#host.log.debug(`${this.remoteAddr}: keep-alive expired`);
+      this.close();
+      return;
+    }
+    const oldest = this.session?.pending[0];
+    if (oldest) this.#sendPublish(oldest, true);
+  }
+
+  /** Ends the connection (idempotent); the proxy hears of it once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#writing.finally(() => {
+      try {
+        this.#socket.close();
+      } catch { /* closed already */ }
+    });
+    this.#host.closed(this, this.#graceful);
+  }
+}
+
+function toBytes(payload: string | Uint8Array | undefined): Uint8Array {
+  if (payload === undefined) return new Uint8Array();
+  return typeof payload === "string" ? new TextEncoder().encode(payload) : new Uint8Array(payload);
+}

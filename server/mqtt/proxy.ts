@@ -1,0 +1,285 @@
+/**
+ * The MQTTProxy object, as Easegress's: an MQTT 3.1.1 listener (plain or
+ * TLS) whose clients' Connect, Publish, Subscribe, Unsubscribe and
+ * Disconnect packets run through the pipelines its rules name, with
+ * connection and publish limits. Subscribers receive what the admin API
+ * publishes (`/mqttproxy/{name}/topics/publish`), QoS 0 or 1; in
+ * `brokerMode` they also receive what clients publish. Sessions live in
+ * this node's memory: a client that reconnects with CleanSession 0 finds
+ * its subscriptions and the QoS 1 messages it missed.
+ *
+ * @module
+ */
+
+import type mqtt from "mqtt-packet";
+import type { Logger } from "../../filters/filter.ts";
+import { MqttContext, type MqttPacketType } from "../../filters/mqtt_context.ts";
+import { decodePem } from "../../filters/pem.ts";
+import type { PipelineHandler } from "../httpserver/server.ts";
+import { ListenRetry } from "../listen_retry.ts";
+import { type ConnectionHost, type ConnectOutcome, MqttConnection } from "./connection.ts";
+import { MqttSession, type OutboundMessage } from "./session.ts";
+import type { MQTTProxySpec, MqttRateLimitSpec } from "./spec.ts";
+
+/** What an MQTTProxy needs from its node. */
+export interface MqttProxyEnv {
+  pipeline(name: string): PipelineHandler | undefined;
+  log: Logger;
+}
+
+const CONNACK_UNACCEPTABLE_PROTOCOL = 1;
+const CONNACK_IDENTIFIER_REJECTED = 2;
+const CONNACK_SERVER_UNAVAILABLE = 3;
+const CONNACK_NOT_AUTHORIZED = 5;
+
+/** Counts requests and bytes in fixed windows of `timePeriod` seconds. */
+class RateWindow {
+  #start = 0;
+  #requests = 0;
+  #bytes = 0;
+
+  constructor(readonly spec: MqttRateLimitSpec) {}
+
+  /** Whether one more request of `bytes` fits this window (and counts it when it does). */
+  allow(bytes: number): boolean {
+    const now = Date.now();
+    if (now - this.#start >= this.spec.timePeriod * 1000) {
+      this.#start = now;
+      this.#requests = 0;
+      this.#bytes = 0;
+    }
+    if (this.spec.requestRate > 0 && this.#requests + 1 > this.spec.requestRate) return false;
+    if (this.spec.bytesRate > 0 && this.#bytes + bytes > this.spec.bytesRate) return false;
+    this.#requests++;
+    this.#bytes += bytes;
+    return true;
+  }
+}
+
+/** A running MQTTProxy. */
+export class MQTTProxy implements ConnectionHost {
+  #spec: MQTTProxySpec;
+  readonly #env: MqttProxyEnv;
+  readonly log: Logger;
+  #listener: Deno.Listener | undefined;
+  readonly #listening: ListenRetry<Deno.Listener>;
+  /** Connected clients by client id. */
+  readonly #clients = new Map<string, MqttConnection>();
+  readonly #connections = new Set<MqttConnection>();
+  readonly #sessions = new Map<string, MqttSession>();
+  #connectLimit: RateWindow | undefined;
+  readonly #publishLimits = new WeakMap<MqttConnection, RateWindow>();
+  #served = 0;
+  #published = 0;
+  #anonymous = 0;
+
+  constructor(spec: MQTTProxySpec, env: MqttProxyEnv) {
+    this.#spec = spec;
+    this.#env = env;
+    this.log = env.log;
+    this.#connectLimit = spec.connectionLimit && new RateWindow(spec.connectionLimit);
+    this.#listening = new ListenRetry(
+      () => this.#listen(),
+      (listener) => {
+        this.#listener = listener;
+        this.#accept(listener);
+      },
+      (listener) => listener.close(),
+      (message) =>
+        env.log.error(
+          `MQTTProxy ${this.#spec.name}: cannot listen on port ${this.#spec.port}: ${message}`,
+        ),
+    );
+    this.#listening.start();
+  }
+
+  #listen(): Deno.Listener {
+    const options = { hostname: "0.0.0.0", port: this.#spec.port, transport: "tcp" as const };
+    if (!this.#spec.useTLS) return Deno.listen(options);
+    const [first] = this.#spec.certificate;
+    return Deno.listenTls({ ...options, cert: decodePem(first.cert), key: decodePem(first.key) });
+  }
+
+  async #accept(listener: Deno.Listener): Promise<void> {
+    for (;;) {
+      let socket: Deno.Conn;
+      try {
+        socket = await listener.accept();
+      } catch {
+        return; // the listener was closed
+      }
+      const conn = new MqttConnection(socket, this);
+      this.#connections.add(conn);
+      conn.serve();
+    }
+  }
+
+  /** Applies a new spec: rules and limits at once; a port or TLS change restarts the listener. */
+  update(spec: MQTTProxySpec): void {
+    const old = this.#spec;
+    this.#spec = spec;
+    if (JSON.stringify(old.connectionLimit) !== JSON.stringify(spec.connectionLimit)) {
+      this.#connectLimit = spec.connectionLimit && new RateWindow(spec.connectionLimit);
+    }
+    const listenerChanged = old.port !== spec.port || old.useTLS !== spec.useTLS ||
+      JSON.stringify(old.certificate) !== JSON.stringify(spec.certificate);
+    if (listenerChanged) {
+      const previous = this.#listener;
+      this.#listener = undefined;
+      previous?.close();
+      this.#listening.start();
+    }
+  }
+
+  async connect(conn: MqttConnection, packet: mqtt.IConnectPacket): Promise<ConnectOutcome> {
+    if (packet.protocolVersion !== 4 && packet.protocolVersion !== 3) {
+      return { returnCode: CONNACK_UNACCEPTABLE_PROTOCOL };
+    }
+    const max = this.#spec.maxAllowedConnection;
+    if (max > 0 && this.#clients.size >= max) return { returnCode: CONNACK_SERVER_UNAVAILABLE };
+    // Easegress counts the CONNECT's remaining length plus 8 bytes of fixed header.
+    if (this.#connectLimit && !this.#connectLimit.allow((packet.length ?? 0) + 8)) {
+      return { returnCode: CONNACK_SERVER_UNAVAILABLE };
+    }
+    if (conn.clientID === "") {
+      // MQTT 3.1.1 section 3.1.3.1: the server assigns one, for a clean session only.
+      if (!packet.clean) return { returnCode: CONNACK_IDENTIFIER_REJECTED };
+      conn.clientID = `anonymous-${++this.#anonymous}-${Date.now().toString(36)}`;
+    }
+    const outcome = await this.runRule(conn, "Connect", {}, packet.password);
+    if (outcome.disconnect) return { returnCode: CONNACK_NOT_AUTHORIZED };
+    // The same client id again: the older connection goes (MQTT 3.1.4 takeover).
+    this.#clients.get(conn.clientID)?.close();
+    let session = this.#sessions.get(conn.clientID);
+    const sessionPresent = !packet.clean && session !== undefined;
+    if (packet.clean || !session) {
+      session = new MqttSession(conn.clientID, !packet.clean);
+      this.#sessions.set(conn.clientID, session);
+    }
+    session.persistent = !packet.clean;
+    this.#clients.set(conn.clientID, conn);
+    this.#served++;
+    if (this.#spec.clientPublishLimit) {
+      this.#publishLimits.set(conn, new RateWindow(this.#spec.clientPublishLimit));
+    }
+    return { returnCode: 0, session, sessionPresent };
+  }
+
+  async runRule(
+    conn: MqttConnection,
+    type: MqttPacketType,
+    fields: { topic?: string; payload?: Uint8Array; qos?: number; topics?: string[] },
+    password?: Uint8Array | string,
+  ): Promise<{ disconnect: boolean; drop: boolean }> {
+    const rule = this.#spec.rules.find((r) => r.when.packetType === type);
+    if (!rule) return { disconnect: false, drop: false };
+    const pipeline = this.#env.pipeline(rule.pipeline);
+    // A rule whose pipeline does not exist refuses, as Easegress does.
+    if (!pipeline) {
+      this.log.warn(`MQTTProxy ${this.#spec.name}: pipeline ${rule.pipeline} not found`);
+      return { disconnect: type === "Connect", drop: true };
+    }
+    const ctx = new MqttContext({
+      type,
+      client: { clientID: conn.clientID, username: conn.username, remoteAddr: conn.remoteAddr },
+      password: typeof password === "string" ? new TextEncoder().encode(password) : password,
+      ...fields,
+    });
+    try {
+      await pipeline.handle(ctx);
+    } catch (e) {
+      this.log.error(
+        `MQTTProxy ${this.#spec.name}: pipeline ${rule.pipeline}: ${(e as Error).message}`,
+      );
+      return { disconnect: false, drop: true };
+    }
+    return { disconnect: ctx.disconnect, drop: ctx.drop };
+  }
+
+  allowPublish(conn: MqttConnection, bytes: number): boolean {
+    return this.#publishLimits.get(conn)?.allow(bytes) ?? true;
+  }
+
+  published(message: OutboundMessage): void {
+    if (this.#spec.brokerMode) this.publish(message);
+  }
+
+  closed(conn: MqttConnection, graceful: boolean): void {
+    this.#connections.delete(conn);
+    if (this.#clients.get(conn.clientID) !== conn) return;
+    this.#clients.delete(conn.clientID);
+    if (conn.session && !conn.session.persistent) this.#sessions.delete(conn.clientID);
+    const will = graceful ? undefined : conn.will;
+    (async () => {
+      if (will) {
+        const outcome = await this.runRule(conn, "Publish", will);
+        if (!outcome.disconnect && !outcome.drop) this.published(will);
+      }
+      await this.runRule(conn, "Disconnect", {});
+    })().catch((e) => this.log.warn(`MQTTProxy ${this.#spec.name}: ${(e as Error).message}`));
+  }
+
+  /** Delivers `message` to every session subscribed to its topic; returns how many. */
+  publish(message: OutboundMessage): number {
+    let delivered = 0;
+    for (const session of this.#sessions.values()) {
+      const qos = session.deliveryQos(message.topic, message.qos);
+      if (qos === undefined) continue;
+      delivered++;
+      const conn = this.#clients.get(session.clientID);
+      const outbound = qos === 1 ? session.queue({ ...message, qos }) : { ...message, qos };
+      conn?.deliver(outbound);
+    }
+    this.#published++;
+    return delivered;
+  }
+
+  /** Sessions with their subscribed topics containing `q` (all without it), in pages. */
+  querySessions(
+    q: string,
+    page?: number,
+    pageSize?: number,
+  ): { sessionID: string; topic: string }[] {
+    const found: { sessionID: string; topic: string }[] = [];
+    for (const session of this.#sessions.values()) {
+      for (const topic of session.subscriptions.keys()) {
+        if (!q || topic.includes(q)) found.push({ sessionID: session.clientID, topic });
+      }
+    }
+    if (page === undefined || pageSize === undefined) return found;
+    return found.slice((page - 1) * pageSize, page * pageSize);
+  }
+
+  /** Deletes sessions by client id, closing their clients. */
+  deleteSessions(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.#sessions.delete(id);
+      const conn = this.#clients.get(id);
+      if (conn?.session) conn.session.persistent = false;
+      conn?.close();
+    }
+  }
+
+  /** The status document of `object status get`. */
+  status(): Record<string, unknown> {
+    return {
+      name: this.#spec.name,
+      health: this.#listening.error,
+      state: this.#listening.state,
+      error: this.#listening.error,
+      clients: this.#clients.size,
+      sessions: this.#sessions.size,
+      connectionsServed: this.#served,
+      published: this.#published,
+    };
+  }
+
+  /** Stops listening and closes every client. */
+  close(): Promise<void> {
+    this.#listening.close();
+    this.#listener?.close();
+    this.#listener = undefined;
+    for (const conn of [...this.#connections]) conn.close();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * MQTT topic filters (MQTT 3.1.1 section 4.7): `+` matches one level, `#`
+ * (last) the level it stands at and everything below, including the parent
+ * itself (`a/#` matches `a`); wildcards at the first level do not match
+ * topics starting with `$`.
+ *
+ * @module
+ */
+
+/** Whether `topic` matches the subscription `filter`. */
+export function topicMatches(filter: string, topic: string): boolean {
+  if (topic.startsWith("$") && (filter.startsWith("+") || filter.startsWith("#"))) return false;
+  const want = filter.split("/");
+  const got = topic.split("/");
+  for (let i = 0; i < want.length; i++) {
+    const level = want[i];
+    if (level === "#") return true;
+    if (i >= got.length) return false;
+    if (level !== "+" && level !== got[i]) return false;
+  }
+  return want.length === got.length;
+}
+
+/** What is wrong with `filter` as a subscription topic filter, or undefined. */
+export function topicFilterProblem(filter: string): string | undefined {
+  if (filter === "") return "is empty";
+  const levels = filter.split("/");
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i];
+    if (level.includes("#") && (level !== "#" || i !== levels.length - 1)) {
+      return '"#" must be a whole level, and the last';
+    }
+    if (level.includes("+") && level !== "+") return '"+" must be a whole level';
+  }
+  return undefined;
+}

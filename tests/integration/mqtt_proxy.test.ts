@@ -1,0 +1,288 @@
+/**
+ * MQTTProxy through the real binary with Eclipse Mosquitto's clients
+ * (`mosquitto_pub`, `mosquitto_sub`): MQTTClientAuth on Connect,
+ * ConnectControl and TopicMapper on Publish, subscribers getting what the
+ * admin API publishes (and, in brokerMode, what clients publish), wildcard
+ * subscriptions, sessions queried and deleted, a session kept for a client
+ * that comes back, and bad specs refused.
+ */
+
+import assert from "node:assert/strict";
+import { eventually, freePort, type NodeProcess, startNodeProcess } from "./helpers.ts";
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function run(cmd: string, args: string[]) {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A mosquitto_sub that prints "topic payload" lines until `count` messages came or it is stopped. */
+function subscribe(port: number, id: string, topic: string, extra: string[] = []) {
+  const child = new Deno.Command("mosquitto_sub", {
+    args: [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-u",
+      "dev",
+      "-P",
+      "secret",
+      "-i",
+      id,
+      "-t",
+      topic,
+      "-q",
+      "1",
+      "-v",
+      ...extra,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let lines = "";
+  const dec = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of child.stdout) lines += dec.decode(chunk);
+  })();
+  child.stderr.cancel();
+  return {
+    lines: () => lines.split("\n").filter(Boolean),
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* exited */ }
+      await child.status;
+      await reading;
+    },
+  };
+}
+
+async function httpPublish(node: NodeProcess, name: string, body: unknown): Promise<number> {
+  const r = await fetch(`http://${node.apiAddr}/apis/v2/mqttproxy/${name}/topics/publish`, {
+    method: "POST",
+    body: JSON.stringify(body),
+  });
+  await r.body?.cancel();
+  return r.status;
+}
+
+async function sessions(
+  node: NodeProcess,
+  query = "",
+): Promise<{ sessionID: string; topic: string }[]> {
+  const r = await fetch(`http://${node.apiAddr}/apis/v2/mqttproxy/mq/session/query${query}`, {
+    headers: { accept: "application/json" },
+  });
+  return (await r.json()).sessions;
+}
+
+Deno.test("MQTTProxy: auth, publish pipelines, HTTP publish to subscribers, sessions", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
+  const port = freePort();
+  const subs: { stop(): Promise<void> }[] = [];
+  try {
+    const objects = `kind: Pipeline
+name: connect
+filters:
+- name: auth
+  kind: MQTTClientAuth
+  salt: pepper
+  auth:
+  - username: dev
+    saltedSha256Pass: ${await sha256Hex("secretpepper")}
+---
+kind: Pipeline
+name: publish
+flow:
+- filter: ban
+- filter: mapper
+  jumpIf: {MQTTTopicMapFailed: END}
+filters:
+- name: ban
+  kind: ConnectControl
+  bannedClients: [evil]
+  bannedTopicRe: ^forbidden/
+- name: mapper
+  kind: TopicMapper
+  matchIndex: 0
+  route:
+  - {name: gateway, matchExpr: "^gate"}
+  policies:
+  - name: gateway
+    topicIndex: 2
+    route:
+    - {topic: iot_phone, exprs: ["iphone", "pixel"]}
+    headers: {1: gatewayID, 2: device, 3: status}
+  setKV: {topic: kafka-topic, headers: kafka-headers}
+---
+kind: MQTTProxy
+name: mq
+port: ${port}
+brokerMode: true
+rules:
+- when: {packetType: Connect}
+  pipeline: connect
+- when: {packetType: Publish}
+  pipeline: publish
+`;
+    const created = await node.ctl(["object", "create"], objects);
+    assert.equal(created.code, 0, created.stderr);
+    const pub = (args: string[]) =>
+      run("mosquitto_pub", ["-h", "127.0.0.1", "-p", String(port), ...args]);
+    await eventually(
+      "the proxy accepting",
+      async () =>
+        (await pub(["-u", "dev", "-P", "secret", "-i", "probe", "-t", "x", "-m", "x"])).code === 0,
+    );
+
+    // Connect: a wrong password is refused with CONNACK 5 (not authorised).
+    const refused = await pub(["-u", "dev", "-P", "wrong", "-i", "p2", "-t", "a", "-m", "x"]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /not authori[sz]ed/i);
+
+    const all = subscribe(port, "sub-all", "sensors/#");
+    const one = subscribe(port, "sub-one", "sensors/+/temp");
+    subs.push(all, one);
+    await eventually("both subscribed", async () => (await sessions(node)).length === 2);
+    assert.deepEqual(await sessions(node, "?q=temp"), [{
+      sessionID: "sub-one",
+      topic: "sensors/+/temp",
+    }]);
+
+    // The admin API publishes to every matching subscriber.
+    assert.equal(
+      await httpPublish(node, "mq", { topic: "sensors/a/temp", qos: 1, payload: "21.5" }),
+      200,
+    );
+    assert.equal(
+      await httpPublish(node, "mq", {
+        topic: "sensors/b",
+        qos: 0,
+        payload: btoa("bin"),
+        base64: true,
+      }),
+      200,
+    );
+    // brokerMode: a client's publish that the pipeline lets through reaches subscribers too.
+    const sent = await pub([
+      "-u",
+      "dev",
+      "-P",
+      "secret",
+      "-i",
+      "p3",
+      "-t",
+      "sensors/c/temp",
+      "-m",
+      "hot",
+      "-q",
+      "1",
+    ]);
+    assert.equal(sent.code, 0, sent.stderr);
+    // ConnectControl: a banned topic disconnects the client, and nobody gets the message.
+    await pub(["-u", "dev", "-P", "secret", "-i", "p4", "-t", "forbidden/x", "-m", "no"]);
+    await eventually(
+      "the messages delivered",
+      () => Promise.resolve(all.lines().length === 3 && one.lines().length === 2),
+    );
+    assert.deepEqual(all.lines(), ["sensors/a/temp 21.5", "sensors/b bin", "sensors/c/temp hot"]);
+    assert.deepEqual(one.lines(), ["sensors/a/temp 21.5", "sensors/c/temp hot"]);
+
+    const status = JSON.parse(
+      (await node.ctl(["-o", "json", "object", "status", "get", "publish"])).stdout,
+    );
+    const ban =
+      Object.values(status as Record<string, { filters: Record<string, unknown> }>)[0].filters.ban;
+    assert.deepEqual(ban, { bannedClientNum: 0, bannedTopicNum: 1 });
+
+    assert.equal(await httpPublish(node, "mq", { topic: "a/+/b", payload: "x" }), 400);
+    assert.equal(await httpPublish(node, "mq", { topic: "a", qos: 3, payload: "x" }), 400);
+    assert.equal(await httpPublish(node, "nosuch", { topic: "a", payload: "x" }), 404);
+
+    // Deleting a session disconnects its client.
+    const deleted = await fetch(`http://${node.apiAddr}/apis/v2/mqttproxy/mq/sessions`, {
+      method: "DELETE",
+      body: JSON.stringify({ sessions: [{ sessionID: "sub-one" }] }),
+    });
+    assert.equal(deleted.status, 200);
+    await eventually(
+      "sub-one gone",
+      async () => (await sessions(node)).every((s) => s.sessionID !== "sub-one"),
+    );
+  } finally {
+    for (const s of subs) await s.stop();
+    await node.stop();
+  }
+});
+
+Deno.test("MQTTProxy: a session kept with CleanSession 0 gets what was published while away", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  try {
+    const created = await node.ctl(
+      ["object", "create"],
+      `kind: MQTTProxy\nname: mq\nport: ${port}\n`,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    // -c: CleanSession 0; -C 1: leave after the first message.
+    const first = subscribe(port, "keeper", "news/#", ["-c", "-W", "5"]);
+    await eventually("subscribed", async () => (await sessions(node)).length === 1);
+    await first.stop();
+    assert.equal(
+      await httpPublish(node, "mq", { topic: "news/today", qos: 1, payload: "missed" }),
+      200,
+    );
+    const back = subscribe(port, "keeper", "news/#", ["-c", "-C", "1", "-W", "5"]);
+    await eventually("the missed message", () => Promise.resolve(back.lines().length === 1));
+    assert.deepEqual(back.lines(), ["news/today missed"]);
+    await back.stop();
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("MQTTProxy: bad specs are refused with the field named", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  try {
+    const cases: [string, RegExp][] = [
+      ["kind: MQTTProxy\nname: m\n", /port: is required/],
+      [
+        "kind: MQTTProxy\nname: m\nport: 1883\nuseTLS: true\n",
+        /certificate: is required with useTLS/,
+      ],
+      [
+        "kind: MQTTProxy\nname: m\nport: 1883\nrules:\n- {when: {packetType: Publish}, pipeline: a}\n- {when: {packetType: Publish}, pipeline: b}\n",
+        /rules\[1\]\.when\.packetType: Publish has a rule already/,
+      ],
+      [
+        "kind: MQTTProxy\nname: m\nport: 1883\nrules:\n- {when: {packetType: Ping}, pipeline: a}\n",
+        /rules\[0\]\.when\.packetType: must be one of/,
+      ],
+      [
+        "kind: Pipeline\nname: p\nfilters:\n- {name: a, kind: MQTTClientAuth, auth: [{username: u, saltedSha256Pass: xyz}]}\n",
+        /saltedSha256Pass: must be a hex SHA-256/,
+      ],
+      [
+        "kind: Pipeline\nname: p\nfilters:\n- {name: k, kind: KafkaMQTT, backend: [127.0.0.1:9092]}\n",
+        /filters\[0\]\.kind: KafkaMQTT is an Easegress filter this node does not run: it has no Kafka producer/,
+      ],
+      [
+        "kind: IngressController\nname: i\n",
+        /kind: IngressController is an Easegress object kind this node does not run: it needs Kubernetes/,
+      ],
+    ];
+    for (const [yaml, expected] of cases) {
+      const r = await node.ctl(["object", "create"], yaml);
+      assert.equal(r.code, 1, yaml);
+      assert.match(r.stderr, expected);
+    }
+  } finally {
+    await node.stop();
+  }
+});
