@@ -237,17 +237,27 @@ export class DataPlane {
     await previous?.close(next);
   }
 
-  #applyServer(spec: HTTPServerSpec): void {
-    const existing = this.#servers.get(spec.name);
+  /** Updates the listening object called `spec.name` in place, or creates it with `create`. */
+  #updateOrCreate<S extends { name: string; port: number }, T extends { update(spec: S): void }>(
+    running: Map<string, T>,
+    spec: S,
+    what: string,
+    create: () => T,
+  ): void {
+    const existing = running.get(spec.name);
     if (existing) {
       existing.update(spec);
-      this.#log.info(`updated server ${spec.name}`);
+      this.#log.info(`updated ${what} ${spec.name}`);
       return;
     }
+    running.set(spec.name, create());
+    this.#log.info(`created ${what} ${spec.name} on port ${spec.port}`);
+  }
+
+  #applyServer(spec: HTTPServerSpec): void {
     const pipelines = this.#pipelines;
     const globalFilters = this.#globalFilters;
-    this.#servers.set(
-      spec.name,
+    this.#updateOrCreate(this.#servers, spec, "server", () =>
       new HTTPServer(spec, {
         pipeline: (name) => pipelines.get(name),
         globalFilter: (name) => globalFilters.get(name),
@@ -258,45 +268,30 @@ export class DataPlane {
         planes: this.#options.planes,
         http1Server: this.#options.http1Server,
         acmeChallenges: this.#acmeChallenges,
-      }),
-    );
-    this.#log.info(`created server ${spec.name} on port ${spec.port}`);
+      }));
     this.#unwatchHeap ??= isolateHeapTrim.watch(() => this.#requestCount());
   }
 
   #applyWebSocketServer(spec: WebSocketServerSpec): void {
-    const existing = this.#webSockets.get(spec.name);
-    if (existing) {
-      existing.update(spec);
-      this.#log.info(`updated WebSocket server ${spec.name}`);
-      return;
-    }
-    this.#webSockets.set(
-      spec.name,
-      new WebSocketServer(spec, {
-        log: this.#options.logs.logger(`websocket/${spec.name}`),
-        reusePort: this.#options.reusePort,
-      }),
+    this.#updateOrCreate(
+      this.#webSockets,
+      spec,
+      "WebSocket server",
+      () =>
+        new WebSocketServer(spec, {
+          log: this.#options.logs.logger(`websocket/${spec.name}`),
+          reusePort: this.#options.reusePort,
+        }),
     );
-    this.#log.info(`created WebSocket server ${spec.name} on port ${spec.port}`);
   }
 
   #applyMQTTProxy(spec: MQTTProxySpec): void {
-    const existing = this.#mqttProxies.get(spec.name);
-    if (existing) {
-      existing.update(spec);
-      this.#log.info(`updated MQTTProxy ${spec.name}`);
-      return;
-    }
     const pipelines = this.#pipelines;
-    this.#mqttProxies.set(
-      spec.name,
+    this.#updateOrCreate(this.#mqttProxies, spec, "MQTTProxy", () =>
       new MQTTProxy(spec, {
         pipeline: (name) => pipelines.get(name),
         log: this.#options.logs.logger(`mqtt/${spec.name}`),
-      }),
-    );
-    this.#log.info(`created MQTTProxy ${spec.name} on port ${spec.port}`);
+      }));
   }
 
   /**

@@ -24,15 +24,10 @@ import { type NodeOptions, resolveDir, splitHostPort, workerIsolates } from "./o
 import { joinPath } from "./paths.ts";
 import { loadPlugins } from "./plugins.ts";
 import { Supervisor } from "./supervisor.ts";
-import { AutoCertController } from "./autocert/manager.ts";
-import { RegistryController } from "./registry/controller.ts";
-import { isRegistryKind, type RegistrySpec } from "./registry/spec.ts";
-import type { AutoCertManagerSpec } from "./autocert/spec.ts";
+import { ControlObjects } from "./control_objects.ts";
 import type { StoreData } from "./store_data.ts";
 import type { MqttAdminRequest } from "./mqtt/admin_ops.ts";
 import type { RegistryServices } from "../filters/service_directory.ts";
-import type { EtcdStore } from "../cluster/etcd_store.ts";
-import { soleLeadership } from "../cluster/leadership.ts";
 import { WorkerPlane } from "./workers/worker_plane.ts";
 
 /** What runs the traffic objects: in this isolate, or in worker isolates. */
@@ -127,32 +122,19 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       });
     // The names last applied, so the status sync knows what to report.
     let running: readonly string[] = [];
-    const autoCert = new AutoCertController({
+    const controlObjects = new ControlObjects({
       store,
-      log: logs.logger("autocert"),
-      lead: (signal) =>
-        "campaign" in store
-          ? (store as EtcdStore).campaign("autocert", signal)
-          : Promise.resolve(soleLeadership(signal)),
+      logger: (scope) => logs.logger(scope),
+      clustered: cluster.mode !== "standalone",
+      updateServices: (registry, services) => dataPlane.updateServices(registry, services),
       syncDataPlanes: () => supervisor.sync(),
-      // Other members learn of a challenge answer through their watches.
-      propagationMs: cluster.mode === "standalone" ? 0 : 1_000,
     });
-    const registries = new RegistryController(
-      (registry, services) => dataPlane.updateServices(registry, services),
-      logs.logger("registry"),
-    );
     const supervisor = new Supervisor({
       store,
       sink: {
         apply(desired: ObjectSpec[], data: StoreData) {
           running = desired.map((spec) => spec.name);
-          autoCert.update(
-            desired.filter((spec): spec is AutoCertManagerSpec => spec.kind === "AutoCertManager"),
-          );
-          registries.update(
-            desired.filter((spec): spec is RegistrySpec => isRegistryKind(spec.kind)),
-          );
+          controlObjects.update(desired);
           return dataPlane.apply(desired, data);
         },
       },
@@ -162,11 +144,10 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     });
     cleanups.unshift(() => dataPlane.close());
     cleanups.unshift(() => supervisor.stop());
-    cleanups.unshift(() => autoCert.close());
-    cleanups.unshift(() => registries.close());
+    cleanups.unshift(() => controlObjects.close());
     await supervisor.start();
     const statusOf = async (name: string) =>
-      autoCert.status(name) ?? registries.status(name) ?? await dataPlane.status(name);
+      controlObjects.status(name) ?? await dataPlane.status(name);
 
     const membership = startMembership(cluster, {
       options,

@@ -1,6 +1,7 @@
 /**
- * The supervisor keeps the data plane equal to the objects in the store
- * (and the AutoCertManager's certificates and challenge answers there):
+ * The supervisor keeps the data plane equal to the objects in the store,
+ * with the other data data planes use (certificates, ACME challenge
+ * answers, custom data; see store_data.ts):
  * a watch on the object keys plus a periodic full resync (a missed event
  * cannot leave the node stale). Syncs are serialized; a change during a sync
  * schedules one more.

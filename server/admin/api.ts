@@ -11,7 +11,7 @@
 import { keys, type Store, StoreUnavailableError } from "../../cluster/store.ts";
 import type { FilterRegistry } from "../../filters/filter.ts";
 import { SpecError } from "../../filters/spec.ts";
-import { ApiError, errorReply, readDocument, reply } from "./replies.ts";
+import { type AdminRoute, ApiError, errorReply, readDocument, reply } from "./replies.ts";
 import { CUSTOM_DATA_ROUTES } from "./custom_data.ts";
 import { MQTT_ROUTES } from "./mqtt_routes.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
@@ -33,17 +33,9 @@ export interface AdminContext {
   mqttAdmin(name: string, request: MqttAdminRequest): Promise<unknown>;
 }
 
-type Handler = (req: Request, params: string[], ctx: AdminContext) => Promise<Response> | Response;
-
-interface RouteDef {
-  method: string;
-  pattern: string;
-  handler: Handler;
-}
-
 const PREFIXES = ["/apis/v2", "/apis/v1"];
 
-const ROUTES: RouteDef[] = [
+const ROUTES: AdminRoute<AdminContext>[] = [
   { method: "GET", pattern: "", handler: listApis },
   { method: "GET", pattern: "/healthz", handler: () => new Response(null, { status: 200 }) },
   {

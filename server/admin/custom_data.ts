@@ -11,7 +11,7 @@
 
 import { keys, type Store } from "../../cluster/store.ts";
 import { isPlainObject } from "../../filters/spec.ts";
-import { ApiError, readDocument, reply } from "./replies.ts";
+import { type AdminRoute, ApiError, readDocument, reply } from "./replies.ts";
 
 /** A custom data kind. */
 export interface CustomDataKind {
@@ -27,10 +27,8 @@ export interface CustomDataContext {
   store: Store;
 }
 
-type Handler = (req: Request, params: string[], ctx: CustomDataContext) => Promise<Response>;
-
 /** The custom data routes, as the admin API's route table takes them. */
-export const CUSTOM_DATA_ROUTES: { method: string; pattern: string; handler: Handler }[] = [
+export const CUSTOM_DATA_ROUTES: AdminRoute<CustomDataContext>[] = [
   { method: "GET", pattern: "/customdatakinds", handler: listKinds },
   { method: "GET", pattern: "/customdatakinds/*", handler: getKind },
   { method: "POST", pattern: "/customdatakinds", handler: (req, _p, c) => writeKind(req, c, true) },

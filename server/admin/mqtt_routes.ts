@@ -12,7 +12,7 @@ import { decodeBase64, encodeBase64 } from "../../filters/base64.ts";
 import { isPlainObject } from "../../filters/spec.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import { topicFilterProblem } from "../mqtt/topic_filter.ts";
-import { ApiError, readDocument, reply } from "./replies.ts";
+import { type AdminRoute, ApiError, readDocument, reply } from "./replies.ts";
 
 /** What the routes need. */
 export interface MqttRouteContext {
@@ -23,10 +23,8 @@ export interface MqttRouteContext {
   mqttAdmin(name: string, request: MqttAdminRequest): Promise<unknown>;
 }
 
-type Handler = (req: Request, params: string[], ctx: MqttRouteContext) => Promise<Response>;
-
 /** The MQTTProxy routes, as the admin API's route table takes them. */
-export const MQTT_ROUTES: { method: string; pattern: string; handler: Handler }[] = [
+export const MQTT_ROUTES: AdminRoute<MqttRouteContext>[] = [
   { method: "POST", pattern: "/mqttproxy/*/topics/publish", handler: publish },
   { method: "GET", pattern: "/mqttproxy/*/session/query", handler: querySessions },
   { method: "DELETE", pattern: "/mqttproxy/*/sessions", handler: deleteSessions },

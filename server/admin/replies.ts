@@ -8,6 +8,13 @@
 import { concatBytes } from "../../filters/concat_bytes.ts";
 import { loadYaml } from "../../filters/yaml_module.ts";
 
+/** One admin API route: a handler for a method and a path pattern ("*" matches one segment). */
+export interface AdminRoute<C> {
+  method: string;
+  pattern: string;
+  handler: (req: Request, params: string[], ctx: C) => Promise<Response> | Response;
+}
+
 /** An error answered as `{code, message}`. */
 export class ApiError extends Error {
   readonly status: number;

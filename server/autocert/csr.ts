@@ -6,6 +6,8 @@
  * @module
  */
 
+import { concatBytes } from "../../filters/concat_bytes.ts";
+
 const SEQUENCE = 0x30;
 const SET = 0x31;
 const INTEGER = 0x02;
@@ -23,19 +25,9 @@ const OID_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
 const OID_SUBJECT_ALT_NAME = "2.5.29.17";
 const OID_ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2";
 
-function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** One DER element: tag, definite length, contents. */
 function der(tag: number, ...contents: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const body = concat(contents);
+  const body = concatBytes(contents);
   const n = body.length;
   const length = n < 0x80
     ? [n]
@@ -44,7 +36,7 @@ function der(tag: number, ...contents: Uint8Array[]): Uint8Array<ArrayBuffer> {
     : n < 0x10000
     ? [0x82, n >> 8, n & 0xff]
     : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  return concat([Uint8Array.of(tag, ...length), body]);
+  return concatBytes([Uint8Array.of(tag, ...length), body]);
 }
 
 function oid(dotted: string): Uint8Array {

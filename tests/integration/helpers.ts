@@ -197,3 +197,18 @@ export async function request(
   const r = await fetch(url, init);
   return { status: r.status, body: await r.text(), headers: r.headers };
 }
+
+/** Checks that `ctl object create` refuses each YAML document, with a message matching its pattern. */
+export async function assertRefused(
+  node: NodeProcess,
+  cases: readonly [yaml: string, expected: RegExp][],
+): Promise<void> {
+  for (const [yaml, expected] of cases) {
+    const r = await node.ctl(["object", "create"], yaml);
+    if (r.code !== 1 || !expected.test(r.stderr)) {
+      throw new Error(
+        `expected a refusal matching ${expected}:\n${yaml}\ngot ${r.code}: ${r.stderr}`,
+      );
+    }
+  }
+}

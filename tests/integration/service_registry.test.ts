@@ -8,7 +8,13 @@
  */
 
 import assert from "node:assert/strict";
-import { eventually, freePort, type NodeProcess, startNodeProcess } from "./helpers.ts";
+import {
+  assertRefused,
+  eventually,
+  freePort,
+  type NodeProcess,
+  startNodeProcess,
+} from "./helpers.ts";
 import { TestEtcdCluster } from "./cluster/etcd_fixture.ts";
 import { ZooKeeperClient } from "../../server/registry/zookeeper_client.ts";
 
@@ -348,11 +354,7 @@ Deno.test("service registries: bad specs and pools are refused with the field na
         /servers: needs at least one server, or serviceRegistry and serviceName/,
       ],
     ];
-    for (const [yaml, expected] of cases) {
-      const r = await node.ctl(["object", "create"], yaml);
-      assert.equal(r.code, 1, yaml);
-      assert.match(r.stderr, expected);
-    }
+    await assertRefused(node, cases);
   } finally {
     await node.stop();
   }

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { encodeBase64 } from "../../../filters/base64.ts";
-import { freePort, request, startNodeProcess } from "../helpers.ts";
+import { eventually, freePort, request, startNodeProcess } from "../helpers.ts";
 
 async function openssl(args: string[]): Promise<void> {
   const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
@@ -127,8 +127,11 @@ Deno.test("Proxy mtls: the upstream gets the client certificate; without it, or 
       assert.equal(created.code, 0, created.stderr);
     }
 
-    const ok = await request(`http://127.0.0.1:${port}/with-cert`);
-    assert.equal(ok.status, 200);
+    let ok = { status: 0, body: "" };
+    await eventually("the server answering", async () => {
+      ok = await request(`http://127.0.0.1:${port}/with-cert`);
+      return ok.status === 200;
+    });
     assert.match(ok.body, /Client certificate[\s\S]*Subject: CN ?= ?ca-client/);
     // The same pooled connection serves the next request.
     assert.equal((await request(`http://127.0.0.1:${port}/with-cert`)).status, 200);
