@@ -175,6 +175,8 @@ async function startPebble(dir: string, httpPort: number): Promise<Acme> {
 async function fetchAs(name: string, port: number, root: string, http2: boolean) {
   const r = await run("curl", [
     "-sv",
+    "--max-time",
+    "10",
     http2 ? "--http2" : "--http1.1",
     "--cacert",
     root,
