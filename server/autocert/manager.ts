@@ -139,14 +139,14 @@ export class AutoCertController {
         if (signal.aborted) return;
         const status = this.#domains.get(domain.name)!;
         const stored = await this.#stored(domain.name);
-        const expires = stored ? Date.parse(stored.notAfter) : 0;
-        if (stored && expires - renewBeforeMs > Date.now()) {
+        const due = stored ? renewalDue(stored, renewBeforeMs) : 0;
+        if (stored && due > Date.now()) {
           Object.assign(status, {
             state: "valid",
             expireTime: stored.notAfter,
             error: undefined,
           });
-          nextCheck = Math.min(nextCheck, expires - renewBeforeMs);
+          nextCheck = Math.min(nextCheck, due);
           continue;
         }
         status.state = "obtaining";
@@ -165,7 +165,7 @@ export class AutoCertController {
           this.#env.log.info(
             `autocert: certificate for ${domain.name} obtained, valid until ${notAfter}`,
           );
-          nextCheck = Math.min(nextCheck, Date.parse(notAfter) - renewBeforeMs);
+          nextCheck = Math.min(nextCheck, renewalDue(record, renewBeforeMs));
         } catch (e) {
           failed = true;
           // A certificate still valid keeps being served while renewal is retried.
@@ -248,6 +248,17 @@ export class AutoCertController {
       signal.addEventListener("abort", done, { once: true });
     });
   }
+}
+
+/**
+ * When a certificate is renewed: `renewBefore` its expiry, but no sooner
+ * than two thirds into its life, so a CA that issues certificates shorter
+ * than `renewBefore` is not asked for a new one on every check.
+ */
+export function renewalDue(cert: StoredCertificate, renewBeforeMs: number): number {
+  const expires = Date.parse(cert.notAfter);
+  const lifetime = expires - (Date.parse(cert.obtained) || expires);
+  return expires - Math.min(renewBeforeMs, lifetime / 3);
 }
 
 /** The expiry of a PEM chain's first certificate, ISO 8601. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { certificateRequest, ecdsaSignatureToDer } from "../../../server/autocert/csr.ts";
 import { base64url, jwkThumbprint, pem } from "../../../server/autocert/acme_client.ts";
 import { readAutoCertState } from "../../../server/autocert/state.ts";
+import { renewalDue } from "../../../server/autocert/manager.ts";
 
 Deno.test("certificateRequest: openssl verifies its signature and reads the names", async () => {
   const keys = await crypto.subtle.generateKey(
@@ -62,4 +63,19 @@ Deno.test("readAutoCertState: certificates by domain, answers by token, damaged 
     certs: { "a.test": { cert: "C", key: "K" } },
     challenges: { tok: "tok.thumb" },
   });
+});
+
+Deno.test("renewalDue: renewBefore the expiry, but not before two thirds of the life", () => {
+  const day = 86_400_000;
+  const obtained = Date.UTC(2026, 0, 1);
+  const cert = (days: number) => ({
+    cert: "",
+    key: "",
+    obtained: new Date(obtained).toISOString(),
+    notAfter: new Date(obtained + days * day).toISOString(),
+  });
+  // Let's Encrypt's 90 days, 720h before: at day 60.
+  assert.equal(renewalDue(cert(90), 30 * day), obtained + 60 * day);
+  // A 7-day certificate: at two thirds of its life, not at once.
+  assert.equal(Math.round((renewalDue(cert(7), 30 * day) - obtained) / 3_600_000), 112);
 });
