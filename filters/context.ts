@@ -15,6 +15,7 @@ import type { RequestTrace } from "./trace.ts";
 import { concatBytes } from "./concat_bytes.ts";
 import { forEachHeaderField, HeaderFields, isHeaders } from "./header_fields.ts";
 import { isBodilessStatus } from "./status_text.ts";
+import type { PeerCertificate } from "./peer_certificate.ts";
 
 /** A message body: bytes, a byte stream, or nothing. */
 export type Body = Uint8Array | ReadableStream<Uint8Array> | null;
@@ -302,6 +303,8 @@ export interface ClientInfo {
    * the client leaving a little later (tens of milliseconds).
    */
   abortWatch?: AbortWatch;
+  /** The client's TLS certificates, leaf first, when the server asked for them. */
+  peerCertificates?: readonly PeerCertificate[];
 }
 
 const DEFAULT_NS = "DEFAULT";
@@ -335,6 +338,11 @@ export class Context {
   /** The TCP peer address "ip:port". */
   get remoteAddr(): string {
     return this.#client?.remoteAddr ?? "";
+  }
+
+  /** The client's TLS certificates, leaf first (empty without client certificates). */
+  get peerCertificates(): readonly PeerCertificate[] {
+    return this.#client?.peerCertificates ?? [];
   }
 
   /** Aborted when the client goes away. */

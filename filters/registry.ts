@@ -4,6 +4,7 @@
  * @module
  */
 
+import { certExtractorKind } from "./cert_extractor.ts";
 import { connectControlKind } from "./connect_control.ts";
 import { corsAdaptorKind } from "./cors_adaptor.ts";
 import { fallbackKind } from "./fallback.ts";
@@ -24,6 +25,7 @@ import { validatorKind } from "./validator.ts";
 
 /** Every built-in filter kind. */
 export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
+  certExtractorKind,
   connectControlKind,
   corsAdaptorKind,
   fallbackKind,

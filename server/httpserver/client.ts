@@ -8,6 +8,7 @@
 
 import type { AbortWatch } from "../../filters/abort_watch.ts";
 import type { ClientInfo } from "../../filters/context.ts";
+import type { PeerCertificate } from "../../filters/peer_certificate.ts";
 import { isPublicIP } from "./ipfilter.ts";
 
 /** Where a {@linkcode PeerClient} reads connection facts from. */
@@ -23,6 +24,8 @@ export interface PeerSource {
    * told later; a source may lack it. Asked once per request.
    */
   abortWatch?(): AbortWatch;
+  /** The client's TLS certificates, leaf first; optional. */
+  peerCertificates?(): readonly PeerCertificate[];
 }
 
 /** The client of one request, as filters and the access log see it. */
@@ -46,6 +49,11 @@ export class PeerClient implements ClientInfo {
   /** Aborted when the client goes away. */
   get signal(): AbortSignal {
     return this.#source.signal();
+  }
+
+  /** The client's TLS certificates, leaf first (empty without client certificates). */
+  get peerCertificates(): readonly PeerCertificate[] {
+    return this.#source.peerCertificates?.() ?? [];
   }
 
   /** Aborted when the client goes away: the source's light watch, else its signal. */

@@ -105,7 +105,9 @@ export async function startListener(
   if (pairs.length === 0) {
     throw new Error("no certificate yet: waiting for the AutoCertManager to obtain one");
   }
-  const own = options.http1Server !== "deno" &&
+  const clientCa = spec.caCertBase64 ? decodePem(spec.caCertBase64) : undefined;
+  // Only node:tls asks clients for certificates: mutual TLS goes through it.
+  const own = options.http1Server !== "deno" && clientCa === undefined &&
     (pairs.length === 1 || sniResolverSymbol !== undefined);
   let tcp: Listener;
   if (own) {
@@ -117,10 +119,10 @@ export async function startListener(
     tcp = startHttp1Listener(spec, hostname, handler, options, keys);
   } else {
     const web = webHandler(handler, "HTTP/1.1");
-    if (pairs.length > 1) {
+    if (pairs.length > 1 || clientCa !== undefined) {
       // Loaded on demand: the node modules it needs cost an idle node 1–3 MB.
       const { startSniListener } = await import("./sni_listener.ts");
-      tcp = await startSniListener(spec.port, hostname, pairs, web, options);
+      tcp = await startSniListener(spec.port, hostname, pairs, web, options, clientCa);
     } else {
       tcp = startDenoListener(spec.port, hostname, web, options, pairs[0]);
     }

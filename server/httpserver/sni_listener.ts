@@ -7,7 +7,8 @@
  * @module
  */
 
-import { createSecureContext, type SecureContext } from "node:tls";
+import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
+import { peerCertificatesFromNode } from "../../filters/peer_certificate.ts";
 import {
   createSecureServer,
   type Http2ServerRequest,
@@ -31,18 +32,28 @@ import { setNoDelayOnListeners } from "../../filters/native_sockets.ts";
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
-/** Serves HTTPS on `port` with the certificate each client's server name matches (the first by default). */
+/**
+ * Serves HTTPS on `port` with the certificate each client's server name
+ * matches (the first by default); with `clientCa`, clients must present a
+ * certificate that chains to it (mutual TLS), and requests carry the chain.
+ */
 export async function startSniListener(
   port: number,
   hostname: string,
   pairs: CertPair[],
   handler: WebHandler,
   options: ListenerOptions,
+  clientCa?: string,
 ): Promise<Listener> {
   const pickContext = certificatePicker(
     pairs.map((p) => ({
       cert: p.cert,
-      context: createSecureContext({ cert: p.cert, key: p.key }),
+      // The context chosen by server name is the one that checks client certificates.
+      context: createSecureContext({
+        cert: p.cert,
+        key: p.key,
+        ...(clientCa ? { ca: clientCa } : {}),
+      }),
     })),
   );
   const pick = (servername: string): SecureContext => pickContext(servername).context;
@@ -58,6 +69,7 @@ export async function startSniListener(
     key: pairs[0].key,
     allowHTTP1: true,
     SNICallback: (servername, cb) => cb(null, pick(servername)),
+    ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {}),
   }, (req, res) => {
     const socket = req.socket as Socket;
     if (inFlight.has(socket)) {
@@ -66,7 +78,7 @@ export async function startSniListener(
         if (inFlight.has(socket)) inFlight.set(socket, inFlight.get(socket)! - 1);
       });
     }
-    turn.whenAdmitted(() => serveNodeRequest(req, res, handler, options));
+    turn.whenAdmitted(() => serveNodeRequest(req, res, handler, options, !!clientCa));
   });
   server.on("secureConnection", (socket: Socket) => {
     inFlight.set(socket, 0);
@@ -134,6 +146,7 @@ async function serveNodeRequest(
   res: NodeResponse,
   handler: WebHandler,
   options: ListenerOptions,
+  clientCertificates: boolean,
 ): Promise<void> {
   const h2 = req.httpVersionMajor === 2;
   try {
@@ -161,10 +174,14 @@ async function serveNodeRequest(
       hostname: req.socket.remoteAddress ?? "",
       port: req.socket.remotePort ?? 0,
     };
+    const socket = req.socket as TLSSocket;
     const response = await handler(
       request,
       () => remoteAddr,
       h2 ? "HTTP/2" : `HTTP/${req.httpVersion}`,
+      clientCertificates
+        ? () => peerCertificatesFromNode(socket.getPeerCertificate?.(true))
+        : undefined,
     );
     const out: Record<string, string | string[]> = {};
     response.headers.forEach((v, k) => {

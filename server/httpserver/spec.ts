@@ -6,7 +6,7 @@
 
 import type { SpecReader } from "../../filters/spec.ts";
 import { type IPFilterSpec, readIPFilter } from "./ipfilter.ts";
-import { keyPairProblems } from "../../filters/pem.ts";
+import { keyPairProblems, pemProblem } from "../../filters/pem.ts";
 import { readTracingSpec, type TracingSpec } from "../tracing/spec.ts";
 
 /** A header condition of a path. */
@@ -53,6 +53,8 @@ export interface HTTPServerSpec {
   autoCert?: boolean;
   certBase64?: string;
   keyBase64?: string;
+  /** Clients must present a certificate that chains to this CA (mutual TLS). */
+  caCertBase64?: string;
   certs: Record<string, string>;
   keys: Record<string, string>;
   maxConnections: number;
@@ -106,9 +108,19 @@ export function readHTTPServerSpec(r: SpecReader, name: string): HTTPServerSpec 
     if (tracing) spec.tracing = tracing;
   }
   if (r.bool("autoCert", false)) spec.autoCert = true;
-  if (r.has("caCertBase64") && r.raw.caCertBase64 !== "") {
-    r.problem("caCertBase64", "is not supported by this node yet");
-  } else r.ignore("caCertBase64");
+  const caCertBase64 = r.string("caCertBase64");
+  if (caCertBase64) {
+    spec.caCertBase64 = caCertBase64;
+    const problem = pemProblem(caCertBase64, "certificate");
+    if (problem) r.problem("caCertBase64", problem);
+    if (!spec.https) r.problem("caCertBase64", "needs https: true");
+    if (spec.http3) {
+      r.problem(
+        "http3",
+        "cannot be combined with caCertBase64: HTTP/3 here takes no client certificates",
+      );
+    }
+  }
 
   if (spec.http3 && !spec.https) r.problem("http3", "needs https: true");
   if (spec.autoCert && !spec.https) r.problem("autoCert", "needs https: true");
@@ -201,7 +213,8 @@ function readPath(r: SpecReader): PathSpec {
 export function listenerChanged(a: HTTPServerSpec, b: HTTPServerSpec): boolean {
   return a.port !== b.port || a.address !== b.address || a.https !== b.https ||
     a.keepAliveTimeout !== b.keepAliveTimeout || a.maxConnections !== b.maxConnections ||
-    a.http3 !== b.http3 || a.autoCert !== b.autoCert || a.certBase64 !== b.certBase64 ||
+    a.http3 !== b.http3 || a.autoCert !== b.autoCert || a.caCertBase64 !== b.caCertBase64 ||
+    a.certBase64 !== b.certBase64 ||
     a.keyBase64 !== b.keyBase64 ||
     JSON.stringify([a.certs, a.keys]) !== JSON.stringify([b.certs, b.keys]);
 }

@@ -9,6 +9,7 @@ import type { AbortWatch } from "../../filters/abort_watch.ts";
 import { HttpRequest, type HttpResponse } from "../../filters/context.ts";
 import { PeerClient, type PeerSource } from "./client.ts";
 import { DeferredAbortWatch } from "./deferred_abort.ts";
+import type { PeerCertificate } from "../../filters/peer_certificate.ts";
 
 /** Handles one request. */
 export type RequestHandler = (
@@ -24,16 +25,23 @@ export type WebHandler = (
   request: Request,
   peer: () => Deno.NetAddr,
   proto?: string,
+  certificates?: () => readonly PeerCertificate[],
 ) => Response | Promise<Response>;
 
 /** What a web request's client is known by: its peer and the request's signal. */
 class WebPeer implements PeerSource {
   readonly #request: Request;
   readonly #peer: () => Deno.NetAddr;
+  readonly peerCertificates: (() => readonly PeerCertificate[]) | undefined;
 
-  constructor(request: Request, peer: () => Deno.NetAddr) {
+  constructor(
+    request: Request,
+    peer: () => Deno.NetAddr,
+    certificates?: () => readonly PeerCertificate[],
+  ) {
     this.#request = request;
     this.#peer = peer;
+    this.peerCertificates = certificates;
   }
 
   peer(): Deno.NetAddr {
@@ -55,9 +63,9 @@ function toWeb(response: HttpResponse): Response {
 
 /** Adapts `handler` to web requests; `proto` is what the requests' `proto` says. */
 export function webHandler(handler: RequestHandler, proto: string): WebHandler {
-  return (req, peer, actual) => {
+  return (req, peer, actual, certificates) => {
     const request = HttpRequest.fromWeb(req, actual ?? proto);
-    const client = new PeerClient(request, new WebPeer(req, peer));
+    const client = new PeerClient(request, new WebPeer(req, peer, certificates));
     const result = handler(request, client);
     return result instanceof Promise ? result.then(toWeb) : toWeb(result);
   };

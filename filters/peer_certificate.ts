@@ -1,0 +1,81 @@
+/**
+ * A TLS client's certificates as filters see them (CertExtractor): the
+ * subject and issuer names of each, leaf first, with Go's pkix.Name field
+ * names, each field a list as in Go.
+ *
+ * @module
+ */
+
+/** The name fields CertExtractor reads, as Go's pkix.Name calls them. */
+export const NAME_FIELDS = [
+  "Country",
+  "Organization",
+  "OrganizationalUnit",
+  "Locality",
+  "Province",
+  "StreetAddress",
+  "PostalCode",
+  "SerialNumber",
+  "CommonName",
+] as const;
+
+/** One name field. */
+export type NameField = typeof NAME_FIELDS[number];
+
+/** A distinguished name: each field's values. */
+export type CertificateName = Partial<Record<NameField, string[]>>;
+
+/** One certificate of the chain. */
+export interface PeerCertificate {
+  subject: CertificateName;
+  issuer: CertificateName;
+}
+
+/** node:tls's attribute keys for each field. */
+const NODE_KEYS: Record<NameField, string> = {
+  Country: "C",
+  Organization: "O",
+  OrganizationalUnit: "OU",
+  Locality: "L",
+  Province: "ST",
+  StreetAddress: "street",
+  PostalCode: "postalCode",
+  SerialNumber: "serialNumber",
+  CommonName: "CN",
+};
+
+function nameOf(node: unknown): CertificateName {
+  const out: CertificateName = {};
+  if (typeof node !== "object" || node === null) return out;
+  const attributes = node as Record<string, unknown>;
+  for (const field of NAME_FIELDS) {
+    const value = attributes[NODE_KEYS[field]];
+    if (typeof value === "string") out[field] = [value];
+    else if (Array.isArray(value)) out[field] = value.map(String);
+  }
+  return out;
+}
+
+interface NodeCertificate {
+  subject?: unknown;
+  issuer?: unknown;
+  issuerCertificate?: NodeCertificate;
+}
+
+/**
+ * The chain of node:tls's `getPeerCertificate(true)` (each certificate
+ * linking to its issuer, the root to itself), leaf first.
+ */
+export function peerCertificatesFromNode(leaf: unknown): PeerCertificate[] {
+  const chain: PeerCertificate[] = [];
+  const seen = new Set<unknown>();
+  for (
+    let cert = leaf as NodeCertificate | undefined;
+    cert && typeof cert === "object" && cert.subject !== undefined && !seen.has(cert);
+    cert = cert.issuerCertificate
+  ) {
+    seen.add(cert);
+    chain.push({ subject: nameOf(cert.subject), issuer: nameOf(cert.issuer) });
+  }
+  return chain;
+}
