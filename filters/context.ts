@@ -56,7 +56,7 @@ export function copyHeaders(headers: Headers): HeaderFields {
 }
 
 /** Shared header and body handling of requests and responses. */
-abstract class Message {
+export abstract class Message {
   #headers: Headers;
   #ownHeaders: boolean;
   #body: Body | undefined;

@@ -22,6 +22,7 @@ import { responseAdaptorKind } from "./response_adaptor.ts";
 import { responseBuilderKind } from "./response_builder.ts";
 import { topicMapperKind } from "./topic_mapper.ts";
 import { validatorKind } from "./validator.ts";
+import { wasmHostKind } from "./wasm_host.ts";
 
 /** Every built-in filter kind. */
 export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
@@ -42,6 +43,7 @@ export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
   responseBuilderKind,
   topicMapperKind,
   validatorKind,
+  wasmHostKind,
 ] as FilterKind<never>[];
 
 /** A registry holding the built-in kinds. */

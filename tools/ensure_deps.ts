@@ -20,6 +20,7 @@ const NEEDS: Record<string, Record<string, string>> = {
     // The ZooKeeper server's jar comes with it (zookeeper), Java as its dependency.
     zooinspector: "zookeeperd",
     mosquitto_sub: "mosquitto-clients",
+    wat2wasm: "wabt",
   },
   bench: {
     nginx: "nginx-light",

@@ -58,7 +58,6 @@ const NAME = /^[A-Za-z0-9\-_.~]{1,253}$/;
 const UNSUPPORTED_FILTERS: Record<string, string> = {
   Kafka: "it has no Kafka producer",
   KafkaMQTT: "it has no Kafka producer",
-  WasmHost: "it has no WebAssembly host for Easegress's ABI",
   MeshAdaptor: "EaseMesh is not supported",
 };
 
