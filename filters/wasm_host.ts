@@ -22,7 +22,7 @@
  * @module
  */
 
-import { decodeBase64 } from "./base64.ts";
+import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { goHeader } from "./builder_data.ts";
 import { type Context, HttpResponse, type Message } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
@@ -269,7 +269,7 @@ function hostFunctions(
       return mem().writeData(value === undefined ? new Uint8Array() : decodeBase64(value));
     },
     host_cluster_put_binary: (key: number, value: number) =>
-      void data.set(str(key), btoa(String.fromCharCode(...mem().readData(value)))),
+      void data.set(str(key), encodeBase64(mem().readData(value))),
     host_cluster_get_string: (addr: number) => out(data.get(str(addr)) ?? ""),
     host_cluster_put_string: (key: number, value: number) => void data.set(str(key), str(value)),
     host_cluster_get_integer: (addr: number) => BigInt(Math.trunc(numberOf(data.get(str(addr))))),
