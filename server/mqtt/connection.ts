@@ -1,8 +1,8 @@
 /**
  * One MQTT 3.1.1 client connection of an MQTTProxy: packets are read with
  * `mqtt-packet`'s parser and handled one at a time, in order; writes are
- * queued so packets never interleave. The first packet must be CONNECT; a
- * client silent for 1.5 times its keep-alive is closed.
+ * queued so packets never interleave. The first packet must be CONNECT,
+ * within 10 s; a client silent for 1.5 times its keep-alive is closed.
  *
  * @module
  */
@@ -40,6 +40,8 @@ export interface ConnectOutcome {
 }
 
 const RESEND_MS = 200;
+/** How long a connection may stay open without a CONNECT. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** A client's connection. */
 export class MqttConnection {
@@ -55,6 +57,7 @@ export class MqttConnection {
   #keepAliveMs = 0;
   #lastSeen = Date.now();
   #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #opened = Date.now();
   #closed = false;
   #graceful = false;
 
@@ -237,6 +240,11 @@ export class MqttConnection {
 
   /** Keep-alive deadline, and the oldest unacknowledged message sent again. */
   #tick(): void {
+    if (this.session === undefined && Date.now() - this.#opened > CONNECT_TIMEOUT_MS) {
+      this.#host.log.debug(`${this.remoteAddr}: no CONNECT in time`);
+      this.close();
+      return;
+    }
     if (this.#keepAliveMs > 0 && Date.now() - this.#lastSeen > this.#keepAliveMs) {
       this.#host.log.debug(`${this.remoteAddr}: keep-alive expired`);
       this.close();

@@ -288,3 +288,28 @@ Deno.test("MQTTProxy: bad specs are refused with the field named", async () => {
     await node.stop();
   }
 });
+
+Deno.test("MQTTProxy: a connection that sends no CONNECT is closed after 10 s", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  try {
+    const created = await node.ctl(
+      ["object", "create"],
+      `kind: MQTTProxy\nname: mq\nport: ${port}\n`,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    let conn: Deno.Conn | undefined;
+    await eventually("the proxy listening", async () => {
+      conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      return true;
+    });
+    const start = Date.now();
+    const read = await conn!.read(new Uint8Array(16)).catch(() => null);
+    assert.equal(read, null);
+    const waited = Date.now() - start;
+    assert.ok(waited >= 9_000 && waited < 15_000, `closed after ${waited} ms`);
+    conn!.close();
+  } finally {
+    await node.stop();
+  }
+});
