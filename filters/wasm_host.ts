@@ -9,26 +9,26 @@
  * 0 goes on, 1 to 9 returns `wasmResult1`..`wasmResult9`; a trap returns
  * `wasmError` (500).
  *
- * Calls into the module are synchronous and run to completion, so one
- * instance serves the requests of an isolate in turn (`maxConcurrency` is
- * accepted; there is never more than one call at a time), and `timeout`
- * cannot interrupt a module that loops: the runtime has no way to stop a
- * WebAssembly call from its own thread. A body is read before the call
- * only for modules that import a body getter. Unlike Easegress, the
+ * Each instance (VM) runs in a worker isolate of its own, given a snapshot
+ * of the request and response and sending back what the module changed:
+ * the runtime cannot interrupt a WebAssembly call on its own thread, but a
+ * call that outlives `timeout` ends with its worker (`wasmError`, 500) and
+ * a new one takes its place. Up to `maxConcurrency` instances serve at
+ * once; a request that finds them all busy gets `outOfVM` (503). A body is
+ * sent only to modules that import its getter. Unlike Easegress, the
  * `host_resp_*` setters make a 200 response when there is none yet (there,
  * they failed before a Proxy or Mock), and the `host_cluster_*` data lives
- * in the filter's memory, per worker, where Easegress keeps it in etcd.
+ * in each instance's memory, where Easegress keeps it in etcd.
  *
  * @module
  */
 
-import { decodeBase64, encodeBase64 } from "./base64.ts";
-import { goHeader } from "./builder_data.ts";
-import { type Context, HttpResponse, type Message } from "./context.ts";
+import { decodeBase64 } from "./base64.ts";
+import { type Context, HttpResponse } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
-import { toHeaderValue } from "./header_adapt.ts";
 import { parseDuration, SpecReader } from "./spec.ts";
-import { headerLines, parseHeaderLines, WasmMemory } from "./wasm_abi.ts";
+import { applyOutcome, exchangeOf, type ExchangeOut } from "./wasm_exchange.ts";
+import type { WasmWorkerRequest } from "./wasm_worker.ts";
 
 /** The WasmHost spec, normalized. */
 export interface WasmHostSpec {
@@ -98,7 +98,8 @@ function validate(raw: Record<string, unknown>): WasmHostSpec {
   return spec;
 }
 
-async function loadModule(code: string): Promise<WebAssembly.Module> {
+/** The module's bytes, checked to compile; throws naming what failed. */
+async function loadModule(code: string): Promise<Uint8Array> {
   let bytes = inlineModule(code);
   if (!bytes) {
     if (/^https?:\/\//.test(code)) {
@@ -108,273 +109,178 @@ async function loadModule(code: string): Promise<WebAssembly.Module> {
     } else bytes = await Deno.readFile(code);
   }
   if (!isWasm(bytes)) throw new Error(`${code} is not WebAssembly`);
-  return await WebAssembly.compile(bytes as BufferSource);
+  await WebAssembly.compile(bytes as BufferSource);
+  return bytes;
 }
 
-type HostFunction = (...args: never[]) => number | bigint | void;
-
-/** One instance of the module with the request it is serving. */
-class WasmVM {
-  #ctx: Context | undefined;
-  readonly #memory: WasmMemory;
-  readonly #run: () => number;
-
-  constructor(
-    module: WebAssembly.Module,
-    spec: WasmHostSpec,
-    data: Map<string, string>,
-    log: Logger,
-  ) {
-    // The host functions reach the memory only once the instance runs.
-    const mem = () => this.#memory;
-    const instance = new WebAssembly.Instance(module, {
-      easegress: hostFunctions(() => this.#context(), mem, data, log) as WebAssembly.ModuleImports,
-    });
-    const exports = instance.exports;
-    for (const name of ["memory", "wasm_alloc", "wasm_run"]) {
-      if (!(name in exports)) throw new Error(`the module does not export ${name}`);
-    }
-    this.#memory = new WasmMemory(
-      exports.memory as WebAssembly.Memory,
-      exports.wasm_alloc as (size: number) => number,
-    );
-    this.#run = exports.wasm_run as () => number;
-    const init = exports.wasm_init as ((ptr: number) => void) | undefined;
-    if (init) {
-      init(this.#memory.writeStringArray(Object.entries(spec.parameters).flat()));
-    }
-  }
-
-  #context(): Context {
-    if (!this.#ctx) throw new Error("a host function was called outside wasm_run");
-    return this.#ctx;
-  }
-
-  /** Runs `wasm_run` for `ctx`; returns its number. */
-  run(ctx: Context): number {
-    this.#ctx = ctx;
-    try {
-      return this.#run();
-    } finally {
-      this.#ctx = undefined;
-    }
-  }
-}
-
-function cookies(headerValue: string | null): string[] {
-  if (!headerValue) return [];
-  return headerValue.split(";").map((c) => c.trim()).filter((c) => c.includes("="));
-}
-
-/** The response, made (200, empty) when there is none yet. */
-function responseOf(ctx: Context): HttpResponse {
-  return ctx.response ??= new HttpResponse(200);
-}
-
-function bufferedBody(message: Message): Uint8Array {
-  const body = message.bufferedBody;
-  if (body === undefined) throw new Error("the body was not read before the call");
-  return body;
-}
-
-/** The `easegress` import object: every host function of Easegress v2. */
-function hostFunctions(
-  ctx: () => Context,
-  mem: () => WasmMemory,
-  data: Map<string, string>,
-  log: Logger,
-): Record<string, HostFunction> {
-  const str = (addr: number) => mem().readString(addr);
-  const out = (text: string) => mem().writeString(text);
-  const req = () => ctx().request;
-  const setHeader = (message: Message, name: number, value: number, add: boolean) => {
-    const key = str(name);
-    const v = toHeaderValue(str(value));
-    if (add) message.headers.append(key, v);
-    else message.headers.set(key, v);
-  };
-  const setAllHeaders = (message: Message, addr: number) => {
-    const headers = new Headers();
-    for (const [name, value] of parseHeaderLines(str(addr))) headers.append(name, value);
-    message.headers = headers;
-  };
-  const allHeaders = (message: Message) => out(headerLines(goHeader(message.headers)));
-  const numberOf = (text: string | undefined) => {
-    const n = Number(text);
-    return Number.isFinite(n) ? n : 0;
-  };
-  return {
-    host_req_get_real_ip: () => out(ctx().realIP),
-    host_req_get_scheme: () => out(req().scheme),
-    host_req_get_proto: () => out(req().proto),
-    host_req_get_method: () => out(req().method),
-    host_req_set_method: (addr: number) => void (req().method = str(addr).toUpperCase()),
-    host_req_get_host: () => out(req().host),
-    host_req_set_host: (addr: number) => {
-      req().host = str(addr);
-      req().headers.set("host", req().host);
-    },
-    host_req_get_path: () => out(req().path),
-    host_req_set_path: (addr: number) => void (req().path = str(addr)),
-    host_req_get_escaped_path: () => out(req().path),
-    host_req_get_query: () => out(req().query),
-    host_req_set_query: (addr: number) => void (req().query = str(addr)),
-    host_req_get_fragment: () => out(""),
-    host_req_get_header: (addr: number) => out(req().header(str(addr)) ?? ""),
-    host_req_get_all_header: () => allHeaders(req()),
-    host_req_set_header: (name: number, value: number) => setHeader(req(), name, value, false),
-    host_req_set_all_header: (addr: number) => setAllHeaders(req(), addr),
-    host_req_add_header: (name: number, value: number) => setHeader(req(), name, value, true),
-    host_req_del_header: (addr: number) => req().headers.delete(str(addr)),
-    host_req_get_cookie: (addr: number) => {
-      const name = str(addr);
-      return out(cookies(req().header("cookie")).find((c) => c.startsWith(`${name}=`)) ?? "");
-    },
-    host_req_get_all_cookie: () => mem().writeStringArray(cookies(req().header("cookie"))),
-    host_req_add_cookie: (addr: number) => {
-      const current = req().header("cookie");
-      req().headers.set("cookie", current ? `${current}; ${str(addr)}` : str(addr));
-    },
-    host_req_get_body: () => mem().writeData(bufferedBody(req())),
-    host_req_set_body: (addr: number) => {
-      const body = mem().readData(addr);
-      req().body = body;
-      req().headers.set("content-length", String(body.length));
-      req().headers.delete("transfer-encoding");
-    },
-    host_resp_get_status_code: () => ctx().response?.status ?? 0,
-    host_resp_set_status_code: (code: number) => void (responseOf(ctx()).status = code),
-    host_resp_get_header: (addr: number) => out(ctx().response?.header(str(addr)) ?? ""),
-    host_resp_get_all_header: () =>
-      out(ctx().response ? headerLines(goHeader(ctx().response!.headers)) : ""),
-    host_resp_set_header: (name: number, value: number) =>
-      setHeader(responseOf(ctx()), name, value, false),
-    host_resp_set_all_header: (addr: number) => setAllHeaders(responseOf(ctx()), addr),
-    host_resp_add_header: (name: number, value: number) =>
-      setHeader(responseOf(ctx()), name, value, true),
-    host_resp_del_header: (addr: number) => ctx().response?.headers.delete(str(addr)),
-    host_resp_set_cookie: (addr: number) =>
-      responseOf(ctx()).headers.append("set-cookie", str(addr)),
-    host_resp_get_body: () =>
-      mem().writeData(ctx().response ? bufferedBody(ctx().response!) : new Uint8Array()),
-    host_resp_set_body: (addr: number) => {
-      const response = responseOf(ctx());
-      const body = mem().readData(addr);
-      response.body = body;
-      response.headers.set("content-length", String(body.length));
-      response.headers.delete("transfer-encoding");
-    },
-    host_cluster_get_binary: (addr: number) => {
-      const value = data.get(str(addr));
-      return mem().writeData(value === undefined ? new Uint8Array() : decodeBase64(value));
-    },
-    host_cluster_put_binary: (key: number, value: number) =>
-      void data.set(str(key), encodeBase64(mem().readData(value))),
-    host_cluster_get_string: (addr: number) => out(data.get(str(addr)) ?? ""),
-    host_cluster_put_string: (key: number, value: number) => void data.set(str(key), str(value)),
-    host_cluster_get_integer: (addr: number) => BigInt(Math.trunc(numberOf(data.get(str(addr))))),
-    host_cluster_put_integer: (key: number, value: bigint) =>
-      void data.set(str(key), String(value)),
-    host_cluster_add_integer: (key: number, addend: bigint) => {
-      const name = str(key);
-      const sum = BigInt(Math.trunc(numberOf(data.get(name)))) + addend;
-      data.set(name, String(sum));
-      return sum;
-    },
-    host_cluster_get_float: (addr: number) => numberOf(data.get(str(addr))),
-    host_cluster_put_float: (key: number, value: number) => void data.set(str(key), String(value)),
-    host_cluster_add_float: (key: number, addend: number) => {
-      const name = str(key);
-      const sum = numberOf(data.get(name)) + addend;
-      data.set(name, String(sum));
-      return sum;
-    },
-    host_cluster_count_key: (addr: number) => {
-      const prefix = str(addr);
-      let count = 0;
-      for (const key of data.keys()) if (key.startsWith(prefix)) count++;
-      return count;
-    },
-    host_add_tag: (addr: number) => ctx().addTag(str(addr)),
-    host_log: (level: number, addr: number) => {
-      const message = str(addr);
-      if (level <= 0) log.debug(message);
-      else if (level === 1) log.info(message);
-      else if (level === 2) log.warn(message);
-      else log.error(message);
-    },
-    host_get_unix_time_in_ms: () => BigInt(Date.now()),
-    host_rand: () => Math.random(),
-  };
-}
-
-/** Which body getters a module imports: those bodies are read before each call. */
-function bodyImports(module: WebAssembly.Module): { request: boolean; response: boolean } {
+/** Which body getters a module imports: those bodies are read and sent before each call. */
+function bodyImports(bytes: Uint8Array): { request: boolean; response: boolean } {
+  const module = new WebAssembly.Module(bytes as BufferSource);
   const names = new Set(WebAssembly.Module.imports(module).map((i) => i.name));
   return { request: names.has("host_req_get_body"), response: names.has("host_resp_get_body") };
 }
 
-class WasmHost implements FilterInstance {
-  readonly #log: Logger;
-  readonly #ready: Promise<void>;
-  #vm: WasmVM | undefined;
-  #error = "";
-  #reads = { request: false, response: false };
-  #requests = 0;
-  #errors = 0;
+type WorkerReply =
+  | { type: "ready" }
+  | { type: "failed"; message: string }
+  | { type: "done"; outcome: ExchangeOut }
+  | { type: "error"; message: string; logs: [number, string][] };
 
-  constructor(spec: WasmHostSpec, env: FilterEnv) {
-    this.#log = env.log;
-    const data = new Map<string, string>();
-    this.#ready = loadModule(spec.code).then((module) => {
-      this.#reads = bodyImports(module);
-      this.#vm = new WasmVM(module, spec, data, env.log);
-    }).catch((e) => {
-      this.#error = (e as Error).message;
-      env.log.error(`cannot load the WebAssembly module: ${this.#error}`);
+/** One instance of the module in a worker isolate. */
+class WasmWorker {
+  readonly #worker: Worker;
+  #reply: ((reply: WorkerReply) => void) | undefined;
+  readonly ready: Promise<void>;
+
+  constructor(bytes: Uint8Array, parameters: Record<string, string>) {
+    this.#worker = new Worker(new URL("./wasm_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
+    this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => this.#reply?.(event.data);
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      this.#reply?.({ type: "error", message: event.message, logs: [] });
+    };
+    this.ready = this.#call({ type: "init", bytes, parameters }).then((reply) => {
+      if (reply.type === "failed") throw new Error(reply.message);
     });
   }
 
-  handle(ctx: Context): string | Promise<string> {
-    if (this.#vm && !this.#reads.request && !this.#reads.response) return this.#call(ctx);
-    return this.#prepared(ctx);
+  #call(request: WasmWorkerRequest): Promise<WorkerReply> {
+    const { promise, resolve } = Promise.withResolvers<WorkerReply>();
+    this.#reply = (reply) => {
+      this.#reply = undefined;
+      resolve(reply);
+    };
+    this.#worker.postMessage(request);
+    return promise;
   }
 
-  async #prepared(ctx: Context): Promise<string> {
-    await this.#ready;
-    if (!this.#vm) {
-      ctx.response ??= new HttpResponse(503);
-      return RESULT_OUT_OF_VM;
+  /** Runs the module on `exchange`; undefined when `timeoutMs` passed first (the worker is then ended). */
+  async run(exchange: WasmWorkerRequest & { type: "run" }, timeoutMs: number) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) =>
+      timer = setTimeout(() => resolve(undefined), timeoutMs)
+    );
+    const reply = await Promise.race([this.#call(exchange), late]);
+    clearTimeout(timer);
+    if (reply === undefined) this.terminate();
+    return reply;
+  }
+
+  terminate(): void {
+    this.#reply = undefined;
+    this.#worker.terminate();
+  }
+}
+
+class WasmHost implements FilterInstance {
+  readonly #spec: WasmHostSpec;
+  readonly #log: Logger;
+  readonly #timeoutMs: number;
+  readonly #loaded: Promise<Uint8Array | undefined>;
+  #reads = { request: false, response: false };
+  readonly #idle: WasmWorker[] = [];
+  #instances = 0;
+  #error = "";
+  #requests = 0;
+  #errors = 0;
+  #closed = false;
+
+  constructor(spec: WasmHostSpec, env: FilterEnv) {
+    this.#spec = spec;
+    this.#log = env.log;
+    this.#timeoutMs = parseDuration(spec.timeout) ?? 100;
+    this.#loaded = loadModule(spec.code).then(async (bytes) => {
+      this.#reads = bodyImports(bytes);
+      // One instance at once, so the first request does not wait for it.
+      const first = await this.#spawn(bytes);
+      if (first) this.#idle.push(first);
+      return bytes;
+    }, (e) => {
+      this.#error = (e as Error).message;
+      env.log.error(`cannot load the WebAssembly module: ${this.#error}`);
+      return undefined;
+    });
+  }
+
+  /** A new instance, counted; undefined (and the error kept) when it cannot start. */
+  async #spawn(bytes: Uint8Array): Promise<WasmWorker | undefined> {
+    this.#instances++;
+    const worker = new WasmWorker(bytes, this.#spec.parameters);
+    try {
+      await worker.ready;
+      return worker;
+    } catch (e) {
+      this.#instances--;
+      worker.terminate();
+      this.#error = (e as Error).message;
+      this.#log.error(`cannot start the WebAssembly module: ${this.#error}`);
+      return undefined;
     }
+  }
+
+  async handle(ctx: Context): Promise<string> {
+    const bytes = await this.#loaded;
+    if (!bytes || this.#closed) return this.#fail(ctx, 503, RESULT_OUT_OF_VM);
+    let worker = this.#idle.pop();
+    if (!worker) {
+      if (this.#instances >= this.#spec.maxConcurrency) {
+        return this.#fail(ctx, 503, RESULT_OUT_OF_VM);
+      }
+      worker = await this.#spawn(bytes);
+      if (!worker) return this.#fail(ctx, 503, RESULT_OUT_OF_VM);
+    }
+    this.#requests++;
     if (this.#reads.request) await ctx.request.bytes();
     if (this.#reads.response && ctx.response) await ctx.response.bytes();
-    return this.#call(ctx);
-  }
-
-  #call(ctx: Context): string {
-    this.#requests++;
-    let result: number;
-    try {
-      result = this.#vm!.run(ctx);
-    } catch (e) {
+    const reply = await worker.run(
+      { type: "run", exchange: exchangeOf(ctx, this.#reads) },
+      this.#timeoutMs,
+    );
+    if (reply === undefined) {
+      this.#instances--;
       this.#errors++;
-      this.#log.warn(`wasm_run failed: ${(e as Error).message}`);
-      ctx.response ??= new HttpResponse(500);
-      return RESULT_WASM_ERROR;
+      this.#log.warn(`wasm_run took longer than ${this.#spec.timeout}: its instance was stopped`);
+      return this.#fail(ctx, 500, RESULT_WASM_ERROR);
     }
+    if (this.#closed) worker.terminate();
+    else this.#idle.push(worker);
+    if (reply.type !== "done") {
+      this.#errors++;
+      this.#log.warn(`wasm_run failed: ${"message" in reply ? reply.message : reply.type}`);
+      return this.#fail(ctx, 500, RESULT_WASM_ERROR);
+    }
+    const outcome = reply.outcome;
+    for (const [level, message] of outcome.logs) this.#logAt(level, message);
+    applyOutcome(ctx, outcome);
+    const result = outcome.result;
     if (result === 0) return "";
     if (result >= 1 && result <= 9) return `wasmResult${result}`;
     this.#errors++;
-    ctx.response ??= new HttpResponse(500);
-    return RESULT_WASM_ERROR;
+    return this.#fail(ctx, 500, RESULT_WASM_ERROR);
+  }
+
+  #fail(ctx: Context, status: number, result: string): string {
+    ctx.response ??= new HttpResponse(status);
+    return result;
+  }
+
+  #logAt(level: number, message: string): void {
+    if (level <= 0) this.#log.debug(message);
+    else if (level === 1) this.#log.info(message);
+    else if (level === 2) this.#log.warn(message);
+    else this.#log.error(message);
   }
 
   status(): unknown {
-    return {
-      health: this.#error,
-      numOfRequest: this.#requests,
-      numOfWasmError: this.#errors,
-    };
+    return { health: this.#error, numOfRequest: this.#requests, numOfWasmError: this.#errors };
+  }
+
+  /** Ends the idle instances now, busy ones when their call returns. */
+  close(): void {
+    this.#closed = true;
+    for (const worker of this.#idle.splice(0)) worker.terminate();
   }
 }
 

@@ -12,13 +12,18 @@ import { encodeBase64 } from "../../filters/base64.ts";
 import { assertRefused, eventually, freePort, request, startNodeProcess } from "./helpers.ts";
 
 const WAT = new URL("../fixtures/wasm/token_gate.wat", import.meta.url).pathname;
+const LOOP_WAT = new URL("../fixtures/wasm/loop.wat", import.meta.url).pathname;
+
+async function wat2wasm(wat: string, out: string): Promise<void> {
+  const built = await new Deno.Command("wat2wasm", { args: [wat, "-o", out], stderr: "piped" })
+    .output();
+  assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+}
 
 Deno.test("WasmHost: a module on Easegress's ABI gates, rewrites and counts requests", async () => {
   const dir = await Deno.makeTempDir({ prefix: "eg-wasm-" });
   const wasm = `${dir}/token_gate.wasm`;
-  const built = await new Deno.Command("wat2wasm", { args: [WAT, "-o", wasm], stderr: "piped" })
-    .output();
-  assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+  await wat2wasm(WAT, wasm);
   const seen: Record<string, string | null>[] = [];
   const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     seen.push({ from: req.headers.get("x-from-wasm"), count: req.headers.get("x-count") });
@@ -94,6 +99,58 @@ filters:
   } finally {
     await node.stop();
     await backend.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("WasmHost: a call past its timeout ends its instance; all instances busy is outOfVM", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eg-wasm-" });
+  const wasm = `${dir}/loop.wasm`;
+  await wat2wasm(LOOP_WAT, wasm);
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  try {
+    const objects = `kind: Pipeline
+name: p
+flow:
+- filter: wasm
+  jumpIf: {wasmError: END, outOfVM: END}
+- filter: mock
+filters:
+- {name: wasm, kind: WasmHost, code: ${wasm}, timeout: 1s, maxConcurrency: 1}
+- {name: mock, kind: Mock, rules: [{code: 200, body: after}]}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+rules:
+- paths:
+  - {pathPrefix: /, backend: p}
+`;
+    const created = await node.ctl(["object", "create"], objects);
+    assert.equal(created.code, 0, created.stderr);
+    const url = `http://127.0.0.1:${port}/`;
+    await eventually("served", async () => (await request(url)).body === "after");
+    const started = Date.now();
+    const looping = request(url, { headers: { "x-loop": "1" } });
+    await new Promise((r) => setTimeout(r, 200));
+    // The only instance is busy: no queueing behind a module that may never return.
+    assert.equal((await request(url)).status, 503);
+    const stopped = await looping;
+    assert.equal(stopped.status, 500);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 900 && waited < 5_000, `answered after ${waited} ms`);
+    // A new instance serves the next request.
+    assert.equal((await request(url)).body, "after");
+    const status = JSON.parse(
+      (await node.ctl(["-o", "json", "object", "status", "get", "p"])).stdout,
+    );
+    const docs = Object.values(
+      status as Record<string, { filters: Record<string, { numOfWasmError: number }> }>,
+    );
+    assert.equal(docs[0].filters.wasm.numOfWasmError, 1);
+  } finally {
+    await node.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
