@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { Context, HttpRequest, HttpResponse } from "../../../filters/context.ts";
+import { applyOutcome, contextOf, exchangeOf, outcomeOf } from "../../../filters/wasm_exchange.ts";
+
+function original(): Context {
+  const ctx = new Context(
+    new HttpRequest({
+      method: "POST",
+      path: "/a",
+      query: "x=1",
+      headers: { "x-in": "1" },
+      body: "data",
+    }),
+    { realIP: "10.0.0.1" },
+  );
+  return ctx;
+}
+
+Deno.test("exchange: what a module changed on the snapshot comes back and is applied, nothing else", async () => {
+  const ctx = original();
+  await ctx.request.bytes();
+  const exchange = exchangeOf(ctx, { request: true, response: false });
+  assert.equal(exchange.realIP, "10.0.0.1");
+  assert.deepEqual(new TextDecoder().decode(exchange.request.body), "data");
+
+  // Nothing changed: no headers, body or response travel back.
+  const untouched = contextOf(exchange);
+  const none = outcomeOf(untouched, exchange, 0, []);
+  assert.equal(none.requestHeaders, undefined);
+  assert.equal(none.requestBody, undefined);
+  assert.equal(none.response, undefined);
+
+  // The module sets a header, the path and a response.
+  const worked = contextOf(exchange);
+  worked.request.headers.set("x-out", "2");
+  worked.request.path = "/b";
+  worked.response = new HttpResponse(418, { "x-teapot": "yes" }, new TextEncoder().encode("short"));
+  worked.addTag("tagged");
+  const outcome = outcomeOf(worked, exchange, 3, [[1, "hello"]]);
+  applyOutcome(ctx, outcome);
+  assert.equal(ctx.request.path, "/b");
+  assert.equal(ctx.request.header("x-in"), "1");
+  assert.equal(ctx.request.header("x-out"), "2");
+  assert.equal(ctx.response?.status, 418);
+  assert.equal(ctx.response?.header("x-teapot"), "yes");
+  assert.equal(await ctx.response?.text(), "short");
+  assert.deepEqual(ctx.tags, ["tagged"]);
+  assert.equal(outcome.result, 3);
+  assert.deepEqual(outcome.logs, [[1, "hello"]]);
+});
