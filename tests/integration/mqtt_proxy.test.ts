@@ -236,6 +236,10 @@ Deno.test("MQTTProxy: a session kept with CleanSession 0 gets what was published
       `kind: MQTTProxy\nname: mq\nport: ${port}\n`,
     );
     assert.equal(created.code, 0, created.stderr);
+    await eventually("the proxy listening", async () => {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return true;
+    });
     // -c: CleanSession 0; -C 1: leave after the first message.
     const first = subscribe(port, "keeper", "news/#", ["-c", "-W", "5"]);
     await eventually("subscribed", async () => (await sessions(node)).length === 1);
