@@ -15,6 +15,7 @@ import { parseDuration } from "../../filters/spec.ts";
 import { AcmeClient, type ChallengePublisher } from "./acme_client.ts";
 import type { AutoCertManagerSpec } from "./spec.ts";
 import { autoCertKeys, type StoredCertificate } from "./state.ts";
+import { errorText } from "../error_text.ts";
 
 /** What the manager needs from its node. */
 export interface AutoCertEnv {
@@ -266,11 +267,4 @@ async function expiryOf(chain: string): Promise<string> {
   // Loaded here: node:crypto costs an idle node memory.
   const { X509Certificate } = await import("node:crypto");
   return new Date(new X509Certificate(chain).validTo).toISOString();
-}
-
-/** An error's message with its cause's (fetch hides what failed there). */
-function errorText(e: unknown): string {
-  const error = e as Error;
-  const cause = error.cause as Error | undefined;
-  return cause?.message ? `${error.message}: ${cause.message}` : error.message;
 }

@@ -20,6 +20,7 @@ import type {
 } from "./spec.ts";
 import { parseDuration } from "../../filters/spec.ts";
 import { ZooKeeperClient } from "./zookeeper_client.ts";
+import { errorText } from "../error_text.ts";
 import type { Etcd3 } from "etcd3";
 
 /** Lists a registry's instances; throws naming what failed. */
@@ -60,8 +61,7 @@ async function getJson(url: string, init: RequestInit = {}): Promise<unknown> {
       signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
     });
   } catch (e) {
-    const cause = (e as Error).cause as Error | undefined;
-    throw new Error(`${url}: ${(e as Error).message}${cause?.message ? `: ${cause.message}` : ""}`);
+    throw new Error(`${url}: ${errorText(e)}`);
   }
   const text = await response.text();
   if (!response.ok) throw new Error(`${url} answered ${response.status}: ${text.slice(0, 200)}`);
