@@ -47,10 +47,6 @@ function validate(raw: Record<string, unknown>): MqttClientAuthSpec {
   return spec;
 }
 
-function hexBytes(hex: string): Uint8Array {
-  return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
-}
-
 class MqttClientAuth implements FilterInstance {
   readonly #salt: string;
   readonly #users: Map<string, Uint8Array>;
@@ -58,7 +54,7 @@ class MqttClientAuth implements FilterInstance {
   constructor(spec: MqttClientAuthSpec) {
     this.#salt = spec.salt;
     this.#users = new Map(
-      spec.auth.map((u) => [u.username, hexBytes(u.saltedSha256Pass)]),
+      spec.auth.map((u) => [u.username, Uint8Array.fromHex(u.saltedSha256Pass)]),
     );
   }
 

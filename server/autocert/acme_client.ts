@@ -77,7 +77,7 @@ const text = new TextEncoder();
 /** base64url without padding (RFC 7515 section 2). */
 export function base64url(data: Uint8Array | string): string {
   const bytes = typeof data === "string" ? text.encode(data) : data;
-  return encodeBase64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
 /** The RFC 7638 thumbprint of an EC public JWK, base64url. */
