@@ -121,7 +121,7 @@ function bodyImports(bytes: Uint8Array): { request: boolean; response: boolean }
 }
 
 type WorkerReply =
-  | { type: "ready" }
+  | { type: "ready"; logs: [number, string][] }
   | { type: "failed"; message: string }
   | { type: "done"; outcome: ExchangeOut }
   | { type: "error"; message: string; logs: [number, string][] };
@@ -130,7 +130,8 @@ type WorkerReply =
 class WasmWorker {
   readonly #worker: Worker;
   #reply: ((reply: WorkerReply) => void) | undefined;
-  readonly ready: Promise<void>;
+  /** Resolves with what `wasm_init` logged, once the instance is up. */
+  readonly ready: Promise<[number, string][]>;
 
   constructor(bytes: Uint8Array, parameters: Record<string, string>) {
     this.#worker = new Worker(new URL("./wasm_worker.ts", import.meta.url).href, {
@@ -143,6 +144,7 @@ class WasmWorker {
     };
     this.ready = this.#call({ type: "init", bytes, parameters }).then((reply) => {
       if (reply.type === "failed") throw new Error(reply.message);
+      return reply.type === "ready" ? reply.logs : [];
     });
   }
 
@@ -209,7 +211,7 @@ class WasmHost implements FilterInstance {
     this.#instances++;
     const worker = new WasmWorker(bytes, this.#spec.parameters);
     try {
-      await worker.ready;
+      for (const [level, message] of await worker.ready) this.#logAt(level, message);
       return worker;
     } catch (e) {
       this.#instances--;
@@ -248,6 +250,8 @@ class WasmHost implements FilterInstance {
     else this.#idle.push(worker);
     if (reply.type !== "done") {
       this.#errors++;
+      // What the module logged before it trapped helps find why.
+      if (reply.type === "error") { for (const [level, m] of reply.logs) this.#logAt(level, m); }
       this.#log.warn(`wasm_run failed: ${"message" in reply ? reply.message : reply.type}`);
       return this.#fail(ctx, 500, RESULT_WASM_ERROR);
     }

@@ -10,9 +10,11 @@
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { goHeader } from "./builder_data.ts";
 import { type Context, HttpResponse, type Message } from "./context.ts";
-import type { Logger } from "./filter.ts";
 import { toHeaderValue } from "./header_adapt.ts";
 import { headerLines, parseHeaderLines, WasmMemory } from "./wasm_abi.ts";
+
+/** Where `host_log` lines go: Easegress's levels, 0 debug, 1 info, 2 warn, 3 error. */
+export type WasmLog = (level: number, message: string) => void;
 
 type HostFunction = (...args: never[]) => number | bigint | void;
 
@@ -30,7 +32,7 @@ export class WasmVM {
     module: WebAssembly.Module,
     parameters: Record<string, string>,
     data: Map<string, string>,
-    log: Logger,
+    log: WasmLog,
   ) {
     // The host functions reach the memory only once the instance runs.
     const mem = () => this.#memory;
@@ -89,7 +91,7 @@ function hostFunctions(
   ctx: () => Context,
   mem: () => WasmMemory,
   data: Map<string, string>,
-  log: Logger,
+  log: WasmLog,
 ): Record<string, HostFunction> {
   const str = (addr: number) => mem().readString(addr);
   const out = (text: string) => mem().writeString(text);
@@ -203,13 +205,7 @@ function hostFunctions(
       return count;
     },
     host_add_tag: (addr: number) => ctx().addTag(str(addr)),
-    host_log: (level: number, addr: number) => {
-      const message = str(addr);
-      if (level <= 0) log.debug(message);
-      else if (level === 1) log.info(message);
-      else if (level === 2) log.warn(message);
-      else log.error(message);
-    },
+    host_log: (level: number, addr: number) => log(level, str(addr)),
     host_get_unix_time_in_ms: () => BigInt(Date.now()),
     host_rand: () => Math.random(),
   };

@@ -24,15 +24,14 @@ let vm: WasmVM | undefined;
 let logs: [number, string][] = [];
 // Kept for the life of the worker, as Easegress keeps a VM's cluster data view.
 const data = new Map<string, string>();
-const record = (level: number) => (message: string) => void logs.push([level, message]);
-const log = { debug: record(0), info: record(1), warn: record(2), error: record(3) };
+const log = (level: number, message: string) => void logs.push([level, message]);
 
 self.onmessage = (event: MessageEvent<WasmWorkerRequest>) => {
   const msg = event.data;
   if (msg.type === "init") {
     try {
       vm = new WasmVM(new WebAssembly.Module(msg.bytes as BufferSource), msg.parameters, data, log);
-      self.postMessage({ type: "ready", initLogs: logs });
+      self.postMessage({ type: "ready", logs });
     } catch (e) {
       self.postMessage({ type: "failed", message: (e as Error).message });
     }
