@@ -162,7 +162,7 @@ function describeFailure(reply: AdminReply): { code: number | string; reason: st
 }
 
 /** Parses a body that is JSON or YAML; `undefined` when it is neither. */
-function parseStructured(text: string): unknown {
+export function parseStructured(text: string): unknown {
   if (text.trim() === "") return undefined;
   try {
     return JSON.parse(text);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type AdminClient, ensureOk, type OutputFormat } from "./client.ts";
+import { type AdminClient, ensureOk, type OutputFormat, parseStructured } from "./client.ts";
 import type { CommandSpec } from "./command_tree.ts";
 import { type ObjectDocument, parseDataDocument, parseObjectDocuments } from "./documents.ts";
 import { CtlError } from "./errors.ts";
@@ -109,6 +109,26 @@ function sendData(
     await ctx.client.call({ method, path: path(ctx.args), json: parseDataDocument(text, source) });
     ctx.print(`${done(ctx.args)}\n`);
   };
+}
+
+/** `profile start cpu|memory PATH`: the node profiles into PATH (on the node's machine). */
+function startProfile(kind: "cpu" | "memory", what: string): CommandAction {
+  return async function startProfiling(ctx) {
+    const [path] = ctx.args;
+    await ctx.client.call({ method: "POST", path: `/profile/start/${kind}`, json: { path } });
+    ctx.print(`${what} started; "profile stop" writes it to ${path} on the node\n`);
+  };
+}
+
+/** `profile stop`, telling which files were written. */
+async function stopProfiles(ctx: CommandContext): Promise<void> {
+  const info = parseStructured((await ctx.client.call({ method: "GET", path: "/profile" })).body);
+  await ctx.client.call({ method: "POST", path: "/profile/stop" });
+  const { cpuPath, memoryPath } = (info ?? {}) as { cpuPath?: string; memoryPath?: string };
+  const written = [cpuPath, memoryPath].filter(Boolean);
+  ctx.print(
+    written.length ? `Profiles written: ${written.join(", ")}\n` : "No profile was running\n",
+  );
 }
 
 const kindPath = (kind: string) => `/customdatakinds/${encodeURIComponent(kind)}`;
@@ -325,6 +345,52 @@ export const CTL_COMMANDS: CtlCommand = {
           run: show(([kind]) =>
             `/metadata/objects/pipeline/filters/${encodeURIComponent(kind)}/results`
           ),
+        },
+        {
+          name: "description",
+          summary: "Describe a filter kind",
+          args: ["KIND"],
+          run: show(([kind]) =>
+            `/metadata/objects/pipeline/filters/${encodeURIComponent(kind)}/description`
+          ),
+        },
+      ],
+    },
+    {
+      name: "profile",
+      summary: "CPU and memory profiles of the node",
+      description: `Profiles cover every isolate of the node (control plane and data-plane
+workers), each under its own name, in one file per profile: CPU profiles in V8's
+.cpuprofile format, memory profiles (sampled allocations still alive) in its
+.heapprofile format, both opened by Chrome DevTools. PATH is on the node's machine.`,
+      subcommands: [
+        {
+          name: "info",
+          summary: "Show the files being profiled into",
+          run: show(() => "/profile"),
+        },
+        {
+          name: "start",
+          summary: "Start a profile",
+          subcommands: [
+            {
+              name: "cpu",
+              summary: "Start sampling the CPU, to be written to PATH",
+              args: ["PATH"],
+              run: startProfile("cpu", "CPU profile"),
+            },
+            {
+              name: "memory",
+              summary: "Start sampling memory, to be written to PATH",
+              args: ["PATH"],
+              run: startProfile("memory", "Memory profile"),
+            },
+          ],
+        },
+        {
+          name: "stop",
+          summary: "Stop the profiles and write them",
+          run: stopProfiles,
         },
       ],
     },

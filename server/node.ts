@@ -29,6 +29,7 @@ import type { StoreData } from "./store_data.ts";
 import type { MqttAdminRequest } from "./mqtt/admin_ops.ts";
 import type { RegistryServices } from "../filters/service_directory.ts";
 import { WorkerPlane } from "./workers/worker_plane.ts";
+import { NodeProfiler, type ProfiledIsolate, thisIsolate } from "./profiling/node_profiler.ts";
 
 /** What runs the traffic objects: in this isolate, or in worker isolates. */
 export type TrafficPlane = Pick<DataPlane, "apply" | "close"> & {
@@ -163,6 +164,10 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     });
     cleanups.unshift(() => membership.stop());
 
+    const profiler = await startProfiler(options, dataPlane);
+    // First among the cleanups: the workers must still be there to hand in their profiles.
+    cleanups.unshift(() => profiler.stop());
+
     const { hostname, port } = splitHostPort(options.apiAddr, "--api-addr");
     // The admin API's requests keep this isolate's heap from being trimmed
     // too; what starting up left is given back after the first quiet spell.
@@ -183,6 +188,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
           members: () => listMembers(store, cluster.aliveWindowMs),
           purgeMember: (name) => purgeMember(store, name),
           mqttAdmin: async (name, request) => await dataPlane.mqttAdmin(name, request),
+          profiler,
         });
       });
     } catch (e) {
@@ -212,6 +218,25 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     await runCleanups(cleanups, log);
     throw e;
   }
+}
+
+/** The node's profiler, already running the profiles the options ask for. */
+async function startProfiler(options: NodeOptions, dataPlane: TrafficPlane): Promise<NodeProfiler> {
+  const workers = dataPlane instanceof WorkerPlane ? dataPlane : undefined;
+  const main = thisIsolate(workers ? "control plane" : "node");
+  const profiler = new NodeProfiler((): ProfiledIsolate[] =>
+    workers ? [main, ...workers.profiledIsolates()] : [main]
+  );
+  let flag = "--cpu-profile-file";
+  try {
+    if (options.cpuProfileFile) await profiler.startCpu(options.cpuProfileFile);
+    flag = "--memory-profile-file";
+    if (options.memoryProfileFile) await profiler.startMemory(options.memoryProfileFile);
+  } catch (e) {
+    await profiler.stop().catch(() => {});
+    throw new Error(`${flag}: ${(e as Error).message}`);
+  }
+  return profiler;
 }
 
 async function runCleanups(

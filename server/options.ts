@@ -40,6 +40,10 @@ export interface NodeOptions {
   /** name=peerURL pairs; set means built-in etcd (primaries run an etcd member). */
   initialCluster: Record<string, string>;
   stateFlag: "new" | "existing";
+  /** A CPU profile of the node's life is written here at exit ("": none). */
+  cpuProfileFile: string;
+  /** A memory profile of the node's life is written here at exit ("": none). */
+  memoryProfileFile: string;
 }
 
 /** The defaults, as in Easegress. */
@@ -67,6 +71,8 @@ export const DEFAULT_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   initialAdvertisePeerUrls: ["http://localhost:2380"],
   initialCluster: {},
   stateFlag: "new",
+  cpuProfileFile: "",
+  memoryProfileFile: "",
 });
 
 interface OptionDef {
@@ -123,6 +129,16 @@ const DEFS: Record<string, OptionDef> = {
     help: "built-in etcd members name=peerURL,...",
   },
   "state-flag": { key: "stateFlag", type: "string", help: "new | existing" },
+  "cpu-profile-file": {
+    key: "cpuProfileFile",
+    type: "string",
+    help: "write a CPU profile (.cpuprofile) of the node here at exit",
+  },
+  "memory-profile-file": {
+    key: "memoryProfileFile",
+    type: "string",
+    help: "write a memory profile (.heapprofile) of the node here at exit",
+  },
 };
 
 /** The help text of `serve`. */
@@ -391,6 +407,8 @@ export function optionsDocument(o: NodeOptions): Record<string, unknown> {
     "home-dir": o.homeDir,
     "data-dir": o.dataDir,
     "log-dir": o.logDir,
+    "cpu-profile-file": o.cpuProfileFile,
+    "memory-profile-file": o.memoryProfileFile,
     workers: o.workers,
     "http1-server": o.http1Server,
     plugins: o.plugins,

@@ -1,7 +1,7 @@
 /**
  * The admin REST API under `/apis/v2` (and `/apis/v1` for Easegress v2.0
- * clients): objects, statuses, members, kinds, filter metadata and custom
- * data. YAML and
+ * clients): objects, statuses, members, kinds, filter metadata, custom
+ * data and profiling. YAML and
  * JSON in; YAML out, or JSON when the client accepts it; errors as
  * `{code, message}`.
  *
@@ -14,6 +14,8 @@ import { SpecError } from "../../filters/spec.ts";
 import { type AdminRoute, ApiError, errorReply, readDocument, reply } from "./replies.ts";
 import { CUSTOM_DATA_ROUTES } from "./custom_data.ts";
 import { MQTT_ROUTES } from "./mqtt_routes.ts";
+import { PROFILE_ROUTES } from "./profile_routes.ts";
+import type { NodeProfiler } from "../profiling/node_profiler.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import { canonicalKind, OBJECT_KINDS, validateObject } from "../objects.ts";
 
@@ -31,6 +33,8 @@ export interface AdminContext {
   purgeMember(name: string): Promise<boolean>;
   /** Carries out an admin request on this node's MQTTProxy `name` (undefined: it runs none). */
   mqttAdmin(name: string, request: MqttAdminRequest): Promise<unknown>;
+  /** Profiles this node's isolates. */
+  profiler: NodeProfiler;
 }
 
 const PREFIXES = ["/apis/v2", "/apis/v1"];
@@ -73,6 +77,7 @@ const ROUTES: AdminRoute<AdminContext>[] = [
   },
   ...CUSTOM_DATA_ROUTES,
   ...MQTT_ROUTES,
+  ...PROFILE_ROUTES,
 ];
 
 /** Serves one admin request. */

@@ -65,12 +65,16 @@ async function readBody(req: Request): Promise<string> {
   return new TextDecoder().decode(concatBytes(chunks, size));
 }
 
-/** Parses a request body holding exactly one YAML or JSON document. */
-export async function readDocument(req: Request): Promise<unknown> {
+/**
+ * Parses a request body holding exactly one YAML or JSON document; an empty
+ * body is refused (400) with `emptyMessage`.
+ */
+export async function readDocument(
+  req: Request,
+  emptyMessage = "the request body is empty; send one object as YAML or JSON",
+): Promise<unknown> {
   const text = await readBody(req);
-  if (!text.trim()) {
-    throw new ApiError(400, "the request body is empty; send one object as YAML or JSON");
-  }
+  if (!text.trim()) throw new ApiError(400, emptyMessage);
   // JSON (a subset of YAML) is read without the YAML module.
   if (/^\s*[{[]/.test(text)) {
     try {

@@ -9,6 +9,7 @@ import type { StoreData } from "../store_data.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import type { RegistryServices } from "../../filters/service_directory.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
+import type { ProfileAction } from "../profiling/node_profiler.ts";
 
 /** How a worker sets itself up. */
 export interface WorkerInit {
@@ -34,6 +35,7 @@ export type WorkerRequest =
   | { type: "status"; id: number; name: string }
   | { type: "services"; id: number; registry: string; services?: RegistryServices }
   | { type: "mqtt"; id: number; name: string; request: MqttAdminRequest }
+  | { type: "profile"; id: number; action: ProfileAction }
   | { type: "close"; id: number };
 
 /** A worker's answer. */

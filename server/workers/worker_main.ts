@@ -15,10 +15,12 @@ import { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { LogSink } from "../log.ts";
 import { joinPath } from "../paths.ts";
 import { loadPlugins } from "../plugins.ts";
+import { thisIsolate } from "../profiling/node_profiler.ts";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";
 
 let plane: DataPlane | undefined;
 let closeAll: (() => void) | undefined;
+const profiler = thisIsolate("worker");
 
 function send(reply: WorkerReply): void {
   self.postMessage(reply);
@@ -71,6 +73,8 @@ async function handle(msg: WorkerRequest): Promise<unknown> {
       return null;
     case "mqtt":
       return plane!.mqttAdmin(msg.name, msg.request) ?? null;
+    case "profile":
+      return await profiler.run(msg.action) ?? null;
     case "close":
       await plane!.close();
       closeAll?.();

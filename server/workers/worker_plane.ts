@@ -15,6 +15,7 @@ import { toFileUrl } from "../paths.ts";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
 import { mergeStatuses } from "./merge_status.ts";
+import type { ProfiledIsolate } from "../profiling/node_profiler.ts";
 
 /** How long a crashed worker's replacement waits before it starts. */
 const REPLACE_DELAY_MS = 1_000;
@@ -180,6 +181,15 @@ export class WorkerPlane {
   /** Carries out an admin request on an MQTTProxy, which the first worker runs. */
   async mqttAdmin(name: string, request: MqttAdminRequest): Promise<unknown> {
     return (await this.#workers[0].call({ type: "mqtt", name, request })) ?? undefined;
+  }
+
+  /** The workers as profiled isolates (a replaced worker is profiled in its turn). */
+  profiledIsolates(): ProfiledIsolate[] {
+    return this.#workers.map((_, index) => ({
+      label: `worker ${index}`,
+      run: async (action) =>
+        (await this.#workers[index].call({ type: "profile", action })) ?? undefined,
+    }));
   }
 
   /** The status of an object merged over the workers (counts summed). */

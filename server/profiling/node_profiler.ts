@@ -1,0 +1,175 @@
+/**
+ * Profiling a whole node, as Easegress's `/profile` routes and
+ * `--cpu-profile-file`/`--memory-profile-file` options do: every isolate
+ * (the control plane and each data-plane worker) is profiled at once, and
+ * their profiles are written to the one file asked for, each isolate's
+ * tree under its own name.
+ *
+ * @module
+ */
+
+import { IsolateProfiler } from "./isolate_profiler.ts";
+import {
+  type CpuProfile,
+  type HeapProfile,
+  type LabeledProfile,
+  mergeCpuProfiles,
+  mergeHeapProfiles,
+} from "./profile_formats.ts";
+
+/** What an isolate's profiler is asked to do. */
+export type ProfileAction = "startCpu" | "stopCpu" | "startHeap" | "stopHeap";
+
+/** One isolate of the node, profiled here or through messages to a worker. */
+export interface ProfiledIsolate {
+  readonly label: string;
+  run(action: ProfileAction): Promise<unknown>;
+}
+
+/** Carries out `action` on `profiler`; a stop returns the profile (undefined: none ran). */
+export function runProfileAction(
+  profiler: IsolateProfiler,
+  action: ProfileAction,
+): Promise<unknown> {
+  switch (action) {
+    case "startCpu":
+      return profiler.startCpu();
+    case "stopCpu":
+      return profiler.stopCpu();
+    case "startHeap":
+      return profiler.startHeap();
+    case "stopHeap":
+      return profiler.stopHeap();
+  }
+}
+
+/** A profiling request that cannot be carried out (answered with 400). */
+export class ProfileRequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProfileRequestError";
+  }
+}
+
+/** The files being written, "" where no profile runs (the `GET /profile` answer). */
+export interface ProfileInfo {
+  cpuPath: string;
+  memoryPath: string;
+}
+
+type Kind = "cpu" | "memory";
+
+const ACTIONS: Record<Kind, { start: ProfileAction; stop: ProfileAction; what: string }> = {
+  cpu: { start: "startCpu", stop: "stopCpu", what: "CPU profile" },
+  memory: { start: "startHeap", stop: "stopHeap", what: "memory profile" },
+};
+
+/** Starts and stops the profiles of every isolate of a node. */
+export class NodeProfiler {
+  readonly #isolates: () => readonly ProfiledIsolate[];
+  readonly #paths: Record<Kind, string> = { cpu: "", memory: "" };
+  /** Serializes start and stop, which each take several isolates' turns. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** `isolates` is asked on each start and stop: a replaced worker is profiled too. */
+  constructor(isolates: () => readonly ProfiledIsolate[]) {
+    this.#isolates = isolates;
+  }
+
+  /** Where the running profiles will be written. */
+  info(): ProfileInfo {
+    return { cpuPath: this.#paths.cpu, memoryPath: this.#paths.memory };
+  }
+
+  /** Starts sampling every isolate's CPU, to be written to `path` by {@linkcode stop}. */
+  startCpu(path: string): Promise<void> {
+    return this.#serialized(() => this.#start("cpu", path));
+  }
+
+  /** Starts sampling every isolate's heap, to be written to `path` by {@linkcode stop}. */
+  startMemory(path: string): Promise<void> {
+    return this.#serialized(() => this.#start("memory", path));
+  }
+
+  /** Stops the running profiles and writes them; returns the files written. */
+  stop(): Promise<string[]> {
+    return this.#serialized(async () => {
+      const written: string[] = [];
+      const errors: string[] = [];
+      for (const kind of ["cpu", "memory"] as const) {
+        const path = this.#paths[kind];
+        if (path === "") continue;
+        this.#paths[kind] = "";
+        try {
+          await this.#finish(kind, path);
+          written.push(path);
+        } catch (e) {
+          errors.push((e as Error).message);
+        }
+      }
+      if (errors.length) throw new Error(errors.join("; "));
+      return written;
+    });
+  }
+
+  #serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #start(kind: Kind, path: string): Promise<void> {
+    const { start, stop, what } = ACTIONS[kind];
+    if (path === "") throw new ProfileRequestError("missing path");
+    if (this.#paths[kind] !== "") {
+      throw new ProfileRequestError(`a ${what} is already being taken into ${this.#paths[kind]}`);
+    }
+    // Created now, as Easegress does, so a path that cannot be written is told at once.
+    try {
+      await Deno.writeFile(path, new Uint8Array());
+    } catch (e) {
+      throw new ProfileRequestError(`cannot create ${path}: ${(e as Error).message}`);
+    }
+    const isolates = this.#isolates();
+    const started = await Promise.allSettled(isolates.map((isolate) => isolate.run(start)));
+    const failed = started.findIndex((result) => result.status === "rejected");
+    if (failed >= 0) {
+      await Promise.allSettled(
+        isolates.filter((_, i) => started[i].status === "fulfilled").map((i) => i.run(stop)),
+      );
+      const reason = (started[failed] as PromiseRejectedResult).reason;
+      throw new Error(`cannot start the ${what} in ${isolates[failed].label}: ${reason?.message}`);
+    }
+    this.#paths[kind] = path;
+  }
+
+  /** Collects every isolate's profile and writes them, merged, to `path`. */
+  async #finish(kind: Kind, path: string): Promise<void> {
+    const isolates = this.#isolates();
+    const results = await Promise.allSettled(
+      isolates.map((isolate) => isolate.run(ACTIONS[kind].stop)),
+    );
+    // A worker that crashed meanwhile has no profile to give: the others still count.
+    const parts: LabeledProfile<unknown>[] = [];
+    results.forEach((result, i) => {
+      if (result.status === "fulfilled" && result.value) {
+        parts.push({ label: isolates[i].label, profile: result.value });
+      }
+    });
+    if (parts.length === 0) throw new Error(`no isolate returned its ${ACTIONS[kind].what}`);
+    const merged = kind === "cpu"
+      ? mergeCpuProfiles(parts as LabeledProfile<CpuProfile>[])
+      : mergeHeapProfiles(parts as LabeledProfile<HeapProfile>[]);
+    try {
+      await Deno.writeTextFile(path, JSON.stringify(merged));
+    } catch (e) {
+      throw new Error(`cannot write ${path}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** The isolate this code runs in, as a {@linkcode ProfiledIsolate}. */
+export function thisIsolate(label: string): ProfiledIsolate {
+  const profiler = new IsolateProfiler();
+  return { label, run: (action) => runProfileAction(profiler, action) };
+}
