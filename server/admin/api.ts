@@ -18,6 +18,8 @@ import { PROFILE_ROUTES } from "./profile_routes.ts";
 import type { NodeProfiler } from "../profiling/node_profiler.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import { canonicalKind, OBJECT_KINDS, validateObject } from "../objects.ts";
+import { VERSION } from "../version.ts";
+import { bumpConfigVersion, readConfigVersion } from "./config_version.ts";
 
 /** What the admin API reads and changes. */
 export interface AdminContext {
@@ -42,6 +44,7 @@ const PREFIXES = ["/apis/v2", "/apis/v1"];
 const ROUTES: AdminRoute<AdminContext>[] = [
   { method: "GET", pattern: "", handler: listApis },
   { method: "GET", pattern: "/healthz", handler: () => new Response(null, { status: 200 }) },
+  { method: "GET", pattern: "/about", handler: about },
   {
     method: "GET",
     pattern: "/object-kinds",
@@ -80,8 +83,18 @@ const ROUTES: AdminRoute<AdminContext>[] = [
   ...PROFILE_ROUTES,
 ];
 
-/** Serves one admin request. */
+/** Serves one admin request; every answer says the config version in `X-Config-Version`. */
 export async function handleAdmin(req: Request, ctx: AdminContext): Promise<Response> {
+  const response = await route(req, ctx);
+  try {
+    response.headers.set("x-config-version", String(await readConfigVersion(ctx.store)));
+  } catch {
+    // The store is unreachable: the answer (a 503, likely) goes out without the version.
+  }
+  return response;
+}
+
+async function route(req: Request, ctx: AdminContext): Promise<Response> {
   const url = new URL(req.url);
   let path = url.pathname.replace(/\/+$/, "");
   const prefix = PREFIXES.find((p) => path === p || path.startsWith(p + "/"));
@@ -135,6 +148,15 @@ function toApiError(e: unknown): ApiError {
   return new ApiError(500, (e as Error)?.message ?? String(e));
 }
 
+function about(): Response {
+  return new Response(
+    `Easegress on Deno ${VERSION}: a traffic gateway that runs Easegress v2 configurations.\n` +
+      `Runtime: Deno ${Deno.version.deno}, V8 ${Deno.version.v8}, TypeScript ${Deno.version.typescript}.\n` +
+      "Powered by open-source software: etcd (https://etcd.io), Apache License 2.0.\n",
+    { headers: { "content-type": "text/plain; charset=utf-8" } },
+  );
+}
+
 function listApis(req: Request): Promise<Response> {
   const entries = ROUTES.map((r) => ({
     path: r.pattern.replaceAll("*", "{name}") || "/",
@@ -149,6 +171,7 @@ async function createObject(req: Request, _p: string[], ctx: AdminContext): Prom
     expectRevision: 0,
   });
   if (!written) throw new ApiError(409, `conflict name: ${spec.name} already exists`);
+  await bumpConfigVersion(ctx.store);
   return new Response(null, {
     status: 201,
     headers: { location: `/apis/v2/objects/${spec.name}` },
@@ -189,11 +212,13 @@ async function updateObject(req: Request, [name]: string[], ctx: AdminContext): 
       `conflict: ${name} was changed by another request; read it again and retry`,
     );
   }
+  await bumpConfigVersion(ctx.store);
   return new Response(null, { status: 200 });
 }
 
 async function deleteObject(_req: Request, [name]: string[], ctx: AdminContext): Promise<Response> {
   if (!(await ctx.store.delete(keys.object(name)))) throw new ApiError(404, `not found: ${name}`);
+  await bumpConfigVersion(ctx.store);
   return new Response(null, { status: 200 });
 }
 

@@ -276,3 +276,38 @@ Deno.test("the executable answers --help and --version, and names bad flags", as
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("admin API: X-Config-Version rises with each object change and survives a restart; /about", async () => {
+  const node = await startNodeProcess();
+  const api = () => `http://${node.apiAddr}/apis/v1`;
+  const version = async (path = "/objects", init?: RequestInit) => {
+    const r = await fetch(api() + path, init);
+    await r.body?.cancel();
+    return Number(r.headers.get("x-config-version"));
+  };
+  let restarted: Awaited<ReturnType<typeof startNodeProcess>> | undefined;
+  try {
+    assert.equal(await version(), 0);
+    assert.equal((await node.ctl(["object", "create"], mockPipeline("v", "one"))).code, 0);
+    assert.equal(await version("/healthz"), 1);
+    assert.equal((await node.ctl(["object", "update"], mockPipeline("v", "two"))).code, 0);
+    // A refused change changes nothing.
+    assert.equal((await node.ctl(["object", "create"], mockPipeline("v", "three"))).code, 1);
+    assert.equal(await version("/no-such-route"), 2);
+    assert.equal((await node.ctl(["object", "delete", "v"])).code, 0);
+    assert.equal(await version(), 3);
+
+    const about = await fetch(`${api()}/about`);
+    assert.equal(about.headers.get("content-type"), "text/plain; charset=utf-8");
+    assert.match(await about.text(), /Easegress on Deno .*\nRuntime: Deno \d/);
+
+    await node.stop();
+    restarted = await startNodeProcess({ homeDir: node.homeDir });
+    const r = await fetch(`http://${restarted.apiAddr}/apis/v2/objects`);
+    await r.body?.cancel();
+    assert.equal(r.headers.get("x-config-version"), "3");
+  } finally {
+    await node.stop();
+    await restarted?.stop();
+  }
+});
