@@ -131,6 +131,9 @@ async function stopProfiles(ctx: CommandContext): Promise<void> {
   );
 }
 
+const wasmDataPath = ([pipeline, filter]: readonly string[]) =>
+  `/wasm/data/${encodeURIComponent(pipeline)}/${encodeURIComponent(filter)}`;
+
 const kindPath = (kind: string) => `/customdatakinds/${encodeURIComponent(kind)}`;
 const itemsPath = (kind: string) => `/customdata/${encodeURIComponent(kind)}`;
 
@@ -353,6 +356,42 @@ export const CTL_COMMANDS: CtlCommand = {
           run: show(([kind]) =>
             `/metadata/objects/pipeline/filters/${encodeURIComponent(kind)}/description`
           ),
+        },
+      ],
+    },
+    {
+      name: "wasm",
+      summary: "WasmHost code reloads and shared data",
+      subcommands: [
+        {
+          name: "reload-code",
+          summary: "Have every WasmHost filter load its code again",
+          description:
+            "Filters whose code changed start serving it; the others go on as they were.",
+          run: async function reloadCode(ctx) {
+            const reply = await ctx.client.call({ method: "POST", path: "/wasm/code" });
+            ctx.print(reply.body.endsWith("\n") ? reply.body : `${reply.body}\n`);
+          },
+        },
+        {
+          name: "list-data",
+          summary: "Show a WasmHost filter's shared data",
+          args: ["PIPELINE", "FILTER"],
+          run: show(wasmDataPath),
+        },
+        {
+          name: "apply-data",
+          summary: "Set keys of a WasmHost filter's shared data from a YAML map",
+          description: `${DATA_HELP} Keys not in the map keep their values.`,
+          args: ["PIPELINE", "FILTER"],
+          readsDocuments: true,
+          run: sendData("PUT", wasmDataPath, ([p, f]) => `Data of ${p}/${f} applied`),
+        },
+        {
+          name: "delete-data",
+          summary: "Delete all of a WasmHost filter's shared data",
+          args: ["PIPELINE", "FILTER"],
+          run: act("DELETE", wasmDataPath, ([p, f]) => `Data of ${p}/${f} deleted`),
         },
       ],
     },

@@ -81,4 +81,8 @@ export const keys = {
   customDataPrefix: "/custom-data/",
   customDataItems: (kind: string) => `/custom-data/${kind}/`,
   customData: (kind: string, id: string) => `/custom-data/${kind}/${id}`,
+  wasmPrefix: "/wasm/",
+  wasmDataPrefix: "/wasm/data/",
+  wasmData: (pipeline: string, filter: string) => `/wasm/data/${pipeline}/${filter}/`,
+  wasmCodeEvent: "/wasm/code-event",
 } as const;

@@ -9,6 +9,7 @@ import type { Context } from "./context.ts";
 import type { SharedSlots } from "./shared_slots.ts";
 import type { ServiceDirectory } from "./service_directory.ts";
 import type { CustomDataView } from "./custom_data_view.ts";
+import type { WasmHub } from "./wasm_shared_data.ts";
 import { SpecError } from "./spec.ts";
 
 /** A leveled logger handed to filters. */
@@ -41,6 +42,8 @@ export interface FilterEnv {
   readonly services?: ServiceDirectory;
   /** The custom data items (Validator `basicAuth` mode ETCD, HeaderLookup). */
   readonly customData?: CustomDataView;
+  /** The WasmHost filters' shared data and code reloads. */
+  readonly wasm?: WasmHub;
 }
 
 /** A resilience policy as declared in a pipeline (already validated). */

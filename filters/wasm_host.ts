@@ -17,8 +17,10 @@
  * once; a request that finds them all busy gets `outOfVM` (503). A body is
  * sent only to modules that import its getter. Unlike Easegress, the
  * `host_resp_*` setters make a 200 response when there is none yet (there,
- * they failed before a Proxy or Mock), and the `host_cluster_*` data lives
- * in each instance's memory, where Easegress keeps it in etcd.
+ * they failed before a Proxy or Mock). The `host_cluster_*` data is shared
+ * by every instance of the filter, in every worker and on every node,
+ * through the store (see `WasmHub`); a code reload (`POST /wasm/code`) loads
+ * the module again and, when it changed, lets new instances serve.
  *
  * @module
  */
@@ -29,6 +31,8 @@ import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts"
 import { parseDuration, SpecReader } from "./spec.ts";
 import { applyOutcome, exchangeOf, type ExchangeOut } from "./wasm_exchange.ts";
 import type { WasmWorkerRequest } from "./wasm_worker.ts";
+import type { WasmDataOp } from "./wasm_cluster_data.ts";
+import { type WasmDataScope, WasmHub } from "./wasm_shared_data.ts";
 
 /** The WasmHost spec, normalized. */
 export interface WasmHostSpec {
@@ -121,19 +125,24 @@ function bodyImports(bytes: Uint8Array): { request: boolean; response: boolean }
 }
 
 type WorkerReply =
-  | { type: "ready"; logs: [number, string][] }
+  | { type: "ready"; logs: [number, string][]; dataOps: WasmDataOp[] }
   | { type: "failed"; message: string }
-  | { type: "done"; outcome: ExchangeOut }
-  | { type: "error"; message: string; logs: [number, string][] };
+  | { type: "done"; outcome: ExchangeOut; dataOps: WasmDataOp[] }
+  | { type: "error"; message: string; logs: [number, string][]; dataOps?: WasmDataOp[] };
 
 /** One instance of the module in a worker isolate. */
 class WasmWorker {
   readonly #worker: Worker;
   #reply: ((reply: WorkerReply) => void) | undefined;
-  /** Resolves with what `wasm_init` logged, once the instance is up. */
-  readonly ready: Promise<[number, string][]>;
+  /** Resolves with what `wasm_init` logged and stored, once the instance is up. */
+  readonly ready: Promise<{ logs: [number, string][]; dataOps: WasmDataOp[] }>;
+  /** The version of the shared data this instance has seen (-1: none yet). */
+  dataVersion = -1;
+  /** Which load of the code this instance runs (see `WasmHost.#reload`). */
+  readonly generation: number;
 
-  constructor(bytes: Uint8Array, parameters: Record<string, string>) {
+  constructor(bytes: Uint8Array, parameters: Record<string, string>, generation: number) {
+    this.generation = generation;
     this.#worker = new Worker(new URL("./wasm_worker.ts", import.meta.url).href, {
       type: "module",
     });
@@ -144,7 +153,7 @@ class WasmWorker {
     };
     this.ready = this.#call({ type: "init", bytes, parameters }).then((reply) => {
       if (reply.type === "failed") throw new Error(reply.message);
-      return reply.type === "ready" ? reply.logs : [];
+      return reply.type === "ready" ? reply : { logs: [], dataOps: [] };
     });
   }
 
@@ -178,12 +187,18 @@ class WasmWorker {
 
 class WasmHost implements FilterInstance {
   readonly #spec: WasmHostSpec;
+  readonly #env: FilterEnv;
   readonly #log: Logger;
   readonly #timeoutMs: number;
-  readonly #loaded: Promise<Uint8Array | undefined>;
+  readonly #hub: WasmHub;
+  readonly #data: WasmDataScope;
+  readonly #stopReloads: () => void;
+  #loaded: Promise<Uint8Array | undefined>;
   #reads = { request: false, response: false };
-  readonly #idle: WasmWorker[] = [];
+  #idle: WasmWorker[] = [];
   #instances = 0;
+  /** Rises with each reload that changed the code; older instances end when they return. */
+  #generation = 0;
   #error = "";
   #requests = 0;
   #errors = 0;
@@ -191,27 +206,65 @@ class WasmHost implements FilterInstance {
 
   constructor(spec: WasmHostSpec, env: FilterEnv) {
     this.#spec = spec;
+    this.#env = env;
     this.#log = env.log;
     this.#timeoutMs = parseDuration(spec.timeout) ?? 100;
-    this.#loaded = loadModule(spec.code).then(async (bytes) => {
+    this.#hub = env.wasm ?? new WasmHub();
+    this.#data = this.#hub.scope(env.pipeline, env.name);
+    this.#stopReloads = this.#hub.onReload(() => this.#reload());
+    this.#loaded = this.#load();
+  }
+
+  /** Loads the module and starts its first instance; undefined (error kept) when it cannot. */
+  #load(): Promise<Uint8Array | undefined> {
+    return loadModule(this.#spec.code).then(async (bytes) => {
       this.#reads = bodyImports(bytes);
+      this.#error = "";
       // One instance at once, so the first request does not wait for it.
       const first = await this.#spawn(bytes);
       if (first) this.#idle.push(first);
       return bytes;
     }, (e) => {
       this.#error = (e as Error).message;
-      env.log.error(`cannot load the WebAssembly module: ${this.#error}`);
+      this.#log.error(`cannot load the WebAssembly module: ${this.#error}`);
       return undefined;
     });
+  }
+
+  /** Loads the code again; when it changed, new instances take over and old ones end. */
+  async #reload(): Promise<void> {
+    const current = await this.#loaded;
+    let bytes: Uint8Array;
+    try {
+      bytes = await loadModule(this.#spec.code);
+    } catch (e) {
+      this.#log.warn(`code reload: ${(e as Error).message}; the loaded code keeps serving`);
+      return;
+    }
+    if (this.#closed || (current && sameBytes(current, bytes))) return;
+    this.#generation++;
+    this.#retire(this.#idle.splice(0));
+    this.#loaded = this.#load();
+    await this.#loaded;
+    this.#log.info("code reloaded: new instances serve");
+  }
+
+  /** Ends instances that are no longer wanted. */
+  #retire(workers: WasmWorker[]): void {
+    for (const worker of workers) {
+      this.#instances--;
+      worker.terminate();
+    }
   }
 
   /** A new instance, counted; undefined (and the error kept) when it cannot start. */
   async #spawn(bytes: Uint8Array): Promise<WasmWorker | undefined> {
     this.#instances++;
-    const worker = new WasmWorker(bytes, this.#spec.parameters);
+    const worker = new WasmWorker(bytes, this.#spec.parameters, this.#generation);
     try {
-      for (const [level, message] of await worker.ready) this.#logAt(level, message);
+      const { logs, dataOps } = await worker.ready;
+      for (const [level, message] of logs) this.#logAt(level, message);
+      this.#store(dataOps);
       return worker;
     } catch (e) {
       this.#instances--;
@@ -220,6 +273,10 @@ class WasmHost implements FilterInstance {
       this.#log.error(`cannot start the WebAssembly module: ${this.#error}`);
       return undefined;
     }
+  }
+
+  #store(ops: WasmDataOp[] | undefined): void {
+    if (ops?.length) this.#hub.record(this.#env.pipeline, this.#env.name, ops);
   }
 
   async handle(ctx: Context): Promise<string> {
@@ -236,8 +293,10 @@ class WasmHost implements FilterInstance {
     this.#requests++;
     if (this.#reads.request) await ctx.request.bytes();
     if (this.#reads.response && ctx.response) await ctx.response.bytes();
+    const data = this.#data.since(worker.dataVersion);
+    worker.dataVersion = this.#data.version;
     const reply = await worker.run(
-      { type: "run", exchange: exchangeOf(ctx, this.#reads) },
+      { type: "run", exchange: exchangeOf(ctx, this.#reads), data },
       this.#timeoutMs,
     );
     if (reply === undefined) {
@@ -246,8 +305,9 @@ class WasmHost implements FilterInstance {
       this.#log.warn(`wasm_run took longer than ${this.#spec.timeout}: its instance was stopped`);
       return this.#fail(ctx, 500, RESULT_WASM_ERROR);
     }
-    if (this.#closed) worker.terminate();
+    if (this.#closed || worker.generation !== this.#generation) this.#retire([worker]);
     else this.#idle.push(worker);
+    if (reply.type === "done" || reply.type === "error") this.#store(reply.dataOps);
     if (reply.type !== "done") {
       this.#errors++;
       // What the module logged before it trapped helps find why.
@@ -284,8 +344,15 @@ class WasmHost implements FilterInstance {
   /** Ends the idle instances now, busy ones when their call returns. */
   close(): void {
     this.#closed = true;
-    for (const worker of this.#idle.splice(0)) worker.terminate();
+    this.#stopReloads();
+    this.#retire(this.#idle.splice(0));
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The WasmHost filter kind. */

@@ -12,6 +12,7 @@ import { goHeader } from "./builder_data.ts";
 import { type Context, HttpResponse, type Message } from "./context.ts";
 import { toHeaderValue } from "./header_adapt.ts";
 import { headerLines, parseHeaderLines, WasmMemory } from "./wasm_abi.ts";
+import { floatOf, integerOf, type WasmClusterData } from "./wasm_cluster_data.ts";
 
 /** Where `host_log` lines go: Easegress's levels, 0 debug, 1 info, 2 warn, 3 error. */
 export type WasmLog = (level: number, message: string) => void;
@@ -31,7 +32,7 @@ export class WasmVM {
   constructor(
     module: WebAssembly.Module,
     parameters: Record<string, string>,
-    data: Map<string, string>,
+    data: WasmClusterData,
     log: WasmLog,
   ) {
     // The host functions reach the memory only once the instance runs.
@@ -90,7 +91,7 @@ function bufferedBody(message: Message): Uint8Array {
 function hostFunctions(
   ctx: () => Context,
   mem: () => WasmMemory,
-  data: Map<string, string>,
+  data: WasmClusterData,
   log: WasmLog,
 ): Record<string, HostFunction> {
   const str = (addr: number) => mem().readString(addr);
@@ -108,10 +109,6 @@ function hostFunctions(
     message.headers = headers;
   };
   const allHeaders = (message: Message) => out(headerLines(goHeader(message.headers)));
-  const numberOf = (text: string | undefined) => {
-    const n = Number(text);
-    return Number.isFinite(n) ? n : 0;
-  };
   return {
     host_req_get_real_ip: () => out(ctx().realIP),
     host_req_get_scheme: () => out(req().scheme),
@@ -178,32 +175,16 @@ function hostFunctions(
       return mem().writeData(value === undefined ? new Uint8Array() : decodeBase64(value));
     },
     host_cluster_put_binary: (key: number, value: number) =>
-      void data.set(str(key), encodeBase64(mem().readData(value))),
+      data.put(str(key), encodeBase64(mem().readData(value))),
     host_cluster_get_string: (addr: number) => out(data.get(str(addr)) ?? ""),
-    host_cluster_put_string: (key: number, value: number) => void data.set(str(key), str(value)),
-    host_cluster_get_integer: (addr: number) => BigInt(Math.trunc(numberOf(data.get(str(addr))))),
-    host_cluster_put_integer: (key: number, value: bigint) =>
-      void data.set(str(key), String(value)),
-    host_cluster_add_integer: (key: number, addend: bigint) => {
-      const name = str(key);
-      const sum = BigInt(Math.trunc(numberOf(data.get(name)))) + addend;
-      data.set(name, String(sum));
-      return sum;
-    },
-    host_cluster_get_float: (addr: number) => numberOf(data.get(str(addr))),
-    host_cluster_put_float: (key: number, value: number) => void data.set(str(key), String(value)),
-    host_cluster_add_float: (key: number, addend: number) => {
-      const name = str(key);
-      const sum = numberOf(data.get(name)) + addend;
-      data.set(name, String(sum));
-      return sum;
-    },
-    host_cluster_count_key: (addr: number) => {
-      const prefix = str(addr);
-      let count = 0;
-      for (const key of data.keys()) if (key.startsWith(prefix)) count++;
-      return count;
-    },
+    host_cluster_put_string: (key: number, value: number) => data.put(str(key), str(value)),
+    host_cluster_get_integer: (addr: number) => integerOf(data.get(str(addr))),
+    host_cluster_put_integer: (key: number, value: bigint) => data.put(str(key), String(value)),
+    host_cluster_add_integer: (key: number, addend: bigint) => data.addInteger(str(key), addend),
+    host_cluster_get_float: (addr: number) => floatOf(data.get(str(addr))),
+    host_cluster_put_float: (key: number, value: number) => data.put(str(key), String(value)),
+    host_cluster_add_float: (key: number, addend: number) => data.addFloat(str(key), addend),
+    host_cluster_count_key: (addr: number) => data.countPrefix(str(addr)),
     host_add_tag: (addr: number) => ctx().addTag(str(addr)),
     host_log: (level: number, addr: number) => log(level, str(addr)),
     host_get_unix_time_in_ms: () => BigInt(Date.now()),

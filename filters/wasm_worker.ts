@@ -4,26 +4,28 @@
  * runs past its timeout by ending the worker.
  *
  * Messages in: `{type: "init", bytes, parameters}`, then `{type: "run",
- * exchange}`; out: `{type: "ready"}` or `{type: "failed", message}`, then
- * `{type: "done", outcome}` or `{type: "error", message}` per run.
+ * exchange, data?}` (`data`: what changed in the filter's shared data since
+ * the last run); out: `{type: "ready"}` or `{type: "failed", message}`,
+ * then `{type: "done", outcome}` or `{type: "error", message}` per run,
+ * each with the `dataOps` the module made.
  *
  * @module
  */
 
 /// <reference lib="deno.worker" />
 
+import { WasmClusterData, type WasmDataChanges } from "./wasm_cluster_data.ts";
 import { contextOf, type ExchangeIn, outcomeOf } from "./wasm_exchange.ts";
 import { WasmVM } from "./wasm_vm.ts";
 
 /** What the worker is told. */
 export type WasmWorkerRequest =
   | { type: "init"; bytes: Uint8Array; parameters: Record<string, string> }
-  | { type: "run"; exchange: ExchangeIn };
+  | { type: "run"; exchange: ExchangeIn; data?: WasmDataChanges };
 
 let vm: WasmVM | undefined;
 let logs: [number, string][] = [];
-// Kept for the life of the worker, as Easegress keeps a VM's cluster data view.
-const data = new Map<string, string>();
+const data = new WasmClusterData();
 const log = (level: number, message: string) => void logs.push([level, message]);
 
 self.onmessage = (event: MessageEvent<WasmWorkerRequest>) => {
@@ -31,7 +33,7 @@ self.onmessage = (event: MessageEvent<WasmWorkerRequest>) => {
   if (msg.type === "init") {
     try {
       vm = new WasmVM(new WebAssembly.Module(msg.bytes as BufferSource), msg.parameters, data, log);
-      self.postMessage({ type: "ready", logs });
+      self.postMessage({ type: "ready", logs, dataOps: data.takeOps() });
     } catch (e) {
       self.postMessage({ type: "failed", message: (e as Error).message });
     }
@@ -39,11 +41,19 @@ self.onmessage = (event: MessageEvent<WasmWorkerRequest>) => {
     return;
   }
   logs = [];
+  if (msg.data) data.update(msg.data);
   try {
     const ctx = contextOf(msg.exchange);
     const result = vm!.run(ctx);
-    self.postMessage({ type: "done", outcome: outcomeOf(ctx, msg.exchange, result, logs) });
+    const outcome = outcomeOf(ctx, msg.exchange, result, logs);
+    self.postMessage({ type: "done", outcome, dataOps: data.takeOps() });
   } catch (e) {
-    self.postMessage({ type: "error", message: (e as Error).message, logs });
+    // What the module stored before it trapped stays stored, as in Easegress.
+    self.postMessage({
+      type: "error",
+      message: (e as Error).message,
+      logs,
+      dataOps: data.takeOps(),
+    });
   }
 };

@@ -29,6 +29,7 @@ import { type MqttAdminRequest, runMqttAdmin } from "./mqtt/admin_ops.ts";
 import { type AutoCertState, emptyAutoCertState } from "./autocert/state.ts";
 import type { StoreData } from "./store_data.ts";
 import { CustomDataView } from "../filters/custom_data_view.ts";
+import { type ScopedWasmOps, WasmHub } from "../filters/wasm_shared_data.ts";
 import type { WebSocketServerSpec } from "./websocket/spec.ts";
 
 /** What a data plane needs from its node. */
@@ -49,6 +50,8 @@ export interface DataPlaneOptions {
   http1Server?: Http1ServerKind;
   /** Run MQTTProxy objects (one plane of a node does: MQTT sessions are not shared). @default {true} */
   mqtt?: boolean;
+  /** Takes the WasmHost filters' shared-data changes to the store (without it they stay here). */
+  storeWasmData?: (batch: ScopedWasmOps[]) => void;
 }
 
 /** A failure to build one object; the others still run. */
@@ -77,6 +80,8 @@ export class DataPlane {
   readonly #services = new ServiceDirectory();
   /** The custom data items, for filters that read them. */
   readonly #customData = new CustomDataView();
+  /** The WasmHost filters' shared data and code reloads. */
+  readonly #wasm: WasmHub;
   readonly #shared: SharedByFilters;
   /** Stops counting this plane's requests as traffic for the heap trim; set once a server runs. */
   #unwatchHeap: (() => void) | undefined;
@@ -85,16 +90,31 @@ export class DataPlane {
     this.#options = options;
     this.#log = options.logs.logger(options.scope ?? "dataplane");
     this.#loggers = (scope) => options.logs.logger(scope);
+    this.#wasm = new WasmHub(options.storeWasmData);
     this.#shared = {
       sharedSlots: options.sharedSlots,
       services: this.#services,
       customData: this.#customData,
+      wasm: this.#wasm,
     };
   }
 
   /** Sets the instances `registry` lists now (undefined: it is gone); pools follow at once. */
   updateServices(registry: string, services: RegistryServices | undefined): void {
     this.#services.update(registry, services);
+  }
+
+  /**
+   * The store's WasmHost shared data changed: `entries` are
+   * `[<pipeline>/<filter>/<key>, value or null]`, all of it when `full`.
+   */
+  updateWasmData(entries: [string, string | null][], full: boolean): void {
+    this.#wasm.storeChanged(entries, full);
+  }
+
+  /** Has every WasmHost filter load its code again. */
+  reloadWasmCode(): void {
+    this.#wasm.reload();
   }
 
   /**
@@ -344,6 +364,7 @@ export class DataPlane {
     await Promise.all([...this.#pipelines.values()].map((p) => p.close()));
     this.#pipelines.clear();
     this.#specs.clear();
+    this.#wasm.close();
   }
 }
 

@@ -29,10 +29,12 @@ import type { StoreData } from "./store_data.ts";
 import type { MqttAdminRequest } from "./mqtt/admin_ops.ts";
 import type { RegistryServices } from "../filters/service_directory.ts";
 import { WorkerPlane } from "./workers/worker_plane.ts";
+import { type WasmDataPlanes, WasmDataSync } from "./wasm_data_sync.ts";
+import type { ScopedWasmOps } from "../filters/wasm_shared_data.ts";
 import { NodeProfiler, type ProfiledIsolate, thisIsolate } from "./profiling/node_profiler.ts";
 
 /** What runs the traffic objects: in this isolate, or in worker isolates. */
-export type TrafficPlane = Pick<DataPlane, "apply" | "close"> & {
+export type TrafficPlane = Pick<DataPlane, "apply" | "close"> & WasmDataPlanes & {
   updateServices(registry: string, services: RegistryServices | undefined): unknown;
   mqttAdmin(name: string, request: MqttAdminRequest): unknown;
   status(
@@ -102,6 +104,8 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   try {
     await createInitialObjects(store, options.initialObjectConfigFiles, filters, log);
     const sharedSlots = new SharedSlots();
+    // `wasmData` is made below, with the data planes it tells; none writes before objects run.
+    const storeWasmData = (batch: ScopedWasmOps[]) => void wasmData.write(batch);
     const dataPlane: TrafficPlane = workerCount > 0
       ? await WorkerPlane.start({
         count: workerCount,
@@ -112,6 +116,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         sharedBuffer: sharedSlots.buffer as SharedArrayBuffer,
         http1Server: options.http1Server,
         log: logs.logger("workers"),
+        storeWasmData,
       })
       : new DataPlane({
         filters,
@@ -120,6 +125,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         reusePort: cluster.reusePort,
         sharedSlots,
         http1Server: options.http1Server,
+        storeWasmData,
       });
     // The names last applied, so the status sync knows what to report.
     let running: readonly string[] = [];
@@ -143,7 +149,17 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       log: logs.logger("supervisor"),
       resyncMs: cluster.resyncMs,
     });
-    cleanups.unshift(() => dataPlane.close());
+    const closeDataPlane = () => dataPlane.close();
+    cleanups.unshift(closeDataPlane);
+    const wasmData = new WasmDataSync({
+      store,
+      planes: dataPlane,
+      log: logs.logger("wasm"),
+      resyncMs: cluster.resyncMs,
+    });
+    // After the data planes close: their last changes still reach the store.
+    cleanups.splice(cleanups.indexOf(closeDataPlane) + 1, 0, () => wasmData.close());
+    await wasmData.start();
     cleanups.unshift(() => supervisor.stop());
     cleanups.unshift(() => controlObjects.close());
     await supervisor.start();

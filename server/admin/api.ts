@@ -1,7 +1,7 @@
 /**
  * The admin REST API under `/apis/v2` (and `/apis/v1` for Easegress v2.0
  * clients): objects, statuses, members, kinds, filter metadata, custom
- * data and profiling. YAML and
+ * data, profiling and WasmHost data. YAML and
  * JSON in; YAML out, or JSON when the client accepts it; errors as
  * `{code, message}`.
  *
@@ -15,6 +15,7 @@ import { type AdminRoute, ApiError, errorReply, readDocument, reply } from "./re
 import { CUSTOM_DATA_ROUTES } from "./custom_data.ts";
 import { MQTT_ROUTES } from "./mqtt_routes.ts";
 import { PROFILE_ROUTES } from "./profile_routes.ts";
+import { WASM_ROUTES } from "./wasm_routes.ts";
 import type { NodeProfiler } from "../profiling/node_profiler.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import { canonicalKind, OBJECT_KINDS, validateObject } from "../objects.ts";
@@ -81,6 +82,7 @@ const ROUTES: AdminRoute<AdminContext>[] = [
   ...CUSTOM_DATA_ROUTES,
   ...MQTT_ROUTES,
   ...PROFILE_ROUTES,
+  ...WASM_ROUTES,
 ];
 
 /** Serves one admin request; every answer says the config version in `X-Config-Version`. */

@@ -29,7 +29,7 @@ interface Step {
 export type LoggerFactory = (scope: string) => Logger;
 
 /** What a data plane shares with every filter it builds: counters, service instances, custom data. */
-export type SharedByFilters = Pick<FilterEnv, "sharedSlots" | "services" | "customData">;
+export type SharedByFilters = Pick<FilterEnv, "sharedSlots" | "services" | "customData" | "wasm">;
 
 /** A Pipeline object in a data plane. */
 export class Pipeline {
@@ -68,6 +68,7 @@ export class Pipeline {
             sharedSlots: shared.sharedSlots,
             services: shared.services,
             customData: shared.customData,
+            wasm: shared.wasm,
           }, inherited.get(f.name)),
         );
       }

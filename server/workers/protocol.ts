@@ -10,6 +10,7 @@ import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import type { RegistryServices } from "../../filters/service_directory.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
 import type { ProfileAction } from "../profiling/node_profiler.ts";
+import type { ScopedWasmOps } from "../../filters/wasm_shared_data.ts";
 
 /** How a worker sets itself up. */
 export interface WorkerInit {
@@ -36,10 +37,14 @@ export type WorkerRequest =
   | { type: "services"; id: number; registry: string; services?: RegistryServices }
   | { type: "mqtt"; id: number; name: string; request: MqttAdminRequest }
   | { type: "profile"; id: number; action: ProfileAction }
+  | { type: "wasmData"; id: number; entries: [string, string | null][]; full: boolean }
+  | { type: "wasmReload"; id: number }
   | { type: "close"; id: number };
 
 /** A worker's answer. */
 export type WorkerReply =
   | { type: "ready" }
   | { type: "failed"; message: string }
-  | { type: "reply"; id: number; result?: unknown; error?: string };
+  | { type: "reply"; id: number; result?: unknown; error?: string }
+  /** WasmHost shared-data changes for the store (unasked). */
+  | { type: "wasmOps"; batch: ScopedWasmOps[] };

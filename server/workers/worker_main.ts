@@ -55,6 +55,7 @@ async function init(msg: WorkerInit): Promise<void> {
     http1Server: msg.http1Server,
     scope: `worker-${msg.index}`,
     sharedSlots: new SharedSlots(msg.sharedBuffer),
+    storeWasmData: (batch) => send({ type: "wasmOps", batch }),
   });
   closeAll = () => {
     accessLog?.close();
@@ -75,6 +76,12 @@ async function handle(msg: WorkerRequest): Promise<unknown> {
       return plane!.mqttAdmin(msg.name, msg.request) ?? null;
     case "profile":
       return await profiler.run(msg.action) ?? null;
+    case "wasmData":
+      plane!.updateWasmData(msg.entries, msg.full);
+      return null;
+    case "wasmReload":
+      plane!.reloadWasmCode();
+      return null;
     case "close":
       await plane!.close();
       closeAll?.();

@@ -16,6 +16,7 @@ import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
 import { mergeStatuses } from "./merge_status.ts";
 import type { ProfiledIsolate } from "../profiling/node_profiler.ts";
+import type { ScopedWasmOps } from "../../filters/wasm_shared_data.ts";
 
 /** How long a crashed worker's replacement waits before it starts. */
 const REPLACE_DELAY_MS = 1_000;
@@ -34,7 +35,11 @@ class WorkerHandle {
   #crashed: Error | undefined;
   readonly ready: Promise<void>;
 
-  constructor(init: WorkerInit, onCrash: (error: Error) => void) {
+  constructor(
+    init: WorkerInit,
+    onCrash: (error: Error) => void,
+    onWasmOps: (batch: ScopedWasmOps[]) => void,
+  ) {
     this.#worker = new Worker(new URL("./worker_main.ts", import.meta.url).href, {
       type: "module",
     });
@@ -43,6 +48,7 @@ class WorkerHandle {
     this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => {
       const msg = event.data;
       if (msg.type === "ready") resolve();
+      else if (msg.type === "wasmOps") onWasmOps(msg.batch);
       else if (msg.type === "failed") reject(new Error(`worker ${init.index}: ${msg.message}`));
       else {
         const p = this.#pending.get(msg.id);
@@ -90,6 +96,8 @@ export interface WorkerPlaneOptions {
   http1Server: Http1ServerKind;
   /** Hears of a worker that crashed and of its replacement. */
   log?: { error(message: string): void; info(message: string): void };
+  /** Takes the WasmHost filters' shared-data changes to the store. */
+  storeWasmData?: (batch: ScopedWasmOps[]) => void;
 }
 
 /**
@@ -103,6 +111,8 @@ export class WorkerPlane {
   readonly #plugins: string[];
   #lastApply: { objects: ObjectSpec[]; data?: StoreData } | undefined;
   readonly #services = new Map<string, RegistryServices | undefined>();
+  /** The WasmHost shared data as last told, for a replacement worker. */
+  readonly #wasmData = new Map<string, string>();
   #closing = false;
 
   private constructor(options: WorkerPlaneOptions) {
@@ -126,17 +136,21 @@ export class WorkerPlane {
 
   #spawn(index: number): WorkerHandle {
     const options = this.#options;
-    return new WorkerHandle({
-      type: "init",
-      plugins: this.#plugins,
-      logDir: options.logDir,
-      debug: options.debug,
-      accessLog: options.accessLog,
-      sharedBuffer: options.sharedBuffer,
-      index,
-      count: options.count,
-      http1Server: options.http1Server,
-    }, (error) => this.#replace(index, error));
+    return new WorkerHandle(
+      {
+        type: "init",
+        plugins: this.#plugins,
+        logDir: options.logDir,
+        debug: options.debug,
+        accessLog: options.accessLog,
+        sharedBuffer: options.sharedBuffer,
+        index,
+        count: options.count,
+        http1Server: options.http1Server,
+      },
+      (error) => this.#replace(index, error),
+      (batch) => options.storeWasmData?.(batch),
+    );
   }
 
   /** Starts a worker in place of the one at `index`, which crashed. */
@@ -154,6 +168,7 @@ export class WorkerPlane {
         await worker.call({ type: "services", registry, services });
       }
       if (this.#lastApply) await worker.call({ type: "apply", ...this.#lastApply });
+      await worker.call({ type: "wasmData", entries: [...this.#wasmData], full: true });
       this.#options.log?.info(`worker ${index} replaced`);
     } catch (e) {
       this.#options.log?.error(`worker ${index} could not be replaced: ${(e as Error).message}`);
@@ -176,6 +191,21 @@ export class WorkerPlane {
     if (services === undefined) this.#services.delete(registry);
     else this.#services.set(registry, services);
     await Promise.all(this.#workers.map((w) => w.call({ type: "services", registry, services })));
+  }
+
+  /** Tells every worker what changed in the WasmHost shared data (all of it when `full`). */
+  async updateWasmData(entries: [string, string | null][], full: boolean): Promise<void> {
+    if (full) this.#wasmData.clear();
+    for (const [key, value] of entries) {
+      if (value === null) this.#wasmData.delete(key);
+      else this.#wasmData.set(key, value);
+    }
+    await Promise.all(this.#workers.map((w) => w.call({ type: "wasmData", entries, full })));
+  }
+
+  /** Has every worker's WasmHost filters load their code again. */
+  async reloadWasmCode(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.call({ type: "wasmReload" })));
   }
 
   /** Carries out an admin request on an MQTTProxy, which the first worker runs. */

@@ -3,13 +3,16 @@
  * Easegress's ABI (tests/fixtures/wasm/token_gate.wat, built with wabt's
  * `wat2wasm`): its parameters reach `wasm_init`, it reads and sets request
  * headers, answers with a status and body of its own and a result the flow
- * jumps on, and keeps a counter in the cluster data; the module given as a
- * file and in base64; bad code refused.
+ * jumps on, and keeps a counter in the cluster data, shared by every
+ * instance, worker and node and managed with `ctl wasm`; code reloads; the
+ * module given as a file and in base64; bad code refused.
  */
 
 import assert from "node:assert/strict";
 import { encodeBase64 } from "../../filters/base64.ts";
 import { assertRefused, eventually, freePort, request, startNodeProcess } from "./helpers.ts";
+import { TestEtcdCluster } from "./cluster/etcd_fixture.ts";
+import { loopbackServer, sendOnNewConnections, startNodes } from "./cluster_helpers.ts";
 
 const WAT = new URL("../fixtures/wasm/token_gate.wat", import.meta.url).pathname;
 const LOOP_WAT = new URL("../fixtures/wasm/loop.wat", import.meta.url).pathname;
@@ -151,6 +154,174 @@ rules:
     assert.equal(docs[0].filters.wasm.numOfWasmError, 1);
   } finally {
     await node.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("WasmHost: shared data is one for every instance and worker; ctl wasm reads, sets, clears it and reloads code", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eg-wasm-" });
+  const wasm = `${dir}/token_gate.wasm`;
+  await wat2wasm(WAT, wasm);
+  const counts: number[] = [];
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    counts.push(Number(req.headers.get("x-count")));
+    return new Response("backend");
+  });
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
+  const port = freePort();
+  try {
+    const objects = `kind: Pipeline
+name: p
+flow:
+- filter: wasm
+  jumpIf: {wasmResult1: END}
+- filter: proxy
+filters:
+- {name: wasm, kind: WasmHost, code: ${wasm}, maxConcurrency: 8, timeout: 5s, parameters: {greeting: hi}}
+- name: proxy
+  kind: Proxy
+  pools: [{servers: [{url: "http://127.0.0.1:${backend.addr.port}"}]}]
+---
+kind: HTTPServer
+name: s
+port: ${port}
+rules:
+- paths:
+  - {pathPrefix: /, backend: p}
+`;
+    const created = await node.ctl(["object", "create"], objects);
+    assert.equal(created.code, 0, created.stderr);
+    const url = `http://127.0.0.1:${port}/`;
+    await eventually("served", async () => (await request(url)).status === 401);
+    const counted = () =>
+      fetch(url, { headers: { "x-token": "t", connection: "close" } }).then((r) => r.text());
+    const listData = async () =>
+      JSON.parse((await node.ctl(["-o", "json", "wasm", "list-data", "p", "wasm"])).stdout);
+
+    // Concurrent requests over new connections: both workers, several instances each (at
+    // most 8 at once, so none finds every instance busy).
+    const total = 40;
+    for (let i = 0; i < total; i += 8) {
+      await Promise.all(Array.from({ length: 8 }, counted));
+    }
+    await eventually("every count stored", async () => (await listData()).count === `${total}`);
+
+    const applied = await node.ctl(["wasm", "apply-data", "p", "wasm"], "count: 100\nother: x\n");
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.deepEqual(await listData(), { count: "100", other: "x" });
+    // Every instance learns the new value before its next call.
+    await eventually("instances see the stored value", async () => {
+      await counted();
+      return counts.at(-1)! > 100;
+    });
+
+    assert.equal((await node.ctl(["wasm", "delete-data", "p", "wasm"])).code, 0);
+    assert.deepEqual(await listData(), {});
+    await eventually("counting starts over", async () => {
+      await counted();
+      return counts.at(-1)! < 10;
+    });
+
+    const notWasm = await node.ctl(["wasm", "list-data", "p", "proxy"]);
+    assert.equal(notWasm.code, 1);
+    assert.match(notWasm.stderr, /404: no WasmHost filter proxy in a Pipeline p/);
+    const bad = await node.ctl(["wasm", "apply-data", "p", "wasm"], "count: {nested: 1}\n");
+    assert.match(bad.stderr, /400: count: must be a string, number or boolean/);
+
+    // A changed module is served after a reload; "denied" becomes "DENIED".
+    const changed = `${dir}/changed.wat`;
+    await Deno.writeTextFile(
+      changed,
+      (await Deno.readTextFile(WAT)).replace('denied")', 'DENIED")'),
+    );
+    await wat2wasm(changed, wasm);
+    assert.equal((await request(url)).body, "denied");
+    const reload = await node.ctl(["wasm", "reload-code"]);
+    assert.equal(reload.code, 0, reload.stderr);
+    assert.match(reload.stdout, /^wasm code reload event posted at: \d{4}-/);
+    await eventually("the new code serves", async () => (await request(url)).body === "DENIED");
+    for (let i = 0; i < 8; i++) assert.equal((await request(url)).body, "DENIED");
+  } finally {
+    await node.stop();
+    await backend.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("WasmHost: two nodes on etcd count into one shared counter and reload together", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eg-wasm-" });
+  const wasm = `${dir}/token_gate.wasm`;
+  await wat2wasm(WAT, wasm);
+  const etcd = await TestEtcdCluster.start(1);
+  const common = [
+    "--cluster-name",
+    "wasm",
+    "--etcd-endpoints",
+    etcd.endpoints[0],
+    "--workers",
+    "1",
+  ];
+  const nodes = await startNodes([
+    { name: "n1", args: common },
+    { name: "n2", args: common },
+  ]).catch(async (error) => {
+    await etcd.close();
+    throw error;
+  });
+  const [n1, n2] = nodes;
+  const port = freePort();
+  try {
+    const objects = `kind: Pipeline
+name: p
+flow:
+- filter: wasm
+  jumpIf: {wasmResult1: END}
+- filter: mock
+filters:
+- {name: wasm, kind: WasmHost, code: ${wasm}, timeout: 5s, parameters: {greeting: hi}}
+- {name: mock, kind: Mock, rules: [{code: 200, body: counted}]}
+---
+${loopbackServer("s", port, "p")}`;
+    const created = await n1.ctl(["object", "create"], objects);
+    assert.equal(created.code, 0, created.stderr);
+    await eventually("both nodes serve", async () => {
+      const status = await Promise.all(nodes.map((node) => node.localStatus("s")));
+      return status.every((s) => s?.state === "running");
+    });
+    const listData = async (node: typeof n1) =>
+      JSON.parse((await node.ctl(["-o", "json", "wasm", "list-data", "p", "wasm"])).stdout);
+    const counted = async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/`, {
+        headers: { "x-token": "t", connection: "close" },
+      });
+      return await r.text();
+    };
+    const total = 30;
+    for (let i = 0; i < total; i++) assert.equal(await counted(), "counted");
+    // Both nodes took some of them (each request on a new connection, the port shared).
+    const served = await Promise.all(nodes.map((node) => node.servedCount("s")));
+    assert.ok(served.every((n) => n > 0), `served ${served}`);
+    for (const node of nodes) {
+      await eventually(
+        `${node.name} lists the whole count`,
+        async () => (await listData(node)).count === `${total}`,
+      );
+    }
+
+    const changed = `${dir}/changed.wat`;
+    await Deno.writeTextFile(
+      changed,
+      (await Deno.readTextFile(WAT)).replace('denied")', 'DENIED")'),
+    );
+    await wat2wasm(changed, wasm);
+    assert.equal((await n2.ctl(["wasm", "reload-code"])).code, 0);
+    await eventually("both nodes serve the new code", async () => {
+      const bodies = await sendOnNewConnections(port, 10);
+      return bodies.every((body) => body === "DENIED");
+    });
+  } finally {
+    await Promise.all(nodes.map((node) => node.stop()));
+    await etcd.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
