@@ -4,7 +4,8 @@
  * @module
  */
 
-import { OptionsError, parseServeArgs, serveHelp } from "./server/options.ts";
+import { optionsDocument, OptionsError, parseServeArgs, serveHelp } from "./server/options.ts";
+import { loadYaml } from "./filters/yaml_module.ts";
 import { VERSION } from "./server/version.ts";
 
 const USAGE = `Usage: easegress <command> [options]
@@ -34,6 +35,10 @@ async function serve(args: string[]): Promise<number> {
   if (command.action === "version") {
     console.log(`easegress ${VERSION}`);
     return 0;
+  }
+  if (command.printConfig) {
+    const { stringify } = await loadYaml();
+    console.log(stringify(optionsDocument(command.options)).trimEnd());
   }
   let node;
   try {

@@ -51,6 +51,8 @@ export interface EtcdStoreOptions {
   leaseTtlSeconds?: number;
   /** How long one store call may take before StoreUnavailableError. @default 10000 */
   requestTimeoutMs?: number;
+  /** Largest request sent, in bytes (Easegress's max-call-send-msg-size). @default 10 MiB */
+  maxSendBytes?: number;
 }
 
 /** A {@linkcode Store} on etcd, plus leader election. */
@@ -98,6 +100,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
     memberName,
     leaseTtlSeconds,
     requestTimeoutMs,
+    maxSendBytes: options.maxSendBytes ?? MAX_SEND_BYTES,
   });
   try {
     await store.get("/"); // learns the current revision, proves etcd answers
@@ -136,6 +139,7 @@ interface ResolvedOptions {
   memberName: string;
   leaseTtlSeconds: number;
   requestTimeoutMs: number;
+  maxSendBytes: number;
 }
 
 class EtcdClusterStore implements EtcdStore {
@@ -169,7 +173,7 @@ class EtcdClusterStore implements EtcdStore {
       hosts: options.endpoints,
       dialTimeout: requestTimeoutMs,
       grpcOptions: {
-        "grpc.max_send_message_length": MAX_SEND_BYTES,
+        "grpc.max_send_message_length": options.maxSendBytes,
         "grpc.max_receive_message_length": -1,
         // Find a dead etcd under an idle watch stream.
         "grpc.keepalive_time_ms": 10_000,

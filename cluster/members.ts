@@ -162,6 +162,8 @@ export interface StatusSyncOptions {
     | Promise<ReadonlyMap<string, Record<string, unknown>>>;
   /** Time between syncs; syncs run at wall-clock multiples of it. @default 5000 */
   intervalMs?: number;
+  /** Statuses written at once (Easegress's status-update-max-batch-size). @default 20 */
+  batchSize?: number;
   /** Stops the sync. */
   signal: AbortSignal;
   /** Called when a sync fails; syncing goes on. @default console.error */
@@ -175,34 +177,46 @@ export interface StatusSyncOptions {
  * once the last sync has finished.
  */
 export async function runStatusSync(store: Store, options: StatusSyncOptions): Promise<void> {
-  const { member, collect, intervalMs = 5_000, signal, onError = logError("status sync") } =
-    options;
+  const {
+    member,
+    collect,
+    intervalMs = 5_000,
+    batchSize = 20,
+    signal,
+    onError = logError("status sync"),
+  } = options;
   assertName(member, "member name");
   let published: Set<string> | undefined;
   await runPeriodically(async () => {
     published ??= await publishedObjects(store, member);
-    published = await syncStatuses(store, member, await collect(), published);
+    published = await syncStatuses(store, member, await collect(), published, batchSize);
   }, { intervalMs, signal, onError, immediately: true, aligned: true });
 }
 
 /**
- * Writes one round of statuses and deletes those of objects in
- * `previous` that are no longer reported; returns the objects written,
- * to pass as `previous` next time.
+ * Writes one round of statuses, `batchSize` at once, and deletes those of
+ * objects in `previous` that are no longer reported; returns the objects
+ * written, to pass as `previous` next time.
  */
 export async function syncStatuses(
   store: Store,
   member: string,
   statuses: ReadonlyMap<string, Record<string, unknown>>,
   previous: ReadonlySet<string> = new Set(),
+  batchSize = 20,
 ): Promise<Set<string>> {
   const timestamp = Math.floor(Date.now() / 1000);
   const written = new Set<string>();
-  for (const [object, status] of statuses) {
-    await store.put(keys.status(object, member), JSON.stringify({ ...status, timestamp }), {
-      ephemeral: true,
-    });
-    written.add(object);
+  const all = [...statuses];
+  for (let at = 0; at < all.length; at += batchSize) {
+    await Promise.all(
+      all.slice(at, at + batchSize).map(([object, status]) =>
+        store.put(keys.status(object, member), JSON.stringify({ ...status, timestamp }), {
+          ephemeral: true,
+        })
+      ),
+    );
+    for (const [object] of all.slice(at, at + batchSize)) written.add(object);
   }
   for (const object of previous) {
     if (!written.has(object)) await store.delete(keys.status(object, member));

@@ -7,11 +7,12 @@
  * Modes, chosen from the options:
  * - standalone (no `--etcd-endpoints`, no `--initial-cluster`): the embedded
  *   store in the data dir; nothing shared.
- * - external etcd (`--etcd-endpoints` only): an etcd client, keys under
- *   `/<cluster-name>`.
+ * - external etcd (`--etcd-endpoints`, or a secondary without
+ *   `--initial-cluster`, as Easegress's secondaries and `--use-standalone-etcd`
+ *   nodes): an etcd client, keys under `/<cluster-name>`.
  * - built-in etcd (`--initial-cluster` given): a primary runs a local etcd
  *   member (data in `<data-dir>/etcd`) and connects to it; a secondary runs
- *   none and connects to `--etcd-endpoints`.
+ *   none and connects to the cluster (see `secondaryEndpoints`).
  *
  * @module
  */
@@ -22,7 +23,7 @@ import { runHeartbeat, runStatusSync } from "../cluster/members.ts";
 import type { Store } from "../cluster/store.ts";
 import type { Logger } from "../filters/filter.ts";
 import { parseDuration } from "../filters/spec.ts";
-import { type NodeOptions, optionsDocument } from "./options.ts";
+import { type NodeOptions, optionsDocument, resolveDir } from "./options.ts";
 import { joinPath } from "./paths.ts";
 
 /** Where a node keeps its config. */
@@ -82,8 +83,23 @@ export interface ClusterDirs {
 /** The mode `options` ask for. */
 export function clusterModeOf(options: NodeOptions): ClusterMode {
   if (Object.keys(options.initialCluster).length > 0) return "built-in-etcd";
-  if (options.etcdEndpoints.length > 0) return "external-etcd";
+  if (options.etcdEndpoints.length > 0 || options.clusterRole === "secondary") {
+    return "external-etcd";
+  }
   return "standalone";
+}
+
+/**
+ * Where a node that runs no etcd member reaches the cluster: `--etcd-endpoints`
+ * and `--primary-listen-peer-urls` (etcd serves clients on its peer URLs too,
+ * which is what Easegress's secondaries use), else the peer URLs of
+ * `--initial-cluster`, else Easegress's default `http://localhost:2380`.
+ */
+export function secondaryEndpoints(options: NodeOptions): string[] {
+  const given = unique([...options.etcdEndpoints, ...options.primaryListenPeerUrls]);
+  if (given.length > 0) return given;
+  const peers = Object.values(options.initialCluster);
+  return peers.length > 0 ? unique(peers) : ["http://localhost:2380"];
 }
 
 /**
@@ -104,18 +120,11 @@ export async function openCluster(
   }
   const requestTimeoutMs = requestTimeoutOf(options);
   let etcd: EtcdProcess | undefined;
-  let endpoints = options.etcdEndpoints;
-  if (mode === "built-in-etcd") {
-    if (options.clusterRole === "primary") {
-      etcd = await startBuiltInEtcd(options, dirs, log);
-      // Our own member first; others given with --etcd-endpoints as fallbacks.
-      endpoints = unique([...etcd.clientUrls, ...options.etcdEndpoints]);
-    } else if (endpoints.length === 0) {
-      throw new Error(
-        "--cluster-role secondary with --initial-cluster needs --etcd-endpoints: " +
-          "the client URLs of the primaries (a secondary runs no etcd member)",
-      );
-    }
+  let endpoints = secondaryEndpoints(options);
+  if (mode === "built-in-etcd" && options.clusterRole === "primary") {
+    etcd = await startBuiltInEtcd(options, dirs, log);
+    // Our own member first; others given with --etcd-endpoints as fallbacks.
+    endpoints = unique([...etcd.clientUrls, ...options.etcdEndpoints]);
   }
   try {
     // Loaded only in cluster modes: the etcd client is large and a single node never needs it.
@@ -126,6 +135,7 @@ export async function openCluster(
       memberName: options.name,
       leaseTtlSeconds: LEASE_TTL_SECONDS,
       requestTimeoutMs,
+      maxSendBytes: options.maxCallSendMsgSize,
     });
     log.info(`cluster ${options.clusterName}: ${mode}, etcd at ${endpoints.join(",")}`);
     return clusterOf(mode, store, etcd, CLUSTER_RESYNC_MS, log);
@@ -206,6 +216,10 @@ async function startBuiltInEtcd(
     initialClusterToken: options.clusterName,
     stateFlag: options.stateFlag,
     readyTimeoutMs: ETCD_READY_TIMEOUT_MS,
+    extraArgs: [
+      ...(options.walDir ? [`--wal-dir=${resolveDir(options, options.walDir)}`] : []),
+      ...(options.forceNewCluster ? ["--force-new-cluster"] : []),
+    ],
   });
   log.info(`etcd member ${options.name} healthy (pid ${etcd.pid}), log in ${etcd.logFile}`);
   return etcd;
@@ -263,6 +277,7 @@ export function startMembership(cluster: Cluster, membership: MembershipOptions)
       member: options.name,
       collect,
       intervalMs: HEARTBEAT_MS,
+      batchSize: options.statusUpdateMaxBatchSize,
       signal: abort.signal,
       onError: warn("status sync"),
     }));

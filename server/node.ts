@@ -29,6 +29,7 @@ import type { StoreData } from "./store_data.ts";
 import type { MqttAdminRequest } from "./mqtt/admin_ops.ts";
 import type { RegistryServices } from "../filters/service_directory.ts";
 import { WorkerPlane } from "./workers/worker_plane.ts";
+import { RunningObjectsFile, writePidFile } from "./home_files.ts";
 import { type WasmDataPlanes, WasmDataSync } from "./wasm_data_sync.ts";
 import type { ScopedWasmOps } from "../filters/wasm_shared_data.ts";
 import { NodeProfiler, type ProfiledIsolate, thisIsolate } from "./profiling/node_profiler.ts";
@@ -101,8 +102,12 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     () => accessLog?.close(),
     () => logs.close(),
   ];
+  const homeDir = resolveDir(options, ".");
   try {
+    cleanups.unshift(await writePidFile(homeDir));
     await createInitialObjects(store, options.initialObjectConfigFiles, filters, log);
+    const runningObjects = new RunningObjectsFile(homeDir, log);
+    cleanups.unshift(() => runningObjects.flush());
     const sharedSlots = new SharedSlots();
     // `wasmData` is made below, with the data planes it tells; none writes before objects run.
     const storeWasmData = (batch: ScopedWasmOps[]) => void wasmData.write(batch);
@@ -141,6 +146,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       sink: {
         apply(desired: ObjectSpec[], data: StoreData) {
           running = desired.map((spec) => spec.name);
+          runningObjects.update(desired);
           controlObjects.update(desired);
           return dataPlane.apply(desired, data);
         },

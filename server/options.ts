@@ -44,6 +44,20 @@ export interface NodeOptions {
   cpuProfileFile: string;
   /** A memory profile of the node's life is written here at exit ("": none). */
   memoryProfileFile: string;
+  /** The built-in etcd member's write-ahead log dir ("": inside its data dir). */
+  walDir: string;
+  /** Easegress v1's member list dir; kept for config files, unused. */
+  memberDir: string;
+  /** Where a secondary (or a node on a standalone etcd) reaches the cluster's etcd. */
+  primaryListenPeerUrls: string[];
+  /** Largest request the etcd client sends, in bytes. */
+  maxCallSendMsgSize: number;
+  /** Run against an etcd of its own (a secondary of it, as Easegress does). */
+  useStandaloneEtcd: boolean;
+  /** Start the built-in etcd member as a new one-member cluster from its data. */
+  forceNewCluster: boolean;
+  /** Object statuses written at once in a status sync. */
+  statusUpdateMaxBatchSize: number;
 }
 
 /** The defaults, as in Easegress. */
@@ -73,6 +87,13 @@ export const DEFAULT_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   stateFlag: "new",
   cpuProfileFile: "",
   memoryProfileFile: "",
+  walDir: "",
+  memberDir: "member",
+  primaryListenPeerUrls: [],
+  maxCallSendMsgSize: 10 * 1024 * 1024,
+  useStandaloneEtcd: false,
+  forceNewCluster: false,
+  statusUpdateMaxBatchSize: 20,
 });
 
 interface OptionDef {
@@ -129,6 +150,37 @@ const DEFS: Record<string, OptionDef> = {
     help: "built-in etcd members name=peerURL,...",
   },
   "state-flag": { key: "stateFlag", type: "string", help: "new | existing" },
+  "wal-dir": { key: "walDir", type: "string", help: "built-in etcd WAL dir (default: in data)" },
+  "member-dir": {
+    key: "memberDir",
+    type: "string",
+    help: "accepted for Easegress configs; unused",
+  },
+  "primary-listen-peer-urls": {
+    key: "primaryListenPeerUrls",
+    type: "list",
+    help: "secondary: etcd URLs of the primaries (peer or client)",
+  },
+  "max-call-send-msg-size": {
+    key: "maxCallSendMsgSize",
+    type: "number",
+    help: "largest etcd request in bytes",
+  },
+  "use-standalone-etcd": {
+    key: "useStandaloneEtcd",
+    type: "boolean",
+    help: "use an etcd of your own at --primary-listen-peer-urls (role: secondary)",
+  },
+  "force-new-cluster": {
+    key: "forceNewCluster",
+    type: "boolean",
+    help: "restart the built-in etcd member as a one-member cluster",
+  },
+  "status-update-max-batch-size": {
+    key: "statusUpdateMaxBatchSize",
+    type: "number",
+    help: "object statuses written at once",
+  },
   "cpu-profile-file": {
     key: "cpuProfileFile",
     type: "string",
@@ -151,6 +203,7 @@ export function serveHelp(): string {
     "",
     "Options:",
     "  -f, --config-file FILE   YAML file with the keys below",
+    "  -c, --print-config       print the resolved options, then start",
   ];
   for (const [flag, def] of Object.entries(DEFS)) {
     const value = def.type === "boolean" ? "" : " VALUE";
@@ -179,7 +232,8 @@ export class OptionsError extends Error {
 export type ServeCommand =
   | { action: "help" }
   | { action: "version" }
-  | { action: "run"; options: NodeOptions };
+  /** `printConfig`: show the resolved options before starting (`-c`). */
+  | { action: "run"; options: NodeOptions; printConfig: boolean };
 
 /** Parses `serve` arguments, reading the config file and environment. */
 export async function parseServeArgs(
@@ -191,6 +245,8 @@ export async function parseServeArgs(
     { type: "string" | "boolean"; multiple?: boolean; short?: string }
   > = {
     "config-file": { type: "string", short: "f" },
+    "print-config": { type: "boolean", short: "c" },
+    "signal-upgrade": { type: "boolean" },
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "v" },
   };
@@ -208,6 +264,12 @@ export async function parseServeArgs(
   const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
   if (values.help) return { action: "help" };
   if (values.version) return { action: "version" };
+  if (values["signal-upgrade"]) {
+    throw new OptionsError(
+      "--signal-upgrade: handing the listeners to a new binary is not supported; restart the " +
+        "node instead (in a cluster, the other nodes serve meanwhile)",
+    );
+  }
 
   const options: NodeOptions = structuredClone(DEFAULT_OPTIONS) as NodeOptions;
   for (const [flag, def] of Object.entries(DEFS)) {
@@ -222,7 +284,7 @@ export async function parseServeArgs(
     setOption(options, def, v, `--${flag}`);
   }
   checkOptions(options);
-  return { action: "run", options };
+  return { action: "run", options, printConfig: values["print-config"] === true };
 }
 
 async function applyConfigFile(options: NodeOptions, file: string): Promise<void> {
@@ -249,6 +311,8 @@ async function applyConfigFile(options: NodeOptions, file: string): Promise<void
   for (const [key, value] of Object.entries(flat)) {
     const def = DEFS[key];
     if (!def) throw new OptionsError(`Config file ${file}: unknown key "${key}"`);
+    // `cpu-profile-file:` with nothing after it, as Easegress's examples have: the default.
+    if (value === null) continue;
     setOption(options, def, value, `config file ${file}: ${key}`);
   }
 }
@@ -292,6 +356,13 @@ function setOption(options: NodeOptions, def: OptionDef, value: unknown, where: 
         );
         return;
       }
+      // Easegress's config files list `initial-cluster` as one-entry maps: `- machine-1: URL`.
+      if (Array.isArray(value) && value.length > 0 && value.every(isPlainObject)) {
+        target[def.key] = Object.fromEntries(
+          value.flatMap((item) => Object.entries(item).map(([k, v]) => [k, String(v)])),
+        );
+        return;
+      }
       const map: Record<string, string> = {};
       for (const pair of asList(value)) {
         const eq = pair.indexOf("=");
@@ -324,6 +395,17 @@ function checkOptions(o: NodeOptions): void {
   if (o.http1Server !== "builtin" && o.http1Server !== "deno") {
     throw new OptionsError(`--http1-server: must be builtin or deno, got "${o.http1Server}"`);
   }
+  // As in Easegress: a node on an etcd of its own runs no member of it.
+  if (o.useStandaloneEtcd) o.clusterRole = "secondary";
+  if (o.forceNewCluster && o.clusterRole === "secondary") {
+    throw new OptionsError("--force-new-cluster: a secondary runs no etcd member to force");
+  }
+  if (o.statusUpdateMaxBatchSize < 1) {
+    throw new OptionsError("--status-update-max-batch-size: must be at least 1");
+  }
+  if (o.maxCallSendMsgSize < 1024) {
+    throw new OptionsError("--max-call-send-msg-size: must be at least 1024 bytes");
+  }
   if (o.stateFlag !== "new" && o.stateFlag !== "existing") {
     throw new OptionsError(`--state-flag: must be new or existing, got "${o.stateFlag}"`);
   }
@@ -340,6 +422,7 @@ function checkOptions(o: NodeOptions): void {
     ["--advertise-client-urls", o.advertiseClientUrls],
     ["--listen-peer-urls", o.listenPeerUrls],
     ["--initial-advertise-peer-urls", o.initialAdvertisePeerUrls],
+    ["--primary-listen-peer-urls", o.primaryListenPeerUrls],
   ];
   for (const [flag, urls] of urlLists) {
     for (const url of urls) {
@@ -395,6 +478,7 @@ export function optionsDocument(o: NodeOptions): Record<string, unknown> {
     "cluster-name": o.clusterName,
     "cluster-role": o.clusterRole,
     "cluster-request-timeout": o.clusterRequestTimeout,
+    "use-standalone-etcd": o.useStandaloneEtcd,
     cluster: {
       "etcd-endpoints": o.etcdEndpoints,
       "listen-client-urls": o.listenClientUrls,
@@ -403,12 +487,17 @@ export function optionsDocument(o: NodeOptions): Record<string, unknown> {
       "initial-advertise-peer-urls": o.initialAdvertisePeerUrls,
       "initial-cluster": o.initialCluster,
       "state-flag": o.stateFlag,
+      "primary-listen-peer-urls": o.primaryListenPeerUrls,
+      "max-call-send-msg-size": o.maxCallSendMsgSize,
     },
     "home-dir": o.homeDir,
     "data-dir": o.dataDir,
+    "wal-dir": o.walDir,
     "log-dir": o.logDir,
+    "member-dir": o.memberDir,
     "cpu-profile-file": o.cpuProfileFile,
     "memory-profile-file": o.memoryProfileFile,
+    "status-update-max-batch-size": o.statusUpdateMaxBatchSize,
     workers: o.workers,
     "http1-server": o.http1Server,
     plugins: o.plugins,

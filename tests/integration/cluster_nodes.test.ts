@@ -346,8 +346,16 @@ Deno.test("cluster: three primaries run their own etcd; two keep accepting write
 Deno.test("cluster: options that cannot form a cluster stop the node with a clear message", async () => {
   const cases: [string[], RegExp][] = [
     [
-      ["--cluster-role", "secondary", "--initial-cluster", "a=http://127.0.0.1:1"],
-      /secondary with --initial-cluster needs --etcd-endpoints/,
+      // A secondary reaches the cluster at the members' peer URLs, as Easegress's do.
+      [
+        "--cluster-role",
+        "secondary",
+        "--initial-cluster",
+        "a=http://127.0.0.1:1",
+        "--cluster-request-timeout",
+        "500ms",
+      ],
+      /Cannot connect to etcd at http:\/\/127\.0\.0\.1:1: /,
     ],
     [
       ["--name", "b", "--initial-cluster", "a=http://127.0.0.1:1"],
@@ -378,5 +386,95 @@ Deno.test("cluster: options that cannot form a cluster stop the node with a clea
     } finally {
       await Deno.remove(homeDir, { recursive: true });
     }
+  }
+});
+
+Deno.test("cluster: Easegress config files start a primary with its etcd and a secondary that joins it", async () => {
+  await requireEtcd();
+  const client = `http://127.0.0.1:${freePort()}`;
+  const peer = `http://127.0.0.1:${freePort()}`;
+  const dir = await Deno.makeTempDir({ prefix: "eg-config-" });
+  // As Easegress's multi-node cookbook writes them: `initial-cluster` as a list of one-entry
+  // maps, empty values, keys this node has no use for, and a secondary given a peer URL.
+  const primaryFile = `${dir}/primary.yaml`;
+  await Deno.writeTextFile(
+    primaryFile,
+    `name: machine-1
+cluster-name: cluster-test
+cluster-role: primary
+cluster-request-timeout: 2s
+data-dir: ./data
+wal-dir: ""
+cpu-profile-file:
+memory-profile-file:
+log-dir: ./log
+member-dir: ./member
+debug: false
+status-update-max-batch-size: 20
+cluster:
+  listen-peer-urls:
+   - ${peer}
+  listen-client-urls:
+   - ${client}
+  advertise-client-urls:
+   - ${client}
+  initial-advertise-peer-urls:
+   - ${peer}
+  initial-cluster:
+   - machine-1: ${peer}
+`,
+  );
+  const secondaryFile = `${dir}/secondary.yaml`;
+  await Deno.writeTextFile(
+    secondaryFile,
+    `name: machine-4
+cluster-name: cluster-test
+cluster-role: secondary
+cluster-request-timeout: 2s
+data-dir: ./data
+wal-dir: ""
+cpu-profile-file:
+memory-profile-file:
+log-dir: ./log
+debug: false
+cluster:
+  primary-listen-peer-urls: ${peer}
+`,
+  );
+  const nodes: ClusterNode[] = [];
+  let passed = false;
+  try {
+    nodes.push(...await startNodes([{ name: "machine-1", args: ["-f", primaryFile] }]));
+    nodes.push(...await startNodes([{ name: "machine-4", args: ["-f", secondaryFile] }]));
+    const [primary, secondary] = nodes;
+    assert.equal((await etcdPidsUnder(primary.homeDir)).length, 1, "the primary runs etcd");
+    assert.equal((await etcdPidsUnder(secondary.homeDir)).length, 0, "the secondary runs none");
+    assert.equal(
+      (await secondary.api("POST", "/objects", mockPipeline("p", "v1", "one"))).status,
+      201,
+    );
+    await eventually("the primary runs p", () => everyNodeRuns([primary], "p", "v1"));
+    const listed = (await primary.api("GET", "/status/members")).body as Member[];
+    assert.deepEqual(listed.map((m) => [m.name, m.role]), [
+      ["machine-1", "primary"],
+      ["machine-4", "secondary"],
+    ]);
+    // The files Easegress keeps in its home dir.
+    const pid = Number((await Deno.readTextFile(`${primary.homeDir}/easegress.pid`)).trim());
+    assert.ok(pid > 0);
+    await eventually("running_objects.yaml lists p", async () => {
+      const text = await Deno.readTextFile(`${secondary.homeDir}/running_objects.yaml`)
+        .catch(() => "");
+      return /name: p\n/.test(text);
+    });
+    passed = true;
+  } finally {
+    await Promise.all(nodes.map((node) => node.stop()));
+    if (!passed) await printNodeLogs(nodes);
+    for (const node of nodes) {
+      await killEtcdUnder(node.homeDir);
+      await Deno.remove(node.homeDir, { recursive: true }).catch(() => {});
+    }
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -98,3 +98,74 @@ Deno.test("one data plane runs in the main isolate; more run in worker isolates"
   assert.equal(workerIsolates({ workers: 1 }), 0);
   assert.equal(workerIsolates({ workers: 2 }), 2);
 });
+
+Deno.test("Easegress's config files are taken as they are written", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    file,
+    `name: machine-1
+wal-dir: ""
+cpu-profile-file:
+memory-profile-file:
+member-dir: ./member
+status-update-max-batch-size: 5
+use-standalone-etcd: false
+cluster:
+  initial-cluster:
+   - machine-1: http://h1:2380
+   - machine-2: http://h2:2380
+  primary-listen-peer-urls: http://h1:2380
+  max-call-send-msg-size: 2097152
+`,
+  );
+  const o = await run(["-f", file]);
+  assert.deepEqual(o.initialCluster, {
+    "machine-1": "http://h1:2380",
+    "machine-2": "http://h2:2380",
+  });
+  assert.equal(o.cpuProfileFile, "");
+  assert.equal(o.walDir, "");
+  assert.equal(o.statusUpdateMaxBatchSize, 5);
+  assert.deepEqual(o.primaryListenPeerUrls, ["http://h1:2380"]);
+  assert.equal(o.maxCallSendMsgSize, 2097152);
+  await Deno.remove(file);
+});
+
+Deno.test("a node on a standalone etcd is a secondary; a secondary cannot force a new cluster", async () => {
+  const o = await run(["--use-standalone-etcd", "--primary-listen-peer-urls", "http://e:2379"]);
+  assert.equal(o.clusterRole, "secondary");
+  await assert.rejects(
+    parseServeArgs(["--cluster-role", "secondary", "--force-new-cluster"], {}),
+    (e: Error) => e instanceof OptionsError && /--force-new-cluster: a secondary/.test(e.message),
+  );
+  await assert.rejects(
+    parseServeArgs(["--signal-upgrade"], {}),
+    (e: Error) => e instanceof OptionsError && /--signal-upgrade: .* not supported/.test(e.message),
+  );
+  const command = await parseServeArgs(["-c"], {});
+  assert.equal(command.action === "run" && command.printConfig, true);
+});
+
+Deno.test("a node without an etcd member of its own finds the cluster as Easegress's secondaries do", async () => {
+  const { clusterModeOf, secondaryEndpoints } = await import("../../../server/cluster_setup.ts");
+  const secondary = await parseServeArgs(["--cluster-role", "secondary"], {});
+  assert.equal(secondary.action, "run");
+  if (secondary.action !== "run") return;
+  assert.equal(clusterModeOf(secondary.options), "external-etcd");
+  assert.deepEqual(secondaryEndpoints(secondary.options), ["http://localhost:2380"]);
+  const joining = await parseServeArgs([
+    "--cluster-role",
+    "secondary",
+    "--initial-cluster",
+    "a=http://a:2380,b=http://b:2380",
+  ], {});
+  if (joining.action !== "run") throw new Error("not run");
+  assert.equal(clusterModeOf(joining.options), "built-in-etcd");
+  assert.deepEqual(secondaryEndpoints(joining.options), ["http://a:2380", "http://b:2380"]);
+  const given = await parseServeArgs(["--etcd-endpoints", "e:2379"], {});
+  if (given.action !== "run") throw new Error("not run");
+  assert.deepEqual(secondaryEndpoints(given.options), ["http://e:2379"]);
+  const standalone = await parseServeArgs([], {});
+  if (standalone.action !== "run") throw new Error("not run");
+  assert.equal(clusterModeOf(standalone.options), "standalone");
+});
