@@ -85,4 +85,6 @@ export const keys = {
   wasmDataPrefix: "/wasm/data/",
   wasmData: (pipeline: string, filter: string) => `/wasm/data/${pipeline}/${filter}/`,
   wasmCodeEvent: "/wasm/code-event",
+  mqttSession: (proxy: string, clientID: string) =>
+    `/mqtt/sessions/${proxy}/${encodeURIComponent(clientID)}`,
 } as const;

@@ -29,7 +29,8 @@ import { type MqttAdminRequest, runMqttAdmin } from "./mqtt/admin_ops.ts";
 import { type AutoCertState, emptyAutoCertState } from "./autocert/state.ts";
 import type { StoreData } from "./store_data.ts";
 import { CustomDataView } from "../filters/custom_data_view.ts";
-import { type ScopedWasmOps, WasmHub } from "../filters/wasm_shared_data.ts";
+import { WasmHub } from "../filters/wasm_shared_data.ts";
+import type { ControlServices } from "./control_calls.ts";
 import type { WebSocketServerSpec } from "./websocket/spec.ts";
 
 /** What a data plane needs from its node. */
@@ -50,8 +51,11 @@ export interface DataPlaneOptions {
   http1Server?: Http1ServerKind;
   /** Run MQTTProxy objects (one plane of a node does: MQTT sessions are not shared). @default {true} */
   mqtt?: boolean;
-  /** Takes the WasmHost filters' shared-data changes to the store (without it they stay here). */
-  storeWasmData?: (batch: ScopedWasmOps[]) => void;
+  /**
+   * The control plane's services: WasmHost shared data and MQTT sessions go
+   * to the store through them (without them, they stay in this plane).
+   */
+  control?: ControlServices;
 }
 
 /** A failure to build one object; the others still run. */
@@ -90,7 +94,8 @@ export class DataPlane {
     this.#options = options;
     this.#log = options.logs.logger(options.scope ?? "dataplane");
     this.#loggers = (scope) => options.logs.logger(scope);
-    this.#wasm = new WasmHub(options.storeWasmData);
+    const control = options.control;
+    this.#wasm = new WasmHub(control && ((batch) => control.storeWasmData(batch)));
     this.#shared = {
       sharedSlots: options.sharedSlots,
       services: this.#services,
@@ -314,6 +319,7 @@ export class DataPlane {
       new MQTTProxy(spec, {
         pipeline: (name) => pipelines.get(name),
         log: this.#options.logs.logger(`mqtt/${spec.name}`),
+        sessions: this.#options.control?.mqttSessions,
       }));
   }
 

@@ -31,7 +31,8 @@ import type { RegistryServices } from "../filters/service_directory.ts";
 import { WorkerPlane } from "./workers/worker_plane.ts";
 import { RunningObjectsFile, writePidFile } from "./home_files.ts";
 import { type WasmDataPlanes, WasmDataSync } from "./wasm_data_sync.ts";
-import type { ScopedWasmOps } from "../filters/wasm_shared_data.ts";
+import type { ControlServices } from "./control_calls.ts";
+import { StoredMqttSessions } from "./mqtt/session_store.ts";
 import { NodeProfiler, type ProfiledIsolate, thisIsolate } from "./profiling/node_profiler.ts";
 
 /** What runs the traffic objects: in this isolate, or in worker isolates. */
@@ -109,8 +110,11 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     const runningObjects = new RunningObjectsFile(homeDir, log);
     cleanups.unshift(() => runningObjects.flush());
     const sharedSlots = new SharedSlots();
-    // `wasmData` is made below, with the data planes it tells; none writes before objects run.
-    const storeWasmData = (batch: ScopedWasmOps[]) => void wasmData.write(batch);
+    const control: ControlServices = {
+      // `wasmData` is made below, with the data planes it tells; none writes before objects run.
+      storeWasmData: (batch) => void wasmData.write(batch),
+      mqttSessions: new StoredMqttSessions(store, logs.logger("mqtt")),
+    };
     const dataPlane: TrafficPlane = workerCount > 0
       ? await WorkerPlane.start({
         count: workerCount,
@@ -121,7 +125,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         sharedBuffer: sharedSlots.buffer as SharedArrayBuffer,
         http1Server: options.http1Server,
         log: logs.logger("workers"),
-        storeWasmData,
+        control,
       })
       : new DataPlane({
         filters,
@@ -130,7 +134,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         reusePort: cluster.reusePort,
         sharedSlots,
         http1Server: options.http1Server,
-        storeWasmData,
+        control,
       });
     // The names last applied, so the status sync knows what to report.
     let running: readonly string[] = [];

@@ -29,6 +29,8 @@ export interface ConnectionHost {
   published(message: OutboundMessage): void;
   /** The connection ended (its session stays when persistent). */
   closed(conn: MqttConnection, graceful: boolean): void;
+  /** A session's subscriptions changed (a persistent one's are stored). */
+  subscriptionsChanged(session: MqttSession): void;
   log: { debug(m: string): void; warn(m: string): void };
 }
 
@@ -180,6 +182,7 @@ export class MqttConnection {
       this.session!.subscriptions.set(s.topic, qos);
       return qos;
     });
+    this.#host.subscriptionsChanged(this.session!);
     this.#send({ cmd: "suback", messageId: packet.messageId, granted });
   }
 
@@ -190,6 +193,7 @@ export class MqttConnection {
     if (outcome.disconnect) return this.close();
     if (outcome.drop) return;
     for (const topic of packet.unsubscriptions) this.session!.subscriptions.delete(topic);
+    this.#host.subscriptionsChanged(this.session!);
     this.#send({ cmd: "unsuback", messageId: packet.messageId, granted: [] });
   }
 

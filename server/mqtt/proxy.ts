@@ -6,7 +6,9 @@
  * publishes (`/mqttproxy/{name}/topics/publish`), QoS 0 or 1; in
  * `brokerMode` they also receive what clients publish. Sessions live in
  * this node's memory: a client that reconnects with CleanSession 0 finds
- * its subscriptions and the QoS 1 messages it missed.
+ * its subscriptions and the QoS 1 messages it missed. The subscriptions of
+ * such sessions are also kept in the store, so a client that comes back
+ * after a restart, or to another node of the cluster, finds them there.
  *
  * @module
  */
@@ -20,11 +22,14 @@ import { ListenRetry } from "../listen_retry.ts";
 import { type ConnectionHost, type ConnectOutcome, MqttConnection } from "./connection.ts";
 import { MqttSession, type OutboundMessage } from "./session.ts";
 import type { MQTTProxySpec, MqttRateLimitSpec } from "./spec.ts";
+import type { MqttSessionStore } from "./session_store.ts";
 
 /** What an MQTTProxy needs from its node. */
 export interface MqttProxyEnv {
   pipeline(name: string): PipelineHandler | undefined;
   log: Logger;
+  /** Where persistent sessions' subscriptions are kept (without it: memory only). */
+  sessions?: MqttSessionStore;
 }
 
 const CONNACK_UNACCEPTABLE_PROTOCOL = 1;
@@ -151,11 +156,14 @@ export class MQTTProxy implements ConnectionHost {
     // The same client id again: the older connection goes (MQTT 3.1.4 takeover).
     this.#clients.get(conn.clientID)?.close();
     let session = this.#sessions.get(conn.clientID);
+    if (!packet.clean && !session) session = await this.#storedSession(conn.clientID);
     const sessionPresent = !packet.clean && session !== undefined;
     if (packet.clean || !session) {
       session = new MqttSession(conn.clientID, !packet.clean);
-      this.#sessions.set(conn.clientID, session);
+      // A clean start also ends what an earlier persistent session left in the store.
+      if (packet.clean) this.#env.sessions?.remove(this.#spec.name, conn.clientID);
     }
+    this.#sessions.set(conn.clientID, session);
     session.persistent = !packet.clean;
     this.#clients.set(conn.clientID, conn);
     this.#served++;
@@ -163,6 +171,36 @@ export class MQTTProxy implements ConnectionHost {
       this.#publishLimits.set(conn, new RateWindow(this.#spec.clientPublishLimit));
     }
     return { returnCode: 0, session, sessionPresent };
+  }
+
+  /** The session the store keeps for `clientID` (made here), or undefined. */
+  async #storedSession(clientID: string): Promise<MqttSession | undefined> {
+    let subscriptions;
+    try {
+      subscriptions = await this.#env.sessions?.load(this.#spec.name, clientID);
+    } catch (e) {
+      this.log.warn(
+        `MQTTProxy ${this.#spec.name}: cannot read the session of ${clientID}: ${
+          (e as Error).message
+        }`,
+      );
+    }
+    if (!subscriptions) return undefined;
+    const session = new MqttSession(clientID, true);
+    for (const [filter, qos] of Object.entries(subscriptions)) {
+      session.subscriptions.set(filter, qos);
+    }
+    return session;
+  }
+
+  subscriptionsChanged(session: MqttSession): void {
+    if (session.persistent) {
+      this.#env.sessions?.save(
+        this.#spec.name,
+        session.clientID,
+        Object.fromEntries(session.subscriptions),
+      );
+    }
   }
 
   async runRule(
@@ -254,6 +292,7 @@ export class MQTTProxy implements ConnectionHost {
   deleteSessions(ids: readonly string[]): void {
     for (const id of ids) {
       this.#sessions.delete(id);
+      this.#env.sessions?.remove(this.#spec.name, id);
       const conn = this.#clients.get(id);
       if (conn?.session) conn.session.persistent = false;
       conn?.close();

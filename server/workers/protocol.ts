@@ -10,7 +10,7 @@ import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import type { RegistryServices } from "../../filters/service_directory.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
 import type { ProfileAction } from "../profiling/node_profiler.ts";
-import type { ScopedWasmOps } from "../../filters/wasm_shared_data.ts";
+import type { ControlCall } from "../control_calls.ts";
 
 /** How a worker sets itself up. */
 export interface WorkerInit {
@@ -39,6 +39,8 @@ export type WorkerRequest =
   | { type: "profile"; id: number; action: ProfileAction }
   | { type: "wasmData"; id: number; entries: [string, string | null][]; full: boolean }
   | { type: "wasmReload"; id: number }
+  /** The answer to a worker's control call (not itself answered). */
+  | { type: "controlReply"; id: number; result?: unknown; error?: string }
   | { type: "close"; id: number };
 
 /** A worker's answer. */
@@ -46,5 +48,5 @@ export type WorkerReply =
   | { type: "ready" }
   | { type: "failed"; message: string }
   | { type: "reply"; id: number; result?: unknown; error?: string }
-  /** WasmHost shared-data changes for the store (unasked). */
-  | { type: "wasmOps"; batch: ScopedWasmOps[] };
+  /** A call on the control plane's services; `id` when the worker waits for the answer. */
+  | { type: "control"; id?: number; call: ControlCall };

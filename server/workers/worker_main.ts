@@ -16,11 +16,25 @@ import { LogSink } from "../log.ts";
 import { joinPath } from "../paths.ts";
 import { loadPlugins } from "../plugins.ts";
 import { thisIsolate } from "../profiling/node_profiler.ts";
+import { messagedControlServices } from "../control_calls.ts";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";
 
 let plane: DataPlane | undefined;
 let closeAll: (() => void) | undefined;
 const profiler = thisIsolate("worker");
+/** Control calls waiting for their answer, by id. */
+const asked = new Map<number, PromiseWithResolvers<unknown>>();
+let nextAsk = 1;
+const control = messagedControlServices(
+  (call) => send({ type: "control", call }),
+  (call) => {
+    const id = nextAsk++;
+    const answer = Promise.withResolvers<unknown>();
+    asked.set(id, answer);
+    send({ type: "control", id, call });
+    return answer.promise;
+  },
+);
 
 function send(reply: WorkerReply): void {
   self.postMessage(reply);
@@ -55,7 +69,7 @@ async function init(msg: WorkerInit): Promise<void> {
     http1Server: msg.http1Server,
     scope: `worker-${msg.index}`,
     sharedSlots: new SharedSlots(msg.sharedBuffer),
-    storeWasmData: (batch) => send({ type: "wasmOps", batch }),
+    control,
   });
   closeAll = () => {
     accessLog?.close();
@@ -82,6 +96,8 @@ async function handle(msg: WorkerRequest): Promise<unknown> {
     case "wasmReload":
       plane!.reloadWasmCode();
       return null;
+    case "controlReply":
+      return undefined;
     case "close":
       await plane!.close();
       closeAll?.();
@@ -91,6 +107,13 @@ async function handle(msg: WorkerRequest): Promise<unknown> {
 
 self.onmessage = async (event: MessageEvent<WorkerInit | WorkerRequest>) => {
   const msg = event.data;
+  if (msg.type === "controlReply") {
+    const answer = asked.get(msg.id);
+    asked.delete(msg.id);
+    if (msg.error !== undefined) answer?.reject(new Error(msg.error));
+    else answer?.resolve(msg.result);
+    return;
+  }
   if (msg.type === "init") {
     try {
       await init(msg);

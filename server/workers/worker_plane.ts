@@ -16,7 +16,7 @@ import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";
 import type { Http1ServerKind } from "../httpserver/listener.ts";
 import { mergeStatuses } from "./merge_status.ts";
 import type { ProfiledIsolate } from "../profiling/node_profiler.ts";
-import type { ScopedWasmOps } from "../../filters/wasm_shared_data.ts";
+import { type ControlCall, type ControlServices, runControlCall } from "../control_calls.ts";
 
 /** How long a crashed worker's replacement waits before it starts. */
 const REPLACE_DELAY_MS = 1_000;
@@ -38,7 +38,7 @@ class WorkerHandle {
   constructor(
     init: WorkerInit,
     onCrash: (error: Error) => void,
-    onWasmOps: (batch: ScopedWasmOps[]) => void,
+    control: ControlServices | undefined,
   ) {
     this.#worker = new Worker(new URL("./worker_main.ts", import.meta.url).href, {
       type: "module",
@@ -48,7 +48,7 @@ class WorkerHandle {
     this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => {
       const msg = event.data;
       if (msg.type === "ready") resolve();
-      else if (msg.type === "wasmOps") onWasmOps(msg.batch);
+      else if (msg.type === "control") this.#runControl(control, msg.call, msg.id);
       else if (msg.type === "failed") reject(new Error(`worker ${init.index}: ${msg.message}`));
       else {
         const p = this.#pending.get(msg.id);
@@ -68,6 +68,23 @@ class WorkerHandle {
       onCrash(error);
     };
     this.#worker.postMessage(init);
+  }
+
+  /** Carries out a worker's control call and, when it waits, answers it. */
+  async #runControl(
+    control: ControlServices | undefined,
+    call: ControlCall,
+    id: number | undefined,
+  ): Promise<void> {
+    let reply: WorkerRequest | undefined;
+    try {
+      if (!control) throw new Error("this node has no control services");
+      const result = await runControlCall(control, call);
+      if (id !== undefined) reply = { type: "controlReply", id, result };
+    } catch (e) {
+      if (id !== undefined) reply = { type: "controlReply", id, error: (e as Error).message };
+    }
+    if (reply && !this.#crashed) this.#worker.postMessage(reply);
   }
 
   call(request: WithoutId<WorkerRequest>): Promise<unknown> {
@@ -96,8 +113,8 @@ export interface WorkerPlaneOptions {
   http1Server: Http1ServerKind;
   /** Hears of a worker that crashed and of its replacement. */
   log?: { error(message: string): void; info(message: string): void };
-  /** Takes the WasmHost filters' shared-data changes to the store. */
-  storeWasmData?: (batch: ScopedWasmOps[]) => void;
+  /** What the workers' data planes ask of the control plane. */
+  control?: ControlServices;
 }
 
 /**
@@ -149,7 +166,7 @@ export class WorkerPlane {
         http1Server: options.http1Server,
       },
       (error) => this.#replace(index, error),
-      (batch) => options.storeWasmData?.(batch),
+      options.control,
     );
   }
 

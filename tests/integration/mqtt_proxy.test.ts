@@ -317,3 +317,57 @@ Deno.test("MQTTProxy: a connection that sends no CONNECT is closed after 10 s", 
     await node.stop();
   }
 });
+
+Deno.test("MQTTProxy: a persistent session's subscriptions outlive a restart; a clean start ends them", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  let restarted: NodeProcess | undefined;
+  const listening = () =>
+    eventually("the proxy listening", async () => {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return true;
+    });
+  try {
+    const created = await node.ctl(
+      ["object", "create"],
+      `kind: MQTTProxy\nname: mq\nport: ${port}\n`,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    await listening();
+    const first = subscribe(port, "keeper", "news/#", ["-c", "-W", "5"]);
+    await eventually("subscribed", async () => (await sessions(node)).length === 1);
+    await first.stop();
+    await node.stop();
+
+    restarted = await startNodeProcess({ homeDir: node.homeDir, args: ["--workers", "1"] });
+    await listening();
+    // Back with CleanSession 0 and another subscription: news/# came back from the store.
+    const back = subscribe(port, "keeper", "other/topic", ["-c", "-C", "1", "-W", "5"]);
+    await eventually("both subscriptions", async () => (await sessions(restarted!)).length === 2);
+    assert.equal(
+      await httpPublish(restarted, "mq", { topic: "news/today", qos: 1, payload: "kept" }),
+      200,
+    );
+    await eventually("the message", () => Promise.resolve(back.lines().length === 1));
+    assert.deepEqual(back.lines(), ["news/today kept"]);
+    await back.stop();
+
+    // A clean start forgets the stored session, here and after the next restart.
+    const clean = subscribe(port, "keeper", "clean/topic", ["-W", "5"]);
+    await eventually(
+      "the clean session",
+      async () => (await sessions(restarted!)).map((s) => s.topic).join() === "clean/topic",
+    );
+    await clean.stop();
+    await restarted.stop();
+    restarted = await startNodeProcess({ homeDir: node.homeDir, args: ["--workers", "1"] });
+    await listening();
+    const again = subscribe(port, "keeper", "other/topic", ["-c", "-W", "5"]);
+    await eventually("subscribed again", async () => (await sessions(restarted!)).length === 1);
+    assert.deepEqual((await sessions(restarted)).map((s) => s.topic), ["other/topic"]);
+    await again.stop();
+  } finally {
+    await node.stop();
+    await restarted?.stop();
+  }
+});
