@@ -190,7 +190,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     });
     cleanups.unshift(() => membership.stop());
 
-    const profiler = await startProfiler(options, dataPlane);
+    const profiler = await startProfiler(options, dataPlane, [dataDir, logDir]);
     // First among the cleanups: the workers must still be there to hand in their profiles.
     cleanups.unshift(() => profiler.stop());
 
@@ -247,11 +247,16 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
 }
 
 /** The node's profiler, already running the profiles the options ask for. */
-async function startProfiler(options: NodeOptions, dataPlane: TrafficPlane): Promise<NodeProfiler> {
+async function startProfiler(
+  options: NodeOptions,
+  dataPlane: TrafficPlane,
+  protectedDirs: string[],
+): Promise<NodeProfiler> {
   const workers = dataPlane instanceof WorkerPlane ? dataPlane : undefined;
   const main = thisIsolate(workers ? "control plane" : "node");
-  const profiler = new NodeProfiler((): ProfiledIsolate[] =>
-    workers ? [main, ...workers.profiledIsolates()] : [main]
+  const profiler = new NodeProfiler(
+    (): ProfiledIsolate[] => workers ? [main, ...workers.profiledIsolates()] : [main],
+    protectedDirs,
   );
   let flag = "--cpu-profile-file";
   try {

@@ -67,13 +67,19 @@ const ACTIONS: Record<Kind, { start: ProfileAction; stop: ProfileAction; what: s
 /** Starts and stops the profiles of every isolate of a node. */
 export class NodeProfiler {
   readonly #isolates: () => readonly ProfiledIsolate[];
+  readonly #protectedDirs: readonly string[];
   readonly #paths: Record<Kind, string> = { cpu: "", memory: "" };
   /** Serializes start and stop, which each take several isolates' turns. */
   #queue: Promise<unknown> = Promise.resolve();
 
-  /** `isolates` is asked on each start and stop: a replaced worker is profiled too. */
-  constructor(isolates: () => readonly ProfiledIsolate[]) {
+  /**
+   * `isolates` is asked on each start and stop: a replaced worker is
+   * profiled too. No profile is written inside `protectedDirs` (the node's
+   * data and log dirs): a mistyped path must not overwrite the store.
+   */
+  constructor(isolates: () => readonly ProfiledIsolate[], protectedDirs: readonly string[] = []) {
     this.#isolates = isolates;
+    this.#protectedDirs = protectedDirs;
   }
 
   /** Where the running profiles will be written. */
@@ -124,6 +130,11 @@ export class NodeProfiler {
     if (this.#paths[kind] !== "") {
       throw new ProfileRequestError(`a ${what} is already being taken into ${this.#paths[kind]}`);
     }
+    await this.#refuseProtected(path);
+    const other = this.#paths[kind === "cpu" ? "memory" : "cpu"];
+    if (other !== "" && await sameFile(other, path)) {
+      throw new ProfileRequestError(`${path} is already taking the other profile`);
+    }
     // Created now, as Easegress does, so a path that cannot be written is told at once.
     try {
       await Deno.writeFile(path, new Uint8Array());
@@ -141,6 +152,19 @@ export class NodeProfiler {
       throw new Error(`cannot start the ${what} in ${isolates[failed].label}: ${reason?.message}`);
     }
     this.#paths[kind] = path;
+  }
+
+  async #refuseProtected(path: string): Promise<void> {
+    const target = await realTarget(path);
+    if (target === undefined) return; // its dir does not exist: creating it fails next
+    for (const dir of this.#protectedDirs) {
+      const real = await Deno.realPath(dir).catch(() => dir);
+      if (target === real || target.startsWith(real.endsWith("/") ? real : `${real}/`)) {
+        throw new ProfileRequestError(
+          `${path} is in ${dir}, a dir of the node's own: a profile may not overwrite its files`,
+        );
+      }
+    }
   }
 
   /** Collects every isolate's profile and writes them, merged, to `path`. */
@@ -166,6 +190,26 @@ export class NodeProfiler {
       throw new Error(`cannot write ${path}: ${(e as Error).message}`);
     }
   }
+}
+
+/** Where `path` really leads (links followed), or undefined when its dir does not exist. */
+async function realTarget(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.realPath(path);
+  } catch {
+    const slash = path.lastIndexOf("/");
+    const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
+    try {
+      const realDir = await Deno.realPath(dir);
+      return `${realDir === "/" ? "" : realDir}/${path.slice(slash + 1)}`;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  return (await realTarget(a)) === (await realTarget(b));
 }
 
 /** The isolate this code runs in, as a {@linkcode ProfiledIsolate}. */

@@ -82,7 +82,11 @@ Deno.test("profiling: bad requests are refused with the reason", async () => {
   try {
     const api = `http://${node.apiAddr}/apis/v1/profile`;
     const post = async (path: string, body?: string) => {
-      const r = await fetch(api + path, { method: "POST", body });
+      const r = await fetch(api + path, {
+        method: "POST",
+        body,
+        headers: { accept: "application/json" },
+      });
       return { status: r.status, text: await r.text() };
     };
     const missing = await post("/start/cpu");
@@ -92,6 +96,22 @@ Deno.test("profiling: bad requests are refused with the reason", async () => {
     const unwritable = await post("/start/cpu", "path: /nonexistent-dir/cpu.prof");
     assert.equal(unwritable.status, 400);
     assert.match(unwritable.text, /cannot create \/nonexistent-dir\/cpu\.prof/);
+    // The node's own files are out of reach, however the path is spelled.
+    const pipeline =
+      "name: p\nkind: Pipeline\nfilters: [{name: m, kind: Mock, rules: [{code: 200}]}]\n";
+    assert.equal((await node.ctl(["object", "create"], pipeline)).code, 0);
+    const store = `${node.homeDir}/data/store.json`;
+    const before = await Deno.readTextFile(store);
+    for (const path of [store, `${node.homeDir}/log/../data/./store.json`]) {
+      const refused = await post("/start/cpu", `path: ${path}`);
+      assert.equal(refused.status, 400);
+      assert.match(refused.text, /is in \S*data, a dir of the node's own: a profile may not/);
+    }
+    assert.equal(await Deno.readTextFile(store), before);
+    const cpu = `${node.homeDir}/cpu.prof`;
+    assert.equal((await post("/start/cpu", `path: ${cpu}`)).status, 200);
+    assert.match((await post("/start/memory", `path: ${cpu}`)).text, /already taking the other/);
+    assert.equal((await post("/stop")).status, 200);
     // Nothing was left running.
     const info = await (await fetch(api, { headers: { accept: "application/json" } })).json();
     assert.deepEqual(info, { cpuPath: "", memoryPath: "" });
