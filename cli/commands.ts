@@ -10,6 +10,7 @@ import type { CommandSpec } from "./command_tree.ts";
 import { type ObjectDocument, parseDataDocument, parseObjectDocuments } from "./documents.ts";
 import { CtlError } from "./errors.ts";
 import { renderBody } from "./output.ts";
+import { COMPLETION_SHELLS, completionScript, type CompletionShell } from "./completion.ts";
 
 /** Everything a command needs while it runs. */
 export interface CommandContext {
@@ -432,6 +433,22 @@ workers), each under its own name, in one file per profile: CPU profiles in V8's
           run: stopProfiles,
         },
       ],
+    },
+    {
+      name: "completion",
+      summary: "Print a shell completion script (bash or zsh)",
+      description: `Load it in the current shell with: source <(easegress ctl completion bash)`,
+      args: ["SHELL"],
+      run: function printCompletion(ctx) {
+        const shell = COMPLETION_SHELLS.find((s) => s === ctx.args[0]);
+        if (!shell) {
+          throw new CtlError(
+            `no completion for shell "${ctx.args[0]}": use ${COMPLETION_SHELLS.join(" or ")}`,
+          );
+        }
+        ctx.print(completionScript(shell as CompletionShell, CTL_COMMANDS));
+        return Promise.resolve();
+      },
     },
   ],
 };
