@@ -9,85 +9,75 @@
 import type { Session } from "node:inspector";
 import type { CpuProfile, HeapProfile } from "./profile_formats.ts";
 
+/** What is profiled: the CPU, or heap allocations. */
+export type ProfileKind = "cpu" | "heap";
+
 /** Microseconds between CPU samples: 1 kHz, fine enough for a request path. */
 const CPU_SAMPLING_INTERVAL_US = 1000;
 /** Average bytes allocated between heap samples (V8's default). */
 const HEAP_SAMPLING_INTERVAL_BYTES = 32 * 1024;
 
-/** Starts and stops the profilers of one isolate; each runs at most once at a time. */
+/** The inspector calls that start and stop each kind of profile. */
+const PROTOCOL: Record<
+  ProfileKind,
+  { what: string; start: [string, Record<string, unknown>?][]; stop: string; disable: string }
+> = {
+  cpu: {
+    what: "a CPU profile",
+    start: [
+      ["Profiler.enable"],
+      ["Profiler.setSamplingInterval", { interval: CPU_SAMPLING_INTERVAL_US }],
+      ["Profiler.start"],
+    ],
+    stop: "Profiler.stop",
+    disable: "Profiler.disable",
+  },
+  // Stopping gives what the samples still alive add up to: the heap in use, by allocating stack.
+  heap: {
+    what: "a memory profile",
+    start: [
+      ["HeapProfiler.enable"],
+      ["HeapProfiler.startSampling", { samplingInterval: HEAP_SAMPLING_INTERVAL_BYTES }],
+    ],
+    stop: "HeapProfiler.stopSampling",
+    disable: "HeapProfiler.disable",
+  },
+};
+
+/** Starts and stops the profilers of one isolate; each kind runs at most once at a time. */
 export class IsolateProfiler {
   #session: Session | undefined;
-  #cpu = false;
-  #heap = false;
+  readonly #running = new Set<ProfileKind>();
 
-  /** Whether a CPU profile is being taken. */
-  get cpuRunning(): boolean {
-    return this.#cpu;
-  }
-
-  /** Whether heap allocations are being sampled. */
-  get heapRunning(): boolean {
-    return this.#heap;
-  }
-
-  /** Starts sampling the CPU; throws when it already is. */
-  async startCpu(): Promise<void> {
-    if (this.#cpu) throw new Error("a CPU profile is already being taken");
-    this.#cpu = true;
+  /** Starts a profile; throws when one of that kind already runs. */
+  async start(kind: ProfileKind): Promise<void> {
+    const protocol = PROTOCOL[kind];
+    if (this.#running.has(kind)) throw new Error(`${protocol.what} is already being taken`);
+    this.#running.add(kind);
     try {
-      await this.#post("Profiler.enable");
-      await this.#post("Profiler.setSamplingInterval", { interval: CPU_SAMPLING_INTERVAL_US });
-      await this.#post("Profiler.start");
+      for (const [method, params] of protocol.start) await this.#post(method, params);
     } catch (e) {
-      this.#cpu = false;
+      this.#running.delete(kind);
       this.#release();
       throw e;
     }
   }
 
-  /** Stops the CPU profile and returns it; undefined when none was being taken. */
-  async stopCpu(): Promise<CpuProfile | undefined> {
-    if (!this.#cpu) return undefined;
+  /** Stops a profile and returns it; undefined when none of that kind was running. */
+  async stop(kind: "cpu"): Promise<CpuProfile | undefined>;
+  async stop(kind: "heap"): Promise<HeapProfile | undefined>;
+  async stop(kind: ProfileKind): Promise<CpuProfile | HeapProfile | undefined>;
+  async stop(kind: ProfileKind): Promise<CpuProfile | HeapProfile | undefined> {
+    if (!this.#running.has(kind)) return undefined;
+    const protocol = PROTOCOL[kind];
     try {
-      const { profile } = await this.#post("Profiler.stop") as { profile: CpuProfile };
-      await this.#post("Profiler.disable");
-      return profile;
-    } finally {
-      this.#cpu = false;
-      this.#release();
-    }
-  }
-
-  /** Starts sampling heap allocations; throws when it already is. */
-  async startHeap(): Promise<void> {
-    if (this.#heap) throw new Error("a memory profile is already being taken");
-    this.#heap = true;
-    try {
-      await this.#post("HeapProfiler.enable");
-      await this.#post("HeapProfiler.startSampling", {
-        samplingInterval: HEAP_SAMPLING_INTERVAL_BYTES,
-      });
-    } catch (e) {
-      this.#heap = false;
-      this.#release();
-      throw e;
-    }
-  }
-
-  /**
-   * Stops sampling and returns what the samples still alive add up to (the
-   * heap in use, by allocating stack); undefined when none was being taken.
-   */
-  async stopHeap(): Promise<HeapProfile | undefined> {
-    if (!this.#heap) return undefined;
-    try {
-      const { profile } = await this.#post("HeapProfiler.stopSampling") as {
-        profile: HeapProfile;
+      const { profile } = await this.#post(protocol.stop) as {
+        profile: CpuProfile | HeapProfile;
       };
-      await this.#post("HeapProfiler.disable");
+      await this.#post(protocol.disable);
       return profile;
     } finally {
-      this.#heap = false;
+      this.#running.delete(kind);
       this.#release();
     }
   }
@@ -107,9 +97,9 @@ export class IsolateProfiler {
     });
   }
 
-  /** Closes the session once neither profiler runs. */
+  /** Closes the session once no profiler runs. */
   #release(): void {
-    if (this.#cpu || this.#heap || this.#session === undefined) return;
+    if (this.#running.size > 0 || this.#session === undefined) return;
     this.#session.disconnect();
     this.#session = undefined;
   }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { IsolateProfiler } from "./isolate_profiler.ts";
+import { IsolateProfiler, type ProfileKind } from "./isolate_profiler.ts";
 import {
   type CpuProfile,
   type HeapProfile,
@@ -18,29 +18,15 @@ import {
 } from "./profile_formats.ts";
 
 /** What an isolate's profiler is asked to do. */
-export type ProfileAction = "startCpu" | "stopCpu" | "startHeap" | "stopHeap";
+export interface ProfileAction {
+  op: "start" | "stop";
+  kind: ProfileKind;
+}
 
 /** One isolate of the node, profiled here or through messages to a worker. */
 export interface ProfiledIsolate {
   readonly label: string;
   run(action: ProfileAction): Promise<unknown>;
-}
-
-/** Carries out `action` on `profiler`; a stop returns the profile (undefined: none ran). */
-export function runProfileAction(
-  profiler: IsolateProfiler,
-  action: ProfileAction,
-): Promise<unknown> {
-  switch (action) {
-    case "startCpu":
-      return profiler.startCpu();
-    case "stopCpu":
-      return profiler.stopCpu();
-    case "startHeap":
-      return profiler.startHeap();
-    case "stopHeap":
-      return profiler.stopHeap();
-  }
 }
 
 /** A profiling request that cannot be carried out (answered with 400). */
@@ -59,9 +45,9 @@ export interface ProfileInfo {
 
 type Kind = "cpu" | "memory";
 
-const ACTIONS: Record<Kind, { start: ProfileAction; stop: ProfileAction; what: string }> = {
-  cpu: { start: "startCpu", stop: "stopCpu", what: "CPU profile" },
-  memory: { start: "startHeap", stop: "stopHeap", what: "memory profile" },
+const KINDS: Record<Kind, { profile: ProfileKind; what: string }> = {
+  cpu: { profile: "cpu", what: "CPU profile" },
+  memory: { profile: "heap", what: "memory profile" },
 };
 
 /** Starts and stops the profiles of every isolate of a node. */
@@ -125,7 +111,9 @@ export class NodeProfiler {
   }
 
   async #start(kind: Kind, path: string): Promise<void> {
-    const { start, stop, what } = ACTIONS[kind];
+    const { profile, what } = KINDS[kind];
+    const start: ProfileAction = { op: "start", kind: profile };
+    const stop: ProfileAction = { op: "stop", kind: profile };
     if (path === "") throw new ProfileRequestError("missing path");
     if (this.#paths[kind] !== "") {
       throw new ProfileRequestError(`a ${what} is already being taken into ${this.#paths[kind]}`);
@@ -171,7 +159,7 @@ export class NodeProfiler {
   async #finish(kind: Kind, path: string): Promise<void> {
     const isolates = this.#isolates();
     const results = await Promise.allSettled(
-      isolates.map((isolate) => isolate.run(ACTIONS[kind].stop)),
+      isolates.map((isolate) => isolate.run({ op: "stop", kind: KINDS[kind].profile })),
     );
     // A worker that crashed meanwhile has no profile to give: the others still count.
     const parts: LabeledProfile<unknown>[] = [];
@@ -180,7 +168,7 @@ export class NodeProfiler {
         parts.push({ label: isolates[i].label, profile: result.value });
       }
     });
-    if (parts.length === 0) throw new Error(`no isolate returned its ${ACTIONS[kind].what}`);
+    if (parts.length === 0) throw new Error(`no isolate returned its ${KINDS[kind].what}`);
     const merged = kind === "cpu"
       ? mergeCpuProfiles(parts as LabeledProfile<CpuProfile>[])
       : mergeHeapProfiles(parts as LabeledProfile<HeapProfile>[]);
@@ -215,5 +203,8 @@ async function sameFile(a: string, b: string): Promise<boolean> {
 /** The isolate this code runs in, as a {@linkcode ProfiledIsolate}. */
 export function thisIsolate(label: string): ProfiledIsolate {
   const profiler = new IsolateProfiler();
-  return { label, run: (action) => runProfileAction(profiler, action) };
+  return {
+    label,
+    run: ({ op, kind }) => op === "start" ? profiler.start(kind) : profiler.stop(kind),
+  };
 }

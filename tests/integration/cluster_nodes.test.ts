@@ -396,20 +396,21 @@ Deno.test("cluster: Easegress config files start a primary with its etcd and a s
   const dir = await Deno.makeTempDir({ prefix: "eg-config-" });
   // As Easegress's multi-node cookbook writes them: `initial-cluster` as a list of one-entry
   // maps, empty values, keys this node has no use for, and a secondary given a peer URL.
-  const primaryFile = `${dir}/primary.yaml`;
-  await Deno.writeTextFile(
-    primaryFile,
-    `name: machine-1
-cluster-name: cluster-test
-cluster-role: primary
+  const common = `cluster-name: cluster-test
 cluster-request-timeout: 2s
 data-dir: ./data
 wal-dir: ""
 cpu-profile-file:
 memory-profile-file:
 log-dir: ./log
-member-dir: ./member
 debug: false
+`;
+  const primaryFile = `${dir}/primary.yaml`;
+  await Deno.writeTextFile(
+    primaryFile,
+    `name: machine-1
+cluster-role: primary
+${common}member-dir: ./member
 status-update-max-batch-size: 20
 cluster:
   listen-peer-urls:
@@ -428,16 +429,8 @@ cluster:
   await Deno.writeTextFile(
     secondaryFile,
     `name: machine-4
-cluster-name: cluster-test
 cluster-role: secondary
-cluster-request-timeout: 2s
-data-dir: ./data
-wal-dir: ""
-cpu-profile-file:
-memory-profile-file:
-log-dir: ./log
-debug: false
-cluster:
+${common}cluster:
   primary-listen-peer-urls: ${peer}
 `,
   );

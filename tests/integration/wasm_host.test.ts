@@ -17,6 +17,18 @@ import { loopbackServer, sendOnNewConnections, startNodes } from "./cluster_help
 const WAT = new URL("../fixtures/wasm/token_gate.wat", import.meta.url).pathname;
 const LOOP_WAT = new URL("../fixtures/wasm/loop.wat", import.meta.url).pathname;
 
+/** The shared data of the WasmHost filter "wasm" of pipeline "p", as `ctl wasm list-data` shows it. */
+async function wasmData(node: { ctl(args: string[]): Promise<{ stdout: string }> }) {
+  return JSON.parse((await node.ctl(["-o", "json", "wasm", "list-data", "p", "wasm"])).stdout);
+}
+
+/** Builds token_gate.wat into `wasm` with "denied" spelled "DENIED": a changed module. */
+async function buildChangedModule(dir: string, wasm: string): Promise<void> {
+  const changed = `${dir}/changed.wat`;
+  await Deno.writeTextFile(changed, (await Deno.readTextFile(WAT)).replace('denied")', 'DENIED")'));
+  await wat2wasm(changed, wasm);
+}
+
 async function wat2wasm(wat: string, out: string): Promise<void> {
   const built = await new Deno.Command("wat2wasm", { args: [wat, "-o", out], stderr: "piped" })
     .output();
@@ -123,13 +135,7 @@ filters:
 - {name: wasm, kind: WasmHost, code: ${wasm}, timeout: 1s, maxConcurrency: 1}
 - {name: mock, kind: Mock, rules: [{code: 200, body: after}]}
 ---
-kind: HTTPServer
-name: s
-port: ${port}
-rules:
-- paths:
-  - {pathPrefix: /, backend: p}
-`;
+${loopbackServer("s", port, "p")}`;
     const created = await node.ctl(["object", "create"], objects);
     assert.equal(created.code, 0, created.stderr);
     const url = `http://127.0.0.1:${port}/`;
@@ -182,21 +188,14 @@ filters:
   kind: Proxy
   pools: [{servers: [{url: "http://127.0.0.1:${backend.addr.port}"}]}]
 ---
-kind: HTTPServer
-name: s
-port: ${port}
-rules:
-- paths:
-  - {pathPrefix: /, backend: p}
-`;
+${loopbackServer("s", port, "p")}`;
     const created = await node.ctl(["object", "create"], objects);
     assert.equal(created.code, 0, created.stderr);
     const url = `http://127.0.0.1:${port}/`;
     await eventually("served", async () => (await request(url)).status === 401);
     const counted = () =>
       fetch(url, { headers: { "x-token": "t", connection: "close" } }).then((r) => r.text());
-    const listData = async () =>
-      JSON.parse((await node.ctl(["-o", "json", "wasm", "list-data", "p", "wasm"])).stdout);
+    const listData = () => wasmData(node);
 
     // Concurrent requests over new connections: both workers, several instances each (at
     // most 8 at once, so none finds every instance busy).
@@ -229,12 +228,7 @@ rules:
     assert.match(bad.stderr, /400: count: must be a string, number or boolean/);
 
     // A changed module is served after a reload; "denied" becomes "DENIED".
-    const changed = `${dir}/changed.wat`;
-    await Deno.writeTextFile(
-      changed,
-      (await Deno.readTextFile(WAT)).replace('denied")', 'DENIED")'),
-    );
-    await wat2wasm(changed, wasm);
+    await buildChangedModule(dir, wasm);
     assert.equal((await request(url)).body, "denied");
     const reload = await node.ctl(["wasm", "reload-code"]);
     assert.equal(reload.code, 0, reload.stderr);
@@ -288,8 +282,6 @@ ${loopbackServer("s", port, "p")}`;
       const status = await Promise.all(nodes.map((node) => node.localStatus("s")));
       return status.every((s) => s?.state === "running");
     });
-    const listData = async (node: typeof n1) =>
-      JSON.parse((await node.ctl(["-o", "json", "wasm", "list-data", "p", "wasm"])).stdout);
     const counted = async () => {
       const r = await fetch(`http://127.0.0.1:${port}/`, {
         headers: { "x-token": "t", connection: "close" },
@@ -304,16 +296,11 @@ ${loopbackServer("s", port, "p")}`;
     for (const node of nodes) {
       await eventually(
         `${node.name} lists the whole count`,
-        async () => (await listData(node)).count === `${total}`,
+        async () => (await wasmData(node)).count === `${total}`,
       );
     }
 
-    const changed = `${dir}/changed.wat`;
-    await Deno.writeTextFile(
-      changed,
-      (await Deno.readTextFile(WAT)).replace('denied")', 'DENIED")'),
-    );
-    await wat2wasm(changed, wasm);
+    await buildChangedModule(dir, wasm);
     assert.equal((await n2.ctl(["wasm", "reload-code"])).code, 0);
     await eventually("both nodes serve the new code", async () => {
       const bodies = await sendOnNewConnections(port, 10);
