@@ -161,6 +161,10 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     });
     const closeDataPlane = () => dataPlane.close();
     cleanups.unshift(closeDataPlane);
+    // Before anything runs, so startup is in the profiles too; stopped before the data planes
+    // close, as the workers must still be there to hand in their profiles.
+    const profiler = await startProfiler(options, dataPlane, [dataDir, logDir]);
+    cleanups.unshift(() => profiler.stop());
     const wasmData = new WasmDataSync({
       store,
       planes: dataPlane,
@@ -189,10 +193,6 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       log: logs.logger("members"),
     });
     cleanups.unshift(() => membership.stop());
-
-    const profiler = await startProfiler(options, dataPlane, [dataDir, logDir]);
-    // First among the cleanups: the workers must still be there to hand in their profiles.
-    cleanups.unshift(() => profiler.stop());
 
     const { hostname, port } = splitHostPort(options.apiAddr, "--api-addr");
     // The admin API's requests keep this isolate's heap from being trimmed
