@@ -44,7 +44,7 @@ async function serve(args: string[]): Promise<number> {
   try {
     // Loaded here so that `ctl` does not pay for the server's modules.
     const { startNode } = await import("./server/node.ts");
-    node = await startNode(command.options);
+    node = await startNode(command.options, { survivesUncaught: true });
   } catch (e) {
     console.error(`Error: ${(e as Error).message}`);
     return 1;

@@ -60,6 +60,12 @@ export interface Node {
 export interface StartNodeExtras {
   /** Filter kinds to register besides the built-in ones and plugins. */
   filters?: FilterKind<never>[];
+  /**
+   * Log an error nothing caught in this isolate and go on, rather than end
+   * the process (and every worker's traffic with it). For the executable;
+   * tests want their errors. @default {false}
+   */
+  survivesUncaught?: boolean;
 }
 
 /** Starts a node; throws with a clear message when it cannot start. */
@@ -97,6 +103,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     throw e;
   }
   const store = cluster.store;
+  if (extras.survivesUncaught) logUncaughtErrors(log);
   const cleanups: (() => unknown)[] = [
     // Closes the store, then stops the built-in etcd member: after everything else.
     () => cluster.close(),
@@ -244,6 +251,25 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     await runCleanups(cleanups, log);
     throw e;
   }
+}
+
+/**
+ * Logs what nothing caught in this isolate (a plugin's timer, a bug in a
+ * control-plane loop) and keeps the process serving: the data planes go on
+ * with what they run. A worker's own uncaught error ends that worker, which
+ * is replaced (see WorkerPlane).
+ */
+function logUncaughtErrors(log: { error(message: string): void }): void {
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    const error = event.error as Error | undefined;
+    log.error(`uncaught error, the node goes on: ${error?.stack ?? event.message}`);
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    const reason = event.reason as Error | undefined;
+    log.error(`unhandled promise rejection, the node goes on: ${reason?.stack ?? reason}`);
+  });
 }
 
 /** The node's profiler, already running the profiles the options ask for. */

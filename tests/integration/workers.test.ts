@@ -129,3 +129,37 @@ rules:
     await node.stop();
   }
 });
+
+Deno.test("an error nothing catches in the main isolate is logged and the node serves on", async () => {
+  const plugin = new URL("../fixtures/crash_filter.ts", import.meta.url).pathname;
+  // No workers: the data plane runs in the main isolate, with the admin API.
+  const node = await startNodeProcess({ args: ["--workers", "0", "--plugin", plugin] });
+  const port = freePort();
+  try {
+    const objects = `name: crash
+kind: Pipeline
+filters:
+- {name: c, kind: Crash}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+rules:
+- paths:
+  - {pathPrefix: /, backend: crash}
+`;
+    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    await eventually(
+      "served",
+      async () => (await request(`http://127.0.0.1:${port}/`)).status === 200,
+    );
+    await eventually("the error logged", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+      return /uncaught error, the node goes on: .*crash on purpose/.test(log);
+    });
+    assert.equal((await request(`http://127.0.0.1:${port}/`)).body, "crashing");
+    assert.equal((await node.ctl(["health"])).code, 0);
+  } finally {
+    assert.equal(await node.stop(), 0);
+  }
+});
