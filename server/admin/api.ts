@@ -79,6 +79,18 @@ const ROUTES: AdminRoute<AdminContext>[] = [
     pattern: "/metadata/objects/pipeline/filters/*/description",
     handler: filterDescription,
   },
+  {
+    method: "GET",
+    pattern: "/metadata/objects/pipeline/filters/*/schema",
+    handler: (_req, [kind], ctx) => {
+      filterKindOf(ctx, kind);
+      throw new ApiError(
+        501,
+        `no JSON schema for ${kind}: specs are checked by code, and a bad one is refused ` +
+          "with every problem named; see GET .../description and .../results",
+      );
+    },
+  },
   ...CUSTOM_DATA_ROUTES,
   ...MQTT_ROUTES,
   ...PROFILE_ROUTES,

@@ -75,6 +75,11 @@ Deno.test("objects: create, get, list, update, delete with the right statuses", 
     ]);
     const results = await request(`${api}/metadata/objects/pipeline/filters/Proxy/results`);
     assert.match(results.body, /serverError/);
+    const schema = await request(`${api}/metadata/objects/pipeline/filters/Proxy/schema`);
+    assert.equal(schema.status, 501);
+    assert.match(schema.body, /no JSON schema for Proxy: specs are checked by code/);
+    const unknown = await request(`${api}/metadata/objects/pipeline/filters/Nope/schema`);
+    assert.equal(unknown.status, 404);
     const v1 = await request(`http://${node.apiAddr}/apis/v1/objects/p1`);
     assert.equal(v1.status, 200);
 
