@@ -5,8 +5,6 @@
  * @module
  */
 
-import { decodeBase64 } from "./base64.ts";
-
 const decoder = new TextDecoder();
 
 /** Decodes a PEM value given raw or base64-encoded (base64 tried first, like Easegress). */
@@ -14,7 +12,7 @@ export function decodePem(value: string): string {
   const trimmed = value.trim();
   if (trimmed.startsWith("-----BEGIN")) return trimmed + "\n";
   try {
-    const bytes = decodeBase64(trimmed.replace(/\s+/g, ""));
+    const bytes = Uint8Array.fromBase64(trimmed.replace(/\s+/g, ""));
     const text = decoder.decode(bytes).trim();
     if (text.startsWith("-----BEGIN")) return text + "\n";
   } catch { /* not base64: fall through */ }

@@ -15,7 +15,6 @@
  * @module
  */
 
-import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { BodyTooLargeError, type Context, HttpResponse, readAll } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { goHeader } from "./builder_data.ts";
@@ -54,13 +53,13 @@ function validate(raw: Record<string, unknown>): RemoteFilterSpec {
 
 /** Go's JSON for a byte slice: base64, or null for none. */
 function base64(bytes: Uint8Array | null): string | null {
-  return bytes === null ? null : encodeBase64(bytes);
+  return bytes === null ? null : bytes.toBase64();
 }
 
 function fromBase64(text: unknown, field: string): Uint8Array | null {
   if (text === null || text === undefined) return null;
   if (typeof text !== "string") throw new TypeError(`${field} is not a base64 string`);
-  return decodeBase64(text);
+  return Uint8Array.fromBase64(text);
 }
 
 /** The header map of a reply: name to a list of values. */

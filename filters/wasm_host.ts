@@ -25,7 +25,6 @@
  * @module
  */
 
-import { decodeBase64 } from "./base64.ts";
 import { type Context, HttpResponse } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
 import { parseDuration, SpecReader } from "./spec.ts";
@@ -62,7 +61,7 @@ function isWasm(bytes: Uint8Array): boolean {
 /** The module bytes of `code` when it is base64, else undefined. */
 function inlineModule(code: string): Uint8Array | undefined {
   try {
-    const bytes = decodeBase64(code.replace(/\s+/g, ""));
+    const bytes = Uint8Array.fromBase64(code.replace(/\s+/g, ""));
     return isWasm(bytes) ? bytes : undefined;
   } catch {
     return undefined;

@@ -7,7 +7,6 @@
  * @module
  */
 
-import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { goHeader } from "./builder_data.ts";
 import { type Context, HttpResponse, type Message } from "./context.ts";
 import { toHeaderValue } from "./header_adapt.ts";
@@ -172,10 +171,10 @@ function hostFunctions(
     },
     host_cluster_get_binary: (addr: number) => {
       const value = data.get(str(addr));
-      return mem().writeData(value === undefined ? new Uint8Array() : decodeBase64(value));
+      return mem().writeData(value === undefined ? new Uint8Array() : Uint8Array.fromBase64(value));
     },
     host_cluster_put_binary: (key: number, value: number) =>
-      data.put(str(key), encodeBase64(mem().readData(value))),
+      data.put(str(key), mem().readData(value).toBase64()),
     host_cluster_get_string: (addr: number) => out(data.get(str(addr)) ?? ""),
     host_cluster_put_string: (key: number, value: number) => data.put(str(key), str(value)),
     host_cluster_get_integer: (addr: number) => integerOf(data.get(str(addr))),

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { encodeBase64 } from "../base64.ts";
 import { structFields } from "./fmt.ts";
 import { formatFloat } from "./strconv.ts";
 import { formatTime } from "./gotime.ts";
@@ -125,7 +124,7 @@ export function marshalJSON(v: unknown, options: MarshalOptions = {}): string {
     }
     seen.add(obj);
     try {
-      if (x instanceof Uint8Array) return '"' + encodeBase64(x) + '"';
+      if (x instanceof Uint8Array) return '"' + x.toBase64() + '"';
       if (Array.isArray(x)) {
         if (x.length === 0) return goTypeOf(x)?.isNil ? "null" : "[]";
         return "[" + x.map((e) => nl + enc(e === undefined ? null : e, depth + 1)).join(",") +

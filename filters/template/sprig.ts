@@ -10,7 +10,6 @@
  * @module
  */
 
-import { encodeBase64 } from "../base64.ts";
 import { createHash, randomUUID } from "node:crypto";
 import { formatValue, sprintf } from "./fmt.ts";
 import { goFunc, type GoFunction, type ParamType } from "./functions.ts";
@@ -655,7 +654,7 @@ export function sprigFunctions(): Record<string, GoFunction> {
     isAbs: goFunc([S], (p: string) => p.startsWith("/")),
 
     // encodings
-    b64enc: goFunc([S], (v: string) => encodeBase64(utf8(v))),
+    b64enc: goFunc([S], (v: string) => utf8(v).toBase64()),
     b64dec: goFunc([S], b64decode),
     b32enc: goFunc([S], b32encode),
     b32dec: goFunc([S], b32decode),

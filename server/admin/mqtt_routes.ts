@@ -8,7 +8,6 @@
  */
 
 import { keys, type Store } from "../../cluster/store.ts";
-import { decodeBase64, encodeBase64 } from "../../filters/base64.ts";
 import { isPlainObject } from "../../filters/spec.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import { topicFilterProblem } from "../mqtt/topic_filter.ts";
@@ -72,7 +71,7 @@ async function publish(req: Request, [name]: string[], ctx: MqttRouteContext) {
   if (typeof payload !== "string") throw new ApiError(400, "payload must be a string");
   let bytes: Uint8Array;
   try {
-    bytes = base64 === true ? decodeBase64(payload) : new TextEncoder().encode(payload);
+    bytes = base64 === true ? Uint8Array.fromBase64(payload) : new TextEncoder().encode(payload);
   } catch {
     throw new ApiError(400, "payload is not base64");
   }
@@ -84,7 +83,7 @@ async function publish(req: Request, [name]: string[], ctx: MqttRouteContext) {
     action: "publish",
     topic,
     qos: qos === 0 ? 0 : 1,
-    payloadBase64: encodeBase64(bytes),
+    payloadBase64: bytes.toBase64(),
   });
   return new Response(null, { status: 200 });
 }

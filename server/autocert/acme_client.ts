@@ -7,7 +7,6 @@
  * @module
  */
 
-import { encodeBase64 } from "../../filters/base64.ts";
 import { certificateRequest } from "./csr.ts";
 
 /** A problem document (RFC 7807) an ACME server answered with. */
@@ -268,6 +267,6 @@ function problem(doc: { type?: string; detail?: string } | undefined, fallback: 
 
 /** DER bytes as PEM text with the given label. */
 export function pem(label: string, der: Uint8Array): string {
-  const lines = encodeBase64(der).match(/.{1,64}/g) ?? [];
+  const lines = der.toBase64().match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }

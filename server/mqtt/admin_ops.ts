@@ -5,7 +5,6 @@
  * @module
  */
 
-import { decodeBase64 } from "../../filters/base64.ts";
 import type { MQTTProxy } from "./proxy.ts";
 
 /** One admin request for an MQTTProxy. */
@@ -22,7 +21,7 @@ export function runMqttAdmin(proxy: MQTTProxy, request: MqttAdminRequest): unkno
         delivered: proxy.publish({
           topic: request.topic,
           qos: request.qos,
-          payload: decodeBase64(request.payloadBase64),
+          payload: Uint8Array.fromBase64(request.payloadBase64),
         }),
       };
     case "sessions":

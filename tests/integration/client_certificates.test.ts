@@ -7,7 +7,6 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeBase64 } from "../../filters/base64.ts";
 import { assertRefused, eventually, freePort, startNodeProcess } from "./helpers.ts";
 import { makeCertificates } from "./tls_certificates.ts";
 
@@ -32,7 +31,7 @@ Deno.test("caCertBase64: clients need a certificate the CA signed; CertExtractor
   });
   const node = await startNodeProcess({ args: ["--workers", "2"] });
   const port = freePort();
-  const b64 = async (file: string) => encodeBase64(await Deno.readFile(`${dir}/${file}`));
+  const b64 = async (file: string) => (await Deno.readFile(`${dir}/${file}`)).toBase64();
   try {
     const objects = `kind: Pipeline
 name: p

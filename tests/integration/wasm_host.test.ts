@@ -9,7 +9,6 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeBase64 } from "../../filters/base64.ts";
 import { assertRefused, eventually, freePort, request, startNodeProcess } from "./helpers.ts";
 import { TestEtcdCluster } from "./cluster/etcd_fixture.ts";
 import { loopbackServer, sendOnNewConnections, startNodes } from "./cluster_helpers.ts";
@@ -68,7 +67,7 @@ filters:
   try {
     const objects = [
       pipeline("from-file", wasm),
-      pipeline("from-base64", encodeBase64(await Deno.readFile(wasm))),
+      pipeline("from-base64", (await Deno.readFile(wasm)).toBase64()),
       `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n- paths:\n` +
       "  - {pathPrefix: /file, backend: from-file}\n  - {pathPrefix: /b64, backend: from-base64}\n",
     ].join("---\n");

@@ -7,11 +7,10 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeBase64 } from "../../../filters/base64.ts";
 import { eventually, freePort, request, startNodeProcess } from "../helpers.ts";
 import { makeCertificates } from "../tls_certificates.ts";
 
-const b64 = async (path: string) => encodeBase64(await Deno.readFile(path));
+const b64 = async (path: string) => (await Deno.readFile(path)).toBase64();
 
 Deno.test("Proxy mtls: the upstream gets the client certificate; without it, or with a foreign root, no connection", async () => {
   const dir = await Deno.makeTempDir({ prefix: "eg-mtls-" });
