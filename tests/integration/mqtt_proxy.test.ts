@@ -69,6 +69,23 @@ function subscribe(port: number, id: string, topic: string, extra: string[] = []
   };
 }
 
+/** Creates the MQTTProxy "mq" on `port` (no rules). */
+async function createProxy(node: NodeProcess, port: number): Promise<void> {
+  const created = await node.ctl(
+    ["object", "create"],
+    `kind: MQTTProxy\nname: mq\nport: ${port}\n`,
+  );
+  assert.equal(created.code, 0, created.stderr);
+}
+
+/** Resolves once the proxy on `port` takes connections. */
+function proxyListening(port: number): Promise<void> {
+  return eventually("the proxy listening", async () => {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return true;
+  });
+}
+
 async function httpPublish(node: NodeProcess, name: string, body: unknown): Promise<number> {
   const r = await fetch(`http://${node.apiAddr}/apis/v2/mqttproxy/${name}/topics/publish`, {
     method: "POST",
@@ -231,15 +248,8 @@ Deno.test("MQTTProxy: a session kept with CleanSession 0 gets what was published
   const node = await startNodeProcess({ args: ["--workers", "1"] });
   const port = freePort();
   try {
-    const created = await node.ctl(
-      ["object", "create"],
-      `kind: MQTTProxy\nname: mq\nport: ${port}\n`,
-    );
-    assert.equal(created.code, 0, created.stderr);
-    await eventually("the proxy listening", async () => {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return true;
-    });
+    await createProxy(node, port);
+    await proxyListening(port);
     // -c: CleanSession 0; -C 1: leave after the first message.
     const first = subscribe(port, "keeper", "news/#", ["-c", "-W", "5"]);
     await eventually("subscribed", async () => (await sessions(node)).length === 1);
@@ -297,11 +307,7 @@ Deno.test("MQTTProxy: a connection that sends no CONNECT is closed after 10 s", 
   const node = await startNodeProcess({ args: ["--workers", "1"] });
   const port = freePort();
   try {
-    const created = await node.ctl(
-      ["object", "create"],
-      `kind: MQTTProxy\nname: mq\nport: ${port}\n`,
-    );
-    assert.equal(created.code, 0, created.stderr);
+    await createProxy(node, port);
     let conn: Deno.Conn | undefined;
     await eventually("the proxy listening", async () => {
       conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -322,25 +328,16 @@ Deno.test("MQTTProxy: a persistent session's subscriptions outlive a restart; a 
   const node = await startNodeProcess({ args: ["--workers", "1"] });
   const port = freePort();
   let restarted: NodeProcess | undefined;
-  const listening = () =>
-    eventually("the proxy listening", async () => {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return true;
-    });
   try {
-    const created = await node.ctl(
-      ["object", "create"],
-      `kind: MQTTProxy\nname: mq\nport: ${port}\n`,
-    );
-    assert.equal(created.code, 0, created.stderr);
-    await listening();
+    await createProxy(node, port);
+    await proxyListening(port);
     const first = subscribe(port, "keeper", "news/#", ["-c", "-W", "5"]);
     await eventually("subscribed", async () => (await sessions(node)).length === 1);
     await first.stop();
     await node.stop();
 
     restarted = await startNodeProcess({ homeDir: node.homeDir, args: ["--workers", "1"] });
-    await listening();
+    await proxyListening(port);
     // Back with CleanSession 0 and another subscription: news/# came back from the store.
     const back = subscribe(port, "keeper", "other/topic", ["-c", "-C", "1", "-W", "5"]);
     await eventually("both subscriptions", async () => (await sessions(restarted!)).length === 2);
@@ -361,7 +358,7 @@ Deno.test("MQTTProxy: a persistent session's subscriptions outlive a restart; a 
     await clean.stop();
     await restarted.stop();
     restarted = await startNodeProcess({ homeDir: node.homeDir, args: ["--workers", "1"] });
-    await listening();
+    await proxyListening(port);
     const again = subscribe(port, "keeper", "other/topic", ["-c", "-W", "5"]);
     await eventually("subscribed again", async () => (await sessions(restarted!)).length === 1);
     assert.deepEqual((await sessions(restarted)).map((s) => s.topic), ["other/topic"]);

@@ -28,6 +28,14 @@ async function buildChangedModule(dir: string, wasm: string): Promise<void> {
   await wat2wasm(changed, wasm);
 }
 
+/** Builds `wat` into a new temporary dir (removed by the test); returns the dir and module path. */
+async function buildModule(wat: string): Promise<{ dir: string; wasm: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "eg-wasm-" });
+  const wasm = `${dir}/${wat.slice(wat.lastIndexOf("/") + 1, -".wat".length)}.wasm`;
+  await wat2wasm(wat, wasm);
+  return { dir, wasm };
+}
+
 async function wat2wasm(wat: string, out: string): Promise<void> {
   const built = await new Deno.Command("wat2wasm", { args: [wat, "-o", out], stderr: "piped" })
     .output();
@@ -35,9 +43,7 @@ async function wat2wasm(wat: string, out: string): Promise<void> {
 }
 
 Deno.test("WasmHost: a module on Easegress's ABI gates, rewrites and counts requests", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "eg-wasm-" });
-  const wasm = `${dir}/token_gate.wasm`;
-  await wat2wasm(WAT, wasm);
+  const { dir, wasm } = await buildModule(WAT);
   const seen: Record<string, string | null>[] = [];
   const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     seen.push({ from: req.headers.get("x-from-wasm"), count: req.headers.get("x-count") });
@@ -118,9 +124,7 @@ filters:
 });
 
 Deno.test("WasmHost: a call past its timeout ends its instance; all instances busy is outOfVM", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "eg-wasm-" });
-  const wasm = `${dir}/loop.wasm`;
-  await wat2wasm(LOOP_WAT, wasm);
+  const { dir, wasm } = await buildModule(LOOP_WAT);
   const node = await startNodeProcess({ args: ["--workers", "1"] });
   const port = freePort();
   try {
@@ -164,9 +168,7 @@ ${loopbackServer("s", port, "p")}`;
 });
 
 Deno.test("WasmHost: shared data is one for every instance and worker; ctl wasm reads, sets, clears it and reloads code", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "eg-wasm-" });
-  const wasm = `${dir}/token_gate.wasm`;
-  await wat2wasm(WAT, wasm);
+  const { dir, wasm } = await buildModule(WAT);
   const counts: number[] = [];
   const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     counts.push(Number(req.headers.get("x-count")));
@@ -242,9 +244,7 @@ ${loopbackServer("s", port, "p")}`;
 });
 
 Deno.test("WasmHost: two nodes on etcd count into one shared counter and reload together", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "eg-wasm-" });
-  const wasm = `${dir}/token_gate.wasm`;
-  await wat2wasm(WAT, wasm);
+  const { dir, wasm } = await buildModule(WAT);
   const etcd = await TestEtcdCluster.start(1);
   const common = [
     "--cluster-name",

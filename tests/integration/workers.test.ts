@@ -3,6 +3,9 @@
 import assert from "node:assert/strict";
 import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
 
+/** A plugin whose filter throws from a timer, where nothing catches it. */
+const CRASH_PLUGIN = new URL("../fixtures/crash_filter.ts", import.meta.url).pathname;
+
 Deno.test("workers: two data-plane isolates share a port and report one merged status", async () => {
   const node = await startNodeProcess({ args: ["--workers", "2"] });
   const port = freePort();
@@ -83,8 +86,7 @@ filters:
 });
 
 Deno.test("workers: a worker that crashes is replaced and serves again with the same objects", async () => {
-  const plugin = new URL("../fixtures/crash_filter.ts", import.meta.url).pathname;
-  const node = await startNodeProcess({ args: ["--workers", "2", "--plugin", plugin] });
+  const node = await startNodeProcess({ args: ["--workers", "2", "--plugin", CRASH_PLUGIN] });
   const port = freePort();
   try {
     const objects = `name: ok
@@ -131,9 +133,8 @@ rules:
 });
 
 Deno.test("an error nothing catches in the main isolate is logged and the node serves on", async () => {
-  const plugin = new URL("../fixtures/crash_filter.ts", import.meta.url).pathname;
   // No workers: the data plane runs in the main isolate, with the admin API.
-  const node = await startNodeProcess({ args: ["--workers", "0", "--plugin", plugin] });
+  const node = await startNodeProcess({ args: ["--workers", "0", "--plugin", CRASH_PLUGIN] });
   const port = freePort();
   try {
     const objects = `name: crash
