@@ -17,6 +17,8 @@ interface UserEntry {
   readonly secret: string;
   /** "plain" for a plain-text password, else whether its hash is slow to check. */
   readonly check: "plain" | "fast" | "slow";
+  /** A plain password's own proof (see `#proof`), made once when the entry is. */
+  readonly plainProof?: Uint8Array;
   /** Proof of the last password that matched a slow hash, see `#proof`. */
   verified?: string;
 }
@@ -35,7 +37,10 @@ export class PasswordBook {
       const check = scheme === undefined ? "plain" : isSlowScheme(scheme) ? "slow" : "fast";
       // A user whose hash did not change keeps the proof of the password that matched it.
       const old = this.#users.get(user);
-      next.set(user, old?.secret === secret ? old : { secret, check });
+      if (old?.secret === secret) next.set(user, old);
+      else if (check === "plain") {
+        next.set(user, { secret, check, plainProof: encoder.encode(this.#proof(secret)) });
+      } else next.set(user, { secret, check });
     }
     this.#users = next;
   }
@@ -55,10 +60,7 @@ export class PasswordBook {
     if (!entry) return false;
     if (entry.check === "plain") {
       // Equal-length digests: the comparison takes as long whatever the password.
-      return timingSafeEqual(
-        encoder.encode(this.#proof(password)),
-        encoder.encode(this.#proof(entry.secret)),
-      );
+      return timingSafeEqual(encoder.encode(this.#proof(password)), entry.plainProof!);
     }
     if (entry.check === "fast") return await verifyPassword(password, entry.secret);
     const proof = this.#proof(password);
