@@ -12,6 +12,7 @@ import { Buffer } from "node:buffer";
 import type { MqttPacketType } from "../../filters/mqtt_context.ts";
 import type { MqttSession, OutboundMessage, PendingMessage } from "./session.ts";
 import { topicFilterProblem } from "./topic_filter.ts";
+import { formatAddr } from "../httpserver/client.ts";
 
 /** What a connection asks of its MQTTProxy. */
 export interface ConnectionHost {
@@ -66,10 +67,7 @@ export class MqttConnection {
   constructor(socket: Deno.Conn, host: ConnectionHost) {
     this.#socket = socket;
     this.#host = host;
-    const addr = socket.remoteAddr as Deno.NetAddr;
-    this.remoteAddr = addr.hostname.includes(":")
-      ? `[${addr.hostname}]:${addr.port}`
-      : `${addr.hostname}:${addr.port}`;
+    this.remoteAddr = formatAddr(socket.remoteAddr as Deno.NetAddr);
   }
 
   /** Reads and handles packets until the connection ends. */
