@@ -359,16 +359,18 @@ export class DataPlane {
   async close(): Promise<void> {
     this.#unwatchHeap?.();
     this.#unwatchHeap = undefined;
-    await Promise.all([...this.#servers.values()].map((s) => s.close()));
-    this.#servers.clear();
-    await Promise.all([...this.#webSockets.values()].map((s) => s.close()));
-    this.#webSockets.clear();
-    await Promise.all([...this.#mqttProxies.values()].map((s) => s.close()));
-    this.#mqttProxies.clear();
-    await Promise.all([...this.#globalFilters.values()].map((g) => g.close()));
-    this.#globalFilters.clear();
-    await Promise.all([...this.#pipelines.values()].map((p) => p.close()));
-    this.#pipelines.clear();
+    // Listeners first, then what they route to, as in apply.
+    const kinds: Map<string, { close(): Promise<void> }>[] = [
+      this.#servers,
+      this.#webSockets,
+      this.#mqttProxies,
+      this.#globalFilters,
+      this.#pipelines,
+    ];
+    for (const running of kinds) {
+      await Promise.all([...running.values()].map((object) => object.close()));
+      running.clear();
+    }
     this.#specs.clear();
     this.#wasm.close();
   }
