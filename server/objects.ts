@@ -6,6 +6,7 @@
  */
 
 import type { FilterRegistry } from "../filters/filter.ts";
+import { keys, type Store } from "../cluster/store.ts";
 import { type AutoCertManagerSpec, readAutoCertManagerSpec } from "./autocert/spec.ts";
 import { type MQTTProxySpec, readMQTTProxySpec } from "./mqtt/spec.ts";
 import {
@@ -94,4 +95,13 @@ export function validateObject(raw: unknown, filters: FilterRegistry): ObjectSpe
   if (spec) r.finish();
   r.throwIfProblems();
   return spec!;
+}
+
+/** The stored spec of object `name` (as the admin API wrote it), or undefined. */
+export async function readStoredObject(
+  store: Store,
+  name: string,
+): Promise<ObjectSpec | undefined> {
+  const kv = await store.get(keys.object(name));
+  return kv ? JSON.parse(kv.value) as ObjectSpec : undefined;
 }

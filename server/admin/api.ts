@@ -18,7 +18,7 @@ import { PROFILE_ROUTES } from "./profile_routes.ts";
 import { WASM_ROUTES } from "./wasm_routes.ts";
 import type { NodeProfiler } from "../profiling/node_profiler.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
-import { canonicalKind, OBJECT_KINDS, validateObject } from "../objects.ts";
+import { canonicalKind, OBJECT_KINDS, readStoredObject, validateObject } from "../objects.ts";
 import { VERSION } from "../version.ts";
 import { bumpConfigVersion, readConfigVersion } from "./config_version.ts";
 
@@ -202,9 +202,9 @@ function byName(a: { name: string }, b: { name: string }): number {
 }
 
 async function getObject(req: Request, [name]: string[], ctx: AdminContext): Promise<Response> {
-  const kv = await ctx.store.get(keys.object(name));
-  if (!kv) throw new ApiError(404, `not found: ${name}`);
-  return reply(req, JSON.parse(kv.value));
+  const spec = await readStoredObject(ctx.store, name);
+  if (!spec) throw new ApiError(404, `not found: ${name}`);
+  return reply(req, spec);
 }
 
 async function updateObject(req: Request, [name]: string[], ctx: AdminContext): Promise<Response> {

@@ -7,10 +7,11 @@
  * @module
  */
 
-import { keys, type Store } from "../../cluster/store.ts";
+import type { Store } from "../../cluster/store.ts";
 import { isPlainObject } from "../../filters/spec.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import { topicFilterProblem } from "../mqtt/topic_filter.ts";
+import { readStoredObject } from "../objects.ts";
 import { type AdminRoute, ApiError, readDocument, reply } from "./replies.ts";
 
 /** What the routes need. */
@@ -30,8 +31,7 @@ export const MQTT_ROUTES: AdminRoute<MqttRouteContext>[] = [
 ];
 
 async function requireProxy(ctx: MqttRouteContext, name: string): Promise<void> {
-  const kv = await ctx.store.get(keys.object(name));
-  if (!kv || JSON.parse(kv.value).kind !== "MQTTProxy") {
+  if ((await readStoredObject(ctx.store, name))?.kind !== "MQTTProxy") {
     throw new ApiError(404, `no MQTTProxy named ${name}`);
   }
 }

@@ -10,6 +10,7 @@
 import { keys, type Store } from "../../cluster/store.ts";
 import { isPlainObject } from "../../filters/spec.ts";
 import { type AdminRoute, ApiError, readDocument, reply } from "./replies.ts";
+import { readStoredObject } from "../objects.ts";
 
 /** What the routes need. */
 export interface WasmRouteContext {
@@ -35,12 +36,9 @@ async function postReload(_req: Request, _p: string[], ctx: WasmRouteContext): P
 
 /** Refuses (404) unless Pipeline `pipeline` has a WasmHost filter called `filter`. */
 async function requireWasmHost(ctx: WasmRouteContext, pipeline: string, filter: string) {
-  const kv = await ctx.store.get(keys.object(pipeline));
-  const spec = kv ? JSON.parse(kv.value) : undefined;
-  const found = spec?.kind === "Pipeline" && Array.isArray(spec.filters) &&
-    spec.filters.some((f: { name?: string; kind?: string }) =>
-      f.name === filter && f.kind === "WasmHost"
-    );
+  const spec = await readStoredObject(ctx.store, pipeline);
+  const found = spec?.kind === "Pipeline" &&
+    spec.filters.some((f) => f.name === filter && f.kind === "WasmHost");
   if (!found) throw new ApiError(404, `no WasmHost filter ${filter} in a Pipeline ${pipeline}`);
   return keys.wasmData(pipeline, filter);
 }
