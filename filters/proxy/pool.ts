@@ -63,6 +63,8 @@ export class ServerPool {
   readonly matches: RequestMatcher | undefined;
   #servers: Server[];
   #pick: Picker;
+  /** The servers' URLs, space-separated: an unchanged registry listing costs nothing. */
+  #serverList: string | undefined;
   /** Stops following the service registry, for a pool with `serviceName`. */
   readonly #unwatch: (() => void) | undefined;
   /** The running attempts' deadlines when the pool has a timeout. */
@@ -127,8 +129,6 @@ export class ServerPool {
     this.#servers = servers.map((s) => parseServer(s, transports));
     this.#pick = createPicker(this.spec.loadBalance, servers.map((s) => s.weight ?? 0));
   }
-
-  #serverList: string | undefined;
 
   /** The URLs of the servers requests go to now. */
   get serverURLs(): string[] {
