@@ -12,6 +12,7 @@
  */
 
 import { keys, type Store } from "./store.ts";
+import { sleep } from "../filters/sleep.ts";
 
 /** The document a member's heartbeat writes to `/status/members/<name>`. */
 export interface MemberStatus {
@@ -263,22 +264,6 @@ async function runPeriodically(task: () => Promise<void>, options: PeriodicOptio
     if (!await sleep(delay, signal)) break;
     await runTask();
   }
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** RFC 3339 in UTC with whole seconds, as Go's time.RFC3339 prints it. */

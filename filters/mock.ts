@@ -13,6 +13,7 @@ import { headerNameProblem, readHeaderMap, toHeaderValue } from "./header_adapt.
 import { HeaderFields } from "./header_fields.ts";
 import { parseDuration, SpecReader } from "./spec.ts";
 import { readStringMatcher, StringMatcher, type StringMatcherSpec } from "./string_matcher.ts";
+import { sleep } from "./sleep.ts";
 
 /** Which requests a rule answers. */
 export interface MockMatchSpec {
@@ -161,22 +162,6 @@ class CompiledRule {
   respond(): HttpResponse {
     return new HttpResponse(this.#code, this.#responseHeaders, this.#body);
   }
-}
-
-/** Waits `ms`, or less when `signal` aborts first. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 async function delayed(ms: number, signal: AbortSignal): Promise<string> {

@@ -8,6 +8,7 @@
  */
 
 import { parseDuration, SpecReader } from "../spec.ts";
+import { sleep } from "../sleep.ts";
 
 /** The policy kinds a pipeline may declare. */
 export const POLICY_KINDS = ["Retry", "CircuitBreaker"] as const;
@@ -212,19 +213,6 @@ export class Retry {
       beforeRetry();
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
 }
 
 /** Circuit breaker states. */

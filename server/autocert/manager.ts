@@ -16,6 +16,7 @@ import { AcmeClient, type ChallengePublisher } from "./acme_client.ts";
 import type { AutoCertManagerSpec } from "./spec.ts";
 import { autoCertKeys, type StoredCertificate } from "./state.ts";
 import { errorText } from "../error_text.ts";
+import { sleep } from "../../filters/sleep.ts";
 
 /** What the manager needs from its node. */
 export interface AutoCertEnv {
@@ -54,7 +55,6 @@ export class AutoCertController {
   #done: Promise<void> = Promise.resolve();
   #domains = new Map<string, DomainStatus>();
   #leading = false;
-  #wake: (() => void) | undefined;
 
   constructor(env: AutoCertEnv) {
     this.#env = env;
@@ -102,7 +102,6 @@ export class AutoCertController {
   #stop(): void {
     this.#run?.abort();
     this.#run = undefined;
-    this.#wake?.();
   }
 
   async #lead(spec: AutoCertManagerSpec, signal: AbortSignal): Promise<void> {
@@ -113,7 +112,7 @@ export class AutoCertController {
       } catch (e) {
         if (signal.aborted) return;
         this.#env.log.warn(`autocert: cannot campaign: ${(e as Error).message}`);
-        await this.#sleep(5_000, signal);
+        await sleep(5_000, signal);
         continue;
       }
       const stop = () => leadership.resign();
@@ -179,7 +178,7 @@ export class AutoCertController {
         nextCheck = Date.now() + retryMs;
         retryMs = Math.min(retryMs * 2, CHECK_MS);
       } else retryMs = FIRST_RETRY_MS;
-      await this.#sleep(Math.max(1_000, nextCheck - Date.now()), signal);
+      await sleep(Math.max(1_000, nextCheck - Date.now()), signal);
     }
   }
 
@@ -234,20 +233,6 @@ export class AutoCertController {
         await env.store.delete(autoCertKeys.challenge(token));
       },
     };
-  }
-
-  #sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-      signal.addEventListener("abort", done, { once: true });
-    });
   }
 }
 
