@@ -37,3 +37,8 @@ function parseIPv6(text: string): { v6: boolean; bits: bigint } | undefined {
   }
   return { v6: true, bits };
 }
+
+/** `host:port`, with an IPv6 address in brackets (as Go's net.JoinHostPort writes it). */
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { joinHostPort } from "./ip_address.ts";
+
 /** One instance of a service, as Easegress's ServiceInstanceSpec. */
 export interface ServiceInstance {
   serviceName: string;
@@ -48,6 +50,5 @@ export class ServiceDirectory {
 
 /** An instance's URL, as a pool server's: `scheme://address:port`. */
 export function instanceURL(instance: ServiceInstance): string {
-  const host = instance.address.includes(":") ? `[${instance.address}]` : instance.address;
-  return `${instance.scheme || "http"}://${host}:${instance.port}`;
+  return `${instance.scheme || "http"}://${joinHostPort(instance.address, instance.port)}`;
 }

@@ -10,6 +10,7 @@ import type { AbortWatch } from "../../filters/abort_watch.ts";
 import type { ClientInfo } from "../../filters/context.ts";
 import type { PeerCertificate } from "../../filters/peer_certificate.ts";
 import { isPublicIP } from "./ipfilter.ts";
+import { joinHostPort } from "../../filters/ip_address.ts";
 
 /** Where a {@linkcode PeerClient} reads connection facts from. */
 export interface PeerSource {
@@ -84,8 +85,7 @@ export class PeerClient implements ClientInfo {
 
 /** "ip:port", or "[ip]:port" for an IPv6 address (as Go's RemoteAddr). */
 export function formatAddr(addr: Deno.NetAddr): string {
-  const host = addr.hostname;
-  return host.includes(":") ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
+  return joinHostPort(addr.hostname, addr.port);
 }
 
 /** The client's IP: first public X-Forwarded-For entry, else X-Real-Ip, else the peer. */

@@ -21,6 +21,7 @@ import type {
 import { parseDuration } from "../../filters/spec.ts";
 import { ZooKeeperClient } from "./zookeeper_client.ts";
 import { errorText } from "../error_text.ts";
+import { joinHostPort } from "../../filters/ip_address.ts";
 import type { Etcd3 } from "etcd3";
 
 /** Lists a registry's instances; throws naming what failed. */
@@ -151,8 +152,7 @@ export function eurekaInstances(doc: unknown): ServiceInstance[] {
 async function listNacos(spec: NacosRegistrySpec): Promise<ServiceInstance[]> {
   let lastError: Error | undefined;
   for (const server of spec.servers) {
-    const host = server.ipAddr.includes(":") ? `[${server.ipAddr}]` : server.ipAddr;
-    const base = `${server.scheme}://${host}:${server.port}${
+    const base = `${server.scheme}://${joinHostPort(server.ipAddr, server.port)}${
       server.contextPath.replace(/\/+$/, "")
     }/v1`;
     try {
