@@ -34,17 +34,12 @@ export function parseObjectDocuments(text: string, source: string): ObjectDocume
   const problems: string[] = [];
   parseAllDocuments(text).forEach((doc, position) => {
     const index = position + 1;
-    if (doc.errors.length > 0) {
-      problems.push(`document ${index}: invalid YAML: ${firstLine(doc.errors[0].message)}`);
+    const read = documentValue(doc);
+    if ("problem" in read) {
+      problems.push(`document ${index}: ${read.problem}`);
       return;
     }
-    let value: unknown;
-    try {
-      value = doc.toJS();
-    } catch (error) {
-      problems.push(`document ${index}: invalid YAML: ${firstLine(String(error))}`);
-      return;
-    }
+    const value = read.value;
     // An empty document (a trailing "---", only comments) reads as null: nothing to send.
     if (value === null) return;
     if (typeof value !== "object" || Array.isArray(value)) {
@@ -68,6 +63,20 @@ export function parseObjectDocuments(text: string, source: string): ObjectDocume
   }
   if (objects.length === 0) throw new CtlError(`no objects found in ${source}`);
   return objects;
+}
+
+type ParsedDocument = ReturnType<typeof parseAllDocuments>[number];
+
+/** A document's plain value (aliases resolved), or what is wrong with its YAML. */
+function documentValue(doc: ParsedDocument): { value: unknown } | { problem: string } {
+  if (doc.errors.length > 0) {
+    return { problem: `invalid YAML: ${firstLine(doc.errors[0].message)}` };
+  }
+  try {
+    return { value: doc.toJS() };
+  } catch (error) {
+    return { problem: `invalid YAML: ${firstLine(String(error))}` };
+  }
 }
 
 function checkField(spec: Record<string, unknown>, field: "name" | "kind"): string | undefined {
@@ -103,16 +112,9 @@ export function parseDataDocument(text: string, source: string): Record<string, 
   if (docs.length !== 1) {
     throw new CtlError(`${source} must hold one YAML document, found ${docs.length}`);
   }
-  const [doc] = docs;
-  if (doc.errors.length) {
-    throw new CtlError(`${source}: invalid YAML: ${firstLine(doc.errors[0].message)}`);
-  }
-  let value: unknown;
-  try {
-    value = doc.toJS();
-  } catch (error) {
-    throw new CtlError(`${source}: invalid YAML: ${firstLine(String(error))}`);
-  }
+  const read = documentValue(docs[0]);
+  if ("problem" in read) throw new CtlError(`${source}: ${read.problem}`);
+  const value = read.value;
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new CtlError(`${source} must be a map, got ${describe(value)}`);
   }
