@@ -63,8 +63,10 @@ export class ServerPool {
   readonly matches: RequestMatcher | undefined;
   #servers: Server[];
   #pick: Picker;
-  /** The servers' URLs, space-separated: an unchanged registry listing costs nothing. */
-  #serverList: string | undefined;
+  /** The servers' URLs. */
+  #serverURLs: string[] = [];
+  /** The servers' URLs and weights: an unchanged registry listing costs nothing. */
+  #serverListKey: string | undefined;
   /** Stops following the service registry, for a pool with `serviceName`. */
   readonly #unwatch: (() => void) | undefined;
   /** The running attempts' deadlines when the pool has a timeout. */
@@ -123,16 +125,18 @@ export class ServerPool {
 
   /** Sends to `servers` from now on (requests in flight finish where they went). */
   #useServers(servers: readonly ServerSpec[], transports: TransportFactory): void {
-    const origins = servers.map((s) => s.url).join(" ");
-    if (origins === this.#serverList) return;
-    this.#serverList = origins;
+    // A weight-only change (a registry instance reweighted) rebuilds the picker too.
+    const key = servers.map((s) => `${s.url} ${s.weight ?? 0}`).join("\n");
+    if (key === this.#serverListKey) return;
+    this.#serverListKey = key;
+    this.#serverURLs = servers.map((s) => s.url);
     this.#servers = servers.map((s) => parseServer(s, transports));
     this.#pick = createPicker(this.spec.loadBalance, servers.map((s) => s.weight ?? 0));
   }
 
   /** The URLs of the servers requests go to now. */
   get serverURLs(): string[] {
-    return this.#serverList ? this.#serverList.split(" ") : [];
+    return this.#serverURLs;
   }
 
   /** Stops following the service registry. */

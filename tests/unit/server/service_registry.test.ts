@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { eurekaInstances, instancesFromDocuments } from "../../../server/registry/sources.ts";
-import { registeredServers } from "../../../filters/proxy/pool.ts";
+import { registeredServers, ServerPool } from "../../../filters/proxy/pool.ts";
+import type { Transport } from "../../../filters/proxy/transport.ts";
+import { Context, HttpRequest } from "../../../filters/context.ts";
 import { instanceURL, ServiceDirectory } from "../../../filters/service_directory.ts";
 
 Deno.test("eurekaInstances: UP instances only, a single app or instance as itself, secure ports as https", () => {
@@ -127,4 +129,51 @@ Deno.test("ServiceDirectory: updates reach watchers until they stop watching", (
   stop();
   directory.update("r", {});
   assert.equal(calls, 2);
+});
+
+Deno.test("ServerPool: a registry instance reweighted moves the traffic", async () => {
+  const directory = new ServiceDirectory();
+  const instance = (id: string, port: number, weight: number) => ({
+    serviceName: "s",
+    instanceID: id,
+    address: "127.0.0.1",
+    port,
+    scheme: "http",
+    tags: [],
+    weight,
+  });
+  directory.update("r", { s: [instance("a", 1001, 1), instance("b", 1002, 0)] });
+  const sentTo: string[] = [];
+  const transports = (origin: string): Transport => ({
+    request: () => {
+      sentTo.push(origin);
+      return Promise.resolve({ status: 200, headers: new Headers(), body: null });
+    },
+    close: () => {},
+  });
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const pool = new ServerPool(
+    {
+      servers: [],
+      serviceRegistry: "r",
+      serviceName: "s",
+      loadBalance: { policy: "weightedRandom" },
+    },
+    transports,
+    0,
+    quiet,
+    {},
+    "proxy",
+    directory,
+  );
+  const sendSome = async () => {
+    sentTo.length = 0;
+    for (let i = 0; i < 20; i++) await pool.send(new Context(new HttpRequest()));
+    return new Set(sentTo);
+  };
+  assert.deepEqual(await sendSome(), new Set(["http://127.0.0.1:1001"]));
+  directory.update("r", { s: [instance("a", 1001, 0), instance("b", 1002, 1)] });
+  assert.deepEqual(await sendSome(), new Set(["http://127.0.0.1:1002"]));
+  assert.deepEqual(pool.serverURLs, ["http://127.0.0.1:1001", "http://127.0.0.1:1002"]);
+  pool.close();
 });
