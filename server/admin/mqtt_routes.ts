@@ -10,6 +10,7 @@
 import type { Store } from "../../cluster/store.ts";
 import { isPlainObject } from "../../filters/spec.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
+import { storedSessions } from "../mqtt/session_store.ts";
 import { topicFilterProblem } from "../mqtt/topic_filter.ts";
 import { readStoredObject } from "../objects.ts";
 import { type AdminRoute, ApiError, readDocument, reply } from "./replies.ts";
@@ -88,6 +89,17 @@ async function publish(req: Request, [name]: string[], ctx: MqttRouteContext) {
   return new Response(null, { status: 200 });
 }
 
+/** One subscription of one session, as the session query lists them. */
+interface SessionTopic {
+  sessionID: string;
+  topic: string;
+}
+
+/**
+ * Lists the subscriptions of the sessions live on this node and of the
+ * persistent sessions in the store (whose clients may be away, or on
+ * another node), by session and topic, a page of them when asked.
+ */
 async function querySessions(req: Request, [name]: string[], ctx: MqttRouteContext) {
   await requireProxy(ctx, name);
   const query = new URL(req.url).searchParams;
@@ -96,15 +108,34 @@ async function querySessions(req: Request, [name]: string[], ctx: MqttRouteConte
   if ((page === null) !== (pageSize === null)) {
     throw new ApiError(400, "page and page_size go together");
   }
-  const request: MqttAdminRequest = { action: "sessions", q: query.get("q") ?? "" };
-  if (page !== null) {
-    request.page = Number(page);
-    request.pageSize = Number(pageSize);
-    if (!(request.page >= 1) || !(request.pageSize >= 1)) {
-      throw new ApiError(400, "page and page_size must be positive integers");
+  const pageNumber = Number(page);
+  const size = Number(pageSize);
+  if (page !== null && !(Number.isInteger(pageNumber) && pageNumber >= 1)) {
+    throw new ApiError(400, `page must be a positive integer, got ${JSON.stringify(page)}`);
+  }
+  if (pageSize !== null && !(Number.isInteger(size) && size >= 1)) {
+    throw new ApiError(
+      400,
+      `page_size must be a positive integer, got ${JSON.stringify(pageSize)}`,
+    );
+  }
+  const q = query.get("q") ?? "";
+  const live = await ctx.mqttAdmin(name, { action: "sessions", q }) as
+    | { sessions?: SessionTopic[] }
+    | undefined;
+  const found: SessionTopic[] = live?.sessions ?? [];
+  const liveIDs = new Set(found.map((s) => s.sessionID));
+  for (const [sessionID, topics] of await storedSessions(ctx.store, name)) {
+    if (liveIDs.has(sessionID)) continue;
+    for (const topic of Object.keys(topics)) {
+      if (!q || topic.includes(q)) found.push({ sessionID, topic });
     }
   }
-  return reply(req, await ctx.mqttAdmin(name, request) ?? { sessions: [] });
+  found.sort((a, b) =>
+    a.sessionID < b.sessionID ? -1 : a.sessionID > b.sessionID ? 1 : a.topic < b.topic ? -1 : 1
+  );
+  const sessions = page === null ? found : found.slice((pageNumber - 1) * size, pageNumber * size);
+  return reply(req, { sessions });
 }
 
 async function deleteSessions(req: Request, [name]: string[], ctx: MqttRouteContext) {

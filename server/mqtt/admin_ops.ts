@@ -10,7 +10,7 @@ import type { MQTTProxy } from "./proxy.ts";
 /** One admin request for an MQTTProxy. */
 export type MqttAdminRequest =
   | { action: "publish"; topic: string; qos: 0 | 1; payloadBase64: string }
-  | { action: "sessions"; q: string; page?: number; pageSize?: number }
+  | { action: "sessions"; q: string }
   | { action: "deleteSessions"; ids: string[] };
 
 /** Carries out `request` on `proxy`; returns the answer's body. */
@@ -25,7 +25,7 @@ export function runMqttAdmin(proxy: MQTTProxy, request: MqttAdminRequest): unkno
         }),
       };
     case "sessions":
-      return { sessions: proxy.querySessions(request.q, request.page, request.pageSize) };
+      return { sessions: proxy.querySessions(request.q) };
     case "deleteSessions":
       proxy.deleteSessions(request.ids);
       return {};

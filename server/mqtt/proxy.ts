@@ -272,20 +272,15 @@ export class MQTTProxy implements ConnectionHost {
     return delivered;
   }
 
-  /** Sessions with their subscribed topics containing `q` (all without it), in pages. */
-  querySessions(
-    q: string,
-    page?: number,
-    pageSize?: number,
-  ): { sessionID: string; topic: string }[] {
+  /** The subscriptions of this proxy's sessions whose topic contains `q` (all without it). */
+  querySessions(q: string): { sessionID: string; topic: string }[] {
     const found: { sessionID: string; topic: string }[] = [];
     for (const session of this.#sessions.values()) {
       for (const topic of session.subscriptions.keys()) {
         if (!q || topic.includes(q)) found.push({ sessionID: session.clientID, topic });
       }
     }
-    if (page === undefined || pageSize === undefined) return found;
-    return found.slice((page - 1) * pageSize, page * pageSize);
+    return found;
   }
 
   /** Deletes sessions by client id, closing their clients. */

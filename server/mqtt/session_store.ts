@@ -33,6 +33,37 @@ interface SessionDocument {
   topics: StoredSubscriptions;
 }
 
+/** The subscriptions in a stored session document, or undefined when it is not one. */
+function subscriptionsOf(value: string): StoredSubscriptions | undefined {
+  let doc: Partial<SessionDocument>;
+  try {
+    doc = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof doc !== "object" || doc === null) return undefined;
+  const topics: StoredSubscriptions = {};
+  for (const [filter, qos] of Object.entries(doc.topics ?? {})) topics[filter] = qos === 1 ? 1 : 0;
+  return topics;
+}
+
+/**
+ * Every stored session of MQTTProxy `proxy`: client id -> subscriptions.
+ * Documents that cannot be read are left out.
+ */
+export async function storedSessions(
+  store: Store,
+  proxy: string,
+): Promise<Map<string, StoredSubscriptions>> {
+  const prefix = keys.mqttSession(proxy, "");
+  const sessions = new Map<string, StoredSubscriptions>();
+  for (const kv of await store.range(prefix)) {
+    const topics = subscriptionsOf(kv.value);
+    if (topics !== undefined) sessions.set(decodeURIComponent(kv.key.slice(prefix.length)), topics);
+  }
+  return sessions;
+}
+
 /** Sessions kept in the node's store. */
 export class StoredMqttSessions implements MqttSessionStore {
   readonly #store: Store;
@@ -50,17 +81,9 @@ export class StoredMqttSessions implements MqttSessionStore {
     await this.#queues.get(key);
     const kv = await this.#store.get(key);
     if (!kv) return undefined;
-    try {
-      const doc = JSON.parse(kv.value) as SessionDocument;
-      const topics: StoredSubscriptions = {};
-      for (const [filter, qos] of Object.entries(doc.topics ?? {})) {
-        topics[filter] = qos === 1 ? 1 : 0;
-      }
-      return topics;
-    } catch {
-      this.#log.warn(`stored MQTT session ${key} is not JSON: ignored`);
-      return undefined;
-    }
+    const topics = subscriptionsOf(kv.value);
+    if (topics === undefined) this.#log.warn(`stored MQTT session ${key} is not JSON: ignored`);
+    return topics;
   }
 
   save(proxy: string, clientID: string, subscriptions: StoredSubscriptions): void {

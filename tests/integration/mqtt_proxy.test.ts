@@ -338,9 +338,15 @@ Deno.test("MQTTProxy: a persistent session's subscriptions outlive a restart; a 
 
     restarted = await startNodeProcess({ homeDir: node.homeDir, args: ["--workers", "1"] });
     await proxyListening(port);
+    // Listed while its client is away: the store has it.
+    assert.deepEqual(await sessions(restarted), [{ sessionID: "keeper", topic: "news/#" }]);
+    assert.deepEqual(await sessions(restarted, "?q=sport"), []);
     // Back with CleanSession 0 and another subscription: news/# came back from the store.
     const back = subscribe(port, "keeper", "other/topic", ["-c", "-C", "1", "-W", "5"]);
     await eventually("both subscriptions", async () => (await sessions(restarted!)).length === 2);
+    assert.deepEqual(await sessions(restarted, "?page=2&page_size=1"), [
+      { sessionID: "keeper", topic: "other/topic" },
+    ]);
     assert.equal(
       await httpPublish(restarted, "mq", { topic: "news/today", qos: 1, payload: "kept" }),
       200,
