@@ -400,9 +400,10 @@ export const CTL_COMMANDS: CtlCommand = {
       name: "profile",
       summary: "CPU and memory profiles of the node",
       description: `Profiles cover every isolate of the node (control plane and data-plane
-workers), each under its own name, in one file per profile: CPU profiles in V8's
-.cpuprofile format, memory profiles (sampled allocations still alive) in its
-.heapprofile format, both opened by Chrome DevTools. PATH is on the node's machine.`,
+workers), each under its own name, in one file per profile: CPU samples, or
+sampled allocations still alive. Files are written in pprof's format (go tool
+pprof), or in V8's JSON formats (Chrome DevTools) when PATH ends in .cpuprofile,
+.heapprofile or .json. PATH is on the node's machine.`,
       subcommands: [
         {
           name: "info",

@@ -13,9 +13,9 @@ import type { CpuProfile, HeapProfile } from "./profile_formats.ts";
 export type ProfileKind = "cpu" | "heap";
 
 /** Microseconds between CPU samples: 1 kHz, fine enough for a request path. */
-const CPU_SAMPLING_INTERVAL_US = 1000;
+export const CPU_SAMPLING_INTERVAL_US = 1000;
 /** Average bytes allocated between heap samples (V8's default). */
-const HEAP_SAMPLING_INTERVAL_BYTES = 32 * 1024;
+export const HEAP_SAMPLING_INTERVAL_BYTES = 32 * 1024;
 
 /** The inspector calls that start and stop each kind of profile. */
 const PROTOCOL: Record<

@@ -8,7 +8,13 @@
  * @module
  */
 
-import { IsolateProfiler, type ProfileKind } from "./isolate_profiler.ts";
+import {
+  CPU_SAMPLING_INTERVAL_US,
+  HEAP_SAMPLING_INTERVAL_BYTES,
+  IsolateProfiler,
+  type ProfileKind,
+} from "./isolate_profiler.ts";
+import { cpuProfileToPprof, gzipped, heapProfileToPprof } from "./pprof.ts";
 import {
   type CpuProfile,
   type HeapProfile,
@@ -16,6 +22,12 @@ import {
   mergeCpuProfiles,
   mergeHeapProfiles,
 } from "./profile_formats.ts";
+
+/**
+ * Paths whose profiles are written in V8's own JSON formats, which Chrome
+ * DevTools opens; any other path gets pprof's, as Easegress writes.
+ */
+const V8_FORMAT_PATH = /\.(cpuprofile|heapprofile|json)$/i;
 
 /** What an isolate's profiler is asked to do. */
 export interface ProfileAction {
@@ -172,12 +184,26 @@ export class NodeProfiler {
     const merged = kind === "cpu"
       ? mergeCpuProfiles(parts as LabeledProfile<CpuProfile>[])
       : mergeHeapProfiles(parts as LabeledProfile<HeapProfile>[]);
+    const bytes = await profileFile(kind, merged, path);
     try {
-      await Deno.writeTextFile(path, JSON.stringify(merged));
+      await Deno.writeFile(path, bytes);
     } catch (e) {
       throw new Error(`cannot write ${path}: ${(e as Error).message}`);
     }
   }
+}
+
+/** What a profile's file holds: V8's JSON for the paths DevTools opens, pprof's otherwise. */
+async function profileFile(
+  kind: Kind,
+  profile: CpuProfile | HeapProfile,
+  path: string,
+): Promise<Uint8Array> {
+  if (V8_FORMAT_PATH.test(path)) return new TextEncoder().encode(JSON.stringify(profile));
+  const pprof = kind === "cpu"
+    ? cpuProfileToPprof(profile as CpuProfile, CPU_SAMPLING_INTERVAL_US, Date.now())
+    : heapProfileToPprof(profile as HeapProfile, HEAP_SAMPLING_INTERVAL_BYTES, Date.now());
+  return await gzipped(pprof);
 }
 
 /** Where `path` really leads (links followed), or undefined when its dir does not exist. */

@@ -112,6 +112,14 @@ Deno.test("profiling: bad requests are refused with the reason", async () => {
     assert.equal((await post("/start/cpu", `path: ${cpu}`)).status, 200);
     assert.match((await post("/start/memory", `path: ${cpu}`)).text, /already taking the other/);
     assert.equal((await post("/stop")).status, 200);
+    // Not a DevTools extension: pprof's gzipped protobuf, as Easegress writes.
+    const written = await Deno.readFile(cpu);
+    assert.deepEqual([written[0], written[1]], [0x1f, 0x8b]);
+    const unpacked = new Blob([written]).stream().pipeThrough(new DecompressionStream("gzip"));
+    const text = new TextDecoder().decode(await new Response(unpacked).arrayBuffer());
+    for (const name of ["samples", "cpu", "nanoseconds"]) {
+      assert.ok(text.includes(name), `${name} in the profile's strings`);
+    }
     // Nothing was left running.
     const info = await (await fetch(api, { headers: { accept: "application/json" } })).json();
     assert.deepEqual(info, { cpuPath: "", memoryPath: "" });
