@@ -8,7 +8,7 @@
 import { type AdminClient, ensureOk, type OutputFormat, parseStructured } from "./client.ts";
 import type { CommandSpec } from "./command_tree.ts";
 import { type ObjectDocument, parseDataDocument, parseObjectDocuments } from "./documents.ts";
-import { CtlError } from "./errors.ts";
+import { CtlError, UsageError } from "./errors.ts";
 import { renderBody } from "./output.ts";
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from "./completion.ts";
 
@@ -35,7 +35,21 @@ export type CtlCommand = CommandSpec<CommandAction>;
 /** How create/update/apply send one document. */
 type SendMode = "create" | "update" | "apply";
 
-const objectPath = (name: string) => `/objects/${encodeURIComponent(name)}`;
+/**
+ * `value` as one URL path segment. "." and ".." are refused: fetch resolves
+ * them as dot segments, which would call another route (`object get ..`
+ * would print the API list and succeed).
+ */
+function segment(value: string): string {
+  if (value === "." || value === "..") {
+    throw new UsageError(
+      `"${value}" is not a valid name: "." and ".." cannot be sent in a URL path`,
+    );
+  }
+  return encodeURIComponent(value);
+}
+
+const objectPath = (name: string) => `/objects/${segment(name)}`;
 
 /** A command that GETs `path(args)` and prints the body. */
 function show(path: (args: readonly string[]) => string): CommandAction {
@@ -133,10 +147,10 @@ async function stopProfiles(ctx: CommandContext): Promise<void> {
 }
 
 const wasmDataPath = ([pipeline, filter]: readonly string[]) =>
-  `/wasm/data/${encodeURIComponent(pipeline)}/${encodeURIComponent(filter)}`;
+  `/wasm/data/${segment(pipeline)}/${segment(filter)}`;
 
-const kindPath = (kind: string) => `/customdatakinds/${encodeURIComponent(kind)}`;
-const itemsPath = (kind: string) => `/customdata/${encodeURIComponent(kind)}`;
+const kindPath = (kind: string) => `/customdatakinds/${segment(kind)}`;
+const itemsPath = (kind: string) => `/customdata/${segment(kind)}`;
 
 const DATA_HELP = `Reads one YAML document from FILE, or from stdin when -f is absent or "-".`;
 
@@ -181,7 +195,7 @@ export const CTL_COMMANDS: CtlCommand = {
           args: ["NAME"],
           run: act(
             "DELETE",
-            ([name]) => `/status/members/${encodeURIComponent(name)}`,
+            ([name]) => `/status/members/${segment(name)}`,
             ([name]) => `Member ${name} purged`,
           ),
         },
@@ -236,7 +250,7 @@ export const CTL_COMMANDS: CtlCommand = {
               name: "get",
               summary: "Show one object's status on every member",
               args: ["NAME"],
-              run: show(([name]) => `/status/objects/${encodeURIComponent(name)}`),
+              run: show(([name]) => `/status/objects/${segment(name)}`),
             },
             {
               name: "list",
@@ -291,7 +305,7 @@ export const CTL_COMMANDS: CtlCommand = {
           name: "get",
           summary: "Show one item",
           args: ["KIND", "ID"],
-          run: show(([k, id]) => `${itemsPath(k)}/${encodeURIComponent(id)}`),
+          run: show(([k, id]) => `${itemsPath(k)}/${segment(id)}`),
         },
         {
           name: "create",
@@ -327,7 +341,7 @@ export const CTL_COMMANDS: CtlCommand = {
           args: ["KIND", "ID"],
           run: act(
             "DELETE",
-            ([k, id]) => `${itemsPath(k)}/${encodeURIComponent(id)}`,
+            ([k, id]) => `${itemsPath(k)}/${segment(id)}`,
             ([k, id]) => `Custom data ${id} of ${k} deleted`,
           ),
         },
@@ -346,17 +360,13 @@ export const CTL_COMMANDS: CtlCommand = {
           name: "results",
           summary: "List the results a filter kind can return",
           args: ["KIND"],
-          run: show(([kind]) =>
-            `/metadata/objects/pipeline/filters/${encodeURIComponent(kind)}/results`
-          ),
+          run: show(([kind]) => `/metadata/objects/pipeline/filters/${segment(kind)}/results`),
         },
         {
           name: "description",
           summary: "Describe a filter kind",
           args: ["KIND"],
-          run: show(([kind]) =>
-            `/metadata/objects/pipeline/filters/${encodeURIComponent(kind)}/description`
-          ),
+          run: show(([kind]) => `/metadata/objects/pipeline/filters/${segment(kind)}/description`),
         },
       ],
     },

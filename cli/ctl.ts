@@ -100,7 +100,15 @@ async function runParsed(
     readInput: () => readInput(flags.file, io.stdin, words),
     print: stdout,
   };
-  await command.run(context);
+  try {
+    await command.run(context);
+  } catch (error) {
+    // A command refusing one of its arguments: point the hint at its help.
+    if (error instanceof UsageError && error.command.length === 0) {
+      throw new UsageError(error.message, words);
+    }
+    throw error;
+  }
 }
 
 function parseFlags(args: string[]) {

@@ -21,6 +21,7 @@ import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import { canonicalKind, OBJECT_KINDS, readStoredObject, validateObject } from "../objects.ts";
 import { VERSION } from "../version.ts";
 import { bumpConfigVersion, readConfigVersion } from "./config_version.ts";
+import { isDotSegment } from "../names.ts";
 
 /** What the admin API reads and changes. */
 export interface AdminContext {
@@ -181,6 +182,10 @@ function listApis(req: Request): Promise<Response> {
 
 async function createObject(req: Request, _p: string[], ctx: AdminContext): Promise<Response> {
   const spec = validateObject(await readDocument(req), ctx.filters);
+  // Refused here rather than in validation, so such objects already stored still load.
+  if (isDotSegment(spec.name)) {
+    throw new ApiError(400, `name: "${spec.name}" cannot be a name: no URL path can reach it`);
+  }
   const written = await ctx.store.put(keys.object(spec.name), JSON.stringify(spec), {
     expectRevision: 0,
   });

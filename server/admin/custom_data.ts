@@ -12,6 +12,7 @@
 import { keys, type Store } from "../../cluster/store.ts";
 import { isPlainObject } from "../../filters/spec.ts";
 import { type AdminRoute, ApiError, readDocument, reply } from "./replies.ts";
+import { isDotSegment } from "../names.ts";
 
 /** A custom data kind. */
 export interface CustomDataKind {
@@ -52,12 +53,17 @@ export const CUSTOM_DATA_ROUTES: AdminRoute<CustomDataContext>[] = [
 
 const KEY_PART = /^[A-Za-z0-9\-_.~@:]{1,253}$/;
 
-function checkKeyPart(what: string, value: unknown): string {
+/**
+ * A kind name or item id, which is also a URL path segment, so not "." or
+ * ".." unless `dotSegments` (deleting one stored before they were refused).
+ */
+function checkKeyPart(what: string, value: unknown, dotSegments = false): string {
   const text = typeof value === "number" ? String(value) : value;
-  if (typeof text !== "string" || !KEY_PART.test(text)) {
+  if (typeof text !== "string" || !KEY_PART.test(text) || (!dotSegments && isDotSegment(text))) {
     throw new ApiError(
       400,
-      `${what} must be 1-253 letters, digits or -_.~@:, got ${JSON.stringify(value)}`,
+      `${what} must be 1-253 letters, digits or -_.~@: (not "." or ".."), ` +
+        `got ${JSON.stringify(value)}`,
     );
   }
   return text;
@@ -212,7 +218,7 @@ async function batchUpdate(req: Request, [kindName]: string[], ctx: CustomDataCo
   }
   const validate = await compileSchema(kind);
   const items = list.map((item) => checkItem(kind, validate, item));
-  const ids = deletes.map((id) => checkKeyPart("an id to delete", id));
+  const ids = deletes.map((id) => checkKeyPart("an id to delete", id, true));
   if (doc.rebuild === true) await ctx.store.deletePrefix(keys.customDataItems(kind.name));
   for (const id of ids) await ctx.store.delete(keys.customData(kind.name, id));
   for (const { id, item } of items) {

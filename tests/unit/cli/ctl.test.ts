@@ -95,6 +95,24 @@ Deno.test("ctl URL-encodes names in paths", async () => {
   assert.equal(r.calls[0].path, "/objects/a%20b%2Fc");
 });
 
+Deno.test("ctl refuses . and .. as names instead of calling another route", async () => {
+  // fetch resolves them as dot segments: "object get .." would GET the API list.
+  const routes: Record<string, Route> = { "GET ": { status: 200, body: "- group: admin\n" } };
+  const cases: [string[], string][] = [
+    [["object", "get", ".."], "object get --help"],
+    [["object", "delete", "."], "object delete --help"],
+    [["custom-data", "get", "k", ".."], "custom-data get --help"],
+    [["wasm", "list-data", "..", "f"], "wasm list-data --help"],
+  ];
+  for (const [args, hint] of cases) {
+    const r = await ctl(args, { routes });
+    assert.equal(r.code, 2, args.join(" "));
+    assert.equal(r.calls.length, 0, args.join(" "));
+    assert.match(r.err, /is not a valid name: "\." and "\.\." cannot be sent in a URL path/);
+    assert.ok(r.err.includes(hint), r.err);
+  }
+});
+
 // ---- names, flags, help ----
 
 Deno.test("ctl accepts unique prefixes and the egctl aliases", async () => {

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { openEmbeddedStore } from "../../../cluster/embedded_store.ts";
+import type { Store } from "../../../cluster/store.ts";
+import { builtinFilters } from "../../../filters/registry.ts";
+import { type AdminContext, handleAdmin } from "../../../server/admin/api.ts";
+import type { NodeProfiler } from "../../../server/profiling/node_profiler.ts";
+import { validateObject } from "../../../server/objects.ts";
+
+/** An admin API over an embedded store in a temporary dir, called in-process. */
+async function adminApi(options: { mqttSessions?: unknown } = {}) {
+  const dir = await Deno.makeTempDir();
+  const store: Store = await openEmbeddedStore(dir);
+  const ctx: AdminContext = {
+    store,
+    filters: builtinFilters(),
+    memberName: "eg-test",
+    localStatus: () => Promise.resolve(undefined),
+    members: () => Promise.resolve([]),
+    purgeMember: () => Promise.resolve(false),
+    mqttAdmin: () => Promise.resolve(options.mqttSessions),
+    profiler: {} as NodeProfiler,
+  };
+  /** One request; answers come as JSON unless `headers` say otherwise. */
+  const call = async (
+    method: string,
+    path: string,
+    body?: string,
+    headers: HeadersInit = { accept: "application/json" },
+  ) => {
+    const req = new Request(`http://127.0.0.1/apis/v2${path}`, { method, body, headers });
+    const res = await handleAdmin(req, ctx);
+    const text = await res.text();
+    const type = res.headers.get("content-type");
+    // An error's message, to match without the body's quoting.
+    const message = type === "application/json" && text ? JSON.parse(text).message : undefined;
+    return { status: res.status, type, body: text, message };
+  };
+  const close = async () => {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  };
+  return { call, store, close };
+}
+
+Deno.test("admin API refuses the names . and .., which no URL path can reach again", async () => {
+  const api = await adminApi();
+  try {
+    for (const name of [".", ".."]) {
+      const r = await api.call(
+        "POST",
+        "/objects",
+        `kind: GlobalFilter\nname: "${name}"\nbeforePipeline: {flow: [], filters: []}\n`,
+      );
+      assert.equal(r.status, 400, name);
+      assert.equal(r.message, `name: "${name}" cannot be a name: no URL path can reach it`);
+    }
+    // Dots inside a name stay valid.
+    const ok = await api.call(
+      "POST",
+      "/objects",
+      "kind: GlobalFilter\nname: a..b\nbeforePipeline: {flow: [], filters: []}\n",
+    );
+    assert.equal(ok.status, 201, ok.body);
+
+    assert.equal((await api.call("POST", "/customdatakinds", "name: ..\n")).status, 400);
+    assert.equal((await api.call("POST", "/customdatakinds", "name: k\n")).status, 201);
+    const item = await api.call("POST", "/customdata/k", "name: .\n");
+    assert.equal(item.status, 400);
+    assert.match(item.message, /not "\." or "\.\."/);
+    const listed = await api.call("GET", "/objects");
+    assert.deepEqual(JSON.parse(listed.body).map((o: { name: string }) => o.name), ["a..b"]);
+    // One stored before they were refused still loads: only creating one is refused.
+    const stored = { kind: "GlobalFilter", name: "..", beforePipeline: { flow: [], filters: [] } };
+    assert.equal(validateObject(stored, builtinFilters()).name, "..");
+  } finally {
+    await api.close();
+  }
+});
