@@ -51,11 +51,11 @@ function segment(value: string): string {
 
 const objectPath = (name: string) => `/objects/${segment(name)}`;
 
-/** A command that GETs `path(args)` and prints the body. */
-function show(path: (args: readonly string[]) => string): CommandAction {
+/** A command that GETs `path(args)` and prints the body, which is `prose` rather than data. */
+function show(path: (args: readonly string[]) => string, prose = false): CommandAction {
   return async function showReply(ctx) {
     const reply = await ctx.client.call({ method: "GET", path: path(ctx.args) });
-    ctx.print(renderBody(reply.body, ctx.format));
+    ctx.print(renderBody(reply.body, ctx.format, prose));
   };
 }
 
@@ -366,7 +366,10 @@ export const CTL_COMMANDS: CtlCommand = {
           name: "description",
           summary: "Describe a filter kind",
           args: ["KIND"],
-          run: show(([kind]) => `/metadata/objects/pipeline/filters/${segment(kind)}/description`),
+          run: show(
+            ([kind]) => `/metadata/objects/pipeline/filters/${segment(kind)}/description`,
+            true,
+          ),
         },
       ],
     },
@@ -381,7 +384,7 @@ export const CTL_COMMANDS: CtlCommand = {
             "Filters whose code changed start serving it; the others go on as they were.",
           run: async function reloadCode(ctx) {
             const reply = await ctx.client.call({ method: "POST", path: "/wasm/code" });
-            ctx.print(reply.body.endsWith("\n") ? reply.body : `${reply.body}\n`);
+            ctx.print(renderBody(reply.body, ctx.format, true));
           },
         },
         {

@@ -47,6 +47,21 @@ Deno.test("ctl -o json asks for JSON and pretty-prints it", async () => {
   assert.equal(r.out, '[\n  {\n    "name": "a",\n    "kind": "Pipeline"\n  }\n]\n');
 });
 
+Deno.test("ctl -o json prints a filter description as one JSON string", async () => {
+  const text = "ResponseAdaptor adapts the response: headers, body, gzip.";
+  const r = await ctl(["-o", "json", "filter", "description", "ResponseAdaptor"], {
+    routes: {
+      "GET /metadata/objects/pipeline/filters/ResponseAdaptor/description": {
+        status: 200,
+        body: text,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      },
+    },
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, `${JSON.stringify(text)}\n`);
+});
+
 Deno.test("ctl --output=json converts YAML when the node ignores Accept", async () => {
   const r = await ctl(["--output=json", "filter", "list"], {
     routes: {

@@ -16,3 +16,10 @@ Deno.test("renderBody() pretty-prints JSON and converts YAML for json", () => {
 Deno.test("renderBody() prints a body that is neither JSON nor YAML as received", () => {
   assert.equal(renderBody("a: b: c", "json"), "a: b: c\n");
 });
+
+Deno.test("renderBody() makes a prose body one JSON string for json", () => {
+  // Read as YAML, a sentence with a colon would become a map.
+  const text = "RequestAdaptor adapts the request: method, path, headers, body.";
+  assert.equal(renderBody(text, "json", true), `${JSON.stringify(text)}\n`);
+  assert.equal(renderBody(text, "yaml", true), `${text}\n`);
+});
