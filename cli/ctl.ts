@@ -14,6 +14,7 @@ import { commandWords, formatHelp, resolveCommand } from "./command_tree.ts";
 import { type CommandContext, CTL_COMMANDS, type CtlCommand } from "./commands.ts";
 import { CtlError, UsageError } from "./errors.ts";
 import { OUTPUT_FORMATS } from "./output.ts";
+import { writerTo } from "./writer.ts";
 
 /** Where `runCtl` reads and writes; every field defaults to the process's own. */
 export interface CtlIO {
@@ -48,8 +49,8 @@ const FLAG_OPTIONS = {
  * code: 0 on success, 1 when the work failed, 2 for a usage error.
  */
 export async function runCtl(args: string[], io: CtlIO = {}): Promise<number> {
-  const stdout = io.stdout ?? writeTo(Deno.stdout);
-  const stderr = io.stderr ?? writeTo(Deno.stderr);
+  const stdout = io.stdout ?? writerTo(Deno.stdout, "standard output");
+  const stderr = io.stderr ?? writerTo(Deno.stderr, "standard error", true);
   try {
     await runParsed(args, io, stdout);
     return 0;
@@ -180,14 +181,4 @@ async function readInput(
     stdin = Deno.stdin.readable;
   }
   return { text: await new Response(stdin).text(), source: "stdin" };
-}
-
-/** A writer that puts all of `s` on `stream`, however many writes that takes. */
-function writeTo(stream: { writeSync(p: Uint8Array): number }): (s: string) => void {
-  const encoder = new TextEncoder();
-  return function writeAll(s) {
-    const bytes = encoder.encode(s);
-    let written = 0;
-    while (written < bytes.length) written += stream.writeSync(bytes.subarray(written));
-  };
 }
