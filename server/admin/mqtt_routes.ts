@@ -13,7 +13,7 @@ import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import { storedSessions } from "../mqtt/session_store.ts";
 import { topicFilterProblem } from "../mqtt/topic_filter.ts";
 import { readStoredObject } from "../objects.ts";
-import { type AdminRoute, ApiError, readDocument, reply } from "./replies.ts";
+import { type AdminRoute, ApiError, readDocument } from "./replies.ts";
 
 /** What the routes need. */
 export interface MqttRouteContext {
@@ -135,7 +135,10 @@ async function querySessions(req: Request, [name]: string[], ctx: MqttRouteConte
     a.sessionID < b.sessionID ? -1 : a.sessionID > b.sessionID ? 1 : a.topic < b.topic ? -1 : 1
   );
   const sessions = page === null ? found : found.slice((pageNumber - 1) * size, pageNumber * size);
-  return reply(req, { sessions });
+  // JSON whatever the Accept header, as Easegress answers: scripts pipe it to jq.
+  return new Response(JSON.stringify({ sessions }), {
+    headers: { "content-type": "application/json" },
+  });
 }
 
 async function deleteSessions(req: Request, [name]: string[], ctx: MqttRouteContext) {

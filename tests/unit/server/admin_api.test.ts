@@ -76,3 +76,19 @@ Deno.test("admin API refuses the names . and .., which no URL path can reach aga
     await api.close();
   }
 });
+
+Deno.test("admin API answers an MQTTProxy session query in JSON, as Easegress does", async () => {
+  const sessions = { sessions: [{ sessionID: "c1", topic: "a/b" }] };
+  const api = await adminApi({ mqttSessions: sessions });
+  try {
+    const created = await api.call("POST", "/objects", "kind: MQTTProxy\nname: mq\nport: 21883\n");
+    assert.equal(created.status, 201, created.body);
+    // No Accept header, as curl sends none.
+    const r = await api.call("GET", "/mqttproxy/mq/session/query", undefined, {});
+    assert.equal(r.status, 200);
+    assert.equal(r.type, "application/json");
+    assert.deepEqual(JSON.parse(r.body), sessions);
+  } finally {
+    await api.close();
+  }
+});
