@@ -211,15 +211,26 @@ async function batchUpdate(req: Request, [kindName]: string[], ctx: CustomDataCo
   if (!isPlainObject(doc)) {
     throw new ApiError(400, "a batch must be a map of rebuild, delete, list");
   }
+  // A misspelt field or a rebuild that is not a boolean would otherwise do nothing, silently.
+  const unknown = Object.keys(doc).filter((k) => !["rebuild", "delete", "list"].includes(k));
+  if (unknown.length) {
+    throw new ApiError(
+      400,
+      `unknown field(s) of a batch: ${unknown.join(", ")}; use rebuild, delete, list`,
+    );
+  }
+  const rebuild = doc.rebuild ?? false;
+  if (typeof rebuild !== "boolean") {
+    throw new ApiError(400, `rebuild must be true or false, got ${JSON.stringify(rebuild)}`);
+  }
   const deletes = doc.delete ?? [];
   const list = doc.list ?? [];
-  if (!Array.isArray(deletes) || !Array.isArray(list)) {
-    throw new ApiError(400, "delete and list must be lists");
-  }
+  if (!Array.isArray(deletes)) throw new ApiError(400, "delete must be a list of ids");
+  if (!Array.isArray(list)) throw new ApiError(400, "list must be a list of items");
   const validate = await compileSchema(kind);
   const items = list.map((item) => checkItem(kind, validate, item));
   const ids = deletes.map((id) => checkKeyPart("an id to delete", id, true));
-  if (doc.rebuild === true) await ctx.store.deletePrefix(keys.customDataItems(kind.name));
+  if (rebuild) await ctx.store.deletePrefix(keys.customDataItems(kind.name));
   for (const id of ids) await ctx.store.delete(keys.customData(kind.name, id));
   for (const { id, item } of items) {
     await ctx.store.put(keys.customData(kind.name, id), JSON.stringify(item));

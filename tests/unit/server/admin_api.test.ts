@@ -92,3 +92,31 @@ Deno.test("admin API answers an MQTTProxy session query in JSON, as Easegress do
     await api.close();
   }
 });
+
+Deno.test("admin API refuses a custom data batch it would misread, and changes nothing", async () => {
+  const api = await adminApi();
+  try {
+    assert.equal((await api.call("POST", "/customdatakinds", "name: k\n")).status, 201);
+    assert.equal((await api.call("POST", "/customdata/k", "name: a\n")).status, 201);
+    const cases: [string, RegExp][] = [
+      ["rebuild: yes\nlist: [{name: b}]\n", /^rebuild must be true or false, got "yes"$/],
+      ["rebuld: true\nlist: [{name: b}]\n", /^unknown field\(s\) of a batch: rebuld; use rebuild/],
+      ["items: [{name: b}]\n", /^unknown field\(s\) of a batch: items/],
+      ["delete: a\n", /^delete must be a list of ids$/],
+      ["list: {name: b}\n", /^list must be a list of items$/],
+    ];
+    for (const [batch, message] of cases) {
+      const r = await api.call("POST", "/customdata/k/items", batch);
+      assert.equal(r.status, 400, batch);
+      assert.match(r.message, message, batch);
+    }
+    const items = await api.call("GET", "/customdata/k");
+    assert.deepEqual(JSON.parse(items.body), [{ name: "a" }]);
+
+    const ok = await api.call("POST", "/customdata/k/items", "rebuild: true\nlist: [{name: b}]\n");
+    assert.equal(ok.status, 200, ok.body);
+    assert.deepEqual(JSON.parse((await api.call("GET", "/customdata/k")).body), [{ name: "b" }]);
+  } finally {
+    await api.close();
+  }
+});
