@@ -167,6 +167,9 @@ function checkItem(
   item: unknown,
 ): { id: string; item: Record<string, unknown> } {
   if (!isPlainObject(item)) throw new ApiError(400, `a ${kind.name} item must be a map`);
+  if (item[kind.idField] === undefined || item[kind.idField] === null) {
+    throw new ApiError(400, `a ${kind.name} item needs its id field "${kind.idField}"`);
+  }
   const id = checkKeyPart(`the item's ${kind.idField}`, item[kind.idField]);
   const problem = validate(item);
   if (problem) throw new ApiError(400, `${kind.name} item ${id}: ${problem}`);

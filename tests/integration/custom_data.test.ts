@@ -39,7 +39,7 @@ jsonSchema:
       /400: client-info item bad: item\/tier must be equal to one of the allowed values/,
     );
     r = await node.ctl(["custom-data", "create", "client-info"], "tier: gold\n");
-    assert.match(r.stderr, /400: the item's id must be/);
+    assert.match(r.stderr, /400: a client-info item needs its id field "id"/);
     r = await node.ctl(["custom-data", "create", "nosuchkind"], "id: x\n");
     assert.match(r.stderr, /404: no custom data kind named nosuchkind/);
     r = await node.ctl(["custom-data", "update", "client-info"], "id: abc\ntier: silver\n");

@@ -120,3 +120,22 @@ Deno.test("admin API refuses a custom data batch it would misread, and changes n
     await api.close();
   }
 });
+
+Deno.test("admin API names the id field a custom data item lacks", async () => {
+  const api = await adminApi();
+  try {
+    assert.equal(
+      (await api.call("POST", "/customdatakinds", "name: k\nidField: id\n")).status,
+      201,
+    );
+    for (const item of ["tier: gold\n", "id: null\n"]) {
+      const r = await api.call("POST", "/customdata/k", item);
+      assert.equal(r.status, 400, item);
+      assert.equal(r.message, 'a k item needs its id field "id"');
+    }
+    const batch = await api.call("POST", "/customdata/k/items", "list: [{tier: gold}]\n");
+    assert.equal(batch.message, 'a k item needs its id field "id"');
+  } finally {
+    await api.close();
+  }
+});
