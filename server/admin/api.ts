@@ -250,8 +250,16 @@ async function statusOf(name: string, ctx: AdminContext): Promise<Record<string,
     if (member !== ctx.memberName) out[member] = JSON.parse(kv.value);
   }
   const local = await ctx.localStatus(name);
-  if (local) out[ctx.memberName] = local;
+  if (local) out[ctx.memberName] = stamped(local);
   return out;
+}
+
+/**
+ * A live status with the `timestamp` (unix seconds) every synced one carries,
+ * so readers checking freshness find it on this member's status too.
+ */
+function stamped(status: Record<string, unknown>): Record<string, unknown> {
+  return { ...status, timestamp: Math.floor(Date.now() / 1000) };
 }
 
 async function getStatus(req: Request, [name]: string[], ctx: AdminContext): Promise<Response> {
@@ -274,7 +282,7 @@ async function listStatuses(req: Request, _p: string[], ctx: AdminContext): Prom
   const names = Object.keys(out);
   const locals = await Promise.all(names.map((name) => ctx.localStatus(name)));
   names.forEach((name, i) => {
-    if (locals[i]) out[name][ctx.memberName] = locals[i]!;
+    if (locals[i]) out[name][ctx.memberName] = stamped(locals[i]!);
   });
   return reply(req, out);
 }

@@ -7,14 +7,16 @@ import type { NodeProfiler } from "../../../server/profiling/node_profiler.ts";
 import { validateObject } from "../../../server/objects.ts";
 
 /** An admin API over an embedded store in a temporary dir, called in-process. */
-async function adminApi(options: { mqttSessions?: unknown } = {}) {
+async function adminApi(
+  options: { mqttSessions?: unknown; status?: Record<string, unknown> } = {},
+) {
   const dir = await Deno.makeTempDir();
   const store: Store = await openEmbeddedStore(dir);
   const ctx: AdminContext = {
     store,
     filters: builtinFilters(),
     memberName: "eg-test",
-    localStatus: () => Promise.resolve(undefined),
+    localStatus: () => Promise.resolve(options.status),
     members: () => Promise.resolve([]),
     purgeMember: () => Promise.resolve(false),
     mqttAdmin: () => Promise.resolve(options.mqttSessions),
@@ -135,6 +137,28 @@ Deno.test("admin API names the id field a custom data item lacks", async () => {
     }
     const batch = await api.call("POST", "/customdata/k/items", "list: [{tier: gold}]\n");
     assert.equal(batch.message, 'a k item needs its id field "id"');
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("admin API stamps this member's live status with a timestamp, as synced ones are", async () => {
+  const api = await adminApi({ status: { state: "running" } });
+  try {
+    const created = await api.call(
+      "POST",
+      "/objects",
+      "kind: GlobalFilter\nname: g\nbeforePipeline: {flow: [], filters: []}\n",
+    );
+    assert.equal(created.status, 201, created.body);
+    const before = Math.floor(Date.now() / 1000);
+    const one = JSON.parse((await api.call("GET", "/status/objects/g")).body);
+    const all = JSON.parse((await api.call("GET", "/status/objects")).body);
+    const after = Math.floor(Date.now() / 1000);
+    for (const status of [one["eg-test"], all.g["eg-test"]]) {
+      assert.equal(status.state, "running");
+      assert.ok(status.timestamp >= before && status.timestamp <= after, String(status.timestamp));
+    }
   } finally {
     await api.close();
   }
