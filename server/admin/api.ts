@@ -54,17 +54,17 @@ const ROUTES: AdminRoute<AdminContext>[] = [
   },
   { method: "POST", pattern: "/objects", handler: createObject },
   { method: "GET", pattern: "/objects", handler: listObjects },
-  { method: "GET", pattern: "/objects/*", handler: getObject },
-  { method: "PUT", pattern: "/objects/*", handler: updateObject },
-  { method: "DELETE", pattern: "/objects/*", handler: deleteObject },
+  { method: "GET", pattern: "/objects/{name}", handler: getObject },
+  { method: "PUT", pattern: "/objects/{name}", handler: updateObject },
+  { method: "DELETE", pattern: "/objects/{name}", handler: deleteObject },
   { method: "GET", pattern: "/status/objects", handler: listStatuses },
-  { method: "GET", pattern: "/status/objects/*", handler: getStatus },
+  { method: "GET", pattern: "/status/objects/{name}", handler: getStatus },
   {
     method: "GET",
     pattern: "/status/members",
     handler: async (req, _p, c) => reply(req, await c.members()),
   },
-  { method: "DELETE", pattern: "/status/members/*", handler: purgeMember },
+  { method: "DELETE", pattern: "/status/members/{member}", handler: purgeMember },
   {
     method: "GET",
     pattern: "/metadata/objects/pipeline/filters",
@@ -72,17 +72,17 @@ const ROUTES: AdminRoute<AdminContext>[] = [
   },
   {
     method: "GET",
-    pattern: "/metadata/objects/pipeline/filters/*/results",
+    pattern: "/metadata/objects/pipeline/filters/{kind}/results",
     handler: filterResults,
   },
   {
     method: "GET",
-    pattern: "/metadata/objects/pipeline/filters/*/description",
+    pattern: "/metadata/objects/pipeline/filters/{kind}/description",
     handler: filterDescription,
   },
   {
     method: "GET",
-    pattern: "/metadata/objects/pipeline/filters/*/schema",
+    pattern: "/metadata/objects/pipeline/filters/{kind}/schema",
     handler: (_req, [kind], ctx) => {
       filterKindOf(ctx, kind);
       throw new ApiError(
@@ -146,7 +146,7 @@ function matchPattern(pattern: string, path: string): string[] | undefined {
   if (want.length !== got.length) return undefined;
   const params: string[] = [];
   for (let i = 0; i < want.length; i++) {
-    if (want[i] === "*") {
+    if (want[i].startsWith("{")) {
       if (!got[i]) return undefined;
       params.push(decodeURIComponent(got[i]));
     } else if (want[i] !== got[i]) return undefined;
@@ -174,7 +174,7 @@ function about(): Response {
 
 function listApis(req: Request): Promise<Response> {
   const entries = ROUTES.map((r) => ({
-    path: r.pattern.replaceAll("*", "{name}") || "/",
+    path: r.pattern || "/",
     method: r.method,
   }));
   return reply(req, [{ group: "admin", entries }]);

@@ -31,24 +31,24 @@ export interface CustomDataContext {
 /** The custom data routes, as the admin API's route table takes them. */
 export const CUSTOM_DATA_ROUTES: AdminRoute<CustomDataContext>[] = [
   { method: "GET", pattern: "/customdatakinds", handler: listKinds },
-  { method: "GET", pattern: "/customdatakinds/*", handler: getKind },
+  { method: "GET", pattern: "/customdatakinds/{name}", handler: getKind },
   { method: "POST", pattern: "/customdatakinds", handler: (req, _p, c) => writeKind(req, c, true) },
   { method: "PUT", pattern: "/customdatakinds", handler: (req, _p, c) => writeKind(req, c, false) },
-  { method: "DELETE", pattern: "/customdatakinds/*", handler: deleteKind },
-  { method: "GET", pattern: "/customdata/*", handler: listItems },
-  { method: "POST", pattern: "/customdata/*/items", handler: batchUpdate },
-  { method: "GET", pattern: "/customdata/*/*", handler: getItem },
+  { method: "DELETE", pattern: "/customdatakinds/{name}", handler: deleteKind },
+  { method: "GET", pattern: "/customdata/{kind}", handler: listItems },
+  { method: "POST", pattern: "/customdata/{kind}/items", handler: batchUpdate },
+  { method: "GET", pattern: "/customdata/{kind}/{id}", handler: getItem },
   {
     method: "POST",
-    pattern: "/customdata/*",
+    pattern: "/customdata/{kind}",
     handler: (req, [kind], c) => writeItem(req, kind, c, true),
   },
   {
     method: "PUT",
-    pattern: "/customdata/*",
+    pattern: "/customdata/{kind}",
     handler: (req, [kind], c) => writeItem(req, kind, c, false),
   },
-  { method: "DELETE", pattern: "/customdata/*/*", handler: deleteItem },
+  { method: "DELETE", pattern: "/customdata/{kind}/{id}", handler: deleteItem },
 ];
 
 const KEY_PART = /^[A-Za-z0-9\-_.~@:]{1,253}$/;

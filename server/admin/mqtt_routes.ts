@@ -26,9 +26,9 @@ export interface MqttRouteContext {
 
 /** The MQTTProxy routes, as the admin API's route table takes them. */
 export const MQTT_ROUTES: AdminRoute<MqttRouteContext>[] = [
-  { method: "POST", pattern: "/mqttproxy/*/topics/publish", handler: publish },
-  { method: "GET", pattern: "/mqttproxy/*/session/query", handler: querySessions },
-  { method: "DELETE", pattern: "/mqttproxy/*/sessions", handler: deleteSessions },
+  { method: "POST", pattern: "/mqttproxy/{name}/topics/publish", handler: publish },
+  { method: "GET", pattern: "/mqttproxy/{name}/session/query", handler: querySessions },
+  { method: "DELETE", pattern: "/mqttproxy/{name}/sessions", handler: deleteSessions },
 ];
 
 async function requireProxy(ctx: MqttRouteContext, name: string): Promise<void> {

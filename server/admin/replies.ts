@@ -8,7 +8,7 @@
 import { concatBytes } from "../../filters/concat_bytes.ts";
 import { loadYaml } from "../../filters/yaml_module.ts";
 
-/** One admin API route: a handler for a method and a path pattern ("*" matches one segment). */
+/** One admin API route: a handler for a method and a path pattern (`{param}`: one segment). */
 export interface AdminRoute<C> {
   method: string;
   pattern: string;

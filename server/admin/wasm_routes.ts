@@ -20,9 +20,9 @@ export interface WasmRouteContext {
 /** The WasmHost routes, as the admin API's route table takes them. */
 export const WASM_ROUTES: AdminRoute<WasmRouteContext>[] = [
   { method: "POST", pattern: "/wasm/code", handler: postReload },
-  { method: "GET", pattern: "/wasm/data/*/*", handler: listData },
-  { method: "PUT", pattern: "/wasm/data/*/*", handler: applyData },
-  { method: "DELETE", pattern: "/wasm/data/*/*", handler: deleteData },
+  { method: "GET", pattern: "/wasm/data/{pipeline}/{filter}", handler: listData },
+  { method: "PUT", pattern: "/wasm/data/{pipeline}/{filter}", handler: applyData },
+  { method: "DELETE", pattern: "/wasm/data/{pipeline}/{filter}", handler: deleteData },
 ];
 
 async function postReload(_req: Request, _p: string[], ctx: WasmRouteContext): Promise<Response> {

@@ -163,3 +163,27 @@ Deno.test("admin API stamps this member's live status with a timestamp, as synce
     await api.close();
   }
 });
+
+Deno.test("admin API lists its routes with their parameters named", async () => {
+  const api = await adminApi();
+  try {
+    const [group] = JSON.parse((await api.call("GET", "")).body);
+    const routes = group.entries.map((e: { method: string; path: string }) =>
+      `${e.method} ${e.path}`
+    );
+    for (
+      const route of [
+        "GET /objects/{name}",
+        "DELETE /status/members/{member}",
+        "GET /metadata/objects/pipeline/filters/{kind}/results",
+        "GET /customdata/{kind}/{id}",
+        "POST /customdata/{kind}/items",
+        "PUT /wasm/data/{pipeline}/{filter}",
+      ]
+    ) assert.ok(routes.includes(route), `${route} in ${routes.join(", ")}`);
+    // The names are only labels: any segment still matches.
+    assert.equal((await api.call("GET", "/objects/nope")).message, "not found: nope");
+  } finally {
+    await api.close();
+  }
+});
