@@ -164,7 +164,8 @@ they are sent one by one, stopping at the first failure.`;
 export const CTL_COMMANDS: CtlCommand = {
   name: "ctl",
   summary: "Manage a running Easegress node through its admin API.",
-  description: `Command names may be shortened to any unique prefix ("o get" = "object get").`,
+  description: `Command names may be shortened to any unique prefix ("o get" = "object get").
+"help COMMAND" shows the same help as "COMMAND --help".`,
   subcommands: [
     {
       name: "api",

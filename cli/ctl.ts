@@ -76,10 +76,15 @@ async function runParsed(
   stdout: (s: string) => void,
 ): Promise<void> {
   const { values: flags, positionals } = parseFlags(args);
-  const { chain, rest } = resolveCommand(CTL_COMMANDS, positionals);
+  // "help [command]" as egctl (cobra) takes it, alongside --help.
+  const helpWord = positionals[0] === "help";
+  const { chain, rest } = resolveCommand(
+    CTL_COMMANDS,
+    helpWord ? positionals.slice(1) : positionals,
+  );
   const command = chain[chain.length - 1];
   const words = commandWords(chain);
-  if (flags.help) {
+  if (flags.help || helpWord) {
     stdout(formatHelp(chain, { program: PROGRAM, flags: GLOBAL_FLAGS }));
     return;
   }

@@ -198,6 +198,19 @@ Deno.test("ctl usage errors exit 2 with a --help hint and send nothing", async (
   }
 });
 
+Deno.test("ctl help [command] prints the same help as --help, as egctl's does", async () => {
+  for (const words of [[], ["object"], ["o", "create"], ["custom-data", "batch-update"]]) {
+    const help = await ctl(["help", ...words]);
+    const flag = await ctl([...words, "--help"]);
+    assert.equal(help.code, 0, help.err);
+    assert.equal(help.out, flag.out, words.join(" "));
+    assert.equal(help.calls.length, 0);
+  }
+  const unknown = await ctl(["help", "objects"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /unknown command "objects"/);
+});
+
 Deno.test("ctl --help works at every level and sends nothing", async () => {
   const root = await ctl(["--help"]);
   assert.equal(root.code, 0);
