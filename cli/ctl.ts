@@ -37,10 +37,11 @@ const GLOBAL_FLAGS = `Flags:
   -f, --file FILE      YAML input for create, update and apply ("-" = stdin)
   -h, --help           help for any command`;
 
+// Value flags are read as lists so a repeated one is refused rather than all but its last ignored.
 const FLAG_OPTIONS = {
-  server: { type: "string" },
-  output: { type: "string", short: "o" },
-  file: { type: "string", short: "f" },
+  server: { type: "string", multiple: true },
+  output: { type: "string", short: "o", multiple: true },
+  file: { type: "string", short: "f", multiple: true },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -75,7 +76,13 @@ async function runParsed(
   io: CtlIO,
   stdout: (s: string) => void,
 ): Promise<void> {
-  const { values: flags, positionals } = parseFlags(args);
+  const { values: lists, positionals } = parseFlags(args);
+  const flags = {
+    help: lists.help,
+    server: single(lists.server, "--server"),
+    output: single(lists.output, "-o/--output"),
+    file: single(lists.file, "-f/--file"),
+  };
   // "help [command]" as egctl (cobra) takes it, alongside --help.
   const helpWord = positionals[0] === "help";
   const { chain, rest } = resolveCommand(
@@ -125,6 +132,14 @@ function parseFlags(args: string[]) {
     const message = String((error as Error).message).split("\n")[0];
     throw new UsageError(message.split(". To specify")[0]);
   }
+}
+
+/** The one value of a flag, or undefined; a flag given twice is a usage error. */
+function single(values: string[] | undefined, flag: string): string | undefined {
+  if (values && values.length > 1) {
+    throw new UsageError(`${flag} given ${values.length} times; give it once`);
+  }
+  return values?.[0];
 }
 
 function checkArgs(command: CtlCommand, rest: readonly string[], words: string[]): string[] {
