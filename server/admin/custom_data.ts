@@ -77,7 +77,7 @@ async function readKind(req: Request): Promise<CustomDataKind> {
   if (unknown.length) throw new ApiError(400, `unknown field(s) of a kind: ${unknown.join(", ")}`);
   const kind: CustomDataKind = {
     name: checkKeyPart("name", doc.name),
-    idField: doc.idField === undefined || doc.idField === "" ? "name" : String(doc.idField),
+    idField: readIdField(doc.idField),
   };
   if (doc.jsonSchema !== undefined && doc.jsonSchema !== null && doc.jsonSchema !== "") {
     if (!isPlainObject(doc.jsonSchema)) throw new ApiError(400, "jsonSchema must be a map");
@@ -85,6 +85,15 @@ async function readKind(req: Request): Promise<CustomDataKind> {
     await compileSchema(kind);
   }
   return kind;
+}
+
+/** A kind's `idField`: a field name, `name` when absent or empty. */
+function readIdField(value: unknown): string {
+  if (value === undefined || value === null || value === "") return "name";
+  if (typeof value !== "string") {
+    throw new ApiError(400, `idField must be a field name, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 /** A validator of items for `kind`'s schema; throws 400 naming what is wrong with the schema. */

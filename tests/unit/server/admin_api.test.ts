@@ -187,3 +187,22 @@ Deno.test("admin API lists its routes with their parameters named", async () => 
     await api.close();
   }
 });
+
+Deno.test("admin API refuses a custom data kind whose idField is not a field name", async () => {
+  const api = await adminApi();
+  try {
+    for (const [idField, shown] of [["{a: 1}", '{"a":1}'], ["[id]", '["id"]'], ["5", "5"]]) {
+      const r = await api.call("POST", "/customdatakinds", `name: k\nidField: ${idField}\n`);
+      assert.equal(r.status, 400, idField);
+      assert.equal(r.message, `idField must be a field name, got ${shown}`);
+    }
+    assert.equal((await api.call("GET", "/customdatakinds/k")).status, 404);
+    assert.equal(
+      (await api.call("POST", "/customdatakinds", "name: k\nidField: ''\n")).status,
+      201,
+    );
+    assert.equal(JSON.parse((await api.call("GET", "/customdatakinds/k")).body).idField, "name");
+  } finally {
+    await api.close();
+  }
+});
