@@ -7,7 +7,7 @@
  */
 
 import type { Logger } from "../filters/filter.ts";
-import { loadYaml } from "../filters/yaml_module.ts";
+import { toYamlText } from "./yaml_text.ts";
 import { errorText } from "./error_text.ts";
 import type { ObjectSpec } from "./objects.ts";
 import { joinPath } from "./paths.ts";
@@ -42,7 +42,7 @@ export class RunningObjectsFile {
   update(objects: readonly ObjectSpec[]): void {
     this.#writing = this.#writing.then(async () => {
       const sorted = [...objects].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-      const text = (await loadYaml()).stringify(sorted);
+      const text = await toYamlText(sorted);
       if (text === this.#last) return;
       // A rename, so a reader never sees half a file.
       const temporary = `${this.#path}.tmp`;

@@ -7,6 +7,7 @@
 
 import { concatBytes } from "../../filters/concat_bytes.ts";
 import { loadYaml } from "../../filters/yaml_module.ts";
+import { toYamlText } from "../yaml_text.ts";
 
 /** One admin API route: a handler for a method and a path pattern (`{param}`: one segment). */
 export interface AdminRoute<C> {
@@ -37,8 +38,10 @@ export async function reply(req: Request, body: unknown, status = 200): Promise<
       headers: { "content-type": "application/json" },
     });
   }
-  const { stringify } = await loadYaml();
-  return new Response(stringify(body), { status, headers: { "content-type": "text/vnd.yaml" } });
+  return new Response(await toYamlText(body), {
+    status,
+    headers: { "content-type": "text/vnd.yaml" },
+  });
 }
 
 /** The `{code, message}` answer of `e`. */

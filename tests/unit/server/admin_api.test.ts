@@ -5,6 +5,7 @@ import { builtinFilters } from "../../../filters/registry.ts";
 import { type AdminContext, handleAdmin } from "../../../server/admin/api.ts";
 import type { NodeProfiler } from "../../../server/profiling/node_profiler.ts";
 import { validateObject } from "../../../server/objects.ts";
+import { parse as parseYaml } from "yaml";
 
 /** An admin API over an embedded store in a temporary dir, called in-process. */
 async function adminApi(
@@ -202,6 +203,27 @@ Deno.test("admin API refuses a custom data kind whose idField is not a field nam
       201,
     );
     assert.equal(JSON.parse((await api.call("GET", "/customdatakinds/k")).body).idField, "name");
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("admin API YAML quotes strings a YAML 1.1 reader (egctl, PyYAML) would misread", async () => {
+  const api = await adminApi();
+  try {
+    const created = await api.call(
+      "POST",
+      "/objects",
+      'kind: Pipeline\nname: p\nfilters:\n- {name: m, kind: Mock, rules: [{code: 200, body: "yes", headers: {X-Flag: "on"}}]}\n',
+    );
+    assert.equal(created.status, 201, created.body);
+    const r = await api.call("GET", "/objects/p", undefined, {});
+    assert.equal(r.type, "text/vnd.yaml");
+    const mock = (parseYaml(r.body, { version: "1.1" }) as {
+      filters: { rules: { body: unknown; headers: Record<string, unknown> }[] }[];
+    }).filters[0].rules[0];
+    assert.equal(mock.body, "yes");
+    assert.equal(mock.headers["X-Flag"], "on");
   } finally {
     await api.close();
   }
