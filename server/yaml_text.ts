@@ -11,13 +11,17 @@
 
 import { loadYaml } from "../filters/yaml_module.ts";
 
-/** Plain scalars YAML 1.1 resolves to something other than a string (yaml.org/type). */
+/**
+ * Plain scalars YAML 1.1 resolves to something other than a string
+ * (yaml.org/type; floats as PyYAML reads them, so "127.0.0.1" stays plain).
+ */
 const YAML_1_1_NOT_STRING = new RegExp(
   "^(?:" + [
     "y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF", // bool
     "~|null|Null|NULL", // null
-    "[-+]?(?:0b[01_]+|0[0-7_]+|0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|[1-9][0-9_]*(?::[0-5]?[0-9])+)", // int
-    "[-+]?(?:[0-9][0-9_]*)?\\.[0-9.]*(?:[eE][-+][0-9]+)?", // float
+    // int: binary, octal, decimal, hex, sexagesimal
+    "[-+]?(?:0b[01_]+|0[0-7_]+|0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|[1-9][0-9_]*(?::[0-5]?[0-9])+)",
+    "[-+]?[0-9][0-9_]*\\.[0-9_]*(?:[eE][-+][0-9]+)?|\\.[0-9_]+(?:[eE][-+][0-9]+)?", // float
     "[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*", // sexagesimal float
     "[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN)",
     "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt \\t].*)?", // timestamp

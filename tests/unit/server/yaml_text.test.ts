@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { isYaml11NonString, toYamlText } from "../../../server/yaml_text.ts";
 
-Deno.test("toYamlText() quotes strings YAML 1.1 would read as booleans, nulls, numbers or dates", async () => {
+Deno.test("toYamlText() quotes strings YAML 1.1 reads as booleans, nulls, numbers, dates", async () => {
   const strings = [
     "on",
     "Off",
@@ -25,7 +25,7 @@ Deno.test("toYamlText() quotes strings YAML 1.1 would read as booleans, nulls, n
   assert.deepEqual(Object.values(back.headers), strings);
 });
 
-Deno.test("toYamlText() leaves other strings and every non-string as YAML 1.2 writes them", async () => {
+Deno.test("toYamlText() leaves other strings and non-strings as YAML 1.2 has them", async () => {
   const value = {
     name: "server-demo",
     path: "/pipeline",
@@ -53,7 +53,9 @@ Deno.test("isYaml11NonString() follows the YAML 1.1 type regexps", () => {
   ) {
     assert.ok(isYaml11NonString(s), s);
   }
-  for (const s of ["", "hello", "yes please", "0o17x", "v1", "1e3", "a:b", "2026-1"]) {
+  for (
+    const s of ["", "hello", "yes please", "0o17x", "v1", "1e3", "a:b", "2026-1", "127.0.0.1", ".."]
+  ) {
     assert.ok(!isYaml11NonString(s), s);
   }
 });
