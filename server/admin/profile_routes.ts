@@ -34,7 +34,10 @@ function start(kind: "cpu" | "memory"): AdminRoute<ProfileRouteContext>["handler
   return async function startProfile(req, _p, ctx) {
     const body = await readDocument(req, MISSING_PATH);
     const path = isPlainObject(body) ? body.path : undefined;
-    if (typeof path !== "string" || path === "") throw new ApiError(400, MISSING_PATH);
+    if (path === undefined || path === null || path === "") throw new ApiError(400, MISSING_PATH);
+    if (typeof path !== "string") {
+      throw new ApiError(400, `path must be a file path, got ${JSON.stringify(path)}`);
+    }
     try {
       if (kind === "cpu") await ctx.profiler.startCpu(path);
       else await ctx.profiler.startMemory(path);

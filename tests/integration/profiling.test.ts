@@ -92,7 +92,7 @@ Deno.test("profiling: bad requests are refused with the reason", async () => {
     const missing = await post("/start/cpu");
     assert.equal(missing.status, 400);
     assert.match(missing.text, /missing path/);
-    assert.match((await post("/start/memory", "path: 3")).text, /missing path/);
+    assert.match((await post("/start/memory", "path: 3")).text, /path must be a file path, got 3/);
     const unwritable = await post("/start/cpu", "path: /nonexistent-dir/cpu.prof");
     assert.equal(unwritable.status, 400);
     assert.match(unwritable.text, /cannot create \/nonexistent-dir\/cpu\.prof/);

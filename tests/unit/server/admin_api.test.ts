@@ -228,3 +228,23 @@ Deno.test("admin API YAML quotes strings a YAML 1.1 reader (egctl, PyYAML) would
     await api.close();
   }
 });
+
+Deno.test("admin API says what is wrong with a profile request's path", async () => {
+  const api = await adminApi();
+  try {
+    const cases: [string, string][] = [
+      ["", 'missing path: send "path: FILE"'],
+      ["path: ''\n", 'missing path: send "path: FILE"'],
+      ["[1]\n", 'missing path: send "path: FILE"'],
+      ["path: 5\n", "path must be a file path, got 5"],
+      ["path: [a.prof]\n", 'path must be a file path, got ["a.prof"]'],
+    ];
+    for (const [body, message] of cases) {
+      const r = await api.call("POST", "/profile/start/cpu", body);
+      assert.equal(r.status, 400, body);
+      assert.equal(r.message, message, body);
+    }
+  } finally {
+    await api.close();
+  }
+});
