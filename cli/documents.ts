@@ -8,6 +8,7 @@
 
 import { parseAllDocuments } from "yaml";
 import { CtlError } from "./errors.ts";
+import { CONFIG_YAML_OPTIONS } from "../filters/yaml_module.ts";
 
 /** One object read from the input, ready to send. */
 export interface ObjectDocument {
@@ -32,7 +33,7 @@ export interface ObjectDocument {
 export function parseObjectDocuments(text: string, source: string): ObjectDocument[] {
   const objects: ObjectDocument[] = [];
   const problems: string[] = [];
-  parseAllDocuments(text).forEach((doc, position) => {
+  parseAllDocuments(text, CONFIG_YAML_OPTIONS).forEach((doc, position) => {
     const index = position + 1;
     const read = documentValue(doc);
     if ("problem" in read) {
@@ -108,7 +109,9 @@ function firstLine(text: string): string {
  * kind, item or batch); throws {@linkcode CtlError} naming `source` otherwise.
  */
 export function parseDataDocument(text: string, source: string): Record<string, unknown> {
-  const docs = parseAllDocuments(text).filter((d) => d.errors.length || d.contents !== null);
+  const docs = parseAllDocuments(text, CONFIG_YAML_OPTIONS).filter((d) =>
+    d.errors.length || d.contents !== null
+  );
   if (docs.length !== 1) {
     throw new CtlError(`${source} must hold one YAML document, found ${docs.length}`);
   }

@@ -12,6 +12,13 @@ import type * as Yaml from "yaml";
 let loaded: typeof Yaml | undefined;
 let loading: Promise<typeof Yaml> | undefined;
 
+/**
+ * How configuration YAML (objects, data, config files) is read: with `<<`
+ * merge keys merged, as Go's yaml.v2 reads Easegress configs, rather than
+ * kept as a literal "<<" field.
+ */
+export const CONFIG_YAML_OPTIONS = { merge: true } as const;
+
 /** The YAML module, imported by the first call. */
 export function loadYaml(): Promise<typeof Yaml> {
   return loading ??= import("yaml").then((module) => loaded = module);

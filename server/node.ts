@@ -11,7 +11,7 @@ import type { FilterKind } from "../filters/filter.ts";
 import { builtinFilters } from "../filters/registry.ts";
 import { SharedSlots } from "../filters/shared_slots.ts";
 import { SpecError } from "../filters/spec.ts";
-import { loadYaml } from "../filters/yaml_module.ts";
+import { CONFIG_YAML_OPTIONS, loadYaml } from "../filters/yaml_module.ts";
 import { handleAdmin } from "./admin/api.ts";
 import { openCluster, startMembership } from "./cluster_setup.ts";
 import { DataPlane } from "./dataplane.ts";
@@ -324,7 +324,7 @@ async function createInitialObjects(
       throw new Error(`Cannot read initial object file ${file}: ${(e as Error).message}`);
     }
     const { parseAllDocuments } = await loadYaml();
-    const docs = parseAllDocuments(text);
+    const docs = parseAllDocuments(text, CONFIG_YAML_OPTIONS);
     if (!Array.isArray(docs)) throw new Error(`${file}: not YAML`);
     for (const [i, doc] of docs.entries()) {
       if (doc.contents === null) continue;

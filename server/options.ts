@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { loadYaml } from "../filters/yaml_module.ts";
+import { CONFIG_YAML_OPTIONS, loadYaml } from "../filters/yaml_module.ts";
 import { isPlainObject, urlWithProtocol } from "../filters/spec.ts";
 import type { Http1ServerKind } from "./httpserver/listener.ts";
 
@@ -296,7 +296,7 @@ async function applyConfigFile(options: NodeOptions, file: string): Promise<void
   }
   let doc: unknown;
   try {
-    doc = (await loadYaml()).parse(text);
+    doc = (await loadYaml()).parse(text, CONFIG_YAML_OPTIONS);
   } catch (e) {
     throw new OptionsError(`Cannot parse config file ${file}: ${(e as Error).message}`);
   }

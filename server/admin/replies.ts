@@ -6,7 +6,7 @@
  */
 
 import { concatBytes } from "../../filters/concat_bytes.ts";
-import { loadYaml } from "../../filters/yaml_module.ts";
+import { CONFIG_YAML_OPTIONS, loadYaml } from "../../filters/yaml_module.ts";
 import { toYamlText } from "../yaml_text.ts";
 
 /** One admin API route: a handler for a method and a path pattern (`{param}`: one segment). */
@@ -85,7 +85,7 @@ export async function readDocument(
     } catch { /* not JSON after all: the YAML parser names the problem */ }
   }
   const { parseAllDocuments } = await loadYaml();
-  const docs = parseAllDocuments(text);
+  const docs = parseAllDocuments(text, CONFIG_YAML_OPTIONS);
   if (!Array.isArray(docs)) throw new ApiError(400, "the request body is not YAML");
   const real = docs.filter((d) => d.contents !== null || d.errors.length);
   if (real.length !== 1) {

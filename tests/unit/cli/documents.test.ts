@@ -37,6 +37,17 @@ Deno.test("parseObjectDocuments() resolves anchors and aliases", () => {
   assert.deepEqual(doc.spec.y, { k: 1 });
 });
 
+Deno.test("parseObjectDocuments() merges << keys, as Easegress's YAML reader does", () => {
+  const [doc] = parseObjectDocuments(
+    "name: a\nkind: Pipeline\nfilters:\n- &m {name: m1, kind: Mock, code: 200}\n- <<: *m\n  name: m2\n",
+    "stdin",
+  );
+  assert.deepEqual(doc.spec.filters, [
+    { name: "m1", kind: "Mock", code: 200 },
+    { name: "m2", kind: "Mock", code: 200 },
+  ]);
+});
+
 Deno.test("parseObjectDocuments() lists every bad document at once", () => {
   const { message, details } = problemsOf(
     "name: ok\nkind: Pipeline\n---\nkind: Pipeline\n---\nname: x\nkind: ''\n---\njust text\n" +

@@ -248,3 +248,23 @@ Deno.test("admin API says what is wrong with a profile request's path", async ()
     await api.close();
   }
 });
+
+Deno.test("admin API merges << keys in an object, as Easegress's YAML reader does", async () => {
+  const api = await adminApi();
+  try {
+    const created = await api.call(
+      "POST",
+      "/objects",
+      "kind: Pipeline\nname: p\nfilters:\n- &m {name: m1, kind: Mock, rules: [{code: 201}]}\n" +
+        "- <<: *m\n  name: m2\n",
+    );
+    assert.equal(created.status, 201, created.body);
+    const spec = JSON.parse((await api.call("GET", "/objects/p")).body);
+    assert.deepEqual(spec.filters.map((f: { name: string; kind: string }) => [f.name, f.kind]), [
+      ["m1", "Mock"],
+      ["m2", "Mock"],
+    ]);
+  } finally {
+    await api.close();
+  }
+});
