@@ -101,6 +101,7 @@ async function runParsed(
     throw new UsageError(`${what}: ${choices}`, words);
   }
   const commandArgs = checkArgs(command, rest, words);
+  if (flags.file === "") throw new UsageError("-f/--file must not be empty", words);
   if (flags.file !== undefined && !command.readsDocuments) {
     throw new UsageError(`-f/--file is not used by "${words.join(" ")}"`, words);
   }

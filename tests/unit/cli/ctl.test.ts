@@ -187,6 +187,7 @@ Deno.test("ctl usage errors exit 2 with a --help hint and send nothing", async (
     [["--server", "h:1/apis", "health"], "without path", "health --help"],
     [["--server"], "argument missing", "--help"],
     [["object", "create", "-f", "a.yaml", "-f", "b.yaml"], "-f/--file given 2 times", "--help"],
+    [["object", "create", "-f", ""], "-f/--file must not be empty", "object create --help"],
     [["-o", "json", "object", "list", "-o", "yaml"], "-o/--output given 2 times", "--help"],
   ];
   for (const [args, message, hint] of cases) {
