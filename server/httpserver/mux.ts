@@ -115,7 +115,9 @@ export class Mux {
           continue;
         }
         if (p.ipFilter && !p.ipFilter.allow(realIP)) return 403;
-        if (cacheKey && !p.headers) this.#remember(cacheKey, p);
+        // A path passed over for its headers may take the next request with
+        // the same host, method and path: only a choice no header made is kept.
+        if (cacheKey && !p.headers && !headerMismatch) this.#remember(cacheKey, p);
         return p;
       }
     }

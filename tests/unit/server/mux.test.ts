@@ -96,3 +96,17 @@ Deno.test("mux route cache gives the same answers", () => {
     assert.equal(backend(m.route("h", "GET", "/b", noHeaders, "")), 404);
   }
 });
+
+Deno.test("mux route cache keeps no path chosen after a header-conditional one was passed over", () => {
+  const m = mux([{
+    paths: [
+      { pathPrefix: "/api", headers: [{ key: "X-Canary", values: ["v2"] }], backend: "canary" },
+      { pathPrefix: "/api", backend: "main" },
+    ],
+  }], { cacheSize: 10 });
+  const canary = (n: string) => n === "X-Canary" ? "v2" : null;
+  for (let i = 0; i < 2; i++) {
+    assert.equal(backend(m.route("h", "GET", "/api/x", noHeaders, "")), "main");
+    assert.equal(backend(m.route("h", "GET", "/api/x", canary, "")), "canary");
+  }
+});
