@@ -243,6 +243,16 @@ export function canonicalHeaderKey(s: string): string {
   return out;
 }
 
+/**
+ * The value of the first field named `name` (Go's `Header.Get`), or null. A
+ * runtime `Headers` keeps no field boundaries, so it gives every value
+ * joined; splitting that at commas would cut single values that contain
+ * one (a browser's User-Agent does).
+ */
+export function firstFieldValue(headers: Headers, name: string): string | null {
+  return headers instanceof HeaderFields ? headers.first(name) : headers.get(name);
+}
+
 /** Whether `value` is a `Headers` or a {@linkcode HeaderFields}. */
 export function isHeaders(value: unknown): value is Headers {
   return value instanceof HeaderFields || value instanceof Headers;
@@ -335,6 +345,12 @@ export class HeaderFields implements Headers {
       found = found === null ? this.#values[i] : found + ", " + this.#values[i];
     }
     return found;
+  }
+
+  /** The value of the first field named `name` alone (Go's `Header.Get`), or null. */
+  first(name: string): string | null {
+    const at = this.#names.indexOf(fieldName(name));
+    return at < 0 ? null : this.#values[at];
   }
 
   getSetCookie(): string[] {

@@ -78,7 +78,8 @@ export class Mux {
 
   /**
    * Routes a request. `host` is the Host header (port stripped here);
-   * `header` reads one request header.
+   * `header` reads one request header: the first field's value only, as
+   * Easegress inspects (see firstFieldValue).
    */
   route(
     host: string,
@@ -170,26 +171,18 @@ function headersMatch(p: CompiledPath, header: (name: string) => string | null):
   const headers = p.headers!;
   if (p.matchAllHeader) {
     for (const h of headers) {
-      const v = firstValue(header(h.key)) ?? "";
+      const v = header(h.key) ?? "";
       if (h.values && !h.values.has(v)) return false;
       if (h.regexp && !h.regexp.test(v)) return false;
     }
     return true;
   }
   for (const h of headers) {
-    const v = firstValue(header(h.key));
+    const v = header(h.key);
     if (v === null) continue;
     if (h.values?.has(v) || h.regexp?.test(v)) return true;
   }
   return false;
-}
-
-// Only the first value of a header is inspected, as in Easegress; Headers
-// joins repeated values with ", ", so take what precedes the first comma.
-function firstValue(value: string | null): string | null {
-  if (value === null) return null;
-  const comma = value.indexOf(", ");
-  return comma < 0 ? value : value.slice(0, comma);
 }
 
 function compileRule(rule: RuleSpec, serverLimit: number): CompiledRule {

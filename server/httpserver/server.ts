@@ -14,6 +14,7 @@ import {
 } from "../../filters/context.ts";
 import type { Logger } from "../../filters/filter.ts";
 import type { BufferedLineWriter } from "../buffered_line_writer.ts";
+import { firstFieldValue } from "../../filters/header_fields.ts";
 import { HttpStats } from "../../filters/http_stats.ts";
 import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
@@ -175,7 +176,13 @@ export class HTTPServer {
       }
     }
     const ip = mux.usesIP ? client.realIP : "";
-    const route = mux.route(request.host, request.method, path, (n) => headers.get(n), ip);
+    const route = mux.route(
+      request.host,
+      request.method,
+      path,
+      (n) => firstFieldValue(headers, n),
+      ip,
+    );
     if (typeof route === "number") return this.#finish(request, requestLine, route, start, client);
     const pipeline = this.#env.pipeline(route.backend);
     if (!pipeline) return this.#finish(request, requestLine, 503, start, client, route);

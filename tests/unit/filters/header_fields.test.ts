@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   fieldName,
   fieldValue,
+  firstFieldValue,
   HeaderFields,
   isHeaders,
   knownFieldName,
@@ -550,4 +551,18 @@ Deno.test("knownFieldNameAt finds a common name inside a head, in any case, with
   for (const name of ["Host", "User-Agent", "x-forwarded-for", "WWW-Authenticate", "TE"]) {
     assert.equal(knownFieldNameAt(name, 0, name.length), knownFieldName(name), name);
   }
+});
+
+Deno.test("first and firstFieldValue give the first field's value whole, commas and all", () => {
+  const h = new HeaderFields();
+  h.appendChecked("user-agent", "Mozilla/5.0 (KHTML, like Gecko) Mobile Safari");
+  h.appendChecked("x-env", "prod");
+  h.appendChecked("x-env", "canary");
+  assert.equal(h.first("User-Agent"), "Mozilla/5.0 (KHTML, like Gecko) Mobile Safari");
+  assert.equal(h.first("x-env"), "prod");
+  assert.equal(h.first("x-none"), null);
+  assert.equal(firstFieldValue(h, "X-Env"), "prod");
+  // The runtime's Headers keeps no field boundaries: all values, joined.
+  const web = new Headers([["x-env", "prod"], ["x-env", "canary"]]);
+  assert.equal(firstFieldValue(web, "x-env"), "prod, canary");
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { SpecReader } from "../../../filters/spec.ts";
+import { firstFieldValue, HeaderFields } from "../../../filters/header_fields.ts";
 import { Mux, type Route } from "../../../server/httpserver/mux.ts";
 import { readHTTPServerSpec } from "../../../server/httpserver/spec.ts";
 
@@ -109,4 +110,29 @@ Deno.test("mux route cache keeps no path chosen after a header-conditional one w
     assert.equal(backend(m.route("h", "GET", "/api/x", noHeaders, "")), "main");
     assert.equal(backend(m.route("h", "GET", "/api/x", canary, "")), "canary");
   }
+});
+
+Deno.test("mux matches a header value that contains commas whole", () => {
+  const m = mux([{
+    paths: [
+      { headers: [{ key: "User-Agent", regexp: "Mobile" }], backend: "mobile" },
+      { headers: [{ key: "Accept", values: ["text/html, application/json"] }], backend: "html" },
+      { backend: "desktop" },
+    ],
+  }]);
+  const fields = (pairs: [string, string][]) => {
+    const h = new HeaderFields();
+    for (const [name, value] of pairs) h.appendChecked(name, value);
+    return (name: string) => firstFieldValue(h, name);
+  };
+  const chrome = "Mozilla/5.0 (Linux; Android 10) AppleWebKit/537.36 (KHTML, like Gecko) " +
+    "Chrome/120.0.0.0 Mobile Safari/537.36";
+  assert.equal(backend(m.route("h", "GET", "/", fields([["user-agent", chrome]]), "")), "mobile");
+  assert.equal(
+    backend(m.route("h", "GET", "/", fields([["accept", "text/html, application/json"]]), "")),
+    "html",
+  );
+  // Only the first field counts, as in Easegress.
+  const twice = fields([["user-agent", "curl/8"], ["user-agent", "Mobile"]]);
+  assert.equal(backend(m.route("h", "GET", "/", twice, "")), "desktop");
 });
