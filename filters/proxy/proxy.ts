@@ -49,8 +49,12 @@ export class Proxy implements FilterInstance {
   readonly #main: ServerPool;
   readonly #mirror: ServerPool | undefined;
   readonly #transports: Map<string, Transport>;
-  /** The spec's mtls, as text: pools are inherited only when it is the same. */
-  readonly #mtls: string;
+  /**
+   * What the connection pools were built with (mtls, maxIdleConnsPerHost), as
+   * text: a pipeline update inherits them only when it is the same, so a
+   * changed limit takes effect.
+   */
+  readonly #transportKey: string;
   readonly #compressMin: number | undefined;
   readonly #env: FilterEnv;
 
@@ -59,14 +63,15 @@ export class Proxy implements FilterInstance {
     // Policies first, so a bad reference throws before any connection pool
     // exists; built anew per generation, so breaker state resets on update.
     const policies = spec.pools.map((p, i) => poolPolicies(p, env, i));
-    // Connection pools outlive a pipeline update: same origin and client certificate, same sockets.
+    // Connection pools outlive a pipeline update: same origin, client certificate and idle limit,
+    // same sockets.
     const clientTls = spec.mtls && {
       cert: decodePem(spec.mtls.certBase64),
       key: decodePem(spec.mtls.keyBase64),
       rootCert: decodePem(spec.mtls.rootCertBase64),
     };
-    this.#mtls = JSON.stringify(spec.mtls ?? null);
-    const inherited = previous && previous.#mtls === this.#mtls
+    this.#transportKey = JSON.stringify([spec.mtls ?? null, spec.maxIdleConnsPerHost]);
+    const inherited = previous && previous.#transportKey === this.#transportKey
       ? previous.#transports
       : new Map<string, Transport>();
     this.#transports = new Map();

@@ -427,3 +427,48 @@ Deno.test("proxy refuses to start with a missing or wrong-kind policy", () => {
     /no Retry policy named "cb"/,
   );
 });
+
+Deno.test("a pipeline update that changes maxIdleConnsPerHost applies the new limit", async () => {
+  // Counts the TCP connections the proxy opens; answers after a short wait so requests overlap.
+  let connections = 0;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    for await (const conn of listener) {
+      connections++;
+      (async () => {
+        const buf = new Uint8Array(4096);
+        try {
+          while ((await conn.read(buf)) !== null) {
+            await new Promise((r) => setTimeout(r, 20));
+            await conn.write(
+              new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+            );
+          }
+        } catch { /* closed by the proxy */ }
+        conn.close();
+      })();
+    }
+  })();
+  const url = `http://127.0.0.1:${listener.addr.port}`;
+  const env = { pipeline: "p", name: "proxy", log: silentLogger, resilience: () => undefined };
+  const burst = async (filter: FilterInstance) => {
+    const results = await Promise.all([0, 1, 2, 3].map(() => send(filter)));
+    assert.deepEqual(results.map((r) => r.body), ["ok", "ok", "ok", "ok"]);
+  };
+  const first = proxyKind.create(proxyKind.validate({ pools: [{ servers: [{ url }] }] }), env);
+  await burst(first);
+  assert.equal(connections, 4);
+  const second = proxyKind.create(
+    proxyKind.validate({ pools: [{ servers: [{ url }] }], maxIdleConnsPerHost: 1 }),
+    env,
+    first,
+  );
+  await first.close?.();
+  connections = 0;
+  await burst(second); // fresh pools with the new limit: 4 connections, 1 kept idle
+  await burst(second);
+  assert.equal(connections, 4 + 3);
+  await second.close?.();
+  listener.close();
+  await serving.catch(() => {});
+});
