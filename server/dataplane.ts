@@ -19,6 +19,7 @@ import { isolateHeapTrim } from "./idle_heap_trim.ts";
 import type { BufferedLineWriter } from "./buffered_line_writer.ts";
 import type { LogSink } from "./log.ts";
 import type { ObjectSpec } from "./objects.ts";
+import { PortClaims } from "./port_claims.ts";
 import { type LoggerFactory, Pipeline, type SharedByFilters } from "./pipeline/pipeline.ts";
 import { type RegistryServices, ServiceDirectory } from "../filters/service_directory.ts";
 import type { PipelineSpec } from "./pipeline/spec.ts";
@@ -74,6 +75,8 @@ export class DataPlane {
   readonly #mqttProxies = new Map<string, MQTTProxy>();
   readonly #specs = new Map<string, string>();
   readonly #errors = new Map<string, string>();
+  /** Which listening object holds each port. */
+  readonly #ports = new PortClaims();
   readonly #log;
   readonly #loggers: LoggerFactory;
   /** The AutoCertManager's certificates and challenge answers, as last given. */
@@ -142,7 +145,9 @@ export class DataPlane {
         ? withManagedCerts(spec, this.#autoCertState)
         : spec
     );
-    const wanted = new Map(desired.map((s) => [s.name, s]));
+    // An object refused its port does not run: one already running on it is closed.
+    const refused = this.#ports.settle(desired);
+    const wanted = new Map(desired.filter((s) => !refused.has(s.name)).map((s) => [s.name, s]));
     // Servers go first when deleting and last when creating, so no request
     // meets a server whose pipeline or global filter is not built yet.
     await this.#closeGone(this.#servers, "HTTPServer", "server", wanted);
@@ -151,12 +156,16 @@ export class DataPlane {
     await this.#closeGone(this.#globalFilters, "GlobalFilter", "global filter", wanted);
     await this.#closeGone(this.#pipelines, "Pipeline", "pipeline", wanted);
     const failures: ApplyError[] = [];
+    for (const spec of desired) {
+      const reason = refused.get(spec.name);
+      if (reason !== undefined) failures.push(this.#failed(spec, new Error(reason)));
+    }
     const build = async <S extends ObjectSpec>(
       kind: S["kind"],
       apply: (spec: S) => void | Promise<void>,
     ) => {
       for (const spec of desired) {
-        if (spec.kind !== kind || !this.#changed(spec)) continue;
+        if (spec.kind !== kind || refused.has(spec.name) || !this.#changed(spec)) continue;
         try {
           await apply(spec as S);
           this.#remember(spec);
