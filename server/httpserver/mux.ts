@@ -9,6 +9,7 @@
 import { GoRegexpReplacer } from "../../filters/go_regexp_replace.ts";
 import { compileGoRegexp } from "../../filters/spec.ts";
 import { IPFilter } from "./ipfilter.ts";
+import { normalizeRulePath } from "./percent_encoding.ts";
 import type { HeaderSpec, HTTPServerSpec, PathSpec, RuleSpec } from "./spec.ts";
 
 /** A compiled path: where matching requests go. */
@@ -208,6 +209,9 @@ function compilePath(p: PathSpec, serverLimit: number): CompiledPath {
     ? new GoRegexpReplacer(p.pathRegexp, p.rewriteTarget)
     : undefined;
   const target = p.rewriteTarget;
+  // Requests arrive with their escapes normalized; so are these.
+  const exact = p.path === undefined ? undefined : normalizeRulePath(p.path);
+  const prefix = p.pathPrefix === undefined ? undefined : normalizeRulePath(p.pathPrefix);
   const limit = p.clientMaxBodySize ? p.clientMaxBodySize : serverLimit;
   const headers = p.headers?.map(compileHeader);
   return {
@@ -215,8 +219,8 @@ function compilePath(p: PathSpec, serverLimit: number): CompiledPath {
     pattern: p.path ?? p.pathPrefix ?? p.pathRegexp ?? "/*",
     maxBodySize: limit,
     ipFilter: p.ipFilter ? new IPFilter(p.ipFilter) : undefined,
-    exact: p.path,
-    prefix: p.pathPrefix,
+    exact,
+    prefix,
     regexp,
     matchesAll: !p.path && !p.pathPrefix && !p.pathRegexp,
     methods: p.methods ? new Set(p.methods) : undefined,
@@ -224,9 +228,9 @@ function compilePath(p: PathSpec, serverLimit: number): CompiledPath {
     matchAllHeader: !!p.matchAllHeader,
     rewrite(path: string): string {
       if (target === undefined) return path;
-      if (p.path !== undefined && path === p.path) return target;
-      if (p.pathPrefix !== undefined && path.startsWith(p.pathPrefix)) {
-        return target + path.slice(p.pathPrefix.length);
+      if (exact !== undefined && path === exact) return target;
+      if (prefix !== undefined && path.startsWith(prefix)) {
+        return target + path.slice(prefix.length);
       }
       if (replacer) return replacer.replaceAll(path);
       return path;

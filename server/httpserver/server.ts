@@ -18,6 +18,7 @@ import { firstFieldValue } from "../../filters/header_fields.ts";
 import { HttpStats } from "../../filters/http_stats.ts";
 import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
+import { normalizeEscapes } from "./percent_encoding.ts";
 import { type HTTPServerSpec, listenerChanged } from "./spec.ts";
 import { type Http1ServerKind, type Listener, startListener } from "./listener.ts";
 import { ListenRetry } from "../listen_retry.ts";
@@ -164,7 +165,9 @@ export class HTTPServer {
     const start = performance.now();
     const mux = this.#mux;
     const headers = request.rawHeaders;
-    const path = request.path;
+    let path = request.path;
+    // Routed and forwarded in one spelling of its escapes (see percent_encoding.ts).
+    if (path.includes("%")) request.path = path = normalizeEscapes(path);
     // The access log shows the request line as received, before filters change it.
     const requestLine = this.#env.accessLog ? `${request.method} ${request.url}` : "";
     const challenges = this.#env.acmeChallenges;

@@ -431,7 +431,7 @@ function requestLineBackend(): { port: number; close(): void } {
   return { port: listener.addr.port, close: () => listener.close() };
 }
 
-Deno.test("httpserver: dot segments are resolved before routing and forwarding, over HTTP/1.1 and h2c", async () => {
+Deno.test("httpserver: dot segments and escapes are normalized before routing and forwarding, over HTTP/1.1 and h2c", async () => {
   const backend = requestLineBackend();
   const node = await startNodeProcess();
   const port = freePort();
@@ -464,6 +464,9 @@ Deno.test("httpserver: dot segments are resolved before routing and forwarding, 
       // Forwarded as routed; the query is left alone.
       assert.equal(await get("/public/a/./b/../c?q=/../x"), "GET /public/a/c?q=/../x HTTP/1.1");
       assert.equal(await get("/public/../../public/d"), "GET /public/d HTTP/1.1");
+      // Escaped unreserved characters are the characters: routed and forwarded decoded.
+      assert.equal(await get("/%61dmin/x"), "admin", version);
+      assert.equal(await get("/public/%7Eu/caf%c3%a9"), "GET /public/~u/caf%C3%A9 HTTP/1.1");
     }
   } finally {
     await node.stop();

@@ -136,3 +136,16 @@ Deno.test("mux matches a header value that contains commas whole", () => {
   const twice = fields([["user-agent", "curl/8"], ["user-agent", "Mobile"]]);
   assert.equal(backend(m.route("h", "GET", "/", twice, "")), "desktop");
 });
+
+Deno.test("mux matches rule paths written with characters requests send percent-encoded", () => {
+  const m = mux([{
+    paths: [
+      { path: "/café", backend: "cafe" },
+      { pathPrefix: "/a b/", rewriteTarget: "/ab/", backend: "space" },
+    ],
+  }]);
+  assert.equal(backend(m.route("h", "GET", "/caf%C3%A9", noHeaders, "")), "cafe");
+  const route = m.route("h", "GET", "/a%20b/x", noHeaders, "") as Route;
+  assert.equal(route.backend, "space");
+  assert.equal(route.rewrite("/a%20b/x"), "/ab/x");
+});

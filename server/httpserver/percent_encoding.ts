@@ -1,0 +1,77 @@
+/**
+ * One spelling per request path for routing (RFC 3986 section 6.2.2):
+ * percent-encoded unreserved characters decoded (`%61` is `a`), other
+ * escapes in upper-case hex. Routed as sent, `/%61dmin` would miss an
+ * `/admin` rule (and its ipFilter) and reach, through a catch-all rule, a
+ * backend that decodes it to `/admin`; Easegress routes on the decoded path,
+ * which has the same effect for these. Rule paths are written the same way,
+ * so a rule for `/café` or `/a b` meets the encoded requests for them.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/** Unreserved characters (ALPHA DIGIT - . _ ~), by char code. */
+const UNRESERVED = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") {
+  UNRESERVED[c.charCodeAt(0)] = 1;
+}
+
+/** Characters a path carries as they are (pchar and "/"), by char code. */
+const PATH_CHAR = UNRESERVED.slice();
+for (const c of "!$&'()*+,;=:@/%") PATH_CHAR[c.charCodeAt(0)] = 1;
+
+const HEX = "0123456789ABCDEF";
+
+function hexValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  const lower = code | 0x20;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
+}
+
+/**
+ * `path` with its escapes normalized: unreserved characters decoded, the
+ * others in upper-case hex; a "%" not followed by two hex digits is left.
+ * Returns `path` itself when nothing changes (always when it has no "%").
+ */
+export function normalizeEscapes(path: string): string {
+  let at = path.indexOf("%");
+  if (at < 0) return path;
+  let out = "";
+  let copied = 0;
+  for (; at >= 0; at = path.indexOf("%", at + 1)) {
+    const hi = hexValue(path.charCodeAt(at + 1));
+    const lo = hexValue(path.charCodeAt(at + 2));
+    if (hi < 0 || lo < 0) continue;
+    const byte = hi * 16 + lo;
+    let spelled: string;
+    if (byte < 128 && UNRESERVED[byte] === 1) spelled = String.fromCharCode(byte);
+    else if (
+      path.charCodeAt(at + 1) === HEX.charCodeAt(hi) &&
+      path.charCodeAt(at + 2) === HEX.charCodeAt(lo)
+    ) continue; // already upper-case
+    else spelled = "%" + HEX[hi] + HEX[lo];
+    out += path.slice(copied, at) + spelled;
+    copied = at + 3;
+  }
+  return copied === 0 ? path : out + path.slice(copied);
+}
+
+/**
+ * A rule's path as {@linkcode normalizeEscapes} leaves requests for it:
+ * characters a path cannot carry as they are (space, non-ASCII, `|`...)
+ * percent-encoded as UTF-8, then escapes normalized.
+ */
+export function normalizeRulePath(path: string): string {
+  let out = "";
+  for (const char of path.toWellFormed()) {
+    const code = char.charCodeAt(0);
+    if (code < 128 && PATH_CHAR[code] === 1) {
+      out += char;
+      continue;
+    }
+    for (const byte of encoder.encode(char)) out += "%" + HEX[byte >> 4] + HEX[byte & 15];
+  }
+  return normalizeEscapes(out);
+}

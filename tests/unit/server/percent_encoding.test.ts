@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import {
+  normalizeEscapes,
+  normalizeRulePath,
+} from "../../../server/httpserver/percent_encoding.ts";
+
+Deno.test("normalizeEscapes decodes unreserved characters and upper-cases other escapes", () => {
+  const cases: [string, string][] = [
+    ["/plain/path", "/plain/path"],
+    ["/%61dmin/x", "/admin/x"],
+    ["/%7Euser/%2d%5F", "/~user/-_"],
+    ["/caf%c3%a9", "/caf%C3%A9"],
+    ["/a%2fb%2F", "/a%2Fb%2F"],
+    ["/a%20b", "/a%20b"],
+    ["/100%", "/100%"],
+    ["/%zz%4", "/%zz%4"],
+    ["/%41%", "/A%"],
+  ];
+  for (const [path, want] of cases) assert.equal(normalizeEscapes(path), want, path);
+  const same = "/a%20b%2F";
+  assert.equal(normalizeEscapes(same), same);
+});
+
+Deno.test("normalizeRulePath writes a rule's path as normalized requests for it arrive", () => {
+  assert.equal(normalizeRulePath("/admin"), "/admin");
+  assert.equal(normalizeRulePath("/café"), "/caf%C3%A9");
+  assert.equal(normalizeRulePath("/a b|c"), "/a%20b%7Cc");
+  assert.equal(normalizeRulePath("/%7euser/%c3%a9"), "/~user/%C3%A9");
+  assert.equal(normalizeRulePath("/x;y=1:@!$&'()*+,"), "/x;y=1:@!$&'()*+,");
+});
