@@ -27,6 +27,9 @@ const HT = 9;
 
 // deno-lint-ignore no-control-regex
 const BAD_TARGET = /[\x00-\x20\x7f]/;
+/** A control character, space or a byte past ASCII: one scan finds either kind. */
+// deno-lint-ignore no-control-regex
+const UNUSUAL_TARGET = /[\x00-\x20\x7f-\xff]/;
 
 /** A request refused before it reached routing; `status` is the answer to send. */
 export class RequestHeadError extends Error {
@@ -89,7 +92,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     throw bad(`malformed request line ${quote(s.slice(pos, lineEnd))}`);
   }
   const method = s.slice(pos, sp1);
-  const target = s.slice(sp1 + 1, sp2);
+  let target = s.slice(sp1 + 1, sp2);
   const version = s.slice(sp2 + 1, lineEnd);
   if (!isToken(method)) throw bad(`invalid method ${quote(method)}`);
   let http10: boolean;
@@ -98,8 +101,14 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
   else if (/^HTTP\/\d\.\d$/.test(version)) {
     throw new RequestHeadError(505, `HTTP version ${version.slice(5)} is not supported`);
   } else throw bad(`malformed request line ${quote(s.slice(pos, lineEnd))}`);
-  if (target === "" || BAD_TARGET.test(target)) {
-    throw bad(`invalid request target ${quote(target)}`);
+  if (target === "" || UNUSUAL_TARGET.test(target)) {
+    if (target === "" || BAD_TARGET.test(target)) {
+      throw bad(`invalid request target ${quote(target)}`);
+    }
+    // Bytes past ASCII (a client sending UTF-8 unescaped) go on as the escapes
+    // Go's URL would write; read as text, they were escaped again as UTF-8 of
+    // each byte upstream (/café reached the backend as /caf%C3%83%C2%A9).
+    target = escapeHighBytes(target);
   }
 
   let fields = 0;
@@ -244,4 +253,16 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
 
 function bad(message: string): RequestHeadError {
   return new RequestHeadError(400, message);
+}
+
+const HEX = "0123456789ABCDEF";
+
+/** `target` (one char per byte) with every byte past ASCII written as %XX. */
+function escapeHighBytes(target: string): string {
+  let out = "";
+  for (let i = 0; i < target.length; i++) {
+    const code = target.charCodeAt(i);
+    out += code < 0x80 ? target[i] : "%" + HEX[code >> 4] + HEX[code & 15];
+  }
+  return out;
 }

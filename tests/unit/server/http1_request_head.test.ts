@@ -454,3 +454,16 @@ Deno.test("parseRequestHead refuses a Host (or absolute-form authority) that is 
   assert.equal(parse("GET / HTTP/1.1\r\nHost:\r\n\r\n").host, "");
   assert.equal(parse("GET / HTTP/1.0\r\n\r\n").host, "");
 });
+
+Deno.test("parseRequestHead escapes the bytes of an unescaped UTF-8 target, as Go's URL writes them", () => {
+  const head = parse("GET /café/ü?q=é HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  assert.equal(head.path, "/caf%C3%A9/%C3%BC");
+  assert.equal(head.query, "q=%C3%A9");
+  // Bytes that are not UTF-8 are escaped one by one too.
+  const latin1 = Uint8Array.from([
+    ...encoder.encode("GET /a"),
+    0xe9,
+    ...encoder.encode(" HTTP/1.1\r\nHost: h\r\n\r\n"),
+  ]);
+  assert.equal(parseBytes(latin1).path, "/a%E9");
+});
