@@ -197,6 +197,13 @@ export class HttpRequest extends Message {
   host: string;
   /** "HTTP/1.1", "HTTP/2" or "HTTP/3". */
   proto: string;
+  /**
+   * How many bytes of a streamed body a filter may buffer to send it more
+   * than once (a Proxy's retries and mirror): the route's body limit, set by
+   * the server. -1 when the body must stream (clientMaxBodySize -1), and for
+   * requests built elsewhere.
+   */
+  replayLimit = -1;
 
   constructor(init: HttpRequestInit = {}) {
     super(init.headers, init.body);

@@ -7,7 +7,7 @@
  */
 
 import type { AbortWatch } from "../abort_watch.ts";
-import { type Context, HttpResponse } from "../context.ts";
+import { BodyTooLargeError, type Context, HttpResponse } from "../context.ts";
 import type { Logger } from "../filter.ts";
 import { HttpStats } from "../http_stats.ts";
 import { parseDuration } from "../spec.ts";
@@ -182,6 +182,13 @@ export class ServerPool {
   }
 
   async #sendGuarded(ctx: Context, extraHeaders?: [string, string][]): Promise<PoolResult> {
+    const request = ctx.request;
+    if (this.#retry !== undefined && request.isStream && request.replayLimit >= 0) {
+      // Easegress has read such a body whole before the pipeline, so its
+      // retries send it again; only one that must stream goes once.
+      const failed = await bufferBody(ctx);
+      if (failed !== undefined) return this.#fail(ctx, failed, "clientError", performance.now());
+    }
     const breaker = this.#breaker;
     let permit = 0;
     if (breaker) {
@@ -194,7 +201,7 @@ export class ServerPool {
     const start = performance.now();
     const retry = this.#retry;
     // A streamed body can be sent only once: no retry for it.
-    const result = retry && !ctx.request.isStream
+    const result = retry && !request.isStream
       ? await retry.run(
         () => this.#attempt(ctx, extraHeaders),
         () => discardResponse(ctx),
@@ -281,6 +288,22 @@ export class ServerPool {
     const now = performance.now();
     this.stats.record(status, now - start, now);
     return result;
+  }
+}
+
+/**
+ * Reads the request's streamed body whole (up to its replay limit), so it
+ * can be sent more than once; on failure, the status to answer: 413 past
+ * the limit, 499 when the client left, else 400.
+ */
+export async function bufferBody(ctx: Context): Promise<number | undefined> {
+  const request = ctx.request;
+  try {
+    await request.bytes(request.replayLimit);
+    return undefined;
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) return 413;
+    return ctx.abortWatch.aborted ? 499 : 400;
   }
 }
 

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { Context, HttpRequest } from "../context.ts";
+import { Context, HttpRequest, HttpResponse } from "../context.ts";
 import type { FilterEnv, FilterInstance, FilterKind } from "../filter.ts";
 import { gzip, gzipStream } from "../gzip.ts";
 import { SpecReader } from "../spec.ts";
-import { type PoolPolicies, type PoolResult, ServerPool } from "./pool.ts";
+import { bufferBody, type PoolPolicies, type PoolResult, ServerPool } from "./pool.ts";
 import type { RequestTrace } from "../trace.ts";
 import { createCircuitBreaker, createRetry } from "./resilience.ts";
 import { type PoolSpec, type ProxySpec, readProxySpec } from "./spec.ts";
@@ -123,7 +123,27 @@ export class Proxy implements FilterInstance {
         break;
       }
     }
-    if (this.#mirror && this.#mirror.matches!(ctx)) this.#sendMirror(ctx);
+    if (this.#mirror && this.#mirror.matches!(ctx)) {
+      const request = ctx.request;
+      // Easegress mirrors such a body whole, having read it before the
+      // pipeline; only one that must stream is replaced by a note.
+      if (request.isStream && request.replayLimit >= 0) {
+        return bufferBody(ctx).then((failed) => {
+          if (failed === undefined) {
+            this.#sendMirror(ctx);
+            return this.#send(ctx, pool);
+          }
+          ctx.response ??= new HttpResponse(failed);
+          return "clientError";
+        });
+      }
+      this.#sendMirror(ctx);
+    }
+    return this.#send(ctx, pool);
+  }
+
+  /** Sends to `pool` (traced when the request is), then compresses the answer if asked to. */
+  #send(ctx: Context, pool: ServerPool): string | Promise<string> {
     const trace = ctx.trace;
     const result = trace === undefined
       ? pool.send(ctx, forwardedHeaders(ctx))

@@ -194,6 +194,7 @@ export class HTTPServer {
     if (this.#spec.xForwardedFor) addForwardedFor(request, client.realIP);
     const ctx = new Context(request, client);
     const limit = route.maxBodySize;
+    request.replayLimit = limit;
     if (limit >= 0 && request.method !== "GET" && request.method !== "HEAD") {
       const length = headers.get("content-length");
       if (length !== null) {

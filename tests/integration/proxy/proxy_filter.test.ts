@@ -472,3 +472,53 @@ Deno.test("a pipeline update that changes maxIdleConnsPerHost applies the new li
   listener.close();
   await serving.catch(() => {});
 });
+
+Deno.test("a streamed body within the route's limit is read whole to be retried and mirrored", async () => {
+  const bodies: string[] = [];
+  let calls = 0;
+  const flaky = backend(async (req) => {
+    bodies.push(await req.text());
+    return ++calls < 2 ? new Response("busy", { status: 503 }) : new Response("ok");
+  });
+  const mirrored: string[] = [];
+  const mirror = backend(async (req) => {
+    mirrored.push(await req.text());
+    return new Response("mirror");
+  });
+  const policies = { retry: { kind: "Retry", maxAttempts: 2, waitDuration: "1ms" } };
+  const filter = proxyWithPolicies({
+    pools: [{ servers: [{ url: flaky.url }], failureCodes: [503], retryPolicy: "retry" }],
+    mirrorPool: { servers: [{ url: mirror.url }], filter: { policy: "random", permil: 1000 } },
+  }, policies);
+  const payload = "x".repeat(100_000);
+  const streamed = (replayLimit: number) => {
+    const request = new HttpRequest({
+      method: "POST",
+      host: "gw.example",
+      headers: { "content-length": String(payload.length) },
+      body: new Blob([payload]).stream(),
+    });
+    request.replayLimit = replayLimit;
+    return new Context(request, { realIP: "203.0.113.7" });
+  };
+  const ctx = streamed(4 * 1024 * 1024);
+  assert.equal(await filter.handle(ctx), "");
+  assert.equal(await ctx.response!.text(), "ok");
+  assert.deepEqual(bodies, [payload, payload]);
+  for (let i = 0; i < 50 && mirrored.length === 0; i++) {
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  assert.deepEqual(mirrored, [payload]);
+
+  // A body that must stream (clientMaxBodySize -1) is sent once; the mirror gets a note.
+  calls = 0;
+  bodies.length = mirrored.length = 0;
+  const once = streamed(-1);
+  assert.equal(await filter.handle(once), "failureCode");
+  assert.deepEqual(bodies, [payload]);
+  for (let i = 0; i < 50 && mirrored.length === 0; i++) {
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  assert.deepEqual(mirrored, ["mirror of a streamed body"]);
+  await stop(filter, flaky, mirror);
+});
