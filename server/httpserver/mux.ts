@@ -178,9 +178,10 @@ function headersMatch(p: CompiledPath, header: (name: string) => string | null):
     }
     return true;
   }
+  // A missing header is "" here too, as Easegress reads it: `values: [""]` or
+  // `regexp: ^$` select requests without it.
   for (const h of headers) {
-    const v = header(h.key);
-    if (v === null) continue;
+    const v = header(h.key) ?? "";
     if (h.values?.has(v) || h.regexp?.test(v)) return true;
   }
   return false;

@@ -149,3 +149,22 @@ Deno.test("mux matches rule paths written with characters requests send percent-
   assert.equal(route.backend, "space");
   assert.equal(route.rewrite("/a%20b/x"), "/ab/x");
 });
+
+Deno.test("mux reads a missing header as empty in either header mode", () => {
+  const m = mux([{
+    paths: [
+      { path: "/any", headers: [{ key: "X-Version", regexp: "^(v1)?$" }], backend: "v1" },
+      {
+        path: "/all",
+        matchAllHeader: true,
+        headers: [{ key: "X-Version", values: ["", "v1"] }],
+        backend: "v1",
+      },
+    ],
+  }]);
+  const v2 = (n: string) => n === "X-Version" ? "v2" : null;
+  for (const path of ["/any", "/all"]) {
+    assert.equal(backend(m.route("h", "GET", path, noHeaders, "")), "v1", path);
+    assert.equal(backend(m.route("h", "GET", path, v2, "")), 400, path);
+  }
+});
