@@ -21,12 +21,17 @@ import type { PoolSpec, ServerSpec } from "./spec.ts";
 import type { Transport, UpstreamRequest, UpstreamResponse } from "./transport.ts";
 import { instanceURL, type ServiceDirectory, type ServiceInstance } from "../service_directory.ts";
 import { UpstreamError } from "./upstream_error.ts";
+import { HealthChecker } from "./health_check.ts";
+import { SessionSticker } from "./sticky_session.ts";
 
 /** Makes (or reuses) the transport of one origin such as "http://127.0.0.1:9095". */
 export type TransportFactory = (origin: string) => Transport;
 
 /** One server of a pool, parsed once. */
 interface Server {
+  /** The URL as the spec or registry gives it: the server's name for health and sessions. */
+  readonly url: string;
+  readonly weight: number;
   readonly origin: string;
   /** The Host header to send when the client's is not kept. */
   readonly host: string;
@@ -53,6 +58,7 @@ export interface PoolPolicies {
   circuitBreaker?: CircuitBreaker;
 }
 
+const NONE: ReadonlySet<string> = new Set();
 const IP_HOST = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\])$/;
 const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 
@@ -61,8 +67,15 @@ export class ServerPool {
   readonly spec: PoolSpec;
   readonly stats = new HttpStats();
   readonly matches: RequestMatcher | undefined;
+  /** Every server of the pool. */
+  #all: Server[] = [];
+  /** The servers requests go to: the healthy ones. */
   #servers: Server[];
   #pick: Picker;
+  /** Sends a session's requests to one server, when the pool has stickySession. */
+  readonly #sticky: SessionSticker | undefined;
+  /** Takes failing servers out, when the pool has healthCheck. */
+  readonly #health: HealthChecker | undefined;
   /** The servers' URLs. */
   #serverURLs: string[] = [];
   /** The servers' URLs and weights: an unchanged registry listing costs nothing. */
@@ -101,6 +114,11 @@ export class ServerPool {
     this.#guarded = !!(this.#retry || this.#breaker);
     this.#servers = [];
     this.#pick = createPicker(spec.loadBalance, []);
+    const lb = spec.loadBalance;
+    this.#sticky = lb.stickySession ? new SessionSticker(lb.stickySession) : undefined;
+    this.#health = lb.healthCheck
+      ? new HealthChecker(lb.healthCheck, (unhealthy) => this.#useHealthy(unhealthy))
+      : undefined;
     this.#useServers(spec.servers, transports);
     const registry = spec.serviceRegistry;
     const service = spec.serviceName;
@@ -130,8 +148,23 @@ export class ServerPool {
     if (key === this.#serverListKey) return;
     this.#serverListKey = key;
     this.#serverURLs = servers.map((s) => s.url);
-    this.#servers = servers.map((s) => parseServer(s, transports));
-    this.#pick = createPicker(this.spec.loadBalance, servers.map((s) => s.weight ?? 0));
+    this.#all = servers.map((s) => parseServer(s, transports));
+    const health = this.#health;
+    health?.setServers(this.#serverURLs);
+    this.#useHealthy(health ? health.unhealthy() : NONE);
+  }
+
+  /** Sends to the servers not in `unhealthy` from now on. */
+  #useHealthy(unhealthy: ReadonlySet<string>): void {
+    const servers = unhealthy.size ? this.#all.filter((s) => !unhealthy.has(s.url)) : this.#all;
+    this.#servers = servers;
+    this.#pick = createPicker(this.spec.loadBalance, servers.map((s) => s.weight));
+    this.#sticky?.update(servers);
+  }
+
+  /** The URLs of the servers failing their health checks now. */
+  get unhealthyServers(): string[] {
+    return this.#health ? [...this.#health.unhealthy()] : [];
   }
 
   /** The URLs of the servers requests go to now. */
@@ -139,9 +172,10 @@ export class ServerPool {
     return this.#serverURLs;
   }
 
-  /** Stops following the service registry. */
+  /** Stops following the service registry and checking health. */
   close(): void {
     this.#unwatch?.();
+    this.#health?.close();
   }
 
   /**
@@ -217,8 +251,14 @@ export class ServerPool {
     const start = performance.now();
     const servers = this.#servers;
     if (!servers.length) return this.#fail(ctx, 503, "internalError", start);
-    const server = servers.length === 1 ? servers[0] : servers[this.#pick(ctx, servers.length)];
     const request = ctx.request;
+    const sticky = this.#sticky;
+    const stuck = sticky === undefined ? -1 : sticky.pick(request, servers);
+    const server = stuck >= 0
+      ? servers[stuck]
+      : servers.length === 1
+      ? servers[0]
+      : servers[this.#pick(ctx, servers.length)];
     let signal: AbortWatch = ctx.abortWatch;
     let timed: AttemptWatch | undefined;
     if (this.#deadlines !== undefined) signal = timed = this.#deadlines.start(signal, start);
@@ -240,13 +280,14 @@ export class ServerPool {
       return this.#failed(ctx, e, start, timed);
     }
     return sent.then(
-      (response) => this.#received(ctx, response, start, timed),
+      (response) => this.#received(ctx, server, response, start, timed),
       (e) => this.#failed(ctx, e, start, timed),
     );
   }
 
   #received(
     ctx: Context,
+    server: Server,
     upstream: UpstreamResponse,
     start: number,
     timed: AttemptWatch | undefined,
@@ -260,7 +301,8 @@ export class ServerPool {
     // A small body that came with the head is handed over as bytes: cheaper
     // for the server to send than a stream.
     const body = upstream.bodyBytes ?? upstream.body;
-    ctx.response = new HttpResponse(upstream.status, upstream.headers, body);
+    const response = ctx.response = new HttpResponse(upstream.status, upstream.headers, body);
+    this.#sticky?.stamp(server, response);
     const now = performance.now();
     this.stats.record(upstream.status, now - start, now);
     if (this.#failureCodes?.has(upstream.status)) return "failureCode";
@@ -339,6 +381,8 @@ function parseServer(spec: ServerSpec, transports: TransportFactory): Server {
   const url = new URL(spec.url);
   const origin = `${url.protocol}//${url.host}`;
   return {
+    url: spec.url,
+    weight: spec.weight ?? 0,
     origin,
     host: url.host,
     keepClientHost: !!spec.keepHost || IP_HOST.test(url.hostname),

@@ -241,6 +241,7 @@ function poolStatus(pool: ServerPool): Record<string, unknown> {
   const status: Record<string, unknown> = { stat: pool.stats.snapshot(true) };
   if (pool.cache) status.memoryCache = pool.cache.counts();
   if (pool.spec.serviceName) status.servers = pool.serverURLs;
+  if (pool.spec.loadBalance.healthCheck) status.unhealthyServers = pool.unhealthyServers;
   return status;
 }
 

@@ -9,6 +9,8 @@
 import { parseDuration, type SpecReader } from "../spec.ts";
 import { readStringMatcher, type StringMatcherSpec } from "../string_matcher.ts";
 import { keyPairProblems, pemProblem } from "../pem.ts";
+import { type HealthCheckSpec, readHealthCheck } from "./health_check.ts";
+import { readStickySession, type StickySessionSpec } from "./sticky_session.ts";
 
 /** One upstream server. */
 export interface ServerSpec {
@@ -22,6 +24,10 @@ export interface ServerSpec {
 export interface LoadBalanceSpec {
   policy: "roundRobin" | "random" | "weightedRandom" | "ipHash" | "headerHash";
   headerHashKey?: string;
+  /** Requests of a session go to the server of its earlier ones (see sticky_session.ts). */
+  stickySession?: StickySessionSpec;
+  /** Servers failing active checks leave the pool until they pass (see health_check.ts). */
+  healthCheck?: HealthCheckSpec;
 }
 
 /** Which requests a candidate or mirror pool takes. */
@@ -170,6 +176,10 @@ function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"):
     if (spec.policy === "headerHash" && !key) {
       lr.problem("headerHashKey", "is required by headerHash");
     }
+    const sticky = lr.object("stickySession", readStickySession);
+    if (sticky) spec.stickySession = sticky;
+    const health = lr.object("healthCheck", readHealthCheck);
+    if (health) spec.healthCheck = health;
     return spec;
   }) ?? { policy: "roundRobin" };
   const pool: PoolSpec = { servers, loadBalance: lb };

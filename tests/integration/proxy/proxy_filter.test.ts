@@ -522,3 +522,64 @@ Deno.test("a streamed body within the route's limit is read whole to be retried 
   assert.deepEqual(mirrored, ["mirror of a streamed body"]);
   await stop(filter, flaky, mirror);
 });
+
+Deno.test("loadBalance healthCheck keeps requests off a failing server until it passes again", async () => {
+  let bHealthy = false;
+  const a = backend(() => new Response("a"));
+  const b = backend((req) =>
+    new URL(req.url).pathname === "/health" && !bHealthy
+      ? new Response("down", { status: 503 })
+      : new Response("b")
+  );
+  const filter = proxy({
+    pools: [{
+      servers: [{ url: a.url }, { url: b.url }],
+      loadBalance: { healthCheck: { interval: "50ms", uri: "/health" } },
+    }],
+  });
+  try {
+    const bodies = async () => {
+      const out = new Set<string>();
+      for (let i = 0; i < 4; i++) out.add((await send(filter)).body);
+      return [...out].sort();
+    };
+    for (let i = 0; i < 100 && (await bodies()).length > 1; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(await bodies(), ["a"]);
+    const status = filter.status?.() as { mainPool: { unhealthyServers: string[] } };
+    assert.deepEqual(status.mainPool.unhealthyServers, [b.url]);
+    bHealthy = true;
+    for (let i = 0; i < 100 && (await bodies()).length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(await bodies(), ["a", "b"]);
+  } finally {
+    await stop(filter, a, b);
+  }
+});
+
+Deno.test("loadBalance stickySession sends a session back to its server", async () => {
+  const bs = [backend(() => new Response("0")), backend(() => new Response("1"))];
+  const filter = proxy({
+    pools: [{
+      servers: bs.map((b) => ({ url: b.url })),
+      loadBalance: { stickySession: { mode: "DurationBased", lbCookieName: "lb" } },
+    }],
+  });
+  try {
+    const first = await send(filter);
+    const cookie = first.response.headers.getSetCookie()[0];
+    assert.match(cookie, /^lb=[0-9a-f]{80}; Path=\/; Expires=/);
+    const session = cookie.slice(0, cookie.indexOf(";"));
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await send(filter, { headers: { cookie: session } })).body, first.body);
+    }
+    // Without the cookie, round robin as usual.
+    const others = new Set<string>();
+    for (let i = 0; i < 4; i++) others.add((await send(filter)).body);
+    assert.equal(others.size, 2);
+  } finally {
+    await stop(filter, ...bs);
+  }
+});

@@ -1,0 +1,241 @@
+/**
+ * Active health checks of a pool's servers (`loadBalance.healthCheck`, as
+ * Easegress v2.x has them): every `interval` each server is asked
+ * `method uri` (its own URL's path when no uri is given) within `timeout`;
+ * `fails` failed checks in a row take it out of the pool, `passes`
+ * successful ones bring it back. A check passes when the status is in one
+ * of `match.statusCode`'s ranges (200-399 by default) and the headers and
+ * body `match` asks for are there. Servers start healthy.
+ *
+ * @module
+ */
+
+import { compileGoRegexp, parseDuration, type SpecReader } from "../spec.ts";
+
+/** A normalized `healthCheck`. */
+export interface HealthCheckSpec {
+  /** @default {"1m"} */
+  interval?: string;
+  /** @default {"3s"} */
+  timeout?: string;
+  /** Failed checks in a row that make a server unhealthy. @default {1} */
+  fails: number;
+  /** Passed checks in a row that make an unhealthy server healthy again. @default {1} */
+  passes: number;
+  /** Path and query asked (Easegress's older `path` is read into it). */
+  uri?: string;
+  /** Port asked instead of the server's. */
+  port?: number;
+  /** @default {"GET"} */
+  method: string;
+  headers?: Record<string, string>;
+  body?: string;
+  username?: string;
+  password?: string;
+  match?: HealthCheckMatch;
+}
+
+/** What a passing check's answer looks like. */
+export interface HealthCheckMatch {
+  /** Inclusive status ranges, `[[200, 399]]` by default. */
+  statusCode?: [number, number][];
+  headers?: { name: string; value: string; type: "exact" | "regexp" }[];
+  body?: { value: string; type: "contains" | "regexp" };
+}
+
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"];
+
+/** Reads a `healthCheck` spec. */
+export function readHealthCheck(r: SpecReader): HealthCheckSpec {
+  const spec: HealthCheckSpec = {
+    fails: r.int("fails", { default: 1, min: 1 }),
+    passes: r.int("passes", { default: 1, min: 1 }),
+    method: r.string("method", { default: "GET", oneOf: METHODS }),
+  };
+  const interval = r.duration("interval");
+  if (interval) spec.interval = interval;
+  const timeout = r.duration("timeout");
+  if (timeout) spec.timeout = timeout;
+  const pathLike = { pattern: /^\//, patternName: 'a path starting with "/"' };
+  const uri = r.string("uri", pathLike) || r.string("path", pathLike);
+  if (uri) spec.uri = uri;
+  const port = r.int("port", { min: 1, max: 65535 });
+  if (port) spec.port = port;
+  const headers = r.stringMap("headers");
+  if (headers && Object.keys(headers).length) spec.headers = headers;
+  const body = r.string("body");
+  if (body) spec.body = body;
+  const username = r.string("username");
+  const password = r.string("password");
+  if (!!username !== !!password) {
+    r.problem(username ? "password" : "username", "is required with the other one");
+  }
+  if (username && password) Object.assign(spec, { username, password });
+  const match = r.object("match", readMatch);
+  if (match) spec.match = match;
+  return spec;
+}
+
+function readMatch(r: SpecReader): HealthCheckMatch {
+  const match: HealthCheckMatch = {};
+  const ranges = r.any("statusCode");
+  if (ranges !== undefined) {
+    const ok = Array.isArray(ranges) &&
+      ranges.every((range) =>
+        Array.isArray(range) && range.length === 2 &&
+        range.every((c) => Number.isInteger(c) && c >= 100 && c <= 599) && range[0] <= range[1]
+      );
+    if (ok) match.statusCode = ranges as [number, number][];
+    else {r.problem(
+        "statusCode",
+        "must be a list of [from, to] status ranges, such as [[200, 299]]",
+      );}
+  }
+  const headers = r.array("headers", (hr) => {
+    const name = hr.string("name", { required: true }) ?? "";
+    const type = hr.string("type", { default: "exact", oneOf: ["exact", "regexp"] });
+    const value = type === "regexp" ? hr.regexp("value") ?? "" : hr.string("value") ?? "";
+    return { name, value, type: type as "exact" | "regexp" };
+  });
+  if (headers?.length) match.headers = headers;
+  const body = r.object("body", (br) => {
+    const type = br.string("type", { default: "contains", oneOf: ["contains", "regexp"] });
+    const value = type === "regexp" ? br.regexp("value") ?? "" : br.string("value") ?? "";
+    return { value, type: type as "contains" | "regexp" };
+  });
+  if (body) match.body = body;
+  return match;
+}
+
+/** Asks one server once; resolves to whether it passed. */
+export type HealthProbe = (serverURL: string) => Promise<boolean>;
+
+/** A server's run of check results: positive passes, negative fails. */
+interface Health {
+  healthy: boolean;
+  counter: number;
+}
+
+const DEFAULT_INTERVAL_MS = 60_000;
+const DEFAULT_TIMEOUT_MS = 3_000;
+
+/**
+ * Checks a pool's servers every interval and reports the set of unhealthy
+ * ones whenever it changes.
+ */
+export class HealthChecker {
+  readonly #spec: HealthCheckSpec;
+  readonly #probe: HealthProbe;
+  readonly #onChange: (unhealthy: ReadonlySet<string>) => void;
+  #health = new Map<string, Health>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #checking = false;
+
+  /** Starts checking; `probe` defaults to an HTTP request as the spec says. */
+  constructor(
+    spec: HealthCheckSpec,
+    onChange: (unhealthy: ReadonlySet<string>) => void,
+    probe: HealthProbe = httpProbe(spec),
+  ) {
+    this.#spec = spec;
+    this.#probe = probe;
+    this.#onChange = onChange;
+    const ms = spec.interval ? parseDuration(spec.interval) ?? 0 : 0;
+    const timer = setInterval(() => this.check(), ms > 0 ? ms : DEFAULT_INTERVAL_MS);
+    // Checks never keep a node (or a test) alive on their own.
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  /** The servers (URLs) to check from now on; those that stay keep their state. */
+  setServers(urls: readonly string[]): void {
+    const next = new Map<string, Health>();
+    for (const url of urls) next.set(url, this.#health.get(url) ?? { healthy: true, counter: 0 });
+    this.#health = next;
+  }
+
+  /** The URLs of the servers out of the pool now. */
+  unhealthy(): Set<string> {
+    const out = new Set<string>();
+    for (const [url, h] of this.#health) if (!h.healthy) out.add(url);
+    return out;
+  }
+
+  /** Checks every server once (the timer calls this; tests may too). */
+  async check(): Promise<void> {
+    // A round slower than the interval is not overlapped by the next.
+    if (this.#checking) return;
+    this.#checking = true;
+    try {
+      const urls = [...this.#health.keys()];
+      const results = await Promise.all(urls.map((url) => this.#probe(url).catch(() => false)));
+      if (this.#timer === undefined) return; // closed meanwhile
+      let changed = false;
+      urls.forEach((url, i) => {
+        const h = this.#health.get(url);
+        if (h === undefined) return; // left the pool meanwhile
+        if (results[i]) {
+          h.counter = Math.max(h.counter, 0) + 1;
+          if (!h.healthy && h.counter >= this.#spec.passes) changed = h.healthy = true;
+        } else {
+          h.counter = Math.min(h.counter, 0) - 1;
+          if (h.healthy && -h.counter >= this.#spec.fails) {
+            h.healthy = false;
+            changed = true;
+          }
+        }
+      });
+      if (changed) this.#onChange(this.unhealthy());
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  /** Stops checking. */
+  close(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** The probe that sends the spec's request to a server and matches its answer. */
+export function httpProbe(spec: HealthCheckSpec): HealthProbe {
+  const ms = spec.timeout ? parseDuration(spec.timeout) ?? 0 : 0;
+  const timeoutMs = ms > 0 ? ms : DEFAULT_TIMEOUT_MS;
+  const headers: [string, string][] = Object.entries(spec.headers ?? {});
+  if (spec.username) {
+    const credentials = new TextEncoder().encode(`${spec.username}:${spec.password}`);
+    headers.push(["authorization", `Basic ${credentials.toBase64()}`]);
+  }
+  const ranges = spec.match?.statusCode ?? [[200, 399]];
+  const headerChecks = (spec.match?.headers ?? []).map((h) => ({
+    name: h.name,
+    test: h.type === "regexp"
+      ? ((re) => (v: string) => re.test(v))(compileGoRegexp(h.value))
+      : (v: string) => v === h.value,
+  }));
+  const bodyMatch = spec.match?.body;
+  const bodyTest = bodyMatch === undefined
+    ? undefined
+    : bodyMatch.type === "regexp"
+    ? ((re) => (text: string) => re.test(text))(compileGoRegexp(bodyMatch.value))
+    : (text: string) => text.includes(bodyMatch.value);
+  const sendsBody = spec.body !== undefined && spec.method !== "GET" && spec.method !== "HEAD";
+  return async (serverURL) => {
+    const url = spec.uri ? new URL(spec.uri, serverURL) : new URL(serverURL);
+    if (spec.port) url.port = String(spec.port);
+    const response = await fetch(url, {
+      method: spec.method,
+      headers,
+      body: sendsBody ? spec.body : undefined,
+      redirect: "manual",
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const status = response.status;
+    let ok = ranges.some(([from, to]) => status >= from && status <= to) &&
+      headerChecks.every((h) => h.test(response.headers.get(h.name) ?? ""));
+    if (ok && bodyTest !== undefined) ok = bodyTest(await response.text());
+    else await response.body?.cancel();
+    return ok;
+  };
+}
