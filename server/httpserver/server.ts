@@ -342,12 +342,29 @@ interface Client {
   readonly realIP: string;
 }
 
-function addForwardedFor(request: HttpRequest, realIP: string): void {
+/** Appends the real IP to X-Forwarded-For unless the header lists it already. */
+export function addForwardedFor(request: HttpRequest, realIP: string): void {
   const current = request.header("x-forwarded-for");
   if (current === null) request.headers.set("x-forwarded-for", realIP);
-  else if (!current.includes(realIP)) {
+  else if (!listsAddress(current, realIP)) {
     request.headers.set("x-forwarded-for", `${current}, ${realIP}`);
   }
+}
+
+/**
+ * Whether the comma-separated `list` has `ip` as one of its entries. Easegress
+ * looks for it as a substring, so 10.0.0.1 was taken as listed in
+ * "10.0.0.12" and the proxy's own hop went unrecorded.
+ */
+function listsAddress(list: string, ip: string): boolean {
+  for (let at = list.indexOf(ip); at >= 0; at = list.indexOf(ip, at + 1)) {
+    const before = list.slice(0, at).trimEnd();
+    const after = list.slice(at + ip.length).trimStart();
+    if ((before === "" || before.endsWith(",")) && (after === "" || after.startsWith(","))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 function altSvcOf(spec: HTTPServerSpec): string | undefined {
