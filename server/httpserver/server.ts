@@ -201,7 +201,9 @@ export class HTTPServer {
         if (Number(length) > limit) {
           return this.#finish(request, requestLine, 413, start, client, route);
         }
-      } else if (headers.has("transfer-encoding")) {
+      } else if (headers.has("transfer-encoding") || !isHttp1(request.proto)) {
+        // A body of unknown length: chunked, or HTTP/2 and HTTP/3 data without a
+        // Content-Length, which these versions need not send.
         return request.bytes(limit).then(
           () => this.#run(pipeline, ctx, requestLine, start, route),
           (e) =>
@@ -340,6 +342,10 @@ function timestamp(): string {
 interface Client {
   readonly remoteAddr: string;
   readonly realIP: string;
+}
+
+function isHttp1(proto: string): boolean {
+  return proto === "HTTP/1.1" || proto === "HTTP/1.0";
 }
 
 /** Appends the real IP to X-Forwarded-For unless the header lists it already. */

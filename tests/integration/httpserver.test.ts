@@ -101,6 +101,20 @@ rules:
       (await request(`${base}/old/x`, { method: "POST", body: "y".repeat(999) })).body,
     );
     assert.equal(fits.size, 999);
+    // HTTP/2 data without a Content-Length is held to the limit too.
+    for (const [size, want] of [[1001, "413"], [999, "200"]] as const) {
+      const upload = new Deno.Command("curl", {
+        args: ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--http2-prior-knowledge"]
+          .concat(["-X", "POST", "-T", "-", `${base}/old/x`]),
+        stdin: "piped",
+        stdout: "piped",
+      }).spawn();
+      const writer = upload.stdin.getWriter();
+      await writer.write(new Uint8Array(size));
+      await writer.close();
+      const out = await upload.output();
+      assert.equal(new TextDecoder().decode(out.stdout), want, `h2 body of ${size}`);
+    }
 
     const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
     const doc = JSON.parse(status.stdout)["eg-default-name"];
