@@ -10,7 +10,9 @@
  * @module
  */
 
+import { HeaderFields } from "../header_fields.ts";
 import { compileGoRegexp, parseDuration, type SpecReader } from "../spec.ts";
+import type { Transport } from "./transport.ts";
 
 /** A normalized `healthCheck`. */
 export interface HealthCheckSpec {
@@ -131,11 +133,11 @@ export class HealthChecker {
   #timer: ReturnType<typeof setInterval> | undefined;
   #checking = false;
 
-  /** Starts checking; `probe` defaults to an HTTP request as the spec says. */
+  /** Starts checking each server with `probe` (see {@linkcode httpProbe}). */
   constructor(
     spec: HealthCheckSpec,
     onChange: (unhealthy: ReadonlySet<string>) => void,
-    probe: HealthProbe = httpProbe(spec),
+    probe: HealthProbe,
   ) {
     this.#spec = spec;
     this.#probe = probe;
@@ -198,14 +200,27 @@ export class HealthChecker {
   }
 }
 
-/** The probe that sends the spec's request to a server and matches its answer. */
-export function httpProbe(spec: HealthCheckSpec): HealthProbe {
+/**
+ * The probe that sends the spec's request to a server through the pool's
+ * own upstream client (`transportOf`, so HTTPS servers are reached with the
+ * Proxy's `mtls` and trusted roots) and matches its answer.
+ */
+export function httpProbe(
+  spec: HealthCheckSpec,
+  transportOf: (origin: string) => Transport,
+): HealthProbe {
   const ms = spec.timeout ? parseDuration(spec.timeout) ?? 0 : 0;
   const timeoutMs = ms > 0 ? ms : DEFAULT_TIMEOUT_MS;
-  const headers: [string, string][] = Object.entries(spec.headers ?? {});
+  const headers = new HeaderFields();
+  let host: string | undefined;
+  for (const [name, value] of Object.entries(spec.headers ?? {})) {
+    // A Host among the headers names the virtual host asked, as in Easegress.
+    if (name.toLowerCase() === "host") host = value;
+    else headers.append(name, value);
+  }
   if (spec.username) {
     const credentials = new TextEncoder().encode(`${spec.username}:${spec.password}`);
-    headers.push(["authorization", `Basic ${credentials.toBase64()}`]);
+    headers.set("authorization", `Basic ${credentials.toBase64()}`);
   }
   const ranges = spec.match?.statusCode ?? [[200, 399]];
   const headerChecks = (spec.match?.headers ?? []).map((h) => ({
@@ -220,22 +235,26 @@ export function httpProbe(spec: HealthCheckSpec): HealthProbe {
     : bodyMatch.type === "regexp"
     ? ((re) => (text: string) => re.test(text))(compileGoRegexp(bodyMatch.value))
     : (text: string) => text.includes(bodyMatch.value);
-  const sendsBody = spec.body !== undefined && spec.method !== "GET" && spec.method !== "HEAD";
+  const body = spec.body !== undefined && spec.method !== "GET" && spec.method !== "HEAD"
+    ? new TextEncoder().encode(spec.body)
+    : null;
   return async (serverURL) => {
     const url = spec.uri ? new URL(spec.uri, serverURL) : new URL(serverURL);
     if (spec.port) url.port = String(spec.port);
-    const response = await fetch(url, {
+    const response = await transportOf(`${url.protocol}//${url.host}`).request({
       method: spec.method,
+      target: url.pathname + url.search,
+      host: host ?? url.host,
       headers,
-      body: sendsBody ? spec.body : undefined,
-      redirect: "manual",
+      body,
       signal: AbortSignal.timeout(timeoutMs),
     });
     const status = response.status;
     let ok = ranges.some(([from, to]) => status >= from && status <= to) &&
       headerChecks.every((h) => h.test(response.headers.get(h.name) ?? ""));
-    if (ok && bodyTest !== undefined) ok = bodyTest(await response.text());
-    else await response.body?.cancel();
+    const answer = response.bodyBytes ?? response.body;
+    if (ok && bodyTest !== undefined) ok = bodyTest(await new Response(answer).text());
+    else if (answer instanceof ReadableStream) await answer.cancel();
     return ok;
   };
 }

@@ -21,7 +21,7 @@ import type { PoolSpec, ServerSpec } from "./spec.ts";
 import type { Transport, UpstreamRequest, UpstreamResponse } from "./transport.ts";
 import { instanceURL, type ServiceDirectory, type ServiceInstance } from "../service_directory.ts";
 import { UpstreamError } from "./upstream_error.ts";
-import { HealthChecker } from "./health_check.ts";
+import { HealthChecker, httpProbe } from "./health_check.ts";
 import { SessionSticker } from "./sticky_session.ts";
 
 /** Makes (or reuses) the transport of one origin such as "http://127.0.0.1:9095". */
@@ -117,7 +117,11 @@ export class ServerPool {
     const lb = spec.loadBalance;
     this.#sticky = lb.stickySession ? new SessionSticker(lb.stickySession) : undefined;
     this.#health = lb.healthCheck
-      ? new HealthChecker(lb.healthCheck, (unhealthy) => this.#useHealthy(unhealthy))
+      ? new HealthChecker(
+        lb.healthCheck,
+        (unhealthy) => this.#useHealthy(unhealthy),
+        httpProbe(lb.healthCheck, transports),
+      )
       : undefined;
     this.#useServers(spec.servers, transports);
     const registry = spec.serviceRegistry;

@@ -1,6 +1,18 @@
 import assert from "node:assert/strict";
 import { SpecReader } from "../../../filters/spec.ts";
 import { HealthChecker, httpProbe, readHealthCheck } from "../../../filters/proxy/health_check.ts";
+import { http1Transport, type Transport } from "../../../filters/proxy/transport.ts";
+
+/** Transports by origin, made on first use, as a Proxy's are. */
+function transports() {
+  const made = new Map<string, Transport>();
+  const of = (origin: string) => {
+    let t = made.get(origin);
+    if (!t) made.set(origin, t = http1Transport(origin));
+    return t;
+  };
+  return { of, close: () => made.forEach((t) => t.close()) };
+}
 
 function read(spec: unknown) {
   const r = SpecReader.root(spec);
@@ -81,6 +93,7 @@ Deno.test("the HTTP probe asks uri on the server's host and matches status, head
     return new Response("status: UP", { status, headers: { "x-ready": "yes" } });
   });
   const url = `http://127.0.0.1:${server.addr.port}`;
+  const t = transports();
   try {
     const probe = httpProbe(
       read({
@@ -94,17 +107,20 @@ Deno.test("the HTTP probe asks uri on the server's host and matches status, head
           body: { value: "UP" },
         },
       }).spec,
+      t.of,
     );
     assert.equal(await probe(url), true);
     assert.deepEqual(seen, ["GET /health?deep=1 Basic dTpw eg"]);
     status = 503;
     assert.equal(await probe(url), false);
     status = 200;
-    assert.equal(await httpProbe(read({ match: { body: { value: "DOWN" } } }).spec)(url), false);
+    const down = httpProbe(read({ match: { body: { value: "DOWN" } } }).spec, t.of);
+    assert.equal(await down(url), false);
     // Nobody listening: the probe rejects, which the checker counts as a failed check.
-    const closed = httpProbe(read({ timeout: "500ms" }).spec);
+    const closed = httpProbe(read({ timeout: "500ms" }).spec, t.of);
     await assert.rejects(closed("http://127.0.0.1:1"));
   } finally {
+    t.close();
     await server.shutdown();
   }
 });
