@@ -44,10 +44,18 @@ interface CompiledHeader {
   readonly regexp: RegExp | undefined;
 }
 
+/** One host a rule answers: exact, by prefix or suffix (lower-case), or by regexp. */
+interface CompiledHost {
+  readonly exact?: string;
+  readonly prefix?: string;
+  readonly suffix?: string;
+  readonly regexp?: RegExp;
+}
+
 interface CompiledRule {
   readonly ipFilter: IPFilter | undefined;
-  readonly host: string | undefined;
-  readonly hostRegexp: RegExp | undefined;
+  /** Undefined when the rule takes every host. */
+  readonly hosts: CompiledHost[] | undefined;
   readonly paths: CompiledPath[];
 }
 
@@ -156,9 +164,36 @@ function stripPort(host: string): string {
 }
 
 function hostMatches(rule: CompiledRule, hostname: string): boolean {
-  if (rule.host === undefined && rule.hostRegexp === undefined) return true;
-  if (rule.host !== undefined && rule.host === hostname.toLowerCase()) return true;
-  return rule.hostRegexp !== undefined && rule.hostRegexp.test(hostname);
+  const hosts = rule.hosts;
+  if (hosts === undefined) return true;
+  const lower = hostname.toLowerCase();
+  for (const h of hosts) {
+    if (h.regexp !== undefined) {
+      if (h.regexp.test(hostname)) return true;
+    } else if (
+      lower === h.exact || (h.prefix !== undefined && lower.startsWith(h.prefix)) ||
+      (h.suffix !== undefined && lower.endsWith(h.suffix))
+    ) return true;
+  }
+  return false;
+}
+
+/** A rule's `host`, `hostRegexp` and `hosts`, as Easegress v2.x gathers them. */
+function compileHosts(rule: RuleSpec): CompiledHost[] | undefined {
+  const hosts: CompiledHost[] = [];
+  if (rule.host) hosts.push({ exact: rule.host.toLowerCase() });
+  if (rule.hostRegexp) hosts.push({ regexp: compileGoRegexp(rule.hostRegexp) });
+  for (const h of rule.hosts ?? []) {
+    if (h.isRegexp) {
+      hosts.push({ regexp: compileGoRegexp(h.value) });
+      continue;
+    }
+    const value = h.value.toLowerCase();
+    if (value.startsWith("*")) hosts.push({ suffix: value.slice(1) });
+    else if (value.endsWith("*")) hosts.push({ prefix: value.slice(0, -1) });
+    else hosts.push({ exact: value });
+  }
+  return hosts.length ? hosts : undefined;
 }
 
 function pathMatches(p: CompiledPath, path: string): boolean {
@@ -190,8 +225,7 @@ function headersMatch(p: CompiledPath, header: (name: string) => string | null):
 function compileRule(rule: RuleSpec, serverLimit: number): CompiledRule {
   return {
     ipFilter: rule.ipFilter ? new IPFilter(rule.ipFilter) : undefined,
-    host: rule.host?.toLowerCase(),
-    hostRegexp: rule.hostRegexp ? compileGoRegexp(rule.hostRegexp) : undefined,
+    hosts: compileHosts(rule),
     paths: rule.paths.map((p) => compilePath(p, serverLimit)),
   };
 }

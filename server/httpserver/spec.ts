@@ -30,11 +30,22 @@ export interface PathSpec {
   clientMaxBodySize?: number;
 }
 
+/**
+ * A host of a rule's `hosts` (Easegress v2.x): a name, a name with one `*`
+ * at its start or end (`*.example.com`, `api.*`), or a regexp.
+ */
+export interface HostSpec {
+  value: string;
+  isRegexp?: boolean;
+}
+
 /** A rule: hosts and paths. */
 export interface RuleSpec {
   ipFilter?: IPFilterSpec;
   host?: string;
   hostRegexp?: string;
+  /** More hosts; a request for any of them, `host` or `hostRegexp` matches the rule. */
+  hosts?: HostSpec[];
   paths: PathSpec[];
 }
 
@@ -163,8 +174,22 @@ function readRule(r: SpecReader): RuleSpec {
   if (host) rule.host = host;
   const hostRegexp = r.regexp("hostRegexp");
   if (hostRegexp) rule.hostRegexp = hostRegexp;
+  const hosts = r.array("hosts", readHost);
+  if (hosts?.length) rule.hosts = hosts;
   rule.paths = r.array("paths", readPath) ?? [];
   return rule;
+}
+
+function readHost(r: SpecReader): HostSpec {
+  const isRegexp = r.bool("isRegexp", false);
+  if (isRegexp) return { value: r.regexp("value", { required: true }) ?? "", isRegexp };
+  const value = r.string("value", { required: true }) ?? "";
+  const wildcards = value.split("*").length - 1;
+  if (wildcards > 1) r.problem("value", `has more than one wildcard (*): "${value}"`);
+  else if (wildcards === 1 && !value.startsWith("*") && !value.endsWith("*")) {
+    r.problem("value", `may have a wildcard (*) only at its start or end: "${value}"`);
+  }
+  return { value };
 }
 
 function readPath(r: SpecReader): PathSpec {

@@ -168,3 +168,42 @@ Deno.test("mux reads a missing header as empty in either header mode", () => {
     assert.equal(backend(m.route("h", "GET", path, v2, "")), 400, path);
   }
 });
+
+Deno.test("mux matches a rule's hosts: exact, wildcard prefix or suffix, regexp, with host and hostRegexp", () => {
+  const m = mux([
+    {
+      host: "a.example.com",
+      hosts: [
+        { value: "*.example.org" },
+        { value: "api.*" },
+        { value: "^b[0-9]+\\.example\\.net$", isRegexp: true },
+      ],
+      paths: [{ backend: "hosts" }],
+    },
+    { paths: [{ backend: "other" }] },
+  ]);
+  const at = (host: string) => backend(m.route(host, "GET", "/", noHeaders, ""));
+  for (const host of ["a.example.com", "x.EXAMPLE.org:8080", "api.internal", "b12.example.net"]) {
+    assert.equal(at(host), "hosts", host);
+  }
+  for (const host of ["example.org", "b.example.net", "myapi.internal", "a.example.com.evil"]) {
+    assert.equal(at(host), "other", host);
+  }
+});
+
+Deno.test("HTTPServer spec: a host of hosts has one wildcard, at its start or end", () => {
+  const problems = (hosts: unknown[]) => {
+    const r = SpecReader.root({ port: 80, rules: [{ hosts, paths: [] }] });
+    readHTTPServerSpec(r, "s");
+    r.finish();
+    return r.problems;
+  };
+  assert.deepEqual(problems([{ value: "*.a.com" }, { value: "(", isRegexp: true }]), [
+    "rules[0].hosts[1].value: is not a valid regular expression: Invalid regular expression: /(/: Unterminated group",
+  ]);
+  assert.deepEqual(problems([{ value: "a.*.com" }, { value: "*.a.*" }, {}]), [
+    'rules[0].hosts[0].value: may have a wildcard (*) only at its start or end: "a.*.com"',
+    'rules[0].hosts[1].value: has more than one wildcard (*): "*.a.*"',
+    "rules[0].hosts[2].value: is required",
+  ]);
+});
