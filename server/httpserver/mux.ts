@@ -36,6 +36,9 @@ interface CompiledPath extends Route {
   readonly methods: ReadonlySet<string> | undefined;
   readonly headers: CompiledHeader[] | undefined;
   readonly matchAllHeader: boolean;
+  /** Query parameter conditions (Easegress v2.x `queries`), checked like headers. */
+  readonly queries: CompiledHeader[] | undefined;
+  readonly matchAllQuery: boolean;
 }
 
 interface CompiledHeader {
@@ -96,6 +99,7 @@ export class Mux {
     path: string,
     header: (name: string) => string | null,
     realIP: string,
+    query = "",
   ): RouteResult {
     if (this.#ipFilter && !this.#ipFilter.allow(realIP)) return 403;
     const hostname = stripPort(host);
@@ -111,6 +115,8 @@ export class Mux {
     }
     let methodMismatch = false;
     let headerMismatch = false;
+    // Parsed only for a path with query conditions.
+    let params: URLSearchParams | undefined;
     for (const rule of this.#rules) {
       if (!hostMatches(rule, hostname)) continue;
       if (rule.ipFilter && !rule.ipFilter.allow(realIP)) return 403;
@@ -120,14 +126,21 @@ export class Mux {
           methodMismatch = true;
           continue;
         }
-        if (p.headers && !headersMatch(p, header)) {
+        if (p.headers && !conditionsMatch(p.headers, p.matchAllHeader, header)) {
           headerMismatch = true;
           continue;
         }
+        if (p.queries) {
+          params ??= new URLSearchParams(query);
+          if (!conditionsMatch(p.queries, p.matchAllQuery, (key) => params!.get(key))) {
+            headerMismatch = true;
+            continue;
+          }
+        }
         if (p.ipFilter && !p.ipFilter.allow(realIP)) return 403;
-        // A path passed over for its headers may take the next request with
-        // the same host, method and path: only a choice no header made is kept.
-        if (cacheKey && !p.headers && !headerMismatch) this.#remember(cacheKey, p);
+        // A path passed over for its headers or query may take the next request
+        // with the same host, method and path: only a choice none made is kept.
+        if (cacheKey && !p.headers && !p.queries && !headerMismatch) this.#remember(cacheKey, p);
         return p;
       }
     }
@@ -203,11 +216,15 @@ function pathMatches(p: CompiledPath, path: string): boolean {
   return p.regexp !== undefined && p.regexp.test(path);
 }
 
-function headersMatch(p: CompiledPath, header: (name: string) => string | null): boolean {
-  const headers = p.headers!;
-  if (p.matchAllHeader) {
-    for (const h of headers) {
-      const v = header(h.key) ?? "";
+/** Whether header (or query) `conditions` hold: all of them with `matchAll`, else any. */
+function conditionsMatch(
+  conditions: readonly CompiledHeader[],
+  matchAll: boolean,
+  get: (key: string) => string | null,
+): boolean {
+  if (matchAll) {
+    for (const h of conditions) {
+      const v = get(h.key) ?? "";
       if (h.values && !h.values.has(v)) return false;
       if (h.regexp && !h.regexp.test(v)) return false;
     }
@@ -215,8 +232,8 @@ function headersMatch(p: CompiledPath, header: (name: string) => string | null):
   }
   // A missing header is "" here too, as Easegress reads it: `values: [""]` or
   // `regexp: ^$` select requests without it.
-  for (const h of headers) {
-    const v = header(h.key) ?? "";
+  for (const h of conditions) {
+    const v = get(h.key) ?? "";
     if (h.values?.has(v) || h.regexp?.test(v)) return true;
   }
   return false;
@@ -261,6 +278,8 @@ function compilePath(p: PathSpec, serverLimit: number): CompiledPath {
     methods: p.methods ? new Set(p.methods) : undefined,
     headers,
     matchAllHeader: !!p.matchAllHeader,
+    queries: p.queries?.map(compileHeader),
+    matchAllQuery: !!p.matchAllQuery,
     rewrite(path: string): string {
       if (target === undefined) return path;
       if (exact !== undefined && path === exact) return target;

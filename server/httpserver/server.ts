@@ -185,6 +185,7 @@ export class HTTPServer {
       path,
       (n) => firstFieldValue(headers, n),
       ip,
+      request.query,
     );
     if (typeof route === "number") return this.#finish(request, requestLine, route, start, client);
     const pipeline = this.#env.pipeline(route.backend);

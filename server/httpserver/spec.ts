@@ -26,6 +26,9 @@ export interface PathSpec {
   methods?: string[];
   headers?: HeaderSpec[];
   matchAllHeader?: boolean;
+  /** Query parameter conditions (Easegress v2.x), shaped as headers: the first value is read. */
+  queries?: HeaderSpec[];
+  matchAllQuery?: boolean;
   backend: string;
   clientMaxBodySize?: number;
 }
@@ -192,6 +195,17 @@ function readHost(r: SpecReader): HostSpec {
   return { value };
 }
 
+/** A header or query condition: a key and the values or regexp its first value must match. */
+function readCondition(r: SpecReader): HeaderSpec {
+  const h: HeaderSpec = { key: r.string("key", { required: true }) ?? "" };
+  const values = r.stringArray("values");
+  const regexp = r.regexp("regexp");
+  if (values?.length) h.values = values;
+  if (regexp) h.regexp = regexp;
+  if (!values?.length && !regexp) r.problem("", "needs values or regexp");
+  return h;
+}
+
 function readPath(r: SpecReader): PathSpec {
   const p: PathSpec = { backend: "" };
   const ipFilter = r.object("ipFilter", readIPFilter);
@@ -216,18 +230,13 @@ function readPath(r: SpecReader): PathSpec {
     });
     p.methods = methods;
   }
-  const headers = r.array("headers", (hr) => {
-    const h: HeaderSpec = { key: hr.string("key", { required: true }) ?? "" };
-    const values = hr.stringArray("values");
-    const regexp = hr.regexp("regexp");
-    if (values?.length) h.values = values;
-    if (regexp) h.regexp = regexp;
-    if (!values?.length && !regexp) hr.problem("", "needs values or regexp");
-    return h;
-  });
+  const headers = r.array("headers", readCondition);
   if (headers?.length) p.headers = headers;
   const matchAll = r.bool("matchAllHeader", false);
   if (matchAll) p.matchAllHeader = true;
+  const queries = r.array("queries", readCondition);
+  if (queries?.length) p.queries = queries;
+  if (r.bool("matchAllQuery", false)) p.matchAllQuery = true;
   p.backend = r.string("backend", { required: true }) ?? "";
   const limit = r.int("clientMaxBodySize", { min: -1 });
   if (limit) p.clientMaxBodySize = limit;

@@ -207,3 +207,30 @@ Deno.test("HTTPServer spec: a host of hosts has one wildcard, at its start or en
     "rules[0].hosts[2].value: is required",
   ]);
 });
+
+Deno.test("mux matches query conditions like headers (400 when none fits), and does not cache them", () => {
+  const m = mux([{
+    paths: [
+      { path: "/q", queries: [{ key: "v", values: ["2"] }], backend: "v2" },
+      {
+        path: "/q",
+        matchAllQuery: true,
+        queries: [{ key: "v", values: ["1"] }, { key: "name", regexp: "^a" }],
+        backend: "v1",
+      },
+      { path: "/open", queries: [{ key: "beta", regexp: "^(on)?$" }], backend: "open" },
+      { path: "/open", backend: "fallback" },
+    ],
+  }], { cacheSize: 10 });
+  const at = (path: string, query: string) =>
+    backend(m.route("h", "GET", path, noHeaders, "", query));
+  for (let i = 0; i < 2; i++) {
+    assert.equal(at("/q", "v=2"), "v2");
+    assert.equal(at("/q", "v=1&name=alice"), "v1");
+    assert.equal(at("/q", "v=1&name=bob"), 400);
+    assert.equal(at("/q", "name=a+b&v=1&v=2"), "v1"); // the first value counts
+    assert.equal(at("/open", ""), "open");
+    assert.equal(at("/open", "beta=off"), "fallback");
+    assert.equal(at("/open", "beta=on"), "open");
+  }
+});
