@@ -79,13 +79,27 @@ export class PeerClient implements ClientInfo {
 
   /** The client's IP after X-Forwarded-For / X-Real-Ip. */
   get realIP(): string {
-    return this.#realIP ??= realIPOf(this.#request.rawHeaders, this.#source.peer().hostname);
+    return this.#realIP ??= realIPOf(
+      this.#request.rawHeaders,
+      unmapIPv4(this.#source.peer().hostname),
+    );
   }
 }
 
 /** "ip:port", or "[ip]:port" for an IPv6 address (as Go's RemoteAddr). */
 export function formatAddr(addr: Deno.NetAddr): string {
-  return joinHostPort(addr.hostname, addr.port);
+  return joinHostPort(unmapIPv4(addr.hostname), addr.port);
+}
+
+const MAPPED_IPV4 = /^::ffff:\d+\.\d+\.\d+\.\d+$/i;
+
+/**
+ * `ip` without its IPv4-mapped form: an IPv4 client of a listener on "::"
+ * is 127.0.0.1, not ::ffff:127.0.0.1, in X-Forwarded-For, the access log
+ * and ipHash, as Go reports it.
+ */
+export function unmapIPv4(ip: string): string {
+  return ip.charCodeAt(0) === 58 && MAPPED_IPV4.test(ip) ? ip.slice(7) : ip;
 }
 
 /** The client's IP: first public X-Forwarded-For entry, else X-Real-Ip, else the peer. */
