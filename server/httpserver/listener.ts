@@ -10,6 +10,7 @@
  * @module
  */
 
+import { anyAddress } from "./any_address.ts";
 import { parseDuration } from "../../filters/spec.ts";
 import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
 import { setNoDelayOnListeners } from "../../filters/native_sockets.ts";
@@ -99,7 +100,7 @@ export async function startListener(
   handler: RequestHandler,
   options: ListenerOptions = {},
 ): Promise<Listener> {
-  const hostname = spec.address ?? "0.0.0.0";
+  const hostname = spec.address ?? anyAddress();
   if (!spec.https) return startPlainListener(spec, hostname, handler, options);
   const pairs = certPairs(spec);
   if (pairs.length === 0) {

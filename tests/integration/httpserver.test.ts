@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { eventually, freePort, type NodeProcess, request, startNodeProcess } from "./helpers.ts";
+import { anyAddress } from "../../server/httpserver/any_address.ts";
 
 const PIPELINES = `
 name: echo
@@ -525,4 +526,26 @@ Deno.test("httpserver: a listener restarted on its port takes new connections at
     await node.stop();
     await backend.shutdown();
   }
+});
+
+Deno.test({
+  name: "httpserver: without an address, IPv6 clients are served too, as by Easegress's :port",
+  // A host without IPv6, or with IPv6-only sockets, keeps IPv4 listeners.
+  ignore: anyAddress() !== "::",
+  async fn() {
+    const backend = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      (req) => new Response(req.headers.get("x-forwarded-for")),
+    );
+    const node = await startNodeProcess();
+    try {
+      const port = await serveEcho(node, backend.addr.port);
+      // Each client is forwarded as itself: IPv4 ones not in their IPv4-mapped form.
+      assert.equal((await request(`http://[::1]:${port}/`)).body, "::1");
+      assert.equal((await request(`http://127.0.0.1:${port}/`)).body, "127.0.0.1");
+    } finally {
+      await node.stop();
+      await backend.shutdown();
+    }
+  },
 });
