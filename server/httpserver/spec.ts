@@ -238,6 +238,8 @@ function readPath(r: SpecReader): PathSpec {
   if (queries?.length) p.queries = queries;
   if (r.bool("matchAllQuery", false)) p.matchAllQuery = true;
   p.backend = r.string("backend", { required: true }) ?? "";
+  // An empty name would answer every request of the path with 503.
+  if (p.backend === "" && r.has("backend")) r.problem("backend", "must name a pipeline");
   const limit = r.int("clientMaxBodySize", { min: -1 });
   if (limit) p.clientMaxBodySize = limit;
   return p;

@@ -234,3 +234,13 @@ Deno.test("mux matches query conditions like headers (400 when none fits), and d
     assert.equal(at("/open", "beta=on"), "open");
   }
 });
+
+Deno.test("HTTPServer spec: a path's backend must name a pipeline", () => {
+  const r = SpecReader.root({ port: 80, rules: [{ paths: [{ backend: "" }, {}] }] });
+  readHTTPServerSpec(r, "s");
+  r.finish();
+  assert.deepEqual(r.problems, [
+    "rules[0].paths[0].backend: must name a pipeline",
+    "rules[0].paths[1].backend: is required",
+  ]);
+});
