@@ -13,6 +13,7 @@
 
 import { loadedYaml, loadYaml, yamlReady } from "./yaml_module.ts";
 import type { Context, HttpRequest, HttpResponse } from "./context.ts";
+import { forEachHeaderField } from "./header_fields.ts";
 import { httpHeader, urlValues } from "./template/gotypes.ts";
 import { parseJSON } from "./template/json.ts";
 import { float64, withGoType } from "./template/values.ts";
@@ -33,15 +34,19 @@ function goHeaderValue(value: string): string {
   return decoder.decode(bytes);
 }
 
-/** A web Headers object as Go's http.Header (canonical names, values as lists). */
+/**
+ * A web Headers object as Go's http.Header (canonical names, values as
+ * lists). Repeated fields stay separate values, as Go keeps them
+ * (`X-A: 1` and `X-A: 2` are `[1 2]`, not `[1, 2]`), wherever the headers
+ * still hold them apart (a `HeaderFields`; the runtime's `Headers` joins all
+ * but Set-Cookie).
+ */
 export function goHeader(headers: Headers, skipHost = false): Record<string, string[]> {
   const entries: [string, string[]][] = [];
-  for (const [name, value] of headers) {
-    if (name === "set-cookie" || (skipHost && name === "host")) continue;
+  forEachHeaderField(headers, (value, name) => {
+    if (skipHost && name === "host") return;
     entries.push([name, [goHeaderValue(value)]]);
-  }
-  const cookies = headers.getSetCookie();
-  if (cookies.length) entries.push(["set-cookie", cookies.map(goHeaderValue)]);
+  });
   return httpHeader(entries);
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { prepareBuilderData } from "../../../filters/builder_data.ts";
 import { Context, HttpRequest, HttpResponse } from "../../../filters/context.ts";
+import { HeaderFields } from "../../../filters/header_fields.ts";
 import { compileTemplate } from "../../../filters/template/mod.ts";
 import { sprigFunctions } from "../../../filters/template/sprig.ts";
 
@@ -70,6 +71,22 @@ Deno.test("builder data headers are Go http.Header maps with canonical names", a
         '{{index .requests.DEFAULT.Header "Missing"}}|{{.responses.backend.Header}}',
     ),
     "https://hnrss.org/newest|https://hnrss.org/newest|[]|map[Set-Cookie:[a=1 b=2] X-Up:[yes]]",
+  );
+});
+
+Deno.test("builder data headers keep repeated fields as separate values, as Go does", async () => {
+  const headers = new HeaderFields();
+  headers.append("x-m", "1");
+  headers.append("host", "gw");
+  headers.append("x-m", "2, 3");
+  const ctx = new Context(new HttpRequest({ path: "/", host: "gw", headers }));
+  assert.equal(
+    await render(
+      ctx,
+      '{{.requests.DEFAULT.Header}}|{{index .requests.DEFAULT.Header "X-M" 0}}|' +
+        '{{.requests.DEFAULT.Header.Values "x-m"}}|{{.requests.DEFAULT.Header.Get "X-M"}}',
+    ),
+    "map[X-M:[1 2, 3]]|1|[1 2, 3]|1",
   );
 });
 
