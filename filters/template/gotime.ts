@@ -71,6 +71,13 @@ export function knownZone(zone: string): boolean {
   return zone === "" || zone === "UTC" || zone === "Local" || zoneFormatter(zone) !== undefined;
 }
 
+/** `Date.UTC` without its quirk of reading years 0-99 as 1900-1999 (Go's zero time is in year 1). */
+export function utcDate(year: number, month0: number, day: number, h = 0, mi = 0, s = 0): number {
+  const date = new Date(Date.UTC(2000, 0, 1, h, mi, s));
+  date.setUTCFullYear(year, month0, day);
+  return date.getTime();
+}
+
 function civil(t: GoTime, zone: string): Civil {
   let offsetMin = 0;
   let name = "UTC";
@@ -78,7 +85,7 @@ function civil(t: GoTime, zone: string): Civil {
     const f = zoneFormatter(zone) ?? zoneFormatter("UTC")!;
     const parts = f.formatToParts(new Date(t.ms));
     const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-    const asUTC = Date.UTC(
+    const asUTC = utcDate(
       get("year"),
       get("month") - 1,
       get("day"),
@@ -95,7 +102,7 @@ function civil(t: GoTime, zone: string): Civil {
       : tzName;
   }
   const local = new Date(Math.floor(t.ms / 1000) * 1000 + offsetMin * 60000);
-  const start = Date.UTC(local.getUTCFullYear(), 0, 1);
+  const start = utcDate(local.getUTCFullYear(), 0, 1);
   return {
     year: local.getUTCFullYear(),
     month: local.getUTCMonth() + 1,
@@ -117,13 +124,15 @@ function pad(n: number, width: number): string {
   return n < 0 ? "-" + padded : padded;
 }
 
-type Chunk = { prefix: string; std: string; suffix: string; digits?: number; sep?: string };
+/** One layout element: the literal text before it, its name ("2006", "Jan", "frac9"...) and the rest. */
+export type Chunk = { prefix: string; std: string; suffix: string; digits?: number; sep?: string };
 
 function isDigit(s: string, i: number): boolean {
   return i < s.length && s[i] >= "0" && s[i] <= "9";
 }
 
-function nextStdChunk(layout: string): Chunk {
+/** Go's nextStdChunk: the first layout element of `layout`; `std` is "" when there is none. */
+export function nextStdChunk(layout: string): Chunk {
   const at = (i: number, n: number, std: string): Chunk => ({
     prefix: layout.slice(0, i),
     std,

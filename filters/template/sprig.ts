@@ -5,7 +5,8 @@
  * returning a map with keys _0.._N, `default def value`, arithmetic through
  * toInt64 (json.Number counts as 0 there, as in Go) and so on.
  *
- * `merge` and `uuidv4` come from Masterminds sprig (slim-sprig lacks them).
+ * `merge` and `uuidv4` come from Masterminds sprig (slim-sprig lacks them);
+ * sprig_more.ts has the rest of slim-sprig's table.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import { goFunc, type GoFunction, type ParamType } from "./functions.ts";
 import { findAll, goRegexp, quoteMeta, replaceAll, split as regexSplit } from "./goregexp.ts";
 import { stringSlice } from "./gotypes.ts";
 import { formatTime, knownZone, now, unixTime } from "./gotime.ts";
+import { moreSprigFunctions } from "./sprig_more.ts";
 import { marshalJSON, parseJSON } from "./json.ts";
 import { parseGoFloat } from "./strconv.ts";
 import {
@@ -816,7 +818,34 @@ export function sprigFunctions(): Record<string, GoFunction> {
     }),
   };
   f.biggest = f.max;
-  return f;
+  // On Linux, Go's filepath functions are its path functions.
+  for (const name of ["Base", "Clean", "Dir", "Ext", "IsAbs"]) {
+    f["os" + name] = f[name[0].toLowerCase() + name.slice(1)];
+  }
+  // A must* form returns as an error what its plain form panics with: the template fails alike.
+  for (
+    const name of [
+      "append",
+      "push",
+      "prepend",
+      "first",
+      "rest",
+      "last",
+      "initial",
+      "reverse",
+      "uniq",
+      "without",
+      "has",
+      "slice",
+      "compact",
+      "regexFind",
+      "regexFindAll",
+      "regexReplaceAll",
+      "regexReplaceAllLiteral",
+      "regexSplit",
+    ]
+  ) f["must" + name[0].toUpperCase() + name.slice(1)] = f[name];
+  return { ...f, ...moreSprigFunctions() };
 }
 
 function tryJSON(f: () => string): string {
