@@ -14,9 +14,9 @@
 import { loadedYaml, loadYaml, yamlReady } from "./yaml_module.ts";
 import type { Context, HttpRequest, HttpResponse } from "./context.ts";
 import { forEachHeaderField } from "./header_fields.ts";
-import { httpHeader, urlValues } from "./template/gotypes.ts";
+import { HTTP_HEADER, httpHeader, stringSlice, URL_VALUES, urlValues } from "./template/gotypes.ts";
 import { parseJSON } from "./template/json.ts";
-import { float64, withGoType } from "./template/values.ts";
+import { float64, type GoType, nilSlice, withGoType } from "./template/values.ts";
 import { STATUS_TEXT } from "./status_text.ts";
 
 /** Field and method names through which a template reads a body. */
@@ -259,20 +259,100 @@ export class RequestView extends MessageView {
 
   /** The named cookie of the Cookie header; an error when absent, as in Go. */
   Cookie(name: unknown): CookieView {
-    const header = this.#req.header("cookie") ?? "";
-    for (const part of header.split(";")) {
-      const eq = part.indexOf("=");
-      if (eq < 0) continue;
-      if (part.slice(0, eq).trim() !== String(name)) continue;
-      let value = part.slice(eq + 1).trim();
-      if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) {
-        value = value.slice(1, -1);
-      }
-      return new CookieView(String(name), goHeaderValue(value));
-    }
+    const found = requestCookies(this.#req.header("cookie"), String(name));
+    if (found.length) return found[0];
     throw new Error("http: named cookie not present");
   }
+
+  /** Every cookie of the Cookie header ([]*http.Cookie). */
+  Cookies(): CookieView[] {
+    return withGoType(requestCookies(this.#req.header("cookie")), COOKIE_SLICE);
+  }
+
+  /** Go's `*tls.ConnectionState`: nil on a plain connection. */
+  get TLS(): TlsView | null {
+    if (this.#req.scheme !== "https") return null;
+    return new TlsView(this.ProtoMajor === 2 ? "h2" : this.ProtoMajor === 3 ? "h3" : "");
+  }
+
+  /** Whether the client asked to close the connection after this request. */
+  get Close(): boolean {
+    const connection = this.#req.header("connection")?.toLowerCase() ?? "";
+    if (this.ProtoMajor !== 1) return false;
+    if (this.ProtoMinor === 0) return !/(^|,)\s*keep-alive\s*(,|$)/.test(connection);
+    return /(^|,)\s*close\s*(,|$)/.test(connection);
+  }
+
+  /** ["chunked"] for a chunked HTTP/1.1 body, else nil. */
+  get TransferEncoding(): string[] {
+    return /chunked/i.test(this.#req.header("transfer-encoding") ?? "")
+      ? stringSlice(["chunked"])
+      : nilSlice("[]string") as string[];
+  }
+
+  /** Nil until Go's ParseForm, which templates cannot call. */
+  get Form(): Record<string, string[]> {
+    return withGoType({}, NIL_URL_VALUES);
+  }
+
+  /** Nil until Go's ParseForm, which templates cannot call. */
+  get PostForm(): Record<string, string[]> {
+    return withGoType({}, NIL_URL_VALUES);
+  }
+
+  /** Nil until Go's ParseMultipartForm, which templates cannot call. */
+  get MultipartForm(): null {
+    return null;
+  }
+
+  /** Request trailers: none are read. */
+  get Trailer(): Record<string, string[]> {
+    return withGoType({}, NIL_HEADER);
+  }
 }
+
+const NIL_URL_VALUES: GoType = { ...URL_VALUES, isNil: true };
+const NIL_HEADER: GoType = { ...HTTP_HEADER, isNil: true };
+const COOKIE_SLICE: GoType = { name: "[]*http.Cookie" };
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const COOKIE_VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e ,]*$/;
+
+/**
+ * The cookies of a Cookie header as Go's readCookies reads them: pairs with
+ * a valid name and value, quotes around a value removed; only those named
+ * `filter` when it is given.
+ */
+function requestCookies(header: string | null, filter?: string): CookieView[] {
+  const out: CookieView[] = [];
+  if (!header) return out;
+  for (let part of header.split(";")) {
+    part = part.trim();
+    if (!part) continue;
+    const eq = part.indexOf("=");
+    const name = eq < 0 ? part : part.slice(0, eq);
+    if (!COOKIE_NAME.test(name) || (filter !== undefined && name !== filter)) continue;
+    let value = eq < 0 ? "" : part.slice(eq + 1);
+    if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) {
+      value = value.slice(1, -1);
+    }
+    if (!COOKIE_VALUE.test(value)) continue;
+    out.push(new CookieView(name, goHeaderValue(value)));
+  }
+  return out;
+}
+
+/** Go's `*tls.ConnectionState`, with what is known of the connection. */
+export class TlsView {
+  /** Always true: a request arrives only after the handshake. */
+  readonly HandshakeComplete = true;
+  /** The ALPN protocol, "h2" or "h3" (HTTP/1.1 does not say whether ALPN chose it). */
+  readonly NegotiatedProtocol: string;
+
+  constructor(negotiatedProtocol: string) {
+    this.NegotiatedProtocol = negotiatedProtocol;
+  }
+}
+withGoType(TlsView.prototype, { name: "*tls.ConnectionState" });
 
 /** Go's `*http.Cookie` as a request carries it: a name and a value. */
 export class CookieView {

@@ -146,6 +146,38 @@ Deno.test("builder data requests offer Go's Cookie, UserAgent and Referer method
   );
 });
 
+Deno.test("builder data requests have Go's Cookies, TLS, Close, TransferEncoding and Form", async () => {
+  const plain = new Context(
+    new HttpRequest({
+      headers: { cookie: 'a=1; sid="xyz"; b\\ad=2; c=bad"q', connection: "close" },
+    }),
+  );
+  assert.equal(
+    await render(
+      plain,
+      "{{with .requests.DEFAULT}}{{range .Cookies}}{{.Name}}={{.Value}};{{end}}|" +
+        "{{if .TLS}}tls{{else}}plain{{end}}|{{.Close}}|{{.TransferEncoding}}|" +
+        '{{.Form}}{{.Form.Get "a"}}|{{.PostForm}}|{{.Trailer}}|{{if .MultipartForm}}x{{end}}{{end}}',
+    ),
+    "a=1;sid=xyz;|plain|true|[]|map[]|map[]|map[]|",
+  );
+  const secure = new Context(
+    new HttpRequest({
+      scheme: "https",
+      proto: "HTTP/2",
+      headers: { "transfer-encoding": "chunked" },
+    }),
+  );
+  assert.equal(
+    await render(
+      secure,
+      "{{with .requests.DEFAULT}}{{if .TLS}}{{.TLS.HandshakeComplete}} {{.TLS.NegotiatedProtocol}}{{end}}|" +
+        "{{len .Cookies}}|{{.Close}}|{{.TransferEncoding}}{{end}}",
+    ),
+    "true h2|0|false|[chunked]",
+  );
+});
+
 Deno.test("builder data JSONBody of an empty or broken body is an error", async () => {
   const ctx = new Context(new HttpRequest({ method: "POST", body: "" }));
   await assert.rejects(
