@@ -16,6 +16,7 @@ import type { Logger } from "../../filters/filter.ts";
 import type { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { firstFieldValue } from "../../filters/header_fields.ts";
 import { HttpStats } from "../../filters/http_stats.ts";
+import { setSniffedContentType } from "./sniff.ts";
 import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
 import { normalizeEscapes } from "./percent_encoding.ts";
@@ -264,6 +265,7 @@ export class HTTPServer {
     const response = ctx.response;
     if (ctx.trace instanceof ServerSpan) ctx.trace.finish(response?.status ?? 503);
     if (!response) return this.#finish(request, requestLine, 503, start, ctx, route);
+    setSniffedContentType(response);
     if (this.#connectionClose) response.headers.set("connection", "close");
     if (this.#altSvc && request.proto !== "HTTP/3") {
       response.headers.set("alt-svc", this.#altSvc);
