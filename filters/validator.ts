@@ -9,6 +9,7 @@
 import { type Context, type HttpRequest, HttpResponse } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind } from "./filter.ts";
 import { headerNameProblem, toHeaderValue } from "./header_adapt.ts";
+import { HeaderFields } from "./header_fields.ts";
 import { HtpasswdFile } from "./htpasswd.ts";
 import { customDataPrefix, CustomDataUsers } from "./custom_data_users.ts";
 import { type HmacJwtSpec, HmacJwtVerifier, readHmacJwtSpec } from "./jwt.ts";
@@ -138,16 +139,18 @@ function valuePasses(check: HeaderCheck, value: string): boolean {
 }
 
 /**
- * Why the headers fail `checks`, or "" when they pass. Web Headers join
- * repeated fields with ", "; like Easegress, the first field decides, so the
- * joined value or else its first part must pass.
+ * Why the headers fail `checks`, or "" when they pass. As in Easegress,
+ * the first of repeated fields decides (an empty one is checked like any
+ * other). Web Headers, which join repeated fields with ", ", pass when the
+ * joined value or else its first part does.
  */
 function headersProblem(checks: readonly HeaderCheck[], headers: Headers): string {
+  const fields = headers instanceof HeaderFields ? headers : undefined;
   for (const check of checks) {
-    const value = headers.get(check.key);
+    const value = fields ? fields.first(check.key) : headers.get(check.key);
     if (value === null) return `header ${check.name} not found`;
     if (valuePasses(check, value)) continue;
-    const comma = value.indexOf(", ");
+    const comma = fields ? -1 : value.indexOf(", ");
     if (comma >= 0 && valuePasses(check, value.slice(0, comma))) continue;
     return `header ${check.name} is invalid`;
   }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { FilterInstance } from "../../../filters/filter.ts";
+import { HeaderFields } from "../../../filters/header_fields.ts";
 import { basicCredentials, cookieValue, validatorKind } from "../../../filters/validator.ts";
 import { build, contextFor, roundTrip, specProblems, testEnv } from "./_helpers.ts";
 import { signJwt } from "./_jwt.ts";
@@ -41,6 +42,22 @@ Deno.test("Validator headers: with repeated fields the first one decides", async
   const second = new Headers([["x-env", "dev"], ["x-env", "prod"]]);
   assert.equal((await run(v, { headers: first })).result, "");
   assert.equal((await run(v, { headers: second })).result, "invalid");
+});
+
+Deno.test("Validator headers: only the first of repeated fields counts", async () => {
+  const v = build(kind, { headers: { "X-Token": { regexp: "ok-[0-9]+" } } });
+  const fields = (...values: string[]) => {
+    const h = new HeaderFields();
+    for (const value of values) h.append("x-token", value);
+    return h;
+  };
+  assert.equal((await run(v, { headers: fields("ok-1", "bad") })).result, "");
+  const later = await run(v, { headers: fields("bad", "ok-1") });
+  assert.equal(later.result, "invalid");
+  assert.deepEqual(later.ctx.tags, ["header validator: header X-Token is invalid"]);
+  // An empty field is there: it is checked, not missing.
+  const empty = build(kind, { headers: { "X-Token": { values: [""] } } });
+  assert.equal((await run(empty, { headers: fields("", "x") })).result, "");
 });
 
 Deno.test("Validator jwt accepts a valid Bearer token and rejects others with 401", async () => {
