@@ -104,6 +104,16 @@ export abstract class Message {
     return this.#headers.get(name);
   }
 
+  /**
+   * The value of the first field named `name`, or null: what Go's
+   * Header.Get gives, where `header` joins repeated fields with ", " (as
+   * the runtime's `Headers` always does).
+   */
+  firstHeader(name: string): string | null {
+    const headers = this.#headers;
+    return headers instanceof HeaderFields ? headers.first(name) : headers.get(name);
+  }
+
   /** The body: bytes, a stream (readable once), or null. */
   get body(): Body {
     if (this.#body === undefined) {

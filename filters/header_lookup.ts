@@ -73,7 +73,7 @@ class HeaderLookup implements FilterInstance {
 
   handle(ctx: Context): string {
     const request = ctx.request;
-    const id = request.header(this.#spec.headerKey);
+    const id = request.firstHeader(this.#spec.headerKey); // Go's Header.Get: the first field
     if (!id) return "";
     let path = this.#spec.etcdPrefix + id;
     if (this.#path !== undefined) {

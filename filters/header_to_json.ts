@@ -62,7 +62,7 @@ class HeaderToJSON implements FilterInstance {
     const fields: Record<string, string> = {};
     let any = false;
     for (const { header, json } of this.#entries) {
-      const value = request.header(header);
+      const value = request.firstHeader(header); // Go's Header.Get: the first field
       if (value === null || value === "") continue;
       fields[json] = value;
       any = true;

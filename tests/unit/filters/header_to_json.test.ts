@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { HeaderFields } from "../../../filters/header_fields.ts";
 import { headerToJSONKind } from "../../../filters/header_to_json.ts";
 import { build, contextFor, roundTrip, specProblems } from "./_helpers.ts";
 
@@ -23,6 +24,15 @@ Deno.test("HeaderToJSON merges the mapped headers into an object, an array's obj
     { b: 2, user: "ann", tenant: "acme" },
   ]);
   assert.deepEqual(JSON.parse((await run("", { "X-User": "ann" })).body), { user: "ann" });
+});
+
+Deno.test("HeaderToJSON takes the first of repeated header fields, as Go's Header.Get", async () => {
+  const headers = new HeaderFields();
+  headers.append("x-user", "ann");
+  headers.append("x-user", "bob");
+  const ctx = contextFor({ method: "POST", headers, body: new TextEncoder().encode("{}") });
+  assert.equal(await build(kind, spec).handle(ctx), "");
+  assert.deepEqual(JSON.parse(await ctx.request.text()), { user: "ann" });
 });
 
 Deno.test("HeaderToJSON leaves the body alone without mapped headers, and on JSON it cannot extend", async () => {

@@ -1,0 +1,22 @@
+import assert from "node:assert/strict";
+import { CustomDataView } from "../../../filters/custom_data_view.ts";
+import { HeaderFields } from "../../../filters/header_fields.ts";
+import { headerLookupKind } from "../../../filters/header_lookup.ts";
+import { contextFor, testEnv } from "./_helpers.ts";
+
+Deno.test("HeaderLookup looks up the first of repeated header fields, as Go's Header.Get", () => {
+  const customData = new CustomDataView();
+  customData.replace({ "client-info/abc": { tier: "gold" }, "client-info/xyz": { tier: "tin" } });
+  const spec = headerLookupKind.validate({
+    headerKey: "X-Client",
+    etcdPrefix: "client-info",
+    headerSetters: [{ etcdKey: "tier", headerKey: "X-Tier" }],
+  });
+  const filter = headerLookupKind.create(spec, { ...testEnv(), customData });
+  const headers = new HeaderFields();
+  headers.append("x-client", "abc");
+  headers.append("x-client", "xyz");
+  const ctx = contextFor({ headers });
+  assert.equal(filter.handle(ctx), "");
+  assert.equal(ctx.request.header("x-tier"), "gold");
+});
