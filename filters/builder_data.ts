@@ -14,6 +14,7 @@
 import { loadedYaml, loadYaml, yamlReady } from "./yaml_module.ts";
 import type { Context, HttpRequest, HttpResponse } from "./context.ts";
 import { forEachHeaderField } from "./header_fields.ts";
+import { type CookieView, requestCookies, responseCookies } from "./go_cookies.ts";
 import { HTTP_HEADER, httpHeader, stringSlice, URL_VALUES, urlValues } from "./template/gotypes.ts";
 import { parseJSON } from "./template/json.ts";
 import { float64, type GoType, nilSlice, withGoType } from "./template/values.ts";
@@ -259,14 +260,14 @@ export class RequestView extends MessageView {
 
   /** The named cookie of the Cookie header; an error when absent, as in Go. */
   Cookie(name: unknown): CookieView {
-    const found = requestCookies(this.#req.header("cookie"), String(name));
+    const found = requestCookies(this.#req.header("cookie"), goHeaderValue, String(name));
     if (found.length) return found[0];
     throw new Error("http: named cookie not present");
   }
 
   /** Every cookie of the Cookie header ([]*http.Cookie). */
   Cookies(): CookieView[] {
-    return withGoType(requestCookies(this.#req.header("cookie")), COOKIE_SLICE);
+    return withGoType(requestCookies(this.#req.header("cookie"), goHeaderValue), COOKIE_SLICE);
   }
 
   /** Go's `*tls.ConnectionState`: nil on a plain connection. */
@@ -314,33 +315,6 @@ export class RequestView extends MessageView {
 const NIL_URL_VALUES: GoType = { ...URL_VALUES, isNil: true };
 const NIL_HEADER: GoType = { ...HTTP_HEADER, isNil: true };
 const COOKIE_SLICE: GoType = { name: "[]*http.Cookie" };
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const COOKIE_VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e ,]*$/;
-
-/**
- * The cookies of a Cookie header as Go's readCookies reads them: pairs with
- * a valid name and value, quotes around a value removed; only those named
- * `filter` when it is given.
- */
-function requestCookies(header: string | null, filter?: string): CookieView[] {
-  const out: CookieView[] = [];
-  if (!header) return out;
-  for (let part of header.split(";")) {
-    part = part.trim();
-    if (!part) continue;
-    const eq = part.indexOf("=");
-    const name = eq < 0 ? part : part.slice(0, eq);
-    if (!COOKIE_NAME.test(name) || (filter !== undefined && name !== filter)) continue;
-    let value = eq < 0 ? "" : part.slice(eq + 1);
-    if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) {
-      value = value.slice(1, -1);
-    }
-    if (!COOKIE_VALUE.test(value)) continue;
-    out.push(new CookieView(name, goHeaderValue(value)));
-  }
-  return out;
-}
-
 /** Go's `*tls.ConnectionState`, with what is known of the connection. */
 export class TlsView {
   /** Always true: a request arrives only after the handshake. */
@@ -354,24 +328,6 @@ export class TlsView {
 }
 withGoType(TlsView.prototype, { name: "*tls.ConnectionState" });
 
-/** Go's `*http.Cookie` as a request carries it: a name and a value. */
-export class CookieView {
-  /** The cookie name. */
-  readonly Name: string;
-  /** The cookie value. */
-  readonly Value: string;
-
-  constructor(name: string, value: string) {
-    this.Name = name;
-    this.Value = value;
-  }
-
-  /** "name=value", as Go prints a request cookie. */
-  String(): string {
-    return `${this.Name}=${this.Value}`;
-  }
-}
-withGoType(CookieView.prototype, { name: "*http.Cookie" });
 withGoType(RequestView.prototype, { name: "*builder.request" });
 
 /** A response as templates see it (Go's `*http.Response` plus body accessors). */
@@ -403,6 +359,40 @@ export class ResponseView extends MessageView {
   get ContentLength(): number {
     const cl = this.#resp.header("content-length");
     return cl !== null && /^\d+$/.test(cl) ? Number(cl) : -1;
+  }
+
+  /** The cookies its Set-Cookie fields set ([]*http.Cookie), attributes included. */
+  Cookies(): CookieView[] {
+    const lines = this.#resp.rawHeaders.getSetCookie().map(goHeaderValue);
+    return withGoType(responseCookies(lines), COOKIE_SLICE);
+  }
+
+  /** The Location header; an error when there is none, as in Go. */
+  Location(): UrlView {
+    const location = this.#resp.header("location");
+    if (!location) throw new Error("http: no Location header in response");
+    const m = /^(?:([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*))?([^?#]*)(?:\?([^#]*))?/.exec(location)!;
+    return new UrlView(m[3], m[4] ?? "", m[1]?.toLowerCase() ?? "", m[2] ?? "");
+  }
+
+  /** Whether the connection closes after it. */
+  get Close(): boolean {
+    return /(^|,)\s*close\s*(,|$)/i.test(this.#resp.header("connection") ?? "");
+  }
+
+  /** ["chunked"] for a chunked body, else nil. */
+  get TransferEncoding(): string[] {
+    return /chunked/i.test(this.#resp.header("transfer-encoding") ?? "")
+      ? stringSlice(["chunked"])
+      : nilSlice("[]string") as string[];
+  }
+
+  /** False: bodies reach templates as they came. */
+  readonly Uncompressed = false;
+
+  /** Response trailers: none are read. */
+  get Trailer(): Record<string, string[]> {
+    return withGoType({}, NIL_HEADER);
   }
 }
 withGoType(ResponseView.prototype, { name: "*builder.response" });

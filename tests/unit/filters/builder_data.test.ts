@@ -178,6 +178,39 @@ Deno.test("builder data requests have Go's Cookies, TLS, Close, TransferEncoding
   );
 });
 
+Deno.test("builder data responses have Go's Cookies, Location, Close and TransferEncoding", async () => {
+  const ctx = new Context(new HttpRequest({}));
+  ctx.useNamespace("login");
+  ctx.response = new HttpResponse(302, {
+    location: "https://sso.example/next?a=1",
+    connection: "close",
+  });
+  const headers = ctx.response.headers;
+  headers.append(
+    "set-cookie",
+    'sid="abc"; Path=/; Domain=.example.com; Max-Age=60; Secure; HttpOnly; SameSite=Lax; Foo=bar',
+  );
+  headers.append("set-cookie", "old=x; Expires=Thu, 01 Jan 2015 00:00:00 GMT; Max-Age=0");
+  headers.append("set-cookie", "bad name=1");
+  assert.equal(
+    await render(
+      ctx,
+      "{{with .responses.login}}{{range .Cookies}}{{.Name}}={{.Value}} {{.Path}} {{.MaxAge}} " +
+        "{{.Secure}} {{.HttpOnly}} {{.SameSite}} {{.Unparsed}}|{{end}}" +
+        "{{(index .Cookies 0).String}}|{{(index .Cookies 1).Expires.Unix}}|{{.Location.Host}}|" +
+        '{{.Location.Query.Get "a"}}|{{.Close}}|{{.TransferEncoding}}|{{.Uncompressed}}{{end}}',
+    ),
+    "sid=abc / 60 true true 2 [Foo=bar]|old=x  -1 false false 0 []|" +
+      "sid=abc; Path=/; Domain=example.com; Max-Age=60; HttpOnly; Secure; SameSite=Lax|1420070400|" +
+      "sso.example|1|true|[]|false",
+  );
+  ctx.response = new HttpResponse(200);
+  await assert.rejects(
+    () => render(ctx, "{{.responses.login.Location}}"),
+    /error calling Location: http: no Location header in response/,
+  );
+});
+
 Deno.test("builder data JSONBody of an empty or broken body is an error", async () => {
   const ctx = new Context(new HttpRequest({ method: "POST", body: "" }));
   await assert.rejects(
