@@ -1,4 +1,4 @@
-/** Reason phrases of status codes, as HTTP/1.1 status lines and Go's `Status` carry them. */
+/** Reason phrases of status codes as Go 1.18 (Easegress v2.0's) writes them: status lines, `Status`. */
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   100: "Continue",
   101: "Switching Protocols",
@@ -36,11 +36,11 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   411: "Length Required",
   412: "Precondition Failed",
   413: "Request Entity Too Large",
-  414: "Request-URI Too Long",
+  414: "Request URI Too Long",
   415: "Unsupported Media Type",
   416: "Requested Range Not Satisfiable",
   417: "Expectation Failed",
-  418: "I'm a Teapot",
+  418: "I'm a teapot",
   421: "Misdirected Request",
   422: "Unprocessable Entity",
   423: "Locked",

@@ -211,6 +211,16 @@ Deno.test("builder data responses have Go's Cookies, Location, Close and Transfe
   );
 });
 
+Deno.test("builder data response Status carries Go's reason phrase", async () => {
+  const ctx = new Context(new HttpRequest({}));
+  for (
+    const [status, text] of [[418, "418 I'm a teapot"], [414, "414 Request URI Too Long"]] as const
+  ) {
+    ctx.response = new HttpResponse(status);
+    assert.equal(await render(ctx, "{{.responses.DEFAULT.Status}}"), text);
+  }
+});
+
 Deno.test("builder data JSONBody of an empty or broken body is an error", async () => {
   const ctx = new Context(new HttpRequest({ method: "POST", body: "" }));
   await assert.rejects(
