@@ -82,6 +82,39 @@ const JSON_HEADERS = new HeaderFields({ "content-type": "application/json" });
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * The JSON a remote service gets: Easegress's request and response entities,
+ * headers as Go's http.Header (the request's without Host, which is a field
+ * of its own), bodies in base64.
+ */
+export function contextJson(
+  ctx: Context,
+  response: HttpResponse,
+  requestBody: Uint8Array | null,
+  responseBody: Uint8Array | null,
+): string {
+  const request = ctx.request;
+  return JSON.stringify({
+    request: {
+      realIP: ctx.realIP,
+      method: request.method,
+      scheme: request.scheme,
+      host: request.host,
+      path: request.path,
+      query: request.query,
+      fragment: "",
+      proto: request.proto,
+      header: goHeader(request.rawHeaders, true),
+      body: base64(requestBody),
+    },
+    response: {
+      statusCode: response.status,
+      header: goHeader(response.rawHeaders),
+      body: base64(responseBody),
+    },
+  });
+}
+
 class RemoteFilter implements FilterInstance {
   readonly #transport: Transport;
   /** The URL's path and query, as the request line carries them. */
@@ -117,25 +150,7 @@ class RemoteFilter implements FilterInstance {
     const request = ctx.request;
     const requestBody = request.body === null ? null : await request.bytes(MAX_BODY_BYTES);
     const responseBody = response.body === null ? null : await response.bytes(MAX_BODY_BYTES);
-    const sent = JSON.stringify({
-      request: {
-        realIP: ctx.realIP,
-        method: request.method,
-        scheme: request.scheme,
-        host: request.host,
-        path: request.path,
-        query: request.query,
-        fragment: "",
-        proto: request.proto,
-        header: goHeader(request.rawHeaders),
-        body: base64(requestBody),
-      },
-      response: {
-        statusCode: response.status,
-        header: goHeader(response.rawHeaders),
-        body: base64(responseBody),
-      },
-    });
+    const sent = contextJson(ctx, response, requestBody, responseBody);
     const signal = this.#timeoutMs > 0
       ? AbortSignal.any([ctx.signal, AbortSignal.timeout(this.#timeoutMs)])
       : ctx.signal;
