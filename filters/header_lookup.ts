@@ -87,7 +87,8 @@ class HeaderLookup implements FilterInstance {
     }
     for (const { etcdKey, headerKey } of this.#spec.headerSetters) {
       const value = item[etcdKey];
-      if (value === undefined || value === null) continue;
+      // Easegress reads items as string maps: a list or map is no header value.
+      if (value === undefined || value === null || typeof value === "object") continue;
       request.headers.set(headerKey, toHeaderValue(String(value)));
     }
     return "";

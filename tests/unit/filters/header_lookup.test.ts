@@ -20,3 +20,25 @@ Deno.test("HeaderLookup looks up the first of repeated header fields, as Go's He
   assert.equal(filter.handle(ctx), "");
   assert.equal(ctx.request.header("x-tier"), "gold");
 });
+
+Deno.test("HeaderLookup sets scalar fields only: a list or map is no header value", () => {
+  const customData = new CustomDataView();
+  customData.replace({
+    "client-info/abc": { tier: 2, vip: true, tags: ["a", "b"], geo: { c: "eu" } },
+  });
+  const spec = headerLookupKind.validate({
+    headerKey: "X-Client",
+    etcdPrefix: "client-info",
+    headerSetters: ["tier", "vip", "tags", "geo"].map((k) => ({ etcdKey: k, headerKey: `X-${k}` })),
+  });
+  const filter = headerLookupKind.create(spec, { ...testEnv(), customData });
+  const ctx = contextFor({ headers: { "X-Client": "abc" } });
+  assert.equal(filter.handle(ctx), "");
+  const h = ctx.request;
+  assert.deepEqual([h.header("x-tier"), h.header("x-vip"), h.header("x-tags"), h.header("x-geo")], [
+    "2",
+    "true",
+    null,
+    null,
+  ]);
+});
