@@ -315,6 +315,7 @@ export class RequestView extends MessageView {
 const NIL_URL_VALUES: GoType = { ...URL_VALUES, isNil: true };
 const NIL_HEADER: GoType = { ...HTTP_HEADER, isNil: true };
 const COOKIE_SLICE: GoType = { name: "[]*http.Cookie" };
+
 /** Go's `*tls.ConnectionState`, with what is known of the connection. */
 export class TlsView {
   /** Always true: a request arrives only after the handshake. */
@@ -327,7 +328,6 @@ export class TlsView {
   }
 }
 withGoType(TlsView.prototype, { name: "*tls.ConnectionState" });
-
 withGoType(RequestView.prototype, { name: "*builder.request" });
 
 /** A response as templates see it (Go's `*http.Response` plus body accessors). */
@@ -367,7 +367,7 @@ export class ResponseView extends MessageView {
     return withGoType(responseCookies(lines), COOKIE_SLICE);
   }
 
-  /** The Location header; an error when there is none, as in Go. */
+  /** The Location header, unresolved; an error when there is none, as in Go. */
   Location(): UrlView {
     const location = this.#resp.header("location");
     if (!location) throw new Error("http: no Location header in response");
