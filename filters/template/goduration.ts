@@ -56,7 +56,7 @@ export function parseGoDuration(text: string): bigint {
   return neg ? -total : total;
 }
 
-/** The fraction of `v / 10**prec` as ".123", trailing zeros (and the point) dropped; and `v / 10**prec`. */
+/** `v / 10**prec` as its fraction (".123", trailing zeros dropped, "" if 0) and whole part. */
 function fmtFrac(v: bigint, prec: number): [string, bigint] {
   let digits = "";
   let print = false;

@@ -58,7 +58,8 @@ const mp4: Sig = (data) => {
   if (data.length < 12) return "";
   const boxSize = new DataView(data.buffer, data.byteOffset, 4).getUint32(0);
   if (data.length < boxSize || boxSize % 4 !== 0) return "";
-  if (data[4] !== 0x66 || data[5] !== 0x74 || data[6] !== 0x79 || data[7] !== 0x70) return ""; // ftyp
+  // The box type must be "ftyp".
+  if (data[4] !== 0x66 || data[5] !== 0x74 || data[6] !== 0x79 || data[7] !== 0x70) return "";
   for (let st = 8; st < boxSize; st += 4) {
     if (st === 12) continue; // the major brand's version
     if (data[st] === 0x6d && data[st + 1] === 0x70 && data[st + 2] === 0x34) return "video/mp4";
