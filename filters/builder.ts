@@ -98,25 +98,57 @@ export class BuilderTemplate {
 
   #finish(data: unknown): Record<string, unknown> {
     const text = this.#template.execute(data);
-    let parsed: unknown;
-    try {
-      parsed = loadedYaml().parse(text);
-    } catch (e) {
-      throw new Error(`template output is not valid YAML: ${(e as Error).message}`);
-    }
+    const parsed = parseRenderedYaml(text);
     if (parsed === null || parsed === undefined) return {};
     if (!isPlainObject(parsed)) throw new Error("template output is not a YAML mapping");
     return parsed;
   }
 }
 
+/**
+ * A plain YAML scalar that reads as a number or boolean, with the text it
+ * was written as: Go's YAML decoder gives a string field that text
+ * (`body: 9.90` is "9.90", `12345678901234567890` keeps every digit), an
+ * int field the number.
+ */
+export class PlainScalar {
+  constructor(readonly value: number | bigint | boolean, readonly source: string) {}
+}
+
+const keepSource = {
+  Scalar(key: unknown, node: { type?: string; value: unknown; source?: string }) {
+    if (key === "key" || node.type !== "PLAIN" || node.source === undefined) return;
+    const v = node.value;
+    if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") {
+      node.value = new PlainScalar(v, node.source);
+    }
+  },
+};
+
+/** The rendered YAML as JS values, plain numbers and booleans as {@linkcode PlainScalar}s. */
+function parseRenderedYaml(text: string): unknown {
+  const yaml = loadedYaml();
+  const doc = yaml.parseDocument(text);
+  if (doc.errors.length) {
+    throw new Error(`template output is not valid YAML: ${doc.errors[0].message}`);
+  }
+  yaml.visit(doc, keepSource);
+  return doc.toJS();
+}
+
+/** The text of a scalar of the rendered YAML (null as ""), as Go reads it into a string. */
+function scalarText(v: unknown, what: string): string {
+  if (typeof v === "string") return v;
+  if (v instanceof PlainScalar) return v.source;
+  if (v === null || v === undefined) return "";
+  throw new Error(`${what} must be a string`);
+}
+
 /** Reads a scalar field of the rendered YAML as a string (numbers and booleans as written). */
 export function stringField(info: Record<string, unknown>, field: string): string | undefined {
   const v = info[field];
   if (v === undefined || v === null) return undefined;
-  if (typeof v === "string") return v;
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  throw new Error(`${field} must be a string`);
+  return scalarText(v, field);
 }
 
 const encoder = new TextEncoder();
@@ -137,10 +169,7 @@ export function headersField(info: Record<string, unknown>): Headers {
     if (problem) throw new Error(`headers: ${problem}`);
     const list = Array.isArray(values) ? values : values === null ? [] : [values];
     for (const v of list) {
-      if (typeof v === "object" && v !== null) {
-        throw new Error(`headers.${name}: values must be strings`);
-      }
-      const text = String(v);
+      const text = scalarText(v, `headers.${name}: values`);
       const valueProblem = headerValueProblem(text);
       if (valueProblem) throw new Error(`headers.${name}: ${valueProblem}`);
       headers.append(name, toHeaderValue(text));

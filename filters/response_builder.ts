@@ -22,6 +22,7 @@ import {
   type BuildTarget,
   defineBuilderKind,
   headersField,
+  PlainScalar,
 } from "./builder.ts";
 import { copyHeaders, HttpResponse } from "./context.ts";
 import { isBodilessStatus } from "./status_text.ts";
@@ -32,7 +33,7 @@ export type ResponseBuilderSpec = BuilderSpec;
 
 /** Builds the response the rendered YAML describes. */
 export function buildResponse(info: Record<string, unknown>): HttpResponse {
-  const raw = info.statusCode;
+  const raw = info.statusCode instanceof PlainScalar ? info.statusCode.value : info.statusCode;
   let status = 200;
   if (raw !== undefined && raw !== null) {
     if (typeof raw !== "number" || !Number.isInteger(raw)) {

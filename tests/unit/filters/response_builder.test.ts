@@ -64,6 +64,26 @@ body: made for {{.requests.DEFAULT.URL.Path}}
   assert.equal(resp.header("content-length"), "11");
 });
 
+Deno.test("ResponseBuilder keeps plain numbers and booleans of the YAML as written, as Go's decoder does", async () => {
+  const { filter } = create({
+    template: `statusCode: 202
+headers:
+  X-Price: [{{.requests.DEFAULT.JSONBody.price}}, 0x10, True, ~]
+  200: [keys stay text]
+body: {{.requests.DEFAULT.JSONBody.id}}
+`,
+  });
+  const ctx = new Context(
+    new HttpRequest({ method: "POST", body: '{"price": 9.90, "id": 12345678901234567890}' }),
+  );
+  assert.equal(await filter.handle(ctx), "");
+  const resp = ctx.response!;
+  assert.equal(resp.status, 202);
+  assert.equal(resp.header("x-price"), "9.90, 0x10, True, ");
+  assert.equal(resp.header("200"), "keys stay text");
+  assert.equal(await resp.text(), "12345678901234567890");
+});
+
 Deno.test("ResponseBuilder defaults to 200 with an empty body", async () => {
   const { filter } = create({ template: "{{/* empty */}}" });
   const ctx = new Context(new HttpRequest());
