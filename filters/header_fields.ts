@@ -353,6 +353,16 @@ export class HeaderFields implements Headers {
     return at < 0 ? null : this.#values[at];
   }
 
+  /** Whether some field named `name` has a value `test` accepts, each repeated field apart. */
+  someField(name: string, test: (value: string) => boolean): boolean {
+    const key = fieldName(String(name));
+    const names = this.#names;
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] === key && test(this.#values[i])) return true;
+    }
+    return false;
+  }
+
   getSetCookie(): string[] {
     const out: string[] = [];
     const names = this.#names;

@@ -99,18 +99,35 @@ function validate(raw: Record<string, unknown>): MockSpec {
 const encoder = new TextEncoder();
 
 /** Whether a header value, or one of the values joined into it, matches. */
-function matchHeaderValue(matcher: StringMatcher, value: string): boolean {
+/** One header rule: its name, matcher and the matcher's test as a function, made once. */
+interface HeaderRule {
+  readonly name: string;
+  readonly matcher: StringMatcher;
+  readonly test: (value: string) => boolean;
+}
+
+/**
+ * Whether the request's `name` fields satisfy `rule`, as Easegress decides:
+ * `empty` means the header is absent, else any one field must match. Web
+ * Headers join repeated fields with ", ", so there the joined value or any
+ * part of it may match.
+ */
+function matchHeader(rule: HeaderRule, headers: Headers): boolean {
+  const { name, matcher } = rule;
+  if (!headers.has(name)) return matcher.matchesAbsent;
+  if (matcher.matchesAbsent) return false;
+  if (headers instanceof HeaderFields) return headers.someField(name, rule.test);
+  const value = headers.get(name)!;
   if (matcher.match(value)) return true;
-  // Web Headers join repeated fields with ", "; Go matches each field alone.
   if (!value.includes(", ")) return false;
-  return value.split(", ").some((part) => matcher.match(part));
+  return value.split(", ").some(rule.test);
 }
 
 /** A rule compiled: matchers built, response headers and body encoded once. */
 class CompiledRule {
   readonly #path: string | undefined;
   readonly #pathPrefix: string | undefined;
-  readonly #headers: readonly (readonly [string, StringMatcher])[];
+  readonly #headers: readonly HeaderRule[];
   readonly #matchAll: boolean;
   readonly #code: number;
   // Shared by every response this rule builds. HttpResponse copies borrowed
@@ -122,9 +139,10 @@ class CompiledRule {
   constructor(spec: MockRuleSpec) {
     this.#path = spec.match.path;
     this.#pathPrefix = spec.match.pathPrefix;
-    this.#headers = Object.entries(spec.match.headers ?? {}).map(
-      ([name, m]) => [name, new StringMatcher(m)] as const,
-    );
+    this.#headers = Object.entries(spec.match.headers ?? {}).map(([name, m]) => {
+      const matcher = new StringMatcher(m);
+      return { name, matcher, test: (value: string) => matcher.match(value) };
+    });
     this.#matchAll = spec.match.matchAllHeaders;
     this.#code = spec.code;
     this.#responseHeaders = new HeaderFields();
@@ -145,9 +163,8 @@ class CompiledRule {
 
   #matchHeaders(headers: Headers): boolean {
     if (!this.#headers.length) return true;
-    for (const [name, matcher] of this.#headers) {
-      const value = headers.get(name);
-      const ok = value === null ? matcher.matchesAbsent : matchHeaderValue(matcher, value);
+    for (const rule of this.#headers) {
+      const ok = matchHeader(rule, headers);
       if (ok !== this.#matchAll) return ok;
     }
     return this.#matchAll;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { HeaderFields } from "../../../filters/header_fields.ts";
 import { mockKind } from "../../../filters/mock.ts";
 import { build, contextFor, roundTrip, specProblems } from "./_helpers.ts";
 
@@ -72,6 +73,26 @@ Deno.test("Mock matches each of several joined header values", async () => {
   headers.append("x-tag", "a");
   headers.append("x-tag", "b");
   assert.equal(await mock.handle(contextFor({ headers })), "mocked");
+});
+
+Deno.test("Mock matches header fields one by one; empty: true means the header is absent", async () => {
+  const exact = build(kind, {
+    rules: [{ match: { headers: { Accept: { exact: "text/html" } } }, code: 200 }],
+  });
+  const fields = (...values: string[]) => {
+    const h = new HeaderFields();
+    for (const value of values) h.append("accept", value);
+    return h;
+  };
+  assert.equal(await exact.handle(contextFor({ headers: fields("x/y", "text/html") })), "mocked");
+  // One field "text/html, x/y" is not the value "text/html".
+  assert.equal(await exact.handle(contextFor({ headers: fields("text/html, x/y") })), "");
+  const empty = build(kind, {
+    rules: [{ match: { headers: { "X-Debug": { empty: true } } }, code: 200 }],
+  });
+  const present = new HeaderFields();
+  present.append("x-debug", "");
+  assert.equal(await empty.handle(contextFor({ headers: present })), "");
 });
 
 Deno.test("Mock responses do not share header changes between requests", async () => {
