@@ -93,7 +93,7 @@ function skip(value: string, prefix: string): string | undefined {
 }
 
 /** Go's parseNanoseconds of `value[0:n]` (a separator, then digits). */
-function nanoseconds(value: string, n: number): number | "range" | undefined {
+function nanoseconds(value: string, n: number): number | undefined {
   if (value[0] !== "." && value[0] !== ",") return undefined;
   const digits = value.slice(1, Math.min(n, 10));
   if (!/^[0-9]+$/.test(digits)) return undefined;
@@ -261,7 +261,7 @@ export function parseTime(layout: string, value: string): GoTime {
           let n = 2;
           while (n < value.length && isDigitAt(value, n)) n++;
           const ns = nanoseconds(value, n);
-          if (ns === undefined || ns === "range") ok = false;
+          if (ns === undefined) ok = false;
           else nsec = ns;
           value = value.slice(n);
         }
@@ -295,7 +295,7 @@ export function parseTime(layout: string, value: string): GoTime {
           break;
         }
         const ns = nanoseconds(value, n);
-        if (ns === undefined || ns === "range") ok = false;
+        if (ns === undefined) ok = false;
         else nsec = ns;
         value = value.slice(n);
         break;
@@ -307,7 +307,7 @@ export function parseTime(layout: string, value: string): GoTime {
         let i = 0;
         while (isDigitAt(value, i + 1)) i++;
         const ns = nanoseconds(value, 1 + i);
-        if (ns === undefined || ns === "range") ok = false;
+        if (ns === undefined) ok = false;
         else nsec = ns;
         value = value.slice(1 + i);
         break;
