@@ -9,6 +9,7 @@
 
 import { type Context, HttpResponse } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind } from "./filter.ts";
+import { HTTP_METHODS } from "./request_adaptor.ts";
 import { SharedRateLimiter, SharedSlots } from "./shared_slots.ts";
 import { parseDuration, SpecReader } from "./spec.ts";
 import { readStringMatcher, StringMatcher, type StringMatcherSpec } from "./string_matcher.ts";
@@ -58,6 +59,10 @@ export const rateLimiterKind: FilterKind<RateLimiterSpec> = {
         url: ur.object("url", readStringMatcher, { required: true }) ?? {},
       };
       const methods = ur.stringArray("methods");
+      // Matched as written: "get" would never match a request, so it is refused, as Easegress does.
+      methods?.forEach((m, i) => {
+        if (!HTTP_METHODS.includes(m)) ur.problem(`methods[${i}]`, `"${m}" is not an HTTP method`);
+      });
       if (methods?.length) u.methods = methods;
       const ref = ur.string("policyRef");
       if (ref) u.policyRef = ref;

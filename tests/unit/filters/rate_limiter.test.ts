@@ -85,3 +85,17 @@ Deno.test("RateLimiter spec names unknown policies", () => {
       e instanceof SpecError && /urls\[0\]\.policyRef: no policy named "q"/.test(e.message),
   );
 });
+
+Deno.test("RateLimiter spec refuses methods that are not HTTP methods as written", () => {
+  assert.throws(
+    () =>
+      rateLimiterKind.validate({
+        policies: [{ name: "p" }],
+        defaultPolicyRef: "p",
+        urls: [{ methods: ["GET", "post"], url: { prefix: "/" } }],
+      }),
+    (e: Error) =>
+      e instanceof SpecError &&
+      /urls\[0\]\.methods\[1\]: "post" is not an HTTP method/.test(e.message),
+  );
+});
