@@ -7,6 +7,7 @@
  */
 
 import { type Context, HttpResponse } from "./context.ts";
+import { detectContentType } from "./content_sniff.ts";
 import { isBodilessStatus } from "./status_text.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { headerNameProblem, readHeaderMap, toHeaderValue } from "./header_adapt.ts";
@@ -152,6 +153,10 @@ class CompiledRule {
     const bodiless = isBodilessStatus(spec.code);
     this.#body = spec.body && !bodiless ? encoder.encode(spec.body) : null;
     if (!bodiless) this.#responseHeaders.set("content-length", String(this.#body?.byteLength ?? 0));
+    // The type Go's server would sniff from this fixed body on every answer, found once.
+    if (this.#body !== null && !this.#responseHeaders.has("content-type")) {
+      this.#responseHeaders.set("content-type", detectContentType(this.#body));
+    }
     this.delayMs = spec.delay ? parseDuration(spec.delay) ?? 0 : 0;
   }
 

@@ -16,7 +16,7 @@ import type { Logger } from "../../filters/filter.ts";
 import type { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { firstFieldValue } from "../../filters/header_fields.ts";
 import { HttpStats } from "../../filters/http_stats.ts";
-import { setSniffedContentType } from "./sniff.ts";
+import { setSniffedContentType } from "../../filters/content_sniff.ts";
 import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
 import { normalizeEscapes } from "./percent_encoding.ts";

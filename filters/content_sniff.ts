@@ -8,8 +8,8 @@
  * @module
  */
 
-import type { HttpResponse } from "../../filters/context.ts";
-import { isBodilessStatus } from "../../filters/status_text.ts";
+import type { HttpResponse } from "./context.ts";
+import { isBodilessStatus } from "./status_text.ts";
 
 /** How many leading bytes are looked at. */
 const SNIFF_LEN = 512;

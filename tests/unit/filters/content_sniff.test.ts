@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HttpResponse } from "../../../filters/context.ts";
-import { detectContentType, setSniffedContentType } from "../../../server/httpserver/sniff.ts";
+import { detectContentType, setSniffedContentType } from "../../../filters/content_sniff.ts";
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
