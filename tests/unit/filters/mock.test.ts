@@ -105,6 +105,31 @@ Deno.test("Mock responses do not share header changes between requests", async (
   assert.equal(second.response!.header("x-a"), "1");
 });
 
+Deno.test("Mock types a body that has no Content-Type as Go's server sniffs it", async () => {
+  const mock = build(kind, {
+    rules: [
+      { match: { path: "/html" }, code: 200, body: "<html><body>hi</body></html>" },
+      {
+        match: { path: "/json" },
+        code: 200,
+        headers: { "Content-Type": "application/json" },
+        body: "{}",
+      },
+      { match: { path: "/empty" }, code: 200 },
+      { code: 200, body: "hello" },
+    ],
+  });
+  const typeOf = async (path: string) => {
+    const ctx = contextFor({ path });
+    await mock.handle(ctx);
+    return ctx.response!.header("content-type");
+  };
+  assert.equal(await typeOf("/html"), "text/html; charset=utf-8");
+  assert.equal(await typeOf("/json"), "application/json");
+  assert.equal(await typeOf("/empty"), null);
+  assert.equal(await typeOf("/other"), "text/plain; charset=utf-8");
+});
+
 Deno.test("Mock sends no body and no Content-Length for 204", async () => {
   const mock = build(kind, { rules: [{ code: 204, body: "ignored" }] });
   const ctx = contextFor();
