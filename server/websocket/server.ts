@@ -96,6 +96,9 @@ export class WebSocketServer {
         ...options,
         cert: decodePem(spec.certBase64 ?? ""),
         key: decodePem(spec.keyBase64 ?? ""),
+        // Clients that offer ALPN (Deno's and rustls-based ones) give up when the
+        // server picks none; the handshake is HTTP/1.1.
+        alpnProtocols: ["http/1.1"],
       })
       : Deno.listen(options);
   }

@@ -145,6 +145,18 @@ Deno.test("websocket: a TLS listener relays to a plain backend; bad specs name t
     // The backend URL's path goes before the request's; the client came over TLS.
     assert.match(answer, /"target":"\/base\/ws"/);
     assert.match(answer, /"forwardedProto":"https"/);
+    // Clients offering ALPN (Deno's WebSocket among them) give up unless one is chosen.
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port,
+      caCerts: [tls.cert],
+      alpnProtocols: ["h2", "http/1.1"],
+    });
+    try {
+      assert.equal((await conn.handshake()).alpnProtocol, "http/1.1");
+    } finally {
+      conn.close();
+    }
 
     const cases: [string, RegExp][] = [
       [webSocketServer("b1", port, "http://x"), /backend: must be a ws:\/\/ or wss:\/\/ URL/],
