@@ -13,6 +13,7 @@ import type { Store } from "../../cluster/store.ts";
 import type { Logger } from "../../filters/filter.ts";
 import { parseDuration } from "../../filters/spec.ts";
 import { AcmeClient, type ChallengePublisher } from "./acme_client.ts";
+import { importAccountKey, newAccountKey } from "./account_key.ts";
 import type { AutoCertManagerSpec } from "./spec.ts";
 import { autoCertKeys, type StoredCertificate } from "./state.ts";
 import { errorText } from "../error_text.ts";
@@ -201,21 +202,12 @@ export class AutoCertController {
       if (account.directoryURL === spec.directoryURL) jwk = account.jwk;
     }
     let accountKey: CryptoKeyPair;
-    if (jwk) {
-      const algorithm = { name: "ECDSA", namedCurve: "P-256" };
-      const { d: _, ...publicJwk } = jwk;
-      accountKey = {
-        privateKey: await crypto.subtle.importKey("jwk", jwk, algorithm, true, ["sign"]),
-        publicKey: await crypto.subtle.importKey("jwk", publicJwk, algorithm, true, ["verify"]),
-      };
-    } else {
-      accountKey = await crypto.subtle.generateKey(
-        { name: "ECDSA", namedCurve: "P-256" },
-        true,
-        ["sign", "verify"],
-      ) as CryptoKeyPair;
-      jwk = await crypto.subtle.exportKey("jwk", accountKey.privateKey);
-      await this.#env.store.put(key, JSON.stringify({ directoryURL: spec.directoryURL, jwk }));
+    if (jwk) accountKey = await importAccountKey(jwk);
+    else {
+      const made = await newAccountKey();
+      accountKey = made.keys;
+      const value = JSON.stringify({ directoryURL: spec.directoryURL, jwk: made.jwk });
+      await this.#env.store.put(key, value);
     }
     return new AcmeClient({ directoryURL: spec.directoryURL, accountKey, email: spec.email });
   }

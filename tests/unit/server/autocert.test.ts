@@ -3,6 +3,7 @@ import { certificateRequest, ecdsaSignatureToDer } from "../../../server/autocer
 import { base64url, jwkThumbprint, pem } from "../../../server/autocert/acme_client.ts";
 import { readAutoCertState } from "../../../server/autocert/state.ts";
 import { renewalDue } from "../../../server/autocert/manager.ts";
+import { importAccountKey, newAccountKey } from "../../../server/autocert/account_key.ts";
 
 Deno.test("certificateRequest: openssl verifies its signature and reads the names", async () => {
   const keys = await crypto.subtle.generateKey(
@@ -78,4 +79,19 @@ Deno.test("renewalDue: renewBefore the expiry, but not before two thirds of the 
   assert.equal(renewalDue(cert(90), 30 * day), obtained + 60 * day);
   // A 7-day certificate: at two thirds of its life, not at once.
   assert.equal(Math.round((renewalDue(cert(7), 30 * day) - obtained) / 3_600_000), 112);
+});
+
+Deno.test("importAccountKey: a stored account key signs and verifies again", async () => {
+  const { keys, jwk } = await newAccountKey();
+  // What the store holds is JSON: the key goes through it as it would.
+  const again = await importAccountKey(JSON.parse(JSON.stringify(jwk)));
+  const data = new TextEncoder().encode("payload");
+  const algorithm = { name: "ECDSA", hash: "SHA-256" };
+  const signature = await crypto.subtle.sign(algorithm, again.privateKey, data);
+  assert.ok(await crypto.subtle.verify(algorithm, keys.publicKey, signature, data));
+  assert.ok(await crypto.subtle.verify(algorithm, again.publicKey, signature, data));
+  assert.deepEqual(
+    await jwkThumbprint(await crypto.subtle.exportKey("jwk", again.publicKey)),
+    await jwkThumbprint(await crypto.subtle.exportKey("jwk", keys.publicKey)),
+  );
 });
