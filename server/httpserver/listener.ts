@@ -123,7 +123,10 @@ export async function startListener(
     if (pairs.length > 1 || clientCa !== undefined) {
       // Loaded on demand: the node modules it needs cost an idle node 1–3 MB.
       const { startSniListener } = await import("./sni_listener.ts");
-      tcp = await startSniListener(spec.port, hostname, pairs, web, options, clientCa);
+      tcp = await startSniListener(spec.port, hostname, pairs, web, options, clientCa, {
+        keepAliveTimeoutMs: parseDuration(spec.keepAliveTimeout) ?? 60_000,
+        maxConnections: Math.ceil(spec.maxConnections / (options.planes ?? 1)),
+      });
     } else {
       tcp = startDenoListener(spec.port, hostname, web, options, pairs[0]);
     }

@@ -32,6 +32,14 @@ import { setNoDelayOnListeners } from "../../filters/native_sockets.ts";
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
+/** The spec's connection limits, as the other listeners apply them. */
+export interface ConnectionLimits {
+  /** How long a connection may stay without a request in flight. */
+  keepAliveTimeoutMs: number;
+  /** Connections served at once; more are closed as they come. */
+  maxConnections: number;
+}
+
 /**
  * Serves HTTPS on `port` with the certificate each client's server name
  * matches (the first by default); with `clientCa`, clients must present a
@@ -44,6 +52,7 @@ export async function startSniListener(
   handler: WebHandler,
   options: ListenerOptions,
   clientCa?: string,
+  limits?: ConnectionLimits,
 ): Promise<Listener> {
   const pickContext = certificatePicker(
     pairs.map((p) => ({
@@ -90,7 +99,14 @@ export async function startSniListener(
     inFlight.delete(session.socket as Socket);
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    if (limits) closeWhenIdle(session, limits.keepAliveTimeoutMs);
   });
+  if (limits) {
+    // Read by its HTTP/1.1 side (allowHTTP1), which closes idle connections after 5 s otherwise.
+    (server as unknown as { keepAliveTimeout: number }).keepAliveTimeout =
+      limits.keepAliveTimeoutMs;
+    server.maxConnections = limits.maxConnections;
+  }
   // node reports a port in use through an event, after listen() returns.
   const { promise: listening, resolve, reject } = Promise.withResolvers<void>();
   server.once("error", reject);
@@ -130,6 +146,28 @@ export async function startSniListener(
     },
     shutdown,
   };
+}
+
+/**
+ * Ends `session` with GOAWAY once it has had no stream open for `idleMs`
+ * (node's sessions have no idle timeout of their own).
+ */
+function closeWhenIdle(session: Http2Session, idleMs: number): void {
+  let open = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => session.close(), idleMs);
+  };
+  arm();
+  session.on("stream", (stream: { once(event: "close", listener: () => void): void }) => {
+    open++;
+    clearTimeout(timer);
+    stream.once("close", () => {
+      if (--open === 0 && !session.closed) arm();
+    });
+  });
+  session.once("close", () => clearTimeout(timer));
 }
 
 // Connection-specific fields: meaningless (and refused by node) on HTTP/2.

@@ -118,3 +118,89 @@ rules:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("caCertBase64: keepAliveTimeout closes idle HTTP/1.1 and HTTP/2 connections; maxConnections caps them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eg-client-certs-" });
+  await makeCertificates(dir, "ca");
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  const read = (file: string) => Deno.readTextFile(`${dir}/${file}`);
+  const b64 = async (file: string) => (await Deno.readFile(`${dir}/${file}`)).toBase64();
+  const [caCert, cert, key] = [
+    await read("ca.pem"),
+    await read("ca-client.pem"),
+    await read(
+      "ca-client.key",
+    ),
+  ];
+  const open = (alpn: string) =>
+    Deno.connectTls({
+      hostname: "127.0.0.1",
+      port,
+      caCerts: [caCert],
+      cert,
+      key,
+      alpnProtocols: [alpn],
+    });
+  /** Milliseconds until the server ends `conn`, reading and dropping what it sends. */
+  const closedAfter = async (conn: Deno.TlsConn) => {
+    const start = Date.now();
+    const buf = new Uint8Array(4096);
+    try {
+      while (await conn.read(buf) !== null) { /* the answer, SETTINGS, GOAWAY */ }
+    } catch { /* reset */ }
+    conn.close();
+    return Date.now() - start;
+  };
+  try {
+    const objects = `kind: Pipeline
+name: p
+filters:
+- {name: m, kind: Mock, rules: [{code: 200, body: ok}]}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+https: true
+keepAliveTimeout: 1s
+maxConnections: 2
+certBase64: ${await b64("ca-server.pem")}
+keyBase64: ${await b64("ca-server.key")}
+caCertBase64: ${await b64("ca.pem")}
+rules:
+- paths:
+  - {pathPrefix: /, backend: p}
+`;
+    const created = await node.ctl(["object", "create"], objects);
+    assert.equal(created.code, 0, created.stderr);
+    await eventually("served", async () => {
+      try {
+        const conn = await open("http/1.1");
+        conn.close();
+        return true;
+      } catch {
+        return false;
+      }
+    });
+
+    const h1 = await open("http/1.1");
+    await h1.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+    const h2 = await open("h2");
+    await h2.write(
+      new Uint8Array([
+        ...new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+        ...[0, 0, 0, 4, 0, 0, 0, 0, 0], // an empty SETTINGS frame
+      ]),
+    );
+    // A third connection while two are open is refused.
+    const third = await open("http/1.1");
+    assert.ok(await closedAfter(third) < 1000);
+    // Idle after one second (node's own default would be 5 s for HTTP/1.1, never for HTTP/2).
+    const [h1Ms, h2Ms] = await Promise.all([closedAfter(h1), closedAfter(h2)]);
+    assert.ok(h1Ms >= 500 && h1Ms < 3000, `HTTP/1.1 closed after ${h1Ms} ms`);
+    assert.ok(h2Ms >= 500 && h2Ms < 3000, `HTTP/2 closed after ${h2Ms} ms`);
+  } finally {
+    await node.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
