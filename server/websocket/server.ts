@@ -116,7 +116,7 @@ export class WebSocketServer {
       scheme: spec.https ? "https" : "http",
       connect: () =>
         secure
-          ? Deno.connectTls({ hostname, port, ...clientCert })
+          ? handshaken(Deno.connectTls({ hostname, port, ...clientCert }))
           : Deno.connect({ hostname, port }),
     };
   }
@@ -161,4 +161,20 @@ export class WebSocketServer {
       }
     }
   }
+}
+
+/**
+ * A TLS connection once its handshake is done, so a backend certificate
+ * that fails verification is reported as such rather than as a closed
+ * connection at the first write.
+ */
+async function handshaken(connecting: Promise<Deno.TlsConn>): Promise<Deno.TlsConn> {
+  const conn = await connecting;
+  try {
+    await conn.handshake();
+  } catch (e) {
+    closeQuietly(conn);
+    throw e;
+  }
+  return conn;
 }

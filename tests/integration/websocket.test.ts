@@ -11,8 +11,8 @@ import { makeSelfSignedCert } from "../../tools/self_signed_cert.ts";
 import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
 
 /** A WebSocket backend: its first message says what handshake it got; then it echoes. */
-function echoBackend(): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+function echoBackend(tls?: { cert: string; key: string }): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {}, ...tls }, (req) => {
     if (req.headers.get("upgrade") !== "websocket") return new Response("no", { status: 426 });
     const url = new URL(req.url);
     const seen = JSON.stringify({
@@ -156,6 +156,25 @@ Deno.test("websocket: a TLS listener relays to a plain backend; bad specs name t
       assert.equal((await conn.handshake()).alpnProtocol, "http/1.1");
     } finally {
       conn.close();
+    }
+
+    // A wss:// backend whose certificate the node does not trust: the 502 says so.
+    const untrusted = echoBackend({ cert: other.cert, key: other.key });
+    try {
+      const yaml = webSocketServer(
+        "untrusted",
+        freePort(),
+        `wss://127.0.0.1:${untrusted.addr.port}`,
+      );
+      assert.equal((await node.ctl(["object", "create"], yaml)).code, 0);
+      const untrustedPort = Number(/port: (\d+)/.exec(yaml)![1]);
+      await eventually(
+        "the untrusted backend answers 502",
+        async () => (await rawHandshake(untrustedPort)).startsWith("HTTP/1.1 502"),
+      );
+      assert.match(await rawHandshake(untrustedPort), /cannot reach the backend: .*certificate/i);
+    } finally {
+      await untrusted.shutdown();
     }
 
     const cases: [string, RegExp][] = [
