@@ -9,6 +9,7 @@ import { Http3Connection } from "./connection.ts";
 import { H3_ERROR } from "./errors.ts";
 import type { Http3Handler } from "./request_stream.ts";
 import { waitUntil } from "./wait.ts";
+import { leaseQuicEndpoint, type QuicLease } from "./endpoints.ts";
 
 /** Options for {@linkcode serveHttp3}. */
 export interface Http3ServerOptions {
@@ -80,23 +81,7 @@ const LINGER_MS = 500;
  */
 export function serveHttp3(options: Http3ServerOptions): Http3Server {
   checkOptions(options);
-  const endpoint = new Deno.QuicEndpoint({
-    hostname: options.hostname ?? "0.0.0.0",
-    port: options.port,
-  });
-  let listener: Deno.QuicListener;
-  try {
-    listener = endpoint.listen({
-      alpnProtocols: ["h3"],
-      cert: options.cert,
-      key: options.key,
-      maxIdleTimeout: options.idleTimeoutMs ?? 60_000,
-    });
-  } catch (error) {
-    endpoint.close();
-    throw error;
-  }
-  return new QuicHttp3Server(endpoint, listener, options);
+  return new QuicHttp3Server(options);
 }
 
 function checkOptions(options: Http3ServerOptions): void {
@@ -131,25 +116,32 @@ function checkOptions(options: Http3ServerOptions): void {
 class QuicHttp3Server implements Http3Server {
   readonly addr: Deno.NetAddr;
   readonly finished: Promise<void>;
-  readonly #endpoint: Deno.QuicEndpoint;
-  readonly #listener: Deno.QuicListener;
+  readonly #lease: QuicLease;
   readonly #options: Http3ServerOptions;
   readonly #connections = new Set<Http3Connection>();
   readonly #tasks = new Set<Promise<void>>();
+  readonly #stopped = Promise.withResolvers<void>();
   #stopping = false;
   #shutdown: Promise<void> | null = null;
 
-  constructor(
-    endpoint: Deno.QuicEndpoint,
-    listener: Deno.QuicListener,
-    options: Http3ServerOptions,
-  ) {
-    this.#endpoint = endpoint;
-    this.#listener = listener;
+  constructor(options: Http3ServerOptions) {
     this.#options = options;
-    const { hostname, port } = endpoint.addr;
-    this.addr = { transport: "udp", hostname, port };
-    this.finished = this.#acceptLoop();
+    // The UDP socket may be another server's on this port still draining: it is shared.
+    this.#lease = leaseQuicEndpoint(
+      options.hostname ?? "0.0.0.0",
+      options.port,
+      {
+        alpnProtocols: ["h3"],
+        cert: options.cert,
+        key: options.key,
+        maxIdleTimeout: options.idleTimeoutMs ?? 60_000,
+      },
+      (incoming) => this.#take(incoming),
+    );
+    this.addr = this.#lease.addr;
+    this.finished = this.#stopped.promise.then(async () => {
+      while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+    });
     const signal = options.signal;
     if (signal) {
       if (signal.aborted) this.shutdown();
@@ -158,23 +150,14 @@ class QuicHttp3Server implements Http3Server {
     options.onListen?.(this.addr);
   }
 
-  async #acceptLoop(): Promise<void> {
-    for (;;) {
-      let incoming: Deno.QuicIncoming;
-      try {
-        incoming = await this.#listener.incoming();
-      } catch {
-        break; // endpoint closed
-      }
-      if (this.#stopping) {
-        incoming.refuse();
-        continue;
-      }
-      const task = this.#serveConnection(incoming);
-      this.#tasks.add(task);
-      task.finally(() => this.#tasks.delete(task));
+  #take(incoming: Deno.QuicIncoming): void {
+    if (this.#stopping) {
+      incoming.refuse();
+      return;
     }
-    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+    const task = this.#serveConnection(incoming);
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
   }
 
   async #serveConnection(incoming: Deno.QuicIncoming): Promise<void> {
@@ -207,15 +190,10 @@ class QuicHttp3Server implements Http3Server {
 
   async #drainAndClose(graceMs: number): Promise<void> {
     this.#stopping = true;
-    try {
-      this.#listener.stop();
-    } catch {
-      // Already stopped.
-    }
+    this.#lease.release();
+    this.#stopped.resolve();
     const deadline = Date.now() + Math.max(0, graceMs);
     await Promise.all([...this.#connections].map((c) => c.drain(deadline, LINGER_MS)));
-    // Connections still in their handshake finish it, see #stopping, and close.
-    this.#endpoint.close({ closeCode: H3_ERROR.NO_ERROR, reason: "server shutting down" });
     // `finished` also waits for handlers; one that never returns must not hold shutdown.
     await waitUntil(this.finished, Math.max(deadline, Date.now()) + 1000);
   }

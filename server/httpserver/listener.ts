@@ -30,8 +30,8 @@ export interface Listener {
   readonly port: number;
   /**
    * Stops taking connections and resolves once the port can be bound again.
-   * TCP connections go on being served (until `shutdown`); QUIC ones share
-   * the listener's UDP socket, so they are drained for up to `graceMs` first.
+   * TCP connections go on being served (until `shutdown`); QUIC ones drain
+   * on their UDP socket, which the next HTTP/3 server on the port shares.
    */
   releasePort(graceMs: number): Promise<void>;
   /** Stops accepting, waits for in-flight requests up to `graceMs`, then closes. */
@@ -151,7 +151,8 @@ export async function startListener(
   return {
     port: tcp.port,
     async releasePort(graceMs: number) {
-      await Promise.all([tcp.releasePort(graceMs), quic.shutdown(graceMs)]);
+      quic.shutdown(graceMs);
+      await tcp.releasePort(graceMs);
     },
     async shutdown(graceMs: number) {
       await Promise.all([tcp.shutdown(graceMs), quic.shutdown(graceMs)]);

@@ -78,6 +78,21 @@ Deno.test("http3: GET, 300 KB POST, 20 streams and a large body through a node's
     const tcp = await fetch(`https://localhost:${port}/tcp`, { client });
     assert.equal(await tcp.text(), "GET /tcp 0 0");
     assert.equal(tcp.headers.get("alt-svc"), `h3=":${port}"; ma=86400`);
+
+    // A listener change restarts the listener on its port: HTTP/3 goes on with the new one.
+    const updated = await node.ctl(
+      ["object", "update"],
+      server.replace("http3: true\n", "http3: true\nkeepAliveTimeout: 30s\n"),
+    );
+    assert.equal(updated.code, 0, updated.stderr);
+    await eventually("TCP restarted", async () => {
+      const r = await fetch(`https://localhost:${port}/tcp`, { client });
+      await r.body?.cancel();
+      return r.ok;
+    });
+    const again = await gtlsclient(port, ["/again"], [`--download=${dir}`]);
+    assert.equal(again.statuses.get(0), "200", again.stderr.slice(-1500));
+    assert.doesNotMatch(node.output(), /cannot serve HTTP\/3/);
     client.close();
   } finally {
     await node.stop();

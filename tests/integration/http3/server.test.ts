@@ -124,3 +124,27 @@ Deno.test("gtlsclient is installed (package ngtcp2-client)", async () => {
   const result = await run("gtlsclient", ["--help"], "ngtcp2-client");
   assert.match(result.stdout + result.stderr, /Usage/);
 });
+
+Deno.test("a second serveHttp3 on a serving port takes its new connections; the first drains", async () => {
+  const { cert, key } = await testCert();
+  const answer = (name: string) => () => new Response(name, { headers: { "x-served-by": name } });
+  const first = serveHttp3({ hostname: "127.0.0.1", port: 0, cert, key, handler: answer("first") });
+  const port = first.addr.port;
+  let second: ReturnType<typeof serveHttp3> | undefined;
+  try {
+    // A restarted HTTPServer (a new certificate, say) binds its port while the old one drains.
+    second = serveHttp3({ hostname: "127.0.0.1", port, cert, key, handler: answer("second") });
+    assert.equal(second.addr.port, port);
+    const served = async () => (await gtlsclient(port, ["/"])).stderr;
+    assert.match(await served(), /\[x-served-by: second\]/);
+    await first.shutdown(1000);
+    assert.match(await served(), /\[x-served-by: second\]/);
+    await second.shutdown(1000);
+    // Restarted again at once: the port is taken over, not bound anew.
+    second = serveHttp3({ hostname: "127.0.0.1", port, cert, key, handler: answer("third") });
+    assert.match(await served(), /\[x-served-by: third\]/);
+  } finally {
+    await first.shutdown(1000);
+    await second?.shutdown(1000);
+  }
+});
