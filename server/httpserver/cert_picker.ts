@@ -48,3 +48,36 @@ export function certificatePicker<T extends { cert: string }>(
     return entries[0];
   };
 }
+
+/**
+ * Whether a PEM certificate is valid for a request's host (a DNS name, with
+ * `*.` wildcards for one label, or an IP address), compared without its port.
+ */
+export function certificateCovers(pem: string): (host: string) => boolean {
+  const names = certificateNames(pem);
+  const ips = new Set<string>();
+  try {
+    for (const part of (new X509Certificate(pem).subjectAltName ?? "").split(",")) {
+      const m = /^\s*IP Address:(.+)$/.exec(part);
+      if (m) ips.add(m[1].trim().toLowerCase());
+    }
+  } catch { /* no names */ }
+  // Hosts repeat: each is matched once (a bounded memo, cleared when full).
+  const seen = new Map<string, boolean>();
+  return (host) => {
+    let covered = seen.get(host);
+    if (covered === undefined) {
+      const name = hostWithoutPort(host).toLowerCase();
+      covered = ips.has(name) || names.some((n) => nameMatches(n, name));
+      if (seen.size >= 1024) seen.clear();
+      seen.set(host, covered);
+    }
+    return covered;
+  };
+}
+
+function hostWithoutPort(host: string): string {
+  if (host.startsWith("[")) return host.slice(1, host.indexOf("]"));
+  const colon = host.indexOf(":");
+  return colon < 0 || host.indexOf(":", colon + 1) >= 0 ? host : host.slice(0, colon);
+}

@@ -21,7 +21,7 @@ import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
 import { normalizeEscapes } from "./percent_encoding.ts";
 import { type HTTPServerSpec, listenerChanged } from "./spec.ts";
-import { type Http1ServerKind, type Listener, startListener } from "./listener.ts";
+import { certPairs, type Http1ServerKind, type Listener, startListener } from "./listener.ts";
 import { ListenRetry } from "../listen_retry.ts";
 import { ServerSpan, Tracer } from "../tracing/tracer.ts";
 import { CHALLENGE_PATH } from "../autocert/state.ts";
@@ -71,6 +71,11 @@ export class HTTPServer {
   #connectionClose: boolean;
   /** `Alt-Svc` value advertising HTTP/3 on TCP responses, when enabled. */
   #altSvc: string | undefined;
+  /**
+   * The hosts HTTP/3 serves, when it is not all of them: QUIC here takes one
+   * certificate (the first), so hosts the others are for are not sent there.
+   */
+  #quicCovers: ((host: string) => boolean) | undefined;
   /** Spans of routed requests, when the spec has `tracing`. */
   #tracer: Tracer | undefined;
 
@@ -79,7 +84,7 @@ export class HTTPServer {
     this.#env = env;
     this.#mux = new Mux(spec);
     this.#connectionClose = !spec.keepAlive;
-    this.#altSvc = altSvcOf(spec);
+    this.#setAltSvc(spec);
     this.#tracer = spec.tracing ? new Tracer(spec.tracing, env.log) : undefined;
     this.#listening = new ListenRetry(
       () =>
@@ -114,7 +119,7 @@ export class HTTPServer {
     this.#spec = spec;
     this.#mux = new Mux(spec);
     this.#connectionClose = !spec.keepAlive;
-    this.#altSvc = altSvcOf(spec);
+    this.#setAltSvc(spec);
     if (JSON.stringify(old.tracing) !== JSON.stringify(spec.tracing)) {
       // Requests in flight finish their spans on the old tracer, which sends what it has.
       this.#tracer?.close();
@@ -133,6 +138,21 @@ export class HTTPServer {
         previous?.shutdown(DRAIN_MS);
       }
     }
+  }
+
+  #setAltSvc(spec: HTTPServerSpec): void {
+    this.#altSvc = altSvcOf(spec);
+    this.#quicCovers = undefined;
+    const pairs = this.#altSvc ? certPairs(spec) : [];
+    if (pairs.length < 2) return;
+    // Advertised once the names are read (node:crypto is loaded on demand, see the listener).
+    const altSvc = this.#altSvc;
+    this.#altSvc = undefined;
+    import("./cert_picker.ts").then(({ certificateCovers }) => {
+      if (this.#spec !== spec) return;
+      this.#quicCovers = certificateCovers(pairs[0].cert);
+      this.#altSvc = altSvc;
+    });
   }
 
   /** Stops accepting, lets in-flight requests finish (bounded), then closes. */
@@ -267,7 +287,10 @@ export class HTTPServer {
     if (!response) return this.#finish(request, requestLine, 503, start, ctx, route);
     setSniffedContentType(response);
     if (this.#connectionClose) response.headers.set("connection", "close");
-    if (this.#altSvc && request.proto !== "HTTP/3") {
+    if (
+      this.#altSvc && request.proto !== "HTTP/3" &&
+      (this.#quicCovers === undefined || this.#quicCovers(request.host))
+    ) {
       response.headers.set("alt-svc", this.#altSvc);
     }
     const status = response.status;

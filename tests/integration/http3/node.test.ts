@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { eventually, freePort, startNodeProcess } from "../helpers.ts";
 import { gtlsclient, testCert } from "./_helpers.ts";
+import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
 
 Deno.test("http3: GET, 300 KB POST, 20 streams and a large body through a node's pipeline", async () => {
   const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
@@ -98,5 +99,45 @@ Deno.test("http3: GET, 300 KB POST, 20 streams and a large body through a node's
     await node.stop();
     await backend.shutdown();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("http3: with several certificates, Alt-Svc goes only with hosts the QUIC one (the first) is for", async () => {
+  const first = await makeSelfSignedCert({ names: ["a.example"] });
+  const second = await makeSelfSignedCert({ names: ["b.example"] });
+  const node = await startNodeProcess();
+  const port = freePort();
+  try {
+    const mock =
+      "name: p\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: up\n";
+    assert.equal((await node.ctl(["object", "create"], mock)).code, 0);
+    const server = `kind: HTTPServer\nname: s\nport: ${port}\nhttps: true\nhttp3: true\n` +
+      `certs:\n  a: ${btoa(first.cert)}\n  b: ${btoa(second.cert)}\n` +
+      `keys:\n  a: ${btoa(first.key)}\n  b: ${btoa(second.key)}\n` +
+      "rules:\n  - paths:\n    - backend: p\n";
+    const created = await node.ctl(["object", "create"], server);
+    assert.equal(created.code, 0, created.stderr);
+    const altSvc = async (host: string) => {
+      const out = await new Deno.Command("curl", {
+        args: [
+          "-sk",
+          "-D",
+          "-",
+          "-o",
+          "/dev/null",
+          "--resolve",
+          `${host}:${port}:127.0.0.1`,
+          `https://${host}:${port}/`,
+        ],
+      }).output();
+      const head = new TextDecoder().decode(out.stdout);
+      return head.startsWith("HTTP") ? /^alt-svc: (.*)\r$/im.exec(head)?.[1] ?? "none" : undefined;
+    };
+    await eventually("served", async () => (await altSvc("a.example")) !== undefined);
+    assert.equal(await altSvc("a.example"), `h3=":${port}"; ma=86400`);
+    assert.equal(await altSvc("b.example"), "none");
+  } finally {
+    await node.stop();
+    for (const dir of [first.dir, second.dir]) await Deno.remove(dir, { recursive: true });
   }
 });
