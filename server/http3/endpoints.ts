@@ -10,7 +10,8 @@
  * the endpoint, not to a listener (a stopped listener's pending `incoming()`
  * still takes the next connection, with the TLS config of the latest
  * `listen()`), so one accept loop per endpoint hands each connection to the
- * server that has it now.
+ * server that has it now; and a listener that is garbage collected stops
+ * the endpoint taking connections, so every one is kept with it.
  *
  * @module
  */
@@ -30,6 +31,11 @@ interface Shared {
   readonly endpoint: Deno.QuicEndpoint;
   /** The first listener, whose `incoming()` the accept loop awaits for the endpoint's life. */
   readonly listener: Deno.QuicListener;
+  /**
+   * Every listener made on the endpoint since: collecting any of them
+   * stops the endpoint taking connections, so they live as long as it.
+   */
+  readonly later: Deno.QuicListener[];
   /** The server new connections go to; undefined between servers (they are refused). */
   take: ((incoming: Deno.QuicIncoming) => void) | undefined;
   leases: number;
@@ -57,7 +63,7 @@ export function leaseQuicEndpoint(
     entry = open(hostname, port, settings);
   } else {
     // The latest listen() sets the TLS config of the endpoint's new handshakes.
-    entry.endpoint.listen(settings);
+    entry.later.push(entry.endpoint.listen(settings));
   }
   clearTimeout(entry.closeTimer);
   entry.closeTimer = undefined;
@@ -94,6 +100,7 @@ function open(hostname: string, port: number, settings: QuicListenSettings): Sha
     key,
     endpoint,
     listener,
+    later: [],
     take: undefined,
     leases: 0,
     closeTimer: undefined,

@@ -148,3 +148,15 @@ Deno.test("a second serveHttp3 on a serving port takes its new connections; the 
     await second?.shutdown(1000);
   }
 });
+
+Deno.test("a port restarted twice still takes connections after garbage collection", async () => {
+  const fixture = new URL("../../fixtures/http3_restart_gc.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--unstable-net", "--v8-flags=--expose-gc", fixture],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const printed = new TextDecoder().decode(out.stdout).trim();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.deepEqual(JSON.parse(printed), ["connected", "connected"]);
+});
