@@ -189,12 +189,14 @@ class QuicHttp3Server implements Http3Server {
   }
 
   async #drainAndClose(graceMs: number): Promise<void> {
+    // New connections are refused (or go to a server that leased the socket since).
     this.#stopping = true;
-    this.#lease.release();
     this.#stopped.resolve();
     const deadline = Date.now() + Math.max(0, graceMs);
     await Promise.all([...this.#connections].map((c) => c.drain(deadline, LINGER_MS)));
     // `finished` also waits for handlers; one that never returns must not hold shutdown.
     await waitUntil(this.finished, Math.max(deadline, Date.now()) + 1000);
+    // Only now: the last lease closes the socket, and with it every connection still on it.
+    this.#lease.release();
   }
 }

@@ -160,3 +160,17 @@ Deno.test("a port restarted twice still takes connections after garbage collecti
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   assert.deepEqual(JSON.parse(printed), ["connected", "connected"]);
 });
+
+Deno.test("shutdown lets a request slower than the socket's linger finish", async () => {
+  const { cert, key } = await testCert();
+  const handler = async () => {
+    await new Promise((r) => setTimeout(r, 3000));
+    return new Response("late");
+  };
+  const server = serveHttp3({ hostname: "127.0.0.1", port: 0, cert, key, handler });
+  const answered = gtlsclient(server.addr.port, ["/slow"]);
+  await new Promise((r) => setTimeout(r, 300));
+  await server.shutdown(10_000);
+  const result = await answered;
+  assert.equal(result.statuses.get(0), "200", result.stderr.slice(-1500));
+});
