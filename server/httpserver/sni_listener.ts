@@ -89,14 +89,15 @@ export async function startSniListener(
     }
     turn.whenAdmitted(() => serveNodeRequest(req, res, handler, options, !!clientCa));
   });
-  server.on("secureConnection", (socket: Socket) => {
+  server.on("secureConnection", (socket: TLSSocket) => {
+    // An HTTP/2 connection is tracked as its session, which comes first and
+    // holds a socket of its own: this one would look idle, and be ended mid-stream.
+    if (socket.alpnProtocol === "h2") return;
     inFlight.set(socket, 0);
     socket.once("close", () => inFlight.delete(socket));
   });
   const sessions = new Set<Http2Session>();
   server.on("session", (session: Http2Session) => {
-    // An HTTP/2 connection is tracked as its session, not as a socket.
-    inFlight.delete(session.socket as Socket);
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
     if (limits) closeWhenIdle(session, limits.keepAliveTimeoutMs);
@@ -127,6 +128,7 @@ export async function startSniListener(
       };
       const timer = setTimeout(() => {
         for (const socket of inFlight.keys()) socket.destroy();
+        for (const session of sessions) session.destroy();
         done();
       }, graceMs);
       server.close(() => {

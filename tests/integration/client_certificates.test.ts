@@ -204,3 +204,68 @@ rules:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("caCertBase64: SIGTERM lets in-flight HTTP/1.1 and HTTP/2 requests finish", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eg-client-certs-" });
+  await makeCertificates(dir, "ca");
+  let release!: () => void;
+  const released = new Promise<void>((r) => release = r);
+  let arrived = 0;
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async () => {
+    arrived++;
+    await released;
+    return new Response("finished");
+  });
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  const b64 = async (file: string) => (await Deno.readFile(`${dir}/${file}`)).toBase64();
+  try {
+    const objects = `kind: Pipeline
+name: p
+filters:
+- name: proxy
+  kind: Proxy
+  pools:
+  - servers:
+    - url: http://127.0.0.1:${backend.addr.port}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+https: true
+certBase64: ${await b64("ca-server.pem")}
+keyBase64: ${await b64("ca-server.key")}
+caCertBase64: ${await b64("ca.pem")}
+rules:
+- paths:
+  - {pathPrefix: /, backend: p}
+`;
+    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    const withCert = [
+      "--cacert",
+      `${dir}/ca.pem`,
+      "--cert",
+      `${dir}/ca-client.pem`,
+      "--key",
+      `${dir}/ca-client.key`,
+      `https://127.0.0.1:${port}/`,
+    ];
+    await eventually("served", async () => {
+      const r = await curl(["--max-time", "1", ...withCert]);
+      return r.code !== 7 && r.code !== 35;
+    });
+    const before = arrived;
+    const inFlight = [curl(["--http1.1", ...withCert]), curl(["--http2", ...withCert])];
+    await eventually("both arrived", () => Promise.resolve(arrived >= before + 2));
+    const stopped = node.stop("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    for (const r of await Promise.all(inFlight)) assert.equal(r.body, "finished");
+    assert.equal(await stopped, 0);
+  } finally {
+    release();
+    await node.stop();
+    await backend.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
