@@ -142,6 +142,8 @@ export async function startListener(
       cert: pairs[0].cert,
       key: pairs[0].key,
       handler: (req, info) => h3(req, () => info.remoteAddr),
+      // QUIC's idle timeout: a connection without packets this long is closed.
+      idleTimeoutMs: quicIdleMs(spec.keepAliveTimeout),
     });
   } catch (e) {
     // TCP keeps serving (HTTP/1.1 and HTTP/2) when the UDP port is taken.
@@ -158,6 +160,12 @@ export async function startListener(
       await Promise.all([tcp.shutdown(graceMs), quic.shutdown(graceMs)]);
     },
   };
+}
+
+/** `keepAliveTimeout` as QUIC's idle timeout (a positive whole number of ms; 0 keeps the default). */
+function quicIdleMs(keepAliveTimeout: string): number {
+  const ms = parseDuration(keepAliveTimeout) ?? 0;
+  return ms > 0 ? Math.ceil(ms) : 60_000;
 }
 
 /**

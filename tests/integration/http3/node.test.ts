@@ -141,3 +141,37 @@ Deno.test("http3: with several certificates, Alt-Svc goes only with hosts the QU
     for (const dir of [first.dir, second.dir]) await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("http3: keepAliveTimeout closes idle QUIC connections", async () => {
+  const { cert, key } = await testCert();
+  const node = await startNodeProcess();
+  const port = freePort();
+  try {
+    const server = `kind: HTTPServer\nname: s\nport: ${port}\nhttps: true\nhttp3: true\n` +
+      `keepAliveTimeout: 1s\ncertBase64: ${btoa(cert)}\nkeyBase64: ${btoa(key)}\nrules: []\n`;
+    const created = await node.ctl(["object", "create"], server);
+    assert.equal(created.code, 0, created.stderr);
+    await eventually(
+      "h3 up",
+      async () => (await gtlsclient(port, ["/"])).statuses.get(0) === "404",
+    );
+    const conn = await Deno.connectQuic({
+      hostname: "127.0.0.1",
+      port,
+      alpnProtocols: ["h3"],
+      caCerts: [cert],
+      maxIdleTimeout: 120_000,
+    });
+    const start = Date.now();
+    const closed = await Promise.race([
+      conn.closed.then(() => true, () => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 10_000)),
+    ]);
+    assert.ok(
+      closed && Date.now() - start < 5000,
+      `closed: ${closed} after ${Date.now() - start} ms`,
+    );
+  } finally {
+    await node.stop();
+  }
+});
