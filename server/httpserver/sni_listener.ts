@@ -243,8 +243,15 @@ async function serveNodeRequest(
     }
     res.end();
   } catch (e) {
+    if (res.headersSent) {
+      // The body failed midway (an upstream that went away): the client must
+      // see a cut, not a complete response. HTTP/2 resets the stream, HTTP/1.1
+      // closes the connection before the last chunk.
+      res.destroy(e as Error);
+      return;
+    }
     options.onError?.(`${(e as Error)?.stack ?? e}`);
-    if (!res.headersSent) (res as ServerResponse).writeHead(500);
+    (res as ServerResponse).writeHead(500);
     res.end();
   }
 }

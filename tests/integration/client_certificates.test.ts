@@ -269,3 +269,68 @@ rules:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("caCertBase64: a body the upstream cuts midway reaches the client cut, not complete", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eg-client-certs-" });
+  await makeCertificates(dir, "ca");
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    let sent = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(c) {
+          if (sent++ === 3) return c.error(new Error("upstream gone"));
+          c.enqueue(new Uint8Array(50_000));
+          await new Promise((r) => setTimeout(r, 50));
+        },
+      }),
+    );
+  });
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  const b64 = async (file: string) => (await Deno.readFile(`${dir}/${file}`)).toBase64();
+  try {
+    const objects = `kind: Pipeline
+name: p
+filters:
+- name: proxy
+  kind: Proxy
+  pools:
+  - servers:
+    - url: http://127.0.0.1:${backend.addr.port}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+https: true
+certBase64: ${await b64("ca-server.pem")}
+keyBase64: ${await b64("ca-server.key")}
+caCertBase64: ${await b64("ca.pem")}
+rules:
+- paths:
+  - {pathPrefix: /, backend: p}
+`;
+    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    const withCert = [
+      "-o",
+      "/dev/null",
+      "--cacert",
+      `${dir}/ca.pem`,
+      "--cert",
+      `${dir}/ca-client.pem`,
+      "--key",
+      `${dir}/ca-client.key`,
+      `https://127.0.0.1:${port}/`,
+    ];
+    await eventually("served", async () => {
+      const r = await curl(["--max-time", "2", ...withCert]);
+      return r.code !== 7 && r.code !== 35;
+    });
+    // curl: 18 (partial file) over HTTP/1.1, 92 (stream reset) over HTTP/2.
+    assert.equal((await curl(["--http1.1", ...withCert])).code, 18);
+    assert.equal((await curl(["--http2", ...withCert])).code, 92);
+  } finally {
+    await node.stop();
+    await backend.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
