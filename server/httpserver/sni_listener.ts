@@ -96,6 +96,15 @@ export async function startSniListener(
     inFlight.set(socket, 0);
     socket.once("close", () => inFlight.delete(socket));
   });
+  // A request head its HTTP/1.1 parser refuses gets an answer, as node's
+  // default would; the runtime's closed some connections without one.
+  server.on("clientError", (err: Error & { code?: string }, socket: Socket) => {
+    if (!err.code?.startsWith("HPE_") || !socket.writable) return void socket.destroy();
+    const status = err.code === "HPE_HEADER_OVERFLOW"
+      ? "431 Request Header Fields Too Large"
+      : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
   const sessions = new Set<Http2Session>();
   server.on("session", (session: Http2Session) => {
     sessions.add(session);

@@ -73,6 +73,19 @@ rules:
       assert.equal(r.body, "ok", version);
       assert.deepEqual(seen.at(-1), { cn: "ca-client", org: "ca org", issuer: "ca" });
     }
+    // A request head over the HTTP/1.1 parser's 16 KB gets 431, not a closed connection.
+    const big = await curl([
+      "--http1.1",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "-H",
+      `X-Big: ${"a".repeat(20_000)}`,
+      ...withCert,
+      url,
+    ]);
+    assert.equal(big.body, "431");
     // No client certificate, or one from another CA: no TLS session, no request.
     const before = seen.length;
     assert.notEqual((await curl([...trusted, url])).code, 0);
