@@ -41,6 +41,11 @@ export interface RelayTarget {
   connect(): Promise<Deno.Conn>;
   /** "http" or "https": how the client reached us. */
   readonly scheme: string;
+  /**
+   * How long the client may take to send its handshake, and the backend to
+   * accept the connection and to answer. @default {10000}
+   */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /**
@@ -53,8 +58,9 @@ export async function relay(
   target: RelayTarget,
   onBackend: (backend: Deno.Conn) => void,
 ): Promise<void> {
+  const timeoutMs = target.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   let conn: Http1Connection | null = new Http1Connection(client, undefined, 4096);
-  const timer = setTimeout(() => conn?.close(), HANDSHAKE_TIMEOUT_MS);
+  const timer = setTimeout(() => conn?.close(), timeoutMs);
   let headEnd = -1;
   try {
     while ((headEnd = findHeadEnd(conn.buf, conn.start, conn.end)) < 0) {
@@ -84,7 +90,7 @@ export async function relay(
   }
   let backend: Deno.Conn;
   try {
-    backend = await withTimeout(target.connect(), HANDSHAKE_TIMEOUT_MS);
+    backend = await withTimeout(target.connect(), timeoutMs);
   } catch (e) {
     return await refuse(client, 502, `cannot reach the backend: ${(e as Error).message}`);
   }
@@ -110,6 +116,37 @@ export async function relay(
   } catch {
     await refuse(client, 502, "the backend closed the connection");
     return;
+  }
+  // The backend's answer (101 or a refusal) starts the relay; one that never
+  // comes would hold the client forever.
+  const first = new Uint8Array(RELAY_BUFFER_SIZE);
+  let timedOut = false;
+  const answerTimer = setTimeout(() => {
+    timedOut = true;
+    closeQuietly(backend);
+  }, timeoutMs);
+  let n: number | null = null;
+  try {
+    n = await readSocket(backend, first);
+  } catch {
+    /* closed: by the timer, or the backend reset it */
+  } finally {
+    clearTimeout(answerTimer);
+  }
+  if (!n) {
+    const seconds = timeoutMs / 1000;
+    return await refuse(
+      client,
+      timedOut ? 504 : 502,
+      timedOut
+        ? `the backend did not answer the handshake within ${seconds}s`
+        : "the backend closed the connection",
+    );
+  }
+  try {
+    await writeAll(client, first.subarray(0, n));
+  } catch {
+    return; // the client left
   }
   await Promise.all([pump(client, backend), pump(backend, client)]);
 }

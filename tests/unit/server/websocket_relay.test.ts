@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { relay } from "../../../server/websocket/relay.ts";
+
+const HANDSHAKE = "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/** Relays one client connection to `backendPort`; returns what the client got. */
+async function relayOnce(backendPort: number, handshakeTimeoutMs: number): Promise<string> {
+  const front = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: front.addr.port });
+    const accepted = await front.accept();
+    const relayed = relay(accepted, {
+      backend: new URL(`ws://127.0.0.1:${backendPort}`),
+      scheme: "http",
+      handshakeTimeoutMs,
+      connect: () => Deno.connect({ hostname: "127.0.0.1", port: backendPort }),
+    }, () => {});
+    await client.write(new TextEncoder().encode(HANDSHAKE));
+    // The relay answers and returns; its caller closes the client connection.
+    await relayed;
+    accepted.close();
+    return await new Response(client.readable).text();
+  } finally {
+    front.close();
+  }
+}
+
+Deno.test("relay: a backend that never answers the handshake is a 504 once the timeout passes", async () => {
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) held.push(conn); // reads nothing, answers nothing
+  })();
+  try {
+    const start = Date.now();
+    const answer = await relayOnce(silent.addr.port, 300);
+    assert.match(answer, /^HTTP\/1\.1 504 /);
+    assert.match(answer, /did not answer the handshake within 0\.3s/);
+    assert.ok(Date.now() - start < 3000);
+  } finally {
+    silent.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+  }
+});
+
+Deno.test("relay: a backend that closes without answering is a 502", async () => {
+  const closing = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = (async () => {
+    for await (const conn of closing) {
+      await conn.read(new Uint8Array(4096));
+      conn.close();
+    }
+  })();
+  try {
+    assert.match(
+      await relayOnce(closing.addr.port, 5000),
+      /^HTTP\/1\.1 502 [\s\S]*closed the connection/,
+    );
+  } finally {
+    closing.close();
+    await accepting.catch(() => {});
+  }
+});
