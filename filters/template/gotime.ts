@@ -8,7 +8,8 @@
 
 import { GoTime, setTimeString } from "./values.ts";
 
-const MONTHS = [
+/** Go's month names, January first. */
+export const MONTHS = [
   "January",
   "February",
   "March",
@@ -22,7 +23,8 @@ const MONTHS = [
   "November",
   "December",
 ];
-const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+/** Go's weekday names, Sunday first. */
+export const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 /** Broken-down time in a zone. */
 interface Civil {

@@ -10,24 +10,9 @@
  * @module
  */
 
-import { type Chunk, nextStdChunk, utcDate } from "./gotime.ts";
+import { type Chunk, DAYS, MONTHS, nextStdChunk, utcDate } from "./gotime.ts";
 import { GoTime } from "./values.ts";
 
-const MONTHS = [
-  "January",
-  "February",
-  "March",
-  "April",
-  "May",
-  "June",
-  "July",
-  "August",
-  "September",
-  "October",
-  "November",
-  "December",
-];
-const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 const SHORT_MONTHS = MONTHS.map((m) => m.slice(0, 3));
 const SHORT_DAYS = DAYS.map((d) => d.slice(0, 3));
 

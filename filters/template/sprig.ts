@@ -17,7 +17,7 @@ import { goFunc, type GoFunction, type ParamType } from "./functions.ts";
 import { findAll, goRegexp, quoteMeta, replaceAll, split as regexSplit } from "./goregexp.ts";
 import { stringSlice } from "./gotypes.ts";
 import { formatTime, knownZone, now, unixTime } from "./gotime.ts";
-import { moreSprigFunctions } from "./sprig_more.ts";
+import { moreSprigFunctions, untilStep } from "./sprig_more.ts";
 import { marshalJSON, parseJSON } from "./json.ts";
 import { parseGoFloat } from "./strconv.ts";
 import {
@@ -434,18 +434,6 @@ function pathExt(p: string): string {
 }
 
 // ---- lists and dicts ----
-
-function untilStep(start: number, stop: number, step: number): number[] {
-  const v: number[] = [];
-  if (stop < start) {
-    if (step >= 0) return v;
-    for (let i = start; i > stop; i += step) v.push(i);
-    return v;
-  }
-  if (step <= 0) return v;
-  for (let i = start; i < stop; i += step) v.push(i);
-  return v;
-}
 
 function inList(haystack: unknown[], needle: unknown): boolean {
   return haystack.some((h) => deepEqual(needle, h));

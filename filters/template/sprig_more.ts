@@ -136,7 +136,8 @@ function expandEnv(s: string): string {
   return i === 0 ? s : out + s.slice(i);
 }
 
-function untilStep(start: number, stop: number, step: number): number[] {
+/** Sprig's untilStep: start, start+step, ... up to (not including) stop; empty when step goes the wrong way. */
+export function untilStep(start: number, stop: number, step: number): number[] {
   const v: number[] = [];
   if (stop < start) {
     if (step >= 0) return v;
