@@ -16,6 +16,57 @@ async function curl(args: string[]) {
   return { code: out.code, body: new TextDecoder().decode(out.stdout) };
 }
 
+/** Pipeline `p` of `filters` behind HTTPServer `s` on `port`, asking for certificates of the test CA. */
+async function mtlsObjects(dir: string, port: number, filters: string, serverFields = "") {
+  const b64 = async (file: string) => (await Deno.readFile(`${dir}/${file}`)).toBase64();
+  return `kind: Pipeline
+name: p
+filters:
+${filters}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+https: true
+${serverFields}certBase64: ${await b64("ca-server.pem")}
+keyBase64: ${await b64("ca-server.key")}
+caCertBase64: ${await b64("ca.pem")}
+rules:
+- paths:
+  - {pathPrefix: /, backend: p}
+`;
+}
+
+/** A Proxy filter to `backendPort`, as `mtlsObjects` takes it. */
+function proxyTo(backendPort: number): string {
+  return `- name: proxy
+  kind: Proxy
+  pools:
+  - servers:
+    - url: http://127.0.0.1:${backendPort}`;
+}
+
+/** curl's arguments for a request to `port` with a client certificate the test CA signed. */
+function withClientCert(dir: string, port: number): string[] {
+  return [
+    "--cacert",
+    `${dir}/ca.pem`,
+    "--cert",
+    `${dir}/ca-client.pem`,
+    "--key",
+    `${dir}/ca-client.key`,
+    `https://127.0.0.1:${port}/`,
+  ];
+}
+
+/** Waits until the server takes TLS connections (curl: 7 refused, 35 handshake failed). */
+async function untilServed(args: string[]): Promise<void> {
+  await eventually("served", async () => {
+    const r = await curl(["--max-time", "2", ...args]);
+    return r.code !== 7 && r.code !== 35;
+  });
+}
+
 Deno.test("caCertBase64: clients need a certificate the CA signed; CertExtractor reads it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "eg-client-certs-" });
   await makeCertificates(dir, "ca");
@@ -138,7 +189,6 @@ Deno.test("caCertBase64: keepAliveTimeout closes idle HTTP/1.1 and HTTP/2 connec
   const node = await startNodeProcess({ args: ["--workers", "1"] });
   const port = freePort();
   const read = (file: string) => Deno.readTextFile(`${dir}/${file}`);
-  const b64 = async (file: string) => (await Deno.readFile(`${dir}/${file}`)).toBase64();
   const [caCert, cert, key] = [
     await read("ca.pem"),
     await read("ca-client.pem"),
@@ -166,24 +216,12 @@ Deno.test("caCertBase64: keepAliveTimeout closes idle HTTP/1.1 and HTTP/2 connec
     return Date.now() - start;
   };
   try {
-    const objects = `kind: Pipeline
-name: p
-filters:
-- {name: m, kind: Mock, rules: [{code: 200, body: ok}]}
----
-kind: HTTPServer
-name: s
-port: ${port}
-https: true
-keepAliveTimeout: 1s
-maxConnections: 2
-certBase64: ${await b64("ca-server.pem")}
-keyBase64: ${await b64("ca-server.key")}
-caCertBase64: ${await b64("ca.pem")}
-rules:
-- paths:
-  - {pathPrefix: /, backend: p}
-`;
+    const objects = await mtlsObjects(
+      dir,
+      port,
+      "- {name: m, kind: Mock, rules: [{code: 200, body: ok}]}",
+      "keepAliveTimeout: 1s\nmaxConnections: 2\n",
+    );
     const created = await node.ctl(["object", "create"], objects);
     assert.equal(created.code, 0, created.stderr);
     await eventually("served", async () => {
@@ -231,42 +269,11 @@ Deno.test("caCertBase64: SIGTERM lets in-flight HTTP/1.1 and HTTP/2 requests fin
   });
   const node = await startNodeProcess({ args: ["--workers", "1"] });
   const port = freePort();
-  const b64 = async (file: string) => (await Deno.readFile(`${dir}/${file}`)).toBase64();
   try {
-    const objects = `kind: Pipeline
-name: p
-filters:
-- name: proxy
-  kind: Proxy
-  pools:
-  - servers:
-    - url: http://127.0.0.1:${backend.addr.port}
----
-kind: HTTPServer
-name: s
-port: ${port}
-https: true
-certBase64: ${await b64("ca-server.pem")}
-keyBase64: ${await b64("ca-server.key")}
-caCertBase64: ${await b64("ca.pem")}
-rules:
-- paths:
-  - {pathPrefix: /, backend: p}
-`;
+    const objects = await mtlsObjects(dir, port, proxyTo(backend.addr.port));
     assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
-    const withCert = [
-      "--cacert",
-      `${dir}/ca.pem`,
-      "--cert",
-      `${dir}/ca-client.pem`,
-      "--key",
-      `${dir}/ca-client.key`,
-      `https://127.0.0.1:${port}/`,
-    ];
-    await eventually("served", async () => {
-      const r = await curl(["--max-time", "1", ...withCert]);
-      return r.code !== 7 && r.code !== 35;
-    });
+    const withCert = withClientCert(dir, port);
+    await untilServed(withCert);
     const before = arrived;
     const inFlight = [curl(["--http1.1", ...withCert]), curl(["--http2", ...withCert])];
     await eventually("both arrived", () => Promise.resolve(arrived >= before + 2));
@@ -300,44 +307,11 @@ Deno.test("caCertBase64: a body the upstream cuts midway reaches the client cut,
   });
   const node = await startNodeProcess({ args: ["--workers", "1"] });
   const port = freePort();
-  const b64 = async (file: string) => (await Deno.readFile(`${dir}/${file}`)).toBase64();
   try {
-    const objects = `kind: Pipeline
-name: p
-filters:
-- name: proxy
-  kind: Proxy
-  pools:
-  - servers:
-    - url: http://127.0.0.1:${backend.addr.port}
----
-kind: HTTPServer
-name: s
-port: ${port}
-https: true
-certBase64: ${await b64("ca-server.pem")}
-keyBase64: ${await b64("ca-server.key")}
-caCertBase64: ${await b64("ca.pem")}
-rules:
-- paths:
-  - {pathPrefix: /, backend: p}
-`;
+    const objects = await mtlsObjects(dir, port, proxyTo(backend.addr.port));
     assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
-    const withCert = [
-      "-o",
-      "/dev/null",
-      "--cacert",
-      `${dir}/ca.pem`,
-      "--cert",
-      `${dir}/ca-client.pem`,
-      "--key",
-      `${dir}/ca-client.key`,
-      `https://127.0.0.1:${port}/`,
-    ];
-    await eventually("served", async () => {
-      const r = await curl(["--max-time", "2", ...withCert]);
-      return r.code !== 7 && r.code !== 35;
-    });
+    const withCert = ["-o", "/dev/null", ...withClientCert(dir, port)];
+    await untilServed(withCert);
     // curl: 18 (partial file) over HTTP/1.1, 92 (stream reset) over HTTP/2.
     assert.equal((await curl(["--http1.1", ...withCert])).code, 18);
     assert.equal((await curl(["--http2", ...withCert])).code, 92);
