@@ -10,7 +10,7 @@
  * @module
  */
 
-import { anyAddress } from "./any_address.ts";
+import { anyAddress } from "../any_address.ts";
 import { parseDuration } from "../../filters/spec.ts";
 import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
 import { setNoDelayOnListeners } from "../../filters/native_sockets.ts";

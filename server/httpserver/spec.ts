@@ -57,7 +57,7 @@ export interface HTTPServerSpec {
   name: string;
   kind: "HTTPServer";
   port: number;
-  /** Listen address; by default every address, IPv6 and IPv4, as Easegress's (see any_address.ts). */
+  /** Listen address; by default every address, IPv6 and IPv4, as Easegress's (see server/any_address.ts). */
   address?: string;
   keepAlive: boolean;
   keepAliveTimeout: string;

@@ -18,6 +18,7 @@ import type { Logger } from "../../filters/filter.ts";
 import { MqttContext, type MqttPacketType } from "../../filters/mqtt_context.ts";
 import { decodePem } from "../../filters/pem.ts";
 import type { PipelineHandler } from "../httpserver/server.ts";
+import { anyAddress } from "../any_address.ts";
 import { ListenRetry } from "../listen_retry.ts";
 import { type ConnectionHost, type ConnectOutcome, MqttConnection } from "./connection.ts";
 import { MqttSession, type OutboundMessage } from "./session.ts";
@@ -99,7 +100,7 @@ export class MQTTProxy implements ConnectionHost {
   }
 
   #listen(): Deno.Listener {
-    const options = { hostname: "0.0.0.0", port: this.#spec.port, transport: "tcp" as const };
+    const options = { hostname: anyAddress(), port: this.#spec.port, transport: "tcp" as const };
     if (!this.#spec.useTLS) return Deno.listen(options);
     const [first] = this.#spec.certificate;
     return Deno.listenTls({ ...options, cert: decodePem(first.cert), key: decodePem(first.key) });

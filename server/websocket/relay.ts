@@ -16,6 +16,7 @@ import { readSocket } from "../../filters/proxy/socket_read.ts";
 import { writeAll } from "../../filters/write_all.ts";
 import { STATUS_TEXT } from "../../filters/status_text.ts";
 import { parseRequestHead, RequestHeadError } from "../httpserver/http1/request_head.ts";
+import { unmapIPv4 } from "../httpserver/client.ts";
 import { closeQuietly } from "../httpserver/served_connection.ts";
 
 /** Longest a client may take to send its handshake, and the backend to accept a connection. */
@@ -96,7 +97,7 @@ export async function relay(
   }
   onBackend(backend);
   const forwardedFor = headers.get("x-forwarded-for");
-  const clientIP = (client.remoteAddr as Deno.NetAddr).hostname;
+  const clientIP = unmapIPv4((client.remoteAddr as Deno.NetAddr).hostname);
   const base = target.backend.pathname === "/" ? "" : target.backend.pathname.replace(/\/$/, "");
   let text = `GET ${base}${head.path}${head.query ? `?${head.query}` : ""} HTTP/1.1\r\n` +
     `host: ${target.backend.host}\r\n`;

@@ -9,6 +9,7 @@
 import type { Logger } from "../../filters/filter.ts";
 import { decodePem } from "../../filters/pem.ts";
 import { closeQuietly } from "../httpserver/served_connection.ts";
+import { anyAddress } from "../any_address.ts";
 import { ListenRetry } from "../listen_retry.ts";
 import { relay, type RelayTarget } from "./relay.ts";
 import type { WebSocketServerSpec } from "./spec.ts";
@@ -90,7 +91,11 @@ export class WebSocketServer {
   }
 
   #open(spec: WebSocketServerSpec): Deno.Listener {
-    const options = { port: spec.port, reusePort: this.#env.reusePort } as Deno.TcpListenOptions;
+    const options = {
+      hostname: anyAddress(),
+      port: spec.port,
+      reusePort: this.#env.reusePort,
+    } as Deno.TcpListenOptions;
     return spec.https
       ? Deno.listenTls({
         ...options,

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { eventually, freePort, type NodeProcess, request, startNodeProcess } from "./helpers.ts";
-import { anyAddress } from "../../server/httpserver/any_address.ts";
+import { anyAddress } from "../../server/any_address.ts";
 
 const PIPELINES = `
 name: echo

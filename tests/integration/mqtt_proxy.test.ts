@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { anyAddress } from "../../server/any_address.ts";
 import {
   assertRefused,
   eventually,
@@ -28,11 +29,17 @@ async function run(cmd: string, args: string[]) {
 }
 
 /** A mosquitto_sub that prints "topic payload" lines until `count` messages came or it is stopped. */
-function subscribe(port: number, id: string, topic: string, extra: string[] = []) {
+function subscribe(
+  port: number,
+  id: string,
+  topic: string,
+  extra: string[] = [],
+  host = "127.0.0.1",
+) {
   const child = new Deno.Command("mosquitto_sub", {
     args: [
       "-h",
-      "127.0.0.1",
+      host,
       "-p",
       String(port),
       "-u",
@@ -258,7 +265,9 @@ Deno.test("MQTTProxy: a session kept with CleanSession 0 gets what was published
       await httpPublish(node, "mq", { topic: "news/today", qos: 1, payload: "missed" }),
       200,
     );
-    const back = subscribe(port, "keeper", "news/#", ["-c", "-C", "1", "-W", "5"]);
+    // Back over IPv6 where the host has it: the proxy listens on every address, as Easegress's :port.
+    const host = anyAddress() === "::" ? "::1" : "127.0.0.1";
+    const back = subscribe(port, "keeper", "news/#", ["-c", "-C", "1", "-W", "5"], host);
     await eventually("the missed message", () => Promise.resolve(back.lines().length === 1));
     assert.deepEqual(back.lines(), ["news/today missed"]);
     await back.stop();

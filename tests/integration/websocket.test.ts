@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { anyAddress } from "../../server/any_address.ts";
 import { makeSelfSignedCert } from "../../tools/self_signed_cert.ts";
 import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
 
@@ -94,6 +95,12 @@ Deno.test("websocket: handshakes and messages are relayed; refusals; closed with
     });
     ws.send("hello");
     assert.equal(await next(), "echo:hello");
+    if (anyAddress() === "::") {
+      // Served on every address, as Easegress's :port: an IPv6 client too.
+      const v6 = await open(`ws://[::1]:${port}/`);
+      assert.equal(JSON.parse(String(await v6.next())).forwardedFor, "::1");
+      v6.ws.close();
+    }
     const big = new Uint8Array(200_000).map((_, i) => i & 0xff);
     ws.send(big);
     assert.deepEqual(new Uint8Array(await next() as ArrayBuffer), big);

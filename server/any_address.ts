@@ -1,9 +1,10 @@
 /**
- * The address an HTTPServer listens on when its spec names none. Easegress
- * listens on ":port", every IPv6 and IPv4 address of the host; here that is
+ * The address a listening object (HTTPServer, WebSocketServer, MQTTProxy)
+ * binds when its spec names none. Easegress listens on ":port", every IPv6
+ * and IPv4 address of the host; here that is
  * "::" on Linux hosts that have IPv6 and answer IPv4 on IPv6 sockets
  * (`net.ipv6.bindv6only` 0, the default), where IPv4 clients then arrive
- * as IPv4-mapped addresses (reported as IPv4, see client.ts). Elsewhere
+ * as IPv4-mapped addresses (reported as IPv4, see httpserver/client.ts). Elsewhere
  * (no IPv6, v6-only sockets, other systems) "0.0.0.0" keeps IPv4 clients.
  *
  * @module
