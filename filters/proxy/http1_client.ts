@@ -30,6 +30,7 @@ import {
   prepareRequest,
   type StaleConnectionError,
 } from "./http1_exchange.ts";
+import type { IdleBudget } from "./idle_budget.ts";
 import { UpstreamError } from "./upstream_error.ts";
 import { socketPass } from "../native_sockets.ts";
 
@@ -88,6 +89,8 @@ export interface Http1PoolOptions {
    * @default {1024}
    */
   maxIdlePerHost?: number;
+  /** A cap on idle connections shared with other pools (the Proxy's `maxIdleConns`). */
+  idleBudget?: IdleBudget;
   /**
    * Idle connections older than this are closed, in milliseconds.
    * @default {90000}
@@ -163,6 +166,7 @@ export class Http1Pool {
   readonly #tls: Deno.StartTlsOptions | null;
   readonly #clientCertificate: { cert: string; key: string } | undefined;
   readonly #maxIdle: number;
+  readonly #idleBudget: IdleBudget | undefined;
   readonly #idleTimeoutMs: number;
   readonly #connectTimeoutMs: number;
   /** What exchanges see of the pool: the head limit and the way back in. */
@@ -176,7 +180,10 @@ export class Http1Pool {
   #closed = false;
   readonly #onIdleEnd = (conn: Http1Connection): void => {
     const at = this.#idle.lastIndexOf(conn);
-    if (at !== -1) this.#idle.splice(at, 1);
+    if (at !== -1) {
+      this.#idle.splice(at, 1);
+      this.#idleBudget?.give();
+    }
     this.#discard(conn);
   };
   readonly #sweep = (): void => {
@@ -184,6 +191,7 @@ export class Http1Pool {
     const cutoff = Date.now() - this.#idleTimeoutMs;
     let expired = 0;
     while (expired < this.#idle.length && this.#idle[expired].idleSince <= cutoff) expired++;
+    this.#idleBudget?.give(expired);
     for (const conn of this.#idle.splice(0, expired)) this.#discard(conn);
     this.#armSweep();
   };
@@ -209,6 +217,7 @@ export class Http1Pool {
       : null;
     this.#clientCertificate = origin.tls ? origin.clientCertificate : undefined;
     this.#maxIdle = positiveOption("maxIdlePerHost", options.maxIdlePerHost, 1024, true);
+    this.#idleBudget = options.idleBudget;
     this.#idleTimeoutMs = positiveOption("idleTimeoutMs", options.idleTimeoutMs, 90_000);
     this.#connectTimeoutMs = positiveOption("connectTimeoutMs", options.connectTimeoutMs, 30_000);
     this.#host = {
@@ -252,6 +261,7 @@ export class Http1Pool {
     }
     const idle = this.#idle.pop();
     if (idle === undefined) return this.#exchangeOnNew(prepared, req.signal);
+    this.#idleBudget?.give();
     idle.activate();
     this.#reused++;
     return this.#exchange(prepared, idle, true);
@@ -289,6 +299,7 @@ export class Http1Pool {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#idleBudget?.give(this.#idle.length);
     for (const conn of this.#idle.splice(0)) this.#discard(conn);
   }
 
@@ -296,7 +307,7 @@ export class Http1Pool {
   #release(conn: Http1Connection, reusable: boolean): void {
     if (
       !reusable || this.#closed || conn.state === CLOSED || conn.buffered !== 0 ||
-      this.#idle.length >= this.#maxIdle
+      this.#idle.length >= this.#maxIdle || this.#idleBudget?.take() === false
     ) {
       this.#discard(conn);
       return;

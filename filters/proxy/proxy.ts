@@ -11,6 +11,7 @@ import { gzip, gzipStream } from "../gzip.ts";
 import { SpecReader } from "../spec.ts";
 import { bufferBody, type PoolPolicies, type PoolResult, ServerPool } from "./pool.ts";
 import type { RequestTrace } from "../trace.ts";
+import { IdleBudget } from "./idle_budget.ts";
 import { createCircuitBreaker, createRetry } from "./resilience.ts";
 import { type PoolSpec, type ProxySpec, readProxySpec } from "./spec.ts";
 import { http1Transport, type Transport } from "./transport.ts";
@@ -50,11 +51,13 @@ export class Proxy implements FilterInstance {
   readonly #mirror: ServerPool | undefined;
   readonly #transports: Map<string, Transport>;
   /**
-   * What the connection pools were built with (mtls, maxIdleConnsPerHost), as
-   * text: a pipeline update inherits them only when it is the same, so a
-   * changed limit takes effect.
+   * What the connection pools were built with (mtls, maxIdleConnsPerHost,
+   * maxIdleConns), as text: a pipeline update inherits them only when it is
+   * the same, so a changed limit takes effect.
    */
   readonly #transportKey: string;
+  /** The idle connections of all this Proxy's connection pools: at most `maxIdleConns`. */
+  readonly #idleBudget: IdleBudget;
   readonly #compressMin: number | undefined;
   readonly #env: FilterEnv;
 
@@ -70,14 +73,21 @@ export class Proxy implements FilterInstance {
       key: decodePem(spec.mtls.keyBase64),
       rootCert: decodePem(spec.mtls.rootCertBase64),
     };
-    this.#transportKey = JSON.stringify([spec.mtls ?? null, spec.maxIdleConnsPerHost]);
-    const inherited = previous && previous.#transportKey === this.#transportKey
-      ? previous.#transports
-      : new Map<string, Transport>();
+    this.#transportKey = JSON.stringify([
+      spec.mtls ?? null,
+      spec.maxIdleConnsPerHost,
+      spec.maxIdleConns,
+    ]);
+    const inherit = previous !== undefined && previous.#transportKey === this.#transportKey;
+    const inherited = inherit ? previous.#transports : new Map<string, Transport>();
+    // Inherited pools count their idle connections in the budget they were made with.
+    this.#idleBudget = inherit ? previous.#idleBudget : new IdleBudget(spec.maxIdleConns);
     this.#transports = new Map();
     const transportOf = (origin: string): Transport => {
       let t = this.#transports.get(origin) ?? inherited.get(origin);
-      if (!t) t = http1Transport(origin, spec.maxIdleConnsPerHost, clientTls);
+      if (!t) {
+        t = http1Transport(origin, spec.maxIdleConnsPerHost, clientTls, this.#idleBudget);
+      }
       this.#transports.set(origin, t);
       return t;
     };

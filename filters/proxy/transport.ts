@@ -6,6 +6,7 @@
  */
 
 import { Http1Pool, type UpstreamRequest, type UpstreamResponse } from "./http1_client.ts";
+import type { IdleBudget } from "./idle_budget.ts";
 
 export type { UpstreamRequest, UpstreamResponse };
 
@@ -24,12 +25,14 @@ export interface ClientTls {
 
 /**
  * A pooled HTTP/1.1 transport to `origin` ("http(s)://host[:port]"), with
- * Easegress's client settings: 90 s idle connections, 30 s to connect.
+ * Easegress's client settings: 90 s idle connections, 30 s to connect;
+ * `idleBudget` caps the idle connections of all the transports given it.
  */
 export function http1Transport(
   origin: string,
   maxIdlePerHost?: number,
   clientTls?: ClientTls,
+  idleBudget?: IdleBudget,
 ): Transport {
   const url = new URL(origin);
   const tls = url.protocol === "https:";
@@ -45,6 +48,7 @@ export function http1Transport(
     }),
   }, {
     maxIdlePerHost,
+    idleBudget,
     idleTimeoutMs: 90_000,
     connectTimeoutMs: 30_000,
   });

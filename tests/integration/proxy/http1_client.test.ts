@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Http1Pool, UpstreamError } from "../../../filters/proxy/http1_client.ts";
+import { IdleBudget } from "../../../filters/proxy/idle_budget.ts";
 import {
   checkPattern,
   eventually,
@@ -34,6 +35,37 @@ Deno.test("pool sends a GET and reuses the keep-alive connection", async () => {
   } finally {
     pool.close();
     await backend.close();
+  }
+});
+
+Deno.test("pools sharing an idle budget keep no more idle connections together than it allows", async () => {
+  const one = serveBackend(() => new Response("one"));
+  const two = serveBackend(() => new Response("two"));
+  const budget = new IdleBudget(1);
+  const first = poolFor(one.port, { idleBudget: budget });
+  const second = poolFor(two.port, { idleBudget: budget });
+  try {
+    assert.equal(await text((await first.request(get("/"))).body), "one");
+    await eventually(() => first.stats.idle === 1, "first connection parked");
+    // The budget is spent: the second pool's connection is closed after its exchange.
+    assert.equal(await text((await second.request(get("/"))).body), "two");
+    await eventually(() => second.stats.open === 0, "second connection closed");
+    assert.equal(second.stats.idle, 0);
+    assert.equal(budget.idle, 1);
+    // Reusing the first pool's connection frees the budget while it is busy, and it is parked again.
+    assert.equal(await text((await first.request(get("/"))).body), "one");
+    await eventually(() => first.stats.idle === 1, "first connection parked again");
+    assert.equal(budget.idle, 1);
+    first.close();
+    assert.equal(budget.idle, 0);
+    assert.equal(await text((await second.request(get("/"))).body), "two");
+    await eventually(() => second.stats.idle === 1, "second connection parked");
+    assert.equal(budget.idle, 1);
+  } finally {
+    first.close();
+    second.close();
+    await one.close();
+    await two.close();
   }
 });
 
