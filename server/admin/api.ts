@@ -101,6 +101,9 @@ const ROUTES: AdminRoute<AdminContext>[] = [
 /** Serves one admin request; every answer says the config version in `X-Config-Version`. */
 export async function handleAdmin(req: Request, ctx: AdminContext): Promise<Response> {
   const response = await route(req, ctx);
+  // The store just failed to answer: asking it for the version too would
+  // hold the 503 back for another whole request timeout.
+  if (storeDownReplies.has(response)) return response;
   try {
     response.headers.set("x-config-version", String(await readConfigVersion(ctx.store)));
   } catch {
@@ -108,6 +111,9 @@ export async function handleAdmin(req: Request, ctx: AdminContext): Promise<Resp
   }
   return response;
 }
+
+/** Answers given because the store was unreachable. */
+const storeDownReplies = new WeakSet<Response>();
 
 async function route(req: Request, ctx: AdminContext): Promise<Response> {
   const url = new URL(req.url);
@@ -131,7 +137,9 @@ async function route(req: Request, ctx: AdminContext): Promise<Response> {
     try {
       return await route.handler(req, params, ctx);
     } catch (e) {
-      return errorReply(req, toApiError(e));
+      const response = await errorReply(req, toApiError(e));
+      if (e instanceof StoreUnavailableError) storeDownReplies.add(response);
+      return response;
     }
   }
   if (methodMismatch) {

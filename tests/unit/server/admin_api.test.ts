@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { openEmbeddedStore } from "../../../cluster/embedded_store.ts";
-import type { Store } from "../../../cluster/store.ts";
+import { type Store, StoreUnavailableError } from "../../../cluster/store.ts";
 import { builtinFilters } from "../../../filters/registry.ts";
 import { type AdminContext, handleAdmin } from "../../../server/admin/api.ts";
 import type { NodeProfiler } from "../../../server/profiling/node_profiler.ts";
@@ -264,6 +264,26 @@ Deno.test("admin API merges << keys in an object, as Easegress's YAML reader doe
       ["m1", "Mock"],
       ["m2", "Mock"],
     ]);
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("admin API answers 503 at once when the store is down, without asking it for the version", async () => {
+  const api = await adminApi();
+  try {
+    // Each call to an unreachable etcd costs a whole request timeout.
+    let calls = 0;
+    const down = () => {
+      calls++;
+      return Promise.reject(new StoreUnavailableError("etcd is unavailable"));
+    };
+    api.store.range = down;
+    api.store.get = down;
+    const r = await api.call("GET", "/objects");
+    assert.equal(r.status, 503);
+    assert.match(r.message, /the config store is unavailable: etcd is unavailable/);
+    assert.equal(calls, 1);
   } finally {
     await api.close();
   }
