@@ -259,7 +259,17 @@ async function statusOf(name: string, ctx: AdminContext): Promise<Record<string,
   }
   const local = await ctx.localStatus(name);
   if (local) out[ctx.memberName] = stamped(local);
-  return out;
+  return byMember(out);
+}
+
+/**
+ * Statuses in member-name order, as Easegress's YAML of a map is: this
+ * member's, added last, would otherwise move with the node asked.
+ */
+function byMember<T>(statuses: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(
+    Object.entries(statuses).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
+  );
 }
 
 /**
@@ -291,6 +301,7 @@ async function listStatuses(req: Request, _p: string[], ctx: AdminContext): Prom
   const locals = await Promise.all(names.map((name) => ctx.localStatus(name)));
   names.forEach((name, i) => {
     if (locals[i]) out[name][ctx.memberName] = stamped(locals[i]!);
+    out[name] = byMember(out[name]);
   });
   return reply(req, out);
 }

@@ -288,3 +288,24 @@ Deno.test("admin API answers 503 at once when the store is down, without asking 
     await api.close();
   }
 });
+
+Deno.test("admin API lists an object's statuses in member-name order, this member's among them", async () => {
+  const api = await adminApi({ status: { state: "running" } });
+  try {
+    const created = await api.call(
+      "POST",
+      "/objects",
+      "kind: GlobalFilter\nname: g\nbeforePipeline: {flow: [], filters: []}\n",
+    );
+    assert.equal(created.status, 201, created.body);
+    for (const member of ["zz", "aa"]) {
+      await api.store.put(`/status/objects/g/${member}`, JSON.stringify({ state: "running" }));
+    }
+    const one = JSON.parse((await api.call("GET", "/status/objects/g")).body);
+    const all = JSON.parse((await api.call("GET", "/status/objects")).body);
+    assert.deepEqual(Object.keys(one), ["aa", "eg-test", "zz"]);
+    assert.deepEqual(Object.keys(all.g), ["aa", "eg-test", "zz"]);
+  } finally {
+    await api.close();
+  }
+});
