@@ -92,11 +92,15 @@ export function clusterModeOf(options: NodeOptions): ClusterMode {
 /**
  * Where a node that runs no etcd member reaches the cluster: `--etcd-endpoints`
  * and `--primary-listen-peer-urls` (etcd serves clients on its peer URLs too,
- * which is what Easegress's secondaries use), else the peer URLs of
+ * which is what Easegress's secondaries use) or its older `--cluster-join-urls`, else the peer URLs of
  * `--initial-cluster`, else Easegress's default `http://localhost:2380`.
  */
 export function secondaryEndpoints(options: NodeOptions): string[] {
-  const given = unique([...options.etcdEndpoints, ...options.primaryListenPeerUrls]);
+  const given = unique([
+    ...options.etcdEndpoints,
+    ...options.primaryListenPeerUrls,
+    ...options.clusterJoinUrls,
+  ]);
   if (given.length > 0) return given;
   const peers = Object.values(options.initialCluster);
   return peers.length > 0 ? unique(peers) : ["http://localhost:2380"];

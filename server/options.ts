@@ -50,6 +50,8 @@ export interface NodeOptions {
   memberDir: string;
   /** Where a secondary (or a node on a standalone etcd) reaches the cluster's etcd. */
   primaryListenPeerUrls: string[];
+  /** Easegress's deprecated spelling of where a secondary reaches the cluster. */
+  clusterJoinUrls: string[];
   /** Largest request the etcd client sends, in bytes. */
   maxCallSendMsgSize: number;
   /** Run against an etcd of its own (a secondary of it, as Easegress does). */
@@ -90,6 +92,7 @@ export const DEFAULT_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   walDir: "",
   memberDir: "member",
   primaryListenPeerUrls: [],
+  clusterJoinUrls: [],
   maxCallSendMsgSize: 10 * 1024 * 1024,
   useStandaloneEtcd: false,
   forceNewCluster: false,
@@ -160,6 +163,11 @@ const DEFS: Record<string, OptionDef> = {
     key: "primaryListenPeerUrls",
     type: "list",
     help: "secondary: etcd URLs of the primaries (peer or client)",
+  },
+  "cluster-join-urls": {
+    key: "clusterJoinUrls",
+    type: "list",
+    help: "deprecated in Easegress: a secondary's --primary-listen-peer-urls",
   },
   "max-call-send-msg-size": {
     key: "maxCallSendMsgSize",
@@ -409,6 +417,16 @@ function checkOptions(o: NodeOptions): void {
   if (o.stateFlag !== "new" && o.stateFlag !== "existing") {
     throw new OptionsError(`--state-flag: must be new or existing, got "${o.stateFlag}"`);
   }
+  // Easegress v1 primaries joined by adding themselves to the etcd cluster;
+  // here primaries are listed up front, so only a secondary can follow URLs.
+  if (o.clusterJoinUrls.length > 0 && o.clusterRole === "primary") {
+    throw new OptionsError(
+      Object.keys(o.initialCluster).length > 0
+        ? "--initial-cluster and --cluster-join-urls are both defined; give only --initial-cluster"
+        : "--cluster-join-urls: a primary joins by --initial-cluster (with --state-flag existing " +
+          "to join a running cluster); a secondary follows --primary-listen-peer-urls",
+    );
+  }
   // etcd's own clients take endpoints without a scheme too ("10.0.0.1:2379").
   const endpoints = o.etcdEndpoints.map((e) => e.includes("://") ? e : `http://${e}`);
   o.etcdEndpoints.forEach((given, i) => {
@@ -423,6 +441,7 @@ function checkOptions(o: NodeOptions): void {
     ["--listen-peer-urls", o.listenPeerUrls],
     ["--initial-advertise-peer-urls", o.initialAdvertisePeerUrls],
     ["--primary-listen-peer-urls", o.primaryListenPeerUrls],
+    ["--cluster-join-urls", o.clusterJoinUrls],
   ];
   for (const [flag, urls] of urlLists) {
     for (const url of urls) {
@@ -488,6 +507,7 @@ export function optionsDocument(o: NodeOptions): Record<string, unknown> {
       "initial-cluster": o.initialCluster,
       "state-flag": o.stateFlag,
       "primary-listen-peer-urls": o.primaryListenPeerUrls,
+      "cluster-join-urls": o.clusterJoinUrls,
       "max-call-send-msg-size": o.maxCallSendMsgSize,
     },
     "home-dir": o.homeDir,

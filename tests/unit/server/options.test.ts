@@ -169,3 +169,37 @@ Deno.test("a node without an etcd member of its own finds the cluster as Easegre
   if (standalone.action !== "run") throw new Error("not run");
   assert.equal(clusterModeOf(standalone.options), "standalone");
 });
+
+Deno.test("a secondary follows Easegress's older cluster-join-urls; a primary is told to list --initial-cluster", async () => {
+  const { clusterModeOf, secondaryEndpoints } = await import("../../../server/cluster_setup.ts");
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    await Deno.writeTextFile(
+      file,
+      "name: r1\ncluster-role: reader\ncluster-join-urls: http://a:2380,http://b:2380\n",
+    );
+    const reader = await parseServeArgs(["-f", file], {});
+    if (reader.action !== "run") throw new Error("not run");
+    assert.equal(clusterModeOf(reader.options), "external-etcd");
+    assert.deepEqual(secondaryEndpoints(reader.options), ["http://a:2380", "http://b:2380"]);
+  } finally {
+    await Deno.remove(file);
+  }
+  await assert.rejects(
+    parseServeArgs(["--cluster-join-urls", "http://a:2380"], {}),
+    (e: Error) =>
+      e instanceof OptionsError && /a primary joins by --initial-cluster/.test(e.message),
+  );
+  await assert.rejects(
+    parseServeArgs(
+      ["--initial-cluster", "a=http://a:2380", "--cluster-join-urls", "http://a:2380"],
+      {},
+    ),
+    (e: Error) => e instanceof OptionsError && /both defined/.test(e.message),
+  );
+  await assert.rejects(
+    parseServeArgs(["--cluster-role", "secondary", "--cluster-join-urls", "a:2380"], {}),
+    (e: Error) =>
+      e instanceof OptionsError && /--cluster-join-urls: "a:2380" is not an http/.test(e.message),
+  );
+});
