@@ -65,6 +65,12 @@ export interface EtcdStore extends Store {
    * `signal.reason` if `signal` aborts first; aborting later resigns.
    */
   campaign(electionName: string, signal: AbortSignal): Promise<Leadership>;
+  /**
+   * Removes the etcd member named `name` from etcd's own membership (a
+   * primary purged for good), so quorum no longer counts it. Returns
+   * whether there was one.
+   */
+  removeEtcdMember(name: string): Promise<boolean>;
 }
 
 const MAX_SEND_BYTES = 10 * 1024 * 1024; // Easegress's max-call-send-msg-size
@@ -321,6 +327,22 @@ class EtcdClusterStore implements EtcdStore {
         await pause(CAMPAIGN_RETRY_MS, this.#closing.signal, signal);
       }
     }
+  }
+
+  async removeEtcdMember(name: string): Promise<boolean> {
+    const list = await this.#call(
+      "read",
+      "member list",
+      (deadline) => this.#client.cluster.memberList({ linearizable: true }, { deadline }),
+    );
+    const member = list.members.find((m) => m.name === name);
+    if (!member) return false;
+    await this.#call(
+      "write",
+      `remove etcd member ${name}`,
+      (deadline) => this.#client.cluster.memberRemove({ ID: member.ID }, { deadline }),
+    );
+    return true;
   }
 
   async close(): Promise<void> {

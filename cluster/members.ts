@@ -12,6 +12,7 @@
  */
 
 import { keys, type Store } from "./store.ts";
+import type { EtcdStore } from "./etcd_store.ts";
 import { sleep } from "../filters/sleep.ts";
 
 /** The document a member's heartbeat writes to `/status/members/<name>`. */
@@ -136,9 +137,9 @@ function parseMemberStatus(text: string): MemberStatus {
 }
 
 /**
- * Removes a member's status document and every object status it wrote
+ * Removes a member's status document, every object status it wrote and its etcd member
  * (`egctl member purge`, once the node is gone for good). Returns whether
- * the member document existed.
+ * the member document or its etcd member existed.
  */
 export async function purgeMember(store: Store, name: string): Promise<boolean> {
   assertName(name, "member name");
@@ -147,7 +148,12 @@ export async function purgeMember(store: Store, name: string): Promise<boolean> 
   for (const { key } of await store.range(keys.statusPrefix)) {
     if (key.endsWith(suffix)) await store.delete(key);
   }
-  return existed;
+  // A purged primary leaves etcd's membership too, as in Easegress: else
+  // quorum goes on counting a node that is gone. Never this node's own.
+  const etcd = store as Partial<EtcdStore>;
+  const removed = typeof etcd.removeEtcdMember === "function" && etcd.memberName !== name &&
+    await etcd.removeEtcdMember(name);
+  return existed || removed;
 }
 
 /** Options for {@linkcode runStatusSync}. */

@@ -324,6 +324,16 @@ Deno.test("cluster: three primaries run their own etcd; two keep accepting write
       PROPAGATION_MS,
     );
 
+    // Purging p1 takes it out of etcd's membership as well: quorum is two of two now.
+    assert.equal((await p2.api("DELETE", "/status/members/p1")).status, 200);
+    const etcdMembers = await fetch(`${plans[1].client}/v3/cluster/member/list`, {
+      method: "POST",
+      body: "{}",
+    }).then((r) => r.json()) as { members: { name: string }[] };
+    assert.deepEqual(etcdMembers.members.map((m) => m.name).sort(), ["p2", "p3"]);
+    assert.equal((await p3.api("DELETE", "/status/members/p1")).status, 404);
+    assert.equal((await p3.api("PUT", "/objects/q", mockPipeline("q", "q2", "q"))).status, 200);
+
     // A graceful stop takes the node's etcd member down with it.
     await Promise.all([p2.stop(), p3.stop()]);
     for (const node of nodes) {
