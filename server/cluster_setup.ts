@@ -18,6 +18,7 @@
  */
 
 import { type EtcdProcess, startEtcdProcess } from "../cluster/etcd_process.ts";
+import { addSelfToEtcd } from "../cluster/etcd_join.ts";
 import { openEmbeddedStore } from "../cluster/embedded_store.ts";
 import { runHeartbeat, runStatusSync } from "../cluster/members.ts";
 import type { Store } from "../cluster/store.ts";
@@ -206,6 +207,19 @@ async function startBuiltInEtcd(
     );
   }
   const etcdDataDir = joinPath(dirs.dataDir, "etcd");
+  if (
+    options.stateFlag === "existing" && !options.forceNewCluster &&
+    !(await exists(joinPath(etcdDataDir, "member")))
+  ) {
+    const added = await addSelfToEtcd({
+      name: options.name,
+      peerUrls: options.initialAdvertisePeerUrls,
+      endpoints: Object.entries(options.initialCluster)
+        .filter(([name]) => name !== options.name).map(([, url]) => url),
+      timeoutMs: requestTimeoutOf(options),
+    });
+    if (added) log.info(`added etcd member ${options.name} to the running cluster`);
+  }
   log.info(`starting etcd member ${options.name} (data in ${etcdDataDir})`);
   const etcd = await startEtcdProcess({
     name: options.name,
@@ -323,5 +337,15 @@ async function etcdMemberState(
     return { id: id && BigInt(id).toString(16), startTime, state };
   } catch {
     return { id: "", startTime, state: "Unavailable" };
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
   }
 }

@@ -260,7 +260,7 @@ Deno.test("cluster: three nodes on one etcd share config, members and status", a
   }
 });
 
-Deno.test("cluster: three primaries run their own etcd; two keep accepting writes when one dies", async () => {
+Deno.test("cluster: three primaries run their own etcd; two keep accepting writes when one dies, which is purged and comes back", async () => {
   await requireEtcd();
   const plans = ["p1", "p2", "p3"].map((name) => ({
     name,
@@ -268,28 +268,26 @@ Deno.test("cluster: three primaries run their own etcd; two keep accepting write
     peer: `http://127.0.0.1:${freePort()}`,
   }));
   const initialCluster = plans.map((p) => `${p.name}=${p.peer}`).join(",");
-  const nodes = await startNodes(plans.map((p) => ({
-    name: p.name,
-    args: [
-      "--cluster-name",
-      "built-in",
-      "--cluster-role",
-      "primary",
-      "--listen-client-urls",
-      p.client,
-      "--advertise-client-urls",
-      p.client,
-      "--listen-peer-urls",
-      p.peer,
-      "--initial-advertise-peer-urls",
-      p.peer,
-      "--initial-cluster",
-      initialCluster,
-      "--cluster-request-timeout",
-      "2s",
-    ],
-  })));
-  const [p1, p2, p3] = nodes;
+  const primaryArgs = (p: { name: string; client: string; peer: string }) => [
+    "--cluster-name",
+    "built-in",
+    "--cluster-role",
+    "primary",
+    "--listen-client-urls",
+    p.client,
+    "--advertise-client-urls",
+    p.client,
+    "--listen-peer-urls",
+    p.peer,
+    "--initial-advertise-peer-urls",
+    p.peer,
+    "--initial-cluster",
+    initialCluster,
+    "--cluster-request-timeout",
+    "2s",
+  ];
+  const nodes = await startNodes(plans.map((p) => ({ name: p.name, args: primaryArgs(p) })));
+  const [p1, p2, p3] = [...nodes];
   let passed = false;
   try {
     for (const node of nodes) {
@@ -334,8 +332,25 @@ Deno.test("cluster: three primaries run their own etcd; two keep accepting write
     assert.equal((await p3.api("DELETE", "/status/members/p1")).status, 404);
     assert.equal((await p3.api("PUT", "/objects/q", mockPipeline("q", "q2", "q"))).status, 200);
 
+    // p1 comes back with a clean data dir, joining the running cluster.
+    const [back] = await startNodes([{
+      name: "p1",
+      args: [...primaryArgs(plans[0]), "--state-flag", "existing"],
+    }]);
+    nodes.push(back);
+    await eventually(
+      "p1 runs the cluster's objects again",
+      () => everyNodeRuns([back], "q", "q2"),
+      PROPAGATION_MS,
+    );
+    const rejoined = await fetch(`${plans[0].client}/v3/cluster/member/list`, {
+      method: "POST",
+      body: "{}",
+    }).then((r) => r.json()) as { members: { name: string }[] };
+    assert.deepEqual(rejoined.members.map((m) => m.name).sort(), ["p1", "p2", "p3"]);
+
     // A graceful stop takes the node's etcd member down with it.
-    await Promise.all([p2.stop(), p3.stop()]);
+    await Promise.all([p2.stop(), p3.stop(), back.stop()]);
     for (const node of nodes) {
       await eventually(
         `${node.name}'s etcd is gone`,
