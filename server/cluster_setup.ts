@@ -134,6 +134,10 @@ export async function openCluster(
   try {
     // Loaded only in cluster modes: the etcd client is large and a single node never needs it.
     const { openEtcdStore } = await import("../cluster/etcd_store.ts");
+    if (!etcd) {
+      const { clusterEndpoints } = await import("../cluster/etcd_endpoints.ts");
+      endpoints = await clusterEndpoints(endpoints, requestTimeoutMs);
+    }
     const store = await openEtcdStore({
       endpoints,
       clusterName: options.clusterName,

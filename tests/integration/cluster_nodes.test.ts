@@ -304,6 +304,21 @@ Deno.test("cluster: three primaries run their own etcd; two keep accepting write
       ["p3", "primary", true],
     ]);
     assert.equal(listed.filter((m) => m.etcd.state === "Leader").length, 1, JSON.stringify(listed));
+    // A secondary given only p1's URL: it follows the other primaries when p1 goes.
+    const [secondary] = await startNodes([{
+      name: "s1",
+      args: [
+        "--cluster-name",
+        "built-in",
+        "--cluster-role",
+        "secondary",
+        "--primary-listen-peer-urls",
+        plans[0].peer,
+        "--cluster-request-timeout",
+        "2s",
+      ],
+    }]);
+    nodes.push(secondary);
 
     // A primary's host dies: the node and its etcd member, both at once.
     await p1.stop("SIGKILL");
@@ -315,6 +330,11 @@ Deno.test("cluster: three primaries run their own etcd; two keep accepting write
       async () => (await p2.api("POST", "/objects", mockPipeline("q", "q1", "q"))).status === 201,
     );
     assert.equal((await p3.api("PUT", "/objects/p", mockPipeline("p", "v2", "two"))).status, 200);
+    await eventually(
+      "the secondary accepts a create",
+      async () =>
+        (await secondary.api("POST", "/objects", mockPipeline("r", "r1", "r"))).status === 201,
+    );
     await eventually(
       "p2 and p3 run the changes",
       async () =>
@@ -350,7 +370,7 @@ Deno.test("cluster: three primaries run their own etcd; two keep accepting write
     assert.deepEqual(rejoined.members.map((m) => m.name).sort(), ["p1", "p2", "p3"]);
 
     // A graceful stop takes the node's etcd member down with it.
-    await Promise.all([p2.stop(), p3.stop(), back.stop()]);
+    await Promise.all([p2.stop(), p3.stop(), back.stop(), secondary.stop()]);
     for (const node of nodes) {
       await eventually(
         `${node.name}'s etcd is gone`,

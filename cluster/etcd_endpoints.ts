@@ -1,0 +1,31 @@
+/**
+ * The etcd URLs a node that runs no etcd member connects to: those it was
+ * given, then the client URLs of every member etcd lists. Easegress's etcd
+ * client syncs these from the cluster, so a secondary given one primary's URL
+ * follows the others when that primary stops; without them it would lose the
+ * cluster with the one member it knew.
+ *
+ * @module
+ */
+
+import { Etcd3 } from "etcd3";
+
+/**
+ * `given`, then each member's client URLs not among them. Answers `given`
+ * alone when etcd cannot list its members: opening the store reports why.
+ */
+export async function clusterEndpoints(given: string[], timeoutMs: number): Promise<string[]> {
+  const client = new Etcd3({
+    hosts: given,
+    dialTimeout: timeoutMs,
+    defaultCallOptions: () => ({ deadline: Date.now() + timeoutMs }),
+  });
+  try {
+    const { members } = await client.cluster.memberList({ linearizable: false });
+    return [...new Set([...given, ...members.flatMap((m) => m.clientURLs)])];
+  } catch {
+    return given;
+  } finally {
+    client.close();
+  }
+}
