@@ -134,7 +134,9 @@ export async function openCluster(
   try {
     // Loaded only in cluster modes: the etcd client is large and a single node never needs it.
     const { openEtcdStore } = await import("../cluster/etcd_store.ts");
-    if (!etcd) {
+    // As Easegress's client syncs them; an etcd of your own (--etcd-endpoints)
+    // is reached only where you say, its advertised URLs may not be for us.
+    if (!etcd && options.etcdEndpoints.length === 0) {
       const { clusterEndpoints } = await import("../cluster/etcd_endpoints.ts");
       endpoints = await clusterEndpoints(endpoints, requestTimeoutMs);
     }
