@@ -128,8 +128,12 @@ export async function openCluster(
   let endpoints = secondaryEndpoints(options);
   if (mode === "built-in-etcd" && options.clusterRole === "primary") {
     etcd = await startBuiltInEtcd(options, dirs, log);
-    // Our own member first; others given with --etcd-endpoints as fallbacks.
-    endpoints = unique([...etcd.clientUrls, ...options.etcdEndpoints]);
+    // The other members too (etcd answers clients on its peer URLs), as
+    // Easegress's primaries use them all: the node keeps the cluster if its
+    // own member fails.
+    const others = Object.entries(options.initialCluster)
+      .filter(([name]) => name !== options.name).map(([, url]) => url);
+    endpoints = unique([...etcd.clientUrls, ...others, ...options.etcdEndpoints]);
   }
   try {
     // Loaded only in cluster modes: the etcd client is large and a single node never needs it.

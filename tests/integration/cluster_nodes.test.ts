@@ -369,6 +369,14 @@ Deno.test("cluster: three primaries run their own etcd; two keep accepting write
     }).then((r) => r.json()) as { members: { name: string }[] };
     assert.deepEqual(rejoined.members.map((m) => m.name).sort(), ["p1", "p2", "p3"]);
 
+    // p2's own etcd member fails, the node lives on: it reaches the others'.
+    assert.equal(await killEtcdUnder(p2.homeDir), 1);
+    await eventually(
+      "p2 accepts a create without its own etcd member",
+      async () => (await p2.api("POST", "/objects", mockPipeline("t", "t1", "t"))).status === 201,
+      15_000,
+    );
+
     // A graceful stop takes the node's etcd member down with it.
     await Promise.all([p2.stop(), p3.stop(), back.stop(), secondary.stop()]);
     for (const node of nodes) {
