@@ -74,16 +74,20 @@ export function nowMicros(): bigint {
 }
 
 /**
- * A rate limiter on one shared cell: `limit` requests per `periodMicros`,
- * bursts up to `limit`, callers wait up to `timeoutMicros` for a turn
- * (GCRA: the cell holds the theoretical arrival time of the next request).
+ * A rate limiter on one shared cell, as Easegress counts: time is cut into
+ * periods of `periodMicros`, each with `limit` turns; a caller past them
+ * takes a turn of a later period and waits for it, if that period starts
+ * within `timeoutMicros` (at most `limit` × (timeout / period + 1) turns are
+ * handed out from the start of the current period). The cell holds the
+ * number of the next free turn, counted over all periods since the epoch:
+ * period × limit + turns taken in it.
  */
 export class SharedRateLimiter {
   readonly #slots: SharedSlots;
   readonly #cell: number;
-  readonly #interval: bigint;
-  readonly #burst: bigint;
-  readonly #timeout: bigint;
+  readonly #limit: bigint;
+  readonly #period: bigint;
+  readonly #maxTurns: bigint;
 
   constructor(
     slots: SharedSlots,
@@ -94,24 +98,29 @@ export class SharedRateLimiter {
   ) {
     this.#slots = slots;
     this.#cell = slots.cell(name);
-    this.#interval = BigInt(Math.max(1, Math.round(periodMicros / limit)));
-    this.#burst = BigInt(Math.round(periodMicros));
-    this.#timeout = BigInt(Math.round(timeoutMicros));
+    this.#limit = BigInt(Math.max(1, Math.round(limit)));
+    this.#period = BigInt(Math.max(1, Math.round(periodMicros)));
+    const ahead = BigInt(Math.floor(Math.max(0, timeoutMicros) / Number(this.#period)));
+    this.#maxTurns = this.#limit * (ahead + 1n);
   }
 
   /**
    * Takes a turn: returns how many microseconds to wait before going on
-   * (0: go now), or -1 when the wait would pass the timeout (nothing taken).
+   * (0: go now), or -1 when no turn is free soon enough (nothing taken).
    */
   acquire(now: bigint = nowMicros()): number {
+    const limit = this.#limit;
+    const period = this.#period;
+    const cycle = now / period;
+    const first = cycle * limit;
     for (;;) {
       const old = this.#slots.load(this.#cell);
-      const tat = old > now ? old : now;
-      const next = tat + this.#interval;
-      const wait = next - now - this.#burst;
-      if (wait > this.#timeout) return -1;
-      if (this.#slots.compareExchange(this.#cell, old, next) === old) {
-        return wait > 0n ? Number(wait) : 0;
+      const next = old > first ? old : first;
+      const taken = next - first;
+      if (taken >= this.#maxTurns) return -1;
+      if (this.#slots.compareExchange(this.#cell, old, next + 1n) === old) {
+        if (taken < limit) return 0;
+        return Number((cycle + taken / limit) * period - now);
       }
     }
   }

@@ -5,21 +5,32 @@ import { SharedRateLimiter, SharedSlots } from "../../../filters/shared_slots.ts
 import { SpecError } from "../../../filters/spec.ts";
 import { silentLogger } from "../../../server/log.ts";
 
-Deno.test("shared rate limiter lets `limit` requests through per period, then asks to wait or refuses", () => {
+Deno.test("shared rate limiter lets `limit` requests through per period, then asks to wait for a later period or refuses", () => {
   const slots = new SharedSlots();
   const limiter = new SharedRateLimiter(slots, "a", 5, 1_000_000, 0);
   const now = 10_000_000_000n;
   const verdicts = Array.from({ length: 7 }, () => limiter.acquire(now));
   assert.deepEqual(verdicts, [0, 0, 0, 0, 0, -1, -1]);
-  // A fifth of the period later, one more turn is free.
-  assert.equal(limiter.acquire(now + 200_000n), 0);
+  // No turn comes back before the period ends, as in Easegress: the limit
+  // is per period, not spread over it.
   assert.equal(limiter.acquire(now + 200_000n), -1);
+  assert.equal(limiter.acquire(now + 999_999n), -1);
+  const next = Array.from({ length: 6 }, () => limiter.acquire(now + 1_000_000n));
+  assert.deepEqual(next, [0, 0, 0, 0, 0, -1]);
 
   const patient = new SharedRateLimiter(slots, "b", 1, 1_000_000, 2_000_000);
   assert.equal(patient.acquire(now), 0);
   assert.equal(patient.acquire(now), 1_000_000);
   assert.equal(patient.acquire(now), 2_000_000);
   assert.equal(patient.acquire(now), -1);
+
+  // Mid-period, the waits run to the starts of the next periods.
+  const later = new SharedRateLimiter(slots, "c", 1, 1_000_000, 2_000_000);
+  const mid = now + 250_000n;
+  assert.deepEqual(
+    Array.from({ length: 4 }, () => later.acquire(mid)),
+    [0, 750_000, 1_750_000, -1],
+  );
 });
 
 Deno.test("shared rate limiter state is exact across isolates sharing the buffer", async () => {
