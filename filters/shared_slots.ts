@@ -78,9 +78,10 @@ export function nowMicros(): bigint {
  * periods of `periodMicros`, each with `limit` turns; a caller past them
  * takes a turn of a later period and waits for it, if that period starts
  * within `timeoutMicros` (at most `limit` × (timeout / period + 1) turns are
- * handed out from the start of the current period). The cell holds the
- * number of the next free turn, counted over all periods since the epoch:
- * period × limit + turns taken in it.
+ * handed out from the start of the current period). Periods start when the
+ * first isolate made the limiter (a second cell holds that time); the cell
+ * holds the number of the next free turn, counted over all periods: period
+ * index × limit + turns taken in it.
  */
 export class SharedRateLimiter {
   readonly #slots: SharedSlots;
@@ -88,6 +89,8 @@ export class SharedRateLimiter {
   readonly #limit: bigint;
   readonly #period: bigint;
   readonly #maxTurns: bigint;
+  /** When the first period started. */
+  readonly #origin: bigint;
 
   constructor(
     slots: SharedSlots,
@@ -95,6 +98,7 @@ export class SharedRateLimiter {
     limit: number,
     periodMicros: number,
     timeoutMicros: number,
+    madeAt: bigint = nowMicros(),
   ) {
     this.#slots = slots;
     this.#cell = slots.cell(name);
@@ -102,6 +106,9 @@ export class SharedRateLimiter {
     this.#period = BigInt(Math.max(1, Math.round(periodMicros)));
     const ahead = BigInt(Math.floor(Math.max(0, timeoutMicros) / Number(this.#period)));
     this.#maxTurns = this.#limit * (ahead + 1n);
+    const origin = slots.cell(`${name}/origin`);
+    const seen = slots.compareExchange(origin, 0n, madeAt);
+    this.#origin = seen === 0n ? madeAt : seen;
   }
 
   /**
@@ -111,7 +118,8 @@ export class SharedRateLimiter {
   acquire(now: bigint = nowMicros()): number {
     const limit = this.#limit;
     const period = this.#period;
-    const cycle = now / period;
+    const elapsed = now - this.#origin;
+    const cycle = elapsed > 0n ? elapsed / period : 0n;
     const first = cycle * limit;
     for (;;) {
       const old = this.#slots.load(this.#cell);
@@ -120,7 +128,7 @@ export class SharedRateLimiter {
       if (taken >= this.#maxTurns) return -1;
       if (this.#slots.compareExchange(this.#cell, old, next + 1n) === old) {
         if (taken < limit) return 0;
-        return Number((cycle + taken / limit) * period - now);
+        return Number(this.#origin + (cycle + taken / limit) * period - now);
       }
     }
   }

@@ -7,8 +7,8 @@ import { silentLogger } from "../../../server/log.ts";
 
 Deno.test("shared rate limiter lets `limit` requests through per period, then asks to wait for a later period or refuses", () => {
   const slots = new SharedSlots();
-  const limiter = new SharedRateLimiter(slots, "a", 5, 1_000_000, 0);
   const now = 10_000_000_000n;
+  const limiter = new SharedRateLimiter(slots, "a", 5, 1_000_000, 0, now);
   const verdicts = Array.from({ length: 7 }, () => limiter.acquire(now));
   assert.deepEqual(verdicts, [0, 0, 0, 0, 0, -1, -1]);
   // No turn comes back before the period ends, as in Easegress: the limit
@@ -18,19 +18,31 @@ Deno.test("shared rate limiter lets `limit` requests through per period, then as
   const next = Array.from({ length: 6 }, () => limiter.acquire(now + 1_000_000n));
   assert.deepEqual(next, [0, 0, 0, 0, 0, -1]);
 
-  const patient = new SharedRateLimiter(slots, "b", 1, 1_000_000, 2_000_000);
+  const patient = new SharedRateLimiter(slots, "b", 1, 1_000_000, 2_000_000, now);
   assert.equal(patient.acquire(now), 0);
   assert.equal(patient.acquire(now), 1_000_000);
   assert.equal(patient.acquire(now), 2_000_000);
   assert.equal(patient.acquire(now), -1);
 
   // Mid-period, the waits run to the starts of the next periods.
-  const later = new SharedRateLimiter(slots, "c", 1, 1_000_000, 2_000_000);
+  const later = new SharedRateLimiter(slots, "c", 1, 1_000_000, 2_000_000, now);
   const mid = now + 250_000n;
   assert.deepEqual(
     Array.from({ length: 4 }, () => later.acquire(mid)),
     [0, 750_000, 1_750_000, -1],
   );
+});
+
+Deno.test("shared rate limiter periods start when the first isolate made it", () => {
+  const slots = new SharedSlots();
+  const made = 10_000_000_000n;
+  const first = new SharedRateLimiter(slots, "a", 1, 1_000_000, 0, made);
+  // Another isolate makes the same limiter later: the periods stay the first one's.
+  const second = new SharedRateLimiter(slots, "a", 1, 1_000_000, 0, made + 500_000n);
+  assert.equal(second.acquire(made + 900_000n), 0);
+  assert.equal(first.acquire(made + 999_999n), -1);
+  assert.equal(first.acquire(made + 1_000_000n), 0);
+  assert.equal(second.acquire(made + 1_400_000n), -1);
 });
 
 Deno.test("shared rate limiter state is exact across isolates sharing the buffer", async () => {
