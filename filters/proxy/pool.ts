@@ -92,6 +92,12 @@ export class ServerPool {
   readonly #breaker: CircuitBreaker | undefined;
   /** Whether any policy is set: the plain path checks only this. */
   readonly #guarded: boolean;
+  /**
+   * Whether each attempt is counted in the stats: a pool counts one entry
+   * per request, as Easegress does, so attempts are, unless retries or a
+   * breaker wrap them (then the whole send is counted once).
+   */
+  readonly #statAttempts: boolean;
   /** The pool's memoryCache, when it has one. */
   readonly cache: ResponseCache | undefined;
   /** The name of this pool's spans when the request is traced. */
@@ -112,6 +118,7 @@ export class ServerPool {
     this.#retry = policies.retry;
     this.#breaker = policies.circuitBreaker;
     this.#guarded = !!(this.#retry || this.#breaker);
+    this.#statAttempts = !this.#guarded;
     this.#servers = [];
     this.#pick = createPicker(spec.loadBalance, []);
     const lb = spec.loadBalance;
@@ -209,6 +216,8 @@ export class ServerPool {
     const kept = cache.lookup(key, ctx.request);
     if (kept !== undefined) {
       ctx.response = kept;
+      // A kept answer is counted too, as Easegress does (its lookup takes no time worth a clock read).
+      this.stats.record(kept.status, 0);
       return "";
     }
     const offer = (result: PoolResult): PoolResult => {
@@ -219,7 +228,16 @@ export class ServerPool {
     return typeof result === "string" ? offer(result) : result.then(offer);
   }
 
+  /** A send through the policies, counted once in the stats however many attempts it made. */
   async #sendGuarded(ctx: Context, extraHeaders?: [string, string][]): Promise<PoolResult> {
+    const start = performance.now();
+    const result = await this.#runGuarded(ctx, extraHeaders);
+    const now = performance.now();
+    this.stats.record(ctx.response?.status ?? 503, now - start, now);
+    return result;
+  }
+
+  async #runGuarded(ctx: Context, extraHeaders?: [string, string][]): Promise<PoolResult> {
     const request = ctx.request;
     if (this.#retry !== undefined && request.isStream && request.replayLimit >= 0) {
       // Easegress has read such a body whole before the pipeline, so its
@@ -307,8 +325,10 @@ export class ServerPool {
     const body = upstream.bodyBytes ?? upstream.body;
     const response = ctx.response = new HttpResponse(upstream.status, upstream.headers, body);
     this.#sticky?.stamp(server, response);
-    const now = performance.now();
-    this.stats.record(upstream.status, now - start, now);
+    if (this.#statAttempts) {
+      const now = performance.now();
+      this.stats.record(upstream.status, now - start, now);
+    }
     if (this.#failureCodes?.has(upstream.status)) return "failureCode";
     return "";
   }
@@ -331,8 +351,10 @@ export class ServerPool {
 
   #fail(ctx: Context, status: number, result: PoolResult, start: number): PoolResult {
     ctx.response ??= new HttpResponse(status);
-    const now = performance.now();
-    this.stats.record(status, now - start, now);
+    if (this.#statAttempts) {
+      const now = performance.now();
+      this.stats.record(status, now - start, now);
+    }
     return result;
   }
 }

@@ -382,6 +382,39 @@ Deno.test("proxy retries failed attempts; the backend sees each one", async () =
   await stop(filter, flaky);
 });
 
+Deno.test("a pool counts each request once in its stats: retried attempts as one, kept answers too", async () => {
+  let calls = 0;
+  const flaky = backend(() =>
+    ++calls < 3 ? new Response("busy", { status: 503 }) : new Response("ok")
+  );
+  const policies = { retry3: { kind: "Retry", maxAttempts: 3, waitDuration: "1ms" } };
+  const retried = proxyWithPolicies({
+    pools: [{ servers: [{ url: flaky.url }], failureCodes: [503], retryPolicy: "retry3" }],
+  }, policies);
+  assert.equal((await send(retried)).response.status, 200);
+  assert.equal(flaky.hits, 3);
+  const stat = (f: FilterInstance) =>
+    (f.status!() as { mainPool: { stat: { count: number; codes: Record<string, number> } } })
+      .mainPool.stat;
+  const once = stat(retried);
+  assert.deepEqual([once.count, once.codes], [1, { "200": 1 }]);
+
+  const cached = proxy({
+    pools: [{
+      servers: [{ url: flaky.url }],
+      memoryCache: { expiration: "10s", maxEntryBytes: 1024, codes: [200], methods: ["GET"] },
+    }],
+  });
+  flaky.hits = 0;
+  assert.equal((await send(cached, { path: "/kept" })).body, "ok");
+  assert.equal((await send(cached, { path: "/kept" })).body, "ok");
+  assert.equal(flaky.hits, 1);
+  const both = stat(cached);
+  assert.deepEqual([both.count, both.codes], [2, { "200": 2 }]);
+  await stop(retried);
+  await stop(cached, flaky);
+});
+
 Deno.test("proxy circuit breaker short-circuits after failures and recovers half-open", async () => {
   let healthy = false;
   const b = backend(() => healthy ? new Response("ok") : new Response("down", { status: 500 }));
