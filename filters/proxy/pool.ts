@@ -350,7 +350,10 @@ export class ServerPool {
   }
 
   #fail(ctx: Context, status: number, result: PoolResult, start: number): PoolResult {
-    ctx.response ??= new HttpResponse(status);
+    // A response an earlier filter made takes the failure status, as in Easegress.
+    const response = ctx.response;
+    if (response === undefined) ctx.response = new HttpResponse(status);
+    else response.status = status;
     if (this.#statAttempts) {
       const now = performance.now();
       this.stats.record(status, now - start, now);

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Context, HttpRequest, type HttpResponse } from "../../../filters/context.ts";
+import { Context, HttpRequest, HttpResponse } from "../../../filters/context.ts";
 import type { FilterInstance } from "../../../filters/filter.ts";
 import { gunzip } from "../../../filters/gzip.ts";
 import { proxyKind } from "../../../filters/proxy/proxy.ts";
@@ -209,6 +209,14 @@ Deno.test("proxy maps failures to statuses and results", async () => {
   const refused = proxy({ pools: [{ servers: [{ url: `http://127.0.0.1:${deadPort}` }] }] });
   const n = await send(refused);
   assert.deepEqual([n.result, n.response.status], ["serverError", 503]);
+
+  // A response an earlier filter made (a CORSAdaptor's, say) gets the failure
+  // status, keeping its headers, as in Easegress: the client must not see its 200.
+  const earlier = new Context(new HttpRequest({ host: "gw.example" }));
+  earlier.response = new HttpResponse(200, { "access-control-allow-origin": "*" });
+  assert.equal(await refused.handle(earlier), "serverError");
+  assert.equal(earlier.response.status, 503);
+  assert.equal(earlier.response.header("access-control-allow-origin"), "*");
   await Promise.all([timeout, codes].map((x) => x.close?.()));
   await stop(refused, slow, failing);
 });
