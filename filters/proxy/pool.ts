@@ -256,11 +256,13 @@ export class ServerPool {
     }
     const start = performance.now();
     const retry = this.#retry;
+    // A response an earlier filter made stays for the next attempt.
+    const earlier = ctx.response;
     // A streamed body can be sent only once: no retry for it.
     const result = retry && !request.isStream
       ? await retry.run(
         () => this.#attempt(ctx, extraHeaders),
-        () => discardResponse(ctx),
+        () => discardResponse(ctx, earlier),
         ctx.signal,
       ) as PoolResult
       : await this.#attempt(ctx, extraHeaders);
@@ -378,11 +380,16 @@ export async function bufferBody(ctx: Context): Promise<number | undefined> {
   }
 }
 
-/** Drops a failed attempt's response (freeing its connection) before the next attempt. */
-function discardResponse(ctx: Context): void {
-  const body = ctx.response?.body;
+/**
+ * Drops a failed attempt's response (freeing its connection) before the next
+ * attempt, putting back the response an earlier filter made, if any.
+ */
+function discardResponse(ctx: Context, earlier: HttpResponse | undefined): void {
+  const response = ctx.response;
+  if (response === earlier) return;
+  const body = response?.body;
   if (body instanceof ReadableStream) body.cancel().catch(() => {});
-  ctx.response = undefined;
+  ctx.response = earlier;
 }
 
 /**

@@ -217,6 +217,16 @@ Deno.test("proxy maps failures to statuses and results", async () => {
   assert.equal(await refused.handle(earlier), "serverError");
   assert.equal(earlier.response.status, 503);
   assert.equal(earlier.response.header("access-control-allow-origin"), "*");
+  // Retried too: the attempts in between do not drop it.
+  const retried = proxyWithPolicies({
+    pools: [{ servers: [{ url: `http://127.0.0.1:${deadPort}` }], retryPolicy: "r" }],
+  }, { r: { kind: "Retry", maxAttempts: 3, waitDuration: "1ms" } });
+  const again = new Context(new HttpRequest({ host: "gw.example" }));
+  again.response = new HttpResponse(200, { "access-control-allow-origin": "*" });
+  assert.equal(await retried.handle(again), "serverError");
+  assert.equal(again.response.status, 503);
+  assert.equal(again.response.header("access-control-allow-origin"), "*");
+  await retried.close?.();
   await Promise.all([timeout, codes].map((x) => x.close?.()));
   await stop(refused, slow, failing);
 });
