@@ -1,7 +1,8 @@
 /**
  * Merges the status documents of one object from several workers into the
  * document one process would report: counters and rates add up, extremes
- * take the extreme, means and percentiles are weighted by request count.
+ * take the extreme, means are weighted by request count and percentiles by
+ * the requests of their window (since the previous read: the `codes` counts).
  *
  * @module
  */
@@ -33,7 +34,7 @@ const SUMMED_COUNTERS = new Set([
   "bannedClientNum",
   "bannedTopicNum",
 ]);
-const WEIGHTED = new Set(["mean", "p25", "p50", "p75", "p95", "p98", "p99", "p999"]);
+const PERCENTILES = new Set(["p25", "p50", "p75", "p95", "p98", "p99", "p999"]);
 const PERCENTAGES = ["m1", "m5", "m15"];
 
 type Doc = Record<string, unknown>;
@@ -47,15 +48,30 @@ function isStats(doc: Doc): boolean {
   return typeof doc.count === "number" && "codes" in doc;
 }
 
+/** How many requests a statistics window holds: the sum of its status code counts. */
+function windowCount(codes: unknown): number {
+  let n = 0;
+  if (isDoc(codes)) { for (const v of Object.values(codes)) n += typeof v === "number" ? v : 0; }
+  return n;
+}
+
 function mergeStats(docs: Doc[]): Doc {
   const out: Doc = { ...docs[0] };
   const total = docs.reduce((n, d) => n + (d.count as number), 0);
+  // A worker whose window is empty reports 0 for every percentile: it must
+  // not weigh in, however many requests it counted before.
+  const windows = docs.map((d) => windowCount(d.codes));
+  const windowTotal = windows.reduce((a, b) => a + b, 0);
   for (const key of Object.keys(out)) {
     const values = docs.map((d) => d[key]);
     if (SUMMED.has(key)) out[key] = values.reduce((a, b) => (a as number) + (b as number), 0);
-    else if (WEIGHTED.has(key)) {
-      out[key] = total
-        ? docs.reduce((n, d) => n + (d[key] as number) * (d.count as number), 0) / total
+    else if (key === "mean") {
+      out.mean = total
+        ? docs.reduce((n, d) => n + (d.mean as number) * (d.count as number), 0) / total
+        : 0;
+    } else if (PERCENTILES.has(key)) {
+      out[key] = windowTotal
+        ? docs.reduce((n, d, i) => n + (d[key] as number) * windows[i], 0) / windowTotal
         : 0;
     } else if (key === "min") {
       const counted = docs.filter((d) => (d.count as number) > 0).map((d) => d.min as number);

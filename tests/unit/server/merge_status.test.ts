@@ -23,6 +23,21 @@ Deno.test("merged worker statuses add counts and codes, weight means, keep extre
   assert.deepEqual(topN.map((t) => [t.path, t.count]), [["/x", 3]]);
 });
 
+Deno.test("merged percentiles weigh only the workers with requests in the window", () => {
+  const busy = new HttpStats();
+  const idle = new HttpStats();
+  for (let i = 0; i < 100; i++) idle.record(200, 1);
+  idle.snapshot(true); // read: its window is empty now
+  for (let i = 0; i < 4; i++) busy.record(200, 100);
+  const busyDoc = busy.snapshot(true);
+  const merged = mergeStatuses([{ ...idle.snapshot(true) }, { ...busyDoc }]);
+  assert.equal(merged.count, 104);
+  assert.deepEqual(merged.codes, { "200": 4 });
+  assert.ok(busyDoc.p50 > 90, String(busyDoc.p50));
+  assert.equal(merged.p50, busyDoc.p50);
+  assert.equal(merged.p99, busyDoc.p99);
+});
+
 Deno.test("merged pipeline statuses merge each filter's pool stats", () => {
   const s = new HttpStats();
   s.record(200, 1);
