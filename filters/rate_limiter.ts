@@ -133,7 +133,15 @@ class RateLimiter implements FilterInstance {
   }
 
   #reject(ctx: Context): string {
-    ctx.response = new HttpResponse(429, { "x-eg-rate-limiter": "too-many-requests" });
+    ctx.addTag("rateLimiter: too many requests");
+    // A response an earlier filter made takes the status and header, as in Easegress.
+    const response = ctx.response;
+    if (response === undefined) {
+      ctx.response = new HttpResponse(429, { "x-eg-rate-limiter": "too-many-requests" });
+    } else {
+      response.status = 429;
+      response.headers.set("x-eg-rate-limiter", "too-many-requests");
+    }
     return RATE_LIMITED;
   }
 }

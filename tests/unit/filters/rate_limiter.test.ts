@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Context, HttpRequest, type HttpResponse } from "../../../filters/context.ts";
+import { Context, HttpRequest, HttpResponse } from "../../../filters/context.ts";
 import { rateLimiterKind } from "../../../filters/rate_limiter.ts";
 import { SharedRateLimiter, SharedSlots } from "../../../filters/shared_slots.ts";
 import { SpecError } from "../../../filters/spec.ts";
@@ -95,6 +95,16 @@ Deno.test("RateLimiter answers 429 with X-EG-Rate-Limiter past the limit", async
   const ctx = new Context(new HttpRequest({ path: "/api" }));
   await filter.handle(ctx);
   assert.equal(ctx.response?.header("x-eg-rate-limiter"), "too-many-requests");
+  assert.ok(ctx.tags.includes("rateLimiter: too many requests"));
+
+  // A response an earlier filter made (a CORSAdaptor's, say) is the one
+  // answered, with the 429 status and header: its headers are kept.
+  const earlier = new Context(new HttpRequest({ path: "/api" }));
+  earlier.response = new HttpResponse(200, { "access-control-allow-origin": "*" });
+  assert.equal(await filter.handle(earlier), "rateLimited");
+  assert.equal(earlier.response.status, 429);
+  assert.equal(earlier.response.header("x-eg-rate-limiter"), "too-many-requests");
+  assert.equal(earlier.response.header("access-control-allow-origin"), "*");
 });
 
 Deno.test("RateLimiter spec names unknown policies", () => {
