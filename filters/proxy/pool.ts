@@ -93,9 +93,9 @@ export class ServerPool {
   /** Whether any policy is set: the plain path checks only this. */
   readonly #guarded: boolean;
   /**
-   * Whether each attempt is counted in the stats: a pool counts one entry
-   * per request, as Easegress does, so attempts are, unless retries or a
-   * breaker wrap them (then the whole send is counted once).
+   * Whether each attempt is counted in the stats. A pool counts one entry
+   * per request, as Easegress does: without policies an attempt is the
+   * whole send; with them the send is counted once, by #sendGuarded.
    */
   readonly #statAttempts: boolean;
   /** The pool's memoryCache, when it has one. */
