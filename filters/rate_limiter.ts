@@ -11,7 +11,8 @@ import { type Context, HttpResponse } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind } from "./filter.ts";
 import { HTTP_METHODS } from "./request_adaptor.ts";
 import { SharedRateLimiter, SharedSlots } from "./shared_slots.ts";
-import { parseDuration, SpecReader } from "./spec.ts";
+import { sleep } from "./sleep.ts";
+import { formatDuration, parseDuration, SpecReader } from "./spec.ts";
 import { readStringMatcher, StringMatcher, type StringMatcherSpec } from "./string_matcher.ts";
 
 /** A named limit. */
@@ -127,7 +128,7 @@ class RateLimiter implements FilterInstance {
       const wait = u.limiter.acquire();
       if (wait < 0) return this.#reject(ctx);
       if (wait === 0) return "";
-      return new Promise((resolve) => setTimeout(() => resolve(""), wait / 1000));
+      return waitTurn(ctx, wait / 1000);
     }
     return "";
   }
@@ -144,4 +145,12 @@ class RateLimiter implements FilterInstance {
     }
     return RATE_LIMITED;
   }
+}
+
+/** Waits `ms` for a turn, as Easegress does: no longer once the client has gone. */
+async function waitTurn(ctx: Context, ms: number): Promise<string> {
+  if (await sleep(ms, ctx.signal)) {
+    ctx.addTag(`rateLimiter: waiting duration: ${formatDuration(Math.round(ms * 1000) / 1000)}`);
+  }
+  return "";
 }

@@ -107,6 +107,38 @@ Deno.test("RateLimiter answers 429 with X-EG-Rate-Limiter past the limit", async
   assert.equal(earlier.response.header("access-control-allow-origin"), "*");
 });
 
+Deno.test("RateLimiter waits for a later turn, no longer once the client has gone", async () => {
+  const spec = rateLimiterKind.validate({
+    policies: [{
+      name: "p",
+      limitForPeriod: 1,
+      limitRefreshPeriod: "300ms",
+      timeoutDuration: "1s",
+    }],
+    defaultPolicyRef: "p",
+    urls: [{ url: { prefix: "/" } }],
+  });
+  const filter = rateLimiterKind.create(spec, {
+    pipeline: "pl",
+    name: "rl",
+    log: silentLogger,
+    resilience: () => undefined,
+    sharedSlots: new SharedSlots(),
+  });
+  assert.equal(await filter.handle(new Context(new HttpRequest({ path: "/" }))), "");
+  const gone = new AbortController();
+  gone.abort();
+  const left = new Context(new HttpRequest({ path: "/" }), { signal: gone.signal });
+  let started = performance.now();
+  assert.equal(await filter.handle(left), "");
+  assert.ok(performance.now() - started < 150, "a gone client does not wait");
+  const patient = new Context(new HttpRequest({ path: "/" }));
+  started = performance.now();
+  assert.equal(await filter.handle(patient), "");
+  assert.ok(performance.now() - started >= 250, "waits for its period");
+  assert.ok(patient.tags.some((t) => t.startsWith("rateLimiter: waiting duration: ")));
+});
+
 Deno.test("RateLimiter spec names unknown policies", () => {
   assert.throws(
     () =>
