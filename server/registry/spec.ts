@@ -193,8 +193,10 @@ export function readRegistrySpec(
         cacheTimeout: positiveDuration(r, "cacheTimeout", "10s"),
       };
     case "ZookeeperServiceRegistry": {
-      const prefix = r.string("prefix", { default: "/" });
-      if (!prefix.startsWith("/")) r.problem("prefix", `must start with "/", got "${prefix}"`);
+      const given = r.string("prefix", { default: "/" });
+      if (!given.startsWith("/")) r.problem("prefix", `must start with "/", got "${given}"`);
+      // ZooKeeper paths have no trailing slash: "/services/" means the node "/services".
+      const prefix = given.replace(/\/+$/, "") || "/";
       return {
         name,
         kind,
