@@ -46,12 +46,16 @@ export class RegistryController {
   /** Takes the registry objects now stored: starts new ones, restarts changed ones, stops gone ones. */
   update(specs: readonly RegistrySpec[]): void {
     const wanted = new Map(specs.map((s) => [s.name, s]));
+    const changed = new Map<string, Running>();
     for (const [name, running] of this.#running) {
       const spec = wanted.get(name);
       if (spec && JSON.stringify(spec) === running.spec) continue;
       this.#stop(name, running, spec === undefined);
+      if (spec) changed.set(name, running);
     }
-    for (const spec of specs) if (!this.#running.has(spec.name)) this.#start(spec);
+    for (const spec of specs) {
+      if (!this.#running.has(spec.name)) this.#start(spec, changed.get(spec.name));
+    }
   }
 
   /** The status of the registry called `name`, or undefined. */
@@ -83,16 +87,21 @@ export class RegistryController {
     }));
   }
 
-  #start(spec: RegistrySpec): void {
+  /**
+   * Starts reading `spec`. A changed registry (`previous` its old run)
+   * starts from what the data planes hold already, its old instances,
+   * until it is read: its status shows the instances in use.
+   */
+  #start(spec: RegistrySpec, previous?: Running): void {
     const running: Running = {
       spec: JSON.stringify(spec),
       source: registrySource(spec),
       timer: undefined,
       stopped: false,
-      sent: "",
-      services: {},
+      sent: previous?.sent ?? "",
+      services: previous?.services ?? {},
       error: "",
-      lastSync: "",
+      lastSync: previous?.lastSync ?? "",
       syncing: undefined,
     };
     this.#running.set(spec.name, running);

@@ -328,6 +328,24 @@ Deno.test("Consul, Eureka and Nacos registries: their HTTP APIs read, healthy in
     await servedBy(ports.eureka, ["c"]);
     await servedBy(ports.nacos, ["b"]);
     assert.ok(nacosLogins > 0);
+
+    // A registry changed to an address that does not answer keeps the instances
+    // in use, and its status shows them with the error.
+    const nowhere = freePort();
+    const moved = await node.ctl(
+      ["object", "update"],
+      `kind: ConsulServiceRegistry\nname: consul\naddress: 127.0.0.1:${nowhere}\n` +
+        `datacenter: dc1\ntoken: secret\nsyncInterval: 300ms\n`,
+    );
+    assert.equal(moved.code, 0, moved.stderr);
+    let status: { services: Record<string, number>; error: string } | undefined;
+    await eventually("the moved registry's error in its status", async () => {
+      const s = await node.ctl(["object", "status", "get", "consul", "-o", "json"]);
+      status = Object.values(JSON.parse(s.stdout) as Record<string, typeof status>)[0];
+      return new RegExp(`127\\.0\\.0\\.1:${nowhere}`).test(status?.error ?? "");
+    }, 10_000);
+    assert.deepEqual(status?.services, { orders: 2 });
+    await servedBy(ports.consul, ["a", "b"]);
   } finally {
     await node.stop();
     await Promise.all([consul.shutdown(), eureka.shutdown(), nacos.shutdown(), apps.close()]);
