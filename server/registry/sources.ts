@@ -10,13 +10,14 @@
 import type { ServiceInstance } from "../../filters/service_directory.ts";
 import { isPlainObject } from "../../filters/spec.ts";
 import { loadYaml } from "../../filters/yaml_module.ts";
-import type {
-  ConsulRegistrySpec,
-  EtcdRegistrySpec,
-  EurekaRegistrySpec,
-  NacosRegistrySpec,
-  RegistrySpec,
-  ZookeeperRegistrySpec,
+import {
+  type ConsulRegistrySpec,
+  etcdEndpointURL,
+  type EtcdRegistrySpec,
+  type EurekaRegistrySpec,
+  type NacosRegistrySpec,
+  type RegistrySpec,
+  type ZookeeperRegistrySpec,
 } from "./spec.ts";
 import { parseDuration } from "../../filters/spec.ts";
 import { ZooKeeperClient } from "./zookeeper_client.ts";
@@ -210,7 +211,10 @@ function etcdSource(spec: EtcdRegistrySpec): RegistrySource {
     async list() {
       // Loaded on demand: the etcd client is large.
       const { Etcd3 } = await import("etcd3");
-      client ??= new Etcd3({ hosts: spec.endpoints, dialTimeout: HTTP_TIMEOUT_MS });
+      client ??= new Etcd3({
+        hosts: spec.endpoints.map(etcdEndpointURL),
+        dialTimeout: HTTP_TIMEOUT_MS,
+      });
       const all = await client.getAll().prefix(spec.prefix).strings();
       return await instancesFromDocuments(
         Object.entries(all).map(([key, value]) => [key.slice(spec.prefix.length), value]),

@@ -119,6 +119,23 @@ function urls(r: SpecReader, field: string, fallback?: string[]): string[] {
   return list;
 }
 
+/** etcd endpoints: http(s) URLs, or host:port as Easegress's examples write them (http then). */
+function etcdEndpoints(r: SpecReader, field: string): string[] {
+  const list = r.stringArray(field, { required: true }) ?? [];
+  if (!list.length) r.problem(field, "needs at least one URL or host:port");
+  list.forEach((u, i) => {
+    if (!HOST_PORT.test(u) && !urlWithProtocol(u, ["http:", "https:"])) {
+      r.problem(`${field}[${i}]`, `must be an http(s) URL or host:port, got "${u}"`);
+    }
+  });
+  return list;
+}
+
+/** An etcd endpoint as a URL: host:port is reached over http. */
+export function etcdEndpointURL(endpoint: string): string {
+  return HOST_PORT.test(endpoint) ? `http://${endpoint}` : endpoint;
+}
+
 function optional<T extends object, K extends keyof T>(spec: T, key: K, value: T[K] | undefined) {
   if (value !== undefined && value !== "" && !(Array.isArray(value) && !value.length)) {
     spec[key] = value;
@@ -188,7 +205,7 @@ export function readRegistrySpec(
       return {
         name,
         kind,
-        endpoints: urls(r, "endpoints"),
+        endpoints: etcdEndpoints(r, "endpoints"),
         prefix: withTrailingSlash(r.string("prefix", { default: "/services/" })),
         cacheTimeout: positiveDuration(r, "cacheTimeout", "10s"),
       };

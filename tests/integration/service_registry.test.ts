@@ -191,7 +191,9 @@ Deno.test("EtcdServiceRegistry: instances as ServiceInstanceSpec documents under
     );
     await create(
       node,
-      `kind: EtcdServiceRegistry\nname: etcd\nendpoints: [${etcd.endpoints[0]}]\nprefix: /svc/\n` +
+      // host:port, as Easegress's examples write etcd endpoints.
+      `kind: EtcdServiceRegistry\nname: etcd\nendpoints: [${new URL(etcd.endpoints[0]).host}]\n` +
+        `prefix: /svc/\n` +
         `cacheTimeout: 300ms\n---\n` +
         proxyObjects("etcd", "orders", apps.ports.static, port, "    serverTags: [v2]\n"),
     );
@@ -357,6 +359,10 @@ Deno.test("service registries: bad specs and pools are refused with the field na
   try {
     const cases: [string, RegExp][] = [
       ["kind: EtcdServiceRegistry\nname: r\n", /endpoints: is required/],
+      [
+        "kind: EtcdServiceRegistry\nname: r\nendpoints: [ftp://h:1]\n",
+        /endpoints\[0\]: must be an http\(s\) URL or host:port/,
+      ],
       [
         "kind: ZookeeperServiceRegistry\nname: r\nzkservices: [nohost]\n",
         /zkservices\[0\]: must be host:port/,
