@@ -189,7 +189,7 @@ export function readRegistrySpec(
             ipAddr: sr.string("ipAddr", { required: true }) ?? "",
             port: sr.int("port", { required: true, min: 1, max: 65535 }) ?? 0,
             scheme,
-            contextPath: sr.string("contextPath", { default: "/nacos" }),
+            contextPath: nacosContextPath(sr.string("contextPath", { default: "/nacos" })),
           };
         }, { required: true, minItems: 1 }) ?? [],
         syncInterval: positiveDuration(r, "syncInterval", "10s"),
@@ -224,6 +224,12 @@ export function readRegistrySpec(
       };
     }
   }
+}
+
+/** A Nacos context path as Nacos's Go client takes it: empty is /nacos, the leading slash optional. */
+function nacosContextPath(path: string): string {
+  const trimmed = path.trim().replace(/^\/+/, "").replace(/\/+$/, "");
+  return trimmed ? `/${trimmed}` : path.trim() ? "" : "/nacos";
 }
 
 function withTrailingSlash(prefix: string): string {

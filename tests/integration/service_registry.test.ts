@@ -322,7 +322,9 @@ Deno.test("Consul, Eureka and Nacos registries: their HTTP APIs read, healthy in
         `kind: EurekaServiceRegistry\nname: eureka\nendpoints: [http://127.0.0.1:${eureka.addr.port}/eureka]\n` +
         `syncInterval: 300ms\n---\n` +
         proxyObjects("eureka", "ORDERS", apps.ports.static, ports.eureka) + "---\n" +
+        // contextPath without its leading slash, as Nacos's Go client takes it too.
         `kind: NacosServiceRegistry\nname: nacos\nservers:\n- ipAddr: 127.0.0.1\n  port: ${nacos.addr.port}\n` +
+        `  contextPath: nacos\n` +
         `namespace: prod\nusername: gw\npassword: pw\nsyncInterval: 300ms\n---\n` +
         proxyObjects("nacos", "orders", apps.ports.static, ports.nacos),
     );
