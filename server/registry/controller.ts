@@ -20,6 +20,7 @@ export type ServicesSink = (
 ) => unknown;
 
 interface Running {
+  kind: RegistrySpec["kind"];
   spec: string;
   source: RegistrySource;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -66,12 +67,18 @@ export class RegistryController {
     for (const [service, instances] of Object.entries(running.services)) {
       services[service] = instances.length;
     }
+    // Easegress's fields: health ("ready" or the error) and the instance counts,
+    // named serviceInstancesNum by its ZooKeeper registry and instancesNum by the others.
+    const counts = running.kind === "ZookeeperServiceRegistry"
+      ? "serviceInstancesNum"
+      : "instancesNum";
     return {
       name,
-      health: running.error,
+      health: running.error || "ready",
       error: running.error,
       lastSync: running.lastSync,
       services,
+      [counts]: { ...services },
     };
   }
 
@@ -94,6 +101,7 @@ export class RegistryController {
    */
   #start(spec: RegistrySpec, previous?: Running): void {
     const running: Running = {
+      kind: spec.kind,
       spec: JSON.stringify(spec),
       source: registrySource(spec),
       timer: undefined,

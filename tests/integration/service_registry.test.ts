@@ -143,8 +143,13 @@ Deno.test("ZookeeperServiceRegistry: a pool follows the instances under the pref
     const status = await node.ctl(["object", "status", "get", "zk", "-o", "json"]);
     const own = Object.values(JSON.parse(status.stdout) as Record<string, {
       services: Record<string, number>;
+      serviceInstancesNum: Record<string, number>;
+      health: string;
     }>)[0];
     assert.deepEqual(own.services, { orders: 2, other: 1 });
+    // Easegress's status fields too.
+    assert.deepEqual(own.serviceInstancesNum, { orders: 2, other: 1 });
+    assert.equal(own.health, "ready");
     await writer.delete("/registry/a1");
     await writer.delete("/registry/b1");
     await servedBy(port, ["static"]);
@@ -342,13 +347,16 @@ Deno.test("Consul, Eureka and Nacos registries: their HTTP APIs read, healthy in
         `datacenter: dc1\ntoken: secret\nsyncInterval: 300ms\n`,
     );
     assert.equal(moved.code, 0, moved.stderr);
-    let status: { services: Record<string, number>; error: string } | undefined;
+    let status:
+      | { services: Record<string, number>; instancesNum: Record<string, number>; error: string }
+      | undefined;
     await eventually("the moved registry's error in its status", async () => {
       const s = await node.ctl(["object", "status", "get", "consul", "-o", "json"]);
       status = Object.values(JSON.parse(s.stdout) as Record<string, typeof status>)[0];
       return new RegExp(`127\\.0\\.0\\.1:${nowhere}`).test(status?.error ?? "");
     }, 10_000);
     assert.deepEqual(status?.services, { orders: 2 });
+    assert.deepEqual(status?.instancesNum, { orders: 2 });
     await servedBy(ports.consul, ["a", "b"]);
   } finally {
     await node.stop();
