@@ -211,11 +211,20 @@ function etcdSource(spec: EtcdRegistrySpec): RegistrySource {
     async list() {
       // Loaded on demand: the etcd client is large.
       const { Etcd3 } = await import("etcd3");
+      const { faultHandling } = await import("../../cluster/etcd_fault_handling.ts");
+      // The node's own etcd fault handling: a dead endpoint is skipped for a
+      // second (not five) and says which it is.
       client ??= new Etcd3({
         hosts: spec.endpoints.map(etcdEndpointURL),
         dialTimeout: HTTP_TIMEOUT_MS,
+        faultHandling: faultHandling(),
       });
-      const all = await client.getAll().prefix(spec.prefix).strings();
+      let all: Record<string, string>;
+      try {
+        all = await client.getAll().prefix(spec.prefix).strings();
+      } catch (e) {
+        throw new Error(`etcd ${spec.endpoints.join(", ")}: ${errorText(e)}`);
+      }
       return await instancesFromDocuments(
         Object.entries(all).map(([key, value]) => [key.slice(spec.prefix.length), value]),
       );

@@ -207,6 +207,30 @@ Deno.test("EtcdServiceRegistry: instances as ServiceInstanceSpec documents under
     await client.delete().key("/svc/orders/b1");
     // No instance with the tag left: the static server.
     await servedBy(port, ["static"]);
+
+    // etcd gone: the last instances stay, and every error names the endpoint.
+    await client.put("/svc/orders/b2").value(
+      JSON.stringify({
+        serviceName: "orders",
+        address: "127.0.0.1",
+        port: apps.ports.b,
+        tags: ["v2"],
+      }),
+    );
+    await servedBy(port, ["b"]);
+    await etcd.killMember(etcd.members[0].name);
+    const host = new URL(etcd.endpoints[0]).host;
+    const errors = new Set<string>();
+    const until = Date.now() + 3_000;
+    while (Date.now() < until) {
+      const s = await node.ctl(["object", "status", "get", "etcd", "-o", "json"]);
+      const own = Object.values(JSON.parse(s.stdout) as Record<string, { error: string }>)[0];
+      if (own.error) errors.add(own.error);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(errors.size > 0, "no error in the status");
+    for (const error of errors) assert.ok(error.startsWith(`etcd ${host}: `), error);
+    await servedBy(port, ["b"]);
   } finally {
     client.close();
     await node.stop();
