@@ -131,20 +131,24 @@ export function eurekaInstances(doc: unknown): ServiceInstance[] {
     if (!isPlainObject(app)) continue;
     for (const i of asList(app.instance)) {
       if (!isPlainObject(i) || i.status !== "UP") continue;
-      const secure = isPlainObject(i.securePort) && String(i.securePort["@enabled"]) === "true";
-      const portField = secure ? i.securePort : i.port;
-      const port = Number(isPlainObject(portField) ? portField.$ : portField);
-      const address = String(i.ipAddr ?? i.hostName ?? "");
-      if (!address || !validPort(port)) continue;
-      instances.push({
-        serviceName: String(app.name ?? i.app ?? ""),
-        instanceID: String(i.instanceId ?? `${address}:${port}`),
-        address,
-        port,
-        scheme: secure ? "https" : "http",
-        tags: [],
-        weight: 0,
-      });
+      const address = String(i.ipAddr || i.hostName || "");
+      // As Easegress: an instance per enabled port, http for port and https for securePort.
+      for (const [field, scheme] of [[i.port, "http"], [i.securePort, "https"]] as const) {
+        const enabled = isPlainObject(field)
+          ? String(field["@enabled"]) === "true"
+          : field !== undefined && field !== null;
+        const port = Number(isPlainObject(field) ? field.$ : field);
+        if (!enabled || !address || !validPort(port)) continue;
+        instances.push({
+          serviceName: String(app.name ?? i.app ?? ""),
+          instanceID: String(i.instanceId ?? `${address}:${port}`),
+          address,
+          port,
+          scheme,
+          tags: [],
+          weight: 0,
+        });
+      }
     }
   }
   return instances;

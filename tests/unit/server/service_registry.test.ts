@@ -38,6 +38,18 @@ Deno.test("eurekaInstances: UP instances only, a single app or instance as itsel
     [],
   );
   assert.deepEqual(eurekaInstances({}), []);
+  // Every enabled port is an instance, as Easegress lists them; a disabled port is none.
+  const both = { $: 8080, "@enabled": "true" };
+  const ports = (port: unknown, securePort: unknown) =>
+    eurekaInstances({
+      applications: {
+        application: { name: "A", instance: { status: "UP", ipAddr: "h", port, securePort } },
+      },
+    }).map((i) => `${i.scheme}:${i.port}`);
+  assert.deepEqual(ports(both, { $: 8443, "@enabled": "true" }), ["http:8080", "https:8443"]);
+  assert.deepEqual(ports({ $: 8080, "@enabled": "false" }, { $: 8443, "@enabled": "false" }), []);
+  assert.deepEqual(ports({ $: 8080, "@enabled": "false" }, undefined), []);
+  assert.deepEqual(ports(both, undefined), ["http:8080"]);
 });
 
 Deno.test("instancesFromDocuments: JSON or YAML, field names in any case, the key's service as a fallback", async () => {
