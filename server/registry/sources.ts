@@ -174,6 +174,9 @@ async function listNacos(spec: NacosRegistrySpec): Promise<ServiceInstance[]> {
         const doc = await getJson(`${base}/ns/instance/list?${q}`);
         for (const h of asList((doc as { hosts?: unknown })?.hosts)) {
           if (!isPlainObject(h) || h.enabled === false || h.healthy === false) continue;
+          // Weight 0 is how Nacos takes an instance out of traffic (its clients skip it).
+          const weight = h.weight === undefined ? 1 : Number(h.weight);
+          if (!(weight > 0)) continue;
           const address = String(h.ip ?? "");
           const port = Number(h.port);
           if (!address || !validPort(port)) continue;
@@ -185,7 +188,7 @@ async function listNacos(spec: NacosRegistrySpec): Promise<ServiceInstance[]> {
             port,
             scheme: metadata.secure === "true" ? "https" : "http",
             tags: [],
-            weight: Math.round(Number(h.weight) || 0),
+            weight: Math.max(1, Math.round(weight)),
           });
         }
       }

@@ -335,6 +335,15 @@ Deno.test("Consul, Eureka and Nacos registries: their HTTP APIs read, healthy in
             healthy: true,
             enabled: false,
           },
+          // Weight 0: taken out of traffic.
+          {
+            instanceId: "n3",
+            ip: "127.0.0.1",
+            port: apps.ports.a,
+            weight: 0,
+            healthy: true,
+            enabled: true,
+          },
         ],
       });
     }
