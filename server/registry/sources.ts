@@ -80,16 +80,18 @@ async function listConsul(spec: ConsulRegistrySpec): Promise<ServiceInstance[]> 
   if (spec.datacenter) query.set("dc", spec.datacenter);
   if (spec.namespace) query.set("ns", spec.namespace);
   const headers: Record<string, string> = spec.token ? { "x-consul-token": spec.token } : {};
-  const services = await getJson(`${base}/services?${query}`, { headers });
+  const withQuery = (path: string, q: URLSearchParams) => q.size ? `${path}?${q}` : path;
+  const services = await getJson(withQuery(`${base}/services`, query), { headers });
   if (!isPlainObject(services)) throw new Error(`${base}/services: not a map of services`);
   const instances: ServiceInstance[] = [];
   for (const serviceName of Object.keys(services)) {
     if (serviceName === "consul") continue;
     const q = new URLSearchParams(query);
     for (const tag of spec.serviceTags ?? []) q.append("tag", tag);
-    const entries = await getJson(`${base}/service/${encodeURIComponent(serviceName)}?${q}`, {
-      headers,
-    });
+    const entries = await getJson(
+      withQuery(`${base}/service/${encodeURIComponent(serviceName)}`, q),
+      { headers },
+    );
     if (!Array.isArray(entries)) continue;
     for (const e of entries) {
       if (!isPlainObject(e)) continue;
@@ -164,7 +166,9 @@ async function listNacos(spec: NacosRegistrySpec): Promise<ServiceInstance[]> {
       const auth = new URLSearchParams();
       if (spec.namespace) auth.set("namespaceId", spec.namespace);
       if (spec.username) auth.set("accessToken", await nacosToken(base, spec));
-      const list = await getJson(`${base}/ns/service/list?pageNo=1&pageSize=100000&${auth}`);
+      const list = await getJson(
+        `${base}/ns/service/list?pageNo=1&pageSize=100000${auth.size ? `&${auth}` : ""}`,
+      );
       const names = stringList((list as { doms?: unknown })?.doms);
       const instances: ServiceInstance[] = [];
       for (const serviceName of names) {

@@ -377,7 +377,7 @@ Deno.test("Consul, Eureka and Nacos registries: their HTTP APIs read, healthy in
     const moved = await node.ctl(
       ["object", "update"],
       `kind: ConsulServiceRegistry\nname: consul\naddress: 127.0.0.1:${nowhere}\n` +
-        `datacenter: dc1\ntoken: secret\nsyncInterval: 300ms\n`,
+        `token: secret\nsyncInterval: 300ms\n`,
     );
     assert.equal(moved.code, 0, moved.stderr);
     let status:
@@ -389,6 +389,11 @@ Deno.test("Consul, Eureka and Nacos registries: their HTTP APIs read, healthy in
       return new RegExp(`127\\.0\\.0\\.1:${nowhere}`).test(status?.error ?? "");
     }, 10_000);
     assert.deepEqual(status?.services, { orders: 2 });
+    // The URL it could not read, without an empty query.
+    assert.match(
+      status?.error ?? "",
+      new RegExp(`^http://127\\.0\\.0\\.1:${nowhere}/v1/catalog/services: `),
+    );
     assert.deepEqual(status?.instancesNum, { orders: 2 });
     await servedBy(ports.consul, ["a", "b"]);
   } finally {
