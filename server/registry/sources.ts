@@ -232,7 +232,9 @@ function etcdSource(spec: EtcdRegistrySpec): RegistrySource {
       });
       let all: Record<string, string>;
       try {
-        all = await client.getAll().prefix(spec.prefix).strings();
+        // A deadline: an etcd that accepts but never answers would stop the syncs for good.
+        all = await client.getAll().prefix(spec.prefix)
+          .options({ deadline: Date.now() + HTTP_TIMEOUT_MS }).strings();
       } catch (e) {
         throw new Error(`etcd ${spec.endpoints.join(", ")}: ${errorText(e)}`);
       }

@@ -239,6 +239,42 @@ Deno.test("EtcdServiceRegistry: instances as ServiceInstanceSpec documents under
   }
 });
 
+Deno.test("EtcdServiceRegistry: an etcd that stops answering shows in the status, its instances stay", async () => {
+  const etcd = await TestEtcdCluster.start(1);
+  const apps = backends(["a", "static"]);
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  const { Etcd3 } = await import("etcd3");
+  const client = new Etcd3({ hosts: etcd.endpoints });
+  const pid = etcd.process(etcd.members[0].name).pid;
+  try {
+    await client.put("/svc/orders/a1").value(
+      JSON.stringify({ serviceName: "orders", address: "127.0.0.1", port: apps.ports.a }),
+    );
+    await create(
+      node,
+      `kind: EtcdServiceRegistry\nname: etcd\nendpoints: [${etcd.endpoints[0]}]\nprefix: /svc/\n` +
+        `cacheTimeout: 300ms\n---\n` + proxyObjects("etcd", "orders", apps.ports.static, port),
+    );
+    await servedBy(port, ["a"]);
+    Deno.kill(pid, "SIGSTOP"); // accepts connections, answers nothing
+    await eventually("the hung etcd in the registry's status", async () => {
+      const s = await node.ctl(["object", "status", "get", "etcd", "-o", "json"]);
+      const own = Object.values(JSON.parse(s.stdout) as Record<string, { error: string }>)[0];
+      return own.error.startsWith("etcd ");
+    }, 20_000);
+    await servedBy(port, ["a"]);
+  } finally {
+    try {
+      Deno.kill(pid, "SIGCONT");
+    } catch { /* gone */ }
+    client.close();
+    await node.stop();
+    await apps.close();
+    await etcd.close();
+  }
+});
+
 Deno.test("Consul, Eureka and Nacos registries: their HTTP APIs read, healthy instances only", async () => {
   const apps = backends(["a", "b", "c", "static"]);
   let nacosLogins = 0;
