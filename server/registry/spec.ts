@@ -219,7 +219,12 @@ export function readRegistrySpec(
         kind,
         zkservices: hostPorts(r, "zkservices", ["127.0.0.1:2181"]),
         prefix,
-        conntimeout: positiveDuration(r, "conntimeout", "6s"),
+        // Easegress's own reference spells it connTimeout, and Go's decoding takes either.
+        conntimeout: positiveDuration(
+          r,
+          r.has("connTimeout") && !r.has("conntimeout") ? "connTimeout" : "conntimeout",
+          "6s",
+        ),
         syncInterval: positiveDuration(r, "syncInterval", "10s"),
       };
     }

@@ -134,7 +134,8 @@ Deno.test("ZookeeperServiceRegistry: a pool follows the instances under the pref
       node,
       `kind: ZookeeperServiceRegistry\nname: zk\nzkservices: [${zk.address}]\n` +
         // A trailing slash, as etcd prefixes are written, names the same node.
-        `prefix: /registry/\nconntimeout: 3s\nsyncInterval: 300ms\n---\n` +
+        // connTimeout, as Easegress's reference writes it (its YAML key is conntimeout).
+        `prefix: /registry/\nconnTimeout: 3s\nsyncInterval: 300ms\n---\n` +
         proxyObjects("zk", "orders", apps.ports.static, port),
     );
     await servedBy(port, ["a"]);
@@ -453,6 +454,10 @@ Deno.test("service registries: bad specs and pools are refused with the field na
       ],
       ["kind: ConsulServiceRegistry\nname: r\nscheme: ftp\n", /scheme: must be http or https/],
       ["kind: EurekaServiceRegistry\nname: r\nsyncInterval: soon\n", /syncInterval/],
+      [
+        "kind: ZookeeperServiceRegistry\nname: r\nconnTimeout: 0s\n",
+        /connTimeout: must be a positive/,
+      ],
       ["kind: NacosServiceRegistry\nname: r\n", /servers: is required/],
       [
         "kind: Pipeline\nname: p\nfilters:\n- name: proxy\n  kind: Proxy\n  pools:\n  - serviceName: orders\n",
