@@ -89,6 +89,9 @@ export function syncIntervalMs(spec: RegistrySpec): number {
   return parseDuration(text) ?? 10_000;
 }
 
+/** A host name, IPv4 or IPv6 address: no scheme, port or path. */
+const NACOS_HOST = /^(?:[^\s/:?#@[\]]+|[0-9a-fA-F.]*:[0-9a-fA-F.]*:[0-9a-fA-F:.]*)$/;
+
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s/:?#]+):\d{1,5}$/;
 
 function positiveDuration(r: SpecReader, field: string, fallback: string): string {
@@ -185,8 +188,12 @@ export function readRegistrySpec(
           if (scheme !== "http" && scheme !== "https") {
             sr.problem("scheme", `must be http or https, got "${scheme}"`);
           }
+          const ipAddr = sr.string("ipAddr", { required: true }) ?? "";
+          if (ipAddr && !NACOS_HOST.test(ipAddr)) {
+            sr.problem("ipAddr", `must be a host name or IP address, got "${ipAddr}"`);
+          }
           return {
-            ipAddr: sr.string("ipAddr", { required: true }) ?? "",
+            ipAddr,
             port: sr.int("port", { required: true, min: 1, max: 65535 }) ?? 0,
             scheme,
             contextPath: nacosContextPath(sr.string("contextPath", { default: "/nacos" })),

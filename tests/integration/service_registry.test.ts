@@ -460,6 +460,10 @@ Deno.test("service registries: bad specs and pools are refused with the field na
       ],
       ["kind: NacosServiceRegistry\nname: r\n", /servers: is required/],
       [
+        "kind: NacosServiceRegistry\nname: r\nservers:\n- ipAddr: http://127.0.0.1\n  port: 8848\n",
+        /servers\[0\]\.ipAddr: must be a host name or IP address, got "http:\/\/127\.0\.0\.1"/,
+      ],
+      [
         "kind: Pipeline\nname: p\nfilters:\n- name: proxy\n  kind: Proxy\n  pools:\n  - serviceName: orders\n",
         /pools\[0\]\.serviceRegistry: is required with the other one/,
       ],
