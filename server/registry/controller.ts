@@ -30,6 +30,8 @@ interface Running {
   services: RegistryServices;
   error: string;
   lastSync: string;
+  /** Whether this spec has been read yet. */
+  read: boolean;
   syncing: Promise<void> | undefined;
 }
 
@@ -67,14 +69,14 @@ export class RegistryController {
     for (const [service, instances] of Object.entries(running.services)) {
       services[service] = instances.length;
     }
-    // Easegress's fields: health ("ready" or the error) and the instance counts,
+    // Easegress's fields: health ("ready" or the error; "reading" until first read) and the instance counts,
     // named serviceInstancesNum by its ZooKeeper registry and instancesNum by the others.
     const counts = running.kind === "ZookeeperServiceRegistry"
       ? "serviceInstancesNum"
       : "instancesNum";
     return {
       name,
-      health: running.error || "ready",
+      health: running.error || (running.read ? "ready" : "reading"),
       error: running.error,
       lastSync: running.lastSync,
       services,
@@ -110,6 +112,7 @@ export class RegistryController {
       services: previous?.services ?? {},
       error: "",
       lastSync: previous?.lastSync ?? "",
+      read: false,
       syncing: undefined,
     };
     this.#running.set(spec.name, running);
@@ -145,6 +148,7 @@ export class RegistryController {
     }
     if (running.stopped) return;
     running.error = "";
+    running.read = true;
     running.lastSync = new Date().toISOString();
     const services: RegistryServices = {};
     for (const instance of instances) (services[instance.serviceName] ??= []).push(instance);

@@ -433,6 +433,29 @@ Deno.test("Consul, Eureka and Nacos registries: their HTTP APIs read, healthy in
     );
     assert.deepEqual(status?.instancesNum, { orders: 2 });
     await servedBy(ports.consul, ["a", "b"]);
+
+    // Moved to a Consul that accepts connections and never answers: not "ready" before its first read.
+    const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    (async () => {
+      for await (const conn of silent) held.push(conn);
+    })().catch(() => {});
+    try {
+      const hung = await node.ctl(
+        ["object", "update"],
+        `kind: ConsulServiceRegistry\nname: consul\naddress: 127.0.0.1:${silent.addr.port}\n` +
+          `syncInterval: 300ms\n`,
+      );
+      assert.equal(hung.code, 0, hung.stderr);
+      await eventually("the moved registry reading", async () => {
+        const s = await node.ctl(["object", "status", "get", "consul", "-o", "json"]);
+        const own = Object.values(JSON.parse(s.stdout) as Record<string, { health: string }>)[0];
+        return own.health === "reading";
+      }, 5_000);
+    } finally {
+      silent.close();
+      for (const conn of held) conn.close();
+    }
   } finally {
     await node.stop();
     await Promise.all([consul.shutdown(), eureka.shutdown(), nacos.shutdown(), apps.close()]);
