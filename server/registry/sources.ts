@@ -113,16 +113,17 @@ async function listConsul(spec: ConsulRegistrySpec): Promise<ServiceInstance[]> 
 }
 
 async function listEureka(spec: EurekaRegistrySpec): Promise<ServiceInstance[]> {
-  let lastError: Error | undefined;
+  const errors: string[] = [];
   // Eureka peers replicate each other: the first that answers is enough.
   for (const endpoint of spec.endpoints) {
     try {
       return eurekaInstances(await getJson(`${endpoint.replace(/\/+$/, "")}/apps`));
     } catch (e) {
-      lastError = e as Error;
+      errors.push((e as Error).message);
     }
   }
-  throw lastError ?? new Error("no Eureka endpoint");
+  // Every endpoint's failure, not only the last one's.
+  throw new Error(errors.join("; ") || "no Eureka endpoint");
 }
 
 /** Eureka's `/apps` JSON: instances that are UP, by app name (Eureka's upper case). */
@@ -157,7 +158,7 @@ export function eurekaInstances(doc: unknown): ServiceInstance[] {
 }
 
 async function listNacos(spec: NacosRegistrySpec): Promise<ServiceInstance[]> {
-  let lastError: Error | undefined;
+  const errors: string[] = [];
   for (const server of spec.servers) {
     const base = `${server.scheme}://${joinHostPort(server.ipAddr, server.port)}${
       server.contextPath.replace(/\/+$/, "")
@@ -198,10 +199,10 @@ async function listNacos(spec: NacosRegistrySpec): Promise<ServiceInstance[]> {
       }
       return instances;
     } catch (e) {
-      lastError = e as Error;
+      errors.push((e as Error).message);
     }
   }
-  throw lastError ?? new Error("no Nacos server");
+  throw new Error(errors.join("; ") || "no Nacos server");
 }
 
 async function nacosToken(base: string, spec: NacosRegistrySpec): Promise<string> {

@@ -434,6 +434,19 @@ Deno.test("Consul, Eureka and Nacos registries: their HTTP APIs read, healthy in
     assert.deepEqual(status?.instancesNum, { orders: 2 });
     await servedBy(ports.consul, ["a", "b"]);
 
+    // Eureka peers that all fail: the status names each one's failure.
+    const dead = [freePort(), freePort()];
+    await create(
+      node,
+      `kind: EurekaServiceRegistry\nname: eureka2\nendpoints: [` +
+        dead.map((p) => `http://127.0.0.1:${p}/eureka`).join(", ") + `]\nsyncInterval: 300ms\n`,
+    );
+    await eventually("both Eureka peers' failures in the status", async () => {
+      const s = await node.ctl(["object", "status", "get", "eureka2", "-o", "json"]);
+      const own = Object.values(JSON.parse(s.stdout) as Record<string, { error: string }>)[0];
+      return dead.every((p) => own.error.includes(`127.0.0.1:${p}/eureka/apps: `));
+    }, 5_000);
+
     // Moved to a Consul that accepts connections and never answers: not "ready" before its first read.
     const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const held: Deno.Conn[] = [];
