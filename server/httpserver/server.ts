@@ -17,6 +17,7 @@ import type { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { firstFieldValue } from "../../filters/header_fields.ts";
 import { HttpStats } from "../../filters/http_stats.ts";
 import { setSniffedContentType } from "../../filters/content_sniff.ts";
+import { isBodilessStatus } from "../../filters/status_text.ts";
 import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
 import { normalizeEscapes } from "./percent_encoding.ts";
@@ -190,7 +191,9 @@ export class HTTPServer {
     // Routed and forwarded in one spelling of its escapes (see percent_encoding.ts).
     if (path.includes("%")) request.path = path = normalizeEscapes(path);
     // The access log shows the request line as received, before filters change it.
-    const requestLine = this.#env.accessLog ? `${request.method} ${request.url}` : "";
+    const requestLine = this.#env.accessLog
+      ? `${request.method} ${request.url} ${logProto(request.proto)}`
+      : "";
     const challenges = this.#env.acmeChallenges;
     if (challenges !== undefined && challenges.size > 0 && path.startsWith(CHALLENGE_PATH)) {
       const answer = challenges.get(path.slice(CHALLENGE_PATH.length));
@@ -295,7 +298,9 @@ export class HTTPServer {
     }
     const status = response.status;
     const now = this.#record(status, start, route);
-    if (this.#env.accessLog) this.#log(request, requestLine, status, now - start, ctx, ctx.tags);
+    if (this.#env.accessLog) {
+      this.#log(request, requestLine, status, now - start, ctx, ctx.tags, response);
+    }
     return response;
   }
 
@@ -308,8 +313,14 @@ export class HTTPServer {
     route?: Route,
   ): HttpResponse {
     const now = this.#record(status, start, route);
-    if (this.#env.accessLog) this.#log(request, requestLine, status, now - start, client, []);
-    return new HttpResponse(status, this.#connectionClose ? CONNECTION_CLOSE : undefined);
+    const response = new HttpResponse(
+      status,
+      this.#connectionClose ? CONNECTION_CLOSE : undefined,
+    );
+    if (this.#env.accessLog) {
+      this.#log(request, requestLine, status, now - start, client, [], response);
+    }
+    return response;
   }
 
   /** Counts the answer in the statistics; returns the time it was answered (`performance.now()`). */
@@ -328,7 +339,11 @@ export class HTTPServer {
     return now;
   }
 
-  /** Writes the access log line, piece by piece (see BufferedLineWriter). */
+  /**
+   * Writes the access log line, piece by piece (see BufferedLineWriter), in
+   * Easegress's format: `[start] [remoteAddr realIP method URI proto status]
+   * [duration rx:<request body>B tx:<response body>B] [tags]`.
+   */
   #log(
     request: HttpRequest,
     requestLine: string,
@@ -336,12 +351,13 @@ export class HTTPServer {
     ms: number,
     client: Client,
     tags: readonly string[],
+    response: HttpResponse,
   ): void {
     const line = this.#env.accessLog!;
     line.text("[").text(timestamp()).text("] [").text(client.remoteAddr).text(" ")
       .text(client.realIP).text(" ").text(requestLine).text(" ").int(status)
       .text("] [").millis(ms).text("ms rx:").text(request.header("content-length") ?? "0")
-      .text("B] [");
+      .text("B tx:").int(responseBodySize(request, response)).text("B] [");
     for (let i = 0; i < tags.length; i++) {
       if (i > 0) line.text(" ");
       line.text(tags[i]);
@@ -351,6 +367,26 @@ export class HTTPServer {
 }
 
 const CONNECTION_CLOSE: [string, string][] = [["connection", "close"]];
+
+/** The protocol as Go's servers name it in Easegress's access log (`HTTP/2.0`). */
+function logProto(proto: string): string {
+  return proto === "HTTP/2" ? "HTTP/2.0" : proto === "HTTP/3" ? "HTTP/3.0" : proto;
+}
+
+/**
+ * The response body's size for the access log: its Content-Length, else the
+ * bytes it holds; 0 for a stream of unknown length and answers without a body.
+ */
+function responseBodySize(request: HttpRequest, response: HttpResponse): number {
+  if (request.method === "HEAD" || isBodilessStatus(response.status)) return 0;
+  const length = response.header("content-length");
+  if (length !== null) {
+    const n = Number(length);
+    if (Number.isSafeInteger(n) && n >= 0) return n;
+  }
+  const body = response.body;
+  return body instanceof Uint8Array ? body.byteLength : 0;
+}
 
 let lastStampMs = 0;
 let lastStamp = "";

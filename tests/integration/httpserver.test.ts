@@ -128,8 +128,19 @@ rules:
 
     await eventually("access log written", async () => {
       const log = await Deno.readTextFile(`${node.homeDir}/log/filter_http_access.log`);
-      return log.includes("GET /nothing 404") && log.includes("POST /old/x 413");
+      return log.includes("GET /nothing HTTP/1.1 404] [") &&
+        log.includes("POST /old/x HTTP/1.1 413");
     });
+    // Easegress's format: [start] [remoteAddr realIP method URI proto status] [duration rx tx] [tags]
+    const log = await Deno.readTextFile(`${node.homeDir}/log/filter_http_access.log`);
+    const answer = JSON.stringify({ path: "/new/x", xff: "127.0.0.1", size: 999 });
+    const line = new RegExp(
+      String.raw`^\[\S+\] \[127\.0\.0\.1:\d+ 127\.0\.0\.1 POST /old/x HTTP/1\.1 200\] ` +
+        String.raw`\[[\d.]+ms rx:999B tx:${answer.length}B\] \[.*\]$`,
+      "m",
+    );
+    assert.match(log, line);
+    assert.match(log, / POST \/old\/x HTTP\/2\.0 413\] /);
   } finally {
     await node.stop();
     await backend.shutdown();
