@@ -8,7 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { CONFIG_YAML_OPTIONS, loadYaml } from "../filters/yaml_module.ts";
-import { isPlainObject, urlWithProtocol } from "../filters/spec.ts";
+import { isPlainObject, parseDuration, urlWithProtocol } from "../filters/spec.ts";
 import type { Http1ServerKind } from "./httpserver/listener.ts";
 
 /** Everything a node is started with. */
@@ -393,6 +393,13 @@ function checkOptions(o: NodeOptions): void {
     throw new OptionsError(`--cluster-name: "${o.clusterName}" must be letters, digits or -_.~`);
   }
   splitHostPort(o.apiAddr, "--api-addr");
+  const timeout = parseDuration(o.clusterRequestTimeout);
+  if (timeout === undefined || !(timeout > 0)) {
+    throw new OptionsError(
+      `--cluster-request-timeout: "${o.clusterRequestTimeout}" is not a positive duration ` +
+        "like 10s or 500ms",
+    );
+  }
   if (o.clusterRole !== "primary" && o.clusterRole !== "secondary") {
     // Easegress v1 spellings.
     const legacy = o.clusterRole as string;
