@@ -385,7 +385,16 @@ function setOption(options: NodeOptions, def: OptionDef, value: unknown, where: 
 
 const NAME = /^[A-Za-z0-9\-_.~]{1,253}$/;
 
+/**
+ * The name of a node given none, as Easegress makes it: the host name and the
+ * admin API address, brackets and parentheses left out and colons made dashes.
+ */
+export function generatedMemberName(apiAddr: string, hostname = Deno.hostname()): string {
+  return `${hostname}-${apiAddr}`.replace(/[()[\]]/g, "").replaceAll(":", "-");
+}
+
 function checkOptions(o: NodeOptions): void {
+  if (o.name === "") o.name = generatedMemberName(o.apiAddr);
   if (!NAME.test(o.name)) {
     throw new OptionsError(`--name: "${o.name}" must be 1-253 letters, digits or -_.~`);
   }

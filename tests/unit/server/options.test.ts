@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { OptionsError, parseServeArgs, workerIsolates } from "../../../server/options.ts";
+import {
+  generatedMemberName,
+  OptionsError,
+  parseServeArgs,
+  workerIsolates,
+} from "../../../server/options.ts";
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const command = await parseServeArgs(args, env);
@@ -31,6 +36,15 @@ Deno.test("flags beat the config file, which beats EG_* variables", async () => 
   assert.equal(o.dataDir, "envdata");
   assert.deepEqual(o.initialCluster, { a: "http://x:2380" });
   await Deno.remove(file);
+});
+
+Deno.test("a node given no name is named after its host and admin address, as in Easegress", async () => {
+  assert.equal(generatedMemberName("[::1]:2381", "box"), "box---1-2381");
+  assert.equal(generatedMemberName("localhost:2381", "box"), "box-localhost-2381");
+  const o = await run(["--name", "", "--api-addr", "127.0.0.1:9002"]);
+  assert.equal(o.name, generatedMemberName("127.0.0.1:9002"));
+  const fromEnv = await run([], { EG_NAME: "" });
+  assert.equal(fromEnv.name, generatedMemberName("localhost:2381"));
 });
 
 Deno.test("lists and maps take repeated flags or commas", async () => {
