@@ -203,15 +203,10 @@ const DEFS: Record<string, OptionDef> = {
 
 /** The help text of `serve`. */
 export function serveHelp(): string {
-  const lines = [
-    "Usage: easegress serve [options]",
-    "",
-    "Runs a node. Flags override the config file, which overrides EG_* environment",
-    "variables (EG_API_ADDR for --api-addr).",
-    "",
-    "Options:",
-    "  -f, --config-file FILE   YAML file with the keys below",
-    "  -c, --print-config       print the resolved options, then start",
+  const rows: [string, string][] = [
+    ["-f, --config-file FILE", "YAML file with the keys below"],
+    ["-c, --print-config", "print the resolved options, then start"],
+    ["--signal-upgrade", "refused: restart the node instead (see README)"],
   ];
   for (const [flag, def] of Object.entries(DEFS)) {
     const value = def.type === "boolean" ? "" : " VALUE";
@@ -222,10 +217,20 @@ export function serveHelp(): string {
       ? ""
       : String(dflt);
     const suffix = shown && def.type !== "boolean" ? ` (default ${shown})` : "";
-    lines.push(`  --${(flag + value).padEnd(29)}${def.help}${suffix}`);
+    rows.push([`--${flag}${value}`, `${def.help}${suffix}`]);
   }
-  lines.push("  -h, --help               this help", "  -v, --version            version");
-  return lines.join("\n");
+  rows.push(["-h, --help", "this help"], ["-v, --version", "version"]);
+  // Every flag's help starts in one column, past the longest flag.
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  return [
+    "Usage: easegress serve [options]",
+    "",
+    "Runs a node. Flags override the config file, which overrides EG_* environment",
+    "variables (EG_API_ADDR for --api-addr).",
+    "",
+    "Options:",
+    ...rows.map(([left, help]) => `  ${left.padEnd(width)}${help}`),
+  ].join("\n");
 }
 
 /** A bad flag, config file or environment value. */

@@ -3,6 +3,7 @@ import {
   generatedMemberName,
   OptionsError,
   parseServeArgs,
+  serveHelp,
   workerIsolates,
 } from "../../../server/options.ts";
 
@@ -107,6 +108,16 @@ Deno.test("legacy cluster roles are accepted", async () => {
 Deno.test("help and version", async () => {
   assert.deepEqual(await parseServeArgs(["--help"], {}), { action: "help" });
   assert.deepEqual(await parseServeArgs(["-v"], {}), { action: "version" });
+  // Every option is listed, its help apart from it and starting in one column.
+  const options = serveHelp().split("\n").filter((l) => l.startsWith("  -"));
+  const column = /^ {2}\S.*?\s{2,}(?=\S)/.exec(options[0])![0].length;
+  for (const line of options) {
+    assert.match(line.slice(0, column), /\s{2}$/, line);
+    assert.notEqual(line[column], " ", line);
+  }
+  for (const flag of ["--initial-object-config-files VALUE", "--signal-upgrade", "--version"]) {
+    assert.ok(options.some((l) => l.includes(flag + " ")), flag);
+  }
 });
 
 Deno.test("one data plane runs in the main isolate; more run in worker isolates", () => {
