@@ -68,12 +68,21 @@ export interface StartNodeExtras {
   survivesUncaught?: boolean;
 }
 
+/** Creates a dir the node needs; the error names the option that chose it. */
+async function makeDir(dir: string, flag: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new Error(`${flag}: cannot create ${dir}: ${(e as Error).message}`);
+  }
+}
+
 /** Starts a node; throws with a clear message when it cannot start. */
 export async function startNode(options: NodeOptions, extras: StartNodeExtras = {}): Promise<Node> {
   const dataDir = resolveDir(options, options.dataDir);
   const logDir = resolveDir(options, options.logDir);
-  await Deno.mkdir(dataDir, { recursive: true });
-  await Deno.mkdir(logDir, { recursive: true });
+  await makeDir(dataDir, "--data-dir");
+  await makeDir(logDir, "--log-dir");
   const logFile = await Deno.open(joinPath(logDir, "stdout.log"), { append: true, create: true });
   const logs = new LogSink({ level: options.debug ? "debug" : "info", file: logFile });
   const log = logs.logger("node");

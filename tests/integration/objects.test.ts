@@ -276,6 +276,13 @@ Deno.test("the executable answers --help and --version, and names bad flags", as
     const refused = await run("serve", "--api-addr", addr, "--home-dir", home, "--workers", "1");
     assert.equal(refused.code, 1);
     assert.match(refused.text, new RegExp(`cannot serve the admin API on --api-addr ${addr}`));
+    // A dir that cannot be made is named with the option that chose it.
+    await Deno.writeTextFile(`${home}/file`, "");
+    for (const flag of ["--data-dir", "--log-dir"]) {
+      const noDir = await run("serve", "--api-addr", addr, "--home-dir", home, flag, "file/sub");
+      assert.equal(noDir.code, 1);
+      assert.match(noDir.text, new RegExp(`${flag}: cannot create ${home}/file/sub: `));
+    }
   } finally {
     taken.close();
     await Deno.remove(home, { recursive: true });
