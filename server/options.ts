@@ -268,13 +268,32 @@ export async function parseServeArgs(
       ? { type: "boolean" }
       : { type: "string", multiple: def.type === "list" || def.type === "map" };
   }
+  // Go's flags take a value for a switch too (`--debug=false`), which parseArgs refuses.
+  const switchValues = new Map<string, boolean>();
+  const rest = args.filter((arg, i) => {
+    if (args.slice(0, i).includes("--")) return true;
+    const m = /^--([^=]+)=(.*)$/s.exec(arg);
+    if (!m || parseOptions[m[1]]?.type !== "boolean") return true;
+    const on = goBool(m[2]);
+    if (on === undefined) {
+      throw new OptionsError(`--${m[1]}: must be true or false, got ${JSON.stringify(m[2])}`);
+    }
+    switchValues.set(m[1], on);
+    return false;
+  });
   let parsed;
   try {
-    parsed = parseArgs({ args, options: parseOptions, strict: true, allowPositionals: false });
+    parsed = parseArgs({
+      args: rest,
+      options: parseOptions,
+      strict: true,
+      allowPositionals: false,
+    });
   } catch (e) {
     throw new OptionsError(`${(e as Error).message}; see easegress serve --help`);
   }
   const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
+  for (const [flag, on] of switchValues) values[flag] = on;
   if (values.help) return { action: "help" };
   if (values.version) return { action: "version" };
   if (values["signal-upgrade"]) {
@@ -287,7 +306,14 @@ export async function parseServeArgs(
   const options: NodeOptions = structuredClone(DEFAULT_OPTIONS) as NodeOptions;
   for (const [flag, def] of Object.entries(DEFS)) {
     const envValue = env[`EG_${flag.toUpperCase().replaceAll("-", "_")}`];
-    if (envValue !== undefined) setOption(options, def, envValue, `environment EG_${flag}`);
+    if (envValue !== undefined) {
+      setOption(
+        options,
+        def,
+        envValue,
+        `environment EG_${flag.toUpperCase().replaceAll("-", "_")}`,
+      );
+    }
   }
   const configFile = values["config-file"];
   if (typeof configFile === "string") await applyConfigFile(options, configFile);
@@ -330,6 +356,13 @@ async function applyConfigFile(options: NodeOptions, file: string): Promise<void
   }
 }
 
+/** A boolean as Go's strconv.ParseBool reads it (1, t, TRUE, True, ...), or undefined. */
+function goBool(text: string): boolean | undefined {
+  if (["1", "t", "T", "true", "TRUE", "True"].includes(text)) return true;
+  if (["0", "f", "F", "false", "FALSE", "False"].includes(text)) return false;
+  return undefined;
+}
+
 function setOption(options: NodeOptions, def: OptionDef, value: unknown, where: string): void {
   const target = options as unknown as Record<string, unknown>;
   const asList = (v: unknown): string[] => {
@@ -342,8 +375,9 @@ function setOption(options: NodeOptions, def: OptionDef, value: unknown, where: 
   switch (def.type) {
     case "boolean":
       if (typeof value === "boolean") target[def.key] = value;
-      else if (value === "true" || value === "false") target[def.key] = value === "true";
-      else throw new OptionsError(`${where}: must be true or false`);
+      else if (typeof value === "string" && goBool(value) !== undefined) {
+        target[def.key] = goBool(value);
+      } else throw new OptionsError(`${where}: must be true or false`);
       return;
     case "number": {
       const n = typeof value === "number" ? value : Number(value);

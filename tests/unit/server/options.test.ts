@@ -48,6 +48,25 @@ Deno.test("a node given no name is named after its host and admin address, as in
   assert.equal(fromEnv.name, generatedMemberName("localhost:2381"));
 });
 
+Deno.test("switches take Go's boolean spellings, from flags as --debug=false and from EG_*", async () => {
+  assert.equal((await run([], { EG_DEBUG: "1" })).debug, true);
+  assert.equal((await run([], { EG_DISABLE_ACCESS_LOG: "True" })).disableAccessLog, true);
+  assert.equal((await run(["--debug=true"])).debug, true);
+  assert.equal((await run(["--debug=false"], { EG_DEBUG: "true" })).debug, false);
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(file, "debug: true\n");
+  assert.equal((await run(["-f", file, "--debug=0"])).debug, false);
+  await Deno.remove(file);
+  await assert.rejects(
+    () => parseServeArgs(["--debug=maybe"], {}),
+    /--debug: must be true or false, got "maybe"/,
+  );
+  await assert.rejects(
+    () => parseServeArgs([], { EG_DEBUG: "yes" }),
+    /environment EG_DEBUG: must be true or false/,
+  );
+});
+
 Deno.test("lists and maps take repeated flags or commas", async () => {
   const o = await run([
     "--plugin",
