@@ -306,7 +306,8 @@ export async function parseServeArgs(
   const options: NodeOptions = structuredClone(DEFAULT_OPTIONS) as NodeOptions;
   for (const [flag, def] of Object.entries(DEFS)) {
     const envValue = env[`EG_${flag.toUpperCase().replaceAll("-", "_")}`];
-    if (envValue !== undefined) {
+    // Set but empty counts as unset, as with Easegress (viper).
+    if (envValue !== undefined && envValue !== "") {
       setOption(
         options,
         def,
@@ -426,10 +427,11 @@ const NAME = /^[A-Za-z0-9\-_.~]{1,253}$/;
 
 /**
  * The name of a node given none, as Easegress makes it: the host name and the
- * admin API address, brackets and parentheses left out and colons made dashes.
+ * admin API address, with `,`, `:` and `=` made dashes (and the brackets of an
+ * IPv6 address left out, which Easegress would then refuse).
  */
 export function generatedMemberName(apiAddr: string, hostname = Deno.hostname()): string {
-  return `${hostname}-${apiAddr}`.replace(/[()[\]]/g, "").replaceAll(":", "-");
+  return `${hostname}-${apiAddr}`.replace(/[[\]]/g, "").replace(/[,:=]/g, "-");
 }
 
 function checkOptions(o: NodeOptions): void {

@@ -44,8 +44,12 @@ Deno.test("a node given no name is named after its host and admin address, as in
   assert.equal(generatedMemberName("localhost:2381", "box"), "box-localhost-2381");
   const o = await run(["--name", "", "--api-addr", "127.0.0.1:9002"]);
   assert.equal(o.name, generatedMemberName("127.0.0.1:9002"));
-  const fromEnv = await run([], { EG_NAME: "" });
-  assert.equal(fromEnv.name, generatedMemberName("localhost:2381"));
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(file, 'name: ""\n');
+  assert.equal((await run(["-f", file])).name, generatedMemberName("localhost:2381"));
+  await Deno.remove(file);
+  // An empty EG_* variable counts as unset, as in Easegress.
+  assert.equal((await run([], { EG_NAME: "", EG_DEBUG: "" })).name, "eg-default-name");
 });
 
 Deno.test("switches take Go's boolean spellings, from flags as --debug=false and from EG_*", async () => {
