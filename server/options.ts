@@ -349,7 +349,8 @@ async function applyConfigFile(options: NodeOptions, file: string): Promise<void
     Object.assign(flat, doc.cluster);
   }
   for (const [key, value] of Object.entries(flat)) {
-    const def = DEFS[key];
+    // `plugins` is how `-c` and `member list` show the `plugin` flags.
+    const def = DEFS[key === "plugins" ? "plugin" : key];
     if (!def) throw new OptionsError(`Config file ${file}: unknown key "${key}"`);
     // `cpu-profile-file:` with nothing after it, as Easegress's examples have: the default.
     if (value === null) continue;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { loadYaml } from "../../../filters/yaml_module.ts";
 import {
   generatedMemberName,
+  optionsDocument,
   OptionsError,
   parseServeArgs,
   serveHelp,
@@ -69,6 +71,14 @@ Deno.test("switches take Go's boolean spellings, from flags as --debug=false and
     () => parseServeArgs([], { EG_DEBUG: "yes" }),
     /environment EG_DEBUG: must be true or false/,
   );
+});
+
+Deno.test("the options document -c prints is a config file that gives the same options", async () => {
+  const first = await run(["--name", "n9", "--plugin", "a.ts", "--labels", "zone=a"]);
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(file, (await loadYaml()).stringify(optionsDocument(first as never)));
+  assert.deepEqual(await run(["-f", file]), first);
+  await Deno.remove(file);
 });
 
 Deno.test("lists and maps take repeated flags or commas", async () => {
