@@ -252,7 +252,11 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       apiPort,
       dataPlane,
       close() {
-        closing ??= runCleanups(cleanups, log);
+        if (closing === undefined) {
+          log.info(`node ${options.name} stopping: finishing in-flight requests`);
+          cleanups.splice(cleanups.length - 1, 0, () => log.info(`node ${options.name} stopped`));
+          closing = runCleanups(cleanups, log);
+        }
         return closing;
       },
     };

@@ -195,6 +195,12 @@ Deno.test("objects: survive a restart and kill -9 on the same data dir", async (
     node = await startNodeProcess({ homeDir });
     await eventually("served after kill -9", async () => (await request(url)).body === "kept");
     assert.equal(await node.stop("SIGTERM"), 0);
+    // The standard log tells a graceful stop from a crash.
+    const log = await Deno.readTextFile(`${homeDir}/log/stdout.log`);
+    assert.match(
+      log,
+      /INFO\tnode\tnode eg-default-name stopping: .*\n.*INFO\tnode\tnode eg-default-name stopped\n$/s,
+    );
     node = await startNodeProcess({ homeDir });
     await eventually("served after restart", async () => (await request(url)).body === "kept");
   } finally {
