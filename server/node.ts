@@ -30,6 +30,7 @@ import type { MqttAdminRequest } from "./mqtt/admin_ops.ts";
 import type { RegistryServices } from "../filters/service_directory.ts";
 import { WorkerPlane } from "./workers/worker_plane.ts";
 import { RunningObjectsFile, writePidFile } from "./home_files.ts";
+import { AdminApiLog } from "./admin/api_log.ts";
 import { type WasmDataPlanes, WasmDataSync } from "./wasm_data_sync.ts";
 import type { ControlServices } from "./control_calls.ts";
 import { StoredMqttSessions } from "./mqtt/session_store.ts";
@@ -211,6 +212,10 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     cleanups.unshift(() => membership.stop());
 
     const { hostname, port } = splitHostPort(options.apiAddr, "--api-addr");
+    const adminLog = new AdminApiLog(
+      await Deno.open(joinPath(logDir, "admin_api.log"), { append: true, create: true }),
+    );
+    cleanups.splice(cleanups.length - 1, 0, () => adminLog.close());
     // The admin API's requests keep this isolate's heap from being trimmed
     // too; what starting up left is given back after the first quiet spell.
     let adminRequests = 0;
@@ -220,18 +225,23 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     isolateHeapTrim.afterFirstTrim(pageOutExecutable);
     let admin: Deno.HttpServer;
     try {
-      admin = Deno.serve({ hostname, port, onListen() {} }, (req) => {
+      admin = Deno.serve({ hostname, port, onListen() {} }, (req, info) => {
         adminRequests++;
-        return handleAdmin(req, {
-          store,
-          filters,
-          memberName: options.name,
-          localStatus: statusOf,
-          members: () => listMembers(store, cluster.aliveWindowMs),
-          purgeMember: (name) => purgeMember(store, name),
-          mqttAdmin: async (name, request) => await dataPlane.mqttAdmin(name, request),
-          profiler,
-        });
+        const peer = info.remoteAddr as Deno.NetAddr;
+        const remoteAddr = peer.hostname.includes(":")
+          ? `[${peer.hostname}]:${peer.port}`
+          : `${peer.hostname}:${peer.port}`;
+        return adminLog.serve(req, remoteAddr, (req) =>
+          handleAdmin(req, {
+            store,
+            filters,
+            memberName: options.name,
+            localStatus: statusOf,
+            members: () => listMembers(store, cluster.aliveWindowMs),
+            purgeMember: (name) => purgeMember(store, name),
+            mqttAdmin: async (name, request) => await dataPlane.mqttAdmin(name, request),
+            profiler,
+          }));
       });
     } catch (e) {
       throw new Error(

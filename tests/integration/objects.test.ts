@@ -319,6 +319,19 @@ Deno.test("admin API: X-Config-Version rises with each object change and survive
     assert.equal(about.headers.get("content-type"), "text/plain; charset=utf-8");
     assert.match(await about.text(), /Easegress on Deno .*\nRuntime: Deno \d/);
 
+    // admin_api.log: a line per request, as Easegress writes it.
+    const aboutText = await (await fetch(`${api()}/about`)).text();
+    await eventually("admin_api.log written", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/admin_api.log`);
+      const line = new RegExp(
+        String.raw`^GET 127\.0\.0\.1:\d+ /apis/v1/about 200 rx:0B ` +
+          String.raw`tx:${new TextEncoder().encode(aboutText).length}B ` +
+          String.raw`start:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ process:[\d.]+(µs|ms|s)$`,
+        "m",
+      );
+      return line.test(log) && / \/apis\/v1\/no-such-route 404 rx:0B tx:\d+B /.test(log);
+    });
+
     await node.stop();
     restarted = await startNodeProcess({ homeDir: node.homeDir });
     const r = await fetch(`http://${restarted.apiAddr}/apis/v2/objects`);

@@ -1,0 +1,79 @@
+/**
+ * The admin API's request log, `admin_api.log` in the log dir, one line per
+ * request as Easegress writes it:
+ * `METHOD remoteAddr path status rx:<request body>B tx:<response body>B start:<RFC 3339> process:<duration>`.
+ */
+
+/** Writes one line per admin request to `file`; the line is written once the response body is sent. */
+export class AdminApiLog {
+  #file: Deno.FsFile;
+  #encoder = new TextEncoder();
+
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  /** Answers `request` with `handle`, logging the exchange. */
+  async serve(
+    request: Request,
+    remoteAddr: string,
+    handle: (request: Request) => Promise<Response> | Response,
+  ): Promise<Response> {
+    const startedAt = new Date();
+    const start = performance.now();
+    const rx = Number(request.headers.get("content-length") ?? 0) || 0;
+    const path = new URL(request.url).pathname;
+    const response = await handle(request);
+    const write = (tx: number) =>
+      this.#write(
+        `${request.method} ${remoteAddr} ${path} ${response.status} rx:${rx}B tx:${tx}B ` +
+          `start:${rfc3339(startedAt)} process:${goDuration(performance.now() - start)}`,
+      );
+    if (response.body === null) {
+      write(0);
+      return response;
+    }
+    let tx = 0;
+    const counted = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          tx += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+        flush() {
+          write(tx);
+        },
+      }),
+    );
+    return new Response(counted, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  }
+
+  #write(line: string): void {
+    try {
+      this.#file.writeSync(this.#encoder.encode(line + "\n"));
+    } catch { /* disk full or closed: logging must not break the API */ }
+  }
+
+  close(): void {
+    try {
+      this.#file.close();
+    } catch { /* closed already */ }
+  }
+}
+
+/** RFC 3339 in UTC to the second, as Go's time.RFC3339 writes it. */
+function rfc3339(date: Date): string {
+  return date.toISOString().slice(0, 19) + "Z";
+}
+
+/** Milliseconds as Go prints a time.Duration (`850µs`, `1.25ms`, `2.5s`). */
+export function goDuration(ms: number): string {
+  const trim = (n: number) => n.toFixed(3).replace(/\.?0+$/, "");
+  if (ms < 1) return `${trim(ms * 1000)}µs`;
+  if (ms < 1000) return `${trim(ms)}ms`;
+  return `${trim(ms / 1000)}s`;
+}
