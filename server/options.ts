@@ -444,6 +444,9 @@ function checkOptions(o: NodeOptions): void {
     throw new OptionsError(`--cluster-name: "${o.clusterName}" must be letters, digits or -_.~`);
   }
   splitHostPort(o.apiAddr, "--api-addr");
+  // As in Easegress: an empty one would put the store in / or in the home dir itself.
+  if (o.homeDir === "") throw new OptionsError("--home-dir: must not be empty");
+  if (o.dataDir === "") throw new OptionsError("--data-dir: must not be empty");
   const timeout = parseDuration(o.clusterRequestTimeout);
   if (timeout === undefined || !(timeout > 0)) {
     throw new OptionsError(

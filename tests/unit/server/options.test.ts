@@ -101,6 +101,8 @@ Deno.test("bad options are refused naming the option", async () => {
     [["--name", "bad name"], /--name/],
     [["--cluster-role", "boss"], /--cluster-role: must be primary or secondary/],
     [["--workers=-1"], /--workers: must be a whole number/],
+    [["--home-dir", ""], /--home-dir: must not be empty/],
+    [["--data-dir="], /--data-dir: must not be empty/],
     [["--cluster-request-timeout", "soon"], /--cluster-request-timeout: "soon" is not a positive/],
     [["--cluster-request-timeout", "0s"], /--cluster-request-timeout: "0s" is not a positive/],
     [["--workers", "two"], /--workers: must be a whole number/],
