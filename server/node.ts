@@ -123,6 +123,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   const homeDir = resolveDir(options, ".");
   try {
     cleanups.unshift(await writePidFile(homeDir));
+    cleanups.unshift(refuseUpgradeSignal(log));
     await createInitialObjects(store, options.initialObjectConfigFiles, filters, log);
     const runningObjects = new RunningObjectsFile(homeDir, log);
     cleanups.unshift(() => runningObjects.flush());
@@ -274,6 +275,26 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     await runCleanups(cleanups, log);
     throw e;
   }
+}
+
+/**
+ * Easegress hands its listeners to a new binary on SIGUSR2 (what
+ * `--signal-upgrade` sends). This node cannot; it says so and serves on,
+ * where the signal's default action would end it at once, dropping
+ * in-flight requests. Returns the undo.
+ */
+function refuseUpgradeSignal(log: { warn(message: string): void }): () => void {
+  const onSignal = () =>
+    log.warn(
+      "SIGUSR2: handing the listeners to a new binary is not supported; the node serves on " +
+        "(restart it to upgrade: SIGTERM stops it gracefully)",
+    );
+  try {
+    Deno.addSignalListener("SIGUSR2", onSignal);
+  } catch {
+    return () => {}; // No such signal here (Windows).
+  }
+  return () => Deno.removeSignalListener("SIGUSR2", onSignal);
 }
 
 /**

@@ -194,6 +194,15 @@ Deno.test("objects: survive a restart and kill -9 on the same data dir", async (
     await node.stop("SIGKILL");
     node = await startNodeProcess({ homeDir });
     await eventually("served after kill -9", async () => (await request(url)).body === "kept");
+    // SIGUSR2, Easegress's upgrade signal, is refused in the log; the node serves on.
+    const pid = Number(await Deno.readTextFile(`${homeDir}/easegress.pid`));
+    Deno.kill(pid, "SIGUSR2");
+    await eventually(
+      "upgrade refused in the log",
+      async () =>
+        (await Deno.readTextFile(`${homeDir}/log/stdout.log`)).includes("SIGUSR2: handing"),
+    );
+    assert.equal((await request(url)).body, "kept");
     assert.equal(await node.stop("SIGTERM"), 0);
     // The standard log tells a graceful stop from a crash.
     const log = await Deno.readTextFile(`${homeDir}/log/stdout.log`);
