@@ -36,6 +36,7 @@ async function serve(args: string[]): Promise<number> {
     console.log(`easegress ${VERSION}`);
     return 0;
   }
+  for (const warning of command.warnings) console.error(`Warning: ${warning}`);
   if (command.printConfig) {
     const { stringify } = await loadYaml();
     console.log(stringify(optionsDocument(command.options)).trimEnd());

@@ -245,8 +245,12 @@ export class OptionsError extends Error {
 export type ServeCommand =
   | { action: "help" }
   | { action: "version" }
-  /** `printConfig`: show the resolved options before starting (`-c`). */
-  | { action: "run"; options: NodeOptions; printConfig: boolean };
+  /**
+   * `printConfig`: show the resolved options before starting (`-c`);
+   * `warnings`: what was read but not used (keys of a config file this node
+   * does not know, which Easegress ignores as well).
+   */
+  | { action: "run"; options: NodeOptions; printConfig: boolean; warnings: string[] };
 
 /** Parses `serve` arguments, reading the config file and environment. */
 export async function parseServeArgs(
@@ -317,17 +321,22 @@ export async function parseServeArgs(
     }
   }
   const configFile = values["config-file"];
-  if (typeof configFile === "string") await applyConfigFile(options, configFile);
+  const warnings: string[] = [];
+  if (typeof configFile === "string") await applyConfigFile(options, configFile, warnings);
   for (const [flag, def] of Object.entries(DEFS)) {
     const v = values[flag];
     if (v === undefined) continue;
     setOption(options, def, v, `--${flag}`);
   }
   checkOptions(options);
-  return { action: "run", options, printConfig: values["print-config"] === true };
+  return { action: "run", options, printConfig: values["print-config"] === true, warnings };
 }
 
-async function applyConfigFile(options: NodeOptions, file: string): Promise<void> {
+async function applyConfigFile(
+  options: NodeOptions,
+  file: string,
+  warnings: string[],
+): Promise<void> {
   let text: string;
   try {
     text = Deno.readTextFileSync(file);
@@ -351,7 +360,12 @@ async function applyConfigFile(options: NodeOptions, file: string): Promise<void
   for (const [key, value] of Object.entries(flat)) {
     // `plugins` is how `-c` and `member list` show the `plugin` flags.
     const def = DEFS[key === "plugins" ? "plugin" : key];
-    if (!def) throw new OptionsError(`Config file ${file}: unknown key "${key}"`);
+    if (!def) {
+      // Easegress ignores what its config struct lacks, so files written for a
+      // later release still start a node; a typo is told, not fatal.
+      warnings.push(`config file ${file}: unknown key "${key}" ignored`);
+      continue;
+    }
     // `cpu-profile-file:` with nothing after it, as Easegress's examples have: the default.
     if (value === null) continue;
     setOption(options, def, value, `config file ${file}: ${key}`);
