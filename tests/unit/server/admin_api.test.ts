@@ -143,15 +143,20 @@ Deno.test("admin API names the id field a custom data item lacks", async () => {
   }
 });
 
+/** Creates GlobalFilter `g`, an object any member can report a status for. */
+async function createGlobalFilter(api: Awaited<ReturnType<typeof adminApi>>): Promise<void> {
+  const created = await api.call(
+    "POST",
+    "/objects",
+    "kind: GlobalFilter\nname: g\nbeforePipeline: {flow: [], filters: []}\n",
+  );
+  assert.equal(created.status, 201, created.body);
+}
+
 Deno.test("admin API stamps this member's live status with a timestamp, as synced ones are", async () => {
   const api = await adminApi({ status: { state: "running" } });
   try {
-    const created = await api.call(
-      "POST",
-      "/objects",
-      "kind: GlobalFilter\nname: g\nbeforePipeline: {flow: [], filters: []}\n",
-    );
-    assert.equal(created.status, 201, created.body);
+    await createGlobalFilter(api);
     const before = Math.floor(Date.now() / 1000);
     const one = JSON.parse((await api.call("GET", "/status/objects/g")).body);
     const all = JSON.parse((await api.call("GET", "/status/objects")).body);
@@ -292,12 +297,7 @@ Deno.test("admin API answers 503 at once when the store is down, without asking 
 Deno.test("admin API lists an object's statuses in member-name order, this member's among them", async () => {
   const api = await adminApi({ status: { state: "running" } });
   try {
-    const created = await api.call(
-      "POST",
-      "/objects",
-      "kind: GlobalFilter\nname: g\nbeforePipeline: {flow: [], filters: []}\n",
-    );
-    assert.equal(created.status, 201, created.body);
+    await createGlobalFilter(api);
     for (const member of ["zz", "aa"]) {
       await api.store.put(`/status/objects/g/${member}`, JSON.stringify({ state: "running" }));
     }
