@@ -6,6 +6,8 @@
  * @module
  */
 
+import { parseGoDuration } from "./template/goduration.ts";
+
 /** A spec that failed validation; `problems` lists each field path and what is wrong. */
 export class SpecError extends Error {
   /** One entry per problem, each starting with the field path. */
@@ -60,40 +62,17 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  "µs": 1e-3,
-  "μs": 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-
 /**
- * Parses a Go duration string ("1h2m3.5s", "500ms", "0") into milliseconds.
- * Returns `undefined` when the text is not a duration.
+ * Parses a Go duration string ("1h2m3.5s", "500ms", "0") into milliseconds,
+ * by Go's own grammar (see template/goduration.ts). Returns `undefined` when
+ * the text is not a duration.
  */
 export function parseDuration(text: string): number | undefined {
-  if (text === "0" || text === "-0" || text === "+0") return 0;
-  let i = 0;
-  let sign = 1;
-  if (text[0] === "-" || text[0] === "+") {
-    sign = text[0] === "-" ? -1 : 1;
-    i = 1;
+  try {
+    return Number(parseGoDuration(text)) / 1e6;
+  } catch {
+    return undefined;
   }
-  if (i >= text.length) return undefined;
-  let total = 0;
-  while (i < text.length) {
-    DURATION_PART.lastIndex = i;
-    const m = DURATION_PART.exec(text);
-    if (!m) return undefined;
-    total += Number(m[1]) * DURATION_UNITS[m[2]];
-    i = DURATION_PART.lastIndex;
-  }
-  return sign * total;
 }
 
 /**
