@@ -24,6 +24,24 @@ for (const c of "!$&'()*+,;=:@/%") PATH_CHAR[c.charCodeAt(0)] = 1;
 
 const HEX = "0123456789ABCDEF";
 
+/** A byte as its escape, "%" and two upper-case hex digits. */
+function escapeByte(byte: number): string {
+  return "%" + HEX[byte >> 4] + HEX[byte & 15];
+}
+
+/**
+ * `target` (read as one char per byte) with every byte past ASCII written
+ * as its escape, as Go's URL writes a request target sent unescaped.
+ */
+export function escapeHighBytes(target: string): string {
+  let out = "";
+  for (let i = 0; i < target.length; i++) {
+    const code = target.charCodeAt(i);
+    out += code < 0x80 ? target[i] : escapeByte(code);
+  }
+  return out;
+}
+
 function hexValue(code: number): number {
   if (code >= 48 && code <= 57) return code - 48;
   const lower = code | 0x20;
@@ -51,7 +69,7 @@ export function normalizeEscapes(path: string): string {
       path.charCodeAt(at + 1) === HEX.charCodeAt(hi) &&
       path.charCodeAt(at + 2) === HEX.charCodeAt(lo)
     ) continue; // already upper-case
-    else spelled = "%" + HEX[hi] + HEX[lo];
+    else spelled = escapeByte(byte);
     out += path.slice(copied, at) + spelled;
     copied = at + 3;
   }
@@ -71,7 +89,7 @@ export function normalizeRulePath(path: string): string {
       out += char;
       continue;
     }
-    for (const byte of encoder.encode(char)) out += "%" + HEX[byte >> 4] + HEX[byte & 15];
+    for (const byte of encoder.encode(char)) out += escapeByte(byte);
   }
   return normalizeEscapes(out);
 }

@@ -8,6 +8,7 @@
  */
 
 import { removeDotSegments } from "../dot_segments.ts";
+import { escapeHighBytes } from "../percent_encoding.ts";
 import {
   fieldName,
   fieldValue,
@@ -253,16 +254,4 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
 
 function bad(message: string): RequestHeadError {
   return new RequestHeadError(400, message);
-}
-
-const HEX = "0123456789ABCDEF";
-
-/** `target` (one char per byte) with every byte past ASCII written as %XX. */
-function escapeHighBytes(target: string): string {
-  let out = "";
-  for (let i = 0; i < target.length; i++) {
-    const code = target.charCodeAt(i);
-    out += code < 0x80 ? target[i] : "%" + HEX[code >> 4] + HEX[code & 15];
-  }
-  return out;
 }
