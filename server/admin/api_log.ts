@@ -4,6 +4,13 @@
  * `METHOD remoteAddr path status rx:<request body>B tx:<response body>B start:<RFC 3339> process:<duration>`.
  */
 
+import { durationString } from "../../filters/template/goduration.ts";
+
+/** Milliseconds as Go prints a time.Duration (`850µs`, `1.25ms`, `2.5s`). */
+function goDuration(ms: number): string {
+  return durationString(BigInt(Math.round(ms * 1e6)));
+}
+
 /** Writes one line per admin request to `file`; the line is written once the response body is sent. */
 export class AdminApiLog {
   #file: Deno.FsFile;
@@ -68,12 +75,4 @@ export class AdminApiLog {
 /** RFC 3339 in UTC to the second, as Go's time.RFC3339 writes it. */
 function rfc3339(date: Date): string {
   return date.toISOString().slice(0, 19) + "Z";
-}
-
-/** Milliseconds as Go prints a time.Duration (`850µs`, `1.25ms`, `2.5s`). */
-export function goDuration(ms: number): string {
-  const trim = (n: number) => n.toFixed(3).replace(/\.?0+$/, "");
-  if (ms < 1) return `${trim(ms * 1000)}µs`;
-  if (ms < 1000) return `${trim(ms)}ms`;
-  return `${trim(ms / 1000)}s`;
 }
