@@ -15,6 +15,7 @@ import { AttemptDeadlines, type AttemptWatch } from "./attempt_deadlines.ts";
 import { createPicker, type Picker } from "./load_balancer.ts";
 import { createRequestMatcher, type RequestMatcher } from "./request_matcher.ts";
 import { ResponseCache } from "./response_cache.ts";
+import { limitBodyStream } from "./response_body_limit.ts";
 import { sendableTarget } from "./http1_request_head.ts";
 import { type CircuitBreaker, REJECTED, type Retry } from "./resilience.ts";
 import type { PoolSpec, ServerSpec } from "./spec.ts";
@@ -317,14 +318,23 @@ export class ServerPool {
     timed: AttemptWatch | undefined,
   ): PoolResult {
     timed?.settle();
-    const length = upstream.headers.get("content-length");
-    if (this.#bodyLimit >= 0 && length !== null && Number(length) > this.#bodyLimit) {
+    const limit = this.#bodyLimit;
+    const length = limit < 0 ? null : upstream.headers.get("content-length");
+    if (
+      limit >= 0 && (length !== null ? Number(length) : upstream.bodyBytes?.length ?? 0) > limit
+    ) {
       upstream.body?.cancel().catch(() => {});
+      this.#log.warn(`${server.url} answered with a body over serverMaxBodySize ${limit} bytes`);
       return this.#fail(ctx, 500, "internalError", start);
     }
     // A small body that came with the head is handed over as bytes: cheaper
     // for the server to send than a stream.
-    const body = upstream.bodyBytes ?? upstream.body;
+    let body = upstream.bodyBytes ?? upstream.body;
+    if (limit >= 0 && length === null && body instanceof ReadableStream) {
+      body = limitBodyStream(body, limit, server.url, () => {
+        ctx.addTag(`response body over ${limit} bytes`);
+      });
+    }
     const response = ctx.response = new HttpResponse(upstream.status, upstream.headers, body);
     this.#sticky?.stamp(server, response);
     if (this.#statAttempts) {

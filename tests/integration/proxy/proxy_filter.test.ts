@@ -258,6 +258,45 @@ Deno.test("a pool's timeout covers a response body still streaming, and not one 
   await stop(filter, b);
 });
 
+Deno.test("serverMaxBodySize: a body over it fails with 500 when known, else is cut", async () => {
+  const encoder = new TextEncoder();
+  // Sizes by path; Deno.serve sends a stream chunked, and bytes with a Content-Length.
+  const b = backend((req) => {
+    const [kind, size] = new URL(req.url).pathname.slice(1).split("/");
+    const bytes = encoder.encode("x".repeat(Number(size)));
+    if (kind === "fixed") return new Response(bytes);
+    return new Response(
+      new ReadableStream({
+        async start(controller) {
+          for (let i = 0; i < bytes.length; i += 100) {
+            controller.enqueue(bytes.subarray(i, i + 100));
+            if (kind === "slow") await new Promise((r) => setTimeout(r, 5));
+          }
+          controller.close();
+        },
+      }),
+    );
+  });
+  const filter = proxy({ pools: [{ servers: [{ url: b.url }] }], serverMaxBodySize: 500 });
+  for (const path of ["/fixed/500", "/chunked/500", "/slow/500"]) {
+    const within = await send(filter, { path });
+    assert.deepEqual([within.result, within.response.status, within.body.length], ["", 200, 500]);
+  }
+  for (const path of ["/fixed/501", "/chunked/501"]) {
+    const over = await send(filter, { path });
+    assert.deepEqual([over.result, over.response.status], ["internalError", 500], path);
+  }
+  // Streamed past the limit after its head went on: the body errors, never ends short.
+  const streamed = new Context(new HttpRequest({ host: "gw.example", path: "/slow/2000" }));
+  assert.equal(await filter.handle(streamed), "");
+  await assert.rejects(streamed.response!.text(), /serverMaxBodySize 500 bytes/);
+  // -1 lifts the limit.
+  const unlimited = proxy({ pools: [{ servers: [{ url: b.url }] }], serverMaxBodySize: -1 });
+  assert.equal((await send(unlimited, { path: "/slow/2000" })).body.length, 2000);
+  await unlimited.close?.();
+  await stop(filter, b);
+});
+
 Deno.test("proxy compresses responses for clients that accept gzip and streams large bodies", async () => {
   const big = "x".repeat(2 * 1024 * 1024);
   const b = backend(() => new Response(big, { headers: { "content-type": "text/plain" } }));
