@@ -105,19 +105,26 @@ class RateLimiter implements FilterInstance {
   constructor(spec: RateLimiterSpec, env: FilterEnv) {
     const slots = env.sharedSlots ?? new SharedSlots();
     const policies = new Map(spec.policies.map((p) => [p.name, p]));
-    this.#urls = spec.urls.map((u, i) => {
-      const p = policies.get(u.policyRef ?? spec.defaultPolicyRef!)!;
-      // The cell name carries the whole rule: an unchanged rule keeps its
-      // state across updates, a changed one starts afresh.
-      const name = `ratelimit/${env.pipeline}/${env.name}/${i}/${JSON.stringify([u, p])}`;
-      const period = parseDuration(p.limitRefreshPeriod)! * 1000;
-      const timeout = parseDuration(p.timeoutDuration)! * 1000;
-      return {
-        methods: u.methods ? new Set(u.methods) : undefined,
-        url: new StringMatcher(u.url),
-        limiter: new SharedRateLimiter(slots, name, p.limitForPeriod, period, timeout),
-      };
-    });
+    this.#urls = [];
+    try {
+      spec.urls.forEach((u, i) => {
+        const p = policies.get(u.policyRef ?? spec.defaultPolicyRef!)!;
+        // The cell name carries the whole rule: an unchanged rule keeps its
+        // state across updates, a changed one starts afresh.
+        const name = `ratelimit/${env.pipeline}/${env.name}/${i}/${JSON.stringify([u, p])}`;
+        const period = parseDuration(p.limitRefreshPeriod)! * 1000;
+        const timeout = parseDuration(p.timeoutDuration)! * 1000;
+        this.#urls.push({
+          methods: u.methods ? new Set(u.methods) : undefined,
+          url: new StringMatcher(u.url),
+          limiter: new SharedRateLimiter(slots, name, p.limitForPeriod, period, timeout),
+        });
+      });
+    } catch (e) {
+      // No table left full of cells nobody will release.
+      this.close();
+      throw e;
+    }
   }
 
   handle(ctx: Context): string | Promise<string> {
@@ -131,6 +138,11 @@ class RateLimiter implements FilterInstance {
       return waitTurn(ctx, wait / 1000);
     }
     return "";
+  }
+
+  /** Gives up its shared cells; a successor with the same rules claimed them first, so keeps their counts. */
+  close(): void {
+    for (const u of this.#urls) u.limiter.close();
   }
 
   #reject(ctx: Context): string {

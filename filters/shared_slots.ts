@@ -1,8 +1,10 @@
 /**
  * Named 64-bit cells in shared memory, so counters (rate limits) are exact
  * across data-plane worker isolates. One SharedArrayBuffer per node holds a
- * hash table: a cell is found by hashing its name and probing; cells are
- * claimed and updated with Atomics, never locked.
+ * hash table: a cell is found by hashing its name and probing. Values are
+ * updated with Atomics, never locked; claiming and releasing a cell (at
+ * config changes only) take a spin lock, so that isolates building the same
+ * filter at once agree on its cell and a released cell can be reused.
  *
  * @module
  */
@@ -10,32 +12,41 @@
 /** How many cells a table holds unless told otherwise. */
 export const DEFAULT_SLOT_COUNT = 8192;
 
-/** Bytes needed for `count` cells. */
+/** Bytes per cell: its value (8), name hash (4) and holder count (4). */
+const CELL_BYTES = 16;
+/** A name hash of a cell that was released: probing goes on past it. */
+const RELEASED = -1;
+
+/** Bytes needed for `count` cells (and the table's lock). */
 export function sharedSlotsBytes(count = DEFAULT_SLOT_COUNT): number {
-  return count * 8 + count * 4;
+  return count * CELL_BYTES + 8;
 }
 
 function nameHash(name: string): number {
-  // FNV-1a, never 0 (0 marks a free cell).
+  // FNV-1a, never 0 (a free cell) nor RELEASED.
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) {
     h ^= name.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return h === 0 ? 1 : h;
+  return h === 0 || h === RELEASED ? 1 : h;
 }
 
 /** A table of named 64-bit cells over a (shared) buffer. */
 export class SharedSlots {
   readonly #values: BigInt64Array;
   readonly #names: Int32Array;
+  readonly #holders: Int32Array;
+  readonly #lock: Int32Array;
   readonly #count: number;
 
   /** Views `buffer` (a SharedArrayBuffer across isolates) as a table of cells. */
   constructor(buffer: SharedArrayBuffer | ArrayBuffer = new SharedArrayBuffer(sharedSlotsBytes())) {
-    this.#count = Math.floor(buffer.byteLength / 12);
-    this.#values = new BigInt64Array(buffer, 0, this.#count);
-    this.#names = new Int32Array(buffer, this.#count * 8, this.#count);
+    const count = this.#count = Math.floor((buffer.byteLength - 8) / CELL_BYTES);
+    this.#values = new BigInt64Array(buffer, 0, count);
+    this.#names = new Int32Array(buffer, count * 8, count);
+    this.#holders = new Int32Array(buffer, count * 12, count);
+    this.#lock = new Int32Array(buffer, count * CELL_BYTES, 1);
   }
 
   /** The buffer, to hand to other isolates. */
@@ -43,18 +54,74 @@ export class SharedSlots {
     return this.#values.buffer as SharedArrayBuffer | ArrayBuffer;
   }
 
-  /** The index of the cell called `name`, claiming a free one; throws when full. */
+  /**
+   * The index of the cell called `name`, claimed for one more holder (a new
+   * cell starts at 0); throws when every cell is held. Each claim is paired
+   * with a {@linkcode release}.
+   */
   cell(name: string): number {
     const h = nameHash(name);
+    const names = this.#names;
     const start = (h >>> 0) % this.#count;
-    for (let n = 0; n < this.#count; n++) {
-      const i = (start + n) % this.#count;
-      const seen = Atomics.compareExchange(this.#names, i, 0, h);
-      if (seen === 0 || seen === h) return i;
+    this.#acquireLock();
+    try {
+      let reusable = -1;
+      for (let n = 0; n < this.#count; n++) {
+        const i = (start + n) % this.#count;
+        const seen = names[i];
+        if (seen === h) {
+          this.#holders[i]++;
+          return i;
+        }
+        if (seen === RELEASED) {
+          if (reusable === -1) reusable = i;
+        } else if (seen === 0) {
+          if (reusable === -1) reusable = i;
+          break;
+        }
+      }
+      if (reusable === -1) {
+        throw new RangeError(
+          `Cannot allocate shared cell "${name}": all ${this.#count} cells are used`,
+        );
+      }
+      Atomics.store(this.#values, reusable, 0n);
+      names[reusable] = h;
+      this.#holders[reusable] = 1;
+      return reusable;
+    } finally {
+      this.#releaseLock();
     }
-    throw new RangeError(
-      `Cannot allocate shared cell "${name}": all ${this.#count} cells are used`,
-    );
+  }
+
+  /** Gives up one claim on `cell`; the last one frees it for another name. */
+  release(cell: number): void {
+    this.#acquireLock();
+    try {
+      if (this.#holders[cell] > 0 && --this.#holders[cell] === 0) {
+        this.#names[cell] = RELEASED;
+      }
+    } finally {
+      this.#releaseLock();
+    }
+  }
+
+  /** How many cells are held now. */
+  get used(): number {
+    let used = 0;
+    for (let i = 0; i < this.#count; i++) if (this.#holders[i] > 0) used++;
+    return used;
+  }
+
+  #acquireLock(): void {
+    // Held for a few table probes, only while filters are built or closed.
+    while (Atomics.compareExchange(this.#lock, 0, 0, 1) !== 0) {
+      // Spin: the holder is another isolate, on another thread.
+    }
+  }
+
+  #releaseLock(): void {
+    Atomics.store(this.#lock, 0, 0);
   }
 
   /** The cell's current value. */
@@ -89,6 +156,7 @@ export class SharedRateLimiter {
   readonly #limit: bigint;
   readonly #period: bigint;
   readonly #maxTurns: bigint;
+  readonly #originCell: number;
   /** When the first period started. */
   readonly #origin: bigint;
 
@@ -106,9 +174,15 @@ export class SharedRateLimiter {
     this.#period = BigInt(Math.max(1, Math.round(periodMicros)));
     const ahead = BigInt(Math.floor(Math.max(0, timeoutMicros) / Number(this.#period)));
     this.#maxTurns = this.#limit * (ahead + 1n);
-    const origin = slots.cell(`${name}/origin`);
+    const origin = this.#originCell = slots.cell(`${name}/origin`);
     const seen = slots.compareExchange(origin, 0n, madeAt);
     this.#origin = seen === 0n ? madeAt : seen;
+  }
+
+  /** Gives up its cells: the last isolate's close frees them for other limiters. */
+  close(): void {
+    this.#slots.release(this.#cell);
+    this.#slots.release(this.#originCell);
   }
 
   /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Context, HttpRequest, HttpResponse } from "../../../filters/context.ts";
 import { rateLimiterKind } from "../../../filters/rate_limiter.ts";
-import { SharedRateLimiter, SharedSlots } from "../../../filters/shared_slots.ts";
+import { SharedRateLimiter, SharedSlots, sharedSlotsBytes } from "../../../filters/shared_slots.ts";
 import { SpecError } from "../../../filters/spec.ts";
 import { silentLogger } from "../../../server/log.ts";
 
@@ -163,4 +163,59 @@ Deno.test("RateLimiter spec refuses methods that are not HTTP methods as written
       e instanceof SpecError &&
       /urls\[0\]\.methods\[1\]: "post" is not an HTTP method/.test(e.message),
   );
+});
+
+Deno.test("shared cells are freed by their last holder and reused, past the table's size", () => {
+  const slots = new SharedSlots(new SharedArrayBuffer(sharedSlotsBytes(16)));
+  const now = 10_000_000_000n;
+  // Two isolates hold the same limiter: one closing leaves its count with the other.
+  const a = new SharedRateLimiter(slots, "kept", 1, 1_000_000, 0, now);
+  const b = new SharedRateLimiter(slots, "kept", 1, 1_000_000, 0, now);
+  assert.equal(a.acquire(now), 0);
+  a.close();
+  assert.equal(b.acquire(now), -1);
+  // Far more limiters than cells over time, as rule changes make and close them.
+  for (let i = 0; i < 500; i++) {
+    const limiter = new SharedRateLimiter(slots, `rule ${i}`, 1, 1_000_000, 0, now);
+    assert.equal(limiter.acquire(now), 0, "a reused cell starts afresh");
+    limiter.close();
+  }
+  assert.equal(slots.used, 2);
+  b.close();
+  assert.equal(slots.used, 0);
+  // Held cells are never handed out twice: a full table says so.
+  const held = Array.from({ length: 8 }, (_, i) => new SharedRateLimiter(slots, `h${i}`, 1, 1, 0));
+  assert.throws(() => new SharedRateLimiter(slots, "one more", 1, 1, 0), /all 16 cells are used/);
+  held.forEach((limiter) => limiter.close());
+});
+
+Deno.test("RateLimiter updates keep an unchanged rule's count and free a changed one's cells", async () => {
+  const slots = new SharedSlots();
+  const env = { pipeline: "pl", name: "rl", log: silentLogger, resilience: () => undefined };
+  const make = (limit: number) =>
+    rateLimiterKind.create(
+      rateLimiterKind.validate({
+        policies: [{ name: "p", limitForPeriod: limit, limitRefreshPeriod: "1h" }],
+        defaultPolicyRef: "p",
+        urls: [{ url: { prefix: "/" } }],
+      }),
+      { ...env, sharedSlots: slots },
+    );
+  const status = async (filter: ReturnType<typeof make>) => {
+    const ctx = new Context(new HttpRequest({ path: "/" }));
+    await filter.handle(ctx);
+    return ctx.response?.status ?? 200;
+  };
+  const first = make(1);
+  assert.equal(await status(first), 200);
+  // Built before the old one closes, as pipelines are updated.
+  const same = make(1);
+  await first.close?.();
+  assert.equal(await status(same), 429);
+  const changed = make(2);
+  await same.close?.();
+  assert.equal(await status(changed), 200);
+  assert.equal(slots.used, 2, "the changed rule's two cells only");
+  await changed.close?.();
+  assert.equal(slots.used, 0);
 });
