@@ -51,6 +51,8 @@ export const LEASE_TTL_SECONDS = 20;
  */
 export const CLUSTER_RESYNC_MS = 5_000;
 const STANDALONE_RESYNC_MS = 60_000;
+/** How often a node that cannot reach etcd at start tries again. */
+const CONNECT_RETRY_MS = 5_000;
 /** How long a built-in etcd member may take to join a healthy cluster. */
 const ETCD_READY_TIMEOUT_MS = 60_000;
 
@@ -135,16 +137,16 @@ export async function openCluster(
       .filter(([name]) => name !== options.name).map(([, url]) => url);
     endpoints = unique([...etcd.clientUrls, ...others, ...options.etcdEndpoints]);
   }
-  try {
-    // Loaded only in cluster modes: the etcd client is large and a single node never needs it.
-    const { openEtcdStore } = await import("../cluster/etcd_store.ts");
+  // Loaded only in cluster modes: the etcd client is large and a single node never needs it.
+  const { openEtcdStore } = await import("../cluster/etcd_store.ts");
+  const connect = async (): Promise<Store> => {
     // As Easegress's client syncs them; an etcd of your own (--etcd-endpoints)
     // is reached only where you say, its advertised URLs may not be for us.
     if (!etcd && options.etcdEndpoints.length === 0) {
       const { clusterEndpoints } = await import("../cluster/etcd_endpoints.ts");
       endpoints = await clusterEndpoints(endpoints, requestTimeoutMs);
     }
-    const store = await openEtcdStore({
+    return await openEtcdStore({
       endpoints,
       clusterName: options.clusterName,
       memberName: options.name,
@@ -152,6 +154,9 @@ export async function openCluster(
       requestTimeoutMs,
       maxSendBytes: options.maxCallSendMsgSize,
     });
+  };
+  try {
+    const store = await untilConnected(connect, () => endpoints, log);
     log.info(`cluster ${options.clusterName}: ${mode}, etcd at ${endpoints.join(",")}`);
     return clusterOf(mode, store, etcd, CLUSTER_RESYNC_MS, log);
   } catch (error) {
@@ -160,6 +165,31 @@ export async function openCluster(
       `Cannot connect to etcd at ${endpoints.join(",")}: ${(error as Error).message}`,
       { cause: error },
     );
+  }
+}
+
+/**
+ * `connect()`, tried again every {@linkcode CONNECT_RETRY_MS} while etcd
+ * cannot be reached, as Easegress waits for its cluster forever: a
+ * secondary started before its primaries joins once they are up. Errors in
+ * the options themselves (TypeError, RangeError) are not retried.
+ */
+async function untilConnected(
+  connect: () => Promise<Store>,
+  endpoints: () => string[],
+  log: Logger,
+): Promise<Store> {
+  for (;;) {
+    try {
+      return await connect();
+    } catch (error) {
+      if (error instanceof TypeError || error instanceof RangeError) throw error;
+      log.error(
+        `cannot reach etcd at ${endpoints().join(",")}: ${(error as Error).message}; ` +
+          `trying again in ${CONNECT_RETRY_MS / 1000} s`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS));
+    }
   }
 }
 
