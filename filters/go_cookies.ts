@@ -73,9 +73,25 @@ export class CookieView {
 withGoType(CookieView.prototype, { name: "*http.Cookie" });
 
 /**
- * The cookies of a Cookie header as Go's readCookies reads them: pairs with
- * a valid name and value, quotes around a value removed; only those named
- * `filter` when it is given. `decode` turns a header value into Go's string.
+ * Calls `visit` with the name and value of each cookie of a Cookie header
+ * that Go's readCookies keeps (a valid name and value, quotes around the
+ * value removed), in order, until it returns true.
+ */
+function visitCookies(header: string, visit: (name: string, value: string) => boolean): void {
+  for (let part of header.split(";")) {
+    part = part.trim();
+    if (!part) continue;
+    const eq = part.indexOf("=");
+    const name = eq < 0 ? part : part.slice(0, eq);
+    if (!COOKIE_NAME.test(name)) continue;
+    const value = cookieValue(eq < 0 ? "" : part.slice(eq + 1), true);
+    if (value !== undefined && visit(name, value)) return;
+  }
+}
+
+/**
+ * The cookies of a Cookie header as Go's readCookies reads them; only those
+ * named `filter` when it is given. `decode` turns a header value into Go's string.
  */
 export function requestCookies(
   header: string | null,
@@ -84,17 +100,24 @@ export function requestCookies(
 ): CookieView[] {
   const out: CookieView[] = [];
   if (!header) return out;
-  for (let part of header.split(";")) {
-    part = part.trim();
-    if (!part) continue;
-    const eq = part.indexOf("=");
-    const name = eq < 0 ? part : part.slice(0, eq);
-    if (!COOKIE_NAME.test(name) || (filter !== undefined && name !== filter)) continue;
-    const value = cookieValue(eq < 0 ? "" : part.slice(eq + 1), true);
-    if (value === undefined) continue;
-    out.push(new CookieView(name, decode(value)));
-  }
+  visitCookies(header, (name, value) => {
+    if (filter === undefined || name === filter) out.push(new CookieView(name, decode(value)));
+    return false;
+  });
   return out;
+}
+
+/** Go's `Request.Cookie(name).Value`: the first valid cookie called `name`, or "". */
+export function requestCookie(header: string | null, name: string): string {
+  let found = "";
+  if (header) {
+    visitCookies(header, (candidate, value) => {
+      if (candidate !== name) return false;
+      found = value;
+      return true;
+    });
+  }
+  return found;
 }
 
 function expiresOf(value: string): GoTime | undefined {

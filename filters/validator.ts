@@ -11,6 +11,7 @@ import type { FilterEnv, FilterInstance, FilterKind } from "./filter.ts";
 import { headerNameProblem, toHeaderValue } from "./header_adapt.ts";
 import { HeaderFields } from "./header_fields.ts";
 import { HtpasswdFile } from "./htpasswd.ts";
+import { requestCookie } from "./go_cookies.ts";
 import { customDataPrefix, CustomDataUsers } from "./custom_data_users.ts";
 import { type HmacJwtSpec, HmacJwtVerifier, readHmacJwtSpec } from "./jwt.ts";
 import {
@@ -157,20 +158,6 @@ function headersProblem(checks: readonly HeaderCheck[], headers: Headers): strin
   return "";
 }
 
-/** The value of cookie `name` in a Cookie header, or "". */
-export function cookieValue(cookieHeader: string | null, name: string): string {
-  if (!cookieHeader) return "";
-  for (const part of cookieHeader.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    const value = part.slice(eq + 1).trim();
-    return value.length >= 2 && value[0] === '"' && value.at(-1) === '"'
-      ? value.slice(1, -1)
-      : value;
-  }
-  return "";
-}
-
 const BASIC = /^basic +/i;
 const utf8 = new TextDecoder();
 
@@ -265,7 +252,7 @@ class Validator implements FilterInstance {
   }
 
   #checkJwt(req: HttpRequest): Promise<void> {
-    let token = this.#cookieName ? cookieValue(req.header("cookie"), this.#cookieName) : "";
+    let token = this.#cookieName ? requestCookie(req.header("cookie"), this.#cookieName) : "";
     if (!token) {
       const authorization = req.header("authorization");
       token = bearerToken(authorization);

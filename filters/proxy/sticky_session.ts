@@ -22,7 +22,7 @@
 import { createHmac, randomFillSync, timingSafeEqual } from "node:crypto";
 import type { HttpRequest, HttpResponse } from "../context.ts";
 import { parseDuration, type SpecReader } from "../spec.ts";
-import { cookieValue } from "../validator.ts";
+import { requestCookie } from "../go_cookies.ts";
 
 /** A normalized `stickySession`. */
 export interface StickySessionSpec {
@@ -100,10 +100,10 @@ export class SessionSticker {
     if (cookies === null) return -1;
     const spec = this.#spec;
     if (spec.mode === "CookieConsistentHash") {
-      const value = cookieValue(cookies, spec.appCookieName!);
+      const value = requestCookie(cookies, spec.appCookieName!);
       return value === "" ? -1 : this.#onRing(ringHash(value));
     }
-    const value = cookieValue(cookies, spec.lbCookieName!);
+    const value = requestCookie(cookies, spec.lbCookieName!);
     return value === "" ? -1 : signedServer(value, servers);
   }
 

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { FilterInstance } from "../../../filters/filter.ts";
 import { HeaderFields } from "../../../filters/header_fields.ts";
-import { basicCredentials, cookieValue, validatorKind } from "../../../filters/validator.ts";
+import { basicCredentials, validatorKind } from "../../../filters/validator.ts";
+import { requestCookie } from "../../../filters/go_cookies.ts";
 import { build, contextFor, roundTrip, specProblems, testEnv } from "./_helpers.ts";
 import { signJwt } from "./_jwt.ts";
 
@@ -269,10 +270,13 @@ Deno.test("Validator rejects bad specs with field paths", () => {
   );
 });
 
-Deno.test("cookieValue and basicCredentials parse like a careful server", () => {
-  assert.equal(cookieValue('a=1; b = two ; c="q"', "b"), "two");
-  assert.equal(cookieValue('a=1; c="q"', "c"), "q");
-  assert.equal(cookieValue(null, "a"), "");
+Deno.test("requestCookie and basicCredentials parse as Go's net/http does", () => {
+  assert.equal(requestCookie('a=1; b=two ; c="q"', "b"), "two");
+  assert.equal(requestCookie('a=1; c="q"', "c"), "q");
+  assert.equal(requestCookie(null, "a"), "");
+  // Go skips a pair whose name or value is not valid, and takes the first valid one.
+  assert.equal(requestCookie("b = two", "b"), "");
+  assert.equal(requestCookie("d=a\\b; d=ok; d=later", "d"), "ok");
   assert.deepEqual(basicCredentials(`Basic ${btoa("u:p:with:colons")}`), ["u", "p:with:colons"]);
   assert.throws(() => basicCredentials(`Basic ${btoa("nocolon")}`), /not user:password/);
   assert.throws(() => basicCredentials("Bearer x"), /unexpected Authorization scheme "Bearer"/);
