@@ -23,7 +23,12 @@ import { formatAddr, PeerClient, type PeerSource } from "../client.ts";
 import { isDisconnect, type ServedConnection, type SessionHost } from "../served_connection.ts";
 import type { RequestHandler } from "../web_handler.ts";
 import { WriteBufferPool } from "./write_buffer_pool.ts";
-import { parseRequestHead, type RequestHead, RequestHeadError } from "./request_head.ts";
+import {
+  badMethodStart,
+  parseRequestHead,
+  type RequestHead,
+  RequestHeadError,
+} from "./request_head.ts";
 import { type ResponseFraming, serializeResponseHead } from "./response_head.ts";
 
 /** What a connection needs from its server. */
@@ -256,6 +261,12 @@ export class ServerConnection implements PeerSource, ServedConnection {
           return headEnd - conn.start <= max ? headEnd : await this.#refuseLongHead();
         }
         if (conn.buffered > max) return await this.#refuseLongHead();
+        // A few bytes scanned: up to the method's end, where the line-end wait starts.
+        const notHttp = badMethodStart(conn.buf, conn.start, conn.end);
+        if (notHttp !== null) {
+          await this.#refuse(notHttp.status, notHttp.message);
+          return -1;
+        }
         scanned = Math.max(0, conn.buffered - 3);
       }
     } finally {

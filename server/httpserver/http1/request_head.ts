@@ -25,6 +25,7 @@ import { isAuthority } from "../field_rules.ts";
 const CR = 13;
 const SP = 32;
 const HT = 9;
+const TLS_HANDSHAKE = 0x16;
 
 // deno-lint-ignore no-control-regex
 const BAD_TARGET = /[\x00-\x20\x7f]/;
@@ -250,6 +251,32 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     // HTTP/1.0 clients cannot take an interim response (RFC 9110 section 10.1.1).
     expectContinue: expectContinue && !http10,
   };
+}
+
+/**
+ * The error for a request line whose method, as far as it has arrived in
+ * `buf[start, end)`, cannot be a token (a TLS handshake sent to a plain
+ * port, say), or null: lets a server refuse it without waiting for a line end
+ * that may never come.
+ */
+export function badMethodStart(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): RequestHeadError | null {
+  let pos = start;
+  while (pos < end && (buf[pos] === CR || buf[pos] === 10)) pos++;
+  for (let i = pos; i < end; i++) {
+    const c = buf[i];
+    if (c === SP) return null;
+    if (!isToken(String.fromCharCode(c))) {
+      // 0x16 starts a TLS record: an https:// URL pointed at this plain port.
+      if (buf[pos] === TLS_HANDSHAKE) return bad("a TLS handshake sent to a plain HTTP port");
+      const seen = decodeHead(buf.subarray(pos, Math.min(end, pos + 16)));
+      return bad(`invalid method ${quote(seen)}: not an HTTP/1.x request`);
+    }
+  }
+  return null;
 }
 
 function bad(message: string): RequestHeadError {

@@ -955,6 +955,30 @@ Deno.test("serveHttp1 answers 414 to a request line longer than maxHeadBytes", a
   });
 });
 
+Deno.test("serveHttp1 refuses a request line that cannot be HTTP before its line end arrives", async () => {
+  // A TLS ClientHello (an https:// URL at a plain port) holds no line end to wait for.
+  await withServer(describe, {}, async (client) => {
+    await client.write("\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03");
+    const response = await client.readResponse();
+    assert.equal(response.status, 400);
+    assert.match(text(response), /a TLS handshake sent to a plain HTTP port/);
+  });
+  await withServer(describe, {}, async (client) => {
+    await client.write("GE(T / HTT");
+    const response = await client.readResponse();
+    assert.equal(response.status, 400);
+    assert.match(text(response), /invalid method "GE\(T \/ HTT": not an HTTP\/1.x request/);
+  });
+  // A method arriving byte by byte is waited for as before.
+  await withServer(describe, {}, async (client) => {
+    for (const part of ["\r\nG", "ET", " / HTTP/1.1\r\nHost: test\r\n\r\n"]) {
+      await client.write(part);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal((await client.readResponse()).status, 200);
+  });
+});
+
 Deno.test({
   name: "serveHttp1 answers 431 to an oversized head that arrives in one piece",
   async fn() {
