@@ -490,7 +490,10 @@ export class ServerConnection implements PeerSource, ServedConnection {
       reader.cancel().catch(() => {});
       // The client cannot tell a cut body from a whole one but by the connection closing.
       this.#framing.close = true;
-      if (!isDisconnect(e)) this.#host.onError(`HTTP/1.1 response body: ${(e as Error).message}`);
+      // A client that left aborted the body's source itself: nothing went wrong here.
+      if (!isDisconnect(e) && !this.#clientGone) {
+        this.#host.onError(`HTTP/1.1 response body: ${(e as Error).message}`);
+      }
     }
   }
 
