@@ -13,6 +13,7 @@
  */
 
 import { copyChars, decimalLength, writeDecimal } from "../filters/byte_string.ts";
+import { durationString } from "../filters/template/goduration.ts";
 
 /** Bytes gathered before a write; a longer line grows the buffer for one batch. */
 const BATCH_BYTES = 64 * 1024;
@@ -27,7 +28,7 @@ const encoder = new TextEncoder();
 /**
  * Appends lines to a file in batches: the request path only copies bytes,
  * and the write happens on a timer or when a batch is full. A line is
- * built with {@linkcode text}, {@linkcode int} and {@linkcode millis}, and
+ * built with {@linkcode text}, {@linkcode int} and {@linkcode duration}, and
  * ended with {@linkcode endLine}.
  */
 export class BufferedLineWriter {
@@ -61,19 +62,38 @@ export class BufferedLineWriter {
     return this;
   }
 
-  /** Appends a non-negative duration in milliseconds with three decimals, as `toFixed(3)` writes it. */
-  millis(ms: number): this {
+  /**
+   * Appends a duration given in milliseconds as Go's `Duration.String()`
+   * writes it (`850µs`, `2.5ms`, `1.00025s`, `1m30s`), to the microsecond.
+   */
+  duration(ms: number): this {
     const micros = Math.round(ms * 1000);
-    if (!(micros >= 0 && micros <= Number.MAX_SAFE_INTEGER)) return this.text(ms.toFixed(3));
-    this.int(Math.floor(micros / 1000));
-    const buf = this.#room(4);
-    const fraction = micros % 1000;
-    const at = this.#end;
-    buf[at] = DOT;
-    buf[at + 1] = ZERO + Math.floor(fraction / 100);
-    buf[at + 2] = ZERO + (Math.floor(fraction / 10) % 10);
-    buf[at + 3] = ZERO + (fraction % 10);
-    this.#end = at + 4;
+    if (!(micros >= 0 && micros < 60_000_000)) {
+      // Past a minute (or not a duration): rare enough for a string.
+      return this.text(Number.isFinite(ms) ? durationString(BigInt(micros) * 1000n) : String(ms));
+    }
+    if (micros === 0) return this.text("0s");
+    if (micros < 1000) return this.int(micros).text("µs");
+    if (micros < 1_000_000) return this.#decimal(micros, 1000, 3).text("ms");
+    return this.#decimal(micros, 1_000_000, 6).text("s");
+  }
+
+  /** `value / unit` with up to `places` decimals, trailing zeros dropped, as Go writes them. */
+  #decimal(value: number, unit: number, places: number): this {
+    this.int(Math.floor(value / unit));
+    let fraction = value % unit;
+    if (fraction === 0) return this;
+    while (fraction % 10 === 0) {
+      fraction /= 10;
+      places--;
+    }
+    const buf = this.#room(places + 1);
+    buf[this.#end] = DOT;
+    for (let i = places; i > 0; i--) {
+      buf[this.#end + i] = ZERO + (fraction % 10);
+      fraction = Math.floor(fraction / 10);
+    }
+    this.#end += places + 1;
     return this;
   }
 

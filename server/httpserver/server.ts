@@ -356,7 +356,7 @@ export class HTTPServer {
     const line = this.#env.accessLog!;
     line.text("[").text(timestamp()).text("] [").text(client.remoteAddr).text(" ")
       .text(client.realIP).text(" ").text(requestLine).text(" ").int(status)
-      .text("] [").millis(ms).text("ms rx:").text(request.header("content-length") ?? "0")
+      .text("] [").duration(ms).text(" rx:").text(request.header("content-length") ?? "0")
       .text("B tx:").int(responseBodySize(request, response)).text("B] [");
     for (let i = 0; i < tags.length; i++) {
       if (i > 0) line.text(" ");

@@ -136,7 +136,7 @@ rules:
     const answer = JSON.stringify({ path: "/new/x", xff: "127.0.0.1", size: 999 });
     const line = new RegExp(
       String.raw`^\[\S+\] \[127\.0\.0\.1:\d+ 127\.0\.0\.1 POST /old/x HTTP/1\.1 200\] ` +
-        String.raw`\[[\d.]+ms rx:999B tx:${answer.length}B\] \[.*\]$`,
+        String.raw`\[[\d.]+(µs|ms|s) rx:999B tx:${answer.length}B\] \[.*\]$`,
       "m",
     );
     assert.match(log, line);

@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { BufferedLineWriter } from "../../../server/buffered_line_writer.ts";
+import { durationString } from "../../../filters/template/goduration.ts";
 
 /** Runs `body` with a writer on a fresh temporary file and a way to read what reached the file. */
 async function withTempWriter(
@@ -17,31 +18,31 @@ async function withTempWriter(
   }
 }
 
-Deno.test("BufferedLineWriter writes pieces, integers and durations as the strings would read", async () => {
+Deno.test("BufferedLineWriter writes pieces, integers and Go durations as the strings would read", async () => {
   await withTempWriter(async (writer, written) => {
     writer.text("[").int(0).text(" ").int(404).text(" ").int(1234567890123).text("]").endLine();
     for (const ms of [0, 0.0004, 0.0005001, 0.1234, 1, 12.3456, 999.9999, 1000.5, 86_400_000.25]) {
-      writer.millis(ms).endLine();
+      writer.duration(ms).endLine();
     }
     writer.push("a whole line");
     writer.flush();
     assert.equal(
       await written(),
-      "[0 404 1234567890123]\n0.000\n0.000\n0.001\n0.123\n1.000\n12.346\n1000.000\n1000.500\n" +
-        "86400000.250\na whole line\n",
+      "[0 404 1234567890123]\n0s\n0s\n1µs\n123µs\n1ms\n12.346ms\n1s\n1.0005s\n" +
+        "24h0m0.00025s\na whole line\n",
     );
   });
 });
 
-Deno.test("BufferedLineWriter agrees with toFixed(3) on many durations", async () => {
+Deno.test("BufferedLineWriter agrees with Go's Duration.String on many durations", async () => {
   await withTempWriter(async (writer, written) => {
     const expected: string[] = [];
     let seed = 7;
     for (let i = 0; i < 2000; i++) {
       seed = (seed * 1103515245 + 12345) % 2147483648;
-      const ms = (seed / 2147483648) * 10 ** (i % 6);
-      writer.millis(ms).endLine();
-      expected.push(ms.toFixed(3));
+      const ms = (seed / 2147483648) * 10 ** (i % 7);
+      writer.duration(ms).endLine();
+      expected.push(durationString(BigInt(Math.round(ms * 1000)) * 1000n));
     }
     writer.flush();
     assert.deepEqual((await written()).split("\n").slice(0, -1), expected);
