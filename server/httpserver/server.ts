@@ -359,7 +359,7 @@ export class HTTPServer {
       .text("] [").duration(ms).text(" rx:").text(request.header("content-length") ?? "0")
       .text("B tx:").int(responseBodySize(request, response)).text("B] [");
     for (let i = 0; i < tags.length; i++) {
-      if (i > 0) line.text(" ");
+      if (i > 0) line.text(" | ");
       line.text(tags[i]);
     }
     line.text("]").endLine();
