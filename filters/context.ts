@@ -340,6 +340,11 @@ export class Context {
   #tags: string[] | undefined;
   /** The request's span when the server traces it (see filters/trace.ts). */
   trace: RequestTrace | undefined = undefined;
+  /**
+   * Whether pipelines and proxy pools tag their timings on the request, as
+   * Easegress's access log shows them; off unless the access log is on.
+   */
+  timed = false;
 
   constructor(request?: HttpRequest, client?: Partial<ClientInfo>) {
     this.#defaultNs = { request };

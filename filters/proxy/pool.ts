@@ -11,6 +11,7 @@ import { BodyTooLargeError, type Context, HttpResponse } from "../context.ts";
 import type { Logger } from "../filter.ts";
 import { HttpStats } from "../http_stats.ts";
 import { parseDuration } from "../spec.ts";
+import { millisecondsString } from "../template/goduration.ts";
 import { AttemptDeadlines, type AttemptWatch } from "./attempt_deadlines.ts";
 import { createPicker, type Picker } from "./load_balancer.ts";
 import { createRequestMatcher, type RequestMatcher } from "./request_matcher.ts";
@@ -101,7 +102,9 @@ export class ServerPool {
   readonly #statAttempts: boolean;
   /** The pool's memoryCache, when it has one. */
   readonly cache: ResponseCache | undefined;
-  /** The name of this pool's spans when the request is traced. */
+  /** Easegress's name for the pool (`proxy#FILTER#main`), in the access log's tags. */
+  readonly name: string;
+  /** The name of this pool's spans when the request is traced: `spanName`, else the pool's. */
   readonly spanName: string;
 
   constructor(
@@ -110,11 +113,12 @@ export class ServerPool {
     proxyBodyLimit: number,
     log: Logger,
     policies: PoolPolicies = {},
-    spanName = spec.spanName ?? "proxy",
+    name = "proxy",
     services?: ServiceDirectory,
   ) {
     this.spec = spec;
-    this.spanName = spanName;
+    this.name = name;
+    this.spanName = spec.spanName ?? name;
     this.#log = log;
     this.#retry = policies.retry;
     this.#breaker = policies.circuitBreaker;
@@ -233,8 +237,7 @@ export class ServerPool {
   async #sendGuarded(ctx: Context, extraHeaders?: [string, string][]): Promise<PoolResult> {
     const start = performance.now();
     const result = await this.#runGuarded(ctx, extraHeaders);
-    const now = performance.now();
-    this.stats.record(ctx.response?.status ?? 503, now - start, now);
+    this.#count(ctx, ctx.response?.status ?? 503, start);
     return result;
   }
 
@@ -337,10 +340,7 @@ export class ServerPool {
     }
     const response = ctx.response = new HttpResponse(upstream.status, upstream.headers, body);
     this.#sticky?.stamp(server, response);
-    if (this.#statAttempts) {
-      const now = performance.now();
-      this.stats.record(upstream.status, now - start, now);
-    }
+    if (this.#statAttempts) this.#count(ctx, upstream.status, start);
     if (this.#failureCodes?.has(upstream.status)) return "failureCode";
     return "";
   }
@@ -366,11 +366,15 @@ export class ServerPool {
     const response = ctx.response;
     if (response === undefined) ctx.response = new HttpResponse(status);
     else response.status = status;
-    if (this.#statAttempts) {
-      const now = performance.now();
-      this.stats.record(status, now - start, now);
-    }
+    if (this.#statAttempts) this.#count(ctx, status, start);
     return result;
+  }
+
+  /** Counts a request sent at `start` in the stats, and its time in the tags when they are kept. */
+  #count(ctx: Context, status: number, start: number): void {
+    const now = performance.now();
+    this.stats.record(status, now - start, now);
+    if (ctx.timed) ctx.addTag(`${this.name}#duration: ${millisecondsString(now - start)}`);
   }
 }
 

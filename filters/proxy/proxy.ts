@@ -100,7 +100,7 @@ export class Proxy implements FilterInstance {
         spec.serverMaxBodySize,
         env.log,
         policies[i],
-        p.spanName ?? `proxy#${env.name}#${p.filter ? `candidate#${candidate++}` : "main"}`,
+        `proxy#${env.name}#${p.filter ? `candidate#${candidate++}` : "main"}`,
         env.services,
       )
     );
@@ -113,7 +113,7 @@ export class Proxy implements FilterInstance {
         spec.serverMaxBodySize,
         env.log,
         {},
-        undefined,
+        `proxy#${env.name}#mirror`,
         env.services,
       )
       : undefined;

@@ -97,6 +97,11 @@ export function durationString(nanos: bigint): string {
   return neg ? "-" + out : out;
 }
 
+/** Go's `Duration.String()` of `ms` milliseconds (a `performance.now()` difference), to the nanosecond. */
+export function millisecondsString(ms: number): string {
+  return durationString(BigInt(Math.round(ms * 1e6)));
+}
+
 /** Go's `Duration.Round(m)`: halfway values round away from zero. */
 export function roundDuration(d: bigint, m: bigint): bigint {
   if (m <= 0n) return d;

@@ -4,12 +4,7 @@
  * `METHOD remoteAddr path status rx:<request body>B tx:<response body>B start:<RFC 3339> process:<duration>`.
  */
 
-import { durationString } from "../../filters/template/goduration.ts";
-
-/** Milliseconds as Go prints a time.Duration (`850µs`, `1.25ms`, `2.5s`). */
-function goDuration(ms: number): string {
-  return durationString(BigInt(Math.round(ms * 1e6)));
-}
+import { millisecondsString } from "../../filters/template/goduration.ts";
 
 /** Writes one line per admin request to `file`; the line is written once the response body is sent. */
 export class AdminApiLog {
@@ -34,7 +29,7 @@ export class AdminApiLog {
     const write = (tx: number) =>
       this.#write(
         `${request.method} ${remoteAddr} ${path} ${response.status} rx:${rx}B tx:${tx}B ` +
-          `start:${rfc3339(startedAt)} process:${goDuration(performance.now() - start)}`,
+          `start:${rfc3339(startedAt)} process:${millisecondsString(performance.now() - start)}`,
       );
     if (response.body === null) {
       write(0);

@@ -15,6 +15,7 @@ import type {
   ResiliencePolicySpec,
 } from "../../filters/filter.ts";
 import { END, type FilterSpec, type PipelineSpec } from "./spec.ts";
+import { millisecondsString } from "../../filters/template/goduration.ts";
 
 interface Step {
   /** The flow identity (alias or filter name), for logs. */
@@ -23,6 +24,35 @@ interface Step {
   readonly namespace: string;
   /** result -> index of the step to go to (steps.length for END). */
   readonly jumps: ReadonlyMap<string, number> | undefined;
+}
+
+/** The result of a filter that threw. */
+const FAILED = "internalError";
+
+/** One filter's part in a request, for the access log's tags. */
+interface FilterTiming {
+  readonly id: string;
+  readonly result: string;
+  readonly ms: number;
+}
+
+function timing(step: Step, result: string, began: number): FilterTiming {
+  return { id: step.id, result, ms: performance.now() - began };
+}
+
+/**
+ * Easegress's tag for a pipeline's run: `pipeline(NAME): a(1.2ms)->b(result,3µs)`,
+ * durations as Go prints them.
+ */
+function timingsTag(pipeline: string, timings: readonly FilterTiming[]): string {
+  if (timings.length === 0) return `pipeline(${pipeline}): <empty>`;
+  let tag = `pipeline(${pipeline}): `;
+  for (let i = 0; i < timings.length; i++) {
+    const { id, result, ms } = timings[i];
+    if (i > 0) tag += "->";
+    tag += id + "(" + (result === "" ? "" : result + ",") + millisecondsString(ms) + ")";
+  }
+  return tag;
 }
 
 /** Makes loggers for a pipeline's filters. */
@@ -87,31 +117,55 @@ export class Pipeline {
    * is what a GlobalFilter's stages go by.
    */
   handle(ctx: Context): string | Promise<string> {
-    return this.#runFrom(ctx, 0, "");
+    if (!ctx.timed) return this.#runFrom(ctx, 0, "", undefined);
+    const timings: FilterTiming[] = [];
+    const tag = () => ctx.addTag(timingsTag(this.name, timings));
+    const result = this.#runFrom(ctx, 0, "", timings);
+    if (typeof result === "string") {
+      tag();
+      return result;
+    }
+    return result.then((r) => {
+      tag();
+      return r;
+    });
   }
 
-  #runFrom(ctx: Context, start: number, lastResult: string): string | Promise<string> {
+  /** Runs the flow from step `start`; with `timings`, notes each filter's result and time there. */
+  #runFrom(
+    ctx: Context,
+    start: number,
+    lastResult: string,
+    timings: FilterTiming[] | undefined,
+  ): string | Promise<string> {
     const steps = this.#steps;
     let result = lastResult;
     for (let i = start; i < steps.length;) {
       const step = steps[i];
       if (step.instance === END_INSTANCE) return END;
       if (step.namespace !== ctx.namespace) ctx.useNamespace(step.namespace);
+      const began = timings === undefined ? 0 : performance.now();
       let out: string | Promise<string>;
       try {
         out = step.instance.handle(ctx);
       } catch (e) {
+        timings?.push(timing(step, FAILED, began));
         return this.#failed(ctx, step, e);
       }
       if (typeof out !== "string") {
         return out.then(
           (r) => {
+            timings?.push(timing(step, r, began));
             const next = this.#next(step, i, r);
-            return next < 0 ? r : this.#runFrom(ctx, next, r);
+            return next < 0 ? r : this.#runFrom(ctx, next, r, timings);
           },
-          (e) => this.#failed(ctx, step, e),
+          (e) => {
+            timings?.push(timing(step, FAILED, began));
+            return this.#failed(ctx, step, e);
+          },
         );
       }
+      timings?.push(timing(step, out, began));
       result = out;
       i = this.#next(step, i, out);
       if (i < 0) return result;
@@ -130,7 +184,7 @@ export class Pipeline {
     this.#log.error(`filter ${step.id} failed: ${(error as Error)?.stack ?? error}`);
     ctx.useNamespace("DEFAULT");
     ctx.response ??= new HttpResponse(500);
-    return "internalError";
+    return FAILED;
   }
 
   /** Status: each filter's own status document (null when it has none). */

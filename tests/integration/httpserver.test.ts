@@ -136,7 +136,10 @@ rules:
     const answer = JSON.stringify({ path: "/new/x", xff: "127.0.0.1", size: 999 });
     const line = new RegExp(
       String.raw`^\[\S+\] \[127\.0\.0\.1:\d+ 127\.0\.0\.1 POST /old/x HTTP/1\.1 200\] ` +
-        String.raw`\[[\d.]+(µs|ms|s) rx:999B tx:${answer.length}B\] \[.*\]$`,
+        String.raw`\[[\d.]+(µs|ms|s) rx:999B tx:${answer.length}B\] ` +
+        // Tags as Easegress's: the pool's time, then the pipeline's filters and theirs.
+        String
+          .raw`\[proxy#proxy#main#duration: [\d.]+(µs|ms) \| pipeline\(echo\): proxy\([\d.]+(µs|ms)\)\]$`,
       "m",
     );
     assert.match(log, line);

@@ -75,6 +75,30 @@ Deno.test("pipeline jumps forward, stops on an unmapped result and at END", asyn
   assert.deepEqual(await trail(toEnd), ["a@DEFAULT"]);
 });
 
+Deno.test("a timed request is tagged with each filter run, its result and time", async () => {
+  const p = pipeline({
+    filters: [
+      { name: "a", kind: "Step", result: "jump" },
+      { name: "b", kind: "Step" },
+      { name: "c", kind: "Step", async: true },
+    ],
+    flow: [{ filter: "a", jumpIf: { jump: "c" } }, { filter: "b" }, { filter: "c" }],
+  });
+  const timed = new Context(new HttpRequest());
+  timed.timed = true;
+  await p.handle(timed);
+  assert.equal(timed.tags.length, 1);
+  const took = String.raw`(\d[\d.]*(ns|µs|ms)|0s)`;
+  assert.match(
+    timed.tags[0],
+    new RegExp(String.raw`^pipeline\(p\): a\(jump,${took}\)->c\(${took}\)$`),
+  );
+  // Untimed, as without an access log: no tag, no clock reads.
+  const plain = new Context(new HttpRequest());
+  await p.handle(plain);
+  assert.deepEqual(plain.tags, []);
+});
+
 Deno.test("pipeline aliases reuse a filter and namespaces switch per step", async () => {
   const p = pipeline({
     filters: [{ name: "a", kind: "Step" }, { name: "b", kind: "Step", result: "jump" }],
