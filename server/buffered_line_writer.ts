@@ -13,15 +13,13 @@
  */
 
 import { copyChars, decimalLength, writeDecimal } from "../filters/byte_string.ts";
-import { durationString } from "../filters/template/goduration.ts";
+import { millisecondsString } from "../filters/template/goduration.ts";
 
 /** Bytes gathered before a write; a longer line grows the buffer for one batch. */
 const BATCH_BYTES = 64 * 1024;
 /** Longest wait before gathered lines are written. */
 const FLUSH_AFTER_MS = 200;
 const NEWLINE = 10;
-const DOT = 46;
-const ZERO = 48;
 
 const encoder = new TextEncoder();
 
@@ -67,34 +65,7 @@ export class BufferedLineWriter {
    * writes it (`850µs`, `2.5ms`, `1.00025s`, `1m30s`), to the microsecond.
    */
   duration(ms: number): this {
-    const micros = Math.round(ms * 1000);
-    if (!(micros >= 0 && micros < 60_000_000)) {
-      // Past a minute (or not a duration): rare enough for a string.
-      return this.text(Number.isFinite(ms) ? durationString(BigInt(micros) * 1000n) : String(ms));
-    }
-    if (micros === 0) return this.text("0s");
-    if (micros < 1000) return this.int(micros).text("µs");
-    if (micros < 1_000_000) return this.#decimal(micros, 1000, 3).text("ms");
-    return this.#decimal(micros, 1_000_000, 6).text("s");
-  }
-
-  /** `value / unit` with up to `places` decimals, trailing zeros dropped, as Go writes them. */
-  #decimal(value: number, unit: number, places: number): this {
-    this.int(Math.floor(value / unit));
-    let fraction = value % unit;
-    if (fraction === 0) return this;
-    while (fraction % 10 === 0) {
-      fraction /= 10;
-      places--;
-    }
-    const buf = this.#room(places + 1);
-    buf[this.#end] = DOT;
-    for (let i = places; i > 0; i--) {
-      buf[this.#end + i] = ZERO + (fraction % 10);
-      fraction = Math.floor(fraction / 10);
-    }
-    this.#end += places + 1;
-    return this;
+    return this.text(millisecondsString(Math.round(ms * 1000) / 1000));
   }
 
   /** Ends the line being built; a full batch is written now, others within 200 ms. */

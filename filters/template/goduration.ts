@@ -97,9 +97,31 @@ export function durationString(nanos: bigint): string {
   return neg ? "-" + out : out;
 }
 
-/** Go's `Duration.String()` of `ms` milliseconds (a `performance.now()` difference), to the nanosecond. */
+/**
+ * Go's `Duration.String()` of `ms` milliseconds (a `performance.now()`
+ * difference), to the nanosecond. Under a minute, as request timings are,
+ * it works on numbers: the BigInt path costs a few hundred nanoseconds.
+ */
 export function millisecondsString(ms: number): string {
-  return durationString(BigInt(Math.round(ms * 1e6)));
+  const ns = Math.round(ms * 1e6);
+  if (!(ns >= 0 && ns < 60e9)) return durationString(BigInt(Number.isFinite(ns) ? ns : 0));
+  if (ns === 0) return "0s";
+  if (ns < 1e3) return ns + "ns";
+  if (ns < 1e6) return decimalOf(ns, 1e3, 3) + "µs";
+  if (ns < 1e9) return decimalOf(ns, 1e6, 6) + "ms";
+  return decimalOf(ns, 1e9, 9) + "s";
+}
+
+/** `value / unit` with up to `places` decimals, trailing zeros dropped. */
+function decimalOf(value: number, unit: number, places: number): string {
+  const whole = Math.floor(value / unit);
+  let fraction = value % unit;
+  if (fraction === 0) return String(whole);
+  while (fraction % 10 === 0) {
+    fraction /= 10;
+    places--;
+  }
+  return whole + "." + String(fraction).padStart(places, "0");
 }
 
 /** Go's `Duration.Round(m)`: halfway values round away from zero. */
