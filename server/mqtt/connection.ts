@@ -14,6 +14,9 @@ import type { MqttSession, OutboundMessage, PendingMessage } from "./session.ts"
 import { topicFilterProblem } from "./topic_filter.ts";
 import { formatAddr } from "../httpserver/client.ts";
 
+/** CONNACK return code for a protocol level this proxy does not speak. */
+export const CONNACK_UNACCEPTABLE_PROTOCOL = 1;
+
 /** What a connection asks of its MQTTProxy. */
 export interface ConnectionHost {
   /** Handles CONNECT; returns the CONNACK code and, when accepted, the session. */
@@ -85,6 +88,14 @@ export class MqttConnection {
     parser.on("error", (e: Error) => {
       failed = true;
       this.#host.log.debug(`${this.remoteAddr}: malformed packet: ${e.message}`);
+      // A CONNECT of a protocol level no MQTT has: CONNACK 1 before the close (MQTT-3.1.2-2).
+      if (this.session === undefined && e.message === "Invalid protocol version") {
+        this.#send({
+          cmd: "connack",
+          returnCode: CONNACK_UNACCEPTABLE_PROTOCOL,
+          sessionPresent: false,
+        });
+      }
     });
     this.#timer = setInterval(() => this.#tick(), RESEND_MS);
     Deno.unrefTimer(this.#timer as unknown as number);
@@ -92,7 +103,11 @@ export class MqttConnection {
       for await (const chunk of this.#socket.readable) {
         this.#lastSeen = Date.now();
         parser.parse(chunk as unknown as Parameters<typeof parser.parse>[0]);
-        if (failed) break;
+        // Leaving the loop cancels the readable, which closes the socket: what is being written goes first.
+        if (failed) {
+          await this.#writing;
+          break;
+        }
         // Back-pressure: a client sending faster than its packets are handled waits.
         await this.#handling;
         if (this.#closed) break;

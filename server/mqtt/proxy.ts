@@ -20,7 +20,12 @@ import { decodePem } from "../../filters/pem.ts";
 import type { PipelineHandler } from "../httpserver/server.ts";
 import { anyAddress } from "../any_address.ts";
 import { ListenRetry } from "../listen_retry.ts";
-import { type ConnectionHost, type ConnectOutcome, MqttConnection } from "./connection.ts";
+import {
+  CONNACK_UNACCEPTABLE_PROTOCOL,
+  type ConnectionHost,
+  type ConnectOutcome,
+  MqttConnection,
+} from "./connection.ts";
 import { MqttSession, type OutboundMessage } from "./session.ts";
 import type { MQTTProxySpec, MqttRateLimitSpec } from "./spec.ts";
 import type { MqttSessionStore } from "./session_store.ts";
@@ -33,7 +38,6 @@ export interface MqttProxyEnv {
   sessions?: MqttSessionStore;
 }
 
-const CONNACK_UNACCEPTABLE_PROTOCOL = 1;
 const CONNACK_IDENTIFIER_REJECTED = 2;
 const CONNACK_SERVER_UNAVAILABLE = 3;
 const CONNACK_NOT_AUTHORIZED = 5;

@@ -333,6 +333,50 @@ Deno.test("MQTTProxy: a connection that sends no CONNECT is closed after 10 s", 
   }
 });
 
+Deno.test("MQTTProxy: a CONNECT of an unknown protocol level gets CONNACK 1; malformed packets a close", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  /** What the proxy answers to `bytes` before it closes the connection. */
+  const answer = async (bytes: number[]): Promise<number[]> => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(new Uint8Array(bytes));
+    const got: number[] = [];
+    const buf = new Uint8Array(64);
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      got.push(...buf.subarray(0, n));
+    }
+    conn.close();
+    return got;
+  };
+  const connect = (name: string, level: number) => [
+    0x10,
+    12,
+    0,
+    4,
+    ...new TextEncoder().encode(name),
+    level,
+    0x02,
+    0,
+    60,
+    0,
+    0,
+  ];
+  try {
+    await createProxy(node, port);
+    await proxyListening(port);
+    assert.deepEqual(await answer(connect("MQTT", 9)), [0x20, 2, 0, 1]);
+    // MQTT 5 (its CONNECT has properties, here none) is not spoken here: CONNACK 1 too.
+    const v5 = [0x10, 13, 0, 4, 77, 81, 84, 84, 5, 0x02, 0, 60, 0, 0, 0];
+    assert.deepEqual((await answer(v5)).slice(0, 4), [0x20, 2, 0, 1]);
+    // A wrong protocol name, a reserved packet type, a length past four bytes: closed unanswered.
+    assert.deepEqual(await answer(connect("XQTT", 4)), []);
+    assert.deepEqual(await answer([0x00, 0x00]), []);
+    assert.deepEqual(await answer([0x10, 0xff, 0xff, 0xff, 0xff, 0x7f]), []);
+  } finally {
+    await node.stop();
+  }
+});
+
 Deno.test("MQTTProxy: a persistent session's subscriptions outlive a restart; a clean start ends them", async () => {
   const node = await startNodeProcess({ args: ["--workers", "1"] });
   const port = freePort();
