@@ -15,7 +15,11 @@ import { HOP_BY_HOP } from "../../filters/proxy/hop_by_hop.ts";
 import { readSocket } from "../../filters/proxy/socket_read.ts";
 import { writeAll } from "../../filters/write_all.ts";
 import { STATUS_TEXT } from "../../filters/status_text.ts";
-import { parseRequestHead, RequestHeadError } from "../httpserver/http1/request_head.ts";
+import {
+  badMethodStart,
+  parseRequestHead,
+  RequestHeadError,
+} from "../httpserver/http1/request_head.ts";
 import { unmapIPv4 } from "../httpserver/client.ts";
 import { closeQuietly } from "../httpserver/served_connection.ts";
 
@@ -68,6 +72,8 @@ export async function relay(
       if (conn.buffered > MAX_HEAD_BYTES) {
         return await refuse(client, 431, "request head too large");
       }
+      const notHttp = badMethodStart(conn.buf, conn.start, conn.end);
+      if (notHttp !== null) return await refuse(client, notHttp.status, notHttp.message);
       if (!(await conn.fill())) return;
     }
   } catch {

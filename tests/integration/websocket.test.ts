@@ -108,6 +108,16 @@ Deno.test("websocket: handshakes and messages are relayed; refusals; closed with
     const plain = await request(`http://127.0.0.1:${port}/chat`);
     assert.equal(plain.status, 400);
     assert.match(plain.body, /not a WebSocket handshake/);
+    // wss:// pointed at this plain listener: refused at once, not after the handshake timeout.
+    const tls = await Deno.connect({ hostname: "127.0.0.1", port });
+    await tls.write(new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00]));
+    const refusal = new Uint8Array(512);
+    const n = await tls.read(refusal);
+    tls.close();
+    assert.match(
+      new TextDecoder().decode(refusal.subarray(0, n ?? 0)),
+      /^HTTP\/1\.1 400 [^]*TLS handshake/,
+    );
     await eventually(
       "the down backend answers 502",
       async () => (await rawHandshake(downPort)).startsWith("HTTP/1.1 502"),
