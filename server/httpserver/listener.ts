@@ -36,6 +36,8 @@ export interface Listener {
   releasePort(graceMs: number): Promise<void>;
   /** Stops accepting, waits for in-flight requests up to `graceMs`, then closes. */
   shutdown(graceMs: number): Promise<void>;
+  /** What it serves without, though the spec asks for it (HTTP/3 when its UDP port is taken). */
+  readonly degraded?: string;
 }
 
 /** Resolves after the runtime's next turn: a closed listener's cancelled accept lets its socket go then. */
@@ -147,8 +149,14 @@ export async function startListener(
     });
   } catch (e) {
     // TCP keeps serving (HTTP/1.1 and HTTP/2) when the UDP port is taken.
-    options.onError?.(`cannot serve HTTP/3 on UDP port ${tcp.port}: ${(e as Error).message}`);
-    return tcp;
+    const degraded = `cannot serve HTTP/3 on UDP port ${tcp.port}: ${(e as Error).message}`;
+    options.onError?.(degraded);
+    return {
+      port: tcp.port,
+      degraded,
+      releasePort: (graceMs) => tcp.releasePort(graceMs),
+      shutdown: (graceMs) => tcp.shutdown(graceMs),
+    };
   }
   return {
     port: tcp.port,

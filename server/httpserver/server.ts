@@ -175,7 +175,8 @@ export class HTTPServer {
       .map(([path, s]) => ({ path, ...s.snapshot(true) }));
     return {
       name: this.#spec.name,
-      health: this.#listening.error,
+      // A listener that serves without HTTP/3 is up, and unwell.
+      health: this.#listening.error || (this.#listener?.degraded ?? ""),
       state: this.#listening.state,
       error: this.#listening.error,
       ...this.#stats.snapshot(true),

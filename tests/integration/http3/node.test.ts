@@ -175,3 +175,35 @@ Deno.test("http3: keepAliveTimeout closes idle QUIC connections", async () => {
     await node.stop();
   }
 });
+
+Deno.test("http3: a UDP port held by another process leaves TCP serving and says so in health", async () => {
+  const { cert, key } = await testCert();
+  const node = await startNodeProcess();
+  const port = freePort();
+  // Both families: the server listens on `::` or 0.0.0.0, whichever this host gives.
+  const holders = [
+    Deno.listenDatagram({ hostname: "0.0.0.0", port, transport: "udp" }),
+  ];
+  try {
+    holders.push(Deno.listenDatagram({ hostname: "::", port, transport: "udp" }));
+  } catch { /* no IPv6, or the IPv4 socket covers it */ }
+  try {
+    const server = `kind: HTTPServer\nname: s\nport: ${port}\nhttps: true\nhttp3: true\n` +
+      `certBase64: ${btoa(cert)}\nkeyBase64: ${btoa(key)}\nrules: []\n`;
+    assert.equal((await node.ctl(["object", "create"], server)).code, 0);
+    await eventually("the status names the HTTP/3 problem", async () => {
+      const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
+      const doc = JSON.parse(status.stdout)["eg-default-name"];
+      return doc?.state === "running" &&
+        /cannot serve HTTP\/3 on UDP port \d+: /.test(doc.health);
+    });
+    const tcp = await fetch(`https://127.0.0.1:${port}/`, {
+      client: Deno.createHttpClient({ caCerts: [cert] }),
+    });
+    await tcp.body?.cancel();
+    assert.equal(tcp.status, 404);
+  } finally {
+    holders.forEach((h) => h.close());
+    await node.stop();
+  }
+});
