@@ -11,7 +11,7 @@
  * @module
  */
 
-import { type ReadCount, readSocket, refRead, unrefRead } from "./socket_read.ts";
+import { type ReadCount, readSocket, refRead, type Socket, unrefRead } from "./socket_read.ts";
 import { writeAll } from "../write_all.ts";
 
 /** Bytes backed by a plain ArrayBuffer (what `Response` and `Blob` accept). */
@@ -40,7 +40,7 @@ const encoder = new TextEncoder();
 /** A socket with buffered reading, used for one exchange at a time. */
 export class Http1Connection {
   /** The underlying TCP or TLS socket. */
-  readonly socket: Deno.Conn;
+  readonly socket: Socket;
   /** Read buffer; unread bytes are `buf[start, end)`. */
   buf: Bytes;
   /** Offset of the first unread byte in `buf`. */
@@ -65,7 +65,7 @@ export class Http1Connection {
    * buffer; it grows as needed.
    */
   constructor(
-    socket: Deno.Conn,
+    socket: Socket,
     onIdleEnd?: (conn: Http1Connection) => void,
     bufferSize = READ_BUFFER_SIZE,
   ) {

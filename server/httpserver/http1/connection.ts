@@ -17,6 +17,7 @@ import {
   ContentLengthReader,
 } from "../../../filters/proxy/http1_body.ts";
 import { CLOSED, Http1Connection } from "../../../filters/proxy/http1_connection.ts";
+import { LeanSocket } from "../../../filters/proxy/socket_read.ts";
 import { findHeadEnd, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
 import { encodeHeadInto } from "../../../filters/proxy/http1_request_head.ts";
 import { formatAddr, PeerClient, type PeerSource } from "../client.ts";
@@ -70,7 +71,13 @@ const H2_PREFACE = "PRI * HTTP/2.0\r\n";
 
 /** One accepted client connection. */
 export class ServerConnection implements PeerSource, ServedConnection {
-  readonly #socket: Deno.Conn;
+  /**
+   * The accepted `Deno.Conn`, until the first request shows the client
+   * speaks HTTP/1.1 and not h2c (which takes the `Deno.Conn`); after that
+   * only `#conn`'s lean socket is kept (see LeanSocket).
+   */
+  #accepted: Deno.Conn | null;
+  readonly #peer: Deno.NetAddr;
   readonly #conn: Http1Connection;
   readonly #host: ConnectionHost;
   /**
@@ -96,14 +103,17 @@ export class ServerConnection implements PeerSource, ServedConnection {
   readonly #framing: ResponseFraming = { close: false, http10: false };
 
   constructor(socket: Deno.Conn, host: ConnectionHost) {
-    this.#socket = socket;
+    this.#accepted = socket;
+    const { hostname, port } = socket.remoteAddr as Deno.NetAddr;
+    // A plain object of three fields, where the runtime's is a dictionary of its own.
+    this.#peer = { transport: "tcp", hostname, port };
     this.#host = host;
-    this.#conn = new Http1Connection(socket, undefined, READ_BUFFER_SIZE);
+    this.#conn = new Http1Connection(LeanSocket.of(socket), undefined, READ_BUFFER_SIZE);
   }
 
   /** The client's address. */
   peer(): Deno.NetAddr {
-    return this.#socket.remoteAddr as Deno.NetAddr;
+    return this.#peer;
   }
 
   /** The client's address as "ip:port", formatted once per connection (the access log asks per request). */
@@ -181,7 +191,11 @@ export class ServerConnection implements PeerSource, ServedConnection {
           headEnd = await this.#receiveHead(first);
         }
         if (headEnd < 0) return;
-        first = false;
+        if (first) {
+          first = false;
+          // Not h2c: from here on the lean socket serves (see #accepted).
+          this.#accepted = null;
+        }
         try {
           head = parseRequestHead(conn.buf, conn.start, headEnd);
         } catch (e) {
@@ -251,7 +265,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
         if (!(await conn.fill())) return -1;
         if (first && conn.start === 0 && host.h2c && startsWithPreface(conn.buf, conn.end)) {
           if (conn.end < H2_PREFACE.length) continue;
-          host.h2c(this.#socket, conn.buf.slice(0, conn.end));
+          host.h2c(this.#accepted!, conn.buf.slice(0, conn.end));
           // Handed over: the socket must outlive this loop.
           this.#conn.state = CLOSED;
           return -1;
@@ -504,7 +518,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
    */
   async #lingerClose(): Promise<void> {
     try {
-      await this.#socket.closeWrite();
+      await this.#conn.socket.closeWrite();
     } catch {
       return;
     }
@@ -512,7 +526,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
     const buf = this.#conn.buf;
     try {
       for (let dropped = 0; dropped < LINGER_BYTES;) {
-        const n = await this.#socket.read(buf);
+        const n = await this.#conn.socket.read(buf);
         if (n === null) break;
         dropped += n;
       }

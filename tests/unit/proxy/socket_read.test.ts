@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readSocket } from "../../../filters/proxy/socket_read.ts";
+import { LeanSocket, readSocket } from "../../../filters/proxy/socket_read.ts";
 
 const CONNECTION_MODULE =
   new URL("../../../filters/proxy/http1_connection.ts", import.meta.url).href;
@@ -65,4 +65,26 @@ Deno.test("a connection parked idle does not keep the process alive; taken out a
   const started = Date.now();
   assert.equal(await exitOf(parkedConnectionScript(true), 10_000), 0);
   assert.ok(Date.now() - started >= 1500, "the activated read kept the process alive");
+});
+
+Deno.test("LeanSocket reads, writes, half-closes and closes by resource id as Deno.Conn does", async () => {
+  const { client, server } = await connectedPair();
+  const lean = LeanSocket.of(server);
+  assert.ok(lean instanceof LeanSocket);
+  await client.write(new TextEncoder().encode("ping"));
+  const buf = new Uint8Array(16);
+  assert.equal(await readSocket(lean, buf), 4);
+  assert.equal(await lean.write(new TextEncoder().encode("pong")), 4);
+  assert.equal(await client.read(buf), 4);
+  assert.equal(new TextDecoder().decode(buf.subarray(0, 4)), "pong");
+  // closeWrite: the client sees the end of the stream, and can still send.
+  await lean.closeWrite();
+  assert.equal(await client.read(buf), null);
+  await client.write(new Uint8Array([1]));
+  assert.equal(await lean.read(buf), 1);
+  client.close();
+  // The end of the stream is null, as from Deno.Conn.read.
+  assert.equal(await lean.read(buf), null);
+  lean.close();
+  assert.throws(() => lean.close(), Deno.errors.BadResource);
 });
