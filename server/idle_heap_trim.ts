@@ -18,7 +18,7 @@
 
 /** V8's `gc` extension function, with the options this module uses. */
 export type GcFunction = (
-  options: { type: "major"; execution: "sync"; flavor: "last-resort" },
+  options: { type: "major"; execution: "sync"; flavor: "regular" | "last-resort" },
 ) => void;
 
 /** V8's `gc`, when the process runs with `--expose-gc`. */
@@ -110,6 +110,11 @@ export class IdleHeapTrim {
       return false;
     }
     this.#dirty = false;
+    // A regular collection first: the memory-reducing one alone, on a heap
+    // still holding a burst's garbage, raised the RSS by 10 MB for a moment
+    // (10 000 idle connections: 135 MB, 145 MB during the trim, then 109 MB);
+    // after the regular one it shrinks the heap without that rise.
+    this.#gc({ type: "major", execution: "sync", flavor: "regular" });
     this.#gc({ type: "major", execution: "sync", flavor: "last-resort" });
     const release = this.#firstTrimDone;
     this.#firstTrimDone = null;
