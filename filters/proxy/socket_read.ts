@@ -49,11 +49,16 @@ const core: RuntimeCore | undefined = typeof candidate?.read === "function" &&
   ? candidate as RuntimeCore
   : undefined;
 
+/** The runtime's resource id of `socket`, where the runtime's ops are at hand. */
+function ridOf(socket: Socket): number | undefined {
+  if (core === undefined) return undefined;
+  return (socket as unknown as Record<symbol, number | undefined>)[core.internalRidSymbol];
+}
+
 /** Reads into `buf` (which must not be empty). */
 export function readSocket(socket: Socket, buf: Uint8Array): Promise<ReadCount> {
-  if (core === undefined) return socket.read(buf);
-  const rid = (socket as unknown as Record<symbol, number | undefined>)[core.internalRidSymbol];
-  return rid === undefined ? socket.read(buf) : core.read(rid, buf);
+  const rid = ridOf(socket);
+  return rid === undefined ? socket.read(buf) : core!.read(rid, buf);
 }
 
 /**
@@ -97,8 +102,7 @@ export class LeanSocket implements Socket {
 
   /** A lean socket for `conn`'s resource, or `conn` itself where the runtime's ops are not at hand. */
   static of(conn: Deno.Conn): Socket {
-    if (core === undefined) return conn;
-    const rid = (conn as unknown as Record<symbol, number | undefined>)[core.internalRidSymbol];
+    const rid = ridOf(conn);
     return rid === undefined ? conn : new LeanSocket(rid);
   }
 
