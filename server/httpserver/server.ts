@@ -301,9 +301,7 @@ export class HTTPServer {
     }
     const status = response.status;
     const now = this.#record(status, start, route);
-    if (this.#env.accessLog) {
-      this.#log(request, requestLine, status, now - start, ctx, ctx.tags, response);
-    }
+    if (this.#env.accessLog) this.#log(request, requestLine, now - start, ctx, ctx.tags, response);
     return response;
   }
 
@@ -321,7 +319,7 @@ export class HTTPServer {
       this.#connectionClose ? CONNECTION_CLOSE : undefined,
     );
     if (this.#env.accessLog) {
-      this.#log(request, requestLine, status, now - start, client, [], response);
+      this.#log(request, requestLine, now - start, client, [], response);
     }
     return response;
   }
@@ -350,7 +348,6 @@ export class HTTPServer {
   #log(
     request: HttpRequest,
     requestLine: string,
-    status: number,
     ms: number,
     client: Client,
     tags: readonly string[],
@@ -358,7 +355,7 @@ export class HTTPServer {
   ): void {
     const line = this.#env.accessLog!;
     line.text("[").text(timestamp()).text("] [").text(client.remoteAddr).text(" ")
-      .text(client.realIP).text(" ").text(requestLine).text(" ").int(status)
+      .text(client.realIP).text(" ").text(requestLine).text(" ").int(response.status)
       .text("] [").duration(ms).text(" rx:").text(request.header("content-length") ?? "0")
       .text("B tx:").int(responseBodySize(request, response)).text("B] [");
     for (let i = 0; i < tags.length; i++) {
