@@ -407,19 +407,27 @@ function proxyWithPolicies(
   });
 }
 
-Deno.test("proxy retries failed attempts; the backend sees each one", async () => {
-  let calls = 0;
+/**
+ * A backend that answers 503 until its third call (its count in `state.calls`,
+ * which a test may set back), and a Proxy that retries 503s up to three times.
+ */
+function flakyRetried() {
+  const state = { calls: 0 };
   const flaky = backend(() =>
-    ++calls < 3 ? new Response("busy", { status: 503 }) : new Response("ok")
+    ++state.calls < 3 ? new Response("busy", { status: 503 }) : new Response("ok")
   );
-  const policies = { retry3: { kind: "Retry", maxAttempts: 3, waitDuration: "1ms" } };
   const filter = proxyWithPolicies({
     pools: [{ servers: [{ url: flaky.url }], failureCodes: [503], retryPolicy: "retry3" }],
-  }, policies);
+  }, { retry3: { kind: "Retry", maxAttempts: 3, waitDuration: "1ms" } });
+  return { state, flaky, filter };
+}
+
+Deno.test("proxy retries failed attempts; the backend sees each one", async () => {
+  const { state, flaky, filter } = flakyRetried();
   const ok = await send(filter);
   assert.deepEqual([ok.result, ok.response.status, ok.body, flaky.hits], ["", 200, "ok", 3]);
 
-  calls = -10;
+  state.calls = -10;
   flaky.hits = 0;
   const failed = await send(filter);
   assert.deepEqual([failed.result, failed.response.status, failed.body], [
@@ -440,14 +448,7 @@ Deno.test("proxy retries failed attempts; the backend sees each one", async () =
 });
 
 Deno.test("a pool counts each request once in its stats: retried attempts as one, kept answers too", async () => {
-  let calls = 0;
-  const flaky = backend(() =>
-    ++calls < 3 ? new Response("busy", { status: 503 }) : new Response("ok")
-  );
-  const policies = { retry3: { kind: "Retry", maxAttempts: 3, waitDuration: "1ms" } };
-  const retried = proxyWithPolicies({
-    pools: [{ servers: [{ url: flaky.url }], failureCodes: [503], retryPolicy: "retry3" }],
-  }, policies);
+  const { flaky, filter: retried } = flakyRetried();
   assert.equal((await send(retried)).response.status, 200);
   assert.equal(flaky.hits, 3);
   const stat = (f: FilterInstance) =>

@@ -5,6 +5,17 @@ import { SharedRateLimiter, SharedSlots, sharedSlotsBytes } from "../../../filte
 import { SpecError } from "../../../filters/spec.ts";
 import { silentLogger } from "../../../server/log.ts";
 
+/** What a pipeline gives its RateLimiter "rl", with `sharedSlots` as the isolates' table. */
+function filterEnv(sharedSlots: SharedSlots) {
+  return {
+    pipeline: "pl",
+    name: "rl",
+    log: silentLogger,
+    resilience: () => undefined,
+    sharedSlots,
+  };
+}
+
 Deno.test("shared rate limiter lets `limit` requests through per period, then asks to wait for a later period or refuses", () => {
   const slots = new SharedSlots();
   const now = 10_000_000_000n;
@@ -76,13 +87,7 @@ Deno.test("RateLimiter answers 429 with X-EG-Rate-Limiter past the limit", async
     defaultPolicyRef: "p",
     urls: [{ methods: ["GET"], url: { prefix: "/api" } }],
   });
-  const filter = rateLimiterKind.create(spec, {
-    pipeline: "pl",
-    name: "rl",
-    log: silentLogger,
-    resilience: () => undefined,
-    sharedSlots: new SharedSlots(),
-  });
+  const filter = rateLimiterKind.create(spec, filterEnv(new SharedSlots()));
   const run = async (path: string, method = "GET") => {
     const ctx = new Context(new HttpRequest({ path, method }));
     return [await filter.handle(ctx), (ctx.response as HttpResponse | undefined)?.status] as const;
@@ -118,13 +123,7 @@ Deno.test("RateLimiter waits for a later turn, no longer once the client has gon
     defaultPolicyRef: "p",
     urls: [{ url: { prefix: "/" } }],
   });
-  const filter = rateLimiterKind.create(spec, {
-    pipeline: "pl",
-    name: "rl",
-    log: silentLogger,
-    resilience: () => undefined,
-    sharedSlots: new SharedSlots(),
-  });
+  const filter = rateLimiterKind.create(spec, filterEnv(new SharedSlots()));
   assert.equal(await filter.handle(new Context(new HttpRequest({ path: "/" }))), "");
   const gone = new AbortController();
   gone.abort();
@@ -191,7 +190,6 @@ Deno.test("shared cells are freed by their last holder and reused, past the tabl
 
 Deno.test("RateLimiter updates keep an unchanged rule's count and free a changed one's cells", async () => {
   const slots = new SharedSlots();
-  const env = { pipeline: "pl", name: "rl", log: silentLogger, resilience: () => undefined };
   const make = (limit: number) =>
     rateLimiterKind.create(
       rateLimiterKind.validate({
@@ -199,7 +197,7 @@ Deno.test("RateLimiter updates keep an unchanged rule's count and free a changed
         defaultPolicyRef: "p",
         urls: [{ url: { prefix: "/" } }],
       }),
-      { ...env, sharedSlots: slots },
+      filterEnv(slots),
     );
   const status = async (filter: ReturnType<typeof make>) => {
     const ctx = new Context(new HttpRequest({ path: "/" }));
