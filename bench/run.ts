@@ -17,7 +17,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type BenchEnv, startBackend } from "./lib/contenders.ts";
+import { type BenchEnv, privateRuntimeCopy, startBackend } from "./lib/contenders.ts";
 import { canPin, cpuPlan } from "./lib/cpu_pinning.ts";
 import { ProcessGroup } from "./lib/processes.ts";
 import { formatReport, type ScenarioResult } from "./lib/report.ts";
@@ -177,7 +177,14 @@ async function main(): Promise<number> {
         : `proxies under test on CPU ${cpus.proxy}; load generators and backend on CPU ${cpus.tools}`,
     );
     const backend = await startBackend(group, dir, cpus?.tools);
-    const env: BenchEnv = { group, dir, repoRoot, backendPort: backend.port, cpus };
+    const env: BenchEnv = {
+      group,
+      dir,
+      repoRoot,
+      nodeExecutable: privateRuntimeCopy(dir),
+      backendPort: backend.port,
+      cpus,
+    };
     if (options.only.some((s) => s.name.startsWith("h2-"))) env.tls = await makeTls(dir);
     const settings: RunSettings = {
       seconds: options.seconds,
