@@ -154,8 +154,14 @@ async function main(): Promise<number> {
   let cleaned: Promise<void> | undefined;
   const cleanup = () =>
     cleaned ??= group.stopAll().finally(() => {
-      if (failed) console.error(`logs kept in ${dir}`);
-      else Deno.removeSync(dir, { recursive: true });
+      if (!failed) return Deno.removeSync(dir, { recursive: true });
+      // The logs stay for a look; the runtime's copy (about 100 MB) does not.
+      try {
+        Deno.removeSync(`${dir}/deno`);
+      } catch {
+        // Not made: the run failed before.
+      }
+      console.error(`logs kept in ${dir}`);
     });
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   let interrupted = false;
