@@ -17,7 +17,7 @@ import {
   ContentLengthReader,
 } from "../../../filters/proxy/http1_body.ts";
 import { CLOSED, Http1Connection } from "../../../filters/proxy/http1_connection.ts";
-import { LeanSocket } from "../../../filters/proxy/socket_read.ts";
+import { LeanSocket, type ReadCount } from "../../../filters/proxy/socket_read.ts";
 import { findHeadEnd, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
 import { encodeHeadInto } from "../../../filters/proxy/http1_request_head.ts";
 import { formatAddr, PeerClient, type PeerSource } from "../client.ts";
@@ -92,6 +92,9 @@ export class ServerConnection implements PeerSource, ServedConnection {
   #abort: AbortController | undefined;
   /** The light stand-in for `#abort`, made on first use and kept: it costs one small object. */
   #abortNotice: AbortNotice | undefined;
+  /** What hears the read `#watchClient` starts: made once, not per request. */
+  #onReadAhead: ((n: ReadCount) => void) | undefined;
+  #onReadAheadFailed: (() => void) | undefined;
   #remoteAddr: string | undefined;
   /** Whether a read has seen the client close its side. */
   #clientGone = false;
@@ -390,9 +393,12 @@ export class ServerConnection implements PeerSource, ServedConnection {
    */
   #watchClient(): void {
     if (!this.#bodyDone || this.#conn.reading) return;
-    this.#conn.readAhead().then((n) => {
-      if (!n) this.#left();
-    }, () => this.#left());
+    this.#conn.readAhead().then(
+      this.#onReadAhead ??= (n) => {
+        if (!n) this.#left();
+      },
+      this.#onReadAheadFailed ??= () => this.#left(),
+    );
   }
 
   /** The client closed its side: abort the request in progress. */
