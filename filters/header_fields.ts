@@ -23,12 +23,16 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL
   TOKEN[c.charCodeAt(0)] = 1;
 }
 
+/** Whether char or byte code `c` may appear in an RFC 9110 `token`. */
+export function isTokenCode(c: number): boolean {
+  return c < 128 && TOKEN[c] === 1;
+}
+
 /** Whether `text` is an RFC 9110 `token` (a method or a field name): non-empty, token chars only. */
 export function isToken(text: string): boolean {
   if (text.length === 0) return false;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 128 || TOKEN[c] === 0) return false;
+    if (!isTokenCode(text.charCodeAt(i))) return false;
   }
   return true;
 }
@@ -169,7 +173,7 @@ export function fieldName(name: string): string {
   let upper = false;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c >= 128 || TOKEN[c] === 0) throw new TypeError(`Header name is not valid: ${quote(name)}`);
+    if (!isTokenCode(c)) throw new TypeError(`Header name is not valid: ${quote(name)}`);
     if (c >= 65 && c <= 90) upper = true;
   }
   if (name.length === 0) throw new TypeError("Header name is not valid: it is empty");

@@ -15,6 +15,7 @@ import {
   HeaderFields,
   headHasBadValueChar,
   isToken,
+  isTokenCode,
   knownFieldNameAt,
   quote,
 } from "../../../filters/header_fields.ts";
@@ -269,7 +270,7 @@ export function badMethodStart(
   for (let i = pos; i < end; i++) {
     const c = buf[i];
     if (c === SP) return null;
-    if (!isToken(String.fromCharCode(c))) {
+    if (!isTokenCode(c)) {
       // 0x16 starts a TLS record: an https:// URL pointed at this plain port.
       if (buf[pos] === TLS_HANDSHAKE) return bad("a TLS handshake sent to a plain HTTP port");
       const seen = decodeHead(buf.subarray(pos, Math.min(end, pos + 16)));
