@@ -7,6 +7,7 @@
 
 import type { Context } from "./context.ts";
 import type { SharedSlots } from "./shared_slots.ts";
+import type { SharedRegions } from "./shared_regions.ts";
 import type { ServiceDirectory } from "./service_directory.ts";
 import type { CustomDataView } from "./custom_data_view.ts";
 import type { WasmHub } from "./wasm_shared_data.ts";
@@ -38,6 +39,11 @@ export interface FilterEnv {
    * state that must be exact node-wide (rate limits).
    */
   readonly sharedSlots?: SharedSlots;
+  /**
+   * Byte regions in memory shared by every worker isolate of the node, for
+   * larger state that must be one node-wide (circuit breakers).
+   */
+  readonly sharedRegions?: SharedRegions;
   /** The instances the node's service registries list (for Proxy pools with `serviceName`). */
   readonly services?: ServiceDirectory;
   /** The custom data items (Validator `basicAuth` mode ETCD, HeaderLookup). */

@@ -22,9 +22,9 @@ export function sharedSlotsBytes(count = DEFAULT_SLOT_COUNT): number {
   return count * CELL_BYTES + 8;
 }
 
-function nameHash(name: string): number {
-  // FNV-1a, never 0 (a free cell) nor RELEASED.
-  let h = 0x811c9dc5;
+/** FNV-1a of `name`'s chars from offset basis `basis`; never 0 (a free cell) nor -1 (released). */
+export function nameHash(name: string, basis = 0x811c9dc5): number {
+  let h = basis;
   for (let i = 0; i < name.length; i++) {
     h ^= name.charCodeAt(i);
     h = Math.imul(h, 0x01000193);

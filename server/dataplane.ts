@@ -10,6 +10,7 @@
 
 import type { FilterRegistry } from "../filters/filter.ts";
 import type { SharedSlots } from "../filters/shared_slots.ts";
+import type { SharedRegions } from "../filters/shared_regions.ts";
 import { GlobalFilter } from "./globalfilter/global_filter.ts";
 import type { GlobalFilterSpec } from "./globalfilter/spec.ts";
 import { HTTPServer } from "./httpserver/server.ts";
@@ -44,6 +45,8 @@ export interface DataPlaneOptions {
   quic?: boolean;
   /** Node-wide shared counters (rate limits). */
   sharedSlots?: SharedSlots;
+  /** Node-wide shared state of circuit breakers. */
+  sharedRegions?: SharedRegions;
   /** Log scope of this plane. @default {"dataplane"} */
   scope?: string;
   /** Data planes sharing the node's ports (workers); connection caps are split between them. */
@@ -101,6 +104,7 @@ export class DataPlane {
     this.#wasm = new WasmHub(control && ((batch) => control.storeWasmData(batch)));
     this.#shared = {
       sharedSlots: options.sharedSlots,
+      sharedRegions: options.sharedRegions,
       services: this.#services,
       customData: this.#customData,
       wasm: this.#wasm,

@@ -10,6 +10,7 @@ import { keys, type Store } from "../cluster/store.ts";
 import type { FilterKind } from "../filters/filter.ts";
 import { builtinFilters } from "../filters/registry.ts";
 import { SharedSlots } from "../filters/shared_slots.ts";
+import { SharedRegions } from "../filters/shared_regions.ts";
 import { SpecError } from "../filters/spec.ts";
 import { CONFIG_YAML_OPTIONS, loadYaml } from "../filters/yaml_module.ts";
 import { handleAdmin } from "./admin/api.ts";
@@ -128,6 +129,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     const runningObjects = new RunningObjectsFile(homeDir, log);
     cleanups.unshift(() => runningObjects.flush());
     const sharedSlots = new SharedSlots();
+    const sharedRegions = new SharedRegions();
     const control: ControlServices = {
       // `wasmData` is made below, with the data planes it tells; none writes before objects run.
       storeWasmData: (batch) => void wasmData.write(batch),
@@ -141,6 +143,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         debug: options.debug,
         accessLog: !options.disableAccessLog,
         sharedBuffer: sharedSlots.buffer as SharedArrayBuffer,
+        regionsBuffer: sharedRegions.buffer as SharedArrayBuffer,
         http1Server: options.http1Server,
         log: logs.logger("workers"),
         control,
@@ -151,6 +154,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         accessLog,
         reusePort: cluster.reusePort,
         sharedSlots,
+        sharedRegions,
         http1Server: options.http1Server,
         control,
       });

@@ -188,10 +188,11 @@ export class ServerPool {
     return this.#serverURLs;
   }
 
-  /** Stops following the service registry and checking health. */
+  /** Stops following the service registry and checking health; gives up the breaker's state. */
   close(): void {
     this.#unwatch?.();
     this.#health?.close();
+    this.#breaker?.close();
   }
 
   /**

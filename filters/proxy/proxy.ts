@@ -64,8 +64,15 @@ export class Proxy implements FilterInstance {
   constructor(spec: ProxySpec, env: FilterEnv, previous?: Proxy) {
     this.#env = env;
     // Policies first, so a bad reference throws before any connection pool
-    // exists; built anew per generation, so breaker state resets on update.
-    const policies = spec.pools.map((p, i) => poolPolicies(p, env, i));
+    // exists. A breaker whose pool and policy are unchanged keeps its state
+    // across updates (its memory is named by them); a changed one starts closed.
+    const policies: PoolPolicies[] = [];
+    try {
+      spec.pools.forEach((p, i) => policies.push(poolPolicies(p, env, i)));
+    } catch (e) {
+      for (const p of policies) p.circuitBreaker?.close();
+      throw e;
+    }
     // Connection pools outlive a pipeline update: same origin, client certificate and idle limit,
     // same sockets.
     const clientTls = spec.mtls && {
@@ -262,8 +269,12 @@ function poolPolicies(pool: PoolSpec, env: FilterEnv, index: number): PoolPolici
     policies.retry = createRetry(policyOf(env, pool.retryPolicy, "Retry", index));
   }
   if (pool.circuitBreakerPolicy) {
+    const policy = policyOf(env, pool.circuitBreakerPolicy, "CircuitBreaker", index);
+    // One breaker per pool node-wide: every worker isolate names its memory alike.
+    const name = `breaker/${env.pipeline}/${env.name}/${index}/${JSON.stringify([pool, policy])}`;
     policies.circuitBreaker = createCircuitBreaker(
-      policyOf(env, pool.circuitBreakerPolicy, "CircuitBreaker", index),
+      policy,
+      env.sharedRegions ? { shared: { regions: env.sharedRegions, name } } : {},
     );
   }
   return policies;

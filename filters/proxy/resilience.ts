@@ -9,6 +9,7 @@
 
 import { parseDuration, SpecReader } from "../spec.ts";
 import { sleep } from "../sleep.ts";
+import type { Region, SharedRegions } from "../shared_regions.ts";
 
 /** The policy kinds a pipeline may declare. */
 export const POLICY_KINDS = ["Retry", "CircuitBreaker"] as const;
@@ -77,20 +78,32 @@ function readRetry(r: SpecReader): RetrySpec {
   };
 }
 
+/**
+ * The largest windows a breaker may keep (calls for COUNT_BASED and the
+ * half-open state, seconds for TIME_BASED): its state lives in the node's
+ * shared memory, a byte per call or 32 bytes per second.
+ */
+export const MAX_WINDOW = { COUNT_BASED: 1_000_000, TIME_BASED: 86_400 } as const;
+
 function readCircuitBreaker(r: SpecReader): CircuitBreakerSpec {
+  const slidingWindowType = r.string("slidingWindowType", {
+    default: "COUNT_BASED",
+    oneOf: ["COUNT_BASED", "TIME_BASED"],
+  }) as CircuitBreakerSpec["slidingWindowType"];
   return {
-    slidingWindowType: r.string("slidingWindowType", {
-      default: "COUNT_BASED",
-      oneOf: ["COUNT_BASED", "TIME_BASED"],
-    }) as CircuitBreakerSpec["slidingWindowType"],
+    slidingWindowType,
     failureRateThreshold: r.int("failureRateThreshold", { default: 50, min: 1, max: 100 }),
     slowCallRateThreshold: r.int("slowCallRateThreshold", { default: 100, min: 1, max: 100 }),
     slowCallDurationThreshold: r.duration("slowCallDurationThreshold", { default: "1m" }),
-    slidingWindowSize: r.int("slidingWindowSize", { default: 100, min: 1, max: UINT32_MAX }),
+    slidingWindowSize: r.int("slidingWindowSize", {
+      default: 100,
+      min: 1,
+      max: MAX_WINDOW[slidingWindowType] ?? MAX_WINDOW.COUNT_BASED,
+    }),
     permittedNumberOfCallsInHalfOpenState: r.int("permittedNumberOfCallsInHalfOpenState", {
       default: 10,
       min: 0,
-      max: UINT32_MAX,
+      max: MAX_WINDOW.COUNT_BASED,
     }),
     minimumNumberOfCalls: r.int("minimumNumberOfCalls", {
       default: 100,
@@ -218,105 +231,188 @@ export class Retry {
 /** Circuit breaker states. */
 export type BreakerState = "CLOSED" | "OPEN" | "HALF_OPEN";
 
+const STATE_NAMES: readonly BreakerState[] = ["CLOSED", "OPEN", "HALF_OPEN"];
+const CLOSED = 0;
+const OPEN = 1;
+const HALF_OPEN = 2;
+
 const SUCCESS = 0;
 const FAILURE = 1;
 const SLOW = 2;
 type Outcome = typeof SUCCESS | typeof FAILURE | typeof SLOW;
 
-/** Counts of the calls in a window. */
+// A breaker's memory, so that the breakers of every worker isolate can be one
+// (see SharedRegions). Int32 words:
+const LOCK = 0;
+const STATE = 1;
+const STATE_ID = 2;
+const HALF_OPEN_CALLS = 3;
+/** Where the closed state's window keeps its counts, and the half-open state's. */
+const CLOSED_COUNTS = 4;
+const HALF_OPEN_COUNTS = 8;
+// A window's counts, from where it keeps them:
+const FAILURES = 0;
+const SLOW_CALLS = 1;
+const TOTAL = 2;
+/** The count window's next slot to overwrite; unused by the time window. */
+const NEXT = 3;
+// Float64 words:
+const SINCE = 6;
+/** The time window's latest second. */
+const LATEST_SECOND = 7;
+/** Bytes before the windows' own: the half-open window's slots, then the closed one's. */
+const HEADER_BYTES = 64;
+/** A time window's second: the second, failures, slow calls, all calls (Float64 words). */
+const SECOND_WORDS = 4;
+
+/** Where a window keeps its counts; the breaker holds its lock around every call. */
 interface Window {
-  failures: number;
-  slow: number;
-  total: number;
+  readonly failures: number;
+  readonly slow: number;
+  readonly total: number;
   add(outcome: Outcome, nowMs: number): void;
+  reset(): void;
 }
 
-/** The last `size` calls. Grows with the calls seen, so a huge size costs nothing up front. */
+/** The last `size` calls, one byte each. */
 class CountWindow implements Window {
-  failures = 0;
-  slow = 0;
-  total = 0;
-  readonly #size: number;
-  readonly #ring: Outcome[] = [];
-  #next = 0;
+  readonly #words: Int32Array;
+  readonly #counts: number;
+  readonly #slots: Uint8Array;
 
-  constructor(size: number) {
-    this.#size = size;
+  constructor(words: Int32Array, counts: number, slots: Uint8Array) {
+    this.#words = words;
+    this.#counts = counts;
+    this.#slots = slots;
+  }
+
+  get failures(): number {
+    return this.#words[this.#counts + FAILURES];
+  }
+  get slow(): number {
+    return this.#words[this.#counts + SLOW_CALLS];
+  }
+  get total(): number {
+    return this.#words[this.#counts + TOTAL];
   }
 
   add(outcome: Outcome): void {
-    if (this.#ring.length < this.#size) {
-      this.#ring.push(outcome);
-      this.total++;
+    const words = this.#words;
+    const at = this.#counts;
+    const slots = this.#slots;
+    const total = words[at + TOTAL];
+    if (total < slots.length) {
+      slots[total] = outcome;
+      words[at + TOTAL] = total + 1;
     } else {
-      this.#count(this.#ring[this.#next], -1);
-      this.#ring[this.#next] = outcome;
-      this.#next = (this.#next + 1) % this.#size;
+      const next = words[at + NEXT];
+      this.#count(slots[next] as Outcome, -1);
+      slots[next] = outcome;
+      words[at + NEXT] = next + 1 === slots.length ? 0 : next + 1;
     }
     this.#count(outcome, 1);
   }
 
+  reset(): void {
+    this.#words.fill(0, this.#counts, this.#counts + 4);
+  }
+
   #count(outcome: Outcome, by: number): void {
-    if (outcome === FAILURE) this.failures += by;
-    else if (outcome === SLOW) this.slow += by;
+    if (outcome === FAILURE) this.#words[this.#counts + FAILURES] += by;
+    else if (outcome === SLOW) this.#words[this.#counts + SLOW_CALLS] += by;
   }
 }
 
-interface Bucket {
-  second: number;
-  failures: number;
-  slow: number;
-  total: number;
-}
-
-/** The calls of the last `seconds` seconds, in one-second buckets (only seconds that had calls). */
+/** The calls of the last `seconds.length / 4` seconds, one slot per second. */
 class TimeWindow implements Window {
-  failures = 0;
-  slow = 0;
-  total = 0;
-  readonly #seconds: number;
-  #buckets: Bucket[] = [];
-  #head = 0;
+  readonly #words: Int32Array;
+  readonly #floats: Float64Array;
+  readonly #counts: number;
+  readonly #seconds: Float64Array;
+  readonly #size: number;
 
-  constructor(seconds: number) {
+  constructor(words: Int32Array, floats: Float64Array, counts: number, seconds: Float64Array) {
+    this.#words = words;
+    this.#floats = floats;
+    this.#counts = counts;
     this.#seconds = seconds;
+    this.#size = seconds.length / SECOND_WORDS;
+  }
+
+  get failures(): number {
+    return this.#words[this.#counts + FAILURES];
+  }
+  get slow(): number {
+    return this.#words[this.#counts + SLOW_CALLS];
+  }
+  get total(): number {
+    return this.#words[this.#counts + TOTAL];
   }
 
   add(outcome: Outcome, nowMs: number): void {
-    const second = Math.floor(nowMs / 1000);
-    this.#evict(second - this.#seconds);
-    let last = this.#buckets.length > this.#head
-      ? this.#buckets[this.#buckets.length - 1]
-      : undefined;
-    if (!last || last.second !== second) {
-      last = { second, failures: 0, slow: 0, total: 0 };
-      this.#buckets.push(last);
+    const latest = this.#floats[LATEST_SECOND];
+    let second = Math.floor(nowMs / 1000);
+    if (second > latest) {
+      // Empty the slots of the seconds that left the window (each second's slot is second % size).
+      for (let s = Math.max(latest + 1, second - this.#size + 1); s <= second; s++) {
+        this.#clear(s % this.#size * SECOND_WORDS, s);
+      }
+      this.#floats[LATEST_SECOND] = second;
+    } else {
+      // Another isolate's clock may be a little behind: count the call in the latest second.
+      second = latest;
     }
-    last.total++;
-    this.total++;
+    const at = second % this.#size * SECOND_WORDS;
+    const seconds = this.#seconds;
+    const words = this.#words;
+    seconds[at + 3]++;
+    words[this.#counts + TOTAL]++;
     if (outcome === FAILURE) {
-      last.failures++;
-      this.failures++;
+      seconds[at + 1]++;
+      words[this.#counts + FAILURES]++;
     } else if (outcome === SLOW) {
-      last.slow++;
-      this.slow++;
+      seconds[at + 2]++;
+      words[this.#counts + SLOW_CALLS]++;
     }
   }
 
-  #evict(oldest: number): void {
-    const buckets = this.#buckets;
-    while (this.#head < buckets.length && buckets[this.#head].second <= oldest) {
-      const b = buckets[this.#head++];
-      this.failures -= b.failures;
-      this.slow -= b.slow;
-      this.total -= b.total;
-    }
-    // Compact now and then so the array does not grow forever.
-    if (this.#head > 64 && this.#head * 2 > buckets.length) {
-      this.#buckets = buckets.slice(this.#head);
-      this.#head = 0;
-    }
+  reset(): void {
+    this.#words.fill(0, this.#counts, this.#counts + 4);
+    this.#seconds.fill(0);
+    this.#floats[LATEST_SECOND] = 0;
   }
+
+  #clear(at: number, second: number): void {
+    const seconds = this.#seconds;
+    const words = this.#words;
+    words[this.#counts + FAILURES] -= seconds[at + 1];
+    words[this.#counts + SLOW_CALLS] -= seconds[at + 2];
+    words[this.#counts + TOTAL] -= seconds[at + 3];
+    seconds[at] = second;
+    seconds[at + 1] = seconds[at + 2] = seconds[at + 3] = 0;
+  }
+}
+
+function halfOpenSlots(spec: CircuitBreakerSpec): number {
+  return Math.max(1, spec.permittedNumberOfCallsInHalfOpenState);
+}
+
+/** Bytes of memory a breaker of `spec` keeps its state in. */
+export function breakerBytes(spec: CircuitBreakerSpec): number {
+  const closed = spec.slidingWindowType === "TIME_BASED"
+    ? spec.slidingWindowSize * SECOND_WORDS * 8
+    : spec.slidingWindowSize;
+  return HEADER_BYTES + Math.ceil(halfOpenSlots(spec) / 8) * 8 + closed;
+}
+
+/** Options of a CircuitBreaker. */
+export interface BreakerOptions extends PolicyOptions {
+  /**
+   * Keep the state in this node-wide memory, under `name`: the breakers of
+   * every isolate made with the same name are one breaker. Without it the
+   * state is the breaker's own.
+   */
+  shared?: { regions: SharedRegions; name: string };
 }
 
 /** What {@linkcode CircuitBreaker.acquire} returns when the call is rejected. */
@@ -327,6 +423,11 @@ export const REJECTED = -1;
  * rate of its window reaches a threshold; OPEN rejects calls until
  * `waitDurationInOpenState` has passed, then HALF_OPEN lets a few calls
  * through and decides between OPEN and CLOSED by their rates.
+ *
+ * Its state lives in one piece of memory, shared by every isolate's
+ * breaker of the same name, and every change to it is made under a lock in
+ * that memory: with several worker isolates the node still has one breaker,
+ * counting every call, as Easegress's one process does.
  */
 export class CircuitBreaker {
   readonly #spec: CircuitBreakerSpec;
@@ -334,26 +435,57 @@ export class CircuitBreaker {
   readonly #slowMs: number;
   readonly #openWaitMs: number;
   readonly #halfOpenMaxWaitMs: number;
-  #state: BreakerState = "CLOSED";
-  #stateId = 0;
-  #since: number;
-  #window: Window;
-  #halfOpenCalls = 0;
+  readonly #words: Int32Array;
+  readonly #floats: Float64Array;
+  readonly #closedWindow: Window;
+  readonly #halfOpenWindow: Window;
+  readonly #release: () => void;
 
-  /** Creates a closed breaker from a normalized spec. */
-  constructor(spec: CircuitBreakerSpec, options: PolicyOptions = {}) {
+  /** Creates a breaker from a normalized spec, closed unless it shares the state of one. */
+  constructor(spec: CircuitBreakerSpec, options: BreakerOptions = {}) {
     this.#spec = spec;
-    this.#now = options.now ?? (() => performance.now());
+    // Milliseconds on a clock every isolate shares (performance.now() alone starts per isolate).
+    this.#now = options.now ?? (() => performance.timeOrigin + performance.now());
     this.#slowMs = parseDuration(spec.slowCallDurationThreshold) ?? 60_000;
     this.#openWaitMs = parseDuration(spec.waitDurationInOpenState) ?? 60_000;
     this.#halfOpenMaxWaitMs = parseDuration(spec.maxWaitDurationInHalfOpenState) ?? 0;
-    this.#since = this.#now();
-    this.#window = this.#closedWindow();
+    const bytes = breakerBytes(spec);
+    let region: Region = { buffer: new ArrayBuffer(bytes), offset: 0, length: bytes };
+    this.#release = () => {};
+    if (options.shared) {
+      const { regions, name } = options.shared;
+      const claimed = region = regions.claim(name, bytes);
+      this.#release = () => regions.release(claimed);
+    }
+    const { buffer, offset } = region;
+    this.#words = new Int32Array(buffer, offset, HEADER_BYTES / 4);
+    this.#floats = new Float64Array(buffer, offset, HEADER_BYTES / 8);
+    const halfOpen = halfOpenSlots(spec);
+    this.#halfOpenWindow = new CountWindow(
+      this.#words,
+      HALF_OPEN_COUNTS,
+      new Uint8Array(buffer, offset + HEADER_BYTES, halfOpen),
+    );
+    const closedAt = offset + HEADER_BYTES + Math.ceil(halfOpen / 8) * 8;
+    const size = spec.slidingWindowSize;
+    this.#closedWindow = spec.slidingWindowType === "TIME_BASED"
+      ? new TimeWindow(
+        this.#words,
+        this.#floats,
+        CLOSED_COUNTS,
+        new Float64Array(buffer, closedAt, size * SECOND_WORDS),
+      )
+      : new CountWindow(this.#words, CLOSED_COUNTS, new Uint8Array(buffer, closedAt, size));
   }
 
   /** The current state. */
   get state(): BreakerState {
-    return this.#state;
+    return STATE_NAMES[Atomics.load(this.#words, STATE)];
+  }
+
+  /** Gives up the shared state: the last isolate's breaker of its name frees it. */
+  close(): void {
+    this.#release();
   }
 
   /**
@@ -361,20 +493,29 @@ export class CircuitBreaker {
    * {@linkcode REJECTED}.
    */
   acquire(): number {
-    if (this.#state === "CLOSED") return this.#stateId;
-    const now = this.#now();
-    if (this.#state === "OPEN") {
-      if (now - this.#since < this.#openWaitMs) return REJECTED;
-      this.#transition("HALF_OPEN", now);
+    const words = this.#words;
+    // Closed, the common case, needs no lock: a permit from just before a
+    // change of state is ignored by record().
+    if (Atomics.load(words, STATE) === CLOSED) return Atomics.load(words, STATE_ID);
+    this.#lock();
+    try {
+      const now = this.#now();
+      if (words[STATE] === CLOSED) return words[STATE_ID];
+      if (words[STATE] === OPEN) {
+        if (now - this.#floats[SINCE] < this.#openWaitMs) return REJECTED;
+        this.#transition(HALF_OPEN, now);
+      }
+      if (words[HALF_OPEN_CALLS] < this.#spec.permittedNumberOfCallsInHalfOpenState) {
+        words[HALF_OPEN_CALLS]++;
+        return words[STATE_ID];
+      }
+      if (this.#halfOpenMaxWaitMs > 0 && now - this.#floats[SINCE] >= this.#halfOpenMaxWaitMs) {
+        this.#transition(OPEN, now);
+      }
+      return REJECTED;
+    } finally {
+      this.#unlock();
     }
-    if (this.#halfOpenCalls < this.#spec.permittedNumberOfCallsInHalfOpenState) {
-      this.#halfOpenCalls++;
-      return this.#stateId;
-    }
-    if (this.#halfOpenMaxWaitMs > 0 && now - this.#since >= this.#halfOpenMaxWaitMs) {
-      this.#transition("OPEN", now);
-    }
-    return REJECTED;
   }
 
   /**
@@ -382,40 +523,53 @@ export class CircuitBreaker {
    * earlier state are ignored.
    */
   record(permit: number, failed: boolean, durationMs: number): void {
-    if (permit !== this.#stateId || this.#state === "OPEN") return;
     const outcome = failed ? FAILURE : durationMs >= this.#slowMs ? SLOW : SUCCESS;
-    const now = this.#now();
-    const window = this.#window;
-    window.add(outcome, now);
-    const spec = this.#spec;
-    const halfOpen = this.#state === "HALF_OPEN";
-    const minimum = halfOpen
-      ? Math.min(spec.minimumNumberOfCalls, spec.permittedNumberOfCallsInHalfOpenState)
-      : spec.minimumNumberOfCalls;
-    if (window.total < minimum || window.total === 0) return;
-    const failureRate = Math.floor(window.failures * 100 / window.total);
-    const slowRate = Math.floor(window.slow * 100 / window.total);
-    if (failureRate >= spec.failureRateThreshold || slowRate >= spec.slowCallRateThreshold) {
-      this.#transition("OPEN", now);
-    } else if (halfOpen) this.#transition("CLOSED", now);
-  }
-
-  #transition(state: BreakerState, now: number): void {
-    this.#state = state;
-    this.#stateId++;
-    this.#since = now;
-    this.#halfOpenCalls = 0;
-    if (state === "CLOSED") this.#window = this.#closedWindow();
-    else if (state === "HALF_OPEN") {
-      this.#window = new CountWindow(Math.max(1, this.#spec.permittedNumberOfCallsInHalfOpenState));
+    const words = this.#words;
+    this.#lock();
+    try {
+      if (permit !== words[STATE_ID] || words[STATE] === OPEN) return;
+      const now = this.#now();
+      const halfOpen = words[STATE] === HALF_OPEN;
+      const window = halfOpen ? this.#halfOpenWindow : this.#closedWindow;
+      window.add(outcome, now);
+      const spec = this.#spec;
+      const minimum = halfOpen
+        ? Math.min(spec.minimumNumberOfCalls, spec.permittedNumberOfCallsInHalfOpenState)
+        : spec.minimumNumberOfCalls;
+      const total = window.total;
+      if (total < minimum || total === 0) return;
+      const failureRate = Math.floor(window.failures * 100 / total);
+      const slowRate = Math.floor(window.slow * 100 / total);
+      if (failureRate >= spec.failureRateThreshold || slowRate >= spec.slowCallRateThreshold) {
+        this.#transition(OPEN, now);
+      } else if (halfOpen) this.#transition(CLOSED, now);
+    } finally {
+      this.#unlock();
     }
   }
 
-  #closedWindow(): Window {
-    const size = this.#spec.slidingWindowSize;
-    return this.#spec.slidingWindowType === "TIME_BASED"
-      ? new TimeWindow(size)
-      : new CountWindow(size);
+  /** Called with the lock held. */
+  #transition(state: number, now: number): void {
+    const words = this.#words;
+    // Stored atomically: acquire() reads them without the lock.
+    Atomics.store(words, STATE, state);
+    // Wraps at 2^31: permits are compared for equality only.
+    Atomics.store(words, STATE_ID, (words[STATE_ID] + 1) | 0);
+    words[HALF_OPEN_CALLS] = 0;
+    this.#floats[SINCE] = now;
+    if (state === CLOSED) this.#closedWindow.reset();
+    else if (state === HALF_OPEN) this.#halfOpenWindow.reset();
+  }
+
+  #lock(): void {
+    // Held for a few dozen instructions; another isolate holding it runs on another thread.
+    while (Atomics.compareExchange(this.#words, LOCK, 0, 1) !== 0) {
+      // Spin.
+    }
+  }
+
+  #unlock(): void {
+    Atomics.store(this.#words, LOCK, 0);
   }
 }
 
@@ -425,6 +579,6 @@ export function createRetry(policy: unknown, options?: PolicyOptions): Retry {
 }
 
 /** Builds a CircuitBreaker from a pipeline's policy object (validated again). */
-export function createCircuitBreaker(policy: unknown, options?: PolicyOptions): CircuitBreaker {
+export function createCircuitBreaker(policy: unknown, options?: BreakerOptions): CircuitBreaker {
   return new CircuitBreaker(validatePolicy("CircuitBreaker", policy), options);
 }

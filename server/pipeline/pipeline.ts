@@ -59,7 +59,10 @@ function timingsTag(pipeline: string, timings: readonly FilterTiming[]): string 
 export type LoggerFactory = (scope: string) => Logger;
 
 /** What a data plane shares with every filter it builds: counters, service instances, custom data. */
-export type SharedByFilters = Pick<FilterEnv, "sharedSlots" | "services" | "customData" | "wasm">;
+export type SharedByFilters = Pick<
+  FilterEnv,
+  "sharedSlots" | "sharedRegions" | "services" | "customData" | "wasm"
+>;
 
 /** A Pipeline object in a data plane. */
 export class Pipeline {
@@ -96,6 +99,7 @@ export class Pipeline {
             log: loggers(`pipeline/${spec.name}/${f.name}`),
             resilience: (n) => policies.get(n) as ResiliencePolicySpec | undefined,
             sharedSlots: shared.sharedSlots,
+            sharedRegions: shared.sharedRegions,
             services: shared.services,
             customData: shared.customData,
             wasm: shared.wasm,

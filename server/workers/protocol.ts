@@ -28,6 +28,8 @@ export interface WorkerInit {
   http1Server: Http1ServerKind;
   /** The node's shared counters. */
   sharedBuffer: SharedArrayBuffer;
+  /** The node's shared regions (circuit breakers). */
+  regionsBuffer: SharedArrayBuffer;
 }
 
 /** A request from the control plane. */

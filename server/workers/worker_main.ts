@@ -10,6 +10,7 @@
 
 import { builtinFilters } from "../../filters/registry.ts";
 import { SharedSlots } from "../../filters/shared_slots.ts";
+import { SharedRegions } from "../../filters/shared_regions.ts";
 import { DataPlane } from "../dataplane.ts";
 import { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { LogSink } from "../log.ts";
@@ -69,6 +70,7 @@ async function init(msg: WorkerInit): Promise<void> {
     http1Server: msg.http1Server,
     scope: `worker-${msg.index}`,
     sharedSlots: new SharedSlots(msg.sharedBuffer),
+    sharedRegions: new SharedRegions(msg.regionsBuffer),
     control,
   });
   closeAll = () => {

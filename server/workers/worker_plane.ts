@@ -109,6 +109,8 @@ export interface WorkerPlaneOptions {
   debug: boolean;
   accessLog: boolean;
   sharedBuffer: SharedArrayBuffer;
+  /** The memory of the node's shared regions (circuit breakers). */
+  regionsBuffer: SharedArrayBuffer;
   /** What serves plain HTTP/1.1. */
   http1Server: Http1ServerKind;
   /** Hears of a worker that crashed and of its replacement. */
@@ -161,6 +163,7 @@ export class WorkerPlane {
         debug: options.debug,
         accessLog: options.accessLog,
         sharedBuffer: options.sharedBuffer,
+        regionsBuffer: options.regionsBuffer,
         index,
         count: options.count,
         http1Server: options.http1Server,

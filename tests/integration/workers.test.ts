@@ -85,6 +85,61 @@ filters:
   }
 });
 
+Deno.test("workers: a circuit breaker counts the calls of both workers as one", async () => {
+  let upstreamCalls = 0;
+  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    upstreamCalls++;
+    return new Response("down", { status: 500 });
+  });
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
+  const port = freePort();
+  try {
+    const pipeline = `name: p
+kind: Pipeline
+resilience:
+  - name: cb
+    kind: CircuitBreaker
+    slidingWindowSize: 10
+    minimumNumberOfCalls: 10
+    failureRateThreshold: 50
+    waitDurationInOpenState: 1h
+filters:
+  - name: proxy
+    kind: Proxy
+    pools:
+      - servers: [{url: "http://127.0.0.1:${upstream.addr.port}"}]
+        failureCodes: [500]
+        circuitBreakerPolicy: cb
+`;
+    assert.equal((await node.ctl(["object", "create"], pipeline)).code, 0);
+    const server =
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: p\n`;
+    assert.equal((await node.ctl(["object", "create"], server)).code, 0);
+    await eventually(
+      "served",
+      async () => (await request(`http://127.0.0.1:${port}/`)).status === 500,
+    );
+    // Wait until both workers serve the pipeline; the request above was the breaker's first call.
+    await eventually("both workers run the pipeline", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+      return /worker-0\tcreated server s/.test(log) && /worker-1\tcreated server s/.test(log);
+    });
+    // New connections each time, so the kernel spreads them over both workers: with a
+    // breaker per worker, neither would see the ten calls that open it.
+    const codes: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: "close" } });
+      await r.body?.cancel();
+      codes.push(r.status);
+    }
+    assert.equal(upstreamCalls, 10, codes.join(" "));
+    assert.deepEqual(codes.slice(9), Array(11).fill(503), codes.join(" "));
+  } finally {
+    await node.stop();
+    await upstream.shutdown();
+  }
+});
+
 Deno.test("workers: a worker that crashes is replaced and serves again with the same objects", async () => {
   const node = await startNodeProcess({ args: ["--workers", "2", "--plugin", CRASH_PLUGIN] });
   const port = freePort();

@@ -9,6 +9,7 @@ import {
   validatePolicy,
 } from "../../../filters/proxy/resilience.ts";
 import { SpecReader } from "../../../filters/spec.ts";
+import { SharedRegions } from "../../../filters/shared_regions.ts";
 import { readPipelineSpec } from "../../../server/pipeline/spec.ts";
 
 function fakeClock(): { now: () => number; advance(ms: number): void } {
@@ -285,4 +286,88 @@ Deno.test("pipeline validation normalizes policies and checks pool references", 
       pipeline({ filters: [proxyFilter({})], resilience: [{ name: "t", kind: "TimeLimiter" }] }),
     /resilience\[0\]\.kind: must be one of Retry, CircuitBreaker/,
   );
+});
+
+Deno.test("breakers sharing a region are one breaker, counting every call", () => {
+  const regions = new SharedRegions(new ArrayBuffer(256 * 1024));
+  const clock = fakeClock();
+  const spec = validatePolicy("CircuitBreaker", {
+    slidingWindowSize: 10,
+    minimumNumberOfCalls: 10,
+    failureRateThreshold: 50,
+    permittedNumberOfCallsInHalfOpenState: 2,
+    waitDurationInOpenState: "10s",
+  });
+  const shared = { regions, name: "pipeline/proxy/0" };
+  const a = new CircuitBreaker(spec, { now: clock.now, shared });
+  const b = new CircuitBreaker(spec, { now: clock.now, shared });
+  // Five failures through each: neither saw the minimum of ten alone.
+  for (let i = 0; i < 5; i++) {
+    call(a, true);
+    call(b, true);
+  }
+  assert.equal(a.state, "OPEN");
+  assert.equal(b.state, "OPEN");
+  assert.equal(call(b, false), false);
+  clock.advance(10_000);
+  // Half-open lets two calls through in all, not two per breaker.
+  const permits = [a.acquire(), b.acquire(), a.acquire()];
+  assert.equal(permits[2], REJECTED);
+  a.record(permits[0], false, 1);
+  b.record(permits[1], false, 1);
+  assert.equal(a.state, "CLOSED");
+  // One closing keeps the state for the other; the last one frees it.
+  for (let i = 0; i < 10; i++) call(a, true);
+  a.close();
+  assert.equal(b.state, "OPEN");
+  b.close();
+  assert.equal(regions.used, 0);
+  assert.equal(new CircuitBreaker(spec, { now: clock.now, shared }).state, "CLOSED");
+});
+
+Deno.test("a shared time-based breaker forgets seconds that left its window", () => {
+  const regions = new SharedRegions(new ArrayBuffer(256 * 1024));
+  const clock = fakeClock();
+  const spec = validatePolicy("CircuitBreaker", {
+    slidingWindowType: "TIME_BASED",
+    slidingWindowSize: 3,
+    minimumNumberOfCalls: 4,
+  });
+  const shared = { regions, name: "t" };
+  const a = new CircuitBreaker(spec, { now: clock.now, shared });
+  const b = new CircuitBreaker(spec, { now: clock.now, shared });
+  call(a, true);
+  clock.advance(1_000);
+  call(b, true);
+  clock.advance(2_000); // the first failure left; the second is 2 s old
+  call(a, false);
+  call(b, false);
+  assert.equal(a.state, "CLOSED"); // 3 calls, under the minimum
+  clock.advance(10_000); // everything left
+  call(a, false);
+  call(b, false);
+  call(a, true);
+  assert.equal(a.state, "CLOSED"); // 1 of 3
+  call(b, true); // 2 of 4
+  assert.equal(a.state, "OPEN");
+});
+
+Deno.test("a breaker's window is bounded, and the error names the field", () => {
+  assert.throws(
+    () => validatePolicy("CircuitBreaker", { slidingWindowSize: 2_000_000 }),
+    /slidingWindowSize/,
+  );
+  assert.throws(
+    () =>
+      validatePolicy("CircuitBreaker", {
+        slidingWindowType: "TIME_BASED",
+        slidingWindowSize: 90_000,
+      }),
+    /slidingWindowSize/,
+  );
+  const spec = validatePolicy("CircuitBreaker", {
+    slidingWindowType: "TIME_BASED",
+    slidingWindowSize: 86_400,
+  });
+  assert.equal(spec.slidingWindowSize, 86_400);
 });
