@@ -29,6 +29,7 @@ import {
   parseRequestHead,
   type RequestHead,
   RequestHeadError,
+  skipEmptyLines,
 } from "./request_head.ts";
 import { type ResponseFraming, serializeResponseHead } from "./response_head.ts";
 
@@ -185,6 +186,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
     try {
       const conn = this.#conn;
       for (;;) {
+        conn.start = skipEmptyLines(conn.buf, conn.start, conn.end);
         if (!first && conn.buffered === 0) {
           if (this.#host.draining) return;
           conn.trim();
@@ -326,6 +328,9 @@ export class ServerConnection implements PeerSource, ServedConnection {
           this.#conn.state = CLOSED;
           return -1;
         }
+        const skipped = conn.start;
+        conn.start = skipEmptyLines(conn.buf, conn.start, conn.end);
+        scanned = Math.max(0, scanned - (conn.start - skipped));
         headEnd = findHeadEnd(conn.buf, conn.start + scanned, conn.end);
         if (headEnd >= 0) {
           return headEnd - conn.start <= max ? headEnd : await this.#refuseLongHead();

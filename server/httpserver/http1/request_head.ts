@@ -76,6 +76,16 @@ const names: string[] = [];
 const values: string[] = [];
 
 /**
+ * Where a request begins in `buf[start, end)`: past the empty lines a
+ * client may send before it (RFC 9112 section 2.2; some clients end a body
+ * with an extra CRLF), which must not be taken for the head's end.
+ */
+export function skipEmptyLines(buf: Uint8Array, start: number, end: number): number {
+  while (start < end && (buf[start] === CR || buf[start] === 10)) start++;
+  return start;
+}
+
+/**
  * Parses the head in `buf[start, headEnd)` (located by `findHeadEnd`).
  * Throws {@linkcode RequestHeadError} with the status to answer.
  */

@@ -416,10 +416,17 @@ Deno.test("serveHttp1 lets a filter change the parsed headers in place, not on a
   });
 });
 
-Deno.test("serveHttp1 ignores one empty line before a request line", async () => {
+Deno.test("serveHttp1 ignores empty lines before a request line", async () => {
   await withServer(describe, {}, async (client) => {
     await client.write("\r\n" + get("/after-crlf"));
     assert.equal(text(await client.readResponse()), "GET /after-crlf");
+    // Two empty lines are not an empty head, also when they arrive apart from the request.
+    await client.write("\r\n\r\n\n" + get("/after-three"));
+    assert.equal(text(await client.readResponse()), "GET /after-three");
+    await client.write("\r\n\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await client.write(get("/later"));
+    assert.equal(text(await client.readResponse()), "GET /later");
   });
 });
 
