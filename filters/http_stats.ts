@@ -48,6 +48,62 @@ function bucketValue(i: number): number {
   return Math.exp((i - LINEAR + 0.5) * GROWTH);
 }
 
+/**
+ * The latency at quantile `q` of `count` requests counted in `buckets`
+ * (by bucket index), at most `max`.
+ */
+function quantile(buckets: ArrayLike<number>, count: number, max: number, q: number): number {
+  if (!count) return 0;
+  const rank = q * count;
+  let seen = 0;
+  for (let i = 0; i < BUCKETS; i++) {
+    const n = buckets[i] ?? 0;
+    seen += n;
+    if (seen >= rank && n) return Math.min(bucketValue(i), max);
+  }
+  return max;
+}
+
+/**
+ * Whether snapshots carry their window's latency buckets
+ * (`latencyBuckets`), for a worker isolate whose statistics the control
+ * plane merges with the other workers': percentiles of the merged buckets
+ * are those one process would report, where percentiles of percentiles are
+ * not. Module state, so each isolate decides for itself.
+ */
+let withLatencyBuckets = false;
+
+/** Makes this isolate's snapshots carry their latency buckets (see `mergeLatency`). */
+export function sendLatencyBuckets(on: boolean): void {
+  withLatencyBuckets = on;
+}
+
+/**
+ * Sets the percentiles of `doc` (a merged snapshot whose `max` is merged
+ * already) from the `latencyBuckets` of the snapshots it merges, and drops
+ * that field. Returns false, changing nothing, when one of them lacks it.
+ */
+export function mergeLatency(
+  doc: Record<string, unknown>,
+  docs: Record<string, unknown>[],
+): boolean {
+  if (!docs.every((d) => Array.isArray(d.latencyBuckets))) return false;
+  const buckets = new Float64Array(BUCKETS);
+  let count = 0;
+  for (const d of docs) {
+    const pairs = d.latencyBuckets as number[];
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      buckets[pairs[i]] += pairs[i + 1];
+      count += pairs[i + 1];
+    }
+  }
+  for (const [key, q] of PERCENTILES) {
+    doc[key] = round(quantile(buckets, count, doc.max as number, q));
+  }
+  delete doc.latencyBuckets;
+  return true;
+}
+
 const PERCENTILES: [string, number][] = [
   ["p25", 0.25],
   ["p50", 0.5],
@@ -84,6 +140,11 @@ export interface HttpStatsSnapshot {
   reqSize: number;
   respSize: number;
   codes: Record<string, number>;
+  /**
+   * The window's requests by latency bucket, as pairs of bucket index and
+   * count; only where {@linkcode sendLatencyBuckets} asked for them.
+   */
+  latencyBuckets?: number[];
 }
 
 /** Statistics of one server, route or pool. */
@@ -178,24 +239,20 @@ export class HttpStats {
       codes: Object.fromEntries([...this.#codes].map(([k, v]) => [String(k), v])),
     };
     const target = out as unknown as Record<string, number>;
-    for (const [key, q] of PERCENTILES) target[key] = round(this.#quantile(q));
+    for (const [key, q] of PERCENTILES) {
+      target[key] = round(quantile(this.#window, this.#windowCount, this.#max, q));
+    }
+    if (withLatencyBuckets) {
+      const pairs: number[] = [];
+      this.#window.forEach((n, i) => n && pairs.push(i, n));
+      out.latencyBuckets = pairs;
+    }
     if (resetWindow) {
       this.#window.fill(0);
       this.#windowCount = 0;
       this.#codes.clear();
     }
     return out;
-  }
-
-  #quantile(q: number): number {
-    if (!this.#windowCount) return 0;
-    const rank = q * this.#windowCount;
-    let seen = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      seen += this.#window[i];
-      if (seen >= rank && this.#window[i]) return Math.min(bucketValue(i), this.#max);
-    }
-    return this.#max;
   }
 }
 

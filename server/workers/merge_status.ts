@@ -1,11 +1,15 @@
 /**
  * Merges the status documents of one object from several workers into the
  * document one process would report: counters and rates add up, extremes
- * take the extreme, means are weighted by request count and percentiles by
- * the requests of their window (since the previous read: the `codes` counts).
+ * take the extreme, means are weighted by request count, and percentiles
+ * are read from the workers' latency buckets added together (weighted by
+ * the requests of each window, the `codes` counts, for documents without
+ * buckets).
  *
  * @module
  */
+
+import { mergeLatency } from "../../filters/http_stats.ts";
 
 const SUMMED = new Set([
   "count",
@@ -56,12 +60,9 @@ function windowCount(codes: unknown): number {
 }
 
 function mergeStats(docs: Doc[]): Doc {
+  if (docs.length === 1) return withoutLatency(docs[0]) as Doc;
   const out: Doc = { ...docs[0] };
   const total = docs.reduce((n, d) => n + (d.count as number), 0);
-  // A worker whose window is empty reports 0 for every percentile: it must
-  // not weigh in, however many requests it counted before.
-  const windows = docs.map((d) => windowCount(d.codes));
-  const windowTotal = windows.reduce((a, b) => a + b, 0);
   for (const key of Object.keys(out)) {
     const values = docs.map((d) => d[key]);
     if (SUMMED.has(key)) out[key] = values.reduce((a, b) => (a as number) + (b as number), 0);
@@ -69,10 +70,8 @@ function mergeStats(docs: Doc[]): Doc {
       out.mean = total
         ? docs.reduce((n, d) => n + (d.mean as number) * (d.count as number), 0) / total
         : 0;
-    } else if (PERCENTILES.has(key)) {
-      out[key] = windowTotal
-        ? docs.reduce((n, d, i) => n + (d[key] as number) * windows[i], 0) / windowTotal
-        : 0;
+    } else if (PERCENTILES.has(key) || key === "latencyBuckets") {
+      // Below, once the extremes are merged.
     } else if (key === "min") {
       const counted = docs.filter((d) => (d.count as number) > 0).map((d) => d.min as number);
       out.min = counted.length ? Math.min(...counted) : 0;
@@ -86,6 +85,7 @@ function mergeStats(docs: Doc[]): Doc {
     } else if (key === "topN") out.topN = mergeTopN(values as Doc[][]);
     else out[key] = mergeValues(values);
   }
+  if (!mergeLatency(out, docs)) weighPercentiles(out, docs);
   for (const m of PERCENTAGES) {
     const rate = out[m] as number;
     out[`${m}ErrPercent`] = rate > 0
@@ -93,6 +93,31 @@ function mergeStats(docs: Doc[]): Doc {
       : 0;
   }
   return out;
+}
+
+/** `value` without the latency buckets its statistics carried for merging. */
+function withoutLatency(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutLatency);
+  if (!isDoc(value)) return value;
+  const out: Doc = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (key !== "latencyBuckets") out[key] = withoutLatency(v);
+  }
+  return out;
+}
+
+/** Percentiles from documents without latency buckets: each worker's, weighted by its window. */
+function weighPercentiles(out: Doc, docs: Doc[]): void {
+  // A worker whose window is empty reports 0 for every percentile: it must
+  // not weigh in, however many requests it counted before.
+  const windows = docs.map((d) => windowCount(d.codes));
+  const windowTotal = windows.reduce((a, b) => a + b, 0);
+  for (const key of PERCENTILES) {
+    out[key] = windowTotal
+      ? docs.reduce((n, d, i) => n + (d[key] as number) * windows[i], 0) / windowTotal
+      : 0;
+  }
+  delete out.latencyBuckets;
 }
 
 function mergeTopN(lists: Doc[][]): Doc[] {
@@ -119,7 +144,7 @@ function mergeValues(values: unknown[]): unknown {
 
 /** Merges same-shaped status documents from several workers. */
 export function mergeStatuses(docs: Doc[]): Doc {
-  if (docs.length === 1) return docs[0];
+  if (docs.length === 1) return withoutLatency(docs[0]) as Doc;
   if (isStats(docs[0])) return mergeStats(docs);
   const out: Doc = {};
   for (const key of new Set(docs.flatMap((d) => Object.keys(d)))) {

@@ -31,6 +31,8 @@ Deno.test("workers: two data-plane isolates share a port and report one merged s
     );
     const doc = status["eg-default-name"];
     assert.ok(doc.count >= total, `merged count ${doc.count}`);
+    assert.ok(doc.p99 > 0 && doc.p99 <= doc.max, `merged p99 ${doc.p99}, max ${doc.max}`);
+    assert.equal(JSON.stringify(status).includes("latencyBuckets"), false);
     const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
     assert.match(log, /worker-0\tcreated server s/);
     assert.match(log, /worker-1\tcreated server s/);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HttpStats } from "../../../filters/http_stats.ts";
+import { HttpStats, sendLatencyBuckets } from "../../../filters/http_stats.ts";
 import { mergeStatuses } from "../../../server/workers/merge_status.ts";
 
 Deno.test("merged worker statuses add counts and codes, weight means, keep extremes", () => {
@@ -72,4 +72,43 @@ Deno.test("merged Proxy statuses add each worker's memoryCache counts", () => {
     mainPool: { memoryCache: { hits, misses, entries, bytes } },
   });
   assert.deepEqual(mergeStatuses([pool(3, 1, 1, 100), pool(5, 2, 1, 120)]), pool(8, 3, 2, 220));
+});
+
+Deno.test("percentiles merged from workers' latency buckets are those of one process", () => {
+  sendLatencyBuckets(true);
+  try {
+    const fast = new HttpStats();
+    const slow = new HttpStats();
+    const whole = new HttpStats();
+    // Equal counts, very different tails: averaging p99s would report about 250 ms.
+    for (let i = 0; i < 1000; i++) {
+      const ms = 1 + (i % 10) / 10;
+      fast.record(200, ms);
+      whole.record(200, ms);
+    }
+    for (let i = 0; i < 1000; i++) {
+      const ms = i < 970 ? 2 : 500;
+      slow.record(200, ms);
+      whole.record(200, ms);
+    }
+    const status = (s: HttpStats) => ({
+      name: "s",
+      ...s.snapshot(true),
+      topN: [{ path: "/", ...s.snapshot() }],
+    });
+    const merged = mergeStatuses([status(fast), status(slow)]);
+    const expected = whole.snapshot(true);
+    for (const key of ["p25", "p50", "p75", "p95", "p98", "p99", "p999", "max"] as const) {
+      assert.equal(merged[key], expected[key], key);
+    }
+    assert.equal(merged.p99, expected.p99);
+    assert.ok(expected.p99 > 400, String(expected.p99));
+    assert.equal("latencyBuckets" in merged, false);
+    assert.equal("latencyBuckets" in (merged.topN as Record<string, unknown>[])[0], false);
+    // One worker's document alone carries none either, nested ones included.
+    const alone = mergeStatuses([{ name: "p", pools: [{ stat: fast.snapshot() }] }]);
+    assert.equal(JSON.stringify(alone).includes("latencyBuckets"), false);
+  } finally {
+    sendLatencyBuckets(false);
+  }
 });
