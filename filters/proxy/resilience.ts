@@ -265,40 +265,49 @@ const HEADER_BYTES = 64;
 /** A time window's second: the second, failures, slow calls, all calls (Float64 words). */
 const SECOND_WORDS = 4;
 
-/** Where a window keeps its counts; the breaker holds its lock around every call. */
-interface Window {
-  readonly failures: number;
-  readonly slow: number;
-  readonly total: number;
-  add(outcome: Outcome, nowMs: number): void;
-  reset(): void;
-}
+/**
+ * A window's counts, kept in the breaker's Int32 words from `at` on (the
+ * breaker holds its lock around every call).
+ */
+abstract class Window {
+  protected readonly words: Int32Array;
+  protected readonly at: number;
 
-/** The last `size` calls, one byte each. */
-class CountWindow implements Window {
-  readonly #words: Int32Array;
-  readonly #counts: number;
-  readonly #slots: Uint8Array;
-
-  constructor(words: Int32Array, counts: number, slots: Uint8Array) {
-    this.#words = words;
-    this.#counts = counts;
-    this.#slots = slots;
+  constructor(words: Int32Array, at: number) {
+    this.words = words;
+    this.at = at;
   }
 
   get failures(): number {
-    return this.#words[this.#counts + FAILURES];
+    return this.words[this.at + FAILURES];
   }
   get slow(): number {
-    return this.#words[this.#counts + SLOW_CALLS];
+    return this.words[this.at + SLOW_CALLS];
   }
   get total(): number {
-    return this.#words[this.#counts + TOTAL];
+    return this.words[this.at + TOTAL];
+  }
+
+  abstract add(outcome: Outcome, nowMs: number): void;
+
+  /** Forgets every call. */
+  reset(): void {
+    this.words.fill(0, this.at, this.at + 4);
+  }
+}
+
+/** The last `slots.length` calls, one byte each. */
+class CountWindow extends Window {
+  readonly #slots: Uint8Array;
+
+  constructor(words: Int32Array, at: number, slots: Uint8Array) {
+    super(words, at);
+    this.#slots = slots;
   }
 
   add(outcome: Outcome): void {
-    const words = this.#words;
-    const at = this.#counts;
+    const words = this.words;
+    const at = this.at;
     const slots = this.#slots;
     const total = words[at + TOTAL];
     if (total < slots.length) {
@@ -313,40 +322,23 @@ class CountWindow implements Window {
     this.#count(outcome, 1);
   }
 
-  reset(): void {
-    this.#words.fill(0, this.#counts, this.#counts + 4);
-  }
-
   #count(outcome: Outcome, by: number): void {
-    if (outcome === FAILURE) this.#words[this.#counts + FAILURES] += by;
-    else if (outcome === SLOW) this.#words[this.#counts + SLOW_CALLS] += by;
+    if (outcome === FAILURE) this.words[this.at + FAILURES] += by;
+    else if (outcome === SLOW) this.words[this.at + SLOW_CALLS] += by;
   }
 }
 
 /** The calls of the last `seconds.length / 4` seconds, one slot per second. */
-class TimeWindow implements Window {
-  readonly #words: Int32Array;
+class TimeWindow extends Window {
   readonly #floats: Float64Array;
-  readonly #counts: number;
   readonly #seconds: Float64Array;
   readonly #size: number;
 
-  constructor(words: Int32Array, floats: Float64Array, counts: number, seconds: Float64Array) {
-    this.#words = words;
+  constructor(words: Int32Array, floats: Float64Array, at: number, seconds: Float64Array) {
+    super(words, at);
     this.#floats = floats;
-    this.#counts = counts;
     this.#seconds = seconds;
     this.#size = seconds.length / SECOND_WORDS;
-  }
-
-  get failures(): number {
-    return this.#words[this.#counts + FAILURES];
-  }
-  get slow(): number {
-    return this.#words[this.#counts + SLOW_CALLS];
-  }
-  get total(): number {
-    return this.#words[this.#counts + TOTAL];
   }
 
   add(outcome: Outcome, nowMs: number): void {
@@ -362,34 +354,35 @@ class TimeWindow implements Window {
       // Another isolate's clock may be a little behind: count the call in the latest second.
       second = latest;
     }
-    const at = second % this.#size * SECOND_WORDS;
+    const slot = second % this.#size * SECOND_WORDS;
     const seconds = this.#seconds;
-    const words = this.#words;
-    seconds[at + 3]++;
-    words[this.#counts + TOTAL]++;
+    const words = this.words;
+    seconds[slot + 3]++;
+    words[this.at + TOTAL]++;
     if (outcome === FAILURE) {
-      seconds[at + 1]++;
-      words[this.#counts + FAILURES]++;
+      seconds[slot + 1]++;
+      words[this.at + FAILURES]++;
     } else if (outcome === SLOW) {
-      seconds[at + 2]++;
-      words[this.#counts + SLOW_CALLS]++;
+      seconds[slot + 2]++;
+      words[this.at + SLOW_CALLS]++;
     }
   }
 
-  reset(): void {
-    this.#words.fill(0, this.#counts, this.#counts + 4);
+  override reset(): void {
+    super.reset();
     this.#seconds.fill(0);
     this.#floats[LATEST_SECOND] = 0;
   }
 
-  #clear(at: number, second: number): void {
+  /** Empties `slot` for `second`, taking its calls out of the counts. */
+  #clear(slot: number, second: number): void {
     const seconds = this.#seconds;
-    const words = this.#words;
-    words[this.#counts + FAILURES] -= seconds[at + 1];
-    words[this.#counts + SLOW_CALLS] -= seconds[at + 2];
-    words[this.#counts + TOTAL] -= seconds[at + 3];
-    seconds[at] = second;
-    seconds[at + 1] = seconds[at + 2] = seconds[at + 3] = 0;
+    const words = this.words;
+    words[this.at + FAILURES] -= seconds[slot + 1];
+    words[this.at + SLOW_CALLS] -= seconds[slot + 2];
+    words[this.at + TOTAL] -= seconds[slot + 3];
+    seconds[slot] = second;
+    seconds[slot + 1] = seconds[slot + 2] = seconds[slot + 3] = 0;
   }
 }
 
