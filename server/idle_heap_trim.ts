@@ -43,7 +43,8 @@ const QUIET_TICKS = 30;
 export class IdleHeapTrim {
   readonly #sources = new Set<() => number>();
   readonly #gc: GcFunction | null;
-  readonly #quietTicksNeeded: number;
+  /** Quiet ticks in a row before a trim; 0: never trim. */
+  #quietTicksNeeded: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #seen = 0;
   #quietTicks = 0;
@@ -83,6 +84,19 @@ export class IdleHeapTrim {
     };
   }
 
+  /**
+   * Sets how long the isolate must be quiet before its heap is trimmed
+   * (`--heap-trim-after`), in milliseconds counted in whole ticks; 0 turns
+   * trimming off. A trim has a price besides the regrowing young
+   * generation: its full collection frees the hidden classes of objects
+   * that no longer exist (every request's, in a quiet isolate), and V8 then
+   * discards the optimized code that refers to them, so the next burst runs
+   * its first second or two in slower code.
+   */
+  configure(quietMs: number): void {
+    this.#quietTicksNeeded = quietMs > 0 ? Math.max(1, Math.ceil(quietMs / TICK_MS)) : 0;
+  }
+
   /** Trims after the next quiet period even without requests (what starting up left behind). */
   markDirty(): void {
     this.#dirty = true;
@@ -106,7 +120,10 @@ export class IdleHeapTrim {
       this.#dirty = true;
       return false;
     }
-    if (!this.#dirty || ++this.#quietTicks < this.#quietTicksNeeded || this.#gc === null) {
+    if (
+      !this.#dirty || this.#quietTicksNeeded === 0 || ++this.#quietTicks < this.#quietTicksNeeded ||
+      this.#gc === null
+    ) {
       return false;
     }
     this.#dirty = false;

@@ -21,7 +21,13 @@ import { pageOutExecutable } from "./executable_pages.ts";
 import { BufferedLineWriter } from "./buffered_line_writer.ts";
 import { LogSink } from "./log.ts";
 import { type ObjectSpec, validateObject } from "./objects.ts";
-import { type NodeOptions, resolveDir, splitHostPort, workerIsolates } from "./options.ts";
+import {
+  heapTrimAfterMs,
+  type NodeOptions,
+  resolveDir,
+  splitHostPort,
+  workerIsolates,
+} from "./options.ts";
 import { joinPath } from "./paths.ts";
 import { loadPlugins } from "./plugins.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -128,6 +134,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     await createInitialObjects(store, options.initialObjectConfigFiles, filters, log);
     const runningObjects = new RunningObjectsFile(homeDir, log);
     cleanups.unshift(() => runningObjects.flush());
+    isolateHeapTrim.configure(heapTrimAfterMs(options));
     const sharedSlots = new SharedSlots();
     const sharedRegions = new SharedRegions();
     const control: ControlServices = {
@@ -144,6 +151,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         accessLog: !options.disableAccessLog,
         sharedBuffer: sharedSlots.buffer as SharedArrayBuffer,
         regionsBuffer: sharedRegions.buffer as SharedArrayBuffer,
+        heapTrimAfterMs: heapTrimAfterMs(options),
         http1Server: options.http1Server,
         log: logs.logger("workers"),
         control,

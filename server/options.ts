@@ -28,6 +28,8 @@ export interface NodeOptions {
   workers: number;
   /** What serves plain HTTP/1.1: our own server, or `Deno.serve`. */
   http1Server: Http1ServerKind;
+  /** Quiet time after which an isolate gives its heap back ("0s": never). */
+  heapTrimAfter: string;
   clusterName: string;
   clusterRole: "primary" | "secondary";
   /** Existing etcd endpoints; empty with no initialCluster means standalone. */
@@ -77,6 +79,7 @@ export const DEFAULT_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   // One data-plane isolate per core; the main isolate keeps the control plane.
   workers: navigator.hardwareConcurrency,
   http1Server: "builtin",
+  heapTrimAfter: "30s",
   clusterName: "eg-cluster-default-name",
   clusterRole: "primary",
   etcdEndpoints: [],
@@ -130,6 +133,11 @@ const DEFS: Record<string, OptionDef> = {
     key: "http1Server",
     type: "string",
     help: "builtin | deno: what serves HTTP/1.1 and HTTPS (see README)",
+  },
+  "heap-trim-after": {
+    key: "heapTrimAfter",
+    type: "string",
+    help: "quiet time after which an isolate gives its heap back (0s: never; see README)",
   },
   "cluster-name": { key: "clusterName", type: "string", help: "cluster name" },
   "cluster-role": { key: "clusterRole", type: "string", help: "primary | secondary" },
@@ -478,6 +486,11 @@ function checkOptions(o: NodeOptions): void {
   if (o.http1Server !== "builtin" && o.http1Server !== "deno") {
     throw new OptionsError(`--http1-server: must be builtin or deno, got "${o.http1Server}"`);
   }
+  if (!(heapTrimAfterMs(o) >= 0)) {
+    throw new OptionsError(
+      `--heap-trim-after: "${o.heapTrimAfter}" is not a duration like 30s or 2m (0s: never)`,
+    );
+  }
   // As in Easegress: a node on an etcd of its own runs no member of it.
   if (o.useStandaloneEtcd) o.clusterRole = "secondary";
   if (o.forceNewCluster && o.clusterRole === "secondary") {
@@ -553,6 +566,11 @@ export function workerIsolates(options: Pick<NodeOptions, "workers">): number {
   return options.workers > 1 ? options.workers : 0;
 }
 
+/** `--heap-trim-after` in milliseconds; NaN when it is not a duration. */
+export function heapTrimAfterMs(options: Pick<NodeOptions, "heapTrimAfter">): number {
+  return parseDuration(options.heapTrimAfter) ?? NaN;
+}
+
 /** Resolves a dir option against the home dir. */
 export function resolveDir(options: NodeOptions, dir: string): string {
   if (dir.startsWith("/")) return dir;
@@ -595,6 +613,7 @@ export function optionsDocument(o: NodeOptions): Record<string, unknown> {
     "status-update-max-batch-size": o.statusUpdateMaxBatchSize,
     workers: o.workers,
     "http1-server": o.http1Server,
+    "heap-trim-after": o.heapTrimAfter,
     plugins: o.plugins,
   };
 }

@@ -30,6 +30,8 @@ export interface WorkerInit {
   sharedBuffer: SharedArrayBuffer;
   /** The node's shared regions (circuit breakers). */
   regionsBuffer: SharedArrayBuffer;
+  /** `--heap-trim-after`, in milliseconds (0: never). */
+  heapTrimAfterMs: number;
 }
 
 /** A request from the control plane. */

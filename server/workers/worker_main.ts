@@ -12,6 +12,7 @@ import { builtinFilters } from "../../filters/registry.ts";
 import { SharedSlots } from "../../filters/shared_slots.ts";
 import { SharedRegions } from "../../filters/shared_regions.ts";
 import { sendLatencyBuckets } from "../../filters/http_stats.ts";
+import { isolateHeapTrim } from "../idle_heap_trim.ts";
 import { DataPlane } from "../dataplane.ts";
 import { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { LogSink } from "../log.ts";
@@ -45,6 +46,7 @@ function send(reply: WorkerReply): void {
 async function init(msg: WorkerInit): Promise<void> {
   // The control plane merges every worker's statistics: exactly, from their latency buckets.
   sendLatencyBuckets(true);
+  isolateHeapTrim.configure(msg.heapTrimAfterMs);
   const logFile = await Deno.open(joinPath(msg.logDir, "stdout.log"), {
     append: true,
     create: true,

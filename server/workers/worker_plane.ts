@@ -111,6 +111,8 @@ export interface WorkerPlaneOptions {
   sharedBuffer: SharedArrayBuffer;
   /** The memory of the node's shared regions (circuit breakers). */
   regionsBuffer: SharedArrayBuffer;
+  /** `--heap-trim-after`, in milliseconds (0: never). */
+  heapTrimAfterMs: number;
   /** What serves plain HTTP/1.1. */
   http1Server: Http1ServerKind;
   /** Hears of a worker that crashed and of its replacement. */
@@ -164,6 +166,7 @@ export class WorkerPlane {
         accessLog: options.accessLog,
         sharedBuffer: options.sharedBuffer,
         regionsBuffer: options.regionsBuffer,
+        heapTrimAfterMs: options.heapTrimAfterMs,
         index,
         count: options.count,
         http1Server: options.http1Server,

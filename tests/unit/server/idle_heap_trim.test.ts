@@ -128,3 +128,21 @@ Deno.test("IdleHeapTrim runs what afterFirstTrim was given after the first trim 
     unwatch();
   }
 });
+
+Deno.test("IdleHeapTrim.configure sets the quiet time in whole ticks, 0 turning trims off", () => {
+  const { state, trim, unwatch } = setup();
+  try {
+    trim.configure(0);
+    state.requests = 1;
+    for (let i = 0; i < 100; i++) assert.equal(trim.tick(), false);
+    trim.configure(2500); // three one-second ticks
+    state.requests = 2;
+    assert.equal(trim.tick(), false, "traffic seen");
+    assert.equal(trim.tick(), false);
+    assert.equal(trim.tick(), false);
+    assert.equal(trim.tick(), true);
+    assert.equal(state.collections, 1);
+  } finally {
+    unwatch();
+  }
+});

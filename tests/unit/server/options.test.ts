@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { loadYaml } from "../../../filters/yaml_module.ts";
 import {
   generatedMemberName,
+  heapTrimAfterMs,
   optionsDocument,
   OptionsError,
   parseServeArgs,
@@ -107,6 +108,8 @@ Deno.test("bad options are refused naming the option", async () => {
     [["--cluster-request-timeout", "0s"], /--cluster-request-timeout: "0s" is not a positive/],
     [["--workers", "two"], /--workers: must be a whole number/],
     [["--http1-server", "nginx"], /--http1-server: must be builtin or deno, got "nginx"/],
+    [["--heap-trim-after", "soon"], /--heap-trim-after: "soon" is not a duration/],
+    [["--heap-trim-after=-5s"], /--heap-trim-after: "-5s" is not a duration/],
     [
       ["--etcd-endpoints", "not a url"],
       /--etcd-endpoints: "not a url" is not host:port or an http/,
@@ -134,6 +137,13 @@ Deno.test("a config file's unknown keys are ignored with a warning, as Easegress
     `config file ${file}: unknown key "objects-dump-interval" ignored`,
   ]);
   await Deno.remove(file);
+});
+
+Deno.test("an isolate trims its heap after 30 s of quiet unless told otherwise", async () => {
+  assert.equal((await run([])).heapTrimAfter, "30s");
+  assert.equal((await run(["--heap-trim-after", "0s"])).heapTrimAfter, "0s");
+  const options = await run(["--heap-trim-after", "2m"]);
+  assert.equal(heapTrimAfterMs({ heapTrimAfter: String(options.heapTrimAfter) }), 120_000);
 });
 
 Deno.test("plain HTTP/1.1 is served by the builtin server unless deno is asked for", async () => {
