@@ -1,10 +1,31 @@
 /** `serve --workers 2`: traffic served by two isolates on one port, stats merged. */
 
 import assert from "node:assert/strict";
-import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
+import { eventually, freePort, type NodeProcess, request, startNodeProcess } from "./helpers.ts";
 
 /** A plugin whose filter throws from a timer, where nothing catches it. */
 const CRASH_PLUGIN = new URL("../fixtures/crash_filter.ts", import.meta.url).pathname;
+
+/** Creates the Pipeline `p` from `pipeline` and an HTTPServer `s` on `port` routing to it. */
+async function createPipelineAndServer(node: NodeProcess, pipeline: string, port: number) {
+  assert.equal((await node.ctl(["object", "create"], pipeline)).code, 0);
+  const server = `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: p\n`;
+  assert.equal((await node.ctl(["object", "create"], server)).code, 0);
+}
+
+/**
+ * The statuses of `count` requests to `url`, each on a new connection so
+ * that the kernel spreads them over the workers' listeners.
+ */
+async function statusesOnNewConnections(url: string, count: number): Promise<number[]> {
+  const codes: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const r = await fetch(url, { headers: { connection: "close" } });
+    await r.body?.cancel();
+    codes.push(r.status);
+  }
+  return codes;
+}
 
 Deno.test("workers: two data-plane isolates share a port and report one merged status", async () => {
   const node = await startNodeProcess({ args: ["--workers", "2"] });
@@ -12,10 +33,7 @@ Deno.test("workers: two data-plane isolates share a port and report one merged s
   try {
     const pipeline =
       "name: p\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: hi\n";
-    assert.equal((await node.ctl(["object", "create"], pipeline)).code, 0);
-    const server =
-      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: p\n`;
-    assert.equal((await node.ctl(["object", "create"], server)).code, 0);
+    await createPipelineAndServer(node, pipeline, port);
     await eventually(
       "served",
       async () => (await request(`http://127.0.0.1:${port}/`)).body === "hi",
@@ -64,22 +82,12 @@ filters:
       - code: 200
         body: ok
 `;
-    assert.equal((await node.ctl(["object", "create"], pipeline)).code, 0);
-    const server =
-      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: p\n`;
-    assert.equal((await node.ctl(["object", "create"], server)).code, 0);
+    await createPipelineAndServer(node, pipeline, port);
     await eventually(
       "served",
       async () => (await request(`http://127.0.0.1:${port}/free`)).body === "ok",
     );
-    const codes: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const r = await fetch(`http://127.0.0.1:${port}/limited`, {
-        headers: { connection: "close" },
-      });
-      await r.body?.cancel();
-      codes.push(r.status);
-    }
+    const codes = await statusesOnNewConnections(`http://127.0.0.1:${port}/limited`, 30);
     assert.equal(codes.filter((c) => c === 200).length, 10, codes.join(" "));
     assert.equal(codes.filter((c) => c === 429).length, 20);
   } finally {
@@ -113,10 +121,7 @@ filters:
         failureCodes: [500]
         circuitBreakerPolicy: cb
 `;
-    assert.equal((await node.ctl(["object", "create"], pipeline)).code, 0);
-    const server =
-      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: p\n`;
-    assert.equal((await node.ctl(["object", "create"], server)).code, 0);
+    await createPipelineAndServer(node, pipeline, port);
     await eventually(
       "served",
       async () => (await request(`http://127.0.0.1:${port}/`)).status === 500,
@@ -126,14 +131,9 @@ filters:
       const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
       return /worker-0\tcreated server s/.test(log) && /worker-1\tcreated server s/.test(log);
     });
-    // New connections each time, so the kernel spreads them over both workers: with a
-    // breaker per worker, neither would see the ten calls that open it.
-    const codes: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: "close" } });
-      await r.body?.cancel();
-      codes.push(r.status);
-    }
+    // Spread over both workers: with a breaker per worker, neither would see the ten calls
+    // that open it.
+    const codes = await statusesOnNewConnections(`http://127.0.0.1:${port}/`, 20);
     assert.equal(upstreamCalls, 10, codes.join(" "));
     assert.deepEqual(codes.slice(9), Array(11).fill(503), codes.join(" "));
   } finally {
