@@ -103,7 +103,7 @@ class RateLimiter implements FilterInstance {
   readonly #urls: UrlLimiter[];
 
   constructor(spec: RateLimiterSpec, env: FilterEnv) {
-    const slots = env.sharedSlots ?? new SharedSlots();
+    const slots = env.sharedSlots ?? SharedSlots.create();
     const policies = new Map(spec.policies.map((p) => [p.name, p]));
     this.#urls = [];
     try {

@@ -13,24 +13,31 @@
  * @module
  */
 
+import { HolderClaims, withSpinLock } from "./shared_claims.ts";
 import { nameHash } from "./shared_slots.ts";
 
 /** How many bytes the regions can take unless told otherwise. */
 export const DEFAULT_REGION_BYTES = 64 * 1024 * 1024;
 /** How many regions can be held at once. */
 const MAX_REGIONS = 1024;
-/** Per region: two hashes of its name, byte offset, byte length, holder count. */
-const ENTRY_WORDS = 5;
+/** Header words: the lock, the holder count, padding. */
+const HEADER_WORDS = 4;
+/** Per region: two hashes of its name, byte offset, byte length. */
+const ENTRY_WORDS = 4;
 const HASH = 0;
 const HASH2 = 1;
 const OFFSET = 2;
 const LENGTH = 3;
-const HOLDERS = 4;
 /** The second hash's FNV offset basis: two 32-bit hashes make a collision of names unlikely. */
 const SECOND_BASIS = 0x050c5d1f;
-/** The lock word, a padding word, then the table; regions start after it. */
-const TABLE_START = 2;
-const DATA_START = (TABLE_START + MAX_REGIONS * ENTRY_WORDS) * 4;
+
+/**
+ * Where the regions' bytes start: after the header, the table, each
+ * region's claim total and its claim count per holder.
+ */
+function dataStart(holders: number): number {
+  return Math.ceil((HEADER_WORDS + MAX_REGIONS * (ENTRY_WORDS + 1 + holders)) / 2) * 8;
+}
 
 /** A region claimed from {@linkcode SharedRegions.claim}. */
 export interface Region {
@@ -44,18 +51,42 @@ export interface Region {
 
 /** A table of named regions over a (shared) buffer. */
 export class SharedRegions {
-  readonly #words: Int32Array;
+  readonly #header: Int32Array;
+  readonly #table: Int32Array;
+  readonly #claims: HolderClaims;
   readonly #bytes: Uint8Array;
+  readonly #dataStart: number;
 
-  /** Views `buffer` (a SharedArrayBuffer across isolates) as a table of regions. */
-  constructor(
-    buffer: SharedArrayBuffer | ArrayBuffer = new SharedArrayBuffer(DEFAULT_REGION_BYTES),
-  ) {
-    if (buffer.byteLength <= DATA_START) {
-      throw new RangeError(`Shared regions need more than ${DATA_START} bytes`);
+  /**
+   * New regions of `bytes` in all (their table included) in a
+   * SharedArrayBuffer, for `holders` isolates (the data planes); this view
+   * is holder 0's.
+   */
+  static create(bytes = DEFAULT_REGION_BYTES, holders = 1): SharedRegions {
+    if (bytes <= dataStart(holders)) {
+      throw new RangeError(`Shared regions need more than ${dataStart(holders)} bytes`);
     }
-    this.#words = new Int32Array(buffer, 0, DATA_START / 4);
+    const buffer = new SharedArrayBuffer(bytes);
+    new Int32Array(buffer, 0, HEADER_WORDS)[1] = holders;
+    return new SharedRegions(buffer, 0);
+  }
+
+  /** Views the regions in `buffer` (made by {@linkcode create}) as `holder`. */
+  constructor(buffer: SharedArrayBuffer | ArrayBuffer, holder: number) {
+    const header = this.#header = new Int32Array(buffer, 0, HEADER_WORDS);
+    const holders = header[1];
+    if (!(holders > 0) || buffer.byteLength <= dataStart(holders)) {
+      throw new RangeError(
+        "Shared regions: the buffer holds no table (make it with SharedRegions.create)",
+      );
+    }
+    let at = HEADER_WORDS * 4;
+    this.#table = new Int32Array(buffer, at, MAX_REGIONS * ENTRY_WORDS);
+    const totals = new Int32Array(buffer, at += MAX_REGIONS * ENTRY_WORDS * 4, MAX_REGIONS);
+    const counts = new Int32Array(buffer, at + MAX_REGIONS * 4, MAX_REGIONS * holders);
+    this.#claims = new HolderClaims(totals, counts, holders, holder);
     this.#bytes = new Uint8Array(buffer);
+    this.#dataStart = dataStart(holders);
   }
 
   /** The buffer, to hand to other isolates. */
@@ -72,21 +103,21 @@ export class SharedRegions {
     const size = Math.ceil(length / 8) * 8;
     const h = nameHash(name);
     const h2 = nameHash(name, SECOND_BASIS);
-    const words = this.#words;
-    this.#acquireLock();
-    try {
+    const table = this.#table;
+    return withSpinLock(this.#header, 0, () => {
       let free = -1;
       const held: number[] = [];
-      for (let e = TABLE_START; e < words.length; e += ENTRY_WORDS) {
-        if (words[e + HOLDERS] === 0) {
-          if (free === -1) free = e;
+      for (let r = 0; r < MAX_REGIONS; r++) {
+        if (!this.#claims.held(r)) {
+          if (free === -1) free = r;
           continue;
         }
-        if (words[e + HASH] === h && words[e + HASH2] === h2 && words[e + LENGTH] === size) {
-          words[e + HOLDERS]++;
-          return { buffer: this.buffer, offset: words[e + OFFSET], length: size };
+        const e = r * ENTRY_WORDS;
+        if (table[e + HASH] === h && table[e + HASH2] === h2 && table[e + LENGTH] === size) {
+          this.#claims.add(r);
+          return this.#region(r);
         }
-        held.push(e);
+        held.push(r);
       }
       if (free === -1) {
         throw new RangeError(
@@ -101,74 +132,78 @@ export class SharedRegions {
         );
       }
       this.#bytes.fill(0, offset, offset + size);
-      words[free + HASH] = h;
-      words[free + HASH2] = h2;
-      words[free + OFFSET] = offset;
-      words[free + LENGTH] = size;
-      words[free + HOLDERS] = 1;
-      return { buffer: this.buffer, offset, length: size };
-    } finally {
-      this.#releaseLock();
-    }
+      const e = free * ENTRY_WORDS;
+      table[e + HASH] = h;
+      table[e + HASH2] = h2;
+      table[e + OFFSET] = offset;
+      table[e + LENGTH] = size;
+      this.#claims.add(free);
+      return this.#region(free);
+    });
   }
 
   /** Gives up one claim on `region`; the last one frees its bytes. */
   release(region: Region): void {
-    const words = this.#words;
-    this.#acquireLock();
-    try {
-      for (let e = TABLE_START; e < words.length; e += ENTRY_WORDS) {
-        if (words[e + HOLDERS] > 0 && words[e + OFFSET] === region.offset) {
-          words[e + HOLDERS]--;
+    withSpinLock(this.#header, 0, () => {
+      for (let r = 0; r < MAX_REGIONS; r++) {
+        if (this.#claims.held(r) && this.#table[r * ENTRY_WORDS + OFFSET] === region.offset) {
+          this.#claims.remove(r);
           return;
         }
       }
-    } finally {
-      this.#releaseLock();
-    }
+    });
+  }
+
+  /**
+   * Gives up every claim of `holder`, an isolate that is gone (a worker
+   * that crashed) and cannot release its own.
+   */
+  releaseHolder(holder: number): void {
+    withSpinLock(this.#header, 0, () => this.#claims.dropHolder(holder, () => {}));
   }
 
   /** How many regions are held now. */
   get used(): number {
     let used = 0;
-    for (let e = TABLE_START; e < this.#words.length; e += ENTRY_WORDS) {
-      if (this.#words[e + HOLDERS] > 0) used++;
-    }
+    for (let r = 0; r < MAX_REGIONS; r++) if (this.#claims.held(r)) used++;
     return used;
+  }
+
+  #region(r: number): Region {
+    const e = r * ENTRY_WORDS;
+    return {
+      buffer: this.buffer,
+      offset: this.#table[e + OFFSET],
+      length: this.#table[e + LENGTH],
+    };
   }
 
   /** The lowest offset with `size` free bytes between the held regions, or -1. */
   #firstGap(held: number[], size: number): number {
-    let at = DATA_START;
-    for (const e of this.#byOffset(held)) {
-      if (this.#words[e + OFFSET] - at >= size) break;
-      at = this.#words[e + OFFSET] + this.#words[e + LENGTH];
+    let at = this.#dataStart;
+    for (const r of this.#byOffset(held)) {
+      const offset = this.#table[r * ENTRY_WORDS + OFFSET];
+      if (offset - at >= size) break;
+      at = offset + this.#table[r * ENTRY_WORDS + LENGTH];
     }
     return at + size <= this.#bytes.length ? at : -1;
   }
 
   #largestGap(held: number[]): number {
-    let at = DATA_START;
+    let at = this.#dataStart;
     let largest = 0;
-    for (const e of this.#byOffset(held)) {
-      largest = Math.max(largest, this.#words[e + OFFSET] - at);
-      at = this.#words[e + OFFSET] + this.#words[e + LENGTH];
+    for (const r of this.#byOffset(held)) {
+      const offset = this.#table[r * ENTRY_WORDS + OFFSET];
+      largest = Math.max(largest, offset - at);
+      at = offset + this.#table[r * ENTRY_WORDS + LENGTH];
     }
     return Math.max(largest, this.#bytes.length - at);
   }
 
-  #byOffset(entries: number[]): number[] {
-    return entries.sort((a, b) => this.#words[a + OFFSET] - this.#words[b + OFFSET]);
-  }
-
-  #acquireLock(): void {
-    // Held for one walk over the table, only while filters are built or closed.
-    while (Atomics.compareExchange(this.#words, 0, 0, 1) !== 0) {
-      // Spin: the holder is another isolate, on another thread.
-    }
-  }
-
-  #releaseLock(): void {
-    Atomics.store(this.#words, 0, 0);
+  #byOffset(regions: number[]): number[] {
+    const table = this.#table;
+    return regions.sort((a, b) =>
+      table[a * ENTRY_WORDS + OFFSET] - table[b * ENTRY_WORDS + OFFSET]
+    );
   }
 }

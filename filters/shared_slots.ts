@@ -5,21 +5,27 @@
  * updated with Atomics, never locked; claiming and releasing a cell (at
  * config changes only) take a spin lock, so that isolates building the same
  * filter at once agree on its cell and a released cell can be reused.
+ * Claims are counted per holder (each data plane), so the claims of a
+ * worker that crashed can be given up for it ({@linkcode SharedSlots.releaseHolder}).
  *
  * @module
  */
 
+import { HolderClaims, withSpinLock } from "./shared_claims.ts";
+
 /** How many cells a table holds unless told otherwise. */
 export const DEFAULT_SLOT_COUNT = 8192;
 
-/** Bytes per cell: its value (8), name hash (4) and holder count (4). */
+/** Header words: the lock, the cell count, the holder count, padding. */
+const HEADER_BYTES = 16;
+/** Bytes per cell: its value (8), name hash (4) and claim total (4). */
 const CELL_BYTES = 16;
 /** A name hash of a cell that was released: probing goes on past it. */
 const RELEASED = -1;
 
-/** Bytes needed for `count` cells (and the table's lock). */
-export function sharedSlotsBytes(count = DEFAULT_SLOT_COUNT): number {
-  return count * CELL_BYTES + 8;
+/** Bytes needed for `count` cells claimed by up to `holders` isolates. */
+export function sharedSlotsBytes(count = DEFAULT_SLOT_COUNT, holders = 1): number {
+  return HEADER_BYTES + count * (CELL_BYTES + 4 * holders);
 }
 
 /** FNV-1a of `name`'s chars from offset basis `basis`; never 0 (a free cell) nor -1 (released). */
@@ -34,19 +40,40 @@ export function nameHash(name: string, basis = 0x811c9dc5): number {
 
 /** A table of named 64-bit cells over a (shared) buffer. */
 export class SharedSlots {
+  readonly #header: Int32Array;
   readonly #values: BigInt64Array;
   readonly #names: Int32Array;
-  readonly #holders: Int32Array;
-  readonly #lock: Int32Array;
+  readonly #claims: HolderClaims;
   readonly #count: number;
 
-  /** Views `buffer` (a SharedArrayBuffer across isolates) as a table of cells. */
-  constructor(buffer: SharedArrayBuffer | ArrayBuffer = new SharedArrayBuffer(sharedSlotsBytes())) {
-    const count = this.#count = Math.floor((buffer.byteLength - 8) / CELL_BYTES);
-    this.#values = new BigInt64Array(buffer, 0, count);
-    this.#names = new Int32Array(buffer, count * 8, count);
-    this.#holders = new Int32Array(buffer, count * 12, count);
-    this.#lock = new Int32Array(buffer, count * CELL_BYTES, 1);
+  /**
+   * A new table of `count` cells in a SharedArrayBuffer, for `holders`
+   * isolates (the data planes); this view of it is holder 0's.
+   */
+  static create(count = DEFAULT_SLOT_COUNT, holders = 1): SharedSlots {
+    const buffer = new SharedArrayBuffer(sharedSlotsBytes(count, holders));
+    const header = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+    header[1] = count;
+    header[2] = holders;
+    return new SharedSlots(buffer, 0);
+  }
+
+  /** Views the table in `buffer` (made by {@linkcode create}) as `holder`. */
+  constructor(buffer: SharedArrayBuffer | ArrayBuffer, holder: number) {
+    this.#header = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+    const count = this.#count = this.#header[1];
+    const holders = this.#header[2];
+    if (!(count > 0) || buffer.byteLength < sharedSlotsBytes(count, holders)) {
+      throw new RangeError(
+        "Shared slots: the buffer holds no table (make it with SharedSlots.create)",
+      );
+    }
+    let at = HEADER_BYTES;
+    this.#values = new BigInt64Array(buffer, at, count);
+    this.#names = new Int32Array(buffer, at += count * 8, count);
+    const totals = new Int32Array(buffer, at += count * 4, count);
+    const counts = new Int32Array(buffer, at + count * 4, count * holders);
+    this.#claims = new HolderClaims(totals, counts, holders, holder);
   }
 
   /** The buffer, to hand to other isolates. */
@@ -62,15 +89,15 @@ export class SharedSlots {
   cell(name: string): number {
     const h = nameHash(name);
     const names = this.#names;
-    const start = (h >>> 0) % this.#count;
-    this.#acquireLock();
-    try {
+    const count = this.#count;
+    const start = (h >>> 0) % count;
+    return withSpinLock(this.#header, 0, () => {
       let reusable = -1;
-      for (let n = 0; n < this.#count; n++) {
-        const i = (start + n) % this.#count;
+      for (let n = 0; n < count; n++) {
+        const i = (start + n) % count;
         const seen = names[i];
         if (seen === h) {
-          this.#holders[i]++;
+          this.#claims.add(i);
           return i;
         }
         if (seen === RELEASED) {
@@ -81,47 +108,37 @@ export class SharedSlots {
         }
       }
       if (reusable === -1) {
-        throw new RangeError(
-          `Cannot allocate shared cell "${name}": all ${this.#count} cells are used`,
-        );
+        throw new RangeError(`Cannot allocate shared cell "${name}": all ${count} cells are used`);
       }
       Atomics.store(this.#values, reusable, 0n);
       names[reusable] = h;
-      this.#holders[reusable] = 1;
+      this.#claims.add(reusable);
       return reusable;
-    } finally {
-      this.#releaseLock();
-    }
+    });
   }
 
   /** Gives up one claim on `cell`; the last one frees it for another name. */
   release(cell: number): void {
-    this.#acquireLock();
-    try {
-      if (this.#holders[cell] > 0 && --this.#holders[cell] === 0) {
-        this.#names[cell] = RELEASED;
-      }
-    } finally {
-      this.#releaseLock();
-    }
+    withSpinLock(this.#header, 0, () => {
+      if (this.#claims.remove(cell)) this.#names[cell] = RELEASED;
+    });
+  }
+
+  /**
+   * Gives up every claim of `holder`, an isolate that is gone (a worker
+   * that crashed) and cannot release its own.
+   */
+  releaseHolder(holder: number): void {
+    withSpinLock(this.#header, 0, () => {
+      this.#claims.dropHolder(holder, (cell) => this.#names[cell] = RELEASED);
+    });
   }
 
   /** How many cells are held now. */
   get used(): number {
     let used = 0;
-    for (let i = 0; i < this.#count; i++) if (this.#holders[i] > 0) used++;
+    for (let i = 0; i < this.#count; i++) if (this.#claims.held(i)) used++;
     return used;
-  }
-
-  #acquireLock(): void {
-    // Held for a few table probes, only while filters are built or closed.
-    while (Atomics.compareExchange(this.#lock, 0, 0, 1) !== 0) {
-      // Spin: the holder is another isolate, on another thread.
-    }
-  }
-
-  #releaseLock(): void {
-    Atomics.store(this.#lock, 0, 0);
   }
 
   /** The cell's current value. */

@@ -135,8 +135,10 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     const runningObjects = new RunningObjectsFile(homeDir, log);
     cleanups.unshift(() => runningObjects.flush());
     isolateHeapTrim.configure(heapTrimAfterMs(options));
-    const sharedSlots = new SharedSlots();
-    const sharedRegions = new SharedRegions();
+    // One holder of shared cells per data plane: each worker, or the main isolate.
+    const planes = Math.max(1, workerCount);
+    const sharedSlots = SharedSlots.create(undefined, planes);
+    const sharedRegions = SharedRegions.create(undefined, planes);
     const control: ControlServices = {
       // `wasmData` is made below, with the data planes it tells; none writes before objects run.
       storeWasmData: (batch) => void wasmData.write(batch),
@@ -152,6 +154,11 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         sharedBuffer: sharedSlots.buffer as SharedArrayBuffer,
         regionsBuffer: sharedRegions.buffer as SharedArrayBuffer,
         heapTrimAfterMs: heapTrimAfterMs(options),
+        // A crashed worker cannot release its claims: its replacement claims them anew.
+        workerGone: (index) => {
+          sharedSlots.releaseHolder(index);
+          sharedRegions.releaseHolder(index);
+        },
         http1Server: options.http1Server,
         log: logs.logger("workers"),
         control,

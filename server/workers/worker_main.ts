@@ -74,8 +74,9 @@ async function init(msg: WorkerInit): Promise<void> {
     planes: msg.count,
     http1Server: msg.http1Server,
     scope: `worker-${msg.index}`,
-    sharedSlots: new SharedSlots(msg.sharedBuffer),
-    sharedRegions: new SharedRegions(msg.regionsBuffer),
+    // Each worker claims shared cells as itself, so its claims can be given up if it crashes.
+    sharedSlots: new SharedSlots(msg.sharedBuffer, msg.index),
+    sharedRegions: new SharedRegions(msg.regionsBuffer, msg.index),
     control,
   });
   closeAll = () => {

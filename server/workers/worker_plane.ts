@@ -113,6 +113,8 @@ export interface WorkerPlaneOptions {
   regionsBuffer: SharedArrayBuffer;
   /** `--heap-trim-after`, in milliseconds (0: never). */
   heapTrimAfterMs: number;
+  /** Called when the worker at `index` has crashed, before its replacement starts. */
+  workerGone?: (index: number) => void;
   /** What serves plain HTTP/1.1. */
   http1Server: Http1ServerKind;
   /** Hears of a worker that crashed and of its replacement. */
@@ -183,6 +185,7 @@ export class WorkerPlane {
     // A pause, so a worker that crashes at once cannot spin the CPU.
     await new Promise((resolve) => setTimeout(resolve, REPLACE_DELAY_MS));
     if (this.#closing) return;
+    this.#options.workerGone?.(index);
     const worker = this.#spawn(index);
     this.#workers[index] = worker;
     try {

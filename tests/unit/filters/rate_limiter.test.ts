@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Context, HttpRequest, HttpResponse } from "../../../filters/context.ts";
 import { rateLimiterKind } from "../../../filters/rate_limiter.ts";
-import { SharedRateLimiter, SharedSlots, sharedSlotsBytes } from "../../../filters/shared_slots.ts";
+import { SharedRateLimiter, SharedSlots } from "../../../filters/shared_slots.ts";
 import { SpecError } from "../../../filters/spec.ts";
 import { silentLogger } from "../../../server/log.ts";
 
@@ -17,7 +17,7 @@ function filterEnv(sharedSlots: SharedSlots) {
 }
 
 Deno.test("shared rate limiter lets `limit` requests through per period, then asks to wait for a later period or refuses", () => {
-  const slots = new SharedSlots();
+  const slots = SharedSlots.create();
   const now = 10_000_000_000n;
   const limiter = new SharedRateLimiter(slots, "a", 5, 1_000_000, 0, now);
   const verdicts = Array.from({ length: 7 }, () => limiter.acquire(now));
@@ -45,7 +45,7 @@ Deno.test("shared rate limiter lets `limit` requests through per period, then as
 });
 
 Deno.test("shared rate limiter periods start when the first isolate made it", () => {
-  const slots = new SharedSlots();
+  const slots = SharedSlots.create();
   const made = 10_000_000_000n;
   const first = new SharedRateLimiter(slots, "a", 1, 1_000_000, 0, made);
   // Another isolate makes the same limiter later: the periods stay the first one's.
@@ -57,24 +57,24 @@ Deno.test("shared rate limiter periods start when the first isolate made it", ()
 });
 
 Deno.test("shared rate limiter state is exact across isolates sharing the buffer", async () => {
-  const slots = new SharedSlots();
+  const slots = SharedSlots.create(undefined, 3);
   const source = `
     import { SharedRateLimiter, SharedSlots } from "${
     new URL("../../../filters/shared_slots.ts", import.meta.url).href
   }";
     self.onmessage = (e) => {
       // One new turn an hour: refills cannot blur the count while the test runs.
-      const limiter = new SharedRateLimiter(new SharedSlots(e.data), "x", 1000, 1000 * 3_600_000_000, 0);
+      const limiter = new SharedRateLimiter(new SharedSlots(e.data.buffer, e.data.holder), "x", 1000, 1000 * 3_600_000_000, 0);
       let passed = 0;
       for (let i = 0; i < 800; i++) if (limiter.acquire() >= 0) passed++;
       self.postMessage(passed);
     };`;
   const url = `data:application/typescript;base64,${btoa(source)}`;
   const workers = [0, 1, 2].map(() => new Worker(url, { type: "module" }));
-  const counts = await Promise.all(workers.map((w) =>
+  const counts = await Promise.all(workers.map((w, holder) =>
     new Promise<number>((resolve) => {
       w.onmessage = (e) => resolve(e.data);
-      w.postMessage(slots.buffer);
+      w.postMessage({ buffer: slots.buffer, holder });
     })
   ));
   workers.forEach((w) => w.terminate());
@@ -87,7 +87,7 @@ Deno.test("RateLimiter answers 429 with X-EG-Rate-Limiter past the limit", async
     defaultPolicyRef: "p",
     urls: [{ methods: ["GET"], url: { prefix: "/api" } }],
   });
-  const filter = rateLimiterKind.create(spec, filterEnv(new SharedSlots()));
+  const filter = rateLimiterKind.create(spec, filterEnv(SharedSlots.create()));
   const run = async (path: string, method = "GET") => {
     const ctx = new Context(new HttpRequest({ path, method }));
     return [await filter.handle(ctx), (ctx.response as HttpResponse | undefined)?.status] as const;
@@ -123,7 +123,7 @@ Deno.test("RateLimiter waits for a later turn, no longer once the client has gon
     defaultPolicyRef: "p",
     urls: [{ url: { prefix: "/" } }],
   });
-  const filter = rateLimiterKind.create(spec, filterEnv(new SharedSlots()));
+  const filter = rateLimiterKind.create(spec, filterEnv(SharedSlots.create()));
   assert.equal(await filter.handle(new Context(new HttpRequest({ path: "/" }))), "");
   const gone = new AbortController();
   gone.abort();
@@ -165,7 +165,7 @@ Deno.test("RateLimiter spec refuses methods that are not HTTP methods as written
 });
 
 Deno.test("shared cells are freed by their last holder and reused, past the table's size", () => {
-  const slots = new SharedSlots(new SharedArrayBuffer(sharedSlotsBytes(16)));
+  const slots = SharedSlots.create(16);
   const now = 10_000_000_000n;
   // Two isolates hold the same limiter: one closing leaves its count with the other.
   const a = new SharedRateLimiter(slots, "kept", 1, 1_000_000, 0, now);
@@ -189,7 +189,7 @@ Deno.test("shared cells are freed by their last holder and reused, past the tabl
 });
 
 Deno.test("RateLimiter updates keep an unchanged rule's count and free a changed one's cells", async () => {
-  const slots = new SharedSlots();
+  const slots = SharedSlots.create();
   const make = (limit: number) =>
     rateLimiterKind.create(
       rateLimiterKind.validate({
@@ -216,4 +216,19 @@ Deno.test("RateLimiter updates keep an unchanged rule's count and free a changed
   assert.equal(slots.used, 2, "the changed rule's two cells only");
   await changed.close?.();
   assert.equal(slots.used, 0);
+});
+
+Deno.test("a crashed worker's cells are given up for it: a cell only it held starts afresh", () => {
+  const slots = SharedSlots.create(16, 2);
+  const worker1 = new SharedSlots(slots.buffer, 1);
+  const now = 10_000_000_000n;
+  const both = [slots, worker1].map((s) => new SharedRateLimiter(s, "both", 1, 1_000_000, 0, now));
+  const alone = new SharedRateLimiter(worker1, "alone", 1, 1_000_000, 0, now);
+  assert.equal(alone.acquire(now), 0);
+  assert.equal(both[1].acquire(now), 0);
+  slots.releaseHolder(1);
+  assert.equal(slots.used, 2, 'worker 0\'s two cells of "both" stay');
+  assert.equal(both[0].acquire(now), -1, "its count too");
+  const replacement = new SharedRateLimiter(worker1, "alone", 1, 1_000_000, 0, now);
+  assert.equal(replacement.acquire(now), 0, "a cell nobody held any more starts afresh");
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { SharedRegions } from "../../../filters/shared_regions.ts";
 
 Deno.test("a region's name finds the same bytes until its last holder releases it", () => {
-  const regions = new SharedRegions(new ArrayBuffer(64 * 1024));
+  const regions = SharedRegions.create(64 * 1024);
   const a = regions.claim("a", 100);
   const again = regions.claim("a", 100);
   assert.equal(again.offset, a.offset);
@@ -25,14 +25,14 @@ Deno.test("a region's name finds the same bytes until its last holder releases i
 });
 
 Deno.test("the same name with another size is another region", () => {
-  const regions = new SharedRegions(new ArrayBuffer(64 * 1024));
+  const regions = SharedRegions.create(64 * 1024);
   const small = regions.claim("x", 8);
   const large = regions.claim("x", 64);
   assert.notEqual(small.offset, large.offset);
 });
 
 Deno.test("a claim that does not fit says how much is free, and changes nothing", () => {
-  const regions = new SharedRegions(new ArrayBuffer(64 * 1024));
+  const regions = SharedRegions.create(64 * 1024);
   const a = regions.claim("a", 20_000);
   assert.throws(() => regions.claim("b", 100_000), /100000 bytes .* "b": \d+ bytes are free/);
   assert.equal(regions.used, 1);
@@ -41,10 +41,28 @@ Deno.test("a claim that does not fit says how much is free, and changes nothing"
 });
 
 Deno.test("regions in a SharedArrayBuffer are one across isolates' views", () => {
-  const regions = new SharedRegions(new SharedArrayBuffer(64 * 1024));
-  const other = new SharedRegions(regions.buffer);
+  const regions = SharedRegions.create(64 * 1024, 2);
+  const other = new SharedRegions(regions.buffer, 1);
   const mine = regions.claim("breaker", 64);
   const theirs = other.claim("breaker", 64);
   assert.equal(theirs.offset, mine.offset);
   assert.equal(theirs.buffer, mine.buffer);
+});
+
+Deno.test("a gone holder's claims are given up for it, the others' kept", () => {
+  const regions = SharedRegions.create(64 * 1024, 2);
+  const worker0 = new SharedRegions(regions.buffer, 0);
+  const worker1 = new SharedRegions(regions.buffer, 1);
+  const shared = worker0.claim("both", 64);
+  worker1.claim("both", 64);
+  worker1.claim("both", 64); // an update's next generation, before the old one closed
+  const own = worker1.claim("only 1", 64);
+  new Uint8Array(own.buffer, own.offset, 1)[0] = 9;
+  regions.releaseHolder(1); // worker 1 crashed
+  assert.equal(regions.used, 1, "only worker 0's region is held");
+  const again = worker1.claim("only 1", 64);
+  assert.equal(new Uint8Array(again.buffer, again.offset, 1)[0], 0, "claimed afresh");
+  worker0.release(shared);
+  assert.equal(regions.used, 1);
+  assert.throws(() => new SharedRegions(regions.buffer, 2), /holder 2 is not one of its 2 holders/);
 });

@@ -289,7 +289,7 @@ Deno.test("pipeline validation normalizes policies and checks pool references", 
 });
 
 Deno.test("breakers sharing a region are one breaker, counting every call", () => {
-  const regions = new SharedRegions(new ArrayBuffer(256 * 1024));
+  const regions = SharedRegions.create(256 * 1024);
   const clock = fakeClock();
   const spec = validatePolicy("CircuitBreaker", {
     slidingWindowSize: 10,
@@ -326,7 +326,7 @@ Deno.test("breakers sharing a region are one breaker, counting every call", () =
 });
 
 Deno.test("a shared time-based breaker forgets seconds that left its window", () => {
-  const regions = new SharedRegions(new ArrayBuffer(256 * 1024));
+  const regions = SharedRegions.create(256 * 1024);
   const clock = fakeClock();
   const spec = validatePolicy("CircuitBreaker", {
     slidingWindowType: "TIME_BASED",
