@@ -45,6 +45,7 @@ import {
   type ScenarioResult,
   summarize,
 } from "./report.ts";
+import { RestLog } from "./rest_log.ts";
 
 /** How long and how often to measure. */
 export interface RunSettings {
@@ -159,14 +160,17 @@ function loadFailure(c: Contender, error: unknown): string {
  * Warms every contender up (JIT, pools), then measures them in interleaved
  * rounds, each after `settings.warmupSeconds` of unmeasured load. A
  * contender whose run fails is dropped from the later rounds with the
- * reason, and the others go on.
+ * reason, and the others go on. `notes` hears of node rounds that began
+ * after the node's idle heap trim.
  */
 async function interleave(
   contenders: readonly Contender[],
   load: Load,
   settings: RunSettings,
+  notes?: string[],
 ): Promise<ContenderResult[]> {
   const rounds = new Map<Contender, RoundResult[]>(contenders.map((c) => [c, []]));
+  const rests = new RestLog();
   const errors = new Map<Contender, string>();
   const attempt = async (c: Contender, run: () => Promise<void>) => {
     if (errors.has(c)) return;
@@ -181,10 +185,12 @@ async function interleave(
   for (const c of contenders) {
     settings.log(`  warm-up ${c.name}`);
     await attempt(c, async () => void await load(c, 1));
+    rests.busy(c);
   }
   for (let round = 1; round <= settings.rounds; round++) {
     for (const c of contenders) {
       await attempt(c, async () => {
+        rests.starting(c);
         if (settings.warmupSeconds > 0) await load(c, settings.warmupSeconds);
         const result = await measure(c, load, settings.seconds);
         settings.log(
@@ -193,8 +199,10 @@ async function interleave(
         );
         rounds.get(c)!.push(result);
       });
+      rests.busy(c);
     }
   }
+  if (notes) notes.push(...rests.trimNotes(contenders));
   const results = contenders.map((c): ContenderResult => ({
     name: c.name,
     threads: threadCount(c.process.pid),
@@ -358,7 +366,7 @@ function wrkScenario(
         env,
         proxyStarters(env, settings, options),
         notes,
-        (started) => interleave(started, wrkLoad(env, options), settings),
+        (started) => interleave(started, wrkLoad(env, options), settings, notes),
       );
       const fields = options.headers ? Object.keys(options.headers).length : 0;
       const load = `wrk -t1 -c${options.connections} GET ${options.path ?? "/"}` +
@@ -384,7 +392,7 @@ function h2Scenario(name: string, description: string, answer: ProxyMode["answer
         env,
         proxyStarters(env, settings, { withNodeVariants: false, mode }),
         notes,
-        (started) => interleave(started, h2Load(env, H2_CONNECTIONS, H2_STREAMS), settings),
+        (started) => interleave(started, h2Load(env, H2_CONNECTIONS, H2_STREAMS), settings, notes),
       );
       return {
         name,
@@ -420,6 +428,7 @@ const pipelineCostScenario: Scenario = {
           [plain, full],
           (c, seconds) => (c === full ? fullLoad : plainLoad)(c, seconds),
           settings,
+          notes,
         );
       },
     );
