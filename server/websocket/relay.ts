@@ -19,6 +19,7 @@ import {
   badMethodStart,
   parseRequestHead,
   RequestHeadError,
+  skipEmptyLines,
 } from "../httpserver/http1/request_head.ts";
 import { unmapIPv4 } from "../httpserver/client.ts";
 import { closeQuietly } from "../httpserver/served_connection.ts";
@@ -68,7 +69,10 @@ export async function relay(
   const timer = setTimeout(() => conn?.close(), timeoutMs);
   let headEnd = -1;
   try {
-    while ((headEnd = findHeadEnd(conn.buf, conn.start, conn.end)) < 0) {
+    for (;;) {
+      // Empty lines before the request line are not its end (RFC 9112 section 2.2).
+      conn.start = skipEmptyLines(conn.buf, conn.start, conn.end);
+      if ((headEnd = findHeadEnd(conn.buf, conn.start, conn.end)) >= 0) break;
       if (conn.buffered > MAX_HEAD_BYTES) {
         return await refuse(client, 431, "request head too large");
       }

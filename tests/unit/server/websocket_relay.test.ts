@@ -5,7 +5,11 @@ const HANDSHAKE = "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnecti
   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
 /** Relays one client connection to `backendPort`; returns what the client got. */
-async function relayOnce(backendPort: number, handshakeTimeoutMs: number): Promise<string> {
+async function relayOnce(
+  backendPort: number,
+  handshakeTimeoutMs: number,
+  handshake = HANDSHAKE,
+): Promise<string> {
   const front = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const client = await Deno.connect({ hostname: "127.0.0.1", port: front.addr.port });
@@ -16,7 +20,7 @@ async function relayOnce(backendPort: number, handshakeTimeoutMs: number): Promi
       handshakeTimeoutMs,
       connect: () => Deno.connect({ hostname: "127.0.0.1", port: backendPort }),
     }, () => {});
-    await client.write(new TextEncoder().encode(HANDSHAKE));
+    await client.write(new TextEncoder().encode(handshake));
     // The relay answers and returns; its caller closes the client connection.
     await relayed;
     accepted.close();
@@ -56,6 +60,11 @@ Deno.test("relay: a backend that closes without answering is a 502", async () =>
   try {
     assert.match(
       await relayOnce(closing.addr.port, 5000),
+      /^HTTP\/1\.1 502 [\s\S]*closed the connection/,
+    );
+    // Empty lines before the handshake are skipped, not taken for an empty head.
+    assert.match(
+      await relayOnce(closing.addr.port, 5000, "\r\n\r\n" + HANDSHAKE),
       /^HTTP\/1\.1 502 [\s\S]*closed the connection/,
     );
   } finally {
