@@ -16,6 +16,12 @@ import { concatBytes } from "./concat_bytes.ts";
 import { forEachHeaderField, HeaderFields, isHeaders } from "./header_fields.ts";
 import { isBodilessStatus } from "./status_text.ts";
 import type { PeerCertificate } from "./peer_certificate.ts";
+import { shapeAnchor } from "./shape_anchor.ts";
+
+// The newest of each, kept through an idle heap trim (see shape_anchor.ts).
+const REQUEST_SHAPE = shapeAnchor();
+const RESPONSE_SHAPE = shapeAnchor();
+const CONTEXT_SHAPE = shapeAnchor();
 
 /** A message body: bytes, a byte stream, or nothing. */
 export type Body = Uint8Array | ReadableStream<Uint8Array> | null;
@@ -223,6 +229,7 @@ export class HttpRequest extends Message {
     this.scheme = init.scheme ?? "http";
     this.host = init.host ?? "";
     this.proto = init.proto ?? "HTTP/1.1";
+    REQUEST_SHAPE.latest = this;
   }
 
   /**
@@ -266,6 +273,7 @@ export class HttpResponse extends Message {
   constructor(status = 200, headers?: HeadersInit, body: Body | string | (() => Body) = null) {
     super(headers, body);
     this.status = status;
+    RESPONSE_SHAPE.latest = this;
   }
 
   /** Wraps a web response without copying its headers. */
@@ -350,6 +358,7 @@ export class Context {
     this.#defaultNs = { request };
     this.#active = this.#defaultNs;
     this.#client = client;
+    CONTEXT_SHAPE.latest = this;
   }
 
   /** The client's IP after X-Forwarded-For / X-Real-Ip. */

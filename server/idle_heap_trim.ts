@@ -16,6 +16,8 @@
  * @module
  */
 
+import { releaseShapeAnchors } from "../filters/shape_anchor.ts";
+
 /** V8's `gc` extension function, with the options this module uses. */
 export type GcFunction = (
   options: { type: "major"; execution: "sync"; flavor: "regular" | "last-resort" },
@@ -87,11 +89,9 @@ export class IdleHeapTrim {
   /**
    * Sets how long the isolate must be quiet before its heap is trimmed
    * (`--heap-trim-after`), in milliseconds counted in whole ticks; 0 turns
-   * trimming off. A trim has a price besides the regrowing young
-   * generation: its full collection frees the hidden classes of objects
-   * that no longer exist (every request's, in a quiet isolate), and V8 then
-   * discards the optimized code that refers to them, so the next burst runs
-   * its first second or two in slower code.
+   * trimming off. A trim has a price: the next burst regrows the young
+   * generation, and the code it optimizes for shapes no anchor keeps
+   * (filters/shape_anchor.ts) is discarded.
    */
   configure(quietMs: number): void {
     this.#quietTicksNeeded = quietMs > 0 ? Math.max(1, Math.ceil(quietMs / TICK_MS)) : 0;
@@ -133,6 +133,9 @@ export class IdleHeapTrim {
     // after the regular one it shrinks the heap without that rise.
     this.#gc({ type: "major", execution: "sync", flavor: "regular" });
     this.#gc({ type: "major", execution: "sync", flavor: "last-resort" });
+    // The request path's hidden classes have survived the collections
+    // through the anchored objects; those objects need not outlive them.
+    releaseShapeAnchors();
     const release = this.#firstTrimDone;
     this.#firstTrimDone = null;
     release?.();

@@ -30,6 +30,11 @@ import {
 import type { UpstreamRequest, UpstreamResponse } from "./http1_client.ts";
 import { UpstreamError } from "./upstream_error.ts";
 import { isBodilessStatus } from "../status_text.ts";
+import { shapeAnchor } from "../shape_anchor.ts";
+
+// The newest of each, kept through an idle heap trim (see shape_anchor.ts).
+const BUFFERED_RESPONSE_SHAPE = shapeAnchor();
+const EXCHANGE_SHAPE = shapeAnchor();
 
 /** Bodies up to this size are written in the same write as the head. */
 const INLINE_BODY_MAX = 16 * 1024;
@@ -156,6 +161,7 @@ class BufferedResponse implements UpstreamResponse {
     this.status = status;
     this.headers = headers;
     this.bodyBytes = bodyBytes;
+    BUFFERED_RESPONSE_SHAPE.latest = this;
   }
 
   get body(): ReadableStream<Uint8Array> {
@@ -204,6 +210,7 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
     this.#conn = conn;
     this.#prepared = prepared;
     this.#reused = reused;
+    EXCHANGE_SHAPE.latest = this;
   }
 
   /**

@@ -11,6 +11,10 @@ import type { ClientInfo } from "../../filters/context.ts";
 import type { PeerCertificate } from "../../filters/peer_certificate.ts";
 import { isPublicIP } from "./ipfilter.ts";
 import { joinHostPort } from "../../filters/ip_address.ts";
+import { shapeAnchor } from "../../filters/shape_anchor.ts";
+
+/** The newest client, kept through an idle heap trim (see filters/shape_anchor.ts). */
+const CLIENT_SHAPE = shapeAnchor();
 
 /** Where a {@linkcode PeerClient} reads connection facts from. */
 export interface PeerSource {
@@ -45,6 +49,7 @@ export class PeerClient implements ClientInfo {
   constructor(request: { readonly rawHeaders: Headers }, source: PeerSource) {
     this.#request = request;
     this.#source = source;
+    CLIENT_SHAPE.latest = this;
   }
 
   /** Aborted when the client goes away. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { IdleHeapTrim } from "../../../server/idle_heap_trim.ts";
+import { shapeAnchor } from "../../../filters/shape_anchor.ts";
 
 /**
  * A trimmer (two quiet ticks) over counters the test moves, with a `gc`
@@ -142,6 +143,28 @@ Deno.test("IdleHeapTrim.configure sets the quiet time in whole ticks, 0 turning 
     assert.equal(trim.tick(), false);
     assert.equal(trim.tick(), true);
     assert.equal(state.collections, 1);
+  } finally {
+    unwatch();
+  }
+});
+
+Deno.test("IdleHeapTrim holds the anchored objects through its collections, then lets go", () => {
+  const anchor = shapeAnchor();
+  const seenDuringCollections: (object | null)[] = [];
+  const trim = new IdleHeapTrim({
+    gc: () => seenDuringCollections.push(anchor.latest),
+    quietTicks: 1,
+  });
+  let requests = 0;
+  const unwatch = trim.watch(() => requests);
+  try {
+    const newest = { shape: "request" };
+    anchor.latest = newest;
+    requests++;
+    trim.tick();
+    assert.equal(trim.tick(), true);
+    assert.deepEqual(seenDuringCollections, [newest, newest]);
+    assert.equal(anchor.latest, null);
   } finally {
     unwatch();
   }
