@@ -51,8 +51,8 @@ export class RestLog {
       notes.push(
         `${c.name}: ${trimmed.length} of ${rests.length} rounds began after ` +
           `${low === high ? low : `${low}-${high}`} s without load, when its ` +
-          `${NODE_HEAP_TRIM_SECONDS} s idle heap trim had run: their first second or so ran in ` +
-          "re-optimizing code (README: Latency after a quiet spell)",
+          `${NODE_HEAP_TRIM_SECONDS} s idle heap trim had run: their first second or so ran with ` +
+          "a young generation growing back (README: Latency after a quiet spell)",
       );
     }
     return notes;
