@@ -22,6 +22,10 @@ import {
   fieldValueProblem,
   isAuthority,
 } from "./field_rules.ts";
+import { shapeAnchor } from "../../filters/shape_anchor.ts";
+
+/** The newest check, kept through an idle heap trim (see filters/shape_anchor.ts). */
+const CHECK_SHAPE = shapeAnchor();
 
 /**
  * One request's fields, taken in order by {@linkcode field}, then judged
@@ -50,6 +54,7 @@ export class RequestFieldCheck {
 
   constructor(malformed: (message: string) => Error) {
     this.#malformed = malformed;
+    CHECK_SHAPE.latest = this;
   }
 
   /**
