@@ -6,10 +6,14 @@
  * then throws away the optimized code that checks for it. In a quiet
  * isolate no request's objects are left, so without anchors the trim's
  * full collection costs the request path its optimized code (measured: 62
- * functions, against 6 with the anchors), and the next burst runs its first
+ * functions, against 7 with the anchors), and the next burst runs its first
  * second or two in slower code. An anchor holds one object, replaced by every
  * new one, and lets go of it right after the trim: the shapes survive that
  * collection, and nothing is held for longer than the quiet spell.
+ *
+ * The price: an isolate keeps its newest request's objects, body included,
+ * until the next request or the trim (with trims off, `--heap-trim-after
+ * 0s`, until the next request): one request's worth, never a growing set.
  *
  * @module
  */
