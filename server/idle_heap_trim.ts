@@ -90,7 +90,7 @@ export class IdleHeapTrim {
    * Sets how long the isolate must be quiet before its heap is trimmed
    * (`--heap-trim-after`), in milliseconds counted in whole ticks; 0 turns
    * trimming off. A trim has a price: the next burst regrows the young
-   * generation, and the code it optimizes for shapes no anchor keeps
+   * generation, and optimized code that checks for shapes no anchor keeps
    * (filters/shape_anchor.ts) is discarded.
    */
   configure(quietMs: number): void {
