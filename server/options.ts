@@ -64,6 +64,13 @@ export interface NodeOptions {
   statusUpdateMaxBatchSize: number;
 }
 
+/**
+ * Most data-plane isolates a node runs. Each costs a thread and tens of MB,
+ * and the shared rate-limit and breaker tables keep a claim count per
+ * isolate, sized when the node starts.
+ */
+export const MAX_WORKERS = 256;
+
 /** The defaults, as in Easegress. */
 export const DEFAULT_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   name: "eg-default-name",
@@ -77,7 +84,7 @@ export const DEFAULT_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   initialObjectConfigFiles: [],
   plugins: [],
   // One data-plane isolate per core; the main isolate keeps the control plane.
-  workers: navigator.hardwareConcurrency,
+  workers: Math.min(navigator.hardwareConcurrency, MAX_WORKERS),
   http1Server: "builtin",
   heapTrimAfter: "30s",
   clusterName: "eg-cluster-default-name",
@@ -482,6 +489,11 @@ function checkOptions(o: NodeOptions): void {
     if (legacy === "writer") o.clusterRole = "primary";
     else if (legacy === "reader") o.clusterRole = "secondary";
     else throw new OptionsError(`--cluster-role: must be primary or secondary, got "${legacy}"`);
+  }
+  if (o.workers > MAX_WORKERS) {
+    throw new OptionsError(
+      `--workers: at most ${MAX_WORKERS} data-plane isolates, got ${o.workers}`,
+    );
   }
   if (o.http1Server !== "builtin" && o.http1Server !== "deno") {
     throw new OptionsError(`--http1-server: must be builtin or deno, got "${o.http1Server}"`);

@@ -107,6 +107,7 @@ Deno.test("bad options are refused naming the option", async () => {
     [["--cluster-request-timeout", "soon"], /--cluster-request-timeout: "soon" is not a positive/],
     [["--cluster-request-timeout", "0s"], /--cluster-request-timeout: "0s" is not a positive/],
     [["--workers", "two"], /--workers: must be a whole number/],
+    [["--workers", "257"], /--workers: at most 256 data-plane isolates, got 257/],
     [["--http1-server", "nginx"], /--http1-server: must be builtin or deno, got "nginx"/],
     [["--heap-trim-after", "soon"], /--heap-trim-after: "soon" is not a duration/],
     [["--heap-trim-after=-5s"], /--heap-trim-after: "-5s" is not a duration/],
