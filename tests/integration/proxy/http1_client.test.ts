@@ -13,6 +13,7 @@ import {
 } from "./http1_helpers.ts";
 import { CA_CERT, LEAF_CERT, LEAF_KEY } from "./tls_fixture.ts";
 import { tcpNoDelayOf } from "../../fixtures/socket_options.ts";
+import { REFUSING_PORT } from "../../fixtures/refusing_port.ts";
 
 const TEN_MB = 10 * 1024 * 1024;
 
@@ -443,9 +444,7 @@ Deno.test("pool keeps at most maxIdlePerHost idle connections", async () => {
 });
 
 Deno.test("pool reports a refused connection as a connect error", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = REFUSING_PORT;
   const pool = poolFor(port);
   try {
     await assert.rejects(

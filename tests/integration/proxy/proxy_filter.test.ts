@@ -10,6 +10,7 @@ import type { FilterInstance } from "../../../filters/filter.ts";
 import { gunzip } from "../../../filters/gzip.ts";
 import { proxyKind } from "../../../filters/proxy/proxy.ts";
 import { silentLogger } from "../../../server/log.ts";
+import { REFUSING_PORT } from "../../fixtures/refusing_port.ts";
 
 interface Backend {
   url: string;
@@ -203,9 +204,7 @@ Deno.test("proxy maps failures to statuses and results", async () => {
   const f = await send(codes);
   assert.deepEqual([f.result, f.response.status, f.body], ["failureCode", 503, "nope"]);
 
-  const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const deadPort = (dead.addr as Deno.NetAddr).port;
-  dead.close();
+  const deadPort = REFUSING_PORT;
   const refused = proxy({ pools: [{ servers: [{ url: `http://127.0.0.1:${deadPort}` }] }] });
   const n = await send(refused);
   assert.deepEqual([n.result, n.response.status], ["serverError", 503]);

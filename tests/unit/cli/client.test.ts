@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { AdminApiError, AdminClient, normalizeServer } from "../../../cli/client.ts";
 import { CtlError, UsageError } from "../../../cli/errors.ts";
 import { fakeAdmin } from "./fake_admin.ts";
+import { REFUSING_PORT } from "../../fixtures/refusing_port.ts";
 
 Deno.test("normalizeServer() turns host:port into an origin", () => {
   assert.equal(normalizeServer("localhost:2381"), "http://localhost:2381");
@@ -60,10 +61,7 @@ Deno.test("AdminApiError uses the error body, then the status text, then the bod
 });
 
 Deno.test("AdminClient reports a refused connection with the address", async () => {
-  // A port that was just free: nothing listens there, so the connect is refused.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
+  const port = REFUSING_PORT;
   const client = new AdminClient(`http://127.0.0.1:${port}`);
   await assert.rejects(
     client.send({ method: "GET", path: "/healthz" }),
