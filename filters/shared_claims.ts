@@ -36,6 +36,13 @@ export class HolderClaims {
     return this.#totals[entry] > 0;
   }
 
+  /** How many entries someone holds. */
+  heldCount(): number {
+    let held = 0;
+    for (const total of this.#totals) if (total > 0) held++;
+    return held;
+  }
+
   /** One more claim on `entry` by this holder. */
   add(entry: number): void {
     this.#totals[entry]++;

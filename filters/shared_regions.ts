@@ -164,9 +164,7 @@ export class SharedRegions {
 
   /** How many regions are held now. */
   get used(): number {
-    let used = 0;
-    for (let r = 0; r < MAX_REGIONS; r++) if (this.#claims.held(r)) used++;
-    return used;
+    return this.#claims.heldCount();
   }
 
   #region(r: number): Region {

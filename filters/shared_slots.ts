@@ -136,9 +136,7 @@ export class SharedSlots {
 
   /** How many cells are held now. */
   get used(): number {
-    let used = 0;
-    for (let i = 0; i < this.#count; i++) if (this.#claims.held(i)) used++;
-    return used;
+    return this.#claims.heldCount();
   }
 
   /** The cell's current value. */
