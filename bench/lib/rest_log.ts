@@ -8,9 +8,10 @@
  */
 
 import type { Contender } from "./contenders.ts";
+import { DEFAULT_OPTIONS, heapTrimAfterMs } from "../../server/options.ts";
 
 /** The node's default quiet time before an isolate trims its heap (`--heap-trim-after`). */
-export const NODE_HEAP_TRIM_SECONDS = 30;
+const NODE_HEAP_TRIM_SECONDS = heapTrimAfterMs(DEFAULT_OPTIONS) / 1000;
 /** By then the trim has surely run: the node looks for traffic once a second. */
 const NODE_TRIMMED_SECONDS = NODE_HEAP_TRIM_SECONDS + 2;
 
