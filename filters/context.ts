@@ -135,6 +135,12 @@ export abstract class Message {
     this.#bodySource = undefined;
   }
 
+  /** The body's length when it is held as bytes, else -1; a body not yet made is not made. */
+  get heldBodyLength(): number {
+    const body = this.#body;
+    return body instanceof Uint8Array ? body.byteLength : -1;
+  }
+
   /** Whether the body is a stream that has not been buffered. */
   get isStream(): boolean {
     return this.body instanceof ReadableStream;

@@ -124,6 +124,10 @@ export interface HttpStatsSnapshot {
   m1Err: number;
   m5Err: number;
   m15Err: number;
+  /**
+   * The share of errors in the 1, 5 and 15-minute rates, from 0 to 1: a
+   * ratio despite the name, as Easegress reports it (see errorShare).
+   */
   m1ErrPercent: number;
   m5ErrPercent: number;
   m15ErrPercent: number;
@@ -211,7 +215,7 @@ export class HttpStats {
   snapshot(resetWindow = false): HttpStatsSnapshot {
     this.#catchUp(performance.now());
     const r = this.#total.rates, e = this.#errors.rates;
-    const pct = (i: number) => r[i] > 0 ? round(e[i] / r[i] * 100) : 0;
+    const pct = (i: number) => errorShare(e[i], r[i]);
     const out: HttpStatsSnapshot = {
       count: this.count,
       errCount: this.errCount,
@@ -254,6 +258,15 @@ export class HttpStats {
     }
     return out;
   }
+}
+
+/**
+ * The `m*ErrPercent` of a status document: error rate over request rate,
+ * from 0 to 1 (Easegress's statistics give the ratio under that name, and
+ * dashboards built on them expect it); 0 without requests.
+ */
+export function errorShare(errorRate: number, rate: number): number {
+  return rate > 0 ? Math.round(errorRate / rate * 1e6) / 1e6 : 0;
 }
 
 function round(n: number): number {

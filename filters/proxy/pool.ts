@@ -10,6 +10,7 @@ import type { AbortWatch } from "../abort_watch.ts";
 import { BodyTooLargeError, type Context, HttpResponse } from "../context.ts";
 import type { Logger } from "../filter.ts";
 import { HttpStats } from "../http_stats.ts";
+import { requestSize, responseSize } from "../message_size.ts";
 import { parseDuration } from "../spec.ts";
 import { millisecondsString } from "../template/goduration.ts";
 import { AttemptDeadlines, type AttemptWatch } from "./attempt_deadlines.ts";
@@ -223,7 +224,14 @@ export class ServerPool {
     if (kept !== undefined) {
       ctx.response = kept;
       // A kept answer is counted too, as Easegress does (its lookup takes no time worth a clock read).
-      this.stats.record(kept.status, 0);
+      const request = ctx.request;
+      this.stats.record(
+        kept.status,
+        0,
+        performance.now(),
+        requestSize(request),
+        responseSize(request, kept),
+      );
       return "";
     }
     const offer = (result: PoolResult): PoolResult => {
@@ -371,10 +379,21 @@ export class ServerPool {
     return result;
   }
 
-  /** Counts a request sent at `start` in the stats, and its time in the tags when they are kept. */
+  /**
+   * Counts a request sent at `start` in the stats (with the answer in
+   * `ctx.response`, if any), and its time in the tags when they are kept.
+   */
   #count(ctx: Context, status: number, start: number): void {
     const now = performance.now();
-    this.stats.record(status, now - start, now);
+    const request = ctx.request;
+    const response = ctx.response;
+    this.stats.record(
+      status,
+      now - start,
+      now,
+      requestSize(request),
+      response === undefined ? 0 : responseSize(request, response),
+    );
     if (ctx.timed) ctx.addTag(`${this.name}#duration: ${millisecondsString(now - start)}`);
   }
 }

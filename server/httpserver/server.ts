@@ -17,7 +17,7 @@ import type { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { firstFieldValue } from "../../filters/header_fields.ts";
 import { HttpStats } from "../../filters/http_stats.ts";
 import { setSniffedContentType } from "../../filters/content_sniff.ts";
-import { isBodilessStatus } from "../../filters/status_text.ts";
+import { requestSize, responseBodySize, responseSize } from "../../filters/message_size.ts";
 import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
 import { normalizeEscapes } from "./percent_encoding.ts";
@@ -195,12 +195,15 @@ export class HTTPServer {
     const requestLine = this.#env.accessLog
       ? `${request.method} ${request.url} ${logProto(request.proto)}`
       : "";
+    // Sized as received, before filters change it (Easegress's reqSize).
+    const received = requestSize(request);
     const challenges = this.#env.acmeChallenges;
     if (challenges !== undefined && challenges.size > 0 && path.startsWith(CHALLENGE_PATH)) {
       const answer = challenges.get(path.slice(CHALLENGE_PATH.length));
       if (answer !== undefined) {
-        this.#record(200, start, undefined);
-        return new HttpResponse(200, { "content-type": "text/plain" }, answer);
+        const response = new HttpResponse(200, { "content-type": "text/plain" }, answer);
+        this.#record(request, received, response, start, undefined);
+        return response;
       }
     }
     const ip = mux.usesIP ? client.realIP : "";
@@ -212,9 +215,11 @@ export class HTTPServer {
       ip,
       request.query,
     );
-    if (typeof route === "number") return this.#finish(request, requestLine, route, start, client);
+    if (typeof route === "number") {
+      return this.#finish(request, requestLine, received, route, start, client);
+    }
     const pipeline = this.#env.pipeline(route.backend);
-    if (!pipeline) return this.#finish(request, requestLine, 503, start, client, route);
+    if (!pipeline) return this.#finish(request, requestLine, received, 503, start, client, route);
 
     if (route.rewrite !== undefined) request.path = route.rewrite(path);
     if (this.#spec.xForwardedFor) addForwardedFor(request, client.realIP);
@@ -227,17 +232,18 @@ export class HTTPServer {
       const length = headers.get("content-length");
       if (length !== null) {
         if (Number(length) > limit) {
-          return this.#finish(request, requestLine, 413, start, client, route);
+          return this.#finish(request, requestLine, received, 413, start, client, route);
         }
       } else if (headers.has("transfer-encoding") || !isHttp1(request.proto)) {
         // A body of unknown length: chunked, or HTTP/2 and HTTP/3 data without a
         // Content-Length, which these versions need not send.
         return request.bytes(limit).then(
-          () => this.#run(pipeline, ctx, requestLine, start, route),
+          () => this.#run(pipeline, ctx, requestLine, received, start, route),
           (e) =>
             this.#finish(
               request,
               requestLine,
+              received,
               e instanceof BodyTooLargeError ? 413 : 400,
               start,
               client,
@@ -246,13 +252,14 @@ export class HTTPServer {
         );
       }
     }
-    return this.#run(pipeline, ctx, requestLine, start, route);
+    return this.#run(pipeline, ctx, requestLine, received, start, route);
   };
 
   #run(
     pipeline: PipelineHandler,
     ctx: Context,
     requestLine: string,
+    received: number,
     start: number,
     route: Route,
   ): Promise<HttpResponse> | HttpResponse {
@@ -268,14 +275,16 @@ export class HTTPServer {
       result = around === undefined ? pipeline.handle(ctx) : around.handle(ctx, pipeline);
     } catch (e) {
       this.#env.log.error(`pipeline ${route.backend}: ${(e as Error).stack ?? e}`);
-      return this.#respond(ctx, request, requestLine, start, route);
+      return this.#respond(ctx, request, requestLine, received, start, route);
     }
-    if (typeof result === "string") return this.#respond(ctx, request, requestLine, start, route);
+    if (typeof result === "string") {
+      return this.#respond(ctx, request, requestLine, received, start, route);
+    }
     return result.then(
-      () => this.#respond(ctx, request, requestLine, start, route),
+      () => this.#respond(ctx, request, requestLine, received, start, route),
       (e) => {
         this.#env.log.error(`pipeline ${route.backend}: ${(e as Error).stack ?? e}`);
-        return this.#respond(ctx, request, requestLine, start, route);
+        return this.#respond(ctx, request, requestLine, received, start, route);
       },
     );
   }
@@ -284,13 +293,14 @@ export class HTTPServer {
     ctx: Context,
     request: HttpRequest,
     requestLine: string,
+    received: number,
     start: number,
     route: Route,
   ): HttpResponse {
     ctx.useNamespace("DEFAULT");
     const response = ctx.response;
     if (ctx.trace instanceof ServerSpan) ctx.trace.finish(response?.status ?? 503);
-    if (!response) return this.#finish(request, requestLine, 503, start, ctx, route);
+    if (!response) return this.#finish(request, requestLine, received, 503, start, ctx, route);
     setSniffedContentType(response);
     if (this.#connectionClose) response.headers.set("connection", "close");
     if (
@@ -299,8 +309,7 @@ export class HTTPServer {
     ) {
       response.headers.set("alt-svc", this.#altSvc);
     }
-    const status = response.status;
-    const now = this.#record(status, start, route);
+    const now = this.#record(request, received, response, start, route);
     if (this.#env.accessLog) this.#log(request, requestLine, now - start, ctx, ctx.tags, response);
     return response;
   }
@@ -308,27 +317,39 @@ export class HTTPServer {
   #finish(
     request: HttpRequest,
     requestLine: string,
+    received: number,
     status: number,
     start: number,
     client: Client,
     route?: Route,
   ): HttpResponse {
-    const now = this.#record(status, start, route);
     const response = new HttpResponse(
       status,
       this.#connectionClose ? CONNECTION_CLOSE : undefined,
     );
+    const now = this.#record(request, received, response, start, route);
     if (this.#env.accessLog) {
       this.#log(request, requestLine, now - start, client, [], response);
     }
     return response;
   }
 
-  /** Counts the answer in the statistics; returns the time it was answered (`performance.now()`). */
-  #record(status: number, start: number, route: Route | undefined): number {
+  /**
+   * Counts the answer to `request` (`received` bytes, see requestSize) in
+   * the statistics; returns the time it was answered (`performance.now()`).
+   */
+  #record(
+    request: HttpRequest,
+    received: number,
+    response: HttpResponse,
+    start: number,
+    route: Route | undefined,
+  ): number {
     const now = performance.now();
     const ms = now - start;
-    this.#stats.record(status, ms, now);
+    const status = response.status;
+    const sent = responseSize(request, response);
+    this.#stats.record(status, ms, now, received, sent);
     if (!route) return now;
     let s = this.#routeStats.get(route.pattern);
     if (!s) {
@@ -336,7 +357,7 @@ export class HTTPServer {
       s = new HttpStats();
       this.#routeStats.set(route.pattern, s);
     }
-    s.record(status, ms, now);
+    s.record(status, ms, now, received, sent);
     return now;
   }
 
@@ -377,17 +398,6 @@ function logProto(proto: string): string {
  * The response body's size for the access log: its Content-Length, else the
  * bytes it holds; 0 for a stream of unknown length and answers without a body.
  */
-function responseBodySize(request: HttpRequest, response: HttpResponse): number {
-  if (request.method === "HEAD" || isBodilessStatus(response.status)) return 0;
-  const length = response.header("content-length");
-  if (length !== null) {
-    const n = Number(length);
-    if (Number.isSafeInteger(n) && n >= 0) return n;
-  }
-  const body = response.body;
-  return body instanceof Uint8Array ? body.byteLength : 0;
-}
-
 let lastStampMs = 0;
 let lastStamp = "";
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { mergeLatency } from "../../filters/http_stats.ts";
+import { errorShare, mergeLatency } from "../../filters/http_stats.ts";
 
 const SUMMED = new Set([
   "count",
@@ -88,9 +88,7 @@ function mergeStats(docs: Doc[]): Doc {
   if (!mergeLatency(out, docs)) weighPercentiles(out, docs);
   for (const m of PERCENTAGES) {
     const rate = out[m] as number;
-    out[`${m}ErrPercent`] = rate > 0
-      ? Math.round((out[`${m}Err`] as number) / rate * 100_000) / 1000
-      : 0;
+    out[`${m}ErrPercent`] = errorShare(out[`${m}Err`] as number, rate);
   }
   return out;
 }

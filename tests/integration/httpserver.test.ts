@@ -188,6 +188,56 @@ function rawConnection(port: number) {
   };
 }
 
+Deno.test("httpserver: status documents count request and response sizes as Easegress does", async () => {
+  const node = await startNodeProcess();
+  const port = freePort();
+  try {
+    await node.ctl(
+      ["object", "create"],
+      `name: m\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n` +
+        `      - code: 201\n        body: made\n        headers: {X-Made: yes}\n`,
+    );
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: m\n`,
+    );
+    const status = async () => {
+      const out = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
+      return JSON.parse(out.stdout)["eg-default-name"];
+    };
+    await eventually("listening", async () => (await status())?.state === "running");
+    // Sizes are counted from the head as HTTP/1.1 writes it: for a request
+    // like this one, exactly its bytes.
+    const sent = "POST /made?x=1 HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\n\r\nhello";
+    let expectedResponse = 0;
+    // Two connections, so with two workers each may serve one.
+    for (let i = 0; i < 2; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(new TextEncoder().encode(sent));
+      let answer = "";
+      const buf = new Uint8Array(4096);
+      while (!answer.endsWith("made")) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        answer += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      conn.close();
+      assert.match(answer, /^HTTP\/1\.1 201 Created\r\n/);
+      // The server adds Date after the pipeline answered: not one of the
+      // answer's own fields (the Mock's Content-Length is).
+      const own = answer.split("\r\n").filter((line) => !/^date:/i.test(line));
+      expectedResponse += own.join("\r\n").length;
+    }
+    await eventually("both counted", async () => (await status()).count === 2);
+    const doc = await status();
+    assert.equal(doc.reqSize, 2 * sent.length);
+    assert.equal(doc.respSize, expectedResponse);
+    assert.equal(doc.m1ErrPercent, 0);
+  } finally {
+    await node.stop();
+  }
+});
+
 Deno.test("httpserver: rule updates keep open connections; keepAlive false closes them", async () => {
   const node = await startNodeProcess();
   const port = freePort();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HttpStats } from "../../../filters/http_stats.ts";
+import { errorShare, HttpStats } from "../../../filters/http_stats.ts";
 
 Deno.test("HttpStats.record ticks its rates by the finish time it is given", () => {
   const stats = new HttpStats();
@@ -13,4 +13,27 @@ Deno.test("HttpStats.record ticks its rates by the finish time it is given", () 
   assert.equal(snapshot.m1Err, 0, "the error came after that tick");
   assert.equal(snapshot.count, 2);
   assert.equal(snapshot.errCount, 1);
+});
+
+Deno.test("HttpStats adds up sizes, and gives the error share of each rate as a ratio", () => {
+  const stats = new HttpStats();
+  const start = performance.now();
+  stats.record(200, 1, start, 100, 40);
+  stats.record(500, 1, start, 50, 10);
+  stats.record(503, 1, start, 50, 10);
+  stats.record(200, 1, start, 60, 20);
+  const snapshot = stats.snapshot();
+  assert.equal(snapshot.reqSize, 260);
+  assert.equal(snapshot.respSize, 80);
+  // A request one 5 s tick later moves the first four into the rates.
+  stats.record(200, 1, start + 5_000);
+  const ticked = stats.snapshot();
+  for (const key of ["m1ErrPercent", "m5ErrPercent", "m15ErrPercent"] as const) {
+    assert.equal(ticked[key], 0.5, `${key}: 2 errors in 4 requests`);
+  }
+});
+
+Deno.test("errorShare is 0 without requests and rounds to six places", () => {
+  assert.equal(errorShare(0, 0), 0);
+  assert.equal(errorShare(1, 3), 0.333333);
 });

@@ -23,6 +23,25 @@ Deno.test("merged worker statuses add counts and codes, weight means, keep extre
   assert.deepEqual(topN.map((t) => [t.path, t.count]), [["/x", 3]]);
 });
 
+Deno.test("merged statuses add sizes and take the error share of the summed rates", () => {
+  const rates = (m1: number, m1Err: number, m15: number, m15Err: number) => ({
+    m1,
+    m1Err,
+    m5: 0,
+    m5Err: 0,
+    m15,
+    m15Err,
+  });
+  const a = { count: 3, codes: {}, ...rates(3, 3, 1, 0), reqSize: 120, respSize: 30 };
+  const b = { count: 1, codes: {}, ...rates(1, 0, 1, 1), reqSize: 80, respSize: 70 };
+  const merged = mergeStatuses([a, b]);
+  assert.equal(merged.reqSize, 200);
+  assert.equal(merged.respSize, 100);
+  assert.equal(merged.m1ErrPercent, 0.75, "3 errors a second in 4 requests a second");
+  assert.equal(merged.m5ErrPercent, 0);
+  assert.equal(merged.m15ErrPercent, 0.5);
+});
+
 Deno.test("merged percentiles weigh only the workers with requests in the window", () => {
   const busy = new HttpStats();
   const idle = new HttpStats();

@@ -1,0 +1,68 @@
+/**
+ * Sizes of requests and responses for the traffic statistics (`reqSize`,
+ * `respSize`), counted as Easegress counts them: the head as HTTP/1.1 would
+ * write it (start line, one line per field, the blank line), whatever the
+ * protocol that carried it, plus the body.
+ *
+ * @module
+ */
+
+import type { HttpRequest, HttpResponse } from "./context.ts";
+import { HeaderFields } from "./header_fields.ts";
+import { isBodilessStatus, STATUS_TEXT } from "./status_text.ts";
+
+/** Bytes of `headers` written one field per line. */
+function headerLineBytes(headers: Headers): number {
+  if (headers instanceof HeaderFields) return headers.lineBytes();
+  let bytes = 0;
+  headers.forEach((value, name) => bytes += name.length + value.length + 4);
+  return bytes;
+}
+
+/** A Content-Length's value as a count of bytes, or -1 when there is none or it is not one. */
+function declaredLength(headers: Headers): number {
+  const value = headers.get("content-length");
+  if (value === null) return -1;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
+}
+
+/**
+ * The request's size: its head (`METHOD target proto`, its fields, the blank
+ * line) and its body by Content-Length, or by the bytes it holds when it
+ * has none (a streamed body of unknown length counts 0).
+ */
+export function requestSize(request: HttpRequest): number {
+  const headers = request.rawHeaders;
+  const query = request.query;
+  const bytes = request.method.length + request.path.length + request.proto.length + 6 +
+    (query === "" ? 0 : query.length + 1) + headerLineBytes(headers);
+  const declared = declaredLength(headers);
+  if (declared >= 0) return bytes + declared;
+  // A body not yet made (a stream still to be read) is not made here.
+  const held = request.heldBodyLength;
+  return held > 0 ? bytes + held : bytes;
+}
+
+/**
+ * The answer's body size as sent to `request`: nothing for HEAD and bodiless
+ * statuses, else its Content-Length, or the bytes it holds when it has none
+ * (a streamed body of unknown length counts 0). The access log's `tx`.
+ */
+export function responseBodySize(request: HttpRequest, response: HttpResponse): number {
+  if (request.method === "HEAD" || isBodilessStatus(response.status)) return 0;
+  const declared = declaredLength(response.rawHeaders);
+  if (declared >= 0) return declared;
+  // A body not yet made (an upstream's stream) is not made here.
+  const held = response.heldBodyLength;
+  return held > 0 ? held : 0;
+}
+
+/** The answer's size: its status line, fields and blank line, and its body as sent to `request`. */
+export function responseSize(request: HttpRequest, response: HttpResponse): number {
+  const status = response.status;
+  const reason = STATUS_TEXT[status];
+  // "HTTP/1.1 200 OK\r\n", and the blank line.
+  return 17 + (reason === undefined ? 0 : reason.length) + headerLineBytes(response.rawHeaders) +
+    responseBodySize(request, response);
+}
