@@ -215,7 +215,7 @@ export class HttpStats {
   snapshot(resetWindow = false): HttpStatsSnapshot {
     this.#catchUp(performance.now());
     const r = this.#total.rates, e = this.#errors.rates;
-    const pct = (i: number) => errorShare(e[i], r[i]);
+    const share = (i: number) => errorShare(e[i], r[i]);
     const out: HttpStatsSnapshot = {
       count: this.count,
       errCount: this.errCount,
@@ -225,9 +225,9 @@ export class HttpStats {
       m1Err: round(e[0]),
       m5Err: round(e[1]),
       m15Err: round(e[2]),
-      m1ErrPercent: pct(0),
-      m5ErrPercent: pct(1),
-      m15ErrPercent: pct(2),
+      m1ErrPercent: share(0),
+      m5ErrPercent: share(1),
+      m15ErrPercent: share(2),
       min: this.count ? round(this.#min) : 0,
       max: round(this.#max),
       mean: this.count ? round(this.#sumMs / this.count) : 0,
