@@ -45,7 +45,7 @@ import {
   type ScenarioResult,
   summarize,
 } from "./report.ts";
-import { RestLog } from "./rest_log.ts";
+import { Turns } from "./turns.ts";
 
 /** How long and how often to measure. */
 export interface RunSettings {
@@ -55,7 +55,8 @@ export interface RunSettings {
   rounds: number;
   /**
    * Seconds of unmeasured load right before each measured run: a contender
-   * otherwise starts each round after resting through the others' rounds.
+   * otherwise starts each round after waiting, stopped, through the
+   * others' rounds.
    */
   warmupSeconds: number;
   /** Data-plane workers of the extra "node-Nw" contender; 0 leaves it out. */
@@ -158,22 +159,22 @@ function loadFailure(c: Contender, error: unknown): string {
 
 /**
  * Warms every contender up (JIT, pools), then measures them in interleaved
- * rounds, each after `settings.warmupSeconds` of unmeasured load. A
- * contender whose run fails is dropped from the later rounds with the
- * reason, and the others go on. `notes` hears of node rounds that began
- * after the node's idle heap trim.
+ * rounds, each after `settings.warmupSeconds` of unmeasured load, with the
+ * other contenders stopped meanwhile (see Turns). A contender whose run
+ * fails is dropped from the later rounds with the reason, and the others
+ * go on.
  */
 async function interleave(
   contenders: readonly Contender[],
   load: Load,
   settings: RunSettings,
-  notes?: string[],
 ): Promise<ContenderResult[]> {
   const rounds = new Map<Contender, RoundResult[]>(contenders.map((c) => [c, []]));
-  const rests = new RestLog();
   const errors = new Map<Contender, string>();
+  const turns = new Turns(contenders);
   const attempt = async (c: Contender, run: () => Promise<void>) => {
     if (errors.has(c)) return;
+    turns.give(c);
     try {
       await run();
     } catch (error) {
@@ -182,27 +183,28 @@ async function interleave(
       settings.log(`  ${c.name} failed: ${errors.get(c)}`);
     }
   };
-  for (const c of contenders) {
-    settings.log(`  warm-up ${c.name}`);
-    await attempt(c, async () => void await load(c, 1));
-    rests.busy(c);
-  }
-  for (let round = 1; round <= settings.rounds; round++) {
+  try {
     for (const c of contenders) {
-      await attempt(c, async () => {
-        rests.starting(c);
-        if (settings.warmupSeconds > 0) await load(c, settings.warmupSeconds);
-        const result = await measure(c, load, settings.seconds);
-        settings.log(
-          `  round ${round} ${c.name}: ${result.requestsPerSecond.toFixed(0)} req/s, ` +
-            `${result.requestsPerCpuSecond.toFixed(0)} req/CPU-s`,
-        );
-        rounds.get(c)!.push(result);
-      });
-      rests.busy(c);
+      settings.log(`  warm-up ${c.name}`);
+      await attempt(c, async () => void await load(c, 1));
     }
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const c of contenders) {
+        await attempt(c, async () => {
+          if (settings.warmupSeconds > 0) await load(c, settings.warmupSeconds);
+          const result = await measure(c, load, settings.seconds);
+          settings.log(
+            `  round ${round} ${c.name}: ${result.requestsPerSecond.toFixed(0)} req/s, ` +
+              `${result.requestsPerCpuSecond.toFixed(0)} req/CPU-s`,
+          );
+          rounds.get(c)!.push(result);
+        });
+      }
+    }
+  } finally {
+    // Stopped processes must run again to be shut down.
+    turns.end();
   }
-  if (notes) notes.push(...rests.trimNotes(contenders));
   const results = contenders.map((c): ContenderResult => ({
     name: c.name,
     threads: threadCount(c.process.pid),
@@ -366,7 +368,7 @@ function wrkScenario(
         env,
         proxyStarters(env, settings, options),
         notes,
-        (started) => interleave(started, wrkLoad(env, options), settings, notes),
+        (started) => interleave(started, wrkLoad(env, options), settings),
       );
       const fields = options.headers ? Object.keys(options.headers).length : 0;
       const load = `wrk -t1 -c${options.connections} GET ${options.path ?? "/"}` +
@@ -392,7 +394,7 @@ function h2Scenario(name: string, description: string, answer: ProxyMode["answer
         env,
         proxyStarters(env, settings, { withNodeVariants: false, mode }),
         notes,
-        (started) => interleave(started, h2Load(env, H2_CONNECTIONS, H2_STREAMS), settings, notes),
+        (started) => interleave(started, h2Load(env, H2_CONNECTIONS, H2_STREAMS), settings),
       );
       return {
         name,
@@ -428,7 +430,6 @@ const pipelineCostScenario: Scenario = {
           [plain, full],
           (c, seconds) => (c === full ? fullLoad : plainLoad)(c, seconds),
           settings,
-          notes,
         );
       },
     );
