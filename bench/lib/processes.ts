@@ -26,6 +26,8 @@ export interface OwnedProcess {
   readonly logFile?: string;
   /** Set once it has exited. */
   exited: boolean;
+  /** How it ended (exit code or signal), once it has. */
+  status?: Deno.CommandStatus;
 }
 
 /** Options for {@linkcode ProcessGroup.spawnLogged}. */
@@ -39,7 +41,15 @@ export class ProcessGroup {
   #owned: OwnedProcess[] = [];
   #closed = false;
 
-  /** Starts a long-running program with stdout and stderr appended to `logFile`. */
+  /**
+   * Starts a long-running program with stdout and stderr appended to
+   * `logFile`, in a session of its own. Contenders are stopped between
+   * their turns (see turns.ts), and when a process group with a stopped
+   * member becomes orphaned (the shell job that started this benchmark
+   * ends, say) the kernel sends SIGHUP to all its members, which ends a
+   * node; a contender in its own session is out of this benchmark's group.
+   * The benchmark stops its contenders itself, on every way out.
+   */
   spawnLogged(
     name: string,
     command: readonly string[],
@@ -54,6 +64,7 @@ export class ProcessGroup {
       stdin: "null",
       stdout: "null",
       stderr: "null",
+      detached: true,
     }).spawn();
     return this.#own(name, child, logFile);
   }
@@ -137,12 +148,19 @@ export class ProcessGroup {
     }
     const owned: OwnedProcess = { name, pid: child.pid, child, logFile, exited: false };
     this.#owned.push(owned);
-    child.status.then(() => {
+    child.status.then((status) => {
       owned.exited = true;
+      owned.status = status;
       this.#owned = this.#owned.filter((o) => o !== owned);
     });
     return owned;
   }
+}
+
+/** How a process ended, as a failure report says it: "exit code 1", "signal SIGKILL". */
+export function endedBy(status: Deno.CommandStatus | undefined): string {
+  if (status === undefined) return "unknown";
+  return status.signal !== null ? `signal ${status.signal}` : `exit code ${status.code}`;
 }
 
 /** Whether a process exists and is not a zombie. */

@@ -33,7 +33,7 @@ import {
   parseWrk,
   wrkCommand,
 } from "./load.ts";
-import { logTail } from "./processes.ts";
+import { endedBy, logTail } from "./processes.ts";
 import { cpuTimes, rssKb, RssSampler, threadCount } from "./proc_stats.ts";
 import {
   bestRoundCost,
@@ -154,7 +154,8 @@ async function measure(contender: Contender, load: Load, seconds: number): Promi
 function loadFailure(c: Contender, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (!c.process.exited) return message;
-  return `${message}\n${c.name} has exited:\n${logTail(c.process.logFile)}`;
+  const ended = endedBy(c.process.status);
+  return `${message}\n${c.name} has exited (${ended}):\n${logTail(c.process.logFile)}`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isRunning, logTail, ProcessGroup } from "../../../bench/lib/processes.ts";
+import { endedBy, isRunning, logTail, ProcessGroup } from "../../../bench/lib/processes.ts";
 import { processTree } from "../../../bench/lib/proc_stats.ts";
 
 Deno.test("stopAll stops a process and the children it started", async () => {
@@ -50,4 +50,19 @@ Deno.test("nothing starts once the group is stopping", async () => {
   const group = new ProcessGroup();
   await group.stopAll();
   await assert.rejects(group.run("echo", ["echo", "hi"]), /not starting echo: stopping/);
+});
+
+Deno.test("a process's end is kept and said: its exit code or the signal that ended it", async () => {
+  const group = new ProcessGroup();
+  const exiting = group.spawnPiped("exits", ["sh", "-c", "exit 3"]);
+  await exiting.child.status;
+  await Promise.resolve();
+  assert.equal(endedBy(exiting.status), "exit code 3");
+  const killed = group.spawnPiped("killed", ["sleep", "30"]);
+  killed.child.kill("SIGKILL");
+  await killed.child.status;
+  await Promise.resolve();
+  assert.equal(endedBy(killed.status), "signal SIGKILL");
+  assert.equal(endedBy(undefined), "unknown");
+  await group.stopAll();
 });
