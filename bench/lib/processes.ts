@@ -108,6 +108,12 @@ export class ProcessGroup {
     try {
       owned.child.kill("SIGTERM");
     } catch { /* already gone */ }
+    // A contender stopped between its turns (turns.ts) acts on signals once continued.
+    for (const pid of tree) {
+      try {
+        Deno.kill(pid, "SIGCONT");
+      } catch { /* already gone */ }
+    }
     const exited = await Promise.race([
       owned.child.status.then(() => true),
       new Promise<false>((resolve) => {

@@ -66,3 +66,13 @@ Deno.test("a process's end is kept and said: its exit code or the signal that en
   assert.equal(endedBy(undefined), "unknown");
   await group.stopAll();
 });
+
+Deno.test("stop ends a stopped process with SIGTERM, without waiting for the grace period", async () => {
+  const group = new ProcessGroup();
+  const sleeper = group.spawnLogged("sleeper", ["sleep", "30"], await Deno.makeTempFile());
+  Deno.kill(sleeper.pid, "SIGSTOP");
+  const started = Date.now();
+  await group.stop(sleeper, 10_000);
+  assert.ok(Date.now() - started < 5_000, "ended by SIGTERM, not by the SIGKILL after 10 s");
+  assert.equal(endedBy(sleeper.status), "signal SIGTERM");
+});
