@@ -9,6 +9,7 @@
 
 import type { HttpRequest, HttpResponse } from "./context.ts";
 import { HeaderFields } from "./header_fields.ts";
+import { parseContentLength } from "./proxy/http1_parser.ts";
 import { isBodilessStatus, STATUS_TEXT } from "./status_text.ts";
 
 /** Bytes of `headers` written one field per line. */
@@ -19,12 +20,10 @@ function headerLineBytes(headers: Headers): number {
   return bytes;
 }
 
-/** A Content-Length's value as a count of bytes, or -1 when there is none or it is not one. */
+/** A Content-Length's value as a count of bytes, or below 0 when there is none or it is not one. */
 function declaredLength(headers: Headers): number {
   const value = headers.get("content-length");
-  if (value === null) return -1;
-  const n = Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
+  return value === null ? -1 : parseContentLength(value);
 }
 
 /**
@@ -58,11 +57,14 @@ export function responseBodySize(request: HttpRequest, response: HttpResponse): 
   return held > 0 ? held : 0;
 }
 
-/** The answer's size: its status line, fields and blank line, and its body as sent to `request`. */
-export function responseSize(request: HttpRequest, response: HttpResponse): number {
-  const status = response.status;
-  const reason = STATUS_TEXT[status];
+/** The answer's head size: its status line, its own fields and the blank line. */
+export function responseHeadSize(response: HttpResponse): number {
+  const reason = STATUS_TEXT[response.status];
   // "HTTP/1.1 200 OK\r\n", and the blank line.
-  return 17 + (reason === undefined ? 0 : reason.length) + headerLineBytes(response.rawHeaders) +
-    responseBodySize(request, response);
+  return 17 + (reason === undefined ? 0 : reason.length) + headerLineBytes(response.rawHeaders);
+}
+
+/** The answer's size: its head and its body as sent to `request`. */
+export function responseSize(request: HttpRequest, response: HttpResponse): number {
+  return responseHeadSize(response) + responseBodySize(request, response);
 }

@@ -17,7 +17,7 @@ import type { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { firstFieldValue } from "../../filters/header_fields.ts";
 import { HttpStats } from "../../filters/http_stats.ts";
 import { setSniffedContentType } from "../../filters/content_sniff.ts";
-import { requestSize, responseBodySize, responseSize } from "../../filters/message_size.ts";
+import { requestSize, responseBodySize, responseHeadSize } from "../../filters/message_size.ts";
 import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
 import { normalizeEscapes } from "./percent_encoding.ts";
@@ -202,7 +202,7 @@ export class HTTPServer {
       const answer = challenges.get(path.slice(CHALLENGE_PATH.length));
       if (answer !== undefined) {
         const response = new HttpResponse(200, { "content-type": "text/plain" }, answer);
-        this.#record(request, received, response, start, undefined);
+        this.#record(received, response, responseBodySize(request, response), start, undefined);
         return response;
       }
     }
@@ -309,8 +309,11 @@ export class HTTPServer {
     ) {
       response.headers.set("alt-svc", this.#altSvc);
     }
-    const now = this.#record(request, received, response, start, route);
-    if (this.#env.accessLog) this.#log(request, requestLine, now - start, ctx, ctx.tags, response);
+    const sentBody = responseBodySize(request, response);
+    const now = this.#record(received, response, sentBody, start, route);
+    if (this.#env.accessLog) {
+      this.#log(request, requestLine, now - start, ctx, ctx.tags, response.status, sentBody);
+    }
     return response;
   }
 
@@ -327,28 +330,30 @@ export class HTTPServer {
       status,
       this.#connectionClose ? CONNECTION_CLOSE : undefined,
     );
-    const now = this.#record(request, received, response, start, route);
+    // An answer without a body.
+    const now = this.#record(received, response, 0, start, route);
     if (this.#env.accessLog) {
-      this.#log(request, requestLine, now - start, client, [], response);
+      this.#log(request, requestLine, now - start, client, [], status, 0);
     }
     return response;
   }
 
   /**
-   * Counts the answer to `request` (`received` bytes, see requestSize) in
-   * the statistics; returns the time it was answered (`performance.now()`).
+   * Counts an answer in the statistics: its request was `received` bytes
+   * (see requestSize), its body `sentBody` (see responseBodySize). Returns
+   * the time it was answered (`performance.now()`).
    */
   #record(
-    request: HttpRequest,
     received: number,
     response: HttpResponse,
+    sentBody: number,
     start: number,
     route: Route | undefined,
   ): number {
     const now = performance.now();
     const ms = now - start;
     const status = response.status;
-    const sent = responseSize(request, response);
+    const sent = responseHeadSize(response) + sentBody;
     this.#stats.record(status, ms, now, received, sent);
     if (!route) return now;
     let s = this.#routeStats.get(route.pattern);
@@ -372,13 +377,14 @@ export class HTTPServer {
     ms: number,
     client: Client,
     tags: readonly string[],
-    response: HttpResponse,
+    status: number,
+    sentBody: number,
   ): void {
     const line = this.#env.accessLog!;
     line.text("[").text(timestamp()).text("] [").text(client.remoteAddr).text(" ")
-      .text(client.realIP).text(" ").text(requestLine).text(" ").int(response.status)
+      .text(client.realIP).text(" ").text(requestLine).text(" ").int(status)
       .text("] [").duration(ms).text(" rx:").text(request.header("content-length") ?? "0")
-      .text("B tx:").int(responseBodySize(request, response)).text("B] [");
+      .text("B tx:").int(sentBody).text("B] [");
     for (let i = 0; i < tags.length; i++) {
       if (i > 0) line.text(" | ");
       line.text(tags[i]);
