@@ -26,6 +26,11 @@ function declaredLength(headers: Headers): number {
   return value === null ? -1 : parseContentLength(value);
 }
 
+/** `proto` as Go's servers spell it, which Easegress reports: "HTTP/2.0" for "HTTP/2". */
+export function goProto(proto: string): string {
+  return proto === "HTTP/2" ? "HTTP/2.0" : proto === "HTTP/3" ? "HTTP/3.0" : proto;
+}
+
 /**
  * The request's size: its head (`METHOD target proto`, its fields, the blank
  * line) and its body by Content-Length, or by the bytes it holds when it
@@ -34,7 +39,7 @@ function declaredLength(headers: Headers): number {
 export function requestSize(request: HttpRequest): number {
   const headers = request.rawHeaders;
   const query = request.query;
-  const bytes = request.method.length + request.path.length + request.proto.length + 6 +
+  const bytes = request.method.length + request.path.length + goProto(request.proto).length + 6 +
     (query === "" ? 0 : query.length + 1) + headerLineBytes(headers);
   const declared = declaredLength(headers);
   if (declared >= 0) return bytes + declared;

@@ -17,7 +17,12 @@ import type { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { firstFieldValue } from "../../filters/header_fields.ts";
 import { HttpStats } from "../../filters/http_stats.ts";
 import { setSniffedContentType } from "../../filters/content_sniff.ts";
-import { requestSize, responseBodySize, responseHeadSize } from "../../filters/message_size.ts";
+import {
+  goProto,
+  requestSize,
+  responseBodySize,
+  responseHeadSize,
+} from "../../filters/message_size.ts";
 import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
 import { normalizeEscapes } from "./percent_encoding.ts";
@@ -193,7 +198,7 @@ export class HTTPServer {
     if (path.includes("%")) request.path = path = normalizeEscapes(path);
     // The access log shows the request line as received, before filters change it.
     const requestLine = this.#env.accessLog
-      ? `${request.method} ${request.url} ${logProto(request.proto)}`
+      ? `${request.method} ${request.url} ${goProto(request.proto)}`
       : "";
     // Sized as received, before filters change it (Easegress's reqSize).
     const received = requestSize(request);
@@ -394,11 +399,6 @@ export class HTTPServer {
 }
 
 const CONNECTION_CLOSE: [string, string][] = [["connection", "close"]];
-
-/** The protocol as Go's servers name it in Easegress's access log (`HTTP/2.0`). */
-function logProto(proto: string): string {
-  return proto === "HTTP/2" ? "HTTP/2.0" : proto === "HTTP/3" ? "HTTP/3.0" : proto;
-}
 
 /**
  * The response body's size for the access log: its Content-Length, else the

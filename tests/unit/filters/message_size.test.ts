@@ -67,3 +67,19 @@ Deno.test("responseSize is the status line, the fields, the blank line and the b
   // A status without a reason phrase still has its line: "HTTP/1.1 599 \r\n".
   assert.equal(responseSize(request, new HttpResponse(599)), "HTTP/1.1 599 \r\n\r\n".length);
 });
+
+Deno.test("requestSize spells HTTP/2 and HTTP/3 as Go does, HTTP/2.0 and HTTP/3.0", () => {
+  for (const proto of ["HTTP/2", "HTTP/3"]) {
+    const headers = new HeaderFields();
+    headers.appendChecked("host", "h");
+    const request = new HttpRequest({
+      method: "GET",
+      path: "/",
+      query: "",
+      headers,
+      body: null,
+      proto,
+    });
+    assert.equal(requestSize(request), `GET / ${proto}.0\r\nhost: h\r\n\r\n`.length);
+  }
+});
