@@ -168,14 +168,9 @@ function checkFlow(
   kinds: Map<string, string>,
   registry: FilterRegistry,
 ): void {
-  const firstIndex = new Map<string, number>();
-  flow.forEach((node, i) => {
-    const id = node.alias ?? node.filter;
-    if (node.filter === END) return;
-    if (firstIndex.has(id)) {
-      r.problem(`flow[${i}]`, `"${id}" appears twice; give one an alias`);
-    } else firstIndex.set(id, i);
-  });
+  // A filter may run more than once (one RequestBuilder per namespace, say); a
+  // jump goes to the first step after it with the target's alias or name.
+  const ids = flow.map((node) => node.alias ?? node.filter);
   flow.forEach((node, i) => {
     if (node.filter === END) return;
     const kindName = kinds.get(node.filter);
@@ -194,10 +189,10 @@ function checkFlow(
         );
       }
       if (target === END) continue;
-      const at = firstIndex.get(target);
-      if (at === undefined) {
+      if (ids.indexOf(target, i + 1) >= 0) continue;
+      if (!ids.includes(target)) {
         r.problem(`flow[${i}].jumpIf.${result}`, `no flow step "${target}"`);
-      } else if (at <= i) {
+      } else {
         r.problem(`flow[${i}].jumpIf.${result}`, `"${target}" must come later in the flow`);
       }
     }

@@ -111,6 +111,25 @@ Deno.test("pipeline aliases reuse a filter and namespaces switch per step", asyn
   assert.deepEqual(await trail(p), ["b@DEFAULT", "a@two"]);
 });
 
+Deno.test("pipeline runs a filter named twice in the flow, and jumps to its next step", async () => {
+  // Easegress's cookbook runs one RequestBuilder in several namespaces without aliases.
+  const p = pipeline({
+    filters: [
+      { name: "a", kind: "Step" },
+      { name: "b", kind: "Step", result: "jump" },
+      { name: "c", kind: "Step" },
+    ],
+    flow: [
+      { filter: "a", namespace: "one" },
+      { filter: "b", jumpIf: { jump: "a" } },
+      { filter: "c" },
+      { filter: "a", namespace: "two" },
+      { filter: "a", namespace: "three" },
+    ],
+  });
+  assert.deepEqual(await trail(p), ["a@one", "b@DEFAULT", "a@two", "a@three"]);
+});
+
 Deno.test("pipeline validation names backward jumps, unknown results and filters", () => {
   const filters = [{ name: "a", kind: "Step" }, { name: "b", kind: "Step" }];
   const cases: [unknown[], RegExp][] = [
@@ -123,7 +142,10 @@ Deno.test("pipeline validation names backward jumps, unknown results and filters
       /flow\[0\]\.jumpIf\.other: "other" is not a result of Step/,
     ],
     [[{ filter: "zzz" }], /flow\[0\]\.filter: no filter named "zzz"/],
-    [[{ filter: "a" }, { filter: "a" }], /flow\[1\]: "a" appears twice/],
+    [
+      [{ filter: "a" }, { filter: "b", jumpIf: { jump: "a" } }, { filter: "a", alias: "c" }],
+      /flow\[1\]\.jumpIf\.jump: "a" must come later/,
+    ],
   ];
   for (const [flow, message] of cases) {
     assert.throws(
