@@ -42,6 +42,8 @@ export function nameHash(name: string, basis = 0x811c9dc5): number {
 export class SharedSlots {
   readonly #header: Int32Array;
   readonly #values: BigInt64Array;
+  /** The same cells as 32-bit words, for counters that need no BigInt. */
+  readonly #words: Int32Array;
   readonly #names: Int32Array;
   readonly #claims: HolderClaims;
   readonly #count: number;
@@ -70,6 +72,7 @@ export class SharedSlots {
     }
     let at = HEADER_BYTES;
     this.#values = new BigInt64Array(buffer, at, count);
+    this.#words = new Int32Array(buffer, at, count * 2);
     this.#names = new Int32Array(buffer, at += count * 8, count);
     const totals = new Int32Array(buffer, at += count * 4, count);
     const counts = new Int32Array(buffer, at + count * 4, count * holders);
@@ -142,6 +145,15 @@ export class SharedSlots {
   /** The cell's current value. */
   load(cell: number): bigint {
     return Atomics.load(this.#values, cell);
+  }
+
+  /**
+   * Adds one to a 32-bit counter kept in the cell and returns what it held
+   * (0 to 2^32-1, then 0 again). Such a cell is used only as a counter: its
+   * 64-bit value is not meaningful.
+   */
+  increment(cell: number): number {
+    return Atomics.add(this.#words, cell * 2, 1) >>> 0;
   }
 
   /** Sets the cell to `next` if it still holds `expected`; returns what it held. */

@@ -5,14 +5,60 @@
  */
 
 import type { Context } from "../context.ts";
+import type { SharedSlots } from "../shared_slots.ts";
 import { fnv1 } from "./hash.ts";
 import type { LoadBalanceSpec } from "./spec.ts";
 
 /** Picks a server index in [0, count). */
 export type Picker = (ctx: Context, count: number) => number;
 
-/** Builds the picker of a policy; `weights` is used by weightedRandom. */
-export function createPicker(spec: LoadBalanceSpec, weights: readonly number[]): Picker {
+/** The turns of a roundRobin pool: each `next()` is one more than the last, from 0. */
+export interface TurnCounter {
+  next(): number;
+  /** Gives up what the counter holds (its shared cell). */
+  close(): void;
+}
+
+/** A counter of this isolate's own. */
+export function localTurns(): TurnCounter {
+  let turn = 0;
+  return {
+    next: () => {
+      const current = turn;
+      turn = (turn + 1) >>> 0;
+      return current;
+    },
+    close: () => {},
+  };
+}
+
+/**
+ * A counter in the node's shared cells, so that the worker isolates of one
+ * node take turns together: consecutive requests go round the servers in
+ * order whichever worker serves them, as in one Easegress process.
+ */
+export function sharedTurns(slots: SharedSlots, name: string): TurnCounter {
+  const cell = slots.cell(name);
+  let closed = false;
+  return {
+    next: () => slots.increment(cell),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      slots.release(cell);
+    },
+  };
+}
+
+/**
+ * Builds the picker of a policy; `weights` is used by weightedRandom, `turns`
+ * by roundRobin.
+ */
+export function createPicker(
+  spec: LoadBalanceSpec,
+  weights: readonly number[],
+  turns: TurnCounter = localTurns(),
+): Picker {
   switch (spec.policy) {
     case "random":
       return (_ctx, n) => Math.floor(Math.random() * n);
@@ -34,13 +80,7 @@ export function createPicker(spec: LoadBalanceSpec, weights: readonly number[]):
       const key = spec.headerHashKey ?? "";
       return (ctx, n) => fnv1(ctx.request.header(key) ?? "") % n;
     }
-    default: {
-      let next = 0;
-      return (_ctx, n) => {
-        const i = next % n;
-        next = (i + 1) % n;
-        return i;
-      };
-    }
+    default:
+      return (_ctx, n) => turns.next() % n;
   }
 }

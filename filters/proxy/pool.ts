@@ -14,7 +14,7 @@ import { requestSize, responseSize } from "../message_size.ts";
 import { parseDuration } from "../spec.ts";
 import { millisecondsString } from "../template/goduration.ts";
 import { AttemptDeadlines, type AttemptWatch } from "./attempt_deadlines.ts";
-import { createPicker, type Picker } from "./load_balancer.ts";
+import { createPicker, localTurns, type Picker, type TurnCounter } from "./load_balancer.ts";
 import { createRequestMatcher, type RequestMatcher } from "./request_matcher.ts";
 import { ResponseCache } from "./response_cache.ts";
 import { limitBodyStream } from "./response_body_limit.ts";
@@ -59,6 +59,8 @@ export interface PoolPolicies {
   retry?: Retry;
   /** Rejects sends while the pool's failure rate is too high. */
   circuitBreaker?: CircuitBreaker;
+  /** Where roundRobin takes its turns (this pool's own counter when absent). */
+  turns?: TurnCounter;
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -93,6 +95,7 @@ export class ServerPool {
   readonly #log: Logger;
   readonly #retry: Retry | undefined;
   readonly #breaker: CircuitBreaker | undefined;
+  readonly #turns: TurnCounter;
   /** Whether any policy is set: the plain path checks only this. */
   readonly #guarded: boolean;
   /**
@@ -123,10 +126,11 @@ export class ServerPool {
     this.#log = log;
     this.#retry = policies.retry;
     this.#breaker = policies.circuitBreaker;
+    this.#turns = policies.turns ?? localTurns();
     this.#guarded = !!(this.#retry || this.#breaker);
     this.#statAttempts = !this.#guarded;
     this.#servers = [];
-    this.#pick = createPicker(spec.loadBalance, []);
+    this.#pick = createPicker(spec.loadBalance, [], this.#turns);
     const lb = spec.loadBalance;
     this.#sticky = lb.stickySession ? new SessionSticker(lb.stickySession) : undefined;
     this.#health = lb.healthCheck
@@ -175,7 +179,7 @@ export class ServerPool {
   #useHealthy(unhealthy: ReadonlySet<string>): void {
     const servers = unhealthy.size ? this.#all.filter((s) => !unhealthy.has(s.url)) : this.#all;
     this.#servers = servers;
-    this.#pick = createPicker(this.spec.loadBalance, servers.map((s) => s.weight));
+    this.#pick = createPicker(this.spec.loadBalance, servers.map((s) => s.weight), this.#turns);
     this.#sticky?.update(servers);
   }
 
@@ -194,6 +198,7 @@ export class ServerPool {
     this.#unwatch?.();
     this.#health?.close();
     this.#breaker?.close();
+    this.#turns.close();
   }
 
   /**

@@ -12,6 +12,7 @@ import { SpecReader } from "../spec.ts";
 import { bufferBody, type PoolPolicies, type PoolResult, ServerPool } from "./pool.ts";
 import type { RequestTrace } from "../trace.ts";
 import { IdleBudget } from "./idle_budget.ts";
+import { sharedTurns } from "./load_balancer.ts";
 import { createCircuitBreaker, createRetry } from "./resilience.ts";
 import { type PoolSpec, type ProxySpec, readProxySpec } from "./spec.ts";
 import { http1Transport, type Transport } from "./transport.ts";
@@ -70,7 +71,10 @@ export class Proxy implements FilterInstance {
     try {
       spec.pools.forEach((p, i) => policies.push(poolPolicies(p, env, i)));
     } catch (e) {
-      for (const p of policies) p.circuitBreaker?.close();
+      for (const p of policies) {
+        p.circuitBreaker?.close();
+        p.turns?.close();
+      }
       throw e;
     }
     // Connection pools outlive a pipeline update: same origin, client certificate and idle limit,
@@ -262,7 +266,10 @@ function poolStatus(pool: ServerPool): Record<string, unknown> {
   return status;
 }
 
-/** The pool's Retry and CircuitBreaker; throws when a named policy is missing or of another kind. */
+/**
+ * The pool's Retry and CircuitBreaker, and its roundRobin turns; throws when
+ * a named policy is missing or of another kind.
+ */
 function poolPolicies(pool: PoolSpec, env: FilterEnv, index: number): PoolPolicies {
   const policies: PoolPolicies = {};
   if (pool.retryPolicy) {
@@ -275,6 +282,13 @@ function poolPolicies(pool: PoolSpec, env: FilterEnv, index: number): PoolPolici
     policies.circuitBreaker = createCircuitBreaker(
       policy,
       env.sharedRegions ? { shared: { regions: env.sharedRegions, name } } : {},
+    );
+  }
+  if (pool.loadBalance.policy === "roundRobin" && env.sharedSlots) {
+    // Named like the breaker: an update that keeps the pool keeps its place in the round.
+    policies.turns = sharedTurns(
+      env.sharedSlots,
+      `roundrobin/${env.pipeline}/${env.name}/${index}/${JSON.stringify(pool.servers)}`,
     );
   }
   return policies;

@@ -142,6 +142,36 @@ filters:
   }
 });
 
+Deno.test("workers: roundRobin goes round the servers in order whichever worker serves", async () => {
+  const upstreams = [0, 1, 2].map((i) =>
+    Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(`u${i}`))
+  );
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
+  const port = freePort();
+  try {
+    const servers = upstreams.map((u) => `{url: "http://127.0.0.1:${u.addr.port}"}`).join(", ");
+    const pipeline =
+      `name: p\nkind: Pipeline\nfilters:\n  - name: proxy\n    kind: Proxy\n    pools:\n      - servers: [${servers}]\n`;
+    await createPipelineAndServer(node, pipeline, port);
+    await eventually("both workers run the pipeline", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+      return /worker-0\tcreated server s/.test(log) && /worker-1\tcreated server s/.test(log);
+    });
+    // New connections each time, so the kernel spreads them over both workers' listeners.
+    const answers: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: "close" } });
+      answers.push(await r.text());
+    }
+    const first = Number(answers[0].slice(1));
+    const expected = answers.map((_, i) => `u${(first + i) % 3}`);
+    assert.deepEqual(answers, expected);
+  } finally {
+    await node.stop();
+    for (const u of upstreams) await u.shutdown();
+  }
+});
+
 Deno.test("workers: a worker that crashes is replaced and serves again with the same objects", async () => {
   const node = await startNodeProcess({ args: ["--workers", "2", "--plugin", CRASH_PLUGIN] });
   const port = freePort();
