@@ -309,3 +309,27 @@ Deno.test("admin API lists an object's statuses in member-name order, this membe
     await api.close();
   }
 });
+
+Deno.test("admin API takes updates of one object sent at once, the last written staying", async () => {
+  const api = await adminApi();
+  try {
+    const doc = (n: number) =>
+      `kind: Pipeline\nname: g\nfilters: [{name: m, kind: Mock, rules: [{code: 200, body: f${n}}]}]\n`;
+    assert.equal((await api.call("POST", "/objects", doc(0))).status, 201);
+    const answers = await Promise.all(
+      [1, 2, 3, 4, 5, 6, 7, 8].map((n) => api.call("PUT", "/objects/g", doc(n))),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(8).fill(200),
+      answers.map((a) => a.body).join(),
+    );
+    const stored = JSON.parse((await api.call("GET", "/objects/g")).body);
+    assert.match(stored.filters[0].rules[0].body, /^f[1-8]$/);
+    // Each update raised the config version once.
+    const version = (await api.store.get("/config/version"))?.value;
+    assert.equal(version, "9");
+  } finally {
+    await api.close();
+  }
+});
