@@ -372,34 +372,45 @@ async function runCleanups(
   }
 }
 
-/** Puts the objects of `files` into the store where their names are absent. */
+/**
+ * Puts the objects of `files` into the store where their names are absent.
+ * A file that cannot be read or a document that is not a valid object is
+ * logged and skipped, as Easegress does: the node starts with the rest.
+ */
 async function createInitialObjects(
   store: Store,
   files: string[],
   filters: ReturnType<typeof builtinFilters>,
-  log: { info(m: string): void },
+  log: { info(m: string): void; error(m: string): void },
 ): Promise<void> {
   for (const file of files) {
     let text: string;
     try {
       text = await Deno.readTextFile(file);
     } catch (e) {
-      throw new Error(`Cannot read initial object file ${file}: ${(e as Error).message}`);
+      log.error(`initial object file ${file} skipped: cannot read it: ${(e as Error).message}`);
+      continue;
     }
     const { parseAllDocuments } = await loadYaml();
     const docs = parseAllDocuments(text, CONFIG_YAML_OPTIONS);
-    if (!Array.isArray(docs)) throw new Error(`${file}: not YAML`);
+    if (!Array.isArray(docs)) {
+      log.error(`initial object file ${file} skipped: not YAML`);
+      continue;
+    }
     for (const [i, doc] of docs.entries()) {
       if (doc.contents === null) continue;
+      const skipped = `initial object file ${file}: document ${i + 1} skipped`;
       if (doc.errors.length) {
-        throw new Error(`${file}: document ${i + 1}: ${doc.errors[0].message}`);
+        log.error(`${skipped}: ${doc.errors[0].message}`);
+        continue;
       }
       let spec;
       try {
         spec = validateObject(doc.toJS(), filters);
       } catch (e) {
         const why = e instanceof SpecError ? e.problems.join("; ") : (e as Error).message;
-        throw new Error(`${file}: document ${i + 1}: ${why}`);
+        log.error(`${skipped}: ${why}`);
+        continue;
       }
       if (await store.put(keys.object(spec.name), JSON.stringify(spec), { expectRevision: 0 })) {
         log.info(`created ${spec.kind} ${spec.name} from ${file}`);

@@ -245,13 +245,20 @@ Deno.test("initial object files are created at start when absent, and kept when 
     file,
     `${mockPipeline("p", "initial")}\n---\n${server("s", port, "p")}\n`,
   );
-  let node = await startNodeProcess({ args: ["--initial-object-config-files", file] });
+  // A file that is missing and a document that is no object are logged and skipped.
+  const bad = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(bad, "name: nope\nkind: Pipeline\nfilters: [{name: f, kind: Nope}]\n");
+  const files = [`${bad}.missing`, bad, file].join(",");
+  let node = await startNodeProcess({ args: ["--initial-object-config-files", files] });
   const homeDir = node.homeDir;
   try {
     await eventually(
       "initial objects serve",
       async () => (await request(`http://127.0.0.1:${port}/`)).body === "initial",
     );
+    const log = await Deno.readTextFile(`${homeDir}/log/stdout.log`);
+    assert.match(log, /initial object file \S+\.missing skipped: cannot read it/);
+    assert.match(log, /document 1 skipped: .*unknown filter kind "Nope"/);
     assert.equal((await node.ctl(["object", "update"], mockPipeline("p", "changed"))).code, 0);
     await node.stop();
     node = await startNodeProcess({ homeDir, args: ["--initial-object-config-files", file] });
@@ -262,6 +269,7 @@ Deno.test("initial object files are created at start when absent, and kept when 
   } finally {
     await node.stop();
     await Deno.remove(file);
+    await Deno.remove(bad);
   }
 });
 
