@@ -91,4 +91,28 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+/** Set by the `serve` and `ctl` tasks to the directory `deno task` was run from. */
+const TASK_CWD_VAR = "EASEGRESS_TASK_CWD";
+
+/**
+ * `deno task` runs its commands in the project's directory, but paths on the
+ * command line (`-f FILE`, `--home-dir`, ...) are meant from where the user
+ * ran the task: go there first.
+ */
+function enterTaskDirectory(): void {
+  const dir = Deno.env.get(TASK_CWD_VAR);
+  if (!dir) return;
+  Deno.env.delete(TASK_CWD_VAR);
+  try {
+    Deno.chdir(dir);
+  } catch (e) {
+    console.error(
+      `Warning: staying in ${Deno.cwd()}: cannot enter ${dir}: ${(e as Error).message}`,
+    );
+  }
+}
+
+if (import.meta.main) {
+  enterTaskDirectory();
+  Deno.exit(await main(Deno.args));
+}

@@ -157,8 +157,9 @@ const DATA_HELP = `Reads one YAML document from FILE, or from stdin when -f is a
 const DOCUMENTS_HELP =
   `Reads YAML from FILE, or from stdin when -f is absent or "-". Several objects
 may be given as documents separated by "---"; every document must be a map with
-a string name and kind. All documents are checked before anything is sent, then
-they are sent one by one, stopping at the first failure.`;
+a string name and kind. Every document's YAML, name and kind are checked before
+anything is sent; then they are sent one by one, stopping at the first the node
+refuses (the ones before it stay applied).`;
 
 /** The whole `ctl` command tree. */
 export const CTL_COMMANDS: CtlCommand = {

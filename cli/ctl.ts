@@ -37,7 +37,8 @@ const GLOBAL_FLAGS = `Flags:
   -f, --file FILE      YAML input for create, update and apply ("-" = stdin)
   -h, --help           help for any command`;
 
-// Value flags are read as lists so a repeated one is refused rather than all but its last ignored.
+// Value flags are read as lists: a repeated one counts with its last value, as egctl's flags do
+// (so `alias egctl='egctl --server X'` can still be given another --server).
 const FLAG_OPTIONS = {
   server: { type: "string", multiple: true },
   output: { type: "string", short: "o", multiple: true },
@@ -47,7 +48,7 @@ const FLAG_OPTIONS = {
 
 /**
  * Runs one `ctl` command line (the words after `ctl`) and returns the exit
- * code: 0 on success, 1 when the work failed, 2 for a usage error.
+ * code: 0 on success, 1 on any error (a usage error too, as egctl exits).
  */
 export async function runCtl(args: string[], io: CtlIO = {}): Promise<number> {
   const stdout = io.stdout ?? writerTo(Deno.stdout, "standard output");
@@ -59,7 +60,7 @@ export async function runCtl(args: string[], io: CtlIO = {}): Promise<number> {
     if (error instanceof UsageError) {
       const helpCommand = [PROGRAM, ...error.command, "--help"].join(" ");
       stderr(`Error: ${error.message}\nRun '${helpCommand}' for usage.\n`);
-      return 2;
+      return 1;
     }
     if (error instanceof CtlError) {
       stderr([`Error: ${error.message}`, ...error.details.map((d) => `  ${d}`)].join("\n") + "\n");
@@ -79,9 +80,9 @@ async function runParsed(
   const { values: lists, positionals } = parseFlags(args);
   const flags = {
     help: lists.help,
-    server: single(lists.server, "--server"),
-    output: single(lists.output, "-o/--output"),
-    file: single(lists.file, "-f/--file"),
+    server: lists.server?.at(-1),
+    output: lists.output?.at(-1),
+    file: lists.file?.at(-1),
   };
   // "help [command]" as egctl (cobra) takes it, alongside --help.
   const helpWord = positionals[0] === "help";
@@ -133,14 +134,6 @@ function parseFlags(args: string[]) {
     const message = String((error as Error).message).split("\n")[0];
     throw new UsageError(message.split(". To specify")[0]);
   }
-}
-
-/** The one value of a flag, or undefined; a flag given twice is a usage error. */
-function single(values: string[] | undefined, flag: string): string | undefined {
-  if (values && values.length > 1) {
-    throw new UsageError(`${flag} given ${values.length} times; give it once`);
-  }
-  return values?.[0];
 }
 
 function checkArgs(command: CtlCommand, rest: readonly string[], words: string[]): string[] {

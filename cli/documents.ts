@@ -1,7 +1,8 @@
 /**
- * Reading object documents from multi-document YAML. Every document is
- * checked before anything is sent, so a bad document in the middle of a file
- * never leaves half of it applied.
+ * Reading object documents from multi-document YAML. Every document's YAML,
+ * name and kind are checked before anything is sent, so a document that is
+ * not an object never leaves the ones before it applied; a spec the node
+ * refuses still stops the sending there.
  *
  * @module
  */

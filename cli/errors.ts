@@ -1,11 +1,11 @@
 /**
- * The two ways `ctl` fails: the command line was wrong (exit 2, with a hint to
- * read the help), or the work failed (exit 1).
+ * The two ways `ctl` fails: the command line was wrong (with a hint to read
+ * the help), or the work failed. Both exit 1, as egctl does.
  *
  * @module
  */
 
-/** A mistake in how `ctl` was invoked; reported with a `--help` hint, exit code 2. */
+/** A mistake in how `ctl` was invoked; reported with a `--help` hint, exit code 1. */
 export class UsageError extends Error {
   /** Words of the deepest command that was recognised (e.g. `["object", "get"]`), for the hint. */
   readonly command: readonly string[];

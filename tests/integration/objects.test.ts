@@ -359,3 +359,36 @@ Deno.test("admin API: X-Config-Version rises with each object change and survive
     await restarted?.stop();
   }
 });
+
+Deno.test("deno task ctl reads -f FILE from the directory it was run in", async () => {
+  const node = await startNodeProcess();
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/relative.yaml`, mockPipeline("from-task-dir", "ok"));
+    const config = new URL("../../deno.json", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "-q",
+        "--config",
+        config,
+        "ctl",
+        "--server",
+        node.apiAddr,
+        "object",
+        "create",
+        "-f",
+        "relative.yaml",
+      ],
+      cwd: dir,
+      env: { INIT_CWD: dir },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.equal((await node.ctl(["object", "get", "from-task-dir"])).code, 0);
+  } finally {
+    await node.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
