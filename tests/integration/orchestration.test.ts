@@ -80,6 +80,7 @@ Deno.test("orchestration: the seed's RSS -> Slack pipeline runs against local HT
 });
 
 Deno.test("orchestration: api aggregation merges three backends' JSON; alias and END route the flow", async () => {
+  // As Easegress's cookbook writes it: one RequestBuilder copies the request into each namespace.
   const backends = [1, 2, 3].map((n) =>
     Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -95,15 +96,14 @@ kind: Pipeline
 flow:
 ${
       ns.map((n) =>
-        `  - filter: copy${n}\n    namespace: demo${n}\n  - filter: proxy${n}\n    namespace: demo${n}`
+        `  - filter: copy\n    namespace: demo${n}\n  - filter: proxy${n}\n    namespace: demo${n}`
       ).join("\n")
     }
   - filter: merge
 filters:
-${
-      ns.map((n) => `  - name: copy${n}\n    kind: RequestBuilder\n    sourceNamespace: DEFAULT`)
-        .join("\n")
-    }
+  - name: copy
+    kind: RequestBuilder
+    sourceNamespace: DEFAULT
 ${
       ns.map((n, i) =>
         `  - name: proxy${n}\n    kind: Proxy\n    pools:\n      - servers:\n          - url: http://127.0.0.1:${
