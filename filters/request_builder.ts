@@ -47,7 +47,11 @@ async function copyRequest(src: HttpRequest): Promise<HttpRequest> {
   });
 }
 
-/** Builds the request the rendered YAML describes; scheme and host come from `base` unless the url is absolute. */
+/**
+ * Builds the request the rendered YAML describes. A relative url has no host,
+ * as Go's `http.NewRequest` makes it (a Proxy then sends its server's), and
+ * keeps `base`'s scheme.
+ */
 export function buildRequest(
   info: Record<string, unknown>,
   base: HttpRequest | undefined,
@@ -56,7 +60,7 @@ export function buildRequest(
   if (!HTTP_METHODS.includes(method)) throw new Error(`invalid method: ${method}`);
   let target = stringField(info, "url") || "/";
   let scheme = base?.scheme ?? "http";
-  let host = base?.host ?? "";
+  let host = "";
   const absolute = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
   if (absolute) {
     scheme = absolute[1].toLowerCase();
