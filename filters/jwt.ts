@@ -1,7 +1,9 @@
 /**
  * Verification of HMAC-signed JSON Web Tokens (HS256, HS384, HS512) with Web
- * Crypto, checking the time claims the way Easegress's jwt-go does:
- * `exp` (now must not be after it), `nbf` and `iat` (now must not be before them).
+ * Crypto, checking the time claims the way Easegress's golang-jwt v4 does:
+ * `exp` (now must not be after it), `nbf` and `iat` (now must not be before
+ * them). A time claim that is present must be a number (`null`, a string...
+ * make the token invalid); 0 counts as absent.
  *
  * @module
  */
@@ -55,13 +57,17 @@ const HASH_OF: Record<JwtAlgorithm, string> = {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** base64url, padded or not: nothing else (`fromBase64` would skip spaces, Go's decoder does not). */
+const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
 function decodeSegment(segment: string, what: string): Uint8Array {
   try {
     // jwt-go accepts segments with or without padding.
-    return Uint8Array.fromBase64(segment, { alphabet: "base64url" });
+    if (BASE64URL.test(segment)) return Uint8Array.fromBase64(segment, { alphabet: "base64url" });
   } catch {
-    throw new JwtError(`token ${what} is not base64url`);
+    // reported below
   }
+  throw new JwtError(`token ${what} is not base64url`);
 }
 
 function decodeJsonSegment(segment: string, what: string): Record<string, unknown> {
@@ -78,13 +84,18 @@ function decodeJsonSegment(segment: string, what: string): Record<string, unknow
   return value as Record<string, unknown>;
 }
 
+/**
+ * A time claim in whole seconds, or undefined when absent. As golang-jwt v4's
+ * MapClaims: a claim that is there but not a JSON number (null included)
+ * fails, and 0 is taken for absent.
+ */
 function timeClaim(claims: JwtClaims, name: string): number | undefined {
+  if (!Object.hasOwn(claims, name)) return undefined;
   const value = claims[name];
-  if (value === undefined || value === null) return undefined;
   if (typeof value !== "number" || !Number.isFinite(value)) {
     throw new JwtError(`token claim ${name} is not a number`);
   }
-  return Math.trunc(value);
+  return value === 0 ? undefined : Math.trunc(value);
 }
 
 /** Verifies tokens signed with one HMAC algorithm and key. */

@@ -15,7 +15,6 @@ import { requestCookie } from "./go_cookies.ts";
 import { customDataPrefix, CustomDataUsers } from "./custom_data_users.ts";
 import { type HmacJwtSpec, HmacJwtVerifier, readHmacJwtSpec } from "./jwt.ts";
 import {
-  bearerToken,
   type OAuth2Spec,
   OAuth2Validator,
   readOAuth2Spec,
@@ -159,6 +158,8 @@ function headersProblem(checks: readonly HeaderCheck[], headers: Headers): strin
 }
 
 const BASIC = /^basic +/i;
+/** The prefix Easegress's JWT validator wants, case and single space included. */
+const JWT_BEARER = "Bearer ";
 const utf8 = new TextDecoder();
 
 /** The user and password of an `Authorization: Basic` header; throws when malformed. */
@@ -254,12 +255,15 @@ class Validator implements FilterInstance {
   #checkJwt(req: HttpRequest): Promise<void> {
     let token = this.#cookieName ? requestCookie(req.header("cookie"), this.#cookieName) : "";
     if (!token) {
-      const authorization = req.header("authorization");
-      token = bearerToken(authorization);
-      if (!token) {
-        const tag = `JWT validator: ${unexpectedAuthorization(authorization, "Bearer")}`;
+      // As Easegress: Header.Get (the first field) must start with exactly
+      // "Bearer " and the token is the rest, as it is ("bearer x" fails, and
+      // so does "Bearer  x": its token starts with a space).
+      const authorization = req.firstHeader("authorization");
+      if (!authorization?.startsWith(JWT_BEARER)) {
+        const tag = `JWT validator: ${unexpectedAuthorization(authorization || null, "Bearer")}`;
         return Promise.reject(new Invalid(401, tag));
       }
+      token = authorization.slice(JWT_BEARER.length);
     }
     return this.#check("JWT validator", this.#jwt!.verify(token));
   }

@@ -39,6 +39,35 @@ Deno.test("HmacJwtVerifier checks exp, nbf and iat", async () => {
   await assert.rejects(at({ exp: "soon" }), /claim exp is not a number/);
 });
 
+Deno.test("HmacJwtVerifier rejects a time claim that is there but not a number, as golang-jwt v4", async () => {
+  const verifier = new HmacJwtVerifier("HS256", SECRET);
+  const at = async (claims: Record<string, unknown>) =>
+    verifier.verify(await signJwt(claims, SECRET), NOW);
+  for (const name of ["exp", "nbf", "iat"]) {
+    for (const value of [null, "1700000000", true, [NOW], { t: NOW }]) {
+      await assert.rejects(
+        at({ [name]: value }),
+        new RegExp(`claim ${name} is not a number`),
+        `${name}: ${JSON.stringify(value)}`,
+      );
+    }
+    // 0 is taken for an absent claim; a fraction counts in whole seconds.
+    assert.ok(await at({ [name]: 0 }));
+  }
+  assert.ok(await at({ exp: NOW + 0.9, nbf: NOW + 0.9, iat: NOW + 0.9 }));
+});
+
+Deno.test("HmacJwtVerifier takes only base64url segments (no spaces, as Go's decoder)", async () => {
+  const verifier = new HmacJwtVerifier("HS256", SECRET);
+  const token = await signJwt({ sub: "u1" }, SECRET);
+  assert.equal((await verifier.verify(token, NOW)).sub, "u1");
+  for (
+    const bad of [` ${token}`, `${token} `, token.replace(".", ". "), token.replace(".", "\t.")]
+  ) {
+    await assert.rejects(verifier.verify(bad, NOW), JwtError, JSON.stringify(bad));
+  }
+});
+
 Deno.test("HmacJwtVerifier rejects malformed tokens with a JwtError", async () => {
   const verifier = new HmacJwtVerifier("HS256", SECRET);
   for (const token of ["", "a.b", "a.b.c.d", "!!.e30.x", "e30.e30.x"]) {

@@ -92,12 +92,52 @@ Deno.test("Validator jwt reads the token from cookieName first, then Authorizati
   const token = await signJwt({}, SECRET, "HS384");
   const cookie = await run(v, { headers: { cookie: `a=1; auth="${token}"; b=2` } });
   assert.equal(cookie.result, "");
-  const header = await run(v, { headers: { cookie: "other=1", authorization: `bearer ${token}` } });
+  const header = await run(v, { headers: { cookie: "other=1", authorization: `Bearer ${token}` } });
   assert.equal(header.result, "");
   const badCookie = await run(v, {
     headers: { cookie: "auth=junk", authorization: `Bearer ${token}` },
   });
   assert.equal(badCookie.status, 401);
+});
+
+Deno.test('Validator jwt wants Authorization to start with exactly "Bearer ", as Easegress', async () => {
+  const v = build(kind, { jwt: { algorithm: "HS256", secret: SECRET_HEX } });
+  const token = await signJwt({ sub: "u" }, SECRET);
+  const at = (authorization: string | Headers) =>
+    run(v, {
+      headers: typeof authorization === "string" ? { authorization } : authorization,
+    });
+  assert.equal((await at(`Bearer ${token}`)).result, "");
+  for (const scheme of ["bearer", "BEARER", "Bearer\t"]) {
+    const lower = await at(`${scheme} ${token}`);
+    assert.equal(lower.status, 401, scheme);
+    assert.match(lower.ctx.tags[0], /^JWT validator: unexpected Authorization scheme/);
+  }
+  // The token is what follows "Bearer " as it is: here it starts with a space.
+  const twoSpaces = await at(`Bearer  ${token}`);
+  assert.equal(twoSpaces.status, 401);
+  assert.deepEqual(twoSpaces.ctx.tags, ["JWT validator: token header is not base64url"]);
+  const empty = await at("Bearer ");
+  assert.equal(empty.status, 401);
+  // Go's Header.Get: the first Authorization field alone decides.
+  const fields = new HeaderFields();
+  fields.append("authorization", `Bearer ${token}`);
+  fields.append("authorization", "Basic eDp5");
+  assert.equal((await at(fields)).result, "");
+  const basicFirst = new HeaderFields();
+  basicFirst.append("authorization", "Basic eDp5");
+  basicFirst.append("authorization", `Bearer ${token}`);
+  assert.equal((await at(basicFirst)).status, 401);
+});
+
+Deno.test("Validator jwt rejects a token whose exp is null (golang-jwt v4)", async () => {
+  const v = build(kind, { jwt: { algorithm: "HS256", secret: SECRET_HEX } });
+  for (const exp of [null, "never", NOW + 600 + ""]) {
+    const token = await signJwt({ sub: "u", exp }, SECRET);
+    const r = await run(v, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 401, JSON.stringify(exp));
+    assert.deepEqual(r.ctx.tags, ["JWT validator: token claim exp is not a number"]);
+  }
 });
 
 Deno.test("Validator checks headers before jwt", async () => {
