@@ -5,8 +5,22 @@
  * AWS's literal (`X-Amz-*`, `AWS4-HMAC-SHA256`, `aws4_request`, `AWS4`) this
  * is AWS Signature Version 4.
  *
- * Limits: web `Headers` join repeated header fields with ", ", so a signed
- * header sent several times is canonicalized as one value.
+ * The canonical request follows Easegress's signer: the path as the request
+ * carries it (Go's `URL.EscapedPath`), escaped once more; a signed header sent
+ * several times gives its values trimmed and joined with "," (AWS SigV4's
+ * rule). The body is hashed unless `excludeBody` is set or the request body
+ * is a stream in Easegress's sense: on a route whose `clientMaxBodySize` is
+ * -1 every request is, so those are checked with `UNSIGNED-PAYLOAD`.
+ *
+ * Limits: the path checked is `req.path` as filters see it, and the
+ * HTTPServer rewrites the received path before any filter runs (escapes of
+ * unreserved characters decoded, other escapes in upper-case hex, dot
+ * segments resolved), so a path signed as the client spelled it, such as
+ * `/a%7Eb` or `/caf%c3%a9`, only matches when that spelling survives. A
+ * runtime `Headers` (not a {@linkcode HeaderFields}) keeps no field
+ * boundaries, so there a repeated header counts as one value joined with
+ * ", ". Requests built by filters rather than received (RequestBuilder)
+ * carry no body limit and so count as streams too.
  *
  * @module
  */
@@ -14,6 +28,7 @@
 import { createHash, createHmac } from "node:crypto";
 import { BodyTooLargeError, type HttpRequest } from "./context.ts";
 import { headerNameProblem } from "./header_adapt.ts";
+import { HeaderFields } from "./header_fields.ts";
 import { constantTimeEqual } from "./password_hash.ts";
 import { parseDuration, type SpecReader } from "./spec.ts";
 
@@ -113,8 +128,6 @@ export function readSignatureSpec(r: SpecReader): SignatureSpec {
 }
 
 const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
-/** Bodies up to this size are buffered and hashed; larger or unsized ones are streams. */
-const MAX_HASHED_BODY = 4 << 20;
 const TIME_FORMAT = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 /** Parses "20060102T150405Z" (UTC) into epoch milliseconds. */
@@ -198,6 +211,70 @@ function canonicalHeaderValue(value: string): string {
   return value.replace(/^ +| +$/g, "").replace(/ {2,}/g, " ");
 }
 
+/**
+ * Easegress's `buildCanonicalHeaderValue(req.Header[name])`: each field of
+ * `name` canonicalized and the fields joined with "," (no space); "" when
+ * there is none.
+ */
+function canonicalHeaderValues(headers: Headers, name: string): string {
+  if (!(headers instanceof HeaderFields)) return canonicalHeaderValue(headers.get(name) ?? "");
+  let out: string | undefined;
+  headers.someField(name, (value) => {
+    const canonical = canonicalHeaderValue(value);
+    out = out === undefined ? canonical : `${out},${canonical}`;
+    return false;
+  });
+  return out ?? "";
+}
+
+/** Bytes Go's `validEncoding(s, encodePath)` lets a path carry as they are, by char code. */
+const PATH_VALID = new Uint8Array(128);
+for (
+  const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@[]/%"
+) {
+  PATH_VALID[c.charCodeAt(0)] = 1;
+}
+/** Bytes Go's `escape(s, encodePath)` leaves as they are, by char code. */
+const PATH_UNESCAPED = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~$&+,/:;=@") {
+  PATH_UNESCAPED[c.charCodeAt(0)] = 1;
+}
+const HEX_DIGITS = "0123456789ABCDEF";
+
+/**
+ * Go's `URL.EscapedPath` for a request whose target path is `path`: `path`
+ * itself when it is a valid encoding (escapes kept as sent, `%7E` and
+ * lower-case hex included), else Go's escaping of the decoded path.
+ */
+export function goEscapedPath(path: string): string {
+  const bytes = utf8.encode(path);
+  if (bytes.every((b) => b < 0x80 && PATH_VALID[b] === 1)) return path;
+  // Go's unescape (encodePath mode): every well-formed escape decoded. A
+  // malformed one never gets here in Go (the server answers 400); keep it.
+  const decoded: number[] = [];
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === 0x25) {
+      const hex = String.fromCharCode(bytes[i + 1] ?? 0, bytes[i + 2] ?? 0);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return path;
+      decoded.push(parseInt(hex, 16));
+      i += 2;
+    } else decoded.push(b);
+  }
+  let out = "";
+  for (const b of decoded) {
+    if (b < 0x80 && PATH_UNESCAPED[b] === 1) out += String.fromCharCode(b);
+    else out += "%" + HEX_DIGITS[b >> 4] + HEX_DIGITS[b & 15];
+  }
+  return out;
+}
+
+/** Easegress's `buildCanonicalURI`: the escaped path with every byte but unreserved ones and "/" escaped. */
+function canonicalUri(path: string): string {
+  const escaped = goEscapedPath(path);
+  return escaped ? percentEncode(escaped, /[A-Za-z0-9\-._~/]/, false) : "/";
+}
+
 /** The Host without the scheme's default port. */
 function canonicalHost(req: HttpRequest): string {
   const host = req.host;
@@ -264,7 +341,7 @@ export class SignatureVerifier {
     ) throw bad;
     const scopes = credential.slice(11).split("/");
     if (scopes.length < 3) throw bad;
-    const date = req.header(this.#literal.date) ?? "";
+    const date = req.firstHeader(this.#literal.date) ?? "";
     if (!date.startsWith(scopes[1])) throw new Error("signature timestamp mismatch");
     const time = parseSignTime(date);
     if (time === undefined) throw new Error(`invalid header format: ${this.#literal.date}`);
@@ -305,27 +382,33 @@ export class SignatureVerifier {
 
   async #bodyHash(req: HttpRequest): Promise<string> {
     if (this.#excludeBody) return UNSIGNED_PAYLOAD;
-    if (req.isStream) {
-      // As Easegress does for bodies it streams: sign them with UNSIGNED-PAYLOAD.
-      const length = Number(req.header("content-length") ?? NaN);
-      if (!(length <= MAX_HASHED_BODY)) return UNSIGNED_PAYLOAD;
-    }
+    // Easegress: `if req.IsStream() { vCtx.ExcludeBody(true) }`. Its requests
+    // are streams exactly when the route's clientMaxBodySize is -1, whatever
+    // the method or however much of the body came with the head: the server
+    // marks those with a replayLimit of -1. Other bodies Easegress has read
+    // whole (up to the limit) before the pipeline; read them here the same way.
+    const limit = req.replayLimit;
+    if (limit < 0) return UNSIGNED_PAYLOAD;
     try {
-      return sha256Hex(await req.bytes(MAX_HASHED_BODY));
+      return sha256Hex(await req.bytes(limit));
     } catch (e) {
-      if (e instanceof BodyTooLargeError) throw new Error("body longer than its Content-Length");
+      if (e instanceof BodyTooLargeError) throw new Error("request body too large");
       throw e;
     }
   }
 
   #canonicalHeaders(req: HttpRequest, signedHeaders: string): string {
+    const headers = req.rawHeaders;
     let out = "";
     for (const name of signedHeaders.split(";")) {
-      let value: string;
+      let value = "";
       if (name === "host") value = canonicalHost(req);
-      // A name that cannot be a header has no value (Headers.get would throw).
-      else if (!headerNameProblem(name)) value = canonicalHeaderValue(req.header(name) ?? "");
-      else value = "";
+      // Go's server keeps Host out of the header map, so "Host" (or "HOST")
+      // finds nothing; a name that cannot be a header has no value either
+      // (Headers.get would throw).
+      else if (name.toLowerCase() !== "host" && !headerNameProblem(name)) {
+        value = canonicalHeaderValues(headers, name);
+      }
       out += `${name}:${value}\n`;
     }
     return out;
@@ -357,7 +440,8 @@ export class SignatureVerifier {
   async verify(req: HttpRequest, now = Date.now()): Promise<void> {
     const l = this.#literal;
     const query = parseQuery(req.query);
-    const authorization = req.header("authorization");
+    // Go's Header.Get: the first field alone.
+    const authorization = req.firstHeader("authorization");
     const parts = authorization ? this.#fromHeader(authorization, req) : this.#fromQuery(query);
     const age = now - parts.time;
     if (this.#ttlMs > 0 && Math.abs(age) > this.#ttlMs) throw new Error("signature expired");
@@ -369,7 +453,7 @@ export class SignatureVerifier {
     const scope = [date, ...parts.scopes, l.scopeSuffix].join("/");
     const canonicalRequest = [
       req.method,
-      percentEncode(req.path || "/", /[A-Za-z0-9\-._~/]/, false),
+      canonicalUri(req.path),
       this.#canonicalQuery(query, parts, scope),
       this.#canonicalHeaders(req, parts.signedHeaders),
       parts.signedHeaders,
