@@ -48,12 +48,7 @@ export {
 } from "./filters/context.ts";
 export { HeaderFields, isHeaders } from "./filters/header_fields.ts";
 export { AbortNotice, type AbortWatch } from "./filters/abort_watch.ts";
-export {
-  compileGoRegexp,
-  formatDuration,
-  parseDuration,
-  SpecError,
-  SpecReader,
-} from "./filters/spec.ts";
+export { formatDuration, parseDuration, SpecError, SpecReader } from "./filters/spec.ts";
+export { compileGoRegexp } from "./filters/go_regexp.ts";
 export { type Node, startNode, type StartNodeExtras, VERSION } from "./server/node.ts";
 export { DEFAULT_OPTIONS, type NodeOptions } from "./server/options.ts";

@@ -10,7 +10,8 @@
 import type { Context } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { MqttContext } from "./mqtt_context.ts";
-import { compileGoRegexp, SpecReader } from "./spec.ts";
+import { SpecReader } from "./spec.ts";
+import { compileGoRegexp } from "./go_regexp.ts";
 
 /** The ConnectControl spec, normalized. */
 export interface ConnectControlSpec {

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { compileGoRegexp } from "./spec.ts";
+import { compileGoRegexp } from "./go_regexp.ts";
 
 /** One piece of a parsed template: literal text, a group number or a group name. */
 type TemplatePart = string | number | { readonly name: string };

@@ -15,7 +15,8 @@ import type { CustomDataView } from "./custom_data_view.ts";
 import { customDataPrefix } from "./custom_data_users.ts";
 import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
 import { headerNameProblem, toHeaderValue } from "./header_adapt.ts";
-import { compileGoRegexp, isPlainObject, SpecReader } from "./spec.ts";
+import { isPlainObject, SpecReader } from "./spec.ts";
+import { compileGoRegexp } from "./go_regexp.ts";
 
 /** One item field and the request header it sets. */
 export interface HeaderSetterSpec {

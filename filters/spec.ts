@@ -7,6 +7,7 @@
  */
 
 import { parseGoDuration } from "./template/goduration.ts";
+import { compileGoRegexp } from "./go_regexp.ts";
 
 /** A spec that failed validation; `problems` lists each field path and what is wrong. */
 export class SpecError extends Error {
@@ -441,23 +442,4 @@ export function regexpError(source: string): string {
   } catch (e) {
     return (e as Error).message;
   }
-}
-
-/**
- * Translates the Go RE2 spellings that JavaScript writes differently: inline
- * flags at the start (`(?i)`), `\z`, and named groups `(?P<name>...)`.
- */
-export function translateGoRegexp(source: string): string {
-  return source.replace(/\(\?P</g, "(?<").replace(/\\z/g, "$");
-}
-
-/** Compiles a Go-style regular expression; a leading `(?i)`/`(?s)`/`(?m)` becomes JS flags. */
-export function compileGoRegexp(source: string, extraFlags = ""): RegExp {
-  let flags = extraFlags;
-  const lead = /^\(\?([ims]+)\)/.exec(source);
-  if (lead) {
-    for (const f of lead[1]) if (!flags.includes(f)) flags += f;
-    source = source.slice(lead[0].length);
-  }
-  return new RegExp(translateGoRegexp(source), flags);
 }

@@ -13,7 +13,8 @@
 import type { Context } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { MqttContext } from "./mqtt_context.ts";
-import { compileGoRegexp, SpecReader } from "./spec.ts";
+import { SpecReader } from "./spec.ts";
+import { compileGoRegexp } from "./go_regexp.ts";
 
 /** A policy chosen by name when its expression matches. */
 export interface TopicRouteSpec {

@@ -21,7 +21,8 @@ import {
   unexpectedAuthorization,
 } from "./oauth2.ts";
 import { readSignatureSpec, type SignatureSpec, SignatureVerifier } from "./signature.ts";
-import { compileGoRegexp, SpecReader } from "./spec.ts";
+import { SpecReader } from "./spec.ts";
+import { compileGoRegexp } from "./go_regexp.ts";
 
 /** What one header must hold: one of `values`, or a match of `regexp`. */
 export interface HeaderRuleSpec {

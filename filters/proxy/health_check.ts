@@ -11,7 +11,8 @@
  */
 
 import { HeaderFields } from "../header_fields.ts";
-import { compileGoRegexp, parseDuration, type SpecReader } from "../spec.ts";
+import { parseDuration, type SpecReader } from "../spec.ts";
+import { compileGoRegexp } from "../go_regexp.ts";
 import type { Transport } from "./transport.ts";
 
 /** A normalized `healthCheck`. */

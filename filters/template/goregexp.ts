@@ -6,7 +6,7 @@
  * @module
  */
 
-import { compileGoRegexp } from "../spec.ts";
+import { compileGoRegexp } from "../go_regexp.ts";
 
 const cache = new Map<string, RegExp>();
 

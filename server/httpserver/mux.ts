@@ -7,7 +7,7 @@
  */
 
 import { GoRegexpReplacer } from "../../filters/go_regexp_replace.ts";
-import { compileGoRegexp } from "../../filters/spec.ts";
+import { compileGoRegexp } from "../../filters/go_regexp.ts";
 import { IPFilter } from "./ipfilter.ts";
 import { normalizeRulePath } from "./percent_encoding.ts";
 import type { HeaderSpec, HTTPServerSpec, PathSpec, RuleSpec } from "./spec.ts";
