@@ -267,7 +267,7 @@ export async function startNode(env: BenchEnv, options: NodeStartOptions): Promi
     env.nodeExecutable,
     "run",
     // As `deno task serve`: lets the node give heap back when traffic stops.
-    "--v8-flags=--expose-gc,--no-memory-reducer,--max-semi-space-size=8,--no-allocation-site-pretenuring",
+    "--v8-flags=--expose-gc,--no-memory-reducer,--max-semi-space-size=8,--no-allocation-site-pretenuring,--enable-experimental-regexp-engine-on-excessive-backtracks",
     "--unstable-net",
     "--unstable-no-legacy-abort",
     "--allow-all",

@@ -9,7 +9,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
 const DENO_FLAGS = [
   "run",
-  "--v8-flags=--expose-gc,--no-memory-reducer,--max-semi-space-size=8,--no-allocation-site-pretenuring",
+  "--v8-flags=--expose-gc,--no-memory-reducer,--max-semi-space-size=8,--no-allocation-site-pretenuring,--enable-experimental-regexp-engine-on-excessive-backtracks",
   "--unstable-net",
   "--unstable-no-legacy-abort",
   "--allow-all",
