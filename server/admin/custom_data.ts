@@ -51,19 +51,34 @@ export const CUSTOM_DATA_ROUTES: AdminRoute<CustomDataContext>[] = [
   { method: "DELETE", pattern: "/customdata/{kind}/{id}", handler: deleteItem },
 ];
 
-const KEY_PART = /^[A-Za-z0-9\-_.~@:]{1,253}$/;
+const KIND_NAME = /^[A-Za-z0-9\-_.~@:]{1,253}$/;
+/**
+ * What an item id may be: any text Easegress stores (names with spaces,
+ * non-ASCII, e-mail addresses), but no "/" (a URL path segment and a store
+ * key level) and no control characters.
+ */
+// deno-lint-ignore no-control-regex
+const ITEM_ID = /^[^/\x00-\x1f\x7f]{1,253}$/;
 
 /**
- * A kind name or item id, which is also a URL path segment, so not "." or
- * ".." unless `dotSegments` (deleting one stored before they were refused).
+ * A kind name (`pattern` KIND_NAME) or item id (ITEM_ID), which is also a URL
+ * path segment, so not "." or ".." unless `dotSegments` (deleting one stored
+ * before they were refused).
  */
-function checkKeyPart(what: string, value: unknown, dotSegments = false): string {
+function checkKeyPart(
+  what: string,
+  value: unknown,
+  pattern: RegExp,
+  dotSegments = false,
+): string {
   const text = typeof value === "number" ? String(value) : value;
-  if (typeof text !== "string" || !KEY_PART.test(text) || (!dotSegments && isDotSegment(text))) {
+  if (typeof text !== "string" || !pattern.test(text) || (!dotSegments && isDotSegment(text))) {
+    const allowed = pattern === KIND_NAME
+      ? "1-253 letters, digits or -_.~@:"
+      : "1-253 characters, without / or control characters";
     throw new ApiError(
       400,
-      `${what} must be 1-253 letters, digits or -_.~@: (not "." or ".."), ` +
-        `got ${JSON.stringify(value)}`,
+      `${what} must be ${allowed} (not "." or ".."), got ${JSON.stringify(value)}`,
     );
   }
   return text;
@@ -76,7 +91,7 @@ async function readKind(req: Request): Promise<CustomDataKind> {
   const unknown = Object.keys(doc).filter((k) => !["name", "idField", "jsonSchema"].includes(k));
   if (unknown.length) throw new ApiError(400, `unknown field(s) of a kind: ${unknown.join(", ")}`);
   const kind: CustomDataKind = {
-    name: checkKeyPart("name", doc.name),
+    name: checkKeyPart("name", doc.name, KIND_NAME),
     idField: readIdField(doc.idField),
   };
   if (doc.jsonSchema !== undefined && doc.jsonSchema !== null && doc.jsonSchema !== "") {
@@ -179,7 +194,7 @@ function checkItem(
   if (item[kind.idField] === undefined || item[kind.idField] === null) {
     throw new ApiError(400, `a ${kind.name} item needs its id field "${kind.idField}"`);
   }
-  const id = checkKeyPart(`the item's ${kind.idField}`, item[kind.idField]);
+  const id = checkKeyPart(`the item's ${kind.idField}`, item[kind.idField], ITEM_ID);
   const problem = validate(item);
   if (problem) throw new ApiError(400, `${kind.name} item ${id}: ${problem}`);
   return { id, item };
@@ -241,7 +256,7 @@ async function batchUpdate(req: Request, [kindName]: string[], ctx: CustomDataCo
   if (!Array.isArray(list)) throw new ApiError(400, "list must be a list of items");
   const validate = await compileSchema(kind);
   const items = list.map((item) => checkItem(kind, validate, item));
-  const ids = deletes.map((id) => checkKeyPart("an id to delete", id, true));
+  const ids = deletes.map((id) => checkKeyPart("an id to delete", id, ITEM_ID, true));
   if (rebuild) await ctx.store.deletePrefix(keys.customDataItems(kind.name));
   for (const id of ids) await ctx.store.delete(keys.customData(kind.name, id));
   for (const { id, item } of items) {

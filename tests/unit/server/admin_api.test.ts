@@ -143,6 +143,29 @@ Deno.test("admin API names the id field a custom data item lacks", async () => {
   }
 });
 
+Deno.test("admin API takes any custom data item id Easegress stores, but no slash", async () => {
+  const api = await adminApi();
+  try {
+    assert.equal(
+      (await api.call("POST", "/customdatakinds", "name: k\nidField: id\n")).status,
+      201,
+    );
+    for (const id of ["John Smith", "café", "a+b=c", "x@y.example"]) {
+      const created = await api.call("POST", "/customdata/k", `id: "${id}"\ntier: gold\n`);
+      assert.equal(created.status, 201, created.body);
+      const got = await api.call("GET", `/customdata/k/${encodeURIComponent(id)}`);
+      assert.equal(JSON.parse(got.body).id, id);
+    }
+    for (const id of ["a/b", "tab\there", "."]) {
+      const r = await api.call("POST", "/customdata/k", `id: ${JSON.stringify(id)}\n`);
+      assert.equal(r.status, 400, id);
+      assert.match(r.message, /without \/ or control characters/);
+    }
+  } finally {
+    await api.close();
+  }
+});
+
 /** Creates GlobalFilter `g`, an object any member can report a status for. */
 async function createGlobalFilter(api: Awaited<ReturnType<typeof adminApi>>): Promise<void> {
   const created = await api.call(
