@@ -74,13 +74,16 @@ export function readOAuth2Spec(r: SpecReader): OAuth2Spec {
 
 /** How long one introspection request may take. */
 const INTROSPECT_TIMEOUT_MS = 10_000;
-const BEARER = /^bearer +/i;
+const BEARER = "Bearer ";
 
-/** The bearer token of an Authorization header, or "" when there is none. */
-export function bearerToken(authorization: string | null): string {
-  if (!authorization) return "";
-  const m = BEARER.exec(authorization);
-  return m ? authorization.slice(m[0].length).trim() : "";
+/**
+ * The token of an Authorization header (its first field, as Go's
+ * `Header.Get`) that starts with exactly "Bearer ", as Easegress's JWT and
+ * OAuth2 validators want it: the rest as it is ("Bearer  x" gives " x", which
+ * no check accepts). Undefined for any other header or none.
+ */
+export function bearerToken(authorization: string | null): string | undefined {
+  return authorization?.startsWith(BEARER) ? authorization.slice(BEARER.length) : undefined;
 }
 
 /**
@@ -120,9 +123,11 @@ export class OAuth2Validator {
    * `signal` aborts an introspection in flight.
    */
   async validate(req: HttpRequest, signal: AbortSignal): Promise<void> {
-    const authorization = req.header("authorization");
+    const authorization = req.firstHeader("authorization");
     const token = bearerToken(authorization);
-    if (!token) throw new Error(unexpectedAuthorization(authorization, "Bearer"));
+    if (token === undefined) {
+      throw new Error(unexpectedAuthorization(authorization, "Bearer"));
+    }
     const info = this.#jwt ? await this.#byJwt(token) : await this.#byIntrospection(token, signal);
     const headers = req.headers;
     headers.set("X-Authenticated-Userid", toHeaderValue(info.subject));

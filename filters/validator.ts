@@ -15,6 +15,7 @@ import { requestCookie } from "./go_cookies.ts";
 import { customDataPrefix, CustomDataUsers } from "./custom_data_users.ts";
 import { type HmacJwtSpec, HmacJwtVerifier, readHmacJwtSpec } from "./jwt.ts";
 import {
+  bearerToken,
   type OAuth2Spec,
   OAuth2Validator,
   readOAuth2Spec,
@@ -159,8 +160,6 @@ function headersProblem(checks: readonly HeaderCheck[], headers: Headers): strin
 }
 
 const BASIC = /^basic +/i;
-/** The prefix Easegress's JWT validator wants, case and single space included. */
-const JWT_BEARER = "Bearer ";
 const utf8 = new TextDecoder();
 
 /** The user and password of an `Authorization: Basic` header; throws when malformed. */
@@ -256,15 +255,13 @@ class Validator implements FilterInstance {
   #checkJwt(req: HttpRequest): Promise<void> {
     let token = this.#cookieName ? requestCookie(req.header("cookie"), this.#cookieName) : "";
     if (!token) {
-      // As Easegress: Header.Get (the first field) must start with exactly
-      // "Bearer " and the token is the rest, as it is ("bearer x" fails, and
-      // so does "Bearer  x": its token starts with a space).
       const authorization = req.firstHeader("authorization");
-      if (!authorization?.startsWith(JWT_BEARER)) {
-        const tag = `JWT validator: ${unexpectedAuthorization(authorization || null, "Bearer")}`;
+      const bearer = bearerToken(authorization);
+      if (bearer === undefined) {
+        const tag = `JWT validator: ${unexpectedAuthorization(authorization, "Bearer")}`;
         return Promise.reject(new Invalid(401, tag));
       }
-      token = authorization.slice(JWT_BEARER.length);
+      token = bearer;
     }
     return this.#check("JWT validator", this.#jwt!.verify(token));
   }

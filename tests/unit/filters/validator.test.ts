@@ -201,6 +201,10 @@ Deno.test("Validator oauth2 jwt sets the authenticated user and scope headers", 
   const bad = await run(v, { headers: { authorization: "Bearer a.b.c" } });
   assert.equal(bad.status, 401);
   assert.match(bad.ctx.tags[0], /^oauth2 validator: /);
+  // As Easegress: exactly "Bearer " and the rest as it is.
+  for (const authorization of [`bearer ${token}`, `Bearer  ${token}`]) {
+    assert.equal((await run(v, { headers: { authorization } })).status, 401, authorization);
+  }
 });
 
 Deno.test("Validator oauth2 tokenIntrospect asks the server and honours active", async () => {
