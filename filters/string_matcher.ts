@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type SpecReader } from "./spec.ts";
+import type { SpecReader } from "./spec.ts";
 import { compileGoRegexp } from "./go_regexp.ts";
 
 /** The spec form of a string matcher, as stored (unset patterns are absent). */
