@@ -34,6 +34,8 @@ export interface Http3ConnectionOptions {
   handler: Http3Handler;
   /** SETTINGS_MAX_FIELD_SECTION_SIZE we advertise and enforce. */
   maxHeaderBytes: number;
+  /** Takes one line about a failure no client is told of (a response body that broke). */
+  onError: (message: string) => void;
 }
 
 /** Serves HTTP/3 on one accepted QUIC connection. */
@@ -41,6 +43,7 @@ export class Http3Connection implements RequestStreamContext {
   readonly handler: Http3Handler;
   readonly info: { remoteAddr: Deno.NetAddr };
   readonly maxHeaderBytes: number;
+  readonly onError: (message: string) => void;
   readonly decoder: QpackDecoder;
   readonly encoder = new QpackEncoder();
   peerMaxFieldSectionSize = Infinity;
@@ -72,6 +75,7 @@ export class Http3Connection implements RequestStreamContext {
     this.#conn = conn;
     this.handler = options.handler;
     this.maxHeaderBytes = options.maxHeaderBytes;
+    this.onError = options.onError;
     this.decoder = new QpackDecoder({ maxFieldSectionSize: options.maxHeaderBytes });
     const { hostname, port } = conn.remoteAddr;
     this.info = { remoteAddr: { transport: "udp", hostname, port } };

@@ -32,7 +32,7 @@ import { isBodilessStatus } from "../../filters/status_text.ts";
 import { checkTrailers, fieldSectionSize, parseRequestHead, responseFields } from "./message.ts";
 import type { QpackDecoder } from "./qpack_decoder.ts";
 import type { QpackEncoder } from "./qpack_encoder.ts";
-import { StreamReader } from "./stream_reader.ts";
+import { StreamCancelledError, StreamReader } from "./stream_reader.ts";
 
 /** Connection info passed to the handler with each request. */
 export interface Http3RequestInfo {
@@ -62,6 +62,8 @@ export interface RequestStreamContext {
   readonly peerMaxFieldSectionSize: number;
   /** Ends the whole connection with a connection error. */
   fail(error: H3ConnectionError): void;
+  /** Reports a failure the client cannot be told about (one log line). */
+  onError(message: string): void;
   /** Sends queued QPACK decoder-stream instructions. */
   flushDecoderStream(): void;
 }
@@ -251,7 +253,12 @@ export class RequestExchange {
     }, { highWaterMark: 0 });
   }
 
-  /** For GET/HEAD: reads (and drops) the rest of the request to check its framing. */
+  /**
+   * For GET/HEAD: reads (and drops) any content to check the request's
+   * framing, while the handler runs. A response that is out first stops it
+   * (see `run`): the read it was waiting on then throws
+   * StreamCancelledError, which is no fault of the client's.
+   */
   async #drainRequest(): Promise<void> {
     try {
       while ((await this.#nextBodyChunk()) !== null) { /* content of a GET is ignored */ }
@@ -261,6 +268,8 @@ export class RequestExchange {
   }
 
   #onRequestError(error: unknown): void {
+    // We stopped reading (the exchange is over, or the handler let go of the body).
+    if (error instanceof StreamCancelledError) return;
     if (error instanceof H3ConnectionError) this.#ctx.fail(error);
     else if (error instanceof H3StreamError || error instanceof FieldSectionTooLargeError) {
       this.#requestError = error;
@@ -277,11 +286,13 @@ export class RequestExchange {
       // aborted request (client or connection gone) just releases the stream.
       if (this.#requestError) throw this.#requestError;
       if (this.#abort.signal.aborted) throw this.#abort.signal.reason;
-      console.error("HTTP/3 handler failed:", error);
+      this.#ctx.onError(`HTTP/3 handler: ${(error as Error)?.stack ?? error}`);
       return textResponse(500, "Internal Server Error\n");
     }
     if (!(response instanceof Response)) {
-      console.error("HTTP/3 handler returned a non-Response:", response);
+      this.#ctx.onError(
+        `HTTP/3 handler returned ${Object.prototype.toString.call(response)}, not a Response`,
+      );
       return textResponse(500, "Internal Server Error\n");
     }
     return response;
@@ -310,7 +321,7 @@ export class RequestExchange {
     try {
       bodyReader = body.getReader();
     } catch (error) {
-      console.error("HTTP/3 handler returned an unreadable body:", error);
+      this.#ctx.onError(`HTTP/3 response body: ${(error as Error)?.message ?? error}`);
       await this.#sendText(500, "Internal Server Error\n");
       return;
     }
@@ -336,7 +347,7 @@ export class RequestExchange {
       try {
         result = await read;
       } catch (error) {
-        console.error("HTTP/3 response body failed:", error);
+        this.#ctx.onError(`HTTP/3 response body: ${(error as Error)?.message ?? error}`);
         if (!this.#headersSent) {
           await this.#sendText(500, "Internal Server Error\n");
           return;

@@ -37,6 +37,12 @@ export interface Http3ServerOptions {
    * @default {65536}
    */
   maxHeaderBytes?: number;
+  /**
+   * Takes one line (no stack trace, but for a handler that threw) about a
+   * failure the client is not told of, such as a response body that broke
+   * midway. By default the line goes to `console.error`.
+   */
+  onError?: (message: string) => void;
   /** Aborting it shuts the server down gracefully (GOAWAY, finish in-flight, close). */
   signal?: AbortSignal;
   /** Called once the socket is bound. */
@@ -84,8 +90,12 @@ export function serveHttp3(options: Http3ServerOptions): Http3Server {
   return new QuicHttp3Server(options);
 }
 
+function logError(message: string): void {
+  console.error(message);
+}
+
 function checkOptions(options: Http3ServerOptions): void {
-  const { port, cert, key, handler, idleTimeoutMs, maxHeaderBytes } = options;
+  const { port, cert, key, handler, idleTimeoutMs, maxHeaderBytes, onError } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new TypeError(`Cannot serve HTTP/3: port ${port} is not an integer in 0..65535`);
   }
@@ -97,6 +107,9 @@ function checkOptions(options: Http3ServerOptions): void {
   }
   if (typeof handler !== "function") {
     throw new TypeError("Cannot serve HTTP/3: handler is not a function");
+  }
+  if (onError !== undefined && typeof onError !== "function") {
+    throw new TypeError("Cannot serve HTTP/3: onError is not a function");
   }
   if (idleTimeoutMs !== undefined && !(Number.isInteger(idleTimeoutMs) && idleTimeoutMs > 0)) {
     throw new TypeError(
@@ -174,6 +187,7 @@ class QuicHttp3Server implements Http3Server {
     const connection = new Http3Connection(conn, {
       handler: this.#options.handler,
       maxHeaderBytes: this.#options.maxHeaderBytes ?? 64 * 1024,
+      onError: this.#options.onError ?? logError,
     });
     this.#connections.add(connection);
     try {

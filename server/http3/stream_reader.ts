@@ -12,12 +12,26 @@ import { readVarint, varintSizeFromFirstByte } from "./varint.ts";
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * What a read throws once the reader's own {@linkcode StreamReader.cancel}
+ * has stopped the stream, including a read that was waiting when it did:
+ * the bytes stopped coming because we asked, so this is no protocol error
+ * (a peer's FIN inside a frame is H3_FRAME_ERROR).
+ */
+export class StreamCancelledError extends Error {
+  constructor() {
+    super("stream reading was stopped (STOP_SENDING)");
+    this.name = "StreamCancelledError";
+  }
+}
+
 /** Reads HTTP/3 framing off one receive stream. */
 export class StreamReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   #chunk: Uint8Array = EMPTY;
   #pos = 0;
   #ended = false;
+  #cancelled = false;
   /** Type of the frame whose header {@linkcode readFrameHeader} read last. */
   frameType = 0;
   /** Payload length of that frame. */
@@ -34,17 +48,30 @@ export class StreamReader {
 
   /**
    * Makes at least `needed` bytes available from `#pos`, keeping leftover
-   * bytes. Returns false if the stream ends first.
+   * bytes. Returns false if the stream ends first; throws
+   * {@linkcode StreamCancelledError} once {@linkcode cancel} has run, even
+   * while this was waiting for data.
    */
   async #fill(needed: number): Promise<boolean> {
     while (this.#chunk.length - this.#pos < needed) {
-      if (this.#ended) return false;
-      const { value, done } = await this.#reader.read();
-      if (done) {
-        this.#ended = true;
+      if (this.#ended) {
+        if (this.#cancelled) throw new StreamCancelledError();
         return false;
       }
-      if (value.length === 0) continue;
+      let read: ReadableStreamReadResult<Uint8Array>;
+      try {
+        read = await this.#reader.read();
+      } catch (error) {
+        // A read that cancel() made fail is ours, not the peer's doing.
+        throw this.#cancelled ? new StreamCancelledError() : error;
+      }
+      const { value, done } = read;
+      if (done) {
+        this.#ended = true;
+        continue;
+      }
+      // cancel() ran meanwhile: #ended is set, the next turn throws.
+      if (this.#cancelled || value.length === 0) continue;
       const left = this.#chunk.length - this.#pos;
       if (left === 0) {
         this.#chunk = value;
@@ -124,8 +151,13 @@ export class StreamReader {
     return out;
   }
 
-  /** Stops reading: the peer is asked to stop sending (STOP_SENDING). Never throws. */
+  /**
+   * Stops reading: the peer is asked to stop sending (STOP_SENDING). Never
+   * throws; reads from now on, and one waiting now, throw
+   * {@linkcode StreamCancelledError}.
+   */
   async cancel(): Promise<void> {
+    this.#cancelled = true;
     this.#ended = true;
     this.#chunk = EMPTY;
     this.#pos = 0;

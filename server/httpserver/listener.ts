@@ -146,6 +146,7 @@ export async function startListener(
       handler: (req, info) => h3(req, () => info.remoteAddr),
       // QUIC's idle timeout: a connection without packets this long is closed.
       idleTimeoutMs: quicIdleMs(spec.keepAliveTimeout),
+      onError: options.onError,
     });
   } catch (e) {
     // TCP keeps serving (HTTP/1.1 and HTTP/2) when the UDP port is taken.

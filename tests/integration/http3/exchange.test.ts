@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
-import { type Http3Handler, serveHttp3 } from "../../../server/http3/mod.ts";
+import {
+  type Http3Handler,
+  type Http3ServerOptions,
+  serveHttp3,
+} from "../../../server/http3/mod.ts";
 import { encodeFrame, FRAME } from "../../../server/http3/frames.ts";
 import { getFields, gtlsclient, RawH3Client, testCert, within } from "./_helpers.ts";
 
 async function withServer(
   handler: Http3Handler,
   fn: (port: number, cert: string) => Promise<void>,
+  options: Partial<Http3ServerOptions> = {},
 ): Promise<void> {
   const { cert, key } = await testCert();
-  const server = serveHttp3({ hostname: "127.0.0.1", port: 0, cert, key, handler });
+  const server = serveHttp3({ hostname: "127.0.0.1", port: 0, cert, key, ...options, handler });
   try {
     await fn(server.addr.port, cert);
   } finally {
@@ -70,6 +75,7 @@ Deno.test("HEAD responses carry headers but no DATA", async () => {
 });
 
 Deno.test("a response body that fails midway ends that stream as malformed for the client", async () => {
+  const logged: string[] = [];
   await quietly(() =>
     withServer(() => {
       let sent = 0;
@@ -85,8 +91,10 @@ Deno.test("a response body that fails midway ends that stream as malformed for t
       assert.equal(result.statuses.get(0), "200");
       // nghttp3 resets the stream with H3_MESSAGE_ERROR (0x10e = 270).
       assert.match(result.stderr, /HTTP stream 0 closed with error code 270/);
-    })
+    }, { onError: (message) => logged.push(message) })
   );
+  // One line naming the failure, as HTTP/1.1 and HTTP/2 log it: no stack trace.
+  assert.deepEqual(logged, ["HTTP/3 response body: upstream died"]);
 });
 
 Deno.test("a handler that ignores a large upload still answers, and the connection goes on", async () => {
@@ -109,6 +117,127 @@ Deno.test("a handler that ignores a large upload still answers, and the connecti
         assert.equal(next.status, "200");
       }),
   );
+});
+
+/** A DATA frame header with a 2-byte length, for a payload sent in pieces. */
+function dataFrameHeader(length: number): Uint8Array {
+  return Uint8Array.of(FRAME.DATA, 0x40 | (length >> 8), length & 0xff);
+}
+
+/** Whether `client`'s connection is still open a moment from now. */
+async function stillOpen(client: RawH3Client): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const open = await Promise.race([
+    client.closed.then(() => false),
+    new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), 100)),
+  ]);
+  clearTimeout(timer);
+  return open;
+}
+
+Deno.test("a GET with a body in several DATA frames is answered; a request in flight and the next one are too", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  let go!: () => void;
+  const goAhead = new Promise<void>((resolve) => go = resolve);
+  const seen: string[] = [];
+  await withServer(async (request) => {
+    const path = new URL(request.url).pathname;
+    seen.push(`${request.method} ${path} body ${request.body === null ? "none" : "some"}`);
+    if (path === "/slow") await released;
+    if (path === "/with-body") await goAhead;
+    return new Response(`${request.method} ${path}`);
+  }, (port, cert) =>
+    withClient(port, cert, async (client) => {
+      // In flight on the same connection while the GET with a body is served.
+      const slow = client.request(client.headersFrame(getFields("/slow")));
+      slow.catch(() => {}); // awaited below
+      const stream = await client.conn.createBidirectionalStream();
+      const writer = stream.writable.getWriter();
+      const part = new Uint8Array(4000).fill(7);
+      // Two whole DATA frames, then a third one's header and half its payload:
+      // the answer goes out while the server waits inside that frame.
+      await writer.write(Uint8Array.from([
+        ...client.headersFrame(getFields("/with-body", ["content-length", "12000"])),
+        ...encodeFrame(FRAME.DATA, part),
+        ...encodeFrame(FRAME.DATA, part),
+        ...dataFrameHeader(part.length),
+        ...part.subarray(0, 2000),
+      ]));
+      // Once a later request has made the round trip, the server has read all
+      // that came and waits for the rest of the third frame: answer now.
+      assert.equal((await client.request(client.headersFrame(getFields("/ping")))).status, "200");
+      go();
+      const reply = new TextDecoder().decode(await new Response(stream.readable).arrayBuffer());
+      assert.ok(reply.includes("GET /with-body"), reply);
+      // The rest, which the server may have asked to stop (STOP_SENDING).
+      writer.write(part.subarray(2000)).then(() => writer.close()).catch(() => {});
+      release();
+      const slowReply = await within(slow, 5000, "the GET in flight");
+      assert.equal(slowReply.status, "200");
+      assert.equal(slowReply.body, "GET /slow");
+      const next = await client.request(client.headersFrame(getFields("/next")));
+      assert.equal(next.status, "200");
+      assert.equal(next.body, "GET /next");
+      assert.ok(await stillOpen(client), "the connection was closed");
+    }));
+  // A GET's content is not handed to the handler (a fetch Request cannot carry it).
+  assert.deepEqual(seen.toSorted(), [
+    "GET /next body none",
+    "GET /ping body none",
+    "GET /slow body none",
+    "GET /with-body body none",
+  ]);
+});
+
+Deno.test("GET and HEAD with bodies from gtlsclient are answered on one connection", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    for (const size of [16_000, 1024 * 1024]) {
+      const bytes = new Uint8Array(size);
+      for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+      await Deno.writeFile(file, bytes);
+      for (const method of ["GET", "HEAD"]) {
+        await withServer((request) => new Response(`${request.method} ok`), async (port) => {
+          const result = await gtlsclient(port, ["/a", "/b"], ["-d", file, "-m", method]);
+          const what = `${method} with ${size} bytes: ${result.stderr.slice(-1500)}`;
+          assert.equal(result.statuses.get(0), "200", what);
+          assert.equal(result.statuses.get(4), "200", what);
+          assert.doesNotMatch(result.stderr, /CONNECTION_CLOSE.*H3_/, what);
+        });
+      }
+    }
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("a handler that cancels the request body while a read waits inside a DATA frame keeps the connection", async () => {
+  await withServer(async (request) => {
+    if (request.body === null) return new Response("no body");
+    const reader = request.body.getReader();
+    await reader.read();
+    const waiting = reader.read(); // the rest of the frame never comes
+    // Long enough for the server to be waiting on the client for it.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await reader.cancel();
+    await waiting;
+    return new Response("read some, then stopped");
+  }, (port, cert) =>
+    withClient(port, cert, async (client) => {
+      const stream = await client.conn.createBidirectionalStream();
+      const writer = stream.writable.getWriter();
+      writer.write(Uint8Array.from([
+        ...client.headersFrame([":method", "POST", ...getFields("/upload").slice(2)]),
+        ...dataFrameHeader(1000),
+        ...new Uint8Array(300),
+      ])).catch(() => {});
+      const reply = new TextDecoder().decode(await new Response(stream.readable).arrayBuffer());
+      assert.ok(reply.includes("read some, then stopped"), reply);
+      const next = await client.request(client.headersFrame(getFields("/next")));
+      assert.equal(next.status, "200");
+      assert.ok(await stillOpen(client), "the connection was closed");
+    }));
 });
 
 Deno.test("a client that abandons a response cancels the handler's body stream", async () => {

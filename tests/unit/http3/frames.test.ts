@@ -11,7 +11,7 @@ import {
   parseSingleVarintPayload,
   SETTING,
 } from "../../../server/http3/frames.ts";
-import { StreamReader } from "../../../server/http3/stream_reader.ts";
+import { StreamCancelledError, StreamReader } from "../../../server/http3/stream_reader.ts";
 
 function bytes(...values: number[]): Uint8Array {
   return Uint8Array.from(values);
@@ -99,6 +99,47 @@ Deno.test("StreamReader: a stream ending inside a frame is H3_FRAME_ERROR", asyn
     () => truncatedLength.readFrameHeader(),
     (e) => e instanceof H3ConnectionError && e.code === H3_ERROR.FRAME_ERROR,
   );
+});
+
+Deno.test("StreamReader: a read stopped by its own cancel() is StreamCancelledError, not H3_FRAME_ERROR", async () => {
+  let source!: ReadableStreamDefaultController<Uint8Array>;
+  const reader = new StreamReader(new ReadableStream({ start: (c) => void (source = c) }));
+  // A DATA frame promising 10 bytes, 3 of them here so far.
+  source.enqueue(bytes(FRAME.DATA, 10, 1, 2, 3));
+  assert.ok(await reader.readFrameHeader());
+  assert.deepEqual(await reader.readSome(10), bytes(1, 2, 3));
+  const waiting = reader.readSome(7);
+  await reader.cancel();
+  await assert.rejects(() => waiting, StreamCancelledError);
+  await assert.rejects(() => reader.readFrameHeader(), StreamCancelledError);
+  await assert.rejects(() => reader.readSome(1), StreamCancelledError);
+});
+
+Deno.test("StreamReader: a read that its cancel() makes fail is StreamCancelledError too", async () => {
+  // A source whose pending read rejects on cancel, as a transport's may.
+  let fail!: (error: Error) => void;
+  let sent = false;
+  const source = {
+    getReader: () => ({
+      read: () => {
+        if (!sent) {
+          sent = true;
+          return Promise.resolve({ value: bytes(FRAME.DATA, 10, 1), done: false });
+        }
+        return new Promise((_, reject) => fail = reject);
+      },
+      cancel: () => {
+        fail(new Error("stream stopped"));
+        return Promise.resolve();
+      },
+    }),
+  } as unknown as ReadableStream<Uint8Array>;
+  const reader = new StreamReader(source);
+  assert.ok(await reader.readFrameHeader());
+  assert.deepEqual(await reader.readSome(10), bytes(1));
+  const waiting = reader.readSome(9);
+  await reader.cancel();
+  await assert.rejects(() => waiting, StreamCancelledError);
 });
 
 Deno.test("StreamReader skips unknown frames without buffering them", async () => {
