@@ -9,14 +9,27 @@
 
 /** A request's span, as filters use it. */
 export interface RequestTrace {
-  /** Starts a span inside this one, such as an upstream call. */
-  child(name: string): ChildSpan;
+  /**
+   * Starts a span inside this one, such as an upstream call. `upstream`: the
+   * headers of the request the call sends, whose B3 fields the span's replace
+   * (see {@linkcode ChildSpan.replaced}).
+   */
+  child(name: string, upstream?: Headers): ChildSpan;
 }
 
 /** A span inside a request's span. */
 export interface ChildSpan {
-  /** B3 headers that carry this span to the upstream. */
+  /**
+   * B3 headers that carry this span to the upstream: X-B3-*, plus `b3` when
+   * the `upstream` headers given to `child` have one.
+   */
   readonly headers: readonly [string, string][];
+  /**
+   * A copy of the `upstream` headers given to `child` without the fields
+   * `headers` replace (as Go's `Header.Set` would), to send in their place;
+   * undefined when they have none of them.
+   */
+  readonly replaced?: Headers;
   /** Ends the span with the status the upstream answered (0: none), or what went wrong. */
   finish(status: number, error?: string): void;
 }

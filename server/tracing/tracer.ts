@@ -2,12 +2,13 @@
  * Spans of an HTTPServer's requests (`tracing`): a server span per routed
  * request, joining the client's trace when its B3 headers (`X-B3-*` or
  * `b3`) carry one and keeping its sampling decision, and client spans for
- * the upstream calls filters make within it, whose B3 headers go upstream.
+ * the upstream calls filters make within it, whose B3 headers go upstream
+ * in place of the request's own (as zipkin-go's `Header.Set` puts them).
  *
  * @module
  */
 
-import type { HttpRequest } from "../../filters/context.ts";
+import { copyHeaders, type HttpRequest } from "../../filters/context.ts";
 import type { Logger } from "../../filters/filter.ts";
 import type { ChildSpan, RequestTrace } from "../../filters/trace.ts";
 import type { TracingSpec } from "./spec.ts";
@@ -26,11 +27,14 @@ function randomId(bytes: 8 | 16): string {
 }
 
 const ID = /^[0-9a-f]{16}$|^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
 
 /** What a client's B3 headers said: a trace to join, and whether to sample it. */
 interface Incoming {
   traceId?: string;
   spanId?: string;
+  /** The client span's parent, kept on a span shared with it (`sameSpan`). */
+  parentId?: string;
   /** undefined: the client left the decision to us. */
   sampled?: boolean;
 }
@@ -40,9 +44,15 @@ function incomingB3(request: HttpRequest): Incoming {
   const single = request.header("b3");
   if (single !== null) {
     if (single === "0" || single === "1" || single === "d") return { sampled: single !== "0" };
-    const [traceId, spanId, sampled] = single.toLowerCase().split("-");
-    if (!ID.test(traceId ?? "") || !/^[0-9a-f]{16}$/.test(spanId ?? "")) return {};
-    return { traceId, spanId, sampled: sampled === undefined ? undefined : sampled !== "0" };
+    const [traceId, spanId, sampled, parentId] = single.toLowerCase().split("-");
+    if (!ID.test(traceId ?? "") || !SPAN_ID.test(spanId ?? "")) return {};
+    const incoming: Incoming = {
+      traceId,
+      spanId,
+      sampled: sampled === undefined ? undefined : sampled !== "0",
+    };
+    if (parentId !== undefined && SPAN_ID.test(parentId)) incoming.parentId = parentId;
+    return incoming;
   }
   const flags = request.header("x-b3-flags");
   const sampledText = request.header("x-b3-sampled")?.toLowerCase();
@@ -53,8 +63,11 @@ function incomingB3(request: HttpRequest): Incoming {
     : sampledText === "1" || sampledText === "true";
   const traceId = request.header("x-b3-traceid")?.toLowerCase();
   const spanId = request.header("x-b3-spanid")?.toLowerCase();
-  if (traceId && spanId && ID.test(traceId) && /^[0-9a-f]{16}$/.test(spanId)) {
-    return { traceId, spanId, sampled };
+  if (traceId && spanId && ID.test(traceId) && SPAN_ID.test(spanId)) {
+    const incoming: Incoming = { traceId, spanId, sampled };
+    const parentId = request.header("x-b3-parentspanid")?.toLowerCase();
+    if (parentId !== undefined && SPAN_ID.test(parentId)) incoming.parentId = parentId;
+    return incoming;
   }
   return { sampled };
 }
@@ -115,10 +128,15 @@ export class Tracer {
         "http.path": request.path,
       },
     };
-    if (joined && !shared) span.parentId = incoming.spanId;
-    if (shared) span.shared = true;
+    if (shared) {
+      // zipkin-go keeps the client span's own parent on the span it shares.
+      span.shared = true;
+      if (incoming.parentId !== undefined) span.parentId = incoming.parentId;
+    } else if (joined) {
+      span.parentId = incoming.spanId;
+    }
     if (realIP) span.remoteEndpoint = ipEndpoint(realIP);
-    return new ServerSpan(span, this.#reporter, performance.now());
+    return new ServerSpan(span, this.#reporter, performance.now(), this.#spec.tags);
   }
 
   /** Sends the spans still queued. */
@@ -132,14 +150,22 @@ export class ServerSpan implements RequestTrace {
   readonly #span: ZipkinSpan;
   readonly #reporter: ZipkinReporter;
   readonly #start: number;
+  readonly #tags: Record<string, string> | undefined;
 
-  constructor(span: ZipkinSpan, reporter: ZipkinReporter, start: number) {
+  /** `tags`: the tracing spec's, put on every child span too (zipkin-go's `WithTags`). */
+  constructor(
+    span: ZipkinSpan,
+    reporter: ZipkinReporter,
+    start: number,
+    tags?: Record<string, string>,
+  ) {
     this.#span = span;
     this.#reporter = reporter;
     this.#start = start;
+    this.#tags = tags;
   }
 
-  child(name: string): ChildSpan {
+  child(name: string, upstream?: Headers): ChildSpan {
     const parent = this.#span;
     const span: ZipkinSpan = {
       traceId: parent.traceId,
@@ -152,17 +178,31 @@ export class ServerSpan implements RequestTrace {
       localEndpoint: parent.localEndpoint,
     };
     const reporter = this.#reporter;
+    const tags = this.#tags;
     const start = performance.now();
+    const headers: [string, string][] = [
+      ["x-b3-traceid", span.traceId],
+      ["x-b3-spanid", span.id],
+      ["x-b3-parentspanid", parent.id],
+      ["x-b3-sampled", "1"],
+    ];
+    let replaced: Headers | undefined;
+    if (upstream !== undefined) {
+      // A `b3` left as the client sent it would still name the client's span (b3
+      // readers prefer it to X-B3-*), so it is replaced by this span's too.
+      if (upstream.has("b3")) headers.push(["b3", `${span.traceId}-${span.id}-1-${parent.id}`]);
+      for (const [field] of headers) {
+        if (!upstream.has(field)) continue;
+        replaced ??= copyHeaders(upstream);
+        replaced.delete(field);
+      }
+    }
     return {
-      headers: [
-        ["x-b3-traceid", span.traceId],
-        ["x-b3-spanid", span.id],
-        ["x-b3-parentspanid", parent.id],
-        ["x-b3-sampled", "1"],
-      ],
+      headers,
+      replaced,
       finish(status: number, error?: string) {
         span.duration = Math.max(1, Math.round((performance.now() - start) * 1000));
-        span.tags = {};
+        span.tags = { ...tags };
         if (status) span.tags["http.status_code"] = String(status);
         if (error) span.tags.error = error;
         reporter.report(span);

@@ -1,8 +1,9 @@
 /**
  * HTTPServer `tracing` through the real binary: spans of routed requests
- * and of the Proxy's upstream calls reach a Zipkin endpoint, B3 headers
- * reach the backend, and a client's own B3 trace is joined or its "not
- * sampled" kept.
+ * and of the Proxy's upstream calls reach a Zipkin endpoint, tagged with
+ * the spec's tags, B3 headers reach the backend in place of the client's,
+ * and a client's own B3 trace is joined (as the same span with `sameSpan`,
+ * keeping its parent) or its "not sampled" kept.
  */
 
 import assert from "node:assert/strict";
@@ -12,12 +13,15 @@ interface Span {
   traceId: string;
   id: string;
   parentId?: string;
+  shared?: boolean;
   name: string;
   kind: string;
   duration: number;
   localEndpoint: Record<string, unknown>;
   tags?: Record<string, string>;
 }
+
+const B3_FIELDS = ["x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid", "x-b3-sampled", "b3"];
 
 Deno.test("tracing: server and proxy spans reach Zipkin; B3 goes upstream; client traces are joined", async () => {
   const spans: Span[] = [];
@@ -28,7 +32,7 @@ Deno.test("tracing: server and proxy spans reach Zipkin; B3 goes upstream; clien
   const seen: Record<string, string | null>[] = [];
   const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     const b3: Record<string, string | null> = {};
-    for (const name of ["x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid", "x-b3-sampled"]) {
+    for (const name of B3_FIELDS) {
       b3[name] = req.headers.get(name);
     }
     seen.push(b3);
@@ -73,6 +77,8 @@ rules:
     assert.equal(server1.tags?.env, "test");
     assert.equal(server1.tags?.["http.status_code"], "200");
     assert.equal(client1.name, "proxy#proxy#main");
+    // The spec's tags are on every span, as zipkin-go's WithTags puts them.
+    assert.deepEqual(client1.tags, { env: "test", "http.status_code": "200" });
     assert.equal(client1.parentId, server1.id);
     assert.ok(client1.duration > 0 && server1.duration >= client1.duration);
     const upstream = seen.find((b3) => b3["x-b3-spanid"] === client1.id)!;
@@ -81,20 +87,38 @@ rules:
       "x-b3-spanid": client1.id,
       "x-b3-parentspanid": server1.id,
       "x-b3-sampled": "1",
+      b3: null,
     });
 
-    // A client's trace is joined: its span is the parent of ours.
+    // A client's trace is joined: its span is the parent of ours, and the
+    // backend gets our B3 fields in place of the client's (one value each).
     const traceId = "0af7651916cd43dd8448eb211c80319c";
+    seen.length = 0;
     await request(url, {
-      headers: { "X-B3-TraceId": traceId, "X-B3-SpanId": "b7ad6b7169203331", "X-B3-Sampled": "1" },
+      headers: {
+        "X-B3-TraceId": traceId,
+        "X-B3-SpanId": "b7ad6b7169203331",
+        "X-B3-ParentSpanId": "0020000000000001",
+        "X-B3-Sampled": "1",
+        b3: `${traceId}-b7ad6b7169203331-1-0020000000000001`,
+      },
     });
     await eventually(
       "joined",
-      () => Promise.resolve(spans.some((s) => s.traceId === traceId)),
+      () => Promise.resolve(spans.filter((s) => s.traceId === traceId).length >= 2),
       5000,
     );
     const joined = spans.find((s) => s.traceId === traceId && s.kind === "SERVER")!;
+    const joinedCall = spans.find((s) => s.traceId === traceId && s.kind === "CLIENT")!;
     assert.equal(joined.parentId, "b7ad6b7169203331");
+    assert.equal(joinedCall.parentId, joined.id);
+    assert.deepEqual(seen, [{
+      "x-b3-traceid": traceId,
+      "x-b3-spanid": joinedCall.id,
+      "x-b3-parentspanid": joined.id,
+      "x-b3-sampled": "1",
+      b3: `${traceId}-${joinedCall.id}-1-${joined.id}`,
+    }]);
 
     // A client that says "not sampled" is not traced, and its headers go up as they were.
     const before = spans.length;
@@ -110,6 +134,49 @@ rules:
     assert.equal(seen[0]["x-b3-spanid"], "2222222222222222");
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(spans.length, before);
+
+    // sameSpan: the client's span is shared, and keeps the client's parent.
+    const sharedPort = freePort();
+    const sharedServer = server
+      .replace("name: s\n", "name: s2\n")
+      .replace(`port: ${port}\n`, `port: ${sharedPort}\n`)
+      .replace(
+        "    sampleRate: 1\n",
+        "    sampleRate: 1\n    sameSpan: true\n    id128Bit: true\n",
+      );
+    const created2 = await node.ctl(["object", "create"], sharedServer);
+    assert.equal(created2.code, 0, created2.stderr);
+    const sharedUrl = `http://127.0.0.1:${sharedPort}/api`;
+    await eventually("shared served", async () => (await request(sharedUrl)).status === 200);
+    const sharedTrace = "463ac35c9f6413ad48485a3953bb6124";
+    seen.length = 0;
+    await request(sharedUrl, {
+      headers: {
+        "X-B3-TraceId": sharedTrace,
+        "X-B3-SpanId": "a2fb4a1d1a96d312",
+        "X-B3-ParentSpanId": "0020000000000001",
+        "X-B3-Sampled": "1",
+      },
+    });
+    await eventually(
+      "shared",
+      () => Promise.resolve(spans.filter((s) => s.traceId === sharedTrace).length >= 2),
+      5000,
+    );
+    const sharedSpan = spans.find((s) => s.traceId === sharedTrace && s.kind === "SERVER")!;
+    const sharedCall = spans.find((s) => s.traceId === sharedTrace && s.kind === "CLIENT")!;
+    assert.equal(sharedSpan.id, "a2fb4a1d1a96d312");
+    assert.equal(sharedSpan.shared, true);
+    assert.equal(sharedSpan.parentId, "0020000000000001");
+    assert.equal(sharedCall.parentId, "a2fb4a1d1a96d312");
+    assert.equal(sharedCall.tags?.env, "test");
+    assert.deepEqual(seen, [{
+      "x-b3-traceid": sharedTrace,
+      "x-b3-spanid": sharedCall.id,
+      "x-b3-parentspanid": "a2fb4a1d1a96d312",
+      "x-b3-sampled": "1",
+      b3: null,
+    }]);
   } finally {
     await node.stop();
     await backend.shutdown();

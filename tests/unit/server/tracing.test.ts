@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
-import { HttpRequest } from "../../../filters/context.ts";
+import { Context, HttpRequest } from "../../../filters/context.ts";
+import { proxyKind } from "../../../filters/proxy/proxy.ts";
 import { Tracer } from "../../../server/tracing/tracer.ts";
 import { readTracingSpec } from "../../../server/tracing/spec.ts";
 import { SpecReader } from "../../../filters/spec.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-async function collect(run: (tracer: Tracer) => void, sampleRate = 1, extra = {}) {
+async function collect(
+  run: (tracer: Tracer) => void | Promise<void>,
+  sampleRate = 1,
+  extra = {},
+) {
   const spans: Record<string, unknown>[] = [];
   const zipkin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     spans.push(...await req.json());
@@ -18,7 +23,7 @@ async function collect(run: (tracer: Tracer) => void, sampleRate = 1, extra = {}
   });
   const tracer = new Tracer(readTracingSpec(r), quiet);
   try {
-    run(tracer);
+    await run(tracer);
     await tracer.close();
   } finally {
     await zipkin.shutdown();
@@ -65,4 +70,155 @@ Deno.test("Tracer samples by rate unless the client decided; ids have the asked 
   assert.match(String(wide[0].id), /^[0-9a-f]{16}$/);
   assert.deepEqual(wide[0].remoteEndpoint, { ipv4: "192.0.2.1" });
   assert.equal((wide[0].tags as Record<string, string>).error, "503");
+});
+
+Deno.test("Tracer keeps the client span's parent on a span it shares (sameSpan)", async () => {
+  const multi = {
+    "X-B3-TraceId": "463ac35c9f6413ad48485a3953bb6124",
+    "X-B3-SpanId": "a2fb4a1d1a96d312",
+    "X-B3-ParentSpanId": "0020000000000001",
+    "X-B3-Sampled": "1",
+  };
+  const single = { b3: "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90" };
+  const shared = await collect(
+    (t) => {
+      t.start(get(multi), "GET /x", "")!.finish(200);
+      t.start(get(single), "GET /x", "")!.finish(200);
+    },
+    1,
+    { sameSpan: true },
+  );
+  const byTrace = (id: string) => shared.find((s) => s.traceId === id)!;
+  assert.equal(byTrace(multi["X-B3-TraceId"]).id, "a2fb4a1d1a96d312");
+  assert.equal(byTrace(multi["X-B3-TraceId"]).parentId, "0020000000000001");
+  assert.equal(byTrace(multi["X-B3-TraceId"]).shared, true);
+  assert.equal(byTrace("80f198ee56343ba864fe8b2a57d3eff7").id, "e457b5a2e4d86bd1");
+  assert.equal(byTrace("80f198ee56343ba864fe8b2a57d3eff7").parentId, "05e3ac9a4f6e3b90");
+  // A child span (no sameSpan) has the client's span as its parent, not the client's parent.
+  const child = await collect((t) => t.start(get(multi), "GET /x", "")!.finish(200));
+  assert.equal(child[0].parentId, "a2fb4a1d1a96d312");
+  assert.equal(child[0].shared, undefined);
+});
+
+Deno.test("Tracer puts the spec's tags on client spans too", async () => {
+  const spans: Record<string, unknown>[] = [];
+  const zipkin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    spans.push(...await req.json());
+    return new Response(null, { status: 202 });
+  });
+  const r = SpecReader.root({
+    serviceName: "svc",
+    tags: { env: "test", "http.status_code": "overridden" },
+    zipkin: { serverURL: `http://127.0.0.1:${zipkin.addr.port}/`, sampleRate: 1 },
+  });
+  const tracer = new Tracer(readTracingSpec(r), quiet);
+  try {
+    const server = tracer.start(get(), "GET /x", "")!;
+    server.child("ok").finish(201);
+    server.child("failed").finish(0, "serverError");
+    server.finish(201);
+    await tracer.close();
+  } finally {
+    await zipkin.shutdown();
+  }
+  const byName = (name: string) => spans.find((s) => s.name === name)!.tags;
+  assert.deepEqual(byName("ok"), { env: "test", "http.status_code": "201" });
+  assert.deepEqual(byName("failed"), {
+    env: "test",
+    "http.status_code": "overridden",
+    error: "serverError",
+  });
+  assert.equal((byName("GET /x") as Record<string, string>).env, "test");
+});
+
+Deno.test("A child span's B3 headers replace the upstream request's own", async () => {
+  await collect((t) => {
+    const server = t.start(get(), "GET /x", "")!;
+    const plain = server.child("plain", new Headers({ accept: "*/*" }));
+    assert.equal(plain.replaced, undefined);
+    assert.deepEqual(plain.headers.map(([name]) => name), [
+      "x-b3-traceid",
+      "x-b3-spanid",
+      "x-b3-parentspanid",
+      "x-b3-sampled",
+    ]);
+    assert.equal(server.child("no upstream").replaced, undefined);
+
+    const client = new Headers({
+      accept: "*/*",
+      "X-B3-TraceId": "463ac35c9f6413ad48485a3953bb6124",
+      "X-B3-SpanId": "a2fb4a1d1a96d312",
+      "X-B3-ParentSpanId": "0020000000000001",
+      "X-B3-Sampled": "1",
+      "X-B3-Flags": "1",
+      b3: "463ac35c9f6413ad48485a3953bb6124-a2fb4a1d1a96d312-1",
+    });
+    const span = server.child("joined", client);
+    const sent = Object.fromEntries(span.headers);
+    assert.equal(
+      sent.b3,
+      `${sent["x-b3-traceid"]}-${sent["x-b3-spanid"]}-1-${sent["x-b3-parentspanid"]}`,
+    );
+    // What is left of the client's: all but the fields the span sets (X-B3-Flags is not one).
+    assert.deepEqual([...span.replaced!], [["accept", "*/*"], ["x-b3-flags", "1"]]);
+    // The client's headers themselves are not touched.
+    assert.equal(client.get("x-b3-spanid"), "a2fb4a1d1a96d312");
+    span.finish(200);
+    plain.finish(200);
+    server.finish(200);
+  });
+});
+
+Deno.test("A traced Proxy call sends its own B3 headers in place of the client's, then gives them back", async () => {
+  const seen: [string, string][][] = [];
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    seen.push([...req.headers].filter(([name]) => name.startsWith("x-b3-") || name === "b3"));
+    return new Response("ok");
+  });
+  const env = { pipeline: "p", name: "proxy", log: quiet, resilience: () => undefined };
+  const proxy = proxyKind.create(
+    proxyKind.validate({
+      pools: [{ servers: [{ url: `http://127.0.0.1:${backend.addr.port}` }] }],
+    }),
+    env,
+  );
+  const client = {
+    "X-B3-TraceId": "463ac35c9f6413ad48485a3953bb6124",
+    "X-B3-SpanId": "a2fb4a1d1a96d312",
+    "X-B3-ParentSpanId": "0020000000000001",
+    "X-B3-Sampled": "1",
+    b3: "463ac35c9f6413ad48485a3953bb6124-a2fb4a1d1a96d312-1-0020000000000001",
+    "X-Other": "kept",
+  };
+  let sent: Record<string, string> = {};
+  try {
+    const spans = await collect(async (t) => {
+      const ctx = new Context(new HttpRequest({ path: "/x", headers: new Headers(client) }));
+      const server = t.start(ctx.request, "GET /x", "")!;
+      ctx.trace = server;
+      assert.equal(await proxy.handle(ctx), "");
+      assert.equal(ctx.response?.status, 200);
+      server.finish(200);
+      // One field each, the span's.
+      assert.equal(seen[0].length, 5);
+      sent = Object.fromEntries(seen[0]);
+      // The pipeline's request has the client's fields again.
+      for (const [name, value] of Object.entries(client)) {
+        assert.equal(ctx.request.header(name), value);
+      }
+    });
+    const serverSpan = spans.find((s) => s.kind === "SERVER")!;
+    const clientSpan = spans.find((s) => s.kind === "CLIENT")!;
+    assert.deepEqual(sent, {
+      "x-b3-traceid": client["X-B3-TraceId"],
+      "x-b3-spanid": clientSpan.id,
+      "x-b3-parentspanid": serverSpan.id,
+      "x-b3-sampled": "1",
+      b3: `${client["X-B3-TraceId"]}-${clientSpan.id}-1-${serverSpan.id}`,
+    });
+    assert.equal(serverSpan.parentId, client["X-B3-SpanId"]);
+  } finally {
+    proxy.close?.();
+    await backend.shutdown();
+  }
 });
