@@ -2,7 +2,9 @@
  * The ConnectControl filter, as Easegress's: on an MQTTProxy's Publish, a
  * client or topic that is banned (listed, or matching the regular
  * expression) is disconnected and the result is `bannedClientOrTopicError`.
- * The status counts the clients and topics banned so far.
+ * The status is Easegress's: the spec's regular expressions and how many
+ * clients and topics it lists (`bannedClientNum`, `bannedTopicNum`), empty
+ * fields left out.
  *
  * @module
  */
@@ -44,31 +46,38 @@ class ConnectControl implements FilterInstance {
   readonly #topics: ReadonlySet<string>;
   readonly #clientRe: RegExp | undefined;
   readonly #topicRe: RegExp | undefined;
-  #bannedClients = 0;
-  #bannedTopics = 0;
+  readonly #status: Record<string, string | number>;
 
   constructor(spec: ConnectControlSpec) {
     this.#clients = new Set(spec.bannedClients);
     this.#topics = new Set(spec.bannedTopics);
     this.#clientRe = spec.bannedClientRe ? compileGoRegexp(spec.bannedClientRe) : undefined;
     this.#topicRe = spec.bannedTopicRe ? compileGoRegexp(spec.bannedTopicRe) : undefined;
+    // Easegress's Status, whose fields are all `omitempty`.
+    const status: Record<string, string | number> = {
+      bannedClientRe: spec.bannedClientRe ?? "",
+      bannedClientNum: spec.bannedClients.length,
+      bannedTopicRe: spec.bannedTopicRe ?? "",
+      bannedTopicNum: spec.bannedTopics.length,
+    };
+    for (const [key, value] of Object.entries(status)) if (!value) delete status[key];
+    this.#status = status;
   }
 
   handle(ctx: Context): string {
     if (!(ctx instanceof MqttContext) || ctx.packet.type !== "Publish") return "";
     const client = ctx.packet.client.clientID;
     const topic = ctx.packet.topic ?? "";
-    if (this.#clients.has(client) || this.#clientRe?.test(client)) {
-      this.#bannedClients++;
-    } else if (this.#topics.has(topic) || this.#topicRe?.test(topic)) {
-      this.#bannedTopics++;
-    } else return "";
+    if (
+      !this.#clients.has(client) && !this.#clientRe?.test(client) &&
+      !this.#topics.has(topic) && !this.#topicRe?.test(topic)
+    ) return "";
     ctx.disconnect = true;
     return RESULT_BANNED;
   }
 
   status(): unknown {
-    return { bannedClientNum: this.#bannedClients, bannedTopicNum: this.#bannedTopics };
+    return { ...this.#status };
   }
 }
 

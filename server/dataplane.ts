@@ -184,6 +184,12 @@ export class DataPlane {
     await build<WebSocketServerSpec>("WebSocketServer", (spec) => this.#applyWebSocketServer(spec));
     if (this.#options.mqtt !== false) {
       await build<MQTTProxySpec>("MQTTProxy", (spec) => this.#applyMQTTProxy(spec));
+    } else {
+      // The plane that runs the MQTTProxies reports their state; an error this one noted
+      // (its port refused) would otherwise outlive the fix, as nothing here builds them.
+      for (const spec of desired) {
+        if (spec.kind === "MQTTProxy" && !refused.has(spec.name)) this.#errors.delete(spec.name);
+      }
     }
     return failures;
   }

@@ -2,7 +2,8 @@
  * One MQTT 3.1.1 client connection of an MQTTProxy: packets are read with
  * `mqtt-packet`'s parser and handled one at a time, in order; writes are
  * queued so packets never interleave. The first packet must be CONNECT,
- * within 10 s; a client silent for 1.5 times its keep-alive is closed.
+ * within 10 s of the accept (over TLS, the handshake too); a client silent
+ * for 1.5 times its keep-alive is closed.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import type { MqttPacketType } from "../../filters/mqtt_context.ts";
 import type { MqttSession, OutboundMessage, PendingMessage } from "./session.ts";
 import { topicFilterProblem } from "./topic_filter.ts";
 import { formatAddr } from "../httpserver/client.ts";
+import { socketPass } from "../../filters/native_sockets.ts";
 
 /** CONNACK return code for a protocol level this proxy does not speak. */
 export const CONNACK_UNACCEPTABLE_PROTOCOL = 1;
@@ -46,7 +48,7 @@ export interface ConnectOutcome {
 }
 
 const RESEND_MS = 200;
-/** How long a connection may stay open without a CONNECT. */
+/** How long a connection may stay open without a CONNECT (over TLS, the handshake included). */
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /** A client's connection. */
@@ -57,6 +59,8 @@ export class MqttConnection {
   session: MqttSession | undefined;
   #will: mqtt.IConnectPacket["will"];
   readonly #socket: Deno.Conn;
+  /** Whether the TLS handshake has ended (done or failed); plain TCP has none to wait for. */
+  #handshakeSettled: boolean;
   readonly #host: ConnectionHost;
   #writing: Promise<void> = Promise.resolve();
   #handling: Promise<void> = Promise.resolve();
@@ -69,6 +73,7 @@ export class MqttConnection {
 
   constructor(socket: Deno.Conn, host: ConnectionHost) {
     this.#socket = socket;
+    this.#handshakeSettled = !isTls(socket);
     this.#host = host;
     this.remoteAddr = formatAddr(socket.remoteAddr as Deno.NetAddr);
   }
@@ -99,6 +104,20 @@ export class MqttConnection {
     });
     this.#timer = setInterval(() => this.#tick(), RESEND_MS);
     Deno.unrefTimer(this.#timer as unknown as number);
+    if (isTls(this.#socket)) {
+      // The CONNECT deadline covers the handshake: a client that sends no ClientHello is closed too.
+      try {
+        await this.#socket.handshake();
+      } catch (e) {
+        if (!this.#closed) {
+          this.#host.log.debug(`${this.remoteAddr}: TLS handshake: ${(e as Error).message}`);
+        }
+        this.#handshakeSettled = true;
+        return this.close();
+      }
+      this.#handshakeSettled = true;
+      if (this.#closed) return;
+    }
     try {
       for await (const chunk of this.#socket.readable) {
         this.#lastSeen = Date.now();
@@ -184,6 +203,19 @@ export class MqttConnection {
   }
 
   async #subscribe(packet: mqtt.ISubscribePacket): Promise<void> {
+    // Protocol violations close the connection unanswered (MQTT 3.1.1 section 3.8.3): a SUBACK
+    // could not even be written for them.
+    if (packet.subscriptions.length === 0) {
+      this.#host.log.debug(`${this.remoteAddr}: SUBSCRIBE without a topic filter, closing`);
+      return this.close();
+    }
+    const badQos = packet.subscriptions.find((s) => !(s.qos >= 0 && s.qos <= 2));
+    if (badQos) {
+      this.#host.log.debug(
+        `${this.remoteAddr}: SUBSCRIBE to ${badQos.topic} asks for QoS ${badQos.qos}, closing`,
+      );
+      return this.close();
+    }
     const topics = packet.subscriptions.map((s) => s.topic);
     const outcome = await this.#host.runRule(this, "Subscribe", { topics });
     if (outcome.disconnect) return this.close();
@@ -200,6 +232,10 @@ export class MqttConnection {
   }
 
   async #unsubscribe(packet: mqtt.IUnsubscribePacket): Promise<void> {
+    if (packet.unsubscriptions.length === 0) {
+      this.#host.log.debug(`${this.remoteAddr}: UNSUBSCRIBE without a topic filter, closing`);
+      return this.close();
+    }
     const outcome = await this.#host.runRule(this, "Unsubscribe", {
       topics: packet.unsubscriptions,
     });
@@ -258,7 +294,9 @@ export class MqttConnection {
   /** Keep-alive deadline, and the oldest unacknowledged message sent again. */
   #tick(): void {
     if (this.session === undefined && Date.now() - this.#opened > CONNECT_TIMEOUT_MS) {
-      this.#host.log.debug(`${this.remoteAddr}: no CONNECT in time`);
+      this.#host.log.debug(
+        `${this.remoteAddr}: no ${this.#handshakeSettled ? "CONNECT" : "TLS handshake"} in time`,
+      );
       this.close();
       return;
     }
@@ -277,12 +315,20 @@ export class MqttConnection {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#writing.finally(() => {
+      // Closing a TLS connection whose handshake is pending leaves its TCP socket to the
+      // runtime's handshake, which waits for the client for as long as it stays silent.
+      const handshaking = !this.#handshakeSettled;
       try {
         this.#socket.close();
       } catch { /* closed already */ }
+      if (handshaking) socketPass.queue(this.#socket.localAddr, this.#socket.remoteAddr);
     });
     this.#host.closed(this, this.#graceful);
   }
+}
+
+function isTls(socket: Deno.Conn): socket is Deno.TlsConn {
+  return typeof (socket as Partial<Deno.TlsConn>).handshake === "function";
 }
 
 function toBytes(payload: string | Uint8Array | undefined): Uint8Array {

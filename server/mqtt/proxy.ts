@@ -151,13 +151,16 @@ export class MQTTProxy implements ConnectionHost {
     if (this.#connectLimit && !this.#connectLimit.allow((packet.length ?? 0) + 8)) {
       return { returnCode: CONNACK_SERVER_UNAVAILABLE };
     }
-    if (conn.clientID === "") {
-      // MQTT 3.1.1 section 3.1.3.1: the server assigns one, for a clean session only.
-      if (!packet.clean) return { returnCode: CONNACK_IDENTIFIER_REJECTED };
-      conn.clientID = `anonymous-${++this.#anonymous}-${Date.now().toString(36)}`;
-    }
+    // MQTT 3.1.1 section 3.1.3.1: an empty client id is for a clean session only.
+    if (conn.clientID === "" && !packet.clean) return { returnCode: CONNACK_IDENTIFIER_REJECTED };
+    // The Connect pipeline sees the id the client sent: Easegress's MQTTClientAuth refuses an
+    // empty one (CONNACK 5).
     const outcome = await this.runRule(conn, "Connect", {}, packet.password);
     if (outcome.disconnect) return { returnCode: CONNACK_NOT_AUTHORIZED };
+    // Let in without one (no Connect pipeline, or one that takes it): the server assigns one.
+    if (conn.clientID === "") {
+      conn.clientID = `anonymous-${++this.#anonymous}-${Date.now().toString(36)}`;
+    }
     // The same client id again: the older connection goes (MQTT 3.1.4 takeover).
     this.#clients.get(conn.clientID)?.close();
     let session = this.#sessions.get(conn.clientID);

@@ -24,8 +24,11 @@ import {
 import { unmapIPv4 } from "../httpserver/client.ts";
 import { closeQuietly } from "../httpserver/served_connection.ts";
 
-/** Longest a client may take to send its handshake, and the backend to accept a connection. */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * Longest a client may take to send its handshake (and, over TLS, its TLS
+ * handshake before that), and the backend to accept a connection.
+ */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
 const MAX_HEAD_BYTES = 64 * 1024;
 /** Each direction's read buffer: an idle relay holds two. */
 const RELAY_BUFFER_SIZE = 8 * 1024;

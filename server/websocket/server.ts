@@ -9,9 +9,10 @@
 import type { Logger } from "../../filters/filter.ts";
 import { decodePem } from "../../filters/pem.ts";
 import { closeQuietly } from "../httpserver/served_connection.ts";
+import { socketPass } from "../../filters/native_sockets.ts";
 import { anyAddress } from "../any_address.ts";
 import { ListenRetry } from "../listen_retry.ts";
-import { relay, type RelayTarget } from "./relay.ts";
+import { HANDSHAKE_TIMEOUT_MS, relay, type RelayTarget } from "./relay.ts";
 import type { WebSocketServerSpec } from "./spec.ts";
 
 /** What a WebSocketServer needs from its data plane. */
@@ -32,6 +33,8 @@ export class WebSocketServer {
   readonly #listening: ListenRetry<Deno.Listener>;
   /** Open sockets of the relays (client and backend), closed with the object. */
   readonly #sockets = new Set<Deno.Conn>();
+  /** Clients whose TLS handshake is under way. */
+  readonly #handshaking = new Set<Deno.TlsConn>();
   #relays = 0;
   #served = 0;
 
@@ -78,6 +81,8 @@ export class WebSocketServer {
   close(): Promise<void> {
     this.#listening.close();
     this.#stopListening();
+    for (const client of this.#handshaking) shutHandshaking(client);
+    this.#handshaking.clear();
     for (const socket of this.#sockets) closeQuietly(socket);
     this.#sockets.clear();
     return Promise.resolve();
@@ -142,6 +147,30 @@ export class WebSocketServer {
     }
   }
 
+  /**
+   * Whether `client`'s TLS handshake is done within the handshake deadline
+   * (the one a plain client has to send its WebSocket handshake). A client
+   * that has not sent its ClientHello by then is closed.
+   */
+  async #handshake(client: Deno.TlsConn): Promise<boolean> {
+    this.#handshaking.add(client);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), HANDSHAKE_TIMEOUT_MS);
+    });
+    try {
+      const outcome = await Promise.race([
+        client.handshake().then(() => "done" as const, () => "failed" as const),
+        late,
+      ]);
+      if (outcome === "late") shutHandshaking(client);
+      return outcome === "done";
+    } finally {
+      clearTimeout(timer);
+      this.#handshaking.delete(client);
+    }
+  }
+
   async #serve(client: Deno.Conn, target: RelayTarget): Promise<void> {
     const sockets = this.#sockets;
     sockets.add(client);
@@ -149,6 +178,7 @@ export class WebSocketServer {
     this.#served++;
     let backend: Deno.Conn | undefined;
     try {
+      if (isTls(client) && !(await this.#handshake(client))) return;
       await relay(client, target, (opened) => {
         backend = opened;
         if (this.#listening.state === "closed") closeQuietly(opened);
@@ -166,6 +196,20 @@ export class WebSocketServer {
       }
     }
   }
+}
+
+function isTls(socket: Deno.Conn): socket is Deno.TlsConn {
+  return typeof (socket as Partial<Deno.TlsConn>).handshake === "function";
+}
+
+/**
+ * Closes a client whose TLS handshake is under way. Closing it is not
+ * enough: the runtime's handshake keeps its TCP socket for as long as the
+ * client stays silent, so that socket is shut down too.
+ */
+function shutHandshaking(client: Deno.TlsConn): void {
+  closeQuietly(client);
+  socketPass.queue(client.localAddr, client.remoteAddr);
 }
 
 /**

@@ -25,8 +25,9 @@ const SUMMED = new Set([
 ]);
 /**
  * Counters of documents that are not request statistics: a WebSocketServer's
- * relays, a pool's memoryCache (each worker has its own cache), a
- * ConnectControl's bans.
+ * relays, a pool's memoryCache (each worker has its own cache). (A
+ * ConnectControl's bannedClientNum and bannedTopicNum count its spec's
+ * lists, the same in every worker: not summed.)
  */
 const SUMMED_COUNTERS = new Set([
   "connections",
@@ -35,8 +36,6 @@ const SUMMED_COUNTERS = new Set([
   "misses",
   "entries",
   "bytes",
-  "bannedClientNum",
-  "bannedTopicNum",
 ]);
 const PERCENTILES = new Set(["p25", "p50", "p75", "p95", "p98", "p99", "p999"]);
 const PERCENTAGES = ["m1", "m5", "m15"];

@@ -229,7 +229,8 @@ rules:
     );
     const ban =
       Object.values(status as Record<string, { filters: Record<string, unknown> }>)[0].filters.ban;
-    assert.deepEqual(ban, { bannedClientNum: 0, bannedTopicNum: 1 });
+    // Easegress's status: the spec's regexps and list lengths (the same in both workers).
+    assert.deepEqual(ban, { bannedClientNum: 1, bannedTopicRe: "^forbidden/" });
 
     assert.equal(await httpPublish(node, "mq", { topic: "a/+/b", payload: "x" }), 400);
     assert.equal(await httpPublish(node, "mq", { topic: "a", qos: 3, payload: "x" }), 400);
@@ -425,5 +426,115 @@ Deno.test("MQTTProxy: a persistent session's subscriptions outlive a restart; a 
   } finally {
     await node.stop();
     await restarted?.stop();
+  }
+});
+
+Deno.test("MQTTProxy: a failed status clears once its port is free, with two workers and after a re-create", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
+  const held = freePort();
+  const free = freePort();
+  const proxy = (port: number) => `kind: MQTTProxy\nname: mqx\nport: ${port}\n`;
+  const status = async (): Promise<{ state?: string; error?: string }> => {
+    const shown = await node.ctl(["-o", "json", "object", "status", "get", "mqx"]);
+    return Object.values(JSON.parse(shown.stdout) as Record<string, { state?: string }>)[0] ?? {};
+  };
+  const failed = () =>
+    eventually("mqx failed", async () => {
+      const s = await status();
+      return s.state === "failed" && /already used by HTTPServer h/.test(s.error ?? "");
+    });
+  const serving = async () => {
+    await eventually("mqx running", async () => (await status()).state === "running");
+    assert.equal((await status()).error, "");
+    // CONNACK 0 on the new port.
+    const connect = [0x10, 13, 0, 4, 77, 81, 84, 84, 4, 0x02, 0, 60, 0, 1, 0x63];
+    await eventually("CONNACK 0", async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: free });
+      try {
+        await conn.write(new Uint8Array(connect));
+        const buf = new Uint8Array(4);
+        return (await conn.read(buf)) === 4 && buf.join() === "32,2,0,0";
+      } finally {
+        conn.close();
+      }
+    });
+  };
+  try {
+    const created = await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: h\nport: ${held}\nrules: []\n`,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    await node.ctl(["object", "create"], proxy(held));
+    await failed();
+    assert.equal((await node.ctl(["object", "update"], proxy(free))).code, 0);
+    await serving();
+    // Failed again, deleted, and created again under the same name on the free port.
+    await node.ctl(["object", "update"], proxy(held));
+    await failed();
+    assert.equal((await node.ctl(["object", "delete", "mqx"])).code, 0);
+    assert.equal((await node.ctl(["object", "create"], proxy(free))).code, 0);
+    await serving();
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("MQTTProxy: an empty client id with good credentials is refused by MQTTClientAuth (CONNACK 5)", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
+  const port = freePort();
+  const open = freePort();
+  /** The CONNACK code for a clean-session CONNECT as user dev, password secret. */
+  const connack = async (to: number, clientId: string): Promise<number> => {
+    const id = new TextEncoder().encode(clientId);
+    const body = [
+      ...[0, 4, 77, 81, 84, 84, 4, 0xc2, 0, 60],
+      ...[0, id.length, ...id],
+      ...[0, 3, ...new TextEncoder().encode("dev")],
+      ...[0, 6, ...new TextEncoder().encode("secret")],
+    ];
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: to });
+    try {
+      await conn.write(new Uint8Array([0x10, body.length, ...body]));
+      const buf = new Uint8Array(4);
+      assert.equal(await conn.read(buf), 4);
+      assert.equal(buf[0], 0x20);
+      return buf[3];
+    } finally {
+      conn.close();
+    }
+  };
+  try {
+    const objects = `kind: Pipeline
+name: connect
+filters:
+- name: auth
+  kind: MQTTClientAuth
+  salt: pepper
+  auth:
+  - username: dev
+    saltedSha256Pass: ${await sha256Hex("secretpepper")}
+---
+kind: MQTTProxy
+name: mq
+port: ${port}
+rules:
+- when: {packetType: Connect}
+  pipeline: connect
+---
+kind: MQTTProxy
+name: open
+port: ${open}
+`;
+    const created = await node.ctl(["object", "create"], objects);
+    assert.equal(created.code, 0, created.stderr);
+    await proxyListening(port);
+    await proxyListening(open);
+    await eventually("auth in place", async () => (await connack(port, "c1")) === 0);
+    assert.equal(await connack(port, ""), 5);
+    // Without auth, the proxy assigns an id (MQTT 3.1.1 section 3.1.3.1).
+    assert.equal(await connack(open, ""), 0);
+  } finally {
+    await node.stop();
   }
 });

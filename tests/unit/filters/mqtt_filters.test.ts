@@ -34,7 +34,7 @@ Deno.test("MQTTClientAuth: hex SHA-256 of password + salt; empty client ids and 
   assert.equal(auth.handle(contextFor()), "", "an HTTP context passes");
 });
 
-Deno.test("ConnectControl: banned clients and topics disconnect, and are counted", () => {
+Deno.test("ConnectControl: banned clients and topics disconnect; the status is the spec's", () => {
   const control = build(connectControlKind, {
     bannedClients: ["evil"],
     bannedClientRe: "^bot-",
@@ -50,7 +50,20 @@ Deno.test("ConnectControl: banned clients and topics disconnect, and are counted
   assert.deepEqual(publish("c1", "secret"), [RESULT_BANNED, true]);
   assert.deepEqual(publish("c1", "admin/x"), [RESULT_BANNED, true]);
   assert.deepEqual(publish("c1", "sensors/x"), ["", false]);
-  assert.deepEqual(control.status?.(), { bannedClientNum: 2, bannedTopicNum: 2 });
+  // As Easegress's Status: the spec's regexps and list lengths, not bans counted; empty fields
+  // are left out (omitempty).
+  const status = {
+    bannedClientRe: "^bot-",
+    bannedClientNum: 1,
+    bannedTopicRe: "^admin/",
+    bannedTopicNum: 1,
+  };
+  assert.deepEqual(control.status?.(), status);
+  publish("evil", "a");
+  assert.deepEqual(control.status?.(), status, "bans do not change it");
+  const topics = build(connectControlKind, { bannedTopics: ["a", "b", "c"] });
+  assert.deepEqual(topics.status?.(), { bannedTopicNum: 3 });
+  assert.deepEqual(build(connectControlKind, {}).status?.(), {});
 });
 
 Deno.test("TopicMapper: the cookbook's gateway topic becomes a target topic and headers", () => {

@@ -131,3 +131,9 @@ Deno.test("percentiles merged from workers' latency buckets are those of one pro
     sendLatencyBuckets(false);
   }
 });
+
+Deno.test("merged ConnectControl statuses keep the spec's counts: every worker has the same", () => {
+  const worker = () => ({ bannedClientNum: 2, bannedTopicRe: "^admin/", bannedTopicNum: 1 });
+  const merged = mergeStatuses([{ filters: { ban: worker() } }, { filters: { ban: worker() } }]);
+  assert.deepEqual(merged, { filters: { ban: worker() } });
+});

@@ -1,0 +1,222 @@
+/**
+ * MQTTProxy in this process, spoken to with raw packets: empty client ids
+ * with and without MQTTClientAuth, SUBSCRIBEs that break the protocol, and
+ * a TLS listener's client that never sends its ClientHello.
+ */
+
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import mqtt from "mqtt-packet";
+import type { Context } from "../../../filters/context.ts";
+import { mqttClientAuthKind } from "../../../filters/mqtt_client_auth.ts";
+import { MQTTProxy } from "../../../server/mqtt/proxy.ts";
+import type { MQTTProxySpec } from "../../../server/mqtt/spec.ts";
+import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
+import { build } from "../filters/_helpers.ts";
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A running proxy on a free port, and what it logged ("level message" lines). */
+async function startProxy(
+  fields: Partial<MQTTProxySpec> = {},
+  pipelines: Record<string, { handle(ctx: Context): string | Promise<string> }> = {},
+): Promise<{ proxy: MQTTProxy; port: number; logs: string[] }> {
+  const port = freePort();
+  const logs: string[] = [];
+  const log = (level: string) => (message: string) => logs.push(`${level} ${message}`);
+  const proxy = new MQTTProxy({
+    name: "mq",
+    kind: "MQTTProxy",
+    port,
+    useTLS: false,
+    certificate: [],
+    topicCacheSize: 0,
+    maxAllowedConnection: 0,
+    rules: [],
+    brokerMode: false,
+    ...fields,
+  }, {
+    pipeline: (name) => pipelines[name],
+    log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
+  });
+  for (let tries = 0; proxy.status().state !== "running"; tries++) {
+    assert.ok(tries < 100, `the proxy is ${proxy.status().state}: ${proxy.status().error}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { proxy, port, logs };
+}
+
+function connectPacket(clientId: string, clean = true): Uint8Array {
+  const packet = new Uint8Array(
+    mqtt.generate({
+      cmd: "connect",
+      protocolId: "MQTT",
+      protocolVersion: 4,
+      clientId,
+      clean: true,
+      keepalive: 60,
+      username: "dev",
+      password: Buffer.from("secret"),
+    }) as unknown as Uint8Array,
+  );
+  // The connect flags follow the fixed header (2 bytes here), "MQTT" (6) and the level (1);
+  // mqtt-packet will not write an empty id with CleanSession 0.
+  if (!clean) packet[9] &= ~0x02;
+  return packet;
+}
+
+/** Reads exactly `length` bytes. */
+async function readBytes(conn: Deno.Conn, length: number): Promise<number[]> {
+  const buf = new Uint8Array(length);
+  for (let at = 0; at < length;) {
+    const n = await conn.read(buf.subarray(at));
+    assert.notEqual(n, null, `closed after ${at} of ${length} bytes`);
+    at += n!;
+  }
+  return [...buf];
+}
+
+/**
+ * Connects as client c1 and, once accepted, sends `packet`; returns what
+ * the proxy sends after the CONNACK, until it closes the connection.
+ */
+async function afterConnect(port: number, packet: number[]): Promise<number[]> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(connectPacket("c1"));
+    assert.deepEqual(await readBytes(conn, 4), [0x20, 2, 0, 0]);
+    await conn.write(new Uint8Array(packet));
+    const got: number[] = [];
+    const buf = new Uint8Array(64);
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      got.push(...buf.subarray(0, n));
+    }
+    return got;
+  } finally {
+    conn.close();
+  }
+}
+
+/** The return code of the CONNACK the proxy answers `packet` with. */
+async function connack(port: number, packet: Uint8Array): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(packet);
+    const [type, , , code] = await readBytes(conn, 4);
+    assert.equal(type, 0x20, "a CONNACK");
+    return code;
+  } finally {
+    conn.close();
+  }
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+Deno.test("MQTTProxy: an empty client id fails MQTTClientAuth (CONNACK 5); without auth one is assigned", async () => {
+  const auth = build(mqttClientAuthKind, {
+    salt: "pepper",
+    auth: [{ username: "dev", saltedSha256Pass: await sha256Hex("secretpepper") }],
+  });
+  const seen: string[] = [];
+  const { proxy, port } = await startProxy(
+    { rules: [{ when: { packetType: "Connect" }, pipeline: "auth" }] },
+    { auth: { handle: (ctx) => auth.handle(ctx) } },
+  );
+  const open = await startProxy({}, {});
+  // A Connect pipeline without MQTTClientAuth lets it in: the id is assigned after it ran.
+  const other = await startProxy(
+    { rules: [{ when: { packetType: "Connect" }, pipeline: "log" }] },
+    {
+      log: {
+        handle(ctx) {
+          seen.push(
+            (ctx as unknown as { packet: { client: { clientID: string } } }).packet
+              .client.clientID,
+          );
+          return "";
+        },
+      },
+    },
+  );
+  try {
+    assert.equal(await connack(port, connectPacket("c1")), 0, "valid credentials and an id");
+    assert.equal(await connack(port, connectPacket("")), 5, "valid credentials, no id");
+    // CleanSession 0 without an id is refused before any pipeline (MQTT-3.1.3-8).
+    assert.equal(await connack(port, connectPacket("", false)), 2);
+    assert.equal(await connack(open.port, connectPacket("")), 0, "no auth: an id is assigned");
+    assert.equal(await connack(other.port, connectPacket("")), 0);
+    assert.deepEqual(seen, [""]);
+  } finally {
+    await proxy.close();
+    await open.proxy.close();
+    await other.proxy.close();
+  }
+});
+
+Deno.test("MQTTProxy: a SUBSCRIBE asking for QoS 3, or for nothing, closes the client, saying why", async () => {
+  const { proxy, port, logs } = await startProxy();
+  try {
+    assert.deepEqual(await afterConnect(port, [0x82, 6, 0, 1, 0, 1, 0x61, 3]), [], "QoS 3");
+    // SUBSCRIBE and UNSUBSCRIBE without a topic filter (MQTT-3.8.3-3, MQTT-3.10.3-2).
+    assert.deepEqual(await afterConnect(port, [0x82, 2, 0, 1]), []);
+    assert.deepEqual(await afterConnect(port, [0xa2, 2, 0, 1]), []);
+    // A good SUBSCRIBE still gets its SUBACK (QoS 2 granted as 1).
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(connectPacket("c1"));
+    await readBytes(conn, 4);
+    await conn.write(new Uint8Array([0x82, 6, 0, 1, 0, 1, 0x61, 2]));
+    assert.deepEqual(await readBytes(conn, 5), [0x90, 3, 0, 1, 1]);
+    conn.close();
+    assert.deepEqual(logs.filter((l) => /cannot write/.test(l)), []);
+    const said = logs.join("\n");
+    assert.match(said, /Invalid subscribe QoS, must be <= 2/);
+    assert.match(said, /SUBSCRIBE without a topic filter, closing/);
+    assert.match(said, /UNSUBSCRIBE without a topic filter, closing/);
+  } finally {
+    await proxy.close();
+  }
+});
+
+Deno.test({
+  name: "MQTTProxy over TLS: a client that sends no ClientHello is closed after 10 s",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const tls = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
+    const { proxy, port } = await startProxy({
+      useTLS: true,
+      certificate: [{ name: "c", cert: tls.cert, key: tls.key }],
+    });
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      // A TLS client still gets its CONNACK.
+      const client = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [tls.cert] });
+      await client.write(connectPacket("c1"));
+      assert.deepEqual(await readBytes(client, 4), [0x20, 2, 0, 0]);
+      client.close();
+
+      const start = Date.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const read = await Promise.race([
+        silent.read(new Uint8Array(16)).catch(() => null),
+        new Promise<"open">((resolve) => timer = setTimeout(() => resolve("open"), 20_000)),
+      ]);
+      clearTimeout(timer);
+      const waited = Date.now() - start;
+      assert.equal(read, null, "the silent client's TCP connection was closed");
+      assert.ok(waited >= 9_000 && waited < 13_000, `closed after ${waited} ms`);
+    } finally {
+      silent.close();
+      await proxy.close();
+      await Deno.remove(tls.dir, { recursive: true });
+    }
+  },
+});
