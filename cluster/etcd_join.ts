@@ -4,6 +4,11 @@
  * is added through the other members first, as Easegress v1 primaries added
  * themselves. This is how a purged primary comes back with a clean data dir.
  *
+ * And what a node joining an etcd finds there ({@linkcode surveyEtcd}): which
+ * clusters keep keys in it (`/<cluster-name>/...`), their members, and etcd's
+ * own members, so a secondary can tell whether its cluster is the one its
+ * primaries run.
+ *
  * @module
  */
 
@@ -58,6 +63,53 @@ export async function addSelfToEtcd(options: JoinOptions): Promise<boolean> {
         await new Promise((resolve) => setTimeout(resolve, JOIN_RETRY_PAUSE_MS));
       }
     }
+  } finally {
+    client.close();
+  }
+}
+
+/** Most clusters {@linkcode surveyEtcd} lists. */
+const SURVEY_MAX_CLUSTERS = 100;
+/** Where a cluster lists its members, after `/<cluster-name>` (cluster/store.ts `keys`). */
+const MEMBER_PREFIX = "/status/members/";
+
+/** What {@linkcode surveyEtcd} finds in an etcd. */
+export interface EtcdSurvey {
+  /** Names of etcd's own members: for a built-in etcd, its primaries' node names. */
+  etcdMembers: string[];
+  /** Every cluster with keys in it (`/<name>/...`), with its listed members' names. */
+  clusters: Map<string, string[]>;
+}
+
+/**
+ * Lists etcd's members and the clusters keeping keys in it: one range call
+ * per cluster (its first key, then its member keys), skipping past each
+ * cluster's keys rather than reading them.
+ */
+export async function surveyEtcd(endpoints: string[], timeoutMs: number): Promise<EtcdSurvey> {
+  const client = new Etcd3({
+    hosts: endpoints,
+    dialTimeout: timeoutMs,
+    defaultCallOptions: () => ({ deadline: Date.now() + timeoutMs }),
+  });
+  try {
+    const { members } = await client.cluster.memberList({ linearizable: false });
+    const clusters = new Map<string, string[]>();
+    // Keys of clusters start with "/"; "0" is the byte after "/".
+    let from = "/";
+    while (clusters.size < SURVEY_MAX_CLUSTERS) {
+      const [first] = await client.getAll().inRange({ start: from, end: "0" }).limit(1).keys();
+      if (first === undefined) break;
+      const name = first.slice(1).split("/")[0];
+      const prefix = `/${name}${MEMBER_PREFIX}`;
+      if (name) {
+        const memberKeys = await client.getAll().prefix(prefix).keys();
+        clusters.set(name, memberKeys.map((key) => key.slice(prefix.length)));
+      }
+      // Past every key of this cluster: "/<name>0" follows "/<name>/...".
+      from = `/${name}0`;
+    }
+    return { etcdMembers: members.map((m) => m.name).filter(Boolean), clusters };
   } finally {
     client.close();
   }

@@ -17,8 +17,8 @@
  * @module
  */
 
-import { type EtcdProcess, startEtcdProcess } from "../cluster/etcd_process.ts";
-import { addSelfToEtcd } from "../cluster/etcd_join.ts";
+import { type EtcdProcess, logTail, startEtcdProcess } from "../cluster/etcd_process.ts";
+import { addSelfToEtcd, surveyEtcd } from "../cluster/etcd_join.ts";
 import { openEmbeddedStore } from "../cluster/embedded_store.ts";
 import { runHeartbeat, runStatusSync } from "../cluster/members.ts";
 import type { Store } from "../cluster/store.ts";
@@ -55,6 +55,29 @@ const STANDALONE_RESYNC_MS = 60_000;
 const CONNECT_RETRY_MS = 5_000;
 /** How long a built-in etcd member may take to join a healthy cluster. */
 const ETCD_READY_TIMEOUT_MS = 60_000;
+/**
+ * How long a secondary waits for its primaries' first keys in an empty
+ * etcd (primaries write theirs right after their etcd is up).
+ */
+const CLUSTER_APPEAR_MS = 10_000;
+const CLUSTER_APPEAR_POLL_MS = 500;
+/**
+ * An etcd member ended by SIGTERM or SIGINT from outside the node, as a
+ * service manager stopping every process of the node at once does: if the
+ * node starts stopping within this time, the exit was part of its stop.
+ */
+const STOP_TOGETHER_MS = 3_000;
+
+/**
+ * A secondary's `--cluster-name` is not the cluster its primaries run:
+ * fatal, not tried again.
+ */
+export class ClusterNameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ClusterNameError";
+  }
+}
 
 /** The store a node runs on, and what follows from the mode. */
 export interface Cluster {
@@ -130,6 +153,8 @@ export async function openCluster(
   let endpoints = secondaryEndpoints(options);
   if (mode === "built-in-etcd" && options.clusterRole === "primary") {
     etcd = await startBuiltInEtcd(options, dirs, log);
+    const failure = await etcdExitError(etcd);
+    if (failure) throw failure;
     // The other members too (etcd answers clients on its peer URLs), as
     // Easegress's primaries use them all: the node keeps the cluster if its
     // own member fails.
@@ -146,7 +171,7 @@ export async function openCluster(
       const { clusterEndpoints } = await import("../cluster/etcd_endpoints.ts");
       endpoints = await clusterEndpoints(endpoints, requestTimeoutMs);
     }
-    return await openEtcdStore({
+    const store = await openEtcdStore({
       endpoints,
       clusterName: options.clusterName,
       memberName: options.name,
@@ -154,17 +179,109 @@ export async function openCluster(
       requestTimeoutMs,
       maxSendBytes: options.maxCallSendMsgSize,
     });
+    try {
+      if (!etcd) await checkClusterName(options, endpoints, requestTimeoutMs, log);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
   };
   try {
-    const store = await untilConnected(connect, () => endpoints, log);
+    const store = await untilConnected(connect, () => endpoints, log, etcd);
+    // The node's own member must still run: a node does not report ready on a stranger's etcd.
+    const failure = etcd && await etcdExitError(etcd);
+    if (failure) {
+      await store.close().catch(() => {});
+      throw failure;
+    }
     log.info(`cluster ${options.clusterName}: ${mode}, etcd at ${endpoints.join(",")}`);
     return clusterOf(mode, store, etcd, CLUSTER_RESYNC_MS, log);
   } catch (error) {
     await etcd?.stop();
+    if (error instanceof ClusterNameError || error instanceof EtcdExitedError) throw error;
     throw new Error(
       `Cannot connect to etcd at ${endpoints.join(",")}: ${(error as Error).message}`,
       { cause: error },
     );
+  }
+}
+
+/** The node's own etcd member exited while the node was starting. */
+class EtcdExitedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EtcdExitedError";
+  }
+}
+
+/** The error to stop a starting node with when its etcd member has exited, else undefined. */
+async function etcdExitError(etcd: EtcdProcess): Promise<EtcdExitedError | undefined> {
+  const status = etcd.exitStatus;
+  if (!status) return undefined;
+  return new EtcdExitedError(
+    `etcd member ${etcd.name} (pid ${etcd.pid}) exited with code ${status.code} while the ` +
+      `node was starting; last lines of ${etcd.logFile}:\n${await logTail(etcd.logFile)}`,
+  );
+}
+
+/**
+ * For a secondary reaching its primaries' etcd (not an etcd of its own:
+ * `--etcd-endpoints`, `--use-standalone-etcd`): is its `--cluster-name` the
+ * cluster those primaries run? Keys live under `/<cluster-name>/`, and each
+ * member lists itself under `/<cluster-name>/status/members/`; a built-in
+ * etcd's members are named after its primaries. So:
+ * - the cluster has keys there: it exists, go on;
+ * - another cluster lists an etcd member as its member: that cluster is the
+ *   primaries', refused naming both names ({@linkcode ClusterNameError});
+ * - an empty etcd: its primaries are starting; waited for a while;
+ * - else (other clusters, none of them the etcd's own): a new cluster on a
+ *   shared etcd, accepted with a note.
+ * On an etcd of its own a first node starts a new cluster: only a note when
+ * the etcd holds other clusters, as a typo in the name looks like that.
+ */
+async function checkClusterName(
+  options: NodeOptions,
+  endpoints: string[],
+  timeoutMs: number,
+  log: Logger,
+): Promise<void> {
+  const name = options.clusterName;
+  const at = endpoints.join(",");
+  const ownEtcd = options.etcdEndpoints.length > 0 || options.useStandaloneEtcd;
+  if (options.clusterRole !== "secondary" && !ownEtcd) return;
+  const giveUpAt = Date.now() + CLUSTER_APPEAR_MS;
+  for (;;) {
+    const { etcdMembers, clusters } = await surveyEtcd(endpoints, timeoutMs);
+    if (clusters.has(name)) return;
+    const others = [...clusters.keys()].map((other) => `"${other}"`).join(", ");
+    if (ownEtcd) {
+      if (clusters.size > 0) {
+        log.info(`cluster "${name}" is new on etcd at ${at}, which holds clusters ${others}`);
+      }
+      return;
+    }
+    const primaries = [...clusters].filter(([, members]) =>
+      members.some((member) => etcdMembers.includes(member))
+    );
+    if (primaries.length > 0) {
+      const [owner, members] = primaries[0];
+      const theirs = members.filter((member) => etcdMembers.includes(member));
+      throw new ClusterNameError(
+        `--cluster-name "${name}" is not the cluster of the primaries at ${at}: their etcd ` +
+          `members (${theirs.join(", ")}) run cluster "${owner}", and etcd holds no cluster ` +
+          `"${name}"; start this secondary with --cluster-name ${owner} (or, for a new cluster ` +
+          `on that etcd, --use-standalone-etcd)`,
+      );
+    }
+    if (clusters.size > 0 || Date.now() >= giveUpAt) {
+      log.info(
+        `cluster "${name}" is new on etcd at ${at}` +
+          (clusters.size > 0 ? `, which holds clusters ${others}` : ""),
+      );
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, CLUSTER_APPEAR_POLL_MS));
   }
 }
 
@@ -178,17 +295,29 @@ async function untilConnected(
   connect: () => Promise<Store>,
   endpoints: () => string[],
   log: Logger,
+  etcd: EtcdProcess | undefined,
 ): Promise<Store> {
   for (;;) {
     try {
       return await connect();
     } catch (error) {
-      if (error instanceof TypeError || error instanceof RangeError) throw error;
+      if (
+        error instanceof TypeError || error instanceof RangeError ||
+        error instanceof ClusterNameError
+      ) throw error;
+      // Waiting is for an etcd that is not up yet, not for our own member that is gone.
+      const failure = etcd && await etcdExitError(etcd);
+      if (failure) throw failure;
       log.error(
         `cannot reach etcd at ${endpoints().join(",")}: ${(error as Error).message}; ` +
           `trying again in ${CONNECT_RETRY_MS / 1000} s`,
       );
-      await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise((resolve) => timer = setTimeout(resolve, CONNECT_RETRY_MS)),
+        ...(etcd ? [etcd.exited] : []),
+      ]);
+      clearTimeout(timer);
     }
   }
 }
@@ -201,13 +330,27 @@ function clusterOf(
   log?: Logger,
 ): Cluster {
   let closing: Promise<void> | undefined;
-  // The node goes on serving its last config; say loudly why writes fail now.
-  etcd?.exited.then((status) => {
-    if (!closing) {
-      log?.error(
-        `etcd member ${etcd.name} exited with code ${status.code}; see ${etcd.logFile}`,
-      );
+  const { promise: closeCalled, resolve: callClose } = Promise.withResolvers<void>();
+  etcd?.exited.then(async (status) => {
+    // SIGTERM or SIGINT from outside, as to every process of a stopping service: the
+    // node's own stop follows at once.
+    if (!closing && (status.signal === "SIGTERM" || status.signal === "SIGINT")) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        closeCalled,
+        new Promise((resolve) => timer = setTimeout(resolve, STOP_TOGETHER_MS)),
+      ]);
+      clearTimeout(timer);
     }
+    if (closing) {
+      // An exit the node asked for (or stops with) is no error.
+      log?.info(`etcd member ${etcd.name} stopped (exit code ${status.code})`);
+      return;
+    }
+    // The node goes on serving its last config; say loudly why writes fail now.
+    log?.error(
+      `etcd member ${etcd.name} exited with code ${status.code}; see ${etcd.logFile}`,
+    );
   });
   return {
     mode,
@@ -219,6 +362,7 @@ function clusterOf(
     close() {
       // The store first: revoking its lease needs etcd still running.
       closing ??= store.close().finally(() => etcd?.stop());
+      callClose();
       return closing;
     },
   };
@@ -274,6 +418,11 @@ async function startBuiltInEtcd(
     initialClusterToken: options.clusterName,
     stateFlag: options.stateFlag,
     readyTimeoutMs: ETCD_READY_TIMEOUT_MS,
+    onLeftover: (pid) =>
+      log.warn(
+        `ended etcd pid ${pid}, left running on ${etcdDataDir} by an earlier run of ` +
+          `${options.name} (killed without a stop?)`,
+      ),
     extraArgs: [
       ...(options.walDir ? [`--wal-dir=${resolveDir(options, options.walDir)}`] : []),
       ...(options.forceNewCluster ? ["--force-new-cluster"] : []),

@@ -216,6 +216,20 @@ const DEFS: Record<string, OptionDef> = {
   },
 };
 
+/**
+ * Easegress v2's deprecated spellings of the built-in etcd's URLs, still in
+ * its option.go: taken as the options they became. As in Easegress, they
+ * give way to the new ones with `--initial-cluster`, and win without it; a
+ * primary given them without `--initial-cluster` runs a one-member etcd
+ * cluster on them, as Easegress's primaries do.
+ */
+const DEPRECATED_URL_FLAGS: Readonly<Record<string, string>> = {
+  "cluster-listen-client-urls": "listen-client-urls",
+  "cluster-listen-peer-urls": "listen-peer-urls",
+  "cluster-advertise-client-urls": "advertise-client-urls",
+  "cluster-initial-advertise-peer-urls": "initial-advertise-peer-urls",
+};
+
 /** The help text of `serve`. */
 export function serveHelp(): string {
   const rows: [string, string][] = [
@@ -233,6 +247,9 @@ export function serveHelp(): string {
       : String(dflt);
     const suffix = shown && def.type !== "boolean" ? ` (default ${shown})` : "";
     rows.push([`--${flag}${value}`, `${def.help}${suffix}`]);
+  }
+  for (const [flag, target] of Object.entries(DEPRECATED_URL_FLAGS)) {
+    rows.push([`--${flag} VALUE`, `deprecated in Easegress: --${target}`]);
   }
   rows.push(["-h, --help", "this help"], ["-v, --version", "version"]);
   // Every flag's help starts in one column, past the longest flag.
@@ -287,6 +304,9 @@ export async function parseServeArgs(
       ? { type: "boolean" }
       : { type: "string", multiple: def.type === "list" || def.type === "map" };
   }
+  for (const flag of Object.keys(DEPRECATED_URL_FLAGS)) {
+    parseOptions[flag] = { type: "string", multiple: true };
+  }
   // Go's flags take a value for a switch too (`--debug=false`), which parseArgs refuses.
   const switchValues = new Map<string, boolean>();
   const rest = args.filter((arg, i) => {
@@ -323,34 +343,97 @@ export async function parseServeArgs(
   }
 
   const options: NodeOptions = structuredClone(DEFAULT_OPTIONS) as NodeOptions;
+  const given: Given = { flags: new Set(), deprecated: new Map() };
   for (const [flag, def] of Object.entries(DEFS)) {
-    const envValue = env[`EG_${flag.toUpperCase().replaceAll("-", "_")}`];
+    const envValue = env[envName(flag)];
     // Set but empty counts as unset, as with Easegress (viper).
     if (envValue !== undefined && envValue !== "") {
-      setOption(
-        options,
-        def,
-        envValue,
-        `environment EG_${flag.toUpperCase().replaceAll("-", "_")}`,
-      );
+      setOption(options, def, envValue, `environment ${envName(flag)}`);
+      given.flags.add(flag);
+    }
+  }
+  for (const flag of Object.keys(DEPRECATED_URL_FLAGS)) {
+    const envValue = env[envName(flag)];
+    if (envValue !== undefined && envValue !== "") {
+      given.deprecated.set(flag, { value: envValue, where: `environment ${envName(flag)}` });
     }
   }
   const configFile = values["config-file"];
   const warnings: string[] = [];
-  if (typeof configFile === "string") await applyConfigFile(options, configFile, warnings);
+  if (typeof configFile === "string") {
+    await applyConfigFile(options, configFile, warnings, given);
+  }
   for (const [flag, def] of Object.entries(DEFS)) {
     const v = values[flag];
     if (v === undefined) continue;
     setOption(options, def, v, `--${flag}`);
+    given.flags.add(flag);
   }
-  checkOptions(options);
+  for (const flag of Object.keys(DEPRECATED_URL_FLAGS)) {
+    const v = values[flag];
+    if (v !== undefined) given.deprecated.set(flag, { value: v, where: `--${flag}` });
+  }
+  const legacyEtcd = applyDeprecatedUrls(options, given, warnings);
+  checkOptions(options, legacyEtcd, warnings);
   return { action: "run", options, printConfig: values["print-config"] === true, warnings };
+}
+
+/** What was given, beyond the defaults: the options' flag names, and deprecated ones. */
+interface Given {
+  flags: Set<string>;
+  /** Deprecated flag -> its value and where it came from (the last, by precedence). */
+  deprecated: Map<string, { value: unknown; where: string }>;
+}
+
+function envName(flag: string): string {
+  return `EG_${flag.toUpperCase().replaceAll("-", "_")}`;
+}
+
+/**
+ * Takes Easegress's deprecated `cluster-*-urls` as the options they became,
+ * with a note each, as Easegress's option.go reads them: with an initial
+ * cluster it uses the new options (a deprecated one then fills only an
+ * option not given), without one the deprecated ones. Returns whether any
+ * is in use, i.e. the node was configured the old way.
+ */
+function applyDeprecatedUrls(options: NodeOptions, given: Given, warnings: string[]): boolean {
+  const withInitialCluster = Object.keys(options.initialCluster).length > 0;
+  let used = false;
+  for (const [flag, { value, where }] of given.deprecated) {
+    const target = DEPRECATED_URL_FLAGS[flag];
+    const def = DEFS[target];
+    const before = options[def.key];
+    setOption(options, def, value, where);
+    const urls = options[def.key] as string[];
+    for (const url of urls) {
+      if (!isHttpUrl(url)) {
+        throw new OptionsError(
+          `${where}: "${url}" is not an http(s) URL such as http://10.0.0.1:2380`,
+        );
+      }
+    }
+    if (withInitialCluster && given.flags.has(target)) {
+      options[def.key] = before as never;
+      warnings.push(
+        `${where} is deprecated and ignored: --${target} is given, which goes with ` +
+          `--initial-cluster (as in Easegress)`,
+      );
+      continue;
+    }
+    used = true;
+    warnings.push(
+      `${where} is deprecated: taken as --${target} ${urls.join(",")}; give --${target} ` +
+        `(with --initial-cluster) instead`,
+    );
+  }
+  return used;
 }
 
 async function applyConfigFile(
   options: NodeOptions,
   file: string,
   warnings: string[],
+  given: Given,
 ): Promise<void> {
   let text: string;
   try {
@@ -374,7 +457,14 @@ async function applyConfigFile(
   }
   for (const [key, value] of Object.entries(flat)) {
     // `plugins` is how `-c` and `member list` show the `plugin` flags.
-    const def = DEFS[key === "plugins" ? "plugin" : key];
+    const flag = key === "plugins" ? "plugin" : key;
+    const def = DEFS[flag];
+    if (key in DEPRECATED_URL_FLAGS) {
+      if (value !== null) {
+        given.deprecated.set(key, { value, where: `config file ${file}: ${key}` });
+      }
+      continue;
+    }
     if (!def) {
       // Easegress ignores what its config struct lacks, so files written for a
       // later release still start a node; a typo is told, not fatal.
@@ -384,6 +474,7 @@ async function applyConfigFile(
     // `cpu-profile-file:` with nothing after it, as Easegress's examples have: the default.
     if (value === null) continue;
     setOption(options, def, value, `config file ${file}: ${key}`);
+    given.flags.add(flag);
   }
 }
 
@@ -464,7 +555,11 @@ export function generatedMemberName(apiAddr: string, hostname = Deno.hostname())
   return `${hostname}-${apiAddr}`.replace(/[[\]]/g, "").replace(/[,:=]/g, "-");
 }
 
-function checkOptions(o: NodeOptions): void {
+/**
+ * `legacyEtcd`: the deprecated `cluster-*-urls` are in use; `warnings`
+ * gets what was changed as Easegress changes it.
+ */
+function checkOptions(o: NodeOptions, legacyEtcd = false, warnings: string[] = []): void {
   if (o.name === "") o.name = generatedMemberName(o.apiAddr);
   if (!NAME.test(o.name)) {
     throw new OptionsError(`--name: "${o.name}" must be 1-253 letters, digits or -_.~`);
@@ -516,6 +611,29 @@ function checkOptions(o: NodeOptions): void {
   }
   if (o.stateFlag !== "new" && o.stateFlag !== "existing") {
     throw new OptionsError(`--state-flag: must be new or existing, got "${o.stateFlag}"`);
+  }
+  const withInitialCluster = Object.keys(o.initialCluster).length > 0;
+  if (o.clusterRole === "primary" && !withInitialCluster && o.etcdEndpoints.length === 0) {
+    // As Easegress's option.go adjusts it: a primary "joining" its own peer URL is the first.
+    const [joinUrl] = o.clusterJoinUrls;
+    const self = joinUrl !== undefined &&
+      o.initialAdvertisePeerUrls.some((url) => url.toLowerCase() === joinUrl.toLowerCase());
+    if (self) {
+      warnings.push(
+        `cluster-join-urls ${o.clusterJoinUrls.join(",")} changed to empty because it tries ` +
+          "to join itself (as in Easegress)",
+      );
+      o.clusterJoinUrls = [];
+    }
+    // Easegress's primaries without an initial cluster run a one-member etcd on those URLs.
+    if ((legacyEtcd || self) && o.clusterJoinUrls.length === 0) {
+      o.initialCluster = { [o.name]: o.initialAdvertisePeerUrls[0] };
+      warnings.push(
+        `no --initial-cluster: this primary runs a one-member built-in etcd cluster, ` +
+          `--initial-cluster ${o.name}=${o.initialAdvertisePeerUrls[0]}, as Easegress does with ` +
+          "its deprecated cluster-* URLs; list every primary in --initial-cluster to grow it",
+      );
+    }
   }
   // Easegress v1 primaries joined by adding themselves to the etcd cluster;
   // here primaries are listed up front, so only a secondary can follow URLs.

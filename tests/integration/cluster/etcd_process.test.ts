@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startEtcdProcess } from "../../../cluster/etcd_process.ts";
+import { isHealthy, startEtcdProcess } from "../../../cluster/etcd_process.ts";
 import { openEtcdStore } from "../../../cluster/etcd_store.ts";
 import { StoreUnavailableError } from "../../../cluster/store.ts";
 import { waitFor } from "../../unit/cluster/store_conformance.ts";
@@ -96,6 +96,92 @@ Deno.test("startEtcdProcess() names the package when the binary is missing", asy
       /not found \(install the Debian package etcd-server\)/,
     );
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("startEtcdProcess() refuses a listen URL another process holds, naming it", async () => {
+  await requireEtcd();
+  const dir = await Deno.makeTempDir({ prefix: "eg-etcd-busy-" });
+  const port = freePort();
+  const stranger = Deno.listen({ hostname: "127.0.0.1", port });
+  try {
+    await assert.rejects(
+      () =>
+        startEtcdProcess({
+          name: "busy",
+          dataDir: `${dir}/data`,
+          logDir: `${dir}/log`,
+          listenClientUrls: [`http://127.0.0.1:${port}`],
+          listenPeerUrls: [`http://127.0.0.1:${freePort()}`],
+          initialClusterToken: "busy",
+        }),
+      new RegExp(
+        `etcd member "busy": http://127\\.0\\.0\\.1:${port} \\(listen-client-urls\\) is in use`,
+      ),
+    );
+  } finally {
+    stranger.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("startEtcdProcess() ends an etcd an earlier run left on the member's data dir", async () => {
+  await requireEtcd();
+  const dir = await Deno.makeTempDir({ prefix: "eg-etcd-leftover-" });
+  const clientUrl = `http://127.0.0.1:${freePort()}`;
+  const peerUrl = `http://127.0.0.1:${freePort()}`;
+  const options = {
+    name: "m3",
+    dataDir: `${dir}/data`,
+    logDir: `${dir}/log`,
+    listenClientUrls: [clientUrl],
+    listenPeerUrls: [peerUrl],
+    initialClusterToken: "leftover",
+    readyTimeoutMs: 30_000,
+  };
+  let leftoverPid = 0;
+  try {
+    // A node killed with SIGKILL: its etcd lives on, adopted, its pid file left behind.
+    const first = await startEtcdProcess(options);
+    const pidFile = `${dir}/data.pid`;
+    assert.equal(await Deno.readTextFile(pidFile), `${first.pid} ${Deno.pid}\n`);
+    await first.stop();
+    assert.equal(await Deno.readTextFile(pidFile).catch(() => "gone"), "gone");
+    const shell = await new Deno.Command("sh", {
+      args: [
+        "-c",
+        `etcd --name=m3 --data-dir=${dir}/data --listen-client-urls=${clientUrl} ` +
+        `--advertise-client-urls=${clientUrl} --listen-peer-urls=${peerUrl} ` +
+        `--initial-advertise-peer-urls=${peerUrl} --initial-cluster=m3=${peerUrl} ` +
+        `>/dev/null 2>&1 & echo $!`,
+      ],
+      stdout: "piped",
+    }).output();
+    leftoverPid = Number(new TextDecoder().decode(shell.stdout).trim());
+    // Written as the killed node had written it: etcd's pid, then the node's (gone now).
+    await Deno.writeTextFile(pidFile, `${leftoverPid} 999999999\n`);
+    await waitFor(() => isHealthy(`${clientUrl}/health`), "the leftover etcd answers");
+
+    const ended: number[] = [];
+    const second = await startEtcdProcess({ ...options, onLeftover: (pid) => ended.push(pid) });
+    try {
+      assert.deepEqual(ended, [leftoverPid]);
+      assert.notEqual(second.pid, leftoverPid);
+      // Gone, or a zombie its adopter has yet to reap (no command line).
+      assert.equal(await Deno.readTextFile(`/proc/${leftoverPid}/cmdline`).catch(() => ""), "");
+      assert.equal(await Deno.readTextFile(pidFile), `${second.pid} ${Deno.pid}\n`);
+      // A few moments on, the new member still runs: it is the one answering.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(second.exitStatus, undefined);
+      assert.equal(await isHealthy(`${clientUrl}/health`), true);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    try {
+      if (leftoverPid) Deno.kill(leftoverPid, "SIGKILL");
+    } catch { /* ended as it should be */ }
     await Deno.remove(dir, { recursive: true });
   }
 });

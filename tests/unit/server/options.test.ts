@@ -287,3 +287,112 @@ Deno.test("a secondary follows Easegress's older cluster-join-urls; a primary is
       e instanceof OptionsError && /--cluster-join-urls: "a:2380" is not an http/.test(e.message),
   );
 });
+
+Deno.test("Easegress's deprecated cluster-*-urls are taken as the options they became, with a note", async () => {
+  const { clusterModeOf } = await import("../../../server/cluster_setup.ts");
+  const command = await parseServeArgs([
+    "--name",
+    "m1",
+    "--cluster-listen-client-urls",
+    "http://10.0.0.1:2379",
+    "--cluster-listen-peer-urls=http://10.0.0.1:2380",
+    "--cluster-advertise-client-urls",
+    "http://h1:2379",
+    "--cluster-initial-advertise-peer-urls",
+    "http://h1:2380",
+  ], {});
+  if (command.action !== "run") throw new Error("not run");
+  const o = command.options;
+  assert.deepEqual(o.listenClientUrls, ["http://10.0.0.1:2379"]);
+  assert.deepEqual(o.listenPeerUrls, ["http://10.0.0.1:2380"]);
+  assert.deepEqual(o.advertiseClientUrls, ["http://h1:2379"]);
+  assert.deepEqual(o.initialAdvertisePeerUrls, ["http://h1:2380"]);
+  // No initial cluster: a one-member built-in etcd on those URLs, as Easegress runs.
+  assert.deepEqual(o.initialCluster, { m1: "http://h1:2380" });
+  assert.equal(clusterModeOf(o), "built-in-etcd");
+  assert.match(
+    command.warnings.join("\n"),
+    /--cluster-listen-client-urls is deprecated: taken as --listen-client-urls http:\/\/10\.0\.0\.1:2379/,
+  );
+  assert.match(command.warnings.join("\n"), /one-member built-in etcd cluster/);
+  assert.equal(command.warnings.length, 5);
+  assert.match(
+    serveHelp(),
+    /--cluster-listen-peer-urls VALUE +deprecated in Easegress: --listen-peer-urls/,
+  );
+
+  // From a config file and EG_*: flag > file > environment, as for the other options.
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    await Deno.writeTextFile(
+      file,
+      "name: m2\ncluster-listen-client-urls:\n  - http://127.0.0.1:2479\n" +
+        "cluster-initial-advertise-peer-urls: http://127.0.0.1:2480\n",
+    );
+    const fromFile = await parseServeArgs(["-f", file], {
+      EG_CLUSTER_LISTEN_CLIENT_URLS: "http://127.0.0.1:2579",
+      EG_CLUSTER_LISTEN_PEER_URLS: "http://127.0.0.1:2580",
+    });
+    if (fromFile.action !== "run") throw new Error("not run");
+    assert.deepEqual(fromFile.options.listenClientUrls, ["http://127.0.0.1:2479"]);
+    assert.deepEqual(fromFile.options.listenPeerUrls, ["http://127.0.0.1:2580"]);
+    assert.deepEqual(fromFile.options.initialCluster, { m2: "http://127.0.0.1:2480" });
+    assert.ok(!fromFile.warnings.some((w) => /unknown key/.test(w)), fromFile.warnings.join("\n"));
+    assert.match(
+      fromFile.warnings.join("\n"),
+      new RegExp(`config file ${file}: cluster-listen-client-urls is deprecated`),
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+
+  // With an initial cluster the new options win (Easegress then reads only those).
+  const both = await parseServeArgs([
+    "--initial-cluster",
+    "a=http://a:2380",
+    "--name",
+    "a",
+    "--listen-client-urls",
+    "http://a:2379",
+    "--cluster-listen-client-urls",
+    "http://old:2379",
+    "--cluster-listen-peer-urls",
+    "http://a:2380",
+  ], {});
+  if (both.action !== "run") throw new Error("not run");
+  assert.deepEqual(both.options.listenClientUrls, ["http://a:2379"]);
+  assert.deepEqual(both.options.listenPeerUrls, ["http://a:2380"]);
+  assert.deepEqual(both.options.initialCluster, { a: "http://a:2380" });
+  assert.match(both.warnings.join("\n"), /--cluster-listen-client-urls is deprecated and ignored/);
+
+  // A secondary runs no etcd: the URLs are taken, no cluster is made up.
+  const secondary = await parseServeArgs(
+    ["--cluster-role", "secondary", "--cluster-listen-client-urls", "http://s:2379"],
+    {},
+  );
+  if (secondary.action !== "run") throw new Error("not run");
+  assert.deepEqual(secondary.options.initialCluster, {});
+  await assert.rejects(
+    parseServeArgs(["--cluster-listen-peer-urls", "10.0.0.1:2380"], {}),
+    (e: Error) =>
+      e instanceof OptionsError &&
+      /--cluster-listen-peer-urls: "10\.0\.0\.1:2380" is not an http/.test(e.message),
+  );
+});
+
+Deno.test("a primary whose cluster-join-urls name itself starts the cluster, as Easegress adjusts it", async () => {
+  const command = await parseServeArgs([
+    "--name",
+    "w1",
+    "--cluster-role",
+    "writer",
+    "--cluster-initial-advertise-peer-urls",
+    "http://127.0.0.1:2380",
+    "--cluster-join-urls",
+    "http://127.0.0.1:2380",
+  ], {});
+  if (command.action !== "run") throw new Error("not run");
+  assert.deepEqual(command.options.clusterJoinUrls, []);
+  assert.deepEqual(command.options.initialCluster, { w1: "http://127.0.0.1:2380" });
+  assert.match(command.warnings.join("\n"), /changed to empty because it tries to join itself/);
+});

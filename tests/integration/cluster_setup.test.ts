@@ -1,0 +1,229 @@
+/**
+ * How a node sets up its cluster, with real node processes and real etcd:
+ * Easegress's deprecated etcd URL options, the built-in etcd member left
+ * running by a node killed with SIGKILL, etcd exits on a stop, and a
+ * secondary whose cluster name is not its primaries'.
+ */
+
+import assert from "node:assert/strict";
+import { freePort, requireEtcd } from "./cluster/etcd_fixture.ts";
+import {
+  ClusterNode,
+  etcdPidsUnder,
+  killEtcdUnder,
+  mockPipeline,
+  printNodeLogs,
+} from "./cluster_helpers.ts";
+import { eventually, startNodeProcess } from "./helpers.ts";
+import { isHealthy } from "../../cluster/etcd_process.ts";
+
+async function stdoutLog(node: ClusterNode): Promise<string> {
+  return await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+}
+
+async function cleanUp(nodes: ClusterNode[], passed: boolean): Promise<void> {
+  await Promise.all(nodes.map((node) => node.stop("SIGKILL")));
+  if (!passed) await printNodeLogs(nodes);
+  for (const node of nodes) {
+    await killEtcdUnder(node.homeDir);
+    await Deno.remove(node.homeDir, { recursive: true }).catch(() => {});
+  }
+}
+
+Deno.test("cluster: an old config's cluster-*-urls start etcd on them; a leftover etcd is ended on restart; a stop's etcd exit is no error", async () => {
+  await requireEtcd();
+  const client = `http://127.0.0.1:${freePort()}`;
+  const peer = `http://127.0.0.1:${freePort()}`;
+  const nodes: ClusterNode[] = [];
+  let passed = false;
+  try {
+    // As Easegress v2 still reads them: no initial cluster, the deprecated URL options.
+    const node = await ClusterNode.start("m3", [
+      "--cluster-name",
+      "old-style",
+      "--cluster-listen-client-urls",
+      client,
+      "--cluster-advertise-client-urls",
+      client,
+      "--cluster-listen-peer-urls",
+      peer,
+      "--cluster-initial-advertise-peer-urls",
+      peer,
+      "--cluster-request-timeout",
+      "2s",
+      "--workers",
+      "0",
+    ]);
+    nodes.push(node);
+    assert.match(node.output(), /--cluster-listen-client-urls is deprecated: taken as/);
+    const [first] = await etcdPidsUnder(node.homeDir);
+    assert.ok(first > 0, "the node runs an etcd member");
+    assert.equal(await isHealthy(`${client}/health`), true, "on the URLs it was given");
+    assert.equal((await node.api("POST", "/objects", mockPipeline("p", "v1", "one"))).status, 201);
+
+    // Killed at once: its etcd member lives on, adopted.
+    await node.stop("SIGKILL");
+    assert.deepEqual(await etcdPidsUnder(node.homeDir), [first]);
+    await node.restart();
+    const [second] = await etcdPidsUnder(node.homeDir);
+    assert.deepEqual(await etcdPidsUnder(node.homeDir), [second]);
+    assert.notEqual(second, first);
+    let log = await stdoutLog(node);
+    assert.match(log, new RegExp(`ended etcd pid ${first}, left running on .*data/etcd`));
+    assert.doesNotMatch(log, /exited with code/);
+    assert.equal((await node.api("GET", "/objects/p")).status, 200);
+    assert.equal((await node.api("PUT", "/objects/p", mockPipeline("p", "v2", "two"))).status, 200);
+
+    // A graceful stop ends etcd as asked: logged, not as an error.
+    await node.restart();
+    log = await stdoutLog(node);
+    assert.match(log, new RegExp(`INFO\\s+cluster\\s+etcd member m3 stopped \\(exit code \\d+\\)`));
+    assert.doesNotMatch(log, /ERROR.*etcd member m3 exited/);
+
+    // A service manager stopping every process at once: etcd gets SIGTERM first.
+    const [third] = await etcdPidsUnder(node.homeDir);
+    Deno.kill(third, "SIGTERM");
+    await eventually(
+      "etcd is gone",
+      async () => (await etcdPidsUnder(node.homeDir)).length === 0,
+      5_000,
+    );
+    assert.equal(await node.stop(), 0);
+    log = await stdoutLog(node);
+    assert.match(
+      log,
+      /etcd member m3 stopped \(exit code 143\)[^]*etcd member m3 stopped \(exit code 143\)/,
+    );
+    assert.doesNotMatch(log, /ERROR.*etcd member m3 exited/);
+    passed = true;
+  } finally {
+    await cleanUp(nodes, passed);
+  }
+});
+
+Deno.test("cluster: a primary whose etcd cannot serve on its URLs stops with a clear error", async () => {
+  await requireEtcd();
+  const port = freePort();
+  const peer = `http://127.0.0.1:${freePort()}`;
+  const stranger = Deno.listen({ hostname: "127.0.0.1", port });
+  const homeDir = await Deno.makeTempDir({ prefix: "eg-test-" });
+  try {
+    await assert.rejects(
+      startNodeProcess({
+        homeDir,
+        args: [
+          "--name",
+          "m1",
+          "--listen-client-urls",
+          `http://127.0.0.1:${port}`,
+          "--advertise-client-urls",
+          `http://127.0.0.1:${port}`,
+          "--listen-peer-urls",
+          peer,
+          "--initial-advertise-peer-urls",
+          peer,
+          "--initial-cluster",
+          `m1=${peer}`,
+        ],
+      }),
+      (error: Error) => {
+        assert.match(error.message, /node exited early/);
+        assert.match(error.message, /\(listen-client-urls\) is in use by another process/);
+        return true;
+      },
+    );
+    assert.deepEqual(await etcdPidsUnder(homeDir), []);
+  } finally {
+    stranger.close();
+    await killEtcdUnder(homeDir);
+    await Deno.remove(homeDir, { recursive: true });
+  }
+});
+
+Deno.test("cluster: a secondary named for another cluster than its primaries' is refused, naming both", async () => {
+  await requireEtcd();
+  const client = `http://127.0.0.1:${freePort()}`;
+  const peer = `http://127.0.0.1:${freePort()}`;
+  const nodes: ClusterNode[] = [];
+  let passed = false;
+  const secondary = (cluster: string, ...more: string[]) => [
+    "--cluster-name",
+    cluster,
+    "--cluster-role",
+    "secondary",
+    "--primary-listen-peer-urls",
+    peer,
+    "--cluster-request-timeout",
+    "2s",
+    "--workers",
+    "0",
+    ...more,
+  ];
+  try {
+    const primary = await ClusterNode.start("p1", [
+      "--cluster-name",
+      "alpha",
+      "--listen-client-urls",
+      client,
+      "--advertise-client-urls",
+      client,
+      "--listen-peer-urls",
+      peer,
+      "--initial-advertise-peer-urls",
+      peer,
+      "--initial-cluster",
+      `p1=${peer}`,
+      "--workers",
+      "0",
+    ]);
+    nodes.push(primary);
+    await eventually("p1 lists itself", async () => {
+      const listed = await primary.ctl(["-o", "json", "member", "list"]);
+      return listed.code === 0 && JSON.parse(listed.stdout).length === 1;
+    });
+
+    const homeDir = await Deno.makeTempDir({ prefix: "eg-test-" });
+    try {
+      await assert.rejects(
+        startNodeProcess({ homeDir, args: ["--name", "s1", ...secondary("beta")] }),
+        (error: Error) => {
+          assert.match(error.message, /node exited early/);
+          assert.match(
+            error.message,
+            /--cluster-name "beta" is not the cluster of the primaries at .*: their etcd members \(p1\) run cluster "alpha"/,
+          );
+          return true;
+        },
+      );
+    } finally {
+      await Deno.remove(homeDir, { recursive: true });
+    }
+    const listed = await primary.ctl(["-o", "json", "member", "list"]);
+    assert.deepEqual(JSON.parse(listed.stdout).map((m: { name: string }) => m.name), ["p1"]);
+
+    // Its primaries' name is fine, and so is a new cluster on an etcd used as one's own.
+    nodes.push(await ClusterNode.start("s2", secondary("alpha")));
+    const own = await ClusterNode.start("s3", [
+      "--cluster-name",
+      "gamma",
+      "--use-standalone-etcd",
+      "--primary-listen-peer-urls",
+      client,
+      "--workers",
+      "0",
+    ]);
+    nodes.push(own);
+    assert.match(
+      await stdoutLog(own),
+      /cluster "gamma" is new on etcd at .*, which holds clusters "alpha"/,
+    );
+    await eventually("alpha lists p1 and s2", async () => {
+      const members = await primary.ctl(["-o", "json", "member", "list"]);
+      return JSON.stringify(JSON.parse(members.stdout).map((m: { name: string }) => m.name)) ===
+        '["p1","s2"]';
+    });
+    passed = true;
+  } finally {
+    await cleanUp(nodes, passed);
+  }
+});
