@@ -10,16 +10,21 @@
 
 import { Etcd3 } from "etcd3";
 
+/** An etcd client for a few calls at `hosts`, each bounded by `timeoutMs`; close it after. */
+export function briefEtcdClient(hosts: string[], timeoutMs: number): Etcd3 {
+  return new Etcd3({
+    hosts,
+    dialTimeout: timeoutMs,
+    defaultCallOptions: () => ({ deadline: Date.now() + timeoutMs }),
+  });
+}
+
 /**
  * `given`, then each member's client URLs not among them. Answers `given`
  * alone when etcd cannot list its members: opening the store reports why.
  */
 export async function clusterEndpoints(given: string[], timeoutMs: number): Promise<string[]> {
-  const client = new Etcd3({
-    hosts: given,
-    dialTimeout: timeoutMs,
-    defaultCallOptions: () => ({ deadline: Date.now() + timeoutMs }),
-  });
+  const client = briefEtcdClient(given, timeoutMs);
   try {
     const { members } = await client.cluster.memberList({ linearizable: false });
     return [...new Set([...given, ...members.flatMap((m) => m.clientURLs)])];

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { Etcd3 } from "etcd3";
+import { briefEtcdClient } from "./etcd_endpoints.ts";
 
 const JOIN_RETRY_FOR_MS = 30_000;
 const JOIN_RETRY_PAUSE_MS = 1_000;
@@ -35,11 +35,7 @@ export interface JoinOptions {
  */
 export async function addSelfToEtcd(options: JoinOptions): Promise<boolean> {
   const { name, peerUrls, endpoints, timeoutMs } = options;
-  const client = new Etcd3({
-    hosts: endpoints,
-    dialTimeout: timeoutMs,
-    defaultCallOptions: () => ({ deadline: Date.now() + timeoutMs }),
-  });
+  const client = briefEtcdClient(endpoints, timeoutMs);
   // etcd refuses a new member ("unhealthy cluster") for a few seconds after
   // its membership changed, as after the purge that precedes a comeback.
   const giveUpAt = Date.now() + Math.max(timeoutMs, JOIN_RETRY_FOR_MS);
@@ -87,11 +83,7 @@ export interface EtcdSurvey {
  * cluster's keys rather than reading them.
  */
 export async function surveyEtcd(endpoints: string[], timeoutMs: number): Promise<EtcdSurvey> {
-  const client = new Etcd3({
-    hosts: endpoints,
-    dialTimeout: timeoutMs,
-    defaultCallOptions: () => ({ deadline: Date.now() + timeoutMs }),
-  });
+  const client = briefEtcdClient(endpoints, timeoutMs);
   try {
     const { members } = await client.cluster.memberList({ linearizable: false });
     const clusters = new Map<string, string[]>();
