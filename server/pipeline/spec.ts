@@ -143,7 +143,8 @@ function readFilter(fr: SpecReader, registry: FilterRegistry): FilterSpec {
   }
   try {
     const normalized = validateFilterSpec(filterKind, rest, fr.path);
-    return { name, kind, ...(normalized as Record<string, unknown>) };
+    // The filter's own name and kind stand whatever its kind's validate() returns.
+    return { ...(normalized as Record<string, unknown>), name, kind };
   } catch (e) {
     if (!(e instanceof SpecError)) throw e;
     fr.addProblems(e.problems);

@@ -226,12 +226,14 @@ Deno.test("plugins: a TypeScript filter loaded with --plugin serves by its kind"
       "name: hp\nkind: Pipeline\nfilters:\n  - name: hi\n    kind: Hello\n    name2: x\n";
     const bad = await node.ctl(["object", "create"], pipeline);
     assert.match(bad.stderr, /filters\[0\]\.name2: unknown field/);
-    const good = "name: hp\nkind: Pipeline\nfilters:\n  - name: hi\n    kind: Hello\n";
+    // The flow names the filter by its own name, whatever fields its kind's spec has.
+    const good =
+      "name: hp\nkind: Pipeline\nflow: [{filter: hi}]\nfilters:\n  - name: hi\n    kind: Hello\n    who: you\n";
     assert.equal((await node.ctl(["object", "create"], good)).code, 0);
     assert.equal((await node.ctl(["object", "create"], server("s", port, "hp"))).code, 0);
     await eventually("plugin answers", async () => {
       const r = await request(`http://127.0.0.1:${port}/x`);
-      return r.body === "hello world" && r.headers.get("x-plugin") === "hello";
+      return r.body === "hello you" && r.headers.get("x-plugin") === "hello";
     });
   } finally {
     await node.stop();
