@@ -386,7 +386,8 @@ export class HTTPServer {
     sentBody: number,
   ): void {
     const line = this.#env.accessLog!;
-    line.text("[").text(timestamp()).text("] [").text(client.remoteAddr).text(" ")
+    // Stamped with when the request came in, as Easegress's `[start]`.
+    line.text("[").text(timestamp(Math.round(Date.now() - ms))).text("] [").text(client.remoteAddr).text(" ")
       .text(client.realIP).text(" ").text(requestLine).text(" ").int(status)
       .text("] [").duration(ms).text(" rx:").text(request.header("content-length") ?? "0")
       .text("B tx:").int(sentBody).text("B] [");
@@ -407,11 +408,11 @@ const CONNECTION_CLOSE: [string, string][] = [["connection", "close"]];
 let lastStampMs = 0;
 let lastStamp = "";
 
-function timestamp(): string {
-  const now = Date.now();
-  if (now !== lastStampMs) {
-    lastStampMs = now;
-    lastStamp = new Date(now).toISOString();
+/** `atMs` (epoch milliseconds) as ISO 8601, made once per millisecond. */
+function timestamp(atMs: number): string {
+  if (atMs !== lastStampMs) {
+    lastStampMs = atMs;
+    lastStamp = new Date(atMs).toISOString();
   }
   return lastStamp;
 }

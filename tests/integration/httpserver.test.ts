@@ -613,3 +613,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test("httpserver: the access log stamps a request with when it came in", async () => {
+  const node = await startNodeProcess();
+  const port = freePort();
+  try {
+    const objects =
+      `kind: Pipeline\nname: slow\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: late\n        delay: 1s\n---\nkind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: slow\n`;
+    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    await eventually(
+      "served",
+      async () => (await request(`http://127.0.0.1:${port}/warm`)).status === 200,
+    );
+    const sent = Date.now();
+    assert.equal((await request(`http://127.0.0.1:${port}/timed`)).body, "late");
+    const logFile = `${node.homeDir}/log/filter_http_access.log`;
+    await eventually("logged", async () => (await Deno.readTextFile(logFile)).includes("/timed"));
+    const logged = /^\[(\S+)\] \[\S+ \S+ GET \/timed /m.exec(await Deno.readTextFile(logFile));
+    const stamp = Date.parse(logged![1]);
+    // The answer took the Mock's second; the stamp is its start, not its end.
+    assert.ok(stamp >= sent - 5 && stamp < sent + 600, `stamp ${stamp - sent} ms after sending`);
+  } finally {
+    await node.stop();
+  }
+});
