@@ -25,7 +25,8 @@ const SUMMED = new Set([
 ]);
 /**
  * Counters of documents that are not request statistics: a WebSocketServer's
- * relays, a pool's memoryCache (each worker has its own cache). (A
+ * relays, a pool's memoryCache (each worker has its own cache), a WasmHost's
+ * calls and failures (each worker runs its own modules). (A
  * ConnectControl's bannedClientNum and bannedTopicNum count its spec's
  * lists, the same in every worker: not summed.)
  */
@@ -36,6 +37,8 @@ const SUMMED_COUNTERS = new Set([
   "misses",
   "entries",
   "bytes",
+  "numOfRequest",
+  "numOfWasmError",
 ]);
 const PERCENTILES = new Set(["p25", "p50", "p75", "p95", "p98", "p99", "p999"]);
 const PERCENTAGES = ["m1", "m5", "m15"];

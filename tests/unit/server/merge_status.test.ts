@@ -93,6 +93,16 @@ Deno.test("merged Proxy statuses add each worker's memoryCache counts", () => {
   assert.deepEqual(mergeStatuses([pool(3, 1, 1, 100), pool(5, 2, 1, 120)]), pool(8, 3, 2, 220));
 });
 
+Deno.test("merged WasmHost statuses add each worker's calls and failures", () => {
+  const wasm = (health: string, numOfRequest: number, numOfWasmError: number) => ({
+    filters: { w: { health, numOfRequest, numOfWasmError } },
+  });
+  assert.deepEqual(
+    mergeStatuses([wasm("ready", 6, 1), wasm("ready", 12, 0)]),
+    wasm("ready", 18, 1),
+  );
+});
+
 Deno.test("percentiles merged from workers' latency buckets are those of one process", () => {
   sendLatencyBuckets(true);
   try {
