@@ -37,6 +37,15 @@ async function serve(args: string[]): Promise<number> {
     return 0;
   }
   for (const warning of command.warnings) console.error(`Warning: ${warning}`);
+  // Without it the runtime ends the whole process (exit 70) at the first
+  // listener shared by the workers, or the first HTTP/3 or MQTT socket.
+  if (typeof Deno.listenDatagram !== "function") {
+    console.error(
+      "Error: serve needs Deno's --unstable-net (and --unstable-no-legacy-abort): run it as " +
+        "`deno task serve`, or pass the flags the README's Running a node lists",
+    );
+    return 2;
+  }
   if (command.printConfig) {
     const { stringify } = await loadYaml();
     console.log(stringify(optionsDocument(command.options)).trimEnd());

@@ -277,14 +277,21 @@ Deno.test("initial object files are created at start when absent, and kept when 
 
 Deno.test("the executable answers --help and --version, and names bad flags", async () => {
   const main = new URL("../../main.ts", import.meta.url).pathname;
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", main, ...args] })
-      .output();
+  const runWith = async (flags: string[], ...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", ...flags, main, ...args],
+    }).output();
     return {
       code: out.code,
       text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
     };
   };
+  const run = (...args: string[]) =>
+    runWith(["--unstable-net", "--unstable-no-legacy-abort"], ...args);
+  // Without --unstable-net a node would die at its first shared listener: it says so at once.
+  const unstable = await runWith([], "serve", "--api-addr", `127.0.0.1:${freePort()}`);
+  assert.equal(unstable.code, 2);
+  assert.match(unstable.text, /serve needs Deno's --unstable-net/);
   assert.match((await run("--version")).text, /easegress \d+\.\d+\.\d+/);
   const help = await run("serve", "--help");
   assert.equal(help.code, 0);
