@@ -13,8 +13,12 @@
  * of the request and response and sending back what the module changed:
  * the runtime cannot interrupt a WebAssembly call on its own thread, but a
  * call that outlives `timeout` ends with its worker (`wasmError`, 500) and
- * a new one takes its place. Up to `maxConcurrency` instances serve at
- * once; a request that finds them all busy gets `outOfVM` (503). A body is
+ * a new one takes its place; so does a `wasm_init` (or start function)
+ * still running `timeout` after the module compiled in its worker. (Deno
+ * 2.9's `Worker.terminate()` cannot stop a thread inside a loop: such a
+ * worker is forgotten, its thread runs on until the process exits.) Up to
+ * `maxConcurrency` instances serve or start at once; a request that finds
+ * them all busy gets `outOfVM` (503). A body is
  * sent only to modules that import its getter. Unlike Easegress, the
  * `host_resp_*` setters make a 200 response when there is none yet (there,
  * they failed before a Proxy or Mock). The `host_cluster_*` data is shared
@@ -124,23 +128,45 @@ function bodyImports(bytes: Uint8Array): { request: boolean; response: boolean }
 }
 
 type WorkerReply =
+  | { type: "compiled" }
   | { type: "ready"; logs: [number, string][]; dataOps: WasmDataOp[] }
   | { type: "failed"; message: string }
   | { type: "done"; outcome: ExchangeOut; dataOps: WasmDataOp[] }
   | { type: "error"; message: string; logs: [number, string][]; dataOps?: WasmDataOp[] };
 
+/**
+ * How long a worker may take to start and compile the module, before any of
+ * the module's code runs (its start function and `wasm_init` then have
+ * `timeout`): far more than it takes (tens of milliseconds), only so that
+ * nothing waits for ever.
+ */
+export const WORKER_START_LIMIT_MS = 10_000;
+
+/** An instance did not come up in time and was ended. */
+class StartTimeout extends Error {}
+
 /** One instance of the module in a worker isolate. */
 class WasmWorker {
   readonly #worker: Worker;
   #reply: ((reply: WorkerReply) => void) | undefined;
-  /** Resolves with what `wasm_init` logged and stored, once the instance is up. */
+  #ended = false;
+  /**
+   * Resolves with what `wasm_init` logged and stored, once the instance is
+   * up; rejects when it failed, was ended, or did not come up in time
+   * ({@linkcode StartTimeout}; the worker is then ended).
+   */
   readonly ready: Promise<{ logs: [number, string][]; dataOps: WasmDataOp[] }>;
   /** The version of the shared data this instance has seen (-1: none yet). */
   dataVersion = -1;
   /** Which load of the code this instance runs (see `WasmHost.#reload`). */
   readonly generation: number;
 
-  constructor(bytes: Uint8Array, parameters: Record<string, string>, generation: number) {
+  constructor(
+    bytes: Uint8Array,
+    parameters: Record<string, string>,
+    generation: number,
+    timeout: { ms: number; text: string },
+  ) {
     this.generation = generation;
     this.#worker = new Worker(new URL("./wasm_worker.ts", import.meta.url).href, {
       type: "module",
@@ -150,14 +176,44 @@ class WasmWorker {
       event.preventDefault();
       this.#reply?.({ type: "error", message: event.message, logs: [] });
     };
-    this.ready = this.#call({ type: "init", bytes, parameters }).then((reply) => {
-      if (reply.type === "failed") throw new Error(reply.message);
-      return reply.type === "ready" ? reply : { logs: [], dataOps: [] };
-    });
+    this.ready = this.#init(bytes, parameters, timeout);
+  }
+
+  /** Starts the instance: the worker's start and compile within the start limit, its code within `timeout`. */
+  async #init(
+    bytes: Uint8Array,
+    parameters: Record<string, string>,
+    timeout: { ms: number; text: string },
+  ) {
+    const { promise, resolve } = Promise.withResolvers<WorkerReply | StartTimeout>();
+    const late = (ms: number, what: string) =>
+      setTimeout(() => resolve(new StartTimeout(what)), ms);
+    let timer = late(
+      WORKER_START_LIMIT_MS,
+      `the instance did not start within ${WORKER_START_LIMIT_MS / 1000}s`,
+    );
+    this.#reply = (reply) => {
+      if (reply.type !== "compiled") return resolve(reply);
+      clearTimeout(timer);
+      timer = late(timeout.ms, `wasm_init did not return within ${timeout.text}`);
+    };
+    this.#worker.postMessage({ type: "init", bytes, parameters } satisfies WasmWorkerRequest);
+    const reply = await promise;
+    clearTimeout(timer);
+    this.#reply = undefined;
+    if (reply instanceof StartTimeout) {
+      this.terminate();
+      throw reply;
+    }
+    if (reply.type === "ready") return reply;
+    throw new Error("message" in reply ? reply.message : `unexpected ${reply.type}`);
   }
 
   #call(request: WasmWorkerRequest): Promise<WorkerReply> {
     const { promise, resolve } = Promise.withResolvers<WorkerReply>();
+    if (this.#ended) {
+      return Promise.resolve({ type: "error", message: "the instance was stopped", logs: [] });
+    }
     this.#reply = (reply) => {
       this.#reply = undefined;
       resolve(reply);
@@ -178,10 +234,21 @@ class WasmWorker {
     return reply;
   }
 
+  /** Ends the worker (again: nothing); whoever waits for it gets an error. */
   terminate(): void {
-    this.#reply = undefined;
+    if (this.#ended) return;
+    this.#ended = true;
     this.#worker.terminate();
+    const reply = this.#reply;
+    this.#reply = undefined;
+    reply?.({ type: "error", message: "the instance was stopped", logs: [] });
   }
+}
+
+/** An instance being started: `started` says whether it came up (see `WasmHost.#start`). */
+interface Starting {
+  worker: WasmWorker;
+  started: Promise<{ ok: true } | { ok: false; timedOut: boolean }>;
 }
 
 class WasmHost implements FilterInstance {
@@ -194,14 +261,27 @@ class WasmHost implements FilterInstance {
   readonly #stopReloads: () => void;
   #loaded: Promise<Uint8Array | undefined>;
   #reads = { request: false, response: false };
+  /** Every instance not yet ended: starting, idle or busy. */
+  readonly #workers = new Set<WasmWorker>();
+  /** The instances running a call. */
+  readonly #busy = new Set<WasmWorker>();
   #idle: WasmWorker[] = [];
-  #instances = 0;
+  /** The instance started with the code, until it is up or a request takes it over. */
+  #preload: Starting | undefined;
   /** Rises with each reload that changed the code; older instances end when they return. */
   #generation = 0;
   #error = "";
   #requests = 0;
   #errors = 0;
   #closed = false;
+  /**
+   * Set once an instance's start outlived `timeout` (`wasm_init` looping,
+   * say): the runtime cannot stop a worker stuck in a loop, so its thread
+   * may still run, and starting more for this code would add one such
+   * thread per request. Until the code changes, requests that find no idle
+   * instance fail at once.
+   */
+  #startHangs = false;
 
   constructor(spec: WasmHostSpec, env: FilterEnv) {
     this.#spec = spec;
@@ -214,14 +294,29 @@ class WasmHost implements FilterInstance {
     this.#loaded = this.#load();
   }
 
-  /** Loads the module and starts its first instance; undefined (error kept) when it cannot. */
+  /** How many worker isolates the filter has (starting, idle or busy): for tests. */
+  get liveInstances(): number {
+    return this.#workers.size;
+  }
+
+  /**
+   * Loads the module and starts its first instance; undefined (error kept)
+   * when it cannot load. Does not wait for the instance: the first request
+   * takes it over while it starts.
+   */
   #load(): Promise<Uint8Array | undefined> {
-    return loadModule(this.#spec.code).then(async (bytes) => {
+    return loadModule(this.#spec.code).then((bytes) => {
       this.#reads = bodyImports(bytes);
       this.#error = "";
-      // One instance at once, so the first request does not wait for it.
-      const first = await this.#spawn(bytes);
-      if (first) this.#idle.push(first);
+      if (this.#closed) return bytes;
+      // One instance at once, so the first request does not wait for all of its start.
+      const preload = this.#start(bytes);
+      this.#preload = preload;
+      preload.started.then((started) => {
+        if (this.#preload !== preload) return; // a request took it, or a reload ended it
+        this.#preload = undefined;
+        if (started.ok) this.#release(preload.worker);
+      });
       return bytes;
     }, (e) => {
       this.#error = (e as Error).message;
@@ -242,36 +337,63 @@ class WasmHost implements FilterInstance {
     }
     if (this.#closed || (current && sameBytes(current, bytes))) return;
     this.#generation++;
+    this.#startHangs = false;
     this.#retire(this.#idle.splice(0));
+    if (this.#preload) this.#retire([this.#preload.worker]);
+    this.#preload = undefined;
     this.#loaded = this.#load();
     await this.#loaded;
     this.#log.info("code reloaded: new instances serve");
   }
 
-  /** Ends instances that are no longer wanted. */
-  #retire(workers: WasmWorker[]): void {
-    for (const worker of workers) {
-      this.#instances--;
+  /** Ends instances that are no longer wanted (those already ended: nothing). */
+  #retire(workers: Iterable<WasmWorker>): void {
+    for (const worker of [...workers]) {
+      this.#workers.delete(worker);
       worker.terminate();
     }
   }
 
-  /** A new instance, counted; undefined (and the error kept) when it cannot start. */
-  async #spawn(bytes: Uint8Array): Promise<WasmWorker | undefined> {
-    this.#instances++;
-    const worker = new WasmWorker(bytes, this.#spec.parameters, this.#generation);
-    try {
-      const { logs, dataOps } = await worker.ready;
+  /** An instance done with a call (or started): idle again, or ended when no longer wanted. */
+  #release(worker: WasmWorker): void {
+    if (this.#closed || worker.generation !== this.#generation || !this.#workers.has(worker)) {
+      this.#retire([worker]);
+    } else this.#idle.push(worker);
+  }
+
+  /**
+   * Starts a new instance, counted at once. `started` resolves when it is up
+   * or failed: one that did not come up in time (`timedOut`; `wasm_init`
+   * looping, say) or failed is ended and logged once, with why; one ended
+   * meanwhile (the filter closed, the code reloaded) just fails.
+   */
+  #start(bytes: Uint8Array): Starting {
+    const worker = new WasmWorker(bytes, this.#spec.parameters, this.#generation, {
+      ms: this.#timeoutMs,
+      text: this.#spec.timeout,
+    });
+    this.#workers.add(worker);
+    const started = worker.ready.then(({ logs, dataOps }) => {
+      if (!this.#workers.has(worker)) return { ok: false as const, timedOut: false };
       for (const [level, message] of logs) this.#logAt(level, message);
       this.#store(dataOps);
-      return worker;
-    } catch (e) {
-      this.#instances--;
-      worker.terminate();
+      this.#error = "";
+      return { ok: true as const };
+    }, (e) => {
+      const wanted = this.#workers.has(worker);
+      this.#retire([worker]);
+      if (!wanted) return { ok: false as const, timedOut: false };
+      const timedOut = e instanceof StartTimeout;
+      if (timedOut) this.#startHangs = true;
       this.#error = (e as Error).message;
-      this.#log.error(`cannot start the WebAssembly module: ${this.#error}`);
-      return undefined;
-    }
+      this.#log.error(
+        timedOut
+          ? `${this.#error}: its instance was stopped`
+          : `cannot start the WebAssembly module: ${this.#error}`,
+      );
+      return { ok: false as const, timedOut };
+    });
+    return { worker, started };
   }
 
   #store(ops: WasmDataOp[] | undefined): void {
@@ -283,29 +405,54 @@ class WasmHost implements FilterInstance {
     if (!bytes || this.#closed) return this.#fail(ctx, 503, RESULT_OUT_OF_VM);
     let worker = this.#idle.pop();
     if (!worker) {
-      if (this.#instances >= this.#spec.maxConcurrency) {
+      let starting = this.#preload;
+      if (starting) this.#preload = undefined;
+      else if (this.#workers.size >= this.#spec.maxConcurrency) {
+        return this.#fail(ctx, 503, RESULT_OUT_OF_VM);
+      } else if (this.#startHangs) {
+        this.#requests++;
+        this.#errors++;
+        return this.#fail(ctx, 500, RESULT_WASM_ERROR);
+      } else starting = this.#start(bytes);
+      const started = await starting.started;
+      if (!started.ok && started.timedOut) {
+        // The module's code outlived `timeout` for this request, as a wasm_run past it does.
+        this.#requests++;
+        this.#errors++;
+        return this.#fail(ctx, 500, RESULT_WASM_ERROR);
+      }
+      // It failed (logged), or the filter closed or reloaded meanwhile.
+      if (!started.ok || !this.#workers.has(starting.worker)) {
         return this.#fail(ctx, 503, RESULT_OUT_OF_VM);
       }
-      worker = await this.#spawn(bytes);
-      if (!worker) return this.#fail(ctx, 503, RESULT_OUT_OF_VM);
+      worker = starting.worker;
     }
     this.#requests++;
-    if (this.#reads.request) await ctx.request.bytes();
-    if (this.#reads.response && ctx.response) await ctx.response.bytes();
-    const data = this.#data.since(worker.dataVersion);
-    worker.dataVersion = this.#data.version;
-    const reply = await worker.run(
-      { type: "run", exchange: exchangeOf(ctx, this.#reads), data },
-      this.#timeoutMs,
-    );
+    this.#busy.add(worker);
+    let reply: WorkerReply | undefined;
+    try {
+      if (this.#reads.request) await ctx.request.bytes();
+      if (this.#reads.response && ctx.response) await ctx.response.bytes();
+      const data = this.#data.since(worker.dataVersion);
+      worker.dataVersion = this.#data.version;
+      reply = await worker.run(
+        { type: "run", exchange: exchangeOf(ctx, this.#reads), data },
+        this.#timeoutMs,
+      );
+    } catch (e) {
+      // Reading a body failed, say: the instance is still good.
+      this.#busy.delete(worker);
+      this.#release(worker);
+      throw e;
+    }
+    this.#busy.delete(worker);
     if (reply === undefined) {
-      this.#instances--;
+      this.#retire([worker]);
       this.#errors++;
       this.#log.warn(`wasm_run took longer than ${this.#spec.timeout}: its instance was stopped`);
       return this.#fail(ctx, 500, RESULT_WASM_ERROR);
     }
-    if (this.#closed || worker.generation !== this.#generation) this.#retire([worker]);
-    else this.#idle.push(worker);
+    this.#release(worker);
     if (reply.type === "done" || reply.type === "error") this.#store(reply.dataOps);
     if (reply.type !== "done") {
       this.#errors++;
@@ -340,11 +487,17 @@ class WasmHost implements FilterInstance {
     return { health: this.#error, numOfRequest: this.#requests, numOfWasmError: this.#errors };
   }
 
-  /** Ends the idle instances now, busy ones when their call returns. */
+  /**
+   * Ends every instance now, those still starting too (a request waiting
+   * for one gets `outOfVM`), except those running a call: each of those
+   * ends when its call returns or outlives `timeout`.
+   */
   close(): void {
     this.#closed = true;
     this.#stopReloads();
-    this.#retire(this.#idle.splice(0));
+    this.#preload = undefined;
+    this.#idle = [];
+    this.#retire([...this.#workers].filter((worker) => !this.#busy.has(worker)));
   }
 }
 

@@ -5,7 +5,8 @@
  *
  * Messages in: `{type: "init", bytes, parameters}`, then `{type: "run",
  * exchange, data?}` (`data`: what changed in the filter's shared data since
- * the last run); out: `{type: "ready"}` or `{type: "failed", message}`,
+ * the last run); out: `{type: "compiled"}` once the module compiled and
+ * before its code runs, then `{type: "ready"}` or `{type: "failed", message}`,
  * then `{type: "done", outcome}` or `{type: "error", message}` per run,
  * each with the `dataOps` the module made.
  *
@@ -32,7 +33,11 @@ self.onmessage = (event: MessageEvent<WasmWorkerRequest>) => {
   const msg = event.data;
   if (msg.type === "init") {
     try {
-      vm = new WasmVM(new WebAssembly.Module(msg.bytes as BufferSource), msg.parameters, data, log);
+      const module = new WebAssembly.Module(msg.bytes as BufferSource);
+      // The module's own code (a start function, wasm_init) runs from here on: the filter
+      // times it from this message, so starting the isolate and compiling are not counted.
+      self.postMessage({ type: "compiled" });
+      vm = new WasmVM(module, msg.parameters, data, log);
       self.postMessage({ type: "ready", logs, dataOps: data.takeOps() });
     } catch (e) {
       self.postMessage({ type: "failed", message: (e as Error).message });

@@ -167,6 +167,102 @@ ${loopbackServer("s", port, "p")}`;
   }
 });
 
+/** A module whose `wasm_init` never returns. */
+const INIT_LOOP_WAT = `(module
+  (memory (export "memory") 1)
+  (func (export "wasm_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "wasm_free") (param i32))
+  (func (export "wasm_init") (loop $l (br $l)))
+  (func (export "wasm_run") (result i32) (i32.const 0)))
+`;
+
+Deno.test("WasmHost: a wasm_init that never returns is bounded by timeout; update and delete answer requests waiting for one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eg-wasm-" });
+  const wasm = `${dir}/init_loop.wasm`;
+  await Deno.writeTextFile(`${dir}/init_loop.wat`, INIT_LOOP_WAT);
+  await wat2wasm(`${dir}/init_loop.wat`, wasm);
+  const goodWasm = `${dir}/loop.wasm`; // returns at once without an X-Loop header
+  await wat2wasm(LOOP_WAT, goodWasm);
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  const pipeline = (wasmFilter: string) =>
+    `kind: Pipeline
+name: p
+flow:
+- filter: wasm
+  jumpIf: {wasmError: END, outOfVM: END}
+- filter: mock
+filters:
+- ${wasmFilter}
+- {name: mock, kind: Mock, rules: [{code: 200, body: after}]}
+`;
+  const looping = (timeout: string) =>
+    pipeline(`{name: wasm, kind: WasmHost, code: ${wasm}, timeout: ${timeout}, maxConcurrency: 2}`);
+  const good = pipeline(`{name: wasm, kind: WasmHost, code: ${goodWasm}, timeout: 1s}`);
+  const url = `http://127.0.0.1:${port}/`;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const probes: Promise<{ status: number }>[] = [];
+  try {
+    const created = await node.ctl(
+      ["object", "create"],
+      `${looping("200ms")}---\n${loopbackServer("s", port, "p")}`,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    await eventually("served", async () => (await request(url)).status === 500);
+    // A request waits for an instance whose wasm_init is stopped at the timeout; once one
+    // hung, no more start for this code (their threads may still run): later ones fail at once.
+    for (let i = 0; i < 3; i++) {
+      const started = Date.now();
+      const r = await request(url);
+      const waited = Date.now() - started;
+      assert.equal(r.status, 500);
+      assert.ok(waited < 1_500, `answered after ${waited} ms`);
+    }
+    const status = JSON.parse(
+      (await node.ctl(["-o", "json", "object", "status", "get", "p"])).stdout,
+    );
+    type WasmStatus = { health: string; numOfRequest: number; numOfWasmError: number };
+    const docs = Object.values(status as Record<string, { filters: Record<string, WasmStatus> }>);
+    const wasmStatus = docs[0].filters.wasm;
+    assert.equal(wasmStatus.health, "wasm_init did not return within 200ms");
+    assert.ok(wasmStatus.numOfRequest >= 4, JSON.stringify(wasmStatus));
+    assert.equal(wasmStatus.numOfWasmError, wasmStatus.numOfRequest);
+    const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+    assert.match(log, /wasm_init did not return within 200ms: its instance was stopped/);
+
+    // With a long timeout, the instances are still in wasm_init when the pipeline changes.
+    const loopingLong = async () => {
+      assert.equal((await node.ctl(["object", "update"], looping("60s"))).code, 0);
+      await eventually("the 60s timeout is in", async () => {
+        const probe = request(url);
+        probes.push(probe);
+        return await Promise.race([probe.then(() => false), sleep(1_000).then(() => true)]);
+      });
+    };
+    await loopingLong();
+    const waiting = [request(url), request(url)];
+    await sleep(300);
+    const started = Date.now();
+    assert.equal((await node.ctl(["object", "update"], good)).code, 0);
+    // The requests that waited for them are answered (outOfVM), not after 60 s.
+    const answers = await Promise.all([...waiting, ...probes.splice(0)]);
+    assert.ok(answers.every((a) => a.status === 503), JSON.stringify(answers));
+    assert.ok(Date.now() - started < 5_000);
+    await eventually("the new module serves", async () => (await request(url)).body === "after");
+
+    await loopingLong();
+    const waitingAgain = [request(url), request(url)];
+    await sleep(300);
+    assert.equal((await node.ctl(["object", "delete", "p"])).code, 0);
+    const answered = await Promise.all([...waitingAgain, ...probes.splice(0)]);
+    assert.ok(answered.every((a) => a.status >= 500), JSON.stringify(answered));
+  } finally {
+    await Promise.allSettled(probes);
+    await node.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("WasmHost: shared data is one for every instance and worker; ctl wasm reads, sets, clears it and reloads code", async () => {
   const { dir, wasm } = await buildModule(WAT);
   const counts: number[] = [];

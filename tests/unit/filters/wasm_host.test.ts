@@ -1,0 +1,146 @@
+/**
+ * WasmHost's instances in the filter itself: a `wasm_init` that never
+ * returns is bounded by `timeout` (the request that waited gets
+ * `wasmError`, the instance ends, counted and logged once), the pool serves
+ * the next request, and closing the filter ends every instance, those still
+ * starting too. Modules are built with wabt's `wat2wasm`.
+ */
+
+import assert from "node:assert/strict";
+import { wasmHostKind } from "../../../filters/wasm_host.ts";
+import type { FilterInstance } from "../../../filters/filter.ts";
+import { contextFor, testEnv } from "./_helpers.ts";
+
+const EXPORTS = `
+  (memory (export "memory") 1)
+  (func (export "wasm_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "wasm_free") (param i32))
+  (func (export "wasm_run") (result i32) (i32.const 0))`;
+const INIT_LOOPS = `(module ${EXPORTS}\n  (func (export "wasm_init") (loop $l (br $l))))`;
+const GOOD = `(module ${EXPORTS})`;
+
+/** The module of `wat` in base64, as a spec's `code`. */
+async function build(wat: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "eg-wasm-unit-" });
+  try {
+    await Deno.writeTextFile(`${dir}/m.wat`, wat);
+    const out = await new Deno.Command("wat2wasm", {
+      args: [`${dir}/m.wat`, "-o", `${dir}/m.wasm`],
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return (await Deno.readFile(`${dir}/m.wasm`)).toBase64();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+type Host = FilterInstance & { readonly liveInstances: number };
+
+function host(code: string, spec: Record<string, unknown> = {}) {
+  const env = testEnv();
+  const filter = wasmHostKind.create(
+    wasmHostKind.validate({ code, timeout: "200ms", maxConcurrency: 2, ...spec }),
+    env,
+  ) as Host;
+  return { filter, lines: env.lines };
+}
+
+async function call(filter: Host) {
+  const ctx = contextFor({ path: "/" });
+  const started = Date.now();
+  const result = await filter.handle(ctx);
+  return { result, status: ctx.response?.status, ms: Date.now() - started };
+}
+
+function status(filter: Host) {
+  return filter.status!() as { health: string; numOfRequest: number; numOfWasmError: number };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts a worker once, so that loading (under `deno test`, checking) its code is not timed. */
+async function warmUp(): Promise<void> {
+  const { filter } = host(await build(GOOD));
+  await call(filter);
+  await filter.close?.();
+}
+
+Deno.test("WasmHost: a wasm_init that never returns ends with its instance in about the timeout (wasmError, 500)", async () => {
+  await warmUp();
+  const { filter, lines } = host(await build(INIT_LOOPS));
+  try {
+    const first = await call(filter);
+    assert.deepEqual([first.result, first.status], ["wasmError", 500]);
+    assert.ok(first.ms >= 150 && first.ms < 2_000, `answered after ${first.ms} ms`);
+    assert.equal(filter.liveInstances, 0);
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith("error:")),
+      ["error: wasm_init did not return within 200ms: its instance was stopped"],
+    );
+    // Its thread may still run (the runtime cannot stop a looping worker): no more are
+    // started for this code, so later requests fail at once rather than add one each.
+    const next = await call(filter);
+    assert.deepEqual([next.result, next.status], ["wasmError", 500]);
+    assert.ok(next.ms < 150, `answered after ${next.ms} ms`);
+    const three = await Promise.all([call(filter), call(filter), call(filter)]);
+    assert.deepEqual(three.map((c) => c.status), [500, 500, 500]);
+    assert.equal(filter.liveInstances, 0);
+    assert.deepEqual(status(filter), {
+      health: "wasm_init did not return within 200ms",
+      numOfRequest: 5,
+      numOfWasmError: 5,
+    });
+    assert.equal(lines.filter((l) => l.startsWith("error:")).length, 1);
+  } finally {
+    await filter.close?.();
+  }
+  assert.equal(filter.liveInstances, 0);
+});
+
+Deno.test("WasmHost: the first instance's hung wasm_init is ended with no request waiting, and counted for none", async () => {
+  await warmUp();
+  const { filter, lines } = host(await build(INIT_LOOPS));
+  try {
+    await sleep(100);
+    assert.equal(filter.liveInstances, 1); // the instance started with the code
+    await sleep(800);
+    assert.equal(filter.liveInstances, 0);
+    assert.deepEqual(status(filter), {
+      health: "wasm_init did not return within 200ms",
+      numOfRequest: 0,
+      numOfWasmError: 0,
+    });
+    assert.equal(lines.length, 1);
+  } finally {
+    await filter.close?.();
+  }
+});
+
+Deno.test("WasmHost: closing ends every instance, those still in wasm_init too; their request gets outOfVM", async () => {
+  await warmUp();
+  const { filter } = host(await build(INIT_LOOPS), { timeout: "5s" });
+  const waiting = [call(filter), call(filter), call(filter)];
+  await sleep(200);
+  assert.equal(filter.liveInstances, 2);
+  await filter.close?.();
+  assert.equal(filter.liveInstances, 0);
+  const answers = await Promise.all(waiting);
+  assert.deepEqual(answers.map((a) => a.status), [503, 503, 503]);
+  assert.ok(answers.every((a) => a.ms < 1_000), JSON.stringify(answers));
+  assert.deepEqual(status(filter).numOfWasmError, 0);
+});
+
+Deno.test("WasmHost: a good module keeps its instances until closed", async () => {
+  const { filter, lines } = host(await build(GOOD));
+  try {
+    await Promise.all([call(filter), call(filter)]);
+    for (let i = 0; i < 3; i++) assert.equal((await call(filter)).result, "");
+    assert.equal(filter.liveInstances, 2);
+    assert.deepEqual(status(filter), { health: "", numOfRequest: 5, numOfWasmError: 0 });
+    assert.deepEqual(lines, []);
+  } finally {
+    await filter.close?.();
+  }
+  assert.equal(filter.liveInstances, 0);
+});
