@@ -296,9 +296,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
   async #end(): Promise<void> {
     this.#abort?.abort();
     this.#abortNotice?.abort();
-    if (this.#unreadInput && this.#conn.state !== CLOSED && !this.#conn.reading) {
-      await this.#lingerClose();
-    }
+    if (this.#unreadInput && this.#conn.state !== CLOSED) await this.#lingerClose();
     this.#conn.close();
     this.#host.closed(this);
   }
@@ -572,20 +570,27 @@ export class ServerConnection implements PeerSource, ServedConnection {
 
   /**
    * Closes the sending side, then reads and drops what the client still
-   * sends (bounded in time and bytes): closing a socket with unread input
-   * resets the connection, and the client might lose the answer just sent.
+   * sends until it closes its side too, for at most LINGER_MS and
+   * LINGER_BYTES. Closing a socket with unread input resets the connection,
+   * and a reset destroys whatever the client has not read yet: the answer
+   * just sent, for a client still busy uploading. Go half-closes and waits
+   * 500 ms (rstAvoidanceDelay) for the same reason; draining instead also
+   * lets a client blocked on a full send window get to reading the answer.
    */
   async #lingerClose(): Promise<void> {
+    const conn = this.#conn;
     try {
-      await this.#conn.socket.closeWrite();
+      await conn.socket.closeWrite();
     } catch {
       return;
     }
-    const timer = setTimeout(() => this.#conn.close(), LINGER_MS);
-    const buf = this.#conn.buf;
+    const timer = setTimeout(() => conn.close(), LINGER_MS);
     try {
-      for (let dropped = 0; dropped < LINGER_BYTES;) {
-        const n = await this.#conn.socket.read(buf);
+      let dropped = 0;
+      // A read already under way (a read ahead) is the first to drop.
+      if (conn.reading && !(dropped = (await conn.readAhead()) ?? 0)) return;
+      while (dropped < LINGER_BYTES) {
+        const n = await conn.socket.read(drainBuffer);
         if (n === null) break;
         dropped += n;
       }
@@ -620,10 +625,19 @@ export class ServerConnection implements PeerSource, ServedConnection {
   }
 }
 
-/** Longest a refused client is given to stop sending before the socket closes. */
+/** Longest a refused client is given to read the answer and close before the socket closes. */
 const LINGER_MS = 1000;
-/** Most bytes read and dropped while lingering. */
-const LINGER_BYTES = 256 * 1024;
+/**
+ * Most bytes read and dropped while lingering. A client that reads the
+ * answer stops within what its and this side's socket buffers hold (a few
+ * MiB); one that keeps on sending past this is not listening.
+ */
+const LINGER_BYTES = 64 * 1024 * 1024;
+/**
+ * Where lingering connections read what they drop: one array for all, as
+ * nothing read into it is looked at.
+ */
+const drainBuffer = new Uint8Array(64 * 1024);
 
 function startsWithPreface(buf: Uint8Array, end: number): boolean {
   const n = Math.min(end, H2_PREFACE.length);
