@@ -13,7 +13,6 @@ import {
   fieldName,
   fieldValue,
   HeaderFields,
-  headHasBadValueChar,
   isToken,
   isTokenCode,
   knownFieldNameAt,
@@ -33,6 +32,26 @@ const BAD_TARGET = /[\x00-\x20\x7f]/;
 /** A control character, space or a byte past ASCII: one scan finds either kind. */
 // deno-lint-ignore no-control-regex
 const UNUSUAL_TARGET = /[\x00-\x20\x7f-\xff]/;
+/**
+ * What no field value may hold, as Go's net/http refuses it (its
+ * ValidHeaderFieldValue; RFC 9110 section 5.5): a control char other than
+ * HTAB, DEL, and so a CR that does not end a line. Bytes past ASCII are
+ * obs-text and pass.
+ */
+// deno-lint-ignore no-control-regex
+const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
+/**
+ * Whether a whole head holds a char no field value may (a CR that ends no
+ * line, a control char other than HTAB, CR and LF, or DEL): two scans of
+ * the head instead of one per value. Two expressions, as V8 skips through
+ * a subject in SIMD steps only for a pattern whose first char is one of at
+ * most 16: with one for all 31, a browser's 600-byte head took 2.7 us to
+ * parse instead of 1.8.
+ */
+// deno-lint-ignore no-control-regex
+const BAD_HEAD_CHAR_LOW = /[\x00-\x08\x0b\x0c\x0e-\x11]|\r(?!\n)/;
+// deno-lint-ignore no-control-regex
+const BAD_HEAD_CHAR_HIGH = /[\x12-\x1f\x7f]/;
 
 /** A request refused before it reached routing; `status` is the answer to send. */
 export class RequestHeadError extends Error {
@@ -144,7 +163,8 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     pos = next + 1;
   }
 
-  const checkValues = headHasBadValueChar(s);
+  // The values are looked at one by one only to name the bad one.
+  const checkValues = BAD_HEAD_CHAR_LOW.test(s) || BAD_HEAD_CHAR_HIGH.test(s);
   const headers = new HeaderFields();
   let host: string | null = null;
   let contentLength = -1;
@@ -153,12 +173,14 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
   let expectContinue = false;
   for (let i = 0; i < fields; i++) {
     let name: string;
-    let value: string;
     try {
       name = fieldName(names[i]);
-      value = checkValues ? fieldValue(values[i]) : values[i];
     } catch {
       throw bad(`invalid header ${quote(names[i])}`);
+    }
+    const value = checkValues ? checkedValue(values[i]) : values[i];
+    if (value === null) {
+      throw bad(`invalid header ${quote(names[i])}: a control character in its value`);
     }
     headers.appendChecked(name, value);
     // Only a few names matter here; their lengths rule out most names cheaply.
@@ -288,6 +310,20 @@ export function badMethodStart(
     }
   }
   return null;
+}
+
+/**
+ * A value of a head that holds a char no value may, somewhere: the value
+ * trimmed of CRs at its ends, as Go trims them; null when it holds such a
+ * char itself.
+ */
+function checkedValue(value: string): string | null {
+  try {
+    value = fieldValue(value);
+  } catch {
+    return null;
+  }
+  return BAD_VALUE_CHAR.test(value) ? null : value;
 }
 
 function bad(message: string): RequestHeadError {

@@ -467,3 +467,57 @@ Deno.test("parseRequestHead escapes the bytes of an unescaped UTF-8 target, as G
   ]);
   assert.equal(parseBytes(latin1).path, "/a%E9");
 });
+
+/** A head with one `X-Val: a<byte>b` field, as raw bytes. */
+function headWithValueByte(byte: number, before: number[] = []): Uint8Array {
+  return new Uint8Array([
+    ...encoder.encode("GET / HTTP/1.1\r\nHost: a\r\nX-Val: a"),
+    ...before,
+    byte,
+    ...encoder.encode("b\r\nAccept: */*\r\n\r\n"),
+  ]);
+}
+
+Deno.test("parseRequestHead refuses every control char but HTAB in a header value, as Go does", () => {
+  for (let byte = 0; byte < 256; byte++) {
+    if (byte === 10) continue; // An LF ends the line: a line without a colon follows.
+    const refused = (byte < 0x20 && byte !== 9) || byte === 0x7f;
+    // Once in an ASCII head, once in a head with a byte past ASCII (read as latin1).
+    for (const before of [[], [0xe9]]) {
+      const bytes = headWithValueByte(byte, before);
+      const what = `byte 0x${byte.toString(16)} after [${before}]`;
+      if (refused) {
+        assert.throws(() => parseBytes(bytes), (error) => {
+          assert.ok(error instanceof RequestHeadError, what);
+          assert.equal(error.status, 400, what);
+          assert.match(error.message, /^invalid header "X-Val": a control character/, what);
+          return true;
+        });
+      } else {
+        const value = parseBytes(bytes).headers.get("x-val");
+        assert.equal(value, String.fromCharCode(0x61, ...before, byte, 0x62), what);
+      }
+    }
+  }
+});
+
+Deno.test("parseRequestHead names the field with the control char, not the first one", () => {
+  assertRefused(
+    "GET / HTTP/1.1\r\nHost: a\r\nX-Ok: fine\tvalue\r\nX-Del: a\x7fb\r\nX-Later: c\r\n\r\n",
+    400,
+    /invalid header "X-Del"/,
+  );
+  // A known name is named as it is stored.
+  assertRefused("GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", 400, /invalid header "host"/);
+  assertRefused("GET / HTTP/1.1\r\nHost: a\r\nX: \x1b[31m\r\n\r\n", 400, /invalid header "X"/);
+  // At either end of a value too, where spaces and tabs are trimmed.
+  assertRefused("GET / HTTP/1.1\r\nHost: a\r\nX: \x0bv\r\n\r\n", 400, /invalid header "X"/);
+  assertRefused("GET / HTTP/1.1\r\nHost: a\r\nX: v\x1f\r\n\r\n", 400, /invalid header "X"/);
+});
+
+Deno.test("parseRequestHead keeps tabs and obs-text in header values", () => {
+  const head = parse("GET / HTTP/1.1\r\nHost: a\r\nX-Tab: a\tb\r\nX-Obs: \u00ff\r\n\r\n");
+  assert.equal(head.headers.get("x-tab"), "a\tb");
+  // UTF-8 "ÿ" is C3 BF: two obs-text bytes.
+  assert.equal(head.headers.get("x-obs"), "\u00c3\u00bf");
+});
