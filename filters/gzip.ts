@@ -177,3 +177,88 @@ export async function gunzipMessage(message: HttpRequest | HttpResponse): Promis
   fixContentLength(message);
   return true;
 }
+
+const OTHER_CODING = 0;
+const GZIP_CODING = 1;
+const ANY_CODING = 2;
+
+/**
+ * Whether a request's Accept-Encoding value takes gzip (RFC 9110 section
+ * 12.5.3): codings are compared without case, `x-gzip` counts as `gzip`,
+ * gzip's own weight decides when it is listed, else that of `*` (or of
+ * the media-range wildcard star-slash-star, which Easegress takes as any);
+ * a weight of 0 (or one that is not a number from 0 to 1) refuses. An empty
+ * value takes no coding; a request without the header takes any, which
+ * callers decide.
+ * A scan without regular expressions: the usual `gzip, deflate, br` costs
+ * a few character compares.
+ */
+export function acceptsGzip(value: string): boolean {
+  let gzip = -1;
+  let any = -1;
+  const n = value.length;
+  let semi = value.indexOf(";");
+  let pos = 0;
+  while (pos < n) {
+    let end = value.indexOf(",", pos);
+    if (end < 0) end = n;
+    if (semi >= 0 && semi < pos) semi = value.indexOf(";", pos);
+    const nameEnd = semi >= 0 && semi < end ? semi : end;
+    let s = pos;
+    let e = nameEnd;
+    while (s < e && isListSpace(value.charCodeAt(s))) s++;
+    while (e > s && isListSpace(value.charCodeAt(e - 1))) e--;
+    const kind = codingKind(value, s, e);
+    if (kind !== OTHER_CODING) {
+      const q = nameEnd < end ? weightOf(value.slice(nameEnd + 1, end)) : 1;
+      if (kind === GZIP_CODING) {
+        if (q > gzip) gzip = q;
+      } else if (q > any) any = q;
+    }
+    pos = end + 1;
+  }
+  return gzip >= 0 ? gzip > 0 : any > 0;
+}
+
+function isListSpace(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** The coding named by `value[s, e)`: gzip (or x-gzip), any (`*`, star-slash-star), or another. */
+function codingKind(value: string, s: number, e: number): number {
+  switch (e - s) {
+    case 1:
+      return value.charCodeAt(s) === 42 ? ANY_CODING : OTHER_CODING;
+    case 3:
+      return value.startsWith("*/*", s) ? ANY_CODING : OTHER_CODING;
+    case 4:
+      return equalsLower(value, s, "gzip") ? GZIP_CODING : OTHER_CODING;
+    case 6:
+      return equalsLower(value, s, "x-gzip") ? GZIP_CODING : OTHER_CODING;
+    default:
+      return OTHER_CODING;
+  }
+}
+
+function equalsLower(text: string, at: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) {
+    let c = text.charCodeAt(at + k);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/** The weight in a coding's parameters (`q=0.5; ...`): 1 without one, 0 when it is malformed. */
+function weightOf(params: string): number {
+  for (const param of params.split(";")) {
+    const eq = param.indexOf("=");
+    if (eq < 0) continue;
+    const name = param.slice(0, eq).trim();
+    if (name !== "q" && name !== "Q") continue;
+    const text = param.slice(eq + 1).trim();
+    const q = text === "" ? NaN : Number(text);
+    return q >= 0 && q <= 1 ? q : 0;
+  }
+  return 1;
+}

@@ -80,6 +80,11 @@ export interface UpstreamResponse {
    * stream pump); read one or the other.
    */
   readonly bodyBytes?: Uint8Array<ArrayBuffer>;
+  /**
+   * For a streamed `body`: how many of its bytes came with the head (the
+   * stream hands them over first), so a limit can be judged before answering.
+   */
+  readonly received?: number;
 }
 
 /** Tuning for an {@linkcode Http1Pool}. */

@@ -367,7 +367,11 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
     this.#reader = reader;
     this.#early = first;
     this.#earlyMore = more;
-    return { status, headers, body: new ReadableStream(this) };
+    let received = first === null ? 0 : first.length;
+    if (more !== null) {
+      for (const chunk of more) received += chunk.length;
+    }
+    return { status, headers, body: new ReadableStream(this), received };
   }
 
   /**

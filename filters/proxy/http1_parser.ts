@@ -154,6 +154,18 @@ function isListSpace(c: number): boolean {
   return c === SP || c === HT;
 }
 
+/** Whether a Transfer-Encoding value lists exactly one coding, chunked (any case). */
+function isChunkedOnly(value: string): boolean {
+  if (value.length === 7) return equalsLower(value, 0, "chunked");
+  let codings = 0;
+  for (const part of value.split(",")) {
+    const coding = part.trim();
+    if (coding === "") continue;
+    if (++codings > 1 || coding.length !== 7 || !equalsLower(coding, 0, "chunked")) return false;
+  }
+  return codings === 1;
+}
+
 /** Whether `text` from `at` matches the lower-case `lower`, ASCII case-insensitively. */
 function equalsLower(text: string, at: number, lower: string): boolean {
   for (let k = 0; k < lower.length; k++) {
@@ -257,11 +269,15 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
   let chunked = false;
   const hadContentLength = contentLength !== -1;
   if (transferEncoding !== null) {
-    // Transfer-Encoding overrides Content-Length; chunked must be the last coding,
-    // otherwise the body runs until the connection closes (RFC 9112 section 6.3).
-    const codings = transferEncoding.split(",");
-    chunked = codings[codings.length - 1].trim().toLowerCase() === "chunked";
-    if (!chunked || hadContentLength) close = true;
+    // Only chunked is taken, as by Go's client ("unsupported transfer encoding"):
+    // another coding (gzip, say) could be neither undone nor labelled for the
+    // client, so such an answer fails (503) and its connection is dropped.
+    if (!isChunkedOnly(transferEncoding)) {
+      throw protocolError(`unsupported transfer encoding ${JSON.stringify(transferEncoding)}`);
+    }
+    // Transfer-Encoding overrides Content-Length (RFC 9112 section 6.3).
+    chunked = true;
+    if (hadContentLength) close = true;
     contentLength = -1;
   }
 

@@ -335,22 +335,31 @@ export class ServerPool {
     timed: AttemptWatch | undefined,
   ): PoolResult {
     timed?.settle();
-    const limit = this.#bodyLimit;
-    const length = limit < 0 ? null : upstream.headers.get("content-length");
-    if (
-      limit >= 0 && (length !== null ? Number(length) : upstream.bodyBytes?.length ?? 0) > limit
-    ) {
-      upstream.body?.cancel().catch(() => {});
-      this.#log.warn(`${server.url} answered with a body over serverMaxBodySize ${limit} bytes`);
-      return this.#fail(ctx, 500, "internalError", start);
-    }
     // A small body that came with the head is handed over as bytes: cheaper
     // for the server to send than a stream.
     let body = upstream.bodyBytes ?? upstream.body;
-    if (limit >= 0 && length === null && body instanceof ReadableStream) {
-      body = limitBodyStream(body, limit, server.url, () => {
-        ctx.addTag(`response body over ${limit} bytes`);
-      });
+    const limit = this.#bodyLimit;
+    // An answer without a body (HEAD, 204, 304) has nothing to limit: a
+    // HEAD's Content-Length goes on as it came.
+    if (limit >= 0 && body !== null) {
+      const length = upstream.headers.get("content-length");
+      // Judged before answering: on the Content-Length, else on the bytes
+      // that came with the head; a stream of unknown length is cut later.
+      const known = length !== null
+        ? Number(length)
+        : body instanceof Uint8Array
+        ? body.length
+        : upstream.received ?? 0;
+      if (known > limit) {
+        if (body instanceof ReadableStream) body.cancel().catch(() => {});
+        this.#log.warn(`${server.url} answered with a body over serverMaxBodySize ${limit} bytes`);
+        return this.#fail(ctx, 500, "internalError", start);
+      }
+      if (length === null && body instanceof ReadableStream) {
+        body = limitBodyStream(body, limit, server.url, () => {
+          ctx.addTag(`response body over ${limit} bytes`);
+        });
+      }
     }
     const response = ctx.response = new HttpResponse(upstream.status, upstream.headers, body);
     this.#sticky?.stamp(server, response);

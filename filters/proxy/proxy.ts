@@ -7,7 +7,7 @@
 
 import { Context, copyHeaders, HttpRequest, HttpResponse } from "../context.ts";
 import type { FilterEnv, FilterInstance, FilterKind } from "../filter.ts";
-import { gzip, gzipStream } from "../gzip.ts";
+import { acceptsGzip, gzip, gzipStream } from "../gzip.ts";
 import { SpecReader } from "../spec.ts";
 import { bufferBody, type PoolPolicies, type PoolResult, ServerPool } from "./pool.ts";
 import type { RequestTrace } from "../trace.ts";
@@ -183,25 +183,30 @@ export class Proxy implements FilterInstance {
   }
 
   /**
-   * gzips the response when the client takes it (an Accept-Encoding naming
-   * gzip or any type, or none) and it is at least `minLength` long or of unknown
-   * length. A body already in memory is compressed whole and keeps a
-   * Content-Length; a streamed one is compressed as it is read.
+   * gzips a response not encoded yet that is at least `minLength` long or of
+   * unknown length, when the client takes gzip (see {@linkcode acceptsGzip};
+   * a request without Accept-Encoding takes it). A body already in memory is
+   * compressed whole and keeps a Content-Length; a streamed one is compressed
+   * as it is read. Such a response, compressed or not, says
+   * `Vary: Accept-Encoding` (Easegress's `Vary: Content-Encoding` names no
+   * request field, so caches could hand gzip to clients that refused it).
    */
   #compress(ctx: Context, result: string): string | Promise<string> {
     const response = ctx.response;
     const body = response?.body;
     if (!response || result !== "" || body === null || body === undefined) return result;
-    const accept = ctx.request.header("accept-encoding");
-    if (accept !== null && !accept.includes("gzip") && !accept.includes("*/*")) return result;
     if (response.header("content-encoding")) return result;
     const length = body instanceof Uint8Array
       ? body.length
       : Number(response.header("content-length") ?? Infinity);
     if (length < this.#compressMin!) return result;
     const headers = response.headers;
+    const vary = headers.get("vary");
+    if (vary === null) headers.set("vary", "Accept-Encoding");
+    else if (!varies(vary)) headers.append("vary", "Accept-Encoding");
+    const accept = ctx.request.header("accept-encoding");
+    if (accept !== null && !acceptsGzip(accept)) return result;
     headers.set("content-encoding", "gzip");
-    headers.append("vary", "Content-Encoding");
     if (body instanceof ReadableStream) {
       headers.delete("content-length");
       response.body = gzipStream(body);
@@ -313,6 +318,13 @@ function policyOf(env: FilterEnv, name: string, kind: string, index: number): un
   return policy;
 }
 
+/**
+ * The X-Forwarded-Proto, -Host and -For the request lacks, as the
+ * WebSocketServer adds them: the scheme and Host it came with, and the TCP
+ * peer's address. Never `realIP`, which the client's own X-Real-IP or
+ * X-Forwarded-For can set. Those a request carries (from its client, or from
+ * an HTTPServer's `xForwardedFor`) go on unchanged, as in Easegress.
+ */
 function forwardedHeaders(ctx: Context): [string, string][] | undefined {
   const request = ctx.request;
   const out: [string, string][] = [];
@@ -320,8 +332,27 @@ function forwardedHeaders(ctx: Context): [string, string][] | undefined {
   if (!request.header("x-forwarded-host") && request.host) {
     out.push(["x-forwarded-host", request.host]);
   }
-  if (ctx.realIP && !request.header("x-forwarded-for")) out.push(["x-forwarded-for", ctx.realIP]);
+  if (!request.header("x-forwarded-for")) {
+    const peer = peerIP(ctx.remoteAddr);
+    if (peer !== "") out.push(["x-forwarded-for", peer]);
+  }
   return out.length ? out : undefined;
+}
+
+/** The IP of a remote address "ip:port" or "[ip]:port" ("" for none). */
+function peerIP(remoteAddr: string): string {
+  if (remoteAddr.charCodeAt(0) === 91) { // "["
+    const end = remoteAddr.indexOf("]");
+    return end < 0 ? "" : remoteAddr.slice(1, end);
+  }
+  const colon = remoteAddr.lastIndexOf(":");
+  return colon < 0 ? remoteAddr : remoteAddr.slice(0, colon);
+}
+
+/** Whether a Vary value already covers Accept-Encoding (or everything, `*`). */
+function varies(vary: string): boolean {
+  const lower = vary.toLowerCase();
+  return lower.includes("accept-encoding") || lower.trim() === "*";
 }
 
 // A mirror must not slow the real request down: only a body already in

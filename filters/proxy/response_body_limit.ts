@@ -5,8 +5,8 @@
  * turns out too long after its head went out can no longer become a 500: its
  * stream errors instead, which cuts the client's connection (no last chunk,
  * so the client sees a broken answer, never a short one taken for whole),
- * and the upstream connection is dropped. A body that came whole with its
- * head is judged before anything is sent (see the pool).
+ * and the upstream connection is dropped. The bytes that came with the head
+ * are judged before anything is sent (500, see the pool).
  *
  * @module
  */

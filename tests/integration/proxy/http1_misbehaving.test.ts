@@ -205,6 +205,36 @@ Deno.test("pool reads an HTTP/1.0 body until close and does not reuse the connec
   }
 });
 
+Deno.test("pool rejects a transfer coding other than chunked and drops the connection", async () => {
+  // The first connection answers gzip-coded (its body would run until close);
+  // any later one answers properly: the next request must not reuse the first.
+  const server = new RawServer(async (reader, index) => {
+    if (await reader.head() === null) return;
+    if (index === 0) {
+      await reader.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n\x1f\x8b");
+      await reader.drain();
+      return;
+    }
+    await reader.write(OK_HELLO);
+    await reader.drain();
+  });
+  const pool = poolFor(server.port);
+  try {
+    await assert.rejects(
+      pool.request(get("/")),
+      isUpstreamError("protocol", /unsupported transfer encoding "gzip"/),
+    );
+    assert.equal(pool.stats.open, 0, "the connection is dropped");
+    assert.equal(await text((await pool.request(get("/"))).body), "hello");
+    assert.equal(pool.stats.reused, 0);
+    assert.equal(server.accepted, 2);
+  } finally {
+    pool.close();
+    await server.close();
+    await settle();
+  }
+});
+
 Deno.test("pool finds a final head split across reads after a large interim response", async () => {
   const server = new RawServer(async (reader) => {
     if (await reader.head() === null) return;

@@ -11,6 +11,7 @@ import { gunzip } from "../../../filters/gzip.ts";
 import { proxyKind } from "../../../filters/proxy/proxy.ts";
 import { silentLogger } from "../../../server/log.ts";
 import { REFUSING_PORT } from "../../fixtures/refusing_port.ts";
+import { RawServer } from "./http1_helpers.ts";
 
 interface Backend {
   url: string;
@@ -152,7 +153,15 @@ Deno.test("proxy sends path, query, method and body; drops hop-by-hop; adds X-Fo
   const filter = proxy({
     pools: [{ servers: [{ url: b.url.replace("127.0.0.1", "localhost") }] }],
   });
-  const r = await send(filter, {
+  const seenFor = async (init: ConstructorParameters<typeof HttpRequest>[0], remoteAddr = "") => {
+    const ctx = new Context(new HttpRequest({ host: "gw.example", ...init }), {
+      realIP: "6.6.6.6",
+      remoteAddr,
+    });
+    assert.equal(await filter.handle(ctx), "");
+    return { seen: JSON.parse(await ctx.response!.text()), response: ctx.response! };
+  };
+  const { seen, response } = await seenFor({
     method: "PUT",
     path: "/a/b",
     query: "x=1&y=2",
@@ -163,21 +172,37 @@ Deno.test("proxy sends path, query, method and body; drops hop-by-hop; adds X-Fo
       "x-kept": "here",
       "content-type": "text/plain",
     },
-  });
-  const seen = JSON.parse(r.body);
+  }, "203.0.113.7:50000");
   assert.deepEqual(seen, {
     url: "/a/b?x=1&y=2",
     method: "PUT",
     body: "data",
     host: `localhost:${b.server.addr.port}`,
+    // The TCP peer, never realIP (which a client's X-Real-IP sets).
     xff: "203.0.113.7",
     proto: "http",
     fwdHost: "gw.example",
     hop: null,
     kept: "here",
   });
-  assert.equal(r.response.header("keep-alive"), null);
-  assert.equal(r.response.header("x-answer"), "1");
+  assert.equal(response.header("keep-alive"), null);
+  assert.equal(response.header("x-answer"), "1");
+  const v6 = await seenFor({ headers: { "x-real-ip": "6.6.6.6" } }, "[2001:db8::1]:443");
+  assert.equal(v6.seen.xff, "2001:db8::1");
+  // No peer known: no X-Forwarded-For rather than a client-given address.
+  assert.equal((await seenFor({ headers: { "x-real-ip": "6.6.6.6" } })).seen.xff, null);
+  // A request's own X-Forwarded-* go on as they came, as in Easegress.
+  const relayed = await seenFor({
+    headers: {
+      "x-forwarded-for": "192.0.2.1",
+      "x-forwarded-proto": "https",
+      "x-forwarded-host": "front.example",
+    },
+  }, "203.0.113.7:50000");
+  assert.deepEqual(
+    [relayed.seen.xff, relayed.seen.proto, relayed.seen.fwdHost],
+    ["192.0.2.1", "https", "front.example"],
+  );
   await stop(filter, b);
 });
 
@@ -329,7 +354,7 @@ Deno.test("proxy compresses small bodies that came with the head, keeping a Cont
   assert.equal(await filter.handle(ctx), "");
   const response = ctx.response!;
   assert.equal(response.header("content-encoding"), "gzip");
-  assert.equal(response.header("vary"), "Content-Encoding");
+  assert.equal(response.header("vary"), "Accept-Encoding");
   const bytes = await response.bytes();
   assert.equal(response.header("content-length"), String(bytes.length));
   assert.equal(new TextDecoder().decode(await gunzip(bytes)), "y".repeat(5000));
@@ -338,6 +363,128 @@ Deno.test("proxy compresses small bodies that came with the head, keeping a Cont
   assert.equal(tiny.response.header("content-encoding"), null);
   assert.equal(tiny.body, "y".repeat(99));
   await stop(filter, b);
+});
+
+Deno.test("proxy compresses as Accept-Encoding asks: weights, any case, *, and says Vary", async () => {
+  const b = backend((req) =>
+    new Response("z".repeat(500), {
+      headers: req.url.endsWith("/varied") ? { vary: "Origin" } : {},
+    })
+  );
+  const filter = proxy({
+    pools: [{ servers: [{ url: b.url }] }],
+    compression: { minLength: 100 },
+  });
+  const cases: [string | undefined, boolean][] = [
+    [undefined, true],
+    ["gzip", true],
+    ["GZIP", true],
+    ["Gzip;Q=0.5", true],
+    ["br, x-gzip", true],
+    ["br;q=1, *;q=0.1", true],
+    ["*/*", true],
+    ["gzip;q=0", false],
+    ["gzip; q=0.000, *", false],
+    ["*;q=0", false],
+    ["br, deflate", false],
+    ["identity", false],
+    ["", false],
+    ["gzipx, xgzip", false],
+  ];
+  for (const [accept, compressed] of cases) {
+    const r = await send(
+      filter,
+      accept === undefined ? {} : { headers: { "accept-encoding": accept } },
+    );
+    assert.equal(r.response.header("content-encoding"), compressed ? "gzip" : null, accept);
+    // Compressed or not, the answer depends on Accept-Encoding.
+    assert.equal(r.response.header("vary"), "Accept-Encoding", accept);
+  }
+  // The upstream's own Vary is kept, Accept-Encoding added to it once.
+  const varied = await send(filter, { path: "/varied", headers: { "accept-encoding": "gzip" } });
+  assert.equal(varied.response.header("vary"), "Origin, Accept-Encoding");
+  await stop(filter, b);
+});
+
+/** Answers every request on a connection with `answer`, the request head given. */
+function rawBackend(answer: (head: string) => string | Uint8Array): RawServer {
+  return new RawServer(async (reader) => {
+    for (;;) {
+      const head = await reader.head();
+      if (head === null) return;
+      await reader.write(answer(head));
+    }
+  });
+}
+
+Deno.test("serverMaxBodySize does not apply to answers without a body: HEAD, 204, 304", async () => {
+  const server = rawBackend((head) => {
+    const [method, path] = head.split(" ");
+    const status = path === "/304" ? "304 Not Modified" : "200 OK";
+    const length = path === "/huge" ? 2097152000 : 5000;
+    const body = method === "GET" && path === "/5000" ? "b".repeat(length) : "";
+    return `HTTP/1.1 ${status}\r\nContent-Length: ${length}\r\n\r\n${body}`;
+  });
+  const url = `http://127.0.0.1:${server.port}`;
+  const byDefault = proxy({ pools: [{ servers: [{ url }] }] });
+  const small = proxy({ pools: [{ servers: [{ url }] }], serverMaxBodySize: 1000 });
+  try {
+    const huge = await send(byDefault, { method: "HEAD", path: "/huge" });
+    assert.deepEqual([huge.result, huge.response.status], ["", 200]);
+    assert.equal(huge.response.header("content-length"), "2097152000");
+    const head = await send(small, { method: "HEAD", path: "/5000" });
+    assert.deepEqual([head.result, head.response.status], ["", 200]);
+    assert.equal(head.response.header("content-length"), "5000");
+    const notModified = await send(small, { path: "/304" });
+    assert.deepEqual([notModified.result, notModified.response.status], ["", 304]);
+    assert.equal(notModified.response.header("content-length"), "5000");
+    // A GET of the same answer has a body over the limit.
+    const get = await send(small, { path: "/5000" });
+    assert.deepEqual([get.result, get.response.status], ["internalError", 500]);
+  } finally {
+    await byDefault.close?.();
+    await small.close?.();
+    await server.close();
+  }
+});
+
+Deno.test("serverMaxBodySize: a body of unknown length over it with the head fails with 500", async () => {
+  // The head and 2000 body bytes in one write, the rest (its last chunk) never sent.
+  const server = new RawServer(async (reader) => {
+    if (await reader.head() === null) return;
+    await reader.write(
+      `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n${"x".repeat(2000)}\r\n`,
+    );
+    await reader.drain();
+  });
+  const filter = proxy({
+    pools: [{ servers: [{ url: `http://127.0.0.1:${server.port}` }] }],
+    serverMaxBodySize: 1000,
+  });
+  try {
+    const r = await send(filter);
+    assert.deepEqual([r.result, r.response.status], ["internalError", 500]);
+  } finally {
+    await filter.close?.();
+    await server.close();
+  }
+});
+
+Deno.test("proxy answers 503 to a transfer coding other than chunked, as Easegress", async () => {
+  const server = rawBackend(() =>
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: gzip\r\n\r\nnot plain"
+  );
+  const filter = proxy({ pools: [{ servers: [{ url: `http://127.0.0.1:${server.port}` }] }] });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await send(filter);
+      assert.deepEqual([r.result, r.response.status], ["serverError", 503]);
+    }
+    assert.equal(server.accepted, 2, "the connection is not reused");
+  } finally {
+    await filter.close?.();
+    await server.close();
+  }
 });
 
 Deno.test("proxy spec errors name the field", () => {

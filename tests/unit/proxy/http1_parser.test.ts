@@ -114,18 +114,37 @@ Deno.test("parseResponseHead treats chunked Transfer-Encoding as overriding Cont
   assert.equal(head.headers.has("transfer-encoding"), false);
 });
 
-Deno.test("parseResponseHead reads a body until close when chunked is not the last coding", () => {
-  const head = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
-  assert.equal(head.chunked, false);
-  assert.equal(head.contentLength, -1);
-  assert.equal(head.close, true);
+Deno.test("parseResponseHead takes chunked in any case, alone or in a repeated field", () => {
+  for (const value of ["chunked", "Chunked", "CHUNKED", " chunked ", "chunked,", ", chunked"]) {
+    const head = parse(`HTTP/1.1 200 OK\r\nTransfer-Encoding: ${value}\r\n\r\n`);
+    assert.equal(head.chunked, true, value);
+    assert.equal(head.close, false, value);
+  }
 });
 
-Deno.test("parseResponseHead joins repeated Transfer-Encoding headers", () => {
-  const head = parse(
-    "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: Chunked\r\n\r\n",
+Deno.test("parseResponseHead rejects a transfer coding other than chunked, as Go's client", () => {
+  for (
+    const te of [
+      "gzip",
+      "identity",
+      "chunked, gzip",
+      "gzip, chunked",
+      "chunked, chunked",
+      "gzip\r\nTransfer-Encoding: Chunked",
+      "chunked\r\nTransfer-Encoding: chunked",
+    ]
+  ) {
+    for (const version of ["1.1", "1.0"]) {
+      assertProtocolError(
+        () => parse(`HTTP/${version} 200 OK\r\nTransfer-Encoding: ${te}\r\n\r\n`),
+        /unsupported transfer encoding/,
+      );
+    }
+  }
+  assertProtocolError(
+    () => parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: gzip\r\n\r\n"),
+    /unsupported transfer encoding "gzip"/,
   );
-  assert.equal(head.chunked, true);
 });
 
 Deno.test("parseResponseHead accepts repeated equal Content-Length values", () => {
