@@ -70,3 +70,13 @@ export function writeDecimal(value: number, buf: Uint8Array, at: number): number
   } while (rest > 0);
   return end;
 }
+
+/** Whether `text` from `at` matches the lower-case `lower`, ASCII case-insensitively. */
+export function equalsLower(text: string, at: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) {
+    let c = text.charCodeAt(at + k);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(k)) return false;
+  }
+  return true;
+}

@@ -11,6 +11,7 @@
 
 import { type Body, type HttpRequest, type HttpResponse, readAll } from "./context.ts";
 import type { SpecReader } from "./spec.ts";
+import { equalsLower } from "./byte_string.ts";
 
 /** Thrown when a body that should be gzip is not. */
 export class GzipFormatError extends TypeError {
@@ -238,15 +239,6 @@ function codingKind(value: string, s: number, e: number): number {
     default:
       return OTHER_CODING;
   }
-}
-
-function equalsLower(text: string, at: number, lower: string): boolean {
-  for (let k = 0; k < lower.length; k++) {
-    let c = text.charCodeAt(at + k);
-    if (c >= 65 && c <= 90) c += 32;
-    if (c !== lower.charCodeAt(k)) return false;
-  }
-  return true;
 }
 
 /** The weight in a coding's parameters (`q=0.5; ...`): 1 without one, 0 when it is malformed. */

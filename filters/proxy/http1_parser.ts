@@ -18,7 +18,7 @@ import {
   knownFieldName,
   knownFieldNameAt,
 } from "../header_fields.ts";
-import { decodeHead } from "../byte_string.ts";
+import { decodeHead, equalsLower } from "../byte_string.ts";
 import { HOP_BY_HOP } from "./hop_by_hop.ts";
 import { UpstreamError } from "./upstream_error.ts";
 
@@ -164,16 +164,6 @@ function isChunkedOnly(value: string): boolean {
     if (++codings > 1 || coding.length !== 7 || !equalsLower(coding, 0, "chunked")) return false;
   }
   return codings === 1;
-}
-
-/** Whether `text` from `at` matches the lower-case `lower`, ASCII case-insensitively. */
-function equalsLower(text: string, at: number, lower: string): boolean {
-  for (let k = 0; k < lower.length; k++) {
-    let c = text.charCodeAt(at + k);
-    if (c >= 65 && c <= 90) c += 32;
-    if (c !== lower.charCodeAt(k)) return false;
-  }
-  return true;
 }
 
 // Scratch arrays reused by every parse: parsing is synchronous, so one set is
