@@ -387,7 +387,8 @@ export class HTTPServer {
   ): void {
     const line = this.#env.accessLog!;
     // Stamped with when the request came in, as Easegress's `[start]`.
-    line.text("[").text(timestamp(Math.round(Date.now() - ms))).text("] [").text(client.remoteAddr).text(" ")
+    line.text("[").text(timestamp(Math.round(Date.now() - ms))).text("] [").text(client.remoteAddr)
+      .text(" ")
       .text(client.realIP).text(" ").text(requestLine).text(" ").int(status)
       .text("] [").duration(ms).text(" rx:").text(request.header("content-length") ?? "0")
       .text("B tx:").int(sentBody).text("B] [");

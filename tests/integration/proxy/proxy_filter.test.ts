@@ -396,9 +396,10 @@ Deno.test("proxy compresses as Accept-Encoding asks: weights, any case, *, and s
       filter,
       accept === undefined ? {} : { headers: { "accept-encoding": accept } },
     );
-    assert.equal(r.response.header("content-encoding"), compressed ? "gzip" : null, accept);
+    const named = accept ?? "(no Accept-Encoding)";
+    assert.equal(r.response.header("content-encoding"), compressed ? "gzip" : null, named);
     // Compressed or not, the answer depends on Accept-Encoding.
-    assert.equal(r.response.header("vary"), "Accept-Encoding", accept);
+    assert.equal(r.response.header("vary"), "Accept-Encoding", named);
   }
   // The upstream's own Vary is kept, Accept-Encoding added to it once.
   const varied = await send(filter, { path: "/varied", headers: { "accept-encoding": "gzip" } });
