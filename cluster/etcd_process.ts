@@ -7,6 +7,8 @@
  * @module
  */
 
+import { waitUntil } from "../filters/sleep.ts";
+
 /** Options for {@linkcode startEtcdProcess}. */
 export interface EtcdProcessOptions {
   /** Member name, unique in the cluster (`--name`). */
@@ -274,12 +276,7 @@ async function waitUntilHealthy(
       );
     }
     // Wake early when etcd exits so the error comes at once.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      member.exited,
-      new Promise((resolve) => timer = setTimeout(resolve, HEALTH_POLL_MS)),
-    ]);
-    clearTimeout(timer);
+    await waitUntil(member.exited, Date.now() + HEALTH_POLL_MS);
   }
 }
 

@@ -1,6 +1,8 @@
 /**
- * Waiting that stops early when a signal aborts: for retries, delays and
- * periodic loops that must end with what owns them.
+ * Bounded waiting: a delay that stops early when a signal aborts (retries,
+ * periodic loops that must end with what owns them), and a wait for a
+ * promise that gives up at a deadline (shutdown paths and polls, which must
+ * go on even when what they wait for never settles).
  *
  * @module
  */
@@ -19,4 +21,22 @@ export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
     }, ms);
     signal.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * Waits for `promise` (its outcome is ignored) or until the `deadline`
+ * timestamp (`Date.now()` scale), whichever comes first. Leaves no timer behind.
+ */
+export async function waitUntil(promise: Promise<unknown>, deadline: number): Promise<void> {
+  const delay = deadline - Date.now();
+  if (delay <= 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      promise.catch(() => {}),
+      new Promise((resolve) => timer = setTimeout(resolve, delay)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

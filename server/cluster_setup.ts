@@ -24,6 +24,7 @@ import { runHeartbeat, runStatusSync } from "../cluster/members.ts";
 import type { Store } from "../cluster/store.ts";
 import type { Logger } from "../filters/filter.ts";
 import { parseDuration } from "../filters/spec.ts";
+import { waitUntil } from "../filters/sleep.ts";
 import { type NodeOptions, optionsDocument, resolveDir } from "./options.ts";
 import { joinPath } from "./paths.ts";
 
@@ -312,12 +313,8 @@ async function untilConnected(
         `cannot reach etcd at ${endpoints().join(",")}: ${(error as Error).message}; ` +
           `trying again in ${CONNECT_RETRY_MS / 1000} s`,
       );
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        new Promise((resolve) => timer = setTimeout(resolve, CONNECT_RETRY_MS)),
-        ...(etcd ? [etcd.exited] : []),
-      ]);
-      clearTimeout(timer);
+      // Woken early by our own member exiting, which the next round reports.
+      await waitUntil(etcd?.exited ?? new Promise(() => {}), Date.now() + CONNECT_RETRY_MS);
     }
   }
 }
@@ -335,12 +332,7 @@ function clusterOf(
     // SIGTERM or SIGINT from outside, as to every process of a stopping service: the
     // node's own stop follows at once.
     if (!closing && (status.signal === "SIGTERM" || status.signal === "SIGINT")) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        closeCalled,
-        new Promise((resolve) => timer = setTimeout(resolve, STOP_TOGETHER_MS)),
-      ]);
-      clearTimeout(timer);
+      await waitUntil(closeCalled, Date.now() + STOP_TOGETHER_MS);
     }
     if (closing) {
       // An exit the node asked for (or stops with) is no error.

@@ -23,7 +23,7 @@ import { QpackDecoder } from "./qpack_decoder.ts";
 import { QpackEncoder } from "./qpack_encoder.ts";
 import { type Http3Handler, RequestExchange, type RequestStreamContext } from "./request_stream.ts";
 import { StreamReader } from "./stream_reader.ts";
-import { waitUntil } from "./wait.ts";
+import { waitUntil } from "../../filters/sleep.ts";
 
 /** Largest control-stream frame we buffer; real SETTINGS are a few dozen bytes. */
 const MAX_CONTROL_FRAME = 16 * 1024;

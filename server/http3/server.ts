@@ -8,7 +8,7 @@
 import { Http3Connection } from "./connection.ts";
 import { H3_ERROR } from "./errors.ts";
 import type { Http3Handler } from "./request_stream.ts";
-import { waitUntil } from "./wait.ts";
+import { waitUntil } from "../../filters/sleep.ts";
 import { leaseQuicEndpoint, type QuicLease } from "./endpoints.ts";
 
 /** Options for {@linkcode serveHttp3}. */

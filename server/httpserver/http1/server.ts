@@ -19,6 +19,7 @@ import { ReactorTurn } from "../reactor_turn.ts";
 import type { ServedConnection } from "../served_connection.ts";
 import { sniResolverSymbol } from "../runtime_internals.ts";
 import { setNoDelayOnListeners, socketPass } from "../../../filters/native_sockets.ts";
+import { waitUntil } from "../../../filters/sleep.ts";
 
 /** Options for {@linkcode serveHttp1}. */
 export interface Http1ServerOptions {
@@ -288,12 +289,7 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
     const deadline = Date.now() + graceMs;
     while (host.connections.size > 0 && Date.now() < deadline) {
       // Woken by a connection ending, or every 100 ms to close ones that went idle.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        host.slotFreed(),
-        new Promise((r) => timer = setTimeout(r, Math.min(100, deadline - Date.now()))),
-      ]);
-      clearTimeout(timer);
+      await waitUntil(host.slotFreed(), Math.min(Date.now() + 100, deadline));
       for (const conn of host.connections) if (conn.idle) conn.close();
     }
     for (const conn of host.connections) conn.close();
