@@ -154,8 +154,6 @@ export async function openCluster(
   let endpoints = secondaryEndpoints(options);
   if (mode === "built-in-etcd" && options.clusterRole === "primary") {
     etcd = await startBuiltInEtcd(options, dirs, log);
-    const failure = await etcdExitError(etcd);
-    if (failure) throw failure;
     // The other members too (etcd answers clients on its peer URLs), as
     // Easegress's primaries use them all: the node keeps the cluster if its
     // own member fails.
