@@ -11,8 +11,8 @@
 export interface RequestTrace {
   /**
    * Starts a span inside this one, such as an upstream call. `upstream`: the
-   * headers of the request the call sends, whose B3 fields the span's replace
-   * (see {@linkcode ChildSpan.replaced}).
+   * headers of the request the call sends (a `b3` among them is answered by
+   * one of the span's).
    */
   child(name: string, upstream?: Headers): ChildSpan;
 }
@@ -20,16 +20,11 @@ export interface RequestTrace {
 /** A span inside a request's span. */
 export interface ChildSpan {
   /**
-   * B3 headers that carry this span to the upstream: X-B3-*, plus `b3` when
-   * the `upstream` headers given to `child` have one.
+   * B3 headers that carry this span to the upstream, in place of the
+   * request's own fields of those names: X-B3-*, plus `b3` when the
+   * `upstream` headers given to `child` have one.
    */
   readonly headers: readonly [string, string][];
-  /**
-   * A copy of the `upstream` headers given to `child` without the fields
-   * `headers` replace (as Go's `Header.Set` would), to send in their place;
-   * undefined when they have none of them.
-   */
-  readonly replaced?: Headers;
   /** Ends the span with the status the upstream answered (0: none), or what went wrong. */
   finish(status: number, error?: string): void;
 }

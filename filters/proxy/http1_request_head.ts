@@ -33,10 +33,18 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set([
 // no closure is allocated per request.
 let scratchHead = "";
 let scratchListed: Set<string> | null = null;
+let scratchExtra: [string, string][] | undefined;
 
 function appendHeader(value: string, name: string): void {
   if (NOT_COPIED.has(name) || (scratchListed !== null && scratchListed.has(name))) return;
+  if (scratchExtra !== undefined && isExtra(scratchExtra, name)) return;
   scratchHead += name + ": " + value + "\r\n";
+}
+
+/** Whether `name` (lower case) is one of `extra`'s: a few, so a scan beats a set. */
+function isExtra(extra: [string, string][], name: string): boolean {
+  for (let i = 0; i < extra.length; i++) if (extra[i][0] === name) return true;
+  return false;
 }
 
 /** The request-line and header parts a head is built from. */
@@ -49,7 +57,11 @@ export interface RequestHeadParts {
   host: string;
   /** Client headers; hop-by-hop ones, Host and Content-Length are skipped. */
   headers: Headers;
-  /** Headers written after `headers`, verbatim. */
+  /**
+   * Headers written after `headers`, verbatim, with lower-case names; a
+   * client header of the same name is left out (they replace it, as Go's
+   * `Header.Set` would).
+   */
   extraHeaders?: [string, string][];
 }
 
@@ -89,10 +101,12 @@ export function serializeRequestHead(parts: RequestHeadParts, framing: string): 
   }
   scratchHead = method + " " + target + " HTTP/1.1\r\nhost: " + host + "\r\n";
   scratchListed = extraConnectionHeaders(headers.get("connection"));
+  scratchExtra = extraHeaders;
   forEachHeaderField(headers, appendHeader);
   let head = scratchHead;
   scratchHead = "";
   scratchListed = null;
+  scratchExtra = undefined;
   if (extraHeaders !== undefined) {
     for (let i = 0; i < extraHeaders.length; i++) {
       const [name, value] = extraHeaders[i];

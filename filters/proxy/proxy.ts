@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Context, copyHeaders, HttpRequest, HttpResponse } from "../context.ts";
+import { Context, HttpRequest, HttpResponse } from "../context.ts";
 import type { FilterEnv, FilterInstance, FilterKind } from "../filter.ts";
 import { acceptsGzip, gzip, gzipStream } from "../gzip.ts";
 import { SpecReader } from "../spec.ts";
@@ -242,32 +242,23 @@ function sendTraced(
   pool: ServerPool,
   trace: RequestTrace,
 ): PoolResult | Promise<PoolResult> {
-  const request = ctx.request;
-  const own = request.rawHeaders;
-  const span = trace.child(pool.spanName, own);
+  const span = trace.child(pool.spanName, ctx.request.rawHeaders);
+  // Extra headers replace the request's fields of their names (its own B3 ones).
   const extra = [...forwardedHeaders(ctx) ?? [], ...span.headers];
-  // The span's B3 fields replace the request's (Go's Header.Set): it goes upstream
-  // without its own, and has them back once the call is over.
-  const replaced = span.replaced;
-  if (replaced !== undefined) request.headers = replaced;
-  const end = (status: number, error?: string) => {
-    if (replaced !== undefined) request.headers = copyHeaders(own);
-    span.finish(status, error);
-  };
   const done = (result: PoolResult): PoolResult => {
-    end(ctx.response?.status ?? 0, result || undefined);
+    span.finish(ctx.response?.status ?? 0, result || undefined);
     return result;
   };
   let result: PoolResult | Promise<PoolResult>;
   try {
     result = pool.send(ctx, extra);
   } catch (e) {
-    end(0, String(e));
+    span.finish(0, String(e));
     throw e;
   }
   if (typeof result === "string") return done(result);
   return result.then(done, (e) => {
-    end(0, String(e));
+    span.finish(0, String(e));
     throw e;
   });
 }

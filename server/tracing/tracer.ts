@@ -8,7 +8,7 @@
  * @module
  */
 
-import { copyHeaders, type HttpRequest } from "../../filters/context.ts";
+import type { HttpRequest } from "../../filters/context.ts";
 import type { Logger } from "../../filters/filter.ts";
 import type { ChildSpan, RequestTrace } from "../../filters/trace.ts";
 import type { TracingSpec } from "./spec.ts";
@@ -186,20 +186,11 @@ export class ServerSpan implements RequestTrace {
       ["x-b3-parentspanid", parent.id],
       ["x-b3-sampled", "1"],
     ];
-    let replaced: Headers | undefined;
-    if (upstream !== undefined) {
-      // A `b3` left as the client sent it would still name the client's span (b3
-      // readers prefer it to X-B3-*), so it is replaced by this span's too.
-      if (upstream.has("b3")) headers.push(["b3", `${span.traceId}-${span.id}-1-${parent.id}`]);
-      for (const [field] of headers) {
-        if (!upstream.has(field)) continue;
-        replaced ??= copyHeaders(upstream);
-        replaced.delete(field);
-      }
-    }
+    // A `b3` left as the client sent it would still name the client's span (b3
+    // readers prefer it to X-B3-*), so it is replaced by this span's too.
+    if (upstream?.has("b3")) headers.push(["b3", `${span.traceId}-${span.id}-1-${parent.id}`]);
     return {
       headers,
-      replaced,
       finish(status: number, error?: string) {
         span.duration = Math.max(1, Math.round((performance.now() - start) * 1000));
         span.tags = { ...tags };

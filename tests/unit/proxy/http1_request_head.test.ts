@@ -5,6 +5,7 @@ import {
   sendableTarget,
   serializeRequestHead,
 } from "../../../filters/proxy/http1_request_head.ts";
+import { HeaderFields } from "../../../filters/header_fields.ts";
 
 Deno.test("serializeRequestHead writes request line, host, headers and framing", () => {
   const head = serializeRequestHead(
@@ -22,6 +23,18 @@ Deno.test("serializeRequestHead writes request line, host, headers and framing",
     "POST /a/b?c=d HTTP/1.1\r\nhost: backend:8080\r\naccept: */*\r\nx-one: 1\r\n" +
       "X-Forwarded-For: 10.0.0.1\r\ncontent-length: 3\r\n\r\n",
   );
+});
+
+Deno.test("serializeRequestHead leaves out client fields an extra header of the same name replaces", () => {
+  const headers = new HeaderFields();
+  headers.append("x-b3-spanid", "client-1");
+  headers.append("accept", "*/*");
+  headers.append("x-b3-spanid", "client-2");
+  const head = serializeRequestHead(
+    { method: "GET", target: "/", host: "h", headers, extraHeaders: [["x-b3-spanid", "ours"]] },
+    "",
+  );
+  assert.equal(head, "GET / HTTP/1.1\r\nhost: h\r\naccept: */*\r\nx-b3-spanid: ours\r\n\r\n");
 });
 
 Deno.test("serializeRequestHead skips hop-by-hop headers, Host and Content-Length", () => {
