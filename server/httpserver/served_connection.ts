@@ -42,3 +42,8 @@ export function closeQuietly(closable: { close(): void }): void {
     closable.close();
   } catch { /* closed already */ }
 }
+
+/** Whether `socket` is a TLS connection (with a handshake to wait for). */
+export function isTlsConn(socket: Deno.Conn): socket is Deno.TlsConn {
+  return typeof (socket as Partial<Deno.TlsConn>).handshake === "function";
+}

@@ -14,6 +14,7 @@ import type { MqttPacketType } from "../../filters/mqtt_context.ts";
 import type { MqttSession, OutboundMessage, PendingMessage } from "./session.ts";
 import { topicFilterProblem } from "./topic_filter.ts";
 import { formatAddr } from "../httpserver/client.ts";
+import { isTlsConn } from "../httpserver/served_connection.ts";
 import { socketPass } from "../../filters/native_sockets.ts";
 
 /** CONNACK return code for a protocol level this proxy does not speak. */
@@ -73,7 +74,7 @@ export class MqttConnection {
 
   constructor(socket: Deno.Conn, host: ConnectionHost) {
     this.#socket = socket;
-    this.#handshakeSettled = !isTls(socket);
+    this.#handshakeSettled = !isTlsConn(socket);
     this.#host = host;
     this.remoteAddr = formatAddr(socket.remoteAddr as Deno.NetAddr);
   }
@@ -104,7 +105,7 @@ export class MqttConnection {
     });
     this.#timer = setInterval(() => this.#tick(), RESEND_MS);
     Deno.unrefTimer(this.#timer as unknown as number);
-    if (isTls(this.#socket)) {
+    if (isTlsConn(this.#socket)) {
       // The CONNECT deadline covers the handshake: a client that sends no ClientHello is closed too.
       try {
         await this.#socket.handshake();
@@ -325,10 +326,6 @@ export class MqttConnection {
     });
     this.#host.closed(this, this.#graceful);
   }
-}
-
-function isTls(socket: Deno.Conn): socket is Deno.TlsConn {
-  return typeof (socket as Partial<Deno.TlsConn>).handshake === "function";
 }
 
 function toBytes(payload: string | Uint8Array | undefined): Uint8Array {

@@ -8,7 +8,7 @@
 
 import type { Logger } from "../../filters/filter.ts";
 import { decodePem } from "../../filters/pem.ts";
-import { closeQuietly } from "../httpserver/served_connection.ts";
+import { closeQuietly, isTlsConn } from "../httpserver/served_connection.ts";
 import { socketPass } from "../../filters/native_sockets.ts";
 import { anyAddress } from "../any_address.ts";
 import { ListenRetry } from "../listen_retry.ts";
@@ -178,7 +178,7 @@ export class WebSocketServer {
     this.#served++;
     let backend: Deno.Conn | undefined;
     try {
-      if (isTls(client) && !(await this.#handshake(client))) return;
+      if (isTlsConn(client) && !(await this.#handshake(client))) return;
       await relay(client, target, (opened) => {
         backend = opened;
         if (this.#listening.state === "closed") closeQuietly(opened);
@@ -196,10 +196,6 @@ export class WebSocketServer {
       }
     }
   }
-}
-
-function isTls(socket: Deno.Conn): socket is Deno.TlsConn {
-  return typeof (socket as Partial<Deno.TlsConn>).handshake === "function";
 }
 
 /**
