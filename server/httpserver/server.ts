@@ -233,7 +233,9 @@ export class HTTPServer {
     if (this.#env.accessLog) ctx.timed = true;
     const limit = route.maxBodySize;
     request.replayLimit = limit;
-    if (limit >= 0 && request.method !== "GET" && request.method !== "HEAD") {
+    // Whatever the method: a GET or HEAD body is forwarded too, so it is held
+    // to the limit as Easegress holds every body.
+    if (limit >= 0) {
       const length = headers.get("content-length");
       if (length !== null) {
         if (Number(length) > limit) {
@@ -241,7 +243,15 @@ export class HTTPServer {
         }
       } else if (headers.has("transfer-encoding") || !isHttp1(request.proto)) {
         // A body of unknown length: chunked, or HTTP/2 and HTTP/3 data without a
-        // Content-Length, which these versions need not send.
+        // Content-Length, which these versions need not send. One that came
+        // whole with its head (or none) is judged at once.
+        const held = request.bufferedBody;
+        if (held !== undefined) {
+          if (held.byteLength > limit) {
+            return this.#finish(request, requestLine, received, 413, start, client, route);
+          }
+          return this.#run(pipeline, ctx, requestLine, received, start, route);
+        }
         return request.bytes(limit).then(
           () => this.#run(pipeline, ctx, requestLine, received, start, route),
           (e) =>
