@@ -108,8 +108,7 @@ export class Mux {
       cacheKey = `${hostname}\n${method}\n${path}`;
       const hit = this.#cache.get(cacheKey);
       if (hit !== undefined) {
-        if (typeof hit === "number") return hit;
-        if (!this.#ipAllowedOnHit(hit, hostname, realIP)) return 403;
+        if (this.#usesIP && !this.#ipAllowedOnHit(hit, hostname, realIP)) return 403;
         return hit;
       }
     }
@@ -156,14 +155,20 @@ export class Mux {
     cache.set(key, value);
   }
 
-  #ipAllowedOnHit(p: CompiledPath, hostname: string, realIP: string): boolean {
+  /**
+   * Whether routing `realIP` afresh would pass the IP filters it met on the
+   * way to the cached `hit`: those of every rule for the host up to the
+   * path's own (all of them for a status), then the path's. Easegress checks
+   * the path's own rule only, so a client an earlier rule refuses got the
+   * path once another client had put it in the cache.
+   */
+  #ipAllowedOnHit(hit: CompiledPath | 404 | 405, hostname: string, realIP: string): boolean {
     for (const rule of this.#rules) {
-      if (!rule.paths.includes(p)) continue;
       if (!hostMatches(rule, hostname)) continue;
       if (rule.ipFilter && !rule.ipFilter.allow(realIP)) return false;
-      break;
+      if (typeof hit !== "number" && rule.paths.includes(hit)) break;
     }
-    return !p.ipFilter || p.ipFilter.allow(realIP);
+    return typeof hit === "number" || !hit.ipFilter || hit.ipFilter.allow(realIP);
   }
 }
 

@@ -98,6 +98,20 @@ Deno.test("mux route cache gives the same answers", () => {
   }
 });
 
+Deno.test("mux route cache answers a client an earlier rule's ipFilter refuses with 403", () => {
+  const m = mux([
+    { ipFilter: { blockIPs: ["203.0.113.9"] }, paths: [{ path: "/a", backend: "a" }] },
+    { paths: [{ path: "/b", backend: "b" }] },
+  ], { cacheSize: 10 });
+  for (let i = 0; i < 2; i++) {
+    // Cached from an allowed client first: the refused one still meets the first rule.
+    assert.equal(backend(m.route("h", "GET", "/b", noHeaders, "8.8.8.8")), "b");
+    assert.equal(backend(m.route("h", "GET", "/b", noHeaders, "203.0.113.9")), 403);
+    assert.equal(backend(m.route("h", "GET", "/c", noHeaders, "8.8.8.8")), 404);
+    assert.equal(backend(m.route("h", "GET", "/c", noHeaders, "203.0.113.9")), 403);
+  }
+});
+
 Deno.test("mux route cache keeps no path chosen after a header-conditional one was passed over", () => {
   const m = mux([{
     paths: [
