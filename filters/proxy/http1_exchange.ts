@@ -402,10 +402,16 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
     const conn = this.#conn;
     const body = new Uint8Array(length);
     let received = 0;
-    while (received < length) {
-      const n = await conn.readInto(body.subarray(received));
-      if (!n) throw bodyTruncated("upstream", received, length);
-      received += n;
+    try {
+      while (received < length) {
+        const n = await conn.readInto(body.subarray(received));
+        if (!n) throw bodyTruncated("upstream", received, length);
+        received += n;
+      }
+    } catch (error) {
+      // The head came: a failure now is reading the answer, not reaching the server.
+      const message = error instanceof Error ? error.message : String(error);
+      throw new UpstreamError("body", message, { cause: error });
     }
     this.#responseFinished();
     return new BufferedResponse(status, headers, body);

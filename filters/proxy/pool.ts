@@ -372,7 +372,8 @@ export class ServerPool {
     timed?.settle();
     if (timed?.timedOut) return this.#fail(ctx, 408, "timeout", start);
     if (ctx.abortWatch.aborted) return this.#fail(ctx, 499, "clientError", start);
-    if (error instanceof UpstreamError && error.kind !== "aborted") {
+    // A body that failed after its head is a read error: 500, as Easegress's FetchPayload gives.
+    if (error instanceof UpstreamError && error.kind !== "aborted" && error.kind !== "body") {
       this.#log.debug(`upstream ${error.kind} error: ${error.message}`);
       return this.#fail(ctx, 503, "serverError", start);
     }

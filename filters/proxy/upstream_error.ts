@@ -7,7 +7,7 @@
  */
 
 /** What kind of upstream failure an {@linkcode UpstreamError} reports. */
-export type UpstreamErrorKind = "connect" | "timeout" | "protocol" | "closed" | "aborted";
+export type UpstreamErrorKind = "connect" | "timeout" | "protocol" | "closed" | "body" | "aborted";
 
 /**
  * An upstream exchange failed.
@@ -19,6 +19,8 @@ export type UpstreamErrorKind = "connect" | "timeout" | "protocol" | "closed" | 
  *   request body did not match its declared length.
  * - `closed`: the connection ended before the response was complete, or the
  *   pool was closed.
+ * - `body`: a small body read whole before the response is handed over
+ *   ended short or failed: the server answered, but its answer cannot be.
  * - `aborted`: the request's signal fired, or its body stream failed.
  */
 export class UpstreamError extends Error {
