@@ -166,10 +166,9 @@ function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"):
   }
   const lb = r.object("loadBalance", (lr) => {
     const spec: LoadBalanceSpec = {
-      policy: lr.string("policy", {
-        default: "roundRobin",
-        oneOf: POLICIES,
-      }) as LoadBalanceSpec["policy"],
+      // Easegress's schema takes "" too (what its own `policy` field marshals to when unset).
+      policy: (lr.string("policy", { default: "roundRobin", oneOf: ["", ...POLICIES] }) ||
+        "roundRobin") as LoadBalanceSpec["policy"],
     };
     const key = lr.string("headerHashKey");
     if (key) spec.headerHashKey = key;

@@ -63,6 +63,12 @@ Deno.test("proxy balances round robin, and by ip hash and header hash consistent
   const rr = proxy({ pools: [{ servers: bs.map((b) => ({ url: b.url })) }] });
   for (let i = 0; i < 6; i++) await send(rr);
   assert.deepEqual(bs.map((b) => b.hits), [2, 2, 2]);
+  // An empty policy is roundRobin, as Easegress's schema allows it.
+  const unnamed = { servers: bs.map((b) => ({ url: b.url })), loadBalance: { policy: "" } };
+  const rrUnnamed = proxy({ pools: [unnamed] });
+  for (let i = 0; i < 3; i++) await send(rrUnnamed);
+  assert.deepEqual(bs.map((b) => b.hits), [3, 3, 3]);
+  await rrUnnamed.close?.();
 
   const byIp = proxy({
     pools: [{ servers: bs.map((b) => ({ url: b.url })), loadBalance: { policy: "ipHash" } }],
