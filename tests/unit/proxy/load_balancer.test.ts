@@ -30,3 +30,16 @@ Deno.test("roundRobin pickers of two isolates sharing turns take them together",
   turnsB.close();
   assert.equal(first.used, 0);
 });
+
+Deno.test("headerHash hashes a header value's bytes as they came, as Easegress's FNV-1 does", () => {
+  // "José" as its UTF-8 bytes arrive in a field: one char per byte.
+  const request = { header: () => "Jos\u00c3\u00a9" };
+  const pick = createPicker({ policy: "headerHash", headerHashKey: "X-User" }, []);
+  // FNV-1 32 of the bytes 4a 6f 73 c3 a9 is 1095550775.
+  assert.equal(pick({ request } as unknown as Context, 2 ** 32), 1095550775);
+  // A char above 0xFF (set by a filter) is hashed as its UTF-8 bytes.
+  const set = { header: () => "Jos\u00e9\u{1F600}" };
+  const emoji = [0x4a, 0x6f, 0x73, 0xe9, 0xf0, 0x9f, 0x98, 0x80];
+  const expected = emoji.reduce((h, b) => (Math.imul(h, 0x01000193) ^ b) >>> 0, 0x811c9dc5);
+  assert.equal(pick({ request: set } as unknown as Context, 2 ** 32), expected);
+});
