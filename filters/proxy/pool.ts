@@ -40,6 +40,8 @@ interface Server {
   readonly host: string;
   /** Send the client's Host (url host is an IP address, or keepHost). */
   readonly keepClientHost: boolean;
+  /** The url's path without its trailing "/", put before each request's ("" for none). */
+  readonly pathPrefix: string;
   readonly transport: Transport;
 }
 
@@ -307,7 +309,9 @@ export class ServerPool {
     const upstream: UpstreamRequest = {
       method: request.method,
       // A filter may have put a space or non-ASCII into the path.
-      target: sendableTarget(request.url),
+      target: sendableTarget(
+        server.pathPrefix === "" ? request.url : server.pathPrefix + request.url,
+      ),
       // A request without Host (HTTP/1.0) gets the server's.
       host: server.keepClientHost && request.host ? request.host : server.host,
       headers: request.rawHeaders,
@@ -471,6 +475,9 @@ function parseServer(spec: ServerSpec, transports: TransportFactory): Server {
     origin,
     host: url.host,
     keepClientHost: !!spec.keepHost || IP_HOST.test(url.hostname),
+    // Easegress sends `url + path`: a server at http://host/api gets /api/users
+    // for /users (without the double slash a trailing "/" would give).
+    pathPrefix: url.pathname.replace(/\/+$/, ""),
     transport: transports(origin),
   };
 }

@@ -90,7 +90,8 @@ export interface MTLSSpec {
 }
 
 const POLICIES = ["roundRobin", "random", "weightedRandom", "ipHash", "headerHash"] as const;
-const URL_PATTERN = /^https?:\/\/(\[[0-9a-fA-F:.]+\]|[^/:?#\s]+)(:\d{1,5})?\/?$/;
+/** Scheme and host, with a port and a path if any (no query or fragment). */
+const URL_PATTERN = /^https?:\/\/(\[[0-9a-fA-F:.]+\]|[^/:?#\s]+)(:\d{1,5})?(\/[^?#\s]*)?$/;
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE"];
 
 /** Reads a Proxy spec (without name and kind). */
@@ -234,7 +235,7 @@ function readServer(r: SpecReader): ServerSpec {
     url: r.string("url", {
       required: true,
       pattern: URL_PATTERN,
-      patternName: "an http(s) URL such as http://127.0.0.1:9095",
+      patternName: "an http(s) URL such as http://127.0.0.1:9095 or http://127.0.0.1:9095/api",
     }) ?? "",
   };
   const tags = r.stringArray("tags");

@@ -221,6 +221,23 @@ Deno.test("proxy percent-encodes a space or non-ASCII a filter put into the path
   await stop(filter, b);
 });
 
+Deno.test("a server url's path goes before the request's, as Easegress's url + path", async () => {
+  const b = backend((req) => new Response(req.url.slice(req.url.indexOf("/", 8))));
+  for (
+    const [base, expected] of [["/api", "/api/v1/users?id=7"], ["/api/", "/api/v1/users?id=7"]]
+  ) {
+    const filter = proxy({ pools: [{ servers: [{ url: b.url + base }] }] });
+    const r = await send(filter, { path: "/v1/users", query: "id=7" });
+    assert.equal(r.body, expected);
+    await filter.close?.();
+  }
+  assert.throws(
+    () => proxy({ pools: [{ servers: [{ url: b.url + "/api?x=1" }] }] }),
+    /url: must be/,
+  );
+  await stop(proxy({ pools: [{ servers: [{ url: b.url }] }] }), b);
+});
+
 Deno.test("proxy maps failures to statuses and results", async () => {
   const slow = backend(async () => {
     await new Promise((r) => setTimeout(r, 300));
