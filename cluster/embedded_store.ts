@@ -294,7 +294,15 @@ class EmbeddedStore implements Store {
       persisted[key] = { value: entry.value, revision: entry.revision };
     }
     const text = JSON.stringify({ format: FORMAT_VERSION, revision, keys: persisted });
-    await writeFileAtomically(this.#filePath, this.#dataDir, new TextEncoder().encode(text));
+    try {
+      await writeFileAtomically(this.#filePath, this.#dataDir, new TextEncoder().encode(text));
+    } catch (error) {
+      // A write error (a full disk) does not say which file it was writing.
+      throw new Error(
+        `Cannot write store file "${this.#filePath}": ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
   }
 
   #notify(events: WatchEvent[]): void {
@@ -325,9 +333,13 @@ async function writeFileAtomically(path: string, dir: string, bytes: Uint8Array)
   try {
     await writeAll(file, bytes);
     await file.sync();
-  } finally {
+  } catch (error) {
     file.close();
+    // On a full disk the partial copy would hold on to the space the node's logs need.
+    await Deno.remove(tempPath).catch(() => {});
+    throw error;
   }
+  file.close();
   await Deno.rename(tempPath, path);
   const dirHandle = await Deno.open(dir, { read: true });
   try {

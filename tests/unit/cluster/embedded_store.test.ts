@@ -192,3 +192,28 @@ Deno.test("embedded store rejects use after close with a clear error", async () 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("embedded store: a failed write names the store file, changes nothing and leaves no temp file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await openEmbeddedStore(dir);
+    try {
+      await store.put("/kept", "yes");
+      // Every write to /dev/full fails with "No space left on device", even as root.
+      await Deno.symlink("/dev/full", `${dir}/store.json.tmp`);
+      await assert.rejects(() => store.put("/new", "x"), (error: Error) => {
+        assert.ok(error.message.includes(`"${dir}/store.json"`), error.message);
+        assert.match(error.message, /No space left on device/);
+        return true;
+      });
+      assert.equal(await store.get("/new"), undefined);
+      await assert.rejects(() => Deno.lstat(`${dir}/store.json.tmp`), Deno.errors.NotFound);
+      await store.put("/new", "y");
+      assert.equal((await store.get("/new"))?.value, "y");
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
