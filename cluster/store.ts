@@ -35,6 +35,19 @@ export interface PutOptions {
   ephemeral?: boolean;
 }
 
+/**
+ * The JSON a key holds. A value that is not JSON (damaged, or put by hand
+ * with etcdctl) fails naming its key, so it can be found and deleted: a bare
+ * parse error says neither which key nor that the store is at fault.
+ */
+export function parseStoredJson(kv: KeyValue): unknown {
+  try {
+    return JSON.parse(kv.value);
+  } catch (error) {
+    throw new Error(`the value stored at ${kv.key} is not JSON: ${(error as Error).message}`);
+  }
+}
+
 /** Thrown when the store cannot be reached; the admin API answers 503. */
 export class StoreUnavailableError extends Error {
   constructor(message: string, options?: ErrorOptions) {

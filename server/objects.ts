@@ -6,7 +6,7 @@
  */
 
 import type { FilterRegistry } from "../filters/filter.ts";
-import { keys, type Store } from "../cluster/store.ts";
+import { keys, parseStoredJson, type Store } from "../cluster/store.ts";
 import { type AutoCertManagerSpec, readAutoCertManagerSpec } from "./autocert/spec.ts";
 import { type MQTTProxySpec, readMQTTProxySpec } from "./mqtt/spec.ts";
 import {
@@ -103,5 +103,5 @@ export async function readStoredObject(
   name: string,
 ): Promise<ObjectSpec | undefined> {
   const kv = await store.get(keys.object(name));
-  return kv ? JSON.parse(kv.value) as ObjectSpec : undefined;
+  return kv ? parseStoredJson(kv) as ObjectSpec : undefined;
 }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { keys, type Store, StoreUnavailableError } from "../../cluster/store.ts";
+import { keys, parseStoredJson, type Store, StoreUnavailableError } from "../../cluster/store.ts";
 import type { FilterRegistry } from "../../filters/filter.ts";
 import { SpecError } from "../../filters/spec.ts";
 import { type AdminRoute, ApiError, errorReply, readDocument, reply } from "./replies.ts";
@@ -207,7 +207,7 @@ async function createObject(req: Request, _p: string[], ctx: AdminContext): Prom
 
 async function listObjects(req: Request, _p: string[], ctx: AdminContext): Promise<Response> {
   const all = await ctx.store.range(keys.objectPrefix);
-  return reply(req, all.map((kv) => JSON.parse(kv.value)).sort(byName));
+  return reply(req, all.map((kv) => parseStoredJson(kv) as { name: string }).sort(byName));
 }
 
 function byName(a: { name: string }, b: { name: string }): number {
@@ -235,7 +235,7 @@ async function updateObject(req: Request, [name]: string[], ctx: AdminContext): 
   for (let attempt = 0;; attempt++) {
     const existing = await ctx.store.get(keys.object(name));
     if (!existing) throw new ApiError(404, `not found: ${name}`);
-    const oldKind = canonicalKind(JSON.parse(existing.value).kind);
+    const oldKind = canonicalKind((parseStoredJson(existing) as { kind: string }).kind);
     if (oldKind !== spec.kind) {
       throw new ApiError(400, `different kinds: ${oldKind}, ${spec.kind}`);
     }
@@ -266,7 +266,7 @@ async function statusOf(name: string, ctx: AdminContext): Promise<Record<string,
   const prefix = `${keys.statusPrefix}${name}/`;
   for (const kv of await ctx.store.range(prefix)) {
     const member = kv.key.slice(prefix.length);
-    if (member !== ctx.memberName) out[member] = JSON.parse(kv.value);
+    if (member !== ctx.memberName) out[member] = parseStoredJson(kv);
   }
   const local = await ctx.localStatus(name);
   if (local) out[ctx.memberName] = stamped(local);
@@ -306,7 +306,7 @@ async function listStatuses(req: Request, _p: string[], ctx: AdminContext): Prom
   for (const kv of objects) out[kv.key.slice(keys.objectPrefix.length)] = {};
   for (const kv of statuses) {
     const [name, member] = kv.key.slice(keys.statusPrefix.length).split("/");
-    if (out[name] && member !== ctx.memberName) out[name][member] = JSON.parse(kv.value);
+    if (out[name] && member !== ctx.memberName) out[name][member] = parseStoredJson(kv);
   }
   const names = Object.keys(out);
   const locals = await Promise.all(names.map((name) => ctx.localStatus(name)));

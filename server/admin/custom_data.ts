@@ -9,7 +9,7 @@
  * @module
  */
 
-import { keys, type Store } from "../../cluster/store.ts";
+import { keys, parseStoredJson, type Store } from "../../cluster/store.ts";
 import { isPlainObject } from "../../filters/spec.ts";
 import { type AdminRoute, ApiError, readDocument, reply } from "./replies.ts";
 import { isDotSegment } from "../names.ts";
@@ -133,12 +133,12 @@ async function compileSchema(kind: CustomDataKind): Promise<(item: unknown) => s
 async function storedKind(store: Store, name: string): Promise<CustomDataKind> {
   const kv = await store.get(keys.customDataKind(name));
   if (!kv) throw new ApiError(404, `no custom data kind named ${name}`);
-  return JSON.parse(kv.value);
+  return parseStoredJson(kv) as CustomDataKind;
 }
 
 async function listKinds(req: Request, _p: string[], ctx: CustomDataContext): Promise<Response> {
   const all = await ctx.store.range(keys.customDataKindPrefix);
-  return reply(req, all.map((kv) => JSON.parse(kv.value)));
+  return reply(req, all.map(parseStoredJson));
 }
 
 async function getKind(req: Request, [name]: string[], ctx: CustomDataContext): Promise<Response> {
@@ -174,14 +174,14 @@ async function deleteKind(_req: Request, [name]: string[], ctx: CustomDataContex
 async function listItems(req: Request, [kind]: string[], ctx: CustomDataContext) {
   await storedKind(ctx.store, kind);
   const all = await ctx.store.range(keys.customDataItems(kind));
-  return reply(req, all.map((kv) => JSON.parse(kv.value)));
+  return reply(req, all.map(parseStoredJson));
 }
 
 async function getItem(req: Request, [kind, id]: string[], ctx: CustomDataContext) {
   await storedKind(ctx.store, kind);
   const kv = await ctx.store.get(keys.customData(kind, id));
   if (!kv) throw new ApiError(404, `no ${kind} item with id ${id}`);
-  return reply(req, JSON.parse(kv.value));
+  return reply(req, parseStoredJson(kv));
 }
 
 /** An item checked against its kind: a map with an id, valid for the schema. */

@@ -356,3 +356,31 @@ Deno.test("admin API takes updates of one object sent at once, the last written 
     await api.close();
   }
 });
+
+Deno.test("admin API names the key of a stored value that is not JSON, and can delete it", async () => {
+  const api = await adminApi();
+  try {
+    assert.equal((await api.call("POST", "/customdatakinds", "name: k\n")).status, 201);
+    // Damaged, or put by hand into a cluster's etcd.
+    await api.store.put("/config/objects/bad", "{garbage");
+    await api.store.put("/custom-data/k/bad", "{garbage");
+    await api.store.put("/custom-data-kinds/broken", "{garbage");
+    for (
+      const [path, key] of [
+        ["/objects", "/config/objects/bad"],
+        ["/objects/bad", "/config/objects/bad"],
+        ["/customdata/k", "/custom-data/k/bad"],
+        ["/customdata/k/bad", "/custom-data/k/bad"],
+        ["/customdatakinds", "/custom-data-kinds/broken"],
+      ]
+    ) {
+      const r = await api.call("GET", path);
+      assert.equal(r.status, 500, path);
+      assert.ok(r.message.startsWith(`the value stored at ${key} is not JSON: `), r.message);
+    }
+    assert.equal((await api.call("DELETE", "/objects/bad")).status, 200);
+    assert.equal((await api.call("GET", "/objects")).body, "[]");
+  } finally {
+    await api.close();
+  }
+});
