@@ -18,8 +18,23 @@ export async function readConfigVersion(store: Store): Promise<number> {
   return Number.isSafeInteger(version) && version >= 0 ? version : 0;
 }
 
-/** Raises the config version by one, even with other members raising it at the same time. */
-export async function bumpConfigVersion(store: Store): Promise<void> {
+/** Per store, the tail of this node's bumps (each settled, so a failure does not stop the next). */
+const bumps = new WeakMap<Store, Promise<void>>();
+
+/**
+ * Raises the config version by one, even with other members raising it at
+ * the same time. A node's own bumps take turns: racing each other, only one
+ * of them would win each compare-and-swap round, and with more object
+ * writes at once than rounds the last ones would fail after their object
+ * was written.
+ */
+export function bumpConfigVersion(store: Store): Promise<void> {
+  const bump = (bumps.get(store) ?? Promise.resolve()).then(() => raise(store));
+  bumps.set(store, bump.catch(() => {}));
+  return bump;
+}
+
+async function raise(store: Store): Promise<void> {
   for (let attempt = 0; attempt < BUMP_ATTEMPTS; attempt++) {
     const kv = await store.get(keys.configVersion);
     const current = kv === undefined ? 0 : Number(kv.value);

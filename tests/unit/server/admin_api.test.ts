@@ -384,3 +384,23 @@ Deno.test("admin API names the key of a stored value that is not JSON, and can d
     await api.close();
   }
 });
+
+Deno.test("admin API creates many objects sent at once, each raising the config version", async () => {
+  const api = await adminApi();
+  try {
+    const count = 60;
+    const answers = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        api.call(
+          "POST",
+          "/objects",
+          `kind: GlobalFilter\nname: g${i}\nbeforePipeline: {flow: [], filters: []}\n`,
+        )),
+    );
+    const failed = answers.filter((a) => a.status !== 201).map((a) => `${a.status} ${a.message}`);
+    assert.deepEqual(failed, []);
+    assert.equal((await api.store.get("/config/version"))?.value, String(count));
+  } finally {
+    await api.close();
+  }
+});
