@@ -434,8 +434,12 @@ Deno.test("cluster: a node started before its etcd waits for it, then joins", as
   const etcd = await TestEtcdCluster.start(1);
   await etcd.stopMember("m1");
   let node: Awaited<ReturnType<typeof startNodeProcess>> | undefined;
+  const failedOnce = Promise.withResolvers<void>();
   try {
     const starting = startNodeProcess({
+      onOutput: (printed) => {
+        if (/cannot reach etcd/.test(printed)) failedOnce.resolve();
+      },
       args: [
         "--name",
         "late",
@@ -447,8 +451,8 @@ Deno.test("cluster: a node started before its etcd waits for it, then joins", as
         "500ms",
       ],
     });
-    // Longer than a failed attempt takes, so the node has had to try again.
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // etcd comes back only once the node has failed to reach it, however slow its start.
+    await Promise.race([failedOnce.promise, starting]);
     await etcd.startMember("m1");
     node = await starting;
     assert.match(

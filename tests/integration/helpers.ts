@@ -102,6 +102,8 @@ export interface StartOptions {
   apiPort?: number;
   /** Extra environment variables for the node process. */
   env?: Record<string, string>;
+  /** Called with all the node has printed so far, each time it prints. */
+  onOutput?: (printed: string) => void;
 }
 
 /** Starts `easegress serve` as a process and waits until its admin API answers. */
@@ -127,7 +129,10 @@ export async function startNodeProcess(options: StartOptions = {}): Promise<Node
   let printed = "";
   const dec = new TextDecoder();
   const drain = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) printed += dec.decode(chunk);
+    for await (const chunk of stream) {
+      printed += dec.decode(chunk);
+      options.onOutput?.(printed);
+    }
   };
   const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
   const status = child.status;
