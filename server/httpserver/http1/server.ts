@@ -66,6 +66,15 @@ export interface Http1Server {
 
 /** How often idle connections are looked for. */
 const SWEEP_MS = 1000;
+/**
+ * How long a shutdown leaves idle connections open. A keep-alive client may
+ * have sent its next request already, unread yet by a busy isolate: closed
+ * under it, that request fails (a reset, as a load generator or a client
+ * that does not retry sees it); within the grace it is answered, with
+ * `Connection: close`. A listener restarted by an update (keepAliveTimeout,
+ * a certificate) would otherwise fail requests of most busy connections.
+ */
+const IDLE_DRAIN_GRACE_MS = 250;
 /** Longest a TLS handshake may take (less when keepAliveTimeout is shorter). */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -285,12 +294,16 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
     host.draining = true;
     clearInterval(sweep);
     await stopAccepting();
-    for (const conn of host.connections) if (conn.idle) conn.close();
     const deadline = Date.now() + graceMs;
-    while (host.connections.size > 0 && Date.now() < deadline) {
-      // Woken by a connection ending, or every 100 ms to close ones that went idle.
-      await waitUntil(host.slotFreed(), Math.min(Date.now() + 100, deadline));
-      for (const conn of host.connections) if (conn.idle) conn.close();
+    const idleUntil = Date.now() + Math.min(IDLE_DRAIN_GRACE_MS, graceMs);
+    for (;;) {
+      const now = Date.now();
+      if (now >= idleUntil) { for (const conn of host.connections) if (conn.idle) conn.close(); }
+      if (host.connections.size === 0 || now >= deadline) break;
+      // Woken by a connection ending, at the end of the idle grace, or every
+      // 100 ms to close ones that went idle.
+      const wake = now < idleUntil ? idleUntil : Math.min(now + 100, deadline);
+      await waitUntil(host.slotFreed(), wake);
     }
     for (const conn of host.connections) conn.close();
     host.turn.close();

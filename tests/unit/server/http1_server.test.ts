@@ -1178,7 +1178,7 @@ Deno.test("serveHttp1 with maxConnections 1 accepts a second client only after t
   }
 });
 
-Deno.test("serveHttp1 shutdown closes idle connections at once", async () => {
+Deno.test("serveHttp1 shutdown closes idle connections after a short grace, not graceMs", async () => {
   const server = start(describe);
   const client = await RawClient.open(server.port);
   try {
@@ -1191,6 +1191,28 @@ Deno.test("serveHttp1 shutdown closes idle connections at once", async () => {
       Deno.connect({ hostname: "127.0.0.1", port: server.port }),
       Deno.errors.ConnectionRefused,
     );
+  } finally {
+    client.close();
+    await server.stop(0);
+  }
+});
+
+Deno.test("serveHttp1 shutdown answers a request that comes on an idle connection just after it starts", async () => {
+  const server = start(describe);
+  const client = await RawClient.open(server.port);
+  try {
+    await client.write(get("/before"));
+    assert.equal((await client.readResponse()).status, 200);
+    const stopping = server.stop(60_000);
+    // A keep-alive client sends its next request as the listener is
+    // replaced (an update that restarts it): answered, not reset.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await client.write(get("/next"));
+    const response = await client.readResponse();
+    assert.equal(text(response), "GET /next");
+    assert.equal(header(response, "connection"), "close");
+    assert.ok(await client.closedByServer());
+    await stopping;
   } finally {
     client.close();
     await server.stop(0);
