@@ -38,6 +38,8 @@ export interface Listener {
   shutdown(graceMs: number): Promise<void>;
   /** What it serves without, though the spec asks for it (HTTP/3 when its UDP port is taken). */
   readonly degraded?: string;
+  /** Applies the spec's `maxConnections` in place; absent where only a new listener can. */
+  setMaxConnections?(spec: HTTPServerSpec): void;
 }
 
 /** Resolves after the runtime's next turn: a closed listener's cancelled accept lets its socket go then. */
@@ -127,7 +129,7 @@ export async function startListener(
       const { startSniListener } = await import("./sni_listener.ts");
       tcp = await startSniListener(spec.port, hostname, pairs, web, options, clientCa, {
         keepAliveTimeoutMs: parseDuration(spec.keepAliveTimeout) ?? 60_000,
-        maxConnections: Math.ceil(spec.maxConnections / (options.planes ?? 1)),
+        maxConnections: planeShare(spec, options),
       });
     } else {
       tcp = startDenoListener(spec.port, hostname, web, options, pairs[0]);
@@ -157,6 +159,7 @@ export async function startListener(
       degraded,
       releasePort: (graceMs) => tcp.releasePort(graceMs),
       shutdown: (graceMs) => tcp.shutdown(graceMs),
+      setMaxConnections: tcp.setMaxConnections,
     };
   }
   return {
@@ -168,6 +171,8 @@ export async function startListener(
     async shutdown(graceMs: number) {
       await Promise.all([tcp.shutdown(graceMs), quic.shutdown(graceMs)]);
     },
+    // QUIC connections are not capped: the cap is the TCP listener's.
+    setMaxConnections: tcp.setMaxConnections,
   };
 }
 
@@ -213,7 +218,7 @@ function startHttp1Listener(
     reusePort: options.reusePort,
     handler,
     keepAliveTimeoutMs: parseDuration(spec.keepAliveTimeout) ?? 60_000,
-    maxConnections: Math.ceil(spec.maxConnections / (options.planes ?? 1)),
+    maxConnections: planeShare(spec, options),
     tls,
     h2: (socket, host, received) => new Http2Session(socket, host, received),
     onError: options.onError,
@@ -222,7 +227,13 @@ function startHttp1Listener(
     port: server.port,
     releasePort: () => server.stopAccepting(),
     shutdown: (graceMs: number) => server.shutdown(graceMs),
+    setMaxConnections: (next) => server.setMaxConnections(planeShare(next, options)),
   };
+}
+
+/** The connections one data plane admits: the kernel spreads them evenly over the planes. */
+function planeShare(spec: HTTPServerSpec, options: ListenerOptions): number {
+  return Math.ceil(spec.maxConnections / (options.planes ?? 1));
 }
 
 function startDenoListener(

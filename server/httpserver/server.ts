@@ -118,7 +118,8 @@ export class HTTPServer {
 
   /**
    * Applies a new spec. Routing and limits change in place, without touching
-   * connections; a port or TLS change starts a new listener and drains the old.
+   * connections; a port, TLS or keepAliveTimeout change (and a connection cap
+   * the listener cannot change) starts a new listener and drains the old.
    */
   update(spec: HTTPServerSpec): void {
     const old = this.#spec;
@@ -131,7 +132,11 @@ export class HTTPServer {
       this.#tracer?.close();
       this.#tracer = spec.tracing ? new Tracer(spec.tracing, this.#env.log) : undefined;
     }
-    if (listenerChanged(old, spec)) {
+    const capChanged = old.maxConnections !== spec.maxConnections;
+    if (!listenerChanged(old, spec) && capChanged && this.#listener?.setMaxConnections) {
+      // In place, as Easegress changes it: a restart would drop requests of busy connections.
+      this.#listener.setMaxConnections(spec);
+    } else if (listenerChanged(old, spec) || capChanged) {
       const previous = this.#listener;
       this.#listener = undefined;
       // Release the old port first when it is the same one and not shared.

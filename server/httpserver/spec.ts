@@ -245,10 +245,14 @@ function readPath(r: SpecReader): PathSpec {
   return p;
 }
 
-/** Whether two specs need different listeners (port, address, TLS or connection limits changed). */
+/**
+ * Whether two specs need different listeners (port, address, TLS or idle
+ * timeout changed). `maxConnections` is not among them: a listener that
+ * can applies it in place (see `Listener.setMaxConnections`).
+ */
 export function listenerChanged(a: HTTPServerSpec, b: HTTPServerSpec): boolean {
   return a.port !== b.port || a.address !== b.address || a.https !== b.https ||
-    a.keepAliveTimeout !== b.keepAliveTimeout || a.maxConnections !== b.maxConnections ||
+    a.keepAliveTimeout !== b.keepAliveTimeout ||
     a.http3 !== b.http3 || a.autoCert !== b.autoCert || a.caCertBase64 !== b.caCertBase64 ||
     a.certBase64 !== b.certBase64 ||
     a.keyBase64 !== b.keyBase64 ||

@@ -333,6 +333,42 @@ Deno.test("httpserver: keepAliveTimeout closes idle connections; maxConnections 
   }
 });
 
+Deno.test("httpserver: a maxConnections change applies in place: open connections stay, a waiting one is admitted", async () => {
+  // One data plane: with N workers each admits its share of maxConnections.
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  const mock =
+    `name: m\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: hi\n`;
+  const server = (max: number) =>
+    `kind: HTTPServer\nname: s\nport: ${port}\nmaxConnections: ${max}\n` +
+    `rules:\n  - paths:\n    - backend: m\n`;
+  try {
+    await node.ctl(["object", "create"], mock);
+    await node.ctl(["object", "create"], server(1));
+    const once = { headers: { connection: "close" } };
+    await eventually(
+      "up",
+      async () => (await request(`http://127.0.0.1:${port}/`, once)).status === 200,
+    );
+    const first = rawConnection(port);
+    assert.match(await first.get("/"), /hi$/);
+    // Waits in the backlog for the only slot.
+    const second = rawConnection(port);
+    const answered = second.get("/");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await node.ctl(["object", "update"], server(2))).code, 0);
+    assert.match(await answered, /hi$/);
+    const again = await first.get("/");
+    assert.match(again, /hi$/);
+    assert.doesNotMatch(again, /connection: close/i, "the open connection was drained");
+    assert.equal(first.closed, false);
+    first.close();
+    second.close();
+  } finally {
+    await node.stop();
+  }
+});
+
 Deno.test("httpserver: h2c with prior knowledge through the Proxy, bodies both ways (curl)", async () => {
   const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const body = new Uint8Array(await req.arrayBuffer());

@@ -62,6 +62,8 @@ export interface Http1Server {
   stopAccepting(): Promise<void>;
   /** Stops accepting, closes idle connections, lets busy ones finish for up to `graceMs`. */
   shutdown(graceMs: number): Promise<void>;
+  /** Changes the connection cap in place (0: no limit), as Easegress does: no connection is dropped. */
+  setMaxConnections(maxConnections: number): void;
 }
 
 /** How often idle connections are looked for. */
@@ -238,10 +240,11 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
     conn.serve();
   }
 
+  let maxConnections = options.maxConnections;
   let accepting = true;
   const acceptLoop = (async () => {
     while (accepting) {
-      if (options.maxConnections > 0 && host.connections.size >= options.maxConnections) {
+      if (maxConnections > 0 && host.connections.size >= maxConnections) {
         // Like Go's LimitListener: clients wait in the backlog until a slot frees.
         await host.slotFreed();
         continue;
@@ -276,6 +279,11 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
     stopAccepting,
     shutdown(graceMs: number) {
       return stopped ??= drain(graceMs);
+    },
+    setMaxConnections(n: number) {
+      maxConnections = n;
+      // A raised cap lets an accept loop waiting for a free slot go on.
+      host.wakeWaiters();
     },
   };
 
