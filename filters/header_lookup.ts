@@ -34,10 +34,23 @@ export interface HeaderLookupSpec {
 }
 
 function header(r: SpecReader, field: string): string {
-  const name = r.string(field, { required: true }) ?? "";
-  const problem = name ? headerNameProblem(name) : "";
+  const name = r.string(field, { required: true });
+  // An empty name is refused too: no request has it, and Headers throw on it.
+  const problem = name === undefined ? "" : headerNameProblem(name);
   if (problem) r.problem(field, problem);
-  return name;
+  return name ?? "";
+}
+
+/** The `etcdPrefix` field; one naming no kind ("", "/") would look every id up nowhere. */
+function etcdPrefix(r: SpecReader): string {
+  const prefix = r.string("etcdPrefix", { required: true }) ?? "";
+  if (customDataPrefix(prefix) === "/") {
+    r.problem(
+      "etcdPrefix",
+      `must name the custom data kind, such as "client-info/", got "${prefix}"`,
+    );
+  }
+  return prefix;
 }
 
 function validate(raw: Record<string, unknown>): HeaderLookupSpec {
@@ -46,7 +59,7 @@ function validate(raw: Record<string, unknown>): HeaderLookupSpec {
     headerKey: header(r, "headerKey"),
     // Easegress adds no separator, so its example's "client-info" looked up
     // "client-infoXYZ": the prefix is taken as a kind, with its "/".
-    etcdPrefix: customDataPrefix(r.string("etcdPrefix", { required: true }) ?? ""),
+    etcdPrefix: customDataPrefix(etcdPrefix(r)),
     headerSetters: r.array("headerSetters", (sr) => ({
       etcdKey: sr.string("etcdKey", { required: true }) ?? "",
       headerKey: header(sr, "headerKey"),

@@ -33,10 +33,11 @@ export const RESULT_BODY_READ_ERROR = "bodyReadErr";
 function validate(raw: Record<string, unknown>): HeaderToJSONSpec {
   const r = SpecReader.root(raw);
   const headerMap = r.array("headerMap", (er) => {
-    const header = er.string("header", { required: true }) ?? "";
-    const problem = header ? headerNameProblem(header) : "";
+    const header = er.string("header", { required: true });
+    // An empty name is refused too: no request has it, and Headers throw on it.
+    const problem = header === undefined ? "" : headerNameProblem(header);
     if (problem) er.problem("header", problem);
-    return { header, json: er.string("json", { required: true }) ?? "" };
+    return { header: header ?? "", json: er.string("json", { required: true }) ?? "" };
   }, { required: true, minItems: 1 }) ?? [];
   r.finish();
   r.throwIfProblems();

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { CustomDataView } from "../../../filters/custom_data_view.ts";
 import { HeaderFields } from "../../../filters/header_fields.ts";
 import { headerLookupKind } from "../../../filters/header_lookup.ts";
-import { contextFor, testEnv } from "./_helpers.ts";
+import { contextFor, specProblems, testEnv } from "./_helpers.ts";
 
 Deno.test("HeaderLookup looks up the first of repeated header fields, as Go's Header.Get", () => {
   const customData = new CustomDataView();
@@ -41,4 +41,17 @@ Deno.test("HeaderLookup sets scalar fields only: a list or map is no header valu
     null,
     null,
   ]);
+});
+
+Deno.test("HeaderLookup spec: empty header names and a prefix naming no kind are refused", () => {
+  // Accepted, they failed every request (Headers throw on an empty name) or found nothing.
+  const setters = [{ etcdKey: "tier", headerKey: "" }];
+  assert.deepEqual(
+    specProblems(headerLookupKind, { headerKey: "", etcdPrefix: "/", headerSetters: setters }),
+    [
+      'headerKey: "" is not a valid header name',
+      'etcdPrefix: must name the custom data kind, such as "client-info/", got "/"',
+      'headerSetters[0].headerKey: "" is not a valid header name',
+    ],
+  );
 });

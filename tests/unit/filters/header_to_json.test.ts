@@ -50,5 +50,8 @@ Deno.test("HeaderToJSON spec: headerMap entries need a header and a field", () =
     'headerMap[0].header: "Bad Name" is not a valid header name',
     "headerMap[0].json: is required",
   ]);
+  assert.deepEqual(specProblems(kind, { headerMap: [{ header: "", json: "user" }] }), [
+    'headerMap[0].header: "" is not a valid header name',
+  ]);
   roundTrip(kind, spec);
 });
