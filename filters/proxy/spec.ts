@@ -6,6 +6,7 @@
  * @module
  */
 
+import { headerNameProblem } from "../header_adapt.ts";
 import { parseDuration, type SpecReader } from "../spec.ts";
 import { readStringMatcher, type StringMatcherSpec } from "../string_matcher.ts";
 import { keyPairProblems, pemProblem } from "../pem.ts";
@@ -173,9 +174,7 @@ function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"):
     };
     const key = lr.string("headerHashKey");
     if (key) spec.headerHashKey = key;
-    if (spec.policy === "headerHash" && !key) {
-      lr.problem("headerHashKey", "is required by headerHash");
-    }
+    if (spec.policy === "headerHash") readHashKeyProblem(lr, key);
     const sticky = lr.object("stickySession", readStickySession);
     if (sticky) spec.stickySession = sticky;
     const health = lr.object("healthCheck", readHealthCheck);
@@ -246,6 +245,18 @@ function readServer(r: SpecReader): ServerSpec {
   return server;
 }
 
+/**
+ * Notes what is wrong with a headerHash policy's `headerHashKey`: absent,
+ * empty, or no header name (Headers throw on such a name, on every request).
+ */
+function readHashKeyProblem(r: SpecReader, key: string | undefined): void {
+  if (!key) r.problem("headerHashKey", "is required by headerHash");
+  else {
+    const problem = headerNameProblem(key);
+    if (problem) r.problem("headerHashKey", problem);
+  }
+}
+
 function readRequestMatcher(r: SpecReader): RequestMatcherSpec {
   const policy = r.string("policy", {
     default: "general",
@@ -253,7 +264,12 @@ function readRequestMatcher(r: SpecReader): RequestMatcherSpec {
   }) || "general";
   const spec: RequestMatcherSpec = { policy: policy as RequestMatcherSpec["policy"] };
   if (policy === "general") {
-    const headers = r.map("headers", readStringMatcher);
+    // A name no request can carry would fail every request: Headers throw on it.
+    const headers = r.map("headers", (hr, name) => {
+      const problem = headerNameProblem(name);
+      if (problem) hr.problem("", problem);
+      return readStringMatcher(hr);
+    });
     if (headers && Object.keys(headers).length) spec.headers = headers;
     if (r.bool("matchAllHeaders", false)) spec.matchAllHeaders = true;
     const urls = r.array("urls", (ur) => {
@@ -273,7 +289,8 @@ function readRequestMatcher(r: SpecReader): RequestMatcherSpec {
   } else {
     spec.permil = r.int("permil", { required: true, min: 1, max: 1000 });
     if (policy === "headerHash") {
-      spec.headerHashKey = r.string("headerHashKey", { required: true });
+      spec.headerHashKey = r.string("headerHashKey");
+      readHashKeyProblem(r, spec.headerHashKey);
     } else r.ignore("headerHashKey");
     r.ignore("headers", "matchAllHeaders", "urls");
   }

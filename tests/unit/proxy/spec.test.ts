@@ -1,0 +1,23 @@
+import assert from "node:assert/strict";
+import { proxyKind } from "../../../filters/proxy/proxy.ts";
+import { specProblems } from "../filters/_helpers.ts";
+
+const servers = [{ url: "http://127.0.0.1:9095" }];
+
+Deno.test("Proxy spec: header names the pools match or hash on must be header names", () => {
+  // Accepted, each of these failed every request: Headers throw on such a name.
+  const problems = specProblems(proxyKind, {
+    pools: [
+      { servers, loadBalance: { policy: "headerHash", headerHashKey: "bad name" } },
+      { servers, filter: { headers: { "bad name": { exact: "x" } } } },
+      { servers, filter: { policy: "headerHash", headerHashKey: "", permil: 500 } },
+      { servers, filter: { policy: "headerHash", permil: 500 } },
+    ],
+  });
+  assert.deepEqual(problems, [
+    'pools[0].loadBalance.headerHashKey: "bad name" is not a valid header name',
+    'pools[1].filter.headers.bad name: "bad name" is not a valid header name',
+    "pools[2].filter.headerHashKey: is required by headerHash",
+    "pools[3].filter.headerHashKey: is required by headerHash",
+  ]);
+});
