@@ -41,19 +41,37 @@ export function readPathAdaptSpec(r: SpecReader): PathAdaptSpec {
   return spec;
 }
 
+const DELIMITERS = /[?#]/g;
+
+/**
+ * `text` with "?" and "#" escaped. A path from the client never holds them
+ * (they start its query and fragment), so only the spec's own text can add
+ * them; escaped, they stay part of the path, as Go's URL.Path sends them,
+ * instead of starting a second query or putting a fragment on the request
+ * line. Done once here, so adapting costs nothing more.
+ */
+function escapeDelimiters(text: string | undefined): string | undefined {
+  return text?.replace(DELIMITERS, (c) => c === "?" ? "%3F" : "%23");
+}
+
 /** A prepared {@linkcode PathAdaptSpec}. */
 export class PathAdaptor {
   readonly #adapt: (path: string) => string;
 
   /** Prepares `spec` (read by {@linkcode readPathAdaptSpec}); compiles its regexp once. */
   constructor(spec: PathAdaptSpec) {
-    const { replace, addPrefix, trimPrefix, regexpReplace } = spec;
+    const { trimPrefix, regexpReplace } = spec;
+    const replace = escapeDelimiters(spec.replace);
+    const addPrefix = escapeDelimiters(spec.addPrefix);
     if (replace) this.#adapt = () => replace;
     else if (addPrefix) this.#adapt = (path) => addPrefix + path;
     else if (trimPrefix) {
       this.#adapt = (path) => path.startsWith(trimPrefix) ? path.slice(trimPrefix.length) : path;
     } else if (regexpReplace) {
-      const replacer = new GoRegexpReplacer(regexpReplace.regexp, regexpReplace.replace);
+      const replacer = new GoRegexpReplacer(
+        regexpReplace.regexp,
+        escapeDelimiters(regexpReplace.replace)!,
+      );
       this.#adapt = (path) => replacer.replaceAll(path);
     } else this.#adapt = (path) => path;
   }

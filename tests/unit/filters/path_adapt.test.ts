@@ -45,3 +45,11 @@ Deno.test("readPathAdaptSpec requires paths starting with / and a regexp", () =>
     ]);
   }
 });
+
+Deno.test("PathAdaptor: a spec's ? and # stay in the path, escaped as Go sends them", () => {
+  // Unescaped, they started a second query or put a fragment on the request line.
+  assert.equal(adaptor({ replace: "/a?b#c" }).adapt("/x"), "/a%3Fb%23c");
+  assert.equal(adaptor({ addPrefix: "/v?1" }).adapt("/x"), "/v%3F1/x");
+  const regexp = adaptor({ regexpReplace: { regexp: "^/(\\w+)$", replace: "/q?id=$1#f" } });
+  assert.equal(regexp.adapt("/abc"), "/q%3Fid=abc%23f");
+});
