@@ -70,12 +70,23 @@ function readRetry(r: SpecReader): RetrySpec {
   return {
     maxAttempts: r.int("maxAttempts", { default: 3, min: 1 }),
     waitDuration: r.duration("waitDuration", { default: "500ms" }),
-    backOffPolicy: r.string("backOffPolicy", {
-      default: "random",
-      oneOf: ["random", "exponential"],
-    }) as RetrySpec["backOffPolicy"],
+    backOffPolicy: readBackOffPolicy(r),
     randomizationFactor: r.number("randomizationFactor", { default: 0, min: 0, max: 1 }),
   };
+}
+
+/**
+ * `backOffPolicy` in any case: Easegress's schema takes only lowercase, while
+ * its docs spell `EXPONENTIAL` and its cookbook `Exponential`.
+ */
+function readBackOffPolicy(r: SpecReader): RetrySpec["backOffPolicy"] {
+  const policy = r.string("backOffPolicy", { default: "random" })?.toLowerCase();
+  if (policy === "random" || policy === "exponential") return policy;
+  // undefined: not a string, which the reader has reported.
+  if (policy !== undefined) {
+    r.problem("backOffPolicy", `must be random or exponential (any case), got "${policy}"`);
+  }
+  return "random";
 }
 
 /**

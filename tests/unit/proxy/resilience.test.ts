@@ -50,10 +50,19 @@ Deno.test("validatePolicy fills Easegress defaults", () => {
   });
 });
 
+Deno.test("validatePolicy takes backOffPolicy in any case, as Easegress's docs spell it", () => {
+  for (const spelling of ["exponential", "Exponential", "EXPONENTIAL"]) {
+    const spec = validatePolicy("Retry", { backOffPolicy: spelling }) as { backOffPolicy: string };
+    assert.equal(spec.backOffPolicy, "exponential");
+  }
+  const spec = validatePolicy("Retry", { backOffPolicy: "RANDOM" }) as { backOffPolicy: string };
+  assert.equal(spec.backOffPolicy, "random");
+});
+
 Deno.test("validatePolicy names each bad field", () => {
   const cases: [unknown, RegExp][] = [
     [{ maxAttempts: 0 }, /maxAttempts: must be at least 1/],
-    [{ backOffPolicy: "Exponential" }, /backOffPolicy: must be one of random, exponential/],
+    [{ backOffPolicy: "fibonacci" }, /backOffPolicy: must be random or exponential/],
     [{ randomizationFactor: 1.5 }, /randomizationFactor: must be at most 1/],
     [{ waitDuration: "soon" }, /waitDuration: must be a duration/],
     [{ retries: 2 }, /retries: unknown field/],
