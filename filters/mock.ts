@@ -99,7 +99,6 @@ function validate(raw: Record<string, unknown>): MockSpec {
 
 const encoder = new TextEncoder();
 
-/** Whether a header value, or one of the values joined into it, matches. */
 /** One header rule: its name, matcher and the matcher's test as a function, made once. */
 interface HeaderRule {
   readonly name: string;
