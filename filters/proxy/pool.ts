@@ -45,6 +45,9 @@ interface Server {
   readonly transport: Transport;
 }
 
+/** Upstream errors are logged as warnings at most this often per pool (the rest at debug). */
+const UNREACHABLE_LOG_INTERVAL_MS = 10_000;
+
 /** Pool outcomes, as Proxy results. */
 export type PoolResult =
   | ""
@@ -95,6 +98,8 @@ export class ServerPool {
   readonly #bodyLimit: number;
 
   readonly #log: Logger;
+  #unreachableLoggedAt = -Infinity;
+  #unreachableUnlogged = 0;
   readonly #retry: Retry | undefined;
   readonly #breaker: CircuitBreaker | undefined;
   readonly #turns: TurnCounter;
@@ -378,7 +383,7 @@ export class ServerPool {
     if (ctx.abortWatch.aborted) return this.#fail(ctx, 499, "clientError", start);
     // A body that failed after its head is a read error: 500, as Easegress's FetchPayload gives.
     if (error instanceof UpstreamError && error.kind !== "aborted" && error.kind !== "body") {
-      this.#log.debug(`upstream ${error.kind} error: ${error.message}`);
+      this.#reportUnreachable(error);
       return this.#fail(ctx, 503, "serverError", start);
     }
     this.#log.warn(
@@ -387,6 +392,29 @@ export class ServerPool {
       }`,
     );
     return this.#fail(ctx, 500, "internalError", start);
+  }
+
+  /**
+   * Logs a server that cannot be reached or answered badly: a warning at most
+   * once per {@linkcode UNREACHABLE_LOG_INTERVAL_MS} with how many more came
+   * since, so an operator learns why requests get 503 (a refused connection,
+   * a certificate the runtime does not trust) without a line per request.
+   */
+  #reportUnreachable(error: UpstreamError): void {
+    const now = performance.now();
+    if (now - this.#unreachableLoggedAt < UNREACHABLE_LOG_INTERVAL_MS) {
+      this.#unreachableUnlogged++;
+      this.#log.debug(`upstream ${error.kind} error: ${error.message}`);
+      return;
+    }
+    const more = this.#unreachableUnlogged;
+    this.#unreachableLoggedAt = now;
+    this.#unreachableUnlogged = 0;
+    this.#log.warn(
+      `upstream ${error.kind} error: ${error.message}${
+        more ? ` (${more} more upstream errors since the last report)` : ""
+      }`,
+    );
   }
 
   #fail(ctx: Context, status: number, result: PoolResult, start: number): PoolResult {

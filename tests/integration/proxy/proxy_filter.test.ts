@@ -238,6 +238,22 @@ Deno.test("a server url's path goes before the request's, as Easegress's url + p
   await stop(proxy({ pools: [{ servers: [{ url: b.url }] }] }), b);
 });
 
+Deno.test("an unreachable server is logged as a warning, once per interval with a count", async () => {
+  const lines: string[] = [];
+  const log = { ...silentLogger, warn: (m: string) => lines.push(m) };
+  const filter = proxyKind.create(
+    proxyKind.validate({ pools: [{ servers: [{ url: `http://127.0.0.1:${REFUSING_PORT}` }] }] }),
+    { pipeline: "p", name: "proxy", log, resilience: () => undefined },
+  );
+  for (let i = 0; i < 3; i++) assert.equal((await send(filter)).response.status, 503);
+  assert.equal(lines.length, 1);
+  assert.match(
+    lines[0],
+    new RegExp(`upstream connect error: Cannot connect to http://127\\.0\\.0\\.1:${REFUSING_PORT}`),
+  );
+  await filter.close?.();
+});
+
 Deno.test("proxy maps failures to statuses and results", async () => {
   const slow = backend(async () => {
     await new Promise((r) => setTimeout(r, 300));
