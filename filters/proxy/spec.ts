@@ -174,7 +174,7 @@ function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"):
     };
     const key = lr.string("headerHashKey");
     if (key) spec.headerHashKey = key;
-    if (spec.policy === "headerHash") readHashKeyProblem(lr, key);
+    if (spec.policy === "headerHash") checkHeaderHashKey(lr, key);
     const sticky = lr.object("stickySession", readStickySession);
     if (sticky) spec.stickySession = sticky;
     const health = lr.object("healthCheck", readHealthCheck);
@@ -249,7 +249,7 @@ function readServer(r: SpecReader): ServerSpec {
  * Notes what is wrong with a headerHash policy's `headerHashKey`: absent,
  * empty, or no header name (Headers throw on such a name, on every request).
  */
-function readHashKeyProblem(r: SpecReader, key: string | undefined): void {
+function checkHeaderHashKey(r: SpecReader, key: string | undefined): void {
   if (!key) r.problem("headerHashKey", "is required by headerHash");
   else {
     const problem = headerNameProblem(key);
@@ -290,7 +290,7 @@ function readRequestMatcher(r: SpecReader): RequestMatcherSpec {
     spec.permil = r.int("permil", { required: true, min: 1, max: 1000 });
     if (policy === "headerHash") {
       spec.headerHashKey = r.string("headerHashKey");
-      readHashKeyProblem(r, spec.headerHashKey);
+      checkHeaderHashKey(r, spec.headerHashKey);
     } else r.ignore("headerHashKey");
     r.ignore("headers", "matchAllHeaders", "urls");
   }
