@@ -68,7 +68,12 @@ export class Supervisor {
     this.#running = (async () => {
       do {
         this.#again = false;
-        await this.#syncOnce();
+        try {
+          await this.#syncOnce();
+        } catch (e) {
+          // Left unset, #running would hold the rejection and no change would be applied again.
+          this.#o.log.error(`cannot apply the stored objects: ${(e as Error).message}`);
+        }
       } while (this.#again);
       this.#running = undefined;
     })();
