@@ -28,6 +28,8 @@ const profiler = thisIsolate("worker");
 /** Control calls waiting for their answer, by id. */
 const asked = new Map<number, PromiseWithResolvers<unknown>>();
 let nextAsk = 1;
+/** Settles when the last apply has. */
+let applied: Promise<unknown> = Promise.resolve();
 const control = messagedControlServices(
   (call) => send({ type: "control", call }),
   (call) => {
@@ -87,8 +89,12 @@ async function init(msg: WorkerInit): Promise<void> {
 
 async function handle(msg: WorkerRequest): Promise<unknown> {
   switch (msg.type) {
-    case "apply":
-      return await plane!.apply(msg.objects, msg.data);
+    case "apply": {
+      // One at a time: a replacement's catch-up apply and the next change may both arrive.
+      const done = applied.then(() => plane!.apply(msg.objects, msg.data));
+      applied = done.catch(() => {});
+      return await done;
+    }
     case "status":
       return plane!.status(msg.name) ?? null;
     case "services":

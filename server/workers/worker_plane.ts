@@ -33,6 +33,7 @@ class WorkerHandle {
   #next = 1;
   /** Why the worker is gone, once it crashed: later calls fail at once. */
   #crashed: Error | undefined;
+  #started = false;
   readonly ready: Promise<void>;
 
   constructor(
@@ -47,8 +48,10 @@ class WorkerHandle {
     this.ready = promise;
     this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => {
       const msg = event.data;
-      if (msg.type === "ready") resolve();
-      else if (msg.type === "control") this.#runControl(control, msg.call, msg.id);
+      if (msg.type === "ready") {
+        this.#started = true;
+        resolve();
+      } else if (msg.type === "control") this.#runControl(control, msg.call, msg.id);
       else if (msg.type === "failed") reject(new Error(`worker ${init.index}: ${msg.message}`));
       else {
         const p = this.#pending.get(msg.id);
@@ -85,6 +88,11 @@ class WorkerHandle {
       if (id !== undefined) reply = { type: "controlReply", id, error: (e as Error).message };
     }
     if (reply && !this.#crashed) this.#worker.postMessage(reply);
+  }
+
+  /** Started and not crashed: it can take requests. */
+  get serving(): boolean {
+    return this.#started && !this.#crashed;
   }
 
   call(request: WithoutId<WorkerRequest>): Promise<unknown> {
@@ -201,11 +209,20 @@ export class WorkerPlane {
     }
   }
 
+  /**
+   * The workers that can take requests. One that crashed, or its replacement
+   * while it starts, is left out: the replacement is given what the others
+   * have once it has started.
+   */
+  #serving(): WorkerHandle[] {
+    return this.#workers.filter((w) => w.serving);
+  }
+
   /** Applies the desired objects in every worker; failures are merged by name. */
   async apply(objects: ObjectSpec[], data?: StoreData): Promise<ApplyError[]> {
     this.#lastApply = { objects, data };
     const results = await Promise.all(
-      this.#workers.map((w) => w.call({ type: "apply", objects, data }) as Promise<ApplyError[]>),
+      this.#serving().map((w) => w.call({ type: "apply", objects, data }) as Promise<ApplyError[]>),
     );
     const byName = new Map<string, ApplyError>();
     for (const list of results) for (const e of list) byName.set(e.name, e);
@@ -216,7 +233,7 @@ export class WorkerPlane {
   async updateServices(registry: string, services: RegistryServices | undefined): Promise<void> {
     if (services === undefined) this.#services.delete(registry);
     else this.#services.set(registry, services);
-    await Promise.all(this.#workers.map((w) => w.call({ type: "services", registry, services })));
+    await Promise.all(this.#serving().map((w) => w.call({ type: "services", registry, services })));
   }
 
   /** Tells every worker what changed in the WasmHost shared data (all of it when `full`). */
@@ -226,12 +243,12 @@ export class WorkerPlane {
       if (value === null) this.#wasmData.delete(key);
       else this.#wasmData.set(key, value);
     }
-    await Promise.all(this.#workers.map((w) => w.call({ type: "wasmData", entries, full })));
+    await Promise.all(this.#serving().map((w) => w.call({ type: "wasmData", entries, full })));
   }
 
   /** Has every worker's WasmHost filters load their code again. */
   async reloadWasmCode(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.call({ type: "wasmReload" })));
+    await Promise.all(this.#serving().map((w) => w.call({ type: "wasmReload" })));
   }
 
   /** Carries out an admin request on an MQTTProxy, which the first worker runs. */
@@ -250,7 +267,7 @@ export class WorkerPlane {
 
   /** The status of an object merged over the workers (counts summed). */
   async status(name: string): Promise<Record<string, unknown> | undefined> {
-    const all = await Promise.all(this.#workers.map((w) => w.call({ type: "status", name })));
+    const all = await Promise.all(this.#serving().map((w) => w.call({ type: "status", name })));
     const present = all.filter((s): s is Record<string, unknown> => s !== null && s !== undefined);
     return present.length ? mergeStatuses(present) : undefined;
   }

@@ -251,3 +251,72 @@ rules:
     assert.equal(await node.stop(), 0);
   }
 });
+
+Deno.test("workers: while a crashed worker is replaced, status answers and updates apply", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "2", "--plugin", CRASH_PLUGIN] });
+  const port = freePort();
+  const api = `http://${node.apiAddr}/apis/v1`;
+  const pipeline = (body: string) =>
+    `name: ok\nkind: Pipeline\nfilters:\n- {name: m, kind: Mock, rules: [{code: 200, body: ${body}}]}\n`;
+  try {
+    const objects = `${pipeline("one")}---
+name: crash
+kind: Pipeline
+filters:
+- {name: c, kind: Crash}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+rules:
+- paths:
+  - {path: /crash, backend: crash}
+  - {pathPrefix: /, backend: ok}
+`;
+    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    await eventually(
+      "served",
+      async () => (await request(`http://127.0.0.1:${port}/`)).body === "one",
+    );
+    assert.equal((await request(`http://127.0.0.1:${port}/crash`)).body, "crashing");
+    await eventually("the crash logged", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+      return /crashed: .*crash on purpose/.test(log);
+    });
+    // Within the second before the replacement starts: the other worker answers for the node.
+    const status = await fetch(`${api}/status/objects/s`);
+    assert.equal(status.status, 200, await status.text());
+    const update = await fetch(`${api}/objects/ok`, {
+      method: "PUT",
+      headers: { "content-type": "application/yaml" },
+      body: pipeline("two"),
+    });
+    assert.equal(update.status, 200, await update.text());
+    assert.doesNotMatch(
+      await Deno.readTextFile(`${node.homeDir}/log/stdout.log`),
+      /replaced/,
+      "the update was made before the replacement started",
+    );
+    await eventually("the worker replaced", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+      return /worker \d replaced/.test(log);
+    }, 10_000);
+    // A later change reaches both workers too.
+    assert.equal((await node.ctl(["object", "update"], pipeline("three"))).code, 0);
+    await eventually("both workers serve the last change", async () => {
+      const bodies = await Promise.all(
+        Array.from(
+          { length: 10 },
+          () => request(`http://127.0.0.1:${port}/n`, { headers: { connection: "close" } }),
+        ),
+      );
+      return bodies.every((r) => r.body === "three");
+    });
+    assert.doesNotMatch(
+      await Deno.readTextFile(`${node.homeDir}/log/stdout.log`),
+      /cannot apply|unhandled/,
+    );
+  } finally {
+    await node.stop();
+  }
+});
