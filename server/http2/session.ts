@@ -99,9 +99,17 @@ export class Http2Session implements ServedConnection, StreamHost {
   #connRecvWindow = CONNECTION_RECV_WINDOW;
   #connUnacknowledged = 0;
 
-  /** A header block arriving in CONTINUATION frames: its stream, flags and bytes so far. */
-  #continuing: { streamId: number; endStream: boolean; parts: Uint8Array[]; size: number } | null =
-    null;
+  /**
+   * A header block arriving in CONTINUATION frames: its stream, flags and
+   * bytes so far, and the bytes its frames took on the wire (headers too).
+   */
+  #continuing: {
+    streamId: number;
+    endStream: boolean;
+    parts: Uint8Array[];
+    size: number;
+    received: number;
+  } | null = null;
   #prefaceSettingsSeen = false;
   #resetWindowStart = 0;
   #resetsInWindow = 0;
@@ -539,6 +547,7 @@ export class Http2Session implements ServedConnection, StreamHost {
       endStream,
       parts: [buf.slice(blockStart, blockEnd)],
       size: blockEnd - blockStart,
+      received: FRAME_HEADER_SIZE + length,
     };
   }
 
@@ -556,10 +565,12 @@ export class Http2Session implements ServedConnection, StreamHost {
     block.size += length;
     // Generous for the compressed form of the largest list accepted, and a
     // bound on what endless CONTINUATION frames can make the session hold.
-    if (block.size > 2 * this.#host.maxHeadBytes + DEFAULT_MAX_FRAME_SIZE) {
+    // Frame headers count too: empty frames, each kept, would have no bound.
+    block.received += FRAME_HEADER_SIZE + length;
+    if (block.received > 2 * this.#host.maxHeadBytes + DEFAULT_MAX_FRAME_SIZE) {
       throw new H2ConnectionError(H2_ERROR.ENHANCE_YOUR_CALM, "header block too large");
     }
-    block.parts.push(buf.slice(at, at + length));
+    if (length > 0) block.parts.push(buf.slice(at, at + length));
     if ((flags & FLAG.END_HEADERS) === 0) return;
     this.#continuing = null;
     const whole = concatBytes(block.parts, block.size);

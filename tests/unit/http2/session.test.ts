@@ -390,6 +390,24 @@ Deno.test("HTTP/2: a client reset aborts its request; a reset flood ends the con
   }
 });
 
+Deno.test("HTTP/2: a flood of empty CONTINUATION frames ends the connection", async () => {
+  const server = serve(() => new HttpResponse(200));
+  const client = await RawH2Client.connect(server.port);
+  try {
+    // Each empty frame adds nothing to the block, but was kept: memory grew without bound.
+    const empty = frame(9, 0, 1, new Uint8Array(0));
+    await client.send(frame(FRAME.HEADERS, 1, 1, headerBlock(get("/"))));
+    for (let sent = 0; sent < 40_000; sent += 1000) {
+      await client.send(...Array.from({ length: 1000 }, () => empty));
+    }
+    const goAway = await client.until((f) => f.type === FRAME.GOAWAY);
+    assert.equal(codeOf(goAway.payload, 4), 0xb);
+  } finally {
+    client.close();
+    await server.shutdown(0);
+  }
+});
+
 Deno.test("HTTP/2: a shutdown lets open streams finish, says GOAWAY and serves no new stream", async () => {
   const server = serve(async (request) => {
     if (request.path === "/slow") await new Promise((r) => setTimeout(r, 400));
