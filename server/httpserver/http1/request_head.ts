@@ -27,11 +27,17 @@ const SP = 32;
 const HT = 9;
 const TLS_HANDSHAKE = 0x16;
 
+/**
+ * What no request target may hold: a control character, space, or "#" (a
+ * fragment is never sent, RFC 9112 section 3.2). Passed on, "/admin#x"
+ * would miss an "/admin" rule here and reach a backend that drops the
+ * fragment as "/admin".
+ */
 // deno-lint-ignore no-control-regex
-const BAD_TARGET = /[\x00-\x20\x7f]/;
-/** A control character, space or a byte past ASCII: one scan finds either kind. */
+const BAD_TARGET = /[\x00-\x20#\x7f]/;
+/** What BAD_TARGET finds, or a byte past ASCII: one scan finds either kind. */
 // deno-lint-ignore no-control-regex
-const UNUSUAL_TARGET = /[\x00-\x20\x7f-\xff]/;
+const UNUSUAL_TARGET = /[\x00-\x20#\x7f-\xff]/;
 /**
  * What no field value may hold, as Go's net/http refuses it (its
  * ValidHeaderFieldValue; RFC 9110 section 5.5): a control char other than

@@ -107,6 +107,12 @@ Deno.test("parseRequestHead refuses an absolute-form target with a fragment", ()
   assertRefused("GET http://example.com/#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400, /request target/);
 });
 
+Deno.test("parseRequestHead refuses an origin-form target with a fragment", () => {
+  // Forwarded as sent, "/admin#x" missed an "/admin" rule and reached the backend as "/admin".
+  assertRefused("GET /admin#x HTTP/1.1\r\nHost: a\r\n\r\n", 400, /request target/);
+  assertRefused("GET /a?b=1#x HTTP/1.1\r\nHost: a\r\n\r\n", 400, /request target/);
+});
+
 Deno.test("parseRequestHead refuses an authority-form target outside CONNECT support", () => {
   assertRefused("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n", 400);
 });
