@@ -127,10 +127,18 @@ const DATA_END = 2;
 const TRAILER = 3;
 const DONE = 4;
 
-/** A chunked body; chunk extensions and trailers are read and dropped. */
+/**
+ * A chunked body; chunk extensions and trailers are read and dropped. An
+ * upstream may end its lines with a bare LF; a client may not (RFC 9112
+ * section 7.1 has CRLF only, as Go's server now insists): a proxy in front
+ * that reads "2;x\nhi" as one longer line would frame the body otherwise
+ * than this side, and the rest of it would be served as a request of its own.
+ */
 export class ChunkedReader implements BodyReader {
   readonly #conn: Http1Connection;
   readonly #sender: BodySender;
+  /** Whether a line must end with CRLF (the client's body). */
+  readonly #strict: boolean;
   readonly #maxTrailerBytes: number;
   #state = SIZE;
   #remaining = 0;
@@ -140,6 +148,7 @@ export class ChunkedReader implements BodyReader {
   constructor(conn: Http1Connection, maxTrailerBytes: number, sender: BodySender = "upstream") {
     this.#conn = conn;
     this.#sender = sender;
+    this.#strict = sender === "client";
     this.#maxTrailerBytes = maxTrailerBytes;
   }
 
@@ -173,7 +182,7 @@ export class ChunkedReader implements BodyReader {
       const end = conn.end;
       if (state === DATA_END) {
         if (start === end) return;
-        if (buf[start] === 10) {
+        if (buf[start] === 10 && !this.#strict) {
           conn.start = start + 1;
         } else if (buf[start] === 13) {
           if (start + 1 === end) return;
@@ -196,7 +205,7 @@ export class ChunkedReader implements BodyReader {
           return;
         }
         const size = parseChunkSize(buf, start, lf);
-        if (size < 0 || lf - start > MAX_CHUNK_LINE) {
+        if (size < 0 || lf - start > MAX_CHUNK_LINE || (this.#strict && buf[lf - 1] !== 13)) {
           const lineEnd = buf[lf - 1] === 13 ? lf - 1 : lf;
           const line = decoder.decode(buf.subarray(start, Math.min(lineEnd, start + 32)));
           throw chunkError(this.#sender, `invalid chunk size line ${JSON.stringify(line)}`);
@@ -216,6 +225,9 @@ export class ChunkedReader implements BodyReader {
           throw chunkError(this.#sender, `trailers larger than ${this.#maxTrailerBytes} bytes`);
         }
         return;
+      }
+      if (this.#strict && (lf === start || buf[lf - 1] !== 13)) {
+        throw chunkError(this.#sender, "trailer line not ended by CRLF");
       }
       conn.start = lf + 1;
       if (lf === start || (lf === start + 1 && buf[start] === 13)) {

@@ -110,6 +110,25 @@ Deno.test("ChunkedReader accepts bare LF framing", async () => {
   assert.equal(await readAll(reader), "hi");
 });
 
+Deno.test("ChunkedReader refuses bare LF framing in a client's body", async () => {
+  for (
+    const body of [
+      "2\nhi\r\n0\r\n\r\n",
+      "2;x\nhi\r\n0\r\n\r\n",
+      "2\r\nhi\n0\r\n\r\n",
+      "2\r\nhi\r\n0\n\r\n",
+      "2\r\nhi\r\n0\r\n\n",
+      "2\r\nhi\r\n0\r\nX-T: 1\n\r\n",
+    ]
+  ) {
+    const conn = connectionOf(new ScriptedSocket([body]));
+    const reader = new ChunkedReader(conn, 1024, "client");
+    await assertUpstreamError(readAll(reader), "protocol", /Invalid request body/);
+  }
+  const conn = connectionOf(new ScriptedSocket(["2\r\nhi\r\n0\r\nX-T: 1\r\n\r\n"]));
+  assert.equal(await readAll(new ChunkedReader(conn, 1024, "client")), "hi");
+});
+
 Deno.test("ChunkedReader finishes synchronously when the whole body is buffered", async () => {
   const conn = connectionOf(new ScriptedSocket(["2\r\nhi\r\n1\r\n!\r\n0\r\n\r\n"]));
   await conn.fill();
