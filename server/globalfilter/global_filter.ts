@@ -30,7 +30,9 @@ export class GlobalFilter {
     const stage = (which: "beforePipeline" | "afterPipeline", old: Pipeline | undefined) => {
       const fields = spec[which];
       if (fields === undefined) return undefined;
-      const pipeline: PipelineSpec = { name: `${spec.name}/${which}`, kind: "Pipeline", ...fields };
+      // A stage's own `data` is accepted but unused: the routed pipeline's is what filters see.
+      const { data: _data, ...rest } = fields;
+      const pipeline: PipelineSpec = { name: `${spec.name}/${which}`, kind: "Pipeline", ...rest };
       return new Pipeline(pipeline, registry, loggers, old, shared);
     };
     this.#before = stage("beforePipeline", previous ? previous.#before : undefined);
@@ -49,6 +51,8 @@ export class GlobalFilter {
    * stage answers without the pipeline running.
    */
   async handle(ctx: Context, main: PipelineHandler): Promise<string> {
+    // Easegress gives the routed pipeline's data to the before stage as well.
+    if (main.data !== undefined) ctx.data.PIPELINE = main.data;
     if (this.#before !== undefined) {
       const result = await this.#before.handle(ctx);
       if (result !== "") return result;

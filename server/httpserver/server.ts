@@ -35,6 +35,8 @@ import { CHALLENGE_PATH } from "../autocert/state.ts";
 /** What routes a request to a pipeline. */
 export interface PipelineHandler {
   handle(ctx: Context): string | Promise<string>;
+  /** The pipeline's `data`, which its GlobalFilter's stages see too. */
+  readonly data?: Record<string, unknown>;
 }
 
 /** What runs around a request's pipeline: a GlobalFilter. */

@@ -71,6 +71,8 @@ export class Pipeline {
   readonly #instances: Map<string, FilterInstance>;
   readonly #steps: Step[];
   readonly #log: Logger;
+  /** The spec's `data`, the same object for every request, as Easegress shares it. */
+  readonly data: Record<string, unknown> | undefined;
 
   /**
    * Builds every filter of `spec`; a filter named as one in `previous` gets
@@ -85,6 +87,7 @@ export class Pipeline {
   ) {
     this.name = spec.name;
     this.spec = spec;
+    this.data = spec.data;
     this.#log = loggers(`pipeline/${spec.name}`);
     this.#instances = new Map();
     const policies = new Map((spec.resilience ?? []).map((p) => [p.name, p]));
@@ -121,6 +124,7 @@ export class Pipeline {
    * is what a GlobalFilter's stages go by.
    */
   handle(ctx: Context): string | Promise<string> {
+    if (this.data !== undefined) ctx.data.PIPELINE = this.data;
     if (!ctx.timed) return this.#runFrom(ctx, 0, "", undefined);
     const timings: FilterTiming[] = [];
     const tag = () => ctx.addTag(timingsTag(this.name, timings));

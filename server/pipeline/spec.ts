@@ -6,7 +6,7 @@
  */
 
 import { type FilterRegistry, validateFilterSpec } from "../../filters/filter.ts";
-import { SpecError, type SpecReader } from "../../filters/spec.ts";
+import { isPlainObject, SpecError, type SpecReader } from "../../filters/spec.ts";
 import {
   checkPolicyReferences,
   POLICY_KINDS,
@@ -47,6 +47,8 @@ export interface PipelineSpec {
   flow: FlowNode[];
   filters: FilterSpec[];
   resilience?: ResilienceSpec[];
+  /** Free data, given to the filters of each request as `.data.PIPELINE`. */
+  data?: Record<string, unknown>;
 }
 
 /** The flow's end marker. */
@@ -87,8 +89,11 @@ export function readPipelineSpec(
 
   const resilience = r.array("resilience", readPolicy);
   checkPolicies(r, filters, resilience ?? []);
+  const data = r.any("data");
+  if (data !== undefined && !isPlainObject(data)) r.problem("data", "must be a map");
   const spec: PipelineSpec = { name, kind: "Pipeline", flow, filters };
   if (resilience?.length) spec.resilience = resilience;
+  if (isPlainObject(data) && Object.keys(data).length) spec.data = data;
   return spec;
 }
 

@@ -5,6 +5,8 @@ import { SpecError, SpecReader } from "../../../filters/spec.ts";
 import { silentLogger } from "../../../server/log.ts";
 import { Pipeline } from "../../../server/pipeline/pipeline.ts";
 import { readPipelineSpec } from "../../../server/pipeline/spec.ts";
+import { GlobalFilter } from "../../../server/globalfilter/global_filter.ts";
+import { readGlobalFilterSpec } from "../../../server/globalfilter/spec.ts";
 
 /** A filter that records its name in ctx.data.trail and returns its `result`. */
 const stepKind: FilterKind<{ result: string; async: boolean }> = {
@@ -173,4 +175,42 @@ Deno.test("pipeline turns a throwing filter into a 500 response", async () => {
   const ctx = new Context(new HttpRequest());
   await p.handle(ctx);
   assert.equal((ctx.response as HttpResponse).status, 500);
+});
+
+Deno.test("pipeline data is given to filters as .data.PIPELINE; a non-map is refused", async () => {
+  const data = { foo: "bar", list: [1, 2] };
+  const p = pipeline({ data, filters: [{ name: "a", kind: "Step" }] });
+  assert.deepEqual(p.spec.data, data);
+  const ctx = new Context(new HttpRequest());
+  await p.handle(ctx);
+  assert.deepEqual(ctx.data.PIPELINE, data);
+  assert.throws(
+    () => pipeline({ data: [1], filters: [{ name: "a", kind: "Step" }] }),
+    /data: must be a map/,
+  );
+});
+
+Deno.test("a GlobalFilter's before stage sees the routed pipeline's data", async () => {
+  const r = SpecReader.root({
+    beforePipeline: { data: { own: 1 }, filters: [{ name: "b", kind: "Step" }] },
+  });
+  const gf = new GlobalFilter(
+    readGlobalFilterSpec(r, "gf", registry),
+    registry,
+    () => silentLogger,
+  );
+  r.finish();
+  r.throwIfProblems();
+  const main = pipeline({ data: { foo: "bar" }, filters: [{ name: "a", kind: "Step" }] });
+  const ctx = new Context(new HttpRequest());
+  let seen: unknown;
+  await gf.handle(ctx, {
+    data: main.data,
+    handle(c) {
+      seen = c.data.PIPELINE;
+      return main.handle(c);
+    },
+  });
+  assert.deepEqual(seen, { foo: "bar" });
+  assert.deepEqual(ctx.data.trail, ["b@DEFAULT", "a@DEFAULT"]);
 });
