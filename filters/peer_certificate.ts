@@ -79,3 +79,27 @@ export function peerCertificatesFromNode(leaf: unknown): PeerCertificate[] {
   }
   return chain;
 }
+
+/** The part of a node:tls socket the client's certificates are read from. */
+export interface PeerCertificateSource {
+  getPeerCertificate?(detailed: true): unknown;
+  _handle?: { getPeerCertificateChain?(): { certificates?: unknown[] } | undefined } | null;
+}
+
+/**
+ * The certificates a TLS client sent, leaf first: Go's PeerCertificates,
+ * which CertExtractor's certIndex counts in. node:tls completes
+ * `getPeerCertificate(true)`'s chain with issuers from the server's CA list
+ * (the root a client seldom sends), so the chain is cut to the count the
+ * handshake carried.
+ */
+export function peerCertificatesFromSocket(socket: PeerCertificateSource): PeerCertificate[] {
+  const chain = peerCertificatesFromNode(socket.getPeerCertificate?.(true));
+  let sent: number | undefined;
+  try {
+    sent = socket._handle?.getPeerCertificateChain?.()?.certificates?.length;
+  } catch {
+    // No handshake chain to go by: the completed one stands.
+  }
+  return sent !== undefined && sent > 0 && sent < chain.length ? chain.slice(0, sent) : chain;
+}

@@ -8,7 +8,10 @@
  */
 
 import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
-import { peerCertificatesFromNode } from "../../filters/peer_certificate.ts";
+import {
+  peerCertificatesFromSocket,
+  type PeerCertificateSource,
+} from "../../filters/peer_certificate.ts";
 import {
   createSecureServer,
   type Http2ServerRequest,
@@ -229,7 +232,7 @@ async function serveNodeRequest(
       () => remoteAddr,
       h2 ? "HTTP/2" : `HTTP/${req.httpVersion}`,
       clientCertificates
-        ? () => peerCertificatesFromNode(socket.getPeerCertificate?.(true))
+        ? () => peerCertificatesFromSocket(socket as PeerCertificateSource)
         : undefined,
     );
     const out: Record<string, string | string[]> = {};

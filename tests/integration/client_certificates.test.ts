@@ -77,6 +77,7 @@ Deno.test("caCertBase64: clients need a certificate the CA signed; CertExtractor
       cn: req.headers.get("tls-subject-CommonName"),
       org: req.headers.get("x-client-org"),
       issuer: req.headers.get("x-root"),
+      last: req.headers.get("x-last"),
     });
     return new Response("ok");
   });
@@ -90,6 +91,7 @@ filters:
 - {name: cn, kind: CertExtractor, target: subject, field: CommonName}
 - {name: org, kind: CertExtractor, target: subject, field: Organization, headerKey: X-Client-Org}
 - {name: root, kind: CertExtractor, certIndex: -1, target: issuer, field: CommonName, headerKey: X-Root}
+- {name: last, kind: CertExtractor, certIndex: -1, target: subject, field: CommonName, headerKey: X-Last}
 - name: proxy
   kind: Proxy
   pools:
@@ -122,7 +124,16 @@ rules:
     for (const version of ["--http1.1", "--http2"]) {
       const r = await curl([version, ...withCert, url]);
       assert.equal(r.body, "ok", version);
-      assert.deepEqual(seen.at(-1), { cn: "ca-client", org: "ca org", issuer: "ca" });
+      const { last: _, ...names } = seen.at(-1)!;
+      assert.deepEqual(names, { cn: "ca-client", org: "ca org", issuer: "ca" });
+    }
+    // certIndex counts in the certificates the client sent, as Go's PeerCertificates: a
+    // client that cannot build its chain sends its leaf alone, and the CA the server
+    // trusts is not added.
+    for (const version of ["--http1.1", "--http2"]) {
+      const leafOnly = ["-k", "--cert", `${dir}/ca-client.pem`, "--key", `${dir}/ca-client.key`];
+      assert.equal((await curl([version, ...leafOnly, url])).body, "ok", version);
+      assert.equal(seen.at(-1)?.last, "ca-client", version);
     }
     // A request head over the HTTP/1.1 parser's 16 KB gets 431, not a closed connection.
     const big = await curl([
