@@ -22,7 +22,7 @@ interface Step {
   readonly id: string;
   readonly instance: FilterInstance;
   readonly namespace: string;
-  /** result -> index of the step to go to (steps.length for END). */
+  /** result -> index of the step to go to (-1 for END). */
   readonly jumps: ReadonlyMap<string, number> | undefined;
 }
 
@@ -165,7 +165,7 @@ export class Pipeline {
           (r) => {
             timings?.push(timing(step, r, began));
             const next = this.#next(step, i, r);
-            return next < 0 ? r : this.#runFrom(ctx, next, r, timings);
+            return next < 0 ? stopped(r) : this.#runFrom(ctx, next, r, timings);
           },
           (e) => {
             timings?.push(timing(step, FAILED, began));
@@ -176,15 +176,16 @@ export class Pipeline {
       timings?.push(timing(step, out, began));
       result = out;
       i = this.#next(step, i, out);
-      if (i < 0) return result;
+      if (i < 0) return stopped(result);
     }
     return result;
   }
 
-  /** The index of the step after `index` returned `result`, or -1 to stop. */
+  /** The index of the step after `index` returned `result`, or -1 to stop (END). */
   #next(step: Step, index: number, result: string): number {
-    if (result === "") return index + 1;
-    const target = step.jumps?.get(result);
+    const jumps = step.jumps;
+    if (result === "") return jumps === undefined ? index + 1 : jumps.get("") ?? index + 1;
+    const target = jumps?.get(result);
     return target === undefined ? -1 : target;
   }
 
@@ -237,13 +238,12 @@ function createFilter(
 
 function compileFlow(spec: PipelineSpec, instances: Map<string, FilterInstance>): Step[] {
   const ids = spec.flow.map((n) => n.filter === END ? END : n.alias ?? n.filter);
-  const end = ids.length;
   return spec.flow.map((node, i): Step => {
     let jumps: Map<string, number> | undefined;
     for (const [result, target] of Object.entries(node.jumpIf ?? {})) {
-      // Validation guarantees the target is END or a later step.
-      const at = target === END ? end : ids.indexOf(target, i + 1);
-      (jumps ??= new Map()).set(result, at < 0 ? end : at);
+      // Validation guarantees the target is END or a later step; -1 (END) stops the run.
+      const at = target === END ? -1 : ids.indexOf(target, i + 1);
+      (jumps ??= new Map()).set(result, at);
     }
     return {
       id: ids[i],
@@ -252,6 +252,11 @@ function compileFlow(spec: PipelineSpec, instances: Map<string, FilterInstance>)
       jumps,
     };
   });
+}
+
+/** A stopped run's result: END for a success mapped to END, so that later stages are skipped. */
+function stopped(result: string): string {
+  return result === "" ? END : result;
 }
 
 // An END step in the flow stops the run; later steps are reached only by jumps.

@@ -188,7 +188,8 @@ function checkFlow(
     if (!kind) return; // the unknown kind is reported at filters[]
     const results = kind.results;
     for (const [result, target] of Object.entries(node.jumpIf ?? {})) {
-      if (!results.includes(result)) {
+      // "" is every kind's success: Easegress maps it too, to jump on success.
+      if (result !== "" && !results.includes(result)) {
         r.problem(
           `flow[${i}].jumpIf.${result}`,
           `"${result}" is not a result of ${kindName} (results: ${results.join(", ") || "none"})`,

@@ -75,6 +75,18 @@ Deno.test("pipeline jumps forward, stops on an unmapped result and at END", asyn
     flow: [{ filter: "a", jumpIf: { jump: "END" } }, { filter: "b" }],
   });
   assert.deepEqual(await trail(toEnd), ["a@DEFAULT"]);
+  // Easegress maps the empty result too: a jump on success.
+  const onSuccess = pipeline({
+    filters,
+    flow: [{ filter: "b", jumpIf: { "": "d" } }, { filter: "a" }, { filter: "d" }],
+  });
+  assert.deepEqual(await trail(onSuccess), ["b@DEFAULT", "d@DEFAULT"]);
+  // A success sent to END ends the run as END, which skips a GlobalFilter's later stages.
+  const successToEnd = pipeline({
+    filters,
+    flow: [{ filter: "b", jumpIf: { "": "END" } }, { filter: "a" }],
+  });
+  assert.equal(await successToEnd.handle(new Context(new HttpRequest())), "END");
 });
 
 Deno.test("a timed request is tagged with each filter run, its result and time", async () => {
