@@ -17,6 +17,29 @@ async function createPipelineAndServer(node: NodeProcess, pipeline: string, port
  * The statuses of `count` requests to `url`, each on a new connection so
  * that the kernel spreads them over the workers' listeners.
  */
+/** A pipeline "ok" whose Mock answers `body`. */
+function mockPipeline(body: string): string {
+  return `name: ok\nkind: Pipeline\nfilters:\n- {name: m, kind: Mock, rules: [{code: 200, body: ${body}}]}\n`;
+}
+
+/** Pipeline "ok" answering `body`, pipeline "crash" crashing its isolate at /crash, server "s". */
+function crashableServer(port: number, body: string): string {
+  return `${mockPipeline(body)}---
+name: crash
+kind: Pipeline
+filters:
+- {name: c, kind: Crash}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+rules:
+- paths:
+  - {path: /crash, backend: crash}
+  - {pathPrefix: /, backend: ok}
+`;
+}
+
 async function statusesOnNewConnections(url: string, count: number): Promise<number[]> {
   const codes: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -176,25 +199,7 @@ Deno.test("workers: a worker that crashes is replaced and serves again with the 
   const node = await startNodeProcess({ args: ["--workers", "2", "--plugin", CRASH_PLUGIN] });
   const port = freePort();
   try {
-    const objects = `name: ok
-kind: Pipeline
-filters:
-- {name: m, kind: Mock, rules: [{code: 200, body: fine}]}
----
-name: crash
-kind: Pipeline
-filters:
-- {name: c, kind: Crash}
----
-kind: HTTPServer
-name: s
-port: ${port}
-rules:
-- paths:
-  - {path: /crash, backend: crash}
-  - {pathPrefix: /, backend: ok}
-`;
-    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    assert.equal((await node.ctl(["object", "create"], crashableServer(port, "fine"))).code, 0);
     await eventually(
       "served",
       async () => (await request(`http://127.0.0.1:${port}/`)).body === "fine",
@@ -256,24 +261,8 @@ Deno.test("workers: while a crashed worker is replaced, status answers and updat
   const node = await startNodeProcess({ args: ["--workers", "2", "--plugin", CRASH_PLUGIN] });
   const port = freePort();
   const api = `http://${node.apiAddr}/apis/v1`;
-  const pipeline = (body: string) =>
-    `name: ok\nkind: Pipeline\nfilters:\n- {name: m, kind: Mock, rules: [{code: 200, body: ${body}}]}\n`;
   try {
-    const objects = `${pipeline("one")}---
-name: crash
-kind: Pipeline
-filters:
-- {name: c, kind: Crash}
----
-kind: HTTPServer
-name: s
-port: ${port}
-rules:
-- paths:
-  - {path: /crash, backend: crash}
-  - {pathPrefix: /, backend: ok}
-`;
-    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    assert.equal((await node.ctl(["object", "create"], crashableServer(port, "one"))).code, 0);
     await eventually(
       "served",
       async () => (await request(`http://127.0.0.1:${port}/`)).body === "one",
@@ -289,7 +278,7 @@ rules:
     const update = await fetch(`${api}/objects/ok`, {
       method: "PUT",
       headers: { "content-type": "application/yaml" },
-      body: pipeline("two"),
+      body: mockPipeline("two"),
     });
     assert.equal(update.status, 200, await update.text());
     assert.doesNotMatch(
@@ -302,7 +291,7 @@ rules:
       return /worker \d replaced/.test(log);
     }, 10_000);
     // A later change reaches both workers too.
-    assert.equal((await node.ctl(["object", "update"], pipeline("three"))).code, 0);
+    assert.equal((await node.ctl(["object", "update"], mockPipeline("three"))).code, 0);
     await eventually("both workers serve the last change", async () => {
       const bodies = await Promise.all(
         Array.from(
