@@ -7,7 +7,7 @@
 
 import { type AdminClient, ensureOk, type OutputFormat, parseStructured } from "./client.ts";
 import type { CommandSpec } from "./command_tree.ts";
-import { type ObjectDocument, parseDataDocument, parseObjectDocuments } from "./documents.ts";
+import { type ObjectDocument, parseDataDocuments, parseObjectDocuments } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
 import { renderBody } from "./output.ts";
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from "./completion.ts";
@@ -113,16 +113,32 @@ async function sendDocument(
   return "created";
 }
 
-/** A command that sends the one YAML document of the input to `path(args)`, printing `done(args)`. */
+/**
+ * A command that sends each YAML document of the input to `path(args)` in
+ * order, as egctl does, printing `done(args)` for each and stopping at the
+ * first the node refuses.
+ */
 function sendData(
   method: "POST" | "PUT",
   path: (args: readonly string[]) => string,
   done: (args: readonly string[]) => string,
 ): CommandAction {
-  return async function sendDataDocument(ctx) {
+  return async function sendDataDocuments(ctx) {
     const { text, source } = await ctx.readInput();
-    await ctx.client.call({ method, path: path(ctx.args), json: parseDataDocument(text, source) });
-    ctx.print(`${done(ctx.args)}\n`);
+    const documents = parseDataDocuments(text, source);
+    for (const [position, doc] of documents.entries()) {
+      try {
+        await ctx.client.call({ method, path: path(ctx.args), json: doc.value });
+      } catch (error) {
+        if (!(error instanceof CtlError) || documents.length === 1) throw error;
+        const notSent = documents.length - position - 1;
+        throw new CtlError(error.message, [
+          ...error.details,
+          `stopped at document ${doc.index}: ${position} sent before it, ${notSent} after it not sent`,
+        ]);
+      }
+      ctx.print(`${done(ctx.args)}\n`);
+    }
   };
 }
 
@@ -152,7 +168,9 @@ const wasmDataPath = ([pipeline, filter]: readonly string[]) =>
 const kindPath = (kind: string) => `/customdatakinds/${segment(kind)}`;
 const itemsPath = (kind: string) => `/customdata/${segment(kind)}`;
 
-const DATA_HELP = `Reads one YAML document from FILE, or from stdin when -f is absent or "-".`;
+const DATA_HELP = `Reads YAML from FILE, or from stdin when -f is absent or "-". Each document
+(several may be separated by "---") is sent on its own, in order, stopping at
+the first the node refuses.`;
 
 const DOCUMENTS_HELP =
   `Reads YAML from FILE, or from stdin when -f is absent or "-". Several objects

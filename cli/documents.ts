@@ -105,22 +105,44 @@ function firstLine(text: string): string {
   return text.split("\n")[0];
 }
 
+/** One map read from the input for a custom data or WasmHost data call. */
+export interface DataDocument {
+  /** 1-based position of the document in the input (empty documents count too). */
+  readonly index: number;
+  /** The document as plain data (aliases resolved). */
+  readonly value: Record<string, unknown>;
+}
+
 /**
- * Parses `text` as exactly one YAML document holding a map (a custom data
- * kind, item or batch); throws {@linkcode CtlError} naming `source` otherwise.
+ * Parses `text` as multi-document YAML whose documents are maps (custom data
+ * kinds, items, batches, WasmHost data), each to be sent on its own as egctl
+ * does. Empty documents are skipped. Throws {@linkcode CtlError} listing every
+ * bad document when any is bad, or when there is none; `source` names the input.
  */
-export function parseDataDocument(text: string, source: string): Record<string, unknown> {
-  const docs = parseAllDocuments(text, CONFIG_YAML_OPTIONS).filter((d) =>
-    d.errors.length || d.contents !== null
-  );
-  if (docs.length !== 1) {
-    throw new CtlError(`${source} must hold one YAML document, found ${docs.length}`);
+export function parseDataDocuments(text: string, source: string): DataDocument[] {
+  const found: DataDocument[] = [];
+  const problems: string[] = [];
+  parseAllDocuments(text, CONFIG_YAML_OPTIONS).forEach((doc, position) => {
+    const index = position + 1;
+    const read = documentValue(doc);
+    if ("problem" in read) {
+      problems.push(`document ${index}: ${read.problem}`);
+      return;
+    }
+    const value = read.value;
+    if (value === null) return;
+    if (typeof value !== "object" || Array.isArray(value)) {
+      problems.push(`document ${index}: must be a map, got ${describe(value)}`);
+      return;
+    }
+    found.push({ index, value: value as Record<string, unknown> });
+  });
+  if (problems.length > 0) {
+    const count = problems.length === 1
+      ? "1 invalid document"
+      : `${problems.length} invalid documents`;
+    throw new CtlError(`${source} has ${count}; nothing was sent`, problems);
   }
-  const read = documentValue(docs[0]);
-  if ("problem" in read) throw new CtlError(`${source}: ${read.problem}`);
-  const value = read.value;
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new CtlError(`${source} must be a map, got ${describe(value)}`);
-  }
-  return value as Record<string, unknown>;
+  if (found.length === 0) throw new CtlError(`no YAML document found in ${source}`);
+  return found;
 }

@@ -399,6 +399,40 @@ Deno.test("ctl stops at the first failing document", async () => {
   assert.equal(r.calls.length, 2);
 });
 
+Deno.test("ctl custom-data create sends each document, as egctl does", async () => {
+  const r = await ctl(["custom-data", "create", "users"], {
+    stdin: "name: a\n---\n# none\n---\nname: b\n---\nname: c\n",
+    routes: {
+      "POST /customdata/users": (call) =>
+        JSON.parse(call.body).name === "b"
+          ? new Response("code: 409\nmessage: users item b exists\n", { status: 409 })
+          : new Response(null, { status: 201 }),
+    },
+  });
+  assert.equal(r.code, 1);
+  assert.deepEqual(r.calls.map((c) => JSON.parse(c.body)), [{ name: "a" }, { name: "b" }]);
+  assert.equal(r.out, "Custom data of users created\n");
+  assert.equal(
+    r.err,
+    "Error: 409: users item b exists\n" +
+      "  stopped at document 3: 1 sent before it, 1 after it not sent\n",
+  );
+});
+
+Deno.test("ctl custom-data-kind create checks every document before sending any", async () => {
+  const r = await ctl(["custom-data-kind", "create"], {
+    stdin: "name: a\n---\n- b\n",
+    routes: { "POST /customdatakinds": { status: 201 } },
+  });
+  assert.equal(r.code, 1);
+  assert.equal(r.calls.length, 0);
+  assert.equal(
+    r.err,
+    "Error: stdin has 1 invalid document; nothing was sent\n" +
+      "  document 2: must be a map, got a list\n",
+  );
+});
+
 // ---- errors ----
 
 Deno.test("ctl formats error bodies as Error: code: message", async () => {
