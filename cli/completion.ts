@@ -8,6 +8,7 @@
  */
 
 import type { CommandSpec } from "./command_tree.ts";
+import { OUTPUT_FORMATS } from "./output.ts";
 
 /** The shells a script is made for. */
 export const COMPLETION_SHELLS = ["bash", "zsh"] as const;
@@ -39,6 +40,12 @@ export function completionScript<A>(shell: CompletionShell, root: CommandSpec<A>
     COMPREPLY=($(compgen -W "ctl serve" -- "$cur"))
     return
   fi
+  # The word is a flag's value, not a command.
+  case "\${COMP_WORDS[COMP_CWORD - 1]}" in
+    -o|--output) COMPREPLY=($(compgen -W "${OUTPUT_FORMATS.join(" ")}" -- "$cur")); return ;;
+    -f|--file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --server) COMPREPLY=(); return ;;
+  esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "${FLAGS.join(" ")}" -- "$cur"))
     return

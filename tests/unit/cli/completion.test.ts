@@ -46,3 +46,11 @@ Deno.test("completion: commands, aliases and flags complete from the command tre
     "delete",
   ]);
 });
+
+Deno.test("completion: a flag's value is not completed as a command", async () => {
+  assert.deepEqual(await complete("easegress ctl -o "), ["yaml", "json"]);
+  assert.deepEqual(await complete("easegress ctl object list --output j"), ["json"]);
+  assert.deepEqual(await complete("easegress ctl --server "), []);
+  assert.deepEqual(await complete("easegress ctl object create -f /dev/nul"), ["/dev/null"]);
+  assert.deepEqual(await complete("easegress ctl -o json o"), ["object"]);
+});
