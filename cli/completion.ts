@@ -2,7 +2,8 @@
  * Shell completion for `easegress ctl`, as `egctl completion bash|zsh`
  * prints it: a script generated from the command tree, so it completes
  * exactly the commands, aliases and flags `ctl` takes. zsh runs the same
- * function through its bash compatibility.
+ * function through its bash compatibility (so no local may be named `path`,
+ * which zsh ties to PATH).
  *
  * @module
  */
@@ -25,7 +26,7 @@ export function completionScript<A>(shell: CompletionShell, root: CommandSpec<A>
     `    ${paths.map((p) => JSON.stringify(p)).join("|")}) words=${JSON.stringify(words)} ;;`
   );
   const body = `_easegress_ctl() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" path="" w i skip=0 started=0 words=""
+  local cur="\${COMP_WORDS[COMP_CWORD]}" command_path="" w i skip=0 started=0 words=""
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="\${COMP_WORDS[i]}"
     if ((skip)); then skip=0; continue; fi
@@ -34,7 +35,7 @@ export function completionScript<A>(shell: CompletionShell, root: CommandSpec<A>
       -*) continue ;;
     esac
     if ((!started)); then [[ "$w" == ctl ]] && started=1; continue; fi
-    path="\${path:+$path }$w"
+    command_path="\${command_path:+$command_path }$w"
   done
   if ((!started)); then
     COMPREPLY=($(compgen -W "ctl serve" -- "$cur"))
@@ -50,7 +51,7 @@ export function completionScript<A>(shell: CompletionShell, root: CommandSpec<A>
     COMPREPLY=($(compgen -W "${FLAGS.join(" ")}" -- "$cur"))
     return
   fi
-  case "$path" in
+  case "$command_path" in
 ${cases.join("\n")}
     "completion") words="${COMPLETION_SHELLS.join(" ")}" ;;
   esac
