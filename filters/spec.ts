@@ -108,6 +108,23 @@ export function formatDuration(ms: number): string {
 }
 
 /**
+ * YAML 1.1's other booleans, which Easegress's Go YAML reads into a bool
+ * field (`keepAlive: yes`, `https: on`); the YAML 1.2 parser here leaves
+ * them strings, so a bool field takes them as Go does, and a string field
+ * keeps them as text, as Go does too.
+ */
+const YAML_1_1_BOOLEANS: ReadonlyMap<string, boolean> = new Map([
+  ...["y", "Y", "yes", "Yes", "YES", "on", "On", "ON"].map((s) => [s, true] as const),
+  ...["n", "N", "no", "No", "NO", "off", "Off", "OFF"].map((s) => [s, false] as const),
+]);
+
+/** `value` as a boolean, YAML 1.1's spellings included; undefined when it is none. */
+export function yamlBoolean(value: unknown): boolean | undefined {
+  if (typeof value === "boolean") return value;
+  return typeof value === "string" ? YAML_1_1_BOOLEANS.get(value) : undefined;
+}
+
+/**
  * Reads one level of an untyped spec. Child readers share the problem list of
  * their parent, so one {@linkcode SpecReader.throwIfProblems} at the root
  * reports everything found anywhere below.
@@ -223,11 +240,12 @@ export class SpecReader {
   bool(field: string, defaultValue: boolean): boolean {
     const v = this.#take(field);
     if (v === undefined) return defaultValue;
-    if (typeof v !== "boolean") {
+    const b = yamlBoolean(v);
+    if (b === undefined) {
       this.problem(field, `must be true or false, got ${describe(v)}`);
       return defaultValue;
     }
-    return v;
+    return b;
   }
 
   /** Reads a number, optionally bounded. */

@@ -10,7 +10,7 @@
  */
 
 import { keys, parseStoredJson, type Store } from "../../cluster/store.ts";
-import { isPlainObject } from "../../filters/spec.ts";
+import { isPlainObject, yamlBoolean } from "../../filters/spec.ts";
 import { type AdminRoute, ApiError, readDocument, reply } from "./replies.ts";
 import { isDotSegment } from "../names.ts";
 
@@ -246,9 +246,9 @@ async function batchUpdate(req: Request, [kindName]: string[], ctx: CustomDataCo
       `unknown field(s) of a batch: ${unknown.join(", ")}; use rebuild, delete, list`,
     );
   }
-  const rebuild = doc.rebuild ?? false;
-  if (typeof rebuild !== "boolean") {
-    throw new ApiError(400, `rebuild must be true or false, got ${JSON.stringify(rebuild)}`);
+  const rebuild = yamlBoolean(doc.rebuild ?? false);
+  if (rebuild === undefined) {
+    throw new ApiError(400, `rebuild must be true or false, got ${JSON.stringify(doc.rebuild)}`);
   }
   const deletes = doc.delete ?? [];
   const list = doc.list ?? [];

@@ -102,7 +102,7 @@ Deno.test("admin API refuses a custom data batch it would misread, and changes n
     assert.equal((await api.call("POST", "/customdatakinds", "name: k\n")).status, 201);
     assert.equal((await api.call("POST", "/customdata/k", "name: a\n")).status, 201);
     const cases: [string, RegExp][] = [
-      ["rebuild: yes\nlist: [{name: b}]\n", /^rebuild must be true or false, got "yes"$/],
+      ["rebuild: maybe\nlist: [{name: b}]\n", /^rebuild must be true or false, got "maybe"$/],
       ["rebuld: true\nlist: [{name: b}]\n", /^unknown field\(s\) of a batch: rebuld; use rebuild/],
       ["items: [{name: b}]\n", /^unknown field\(s\) of a batch: items/],
       ["delete: a\n", /^delete must be a list of ids$/],

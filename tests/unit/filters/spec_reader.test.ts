@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { SpecError, SpecReader, yamlBoolean } from "../../../filters/spec.ts";
+
+Deno.test("a bool field takes YAML 1.1's yes/no/on/off as Easegress's Go YAML does", () => {
+  const r = SpecReader.root({ a: "yes", b: "Off", c: true, d: "N", e: "ON" });
+  assert.deepEqual(
+    [
+      r.bool("a", false),
+      r.bool("b", true),
+      r.bool("c", false),
+      r.bool("d", true),
+      r.bool("e", false),
+    ],
+    [true, false, true, false, true],
+  );
+  r.finish();
+  r.throwIfProblems();
+});
+
+Deno.test("a bool field refuses other text, naming it; a string field keeps 'yes' as text", () => {
+  const r = SpecReader.root({ a: "maybe", s: "on" });
+  assert.equal(r.string("s"), "on");
+  r.bool("a", false);
+  assert.throws(() => r.throwIfProblems(), (e: Error) => {
+    assert.ok(e instanceof SpecError);
+    assert.match(e.message, /a: must be true or false, got "maybe"/);
+    return true;
+  });
+  assert.equal(yamlBoolean("yES"), undefined);
+  assert.equal(yamlBoolean(1), undefined);
+});
