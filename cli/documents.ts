@@ -32,7 +32,31 @@ export interface ObjectDocument {
  * or when there is no object at all; `source` names the input in the message.
  */
 export function parseObjectDocuments(text: string, source: string): ObjectDocument[] {
-  const objects: ObjectDocument[] = [];
+  return readMapDocuments(text, source, "a map with name and kind", "objects", (index, spec) => {
+    const fieldProblems = [checkField(spec, "name"), checkField(spec, "kind")]
+      .filter((p) => p !== undefined);
+    if (fieldProblems.length > 0) {
+      return `document ${index}${nameHint(spec)}: ${fieldProblems.join("; ")}`;
+    }
+    return { index, name: spec.name as string, kind: spec.kind as string, spec };
+  });
+}
+
+/**
+ * The maps of multi-document YAML `text`, each made into a `T` by `take` (or
+ * a problem, as text). Empty documents are skipped. Throws
+ * {@linkcode CtlError} listing every bad document when any is bad, or when
+ * there is none; `source` names the input, `shape` what a document must be,
+ * `things` what none was found of.
+ */
+function readMapDocuments<T>(
+  text: string,
+  source: string,
+  shape: string,
+  things: string,
+  take: (index: number, value: Record<string, unknown>) => T | string,
+): T[] {
+  const found: T[] = [];
   const problems: string[] = [];
   parseAllDocuments(text, CONFIG_YAML_OPTIONS).forEach((doc, position) => {
     const index = position + 1;
@@ -45,17 +69,12 @@ export function parseObjectDocuments(text: string, source: string): ObjectDocume
     // An empty document (a trailing "---", only comments) reads as null: nothing to send.
     if (value === null) return;
     if (typeof value !== "object" || Array.isArray(value)) {
-      problems.push(`document ${index}: must be a map with name and kind, got ${describe(value)}`);
+      problems.push(`document ${index}: must be ${shape}, got ${describe(value)}`);
       return;
     }
-    const spec = value as Record<string, unknown>;
-    const fieldProblems = [checkField(spec, "name"), checkField(spec, "kind")]
-      .filter((p) => p !== undefined);
-    if (fieldProblems.length > 0) {
-      problems.push(`document ${index}${nameHint(spec)}: ${fieldProblems.join("; ")}`);
-      return;
-    }
-    objects.push({ index, name: spec.name as string, kind: spec.kind as string, spec });
+    const taken = take(index, value as Record<string, unknown>);
+    if (typeof taken === "string") problems.push(taken);
+    else found.push(taken);
   });
   if (problems.length > 0) {
     const count = problems.length === 1
@@ -63,8 +82,8 @@ export function parseObjectDocuments(text: string, source: string): ObjectDocume
       : `${problems.length} invalid documents`;
     throw new CtlError(`${source} has ${count}; nothing was sent`, problems);
   }
-  if (objects.length === 0) throw new CtlError(`no objects found in ${source}`);
-  return objects;
+  if (found.length === 0) throw new CtlError(`no ${things} found in ${source}`);
+  return found;
 }
 
 type ParsedDocument = ReturnType<typeof parseAllDocuments>[number];
@@ -120,29 +139,8 @@ export interface DataDocument {
  * bad document when any is bad, or when there is none; `source` names the input.
  */
 export function parseDataDocuments(text: string, source: string): DataDocument[] {
-  const found: DataDocument[] = [];
-  const problems: string[] = [];
-  parseAllDocuments(text, CONFIG_YAML_OPTIONS).forEach((doc, position) => {
-    const index = position + 1;
-    const read = documentValue(doc);
-    if ("problem" in read) {
-      problems.push(`document ${index}: ${read.problem}`);
-      return;
-    }
-    const value = read.value;
-    if (value === null) return;
-    if (typeof value !== "object" || Array.isArray(value)) {
-      problems.push(`document ${index}: must be a map, got ${describe(value)}`);
-      return;
-    }
-    found.push({ index, value: value as Record<string, unknown> });
-  });
-  if (problems.length > 0) {
-    const count = problems.length === 1
-      ? "1 invalid document"
-      : `${problems.length} invalid documents`;
-    throw new CtlError(`${source} has ${count}; nothing was sent`, problems);
-  }
-  if (found.length === 0) throw new CtlError(`no YAML document found in ${source}`);
-  return found;
+  return readMapDocuments(text, source, "a map", "YAML document", (index, value) => ({
+    index,
+    value,
+  }));
 }
