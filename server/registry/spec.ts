@@ -153,17 +153,22 @@ export function readRegistrySpec(
 ): RegistrySpec {
   switch (kind) {
     case "ConsulServiceRegistry": {
-      const address = r.string("address", { default: "127.0.0.1:8500" });
-      if (!HOST_PORT.test(address)) r.problem("address", `must be host:port, got "${address}"`);
+      const given = r.string("address", { default: "127.0.0.1:8500" });
+      // Consul's Go client, which Easegress hands the address to, takes it
+      // after http:// or https:// too, https:// meaning TLS whatever `scheme` says.
+      const prefixed = /^(https?):\/\//.exec(given);
+      const address = prefixed ? given.slice(prefixed[0].length) : given;
+      if (!HOST_PORT.test(address)) r.problem("address", `must be host:port, got "${given}"`);
       const scheme = r.string("scheme", { default: "http" });
       if (scheme !== "http" && scheme !== "https") {
         r.problem("scheme", `must be http or https, got "${scheme}"`);
       }
+      const tls = scheme === "https" || prefixed?.[1] === "https";
       const spec: ConsulRegistrySpec = {
         name,
         kind,
         address,
-        scheme: scheme === "https" ? "https" : "http",
+        scheme: tls ? "https" : "http",
         syncInterval: positiveDuration(r, "syncInterval", "10s"),
       };
       optional(spec, "datacenter", r.string("datacenter"));

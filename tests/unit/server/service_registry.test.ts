@@ -4,6 +4,21 @@ import { registeredServers, ServerPool } from "../../../filters/proxy/pool.ts";
 import type { Transport } from "../../../filters/proxy/transport.ts";
 import { Context, HttpRequest } from "../../../filters/context.ts";
 import { instanceURL, ServiceDirectory } from "../../../filters/service_directory.ts";
+import {
+  type ConsulRegistrySpec,
+  readRegistrySpec,
+  type RegistrySpec,
+} from "../../../server/registry/spec.ts";
+import { SpecReader } from "../../../filters/spec.ts";
+
+/** The registry spec `raw` reads as, or the problems it throws. */
+function readSpec(kind: RegistrySpec["kind"], raw: Record<string, unknown>): RegistrySpec {
+  const r = SpecReader.root(raw);
+  const spec = readRegistrySpec(r, "r", kind);
+  r.finish();
+  r.throwIfProblems();
+  return spec;
+}
 
 Deno.test("eurekaInstances: UP instances only, a single app or instance as itself, secure ports as https", () => {
   const instances = eurekaInstances({
@@ -188,4 +203,17 @@ Deno.test("ServerPool: a registry instance reweighted moves the traffic", async 
   assert.deepEqual(await sendSome(), new Set(["http://127.0.0.1:1002"]));
   assert.deepEqual(pool.serverURLs, ["http://127.0.0.1:1001", "http://127.0.0.1:1002"]);
   pool.close();
+});
+
+Deno.test("ConsulServiceRegistry: address after http:// or https:// as Consul's Go client takes it", () => {
+  const consul = (address: string) =>
+    readSpec("ConsulServiceRegistry", { address }) as ConsulRegistrySpec;
+  const plain = consul("http://127.0.0.1:8500");
+  assert.deepEqual([plain.address, plain.scheme], ["127.0.0.1:8500", "http"]);
+  const tls = consul("https://consul.local:8501");
+  assert.deepEqual([tls.address, tls.scheme], ["consul.local:8501", "https"]);
+  assert.throws(
+    () => readSpec("ConsulServiceRegistry", { address: "unix:///run/consul.sock" }),
+    /address: must be host:port, got "unix:\/\/\/run\/consul.sock"/,
+  );
 });
