@@ -213,14 +213,18 @@ export function readRegistrySpec(
       r.ignore("timeoutMs", "beatInterval", "logLevel");
       return spec;
     }
-    case "EtcdServiceRegistry":
+    case "EtcdServiceRegistry": {
+      const prefix = r.string("prefix", { default: "/services/" });
+      // Easegress's pattern ^/, as for ZooKeeper: "" would read every key of the etcd.
+      if (!prefix.startsWith("/")) r.problem("prefix", `must start with "/", got "${prefix}"`);
       return {
         name,
         kind,
         endpoints: etcdEndpoints(r, "endpoints"),
-        prefix: withTrailingSlash(r.string("prefix", { default: "/services/" })),
+        prefix: withTrailingSlash(prefix),
         cacheTimeout: positiveDuration(r, "cacheTimeout", "10s"),
       };
+    }
     case "ZookeeperServiceRegistry": {
       const given = r.string("prefix", { default: "/" });
       if (!given.startsWith("/")) r.problem("prefix", `must start with "/", got "${given}"`);

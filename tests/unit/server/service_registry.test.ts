@@ -6,6 +6,7 @@ import { Context, HttpRequest } from "../../../filters/context.ts";
 import { instanceURL, ServiceDirectory } from "../../../filters/service_directory.ts";
 import {
   type ConsulRegistrySpec,
+  type EtcdRegistrySpec,
   readRegistrySpec,
   type RegistrySpec,
 } from "../../../server/registry/spec.ts";
@@ -216,4 +217,12 @@ Deno.test("ConsulServiceRegistry: address after http:// or https:// as Consul's 
     () => readSpec("ConsulServiceRegistry", { address: "unix:///run/consul.sock" }),
     /address: must be host:port, got "unix:\/\/\/run\/consul.sock"/,
   );
+});
+
+Deno.test("EtcdServiceRegistry: prefix must start with a slash, as Easegress's pattern ^/", () => {
+  const etcd = (prefix: string) =>
+    readSpec("EtcdServiceRegistry", { endpoints: ["127.0.0.1:2379"], prefix });
+  assert.equal((etcd("/svc") as EtcdRegistrySpec).prefix, "/svc/");
+  assert.throws(() => etcd("services/"), /prefix: must start with "\/", got "services\/"/);
+  assert.throws(() => etcd(""), /prefix: must start with "\/", got ""/);
 });
