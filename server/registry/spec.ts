@@ -102,13 +102,17 @@ function positiveDuration(r: SpecReader, field: string, fallback: string): strin
   return value;
 }
 
-function hostPorts(r: SpecReader, field: string, fallback: string[]): string[] {
-  const list = r.stringArray(field) ?? fallback;
-  if (!list.length) r.problem(field, "needs at least one host:port");
-  list.forEach((hp, i) => {
-    if (!HOST_PORT.test(hp)) r.problem(`${field}[${i}]`, `must be host:port, got "${hp}"`);
+/** ZooKeeper servers: host:port, or a host alone at 2181 as Go's ZooKeeper client takes it. */
+function zkServers(r: SpecReader, field: string, fallback: string[]): string[] {
+  const given = r.stringArray(field) ?? fallback;
+  if (!given.length) r.problem(field, "needs at least one host:port");
+  return given.map((hp, i) => {
+    const server = hp.includes(":") ? hp : `${hp}:2181`;
+    if (!HOST_PORT.test(server)) {
+      r.problem(`${field}[${i}]`, `must be host:port or host, got "${hp}"`);
+    }
+    return server;
   });
-  return list;
 }
 
 function urls(r: SpecReader, field: string, fallback?: string[]): string[] {
@@ -233,7 +237,7 @@ export function readRegistrySpec(
       return {
         name,
         kind,
-        zkservices: hostPorts(r, "zkservices", ["127.0.0.1:2181"]),
+        zkservices: zkServers(r, "zkservices", ["127.0.0.1:2181"]),
         prefix,
         // Easegress's own reference spells it connTimeout, and Go's decoding takes either.
         conntimeout: positiveDuration(

@@ -485,8 +485,8 @@ Deno.test("service registries: bad specs and pools are refused with the field na
         /endpoints\[0\]: must be an http\(s\) URL or host:port/,
       ],
       [
-        "kind: ZookeeperServiceRegistry\nname: r\nzkservices: [nohost]\n",
-        /zkservices\[0\]: must be host:port/,
+        "kind: ZookeeperServiceRegistry\nname: r\nzkservices: [zk/1]\n",
+        /zkservices\[0\]: must be host:port or host/,
       ],
       ["kind: ConsulServiceRegistry\nname: r\nscheme: ftp\n", /scheme: must be http or https/],
       ["kind: EurekaServiceRegistry\nname: r\nsyncInterval: soon\n", /syncInterval/],

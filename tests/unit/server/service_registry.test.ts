@@ -9,6 +9,7 @@ import {
   type EtcdRegistrySpec,
   readRegistrySpec,
   type RegistrySpec,
+  type ZookeeperRegistrySpec,
 } from "../../../server/registry/spec.ts";
 import { SpecReader } from "../../../filters/spec.ts";
 
@@ -225,4 +226,11 @@ Deno.test("EtcdServiceRegistry: prefix must start with a slash, as Easegress's p
   assert.equal((etcd("/svc") as EtcdRegistrySpec).prefix, "/svc/");
   assert.throws(() => etcd("services/"), /prefix: must start with "\/", got "services\/"/);
   assert.throws(() => etcd(""), /prefix: must start with "\/", got ""/);
+});
+
+Deno.test("ZookeeperServiceRegistry: a server without a port is at 2181, as Go's ZooKeeper client takes it", () => {
+  const zk = (zkservices: string[]) =>
+    readSpec("ZookeeperServiceRegistry", { zkservices }) as ZookeeperRegistrySpec;
+  assert.deepEqual(zk(["zk1", "10.0.0.2:2182"]).zkservices, ["zk1:2181", "10.0.0.2:2182"]);
+  assert.throws(() => zk(["zk/1"]), /zkservices\[0\]: must be host:port or host, got "zk\/1"/);
 });
