@@ -25,6 +25,8 @@ export interface RequestFields {
   headers: HeaderFields;
   /** Declared content-length, or -1 when there is none. */
   contentLength: number;
+  /** Whether the client waits for a 100 before sending the body. */
+  expectContinue: boolean;
 }
 
 function malformed(message: string): H2StreamError {
@@ -60,5 +62,13 @@ export function requestFields(
   // Routed and forwarded without its dot segments, as over HTTP/1.1 and HTTP/3.
   const path = removeDotSegments(q < 0 ? target : target.slice(0, q));
   const query = q < 0 ? "" : target.slice(q + 1);
-  return { method, path, query, host, headers, contentLength: check.contentLength };
+  return {
+    method,
+    path,
+    query,
+    host,
+    headers,
+    contentLength: check.contentLength,
+    expectContinue: check.expectContinue,
+  };
 }

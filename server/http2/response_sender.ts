@@ -85,6 +85,7 @@ export class ResponseSender {
 
   /** Answers with `status` and no body, whatever the request still sends. */
   answer(stream: Http2Stream, status: number): void {
+    stream.expectContinue = false;
     encoder.begin(status);
     encoder.field("content-length", "0");
     encoder.field("date", httpDate());
@@ -102,6 +103,8 @@ export class ResponseSender {
       if (body instanceof ReadableStream) body.cancel().catch(() => {});
       return;
     }
+    // A final response makes a 100 pointless, and after its HEADERS one is a protocol error.
+    stream.expectContinue = false;
     const status = response.status;
     const headers = response.rawHeaders;
     let body = response.body;

@@ -216,6 +216,13 @@ export class Http2Session implements ServedConnection, StreamHost {
     this.#out.schedule();
   }
 
+  /** An interim 100 (RFC 9113 section 8.1): the client may now send the body it held back. */
+  sendContinue(stream: Http2Stream): void {
+    if (this.#closed || stream.localClosed) return;
+    this.#out.bytesFrame(FRAME.HEADERS, FLAG.END_HEADERS, stream.id, CONTINUE_BLOCK);
+    this.#out.schedule();
+  }
+
   // --- Reading ---
 
   async #serve(received: Uint8Array): Promise<void> {
@@ -639,6 +646,7 @@ export class Http2Session implements ServedConnection, StreamHost {
       throw error;
     }
     stream.contentLength = fields.contentLength;
+    stream.expectContinue = fields.expectContinue && !endStream;
     stream.head = fields.method === "HEAD";
     if (endStream) {
       if (fields.contentLength > 0) {
@@ -655,6 +663,8 @@ export class Http2Session implements ServedConnection, StreamHost {
       host: fields.host,
       proto: "HTTP/2",
       headers: fields.headers,
+      // Made when a filter first asks for it, which sends the 100 the client waits for.
+      body: stream.expectContinue ? () => stream.bodyStream() : undefined,
     });
     // The parsed fields belong to this request alone (see the HTTP/1.1 server).
     stream.request.headers = fields.headers;
@@ -672,7 +682,7 @@ export class Http2Session implements ServedConnection, StreamHost {
       stream.request = null;
       if (stream.reset) continue;
       if (stream.remoteClosed) request.body = stream.takeWholeBody();
-      else request.body = stream.bodyStream();
+      else if (!stream.expectContinue) request.body = stream.bodyStream();
       this.#run(stream, request);
     }
   }
@@ -793,6 +803,9 @@ export class Http2Session implements ServedConnection, StreamHost {
     this.#host.closed(this);
   }
 }
+
+/** `:status: 100` in HPACK: a literal without indexing, name from static entry 8. */
+const CONTINUE_BLOCK = new Uint8Array([0x08, 0x03, 0x31, 0x30, 0x30]);
 
 /** The payload of the PING that follows a closing session's GOAWAY. */
 const GOAWAY_PING = new TextEncoder().encode("goaway\0\0");

@@ -19,6 +19,8 @@ export interface StreamHost {
   remoteAddr(): string;
   /** `size` request body bytes were taken by the application: the windows may reopen. */
   consumed(stream: Http2Stream, size: number): void;
+  /** Sends the interim 100 (Continue) response on `stream`. */
+  sendContinue(stream: Http2Stream): void;
 }
 
 /** A stream from its HEADERS to its end. */
@@ -43,6 +45,11 @@ export class Http2Stream implements PeerSource {
   received = 0;
   /** Request body bytes taken by the application since the last WINDOW_UPDATE. */
   unacknowledged = 0;
+  /**
+   * Whether the client waits for a 100 before sending the body: sent when a
+   * filter first reads the body, never once the response's own HEADERS went.
+   */
+  expectContinue = false;
 
   /** Response DATA waiting for window: bytes from `pendingAt` on. */
   pending: Uint8Array | null = null;
@@ -127,6 +134,10 @@ export class Http2Stream implements PeerSource {
       },
       pull: (controller) => {
         if (this.#bodyError !== null) return controller.error(this.#bodyError);
+        if (this.expectContinue) {
+          this.expectContinue = false;
+          if (!this.remoteClosed) this.#host.sendContinue(this);
+        }
         const chunk = this.#chunks.shift();
         if (chunk !== undefined) {
           controller.enqueue(chunk);

@@ -47,6 +47,8 @@ export class RequestFieldCheck {
   cookie: string | null = null;
   /** Declared content-length, -1 when there is none. */
   contentLength = -1;
+  /** Whether the client sent `expect: 100-continue` (it may hold the body back until a 100). */
+  expectContinue = false;
   readonly #malformed: (message: string) => Error;
   #sawRegular = false;
   #sawAuthority = false;
@@ -94,6 +96,8 @@ export class RequestFieldCheck {
         throw this.#malformed("conflicting content-length values");
       }
       this.contentLength = length;
+    } else if (name === "expect" && value.toLowerCase() === "100-continue") {
+      this.expectContinue = true;
     }
     return true;
   }

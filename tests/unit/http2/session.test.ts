@@ -512,3 +512,32 @@ Deno.test("HTTP/2: random frames end in a reset or GOAWAY, never in a fault of t
     await server.shutdown(0);
   }
 });
+
+Deno.test("HTTP/2: expect: 100-continue gets a 100 when the body is read, none when the answer comes first", async () => {
+  const server = serve(async (request) => {
+    if (request.path === "/refuse") return new HttpResponse(403, {}, "no");
+    const body = await request.bytes();
+    return new HttpResponse(200, {}, `${body.length}`);
+  });
+  const client = await RawH2Client.connect(server.port);
+  const expect: [string, string][] = [["expect", "100-continue"], ["content-length", "5"]];
+  try {
+    await client.request(1, [...get("/upload"), ...expect], false);
+    // The client holds the body back: nothing more is sent until the 100 arrives.
+    const interim = await client.until((f) => f.type === FRAME.HEADERS && f.streamId === 1);
+    assert.equal(statusOf(client, interim.payload), "100");
+    assert.equal(interim.flags & 1, 0);
+    await client.send(frame(FRAME.DATA, 1, 1, encoder.encode("hello")));
+    const final = await client.until((f) => f.type === FRAME.HEADERS && f.streamId === 1);
+    assert.equal(statusOf(client, final.payload), "200");
+    const data = await client.until((f) => f.type === FRAME.DATA && f.streamId === 1);
+    assert.equal(decoder.decode(data.payload), "5");
+
+    await client.request(3, [...get("/refuse"), ...expect], false);
+    const refused = await client.until((f) => f.type === FRAME.HEADERS && f.streamId === 3);
+    assert.equal(statusOf(client, refused.payload), "403");
+  } finally {
+    client.close();
+    await server.shutdown(0);
+  }
+});
