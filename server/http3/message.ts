@@ -25,6 +25,8 @@ export interface RequestHead {
   headers: Headers;
   /** Declared content-length, or -1 when there is none. */
   contentLength: number;
+  /** Whether the client waits for a 100 before sending the body. */
+  expectContinue: boolean;
 }
 
 function malformed(message: string): H3StreamError {
@@ -58,9 +60,9 @@ export function parseRequestHead(fields: readonly string[]): RequestHead {
   }
   check.finish();
   if (check.cookie !== null) headers.set("cookie", check.cookie);
-  const { method, contentLength } = check;
+  const { method, contentLength, expectContinue } = check;
   if (method === "CONNECT") {
-    return { method, url: `https://${check.authority}/`, headers, contentLength };
+    return { method, url: `https://${check.authority}/`, headers, contentLength, expectContinue };
   }
   // `OPTIONS *` has no URL of its own: it is served as "/*".
   const path = check.target === "*" ? "/*" : check.target;
@@ -69,6 +71,7 @@ export function parseRequestHead(fields: readonly string[]): RequestHead {
     url: `${check.scheme}://${check.authority || check.host}${path}`,
     headers,
     contentLength,
+    expectContinue,
   };
 }
 

@@ -79,6 +79,9 @@ const COALESCE_LIMIT = 16 * 1024;
  */
 const BROKEN_RESPONSE_TRAILERS = [":status", "500"];
 
+/** The interim response a client that sent `expect: 100-continue` waits for. */
+const CONTINUE_FIELDS = [":status", "100"];
+
 /** One request stream, from HEADERS in to the last DATA frame out. */
 export class RequestExchange {
   readonly #ctx: RequestStreamContext;
@@ -94,6 +97,8 @@ export class RequestExchange {
   #received = 0;
   #dataLeft = 0;
   #headersSent = false;
+  /** Whether the client waits for a 100: sent at the first body read, if no answer went first. */
+  #expectContinue = false;
 
   constructor(ctx: RequestStreamContext, stream: Deno.QuicBidirectionalStream, streamId: number) {
     this.#ctx = ctx;
@@ -130,6 +135,7 @@ export class RequestExchange {
     }
     const head = parseRequestHead(fields);
     this.#contentLength = head.contentLength;
+    this.#expectContinue = head.expectContinue;
     if (head.method === "CONNECT") {
       await this.#sendText(501, "CONNECT is not supported over this HTTP/3 server\n");
       return;
@@ -235,6 +241,13 @@ export class RequestExchange {
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         try {
+          if (this.#expectContinue) {
+            this.#expectContinue = false;
+            // Pointless once the final HEADERS went; before them, the writer keeps the order.
+            if (!this.#headersSent && !this.#requestDone) {
+              await this.#writer.write(this.#ctx.encoder.encodeHeadersFrame(CONTINUE_FIELDS));
+            }
+          }
           const chunk = await this.#nextBodyChunk();
           if (chunk === null) controller.close();
           else controller.enqueue(chunk);

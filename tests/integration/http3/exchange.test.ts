@@ -5,6 +5,8 @@ import {
   serveHttp3,
 } from "../../../server/http3/mod.ts";
 import { encodeFrame, FRAME } from "../../../server/http3/frames.ts";
+import { QpackDecoder } from "../../../server/http3/qpack_decoder.ts";
+import { StreamReader } from "../../../server/http3/stream_reader.ts";
 import { getFields, gtlsclient, RawH3Client, testCert, within } from "./_helpers.ts";
 
 async function withServer(
@@ -115,6 +117,39 @@ Deno.test("a handler that ignores a large upload still answers, and the connecti
         assert.ok(new TextDecoder().decode(reply).includes("ignored POST"));
         const next = await client.request(client.headersFrame(getFields("/next")));
         assert.equal(next.status, "200");
+      }),
+  );
+});
+
+Deno.test("expect: 100-continue gets a 100 when the handler reads the body, none when it answers first", async () => {
+  await withServer(
+    async (request) => {
+      if (new URL(request.url).pathname === "/refuse") return new Response("no", { status: 403 });
+      return new Response(`got ${(await request.arrayBuffer()).byteLength}`);
+    },
+    (port, cert) =>
+      withClient(port, cert, async (client) => {
+        const decoder = new QpackDecoder();
+        const expect = ["expect", "100-continue", "content-length", "5"];
+        const post = (path: string) => [":method", "POST", ...getFields(path, expect).slice(2)];
+        const stream = await client.conn.createBidirectionalStream();
+        const writer = stream.writable.getWriter();
+        // Headers only: the body is held back until the 100 arrives.
+        await writer.write(client.headersFrame(post("/upload")));
+        const reader = new StreamReader(stream.readable);
+        const statusOf = async () => {
+          await within(reader.readFrameHeader(), 5000, "a HEADERS frame");
+          assert.equal(reader.frameType, FRAME.HEADERS);
+          const fields = decoder.decodeFieldSection(await reader.readExact(reader.frameLength), 0);
+          return fields[fields.indexOf(":status") + 1];
+        };
+        assert.equal(await statusOf(), "100");
+        await writer.write(encodeFrame(FRAME.DATA, new TextEncoder().encode("hello")));
+        await writer.close();
+        assert.equal(await statusOf(), "200");
+
+        const refused = await client.request(client.headersFrame(post("/refuse")));
+        assert.equal(refused.status, "403");
       }),
   );
 });
