@@ -346,6 +346,9 @@ export class Http2Session implements ServedConnection, StreamHost {
         if (length !== 5) {
           throw new H2StreamError(H2_ERROR.FRAME_SIZE_ERROR, "PRIORITY of wrong length");
         }
+        if (dependencyOf(buf, at) === streamId) {
+          throw new H2StreamError(H2_ERROR.PROTOCOL_ERROR, "stream depends on itself");
+        }
         return;
       case FRAME.RST_STREAM:
         return this.#onReset(buf, at, length, streamId);
@@ -542,6 +545,11 @@ export class Http2Session implements ServedConnection, StreamHost {
     }
     if (flags & FLAG.PRIORITY) {
       if (blockEnd - blockStart < 5) throw protocolError("HEADERS too short for its priority");
+      // A stream error by RFC 9113 section 5.3.1, ended here as the connection's: refusing the
+      // stream alone would still mean decoding its header block to keep HPACK in step.
+      if (dependencyOf(buf, blockStart) === streamId) {
+        throw protocolError("stream depends on itself");
+      }
       blockStart += 5;
     }
     if (blockEnd < blockStart) throw protocolError("HEADERS too short");
@@ -802,6 +810,11 @@ export class Http2Session implements ServedConnection, StreamHost {
     closeQuietly(this.#socket);
     this.#host.closed(this);
   }
+}
+
+/** The stream a priority field at `at` depends on (its exclusive bit left out). */
+function dependencyOf(buf: Uint8Array, at: number): number {
+  return ((buf[at] & 0x7f) << 24 | buf[at + 1] << 16 | buf[at + 2] << 8 | buf[at + 3]) >>> 0;
 }
 
 /** `:status: 100` in HPACK: a literal without indexing, name from static entry 8. */

@@ -255,6 +255,11 @@ Deno.test("HTTP/2: malformed requests reset their stream; the connection goes on
       assert.equal(codeOf(reset.payload), 1, JSON.stringify(fields));
       id += 2;
     }
+    // A PRIORITY frame making a stream depend on itself (RFC 9113 section 5.3.1).
+    await client.send(frame(2, 0, id, new Uint8Array([0, 0, 0, id, 16])));
+    const selfDependent = await client.until((f) => f.streamId === id);
+    assert.deepEqual([selfDependent.type, codeOf(selfDependent.payload)], [FRAME.RST_STREAM, 1]);
+    id += 2;
     // A body longer than its content-length.
     await client.send(
       frame(FRAME.HEADERS, 4, id, headerBlock([...get("/cl"), ["content-length", "2"]])),
@@ -283,6 +288,12 @@ Deno.test("HTTP/2: connection errors end the session with GOAWAY and the error c
     ["frame over 16 KB", [frame(FRAME.DATA, 0, 1, new Uint8Array(17_000))], 6, true],
     ["bad HPACK", [frame(FRAME.HEADERS, 5, 1, new Uint8Array([0x80]))], 9, true],
     ["PING of 4 bytes", [frame(FRAME.PING, 0, 0, new Uint8Array(4))], 6, true],
+    [
+      "HEADERS depending on its own stream",
+      [frame(FRAME.HEADERS, 0x25, 1, new Uint8Array([0, 0, 0, 1, 16, ...headerBlock(get("/"))]))],
+      1,
+      true,
+    ],
     [
       "CONTINUATION out of place",
       [
