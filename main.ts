@@ -18,6 +18,9 @@ Options:
   -h, --help       this help
   -v, --version    version`;
 
+/** A stop signal this soon after the first is the same one delivered twice. */
+const DUPLICATE_SIGNAL_MS = 500;
+
 /** Runs the `serve` subcommand until SIGINT/SIGTERM; returns the exit code. */
 async function serve(args: string[]): Promise<number> {
   let command;
@@ -60,11 +63,17 @@ async function serve(args: string[]): Promise<number> {
     return 1;
   }
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
-  let signals = 0;
+  let firstSignalAt = -1;
   const onSignal = () => {
-    // A second signal gives up on the graceful stop, like Easegress.
-    if (++signals > 1) Deno.exit(255);
-    stop();
+    const now = performance.now();
+    if (firstSignalAt < 0) {
+      firstSignalAt = now;
+      return stop();
+    }
+    // A second signal gives up on the graceful stop, like Easegress; but not one
+    // within moments of the first: Ctrl-C reaches a launcher (npx, deno task) and
+    // the node together, and the launcher passes it on.
+    if (now - firstSignalAt >= DUPLICATE_SIGNAL_MS) Deno.exit(255);
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);

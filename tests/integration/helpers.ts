@@ -89,6 +89,10 @@ export interface NodeProcess {
   ctl(args: string[], stdin?: string): Promise<RunResult>;
   /** Sends a signal and waits for the exit; returns the exit code. */
   stop(signal?: Deno.Signal): Promise<number>;
+  /** Sends a signal without waiting. */
+  signal(signal: Deno.Signal): void;
+  /** The exit code, once the node has exited (by itself or a signal sent before). */
+  exited(): Promise<number>;
   /** What the node printed so far (stderr). */
   output(): string;
 }
@@ -167,6 +171,14 @@ export async function startNodeProcess(options: StartOptions = {}): Promise<Node
           child.kill(signal);
         } catch { /* already gone */ }
       }
+      const s = await status;
+      await drained;
+      return s.code;
+    },
+    signal(signal: Deno.Signal) {
+      child.kill(signal);
+    },
+    async exited() {
       const s = await status;
       await drained;
       return s.code;

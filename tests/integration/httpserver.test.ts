@@ -691,6 +691,33 @@ Deno.test("httpserver: the access log stamps a request with when it came in", as
   }
 });
 
+Deno.test("serve: a stop signal given twice at once still stops gracefully; a later one at once", async () => {
+  const slowServer = (port: number) =>
+    `kind: Pipeline\nname: slow\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: late\n        delay: 1s\n---\nkind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: slow\n`;
+  for (const [gapMs, code] of [[0, 0], [600, 255]]) {
+    const node = await startNodeProcess();
+    const port = freePort();
+    try {
+      assert.equal((await node.ctl(["object", "create"], slowServer(port))).code, 0);
+      await eventually(
+        "served",
+        async () => (await request(`http://127.0.0.1:${port}/warm`)).status === 200,
+      );
+      const inFlight = request(`http://127.0.0.1:${port}/`).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      // Ctrl-C reaches a launcher (deno task, npx) and the node, and the launcher passes it on.
+      node.signal("SIGINT");
+      await new Promise((r) => setTimeout(r, gapMs));
+      node.signal("SIGINT");
+      assert.equal(await node.exited(), code, `second signal ${gapMs} ms after the first`);
+      const answer = await inFlight;
+      if (code === 0) assert.equal(answer?.body, "late");
+    } finally {
+      await node.stop();
+    }
+  }
+});
+
 Deno.test("httpserver: a client uploading past the Proxy's early answer still reads it whole", async () => {
   // A backend that reads only the request head, answers 413 at once and
   // closes half a second later, as servers refusing an upload do.
