@@ -15,6 +15,7 @@ import { loadedYaml, loadYaml, yamlReady } from "./yaml_module.ts";
 import type { Context, HttpRequest, HttpResponse } from "./context.ts";
 import { forEachHeaderField } from "./header_fields.ts";
 import { type CookieView, requestCookies, responseCookies } from "./go_cookies.ts";
+import { goEscapedPath } from "./go_escaped_path.ts";
 import { HTTP_HEADER, httpHeader, stringSlice, URL_VALUES, urlValues } from "./template/gotypes.ts";
 import { parseJSON } from "./template/json.ts";
 import { float64, type GoType, nilSlice, withGoType } from "./template/values.ts";
@@ -94,9 +95,9 @@ export class UrlView {
     this.RawQuery = rawQuery;
   }
 
-  /** The path as it goes on the wire. */
+  /** The path as it goes on the wire (Go's `EscapedPath`). */
   EscapedPath(): string {
-    return this.RawPath || encodeURI(this.Path).replace(/[?#]/g, encodeURIComponent);
+    return goEscapedPath(this.RawPath || this.Path);
   }
 
   /** Path plus "?query". */

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { HttpRequest, type HttpRequestInit } from "../../../filters/context.ts";
 import { HeaderFields } from "../../../filters/header_fields.ts";
-import { goEscapedPath, readSignatureSpec, SignatureVerifier } from "../../../filters/signature.ts";
+import { goEscapedPath } from "../../../filters/go_escaped_path.ts";
+import { readSignatureSpec, SignatureVerifier } from "../../../filters/signature.ts";
 import { SpecError, SpecReader } from "../../../filters/spec.ts";
 
 /** The body limit the server gives requests on a route with the default clientMaxBodySize. */
