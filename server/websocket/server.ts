@@ -13,6 +13,7 @@ import { socketPass } from "../../filters/native_sockets.ts";
 import { anyAddress } from "../any_address.ts";
 import { ListenRetry } from "../listen_retry.ts";
 import { HANDSHAKE_TIMEOUT_MS, relay, type RelayTarget } from "./relay.ts";
+import { waitUntil } from "../../filters/sleep.ts";
 import type { WebSocketServerSpec } from "./spec.ts";
 
 /** What a WebSocketServer needs from its data plane. */
@@ -154,19 +155,16 @@ export class WebSocketServer {
    */
   async #handshake(client: Deno.TlsConn): Promise<boolean> {
     this.#handshaking.add(client);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((resolve) => {
-      timer = setTimeout(() => resolve("late"), HANDSHAKE_TIMEOUT_MS);
-    });
+    // Set by the handshake when it settles; still "late" when the deadline came first.
+    let outcome = "late" as "done" | "failed" | "late";
     try {
-      const outcome = await Promise.race([
-        client.handshake().then(() => "done" as const, () => "failed" as const),
-        late,
-      ]);
+      await waitUntil(
+        client.handshake().then(() => outcome = "done", () => outcome = "failed"),
+        Date.now() + HANDSHAKE_TIMEOUT_MS,
+      );
       if (outcome === "late") shutHandshaking(client);
       return outcome === "done";
     } finally {
-      clearTimeout(timer);
       this.#handshaking.delete(client);
     }
   }
