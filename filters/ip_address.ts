@@ -42,3 +42,13 @@ function parseIPv6(text: string): { v6: boolean; bits: bigint } | undefined {
 export function joinHostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/** The host of an address "host:port" or "[host]:port" (as joinHostPort writes them); "" for none. */
+export function hostOfAddr(addr: string): string {
+  if (addr.charCodeAt(0) === 91) { // "["
+    const end = addr.indexOf("]");
+    return end < 0 ? "" : addr.slice(1, end);
+  }
+  const colon = addr.lastIndexOf(":");
+  return colon < 0 ? addr : addr.slice(0, colon);
+}

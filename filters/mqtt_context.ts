@@ -8,6 +8,7 @@
  */
 
 import { Context } from "./context.ts";
+import { hostOfAddr } from "./ip_address.ts";
 
 /** The MQTT packet types a rule can send through a pipeline. */
 export type MqttPacketType = "Connect" | "Disconnect" | "Publish" | "Subscribe" | "Unsubscribe";
@@ -43,13 +44,8 @@ export class MqttContext extends Context {
   constructor(packet: MqttPacket) {
     super(undefined, {
       remoteAddr: packet.client.remoteAddr,
-      realIP: hostOf(packet.client.remoteAddr),
+      realIP: hostOfAddr(packet.client.remoteAddr),
     });
     this.packet = packet;
   }
-}
-
-function hostOf(addr: string): string {
-  const colon = addr.lastIndexOf(":");
-  return (colon < 0 ? addr : addr.slice(0, colon)).replace(/^\[|\]$/g, "");
 }

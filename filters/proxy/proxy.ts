@@ -17,6 +17,7 @@ import { createCircuitBreaker, createRetry } from "./resilience.ts";
 import { type PoolSpec, type ProxySpec, readProxySpec } from "./spec.ts";
 import { http1Transport, type Transport } from "./transport.ts";
 import { decodePem } from "../pem.ts";
+import { hostOfAddr } from "../ip_address.ts";
 
 const RESULTS = [
   "clientError",
@@ -324,20 +325,10 @@ function forwardedHeaders(ctx: Context): [string, string][] | undefined {
     out.push(["x-forwarded-host", request.host]);
   }
   if (!request.header("x-forwarded-for")) {
-    const peer = peerIP(ctx.remoteAddr);
+    const peer = hostOfAddr(ctx.remoteAddr);
     if (peer !== "") out.push(["x-forwarded-for", peer]);
   }
   return out.length ? out : undefined;
-}
-
-/** The IP of a remote address "ip:port" or "[ip]:port" ("" for none). */
-function peerIP(remoteAddr: string): string {
-  if (remoteAddr.charCodeAt(0) === 91) { // "["
-    const end = remoteAddr.indexOf("]");
-    return end < 0 ? "" : remoteAddr.slice(1, end);
-  }
-  const colon = remoteAddr.lastIndexOf(":");
-  return colon < 0 ? remoteAddr : remoteAddr.slice(0, colon);
 }
 
 /** Whether a Vary value already covers Accept-Encoding (or everything, `*`). */
