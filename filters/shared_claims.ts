@@ -36,6 +36,11 @@ export class HolderClaims {
     return this.#totals[entry] > 0;
   }
 
+  /** Whether this holder holds `entry`. */
+  heldByThisHolder(entry: number): boolean {
+    return this.#counts[entry * this.#holders + this.#holder] > 0;
+  }
+
   /** How many entries someone holds. */
   heldCount(): number {
     let held = 0;

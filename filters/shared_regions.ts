@@ -47,6 +47,12 @@ export interface Region {
   readonly offset: number;
   /** Its size in bytes. */
   readonly length: number;
+  /**
+   * Whether this holder held no claim on it before this one: what the
+   * region keeps for this holder is then left from one that is gone (a
+   * crashed worker), or zero.
+   */
+  readonly firstForHolder: boolean;
 }
 
 /** A table of named regions over a (shared) buffer. */
@@ -56,6 +62,10 @@ export class SharedRegions {
   readonly #claims: HolderClaims;
   readonly #bytes: Uint8Array;
   readonly #dataStart: number;
+  /** The isolates that claim regions: the node's data planes. */
+  readonly holders: number;
+  /** Which of them this view claims for, from 0. */
+  readonly holder: number;
 
   /**
    * New regions of `bytes` in all (their table included) in a
@@ -74,7 +84,8 @@ export class SharedRegions {
   /** Views the regions in `buffer` (made by {@linkcode create}) as `holder`. */
   constructor(buffer: SharedArrayBuffer | ArrayBuffer, holder: number) {
     const header = this.#header = new Int32Array(buffer, 0, HEADER_WORDS);
-    const holders = header[1];
+    const holders = this.holders = header[1];
+    this.holder = holder;
     if (!(holders > 0) || buffer.byteLength <= dataStart(holders)) {
       throw new RangeError(
         "Shared regions: the buffer holds no table (make it with SharedRegions.create)",
@@ -114,8 +125,9 @@ export class SharedRegions {
         }
         const e = r * ENTRY_WORDS;
         if (table[e + HASH] === h && table[e + HASH2] === h2 && table[e + LENGTH] === size) {
+          const firstForHolder = !this.#claims.heldByThisHolder(r);
           this.#claims.add(r);
-          return this.#region(r);
+          return this.#region(r, firstForHolder);
         }
         held.push(r);
       }
@@ -138,7 +150,7 @@ export class SharedRegions {
       table[e + OFFSET] = offset;
       table[e + LENGTH] = size;
       this.#claims.add(free);
-      return this.#region(free);
+      return this.#region(free, true);
     });
   }
 
@@ -167,12 +179,13 @@ export class SharedRegions {
     return this.#claims.heldCount();
   }
 
-  #region(r: number): Region {
+  #region(r: number, firstForHolder: boolean): Region {
     const e = r * ENTRY_WORDS;
     return {
       buffer: this.buffer,
       offset: this.#table[e + OFFSET],
       length: this.#table[e + LENGTH],
+      firstForHolder,
     };
   }
 

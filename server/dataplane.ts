@@ -49,7 +49,7 @@ export interface DataPlaneOptions {
   sharedRegions?: SharedRegions;
   /** Log scope of this plane. @default {"dataplane"} */
   scope?: string;
-  /** Data planes sharing the node's ports (workers); connection caps are split between them. */
+  /** Data planes sharing the node's ports (workers). */
   planes?: number;
   /** What serves plain HTTP/1.1. @default {"builtin"} */
   http1Server?: Http1ServerKind;
@@ -310,6 +310,7 @@ export class DataPlane {
         reusePort: this.#options.reusePort,
         quic: this.#options.quic,
         planes: this.#options.planes,
+        sharedRegions: this.#options.sharedRegions,
         http1Server: this.#options.http1Server,
         acmeChallenges: this.#acmeChallenges,
       }));

@@ -454,7 +454,12 @@ export class CircuitBreaker {
     this.#openWaitMs = parseDuration(spec.waitDurationInOpenState) ?? 60_000;
     this.#halfOpenMaxWaitMs = parseDuration(spec.maxWaitDurationInHalfOpenState) ?? 0;
     const bytes = breakerBytes(spec);
-    let region: Region = { buffer: new ArrayBuffer(bytes), offset: 0, length: bytes };
+    let region: Region = {
+      buffer: new ArrayBuffer(bytes),
+      offset: 0,
+      length: bytes,
+      firstForHolder: true,
+    };
     this.#release = () => {};
     if (options.shared) {
       const { regions, name } = options.shared;

@@ -20,6 +20,7 @@ import { Http2Session } from "../http2/session.ts";
 import { ReactorTurn } from "./reactor_turn.ts";
 import { serveHttp1, type TlsKeyPair } from "./http1/server.ts";
 import type { HTTPServerSpec } from "./spec.ts";
+import type { ConnectionQuota } from "./connection_quota.ts";
 import { type RequestHandler, type WebHandler, webHandler } from "./web_handler.ts";
 
 export type { RequestHandler, WebHandler } from "./web_handler.ts";
@@ -67,10 +68,16 @@ export interface ListenerOptions {
    */
   quic?: boolean;
   /**
-   * Isolates sharing the port. The kernel spreads connections evenly, so
-   * each admits `ceil(maxConnections / planes)`. @default {1}
+   * Isolates sharing the port. Without a shared `quota`, the kernel spreads
+   * connections about evenly, so each admits `ceil(maxConnections / planes)`.
+   * @default {1}
    */
   planes?: number;
+  /**
+   * Where our HTTP/1.1 server counts connections against `maxConnections`,
+   * shared with the server's other listeners (see connection_quota.ts).
+   */
+  quota?: ConnectionQuota;
   /** @default {"builtin"} */
   http1Server?: Http1ServerKind;
 }
@@ -218,7 +225,8 @@ function startHttp1Listener(
     reusePort: options.reusePort,
     handler,
     keepAliveTimeoutMs: parseDuration(spec.keepAliveTimeout) ?? 60_000,
-    maxConnections: planeShare(spec, options),
+    maxConnections: builtinCap(spec, options),
+    quota: options.quota,
     tls,
     h2: (socket, host, received) => new Http2Session(socket, host, received),
     onError: options.onError,
@@ -227,8 +235,13 @@ function startHttp1Listener(
     port: server.port,
     releasePort: () => server.stopAccepting(),
     shutdown: (graceMs: number) => server.shutdown(graceMs),
-    setMaxConnections: (next) => server.setMaxConnections(planeShare(next, options)),
+    setMaxConnections: (next) => server.setMaxConnections(builtinCap(next, options)),
   };
+}
+
+/** The cap our HTTP/1.1 server enforces: the whole of it over a shared quota. */
+function builtinCap(spec: HTTPServerSpec, options: ListenerOptions): number {
+  return options.quota === undefined ? planeShare(spec, options) : spec.maxConnections;
 }
 
 /** The connections one data plane admits: the kernel spreads them evenly over the planes. */

@@ -31,6 +31,8 @@ import { certPairs, type Http1ServerKind, type Listener, startListener } from ".
 import { ListenRetry } from "../listen_retry.ts";
 import { ServerSpan, Tracer } from "../tracing/tracer.ts";
 import { CHALLENGE_PATH } from "../autocert/state.ts";
+import { type ConnectionQuota, connectionQuota } from "./connection_quota.ts";
+import type { SharedRegions } from "../../filters/shared_regions.ts";
 
 /** What routes a request to a pipeline. */
 export interface PipelineHandler {
@@ -57,8 +59,10 @@ export interface HTTPServerEnv {
   reusePort?: boolean;
   /** Serve HTTP/3 for specs that ask for it (one isolate per port can). @default {true} */
   quic?: boolean;
-  /** Data planes sharing the port; each admits its share of `maxConnections`. @default {1} */
+  /** Data planes sharing the port. @default {1} */
   planes?: number;
+  /** Memory the node's data planes share: `maxConnections` is counted there, node-wide. */
+  sharedRegions?: SharedRegions;
   /** What serves plain HTTP/1.1. @default {"builtin"} */
   http1Server?: Http1ServerKind;
   /** ACME HTTP-01 answers by token (the AutoCertManager's), answered before routing. */
@@ -86,10 +90,13 @@ export class HTTPServer {
   #quicCovers: ((host: string) => boolean) | undefined;
   /** Spans of routed requests, when the spec has `tracing`. */
   #tracer: Tracer | undefined;
+  /** Connections held against `maxConnections`, by every listener of this server in the node. */
+  readonly #quota: ConnectionQuota;
 
   constructor(spec: HTTPServerSpec, env: HTTPServerEnv) {
     this.#spec = spec;
     this.#env = env;
+    this.#quota = connectionQuota(spec.name, env.sharedRegions, (m) => env.log.warn(m));
     this.#mux = new Mux(spec);
     this.#connectionClose = !spec.keepAlive;
     this.#setAltSvc(spec);
@@ -100,6 +107,7 @@ export class HTTPServer {
           reusePort: env.reusePort,
           quic: env.quic,
           planes: env.planes,
+          quota: this.#quota,
           http1Server: env.http1Server,
           onError: (e) => env.log.error(`server ${this.#spec.name}: ${e}`),
         }),
@@ -173,6 +181,7 @@ export class HTTPServer {
     this.#listening.close();
     await this.#listener?.shutdown(DRAIN_MS);
     this.#listener = undefined;
+    this.#quota.close();
     await this.#tracer?.close();
   }
 

@@ -181,6 +181,8 @@ function rawConnection(port: number) {
     closed = true;
     waiter?.();
   });
+  // A reset ends the connection as a close does ("close" follows).
+  socket.on("error", () => {});
   return {
     async get(path: string): Promise<string> {
       socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
@@ -291,7 +293,6 @@ Deno.test("httpserver: rule updates keep open connections; keepAlive false close
 });
 
 Deno.test("httpserver: keepAliveTimeout closes idle connections; maxConnections makes others wait", async () => {
-  // One data plane: with N workers each admits its share of maxConnections.
   const node = await startNodeProcess({ args: ["--workers", "1"] });
   const [port, limitedPort] = [freePort(), freePort()];
   const mock =
@@ -334,7 +335,6 @@ Deno.test("httpserver: keepAliveTimeout closes idle connections; maxConnections 
 });
 
 Deno.test("httpserver: a maxConnections change applies in place: open connections stay, a waiting one is admitted", async () => {
-  // One data plane: with N workers each admits its share of maxConnections.
   const node = await startNodeProcess({ args: ["--workers", "1"] });
   const port = freePort();
   const mock =
@@ -364,6 +364,40 @@ Deno.test("httpserver: a maxConnections change applies in place: open connection
     assert.equal(first.closed, false);
     first.close();
     second.close();
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("httpserver: maxConnections is one count over the node's worker isolates", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
+  const port = freePort();
+  const mock =
+    `name: m\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: hi\n`;
+  try {
+    await node.ctl(["object", "create"], mock);
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nmaxConnections: 3\nrules:\n  - paths:\n    - backend: m\n`,
+    );
+    const once = { headers: { connection: "close" } };
+    await eventually(
+      "up",
+      async () => (await request(`http://127.0.0.1:${port}/`, once)).status === 200,
+    );
+    // The kernel spreads these over both workers by their addresses.
+    const clients = Array.from({ length: 10 }, () => rawConnection(port));
+    const answered = new Set<number>();
+    clients.forEach((c, i) => c.get("/").then((text) => /hi$/.test(text) && answered.add(i)));
+    await eventually("three answered", () => Promise.resolve(answered.size >= 3));
+    // Time enough for more admitted connections to be answered many times over.
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(answered.size, 3, "connections served at once");
+    for (const i of answered) clients[i].close();
+    await eventually("three more answered", () => Promise.resolve(answered.size >= 6));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(answered.size, 6);
+    for (const c of clients) c.close();
   } finally {
     await node.stop();
   }

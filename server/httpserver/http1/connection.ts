@@ -42,8 +42,11 @@ export interface ConnectionHost extends SessionHost {
   readonly maxHeadBytes: number;
   /** Whether the server is shutting down: finish the current request, then close. */
   readonly draining: boolean;
-  /** Takes over a connection that opened with the HTTP/2 preface, or undefined. */
-  readonly h2c?: (socket: Deno.Conn, received: Uint8Array) => void;
+  /**
+   * Takes over a connection that opened with the HTTP/2 preface (its
+   * slot passes from `from`, the connection that read it), or undefined.
+   */
+  readonly h2c?: (socket: Deno.Conn, received: Uint8Array, from: ServedConnection) => void;
 }
 
 /**
@@ -321,7 +324,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
         if (!(await conn.fill())) return -1;
         if (first && conn.start === 0 && host.h2c && startsWithPreface(conn.buf, conn.end)) {
           if (conn.end < H2_PREFACE.length) continue;
-          host.h2c(this.#accepted!, conn.buf.slice(0, conn.end));
+          host.h2c(this.#accepted!, conn.buf.slice(0, conn.end), this);
           // Handed over: the socket must outlive this loop.
           this.#conn.state = CLOSED;
           return -1;

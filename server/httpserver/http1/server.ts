@@ -16,10 +16,11 @@
 import { type ConnectionHost, ServerConnection } from "./connection.ts";
 import type { RequestHandler } from "../web_handler.ts";
 import { ReactorTurn } from "../reactor_turn.ts";
-import type { ServedConnection } from "../served_connection.ts";
+import { closeQuietly, type ServedConnection } from "../served_connection.ts";
 import { sniResolverSymbol } from "../runtime_internals.ts";
 import { setNoDelayOnListeners, socketPass } from "../../../filters/native_sockets.ts";
 import { waitUntil } from "../../../filters/sleep.ts";
+import { type ConnectionQuota, LocalConnectionQuota } from "../connection_quota.ts";
 
 /** Options for {@linkcode serveHttp1}. */
 export interface Http1ServerOptions {
@@ -30,8 +31,14 @@ export interface Http1ServerOptions {
   handler: RequestHandler;
   /** Idle connections (and heads that take longer) are closed after this. 0: never. */
   keepAliveTimeoutMs: number;
-  /** Connections served at once; further ones wait to be accepted. 0: no limit. */
+  /** Connections served at once; further ones wait to be served. 0: no limit. */
   maxConnections: number;
+  /**
+   * Where the connections are counted against `maxConnections`: pass one
+   * shared with the other listeners of the same server (data planes, a
+   * listener draining). @default {a quota of this listener's own}
+   */
+  quota?: ConnectionQuota;
   /** Largest request head, in bytes. @default {65536} */
   maxHeadBytes?: number;
   /** Serve TLS: with one certificate, or one chosen by the client's server name (SNI). */
@@ -112,10 +119,12 @@ class Host implements ConnectionHost {
   readonly handler: RequestHandler;
   readonly scheme: string;
   readonly maxHeadBytes: number;
-  readonly h2c?: (socket: Deno.Conn, received: Uint8Array) => void;
+  readonly h2c?: (socket: Deno.Conn, received: Uint8Array, from: ServedConnection) => void;
+  readonly quota: ConnectionQuota;
   now = Date.now();
   draining = false;
   readonly turn = new ReactorTurn();
+  /** What is served, each holding a slot of the quota. */
   readonly connections = new Set<ServedConnection>();
   readonly #onError: (message: string) => void;
   #waiters: (() => void)[] = [];
@@ -124,9 +133,10 @@ class Host implements ConnectionHost {
     this.handler = options.handler;
     this.scheme = options.tls ? "https" : "http";
     this.maxHeadBytes = options.maxHeadBytes ?? 64 * 1024;
+    this.quota = options.quota ?? new LocalConnectionQuota();
     const h2 = options.h2;
     if (h2 !== undefined && !options.tls) {
-      this.h2c = (socket, received) => this.connections.add(h2(socket, this, received));
+      this.h2c = (socket, received, from) => this.handOver(from, h2(socket, this, received));
     }
     this.#onError = options.onError ?? (() => {});
   }
@@ -136,8 +146,14 @@ class Host implements ConnectionHost {
   }
 
   closed(conn: ServedConnection): void {
-    this.connections.delete(conn);
+    if (this.connections.delete(conn)) this.quota.release();
     this.wakeWaiters();
+  }
+
+  /** `to` serves on in the slot of `from` (a handshake done, an h2c preface read). */
+  handOver(from: ServedConnection, to: ServedConnection): void {
+    this.connections.delete(from);
+    this.connections.add(to);
   }
 
   /** Wakes whoever waits in `slotFreed`. */
@@ -224,19 +240,20 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
     handshake.settled = true;
     if (host.draining) return drop();
     // The slot passes to the connection: no waiter is woken.
-    host.connections.delete(handshake);
-    if (protocol !== "h2" || !options.h2) return serve(socket);
+    if (protocol !== "h2" || !options.h2) return serve(socket, handshake);
     try {
-      host.connections.add(options.h2(socket, host));
+      host.handOver(handshake, options.h2(socket, host));
     } catch (e) {
       host.onError(`HTTP/2 session: ${(e as Error)?.stack ?? e}`);
       drop();
     }
   }
 
-  function serve(socket: Deno.Conn): void {
+  /** Serves a connection that holds a slot (from `handshake`, once done). */
+  function serve(socket: Deno.Conn, handshake?: Handshake): void {
     const conn = new ServerConnection(socket, host);
-    host.connections.add(conn);
+    if (handshake === undefined) host.connections.add(conn);
+    else host.handOver(handshake, conn);
     conn.serve();
   }
 
@@ -244,11 +261,6 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
   let accepting = true;
   const acceptLoop = (async () => {
     while (accepting) {
-      if (maxConnections > 0 && host.connections.size >= maxConnections) {
-        // Like Go's LimitListener: clients wait in the backlog until a slot frees.
-        await host.slotFreed();
-        continue;
-      }
       let socket: Deno.Conn;
       try {
         socket = await listener.accept();
@@ -258,6 +270,16 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
         host.onError(`accept: ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, 100));
         continue;
+      }
+      // At the cap the client waits, unserved, for a slot in any plane (see connection_quota.ts).
+      let slot = host.quota.acquire(maxConnections);
+      while (slot !== true && accepting) {
+        await slot;
+        if (accepting) slot = host.quota.acquire(maxConnections);
+      }
+      if (slot !== true) {
+        closeQuietly(socket);
+        return;
       }
       if (tls) {
         startTls(socket as Deno.TlsConn);
@@ -283,7 +305,7 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
     setMaxConnections(n: number) {
       maxConnections = n;
       // A raised cap lets an accept loop waiting for a free slot go on.
-      host.wakeWaiters();
+      host.quota.wake();
     },
   };
 
@@ -292,7 +314,7 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
       accepting = false;
       listener.close();
       // A loop waiting for a free slot must see that it is done.
-      host.wakeWaiters();
+      host.quota.wake();
       // The socket is released only once the pending accept has been cancelled.
       await acceptLoop;
     })();
