@@ -39,8 +39,11 @@ export interface Listener {
   shutdown(graceMs: number): Promise<void>;
   /** What it serves without, though the spec asks for it (HTTP/3 when its UDP port is taken). */
   readonly degraded?: string;
-  /** Applies the spec's `maxConnections` in place; absent where only a new listener can. */
-  setMaxConnections?(spec: HTTPServerSpec): void;
+  /**
+   * Applies the spec's `maxConnections` and `keepAliveTimeout` in place, and
+   * says whether it could; absent where only a new listener can.
+   */
+  setLimits?(spec: HTTPServerSpec): boolean;
 }
 
 /** Resolves after the runtime's next turn: a closed listener's cancelled accept lets its socket go then. */
@@ -135,7 +138,7 @@ export async function startListener(
       // Loaded on demand: the node modules it needs cost an idle node 1–3 MB.
       const { startSniListener } = await import("./sni_listener.ts");
       tcp = await startSniListener(spec.port, hostname, pairs, web, options, clientCa, {
-        keepAliveTimeoutMs: parseDuration(spec.keepAliveTimeout) ?? 60_000,
+        keepAliveTimeoutMs: keepAliveMs(spec),
         maxConnections: planeShare(spec, options),
       });
     } else {
@@ -166,7 +169,7 @@ export async function startListener(
       degraded,
       releasePort: (graceMs) => tcp.releasePort(graceMs),
       shutdown: (graceMs) => tcp.shutdown(graceMs),
-      setMaxConnections: tcp.setMaxConnections,
+      setLimits: tcp.setLimits,
     };
   }
   return {
@@ -178,8 +181,11 @@ export async function startListener(
     async shutdown(graceMs: number) {
       await Promise.all([tcp.shutdown(graceMs), quic.shutdown(graceMs)]);
     },
-    // QUIC connections are not capped: the cap is the TCP listener's.
-    setMaxConnections: tcp.setMaxConnections,
+    // QUIC connections are not capped (the cap is the TCP listener's) and
+    // QUIC's idle timeout is set once: limits change in place only while
+    // keepAliveTimeout stays.
+    setLimits: tcp.setLimits &&
+      ((next) => next.keepAliveTimeout === spec.keepAliveTimeout && tcp.setLimits!(next)),
   };
 }
 
@@ -224,7 +230,7 @@ function startHttp1Listener(
     port: spec.port,
     reusePort: options.reusePort,
     handler,
-    keepAliveTimeoutMs: parseDuration(spec.keepAliveTimeout) ?? 60_000,
+    keepAliveTimeoutMs: keepAliveMs(spec),
     maxConnections: builtinCap(spec, options),
     quota: options.quota,
     tls,
@@ -235,8 +241,17 @@ function startHttp1Listener(
     port: server.port,
     releasePort: () => server.stopAccepting(),
     shutdown: (graceMs: number) => server.shutdown(graceMs),
-    setMaxConnections: (next) => server.setMaxConnections(builtinCap(next, options)),
+    setLimits(next) {
+      server.setMaxConnections(builtinCap(next, options));
+      server.setKeepAliveTimeout(keepAliveMs(next));
+      return true;
+    },
   };
+}
+
+/** `keepAliveTimeout` in ms (0: never). */
+function keepAliveMs(spec: HTTPServerSpec): number {
+  return parseDuration(spec.keepAliveTimeout) ?? 60_000;
 }
 
 /** The cap our HTTP/1.1 server enforces: the whole of it over a shared quota. */

@@ -26,7 +26,7 @@ import {
 import type { PeerClient } from "./client.ts";
 import { Mux, type Route } from "./mux.ts";
 import { normalizeEscapes } from "./percent_encoding.ts";
-import { type HTTPServerSpec, listenerChanged } from "./spec.ts";
+import { type HTTPServerSpec, limitsChanged, listenerChanged } from "./spec.ts";
 import { certPairs, type Http1ServerKind, type Listener, startListener } from "./listener.ts";
 import { ListenRetry } from "../listen_retry.ts";
 import { ServerSpan, Tracer } from "../tracing/tracer.ts";
@@ -128,8 +128,8 @@ export class HTTPServer {
 
   /**
    * Applies a new spec. Routing and limits change in place, without touching
-   * connections; a port, TLS or keepAliveTimeout change (and a connection cap
-   * the listener cannot change) starts a new listener and drains the old.
+   * connections; a port or TLS change (and limits the listener cannot
+   * change) starts a new listener and drains the old.
    */
   update(spec: HTTPServerSpec): void {
     const old = this.#spec;
@@ -142,11 +142,11 @@ export class HTTPServer {
       this.#tracer?.close();
       this.#tracer = spec.tracing ? new Tracer(spec.tracing, this.#env.log) : undefined;
     }
-    const capChanged = old.maxConnections !== spec.maxConnections;
-    if (!listenerChanged(old, spec) && capChanged && this.#listener?.setMaxConnections) {
-      // In place, as Easegress changes it: a restart would drop requests of busy connections.
-      this.#listener.setMaxConnections(spec);
-    } else if (listenerChanged(old, spec) || capChanged) {
+    const limits = limitsChanged(old, spec);
+    // In place where the listener can (Easegress changes maxConnections so):
+    // a restart would drop requests of busy connections.
+    const inPlace = limits && !listenerChanged(old, spec) && this.#listener?.setLimits?.(spec);
+    if (!inPlace && (limits || listenerChanged(old, spec))) {
       const previous = this.#listener;
       this.#listener = undefined;
       // Release the old port first when it is the same one and not shared.

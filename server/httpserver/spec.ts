@@ -246,15 +246,19 @@ function readPath(r: SpecReader): PathSpec {
 }
 
 /**
- * Whether two specs need different listeners (port, address, TLS or idle
- * timeout changed). `maxConnections` is not among them: a listener that
- * can applies it in place (see `Listener.setMaxConnections`).
+ * Whether two specs need different listeners (port, address or TLS
+ * changed). The limits are not among them: a listener that can applies
+ * them in place (see `limitsChanged` and `Listener.setLimits`).
  */
 export function listenerChanged(a: HTTPServerSpec, b: HTTPServerSpec): boolean {
   return a.port !== b.port || a.address !== b.address || a.https !== b.https ||
-    a.keepAliveTimeout !== b.keepAliveTimeout ||
     a.http3 !== b.http3 || a.autoCert !== b.autoCert || a.caCertBase64 !== b.caCertBase64 ||
     a.certBase64 !== b.certBase64 ||
     a.keyBase64 !== b.keyBase64 ||
     JSON.stringify([a.certs, a.keys]) !== JSON.stringify([b.certs, b.keys]);
+}
+
+/** Whether two specs differ in `maxConnections` or `keepAliveTimeout`. */
+export function limitsChanged(a: HTTPServerSpec, b: HTTPServerSpec): boolean {
+  return a.maxConnections !== b.maxConnections || a.keepAliveTimeout !== b.keepAliveTimeout;
 }

@@ -187,8 +187,8 @@ function rawConnection(port: number) {
     async get(path: string): Promise<string> {
       socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
       while (!/\r\n\r\n[\s\S]*$/.test(buffer) || !/content-length: (\d+)/i.test(buffer)) {
-        await new Promise<void>((r) => waiter = r);
         if (closed) break;
+        await new Promise<void>((r) => waiter = r);
       }
       const len = Number(/content-length: (\d+)/i.exec(buffer)?.[1] ?? 0);
       while (buffer.length < buffer.indexOf("\r\n\r\n") + 4 + len && !closed) {
@@ -364,6 +364,37 @@ Deno.test("httpserver: a maxConnections change applies in place: open connection
     assert.equal(first.closed, false);
     first.close();
     second.close();
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("httpserver: a keepAliveTimeout change applies in place: open connections stay and take the new timeout", async () => {
+  const node = await startNodeProcess();
+  const port = freePort();
+  const mock =
+    `name: m\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: hi\n`;
+  const server = (timeout: string) =>
+    `kind: HTTPServer\nname: s\nport: ${port}\nkeepAliveTimeout: ${timeout}\n` +
+    `rules:\n  - paths:\n    - backend: m\n`;
+  try {
+    await node.ctl(["object", "create"], mock);
+    await node.ctl(["object", "create"], server("60s"));
+    const once = { headers: { connection: "close" } };
+    await eventually(
+      "up",
+      async () => (await request(`http://127.0.0.1:${port}/`, once)).status === 200,
+    );
+    const open = rawConnection(port);
+    assert.match(await open.get("/"), /hi$/);
+    assert.equal((await node.ctl(["object", "update"], server("1s"))).code, 0);
+    // Past the 250 ms a restarted listener leaves idle connections.
+    await new Promise((r) => setTimeout(r, 600));
+    const again = await open.get("/");
+    assert.match(again, /hi$/);
+    assert.doesNotMatch(again, /connection: close/i, "the open connection was drained");
+    await eventually("closed after a second idle", () => Promise.resolve(open.closed));
+    open.close();
   } finally {
     await node.stop();
   }
@@ -648,20 +679,20 @@ Deno.test("httpserver: a listener restarted on its port takes new connections at
   // One data plane: its listener does not share the port, so the old one must let it go first.
   const node = await startNodeProcess({ args: ["--workers", "1"] });
   const port = freePort();
-  const server = (timeout: string) =>
-    `kind: HTTPServer\nname: s\nport: ${port}\naddress: 127.0.0.1\nkeepAliveTimeout: ${timeout}\n` +
+  const server = (address: string) =>
+    `kind: HTTPServer\nname: s\nport: ${port}\n${address}` +
     `rules:\n  - paths:\n    - backend: echo\n`;
   const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
   try {
     await node.ctl(["object", "create"], PIPELINES.replace("BACKEND", String(backend.addr.port)));
-    await node.ctl(["object", "create"], server("60s"));
+    await node.ctl(["object", "create"], server("address: 127.0.0.1\n"));
     const url = `http://127.0.0.1:${port}`;
     await eventually("up", async () => (await request(`${url}/up`)).body === "/up");
     const slow = request(`${url}/slow`, { client } as RequestInit);
     await new Promise((r) => setTimeout(r, 300));
-    // A keepAliveTimeout change restarts the listener on the same address and port.
+    // An address change restarts the listener on the same port (127.0.0.1 is in the any address).
     const started = Date.now();
-    assert.equal((await node.ctl(["object", "update"], server("30s"))).code, 0);
+    assert.equal((await node.ctl(["object", "update"], server(""))).code, 0);
     await eventually(
       "the new listener",
       async () => (await request(`${url}/fast`, { client } as RequestInit)).body === "/fast",

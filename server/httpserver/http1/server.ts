@@ -71,6 +71,8 @@ export interface Http1Server {
   shutdown(graceMs: number): Promise<void>;
   /** Changes the connection cap in place (0: no limit), as Easegress does: no connection is dropped. */
   setMaxConnections(maxConnections: number): void;
+  /** Changes the idle timeout in place (0: never); the next sweep applies it to every connection. */
+  setKeepAliveTimeout(ms: number): void;
 }
 
 /** How often idle connections are looked for. */
@@ -204,10 +206,10 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
   // get setNoDelay when accepted.
   const noDelayInherited = setNoDelayOnListeners(listener.addr) > 0;
   const host = new Host(options);
-  const timeout = options.keepAliveTimeoutMs;
-  const handshakeLimit = timeout > 0
-    ? Math.min(timeout, HANDSHAKE_TIMEOUT_MS)
-    : HANDSHAKE_TIMEOUT_MS;
+  let timeout = options.keepAliveTimeoutMs;
+  const handshakeLimitOf = (timeout: number) =>
+    timeout > 0 ? Math.min(timeout, HANDSHAKE_TIMEOUT_MS) : HANDSHAKE_TIMEOUT_MS;
+  let handshakeLimit = handshakeLimitOf(timeout);
   const sweep = setInterval(() => {
     const now = Date.now();
     host.now = now;
@@ -306,6 +308,10 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
       maxConnections = n;
       // A raised cap lets an accept loop waiting for a free slot go on.
       host.quota.wake();
+    },
+    setKeepAliveTimeout(ms: number) {
+      timeout = ms;
+      handshakeLimit = handshakeLimitOf(ms);
     },
   };
 
