@@ -14,6 +14,7 @@ import { HeaderFields } from "../header_fields.ts";
 import { parseDuration, type SpecReader } from "../spec.ts";
 import { compileGoRegexp } from "../go_regexp.ts";
 import type { Transport } from "./transport.ts";
+import type { HealthBoard } from "./health_board.ts";
 
 /** A normalized `healthCheck`. */
 export interface HealthCheckSpec {
@@ -122,32 +123,53 @@ interface Health {
 const DEFAULT_INTERVAL_MS = 60_000;
 const DEFAULT_TIMEOUT_MS = 3_000;
 
+/** How often a pool sharing a board looks at it (or beats, when it leads): at most this. */
+const BOARD_LOOK_MS = 1_000;
+
 /**
  * Checks a pool's servers every interval and reports the set of unhealthy
- * ones whenever it changes.
+ * ones whenever it changes. With a board shared by the node's data planes
+ * (see health_board.ts), only the plane that leads checks; the others take
+ * its verdicts.
  */
 export class HealthChecker {
   readonly #spec: HealthCheckSpec;
   readonly #probe: HealthProbe;
   readonly #onChange: (unhealthy: ReadonlySet<string>) => void;
+  readonly #board: HealthBoard | undefined;
   #health = new Map<string, Health>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** With a board: looks at it between rounds (and beats while leading). */
+  #lookTimer: ReturnType<typeof setInterval> | undefined;
   #checking = false;
+  /** Whether this plane led the board when it last looked. */
+  #leading = false;
+  /** The board's generation last taken (while following). */
+  #seenGeneration = -1;
 
   /** Starts checking each server with `probe` (see {@linkcode httpProbe}). */
   constructor(
     spec: HealthCheckSpec,
     onChange: (unhealthy: ReadonlySet<string>) => void,
     probe: HealthProbe,
+    board?: HealthBoard,
   ) {
     this.#spec = spec;
     this.#probe = probe;
     this.#onChange = onChange;
+    this.#board = board;
     const ms = spec.interval ? parseDuration(spec.interval) ?? 0 : 0;
-    const timer = setInterval(() => this.check(), ms > 0 ? ms : DEFAULT_INTERVAL_MS);
+    const intervalMs = ms > 0 ? ms : DEFAULT_INTERVAL_MS;
+    const timer = setInterval(() => {
+      if (board === undefined || this.#look(board)) this.check();
+    }, intervalMs);
     // Checks never keep a node (or a test) alive on their own.
     Deno.unrefTimer(timer);
     this.#timer = timer;
+    if (board !== undefined) {
+      this.#lookTimer = setInterval(() => this.#look(board), Math.min(intervalMs, BOARD_LOOK_MS));
+      Deno.unrefTimer(this.#lookTimer);
+    }
   }
 
   /** The servers (URLs) to check from now on; those that stay keep their state. */
@@ -155,6 +177,33 @@ export class HealthChecker {
     const next = new Map<string, Health>();
     for (const url of urls) next.set(url, this.#health.get(url) ?? { healthy: true, counter: 0 });
     this.#health = next;
+    // A follower's new servers take the leader's verdicts at once.
+    if (this.#board !== undefined && !this.#leading) this.#follow(this.#board, true);
+  }
+
+  /** Whether this plane leads the board (beating if so); a follower takes the verdicts. */
+  #look(board: HealthBoard): boolean {
+    this.#leading = board.lead();
+    if (!this.#leading) this.#follow(board, false);
+    // Leading: what the board says from here on is this plane's own.
+    else this.#seenGeneration = -1;
+    return this.#leading;
+  }
+
+  /** Takes the board's verdicts when they changed (or `always`), and reports a changed set. */
+  #follow(board: HealthBoard, always: boolean): void {
+    const generation = board.generation;
+    if (generation === this.#seenGeneration && !always) return;
+    this.#seenGeneration = generation;
+    const down = board.unhealthyAmong(this.#health.keys());
+    let changed = false;
+    for (const [url, h] of this.#health) {
+      const healthy = !down.has(url);
+      if (h.healthy !== healthy) changed = true;
+      h.healthy = healthy;
+      h.counter = 0;
+    }
+    if (changed && !always) this.#onChange(down);
   }
 
   /** The URLs of the servers out of the pool now. */
@@ -188,16 +237,19 @@ export class HealthChecker {
           }
         }
       });
+      this.#board?.post([...this.#health].map(([url, h]) => [url, h.healthy]));
       if (changed) this.#onChange(this.unhealthy());
     } finally {
       this.#checking = false;
     }
   }
 
-  /** Stops checking. */
+  /** Stops checking (and leaves the board's lead to another plane). */
   close(): void {
     clearInterval(this.#timer);
+    clearInterval(this.#lookTimer);
     this.#timer = undefined;
+    this.#board?.close();
   }
 }
 

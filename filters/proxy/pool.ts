@@ -25,6 +25,7 @@ import type { Transport, UpstreamRequest, UpstreamResponse } from "./transport.t
 import { instanceURL, type ServiceDirectory, type ServiceInstance } from "../service_directory.ts";
 import { UpstreamError } from "./upstream_error.ts";
 import { HealthChecker, httpProbe } from "./health_check.ts";
+import type { HealthBoard } from "./health_board.ts";
 import { SessionSticker } from "./sticky_session.ts";
 
 /** Makes (or reuses) the transport of one origin such as "http://127.0.0.1:9095". */
@@ -66,6 +67,8 @@ export interface PoolPolicies {
   circuitBreaker?: CircuitBreaker;
   /** Where roundRobin takes its turns (this pool's own counter when absent). */
   turns?: TurnCounter;
+  /** Where the node's copies of the pool share one health checker's verdicts (see health_board.ts). */
+  healthBoard?: HealthBoard;
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -145,6 +148,7 @@ export class ServerPool {
         lb.healthCheck,
         (unhealthy) => this.#useHealthy(unhealthy),
         httpProbe(lb.healthCheck, transports),
+        policies.healthBoard,
       )
       : undefined;
     this.#useServers(spec.servers, transports);

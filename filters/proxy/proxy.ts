@@ -14,6 +14,7 @@ import type { RequestTrace } from "../trace.ts";
 import { IdleBudget } from "./idle_budget.ts";
 import { sharedTurns } from "./load_balancer.ts";
 import { createCircuitBreaker, createRetry } from "./resilience.ts";
+import { HealthBoard } from "./health_board.ts";
 import { type PoolSpec, type ProxySpec, readProxySpec } from "./spec.ts";
 import { http1Transport, type Transport } from "./transport.ts";
 import { decodePem } from "../pem.ts";
@@ -75,6 +76,7 @@ export class Proxy implements FilterInstance {
       for (const p of policies) {
         p.circuitBreaker?.close();
         p.turns?.close();
+        p.healthBoard?.close();
       }
       throw e;
     }
@@ -298,7 +300,23 @@ function poolPolicies(pool: PoolSpec, env: FilterEnv, index: number): PoolPolici
       `roundrobin/${env.pipeline}/${env.name}/${index}/${JSON.stringify(pool.servers)}`,
     );
   }
+  if (pool.loadBalance.healthCheck && env.sharedRegions) {
+    policies.healthBoard = healthBoard(
+      env,
+      `${env.pipeline}/${env.name}/${index}/${JSON.stringify(pool)}`,
+    );
+  }
   return policies;
+}
+
+/** The board the node's copies of a pool share, or none (each copy checks) when memory is short. */
+function healthBoard(env: FilterEnv, name: string): HealthBoard | undefined {
+  try {
+    return new HealthBoard(env.sharedRegions!, name);
+  } catch (e) {
+    env.log.warn(`health checks run in each data plane: ${(e as Error).message}`);
+    return undefined;
+  }
 }
 
 function policyOf(env: FilterEnv, name: string, kind: string, index: number): unknown {

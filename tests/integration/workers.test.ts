@@ -13,10 +13,6 @@ async function createPipelineAndServer(node: NodeProcess, pipeline: string, port
   assert.equal((await node.ctl(["object", "create"], server)).code, 0);
 }
 
-/**
- * The statuses of `count` requests to `url`, each on a new connection so
- * that the kernel spreads them over the workers' listeners.
- */
 /** A pipeline "ok" whose Mock answers `body`. */
 function mockPipeline(body: string): string {
   return `name: ok\nkind: Pipeline\nfilters:\n- {name: m, kind: Mock, rules: [{code: 200, body: ${body}}]}\n`;
@@ -40,6 +36,10 @@ rules:
 `;
 }
 
+/**
+ * The statuses of `count` requests to `url`, each on a new connection so
+ * that the kernel spreads them over the workers' listeners.
+ */
 async function statusesOnNewConnections(url: string, count: number): Promise<number[]> {
   const codes: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -192,6 +192,47 @@ Deno.test("workers: roundRobin goes round the servers in order whichever worker 
   } finally {
     await node.stop();
     for (const u of upstreams) await u.shutdown();
+  }
+});
+
+Deno.test("workers: one health checker for a pool node-wide, whose verdict both workers follow", async () => {
+  let probes = 0;
+  const up = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    if (new URL(req.url).pathname === "/health") probes++;
+    return new Response("up");
+  });
+  const down = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("down", { status: 503 }),
+  );
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
+  const port = freePort();
+  try {
+    const servers = [up, down].map((u) => `{url: "http://127.0.0.1:${u.addr.port}"}`).join(", ");
+    const pipeline = `name: p\nkind: Pipeline\nfilters:\n  - name: proxy\n    kind: Proxy\n` +
+      `    pools:\n      - servers: [${servers}]\n` +
+      `        loadBalance: {policy: roundRobin, healthCheck: {interval: 500ms, uri: /health}}\n`;
+    await createPipelineAndServer(node, pipeline, port);
+    await eventually("both workers run the pipeline", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+      return /worker-0\tcreated server s/.test(log) && /worker-1\tcreated server s/.test(log);
+    });
+    const from = probes;
+    await new Promise((r) => setTimeout(r, 3000));
+    // Six rounds in 3 s: one checker's, where each worker checking made twelve.
+    const rounds = probes - from;
+    assert.ok(rounds >= 4 && rounds <= 8, `${rounds} probes in 3 s at an interval of 500ms`);
+    // Whichever worker serves, the failing server is out.
+    const answers = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: "close" } });
+      answers.add(await r.text());
+    }
+    assert.deepEqual([...answers], ["up"]);
+  } finally {
+    await node.stop();
+    await up.shutdown();
+    await down.shutdown();
   }
 });
 
