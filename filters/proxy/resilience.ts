@@ -111,9 +111,11 @@ function readCircuitBreaker(r: SpecReader): CircuitBreakerSpec {
       min: 1,
       max: MAX_WINDOW[slidingWindowType] ?? MAX_WINDOW.COUNT_BASED,
     }),
+    // At least one: with none, a breaker that opened would never let a call
+    // through to close it again (Easegress takes 0 and stays open for good).
     permittedNumberOfCallsInHalfOpenState: r.int("permittedNumberOfCallsInHalfOpenState", {
       default: 10,
-      min: 0,
+      min: 1,
       max: MAX_WINDOW.COUNT_BASED,
     }),
     minimumNumberOfCalls: r.int("minimumNumberOfCalls", {

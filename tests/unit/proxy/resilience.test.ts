@@ -72,6 +72,11 @@ Deno.test("validatePolicy names each bad field", () => {
     () => validatePolicy("CircuitBreaker", { failureRateThreshold: 0 }),
     /failureRateThreshold: must be at least 1/,
   );
+  // None permitted half-open would keep an opened breaker open for good.
+  assert.throws(
+    () => validatePolicy("CircuitBreaker", { permittedNumberOfCallsInHalfOpenState: 0 }),
+    /permittedNumberOfCallsInHalfOpenState: must be at least 1, got 0/,
+  );
   assert.throws(
     () => validatePolicy("CircuitBreaker", { slidingWindowType: "count_based" }),
     /slidingWindowType: must be one of COUNT_BASED, TIME_BASED/,
