@@ -69,7 +69,12 @@ export const rateLimiterKind: FilterKind<RateLimiterSpec> = {
       if (ref) u.policyRef = ref;
       return u;
     }, { required: true }) ?? [];
-    const names = new Set(policies.map((p) => p.name));
+    // A reference must name one policy: Easegress binds the first of a name, silently.
+    const names = new Set<string>();
+    policies.forEach((p, i) => {
+      if (names.has(p.name)) r.problem(`policies[${i}].name`, `duplicate policy "${p.name}"`);
+      names.add(p.name);
+    });
     if (defaultRef && !names.has(defaultRef)) {
       r.problem("defaultPolicyRef", `no policy named "${defaultRef}"`);
     }

@@ -150,6 +150,19 @@ Deno.test("RateLimiter spec names unknown policies", () => {
   );
 });
 
+Deno.test("RateLimiter spec refuses two policies of one name", () => {
+  assert.throws(
+    () =>
+      rateLimiterKind.validate({
+        policies: [{ name: "p", limitForPeriod: 1 }, { name: "p", limitForPeriod: 100 }],
+        defaultPolicyRef: "p",
+        urls: [{ url: { prefix: "/" } }],
+      }),
+    (e: Error) =>
+      e instanceof SpecError && /policies\[1\]\.name: duplicate policy "p"/.test(e.message),
+  );
+});
+
 Deno.test("RateLimiter spec refuses methods that are not HTTP methods as written", () => {
   assert.throws(
     () =>
