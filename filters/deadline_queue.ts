@@ -12,6 +12,9 @@
  * @module
  */
 
+/** The longest delay setTimeout takes (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What a {@linkcode DeadlineQueue} holds; the queue keeps the links. */
 export interface QueuedDeadline {
   /** When it is due (`performance.now()` clock). */
@@ -65,7 +68,8 @@ export class DeadlineQueue {
   }
 
   #arm(delayMs: number): void {
-    const timer = setTimeout(this.#expire, Math.max(0, delayMs));
+    // setTimeout fires at once past its range; #expire arms again for an entry not yet due.
+    const timer = setTimeout(this.#expire, Math.min(Math.max(0, delayMs), MAX_TIMER_MS));
     // What waits on a deadline keeps the process alive by itself; the timer need not.
     Deno.unrefTimer(timer);
     this.#timer = timer;

@@ -72,3 +72,23 @@ Deno.test("attempts that end leave no entry and no timer behind", () => {
   for (let i = 0; i < 1000; i++) deadlines.start(client, performance.now()).settle();
   assert.equal(deadlines.idle, true);
 });
+
+Deno.test("a timeout beyond setTimeout's range waits with one timer in range", async () => {
+  const delays: number[] = [];
+  const setTimer = globalThis.setTimeout;
+  globalThis.setTimeout = ((handler: () => void, ms?: number) => {
+    delays.push(ms ?? 0);
+    return setTimer(handler, ms);
+  }) as typeof setTimeout;
+  try {
+    // 30 days: a delay past 2^31-1 ms would fire at once, then again every millisecond.
+    const deadlines = new AttemptDeadlines(30 * 24 * 3600 * 1000);
+    const watch = deadlines.start(new AbortNotice(), performance.now());
+    await sleep(30);
+    watch.settle();
+    assert.equal(watch.aborted, false);
+    assert.deepEqual(delays.filter((ms) => ms !== 30), [2 ** 31 - 1]);
+  } finally {
+    globalThis.setTimeout = setTimer;
+  }
+});
