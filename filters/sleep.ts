@@ -7,18 +7,27 @@
  * @module
  */
 
+/** The longest delay setTimeout takes (about 24.8 days): a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Resolves true after `ms`, or false as soon as `signal` aborts (at once if it has). */
 export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
+    let timer: ReturnType<typeof setTimeout>;
     const onAbort = () => {
       clearTimeout(timer);
       resolve(false);
     };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
+    // A wait past setTimeout's range is served in pieces within it.
+    const wait = (left: number) => {
+      timer = setTimeout(() => {
+        if (left > MAX_TIMER_MS) return wait(left - MAX_TIMER_MS);
+        signal.removeEventListener("abort", onAbort);
+        resolve(true);
+      }, Math.min(left, MAX_TIMER_MS));
+    };
+    wait(ms);
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }

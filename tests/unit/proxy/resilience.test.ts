@@ -118,6 +118,18 @@ Deno.test("retry stops waiting when the client goes away", async () => {
   assert.equal(attempts, 1);
 });
 
+Deno.test("retry waits past setTimeout's range (about 24.8 days) rather than not at all", async () => {
+  const retry = new Retry(validatePolicy("Retry", { maxAttempts: 2, waitDuration: "720h" }));
+  const client = new AbortController();
+  let attempts = 0;
+  const out = retry.run(() => (attempts++, "serverError"), () => {}, client.signal);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(attempts, 1);
+  client.abort();
+  assert.equal(await out, "serverError");
+  assert.equal(attempts, 1);
+});
+
 Deno.test("retry waits base·(1−f) + uniform[0, 2·base·f]", () => {
   const spec = validatePolicy("Retry", { waitDuration: "100ms", randomizationFactor: 0.5 });
   assert.equal(new Retry(spec, { random: () => 0 }).waitFor(100), 50);
