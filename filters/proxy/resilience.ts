@@ -105,7 +105,7 @@ function readCircuitBreaker(r: SpecReader): CircuitBreakerSpec {
     slidingWindowType,
     failureRateThreshold: r.int("failureRateThreshold", { default: 50, min: 1, max: 100 }),
     slowCallRateThreshold: r.int("slowCallRateThreshold", { default: 100, min: 1, max: 100 }),
-    slowCallDurationThreshold: r.duration("slowCallDurationThreshold", { default: "1m" }),
+    slowCallDurationThreshold: readSlowCallDuration(r),
     slidingWindowSize: r.int("slidingWindowSize", {
       default: 100,
       min: 1,
@@ -129,6 +129,19 @@ function readCircuitBreaker(r: SpecReader): CircuitBreakerSpec {
     waitDurationInOpenState: r.duration("waitDurationInOpenState", { default: "1m" }),
     countingNetworkError: r.bool("countingNetworkError", false),
   };
+}
+
+/**
+ * `slowCallDurationThreshold`, above 0: at 0 every call is slow, so the
+ * breaker would open on any traffic once it has minimumNumberOfCalls
+ * (Easegress takes 0 and does so).
+ */
+function readSlowCallDuration(r: SpecReader): string {
+  const threshold = r.duration("slowCallDurationThreshold", { default: "1m" });
+  if (parseDuration(threshold) === 0) {
+    r.problem("slowCallDurationThreshold", "must be longer than 0: every call would be slow");
+  }
+  return threshold;
 }
 
 /** Validates a whole policy object's fields for `kind`; throws a `SpecError` naming fields. */

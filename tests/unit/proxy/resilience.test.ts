@@ -72,6 +72,11 @@ Deno.test("validatePolicy names each bad field", () => {
     () => validatePolicy("CircuitBreaker", { failureRateThreshold: 0 }),
     /failureRateThreshold: must be at least 1/,
   );
+  // At 0 every call is slow: the breaker would open on healthy traffic.
+  assert.throws(
+    () => validatePolicy("CircuitBreaker", { slowCallDurationThreshold: "0s" }),
+    /slowCallDurationThreshold: must be longer than 0/,
+  );
   // None permitted half-open would keep an opened breaker open for good.
   assert.throws(
     () => validatePolicy("CircuitBreaker", { permittedNumberOfCallsInHalfOpenState: 0 }),
