@@ -459,6 +459,10 @@ export class CircuitBreaker {
   readonly #closedWindow: Window;
   readonly #halfOpenWindow: Window;
   readonly #release: () => void;
+  /** Calls permitted and not yet recorded: the memory is kept for them. */
+  #inFlight = 0;
+  #closed = false;
+  #released = false;
 
   /** Creates a breaker from a normalized spec, closed unless it shares the state of one. */
   constructor(spec: CircuitBreakerSpec, options: BreakerOptions = {}) {
@@ -507,8 +511,20 @@ export class CircuitBreaker {
     return STATE_NAMES[Atomics.load(this.#words, STATE)];
   }
 
-  /** Gives up the shared state: the last isolate's breaker of its name frees it. */
+  /**
+   * Gives up the shared state: the last isolate's breaker of its name frees
+   * it, once the calls it permitted are recorded (a pipeline update closes
+   * the old breaker while its calls run, and freed memory may be another
+   * breaker's by the time they end).
+   */
   close(): void {
+    this.#closed = true;
+    this.#releaseIfDone();
+  }
+
+  #releaseIfDone(): void {
+    if (!this.#closed || this.#inFlight > 0 || this.#released) return;
+    this.#released = true;
     this.#release();
   }
 
@@ -517,6 +533,15 @@ export class CircuitBreaker {
    * {@linkcode REJECTED}.
    */
   acquire(): number {
+    // A request of a replaced pipeline that reaches its Proxy late goes
+    // through unguarded: the memory may be another breaker's now.
+    if (this.#released) return 0;
+    const permit = this.#permit();
+    if (permit !== REJECTED) this.#inFlight++;
+    return permit;
+  }
+
+  #permit(): number {
     const words = this.#words;
     // Closed, the common case, needs no lock: a permit from just before a
     // change of state is ignored by record().
@@ -547,7 +572,13 @@ export class CircuitBreaker {
    * earlier state are ignored.
    */
   record(permit: number, failed: boolean, durationMs: number): void {
-    const outcome = failed ? FAILURE : durationMs >= this.#slowMs ? SLOW : SUCCESS;
+    if (this.#released) return;
+    this.#count(permit, failed ? FAILURE : durationMs >= this.#slowMs ? SLOW : SUCCESS);
+    if (this.#inFlight > 0) this.#inFlight--;
+    this.#releaseIfDone();
+  }
+
+  #count(permit: number, outcome: Outcome): void {
     const words = this.#words;
     this.#lock();
     try {

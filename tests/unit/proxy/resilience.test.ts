@@ -356,6 +356,25 @@ Deno.test("breakers sharing a region are one breaker, counting every call", () =
   assert.equal(new CircuitBreaker(spec, { now: clock.now, shared }).state, "CLOSED");
 });
 
+Deno.test("a closed breaker keeps its memory until the calls it permitted are recorded", () => {
+  const regions = SharedRegions.create(256 * 1024);
+  const spec = validatePolicy("CircuitBreaker", { slidingWindowSize: 10, minimumNumberOfCalls: 1 });
+  const old = new CircuitBreaker(spec, { shared: { regions, name: "old" } });
+  const permit = old.acquire();
+  // A pipeline update replaces the breaker while its call runs; another is made.
+  old.close();
+  const next = new CircuitBreaker(spec, { shared: { regions, name: "next" } });
+  old.record(permit, true, 1);
+  // The old call's failure is not the new breaker's.
+  assert.equal(next.state, "CLOSED");
+  assert.equal(regions.used, 1);
+  // A late request of the replaced pipeline passes without touching freed memory.
+  old.record(old.acquire(), true, 1);
+  assert.equal(next.state, "CLOSED");
+  next.close();
+  assert.equal(regions.used, 0);
+});
+
 Deno.test("a shared time-based breaker forgets seconds that left its window", () => {
   const regions = SharedRegions.create(256 * 1024);
   const clock = fakeClock();
