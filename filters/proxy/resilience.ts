@@ -101,16 +101,17 @@ function readCircuitBreaker(r: SpecReader): CircuitBreakerSpec {
     default: "COUNT_BASED",
     oneOf: ["COUNT_BASED", "TIME_BASED"],
   }) as CircuitBreakerSpec["slidingWindowType"];
+  const slidingWindowSize = r.int("slidingWindowSize", {
+    default: 100,
+    min: 1,
+    max: MAX_WINDOW[slidingWindowType] ?? MAX_WINDOW.COUNT_BASED,
+  });
   return {
     slidingWindowType,
     failureRateThreshold: r.int("failureRateThreshold", { default: 50, min: 1, max: 100 }),
     slowCallRateThreshold: r.int("slowCallRateThreshold", { default: 100, min: 1, max: 100 }),
     slowCallDurationThreshold: readSlowCallDuration(r),
-    slidingWindowSize: r.int("slidingWindowSize", {
-      default: 100,
-      min: 1,
-      max: MAX_WINDOW[slidingWindowType] ?? MAX_WINDOW.COUNT_BASED,
-    }),
+    slidingWindowSize,
     // At least one: with none, a breaker that opened would never let a call
     // through to close it again (Easegress takes 0 and stays open for good).
     permittedNumberOfCallsInHalfOpenState: r.int("permittedNumberOfCallsInHalfOpenState", {
@@ -118,17 +119,31 @@ function readCircuitBreaker(r: SpecReader): CircuitBreakerSpec {
       min: 1,
       max: MAX_WINDOW.COUNT_BASED,
     }),
-    minimumNumberOfCalls: r.int("minimumNumberOfCalls", {
-      default: 100,
-      min: 0,
-      max: UINT32_MAX,
-    }),
+    minimumNumberOfCalls: readMinimumCalls(r, slidingWindowType, slidingWindowSize),
     maxWaitDurationInHalfOpenState: r.duration("maxWaitDurationInHalfOpenState", {
       default: "0s",
     }),
     waitDurationInOpenState: r.duration("waitDurationInOpenState", { default: "1m" }),
     countingNetworkError: r.bool("countingNetworkError", false),
   };
+}
+
+/**
+ * `minimumNumberOfCalls`, 100 by default as in Easegress's code (its docs
+ * say 10), taken as at most a COUNT_BASED window's size: the window never
+ * holds more calls, so a larger minimum would keep the breaker from ever
+ * opening, as it does in Easegress. Cut rather than refused, so that specs
+ * stored with the default before still load.
+ */
+function readMinimumCalls(
+  r: SpecReader,
+  type: CircuitBreakerSpec["slidingWindowType"],
+  windowSize: number,
+): number {
+  const minimum = r.int("minimumNumberOfCalls", { default: 100, min: 0, max: UINT32_MAX });
+  // A bad window size is reported on its own.
+  if (type !== "COUNT_BASED" || !(windowSize >= 1)) return minimum;
+  return Math.min(minimum, windowSize);
 }
 
 /**

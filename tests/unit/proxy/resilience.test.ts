@@ -154,6 +154,26 @@ Deno.test("count-based breaker opens at the failure rate once minimumNumberOfCal
   assert.equal(call(cb, false), false);
 });
 
+Deno.test("a count-based breaker's minimumNumberOfCalls fits in its window", () => {
+  // The default 100 would never be reached by a window of 4 calls: it is cut to 4.
+  const spec = validatePolicy("CircuitBreaker", { slidingWindowSize: 4 });
+  assert.equal(spec.minimumNumberOfCalls, 4);
+  const cb = breaker({ slidingWindowSize: 4 });
+  for (let i = 0; i < 4; i++) assert.equal(call(cb, true), true);
+  assert.equal(cb.state, "OPEN");
+  // So is one written out (as stored specs have the default); a time window keeps it.
+  const written = validatePolicy("CircuitBreaker", {
+    slidingWindowSize: 4,
+    minimumNumberOfCalls: 100,
+  });
+  assert.equal(written.minimumNumberOfCalls, 4);
+  const timed = validatePolicy("CircuitBreaker", {
+    slidingWindowType: "TIME_BASED",
+    slidingWindowSize: 4,
+  });
+  assert.equal(timed.minimumNumberOfCalls, 100);
+});
+
 Deno.test("count-based breaker forgets calls that left the window", () => {
   const cb = breaker({ slidingWindowSize: 3, minimumNumberOfCalls: 3, failureRateThreshold: 60 });
   call(cb, true);
@@ -282,7 +302,8 @@ Deno.test("pipeline validation normalizes policies and checks pool references", 
     ],
   });
   assert.equal(spec.resilience?.[0].maxAttempts, 3);
-  assert.equal(spec.resilience?.[1].minimumNumberOfCalls, 100);
+  // The default 100, cut to the 10 calls the window holds.
+  assert.equal(spec.resilience?.[1].minimumNumberOfCalls, 10);
 
   assert.throws(
     () => pipeline({ filters: [proxyFilter({ retryPolicy: "x" })] }),
