@@ -6,6 +6,7 @@
  */
 
 import type { Context } from "../context.ts";
+import { HeaderFields } from "../header_fields.ts";
 import { StringMatcher } from "../string_matcher.ts";
 import { fnv1 } from "./hash.ts";
 import type { RequestMatcherSpec } from "./spec.ts";
@@ -26,9 +27,10 @@ export function createRequestMatcher(spec: RequestMatcherSpec): RequestMatcher {
       return (ctx) => fnv1(ctx.request.header(key) ?? "") % 1000 < permil;
     }
   }
-  const headers = Object.entries(spec.headers ?? {}).map(([name, m]) =>
-    [name, new StringMatcher(m)] as const
-  );
+  const headers = Object.entries(spec.headers ?? {}).map(([name, m]) => {
+    const matcher = new StringMatcher(m);
+    return { name, match: (value: string) => matcher.match(value) };
+  });
   const urls = (spec.urls ?? []).map((u) => ({
     methods: u.methods ? new Set(u.methods) : undefined,
     url: new StringMatcher(u.url),
@@ -36,9 +38,8 @@ export function createRequestMatcher(spec: RequestMatcherSpec): RequestMatcher {
   const matchAll = !!spec.matchAllHeaders;
   const headerMatch = (ctx: Context): boolean => {
     if (!headers.length) return true;
-    const request = ctx.request;
-    const test = ([name, m]: readonly [string, StringMatcher]) =>
-      m.match(request.header(name) ?? "");
+    const fields = ctx.request.rawHeaders;
+    const test = (h: (typeof headers)[number]) => anyField(fields, h.name, h.match);
     return matchAll ? headers.every(test) : headers.some(test);
   };
   const urlMatch = (ctx: Context): boolean => {
@@ -47,4 +48,17 @@ export function createRequestMatcher(spec: RequestMatcherSpec): RequestMatcher {
     return urls.some((u) => (!u.methods || u.methods.has(method)) && u.url.match(path));
   };
   return (ctx) => headerMatch(ctx) && urlMatch(ctx);
+}
+
+/**
+ * Whether any field of header `name` passes `match`, as Easegress tries each
+ * of the header's values; an absent header is tried as "". A runtime
+ * `Headers` joins repeated fields with ", ", so there the joined value or
+ * any part of it may pass.
+ */
+function anyField(headers: Headers, name: string, match: (value: string) => boolean): boolean {
+  if (!headers.has(name)) return match("");
+  if (headers instanceof HeaderFields) return headers.someField(name, match);
+  const value = headers.get(name)!;
+  return match(value) || (value.includes(", ") && value.split(", ").some(match));
 }

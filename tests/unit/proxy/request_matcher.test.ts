@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { createRequestMatcher } from "../../../filters/proxy/request_matcher.ts";
+import { Context, HttpRequest } from "../../../filters/context.ts";
+
+function ctxWith(headers: [string, string][] | Headers): Context {
+  return new Context(new HttpRequest({ headers }));
+}
+
+Deno.test("a pool filter matches a header sent twice when any of its fields does, as Easegress", () => {
+  const canary = createRequestMatcher({
+    policy: "general",
+    headers: { "X-Location": { exact: "Beijing" } },
+  });
+  const twice: [string, string][] = [["X-Location", "Shanghai"], ["X-Location", "Beijing"]];
+  assert.equal(canary(ctxWith(twice)), true);
+  assert.equal(canary(ctxWith([["X-Location", "Shanghai"]])), false);
+  // A runtime Headers joins the fields; each part is still tried.
+  assert.equal(canary(ctxWith(new Headers(twice))), true);
+
+  const all = createRequestMatcher({
+    policy: "general",
+    matchAllHeaders: true,
+    headers: { "X-A": { exact: "a" }, "X-B": { prefix: "b" } },
+  });
+  assert.equal(all(ctxWith([["X-A", "z"], ["X-A", "a"], ["X-B", "bee"]])), true);
+  assert.equal(all(ctxWith([["X-A", "z"], ["X-B", "bee"]])), false);
+});
+
+Deno.test("a pool filter matches an absent header as the empty string", () => {
+  const empty = createRequestMatcher({
+    policy: "general",
+    headers: { "X-Debug": { empty: true } },
+  });
+  assert.equal(empty(ctxWith([])), true);
+  assert.equal(empty(ctxWith([["X-Debug", "1"]])), false);
+  const regex = createRequestMatcher({
+    policy: "general",
+    headers: { "X-Debug": { regex: "^$" } },
+  });
+  assert.equal(regex(ctxWith([])), true);
+});
