@@ -78,7 +78,8 @@ export function createPicker(
       return (ctx, n) => fnv1(ctx.realIP) % n;
     case "headerHash": {
       const key = spec.headerHashKey ?? "";
-      return (ctx, n) => fnv1(ctx.request.header(key) ?? "") % n;
+      // Go's Header.Get: a header sent twice is hashed by its first field.
+      return (ctx, n) => fnv1(ctx.request.firstHeader(key) ?? "") % n;
     }
     default:
       return (_ctx, n) => turns.next() % n;

@@ -24,7 +24,8 @@ export function createRequestMatcher(spec: RequestMatcherSpec): RequestMatcher {
       return (ctx) => fnv1(ctx.realIP) % 1000 < permil;
     case "headerHash": {
       const key = spec.headerHashKey ?? "";
-      return (ctx) => fnv1(ctx.request.header(key) ?? "") % 1000 < permil;
+      // Go's Header.Get: a header sent twice is hashed by its first field.
+      return (ctx) => fnv1(ctx.request.firstHeader(key) ?? "") % 1000 < permil;
     }
   }
   const headers = Object.entries(spec.headers ?? {}).map(([name, m]) => {

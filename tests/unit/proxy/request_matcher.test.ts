@@ -39,3 +39,14 @@ Deno.test("a pool filter matches an absent header as the empty string", () => {
   });
   assert.equal(regex(ctxWith([])), true);
 });
+
+Deno.test("a headerHash pool filter hashes the first field of a header sent twice", () => {
+  // FNV-1 32 of "u1" is 223 mod 1000 and of "u1, x" above 300: only the first field counts.
+  const share = createRequestMatcher({
+    policy: "headerHash",
+    headerHashKey: "X-User",
+    permil: 300,
+  });
+  assert.equal(share(ctxWith([["X-User", "u1"]])), true);
+  assert.equal(share(ctxWith([["X-User", "u1"], ["X-User", "x"]])), true);
+});
