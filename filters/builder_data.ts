@@ -259,16 +259,16 @@ export class RequestView extends MessageView {
     return goHeaderValue(this.#req.header("referer") ?? "");
   }
 
-  /** The named cookie of the Cookie header; an error when absent, as in Go. */
+  /** The named cookie of the Cookie fields; an error when absent, as in Go. */
   Cookie(name: unknown): CookieView {
-    const found = requestCookies(this.#req.header("cookie"), goHeaderValue, String(name));
+    const found = requestCookies(this.#req.cookieHeader(), goHeaderValue, String(name));
     if (found.length) return found[0];
     throw new Error("http: named cookie not present");
   }
 
-  /** Every cookie of the Cookie header ([]*http.Cookie). */
+  /** Every cookie of the Cookie fields ([]*http.Cookie). */
   Cookies(): CookieView[] {
-    return withGoType(requestCookies(this.#req.header("cookie"), goHeaderValue), COOKIE_SLICE);
+    return withGoType(requestCookies(this.#req.cookieHeader(), goHeaderValue), COOKIE_SLICE);
   }
 
   /** Go's `*tls.ConnectionState`: nil on a plain connection. */

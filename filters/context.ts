@@ -269,6 +269,22 @@ export class HttpRequest extends Message {
   get url(): string {
     return this.query ? `${this.path}?${this.query}` : this.path;
   }
+
+  /**
+   * Every Cookie field as one list, joined with "; ", or null: Go's
+   * `Request.Cookie` reads each Cookie line in turn, where `header` would
+   * join them with ", " and lose the cookies after the first line.
+   */
+  cookieHeader(): string | null {
+    const headers = this.rawHeaders;
+    if (!(headers instanceof HeaderFields)) return headers.get("cookie");
+    let joined: string | null = null;
+    headers.someField("cookie", (value) => {
+      joined = joined === null ? value : `${joined}; ${value}`;
+      return false;
+    });
+    return joined;
+  }
 }
 
 /** A response inside a pipeline: mutable status, headers and body. */

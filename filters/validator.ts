@@ -253,7 +253,7 @@ class Validator implements FilterInstance {
   }
 
   #checkJwt(req: HttpRequest): Promise<void> {
-    let token = this.#cookieName ? requestCookie(req.header("cookie"), this.#cookieName) : "";
+    let token = this.#cookieName ? requestCookie(req.cookieHeader(), this.#cookieName) : "";
     if (!token) {
       const authorization = req.firstHeader("authorization");
       const bearer = bearerToken(authorization);

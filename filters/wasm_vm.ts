@@ -133,9 +133,9 @@ function hostFunctions(
     host_req_del_header: (addr: number) => req().headers.delete(str(addr)),
     host_req_get_cookie: (addr: number) => {
       const name = str(addr);
-      return out(cookies(req().header("cookie")).find((c) => c.startsWith(`${name}=`)) ?? "");
+      return out(cookies(req().cookieHeader()).find((c) => c.startsWith(`${name}=`)) ?? "");
     },
-    host_req_get_all_cookie: () => mem().writeStringArray(cookies(req().header("cookie"))),
+    host_req_get_all_cookie: () => mem().writeStringArray(cookies(req().cookieHeader())),
     host_req_add_cookie: (addr: number) => {
       const current = req().header("cookie");
       req().headers.set("cookie", current ? `${current}; ${str(addr)}` : str(addr));

@@ -96,7 +96,7 @@ export class SessionSticker {
 
   /** The index in `servers` the request's session sticks to, or -1 to let the policy pick. */
   pick(request: HttpRequest, servers: readonly StickyServer[]): number {
-    const cookies = request.header("cookie");
+    const cookies = request.cookieHeader();
     if (cookies === null) return -1;
     const spec = this.#spec;
     if (spec.mode === "CookieConsistentHash") {

@@ -146,6 +146,19 @@ Deno.test("builder data requests offer Go's Cookie, UserAgent and Referer method
   );
 });
 
+Deno.test("builder data requests read cookies from every Cookie field, as Go", async () => {
+  const ctx = new Context(
+    new HttpRequest({ headers: [["cookie", "a=1"], ["cookie", "sid=xyz; b=2"]] }),
+  );
+  assert.equal(
+    await render(
+      ctx,
+      '{{(.requests.DEFAULT.Cookie "sid").Value}}|{{len .requests.DEFAULT.Cookies}}',
+    ),
+    "xyz|3",
+  );
+});
+
 Deno.test("builder data requests have Go's Cookies, TLS, Close, TransferEncoding and Form", async () => {
   const plain = new Context(
     new HttpRequest({

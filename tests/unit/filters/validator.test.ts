@@ -100,6 +100,13 @@ Deno.test("Validator jwt reads the token from cookieName first, then Authorizati
   assert.equal(badCookie.status, 401);
 });
 
+Deno.test("Validator jwt finds its cookie in a second Cookie field, as Go's Request.Cookie", async () => {
+  const v = build(kind, { jwt: { algorithm: "HS384", secret: SECRET_HEX, cookieName: "auth" } });
+  const token = await signJwt({}, SECRET, "HS384");
+  const twoFields = await run(v, { headers: [["cookie", "a=1"], ["cookie", `auth=${token}`]] });
+  assert.equal(twoFields.result, "");
+});
+
 Deno.test('Validator jwt wants Authorization to start with exactly "Bearer ", as Easegress', async () => {
   const v = build(kind, { jwt: { algorithm: "HS256", secret: SECRET_HEX } });
   const token = await signJwt({ sub: "u" }, SECRET);

@@ -63,6 +63,14 @@ Deno.test("CookieConsistentHash: one session, one server; sessions spread; a ser
   }
 });
 
+Deno.test("the session cookie counts in any Cookie field, as Go's Request.Cookie reads them all", () => {
+  const sticker = new SessionSticker({ mode: "CookieConsistentHash", appCookieName: "sid" });
+  sticker.update(servers);
+  const alone = sticker.pick(withCookie("sid=s-1"), servers);
+  const second = new HttpRequest({ headers: [["cookie", "a=b"], ["cookie", "sid=s-1"]] });
+  assert.equal(sticker.pick(second, servers), alone);
+});
+
 Deno.test("DurationBased: every answer gets the balancer cookie, which leads back to its server", () => {
   const sticker = new SessionSticker({
     mode: "DurationBased",
