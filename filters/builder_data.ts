@@ -249,14 +249,14 @@ export class RequestView extends MessageView {
     return this.#req.header("transfer-encoding") ? -1 : 0;
   }
 
-  /** The User-Agent header. */
+  /** The User-Agent header (its first field, as Go's Header.Get). */
   UserAgent(): string {
-    return goHeaderValue(this.#req.header("user-agent") ?? "");
+    return goHeaderValue(this.#req.firstHeader("user-agent") ?? "");
   }
 
-  /** The Referer header. */
+  /** The Referer header (its first field, as Go's Header.Get). */
   Referer(): string {
-    return goHeaderValue(this.#req.header("referer") ?? "");
+    return goHeaderValue(this.#req.firstHeader("referer") ?? "");
   }
 
   /** The named cookie of the Cookie fields; an error when absent, as in Go. */

@@ -146,6 +146,18 @@ Deno.test("builder data requests offer Go's Cookie, UserAgent and Referer method
   );
 });
 
+Deno.test("builder data requests' UserAgent and Referer give a repeated header's first field", async () => {
+  const ctx = new Context(
+    new HttpRequest({
+      headers: [["user-agent", "a/1"], ["user-agent", "b/2"], ["referer", "r1"], ["referer", "r2"]],
+    }),
+  );
+  assert.equal(
+    await render(ctx, "{{.requests.DEFAULT.UserAgent}}|{{.requests.DEFAULT.Referer}}"),
+    "a/1|r1",
+  );
+});
+
 Deno.test("builder data requests read cookies from every Cookie field, as Go", async () => {
   const ctx = new Context(
     new HttpRequest({ headers: [["cookie", "a=1"], ["cookie", "sid=xyz; b=2"]] }),
