@@ -270,7 +270,7 @@ class Validator implements FilterInstance {
     const name = "http basic validator";
     let user: string, password: string;
     try {
-      [user, password] = basicCredentials(req.header("authorization"));
+      [user, password] = basicCredentials(req.firstHeader("authorization"));
     } catch (e) {
       throw new Invalid(401, `${name}: ${(e as Error).message}`);
     }

@@ -190,6 +190,14 @@ Deno.test("Validator basicAuth checks htpasswd users and sets X-AUTH-USER", asyn
     ]);
     const garbage = await run(v, { headers: { authorization: "Basic !!!" } });
     assert.deepEqual(garbage.ctx.tags, ["http basic validator: credentials are not base64"]);
+    // Go's Header.Get: the first Authorization field is the one checked.
+    const twice = await run(v, {
+      headers: [["authorization", `Basic ${btoa("alice:password")}`], [
+        "authorization",
+        "Bearer x",
+      ]],
+    });
+    assert.equal(twice.result, "");
   } finally {
     await v.close?.();
     await Deno.remove(dir, { recursive: true });
