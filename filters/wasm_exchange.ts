@@ -8,6 +8,7 @@
  */
 
 import { Context, HttpRequest, HttpResponse } from "./context.ts";
+import { forEachHeaderField, HeaderFields } from "./header_fields.ts";
 
 /** A request or response head and, when it was read, its body. */
 export interface MessageSnapshot {
@@ -62,14 +63,14 @@ export function exchangeOf(
     scheme: request.scheme,
     proto: request.proto,
     request: {
-      headers: [...request.headers],
+      headers: fieldList(request.rawHeaders),
       ...(bodies.request ? { body: request.bufferedBody } : {}),
     },
     ...(response
       ? {
         response: {
           status: response.status,
-          headers: [...response.headers],
+          headers: fieldList(response.rawHeaders),
           ...(bodies.response ? { body: response.bufferedBody } : {}),
         },
       }
@@ -95,6 +96,17 @@ export function contextOf(exchange: ExchangeIn): Context {
   return ctx;
 }
 
+/**
+ * The header fields one by one, in order: a header sent twice stays two
+ * fields, as the module's Go-style header functions see them (a Headers
+ * iteration would join them with ", ").
+ */
+function fieldList(headers: Headers): [string, string][] {
+  const fields: [string, string][] = [];
+  forEachHeaderField(headers, (value, name) => fields.push([name, value]));
+  return fields;
+}
+
 function sameHeaders(a: readonly [string, string][], b: readonly [string, string][]): boolean {
   return a.length === b.length && a.every(([n, v], i) => n === b[i][0] && v === b[i][1]);
 }
@@ -107,7 +119,7 @@ export function outcomeOf(
   logs: [number, string][],
 ): ExchangeOut {
   const request = ctx.request;
-  const headers = [...request.headers] as [string, string][];
+  const headers = fieldList(request.rawHeaders);
   const out: ExchangeOut = {
     result,
     method: request.method,
@@ -124,7 +136,7 @@ export function outcomeOf(
   }
   const response = ctx.response;
   if (response) {
-    const responseHeaders = [...response.headers] as [string, string][];
+    const responseHeaders = fieldList(response.rawHeaders);
     const old = before.response;
     out.response = { status: response.status };
     if (!old || !sameHeaders(responseHeaders, old.headers)) out.response.headers = responseHeaders;
@@ -145,12 +157,12 @@ export function applyOutcome(ctx: Context, out: ExchangeOut): void {
   request.host = out.host;
   request.path = out.path;
   request.query = out.query;
-  if (out.requestHeaders) request.headers = new Headers(out.requestHeaders);
+  if (out.requestHeaders) request.headers = new HeaderFields(out.requestHeaders);
   if (out.requestBody) request.body = out.requestBody;
   if (out.response) {
     const response = ctx.response ??= new HttpResponse(out.response.status);
     response.status = out.response.status;
-    if (out.response.headers) response.headers = new Headers(out.response.headers);
+    if (out.response.headers) response.headers = new HeaderFields(out.response.headers);
     if (out.response.body) response.body = out.response.body;
   }
   for (const tag of out.tags) ctx.addTag(tag);

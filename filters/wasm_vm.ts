@@ -125,7 +125,8 @@ function hostFunctions(
     host_req_get_query: () => out(req().query),
     host_req_set_query: (addr: number) => void (req().query = str(addr)),
     host_req_get_fragment: () => out(""),
-    host_req_get_header: (addr: number) => out(req().header(str(addr)) ?? ""),
+    // Go's Header.Get: a header sent twice gives its first field.
+    host_req_get_header: (addr: number) => out(req().firstHeader(str(addr)) ?? ""),
     host_req_get_all_header: () => allHeaders(req()),
     host_req_set_header: (name: number, value: number) => setHeader(req(), name, value, false),
     host_req_set_all_header: (addr: number) => setAllHeaders(req(), addr),
@@ -149,7 +150,7 @@ function hostFunctions(
     },
     host_resp_get_status_code: () => ctx().response?.status ?? 0,
     host_resp_set_status_code: (code: number) => void (responseOf(ctx()).status = code),
-    host_resp_get_header: (addr: number) => out(ctx().response?.header(str(addr)) ?? ""),
+    host_resp_get_header: (addr: number) => out(ctx().response?.firstHeader(str(addr)) ?? ""),
     host_resp_get_all_header: () =>
       out(ctx().response ? headerLines(goHeader(ctx().response!.headers)) : ""),
     host_resp_set_header: (name: number, value: number) =>

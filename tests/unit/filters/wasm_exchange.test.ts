@@ -48,3 +48,20 @@ Deno.test("exchange: what a module changed on the snapshot comes back and is app
   assert.equal(outcome.result, 3);
   assert.deepEqual(outcome.logs, [[1, "hello"]]);
 });
+
+Deno.test("exchange: a header sent twice crosses as two fields, both ways", () => {
+  const ctx = new Context(
+    new HttpRequest({ headers: [["x-a", "first"], ["x-a", "second"], ["cookie", "a=1"]] }),
+  );
+  ctx.response = new HttpResponse(200, [["x-b", "1"], ["x-b", "2"]]);
+  const exchange = exchangeOf(ctx, { request: false, response: false });
+  const snapshot = contextOf(exchange);
+  assert.equal(snapshot.request.firstHeader("x-a"), "first");
+  assert.equal(snapshot.response?.firstHeader("x-b"), "1");
+
+  // A module that adds a Cookie field: every field comes back apart.
+  snapshot.request.headers.append("cookie", "b=2");
+  applyOutcome(ctx, outcomeOf(snapshot, exchange, 0, []));
+  assert.equal(ctx.request.firstHeader("x-a"), "first");
+  assert.equal(ctx.request.cookieHeader(), "a=1; b=2");
+});

@@ -144,3 +144,35 @@ Deno.test("WasmHost: a good module keeps its instances until closed", async () =
   }
   assert.equal(filter.liveInstances, 0);
 });
+
+/** A module answering with the request's X-A header (host_req_get_header) as its body. */
+const ECHO_HEADER = `(module
+  (import "easegress" "host_req_get_header" (func $get_header (param i32) (result i32)))
+  (import "easegress" "host_resp_set_body" (func $set_body (param i32)))
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (data (i32.const 16) "\\04\\00\\00\\00X-A\\00")
+  (func (export "wasm_alloc") (param $size i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (i32.add (local.get $size) (i32.const 8))))
+    (local.get $at))
+  (func (export "wasm_free") (param i32))
+  (func (export "wasm_run") (result i32)
+    (local $s i32)
+    (local.set $s (call $get_header (i32.const 16)))
+    ;; A string's length counts its NUL; the body is the same bytes without it.
+    (i32.store (local.get $s) (i32.sub (i32.load (local.get $s)) (i32.const 1)))
+    (call $set_body (local.get $s))
+    (i32.const 0)))`;
+
+Deno.test("WasmHost: host_req_get_header gives a repeated header's first field, as Go's Header.Get", async () => {
+  const { filter } = host(await build(ECHO_HEADER));
+  try {
+    const ctx = contextFor({ headers: [["x-a", "first"], ["x-a", "second"]] });
+    assert.equal(await filter.handle(ctx), "");
+    assert.equal(await ctx.response!.text(), "first");
+  } finally {
+    await filter.close?.();
+  }
+});
