@@ -319,7 +319,9 @@ export class ServerConnection implements PeerSource, ServedConnection {
     this.waitingSince = host.now;
     try {
       for (;;) {
-        if (host.draining && conn.buffered === 0) return -1;
+        // A connection accepted before the listener closed still gets its
+        // first request served (the drain closes it if none comes).
+        if (host.draining && conn.buffered === 0 && !first) return -1;
         if (conn.buffered === 0) conn.trim();
         if (!(await conn.fill())) return -1;
         if (first && conn.start === 0 && host.h2c && startsWithPreface(conn.buf, conn.end)) {

@@ -240,7 +240,8 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
       return drop();
     }
     handshake.settled = true;
-    if (host.draining) return drop();
+    // Accepted before the listener closed: served even if the server now
+    // drains (with Connection: close), as dropping it would fail its client.
     // The slot passes to the connection: no waiter is woken.
     if (protocol !== "h2" || !options.h2) return serve(socket, handshake);
     try {

@@ -1595,6 +1595,27 @@ Deno.test("serveHttp1 over TLS: requests say https; a client that never handshak
   }
 });
 
+Deno.test("serveHttp1 over TLS: a handshake that ends while the server drains is served, not dropped", async () => {
+  const { makeSelfSignedCert } = await import("../../../tools/self_signed_cert.ts");
+  const cert = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
+  const server = start(describe, { tls: { cert: cert.cert, key: cert.key } });
+  // Plain TCP first, so the connection is accepted before the drain and
+  // its handshake runs after it starts.
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const stopping = server.stop(60_000);
+    const conn = await Deno.startTls(tcp, { hostname: "127.0.0.1", caCerts: [cert.cert] });
+    await conn.write(encoder.encode(get("/late")));
+    const answer = decoder.decode(await new Response(conn.readable).arrayBuffer());
+    assert.match(answer, /^HTTP\/1\.1 200 [\s\S]*connection: close\r\n[\s\S]*\r\n\r\nGET \/late$/i);
+    await stopping;
+  } finally {
+    await server.stop(0);
+    await Deno.remove(cert.dir, { recursive: true });
+  }
+});
+
 /**
  * Uploads `size` body bytes in 64 KiB writes without reading, as a client
  * busy sending does, and stops at the first failed write; returns how many
