@@ -670,6 +670,14 @@ function checkOptions(o: NodeOptions, legacyEtcd = false, warnings: string[] = [
       }
     }
   }
+  // Checked here, not left to etcd: its refusal comes late, in its own log, naming no flag.
+  for (const [name, url] of Object.entries(o.initialCluster)) {
+    if (!isHttpUrl(url)) {
+      throw new OptionsError(
+        `--initial-cluster: "${name}=${url}" is not name=URL, such as m1=http://10.0.0.1:2380`,
+      );
+    }
+  }
 }
 
 function isHttpUrl(text: string): boolean {

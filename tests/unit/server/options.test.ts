@@ -116,6 +116,10 @@ Deno.test("bad options are refused naming the option", async () => {
       /--etcd-endpoints: "not a url" is not host:port or an http/,
     ],
     [["--listen-peer-urls", "10.0.0.1:2380"], /--listen-peer-urls: "10.0.0.1:2380" is not an http/],
+    [
+      ["--name", "m1", "--initial-cluster", "m1=10.0.0.1:2380"],
+      /--initial-cluster: "m1=10.0.0.1:2380" is not name=URL/,
+    ],
   ];
   for (const [args, message] of cases) {
     await assert.rejects(
