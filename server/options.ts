@@ -451,7 +451,12 @@ async function applyConfigFile(
   if (!isPlainObject(doc)) throw new OptionsError(`Config file ${file}: must be a YAML map`);
   // Easegress nests the etcd options under "cluster"; accept both shapes.
   const flat: Record<string, unknown> = { ...doc };
-  if (isPlainObject(doc.cluster)) {
+  if ("cluster" in doc) {
+    // Empty (its keys all commented out) is no cluster option, as in Easegress;
+    // anything but a map is refused there too.
+    if (doc.cluster !== null && !isPlainObject(doc.cluster)) {
+      throw new OptionsError(`config file ${file}: cluster: must be a map of etcd options`);
+    }
     delete flat.cluster;
     Object.assign(flat, doc.cluster);
   }

@@ -144,6 +144,23 @@ Deno.test("a config file's unknown keys are ignored with a warning, as Easegress
   await Deno.remove(file);
 });
 
+Deno.test("a config file's cluster block may be empty, but not other than a map", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  // Every cluster key commented out, as when a primary's file is turned into a standalone one.
+  await Deno.writeTextFile(file, "name: n1\ncluster:\n  # initial-cluster: n1=http://h1:2380\n");
+  const command = await parseServeArgs(["-f", file], {});
+  assert.equal(command.action, "run");
+  if (command.action !== "run") return;
+  assert.deepEqual(command.options.initialCluster, {});
+  assert.deepEqual(command.warnings, []);
+  await Deno.writeTextFile(file, "name: n1\ncluster:\n  - initial-cluster: n1=http://h1:2380\n");
+  await assert.rejects(
+    () => parseServeArgs(["-f", file], {}),
+    (e: Error) => e instanceof OptionsError && /cluster: must be a map/.test(e.message),
+  );
+  await Deno.remove(file);
+});
+
 Deno.test("an isolate trims its heap after 30 s of quiet unless told otherwise", async () => {
   assert.equal((await run([])).heapTrimAfter, "30s");
   assert.equal((await run(["--heap-trim-after", "0s"])).heapTrimAfter, "0s");
