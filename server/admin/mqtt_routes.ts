@@ -48,13 +48,38 @@ async function passOn(
     m.name !== ctx.memberName && m.alive !== false && typeof m.apiAddr === "string" && m.apiAddr
   );
   await Promise.allSettled(others.map((m) =>
-    fetch(`http://${m.apiAddr}/apis/v2${path}`, {
+    fetch(`${memberApiUrl(m)}/apis/v2${path}`, {
       method,
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ ...body, distributed: true }),
       signal: AbortSignal.timeout(5_000),
     }).then((r) => r.body?.cancel())
   ));
+}
+
+/** Hosts an admin API listens on that name no host another member could connect to. */
+const ANY_HOST = new Set(["", "0.0.0.0", "::", "[::]"]);
+
+/**
+ * Where another member reaches `member`'s admin API: its `apiAddr`, unless
+ * that names no host (`:2381`, `0.0.0.0:2381`), which from here would be
+ * this host or no URL at all; then, as Easegress does, the host of the
+ * member's first advertised peer URL with the API's port.
+ */
+function memberApiUrl(member: Record<string, unknown>): string {
+  const apiAddr = String(member.apiAddr);
+  const colon = apiAddr.lastIndexOf(":");
+  const host = apiAddr.slice(0, colon);
+  if (!ANY_HOST.has(host)) return `http://${apiAddr}`;
+  const options = member.options as { cluster?: Record<string, unknown> } | undefined;
+  const peerUrls = options?.cluster?.["initial-advertise-peer-urls"];
+  let peerHost = "localhost";
+  try {
+    if (Array.isArray(peerUrls) && peerUrls.length > 0) peerHost = new URL(peerUrls[0]).hostname;
+  } catch {
+    // Not a URL (it was checked at its node's start): localhost stays.
+  }
+  return `http://${peerHost}${apiAddr.slice(colon)}`;
 }
 
 async function publish(req: Request, [name]: string[], ctx: MqttRouteContext) {

@@ -9,7 +9,11 @@ import { parse as parseYaml } from "yaml";
 
 /** An admin API over an embedded store in a temporary dir, called in-process. */
 async function adminApi(
-  options: { mqttSessions?: unknown; status?: Record<string, unknown> } = {},
+  options: {
+    mqttSessions?: unknown;
+    status?: Record<string, unknown>;
+    members?: Record<string, unknown>[];
+  } = {},
 ) {
   const dir = await Deno.makeTempDir();
   const store: Store = await openEmbeddedStore(dir);
@@ -18,7 +22,7 @@ async function adminApi(
     filters: builtinFilters(),
     memberName: "eg-test",
     localStatus: () => Promise.resolve(options.status),
-    members: () => Promise.resolve([]),
+    members: () => Promise.resolve(options.members ?? []),
     purgeMember: () => Promise.resolve(false),
     mqttAdmin: () => Promise.resolve(options.mqttSessions),
     profiler: {} as NodeProfiler,
@@ -93,6 +97,35 @@ Deno.test("admin API answers an MQTTProxy session query in JSON, as Easegress do
     assert.deepEqual(JSON.parse(r.body), sessions);
   } finally {
     await api.close();
+  }
+});
+
+Deno.test("admin API passes a publish on to members whose API address names no host", async () => {
+  const forwarded: string[] = [];
+  const other = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    forwarded.push(`${new URL(req.url).pathname} ${(await req.json()).distributed}`);
+    return new Response(null, { status: 200 });
+  });
+  const { port } = other.addr;
+  // As `--api-addr :PORT` and `0.0.0.0:PORT` list them; the peer URL names the member's host.
+  const cluster = { "initial-advertise-peer-urls": ["http://127.0.0.1:2380"] };
+  const members = [
+    { name: "eg-a", apiAddr: `:${port}`, alive: true, options: { cluster } },
+    { name: "eg-b", apiAddr: `0.0.0.0:${port}`, alive: true, options: { cluster } },
+  ];
+  const api = await adminApi({ members });
+  try {
+    const created = await api.call("POST", "/objects", "kind: MQTTProxy\nname: mq\nport: 21883\n");
+    assert.equal(created.status, 201, created.body);
+    const r = await api.call("POST", "/mqttproxy/mq/topics/publish", '{"topic": "a/b"}');
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(forwarded, [
+      "/apis/v2/mqttproxy/mq/topics/publish true",
+      "/apis/v2/mqttproxy/mq/topics/publish true",
+    ]);
+  } finally {
+    await api.close();
+    await other.shutdown();
   }
 });
 
