@@ -340,6 +340,7 @@ export class DataPlane {
         pipeline: (name) => pipelines.get(name),
         log: this.#options.logs.logger(`mqtt/${spec.name}`),
         sessions: this.#options.control?.mqttSessions,
+        reusePort: this.#options.reusePort,
       }));
   }
 

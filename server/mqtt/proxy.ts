@@ -36,6 +36,8 @@ export interface MqttProxyEnv {
   log: Logger;
   /** Where persistent sessions' subscriptions are kept (without it: memory only). */
   sessions?: MqttSessionStore;
+  /** Share the port with other listeners (the nodes of a cluster on one host). */
+  reusePort?: boolean;
 }
 
 const CONNACK_IDENTIFIER_REJECTED = 2;
@@ -104,7 +106,12 @@ export class MQTTProxy implements ConnectionHost {
   }
 
   #listen(): Deno.Listener {
-    const options = { hostname: anyAddress(), port: this.#spec.port, transport: "tcp" as const };
+    const options = {
+      hostname: anyAddress(),
+      port: this.#spec.port,
+      transport: "tcp" as const,
+      reusePort: this.#env.reusePort,
+    };
     if (!this.#spec.useTLS) return Deno.listen(options);
     const [first] = this.#spec.certificate;
     return Deno.listenTls({ ...options, cert: decodePem(first.cert), key: decodePem(first.key) });

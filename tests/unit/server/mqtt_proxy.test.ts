@@ -9,7 +9,7 @@ import { Buffer } from "node:buffer";
 import mqtt from "mqtt-packet";
 import type { Context } from "../../../filters/context.ts";
 import { mqttClientAuthKind } from "../../../filters/mqtt_client_auth.ts";
-import { MQTTProxy } from "../../../server/mqtt/proxy.ts";
+import { MQTTProxy, type MqttProxyEnv } from "../../../server/mqtt/proxy.ts";
 import type { MQTTProxySpec } from "../../../server/mqtt/spec.ts";
 import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
 import { build } from "../filters/_helpers.ts";
@@ -25,8 +25,9 @@ function freePort(): number {
 async function startProxy(
   fields: Partial<MQTTProxySpec> = {},
   pipelines: Record<string, { handle(ctx: Context): string | Promise<string> }> = {},
+  env: Partial<MqttProxyEnv> = {},
 ): Promise<{ proxy: MQTTProxy; port: number; logs: string[] }> {
-  const port = freePort();
+  const port = fields.port ?? freePort();
   const logs: string[] = [];
   const log = (level: string) => (message: string) => logs.push(`${level} ${message}`);
   const proxy = new MQTTProxy({
@@ -43,6 +44,7 @@ async function startProxy(
   }, {
     pipeline: (name) => pipelines[name],
     log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
+    ...env,
   });
   for (let tries = 0; proxy.status().state !== "running"; tries++) {
     assert.ok(tries < 100, `the proxy is ${proxy.status().state}: ${proxy.status().error}`);
@@ -158,6 +160,20 @@ Deno.test("MQTTProxy: an empty client id fails MQTTClientAuth (CONNACK 5); witho
     await proxy.close();
     await open.proxy.close();
     await other.proxy.close();
+  }
+});
+
+Deno.test("MQTTProxy: proxies told to reuse their port share it, as nodes on one host do", async () => {
+  const first = await startProxy({}, {}, { reusePort: true });
+  const second = await startProxy({ port: first.port }, {}, { reusePort: true });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: first.port });
+    await conn.write(connectPacket("c1"));
+    assert.deepEqual(await readBytes(conn, 4), [0x20, 2, 0, 0]);
+    conn.close();
+  } finally {
+    await first.proxy.close();
+    await second.proxy.close();
   }
 });
 
