@@ -12,6 +12,7 @@
  * @module
  */
 
+import type { IMember } from "etcd3";
 import { briefEtcdClient } from "./etcd_endpoints.ts";
 
 const JOIN_RETRY_FOR_MS = 30_000;
@@ -25,16 +26,40 @@ export interface JoinOptions {
   peerUrls: string[];
   /** The other members' URLs; etcd answers clients on its peer URLs too. */
   endpoints: string[];
+  /** `--initial-cluster`: names the members etcd lists without one (added, not started). */
+  initialCluster?: Record<string, string>;
   timeoutMs: number;
+}
+
+/** What {@linkcode addSelfToEtcd} did and found. */
+export interface JoinResult {
+  /** This member was added now; false when etcd listed it already. */
+  added: boolean;
+  /**
+   * etcd's membership with this member in it, `name=peerURL,...`: a member
+   * joining a running cluster must start with exactly these members as its
+   * `--initial-cluster`, which the configured one need not be (a cluster
+   * still short of others, or made one-member by `--force-new-cluster`).
+   */
+  initialCluster: string;
 }
 
 /**
  * Adds this member to etcd's membership unless it is listed already (by
- * name, or by peer URL for one added but not yet started). Returns whether
- * it added it; throws naming the endpoints when they cannot be reached.
+ * name, or by peer URL for one added but not yet started), and answers the
+ * membership it joins; throws naming the endpoints when they cannot be reached.
  */
-export async function addSelfToEtcd(options: JoinOptions): Promise<boolean> {
-  const { name, peerUrls, endpoints, timeoutMs } = options;
+export async function addSelfToEtcd(options: JoinOptions): Promise<JoinResult> {
+  const { name, peerUrls, endpoints, initialCluster = {}, timeoutMs } = options;
+  const isSelf = (m: IMember) =>
+    m.name === name || m.peerURLs.some((url) => peerUrls.includes(url));
+  const membership = (members: IMember[]) =>
+    members.flatMap((m) =>
+      m.peerURLs.map((url) => {
+        const known = Object.entries(initialCluster).find(([, peer]) => peer === url)?.[0];
+        return `${isSelf(m) ? name : m.name || known || ""}=${url}`;
+      })
+    ).join(",");
   const client = briefEtcdClient(endpoints, timeoutMs);
   // etcd refuses a new member ("unhealthy cluster") for a few seconds after
   // its membership changed, as after the purge that precedes a comeback.
@@ -43,12 +68,9 @@ export async function addSelfToEtcd(options: JoinOptions): Promise<boolean> {
     for (;;) {
       try {
         const { members } = await client.cluster.memberList({ linearizable: true });
-        const listed = members.some((m) =>
-          m.name === name || m.peerURLs.some((url) => peerUrls.includes(url))
-        );
-        if (listed) return false;
-        await client.cluster.memberAdd({ peerURLs: peerUrls });
-        return true;
+        if (members.some(isSelf)) return { added: false, initialCluster: membership(members) };
+        const added = await client.cluster.memberAdd({ peerURLs: peerUrls });
+        return { added: true, initialCluster: membership(added.members) };
       } catch (e) {
         if (Date.now() + JOIN_RETRY_PAUSE_MS >= giveUpAt) {
           throw new Error(

@@ -381,18 +381,24 @@ async function startBuiltInEtcd(
     );
   }
   const etcdDataDir = joinPath(dirs.dataDir, "etcd");
+  let initialCluster = Object.entries(options.initialCluster).map(([n, url]) => `${n}=${url}`)
+    .join(",");
   if (
     options.stateFlag === "existing" && !options.forceNewCluster &&
     !(await exists(joinPath(etcdDataDir, "member")))
   ) {
-    const added = await addSelfToEtcd({
+    const joined = await addSelfToEtcd({
       name: options.name,
       peerUrls: options.initialAdvertisePeerUrls,
       endpoints: Object.entries(options.initialCluster)
         .filter(([name]) => name !== options.name).map(([, url]) => url),
+      initialCluster: options.initialCluster,
       timeoutMs: requestTimeoutOf(options),
     });
-    if (added) log.info(`added etcd member ${options.name} to the running cluster`);
+    if (joined.added) log.info(`added etcd member ${options.name} to the running cluster`);
+    // etcd refuses to join with any other list, and the member just added
+    // would then hold back the quorum of the cluster it could not join.
+    initialCluster = joined.initialCluster;
   }
   log.info(`starting etcd member ${options.name} (data in ${etcdDataDir})`);
   const etcd = await startEtcdProcess({
@@ -403,8 +409,7 @@ async function startBuiltInEtcd(
     listenPeerUrls: options.listenPeerUrls,
     advertiseClientUrls: options.advertiseClientUrls,
     initialAdvertisePeerUrls: options.initialAdvertisePeerUrls,
-    initialCluster: Object.entries(options.initialCluster).map(([n, url]) => `${n}=${url}`)
-      .join(","),
+    initialCluster,
     initialClusterToken: options.clusterName,
     stateFlag: options.stateFlag,
     readyTimeoutMs: ETCD_READY_TIMEOUT_MS,

@@ -550,3 +550,61 @@ ${common}cluster:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cluster: a primary joining with --state-flag existing starts with the members etcd has", async () => {
+  await requireEtcd();
+  const plans = ["g1", "g2", "g3"].map((name) => ({
+    name,
+    client: `http://127.0.0.1:${freePort()}`,
+    peer: `http://127.0.0.1:${freePort()}`,
+  }));
+  const primaryArgs = (p: (typeof plans)[number], initialCluster: string) => [
+    "--cluster-name",
+    "growing",
+    "--listen-client-urls",
+    p.client,
+    "--advertise-client-urls",
+    p.client,
+    "--listen-peer-urls",
+    p.peer,
+    "--initial-advertise-peer-urls",
+    p.peer,
+    "--initial-cluster",
+    initialCluster,
+    "--cluster-request-timeout",
+    "2s",
+  ];
+  const nodes: ClusterNode[] = [];
+  let passed = false;
+  try {
+    // g1 runs alone (as after --force-new-cluster); g2 comes with the list of all three, g3
+    // not there: etcd takes g2 only with the members it has, and without g2 started the
+    // cluster would have no quorum.
+    nodes.push(
+      ...await startNodes([{ name: "g1", args: primaryArgs(plans[0], `g1=${plans[0].peer}`) }]),
+    );
+    const all = plans.map((p) => `${p.name}=${p.peer}`).join(",");
+    nodes.push(
+      ...await startNodes([{
+        name: "g2",
+        args: [...primaryArgs(plans[1], all), "--state-flag", "existing"],
+      }]),
+    );
+    const [g1, g2] = nodes;
+    assert.equal((await g1.api("POST", "/objects", mockPipeline("p", "v1", "one"))).status, 201);
+    await eventually("g2 runs p", () => everyNodeRuns([g2], "p", "v1"), PROPAGATION_MS);
+    const etcdMembers = await fetch(`${plans[0].client}/v3/cluster/member/list`, {
+      method: "POST",
+      body: "{}",
+    }).then((r) => r.json()) as { members: { name: string }[] };
+    assert.deepEqual(etcdMembers.members.map((m) => m.name).sort(), ["g1", "g2"]);
+    passed = true;
+  } finally {
+    await Promise.all(nodes.map((node) => node.stop()));
+    if (!passed) await printNodeLogs(nodes);
+    for (const node of nodes) {
+      await killEtcdUnder(node.homeDir);
+      await Deno.remove(node.homeDir, { recursive: true }).catch(() => {});
+    }
+  }
+});
