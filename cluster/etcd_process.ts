@@ -34,6 +34,12 @@ export interface EtcdProcessOptions {
   stateFlag?: "new" | "existing";
   /** How long to wait for the member to report healthy. @default 60000 */
   readyTimeoutMs?: number;
+  /**
+   * Called every 10 s while the member is not healthy yet, with how long it
+   * has waited, so a long wait (for the other members of its cluster to
+   * start) is not a silent one. @default none
+   */
+  onUnhealthy?: (waitedMs: number) => void;
   /** Path or name of the etcd binary. @default "etcd" */
   binary?: string;
   /** Extra command-line flags, appended last (they win over ours). @default [] */
@@ -69,6 +75,8 @@ export const ETCD_LOG_FILE_NAME = "etcd_server.log";
 /** How long the ports of a leftover etcd just ended may take to be free. */
 const LEFTOVER_PORTS_MS = 5_000;
 const HEALTH_POLL_MS = 200;
+/** How often `onUnhealthy` is called while etcd is not healthy. */
+const UNHEALTHY_NOTE_MS = 10_000;
 const LOG_TAIL_LINES = 30;
 
 /**
@@ -186,7 +194,7 @@ export async function startEtcdProcess(options: EtcdProcessOptions): Promise<Etc
   });
   const member = new RunningEtcd(name, child, advertiseClientUrls, logFile, exited);
   try {
-    await waitUntilHealthy(member, listenClientUrls[0], readyTimeoutMs);
+    await waitUntilHealthy(member, listenClientUrls[0], readyTimeoutMs, options.onUnhealthy);
   } catch (error) {
     await member.kill();
     throw error;
@@ -256,9 +264,12 @@ async function waitUntilHealthy(
   member: RunningEtcd,
   clientUrl: string,
   timeoutMs: number,
+  onUnhealthy?: (waitedMs: number) => void,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const start = Date.now();
+  const deadline = start + timeoutMs;
   const healthUrl = `${clientUrl.replace(/\/+$/, "")}/health`;
+  let nextNote = start + UNHEALTHY_NOTE_MS;
   for (;;) {
     if (member.exitStatus) {
       throw new Error(
@@ -273,6 +284,10 @@ async function waitUntilHealthy(
         `etcd member "${member.name}" not healthy at ${healthUrl} after ${timeoutMs} ms; ` +
           `last lines of ${member.logFile}:\n${await logTail(member.logFile)}`,
       );
+    }
+    if (Date.now() >= nextNote) {
+      nextNote += UNHEALTHY_NOTE_MS;
+      onUnhealthy?.(Date.now() - start);
     }
     // Wake early when etcd exits so the error comes at once.
     await waitUntil(member.exited, Date.now() + HEALTH_POLL_MS);

@@ -54,8 +54,12 @@ export const CLUSTER_RESYNC_MS = 5_000;
 const STANDALONE_RESYNC_MS = 60_000;
 /** How often a node that cannot reach etcd at start tries again. */
 const CONNECT_RETRY_MS = 5_000;
-/** How long a built-in etcd member may take to join a healthy cluster. */
-const ETCD_READY_TIMEOUT_MS = 60_000;
+/**
+ * How long a built-in etcd member may take to join a healthy cluster: ten
+ * minutes, as Easegress waits for its embedded etcd, since a restarted
+ * primary is healthy only once a quorum of the primaries runs again.
+ */
+const ETCD_READY_TIMEOUT_MS = 10 * 60_000;
 /**
  * How long a secondary waits for its primaries' first keys in an empty
  * etcd (primaries write theirs right after their etcd is up).
@@ -413,6 +417,12 @@ async function startBuiltInEtcd(
     initialClusterToken: options.clusterName,
     stateFlag: options.stateFlag,
     readyTimeoutMs: ETCD_READY_TIMEOUT_MS,
+    onUnhealthy: (waitedMs) =>
+      log.info(
+        `etcd member ${options.name} not healthy after ${Math.round(waitedMs / 1000)} s: ` +
+          `waiting (up to ${ETCD_READY_TIMEOUT_MS / 60_000} min) for a quorum of ` +
+          `${Object.keys(options.initialCluster).join(", ")} to run`,
+      ),
     onLeftover: (pid) =>
       log.warn(
         `ended etcd pid ${pid}, left running on ${etcdDataDir} by an earlier run of ` +

@@ -608,3 +608,62 @@ Deno.test("cluster: a primary joining with --state-flag existing starts with the
     }
   }
 });
+
+Deno.test("cluster: a primary restarted while the others are down waits for them, as Easegress does", async () => {
+  await requireEtcd();
+  const plans = ["w1", "w2"].map((name) => ({
+    name,
+    client: `http://127.0.0.1:${freePort()}`,
+    peer: `http://127.0.0.1:${freePort()}`,
+    apiPort: freePort(),
+  }));
+  const initialCluster = plans.map((p) => `${p.name}=${p.peer}`).join(",");
+  const homeDirs = await Promise.all(plans.map(() => Deno.makeTempDir({ prefix: "eg-test-" })));
+  const start = (i: number, startTimeoutMs?: number) =>
+    startNodeProcess({
+      homeDir: homeDirs[i],
+      apiPort: plans[i].apiPort,
+      startTimeoutMs,
+      args: [
+        "--name",
+        plans[i].name,
+        "--cluster-name",
+        "restarting",
+        "--listen-client-urls",
+        plans[i].client,
+        "--advertise-client-urls",
+        plans[i].client,
+        "--listen-peer-urls",
+        plans[i].peer,
+        "--initial-advertise-peer-urls",
+        plans[i].peer,
+        "--initial-cluster",
+        initialCluster,
+      ],
+    });
+  const nodes: Awaited<ReturnType<typeof startNodeProcess>>[] = [];
+  try {
+    nodes.push(...await Promise.all([start(0), start(1)]));
+    const created = await nodes[0].ctl(["object", "create"], mockPipeline("p", "v1", "one"));
+    assert.equal(created.code, 0, created.stderr);
+    assert.deepEqual(await Promise.all(nodes.map((node) => node.stop())), [0, 0]);
+    nodes.length = 0;
+
+    // w1 comes back first, and w2 only after the minute a member was given before.
+    const first = start(0, 120_000);
+    await new Promise((resolve) => setTimeout(resolve, 65_000));
+    nodes.push(...await Promise.all([first, start(1)]));
+    assert.match(
+      nodes[0].output(),
+      /etcd member w1 not healthy after 1\d s: waiting \(up to 10 min\) for a quorum of w1, w2 to run/,
+    );
+    const got = await nodes[1].ctl(["object", "get", "p"]);
+    assert.equal(got.code, 0, got.stderr);
+  } finally {
+    await Promise.all(nodes.map((node) => node.stop()));
+    for (const dir of homeDirs) {
+      await killEtcdUnder(dir);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  }
+});

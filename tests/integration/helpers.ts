@@ -108,6 +108,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Called with all the node has printed so far, each time it prints. */
   onOutput?: (printed: string) => void;
+  /** How long the node may take to answer. @default 20000 */
+  startTimeoutMs?: number;
 }
 
 /** Starts `easegress serve` as a process and waits until its admin API answers. */
@@ -142,7 +144,7 @@ export async function startNodeProcess(options: StartOptions = {}): Promise<Node
   const status = child.status;
   let exited = false;
   status.then(() => exited = true);
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
   for (;;) {
     if (exited) {
       await drained;
