@@ -86,6 +86,30 @@ export async function addSelfToEtcd(options: JoinOptions): Promise<JoinResult> {
   }
 }
 
+/**
+ * Whether etcd, asked through the other members, lists this member as one
+ * that has run (it published its client URLs). A node whose etcd data dir
+ * is empty has then lost that member's data, with which etcd would panic
+ * ("tocommit ... is out of range") rather than join. False when no other
+ * member answers within `timeoutMs`, as while a new cluster starts.
+ */
+export async function memberHasRun(options: JoinOptions): Promise<boolean> {
+  const { name, peerUrls, endpoints, timeoutMs } = options;
+  if (endpoints.length === 0) return false;
+  const client = briefEtcdClient(endpoints, timeoutMs);
+  try {
+    const { members } = await client.cluster.memberList({ linearizable: false });
+    return members.some((m) =>
+      (m.name === name || m.peerURLs.some((url) => peerUrls.includes(url))) &&
+      m.clientURLs.length > 0
+    );
+  } catch {
+    return false;
+  } finally {
+    client.close();
+  }
+}
+
 /** Most clusters {@linkcode surveyEtcd} lists. */
 const SURVEY_MAX_CLUSTERS = 100;
 /** Where a cluster lists its members, after `/<cluster-name>` (cluster/store.ts `keys`). */

@@ -18,7 +18,7 @@
  */
 
 import { type EtcdProcess, logTail, startEtcdProcess } from "../cluster/etcd_process.ts";
-import { addSelfToEtcd, surveyEtcd } from "../cluster/etcd_join.ts";
+import { addSelfToEtcd, memberHasRun, surveyEtcd } from "../cluster/etcd_join.ts";
 import { openEmbeddedStore } from "../cluster/embedded_store.ts";
 import { runHeartbeat, runStatusSync } from "../cluster/members.ts";
 import type { Store } from "../cluster/store.ts";
@@ -60,6 +60,11 @@ const CONNECT_RETRY_MS = 5_000;
  * primary is healthy only once a quorum of the primaries runs again.
  */
 const ETCD_READY_TIMEOUT_MS = 10 * 60_000;
+/**
+ * How long a primary with no etcd data asks the others whether its member
+ * ran before: short, as in a cluster that is starting nobody answers.
+ */
+const MEMBER_CHECK_TIMEOUT_MS = 2_000;
 /**
  * How long a secondary waits for its primaries' first keys in an empty
  * etcd (primaries write theirs right after their etcd is up).
@@ -387,18 +392,27 @@ async function startBuiltInEtcd(
   const etcdDataDir = joinPath(dirs.dataDir, "etcd");
   let initialCluster = Object.entries(options.initialCluster).map(([n, url]) => `${n}=${url}`)
     .join(",");
+  const join = {
+    name: options.name,
+    peerUrls: options.initialAdvertisePeerUrls,
+    endpoints: Object.entries(options.initialCluster)
+      .filter(([name]) => name !== options.name).map(([, url]) => url),
+    initialCluster: options.initialCluster,
+    timeoutMs: requestTimeoutOf(options),
+  };
+  const noData = !options.forceNewCluster && !(await exists(joinPath(etcdDataDir, "member")));
   if (
-    options.stateFlag === "existing" && !options.forceNewCluster &&
-    !(await exists(joinPath(etcdDataDir, "member")))
+    noData &&
+    await memberHasRun({ ...join, timeoutMs: Math.min(join.timeoutMs, MEMBER_CHECK_TIMEOUT_MS) })
   ) {
-    const joined = await addSelfToEtcd({
-      name: options.name,
-      peerUrls: options.initialAdvertisePeerUrls,
-      endpoints: Object.entries(options.initialCluster)
-        .filter(([name]) => name !== options.name).map(([, url]) => url),
-      initialCluster: options.initialCluster,
-      timeoutMs: requestTimeoutOf(options),
-    });
+    throw new Error(
+      `etcd member ${options.name} has run in cluster ${options.clusterName}, but its data is ` +
+        `not in ${etcdDataDir}: purge it through another node (ctl member purge ` +
+        `${options.name}), then start this node again with --state-flag existing`,
+    );
+  }
+  if (options.stateFlag === "existing" && noData) {
+    const joined = await addSelfToEtcd(join);
     if (joined.added) log.info(`added etcd member ${options.name} to the running cluster`);
     // etcd refuses to join with any other list, and the member just added
     // would then hold back the quorum of the cluster it could not join.

@@ -667,3 +667,53 @@ Deno.test("cluster: a primary restarted while the others are down waits for them
     }
   }
 });
+
+Deno.test("cluster: a primary whose etcd data is gone, not purged, is told to purge it first", async () => {
+  await requireEtcd();
+  const plans = ["j1", "j2", "j3"].map((name) => ({
+    name,
+    client: `http://127.0.0.1:${freePort()}`,
+    peer: `http://127.0.0.1:${freePort()}`,
+  }));
+  const initialCluster = plans.map((p) => `${p.name}=${p.peer}`).join(",");
+  const nodes = await startNodes(plans.map((p) => ({
+    name: p.name,
+    args: [
+      "--cluster-name",
+      "lost-data",
+      "--listen-client-urls",
+      p.client,
+      "--advertise-client-urls",
+      p.client,
+      "--listen-peer-urls",
+      p.peer,
+      "--initial-advertise-peer-urls",
+      p.peer,
+      "--initial-cluster",
+      initialCluster,
+    ],
+  })));
+  const [j1, , j3] = nodes;
+  let passed = false;
+  try {
+    assert.equal(await j3.stop(), 0);
+    await Deno.remove(`${j3.homeDir}/data/etcd`, { recursive: true });
+    // etcd itself would start, then panic on the log it no longer has.
+    await assert.rejects(j3.restart(), (error: Error) => {
+      assert.match(
+        error.message,
+        /etcd member j3 has run in cluster lost-data, but its data is not in .*: purge it through another node \(ctl member purge j3\), then start this node again with --state-flag existing/,
+      );
+      return true;
+    });
+    assert.equal((await j1.api("POST", "/objects", mockPipeline("p", "v1", "one"))).status, 201);
+    passed = true;
+  } finally {
+    await Promise.all(nodes.map((node) => node.stop()));
+    if (!passed) await printNodeLogs(nodes);
+    for (const node of nodes) {
+      await killEtcdUnder(node.homeDir);
+      await Deno.remove(node.homeDir, { recursive: true }).catch(() => {});
+    }
+  }
+});
