@@ -31,7 +31,10 @@ const NEVER_ABORTED = new AbortController().signal;
 /**
  * Opens after `threshold` consecutive connection-level failures of a host
  * and refuses calls for `openMs`; the first call after that is a trial that
- * closes the breaker on success or reopens it on failure.
+ * closes the breaker on success or reopens it on failure. While the trial
+ * runs the host stays refused: a member that hangs (a frozen process, a
+ * partition dropping packets) holds each call sent to it for a whole
+ * request timeout, and calls refused here go to another member.
  */
 class HostBreaker {
   readonly #host: string;
@@ -39,6 +42,7 @@ class HostBreaker {
   readonly #openMs: number;
   #failures = 0;
   #openUntil = 0;
+  #trialRunning = false;
 
   constructor(host: string, threshold: number, openMs: number) {
     this.#host = host;
@@ -50,11 +54,13 @@ class HostBreaker {
     call: (context: PolicyContext) => PromiseLike<T> | T,
     signal?: AbortSignal,
   ): Promise<T> {
-    if (Date.now() < this.#openUntil) {
+    if (Date.now() < this.#openUntil || this.#trialRunning) {
       throw new CircuitOpenError(
         `etcd ${this.#host} skipped after ${this.#failures} failed calls in a row`,
       );
     }
+    const trial = this.#failures >= this.#threshold;
+    if (trial) this.#trialRunning = true;
     try {
       const result = await call({ signal: signal ?? NEVER_ABORTED });
       this.#failures = 0;
@@ -64,6 +70,8 @@ class HostBreaker {
         this.#openUntil = Date.now() + this.#openMs;
       }
       throw error;
+    } finally {
+      if (trial) this.#trialRunning = false;
     }
   }
 }
