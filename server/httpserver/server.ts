@@ -30,6 +30,7 @@ import { type HTTPServerSpec, limitsChanged, listenerChanged } from "./spec.ts";
 import { certPairs, type Http1ServerKind, type Listener, startListener } from "./listener.ts";
 import { ListenRetry } from "../listen_retry.ts";
 import { ServerSpan, Tracer } from "../tracing/tracer.ts";
+import { UrlClusterAnalyzer } from "./url_cluster.ts";
 import { CHALLENGE_PATH } from "../autocert/state.ts";
 import { type ConnectionQuota, connectionQuota } from "./connection_quota.ts";
 import type { SharedRegions } from "../../filters/shared_regions.ts";
@@ -79,7 +80,9 @@ export class HTTPServer {
   #listener: Listener | undefined;
   readonly #listening: ListenRetry<Listener>;
   #stats = new HttpStats();
-  #routeStats = new Map<string, HttpStats>();
+  /** Statistics by clustered request path, for `topN`. */
+  #pathStats = new Map<string, HttpStats>();
+  readonly #paths = new UrlClusterAnalyzer();
   #connectionClose: boolean;
   /** `Alt-Svc` value advertising HTTP/3 on TCP responses, when enabled. */
   #altSvc: string | undefined;
@@ -192,7 +195,7 @@ export class HTTPServer {
 
   /** The status document of `object status get`. */
   status(): Record<string, unknown> {
-    const topN = [...this.#routeStats].sort((a, b) => b[1].count - a[1].count).slice(0, 10)
+    const topN = [...this.#pathStats].sort((a, b) => b[1].count - a[1].count).slice(0, 10)
       .map(([path, s]) => ({ path, ...s.snapshot(true) }));
     return {
       name: this.#spec.name,
@@ -227,6 +230,8 @@ export class HTTPServer {
         return response;
       }
     }
+    // Counted under the path as it came, before a rewrite or filter changes it.
+    const top = this.#pathStatsOf(path);
     const ip = mux.usesIP ? client.realIP : "";
     const route = mux.route(
       request.host,
@@ -237,10 +242,10 @@ export class HTTPServer {
       request.query,
     );
     if (typeof route === "number") {
-      return this.#finish(request, requestLine, received, route, start, client);
+      return this.#finish(request, requestLine, received, route, start, client, top);
     }
     const pipeline = this.#env.pipeline(route.backend);
-    if (!pipeline) return this.#finish(request, requestLine, received, 503, start, client, route);
+    if (!pipeline) return this.#finish(request, requestLine, received, 503, start, client, top);
 
     if (route.rewrite !== undefined) request.path = route.rewrite(path);
     if (this.#spec.xForwardedFor) addForwardedFor(request, client.realIP);
@@ -255,7 +260,7 @@ export class HTTPServer {
       const length = headers.get("content-length");
       if (length !== null) {
         if (Number(length) > limit) {
-          return this.#finish(request, requestLine, received, 413, start, client, route);
+          return this.#finish(request, requestLine, received, 413, start, client, top);
         }
       } else if (headers.has("transfer-encoding") || !isHttp1(request.proto)) {
         // A body of unknown length: chunked, or HTTP/2 and HTTP/3 data without a
@@ -264,12 +269,12 @@ export class HTTPServer {
         const held = request.bufferedBody;
         if (held !== undefined) {
           if (held.byteLength > limit) {
-            return this.#finish(request, requestLine, received, 413, start, client, route);
+            return this.#finish(request, requestLine, received, 413, start, client, top);
           }
-          return this.#run(pipeline, ctx, requestLine, received, start, route);
+          return this.#run(pipeline, ctx, requestLine, received, start, route, top);
         }
         return request.bytes(limit).then(
-          () => this.#run(pipeline, ctx, requestLine, received, start, route),
+          () => this.#run(pipeline, ctx, requestLine, received, start, route, top),
           (e) =>
             this.#finish(
               request,
@@ -278,12 +283,12 @@ export class HTTPServer {
               e instanceof BodyTooLargeError ? 413 : 400,
               start,
               client,
-              route,
+              top,
             ),
         );
       }
     }
-    return this.#run(pipeline, ctx, requestLine, received, start, route);
+    return this.#run(pipeline, ctx, requestLine, received, start, route, top);
   };
 
   #run(
@@ -293,6 +298,7 @@ export class HTTPServer {
     received: number,
     start: number,
     route: Route,
+    top: HttpStats | undefined,
   ): Promise<HttpResponse> | HttpResponse {
     const request = ctx.request;
     if (this.#tracer !== undefined) {
@@ -306,16 +312,16 @@ export class HTTPServer {
       result = around === undefined ? pipeline.handle(ctx) : around.handle(ctx, pipeline);
     } catch (e) {
       this.#env.log.error(`pipeline ${route.backend}: ${(e as Error).stack ?? e}`);
-      return this.#respond(ctx, request, requestLine, received, start, route);
+      return this.#respond(ctx, request, requestLine, received, start, top);
     }
     if (typeof result === "string") {
-      return this.#respond(ctx, request, requestLine, received, start, route);
+      return this.#respond(ctx, request, requestLine, received, start, top);
     }
     return result.then(
-      () => this.#respond(ctx, request, requestLine, received, start, route),
+      () => this.#respond(ctx, request, requestLine, received, start, top),
       (e) => {
         this.#env.log.error(`pipeline ${route.backend}: ${(e as Error).stack ?? e}`);
-        return this.#respond(ctx, request, requestLine, received, start, route);
+        return this.#respond(ctx, request, requestLine, received, start, top);
       },
     );
   }
@@ -326,12 +332,12 @@ export class HTTPServer {
     requestLine: string,
     received: number,
     start: number,
-    route: Route,
+    top: HttpStats | undefined,
   ): HttpResponse {
     ctx.useNamespace("DEFAULT");
     const response = ctx.response;
     if (ctx.trace instanceof ServerSpan) ctx.trace.finish(response?.status ?? 503);
-    if (!response) return this.#finish(request, requestLine, received, 503, start, ctx, route);
+    if (!response) return this.#finish(request, requestLine, received, 503, start, ctx, top);
     setSniffedContentType(response);
     if (this.#connectionClose) response.headers.set("connection", "close");
     if (
@@ -341,7 +347,7 @@ export class HTTPServer {
       response.headers.set("alt-svc", this.#altSvc);
     }
     const sentBody = responseBodySize(request, response);
-    const now = this.#record(received, response, sentBody, start, route);
+    const now = this.#record(received, response, sentBody, start, top);
     if (this.#env.accessLog) {
       this.#log(request, requestLine, now - start, ctx, ctx.tags, response.status, sentBody);
     }
@@ -355,14 +361,14 @@ export class HTTPServer {
     status: number,
     start: number,
     client: Client,
-    route?: Route,
+    top?: HttpStats,
   ): HttpResponse {
     const response = new HttpResponse(
       status,
       this.#connectionClose ? CONNECTION_CLOSE : undefined,
     );
     // An answer without a body.
-    const now = this.#record(received, response, 0, start, route);
+    const now = this.#record(received, response, 0, start, top);
     if (this.#env.accessLog) {
       this.#log(request, requestLine, now - start, client, [], status, 0);
     }
@@ -371,30 +377,38 @@ export class HTTPServer {
 
   /**
    * Counts an answer in the statistics: its request was `received` bytes
-   * (see requestSize), its body `sentBody` (see responseBodySize). Returns
-   * the time it was answered (`performance.now()`).
+   * (see requestSize), its body `sentBody` (see responseBodySize), and in
+   * `top`, its path's. Returns the time it was answered (`performance.now()`).
    */
   #record(
     received: number,
     response: HttpResponse,
     sentBody: number,
     start: number,
-    route: Route | undefined,
+    top: HttpStats | undefined,
   ): number {
     const now = performance.now();
     const ms = now - start;
     const status = response.status;
     const sent = responseHeadSize(response) + sentBody;
     this.#stats.record(status, ms, now, received, sent);
-    if (!route) return now;
-    let s = this.#routeStats.get(route.pattern);
-    if (!s) {
-      if (this.#routeStats.size >= 1000) return now;
-      s = new HttpStats();
-      this.#routeStats.set(route.pattern, s);
-    }
-    s.record(status, ms, now, received, sent);
+    top?.record(status, ms, now, received, sent);
     return now;
+  }
+
+  /**
+   * The statistics of `path`'s pattern (see UrlClusterAnalyzer), which
+   * Easegress's `topN` keeps for every request, routed or not; undefined
+   * once 1000 patterns are counted.
+   */
+  #pathStatsOf(path: string): HttpStats | undefined {
+    const pattern = this.#paths.pattern(path);
+    let stats = this.#pathStats.get(pattern);
+    if (stats === undefined && this.#pathStats.size < 1000) {
+      stats = new HttpStats();
+      this.#pathStats.set(pattern, stats);
+    }
+    return stats;
   }
 
   /**

@@ -1,0 +1,55 @@
+/** Object status documents as an operator reads them: HTTPServer `topN`. */
+
+import assert from "node:assert/strict";
+import { eventually, freePort, type NodeProcess, request, startNodeProcess } from "./helpers.ts";
+
+/** An HTTPServer `s` on `port` whose `/api` prefix goes to a Mock answering 200. */
+async function createMockServer(node: NodeProcess, port: number): Promise<void> {
+  const objects = `kind: Pipeline
+name: p
+filters:
+- {name: m, kind: Mock, rules: [{code: 200, body: ok}]}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+rules:
+- paths:
+  - {pathPrefix: /api, backend: p}
+`;
+  assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+  await eventually(
+    "served",
+    async () => (await request(`http://127.0.0.1:${port}/api/ready`)).status === 200,
+  );
+}
+
+/** Sends `count` GETs of `path`, each on a new connection (spread over the workers). */
+async function send(port: number, path: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const r = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { connection: "close" } });
+    await r.body?.cancel();
+  }
+}
+
+/** The `topN` of server `s` on this node as [path, count] pairs, but for the readiness checks. */
+async function topN(node: NodeProcess): Promise<[string, number][]> {
+  const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
+  const doc = JSON.parse(status.stdout)["eg-default-name"];
+  return doc.topN.map((t: { path: string; count: number }) => [t.path, t.count])
+    .filter(([path]: [string]) => path !== "/api/ready");
+}
+
+Deno.test("status: topN counts every request under its path, as Easegress does", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  try {
+    await createMockServer(node, port);
+    await send(port, "/api/a", 3);
+    await send(port, "/api/b", 2);
+    await send(port, "/nothing", 1);
+    assert.deepEqual(await topN(node), [["/api/a", 3], ["/api/b", 2], ["/nothing", 1]]);
+  } finally {
+    await node.stop();
+  }
+});
