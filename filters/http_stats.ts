@@ -78,6 +78,11 @@ export function sendLatencyBuckets(on: boolean): void {
   withLatencyBuckets = on;
 }
 
+/** Whether this isolate's snapshots are merged with other workers' (see `sendLatencyBuckets`). */
+export function mergedElsewhere(): boolean {
+  return withLatencyBuckets;
+}
+
 /**
  * Sets the percentiles of `doc` (a merged snapshot whose `max` is merged
  * already) from the `latencyBuckets` of the snapshots it merges, and drops

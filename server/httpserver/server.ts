@@ -15,7 +15,7 @@ import {
 import type { Logger } from "../../filters/filter.ts";
 import type { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { firstFieldValue } from "../../filters/header_fields.ts";
-import { HttpStats } from "../../filters/http_stats.ts";
+import { HttpStats, mergedElsewhere } from "../../filters/http_stats.ts";
 import { setSniffedContentType } from "../../filters/content_sniff.ts";
 import {
   goProto,
@@ -71,6 +71,8 @@ export interface HTTPServerEnv {
 }
 
 const DRAIN_MS = 30_000;
+/** Paths in a status's `topN`. */
+const TOP_N = 10;
 
 /** A running HTTPServer object. */
 export class HTTPServer {
@@ -195,8 +197,12 @@ export class HTTPServer {
 
   /** The status document of `object status get`. */
   status(): Record<string, unknown> {
-    const topN = [...this.#pathStats].sort((a, b) => b[1].count - a[1].count).slice(0, 10)
-      .map(([path, s]) => ({ path, ...s.snapshot(true) }));
+    // Every path's window restarts, as Easegress reads them all. A worker
+    // reports every path: ten of each would lose the counts of a path that
+    // is busy over the workers together but not among one worker's ten.
+    const all = [...this.#pathStats].map(([path, s]) => ({ path, ...s.snapshot(true) }))
+      .sort((a, b) => b.count - a.count);
+    const topN = mergedElsewhere() ? all : all.slice(0, TOP_N);
     return {
       name: this.#spec.name,
       // A listener that serves without HTTP/3 is up, and unwell.

@@ -42,6 +42,8 @@ const SUMMED_COUNTERS = new Set([
 ]);
 const PERCENTILES = new Set(["p25", "p50", "p75", "p95", "p98", "p99", "p999"]);
 const PERCENTAGES = ["m1", "m5", "m15"];
+/** Paths in a merged `topN` (workers send all of theirs). */
+const TOP_N = 10;
 
 type Doc = Record<string, unknown>;
 
@@ -95,13 +97,17 @@ function mergeStats(docs: Doc[]): Doc {
   return out;
 }
 
-/** `value` without the latency buckets its statistics carried for merging. */
+/**
+ * `value` as one process reports it: without the latency buckets its
+ * statistics carried for merging, and with ten `topN` paths at most.
+ */
 function withoutLatency(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutLatency);
   if (!isDoc(value)) return value;
   const out: Doc = {};
   for (const [key, v] of Object.entries(value)) {
-    if (key !== "latencyBuckets") out[key] = withoutLatency(v);
+    if (key === "topN" && Array.isArray(v)) out.topN = v.slice(0, TOP_N).map(withoutLatency);
+    else if (key !== "latencyBuckets") out[key] = withoutLatency(v);
   }
   return out;
 }
@@ -129,7 +135,7 @@ function mergeTopN(lists: Doc[][]): Doc[] {
     }
   }
   return [...byPath.values()].map((items) => mergeStats(items))
-    .sort((a, b) => (b.count as number) - (a.count as number)).slice(0, 10);
+    .sort((a, b) => (b.count as number) - (a.count as number)).slice(0, TOP_N);
 }
 
 function mergeValues(values: unknown[]): unknown {

@@ -53,3 +53,21 @@ Deno.test("status: topN counts every request under its path, as Easegress does",
     await node.stop();
   }
 });
+
+Deno.test("status: topN counts of two workers add up past each worker's ten busiest", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
+  const port = freePort();
+  try {
+    await createMockServer(node, port);
+    // Eleven paths, each on new connections that the kernel spreads over the workers: a worker
+    // with fewer of a busy path than of /api/x had it outside its ten busiest.
+    const busy = Array.from({ length: 10 }, (_, i) => `/api/p${i}`);
+    for (const path of busy) await send(port, path, 20);
+    await send(port, "/api/x", 19);
+    const top = await topN(node);
+    assert.deepEqual(top.map(([, count]) => count), Array(10).fill(20), JSON.stringify(top));
+    assert.deepEqual(top.map(([path]) => path).sort(), busy);
+  } finally {
+    await node.stop();
+  }
+});

@@ -147,3 +147,21 @@ Deno.test("merged ConnectControl statuses keep the spec's counts: every worker h
   const merged = mergeStatuses([{ filters: { ban: worker() } }, { filters: { ban: worker() } }]);
   assert.deepEqual(merged, { filters: { ban: worker() } });
 });
+
+Deno.test("a worker's whole topN is merged, and cut to the ten busiest paths", () => {
+  const paths = Array.from({ length: 12 }, (_, i) => {
+    const stats = new HttpStats();
+    for (let n = 0; n <= i; n++) stats.record(200, 1);
+    return { path: `/p${i}`, ...stats.snapshot() };
+  }).reverse();
+  const alone = mergeStatuses([{ name: "s", count: 78, codes: {}, topN: paths }]);
+  const counts = (doc: Record<string, unknown>) =>
+    (doc.topN as { count: number }[]).map((t) => t.count);
+  assert.deepEqual(counts(alone), [12, 11, 10, 9, 8, 7, 6, 5, 4, 3]);
+  const two = mergeStatuses([
+    { name: "s", ...new HttpStats().snapshot(), topN: paths },
+    { name: "s", ...new HttpStats().snapshot(), topN: [paths[11]] },
+  ]);
+  assert.deepEqual(counts(two), [12, 11, 10, 9, 8, 7, 6, 5, 4, 3]);
+  assert.equal((two.topN as { path: string }[])[9].path, "/p2");
+});
