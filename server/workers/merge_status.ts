@@ -69,10 +69,11 @@ function mergeStats(docs: Doc[]): Doc {
   const total = docs.reduce((n, d) => n + (d.count as number), 0);
   for (const key of Object.keys(out)) {
     const values = docs.map((d) => d[key]);
-    if (SUMMED.has(key)) out[key] = values.reduce((a, b) => (a as number) + (b as number), 0);
-    else if (key === "mean") {
+    if (SUMMED.has(key)) {
+      out[key] = round(values.reduce((a: number, b) => a + (b as number), 0));
+    } else if (key === "mean") {
       out.mean = total
-        ? docs.reduce((n, d) => n + (d.mean as number) * (d.count as number), 0) / total
+        ? round(docs.reduce((n, d) => n + (d.mean as number) * (d.count as number), 0) / total)
         : 0;
     } else if (PERCENTILES.has(key) || key === "latencyBuckets") {
       // Below, once the extremes are merged.
@@ -98,6 +99,14 @@ function mergeStats(docs: Doc[]): Doc {
 }
 
 /**
+ * `n` to a thousandth, as each worker's snapshot gives it: sums and means of
+ * those would otherwise show binary fractions (0.30000000000000004).
+ */
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+/**
  * `value` as one process reports it: without the latency buckets its
  * statistics carried for merging, and with ten `topN` paths at most.
  */
@@ -120,7 +129,7 @@ function weighPercentiles(out: Doc, docs: Doc[]): void {
   const windowTotal = windows.reduce((a, b) => a + b, 0);
   for (const key of PERCENTILES) {
     out[key] = windowTotal
-      ? docs.reduce((n, d, i) => n + (d[key] as number) * windows[i], 0) / windowTotal
+      ? round(docs.reduce((n, d, i) => n + (d[key] as number) * windows[i], 0) / windowTotal)
       : 0;
   }
   delete out.latencyBuckets;

@@ -165,3 +165,10 @@ Deno.test("a worker's whole topN is merged, and cut to the ten busiest paths", (
   assert.deepEqual(counts(two), [12, 11, 10, 9, 8, 7, 6, 5, 4, 3]);
   assert.equal((two.topN as { path: string }[])[9].path, "/p2");
 });
+
+Deno.test("merged rates and means are rounded as each worker's are", () => {
+  const doc = (count: number, mean: number, m1: number) => ({ count, mean, m1, codes: {} });
+  const merged = mergeStatuses([doc(1, 1, 0.1), doc(2, 2, 0.2)]);
+  assert.equal(merged.m1, 0.3);
+  assert.equal(merged.mean, 1.667);
+});
