@@ -41,11 +41,20 @@ export function requestSize(request: HttpRequest): number {
   const query = request.query;
   const bytes = request.method.length + request.path.length + goProto(request.proto).length + 6 +
     (query === "" ? 0 : query.length + 1) + headerLineBytes(headers);
-  const declared = declaredLength(headers);
-  if (declared >= 0) return bytes + declared;
+  return bytes + requestBodySize(request);
+}
+
+/**
+ * The request's body size: its Content-Length, or the bytes it holds when
+ * it has none (a chunked body read whole before the pipeline); 0 for a
+ * stream of unknown length. The access log's `rx`.
+ */
+export function requestBodySize(request: HttpRequest): number {
+  const declared = declaredLength(request.rawHeaders);
+  if (declared >= 0) return declared;
   // A body not yet made (a stream still to be read) is not made here.
   const held = request.heldBodyLength;
-  return held > 0 ? bytes + held : bytes;
+  return held > 0 ? held : 0;
 }
 
 /**

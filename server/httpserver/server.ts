@@ -19,6 +19,7 @@ import { HttpStats, mergedElsewhere } from "../../filters/http_stats.ts";
 import { setSniffedContentType } from "../../filters/content_sniff.ts";
 import {
   goProto,
+  requestBodySize,
   requestSize,
   responseBodySize,
   responseHeadSize,
@@ -436,7 +437,7 @@ export class HTTPServer {
     line.text("[").text(timestamp(Math.round(Date.now() - ms))).text("] [").text(client.remoteAddr)
       .text(" ")
       .text(client.realIP).text(" ").text(requestLine).text(" ").int(status)
-      .text("] [").duration(ms).text(" rx:").text(request.header("content-length") ?? "0")
+      .text("] [").duration(ms).text(" rx:").int(requestBodySize(request))
       .text("B tx:").int(sentBody).text("B] [");
     for (let i = 0; i < tags.length; i++) {
       if (i > 0) line.text(" | ");

@@ -71,3 +71,27 @@ Deno.test("status: topN counts of two workers add up past each worker's ten busi
     await node.stop();
   }
 });
+
+Deno.test("access log: rx counts a chunked request's body", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  try {
+    await createMockServer(node, port);
+    const out = await new Deno.Command("curl", {
+      args: ["-sS", "-o", "/dev/null", "-H", "transfer-encoding: chunked"]
+        .concat(["--data-binary", "hello world", `http://127.0.0.1:${port}/api/chunked`]),
+    }).output();
+    assert.equal(out.code, 0);
+    const path = `${node.homeDir}/log/filter_http_access.log`;
+    await eventually(
+      "logged",
+      async () => (await Deno.readTextFile(path)).includes("/api/chunked"),
+    );
+    assert.match(
+      await Deno.readTextFile(path),
+      / POST \/api\/chunked HTTP\/1\.1 200\] \[\S+ rx:11B /,
+    );
+  } finally {
+    await node.stop();
+  }
+});
