@@ -167,19 +167,22 @@ export class ServerSpan implements RequestTrace {
 
   child(name: string, upstream?: Headers): ChildSpan {
     const parent = this.#span;
+    const start = performance.now();
     const span: ZipkinSpan = {
       traceId: parent.traceId,
       id: randomId(8),
       parentId: parent.id,
       name,
       kind: "CLIENT",
-      timestamp: Date.now() * 1000,
+      // Placed by the monotonic clock within the parent: the wall clock reads
+      // whole milliseconds, which would shift it by up to one against the
+      // parent's and its microsecond duration.
+      timestamp: parent.timestamp + Math.round((start - this.#start) * 1000),
       duration: 0,
       localEndpoint: parent.localEndpoint,
     };
     const reporter = this.#reporter;
     const tags = this.#tags;
-    const start = performance.now();
     const headers: [string, string][] = [
       ["x-b3-traceid", span.traceId],
       ["x-b3-spanid", span.id],

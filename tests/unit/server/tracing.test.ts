@@ -229,3 +229,18 @@ Deno.test("A traced Proxy call sends its own B3 headers in place of the client's
     await backend.shutdown();
   }
 });
+
+Deno.test("A child span is placed within its parent to the microsecond", async () => {
+  const spans = await collect((t) => {
+    const server = t.start(get(), "GET /x", "")!;
+    const waitFrom = performance.now();
+    while (performance.now() - waitFrom < 0.3) { /* a call starting 0.3 ms in */ }
+    server.child("proxy#p#main").finish(200);
+    server.finish(200);
+  });
+  const [child, parent] = spans as { timestamp: number; duration: number }[];
+  const offset = child.timestamp - parent.timestamp;
+  assert.ok(offset >= 250 && offset < 1000, `child starts ${offset} µs into its parent`);
+  // Within rounding to whole microseconds.
+  assert.ok(child.timestamp + child.duration <= parent.timestamp + parent.duration + 2);
+});
