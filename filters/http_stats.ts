@@ -50,16 +50,23 @@ function bucketValue(i: number): number {
 
 /**
  * The latency at quantile `q` of `count` requests counted in `buckets`
- * (by bucket index), at most `max`.
+ * (by bucket index), within the `min` and `max` seen: a bucket's middle can
+ * lie beyond them.
  */
-function quantile(buckets: ArrayLike<number>, count: number, max: number, q: number): number {
+function quantile(
+  buckets: ArrayLike<number>,
+  count: number,
+  min: number,
+  max: number,
+  q: number,
+): number {
   if (!count) return 0;
   const rank = q * count;
   let seen = 0;
   for (let i = 0; i < BUCKETS; i++) {
     const n = buckets[i] ?? 0;
     seen += n;
-    if (seen >= rank && n) return Math.min(bucketValue(i), max);
+    if (seen >= rank && n) return Math.max(min, Math.min(bucketValue(i), max));
   }
   return max;
 }
@@ -84,8 +91,8 @@ export function mergedElsewhere(): boolean {
 }
 
 /**
- * Sets the percentiles of `doc` (a merged snapshot whose `max` is merged
- * already) from the `latencyBuckets` of the snapshots it merges, and drops
+ * Sets the percentiles of `doc` (a merged snapshot whose `min` and `max` are
+ * merged already) from the `latencyBuckets` of the snapshots it merges, and drops
  * that field. Returns false, changing nothing, when one of them lacks it.
  */
 export function mergeLatency(
@@ -103,7 +110,7 @@ export function mergeLatency(
     }
   }
   for (const [key, q] of PERCENTILES) {
-    doc[key] = round(quantile(buckets, count, doc.max as number, q));
+    doc[key] = round(quantile(buckets, count, doc.min as number, doc.max as number, q));
   }
   delete doc.latencyBuckets;
   return true;
@@ -249,7 +256,7 @@ export class HttpStats {
     };
     const target = out as unknown as Record<string, number>;
     for (const [key, q] of PERCENTILES) {
-      target[key] = round(quantile(this.#window, this.#windowCount, this.#max, q));
+      target[key] = round(quantile(this.#window, this.#windowCount, this.#min, this.#max, q));
     }
     if (withLatencyBuckets) {
       const pairs: number[] = [];

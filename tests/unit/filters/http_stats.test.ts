@@ -37,3 +37,14 @@ Deno.test("errorShare is 0 without requests and rounds to six places", () => {
   assert.equal(errorShare(0, 0), 0);
   assert.equal(errorShare(1, 3), 0.333333);
 });
+
+Deno.test("HttpStats percentiles lie between the least and the greatest latency", () => {
+  const stats = new HttpStats();
+  for (const ms of [0.061, 0.196, 0.246, 1.04]) stats.record(200, ms);
+  const doc = stats.snapshot();
+  assert.equal(doc.min, 0.061);
+  assert.equal(doc.p25, 0.061, "the 0-0.1 ms bucket's middle is below the least");
+  const one = new HttpStats();
+  one.record(200, 1.04);
+  assert.equal(one.snapshot().p50, 1.04);
+});

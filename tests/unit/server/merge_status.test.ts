@@ -172,3 +172,18 @@ Deno.test("merged rates and means are rounded as each worker's are", () => {
   assert.equal(merged.m1, 0.3);
   assert.equal(merged.mean, 1.667);
 });
+
+Deno.test("merged percentiles lie between the merged least and greatest latency", () => {
+  sendLatencyBuckets(true);
+  try {
+    const a = new HttpStats();
+    const b = new HttpStats();
+    a.record(200, 0.061);
+    b.record(200, 0.07);
+    const merged = mergeStatuses([{ ...a.snapshot() }, { ...b.snapshot() }]);
+    assert.equal(merged.min, 0.061);
+    assert.equal(merged.p25, 0.061);
+  } finally {
+    sendLatencyBuckets(false);
+  }
+});
