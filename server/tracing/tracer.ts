@@ -106,14 +106,28 @@ export class Tracer {
     };
   }
 
-  /** The server span of a request named `name`, or undefined when it is not sampled. */
-  start(request: HttpRequest, name: string, realIP: string): ServerSpan | undefined {
+  /**
+   * The server span of a request named `name`; when the sampler passes over
+   * it, the trace its upstream calls carry that decision in; undefined when
+   * the client said not to sample (its own headers say so upstream).
+   */
+  start(
+    request: HttpRequest,
+    name: string,
+    realIP: string,
+  ): ServerSpan | UnsampledTrace | undefined {
     const incoming = incomingB3(request);
+    if (incoming.sampled === false) return undefined;
     const sampled = incoming.sampled ?? Math.random() < this.#spec.zipkin.sampleRate;
-    if (!sampled) return undefined;
     const zipkin = this.#spec.zipkin;
     const joined = incoming.traceId !== undefined;
     const shared = joined && zipkin.sameSpan;
+    if (!sampled) {
+      return new UnsampledTrace(
+        incoming.traceId ?? randomId(zipkin.id128Bit ? 16 : 8),
+        shared ? incoming.spanId! : randomId(8),
+      );
+    }
     const span: ZipkinSpan = {
       traceId: incoming.traceId ?? randomId(zipkin.id128Bit ? 16 : 8),
       id: shared ? incoming.spanId! : randomId(8),
@@ -143,6 +157,37 @@ export class Tracer {
   close(): Promise<void> {
     return this.#reporter.close();
   }
+}
+
+/**
+ * A request the sampler passed over. Its upstream calls still carry B3
+ * headers, with `X-B3-Sampled: 0`, as zipkin-go's unsampled spans do: the
+ * services behind the gateway keep its decision instead of sampling on
+ * their own traces that have no start here.
+ */
+export class UnsampledTrace implements RequestTrace {
+  readonly #traceId: string;
+  readonly #spanId: string;
+
+  constructor(traceId: string, spanId: string) {
+    this.#traceId = traceId;
+    this.#spanId = spanId;
+  }
+
+  child(_name: string, upstream?: Headers): ChildSpan {
+    const traceId = this.#traceId, parentId = this.#spanId, id = randomId(8);
+    const headers: [string, string][] = [
+      ["x-b3-traceid", traceId],
+      ["x-b3-spanid", id],
+      ["x-b3-parentspanid", parentId],
+      ["x-b3-sampled", "0"],
+    ];
+    if (upstream?.has("b3")) headers.push(["b3", `${traceId}-${id}-0-${parentId}`]);
+    return { headers, finish() {} };
+  }
+
+  /** Reports nothing: the request is not sampled. */
+  finish(_status: number): void {}
 }
 
 /** A request's span; its children are the upstream calls made for it. */

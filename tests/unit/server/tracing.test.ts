@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { serializeRequestHead } from "../../../filters/proxy/http1_request_head.ts";
 import { Context, HttpRequest } from "../../../filters/context.ts";
 import { proxyKind } from "../../../filters/proxy/proxy.ts";
-import { Tracer } from "../../../server/tracing/tracer.ts";
+import { Tracer, UnsampledTrace } from "../../../server/tracing/tracer.ts";
 import { readTracingSpec } from "../../../server/tracing/spec.ts";
 import { SpecReader } from "../../../filters/spec.ts";
 
@@ -52,7 +52,9 @@ Deno.test("Tracer joins a single b3 header's trace, or shares its span with same
 
 Deno.test("Tracer samples by rate unless the client decided; ids have the asked width", async () => {
   const none = await collect((t) => {
-    for (let i = 0; i < 20; i++) assert.equal(t.start(get(), "GET /x", ""), undefined);
+    for (let i = 0; i < 20; i++) {
+      assert.ok(t.start(get(), "GET /x", "") instanceof UnsampledTrace);
+    }
     // The client's decision wins over the rate.
     t.start(get({ "X-B3-Sampled": "1" }), "GET /x", "")!.finish(200);
     t.start(get({ b3: "d" }), "GET /x", "")!.finish(200);
@@ -247,4 +249,28 @@ Deno.test("A child span is placed within its parent to the microsecond", async (
   assert.ok(offset >= 250 && offset <= window + 1, `child starts ${offset} µs in, of ${window}`);
   // Within rounding to whole microseconds.
   assert.ok(child.timestamp + child.duration <= parent.timestamp + parent.duration + 2);
+});
+
+Deno.test("An unsampled request's upstream calls carry the decision not to sample", async () => {
+  const spans = await collect((t) => {
+    const fresh = Object.fromEntries(t.start(get(), "GET /x", "")!.child("p").headers);
+    assert.match(fresh["x-b3-traceid"], /^[0-9a-f]{16}$/);
+    assert.match(fresh["x-b3-spanid"], /^[0-9a-f]{16}$/);
+    assert.match(fresh["x-b3-parentspanid"], /^[0-9a-f]{16}$/);
+    assert.equal(fresh["x-b3-sampled"], "0");
+    // A client's trace that left the decision to the gateway goes on unsampled, in both
+    // spellings it came in.
+    const client = { b3: "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1" };
+    const call = t.start(get(client), "GET /x", "")!.child("p", new Headers(client));
+    const joined = Object.fromEntries(call.headers);
+    assert.equal(joined["x-b3-traceid"], "80f198ee56343ba864fe8b2a57d3eff7");
+    assert.equal(joined["x-b3-sampled"], "0");
+    assert.notEqual(joined["x-b3-parentspanid"], "e457b5a2e4d86bd1");
+    assert.equal(
+      joined.b3,
+      `80f198ee56343ba864fe8b2a57d3eff7-${joined["x-b3-spanid"]}-0-${joined["x-b3-parentspanid"]}`,
+    );
+    call.finish(200);
+  }, 0);
+  assert.equal(spans.length, 0);
 });
