@@ -14,6 +14,12 @@ const MAX_VALUES = 20;
 const MAX_LAYERS = 256;
 /** Paths whose pattern is remembered. */
 const CACHE_SIZE = 4098;
+/**
+ * Constant segments learned at most: past them, a new value is taken as a
+ * variable at once, so clients sending endless distinct paths cannot grow
+ * the tree without bound.
+ */
+const MAX_SEGMENTS = 10_000;
 
 /** One segment's place in the tree of paths seen. */
 interface Segment {
@@ -34,6 +40,7 @@ export class UrlClusterAnalyzer {
   /** A tree per number of segments, as paths of different depths never share a pattern. */
   readonly #roots: Segment[] = [];
   readonly #cache = new Map<string, string>();
+  #segments = 0;
 
   /** The pattern `path` is counted under. */
   pattern(path: string): string {
@@ -55,9 +62,10 @@ export class UrlClusterAnalyzer {
     if (at.variable !== undefined) return at.variable;
     const known = at.next.get(value);
     if (known !== undefined) return known;
-    if (at.next.size < MAX_VALUES) {
+    if (at.next.size < MAX_VALUES && this.#segments < MAX_SEGMENTS) {
       const added = segment(`${at.pattern}/${value}`);
       at.next.set(value, added);
+      this.#segments++;
       return added;
     }
     at.variable = segment(`${at.pattern}/*`);

@@ -23,3 +23,18 @@ Deno.test("url cluster: a segment with more than 20 values becomes *, as in Ease
   for (let i = 0; i < 25; i++) paths.pattern(`/users/99/friends/${i}`);
   assert.equal(paths.pattern("/users/100/friends/1000"), "/users/*/friends/*");
 });
+
+Deno.test("url cluster: past 10 000 learned segments, new values are variables", () => {
+  const paths = new UrlClusterAnalyzer();
+  // 20 x 20 x 20 distinct three-segment paths learn 8 420 segments, the four-segment ones the rest.
+  for (let a = 0; a < 20; a++) {
+    for (let b = 0; b < 20; b++) for (let c = 0; c < 20; c++) paths.pattern(`/${a}/${b}/${c}`);
+  }
+  for (let a = 0; a < 20; a++) {
+    for (let b = 0; b < 20; b++) for (let c = 0; c < 5; c++) paths.pattern(`/${a}/${b}/${c}/x`);
+  }
+  assert.equal(paths.pattern("/0/0/0/x"), "/0/0/0/x");
+  // The four-segment root took a new value past the cap, so those paths now all cluster there.
+  assert.equal(paths.pattern("/0/0/0/y"), "/*/*/*/*");
+  assert.equal(paths.pattern("/new"), "/*");
+});
