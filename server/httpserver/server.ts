@@ -182,6 +182,15 @@ export class HTTPServer {
     });
   }
 
+  /**
+   * Stops accepting and lets the port go; requests in flight are served on
+   * until {@linkcode close} has drained them.
+   */
+  async releasePort(): Promise<void> {
+    this.#listening.close();
+    await this.#listener?.releasePort(DRAIN_MS);
+  }
+
   /** Stops accepting, lets in-flight requests finish (bounded), then closes. */
   async close(): Promise<void> {
     this.#listening.close();
