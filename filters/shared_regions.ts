@@ -18,9 +18,13 @@ import { nameHash } from "./shared_slots.ts";
 
 /** How many bytes the regions can take unless told otherwise. */
 export const DEFAULT_REGION_BYTES = 64 * 1024 * 1024;
-/** How many regions can be held at once. */
-const MAX_REGIONS = 1024;
-/** Header words: the lock, the holder count, padding. */
+/**
+ * A table entry per this many bytes of the buffer: how many regions can be
+ * held at once (8192 in the default 64 MB; a pool with a circuit breaker and
+ * a health check holds two).
+ */
+const BYTES_PER_REGION = 8192;
+/** Header words: the lock, the holder count, the table's entry count, padding. */
 const HEADER_WORDS = 4;
 /** Per region: two hashes of its name, byte offset, byte length. */
 const ENTRY_WORDS = 4;
@@ -35,8 +39,8 @@ const SECOND_BASIS = 0x050c5d1f;
  * Where the regions' bytes start: after the header, the table, each
  * region's claim total and its claim count per holder.
  */
-function dataStart(holders: number): number {
-  return Math.ceil((HEADER_WORDS + MAX_REGIONS * (ENTRY_WORDS + 1 + holders)) / 2) * 8;
+function dataStart(holders: number, count: number): number {
+  return Math.ceil((HEADER_WORDS + count * (ENTRY_WORDS + 1 + holders)) / 2) * 8;
 }
 
 /** A region claimed from {@linkcode SharedRegions.claim}. */
@@ -62,6 +66,8 @@ export class SharedRegions {
   readonly #claims: HolderClaims;
   readonly #bytes: Uint8Array;
   readonly #dataStart: number;
+  /** How many regions can be held at once. */
+  readonly #count: number;
   /** The isolates that claim regions: the node's data planes. */
   readonly holders: number;
   /** Which of them this view claims for, from 0. */
@@ -73,11 +79,14 @@ export class SharedRegions {
    * is holder 0's.
    */
   static create(bytes = DEFAULT_REGION_BYTES, holders = 1): SharedRegions {
-    if (bytes <= dataStart(holders)) {
-      throw new RangeError(`Shared regions need more than ${dataStart(holders)} bytes`);
+    const count = Math.max(1, Math.floor(bytes / BYTES_PER_REGION));
+    if (bytes <= dataStart(holders, count)) {
+      throw new RangeError(`Shared regions need more than ${dataStart(holders, count)} bytes`);
     }
     const buffer = new SharedArrayBuffer(bytes);
-    new Int32Array(buffer, 0, HEADER_WORDS)[1] = holders;
+    const header = new Int32Array(buffer, 0, HEADER_WORDS);
+    header[1] = holders;
+    header[2] = count;
     return new SharedRegions(buffer, 0);
   }
 
@@ -85,19 +94,20 @@ export class SharedRegions {
   constructor(buffer: SharedArrayBuffer | ArrayBuffer, holder: number) {
     const header = this.#header = new Int32Array(buffer, 0, HEADER_WORDS);
     const holders = this.holders = header[1];
+    const count = this.#count = header[2];
     this.holder = holder;
-    if (!(holders > 0) || buffer.byteLength <= dataStart(holders)) {
+    if (!(holders > 0) || !(count > 0) || buffer.byteLength <= dataStart(holders, count)) {
       throw new RangeError(
         "Shared regions: the buffer holds no table (make it with SharedRegions.create)",
       );
     }
     let at = HEADER_WORDS * 4;
-    this.#table = new Int32Array(buffer, at, MAX_REGIONS * ENTRY_WORDS);
-    const totals = new Int32Array(buffer, at += MAX_REGIONS * ENTRY_WORDS * 4, MAX_REGIONS);
-    const counts = new Int32Array(buffer, at + MAX_REGIONS * 4, MAX_REGIONS * holders);
+    this.#table = new Int32Array(buffer, at, count * ENTRY_WORDS);
+    const totals = new Int32Array(buffer, at += count * ENTRY_WORDS * 4, count);
+    const counts = new Int32Array(buffer, at + count * 4, count * holders);
     this.#claims = new HolderClaims(totals, counts, holders, holder);
     this.#bytes = new Uint8Array(buffer);
-    this.#dataStart = dataStart(holders);
+    this.#dataStart = dataStart(holders, count);
   }
 
   /** The buffer, to hand to other isolates. */
@@ -118,7 +128,7 @@ export class SharedRegions {
     return withSpinLock(this.#header, 0, () => {
       let free = -1;
       const held: number[] = [];
-      for (let r = 0; r < MAX_REGIONS; r++) {
+      for (let r = 0; r < this.#count; r++) {
         if (!this.#claims.held(r)) {
           if (free === -1) free = r;
           continue;
@@ -133,7 +143,7 @@ export class SharedRegions {
       }
       if (free === -1) {
         throw new RangeError(
-          `Cannot claim shared memory for "${name}": ${MAX_REGIONS} regions are held`,
+          `Cannot claim shared memory for "${name}": ${this.#count} regions are held`,
         );
       }
       const offset = this.#firstGap(held, size);
@@ -157,7 +167,7 @@ export class SharedRegions {
   /** Gives up one claim on `region`; the last one frees its bytes. */
   release(region: Region): void {
     withSpinLock(this.#header, 0, () => {
-      for (let r = 0; r < MAX_REGIONS; r++) {
+      for (let r = 0; r < this.#count; r++) {
         if (this.#claims.held(r) && this.#table[r * ENTRY_WORDS + OFFSET] === region.offset) {
           this.#claims.remove(r);
           return;

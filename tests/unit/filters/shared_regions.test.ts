@@ -66,3 +66,13 @@ Deno.test("a gone holder's claims are given up for it, the others' kept", () => 
   assert.equal(regions.used, 1);
   assert.throws(() => new SharedRegions(regions.buffer, 2), /holder 2 is not one of its 2 holders/);
 });
+
+Deno.test("the node's regions hold thousands of pools' breakers and health boards at once", () => {
+  const regions = SharedRegions.create(undefined, 2);
+  // A pool with a circuit breaker and a health check holds two regions.
+  for (let i = 0; i < 2000; i++) {
+    regions.claim(`breaker ${i}`, 256);
+    regions.claim(`health ${i}`, 12_304);
+  }
+  assert.equal(regions.used, 4000);
+});

@@ -96,7 +96,9 @@ Deno.test("connection quota: without shared memory, or without room in it, a pla
     connectionQuota("s", undefined, (m) => warnings.push(m)) instanceof LocalConnectionQuota,
   );
   const [a] = twoPlanes();
-  for (let i = 0; i < 1024; i++) a.claim(`filler ${i}`, 8);
+  assert.throws(() => {
+    for (let i = 0;; i++) a.claim(`filler ${i}`, 8);
+  }, /regions are held/);
   assert.ok(connectionQuota("s", a, (m) => warnings.push(m)) instanceof LocalConnectionQuota);
-  assert.match(warnings[0], /maxConnections is counted per data plane: .*1024 regions are held/);
+  assert.match(warnings[0], /maxConnections is counted per data plane: .*\d+ regions are held/);
 });
