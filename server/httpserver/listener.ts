@@ -146,34 +146,28 @@ export async function startListener(
     }
   }
   if (!spec.http3 || options.quic === false) return tcp;
-  let quic: Http3Server;
   const h3 = webHandler(handler, "HTTP/3");
-  try {
-    // QUIC takes one certificate: the first pair (SNI applies to TCP only).
-    quic = serveHttp3({
-      hostname,
-      port: tcp.port,
-      cert: pairs[0].cert,
-      key: pairs[0].key,
-      handler: (req, info) => h3(req, () => info.remoteAddr),
-      // QUIC's idle timeout: a connection without packets this long is closed.
-      idleTimeoutMs: quicIdleMs(spec.keepAliveTimeout),
-      onError: options.onError,
-    });
-  } catch (e) {
-    // TCP keeps serving (HTTP/1.1 and HTTP/2) when the UDP port is taken.
-    const degraded = `cannot serve HTTP/3 on UDP port ${tcp.port}: ${(e as Error).message}`;
-    options.onError?.(degraded);
-    return {
-      port: tcp.port,
-      degraded,
-      releasePort: (graceMs) => tcp.releasePort(graceMs),
-      shutdown: (graceMs) => tcp.shutdown(graceMs),
-      setLimits: tcp.setLimits,
-    };
-  }
+  const quic = new QuicPart(
+    () =>
+      // QUIC takes one certificate: the first pair (SNI applies to TCP only).
+      serveHttp3({
+        hostname,
+        port: tcp.port,
+        cert: pairs[0].cert,
+        key: pairs[0].key,
+        handler: (req, info) => h3(req, () => info.remoteAddr),
+        // QUIC's idle timeout: a connection without packets this long is closed.
+        idleTimeoutMs: quicIdleMs(spec.keepAliveTimeout),
+        onError: options.onError,
+      }),
+    tcp.port,
+    options.onError,
+  );
   return {
     port: tcp.port,
+    get degraded() {
+      return quic.degraded;
+    },
     async releasePort(graceMs: number) {
       quic.shutdown(graceMs);
       await tcp.releasePort(graceMs);
@@ -187,6 +181,50 @@ export async function startListener(
     setLimits: tcp.setLimits &&
       ((next) => next.keepAliveTimeout === spec.keepAliveTimeout && tcp.setLimits!(next)),
   };
+}
+
+/** How often, and how many times, HTTP/3 tries again for a UDP port it could not bind. */
+const QUIC_RETRY_MS = 1000;
+const QUIC_RETRIES = 30;
+
+/**
+ * The HTTP/3 server of a TLS listener. When the UDP port is taken, TCP
+ * serves on (HTTP/1.1 and HTTP/2) and the port is tried again for a while:
+ * a socket this isolate closed (a server deleted or moved off the port a
+ * moment ago) is let go only once its endpoint is garbage collected, so a
+ * server back on the port within that time would otherwise never serve
+ * HTTP/3.
+ */
+class QuicPart {
+  #server: Http3Server | undefined;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+  /** Why HTTP/3 is not served, or undefined while it is. */
+  degraded: string | undefined;
+
+  constructor(start: () => Http3Server, port: number, onError?: (message: string) => void) {
+    let tries = 0;
+    const attempt = () => {
+      this.#retry = undefined;
+      if (this.#stopped) return;
+      try {
+        this.#server = start();
+        this.degraded = undefined;
+      } catch (e) {
+        const first = this.degraded === undefined;
+        this.degraded = `cannot serve HTTP/3 on UDP port ${port}: ${(e as Error).message}`;
+        if (first) onError?.(this.degraded);
+        if (++tries <= QUIC_RETRIES) this.#retry = setTimeout(attempt, QUIC_RETRY_MS);
+      }
+    };
+    attempt();
+  }
+
+  shutdown(graceMs: number): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    return this.#server?.shutdown(graceMs) ?? Promise.resolve();
+  }
 }
 
 /** `keepAliveTimeout` as QUIC's idle timeout (a positive whole number of ms; 0 keeps the default). */
