@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type NodeProcess, type RunResult, startNodeProcess } from "./helpers.ts";
+import { freePort, type NodeProcess, type RunResult, startNodeProcess } from "./helpers.ts";
 
 /** A JSON answer of the admin API. */
 export interface ApiAnswer {
@@ -186,6 +186,49 @@ export async function killEtcdUnder(dir: string): Promise<number> {
     } catch { /* already gone */ }
   }
   return pids.length;
+}
+
+/** Where a primary's etcd member listens: its name, client and peer URLs, on loopback. */
+export interface PrimaryPlan {
+  name: string;
+  client: string;
+  peer: string;
+}
+
+/** A plan for a primary of each name, on free loopback ports. */
+export function primaryPlans(names: string[]): PrimaryPlan[] {
+  return names.map((name) => ({
+    name,
+    client: `http://127.0.0.1:${freePort()}`,
+    peer: `http://127.0.0.1:${freePort()}`,
+  }));
+}
+
+/** `--initial-cluster` of `plans`: `name=peer,...`. */
+export function initialClusterOf(plans: PrimaryPlan[]): string {
+  return plans.map((p) => `${p.name}=${p.peer}`).join(",");
+}
+
+/** The flags of a primary running `plan`'s etcd member in `clusterName`, started as `initialCluster`. */
+export function primaryFlags(
+  plan: PrimaryPlan,
+  clusterName: string,
+  initialCluster: string,
+): string[] {
+  return [
+    "--cluster-name",
+    clusterName,
+    "--listen-client-urls",
+    plan.client,
+    "--advertise-client-urls",
+    plan.client,
+    "--listen-peer-urls",
+    plan.peer,
+    "--initial-advertise-peer-urls",
+    plan.peer,
+    "--initial-cluster",
+    initialCluster,
+  ];
 }
 
 /** A Pipeline answering every request with `body`, from a Mock filter named `filter`. */
