@@ -13,6 +13,9 @@ import { assertRefused, eventually, freePort, request, startNodeProcess } from "
 import { TestEtcdCluster } from "./cluster/etcd_fixture.ts";
 import { loopbackServer, sendOnNewConnections, startNodes } from "./cluster_helpers.ts";
 
+/** How long a module may take to compile and start serving: longer on a loaded machine. */
+const MODULE_LOAD_MS = 20_000;
+
 const WAT = new URL("../fixtures/wasm/token_gate.wat", import.meta.url).pathname;
 const LOOP_WAT = new URL("../fixtures/wasm/loop.wat", import.meta.url).pathname;
 
@@ -80,7 +83,11 @@ filters:
     const created = await node.ctl(["object", "create"], objects);
     assert.equal(created.code, 0, created.stderr);
     const base = `http://127.0.0.1:${port}`;
-    await eventually("served", async () => (await request(`${base}/file`)).status === 401);
+    await eventually(
+      "served",
+      async () => (await request(`${base}/file`)).status === 401,
+      MODULE_LOAD_MS,
+    );
 
     const denied = await request(`${base}/file`);
     assert.equal(denied.status, 401);
@@ -142,7 +149,7 @@ ${loopbackServer("s", port, "p")}`;
     const created = await node.ctl(["object", "create"], objects);
     assert.equal(created.code, 0, created.stderr);
     const url = `http://127.0.0.1:${port}/`;
-    await eventually("served", async () => (await request(url)).body === "after");
+    await eventually("served", async () => (await request(url)).body === "after", MODULE_LOAD_MS);
     const started = Date.now();
     const looping = request(url, { headers: { "x-loop": "1" } });
     await new Promise((r) => setTimeout(r, 200));
@@ -208,7 +215,7 @@ filters:
       `${looping("200ms")}---\n${loopbackServer("s", port, "p")}`,
     );
     assert.equal(created.code, 0, created.stderr);
-    await eventually("served", async () => (await request(url)).status === 500);
+    await eventually("served", async () => (await request(url)).status === 500, MODULE_LOAD_MS);
     // A request waits for an instance whose wasm_init is stopped at the timeout; once one
     // hung, no more start for this code (their threads may still run): later ones fail at once.
     for (let i = 0; i < 3; i++) {
@@ -248,7 +255,11 @@ filters:
     const answers = await Promise.all([...waiting, ...probes.splice(0)]);
     assert.ok(answers.every((a) => a.status === 503), JSON.stringify(answers));
     assert.ok(Date.now() - started < 5_000);
-    await eventually("the new module serves", async () => (await request(url)).body === "after");
+    await eventually(
+      "the new module serves",
+      async () => (await request(url)).body === "after",
+      MODULE_LOAD_MS,
+    );
 
     await loopingLong();
     const waitingAgain = [request(url), request(url)];
@@ -289,7 +300,7 @@ ${loopbackServer("s", port, "p")}`;
     const created = await node.ctl(["object", "create"], objects);
     assert.equal(created.code, 0, created.stderr);
     const url = `http://127.0.0.1:${port}/`;
-    await eventually("served", async () => (await request(url)).status === 401);
+    await eventually("served", async () => (await request(url)).status === 401, MODULE_LOAD_MS);
     const counted = () =>
       fetch(url, { headers: { "x-token": "t", connection: "close" } }).then((r) => r.text());
     const listData = () => wasmData(node);
@@ -330,7 +341,11 @@ ${loopbackServer("s", port, "p")}`;
     const reload = await node.ctl(["wasm", "reload-code"]);
     assert.equal(reload.code, 0, reload.stderr);
     assert.match(reload.stdout, /^wasm code reload event posted at: \d{4}-/);
-    await eventually("the new code serves", async () => (await request(url)).body === "DENIED");
+    await eventually(
+      "the new code serves",
+      async () => (await request(url)).body === "DENIED",
+      MODULE_LOAD_MS,
+    );
     for (let i = 0; i < 8; i++) assert.equal((await request(url)).body, "DENIED");
   } finally {
     await node.stop();
