@@ -85,12 +85,30 @@ async function makeDir(dir: string, flag: string): Promise<void> {
   }
 }
 
+/**
+ * Fails when the admin API cannot listen on `apiAddr`. Checked before the
+ * store, the pid file and the objects: a node started by mistake beside a
+ * running one in the same home dir would otherwise replace that node's
+ * `easegress.pid` and `running_objects.yaml`, then remove the pid file.
+ */
+function checkAdminAddress(apiAddr: string): void {
+  const { hostname, port } = splitHostPort(apiAddr, "--api-addr");
+  try {
+    Deno.listen({ hostname, port }).close();
+  } catch (e) {
+    throw new Error(
+      `cannot serve the admin API on --api-addr ${apiAddr}: ${(e as Error).message}`,
+    );
+  }
+}
+
 /** Starts a node; throws with a clear message when it cannot start. */
 export async function startNode(options: NodeOptions, extras: StartNodeExtras = {}): Promise<Node> {
   const dataDir = resolveDir(options, options.dataDir);
   const logDir = resolveDir(options, options.logDir);
   await makeDir(dataDir, "--data-dir");
   await makeDir(logDir, "--log-dir");
+  checkAdminAddress(options.apiAddr);
   const logFile = await Deno.open(joinPath(logDir, "stdout.log"), { append: true, create: true });
   const logs = new LogSink({ level: options.debug ? "debug" : "info", file: logFile });
   const log = logs.logger("node");

@@ -305,9 +305,24 @@ Deno.test("the executable answers --help and --version, and names bad flags", as
   const home = await Deno.makeTempDir({ prefix: "eg-test-" });
   try {
     const addr = `127.0.0.1:${taken.addr.port}`;
-    const refused = await run("serve", "--api-addr", addr, "--home-dir", home, "--workers", "1");
+    // The home dir's files stay those of the node already running there.
+    await Deno.writeTextFile(`${home}/easegress.pid`, "12345\n");
+    await Deno.writeTextFile(`${home}/running_objects.yaml`, "- name: kept\n");
+    const refused = await run(
+      "serve",
+      "--api-addr",
+      addr,
+      "--home-dir",
+      home,
+      "--data-dir",
+      "other",
+      "--workers",
+      "1",
+    );
     assert.equal(refused.code, 1);
     assert.match(refused.text, new RegExp(`cannot serve the admin API on --api-addr ${addr}`));
+    assert.equal(await Deno.readTextFile(`${home}/easegress.pid`), "12345\n");
+    assert.equal(await Deno.readTextFile(`${home}/running_objects.yaml`), "- name: kept\n");
     // A dir that cannot be made is named with the option that chose it.
     await Deno.writeTextFile(`${home}/file`, "");
     for (const flag of ["--data-dir", "--log-dir"]) {
