@@ -14,6 +14,7 @@ import { commandWords, formatHelp, resolveCommand } from "./command_tree.ts";
 import { type CommandContext, CTL_COMMANDS, type CtlCommand } from "./commands.ts";
 import { CtlError, UsageError } from "./errors.ts";
 import { OUTPUT_FORMATS } from "./output.ts";
+import { expandShortEquals } from "./short_flags.ts";
 import { writerTo } from "./writer.ts";
 
 /** Where `runCtl` reads and writes; every field defaults to the process's own. */
@@ -128,7 +129,12 @@ async function runParsed(
 
 function parseFlags(args: string[]) {
   try {
-    return parseArgs({ args, options: FLAG_OPTIONS, allowPositionals: true, strict: true });
+    return parseArgs({
+      args: expandShortEquals(args, FLAG_OPTIONS),
+      options: FLAG_OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     // node:util goes on about "--" escapes; its first sentence says what was wrong.
     const message = String((error as Error).message).split("\n")[0];

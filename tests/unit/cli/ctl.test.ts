@@ -72,6 +72,16 @@ Deno.test("ctl --output=json converts YAML when the node ignores Accept", async 
   assert.equal(r.out, '[\n  "Proxy",\n  "Mock"\n]\n');
 });
 
+Deno.test("ctl takes a short flag's value after = as egctl does (-o=json)", async () => {
+  const r = await ctl(["-o=json", "filter", "list"], {
+    routes: {
+      "GET /metadata/objects/pipeline/filters": { status: 200, body: "- Proxy\n" },
+    },
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, '[\n  "Proxy"\n]\n');
+});
+
 Deno.test("ctl commands call their admin API routes", async () => {
   const cases: [string[], string, string][] = [
     [["api", "list"], "GET", ""],

@@ -55,6 +55,15 @@ Deno.test("a node given no name is named after its host and admin address, as in
   assert.equal((await run([], { EG_NAME: "", EG_DEBUG: "" })).name, "eg-default-name");
 });
 
+Deno.test("short flags take their value after = as Go's flags do (-f=FILE, -c=false)", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(file, "name: from-file\n");
+  assert.equal((await run([`-f=${file}`])).name, "from-file");
+  const command = await parseServeArgs([`-f=${file}`, "-c=false"], {});
+  assert.equal(command.action === "run" && command.printConfig, false);
+  await Deno.remove(file);
+});
+
 Deno.test("switches take Go's boolean spellings, from flags as --debug=false and from EG_*", async () => {
   assert.equal((await run([], { EG_DEBUG: "1" })).debug, true);
   assert.equal((await run([], { EG_DISABLE_ACCESS_LOG: "True" })).disableAccessLog, true);
