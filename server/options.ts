@@ -236,7 +236,7 @@ export function serveHelp(): string {
   const rows: [string, string][] = [
     ["-f, --config-file FILE", "YAML file with the keys below"],
     ["-c, --print-config", "print the resolved options, then start"],
-    ["--signal-upgrade", "refused: restart the node instead (see README)"],
+    ["-s, --signal-upgrade", "refused: restart the node instead (see README)"],
   ];
   for (const [flag, def] of Object.entries(DEFS)) {
     const value = def.type === "boolean" ? "" : " VALUE";
@@ -296,7 +296,8 @@ export async function parseServeArgs(
   > = {
     "config-file": { type: "string", short: "f" },
     "print-config": { type: "boolean", short: "c" },
-    "signal-upgrade": { type: "boolean" },
+    // `-s` as in Easegress, so its short form is refused with the reason too.
+    "signal-upgrade": { type: "boolean", short: "s" },
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "v" },
   };

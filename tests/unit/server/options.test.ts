@@ -252,10 +252,13 @@ Deno.test("a node on a standalone etcd is a secondary; a secondary cannot force 
     parseServeArgs(["--cluster-role", "secondary", "--force-new-cluster"], {}),
     (e: Error) => e instanceof OptionsError && /--force-new-cluster: a secondary/.test(e.message),
   );
-  await assert.rejects(
-    parseServeArgs(["--signal-upgrade"], {}),
-    (e: Error) => e instanceof OptionsError && /--signal-upgrade: .* not supported/.test(e.message),
-  );
+  for (const flag of ["--signal-upgrade", "-s"]) {
+    await assert.rejects(
+      parseServeArgs([flag], {}),
+      (e: Error) =>
+        e instanceof OptionsError && /--signal-upgrade: .* not supported/.test(e.message),
+    );
+  }
   const command = await parseServeArgs(["-c"], {});
   assert.equal(command.action === "run" && command.printConfig, true);
 });
