@@ -509,7 +509,9 @@ function setOption(options: NodeOptions, def: OptionDef, value: unknown, where: 
       } else throw new OptionsError(`${where}: must be true or false`);
       return;
     case "number": {
-      const n = typeof value === "number" ? value : Number(value);
+      // Number("") is 0: an empty `--workers=` must be refused, as Go's flags refuse it.
+      const blank = typeof value === "string" && value.trim() === "";
+      const n = typeof value === "number" ? value : blank ? NaN : Number(value);
       if (!Number.isInteger(n) || n < 0) {
         throw new OptionsError(`${where}: must be a whole number, got ${JSON.stringify(value)}`);
       }

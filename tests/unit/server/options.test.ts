@@ -64,6 +64,20 @@ Deno.test("short flags take their value after = as Go's flags do (-f=FILE, -c=fa
   await Deno.remove(file);
 });
 
+Deno.test("a number option given empty is refused, not taken as 0", async () => {
+  for (const args of [["--workers="], ["--status-update-max-batch-size", " "]]) {
+    await assert.rejects(
+      () => parseServeArgs(args, {}),
+      (e: Error) =>
+        e instanceof OptionsError && /must be a whole number, got "\s*"/.test(e.message),
+    );
+  }
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(file, 'workers: ""\n');
+  await assert.rejects(() => parseServeArgs(["-f", file], {}), /workers: must be a whole number/);
+  await Deno.remove(file);
+});
+
 Deno.test("switches take Go's boolean spellings, from flags as --debug=false and from EG_*", async () => {
   assert.equal((await run([], { EG_DEBUG: "1" })).debug, true);
   assert.equal((await run([], { EG_DISABLE_ACCESS_LOG: "True" })).disableAccessLog, true);
