@@ -60,7 +60,17 @@ export async function openEmbeddedStore(dataDir: string): Promise<Store> {
 }
 
 async function acquireLock(lockPath: string): Promise<Deno.FsFile> {
-  const file = await Deno.open(lockPath, { read: true, write: true, create: true });
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(lockPath, { read: true, write: true, create: true });
+  } catch (error) {
+    // Mostly a data dir the node cannot write to: the bare OS error named no store.
+    throw new Error(
+      `Cannot open embedded store: cannot open its lock file "${lockPath}" (the data dir ` +
+        `must be writable): ${errorMessage(error)}`,
+      { cause: error },
+    );
+  }
   let locked = false;
   try {
     locked = await file.tryLock(true);

@@ -33,6 +33,20 @@ Deno.test("openEmbeddedStore() refuses a data dir another store holds", async ()
   }
 });
 
+Deno.test("openEmbeddedStore() names the lock file it cannot open", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A dir where the lock file goes: it cannot be opened for writing, even by root.
+    await Deno.mkdir(`${dir}/store.lock`);
+    await assert.rejects(
+      () => openEmbeddedStore(dir),
+      /Cannot open embedded store: cannot open its lock file ".*store\.lock" \(the data dir must be writable\): /,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("openEmbeddedStore() reports a corrupt store file and leaves it in place", async () => {
   const dir = await Deno.makeTempDir();
   try {
