@@ -106,6 +106,8 @@ function checkAdminAddress(apiAddr: string): void {
 export async function startNode(options: NodeOptions, extras: StartNodeExtras = {}): Promise<Node> {
   const dataDir = resolveDir(options, options.dataDir);
   const logDir = resolveDir(options, options.logDir);
+  // Made even when the data and log dirs are elsewhere: the pid file goes there.
+  await makeDir(options.homeDir, "--home-dir");
   await makeDir(dataDir, "--data-dir");
   await makeDir(logDir, "--log-dir");
   checkAdminAddress(options.apiAddr);

@@ -325,6 +325,9 @@ Deno.test("the executable answers --help and --version, and names bad flags", as
     assert.equal(await Deno.readTextFile(`${home}/running_objects.yaml`), "- name: kept\n");
     // A dir that cannot be made is named with the option that chose it.
     await Deno.writeTextFile(`${home}/file`, "");
+    const noHome = await run("serve", "--api-addr", addr, "--home-dir", `${home}/file/sub`);
+    assert.equal(noHome.code, 1);
+    assert.match(noHome.text, new RegExp(`--home-dir: cannot create ${home}/file/sub: `));
     for (const flag of ["--data-dir", "--log-dir"]) {
       const noDir = await run("serve", "--api-addr", addr, "--home-dir", home, flag, "file/sub");
       assert.equal(noDir.code, 1);
@@ -333,6 +336,22 @@ Deno.test("the executable answers --help and --version, and names bad flags", as
   } finally {
     taken.close();
     await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("a home dir that does not exist is made, with the data and log dirs elsewhere", async () => {
+  const base = await Deno.makeTempDir({ prefix: "eg-test-" });
+  const homeDir = `${base}/home`;
+  const node = await startNodeProcess({
+    homeDir,
+    args: ["--data-dir", `${base}/data`, "--log-dir", `${base}/log`],
+  });
+  try {
+    const pid = Number(await Deno.readTextFile(`${homeDir}/easegress.pid`));
+    assert.ok(pid > 0);
+  } finally {
+    await node.stop();
+    await Deno.remove(base, { recursive: true });
   }
 });
 
