@@ -16,7 +16,12 @@ import { joinPath } from "./paths.ts";
 export async function writePidFile(homeDir: string): Promise<() => Promise<void>> {
   const path = joinPath(homeDir, "easegress.pid");
   const pid = String(Deno.pid);
-  await Deno.writeTextFile(path, `${pid}\n`);
+  try {
+    await Deno.writeTextFile(path, `${pid}\n`);
+  } catch (e) {
+    // The bare OS error named neither the file nor the option that placed it.
+    throw new Error(`--home-dir: cannot write the pid file ${path}: ${errorText(e)}`);
+  }
   return async () => {
     try {
       if ((await Deno.readTextFile(path)).trim() === pid) await Deno.remove(path);
