@@ -322,6 +322,7 @@ export async function parseServeArgs(
     switchValues.set(m[1], on);
     return false;
   });
+  refuseSpacedSwitchValue(rest, parseOptions);
   let parsed;
   try {
     parsed = parseArgs({
@@ -378,6 +379,26 @@ export async function parseServeArgs(
   const legacyEtcd = applyDeprecatedUrls(options, given, warnings);
   checkOptions(options, legacyEtcd, warnings);
   return { action: "run", options, printConfig: values["print-config"] === true, warnings };
+}
+
+/**
+ * `--debug false` is refused with the spelling that works: a switch takes a
+ * value only after "=", so Go's flags (and Easegress) set `--debug` and drop
+ * the "false", and parseArgs would only call it an unexpected argument.
+ */
+function refuseSpacedSwitchValue(
+  args: readonly string[],
+  options: Readonly<Record<string, { type: string }>>,
+): void {
+  const end = args.indexOf("--");
+  for (let i = 1; i < args.length && (end < 0 || i < end); i++) {
+    const flag = /^--([^=]+)$/.exec(args[i - 1])?.[1];
+    if (flag && options[flag]?.type === "boolean" && goBool(args[i]) !== undefined) {
+      throw new OptionsError(
+        `--${flag} takes its value after "=": write --${flag}=${args[i]}, not --${flag} ${args[i]}`,
+      );
+    }
+  }
 }
 
 /** What was given, beyond the defaults: the options' flag names, and deprecated ones. */

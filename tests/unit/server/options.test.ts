@@ -88,6 +88,10 @@ Deno.test("switches take Go's boolean spellings, from flags as --debug=false and
   assert.equal((await run(["-f", file, "--debug=0"])).debug, false);
   await Deno.remove(file);
   await assert.rejects(
+    () => parseServeArgs(["--debug", "false"], {}),
+    /--debug takes its value after "=": write --debug=false/,
+  );
+  await assert.rejects(
     () => parseServeArgs(["--debug=maybe"], {}),
     /--debug: must be true or false, got "maybe"/,
   );
