@@ -45,6 +45,21 @@ export function toHeaderValue(text: string): string {
   return out;
 }
 
+const utf8Text = new TextDecoder();
+
+/**
+ * The text a header value stands for, the inverse of {@linkcode toHeaderValue}:
+ * web Headers hold the UTF-8 bytes on the wire as one character each, while
+ * Go's strings are those bytes, so comparing with a spec's text or a JSON
+ * string needs them decoded. ASCII comes back as it is, at no cost.
+ */
+export function headerValueText(value: string): string {
+  if (!NON_ASCII.test(value)) return value;
+  const bytes = new Uint8Array(value.length);
+  for (let i = 0; i < value.length; i++) bytes[i] = value.charCodeAt(i) & 0xff;
+  return utf8Text.decode(bytes);
+}
+
 /** Reads a map of header name to value, checking names and values. */
 export function readHeaderMap(
   r: SpecReader,

@@ -10,7 +10,12 @@ import { type Context, HttpResponse } from "./context.ts";
 import { detectContentType } from "./content_sniff.ts";
 import { isBodilessStatus } from "./status_text.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
-import { headerNameProblem, readHeaderMap, toHeaderValue } from "./header_adapt.ts";
+import {
+  headerNameProblem,
+  headerValueText,
+  readHeaderMap,
+  toHeaderValue,
+} from "./header_adapt.ts";
 import { HeaderFields } from "./header_fields.ts";
 import { parseDuration, SpecReader } from "./spec.ts";
 import { readStringMatcher, StringMatcher, type StringMatcherSpec } from "./string_matcher.ts";
@@ -118,7 +123,7 @@ function matchHeader(rule: HeaderRule, headers: Headers): boolean {
   if (matcher.matchesAbsent) return false;
   if (headers instanceof HeaderFields) return headers.someField(name, rule.test);
   const value = headers.get(name)!;
-  if (matcher.match(value)) return true;
+  if (rule.test(value)) return true;
   if (!value.includes(", ")) return false;
   return value.split(", ").some(rule.test);
 }
@@ -141,7 +146,8 @@ class CompiledRule {
     this.#pathPrefix = spec.match.pathPrefix;
     this.#headers = Object.entries(spec.match.headers ?? {}).map(([name, m]) => {
       const matcher = new StringMatcher(m);
-      return { name, matcher, test: (value: string) => matcher.match(value) };
+      // Go matches the UTF-8 bytes; the spec's patterns are text.
+      return { name, matcher, test: (value: string) => matcher.match(headerValueText(value)) };
     });
     this.#matchAll = spec.match.matchAllHeaders;
     this.#code = spec.code;

@@ -8,7 +8,7 @@
 
 import { type Context, type HttpRequest, HttpResponse } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind } from "./filter.ts";
-import { headerNameProblem, toHeaderValue } from "./header_adapt.ts";
+import { headerNameProblem, headerValueText, toHeaderValue } from "./header_adapt.ts";
 import { HeaderFields } from "./header_fields.ts";
 import { HtpasswdFile } from "./htpasswd.ts";
 import { requestCookie } from "./go_cookies.ts";
@@ -136,7 +136,9 @@ interface HeaderCheck {
   readonly regexp: RegExp | undefined;
 }
 
-function valuePasses(check: HeaderCheck, value: string): boolean {
+function valuePasses(check: HeaderCheck, raw: string): boolean {
+  // Go compares the UTF-8 bytes; the spec's values and regexp are text.
+  const value = headerValueText(raw);
   return check.values.has(value) || (check.regexp !== undefined && check.regexp.test(value));
 }
 

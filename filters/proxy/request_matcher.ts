@@ -6,6 +6,7 @@
  */
 
 import type { Context } from "../context.ts";
+import { headerValueText } from "../header_adapt.ts";
 import { HeaderFields } from "../header_fields.ts";
 import { StringMatcher } from "../string_matcher.ts";
 import { fnv1 } from "./hash.ts";
@@ -30,7 +31,8 @@ export function createRequestMatcher(spec: RequestMatcherSpec): RequestMatcher {
   }
   const headers = Object.entries(spec.headers ?? {}).map(([name, m]) => {
     const matcher = new StringMatcher(m);
-    return { name, match: (value: string) => matcher.match(value) };
+    // Go matches the UTF-8 bytes; the spec's patterns are text.
+    return { name, match: (value: string) => matcher.match(headerValueText(value)) };
   });
   const urls = (spec.urls ?? []).map((u) => ({
     methods: u.methods ? new Set(u.methods) : undefined,

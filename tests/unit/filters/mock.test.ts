@@ -207,3 +207,13 @@ Deno.test("Mock rejects bad specs with field paths", () => {
     ],
   );
 });
+
+Deno.test("Mock matches non-ASCII header values as the UTF-8 text they carry", async () => {
+  const mock = build(kind, {
+    rules: [{ match: { headers: { "X-City": { exact: "Zürich" } } }, code: 200 }],
+  });
+  const wire = String.fromCharCode(...new TextEncoder().encode("Zürich"));
+  assert.equal(await mock.handle(contextFor({ headers: { "x-city": wire } })), "mocked");
+  const fields = new HeaderFields([["x-city", "Bern"], ["x-city", wire]]);
+  assert.equal(await mock.handle(contextFor({ headers: fields })), "mocked");
+});

@@ -348,3 +348,12 @@ Deno.test("Validator close stops the htpasswd watcher", async () => {
   );
   await v.close?.();
 });
+
+Deno.test("Validator headers: non-ASCII values are compared as the UTF-8 text they carry", async () => {
+  const v = build(kind, { headers: { "X-City": { values: ["Zürich"], regexp: "^Mü" } } });
+  // As the server holds them: each UTF-8 byte of the field one character.
+  const wire = (text: string) => String.fromCharCode(...new TextEncoder().encode(text));
+  assert.equal((await run(v, { headers: { "x-city": wire("Zürich") } })).result, "");
+  assert.equal((await run(v, { headers: { "x-city": wire("München") } })).result, "");
+  assert.equal((await run(v, { headers: { "x-city": wire("Bern") } })).result, "invalid");
+});

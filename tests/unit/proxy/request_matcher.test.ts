@@ -50,3 +50,13 @@ Deno.test("a headerHash pool filter hashes the first field of a header sent twic
   assert.equal(share(ctxWith([["X-User", "u1"]])), true);
   assert.equal(share(ctxWith([["X-User", "u1"], ["X-User", "x"]])), true);
 });
+
+Deno.test("a pool filter matches non-ASCII header values as the UTF-8 text they carry", () => {
+  const canary = createRequestMatcher({
+    policy: "general",
+    headers: { "X-City": { regex: "^Zür" } },
+  });
+  const wire = String.fromCharCode(...new TextEncoder().encode("Zürich"));
+  assert.equal(canary(ctxWith([["X-City", wire]])), true);
+  assert.equal(canary(ctxWith([["X-City", "Zurich"]])), false);
+});
