@@ -11,7 +11,7 @@
 
 import type { Context } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
-import { headerNameProblem } from "./header_adapt.ts";
+import { headerNameProblem, headerValueText } from "./header_adapt.ts";
 import { SpecReader } from "./spec.ts";
 
 /** One header and the JSON field it becomes. */
@@ -65,7 +65,8 @@ class HeaderToJSON implements FilterInstance {
     for (const { header, json } of this.#entries) {
       const value = request.firstHeader(header); // Go's Header.Get: the first field
       if (value === null || value === "") continue;
-      fields[json] = value;
+      // The field's UTF-8 text, as Go's JSON string holds it, not its bytes as characters.
+      fields[json] = headerValueText(value);
       any = true;
     }
     if (!any) return "";

@@ -35,6 +35,14 @@ Deno.test("HeaderToJSON takes the first of repeated header fields, as Go's Heade
   assert.deepEqual(JSON.parse(await ctx.request.text()), { user: "ann" });
 });
 
+Deno.test("HeaderToJSON puts a non-ASCII header's UTF-8 text into the JSON", async () => {
+  // As the server holds the field: each UTF-8 byte one character.
+  const wire = String.fromCharCode(...new TextEncoder().encode("Zoë"));
+  const out = await run("", { "X-User": wire });
+  assert.deepEqual(JSON.parse(out.body), { user: "Zoë" });
+  assert.equal(out.length, String(new TextEncoder().encode('{"user":"Zoë"}').length));
+});
+
 Deno.test("HeaderToJSON leaves the body alone without mapped headers, and on JSON it cannot extend", async () => {
   assert.deepEqual(await run("not json", {}), { result: "", body: "not json", length: null });
   for (const body of ["not json", "42", "[1,2]"]) {
