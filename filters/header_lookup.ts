@@ -14,7 +14,7 @@ import type { Context } from "./context.ts";
 import type { CustomDataView } from "./custom_data_view.ts";
 import { customDataPrefix } from "./custom_data_users.ts";
 import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
-import { headerNameProblem, toHeaderValue } from "./header_adapt.ts";
+import { headerNameProblem, headerValueText, toHeaderValue } from "./header_adapt.ts";
 import { isPlainObject, SpecReader } from "./spec.ts";
 import { compileGoRegexp } from "./go_regexp.ts";
 
@@ -89,7 +89,8 @@ class HeaderLookup implements FilterInstance {
     const request = ctx.request;
     const id = request.firstHeader(this.#spec.headerKey); // Go's Header.Get: the first field
     if (!id) return "";
-    let path = this.#spec.etcdPrefix + id;
+    // Item ids are text; the field holds its UTF-8 bytes as characters.
+    let path = this.#spec.etcdPrefix + headerValueText(id);
     if (this.#path !== undefined) {
       const group = this.#path.exec(request.path)?.[1];
       if (group) path += `-${group}`;

@@ -21,6 +21,22 @@ Deno.test("HeaderLookup looks up the first of repeated header fields, as Go's He
   assert.equal(ctx.request.header("x-tier"), "gold");
 });
 
+Deno.test("HeaderLookup looks up a non-ASCII id as its UTF-8 text", () => {
+  const customData = new CustomDataView();
+  customData.replace({ "client-info/zoë": { tier: "gold" } });
+  const spec = headerLookupKind.validate({
+    headerKey: "X-Client",
+    etcdPrefix: "client-info",
+    headerSetters: [{ etcdKey: "tier", headerKey: "X-Tier" }],
+  });
+  const filter = headerLookupKind.create(spec, { ...testEnv(), customData });
+  // As the server holds the field: each UTF-8 byte one character.
+  const wire = String.fromCharCode(...new TextEncoder().encode("zoë"));
+  const ctx = contextFor({ headers: { "X-Client": wire } });
+  assert.equal(filter.handle(ctx), "");
+  assert.equal(ctx.request.header("x-tier"), "gold");
+});
+
 Deno.test("HeaderLookup sets scalar fields only: a list or map is no header value", () => {
   const customData = new CustomDataView();
   customData.replace({
