@@ -144,6 +144,22 @@ function formatIso(m: RegExpExecArray): string {
   return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}`;
 }
 
+// Go's integer literals, as `strconv.ParseUint(text, 0, 64)` takes them: a
+// leading "0" means octal, "0x", "0o" and "0b" their bases, "_" between digits.
+const GO_UINT =
+  /^(?:0[xX](?:_?[0-9a-fA-F])+|0[bB](?:_?[01])+|0[oO]?(?:_?[0-7])+|[1-9](?:_?[0-9])*|0)$/;
+const MAX_UINT64 = (1n << 64n) - 1n;
+
+/** `strconv.ParseUint(text, 0, 64)`, or undefined where Go refuses the text. */
+function parseGoUint(text: string): number | undefined {
+  if (!GO_UINT.test(text)) return undefined;
+  let digits = text.replaceAll("_", "");
+  // BigInt reads "0x", "0o" and "0b", not a bare leading zero.
+  if (/^0[0-7]/.test(digits)) digits = `0o${digits.slice(1)}`;
+  const value = BigInt(digits);
+  return value > MAX_UINT64 ? undefined : Number(value);
+}
+
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
@@ -326,8 +342,8 @@ export class SignatureVerifier {
     if (!date.startsWith(scopes[1])) throw new Error("signature timestamp mismatch");
     const time = parseSignTime(date);
     if (time === undefined) throw bad(l.date);
-    const expires = get(l.expires);
-    if (!/^\d+$/.test(expires)) throw bad(l.expires);
+    const expires = parseGoUint(get(l.expires));
+    if (expires === undefined) throw bad(l.expires);
     return {
       accessKeyId: scopes[0],
       scopes: scopes.slice(2, -1),
@@ -335,7 +351,7 @@ export class SignatureVerifier {
       signature: get(l.signature),
       time,
       presign: true,
-      expiresSeconds: Number(expires),
+      expiresSeconds: expires,
     };
   }
 

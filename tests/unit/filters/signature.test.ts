@@ -93,6 +93,32 @@ Deno.test("SignatureVerifier verifies AWS's presigned-URL example (query form)",
   await assert.rejects(s3.verify(req, Date.UTC(2013, 4, 26)), /signature expired/);
 });
 
+Deno.test("SignatureVerifier reads the expiry as Go's ParseUint with base 0 does", async () => {
+  const s3 = verifier({
+    accessKeys: { AKIAIOSFODNN7EXAMPLE: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" },
+    literal: AWS_LITERAL,
+    excludeBody: true,
+  });
+  const req = (expires: string) =>
+    new HttpRequest({
+      path: "/test.txt",
+      host: "examplebucket.s3.amazonaws.com",
+      query: "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524" +
+        `%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=${expires}` +
+        "&X-Amz-SignedHeaders=host&X-Amz-Signature=" +
+        "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404",
+    });
+  const at = Date.UTC(2013, 4, 24, 1);
+  // 86400 in Go's other spellings: the canonical query holds it in decimal.
+  await s3.verify(req("0x15180"), at);
+  await s3.verify(req("86_400"), at);
+  await s3.verify(req("0250600"), at);
+  // A leading zero is octal: "086400" is no number, and "0100" is 64 s, long past.
+  await assert.rejects(s3.verify(req("086400"), at), /invalid query value: X-Amz-Expires/);
+  await assert.rejects(s3.verify(req("0100"), at), /signature expired/);
+  await assert.rejects(s3.verify(req("-1"), at), /invalid query value: X-Amz-Expires/);
+});
+
 // Signed by an independent Python implementation of the Easegress signer (default literal).
 const ME_SIGNATURE = "16f17e63f340e6cc71db82b5275fca4c0023d44b984d8db54d7db0b5de32f37a";
 const SIGN_TIME = Date.UTC(2024, 0, 2, 3, 4, 5);
