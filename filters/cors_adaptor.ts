@@ -107,7 +107,8 @@ class CORSAdaptor implements FilterInstance {
     const request = ctx.request;
     const origin = request.header("origin");
     const asked = request.header("access-control-request-method");
-    if (request.method === "OPTIONS" && asked !== null) {
+    // As Easegress: an empty Access-Control-Request-Method makes no preflight.
+    if (request.method === "OPTIONS" && asked) {
       const response = new HttpResponse(200);
       response.body = null;
       this.#preflight(

@@ -59,6 +59,13 @@ Deno.test("CORSAdaptor answers a refused preflight without Allow fields", () => 
   }
 });
 
+Deno.test("CORSAdaptor takes an OPTIONS with an empty Access-Control-Request-Method for no preflight", () => {
+  const cors = build(kind, {});
+  const ctx = preflight({ Origin: "https://a.example.org", "Access-Control-Request-Method": "" });
+  assert.equal(cors.handle(ctx), "");
+  assert.equal(ctx.response, undefined);
+});
+
 Deno.test("CORSAdaptor defaults: any origin (as *), GET/POST/HEAD, the four default headers", () => {
   const cors = build(kind, {});
   const ok = preflight({
