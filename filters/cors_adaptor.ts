@@ -70,6 +70,29 @@ function validate(raw: Record<string, unknown>): CORSAdaptorSpec {
   return spec;
 }
 
+/**
+ * The names in an Access-Control-Request-Headers value, as rs/cors 1.8's
+ * `parseHeaderList` reads them: split at commas and spaces, characters other
+ * than letters, digits, "-", "_" and "." dropped, letters in canonical case.
+ */
+export function parseHeaderList(list: string): string[] {
+  const headers: string[] = [];
+  let name = "";
+  let upper = true;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i];
+    if (c >= "a" && c <= "z") name += upper ? c.toUpperCase() : c;
+    else if (c >= "A" && c <= "Z") name += upper ? c : c.toLowerCase();
+    else if (c === "-" || c === "_" || c === "." || (c >= "0" && c <= "9")) name += c;
+    if (c === " " || c === "," || i === list.length - 1) {
+      if (name) headers.push(name);
+      name = "";
+      upper = true;
+    } else upper = c === "-";
+  }
+  return headers;
+}
+
 /** An allowed origin: exact, or a prefix and suffix around one `*`. */
 type OriginRule = string | readonly [prefix: string, suffix: string];
 
@@ -137,8 +160,7 @@ class CORSAdaptor implements FilterInstance {
     out.append("vary", "Access-Control-Request-Headers");
     if (origin === null || origin === "" || !this.#originAllowed(origin)) return;
     if (!this.#methodAllowed(method)) return;
-    const headers = (asked ?? "").split(",").map((h) => h.trim()).filter((h) => h !== "")
-      .map(canonicalHeaderKey);
+    const headers = parseHeaderList(asked ?? "");
     if (!this.#anyHeader && !headers.every((h) => this.#headers.has(h.toLowerCase()))) return;
     out.set("access-control-allow-origin", this.#anyOrigin ? "*" : origin);
     out.set("access-control-allow-methods", method.toUpperCase());

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HttpResponse } from "../../../filters/context.ts";
-import { corsAdaptorKind } from "../../../filters/cors_adaptor.ts";
+import { corsAdaptorKind, parseHeaderList } from "../../../filters/cors_adaptor.ts";
 import { build, contextFor, roundTrip, specProblems } from "./_helpers.ts";
 
 const kind = corsAdaptorKind;
@@ -64,6 +64,23 @@ Deno.test("CORSAdaptor takes an OPTIONS with an empty Access-Control-Request-Met
   const ctx = preflight({ Origin: "https://a.example.org", "Access-Control-Request-Method": "" });
   assert.equal(cors.handle(ctx), "");
   assert.equal(ctx.response, undefined);
+});
+
+Deno.test("CORSAdaptor reads requested headers as rs/cors: split at commas and spaces", () => {
+  assert.deepEqual(parseHeaderList("content-type accept,X-FOO_bar.1, ,x+y;z"), [
+    "Content-Type",
+    "Accept",
+    "X-Foo_bar.1",
+    "Xyz",
+  ]);
+  const cors = build(kind, {});
+  const ctx = preflight({
+    Origin: "https://a.example.org",
+    "Access-Control-Request-Method": "GET",
+    "Access-Control-Request-Headers": "content-type accept",
+  });
+  assert.equal(cors.handle(ctx), "preflighted");
+  assert.equal(ctx.response!.header("access-control-allow-headers"), "Content-Type, Accept");
 });
 
 Deno.test("CORSAdaptor defaults: any origin (as *), GET/POST/HEAD, the four default headers", () => {
