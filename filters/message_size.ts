@@ -10,7 +10,7 @@
 import type { HttpRequest, HttpResponse } from "./context.ts";
 import { HeaderFields } from "./header_fields.ts";
 import { parseContentLength } from "./proxy/http1_parser.ts";
-import { isBodilessStatus, STATUS_TEXT } from "./status_text.ts";
+import { isBodilessStatus, reasonPhrase } from "./status_text.ts";
 
 /** Bytes of `headers` written one field per line. */
 function headerLineBytes(headers: Headers): number {
@@ -73,9 +73,8 @@ export function responseBodySize(request: HttpRequest, response: HttpResponse): 
 
 /** The answer's head size: its status line, its own fields and the blank line. */
 export function responseHeadSize(response: HttpResponse): number {
-  const reason = STATUS_TEXT[response.status];
   // "HTTP/1.1 200 OK\r\n", and the blank line.
-  return 17 + (reason === undefined ? 0 : reason.length) + headerLineBytes(response.rawHeaders);
+  return 17 + reasonPhrase(response.status).length + headerLineBytes(response.rawHeaders);
 }
 
 /** The answer's size: its head and its body as sent to `request`. */

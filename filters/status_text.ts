@@ -64,6 +64,14 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   511: "Network Authentication Required",
 };
 
+/**
+ * The reason phrase of a status line: Go's for the codes it knows, else
+ * "status code N", which is what Go's server writes after an unknown code.
+ */
+export function reasonPhrase(status: number): string {
+  return STATUS_TEXT[status] ?? `status code ${status}`;
+}
+
 /** Whether responses with `status` carry no body (1xx, 204 No Content, 304 Not Modified). */
 export function isBodilessStatus(status: number): boolean {
   return status < 200 || status === 204 || status === 304;

@@ -7,7 +7,7 @@
  */
 
 import { HeaderFields } from "../../../filters/header_fields.ts";
-import { STATUS_TEXT } from "../../../filters/status_text.ts";
+import { reasonPhrase } from "../../../filters/status_text.ts";
 import { hasToken } from "../../../filters/proxy/http1_parser.ts";
 
 /** How the connection carries a response; the head may turn `close` on. */
@@ -90,7 +90,7 @@ export function serializeResponseHead(
   line: string,
   framing: ResponseFraming,
 ): string {
-  scratch = "HTTP/1.1 " + status + " " + (STATUS_TEXT[status] ?? "") + "\r\n";
+  scratch = "HTTP/1.1 " + status + " " + reasonPhrase(status) + "\r\n";
   scratchHasDate = false;
   scratchHasCookies = false;
   scratchClose = false;

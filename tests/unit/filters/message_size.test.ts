@@ -64,8 +64,11 @@ Deno.test("responseSize is the status line, the fields, the blank line and the b
   const declared = new HttpResponse(200, [["content-length", "10"]], () => new ReadableStream());
   assert.equal(responseBodySize(request, declared), 10);
   assert.equal(responseBodySize(request, new HttpResponse(200, [], () => new ReadableStream())), 0);
-  // A status without a reason phrase still has its line: "HTTP/1.1 599 \r\n".
-  assert.equal(responseSize(request, new HttpResponse(599)), "HTTP/1.1 599 \r\n\r\n".length);
+  // A status Go has no text for gets Go's: "HTTP/1.1 599 status code 599\r\n".
+  assert.equal(
+    responseSize(request, new HttpResponse(599)),
+    "HTTP/1.1 599 status code 599\r\n\r\n".length,
+  );
 });
 
 Deno.test("requestSize spells HTTP/2 and HTTP/3 as Go does, HTTP/2.0 and HTTP/3.0", () => {

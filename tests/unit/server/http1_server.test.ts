@@ -749,7 +749,7 @@ Deno.test("serveHttp1 writes heads and bodies of any size whole", async () => {
   });
 });
 
-Deno.test("serveHttp1 writes a reason phrase for known statuses and none for others", async () => {
+Deno.test("serveHttp1 writes a reason phrase for known statuses and Go's text for others", async () => {
   const handler = (request: HttpRequest) => new HttpResponse(Number(request.path.slice(1)), {}, "");
   await withServer(handler, {}, async (client) => {
     await client.write(get("/404"));
@@ -759,7 +759,7 @@ Deno.test("serveHttp1 writes a reason phrase for known statuses and none for oth
     await client.write(get("/599"));
     const odd = await client.readResponse();
     assert.equal(odd.status, 599);
-    assert.equal(odd.reason, "");
+    assert.equal(odd.reason, "status code 599");
   });
 });
 
