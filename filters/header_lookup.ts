@@ -92,8 +92,10 @@ class HeaderLookup implements FilterInstance {
     // Item ids are text; the field holds its UTF-8 bytes as characters.
     let path = this.#spec.etcdPrefix + headerValueText(id);
     if (this.#path !== undefined) {
-      const group = this.#path.exec(request.path)?.[1];
-      if (group) path += `-${group}`;
+      // Go's FindStringSubmatch: with a group, a match adds "-" and the
+      // group's text, even when that is empty or the group took no part.
+      const match = this.#path.exec(request.path);
+      if (match && match.length > 1) path += `-${match[1] ?? ""}`;
     }
     const item = this.#data?.get(path);
     if (!isPlainObject(item)) {

@@ -37,6 +37,30 @@ Deno.test("HeaderLookup looks up a non-ASCII id as its UTF-8 text", () => {
   assert.equal(ctx.request.header("x-tier"), "gold");
 });
 
+Deno.test("HeaderLookup adds the path's first group to the id as Go does, an empty one too", () => {
+  const customData = new CustomDataView();
+  customData.replace({
+    "client-info/abc-1": { tier: "one" },
+    "client-info/abc-": { tier: "empty" },
+    "client-info/abc": { tier: "none" },
+  });
+  const spec = headerLookupKind.validate({
+    headerKey: "X-Client",
+    etcdPrefix: "client-info",
+    pathRegExp: "^/api/v([0-9]*)",
+    headerSetters: [{ etcdKey: "tier", headerKey: "X-Tier" }],
+  });
+  const filter = headerLookupKind.create(spec, { ...testEnv(), customData });
+  const tier = (path: string) => {
+    const ctx = contextFor({ path, headers: { "X-Client": "abc" } });
+    filter.handle(ctx);
+    return ctx.request.header("x-tier");
+  };
+  assert.equal(tier("/api/v1/users"), "one");
+  assert.equal(tier("/api/v/users"), "empty");
+  assert.equal(tier("/other"), "none");
+});
+
 Deno.test("HeaderLookup sets scalar fields only: a list or map is no header value", () => {
   const customData = new CustomDataView();
   customData.replace({
