@@ -13,6 +13,8 @@ import type { Context } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { headerNameProblem, headerValueText } from "./header_adapt.ts";
 import { SpecReader } from "./spec.ts";
+import { marshalJSON, parseJSON } from "./template/json.ts";
+import { kindOf } from "./template/values.ts";
 
 /** One header and the JSON field it becomes. */
 export interface HeaderToJSONEntry {
@@ -48,7 +50,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  return kindOf(value) === "map";
 }
 
 class HeaderToJSON implements FilterInstance {
@@ -78,12 +80,13 @@ class HeaderToJSON implements FilterInstance {
     }
     let merged: unknown;
     try {
-      merged = mergeFields(body.length === 0 ? {} : JSON.parse(decoder.decode(body)), fields);
+      merged = mergeFields(body.length === 0 ? {} : parseJSON(decoder.decode(body)), fields);
     } catch {
       request.body = body;
       return RESULT_JSON_ERROR;
     }
-    const out = encoder.encode(JSON.stringify(merged));
+    // Go's json.Marshal: keys sorted, <, > and & escaped, numbers as float64 writes them.
+    const out = encoder.encode(marshalJSON(merged));
     request.body = out;
     request.headers.set("content-length", String(out.length));
     request.headers.delete("transfer-encoding");

@@ -43,6 +43,14 @@ Deno.test("HeaderToJSON puts a non-ASCII header's UTF-8 text into the JSON", asy
   assert.equal(out.length, String(new TextEncoder().encode('{"user":"Zoë"}').length));
 });
 
+Deno.test("HeaderToJSON writes the body as Go's json.Marshal: keys sorted, HTML escaped", async () => {
+  const out = await run('{"z":1,"list":[{"y":1,"x":2.50}],"n":1e300}', { "X-User": "<ann & co>" });
+  assert.equal(
+    out.body,
+    '{"list":[{"x":2.5,"y":1}],"n":1e+300,"user":"\\u003cann \\u0026 co\\u003e","z":1}',
+  );
+});
+
 Deno.test("HeaderToJSON leaves the body alone without mapped headers, and on JSON it cannot extend", async () => {
   assert.deepEqual(await run("not json", {}), { result: "", body: "not json", length: null });
   for (const body of ["not json", "42", "[1,2]"]) {
