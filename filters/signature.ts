@@ -27,7 +27,7 @@
 
 import { createHash, createHmac } from "node:crypto";
 import { BodyTooLargeError, type HttpRequest } from "./context.ts";
-import { headerNameProblem } from "./header_adapt.ts";
+import { headerNameProblem, headerValueText } from "./header_adapt.ts";
 import { HeaderFields } from "./header_fields.ts";
 import { goEscapedPath } from "./go_escaped_path.ts";
 import { constantTimeEqual } from "./password_hash.ts";
@@ -382,7 +382,8 @@ export class SignatureVerifier {
       // finds nothing; a name that cannot be a header has no value either
       // (Headers.get would throw).
       else if (name.toLowerCase() !== "host" && !headerNameProblem(name)) {
-        value = canonicalHeaderValues(headers, name);
+        // The fields hold their UTF-8 bytes as characters; the hash wants those bytes.
+        value = headerValueText(canonicalHeaderValues(headers, name));
       }
       out += `${name}:${value}\n`;
     }

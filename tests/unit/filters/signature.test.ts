@@ -175,6 +175,19 @@ function signedBy(signedHeaders: string, signature: string): string {
     `SignedHeaders=${signedHeaders}, Signature=${signature}`;
 }
 
+Deno.test("SignatureVerifier signs a non-ASCII header value as its UTF-8 bytes", async () => {
+  // As the server holds the field: each UTF-8 byte one character.
+  const wire = String.fromCharCode(...new TextEncoder().encode("Zürich"));
+  // canonical "x-city:Zürich", hashed as Go does: the bytes on the wire.
+  const signature = "39453eaed4d6e0be524617ecf2239aab70e701a00abd19bfcc3e197d23bc1dd4";
+  const headers = new HeaderFields({
+    "x-me-date": DATE,
+    "x-city": wire,
+    authorization: signedBy("host;x-city;x-me-date", signature),
+  });
+  await me.verify(received({ path: "/multi", host: "api.example.com", headers }), SIGN_TIME);
+});
+
 Deno.test("SignatureVerifier joins a repeated signed header's fields with a bare comma", async () => {
   const fields = (...values: string[]) => {
     const headers = new HeaderFields({ "x-me-date": DATE });
