@@ -1,7 +1,7 @@
 /**
  * Verification of HMAC-signed JSON Web Tokens (HS256, HS384, HS512) with Web
  * Crypto, checking the time claims the way Easegress's golang-jwt v4 does:
- * `exp` (now must not be after it), `nbf` and `iat` (now must not be before
+ * `exp` (now must be before it), `nbf` and `iat` (now must not be before
  * them). A time claim that is present must be a number (`null`, a string...
  * make the token invalid); 0 counts as absent.
  *
@@ -147,7 +147,8 @@ export class HmacJwtVerifier {
     if (!ok) throw new JwtError("signature is invalid");
     const claims = decodeJsonSegment(token.slice(firstDot + 1, lastDot), "payload");
     const exp = timeClaim(claims, "exp");
-    if (exp !== undefined && nowSeconds > exp) throw new JwtError("token is expired");
+    // golang-jwt v4 wants now strictly before exp: a token is expired in its exp second.
+    if (exp !== undefined && nowSeconds >= exp) throw new JwtError("token is expired");
     const nbf = timeClaim(claims, "nbf");
     if (nbf !== undefined && nowSeconds < nbf) throw new JwtError("token is not valid yet");
     const iat = timeClaim(claims, "iat");

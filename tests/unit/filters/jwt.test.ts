@@ -31,7 +31,9 @@ Deno.test("HmacJwtVerifier checks exp, nbf and iat", async () => {
   const verifier = new HmacJwtVerifier("HS256", SECRET);
   const at = async (claims: Record<string, unknown>) =>
     verifier.verify(await signJwt(claims, SECRET), NOW);
-  assert.ok(await at({ exp: NOW }));
+  assert.ok(await at({ exp: NOW + 1 }));
+  // golang-jwt v4: now must be before exp, so a token is expired in its exp second.
+  await assert.rejects(at({ exp: NOW }), /token is expired/);
   await assert.rejects(at({ exp: NOW - 1 }), /token is expired/);
   assert.ok(await at({ nbf: NOW }));
   await assert.rejects(at({ nbf: NOW + 1 }), /token is not valid yet/);
@@ -54,7 +56,8 @@ Deno.test("HmacJwtVerifier rejects a time claim that is there but not a number, 
     // 0 is taken for an absent claim; a fraction counts in whole seconds.
     assert.ok(await at({ [name]: 0 }));
   }
-  assert.ok(await at({ exp: NOW + 0.9, nbf: NOW + 0.9, iat: NOW + 0.9 }));
+  assert.ok(await at({ exp: NOW + 1.9, nbf: NOW + 0.9, iat: NOW + 0.9 }));
+  await assert.rejects(at({ exp: NOW + 0.9 }), /token is expired/);
 });
 
 Deno.test("HmacJwtVerifier takes only base64url segments (no spaces, as Go's decoder)", async () => {
