@@ -243,6 +243,23 @@ export function loopbackServer(name: string, port: number, pipeline: string): st
     `rules:\n  - paths:\n    - backend: ${pipeline}\n`;
 }
 
+/**
+ * Ends a test's nodes: stops them with `signal`, prints their logs unless
+ * the test `passed`, then ends their etcd members and removes their home dirs.
+ */
+export async function cleanUpNodes(
+  nodes: ClusterNode[],
+  passed: boolean,
+  signal: Deno.Signal = "SIGTERM",
+): Promise<void> {
+  await Promise.all(nodes.map((node) => node.stop(signal)));
+  if (!passed) await printNodeLogs(nodes);
+  for (const node of nodes) {
+    await killEtcdUnder(node.homeDir);
+    await Deno.remove(node.homeDir, { recursive: true }).catch(() => {});
+  }
+}
+
 /** Prints the end of each node's `stdout.log`, to explain a failed test. */
 export async function printNodeLogs(nodes: ClusterNode[], lines = 40): Promise<void> {
   for (const node of nodes) {

@@ -17,6 +17,7 @@
 import assert from "node:assert/strict";
 import { freePort, requireEtcd, TestEtcdCluster } from "./cluster/etcd_fixture.ts";
 import {
+  cleanUpNodes,
   type ClusterNode,
   etcdPidsUnder,
   everyNodeServes,
@@ -383,12 +384,7 @@ Deno.test("cluster: three primaries run their own etcd; two keep accepting write
     }
     passed = true;
   } finally {
-    await Promise.all(nodes.map((node) => node.stop("SIGKILL")));
-    if (!passed) await printNodeLogs(nodes);
-    for (const node of nodes) {
-      await killEtcdUnder(node.homeDir);
-      await Deno.remove(node.homeDir, { recursive: true }).catch(() => {});
-    }
+    await cleanUpNodes(nodes, passed, "SIGKILL");
   }
 });
 
@@ -528,12 +524,7 @@ ${common}cluster:
     });
     passed = true;
   } finally {
-    await Promise.all(nodes.map((node) => node.stop()));
-    if (!passed) await printNodeLogs(nodes);
-    for (const node of nodes) {
-      await killEtcdUnder(node.homeDir);
-      await Deno.remove(node.homeDir, { recursive: true }).catch(() => {});
-    }
+    await cleanUpNodes(nodes, passed);
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -572,12 +563,7 @@ Deno.test("cluster: a primary joining with --state-flag existing starts with the
     assert.deepEqual(etcdMembers.members.map((m) => m.name).sort(), ["g1", "g2"]);
     passed = true;
   } finally {
-    await Promise.all(nodes.map((node) => node.stop()));
-    if (!passed) await printNodeLogs(nodes);
-    for (const node of nodes) {
-      await killEtcdUnder(node.homeDir);
-      await Deno.remove(node.homeDir, { recursive: true }).catch(() => {});
-    }
+    await cleanUpNodes(nodes, passed);
   }
 });
 
@@ -653,11 +639,6 @@ Deno.test("cluster: a primary whose etcd data is gone, not purged, is told to pu
     );
     passed = true;
   } finally {
-    await Promise.all(nodes.map((node) => node.stop()));
-    if (!passed) await printNodeLogs(nodes);
-    for (const node of nodes) {
-      await killEtcdUnder(node.homeDir);
-      await Deno.remove(node.homeDir, { recursive: true }).catch(() => {});
-    }
+    await cleanUpNodes(nodes, passed);
   }
 });

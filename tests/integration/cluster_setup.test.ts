@@ -8,26 +8,17 @@
 import assert from "node:assert/strict";
 import { freePort, requireEtcd } from "./cluster/etcd_fixture.ts";
 import {
+  cleanUpNodes,
   ClusterNode,
   etcdPidsUnder,
   killEtcdUnder,
   mockPipeline,
-  printNodeLogs,
 } from "./cluster_helpers.ts";
 import { eventually, startNodeProcess } from "./helpers.ts";
 import { isHealthy } from "../../cluster/etcd_process.ts";
 
 async function stdoutLog(node: ClusterNode): Promise<string> {
   return await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
-}
-
-async function cleanUp(nodes: ClusterNode[], passed: boolean): Promise<void> {
-  await Promise.all(nodes.map((node) => node.stop("SIGKILL")));
-  if (!passed) await printNodeLogs(nodes);
-  for (const node of nodes) {
-    await killEtcdUnder(node.homeDir);
-    await Deno.remove(node.homeDir, { recursive: true }).catch(() => {});
-  }
 }
 
 Deno.test("cluster: an old config's cluster-*-urls start etcd on them; a leftover etcd is ended on restart; a stop's etcd exit is no error", async () => {
@@ -98,7 +89,7 @@ Deno.test("cluster: an old config's cluster-*-urls start etcd on them; a leftove
     assert.doesNotMatch(log, /ERROR.*etcd member m3 exited/);
     passed = true;
   } finally {
-    await cleanUp(nodes, passed);
+    await cleanUpNodes(nodes, passed, "SIGKILL");
   }
 });
 
@@ -225,6 +216,6 @@ Deno.test("cluster: a secondary named for another cluster than its primaries' is
     });
     passed = true;
   } finally {
-    await cleanUp(nodes, passed);
+    await cleanUpNodes(nodes, passed, "SIGKILL");
   }
 });
