@@ -9,6 +9,7 @@
 
 import type { Store } from "../../cluster/store.ts";
 import { isPlainObject } from "../../filters/spec.ts";
+import { hostOfAddr } from "../../filters/ip_address.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import { storedSessions } from "../mqtt/session_store.ts";
 import { topicFilterProblem } from "../mqtt/topic_filter.ts";
@@ -58,7 +59,7 @@ async function passOn(
 }
 
 /** Hosts an admin API listens on that name no host another member could connect to. */
-const ANY_HOST = new Set(["", "0.0.0.0", "::", "[::]"]);
+const ANY_HOST = new Set(["", "0.0.0.0", "::"]);
 
 /**
  * Where another member reaches `member`'s admin API: its `apiAddr`, unless
@@ -68,9 +69,7 @@ const ANY_HOST = new Set(["", "0.0.0.0", "::", "[::]"]);
  */
 function memberApiUrl(member: Record<string, unknown>): string {
   const apiAddr = String(member.apiAddr);
-  const colon = apiAddr.lastIndexOf(":");
-  const host = apiAddr.slice(0, colon);
-  if (!ANY_HOST.has(host)) return `http://${apiAddr}`;
+  if (!ANY_HOST.has(hostOfAddr(apiAddr))) return `http://${apiAddr}`;
   const options = member.options as { cluster?: Record<string, unknown> } | undefined;
   const peerUrls = options?.cluster?.["initial-advertise-peer-urls"];
   let peerHost = "localhost";
@@ -79,7 +78,7 @@ function memberApiUrl(member: Record<string, unknown>): string {
   } catch {
     // Not a URL (it was checked at its node's start): localhost stays.
   }
-  return `http://${peerHost}${apiAddr.slice(colon)}`;
+  return `http://${peerHost}${apiAddr.slice(apiAddr.lastIndexOf(":"))}`;
 }
 
 async function publish(req: Request, [name]: string[], ctx: MqttRouteContext) {
