@@ -208,6 +208,20 @@ export async function eventually(
   throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
 }
 
+/**
+ * The statuses of `count` requests to `url`, each on a new connection so
+ * that the kernel spreads them over the workers' listeners.
+ */
+export async function statusesOnNewConnections(url: string, count: number): Promise<number[]> {
+  const codes: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const r = await fetch(url, { headers: { connection: "close" } });
+    await r.body?.cancel();
+    codes.push(r.status);
+  }
+  return codes;
+}
+
 /** GET/POST a URL and return status and body text. */
 export async function request(
   url: string,

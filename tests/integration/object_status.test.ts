@@ -1,7 +1,14 @@
 /** Object status documents as an operator reads them: HTTPServer `topN`. */
 
 import assert from "node:assert/strict";
-import { eventually, freePort, type NodeProcess, request, startNodeProcess } from "./helpers.ts";
+import {
+  eventually,
+  freePort,
+  type NodeProcess,
+  request,
+  startNodeProcess,
+  statusesOnNewConnections,
+} from "./helpers.ts";
 
 /** An HTTPServer `s` on `port` whose `/api` prefix goes to a Mock answering 200. */
 async function createMockServer(node: NodeProcess, port: number): Promise<void> {
@@ -26,10 +33,7 @@ rules:
 
 /** Sends `count` GETs of `path`, each on a new connection (spread over the workers). */
 async function send(port: number, path: string, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const r = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { connection: "close" } });
-    await r.body?.cancel();
-  }
+  await statusesOnNewConnections(`http://127.0.0.1:${port}${path}`, count);
 }
 
 /** The `topN` of server `s` on this node as [path, count] pairs, but for the readiness checks. */

@@ -1,7 +1,14 @@
 /** `serve --workers 2`: traffic served by two isolates on one port, stats merged. */
 
 import assert from "node:assert/strict";
-import { eventually, freePort, type NodeProcess, request, startNodeProcess } from "./helpers.ts";
+import {
+  eventually,
+  freePort,
+  type NodeProcess,
+  request,
+  startNodeProcess,
+  statusesOnNewConnections,
+} from "./helpers.ts";
 
 /** A plugin whose filter throws from a timer, where nothing catches it. */
 const CRASH_PLUGIN = new URL("../fixtures/crash_filter.ts", import.meta.url).pathname;
@@ -34,20 +41,6 @@ rules:
   - {path: /crash, backend: crash}
   - {pathPrefix: /, backend: ok}
 `;
-}
-
-/**
- * The statuses of `count` requests to `url`, each on a new connection so
- * that the kernel spreads them over the workers' listeners.
- */
-async function statusesOnNewConnections(url: string, count: number): Promise<number[]> {
-  const codes: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const r = await fetch(url, { headers: { connection: "close" } });
-    await r.body?.cancel();
-    codes.push(r.status);
-  }
-  return codes;
 }
 
 Deno.test("workers: two data-plane isolates share a port and report one merged status", async () => {
