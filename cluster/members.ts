@@ -46,6 +46,8 @@ export interface HeartbeatOptions {
   apiAddr: string;
   /** The member's startup options. @default {} */
   options?: Record<string, unknown>;
+  /** The node's id across restarts (see {@linkcode findLiveNamesake}). @default none */
+  nodeId?: string;
   /** Extra fields computed at each beat (e.g. etcd state). @default none */
   extra?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Time between beats. @default 5000 */
@@ -84,6 +86,7 @@ export async function writeHeartbeat(
     role: options.role,
     apiAddr: options.apiAddr,
     lastHeartbeatTime: rfc3339(new Date()),
+    ...(options.nodeId ? { nodeId: options.nodeId } : {}),
     options: options.options ?? {},
   };
   await store.put(keys.member(options.name), JSON.stringify(status), { ephemeral: true });
@@ -119,6 +122,32 @@ export async function listMembers(
       };
     }
   });
+}
+
+/**
+ * Another node running under `name`: a member document fresher than
+ * `aliveMs` whose `nodeId` is not `nodeId`. A document without an id is
+ * not counted: it may be this node's own, from before a restart.
+ */
+export async function findLiveNamesake(
+  store: Store,
+  name: string,
+  nodeId: string,
+  aliveMs: number,
+  options: { now?: number } = {},
+): Promise<MemberStatus | undefined> {
+  const { now = Date.now() } = options;
+  const found = await store.get(keys.member(name));
+  if (!found) return undefined;
+  let status: MemberStatus;
+  try {
+    status = parseMemberStatus(found.value);
+  } catch {
+    return undefined;
+  }
+  const fresh = now - Date.parse(status.lastHeartbeatTime) < aliveMs;
+  const otherNode = typeof status.nodeId === "string" && status.nodeId !== nodeId;
+  return fresh && otherNode ? status : undefined;
 }
 
 function parseMemberStatus(text: string): MemberStatus {

@@ -20,12 +20,13 @@
 import { type EtcdProcess, logTail, startEtcdProcess } from "../cluster/etcd_process.ts";
 import { addSelfToEtcd, memberHasRun, surveyEtcd } from "../cluster/etcd_join.ts";
 import { openEmbeddedStore } from "../cluster/embedded_store.ts";
-import { runHeartbeat, runStatusSync } from "../cluster/members.ts";
+import { findLiveNamesake, runHeartbeat, runStatusSync } from "../cluster/members.ts";
 import type { Store } from "../cluster/store.ts";
 import type { Logger } from "../filters/filter.ts";
 import { parseDuration } from "../filters/spec.ts";
 import { waitUntil } from "../filters/sleep.ts";
 import { type NodeOptions, optionsDocument, resolveDir } from "./options.ts";
+import { nodeIdOf } from "./node_id.ts";
 import { joinPath } from "./paths.ts";
 
 /** Where a node keeps its config. */
@@ -104,6 +105,8 @@ export interface Cluster {
   readonly reusePort: boolean;
   /** The built-in etcd member this node runs, if any. */
   readonly etcd: EtcdProcess | undefined;
+  /** In a cluster, the node's id across restarts, which its member document carries. */
+  readonly nodeId: string | undefined;
   /** Closes the store, then stops the built-in etcd member; idempotent. */
   close(): Promise<void>;
 }
@@ -156,9 +159,10 @@ export async function openCluster(
   const mode = clusterModeOf(options);
   if (mode === "standalone") {
     const store = await openEmbeddedStore(dirs.dataDir);
-    return clusterOf(mode, store, undefined, STANDALONE_RESYNC_MS);
+    return clusterOf(mode, store, undefined, undefined, STANDALONE_RESYNC_MS);
   }
   const requestTimeoutMs = requestTimeoutOf(options);
+  const nodeId = await nodeIdOf(dirs.dataDir);
   let etcd: EtcdProcess | undefined;
   let endpoints = secondaryEndpoints(options);
   if (mode === "built-in-etcd" && options.clusterRole === "primary") {
@@ -199,15 +203,19 @@ export async function openCluster(
     const store = await untilConnected(connect, () => endpoints, log, etcd);
     // The node's own member must still run: a node does not report ready on a stranger's etcd.
     const failure = etcd && await etcdExitError(etcd);
-    if (failure) {
+    const refusal = failure ?? await nameInUseError(store, options, nodeId);
+    if (refusal) {
       await store.close().catch(() => {});
-      throw failure;
+      throw refusal;
     }
     log.info(`cluster ${options.clusterName}: ${mode}, etcd at ${endpoints.join(",")}`);
-    return clusterOf(mode, store, etcd, CLUSTER_RESYNC_MS, log);
+    return clusterOf(mode, store, etcd, nodeId, CLUSTER_RESYNC_MS, log);
   } catch (error) {
     await etcd?.stop();
-    if (error instanceof ClusterNameError || error instanceof EtcdExitedError) throw error;
+    if (
+      error instanceof ClusterNameError || error instanceof EtcdExitedError ||
+      error instanceof MemberNameError
+    ) throw error;
     throw new Error(
       `Cannot connect to etcd at ${endpoints.join(",")}: ${(error as Error).message}`,
       { cause: error },
@@ -230,6 +238,34 @@ async function etcdExitError(etcd: EtcdProcess): Promise<EtcdExitedError | undef
   return new EtcdExitedError(
     `etcd member ${etcd.name} (pid ${etcd.pid}) exited with code ${status.code} while the ` +
       `node was starting; last lines of ${etcd.logFile}:\n${await logTail(etcd.logFile)}`,
+  );
+}
+
+/** Another node of the cluster runs under this node's `--name`: fatal. */
+class MemberNameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MemberNameError";
+  }
+}
+
+/**
+ * The error to stop a starting node with when another node of its cluster
+ * runs under its name, else undefined: both would write one member document
+ * and one status key per object, each hiding the other.
+ */
+async function nameInUseError(
+  store: Store,
+  options: NodeOptions,
+  nodeId: string,
+): Promise<MemberNameError | undefined> {
+  const other = await findLiveNamesake(store, options.name, nodeId, MEMBER_ALIVE_MS);
+  if (!other) return undefined;
+  const ageSeconds = Math.round((Date.now() - Date.parse(other.lastHeartbeatTime)) / 1000);
+  return new MemberNameError(
+    `another node runs as member "${options.name}" of cluster ${options.clusterName} ` +
+      `(admin API ${other.apiAddr}, last heartbeat ${ageSeconds} s ago): give this node ` +
+      `another --name, or stop that node first`,
   );
 }
 
@@ -330,6 +366,7 @@ function clusterOf(
   mode: ClusterMode,
   store: Store,
   etcd: EtcdProcess | undefined,
+  nodeId: string | undefined,
   resyncMs: number,
   log?: Logger,
 ): Cluster {
@@ -358,6 +395,7 @@ function clusterOf(
     resyncMs,
     reusePort: mode !== "standalone",
     etcd,
+    nodeId,
     close() {
       // The store first: revoking its lease needs etcd still running.
       closing ??= store.close().finally(() => etcd?.stop());
@@ -488,6 +526,7 @@ export function startMembership(cluster: Cluster, membership: MembershipOptions)
       name: options.name,
       role: options.clusterRole,
       apiAddr: options.apiAddr,
+      nodeId: cluster.nodeId,
       options: optionsDocument(options),
       extra: async () => ({
         startTime,

@@ -451,6 +451,40 @@ Deno.test("cluster: a node started before its etcd waits for it, then joins", as
   }
 });
 
+Deno.test("cluster: a second node under a running member's name is refused; the member restarted after a crash is not", async () => {
+  const etcd = await TestEtcdCluster.start(1);
+  const args = ["--cluster-role", "secondary", "--etcd-endpoints", etcd.endpoints[0]];
+  let nodes: ClusterNode[] = [];
+  const homeDir = await Deno.makeTempDir({ prefix: "eg-test-" });
+  let passed = false;
+  try {
+    nodes = await startNodes([{ name: "twin", args }]);
+    const [twin] = nodes;
+    await assert.rejects(
+      startNodeProcess({ homeDir, args: ["--name", "twin", ...args] }),
+      (error: Error) => {
+        assert.match(error.message, /node exited early/);
+        assert.match(error.message, /another node runs as member "twin" of cluster \S+ \(admin/);
+        assert.ok(error.message.includes(`admin API ${twin.apiAddr}, last heartbeat`));
+        assert.match(error.message, /give this node another --name/);
+        return true;
+      },
+    );
+    assert.deepEqual((await members(twin)).map((m) => [m.name, m.apiAddr, m.alive]), [
+      ["twin", twin.apiAddr, true],
+    ]);
+    // Killed, its member document stays fresh for a while: its own restart goes on.
+    await twin.stop("SIGKILL");
+    await twin.restart();
+    assert.deepEqual((await members(twin)).map((m) => [m.name, m.alive]), [["twin", true]]);
+    passed = true;
+  } finally {
+    await cleanUpNodes(nodes, passed);
+    await Deno.remove(homeDir, { recursive: true });
+    await etcd.close();
+  }
+});
+
 Deno.test("cluster: Easegress config files start a primary with its etcd and a secondary that joins it", async () => {
   await requireEtcd();
   const client = `http://127.0.0.1:${freePort()}`;

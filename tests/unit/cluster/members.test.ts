@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { openEmbeddedStore } from "../../../cluster/embedded_store.ts";
 import {
+  findLiveNamesake,
   listMembers,
   purgeMember,
   runHeartbeat,
@@ -103,6 +104,27 @@ Deno.test("listMembers() sorts members and marks stale heartbeats not alive", as
     ]]);
     assert.equal(members[1].apiAddr, "h:1");
     assert.match(members[2].error!, /\/status\/members\/c: .*JSON/);
+  });
+});
+
+Deno.test("findLiveNamesake() finds a fresh document of another node id only", async () => {
+  await withStore(async (store) => {
+    const now = Date.parse("2026-01-01T00:00:30Z");
+    const put = (doc: Record<string, unknown>) =>
+      store.put(
+        "/status/members/n",
+        JSON.stringify({ role: "secondary", apiAddr: "127.0.0.1:1", ...doc }),
+      );
+    const find = () => findLiveNamesake(store, "n", "mine", 10_000, { now });
+    assert.equal(await find(), undefined, "no document");
+    await put({ lastHeartbeatTime: "2026-01-01T00:00:25Z", nodeId: "mine" });
+    assert.equal(await find(), undefined, "this node's own, from before a restart");
+    await put({ lastHeartbeatTime: "2026-01-01T00:00:25Z" });
+    assert.equal(await find(), undefined, "no id: maybe this node's own");
+    await put({ lastHeartbeatTime: "2026-01-01T00:00:15Z", nodeId: "other" });
+    assert.equal(await find(), undefined, "stale: that node is gone");
+    await put({ lastHeartbeatTime: "2026-01-01T00:00:25Z", nodeId: "other" });
+    assert.equal((await find())?.nodeId, "other");
   });
 });
 
