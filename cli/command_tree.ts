@@ -20,6 +20,10 @@ export interface CommandSpec<A> {
   readonly description?: string;
   /** Names of required positional arguments, e.g. `["NAME"]`. */
   readonly args?: readonly string[];
+  /** Names of optional arguments after those; a last one ending in "..." may repeat. */
+  readonly optionalArgs?: readonly string[];
+  /** Whether the command takes `--all`. */
+  readonly takesAll?: boolean;
   /** Whether the command reads YAML documents (`-f FILE` or stdin). */
   readonly readsDocuments?: boolean;
   /** Child commands; a group has these and no `run`. */
@@ -89,7 +93,8 @@ export function formatHelp<A>(
 
 /** Argument words for a usage line: `NAME`, or `[-f FILE]` for document readers. */
 function usageArgs<A>(command: CommandSpec<A>): string[] {
-  const words = [...(command.args ?? [])];
+  const words = [...(command.args ?? []), ...(command.optionalArgs ?? []).map((a) => `[${a}]`)];
+  if (command.takesAll) words.push("[--all]");
   if (command.readsDocuments) words.push("[-f FILE]");
   return words;
 }

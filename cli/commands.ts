@@ -11,6 +11,7 @@ import { type ObjectDocument, parseDataDocuments, parseObjectDocuments } from ".
 import { CtlError, UsageError } from "./errors.ts";
 import { renderBody } from "./output.ts";
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from "./completion.ts";
+import { RESOURCE_COMMANDS } from "./resource_commands.ts";
 
 /** Everything a command needs while it runs. */
 export interface CommandContext {
@@ -18,6 +19,10 @@ export interface CommandContext {
   readonly client: AdminClient;
   /** How to print response bodies. */
   readonly format: OutputFormat;
+  /** Whether `-o` was given, so commands that print tables print data instead. */
+  readonly formatGiven: boolean;
+  /** Whether `--all` was given (commands that take it only). */
+  readonly all: boolean;
   /** The command's positional arguments, already checked against its `args`. */
   readonly args: readonly string[];
   /** Reads the YAML input (`-f FILE` or stdin); `source` names it in messages. */
@@ -186,6 +191,7 @@ export const CTL_COMMANDS: CtlCommand = {
   description: `Command names may be shortened to any unique prefix ("o get" = "object get").
 "help COMMAND" shows the same help as "COMMAND --help".`,
   subcommands: [
+    ...RESOURCE_COMMANDS,
     {
       name: "api",
       summary: "Admin API routes",

@@ -36,6 +36,7 @@ const GLOBAL_FLAGS = `Flags:
   --server HOST:PORT   admin API address, http:// or https:// allowed (default ${DEFAULT_SERVER})
   -o, --output FORMAT  output format: yaml (default) or json
   -f, --file FILE      YAML input for create, update and apply ("-" = stdin)
+  --all                every resource of the kind (delete)
   -h, --help           help for any command`;
 
 // Value flags are read as lists: a repeated one counts with its last value, as egctl's flags do
@@ -45,6 +46,7 @@ const FLAG_OPTIONS = {
   output: { type: "string", short: "o", multiple: true },
   file: { type: "string", short: "f", multiple: true },
   help: { type: "boolean", short: "h" },
+  all: { type: "boolean" },
 } as const;
 
 /**
@@ -107,11 +109,16 @@ async function runParsed(
   if (flags.file !== undefined && !command.readsDocuments) {
     throw new UsageError(`-f/--file is not used by "${words.join(" ")}"`, words);
   }
+  if (lists.all && !command.takesAll) {
+    throw new UsageError(`--all is not used by "${words.join(" ")}"`, words);
+  }
   const format = parseFormat(flags.output ?? "yaml", words);
   const origin = normalizeServerFor(flags.server ?? DEFAULT_SERVER, words);
   const context: CommandContext = {
     client: new AdminClient(origin, { fetch: io.fetch, format }),
     format,
+    formatGiven: flags.output !== undefined,
+    all: lists.all === true,
     args: commandArgs,
     readInput: () => readInput(flags.file, io.stdin, words),
     print: stdout,
@@ -144,15 +151,19 @@ function parseFlags(args: string[]) {
 
 function checkArgs(command: CtlCommand, rest: readonly string[], words: string[]): string[] {
   const expected = command.args ?? [];
+  const optional = command.optionalArgs ?? [];
   const where = `"${words.join(" ")}"`;
   if (rest.length < expected.length) {
     throw new UsageError(`missing ${expected.slice(rest.length).join(" ")} for ${where}`, words);
   }
-  if (rest.length > expected.length) {
-    throw new UsageError(`unexpected argument "${rest[expected.length]}" for ${where}`, words);
+  const repeats = optional.at(-1)?.endsWith("...") ?? false;
+  const most = expected.length + optional.length;
+  if (rest.length > most && !repeats) {
+    throw new UsageError(`unexpected argument "${rest[most]}" for ${where}`, words);
   }
-  expected.forEach((name, i) => {
-    if (rest[i].trim() === "") throw new UsageError(`${name} must not be empty`, words);
+  rest.forEach((value, i) => {
+    const name = [...expected, ...optional][Math.min(i, most - 1)].replace(/\.\.\.$/, "");
+    if (value.trim() === "") throw new UsageError(`${name} must not be empty`, words);
   });
   return [...rest];
 }

@@ -181,7 +181,7 @@ Deno.test("ctl usage errors exit 2 with a --help hint and send nothing", async (
   const cases: [string[], string, string][] = [
     [
       [],
-      "missing command: api, health, member, object, custom-data-kind, custom-data, filter",
+      "missing command: create, apply, get, describe, delete, api-resources, api, health, member",
       "easegress ctl --help",
     ],
     [["object"], '"object" needs a command', "easegress ctl object --help"],
@@ -514,4 +514,18 @@ Deno.test("ctl takes a flag given twice with its last value, as egctl does", asy
   assert.equal(r.code, 0, r.err);
   assert.equal(r.calls[0].url, "http://127.0.0.1:2/apis/v2/objects");
   assert.equal(r.calls[0].headers.get("accept"), "application/json");
+});
+
+Deno.test("ctl checks optional arguments and --all against the command", async () => {
+  let r = await ctl(["get", "pipeline", "a", "b", "c"]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /unexpected argument "c" for "get"/);
+  r = await ctl(["object", "list", "--all"]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /--all is not used by "object list"/);
+  r = await ctl(["get", "pipeline", ""]);
+  assert.match(r.err, /NAME must not be empty/);
+  r = await ctl(["delete", "pipeline", "a", ""]);
+  assert.match(r.err, /NAME must not be empty/);
+  assert.equal(r.calls.length, 0);
 });

@@ -1,0 +1,344 @@
+/**
+ * The resource verbs of egctl in Easegress v2.1 and later (`create`,
+ * `apply`, `get`, `describe`, `delete`, `api-resources`), over the same
+ * admin API as the `object`, `member` and `custom-data` groups, so scripts
+ * written for either egctl work. A resource is named by its kind in any
+ * case (`httpserver`, `HTTPServer`), a plural (`pipelines`) or an egctl
+ * alias (`cdk`); `get` prints tables unless `-o` asks for YAML or JSON.
+ *
+ * @module
+ */
+
+import { type AdminClient, ensureOk, parseStructured } from "./client.ts";
+import type { CommandContext, CtlCommand } from "./commands.ts";
+import { type ObjectDocument, parseObjectDocuments } from "./documents.ts";
+import { CtlError, UsageError } from "./errors.ts";
+import { stringify as toYaml } from "yaml";
+
+/** A kind of resource the verbs address. */
+interface Resource {
+  /** The kind as specs spell it: `HTTPServer`, `Member`, `CustomDataKind`. */
+  readonly kind: string;
+  /** What `api-resources` lists as its name: the kind in lower case. */
+  readonly name: string;
+  /** Other words naming it. */
+  readonly aliases: readonly string[];
+  /** Whether it is an object of `/objects` (else one of the three below). */
+  readonly object: boolean;
+}
+
+const MEMBER = resource("Member", ["members", "m"], false);
+const CUSTOM_DATA_KIND = resource("CustomDataKind", ["customdatakinds", "cdk"], false);
+const CUSTOM_DATA = resource("CustomData", ["customdatas", "cd"], false);
+
+function resource(kind: string, aliases: readonly string[], object: boolean): Resource {
+  return { kind, name: kind.toLowerCase(), aliases, object };
+}
+
+function plural(word: string): string {
+  return word.endsWith("y") ? `${word.slice(0, -1)}ies` : `${word}s`;
+}
+
+/** Every resource the node knows: its object kinds, then members and custom data. */
+async function resources(client: AdminClient): Promise<Resource[]> {
+  const kinds = await getJson(client, "/object-kinds");
+  const objects = Array.isArray(kinds) ? kinds.filter((k) => typeof k === "string") : [];
+  return [
+    ...objects.map((kind) => resource(kind, [plural(kind.toLowerCase())], true)),
+    MEMBER,
+    CUSTOM_DATA_KIND,
+    CUSTOM_DATA,
+  ];
+}
+
+/** The resource `word` names, or a usage error listing the names. */
+async function resourceNamed(client: AdminClient, word: string): Promise<Resource> {
+  const all = await resources(client);
+  const lower = word.toLowerCase();
+  const found = all.find((r) => r.name === lower || r.aliases.includes(lower));
+  if (found) return found;
+  throw new UsageError(
+    `unknown resource "${word}"; resources: ${all.map((r) => r.name).join(", ")}`,
+  );
+}
+
+async function getJson(client: AdminClient, path: string): Promise<unknown> {
+  return parseStructured((await client.call({ method: "GET", path })).body);
+}
+
+const segment = encodeURIComponent;
+
+type Spec = Record<string, unknown>;
+
+/** The objects of `kind` (all kinds when undefined), sorted by name; `name` picks one. */
+async function objectsOf(
+  client: AdminClient,
+  kind: string | undefined,
+  name?: string,
+): Promise<Spec[]> {
+  const listed = await getJson(client, "/objects");
+  const specs = (Array.isArray(listed) ? listed : []) as Spec[];
+  const picked = specs.filter((s) =>
+    (kind === undefined || s.kind === kind) && (name === undefined || s.name === name)
+  );
+  if (name !== undefined && picked.length === 0) {
+    throw new CtlError(`no ${kind ?? "object"} named "${name}"`);
+  }
+  return picked.sort((a, b) => String(a.name).localeCompare(String(b.name)));
+}
+
+/** Rows as columns padded to their widest cell, as egctl prints its tables. */
+export function formatTable(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  return rows.map((row) =>
+    row.map((cell, column) => column === row.length - 1 ? cell : cell.padEnd(widths[column] + 3))
+      .join("").trimEnd()
+  ).join("\n") + "\n";
+}
+
+/** `value` as the output format asks: JSON, or YAML. */
+function render(ctx: CommandContext, value: unknown): string {
+  return ctx.format === "json" ? `${JSON.stringify(value, null, 2)}\n` : toYaml(value);
+}
+
+/** `get RESOURCE [NAME]` for objects, members, custom data kinds and custom data. */
+async function getResources(ctx: CommandContext): Promise<void> {
+  const [word, name, ...more] = ctx.args;
+  if (word.toLowerCase() === "all") {
+    if (name !== undefined) throw new UsageError(`"get all" takes no name`);
+    return printObjects(ctx, await objectsOf(ctx.client, undefined));
+  }
+  const target = await resourceNamed(ctx.client, word);
+  if (target === CUSTOM_DATA) return getCustomData(ctx, name, more[0]);
+  if (more.length > 0) throw new UsageError(`unexpected argument "${more[0]}"`);
+  if (target.object) return printObjects(ctx, await objectsOf(ctx.client, target.kind, name));
+  if (target === MEMBER) {
+    const members = ((await getJson(ctx.client, "/status/members")) ?? []) as Spec[];
+    const picked = members.filter((m) => name === undefined || m.name === name);
+    if (name !== undefined && picked.length === 0) {
+      throw new CtlError(`no member named "${name}"`);
+    }
+    if (ctx.formatGiven) return ctx.print(render(ctx, name === undefined ? picked : picked[0]));
+    const rows = picked.map((m) => [m.name, m.role, m.apiAddr, m.alive, m.lastHeartbeatTime]);
+    ctx.print(formatTable([
+      ["NAME", "ROLE", "API-ADDR", "ALIVE", "LAST-HEARTBEAT"],
+      ...rows.map((row) => row.map((cell) => String(cell ?? ""))),
+    ]));
+    return;
+  }
+  const path = name === undefined ? "/customdatakinds" : `/customdatakinds/${segment(name)}`;
+  const found = await getJson(ctx.client, path);
+  if (ctx.formatGiven) return ctx.print(render(ctx, found));
+  const kinds = (Array.isArray(found) ? found : [found]) as Spec[];
+  ctx.print(formatTable([
+    ["NAME", "ID-FIELD", "JSON-SCHEMA"],
+    ...kinds.map((k) => [String(k.name), String(k.idField || "name"), k.jsonSchema ? "yes" : "no"]),
+  ]));
+}
+
+function printObjects(ctx: CommandContext, specs: Spec[]): void {
+  if (ctx.formatGiven) return ctx.print(render(ctx, specs));
+  ctx.print(formatTable([["NAME", "KIND"], ...specs.map((s) => [String(s.name), String(s.kind)])]));
+}
+
+/** `get customdata KIND [ID]`: the ids of a kind's items, or the items themselves with `-o`. */
+async function getCustomData(
+  ctx: CommandContext,
+  kind: string | undefined,
+  id: string | undefined,
+): Promise<void> {
+  if (kind === undefined) throw new UsageError(`"get customdata" needs a custom data KIND`);
+  const items = `/customdata/${segment(kind)}`;
+  const found = await getJson(ctx.client, id === undefined ? items : `${items}/${segment(id)}`);
+  if (ctx.formatGiven) return ctx.print(render(ctx, found));
+  const spec = (await getJson(ctx.client, `/customdatakinds/${segment(kind)}`)) as Spec;
+  const idField = String(spec?.idField || "name");
+  const list = (Array.isArray(found) ? found : [found]) as Spec[];
+  ctx.print(formatTable([[idField.toUpperCase()], ...list.map((item) => [String(item[idField])])]));
+}
+
+/** `describe RESOURCE [NAME]`: each object's spec with its status on every member. */
+async function describeResources(ctx: CommandContext): Promise<void> {
+  const [word, name, ...more] = ctx.args;
+  const target = await resourceNamed(ctx.client, word);
+  if (!target.object) {
+    // Members and custom data have no status beyond what get shows.
+    const formatGiven = true;
+    return getResources({ ...ctx, formatGiven, args: [word, ...(name ? [name] : []), ...more] });
+  }
+  if (more.length > 0) throw new UsageError(`unexpected argument "${more[0]}"`);
+  const specs = await objectsOf(ctx.client, target.kind, name);
+  const described = [];
+  for (const spec of specs) {
+    const reply = await ctx.client.send({
+      method: "GET",
+      path: `/status/objects/${segment(String(spec.name))}`,
+    });
+    const byMember = reply.status === 404 ? {} : parseStructured(ensureOk(reply).body) as Spec;
+    const allStatus = Object.entries(byMember ?? {}).map(([node, status]) => ({ node, status }));
+    described.push({ ...spec, allStatus });
+  }
+  if (ctx.format === "json") return ctx.print(render(ctx, described));
+  ctx.print(described.map((spec) => toYaml(spec)).join("---\n"));
+}
+
+/** `delete RESOURCE NAME...` or `delete RESOURCE --all`. */
+async function deleteResources(ctx: CommandContext): Promise<void> {
+  const [word, ...names] = ctx.args;
+  const target = await resourceNamed(ctx.client, word);
+  if (ctx.all === (names.length > 0)) {
+    throw new UsageError(`give the names of the ${target.kind}s to delete, or --all`);
+  }
+  if (target === MEMBER) {
+    for (const name of names) {
+      await ctx.client.call({ method: "DELETE", path: `/status/members/${segment(name)}` });
+      ctx.print(`delete Member ${name} successfully\n`);
+    }
+    return;
+  }
+  if (target === CUSTOM_DATA_KIND) {
+    const kinds = ctx.all ? await customDataKindNames(ctx.client) : names;
+    for (const name of kinds) {
+      await ctx.client.call({ method: "DELETE", path: `/customdatakinds/${segment(name)}` });
+      ctx.print(`delete CustomDataKind ${name} successfully\n`);
+    }
+    return;
+  }
+  if (target === CUSTOM_DATA) {
+    throw new UsageError(`custom data items are deleted with "custom-data delete KIND ID"`);
+  }
+  // Every name is checked before the first delete, so a typo deletes nothing.
+  const existing = await objectsOf(ctx.client, target.kind);
+  const known = new Set(existing.map((s) => String(s.name)));
+  const missing = names.filter((name) => !known.has(name));
+  if (missing.length > 0) {
+    throw new CtlError(`no ${target.kind} named ${missing.map((n) => `"${n}"`).join(", ")}`);
+  }
+  for (const name of ctx.all ? [...known] : names) {
+    await ctx.client.call({ method: "DELETE", path: `/objects/${segment(name)}` });
+    ctx.print(`delete ${target.kind} ${name} successfully\n`);
+  }
+}
+
+async function customDataKindNames(client: AdminClient): Promise<string[]> {
+  const kinds = await getJson(client, "/customdatakinds");
+  return (Array.isArray(kinds) ? kinds : []).map((k) => String((k as Spec).name));
+}
+
+/** `create -f` and `apply -f`: objects, custom data kinds and custom data batches. */
+function sendResources(mode: "create" | "apply"): (ctx: CommandContext) => Promise<void> {
+  return async function sendAll(ctx) {
+    const { text, source } = await ctx.readInput();
+    for (const doc of parseObjectDocuments(text, source)) {
+      try {
+        const done = await sendResource(ctx.client, mode, doc);
+        ctx.print(`${done} ${doc.kind} ${doc.name} successfully\n`);
+      } catch (error) {
+        if (!(error instanceof CtlError)) throw error;
+        throw new CtlError(`${mode} ${doc.kind} ${doc.name} failed, ${error.message}`, [
+          ...error.details,
+          `document ${doc.index} of ${source}; the documents before it were sent`,
+        ]);
+      }
+    }
+  };
+}
+
+/** Sends one document; returns what happened to it. */
+async function sendResource(
+  client: AdminClient,
+  mode: "create" | "apply",
+  doc: ObjectDocument,
+): Promise<"create" | "update" | "apply"> {
+  const { kind: _, ...fields } = doc.spec;
+  if (doc.kind === CUSTOM_DATA.kind) {
+    // A batch for the kind named by `name`, as egctl sends it.
+    const { name: __, ...batch } = fields;
+    await client.call({
+      method: "POST",
+      path: `/customdata/${segment(doc.name)}/items`,
+      json: batch,
+    });
+    return mode;
+  }
+  const [path, json] = doc.kind === CUSTOM_DATA_KIND.kind
+    ? ["/customdatakinds", fields]
+    : ["/objects", doc.spec];
+  if (mode === "apply") {
+    const itemPath = doc.kind === CUSTOM_DATA_KIND.kind ? path : `${path}/${segment(doc.name)}`;
+    const reply = await client.send({ method: "PUT", path: itemPath, json });
+    if (reply.status !== 404) {
+      ensureOk(reply);
+      return "update";
+    }
+  }
+  await client.call({ method: "POST", path, json });
+  return "create";
+}
+
+/** `api-resources`: what the verbs address. */
+async function listResources(ctx: CommandContext): Promise<void> {
+  const all = await resources(ctx.client);
+  if (ctx.formatGiven) return ctx.print(render(ctx, all.map(({ object: _, ...r }) => r)));
+  ctx.print(formatTable([
+    ["NAME", "ALIASES", "KIND"],
+    ...all.map((r) => [r.name, r.aliases.join(","), r.kind]),
+  ]));
+}
+
+const RESOURCE_HELP = `RESOURCE is an object kind in any case (httpserver, Pipeline), its plural,
+or member, customdatakind (cdk), customdata (cd); "api-resources" lists them.`;
+
+const SEND_HELP = `Reads YAML from FILE, or from stdin when -f is absent or "-". Documents
+(separated by "---") are objects, or CustomDataKind and CustomData documents
+(name: the kind; rebuild, delete, list as a batch); they are sent one by one,
+stopping at the first the node refuses.`;
+
+/** The resource verbs, for the root of the `ctl` tree. */
+export const RESOURCE_COMMANDS: readonly CtlCommand[] = [
+  {
+    name: "create",
+    summary: "Create resources from YAML",
+    description: SEND_HELP,
+    readsDocuments: true,
+    run: sendResources("create"),
+  },
+  {
+    name: "apply",
+    summary: "Create or update resources from YAML",
+    description: SEND_HELP,
+    readsDocuments: true,
+    run: sendResources("apply"),
+  },
+  {
+    name: "get",
+    summary: 'List resources ("get all": every object), or show one',
+    description: `${RESOURCE_HELP}\nPrints a table; -o yaml or -o json prints the resources.`,
+    args: ["RESOURCE"],
+    optionalArgs: ["NAME", "ID"],
+    run: getResources,
+  },
+  {
+    name: "describe",
+    summary: "Show resources in full, objects with their status on every member",
+    description: RESOURCE_HELP,
+    args: ["RESOURCE"],
+    optionalArgs: ["NAME"],
+    run: describeResources,
+  },
+  {
+    name: "delete",
+    summary: "Delete resources by name, or all of a kind with --all",
+    description:
+      `${RESOURCE_HELP}\nEvery name is checked first: a name that does not exist deletes nothing.`,
+    args: ["RESOURCE"],
+    optionalArgs: ["NAME..."],
+    takesAll: true,
+    run: deleteResources,
+  },
+  {
+    name: "api-resources",
+    summary: "List the resources the verbs address",
+    run: listResources,
+  },
+];

@@ -1,0 +1,102 @@
+/**
+ * egctl's resource verbs of Easegress v2.1 and later (create/apply -f, get,
+ * describe, delete, api-resources) through the real client and node.
+ */
+
+import assert from "node:assert/strict";
+import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
+
+function manifests(port: number, body: string): string {
+  return `kind: HTTPServer
+name: demo
+port: ${port}
+rules:
+- paths:
+  - pathPrefix: /
+    backend: demo-pipeline
+---
+name: demo-pipeline
+kind: Pipeline
+filters:
+- name: mock
+  kind: Mock
+  rules:
+  - code: 200
+    body: ${body}
+---
+kind: CustomDataKind
+name: plans
+idField: plan
+---
+kind: CustomData
+name: plans
+rebuild: true
+list:
+- plan: gold
+- plan: silver
+`;
+}
+
+Deno.test("ctl: create, apply, get, describe and delete address resources by kind", async () => {
+  const node = await startNodeProcess();
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}/`;
+  try {
+    let r = await node.ctl(["create", "-f", "-"], manifests(port, "one"));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      "create HTTPServer demo successfully\ncreate Pipeline demo-pipeline successfully\n" +
+        "create CustomDataKind plans successfully\ncreate CustomData plans successfully\n",
+    );
+    await eventually("served", async () => (await request(url)).body === "one");
+    r = await node.ctl(["apply"], manifests(port, "two"));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^update HTTPServer demo successfully\nupdate Pipeline demo-pipeline/);
+    await eventually("updated", async () => (await request(url)).body === "two");
+
+    r = await node.ctl(["get", "all"]);
+    assert.equal(
+      r.stdout,
+      "NAME            KIND\ndemo            HTTPServer\n" +
+        "demo-pipeline   Pipeline\n",
+    );
+    r = await node.ctl(["get", "HTTPServers"]);
+    assert.equal(r.stdout, "NAME   KIND\ndemo   HTTPServer\n");
+    r = await node.ctl(["get", "pipeline", "demo-pipeline", "-o", "json"]);
+    assert.equal(JSON.parse(r.stdout)[0].filters[0].rules[0].body, "two");
+    r = await node.ctl(["get", "cd", "plans"]);
+    assert.equal(r.stdout, "PLAN\ngold\nsilver\n");
+    r = await node.ctl(["get", "member"]);
+    assert.match(
+      r.stdout,
+      /^NAME +ROLE +API-ADDR +ALIVE +LAST-HEARTBEAT\n\S+ +primary +\S+ +true /,
+    );
+    r = await node.ctl(["describe", "pipeline", "demo-pipeline", "-o", "json"]);
+    const [described] = JSON.parse(r.stdout);
+    assert.equal(described.name, "demo-pipeline");
+    assert.equal(described.allStatus.length, 1);
+    assert.ok(described.allStatus[0].node);
+
+    // A name that does not exist deletes nothing, not even the names before it.
+    r = await node.ctl(["delete", "pipeline", "demo-pipeline", "nope"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no Pipeline named "nope"/);
+    r = await node.ctl(["delete", "httpserver"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /give the names of the HTTPServers to delete, or --all/);
+    r = await node.ctl(["delete", "httpserver", "--all"]);
+    assert.equal(r.stdout, "delete HTTPServer demo successfully\n");
+    r = await node.ctl(["get", "all"]);
+    assert.equal(r.stdout, "NAME            KIND\ndemo-pipeline   Pipeline\n");
+
+    r = await node.ctl(["get", "gadget"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /unknown resource "gadget"; resources: .*httpserver, .*customdata/);
+    r = await node.ctl(["api-resources"]);
+    assert.match(r.stdout, /^NAME +ALIASES +KIND\n/);
+    assert.match(r.stdout, /\nhttpserver +httpservers +HTTPServer\n/);
+  } finally {
+    await node.stop();
+  }
+});
