@@ -95,7 +95,8 @@ async function runParsed(
   );
   const command = chain[chain.length - 1];
   const words = commandWords(chain);
-  if (flags.help || helpWord) {
+  // A bare "ctl" prints the help and succeeds, as egctl (cobra) does.
+  if (flags.help || helpWord || positionals.length === 0) {
     stdout(formatHelp(chain, { program: PROGRAM, flags: GLOBAL_FLAGS }));
     return;
   }

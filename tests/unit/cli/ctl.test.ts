@@ -177,13 +177,8 @@ Deno.test("ctl --server accepts host:port with or without a scheme", async () =>
   }
 });
 
-Deno.test("ctl usage errors exit 2 with a --help hint and send nothing", async () => {
+Deno.test("ctl usage errors exit 1 with a --help hint and send nothing", async () => {
   const cases: [string[], string, string][] = [
-    [
-      [],
-      "missing command: create, apply, get, describe, delete, api-resources, api, health, member",
-      "easegress ctl --help",
-    ],
     [["object"], '"object" needs a command', "easegress ctl object --help"],
     [["objects"], 'unknown command "objects"', "easegress ctl --help"],
     [["object", "fetch"], 'unknown command "fetch" for "object"', "easegress ctl object --help"],
@@ -207,6 +202,15 @@ Deno.test("ctl usage errors exit 2 with a --help hint and send nothing", async (
     assert.ok(r.err.includes(message), `${args.join(" ")}: ${r.err}`);
     assert.ok(r.err.includes(hint), `${args.join(" ")}: ${r.err}`);
   }
+});
+
+Deno.test("ctl without a command prints the help and succeeds, as egctl does", async () => {
+  const bare = await ctl([]);
+  assert.equal(bare.code, 0);
+  assert.equal(bare.err, "");
+  assert.equal(bare.out, (await ctl(["--help"])).out);
+  assert.match(bare.out, /^Manage a running Easegress node/);
+  assert.equal(bare.calls.length, 0);
 });
 
 Deno.test("ctl help [command] prints the same help as --help, as egctl's does", async () => {
