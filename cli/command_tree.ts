@@ -22,8 +22,8 @@ export interface CommandSpec<A> {
   readonly args?: readonly string[];
   /** Names of optional arguments after those; a last one ending in "..." may repeat. */
   readonly optionalArgs?: readonly string[];
-  /** Whether the command takes `--all`. */
-  readonly takesAll?: boolean;
+  /** Flags of its own, as its usage line shows them: `["--all"]`, `["--port PORT"]`. */
+  readonly ownFlags?: readonly string[];
   /** Whether the command reads YAML documents (`-f FILE` or stdin). */
   readonly readsDocuments?: boolean;
   /** Child commands; a group has these and no `run`. */
@@ -94,7 +94,7 @@ export function formatHelp<A>(
 /** Argument words for a usage line: `NAME`, or `[-f FILE]` for document readers. */
 function usageArgs<A>(command: CommandSpec<A>): string[] {
   const words = [...(command.args ?? []), ...(command.optionalArgs ?? []).map((a) => `[${a}]`)];
-  if (command.takesAll) words.push("[--all]");
+  words.push(...(command.ownFlags ?? []).map((flag) => `[${flag}]`));
   if (command.readsDocuments) words.push("[-f FILE]");
   return words;
 }

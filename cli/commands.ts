@@ -21,14 +21,34 @@ export interface CommandContext {
   readonly format: OutputFormat;
   /** Whether `-o` was given, so commands that print tables print data instead. */
   readonly formatGiven: boolean;
-  /** Whether `--all` was given (commands that take it only). */
-  readonly all: boolean;
+  /** The flags only some commands take (each checked against the command's `ownFlags`). */
+  readonly own: OwnFlags;
   /** The command's positional arguments, already checked against its `args`. */
   readonly args: readonly string[];
   /** Reads the YAML input (`-f FILE` or stdin); `source` names it in messages. */
   readInput(): Promise<{ text: string; source: string }>;
   /** Writes to standard output. */
   print(text: string): void;
+}
+
+/** The values of the flags only some commands take. */
+export interface OwnFlags {
+  /** `--all`: every resource of a kind. */
+  readonly all: boolean;
+  /** `--port`, as given. */
+  readonly port?: string;
+  /** `--rule`, each time given. */
+  readonly rule: readonly string[];
+  /** `--tls`. */
+  readonly tls: boolean;
+  /** `--auto-cert`. */
+  readonly autoCert: boolean;
+  /** `--ca-cert-file`. */
+  readonly caCertFile?: string;
+  /** `--cert-file`, each time given. */
+  readonly certFile: readonly string[];
+  /** `--key-file`, each time given. */
+  readonly keyFile: readonly string[];
 }
 
 /** What a runnable command does. */

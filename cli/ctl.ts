@@ -36,8 +36,8 @@ const GLOBAL_FLAGS = `Flags:
   --server HOST:PORT   admin API address, http:// or https:// allowed (default ${DEFAULT_SERVER})
   -o, --output FORMAT  output format: yaml (default) or json
   -f, --file FILE      YAML input for create, update and apply ("-" = stdin)
-  --all                every resource of the kind (delete)
-  -h, --help           help for any command`;
+  -h, --help           help for any command
+  Flags of some commands only are in their usage lines (--all, --port, --rule, ...).`;
 
 // Value flags are read as lists: a repeated one counts with its last value, as egctl's flags do
 // (so `alias egctl='egctl --server X'` can still be given another --server).
@@ -46,8 +46,27 @@ const FLAG_OPTIONS = {
   output: { type: "string", short: "o", multiple: true },
   file: { type: "string", short: "f", multiple: true },
   help: { type: "boolean", short: "h" },
+  // Flags of some commands only (their ownFlags).
   all: { type: "boolean" },
+  port: { type: "string", multiple: true },
+  rule: { type: "string", multiple: true },
+  tls: { type: "boolean" },
+  "auto-cert": { type: "boolean" },
+  "ca-cert-file": { type: "string", multiple: true },
+  "cert-file": { type: "string", multiple: true },
+  "key-file": { type: "string", multiple: true },
 } as const;
+
+const OWN_FLAGS = [
+  "all",
+  "port",
+  "rule",
+  "tls",
+  "auto-cert",
+  "ca-cert-file",
+  "cert-file",
+  "key-file",
+] as const;
 
 /**
  * Runs one `ctl` command line (the words after `ctl`) and returns the exit
@@ -110,8 +129,11 @@ async function runParsed(
   if (flags.file !== undefined && !command.readsDocuments) {
     throw new UsageError(`-f/--file is not used by "${words.join(" ")}"`, words);
   }
-  if (lists.all && !command.takesAll) {
-    throw new UsageError(`--all is not used by "${words.join(" ")}"`, words);
+  for (const flag of OWN_FLAGS) {
+    const taken = command.ownFlags?.some((usage) => usage.split(" ")[0] === `--${flag}`);
+    if (lists[flag] !== undefined && !taken) {
+      throw new UsageError(`--${flag} is not used by "${words.join(" ")}"`, words);
+    }
   }
   const format = parseFormat(flags.output ?? "yaml", words);
   const origin = normalizeServerFor(flags.server ?? DEFAULT_SERVER, words);
@@ -119,7 +141,16 @@ async function runParsed(
     client: new AdminClient(origin, { fetch: io.fetch, format }),
     format,
     formatGiven: flags.output !== undefined,
-    all: lists.all === true,
+    own: {
+      all: lists.all === true,
+      port: lists.port?.at(-1),
+      rule: lists.rule ?? [],
+      tls: lists.tls === true,
+      autoCert: lists["auto-cert"] === true,
+      caCertFile: lists["ca-cert-file"]?.at(-1),
+      certFile: lists["cert-file"] ?? [],
+      keyFile: lists["key-file"] ?? [],
+    },
     args: commandArgs,
     readInput: () => readInput(flags.file, io.stdin, words),
     print: stdout,

@@ -14,6 +14,7 @@ import type { CommandContext, CtlCommand } from "./commands.ts";
 import { type ObjectDocument, parseObjectDocuments } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
 import { stringify as toYaml } from "yaml";
+import { httpProxySpecs } from "./http_proxy_specs.ts";
 
 /** A kind of resource the verbs address. */
 interface Resource {
@@ -186,7 +187,7 @@ async function describeResources(ctx: CommandContext): Promise<void> {
 async function deleteResources(ctx: CommandContext): Promise<void> {
   const [word, ...names] = ctx.args;
   const target = await resourceNamed(ctx.client, word);
-  if (ctx.all === (names.length > 0)) {
+  if (ctx.own.all === (names.length > 0)) {
     throw new UsageError(`give the names of the ${target.kind}s to delete, or --all`);
   }
   if (target === MEMBER) {
@@ -197,7 +198,7 @@ async function deleteResources(ctx: CommandContext): Promise<void> {
     return;
   }
   if (target === CUSTOM_DATA_KIND) {
-    const kinds = ctx.all ? await customDataKindNames(ctx.client) : names;
+    const kinds = ctx.own.all ? await customDataKindNames(ctx.client) : names;
     for (const name of kinds) {
       await ctx.client.call({ method: "DELETE", path: `/customdatakinds/${segment(name)}` });
       ctx.print(`delete CustomDataKind ${name} successfully\n`);
@@ -214,7 +215,7 @@ async function deleteResources(ctx: CommandContext): Promise<void> {
   if (missing.length > 0) {
     throw new CtlError(`no ${target.kind} named ${missing.map((n) => `"${n}"`).join(", ")}`);
   }
-  for (const name of ctx.all ? [...known] : names) {
+  for (const name of ctx.own.all ? [...known] : names) {
     await ctx.client.call({ method: "DELETE", path: `/objects/${segment(name)}` });
     ctx.print(`delete ${target.kind} ${name} successfully\n`);
   }
@@ -228,6 +229,7 @@ async function customDataKindNames(client: AdminClient): Promise<string[]> {
 /** `create -f` and `apply -f`: objects, custom data kinds and custom data batches. */
 function sendResources(mode: "create" | "apply"): (ctx: CommandContext) => Promise<void> {
   return async function sendAll(ctx) {
+    if (ctx.args.length > 0) return createHttpProxy(ctx);
     const { text, source } = await ctx.readInput();
     for (const doc of parseObjectDocuments(text, source)) {
       try {
@@ -242,6 +244,35 @@ function sendResources(mode: "create" | "apply"): (ctx: CommandContext) => Promi
       }
     }
   };
+}
+
+/**
+ * `create httpproxy NAME --port PORT --rule HOST/PATH=URL,...`: the Pipelines
+ * first, so the server never routes to one that is not there yet.
+ */
+async function createHttpProxy(ctx: CommandContext): Promise<void> {
+  const [what, name] = ctx.args;
+  if (what !== "httpproxy") {
+    throw new UsageError(
+      `cannot create "${what}": create reads -f FILE, or makes "httpproxy NAME"`,
+    );
+  }
+  if (name === undefined) throw new UsageError(`"create httpproxy" needs a NAME`);
+  const { server, pipelines } = await httpProxySpecs(name, ctx.own);
+  for (const spec of [...pipelines, server]) {
+    try {
+      await ctx.client.call({ method: "POST", path: "/objects", json: spec });
+    } catch (error) {
+      if (!(error instanceof CtlError)) throw error;
+      throw new CtlError(`create ${spec.kind} ${spec.name} failed, ${error.message}`, [
+        ...error.details,
+        `created before it: ${
+          pipelines.slice(0, pipelines.indexOf(spec)).map((p) => p.name).join(", ") || "nothing"
+        }`,
+      ]);
+    }
+    ctx.print(`create ${spec.kind} ${spec.name} successfully\n`);
+  }
 }
 
 /** Sends one document; returns what happened to it. */
@@ -298,9 +329,26 @@ stopping at the first the node refuses.`;
 export const RESOURCE_COMMANDS: readonly CtlCommand[] = [
   {
     name: "create",
-    summary: "Create resources from YAML",
-    description: SEND_HELP,
+    summary: "Create resources from YAML, or an HTTPServer with Pipelines that proxy",
+    description: `${SEND_HELP}
+
+"create httpproxy NAME --port PORT --rule HOST/PATH=URL1,URL2 ..." makes an
+HTTPServer NAME-server on PORT and, for each --rule, a Pipeline
+NAME-pipeline-N whose Proxy sends requests for HOST/PATH to the URLs (round
+robin). HOST may be empty; a PATH ending in * is a prefix. --tls serves
+HTTPS with --cert-file/--key-file pairs (or --auto-cert), --ca-cert-file
+asks clients for certificates.`,
     readsDocuments: true,
+    optionalArgs: ["httpproxy", "NAME"],
+    ownFlags: [
+      "--port PORT",
+      "--rule HOST/PATH=URL,...",
+      "--tls",
+      "--auto-cert",
+      "--cert-file FILE",
+      "--key-file FILE",
+      "--ca-cert-file FILE",
+    ],
     run: sendResources("create"),
   },
   {
@@ -333,7 +381,7 @@ export const RESOURCE_COMMANDS: readonly CtlCommand[] = [
       `${RESOURCE_HELP}\nEvery name is checked first: a name that does not exist deletes nothing.`,
     args: ["RESOURCE"],
     optionalArgs: ["NAME..."],
-    takesAll: true,
+    ownFlags: ["--all"],
     run: deleteResources,
   },
   {

@@ -37,7 +37,7 @@ list:
 `;
 }
 
-Deno.test("ctl: create, apply, get, describe and delete address resources by kind", async () => {
+Deno.test("ctl: create, apply, get, describe and delete address resources by kind; create httpproxy proxies", async () => {
   const node = await startNodeProcess();
   const port = freePort();
   const url = `http://127.0.0.1:${port}/`;
@@ -77,6 +77,29 @@ Deno.test("ctl: create, apply, get, describe and delete address resources by kin
     assert.equal(described.name, "demo-pipeline");
     assert.equal(described.allStatus.length, 1);
     assert.ok(described.allStatus[0].node);
+
+    // egctl's quick proxy: a server and one Pipeline per rule, here in front of the Mock.
+    const proxyPort = freePort();
+    r = await node.ctl([
+      "create",
+      "httpproxy",
+      "quick",
+      "--port",
+      String(proxyPort),
+      `--rule=/via*=http://127.0.0.1:${port}`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      "create Pipeline quick-pipeline-0 successfully\ncreate HTTPServer quick-server successfully\n",
+    );
+    const proxied = `http://127.0.0.1:${proxyPort}/via/x`;
+    await eventually("proxied", async () => (await request(proxied)).body === "two");
+    assert.equal((await request(`http://127.0.0.1:${proxyPort}/other`)).status, 404);
+    r = await node.ctl(["delete", "httpserver", "quick-server"]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await node.ctl(["delete", "pipeline", "quick-pipeline-0"]);
+    assert.equal(r.code, 0, r.stderr);
 
     // A name that does not exist deletes nothing, not even the names before it.
     r = await node.ctl(["delete", "pipeline", "demo-pipeline", "nope"]);
