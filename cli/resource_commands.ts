@@ -187,6 +187,7 @@ async function describeResources(ctx: CommandContext): Promise<void> {
 async function deleteResources(ctx: CommandContext): Promise<void> {
   const [word, ...names] = ctx.args;
   const target = await resourceNamed(ctx.client, word);
+  if (target === CUSTOM_DATA) return deleteCustomData(ctx, names);
   if (ctx.own.all === (names.length > 0)) {
     throw new UsageError(`give the names of the ${target.kind}s to delete, or --all`);
   }
@@ -205,9 +206,6 @@ async function deleteResources(ctx: CommandContext): Promise<void> {
     }
     return;
   }
-  if (target === CUSTOM_DATA) {
-    throw new UsageError(`custom data items are deleted with "custom-data delete KIND ID"`);
-  }
   // Every name is checked before the first delete, so a typo deletes nothing.
   const existing = await objectsOf(ctx.client, target.kind);
   const known = new Set(existing.map((s) => String(s.name)));
@@ -218,6 +216,24 @@ async function deleteResources(ctx: CommandContext): Promise<void> {
   for (const name of ctx.own.all ? [...known] : names) {
     await ctx.client.call({ method: "DELETE", path: `/objects/${segment(name)}` });
     ctx.print(`delete ${target.kind} ${name} successfully\n`);
+  }
+}
+
+/** `delete customdata KIND ID...`, or every item of KIND with `--all`. */
+async function deleteCustomData(ctx: CommandContext, [kind, ...ids]: string[]): Promise<void> {
+  if (kind === undefined || ctx.own.all === (ids.length > 0)) {
+    throw new UsageError(`give a custom data KIND and the IDs of its items to delete, or --all`);
+  }
+  const items = `/customdata/${segment(kind)}`;
+  if (ctx.own.all) {
+    // A batch that only rebuilds: every item of the kind goes, in one call.
+    await ctx.client.call({ method: "POST", path: `${items}/items`, json: { rebuild: true } });
+    ctx.print(`delete CustomData for kind ${kind} successfully\n`);
+    return;
+  }
+  for (const id of ids) {
+    await ctx.client.call({ method: "DELETE", path: `${items}/${segment(id)}` });
+    ctx.print(`delete CustomData ${id} for kind ${kind} successfully\n`);
   }
 }
 

@@ -78,6 +78,13 @@ Deno.test("ctl: create, apply, get, describe and delete address resources by kin
     assert.equal(described.allStatus.length, 1);
     assert.ok(described.allStatus[0].node);
 
+    r = await node.ctl(["delete", "cd", "plans", "silver"]);
+    assert.equal(r.stdout, "delete CustomData silver for kind plans successfully\n");
+    assert.equal((await node.ctl(["get", "cd", "plans"])).stdout, "PLAN\ngold\n");
+    r = await node.ctl(["delete", "customdata", "plans", "--all"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await node.ctl(["get", "cd", "plans"])).stdout, "PLAN\n");
+
     // egctl's quick proxy: a server and one Pipeline per rule, here in front of the Mock.
     const proxyPort = freePort();
     r = await node.ctl([
