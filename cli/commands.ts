@@ -12,6 +12,7 @@ import { CtlError, UsageError } from "./errors.ts";
 import { renderBody } from "./output.ts";
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from "./completion.ts";
 import { RESOURCE_COMMANDS } from "./resource_commands.ts";
+import type { EditorRunner } from "./edit_command.ts";
 
 /** Everything a command needs while it runs. */
 export interface CommandContext {
@@ -29,6 +30,8 @@ export interface CommandContext {
   readInput(): Promise<{ text: string; source: string }>;
   /** Writes to standard output. */
   print(text: string): void;
+  /** Opens a file in the user's editor (`edit`). */
+  runEditor: EditorRunner;
 }
 
 /** The values of the flags only some commands take. */

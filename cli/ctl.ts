@@ -13,6 +13,7 @@ import { AdminClient, DEFAULT_SERVER, normalizeServer, type OutputFormat } from 
 import { commandWords, formatHelp, resolveCommand } from "./command_tree.ts";
 import { type CommandContext, CTL_COMMANDS, type CtlCommand } from "./commands.ts";
 import { CtlError, UsageError } from "./errors.ts";
+import { type EditorRunner, runUserEditor } from "./edit_command.ts";
 import { OUTPUT_FORMATS } from "./output.ts";
 import { expandShortEquals } from "./short_flags.ts";
 import { writerTo } from "./writer.ts";
@@ -27,6 +28,8 @@ export interface CtlIO {
   stderr?: (s: string) => void;
   /** Sends admin API requests. @default {globalThis.fetch} */
   fetch?: typeof fetch;
+  /** Opens a file for `edit`. @default {$EGCTL_EDITOR, $EDITOR or vi} */
+  editor?: EditorRunner;
 }
 
 /** How the program is named in help and hints. */
@@ -154,6 +157,7 @@ async function runParsed(
     args: commandArgs,
     readInput: () => readInput(flags.file, io.stdin, words),
     print: stdout,
+    runEditor: io.editor ?? runUserEditor,
   };
   try {
     await command.run(context);

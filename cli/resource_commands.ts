@@ -15,6 +15,7 @@ import { type ObjectDocument, parseObjectDocuments } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
 import { stringify as toYaml } from "yaml";
 import { httpProxySpecs } from "./http_proxy_specs.ts";
+import { editResource } from "./edit_command.ts";
 
 /** A kind of resource the verbs address. */
 interface Resource {
@@ -36,6 +37,12 @@ function resource(kind: string, aliases: readonly string[], object: boolean): Re
   return { kind, name: kind.toLowerCase(), aliases, object };
 }
 
+/** Short names for the kinds typed most. */
+const SHORT_NAMES: Readonly<Record<string, readonly string[]>> = {
+  HTTPServer: ["hs"],
+  Pipeline: ["pl"],
+};
+
 function plural(word: string): string {
   return word.endsWith("y") ? `${word.slice(0, -1)}ies` : `${word}s`;
 }
@@ -45,7 +52,9 @@ async function resources(client: AdminClient): Promise<Resource[]> {
   const kinds = await getJson(client, "/object-kinds");
   const objects = Array.isArray(kinds) ? kinds.filter((k) => typeof k === "string") : [];
   return [
-    ...objects.map((kind) => resource(kind, [plural(kind.toLowerCase())], true)),
+    ...objects.map((kind) =>
+      resource(kind, [plural(kind.toLowerCase()), ...(SHORT_NAMES[kind] ?? [])], true)
+    ),
     MEMBER,
     CUSTOM_DATA_KIND,
     CUSTOM_DATA,
@@ -389,6 +398,21 @@ asks clients for certificates.`,
     args: ["RESOURCE"],
     optionalArgs: ["NAME"],
     run: describeResources,
+  },
+  {
+    name: "edit",
+    summary: "Edit a resource in your editor and send it back",
+    description: `${RESOURCE_HELP}
+The editor is $EGCTL_EDITOR, else $EDITOR, else vi. "edit customdata KIND"
+edits every item of KIND at once; "edit customdata KIND ID" one item. An
+unchanged file sends nothing; a file the node refuses is kept, and its path
+printed.`,
+    args: ["RESOURCE", "NAME"],
+    optionalArgs: ["ID"],
+    run: async function edit(ctx) {
+      const [word, ...names] = ctx.args;
+      return editResource(ctx, await resourceNamed(ctx.client, word), names);
+    },
   },
   {
     name: "delete",

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
+import { ctl, eventually, freePort, request, startNodeProcess } from "./helpers.ts";
 
 function manifests(port: number, body: string): string {
   return `kind: HTTPServer
@@ -55,6 +55,22 @@ Deno.test("ctl: create, apply, get, describe and delete address resources by kin
     assert.match(r.stdout, /^update HTTPServer demo successfully\nupdate Pipeline demo-pipeline/);
     await eventually("updated", async () => (await request(url)).body === "two");
 
+    // edit: the editor's saved file is sent back; a file the node refuses is kept.
+    r = await ctl(node.apiAddr, ["edit", "pl", "demo-pipeline"], undefined, {
+      EGCTL_EDITOR: "sed -i 's/body: two/body: three/'",
+    });
+    assert.equal(r.stdout, "edit Pipeline demo-pipeline successfully\n", r.stderr);
+    await eventually("edited", async () => (await request(url)).body === "three");
+    r = await ctl(node.apiAddr, ["edit", "hs", "demo"], undefined, {
+      EGCTL_EDITOR: "sed -i 's/port: .*/port: -1/'",
+    });
+    assert.equal(r.code, 1);
+    const kept = r.stderr.match(/your changes are kept in (\S+)/)?.[1];
+    assert.ok(kept, r.stderr);
+    assert.match(await Deno.readTextFile(kept), /port: -1/);
+    await Deno.remove(kept);
+    assert.equal((await request(url)).body, "three");
+
     r = await node.ctl(["get", "all"]);
     assert.equal(
       r.stdout,
@@ -64,7 +80,7 @@ Deno.test("ctl: create, apply, get, describe and delete address resources by kin
     r = await node.ctl(["get", "HTTPServers"]);
     assert.equal(r.stdout, "NAME   KIND\ndemo   HTTPServer\n");
     r = await node.ctl(["get", "pipeline", "demo-pipeline", "-o", "json"]);
-    assert.equal(JSON.parse(r.stdout)[0].filters[0].rules[0].body, "two");
+    assert.equal(JSON.parse(r.stdout)[0].filters[0].rules[0].body, "three");
     r = await node.ctl(["get", "cd", "plans"]);
     assert.equal(r.stdout, "PLAN\ngold\nsilver\n");
     r = await node.ctl(["get", "member"]);
@@ -101,7 +117,7 @@ Deno.test("ctl: create, apply, get, describe and delete address resources by kin
       "create Pipeline quick-pipeline-0 successfully\ncreate HTTPServer quick-server successfully\n",
     );
     const proxied = `http://127.0.0.1:${proxyPort}/via/x`;
-    await eventually("proxied", async () => (await request(proxied)).body === "two");
+    await eventually("proxied", async () => (await request(proxied)).body === "three");
     assert.equal((await request(`http://127.0.0.1:${proxyPort}/other`)).status, 404);
     r = await node.ctl(["delete", "httpserver", "quick-server"]);
     assert.equal(r.code, 0, r.stderr);
@@ -125,7 +141,7 @@ Deno.test("ctl: create, apply, get, describe and delete address resources by kin
     assert.match(r.stderr, /unknown resource "gadget"; resources: .*httpserver, .*customdata/);
     r = await node.ctl(["api-resources"]);
     assert.match(r.stdout, /^NAME +ALIASES +KIND\n/);
-    assert.match(r.stdout, /\nhttpserver +httpservers +HTTPServer\n/);
+    assert.match(r.stdout, /\nhttpserver +httpservers,hs +HTTPServer\n/);
   } finally {
     await node.stop();
   }

@@ -62,10 +62,16 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs `easegress ctl ...args` against `apiAddr`, optionally with stdin. */
-export async function ctl(apiAddr: string, args: string[], stdin?: string): Promise<RunResult> {
+/** Runs `easegress ctl ...args` against `apiAddr`, optionally with stdin and more environment. */
+export async function ctl(
+  apiAddr: string,
+  args: string[],
+  stdin?: string,
+  env?: Record<string, string>,
+): Promise<RunResult> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [...DENO_FLAGS, MAIN, "ctl", "--server", apiAddr, ...args],
+    env,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

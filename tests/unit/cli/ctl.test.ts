@@ -5,11 +5,16 @@ import { capture, fakeAdmin, type Route, stdinOf } from "./fake_admin.ts";
 /** Runs `ctl` against a fake admin API and returns what happened. */
 async function ctl(
   args: string[],
-  options: { routes?: Record<string, Route>; stdin?: string } = {},
+  options: {
+    routes?: Record<string, Route>;
+    stdin?: string;
+    editor?: (path: string) => Promise<void>;
+  } = {},
 ) {
   const admin = fakeAdmin(options.routes);
   const io = capture();
   const code = await runCtl(args, {
+    editor: options.editor,
     fetch: admin.fetch,
     stdout: io.stdout,
     stderr: io.stderr,
@@ -532,4 +537,38 @@ Deno.test("ctl checks optional arguments and --all against the command", async (
   r = await ctl(["delete", "pipeline", "a", ""]);
   assert.match(r.err, /NAME must not be empty/);
   assert.equal(r.calls.length, 0);
+});
+
+Deno.test("ctl edit sends nothing when the file is saved unchanged, and removes it", async () => {
+  let edited = "";
+  const r = await ctl(["edit", "pipeline", "p1"], {
+    routes: {
+      "GET /object-kinds": { status: 200, body: '["HTTPServer","Pipeline"]' },
+      "GET /objects/p1": { status: 200, body: '{"name":"p1","kind":"Pipeline","filters":[]}' },
+    },
+    editor: (path) => {
+      edited = path;
+      return Promise.resolve();
+    },
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, "edit Pipeline p1: no changes made\n");
+  assert.deepEqual(r.calls.map((c) => c.method), ["GET", "GET"]);
+  await assert.rejects(Deno.stat(edited), Deno.errors.NotFound);
+});
+
+Deno.test("ctl edit refuses a file whose name or kind changed, and keeps it", async () => {
+  const r = await ctl(["edit", "pipeline", "p1"], {
+    routes: {
+      "GET /object-kinds": { status: 200, body: '["Pipeline"]' },
+      "GET /objects/p1": { status: 200, body: '{"name":"p1","kind":"Pipeline","filters":[]}' },
+    },
+    editor: (path) => Deno.writeTextFile(path, "name: p2\nkind: Pipeline\nfilters: []\n"),
+  });
+  assert.equal(r.code, 1);
+  assert.match(r.err, /edit Pipeline p1 failed, the file must hold the one Pipeline named "p1"/);
+  const kept = r.err.match(/your changes are kept in (\S+)/)![1];
+  assert.match(await Deno.readTextFile(kept), /name: p2/);
+  await Deno.remove(kept);
+  assert.equal(r.calls.filter((c) => c.method === "PUT").length, 0);
 });
