@@ -83,6 +83,37 @@ export class AdminClient {
    * Throws {@linkcode CtlError} when the node cannot be reached.
    */
   async send(request: AdminRequest): Promise<AdminReply> {
+    try {
+      const response = await this.#respond(request);
+      return {
+        status: response.status,
+        statusText: response.statusText,
+        body: await response.text(),
+      };
+    } catch (error) {
+      throw this.#unreachable(error);
+    }
+  }
+
+  /**
+   * GETs `path` and hands its body to `print` as it arrives, until the node
+   * ends it (a followed log). Throws as {@linkcode call} does.
+   */
+  async stream(path: string, print: (text: string) => void): Promise<void> {
+    try {
+      const response = await this.#respond({ method: "GET", path });
+      if (!response.ok) {
+        const { status, statusText } = response;
+        ensureOk({ status, statusText, body: await response.text() });
+      }
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body ?? []) print(decoder.decode(chunk, { stream: true }));
+    } catch (error) {
+      throw error instanceof CtlError ? error : this.#unreachable(error);
+    }
+  }
+
+  #respond(request: AdminRequest): Promise<Response> {
     const headers = new Headers();
     if (this.#accept) headers.set("accept", this.#accept);
     let body: string | undefined;
@@ -93,18 +124,11 @@ export class AdminClient {
     const url = this.origin + ADMIN_API_PREFIX + request.path;
     // Called through a local so the injected fetch never sees this client as `this`.
     const fetchFn = this.#fetch;
-    try {
-      const response = await fetchFn(url, { method: request.method, headers, body });
-      return {
-        status: response.status,
-        statusText: response.statusText,
-        body: await response.text(),
-      };
-    } catch (error) {
-      throw new CtlError(
-        `cannot reach the admin API at ${this.origin}: ${networkReason(error)}`,
-      );
-    }
+    return fetchFn(url, { method: request.method, headers, body });
+  }
+
+  #unreachable(error: unknown): CtlError {
+    return new CtlError(`cannot reach the admin API at ${this.origin}: ${networkReason(error)}`);
   }
 
   /** Sends `request` and returns the reply; throws {@linkcode AdminApiError} unless it is 2xx. */

@@ -52,6 +52,10 @@ export interface OwnFlags {
   readonly certFile: readonly string[];
   /** `--key-file`, each time given. */
   readonly keyFile: readonly string[];
+  /** `--tail`, as given. */
+  readonly tail?: string;
+  /** `--follow` (`-f` for `logs`). */
+  readonly follow: boolean;
 }
 
 /** What a runnable command does. */
@@ -226,6 +230,20 @@ export const CTL_COMMANDS: CtlCommand = {
       run: async function checkHealth(ctx) {
         const reply = await ctx.client.call({ method: "GET", path: "/healthz" });
         ctx.print(renderBody(reply.body, ctx.format) || "OK\n");
+      },
+    },
+    {
+      name: "logs",
+      summary: "Print the node's log (its last 500 lines unless --tail says)",
+      description: `--tail N prints the last N lines (-1: all); -f/--follow goes on printing
+what the node logs until interrupted.`,
+      ownFlags: ["--tail N", "-f/--follow"],
+      run: async function printLogs(ctx) {
+        const tail = ctx.own.tail ?? "500";
+        if (!/^-?\d+$/.test(tail) || Number(tail) < -1) {
+          throw new UsageError(`--tail "${tail}" is not a number of lines (-1: all)`);
+        }
+        await ctx.client.stream(`/logs?tail=${tail}&follow=${ctx.own.follow}`, ctx.print);
       },
     },
     {

@@ -58,6 +58,8 @@ const FLAG_OPTIONS = {
   "ca-cert-file": { type: "string", multiple: true },
   "cert-file": { type: "string", multiple: true },
   "key-file": { type: "string", multiple: true },
+  tail: { type: "string", multiple: true },
+  follow: { type: "boolean" },
 } as const;
 
 const OWN_FLAGS = [
@@ -69,6 +71,8 @@ const OWN_FLAGS = [
   "ca-cert-file",
   "cert-file",
   "key-file",
+  "tail",
+  "follow",
 ] as const;
 
 /**
@@ -133,7 +137,7 @@ async function runParsed(
     throw new UsageError(`-f/--file is not used by "${words.join(" ")}"`, words);
   }
   for (const flag of OWN_FLAGS) {
-    const taken = command.ownFlags?.some((usage) => usage.split(" ")[0] === `--${flag}`);
+    const taken = command.ownFlags?.some((usage) => usage.split(" ")[0].endsWith(`--${flag}`));
     if (lists[flag] !== undefined && !taken) {
       throw new UsageError(`--${flag} is not used by "${words.join(" ")}"`, words);
     }
@@ -153,6 +157,8 @@ async function runParsed(
       caCertFile: lists["ca-cert-file"]?.at(-1),
       certFile: lists["cert-file"] ?? [],
       keyFile: lists["key-file"] ?? [],
+      tail: lists.tail?.at(-1),
+      follow: lists.follow === true,
     },
     args: commandArgs,
     readInput: () => readInput(flags.file, io.stdin, words),
@@ -173,7 +179,7 @@ async function runParsed(
 function parseFlags(args: string[]) {
   try {
     return parseArgs({
-      args: expandShortEquals(args, FLAG_OPTIONS),
+      args: joinNegativeValues(followForLogs(expandShortEquals(args, FLAG_OPTIONS))),
       options: FLAG_OPTIONS,
       allowPositionals: true,
       strict: true,
@@ -183,6 +189,44 @@ function parseFlags(args: string[]) {
     const message = String((error as Error).message).split("\n")[0];
     throw new UsageError(message.split(". To specify")[0]);
   }
+}
+
+/**
+ * `-f` as egctl's `logs` takes it, `--follow`; everywhere else it names a file.
+ * Before the flags are parsed, so `logs -f` is not read as a file missing its name.
+ */
+function followForLogs(args: string[]): string[] {
+  if (commandWord(args) !== "logs") return args;
+  return args.map((arg) => arg === "-f" ? "--follow" : arg);
+}
+
+/**
+ * A flag's value that is a negative number joined to it (`--tail -1` as
+ * `--tail=-1`), as egctl's flags take it: parseArgs reads "-1" as a flag.
+ */
+function joinNegativeValues(args: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (VALUE_FLAGS.has(args[i]) && /^-\d+$/.test(args[i + 1] ?? "")) {
+      joined.push(`${args[i]}=${args[++i]}`);
+    } else joined.push(args[i]);
+  }
+  return joined;
+}
+
+/** Flags whose value is the next argument, unless given as `--flag=value`. */
+const VALUE_FLAGS: ReadonlySet<string> = new Set(
+  Object.entries(FLAG_OPTIONS).filter(([, option]) => option.type === "string")
+    .flatMap(([name, option]) => [`--${name}`, ...("short" in option ? [`-${option.short}`] : [])]),
+);
+
+/** The first argument that is neither a flag nor a flag's value. */
+function commandWord(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (!args[i].startsWith("-")) return args[i];
+    if (VALUE_FLAGS.has(args[i])) i++;
+  }
+  return undefined;
 }
 
 function checkArgs(command: CtlCommand, rest: readonly string[], words: string[]): string[] {

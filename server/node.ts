@@ -111,7 +111,8 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   await makeDir(dataDir, "--data-dir");
   await makeDir(logDir, "--log-dir");
   checkAdminAddress(options.apiAddr);
-  const logFile = await Deno.open(joinPath(logDir, "stdout.log"), { append: true, create: true });
+  const logPath = joinPath(logDir, "stdout.log");
+  const logFile = await Deno.open(logPath, { append: true, create: true });
   const logs = new LogSink({ level: options.debug ? "debug" : "info", file: logFile });
   const log = logs.logger("node");
 
@@ -281,6 +282,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
             purgeMember: (name) => purgeMember(store, name),
             mqttAdmin: async (name, request) => await dataPlane.mqttAdmin(name, request),
             profiler,
+            logFile: logPath,
           }));
       });
     } catch (e) {

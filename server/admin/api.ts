@@ -15,6 +15,7 @@ import { type AdminRoute, ApiError, errorReply, readDocument, reply } from "./re
 import { CUSTOM_DATA_ROUTES } from "./custom_data.ts";
 import { MQTT_ROUTES } from "./mqtt_routes.ts";
 import { PROFILE_ROUTES } from "./profile_routes.ts";
+import { LOG_ROUTES } from "./log_routes.ts";
 import { WASM_ROUTES } from "./wasm_routes.ts";
 import type { NodeProfiler } from "../profiling/node_profiler.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
@@ -39,6 +40,8 @@ export interface AdminContext {
   mqttAdmin(name: string, request: MqttAdminRequest): Promise<unknown>;
   /** Profiles this node's isolates. */
   profiler: NodeProfiler;
+  /** The node's log file, which `GET /logs` serves. */
+  logFile: string;
 }
 
 const PREFIXES = ["/apis/v2", "/apis/v1"];
@@ -95,6 +98,7 @@ const ROUTES: AdminRoute<AdminContext>[] = [
   ...CUSTOM_DATA_ROUTES,
   ...MQTT_ROUTES,
   ...PROFILE_ROUTES,
+  ...LOG_ROUTES,
   ...WASM_ROUTES,
 ];
 

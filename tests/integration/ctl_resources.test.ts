@@ -139,6 +139,12 @@ Deno.test("ctl: create, apply, get, describe and delete address resources by kin
     r = await node.ctl(["get", "gadget"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /unknown resource "gadget"; resources: .*httpserver, .*customdata/);
+    r = await node.ctl(["logs", "--tail", "-1"]);
+    assert.match(r.stdout, /INFO\tnode\tnode \S+ ready: admin API on/);
+    assert.match(r.stdout, /created pipeline quick-pipeline-0\n/);
+    r = await node.ctl(["logs", "--tail=1"]);
+    assert.equal(r.stdout.split("\n").length, 2, r.stdout);
+
     r = await node.ctl(["api-resources"]);
     assert.match(r.stdout, /^NAME +ALIASES +KIND\n/);
     assert.match(r.stdout, /\nhttpserver +httpservers,hs +HTTPServer\n/);

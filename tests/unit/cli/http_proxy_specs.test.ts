@@ -9,6 +9,7 @@ const NO_FLAGS: OwnFlags = {
   autoCert: false,
   certFile: [],
   keyFile: [],
+  follow: false,
 };
 
 Deno.test("parseProxyRule() reads HOST/PATH=URLS, a trailing * making a prefix", () => {

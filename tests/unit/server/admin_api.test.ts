@@ -26,6 +26,7 @@ async function adminApi(
     purgeMember: () => Promise.resolve(false),
     mqttAdmin: () => Promise.resolve(options.mqttSessions),
     profiler: {} as NodeProfiler,
+    logFile: `${dir}/stdout.log`,
   };
   /** One request; answers come as JSON unless `headers` say otherwise. */
   const call = async (
