@@ -265,6 +265,8 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     // Process-wide, so only here: worker isolates trim their own heaps only.
     isolateHeapTrim.afterFirstTrim(pageOutExecutable);
     let admin: Deno.HttpServer;
+    // Ends followed logs, which would otherwise hold the admin server's shutdown open.
+    const adminStopping = new AbortController();
     try {
       admin = Deno.serve({ hostname, port, onListen() {} }, (req, info) => {
         adminRequests++;
@@ -283,6 +285,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
             mqttAdmin: async (name, request) => await dataPlane.mqttAdmin(name, request),
             profiler,
             logFile: logPath,
+            stopping: adminStopping.signal,
           }));
       });
     } catch (e) {
@@ -290,7 +293,10 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         `cannot serve the admin API on --api-addr ${options.apiAddr}: ${(e as Error).message}`,
       );
     }
-    cleanups.unshift(() => admin.shutdown());
+    cleanups.unshift(() => {
+      adminStopping.abort();
+      return admin.shutdown();
+    });
     const apiPort = (admin.addr as Deno.NetAddr).port;
     log.info(
       `node ${options.name} ready: admin API on ${hostname}:${apiPort}, ` +

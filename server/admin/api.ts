@@ -42,6 +42,8 @@ export interface AdminContext {
   profiler: NodeProfiler;
   /** The node's log file, which `GET /logs` serves. */
   logFile: string;
+  /** Aborts when the node stops (followed logs end then). */
+  stopping: AbortSignal;
 }
 
 const PREFIXES = ["/apis/v2", "/apis/v1"];

@@ -13,6 +13,8 @@ import { type AdminRoute, ApiError } from "./replies.ts";
 export interface LogRouteContext {
   /** The node's log file. */
   logFile: string;
+  /** Aborts when the node stops: followed logs end then, so the stop need not wait for them. */
+  stopping: AbortSignal;
 }
 
 /** How often a followed log is looked at for new lines. */
@@ -22,7 +24,11 @@ const DEFAULT_TAIL = 500;
 
 /** The log route, as the admin API's route table takes it. */
 export const LOG_ROUTES: AdminRoute<LogRouteContext>[] = [
-  { method: "GET", pattern: "/logs", handler: (req, _p, ctx) => serveLog(req, ctx.logFile) },
+  {
+    method: "GET",
+    pattern: "/logs",
+    handler: (req, _p, ctx) => serveLog(req, ctx.logFile, ctx.stopping),
+  },
 ];
 
 function parseQuery(url: URL): { tail: number; follow: boolean } {
@@ -38,49 +44,55 @@ function parseQuery(url: URL): { tail: number; follow: boolean } {
   return { tail, follow: followText === "true" || followText === "1" };
 }
 
-async function serveLog(req: Request, path: string): Promise<Response> {
+async function serveLog(req: Request, path: string, stopping: AbortSignal): Promise<Response> {
   const { tail, follow } = parseQuery(new URL(req.url));
   const file = await Deno.open(path, { read: true });
-  let position: number;
   try {
     const end = await file.seek(0, Deno.SeekMode.End);
-    position = tail === -1 ? 0 : await startOfLastLines(file, end, tail);
-    await file.seek(position, Deno.SeekMode.Start);
+    const start = tail === -1 ? 0 : await startOfLastLines(file, end, tail);
+    await file.seek(start, Deno.SeekMode.Start);
   } catch (error) {
     file.close();
     throw error;
   }
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let wake: (() => void) | undefined;
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
     clearTimeout(timer);
     file.close();
+    req.signal.removeEventListener("abort", close);
+    stopping.removeEventListener("abort", close);
+    wake?.();
   };
   req.signal.addEventListener("abort", close, { once: true });
+  stopping.addEventListener("abort", close, { once: true });
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       for (;;) {
-        if (closed) return;
         const chunk = new Uint8Array(READ_CHUNK);
-        let read: number | null;
+        let read: number | null = null;
         try {
-          read = await file.read(chunk);
+          if (!closed) read = await file.read(chunk);
         } catch (error) {
-          if (closed) return; // the client left while the read was pending
-          throw error;
+          if (!closed) throw error;
         }
         if (read !== null && read > 0) {
           controller.enqueue(chunk.subarray(0, read));
           return;
         }
-        if (!follow) {
+        if (!follow || closed) {
           close();
-          controller.close();
+          // Ended by the node's stop or the file's end; a client that left has cancelled it.
+          if (!req.signal.aborted) controller.close();
           return;
         }
-        await new Promise((resolve) => timer = setTimeout(resolve, FOLLOW_POLL_MS));
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          timer = setTimeout(resolve, FOLLOW_POLL_MS);
+        });
       }
     },
     cancel: close,

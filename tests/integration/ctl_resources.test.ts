@@ -152,3 +152,27 @@ Deno.test("ctl: create, apply, get, describe and delete address resources by kin
     await node.stop();
   }
 });
+
+Deno.test("ctl logs -f follows the node's log, and a follower does not hold up the node's stop", async () => {
+  const node = await startNodeProcess();
+  let stopped = false;
+  try {
+    const following = ctl(node.apiAddr, ["logs", "-f", "--tail", "1"]);
+    // Something new for the follower to print, once it has had time to start.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const port = String(freePort());
+    const r = await node.ctl(["create", "httpproxy", "late", "--port", port, "--rule=/=http://h"]);
+    assert.equal(r.code, 0, r.stderr);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const began = Date.now();
+    await node.stop();
+    stopped = true;
+    // Without the follower the node stops in a second or two; it used to wait for it to leave.
+    assert.ok(Date.now() - began < 15_000, `stop took ${Date.now() - began} ms`);
+    const followed = await following;
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.match(followed.stdout, /created pipeline late-pipeline-0/);
+  } finally {
+    if (!stopped) await node.stop();
+  }
+});

@@ -27,6 +27,7 @@ async function adminApi(
     mqttAdmin: () => Promise.resolve(options.mqttSessions),
     profiler: {} as NodeProfiler,
     logFile: `${dir}/stdout.log`,
+    stopping: new AbortController().signal,
   };
   /** One request; answers come as JSON unless `headers` say otherwise. */
   const call = async (

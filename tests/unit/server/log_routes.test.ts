@@ -15,9 +15,14 @@ async function withLog(text: string, use: (logFile: string) => Promise<void>): P
   }
 }
 
-async function get(logFile: string, query: string, signal?: AbortSignal): Promise<Response> {
+async function get(
+  logFile: string,
+  query: string,
+  signal?: AbortSignal,
+  stopping = new AbortController().signal,
+): Promise<Response> {
   const req = new Request(`http://127.0.0.1/apis/v2/logs${query}`, { signal });
-  return await route.handler(req, [], { logFile });
+  return await route.handler(req, [], { logFile, stopping });
 }
 
 Deno.test("GET /logs answers the last lines asked for, all with -1, 500 by default", async () => {
@@ -67,5 +72,18 @@ Deno.test("GET /logs?follow=true goes on with what is written until the client l
     assert.equal(decoder.decode((await reader.read()).value), "new\n");
     leave.abort();
     await reader.cancel();
+  });
+});
+
+Deno.test("GET /logs?follow=true ends when the node stops", async () => {
+  await withLog("old\n", async (logFile) => {
+    const stop = new AbortController();
+    const response = await get(logFile, "?tail=1&follow=true", undefined, stop.signal);
+    const reader = response.body!.getReader();
+    assert.equal(new TextDecoder().decode((await reader.read()).value), "old\n");
+    const next = reader.read();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    stop.abort();
+    assert.deepEqual(await next, { done: true, value: undefined });
   });
 });
