@@ -53,6 +53,8 @@ export const LEASE_TTL_SECONDS = 20;
  */
 export const CLUSTER_RESYNC_MS = 5_000;
 const STANDALONE_RESYNC_MS = 60_000;
+/** How long a stopping node waits for its etcd store to close (lease revoke, watches). */
+const ETCD_STORE_CLOSE_MS = 5_000;
 /** How often a node that cannot reach etcd at start tries again. */
 const CONNECT_RETRY_MS = 5_000;
 /**
@@ -397,8 +399,12 @@ function clusterOf(
     etcd,
     nodeId,
     close() {
-      // The store first: revoking its lease needs etcd still running.
-      closing ??= store.close().finally(() => etcd?.stop());
+      // The store first: revoking its lease needs etcd still running. An etcd that does not
+      // answer gets a few seconds, not a timeout per call: its keys end with the lease anyway.
+      closing ??=
+        (mode === "standalone"
+          ? store.close()
+          : waitUntil(store.close(), Date.now() + ETCD_STORE_CLOSE_MS)).finally(() => etcd?.stop());
       callClose();
       return closing;
     },

@@ -12,6 +12,7 @@ import { builtinFilters } from "../filters/registry.ts";
 import { SharedSlots } from "../filters/shared_slots.ts";
 import { SharedRegions } from "../filters/shared_regions.ts";
 import { SpecError } from "../filters/spec.ts";
+import { waitUntil } from "../filters/sleep.ts";
 import { CONFIG_YAML_OPTIONS, loadYaml } from "../filters/yaml_module.ts";
 import { handleAdmin } from "./admin/api.ts";
 import { openCluster, startMembership } from "./cluster_setup.ts";
@@ -102,6 +103,9 @@ function checkAdminAddress(apiAddr: string): void {
   }
 }
 
+/** How long, from the start of a stop, the store's loops may finish a call in flight. */
+const STORE_LOOPS_STOP_MS = 3_000;
+
 /** Starts a node; throws with a clear message when it cannot start. */
 export async function startNode(options: NodeOptions, extras: StartNodeExtras = {}): Promise<Node> {
   const dataDir = resolveDir(options, options.dataDir);
@@ -142,6 +146,10 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   }
   const store = cluster.store;
   if (extras.survivesUncaught) logUncaughtErrors(log);
+  // The loops that read and write the store stop at once, but may be in the middle of a call:
+  // with etcd unreachable each would wait out its timeout in turn (over 30 s in all). They get
+  // until this deadline, set when the stop begins; the store's close then ends what is left.
+  let storeLoopsDeadline = Infinity;
   const cleanups: (() => unknown)[] = [
     // Closes the store, then stops the built-in etcd member: after everything else.
     () => cluster.close(),
@@ -230,10 +238,14 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       resyncMs: cluster.resyncMs,
     });
     // After the data planes close: their last changes still reach the store.
-    cleanups.splice(cleanups.indexOf(closeDataPlane) + 1, 0, () => wasmData.close());
+    cleanups.splice(
+      cleanups.indexOf(closeDataPlane) + 1,
+      0,
+      () => waitUntil(wasmData.close(), storeLoopsDeadline),
+    );
     await wasmData.start();
-    cleanups.unshift(() => supervisor.stop());
-    cleanups.unshift(() => controlObjects.close());
+    cleanups.unshift(() => waitUntil(supervisor.stop(), storeLoopsDeadline));
+    cleanups.unshift(() => waitUntil(controlObjects.close(), storeLoopsDeadline));
     await supervisor.start();
     const statusOf = async (name: string) =>
       controlObjects.status(name) ?? await dataPlane.status(name);
@@ -250,7 +262,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       },
       log: logs.logger("members"),
     });
-    cleanups.unshift(() => membership.stop());
+    cleanups.unshift(() => waitUntil(membership.stop(), storeLoopsDeadline));
 
     const { hostname, port } = splitHostPort(options.apiAddr, "--api-addr");
     const adminLog = new AdminApiLog(
@@ -311,6 +323,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       dataPlane,
       close() {
         if (closing === undefined) {
+          storeLoopsDeadline = Date.now() + STORE_LOOPS_STOP_MS;
           log.info(`node ${options.name} stopping: finishing in-flight requests`);
           cleanups.splice(cleanups.length - 1, 0, () => log.info(`node ${options.name} stopped`));
           closing = runCleanups(cleanups, log);

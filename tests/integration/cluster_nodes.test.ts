@@ -485,6 +485,28 @@ Deno.test("cluster: a second node under a running member's name is refused; the 
   }
 });
 
+Deno.test("cluster: a node stops within seconds while its etcd answers nothing", async () => {
+  const etcd = await TestEtcdCluster.start(1);
+  const args = ["--cluster-role", "secondary", "--etcd-endpoints", etcd.endpoints[0]];
+  let nodes: ClusterNode[] = [];
+  const pid = etcd.process("m1").pid;
+  let passed = false;
+  try {
+    nodes = await startNodes([{ name: "quick", args }]);
+    Deno.kill(pid, "SIGSTOP"); // accepts connections, answers nothing
+    const began = Date.now();
+    await nodes[0].stop();
+    // Each loop used to wait out its etcd call's 10 s timeout in turn: over 30 s in all.
+    const took = Date.now() - began;
+    assert.ok(took < 15_000, `stop took ${took} ms`);
+    passed = true;
+  } finally {
+    Deno.kill(pid, "SIGCONT");
+    await cleanUpNodes(nodes, passed);
+    await etcd.close();
+  }
+});
+
 Deno.test("cluster: Easegress config files start a primary with its etcd and a secondary that joins it", async () => {
   await requireEtcd();
   const client = `http://127.0.0.1:${freePort()}`;
