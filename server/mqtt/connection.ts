@@ -182,7 +182,7 @@ export class MqttConnection {
     }
     this.session = outcome.session;
     // What waited for this client while it was away.
-    for (const pending of outcome.session.pending) this.#sendPublish(pending, true);
+    for (const pending of outcome.session.pending) this.#sendPending(pending);
   }
 
   async #publish(packet: mqtt.IPublishPacket): Promise<void> {
@@ -249,7 +249,15 @@ export class MqttConnection {
 
   /** Sends a message for a subscriber: QoS 1 ones are already queued in the session. */
   deliver(message: OutboundMessage | PendingMessage): void {
-    this.#sendPublish(message, false);
+    if ("packetId" in message) this.#sendPending(message);
+    else this.#sendPublish(message, false);
+  }
+
+  /** Sends a QoS 1 message, flagged DUP when the client may have had it already (MQTT-3.3.1-1). */
+  #sendPending(message: PendingMessage): void {
+    const dup = message.sentAt !== 0;
+    message.sentAt = Date.now();
+    this.#sendPublish(message, dup);
   }
 
   #sendPublish(message: OutboundMessage | PendingMessage, dup: boolean): void {
@@ -292,7 +300,7 @@ export class MqttConnection {
     }).catch(() => this.close());
   }
 
-  /** Keep-alive deadline, and the oldest unacknowledged message sent again. */
+  /** Keep-alive deadline, and the oldest unacknowledged message sent again when it is due. */
   #tick(): void {
     if (this.session === undefined && Date.now() - this.#opened > CONNECT_TIMEOUT_MS) {
       this.#host.log.debug(
@@ -306,8 +314,9 @@ export class MqttConnection {
       this.close();
       return;
     }
+    // Only once it has had the whole interval to be acknowledged: the tick is not the send.
     const oldest = this.session?.pending[0];
-    if (oldest) this.#sendPublish(oldest, true);
+    if (oldest && Date.now() - oldest.sentAt >= RESEND_MS) this.#sendPending(oldest);
   }
 
   /** Ends the connection (idempotent); the proxy hears of it once. */

@@ -19,6 +19,8 @@ export interface OutboundMessage {
 /** A QoS 1 message waiting for its PUBACK. */
 export interface PendingMessage extends OutboundMessage {
   packetId: number;
+  /** When it was last sent to the client (ms since the epoch; 0 while it never was). */
+  sentAt: number;
 }
 
 /** Messages kept for a disconnected session: beyond this, the oldest go. */
@@ -53,7 +55,7 @@ export class MqttSession {
 
   /** Queues a QoS 1 message; returns it with its packet id. */
   queue(message: OutboundMessage): PendingMessage {
-    const pending = { ...message, packetId: this.#packetId() };
+    const pending = { ...message, packetId: this.#packetId(), sentAt: 0 };
     this.pending.push(pending);
     if (this.pending.length > MAX_PENDING) this.pending.shift();
     return pending;

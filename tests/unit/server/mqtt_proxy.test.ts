@@ -236,3 +236,76 @@ Deno.test({
     }
   },
 });
+
+/** Reads one PUBLISH the proxy sends (no longer than 127 bytes): its DUP flag, packet id and payload. */
+async function readPublish(
+  conn: Deno.Conn,
+): Promise<{ dup: boolean; id: number; payload: string }> {
+  const [type, length] = await readBytes(conn, 2);
+  assert.equal(type & 0xf0, 0x30, `a PUBLISH, got type 0x${type.toString(16)}`);
+  const rest = await readBytes(conn, length);
+  const topicEnd = 2 + (rest[0] << 8 | rest[1]);
+  return {
+    dup: (type & 0x08) !== 0,
+    id: rest[topicEnd] << 8 | rest[topicEnd + 1],
+    payload: new TextDecoder().decode(new Uint8Array(rest.slice(topicEnd + 2))),
+  };
+}
+
+Deno.test("MQTTProxy: an unacknowledged QoS 1 message is sent again 200 ms after it went, then flagged DUP", async () => {
+  const { proxy, port } = await startProxy();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(connectPacket("c1"));
+    await readBytes(conn, 4);
+    await conn.write(new Uint8Array([0x82, 6, 0, 1, 0, 1, 0x74, 1])); // topic "t", QoS 1
+    await readBytes(conn, 5);
+    // The resend timer ticks every 200 ms; a message sent just before a tick waits its own 200 ms.
+    for (let i = 0; i < 3; i++) {
+      const sent = Date.now();
+      proxy.publish({ topic: "t", payload: new TextEncoder().encode(`m${i}`), qos: 1 });
+      const first = await readPublish(conn);
+      assert.deepEqual([first.dup, first.payload], [false, `m${i}`]);
+      const again = await readPublish(conn);
+      const waited = Date.now() - sent;
+      assert.deepEqual([again.dup, again.id], [true, first.id]);
+      assert.ok(waited >= 190, `sent again after ${waited} ms`);
+      await conn.write(new Uint8Array([0x40, 2, first.id >> 8, first.id & 0xff]));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    conn.close();
+    await proxy.close();
+  }
+});
+
+Deno.test("MQTTProxy: QoS 1 messages queued for an absent persistent session arrive without DUP", async () => {
+  const { proxy, port } = await startProxy();
+  try {
+    const away = await Deno.connect({ hostname: "127.0.0.1", port });
+    const persistent = connectPacket("keeper");
+    persistent[9] &= ~0x02;
+    await away.write(persistent);
+    await readBytes(away, 4);
+    await away.write(new Uint8Array([0x82, 6, 0, 1, 0, 1, 0x74, 1]));
+    await readBytes(away, 5);
+    await away.write(new Uint8Array([0xe0, 0])); // DISCONNECT
+    away.close();
+    for (let tries = 0; proxy.status().clients !== 0; tries++) {
+      assert.ok(tries < 100, "the client left");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    proxy.publish({ topic: "t", payload: new TextEncoder().encode("missed"), qos: 1 });
+    const back = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await back.write(persistent);
+      assert.deepEqual(await readBytes(back, 4), [0x20, 2, 1, 0], "session present");
+      const message = await readPublish(back);
+      assert.deepEqual([message.dup, message.payload], [false, "missed"]);
+    } finally {
+      back.close();
+    }
+  } finally {
+    await proxy.close();
+  }
+});
