@@ -12,7 +12,7 @@ import { isPlainObject } from "../../filters/spec.ts";
 import { hostOfAddr } from "../../filters/ip_address.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
 import { storedSessions } from "../mqtt/session_store.ts";
-import { topicFilterProblem } from "../mqtt/topic_filter.ts";
+import { topicNameProblem } from "../mqtt/topic_filter.ts";
 import { readStoredObject } from "../objects.ts";
 import { type AdminRoute, ApiError, readDocument } from "./replies.ts";
 
@@ -88,10 +88,11 @@ async function publish(req: Request, [name]: string[], ctx: MqttRouteContext) {
     throw new ApiError(400, "the body must be {topic, qos, payload, base64}");
   }
   const { topic, qos = 0, payload = "", base64 = false, distributed = false } = body;
-  if (typeof topic !== "string" || topic === "" || topicFilterProblem(topic) !== undefined) {
+  if (typeof topic !== "string") {
     throw new ApiError(400, `topic must be a topic name, got ${JSON.stringify(topic)}`);
   }
-  if (/[+#]/.test(topic)) throw new ApiError(400, `topic ${topic} has wildcards`);
+  const problem = topicNameProblem(topic);
+  if (problem !== undefined) throw new ApiError(400, `topic ${JSON.stringify(topic)} ${problem}`);
   if (qos !== 0 && qos !== 1 && qos !== 2) throw new ApiError(400, `qos must be 0, 1 or 2`);
   if (typeof payload !== "string") throw new ApiError(400, "payload must be a string");
   let bytes: Uint8Array;

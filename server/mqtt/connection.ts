@@ -12,7 +12,7 @@ import mqtt from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import type { MqttPacketType } from "../../filters/mqtt_context.ts";
 import type { MqttSession, OutboundMessage, PendingMessage } from "./session.ts";
-import { topicFilterProblem } from "./topic_filter.ts";
+import { topicFilterProblem, topicNameProblem } from "./topic_filter.ts";
 import { formatAddr } from "../httpserver/client.ts";
 import { isTlsConn } from "../httpserver/served_connection.ts";
 import { socketPass } from "../../filters/native_sockets.ts";
@@ -166,6 +166,15 @@ export class MqttConnection {
   async #connect(packet: mqtt.IConnectPacket): Promise<void> {
     // A second CONNECT is a protocol violation (MQTT 3.1.1 section 3.1).
     if (this.session !== undefined) return this.close();
+    const willProblem = packet.will && topicNameProblem(packet.will.topic);
+    if (willProblem) {
+      this.#host.log.debug(
+        `${this.remoteAddr}: will topic ${
+          JSON.stringify(packet.will!.topic)
+        } ${willProblem}, closing`,
+      );
+      return this.close();
+    }
     this.clientID = packet.clientId;
     this.username = packet.username ?? "";
     this.#will = packet.will;
@@ -188,6 +197,14 @@ export class MqttConnection {
   async #publish(packet: mqtt.IPublishPacket): Promise<void> {
     if (packet.qos === 2) {
       this.#host.log.debug(`${this.remoteAddr}: QoS 2 is not supported, closing`);
+      return this.close();
+    }
+    // A topic name a subscription filter could match by accident (a/#) is a protocol error.
+    const problem = topicNameProblem(packet.topic);
+    if (problem !== undefined) {
+      this.#host.log.debug(
+        `${this.remoteAddr}: PUBLISH topic ${JSON.stringify(packet.topic)} ${problem}, closing`,
+      );
       return this.close();
     }
     const payload = toBytes(packet.payload);

@@ -24,6 +24,7 @@ export function topicMatches(filter: string, topic: string): boolean {
 /** What is wrong with `filter` as a subscription topic filter, or undefined. */
 export function topicFilterProblem(filter: string): string | undefined {
   if (filter === "") return "is empty";
+  if (filter.includes("\0")) return "has a NUL character";
   const levels = filter.split("/");
   for (let i = 0; i < levels.length; i++) {
     const level = levels[i];
@@ -32,5 +33,15 @@ export function topicFilterProblem(filter: string): string | undefined {
     }
     if (level.includes("+") && level !== "+") return '"+" must be a whole level';
   }
+  return undefined;
+}
+
+/** Characters a topic name (what PUBLISH names) may not hold: wildcards and NUL (MQTT 4.7, 1.5.3). */
+const NOT_IN_TOPIC_NAME = /[+#\0]/;
+
+/** What is wrong with `topic` as the topic name of a PUBLISH, or undefined. */
+export function topicNameProblem(topic: string): string | undefined {
+  if (topic === "") return "is empty";
+  if (NOT_IN_TOPIC_NAME.test(topic)) return "has a wildcard or a NUL character";
   return undefined;
 }

@@ -83,24 +83,37 @@ async function readBytes(conn: Deno.Conn, length: number): Promise<number[]> {
   return [...buf];
 }
 
+/** Marks, in what {@linkcode afterConnect} returns, a connection still open after 3 s. */
+const STILL_OPEN = -1;
+
 /**
  * Connects as client c1 and, once accepted, sends `packet`; returns what
- * the proxy sends after the CONNACK, until it closes the connection.
+ * the proxy sends after the CONNACK, until it closes the connection (or,
+ * ending in {@linkcode STILL_OPEN}, until 3 s have passed).
  */
 async function afterConnect(port: number, packet: number[]): Promise<number[]> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const deadline = setTimeout(() => conn.close(), 3_000);
+  const got: number[] = [];
   try {
     await conn.write(connectPacket("c1"));
     assert.deepEqual(await readBytes(conn, 4), [0x20, 2, 0, 0]);
     await conn.write(new Uint8Array(packet));
-    const got: number[] = [];
     const buf = new Uint8Array(64);
     for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
       got.push(...buf.subarray(0, n));
     }
     return got;
+  } catch (e) {
+    if (e instanceof Deno.errors.Interrupted || e instanceof Deno.errors.BadResource) {
+      return [...got, STILL_OPEN];
+    }
+    throw e;
   } finally {
-    conn.close();
+    clearTimeout(deadline);
+    try {
+      conn.close();
+    } catch { /* closed at the deadline */ }
   }
 }
 
@@ -305,6 +318,60 @@ Deno.test("MQTTProxy: QoS 1 messages queued for an absent persistent session arr
     } finally {
       back.close();
     }
+  } finally {
+    await proxy.close();
+  }
+});
+
+Deno.test("MQTTProxy: a PUBLISH or will whose topic name has a wildcard, NUL or nothing closes the client", async () => {
+  const published: string[] = [];
+  const { proxy, port, logs } = await startProxy(
+    { brokerMode: true, rules: [{ when: { packetType: "Publish" }, pipeline: "seen" }] },
+    {
+      seen: {
+        handle(ctx) {
+          published.push((ctx as unknown as { packet: { topic: string } }).packet.topic);
+          return "";
+        },
+      },
+    },
+  );
+  try {
+    const publish = (topic: number[]) => [0x32, topic.length + 4, 0, topic.length, ...topic, 0, 1];
+    // QoS 1, then PINGREQ: an accepted PUBLISH would get PUBACK and PINGRESP.
+    assert.deepEqual(
+      await afterConnect(port, [...publish([0x61, 0x2f, 0x23]), 0xc0, 0]),
+      [],
+      "a/#",
+    );
+    assert.deepEqual(await afterConnect(port, [...publish([0x2b]), 0xc0, 0]), [], "+");
+    assert.deepEqual(await afterConnect(port, [...publish([0x61, 0, 0x62]), 0xc0, 0]), [], "NUL");
+    assert.deepEqual(await afterConnect(port, [...publish([]), 0xc0, 0]), [], "empty");
+    assert.deepEqual(
+      await afterConnect(port, [...publish([0x61]), 0xc0, 0]),
+      [0x40, 2, 0, 1, 0xd0, 0, STILL_OPEN],
+      "a good topic is acknowledged",
+    );
+    assert.deepEqual(published, ["a"]);
+    const will = new Uint8Array(
+      mqtt.generate({
+        cmd: "connect",
+        protocolId: "MQTT",
+        protocolVersion: 4,
+        clientId: "w1",
+        clean: true,
+        keepalive: 60,
+        will: { topic: "gone/#", payload: Buffer.from("x"), qos: 0, retain: false },
+      }) as unknown as Uint8Array,
+    );
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(will);
+    assert.equal(await conn.read(new Uint8Array(4)), null, "no CONNACK for a wildcard will topic");
+    conn.close();
+    assert.match(
+      logs.join("\n"),
+      /PUBLISH topic "a\/#" has a wildcard or a NUL character, closing/,
+    );
   } finally {
     await proxy.close();
   }
