@@ -20,7 +20,7 @@ import {
   type ZookeeperRegistrySpec,
 } from "./spec.ts";
 import { parseDuration } from "../../filters/spec.ts";
-import { ZooKeeperClient } from "./zookeeper_client.ts";
+import { ZNONODE, ZooKeeperClient, ZooKeeperError } from "./zookeeper_client.ts";
 import { errorText } from "../error_text.ts";
 import { joinHostPort } from "../../filters/ip_address.ts";
 import type { Etcd3 } from "etcd3";
@@ -257,10 +257,12 @@ function zookeeperSource(spec: ZookeeperRegistrySpec): RegistrySource {
       const zk = await ZooKeeperClient.connect(spec.zkservices, timeoutMs);
       try {
         const base = spec.prefix === "/" ? "" : spec.prefix.replace(/\/+$/, "");
-        const children = await zk.getChildren(spec.prefix);
+        // No node is an answer, not a failure: a prefix removed with its last instance lists
+        // none, and an instance deregistered between the two reads is gone.
+        const children = await orNoNode(zk.getChildren(spec.prefix), []);
         const documents: [string, string][] = [];
         for (const child of children) {
-          const data = await zk.getData(`${base}/${child}`);
+          const data = await orNoNode(zk.getData(`${base}/${child}`), null);
           if (data !== null) documents.push([child, new TextDecoder().decode(data)]);
         }
         return await instancesFromDocuments(documents);
@@ -270,6 +272,16 @@ function zookeeperSource(spec: ZookeeperRegistrySpec): RegistrySource {
     },
     close() {},
   };
+}
+
+/** What `read` gives, or `absent` when ZooKeeper answers that its node does not exist. */
+async function orNoNode<T, A>(read: Promise<T>, absent: A): Promise<T | A> {
+  try {
+    return await read;
+  } catch (e) {
+    if (e instanceof ZooKeeperError && e.code === ZNONODE) return absent;
+    throw e;
+  }
 }
 
 /**

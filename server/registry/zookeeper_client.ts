@@ -16,15 +16,29 @@ const PASSWORD_LENGTH = 16;
 /** The largest reply taken (ZooKeeper's own jute.maxbuffer default is 1 MB). */
 const MAX_FRAME = 4 * 1024 * 1024;
 
+/** ZooKeeper's error code for a node that does not exist. */
+export const ZNONODE = -101;
+
 const ERRORS: Record<number, string> = {
   [-4]: "connection loss",
   [-7]: "operation timeout",
-  [-101]: "no node",
+  [ZNONODE]: "no node",
   [-102]: "no authentication",
   [-110]: "node exists",
   [-111]: "node not empty",
   [-112]: "session expired",
 };
+
+/** An error ZooKeeper answered a request with. */
+export class ZooKeeperError extends Error {
+  /** ZooKeeper's error code (negative), as {@linkcode ZNONODE}. */
+  readonly code: number;
+
+  constructor(path: string, code: number) {
+    super(`${path}: ${ERRORS[code] ?? `ZooKeeper error ${code}`}`);
+    this.code = code;
+  }
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -229,7 +243,7 @@ export class ZooKeeperClient {
       const err = reply.int();
       // Watch events (-1) and pings (-2) are not ours to answer.
       if (replyXid !== xid) continue;
-      if (err !== 0) throw new Error(`${path}: ${ERRORS[err] ?? `ZooKeeper error ${err}`}`);
+      if (err !== 0) throw new ZooKeeperError(path, err);
       return reply;
     }
   }

@@ -155,7 +155,21 @@ Deno.test("ZookeeperServiceRegistry: a pool follows the instances under the pref
     await writer.delete("/registry/b1");
     await servedBy(port, ["static"]);
 
+    // The prefix removed with its last instances lists none: that is no failure to read.
+    await writer.create("/registry/a2", instance("orders", "a2", apps.ports.a));
+    await servedBy(port, ["a"]);
+    for (const node of ["a2", "x1", "junk"]) await writer.delete(`/registry/${node}`);
+    await writer.delete("/registry");
+    await servedBy(port, ["static"]);
+    const emptied = await node.ctl(["object", "status", "get", "zk", "-o", "json"]);
+    assert.deepEqual(
+      Object.values(JSON.parse(emptied.stdout) as Record<string, { health: string }>)
+        .map((s) => s.health),
+      ["ready"],
+    );
+
     // The registry going away keeps the last instances; deleting the object drops them.
+    await writer.create("/registry", new Uint8Array());
     await writer.create("/registry/a2", instance("orders", "a2", apps.ports.a));
     await servedBy(port, ["a"]);
     await zk.stop();
