@@ -49,6 +49,13 @@ export interface ConnectOutcome {
 }
 
 const RESEND_MS = 200;
+/**
+ * Bytes of messages for a subscriber that may wait to be written: a client
+ * that reads slower than it is published to (or not at all) would
+ * otherwise hold every message in memory. Beyond it, QoS 0 messages are
+ * dropped (at most once allows it) and QoS 1 ones wait in the session.
+ */
+const MAX_UNWRITTEN_BYTES = 4 * 1024 * 1024;
 /** How long a connection may stay open without a CONNECT (over TLS, the handshake included). */
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -64,6 +71,12 @@ export class MqttConnection {
   #handshakeSettled: boolean;
   readonly #host: ConnectionHost;
   #writing: Promise<void> = Promise.resolve();
+  /** Bytes queued for writing and not yet written. */
+  #unwritten = 0;
+  /** The session's QoS 1 messages written on this connection (the others wait for room). */
+  readonly #written = new WeakSet<PendingMessage>();
+  /** Whether QoS 1 messages of the session wait for room to be written. */
+  #holding = false;
   #handling: Promise<void> = Promise.resolve();
   #keepAliveMs = 0;
   #lastSeen = Date.now();
@@ -191,7 +204,7 @@ export class MqttConnection {
     }
     this.session = outcome.session;
     // What waited for this client while it was away.
-    for (const pending of outcome.session.pending) this.#sendPending(pending);
+    this.#sendUnwritten();
   }
 
   async #publish(packet: mqtt.IPublishPacket): Promise<void> {
@@ -266,14 +279,34 @@ export class MqttConnection {
 
   /** Sends a message for a subscriber: QoS 1 ones are already queued in the session. */
   deliver(message: OutboundMessage | PendingMessage): void {
-    if ("packetId" in message) this.#sendPending(message);
-    else this.#sendPublish(message, false);
+    const room = this.#unwritten < MAX_UNWRITTEN_BYTES;
+    if (!("packetId" in message)) {
+      if (room) this.#sendPublish(message, false);
+      return;
+    }
+    // A QoS 1 message stays in the session until there is room, and goes after those held before.
+    if (this.#holding) this.#sendUnwritten();
+    else if (room) this.#sendPending(message);
+    else this.#holding = true;
+  }
+
+  /** Sends the session's QoS 1 messages not yet written on this connection, while there is room. */
+  #sendUnwritten(): void {
+    this.#holding = false;
+    for (const pending of this.session?.pending ?? []) {
+      if (this.#unwritten >= MAX_UNWRITTEN_BYTES) {
+        this.#holding = true;
+        return;
+      }
+      if (!this.#written.has(pending)) this.#sendPending(pending);
+    }
   }
 
   /** Sends a QoS 1 message, flagged DUP when the client may have had it already (MQTT-3.3.1-1). */
   #sendPending(message: PendingMessage): void {
     const dup = message.sentAt !== 0;
     message.sentAt = Date.now();
+    this.#written.add(message);
     this.#sendPublish(message, dup);
   }
 
@@ -312,12 +345,16 @@ export class MqttConnection {
       );
       return this.close();
     }
+    this.#unwritten += bytes.length;
     this.#writing = this.#writing.then(async () => {
       for (let at = 0; at < bytes.length;) at += await this.#socket.write(bytes.subarray(at));
-    }).catch(() => this.close());
+    }).catch(() => this.close()).finally(() => this.#unwritten -= bytes.length);
   }
 
-  /** Keep-alive deadline, and the oldest unacknowledged message sent again when it is due. */
+  /**
+   * Keep-alive deadline; when the client keeps up, the oldest unacknowledged
+   * message sent again when it is due, and the ones held for room written.
+   */
   #tick(): void {
     if (this.session === undefined && Date.now() - this.#opened > CONNECT_TIMEOUT_MS) {
       this.#host.log.debug(
@@ -331,9 +368,11 @@ export class MqttConnection {
       this.close();
       return;
     }
+    if (this.#unwritten >= MAX_UNWRITTEN_BYTES) return;
     // Only once it has had the whole interval to be acknowledged: the tick is not the send.
     const oldest = this.session?.pending[0];
     if (oldest && Date.now() - oldest.sentAt >= RESEND_MS) this.#sendPending(oldest);
+    if (this.#holding) this.#sendUnwritten();
   }
 
   /** Ends the connection (idempotent); the proxy hears of it once. */

@@ -376,3 +376,66 @@ Deno.test("MQTTProxy: a PUBLISH or will whose topic name has a wildcard, NUL or 
     await proxy.close();
   }
 });
+
+/**
+ * A reader of the PUBLISHes `conn` receives (acknowledging QoS 1 ones):
+ * each call returns those that came until none did for 1 s.
+ */
+function publishReader(conn: Deno.Conn): () => Promise<mqtt.IPublishPacket[]> {
+  const parser = mqtt.parser({ protocolVersion: 4 });
+  let received: mqtt.IPublishPacket[] = [];
+  parser.on("packet", (packet: mqtt.Packet) => {
+    if (packet.cmd !== "publish") return;
+    received.push(packet);
+    if (packet.qos === 1) {
+      const ack = mqtt.generate({ cmd: "puback", messageId: packet.messageId });
+      conn.write(ack as unknown as Uint8Array);
+    }
+  });
+  const buf = new Uint8Array(256 * 1024);
+  // A read outlasting a quiet second is the next call's to finish: its bytes are not lost.
+  let reading: Promise<number | null> | undefined;
+  return async () => {
+    for (;;) {
+      reading ??= conn.read(buf);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const n = await Promise.race([
+        reading,
+        new Promise<"quiet">((resolve) => timer = setTimeout(() => resolve("quiet"), 1_000)),
+      ]).finally(() => clearTimeout(timer));
+      if (n !== "quiet") reading = undefined;
+      if (n === "quiet" || n === null) {
+        const got = received;
+        received = [];
+        return got;
+      }
+      parser.parse(Buffer.from(buf.subarray(0, n)));
+    }
+  };
+}
+
+Deno.test("MQTTProxy: a subscriber that stops reading holds at most a few MB: QoS 0 beyond is dropped, QoS 1 waits", async () => {
+  const { proxy, port } = await startProxy();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(connectPacket("c1"));
+    await readBytes(conn, 4);
+    await conn.write(new Uint8Array([0x82, 6, 0, 1, 0, 1, 0x74, 1])); // topic "t", QoS 1
+    await readBytes(conn, 5);
+    const read = publishReader(conn);
+    const mib = new Uint8Array(1024 * 1024);
+    // 40 MiB for a client that reads nothing meanwhile.
+    for (let i = 0; i < 40; i++) proxy.publish({ topic: "t", payload: mib, qos: 0 });
+    await new Promise((r) => setTimeout(r, 300));
+    const qos0 = (await read()).length;
+    assert.ok(qos0 > 0 && qos0 < 20, `${qos0} of 40 QoS 0 messages kept`);
+    // QoS 1 messages are all written, as the client makes room.
+    for (let i = 0; i < 12; i++) proxy.publish({ topic: "t", payload: mib, qos: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    const ids = new Set((await read()).map((p) => p.messageId));
+    assert.equal(ids.size, 12);
+  } finally {
+    conn.close();
+    await proxy.close();
+  }
+});
