@@ -160,6 +160,10 @@ export class MqttConnection {
       case "puback":
         this.session!.acknowledge(packet.messageId!);
         return;
+      case "pubrel":
+        // Answered whether or not the id is known: the client may be finishing an earlier try.
+        this.session!.unreleased.delete(packet.messageId!);
+        return this.#send({ cmd: "pubcomp", messageId: packet.messageId });
       case "subscribe":
         return await this.#subscribe(packet);
       case "unsubscribe":
@@ -170,7 +174,7 @@ export class MqttConnection {
         this.#graceful = true;
         return this.close();
       default:
-        // QoS 2 (pubrec, pubrel, pubcomp) and anything else a client may not send.
+        // PUBREC and PUBCOMP (no QoS 2 is sent to clients) and anything else a client may not send.
         this.#host.log.debug(`${this.remoteAddr}: unexpected ${packet.cmd}, closing`);
         return this.close();
     }
@@ -208,10 +212,6 @@ export class MqttConnection {
   }
 
   async #publish(packet: mqtt.IPublishPacket): Promise<void> {
-    if (packet.qos === 2) {
-      this.#host.log.debug(`${this.remoteAddr}: QoS 2 is not supported, closing`);
-      return this.close();
-    }
     // A topic name a subscription filter could match by accident (a/#) is a protocol error.
     const problem = topicNameProblem(packet.topic);
     if (problem !== undefined) {
@@ -219,6 +219,11 @@ export class MqttConnection {
         `${this.remoteAddr}: PUBLISH topic ${JSON.stringify(packet.topic)} ${problem}, closing`,
       );
       return this.close();
+    }
+    // QoS 2 (MQTT 4.3.3): a message taken and not yet released is acknowledged again, not rerun.
+    const unreleased = this.session!.unreleased;
+    if (packet.qos === 2 && unreleased.has(packet.messageId!)) {
+      return this.#send({ cmd: "pubrec", messageId: packet.messageId });
     }
     const payload = toBytes(packet.payload);
     if (!this.#host.allowPublish(this, payload.length)) return;
@@ -230,7 +235,12 @@ export class MqttConnection {
     if (outcome.disconnect) return this.close();
     if (outcome.drop) return;
     if (packet.qos === 1) this.#send({ cmd: "puback", messageId: packet.messageId });
-    this.#host.published({ topic: packet.topic, payload, qos: packet.qos });
+    if (packet.qos === 2) {
+      unreleased.add(packet.messageId!);
+      this.#send({ cmd: "pubrec", messageId: packet.messageId });
+    }
+    // Subscribers get at most QoS 1, as this proxy grants.
+    this.#host.published({ topic: packet.topic, payload, qos: packet.qos === 0 ? 0 : 1 });
   }
 
   async #subscribe(packet: mqtt.ISubscribePacket): Promise<void> {

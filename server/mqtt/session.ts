@@ -1,6 +1,6 @@
 /**
- * An MQTT client's session: its subscriptions and the QoS 1 messages sent
- * to it and not yet acknowledged. A session outlives its connection when
+ * An MQTT client's session: its subscriptions, the QoS 1 messages sent
+ * to it and not yet acknowledged, and its QoS 2 messages not yet released. A session outlives its connection when
  * the client connected with CleanSession 0, so a client that comes back
  * gets what was published to it meanwhile.
  *
@@ -35,6 +35,11 @@ export class MqttSession {
   readonly subscriptions = new Map<string, 0 | 1>();
   /** QoS 1 messages not acknowledged yet, oldest first. */
   readonly pending: PendingMessage[] = [];
+  /**
+   * Packet ids of the client's QoS 2 PUBLISHes taken and not yet released
+   * (PUBREL): the same id again is the same message, not run twice.
+   */
+  readonly unreleased = new Set<number>();
   #nextPacketId = 1;
 
   constructor(clientID: string, persistent: boolean) {

@@ -439,3 +439,41 @@ Deno.test("MQTTProxy: a subscriber that stops reading holds at most a few MB: Qo
     await proxy.close();
   }
 });
+
+Deno.test("MQTTProxy: a QoS 2 PUBLISH runs its pipeline once, PUBREC until PUBREL, then PUBCOMP", async () => {
+  const published: string[] = [];
+  const { proxy, port } = await startProxy(
+    { rules: [{ when: { packetType: "Publish" }, pipeline: "seen" }] },
+    {
+      seen: {
+        handle(ctx) {
+          const { payload, qos } =
+            (ctx as unknown as { packet: { payload: Uint8Array; qos: number } })
+              .packet;
+          published.push(`${new TextDecoder().decode(payload)}@${qos}`);
+          return "";
+        },
+      },
+    },
+  );
+  try {
+    const publish = (
+      dup: boolean,
+      payload: number,
+    ) => [0x34 | (dup ? 8 : 0), 6, 0, 1, 0x74, 0, 7, payload];
+    const pubrel = [0x62, 2, 0, 7];
+    assert.deepEqual(
+      await afterConnect(port, [
+        ...publish(false, 0x61),
+        ...publish(true, 0x61), // PUBREC lost: sent again, the same message
+        ...pubrel,
+        ...pubrel, // PUBCOMP lost: released again
+        ...publish(false, 0x62), // the id free again: a new message
+      ]),
+      [0x50, 2, 0, 7, 0x50, 2, 0, 7, 0x70, 2, 0, 7, 0x70, 2, 0, 7, 0x50, 2, 0, 7, STILL_OPEN],
+    );
+    assert.deepEqual(published, ["a@2", "b@2"]);
+  } finally {
+    await proxy.close();
+  }
+});
