@@ -95,7 +95,7 @@ async function listConsul(spec: ConsulRegistrySpec): Promise<ServiceInstance[]> 
     if (!Array.isArray(entries)) continue;
     for (const e of entries) {
       if (!isPlainObject(e)) continue;
-      const address = String(e.ServiceAddress || e.Address || "");
+      const address = instanceAddress(String(e.ServiceAddress || e.Address || ""));
       const port = Number(e.ServicePort);
       if (!address || !validPort(port)) continue;
       instances.push({
@@ -134,7 +134,7 @@ export function eurekaInstances(doc: unknown): ServiceInstance[] {
     if (!isPlainObject(app)) continue;
     for (const i of asList(app.instance)) {
       if (!isPlainObject(i) || i.status !== "UP") continue;
-      const address = String(i.ipAddr || i.hostName || "");
+      const address = instanceAddress(String(i.ipAddr || i.hostName || ""));
       // As Easegress: an instance per enabled port, http for port and https for securePort.
       for (const [field, scheme] of [[i.port, "http"], [i.securePort, "https"]] as const) {
         const enabled = isPlainObject(field)
@@ -182,7 +182,7 @@ async function listNacos(spec: NacosRegistrySpec): Promise<ServiceInstance[]> {
           // Weight 0 is how Nacos takes an instance out of traffic (its clients skip it).
           const weight = h.weight === undefined ? 1 : Number(h.weight);
           if (!(weight > 0)) continue;
-          const address = String(h.ip ?? "");
+          const address = instanceAddress(String(h.ip ?? ""));
           const port = Number(h.port);
           if (!address || !validPort(port)) continue;
           const metadata = isPlainObject(h.metadata) ? h.metadata : {};
@@ -308,7 +308,7 @@ export async function instancesFromDocuments(
       for (const [k, v] of Object.entries(doc)) if (k.toLowerCase() === name) return v;
       return undefined;
     };
-    const address = String(field("address") ?? field("ip") ?? "");
+    const address = instanceAddress(String(field("address") ?? field("ip") ?? ""));
     const port = Number(field("port"));
     const serviceName = String(field("servicename") ?? key.split("/")[0] ?? "");
     if (!address || !validPort(port) || !serviceName) continue;
@@ -324,6 +324,26 @@ export async function instancesFromDocuments(
     });
   }
   return instances;
+}
+
+/** What cannot be in a host name or address: a URL's other parts, and blanks. */
+const NOT_IN_HOST = /[\s/?#@\\]/;
+
+/**
+ * `raw` as an instance's address, an IPv6 one without brackets (Easegress
+ * writes `address:port`, so its users bracket IPv6 addresses); "" when it
+ * cannot be a URL's host, so that the instance is skipped rather than
+ * failing its pool's whole server list.
+ */
+function instanceAddress(raw: string): string {
+  const address = raw.startsWith("[") && raw.endsWith("]") ? raw.slice(1, -1) : raw;
+  if (address === "" || NOT_IN_HOST.test(address)) return "";
+  try {
+    new URL(`http://${joinHostPort(address, 1)}`);
+    return address;
+  } catch {
+    return "";
+  }
 }
 
 function validPort(port: number): boolean {

@@ -102,6 +102,23 @@ Deno.test("instancesFromDocuments: JSON or YAML, field names in any case, the ke
   ]);
 });
 
+Deno.test("instancesFromDocuments: IPv6 addresses with or without brackets; one that is no host is skipped", async () => {
+  const instances = await instancesFromDocuments([
+    ["v6/a", "address: '::1'\nport: 81\n"],
+    ["v6/b", "address: '[::1]'\nport: 82\n"], // Easegress joins address:port, so it needs brackets
+    ["v6/c", "address: 'host/path'\nport: 83\n"],
+    ["v6/d", "address: 'a b'\nport: 84\n"],
+    ["v6/e", "address: '[::1'\nport: 85\n"],
+    ["v6/f", "address: 'user@host'\nport: 86\n"],
+  ]);
+  assert.deepEqual(instances.map(instanceURL), ["http://[::1]:81", "http://[::1]:82"]);
+  // Every server of the pool parses: one bad document does not fail the rest.
+  assert.deepEqual(
+    registeredServers(instances, undefined)?.map((s) => new URL(s.url).port),
+    ["81", "82"],
+  );
+});
+
 Deno.test("registeredServers: serverTags choose, none left means the static servers; weights kept", () => {
   const instances = [
     {
