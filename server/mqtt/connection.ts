@@ -385,6 +385,11 @@ export class MqttConnection {
     if (this.#holding) this.#sendUnwritten();
   }
 
+  /** Whether the connection has ended. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Ends the connection (idempotent); the proxy hears of it once. */
   close(): void {
     if (this.#closed) return;

@@ -164,6 +164,8 @@ export class MQTTProxy implements ConnectionHost {
     // empty one (CONNACK 5).
     const outcome = await this.runRule(conn, "Connect", {}, packet.password);
     if (outcome.disconnect) return { returnCode: CONNACK_NOT_AUTHORIZED };
+    // Ended while the pipeline ran (its CONNECT deadline passed): there is no client to take in.
+    if (conn.closed) return { returnCode: CONNACK_SERVER_UNAVAILABLE };
     // Let in without one (no Connect pipeline, or one that takes it): the server assigns one.
     if (conn.clientID === "") {
       conn.clientID = `anonymous-${++this.#anonymous}-${Date.now().toString(36)}`;
@@ -171,7 +173,10 @@ export class MQTTProxy implements ConnectionHost {
     // The same client id again: the older connection goes (MQTT 3.1.4 takeover).
     this.#clients.get(conn.clientID)?.close();
     let session = this.#sessions.get(conn.clientID);
-    if (!packet.clean && !session) session = await this.#storedSession(conn.clientID);
+    if (!packet.clean && !session) {
+      session = await this.#storedSession(conn.clientID);
+      if (conn.closed) return { returnCode: CONNACK_SERVER_UNAVAILABLE };
+    }
     const sessionPresent = !packet.clean && session !== undefined;
     if (packet.clean || !session) {
       session = new MqttSession(conn.clientID, !packet.clean);

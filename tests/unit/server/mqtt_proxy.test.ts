@@ -477,3 +477,34 @@ Deno.test("MQTTProxy: a QoS 2 PUBLISH runs its pipeline once, PUBREC until PUBRE
     await proxy.close();
   }
 });
+
+Deno.test({
+  name:
+    "MQTTProxy: a client closed while its Connect pipeline runs is not counted once the pipeline returns",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    let release = () => {};
+    const slow = new Promise<void>((resolve) => release = resolve);
+    const { proxy, port } = await startProxy(
+      {
+        maxAllowedConnection: 1,
+        rules: [{ when: { packetType: "Connect" }, pipeline: "slow" }],
+      },
+      { slow: { handle: () => slow.then(() => "") } },
+    );
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await conn.write(connectPacket("late"));
+      // No CONNACK within 10 s: the proxy gives up on the connection.
+      assert.equal(await conn.read(new Uint8Array(4)), null);
+      release();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual([proxy.status().clients, proxy.status().sessions], [0, 0]);
+      assert.equal(await connack(port, connectPacket("next")), 0, "the one place is free");
+    } finally {
+      conn.close();
+      await proxy.close();
+    }
+  },
+});
