@@ -138,6 +138,10 @@ export class MQTTProxy implements ConnectionHost {
     if (JSON.stringify(old.connectionLimit) !== JSON.stringify(spec.connectionLimit)) {
       this.#connectLimit = spec.connectionLimit && new RateWindow(spec.connectionLimit);
     }
+    // Connected clients too: a limit set against a client flooding now reaches it.
+    if (JSON.stringify(old.clientPublishLimit) !== JSON.stringify(spec.clientPublishLimit)) {
+      for (const conn of this.#clients.values()) this.#limitPublishes(conn);
+    }
     const listenerChanged = old.port !== spec.port || old.useTLS !== spec.useTLS ||
       JSON.stringify(old.certificate) !== JSON.stringify(spec.certificate);
     if (listenerChanged) {
@@ -187,10 +191,15 @@ export class MQTTProxy implements ConnectionHost {
     session.persistent = !packet.clean;
     this.#clients.set(conn.clientID, conn);
     this.#served++;
-    if (this.#spec.clientPublishLimit) {
-      this.#publishLimits.set(conn, new RateWindow(this.#spec.clientPublishLimit));
-    }
+    this.#limitPublishes(conn);
     return { returnCode: 0, session, sessionPresent };
+  }
+
+  /** Gives `conn` a window of the spec's `clientPublishLimit`, or none without one. */
+  #limitPublishes(conn: MqttConnection): void {
+    const limit = this.#spec.clientPublishLimit;
+    if (limit) this.#publishLimits.set(conn, new RateWindow(limit));
+    else this.#publishLimits.delete(conn);
   }
 
   /** The session the store keeps for `clientID` (made here), or undefined. */

@@ -508,3 +508,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test("MQTTProxy: a clientPublishLimit set or lifted by an update applies to connected clients", async () => {
+  const { proxy, port } = await startProxy();
+  const spec: MQTTProxySpec = {
+    name: "mq",
+    kind: "MQTTProxy",
+    port,
+    useTLS: false,
+    certificate: [],
+    topicCacheSize: 0,
+    maxAllowedConnection: 0,
+    rules: [],
+    brokerMode: false,
+  };
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(connectPacket("c1"));
+    await readBytes(conn, 4);
+    const publish = (id: number) => [0x32, 5, 0, 1, 0x74, 0, id];
+    /** How many of three QoS 1 PUBLISHes are acknowledged (a PINGREQ after them ends the count). */
+    const acknowledged = async () => {
+      await conn.write(new Uint8Array([...publish(1), ...publish(2), ...publish(3), 0xc0, 0]));
+      let pubacks = 0;
+      for (
+        let [type] = await readBytes(conn, 2);
+        type !== 0xd0;
+        [type] = await readBytes(conn, 2)
+      ) {
+        assert.equal(type, 0x40);
+        await readBytes(conn, 2);
+        pubacks++;
+      }
+      return pubacks;
+    };
+    proxy.update({ ...spec, clientPublishLimit: { requestRate: 1, bytesRate: 0, timePeriod: 60 } });
+    assert.equal(await acknowledged(), 1, "one PUBLISH a minute");
+    proxy.update(spec);
+    assert.equal(await acknowledged(), 3, "no limit");
+  } finally {
+    conn.close();
+    await proxy.close();
+  }
+});
