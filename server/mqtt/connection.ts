@@ -152,6 +152,11 @@ export class MqttConnection {
 
   async #handle(packet: mqtt.Packet): Promise<void> {
     if (this.session === undefined && packet.cmd !== "connect") return this.close();
+    const malformed = packetProblem(packet);
+    if (malformed !== undefined) {
+      this.#host.log.debug(`${this.remoteAddr}: ${packet.cmd} ${malformed}, closing`);
+      return this.close();
+    }
     switch (packet.cmd) {
       case "connect":
         return await this.#connect(packet);
@@ -406,6 +411,24 @@ export class MqttConnection {
     });
     this.#host.closed(this, this.#graceful);
   }
+}
+
+/**
+ * What makes `packet` malformed where the parser lets it through: a packet
+ * identifier of 0 (MQTT-2.3.1-1), a QoS 0 PUBLISH flagged DUP (MQTT-3.3.1-2).
+ */
+function packetProblem(packet: mqtt.Packet): string | undefined {
+  switch (packet.cmd) {
+    case "publish":
+      if (packet.qos === 0) return packet.dup ? "of QoS 0 flagged DUP" : undefined;
+      return packet.messageId === 0 ? "with packet identifier 0" : undefined;
+    case "subscribe":
+    case "unsubscribe":
+    case "puback":
+    case "pubrel":
+      return packet.messageId === 0 ? "with packet identifier 0" : undefined;
+  }
+  return undefined;
 }
 
 function toBytes(payload: string | Uint8Array | undefined): Uint8Array {

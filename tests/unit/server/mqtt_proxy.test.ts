@@ -551,3 +551,22 @@ Deno.test("MQTTProxy: a clientPublishLimit set or lifted by an update applies to
     await proxy.close();
   }
 });
+
+Deno.test("MQTTProxy: packet identifier 0, or a QoS 0 PUBLISH flagged DUP, closes the client", async () => {
+  const { proxy, port, logs } = await startProxy();
+  try {
+    assert.deepEqual(await afterConnect(port, [0x32, 5, 0, 1, 0x74, 0, 0, 0xc0, 0]), [], "PUBLISH");
+    assert.deepEqual(await afterConnect(port, [0x38, 3, 0, 1, 0x74, 0xc0, 0]), [], "QoS 0 DUP");
+    assert.deepEqual(await afterConnect(port, [0x82, 6, 0, 0, 0, 1, 0x74, 0, 0xc0, 0]), []);
+    assert.deepEqual(await afterConnect(port, [0xa2, 5, 0, 0, 0, 1, 0x74, 0xc0, 0]), []);
+    assert.deepEqual(await afterConnect(port, [0x62, 2, 0, 0, 0xc0, 0]), [], "PUBREL");
+    // The same with identifier 1 is answered.
+    assert.deepEqual(
+      await afterConnect(port, [0x32, 5, 0, 1, 0x74, 0, 1, 0xc0, 0]),
+      [0x40, 2, 0, 1, 0xd0, 0, STILL_OPEN],
+    );
+    assert.match(logs.join("\n"), /subscribe with packet identifier 0, closing/);
+  } finally {
+    await proxy.close();
+  }
+});
