@@ -78,6 +78,8 @@ export class MqttConnection {
   /** Whether QoS 1 messages of the session wait for room to be written. */
   #holding = false;
   #handling: Promise<void> = Promise.resolve();
+  /** Whether a packet is being handled (its pipeline may take a while). */
+  #handlingPacket = false;
   #keepAliveMs = 0;
   #lastSeen = Date.now();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -98,7 +100,18 @@ export class MqttConnection {
     let failed = false;
     parser.on("packet", (packet: mqtt.Packet) => {
       this.#handling = this.#handling
-        .then(() => this.#closed ? undefined : this.#handle(packet))
+        .then(async () => {
+          if (this.#closed) return;
+          this.#handlingPacket = true;
+          try {
+            await this.#handle(packet);
+          } finally {
+            this.#handlingPacket = false;
+            // The keep-alive is the client's silence, not the time its packets waited for
+            // pipelines (reading waits for them too): it counts from here.
+            this.#lastSeen = Date.now();
+          }
+        })
         .catch((e) => {
           this.#host.log.warn(`${this.remoteAddr}: ${(e as Error)?.stack ?? e}`);
           this.close();
@@ -378,7 +391,10 @@ export class MqttConnection {
       this.close();
       return;
     }
-    if (this.#keepAliveMs > 0 && Date.now() - this.#lastSeen > this.#keepAliveMs) {
+    if (
+      this.#keepAliveMs > 0 && !this.#handlingPacket &&
+      Date.now() - this.#lastSeen > this.#keepAliveMs
+    ) {
       this.#host.log.debug(`${this.remoteAddr}: keep-alive expired`);
       this.close();
       return;

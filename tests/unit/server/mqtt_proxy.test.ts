@@ -570,3 +570,29 @@ Deno.test("MQTTProxy: packet identifier 0, or a QoS 0 PUBLISH flagged DUP, close
     await proxy.close();
   }
 });
+
+Deno.test("MQTTProxy: the keep-alive does not count the time a client's packets wait for a slow pipeline", async () => {
+  const { proxy, port } = await startProxy(
+    { rules: [{ when: { packetType: "Publish" }, pipeline: "slow" }] },
+    { slow: { handle: () => new Promise((r) => setTimeout(() => r(""), 2_500)) } },
+  );
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const connect = connectPacket("c1");
+    connect[11] = 1; // keep-alive 1 s: closed after 1.5 s of silence
+    await conn.write(connect);
+    assert.deepEqual(await readBytes(conn, 4), [0x20, 2, 0, 0]);
+    await conn.write(new Uint8Array([0x32, 5, 0, 1, 0x74, 0, 1])); // QoS 1, a 2.5 s pipeline
+    await new Promise((r) => setTimeout(r, 1_000));
+    await conn.write(new Uint8Array([0xc0, 0])); // PINGREQ, read once the pipeline is done
+    assert.deepEqual(await readBytes(conn, 6), [0x40, 2, 0, 1, 0xd0, 0]);
+    // Silent from now on: closed after 1.5 s.
+    const silent = Date.now();
+    assert.equal(await conn.read(new Uint8Array(4)), null);
+    const waited = Date.now() - silent;
+    assert.ok(waited >= 1_300 && waited < 5_000, `closed after ${waited} ms`);
+  } finally {
+    conn.close();
+    await proxy.close();
+  }
+});
