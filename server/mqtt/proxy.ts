@@ -156,8 +156,10 @@ export class MQTTProxy implements ConnectionHost {
     if (packet.protocolVersion !== 4 && packet.protocolVersion !== 3) {
       return { returnCode: CONNACK_UNACCEPTABLE_PROTOCOL };
     }
+    // A client taking over its own connection (back after a network change) frees its place.
     const max = this.#spec.maxAllowedConnection;
-    if (max > 0 && this.#clients.size >= max) return { returnCode: CONNACK_SERVER_UNAVAILABLE };
+    const others = this.#clients.size - (this.#clients.has(packet.clientId) ? 1 : 0);
+    if (max > 0 && others >= max) return { returnCode: CONNACK_SERVER_UNAVAILABLE };
     // Easegress counts the CONNECT's remaining length plus 8 bytes of fixed header.
     if (this.#connectLimit && !this.#connectLimit.allow((packet.length ?? 0) + 8)) {
       return { returnCode: CONNACK_SERVER_UNAVAILABLE };

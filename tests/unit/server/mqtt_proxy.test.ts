@@ -596,3 +596,18 @@ Deno.test("MQTTProxy: the keep-alive does not count the time a client's packets 
     await proxy.close();
   }
 });
+
+Deno.test("MQTTProxy: at maxAllowedConnection a client may still take over its own connection", async () => {
+  const { proxy, port } = await startProxy({ maxAllowedConnection: 1 });
+  const first = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await first.write(connectPacket("c1"));
+    assert.deepEqual(await readBytes(first, 4), [0x20, 2, 0, 0]);
+    assert.equal(await connack(port, connectPacket("c2")), 3, "another client: full");
+    assert.equal(await connack(port, connectPacket("c1")), 0, "the same client again");
+    assert.equal(await first.read(new Uint8Array(4)), null, "the old connection is closed");
+  } finally {
+    first.close();
+    await proxy.close();
+  }
+});
