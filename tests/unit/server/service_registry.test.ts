@@ -6,6 +6,7 @@ import { Context, HttpRequest } from "../../../filters/context.ts";
 import { instanceURL, ServiceDirectory } from "../../../filters/service_directory.ts";
 import {
   type ConsulRegistrySpec,
+  etcdEndpointURL,
   type EtcdRegistrySpec,
   readRegistrySpec,
   type RegistrySpec,
@@ -234,6 +235,19 @@ Deno.test("ConsulServiceRegistry: address after http:// or https:// as Consul's 
   assert.throws(
     () => readSpec("ConsulServiceRegistry", { address: "unix:///run/consul.sock" }),
     /address: must be host:port, got "unix:\/\/\/run\/consul.sock"/,
+  );
+});
+
+Deno.test("EtcdServiceRegistry: an endpoint URL is given to the client as its scheme and host", () => {
+  assert.deepEqual(
+    ["127.0.0.1:2379", "http://127.0.0.1:2379/", "https://etcd.local:2379/v3", "http://[::1]:2379"]
+      .map(etcdEndpointURL),
+    [
+      "http://127.0.0.1:2379",
+      "http://127.0.0.1:2379",
+      "https://etcd.local:2379",
+      "http://[::1]:2379",
+    ],
   );
 });
 
