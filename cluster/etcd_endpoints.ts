@@ -9,11 +9,12 @@
  */
 
 import { Etcd3 } from "etcd3";
+import { etcdEndpointURL } from "./etcd_url.ts";
 
 /** An etcd client for a few calls at `hosts`, each bounded by `timeoutMs`; close it after. */
 export function briefEtcdClient(hosts: string[], timeoutMs: number): Etcd3 {
   return new Etcd3({
-    hosts,
+    hosts: hosts.map(etcdEndpointURL),
     dialTimeout: timeoutMs,
     defaultCallOptions: () => ({ deadline: Date.now() + timeoutMs }),
   });

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { etcdEndpointURL } from "./etcd_url.ts";
 import {
   ClientClosedError,
   Etcd3,
@@ -176,7 +177,7 @@ class EtcdClusterStore implements EtcdStore {
     this.memberName = options.memberName;
     const { requestTimeoutMs } = options;
     const clientOptions: IOptions = {
-      hosts: options.endpoints,
+      hosts: options.endpoints.map(etcdEndpointURL),
       dialTimeout: requestTimeoutMs,
       grpcOptions: {
         "grpc.max_send_message_length": options.maxSendBytes,

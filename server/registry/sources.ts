@@ -10,19 +10,19 @@
 import type { ServiceInstance } from "../../filters/service_directory.ts";
 import { isPlainObject } from "../../filters/spec.ts";
 import { loadYaml } from "../../filters/yaml_module.ts";
-import {
-  type ConsulRegistrySpec,
-  etcdEndpointURL,
-  type EtcdRegistrySpec,
-  type EurekaRegistrySpec,
-  type NacosRegistrySpec,
-  type RegistrySpec,
-  type ZookeeperRegistrySpec,
+import type {
+  ConsulRegistrySpec,
+  EtcdRegistrySpec,
+  EurekaRegistrySpec,
+  NacosRegistrySpec,
+  RegistrySpec,
+  ZookeeperRegistrySpec,
 } from "./spec.ts";
 import { parseDuration } from "../../filters/spec.ts";
 import { ZNONODE, ZooKeeperClient, ZooKeeperError } from "./zookeeper_client.ts";
 import { errorText } from "../error_text.ts";
 import { joinHostPort } from "../../filters/ip_address.ts";
+import { etcdEndpointURL } from "../../cluster/etcd_url.ts";
 import type { Etcd3 } from "etcd3";
 
 /** Lists a registry's instances; throws naming what failed. */

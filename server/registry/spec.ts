@@ -138,17 +138,6 @@ function etcdEndpoints(r: SpecReader, field: string): string[] {
   return list;
 }
 
-/**
- * An etcd endpoint as the URL the etcd client takes: host:port is reached
- * over http, and a URL is its scheme and host (Go's etcd client reads no
- * more of it; a path, even a trailing "/", failed the connection here).
- */
-export function etcdEndpointURL(endpoint: string): string {
-  if (HOST_PORT.test(endpoint)) return `http://${endpoint}`;
-  const url = new URL(endpoint);
-  return `${url.protocol}//${url.host}`;
-}
-
 function optional<T extends object, K extends keyof T>(spec: T, key: K, value: T[K] | undefined) {
   if (value !== undefined && value !== "" && !(Array.isArray(value) && !value.length)) {
     spec[key] = value;

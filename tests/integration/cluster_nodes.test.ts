@@ -507,6 +507,23 @@ Deno.test("cluster: a node stops within seconds while its etcd answers nothing",
   }
 });
 
+Deno.test("cluster: an etcd endpoint with a trailing slash or a path is reached at its host", async () => {
+  const etcd = await TestEtcdCluster.start(1);
+  let nodes: ClusterNode[] = [];
+  let passed = false;
+  try {
+    nodes = await startNodes([{
+      name: "slashed",
+      args: ["--cluster-role", "secondary", "--etcd-endpoints", `${etcd.endpoints[0]}/v3/`],
+    }]);
+    assert.deepEqual((await members(nodes[0])).map((m) => [m.name, m.alive]), [["slashed", true]]);
+    passed = true;
+  } finally {
+    await cleanUpNodes(nodes, passed);
+    await etcd.close();
+  }
+});
+
 Deno.test("cluster: Easegress config files start a primary with its etcd and a secondary that joins it", async () => {
   await requireEtcd();
   const client = `http://127.0.0.1:${freePort()}`;

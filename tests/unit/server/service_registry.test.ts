@@ -4,9 +4,9 @@ import { registeredServers, ServerPool } from "../../../filters/proxy/pool.ts";
 import type { Transport } from "../../../filters/proxy/transport.ts";
 import { Context, HttpRequest } from "../../../filters/context.ts";
 import { instanceURL, ServiceDirectory } from "../../../filters/service_directory.ts";
+import { etcdEndpointURL } from "../../../cluster/etcd_url.ts";
 import {
   type ConsulRegistrySpec,
-  etcdEndpointURL,
   type EtcdRegistrySpec,
   readRegistrySpec,
   type RegistrySpec,
