@@ -6,6 +6,8 @@
  * @module
  */
 
+import { certificateNames } from "./x509_name.ts";
+
 /** The name fields CertExtractor reads, as Go's pkix.Name calls them. */
 export const NAME_FIELDS = [
   "Country",
@@ -59,7 +61,24 @@ function nameOf(node: unknown): CertificateName {
 interface NodeCertificate {
   subject?: unknown;
   issuer?: unknown;
+  raw?: Uint8Array;
   issuerCertificate?: NodeCertificate;
+}
+
+/**
+ * The names of one node:tls certificate: read from its DER, as the
+ * runtime's names lack StreetAddress, PostalCode and SerialNumber; from
+ * the names where there is no DER to read.
+ */
+function namesOf(cert: NodeCertificate): PeerCertificate {
+  if (cert.raw instanceof Uint8Array) {
+    try {
+      return certificateNames(cert.raw);
+    } catch {
+      // Not DER the reader knows: the runtime's names stand.
+    }
+  }
+  return { subject: nameOf(cert.subject), issuer: nameOf(cert.issuer) };
 }
 
 /**
@@ -75,7 +94,7 @@ export function peerCertificatesFromNode(leaf: unknown): PeerCertificate[] {
     cert = cert.issuerCertificate
   ) {
     seen.add(cert);
-    chain.push({ subject: nameOf(cert.subject), issuer: nameOf(cert.issuer) });
+    chain.push(namesOf(cert));
   }
   return chain;
 }
