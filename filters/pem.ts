@@ -41,6 +41,10 @@ export function pemProblem(value: string, kind: "certificate" | "key"): string |
   return undefined;
 }
 
+function formProblem(value: string, kind: "certificate" | "key"): string | undefined {
+  return value === "" ? "is empty" : pemProblem(value, kind);
+}
+
 /**
  * What is wrong with a certificate chain and its private key as a pair,
  * each named by its spec field: the form of each (`pemProblem`), then
@@ -48,7 +52,8 @@ export function pemProblem(value: string, kind: "certificate" | "key"): string |
  * key type it signs with, the key the certificate is for). The library is
  * the one the listeners use, asked through a client that is made and
  * dropped, so no socket is bound and nothing fails later at listen time.
- * Unset values are skipped.
+ * Unset values (undefined) are skipped; an empty one is a problem, as a
+ * listener could not start with it.
  */
 export function keyPairProblems(
   certField: string,
@@ -57,8 +62,8 @@ export function keyPairProblems(
   key: string | undefined,
 ): [field: string, problem: string][] {
   const found: [string, string][] = [];
-  const certProblem = cert ? pemProblem(cert, "certificate") : undefined;
-  const keyProblem = key ? pemProblem(key, "key") : undefined;
+  const certProblem = cert === undefined ? undefined : formProblem(cert, "certificate");
+  const keyProblem = key === undefined ? undefined : formProblem(key, "key");
   if (certProblem !== undefined) found.push([certField, certProblem]);
   if (keyProblem !== undefined) found.push([keyField, keyProblem]);
   if (!cert || !key || certProblem !== undefined || keyProblem !== undefined) return found;

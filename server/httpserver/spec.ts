@@ -154,7 +154,8 @@ export function readHTTPServerSpec(r: SpecReader, name: string): HTTPServerSpec 
       if (!(keyName in spec.certs)) r.problem(`certs.${keyName}`, "is missing for keys." + keyName);
     }
     const pairs: [string, string | undefined, string, string | undefined][] = [
-      ["certBase64", certBase64, "keyBase64", keyBase64],
+      // Empty ones are unset, as Easegress writes them.
+      ["certBase64", spec.certBase64, "keyBase64", spec.keyBase64],
     ];
     for (const [name, value] of Object.entries(spec.certs)) {
       pairs.push([`certs.${name}`, value, `keys.${name}`, spec.keys[name]]);

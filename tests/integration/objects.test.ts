@@ -118,6 +118,10 @@ Deno.test("objects: bad specs and garbage are refused with the field named, traf
         /certs\.a: is neither PEM nor base64-encoded PEM.*keys\.a: is neither/s,
       ],
       [
+        `${server("s", port, "p")}\nhttps: true\ncerts: {a: ""}\nkeys: {a: ""}`,
+        /certs\.a: is empty.*keys\.a: is empty/s,
+      ],
+      [
         `${server("s", port, "p")}\nhttps: true\ncertBase64: ${btoa(LEAF_KEY)}\nkeyBase64: ${
           btoa(LEAF_KEY)
         }`,
