@@ -14,6 +14,7 @@ import {
   fieldValueProblem,
 } from "../httpserver/field_rules.ts";
 import { RequestFieldCheck } from "../httpserver/request_field_check.ts";
+import { httpDate } from "../httpserver/http1/response_head.ts";
 
 /** What the request header section says, ready for building a `Request`. */
 export interface RequestHead {
@@ -99,13 +100,18 @@ const STATUS_TEXT: string[] = [];
 
 /**
  * Response fields for `status` and `headers`: `:status` first, then the
- * headers minus connection-specific ones, which HTTP/3 forbids.
+ * headers minus connection-specific ones, which HTTP/3 forbids, and a Date
+ * when they have none (RFC 9110 section 6.6.1), as HTTP/1.1 and HTTP/2
+ * answers get.
  */
 export function responseFields(status: number, headers: Headers): string[] {
   const fields = [":status", STATUS_TEXT[status] ??= String(status)];
+  let hasDate = false;
   for (const [name, value] of headers) {
     if (CONNECTION_SPECIFIC_FIELDS.has(name)) continue;
+    if (name === "date") hasDate = true;
     fields.push(name, value);
   }
+  if (!hasDate) fields.push("date", httpDate());
   return fields;
 }

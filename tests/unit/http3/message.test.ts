@@ -144,16 +144,27 @@ Deno.test("responseFields drops connection-specific headers and keeps set-cookie
     "b=2",
   ]]);
   headers.set("content-type", "text/plain");
+  headers.set("date", "Sun, 06 Dec 2026 15:00:00 GMT");
   const fields = responseFields(201, headers);
   assert.deepEqual(fields, [
     ":status",
     "201",
     "content-type",
     "text/plain",
+    "date",
+    "Sun, 06 Dec 2026 15:00:00 GMT",
     "set-cookie",
     "a=1",
     "set-cookie",
     "b=2",
   ]);
   assert.equal(fieldSectionSize([":status", "201"]), 7 + 3 + 32);
+});
+
+Deno.test("responseFields adds a Date to headers without one, as HTTP/1.1 and HTTP/2 do", () => {
+  const fields = responseFields(404, new Headers({ "content-length": "0" }));
+  assert.deepEqual(fields.slice(0, 4), [":status", "404", "content-length", "0"]);
+  assert.equal(fields[4], "date");
+  assert.match(fields[5], /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+  assert.equal(fields.length, 6);
 });
