@@ -36,7 +36,10 @@ function nameMatches(pattern: string, name: string): boolean {
 
 /**
  * A picker over `entries` (each with its PEM certificate): the first whose
- * certificate names `serverName`, else the first entry.
+ * certificate has `serverName` itself among its names, else the first
+ * whose wildcard covers it, else the first entry. A certificate made for
+ * a host is chosen over a wildcard one listed before it, as nginx and
+ * Go's NameToCertificate choose.
  */
 export function certificatePicker<T extends { cert: string }>(
   entries: readonly T[],
@@ -44,6 +47,7 @@ export function certificatePicker<T extends { cert: string }>(
   const named = entries.map((entry) => ({ names: certificateNames(entry.cert), entry }));
   return (serverName) => {
     const name = serverName.toLowerCase();
+    for (const c of named) if (c.names.includes(name)) return c.entry;
     for (const c of named) if (c.names.some((n) => nameMatches(n, name))) return c.entry;
     return entries[0];
   };
