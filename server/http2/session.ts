@@ -119,6 +119,8 @@ export class Http2Session implements ServedConnection, StreamHost {
   /** Set once the session should end as soon as its output is written. */
   #endPending = false;
   #goingAway: ReturnType<typeof setTimeout> | undefined;
+  /** Set once a draining session has said it will take no more streams (see #noticeShutdown). */
+  #shutdownNotice: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Starts serving `socket`; `received` is what was read from it already
@@ -365,6 +367,8 @@ export class Http2Session implements ServedConnection, StreamHost {
           this.#out.bytesFrame(FRAME.PING, FLAG.ACK, 0, buf.subarray(at, at + 8));
         } else if (this.#goingAway !== undefined && bytesAt(buf, at, GOAWAY_PING)) {
           this.#endAfterFlush();
+        } else if (this.#shutdownNotice !== undefined && bytesAt(buf, at, SHUTDOWN_PING)) {
+          this.#lastGoAway();
         }
         return;
       case FRAME.GOAWAY:
@@ -627,10 +631,7 @@ export class Http2Session implements ServedConnection, StreamHost {
     if (streamId % 2 === 0) throw protocolError(`client stream id ${streamId} is even`);
     this.#lastStreamId = streamId;
     if (this.#goAwayId >= 0) return; // GOAWAY was sent: ignored (RFC 9113 section 6.8)
-    if (this.#host.draining) {
-      // Shutting down: this one is served, none after it.
-      this.#goAway(H2_ERROR.NO_ERROR, "", streamId);
-    }
+    if (this.#host.draining) this.#noticeShutdown();
     if (this.#streams.size >= MAX_CONCURRENT_STREAMS) {
       throw new H2StreamError(H2_ERROR.REFUSED_STREAM, "too many concurrent streams");
     }
@@ -790,6 +791,31 @@ export class Http2Session implements ServedConnection, StreamHost {
     this.#out.schedule();
   }
 
+  /**
+   * Shutting down, as RFC 9113 section 6.8 advises: GOAWAY naming the
+   * highest stream id, so the client opens no more streams here, and a PING
+   * after it. The streams it sent before it saw the GOAWAY are served, and
+   * the last of them is named in a second GOAWAY once the PING comes back
+   * (or after a second without). A GOAWAY naming the first stream seen
+   * while draining refused the others a client had in flight with it.
+   */
+  #noticeShutdown(): void {
+    if (this.#shutdownNotice !== undefined) return;
+    this.#out.goAway(MAX_STREAM_ID, H2_ERROR.NO_ERROR, "");
+    this.#out.bytesFrame(FRAME.PING, 0, 0, SHUTDOWN_PING);
+    this.#out.schedule();
+    this.#shutdownNotice = setTimeout(() => this.#lastGoAway(), GOAWAY_GRACE_MS);
+    Deno.unrefTimer(this.#shutdownNotice);
+  }
+
+  /** The GOAWAY after the shutdown notice: no stream past those opened so far is served. */
+  #lastGoAway(): void {
+    clearTimeout(this.#shutdownNotice);
+    if (this.#closed) return;
+    this.#goAway(H2_ERROR.NO_ERROR, "");
+    if (this.#streams.size === 0) this.#endAfterFlush();
+  }
+
   /** Ends the session once what is queued has been written. */
   #endAfterFlush(): void {
     if (this.#endPending) return;
@@ -802,6 +828,7 @@ export class Http2Session implements ServedConnection, StreamHost {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#goingAway);
+    clearTimeout(this.#shutdownNotice);
     const gone = new Error("HTTP/2 connection closed");
     for (const stream of this.#streams.values()) stream.abort(gone);
     this.#streams.clear();
@@ -822,6 +849,12 @@ const CONTINUE_BLOCK = new Uint8Array([0x08, 0x03, 0x31, 0x30, 0x30]);
 
 /** The payload of the PING that follows a closing session's GOAWAY. */
 const GOAWAY_PING = new TextEncoder().encode("goaway\0\0");
+
+/** The payload of the PING that follows a draining session's first GOAWAY. */
+const SHUTDOWN_PING = new TextEncoder().encode("drain\0\0\0");
+
+/** The highest stream id: a GOAWAY naming it refuses nothing sent so far. */
+const MAX_STREAM_ID = 2 ** 31 - 1;
 
 /** Whether `buf` holds `expected` from `at` on. */
 function bytesAt(buf: Uint8Array, at: number, expected: Uint8Array): boolean {

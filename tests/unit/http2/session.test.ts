@@ -446,6 +446,43 @@ Deno.test("HTTP/2: a shutdown lets open streams finish, says GOAWAY and serves n
   }
 });
 
+Deno.test("HTTP/2: a shutdown serves the streams a client had in flight, and names the last once its PING is answered", async () => {
+  const server = serve(async (request) => {
+    if (request.path === "/slow") await new Promise((r) => setTimeout(r, 300));
+    return new HttpResponse(200, {}, request.path);
+  });
+  const client = await RawH2Client.connect(server.port);
+  try {
+    await client.request(1, get("/slow"));
+    await new Promise((r) => setTimeout(r, 100));
+    const stopped = server.shutdown(5000);
+    // Sent together, before the client could see any GOAWAY: all of them are served.
+    await client.send(
+      ...[3, 5, 7].map((id) => frame(FRAME.HEADERS, 5, id, headerBlock(get(`/s${id}`)))),
+    );
+    const seen = new Map<number, string>();
+    const goAways: number[] = [];
+    for (;;) {
+      const f = await client.read(3000);
+      if (f === null) break;
+      if (f.type === FRAME.GOAWAY) goAways.push(codeOf(f.payload));
+      if (f.type === FRAME.DATA) seen.set(f.streamId, decoder.decode(f.payload));
+      if (f.type === FRAME.PING && !(f.flags & 1)) {
+        await client.send(frame(FRAME.PING, 1, 0, f.payload));
+      }
+    }
+    await stopped;
+    assert.deepEqual(
+      [...seen].sort(([a], [b]) => a - b),
+      [[1, "/slow"], [3, "/s3"], [5, "/s5"], [7, "/s7"]],
+    );
+    // First the highest stream id (take no more), then the last stream served.
+    assert.deepEqual(goAways, [2 ** 31 - 1, 7]);
+  } finally {
+    client.close();
+  }
+});
+
 Deno.test("HTTP/2: a response that fails while being sent resets its stream, not the connection", async () => {
   const server = serve((request) => {
     if (request.path === "/boom") {
