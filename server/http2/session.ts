@@ -196,6 +196,11 @@ export class Http2Session implements ServedConnection, StreamHost {
     Deno.unrefTimer(this.#goingAway);
   }
 
+  /** The listener drains: the client is told at once (see #noticeShutdown). */
+  drain(): void {
+    if (!this.#closed) this.#noticeShutdown();
+  }
+
   peer(): Deno.NetAddr {
     return this.#socket.remoteAddr as Deno.NetAddr;
   }
@@ -800,7 +805,7 @@ export class Http2Session implements ServedConnection, StreamHost {
    * while draining refused the others a client had in flight with it.
    */
   #noticeShutdown(): void {
-    if (this.#shutdownNotice !== undefined) return;
+    if (this.#shutdownNotice !== undefined || this.#goAwayId >= 0) return;
     this.#out.goAway(MAX_STREAM_ID, H2_ERROR.NO_ERROR, "");
     this.#out.bytesFrame(FRAME.PING, 0, 0, SHUTDOWN_PING);
     this.#out.schedule();

@@ -16,6 +16,11 @@ export interface ServedConnection {
   readonly idle: boolean;
   /** Closes it at once (requests still in it are cut short). */
   close(): void;
+  /**
+   * Called once when its listener starts draining: a connection that can
+   * tell its client to send no more requests (HTTP/2's GOAWAY) does so.
+   */
+  drain?(): void;
 }
 
 /** What a connection needs from the listener that accepted it. */

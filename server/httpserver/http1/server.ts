@@ -329,6 +329,7 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
 
   async function drain(graceMs: number): Promise<void> {
     host.draining = true;
+    for (const conn of host.connections) conn.drain?.();
     clearInterval(sweep);
     await stopAccepting();
     const deadline = Date.now() + graceMs;

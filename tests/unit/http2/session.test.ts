@@ -483,6 +483,30 @@ Deno.test("HTTP/2: a shutdown serves the streams a client had in flight, and nam
   }
 });
 
+Deno.test("HTTP/2: a shutdown tells a busy session's client at once to open no more streams", async () => {
+  const server = serve(async (request) => {
+    await new Promise((r) => setTimeout(r, 500));
+    return new HttpResponse(200, {}, request.path);
+  });
+  const client = await RawH2Client.connect(server.port);
+  try {
+    await client.request(1, get("/slow"));
+    await new Promise((r) => setTimeout(r, 100));
+    const stopped = server.shutdown(5000);
+    // Before its stream ends, and though the client opens none.
+    const notice = await client.until((f) => f.type === FRAME.GOAWAY, 300);
+    assert.equal(codeOf(notice.payload), 2 ** 31 - 1);
+    let answered = "";
+    for (const f of await client.rest(3000)) {
+      if (f.type === FRAME.DATA) answered = decoder.decode(f.payload);
+    }
+    await stopped;
+    assert.equal(answered, "/slow");
+  } finally {
+    client.close();
+  }
+});
+
 Deno.test("HTTP/2: a response that fails while being sent resets its stream, not the connection", async () => {
   const server = serve((request) => {
     if (request.path === "/boom") {
