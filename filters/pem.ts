@@ -21,6 +21,8 @@ export function decodePem(value: string): string {
 
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----/;
 const PRIVATE_KEY = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/;
+/** A key under a passphrase: PKCS #8 encrypted, or the traditional form's Proc-Type header. */
+const ENCRYPTED_KEY = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: *4, *ENCRYPTED/m;
 
 /**
  * What is wrong with `value` as a certificate chain or a private key in
@@ -38,6 +40,10 @@ export function pemProblem(value: string, kind: "certificate" | "key"): string |
     return "has no PEM CERTIFICATE block";
   }
   if (kind === "key" && !PRIVATE_KEY.test(pem)) return "has no PEM PRIVATE KEY block";
+  if (kind === "key" && ENCRYPTED_KEY.test(pem)) {
+    // The TLS library would only say it finds no key, or cannot decode it.
+    return "is encrypted: give the key without its passphrase (openssl pkey -in key.pem)";
+  }
   return undefined;
 }
 

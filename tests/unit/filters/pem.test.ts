@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { keyPairProblems } from "../../../filters/pem.ts";
+import { keyPairProblems, pemProblem } from "../../../filters/pem.ts";
 
 Deno.test("keyPairProblems skips values left out, and names empty ones", () => {
   assert.deepEqual(keyPairProblems("cert", undefined, "key", undefined), []);
@@ -10,4 +10,34 @@ Deno.test("keyPairProblems skips values left out, and names empty ones", () => {
   assert.deepEqual(keyPairProblems("cert", "x", "key", undefined), [
     ["cert", "is neither PEM nor base64-encoded PEM"],
   ]);
+});
+
+// One EC key under the passphrase "xx", in PKCS #8 and in the traditional form.
+const ENCRYPTED_KEYS = [
+  `-----BEGIN ENCRYPTED PRIVATE KEY-----
+MIHsMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAgfdIh1XWqHcwICCAAw
+DAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEEPsKx9MDJnexoRYqWX+Q0xkEgZAX
+V/OSrsQVSltMiR2Lc1ypitRqEkrYVpEEer0djFXXl9AfwrEqSy+GYiUi8UyXTlyu
+G/vktM5x5oeT99qrkoHJYGdneq1jlJH2OQ6eO3jVkOXIAds+KwG0Dru4GmKVJ+3+
+qoq/d9qZ79KxjazeLaj+0RUHbF9GOqLQGMzQXPDoxGiBGgWXpGdQG8k5RpNV3AI=
+-----END ENCRYPTED PRIVATE KEY-----`,
+  `-----BEGIN EC PRIVATE KEY-----
+Proc-Type: 4,ENCRYPTED
+DEK-Info: AES-128-CBC,DDFEC2C7976F28F0385F4D1F7752BCE0
+
+RizaaqvQKQ3DlhowYkjbYC/S1nYqBiVxjt01op06MoApl7GYDAH0p7qNdZqU8OW/
+MWSYqnrKm++eSATFBjhjdzFqsKR6/wgV7SnW1XzN+77M7yxySrHc9C39Ak4wtWwb
+WCjFTyom9uGJouJaWAeaIkQRIIXZNWarJ9EJWd3JTz0=
+-----END EC PRIVATE KEY-----`,
+];
+
+Deno.test("pemProblem says a key is encrypted, raw or base64-encoded", () => {
+  for (const key of ENCRYPTED_KEYS) {
+    for (const value of [key, btoa(key)]) {
+      assert.equal(
+        pemProblem(value, "key"),
+        "is encrypted: give the key without its passphrase (openssl pkey -in key.pem)",
+      );
+    }
+  }
 });
