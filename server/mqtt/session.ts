@@ -1,8 +1,9 @@
 /**
  * An MQTT client's session: its subscriptions, the QoS 1 messages sent
- * to it and not yet acknowledged, and its QoS 2 messages not yet released. A session outlives its connection when
- * the client connected with CleanSession 0, so a client that comes back
- * gets what was published to it meanwhile.
+ * to it and not yet acknowledged, and the ids of its QoS 2 messages not yet
+ * released. A session outlives its connection when the client connected
+ * with CleanSession 0, so a client that comes back gets what was published
+ * to it meanwhile.
  *
  * @module
  */
