@@ -72,7 +72,8 @@ Deno.test("WasmHost: a wasm_init that never returns ends with its instance in ab
   try {
     const first = await call(filter);
     assert.deepEqual([first.result, first.status], ["wasmError", 500]);
-    assert.ok(first.ms >= 150 && first.ms < 2_000, `answered after ${first.ms} ms`);
+    // Not forever: a loaded machine may take seconds to start the instance's worker thread.
+    assert.ok(first.ms >= 150 && first.ms < 30_000, `answered after ${first.ms} ms`);
     assert.equal(filter.liveInstances, 0);
     assert.deepEqual(
       lines.filter((l) => l.startsWith("error:")),
