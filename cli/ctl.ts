@@ -14,6 +14,12 @@ import { commandWords, formatHelp, resolveCommand } from "./command_tree.ts";
 import { type CommandContext, CTL_COMMANDS, type CtlCommand } from "./commands.ts";
 import { CtlError, UsageError } from "./errors.ts";
 import { type EditorRunner, runUserEditor } from "./edit_command.ts";
+import {
+  connectionFetch,
+  defaultEgctlConfigPath,
+  readEgctlConfig,
+  usesTls,
+} from "./egctl_config.ts";
 import { OUTPUT_FORMATS } from "./output.ts";
 import { expandShortEquals } from "./short_flags.ts";
 import { writerTo } from "./writer.ts";
@@ -30,13 +36,16 @@ export interface CtlIO {
   fetch?: typeof fetch;
   /** Opens a file for `edit`. @default {$EGCTL_EDITOR, $EDITOR or vi} */
   editor?: EditorRunner;
+  /** egctl's config file: server, CA, basic auth, client certificate. @default {~/.egctlrc} */
+  egctlConfig?: string;
 }
 
 /** How the program is named in help and hints. */
 const PROGRAM = "easegress ctl";
 
 const GLOBAL_FLAGS = `Flags:
-  --server HOST:PORT   admin API address, http:// or https:// allowed (default ${DEFAULT_SERVER})
+  --server HOST:PORT   admin API address, http:// or https:// allowed (default: the
+                       server of ~/.egctlrc's current context, else ${DEFAULT_SERVER})
   -o, --output FORMAT  output format: yaml (default) or json
   -f, --file FILE      YAML input for create, update and apply ("-" = stdin)
   -h, --help           help for any command
@@ -143,9 +152,16 @@ async function runParsed(
     }
   }
   const format = parseFormat(flags.output ?? "yaml", words);
-  const origin = normalizeServerFor(flags.server ?? DEFAULT_SERVER, words);
+  const connection = await readEgctlConfig(io.egctlConfig ?? defaultEgctlConfigPath());
+  let server = flags.server ?? connection.server ?? DEFAULT_SERVER;
+  // A server without a scheme is reached over HTTPS when the config gives a CA or a certificate.
+  if (!server.includes("://") && usesTls(connection)) server = `https://${server}`;
+  const origin = normalizeServerFor(server, words);
   const context: CommandContext = {
-    client: new AdminClient(origin, { fetch: io.fetch, format }),
+    client: new AdminClient(origin, {
+      fetch: connectionFetch(connection, io.fetch ?? globalThis.fetch),
+      format,
+    }),
     format,
     formatGiven: flags.output !== undefined,
     own: {

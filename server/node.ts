@@ -5,6 +5,7 @@
  * @module
  */
 
+import { type AdminServer, readAdminTls, startAdminServer } from "./admin/admin_server.ts";
 import { listMembers, purgeMember } from "../cluster/members.ts";
 import { keys, type Store } from "../cluster/store.ts";
 import type { FilterKind } from "../filters/filter.ts";
@@ -115,6 +116,8 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   await makeDir(dataDir, "--data-dir");
   await makeDir(logDir, "--log-dir");
   checkAdminAddress(options.apiAddr);
+  // Before anything is started or written: a file that cannot be read stops the node at once.
+  const adminTls = options.tls ? await readAdminTls(options) : undefined;
   const logPath = joinPath(logDir, "stdout.log");
   const logFile = await Deno.open(logPath, { append: true, create: true });
   const logs = new LogSink({ level: options.debug ? "debug" : "info", file: logFile });
@@ -276,16 +279,17 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     isolateHeapTrim.markDirty();
     // Process-wide, so only here: worker isolates trim their own heaps only.
     isolateHeapTrim.afterFirstTrim(pageOutExecutable);
-    let admin: Deno.HttpServer;
     // Ends followed logs, which would otherwise hold the admin server's shutdown open.
     const adminStopping = new AbortController();
+    let admin: AdminServer;
     try {
-      admin = Deno.serve({ hostname, port, onListen() {} }, (req, info) => {
+      admin = await startAdminServer({
+        hostname,
+        port,
+        tls: adminTls,
+        basicAuth: options.basicAuth,
+      }, (req, remoteAddr) => {
         adminRequests++;
-        const peer = info.remoteAddr as Deno.NetAddr;
-        const remoteAddr = peer.hostname.includes(":")
-          ? `[${peer.hostname}]:${peer.port}`
-          : `${peer.hostname}:${peer.port}`;
         return adminLog.serve(req, remoteAddr, (req) =>
           handleAdmin(req, {
             store,
@@ -309,7 +313,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       adminStopping.abort();
       return admin.shutdown();
     });
-    const apiPort = (admin.addr as Deno.NetAddr).port;
+    const apiPort = admin.port;
     log.info(
       `node ${options.name} ready: admin API on ${hostname}:${apiPort}, ` +
         (cluster.mode === "standalone"

@@ -63,6 +63,16 @@ export interface NodeOptions {
   forceNewCluster: boolean;
   /** Object statuses written at once in a status sync. */
   statusUpdateMaxBatchSize: number;
+  /** Serve the admin API over HTTPS with certFile and keyFile. */
+  tls: boolean;
+  /** The admin API's certificate chain (PEM file), with `tls`. */
+  certFile: string;
+  /** The admin API's private key (PEM file), with `tls`. */
+  keyFile: string;
+  /** With `tls`: admin clients must present a certificate this CA (PEM file) signed. */
+  clientCaFile: string;
+  /** Users and their passwords the admin API asks for (HTTP basic auth); empty: none. */
+  basicAuth: Record<string, string>;
 }
 
 /**
@@ -108,6 +118,11 @@ export const DEFAULT_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   useStandaloneEtcd: false,
   forceNewCluster: false,
   statusUpdateMaxBatchSize: 20,
+  tls: false,
+  certFile: "",
+  keyFile: "",
+  clientCaFile: "",
+  basicAuth: {},
 });
 
 interface OptionDef {
@@ -121,6 +136,19 @@ const DEFS: Record<string, OptionDef> = {
   "name": { key: "name", type: "string", help: "member name" },
   "labels": { key: "labels", type: "map", help: "member labels, k=v,k2=v2" },
   "api-addr": { key: "apiAddr", type: "string", help: "admin API address host:port" },
+  "tls": { key: "tls", type: "boolean", help: "serve the admin API over HTTPS" },
+  "cert-file": { key: "certFile", type: "string", help: "admin API certificate (PEM), --tls" },
+  "key-file": { key: "keyFile", type: "string", help: "admin API private key (PEM), --tls" },
+  "client-ca-file": {
+    key: "clientCaFile",
+    type: "string",
+    help: "admin clients must present a certificate from this CA (PEM), --tls",
+  },
+  "basic-auth": {
+    key: "basicAuth",
+    type: "map",
+    help: "admin API users, user=password,... (HTTP basic auth)",
+  },
   "debug": { key: "debug", type: "boolean", help: "debug logging" },
   "disable-access-log": { key: "disableAccessLog", type: "boolean", help: "no access log" },
   "home-dir": { key: "homeDir", type: "string", help: "home dir; other dirs are relative to it" },
@@ -633,6 +661,22 @@ function checkOptions(o: NodeOptions, legacyEtcd = false, warnings: string[] = [
   if (o.forceNewCluster && o.clusterRole === "secondary") {
     throw new OptionsError("--force-new-cluster: a secondary runs no etcd member to force");
   }
+  if (o.tls && (o.certFile === "" || o.keyFile === "")) {
+    throw new OptionsError(
+      "--tls: give the admin API's certificate and key, --cert-file and --key-file",
+    );
+  }
+  if (!o.tls && (o.certFile || o.keyFile || o.clientCaFile)) {
+    const given = o.clientCaFile ? "--client-ca-file" : o.certFile ? "--cert-file" : "--key-file";
+    throw new OptionsError(`${given}: the admin API serves plain HTTP unless --tls is given too`);
+  }
+  for (const [user, password] of Object.entries(o.basicAuth)) {
+    if (user === "" || user.includes(":") || typeof password !== "string" || password === "") {
+      throw new OptionsError(
+        `--basic-auth: "${user}" needs a password and a name without ":" (user=password)`,
+      );
+    }
+  }
   if (o.statusUpdateMaxBatchSize < 1) {
     throw new OptionsError("--status-update-max-batch-size: must be at least 1");
   }
@@ -752,6 +796,12 @@ export function optionsDocument(o: NodeOptions): Record<string, unknown> {
     name: o.name,
     labels: o.labels,
     "api-addr": o.apiAddr,
+    tls: o.tls,
+    "cert-file": o.certFile,
+    "key-file": o.keyFile,
+    "client-ca-file": o.clientCaFile,
+    // Users only: member documents are readable by every admin client.
+    "basic-auth": Object.fromEntries(Object.keys(o.basicAuth).map((user) => [user, "******"])),
     debug: o.debug,
     "disable-access-log": o.disableAccessLog,
     "initial-object-config-files": o.initialObjectConfigFiles,

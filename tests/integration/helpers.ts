@@ -116,6 +116,18 @@ export interface StartOptions {
   onOutput?: (printed: string) => void;
   /** How long the node may take to answer. @default 20000 */
   startTimeoutMs?: number;
+  /**
+   * Whether the node is up: its admin API answers `GET /healthz` over plain
+   * HTTP by default, which a node serving it over HTTPS or behind basic auth
+   * does not.
+   */
+  isReady?: (apiAddr: string) => Promise<boolean>;
+}
+
+async function answersHealthz(apiAddr: string): Promise<boolean> {
+  const r = await fetch(`http://${apiAddr}/apis/v2/healthz`);
+  await r.body?.cancel();
+  return r.ok;
 }
 
 /** Starts `easegress serve` as a process and waits until its admin API answers. */
@@ -157,9 +169,7 @@ export async function startNodeProcess(options: StartOptions = {}): Promise<Node
       throw new Error(`node exited early:\n${printed}`);
     }
     try {
-      const r = await fetch(`http://${apiAddr}/apis/v2/healthz`);
-      await r.body?.cancel();
-      if (r.ok) break;
+      if (await (options.isReady ?? answersHealthz)(apiAddr)) break;
     } catch { /* not up yet */ }
     if (Date.now() > deadline) {
       child.kill("SIGKILL");

@@ -14,6 +14,7 @@ async function ctl(
   const admin = fakeAdmin(options.routes);
   const io = capture();
   const code = await runCtl(args, {
+    egctlConfig: "/nonexistent/.egctlrc",
     editor: options.editor,
     fetch: admin.fetch,
     stdout: io.stdout,

@@ -447,3 +447,15 @@ Deno.test("a primary whose cluster-join-urls name itself starts the cluster, as 
   assert.deepEqual(command.options.initialCluster, { w1: "http://127.0.0.1:2380" });
   assert.match(command.warnings.join("\n"), /changed to empty because it tries to join itself/);
 });
+
+Deno.test("the admin API's TLS and basic auth options are checked together", async () => {
+  await assert.rejects(run(["--tls"]), /--tls: give the admin API's certificate and key/);
+  await assert.rejects(
+    run(["--cert-file", "a.pem", "--key-file", "a.key"]),
+    /--cert-file: the admin API serves plain HTTP unless --tls is given too/,
+  );
+  await assert.rejects(run(["--basic-auth", "admin="]), /--basic-auth: "admin" needs a password/);
+  const o = await run(["--basic-auth", "admin=s3cret,ops=pw"]);
+  assert.deepEqual(o.basicAuth, { admin: "s3cret", ops: "pw" });
+  assert.deepEqual(optionsDocument(o as never)["basic-auth"], { admin: "******", ops: "******" });
+});

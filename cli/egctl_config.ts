@@ -1,0 +1,154 @@
+/**
+ * `~/.egctlrc`, as egctl of Easegress v2.1 and later reads it: the current
+ * context names a cluster (the admin API's `server`, the CA that signed its
+ * certificate) and a user (basic auth `username`/`password`, a client
+ * certificate and key), each given as a file or as base64 `-data`.
+ *
+ * ```yaml
+ * kind: Config
+ * current-context: context-default
+ * contexts:
+ *   - name: context-default
+ *     context: { cluster: cluster-default, user: user-default }
+ * clusters:
+ *   - name: cluster-default
+ *     cluster: { server: localhost:2381, certificate-authority: /tmp/certs/ca.crt }
+ * users:
+ *   - name: user-default
+ *     user: { username: admin, password: secret }
+ * ```
+ *
+ * @module
+ */
+
+import { parse as parseYaml } from "yaml";
+import { CtlError } from "./errors.ts";
+
+/** How to reach and sign in to the admin API. */
+export interface AdminConnection {
+  /** `host:port` or a URL. */
+  readonly server?: string;
+  /** PEM of the CA that signed the admin API's certificate. */
+  readonly caCert?: string;
+  /** PEM of the client certificate and its key, for a node with `client-ca-file`. */
+  readonly cert?: string;
+  readonly key?: string;
+  /** Basic auth, for a node with `basic-auth`. */
+  readonly username?: string;
+  readonly password?: string;
+}
+
+/** Where egctl looks for its config. */
+export function defaultEgctlConfigPath(): string | undefined {
+  const home = Deno.env.get("HOME");
+  return home ? `${home}/.egctlrc` : undefined;
+}
+
+type Doc = Record<string, unknown>;
+
+/** The connection the config at `path` gives; empty when there is no file. */
+export async function readEgctlConfig(path: string | undefined): Promise<AdminConnection> {
+  if (path === undefined) return {};
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return {};
+    throw new CtlError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  const problem = (what: string) => new CtlError(`${path}: ${what}`);
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw problem(`invalid YAML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (!isMap(doc)) throw problem("must be a map");
+  const contextName = doc["current-context"];
+  if (contextName === undefined) return {};
+  const context = named(doc.contexts, contextName, "context", problem);
+  const cluster = context.cluster === undefined
+    ? {}
+    : named(doc.clusters, context.cluster, "cluster", problem);
+  const user = context.user === undefined ? {} : named(doc.users, context.user, "user", problem);
+  const text_ = (value: unknown, field: string) => {
+    if (value === undefined || value === null || value === "") return undefined;
+    if (typeof value !== "string") throw problem(`${field} must be a string`);
+    return value;
+  };
+  const pem = async (fileField: string, dataField: string, from: Doc) => {
+    const data = text_(from[dataField], dataField);
+    if (data !== undefined) {
+      try {
+        return new TextDecoder().decode(Uint8Array.fromBase64(data.replace(/\s+/g, "")));
+      } catch {
+        throw problem(`${dataField} is not base64`);
+      }
+    }
+    const file = text_(from[fileField], fileField);
+    if (file === undefined) return undefined;
+    try {
+      return await Deno.readTextFile(file);
+    } catch (e) {
+      throw problem(`${fileField}: cannot read ${file}: ${(e as Error).message}`);
+    }
+  };
+  return {
+    server: text_(cluster.server, "server"),
+    caCert: await pem("certificate-authority", "certificate-authority-data", cluster),
+    cert: await pem("client-certificate", "client-certificate-data", user),
+    key: await pem("client-key", "client-key-data", user),
+    username: text_(user.username, "username"),
+    password: text_(user.password, "password"),
+  };
+}
+
+/** The `what` (a context, cluster or user) named `name` in the list `entries`, inner map. */
+function named(
+  entries: unknown,
+  name: unknown,
+  what: string,
+  problem: (what: string) => CtlError,
+): Doc {
+  const found = Array.isArray(entries)
+    ? entries.find((entry) => isMap(entry) && entry.name === name)
+    : undefined;
+  if (!found) throw problem(`no ${what} named ${JSON.stringify(name)}`);
+  const inner = (found as Doc)[what];
+  return isMap(inner) ? inner : {};
+}
+
+function isMap(value: unknown): value is Doc {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `base` sending each request as `connection` says: with its basic auth,
+ * over a client trusting its CA and presenting its certificate.
+ */
+export function connectionFetch(connection: AdminConnection, base: typeof fetch): typeof fetch {
+  const tls = connection.caCert !== undefined || connection.cert !== undefined;
+  const client = tls
+    ? Deno.createHttpClient({
+      ...(connection.caCert ? { caCerts: [connection.caCert] } : {}),
+      ...(connection.cert && connection.key ? { cert: connection.cert, key: connection.key } : {}),
+    })
+    : undefined;
+  const authorization = connection.username === undefined
+    ? undefined
+    : `Basic ${
+      new TextEncoder().encode(`${connection.username}:${connection.password ?? ""}`).toBase64()
+    }`;
+  if (!client && !authorization) return base;
+  return (input, init = {}) => {
+    const headers = new Headers(init.headers);
+    if (authorization) headers.set("authorization", authorization);
+    return base(input, { ...init, headers, ...(client ? { client } : {}) } as RequestInit);
+  };
+}
+
+/** Whether a `server` without a scheme is reached over HTTPS: when TLS material is given. */
+export function usesTls(connection: AdminConnection): boolean {
+  return connection.caCert !== undefined || connection.cert !== undefined;
+}
