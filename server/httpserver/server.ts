@@ -318,7 +318,12 @@ export class HTTPServer {
   ): Promise<HttpResponse> | HttpResponse {
     const request = ctx.request;
     if (this.#tracer !== undefined) {
-      ctx.trace = this.#tracer.start(request, `${request.method} ${route.pattern}`, ctx.realIP);
+      ctx.trace = this.#tracer.start(
+        request,
+        `${request.method} ${route.pattern}`,
+        ctx.realIP,
+        start,
+      );
     }
     let result: string | Promise<string>;
     try {

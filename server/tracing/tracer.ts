@@ -107,14 +107,16 @@ export class Tracer {
   }
 
   /**
-   * The server span of a request named `name`; when the sampler passes over
-   * it, the trace its upstream calls carry that decision in; undefined when
-   * the client said not to sample (its own headers say so upstream).
+   * The server span of a request named `name`, which came in at `arrived`
+   * (`performance.now()`); when the sampler passes over it, the trace its
+   * upstream calls carry that decision in; undefined when the client said
+   * not to sample (its own headers say so upstream).
    */
   start(
     request: HttpRequest,
     name: string,
     realIP: string,
+    arrived: number = performance.now(),
   ): ServerSpan | UnsampledTrace | undefined {
     const incoming = incomingB3(request);
     if (incoming.sampled === false) return undefined;
@@ -133,7 +135,9 @@ export class Tracer {
       id: shared ? incoming.spanId! : randomId(8),
       name,
       kind: "SERVER",
-      timestamp: Date.now() * 1000,
+      // From the request's arrival, as Easegress starts it: reading a body
+      // before the pipeline runs is part of the request's time.
+      timestamp: Math.round((Date.now() - (performance.now() - arrived)) * 1000),
       duration: 0,
       localEndpoint: this.#local,
       tags: {
@@ -150,7 +154,7 @@ export class Tracer {
       span.parentId = incoming.spanId;
     }
     if (realIP) span.remoteEndpoint = ipEndpoint(realIP);
-    return new ServerSpan(span, this.#reporter, performance.now(), this.#spec.tags);
+    return new ServerSpan(span, this.#reporter, arrived, this.#spec.tags);
   }
 
   /** Sends the spans still queued. */

@@ -200,3 +200,51 @@ Deno.test("tracing: spec errors name the field", async () => {
     await node.stop();
   }
 });
+
+Deno.test("tracing: a server span starts when its request came in, its body's upload included", async () => {
+  const spans: Span[] = [];
+  const zipkin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    spans.push(...await req.json());
+    return new Response(null, { status: 202 });
+  });
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  try {
+    const objects = `name: mock\nkind: Pipeline\nfilters:\n- name: m\n  kind: Mock\n  rules:\n` +
+      `  - match: {}\n    code: 200\n---\nkind: HTTPServer\nname: s\nport: ${port}\ntracing:\n` +
+      `  serviceName: gateway\n  zipkin:\n` +
+      `    serverURL: http://127.0.0.1:${zipkin.addr.port}/api/v2/spans\n    sampleRate: 1\n` +
+      `rules:\n- paths:\n  - backend: mock\n`;
+    const created = await node.ctl(["object", "create"], objects);
+    assert.equal(created.code, 0, created.stderr);
+    await eventually(
+      "served",
+      async () => (await request(`http://127.0.0.1:${port}/`)).status === 200,
+    );
+    await eventually("first span", () => Promise.resolve(spans.length === 1), 5000);
+
+    // A chunked body whose last chunk comes 400 ms after the head: the node
+    // reads it whole before the pipeline runs.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const sentAt = Date.now();
+    const text = new TextEncoder();
+    await conn.write(text.encode(
+      "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n",
+    ));
+    await new Promise((r) => setTimeout(r, 400));
+    await conn.write(text.encode("3\r\ndef\r\n0\r\n\r\n"));
+    const answer = new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    await eventually("upload span", () => Promise.resolve(spans.length === 2), 5000);
+    const span = spans[1] as Span & { timestamp: number };
+    assert.equal(span.name, "POST /*");
+    assert.ok(span.duration >= 300_000, `duration ${span.duration} µs`);
+    assert.ok(
+      span.timestamp <= (sentAt + 100) * 1000,
+      `timestamp ${span.timestamp}, sent ${sentAt}`,
+    );
+  } finally {
+    await node.stop();
+    await zipkin.shutdown();
+  }
+});
