@@ -1,7 +1,8 @@
 /**
  * Dot segments ("." and "..", plain or percent-encoded) taken out of a
  * request path before it is routed, as RFC 3986 section 5.2.4 resolves
- * them and as a WHATWG URL (HTTP/3, `--http1-server deno`) already does.
+ * them and as a WHATWG URL (HTTP/3, `node:http2`) already does;
+ * `Deno.serve` (`--http1-server deno`) hands them over as sent.
  * Routed as sent, `/public/../admin` would match a `/public` rule and
  * reach a backend that reads it as `/admin`, past whatever guards the
  * `/admin` rule; forwarded as routed, the backend sees the path the rules

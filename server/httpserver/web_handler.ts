@@ -9,6 +9,7 @@ import type { AbortWatch } from "../../filters/abort_watch.ts";
 import { HttpRequest, type HttpResponse } from "../../filters/context.ts";
 import { PeerClient, type PeerSource } from "./client.ts";
 import { DeferredAbortWatch } from "./deferred_abort.ts";
+import { removeDotSegments } from "./dot_segments.ts";
 import type { PeerCertificate } from "../../filters/peer_certificate.ts";
 
 /** Handles one request. */
@@ -65,6 +66,11 @@ function toWeb(response: HttpResponse): Response {
 export function webHandler(handler: RequestHandler, proto: string): WebHandler {
   return (req, peer, actual, certificates) => {
     const request = HttpRequest.fromWeb(req, actual ?? proto);
+    // Deno.serve gives the path as sent (a URL made from it would not): routed
+    // so, `/public/../admin` would take the `/public` rule (see dot_segments.ts).
+    const path = request.path;
+    const resolved = removeDotSegments(path);
+    if (resolved !== path) request.path = resolved;
     const client = new PeerClient(request, new WebPeer(req, peer, certificates));
     const result = handler(request, client);
     return result instanceof Promise ? result.then(toWeb) : toWeb(result);
