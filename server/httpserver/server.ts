@@ -263,9 +263,17 @@ export class HTTPServer {
     const pipeline = this.#env.pipeline(route.backend);
     if (!pipeline) return this.#finish(request, requestLine, received, 503, start, client, top);
 
+    // Started before the rewrite: the span tells the path the client asked for.
+    const trace = this.#tracer?.start(
+      request,
+      `${request.method} ${route.pattern}`,
+      client.realIP,
+      start,
+    );
     if (route.rewrite !== undefined) request.path = route.rewrite(path);
     if (this.#spec.xForwardedFor) addForwardedFor(request, client.realIP);
     const ctx = new Context(request, client);
+    if (trace !== undefined) ctx.trace = trace;
     // Filters time themselves for the access log only (a clock read per filter).
     if (this.#env.accessLog) ctx.timed = true;
     const limit = route.maxBodySize;
@@ -317,14 +325,6 @@ export class HTTPServer {
     top: HttpStats | undefined,
   ): Promise<HttpResponse> | HttpResponse {
     const request = ctx.request;
-    if (this.#tracer !== undefined) {
-      ctx.trace = this.#tracer.start(
-        request,
-        `${request.method} ${route.pattern}`,
-        ctx.realIP,
-        start,
-      );
-    }
     let result: string | Promise<string>;
     try {
       const name = this.#spec.globalFilter;

@@ -248,3 +248,32 @@ Deno.test("tracing: a server span starts when its request came in, its body's up
     await zipkin.shutdown();
   }
 });
+
+Deno.test("tracing: a server span tags the path the client asked for, before a rewriteTarget", async () => {
+  const spans: Span[] = [];
+  const zipkin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    spans.push(...await req.json());
+    return new Response(null, { status: 202 });
+  });
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  try {
+    const objects = `name: mock\nkind: Pipeline\nfilters:\n- name: m\n  kind: Mock\n  rules:\n` +
+      `  - match: {}\n    code: 200\n---\nkind: HTTPServer\nname: s\nport: ${port}\ntracing:\n` +
+      `  serviceName: gateway\n  zipkin:\n` +
+      `    serverURL: http://127.0.0.1:${zipkin.addr.port}/api/v2/spans\n    sampleRate: 1\n` +
+      `rules:\n- paths:\n  - pathPrefix: /old\n    rewriteTarget: /new\n    backend: mock\n`;
+    const created = await node.ctl(["object", "create"], objects);
+    assert.equal(created.code, 0, created.stderr);
+    await eventually(
+      "served",
+      async () => (await request(`http://127.0.0.1:${port}/old/thing?x=1`)).status === 200,
+    );
+    await eventually("span", () => Promise.resolve(spans.length > 0), 5000);
+    assert.equal(spans[0].name, "GET /old");
+    assert.equal(spans[0].tags?.["http.path"], "/old/thing");
+  } finally {
+    await node.stop();
+    await zipkin.shutdown();
+  }
+});
