@@ -110,7 +110,10 @@ export class ResponseCache {
     }
     const declared = response.header("content-length");
     if (declared !== null && Number(declared) > this.#maxEntryBytes) return;
-    response.body = this.#recording(body, (bytes) => this.#store(key, request, response, bytes));
+    // The fields are kept as they are now, with the bytes recorded: later filters (the Proxy's
+    // compression) change the client's answer while it streams (gzip fields, plain bytes kept).
+    const fields = new HttpResponse(response.status, new HeaderFields(response.rawHeaders));
+    response.body = this.#recording(body, (bytes) => this.#store(key, request, fields, bytes));
   }
 
   /** Counts for the pool's status. */

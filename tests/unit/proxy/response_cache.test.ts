@@ -136,3 +136,25 @@ Deno.test("ResponseCache: past its byte bound the oldest answers go first", () =
   assert.equal(cache.lookup(cache.keyOf(get("/0"))!, get("/0")), undefined);
   assert.ok(cache.lookup(cache.keyOf(get("/9"))!, get("/9")));
 });
+
+Deno.test("ResponseCache: a streamed answer is kept with its fields as offered, not as later changed", async () => {
+  const cache = new ResponseCache(SPEC);
+  const request = get("/z");
+  const key = cache.keyOf(request)!;
+  const response = answer(
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode("plain"));
+        c.close();
+      },
+    }),
+  );
+  cache.offer(key, request, response);
+  // As the Proxy's compression does after the pool's send: the client's answer is gzipped.
+  response.headers.set("content-encoding", "gzip");
+  response.headers.set("vary", "Accept-Encoding");
+  assert.equal(await response.text(), "plain");
+  const hit = cache.lookup(key, get("/z"))!;
+  assert.equal(hit.header("content-encoding"), null);
+  assert.equal(await hit.text(), "plain");
+});
