@@ -19,6 +19,7 @@ import { type PoolSpec, type ProxySpec, readProxySpec } from "./spec.ts";
 import { http1Transport, type Transport } from "./transport.ts";
 import { decodePem } from "../pem.ts";
 import { hostOfAddr } from "../ip_address.ts";
+import { hasDirective } from "./cache_control.ts";
 
 const RESULTS = [
   "clientError",
@@ -187,8 +188,9 @@ export class Proxy implements FilterInstance {
 
   /**
    * gzips a response not encoded yet that is at least `minLength` long or of
-   * unknown length, when the client takes gzip (see {@linkcode acceptsGzip};
-   * a request without Accept-Encoding takes it). A body already in memory is
+   * unknown length, neither a part (206) nor marked `no-transform`, when the
+   * client takes gzip (see {@linkcode acceptsGzip}; a request without
+   * Accept-Encoding takes it). A body already in memory is
    * compressed whole and keeps a Content-Length; a streamed one is compressed
    * as it is read. Such a response, compressed or not, says
    * `Vary: Accept-Encoding` (Easegress's `Vary: Content-Encoding` names no
@@ -199,6 +201,11 @@ export class Proxy implements FilterInstance {
     const body = response?.body;
     if (!response || result !== "" || body === null || body === undefined) return result;
     if (response.header("content-encoding")) return result;
+    // A part's Content-Range counts the bytes as they are, and no-transform forbids changing them
+    // (RFC 9110 section 14.4, RFC 9111 section 5.2.2.6): neither is compressed, as nginx does.
+    if (response.status === 206) return result;
+    const control = response.header("cache-control");
+    if (control !== null && hasDirective(control, "no-transform")) return result;
     const length = body instanceof Uint8Array
       ? body.length
       : Number(response.header("content-length") ?? Infinity);

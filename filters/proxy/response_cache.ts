@@ -22,6 +22,7 @@ import { concatBytes } from "../concat_bytes.ts";
 import { type HttpRequest, HttpResponse } from "../context.ts";
 import { HeaderFields } from "../header_fields.ts";
 import { parseDuration } from "../spec.ts";
+import { hasDirective } from "./cache_control.ts";
 import type { MemoryCacheSpec } from "./spec.ts";
 
 /** Most bytes (bodies and headers) one pool's cache holds. */
@@ -204,19 +205,6 @@ export class ResponseCache {
       },
     }, { highWaterMark: 0 });
   }
-}
-
-/** Whether a Cache-Control value has `directive` (as a whole name, with or without an argument). */
-function hasDirective(control: string, directive: string): boolean {
-  const lower = control.toLowerCase();
-  for (let at = lower.indexOf(directive); at >= 0; at = lower.indexOf(directive, at + 1)) {
-    const before = at === 0 ? "," : lower[at - 1];
-    const after = lower[at + directive.length] ?? ",";
-    if ((before === "," || before === " " || before === "\t") && /[,= \t]/.test(after)) {
-      return true;
-    }
-  }
-  return false;
 }
 
 /** Whether `request` sends what the kept answer was given for the fields it varies on. */

@@ -446,6 +446,33 @@ Deno.test("proxy compresses as Accept-Encoding asks: weights, any case, *, and s
   await stop(filter, b);
 });
 
+Deno.test("proxy does not compress a part (206) or an answer marked no-transform", async () => {
+  const b = backend((req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/part") {
+      return new Response("p".repeat(500), {
+        status: 206,
+        headers: { "content-range": "bytes 0-499/1000" },
+      });
+    }
+    const control = path === "/kept" ? "public, no-transform" : "max-age=60";
+    return new Response("q".repeat(500), { headers: { "cache-control": control } });
+  });
+  const filter = proxy({
+    pools: [{ servers: [{ url: b.url }] }],
+    compression: { minLength: 100 },
+  });
+  const headers = { "accept-encoding": "gzip" };
+  for (const path of ["/part", "/kept"]) {
+    const r = await send(filter, { path, headers });
+    assert.equal(r.response.header("content-encoding"), null, path);
+    assert.equal(r.body.length, 500, path);
+  }
+  const other = await send(filter, { path: "/other", headers });
+  assert.equal(other.response.header("content-encoding"), "gzip");
+  await stop(filter, b);
+});
+
 /** Answers every request on a connection with `answer`, the request head given. */
 function rawBackend(answer: (head: string) => string | Uint8Array): RawServer {
   return new RawServer(async (reader) => {
