@@ -237,6 +237,10 @@ function readServer(r: SpecReader): ServerSpec {
       patternName: "an http(s) URL such as http://127.0.0.1:9095 or http://127.0.0.1:9095/api",
     }) ?? "",
   };
+  // The pattern lets through what URL parsing refuses, and the pipeline would then fail to start.
+  if (URL_PATTERN.test(server.url) && !URL.canParse(server.url)) {
+    r.problem("url", `must be a valid URL (a port up to 65535), got ${JSON.stringify(server.url)}`);
+  }
   const tags = r.stringArray("tags");
   if (tags?.length) server.tags = tags;
   const weight = r.int("weight", { min: 0, max: 100 });

@@ -21,3 +21,14 @@ Deno.test("Proxy spec: header names the pools match or hash on must be header na
     "pools[3].filter.headerHashKey: is required by headerHash",
   ]);
 });
+
+Deno.test("Proxy spec: a server URL must parse, its port included", () => {
+  // Accepted, each of these left the pipeline failed with "Invalid URL".
+  const problems = specProblems(proxyKind, {
+    pools: [{ servers: [{ url: "http://127.0.0.1:99999" }, { url: "http://a%zz:80" }] }],
+  });
+  assert.deepEqual(problems, [
+    'pools[0].servers[0].url: must be a valid URL (a port up to 65535), got "http://127.0.0.1:99999"',
+    'pools[0].servers[1].url: must be a valid URL (a port up to 65535), got "http://a%zz:80"',
+  ]);
+});
