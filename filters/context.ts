@@ -375,8 +375,14 @@ export class Context {
    * Easegress's access log shows them; off unless the access log is on.
    */
   timed = false;
+  /**
+   * The Host the client asked for ("" when none), kept as it came while
+   * filters may rewrite the request's (a RequestAdaptor's `host`).
+   */
+  readonly clientHost: string;
 
   constructor(request?: HttpRequest, client?: Partial<ClientInfo>) {
+    this.clientHost = request?.host ?? "";
     this.#defaultNs = { request };
     this.#active = this.#defaultNs;
     this.#client = client;

@@ -337,18 +337,19 @@ function policyOf(env: FilterEnv, name: string, kind: string, index: number): un
 
 /**
  * The X-Forwarded-Proto, -Host and -For the request lacks, as the
- * WebSocketServer adds them: the scheme and Host it came with, and the TCP
- * peer's address. Never `realIP`, which the client's own X-Real-IP or
- * X-Forwarded-For can set. Those a request carries (from its client, or from
- * an HTTPServer's `xForwardedFor`) go on unchanged, as in Easegress.
+ * WebSocketServer adds them: the scheme and Host it came with (before any
+ * filter rewrote the Host), and the TCP peer's address. Never `realIP`,
+ * which the client's own X-Real-IP or X-Forwarded-For can set. Those a
+ * request carries (from its client, or from an HTTPServer's
+ * `xForwardedFor`) go on unchanged, as in Easegress.
  */
 function forwardedHeaders(ctx: Context): [string, string][] | undefined {
   const request = ctx.request;
   const out: [string, string][] = [];
   if (!request.header("x-forwarded-proto")) out.push(["x-forwarded-proto", request.scheme]);
-  if (!request.header("x-forwarded-host") && request.host) {
-    out.push(["x-forwarded-host", request.host]);
-  }
+  // The client's Host, not one a filter has rewritten the request to.
+  const host = ctx.clientHost;
+  if (!request.header("x-forwarded-host") && host) out.push(["x-forwarded-host", host]);
   if (!request.header("x-forwarded-for")) {
     const peer = hostOfAddr(ctx.remoteAddr);
     if (peer !== "") out.push(["x-forwarded-for", peer]);

@@ -209,6 +209,11 @@ Deno.test("proxy sends path, query, method and body; drops hop-by-hop; adds X-Fo
     [relayed.seen.xff, relayed.seen.proto, relayed.seen.fwdHost],
     ["192.0.2.1", "https", "front.example"],
   );
+  // A Host a filter rewrote (a RequestAdaptor's `host`): X-Forwarded-Host is still the client's.
+  const rewritten = new Context(new HttpRequest({ host: "gw.example" }), { remoteAddr: "" });
+  rewritten.request.host = "internal.example";
+  assert.equal(await filter.handle(rewritten), "");
+  assert.equal(JSON.parse(await rewritten.response!.text()).fwdHost, "gw.example");
   await stop(filter, b);
 });
 
