@@ -190,7 +190,7 @@ export class Proxy implements FilterInstance {
    * gzips a response not encoded yet that is at least `minLength` long or of
    * unknown length, neither a part (206) nor marked `no-transform`, when the
    * client takes gzip (see {@linkcode acceptsGzip}; a request without
-   * Accept-Encoding takes it). A body already in memory is
+   * Accept-Encoding takes it), its ETag made weak. A body already in memory is
    * compressed whole and keeps a Content-Length; a streamed one is compressed
    * as it is read. Such a response, compressed or not, says
    * `Vary: Accept-Encoding` (Easegress's `Vary: Content-Encoding` names no
@@ -217,6 +217,10 @@ export class Proxy implements FilterInstance {
     const accept = ctx.request.header("accept-encoding");
     if (accept !== null && !acceptsGzip(accept)) return result;
     headers.set("content-encoding", "gzip");
+    // The gzip bytes are another representation: a strong ETag becomes weak, as nginx makes it,
+    // so an If-Range with it cannot splice the plain bytes of a part onto gzip ones.
+    const etag = headers.get("etag");
+    if (etag !== null && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
     if (body instanceof ReadableStream) {
       headers.delete("content-length");
       response.body = gzipStream(body);

@@ -478,6 +478,25 @@ Deno.test("proxy does not compress a part (206) or an answer marked no-transform
   await stop(filter, b);
 });
 
+Deno.test("proxy makes a compressed answer's strong ETag weak, and leaves a plain one's", async () => {
+  const b = backend((req) =>
+    new Response("e".repeat(500), {
+      headers: { etag: new URL(req.url).pathname === "/weak" ? 'W/"w1"' : '"s1"' },
+    })
+  );
+  const filter = proxy({
+    pools: [{ servers: [{ url: b.url }] }],
+    compression: { minLength: 100 },
+  });
+  const gzipped = { "accept-encoding": "gzip" };
+  const etagOf = async (path: string, headers: Record<string, string>) =>
+    (await send(filter, { path, headers })).response.header("etag");
+  assert.equal(await etagOf("/strong", gzipped), 'W/"s1"');
+  assert.equal(await etagOf("/weak", gzipped), 'W/"w1"');
+  assert.equal(await etagOf("/strong", { "accept-encoding": "identity" }), '"s1"');
+  await stop(filter, b);
+});
+
 /** Answers every request on a connection with `answer`, the request head given. */
 function rawBackend(answer: (head: string) => string | Uint8Array): RawServer {
   return new RawServer(async (reader) => {
