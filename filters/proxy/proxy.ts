@@ -180,7 +180,8 @@ export class Proxy implements FilterInstance {
 
   #sendMirror(ctx: Context): void {
     const mirrorCtx = mirrorContext(ctx);
-    Promise.resolve(this.#mirror!.send(mirrorCtx)).then(() => {
+    // The copy carries the X-Forwarded-* the real request gets, so the mirror sees what it sees.
+    Promise.resolve(this.#mirror!.send(mirrorCtx, forwardedHeaders(ctx))).then(() => {
       const body = mirrorCtx.response?.body;
       if (body instanceof ReadableStream) body.cancel().catch(() => {});
     }).catch((e) => this.#env.log.debug(`mirror: ${(e as Error).message}`));

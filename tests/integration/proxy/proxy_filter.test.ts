@@ -126,19 +126,25 @@ Deno.test("proxy mirrors matching requests to the mirror pool", async () => {
   const main = backend(() => new Response("main"));
   const mirrored: string[] = [];
   const mirror = backend(async (req) => {
-    mirrored.push(await req.text());
+    const forwarded = ["for", "host", "proto"].map((f) => req.headers.get(`x-forwarded-${f}`));
+    mirrored.push(`${await req.text()} ${forwarded.join(" ")}`);
     return new Response("mirror");
   });
   const filter = proxy({
     pools: [{ servers: [{ url: main.url }] }],
     mirrorPool: { servers: [{ url: mirror.url }], filter: { policy: "random", permil: 1000 } },
   });
-  const r = await send(filter, { method: "POST", path: "/m", body: "payload" });
-  assert.equal(r.body, "main");
+  const ctx = new Context(
+    new HttpRequest({ host: "gw.example", method: "POST", path: "/m", body: "payload" }),
+    { remoteAddr: "203.0.113.7:50000" },
+  );
+  assert.equal(await filter.handle(ctx), "");
+  assert.equal(await ctx.response!.text(), "main");
   for (let i = 0; i < 50 && mirrored.length === 0; i++) {
     await new Promise((res) => setTimeout(res, 20));
   }
-  assert.deepEqual(mirrored, ["payload"]);
+  // The copy carries the X-Forwarded-* headers the real request gets.
+  assert.deepEqual(mirrored, ["payload 203.0.113.7 gw.example http"]);
   await stop(filter, main, mirror);
 });
 
