@@ -17,3 +17,20 @@ export function hasDirective(control: string, directive: string): boolean {
   }
   return false;
 }
+
+const DELTA_SECONDS = /^[ \t]*=[ \t]*"?(\d+)"?[ \t]*(,|$)/;
+
+/**
+ * The delta-seconds `directive` gives (`max-age=60`, `s-maxage="60"`), or
+ * undefined when the value lacks it or gives something else.
+ */
+export function directiveSeconds(control: string, directive: string): number | undefined {
+  const lower = control.toLowerCase();
+  for (let at = lower.indexOf(directive); at >= 0; at = lower.indexOf(directive, at + 1)) {
+    const before = at === 0 ? "," : lower[at - 1];
+    if (before !== "," && before !== " " && before !== "\t") continue;
+    const value = DELTA_SECONDS.exec(lower.slice(at + directive.length));
+    if (value !== null) return Number(value[1]);
+  }
+  return undefined;
+}

@@ -8,10 +8,13 @@
  * the key includes the query (Easegress leaves it out, so `/a?id=1` was
  * served for `/a?id=2`); answers that set cookies, are `private`, or
  * answer a request with Authorization (unless `public` or `s-maxage`) are
- * not kept; `Vary` is honoured (`Vary: *` is never kept); a hit carries
- * an `Age`. Easegress's own rules hold too: a request with `Cache-Control:
- * no-cache` bypasses the cache, one with `no-store` is not kept, nor an
- * answer with `no-store`, `no-cache` or `must-revalidate`. Entries are
+ * not kept; `Vary` is honoured (`Vary: *` is never kept); an answer's own
+ * `s-maxage` or `max-age`, less the `Age` it came with, ends its stay
+ * sooner than `expiration` (one already stale, `max-age=0`, is not kept);
+ * a hit carries an `Age`, the upstream's included. Easegress's own rules
+ * hold too: a request with `Cache-Control: no-cache` bypasses the cache,
+ * one with `no-store` is not kept, nor an answer with `no-store`,
+ * `no-cache` or `must-revalidate`. Entries are
  * dropped when they expire or, oldest first, when the pool's cache would
  * pass {@linkcode MAX_CACHE_BYTES}.
  *
@@ -22,7 +25,7 @@ import { concatBytes } from "../concat_bytes.ts";
 import { type HttpRequest, HttpResponse } from "../context.ts";
 import { HeaderFields } from "../header_fields.ts";
 import { parseDuration } from "../spec.ts";
-import { hasDirective } from "./cache_control.ts";
+import { directiveSeconds, hasDirective } from "./cache_control.ts";
 import type { MemoryCacheSpec } from "./spec.ts";
 
 /** Most bytes (bodies and headers) one pool's cache holds. */
@@ -35,6 +38,10 @@ interface Entry {
   readonly body: Uint8Array | null;
   /** `performance.now()` when it was kept. */
   readonly storedAt: number;
+  /** `performance.now()` from when it is no longer served. */
+  readonly expiresAt: number;
+  /** The answer's Age when it was kept, in seconds (an upstream cache's time). */
+  readonly ageAtStore: number;
   /** Request fields the answer varies on, with the values it was given for. */
   readonly vary: readonly (readonly [name: string, value: string | null])[];
   readonly size: number;
@@ -91,7 +98,7 @@ export class ResponseCache {
     }
     this.#hits++;
     const headers = entry.headers.clone();
-    headers.set("age", String(Math.floor((now - entry.storedAt) / 1000)));
+    headers.set("age", String(entry.ageAtStore + Math.floor((now - entry.storedAt) / 1000)));
     return new HttpResponse(entry.status, headers, entry.body);
   }
 
@@ -128,7 +135,19 @@ export class ResponseCache {
   }
 
   #fresh(entry: Entry, now: number): boolean {
-    return now - entry.storedAt < this.#ttlMs;
+    return now < entry.expiresAt;
+  }
+
+  /**
+   * How long an answer may be kept, in milliseconds: `expiration`, or less
+   * when its own `s-maxage` (else `max-age`), less the Age it came with,
+   * ends sooner, so an upstream's freshness is not outlived.
+   */
+  #lifetimeMs(headers: HeaderFields, age: number): number {
+    const control = headers.get("cache-control");
+    if (control === null) return this.#ttlMs;
+    const maxAge = directiveSeconds(control, "s-maxage") ?? directiveSeconds(control, "max-age");
+    return maxAge === undefined ? this.#ttlMs : Math.min(this.#ttlMs, (maxAge - age) * 1000);
   }
 
   #storable(request: HttpRequest, response: HttpResponse): boolean {
@@ -150,6 +169,11 @@ export class ResponseCache {
 
   #store(key: string, request: HttpRequest, response: HttpResponse, body: Uint8Array | null) {
     const headers = new HeaderFields(response.rawHeaders);
+    const sentAge = Number(headers.get("age") ?? 0);
+    const age = Number.isSafeInteger(sentAge) && sentAge > 0 ? sentAge : 0;
+    const lifetime = this.#lifetimeMs(headers, age);
+    // Already stale (max-age=0, or an Age past it): an answer to be checked each time is not kept.
+    if (lifetime <= 0) return;
     headers.delete("transfer-encoding");
     if (body !== null) headers.set("content-length", String(body.length));
     const vary = (response.header("vary") ?? "").split(",").map((name) => name.trim())
@@ -161,7 +185,16 @@ export class ResponseCache {
     const old = this.#entries.get(key);
     if (old !== undefined) this.#drop(key, old);
     const now = performance.now();
-    this.#entries.set(key, { status: response.status, headers, body, storedAt: now, vary, size });
+    this.#entries.set(key, {
+      status: response.status,
+      headers,
+      body,
+      storedAt: now,
+      expiresAt: now + lifetime,
+      ageAtStore: age,
+      vary,
+      size,
+    });
     this.#bytes += size;
     // The oldest go first: expired ones, then as many as the bound needs.
     for (const [oldKey, entry] of this.#entries) {

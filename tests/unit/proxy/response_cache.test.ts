@@ -158,3 +158,26 @@ Deno.test("ResponseCache: a streamed answer is kept with its fields as offered, 
   assert.equal(hit.header("content-encoding"), null);
   assert.equal(await hit.text(), "plain");
 });
+
+Deno.test("ResponseCache: an answer's own s-maxage or max-age, less its Age, ends its stay sooner", () => {
+  const cache = new ResponseCache(SPEC);
+  const keep = (path: string, headers: Record<string, string>) => {
+    const request = get(path);
+    const key = cache.keyOf(request)!;
+    cache.offer(key, request, answer("x", headers));
+    return (after: number) => cache.lookup(key, request, performance.now() + after);
+  };
+  const maxAge = keep("/m", { "cache-control": "public, max-age=2" });
+  assert.ok(maxAge(1500));
+  assert.equal(maxAge(2100), undefined, "past max-age, though expiration is 10s");
+  const shared = keep("/s", { "cache-control": 'max-age=60, s-maxage="1"' });
+  assert.equal(shared(1100), undefined, "s-maxage rules a shared cache");
+  const aged = keep("/a", { "cache-control": "max-age=5", age: "3" });
+  const hit = aged(1000)!;
+  assert.equal(hit.header("age"), "4", "the upstream's Age counts");
+  assert.equal(aged(2100), undefined);
+  assert.equal(keep("/z", { "cache-control": "max-age=0" })(0), undefined, "stale at once");
+  assert.equal(keep("/old", { "cache-control": "max-age=5", age: "9" })(0), undefined);
+  assert.ok(keep("/long", { "cache-control": "max-age=3600" })(9000), "expiration still bounds");
+  assert.equal(keep("/long2", { "cache-control": "max-age=3600" })(10_001), undefined);
+});
