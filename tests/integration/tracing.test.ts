@@ -201,7 +201,12 @@ Deno.test("tracing: spec errors name the field", async () => {
   }
 });
 
-Deno.test("tracing: a server span starts when its request came in, its body's upload included", async () => {
+/**
+ * A Zipkin collector keeping the spans it receives, and a node whose
+ * HTTPServer on `port` traces every request and routes `paths` (YAML list
+ * items, each with `backend: mock`) to a Mock answering 200.
+ */
+async function tracedMock(paths: string) {
   const spans: Span[] = [];
   const zipkin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     spans.push(...await req.json());
@@ -209,14 +214,26 @@ Deno.test("tracing: a server span starts when its request came in, its body's up
   });
   const node = await startNodeProcess({ args: ["--workers", "1"] });
   const port = freePort();
+  const objects = `name: mock\nkind: Pipeline\nfilters:\n- name: m\n  kind: Mock\n  rules:\n` +
+    `  - match: {}\n    code: 200\n---\nkind: HTTPServer\nname: s\nport: ${port}\ntracing:\n` +
+    `  serviceName: gateway\n  zipkin:\n` +
+    `    serverURL: http://127.0.0.1:${zipkin.addr.port}/api/v2/spans\n    sampleRate: 1\n` +
+    `rules:\n- paths:\n${paths}`;
+  const created = await node.ctl(["object", "create"], objects);
+  const stop = async () => {
+    await node.stop();
+    await zipkin.shutdown();
+  };
+  if (created.code !== 0) {
+    await stop();
+    throw new Error(created.stderr);
+  }
+  return { spans, port, stop };
+}
+
+Deno.test("tracing: a server span starts when its request came in, its body's upload included", async () => {
+  const { spans, port, stop } = await tracedMock("  - backend: mock\n");
   try {
-    const objects = `name: mock\nkind: Pipeline\nfilters:\n- name: m\n  kind: Mock\n  rules:\n` +
-      `  - match: {}\n    code: 200\n---\nkind: HTTPServer\nname: s\nport: ${port}\ntracing:\n` +
-      `  serviceName: gateway\n  zipkin:\n` +
-      `    serverURL: http://127.0.0.1:${zipkin.addr.port}/api/v2/spans\n    sampleRate: 1\n` +
-      `rules:\n- paths:\n  - backend: mock\n`;
-    const created = await node.ctl(["object", "create"], objects);
-    assert.equal(created.code, 0, created.stderr);
     await eventually(
       "served",
       async () => (await request(`http://127.0.0.1:${port}/`)).status === 200,
@@ -244,27 +261,15 @@ Deno.test("tracing: a server span starts when its request came in, its body's up
       `timestamp ${span.timestamp}, sent ${sentAt}`,
     );
   } finally {
-    await node.stop();
-    await zipkin.shutdown();
+    await stop();
   }
 });
 
 Deno.test("tracing: a server span tags the path the client asked for, before a rewriteTarget", async () => {
-  const spans: Span[] = [];
-  const zipkin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    spans.push(...await req.json());
-    return new Response(null, { status: 202 });
-  });
-  const node = await startNodeProcess({ args: ["--workers", "1"] });
-  const port = freePort();
+  const { spans, port, stop } = await tracedMock(
+    "  - pathPrefix: /old\n    rewriteTarget: /new\n    backend: mock\n",
+  );
   try {
-    const objects = `name: mock\nkind: Pipeline\nfilters:\n- name: m\n  kind: Mock\n  rules:\n` +
-      `  - match: {}\n    code: 200\n---\nkind: HTTPServer\nname: s\nport: ${port}\ntracing:\n` +
-      `  serviceName: gateway\n  zipkin:\n` +
-      `    serverURL: http://127.0.0.1:${zipkin.addr.port}/api/v2/spans\n    sampleRate: 1\n` +
-      `rules:\n- paths:\n  - pathPrefix: /old\n    rewriteTarget: /new\n    backend: mock\n`;
-    const created = await node.ctl(["object", "create"], objects);
-    assert.equal(created.code, 0, created.stderr);
     await eventually(
       "served",
       async () => (await request(`http://127.0.0.1:${port}/old/thing?x=1`)).status === 200,
@@ -273,7 +278,6 @@ Deno.test("tracing: a server span tags the path the client asked for, before a r
     assert.equal(spans[0].name, "GET /old");
     assert.equal(spans[0].tags?.["http.path"], "/old/thing");
   } finally {
-    await node.stop();
-    await zipkin.shutdown();
+    await stop();
   }
 });
