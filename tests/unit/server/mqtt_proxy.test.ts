@@ -21,16 +21,9 @@ function freePort(): number {
   return port;
 }
 
-/** A running proxy on a free port, and what it logged ("level message" lines). */
-async function startProxy(
-  fields: Partial<MQTTProxySpec> = {},
-  pipelines: Record<string, { handle(ctx: Context): string | Promise<string> }> = {},
-  env: Partial<MqttProxyEnv> = {},
-): Promise<{ proxy: MQTTProxy; port: number; logs: string[] }> {
-  const port = fields.port ?? freePort();
-  const logs: string[] = [];
-  const log = (level: string) => (message: string) => logs.push(`${level} ${message}`);
-  const proxy = new MQTTProxy({
+/** An MQTTProxy spec on `port` with nothing set: no TLS, no rules, no limits. */
+function plainSpec(port: number): MQTTProxySpec {
+  return {
     name: "mq",
     kind: "MQTTProxy",
     port,
@@ -40,8 +33,19 @@ async function startProxy(
     maxAllowedConnection: 0,
     rules: [],
     brokerMode: false,
-    ...fields,
-  }, {
+  };
+}
+
+/** A running proxy on a free port, and what it logged ("level message" lines). */
+async function startProxy(
+  fields: Partial<MQTTProxySpec> = {},
+  pipelines: Record<string, { handle(ctx: Context): string | Promise<string> }> = {},
+  env: Partial<MqttProxyEnv> = {},
+): Promise<{ proxy: MQTTProxy; port: number; logs: string[] }> {
+  const port = fields.port ?? freePort();
+  const logs: string[] = [];
+  const log = (level: string) => (message: string) => logs.push(`${level} ${message}`);
+  const proxy = new MQTTProxy({ ...plainSpec(port), ...fields }, {
     pipeline: (name) => pipelines[name],
     log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
     ...env,
@@ -511,17 +515,7 @@ Deno.test({
 
 Deno.test("MQTTProxy: a clientPublishLimit set or lifted by an update applies to connected clients", async () => {
   const { proxy, port } = await startProxy();
-  const spec: MQTTProxySpec = {
-    name: "mq",
-    kind: "MQTTProxy",
-    port,
-    useTLS: false,
-    certificate: [],
-    topicCacheSize: 0,
-    maxAllowedConnection: 0,
-    rules: [],
-    brokerMode: false,
-  };
+  const spec = plainSpec(port);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     await conn.write(connectPacket("c1"));
