@@ -18,6 +18,7 @@ import {
 } from "../../../filters/proxy/http1_body.ts";
 import { CLOSED, Http1Connection } from "../../../filters/proxy/http1_connection.ts";
 import { LeanSocket, type ReadCount } from "../../../filters/proxy/socket_read.ts";
+import { UpstreamError } from "../../../filters/proxy/upstream_error.ts";
 import { findHeadEnd, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
 import { encodeHeadInto } from "../../../filters/proxy/http1_request_head.ts";
 import { formatAddr, PeerClient, type PeerSource } from "../client.ts";
@@ -433,6 +434,9 @@ export class ServerConnection implements PeerSource, ServedConnection {
         try {
           chunk = await reader.read();
         } catch (e) {
+          // A client gone mid-body has left its request, as one gone after
+          // it has: the abort tells the Proxy so (499, not a 500 of its own).
+          if (isClientGone(e)) this.#left();
           controller.error(new Error(`Cannot read request body: ${(e as Error).message}`));
           return;
         } finally {
@@ -643,6 +647,11 @@ const LINGER_BYTES = 64 * 1024 * 1024;
  * nothing read into it is looked at.
  */
 const drainBuffer = new Uint8Array(64 * 1024);
+
+/** Whether a request body read failed because the client closed or reset the connection. */
+function isClientGone(e: unknown): boolean {
+  return isDisconnect(e) || (e instanceof UpstreamError && e.kind === "closed");
+}
 
 function startsWithPreface(buf: Uint8Array, end: number): boolean {
   const n = Math.min(end, H2_PREFACE.length);

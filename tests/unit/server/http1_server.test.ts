@@ -559,6 +559,29 @@ Deno.test("serveHttp1 fails the body stream when the client leaves mid-body", as
   }
 });
 
+for (const way of ["signal", "abortWatch"] as const) {
+  Deno.test(`serveHttp1 aborts the client's ${way} when the client leaves mid-body`, async () => {
+    const aborted = deferred<boolean>();
+    const handler = async (request: HttpRequest, peer: PeerClient) => {
+      await request.bytes().catch(() => {});
+      // Asked for only now, as the Proxy asks once its upstream send failed.
+      aborted.resolve(peer[way].aborted);
+      return new HttpResponse(200);
+    };
+    const server = start(handler);
+    const client = await RawClient.open(server.port);
+    try {
+      await client.write("POST /u HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\nonly some");
+      await new Promise((r) => setTimeout(r, 50));
+      client.close();
+      assert.equal(await aborted.promise, true);
+    } finally {
+      client.close();
+      await server.stop(0);
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Response framing.
 
