@@ -50,10 +50,12 @@ function hexValue(code: number): number {
 
 /**
  * `path` with its escapes normalized: unreserved characters decoded, the
- * others in upper-case hex; a "%" not followed by two hex digits is left.
- * Returns `path` itself when nothing changes (always when it has no "%").
+ * others in upper-case hex. Returns `path` itself when nothing changes
+ * (always when it has no "%"), and null when a "%" is not followed by two
+ * hex digits: such a path is no URL, and Go's server refuses its request
+ * with 400 where a backend left to read it might take it otherwise.
  */
-export function normalizeEscapes(path: string): string {
+export function normalizeEscapes(path: string): string | null {
   let at = path.indexOf("%");
   if (at < 0) return path;
   let out = "";
@@ -61,7 +63,7 @@ export function normalizeEscapes(path: string): string {
   for (; at >= 0; at = path.indexOf("%", at + 1)) {
     const hi = hexValue(path.charCodeAt(at + 1));
     const lo = hexValue(path.charCodeAt(at + 2));
-    if (hi < 0 || lo < 0) continue;
+    if (hi < 0 || lo < 0) return null;
     const byte = hi * 16 + lo;
     let spelled: string;
     if (byte < 128 && UNRESERVED[byte] === 1) spelled = String.fromCharCode(byte);
@@ -91,5 +93,6 @@ export function normalizeRulePath(path: string): string {
     }
     for (const byte of encoder.encode(char)) out += escapeByte(byte);
   }
-  return normalizeEscapes(out);
+  // A rule with a malformed escape matches no request (they are refused): it stays as written.
+  return normalizeEscapes(out) ?? out;
 }

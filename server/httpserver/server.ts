@@ -230,13 +230,19 @@ export class HTTPServer {
     const headers = request.rawHeaders;
     let path = request.path;
     // Routed and forwarded in one spelling of its escapes (see percent_encoding.ts).
-    if (path.includes("%")) request.path = path = normalizeEscapes(path);
+    let badEscape = false;
+    if (path.includes("%")) {
+      const normalized = normalizeEscapes(path);
+      if (normalized === null) badEscape = true;
+      else request.path = path = normalized;
+    }
     // The access log shows the request line as received, before filters change it.
     const requestLine = this.#env.accessLog
       ? `${request.method} ${request.url} ${goProto(request.proto)}`
       : "";
     // Sized as received, before filters change it (Easegress's reqSize).
     const received = requestSize(request);
+    if (badEscape) return this.#finish(request, requestLine, received, 400, start, client);
     const challenges = this.#env.acmeChallenges;
     if (challenges !== undefined && challenges.size > 0 && path.startsWith(CHALLENGE_PATH)) {
       const answer = challenges.get(path.slice(CHALLENGE_PATH.length));

@@ -650,9 +650,9 @@ Deno.test("httpserver: dot segments and escapes are normalized before routing an
       async () => (await request(`http://127.0.0.1:${port}/admin`)).body === "admin",
     );
     for (const version of ["--http1.1", "--http2-prior-knowledge"]) {
-      const get = async (path: string) => {
+      const get = async (path: string, ...extra: string[]) => {
         const out = await new Deno.Command("curl", {
-          args: ["-s", "--path-as-is", version, `http://127.0.0.1:${port}${path}`],
+          args: ["-s", "--path-as-is", version, ...extra, `http://127.0.0.1:${port}${path}`],
           stdout: "piped",
         }).output();
         return new TextDecoder().decode(out.stdout);
@@ -666,6 +666,10 @@ Deno.test("httpserver: dot segments and escapes are normalized before routing an
       // Escaped unreserved characters are the characters: routed and forwarded decoded.
       assert.equal(await get("/%61dmin/x"), "admin", version);
       assert.equal(await get("/public/%7Eu/caf%c3%a9"), "GET /public/~u/caf%C3%A9 HTTP/1.1");
+      // A "%" without two hex digits makes no URL: refused, as Go's server does, not forwarded.
+      for (const path of ["/public/100%", "/public/%zz/x", "/public/a%2"]) {
+        assert.equal(await get(path, "-o", "/dev/null", "-w", "%{http_code}"), "400", path);
+      }
     }
   } finally {
     await node.stop();
