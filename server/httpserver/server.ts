@@ -243,6 +243,9 @@ export class HTTPServer {
     // Sized as received, before filters change it (Easegress's reqSize).
     const received = requestSize(request);
     if (badEscape) return this.#finish(request, requestLine, received, 400, start, client);
+    // "OPTIONS *" asks about the server, not a resource: Go's server answers it
+    // (200, empty) before the handler, so Easegress's rules never see it.
+    if (path === "*") return this.#finish(request, requestLine, received, 200, start, client);
     const challenges = this.#env.acmeChallenges;
     if (challenges !== undefined && challenges.size > 0 && path.startsWith(CHALLENGE_PATH)) {
       const answer = challenges.get(path.slice(CHALLENGE_PATH.length));

@@ -677,6 +677,43 @@ Deno.test("httpserver: dot segments and escapes are normalized before routing an
   }
 });
 
+Deno.test("httpserver: OPTIONS * is answered 200 by the server, as Go's does, not routed, over HTTP/1.1 and h2c", async () => {
+  const node = await startNodeProcess();
+  const port = freePort();
+  try {
+    await node.ctl(
+      ["object", "create"],
+      `name: teapot\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 418\n`,
+    );
+    // A rule that would take any path, "*" included.
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - pathRegexp: ".*"\n      backend: teapot\n`,
+    );
+    await eventually("up", async () => (await request(`http://127.0.0.1:${port}/`)).status === 418);
+    for (const version of ["--http1.1", "--http2-prior-knowledge"]) {
+      const out = await new Deno.Command("curl", {
+        args: [
+          "-s",
+          "-i",
+          version,
+          "-X",
+          "OPTIONS",
+          "--request-target",
+          "*",
+          `http://127.0.0.1:${port}`,
+        ],
+        stdout: "piped",
+      }).output();
+      const head = new TextDecoder().decode(out.stdout).toLowerCase();
+      assert.match(head, /^http\/[\d.]+ 200/, version);
+      assert.match(head, /\r\ncontent-length: 0\r\n/, version);
+    }
+  } finally {
+    await node.stop();
+  }
+});
+
 Deno.test("httpserver: a listener restarted on its port takes new connections at once while the old ones drain", async () => {
   const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     if (new URL(req.url).pathname === "/slow") await new Promise((r) => setTimeout(r, 3000));
