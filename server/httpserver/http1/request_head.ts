@@ -136,6 +136,9 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
   let http10: boolean;
   if (version === "HTTP/1.1") http10 = false;
   else if (version === "HTTP/1.0") http10 = true;
+  // A later 1.x is served as 1.1, the highest minor version here (RFC 9110
+  // section 2.5), as Go and nginx serve it.
+  else if (/^HTTP\/1\.\d$/.test(version)) http10 = false;
   else if (/^HTTP\/\d\.\d$/.test(version)) {
     throw new RequestHeadError(505, `HTTP version ${version.slice(5)} is not supported`);
   } else throw bad(`malformed request line ${quote(s.slice(pos, lineEnd))}`);

@@ -262,11 +262,16 @@ Deno.test("parseRequestHead refuses a target that is neither origin, absolute no
   assertRefused("GET index.html HTTP/1.1\r\nHost: a\r\n\r\n", 400, /request target/);
 });
 
-Deno.test("parseRequestHead answers 505 to HTTP versions other than 1.0 and 1.1", () => {
+Deno.test("parseRequestHead answers 505 to HTTP versions other than 1.x", () => {
   assertRefused("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, /2\.0 is not supported/);
-  assertRefused("GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505, /1\.2/);
   assertRefused("GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505);
   assertRefused("PRI * HTTP/2.0\r\n\r\n", 505);
+});
+
+Deno.test("parseRequestHead reads a later HTTP/1.x as HTTP/1.1, as Go and nginx do", () => {
+  const head = parse("GET / HTTP/1.2\r\nHost: a\r\n\r\n");
+  assert.equal(head.http10, false);
+  assert.equal(head.close, false);
 });
 
 Deno.test("parseRequestHead answers 400 to a version that is not HTTP/x.y", () => {

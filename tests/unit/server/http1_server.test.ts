@@ -923,7 +923,7 @@ Deno.test("serveHttp1 answers a malformed request with 400 and closes", async ()
 Deno.test("serveHttp1 answers the refusals of the head parser with their statuses", async () => {
   const cases: [string, number][] = [
     ["GET / HTTP/1.1\r\n\r\n", 400], // no Host
-    ["GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505],
+    ["GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505],
     ["POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400],
     ["POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501],
   ];
