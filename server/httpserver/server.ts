@@ -368,6 +368,10 @@ export class HTTPServer {
     const response = ctx.response;
     if (ctx.trace instanceof ServerSpan) ctx.trace.finish(response?.status ?? 503);
     if (!response) return this.#finish(request, requestLine, received, 503, start, ctx, top);
+    // A 1xx is interim, never an answer: sent as the final one, it left the
+    // client taking the next request's answer for this one's. Go's server
+    // follows a 1xx a handler sets with a 200; so does this one.
+    if (response.status < 200) response.status = 200;
     setSniffedContentType(response);
     if (this.#connectionClose) response.headers.set("connection", "close");
     if (

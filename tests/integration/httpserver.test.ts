@@ -714,6 +714,43 @@ Deno.test("httpserver: OPTIONS * is answered 200 by the server, as Go's does, no
   }
 });
 
+Deno.test("httpserver: a pipeline answering a 1xx status is answered 200, as Go's server does, not with an interim head", async () => {
+  const node = await startNodeProcess();
+  const port = freePort();
+  try {
+    await node.ctl(
+      ["object", "create"],
+      `name: hints\nkind: Pipeline\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 103\n        body: hint\n`,
+    );
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: hints\n`,
+    );
+    await eventually("listening", async () => {
+      const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
+      return JSON.parse(status.stdout)["eg-default-name"]?.state === "running";
+    });
+    // Pipelined: a 103 sent as the final answer to the first would make the
+    // client take the second's answer for the first's.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(
+      new TextEncoder().encode(
+        "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+      ),
+    );
+    let answer = "";
+    const buf = new Uint8Array(4096);
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      answer += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    conn.close();
+    const statuses = [...answer.matchAll(/^HTTP\/1\.1 (\d+)/gm)].map((m) => m[1]);
+    assert.deepEqual(statuses, ["200", "200"], answer);
+  } finally {
+    await node.stop();
+  }
+});
+
 Deno.test("httpserver: a listener restarted on its port takes new connections at once while the old ones drain", async () => {
   const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     if (new URL(req.url).pathname === "/slow") await new Promise((r) => setTimeout(r, 3000));
