@@ -41,6 +41,8 @@ const NOT_COPIED: ReadonlySet<string> = new Set([
   "x-forwarded-proto",
 ]);
 const encoder = new TextEncoder();
+/** A Sec-WebSocket-Key: 16 bytes in base64 (RFC 6455 section 4.1). */
+const HANDSHAKE_KEY = /^[A-Za-z0-9+/]{22}==$/;
 
 /** Where and how a relay reaches its backend. */
 export interface RelayTarget {
@@ -101,6 +103,19 @@ export async function relay(
     !hasToken(headers.get("upgrade") ?? "", "websocket")
   ) {
     return await refuse(client, 400, "not a WebSocket handshake");
+  }
+  // What gorilla/websocket's Upgrader, which answers Easegress's clients,
+  // refuses too (RFC 6455 section 4.2.1): a backend is not left to judge it.
+  if (!HANDSHAKE_KEY.test(headers.get("sec-websocket-key") ?? "")) {
+    return await refuse(client, 400, "Sec-WebSocket-Key must be 16 bytes in base64");
+  }
+  if (!hasToken(headers.get("sec-websocket-version") ?? "", "13")) {
+    return await refuse(
+      client,
+      400,
+      "unsupported Sec-WebSocket-Version: this server speaks 13",
+      "sec-websocket-version: 13\r\n",
+    );
   }
   let backend: Deno.Conn;
   try {
@@ -196,9 +211,16 @@ function withTimeout(connecting: Promise<Deno.Conn>, ms: number): Promise<Deno.C
   return Promise.race([connecting, late]).finally(() => clearTimeout(timer));
 }
 
-async function refuse(client: Deno.Conn, status: number, message: string): Promise<void> {
+/** Answers `status` with `message` and closes; `extraFields` are header lines to add. */
+async function refuse(
+  client: Deno.Conn,
+  status: number,
+  message: string,
+  extraFields = "",
+): Promise<void> {
   const body = `${message}\n`;
   const head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ""}\r\ncontent-type: text/plain\r\n` +
+    extraFields +
     `content-length: ${encoder.encode(body).length}\r\nconnection: close\r\n\r\n`;
   try {
     await writeAll(client, encoder.encode(head + body));

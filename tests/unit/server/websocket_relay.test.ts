@@ -72,3 +72,37 @@ Deno.test("relay: a backend that closes without answering is a 502", async () =>
     await accepting.catch(() => {});
   }
 });
+
+Deno.test("relay: a handshake without a valid key or version 13 is a 400, as gorilla/websocket answers, and reaches no backend", async () => {
+  const backend = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let reached = 0;
+  const accepting = (async () => {
+    for await (const conn of backend) {
+      reached++;
+      conn.close();
+    }
+  })();
+  const without = (field: string) => HANDSHAKE.replace(new RegExp(`${field}: [^\\r]*\\r\\n`), "");
+  try {
+    for (
+      const handshake of [
+        without("Sec-WebSocket-Key"),
+        HANDSHAKE.replace("dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ="),
+      ]
+    ) {
+      assert.match(
+        await relayOnce(backend.addr.port, 5000, handshake),
+        /^HTTP\/1\.1 400 [\s\S]*Sec-WebSocket-Key must be 16 bytes in base64/,
+      );
+    }
+    for (const handshake of [without("Sec-WebSocket-Version"), HANDSHAKE.replace(": 13", ": 8")]) {
+      const answer = await relayOnce(backend.addr.port, 5000, handshake);
+      assert.match(answer, /^HTTP\/1\.1 400 [\s\S]*unsupported Sec-WebSocket-Version/);
+      assert.match(answer, /\r\nsec-websocket-version: 13\r\n/);
+    }
+    assert.equal(reached, 0);
+  } finally {
+    backend.close();
+    await accepting.catch(() => {});
+  }
+});
