@@ -3,7 +3,7 @@
  * passed to the backend with the client's headers (plus X-Forwarded-For,
  * -Host and -Proto), then bytes flow both ways untouched until either side
  * closes. The backend's answer, 101 or a refusal, reaches the client as the
- * backend wrote it.
+ * backend wrote it; after a refusal the relay ends.
  *
  * @module
  */
@@ -41,6 +41,9 @@ const NOT_COPIED: ReadonlySet<string> = new Set([
   "x-forwarded-proto",
 ]);
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** The start of a backend's answer that accepts the upgrade. */
+const SWITCHED = /^HTTP\/1\.[01] 101[ \r]/;
 /** A Sec-WebSocket-Key: 16 bytes in base64 (RFC 6455 section 4.1). */
 const HANDSHAKE_KEY = /^[A-Za-z0-9+/]{22}==$/;
 
@@ -136,12 +139,12 @@ export async function relay(
     `x-forwarded-for: ${forwardedFor ? `${forwardedFor}, ${clientIP}` : clientIP}\r\n` +
     (head.host ? `x-forwarded-host: ${head.host}\r\n` : "") +
     `x-forwarded-proto: ${target.scheme}\r\n\r\n`;
-  // Bytes the client sent after its head; the read buffer is let go before the relay's long wait.
+  // Bytes the client sent after its head, for the backend once it has switched
+  // protocols; the read buffer is let go before the relay's long wait.
   const early = conn.buf.slice(headEnd, conn.end);
   conn = null;
   try {
     await writeAll(backend, encoder.encode(text));
-    if (early.length > 0) await writeAll(backend, early);
   } catch {
     await refuse(client, 502, "the backend closed the connection");
     return;
@@ -154,9 +157,14 @@ export async function relay(
     timedOut = true;
     closeQuietly(backend);
   }, timeoutMs);
-  let n: number | null = null;
+  let n = 0;
   try {
-    n = await readSocket(backend, first);
+    // Up to the end of the status line, which tells whether the backend upgraded.
+    while (n < first.length && first.subarray(0, n).indexOf(10) < 0) {
+      const got = await readSocket(backend, first.subarray(n));
+      if (!got) break;
+      n += got;
+    }
   } catch {
     /* closed: by the timer, or the backend reset it */
   } finally {
@@ -177,7 +185,36 @@ export async function relay(
   } catch {
     return; // the client left
   }
+  if (!SWITCHED.test(decoder.decode(first.subarray(0, Math.min(n, 16))))) {
+    return await passRefusal(backend, client, timeoutMs);
+  }
+  if (early.length > 0) {
+    try {
+      await writeAll(backend, early);
+    } catch {
+      return; // the backend left
+    }
+  }
   await Promise.all([pump(client, backend), pump(backend, client)]);
+}
+
+/**
+ * Passes on the rest of a backend's refusal (any answer but 101) and ends
+ * the relay: the client's bytes go no further. Relayed on, they would reach
+ * the backend as requests of their own, with any Host and without the
+ * X-Forwarded-* fields written here. The backend, told that no more comes,
+ * closes once it has answered; one that does not has `timeoutMs`.
+ */
+async function passRefusal(backend: Deno.Conn, client: Deno.Conn, timeoutMs: number) {
+  const timer = setTimeout(() => closeQuietly(backend), timeoutMs);
+  try {
+    await backend.closeWrite();
+    await pump(backend, client);
+  } catch {
+    /* the backend is gone already */
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -4,11 +4,15 @@ import { relay } from "../../../server/websocket/relay.ts";
 const HANDSHAKE = "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
-/** Relays one client connection to `backendPort`; returns what the client got. */
+/**
+ * Relays one client connection to `backendPort`; returns what the client got.
+ * `thenClose` ends the client's sending side once the handshake is out.
+ */
 async function relayOnce(
   backendPort: number,
   handshakeTimeoutMs: number,
   handshake = HANDSHAKE,
+  thenClose = false,
 ): Promise<string> {
   const front = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
@@ -21,6 +25,7 @@ async function relayOnce(
       connect: () => Deno.connect({ hostname: "127.0.0.1", port: backendPort }),
     }, () => {});
     await client.write(new TextEncoder().encode(handshake));
+    if (thenClose) await client.closeWrite();
     // The relay answers and returns; its caller closes the client connection.
     await relayed;
     accepted.close();
@@ -103,6 +108,46 @@ Deno.test("relay: a handshake without a valid key or version 13 is a 400, as gor
     assert.equal(reached, 0);
   } finally {
     backend.close();
+    await accepting.catch(() => {});
+  }
+});
+
+Deno.test("relay: a backend that refuses the upgrade gets nothing more from the client, whose answer then ends", async () => {
+  const refusing = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let received = "";
+  const accepting = (async () => {
+    for await (const conn of refusing) {
+      const buf = new Uint8Array(4096);
+      let answered = false;
+      // Answers the head, then reads what else comes (nothing should) until
+      // the relay stops sending, or for 2 s at most.
+      const done = setTimeout(() => conn.close(), 2000);
+      try {
+        for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+          received += new TextDecoder().decode(buf.subarray(0, n));
+          if (!answered && received.includes("\r\n\r\n")) {
+            answered = true;
+            await conn.write(
+              new TextEncoder().encode("HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"),
+            );
+          }
+        }
+        conn.close();
+      } catch {
+        // closed by the 2 s bound
+      } finally {
+        clearTimeout(done);
+      }
+    }
+  })();
+  try {
+    const smuggled = "GET /inside HTTP/1.1\r\nHost: internal\r\n\r\n";
+    // The client stops sending, so the relay ends even if it lets the smuggled bytes through.
+    const answer = await relayOnce(refusing.addr.port, 5000, HANDSHAKE + smuggled, true);
+    assert.match(answer, /^HTTP\/1\.1 403 Forbidden\r\n[\s\S]*\r\n\r\nno$/);
+    assert.ok(!received.includes("/inside"), received);
+  } finally {
+    refusing.close();
     await accepting.catch(() => {});
   }
 });
