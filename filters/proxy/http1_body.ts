@@ -63,6 +63,11 @@ export class ContentLengthReader implements BodyReader {
     return this.#remaining === 0;
   }
 
+  /** Declared bytes not read yet. */
+  get remaining(): number {
+    return this.#remaining;
+  }
+
   /** See {@linkcode BodyReader.readBuffered}. */
   readBuffered(): Bytes | null {
     if (this.#remaining === 0 || this.#conn.start === this.#conn.end) return null;

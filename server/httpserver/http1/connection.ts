@@ -109,6 +109,10 @@ export class ServerConnection implements PeerSource, ServedConnection {
   #clientGone = false;
   /** Whether the current request's body has been read to its end. */
   #bodyDone = true;
+  /** The current request's body reader while bytes of it are still to come, else null. */
+  #bodyReader: BodyReader | null = null;
+  /** Whether a read of the request body is under way. */
+  #bodyReading = false;
   #continuePending = false;
   /** The client may still be sending what was never read (a refused head or body). */
   #unreadInput = false;
@@ -234,11 +238,12 @@ export class ServerConnection implements PeerSource, ServedConnection {
           await this.#refuse(500, "internal error");
           return;
         }
-        this.#frameResponse(head);
+        const discard = this.#frameResponse(head);
         await this.#writeResponse(response, head.method === "HEAD");
         this.#exchangeDone();
         // The response itself may have asked to close (Connection: close, an HTTP/1.0 stream).
         if (this.#framing.close) return;
+        if (discard && !(await this.#discardBody())) return;
       }
     } catch (e) {
       this.#failed(e);
@@ -385,13 +390,64 @@ export class ServerConnection implements PeerSource, ServedConnection {
     return request;
   }
 
-  /** Sets how the answer to `head` is framed, as far as the request decides it. */
-  #frameResponse(head: RequestHead): void {
+  /**
+   * Sets how the answer to `head` is framed, as far as the request decides
+   * it. Returns whether the rest of an unread body is to be read and dropped
+   * after the answer to keep the connection (see #discardBody).
+   */
+  #frameResponse(head: RequestHead): boolean {
     const framing = this.#framing;
     framing.http10 = head.http10;
+    const discard = !this.#bodyDone && this.#discardable();
     // An unread request body would be taken for the next request: close instead.
-    this.#unreadInput = !this.#bodyDone;
+    this.#unreadInput = !this.#bodyDone && !discard;
     framing.close = head.close || this.#host.draining || this.#unreadInput;
+    return discard && !framing.close;
+  }
+
+  /**
+   * Whether the rest of the request body is small enough to read and drop
+   * rather than close the connection: as Go's server drops up to 256 KiB of
+   * a body the handler left (a Validator's 401, a RateLimiter's 429), so
+   * such answers do not cost the client a new connection each. Only a body
+   * of a known length, so the answer can say at once whether the connection
+   * stays; not when the client waits for a 100 Continue it was never sent,
+   * nor while a read of the body is still under way.
+   */
+  #discardable(): boolean {
+    const reader = this.#bodyReader;
+    if (reader === null || this.#bodyReading || this.#continuePending) return false;
+    return reader instanceof ContentLengthReader && reader.remaining <= DISCARD_MAX;
+  }
+
+  /**
+   * Reads and drops the rest of the request body (see #discardable);
+   * whether it all came, so the connection may serve the next request.
+   */
+  async #discardBody(): Promise<boolean> {
+    const reader = this.#bodyReader;
+    // A read the handler left under way (a stream it still holds) owns the socket.
+    if (reader === null || this.#bodyReading) return this.#keepUnread();
+    this.#waitOnClient();
+    try {
+      while (!reader.done && (await reader.read()) !== null) {
+        // dropped
+      }
+    } catch {
+      // The client left, or stalled past keepAliveTimeout.
+      return this.#keepUnread();
+    } finally {
+      this.#clientResponded();
+    }
+    this.#bodyDone = true;
+    this.#bodyReader = null;
+    return true;
+  }
+
+  /** The body stays unread: the connection closes, lingering for the client (see #end). */
+  #keepUnread(): boolean {
+    this.#unreadInput = true;
+    return false;
   }
 
   /** The answer is out: nothing of the request's is kept while the connection waits. */
@@ -406,6 +462,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
     const conn = this.#conn;
     const length = head.contentLength;
     this.#continuePending = false;
+    this.#bodyReader = null;
     if (length === 0) {
       this.#bodyDone = true;
       return null;
@@ -419,6 +476,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
     const reader: BodyReader = head.chunked
       ? new ChunkedReader(conn, MAX_TRAILER_BYTES, "client")
       : new ContentLengthReader(conn, length, "client");
+    this.#bodyReader = reader;
     return () => this.#bodyStream(reader);
   }
 
@@ -431,20 +489,25 @@ export class ServerConnection implements PeerSource, ServedConnection {
         }
         let chunk;
         this.#waitOnClient();
+        this.#bodyReading = true;
         try {
           chunk = await reader.read();
         } catch (e) {
+          // A failed body is not read again, not even to drop it.
+          this.#bodyReader = null;
           // A client gone mid-body has left its request, as one gone after
           // it has: the abort tells the Proxy so (499, not a 500 of its own).
           if (isClientGone(e)) this.#left();
           controller.error(new Error(`Cannot read request body: ${(e as Error).message}`));
           return;
         } finally {
+          this.#bodyReading = false;
           this.#clientResponded();
         }
         if (chunk !== null) controller.enqueue(chunk);
         if (chunk === null || reader.done) {
           this.#bodyDone = true;
+          this.#bodyReader = null;
           controller.close();
         }
       },
@@ -634,6 +697,12 @@ export class ServerConnection implements PeerSource, ServedConnection {
   }
 }
 
+/**
+ * Most of an unread request body read and dropped to keep its connection, as
+ * Go's server drops (its maxPostHandlerReadBytes): more is an upload the
+ * client had better stop, and the connection closes instead.
+ */
+const DISCARD_MAX = 256 * 1024;
 /** Longest a refused client is given to read the answer and close before the socket closes. */
 const LINGER_MS = 1000;
 /**

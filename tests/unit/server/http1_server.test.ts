@@ -521,9 +521,23 @@ Deno.test("serveHttp1 decodes a chunked body that arrived with the head in one w
   });
 });
 
-Deno.test("serveHttp1 closes the connection after a response that left the body unread", async () => {
-  await withServer(() => new HttpResponse(401, {}, "no"), {}, async (client) => {
+Deno.test("serveHttp1 reads and drops a small body the handler left, keeping the connection", async () => {
+  await withServer((request) => new HttpResponse(401, {}, request.path), {}, async (client) => {
     await client.write("POST /u HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\npartial");
+    const response = await client.readResponse();
+    assert.equal(response.status, 401);
+    assert.equal(header(response, "connection"), null);
+    // The rest of the body comes after the answer, then the next request.
+    await client.write("x".repeat(93) + get("/next"));
+    assert.equal(text(await client.readResponse()), "/next");
+  });
+});
+
+Deno.test("serveHttp1 closes the connection after a response that left over 256 KiB of body unread", async () => {
+  await withServer(() => new HttpResponse(401, {}, "no"), {}, async (client) => {
+    await client.write(
+      "POST /u HTTP/1.1\r\nHost: test\r\nContent-Length: 300000\r\n\r\npartial",
+    );
     const response = await client.readResponse();
     assert.equal(response.status, 401);
     assert.equal(header(response, "connection"), "close");
@@ -1538,12 +1552,12 @@ Deno.test("serveHttp1 lets a refused client read the answer while it is still se
   await withServer(handler, {}, async (client) => {
     // The head and part of the body arrive together; the handler never reads the body.
     await client.write(
-      `POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 200000\r\n\r\n${"x".repeat(60_000)}`,
+      `POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 400000\r\n\r\n${"x".repeat(60_000)}`,
     );
     // The rest comes after the answer went out: a socket closed with unread
     // input would reset the connection and the answer would be lost.
     await new Promise((r) => setTimeout(r, 200));
-    await client.write("x".repeat(140_000));
+    await client.write("x".repeat(340_000));
     const response = await client.readResponse();
     assert.equal(response.status, 413);
     assert.equal(header(response, "connection"), "close");
