@@ -9,6 +9,7 @@ import { type AdminClient, ensureOk, type OutputFormat, parseStructured } from "
 import type { CommandSpec } from "./command_tree.ts";
 import { type ObjectDocument, parseDataDocuments, parseObjectDocuments } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
+import { segment } from "./url_segment.ts";
 import { renderBody } from "./output.ts";
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from "./completion.ts";
 import { RESOURCE_COMMANDS } from "./resource_commands.ts";
@@ -66,20 +67,6 @@ export type CtlCommand = CommandSpec<CommandAction>;
 
 /** How create/update/apply send one document. */
 type SendMode = "create" | "update" | "apply";
-
-/**
- * `value` as one URL path segment. "." and ".." are refused: fetch resolves
- * them as dot segments, which would call another route (`object get ..`
- * would print the API list and succeed).
- */
-function segment(value: string): string {
-  if (value === "." || value === "..") {
-    throw new UsageError(
-      `"${value}" is not a valid name: "." and ".." cannot be sent in a URL path`,
-    );
-  }
-  return encodeURIComponent(value);
-}
 
 const objectPath = (name: string) => `/objects/${segment(name)}`;
 

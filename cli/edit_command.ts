@@ -12,6 +12,7 @@ import { parseStructured } from "./client.ts";
 import type { CommandContext } from "./commands.ts";
 import { parseDataDocuments, parseObjectDocuments } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
+import { segment } from "./url_segment.ts";
 import { stringify as toYaml } from "yaml";
 
 /** Opens `path` in the user's editor and resolves when the editor exits. */
@@ -39,8 +40,6 @@ interface EditTarget {
   /** Sends the edited text; throws when the node refuses it. */
   send(text: string, source: string): Promise<void>;
 }
-
-const segment = encodeURIComponent;
 
 /** `edit RESOURCE NAME [ID]` for objects, custom data kinds and custom data. */
 export async function editResource(

@@ -13,6 +13,7 @@ import { type AdminClient, ensureOk, parseStructured } from "./client.ts";
 import type { CommandContext, CtlCommand } from "./commands.ts";
 import { type ObjectDocument, parseObjectDocuments } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
+import { segment } from "./url_segment.ts";
 import { stringify as toYaml } from "yaml";
 import { httpProxySpecs } from "./http_proxy_specs.ts";
 import { editResource } from "./edit_command.ts";
@@ -75,8 +76,6 @@ async function resourceNamed(client: AdminClient, word: string): Promise<Resourc
 async function getJson(client: AdminClient, path: string): Promise<unknown> {
   return parseStructured((await client.call({ method: "GET", path })).body);
 }
-
-const segment = encodeURIComponent;
 
 type Spec = Record<string, unknown>;
 
