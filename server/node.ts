@@ -311,7 +311,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     }
     cleanups.unshift(() => {
       adminStopping.abort();
-      return admin.shutdown();
+      return shutdownAdmin(admin, log);
     });
     const apiPort = admin.port;
     log.info(
@@ -338,6 +338,32 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   } catch (e) {
     await runCleanups(cleanups, log);
     throw e;
+  }
+}
+
+/**
+ * How long a stopping node waits for admin API requests in flight. They take
+ * milliseconds (a store that does not answer fails them within the cluster
+ * request timeout, 10 s by default); one waiting on a client that stalls
+ * mid-body, or that does not read its answer, would hold the stop forever.
+ */
+const ADMIN_DRAIN_MS = 10_000;
+
+/** Stops the admin API, leaving requests unfinished after {@linkcode ADMIN_DRAIN_MS} behind. */
+async function shutdownAdmin(
+  admin: AdminServer,
+  log: { warn(message: string): void },
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), ADMIN_DRAIN_MS);
+  });
+  const outcome = await Promise.race([admin.shutdown(), late]).finally(() => clearTimeout(timer));
+  if (outcome === "late") {
+    log.warn(
+      `admin API requests still unfinished ${ADMIN_DRAIN_MS / 1000} s into the stop are ` +
+        "left unanswered",
+    );
   }
 }
 

@@ -221,6 +221,33 @@ Deno.test("objects: survive a restart and kill -9 on the same data dir", async (
   }
 });
 
+Deno.test("a stop is not held by an admin API client that stalls mid-body", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const [hostname, port] = node.apiAddr.split(":");
+  const client = await Deno.connect({ hostname, port: Number(port) });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await client.write(
+      new TextEncoder().encode(
+        "POST /apis/v2/objects HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nname: a\n",
+      ),
+    );
+    // The request reaches its handler, which waits for the rest of the body.
+    await new Promise((r) => setTimeout(r, 500));
+    node.signal("SIGTERM");
+    const hung = new Promise<"hung">((r) => timer = setTimeout(() => r("hung"), 40_000));
+    assert.equal(await Promise.race([node.exited(), hung]), 0, node.output());
+    assert.match(
+      await Deno.readTextFile(`${node.homeDir}/log/stdout.log`),
+      /admin API requests still unfinished 10 s into the stop are left unanswered/,
+    );
+  } finally {
+    clearTimeout(timer);
+    client.close();
+    await node.stop("SIGKILL");
+  }
+});
+
 Deno.test("plugins: a TypeScript filter loaded with --plugin serves by its kind", async () => {
   const plugin = new URL("../fixtures/hello_filter.ts", import.meta.url).pathname;
   const node = await startNodeProcess({ args: ["--plugin", plugin] });
