@@ -324,7 +324,10 @@ async function listStatuses(req: Request, _p: string[], ctx: AdminContext): Prom
 }
 
 async function purgeMember(_req: Request, [name]: string[], ctx: AdminContext): Promise<Response> {
-  if (!(await ctx.purgeMember(name))) throw new ApiError(404, `no member named ${name}`);
+  // A member name never holds "/" (it would split the member's store keys): none to purge.
+  if (name.includes("/") || !(await ctx.purgeMember(name))) {
+    throw new ApiError(404, `no member named ${name}`);
+  }
   return new Response(null, { status: 200 });
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { openEmbeddedStore } from "../../../cluster/embedded_store.ts";
 import { type Store, StoreUnavailableError } from "../../../cluster/store.ts";
+import { purgeMember } from "../../../cluster/members.ts";
 import { builtinFilters } from "../../../filters/registry.ts";
 import { type AdminContext, handleAdmin } from "../../../server/admin/api.ts";
 import type { NodeProfiler } from "../../../server/profiling/node_profiler.ts";
@@ -13,6 +14,8 @@ async function adminApi(
     mqttSessions?: unknown;
     status?: Record<string, unknown>;
     members?: Record<string, unknown>[];
+    /** Purges a member from `store`; none is known by default. */
+    purgeMember?: (store: Store, name: string) => Promise<boolean>;
   } = {},
 ) {
   const dir = await Deno.makeTempDir();
@@ -23,7 +26,7 @@ async function adminApi(
     memberName: "eg-test",
     localStatus: () => Promise.resolve(options.status),
     members: () => Promise.resolve(options.members ?? []),
-    purgeMember: () => Promise.resolve(false),
+    purgeMember: (name) => options.purgeMember?.(store, name) ?? Promise.resolve(false),
     mqttAdmin: () => Promise.resolve(options.mqttSessions),
     profiler: {} as NodeProfiler,
     logFile: `${dir}/stdout.log`,
@@ -435,6 +438,17 @@ Deno.test("admin API creates many objects sent at once, each raising the config 
     const failed = answers.filter((a) => a.status !== 201).map((a) => `${a.status} ${a.message}`);
     assert.deepEqual(failed, []);
     assert.equal((await api.store.get("/config/version"))?.value, String(count));
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("admin API answers a purge of a member name with a slash 404, as of any unknown member", async () => {
+  const api = await adminApi({ purgeMember });
+  try {
+    const r = await api.call("DELETE", "/status/members/a%2Fb");
+    assert.equal(r.status, 404, r.body);
+    assert.equal(r.message, "no member named a/b");
   } finally {
     await api.close();
   }
