@@ -34,3 +34,31 @@ export function loadedYaml(): typeof Yaml {
 export function yamlReady(): boolean {
   return loaded !== undefined;
 }
+
+/**
+ * The one document of configuration YAML `text` as plain data, skipping empty
+ * documents (a trailing `---`, only comments, a bare `null`): `null` when there
+ * is none, and a `problem` (to follow what the text is) when it holds several
+ * or is not YAML.
+ */
+export async function readOneDocument(
+  text: string,
+): Promise<{ value: unknown } | { problem: string }> {
+  const { parseAllDocuments } = await loadYaml();
+  const docs = parseAllDocuments(text, CONFIG_YAML_OPTIONS);
+  if (!Array.isArray(docs)) return { problem: "is not YAML" };
+  const values: unknown[] = [];
+  for (const doc of docs) {
+    if (doc.errors.length) return { problem: `is invalid YAML: ${doc.errors[0].message}` };
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (e) {
+      // Well-formed but not buildable: aliases that would expand without bound, say.
+      return { problem: `is invalid YAML: ${(e as Error).message}` };
+    }
+    if (value !== null) values.push(value);
+  }
+  if (values.length > 1) return { problem: `must hold one document, found ${values.length}` };
+  return { value: values[0] ?? null };
+}

@@ -8,7 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { expandShortEquals } from "../cli/short_flags.ts";
-import { CONFIG_YAML_OPTIONS, loadYaml } from "../filters/yaml_module.ts";
+import { readOneDocument } from "../filters/yaml_module.ts";
 import { isPlainObject, parseDuration, urlWithProtocol } from "../filters/spec.ts";
 import type { Http1ServerKind } from "./httpserver/listener.ts";
 
@@ -492,12 +492,9 @@ async function applyConfigFile(
   } catch (e) {
     throw new OptionsError(`Cannot read config file ${file}: ${(e as Error).message}`);
   }
-  let doc: unknown;
-  try {
-    doc = (await loadYaml()).parse(text, CONFIG_YAML_OPTIONS);
-  } catch (e) {
-    throw new OptionsError(`Cannot parse config file ${file}: ${(e as Error).message}`);
-  }
+  const read = await readOneDocument(text);
+  if ("problem" in read) throw new OptionsError(`Config file ${file} ${read.problem}`);
+  const doc = read.value;
   if (doc === null || doc === undefined) return;
   if (!isPlainObject(doc)) throw new OptionsError(`Config file ${file}: must be a YAML map`);
   // Easegress nests the etcd options under "cluster"; accept both shapes.

@@ -6,7 +6,7 @@
  */
 
 import { concatBytes } from "../../filters/concat_bytes.ts";
-import { CONFIG_YAML_OPTIONS, loadYaml } from "../../filters/yaml_module.ts";
+import { readOneDocument } from "../../filters/yaml_module.ts";
 import { toYamlText } from "../yaml_text.ts";
 
 /** One admin API route: a handler for a method and a path pattern (`{param}`: one segment). */
@@ -84,19 +84,9 @@ export async function readDocument(
       return JSON.parse(text);
     } catch { /* not JSON after all: the YAML parser names the problem */ }
   }
-  const { parseAllDocuments } = await loadYaml();
-  const docs = parseAllDocuments(text, CONFIG_YAML_OPTIONS);
-  if (!Array.isArray(docs)) throw new ApiError(400, "the request body is not YAML");
-  const real = docs.filter((d) => d.contents !== null || d.errors.length);
-  if (real.length !== 1) {
-    throw new ApiError(400, `the request body must hold one document, found ${real.length}`);
-  }
-  const doc = real[0];
-  if (doc.errors.length) throw new ApiError(400, `invalid YAML: ${doc.errors[0].message}`);
-  try {
-    return doc.toJS();
-  } catch (e) {
-    // Well-formed but not buildable: aliases that would expand without bound, say.
-    throw new ApiError(400, `invalid YAML: ${(e as Error).message}`);
-  }
+  const read = await readOneDocument(text);
+  if ("problem" in read) throw new ApiError(400, `the request body ${read.problem}`);
+  // Only comments, or an explicit null: no document to act on.
+  if (read.value === null) throw new ApiError(400, emptyMessage);
+  return read.value;
 }

@@ -453,3 +453,20 @@ Deno.test("admin API answers a purge of a member name with a slash 404, as of an
     await api.close();
   }
 });
+
+Deno.test("admin API reads an object that ends with ---, and refuses two with their count", async () => {
+  const api = await adminApi();
+  try {
+    const pipeline = "kind: Pipeline\nname: p\nfilters: []\n";
+    const created = await api.call("POST", "/objects", `${pipeline}---\n`);
+    assert.equal(created.status, 201, created.body);
+    const two = await api.call("PUT", "/objects/p", `${pipeline}---\n${pipeline}`);
+    assert.equal(two.status, 400);
+    assert.equal(two.message, "the request body must hold one document, found 2");
+    const comments = await api.call("PUT", "/objects/p", "# only a comment\n");
+    assert.equal(comments.status, 400);
+    assert.equal(comments.message, "the request body is empty; send one object as YAML or JSON");
+  } finally {
+    await api.close();
+  }
+});

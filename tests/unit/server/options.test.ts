@@ -188,6 +188,23 @@ Deno.test("a config file's cluster block may be empty, but not other than a map"
   await Deno.remove(file);
 });
 
+Deno.test("a config file may end with ---, but two documents of options are refused", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  // As generated YAML often ends, and Go's YAML reader takes.
+  await Deno.writeTextFile(file, "name: n1\n---\n");
+  assert.equal((await run(["-f", file])).name, "n1");
+  await Deno.writeTextFile(file, "name: n1\n---\n# nothing more\n");
+  assert.equal((await run(["-f", file])).name, "n1");
+  await Deno.writeTextFile(file, "name: n1\n---\nname: n2\n");
+  await assert.rejects(
+    () => parseServeArgs(["-f", file], {}),
+    (e: Error) =>
+      e instanceof OptionsError &&
+      e.message === `Config file ${file} must hold one document, found 2`,
+  );
+  await Deno.remove(file);
+});
+
 Deno.test("an isolate trims its heap after 30 s of quiet unless told otherwise", async () => {
   assert.equal((await run([])).heapTrimAfter, "30s");
   assert.equal((await run(["--heap-trim-after", "0s"])).heapTrimAfter, "0s");
