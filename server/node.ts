@@ -469,7 +469,6 @@ async function createInitialObjects(
       continue;
     }
     for (const [i, doc] of docs.entries()) {
-      if (doc.contents === null) continue;
       const skipped = `initial object file ${file}: document ${i + 1} skipped`;
       if (doc.errors.length) {
         log.error(`${skipped}: ${doc.errors[0].message}`);
@@ -477,7 +476,10 @@ async function createInitialObjects(
       }
       let spec;
       try {
-        spec = validateObject(doc.toJS(), filters);
+        const value = doc.toJS();
+        // An empty document (a trailing "---", only comments) reads as null: nothing to create.
+        if (value === null) continue;
+        spec = validateObject(value, filters);
       } catch (e) {
         const why = e instanceof SpecError ? e.problems.join("; ") : (e as Error).message;
         log.error(`${skipped}: ${why}`);

@@ -276,7 +276,7 @@ Deno.test("initial object files are created at start when absent, and kept when 
   const file = await Deno.makeTempFile({ suffix: ".yaml" });
   await Deno.writeTextFile(
     file,
-    `${mockPipeline("p", "initial")}\n---\n${server("s", port, "p")}\n`,
+    `${mockPipeline("p", "initial")}\n---\n${server("s", port, "p")}\n---\n`,
   );
   // A file that is missing and a document that is no object are logged and skipped.
   const bad = await Deno.makeTempFile({ suffix: ".yaml" });
@@ -292,6 +292,8 @@ Deno.test("initial object files are created at start when absent, and kept when 
     const log = await Deno.readTextFile(`${homeDir}/log/stdout.log`);
     assert.match(log, /initial object file \S+\.missing skipped: cannot read it/);
     assert.match(log, /document 1 skipped: .*unknown filter kind "Nope"/);
+    // The empty document after the last "---" is nothing to create, not a bad one.
+    assert.doesNotMatch(log, /document 3 skipped/);
     assert.equal((await node.ctl(["object", "update"], mockPipeline("p", "changed"))).code, 0);
     await node.stop();
     node = await startNodeProcess({ homeDir, args: ["--initial-object-config-files", file] });
