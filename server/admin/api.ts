@@ -127,7 +127,8 @@ async function route(req: Request, ctx: AdminContext): Promise<Response> {
   const prefix = PREFIXES.find((p) => path === p || path.startsWith(p + "/"));
   if (!prefix) return errorReply(req, new ApiError(404, `no API at ${url.pathname}`));
   path = path.slice(prefix.length);
-  let methodMismatch = false;
+  // The methods the path takes, for a 405's Allow (RFC 9110 requires it).
+  const allowed: string[] = [];
   for (const route of ROUTES) {
     let params;
     try {
@@ -137,7 +138,7 @@ async function route(req: Request, ctx: AdminContext): Promise<Response> {
     }
     if (!params) continue;
     if (route.method !== req.method) {
-      methodMismatch = true;
+      allowed.push(route.method);
       continue;
     }
     try {
@@ -148,8 +149,13 @@ async function route(req: Request, ctx: AdminContext): Promise<Response> {
       return response;
     }
   }
-  if (methodMismatch) {
-    return errorReply(req, new ApiError(405, `${req.method} not allowed on ${url.pathname}`));
+  if (allowed.length) {
+    const response = await errorReply(
+      req,
+      new ApiError(405, `${req.method} not allowed on ${url.pathname}`),
+    );
+    response.headers.set("allow", allowed.join(", "));
+    return response;
   }
   return errorReply(req, new ApiError(404, `no API at ${url.pathname}`));
 }

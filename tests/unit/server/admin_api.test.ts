@@ -45,7 +45,7 @@ async function adminApi(
     const type = res.headers.get("content-type");
     // An error's message, to match without the body's quoting.
     const message = type === "application/json" && text ? JSON.parse(text).message : undefined;
-    return { status: res.status, type, body: text, message };
+    return { status: res.status, type, body: text, message, headers: res.headers };
   };
   const close = async () => {
     await store.close();
@@ -466,6 +466,20 @@ Deno.test("admin API reads an object that ends with ---, and refuses two with th
     const comments = await api.call("PUT", "/objects/p", "# only a comment\n");
     assert.equal(comments.status, 400);
     assert.equal(comments.message, "the request body is empty; send one object as YAML or JSON");
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("admin API answers a method a path does not take with 405 and the Allow it takes", async () => {
+  const api = await adminApi();
+  try {
+    const patch = await api.call("PATCH", "/objects/p");
+    assert.equal(patch.status, 405);
+    assert.equal(patch.headers.get("allow"), "GET, PUT, DELETE");
+    const kind = await api.call("POST", "/customdatakinds/k");
+    assert.equal(kind.status, 405);
+    assert.equal(kind.headers.get("allow"), "GET, DELETE");
   } finally {
     await api.close();
   }
