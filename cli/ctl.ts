@@ -291,14 +291,16 @@ async function readInput(
   words: string[],
 ): Promise<{ text: string; source: string }> {
   if (file !== undefined && file !== "-") {
+    let bytes: Uint8Array;
     try {
-      return { text: await Deno.readTextFile(file), source: file };
+      bytes = await Deno.readFile(file);
     } catch (error) {
       const reason = error instanceof Deno.errors.NotFound
         ? "no such file"
         : (error as Error).message;
       throw new CtlError(`cannot read ${file}: ${reason}`);
     }
+    return { text: utf8Text(bytes, file), source: file };
   }
   if (!stdin) {
     // Waiting silently on a terminal looks like a hang; say what is expected instead.
@@ -307,5 +309,17 @@ async function readInput(
     }
     stdin = Deno.stdin.readable;
   }
-  return { text: await new Response(stdin).text(), source: "stdin" };
+  return { text: utf8Text(await new Response(stdin).bytes(), "stdin"), source: "stdin" };
+}
+
+/**
+ * `bytes` as UTF-8 text. Other encodings are refused, as egctl's YAML reader
+ * refuses them: read leniently, a Latin-1 "café" would be stored as "caf\uFFFD".
+ */
+function utf8Text(bytes: Uint8Array, source: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new CtlError(`cannot read ${source}: it is not UTF-8 text`);
+  }
 }

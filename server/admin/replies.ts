@@ -52,7 +52,7 @@ export function errorReply(req: Request, e: ApiError): Promise<Response> {
 /** Largest object body the admin API reads: certificates included, objects are far smaller. */
 const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 
-/** The request body as text, refused (413) past {@linkcode MAX_DOCUMENT_BYTES} before it is all read. */
+/** The request body as UTF-8 text, refused (413) past {@linkcode MAX_DOCUMENT_BYTES} before it is all read. */
 async function readBody(req: Request): Promise<string> {
   const tooLarge = () =>
     new ApiError(413, `the request body is larger than ${MAX_DOCUMENT_BYTES} bytes`);
@@ -65,7 +65,12 @@ async function readBody(req: Request): Promise<string> {
     if (size > MAX_DOCUMENT_BYTES) throw tooLarge();
     chunks.push(chunk);
   }
-  return new TextDecoder().decode(concatBytes(chunks, size));
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(concatBytes(chunks, size));
+  } catch {
+    // Go's YAML reader refuses it too; read leniently, "café" in Latin-1 would be stored damaged.
+    throw new ApiError(400, "the request body is not UTF-8 text");
+  }
 }
 
 /**

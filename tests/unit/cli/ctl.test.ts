@@ -7,7 +7,7 @@ async function ctl(
   args: string[],
   options: {
     routes?: Record<string, Route>;
-    stdin?: string;
+    stdin?: string | Uint8Array<ArrayBuffer>;
     editor?: (path: string) => Promise<void>;
   } = {},
 ) {
@@ -305,6 +305,23 @@ Deno.test("ctl object create reports an unreadable file", async () => {
   assert.equal(r.code, 1);
   assert.equal(r.err, "Error: cannot read /nonexistent/objects.yaml: no such file\n");
   assert.equal(r.calls.length, 0);
+});
+
+Deno.test("ctl refuses input that is not UTF-8 rather than send it damaged", async () => {
+  // "café" in Latin-1: read leniently, the é would become U+FFFD.
+  const latin1 = new Uint8Array([...new TextEncoder().encode(`${SERVER_DEMO}x: caf`), 0xe9]);
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    await Deno.writeFile(file, latin1);
+    const fromFile = await ctl(["object", "create", "-f", file]);
+    assert.equal(fromFile.code, 1);
+    assert.equal(fromFile.err, `Error: cannot read ${file}: it is not UTF-8 text\n`);
+    const fromStdin = await ctl(["object", "create"], { stdin: latin1 });
+    assert.equal(fromStdin.err, "Error: cannot read stdin: it is not UTF-8 text\n");
+    assert.equal(fromFile.calls.length + fromStdin.calls.length, 0);
+  } finally {
+    await Deno.remove(file);
+  }
 });
 
 Deno.test("ctl checks every document before sending any", async () => {

@@ -87,6 +87,6 @@ export function capture(): Captured {
 }
 
 /** A stdin stream holding `text`. */
-export function stdinOf(text: string): ReadableStream<Uint8Array> {
+export function stdinOf(text: string | Uint8Array<ArrayBuffer>): ReadableStream<Uint8Array> {
   return new Blob([text]).stream();
 }

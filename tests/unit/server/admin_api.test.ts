@@ -36,7 +36,7 @@ async function adminApi(
   const call = async (
     method: string,
     path: string,
-    body?: string,
+    body?: BodyInit,
     headers: HeadersInit = { accept: "application/json" },
   ) => {
     const req = new Request(`http://127.0.0.1/apis/v2${path}`, { method, body, headers });
@@ -480,6 +480,27 @@ Deno.test("admin API answers a method a path does not take with 405 and the Allo
     const kind = await api.call("POST", "/customdatakinds/k");
     assert.equal(kind.status, 405);
     assert.equal(kind.headers.get("allow"), "GET, DELETE");
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("admin API refuses a body that is not UTF-8 rather than store it damaged", async () => {
+  const api = await adminApi();
+  try {
+    // "café" in Latin-1: read leniently, the é would be stored as U+FFFD.
+    const encode = (text: string) => [...new TextEncoder().encode(text)];
+    const body = new Uint8Array([
+      ...encode(
+        "kind: Pipeline\nname: p\nfilters: [{name: m, kind: Mock, rules: [{code: 200, body: caf",
+      ),
+      0xe9,
+      ...encode("}]}]\n"),
+    ]);
+    const r = await api.call("POST", "/objects", body);
+    assert.equal(r.status, 400);
+    assert.equal(r.message, "the request body is not UTF-8 text");
+    assert.equal((await api.call("GET", "/objects/p")).status, 404);
   } finally {
     await api.close();
   }
