@@ -229,8 +229,9 @@ async function deleteItem(_req: Request, [kind, id]: string[], ctx: CustomDataCo
 
 /**
  * `{rebuild, delete, list}`: every item is checked before anything is
- * written; then (with `rebuild`) all items go, the listed ids are deleted
- * and the listed items written.
+ * written; then the listed items are written and the ids to delete (with
+ * `rebuild`, every other item) deleted, which ends where Easegress's order
+ * (all gone, the ids deleted, the items written) ends.
  */
 async function batchUpdate(req: Request, [kindName]: string[], ctx: CustomDataContext) {
   const kind = await storedKind(ctx.store, kindName);
@@ -257,10 +258,23 @@ async function batchUpdate(req: Request, [kindName]: string[], ctx: CustomDataCo
   const validate = await compileSchema(kind);
   const items = list.map((item) => checkItem(kind, validate, item));
   const ids = deletes.map((id) => checkKeyPart("an id to delete", id, ITEM_ID, true));
-  if (rebuild) await ctx.store.deletePrefix(keys.customDataItems(kind.name));
-  for (const id of ids) await ctx.store.delete(keys.customData(kind.name, id));
+  // Writes first, and only of what changes, deletes last: the store takes them one at a time, and
+  // traffic reading the items (basicAuth users, say) must never miss one the batch keeps, as it
+  // did for the whole of a rebuild that deleted them all before writing them back.
+  const stored = new Map(
+    (await ctx.store.range(keys.customDataItems(kind.name))).map((kv) => [kv.key, kv.value]),
+  );
+  const kept = new Set<string>();
   for (const { id, item } of items) {
-    await ctx.store.put(keys.customData(kind.name, id), JSON.stringify(item));
+    const key = keys.customData(kind.name, id);
+    const value = JSON.stringify(item);
+    kept.add(key);
+    if (stored.get(key) === value) continue;
+    await ctx.store.put(key, value);
+    stored.set(key, value);
   }
+  const gone = new Set(ids.map((id) => keys.customData(kind.name, id)));
+  if (rebuild) { for (const key of stored.keys()) gone.add(key); }
+  for (const key of gone) if (!kept.has(key)) await ctx.store.delete(key);
   return new Response(null, { status: 200 });
 }

@@ -505,3 +505,28 @@ Deno.test("admin API refuses a body that is not UTF-8 rather than store it damag
     await api.close();
   }
 });
+
+Deno.test("admin API custom data batch never removes, even for a moment, an item it keeps", async () => {
+  const api = await adminApi();
+  const events: string[] = [];
+  const watching = new AbortController();
+  try {
+    assert.equal((await api.call("POST", "/customdatakinds", "name: k\n")).status, 201);
+    const three = "list: [{name: a, v: 1}, {name: b, v: 1}, {name: c, v: 1}]\n";
+    assert.equal((await api.call("POST", "/customdata/k/items", three)).status, 200);
+    api.store.watch("/custom-data/k/", (batch) => {
+      for (const e of batch) events.push(`${e.type} ${e.key.slice("/custom-data/k/".length)}`);
+    }, watching.signal);
+    const rebuild =
+      "rebuild: true\ndelete: [a]\nlist: [{name: a, v: 1}, {name: b, v: 2}, {name: d, v: 1}]\n";
+    const r = await api.call("POST", "/customdata/k/items", rebuild);
+    assert.equal(r.status, 200, r.body);
+    const items = JSON.parse((await api.call("GET", "/customdata/k")).body);
+    assert.deepEqual(items, [{ name: "a", v: 1 }, { name: "b", v: 2 }, { name: "d", v: 1 }]);
+    // a, kept as it was, is neither deleted nor written again; c, not kept, goes last.
+    assert.deepEqual(events, ["put b", "put d", "delete c"]);
+  } finally {
+    watching.abort();
+    await api.close();
+  }
+});
