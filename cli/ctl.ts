@@ -21,7 +21,7 @@ import {
   usesTls,
 } from "./egctl_config.ts";
 import { OUTPUT_FORMATS } from "./output.ts";
-import { expandShortEquals } from "./short_flags.ts";
+import { attachDashedValues, expandShortEquals, firstPositional } from "./short_flags.ts";
 import { writerTo } from "./writer.ts";
 
 /** Where `runCtl` reads and writes; every field defaults to the process's own. */
@@ -195,7 +195,7 @@ async function runParsed(
 function parseFlags(args: string[]) {
   try {
     return parseArgs({
-      args: joinNegativeValues(followForLogs(expandShortEquals(args, FLAG_OPTIONS))),
+      args: attachDashedValues(followForLogs(expandShortEquals(args, FLAG_OPTIONS)), FLAG_OPTIONS),
       options: FLAG_OPTIONS,
       allowPositionals: true,
       strict: true,
@@ -212,37 +212,8 @@ function parseFlags(args: string[]) {
  * Before the flags are parsed, so `logs -f` is not read as a file missing its name.
  */
 function followForLogs(args: string[]): string[] {
-  if (commandWord(args) !== "logs") return args;
+  if (firstPositional(args, FLAG_OPTIONS) !== "logs") return args;
   return args.map((arg) => arg === "-f" ? "--follow" : arg);
-}
-
-/**
- * A flag's value that is a negative number joined to it (`--tail -1` as
- * `--tail=-1`), as egctl's flags take it: parseArgs reads "-1" as a flag.
- */
-function joinNegativeValues(args: string[]): string[] {
-  const joined: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (VALUE_FLAGS.has(args[i]) && /^-\d+$/.test(args[i + 1] ?? "")) {
-      joined.push(`${args[i]}=${args[++i]}`);
-    } else joined.push(args[i]);
-  }
-  return joined;
-}
-
-/** Flags whose value is the next argument, unless given as `--flag=value`. */
-const VALUE_FLAGS: ReadonlySet<string> = new Set(
-  Object.entries(FLAG_OPTIONS).filter(([, option]) => option.type === "string")
-    .flatMap(([name, option]) => [`--${name}`, ...("short" in option ? [`-${option.short}`] : [])]),
-);
-
-/** The first argument that is neither a flag nor a flag's value. */
-function commandWord(args: readonly string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    if (!args[i].startsWith("-")) return args[i];
-    if (VALUE_FLAGS.has(args[i])) i++;
-  }
-  return undefined;
 }
 
 function checkArgs(command: CtlCommand, rest: readonly string[], words: string[]): string[] {

@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { expandShortEquals } from "../cli/short_flags.ts";
+import { attachDashedValues, expandShortEquals } from "../cli/short_flags.ts";
 import { readOneDocument } from "../filters/yaml_module.ts";
 import { isPlainObject, parseDuration, urlWithProtocol } from "../filters/spec.ts";
 import type { Http1ServerKind } from "./httpserver/listener.ts";
@@ -339,8 +339,9 @@ export async function parseServeArgs(
   }
   // Go's flags take a value for a switch too (`--debug=false`), which parseArgs refuses.
   const switchValues = new Map<string, boolean>();
-  const rest = expandShortEquals(args, parseOptions).filter((arg, i) => {
-    if (args.slice(0, i).includes("--")) return true;
+  const spelled = attachDashedValues(expandShortEquals(args, parseOptions), parseOptions);
+  const rest = spelled.filter((arg, i) => {
+    if (spelled.slice(0, i).includes("--")) return true;
     const m = /^--([^=]+)=(.*)$/s.exec(arg);
     if (!m || parseOptions[m[1]]?.type !== "boolean") return true;
     const on = goBool(m[2]);

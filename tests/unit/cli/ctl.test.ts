@@ -300,6 +300,15 @@ Deno.test("ctl object create reads -f FILE, and -f - means stdin", async () => {
   }
 });
 
+Deno.test("ctl takes a flag's value that starts with a dash, as egctl does", async () => {
+  const r = await ctl(["object", "create", "-f", "-objects.yaml"]);
+  assert.equal(r.code, 1);
+  assert.equal(r.err, "Error: cannot read -objects.yaml: no such file\n");
+  const routes: Record<string, Route> = { "POST /objects": { status: 201 } };
+  const fromStdin = await ctl(["object", "create", "-f", "-"], { routes, stdin: SERVER_DEMO });
+  assert.equal(fromStdin.code, 0, fromStdin.err);
+});
+
 Deno.test("ctl object create reports an unreadable file", async () => {
   const r = await ctl(["object", "create", "-f", "/nonexistent/objects.yaml"]);
   assert.equal(r.code, 1);

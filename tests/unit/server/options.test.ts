@@ -64,6 +64,18 @@ Deno.test("short flags take their value after = as Go's flags do (-f=FILE, -c=fa
   await Deno.remove(file);
 });
 
+Deno.test("a flag's value may start with a dash, as Go's flags take the next argument", async () => {
+  assert.equal((await run(["--name", "-edge"])).name, "-edge");
+  assert.deepEqual((await run(["--labels", "-a=1"])).labels, { "-a": "1" });
+  await assert.rejects(
+    () => parseServeArgs(["--workers", "-1"], {}),
+    (e: Error) =>
+      e instanceof OptionsError && e.message === '--workers: must be a whole number, got "-1"',
+  );
+  // A switch does not take the next argument.
+  assert.equal((await run(["--debug", "--name", "n"])).debug, true);
+});
+
 Deno.test("a number option given empty is refused, not taken as 0", async () => {
   for (const args of [["--workers="], ["--status-update-max-batch-size", " "]]) {
     await assert.rejects(
