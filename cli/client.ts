@@ -208,12 +208,15 @@ function firstLine(text: string): string {
 /**
  * The useful part of a fetch failure. Deno's messages read like
  * `error sending request for url (...): client error (Connect): tcp connect
- * error: Connection refused (os error 111)`; the URL is already in our message.
+ * error: Connection refused (os error 111)`, or, once connected, `error
+ * sending request from 127.0.0.1:33006 for http://... (host:port): client
+ * error (SendRequest): connection closed before message completed`; the URL
+ * is already in our message.
  */
 function networkReason(error: unknown): string {
   const inner = error instanceof Error && error.cause instanceof Error ? error.cause : error;
   const message = inner instanceof Error ? inner.message : String(inner);
   return message
-    .replace(/^error sending request for url \([^)]*\): /, "")
+    .replace(/^error sending request (?:for url \([^)]*\)|from \S+ for \S+ \([^)]*\)): /, "")
     .replace(/^client error \([^)]*\): /, "");
 }

@@ -532,6 +532,25 @@ Deno.test("ctl says when the admin API cannot be reached", async () => {
   );
 });
 
+Deno.test("ctl says plainly when the node drops the connection before answering", async () => {
+  const io = capture();
+  const dropped = () =>
+    Promise.reject(
+      new TypeError("fetch failed", {
+        cause: new Error(
+          "error sending request from 127.0.0.1:33006 for http://localhost:2381/apis/v2/objects " +
+            "(127.0.0.1:2381): client error (SendRequest): connection closed before message completed",
+        ),
+      }),
+    );
+  assert.equal(await runCtl(["object", "list"], { fetch: dropped, ...io }), 1);
+  assert.equal(
+    io.err,
+    "Error: cannot reach the admin API at http://localhost:2381: " +
+      "connection closed before message completed\n",
+  );
+});
+
 Deno.test("ctl takes a flag given twice with its last value, as egctl does", async () => {
   const r = await ctl([
     "--server",
