@@ -457,9 +457,11 @@ async function createInitialObjects(
   for (const file of files) {
     let text: string;
     try {
-      text = await Deno.readTextFile(file);
+      // Not UTF-8 is refused, as ctl and the admin API refuse it, rather than stored with U+FFFD.
+      text = new TextDecoder("utf-8", { fatal: true }).decode(await Deno.readFile(file));
     } catch (e) {
-      log.error(`initial object file ${file} skipped: cannot read it: ${(e as Error).message}`);
+      const why = e instanceof TypeError ? "it is not UTF-8 text" : (e as Error).message;
+      log.error(`initial object file ${file} skipped: cannot read it: ${why}`);
       continue;
     }
     const { parseAllDocuments } = await loadYaml();

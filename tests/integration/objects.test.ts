@@ -281,7 +281,13 @@ Deno.test("initial object files are created at start when absent, and kept when 
   // A file that is missing and a document that is no object are logged and skipped.
   const bad = await Deno.makeTempFile({ suffix: ".yaml" });
   await Deno.writeTextFile(bad, "name: nope\nkind: Pipeline\nfilters: [{name: f, kind: Nope}]\n");
-  const files = [`${bad}.missing`, bad, file].join(",");
+  // "café" in Latin-1, which read leniently would be stored as "caf\uFFFD".
+  const latin1 = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeFile(
+    latin1,
+    new Uint8Array([...new TextEncoder().encode(mockPipeline("l", "caf")), 0xe9]),
+  );
+  const files = [`${bad}.missing`, bad, latin1, file].join(",");
   let node = await startNodeProcess({ args: ["--initial-object-config-files", files] });
   const homeDir = node.homeDir;
   try {
@@ -292,6 +298,8 @@ Deno.test("initial object files are created at start when absent, and kept when 
     const log = await Deno.readTextFile(`${homeDir}/log/stdout.log`);
     assert.match(log, /initial object file \S+\.missing skipped: cannot read it/);
     assert.match(log, /document 1 skipped: .*unknown filter kind "Nope"/);
+    assert.match(log, /initial object file \S+ skipped: cannot read it: it is not UTF-8 text/);
+    assert.equal((await node.ctl(["object", "get", "l"])).code, 1);
     // The empty document after the last "---" is nothing to create, not a bad one.
     assert.doesNotMatch(log, /document 3 skipped/);
     assert.equal((await node.ctl(["object", "update"], mockPipeline("p", "changed"))).code, 0);
@@ -305,6 +313,7 @@ Deno.test("initial object files are created at start when absent, and kept when 
     await node.stop();
     await Deno.remove(file);
     await Deno.remove(bad);
+    await Deno.remove(latin1);
   }
 });
 
