@@ -188,3 +188,23 @@ rules:
     await backend.shutdown();
   }
 });
+
+Deno.test("custom data: a schema pattern that backtracks badly does not hold the node", async () => {
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const kind = "name: k\njsonSchema: {properties: {a: {pattern: '(a+)+$'}}}\n";
+    assert.equal((await node.ctl(["custom-data-kind", "create"], kind)).code, 0);
+    // Exponential for a backtracking engine; Go's, as V8's fallback, is linear.
+    const item = `name: x\na: ${"a".repeat(40)}!\n`;
+    const hung = new Promise<"hung">((r) => timer = setTimeout(() => r("hung"), 20_000));
+    const created = await Promise.race([node.ctl(["custom-data", "create", "k"], item), hung]);
+    assert.notEqual(created, "hung", "the item's check held the admin API");
+    if (created === "hung") return;
+    assert.equal(created.code, 1);
+    assert.match(created.stderr, /k item x: item\/a must match pattern/);
+  } finally {
+    clearTimeout(timer);
+    await node.stop("SIGKILL");
+  }
+});

@@ -530,3 +530,26 @@ Deno.test("admin API custom data batch never removes, even for a moment, an item
     await api.close();
   }
 });
+
+Deno.test("admin API reads a custom data schema's patterns as Go regular expressions", async () => {
+  const api = await adminApi();
+  try {
+    const kind = "name: k\njsonSchema:\n  properties:\n    a: {pattern: '\\A[[:alpha:]]+\\z'}\n";
+    const created = await api.call("POST", "/customdatakinds", kind);
+    assert.equal(created.status, 201, created.body);
+    assert.equal((await api.call("POST", "/customdata/k", "name: x\na: abc\n")).status, 201);
+    const bad = await api.call("POST", "/customdata/k", "name: y\na: ab1\n");
+    assert.equal(bad.status, 400);
+    assert.match(bad.message, /item\/a must match pattern/);
+    // Go has no lookarounds: the schema is refused, as gojsonschema refuses it.
+    const lookahead = await api.call(
+      "POST",
+      "/customdatakinds",
+      "name: k2\njsonSchema: {properties: {a: {pattern: '(?=a)'}}}\n",
+    );
+    assert.equal(lookahead.status, 400);
+    assert.match(lookahead.message, /^jsonSchema of k2 is not a JSON Schema: .*\(\?=/);
+  } finally {
+    await api.close();
+  }
+});
