@@ -14,6 +14,7 @@ import { SharedSlots } from "../filters/shared_slots.ts";
 import { SharedRegions } from "../filters/shared_regions.ts";
 import { SpecError } from "../filters/spec.ts";
 import { waitUntil } from "../filters/sleep.ts";
+import { joinHostPort } from "../filters/ip_address.ts";
 import { CONFIG_YAML_OPTIONS, loadYaml } from "../filters/yaml_module.ts";
 import { handleAdmin } from "./admin/api.ts";
 import { openCluster, startMembership } from "./cluster_setup.ts";
@@ -315,7 +316,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     });
     const apiPort = admin.port;
     log.info(
-      `node ${options.name} ready: admin API on ${hostname}:${apiPort}, ` +
+      `node ${options.name} ready: admin API on ${joinHostPort(hostname, apiPort)}, ` +
         (cluster.mode === "standalone"
           ? `store ${store.name} in ${dataDir}`
           : `cluster ${options.clusterName} (${cluster.mode}), role ${options.clusterRole}`),

@@ -10,6 +10,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { startSniListener } from "../httpserver/sni_listener.ts";
 import { errorText } from "../error_text.ts";
+import { joinHostPort } from "../../filters/ip_address.ts";
 
 /** How the admin API is reached and who may call it. */
 export interface AdminServerOptions {
@@ -65,7 +66,7 @@ export async function startAdminServer(
       port,
       hostname,
       [{ name: "admin", cert: tls.cert, key: tls.key }],
-      (req, peer) => guarded(req, addrText(peer())),
+      (req, peer) => guarded(req, peerText(peer())),
       {},
       tls.clientCa,
     );
@@ -73,15 +74,13 @@ export async function startAdminServer(
   }
   const server = Deno.serve(
     { hostname, port, onListen() {}, ...(tls ? { cert: tls.cert, key: tls.key } : {}) },
-    (req, info) => guarded(req, addrText(info.remoteAddr as Deno.NetAddr)),
+    (req, info) => guarded(req, peerText(info.remoteAddr as Deno.NetAddr)),
   );
   return { port: (server.addr as Deno.NetAddr).port, shutdown: () => server.shutdown() };
 }
 
-function addrText(peer: Deno.NetAddr): string {
-  return peer.hostname.includes(":")
-    ? `[${peer.hostname}]:${peer.port}`
-    : `${peer.hostname}:${peer.port}`;
+function peerText(peer: Deno.NetAddr): string {
+  return joinHostPort(peer.hostname, peer.port);
 }
 
 const encoder = new TextEncoder();

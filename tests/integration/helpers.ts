@@ -5,6 +5,8 @@
  * @module
  */
 
+import { joinHostPort } from "../../filters/ip_address.ts";
+
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
 const DENO_FLAGS = [
@@ -110,6 +112,8 @@ export interface StartOptions {
   /** Extra `serve` flags. */
   args?: string[];
   apiPort?: number;
+  /** The admin API's host. @default {"127.0.0.1"} */
+  apiHost?: string;
   /** Extra environment variables for the node process. */
   env?: Record<string, string>;
   /** Called with all the node has printed so far, each time it prints. */
@@ -133,7 +137,7 @@ async function answersHealthz(apiAddr: string): Promise<boolean> {
 /** Starts `easegress serve` as a process and waits until its admin API answers. */
 export async function startNodeProcess(options: StartOptions = {}): Promise<NodeProcess> {
   const homeDir = options.homeDir ?? await Deno.makeTempDir({ prefix: "eg-test-" });
-  const apiAddr = `127.0.0.1:${options.apiPort ?? freePort()}`;
+  const apiAddr = joinHostPort(options.apiHost ?? "127.0.0.1", options.apiPort ?? freePort());
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       ...DENO_FLAGS,

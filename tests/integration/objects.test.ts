@@ -248,6 +248,18 @@ Deno.test("a stop is not held by an admin API client that stalls mid-body", asyn
   }
 });
 
+Deno.test("a node on an IPv6 admin address logs it as [host]:port", async () => {
+  const node = await startNodeProcess({ apiHost: "::1", args: ["--workers", "1"] });
+  try {
+    assert.equal((await node.ctl(["health"])).code, 0);
+    const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+    assert.ok(log.includes(`ready: admin API on ${node.apiAddr}, `), log);
+    assert.match(node.apiAddr, /^\[::1\]:\d+$/);
+  } finally {
+    await node.stop();
+  }
+});
+
 Deno.test("plugins: a TypeScript filter loaded with --plugin serves by its kind", async () => {
   const plugin = new URL("../fixtures/hello_filter.ts", import.meta.url).pathname;
   const node = await startNodeProcess({ args: ["--plugin", plugin] });
