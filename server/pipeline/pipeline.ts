@@ -161,8 +161,16 @@ export class Pipeline {
         return this.#failed(ctx, step, e);
       }
       if (typeof out !== "string") {
+        if (typeof out?.then !== "function") {
+          timings?.push(timing(step, FAILED, began));
+          return this.#failed(ctx, step, notAResult(out));
+        }
         return out.then(
           (r) => {
+            if (typeof r !== "string") {
+              timings?.push(timing(step, FAILED, began));
+              return this.#failed(ctx, step, notAResult(r));
+            }
             timings?.push(timing(step, r, began));
             const next = this.#next(step, i, r);
             return next < 0 ? stopped(r) : this.#runFrom(ctx, next, r, timings);
@@ -252,6 +260,18 @@ function compileFlow(spec: PipelineSpec, instances: Map<string, FilterInstance>)
       jumps,
     };
   });
+}
+
+/**
+ * The error for a filter whose `handle` gave something other than a result
+ * string: a plugin's handle that forgot its `return` gives undefined, which
+ * must not pass for "" (go on) nor for a result.
+ */
+function notAResult(value: unknown): TypeError {
+  const got = value === null || value === undefined ? String(value) : `a ${typeof value}`;
+  return new TypeError(
+    `handle gave ${got}, not a result: it must return "" to go on or one of its kind's results`,
+  );
 }
 
 /** A stopped run's result: END for a success mapped to END, so that later stages are skipped. */

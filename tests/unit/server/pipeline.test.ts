@@ -226,3 +226,36 @@ Deno.test("a GlobalFilter's before stage sees the routed pipeline's data", async
   assert.deepEqual(seen, { foo: "bar" });
   assert.deepEqual(ctx.data.trail, ["b@DEFAULT", "a@DEFAULT"]);
 });
+
+Deno.test("pipeline fails a filter whose handle gives no result string, naming what it gave", async () => {
+  const lines: string[] = [];
+  const log = { ...silentLogger, error: (m: string) => lines.push(m) };
+  const forgetful: FilterKind<{ async: boolean }> = {
+    kind: "Forgetful",
+    description: "",
+    results: [],
+    validate: (spec) => ({ async: spec.async === true }),
+    create: (spec) => ({
+      handle: (ctx) => {
+        (ctx.data.trail ??= []) as string[];
+        // A handle without its `return`, as a plugin not type-checked may have.
+        return (spec.async ? Promise.resolve(undefined) : undefined) as unknown as string;
+      },
+    }),
+  };
+  const reg = new FilterRegistry([forgetful as FilterKind<never>, stepKind as FilterKind<never>]);
+  for (const async of [false, true]) {
+    const r = SpecReader.root({
+      filters: [{ name: "x", kind: "Forgetful", async }, { name: "after", kind: "Step" }],
+    });
+    const p = new Pipeline(readPipelineSpec(r, "p", reg), reg, () => log);
+    const ctx = new Context(new HttpRequest());
+    await p.handle(ctx);
+    assert.equal((ctx.response as HttpResponse).status, 500, `async: ${async}`);
+    assert.deepEqual(ctx.data.trail, [], "the flow stops at the failed filter");
+    assert.match(
+      lines.pop() ?? "",
+      /filter x failed: TypeError: handle gave undefined, not a result/,
+    );
+  }
+});
