@@ -76,3 +76,12 @@ export function reasonPhrase(status: number): string {
 export function isBodilessStatus(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
 }
+
+/**
+ * Whether `status` can end an exchange: an integer from 200 to 999, the
+ * final codes Go's `WriteHeader` takes (it panics below 100 and above 999,
+ * and a 1xx is informational, never the answer).
+ */
+export function isFinalStatus(status: number): boolean {
+  return Number.isInteger(status) && status >= 200 && status <= 999;
+}

@@ -17,6 +17,7 @@ import type { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { firstFieldValue } from "../../filters/header_fields.ts";
 import { HttpStats, mergedElsewhere } from "../../filters/http_stats.ts";
 import { setSniffedContentType } from "../../filters/content_sniff.ts";
+import { isFinalStatus } from "../../filters/status_text.ts";
 import {
   goProto,
   requestBodySize,
@@ -368,10 +369,22 @@ export class HTTPServer {
     const response = ctx.response;
     if (ctx.trace instanceof ServerSpan) ctx.trace.finish(response?.status ?? 503);
     if (!response) return this.#finish(request, requestLine, received, 503, start, ctx, top);
-    // A 1xx is interim, never an answer: sent as the final one, it left the
-    // client taking the next request's answer for this one's. Go's server
-    // follows a 1xx a handler sets with a 200; so does this one.
-    if (response.status < 200) response.status = 200;
+    if (!isFinalStatus(response.status)) {
+      const status = response.status;
+      if (Number.isInteger(status) && status >= 100 && status < 200 && status !== 101) {
+        // A 1xx is interim, never an answer: sent as the final one, it left the
+        // client taking the next request's answer for this one's. Go's server
+        // follows a 1xx a handler sets with a 200; so does this one. (A 101
+        // without the upgrade it announces is no answer either: the 500 below.)
+        response.status = 200;
+      } else {
+        // A plugin or WebAssembly module set it: written as is, no client could read the answer.
+        this.#env.log.error(
+          `${request.method} ${request.path}: the pipeline answered status ${status}, not a final HTTP status (200-999): answering 500`,
+        );
+        return this.#finish(request, requestLine, received, 500, start, ctx, top);
+      }
+    }
     setSniffedContentType(response);
     if (this.#connectionClose) response.headers.set("connection", "close");
     if (

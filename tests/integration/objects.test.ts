@@ -283,6 +283,35 @@ Deno.test("plugins: a TypeScript filter loaded with --plugin serves by its kind"
   }
 });
 
+Deno.test("plugins: a status no client could read is answered 500 and logged", async () => {
+  const plugin = new URL("../fixtures/hello_filter.ts", import.meta.url).pathname;
+  const node = await startNodeProcess({ args: ["--plugin", plugin, "--workers", "1"] });
+  const port = freePort();
+  const hello = (name: string, status: number) =>
+    `name: ${name}\nkind: Pipeline\nfilters:\n  - name: hi\n    kind: Hello\n    status: ${status}\n`;
+  try {
+    const statuses = [99, 1000, 101, 299];
+    for (const status of statuses) {
+      assert.equal((await node.ctl(["object", "create"], hello(`p${status}`, status))).code, 0);
+    }
+    const rules = statuses.map((s) => `  - paths:\n    - path: /p${s}\n      backend: p${s}`);
+    const server = `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n${rules.join("\n")}\n`;
+    assert.equal((await node.ctl(["object", "create"], server)).code, 0);
+    await eventually(
+      "server up",
+      async () => (await request(`http://127.0.0.1:${port}/p299`)).status === 299,
+    );
+    for (const path of ["/p99", "/p1000", "/p101"]) {
+      const r = await request(`http://127.0.0.1:${port}${path}`);
+      assert.equal(r.status, 500, path);
+    }
+    const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+    assert.match(log, /GET \/p99: the pipeline answered status 99, not a final HTTP status/);
+  } finally {
+    await node.stop();
+  }
+});
+
 Deno.test("initial object files are created at start when absent, and kept when present", async () => {
   const port = freePort();
   const file = await Deno.makeTempFile({ suffix: ".yaml" });
