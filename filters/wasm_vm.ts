@@ -70,6 +70,20 @@ export class WasmVM {
   }
 }
 
+/**
+ * A stored value as `host_cluster_get_binary` gives it: decoded from base64,
+ * or empty when it is not base64 (a string put by `ctl wasm apply-data` or
+ * `host_cluster_put_string`), as Go's decoder error is ignored there.
+ */
+function binaryOf(value: string | undefined): Uint8Array {
+  if (value === undefined) return new Uint8Array();
+  try {
+    return Uint8Array.fromBase64(value);
+  } catch {
+    return new Uint8Array();
+  }
+}
+
 function cookies(headerValue: string | null): string[] {
   if (!headerValue) return [];
   return headerValue.split(";").map((c) => c.trim()).filter((c) => c.includes("="));
@@ -170,10 +184,7 @@ function hostFunctions(
       response.headers.set("content-length", String(body.length));
       response.headers.delete("transfer-encoding");
     },
-    host_cluster_get_binary: (addr: number) => {
-      const value = data.get(str(addr));
-      return mem().writeData(value === undefined ? new Uint8Array() : Uint8Array.fromBase64(value));
-    },
+    host_cluster_get_binary: (addr: number) => mem().writeData(binaryOf(data.get(str(addr)))),
     host_cluster_put_binary: (key: number, value: number) =>
       data.put(str(key), mem().readData(value).toBase64()),
     host_cluster_get_string: (addr: number) => out(data.get(str(addr)) ?? ""),

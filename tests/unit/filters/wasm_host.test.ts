@@ -177,3 +177,47 @@ Deno.test("WasmHost: host_req_get_header gives a repeated header's first field, 
     await filter.close?.();
   }
 });
+
+/**
+ * A module answering with the bytes whose ABI data address `call` (WAT
+ * instructions, with a local `$s` to use) leaves; key "k" is at 16 and
+ * string "hello" at 32.
+ */
+function answeringWith(imports: string, call: string): string {
+  return `(module
+  ${imports}
+  (import "easegress" "host_resp_set_body" (func $set_body (param i32)))
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (data (i32.const 16) "\\02\\00\\00\\00k\\00")
+  (data (i32.const 32) "\\06\\00\\00\\00hello\\00")
+  (func (export "wasm_alloc") (param $size i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (i32.add (local.get $size) (i32.const 8))))
+    (local.get $at))
+  (func (export "wasm_free") (param i32))
+  (func (export "wasm_run") (result i32)
+    (local $s i32)
+    (call $set_body ${call})
+    (i32.const 0)))`;
+}
+
+Deno.test("WasmHost: host_cluster_get_binary of a value that is not base64 gives no bytes, not a trap", async () => {
+  const { filter, lines } = host(
+    await build(answeringWith(
+      `(import "easegress" "host_cluster_put_string" (func $put (param i32 i32)))
+  (import "easegress" "host_cluster_get_binary" (func $get (param i32) (result i32)))`,
+      // "hello", as `ctl wasm apply-data` stores a value, read back as binary.
+      "(call $put (i32.const 16) (i32.const 32)) (call $get (i32.const 16))",
+    )),
+  );
+  try {
+    const ctx = contextFor({ path: "/" });
+    assert.equal(await filter.handle(ctx), "", lines.join("\n"));
+    assert.equal(ctx.response!.status, 200);
+    assert.equal(await ctx.response!.text(), "");
+  } finally {
+    await filter.close?.();
+  }
+});
