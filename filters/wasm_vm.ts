@@ -7,7 +7,8 @@
  * @module
  */
 
-import { goHeader } from "./builder_data.ts";
+import { goHeader, UrlView } from "./builder_data.ts";
+import { goEscapedPath } from "./go_escaped_path.ts";
 import { type Context, HttpResponse, type Message } from "./context.ts";
 import { toHeaderValue } from "./header_adapt.ts";
 import { headerLines, parseHeaderLines, WasmMemory } from "./wasm_abi.ts";
@@ -121,7 +122,11 @@ function hostFunctions(
     for (const [name, value] of parseHeaderLines(str(addr))) headers.append(name, value);
     message.headers = headers;
   };
-  const allHeaders = (message: Message) => out(headerLines(goHeader(message.headers)));
+  // Go's request Header holds no Host: it is the request's own field.
+  const allHeaders = (message: Message, skipHost = false) =>
+    out(headerLines(goHeader(message.headers, skipHost)));
+  // Go's URL.Path is decoded and EscapedPath is how it goes on the wire; ours is kept escaped.
+  const url = () => new UrlView(req().path, "");
   return {
     host_req_get_real_ip: () => out(ctx().realIP),
     host_req_get_scheme: () => out(req().scheme),
@@ -133,15 +138,15 @@ function hostFunctions(
       req().host = str(addr);
       req().headers.set("host", req().host);
     },
-    host_req_get_path: () => out(req().path),
-    host_req_set_path: (addr: number) => void (req().path = str(addr)),
-    host_req_get_escaped_path: () => out(req().path),
+    host_req_get_path: () => out(url().Path),
+    host_req_set_path: (addr: number) => void (req().path = goEscapedPath(str(addr))),
+    host_req_get_escaped_path: () => out(url().EscapedPath()),
     host_req_get_query: () => out(req().query),
     host_req_set_query: (addr: number) => void (req().query = str(addr)),
     host_req_get_fragment: () => out(""),
     // Go's Header.Get: a header sent twice gives its first field.
     host_req_get_header: (addr: number) => out(req().firstHeader(str(addr)) ?? ""),
-    host_req_get_all_header: () => allHeaders(req()),
+    host_req_get_all_header: () => allHeaders(req(), true),
     host_req_set_header: (name: number, value: number) => setHeader(req(), name, value, false),
     host_req_set_all_header: (addr: number) => setAllHeaders(req(), addr),
     host_req_add_header: (name: number, value: number) => setHeader(req(), name, value, true),

@@ -180,8 +180,8 @@ Deno.test("WasmHost: host_req_get_header gives a repeated header's first field, 
 
 /**
  * A module answering with the bytes whose ABI data address `call` (WAT
- * instructions, with a local `$s` to use) leaves; key "k" is at 16 and
- * string "hello" at 32.
+ * instructions, with a local `$s` to use) leaves; key "k" is at 16,
+ * string "hello" at 32 and "/x y" at 48.
  */
 function answeringWith(imports: string, call: string): string {
   return `(module
@@ -191,6 +191,7 @@ function answeringWith(imports: string, call: string): string {
   (global $heap (mut i32) (i32.const 1024))
   (data (i32.const 16) "\\02\\00\\00\\00k\\00")
   (data (i32.const 32) "\\06\\00\\00\\00hello\\00")
+  (data (i32.const 48) "\\05\\00\\00\\00/x y\\00")
   (func (export "wasm_alloc") (param $size i32) (result i32)
     (local $at i32)
     (local.set $at (global.get $heap))
@@ -217,6 +218,53 @@ Deno.test("WasmHost: host_cluster_get_binary of a value that is not base64 gives
     assert.equal(await filter.handle(ctx), "", lines.join("\n"));
     assert.equal(ctx.response!.status, 200);
     assert.equal(await ctx.response!.text(), "");
+  } finally {
+    await filter.close?.();
+  }
+});
+
+Deno.test("WasmHost: the request's path reads decoded and escaped, and its headers without Host, as in Go", async () => {
+  const getters = [
+    ["host_req_get_path", "/a b/c/d"],
+    ["host_req_get_escaped_path", "/a%20b/c%2Fd"],
+    ["host_req_get_all_header", "X-A: 1\r\n"],
+  ];
+  for (const [getter, expected] of getters) {
+    const { filter } = host(
+      await build(answeringWith(
+        `(import "easegress" "${getter}" (func $get (result i32)))`,
+        // A string's length counts its NUL; data's does not.
+        "(local.set $s (call $get)) (i32.store (local.get $s) (i32.sub (i32.load (local.get $s)) (i32.const 1))) (local.get $s)",
+      )),
+    );
+    try {
+      const ctx = contextFor({
+        path: "/a%20b/c%2Fd",
+        host: "h",
+        headers: [["host", "h"], ["x-a", "1"]],
+      });
+      assert.equal(await filter.handle(ctx), "");
+      assert.equal(await ctx.response!.text(), expected, getter);
+    } finally {
+      await filter.close?.();
+    }
+  }
+});
+
+Deno.test("WasmHost: host_req_set_path takes a decoded path, as Go's URL.Path, and escapes it", async () => {
+  const { filter } = host(
+    await build(answeringWith(
+      `(import "easegress" "host_req_set_path" (func $set (param i32)))
+  (import "easegress" "host_req_get_escaped_path" (func $get (result i32)))`,
+      "(call $set (i32.const 48)) (local.set $s (call $get)) " +
+        "(i32.store (local.get $s) (i32.sub (i32.load (local.get $s)) (i32.const 1))) (local.get $s)",
+    )),
+  );
+  try {
+    const ctx = contextFor({ path: "/" });
+    assert.equal(await filter.handle(ctx), "");
+    assert.equal(ctx.request.path, "/x%20y");
+    assert.equal(await ctx.response!.text(), "/x%20y");
   } finally {
     await filter.close?.();
   }
