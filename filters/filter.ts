@@ -147,6 +147,14 @@ export function validateFilterSpec<S>(
     return kind.validate(spec);
   } catch (e) {
     if (e instanceof SpecError) throw e.withPrefix(path);
-    throw new SpecError([`${path}: ${(e as Error).message}`]);
+    throw new SpecError([`${path}: ${messageOf(e)}`]);
   }
+}
+
+/**
+ * What a kind's thrown value says: a plugin may throw a string or another
+ * value that is no Error, whose `message` would read "undefined".
+ */
+export function messageOf(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : String(thrown);
 }

@@ -7,12 +7,13 @@
 
 import type { Context } from "../../filters/context.ts";
 import { HttpResponse } from "../../filters/context.ts";
-import type {
-  FilterEnv,
-  FilterInstance,
-  FilterRegistry,
-  Logger,
-  ResiliencePolicySpec,
+import {
+  type FilterEnv,
+  type FilterInstance,
+  type FilterRegistry,
+  type Logger,
+  messageOf,
+  type ResiliencePolicySpec,
 } from "../../filters/filter.ts";
 import { END, type FilterSpec, type PipelineSpec } from "./spec.ts";
 import { millisecondsString } from "../../filters/template/goduration.ts";
@@ -241,7 +242,11 @@ function createFilter(
   const kind = registry.get(spec.kind);
   if (!kind) throw new Error(`filter ${spec.name}: unknown kind ${spec.kind}`);
   const { name: _name, kind: _kind, ...fields } = spec;
-  return kind.create(kind.validate(fields), env, previous);
+  try {
+    return kind.create(kind.validate(fields), env, previous);
+  } catch (e) {
+    throw e instanceof Error ? e : new Error(`filter ${spec.name}: ${messageOf(e)}`);
+  }
 }
 
 function compileFlow(spec: PipelineSpec, instances: Map<string, FilterInstance>): Step[] {

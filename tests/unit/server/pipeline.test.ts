@@ -259,3 +259,36 @@ Deno.test("pipeline fails a filter whose handle gives no result string, naming w
     );
   }
 });
+
+Deno.test("a kind's validate or create throwing a value that is no Error is reported by that value", () => {
+  const throwing = (where: string): FilterKind<Record<string, never>> => ({
+    kind: `Throws${where}`,
+    description: "",
+    results: [],
+    validate: () => {
+      if (where === "Validate") throw "no good spec";
+      return {};
+    },
+    create: () => {
+      throw "cannot start";
+    },
+  });
+  const reg = new FilterRegistry([
+    throwing("Validate") as FilterKind<never>,
+    throwing("Create") as FilterKind<never>,
+  ]);
+  const read = (kind: string) => {
+    const r = SpecReader.root({ filters: [{ name: "x", kind }] });
+    const spec = readPipelineSpec(r, "p", reg);
+    r.throwIfProblems();
+    return spec;
+  };
+  assert.throws(
+    () => read("ThrowsValidate"),
+    (e: Error) => e instanceof SpecError && /filters\[0\]: no good spec/.test(e.message),
+  );
+  assert.throws(
+    () => new Pipeline(read("ThrowsCreate"), reg, () => silentLogger),
+    /filter x: cannot start/,
+  );
+});
