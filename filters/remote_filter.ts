@@ -121,6 +121,8 @@ class RemoteFilter implements FilterInstance {
   readonly #target: string;
   readonly #host: string;
   readonly #timeoutMs: number;
+  /** `timeout` as the spec gives it, for messages. */
+  readonly #timeout: string;
 
   constructor(spec: RemoteFilterSpec) {
     const url = new URL(spec.url);
@@ -129,6 +131,7 @@ class RemoteFilter implements FilterInstance {
     this.#target = url.pathname + url.search;
     this.#host = url.host;
     this.#timeoutMs = spec.timeout ? parseDuration(spec.timeout) ?? 0 : 0;
+    this.#timeout = spec.timeout ?? "";
   }
 
   async handle(ctx: Context): Promise<string> {
@@ -151,17 +154,25 @@ class RemoteFilter implements FilterInstance {
     const requestBody = request.body === null ? null : await request.bytes(MAX_BODY_BYTES);
     const responseBody = response.body === null ? null : await response.bytes(MAX_BODY_BYTES);
     const sent = contextJson(ctx, response, requestBody, responseBody);
-    const signal = this.#timeoutMs > 0
-      ? AbortSignal.any([ctx.signal, AbortSignal.timeout(this.#timeoutMs)])
-      : ctx.signal;
-    const reply = await this.#transport.request({
-      method: "POST",
-      target: this.#target,
-      host: this.#host,
-      headers: JSON_HEADERS,
-      body: encoder.encode(sent),
-      signal,
-    });
+    const timeout = this.#timeoutMs > 0 ? AbortSignal.timeout(this.#timeoutMs) : undefined;
+    const signal = timeout ? AbortSignal.any([ctx.signal, timeout]) : ctx.signal;
+    let reply;
+    try {
+      reply = await this.#transport.request({
+        method: "POST",
+        target: this.#target,
+        host: this.#host,
+        headers: JSON_HEADERS,
+        body: encoder.encode(sent),
+        signal,
+      });
+    } catch (e) {
+      // The transport says only that it was aborted; the tag should say why.
+      if (timeout?.aborted && !ctx.signal.aborted) {
+        throw new Error(`the remote service did not answer within ${this.#timeout}`);
+      }
+      throw e;
+    }
     if (reply.status >= 300) {
       reply.body?.cancel().catch(() => {});
       throw new Error(`remote service answered ${reply.status}`);

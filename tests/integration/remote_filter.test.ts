@@ -154,6 +154,9 @@ Deno.test("RemoteFilter: 205 is responseAlready; errors, big bodies and the time
     const slow = contextWith({ path: "/slow" });
     assert.equal(await filter(service.url, "100ms").handle(slow), "failed");
     assert.equal(slow.response!.status, 503);
+    assert.deepEqual(slow.tags, [
+      "remoteFilterErr: the remote service did not answer within 100ms",
+    ]);
 
     const big = contextWith({ method: "POST", path: "/big", body: new Uint8Array(64 * 1024 + 1) });
     assert.equal(await filter(service.url).handle(big), "failed");
