@@ -13,6 +13,7 @@ import { type Context, HttpResponse, type Message } from "./context.ts";
 import { toHeaderValue } from "./header_adapt.ts";
 import { headerLines, parseHeaderLines, WasmMemory } from "./wasm_abi.ts";
 import { floatOf, integerOf, type WasmClusterData } from "./wasm_cluster_data.ts";
+import { wasiImports } from "./wasm_wasi.ts";
 
 /** Where `host_log` lines go: Easegress's levels, 0 debug, 1 info, 2 warn, 3 error. */
 export type WasmLog = (level: number, message: string) => void;
@@ -37,10 +38,12 @@ export class WasmVM {
   ) {
     // The host functions reach the memory only once the instance runs.
     const mem = () => this.#memory;
+    let exports: WebAssembly.Exports = {};
     const instance = new WebAssembly.Instance(module, {
+      ...wasiImports(module, () => exports.memory as WebAssembly.Memory, log),
       easegress: hostFunctions(() => this.#context(), mem, data, log) as WebAssembly.ModuleImports,
     });
-    const exports = instance.exports;
+    exports = instance.exports;
     for (const name of ["memory", "wasm_alloc", "wasm_run"]) {
       if (!(name in exports)) throw new Error(`the module does not export ${name}`);
     }

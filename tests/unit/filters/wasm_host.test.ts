@@ -269,3 +269,40 @@ Deno.test("WasmHost: host_req_set_path takes a decoded path, as Go's URL.Path, a
     await filter.close?.();
   }
 });
+
+Deno.test("WasmHost: a module importing WASI, as Easegress's Go SDK builds them, runs: its output is logged, proc_exit is a trap", async () => {
+  const wasi = (name: string, params: string) =>
+    `(import "wasi_snapshot_preview1" "${name}" (func $${name} (param ${params}) (result i32)))`;
+  const imports = [
+    wasi("fd_write", "i32 i32 i32 i32"),
+    wasi("random_get", "i32 i32"),
+    wasi("clock_time_get", "i32 i64 i32"),
+    wasi("path_open", "i32 i32 i32 i32 i32 i64 i64 i32 i32"),
+    `(import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))`,
+  ].join("\n  ");
+  // One iovec at 64 for "hello" (the string at 32), written to stdout; the count goes to 72.
+  const writes =
+    "(i32.store (i32.const 64) (i32.const 36)) (i32.store (i32.const 68) (i32.const 5)) " +
+    "(drop (call $fd_write (i32.const 1) (i32.const 64) (i32.const 1) (i32.const 72))) " +
+    "(drop (call $random_get (i32.const 80) (i32.const 16))) " +
+    "(drop (call $clock_time_get (i32.const 0) (i64.const 1) (i32.const 96))) " +
+    "(i32.store (i32.const 100) (i32.const 0)) (i32.store (i32.const 104) (i32.const 4)) " +
+    "(i32.const 100)";
+  const { filter, lines } = host(await build(answeringWith(imports, writes)));
+  try {
+    const ctx = contextFor({ path: "/" });
+    assert.equal(await filter.handle(ctx), "", lines.join("\n"));
+    assert.ok(lines.some((l) => l.endsWith(": hello")), lines.join("\n"));
+  } finally {
+    await filter.close?.();
+  }
+  const exits = host(
+    await build(answeringWith(imports, "(call $proc_exit (i32.const 3)) (i32.const 100)")),
+  );
+  try {
+    assert.equal(await exits.filter.handle(contextFor({ path: "/" })), "wasmError");
+    assert.ok(exits.lines.some((l) => l.includes("proc_exit 3")), exits.lines.join("\n"));
+  } finally {
+    await exits.filter.close?.();
+  }
+});
