@@ -242,11 +242,25 @@ function createFilter(
   const kind = registry.get(spec.kind);
   if (!kind) throw new Error(`filter ${spec.name}: unknown kind ${spec.kind}`);
   const { name: _name, kind: _kind, ...fields } = spec;
+  let instance: FilterInstance;
   try {
-    return kind.create(kind.validate(fields), env, previous);
+    instance = kind.create(kind.validate(fields), env, previous);
   } catch (e) {
     throw e instanceof Error ? e : new Error(`filter ${spec.name}: ${messageOf(e)}`);
   }
+  // A plugin is not type-checked: an async create would pass here and fail every request.
+  if (typeof instance?.handle !== "function") {
+    const gave = instance instanceof Promise
+      ? "a Promise (create must not be async)"
+      : instance === null
+      ? "null"
+      : `a ${typeof instance} without a handle function`;
+    if (instance instanceof Promise) instance.catch(() => {});
+    throw new Error(
+      `filter ${spec.name}: ${spec.kind}'s create gave ${gave}, not a filter instance`,
+    );
+  }
+  return instance;
 }
 
 function compileFlow(spec: PipelineSpec, instances: Map<string, FilterInstance>): Step[] {

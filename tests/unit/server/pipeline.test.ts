@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Context, HttpRequest, type HttpResponse } from "../../../filters/context.ts";
-import { type FilterKind, FilterRegistry } from "../../../filters/filter.ts";
+import { type FilterInstance, type FilterKind, FilterRegistry } from "../../../filters/filter.ts";
 import { SpecError, SpecReader } from "../../../filters/spec.ts";
 import { silentLogger } from "../../../server/log.ts";
 import { Pipeline } from "../../../server/pipeline/pipeline.ts";
@@ -290,5 +290,23 @@ Deno.test("a kind's validate or create throwing a value that is no Error is repo
   assert.throws(
     () => new Pipeline(read("ThrowsCreate"), reg, () => silentLogger),
     /filter x: cannot start/,
+  );
+});
+
+Deno.test("a kind whose create gives no instance (an async create) fails the pipeline, saying so", () => {
+  const asyncCreate: FilterKind<Record<string, never>> = {
+    kind: "AsyncCreate",
+    description: "",
+    results: [],
+    validate: () => ({}),
+    create: (() => Promise.resolve({ handle: () => "" })) as unknown as () => FilterInstance,
+  };
+  const reg = new FilterRegistry([asyncCreate as FilterKind<never>]);
+  const r = SpecReader.root({ filters: [{ name: "x", kind: "AsyncCreate" }] });
+  const spec = readPipelineSpec(r, "p", reg);
+  r.throwIfProblems();
+  assert.throws(
+    () => new Pipeline(spec, reg, () => silentLogger),
+    /filter x: AsyncCreate's create gave a Promise \(create must not be async\), not a filter instance/,
   );
 });
