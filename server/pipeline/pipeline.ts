@@ -208,7 +208,7 @@ export class Pipeline {
   /** Status: each filter's own status document (null when it has none). */
   status(): { health: string; filters: Record<string, unknown> } {
     const filters: Record<string, unknown> = {};
-    for (const [name, f] of this.#instances) filters[name] = f.status?.() ?? null;
+    for (const [name, f] of this.#instances) filters[name] = statusOf(f);
     return { health: "", filters };
   }
 
@@ -230,6 +230,18 @@ export class Pipeline {
         this.#log.warn(`closing filter ${name}: ${(e as Error).message}`);
       }
     }
+  }
+}
+
+/**
+ * A filter's status document, or what its `status` threw: one plugin's
+ * failing status must not fail the status of every object.
+ */
+function statusOf(filter: FilterInstance): unknown {
+  try {
+    return filter.status?.() ?? null;
+  } catch (e) {
+    return { error: `status failed: ${messageOf(e)}` };
   }
 }
 

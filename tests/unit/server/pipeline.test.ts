@@ -310,3 +310,29 @@ Deno.test("a kind whose create gives no instance (an async create) fails the pip
     /filter x: AsyncCreate's create gave a Promise \(create must not be async\), not a filter instance/,
   );
 });
+
+Deno.test("a filter whose status throws shows the error as its status; the others' stand", () => {
+  const failing: FilterKind<Record<string, never>> = {
+    kind: "BadStatus",
+    description: "",
+    results: [],
+    validate: () => ({}),
+    create: () => ({
+      handle: () => "",
+      status: () => {
+        throw new Error("no status");
+      },
+    }),
+  };
+  const reg = new FilterRegistry([failing as FilterKind<never>, stepKind as FilterKind<never>]);
+  const r = SpecReader.root({
+    filters: [{ name: "x", kind: "BadStatus" }, { name: "y", kind: "Step" }],
+  });
+  const spec = readPipelineSpec(r, "p", reg);
+  r.throwIfProblems();
+  const p = new Pipeline(spec, reg, () => silentLogger);
+  assert.deepEqual(p.status(), {
+    health: "",
+    filters: { x: { error: "status failed: no status" }, y: null },
+  });
+});
