@@ -105,6 +105,12 @@ function validate(raw: Record<string, unknown>): WasmHostSpec {
   return spec;
 }
 
+/**
+ * How long after a failed load the code is tried again, as Easegress does
+ * every 30 s: a code URL may come up after the gateway. Tests shorten it.
+ */
+export const codeRetry = { ms: 30_000 };
+
 /** The module's bytes, checked to compile; throws naming what failed. */
 async function loadModule(code: string): Promise<Uint8Array> {
   let bytes = inlineModule(code);
@@ -274,6 +280,8 @@ class WasmHost implements FilterInstance {
   #requests = 0;
   #errors = 0;
   #closed = false;
+  /** The next try at code that could not be loaded, while none is loaded. */
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   /**
    * Set once an instance's start outlived `timeout` (`wasm_init` looping,
    * say): the runtime cannot stop a worker stuck in a loop, so its thread
@@ -320,9 +328,20 @@ class WasmHost implements FilterInstance {
       return bytes;
     }, (e) => {
       this.#error = (e as Error).message;
-      this.#log.error(`cannot load the WebAssembly module: ${this.#error}`);
+      this.#log.error(`cannot load the WebAssembly module: ${this.#error}; trying again later`);
+      this.#retryLater();
       return undefined;
     });
+  }
+
+  /** Tries the code again after `codeRetry`, unless closed or a reload comes first. */
+  #retryLater(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#reload();
+    }, codeRetry.ms);
   }
 
   /** Loads the code again; when it changed, new instances take over and old ones end. */
@@ -332,7 +351,12 @@ class WasmHost implements FilterInstance {
     try {
       bytes = await loadModule(this.#spec.code);
     } catch (e) {
-      this.#log.warn(`code reload: ${(e as Error).message}; the loaded code keeps serving`);
+      if (current) {
+        this.#log.warn(`code reload: ${(e as Error).message}; the loaded code keeps serving`);
+      } else {
+        this.#error = (e as Error).message;
+        this.#retryLater();
+      }
       return;
     }
     if (this.#closed || (current && sameBytes(current, bytes))) return;
@@ -494,6 +518,7 @@ class WasmHost implements FilterInstance {
    */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#retryTimer);
     this.#stopReloads();
     this.#preload = undefined;
     this.#idle = [];

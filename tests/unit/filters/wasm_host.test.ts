@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { wasmHostKind } from "../../../filters/wasm_host.ts";
+import { codeRetry, wasmHostKind } from "../../../filters/wasm_host.ts";
 import type { FilterInstance } from "../../../filters/filter.ts";
 import { contextFor, testEnv } from "./_helpers.ts";
 
@@ -304,5 +304,29 @@ Deno.test("WasmHost: a module importing WASI, as Easegress's Go SDK builds them,
     assert.ok(exits.lines.some((l) => l.includes("proc_exit 3")), exits.lines.join("\n"));
   } finally {
     await exits.filter.close?.();
+  }
+});
+
+Deno.test("WasmHost: code that cannot be loaded is tried again until it loads", async () => {
+  const module = Uint8Array.fromBase64(await build(GOOD));
+  let up = false;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => up ? new Response(module) : new Response("not yet", { status: 404 }),
+  );
+  const retry = codeRetry.ms;
+  codeRetry.ms = 100;
+  const { filter, lines } = host(`http://127.0.0.1:${server.addr.port}/m.wasm`);
+  try {
+    await sleep(50);
+    assert.match(status(filter).health, /answered 404/);
+    up = true;
+    await sleep(400);
+    assert.equal((await call(filter)).result, "", lines.join("\n"));
+    assert.equal(status(filter).health, "");
+  } finally {
+    codeRetry.ms = retry;
+    await filter.close?.();
+    await server.shutdown();
   }
 });
