@@ -116,7 +116,10 @@ async function loadModule(code: string): Promise<Uint8Array> {
   let bytes = inlineModule(code);
   if (!bytes) {
     if (/^https?:\/\//.test(code)) {
-      const response = await fetch(code);
+      const response = await fetch(code).catch((e) => {
+        // The runtime's message is "fetch failed"; its cause says what failed.
+        throw new Error(`cannot fetch ${code}: ${e?.cause?.message ?? e?.message ?? e}`);
+      });
       if (!response.ok) throw new Error(`${code} answered ${response.status}`);
       bytes = new Uint8Array(await response.arrayBuffer());
     } else bytes = await Deno.readFile(code);

@@ -330,3 +330,17 @@ Deno.test("WasmHost: code that cannot be loaded is tried again until it loads", 
     await server.shutdown();
   }
 });
+
+Deno.test("WasmHost: code at a URL that cannot be reached says which and why", async () => {
+  // A port nothing listens on any more.
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = `http://127.0.0.1:${(closed.addr as Deno.NetAddr).port}/m.wasm`;
+  closed.close();
+  const { filter } = host(url);
+  try {
+    await sleep(100);
+    assert.match(status(filter).health, /^cannot fetch http:\S+\/m\.wasm: .*refused/);
+  } finally {
+    await filter.close?.();
+  }
+});
