@@ -2,7 +2,8 @@
  * The RemoteFilter filter, as Easegress's: the request and response of the
  * active namespace go to a remote service as JSON, and its reply (the same
  * shape) replaces the request's method, path, query, headers and body and
- * sets the response's status, adds its headers and replaces its body.
+ * sets the response's status, the values of the headers it names and its
+ * body.
  *
  * The JSON: `{request: {realIP, method, scheme, host, path, query,
  * fragment, proto, header, body}, response: {statusCode, header, body}}`,
@@ -223,6 +224,9 @@ class RemoteFilter implements FilterInstance {
     if (update === undefined) return;
     response.status = update.status;
     const headers = response.headers;
+    // A name the reply lists takes the reply's values. Easegress adds them, so a service sending
+    // back the response it was given, as the JSON invites, doubled every header (Date included).
+    update.headers.forEachField((_, name) => headers.delete(name));
     update.headers.forEachField((value, name) => headers.append(name, value));
     response.body = update.body;
     headers.set("content-length", String(update.body?.length ?? 0));

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Context, HttpRequest } from "../../filters/context.ts";
+import { Context, HttpRequest, HttpResponse } from "../../filters/context.ts";
 import type { FilterInstance } from "../../filters/filter.ts";
 import { remoteFilterKind } from "../../filters/remote_filter.ts";
 
@@ -92,6 +92,34 @@ Deno.test("RemoteFilter sends the request as Go's JSON and takes the reply's req
     assert.equal(ctx.response!.status, 202);
     assert.equal(ctx.response!.header("x-remote"), "1, 2");
     assert.equal(await ctx.response!.text(), "remote");
+  } finally {
+    closeFilters();
+    await service.server.shutdown();
+  }
+});
+
+Deno.test("RemoteFilter: the reply's response headers replace those of their names, the others stay", async () => {
+  // The service sends back the response it was given, changing one header, leaving one out and
+  // adding one.
+  const service = remote((sent) => {
+    const response = sent.response as { header: Record<string, string[]> };
+    response.header["Content-Type"] = ["application/json"];
+    delete response.header["X-Keep"];
+    response.header["X-New"] = ["n"];
+    return Response.json(sent);
+  });
+  try {
+    const ctx = contextWith({ path: "/x" });
+    ctx.response = new HttpResponse(200, [["content-type", "text/plain"], ["x-keep", "k"]], "ok");
+    assert.equal(await filter(service.url).handle(ctx), "");
+    const fields: string[] = [];
+    ctx.response.headers.forEach((value, name) => fields.push(`${name}: ${value}`));
+    assert.deepEqual(fields.sort(), [
+      "content-length: 2",
+      "content-type: application/json",
+      "x-keep: k",
+      "x-new: n",
+    ]);
   } finally {
     closeFilters();
     await service.server.shutdown();
