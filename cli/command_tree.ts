@@ -91,10 +91,14 @@ export function formatHelp<A>(
   return `${lines.join("\n").trimEnd()}\n`;
 }
 
-/** Argument words for a usage line: `NAME`, or `[-f FILE]` for document readers. */
-function usageArgs<A>(command: CommandSpec<A>): string[] {
+/**
+ * Argument words for a usage line: `NAME`, or `[-f FILE]` for document
+ * readers; the command's own flags too unless `ownFlags` is false (a group's
+ * table of commands, whose column they would widen past the terminal).
+ */
+function usageArgs<A>(command: CommandSpec<A>, ownFlags = true): string[] {
   const words = [...(command.args ?? []), ...(command.optionalArgs ?? []).map((a) => `[${a}]`)];
-  words.push(...(command.ownFlags ?? []).map((flag) => `[${flag}]`));
+  if (ownFlags) words.push(...(command.ownFlags ?? []).map((flag) => `[${flag}]`));
   if (command.readsDocuments) words.push("[-f FILE]");
   return words;
 }
@@ -105,7 +109,7 @@ function leafRows<A>(group: CommandSpec<A>, prefix: readonly string[]): [string,
   for (const child of group.subcommands ?? []) {
     const words = [...prefix, child.name];
     if (child.subcommands) rows.push(...leafRows(child, words));
-    else rows.push([[...words, ...usageArgs(child)].join(" "), child.summary]);
+    else rows.push([[...words, ...usageArgs(child, false)].join(" "), child.summary]);
   }
   return rows;
 }
