@@ -269,14 +269,19 @@ async function readPublish(
   };
 }
 
+/** Connects on `conn` as client c1 and subscribes to topic "t" with QoS 1 (CONNACK, SUBACK read). */
+async function subscribeAsC1(conn: Deno.Conn): Promise<void> {
+  await conn.write(connectPacket("c1"));
+  await readBytes(conn, 4);
+  await conn.write(new Uint8Array([0x82, 6, 0, 1, 0, 1, 0x74, 1])); // topic "t", QoS 1
+  await readBytes(conn, 5);
+}
+
 Deno.test("MQTTProxy: an unacknowledged QoS 1 message is sent again 200 ms after it went, then flagged DUP", async () => {
   const { proxy, port } = await startProxy();
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
-    await conn.write(connectPacket("c1"));
-    await readBytes(conn, 4);
-    await conn.write(new Uint8Array([0x82, 6, 0, 1, 0, 1, 0x74, 1])); // topic "t", QoS 1
-    await readBytes(conn, 5);
+    await subscribeAsC1(conn);
     // The resend timer ticks every 200 ms; a message sent just before a tick waits its own 200 ms.
     for (let i = 0; i < 3; i++) {
       const sent = Date.now();
@@ -422,10 +427,7 @@ Deno.test("MQTTProxy: a subscriber that stops reading holds at most a few MB: Qo
   const { proxy, port } = await startProxy();
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
-    await conn.write(connectPacket("c1"));
-    await readBytes(conn, 4);
-    await conn.write(new Uint8Array([0x82, 6, 0, 1, 0, 1, 0x74, 1])); // topic "t", QoS 1
-    await readBytes(conn, 5);
+    await subscribeAsC1(conn);
     const read = publishReader(conn);
     const mib = new Uint8Array(1024 * 1024);
     // 40 MiB for a client that reads nothing meanwhile.
