@@ -5,11 +5,12 @@
  * @module
  */
 
-import { type AdminClient, ensureOk, type OutputFormat, parseStructured } from "./client.ts";
+import { type AdminClient, type OutputFormat, parseStructured } from "./client.ts";
 import type { CommandSpec } from "./command_tree.ts";
 import { type ObjectDocument, parseDataDocuments, parseObjectDocuments } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
 import { segment } from "./url_segment.ts";
+import { type SendMode, sendSpec } from "./send_spec.ts";
 import { renderBody } from "./output.ts";
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from "./completion.ts";
 import { RESOURCE_COMMANDS } from "./resource_commands.ts";
@@ -65,9 +66,6 @@ export type CommandAction = (ctx: CommandContext) => Promise<void>;
 /** A command of the `ctl` tree. */
 export type CtlCommand = CommandSpec<CommandAction>;
 
-/** How create/update/apply send one document. */
-type SendMode = "create" | "update" | "apply";
-
 const objectPath = (name: string) => `/objects/${segment(name)}`;
 
 /** A command that GETs `path(args)` and prints the body, which is `prose` rather than data. */
@@ -114,22 +112,12 @@ function sendDocuments(mode: SendMode): CommandAction {
 }
 
 /** Sends one document and returns what happened to it ("created" or "updated"). */
-async function sendDocument(
+function sendDocument(
   client: AdminClient,
   mode: SendMode,
   doc: ObjectDocument,
 ): Promise<"created" | "updated"> {
-  const put = { method: "PUT", path: objectPath(doc.name), json: doc.spec } as const;
-  if (mode !== "create") {
-    const reply = await client.send(put);
-    // apply creates what update cannot find; any other failure stops the run.
-    if (!(mode === "apply" && reply.status === 404)) {
-      ensureOk(reply);
-      return "updated";
-    }
-  }
-  await client.call({ method: "POST", path: "/objects", json: doc.spec });
-  return "created";
+  return sendSpec(client, mode, { update: objectPath(doc.name), create: "/objects" }, doc.spec);
 }
 
 /**

@@ -11,6 +11,7 @@
 
 import { type AdminClient, ensureOk, parseStructured } from "./client.ts";
 import type { CommandContext, CtlCommand } from "./commands.ts";
+import { sendSpec } from "./send_spec.ts";
 import { type ObjectDocument, parseObjectDocuments } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
 import { segment } from "./url_segment.ts";
@@ -316,19 +317,20 @@ async function sendResource(
     });
     return mode;
   }
-  const [path, json] = doc.kind === CUSTOM_DATA_KIND.kind
-    ? ["/customdatakinds", fields]
-    : ["/objects", doc.spec];
-  if (mode === "apply") {
-    const itemPath = doc.kind === CUSTOM_DATA_KIND.kind ? path : `${path}/${segment(doc.name)}`;
-    const reply = await client.send({ method: "PUT", path: itemPath, json });
-    if (reply.status !== 404) {
-      ensureOk(reply);
-      return "update";
-    }
-  }
-  await client.call({ method: "POST", path, json });
-  return "create";
+  const done = doc.kind === CUSTOM_DATA_KIND.kind
+    ? await sendSpec(
+      client,
+      mode,
+      { update: "/customdatakinds", create: "/customdatakinds" },
+      fields,
+    )
+    : await sendSpec(
+      client,
+      mode,
+      { update: `/objects/${segment(doc.name)}`, create: "/objects" },
+      doc.spec,
+    );
+  return done === "created" ? "create" : "update";
 }
 
 /** `api-resources`: what the verbs address. */
