@@ -131,6 +131,11 @@ export class AdminClient {
     return new CtlError(`cannot reach the admin API at ${this.origin}: ${networkReason(error)}`);
   }
 
+  /** GETs `path` and returns its body as data (JSON or YAML); throws as {@linkcode call} does. */
+  async getData(path: string): Promise<unknown> {
+    return parseStructured((await this.call({ method: "GET", path })).body);
+  }
+
   /** Sends `request` and returns the reply; throws {@linkcode AdminApiError} unless it is 2xx. */
   async call(request: AdminRequest): Promise<AdminReply> {
     return ensureOk(await this.send(request));

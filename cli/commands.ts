@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type AdminClient, type OutputFormat, parseStructured } from "./client.ts";
+import type { AdminClient, OutputFormat } from "./client.ts";
 import type { CommandSpec } from "./command_tree.ts";
 import { type ObjectDocument, parseDataDocuments, parseObjectDocuments } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
@@ -160,7 +160,7 @@ function startProfile(kind: "cpu" | "memory", what: string): CommandAction {
 
 /** `profile stop`, telling which files were written. */
 async function stopProfiles(ctx: CommandContext): Promise<void> {
-  const info = parseStructured((await ctx.client.call({ method: "GET", path: "/profile" })).body);
+  const info = await ctx.client.getData("/profile");
   await ctx.client.call({ method: "POST", path: "/profile/stop" });
   const { cpuPath, memoryPath } = (info ?? {}) as { cpuPath?: string; memoryPath?: string };
   const written = [cpuPath, memoryPath].filter(Boolean);

@@ -8,7 +8,6 @@
  * @module
  */
 
-import { parseStructured } from "./client.ts";
 import type { CommandContext } from "./commands.ts";
 import { parseDataDocuments, parseObjectDocuments } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
@@ -84,13 +83,9 @@ export async function editResource(
   ctx.print(`edit ${target.label} successfully\n`);
 }
 
-async function getData(ctx: CommandContext, path: string): Promise<unknown> {
-  return parseStructured((await ctx.client.call({ method: "GET", path })).body);
-}
-
 /** An object: its spec with name and kind first; sent back under the same name and kind. */
 async function objectTarget(ctx: CommandContext, kind: string, name: string) {
-  const spec = (await getData(ctx, `/objects/${segment(name)}`)) as Record<string, unknown>;
+  const spec = (await ctx.client.getData(`/objects/${segment(name)}`)) as Record<string, unknown>;
   if (spec?.kind !== kind) throw new CtlError(`no ${kind} named "${name}"`);
   const { name: _, kind: __, ...fields } = spec;
   return {
@@ -111,7 +106,7 @@ async function objectTarget(ctx: CommandContext, kind: string, name: string) {
 }
 
 async function customDataKindTarget(ctx: CommandContext, name: string) {
-  const spec = await getData(ctx, `/customdatakinds/${segment(name)}`);
+  const spec = await ctx.client.getData(`/customdatakinds/${segment(name)}`);
   if (!spec) throw new CtlError(`no CustomDataKind named "${name}"`);
   return {
     label: `CustomDataKind ${name}`,
@@ -128,7 +123,7 @@ async function customDataKindTarget(ctx: CommandContext, name: string) {
 async function customDataTarget(ctx: CommandContext, kind: string, id: string | undefined) {
   const items = `/customdata/${segment(kind)}`;
   if (id !== undefined) {
-    const item = await getData(ctx, `${items}/${segment(id)}`);
+    const item = await ctx.client.getData(`${items}/${segment(id)}`);
     if (!item) throw new CtlError(`no CustomData "${id}" of kind "${kind}"`);
     return {
       label: `CustomData ${kind} ${id}`,
@@ -138,7 +133,7 @@ async function customDataTarget(ctx: CommandContext, kind: string, id: string | 
       },
     };
   }
-  const list = await getData(ctx, items);
+  const list = await ctx.client.getData(items);
   return {
     label: `CustomData ${kind}`,
     text: `# Every item of ${kind}; the saved list replaces them all.\n` +

@@ -51,7 +51,7 @@ function plural(word: string): string {
 
 /** Every resource the node knows: its object kinds, then members and custom data. */
 async function resources(client: AdminClient): Promise<Resource[]> {
-  const kinds = await getJson(client, "/object-kinds");
+  const kinds = await client.getData("/object-kinds");
   const objects = Array.isArray(kinds) ? kinds.filter((k) => typeof k === "string") : [];
   return [
     ...objects.map((kind) =>
@@ -74,10 +74,6 @@ async function resourceNamed(client: AdminClient, word: string): Promise<Resourc
   );
 }
 
-async function getJson(client: AdminClient, path: string): Promise<unknown> {
-  return parseStructured((await client.call({ method: "GET", path })).body);
-}
-
 type Spec = Record<string, unknown>;
 
 /** The objects of `kind` (all kinds when undefined), sorted by name; `name` picks one. */
@@ -86,7 +82,7 @@ async function objectsOf(
   kind: string | undefined,
   name?: string,
 ): Promise<Spec[]> {
-  const listed = await getJson(client, "/objects");
+  const listed = await client.getData("/objects");
   const specs = (Array.isArray(listed) ? listed : []) as Spec[];
   const picked = specs.filter((s) =>
     (kind === undefined || s.kind === kind) && (name === undefined || s.name === name)
@@ -123,7 +119,7 @@ async function getResources(ctx: CommandContext): Promise<void> {
   if (more.length > 0) throw new UsageError(`unexpected argument "${more[0]}"`);
   if (target.object) return printObjects(ctx, await objectsOf(ctx.client, target.kind, name));
   if (target === MEMBER) {
-    const members = ((await getJson(ctx.client, "/status/members")) ?? []) as Spec[];
+    const members = ((await ctx.client.getData("/status/members")) ?? []) as Spec[];
     const picked = members.filter((m) => name === undefined || m.name === name);
     if (name !== undefined && picked.length === 0) {
       throw new CtlError(`no member named "${name}"`);
@@ -137,7 +133,7 @@ async function getResources(ctx: CommandContext): Promise<void> {
     return;
   }
   const path = name === undefined ? "/customdatakinds" : `/customdatakinds/${segment(name)}`;
-  const found = await getJson(ctx.client, path);
+  const found = await ctx.client.getData(path);
   if (ctx.formatGiven) return ctx.print(render(ctx, found));
   const kinds = (Array.isArray(found) ? found : [found]) as Spec[];
   ctx.print(formatTable([
@@ -159,9 +155,9 @@ async function getCustomData(
 ): Promise<void> {
   if (kind === undefined) throw new UsageError(`"get customdata" needs a custom data KIND`);
   const items = `/customdata/${segment(kind)}`;
-  const found = await getJson(ctx.client, id === undefined ? items : `${items}/${segment(id)}`);
+  const found = await ctx.client.getData(id === undefined ? items : `${items}/${segment(id)}`);
   if (ctx.formatGiven) return ctx.print(render(ctx, found));
-  const spec = (await getJson(ctx.client, `/customdatakinds/${segment(kind)}`)) as Spec;
+  const spec = (await ctx.client.getData(`/customdatakinds/${segment(kind)}`)) as Spec;
   const idField = String(spec?.idField || "name");
   const list = (Array.isArray(found) ? found : [found]) as Spec[];
   ctx.print(formatTable([[idField.toUpperCase()], ...list.map((item) => [String(item[idField])])]));
@@ -247,7 +243,7 @@ async function deleteCustomData(ctx: CommandContext, [kind, ...ids]: string[]): 
 }
 
 async function customDataKindNames(client: AdminClient): Promise<string[]> {
-  const kinds = await getJson(client, "/customdatakinds");
+  const kinds = await client.getData("/customdatakinds");
   return (Array.isArray(kinds) ? kinds : []).map((k) => String((k as Spec).name));
 }
 
