@@ -11,6 +11,7 @@ import { fallbackKind } from "./fallback.ts";
 import { type FilterKind, FilterRegistry } from "./filter.ts";
 import { headerLookupKind } from "./header_lookup.ts";
 import { headerToJSONKind } from "./header_to_json.ts";
+import { kafkaKind, kafkaMqttKind } from "./kafka/kafka.ts";
 import { mockKind } from "./mock.ts";
 import { mqttClientAuthKind } from "./mqtt_client_auth.ts";
 import { proxyKind } from "./proxy/proxy.ts";
@@ -32,6 +33,8 @@ export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
   fallbackKind,
   headerLookupKind,
   headerToJSONKind,
+  kafkaKind,
+  kafkaMqttKind,
   mockKind,
   mqttClientAuthKind,
   proxyKind,

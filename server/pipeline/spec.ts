@@ -58,8 +58,6 @@ const NAME = /^[A-Za-z0-9\-_.~]{1,253}$/;
 
 /** Easegress filter kinds this node does not run, with why. */
 const UNSUPPORTED_FILTERS: Record<string, string> = {
-  Kafka: "it has no Kafka producer",
-  KafkaMQTT: "it has no Kafka producer",
   MeshAdaptor: "EaseMesh is not supported",
 };
 

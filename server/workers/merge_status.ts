@@ -26,7 +26,8 @@ const SUMMED = new Set([
 /**
  * Counters of documents that are not request statistics: a WebSocketServer's
  * relays, a pool's memoryCache (each worker has its own cache), a WasmHost's
- * calls and failures (each worker runs its own modules). (A
+ * calls and failures (each worker runs its own modules), a Kafka filter's
+ * messages (each worker has its own producer). (A
  * ConnectControl's bannedClientNum and bannedTopicNum count its spec's
  * lists, the same in every worker: not summed.)
  */
@@ -39,6 +40,9 @@ const SUMMED_COUNTERS = new Set([
   "bytes",
   "numOfRequest",
   "numOfWasmError",
+  "messagesSent",
+  "messagesFailed",
+  "messagesPending",
 ]);
 const PERCENTILES = new Set(["p25", "p50", "p75", "p95", "p98", "p99", "p999"]);
 const PERCENTAGES = ["m1", "m5", "m15"];

@@ -300,7 +300,7 @@ Deno.test("MQTTProxy: bad specs are refused with the field named", async () => {
       ],
       [
         "kind: Pipeline\nname: p\nfilters:\n- {name: k, kind: KafkaMQTT, backend: [127.0.0.1:9092]}\n",
-        /filters\[0\]\.kind: KafkaMQTT is an Easegress filter this node does not run: it has no Kafka producer/,
+        /filters\[0\]\.topic: is required/,
       ],
       [
         "kind: IngressController\nname: i\n",
