@@ -43,6 +43,7 @@ function resource(kind: string, aliases: readonly string[], object: boolean): Re
 const SHORT_NAMES: Readonly<Record<string, readonly string[]>> = {
   HTTPServer: ["hs"],
   Pipeline: ["pl"],
+  EaseMonitorMetrics: ["emm"],
 };
 
 function plural(word: string): string {

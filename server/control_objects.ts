@@ -1,8 +1,9 @@
 /**
  * The objects a node runs in its control plane rather than its data
- * planes: the AutoCertManager (once per cluster, on the elected member) and
- * the service registries (every member reads its own), fed the stored
- * objects by the supervisor like the data planes.
+ * planes: the AutoCertManager (once per cluster, on the elected member), the
+ * service registries (every member reads its own) and EaseMonitorMetrics
+ * (every member sends its own statistics), fed the stored objects by the
+ * supervisor like the data planes.
  *
  * @module
  */
@@ -13,10 +14,12 @@ import type { Store } from "../cluster/store.ts";
 import type { Logger } from "../filters/filter.ts";
 import type { RegistryServices } from "../filters/service_directory.ts";
 import { AutoCertController } from "./autocert/manager.ts";
+import { EaseMonitorController } from "./easemonitor/controller.ts";
 import type { AutoCertManagerSpec } from "./autocert/spec.ts";
 import type { ObjectSpec } from "./objects.ts";
 import { RegistryController } from "./registry/controller.ts";
 import { isRegistryKind, type RegistrySpec } from "./registry/spec.ts";
+import type { StatusSnapshot } from "./status_snapshots.ts";
 
 /** What the control-plane objects need from their node. */
 export interface ControlObjectsEnv {
@@ -28,12 +31,18 @@ export interface ControlObjectsEnv {
   updateServices(registry: string, services: RegistryServices | undefined): unknown;
   /** Resolves once the data planes serve what the store holds now. */
   syncDataPlanes(): Promise<void>;
+  /** The node's object statuses, shared with the cluster's status sync. */
+  statusSnapshot(): Promise<StatusSnapshot>;
+  /** The member's name and the cluster's. */
+  memberName: string;
+  clusterName: string;
 }
 
-/** The AutoCertManager and the service registries of a node. */
+/** The AutoCertManager, the service registries and the EaseMonitorMetrics of a node. */
 export class ControlObjects {
   readonly #autoCert: AutoCertController;
   readonly #registries: RegistryController;
+  readonly #monitors: EaseMonitorController;
 
   constructor(env: ControlObjectsEnv) {
     const store = env.store;
@@ -49,6 +58,12 @@ export class ControlObjects {
       propagationMs: env.clustered ? 1_000 : 0,
     });
     this.#registries = new RegistryController(env.updateServices, env.logger("registry"));
+    this.#monitors = new EaseMonitorController({
+      log: env.logger("easemonitor"),
+      snapshot: env.statusSnapshot,
+      hostName: env.memberName,
+      system: env.clusterName,
+    });
   }
 
   /** Takes the stored objects: those of the control plane's kinds start, change or stop. */
@@ -59,15 +74,21 @@ export class ControlObjects {
     this.#registries.update(
       desired.filter((spec): spec is RegistrySpec => isRegistryKind(spec.kind)),
     );
+    this.#monitors.update(desired);
   }
 
   /** The status of the control-plane object called `name`, or undefined. */
   status(name: string): Record<string, unknown> | undefined {
-    return this.#autoCert.status(name) ?? this.#registries.status(name);
+    return this.#autoCert.status(name) ?? this.#registries.status(name) ??
+      this.#monitors.status(name);
   }
 
   /** Stops them all. */
   async close(): Promise<void> {
-    await Promise.all([this.#autoCert.close(), this.#registries.close()]);
+    await Promise.all([
+      this.#autoCert.close(),
+      this.#registries.close(),
+      this.#monitors.close(),
+    ]);
   }
 }

@@ -17,7 +17,8 @@ import { waitUntil } from "../filters/sleep.ts";
 import { joinHostPort } from "../filters/ip_address.ts";
 import { CONFIG_YAML_OPTIONS, loadYaml } from "../filters/yaml_module.ts";
 import { handleAdmin } from "./admin/api.ts";
-import { openCluster, startMembership } from "./cluster_setup.ts";
+import { HEARTBEAT_MS, openCluster, startMembership } from "./cluster_setup.ts";
+import { StatusSnapshots } from "./status_snapshots.ts";
 import { DataPlane } from "./dataplane.ts";
 import { isolateHeapTrim } from "./idle_heap_trim.ts";
 import { pageOutExecutable } from "./executable_pages.ts";
@@ -208,12 +209,15 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       });
     // The names last applied, so the status sync knows what to report.
     let running: readonly string[] = [];
-    const controlObjects = new ControlObjects({
+    const controlObjects: ControlObjects = new ControlObjects({
       store,
       logger: (scope) => logs.logger(scope),
       clustered: cluster.mode !== "standalone",
       updateServices: (registry, services) => dataPlane.updateServices(registry, services),
       syncDataPlanes: () => supervisor.sync(),
+      statusSnapshot: () => statusSnapshots.take(),
+      memberName: options.name,
+      clusterName: options.clusterName,
     });
     const supervisor = new Supervisor({
       store,
@@ -253,17 +257,18 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     await supervisor.start();
     const statusOf = async (name: string) =>
       controlObjects.status(name) ?? await dataPlane.status(name);
+    const statusSnapshots = new StatusSnapshots(async () => {
+      const statuses = new Map<string, Record<string, unknown>>();
+      for (const name of running) {
+        const status = await statusOf(name);
+        if (status) statuses.set(name, status);
+      }
+      return statuses;
+    }, HEARTBEAT_MS - 1_000);
 
     const membership = startMembership(cluster, {
       options,
-      collect: async () => {
-        const statuses = new Map<string, Record<string, unknown>>();
-        for (const name of running) {
-          const status = await statusOf(name);
-          if (status) statuses.set(name, status);
-        }
-        return statuses;
-      },
+      collect: async () => (await statusSnapshots.take()).statuses,
       log: logs.logger("members"),
     });
     cleanups.unshift(() => waitUntil(membership.stop(), storeLoopsDeadline));

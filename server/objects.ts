@@ -8,6 +8,7 @@
 import type { FilterRegistry } from "../filters/filter.ts";
 import { keys, parseStoredJson, type Store } from "../cluster/store.ts";
 import { type AutoCertManagerSpec, readAutoCertManagerSpec } from "./autocert/spec.ts";
+import { type EaseMonitorMetricsSpec, readEaseMonitorMetricsSpec } from "./easemonitor/spec.ts";
 import { type MQTTProxySpec, readMQTTProxySpec } from "./mqtt/spec.ts";
 import {
   isRegistryKind,
@@ -29,11 +30,13 @@ export type ObjectSpec =
   | GlobalFilterSpec
   | AutoCertManagerSpec
   | RegistrySpec
-  | MQTTProxySpec;
+  | MQTTProxySpec
+  | EaseMonitorMetricsSpec;
 
 /** The object kinds a node runs, with the v1 spellings they accept. */
 export const OBJECT_KINDS = [
   "AutoCertManager",
+  "EaseMonitorMetrics",
   "GlobalFilter",
   "HTTPServer",
   "MQTTProxy",
@@ -48,7 +51,6 @@ const UNSUPPORTED_KINDS: Record<string, string> = {
   FaaSController: "it needs Knative",
   IngressController: "it needs Kubernetes",
   MeshController: "EaseMesh is not supported",
-  EaseMonitorMetrics: "it has no Kafka producer",
 };
 
 const NAME = /^[A-Za-z0-9\-_.~]{1,253}$/;
@@ -91,6 +93,7 @@ export function validateObject(raw: unknown, filters: FilterRegistry): ObjectSpe
   else if (kind === "GlobalFilter") spec = readGlobalFilterSpec(r, name, filters);
   else if (kind === "AutoCertManager") spec = readAutoCertManagerSpec(r, name);
   else if (kind === "MQTTProxy") spec = readMQTTProxySpec(r, name);
+  else if (kind === "EaseMonitorMetrics") spec = readEaseMonitorMetricsSpec(r, name);
   else if (kind !== undefined && isRegistryKind(kind)) spec = readRegistrySpec(r, name, kind);
   if (spec) r.finish();
   r.throwIfProblems();

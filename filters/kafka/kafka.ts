@@ -28,7 +28,7 @@ import type { FilterEnv, FilterInstance, FilterKind } from "../filter.ts";
 import { MqttContext } from "../mqtt_context.ts";
 import { SpecReader } from "../spec.ts";
 import { KafkaProducer } from "./producer.ts";
-import { readBrokers } from "./spec.ts";
+import { isTopicName, readBrokers } from "./spec.ts";
 
 /** Where KafkaMQTT finds a message's parts in the context's data. */
 export interface KafkaMqttKeys {
@@ -49,16 +49,10 @@ export const RESULT_PARSE_ERROR = "parseErr";
 /** KafkaMQTT: a part of the message is missing or of the wrong type. */
 export const RESULT_GET_DATA_FAILED = "getDataFailed";
 
-const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
-
-function isTopicName(topic: string): boolean {
-  return TOPIC_NAME.test(topic) && topic !== "." && topic !== "..";
-}
-
 function validator(kind: "Kafka" | "KafkaMQTT") {
   return (raw: Record<string, unknown>): KafkaSpec => {
     const r = SpecReader.root(raw);
-    const backend = readBrokers(r);
+    const backend = readBrokers(r, "backend");
     const topic = r.object("topic", (tr) => {
       const fallback = tr.string("default", { required: true }) ?? "";
       // KafkaMQTT may leave it empty when every publish names its own topic.

@@ -161,3 +161,76 @@ rules:
     await broker.close();
   }
 });
+
+Deno.test("EaseMonitorMetrics: the node's HTTP statistics reach Kafka every 5 s", async () => {
+  const broker = startKafkaBroker();
+  const backend = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("ok"),
+  );
+  const node = await startNodeProcess({ args: ["--name", "eg-a", "--cluster-name", "c9"] });
+  const port = freePort();
+  try {
+    const created = await node.ctl(
+      ["object", "create"],
+      `kind: Pipeline
+name: pl
+filters:
+- name: proxy
+  kind: Proxy
+  pools:
+  - servers: [{url: "http://127.0.0.1:${backend.addr.port}"}]
+---
+kind: HTTPServer
+name: front
+port: ${port}
+rules:
+- paths:
+  - {pathPrefix: /, backend: pl}
+---
+kind: EaseMonitorMetrics
+name: emm
+kafka:
+  brokers: [127.0.0.1:${broker.port}]
+  topic: eg-metrics
+`,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    await eventually(
+      "the server answering",
+      async () => (await request(`http://127.0.0.1:${port}/a`)).status === 200,
+    );
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await request(`http://127.0.0.1:${port}/a`)).status, 200);
+    }
+    type Metric = Record<string, string | number>;
+    const metrics = () => broker.records.map((r) => JSON.parse(text(r.value)) as Metric);
+    const served = (m: Metric) =>
+      m.type === "eg-http-request" && m.service === "front" && m.resource === "SERVER";
+    await eventually(
+      "the server's totals in Kafka",
+      () => Promise.resolve(metrics().filter(served).reduce((n, m) => n + Number(m.cnt), 0) >= 5),
+      20_000,
+    );
+    const all = metrics();
+    assert.ok(broker.records.every((r) => r.topic === "eg-metrics"));
+    assert.deepEqual([...broker.clientIds], ["emm"]);
+    const server = all.find(served)!;
+    assert.equal(server.host_name, "eg-a");
+    assert.equal(server.system, "c9");
+    assert.equal(server.category, "application");
+    assert.equal(Number(server.timestamp) % 1000, 0);
+    assert.ok(all.some((m) => m.service === "pl/proxy/mainPool" && m.resource === "PROXY"));
+    assert.ok(all.some((m) => m.resource === "SERVER_TOPN" && m.url === "/a"));
+    assert.ok(all.some((m) => m.type === "eg-http-status-code" && m.code === 200));
+    const status = await node.ctl(["object", "status", "get", "emm", "-o", "json"]);
+    assert.match(status.stdout, /"health": "ready"/);
+    const listed = await node.ctl(["get", "emm"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /emm/);
+  } finally {
+    await node.stop();
+    await backend.shutdown();
+    await broker.close();
+  }
+});
