@@ -156,6 +156,8 @@ export class KafkaProducer {
   }
 
   async #flush(): Promise<void> {
+    // Messages queued by the code running now go out in the first batch too.
+    await null;
     try {
       while (this.#queue.length > 0) {
         const batch = this.#takeBatch();

@@ -207,9 +207,14 @@ kafka:
     const metrics = () => broker.records.map((r) => JSON.parse(text(r.value)) as Metric);
     const served = (m: Metric) =>
       m.type === "eg-http-request" && m.service === "front" && m.resource === "SERVER";
+    const pooled = (m: Metric) => m.service === "pl/proxy/mainPool" && m.resource === "PROXY";
     await eventually(
-      "the server's totals in Kafka",
-      () => Promise.resolve(metrics().filter(served).reduce((n, m) => n + Number(m.cnt), 0) >= 5),
+      "the server's and the pool's totals in Kafka",
+      () =>
+        Promise.resolve(
+          metrics().filter(served).reduce((n, m) => n + Number(m.cnt), 0) >= 5 &&
+            metrics().some(pooled),
+        ),
       20_000,
     );
     const all = metrics();
@@ -220,7 +225,6 @@ kafka:
     assert.equal(server.system, "c9");
     assert.equal(server.category, "application");
     assert.equal(Number(server.timestamp) % 1000, 0);
-    assert.ok(all.some((m) => m.service === "pl/proxy/mainPool" && m.resource === "PROXY"));
     assert.ok(all.some((m) => m.resource === "SERVER_TOPN" && m.url === "/a"));
     assert.ok(all.some((m) => m.type === "eg-http-status-code" && m.code === 200));
     const status = await node.ctl(["object", "status", "get", "emm", "-o", "json"]);

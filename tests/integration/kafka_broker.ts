@@ -24,6 +24,8 @@ export interface TestKafkaBroker {
   readonly records: KafkaRecord[];
   /** Client ids seen in request headers. */
   readonly clientIds: Set<string>;
+  /** Produce requests answered. */
+  readonly produceRequests: number;
   /** Resolves once `count` records arrived; rejects after `timeoutMs`. */
   waitForRecords(count: number, timeoutMs?: number): Promise<KafkaRecord[]>;
   close(): Promise<void>;
@@ -44,6 +46,7 @@ export function startKafkaBroker(port = 0): TestKafkaBroker {
   const clientIds = new Set<string>();
   const conns = new Set<Deno.Conn>();
   const waiters: (() => void)[] = [];
+  let produceRequests = 0;
   const served = (async () => {
     for await (const conn of listener) {
       conns.add(conn);
@@ -101,6 +104,7 @@ export function startKafkaBroker(port = 0): TestKafkaBroker {
         w.int32(1).int16(0).int32(0).int32(NODE_ID).int32(1).int32(NODE_ID).int32(1).int32(NODE_ID);
       }
     } else if (apiKey === API_PRODUCE) {
+      produceRequests++;
       r.nullableString(); // transactional id
       const acks = r.int16();
       r.int32(); // timeout
@@ -137,6 +141,9 @@ export function startKafkaBroker(port = 0): TestKafkaBroker {
     port: boundPort,
     records,
     clientIds,
+    get produceRequests() {
+      return produceRequests;
+    },
     async waitForRecords(count, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (records.length < count) {

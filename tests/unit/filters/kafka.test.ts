@@ -10,6 +10,7 @@ import type { FilterInstance, FilterKind } from "../../../filters/filter.ts";
 import { startKafkaBroker } from "../../integration/kafka_broker.ts";
 import { freePort } from "../../integration/helpers.ts";
 import { contextFor, roundTrip, specProblems, testEnv } from "./_helpers.ts";
+import { KafkaProducer } from "../../../filters/kafka/producer.ts";
 
 const text = (bytes: Uint8Array | null) => new TextDecoder().decode(bytes ?? new Uint8Array());
 const client = { clientID: "c1", username: "dev", remoteAddr: "127.0.0.1:5000" };
@@ -214,3 +215,25 @@ async function eventuallyEqual(read: () => unknown, expected: unknown): Promise<
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+Deno.test("KafkaProducer: messages handed over in one run go out in one produce request", async () => {
+  const broker = startKafkaBroker();
+  const producer = new KafkaProducer([`127.0.0.1:${broker.port}`], "batcher", testEnv().log);
+  try {
+    for (let i = 0; i < 20; i++) {
+      producer.send({ topic: i % 2 ? "odd" : "even", value: new TextEncoder().encode(`${i}`) });
+    }
+    await broker.waitForRecords(20);
+    assert.equal(broker.produceRequests, 1);
+    await eventuallyEqual(() => producer.status().messagesSent, 20);
+    assert.deepEqual(producer.status(), {
+      messagesSent: 20,
+      messagesFailed: 0,
+      messagesPending: 0,
+      lastError: "",
+    });
+  } finally {
+    await producer.close();
+    await broker.close();
+  }
+});
