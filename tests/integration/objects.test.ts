@@ -63,6 +63,7 @@ Deno.test("objects: create, get, list, update, delete with the right statuses", 
     assert.deepEqual(JSON.parse(kinds.body), [
       "AutoCertManager",
       "ConsulServiceRegistry",
+      "EaseMonitorMetrics",
       "EtcdServiceRegistry",
       "EurekaServiceRegistry",
       "GlobalFilter",
