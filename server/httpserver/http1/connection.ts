@@ -113,6 +113,8 @@ export class ServerConnection implements PeerSource, ServedConnection {
   #bodyReader: BodyReader | null = null;
   /** Whether a read of the request body is under way. */
   #bodyReading = false;
+  /** Whether the handler has asked for any of the current request's body. */
+  #bodyPulled = false;
   #continuePending = false;
   /** The client may still be sending what was never read (a refused head or body). */
   #unreadInput = false;
@@ -406,23 +408,29 @@ export class ServerConnection implements PeerSource, ServedConnection {
   }
 
   /**
-   * Whether the rest of the request body is small enough to read and drop
-   * rather than close the connection: as Go's server drops up to 256 KiB of
-   * a body the handler left (a Validator's 401, a RateLimiter's 429), so
-   * such answers do not cost the client a new connection each. Only a body
-   * of a known length, so the answer can say at once whether the connection
-   * stays; not when the client waits for a 100 Continue it was never sent,
-   * nor while a read of the body is still under way.
+   * Whether the rest of the request body may be read and dropped rather
+   * than the connection closed: as Go's server drops up to 256 KiB of a body
+   * the handler left (a Validator's 401, a RateLimiter's 429, a Mock), so
+   * such answers do not cost the client a new connection each. A body of a
+   * known length larger than that closes at once, so the answer says so; a
+   * chunked one the handler never read is dropped until it passes that much
+   * (see #discardBody), while one it read part of and gave up (past a body
+   * limit: a 413) closes, as Go's server closes past a MaxBytesReader's limit.
+   * Not when the client waits for a 100 Continue it was never sent, nor while
+   * a read of the body is still under way.
    */
   #discardable(): boolean {
     const reader = this.#bodyReader;
     if (reader === null || this.#bodyReading || this.#continuePending) return false;
-    return reader instanceof ContentLengthReader && reader.remaining <= DISCARD_MAX;
+    if (reader instanceof ContentLengthReader) return reader.remaining <= DISCARD_MAX;
+    return !this.#bodyPulled;
   }
 
   /**
    * Reads and drops the rest of the request body (see #discardable);
-   * whether it all came, so the connection may serve the next request.
+   * whether it all came within DISCARD_MAX bytes, so the connection may
+   * serve the next request. A longer chunked body closes the connection
+   * after its answer, as the client had better stop such an upload.
    */
   async #discardBody(): Promise<boolean> {
     const reader = this.#bodyReader;
@@ -430,8 +438,12 @@ export class ServerConnection implements PeerSource, ServedConnection {
     if (reader === null || this.#bodyReading) return this.#keepUnread();
     this.#waitOnClient();
     try {
-      while (!reader.done && (await reader.read()) !== null) {
-        // dropped
+      let dropped = 0;
+      while (!reader.done) {
+        const chunk = await reader.read();
+        if (chunk === null) break;
+        dropped += chunk.length;
+        if (dropped > DISCARD_MAX) return this.#keepUnread();
       }
     } catch {
       // The client left, or stalled past keepAliveTimeout.
@@ -477,12 +489,14 @@ export class ServerConnection implements PeerSource, ServedConnection {
       ? new ChunkedReader(conn, MAX_TRAILER_BYTES, "client")
       : new ContentLengthReader(conn, length, "client");
     this.#bodyReader = reader;
+    this.#bodyPulled = false;
     return () => this.#bodyStream(reader);
   }
 
   #bodyStream(reader: BodyReader): ReadableStream<Uint8Array> {
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
+        this.#bodyPulled = true;
         if (this.#continuePending) {
           this.#continuePending = false;
           await this.#conn.write(CONTINUE);
