@@ -118,6 +118,12 @@ export class ServerConnection implements PeerSource, ServedConnection {
   #continuePending = false;
   /** The client may still be sending what was never read (a refused head or body). */
   #unreadInput = false;
+  /**
+   * Why the client's body framing was refused (a bad chunk line, say), or
+   * null. Such a body is never read again, so the connection closes after
+   * its answer and nothing resets this.
+   */
+  #badBody: string | null = null;
   readonly #framing: ResponseFraming = { close: false, http10: false };
 
   constructor(socket: Deno.Conn, host: ConnectionHost) {
@@ -238,6 +244,13 @@ export class ServerConnection implements PeerSource, ServedConnection {
         } catch (e) {
           this.#host.onError(`HTTP/1.1 handler: ${(e as Error)?.stack ?? e}`);
           await this.#refuse(500, "internal error");
+          return;
+        }
+        // Whatever a filter made of a body the client framed wrongly (the
+        // Proxy's 500 for a failed upload), the fault is the client's.
+        if (this.#badBody !== null) {
+          if (response.body instanceof ReadableStream) response.body.cancel().catch(() => {});
+          await this.#refuse(400, this.#badBody);
           return;
         }
         const discard = this.#frameResponse(head);
@@ -512,6 +525,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
           // A client gone mid-body has left its request, as one gone after
           // it has: the abort tells the Proxy so (499, not a 500 of its own).
           if (isClientGone(e)) this.#left();
+          else if (e instanceof UpstreamError && e.kind === "protocol") this.#badBody = e.message;
           controller.error(new Error(`Cannot read request body: ${(e as Error).message}`));
           return;
         } finally {

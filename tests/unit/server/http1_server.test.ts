@@ -586,6 +586,26 @@ Deno.test("serveHttp1 closes the connection after a chunked body the handler gav
   });
 });
 
+Deno.test("serveHttp1 answers 400 to a chunked body framed wrongly, whatever the handler made of it", async () => {
+  const handler = async (request: HttpRequest) => {
+    try {
+      await request.bytes();
+    } catch {
+      // A filter that cannot read the body answers as it sees fit (the Proxy: 500).
+    }
+    return new HttpResponse(500, {}, "upload failed");
+  };
+  await withServer(handler, {}, async (client) => {
+    await client.write("POST /c HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n");
+    await client.write("5\r\nhello\r\nzz\r\n" + get("/smuggled"));
+    const response = await client.readResponse();
+    assert.equal(response.status, 400);
+    assert.match(text(response), /invalid chunk size line "zz"/);
+    assert.equal(header(response, "connection"), "close");
+    assert.ok(await client.closedByServer(), "nothing after the bad body is served");
+  });
+});
+
 Deno.test("serveHttp1 fails the body stream when the client leaves mid-body", async () => {
   const failure = deferred<string>();
   const handler = async (request: HttpRequest) => {
