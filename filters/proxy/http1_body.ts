@@ -9,6 +9,7 @@
  * @module
  */
 
+import { concatBytes } from "../concat_bytes.ts";
 import { findLineEnd, parseChunkSize } from "./http1_parser.ts";
 import type { Bytes, Http1Connection } from "./http1_connection.ts";
 import { UpstreamError } from "./upstream_error.ts";
@@ -162,18 +163,45 @@ export class ChunkedReader implements BodyReader {
     return this.#state === DONE;
   }
 
-  /** See {@linkcode BodyReader.readBuffered}. */
+  /**
+   * See {@linkcode BodyReader.readBuffered}. The data of several chunks
+   * already received comes as one piece: a body sent in tiny chunks costs
+   * its reader (and the write onward) one piece per socket read, not one
+   * per chunk.
+   */
   readBuffered(): Bytes | null {
+    const first = this.#viewData();
+    if (first === null) return null;
+    let next = this.#viewData();
+    // A copy: the views are of the connection's buffer, which the next read refills.
+    if (next === null) return first.slice();
+    const parts = [first];
+    let size = first.length;
+    do {
+      parts.push(next);
+      size += next.length;
+      next = this.#viewData();
+    } while (next !== null);
+    return concatBytes(parts, size);
+  }
+
+  /**
+   * A view of the received data of the current chunk (past any framing
+   * before it), consumed; null if none. Valid until the connection reads.
+   */
+  #viewData(): Uint8Array | null {
     this.settle();
     const conn = this.#conn;
-    if (this.#state !== DATA || conn.start === conn.end) return null;
-    const chunk = conn.take(this.#remaining);
-    this.#remaining -= chunk.length;
+    const start = conn.start;
+    if (this.#state !== DATA || start === conn.end) return null;
+    const n = Math.min(this.#remaining, conn.end - start);
+    conn.start = start + n;
+    this.#remaining -= n;
     if (this.#remaining === 0) {
       this.#state = DATA_END;
       this.settle();
     }
-    return chunk;
+    return conn.buf.subarray(start, start + n);
   }
 
   /** Walks chunk framing (CRLF, size lines, trailers) in the received bytes. */

@@ -137,8 +137,23 @@ Deno.test("ChunkedReader finishes synchronously when the whole body is buffered"
   for (let chunk = reader.readBuffered(); chunk !== null; chunk = reader.readBuffered()) {
     parts.push(decoder.decode(chunk));
   }
-  assert.deepEqual(parts, ["hi", "!"]);
+  // The chunks came together: their data is handed over as one piece.
+  assert.deepEqual(parts, ["hi!"]);
   assert.equal(reader.done, true);
+});
+
+Deno.test("ChunkedReader hands over a body of tiny chunks a socket read at a time, not a chunk at a time", async () => {
+  const tiny = "1\r\nx\r\n".repeat(1000);
+  const conn = connectionOf(new ScriptedSocket([tiny, tiny + "0\r\n\r\n"]));
+  const reader = new ChunkedReader(conn, 1024);
+  const sizes: number[] = [];
+  for (let chunk = await reader.read(); chunk !== null; chunk = await reader.read()) {
+    sizes.push(chunk.length);
+    reader.settle();
+    if (reader.done) break;
+  }
+  assert.equal(sizes.reduce((a, b) => a + b, 0), 2000);
+  assert.ok(sizes.length <= 4, `${sizes.length} pieces for 2 reads`);
 });
 
 Deno.test("ChunkedReader streams a large chunk", async () => {
