@@ -257,7 +257,12 @@ export class ServerConnection implements PeerSource, ServedConnection {
         await this.#writeResponse(response, head.method === "HEAD");
         this.#exchangeDone();
         // The response itself may have asked to close (Connection: close, an HTTP/1.0 stream).
-        if (this.#framing.close) return;
+        if (this.#framing.close) {
+          // However it comes to close, a client still sending its body must
+          // be left to read the answer, not reset (see #end).
+          this.#unreadInput = !this.#bodyDone;
+          return;
+        }
         if (discard && !(await this.#discardBody())) return;
       }
     } catch (e) {
@@ -413,11 +418,10 @@ export class ServerConnection implements PeerSource, ServedConnection {
   #frameResponse(head: RequestHead): boolean {
     const framing = this.#framing;
     framing.http10 = head.http10;
-    const discard = !this.#bodyDone && this.#discardable();
+    const unread = !this.#bodyDone;
     // An unread request body would be taken for the next request: close instead.
-    this.#unreadInput = !this.#bodyDone && !discard;
-    framing.close = head.close || this.#host.draining || this.#unreadInput;
-    return discard && !framing.close;
+    framing.close = head.close || this.#host.draining || (unread && !this.#discardable());
+    return unread && !framing.close;
   }
 
   /**

@@ -1626,6 +1626,30 @@ Deno.test("serveHttp1 lets a refused client read the answer while it is still se
   });
 });
 
+for (const asker of ["request", "response"]) {
+  Deno.test(`serveHttp1 lets a client read the answer while it is still sending when the ${asker} asks to close`, async () => {
+    const close = { connection: "close" };
+    const handler = () => new HttpResponse(401, asker === "response" ? close : undefined, "no");
+    await withServer(handler, {}, async (client) => {
+      // A body small enough to drop, but the connection is to close.
+      await client.write(
+        "POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 200000\r\n" +
+          (asker === "request" ? "Connection: close\r\n\r\n" : "\r\n"),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      // Sent after the answer went out: a socket closed on it would reset the upload.
+      for (let i = 0; i < 20; i++) {
+        await client.write("x".repeat(10_000));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const response = await client.readResponse();
+      assert.equal(response.status, 401);
+      assert.equal(header(response, "connection"), "close");
+      assert.ok(await client.closedByServer());
+    });
+  });
+}
+
 // ---------------------------------------------------------------------------
 // TLS.
 
