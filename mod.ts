@@ -43,6 +43,7 @@ export {
   HttpRequest,
   type HttpRequestInit,
   HttpResponse,
+  MalformedBodyError,
   type Namespace,
   readAll,
 } from "./filters/context.ts";

@@ -38,6 +38,17 @@ export class BodyTooLargeError extends RangeError {
   }
 }
 
+/**
+ * A request body the client framed wrongly (a bad chunk size line, say),
+ * as the server's body stream fails with it: the fault is the client's (400).
+ */
+export class MalformedBodyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MalformedBodyError";
+  }
+}
+
 /** Reads a whole stream into one array, failing once `limit` bytes are passed. */
 export async function readAll(
   stream: ReadableStream<Uint8Array>,

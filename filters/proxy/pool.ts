@@ -7,7 +7,7 @@
  */
 
 import type { AbortWatch } from "../abort_watch.ts";
-import { BodyTooLargeError, type Context, HttpResponse } from "../context.ts";
+import { BodyTooLargeError, type Context, HttpResponse, MalformedBodyError } from "../context.ts";
 import type { Logger } from "../filter.ts";
 import { HttpStats } from "../http_stats.ts";
 import { requestSize, responseSize } from "../message_size.ts";
@@ -385,6 +385,10 @@ export class ServerPool {
     timed?.settle();
     if (timed?.timedOut) return this.#fail(ctx, 408, "timeout", start);
     if (ctx.abortWatch.aborted) return this.#fail(ctx, 499, "clientError", start);
+    // The client's body broke its framing mid-upload: its fault, as bufferBody answers it.
+    if (error instanceof UpstreamError && error.cause instanceof MalformedBodyError) {
+      return this.#fail(ctx, 400, "clientError", start);
+    }
     // A body that failed after its head is a read error: 500, as Easegress's FetchPayload gives.
     if (error instanceof UpstreamError && error.kind !== "aborted" && error.kind !== "body") {
       this.#reportUnreachable(error);

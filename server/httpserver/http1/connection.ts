@@ -9,7 +9,7 @@
  */
 
 import { AbortNotice, type AbortWatch } from "../../../filters/abort_watch.ts";
-import { HttpRequest, type HttpResponse } from "../../../filters/context.ts";
+import { HttpRequest, type HttpResponse, MalformedBodyError } from "../../../filters/context.ts";
 import { isBodilessStatus } from "../../../filters/status_text.ts";
 import {
   type BodyReader,
@@ -529,8 +529,11 @@ export class ServerConnection implements PeerSource, ServedConnection {
           // A client gone mid-body has left its request, as one gone after
           // it has: the abort tells the Proxy so (499, not a 500 of its own).
           if (isClientGone(e)) this.#left();
-          else if (e instanceof UpstreamError && e.kind === "protocol") this.#badBody = e.message;
-          controller.error(new Error(`Cannot read request body: ${(e as Error).message}`));
+          const message = `Cannot read request body: ${(e as Error).message}`;
+          if (e instanceof UpstreamError && e.kind === "protocol") {
+            this.#badBody = e.message;
+            controller.error(new MalformedBodyError(message));
+          } else controller.error(new Error(message));
           return;
         } finally {
           this.#bodyReading = false;

@@ -5,7 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { Context, HttpRequest, HttpResponse } from "../../../filters/context.ts";
+import {
+  Context,
+  HttpRequest,
+  HttpResponse,
+  MalformedBodyError,
+} from "../../../filters/context.ts";
 import type { FilterInstance } from "../../../filters/filter.ts";
 import { gunzip } from "../../../filters/gzip.ts";
 import { proxyKind } from "../../../filters/proxy/proxy.ts";
@@ -57,6 +62,24 @@ async function stop(filter: FilterInstance, ...backends: Backend[]): Promise<voi
   await filter.close?.();
   await Promise.all(backends.map((b) => b.server.shutdown()));
 }
+
+Deno.test("proxy answers 400 (clientError) to a streamed body the client framed wrongly mid-upload", async () => {
+  const b = backend(async (req) => new Response(await req.text()));
+  const filter = proxy({ pools: [{ servers: [{ url: b.url }] }] });
+  let pulls = 0;
+  // As the server's body stream fails on a bad chunk size line after the first chunk.
+  const body = () =>
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulls++ === 0) controller.enqueue(new TextEncoder().encode("hello"));
+        else controller.error(new MalformedBodyError("Cannot read request body: bad chunk"));
+      },
+    });
+  const r = await send(filter, { method: "POST", path: "/up", body });
+  assert.equal(r.response.status, 400);
+  assert.equal(r.result, "clientError");
+  await stop(filter, b);
+});
 
 Deno.test("proxy balances round robin, and by ip hash and header hash consistently", async () => {
   const bs = [backend(), backend(), backend()];
