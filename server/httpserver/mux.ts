@@ -24,8 +24,18 @@ export interface Route {
   rewrite(path: string): string;
 }
 
+/**
+ * A 405 from routing: the request's path is served, not for its method.
+ * `allow` lists the methods the matching paths take, for the Allow header
+ * RFC 9110 section 15.5.6 requires (Easegress sends none).
+ */
+export class MethodNotAllowed {
+  readonly status = 405;
+  constructor(readonly allow: string) {}
+}
+
 /** What routing decided: a route or an error status. */
-export type RouteResult = Route | 400 | 403 | 404 | 405;
+export type RouteResult = Route | 400 | 403 | 404 | MethodNotAllowed;
 
 interface CompiledPath extends Route {
   readonly ipFilter: IPFilter | undefined;
@@ -62,13 +72,16 @@ interface CompiledRule {
   readonly paths: CompiledPath[];
 }
 
+/** What the route cache keeps: a path, or the status no path gave. */
+type CachedRoute = CompiledPath | 404 | MethodNotAllowed;
+
 const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 
 /** The routing table of one HTTPServer spec. */
 export class Mux {
   readonly #ipFilter: IPFilter | undefined;
   readonly #rules: CompiledRule[];
-  readonly #cache: Map<string, CompiledPath | 404 | 405> | undefined;
+  readonly #cache: Map<string, CachedRoute> | undefined;
   readonly #cacheSize: number;
   // Read on every request: computed once per routing table.
   readonly #usesIP: boolean;
@@ -112,7 +125,8 @@ export class Mux {
         return hit;
       }
     }
-    let methodMismatch = false;
+    // The methods of the paths passed over for theirs, gathered only when one is.
+    let allowed: Set<string> | undefined;
     let headerMismatch = false;
     // Parsed only for a path with query conditions.
     let params: URLSearchParams | undefined;
@@ -122,7 +136,8 @@ export class Mux {
       for (const p of rule.paths) {
         if (!pathMatches(p, path)) continue;
         if (p.methods && !p.methods.has(method)) {
-          methodMismatch = true;
+          allowed ??= new Set();
+          for (const m of p.methods) allowed.add(m);
           continue;
         }
         if (p.headers && !conditionsMatch(p.headers, p.matchAllHeader, header)) {
@@ -144,12 +159,12 @@ export class Mux {
       }
     }
     if (headerMismatch) return 400;
-    const status = methodMismatch ? 405 : 404;
+    const status = allowed ? new MethodNotAllowed([...allowed].join(", ")) : 404;
     if (cacheKey) this.#remember(cacheKey, status);
     return status;
   }
 
-  #remember(key: string, value: CompiledPath | 404 | 405): void {
+  #remember(key: string, value: CachedRoute): void {
     const cache = this.#cache!;
     if (cache.size >= this.#cacheSize) cache.delete(cache.keys().next().value!);
     cache.set(key, value);
@@ -162,13 +177,14 @@ export class Mux {
    * the path's own rule only, so a client an earlier rule refuses got the
    * path once another client had put it in the cache.
    */
-  #ipAllowedOnHit(hit: CompiledPath | 404 | 405, hostname: string, realIP: string): boolean {
+  #ipAllowedOnHit(hit: CachedRoute, hostname: string, realIP: string): boolean {
+    const path = typeof hit === "number" || hit instanceof MethodNotAllowed ? undefined : hit;
     for (const rule of this.#rules) {
       if (!hostMatches(rule, hostname)) continue;
       if (rule.ipFilter && !rule.ipFilter.allow(realIP)) return false;
-      if (typeof hit !== "number" && rule.paths.includes(hit)) break;
+      if (path !== undefined && rule.paths.includes(path)) break;
     }
-    return typeof hit === "number" || !hit.ipFilter || hit.ipFilter.allow(realIP);
+    return path === undefined || !path.ipFilter || path.ipFilter.allow(realIP);
   }
 }
 

@@ -26,7 +26,7 @@ import {
   responseHeadSize,
 } from "../../filters/message_size.ts";
 import type { PeerClient } from "./client.ts";
-import { Mux, type Route } from "./mux.ts";
+import { MethodNotAllowed, Mux, type Route } from "./mux.ts";
 import { normalizeEscapes } from "./percent_encoding.ts";
 import { type HTTPServerSpec, limitsChanged, listenerChanged } from "./spec.ts";
 import { certPairs, type Http1ServerKind, type Listener, startListener } from "./listener.ts";
@@ -270,6 +270,9 @@ export class HTTPServer {
     if (typeof route === "number") {
       return this.#finish(request, requestLine, received, route, start, client, top);
     }
+    if (route instanceof MethodNotAllowed) {
+      return this.#finish(request, requestLine, received, 405, start, client, top, route.allow);
+    }
     const pipeline = this.#env.pipeline(route.backend);
     if (!pipeline) return this.#finish(request, requestLine, received, 503, start, client, top);
 
@@ -409,11 +412,13 @@ export class HTTPServer {
     start: number,
     client: Client,
     top?: HttpStats,
+    allow?: string,
   ): HttpResponse {
     const response = new HttpResponse(
       status,
       this.#connectionClose ? CONNECTION_CLOSE : undefined,
     );
+    if (allow !== undefined) response.headers.set("allow", allow);
     // An answer without a body.
     const now = this.#record(received, response, 0, start, top);
     if (this.#env.accessLog) {

@@ -78,7 +78,9 @@ rules:
     await eventually("up", async () => (await request(`${base}/get`)).status === 200);
 
     assert.equal((await request(`${base}/nothing`)).status, 404);
-    assert.equal((await request(`${base}/get`, { method: "DELETE" })).status, 405);
+    const notAllowed = await request(`${base}/get`, { method: "DELETE" });
+    assert.equal(notAllowed.status, 405);
+    assert.equal(notAllowed.headers.get("allow"), "GET");
     assert.equal((await request(`${base}/hdr`)).status, 400);
     assert.equal((await request(`${base}/hdr`, { headers: { "x-env": "prod" } })).status, 200);
     assert.equal((await request(`${base}/missing`)).status, 503);

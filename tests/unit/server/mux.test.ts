@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SpecReader } from "../../../filters/spec.ts";
 import { firstFieldValue, HeaderFields } from "../../../filters/header_fields.ts";
-import { Mux, type Route } from "../../../server/httpserver/mux.ts";
+import { MethodNotAllowed, Mux, type Route } from "../../../server/httpserver/mux.ts";
 import { readHTTPServerSpec } from "../../../server/httpserver/spec.ts";
 
 function mux(rules: unknown[], extra: Record<string, unknown> = {}): Mux {
@@ -15,6 +15,7 @@ function mux(rules: unknown[], extra: Record<string, unknown> = {}): Mux {
 const noHeaders = () => null;
 
 function backend(result: ReturnType<Mux["route"]>): string | number {
+  if (result instanceof MethodNotAllowed) return result.status;
   return typeof result === "number" ? result : (result as Route).backend;
 }
 
@@ -44,6 +45,23 @@ Deno.test("mux answers 405 for a method mismatch and 400 for a header mismatch",
   assert.equal(backend(m.route("h", "GET", "/h", noHeaders, "")), 400);
   const prod = (n: string) => n === "X-Env" ? "prod" : null;
   assert.equal(backend(m.route("h", "GET", "/h", prod, "")), "prod");
+});
+
+Deno.test("mux names in a 405's allow the methods of every path the request's path matched", () => {
+  const m = mux([
+    { paths: [{ path: "/m", methods: ["GET", "HEAD"], backend: "get" }] },
+    {
+      paths: [
+        { pathPrefix: "/m", methods: ["PUT", "GET"], backend: "put" },
+        { path: "/other", methods: ["DELETE"], backend: "other" },
+      ],
+    },
+  ], { cacheSize: 10 });
+  for (let i = 0; i < 2; i++) {
+    const result = m.route("h", "POST", "/m", noHeaders, "");
+    assert.ok(result instanceof MethodNotAllowed);
+    assert.equal(result.allow, "GET, HEAD, PUT");
+  }
 });
 
 Deno.test("mux matches hosts exactly (port stripped) or by regexp", () => {
