@@ -7,6 +7,7 @@
  */
 
 import { X509Certificate } from "node:crypto";
+import { hostWithoutPort } from "./host_name.ts";
 
 /** The DNS names a PEM certificate is for (subject CN and SAN DNS entries). */
 export function certificateNames(pem: string): string[] {
@@ -78,10 +79,4 @@ export function certificateCovers(pem: string): (host: string) => boolean {
     }
     return covered;
   };
-}
-
-function hostWithoutPort(host: string): string {
-  if (host.startsWith("[")) return host.slice(1, host.indexOf("]"));
-  const colon = host.indexOf(":");
-  return colon < 0 || host.indexOf(":", colon + 1) >= 0 ? host : host.slice(0, colon);
 }

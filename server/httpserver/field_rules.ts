@@ -7,6 +7,8 @@
  * @module
  */
 
+import { parseIP } from "../../filters/ip_address.ts";
+
 /** Fields that only mean something on a single HTTP/1.1 hop. */
 export const CONNECTION_SPECIFIC_FIELDS: ReadonlySet<string> = new Set([
   "connection",
@@ -70,4 +72,13 @@ const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9
  */
 export function isAuthority(value: string): boolean {
   return AUTHORITY.test(value);
+}
+
+/**
+ * Whether `value` may be an HTTP/1.1 Host: host[:port] (see isAuthority),
+ * or an IPv6 address without brackets, which has no port ("::1", as
+ * `curl -H 'Host: ::1'` sends it, and as Go's server takes it).
+ */
+export function isHostField(value: string): boolean {
+  return AUTHORITY.test(value) || (value.includes(":") && parseIP(value) !== undefined);
 }

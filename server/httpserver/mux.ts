@@ -8,6 +8,7 @@
 
 import { GoRegexpReplacer } from "../../filters/go_regexp_replace.ts";
 import { compileGoRegexp } from "../../filters/go_regexp.ts";
+import { hostWithoutPort } from "./host_name.ts";
 import { IPFilter } from "./ipfilter.ts";
 import { normalizeRulePath } from "./percent_encoding.ts";
 import type { HeaderSpec, HTTPServerSpec, PathSpec, RuleSpec } from "./spec.ts";
@@ -115,7 +116,7 @@ export class Mux {
     query = "",
   ): RouteResult {
     if (this.#ipFilter && !this.#ipFilter.allow(realIP)) return 403;
-    const hostname = stripPort(host);
+    const hostname = hostWithoutPort(host);
     let cacheKey: string | undefined;
     if (this.#cache) {
       cacheKey = `${hostname}\n${method}\n${path}`;
@@ -188,15 +189,6 @@ export class Mux {
   }
 }
 
-function stripPort(host: string): string {
-  if (host.startsWith("[")) {
-    const end = host.indexOf("]");
-    return end < 0 ? host : host.slice(1, end);
-  }
-  const colon = host.lastIndexOf(":");
-  return colon < 0 ? host : host.slice(0, colon);
-}
-
 function hostMatches(rule: CompiledRule, hostname: string): boolean {
   const hosts = rule.hosts;
   if (hosts === undefined) return true;
@@ -215,7 +207,7 @@ function hostMatches(rule: CompiledRule, hostname: string): boolean {
 /** A rule's `host`, `hostRegexp` and `hosts`, as Easegress v2.x gathers them. */
 function compileHosts(rule: RuleSpec): CompiledHost[] | undefined {
   const hosts: CompiledHost[] = [];
-  if (rule.host) hosts.push({ exact: rule.host.toLowerCase() });
+  if (rule.host) hosts.push({ exact: unbracketed(rule.host.toLowerCase()) });
   if (rule.hostRegexp) hosts.push({ regexp: compileGoRegexp(rule.hostRegexp) });
   for (const h of rule.hosts ?? []) {
     if (h.isRegexp) {
@@ -225,9 +217,17 @@ function compileHosts(rule: RuleSpec): CompiledHost[] | undefined {
     const value = h.value.toLowerCase();
     if (value.startsWith("*")) hosts.push({ suffix: value.slice(1) });
     else if (value.endsWith("*")) hosts.push({ prefix: value.slice(0, -1) });
-    else hosts.push({ exact: value });
+    else hosts.push({ exact: unbracketed(value) });
   }
   return hosts.length ? hosts : undefined;
+}
+
+/**
+ * A rule's IPv6 host without its brackets ("[::1]" is "::1"), as requests'
+ * hosts are compared: written either way, it matches both spellings.
+ */
+function unbracketed(host: string): string {
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
 }
 
 function pathMatches(p: CompiledPath, path: string): boolean {

@@ -20,7 +20,7 @@ import {
 } from "../../../filters/header_fields.ts";
 import { decodeHead } from "../../../filters/byte_string.ts";
 import { hasToken, parseContentLength } from "../../../filters/proxy/http1_parser.ts";
-import { isAuthority } from "../field_rules.ts";
+import { isHostField } from "../field_rules.ts";
 
 const CR = 13;
 const SP = 32;
@@ -272,7 +272,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
   if (host === null) {
     if (!http10) throw bad("missing Host header");
     host = "";
-  } else if (host !== "" && !isAuthority(host)) {
+  } else if (host !== "" && !isHostField(host)) {
     // A Host with an invalid value is a 400 (RFC 9112 section 3.2); it may go upstream as is.
     throw bad(`invalid Host ${quote(host)}`);
   }

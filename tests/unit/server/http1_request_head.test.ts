@@ -461,6 +461,13 @@ Deno.test("parseRequestHead refuses a Host (or absolute-form authority) that is 
   for (const host of ["example.com", "example.com:8080", "127.0.0.1:80", "[::1]:8080", "a_b-c~d"]) {
     assert.equal(parse(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`).host, host);
   }
+  // An IPv6 address without brackets has no port, and Go's server takes it.
+  for (const host of ["::1", "2001:db8::7", "fe80::1%25eth0", "::ffff:192.0.2.1"]) {
+    assert.equal(parse(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`).host, host);
+  }
+  for (const host of ["::1:", "1::2::3", "::g", ":::"]) {
+    assertRefused(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 400, /invalid Host/);
+  }
   // An empty Host is allowed (RFC 9112 section 3.2), and HTTP/1.0 may send none.
   assert.equal(parse("GET / HTTP/1.1\r\nHost:\r\n\r\n").host, "");
   assert.equal(parse("GET / HTTP/1.0\r\n\r\n").host, "");

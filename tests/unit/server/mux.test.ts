@@ -74,6 +74,30 @@ Deno.test("mux matches hosts exactly (port stripped) or by regexp", () => {
   assert.equal(backend(m.route("other", "GET", "/", noHeaders, "")), 404);
 });
 
+Deno.test("mux matches an IPv6 host with or without brackets and port, in rules too", () => {
+  const m = mux([
+    { host: "::1", paths: [{ backend: "host" }] },
+    { host: "[2001:db8::1]", paths: [{ backend: "bracketed" }] },
+    { hosts: [{ value: "fe80::1" }], paths: [{ backend: "hosts" }] },
+    { hostRegexp: "^2001:db8::2$", paths: [{ backend: "regexp" }] },
+  ]);
+  const cases: [string, string | number][] = [
+    ["::1", "host"],
+    ["[::1]", "host"],
+    ["[::1]:8080", "host"],
+    ["2001:db8::1", "bracketed"],
+    ["[2001:DB8::1]:80", "bracketed"],
+    ["fe80::1", "hosts"],
+    ["[fe80::1]:1", "hosts"],
+    ["2001:db8::2", "regexp"],
+    ["[2001:db8::2]:443", "regexp"],
+    ["::2", 404],
+  ];
+  for (const [host, want] of cases) {
+    assert.equal(backend(m.route(host, "GET", "/", noHeaders, "")), want, host);
+  }
+});
+
 Deno.test("mux applies ip filters at server, rule and path level with 403", () => {
   const m = mux([{
     ipFilter: { blockIPs: ["10.0.0.0/8"] },
