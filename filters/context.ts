@@ -194,6 +194,8 @@ export interface HttpRequestInit {
   path?: string;
   /** Raw query without "?". @default {""} */
   query?: string;
+  /** The target as the client sent it, when it is not `path` and `query`. */
+  requestURI?: string;
   /** @default {"http"} */
   scheme?: string;
   /** The Host (authority). @default {""} */
@@ -224,6 +226,12 @@ export class HttpRequest extends Message {
   path: string;
   /** Raw query without "?" ("" when absent). */
   query: string;
+  /**
+   * The request target as the client sent it (Go's `RequestURI`), for the
+   * access log, when it is not `path` and `query` as they came: dot segments
+   * resolved before routing, an absolute-form target. Undefined otherwise.
+   */
+  requestURI: string | undefined;
   /** "http" or "https". */
   scheme: string;
   /** The Host (authority) the client asked for. */
@@ -243,6 +251,7 @@ export class HttpRequest extends Message {
     this.method = init.method ?? "GET";
     this.path = init.path ?? "/";
     this.query = init.query ?? "";
+    this.requestURI = init.requestURI;
     this.scheme = init.scheme ?? "http";
     this.host = init.host ?? "";
     this.proto = init.proto ?? "HTTP/1.1";

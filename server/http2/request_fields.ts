@@ -19,6 +19,8 @@ export interface RequestFields {
   path: string;
   /** Raw query without "?", "" when absent. */
   query: string;
+  /** :path as sent, when it is not `path` and `query` (see HttpRequest.requestURI). */
+  requestURI: string | undefined;
   /** :authority, else the Host field. */
   host: string;
   /** The regular fields, cookies joined into one. */
@@ -60,12 +62,14 @@ export function requestFields(
   const target = check.target;
   const q = target.indexOf("?");
   // Routed and forwarded without its dot segments, as over HTTP/1.1 and HTTP/3.
-  const path = removeDotSegments(q < 0 ? target : target.slice(0, q));
+  const sentPath = q < 0 ? target : target.slice(0, q);
+  const path = removeDotSegments(sentPath);
   const query = q < 0 ? "" : target.slice(q + 1);
   return {
     method,
     path,
     query,
+    requestURI: path === sentPath ? undefined : target,
     host,
     headers,
     contentLength: check.contentLength,

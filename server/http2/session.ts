@@ -673,6 +673,7 @@ export class Http2Session implements ServedConnection, StreamHost {
       method: fields.method,
       path: fields.path,
       query: fields.query,
+      requestURI: fields.requestURI,
       scheme: this.#host.scheme,
       host: fields.host,
       proto: "HTTP/2",

@@ -229,6 +229,10 @@ export class HTTPServer {
     const start = performance.now();
     const mux = this.#mux;
     const headers = request.rawHeaders;
+    // The access log shows the request line as received, before the server or filters change it.
+    const requestLine = this.#env.accessLog
+      ? `${request.method} ${request.requestURI ?? request.url} ${goProto(request.proto)}`
+      : "";
     let path = request.path;
     // Routed and forwarded in one spelling of its escapes (see percent_encoding.ts).
     let badEscape = false;
@@ -237,10 +241,6 @@ export class HTTPServer {
       if (normalized === null) badEscape = true;
       else request.path = path = normalized;
     }
-    // The access log shows the request line as received, before filters change it.
-    const requestLine = this.#env.accessLog
-      ? `${request.method} ${request.url} ${goProto(request.proto)}`
-      : "";
     // Sized as received, before filters change it (Easegress's reqSize).
     const received = requestSize(request);
     if (badEscape) return this.#finish(request, requestLine, received, 400, start, client);

@@ -70,7 +70,10 @@ export function webHandler(handler: RequestHandler, proto: string): WebHandler {
     // so, `/public/../admin` would take the `/public` rule (see dot_segments.ts).
     const path = request.path;
     const resolved = removeDotSegments(path);
-    if (resolved !== path) request.path = resolved;
+    if (resolved !== path) {
+      request.requestURI = request.url;
+      request.path = resolved;
+    }
     const client = new PeerClient(request, new WebPeer(req, peer, certificates));
     const result = handler(request, client);
     return result instanceof Promise ? result.then(toWeb) : toWeb(result);

@@ -673,6 +673,18 @@ Deno.test("httpserver: dot segments and escapes are normalized before routing an
         assert.equal(await get(path, "-o", "/dev/null", "-w", "%{http_code}"), "400", path);
       }
     }
+    // The access log shows each target as the client sent it, as Go's RequestURI.
+    const sent = [
+      "GET /public/../admin HTTP/1.1 200",
+      "GET /public/%2e%2E/admin/x HTTP/2.0 200",
+      "GET /public/a/./b/../c?q=/../x HTTP/1.1 200",
+      "GET /%61dmin/x HTTP/2.0 200",
+      "GET /public/%7Eu/caf%c3%a9 HTTP/1.1 200",
+    ];
+    await eventually("access log written", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/filter_http_access.log`);
+      return sent.every((line) => log.includes(` ${line}] [`));
+    });
   } finally {
     await node.stop();
     backend.close();

@@ -398,6 +398,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
       method: head.method,
       path: head.path,
       query: head.query,
+      requestURI: head.requestURI,
       scheme: this.#host.scheme,
       host: head.host,
       proto: head.http10 ? "HTTP/1.0" : "HTTP/1.1",

@@ -78,6 +78,8 @@ export interface RequestHead {
   path: string;
   /** Raw query without "?", "" when absent. */
   query: string;
+  /** The target as sent, when it is not `path` and `query` (see HttpRequest.requestURI). */
+  requestURI: string | undefined;
   /** The Host header, or the authority of an absolute-form target. */
   host: string;
   /** Whether the request line said HTTP/1.0. */
@@ -249,6 +251,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
 
   let path: string;
   let query = "";
+  let absoluteForm = false;
   if (target.charCodeAt(0) === 47) { // "/"
     const q = target.indexOf("?");
     path = q < 0 ? target : target.slice(0, q);
@@ -259,6 +262,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     // Absolute form: its authority replaces the Host header (RFC 9112 section 3.2.2),
     // which HTTP/1.1 clients must still send (section 3.2).
     if (host === null && !http10) throw bad("missing Host header");
+    absoluteForm = true;
     const m = /^https?:\/\/([^/?#]+)([^#]*)$/i.exec(target);
     if (!m) throw bad(`invalid request target ${quote(target)}`);
     host = m[1];
@@ -268,6 +272,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     if (q >= 0) query = rest.slice(q + 1);
   }
   // Routed and forwarded without its dot segments (see dot_segments.ts).
+  const sentPath = path;
   path = removeDotSegments(path);
   if (host === null) {
     if (!http10) throw bad("missing Host header");
@@ -284,6 +289,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     method,
     path,
     query,
+    requestURI: absoluteForm || path !== sentPath ? target : undefined,
     host,
     http10,
     headers,
