@@ -83,6 +83,8 @@ export interface ListenerOptions {
   quota?: ConnectionQuota;
   /** @default {"builtin"} */
   http1Server?: Http1ServerKind;
+  /** Told whether HTTP/3 serves, at each try to bind its UDP port. */
+  onHttp3?: (serving: boolean) => void;
 }
 
 /** A certificate and key pair in PEM. */
@@ -162,6 +164,7 @@ export async function startListener(
       }),
     tcp.port,
     options.onError,
+    options.onHttp3,
   );
   return {
     port: tcp.port,
@@ -202,7 +205,12 @@ class QuicPart {
   /** Why HTTP/3 is not served, or undefined while it is. */
   degraded: string | undefined;
 
-  constructor(start: () => Http3Server, port: number, onError?: (message: string) => void) {
+  constructor(
+    start: () => Http3Server,
+    port: number,
+    onError?: (message: string) => void,
+    onServing?: (serving: boolean) => void,
+  ) {
     let tries = 0;
     const attempt = () => {
       this.#retry = undefined;
@@ -210,7 +218,9 @@ class QuicPart {
       try {
         this.#server = start();
         this.degraded = undefined;
+        onServing?.(true);
       } catch (e) {
+        onServing?.(false);
         const first = this.degraded === undefined;
         this.degraded = `cannot serve HTTP/3 on UDP port ${port}: ${(e as Error).message}`;
         if (first) onError?.(this.degraded);

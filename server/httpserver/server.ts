@@ -35,6 +35,7 @@ import { ServerSpan, Tracer } from "../tracing/tracer.ts";
 import { UrlClusterAnalyzer } from "./url_cluster.ts";
 import { CHALLENGE_PATH } from "../autocert/state.ts";
 import { type ConnectionQuota, connectionQuota } from "./connection_quota.ts";
+import { type Http3Presence, http3Presence } from "./http3_presence.ts";
 import type { SharedRegions } from "../../filters/shared_regions.ts";
 
 /** What routes a request to a pipeline. */
@@ -99,6 +100,12 @@ export class HTTPServer {
   #tracer: Tracer | undefined;
   /** Connections held against `maxConnections`, by every listener of this server in the node. */
   readonly #quota: ConnectionQuota;
+  /**
+   * Whether the node serves this server's HTTP/3, which `Alt-Svc` advertises
+   * only then; made once a spec asks for HTTP/3, so other servers hold no
+   * shared memory for it.
+   */
+  #http3: Http3Presence | undefined;
 
   constructor(spec: HTTPServerSpec, env: HTTPServerEnv) {
     this.#spec = spec;
@@ -117,6 +124,7 @@ export class HTTPServer {
           quota: this.#quota,
           http1Server: env.http1Server,
           onError: (e) => env.log.error(`server ${this.#spec.name}: ${e}`),
+          onHttp3: (serving) => this.#http3?.set(serving),
         }),
       (listener) => this.#listener = listener,
       (listener) => listener.shutdown(0),
@@ -170,6 +178,10 @@ export class HTTPServer {
 
   #setAltSvc(spec: HTTPServerSpec): void {
     this.#altSvc = altSvcOf(spec);
+    if (this.#altSvc !== undefined && this.#http3 === undefined) {
+      const env = this.#env;
+      this.#http3 = http3Presence(spec.name, env.sharedRegions, (m) => env.log.warn(m));
+    }
     this.#quicCovers = undefined;
     const pairs = this.#altSvc ? certPairs(spec) : [];
     if (pairs.length < 2) return;
@@ -198,6 +210,7 @@ export class HTTPServer {
     await this.#listener?.shutdown(DRAIN_MS);
     this.#listener = undefined;
     this.#quota.close();
+    this.#http3?.close();
     await this.#tracer?.close();
   }
 
@@ -391,7 +404,7 @@ export class HTTPServer {
     setSniffedContentType(response);
     if (this.#connectionClose) response.headers.set("connection", "close");
     if (
-      this.#altSvc && request.proto !== "HTTP/3" &&
+      this.#altSvc && request.proto !== "HTTP/3" && this.#http3!.serving &&
       (this.#quicCovers === undefined || this.#quicCovers(request.host))
     ) {
       response.headers.set("alt-svc", this.#altSvc);

@@ -188,9 +188,9 @@ Deno.test("http3: keepAliveTimeout closes idle QUIC connections", async () => {
   }
 });
 
-Deno.test("http3: a UDP port held by another process leaves TCP serving and says so in health", async () => {
+Deno.test("http3: a UDP port held by another process leaves TCP serving, says so in health and advertises no HTTP/3 until it is served", async () => {
   const { cert, key } = await testCert();
-  const node = await startNodeProcess();
+  const node = await startNodeProcess({ args: ["--workers", "2"] });
   const port = freePort();
   // Both families: the server listens on `::` or 0.0.0.0, whichever this host gives.
   const holders = [
@@ -200,8 +200,12 @@ Deno.test("http3: a UDP port held by another process leaves TCP serving and says
     holders.push(Deno.listenDatagram({ hostname: "::", port, transport: "udp" }));
   } catch { /* no IPv6, or the IPv4 socket covers it */ }
   try {
+    const mock = `kind: Pipeline\nname: ok\nfilters:\n  - name: m\n    kind: Mock\n` +
+      `    rules:\n      - code: 200\n`;
+    assert.equal((await node.ctl(["object", "create"], mock)).code, 0);
     const server = `kind: HTTPServer\nname: s\nport: ${port}\nhttps: true\nhttp3: true\n` +
-      `certBase64: ${btoa(cert)}\nkeyBase64: ${btoa(key)}\nrules: []\n`;
+      `certBase64: ${btoa(cert)}\nkeyBase64: ${btoa(key)}\n` +
+      `rules:\n  - paths:\n    - path: /ok\n      backend: ok\n`;
     assert.equal((await node.ctl(["object", "create"], server)).code, 0);
     await eventually("the status names the HTTP/3 problem", async () => {
       const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
@@ -214,6 +218,28 @@ Deno.test("http3: a UDP port held by another process leaves TCP serving and says
     });
     await tcp.body?.cancel();
     assert.equal(tcp.status, 404);
+    // New connections reach either worker: neither sends clients to the UDP port.
+    const altSvcs = async () => {
+      const seen = new Set<string | null>();
+      for (let i = 0; i < 8; i++) {
+        const client = Deno.createHttpClient({ caCerts: [cert] });
+        const r = await fetch(`https://127.0.0.1:${port}/ok`, { client });
+        await r.body?.cancel();
+        client.close();
+        assert.equal(r.status, 200);
+        seen.add(r.headers.get("alt-svc"));
+      }
+      return [...seen];
+    };
+    assert.deepEqual(await altSvcs(), [null]);
+    // Once the port is free, HTTP/3 binds on its next try, and is advertised.
+    holders.forEach((h) => h.close());
+    holders.length = 0;
+    await eventually(
+      "HTTP/3 advertised",
+      async () => JSON.stringify(await altSvcs()) === JSON.stringify([`h3=":${port}"; ma=86400`]),
+      10_000,
+    );
   } finally {
     holders.forEach((h) => h.close());
     await node.stop();
