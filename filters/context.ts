@@ -311,11 +311,26 @@ export class HttpRequest extends Message {
 export class HttpResponse extends Message {
   /** The status code. */
   status: number;
+  /**
+   * Called once the body has gone to the client, or was given up (the
+   * client left), by the server writing it (see {@linkcode sent}): how the
+   * HTTPServer times a streamed answer to its end.
+   */
+  onSent: (() => void) | undefined;
 
   constructor(status = 200, headers?: HeadersInit, body: Body | string | (() => Body) = null) {
     super(headers, body);
     this.status = status;
+    this.onSent = undefined;
     RESPONSE_SHAPE.latest = this;
+  }
+
+  /** Tells {@linkcode onSent}, once, that the body has gone or was given up. */
+  sent(): void {
+    const onSent = this.onSent;
+    if (onSent === undefined) return;
+    this.onSent = undefined;
+    onSent();
   }
 
   /** Wraps a web response without copying its headers. */

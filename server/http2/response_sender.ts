@@ -98,10 +98,16 @@ export class ResponseSender {
    * out, Date added when missing), then its body as the windows allow.
    */
   respond(stream: Http2Stream, response: HttpResponse): void {
+    // A streamed body tells when it has gone itself (see #pump).
+    if (!this.#send(stream, response)) response.sent();
+  }
+
+  /** Sends `response`; true when a streamed body goes on after this returns. */
+  #send(stream: Http2Stream, response: HttpResponse): boolean {
     if (stream.reset || this.#host.isClosed()) {
       const body = response.body;
       if (body instanceof ReadableStream) body.cancel().catch(() => {});
-      return;
+      return false;
     }
     // A final response makes a 100 pointless, and after its HEADERS one is a protocol error.
     stream.expectContinue = false;
@@ -139,17 +145,26 @@ export class ResponseSender {
     if (encoder.length > this.maxHeaderList + 1024) {
       // Headers the client said it would not take: a 500 it will.
       if (body instanceof ReadableStream) body.cancel().catch(() => {});
-      return this.answer(stream, 500);
+      this.answer(stream, 500);
+      return false;
     }
     this.#headersFrames(stream.id, body === null);
-    if (body === null) return this.#host.ended(stream);
+    if (body === null) {
+      this.#host.ended(stream);
+      return false;
+    }
     if (body instanceof Uint8Array) {
       this.#sendData(stream, body, true);
-      return;
+      return false;
     }
-    this.#pump(stream, body.getReader(), declared).catch((error) => {
-      this.#host.onError(`HTTP/2 response body: ${(error as Error)?.message ?? error}`);
-    });
+    this.#pump(stream, body.getReader(), declared).then(
+      () => response.sent(),
+      (error) => {
+        response.sent();
+        this.#host.onError(`HTTP/2 response body: ${(error as Error)?.message ?? error}`);
+      },
+    );
+    return true;
   }
 
   /** Sends a response body stream, chunk by chunk, as the windows allow. */

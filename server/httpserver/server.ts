@@ -17,7 +17,7 @@ import type { BufferedLineWriter } from "../buffered_line_writer.ts";
 import { firstFieldValue } from "../../filters/header_fields.ts";
 import { HttpStats, mergedElsewhere } from "../../filters/http_stats.ts";
 import { setSniffedContentType } from "../../filters/content_sniff.ts";
-import { isFinalStatus } from "../../filters/status_text.ts";
+import { isBodilessStatus, isFinalStatus } from "../../filters/status_text.ts";
 import {
   goProto,
   requestBodySize,
@@ -410,11 +410,34 @@ export class HTTPServer {
       response.headers.set("alt-svc", this.#altSvc);
     }
     const sentBody = responseBodySize(request, response);
+    if (
+      response.heldBodyLength < 0 && request.method !== "HEAD" && response.body !== null &&
+      !isBodilessStatus(response.status)
+    ) {
+      // A streamed body is timed to its end, as Easegress records an answer once it is sent.
+      response.onSent = () =>
+        this.#answered(ctx, request, requestLine, received, start, top, response, sentBody);
+    } else {
+      this.#answered(ctx, request, requestLine, received, start, top, response, sentBody);
+    }
+    return response;
+  }
+
+  /** Counts `response` in the statistics and logs it (see #record and #log). */
+  #answered(
+    ctx: Context,
+    request: HttpRequest,
+    requestLine: string,
+    received: number,
+    start: number,
+    top: HttpStats | undefined,
+    response: HttpResponse,
+    sentBody: number,
+  ): void {
     const now = this.#record(received, response, sentBody, start, top);
     if (this.#env.accessLog) {
       this.#log(request, requestLine, now - start, ctx, ctx.tags, response.status, sentBody);
     }
-    return response;
   }
 
   #finish(

@@ -59,7 +59,39 @@ class WebPeer implements PeerSource {
 }
 
 function toWeb(response: HttpResponse): Response {
+  if (response.onSent !== undefined) {
+    const body = response.body;
+    if (body instanceof ReadableStream) response.body = endObserved(body, response);
+    else response.sent();
+  }
   return response.toWeb();
+}
+
+/**
+ * `body` passed on as the runtime reads it, telling `response` once it has
+ * been read to its end, has failed or was cancelled (the client left).
+ */
+function endObserved(
+  body: ReadableStream<Uint8Array>,
+  response: HttpResponse,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (!done) return controller.enqueue(value);
+        controller.close();
+      } catch (e) {
+        controller.error(e);
+      }
+      response.sent();
+    },
+    cancel(reason) {
+      response.sent();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }
 
 /** Adapts `handler` to web requests; `proto` is what the requests' `proto` says. */

@@ -850,6 +850,54 @@ Deno.test("httpserver: the access log stamps a request with when it came in", as
   }
 });
 
+Deno.test("httpserver: the access log and statistics time a streamed answer to its last byte, over HTTP/1.1 and h2c", async () => {
+  // A body of unknown length whose second half comes 700 ms after its head.
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: freePort(), onListen() {} }, () => {
+    const body = new ReadableStream<Uint8Array>({
+      async start(c) {
+        c.enqueue(new TextEncoder().encode("first "));
+        await new Promise((r) => setTimeout(r, 700));
+        c.enqueue(new TextEncoder().encode("second"));
+        c.close();
+      },
+    });
+    return new Response(body);
+  });
+  const node = await startNodeProcess({ args: ["--workers", "1"] });
+  const port = freePort();
+  try {
+    await node.ctl(["object", "create"], PIPELINES.replace("BACKEND", String(backend.addr.port)));
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: echo\n`,
+    );
+    await eventually(
+      "up",
+      async () => (await request(`http://127.0.0.1:${port}/warm`)).status === 200,
+    );
+    for (const version of ["--http1.1", "--http2-prior-knowledge"]) {
+      const out = await new Deno.Command("curl", {
+        args: ["-s", version, `http://127.0.0.1:${port}/streamed${version}`],
+        stdout: "piped",
+      }).output();
+      assert.equal(new TextDecoder().decode(out.stdout), "first second", version);
+    }
+    const logFile = `${node.homeDir}/log/filter_http_access.log`;
+    const durations = async () =>
+      [...(await Deno.readTextFile(logFile)).matchAll(
+        /GET \/streamed\S+ HTTP\/\S+ 200\] \[([\d.]+)(µs|ms|s) /g,
+      )].map(([, n, unit]) => Number(n) * (unit === "s" ? 1000 : unit === "µs" ? 0.001 : 1));
+    await eventually("logged", async () => (await durations()).length === 2);
+    for (const ms of await durations()) assert.ok(ms >= 650, `logged ${ms} ms`);
+    const status = await node.ctl(["-o", "json", "object", "status", "get", "s"]);
+    const max = JSON.parse(status.stdout)["eg-default-name"].max;
+    assert.ok(max >= 650, `max ${max} ms`);
+  } finally {
+    await node.stop();
+    await backend.shutdown();
+  }
+});
+
 Deno.test("serve: a stop signal given twice at once still stops gracefully; a later one at once", async () => {
   const slowServer = (port: number) =>
     `kind: Pipeline\nname: slow\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: late\n        delay: 1s\n---\nkind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: slow\n`;

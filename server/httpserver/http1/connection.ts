@@ -254,7 +254,11 @@ export class ServerConnection implements PeerSource, ServedConnection {
           return;
         }
         const discard = this.#frameResponse(head);
-        await this.#writeResponse(response, head.method === "HEAD");
+        try {
+          await this.#writeResponse(response, head.method === "HEAD");
+        } finally {
+          response.sent();
+        }
         this.#exchangeDone();
         // The response itself may have asked to close (Connection: close, an HTTP/1.0 stream).
         if (this.#framing.close) {

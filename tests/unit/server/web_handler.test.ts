@@ -32,3 +32,34 @@ Deno.test("webHandler: Deno.serve's requests are routed without their dot segmen
     await server.shutdown();
   }
 });
+
+Deno.test("webHandler: a streamed answer tells onSent once read to its end, or once cancelled", async () => {
+  const events: string[] = [];
+  const streamed = () => {
+    const response = new HttpResponse(
+      200,
+      undefined,
+      new ReadableStream<Uint8Array>({
+        pull(c) {
+          events.push("chunk");
+          c.enqueue(new Uint8Array(1));
+          if (events.length >= 2) c.close();
+        },
+      }),
+    );
+    response.onSent = () => events.push("sent");
+    return response;
+  };
+  const web = webHandler(streamed, "HTTP/1.1");
+  const peer = () => ({ transport: "tcp", hostname: "127.0.0.1", port: 1 }) as Deno.NetAddr;
+  const read = await web(new Request("http://x/"), peer);
+  assert.ok(!events.includes("sent"));
+  assert.equal((await read.arrayBuffer()).byteLength, 2);
+  assert.deepEqual(events, ["chunk", "chunk", "sent"]);
+
+  events.length = 0;
+  const cancelled = await web(new Request("http://x/"), peer);
+  assert.ok(!events.includes("sent"));
+  await cancelled.body!.cancel();
+  assert.deepEqual(events.filter((e) => e === "sent"), ["sent"]);
+});
