@@ -80,6 +80,8 @@ export interface HTTPServerSpec {
   globalFilter?: string;
   /** Spans of the requests served, sent to Zipkin. */
   tracing?: TracingSpec;
+  /** Easegress v2.3's router choice: `Ordered` (the default), rules and paths tried in turn. */
+  routerKind?: "Ordered";
   rules: RuleSpec[];
 }
 
@@ -114,6 +116,14 @@ export function readHTTPServerSpec(r: SpecReader, name: string): HTTPServerSpec 
   if (ipFilter) spec.ipFilter = ipFilter;
   const globalFilter = r.string("globalFilter");
   if (globalFilter) spec.globalFilter = globalFilter;
+  // Empty is the default, as in Easegress.
+  const routerKind = r.string("routerKind");
+  if (routerKind === "Ordered") spec.routerKind = routerKind;
+  else if (routerKind === "RadixTree") {
+    r.problem("routerKind", "RadixTree is not supported yet; Ordered (the default) is");
+  } else if (routerKind) {
+    r.problem("routerKind", `must be Ordered or RadixTree, got "${routerKind}"`);
+  }
   spec.rules = r.array("rules", readRule) ?? [];
 
   if (r.raw.tracing === null || r.raw.tracing === "") r.ignore("tracing");

@@ -264,6 +264,24 @@ Deno.test("HTTPServer spec: a host of hosts has one wildcard, at its start or en
   ]);
 });
 
+Deno.test("HTTPServer spec: routerKind Ordered (or empty) is this router; RadixTree is refused by name", () => {
+  const read = (routerKind: unknown) => {
+    const r = SpecReader.root({ port: 80, routerKind, rules: [] });
+    const spec = readHTTPServerSpec(r, "s");
+    r.finish();
+    return { spec, problems: r.problems };
+  };
+  assert.equal(read("Ordered").spec.routerKind, "Ordered");
+  assert.deepEqual(read("Ordered").problems, []);
+  assert.deepEqual(read("").problems, []);
+  assert.deepEqual(read("RadixTree").problems, [
+    "routerKind: RadixTree is not supported yet; Ordered (the default) is",
+  ]);
+  assert.deepEqual(read("Radix").problems, [
+    'routerKind: must be Ordered or RadixTree, got "Radix"',
+  ]);
+});
+
 Deno.test("mux matches query conditions like headers (400 when none fits), and does not cache them", () => {
   const m = mux([{
     paths: [
