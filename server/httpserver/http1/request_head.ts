@@ -218,8 +218,9 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
       case 14:
         if (name === "content-length") {
           const n = parseContentLength(value);
-          if (n < 0 || (contentLength !== -1 && contentLength !== n)) {
-            throw bad(`invalid Content-Length ${quote(value)}`);
+          if (n < 0) throw bad(`invalid Content-Length ${quote(value)}`);
+          if (contentLength !== -1 && contentLength !== n) {
+            throw bad(`conflicting Content-Length fields: ${contentLength} and ${n}`);
           }
           contentLength = n;
         }
