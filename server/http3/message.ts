@@ -14,6 +14,7 @@ import {
   fieldValueProblem,
 } from "../httpserver/field_rules.ts";
 import { RequestFieldCheck } from "../httpserver/request_field_check.ts";
+import { urlAuthority } from "../httpserver/host_name.ts";
 import { httpDate } from "../httpserver/http1/response_head.ts";
 
 /** What the request header section says, ready for building a `Request`. */
@@ -63,13 +64,19 @@ export function parseRequestHead(fields: readonly string[]): RequestHead {
   if (check.cookie !== null) headers.set("cookie", check.cookie);
   const { method, contentLength, expectContinue } = check;
   if (method === "CONNECT") {
-    return { method, url: `https://${check.authority}/`, headers, contentLength, expectContinue };
+    return {
+      method,
+      url: `https://${urlAuthority(check.authority)}/`,
+      headers,
+      contentLength,
+      expectContinue,
+    };
   }
   // `OPTIONS *` has no URL of its own: it is served as "/*".
   const path = check.target === "*" ? "/*" : check.target;
   return {
     method,
-    url: `${check.scheme}://${check.authority || check.host}${path}`,
+    url: `${check.scheme}://${urlAuthority(check.authority || check.host)}${path}`,
     headers,
     contentLength,
     expectContinue,

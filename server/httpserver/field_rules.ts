@@ -75,9 +75,9 @@ export function isAuthority(value: string): boolean {
 }
 
 /**
- * Whether `value` may be an HTTP/1.1 Host: host[:port] (see isAuthority),
- * or an IPv6 address without brackets, which has no port ("::1", as
- * `curl -H 'Host: ::1'` sends it, and as Go's server takes it).
+ * Whether `value` may be a Host (or :authority): host[:port] (see
+ * isAuthority), or an IPv6 address without brackets, which has no port
+ * ("::1", as `curl -H 'Host: ::1'` sends it, and as Go's servers take it).
  */
 export function isHostField(value: string): boolean {
   return AUTHORITY.test(value) || (value.includes(":") && parseIP(value) !== undefined);

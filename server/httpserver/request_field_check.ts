@@ -20,7 +20,7 @@ import {
   CONNECTION_SPECIFIC_FIELDS,
   fieldNameProblem,
   fieldValueProblem,
-  isAuthority,
+  isHostField,
 } from "./field_rules.ts";
 import { shapeAnchor } from "../../filters/shape_anchor.ts";
 
@@ -185,7 +185,8 @@ export class RequestFieldCheck {
 
   #checkAuthority(authority: string, field: string): void {
     if (authority === "") throw this.#malformed(`empty ${field}`);
-    if (!isAuthority(authority)) {
+    // An IPv6 address without brackets passes, as over HTTP/1.1 (see isHostField).
+    if (!isHostField(authority)) {
       throw this.#malformed(`${field} ${JSON.stringify(authority)} is not host[:port]`);
     }
   }

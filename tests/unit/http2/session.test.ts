@@ -220,6 +220,29 @@ Deno.test("HTTP/2: an idle session says GOAWAY and a PING, and closes once the c
   }
 });
 
+Deno.test("HTTP/2: an :authority or host that is an IPv6 address without brackets is served, as over HTTP/1.1", async () => {
+  const server = serve((request) => new HttpResponse(200, {}, request.host));
+  const client = await RawH2Client.connect(server.port);
+  try {
+    const requests: [string, string][][] = [
+      [[":method", "GET"], [":scheme", "http"], [":path", "/"], [":authority", "::1"]],
+      [[":method", "GET"], [":scheme", "http"], [":path", "/"], ["host", "2001:db8::1"]],
+    ];
+    let id = 1;
+    for (const fields of requests) {
+      await client.request(id, fields);
+      const headers = await client.until((f) => f.streamId === id);
+      assert.equal(statusOf(client, headers.payload), "200", JSON.stringify(fields));
+      const data = await client.until((f) => f.streamId === id && f.type === FRAME.DATA);
+      assert.equal(decoder.decode(data.payload), fields[3][1]);
+      id += 2;
+    }
+  } finally {
+    client.close();
+    await server.shutdown(0);
+  }
+});
+
 Deno.test("HTTP/2: malformed requests reset their stream; the connection goes on", async () => {
   const server = serve((request) => new HttpResponse(200, {}, request.path));
   const client = await RawH2Client.connect(server.port);
@@ -242,6 +265,7 @@ Deno.test("HTTP/2: malformed requests reset their stream; the connection goes on
       ]],
       [[":method", "G T"], [":scheme", "http"], [":path", "/"], [":authority", "t"]],
       [[":method", "GET"], [":scheme", "http"], [":path", "/"], [":authority", "t x/y"]],
+      [[":method", "GET"], [":scheme", "http"], [":path", "/"], [":authority", "1::2::3"]],
       [[":method", "GET"], [":scheme", "ftp"], [":path", "/"], [":authority", "t"]],
       [[":method", "GET"], [":scheme", "http"], [":path", "/"]],
       get("/frag#x"),

@@ -39,6 +39,21 @@ Deno.test("parseRequestHead uses host when :authority is absent", () => {
   assert.equal(head.url, "https://h:8443/");
 });
 
+Deno.test("parseRequestHead puts an IPv6 :authority without brackets in them, for the URL", () => {
+  const head = parseRequestHead([
+    ":method",
+    "GET",
+    ":scheme",
+    "https",
+    ":authority",
+    "::1",
+    ":path",
+    "/a",
+  ]);
+  assert.equal(head.url, "https://[::1]/a");
+  assert.equal(new URL(head.url).hostname, "[::1]");
+});
+
 Deno.test("parseRequestHead joins cookie fields with '; ' (RFC 9114 §4.2.1)", () => {
   const head = parseRequestHead([...BASE, "cookie", "a=1", "cookie", "b=2"]);
   assert.equal(head.headers.get("cookie"), "a=1; b=2");
