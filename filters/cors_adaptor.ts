@@ -8,8 +8,9 @@
  * filter placed after a Proxy, or in a GlobalFilter's afterPipeline) it
  * gets Access-Control-Allow-Origin and the rest; where none exists,
  * `supportCORSRequest` makes an empty 200 carrying them, as Easegress does,
- * and otherwise the request goes on untouched. Easegress replaced an
- * existing response with that empty 200 instead.
+ * whose fields a Proxy after it keeps on its answer, and otherwise the
+ * request goes on untouched. Easegress replaced an existing response with
+ * that empty 200 instead.
  *
  * @module
  */

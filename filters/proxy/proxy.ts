@@ -20,6 +20,7 @@ import { http1Transport, type Transport } from "./transport.ts";
 import { decodePem } from "../pem.ts";
 import { hostOfAddr } from "../ip_address.ts";
 import { hasDirective } from "./cache_control.ts";
+import { keepEarlierFields } from "./earlier_fields.ts";
 
 const RESULTS = [
   "clientError",
@@ -167,12 +168,22 @@ export class Proxy implements FilterInstance {
     return this.#send(ctx, pool);
   }
 
-  /** Sends to `pool` (traced when the request is), then compresses the answer if asked to. */
+  /**
+   * Sends to `pool` (traced when the request is), keeps the fields of a
+   * response an earlier filter made on the answer, then compresses it if
+   * asked to.
+   */
   #send(ctx: Context, pool: ServerPool): string | Promise<string> {
+    const earlier = ctx.response;
     const trace = ctx.trace;
-    const result = trace === undefined
+    let result = trace === undefined
       ? pool.send(ctx, forwardedHeaders(ctx))
       : sendTraced(ctx, pool, trace);
+    if (earlier !== undefined) {
+      result = typeof result === "string"
+        ? withEarlierFields(ctx, earlier, result)
+        : result.then((r) => withEarlierFields(ctx, earlier, r));
+    }
     if (this.#compressMin === undefined) return result;
     if (typeof result === "string") return this.#compress(ctx, result);
     return result.then((r) => this.#compress(ctx, r));
@@ -276,6 +287,13 @@ function sendTraced(
     span.finish(0, String(e));
     throw e;
   });
+}
+
+/** `result`, after the answer that replaced `earlier` (if one did) took its fields. */
+function withEarlierFields<R extends string>(ctx: Context, earlier: HttpResponse, result: R): R {
+  const response = ctx.response;
+  if (response !== undefined && response !== earlier) keepEarlierFields(response, earlier);
+  return result;
 }
 
 /** A pool's status: its upstream statistics, and what its memoryCache has done. */

@@ -12,6 +12,7 @@ import {
   MalformedBodyError,
 } from "../../../filters/context.ts";
 import type { FilterInstance } from "../../../filters/filter.ts";
+import { corsAdaptorKind } from "../../../filters/cors_adaptor.ts";
 import { gunzip } from "../../../filters/gzip.ts";
 import { proxyKind } from "../../../filters/proxy/proxy.ts";
 import { silentLogger } from "../../../server/log.ts";
@@ -326,6 +327,69 @@ Deno.test("proxy maps failures to statuses and results", async () => {
   await retried.close?.();
   await Promise.all([timeout, codes].map((x) => x.close?.()));
   await stop(refused, slow, failing);
+});
+
+Deno.test("an answer keeps the fields of a response an earlier filter made (a CORSAdaptor's)", async () => {
+  const plain = backend(() =>
+    new Response("data", { headers: { "content-type": "text/plain", vary: "Accept-Encoding" } })
+  );
+  const ownCors = backend(() =>
+    new Response("data", { headers: { "access-control-allow-origin": "https://own.test" } })
+  );
+  const cors = corsAdaptorKind.create(
+    corsAdaptorKind.validate({ supportCORSRequest: true, allowCredentials: true }),
+    { pipeline: "p", name: "cors", log: silentLogger, resilience: () => undefined },
+  );
+  const viaCors = async (filter: FilterInstance) => {
+    const ctx = new Context(
+      new HttpRequest({ host: "gw.example", headers: { origin: "https://app.test" } }),
+    );
+    assert.equal(await cors.handle(ctx), "");
+    assert.equal(await filter.handle(ctx), "");
+    return ctx.response!;
+  };
+
+  const p = proxy({ pools: [{ servers: [{ url: plain.url }] }] });
+  const answer = await viaCors(p);
+  assert.equal(await answer.text(), "data");
+  assert.equal(answer.header("access-control-allow-origin"), "*");
+  assert.equal(answer.header("access-control-allow-credentials"), "true");
+  assert.equal(answer.header("vary"), "Accept-Encoding, Origin");
+  // The earlier response's empty body is not described: the upstream's is.
+  assert.equal(answer.header("content-type"), "text/plain");
+  assert.equal(answer.header("content-length"), "4");
+
+  // The upstream's own CORS field stands alone: two would fail the browser's check.
+  const own = proxy({ pools: [{ servers: [{ url: ownCors.url }] }] });
+  const ownAnswer = await viaCors(own);
+  await ownAnswer.text();
+  assert.equal(ownAnswer.header("access-control-allow-origin"), "https://own.test");
+  assert.equal(ownAnswer.header("access-control-allow-credentials"), "true");
+
+  // An earlier upstream's answer (a first Proxy's failure code) adds only what the new one lacks.
+  const failed = new Context(new HttpRequest({ host: "gw.example" }));
+  failed.response = new HttpResponse(503, {
+    date: "Mon, 01 Jan 2024 00:00:00 GMT",
+    "cache-control": "no-store",
+    "set-cookie": "a=1",
+    "x-trace": "t1",
+  }, "down");
+  assert.equal(await p.handle(failed), "");
+  const replaced = failed.response!;
+  assert.equal(await replaced.text(), "data");
+  assert.equal(replaced.status, 200);
+  // One Date, the upstream's.
+  assert.match(replaced.header("date")!, /^\w{3}, \d\d \w{3} \d{4} [\d:]{8} GMT$/);
+  assert.equal(replaced.header("date")!.includes("2024"), false);
+  assert.equal(replaced.header("cache-control"), "no-store");
+  assert.deepEqual(replaced.rawHeaders.getSetCookie(), ["a=1"]);
+  assert.equal(replaced.header("x-trace"), "t1");
+
+  // Without an earlier response, the answer is the upstream's as it came.
+  const alone = await send(p);
+  assert.equal(alone.response.header("access-control-allow-origin"), null);
+  await stop(own, ownCors);
+  await stop(p, plain);
 });
 
 Deno.test("a pool's timeout covers a response body still streaming, and not one that finished", async () => {
