@@ -87,12 +87,28 @@ export function readPipelineSpec(
 
   const resilience = r.array("resilience", readPolicy);
   checkPolicies(r, filters, resilience ?? []);
+  readProtocol(r);
   const data = r.any("data");
   if (data !== undefined && !isPlainObject(data)) r.problem("data", "must be a map");
   const spec: PipelineSpec = { name, kind: "Pipeline", flow, filters };
   if (resilience?.length) spec.resilience = resilience;
   if (isPlainObject(data) && Object.keys(data).length) spec.data = data;
   return spec;
+}
+
+/** The protocols a pipeline's `protocol` may name. */
+const PROTOCOLS = ["HTTP", "MQTT"];
+
+/**
+ * Checks a `protocol`, as Easegress v1.5's pipelines had and its MQTT
+ * cookbook still writes (`protocol: MQTT`), then drops it as Easegress v2
+ * does: the filters tell what a pipeline serves.
+ */
+function readProtocol(r: SpecReader): void {
+  const protocol = r.string("protocol");
+  if (protocol !== undefined && !PROTOCOLS.includes(protocol.toUpperCase())) {
+    r.problem("protocol", `must be one of ${PROTOCOLS.join(", ")}, got "${protocol}"`);
+  }
 }
 
 function readPolicy(rr: SpecReader): ResilienceSpec {

@@ -202,6 +202,17 @@ Deno.test("pipeline data is given to filters as .data.PIPELINE; a non-map is ref
   );
 });
 
+Deno.test("pipeline takes the cookbook's protocol: MQTT (or HTTP) and drops it; another is refused", () => {
+  const filters = [{ name: "a", kind: "Step" }];
+  for (const protocol of ["MQTT", "HTTP", "mqtt"]) {
+    assert.equal("protocol" in pipeline({ protocol, filters }).spec, false);
+  }
+  assert.throws(
+    () => pipeline({ protocol: "TCP", filters }),
+    /protocol: must be one of HTTP, MQTT, got "TCP"/,
+  );
+});
+
 Deno.test("a GlobalFilter's before stage sees the routed pipeline's data", async () => {
   const r = SpecReader.root({
     beforePipeline: { data: { own: 1 }, filters: [{ name: "b", kind: "Step" }] },
