@@ -8,6 +8,7 @@
 
 import { parseGoDuration } from "./template/goduration.ts";
 import { compileGoRegexp } from "./go_regexp.ts";
+import { closestName } from "./closest_name.ts";
 
 /** A spec that failed validation; `problems` lists each field path and what is wrong. */
 export class SpecError extends Error {
@@ -431,10 +432,14 @@ export class SpecReader {
     return out;
   }
 
-  /** Records every field of this level that no reader asked for. */
+  /** Records every field of this level that no reader asked for, naming a known one it resembles. */
   finish(): void {
-    for (const key of Object.keys(this.#value)) {
-      if (!this.#seen.has(key)) this.problem(key, "unknown field");
+    const value = this.#value;
+    for (const key of Object.keys(value)) {
+      if (this.#seen.has(key)) continue;
+      const absent = [...this.#seen].filter((field) => !(field in value));
+      const near = closestName(key, absent);
+      this.problem(key, near ? `unknown field (did you mean ${near}?)` : "unknown field");
     }
   }
 

@@ -339,7 +339,7 @@ Deno.test("readSignatureSpec fills the default literal and checks fields", () =>
       "signature.accessKeys: must hold at least one key id",
       'signature.ttl: must not be negative, got "-1s"',
       'signature.excludeBody: must be true or false, got "maybe"',
-      "signature.literal.dates: unknown field",
+      "signature.literal.dates: unknown field (did you mean date?)",
     ]);
   }
 });

@@ -29,3 +29,26 @@ Deno.test("a bool field refuses other text, naming it; a string field keeps 'yes
   assert.equal(yamlBoolean("yES"), undefined);
   assert.equal(yamlBoolean(1), undefined);
 });
+
+Deno.test("an unknown field names the known one it resembles (Easegress's cookbook maxConnection)", () => {
+  const r = SpecReader.root({
+    maxConnection: 10240,
+    KeepAlive: true,
+    https: false,
+    bogus: 1,
+    pathh: "/a",
+    path: "/b",
+    ur: "x",
+  });
+  for (const field of ["maxConnections", "keepAlive", "https", "url"]) r.any(field);
+  r.string("path");
+  r.finish();
+  assert.deepEqual(r.problems, [
+    "maxConnection: unknown field (did you mean maxConnections?)",
+    "KeepAlive: unknown field (did you mean keepAlive?)",
+    "bogus: unknown field",
+    // Not the field that is there already, nor a short name's two edits away.
+    "pathh: unknown field",
+    "ur: unknown field",
+  ]);
+});
