@@ -7,7 +7,12 @@
 
 import type { AdminClient, OutputFormat } from "./client.ts";
 import type { CommandSpec } from "./command_tree.ts";
-import { type ObjectDocument, parseDataDocuments, parseObjectDocuments } from "./documents.ts";
+import {
+  type ObjectDocument,
+  parseDataDocuments,
+  parseObjectDocuments,
+  stoppedAtLines,
+} from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
 import { segment } from "./url_segment.ts";
 import { type SendMode, sendSpec } from "./send_spec.ts";
@@ -99,11 +104,9 @@ function sendDocuments(mode: SendMode): CommandAction {
         outcome = await sendDocument(ctx.client, mode, doc);
       } catch (error) {
         if (!(error instanceof CtlError) || documents.length === 1) throw error;
-        const notSent = documents.length - position - 1;
         throw new CtlError(error.message, [
           ...error.details,
-          `stopped at document ${doc.index} (${doc.kind} "${doc.name}"): ` +
-          `${position} sent before it, ${notSent} after it not sent`,
+          ...stoppedAtLines(documents.length, position, `${doc.index} (${doc.kind} "${doc.name}")`),
         ]);
       }
       ctx.print(`Object ${doc.name} ${outcome}\n`);
@@ -138,10 +141,9 @@ function sendData(
         await ctx.client.call({ method, path: path(ctx.args), json: doc.value });
       } catch (error) {
         if (!(error instanceof CtlError) || documents.length === 1) throw error;
-        const notSent = documents.length - position - 1;
         throw new CtlError(error.message, [
           ...error.details,
-          `stopped at document ${doc.index}: ${position} sent before it, ${notSent} after it not sent`,
+          ...stoppedAtLines(documents.length, position, String(doc.index)),
         ]);
       }
       ctx.print(`${done(ctx.args)}\n`);

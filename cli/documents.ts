@@ -24,6 +24,19 @@ export interface ObjectDocument {
 }
 
 /**
+ * The detail line saying where sending `count` documents stopped, the one
+ * at `position` (0-based) labelled `label` failing: none when there was only
+ * one, which needs no telling.
+ */
+export function stoppedAtLines(count: number, position: number, label: string): string[] {
+  if (count <= 1) return [];
+  const notSent = count - position - 1;
+  return [
+    `stopped at document ${label}: ${position} sent before it, ${notSent} after it not sent`,
+  ];
+}
+
+/**
  * Parses `text` as multi-document YAML and checks each document parses, is a
  * map, and has a non-empty string `name` and `kind`. Empty documents (a
  * trailing `---`, only comments, a bare `null`) are skipped.

@@ -12,7 +12,7 @@
 import { type AdminClient, ensureOk, parseStructured } from "./client.ts";
 import type { CommandContext, CtlCommand } from "./commands.ts";
 import { sendSpec } from "./send_spec.ts";
-import { type ObjectDocument, parseObjectDocuments } from "./documents.ts";
+import { type ObjectDocument, parseObjectDocuments, stoppedAtLines } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
 import { segment } from "./url_segment.ts";
 import { stringify as toYaml } from "yaml";
@@ -253,7 +253,8 @@ function sendResources(mode: "create" | "apply"): (ctx: CommandContext) => Promi
   return async function sendAll(ctx) {
     if (ctx.args.length > 0) return createHttpProxy(ctx);
     const { text, source } = await ctx.readInput();
-    for (const doc of parseObjectDocuments(text, source)) {
+    const documents = parseObjectDocuments(text, source);
+    for (const [position, doc] of documents.entries()) {
       try {
         const done = await sendResource(ctx.client, mode, doc);
         ctx.print(`${done} ${doc.kind} ${doc.name} successfully\n`);
@@ -261,7 +262,7 @@ function sendResources(mode: "create" | "apply"): (ctx: CommandContext) => Promi
         if (!(error instanceof CtlError)) throw error;
         throw new CtlError(`${mode} ${doc.kind} ${doc.name} failed, ${error.message}`, [
           ...error.details,
-          `document ${doc.index} of ${source}; the documents before it were sent`,
+          ...stoppedAtLines(documents.length, position, `${doc.index} of ${source}`),
         ]);
       }
     }

@@ -445,6 +445,29 @@ Deno.test("ctl stops at the first failing document", async () => {
   assert.equal(r.calls.length, 2);
 });
 
+Deno.test("ctl create -f tells where it stopped only when there were several documents", async () => {
+  const routes = {
+    "POST /objects": (call: { body: string }) =>
+      JSON.parse(call.body).name === "b"
+        ? new Response("code: 409\nmessage: 'conflict name: b'\n", { status: 409 })
+        : new Response(null, { status: 201 }),
+  };
+  const one = await ctl(["create"], { stdin: "name: b\nkind: Pipeline\n", routes });
+  assert.equal(one.code, 1);
+  assert.equal(one.err, "Error: create Pipeline b failed, 409: conflict name: b\n");
+
+  const three =
+    `name: a\nkind: Pipeline\n---\nname: b\nkind: Pipeline\n---\nname: c\nkind: Pipeline\n`;
+  const r = await ctl(["create"], { stdin: three, routes });
+  assert.equal(r.code, 1);
+  assert.equal(r.out, "create Pipeline a successfully\n");
+  assert.equal(
+    r.err,
+    "Error: create Pipeline b failed, 409: conflict name: b\n" +
+      "  stopped at document 2 of stdin: 1 sent before it, 1 after it not sent\n",
+  );
+});
+
 Deno.test("ctl custom-data create sends each document, as egctl does", async () => {
   const r = await ctl(["custom-data", "create", "users"], {
     stdin: "name: a\n---\n# none\n---\nname: b\n---\nname: c\n",
