@@ -61,6 +61,14 @@ const UNSUPPORTED_FILTERS: Record<string, string> = {
   MeshAdaptor: "EaseMesh is not supported",
 };
 
+/** Easegress v1 filter kinds whose work v2 moved elsewhere, with where. */
+const V1_FILTERS: Record<string, string> = {
+  CircuitBreaker:
+    "a CircuitBreaker in the pipeline's `resilience` list, named in a Proxy pool's `circuitBreakerPolicy`",
+  Retryer: "a Retry in the pipeline's `resilience` list, named in a Proxy pool's `retryPolicy`",
+  TimeLimiter: "a Proxy pool's `timeout`",
+};
+
 /**
  * Reads a Pipeline (or v1 HTTPPipeline) spec at reader `r` (whose `name` and
  * `kind` are already read by the caller).
@@ -152,10 +160,13 @@ function readFilter(fr: SpecReader, registry: FilterRegistry): FilterSpec {
   const filterKind = registry.get(kind);
   if (!filterKind) {
     const why = UNSUPPORTED_FILTERS[kind];
+    const moved = V1_FILTERS[kind];
     fr.problem(
       "kind",
       why
         ? `${kind} is an Easegress filter this node does not run: ${why}`
+        : moved
+        ? `${kind} is an Easegress v1 filter; since v2 it is ${moved}`
         : `unknown filter kind "${kind}" (known: ${registry.names().join(", ")})`,
     );
     return { name, kind };

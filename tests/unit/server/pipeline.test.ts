@@ -213,6 +213,26 @@ Deno.test("pipeline takes the cookbook's protocol: MQTT (or HTTP) and drops it; 
   );
 });
 
+Deno.test("a v1 CircuitBreaker, Retryer or TimeLimiter filter is told where v2 moved it", () => {
+  const cases: [string, RegExp][] = [
+    [
+      "CircuitBreaker",
+      /kind: CircuitBreaker is an Easegress v1 filter; since v2 it is a CircuitBreaker in the pipeline's `resilience` list, named in a Proxy pool's `circuitBreakerPolicy`/,
+    ],
+    [
+      "Retryer",
+      /kind: Retryer is an Easegress v1 filter; since v2 it is a Retry in the pipeline's `resilience` list/,
+    ],
+    [
+      "TimeLimiter",
+      /kind: TimeLimiter is an Easegress v1 filter; since v2 it is a Proxy pool's `timeout`/,
+    ],
+  ];
+  for (const [kind, message] of cases) {
+    assert.throws(() => pipeline({ filters: [{ name: "x", kind, policies: [] }] }), message);
+  }
+});
+
 Deno.test("a GlobalFilter's before stage sees the routed pipeline's data", async () => {
   const r = SpecReader.root({
     beforePipeline: { data: { own: 1 }, filters: [{ name: "b", kind: "Step" }] },
