@@ -295,7 +295,12 @@ export class ServerPool {
         ctx.signal,
       ) as PoolResult
       : await this.#attempt(ctx, extraHeaders);
-    breaker?.record(permit, result !== "", performance.now() - start);
+    if (breaker !== undefined) {
+      const duration = performance.now() - start;
+      // A client that left says nothing about the server.
+      if (result === "clientError") breaker.abandon(permit, duration);
+      else breaker.record(permit, result !== "", duration);
+    }
     return result;
   }
 

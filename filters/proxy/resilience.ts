@@ -593,6 +593,34 @@ export class CircuitBreaker {
     this.#releaseIfDone();
   }
 
+  /**
+   * Ends a call made with `permit` that has no outcome to judge the server
+   * by: its client went away first. It counts as slow when it ran at least
+   * `slowCallDurationThreshold`; otherwise it is not counted, and a
+   * half-open breaker lets another call through in its place. Easegress
+   * counts it as a failure, so clients giving up on a healthy but slower
+   * server opened the breaker for every client.
+   */
+  abandon(permit: number, durationMs: number): void {
+    if (this.#released) return;
+    if (durationMs >= this.#slowMs) this.#count(permit, SLOW);
+    else this.#givePermitBack(permit);
+    if (this.#inFlight > 0) this.#inFlight--;
+    this.#releaseIfDone();
+  }
+
+  #givePermitBack(permit: number): void {
+    const words = this.#words;
+    this.#lock();
+    try {
+      if (permit === words[STATE_ID] && words[STATE] === HALF_OPEN && words[HALF_OPEN_CALLS] > 0) {
+        words[HALF_OPEN_CALLS]--;
+      }
+    } finally {
+      this.#unlock();
+    }
+  }
+
   #count(permit: number, outcome: Outcome): void {
     const words = this.#words;
     this.#lock();

@@ -853,6 +853,25 @@ Deno.test("proxy circuit breaker short-circuits after failures and recovers half
   await stop(filter, b);
 });
 
+Deno.test("clients leaving before a slow answer do not open the circuit breaker", async () => {
+  const b = backend(async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    return new Response("late");
+  });
+  const filter = proxyWithPolicies({
+    pools: [{ servers: [{ url: b.url }], failureCodes: [500], circuitBreakerPolicy: "cb" }],
+  }, { cb: { kind: "CircuitBreaker", slidingWindowSize: 2, minimumNumberOfCalls: 2 } });
+  for (let i = 0; i < 3; i++) {
+    const client = new AbortController();
+    const ctx = new Context(new HttpRequest({ host: "gw.example" }), { signal: client.signal });
+    setTimeout(() => client.abort(), 20);
+    assert.equal(await filter.handle(ctx), "clientError");
+  }
+  const answered = await send(filter);
+  assert.deepEqual([answered.result, answered.body], ["", "late"]);
+  await stop(filter, b);
+});
+
 Deno.test("proxy refuses to start with a missing or wrong-kind policy", () => {
   const spec = { pools: [{ servers: [{ url: "http://127.0.0.1:1" }], retryPolicy: "cb" }] };
   assert.throws(

@@ -245,6 +245,31 @@ Deno.test("breaker reopens when half-open waits longer than maxWaitDurationInHal
   assert.equal(cb.state, "OPEN");
 });
 
+Deno.test("a call whose client left counts as slow once it ran long enough, else not at all", () => {
+  const clock = fakeClock();
+  const cb = breaker({
+    slidingWindowSize: 2,
+    minimumNumberOfCalls: 2,
+    slowCallDurationThreshold: "1s",
+    permittedNumberOfCallsInHalfOpenState: 1,
+    waitDurationInOpenState: "1s",
+  }, clock);
+  for (let i = 0; i < 5; i++) cb.abandon(cb.acquire(), 10);
+  assert.equal(cb.state, "CLOSED");
+  cb.abandon(cb.acquire(), 1_000);
+  cb.abandon(cb.acquire(), 2_000);
+  assert.equal(cb.state, "OPEN"); // both slow: 100 %
+
+  clock.advance(1_000);
+  const probe = cb.acquire();
+  assert.equal(cb.state, "HALF_OPEN");
+  assert.equal(cb.acquire(), REJECTED);
+  cb.abandon(probe, 10);
+  // Its permit is given back: another call may decide.
+  assert.equal(call(cb, false), true);
+  assert.equal(cb.state, "CLOSED");
+});
+
 Deno.test("breaker opens on the slow-call rate", () => {
   const cb = breaker({
     slidingWindowSize: 2,
