@@ -221,8 +221,9 @@ const DEFAULT_WAIT_MS = 500;
 
 /**
  * A running Retry policy: runs an attempt until it succeeds or the attempts
- * are used up, waiting between attempts (and, as Easegress does, after the
- * last failed one too).
+ * are used up, waiting between attempts. Not after the last one: Easegress
+ * waits then too, which only delays the failure (by `waitDuration` for
+ * `maxAttempts: 1`, 1.125 s for the third exponential wait by default).
  */
 export class Retry {
   readonly maxAttempts: number;
@@ -260,9 +261,9 @@ export class Retry {
     let base = this.#baseWaitMs;
     for (let attempts = 1;; attempts++) {
       const result = await attempt();
-      if (result === "") return result;
+      if (result === "" || attempts >= this.maxAttempts) return result;
       await sleep(this.waitFor(base), signal);
-      if (attempts >= this.maxAttempts || signal.aborted) return result;
+      if (signal.aborted) return result;
       if (this.#exponential) base *= 1.5;
       beforeRetry();
     }

@@ -88,7 +88,7 @@ Deno.test("validatePolicy names each bad field", () => {
   );
 });
 
-Deno.test("retry stops at the first success and waits after each failure", async () => {
+Deno.test("retry stops at the first success and waits between failed attempts", async () => {
   const retry = new Retry(validatePolicy("Retry", { maxAttempts: 5, waitDuration: "1ms" }));
   const results = ["serverError", "timeout", "", "serverError"];
   let attempts = 0;
@@ -104,6 +104,18 @@ Deno.test("retry stops at the first success and waits after each failure", async
     "failureCode",
   );
   assert.equal(attempts, 2);
+});
+
+Deno.test("retry answers at once after its last attempt, without waiting", async () => {
+  const retry = new Retry(validatePolicy("Retry", { maxAttempts: 1, waitDuration: "1h" }));
+  const client = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise((resolve) => timer = setTimeout(resolve, 1_000, "still waiting"));
+  const out = retry.run(() => "serverError", () => {}, client.signal);
+  assert.equal(await Promise.race([out, late]), "serverError");
+  clearTimeout(timer);
+  client.abort(); // ends a wait, had there been one
+  await out;
 });
 
 Deno.test("retry stops waiting when the client goes away", async () => {
