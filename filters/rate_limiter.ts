@@ -112,11 +112,12 @@ class RateLimiter implements FilterInstance {
     const policies = new Map(spec.policies.map((p) => [p.name, p]));
     this.#urls = [];
     try {
-      spec.urls.forEach((u, i) => {
+      for (const u of spec.urls) {
         const p = policies.get(u.policyRef ?? spec.defaultPolicyRef!)!;
-        // The cell name carries the whole rule: an unchanged rule keeps its
-        // state across updates, a changed one starts afresh.
-        const name = `ratelimit/${env.pipeline}/${env.name}/${i}/${JSON.stringify([u, p])}`;
+        // The cell name carries the whole rule, not its place in the list: an
+        // unchanged rule keeps its state across updates, even when rules were
+        // added before it, as in Easegress; a changed one starts afresh.
+        const name = `ratelimit/${env.pipeline}/${env.name}/${JSON.stringify([u, p])}`;
         const period = parseDuration(p.limitRefreshPeriod)! * 1000;
         const timeout = parseDuration(p.timeoutDuration)! * 1000;
         this.#urls.push({
@@ -124,7 +125,7 @@ class RateLimiter implements FilterInstance {
           url: new StringMatcher(u.url),
           limiter: new SharedRateLimiter(slots, name, p.limitForPeriod, period, timeout),
         });
-      });
+      }
     } catch (e) {
       // No table left full of cells nobody will release.
       this.close();

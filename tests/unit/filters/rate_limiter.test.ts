@@ -231,6 +231,29 @@ Deno.test("RateLimiter updates keep an unchanged rule's count and free a changed
   assert.equal(slots.used, 0);
 });
 
+Deno.test("a rule keeps its count when an update puts another rule before it", async () => {
+  const slots = SharedSlots.create();
+  const policies = [{ name: "p", limitForPeriod: 1, limitRefreshPeriod: "1h" }];
+  const api = { url: { prefix: "/api" } };
+  const make = (urls: unknown[]) =>
+    rateLimiterKind.create(
+      rateLimiterKind.validate({ policies, defaultPolicyRef: "p", urls }),
+      filterEnv(slots),
+    );
+  const status = async (filter: ReturnType<typeof make>) => {
+    const ctx = new Context(new HttpRequest({ path: "/api/x" }));
+    await filter.handle(ctx);
+    return ctx.response?.status ?? 200;
+  };
+  const first = make([api]);
+  assert.equal(await status(first), 200);
+  const moved = make([{ url: { exact: "/admin" } }, api]);
+  await first.close?.();
+  assert.equal(await status(moved), 429);
+  await moved.close?.();
+  assert.equal(slots.used, 0);
+});
+
 Deno.test("a crashed worker's cells are given up for it: a cell only it held starts afresh", () => {
   const slots = SharedSlots.create(16, 2);
   const worker1 = new SharedSlots(slots.buffer, 1);
