@@ -227,7 +227,9 @@ export class SpecReader {
       return options.default;
     }
     if (options.oneOf && !options.oneOf.includes(v)) {
-      this.problem(field, `must be one of ${options.oneOf.join(", ")}, got "${v}"`);
+      // An empty option (taken for the default, as Easegress's schemas do) is no name to offer.
+      const names = options.oneOf.filter((o) => o !== "").join(", ");
+      this.problem(field, `must be one of ${names}, got "${v}"`);
     } else if (options.pattern && !options.pattern.test(v)) {
       this.problem(
         field,

@@ -700,7 +700,7 @@ Deno.test("proxy spec errors name the field", () => {
     ],
     [
       { pools: [{ servers: [{ url: "http://a" }], loadBalance: { policy: "fastest" } }] },
-      /loadBalance\.policy: must be one of/,
+      /loadBalance\.policy: must be one of roundRobin, random, weightedRandom, ipHash, headerHash, got "fastest"/,
     ],
     [
       { pools: [{ servers: [{ url: "http://a" }], timeout: "soon" }] },
