@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { Logger } from "../filter.ts";
 import { HeaderFields } from "../header_fields.ts";
 import { parseDuration, type SpecReader } from "../spec.ts";
 import { compileGoRegexp } from "../go_regexp.ts";
@@ -111,7 +112,7 @@ function readMatch(r: SpecReader): HealthCheckMatch {
   return match;
 }
 
-/** Asks one server once; resolves to whether it passed. */
+/** Asks one server once; resolves to whether it passed, or rejects with why it failed. */
 export type HealthProbe = (serverURL: string) => Promise<boolean>;
 
 /** A server's run of check results: positive passes, negative fails. */
@@ -137,6 +138,7 @@ export class HealthChecker {
   readonly #probe: HealthProbe;
   readonly #onChange: (unhealthy: ReadonlySet<string>) => void;
   readonly #board: HealthBoard | undefined;
+  readonly #log: Logger | undefined;
   #health = new Map<string, Health>();
   #timer: ReturnType<typeof setInterval> | undefined;
   /** With a board: looks at it between rounds (and beats while leading). */
@@ -147,17 +149,22 @@ export class HealthChecker {
   /** The board's generation last taken (while following). */
   #seenGeneration = -1;
 
-  /** Starts checking each server with `probe` (see {@linkcode httpProbe}). */
+  /**
+   * Starts checking each server with `probe` (see {@linkcode httpProbe});
+   * `log` hears of each server taken out of the pool or brought back.
+   */
   constructor(
     spec: HealthCheckSpec,
     onChange: (unhealthy: ReadonlySet<string>) => void,
     probe: HealthProbe,
     board?: HealthBoard,
+    log?: Logger,
   ) {
     this.#spec = spec;
     this.#probe = probe;
     this.#onChange = onChange;
     this.#board = board;
+    this.#log = log;
     const ms = spec.interval ? parseDuration(spec.interval) ?? 0 : 0;
     const intervalMs = ms > 0 ? ms : DEFAULT_INTERVAL_MS;
     const timer = setInterval(() => {
@@ -220,20 +227,34 @@ export class HealthChecker {
     this.#checking = true;
     try {
       const urls = [...this.#health.keys()];
-      const results = await Promise.all(urls.map((url) => this.#probe(url).catch(() => false)));
+      // A probe that rejects failed for the reason it gives; one that resolves false, on its match.
+      const results = await Promise.all(
+        urls.map((url) => this.#probe(url).catch((e) => `${(e as Error)?.message ?? e}`)),
+      );
       if (this.#timer === undefined) return; // closed meanwhile
       let changed = false;
       urls.forEach((url, i) => {
         const h = this.#health.get(url);
         if (h === undefined) return; // left the pool meanwhile
-        if (results[i]) {
+        const result = results[i];
+        if (result === true) {
           h.counter = Math.max(h.counter, 0) + 1;
-          if (!h.healthy && h.counter >= this.#spec.passes) changed = h.healthy = true;
+          if (!h.healthy && h.counter >= this.#spec.passes) {
+            changed = h.healthy = true;
+            this.#log?.info(
+              `${url} is back in the pool (health checks passed in a row: ${h.counter})`,
+            );
+          }
         } else {
           h.counter = Math.min(h.counter, 0) - 1;
           if (h.healthy && -h.counter >= this.#spec.fails) {
             h.healthy = false;
             changed = true;
+            const why = result === false ? "its answer did not match" : result;
+            const fails = -h.counter;
+            this.#log?.warn(
+              `${url} is out of the pool (health checks failed in a row: ${fails}, the last: ${why})`,
+            );
           }
         }
       });
@@ -303,11 +324,19 @@ export function httpProbe(
       signal: AbortSignal.timeout(timeoutMs),
     });
     const status = response.status;
-    let ok = ranges.some(([from, to]) => status >= from && status <= to) &&
-      headerChecks.every((h) => h.test(response.headers.get(h.name) ?? ""));
     const answer = response.bodyBytes ?? response.body;
-    if (ok && bodyTest !== undefined) ok = bodyTest(await new Response(answer).text());
-    else if (answer instanceof ReadableStream) await answer.cancel();
-    return ok;
+    // What did not match is the failure's message, which the checker logs.
+    let failure: string | undefined;
+    if (!ranges.some(([from, to]) => status >= from && status <= to)) {
+      failure = `answered ${status}`;
+    } else {
+      const header = headerChecks.find((h) => !h.test(response.headers.get(h.name) ?? ""));
+      if (header) failure = `its ${header.name} did not match`;
+    }
+    if (failure === undefined && bodyTest !== undefined) {
+      if (!bodyTest(await new Response(answer).text())) failure = "its body did not match";
+    } else if (answer instanceof ReadableStream) await answer.cancel();
+    if (failure !== undefined) throw new Error(failure);
+    return true;
   };
 }

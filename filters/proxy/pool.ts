@@ -149,6 +149,7 @@ export class ServerPool {
         (unhealthy) => this.#useHealthy(unhealthy),
         httpProbe(lb.healthCheck, transports),
         policies.healthBoard,
+        log,
       )
       : undefined;
     this.#useServers(spec.servers, transports);

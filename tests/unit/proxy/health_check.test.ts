@@ -81,6 +81,41 @@ Deno.test("a server leaves after `fails` failed checks in a row and comes back a
   }
 });
 
+Deno.test("a server taken out or brought back is logged once, with why it failed", async () => {
+  const lines: string[] = [];
+  const log = {
+    debug: () => {},
+    info: (m: string) => lines.push(`info ${m}`),
+    warn: (m: string) => lines.push(`warn ${m}`),
+    error: (m: string) => lines.push(`error ${m}`),
+  };
+  let answer: boolean | Error = new Error("Connection refused");
+  const checker = new HealthChecker(
+    { fails: 2, passes: 1, method: "GET", interval: "1h" },
+    () => {},
+    () => answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer),
+    undefined,
+    log,
+  );
+  try {
+    checker.setServers(["http://a"]);
+    for (let i = 0; i < 3; i++) await checker.check();
+    answer = true;
+    await checker.check();
+    await checker.check();
+    answer = false;
+    await checker.check();
+    await checker.check();
+    assert.deepEqual(lines, [
+      "warn http://a is out of the pool (health checks failed in a row: 2, the last: Connection refused)",
+      "info http://a is back in the pool (health checks passed in a row: 1)",
+      "warn http://a is out of the pool (health checks failed in a row: 2, the last: its answer did not match)",
+    ]);
+  } finally {
+    checker.close();
+  }
+});
+
 Deno.test("the HTTP probe asks uri on the server's host and matches status, headers and body", async () => {
   const seen: string[] = [];
   let status = 200;
@@ -111,11 +146,17 @@ Deno.test("the HTTP probe asks uri on the server's host and matches status, head
     );
     assert.equal(await probe(url), true);
     assert.deepEqual(seen, ["GET /health?deep=1 Basic dTpw eg"]);
+    // A failed check rejects saying what did not match, for the log.
     status = 503;
-    assert.equal(await probe(url), false);
+    await assert.rejects(probe(url), /^Error: answered 503$/);
     status = 200;
     const down = httpProbe(read({ match: { body: { value: "DOWN" } } }).spec, t.of);
-    assert.equal(await down(url), false);
+    await assert.rejects(down(url), /^Error: its body did not match$/);
+    const notReady = httpProbe(
+      read({ match: { headers: [{ name: "X-Ready", value: "no" }] } }).spec,
+      t.of,
+    );
+    await assert.rejects(notReady(url), /^Error: its X-Ready did not match$/);
     // Nobody listening: the probe rejects, which the checker counts as a failed check.
     const closed = httpProbe(read({ timeout: "500ms" }).spec, t.of);
     await assert.rejects(closed("http://127.0.0.1:1"));
