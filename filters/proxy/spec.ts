@@ -162,7 +162,8 @@ function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"):
   if (!servers.length && !serviceName) {
     r.problem("servers", "needs at least one server, or serviceRegistry and serviceName");
   }
-  const weighted = servers.filter((s) => s.weight !== undefined && s.weight > 0).length;
+  // A weight out of range is set all the same (and reported on its own): not "missing".
+  const weighted = servers.filter((s) => s.weight !== undefined).length;
   if (weighted && weighted !== servers.length) {
     r.problem("servers", "weights must be set on every server or on none");
   }

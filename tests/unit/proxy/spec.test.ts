@@ -32,3 +32,17 @@ Deno.test("Proxy spec: a server URL must parse, its port included", () => {
     'pools[0].servers[1].url: must be a valid URL (a port up to 65535), got "http://a%zz:80"',
   ]);
 });
+
+Deno.test("Proxy spec: weights out of range are named, not taken for missing ones", () => {
+  const weights = (...w: (number | undefined)[]) =>
+    specProblems(proxyKind, {
+      pools: [{ servers: w.map((weight, i) => ({ url: `http://127.0.0.1:${9095 + i}`, weight })) }],
+    });
+  assert.deepEqual(weights(101, -1), [
+    "pools[0].servers[0].weight: must be at most 100, got 101",
+    "pools[0].servers[1].weight: must be at least 0, got -1",
+  ]);
+  assert.deepEqual(weights(5, undefined), [
+    "pools[0].servers: weights must be set on every server or on none",
+  ]);
+});
