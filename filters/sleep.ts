@@ -7,11 +7,17 @@
  * @module
  */
 
+import type { AbortWatch } from "./abort_watch.ts";
+
 /** The longest delay setTimeout takes (about 24.8 days): a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Resolves true after `ms`, or false as soon as `signal` aborts (at once if it has). */
-export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+/**
+ * Resolves true after `ms`, or false as soon as `signal` aborts (at once if
+ * it has); an {@linkcode AbortWatch} does, so a caller on the request path
+ * needs no AbortSignal of its own.
+ */
+export function sleep(ms: number, signal: AbortWatch): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     let timer: ReturnType<typeof setTimeout>;
@@ -28,7 +34,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
       }, Math.min(left, MAX_TIMER_MS));
     };
     wait(ms);
-    signal.addEventListener("abort", onAbort, { once: true });
+    signal.addEventListener("abort", onAbort);
   });
 }
 

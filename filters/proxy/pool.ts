@@ -293,7 +293,8 @@ export class ServerPool {
       ? await retry.run(
         () => this.#attempt(ctx, extraHeaders),
         () => discardResponse(ctx, earlier),
-        ctx.signal,
+        // The client's watch, not ctx.signal, which makes an AbortController per request.
+        ctx.abortWatch,
       ) as PoolResult
       : await this.#attempt(ctx, extraHeaders);
     if (breaker !== undefined) {

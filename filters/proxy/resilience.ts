@@ -10,6 +10,7 @@
 import { parseDuration, SpecReader } from "../spec.ts";
 import { sleep } from "../sleep.ts";
 import type { Region, SharedRegions } from "../shared_regions.ts";
+import type { AbortWatch } from "../abort_watch.ts";
 
 /** The policy kinds a pipeline may declare. */
 export const POLICY_KINDS = ["Retry", "CircuitBreaker"] as const;
@@ -256,7 +257,7 @@ export class Retry {
   async run(
     attempt: () => string | Promise<string>,
     beforeRetry: () => void,
-    signal: AbortSignal,
+    signal: AbortWatch,
   ): Promise<string> {
     let base = this.#baseWaitMs;
     for (let attempts = 1;; attempts++) {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { AbortNotice } from "../../../filters/abort_watch.ts";
 import { type FilterKind, FilterRegistry } from "../../../filters/filter.ts";
 import { proxyKind } from "../../../filters/proxy/proxy.ts";
 import {
@@ -131,6 +132,17 @@ Deno.test("retry stops waiting when the client goes away", async () => {
     () => {},
     client.signal,
   );
+  assert.equal(await out, "serverError");
+  assert.equal(attempts, 1);
+});
+
+Deno.test("retry waits on the client's light abort watch, as the server offers it", async () => {
+  const retry = new Retry(validatePolicy("Retry", { maxAttempts: 3, waitDuration: "1h" }));
+  const client = new AbortNotice();
+  let attempts = 0;
+  const out = retry.run(() => (attempts++, "serverError"), () => {}, client);
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  client.abort();
   assert.equal(await out, "serverError");
   assert.equal(attempts, 1);
 });
