@@ -16,7 +16,7 @@ import { SpecError } from "../filters/spec.ts";
 import { waitUntil } from "../filters/sleep.ts";
 import { joinHostPort } from "../filters/ip_address.ts";
 import { CONFIG_YAML_OPTIONS, loadYaml } from "../filters/yaml_module.ts";
-import { handleAdmin } from "./admin/api.ts";
+import { type AdminContext, handleAdmin } from "./admin/api.ts";
 import { HEARTBEAT_MS, openCluster, startMembership } from "./cluster_setup.ts";
 import { StatusSnapshots } from "./status_snapshots.ts";
 import { DataPlane } from "./dataplane.ts";
@@ -42,6 +42,7 @@ import type { RegistryServices } from "../filters/service_directory.ts";
 import { WorkerPlane } from "./workers/worker_plane.ts";
 import { RunningObjectsFile, writePidFile } from "./home_files.ts";
 import { AdminApiLog } from "./admin/api_log.ts";
+import { type AdminRequestHandler, withBasicAuth } from "./admin/basic_auth.ts";
 import { type WasmDataPlanes, WasmDataSync } from "./wasm_data_sync.ts";
 import type { ControlServices } from "./control_calls.ts";
 import { StoredMqttSessions } from "./mqtt/session_store.ts";
@@ -287,28 +288,28 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     isolateHeapTrim.afterFirstTrim(pageOutExecutable);
     // Ends followed logs, which would otherwise hold the admin server's shutdown open.
     const adminStopping = new AbortController();
+    const adminContext: AdminContext = {
+      store,
+      filters,
+      memberName: options.name,
+      localStatus: statusOf,
+      members: () => listMembers(store, cluster.aliveWindowMs),
+      purgeMember: (name) => purgeMember(store, name),
+      mqttAdmin: async (name, request) => await dataPlane.mqttAdmin(name, request),
+      profiler,
+      logFile: logPath,
+      stopping: adminStopping.signal,
+    };
+    const serveAdmin: AdminRequestHandler = (req) => handleAdmin(req, adminContext);
+    // Inside the log, so refused credentials are logged as any other request.
+    const guardedAdmin = Object.keys(options.basicAuth).length > 0
+      ? withBasicAuth(options.basicAuth, serveAdmin)
+      : serveAdmin;
     let admin: AdminServer;
     try {
-      admin = await startAdminServer({
-        hostname,
-        port,
-        tls: adminTls,
-        basicAuth: options.basicAuth,
-      }, (req, remoteAddr) => {
+      admin = await startAdminServer({ hostname, port, tls: adminTls }, (req, remoteAddr) => {
         adminRequests++;
-        return adminLog.serve(req, remoteAddr, (req) =>
-          handleAdmin(req, {
-            store,
-            filters,
-            memberName: options.name,
-            localStatus: statusOf,
-            members: () => listMembers(store, cluster.aliveWindowMs),
-            purgeMember: (name) => purgeMember(store, name),
-            mqttAdmin: async (name, request) => await dataPlane.mqttAdmin(name, request),
-            profiler,
-            logFile: logPath,
-            stopping: adminStopping.signal,
-          }));
+        return adminLog.serve(req, remoteAddr, guardedAdmin);
       });
     } catch (e) {
       throw new Error(
