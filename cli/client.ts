@@ -25,6 +25,8 @@ export interface AdminRequest {
   readonly path: string;
   /** A value sent as a JSON body (the admin API reads YAML, and JSON is YAML). */
   readonly json?: unknown;
+  /** A YAML document sent as written, as egctl sends what it reads (instead of `json`). */
+  readonly yaml?: string;
 }
 
 /** What the admin API answered; the body is always read completely. */
@@ -117,7 +119,10 @@ export class AdminClient {
     const headers = new Headers();
     if (this.#accept) headers.set("accept", this.#accept);
     let body: string | undefined;
-    if (request.json !== undefined) {
+    if (request.yaml !== undefined) {
+      body = request.yaml;
+      headers.set("content-type", "application/yaml");
+    } else if (request.json !== undefined) {
       body = JSON.stringify(request.json);
       headers.set("content-type", "application/json");
     }

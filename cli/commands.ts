@@ -120,7 +120,9 @@ function sendDocument(
   mode: SendMode,
   doc: ObjectDocument,
 ): Promise<"created" | "updated"> {
-  return sendSpec(client, mode, { update: objectPath(doc.name), create: "/objects" }, doc.spec);
+  return sendSpec(client, mode, { update: objectPath(doc.name), create: "/objects" }, {
+    yaml: doc.text,
+  });
 }
 
 /**
@@ -138,7 +140,7 @@ function sendData(
     const documents = parseDataDocuments(text, source);
     for (const [position, doc] of documents.entries()) {
       try {
-        await ctx.client.call({ method, path: path(ctx.args), json: doc.value });
+        await ctx.client.call({ method, path: path(ctx.args), yaml: doc.text });
       } catch (error) {
         if (!(error instanceof CtlError) || documents.length === 1) throw error;
         throw new CtlError(error.message, [

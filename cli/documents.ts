@@ -21,6 +21,8 @@ export interface ObjectDocument {
   readonly kind: string;
   /** The whole document as plain data (aliases resolved). */
   readonly spec: Readonly<Record<string, unknown>>;
+  /** The document's YAML as written, which is what gets sent. */
+  readonly text: string;
 }
 
 /**
@@ -45,29 +47,35 @@ export function stoppedAtLines(count: number, position: number, label: string): 
  * or when there is no object at all; `source` names the input in the message.
  */
 export function parseObjectDocuments(text: string, source: string): ObjectDocument[] {
-  return readMapDocuments(text, source, "a map with name and kind", "objects", (index, spec) => {
-    const fieldProblems = [checkField(spec, "name"), checkField(spec, "kind")]
-      .filter((p) => p !== undefined);
-    if (fieldProblems.length > 0) {
-      return `document ${index}${nameHint(spec)}: ${fieldProblems.join("; ")}`;
-    }
-    return { index, name: spec.name as string, kind: spec.kind as string, spec };
-  });
+  return readMapDocuments(
+    text,
+    source,
+    "a map with name and kind",
+    "objects",
+    (index, spec, own) => {
+      const fieldProblems = [checkField(spec, "name"), checkField(spec, "kind")]
+        .filter((p) => p !== undefined);
+      if (fieldProblems.length > 0) {
+        return `document ${index}${nameHint(spec)}: ${fieldProblems.join("; ")}`;
+      }
+      return { index, name: spec.name as string, kind: spec.kind as string, spec, text: own };
+    },
+  );
 }
 
 /**
  * The maps of multi-document YAML `text`, each made into a `T` by `take` (or
- * a problem, as text). Empty documents are skipped. Throws
- * {@linkcode CtlError} listing every bad document when any is bad, or when
- * there is none; `source` names the input, `shape` what a document must be,
- * `things` what none was found of.
+ * a problem, as text) from its value and its own text. Empty documents are
+ * skipped. Throws {@linkcode CtlError} listing every bad document when any
+ * is bad, or when there is none; `source` names the input, `shape` what a
+ * document must be, `things` what none was found of.
  */
 function readMapDocuments<T>(
   text: string,
   source: string,
   shape: string,
   things: string,
-  take: (index: number, value: Record<string, unknown>) => T | string,
+  take: (index: number, value: Record<string, unknown>, own: string) => T | string,
 ): T[] {
   const found: T[] = [];
   const problems: string[] = [];
@@ -85,7 +93,10 @@ function readMapDocuments<T>(
       problems.push(`document ${index}: must be ${shape}, got ${describe(value)}`);
       return;
     }
-    const taken = take(index, value as Record<string, unknown>);
+    // Sent as written, not re-encoded: JSON has no .inf or .nan, and the node reads the
+    // YAML as egctl's users expect, the same whether it comes from ctl or curl.
+    const own = text.slice(doc.range[0], doc.range[2]);
+    const taken = take(index, value as Record<string, unknown>, own);
     if (typeof taken === "string") problems.push(taken);
     else found.push(taken);
   });
@@ -143,6 +154,8 @@ export interface DataDocument {
   readonly index: number;
   /** The document as plain data (aliases resolved). */
   readonly value: Record<string, unknown>;
+  /** The document's YAML as written, which is what gets sent. */
+  readonly text: string;
 }
 
 /**
@@ -152,8 +165,9 @@ export interface DataDocument {
  * bad document when any is bad, or when there is none; `source` names the input.
  */
 export function parseDataDocuments(text: string, source: string): DataDocument[] {
-  return readMapDocuments(text, source, "a map", "YAML document", (index, value) => ({
+  return readMapDocuments(text, source, "a map", "YAML document", (index, value, own) => ({
     index,
     value,
+    text: own,
   }));
 }

@@ -9,7 +9,7 @@
  */
 
 import type { CommandContext } from "./commands.ts";
-import { parseDataDocuments, parseObjectDocuments } from "./documents.ts";
+import { type DataDocument, parseDataDocuments, parseObjectDocuments } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
 import { segment } from "./url_segment.ts";
 import { stringify as toYaml } from "yaml";
@@ -99,7 +99,7 @@ async function objectTarget(ctx: CommandContext, kind: string, name: string) {
       await ctx.client.call({
         method: "PUT",
         path: `/objects/${segment(name)}`,
-        json: docs[0].spec,
+        yaml: docs[0].text,
       });
     },
   };
@@ -112,9 +112,9 @@ async function customDataKindTarget(ctx: CommandContext, name: string) {
     label: `CustomDataKind ${name}`,
     text: toYaml(spec),
     async send(text: string, source: string) {
-      const json = oneMap(text, source);
-      if (json.name !== name) throw new CtlError(`the file must keep name "${name}"`);
-      await ctx.client.call({ method: "PUT", path: "/customdatakinds", json });
+      const doc = oneMap(text, source);
+      if (doc.value.name !== name) throw new CtlError(`the file must keep name "${name}"`);
+      await ctx.client.call({ method: "PUT", path: "/customdatakinds", yaml: doc.text });
     },
   };
 }
@@ -129,7 +129,7 @@ async function customDataTarget(ctx: CommandContext, kind: string, id: string | 
       label: `CustomData ${kind} ${id}`,
       text: toYaml(item),
       async send(text: string, source: string) {
-        await ctx.client.call({ method: "PUT", path: items, json: oneMap(text, source) });
+        await ctx.client.call({ method: "PUT", path: items, yaml: oneMap(text, source).text });
       },
     };
   }
@@ -139,13 +139,17 @@ async function customDataTarget(ctx: CommandContext, kind: string, id: string | 
     text: `# Every item of ${kind}; the saved list replaces them all.\n` +
       toYaml({ rebuild: true, list: list ?? [] }),
     async send(text: string, source: string) {
-      await ctx.client.call({ method: "POST", path: `${items}/items`, json: oneMap(text, source) });
+      await ctx.client.call({
+        method: "POST",
+        path: `${items}/items`,
+        yaml: oneMap(text, source).text,
+      });
     },
   };
 }
 
-function oneMap(text: string, source: string): Record<string, unknown> {
+function oneMap(text: string, source: string): DataDocument {
   const docs = parseDataDocuments(text, source);
   if (docs.length !== 1) throw new CtlError(`the file must hold one YAML document`);
-  return docs[0].value;
+  return docs[0];
 }

@@ -320,13 +320,13 @@ async function sendResource(
       client,
       mode,
       { update: "/customdatakinds", create: "/customdatakinds" },
-      fields,
+      { json: fields },
     )
     : await sendSpec(
       client,
       mode,
       { update: `/objects/${segment(doc.name)}`, create: "/objects" },
-      doc.spec,
+      { yaml: doc.text },
     );
   return done === "created" ? "create" : "update";
 }

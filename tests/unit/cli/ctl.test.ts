@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parse as parseYaml } from "yaml";
 import { runCtl } from "../../../cli/ctl.ts";
 import { capture, fakeAdmin, type Route, stdinOf } from "./fake_admin.ts";
 
@@ -274,13 +275,13 @@ Deno.test("ctl object create posts every document from stdin", async () => {
     "POST /objects",
     "POST /objects",
   ]);
-  assert.deepEqual(JSON.parse(r.calls[0].body), {
+  assert.deepEqual(parseYaml(r.calls[0].body), {
     kind: "HTTPServer",
     name: "server-demo",
     port: 10080,
     rules: [],
   });
-  assert.equal(JSON.parse(r.calls[1].body).name, "pipeline-demo");
+  assert.equal(parseYaml(r.calls[1].body).name, "pipeline-demo");
 });
 
 Deno.test("ctl object create reads -f FILE, and -f - means stdin", async () => {
@@ -290,7 +291,7 @@ Deno.test("ctl object create reads -f FILE, and -f - means stdin", async () => {
     const routes: Record<string, Route> = { "POST /objects": { status: 201 } };
     const fromFile = await ctl(["object", "create", "-f", file], { routes, stdin: "junk: [" });
     assert.equal(fromFile.code, 0, fromFile.err);
-    assert.equal(JSON.parse(fromFile.calls[0].body).name, "server-demo");
+    assert.equal(parseYaml(fromFile.calls[0].body).name, "server-demo");
 
     const fromStdin = await ctl(["object", "create", "-f", "-"], { routes, stdin: SERVER_DEMO });
     assert.equal(fromStdin.code, 0, fromStdin.err);
@@ -386,7 +387,29 @@ Deno.test("ctl object update puts each document at its name", async () => {
     "PUT /objects/server-demo",
     "PUT /objects/pipeline-demo",
   ]);
-  assert.equal(r.calls[0].headers.get("content-type"), "application/json");
+  assert.equal(r.calls[0].headers.get("content-type"), "application/yaml");
+});
+
+Deno.test("ctl sends each document's YAML as written, which JSON cannot carry", async () => {
+  const mock = `name: m
+kind: Pipeline
+filters:
+  - name: mock
+    kind: Mock
+    rules: [{ code: 200, headers: { X-Inf: .inf, X-Octal: 0123 } }] # as in the file
+`;
+  const r = await ctl(["object", "create"], {
+    stdin: `${SERVER_DEMO}---\n${mock}`,
+    routes: { "POST /objects": { status: 201 } },
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.calls[1].body, `---\n${mock}`);
+  const data = await ctl(["custom-data", "update", "users"], {
+    stdin: "name: a\nlimit: .nan\n",
+    routes: { "PUT /customdata/users": { status: 200 } },
+  });
+  assert.equal(data.code, 0, data.err);
+  assert.equal(data.calls[0].body, "name: a\nlimit: .nan\n");
 });
 
 Deno.test("ctl object apply updates existing objects and creates missing ones", async () => {
@@ -405,7 +428,7 @@ Deno.test("ctl object apply updates existing objects and creates missing ones", 
     "PUT /objects/pipeline-demo",
     "POST /objects",
   ]);
-  assert.equal(JSON.parse(r.calls[2].body).name, "pipeline-demo");
+  assert.equal(parseYaml(r.calls[2].body).name, "pipeline-demo");
 });
 
 Deno.test("ctl object apply does not fall back to create on errors other than 404", async () => {
@@ -430,7 +453,7 @@ Deno.test("ctl stops at the first failing document", async () => {
     stdin: input,
     routes: {
       "POST /objects": (call) =>
-        JSON.parse(call.body).name === "b"
+        parseYaml(call.body).name === "b"
           ? new Response("code: 409\nmessage: 'conflict name: b'\n", { status: 409 })
           : new Response(null, { status: 201 }),
     },
@@ -473,13 +496,13 @@ Deno.test("ctl custom-data create sends each document, as egctl does", async () 
     stdin: "name: a\n---\n# none\n---\nname: b\n---\nname: c\n",
     routes: {
       "POST /customdata/users": (call) =>
-        JSON.parse(call.body).name === "b"
+        parseYaml(call.body).name === "b"
           ? new Response("code: 409\nmessage: users item b exists\n", { status: 409 })
           : new Response(null, { status: 201 }),
     },
   });
   assert.equal(r.code, 1);
-  assert.deepEqual(r.calls.map((c) => JSON.parse(c.body)), [{ name: "a" }, { name: "b" }]);
+  assert.deepEqual(r.calls.map((c) => parseYaml(c.body)), [{ name: "a" }, { name: "b" }]);
   assert.equal(r.out, "Custom data of users created\n");
   assert.equal(
     r.err,
