@@ -43,6 +43,7 @@ import { WorkerPlane } from "./workers/worker_plane.ts";
 import { RunningObjectsFile, writePidFile } from "./home_files.ts";
 import { AdminApiLog } from "./admin/api_log.ts";
 import { type AdminRequestHandler, withBasicAuth } from "./admin/basic_auth.ts";
+import { memberAccess } from "./admin/member_access.ts";
 import { type WasmDataPlanes, WasmDataSync } from "./wasm_data_sync.ts";
 import type { ControlServices } from "./control_calls.ts";
 import { StoredMqttSessions } from "./mqtt/session_store.ts";
@@ -288,6 +289,9 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     isolateHeapTrim.afterFirstTrim(pageOutExecutable);
     // Ends followed logs, which would otherwise hold the admin server's shutdown open.
     const adminStopping = new AbortController();
+    // Other members are reached as this one is: their admin APIs are secured alike.
+    const peerAccess = memberAccess(adminTls, options.basicAuth);
+    cleanups.splice(cleanups.length - 1, 0, () => peerAccess.close());
     const adminContext: AdminContext = {
       store,
       filters,
@@ -296,6 +300,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       members: () => listMembers(store, cluster.aliveWindowMs),
       purgeMember: (name) => purgeMember(store, name),
       mqttAdmin: async (name, request) => await dataPlane.mqttAdmin(name, request),
+      memberAccess: peerAccess,
       profiler,
       logFile: logPath,
       stopping: adminStopping.signal,

@@ -19,6 +19,7 @@ import { LOG_ROUTES } from "./log_routes.ts";
 import { WASM_ROUTES } from "./wasm_routes.ts";
 import type { NodeProfiler } from "../profiling/node_profiler.ts";
 import type { MqttAdminRequest } from "../mqtt/admin_ops.ts";
+import type { MemberAccess } from "./member_access.ts";
 import { canonicalKind, OBJECT_KINDS, readStoredObject, validateObject } from "../objects.ts";
 import { VERSION } from "../version.ts";
 import { bumpConfigVersion, readConfigVersion } from "./config_version.ts";
@@ -38,6 +39,8 @@ export interface AdminContext {
   purgeMember(name: string): Promise<boolean>;
   /** Carries out an admin request on this node's MQTTProxy `name` (undefined: it runs none). */
   mqttAdmin(name: string, request: MqttAdminRequest): Promise<unknown>;
+  /** How other members' admin APIs are called; plain HTTP by default. */
+  memberAccess?: MemberAccess;
   /** Profiles this node's isolates. */
   profiler: NodeProfiler;
   /** The node's log file, which `GET /logs` serves. */

@@ -2,7 +2,8 @@
  * The MQTTProxy admin routes, as Easegress's: publish to an MQTTProxy's
  * subscribers, query and delete its sessions. A publish or delete that did
  * not come from another member is passed on to every other live member
- * (marked `distributed`), so subscribers anywhere in the cluster get it.
+ * (marked `distributed`), so subscribers anywhere in the cluster get it;
+ * secured as this node's own admin API is (see member_access.ts).
  *
  * @module
  */
@@ -15,6 +16,7 @@ import { storedSessions } from "../mqtt/session_store.ts";
 import { topicNameProblem } from "../mqtt/topic_filter.ts";
 import { readStoredObject } from "../objects.ts";
 import { type AdminRoute, ApiError, readDocument } from "./replies.ts";
+import { type MemberAccess, PLAIN_MEMBER_ACCESS } from "./member_access.ts";
 
 /** What the routes need. */
 export interface MqttRouteContext {
@@ -23,6 +25,8 @@ export interface MqttRouteContext {
   members(): Promise<Record<string, unknown>[]>;
   /** Carries out `request` on this node's MQTTProxy `name` (undefined: it runs none). */
   mqttAdmin(name: string, request: MqttAdminRequest): Promise<unknown>;
+  /** How other members' admin APIs are called; plain HTTP by default. */
+  memberAccess?: MemberAccess;
 }
 
 /** The MQTTProxy routes, as the admin API's route table takes them. */
@@ -48,28 +52,32 @@ async function passOn(
   const others = (await ctx.members()).filter((m) =>
     m.name !== ctx.memberName && m.alive !== false && typeof m.apiAddr === "string" && m.apiAddr
   );
-  await Promise.allSettled(others.map((m) =>
-    fetch(`${memberApiUrl(m)}/apis/v2${path}`, {
-      method,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ ...body, distributed: true }),
-      signal: AbortSignal.timeout(5_000),
-    }).then((r) => r.body?.cancel())
-  ));
+  const access = ctx.memberAccess ?? PLAIN_MEMBER_ACCESS;
+  await Promise.allSettled(
+    others.map((m) =>
+      fetch(`${memberApiUrl(m, access.scheme)}/apis/v2${path}`, {
+        method,
+        headers: { ...access.headers, "content-type": "application/json" },
+        body: JSON.stringify({ ...body, distributed: true }),
+        signal: AbortSignal.timeout(5_000),
+        client: access.client,
+      }).then((r) => r.body?.cancel())
+    ),
+  );
 }
 
 /** Hosts an admin API listens on that name no host another member could connect to. */
 const ANY_HOST = new Set(["", "0.0.0.0", "::"]);
 
 /**
- * Where another member reaches `member`'s admin API: its `apiAddr`, unless
+ * Where another member reaches `member`'s admin API (by `scheme`): its `apiAddr`, unless
  * that names no host (`:2381`, `0.0.0.0:2381`), which from here would be
  * this host or no URL at all; then, as Easegress does, the host of the
  * member's first advertised peer URL with the API's port.
  */
-function memberApiUrl(member: Record<string, unknown>): string {
+function memberApiUrl(member: Record<string, unknown>, scheme: "http" | "https"): string {
   const apiAddr = String(member.apiAddr);
-  if (!ANY_HOST.has(hostOfAddr(apiAddr))) return `http://${apiAddr}`;
+  if (!ANY_HOST.has(hostOfAddr(apiAddr))) return `${scheme}://${apiAddr}`;
   const options = member.options as { cluster?: Record<string, unknown> } | undefined;
   const peerUrls = options?.cluster?.["initial-advertise-peer-urls"];
   let peerHost = "localhost";
@@ -78,7 +86,7 @@ function memberApiUrl(member: Record<string, unknown>): string {
   } catch {
     // Not a URL (it was checked at its node's start): localhost stays.
   }
-  return `http://${peerHost}${apiAddr.slice(apiAddr.lastIndexOf(":"))}`;
+  return `${scheme}://${peerHost}${apiAddr.slice(apiAddr.lastIndexOf(":"))}`;
 }
 
 async function publish(req: Request, [name]: string[], ctx: MqttRouteContext) {

@@ -16,6 +16,8 @@ import {
   type NodeProcess,
   startNodeProcess,
 } from "./helpers.ts";
+import { TestEtcdCluster } from "./cluster/etcd_fixture.ts";
+import { makeCertificates } from "./tls_certificates.ts";
 
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
@@ -536,5 +538,80 @@ port: ${open}
     assert.equal(await connack(open, ""), 0);
   } finally {
     await node.stop();
+  }
+});
+
+Deno.test("MQTTProxy: a publish to any member of a cluster with a secured admin API reaches every member's subscribers", async () => {
+  const etcd = await TestEtcdCluster.start(1);
+  const dir = await Deno.makeTempDir({ prefix: "eg-mqtt-tls-" });
+  const nodes: NodeProcess[] = [];
+  let sub: { lines(): string[]; stop(): Promise<void> } | undefined;
+  let client: Deno.HttpClient | undefined;
+  try {
+    await makeCertificates(dir, "ca");
+    const https = Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(`${dir}/ca.pem`)],
+      cert: await Deno.readTextFile(`${dir}/ca-client.pem`),
+      key: await Deno.readTextFile(`${dir}/ca-client.key`),
+    });
+    client = https;
+    const headers = { authorization: `Basic ${btoa("admin:s3cret")}` };
+    const call = async (apiAddr: string, method: string, path: string, body?: string) => {
+      const r = await fetch(`https://${apiAddr}/apis/v2${path}`, {
+        method,
+        body,
+        client: https,
+        headers,
+      });
+      await r.body?.cancel();
+      return r.status;
+    };
+    const sessionCount = async (apiAddr: string) => {
+      const url = `https://${apiAddr}/apis/v2/mqttproxy/mq/session/query`;
+      const r = await fetch(url, { client: https, headers });
+      return r.ok ? (await r.json()).sessions.length : -1;
+    };
+    const args = (name: string) => [
+      ...["--name", name, "--cluster-name", "mq-tls", "--etcd-endpoints", etcd.endpoints[0]],
+      ...["--workers", "1", "--tls", "--cert-file", `${dir}/ca-server.pem`],
+      ...["--key-file", `${dir}/ca-server.key`, "--client-ca-file", `${dir}/ca.pem`],
+      ...["--basic-auth", "admin=s3cret"],
+    ];
+    for (const name of ["eg-a", "eg-b"]) {
+      nodes.push(
+        await startNodeProcess({
+          args: args(name),
+          isReady: async (apiAddr) => await call(apiAddr, "GET", "/healthz") === 200,
+        }),
+      );
+    }
+    const [a, b] = nodes;
+    const port = freePort();
+    assert.equal(
+      await call(a.apiAddr, "POST", "/objects", `kind: MQTTProxy\nname: mq\nport: ${port}\n`),
+      201,
+    );
+    await proxyListening(port);
+    // Both members serve the port: the subscriber is on one of them, and each publish
+    // reaches it only if passed on when it is the other's.
+    sub = subscribe(port, "c1", "t");
+    await eventually(
+      "c1 subscribed",
+      async () => (await sessionCount(a.apiAddr)) + (await sessionCount(b.apiAddr)) === 1,
+    );
+    for (const [node, payload] of [[a, "via-a"], [b, "via-b"]] as const) {
+      const body = JSON.stringify({ topic: "t", qos: 1, payload });
+      assert.equal(await call(node.apiAddr, "POST", "/mqttproxy/mq/topics/publish", body), 200);
+    }
+    await eventually(
+      "c1 got what both members published",
+      () => Promise.resolve(sub!.lines().sort().join() === "t via-a,t via-b"),
+    );
+  } finally {
+    await sub?.stop();
+    for (const node of nodes) await node.stop();
+    client?.close();
+    await etcd.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
