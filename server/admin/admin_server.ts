@@ -9,6 +9,7 @@
 
 import { startSniListener } from "../httpserver/sni_listener.ts";
 import { errorText } from "../error_text.ts";
+import { keyPairProblems, pemProblem } from "../../filters/pem.ts";
 import { joinHostPort } from "../../filters/ip_address.ts";
 
 /** How the admin API is reached and who may call it. */
@@ -30,7 +31,12 @@ export interface AdminServer {
   shutdown(): Promise<void>;
 }
 
-/** Reads the PEM files the options name, naming the option of one that cannot be read. */
+/**
+ * Reads the PEM files the options name, naming the option of one that
+ * cannot be read or holds no usable certificate or key: a client CA file
+ * without a certificate would start a node whose admin API no client can
+ * reach.
+ */
 export async function readAdminTls(
   files: { certFile: string; keyFile: string; clientCaFile: string },
 ): Promise<{ cert: string; key: string; clientCa?: string }> {
@@ -41,11 +47,25 @@ export async function readAdminTls(
       throw new Error(`${option}: cannot read ${path}: ${errorText(e)}`);
     }
   };
-  return {
-    cert: await read(files.certFile, "--cert-file"),
-    key: await read(files.keyFile, "--key-file"),
-    ...(files.clientCaFile ? { clientCa: await read(files.clientCaFile, "--client-ca-file") } : {}),
+  const cert = await read(files.certFile, "--cert-file");
+  const key = await read(files.keyFile, "--key-file");
+  const clientCa = files.clientCaFile
+    ? await read(files.clientCaFile, "--client-ca-file")
+    : undefined;
+  const paths: Record<string, string> = {
+    "--cert-file": files.certFile,
+    "--key-file": files.keyFile,
+    "--client-ca-file": files.clientCaFile,
   };
+  const problems = keyPairProblems("--cert-file", cert, "--key-file", key);
+  const caProblem = clientCa === undefined ? undefined : pemProblem(clientCa, "certificate");
+  if (caProblem !== undefined) problems.push(["--client-ca-file", caProblem]);
+  if (problems.length > 0) {
+    throw new Error(
+      problems.map(([option, problem]) => `${option}: ${paths[option]} ${problem}`).join("; "),
+    );
+  }
+  return { cert, key, ...(clientCa === undefined ? {} : { clientCa }) };
 }
 
 /** Starts the admin API's listener; throws when it cannot listen. */

@@ -112,3 +112,36 @@ Deno.test("admin API: HTTPS, client certificates and basic auth are required; ct
 function denoDir(): string {
   return `${Deno.env.get("HOME")}/.cache/deno`;
 }
+
+Deno.test("admin API: TLS files without a usable certificate or key stop the node, naming them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eg-admin-tls-files-" });
+  try {
+    await makeCertificates(dir, "ca");
+    await Deno.writeTextFile(`${dir}/junk.pem`, "not a certificate\n");
+    const tls = (cert: string, key: string) => ["--tls", "--cert-file", cert, "--key-file", key];
+    const cases: [string[], RegExp][] = [
+      // Served, it would take no client: every handshake would fail.
+      [
+        [
+          ...tls(`${dir}/ca-server.pem`, `${dir}/ca-server.key`),
+          "--client-ca-file",
+          `${dir}/junk.pem`,
+        ],
+        /--client-ca-file: \S+\/junk\.pem is neither PEM/,
+      ],
+      [
+        tls(`${dir}/ca-server.pem`, `${dir}/ca-client.key`),
+        /--key-file: \S+ is not the key of the certificate in --cert-file/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      await assert.rejects(startNodeProcess({ args }), (error: Error) => {
+        assert.match(error.message, /node exited early/);
+        assert.match(error.message, message);
+        return true;
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
