@@ -10,6 +10,7 @@
  */
 
 import { loadedYaml } from "./yaml_module.ts";
+import { keepPlainSource, PlainScalar } from "./yaml_plain_scalars.ts";
 import { BODY_FIELDS, prepareBuilderData } from "./builder_data.ts";
 import { type Context, HttpResponse, type Namespace } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
@@ -105,26 +106,6 @@ export class BuilderTemplate {
   }
 }
 
-/**
- * A plain YAML scalar that reads as a number or boolean, with the text it
- * was written as: Go's YAML decoder gives a string field that text
- * (`body: 9.90` is "9.90", `12345678901234567890` keeps every digit), an
- * int field the number.
- */
-export class PlainScalar {
-  constructor(readonly value: number | bigint | boolean, readonly source: string) {}
-}
-
-const keepSource = {
-  Scalar(key: unknown, node: { type?: string; value: unknown; source?: string }) {
-    if (key === "key" || node.type !== "PLAIN" || node.source === undefined) return;
-    const v = node.value;
-    if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") {
-      node.value = new PlainScalar(v, node.source);
-    }
-  },
-};
-
 /** The rendered YAML as JS values, plain numbers and booleans as {@linkcode PlainScalar}s. */
 function parseRenderedYaml(text: string): unknown {
   const yaml = loadedYaml();
@@ -132,7 +113,7 @@ function parseRenderedYaml(text: string): unknown {
   if (doc.errors.length) {
     throw new Error(`template output is not valid YAML: ${doc.errors[0].message}`);
   }
-  yaml.visit(doc, keepSource);
+  yaml.visit(doc, keepPlainSource);
   return doc.toJS();
 }
 

@@ -22,8 +22,8 @@ import {
   type BuildTarget,
   defineBuilderKind,
   headersField,
-  PlainScalar,
 } from "./builder.ts";
+import { PlainScalar } from "./yaml_plain_scalars.ts";
 import { copyHeaders, HttpResponse } from "./context.ts";
 import { isBodilessStatus } from "./status_text.ts";
 import type { FilterKind } from "./filter.ts";

@@ -9,6 +9,7 @@
 import { parseGoDuration } from "./template/goduration.ts";
 import { compileGoRegexp } from "./go_regexp.ts";
 import { closestName } from "./closest_name.ts";
+import { spellingOf } from "./yaml_plain_scalars.ts";
 
 /** A spec that failed validation; `problems` lists each field path and what is wrong. */
 export class SpecError extends Error {
@@ -362,8 +363,10 @@ export class SpecReader {
     const out: Record<string, string> = {};
     for (const [k, item] of Object.entries(v)) {
       if (typeof item === "string") out[k] = item;
-      else if (typeof item === "number" || typeof item === "boolean") out[k] = String(item);
-      else this.problem(`${field}.${k}`, `must be a string, got ${describe(item)}`);
+      else if (typeof item === "number" || typeof item === "boolean") {
+        // As written: `X-Version: 1.10` is "1.10", as Go's YAML decoder gives a string.
+        out[k] = spellingOf(v, k) ?? String(item);
+      } else this.problem(`${field}.${k}`, `must be a string, got ${describe(item)}`);
     }
     return out;
   }

@@ -8,6 +8,7 @@
  */
 
 import type * as Yaml from "yaml";
+import { keepPlainSource, unwrapPlainScalar } from "./yaml_plain_scalars.ts";
 
 let loaded: typeof Yaml | undefined;
 let loading: Promise<typeof Yaml> | undefined;
@@ -36,7 +37,8 @@ export function yamlReady(): boolean {
 }
 
 /**
- * The one document of configuration YAML `text` as plain data, skipping empty
+ * The one document of configuration YAML `text` as plain data (plain numbers
+ * and booleans spelled as written for yaml_plain_scalars.ts), skipping empty
  * documents (a trailing `---`, only comments, a bare `null`): `null` when there
  * is none, and a `problem` (to follow what the text is) when it holds several
  * or is not YAML.
@@ -44,7 +46,7 @@ export function yamlReady(): boolean {
 export async function readOneDocument(
   text: string,
 ): Promise<{ value: unknown } | { problem: string }> {
-  const { parseAllDocuments } = await loadYaml();
+  const { parseAllDocuments, visit } = await loadYaml();
   const docs = parseAllDocuments(text, CONFIG_YAML_OPTIONS);
   if (!Array.isArray(docs)) return { problem: "is not YAML" };
   const values: unknown[] = [];
@@ -52,7 +54,9 @@ export async function readOneDocument(
     if (doc.errors.length) return { problem: `is invalid YAML: ${doc.errors[0].message}` };
     let value: unknown;
     try {
-      value = doc.toJS();
+      // Plain numbers and booleans keep their spelling for text fields (see spellingOf).
+      visit(doc, keepPlainSource);
+      value = doc.toJS({ reviver: unwrapPlainScalar });
     } catch (e) {
       // Well-formed but not buildable: aliases that would expand without bound, say.
       return { problem: `is invalid YAML: ${(e as Error).message}` };

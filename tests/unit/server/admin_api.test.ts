@@ -553,3 +553,32 @@ Deno.test("admin API reads a custom data schema's patterns as Go regular express
     await api.close();
   }
 });
+
+Deno.test("admin API keeps plain YAML numbers and booleans in text fields as written, as Go's YAML decoder does", async () => {
+  const api = await adminApi();
+  try {
+    const spec = `name: m
+kind: Pipeline
+filters:
+  - name: mock
+    kind: Mock
+    rules:
+      - code: 200
+        headers: { X-A: 0123, X-B: 1e3, X-C: 1.10, X-D: 0x1F, X-E: .inf, X-F: True, X-G: 12 }
+`;
+    const created = await api.call("POST", "/objects", spec);
+    assert.equal(created.status, 201, created.body);
+    const stored = JSON.parse((await api.call("GET", "/objects/m")).body);
+    assert.deepEqual(stored.filters[0].rules[0].headers, {
+      "X-A": "0123",
+      "X-B": "1e3",
+      "X-C": "1.10",
+      "X-D": "0x1F",
+      "X-E": ".inf",
+      "X-F": "True",
+      "X-G": "12",
+    });
+  } finally {
+    await api.close();
+  }
+});
