@@ -133,7 +133,10 @@ export class AdminClient {
   }
 
   #unreachable(error: unknown): CtlError {
-    return new CtlError(`cannot reach the admin API at ${this.origin}: ${networkReason(error)}`);
+    const reason = networkReason(error);
+    return new CtlError(
+      `cannot reach the admin API at ${this.origin}: ${reason}${dropHint(this.origin, reason)}`,
+    );
   }
 
   /** GETs `path` and returns its body as data (JSON or YAML); throws as {@linkcode call} does. */
@@ -213,6 +216,24 @@ export function parseStructured(text: string): unknown {
 function firstLine(text: string): string {
   const line = text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "";
   return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
+
+/**
+ * What may have made the node drop the connection unanswered, which the
+ * runtime reports only as a closed connection: plain HTTP to a node serving
+ * HTTPS (Go's server would answer 400 saying so), or no client certificate
+ * for a node that requires one (its alert does not always arrive first).
+ */
+function dropHint(origin: string, reason: string): string {
+  if (origin.startsWith("http:") && reason === "connection closed before message completed") {
+    return ` (if it is served over HTTPS: --server ${origin.replace(/^http:/, "https:")})`;
+  }
+  if (
+    origin.startsWith("https:") && /^connection closed|broken pipe|CertificateRequired/.test(reason)
+  ) {
+    return " (if it requires a client certificate: client-certificate and client-key in ~/.egctlrc)";
+  }
+  return "";
 }
 
 /**

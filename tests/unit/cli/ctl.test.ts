@@ -593,7 +593,29 @@ Deno.test("ctl says plainly when the node drops the connection before answering"
   assert.equal(
     io.err,
     "Error: cannot reach the admin API at http://localhost:2381: " +
-      "connection closed before message completed\n",
+      "connection closed before message completed " +
+      "(if it is served over HTTPS: --server https://localhost:2381)\n",
+  );
+});
+
+Deno.test("ctl says a node serving HTTPS may want a client certificate when it drops the connection", async () => {
+  const io = capture();
+  const dropped = () =>
+    Promise.reject(
+      new TypeError("fetch failed", {
+        cause: new Error("received fatal alert: CertificateRequired"),
+      }),
+    );
+  const args = ["--server", "https://127.0.0.1:2381", "health"];
+  assert.equal(
+    await runCtl(args, { fetch: dropped, egctlConfig: "/nonexistent/.egctlrc", ...io }),
+    1,
+  );
+  assert.equal(
+    io.err,
+    "Error: cannot reach the admin API at https://127.0.0.1:2381: received fatal alert: " +
+      "CertificateRequired (if it requires a client certificate: client-certificate and " +
+      "client-key in ~/.egctlrc)\n",
   );
 });
 
