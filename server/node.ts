@@ -301,6 +301,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       purgeMember: (name) => purgeMember(store, name),
       mqttAdmin: async (name, request) => await dataPlane.mqttAdmin(name, request),
       memberAccess: peerAccess,
+      log: logs.logger("admin"),
       profiler,
       logFile: logPath,
       stopping: adminStopping.signal,

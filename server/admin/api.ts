@@ -41,6 +41,8 @@ export interface AdminContext {
   mqttAdmin(name: string, request: MqttAdminRequest): Promise<unknown>;
   /** How other members' admin APIs are called; plain HTTP by default. */
   memberAccess?: MemberAccess;
+  /** Where what a request leaves undone without failing is reported. */
+  log?: { warn(message: string): void };
   /** Profiles this node's isolates. */
   profiler: NodeProfiler;
   /** The node's log file, which `GET /logs` serves. */

@@ -17,6 +17,7 @@ import { topicNameProblem } from "../mqtt/topic_filter.ts";
 import { readStoredObject } from "../objects.ts";
 import { type AdminRoute, ApiError, readDocument } from "./replies.ts";
 import { type MemberAccess, PLAIN_MEMBER_ACCESS } from "./member_access.ts";
+import { errorText } from "../error_text.ts";
 
 /** What the routes need. */
 export interface MqttRouteContext {
@@ -27,6 +28,8 @@ export interface MqttRouteContext {
   mqttAdmin(name: string, request: MqttAdminRequest): Promise<unknown>;
   /** How other members' admin APIs are called; plain HTTP by default. */
   memberAccess?: MemberAccess;
+  /** Where a member the request could not be passed on to is reported. */
+  log?: { warn(message: string): void };
 }
 
 /** The MQTTProxy routes, as the admin API's route table takes them. */
@@ -53,17 +56,27 @@ async function passOn(
     m.name !== ctx.memberName && m.alive !== false && typeof m.apiAddr === "string" && m.apiAddr
   );
   const access = ctx.memberAccess ?? PLAIN_MEMBER_ACCESS;
-  await Promise.allSettled(
-    others.map((m) =>
-      fetch(`${memberApiUrl(m, access.scheme)}/apis/v2${path}`, {
+  await Promise.all(others.map(async (m) => {
+    const url = `${memberApiUrl(m, access.scheme)}/apis/v2${path}`;
+    // Not a failure of this request (the subscribers it reaches still get it), so logged.
+    let failure: string | undefined;
+    try {
+      const r = await fetch(url, {
         method,
         headers: { ...access.headers, "content-type": "application/json" },
         body: JSON.stringify({ ...body, distributed: true }),
         signal: AbortSignal.timeout(5_000),
         client: access.client,
-      }).then((r) => r.body?.cancel())
-    ),
-  );
+      });
+      await r.body?.cancel();
+      if (!r.ok) failure = `it answered ${r.status}`;
+    } catch (e) {
+      failure = errorText(e);
+    }
+    if (failure !== undefined) {
+      ctx.log?.warn(`${method} ${path} not passed on to member ${m.name} at ${url}: ${failure}`);
+    }
+  }));
 }
 
 /** Hosts an admin API listens on that name no host another member could connect to. */

@@ -7,6 +7,7 @@ import { type AdminContext, handleAdmin } from "../../../server/admin/api.ts";
 import type { NodeProfiler } from "../../../server/profiling/node_profiler.ts";
 import { validateObject } from "../../../server/objects.ts";
 import { parse as parseYaml } from "yaml";
+import { REFUSING_PORT } from "../../fixtures/refusing_port.ts";
 
 /** An admin API over an embedded store in a temporary dir, called in-process. */
 async function adminApi(
@@ -16,6 +17,8 @@ async function adminApi(
     members?: Record<string, unknown>[];
     /** Purges a member from `store`; none is known by default. */
     purgeMember?: (store: Store, name: string) => Promise<boolean>;
+    /** Gets what the API logs as warnings. */
+    warn?: (message: string) => void;
   } = {},
 ) {
   const dir = await Deno.makeTempDir();
@@ -28,6 +31,7 @@ async function adminApi(
     members: () => Promise.resolve(options.members ?? []),
     purgeMember: (name) => options.purgeMember?.(store, name) ?? Promise.resolve(false),
     mqttAdmin: () => Promise.resolve(options.mqttSessions),
+    log: { warn: options.warn ?? (() => {}) },
     profiler: {} as NodeProfiler,
     logFile: `${dir}/stdout.log`,
     stopping: new AbortController().signal,
@@ -131,6 +135,38 @@ Deno.test("admin API passes a publish on to members whose API address names no h
   } finally {
     await api.close();
     await other.shutdown();
+  }
+});
+
+Deno.test("admin API logs a member a publish could not be passed on to, and still publishes", async () => {
+  const refusing = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("code: 401\nmessage: unauthorized\n", { status: 401 }),
+  );
+  const warnings: string[] = [];
+  const members = [
+    { name: "eg-a", apiAddr: `127.0.0.1:${refusing.addr.port}`, alive: true },
+    { name: "eg-b", apiAddr: `127.0.0.1:${REFUSING_PORT}`, alive: true },
+  ];
+  const api = await adminApi({ members, warn: (message) => warnings.push(message) });
+  try {
+    const created = await api.call("POST", "/objects", "kind: MQTTProxy\nname: mq\nport: 21883\n");
+    assert.equal(created.status, 201, created.body);
+    const r = await api.call("POST", "/mqttproxy/mq/topics/publish", '{"topic": "a/b"}');
+    assert.equal(r.status, 200, r.body);
+    assert.equal(warnings.length, 2, warnings.join("\n"));
+    const path = "POST /mqttproxy/mq/topics/publish not passed on to member";
+    assert.match(
+      warnings.find((w) => w.includes("eg-a"))!,
+      new RegExp(`^${path} eg-a at .*: it answered 401$`),
+    );
+    assert.match(
+      warnings.find((w) => w.includes("eg-b"))!,
+      new RegExp(`^${path} eg-b at .*: .*refused`, "i"),
+    );
+  } finally {
+    await api.close();
+    await refusing.shutdown();
   }
 });
 
