@@ -23,6 +23,7 @@
 
 import { parse as parseYaml } from "yaml";
 import { CtlError } from "./errors.ts";
+import { pemProblem } from "../filters/pem.ts";
 
 /** How to reach and sign in to the admin API. */
 export interface AdminConnection {
@@ -77,28 +78,52 @@ export async function readEgctlConfig(path: string | undefined): Promise<AdminCo
     if (typeof value !== "string") throw problem(`${field} must be a string`);
     return value;
   };
-  const pem = async (fileField: string, dataField: string, from: Doc) => {
+  const pem = async (
+    fileField: string,
+    dataField: string,
+    from: Doc,
+    kind: "certificate" | "key",
+  ) => {
+    let read: string | undefined;
+    let source: string;
     const data = text_(from[dataField], dataField);
     if (data !== undefined) {
+      source = dataField;
       try {
-        return new TextDecoder().decode(Uint8Array.fromBase64(data.replace(/\s+/g, "")));
+        read = new TextDecoder().decode(Uint8Array.fromBase64(data.replace(/\s+/g, "")));
       } catch {
         throw problem(`${dataField} is not base64`);
       }
+    } else {
+      const file = text_(from[fileField], fileField);
+      if (file === undefined) return undefined;
+      source = `${fileField}: ${file}`;
+      try {
+        read = await Deno.readTextFile(file);
+      } catch (e) {
+        throw problem(`${fileField}: cannot read ${file}: ${(e as Error).message}`);
+      }
     }
-    const file = text_(from[fileField], fileField);
-    if (file === undefined) return undefined;
-    try {
-      return await Deno.readTextFile(file);
-    } catch (e) {
-      throw problem(`${fileField}: cannot read ${file}: ${(e as Error).message}`);
-    }
+    // Checked here: the TLS library would skip it silently, and the node's answer mislead.
+    const wrong = pemProblem(read, kind);
+    if (wrong !== undefined) throw problem(`${source} ${wrong}`);
+    return read;
   };
+  const cert = await pem("client-certificate", "client-certificate-data", user, "certificate");
+  const key = await pem("client-key", "client-key-data", user, "key");
+  if ((cert === undefined) !== (key === undefined)) {
+    throw problem("client-certificate and client-key go together: give both or neither");
+  }
   return {
     server: text_(cluster.server, "server"),
-    caCert: await pem("certificate-authority", "certificate-authority-data", cluster),
-    cert: await pem("client-certificate", "client-certificate-data", user),
-    key: await pem("client-key", "client-key-data", user),
+    caCert: await pem(
+      "certificate-authority",
+      "certificate-authority-data",
+      cluster,
+      "certificate",
+    ),
+    cert,
+    key,
     username: text_(user.username, "username"),
     password: text_(user.password, "password"),
   };

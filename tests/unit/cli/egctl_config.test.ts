@@ -11,6 +11,11 @@ async function withConfig(text: string, use: (path: string) => Promise<void>): P
   }
 }
 
+/** PEM blocks of the right form (the TLS library, not this reader, judges their contents). */
+const CA_PEM = "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n";
+const CERT_PEM = "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
+const KEY_PEM = "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";
+
 const CONFIG = `kind: Config
 current-context: two
 contexts:
@@ -22,21 +27,25 @@ clusters:
   - name: c1
     cluster: { server: one:2381 }
   - name: c2
-    cluster: { server: two:2381, certificate-authority-data: ${btoa("CA PEM")} }
+    cluster: { server: two:2381, certificate-authority-data: ${btoa(CA_PEM)} }
 users:
   - name: u1
     user: { username: a }
   - name: u2
-    user: { username: b, password: pw, client-certificate-data: ${btoa("CERT")} }
+    user:
+      username: b
+      password: pw
+      client-certificate-data: ${btoa(CERT_PEM)}
+      client-key-data: ${btoa(KEY_PEM)}
 `;
 
 Deno.test("readEgctlConfig() takes the current context's cluster and user", async () => {
   await withConfig(CONFIG, async (path) => {
     assert.deepEqual(await readEgctlConfig(path), {
       server: "two:2381",
-      caCert: "CA PEM",
-      cert: "CERT",
-      key: undefined,
+      caCert: CA_PEM,
+      cert: CERT_PEM,
+      key: KEY_PEM,
       username: "b",
       password: "pw",
     });
@@ -51,8 +60,24 @@ Deno.test("readEgctlConfig() names what is wrong in the file", async () => {
       ["current-context: [\n", /invalid YAML/],
       ["- a\n", /must be a map/],
       [
-        CONFIG.replace(`client-certificate-data: ${btoa("CERT")}`, 'client-certificate-data: "%%"'),
+        CONFIG.replace(
+          `client-certificate-data: ${btoa(CERT_PEM)}`,
+          'client-certificate-data: "%%"',
+        ),
         /not base64/,
+      ],
+      // The TLS library would skip these silently: the node would then refuse the connection.
+      [
+        CONFIG.replace(btoa(CA_PEM), btoa("not a certificate")),
+        /certificate-authority-data is neither PEM nor base64-encoded PEM/,
+      ],
+      [
+        CONFIG.replace(btoa(KEY_PEM), btoa(CERT_PEM)),
+        /client-key-data has no PEM PRIVATE KEY block/,
+      ],
+      [
+        CONFIG.replace(`client-key-data: ${btoa(KEY_PEM)}`, ""),
+        /client-certificate and client-key go together/,
       ],
       [CONFIG.replace("certificate-authority-data", "certificate-authority"), /cannot read/],
     ] as const
