@@ -158,25 +158,30 @@ export function ensureOk(reply: AdminReply): AdminReply {
 
 /**
  * Turns a `--server` value (`host:port`, optionally with `http://` or
- * `https://`) into an origin such as `http://localhost:2381`.
- * Throws {@linkcode UsageError} for anything else.
+ * `https://`) into an origin such as `http://localhost:2381`, `scheme`
+ * when it names none. Throws {@linkcode UsageError} for anything else,
+ * naming the value as given and `what` gave it.
  */
-export function normalizeServer(server: string): string {
+export function normalizeServer(
+  server: string,
+  scheme: "http" | "https" = "http",
+  what = "--server",
+): string {
   const trimmed = server.trim();
-  if (trimmed === "") throw new UsageError("--server must not be empty");
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `http://${trimmed}`;
+  if (trimmed === "") throw new UsageError(`${what} must not be empty`);
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `${scheme}://${trimmed}`;
   let url: URL;
   try {
     url = new URL(withScheme);
   } catch {
-    throw new UsageError(`--server "${server}" is not a valid HOST:PORT address`);
+    throw new UsageError(`${what} "${server}" is not a valid HOST:PORT address`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UsageError(`--server "${server}" must use http:// or https://`);
+    throw new UsageError(`${what} "${server}" must use http:// or https://`);
   }
   if (url.username || url.password || url.pathname !== "/" || url.search || url.hash) {
     throw new UsageError(
-      `--server "${server}" must be only a HOST:PORT address, without path, query or credentials`,
+      `${what} "${server}" must be only a HOST:PORT address, without path, query or credentials`,
     );
   }
   return url.origin;

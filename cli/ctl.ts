@@ -152,11 +152,14 @@ async function runParsed(
     }
   }
   const format = parseFormat(flags.output ?? "yaml", words);
-  const connection = await readEgctlConfig(io.egctlConfig ?? defaultEgctlConfigPath());
-  let server = flags.server ?? connection.server ?? DEFAULT_SERVER;
+  const configPath = io.egctlConfig ?? defaultEgctlConfigPath();
+  const connection = await readEgctlConfig(configPath);
+  const server = flags.server ?? connection.server ?? DEFAULT_SERVER;
+  const what = flags.server === undefined && connection.server !== undefined
+    ? `${configPath}: server`
+    : "--server";
   // A server without a scheme is reached over HTTPS when the config gives a CA or a certificate.
-  if (!server.includes("://") && usesTls(connection)) server = `https://${server}`;
-  const origin = normalizeServerFor(server, words);
+  const origin = normalizeServerFor(server, usesTls(connection) ? "https" : "http", what, words);
   const context: CommandContext = {
     client: new AdminClient(origin, {
       fetch: connectionFetch(connection, io.fetch ?? globalThis.fetch),
@@ -246,9 +249,14 @@ function parseFormat(value: string, words: string[]): OutputFormat {
   return format;
 }
 
-function normalizeServerFor(server: string, words: string[]): string {
+function normalizeServerFor(
+  server: string,
+  scheme: "http" | "https",
+  what: string,
+  words: string[],
+): string {
   try {
-    return normalizeServer(server);
+    return normalizeServer(server, scheme, what);
   } catch (error) {
     if (error instanceof UsageError) throw new UsageError(error.message, words);
     throw error;

@@ -17,6 +17,18 @@ Deno.test("normalizeServer() rejects what is not an http(s) host:port", () => {
   }
 });
 
+Deno.test("normalizeServer() takes the scheme given for a bare host:port, and names the value as given", () => {
+  assert.equal(normalizeServer("localhost:2381", "https"), "https://localhost:2381");
+  assert.equal(normalizeServer("http://localhost:2381", "https"), "http://localhost:2381");
+  // Not 'server "https://" is not a valid HOST:PORT address'.
+  assert.throws(() => normalizeServer(" ", "https"), UsageError, "--server must not be empty");
+  assert.throws(
+    () => normalizeServer("h:1/apis/v2", "https", "~/.egctlrc: server"),
+    UsageError,
+    '~/.egctlrc: server "h:1/apis/v2" must be only a HOST:PORT address',
+  );
+});
+
 Deno.test("AdminClient.send() returns non-2xx replies; call() throws them", async () => {
   const admin = fakeAdmin({ "GET /objects": { status: 200, body: "[]\n" } });
   const client = new AdminClient("http://h:1", { fetch: admin.fetch });
