@@ -45,13 +45,11 @@ export function sleep(ms: number, signal: AbortWatch): Promise<boolean> {
 export async function waitUntil(promise: Promise<unknown>, deadline: number): Promise<void> {
   const delay = deadline - Date.now();
   if (delay <= 0) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  // Through sleep, so a deadline past setTimeout's range (Infinity: none yet) is kept too.
+  const settled = new AbortController();
   try {
-    await Promise.race([
-      promise.catch(() => {}),
-      new Promise((resolve) => timer = setTimeout(resolve, delay)),
-    ]);
+    await Promise.race([promise.catch(() => {}), sleep(delay, settled.signal)]);
   } finally {
-    clearTimeout(timer);
+    settled.abort();
   }
 }

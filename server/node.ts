@@ -349,6 +349,8 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       },
     };
   } catch (e) {
+    // A start that fails is a stop too: the store's loops get the same bounded time.
+    storeLoopsDeadline = Date.now() + STORE_LOOPS_STOP_MS;
     await runCleanups(cleanups, log);
     throw e;
   }
