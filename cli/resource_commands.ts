@@ -282,16 +282,15 @@ async function createHttpProxy(ctx: CommandContext): Promise<void> {
   }
   if (name === undefined) throw new UsageError(`"create httpproxy" needs a NAME`);
   const { server, pipelines } = await httpProxySpecs(name, ctx.own);
-  for (const spec of [...pipelines, server]) {
+  const specs = [...pipelines, server];
+  for (const [position, spec] of specs.entries()) {
     try {
       await ctx.client.call({ method: "POST", path: "/objects", json: spec });
     } catch (error) {
       if (!(error instanceof CtlError)) throw error;
       throw new CtlError(`create ${spec.kind} ${spec.name} failed, ${error.message}`, [
         ...error.details,
-        `created before it: ${
-          pipelines.slice(0, pipelines.indexOf(spec)).map((p) => p.name).join(", ") || "nothing"
-        }`,
+        `created before it: ${specs.slice(0, position).map((p) => p.name).join(", ") || "nothing"}`,
       ]);
     }
     ctx.print(`create ${spec.kind} ${spec.name} successfully\n`);

@@ -686,3 +686,33 @@ Deno.test("ctl edit refuses a file whose name or kind changed, and keeps it", as
   await Deno.remove(kept);
   assert.equal(r.calls.filter((c) => c.method === "PUT").length, 0);
 });
+
+Deno.test("ctl create httpproxy names every object it created before the one refused", async () => {
+  const r = await ctl(
+    [
+      "create",
+      "httpproxy",
+      "demo",
+      "--port",
+      "10080",
+      "--rule",
+      "/a=http://h",
+      "--rule",
+      "/b=http://h",
+    ],
+    {
+      routes: {
+        "POST /objects": (call) =>
+          parseYaml(call.body).kind === "HTTPServer"
+            ? new Response("code: 400\nmessage: port taken\n", { status: 400 })
+            : new Response(null, { status: 201 }),
+      },
+    },
+  );
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.err,
+    "Error: create HTTPServer demo-server failed, 400: port taken\n" +
+      "  created before it: demo-pipeline-0, demo-pipeline-1\n",
+  );
+});
