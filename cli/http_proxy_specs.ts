@@ -10,6 +10,7 @@
 
 import type { OwnFlags } from "./commands.ts";
 import { CtlError, UsageError } from "./errors.ts";
+import { keyPairProblems, pemProblem } from "../filters/pem.ts";
 
 type Spec = Record<string, unknown>;
 
@@ -68,18 +69,37 @@ async function readTlsFiles(flags: OwnFlags): Promise<TlsFiles> {
   }
   const read = async (path: string) => {
     try {
-      return (await Deno.readFile(path)).toBase64();
+      return await Deno.readFile(path);
     } catch (error) {
       throw new CtlError(`cannot read ${path}: ${(error as Error).message}`);
     }
   };
+  // Checked before anything is sent: the node would refuse the HTTPServer only after
+  // its Pipelines were created.
+  const problems: string[] = [];
   const certs: Record<string, string> = {};
   const keys: Record<string, string> = {};
   for (const [i, certFile] of flags.certFile.entries()) {
-    certs[certFile] = await read(certFile);
-    keys[certFile] = await read(flags.keyFile[i]);
+    const cert = await read(certFile);
+    const key = await read(flags.keyFile[i]);
+    const pair = keyPairProblems(
+      `--cert-file ${certFile}`,
+      new TextDecoder().decode(cert),
+      `--key-file ${flags.keyFile[i]}`,
+      new TextDecoder().decode(key),
+    );
+    problems.push(...pair.map(([file, problem]) => `${file} ${problem}`));
+    certs[certFile] = cert.toBase64();
+    keys[certFile] = key.toBase64();
   }
-  const caCertBase64 = flags.caCertFile === undefined ? undefined : await read(flags.caCertFile);
+  let caCertBase64: string | undefined;
+  if (flags.caCertFile !== undefined) {
+    const ca = await read(flags.caCertFile);
+    const problem = pemProblem(new TextDecoder().decode(ca), "certificate");
+    if (problem !== undefined) problems.push(`--ca-cert-file ${flags.caCertFile} ${problem}`);
+    caCertBase64 = ca.toBase64();
+  }
+  if (problems.length > 0) throw new CtlError(`${problems.join("; ")}; nothing was sent`);
   return { certs, keys, caCertBase64 };
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { httpProxySpecs, parseProxyRule } from "../../../cli/http_proxy_specs.ts";
 import type { OwnFlags } from "../../../cli/commands.ts";
+import { makeCertificates } from "../../integration/tls_certificates.ts";
 
 const NO_FLAGS: OwnFlags = {
   all: false,
@@ -96,19 +97,50 @@ Deno.test("httpProxySpecs() refuses missing or bad flags by name", async () => {
 Deno.test("httpProxySpecs() puts TLS files in base64 under the cert file's name", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(`${dir}/c.pem`, "CERT");
-    await Deno.writeTextFile(`${dir}/k.pem`, "KEY");
+    await makeCertificates(dir, "ca");
     const { server } = await httpProxySpecs("x", {
       ...NO_FLAGS,
       rule: ["/a=http://h"],
       port: "443",
       tls: true,
-      certFile: [`${dir}/c.pem`],
-      keyFile: [`${dir}/k.pem`],
+      certFile: [`${dir}/ca-server.pem`],
+      keyFile: [`${dir}/ca-server.key`],
     });
+    const base64 = async (file: string) => (await Deno.readFile(`${dir}/${file}`)).toBase64();
     assert.equal(server.https, true);
-    assert.deepEqual(server.certs, { [`${dir}/c.pem`]: btoa("CERT") });
-    assert.deepEqual(server.keys, { [`${dir}/c.pem`]: btoa("KEY") });
+    assert.deepEqual(server.certs, { [`${dir}/ca-server.pem`]: await base64("ca-server.pem") });
+    assert.deepEqual(server.keys, { [`${dir}/ca-server.pem`]: await base64("ca-server.key") });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("httpProxySpecs() refuses TLS files the node would refuse, before anything is sent", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await makeCertificates(dir, "ca");
+    await Deno.writeTextFile(`${dir}/junk.pem`, "CERT");
+    const tls = (cert: string, key: string, ca?: string) => ({
+      ...NO_FLAGS,
+      rule: ["/a=http://h"],
+      port: "443",
+      tls: true,
+      certFile: [`${dir}/${cert}`],
+      keyFile: [`${dir}/${key}`],
+      ...(ca ? { caCertFile: `${dir}/${ca}` } : {}),
+    });
+    await assert.rejects(
+      httpProxySpecs("x", tls("junk.pem", "ca-server.key")),
+      /--cert-file \S+\/junk\.pem is neither PEM nor base64-encoded PEM; nothing was sent$/,
+    );
+    await assert.rejects(
+      httpProxySpecs("x", tls("ca-server.pem", "ca-client.key")),
+      /--key-file \S+\/ca-client\.key is not the key of the certificate in --cert-file/,
+    );
+    await assert.rejects(
+      httpProxySpecs("x", tls("ca-server.pem", "ca-server.key", "ca-server.key")),
+      /--ca-cert-file \S+\/ca-server\.key has no PEM CERTIFICATE block/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
