@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { AdminClient, DEFAULT_SERVER, normalizeServer, type OutputFormat } from "./client.ts";
 import { commandWords, formatHelp, resolveCommand } from "./command_tree.ts";
 import { type CommandContext, CTL_COMMANDS, type CtlCommand } from "./commands.ts";
-import { CtlError, UsageError } from "./errors.ts";
+import { CtlError, fileErrorReason, UsageError } from "./errors.ts";
 import { type EditorRunner, runUserEditor } from "./edit_command.ts";
 import {
   connectionFetch,
@@ -274,10 +274,7 @@ async function readInput(
     try {
       bytes = await Deno.readFile(file);
     } catch (error) {
-      const reason = error instanceof Deno.errors.NotFound
-        ? "no such file"
-        : (error as Error).message;
-      throw new CtlError(`cannot read ${file}: ${reason}`);
+      throw new CtlError(`cannot read ${file}: ${fileErrorReason(error)}`);
     }
     return { text: utf8Text(bytes, file), source: file };
   }

@@ -22,7 +22,7 @@
  */
 
 import { parse as parseYaml } from "yaml";
-import { CtlError } from "./errors.ts";
+import { CtlError, fileErrorReason } from "./errors.ts";
 import { pemProblem } from "../filters/pem.ts";
 
 /** How to reach and sign in to the admin API. */
@@ -55,7 +55,7 @@ export async function readEgctlConfig(path: string | undefined): Promise<AdminCo
     text = await Deno.readTextFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return {};
-    throw new CtlError(`cannot read ${path}: ${(e as Error).message}`);
+    throw new CtlError(`cannot read ${path}: ${fileErrorReason(e)}`);
   }
   const problem = (what: string) => new CtlError(`${path}: ${what}`);
   let doc: unknown;
@@ -101,7 +101,7 @@ export async function readEgctlConfig(path: string | undefined): Promise<AdminCo
       try {
         read = await Deno.readTextFile(file);
       } catch (e) {
-        throw problem(`${fileField}: cannot read ${file}: ${(e as Error).message}`);
+        throw problem(`${fileField}: cannot read ${file}: ${fileErrorReason(e)}`);
       }
     }
     // Checked here: the TLS library would skip it silently, and the node's answer mislead.

@@ -28,3 +28,13 @@ export class CtlError extends Error {
     this.details = details;
   }
 }
+
+/**
+ * Why a file could not be read, for a message that names the file already:
+ * without the runtime's `(os error 21): readfile '/path'`.
+ */
+export function fileErrorReason(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "no such file";
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/ \(os error \d+\)/, "").replace(/: \w+ '[^']*'$/, "");
+}

@@ -9,7 +9,7 @@
  */
 
 import type { OwnFlags } from "./commands.ts";
-import { CtlError, UsageError } from "./errors.ts";
+import { CtlError, fileErrorReason, UsageError } from "./errors.ts";
 import { keyPairProblems, pemProblem } from "../filters/pem.ts";
 
 type Spec = Record<string, unknown>;
@@ -71,7 +71,7 @@ async function readTlsFiles(flags: OwnFlags): Promise<TlsFiles> {
     try {
       return await Deno.readFile(path);
     } catch (error) {
-      throw new CtlError(`cannot read ${path}: ${(error as Error).message}`);
+      throw new CtlError(`cannot read ${path}: ${fileErrorReason(error)}`);
     }
   };
   // Checked before anything is sent: the node would refuse the HTTPServer only after

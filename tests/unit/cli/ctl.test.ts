@@ -315,6 +315,14 @@ Deno.test("ctl object create reports an unreadable file", async () => {
   assert.equal(r.code, 1);
   assert.equal(r.err, "Error: cannot read /nonexistent/objects.yaml: no such file\n");
   assert.equal(r.calls.length, 0);
+  // The path once, not again in the runtime's "(os error 21): readfile '...'".
+  const dir = await Deno.makeTempDir();
+  try {
+    const fromDir = await ctl(["object", "create", "-f", dir]);
+    assert.equal(fromDir.err, `Error: cannot read ${dir}: Is a directory\n`);
+  } finally {
+    await Deno.remove(dir);
+  }
 });
 
 Deno.test("ctl refuses input that is not UTF-8 rather than send it damaged", async () => {
