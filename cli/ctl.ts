@@ -43,13 +43,19 @@ export interface CtlIO {
 /** How the program is named in help and hints. */
 const PROGRAM = "easegress ctl";
 
-const GLOBAL_FLAGS = `Flags:
+/** The flags every command takes; `-f` is listed only where it is taken (`logs -f` follows). */
+function globalFlags(listFile: boolean): string {
+  return `Flags:
   --server HOST:PORT   admin API address, http:// or https:// allowed (default: the
                        server of ~/.egctlrc's current context, else ${DEFAULT_SERVER})
   -o, --output FORMAT  output format: yaml (default) or json
-  -f, --file FILE      YAML input for create, update and apply ("-" = stdin)
-  -h, --help           help for any command
+${
+    listFile
+      ? '  -f, --file FILE      YAML input for create, update and apply ("-" = stdin)\n'
+      : ""
+  }  -h, --help           help for any command
   Flags of some commands only are in their usage lines (--all, --port, --rule, ...).`;
+}
 
 // Value flags are read as lists: a repeated one counts with its last value, as egctl's flags do
 // (so `alias egctl='egctl --server X'` can still be given another --server).
@@ -132,7 +138,8 @@ async function runParsed(
   const words = commandWords(chain);
   // A bare "ctl" prints the help and succeeds, as egctl (cobra) does.
   if (flags.help || helpWord || positionals.length === 0) {
-    stdout(formatHelp(chain, { program: PROGRAM, flags: GLOBAL_FLAGS }));
+    const listFile = command.subcommands !== undefined || command.readsDocuments === true;
+    stdout(formatHelp(chain, { program: PROGRAM, flags: globalFlags(listFile) }));
     return;
   }
   if (!command.run) {

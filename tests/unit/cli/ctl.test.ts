@@ -724,3 +724,13 @@ Deno.test("ctl create httpproxy names every object it created before the one ref
       "  created before it: demo-pipeline-0, demo-pipeline-1\n",
   );
 });
+
+Deno.test("ctl help lists -f/--file only for commands that read documents (logs -f follows)", async () => {
+  const logs = await ctl(["logs", "--help"]);
+  assert.equal(logs.code, 0);
+  assert.doesNotMatch(logs.out, /--file FILE/);
+  assert.match(logs.out, /-f\/--follow/);
+  assert.doesNotMatch((await ctl(["health", "--help"])).out, /--file FILE/);
+  assert.match((await ctl(["object", "create", "--help"])).out, /-f, --file FILE/);
+  assert.match((await ctl(["--help"])).out, /-f, --file FILE/);
+});
