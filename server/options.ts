@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { attachDashedValues, expandShortEquals } from "../cli/short_flags.ts";
 import { readOneDocument } from "../filters/yaml_module.ts";
+import { spellingOf } from "../filters/yaml_plain_scalars.ts";
 import { isPlainObject, parseDuration, urlWithProtocol } from "../filters/spec.ts";
 import type { Http1ServerKind } from "./httpserver/listener.ts";
 
@@ -499,7 +500,7 @@ async function applyConfigFile(
   if (doc === null || doc === undefined) return;
   if (!isPlainObject(doc)) throw new OptionsError(`Config file ${file}: must be a YAML map`);
   // Easegress nests the etcd options under "cluster"; accept both shapes.
-  const flat: Record<string, unknown> = { ...doc };
+  const flat: Record<string, unknown> = asWritten(doc);
   if ("cluster" in doc) {
     // Empty (its keys all commented out) is no cluster option, as in Easegress;
     // anything but a map is refused there too.
@@ -507,7 +508,7 @@ async function applyConfigFile(
       throw new OptionsError(`config file ${file}: cluster: must be a map of etcd options`);
     }
     delete flat.cluster;
-    Object.assign(flat, doc.cluster);
+    if (doc.cluster !== null) Object.assign(flat, asWritten(doc.cluster));
   }
   for (const [key, value] of Object.entries(flat)) {
     // `plugins` is how `-c` and `member list` show the `plugin` flags.
@@ -530,6 +531,15 @@ async function applyConfigFile(
     setOption(options, def, value, `config file ${file}: ${key}`);
     given.flags.add(flag);
   }
+}
+
+/**
+ * The entries of a map read from YAML, its unquoted numbers and booleans as
+ * written: a text option keeps `name: 0123` as Go does, and a number or
+ * switch option reads the text as it reads a flag's.
+ */
+function asWritten(map: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(map).map(([k, v]) => [k, spellingOf(map, k) ?? v]));
 }
 
 /** A boolean as Go's strconv.ParseBool reads it (1, t, TRUE, True, ...), or undefined. */
@@ -575,16 +585,17 @@ function setOption(options: NodeOptions, def: OptionDef, value: unknown, where: 
       target[def.key] = asList(value);
       return;
     case "map": {
+      // As written: a basic-auth password 0123 is "0123", not "123", as in Go.
       if (isPlainObject(value)) {
         target[def.key] = Object.fromEntries(
-          Object.entries(value).map(([k, v]) => [k, String(v)]),
+          Object.entries(asWritten(value)).map(([k, v]) => [k, String(v)]),
         );
         return;
       }
       // Easegress's config files list `initial-cluster` as one-entry maps: `- machine-1: URL`.
       if (Array.isArray(value) && value.length > 0 && value.every(isPlainObject)) {
         target[def.key] = Object.fromEntries(
-          value.flatMap((item) => Object.entries(item).map(([k, v]) => [k, String(v)])),
+          value.flatMap((item) => Object.entries(asWritten(item)).map(([k, v]) => [k, String(v)])),
         );
         return;
       }

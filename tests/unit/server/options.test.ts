@@ -55,6 +55,26 @@ Deno.test("a node given no name is named after its host and admin address, as in
   assert.equal((await run([], { EG_NAME: "", EG_DEBUG: "" })).name, "eg-default-name");
 });
 
+Deno.test("a config file's unquoted numbers and booleans are read as written into text options", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    await Deno.writeTextFile(
+      file,
+      "name: 0123\nbasic-auth: { admin: 0123, ops: 1.10, dev: True }\nlabels: { v: 2.0 }\n" +
+        "debug: True\ncluster:\n  max-call-send-msg-size: 2e6\n",
+    );
+    const o = await run(["-f", file]);
+    assert.equal(o.name, "0123");
+    // Otherwise "123": the password written in the file would be refused.
+    assert.deepEqual(o.basicAuth, { admin: "0123", ops: "1.10", dev: "True" });
+    assert.deepEqual(o.labels, { v: "2.0" });
+    assert.equal(o.debug, true);
+    assert.equal(o.maxCallSendMsgSize, 2_000_000);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
 Deno.test("short flags take their value after = as Go's flags do (-f=FILE, -c=false)", async () => {
   const file = await Deno.makeTempFile({ suffix: ".yaml" });
   await Deno.writeTextFile(file, "name: from-file\n");
