@@ -21,7 +21,8 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
+import { readOneDocument } from "../filters/yaml_module.ts";
+import { spellingOf } from "../filters/yaml_plain_scalars.ts";
 import { CtlError, fileErrorReason } from "./errors.ts";
 import { pemProblem } from "../filters/pem.ts";
 
@@ -58,12 +59,9 @@ export async function readEgctlConfig(path: string | undefined): Promise<AdminCo
     throw new CtlError(`cannot read ${path}: ${fileErrorReason(e)}`);
   }
   const problem = (what: string) => new CtlError(`${path}: ${what}`);
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    throw problem(`invalid YAML: ${(e as Error).message.split("\n")[0]}`);
-  }
+  const read = await readOneDocument(text);
+  if ("problem" in read) throw problem(read.problem.split("\n")[0]);
+  const doc = read.value;
   if (doc === null || doc === undefined) return {};
   if (!isMap(doc)) throw problem("must be a map");
   const contextName = doc["current-context"];
@@ -73,8 +71,13 @@ export async function readEgctlConfig(path: string | undefined): Promise<AdminCo
     ? {}
     : named(doc.clusters, context.cluster, "cluster", problem);
   const user = context.user === undefined ? {} : named(doc.users, context.user, "user", problem);
-  const text_ = (value: unknown, field: string) => {
+  const text_ = (from: Doc, field: string) => {
+    const value = from[field];
     if (value === undefined || value === null || value === "") return undefined;
+    // An unquoted `password: 0123` as written, as egctl's Go YAML reads it into a string.
+    if (typeof value === "number" || typeof value === "boolean") {
+      return spellingOf(from, field) ?? String(value);
+    }
     if (typeof value !== "string") throw problem(`${field} must be a string`);
     return value;
   };
@@ -86,7 +89,7 @@ export async function readEgctlConfig(path: string | undefined): Promise<AdminCo
   ) => {
     let read: string | undefined;
     let source: string;
-    const data = text_(from[dataField], dataField);
+    const data = text_(from, dataField);
     if (data !== undefined) {
       source = dataField;
       try {
@@ -95,7 +98,7 @@ export async function readEgctlConfig(path: string | undefined): Promise<AdminCo
         throw problem(`${dataField} is not base64`);
       }
     } else {
-      const file = text_(from[fileField], fileField);
+      const file = text_(from, fileField);
       if (file === undefined) return undefined;
       source = `${fileField}: ${file}`;
       try {
@@ -115,7 +118,7 @@ export async function readEgctlConfig(path: string | undefined): Promise<AdminCo
     throw problem("client-certificate and client-key go together: give both or neither");
   }
   return {
-    server: text_(cluster.server, "server"),
+    server: text_(cluster, "server"),
     caCert: await pem(
       "certificate-authority",
       "certificate-authority-data",
@@ -124,8 +127,8 @@ export async function readEgctlConfig(path: string | undefined): Promise<AdminCo
     ),
     cert,
     key,
-    username: text_(user.username, "username"),
-    password: text_(user.password, "password"),
+    username: text_(user, "username"),
+    password: text_(user, "password"),
   };
 }
 

@@ -53,6 +53,13 @@ Deno.test("readEgctlConfig() takes the current context's cluster and user", asyn
   assert.deepEqual(await readEgctlConfig("/nonexistent/.egctlrc"), {});
 });
 
+Deno.test("readEgctlConfig() reads an unquoted number as written, as egctl's Go YAML does", async () => {
+  await withConfig(CONFIG.replace("password: pw", "password: 0123"), async (path) => {
+    // Not "123", which the node would refuse.
+    assert.equal((await readEgctlConfig(path)).password, "0123");
+  });
+});
+
 Deno.test("readEgctlConfig() names what is wrong in the file", async () => {
   for (
     const [text, message] of [
