@@ -7,6 +7,7 @@
  * @module
  */
 
+import { spellingOf } from "../../filters/yaml_plain_scalars.ts";
 import { keys, type Store } from "../../cluster/store.ts";
 import { isPlainObject } from "../../filters/spec.ts";
 import { type AdminRoute, ApiError, readDocument, reply } from "./replies.ts";
@@ -69,7 +70,8 @@ async function applyData(
     if (typeof value === "object" && value !== null) {
       throw new ApiError(400, `${key}: must be a string, number or boolean`);
     }
-    entries.push([key, value === null ? "" : String(value)]);
+    // As written (`version: 1.10` is "1.10"), as Easegress's Go YAML reads a map of strings.
+    entries.push([key, value === null ? "" : spellingOf(doc, key) ?? String(value)]);
   }
   for (const [key, value] of entries) await ctx.store.put(prefix + key, value);
   return new Response(null, { status: 200 });

@@ -313,9 +313,13 @@ ${loopbackServer("s", port, "p")}`;
     }
     await eventually("every count stored", async () => (await listData()).count === `${total}`);
 
-    const applied = await node.ctl(["wasm", "apply-data", "p", "wasm"], "count: 100\nother: x\n");
+    const applied = await node.ctl(
+      ["wasm", "apply-data", "p", "wasm"],
+      "count: 100\nother: x\nversion: 1.10\nid: 0123\n",
+    );
     assert.equal(applied.code, 0, applied.stderr);
-    assert.deepEqual(await listData(), { count: "100", other: "x" });
+    // Unquoted numbers as written, as Easegress reads them into strings.
+    assert.deepEqual(await listData(), { count: "100", other: "x", version: "1.10", id: "0123" });
     // Every instance learns the new value before its next call.
     await eventually("instances see the stored value", async () => {
       await counted();
