@@ -479,7 +479,7 @@ Deno.test("ctl stops at the first failing document", async () => {
 Deno.test("ctl create -f tells where it stopped only when there were several documents", async () => {
   const routes = {
     "POST /objects": (call: { body: string }) =>
-      JSON.parse(call.body).name === "b"
+      parseYaml(call.body).name === "b"
         ? new Response("code: 409\nmessage: 'conflict name: b'\n", { status: 409 })
         : new Response(null, { status: 201 }),
   };
