@@ -26,7 +26,7 @@
 import type { Context } from "../context.ts";
 import type { FilterEnv, FilterInstance, FilterKind } from "../filter.ts";
 import { MqttContext } from "../mqtt_context.ts";
-import { SpecReader } from "../spec.ts";
+import { isPlainObject, SpecReader } from "../spec.ts";
 import { KafkaProducer } from "./producer.ts";
 import { isTopicName, readBrokers } from "./spec.ts";
 
@@ -159,9 +159,8 @@ class KafkaPublisher implements FilterInstance {
 }
 
 function isStringMap(value: unknown): value is Record<string, string> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  if (value instanceof Uint8Array) return false;
-  return Object.values(value).every((v) => typeof v === "string");
+  return isPlainObject(value) && !(value instanceof Uint8Array) &&
+    Object.values(value).every((v) => typeof v === "string");
 }
 
 /** The Kafka filter kind (HTTP request bodies to Kafka). */

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { isPlainObject } from "../../filters/spec.ts";
+
 /** Where the records come from: the node, and the snapshot's time. */
 export interface RecordOrigin {
   /** The snapshot's time, milliseconds since the epoch. */
@@ -22,10 +24,6 @@ export interface RecordOrigin {
 }
 
 type Doc = Record<string, unknown>;
-
-function isDoc(value: unknown): value is Doc {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** Easegress's record fields for a statistics document's fields. */
 const REQUEST_FIELDS: readonly [record: string, status: string][] = [
@@ -76,7 +74,7 @@ function statsRecords(
   const request = common("eg-http-request");
   for (const [field, key] of REQUEST_FIELDS) request[field] = numberOr0(stats[key]);
   const out = [request];
-  if (isDoc(stats.codes)) {
+  if (isPlainObject(stats.codes)) {
     for (const [code, count] of Object.entries(stats.codes)) {
       out.push({ ...common("eg-http-status-code"), code: Number(code), cnt: numberOr0(count) });
     }
@@ -93,7 +91,7 @@ export function serverRecords(origin: RecordOrigin, name: string, status: Doc): 
   const out = statsRecords(origin, name, "SERVER", status);
   if (Array.isArray(status.topN)) {
     for (const item of status.topN) {
-      if (isDoc(item) && typeof item.path === "string") {
+      if (isPlainObject(item) && typeof item.path === "string") {
         out.push(...statsRecords(origin, name, "SERVER_TOPN", item, item.path));
       }
     }
@@ -109,12 +107,12 @@ export function pipelineRecords(
   proxies: readonly string[],
 ): Doc[] {
   const out: Doc[] = [];
-  const filters = isDoc(status.filters) ? status.filters : {};
+  const filters = isPlainObject(status.filters) ? status.filters : {};
   for (const filter of proxies) {
     const proxy = filters[filter];
-    if (!isDoc(proxy)) continue;
+    if (!isPlainObject(proxy)) continue;
     const pool = (path: string, value: unknown) => {
-      if (isDoc(value) && isDoc(value.stat)) {
+      if (isPlainObject(value) && isPlainObject(value.stat)) {
         out.push(...statsRecords(origin, `${name}/${filter}/${path}`, "PROXY", value.stat));
       }
     };

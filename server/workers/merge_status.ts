@@ -10,6 +10,7 @@
  */
 
 import { errorShare, mergeLatency } from "../../filters/http_stats.ts";
+import { isPlainObject } from "../../filters/spec.ts";
 
 const SUMMED = new Set([
   "count",
@@ -51,10 +52,6 @@ const TOP_N = 10;
 
 type Doc = Record<string, unknown>;
 
-function isDoc(v: unknown): v is Doc {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 /** Whether a document is a statistics set (it has a request count). */
 function isStats(doc: Doc): boolean {
   return typeof doc.count === "number" && "codes" in doc;
@@ -63,7 +60,11 @@ function isStats(doc: Doc): boolean {
 /** How many requests a statistics window holds: the sum of its status code counts. */
 function windowCount(codes: unknown): number {
   let n = 0;
-  if (isDoc(codes)) { for (const v of Object.values(codes)) n += typeof v === "number" ? v : 0; }
+  if (isPlainObject(codes)) {
+    for (const v of Object.values(codes)) {
+      n += typeof v === "number" ? v : 0;
+    }
+  }
   return n;
 }
 
@@ -116,7 +117,7 @@ function round(n: number): number {
  */
 function withoutLatency(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutLatency);
-  if (!isDoc(value)) return value;
+  if (!isPlainObject(value)) return value;
   const out: Doc = {};
   for (const [key, v] of Object.entries(value)) {
     if (key === "topN" && Array.isArray(v)) out.topN = v.slice(0, TOP_N).map(withoutLatency);
@@ -153,7 +154,7 @@ function mergeTopN(lists: Doc[][]): Doc[] {
 
 function mergeValues(values: unknown[]): unknown {
   const first = values[0];
-  if (isDoc(first) && values.every(isDoc)) return mergeStatuses(values as Doc[]);
+  if (isPlainObject(first) && values.every(isPlainObject)) return mergeStatuses(values as Doc[]);
   if (Array.isArray(first) && values.every(Array.isArray)) {
     return first.map((_, i) => mergeValues(values.map((v) => (v as unknown[])[i])));
   }

@@ -8,6 +8,9 @@
  * @module
  */
 
+import { concatBytes } from "../../filters/concat_bytes.ts";
+import { writeAll } from "../../filters/write_all.ts";
+
 /** One record a producer sent. */
 export interface KafkaRecord {
   topic: string;
@@ -65,7 +68,7 @@ export function startKafkaBroker(port = 0): TestKafkaBroker {
     for (;;) {
       const n = await conn.read(buf);
       if (n === null) return;
-      pending = concat(pending, buf.subarray(0, n));
+      pending = concatBytes([pending, buf.subarray(0, n)]);
       while (pending.length >= 4) {
         const size = new DataView(pending.buffer, pending.byteOffset).getInt32(0);
         if (pending.length < 4 + size) break;
@@ -324,17 +327,4 @@ function crc32c(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (const b of bytes) crc = crcTable[(crc ^ b) & 0xff] ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let written = 0; written < bytes.length;) {
-    written += await conn.write(bytes.subarray(written));
-  }
 }
