@@ -46,7 +46,8 @@ export class EaseMonitorController {
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastSent = 0;
   #sending: Promise<void> | undefined;
-  readonly #hostIpv4 = hostIpv4();
+  /** Read when the first records are made: a node without monitors never asks. */
+  #hostIpv4: string | undefined;
 
   constructor(env: EaseMonitorEnv) {
     this.#env = env;
@@ -132,7 +133,7 @@ export class EaseMonitorController {
       // Easegress stamps a snapshot with its second.
       timestamp: Math.floor(snapshot.at / 1000) * 1000,
       hostName: this.#env.hostName,
-      hostIpv4: this.#hostIpv4,
+      hostIpv4: this.#hostIpv4 ??= hostIpv4(),
       system: this.#env.system,
     };
     const out: Record<string, unknown>[] = [];
