@@ -9,7 +9,7 @@
 
 import type { HttpRequest } from "./context.ts";
 import { toHeaderValue } from "./header_adapt.ts";
-import { type HmacJwtSpec, HmacJwtVerifier, readHmacJwtSpec } from "./jwt.ts";
+import { type HmacJwtSpec, JwtVerifier, readHmacJwtSpec } from "./jwt.ts";
 import type { SpecReader } from "./spec.ts";
 
 /** Where and how to introspect tokens. */
@@ -109,12 +109,12 @@ function stringClaim(value: unknown): string {
 /** Validates bearer tokens as an {@linkcode OAuth2Spec} says. */
 export class OAuth2Validator {
   readonly #introspect: TokenIntrospectSpec | undefined;
-  readonly #jwt: HmacJwtVerifier | undefined;
+  readonly #jwt: JwtVerifier | undefined;
 
   /** Prepares `spec` (read by {@linkcode readOAuth2Spec}); JWT keys are imported once. */
   constructor(spec: OAuth2Spec) {
     this.#introspect = spec.tokenIntrospect;
-    this.#jwt = spec.jwt ? HmacJwtVerifier.fromSpec(spec.jwt) : undefined;
+    this.#jwt = spec.jwt ? JwtVerifier.fromSpec(spec.jwt) : undefined;
   }
 
   /**

@@ -13,7 +13,7 @@ import { HeaderFields } from "./header_fields.ts";
 import { HtpasswdFile } from "./htpasswd.ts";
 import { requestCookie } from "./go_cookies.ts";
 import { customDataPrefix, CustomDataUsers } from "./custom_data_users.ts";
-import { type HmacJwtSpec, HmacJwtVerifier, readHmacJwtSpec } from "./jwt.ts";
+import { type JwtSpec, JwtVerifier, readJwtSpec } from "./jwt.ts";
 import {
   bearerToken,
   type OAuth2Spec,
@@ -33,11 +33,14 @@ export interface HeaderRuleSpec {
   regexp?: string;
 }
 
-/** The `jwt` part: tokens from a cookie or an `Authorization: Bearer` header. */
-export interface JwtValidatorSpec extends HmacJwtSpec {
+/**
+ * The `jwt` part: tokens from a cookie or an `Authorization: Bearer` header,
+ * checked with a secret (HS algorithms) or a public key (RS, ES, EdDSA).
+ */
+export type JwtValidatorSpec = JwtSpec & {
   /** Take the token from this cookie when present. */
   cookieName?: string;
-}
+};
 
 /** The `basicAuth` part: users from an htpasswd file, or from custom data. */
 export type BasicAuthSpec =
@@ -87,7 +90,7 @@ function readHeaderRule(r: SpecReader, name: string): HeaderRuleSpec {
 }
 
 function readJwt(r: SpecReader): JwtValidatorSpec {
-  const spec: JwtValidatorSpec = readHmacJwtSpec(r);
+  const spec: JwtValidatorSpec = readJwtSpec(r);
   const cookieName = r.string("cookieName");
   if (cookieName) spec.cookieName = cookieName;
   return spec;
@@ -195,7 +198,7 @@ function fail(ctx: Context, status: number, tag: string): string {
 
 class Validator implements FilterInstance {
   readonly #headers: readonly HeaderCheck[];
-  readonly #jwt: HmacJwtVerifier | undefined;
+  readonly #jwt: JwtVerifier | undefined;
   readonly #cookieName: string | undefined;
   readonly #signature: SignatureVerifier | undefined;
   readonly #oauth2: OAuth2Validator | undefined;
@@ -209,7 +212,7 @@ class Validator implements FilterInstance {
       values: new Set(rule.values ?? []),
       regexp: rule.regexp === undefined ? undefined : compileGoRegexp(rule.regexp),
     }));
-    this.#jwt = spec.jwt ? HmacJwtVerifier.fromSpec(spec.jwt) : undefined;
+    this.#jwt = spec.jwt ? JwtVerifier.fromSpec(spec.jwt) : undefined;
     this.#cookieName = spec.jwt?.cookieName;
     this.#signature = spec.signature ? new SignatureVerifier(spec.signature) : undefined;
     this.#oauth2 = spec.oauth2 ? new OAuth2Validator(spec.oauth2) : undefined;

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
-import { HmacJwtVerifier, JwtError } from "../../../filters/jwt.ts";
-import { signJwt } from "./_jwt.ts";
+import {
+  HmacJwtVerifier,
+  JwtError,
+  type JwtSpec,
+  JwtVerifier,
+  readJwtSpec,
+} from "../../../filters/jwt.ts";
+import { SpecReader } from "../../../filters/spec.ts";
+import { keyPairFor, signJwt, signJwtWithKey } from "./_jwt.ts";
 
 const SECRET = new TextEncoder().encode("0123456789abcdef");
 const NOW = 1_700_000_000;
@@ -76,4 +83,64 @@ Deno.test("HmacJwtVerifier rejects malformed tokens with a JwtError", async () =
   for (const token of ["", "a.b", "a.b.c.d", "!!.e30.x", "e30.e30.x"]) {
     await assert.rejects(verifier.verify(token, NOW), JwtError);
   }
+});
+
+function readSpec(raw: Record<string, unknown>): { spec: JwtSpec; problems: readonly string[] } {
+  const r = SpecReader.root(raw);
+  const spec = readJwtSpec(r);
+  r.finish();
+  return { spec, problems: r.problems };
+}
+
+Deno.test("JwtVerifier checks RS, ES and EdDSA tokens with the spec's hex PEM public key", async () => {
+  for (const alg of ["RS256", "RS512", "ES256", "ES384", "ES512", "EdDSA"] as const) {
+    const { privateKey, publicKeyHex } = await keyPairFor(alg);
+    const { spec, problems } = readSpec({ algorithm: alg, publicKey: publicKeyHex });
+    assert.deepEqual(problems, [], alg);
+    const verifier = JwtVerifier.fromSpec(spec);
+    const token = await signJwtWithKey({ sub: "u1", exp: NOW + 10 }, privateKey, alg);
+    assert.equal((await verifier.verify(token, NOW)).sub, "u1", alg);
+    await assert.rejects(verifier.verify(token, NOW + 10), /token is expired/, alg);
+    const other = await keyPairFor(alg);
+    const forged = await signJwtWithKey({ sub: "u1" }, other.privateKey, alg);
+    await assert.rejects(verifier.verify(forged, NOW), /signature is invalid/, alg);
+    const [h, p] = token.split(".");
+    await assert.rejects(verifier.verify(`${h}.${p}.AAAA`, NOW), /signature is invalid/, alg);
+    const hmac = await signJwt({}, SECRET, "HS256");
+    await assert.rejects(verifier.verify(hmac, NOW), /unexpected signing method: HS256/, alg);
+  }
+});
+
+Deno.test("readJwtSpec takes a public key as hex PEM or DER and names one that cannot serve", async () => {
+  const { publicKeyHex } = await keyPairFor("ES256");
+  const pem = new TextDecoder().decode(Uint8Array.fromHex(publicKeyHex));
+  const der = Uint8Array.fromBase64(pem.replace(/-----[^-]+-----|\s/g, "")).toHex();
+  assert.deepEqual(readSpec({ algorithm: "ES256", publicKey: der }).problems, []);
+  const privatePem = new TextEncoder().encode(
+    "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n",
+  );
+  assert.deepEqual(
+    [
+      readSpec({ algorithm: "RS256" }),
+      readSpec({ algorithm: "RS256", publicKey: publicKeyHex }),
+      readSpec({ algorithm: "ES384", publicKey: publicKeyHex }),
+      readSpec({ algorithm: "EdDSA", publicKey: "zz" }),
+      readSpec({ algorithm: "ES256", publicKey: "00ff" }),
+      readSpec({ algorithm: "ES256", publicKey: privatePem.toHex() }),
+      readSpec({ algorithm: "ES256", publicKey: publicKeyHex, secret: "00" }),
+      readSpec({ algorithm: "HS256", secret: "00", publicKey: publicKeyHex }),
+      readSpec({ algorithm: "PS256", secret: "00" }),
+    ].flatMap((r) => r.problems),
+    [
+      "publicKey: is required",
+      "publicKey: is an EC P-256 key, RS256 needs an RSA key",
+      "publicKey: is an EC P-256 key, ES384 needs an EC P-384 key",
+      "publicKey: must be a hex string of whole bytes",
+      "publicKey: is not a public key in PEM (hex encoded) or DER",
+      "publicKey: holds a PEM PRIVATE KEY block, not a PUBLIC KEY",
+      "secret: is only used with HS algorithms",
+      "publicKey: is only used with RS, ES and EdDSA algorithms",
+      'algorithm: must be one of HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, ES512, EdDSA, got "PS256"',
+    ],
+  );
 });

@@ -4,7 +4,7 @@ import { HeaderFields } from "../../../filters/header_fields.ts";
 import { basicCredentials, validatorKind } from "../../../filters/validator.ts";
 import { requestCookie } from "../../../filters/go_cookies.ts";
 import { build, contextFor, roundTrip, specProblems, testEnv } from "./_helpers.ts";
-import { signJwt } from "./_jwt.ts";
+import { keyPairFor, signJwt, signJwtWithKey } from "./_jwt.ts";
 
 const kind = validatorKind;
 const SECRET_HEX = "6d79736563726574"; // "mysecret"
@@ -85,6 +85,18 @@ Deno.test("Validator jwt accepts a valid Bearer token and rejects others with 40
   const otherAlg = await signJwt({}, SECRET, "HS512");
   const alg = await run(v, { headers: { authorization: `Bearer ${otherAlg}` } });
   assert.deepEqual(alg.ctx.tags, ["JWT validator: unexpected signing method: HS512"]);
+});
+
+Deno.test("Validator jwt checks tokens signed with a private key against its publicKey", async () => {
+  const { privateKey, publicKeyHex } = await keyPairFor("ES256");
+  const v = build(kind, { jwt: { algorithm: "ES256", publicKey: publicKeyHex, cookieName: "t" } });
+  const good = await signJwtWithKey({ sub: "u", exp: NOW + 600 }, privateKey, "ES256");
+  assert.equal((await run(v, { headers: { authorization: `Bearer ${good}` } })).result, "");
+  assert.equal((await run(v, { headers: { cookie: `t=${good}` } })).result, "");
+  const hmac = await signJwt({}, SECRET, "HS256");
+  const bad = await run(v, { headers: { authorization: `Bearer ${hmac}` } });
+  assert.equal(bad.status, 401);
+  assert.deepEqual(bad.ctx.tags, ["JWT validator: unexpected signing method: HS256"]);
 });
 
 Deno.test("Validator jwt reads the token from cookieName first, then Authorization", async () => {
@@ -315,8 +327,8 @@ Deno.test("Validator rejects bad specs with field paths", () => {
       'headers.X A: "X A" is not a valid header name',
       "headers.X-B: needs values or regexp",
       "headers.X-C.regexp: is not a valid regular expression",
-      'jwt.algorithm: must be one of HS256, HS384, HS512, got "RS256"',
-      'jwt.secret: must be a non-empty hex string of whole bytes, got "xyz"',
+      "jwt.publicKey: is required",
+      "jwt.secret: is only used with HS algorithms",
       "signature.accessKeys: must hold at least one key id",
       'oauth2.tokenIntrospect.endPoint: must be an http(s) URL, got "idp"',
       "oauth2.tokenIntrospect.insecureTls: is not supported: certificates are always verified " +
