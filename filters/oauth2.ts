@@ -2,7 +2,8 @@
  * OAuth2 bearer-token validation for the Validator filter: either RFC 7662
  * token introspection at an authorization server, or local verification of
  * an HMAC-signed JWT. On success the request gets `X-Authenticated-Userid`
- * (the token's `sub`) and `X-Authenticated-Scope` (its `scope`).
+ * (the token's `sub`) and `X-Authenticated-Scope` (its `scope`), each only
+ * when the token has it.
  *
  * @module
  */
@@ -106,6 +107,16 @@ function stringClaim(value: unknown): string {
   return typeof value === "string" ? value : "";
 }
 
+/**
+ * Sets `name` to `value`, or, as Easegress sets it only with a value,
+ * deletes it when `value` is empty: the upstream gets no empty field, and
+ * never one the client sent in its place.
+ */
+function setOrDelete(headers: Headers, name: string, value: string): void {
+  if (value) headers.set(name, toHeaderValue(value));
+  else headers.delete(name);
+}
+
 /** Validates bearer tokens as an {@linkcode OAuth2Spec} says. */
 export class OAuth2Validator {
   readonly #introspect: TokenIntrospectSpec | undefined;
@@ -130,8 +141,8 @@ export class OAuth2Validator {
     }
     const info = this.#jwt ? await this.#byJwt(token) : await this.#byIntrospection(token, signal);
     const headers = req.headers;
-    headers.set("X-Authenticated-Userid", toHeaderValue(info.subject));
-    headers.set("X-Authenticated-Scope", toHeaderValue(info.scope));
+    setOrDelete(headers, "X-Authenticated-Userid", info.subject);
+    setOrDelete(headers, "X-Authenticated-Scope", info.scope);
   }
 
   async #byJwt(token: string): Promise<TokenInfo> {

@@ -234,6 +234,22 @@ Deno.test("Validator oauth2 jwt sets the authenticated user and scope headers", 
   }
 });
 
+Deno.test("Validator oauth2 sends no empty user or scope field for a token without them", async () => {
+  const v = build(kind, { oauth2: { jwt: { algorithm: "HS256", secret: SECRET_HEX } } });
+  const token = await signJwt({ scope: "read" }, SECRET);
+  const ok = await run(v, {
+    headers: { authorization: `Bearer ${token}`, "x-authenticated-userid": "spoofed" },
+  });
+  assert.equal(ok.result, "");
+  // As Easegress, a field is set only with a value; one the client sent is never passed on.
+  assert.equal(ok.ctx.request.header("x-authenticated-userid"), null);
+  assert.equal(ok.ctx.request.header("x-authenticated-scope"), "read");
+  const bare = await run(v, { headers: { authorization: `Bearer ${await signJwt({}, SECRET)}` } });
+  assert.equal(bare.result, "");
+  assert.equal(bare.ctx.request.header("x-authenticated-userid"), null);
+  assert.equal(bare.ctx.request.header("x-authenticated-scope"), null);
+});
+
 Deno.test("Validator oauth2 tokenIntrospect asks the server and honours active", async () => {
   const seen: { body: string; auth: string | null; type: string | null }[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
