@@ -35,13 +35,20 @@ interface Cidr {
   prefix: number;
 }
 
+/** A CIDR's prefix length as Go's ParseCIDR reads it: decimal digits and nothing else. */
+const PREFIX_LENGTH = /^\d+$/;
+
 function parseCidr(text: string): Cidr | undefined {
   const slash = text.indexOf("/");
   const ip = parseIP(slash < 0 ? text : text.slice(0, slash));
   if (!ip) return undefined;
   const width = ip.v6 ? 128 : 32;
-  const prefix = slash < 0 ? width : Number(text.slice(slash + 1));
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > width) return undefined;
+  // Number() would read "" (a trailing "/") as 0, a CIDR holding every address,
+  // and "0x8", "1e1" or " 8" as lengths Go refuses.
+  const length = slash < 0 ? String(width) : text.slice(slash + 1);
+  if (!PREFIX_LENGTH.test(length)) return undefined;
+  const prefix = Number(length);
+  if (prefix > width) return undefined;
   const shift = BigInt(width - prefix);
   return { v6: ip.v6, bits: (ip.bits >> shift) << shift, prefix };
 }

@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { SpecReader } from "../../../filters/spec.ts";
+import { IPFilter, readIPFilter } from "../../../server/httpserver/ipfilter.ts";
+
+function problems(allowIPs: string[]): readonly string[] {
+  const r = SpecReader.root({ allowIPs });
+  readIPFilter(r);
+  return r.problems;
+}
+
+Deno.test("ipFilter takes a CIDR's prefix length as decimal digits only, as Go's ParseCIDR", () => {
+  assert.deepEqual(
+    problems(["10.0.0.0/8", "10.0.0.0/08", "10.0.0.0/0008", "2001:db8::/32", "192.0.2.1"]),
+    [],
+  );
+  const bad = ["10.0.0.0/", "10.0.0.0/0x8", "10.0.0.0/1e1", "10.0.0.0/8.0", "10.0.0.0/+8"];
+  bad.push("10.0.0.0/-0", "10.0.0.0/ 8", "2001:db8::/", "10.0.0.0/33");
+  assert.deepEqual(
+    problems(bad),
+    bad.map((ip, i) => `allowIPs[${i}]: "${ip}" is not an IP address or CIDR`),
+  );
+});
+
+Deno.test("ipFilter allows an address its allow list holds and no other by default-block", () => {
+  const filter = new IPFilter({ blockByDefault: true, allowIPs: ["10.0.0.0/8", "2001:db8::/32"] });
+  assert.equal(filter.allow("10.1.2.3"), true);
+  assert.equal(filter.allow("2001:db8::1"), true);
+  assert.equal(filter.allow("8.8.8.8"), false);
+  assert.equal(filter.allow("garbage"), false);
+});
