@@ -4,6 +4,12 @@
  * @module
  */
 
+/**
+ * A decimal IPv4 part without leading zeros: as Go's ParseIP (since Go
+ * 1.17), "010" is refused, being 8 to inet_aton and 10 to others.
+ */
+const IPV4_PART = /^(?:0|[1-9]\d{0,2})$/;
+
 /** Parses an IPv4/IPv6 address into its bits; undefined when malformed. */
 export function parseIP(text: string): { v6: boolean; bits: bigint } | undefined {
   if (text.includes(":")) return parseIPv6(text);
@@ -11,7 +17,7 @@ export function parseIP(text: string): { v6: boolean; bits: bigint } | undefined
   if (parts.length !== 4) return undefined;
   let bits = 0n;
   for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
+    if (!IPV4_PART.test(p) || Number(p) > 255) return undefined;
     bits = (bits << 8n) | BigInt(Number(p));
   }
   return { v6: false, bits };

@@ -28,3 +28,15 @@ Deno.test("ipFilter allows an address its allow list holds and no other by defau
   assert.equal(filter.allow("8.8.8.8"), false);
   assert.equal(filter.allow("garbage"), false);
 });
+
+Deno.test("ipFilter refuses IPv4 parts with leading zeros, as Go's ParseIP does", () => {
+  assert.deepEqual(problems(["010.1.1.1", "10.01.1.1/8", "::ffff:010.1.1.1"]), [
+    'allowIPs[0]: "010.1.1.1" is not an IP address or CIDR',
+    'allowIPs[1]: "10.01.1.1/8" is not an IP address or CIDR',
+    'allowIPs[2]: "::ffff:010.1.1.1" is not an IP address or CIDR',
+  ]);
+  const filter = new IPFilter({ blockByDefault: true, allowIPs: ["10.0.0.0/8"] });
+  // A client's X-Real-Ip of 010.1.1.1 is no address: the default applies.
+  assert.equal(filter.allow("010.1.1.1"), false);
+  assert.equal(filter.allow("10.0.0.0"), true);
+});
