@@ -23,6 +23,24 @@ const NEWLINE = 10;
 
 const encoder = new TextEncoder();
 
+// deno-lint-ignore no-control-regex
+const CONTROL_CHAR = /[\x00-\x1f\x7f]/;
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARS = /[\x00-\x1f\x7f]/g;
+const SHORT_ESCAPES: Record<string, string> = {
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+  "\b": "\\b",
+  "\f": "\\f",
+  "\v": "\\v",
+  "\x07": "\\a",
+};
+
+function escapeControl(char: string): string {
+  return SHORT_ESCAPES[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`;
+}
+
 /**
  * Appends lines to a file in batches: the request path only copies bytes,
  * and the write happens on a timer or when a batch is full. A line is
@@ -49,6 +67,16 @@ export class BufferedLineWriter {
     const copied = copyChars(text, buf, this.#end, 0x80);
     this.#end += copied;
     return copied === length ? this : this.#encode(text.slice(copied));
+  }
+
+  /**
+   * Appends `text` with its control characters escaped as Go's
+   * strconv.Quote writes them (`\n`, `\t`, `\x00`): text from elsewhere,
+   * such as a remote service's answer quoted in a filter's tag, can then
+   * neither end the line nor put binary bytes into the file.
+   */
+  escapedText(text: string): this {
+    return this.text(CONTROL_CHAR.test(text) ? text.replace(CONTROL_CHARS, escapeControl) : text);
   }
 
   /** Appends a non-negative integer in decimal. */

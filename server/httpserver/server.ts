@@ -522,7 +522,8 @@ export class HTTPServer {
       .text("B tx:").int(sentBody).text("B] [");
     for (let i = 0; i < tags.length; i++) {
       if (i > 0) line.text(" | ");
-      line.text(tags[i]);
+      // Tags may quote what a remote service or client sent: one line per request, whatever it held.
+      line.escapedText(tags[i]);
     }
     line.text("]").endLine();
   }

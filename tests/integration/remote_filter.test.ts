@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Context, HttpRequest, HttpResponse } from "../../filters/context.ts";
 import type { FilterInstance } from "../../filters/filter.ts";
 import { remoteFilterKind } from "../../filters/remote_filter.ts";
+import { eventually, request, startNodeProcess } from "./helpers.ts";
 
 type Reply = (sent: Record<string, Record<string, unknown>>) => Response | Promise<Response>;
 
@@ -207,4 +208,51 @@ Deno.test("RemoteFilter spec: the url must be http(s); the timeout a duration", 
     () => remoteFilterKind.validate({ url: "http://x", timeout: "soon" }),
     /timeout: must be a duration/,
   );
+});
+
+Deno.test("RemoteFilter's failure quoting a bad reply stays one access log line, without its raw bytes", async () => {
+  // Ports of this test's own range, so parallel test files never share them.
+  const [apiPort, port, servicePort] = [23901, 23902, 23903];
+  const service = Deno.serve(
+    { hostname: "127.0.0.1", port: servicePort, onListen() {} },
+    async (req) => {
+      await req.body?.cancel();
+      return new Response("nope\nforged] [line\x00");
+    },
+  );
+  const node = await startNodeProcess({ apiPort });
+  try {
+    const objects = `kind: Pipeline
+name: remote
+flow:
+  - filter: rf
+filters:
+  - name: rf
+    kind: RemoteFilter
+    url: http://127.0.0.1:${servicePort}/filter
+---
+kind: HTTPServer
+name: s
+port: ${port}
+rules:
+  - paths:
+    - backend: remote
+`;
+    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    await eventually(
+      "served",
+      async () => (await request(`http://127.0.0.1:${port}/x`)).status === 503,
+    );
+    const logFile = `${node.homeDir}/log/filter_http_access.log`;
+    await eventually("logged", async () => (await Deno.readTextFile(logFile)).includes("GET /x "));
+    const lines = (await Deno.readTextFile(logFile)).split("\n").filter((l) => l);
+    for (const line of lines) {
+      assert.match(line, /^\[\S+\] \[\S+ \S+ GET \/x HTTP\/1\.1 503\] /, line);
+      assert.ok(!line.includes("\x00"), line);
+    }
+    assert.match(lines[0], /remoteFilterErr: .*\\nforged\] \[line\\x00/);
+  } finally {
+    await node.stop();
+    await service.shutdown();
+  }
 });

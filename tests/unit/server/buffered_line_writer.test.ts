@@ -91,3 +91,15 @@ Deno.test("BufferedLineWriter writes gathered lines after a short wait", async (
     assert.equal(await written(), "soon\n");
   });
 });
+
+Deno.test("BufferedLineWriter escapedText keeps a line one line, escaping control characters as Go's Quote", async () => {
+  await withTempWriter(async (writer, written) => {
+    writer.text("[").escapedText('bad: "{\n\r\t\x00\x1f\x7f é ✓"').text("]").endLine();
+    writer.escapedText("plain text").endLine();
+    writer.flush();
+    assert.equal(
+      await written(),
+      '[bad: "{\\n\\r\\t\\x00\\x1f\\x7f é ✓"]\nplain text\n',
+    );
+  });
+});
