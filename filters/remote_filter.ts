@@ -44,6 +44,12 @@ function validate(raw: Record<string, unknown>): RemoteFilterSpec {
   const spec: RemoteFilterSpec = { url: r.string("url", { required: true }) ?? "" };
   if (spec.url && !urlWithProtocol(spec.url, ["http:", "https:"])) {
     r.problem("url", `must be an http(s) URL, got "${spec.url}"`);
+  } else if (spec.url) {
+    try {
+      callHeaders(new URL(spec.url));
+    } catch {
+      r.problem("url", "has a malformed %-escape in its user or password");
+    }
   }
   const timeout = r.duration("timeout");
   if (timeout) spec.timeout = timeout;
@@ -116,8 +122,23 @@ export function contextJson(
   });
 }
 
+/**
+ * The fields of every call to `url`: JSON, with the URL's user and password
+ * as basic auth, as Go's client sends them (fetch would too; the transport
+ * takes the origin alone).
+ */
+function callHeaders(url: URL): HeaderFields {
+  if (!url.username && !url.password) return JSON_HEADERS;
+  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  return new HeaderFields({
+    "content-type": "application/json",
+    authorization: `Basic ${encoder.encode(credentials).toBase64()}`,
+  });
+}
+
 class RemoteFilter implements FilterInstance {
   readonly #transport: Transport;
+  readonly #headers: HeaderFields;
   /** The URL's path and query, as the request line carries them. */
   readonly #target: string;
   readonly #host: string;
@@ -130,6 +151,7 @@ class RemoteFilter implements FilterInstance {
     // Our own client, not fetch: a 205 reply carries the JSON, which fetch would drop.
     this.#transport = http1Transport(url.origin);
     this.#target = url.pathname + url.search;
+    this.#headers = callHeaders(url);
     this.#host = url.host;
     this.#timeoutMs = spec.timeout ? parseDuration(spec.timeout) ?? 0 : 0;
     this.#timeout = spec.timeout ?? "";
@@ -163,7 +185,7 @@ class RemoteFilter implements FilterInstance {
         method: "POST",
         target: this.#target,
         host: this.#host,
-        headers: JSON_HEADERS,
+        headers: this.#headers,
         body: encoder.encode(sent),
         signal,
       });

@@ -256,3 +256,28 @@ rules:
     await service.shutdown();
   }
 });
+
+Deno.test("RemoteFilter sends its URL's user and password as basic auth, as Go's client does", async () => {
+  const seen: (string | null)[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 23904, onListen() {} }, async (req) => {
+    seen.push(req.headers.get("authorization"));
+    return Response.json(await req.json());
+  });
+  try {
+    const withUser = filter("http://us%40er:p%3Ass@127.0.0.1:23904/filter");
+    assert.equal(await withUser.handle(contextWith({ path: "/a" })), "");
+    const plain = filter("http://127.0.0.1:23904/filter");
+    assert.equal(await plain.handle(contextWith({ path: "/a" })), "");
+    assert.deepEqual(seen, [`Basic ${btoa("us@er:p:ss")}`, null]);
+  } finally {
+    closeFilters();
+    await server.shutdown();
+  }
+});
+
+Deno.test("RemoteFilter refuses a URL whose user or password is badly escaped", () => {
+  assert.throws(
+    () => remoteFilterKind.validate({ url: "http://us%zzer:pw@127.0.0.1:23904/filter" }),
+    /url: has a malformed %-escape in its user or password/,
+  );
+});
