@@ -226,6 +226,29 @@ export class ServerPool {
   /** Sends to a server, through the policies when there are any. */
   #sendUpstream(ctx: Context, extraHeaders?: [string, string][]): PoolResult | Promise<PoolResult> {
     if (this.#guarded) return this.#sendGuarded(ctx, extraHeaders);
+    if (this.#deadlines !== undefined && this.#mustBuffer(ctx)) {
+      return this.#bufferedAttempt(ctx, extraHeaders);
+    }
+    return this.#attempt(ctx, extraHeaders);
+  }
+
+  /**
+   * Whether the request's body is still on its way from the client and must
+   * be read whole before an attempt: to be sent again by a retry, or to keep
+   * the client's upload out of the pool's `timeout`, which Easegress starts
+   * once the server has read the body (a slow client's upload got 408, and
+   * counted as the server's failure). A body that must stream
+   * (`clientMaxBodySize: -1`) goes as it comes.
+   */
+  #mustBuffer(ctx: Context): boolean {
+    const request = ctx.request;
+    return request.replayLimit >= 0 && request.isStream;
+  }
+
+  /** One attempt once the client's body is read (see {@linkcode #mustBuffer}). */
+  async #bufferedAttempt(ctx: Context, extraHeaders?: [string, string][]): Promise<PoolResult> {
+    const failed = await bufferBody(ctx);
+    if (failed !== undefined) return this.#fail(ctx, failed, "clientError", performance.now());
     return this.#attempt(ctx, extraHeaders);
   }
 
@@ -269,7 +292,7 @@ export class ServerPool {
 
   async #runGuarded(ctx: Context, extraHeaders?: [string, string][]): Promise<PoolResult> {
     const request = ctx.request;
-    if (this.#retry !== undefined && request.isStream && request.replayLimit >= 0) {
+    if ((this.#retry !== undefined || this.#deadlines !== undefined) && this.#mustBuffer(ctx)) {
       // Easegress has read such a body whole before the pipeline, so its
       // retries send it again; only one that must stream goes once.
       const failed = await bufferBody(ctx);

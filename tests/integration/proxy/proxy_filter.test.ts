@@ -419,6 +419,51 @@ Deno.test("a pool's timeout covers a response body still streaming, and not one 
   await stop(filter, b);
 });
 
+Deno.test("a pool's timeout starts once a slow client's body is read, as in Easegress", async () => {
+  const b = backend(async (req) => new Response(await req.text()));
+  const breaker = {
+    kind: "CircuitBreaker",
+    slidingWindowSize: 1,
+    minimumNumberOfCalls: 1,
+    failureRateThreshold: 1,
+  };
+  const plain = proxy({ pools: [{ servers: [{ url: b.url }], timeout: "200ms" }] });
+  const guarded = proxyWithPolicies({
+    pools: [{ servers: [{ url: b.url }], timeout: "200ms", circuitBreakerPolicy: "cb" }],
+  }, { cb: breaker });
+  const encoder = new TextEncoder();
+  // A client uploading its 3 declared bytes over 450 ms: longer than the timeout.
+  const slowUpload = (replayLimit: number) => {
+    const request = new HttpRequest({
+      method: "POST",
+      host: "gw.example",
+      headers: { "content-length": "3" },
+      body: new ReadableStream<Uint8Array>({
+        async start(controller) {
+          for (const part of ["a", "b", "c"]) {
+            await new Promise((r) => setTimeout(r, 150));
+            controller.enqueue(encoder.encode(part));
+          }
+          controller.close();
+        },
+      }),
+    });
+    request.replayLimit = replayLimit;
+    return new Context(request, { realIP: "203.0.113.7" });
+  };
+  for (const filter of [plain, guarded]) {
+    const ctx = slowUpload(4 * 1024 * 1024);
+    assert.equal(await filter.handle(ctx), "");
+    assert.deepEqual([ctx.response!.status, await ctx.response!.text()], [200, "abc"]);
+  }
+  // A body that must stream (clientMaxBodySize -1) goes as it comes, within the timeout.
+  const streamed = slowUpload(-1);
+  assert.equal(await plain.handle(streamed), "timeout");
+  assert.equal(streamed.response!.status, 408);
+  await stop(guarded);
+  await stop(plain, b);
+});
+
 Deno.test("serverMaxBodySize: a body over it fails with 500 when known, else is cut", async () => {
   const encoder = new TextEncoder();
   // Sizes by path; Deno.serve sends a stream chunked, and bytes with a Content-Length.
