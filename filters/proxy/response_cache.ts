@@ -11,6 +11,8 @@
  * not kept; `Vary` is honoured (`Vary: *` is never kept); an answer's own
  * `s-maxage` or `max-age`, less the `Age` it came with, ends its stay
  * sooner than `expiration` (one already stale, `max-age=0`, is not kept);
+ * a part (206), a 304, 412 or 416 is served only to requests with the
+ * Range and conditional fields it answered;
  * a hit carries an `Age`, the upstream's included. Easegress's own rules
  * hold too: a request with `Cache-Control: no-cache` bypasses the cache,
  * one with `no-store` is not kept, nor an answer with `no-store`,
@@ -30,6 +32,22 @@ import type { MemoryCacheSpec } from "./spec.ts";
 
 /** Most bytes (bodies and headers) one pool's cache holds. */
 export const MAX_CACHE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Statuses that answer a request's range or preconditions rather than give
+ * the resource (a part, "not modified", a failed condition, a range past the
+ * end): kept, they are served only to requests with the same such fields.
+ */
+const CONDITIONAL_ANSWERS: ReadonlySet<number> = new Set([206, 304, 412, 416]);
+/** The request fields a {@linkcode CONDITIONAL_ANSWERS} status answers. */
+const CONDITION_FIELDS = [
+  "range",
+  "if-range",
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+] as const;
 
 /** One kept answer. */
 interface Entry {
@@ -179,6 +197,11 @@ export class ResponseCache {
     const vary = (response.header("vary") ?? "").split(",").map((name) => name.trim())
       .filter((name) => name !== "")
       .map((name) => [name, request.header(name)] as const);
+    // A part or a 304 is no answer to a request without that Range or validator: a full GET
+    // was served the 10 bytes a Range asked for, or an empty 304 it had nothing to match.
+    if (CONDITIONAL_ANSWERS.has(response.status)) {
+      for (const name of CONDITION_FIELDS) vary.push([name, request.header(name)]);
+    }
     let size = key.length + (body?.length ?? 0);
     headers.forEach((value, name) => size += name.length + value.length);
     if (size > this.#maxBytes) return;

@@ -92,6 +92,25 @@ Deno.test("ResponseCache: Vary fields must match; expired answers are dropped", 
   assert.equal(cache.counts().entries, 0);
 });
 
+Deno.test("ResponseCache: a part or a 304 is served only for the same Range and validators", () => {
+  const cache = new ResponseCache({ ...SPEC, codes: [200, 206, 304, 412, 416] });
+  const key = cache.keyOf(get("/f"))!;
+  const ranged = get("/f", { range: "bytes=0-3" });
+  cache.offer(key, ranged, answer("hell", { "content-range": "bytes 0-3/5" }, 206));
+  assert.equal(cache.lookup(key, get("/f")), undefined);
+  assert.equal(cache.lookup(key, get("/f", { range: "bytes=1-3" })), undefined);
+  assert.equal(cache.lookup(key, ranged)?.status, 206);
+  const conditional = get("/f", { "if-none-match": '"1"' });
+  cache.offer(key, conditional, answer(null, { etag: '"1"' }, 304));
+  assert.equal(cache.lookup(key, get("/f")), undefined);
+  assert.equal(cache.lookup(key, get("/f", { "if-none-match": '"2"' })), undefined);
+  assert.equal(cache.lookup(key, conditional)?.status, 304);
+  // A whole answer is anyone's, whatever the request that brought it asked.
+  cache.offer(key, get("/f", { "if-none-match": '"0"' }), answer("hello", { etag: '"1"' }));
+  assert.equal(cache.lookup(key, get("/f"))?.status, 200);
+  assert.equal(cache.lookup(key, ranged)?.status, 200);
+});
+
 Deno.test("ResponseCache: a streamed body is kept once it has reached the client whole", async () => {
   const cache = new ResponseCache(SPEC);
   const streamOf = (...parts: string[]) =>
