@@ -207,11 +207,16 @@ export class Proxy implements FilterInstance {
    * as it is read. Such a response, compressed or not, says
    * `Vary: Accept-Encoding` (Easegress's `Vary: Content-Encoding` names no
    * request field, so caches could hand gzip to clients that refused it).
+   * An answer to HEAD gets the fields the GET's would, without a length.
    */
   #compress(ctx: Context, result: string): string | Promise<string> {
     const response = ctx.response;
     const body = response?.body;
-    if (!response || result !== "" || body === null || body === undefined) return result;
+    if (!response || result !== "" || body === undefined) return result;
+    // A HEAD answer has no body, but says what a GET would get (RFC 9110 section 9.3.2).
+    if (body === null && (ctx.request.method !== "HEAD" || !hasContent(response.status))) {
+      return result;
+    }
     if (response.header("content-encoding")) return result;
     // A part's Content-Range counts the bytes as they are, and no-transform forbids changing them
     // (RFC 9110 section 14.4, RFC 9111 section 5.2.2.6): neither is compressed, as nginx does.
@@ -233,6 +238,11 @@ export class Proxy implements FilterInstance {
     // so an If-Range with it cannot splice the plain bytes of a part onto gzip ones.
     const etag = headers.get("etag");
     if (etag !== null && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
+    if (body === null) {
+      // The gzip length is not known without the body a GET would have.
+      headers.delete("content-length");
+      return result;
+    }
     if (body instanceof ReadableStream) {
       headers.delete("content-length");
       response.body = gzipStream(body);
@@ -378,6 +388,11 @@ function forwardedHeaders(ctx: Context): [string, string][] | undefined {
     if (peer !== "") out.push(["x-forwarded-for", peer]);
   }
   return out.length ? out : undefined;
+}
+
+/** Whether a GET answered with `status` would carry content (not 1xx, 204 or 304). */
+function hasContent(status: number): boolean {
+  return status >= 200 && status !== 204 && status !== 304;
 }
 
 /** Whether a Vary value already covers Accept-Encoding (or everything, `*`). */

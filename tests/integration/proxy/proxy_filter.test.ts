@@ -589,6 +589,39 @@ Deno.test("proxy compresses as Accept-Encoding asks: weights, any case, *, and s
   await stop(filter, b);
 });
 
+Deno.test("proxy gives an answer to HEAD the compression fields the GET's gets", async () => {
+  const b = backend((req) =>
+    new Response(
+      req.method === "HEAD" ? null : "h".repeat(Number(new URL(req.url).pathname.slice(1))),
+      {
+        headers: { "content-length": new URL(req.url).pathname.slice(1), etag: '"h1"' },
+      },
+    )
+  );
+  const filter = proxy({
+    pools: [{ servers: [{ url: b.url }] }],
+    compression: { minLength: 100 },
+  });
+  const fields = async (method: string, path: string, accept = "gzip") => {
+    const r = await send(filter, { method, path, headers: { "accept-encoding": accept } });
+    return ["content-encoding", "vary", "etag", "content-length"].map((n) => r.response.header(n));
+  };
+  assert.deepEqual(await fields("HEAD", "/500"), ["gzip", "Accept-Encoding", 'W/"h1"', null]);
+  assert.deepEqual((await fields("GET", "/500")).slice(0, 3), [
+    "gzip",
+    "Accept-Encoding",
+    'W/"h1"',
+  ]);
+  assert.deepEqual(await fields("HEAD", "/500", "identity"), [
+    null,
+    "Accept-Encoding",
+    '"h1"',
+    "500",
+  ]);
+  assert.deepEqual(await fields("HEAD", "/50"), [null, null, '"h1"', "50"]);
+  await stop(filter, b);
+});
+
 Deno.test("proxy does not compress a part (206) or an answer marked no-transform", async () => {
   const b = backend((req) => {
     const path = new URL(req.url).pathname;
