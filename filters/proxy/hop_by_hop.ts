@@ -41,15 +41,30 @@ export function connectionTokens(value: string): string[] {
 }
 
 /**
+ * The fields a gateway adds for its servers to learn the client, which a
+ * client's `Connection` must not take away: listing them there hid the
+ * client's address from the server (`Connection: X-Forwarded-For` dropped
+ * the field an HTTPServer's `xForwardedFor` had set, and kept the Proxy from
+ * adding one, since the request had it).
+ */
+const FORWARDED: ReadonlySet<string> = new Set([
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+]);
+
+/**
  * The header names a `Connection` value asks to drop beyond the standard
- * list, or null when it names none (the usual `keep-alive` / `close`), so
- * callers can skip the per-header check in the common case.
+ * list (never the X-Forwarded-* ones, see {@linkcode FORWARDED}), or null
+ * when it names none (the usual `keep-alive` / `close`), so callers can skip
+ * the per-header check in the common case.
  */
 export function extraConnectionHeaders(value: string | null): Set<string> | null {
   if (value === null) return null;
   let extra: Set<string> | null = null;
   for (const token of connectionTokens(value)) {
     if (token === "close" || token === "keep-alive" || HOP_BY_HOP.has(token)) continue;
+    if (FORWARDED.has(token)) continue;
     (extra ??= new Set()).add(token);
   }
   return extra;

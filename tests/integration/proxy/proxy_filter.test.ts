@@ -239,6 +239,19 @@ Deno.test("proxy sends path, query, method and body; drops hop-by-hop; adds X-Fo
     [relayed.seen.xff, relayed.seen.proto, relayed.seen.fwdHost],
     ["192.0.2.1", "https", "front.example"],
   );
+  // Listed in Connection, they go on all the same: a client cannot hide its address that way.
+  const listed = await seenFor({
+    headers: {
+      connection: "X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host",
+      "x-forwarded-for": "192.0.2.1, 203.0.113.7",
+      "x-forwarded-proto": "https",
+      "x-forwarded-host": "front.example",
+    },
+  }, "203.0.113.7:50000");
+  assert.deepEqual(
+    [listed.seen.xff, listed.seen.proto, listed.seen.fwdHost],
+    ["192.0.2.1, 203.0.113.7", "https", "front.example"],
+  );
   // A Host a filter rewrote (a RequestAdaptor's `host`): X-Forwarded-Host is still the client's.
   const rewritten = new Context(new HttpRequest({ host: "gw.example" }), { remoteAddr: "" });
   rewritten.request.host = "internal.example";

@@ -47,3 +47,9 @@ Deno.test("extraConnectionHeaders is null for plain keep-alive or close", () => 
   assert.equal(extraConnectionHeaders("Close, Upgrade"), null);
   assert.deepEqual(extraConnectionHeaders("close, X-Drop"), new Set(["x-drop"]));
 });
+
+Deno.test("extraConnectionHeaders never drops the X-Forwarded-* fields a gateway adds", () => {
+  const listed = "close, X-Forwarded-For, x-forwarded-host, X-Forwarded-Proto";
+  assert.equal(extraConnectionHeaders(listed), null);
+  assert.deepEqual(extraConnectionHeaders(`${listed}, x-real-ip`), new Set(["x-real-ip"]));
+});
