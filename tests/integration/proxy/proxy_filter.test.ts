@@ -14,7 +14,7 @@ import {
 import type { FilterInstance } from "../../../filters/filter.ts";
 import { corsAdaptorKind } from "../../../filters/cors_adaptor.ts";
 import { gunzip } from "../../../filters/gzip.ts";
-import { proxyKind } from "../../../filters/proxy/proxy.ts";
+import { MIRRORS_IN_FLIGHT_MAX, proxyKind } from "../../../filters/proxy/proxy.ts";
 import { silentLogger } from "../../../server/log.ts";
 import { REFUSING_PORT } from "../../fixtures/refusing_port.ts";
 import { RawServer } from "./http1_helpers.ts";
@@ -170,6 +170,53 @@ Deno.test("proxy mirrors matching requests to the mirror pool", async () => {
   // The copy carries the X-Forwarded-* headers the real request gets.
   assert.deepEqual(mirrored, ["payload 203.0.113.7 gw.example http"]);
   await stop(filter, main, mirror);
+});
+
+Deno.test("proxy stops mirroring while MIRRORS_IN_FLIGHT_MAX copies wait on the mirror", async () => {
+  const main = backend(() => new Response("main"));
+  let release!: () => void;
+  const released = new Promise<void>((r) => release = r);
+  // A mirror server that reads each request and answers only once released.
+  const mirror = new RawServer(async (reader) => {
+    if ((await reader.head()) === null) return;
+    await released;
+    await reader.write("HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+  });
+  const filter = proxy({
+    pools: [{ servers: [{ url: main.url }] }],
+    mirrorPool: {
+      servers: [{ url: `http://127.0.0.1:${mirror.port}` }],
+      filter: { policy: "random", permil: 1000 },
+    },
+  });
+  const burst = async (n: number) => {
+    for (let i = 0; i < n; i += 100) {
+      const sends = Array.from({ length: Math.min(100, n - i) }, () => send(filter));
+      for (const r of await Promise.all(sends)) assert.equal(r.body, "main");
+    }
+  };
+  const settle = async (accepted: number) => {
+    for (let i = 0; i < 100 && mirror.accepted < accepted; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  };
+  await burst(MIRRORS_IN_FLIGHT_MAX + 20);
+  await settle(MIRRORS_IN_FLIGHT_MAX);
+  // The real requests were all answered; the mirror got no more copies than the bound.
+  assert.equal(mirror.accepted, MIRRORS_IN_FLIGHT_MAX);
+  // Once the mirror answers, copies go again.
+  release();
+  const answered = () =>
+    (filter.status!() as { mirrorPool: { stat: { count: number } } }).mirrorPool.stat.count;
+  for (let i = 0; i < 250 && answered() < MIRRORS_IN_FLIGHT_MAX; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await burst(1);
+  await settle(MIRRORS_IN_FLIGHT_MAX + 1);
+  assert.equal(mirror.accepted, MIRRORS_IN_FLIGHT_MAX + 1);
+  await mirror.close();
+  await stop(filter, main);
 });
 
 Deno.test("proxy sends path, query, method and body; drops hop-by-hop; adds X-Forwarded-*", async () => {
