@@ -7,7 +7,13 @@
  */
 
 import type { AbortWatch } from "../abort_watch.ts";
-import { BodyTooLargeError, type Context, HttpResponse, MalformedBodyError } from "../context.ts";
+import {
+  BodyTooLargeError,
+  type Context,
+  HttpResponse,
+  MalformedBodyError,
+  readAll,
+} from "../context.ts";
 import type { Logger } from "../filter.ts";
 import { HttpStats } from "../http_stats.ts";
 import { requestSize, responseSize } from "../message_size.ts";
@@ -376,7 +382,7 @@ export class ServerPool {
     upstream: UpstreamResponse,
     start: number,
     timed: AttemptWatch | undefined,
-  ): PoolResult {
+  ): PoolResult | Promise<PoolResult> {
     timed?.settle();
     // A small body that came with the head is handed over as bytes: cheaper
     // for the server to send than a stream.
@@ -402,8 +408,43 @@ export class ServerPool {
         body = limitBodyStream(body, limit, server.url, () => {
           ctx.addTag(`response body over ${limit} bytes`);
         });
+      } else if (timed !== undefined && body instanceof ReadableStream) {
+        return this.#receivedWhole(ctx, server, upstream, body, start, timed);
       }
     }
+    return this.#answer(ctx, server, upstream, body, start);
+  }
+
+  /**
+   * An answer of known length read whole within the pool's timeout, as
+   * Easegress reads it, before the client gets it: streamed, the time a slow
+   * client took to read it counted against the timeout, which cut it short.
+   */
+  async #receivedWhole(
+    ctx: Context,
+    server: Server,
+    upstream: UpstreamResponse,
+    body: ReadableStream<Uint8Array>,
+    start: number,
+    timed: AttemptWatch,
+  ): Promise<PoolResult> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readAll(body);
+    } catch (e) {
+      return this.#failed(ctx, e, start, timed);
+    }
+    return this.#answer(ctx, server, upstream, bytes, start);
+  }
+
+  /** Makes the upstream's answer the response, and maps its status to the pool's result. */
+  #answer(
+    ctx: Context,
+    server: Server,
+    upstream: UpstreamResponse,
+    body: Uint8Array | ReadableStream<Uint8Array> | null,
+    start: number,
+  ): PoolResult {
     const response = ctx.response = new HttpResponse(upstream.status, upstream.headers, body);
     this.#sticky?.stamp(server, response);
     if (this.#statAttempts) this.#count(ctx, upstream.status, start);

@@ -524,6 +524,36 @@ Deno.test("a pool's timeout starts once a slow client's body is read, as in Ease
   await stop(plain, b);
 });
 
+Deno.test("a pool's timeout reads an answer of known length whole: a slow reader is not cut", async () => {
+  const encoder = new TextEncoder();
+  const big = "b".repeat(1024 * 1024);
+  const b = backend((req) => {
+    const slow = new URL(req.url).pathname === "/slow";
+    return new Response(
+      new ReadableStream({
+        async start(controller) {
+          controller.enqueue(encoder.encode(big.slice(0, 1000)));
+          if (slow) await new Promise((r) => setTimeout(r, 400));
+          controller.enqueue(encoder.encode(big.slice(1000)));
+          controller.close();
+        },
+      }),
+      { headers: { "content-length": String(big.length) } },
+    );
+  });
+  const filter = proxy({ pools: [{ servers: [{ url: b.url }], timeout: "200ms" }] });
+  // The client reads the answer after the timeout has passed: it is whole all the same.
+  const late = new Context(new HttpRequest({ host: "gw.example", path: "/fast" }));
+  assert.equal(await filter.handle(late), "");
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await late.response!.text()).length, big.length);
+  // A server slower than the timeout with its body: 408, not an answer cut short.
+  const slow = await send(filter, { path: "/slow" });
+  assert.deepEqual([slow.result, slow.response.status], ["timeout", 408]);
+  await new Promise((r) => setTimeout(r, 300));
+  await stop(filter, b);
+});
+
 Deno.test("serverMaxBodySize: a body over it fails with 500 when known, else is cut", async () => {
   const encoder = new TextEncoder();
   // Sizes by path; Deno.serve sends a stream chunked, and bytes with a Content-Length.
