@@ -10,7 +10,7 @@ import { GoRegexpReplacer } from "../../filters/go_regexp_replace.ts";
 import { compileGoRegexp } from "../../filters/go_regexp.ts";
 import { hostWithoutPort } from "./host_name.ts";
 import { IPFilter } from "./ipfilter.ts";
-import { normalizeRulePath } from "./percent_encoding.ts";
+import { normalizeRulePath } from "../../filters/percent_encoding.ts";
 import type { HeaderSpec, HTTPServerSpec, PathSpec, RuleSpec } from "./spec.ts";
 
 /** A compiled path: where matching requests go. */

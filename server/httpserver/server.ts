@@ -27,7 +27,7 @@ import {
 } from "../../filters/message_size.ts";
 import type { PeerClient } from "./client.ts";
 import { MethodNotAllowed, Mux, type Route } from "./mux.ts";
-import { normalizeEscapes } from "./percent_encoding.ts";
+import { normalizeEscapes } from "../../filters/percent_encoding.ts";
 import { type HTTPServerSpec, limitsChanged, listenerChanged } from "./spec.ts";
 import { certPairs, type Http1ServerKind, type Listener, startListener } from "./listener.ts";
 import { ListenRetry } from "../listen_retry.ts";
@@ -247,7 +247,7 @@ export class HTTPServer {
       ? `${request.method} ${request.requestURI ?? request.url} ${goProto(request.proto)}`
       : "";
     let path = request.path;
-    // Routed and forwarded in one spelling of its escapes (see percent_encoding.ts).
+    // Routed and forwarded in one spelling of its escapes (see filters/percent_encoding.ts).
     let badEscape = false;
     if (path.includes("%")) {
       const normalized = normalizeEscapes(path);

@@ -8,7 +8,7 @@
  */
 
 import { removeDotSegments } from "../dot_segments.ts";
-import { escapeHighBytes } from "../percent_encoding.ts";
+import { escapeHighBytes } from "../../../filters/percent_encoding.ts";
 import {
   fieldName,
   fieldValue,

@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  normalizeEscapes,
-  normalizeRulePath,
-} from "../../../server/httpserver/percent_encoding.ts";
+import { normalizeEscapes, normalizeRulePath } from "../../../filters/percent_encoding.ts";
 
 Deno.test("normalizeEscapes decodes unreserved characters and upper-cases other escapes", () => {
   const cases: [string, string][] = [
