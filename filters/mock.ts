@@ -17,6 +17,7 @@ import {
   toHeaderValue,
 } from "./header_adapt.ts";
 import { HeaderFields } from "./header_fields.ts";
+import { normalizeRulePath } from "./percent_encoding.ts";
 import { parseDuration, SpecReader } from "./spec.ts";
 import { readStringMatcher, StringMatcher, type StringMatcherSpec } from "./string_matcher.ts";
 import { sleep } from "./sleep.ts";
@@ -142,8 +143,11 @@ class CompiledRule {
   readonly delayMs: number;
 
   constructor(spec: MockRuleSpec) {
-    this.#path = spec.match.path;
-    this.#pathPrefix = spec.match.pathPrefix;
+    // Requests come with their paths escaped in one spelling (see percent_encoding.ts), and
+    // Easegress matches the decoded path: written the same way, "/a b" meets "/a%20b".
+    const { path, pathPrefix } = spec.match;
+    this.#path = path === undefined ? undefined : normalizeRulePath(path);
+    this.#pathPrefix = pathPrefix === undefined ? undefined : normalizeRulePath(pathPrefix);
     this.#headers = Object.entries(spec.match.headers ?? {}).map(([name, m]) => {
       const matcher = new StringMatcher(m);
       // Go matches the UTF-8 bytes; the spec's patterns are text.

@@ -217,3 +217,19 @@ Deno.test("Mock matches non-ASCII header values as the UTF-8 text they carry", a
   const fields = new HeaderFields([["x-city", "Bern"], ["x-city", wire]]);
   assert.equal(await mock.handle(contextFor({ headers: fields })), "mocked");
 });
+
+Deno.test("Mock paths match requests as the server spells them: spaces and non-ASCII escaped", async () => {
+  const mock = build(kind, {
+    rules: [
+      { match: { path: "/a b" }, code: 201 },
+      { match: { pathPrefix: "/café/" }, code: 202 },
+    ],
+  });
+  // The server hands the pipeline paths with unreserved escapes decoded and the rest upper-case.
+  const cases: [string, number][] = [["/a%20b", 201], ["/caf%C3%A9/menu", 202]];
+  for (const [path, status] of cases) {
+    const ctx = contextFor({ path });
+    assert.equal(await mock.handle(ctx), "mocked", path);
+    assert.equal(ctx.response!.status, status);
+  }
+});
