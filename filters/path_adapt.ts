@@ -6,6 +6,7 @@
  */
 
 import { GoRegexpReplacer } from "./go_regexp_replace.ts";
+import { normalizeRulePath } from "./percent_encoding.ts";
 import type { SpecReader } from "./spec.ts";
 
 /** How to rewrite a request path. */
@@ -54,15 +55,27 @@ function escapeDelimiters(text: string | undefined): string | undefined {
   return text?.replace(DELIMITERS, (c) => c === "?" ? "%3F" : "%23");
 }
 
+/**
+ * A spec's path as the server spells request paths (see percent_encoding.ts):
+ * Go adapts the decoded path, so `trimPrefix: /café` must meet the
+ * `/caf%C3%A9` a request comes with, and what `replace` and `addPrefix` put
+ * in stays in the one spelling later filters match. "?" and "#" are escaped
+ * with the rest.
+ */
+function spelled(path: string | undefined): string | undefined {
+  return path === undefined ? undefined : normalizeRulePath(path);
+}
+
 /** A prepared {@linkcode PathAdaptSpec}. */
 export class PathAdaptor {
   readonly #adapt: (path: string) => string;
 
   /** Prepares `spec` (read by {@linkcode readPathAdaptSpec}); compiles its regexp once. */
   constructor(spec: PathAdaptSpec) {
-    const { trimPrefix, regexpReplace } = spec;
-    const replace = escapeDelimiters(spec.replace);
-    const addPrefix = escapeDelimiters(spec.addPrefix);
+    const { regexpReplace } = spec;
+    const replace = spelled(spec.replace);
+    const addPrefix = spelled(spec.addPrefix);
+    const trimPrefix = spelled(spec.trimPrefix);
     if (replace) this.#adapt = () => replace;
     else if (addPrefix) this.#adapt = (path) => addPrefix + path;
     else if (trimPrefix) {

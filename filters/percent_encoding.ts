@@ -4,9 +4,9 @@
  * escapes in upper-case hex. Routed as sent, `/%61dmin` would miss an
  * `/admin` rule (and its ipFilter) and reach, through a catch-all rule, a
  * backend that decodes it to `/admin`; Easegress routes on the decoded path,
- * which has the same effect for these. Rule paths (an HTTPServer's, and
- * filters' such as Mock's) are written the same way, so a rule for `/café`
- * or `/a b` meets the encoded requests for them.
+ * which has the same effect for these. Rule paths (an HTTPServer's, a
+ * Mock's, a RequestAdaptor's) are written the same way, so a rule for
+ * `/café` or `/a b` meets the encoded requests for them.
  *
  * @module
  */

@@ -53,3 +53,11 @@ Deno.test("PathAdaptor: a spec's ? and # stay in the path, escaped as Go sends t
   const regexp = adaptor({ regexpReplace: { regexp: "^/(\\w+)$", replace: "/q?id=$1#f" } });
   assert.equal(regexp.adapt("/abc"), "/q%3Fid=abc%23f");
 });
+
+Deno.test("PathAdaptor: trimPrefix meets the escaped path a request comes with, as Go trims the decoded one", () => {
+  // The server hands paths over with spaces and non-ASCII escaped (see percent_encoding.ts).
+  assert.equal(adaptor({ trimPrefix: "/café b" }).adapt("/caf%C3%A9%20b/menu"), "/menu");
+  // replace and addPrefix are written the same way, so a path keeps one spelling.
+  assert.equal(adaptor({ addPrefix: "/ä b" }).adapt("/x%2Fy"), "/%C3%A4%20b/x%2Fy");
+  assert.equal(adaptor({ replace: "/ä b" }).adapt("/x"), "/%C3%A4%20b");
+});
