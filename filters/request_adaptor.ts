@@ -1,12 +1,19 @@
 /**
  * The RequestAdaptor filter: rewrites the request's method, path, headers,
- * body and host, and gzips or gunzips its body.
+ * body and host, and gzips or gunzips its body. A `template` renders, for
+ * each request, edits that take the place of the spec's (adaptor_template.ts).
  *
  * @module
  */
 
-import type { Context } from "./context.ts";
-import type { FilterInstance, FilterKind } from "./filter.ts";
+import {
+  AdaptorTemplate,
+  type AdaptorTemplateSpec,
+  readAdaptorTemplate,
+  RESULT_BUILD_ERR,
+} from "./adaptor_template.ts";
+import type { Context, HttpRequest } from "./context.ts";
+import type { FilterEnv, FilterInstance, FilterKind } from "./filter.ts";
 import { PathAdaptor, type PathAdaptSpec, readPathAdaptSpec } from "./path_adapt.ts";
 import {
   MessageAdaptor,
@@ -18,10 +25,10 @@ import {
 } from "./response_adaptor.ts";
 import { SpecReader } from "./spec.ts";
 
-export { RESULT_COMPRESS_FAILED, RESULT_DECOMPRESS_FAILED };
+export { RESULT_BUILD_ERR, RESULT_COMPRESS_FAILED, RESULT_DECOMPRESS_FAILED };
 
-/** The RequestAdaptor spec, normalized: unset fields are absent. */
-export interface RequestAdaptorSpec extends MessageAdaptSpec {
+/** The edits of a RequestAdaptor, from its spec or rendered by its template. */
+export interface RequestEdits extends MessageAdaptSpec {
   /** The new method, upper case. */
   method?: string;
   /** How to rewrite the path. */
@@ -29,6 +36,9 @@ export interface RequestAdaptorSpec extends MessageAdaptSpec {
   /** The new Host. */
   host?: string;
 }
+
+/** The RequestAdaptor spec, normalized: unset fields are absent. */
+export interface RequestAdaptorSpec extends RequestEdits, AdaptorTemplateSpec {}
 
 /** Methods Go's `httpmethod` format accepts (RequestBuilder accepts the same). */
 export const HTTP_METHODS: readonly string[] = [
@@ -45,9 +55,8 @@ export const HTTP_METHODS: readonly string[] = [
 // A host, optionally with a port: no spaces, slashes, query, fragment or userinfo.
 const HOST = /^[^\s/?#@]+$/;
 
-function validate(raw: Record<string, unknown>): RequestAdaptorSpec {
-  const r = SpecReader.root(raw);
-  const spec: RequestAdaptorSpec = {};
+/** Reads the edits (method, path, header, body, host) at `r` into `spec`. */
+function readRequestEdits(r: SpecReader, spec: RequestEdits): RequestEdits {
   const method = r.string("method");
   if (method) {
     if (HTTP_METHODS.includes(method)) spec.method = method;
@@ -61,7 +70,15 @@ function validate(raw: Record<string, unknown>): RequestAdaptorSpec {
     if (HOST.test(host)) spec.host = host;
     else r.problem("host", `must be a host such as "example.com:8080", got "${host}"`);
   }
+  return spec;
+}
+
+function validate(raw: Record<string, unknown>): RequestAdaptorSpec {
+  const r = SpecReader.root(raw);
+  const spec: RequestAdaptorSpec = {};
+  readRequestEdits(r, spec);
   readCodings(r, spec);
+  readAdaptorTemplate(r, spec);
   if (r.has("sign")) {
     r.ignore("sign");
     r.problem("sign", "request signing is not supported yet");
@@ -72,25 +89,61 @@ function validate(raw: Record<string, unknown>): RequestAdaptorSpec {
 }
 
 class RequestAdaptor implements FilterInstance {
+  readonly #spec: RequestAdaptorSpec;
   readonly #method: string | undefined;
   readonly #path: PathAdaptor | undefined;
   readonly #host: string | undefined;
   readonly #adaptor: MessageAdaptor;
+  readonly #template: AdaptorTemplate<RequestEdits> | undefined;
 
-  constructor(spec: RequestAdaptorSpec) {
+  constructor(spec: RequestAdaptorSpec, env: FilterEnv) {
+    this.#spec = spec;
     this.#method = spec.method;
     this.#path = spec.path ? new PathAdaptor(spec.path) : undefined;
     this.#host = spec.host;
     this.#adaptor = new MessageAdaptor(spec);
+    this.#template = spec.template === undefined ? undefined : new AdaptorTemplate(
+      spec,
+      (r) => readRequestEdits(r, {}),
+      env.log,
+      "build request adaptor",
+    );
   }
 
   handle(ctx: Context): string | Promise<string> {
-    const req = ctx.request;
-    if (this.#method) req.method = this.#method;
-    if (this.#path) req.path = this.#path.adapt(req.path);
+    if (!this.#template) return this.#adapt(ctx.request, this.#method, this.#path, this.#host);
+    return this.#template.adapt(ctx, (edits) => {
+      const { method, path, host, header, body } = edits;
+      // What the template rendered stands for this request; the spec's other edits stay.
+      const adaptor = header || body
+        ? new MessageAdaptor({
+          ...this.#spec,
+          header: header ?? this.#spec.header,
+          body: body ?? this.#spec.body,
+        })
+        : this.#adaptor;
+      return this.#adapt(
+        ctx.request,
+        method ?? this.#method,
+        path ? new PathAdaptor(path) : this.#path,
+        host ?? this.#host,
+        adaptor,
+      );
+    });
+  }
+
+  #adapt(
+    req: HttpRequest,
+    method: string | undefined,
+    path: PathAdaptor | undefined,
+    host: string | undefined,
+    adaptor = this.#adaptor,
+  ): string | Promise<string> {
+    if (method) req.method = method;
+    if (path) req.path = path.adapt(req.path);
     // Host is a field of its own, untouched by the header and body edits.
-    if (this.#host) req.host = this.#host;
-    return this.#adaptor.apply(req);
+    if (host) req.host = host;
+    return adaptor.apply(req);
   }
 }
 
@@ -98,9 +151,9 @@ class RequestAdaptor implements FilterInstance {
 export const requestAdaptorKind: FilterKind<RequestAdaptorSpec> = {
   kind: "RequestAdaptor",
   description: "RequestAdaptor adapts the request: method, path, headers, body, host, gzip.",
-  results: [RESULT_COMPRESS_FAILED, RESULT_DECOMPRESS_FAILED],
+  results: [RESULT_COMPRESS_FAILED, RESULT_DECOMPRESS_FAILED, RESULT_BUILD_ERR],
   validate,
-  create(spec: RequestAdaptorSpec): FilterInstance {
-    return new RequestAdaptor(spec);
+  create(spec: RequestAdaptorSpec, env: FilterEnv): FilterInstance {
+    return new RequestAdaptor(spec, env);
   },
 };

@@ -1,6 +1,7 @@
 /**
  * The ResponseAdaptor filter: changes the active namespace's response
- * headers and body, and gzips or gunzips its body.
+ * headers and body, and gzips or gunzips its body. A `template` renders, for
+ * each response, edits that take the place of the spec's (adaptor_template.ts).
  *
  * The same edits, applied to a request, are part of RequestAdaptor, which
  * reuses {@linkcode MessageAdaptor} and its spec readers from here.
@@ -8,8 +9,14 @@
  * @module
  */
 
+import {
+  AdaptorTemplate,
+  type AdaptorTemplateSpec,
+  readAdaptorTemplate,
+  RESULT_BUILD_ERR,
+} from "./adaptor_template.ts";
 import type { Context, HttpRequest, HttpResponse } from "./context.ts";
-import type { FilterInstance, FilterKind } from "./filter.ts";
+import type { FilterEnv, FilterInstance, FilterKind } from "./filter.ts";
 import { fixContentLength, gunzipMessage, gzipMessage, readGzipField } from "./gzip.ts";
 import { HeaderAdaptor, type HeaderAdaptSpec, readHeaderAdaptSpec } from "./header_adapt.ts";
 import { SpecReader } from "./spec.ts";
@@ -27,7 +34,7 @@ export interface MessageAdaptSpec {
 }
 
 /** The ResponseAdaptor spec, normalized: unset fields are absent. */
-export type ResponseAdaptorSpec = MessageAdaptSpec;
+export interface ResponseAdaptorSpec extends MessageAdaptSpec, AdaptorTemplateSpec {}
 
 /** The active namespace has no response to adapt. */
 export const RESULT_RESPONSE_NOT_FOUND = "responseNotFound";
@@ -61,6 +68,7 @@ function validate(raw: Record<string, unknown>): ResponseAdaptorSpec {
   const spec: ResponseAdaptorSpec = {};
   readHeaderAndBody(r, spec);
   readCodings(r, spec);
+  readAdaptorTemplate(r, spec);
   r.finish();
   r.throwIfProblems();
   return spec;
@@ -108,16 +116,36 @@ async function decompress(message: HttpRequest | HttpResponse): Promise<string> 
 }
 
 class ResponseAdaptor implements FilterInstance {
+  readonly #spec: ResponseAdaptorSpec;
   readonly #adaptor: MessageAdaptor;
+  readonly #template: AdaptorTemplate<MessageAdaptSpec> | undefined;
 
-  constructor(spec: ResponseAdaptorSpec) {
+  constructor(spec: ResponseAdaptorSpec, env: FilterEnv) {
+    this.#spec = spec;
     this.#adaptor = new MessageAdaptor(spec);
+    this.#template = spec.template === undefined ? undefined : new AdaptorTemplate(
+      spec,
+      (r) => {
+        const edits: MessageAdaptSpec = {};
+        readHeaderAndBody(r, edits);
+        return edits;
+      },
+      env.log,
+      "build response adaptor",
+    );
   }
 
   handle(ctx: Context): string | Promise<string> {
     const resp = ctx.response;
     if (!resp) return RESULT_RESPONSE_NOT_FOUND;
-    return this.#adaptor.apply(resp);
+    if (!this.#template) return this.#adaptor.apply(resp);
+    return this.#template.adapt(ctx, ({ header, body }) => {
+      if (!header && !body) return this.#adaptor.apply(resp);
+      // What the template rendered stands for this response; the spec's other edits stay.
+      const spec = this.#spec;
+      return new MessageAdaptor({ ...spec, header: header ?? spec.header, body: body ?? spec.body })
+        .apply(resp);
+    });
   }
 }
 
@@ -125,9 +153,14 @@ class ResponseAdaptor implements FilterInstance {
 export const responseAdaptorKind: FilterKind<ResponseAdaptorSpec> = {
   kind: "ResponseAdaptor",
   description: "ResponseAdaptor adapts the response: headers, body, gzip.",
-  results: [RESULT_RESPONSE_NOT_FOUND, RESULT_COMPRESS_FAILED, RESULT_DECOMPRESS_FAILED],
+  results: [
+    RESULT_RESPONSE_NOT_FOUND,
+    RESULT_COMPRESS_FAILED,
+    RESULT_DECOMPRESS_FAILED,
+    RESULT_BUILD_ERR,
+  ],
   validate,
-  create(spec: ResponseAdaptorSpec): FilterInstance {
-    return new ResponseAdaptor(spec);
+  create(spec: ResponseAdaptorSpec, env: FilterEnv): FilterInstance {
+    return new ResponseAdaptor(spec, env);
   },
 };

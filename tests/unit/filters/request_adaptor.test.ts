@@ -143,3 +143,62 @@ Deno.test("RequestAdaptor rejects bad specs with field paths", () => {
     ],
   );
 });
+
+Deno.test("RequestAdaptor template renders edits for each request, in place of the spec's", async () => {
+  const adaptor = build(kind, {
+    method: "PUT",
+    header: { set: { "X-Static": "s" } },
+    template: `
+method: POST
+path:
+  addPrefix: /{{.requests.DEFAULT.Header.Get "X-Tenant"}}
+header:
+  set:
+    X-User: {{.requests.DEFAULT.JSONBody.user}}
+    X-Count: 0123
+body: '{"id": {{.requests.DEFAULT.JSONBody.id}}}'
+`,
+  });
+  const ctx = contextFor({
+    method: "GET",
+    path: "/orders",
+    headers: { "x-tenant": "acme" },
+    body: '{"user": "ann", "id": 7}',
+  });
+  assert.equal(await adaptor.handle(ctx), "");
+  const req = ctx.request;
+  assert.equal(req.method, "POST");
+  assert.equal(req.path, "/acme/orders");
+  assert.equal(req.header("x-user"), "ann");
+  assert.equal(req.header("x-count"), "0123");
+  // The rendered header edits stand in for the spec's.
+  assert.equal(req.header("x-static"), null);
+  assert.equal(await req.text(), '{"id": 7}');
+  assert.equal(req.header("content-length"), "9");
+});
+
+Deno.test("RequestAdaptor template: what it leaves out keeps the spec's edits", async () => {
+  const adaptor = build(kind, {
+    path: { trimPrefix: "/api" },
+    host: "static.local",
+    template: "host: '{{.requests.DEFAULT.Header.Get \"X-Host\"}}'",
+  });
+  const ctx = contextFor({ path: "/api/x", headers: { "x-host": "dyn.local" } });
+  assert.equal(await adaptor.handle(ctx), "");
+  assert.equal(ctx.request.path, "/x");
+  assert.equal(ctx.request.host, "dyn.local");
+  const plain = contextFor({ path: "/api/y" });
+  assert.equal(await adaptor.handle(plain), "");
+  assert.equal(plain.request.host, "static.local");
+});
+
+Deno.test("RequestAdaptor template failures give buildErr and a 500; bad templates are refused", async () => {
+  const adaptor = build(kind, { template: "method: '{{.requests.DEFAULT.Header.Get \"X-M\"}}'" });
+  const ctx = contextFor({ headers: { "x-m": "FETCH" } });
+  assert.equal(await adaptor.handle(ctx), "buildErr");
+  assert.equal(ctx.response!.status, 500);
+  assert.ok(kind.results.includes("buildErr"));
+  assert.deepEqual(specProblems(kind, { template: "{{.x" }), [
+    "template: template: :1: unclosed action",
+  ]);
+});

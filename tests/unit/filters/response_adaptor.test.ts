@@ -101,3 +101,31 @@ Deno.test("ResponseAdaptor rejects bad specs with field paths", () => {
     ],
   );
 });
+
+Deno.test("ResponseAdaptor template renders header and body edits from the response", async () => {
+  const adaptor = build(kind, {
+    header: { set: { "X-Static": "s" } },
+    compress: "gzip",
+    template: `
+header:
+  set:
+    X-Upstream-Status: {{.responses.DEFAULT.StatusCode}}
+body: 'wrapped: {{.responses.DEFAULT.Body}}'
+`,
+  });
+  const ctx = withResponse(new HttpResponse(201, { "content-length": "2" }, "hi"));
+  assert.equal(await adaptor.handle(ctx), "");
+  const resp = ctx.response!;
+  assert.equal(resp.header("x-upstream-status"), "201");
+  assert.equal(resp.header("x-static"), null);
+  // The spec's compress still applies to the rendered body.
+  assert.equal(resp.header("content-encoding"), "gzip");
+  assert.equal(new TextDecoder().decode(await gunzip(await resp.bytes())), "wrapped: hi");
+});
+
+Deno.test("ResponseAdaptor template that renders no YAML mapping gives buildErr", async () => {
+  const adaptor = build(kind, { template: "just text" });
+  const ctx = withResponse(new HttpResponse(200, {}, "ok"));
+  assert.equal(await adaptor.handle(ctx), "buildErr");
+  assert.equal(ctx.response!.status, 200);
+});
