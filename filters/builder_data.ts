@@ -17,6 +17,7 @@ import { forEachHeaderField } from "./header_fields.ts";
 import { type CookieView, requestCookies, responseCookies } from "./go_cookies.ts";
 import { goEscapedPath } from "./go_escaped_path.ts";
 import { HTTP_HEADER, httpHeader, stringSlice, URL_VALUES, urlValues } from "./template/gotypes.ts";
+import { BASIC_AUTH_USER } from "./template/easegress_funcs.ts";
 import { parseJSON } from "./template/json.ts";
 import { float64, type GoType, nilSlice, withGoType } from "./template/values.ts";
 import { STATUS_TEXT } from "./status_text.ts";
@@ -199,6 +200,21 @@ for (const m of ["JSONBody", "YAMLBody"] as const) {
   Object.assign(MessageView.prototype[m], { returnsInterface: true });
 }
 
+const BASIC_PREFIX = /^basic /i;
+
+/** The user of an `Authorization: Basic` value as Go's `Request.BasicAuth` reads it, else "". */
+function basicAuthUser(authorization: string | null): string {
+  if (authorization === null || !BASIC_PREFIX.test(authorization)) return "";
+  let credentials: string;
+  try {
+    credentials = decoder.decode(Uint8Array.fromBase64(authorization.slice(6)));
+  } catch {
+    return "";
+  }
+  const colon = credentials.indexOf(":");
+  return colon < 0 ? "" : credentials.slice(0, colon);
+}
+
 /** A request as templates see it (Go's `*http.Request` plus body accessors). */
 export class RequestView extends MessageView {
   readonly #req: HttpRequest;
@@ -257,6 +273,11 @@ export class RequestView extends MessageView {
   /** The Referer header (its first field, as Go's Header.Get). */
   Referer(): string {
     return goHeaderValue(this.#req.firstHeader("referer") ?? "");
+  }
+
+  /** The user of the Basic credentials in Authorization, "" without them (for `username`). */
+  [BASIC_AUTH_USER](): string {
+    return basicAuthUser(this.#req.firstHeader("authorization"));
   }
 
   /** The named cookie of the Cookie fields; an error when absent, as in Go. */

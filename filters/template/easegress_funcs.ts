@@ -1,16 +1,20 @@
 /**
- * Easegress's own template functions, added to sprig's by the
- * RequestBuilder and ResponseBuilder filters: float arithmetic (`addf subf
- * mulf divf`), `log level msg`, `mergeObject` and `jsonEscape`.
+ * Easegress's own template functions, added to sprig's by the builder
+ * filters and the adaptors' templates: float arithmetic (`addf subf mulf
+ * divf`), `log level msg`, `mergeObject`, `jsonEscape`, and those of its later
+ * v2 releases: `header`, `username`, `urlQueryEscape`, `urlQueryUnescape` and
+ * `panic`.
  *
  * @module
  */
 
+import { canonicalHeaderKey } from "../header_fields.ts";
 import { formatValue } from "./fmt.ts";
-import { goFunc, type GoFunction, type ParamType } from "./functions.ts";
+import { goFunc, type GoFunction, type ParamType, queryEscape } from "./functions.ts";
+import { goQueryUnescape } from "./go_url.ts";
 import { quoteJSON } from "./json.ts";
 import { parseGoFloat } from "./strconv.ts";
-import { float64, GoFloat, isMap, JsonNumber } from "./values.ts";
+import { float64, GoFloat, isMap, JsonNumber, typeName } from "./values.ts";
 
 /** Where `log` writes. */
 export interface TemplateLogger {
@@ -21,6 +25,21 @@ export interface TemplateLogger {
 }
 
 const A: ParamType = "any";
+
+/**
+ * The method `username` calls on what it is given: the user of the request's
+ * Basic credentials, as Go's `Request.BasicAuth` reads them ("" without
+ * them). A symbol, so templates cannot call it by a name Go's request lacks.
+ */
+export const BASIC_AUTH_USER: unique symbol = Symbol("BasicAuth");
+
+interface BasicAuthSource {
+  [BASIC_AUTH_USER](): string;
+}
+
+function hasBasicAuth(v: unknown): v is BasicAuthSource {
+  return typeof v === "object" && v !== null && BASIC_AUTH_USER in v;
+}
 
 function parseFloatStrict(s: string): number {
   const f = /^[+-]?(inf|infinity|nan)$/i.test(s) || /[0-9]/.test(s) ? parseGoFloat(s) : undefined;
@@ -86,5 +105,24 @@ export function easegressFunctions(logger: TemplateLogger): Record<string, GoFun
       "map",
     ),
     jsonEscape: goFunc(["string"], (s: string) => quoteJSON(s, true).slice(1, -1)),
+    // Go's Header.Get on a header map such as `.requests.DEFAULT.Header`.
+    header: goFunc([A, "string"], (header: unknown, key: string) => {
+      if (!isMap(header)) {
+        throw new Error(`wrong type for value; expected http.Header; got ${typeName(header)}`);
+      }
+      const values = header[canonicalHeaderKey(key)];
+      return Array.isArray(values) && values.length ? String(values[0]) : "";
+    }),
+    username: goFunc([A], (request: unknown) => {
+      if (!hasBasicAuth(request)) {
+        throw new Error(`${typeName(request)} has no BasicAuth: username takes a request`);
+      }
+      return request[BASIC_AUTH_USER]();
+    }),
+    urlQueryEscape: goFunc(["string"], queryEscape),
+    urlQueryUnescape: goFunc(["string"], goQueryUnescape),
+    panic: goFunc([A], (v: unknown) => {
+      throw new Error(v instanceof Error ? v.message : formatValue(v));
+    }, "any"),
   };
 }

@@ -69,6 +69,11 @@ function goUnescape(s: string): string {
   return new TextDecoder().decode(new Uint8Array(bytes));
 }
 
+/** Go's `url.QueryUnescape`: "+" is a space; throws Go's error on a bad escape. */
+export function goQueryUnescape(s: string): string {
+  return goUnescape(s.replaceAll("+", " "));
+}
+
 /** Go's `url.Parse`; throws an Error worded as Go's (`parse "x": ...`). */
 export function parseGoUrl(raw: string): GoUrl {
   const fail = (why: string) => new Error(`parse ${JSON.stringify(raw)}: ${why}`);

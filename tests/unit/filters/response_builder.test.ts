@@ -205,3 +205,35 @@ Deno.test("ResponseBuilder reports divf by zero as buildErr", async () => {
     'error: build response: template: :1:8: executing "" at <divf 1 0>: error calling divf: divisor must not be zero',
   ]);
 });
+
+Deno.test("ResponseBuilder templates have Easegress's header, username, urlQueryEscape, urlQueryUnescape and panic", async () => {
+  const { filter } = create({
+    template: `body: >-
+  {{header .requests.DEFAULT.Header "x-tenant"}}|{{header .requests.DEFAULT.Header "X-None"}}|
+  {{username .requests.DEFAULT}}|{{urlQueryEscape "a b&c/é"}}|{{urlQueryUnescape "a+b%26c%2F%C3%A9"}}
+`,
+  });
+  const ctx = new Context(
+    new HttpRequest({
+      headers: { "x-tenant": "acme", authorization: `Basic ${btoa("ann:secret:x")}` },
+    }),
+  );
+  assert.equal(await filter.handle(ctx), "");
+  assert.equal(await ctx.response!.text(), "acme|| ann|a+b%26c%2F%C3%A9|a b&c/é");
+
+  const anonymous = new Context(new HttpRequest());
+  const { filter: who } = create({ template: "body: '[{{username .requests.DEFAULT}}]'" });
+  assert.equal(await who.handle(anonymous), "");
+  assert.equal(await anonymous.response!.text(), "[]");
+
+  const failures: [string, RegExp][] = [
+    ['{{panic "stop"}}', /stop/],
+    ['{{urlQueryUnescape "%zz"}}', /invalid URL escape "%zz"/],
+  ];
+  for (const [template, why] of failures) {
+    const { filter: failing, env } = create({ template });
+    const failed = new Context(new HttpRequest());
+    assert.equal(await failing.handle(failed), "buildErr", template);
+    assert.match(env.lines.join("\n"), why);
+  }
+});
