@@ -83,7 +83,7 @@ export function easegressFunctions(logger: TemplateLogger): Record<string, GoFun
       return float64(toFloat(a) / d);
     }),
     log: goFunc(["string", "string"], (level: string, msg: string) => {
-      switch (level) {
+      switch (level.toLowerCase()) {
         case "debug":
           logger.debug(msg);
           break;

@@ -237,3 +237,9 @@ Deno.test("ResponseBuilder templates have Easegress's header, username, urlQuery
     assert.match(env.lines.join("\n"), why);
   }
 });
+
+Deno.test("ResponseBuilder's log takes its level in any case, as Easegress lowers it", async () => {
+  const { filter, env } = create({ template: `{{log "WARN" "loud"}}{{log "Info" "mild"}}` });
+  assert.equal(await filter.handle(new Context(new HttpRequest())), "");
+  assert.deepEqual(env.lines, ["warn: loud", "info: mild"]);
+});
