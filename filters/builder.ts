@@ -92,18 +92,29 @@ export class BuilderTemplate {
 
   /** Renders the template for `ctx` and parses the output as a YAML mapping. */
   render(ctx: Context): Record<string, unknown> | Promise<Record<string, unknown>> {
-    const data = prepareBuilderData(ctx, { readBodies: this.#readBodies });
-    if (data instanceof Promise) return data.then((d) => this.#finish(d));
-    return this.#finish(data);
+    const parsed = this.renderYaml(ctx);
+    return parsed instanceof Promise ? parsed.then(asMapping) : asMapping(parsed);
   }
 
-  #finish(data: unknown): Record<string, unknown> {
-    const text = this.#template.execute(data);
-    const parsed = parseRenderedYaml(text);
-    if (parsed === null || parsed === undefined) return {};
-    if (!isPlainObject(parsed)) throw new Error("template output is not a YAML mapping");
-    return parsed;
+  /**
+   * Renders the template for `ctx` and parses the output as YAML of any shape,
+   * plain numbers and booleans as {@linkcode PlainScalar}s.
+   */
+  renderYaml(ctx: Context): unknown {
+    const data = prepareBuilderData(ctx, { readBodies: this.#readBodies });
+    if (data instanceof Promise) return data.then((d) => this.#parse(d));
+    return this.#parse(data);
   }
+
+  #parse(data: unknown): unknown {
+    return parseRenderedYaml(this.#template.execute(data));
+  }
+}
+
+function asMapping(parsed: unknown): Record<string, unknown> {
+  if (parsed === null || parsed === undefined) return {};
+  if (!isPlainObject(parsed)) throw new Error("template output is not a YAML mapping");
+  return parsed;
 }
 
 /** The rendered YAML as JS values, plain numbers and booleans as {@linkcode PlainScalar}s. */

@@ -7,6 +7,7 @@
 import { certExtractorKind } from "./cert_extractor.ts";
 import { connectControlKind } from "./connect_control.ts";
 import { corsAdaptorKind } from "./cors_adaptor.ts";
+import { dataBuilderKind } from "./data_builder.ts";
 import { fallbackKind } from "./fallback.ts";
 import { type FilterKind, FilterRegistry } from "./filter.ts";
 import { headerLookupKind } from "./header_lookup.ts";
@@ -21,6 +22,7 @@ import { requestAdaptorKind } from "./request_adaptor.ts";
 import { requestBuilderKind } from "./request_builder.ts";
 import { responseAdaptorKind } from "./response_adaptor.ts";
 import { responseBuilderKind } from "./response_builder.ts";
+import { resultBuilderKind } from "./result_builder.ts";
 import { topicMapperKind } from "./topic_mapper.ts";
 import { validatorKind } from "./validator.ts";
 import { wasmHostKind } from "./wasm_host.ts";
@@ -30,6 +32,7 @@ export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
   certExtractorKind,
   connectControlKind,
   corsAdaptorKind,
+  dataBuilderKind,
   fallbackKind,
   headerLookupKind,
   headerToJSONKind,
@@ -44,6 +47,7 @@ export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
   requestBuilderKind,
   responseAdaptorKind,
   responseBuilderKind,
+  resultBuilderKind,
   topicMapperKind,
   validatorKind,
   wasmHostKind,
