@@ -26,6 +26,7 @@ import { STATUS_TEXT } from "./status_text.ts";
 export const BODY_FIELDS: readonly string[] = ["Body", "RawBody", "JSONBody", "YAMLBody"];
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
 /** Header values as Go sees them: web Headers hold UTF-8 bytes as Latin-1 characters. */
@@ -458,11 +459,16 @@ export function prepareBuilderData(
   if (!options.readBodies) return assemble(ctx, undefined);
   const pending: Promise<void>[] = [];
   const bodies = new Map<object, Uint8Array>();
-  for (const [, ns] of ctx.namespaces()) {
+  for (const [name, ns] of ctx.namespaces()) {
     for (const msg of [ns.request, ns.response]) {
       if (!msg) continue;
-      if (msg.bufferedBody) bodies.set(msg, msg.bufferedBody);
-      else pending.push(msg.bytes().then((b) => void bodies.set(msg, b)));
+      const held = msg.bufferedBody;
+      if (held) bodies.set(msg, held);
+      else if (msg === ns.request && ns.request.replayLimit < 0) {
+        // The route streams it (clientMaxBodySize -1): read whole it could be any size, so
+        // templates see Easegress's note instead and the body goes on as a stream.
+        bodies.set(msg, encoder.encode(`the body of request ${JSON.stringify(name)} is a stream`));
+      } else pending.push(msg.bytes().then((b) => void bodies.set(msg, b)));
     }
   }
   if (!pending.length) return assemble(ctx, bodies);

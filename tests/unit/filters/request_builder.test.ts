@@ -293,3 +293,22 @@ Deno.test("RequestBuilder spells a url's path as the server spells request paths
   );
   assert.equal(await mock.handle(ctx), "mocked");
 });
+
+Deno.test("RequestBuilder: a body the route streams (clientMaxBodySize -1) is not read whole for a template", async () => {
+  // Easegress's templates see a note in place of a streamed body, which stays a stream.
+  const { filter } = create({ template: "body: '{{.requests.DEFAULT.Body}}'" });
+  const streamed = new HttpRequest({ method: "POST", body: () => streamOf("huge upload") });
+  streamed.replayLimit = -1;
+  const ctx = new Context(streamed);
+  ctx.useNamespace("note");
+  assert.equal(await filter.handle(ctx), "");
+  assert.equal(await ctx.request.text(), 'the body of request "DEFAULT" is a stream');
+  assert.equal(ctx.getNamespace("DEFAULT").request!.isStream, true);
+  // A body within the route's limit is read for the template as before.
+  const held = new HttpRequest({ method: "POST", body: () => streamOf("small") });
+  held.replayLimit = 1024;
+  const read = new Context(held);
+  read.useNamespace("note");
+  assert.equal(await filter.handle(read), "");
+  assert.equal(await read.request.text(), "small");
+});
