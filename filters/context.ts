@@ -28,7 +28,8 @@ export type Body = Uint8Array | ReadableStream<Uint8Array> | null;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const EMPTY = new Uint8Array(0);
+/** The body of a message without one, as `bufferedBody` gives it: one shared empty array. */
+export const EMPTY_BODY: Uint8Array = new Uint8Array(0);
 
 /** Thrown when a body is longer than the limit given to `bytes()`. */
 export class BodyTooLargeError extends RangeError {
@@ -163,7 +164,7 @@ export abstract class Message {
    */
   async bytes(limit = Infinity): Promise<Uint8Array> {
     const body = this.body;
-    if (body === null) return EMPTY;
+    if (body === null) return EMPTY_BODY;
     if (body instanceof Uint8Array) {
       if (body.byteLength > limit) throw new BodyTooLargeError(limit);
       return body;
@@ -181,7 +182,7 @@ export abstract class Message {
   /** The body's bytes if it is already buffered (or empty), else undefined. */
   get bufferedBody(): Uint8Array | undefined {
     const body = this.body;
-    if (body === null) return EMPTY;
+    if (body === null) return EMPTY_BODY;
     return body instanceof Uint8Array ? body : undefined;
   }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Context, HttpRequest, HttpResponse } from "./context.ts";
+import { Context, EMPTY_BODY, HttpRequest, HttpResponse } from "./context.ts";
 import { forEachHeaderField, HeaderFields } from "./header_fields.ts";
 
 /** A request or response head and, when it was read, its body. */
@@ -130,10 +130,10 @@ export function outcomeOf(
     logs,
   };
   if (!sameHeaders(headers, before.request.headers)) out.requestHeaders = headers;
+  // A body the module set is a new array, an empty one too (it replaces the body with nothing);
+  // one it did not touch is the snapshot's, or the shared empty one of a body that did not cross.
   const body = request.bufferedBody;
-  if (body !== undefined && body !== (before.request.body ?? undefined) && body.length) {
-    out.requestBody = body;
-  }
+  if (body !== undefined && body !== (before.request.body ?? EMPTY_BODY)) out.requestBody = body;
   const response = ctx.response;
   if (response) {
     const responseHeaders = fieldList(response.rawHeaders);
@@ -141,9 +141,7 @@ export function outcomeOf(
     out.response = { status: response.status };
     if (!old || !sameHeaders(responseHeaders, old.headers)) out.response.headers = responseHeaders;
     const responseBody = response.bufferedBody;
-    if (
-      responseBody !== undefined && responseBody !== (old?.body ?? undefined) && responseBody.length
-    ) {
+    if (responseBody !== undefined && responseBody !== (old?.body ?? EMPTY_BODY)) {
       out.response.body = responseBody;
     }
   }

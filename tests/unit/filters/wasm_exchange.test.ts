@@ -65,3 +65,25 @@ Deno.test("exchange: a header sent twice crosses as two fields, both ways", () =
   assert.equal(ctx.request.firstHeader("x-a"), "first");
   assert.equal(ctx.request.cookieHeader(), "a=1; b=2");
 });
+
+Deno.test("exchange: a body the module empties comes back empty, a request's and a response's", async () => {
+  for (const reads of [true, false]) {
+    const ctx = original();
+    await ctx.request.bytes();
+    ctx.response = new HttpResponse(200, {}, new TextEncoder().encode("mocked"));
+    const exchange = exchangeOf(ctx, { request: reads, response: reads });
+
+    // Untouched, a body that crossed or not stays where it is.
+    const untouched = outcomeOf(contextOf(exchange), exchange, 0, []);
+    assert.equal(untouched.requestBody, undefined, `reads ${reads}`);
+    assert.equal(untouched.response?.body, undefined, `reads ${reads}`);
+
+    // host_req_set_body and host_resp_set_body with no bytes.
+    const emptied = contextOf(exchange);
+    emptied.request.body = new Uint8Array(0);
+    emptied.response!.body = new Uint8Array(0);
+    applyOutcome(ctx, outcomeOf(emptied, exchange, 0, []));
+    assert.equal(await ctx.request.text(), "", `reads ${reads}`);
+    assert.equal(await ctx.response.text(), "", `reads ${reads}`);
+  }
+});
