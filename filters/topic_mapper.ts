@@ -57,11 +57,7 @@ function validate(raw: Record<string, unknown>): TopicMapperSpec {
         topic: tr.string("topic", { required: true }) ?? "",
         exprs: tr.stringArray("exprs", { required: true }) ?? [],
       }), { required: true, minItems: 1 }) ?? [],
-      headers: Object.fromEntries(
-        Object.entries(pr.any("headers") as Record<string, unknown> ?? {}).map((
-          [k, v],
-        ) => [k, String(v)]),
-      ),
+      headers: pr.stringMap("headers", { default: {} }) ?? {},
     }), { required: true, minItems: 1 }) ?? [],
     setKV: r.object("setKV", (kr) => ({
       topic: kr.string("topic", { required: true }) ?? "",

@@ -4,7 +4,7 @@ import { mqttClientAuthKind, RESULT_AUTH_FAIL } from "../../../filters/mqtt_clie
 import { connectControlKind, RESULT_BANNED } from "../../../filters/connect_control.ts";
 import { RESULT_MAP_FAILED, topicMapperKind } from "../../../filters/topic_mapper.ts";
 import { topicFilterProblem, topicMatches } from "../../../server/mqtt/topic_filter.ts";
-import { build, contextFor, roundTrip } from "./_helpers.ts";
+import { build, contextFor, roundTrip, specProblems } from "./_helpers.ts";
 
 const client = { clientID: "c1", username: "dev", remoteAddr: "127.0.0.1:5000" };
 const packet = (fields: Partial<MqttPacket>): MqttContext =>
@@ -127,4 +127,28 @@ Deno.test("topic filters: + one level, # the rest and the parent, $ topics kept 
   assert.equal(topicFilterProblem("a/#/b"), '"#" must be a whole level, and the last');
   assert.equal(topicFilterProblem("a/b+"), '"+" must be a whole level');
   assert.equal(topicFilterProblem("a/+/#"), undefined);
+});
+
+Deno.test("TopicMapper: a policy's headers must map level indexes to header names", () => {
+  const spec = (headers: unknown) => ({
+    matchIndex: 0,
+    route: [{ name: "p", matchExpr: ".*" }],
+    policies: [{ name: "p", topicIndex: 0, route: [{ topic: "t", exprs: [".*"] }], headers }],
+    setKV: { topic: "topic", headers: "headers" },
+  });
+  for (
+    const [headers, problem] of [
+      ["abc", 'policies[0].headers: must be a map of strings, got "abc"'],
+      [["a", "b"], "policies[0].headers: must be a map of strings, got a list"],
+      [{ 0: { x: 1 } }, "policies[0].headers.0: must be a string, got an object"],
+      [{ 0: null }, "policies[0].headers.0: must be a string, got null"],
+      [{ x: "a" }, "policies[0].headers.x: must be a level index"],
+    ] as const
+  ) {
+    assert.deepEqual(specProblems(topicMapperKind, spec(headers)), [problem]);
+  }
+  assert.deepEqual(topicMapperKind.validate(spec({ 1: "device", 2: 7 })).policies[0].headers, {
+    1: "device",
+    2: "7",
+  });
 });
