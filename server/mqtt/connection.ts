@@ -210,6 +210,13 @@ export class MqttConnection {
       );
       return this.close();
     }
+    // The parser takes the two will QoS bits as they come; 3 is malformed (MQTT-3.1.2-14).
+    if ((packet.will?.qos ?? 0) > 2) {
+      this.#host.log.debug(
+        `${this.remoteAddr}: CONNECT with will QoS ${packet.will!.qos}, closing`,
+      );
+      return this.close();
+    }
     this.clientID = packet.clientId;
     this.username = packet.username ?? "";
     this.#will = packet.will;

@@ -607,3 +607,46 @@ Deno.test("MQTTProxy: at maxAllowedConnection a client may still take over its o
     await proxy.close();
   }
 });
+
+Deno.test("MQTTProxy: a CONNECT whose will asks for QoS 3 closes the client unanswered", async () => {
+  const { proxy, port, logs } = await startProxy();
+  try {
+    const connect = (willQos: number) => {
+      const packet = new Uint8Array(
+        mqtt.generate({
+          cmd: "connect",
+          protocolId: "MQTT",
+          protocolVersion: 4,
+          clientId: `w${willQos}`,
+          clean: true,
+          keepalive: 60,
+          will: { topic: "gone", payload: Buffer.from("x"), qos: 2, retain: false },
+        }) as unknown as Uint8Array,
+      );
+      // The connect flags follow the fixed header (2 bytes), "MQTT" (6) and the level (1):
+      // mqtt-packet writes no will QoS 3, which MQTT-3.1.2-14 forbids.
+      packet[9] = (packet[9] & ~0x18) | (willQos << 3);
+      return packet;
+    };
+    for (const [willQos, answer] of [[2, [0x20, 2, 0, 0]], [3, []]] as const) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(connect(willQos));
+      const got: number[] = [];
+      const buf = new Uint8Array(16);
+      const deadline = setTimeout(() => conn.close(), 1_000);
+      try {
+        for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+          got.push(...buf.subarray(0, n));
+        }
+      } catch { /* still open at the deadline */ }
+      clearTimeout(deadline);
+      try {
+        conn.close();
+      } catch { /* closed at the deadline */ }
+      assert.deepEqual(got, answer, `will QoS ${willQos}`);
+    }
+    assert.match(logs.join("\n"), /will QoS 3, closing/);
+  } finally {
+    await proxy.close();
+  }
+});
