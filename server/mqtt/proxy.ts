@@ -18,6 +18,7 @@ import type { Logger } from "../../filters/filter.ts";
 import { MqttContext, type MqttPacketType } from "../../filters/mqtt_context.ts";
 import { decodePem } from "../../filters/pem.ts";
 import type { PipelineHandler } from "../httpserver/server.ts";
+import { FILTER_FAILED } from "../pipeline/pipeline.ts";
 import { anyAddress } from "../any_address.ts";
 import { ListenRetry } from "../listen_retry.ts";
 import {
@@ -39,6 +40,18 @@ export interface MqttProxyEnv {
   /** Share the port with other listeners (the nodes of a cluster on one host). */
   reusePort?: boolean;
 }
+
+/**
+ * What a packet whose pipeline could not decide gets: a Connect is refused
+ * (CONNACK 5), any other packet dropped (no acknowledgement).
+ */
+const REFUSED: Record<MqttPacketType, { disconnect: boolean; drop: boolean }> = {
+  Connect: { disconnect: true, drop: true },
+  Disconnect: { disconnect: false, drop: true },
+  Publish: { disconnect: false, drop: true },
+  Subscribe: { disconnect: false, drop: true },
+  Unsubscribe: { disconnect: false, drop: true },
+};
 
 const CONNACK_IDENTIFIER_REJECTED = 2;
 const CONNACK_SERVER_UNAVAILABLE = 3;
@@ -246,7 +259,7 @@ export class MQTTProxy implements ConnectionHost {
     // A rule whose pipeline does not exist refuses, as Easegress does.
     if (!pipeline) {
       this.log.warn(`MQTTProxy ${this.#spec.name}: pipeline ${rule.pipeline} not found`);
-      return { disconnect: type === "Connect", drop: true };
+      return REFUSED[type];
     }
     const ctx = new MqttContext({
       type,
@@ -254,14 +267,18 @@ export class MQTTProxy implements ConnectionHost {
       password: typeof password === "string" ? new TextEncoder().encode(password) : password,
       ...fields,
     });
+    let result;
     try {
-      await pipeline.handle(ctx);
+      result = await pipeline.handle(ctx);
     } catch (e) {
       this.log.error(
         `MQTTProxy ${this.#spec.name}: pipeline ${rule.pipeline}: ${(e as Error).message}`,
       );
-      return { disconnect: false, drop: true };
+      return REFUSED[type];
     }
+    // A filter that failed (logged by the pipeline) decided nothing: the filters after it, an
+    // MQTTClientAuth say, did not run, so the packet is refused rather than let through.
+    if (result === FILTER_FAILED) return REFUSED[type];
     return { disconnect: ctx.disconnect, drop: ctx.drop };
   }
 

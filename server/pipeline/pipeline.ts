@@ -27,8 +27,9 @@ interface Step {
   readonly jumps: ReadonlyMap<string, number> | undefined;
 }
 
-/** The result of a filter that threw. */
-const FAILED = "internalError";
+/** The result of a filter that threw: the pipeline stops with it. */
+export const FILTER_FAILED = "internalError";
+const FAILED = FILTER_FAILED;
 
 /** One filter's part in a request, for the access log's tags. */
 interface FilterTiming {

@@ -13,6 +13,11 @@ import { MQTTProxy, type MqttProxyEnv } from "../../../server/mqtt/proxy.ts";
 import type { MQTTProxySpec } from "../../../server/mqtt/spec.ts";
 import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
 import { build } from "../filters/_helpers.ts";
+import { builtinFilters } from "../../../filters/registry.ts";
+import { SpecReader } from "../../../filters/spec.ts";
+import { silentLogger } from "../../../server/log.ts";
+import { Pipeline } from "../../../server/pipeline/pipeline.ts";
+import { readPipelineSpec } from "../../../server/pipeline/spec.ts";
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -648,5 +653,43 @@ Deno.test("MQTTProxy: a CONNECT whose will asks for QoS 3 closes the client unan
     assert.match(logs.join("\n"), /will QoS 3, closing/);
   } finally {
     await proxy.close();
+  }
+});
+
+Deno.test("MQTTProxy: a pipeline whose filter fails refuses the CONNECT and drops the PUBLISH", async () => {
+  const registry = builtinFilters();
+  const pipeline = (name: string, filters: Record<string, unknown>[]) => {
+    const r = SpecReader.root({ filters });
+    const spec = readPipelineSpec(r, name, registry);
+    r.finish();
+    r.throwIfProblems();
+    return new Pipeline(spec, registry, () => silentLogger);
+  };
+  // A Validator has no HTTP request to read in an MQTT pipeline: it throws, and the
+  // MQTTClientAuth after it never runs.
+  const validator = { name: "v", kind: "Validator", headers: { "X-Key": { values: ["ok"] } } };
+  const auth = {
+    name: "auth",
+    kind: "MQTTClientAuth",
+    auth: [{ username: "dev", saltedSha256Pass: "0".repeat(64) }],
+  };
+  const { proxy, port } = await startProxy(
+    { rules: [{ when: { packetType: "Connect" }, pipeline: "connect" }] },
+    { connect: pipeline("connect", [validator, auth]) },
+  );
+  const published = await startProxy(
+    { rules: [{ when: { packetType: "Publish" }, pipeline: "publish" }] },
+    { publish: pipeline("publish", [validator]) },
+  );
+  try {
+    assert.equal(await connack(port, connectPacket("c1")), 5, "a wrong password is not let in");
+    // QoS 1, then PINGREQ: the PUBLISH gets no PUBACK, the PINGREQ its PINGRESP.
+    assert.deepEqual(
+      await afterConnect(published.port, [0x32, 6, 0, 1, 0x61, 0, 1, 0x78, 0xc0, 0]),
+      [0xd0, 0, STILL_OPEN],
+    );
+  } finally {
+    await proxy.close();
+    await published.proxy.close();
   }
 });
