@@ -33,7 +33,9 @@ export function readWebSocketServerSpec(r: SpecReader, name: string): WebSocketS
     https: r.bool("https", false),
     backend: r.string("backend", { required: true }) ?? "",
   };
-  if (spec.backend !== "" && !isBackendUrl(spec.backend)) {
+  // An empty backend is no URL either (only a missing one is reported as required alone): the
+  // relay could not be made, and the data plane would fail with it.
+  if (typeof r.raw.backend === "string" && !isBackendUrl(spec.backend)) {
     r.problem(
       "backend",
       `must be a ws:// or wss:// URL such as ws://127.0.0.1:3001, got "${spec.backend}"`,

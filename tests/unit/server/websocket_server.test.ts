@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { WebSocketServer } from "../../../server/websocket/server.ts";
 import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
+import { builtinFilters } from "../../../filters/registry.ts";
+import { validateObject } from "../../../server/objects.ts";
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -84,4 +86,22 @@ Deno.test({
       await Deno.remove(tls.dir, { recursive: true });
     }
   },
+});
+
+Deno.test("WebSocketServer: an empty backend is refused as no ws:// URL, as a missing one is", () => {
+  const problems = (fields: Record<string, unknown>) => {
+    try {
+      validateObject(
+        { kind: "WebSocketServer", name: "ws", port: 10020, ...fields },
+        builtinFilters(),
+      );
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "accepted";
+  };
+  assert.match(problems({ backend: "" }), /backend: must be a ws:\/\/ or wss:\/\/ URL .*, got ""/);
+  assert.match(problems({}), /backend: is required/);
+  assert.doesNotMatch(problems({}), /must be a ws:\/\//);
+  assert.equal(problems({ backend: "ws://127.0.0.1:3001" }), "accepted");
 });
