@@ -34,9 +34,10 @@ function validate(raw: Record<string, unknown>): MqttClientAuthSpec {
   const spec: MqttClientAuthSpec = {
     salt: r.string("salt", { default: "" }),
     auth: r.array("auth", (ur) => {
-      const saltedSha256Pass = (ur.string("saltedSha256Pass", { required: true }) ?? "")
-        .toLowerCase();
-      if (saltedSha256Pass && !/^[0-9a-f]{64}$/.test(saltedSha256Pass)) {
+      const given = ur.string("saltedSha256Pass", { required: true });
+      const saltedSha256Pass = (given ?? "").toLowerCase();
+      // An empty one too: no password hashes to it, and comparing with it would throw.
+      if (given !== undefined && !/^[0-9a-f]{64}$/.test(saltedSha256Pass)) {
         ur.problem("saltedSha256Pass", "must be a hex SHA-256 (64 hex digits)");
       }
       return { username: ur.string("username", { required: true }) ?? "", saltedSha256Pass };

@@ -152,3 +152,13 @@ Deno.test("TopicMapper: a policy's headers must map level indexes to header name
     2: "7",
   });
 });
+
+Deno.test("MQTTClientAuth: an empty saltedSha256Pass is refused as no SHA-256, a missing one as required", () => {
+  const spec = (user: Record<string, unknown>) => ({ auth: [{ username: "dev", ...user }] });
+  assert.deepEqual(specProblems(mqttClientAuthKind, spec({ saltedSha256Pass: "" })), [
+    "auth[0].saltedSha256Pass: must be a hex SHA-256 (64 hex digits)",
+  ]);
+  assert.deepEqual(specProblems(mqttClientAuthKind, spec({})), [
+    "auth[0].saltedSha256Pass: is required",
+  ]);
+});
