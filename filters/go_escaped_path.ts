@@ -42,8 +42,21 @@ export function goEscapedPath(path: string): string {
       i += 2;
     } else decoded.push(b);
   }
+  return escapePathBytes(decoded);
+}
+
+/**
+ * Go's `escape(path, encodePath)`: how `URL.EscapedPath` writes a `URL.Path`
+ * set without a raw form (a decoded path: its `%`, `?` and `#` are
+ * characters, and are escaped).
+ */
+export function goEscapePath(decodedPath: string): string {
+  return escapePathBytes(utf8.encode(decodedPath));
+}
+
+function escapePathBytes(bytes: Iterable<number>): string {
   let out = "";
-  for (const b of decoded) {
+  for (const b of bytes) {
     if (b < 0x80 && PATH_UNESCAPED[b] === 1) out += String.fromCharCode(b);
     else out += "%" + HEX_DIGITS[b >> 4] + HEX_DIGITS[b & 15];
   }

@@ -8,7 +8,7 @@
  */
 
 import { goHeader, UrlView } from "./builder_data.ts";
-import { goEscapedPath } from "./go_escaped_path.ts";
+import { goEscapePath } from "./go_escaped_path.ts";
 import { type Context, HttpResponse, type Message } from "./context.ts";
 import { toHeaderValue } from "./header_adapt.ts";
 import { headerLines, parseHeaderLines, WasmMemory } from "./wasm_abi.ts";
@@ -142,7 +142,8 @@ function hostFunctions(
       req().headers.set("host", req().host);
     },
     host_req_get_path: () => out(url().Path),
-    host_req_set_path: (addr: number) => void (req().path = goEscapedPath(str(addr))),
+    // Go's URL.Path is set, decoded: all of it is escaped for the wire, a "%" too.
+    host_req_set_path: (addr: number) => void (req().path = goEscapePath(str(addr))),
     host_req_get_escaped_path: () => out(url().EscapedPath()),
     host_req_get_query: () => out(req().query),
     host_req_set_query: (addr: number) => void (req().query = str(addr)),

@@ -270,6 +270,30 @@ Deno.test("WasmHost: host_req_set_path takes a decoded path, as Go's URL.Path, a
   }
 });
 
+Deno.test("WasmHost: host_req_set_path escapes a % of the decoded path, as Go's EscapedPath does", async () => {
+  // "/100%/a%41?b#c" as Go's URL.Path: its % are characters, not escapes.
+  const path = "/100%/a%41?b#c";
+  const { filter } = host(
+    await build(answeringWith(
+      `(import "easegress" "host_req_set_path" (func $set (param i32)))
+  (import "easegress" "host_req_get_path" (func $get (result i32)))
+  (data (i32.const 512) "\\${
+        (path.length + 1).toString(16).padStart(2, "0")
+      }\\00\\00\\00${path}\\00")`,
+      "(call $set (i32.const 512)) (local.set $s (call $get)) " +
+        "(i32.store (local.get $s) (i32.sub (i32.load (local.get $s)) (i32.const 1))) (local.get $s)",
+    )),
+  );
+  try {
+    const ctx = contextFor({ path: "/" });
+    assert.equal(await filter.handle(ctx), "");
+    assert.equal(ctx.request.path, "/100%25/a%2541%3Fb%23c");
+    assert.equal(await ctx.response!.text(), path, "host_req_get_path gives it back as set");
+  } finally {
+    await filter.close?.();
+  }
+});
+
 Deno.test("WasmHost: a module importing WASI, as Easegress's Go SDK builds them, runs: its output is logged, proc_exit is a trap", async () => {
   const wasi = (name: string, params: string) =>
     `(import "wasi_snapshot_preview1" "${name}" (func $${name} (param ${params}) (result i32)))`;
