@@ -59,9 +59,10 @@ function validate(raw: Record<string, unknown>): TopicMapperSpec {
       }), { required: true, minItems: 1 }) ?? [],
       headers: pr.stringMap("headers", { default: {} }) ?? {},
     }), { required: true, minItems: 1 }) ?? [],
+    // Either key may be left out, as in Easegress: that part of the result is not stored.
     setKV: r.object("setKV", (kr) => ({
-      topic: kr.string("topic", { required: true }) ?? "",
-      headers: kr.string("headers", { required: true }) ?? "",
+      topic: kr.string("topic", { default: "" }),
+      headers: kr.string("headers", { default: "" }),
     }), { required: true }) ?? { topic: "", headers: "" },
   };
   spec.policies.forEach((policy, i) => {
@@ -134,8 +135,8 @@ class TopicMapper implements FilterInstance {
     for (const [index, name] of policy.headers) {
       if (levels[index] !== undefined) headers[name] = levels[index];
     }
-    ctx.data[this.#keys.topic] = topic;
-    ctx.data[this.#keys.headers] = headers;
+    if (this.#keys.topic) ctx.data[this.#keys.topic] = topic;
+    if (this.#keys.headers) ctx.data[this.#keys.headers] = headers;
     return "";
   }
 }

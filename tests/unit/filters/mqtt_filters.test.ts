@@ -162,3 +162,28 @@ Deno.test("MQTTClientAuth: an empty saltedSha256Pass is refused as no SHA-256, a
     "auth[0].saltedSha256Pass: is required",
   ]);
 });
+
+Deno.test("TopicMapper: setKV may name only the topic's key or only the headers'", () => {
+  const spec = (setKV: Record<string, unknown>) => ({
+    matchIndex: 0,
+    route: [{ name: "p", matchExpr: ".*" }],
+    policies: [{
+      name: "p",
+      topicIndex: 1,
+      route: [{ topic: "t", exprs: [".*"] }],
+      headers: { 0: "h" },
+    }],
+    setKV,
+  });
+  const topicOnly = build(topicMapperKind, spec({ topic: "topic-key" }));
+  const ctx = packet({ topic: "a/b" });
+  assert.equal(topicOnly.handle(ctx), "");
+  assert.deepEqual(ctx.data, { "topic-key": "t" });
+  const headersOnly = build(topicMapperKind, spec({ headers: "headers-key" }));
+  const other = packet({ topic: "a/b" });
+  assert.equal(headersOnly.handle(other), "");
+  assert.deepEqual(other.data, { "headers-key": { h: "a" } });
+  assert.deepEqual(specProblems(topicMapperKind, spec({ topic: 1 })), [
+    "setKV.topic: must be a string, got number 1",
+  ]);
+});
