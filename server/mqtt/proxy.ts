@@ -55,6 +55,7 @@ const REFUSED: Record<MqttPacketType, { disconnect: boolean; drop: boolean }> = 
 
 const CONNACK_IDENTIFIER_REJECTED = 2;
 const CONNACK_SERVER_UNAVAILABLE = 3;
+const CONNACK_BAD_USERNAME_OR_PASSWORD = 4;
 const CONNACK_NOT_AUTHORIZED = 5;
 
 /** Counts requests and bytes in fixed windows of `timePeriod` seconds. */
@@ -168,6 +169,10 @@ export class MQTTProxy implements ConnectionHost {
   async connect(conn: MqttConnection, packet: mqtt.IConnectPacket): Promise<ConnectOutcome> {
     if (packet.protocolVersion !== 4 && packet.protocolVersion !== 3) {
       return { returnCode: CONNACK_UNACCEPTABLE_PROTOCOL };
+    }
+    // A password needs a user name (MQTT-3.1.2-22): paho's check, whose code Easegress answers.
+    if (packet.password !== undefined && packet.username === undefined) {
+      return { returnCode: CONNACK_BAD_USERNAME_OR_PASSWORD };
     }
     // A client taking over its own connection (back after a network change) frees its place.
     const max = this.#spec.maxAllowedConnection;

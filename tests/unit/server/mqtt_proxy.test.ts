@@ -693,3 +693,17 @@ Deno.test("MQTTProxy: a pipeline whose filter fails refuses the CONNECT and drop
     await published.proxy.close();
   }
 });
+
+Deno.test("MQTTProxy: a CONNECT with a password and no user name gets CONNACK 4 (MQTT-3.1.2-22)", async () => {
+  const { proxy, port } = await startProxy();
+  try {
+    // Flags 0x42: password and CleanSession, no user name; client id "c1", password "pw".
+    const packet = [0x10, 20, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x42, 0, 60, 0, 2, 0x63, 0x31];
+    packet.push(0, 2, 0x70, 0x77);
+    packet[1] = packet.length - 2;
+    assert.equal(await connack(port, new Uint8Array(packet)), 4);
+    assert.equal(await connack(port, connectPacket("c2")), 0, "with both it is let in");
+  } finally {
+    await proxy.close();
+  }
+});
