@@ -167,9 +167,9 @@ export class MQTTProxy implements ConnectionHost {
   }
 
   async connect(conn: MqttConnection, packet: mqtt.IConnectPacket): Promise<ConnectOutcome> {
-    if (packet.protocolVersion !== 4 && packet.protocolVersion !== 3) {
-      return { returnCode: CONNACK_UNACCEPTABLE_PROTOCOL };
-    }
+    // MQTT 3.1.1 is "MQTT" at level 4, 3.1 "MQIsdp" at level 3; paho refuses other pairs.
+    const level = packet.protocolId === "MQTT" ? 4 : 3;
+    if (packet.protocolVersion !== level) return { returnCode: CONNACK_UNACCEPTABLE_PROTOCOL };
     // A password needs a user name (MQTT-3.1.2-22): paho's check, whose code Easegress answers.
     if (packet.password !== undefined && packet.username === undefined) {
       return { returnCode: CONNACK_BAD_USERNAME_OR_PASSWORD };

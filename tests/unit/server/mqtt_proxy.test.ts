@@ -707,3 +707,21 @@ Deno.test("MQTTProxy: a CONNECT with a password and no user name gets CONNACK 4 
     await proxy.close();
   }
 });
+
+Deno.test("MQTTProxy: a protocol name and level that do not go together get CONNACK 1", async () => {
+  const { proxy, port } = await startProxy();
+  try {
+    const connect = (name: string, level: number, clientId: string) => {
+      const id = [...new TextEncoder().encode(clientId)];
+      const body = [0, name.length, ...new TextEncoder().encode(name), level, 0x02, 0, 60];
+      body.push(0, id.length, ...id);
+      return new Uint8Array([0x10, body.length, ...body]);
+    };
+    assert.equal(await connack(port, connect("MQTT", 3, "a")), 1, "MQTT is level 4");
+    assert.equal(await connack(port, connect("MQIsdp", 4, "b")), 1, "MQIsdp is level 3");
+    assert.equal(await connack(port, connect("MQTT", 4, "c")), 0);
+    assert.equal(await connack(port, connect("MQIsdp", 3, "d")), 0);
+  } finally {
+    await proxy.close();
+  }
+});
