@@ -251,7 +251,8 @@ export class MqttConnection {
       return this.#send({ cmd: "pubrec", messageId: packet.messageId });
     }
     const payload = toBytes(packet.payload);
-    if (!this.#host.allowPublish(this, payload.length)) return;
+    // Easegress counts a PUBLISH's remaining length plus 8 bytes of fixed header, as for CONNECT.
+    if (!this.#host.allowPublish(this, (packet.length ?? payload.length) + 8)) return;
     const outcome = await this.#host.runRule(this, "Publish", {
       topic: packet.topic,
       payload,

@@ -547,6 +547,13 @@ Deno.test("MQTTProxy: a clientPublishLimit set or lifted by an update applies to
     assert.equal(await acknowledged(), 1, "one PUBLISH a minute");
     proxy.update(spec);
     assert.equal(await acknowledged(), 3, "no limit");
+    // Bytes are counted as Easegress counts them: the remaining length plus 8, 13 here (the
+    // payload is empty), so 26 a minute lets two through.
+    proxy.update({
+      ...spec,
+      clientPublishLimit: { requestRate: 0, bytesRate: 26, timePeriod: 60 },
+    });
+    assert.equal(await acknowledged(), 2, "26 bytes a minute");
   } finally {
     conn.close();
     await proxy.close();
