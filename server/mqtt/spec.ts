@@ -54,7 +54,8 @@ function readLimit(r: SpecReader): MqttRateLimitSpec {
   return {
     requestRate: r.int("requestRate", { default: 0, min: 0 }),
     bytesRate: r.int("bytesRate", { default: 0, min: 0 }),
-    timePeriod: r.int("timePeriod", { default: 1, min: 1 }),
+    // 0 is the default, as Easegress takes it (a Go zero value written out).
+    timePeriod: r.int("timePeriod", { default: 1, min: 0 }) || 1,
   };
 }
 

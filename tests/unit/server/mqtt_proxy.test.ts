@@ -18,6 +18,7 @@ import { SpecReader } from "../../../filters/spec.ts";
 import { silentLogger } from "../../../server/log.ts";
 import { Pipeline } from "../../../server/pipeline/pipeline.ts";
 import { readPipelineSpec } from "../../../server/pipeline/spec.ts";
+import { validateObject } from "../../../server/objects.ts";
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -731,4 +732,19 @@ Deno.test("MQTTProxy: a protocol name and level that do not go together get CONN
   } finally {
     await proxy.close();
   }
+});
+
+Deno.test("MQTTProxy: a limit's timePeriod 0 is Easegress's default, 1 s; a negative one is refused", () => {
+  const read = (timePeriod: number) =>
+    validateObject({
+      kind: "MQTTProxy",
+      name: "mq",
+      port: 1883,
+      connectionLimit: { requestRate: 10, timePeriod },
+      clientPublishLimit: { bytesRate: 100, timePeriod },
+    }, builtinFilters()) as unknown as MQTTProxySpec;
+  const spec = read(0);
+  assert.equal(spec.connectionLimit?.timePeriod, 1);
+  assert.equal(spec.clientPublishLimit?.timePeriod, 1);
+  assert.throws(() => read(-1), /connectionLimit\.timePeriod: must be at least 0, got -1/);
 });
