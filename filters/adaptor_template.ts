@@ -10,6 +10,7 @@
  */
 
 import {
+  afterRender,
   type BuilderSpec,
   BuilderTemplate,
   compileBuilderTemplate,
@@ -98,16 +99,11 @@ export class AdaptorTemplate<S> {
 
   /** Renders for `ctx`, reads the result and hands it to `apply`; `buildErr` if that fails. */
   adapt(ctx: Context, apply: (rendered: S) => string | Promise<string>): string | Promise<string> {
-    let info: Record<string, unknown> | Promise<Record<string, unknown>>;
-    try {
-      info = this.#template.render(ctx);
-    } catch (e) {
-      return this.#fail(ctx, e);
-    }
-    if (info instanceof Promise) {
-      return info.then((i) => this.#apply(ctx, i, apply), (e) => this.#fail(ctx, e));
-    }
-    return this.#apply(ctx, info, apply);
+    return afterRender(
+      () => this.#template.render(ctx),
+      (info) => this.#apply(ctx, info, apply),
+      (e) => this.#fail(ctx, e),
+    );
   }
 
   #apply(

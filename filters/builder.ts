@@ -177,6 +177,25 @@ export function failBuild(ctx: Context, log: Logger, what: string, error: unknow
   return RESULT_BUILD_ERR;
 }
 
+/**
+ * Hands what `render` gives to `use`, at once when it renders synchronously
+ * (it waits only for a body still on its way), and anything it throws or
+ * rejects with to `fail`.
+ */
+export function afterRender<T>(
+  render: () => T | Promise<T>,
+  use: (rendered: T) => string | Promise<string>,
+  fail: (error: unknown) => string,
+): string | Promise<string> {
+  let rendered: T | Promise<T>;
+  try {
+    rendered = render();
+  } catch (e) {
+    return fail(e);
+  }
+  return rendered instanceof Promise ? rendered.then(use, fail) : use(rendered);
+}
+
 /** How one builder kind makes its message `M` (a request or a response). */
 export interface BuildTarget<M> {
   /** What is built, for log lines: "request" or "response". */
@@ -214,17 +233,13 @@ class MessageBuilder<M> implements FilterInstance {
 
   /** Builds the message into the active namespace; returns "" or `buildErr`. */
   handle(ctx: Context): string | Promise<string> {
-    if (!this.#template) return this.#copy(ctx, this.#sourceNamespace!);
-    let info: Record<string, unknown> | Promise<Record<string, unknown>>;
-    try {
-      info = this.#template.render(ctx);
-    } catch (e) {
-      return this.#fail(ctx, e);
-    }
-    if (info instanceof Promise) {
-      return info.then((i) => this.#apply(ctx, i), (e) => this.#fail(ctx, e));
-    }
-    return this.#apply(ctx, info);
+    const template = this.#template;
+    if (!template) return this.#copy(ctx, this.#sourceNamespace!);
+    return afterRender(
+      () => template.render(ctx),
+      (info) => this.#apply(ctx, info),
+      (e) => this.#fail(ctx, e),
+    );
   }
 
   #apply(ctx: Context, info: Record<string, unknown>): string {

@@ -9,7 +9,7 @@
  */
 
 import { type AdaptorTemplateSpec, readAdaptorTemplate } from "./adaptor_template.ts";
-import { BuilderTemplate, failBuild, RESULT_BUILD_ERR } from "./builder.ts";
+import { afterRender, BuilderTemplate, failBuild, RESULT_BUILD_ERR } from "./builder.ts";
 import type { Context } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
 import { isPlainObject, SpecReader } from "./spec.ts";
@@ -57,16 +57,11 @@ class DataBuilder implements FilterInstance {
   }
 
   handle(ctx: Context): string | Promise<string> {
-    let parsed: unknown;
-    try {
-      parsed = this.#template.renderYaml(ctx);
-    } catch (e) {
-      return this.#fail(ctx, e);
-    }
-    if (parsed instanceof Promise) {
-      return parsed.then((p) => this.#keep(ctx, p), (e) => this.#fail(ctx, e));
-    }
-    return this.#keep(ctx, parsed);
+    return afterRender(
+      () => this.#template.renderYaml(ctx),
+      (parsed) => this.#keep(ctx, parsed),
+      (e) => this.#fail(ctx, e),
+    );
   }
 
   #keep(ctx: Context, parsed: unknown): string {

@@ -9,7 +9,7 @@
  */
 
 import { type AdaptorTemplateSpec, readAdaptorTemplate } from "./adaptor_template.ts";
-import { BuilderTemplate, failBuild, RESULT_BUILD_ERR } from "./builder.ts";
+import { afterRender, BuilderTemplate, failBuild, RESULT_BUILD_ERR } from "./builder.ts";
 import type { Context } from "./context.ts";
 import type { FilterEnv, FilterInstance, FilterKind, Logger } from "./filter.ts";
 import { SpecReader } from "./spec.ts";
@@ -51,16 +51,11 @@ class ResultBuilder implements FilterInstance {
   }
 
   handle(ctx: Context): string | Promise<string> {
-    let parsed: unknown;
-    try {
-      parsed = this.#template.renderYaml(ctx);
-    } catch (e) {
-      return this.#fail(ctx, e);
-    }
-    if (parsed instanceof Promise) {
-      return parsed.then((p) => this.#result(ctx, p), (e) => this.#fail(ctx, e));
-    }
-    return this.#result(ctx, parsed);
+    return afterRender(
+      () => this.#template.renderYaml(ctx),
+      (parsed) => this.#result(ctx, parsed),
+      (e) => this.#fail(ctx, e),
+    );
   }
 
   #result(ctx: Context, parsed: unknown): string {
