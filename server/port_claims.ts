@@ -10,6 +10,7 @@
  * @module
  */
 
+import { parseIP } from "../filters/ip_address.ts";
 import type { ObjectSpec } from "./objects.ts";
 
 /** A listening object's claim. */
@@ -17,12 +18,16 @@ interface Claim {
   readonly name: string;
   readonly kind: string;
   readonly port: number;
-  /** The listen address; undefined for every interface. */
-  readonly address: string | undefined;
+  /**
+   * The listen address as the socket sees it (see addressKeys): one
+   * spelling per address; undefined for every interface.
+   */
+  readonly address: readonly string[] | undefined;
 }
 
 const LISTENING_KINDS = new Set(["HTTPServer", "WebSocketServer", "MQTTProxy"]);
-const ANY_ADDRESS = new Set(["", "0.0.0.0", "::", "[::]"]);
+/** The loopback addresses "localhost" may bind, as addressKeys spells them. */
+const LOOPBACK_KEYS = [`4/${0x7f000001n}`, "6/1"];
 
 /** The ports held by a plane's listening objects. */
 export class PortClaims {
@@ -38,7 +43,7 @@ export class PortClaims {
     for (const spec of desired) {
       if (!LISTENING_KINDS.has(spec.kind)) continue;
       const { name, kind, port, address } = spec as { port: number; address?: string } & ObjectSpec;
-      wanted.set(name, { name, kind, port, address: normalAddress(address) });
+      wanted.set(name, { name, kind, port, address: addressKeys(address) });
     }
     // Holders whose claim is unchanged keep their ports.
     const holders = this.#holders.filter((h) => sameClaim(wanted.get(h.name), h));
@@ -59,16 +64,30 @@ export class PortClaims {
   }
 }
 
-function normalAddress(address: string | undefined): string | undefined {
-  return address === undefined || ANY_ADDRESS.has(address) ? undefined : address;
+/**
+ * The addresses a listen address binds, one key per address whatever its
+ * spelling: "[::1]", "::1" and "0:0:0:0:0:0:0:1" are one address, as are
+ * "127.0.0.1" and "::ffff:127.0.0.1"; undefined for every interface
+ * ("", "0.0.0.0", "::"). "localhost" binds a loopback address (which one is
+ * the resolver's choice), so it holds both; another name stands for itself.
+ */
+function addressKeys(address: string | undefined): string[] | undefined {
+  if (address === undefined || address === "") return undefined;
+  const host = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
+  const ip = parseIP(host);
+  if (ip !== undefined) return ip.bits === 0n ? undefined : [`${ip.v6 ? 6 : 4}/${ip.bits}`];
+  const name = host.toLowerCase().replace(/\.$/, "");
+  return name === "localhost" || name.endsWith(".localhost") ? [name, ...LOOPBACK_KEYS] : [name];
 }
 
 function sameClaim(a: Claim | undefined, b: Claim): boolean {
-  return a !== undefined && a.kind === b.kind && a.port === b.port && a.address === b.address;
+  return a !== undefined && a.kind === b.kind && a.port === b.port &&
+    a.address?.join() === b.address?.join();
 }
 
 /** Whether two claims need the same socket: one port, and one address or either on all of them. */
 function overlaps(a: Claim, b: Claim): boolean {
   if (a.port !== b.port) return false;
-  return a.address === undefined || b.address === undefined || a.address === b.address;
+  return a.address === undefined || b.address === undefined ||
+    a.address.some((key) => b.address!.includes(key));
 }

@@ -38,6 +38,33 @@ Deno.test("port claims let distinct addresses share a port, not the any address"
   assert.deepEqual([...claims.settle([one, two, any]).keys()], ["any"]);
 });
 
+Deno.test("port claims compare addresses as sockets do, not as written", () => {
+  const claims = new PortClaims();
+  const claim = (name: string, address: string) => listener("HTTPServer", name, 20090, address);
+  // Each pair is one socket address written two ways: the kernel would split connections.
+  for (
+    const [a, b] of [
+      ["::1", "[::1]"],
+      ["::1", "0:0:0:0:0:0:0:1"],
+      ["127.0.0.1", "::ffff:127.0.0.1"],
+      ["127.0.0.1", "localhost"],
+      ["[::1]", "LocalHost."],
+      ["[::]", "127.0.0.1"],
+    ]
+  ) {
+    assert.deepEqual(
+      [...claims.settle([claim("a", a), claim("b", b)])],
+      [["b", "port: 20090 is already used by HTTPServer a"]],
+      `${a} and ${b}`,
+    );
+    claims.settle([]);
+  }
+  assert.deepEqual(
+    [...claims.settle([claim("a", "localhost"), claim("b", "10.0.0.1"), claim("c", "::2")])],
+    [],
+  );
+});
+
 Deno.test("a data plane sharing ports (reusePort) runs one HTTPServer per port", async () => {
   const plane = new DataPlane({
     filters: builtinFilters(),
