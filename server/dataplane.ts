@@ -13,7 +13,7 @@ import type { SharedSlots } from "../filters/shared_slots.ts";
 import type { SharedRegions } from "../filters/shared_regions.ts";
 import { GlobalFilter } from "./globalfilter/global_filter.ts";
 import type { GlobalFilterSpec } from "./globalfilter/spec.ts";
-import { HTTPServer } from "./httpserver/server.ts";
+import { failedServerStatus, HTTPServer } from "./httpserver/server.ts";
 import type { HTTPServerSpec } from "./httpserver/spec.ts";
 import type { Http1ServerKind } from "./httpserver/listener.ts";
 import { isolateHeapTrim } from "./idle_heap_trim.ts";
@@ -77,7 +77,8 @@ export class DataPlane {
   readonly #globalFilters = new Map<string, GlobalFilter>();
   readonly #mqttProxies = new Map<string, MQTTProxy>();
   readonly #specs = new Map<string, string>();
-  readonly #errors = new Map<string, string>();
+  /** Why objects that are not running failed, by name. */
+  readonly #errors = new Map<string, { kind: string; message: string }>();
   /** Which listening object holds each port. */
   readonly #ports = new PortClaims();
   readonly #log;
@@ -243,7 +244,7 @@ export class DataPlane {
   #failed(spec: ObjectSpec, e: unknown): ApplyError {
     const message = (e as Error).message;
     this.#log.error(`${spec.kind} ${spec.name}: ${message}`);
-    this.#errors.set(spec.name, message);
+    this.#errors.set(spec.name, { kind: spec.kind, message });
     return { name: spec.name, message };
   }
 
@@ -387,9 +388,11 @@ export class DataPlane {
     if (globalFilter) return globalFilter.status();
     const mqttProxy = this.#mqttProxies.get(name);
     if (mqttProxy) return mqttProxy.status();
-    const error = this.#errors.get(name);
-    if (error !== undefined) return { health: error, state: "failed", error };
-    return undefined;
+    const failure = this.#errors.get(name);
+    if (failure === undefined) return undefined;
+    const error = failure.message;
+    if (failure.kind === "HTTPServer") return failedServerStatus(name, error);
+    return { health: error, state: "failed", error };
   }
 
   /** Closes every server (draining in-flight requests), then every pipeline. */

@@ -529,6 +529,15 @@ export class HTTPServer {
   }
 }
 
+/**
+ * The status of an HTTPServer that does not run (its port refused): a running
+ * one's fields, nothing counted, as Easegress reports a server that failed
+ * to listen, so readers of `name`, `count` or `topN` find them.
+ */
+export function failedServerStatus(name: string, error: string): Record<string, unknown> {
+  return { name, health: error, state: "failed", error, ...new HttpStats().snapshot(), topN: [] };
+}
+
 const CONNECTION_CLOSE: [string, string][] = [["connection", "close"]];
 
 /**

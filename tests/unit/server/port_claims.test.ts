@@ -80,7 +80,13 @@ Deno.test("a data plane sharing ports (reusePort) runs one HTTPServer per port",
       name: "b",
       message: `port: ${port} is already used by HTTPServer a`,
     }]);
-    assert.equal(plane.status("b")?.state, "failed");
+    // Shaped as a running server's status, as Easegress reports one that cannot listen.
+    const failed = plane.status("b")!;
+    assert.equal(failed.state, "failed");
+    assert.equal(failed.name, "b");
+    assert.equal(failed.count, 0);
+    assert.deepEqual(failed.topN, []);
+    assert.deepEqual(Object.keys(failed), Object.keys(plane.status("a")!));
     assert.equal(plane.status("a")?.name, "a");
     // Once the holder is gone the other one runs.
     assert.deepEqual(await plane.apply([server("b")]), []);
