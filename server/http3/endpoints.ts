@@ -16,6 +16,8 @@
  * @module
  */
 
+import { releaseShapeAnchors } from "../../filters/shape_anchor.ts";
+
 /** What an HTTP/3 server gets: the socket's address and its own release. */
 export interface QuicLease {
   readonly addr: Deno.NetAddr;
@@ -126,6 +128,10 @@ async function acceptLoop(entry: Shared): Promise<void> {
 function close(entry: Shared): void {
   if (shared.get(entry.key) === entry) shared.delete(entry.key);
   entry.endpoint.close();
-  // The socket goes with the endpoint object: collect it once the accept loop has let go.
+  // The socket goes with the endpoint object: collect it once the accept loop
+  // has let go. The newest request's objects, which shape anchors keep until
+  // the isolate's next idle trim, lead to it through their server's listener
+  // (after the trim, no collection would come): they are let go of first.
+  releaseShapeAnchors();
   if (exposedGc) setTimeout(exposedGc, 100);
 }

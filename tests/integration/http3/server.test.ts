@@ -161,6 +161,26 @@ Deno.test("a port restarted twice still takes connections after garbage collecti
   assert.deepEqual(JSON.parse(printed), ["connected", "connected"]);
 });
 
+Deno.test("a listener shut down after serving HTTP/3 lets its UDP port go", async () => {
+  // The newest request's objects, kept for the isolate's next idle trim, lead
+  // to the listener: its socket stayed bound and HTTP/3 could not come back.
+  const fixture = new URL("../../fixtures/http3_released_after_request.ts", import.meta.url);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--unstable-net",
+      "--v8-flags=--expose-gc",
+      fixture.pathname,
+      "25501",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "released");
+});
+
 Deno.test("shutdown lets a request slower than the socket's linger finish", async () => {
   const { cert, key } = await testCert();
   const handler = async () => {
