@@ -207,19 +207,29 @@ function hostMatches(rule: CompiledRule, hostname: string): boolean {
 /** A rule's `host`, `hostRegexp` and `hosts`, as Easegress v2.x gathers them. */
 function compileHosts(rule: RuleSpec): CompiledHost[] | undefined {
   const hosts: CompiledHost[] = [];
-  if (rule.host) hosts.push({ exact: unbracketed(rule.host.toLowerCase()) });
+  // `host` is one more name, wildcards included (`*.example.com`), as
+  // Easegress v2.x adds it to `hosts`: taken exactly, it matched no request.
+  if (rule.host) hosts.push(compileName(rule.host));
   if (rule.hostRegexp) hosts.push({ regexp: compileGoRegexp(rule.hostRegexp) });
   for (const h of rule.hosts ?? []) {
-    if (h.isRegexp) {
-      hosts.push({ regexp: compileGoRegexp(h.value) });
-      continue;
-    }
-    const value = h.value.toLowerCase();
-    if (value.startsWith("*")) hosts.push({ suffix: value.slice(1) });
-    else if (value.endsWith("*")) hosts.push({ prefix: value.slice(0, -1) });
-    else hosts.push({ exact: unbracketed(value) });
+    hosts.push(h.isRegexp ? { regexp: compileGoRegexp(h.value) } : compileName(h.value));
   }
   return hosts.length ? hosts : undefined;
+}
+
+/**
+ * A host name: one `*` at its start or end matches by suffix or prefix.
+ * Any other name is compared whole, as Easegress compares a `host` it finds
+ * no wildcard to take in (`hosts` refuses such names, see readHost).
+ */
+function compileName(name: string): CompiledHost {
+  const value = name.toLowerCase();
+  const star = value.indexOf("*");
+  if (star >= 0 && star === value.lastIndexOf("*")) {
+    if (star === 0) return { suffix: value.slice(1) };
+    if (star === value.length - 1) return { prefix: value.slice(0, -1) };
+  }
+  return { exact: unbracketed(value) };
 }
 
 /**

@@ -247,6 +247,29 @@ Deno.test("mux matches a rule's hosts: exact, wildcard prefix or suffix, regexp,
   }
 });
 
+Deno.test("mux takes a rule's host with a wildcard as hosts takes it", () => {
+  // As `create httpproxy --rule '*.example.com/x=...'` writes it.
+  const m = mux([
+    { host: "*.example.com", paths: [{ backend: "suffix" }] },
+    { host: "api.*", paths: [{ backend: "prefix" }] },
+    { paths: [{ backend: "other" }] },
+  ]);
+  const at = (host: string) => backend(m.route(host, "GET", "/", noHeaders, ""));
+  assert.equal(at("a.example.com:8080"), "suffix");
+  assert.equal(at("API.internal"), "prefix");
+  assert.equal(at("example.com"), "other");
+  // Other stars are no wildcards: compared whole, as Easegress does (it logs them).
+  const odd = mux([
+    { host: "a.*.com", paths: [{ backend: "middle" }] },
+    { host: "*.b.*", paths: [{ backend: "two" }] },
+    { paths: [{ backend: "other" }] },
+  ]);
+  const oddAt = (host: string) => backend(odd.route(host, "GET", "/", noHeaders, ""));
+  assert.equal(oddAt("a.x.com"), "other");
+  assert.equal(oddAt("x.b.y"), "other");
+  assert.equal(oddAt("a.*.com"), "middle");
+});
+
 Deno.test("HTTPServer spec: a host of hosts has one wildcard, at its start or end", () => {
   const problems = (hosts: unknown[]) => {
     const r = SpecReader.root({ port: 80, rules: [{ hosts, paths: [] }] });
