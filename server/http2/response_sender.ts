@@ -28,6 +28,11 @@ export interface SenderHost {
   ended(stream: Http2Stream): void;
   /** Ends a stream with RST_STREAM and `code`. */
   reset(streamId: number, code: number): void;
+  /**
+   * A response said `Connection: close`: the connection takes no more
+   * streams (GOAWAY) and ends once those open are served.
+   */
+  closeWhenDone(): void;
 }
 
 /**
@@ -48,9 +53,15 @@ const NOT_FORWARDED: ReadonlySet<string> = new Set([
 /** The response header block in the making: one encoder serves every response. */
 const encoder = new HpackEncoder();
 let encoderHasDate = false;
+/** Whether the response being encoded has `Connection: close`. */
+let encoderSawClose = false;
+const CLOSE_OPTION = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i;
 
 function encodeField(value: string, name: string): void {
-  if (NOT_FORWARDED.has(name)) return;
+  if (NOT_FORWARDED.has(name)) {
+    if (name === "connection" && CLOSE_OPTION.test(value)) encoderSawClose = true;
+    return;
+  }
   if (name === "date") encoderHasDate = true;
   encoder.field(name, value);
 }
@@ -118,6 +129,7 @@ export class ResponseSender {
     const noBody = stream.head || bodiless;
     encoder.begin(status);
     encoderHasDate = false;
+    encoderSawClose = false;
     if (headers instanceof HeaderFields) {
       headers.forEachField(encodeField);
     } else {
@@ -125,6 +137,9 @@ export class ResponseSender {
       for (const cookie of headers.getSetCookie()) encoder.field("set-cookie", cookie);
     }
     if (!encoderHasDate) encoder.field("date", httpDate());
+    // Not a field HTTP/2 carries, but a wish it can keep, as Go's server does:
+    // an HTTPServer with keepAlive false sends it on every response.
+    if (encoderSawClose) this.#host.closeWhenDone();
     let declared = -1;
     if (body instanceof Uint8Array) {
       if (!bodiless) encoder.field("content-length", String(body.length));

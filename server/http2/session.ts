@@ -135,6 +135,7 @@ export class Http2Session implements ServedConnection, StreamHost {
       onError: (message) => host.onError(message),
       ended: (stream) => this.#localEnd(stream),
       reset: (streamId, code) => this.#resetStream(streamId, code),
+      closeWhenDone: () => this.drain(),
     });
     this.#idleSince = this.#lastReceived = host.now;
     // Strings are bounded by their header block, whose size is limited:

@@ -443,6 +443,33 @@ Deno.test("HTTP/2: a flood of empty CONTINUATION frames ends the connection", as
   }
 });
 
+Deno.test("HTTP/2: a response with Connection: close (keepAlive: false) ends the connection with GOAWAY once served", async () => {
+  const server = serve((request) =>
+    new HttpResponse(200, { connection: "close", "x-path": request.path }, "ok")
+  );
+  const client = await RawH2Client.connect(server.port);
+  try {
+    await client.request(1, get("/a"));
+    let data = "";
+    let goAwayLast = -1;
+    for (;;) {
+      const f = await client.read(3000);
+      if (f === null) break;
+      if (f.type === FRAME.DATA) data += decoder.decode(f.payload);
+      if (f.type === FRAME.GOAWAY) goAwayLast = codeOf(f.payload);
+      if (f.type === FRAME.PING && !(f.flags & 1)) {
+        await client.send(frame(FRAME.PING, 1, 0, f.payload));
+      }
+    }
+    // Served, then no more streams: the last GOAWAY names this one, and the connection ended.
+    assert.equal(data, "ok");
+    assert.equal(goAwayLast, 1);
+  } finally {
+    client.close();
+    await server.shutdown(0);
+  }
+});
+
 Deno.test("HTTP/2: a shutdown lets open streams finish, says GOAWAY and serves no new stream", async () => {
   const server = serve(async (request) => {
     if (request.path === "/slow") await new Promise((r) => setTimeout(r, 400));
