@@ -122,7 +122,7 @@ class RateLimiter implements FilterInstance {
         const timeout = parseDuration(p.timeoutDuration)! * 1000;
         this.#urls.push({
           methods: u.methods ? new Set(u.methods) : undefined,
-          url: new StringMatcher(u.url),
+          url: StringMatcher.forPaths(u.url),
           limiter: new SharedRateLimiter(slots, name, p.limitForPeriod, period, timeout),
         });
       }

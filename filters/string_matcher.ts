@@ -9,6 +9,7 @@
 
 import type { SpecReader } from "./spec.ts";
 import { compileGoRegexp } from "./go_regexp.ts";
+import { normalizeRulePath } from "./percent_encoding.ts";
 
 /** The spec form of a string matcher, as stored (unset patterns are absent). */
 export interface StringMatcherSpec {
@@ -59,6 +60,19 @@ export class StringMatcher {
     this.#prefix = spec.prefix;
     this.#regex = spec.regex === undefined ? undefined : compileGoRegexp(spec.regex);
     this.#empty = spec.empty === true;
+  }
+
+  /**
+   * Compiles `spec` to match request paths: `exact` and `prefix` are spelled
+   * as the server hands paths over (see percent_encoding.ts), so "/a b" meets
+   * "/a%20b" as Easegress, which matches the decoded path, has it. A `regex`
+   * stays as written.
+   */
+  static forPaths(spec: StringMatcherSpec): StringMatcher {
+    const spelled = { ...spec };
+    if (spec.exact !== undefined) spelled.exact = normalizeRulePath(spec.exact);
+    if (spec.prefix !== undefined) spelled.prefix = normalizeRulePath(spec.prefix);
+    return new StringMatcher(spelled);
   }
 
   /**

@@ -36,7 +36,7 @@ export function createRequestMatcher(spec: RequestMatcherSpec): RequestMatcher {
   });
   const urls = (spec.urls ?? []).map((u) => ({
     methods: u.methods ? new Set(u.methods) : undefined,
-    url: new StringMatcher(u.url),
+    url: StringMatcher.forPaths(u.url),
   }));
   const matchAll = !!spec.matchAllHeaders;
   const headerMatch = (ctx: Context): boolean => {

@@ -268,3 +268,17 @@ Deno.test("a crashed worker's cells are given up for it: a cell only it held sta
   const replacement = new SharedRateLimiter(worker1, "alone", 1, 1_000_000, 0, now);
   assert.equal(replacement.acquire(now), 0, "a cell nobody held any more starts afresh");
 });
+
+Deno.test("RateLimiter urls with spaces or non-ASCII letters limit the escaped paths requests come with", async () => {
+  const spec = rateLimiterKind.validate({
+    policies: [{ name: "p", limitForPeriod: 1, limitRefreshPeriod: "10s", timeoutDuration: "0s" }],
+    defaultPolicyRef: "p",
+    urls: [{ url: { prefix: "/café/" } }, { url: { exact: "/a b" } }],
+  });
+  const filter = rateLimiterKind.create(spec, filterEnv(SharedSlots.create()));
+  const run = async (path: string) => await filter.handle(new Context(new HttpRequest({ path })));
+  assert.equal(await run("/caf%C3%A9/menu"), "");
+  assert.equal(await run("/caf%C3%A9/menu"), "rateLimited");
+  assert.equal(await run("/a%20b"), "");
+  assert.equal(await run("/a%20b"), "rateLimited");
+});

@@ -60,3 +60,15 @@ Deno.test("a pool filter matches non-ASCII header values as the UTF-8 text they 
   assert.equal(canary(ctxWith([["X-City", wire]])), true);
   assert.equal(canary(ctxWith([["X-City", "Zurich"]])), false);
 });
+
+Deno.test("a pool filter's urls with spaces or non-ASCII letters match the escaped paths requests come with", () => {
+  const canary = createRequestMatcher({
+    policy: "general",
+    urls: [{ url: { prefix: "/café/" } }, { url: { exact: "/a b" } }, { url: { regex: "^/x%20" } }],
+  });
+  const at = (path: string) => canary(new Context(new HttpRequest({ path })));
+  assert.equal(at("/caf%C3%A9/menu"), true);
+  assert.equal(at("/a%20b"), true);
+  assert.equal(at("/x%20y"), true);
+  assert.equal(at("/cafe/menu"), false);
+});
