@@ -11,6 +11,7 @@
  */
 
 import { anyAddress } from "../any_address.ts";
+import { LISTEN_RETRY_MS } from "../listen_retry.ts";
 import { parseDuration } from "../../filters/spec.ts";
 import { type Http3Server, serveHttp3 } from "../http3/mod.ts";
 import { setNoDelayOnListeners } from "../../filters/native_sockets.ts";
@@ -186,9 +187,22 @@ export async function startListener(
   };
 }
 
-/** How often, and how many times, HTTP/3 tries again for a UDP port it could not bind. */
-const QUIC_RETRY_MS = 1000;
-const QUIC_RETRIES = 30;
+/**
+ * How often, and how many times, HTTP/3 first tries again for a UDP port it
+ * could not bind: a port an update or restart is letting go comes free
+ * within seconds.
+ */
+const QUIC_QUICK_RETRY_MS = 1000;
+const QUIC_QUICK_RETRIES = 30;
+
+/**
+ * The wait before HTTP/3's next try for its UDP port after `tries` failed
+ * ones: every second at first, then every LISTEN_RETRY_MS for as long as the
+ * listener runs, as its TCP side retries a taken port.
+ */
+export function quicRetryDelay(tries: number): number {
+  return tries <= QUIC_QUICK_RETRIES ? QUIC_QUICK_RETRY_MS : LISTEN_RETRY_MS;
+}
 
 /**
  * The HTTP/3 server of a TLS listener. When the UDP port is taken, TCP
@@ -224,7 +238,7 @@ class QuicPart {
         const first = this.degraded === undefined;
         this.degraded = `cannot serve HTTP/3 on UDP port ${port}: ${(e as Error).message}`;
         if (first) onError?.(this.degraded);
-        if (++tries <= QUIC_RETRIES) this.#retry = setTimeout(attempt, QUIC_RETRY_MS);
+        this.#retry = setTimeout(attempt, quicRetryDelay(++tries));
       }
     };
     attempt();

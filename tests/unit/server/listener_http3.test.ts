@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { builtinFilters } from "../../../filters/registry.ts";
 import { HttpResponse } from "../../../filters/context.ts";
-import { startListener } from "../../../server/httpserver/listener.ts";
+import { quicRetryDelay, startListener } from "../../../server/httpserver/listener.ts";
+import { LISTEN_RETRY_MS } from "../../../server/listen_retry.ts";
 import type { HTTPServerSpec } from "../../../server/httpserver/spec.ts";
 import { validateObject } from "../../../server/objects.ts";
 import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
@@ -43,4 +44,11 @@ Deno.test("a listener whose UDP port was taken serves HTTP/3 once the port is le
     await listener.shutdown(0);
     await Deno.remove(tls.dir, { recursive: true });
   }
+});
+
+Deno.test("HTTP/3 tries for a taken UDP port every second at first, then every 10 s for good, as TCP does", () => {
+  assert.equal(quicRetryDelay(1), 1000);
+  assert.equal(quicRetryDelay(30), 1000);
+  assert.equal(quicRetryDelay(31), LISTEN_RETRY_MS);
+  assert.equal(quicRetryDelay(10_000), LISTEN_RETRY_MS);
 });
