@@ -19,6 +19,7 @@
 import { BodyTooLargeError, type Context, HttpResponse, readAll } from "./context.ts";
 import type { FilterInstance, FilterKind } from "./filter.ts";
 import { goHeader } from "./builder_data.ts";
+import { gunzipStream } from "./gzip.ts";
 import { HeaderFields, isToken, quote } from "./header_fields.ts";
 import { http1Transport, type Transport } from "./proxy/transport.ts";
 import { parseDuration, SpecReader, urlWithProtocol } from "./spec.ts";
@@ -85,7 +86,14 @@ function headerEntries(value: unknown, field: string): [string, string][] {
   return out;
 }
 
-const JSON_HEADERS = new HeaderFields({ "content-type": "application/json" });
+/**
+ * Every call is JSON, and takes a gzipped reply, as Go's client asks for one
+ * (and decodes it) unless told otherwise.
+ */
+const JSON_HEADERS = new HeaderFields({
+  "content-type": "application/json",
+  "accept-encoding": "gzip",
+});
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -131,7 +139,7 @@ function callHeaders(url: URL): HeaderFields {
   if (!url.username && !url.password) return JSON_HEADERS;
   const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
   return new HeaderFields({
-    "content-type": "application/json",
+    ...Object.fromEntries(JSON_HEADERS),
     authorization: `Basic ${encoder.encode(credentials).toBase64()}`,
   });
 }
@@ -200,9 +208,13 @@ class RemoteFilter implements FilterInstance {
       reply.body?.cancel().catch(() => {});
       throw new Error(`remote service answered ${reply.status}`);
     }
-    const bytes = reply.bodyBytes ??
+    let bytes = reply.bodyBytes ??
       (reply.body === null ? new Uint8Array(0) : await readAll(reply.body, MAX_REPLY_BYTES));
     if (bytes.length > MAX_REPLY_BYTES) throw new BodyTooLargeError(MAX_REPLY_BYTES);
+    if (bytes.length > 0 && reply.headers.get("content-encoding")?.toLowerCase() === "gzip") {
+      // The limit holds for what the reply unpacks to, too.
+      bytes = await readAll(await gunzipStream(ReadableStream.from([bytes])), MAX_REPLY_BYTES);
+    }
     this.#apply(ctx, response, JSON.parse(decoder.decode(bytes)));
     return reply.status === 205 ? RESULT_RESPONSE_ALREADY : "";
   }

@@ -281,3 +281,26 @@ Deno.test("RemoteFilter refuses a URL whose user or password is badly escaped", 
     /url: has a malformed %-escape in its user or password/,
   );
 });
+
+Deno.test("RemoteFilter asks for gzip and takes a gzipped reply, as Go's client does", async () => {
+  const seen: (string | null)[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    seen.push(req.headers.get("accept-encoding"));
+    const reply = await req.json();
+    reply.response.statusCode = 202;
+    const packed = new Response(JSON.stringify(reply)).body!.pipeThrough(
+      new CompressionStream("gzip"),
+    );
+    return new Response(packed, { headers: { "content-encoding": "gzip" } });
+  });
+  try {
+    const ctx = contextWith({ path: "/a" });
+    const gzipped = filter(`http://127.0.0.1:${server.addr.port}/filter`);
+    assert.equal(await gzipped.handle(ctx), "");
+    assert.equal(ctx.response?.status, 202);
+    assert.deepEqual(seen, ["gzip"]);
+  } finally {
+    closeFilters();
+    await server.shutdown();
+  }
+});
