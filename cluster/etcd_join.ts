@@ -110,6 +110,29 @@ export async function memberHasRun(options: JoinOptions): Promise<boolean> {
   }
 }
 
+/**
+ * Whether etcd, asked through the other members, lists this member no more
+ * (neither its name nor its peer URLs): it was removed, as `member purge`
+ * does, and its old data cannot rejoin (etcd started on it exits at once,
+ * saying so only in its own log). False when no other member answers within
+ * `timeoutMs`.
+ */
+export async function memberRemoved(options: JoinOptions): Promise<boolean> {
+  const { name, peerUrls, endpoints, timeoutMs } = options;
+  if (endpoints.length === 0) return false;
+  const client = briefEtcdClient(endpoints, timeoutMs);
+  try {
+    const { members } = await client.cluster.memberList({ linearizable: true });
+    return !members.some((m) =>
+      m.name === name || m.peerURLs.some((url) => peerUrls.includes(url))
+    );
+  } catch {
+    return false;
+  } finally {
+    client.close();
+  }
+}
+
 /** Most clusters {@linkcode surveyEtcd} lists. */
 const SURVEY_MAX_CLUSTERS = 100;
 /** Where a cluster lists its members, after `/<cluster-name>` (cluster/store.ts `keys`). */

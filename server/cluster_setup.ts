@@ -18,7 +18,7 @@
  */
 
 import { type EtcdProcess, logTail, startEtcdProcess } from "../cluster/etcd_process.ts";
-import { addSelfToEtcd, memberHasRun, surveyEtcd } from "../cluster/etcd_join.ts";
+import { addSelfToEtcd, memberHasRun, memberRemoved, surveyEtcd } from "../cluster/etcd_join.ts";
 import { openEmbeddedStore } from "../cluster/embedded_store.ts";
 import { findLiveNamesake, runHeartbeat, runStatusSync } from "../cluster/members.ts";
 import type { Store } from "../cluster/store.ts";
@@ -490,6 +490,22 @@ async function startBuiltInEtcd(
       ...(options.walDir ? [`--wal-dir=${resolveDir(options, options.walDir)}`] : []),
       ...(options.forceNewCluster ? ["--force-new-cluster"] : []),
     ],
+  }).catch(async (error) => {
+    // etcd on the data of a member since removed (purged) exits at once, its reason only
+    // in its own log: say so, and how such a member comes back.
+    if (
+      noData || options.forceNewCluster ||
+      !await memberRemoved({
+        ...join,
+        timeoutMs: Math.min(join.timeoutMs, MEMBER_CHECK_TIMEOUT_MS),
+      })
+    ) throw error;
+    throw new Error(
+      `etcd member ${options.name} was removed from cluster ${options.clusterName} (purged), ` +
+        `but its old data is in ${etcdDataDir}: remove that directory, then start this node ` +
+        `again with --state-flag existing`,
+      { cause: error },
+    );
   });
   log.info(`etcd member ${options.name} healthy (pid ${etcd.pid}), log in ${etcd.logFile}`);
   return etcd;

@@ -26,9 +26,13 @@ export class ClusterNode {
     this.#process = process;
   }
 
-  /** Starts `easegress serve --name <name> ...args` in a new home dir. */
-  static async start(name: string, args: readonly string[]): Promise<ClusterNode> {
-    const process = await startNodeProcess({ args: ["--name", name, ...args] });
+  /** Starts `easegress serve --name <name> ...args` in a new home dir, the admin API on `apiPort` (a free one by default). */
+  static async start(
+    name: string,
+    args: readonly string[],
+    apiPort?: number,
+  ): Promise<ClusterNode> {
+    const process = await startNodeProcess({ args: ["--name", name, ...args], apiPort });
     return new ClusterNode(name, args, process);
   }
 
@@ -98,9 +102,11 @@ export class ClusterNode {
 
 /** Starts several nodes at once; stops the started ones again if any fails. */
 export async function startNodes(
-  specs: { name: string; args: readonly string[] }[],
+  specs: { name: string; args: readonly string[]; apiPort?: number }[],
 ): Promise<ClusterNode[]> {
-  const started = await Promise.allSettled(specs.map((s) => ClusterNode.start(s.name, s.args)));
+  const started = await Promise.allSettled(
+    specs.map((s) => ClusterNode.start(s.name, s.args, s.apiPort)),
+  );
   const failed = started.find((r) => r.status === "rejected");
   if (failed) {
     await Promise.all(started.map((r) => r.status === "fulfilled" && r.value.stop()));
@@ -195,12 +201,16 @@ export interface PrimaryPlan {
   peer: string;
 }
 
-/** A plan for a primary of each name, on free loopback ports. */
-export function primaryPlans(names: string[]): PrimaryPlan[] {
-  return names.map((name) => ({
+/**
+ * A plan for a primary of each name, on loopback ports: free ones, or two
+ * in a row from `firstPort` for each primary (client, then peer).
+ */
+export function primaryPlans(names: string[], firstPort?: number): PrimaryPlan[] {
+  const port = (i: number) => firstPort === undefined ? freePort() : firstPort + i;
+  return names.map((name, i) => ({
     name,
-    client: `http://127.0.0.1:${freePort()}`,
-    peer: `http://127.0.0.1:${freePort()}`,
+    client: `http://127.0.0.1:${port(2 * i)}`,
+    peer: `http://127.0.0.1:${port(2 * i + 1)}`,
   }));
 }
 

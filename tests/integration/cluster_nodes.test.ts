@@ -679,6 +679,41 @@ Deno.test("cluster: a primary restarted while the others are down waits for them
   }
 });
 
+Deno.test("cluster: a purged primary restarted on its old etcd data is told to remove it", async () => {
+  await requireEtcd();
+  const plans = primaryPlans(["k1", "k2", "k3"], 26601);
+  const initialCluster = initialClusterOf(plans);
+  const nodes = await startNodes(plans.map((p, i) => ({
+    name: p.name,
+    args: primaryFlags(p, "purged-data", initialCluster),
+    apiPort: 26611 + i,
+  })));
+  const [k1, , k3] = nodes;
+  let passed = false;
+  try {
+    await k3.stop("SIGKILL");
+    assert.equal(await killEtcdUnder(k3.homeDir), 1);
+    // Right after k3's member stops, etcd may refuse to remove it for a moment.
+    await eventually(
+      "k3 purged",
+      async () => (await k1.ctl(["member", "purge", "k3"])).code === 0,
+      15_000,
+    );
+    // etcd on that data exits at once ("the member has been permanently removed"),
+    // saying why only in its own log.
+    await assert.rejects(k3.restart(), (error: Error) => {
+      assert.match(
+        error.message,
+        /etcd member k3 was removed from cluster purged-data \(purged\), but its old data is in .*\/data\/etcd: remove that directory, then start this node again with --state-flag existing/,
+      );
+      return true;
+    });
+    passed = true;
+  } finally {
+    await cleanUpNodes(nodes, passed);
+  }
+});
+
 Deno.test("cluster: a primary whose etcd data is gone, not purged, is told to purge it first", async () => {
   await requireEtcd();
   const plans = primaryPlans(["j1", "j2", "j3"]);
