@@ -222,7 +222,7 @@ function etcdSource(spec: EtcdRegistrySpec): RegistrySource {
   return {
     async list() {
       // Loaded on demand: the etcd client is large.
-      const { Etcd3 } = await import("etcd3");
+      const { Etcd3, isRecoverableError } = await import("etcd3");
       const { faultHandling } = await import("../../cluster/etcd_fault_handling.ts");
       // The node's own etcd fault handling: a dead endpoint is skipped for a
       // second (not five) and says which it is.
@@ -231,13 +231,19 @@ function etcdSource(spec: EtcdRegistrySpec): RegistrySource {
         dialTimeout: HTTP_TIMEOUT_MS,
         faultHandling: faultHandling(),
       });
-      let all: Record<string, string>;
-      try {
-        // A deadline: an etcd that accepts but never answers would stop the syncs for good.
-        all = await client.getAll().prefix(spec.prefix)
-          .options({ deadline: Date.now() + HTTP_TIMEOUT_MS }).strings();
-      } catch (e) {
-        throw new Error(`etcd ${spec.endpoints.join(", ")}: ${errorText(e)}`);
+      // A deadline: an etcd that accepts but never answers would stop the syncs for good.
+      const deadline = Date.now() + HTTP_TIMEOUT_MS;
+      let all: Record<string, string> | undefined;
+      // The client sends each call to one endpoint it picks, and fails with it: a read that
+      // cannot reach its endpoint is sent again, to the others. Three failures in a row skip
+      // an endpoint (its breaker), so this many tries reach a live one whichever was picked.
+      for (let tries = 3 * spec.endpoints.length; all === undefined; tries--) {
+        try {
+          all = await client.getAll().prefix(spec.prefix).options({ deadline }).strings();
+        } catch (e) {
+          if (tries > 1 && isRecoverableError(e as Error) && Date.now() < deadline) continue;
+          throw new Error(`etcd ${spec.endpoints.join(", ")}: ${errorText(e)}`);
+        }
       }
       return await instancesFromDocuments(
         Object.entries(all).map(([key, value]) => [key.slice(spec.prefix.length), value]),

@@ -17,6 +17,7 @@ import {
 } from "./helpers.ts";
 import { TestEtcdCluster } from "./cluster/etcd_fixture.ts";
 import { ZooKeeperClient } from "../../server/registry/zookeeper_client.ts";
+import { registrySource } from "../../server/registry/sources.ts";
 
 /** Backends answering with their own name. */
 function backends(names: string[]): { ports: Record<string, number>; close(): Promise<void> } {
@@ -250,6 +251,34 @@ Deno.test("EtcdServiceRegistry: instances as ServiceInstanceSpec documents under
     client.close();
     await node.stop();
     await apps.close();
+    await etcd.close();
+  }
+});
+
+Deno.test("EtcdServiceRegistry: an endpoint that is down does not fail the reads the others can answer", async () => {
+  const etcd = await TestEtcdCluster.start(1, 26621);
+  const { Etcd3 } = await import("etcd3");
+  const client = new Etcd3({ hosts: etcd.endpoints });
+  // Nothing listens on 26623: an etcd member that is down.
+  const source = registrySource({
+    name: "r",
+    kind: "EtcdServiceRegistry",
+    endpoints: ["127.0.0.1:26623", etcd.endpoints[0]],
+    prefix: "/svc/",
+    cacheTimeout: "1s",
+  });
+  try {
+    await client.put("/svc/orders/a1").value(
+      JSON.stringify({ serviceName: "orders", address: "127.0.0.1", port: 26624 }),
+    );
+    // Each read picks an endpoint; a second apart, past the dead one's breaker, as syncs are.
+    for (let i = 0; i < 8; i++) {
+      assert.deepEqual((await source.list()).map((instance) => instance.port), [26624]);
+      await new Promise((r) => setTimeout(r, 1_100));
+    }
+  } finally {
+    await source.close();
+    client.close();
     await etcd.close();
   }
 });

@@ -36,23 +36,28 @@ export class TestEtcdCluster {
   readonly #dir: string;
   readonly #running = new Map<string, EtcdProcess>();
 
-  private constructor(dir: string, size: number, token: string) {
+  private constructor(dir: string, size: number, token: string, firstPort?: number) {
     this.#dir = dir;
     this.token = token;
+    const port = (i: number) => firstPort === undefined ? freePort() : firstPort + i;
     this.members = Array.from({ length: size }, (_, i) => ({
       name: `m${i + 1}`,
-      clientUrl: `http://127.0.0.1:${freePort()}`,
-      peerUrl: `http://127.0.0.1:${freePort()}`,
+      clientUrl: `http://127.0.0.1:${port(2 * i)}`,
+      peerUrl: `http://127.0.0.1:${port(2 * i + 1)}`,
       dataDir: `${dir}/m${i + 1}/data`,
       logDir: `${dir}/m${i + 1}/log`,
     }));
   }
 
-  /** Starts `size` members forming one new cluster. */
-  static async start(size = 1): Promise<TestEtcdCluster> {
+  /**
+   * Starts `size` members forming one new cluster, on free ports or two in a
+   * row from `firstPort` for each member (client, then peer).
+   */
+  static async start(size = 1, firstPort?: number): Promise<TestEtcdCluster> {
     await requireEtcd();
     const dir = await Deno.makeTempDir({ prefix: "eg-etcd-test-" });
-    const cluster = new TestEtcdCluster(dir, size, `test-${crypto.randomUUID().slice(0, 8)}`);
+    const token = `test-${crypto.randomUUID().slice(0, 8)}`;
+    const cluster = new TestEtcdCluster(dir, size, token, firstPort);
     try {
       await Promise.all(cluster.members.map((member) => cluster.startMember(member.name, "new")));
     } catch (error) {
