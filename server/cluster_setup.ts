@@ -307,17 +307,13 @@ async function checkClusterName(
       }
       return;
     }
-    const primaries = [...clusters].filter(([, members]) =>
-      members.some((member) => etcdMembers.includes(member))
-    );
-    if (primaries.length > 0) {
-      const [owner, members] = primaries[0];
-      const theirs = members.filter((member) => etcdMembers.includes(member));
+    const owner = primariesCluster(etcdMembers, clusters);
+    if (owner) {
       throw new ClusterNameError(
         `--cluster-name "${name}" is not the cluster of the primaries at ${at}: their etcd ` +
-          `members (${theirs.join(", ")}) run cluster "${owner}", and etcd holds no cluster ` +
-          `"${name}"; start this secondary with --cluster-name ${owner} (or, for a new cluster ` +
-          `on that etcd, --use-standalone-etcd)`,
+          `members (${owner.primaries.join(", ")}) run cluster "${owner.name}", and etcd holds ` +
+          `no cluster "${name}"; start this secondary with --cluster-name ${owner.name} (or, ` +
+          `for a new cluster on that etcd, --use-standalone-etcd)`,
       );
     }
     if (clusters.size > 0 || Date.now() >= giveUpAt) {
@@ -329,6 +325,53 @@ async function checkClusterName(
     }
     await new Promise((resolve) => setTimeout(resolve, CLUSTER_APPEAR_POLL_MS));
   }
+}
+
+/**
+ * The cluster that lists etcd's own members (a built-in etcd's primaries,
+ * named after them) among its members, with those members; undefined when
+ * none does.
+ */
+function primariesCluster(
+  etcdMembers: readonly string[],
+  clusters: ReadonlyMap<string, readonly string[]>,
+): { name: string; primaries: string[] } | undefined {
+  for (const [name, members] of clusters) {
+    const primaries = members.filter((member) => etcdMembers.includes(member));
+    if (primaries.length > 0) return { name, primaries };
+  }
+  return undefined;
+}
+
+/**
+ * For a primary joining a running cluster's etcd (`--state-flag existing`
+ * with no etcd data yet), before it adds its member there: is its
+ * `--cluster-name` the cluster the running primaries run? By the same signs
+ * as {@linkcode checkClusterName}; a typo would otherwise add an etcd member
+ * (counted in that cluster's quorum) for a new, empty cluster. Goes on when
+ * the other members cannot be asked: joining reports that.
+ */
+async function checkJoinedClusterName(
+  options: NodeOptions,
+  endpoints: string[],
+  timeoutMs: number,
+): Promise<void> {
+  const name = options.clusterName;
+  let survey: Awaited<ReturnType<typeof surveyEtcd>>;
+  try {
+    survey = await surveyEtcd(endpoints, timeoutMs);
+  } catch {
+    return;
+  }
+  if (survey.clusters.has(name)) return;
+  const owner = primariesCluster(survey.etcdMembers, survey.clusters);
+  if (!owner) return;
+  throw new ClusterNameError(
+    `--cluster-name "${name}" is not the cluster of the primaries at ${endpoints.join(",")}: ` +
+      `their etcd members (${owner.primaries.join(", ")}) run cluster "${owner.name}", and ` +
+      `etcd holds no cluster "${name}"; start this primary with --cluster-name ${owner.name} ` +
+      `to join it`,
+  );
 }
 
 /**
@@ -456,6 +499,7 @@ async function startBuiltInEtcd(
     );
   }
   if (options.stateFlag === "existing" && noData) {
+    await checkJoinedClusterName(options, join.endpoints, join.timeoutMs);
     const joined = await addSelfToEtcd(join);
     if (joined.added) log.info(`added etcd member ${options.name} to the running cluster`);
     // etcd refuses to join with any other list, and the member just added

@@ -132,6 +132,87 @@ Deno.test("cluster: a primary whose etcd cannot serve on its URLs stops with a c
   }
 });
 
+Deno.test("cluster: a primary joining a running cluster under another cluster name is refused before etcd counts it", async () => {
+  await requireEtcd();
+  const [client1, peer1, client2, peer2] = [26631, 26632, 26633, 26634]
+    .map((port) => `http://127.0.0.1:${port}`);
+  const urls = (client: string, peer: string) => [
+    "--listen-client-urls",
+    client,
+    "--advertise-client-urls",
+    client,
+    "--listen-peer-urls",
+    peer,
+    "--initial-advertise-peer-urls",
+    peer,
+    "--workers",
+    "0",
+  ];
+  const nodes: ClusterNode[] = [];
+  let passed = false;
+  try {
+    nodes.push(
+      await ClusterNode.start("a1", [
+        "--cluster-name",
+        "alpha",
+        ...urls(client1, peer1),
+        "--initial-cluster",
+        `a1=${peer1}`,
+      ], 26635),
+    );
+    await eventually("a1 lists itself", async () => {
+      const listed = await nodes[0].ctl(["-o", "json", "member", "list"]);
+      return listed.code === 0 && JSON.parse(listed.stdout).length === 1;
+    });
+    const homeDir = await Deno.makeTempDir({ prefix: "eg-test-" });
+    try {
+      await assert.rejects(
+        startNodeProcess({
+          homeDir,
+          apiPort: 26636,
+          args: [
+            "--name",
+            "a2",
+            "--cluster-name",
+            "beta",
+            "--state-flag",
+            "existing",
+            ...urls(client2, peer2),
+            "--initial-cluster",
+            `a1=${peer1},a2=${peer2}`,
+          ],
+        }),
+        (error: Error) => {
+          assert.match(
+            error.message,
+            /--cluster-name "beta" is not the cluster of the primaries at .*: their etcd members \(a1\) run cluster "alpha", and etcd holds no cluster "beta"; start this primary with --cluster-name alpha to join it/,
+          );
+          return true;
+        },
+      );
+    } finally {
+      await killEtcdUnder(homeDir);
+      await Deno.remove(homeDir, { recursive: true });
+    }
+    // etcd's membership is as it was: a2's member, never to run, would hold back a1's quorum.
+    const { Etcd3 } = await import("etcd3");
+    const etcd = new Etcd3({ hosts: [client1] });
+    try {
+      const { members } = await etcd.cluster.memberList({ linearizable: true });
+      assert.deepEqual(members.map((m) => m.name), ["a1"]);
+    } finally {
+      etcd.close();
+    }
+    assert.equal(
+      (await nodes[0].api("POST", "/objects", mockPipeline("p", "v1", "one"))).status,
+      201,
+    );
+    passed = true;
+  } finally {
+    await cleanUpNodes(nodes, passed);
+  }
+});
+
 Deno.test("cluster: a secondary named for another cluster than its primaries' is refused, naming both", async () => {
   await requireEtcd();
   const client = `http://127.0.0.1:${freePort()}`;
