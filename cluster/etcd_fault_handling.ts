@@ -41,6 +41,8 @@ class HostBreaker {
   readonly #threshold: number;
   readonly #openMs: number;
   #failures = 0;
+  /** Why the last of those calls failed: what a skipped call reports, the cause it never met. */
+  #lastFailure = "";
   #openUntil = 0;
   #trialRunning = false;
 
@@ -56,7 +58,8 @@ class HostBreaker {
   ): Promise<T> {
     if (Date.now() < this.#openUntil || this.#trialRunning) {
       throw new CircuitOpenError(
-        `etcd ${this.#host} skipped after ${this.#failures} failed calls in a row`,
+        `etcd ${this.#host} skipped after ${this.#failures} failed calls in a row, ` +
+          `the last: ${this.#lastFailure}`,
       );
     }
     const trial = this.#failures >= this.#threshold;
@@ -66,14 +69,20 @@ class HostBreaker {
       this.#failures = 0;
       return result;
     } catch (error) {
-      if (isConnectionFailure(error) && ++this.#failures >= this.#threshold) {
-        this.#openUntil = Date.now() + this.#openMs;
+      if (isConnectionFailure(error)) {
+        this.#lastFailure = failureText(error as Error);
+        if (++this.#failures >= this.#threshold) this.#openUntil = Date.now() + this.#openMs;
       }
       throw error;
     } finally {
       if (trial) this.#trialRunning = false;
     }
   }
+}
+
+/** An error's message without the empty "Resolution note: " gRPC ends some with. */
+function failureText(error: Error): string {
+  return error.message.replace(/\s*Resolution note:\s*$/, "");
 }
 
 function isConnectionFailure(error: unknown): boolean {

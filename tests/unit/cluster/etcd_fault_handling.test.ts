@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GRPCDeadlineExceededError } from "etcd3";
+import { GRPCDeadlineExceededError, GRPCUnavailableError } from "etcd3";
 import { CircuitOpenError, faultHandling } from "../../../cluster/etcd_fault_handling.ts";
 
 type Call = (context: { signal: AbortSignal }) => Promise<string>;
@@ -28,4 +28,27 @@ Deno.test("a host that failed is tried by one call at a time; the others skip it
     host.execute(() => Promise.resolve("b")),
   ]);
   assert.deepEqual([a, b], ["a", "b"]);
+});
+
+Deno.test("a skipped host is reported with why its last call failed", async () => {
+  const host = faultHandling({ breakerOpenMs: 1_000 }).host!(
+    "http://127.0.0.1:1",
+  ) as unknown as Policy;
+  const refused = () =>
+    Promise.reject(
+      new GRPCUnavailableError(
+        "14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED " +
+          "127.0.0.1:1. Resolution note: ",
+      ),
+    );
+  for (let i = 0; i < 3; i++) await assert.rejects(host.execute(refused));
+  await assert.rejects(host.execute(() => Promise.resolve("not sent")), (error: Error) => {
+    assert.ok(error instanceof CircuitOpenError);
+    assert.equal(
+      error.message,
+      "etcd http://127.0.0.1:1 skipped after 3 failed calls in a row, the last: 14 UNAVAILABLE: " +
+        "No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1.",
+    );
+    return true;
+  });
 });
