@@ -137,19 +137,26 @@ export async function memberRemoved(options: JoinOptions): Promise<boolean> {
 const SURVEY_MAX_CLUSTERS = 100;
 /** Where a cluster lists its members, after `/<cluster-name>` (cluster/store.ts `keys`). */
 const MEMBER_PREFIX = "/status/members/";
+/** Where a cluster keeps its objects, after `/<cluster-name>` (cluster/store.ts `keys`). */
+const CONFIG_PREFIX = "/config/";
 
 /** What {@linkcode surveyEtcd} finds in an etcd. */
 export interface EtcdSurvey {
   /** Names of etcd's own members: for a built-in etcd, its primaries' node names. */
   etcdMembers: string[];
-  /** Every cluster with keys in it (`/<name>/...`), with its listed members' names. */
+  /**
+   * Every cluster in it (`/<name>/...` with members or objects), with its
+   * listed members' names.
+   */
   clusters: Map<string, string[]>;
 }
 
 /**
- * Lists etcd's members and the clusters keeping keys in it: one range call
- * per cluster (its first key, then its member keys), skipping past each
- * cluster's keys rather than reading them.
+ * Lists etcd's members and the clusters keeping keys in it: a few range
+ * calls per cluster (its first key, its member keys, whether it has
+ * objects), skipping past each cluster's keys rather than reading them.
+ * Other keys (a service registry's `/services/...`, kept in the same etcd)
+ * are no cluster.
  */
 export async function surveyEtcd(endpoints: string[], timeoutMs: number): Promise<EtcdSurvey> {
   const client = briefEtcdClient(endpoints, timeoutMs);
@@ -165,7 +172,9 @@ export async function surveyEtcd(endpoints: string[], timeoutMs: number): Promis
       const prefix = `/${name}${MEMBER_PREFIX}`;
       if (name) {
         const memberKeys = await client.getAll().prefix(prefix).keys();
-        clusters.set(name, memberKeys.map((key) => key.slice(prefix.length)));
+        const isCluster = memberKeys.length > 0 ||
+          (await client.getAll().prefix(`/${name}${CONFIG_PREFIX}`).limit(1).keys()).length > 0;
+        if (isCluster) clusters.set(name, memberKeys.map((key) => key.slice(prefix.length)));
       }
       // Past every key of this cluster: "/<name>0" follows "/<name>/...".
       from = `/${name}0`;
