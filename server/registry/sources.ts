@@ -271,7 +271,8 @@ function zookeeperSource(spec: ZookeeperRegistrySpec): RegistrySource {
           const data = await orNoNode(zk.getData(`${base}/${child}`), null);
           if (data !== null) documents.push([child, new TextDecoder().decode(data)]);
         }
-        return await instancesFromDocuments(documents);
+        // A node's name is its instance's, no service: a document must name its service.
+        return await instancesFromDocuments(documents, { serviceFromKey: false });
       } finally {
         zk.close();
       }
@@ -290,6 +291,17 @@ async function orNoNode<T, A>(read: Promise<T>, absent: A): Promise<T | A> {
   }
 }
 
+/** Options for {@linkcode instancesFromDocuments}. */
+export interface DocumentsOptions {
+  /**
+   * Whether a document without `serviceName` belongs to the service its
+   * key starts with (etcd's `<serviceName>/<instanceID>`); otherwise it is
+   * skipped, as a ZooKeeper node's name is its instance's alone.
+   * @default {true}
+   */
+  serviceFromKey?: boolean;
+}
+
 /**
  * Instances from ServiceInstanceSpec documents, each with the key it was
  * found under (relative to the prefix: `<serviceName>/<instanceID>` in
@@ -299,7 +311,9 @@ async function orNoNode<T, A>(read: Promise<T>, absent: A): Promise<T | A> {
  */
 export async function instancesFromDocuments(
   documents: readonly [key: string, text: string][],
+  options: DocumentsOptions = {},
 ): Promise<ServiceInstance[]> {
+  const { serviceFromKey = true } = options;
   const { parse } = await loadYaml();
   const instances: ServiceInstance[] = [];
   for (const [key, text] of documents) {
@@ -316,7 +330,9 @@ export async function instancesFromDocuments(
     };
     const address = instanceAddress(String(field("address") ?? field("ip") ?? ""));
     const port = Number(field("port"));
-    const serviceName = String(field("servicename") ?? key.split("/")[0] ?? "");
+    const serviceName = String(
+      field("servicename") ?? (serviceFromKey ? key.split("/")[0] : undefined) ?? "",
+    );
     if (!address || !validPort(port) || !serviceName) continue;
     const scheme = String(field("scheme") || "http").toLowerCase();
     instances.push({

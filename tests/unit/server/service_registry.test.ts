@@ -103,6 +103,16 @@ Deno.test("instancesFromDocuments: JSON or YAML, field names in any case, the ke
   ]);
 });
 
+Deno.test("instancesFromDocuments: a ZooKeeper node's name is no service; a document without one is skipped", async () => {
+  const instances = await instancesFromDocuments([
+    ["i1", '{"serviceName":"orders","address":"127.0.0.1","port":81}'],
+    ["i2", '{"address":"127.0.0.2","port":82}'],
+  ], { serviceFromKey: false });
+  assert.deepEqual(instances.map((i) => [i.serviceName, i.instanceID, i.port]), [
+    ["orders", "i1", 81],
+  ]);
+});
+
 Deno.test("instancesFromDocuments: IPv6 addresses with or without brackets; one that is no host is skipped", async () => {
   const instances = await instancesFromDocuments([
     ["v6/a", "address: '::1'\nport: 81\n"],
