@@ -734,6 +734,9 @@ function checkOptions(o: NodeOptions, legacyEtcd = false, warnings: string[] = [
     if (!isHttpUrl(endpoints[i])) {
       throw new OptionsError(`--etcd-endpoints: "${given}" is not host:port or an http(s) URL`);
     }
+    if (!namesPort(endpoints[i])) {
+      throw new OptionsError(`--etcd-endpoints: "${given}" has no port, such as 10.0.0.1:2379`);
+    }
   });
   o.etcdEndpoints = endpoints;
   const urlLists: [string, string[]][] = [
@@ -746,16 +749,16 @@ function checkOptions(o: NodeOptions, legacyEtcd = false, warnings: string[] = [
   ];
   for (const [flag, urls] of urlLists) {
     for (const url of urls) {
-      if (!isHttpUrl(url)) {
+      if (!isHttpUrl(url) || !namesPort(url)) {
         throw new OptionsError(
-          `${flag}: "${url}" is not an http(s) URL such as http://10.0.0.1:2379`,
+          `${flag}: "${url}" is not an http(s) URL with a port, such as http://10.0.0.1:2379`,
         );
       }
     }
   }
   // Checked here, not left to etcd: its refusal comes late, in its own log, naming no flag.
   for (const [name, url] of Object.entries(o.initialCluster)) {
-    if (!isHttpUrl(url)) {
+    if (!isHttpUrl(url) || !namesPort(url)) {
       throw new OptionsError(
         `--initial-cluster: "${name}=${url}" is not name=URL, such as m1=http://10.0.0.1:2380`,
       );
@@ -765,6 +768,15 @@ function checkOptions(o: NodeOptions, legacyEtcd = false, warnings: string[] = [
 
 function isHttpUrl(text: string): boolean {
   return urlWithProtocol(text, ["http:", "https:"]) !== undefined;
+}
+
+/**
+ * Whether a URL names its port. etcd's URLs must: etcd refuses to listen on
+ * one without, and its gRPC clients would go to port 443 whatever the
+ * scheme. Read from the text, as URL drops a scheme's default port.
+ */
+function namesPort(url: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\/(?:\[[^\]]*\]|[^/?#:@]*):\d+(?:[/?#]|$)/i.test(url);
 }
 
 /** Splits "host:port" (also "[::1]:port" and ":port"); throws naming `what`. */

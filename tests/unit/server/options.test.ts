@@ -175,6 +175,23 @@ Deno.test("bad options are refused naming the option", async () => {
       /--etcd-endpoints: "not a url" is not host:port or an http/,
     ],
     [["--listen-peer-urls", "10.0.0.1:2380"], /--listen-peer-urls: "10.0.0.1:2380" is not an http/],
+    // etcd's gRPC clients would go to port 443, whatever the scheme.
+    [
+      ["--etcd-endpoints", "10.0.0.1"],
+      /--etcd-endpoints: "10.0.0.1" has no port, such as 10.0.0.1:2379/,
+    ],
+    [
+      ["--etcd-endpoints", "http://[::1]/"],
+      /--etcd-endpoints: "http:\/\/\[::1\]\/" has no port/,
+    ],
+    [
+      ["--cluster-role", "secondary", "--primary-listen-peer-urls", "http://10.0.0.1"],
+      /--primary-listen-peer-urls: "http:\/\/10.0.0.1" is not an http\(s\) URL with a port/,
+    ],
+    [
+      ["--name", "m1", "--initial-cluster", "m1=http://10.0.0.1"],
+      /--initial-cluster: "m1=http:\/\/10.0.0.1" is not name=URL/,
+    ],
     [
       ["--name", "m1", "--initial-cluster", "m1=10.0.0.1:2380"],
       /--initial-cluster: "m1=10.0.0.1:2380" is not name=URL/,
