@@ -94,6 +94,9 @@ const NACOS_HOST = /^(?:[^\s/:?#@[\]]+|[0-9a-fA-F.]*:[0-9a-fA-F.]*:[0-9a-fA-F:.]
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s/:?#]+):\d{1,5}$/;
 
+/** A URL naming its port, read from the text (URL drops a scheme's default port). */
+const URL_WITH_PORT = /^[a-z][a-z0-9+.-]*:\/\/(?:\[[^\]]*\]|[^/?#:@]*):\d+(?:[/?#]|$)/i;
+
 function positiveDuration(r: SpecReader, field: string, fallback: string): string {
   const value = r.duration(field, { default: fallback });
   if ((parseDuration(value) ?? 0) <= 0) {
@@ -133,6 +136,9 @@ function etcdEndpoints(r: SpecReader, field: string): string[] {
   list.forEach((u, i) => {
     if (!HOST_PORT.test(u) && !urlWithProtocol(u, ["http:", "https:"])) {
       r.problem(`${field}[${i}]`, `must be an http(s) URL or host:port, got "${u}"`);
+    } else if (!HOST_PORT.test(u) && !URL_WITH_PORT.test(u)) {
+      // etcd's gRPC client would dial port 443 whatever the scheme.
+      r.problem(`${field}[${i}]`, `must name its port (etcd's is 2379), got "${u}"`);
     }
   });
   return list;

@@ -261,6 +261,18 @@ Deno.test("EtcdServiceRegistry: an endpoint URL is given to the client as its sc
   );
 });
 
+Deno.test("EtcdServiceRegistry: an endpoint must name its port", () => {
+  const etcd = (endpoint: string) => readSpec("EtcdServiceRegistry", { endpoints: [endpoint] });
+  assert.deepEqual((etcd("https://etcd.local:2379/v3") as EtcdRegistrySpec).endpoints, [
+    "https://etcd.local:2379/v3",
+  ]);
+  assert.throws(
+    () => etcd("http://127.0.0.1"),
+    /endpoints\[0\]: must name its port \(etcd's is 2379\), got "http:\/\/127.0.0.1"/,
+  );
+  assert.throws(() => etcd("https://etcd.local/"), /endpoints\[0\]: must name its port/);
+});
+
 Deno.test("EtcdServiceRegistry: prefix must start with a slash, as Easegress's pattern ^/", () => {
   const etcd = (prefix: string) =>
     readSpec("EtcdServiceRegistry", { endpoints: ["127.0.0.1:2379"], prefix });
