@@ -346,7 +346,7 @@ export async function logTail(logFile: string): Promise<string> {
  * ours), naming it: etcd would fail to bind and exit, while the other
  * process answered for it.
  */
-function refuseBusyUrls(name: string, lists: [string, string[]][]): void {
+export function refuseBusyUrls(name: string, lists: [string, string[]][]): void {
   for (const [flag, urls] of lists) {
     for (const text of urls) {
       let url: URL;

@@ -17,7 +17,12 @@
  * @module
  */
 
-import { type EtcdProcess, logTail, startEtcdProcess } from "../cluster/etcd_process.ts";
+import {
+  type EtcdProcess,
+  logTail,
+  refuseBusyUrls,
+  startEtcdProcess,
+} from "../cluster/etcd_process.ts";
 import { addSelfToEtcd, memberHasRun, memberRemoved, surveyEtcd } from "../cluster/etcd_join.ts";
 import { openEmbeddedStore } from "../cluster/embedded_store.ts";
 import { findLiveNamesake, runHeartbeat, runStatusSync } from "../cluster/members.ts";
@@ -500,6 +505,12 @@ async function startBuiltInEtcd(
   }
   if (options.stateFlag === "existing" && noData) {
     await checkJoinedClusterName(options, join.endpoints, join.timeoutMs);
+    // Before the member is added: one added that then cannot start holds back the quorum
+    // of the cluster it joins (a cluster of one stops), and removing it takes that quorum.
+    refuseBusyUrls(options.name, [
+      ["listen-client-urls", options.listenClientUrls],
+      ["listen-peer-urls", options.listenPeerUrls],
+    ]);
     const joined = await addSelfToEtcd(join);
     if (joined.added) log.info(`added etcd member ${options.name} to the running cluster`);
     // etcd refuses to join with any other list, and the member just added

@@ -213,6 +213,84 @@ Deno.test("cluster: a primary joining a running cluster under another cluster na
   }
 });
 
+Deno.test("cluster: a primary joining on a listen URL in use is refused before etcd counts it", async () => {
+  await requireEtcd();
+  const [client1, peer1, client2, peer2] = [26651, 26652, 26653, 26654]
+    .map((port) => `http://127.0.0.1:${port}`);
+  const nodes: ClusterNode[] = [];
+  let passed = false;
+  try {
+    nodes.push(
+      await ClusterNode.start("b1", [
+        "--cluster-name",
+        "busy",
+        "--listen-client-urls",
+        client1,
+        "--advertise-client-urls",
+        client1,
+        "--listen-peer-urls",
+        peer1,
+        "--initial-advertise-peer-urls",
+        peer1,
+        "--initial-cluster",
+        `b1=${peer1}`,
+        "--workers",
+        "0",
+      ], 26655),
+    );
+    const homeDir = await Deno.makeTempDir({ prefix: "eg-test-" });
+    try {
+      await assert.rejects(
+        startNodeProcess({
+          homeDir,
+          apiPort: 26656,
+          args: [
+            "--name",
+            "b2",
+            "--cluster-name",
+            "busy",
+            "--state-flag",
+            "existing",
+            // b1's client URL: etcd could not start on it.
+            "--listen-client-urls",
+            client1,
+            "--advertise-client-urls",
+            client2,
+            "--listen-peer-urls",
+            peer2,
+            "--initial-advertise-peer-urls",
+            peer2,
+            "--initial-cluster",
+            `b1=${peer1},b2=${peer2}`,
+            "--workers",
+            "0",
+          ],
+        }),
+        /Cannot start etcd member "b2": http:\/\/127.0.0.1:26651 \(listen-client-urls\) is in use by another process/,
+      );
+    } finally {
+      await killEtcdUnder(homeDir);
+      await Deno.remove(homeDir, { recursive: true });
+    }
+    // b2's member, added and never started, would have stopped b1's cluster of one.
+    const { Etcd3 } = await import("etcd3");
+    const etcd = new Etcd3({ hosts: [client1] });
+    try {
+      const { members } = await etcd.cluster.memberList({ linearizable: true });
+      assert.deepEqual(members.map((m) => m.name), ["b1"]);
+    } finally {
+      etcd.close();
+    }
+    assert.equal(
+      (await nodes[0].api("POST", "/objects", mockPipeline("p", "v1", "one"))).status,
+      201,
+    );
+    passed = true;
+  } finally {
+    await cleanUpNodes(nodes, passed);
+  }
+});
+
 Deno.test("cluster: a secondary named for another cluster than its primaries' is refused, naming both", async () => {
   await requireEtcd();
   const client = `http://127.0.0.1:${freePort()}`;
