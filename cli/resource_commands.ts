@@ -118,7 +118,13 @@ async function getResources(ctx: CommandContext): Promise<void> {
   const target = await resourceNamed(ctx.client, word);
   if (target === CUSTOM_DATA) return getCustomData(ctx, name, more[0]);
   if (more.length > 0) throw new UsageError(`unexpected argument "${more[0]}"`);
-  if (target.object) return printObjects(ctx, await objectsOf(ctx.client, target.kind, name));
+  if (target.object) {
+    const specs = await objectsOf(ctx.client, target.kind, name);
+    // One named object prints as itself, as egctl prints it, so that what
+    // "get KIND NAME -o yaml" prints can be edited and applied back.
+    if (ctx.formatGiven && name !== undefined) return ctx.print(render(ctx, specs[0]));
+    return printObjects(ctx, specs);
+  }
   if (target === MEMBER) {
     const members = ((await ctx.client.getData("/status/members")) ?? []) as Spec[];
     const picked = members.filter((m) => name === undefined || m.name === name);
@@ -384,7 +390,9 @@ asks clients for certificates.`,
   {
     name: "get",
     summary: 'List resources ("get all": every object), or show one',
-    description: `${RESOURCE_HELP}\nPrints a table; -o yaml or -o json prints the resources.`,
+    description:
+      `${RESOURCE_HELP}\nPrints a table; -o yaml or -o json prints the resources (one NAME as itself,
+which apply -f takes back).`,
     args: ["RESOURCE"],
     optionalArgs: ["NAME", "ID"],
     run: getResources,

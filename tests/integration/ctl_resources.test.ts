@@ -80,7 +80,7 @@ Deno.test("ctl: create, apply, get, describe and delete address resources by kin
     r = await node.ctl(["get", "HTTPServers"]);
     assert.equal(r.stdout, "NAME   KIND\ndemo   HTTPServer\n");
     r = await node.ctl(["get", "pipeline", "demo-pipeline", "-o", "json"]);
-    assert.equal(JSON.parse(r.stdout)[0].filters[0].rules[0].body, "three");
+    assert.equal(JSON.parse(r.stdout).filters[0].rules[0].body, "three");
     r = await node.ctl(["get", "cd", "plans"]);
     assert.equal(r.stdout, "PLAN\ngold\nsilver\n");
     r = await node.ctl(["get", "member"]);
@@ -148,6 +148,29 @@ Deno.test("ctl: create, apply, get, describe and delete address resources by kin
     r = await node.ctl(["api-resources"]);
     assert.match(r.stdout, /^NAME +ALIASES +KIND\n/);
     assert.match(r.stdout, /\nhttpserver +httpservers,hs +HTTPServer\n/);
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("ctl get KIND NAME -o yaml prints the object itself, which apply takes back", async () => {
+  const node = await startNodeProcess({ apiPort: 31911 });
+  try {
+    let r = await node.ctl(["create", "-f", "-"], manifests(31912, "one"));
+    assert.equal(r.code, 0, r.stderr);
+    r = await node.ctl(["get", "pipeline", "demo-pipeline", "-o", "yaml"]);
+    assert.match(r.stdout, /^name: demo-pipeline\nkind: Pipeline\n/);
+    r = await node.ctl(["apply", "-f", "-"], r.stdout.replace("body: one", "body: two"));
+    assert.equal(r.stdout, "update Pipeline demo-pipeline successfully\n", r.stderr);
+    await eventually(
+      "applied",
+      async () => (await request("http://127.0.0.1:31912/")).body === "two",
+    );
+    r = await node.ctl(["get", "hs", "demo", "-o", "json"]);
+    assert.equal(JSON.parse(r.stdout).port, 31912);
+    // Without a name, or with describe, it is still a list.
+    r = await node.ctl(["get", "hs", "-o", "json"]);
+    assert.equal(JSON.parse(r.stdout)[0].name, "demo");
   } finally {
     await node.stop();
   }
