@@ -200,6 +200,10 @@ async function deleteResources(ctx: CommandContext): Promise<void> {
   const [word, ...names] = ctx.args;
   const target = await resourceNamed(ctx.client, word);
   if (target === CUSTOM_DATA) return deleteCustomData(ctx, names);
+  if (target === MEMBER && ctx.own.all) {
+    // A purge is for a node that is gone: the live ones, this one among them, are not to go.
+    throw new UsageError(`members are purged by name: give the names of the Members to delete`);
+  }
   if (ctx.own.all === (names.length > 0)) {
     throw new UsageError(`give the names of the ${target.kind}s to delete, or --all`);
   }

@@ -661,6 +661,18 @@ Deno.test("ctl checks optional arguments and --all against the command", async (
   assert.equal(r.calls.length, 0);
 });
 
+Deno.test("ctl delete member --all is refused: members are purged by name", async () => {
+  const routes: Record<string, Route> = {
+    "GET /object-kinds": { status: 200, body: '["HTTPServer","Pipeline"]' },
+    "GET /status/members": { status: 200, body: '[{"name":"eg1"},{"name":"eg2"}]' },
+  };
+  const r = await ctl(["delete", "member", "--all"], { routes });
+  assert.equal(r.code, 1);
+  assert.match(r.err, /members are purged by name/);
+  assert.equal(r.out, "");
+  assert.deepEqual(r.calls.filter((c) => c.method === "DELETE"), []);
+});
+
 Deno.test("ctl edit sends nothing when the file is saved unchanged, and removes it", async () => {
   let edited = "";
   const r = await ctl(["edit", "pipeline", "p1"], {
