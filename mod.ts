@@ -11,16 +11,17 @@
  *   description: "answers hello",
  *   results: [],
  *   validate(spec) {
+ *     // The filter's own fields: its name and kind are the pipeline's, never here.
  *     const r = SpecReader.root(spec);
- *     const name = r.string("name", { default: "world" });
+ *     const who = r.string("who", { default: "world" });
  *     r.finish();
  *     r.throwIfProblems();
- *     return { name };
+ *     return { who };
  *   },
  *   create(spec) {
- *     return { handle(ctx) { ctx.response = new HttpResponse(200, {}, `hello ${spec.name}`); return ""; } };
+ *     return { handle(ctx) { ctx.response = new HttpResponse(200, {}, `hello ${spec.who}`); return ""; } };
  *   },
- * } satisfies FilterKind<{ name: string }>;
+ * } satisfies FilterKind<{ who: string }>;
  * ```
  *
  * @module
