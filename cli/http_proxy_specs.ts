@@ -115,6 +115,10 @@ export async function httpProxySpecs(
   if (tlsAsked && !flags.tls) {
     throw new UsageError("--auto-cert, --cert-file and --key-file need --tls");
   }
+  if (flags.tls && !flags.autoCert && flags.certFile.length === 0) {
+    // The node would refuse the HTTPServer only after its Pipelines were created.
+    throw new UsageError("--tls needs a certificate: --cert-file with --key-file, or --auto-cert");
+  }
   const pipelines = rules.map((rule, i) => ({
     name: `${name}-pipeline-${i}`,
     kind: "Pipeline",

@@ -78,6 +78,18 @@ Deno.test("httpProxySpecs() refuses missing or bad flags by name", async () => {
     /need --tls/,
   );
   await assert.rejects(
+    httpProxySpecs("x", { ...NO_FLAGS, rule, port: "80", tls: true }),
+    /--tls needs a certificate: --cert-file with --key-file, or --auto-cert/,
+  );
+  const autoCert = await httpProxySpecs("x", {
+    ...NO_FLAGS,
+    rule,
+    port: "443",
+    tls: true,
+    autoCert: true,
+  });
+  assert.equal(autoCert.server.autoCert, true);
+  await assert.rejects(
     httpProxySpecs("x", { ...NO_FLAGS, rule, port: "80", tls: true, certFile: ["c"] }),
     /--cert-file and --key-file go in pairs: 1 against 0/,
   );
