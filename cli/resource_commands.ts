@@ -46,7 +46,9 @@ const SHORT_NAMES: Readonly<Record<string, readonly string[]>> = {
   EaseMonitorMetrics: ["emm"],
 };
 
-function plural(word: string): string {
+/** The plural of a kind's lower-case name; one already ending in s (metrics) has none. */
+function plural(word: string): string | undefined {
+  if (word.endsWith("s")) return undefined;
   return word.endsWith("y") ? `${word.slice(0, -1)}ies` : `${word}s`;
 }
 
@@ -55,9 +57,10 @@ async function resources(client: AdminClient): Promise<Resource[]> {
   const kinds = await client.getData("/object-kinds");
   const objects = Array.isArray(kinds) ? kinds.filter((k) => typeof k === "string") : [];
   return [
-    ...objects.map((kind) =>
-      resource(kind, [plural(kind.toLowerCase()), ...(SHORT_NAMES[kind] ?? [])], true)
-    ),
+    ...objects.map((kind) => {
+      const many = plural(kind.toLowerCase());
+      return resource(kind, [...(many ? [many] : []), ...(SHORT_NAMES[kind] ?? [])], true);
+    }),
     MEMBER,
     CUSTOM_DATA_KIND,
     CUSTOM_DATA,

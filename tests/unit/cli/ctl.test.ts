@@ -746,3 +746,15 @@ Deno.test("ctl help lists -f/--file only for commands that read documents (logs 
   assert.match((await ctl(["object", "create", "--help"])).out, /-f, --file FILE/);
   assert.match((await ctl(["--help"])).out, /-f, --file FILE/);
 });
+
+Deno.test("ctl api-resources gives a kind ending in s no made-up plural", async () => {
+  const r = await ctl(["api-resources"], {
+    routes: {
+      "GET /object-kinds": { status: 200, body: '["EaseMonitorMetrics","MQTTProxy","Pipeline"]' },
+    },
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /\neasemonitormetrics +emm +EaseMonitorMetrics\n/);
+  assert.match(r.out, /\nmqttproxy +mqttproxies +MQTTProxy\n/);
+  assert.match(r.out, /\npipeline +pipelines,pl +Pipeline\n/);
+});
