@@ -265,9 +265,11 @@ function createFilter(
   if (typeof instance?.handle !== "function") {
     const gave = instance instanceof Promise
       ? "a Promise (create must not be async)"
-      : instance === null
-      ? "null"
-      : `a ${typeof instance} without a handle function`;
+      : instance === null || instance === undefined
+      ? `${instance} (a missing return?)`
+      : typeof instance === "object"
+      ? "an object without a handle function"
+      : `a ${typeof instance}`;
     if (instance instanceof Promise) instance.catch(() => {});
     throw new Error(
       `filter ${spec.name}: ${spec.kind}'s create gave ${gave}, not a filter instance`,

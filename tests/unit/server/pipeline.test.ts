@@ -342,6 +342,24 @@ Deno.test("a kind whose create gives no instance (an async create) fails the pip
   );
 });
 
+Deno.test("a kind whose create returns nothing fails the pipeline, asking about the return", () => {
+  const noReturn: FilterKind<Record<string, never>> = {
+    kind: "NoReturn",
+    description: "",
+    results: [],
+    validate: () => ({}),
+    create: (() => {}) as unknown as () => FilterInstance,
+  };
+  const reg = new FilterRegistry([noReturn as FilterKind<never>]);
+  const r = SpecReader.root({ filters: [{ name: "x", kind: "NoReturn" }] });
+  const spec = readPipelineSpec(r, "p", reg);
+  r.throwIfProblems();
+  assert.throws(
+    () => new Pipeline(spec, reg, () => silentLogger),
+    /filter x: NoReturn's create gave undefined \(a missing return\?\), not a filter instance/,
+  );
+});
+
 Deno.test("a filter whose status throws shows the error as its status; the others' stand", () => {
   const failing: FilterKind<Record<string, never>> = {
     kind: "BadStatus",
