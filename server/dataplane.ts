@@ -29,6 +29,7 @@ import type { MQTTProxy } from "./mqtt/proxy.ts";
 import type { MQTTProxySpec } from "./mqtt/spec.ts";
 import { type MqttAdminRequest, runMqttAdmin } from "./mqtt/admin_ops.ts";
 import { type AutoCertState, emptyAutoCertState } from "./autocert/state.ts";
+import { type AutoCertManagerSpec, runningAutoCertManager } from "./autocert/spec.ts";
 import type { StoreData } from "./store_data.ts";
 import { CustomDataView } from "../filters/custom_data_view.ts";
 import { WasmHub } from "../filters/wasm_shared_data.ts";
@@ -147,10 +148,9 @@ export class DataPlane {
         this.#acmeChallenges.set(token, answer);
       }
     }
+    const managed = managedCertificates(this.#autoCertState, runningAutoCertManager(desired));
     desired = desired.map((spec) =>
-      spec.kind === "HTTPServer" && spec.autoCert
-        ? withManagedCerts(spec, this.#autoCertState)
-        : spec
+      spec.kind === "HTTPServer" && spec.autoCert ? withManagedCerts(spec, managed) : spec
     );
     // An object refused its port does not run: one already running on it is closed.
     const refused = this.#ports.settle(desired);
@@ -419,16 +419,40 @@ export class DataPlane {
 }
 
 /**
+ * The stored certificates of the domains `manager` lists, as spec maps
+ * keyed `autocert:<domain>`. Those of domains it no longer lists (or of
+ * every domain, with no AutoCertManager) stay in the store but are not
+ * served, as Easegress serves only its manager's domains: a stale one,
+ * perhaps from another CA, would otherwise win over the server's own
+ * certificate for that name.
+ */
+function managedCertificates(
+  state: AutoCertState,
+  manager: AutoCertManagerSpec | undefined,
+): { certs: Record<string, string>; keys: Record<string, string> } {
+  const certs: Record<string, string> = {};
+  const keys: Record<string, string> = {};
+  for (const { name } of manager?.domains ?? []) {
+    if (!Object.hasOwn(state.certs, name)) continue;
+    const pair = state.certs[name];
+    certs[`autocert:${name}`] = pair.cert;
+    keys[`autocert:${name}`] = pair.key;
+  }
+  return { certs, keys };
+}
+
+/**
  * `spec` serving the managed certificates too, ahead of its own (their
  * names are exact): a new or renewed certificate changes the spec, which
  * restarts its listener.
  */
-function withManagedCerts(spec: HTTPServerSpec, state: AutoCertState): HTTPServerSpec {
-  const certs: Record<string, string> = {};
-  const keys: Record<string, string> = {};
-  for (const [domain, pair] of Object.entries(state.certs)) {
-    certs[`autocert:${domain}`] = pair.cert;
-    keys[`autocert:${domain}`] = pair.key;
-  }
-  return { ...spec, certs: { ...certs, ...spec.certs }, keys: { ...keys, ...spec.keys } };
+function withManagedCerts(
+  spec: HTTPServerSpec,
+  managed: { certs: Record<string, string>; keys: Record<string, string> },
+): HTTPServerSpec {
+  return {
+    ...spec,
+    certs: { ...managed.certs, ...spec.certs },
+    keys: { ...managed.keys, ...spec.keys },
+  };
 }

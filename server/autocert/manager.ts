@@ -14,7 +14,7 @@ import type { Logger } from "../../filters/filter.ts";
 import { parseDuration } from "../../filters/spec.ts";
 import { AcmeClient, type ChallengePublisher } from "./acme_client.ts";
 import { importAccountKey, newAccountKey } from "./account_key.ts";
-import type { AutoCertManagerSpec } from "./spec.ts";
+import { type AutoCertManagerSpec, runningAutoCertManager } from "./spec.ts";
 import { autoCertKeys, type StoredCertificate } from "./state.ts";
 import { errorText } from "../error_text.ts";
 import { sleep } from "../../filters/sleep.ts";
@@ -63,9 +63,8 @@ export class AutoCertController {
 
   /** Takes the AutoCertManager objects now stored; the first by name runs. */
   update(specs: readonly AutoCertManagerSpec[]): void {
-    const sorted = [...specs].sort((a, b) => a.name < b.name ? -1 : 1);
-    const next = sorted[0];
-    this.#others = sorted.slice(1).map((s) => s.name);
+    const next = runningAutoCertManager(specs);
+    this.#others = specs.filter((s) => s !== next).map((s) => s.name);
     if (JSON.stringify(next) === JSON.stringify(this.#spec)) return;
     this.#stop();
     this.#spec = next;

@@ -30,6 +30,21 @@ export interface AutoCertManagerSpec {
 /** Let's Encrypt's production directory, Easegress's default. */
 export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
 
+/**
+ * The AutoCertManager that runs among `specs` (other kinds skipped): the
+ * first by name, as only one runs; undefined when there is none.
+ */
+export function runningAutoCertManager(
+  specs: readonly { kind: string; name: string }[],
+): AutoCertManagerSpec | undefined {
+  let first: AutoCertManagerSpec | undefined;
+  for (const spec of specs) {
+    if (spec.kind !== "AutoCertManager") continue;
+    if (first === undefined || spec.name < first.name) first = spec as AutoCertManagerSpec;
+  }
+  return first;
+}
+
 const DNS_NAME =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
