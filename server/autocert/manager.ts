@@ -139,7 +139,9 @@ export class AutoCertController {
         if (signal.aborted) return;
         const status = this.#domains.get(domain.name)!;
         const stored = await this.#stored(domain.name);
-        const due = stored ? renewalDue(stored, renewBeforeMs) : 0;
+        const due = stored && sameDirectory(stored, spec.directoryURL)
+          ? renewalDue(stored, renewBeforeMs)
+          : 0;
         if (stored && due > Date.now()) {
           Object.assign(status, {
             state: "valid",
@@ -159,6 +161,7 @@ export class AutoCertController {
             ...issued,
             notAfter,
             obtained: new Date().toISOString(),
+            directoryURL: spec.directoryURL,
           };
           await this.#env.store.put(autoCertKeys.cert(domain.name), JSON.stringify(record));
           Object.assign(status, { state: "valid", expireTime: notAfter, error: undefined });
@@ -236,6 +239,16 @@ export function renewalDue(cert: StoredCertificate, renewBeforeMs: number): numb
   const expires = Date.parse(cert.notAfter);
   const lifetime = expires - (Date.parse(cert.obtained) || expires);
   return expires - Math.min(renewBeforeMs, lifetime / 3);
+}
+
+/**
+ * Whether `cert` came from the ACME directory at `directoryURL`: one from
+ * another (Let's Encrypt's staging directory before its production one, say)
+ * is replaced at once, not when it is due, as its CA may be one no client
+ * trusts. A record that does not say where it came from is taken as from it.
+ */
+export function sameDirectory(cert: StoredCertificate, directoryURL: string): boolean {
+  return cert.directoryURL === undefined || cert.directoryURL === directoryURL;
 }
 
 /** The expiry of a PEM chain's first certificate, ISO 8601. */

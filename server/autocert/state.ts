@@ -28,6 +28,8 @@ export interface StoredCertificate {
   notAfter: string;
   /** When it was obtained, ISO 8601. */
   obtained: string;
+  /** The ACME directory it came from (absent in records written before it was kept). */
+  directoryURL?: string;
 }
 
 /** What data planes serve of the managed certificates. */

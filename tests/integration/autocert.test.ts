@@ -294,6 +294,21 @@ Deno.test("AutoCertManager: certificates from an ACME CA by HTTP-01, served by s
     }
     assert.equal(again?.body, "hello over tls", again?.stderr ?? "");
     assert.equal(acme.issued(), 2);
+
+    // Another ACME directory (as from a CA's staging one to its production one): the
+    // certificates of the former are replaced at once, not years later when due.
+    const moved = await node.ctl(
+      ["object", "update"],
+      autoCertObjects(acme.directory.replace("127.0.0.1", "localhost"), httpPort, httpsPort)
+        .split("---")[0],
+    );
+    assert.equal(moved.code, 0, moved.stderr);
+    await eventually(
+      "both certificates ordered again",
+      () => Promise.resolve(acme.issued() === 4),
+      60_000,
+    )
+      .catch((e) => assert.fail(`${e}\n${node.output()}`));
   } finally {
     await node.stop();
     await acme.stop();
