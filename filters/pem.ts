@@ -47,6 +47,11 @@ export function pemProblem(value: string, kind: "certificate" | "key"): string |
   return undefined;
 }
 
+/** How the TLS library says a well-formed key is of a type or size it does not sign with. */
+const UNSUPPORTED_KEY = /failed to parse private key as RSA, ECDSA, or EdDSA/;
+const SIGNING_KEYS =
+  "it takes RSA keys of 2048 bits or more, ECDSA keys on P-256, P-384 or P-521, and Ed25519 keys";
+
 function formProblem(value: string, kind: "certificate" | "key"): string | undefined {
   return value === "" ? "is empty" : pemProblem(value, kind);
 }
@@ -79,6 +84,10 @@ export function keyPairProblems(
     const message = (e as Error).message;
     if (message.includes("KeyMismatch")) {
       found.push([keyField, `is not the key of the certificate in ${certField}`]);
+    } else if (UNSUPPORTED_KEY.test(message)) {
+      // The library's words suggest a damaged file, where it is most often a
+      // key it does not sign with: RSA under 2048 bits, DSA, another curve.
+      found.push([keyField, `is refused by the TLS library: ${message} (${SIGNING_KEYS})`]);
     } else {
       found.push([
         /certificate/i.test(message) ? certField : keyField,

@@ -41,3 +41,38 @@ Deno.test("pemProblem says a key is encrypted, raw or base64-encoded", () => {
     }
   }
 });
+
+Deno.test("keyPairProblems names the keys the TLS library signs with when it refuses one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Go's TLS takes an RSA key of 1024 bits; the TLS library here does not.
+    const out = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:1024",
+        "-nodes",
+        "-keyout",
+        `${dir}/key.pem`,
+        "-out",
+        `${dir}/cert.pem`,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=small",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const cert = await Deno.readTextFile(`${dir}/cert.pem`);
+    const key = await Deno.readTextFile(`${dir}/key.pem`);
+    const problems = keyPairProblems("certBase64", cert, "keyBase64", btoa(key));
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0][0], "keyBase64");
+    assert.match(problems[0][1], /^is refused by the TLS library: .*RSA keys of 2048 bits or more/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
