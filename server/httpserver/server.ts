@@ -31,6 +31,7 @@ import { normalizeEscapes } from "../../filters/percent_encoding.ts";
 import { type HTTPServerSpec, limitsChanged, listenerChanged } from "./spec.ts";
 import { certPairs, type Http1ServerKind, type Listener, startListener } from "./listener.ts";
 import { ListenRetry } from "../listen_retry.ts";
+import { certificateValidity, type Validity, validityProblem } from "./cert_validity.ts";
 import { ServerSpan, Tracer } from "../tracing/tracer.ts";
 import { UrlClusterAnalyzer } from "./url_cluster.ts";
 import { CHALLENGE_PATH } from "../autocert/state.ts";
@@ -106,10 +107,13 @@ export class HTTPServer {
    * shared memory for it.
    */
   #http3: Http3Presence | undefined;
+  /** Each certificate served, named by its spec field, with when it is valid. */
+  #certificates: { field: string; validity: Validity | undefined }[] = [];
 
   constructor(spec: HTTPServerSpec, env: HTTPServerEnv) {
     this.#spec = spec;
     this.#env = env;
+    this.#readCertificates(spec);
     this.#quota = connectionQuota(spec.name, env.sharedRegions, (m) => env.log.warn(m));
     this.#mux = new Mux(spec);
     this.#connectionClose = !spec.keepAlive;
@@ -149,6 +153,7 @@ export class HTTPServer {
   update(spec: HTTPServerSpec): void {
     const old = this.#spec;
     this.#spec = spec;
+    if (listenerChanged(old, spec)) this.#readCertificates(spec);
     this.#mux = new Mux(spec);
     this.#connectionClose = !spec.keepAlive;
     this.#setAltSvc(spec);
@@ -174,6 +179,30 @@ export class HTTPServer {
         previous?.shutdown(DRAIN_MS);
       }
     }
+  }
+
+  /**
+   * Notes when each certificate of `spec` is valid, and warns of one that is
+   * not: it is served all the same, as Easegress serves it, but clients
+   * refuse it, so the status's health says so as long as it lasts.
+   */
+  #readCertificates(spec: HTTPServerSpec): void {
+    let certificates: { field: string; validity: Validity | undefined }[] = [];
+    try {
+      if (spec.https) {
+        certificates = certPairs(spec).map(({ name, cert }) => ({
+          field: name === "certBase64"
+            ? name
+            : name.startsWith("autocert:")
+            ? `the AutoCertManager's certificate for ${name.slice("autocert:".length)}`
+            : `certs.${name}`,
+          validity: certificateValidity(cert),
+        }));
+      }
+    } catch { /* unreadable: the listener says why */ }
+    this.#certificates = certificates;
+    const problem = validityProblem(certificates, Date.now());
+    if (problem) this.#env.log.warn(`server ${spec.name}: ${problem}`);
   }
 
   #setAltSvc(spec: HTTPServerSpec): void {
@@ -230,7 +259,8 @@ export class HTTPServer {
     return {
       name: this.#spec.name,
       // A listener that serves without HTTP/3 is up, and unwell.
-      health: this.#listening.error || (this.#listener?.degraded ?? ""),
+      health: this.#listening.error || (this.#listener?.degraded ?? "") ||
+        validityProblem(this.#certificates, Date.now()),
       state: this.#listening.state,
       error: this.#listening.error,
       ...this.#stats.snapshot(true),
