@@ -84,12 +84,14 @@ export class AutoCertController {
       return { name, health: message, state: "failed", error: message };
     }
     if (name !== this.#spec?.name) return undefined;
-    const failed = [...this.#domains.values()].filter((d) => d.state === "failed");
+    const now = Date.now();
+    const domains = [...this.#domains.values()].map((d) => domainAsOf(d, now));
+    const failed = domains.filter((d) => d.state === "failed");
     return {
       name,
       health: failed.map((d) => `${d.name}: ${d.error}`).join("; "),
       state: this.#leading ? "leading" : "standby",
-      domains: [...this.#domains.values()],
+      domains,
     };
   }
 
@@ -152,6 +154,8 @@ export class AutoCertController {
           continue;
         }
         status.state = "obtaining";
+        // The certificate served meanwhile, if any (expired, or from another directory).
+        status.expireTime = stored?.notAfter;
         status.lastAttempt = new Date().toISOString();
         try {
           client ??= await this.#client(spec);
@@ -228,6 +232,19 @@ export class AutoCertController {
       },
     };
   }
+}
+
+/**
+ * `domain` as its status reads at `now`: a certificate kept while renewal
+ * fails is `valid` until it expires, then `failed`, so the health says the
+ * domain is served a certificate clients refuse.
+ */
+function domainAsOf(domain: DomainStatus, now: number): DomainStatus {
+  if (domain.state !== "valid" || !domain.expireTime) return domain;
+  if (Date.parse(domain.expireTime) > now) return domain;
+  const expired = `the certificate expired at ${domain.expireTime}`;
+  const error = domain.error ? `${expired}; renewing it failed: ${domain.error}` : expired;
+  return { ...domain, state: "failed", error };
 }
 
 /**

@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
 import { certificateRequest, ecdsaSignatureToDer } from "../../../server/autocert/csr.ts";
 import { base64url, jwkThumbprint, pem } from "../../../server/autocert/acme_client.ts";
-import { readAutoCertState } from "../../../server/autocert/state.ts";
-import { renewalDue } from "../../../server/autocert/manager.ts";
+import { autoCertKeys, readAutoCertState } from "../../../server/autocert/state.ts";
+import { AutoCertController, renewalDue } from "../../../server/autocert/manager.ts";
+import { openEmbeddedStore } from "../../../cluster/embedded_store.ts";
+import { soleLeadership } from "../../../cluster/leadership.ts";
+import { silentLogger } from "../../../server/log.ts";
+import { eventually } from "../../integration/helpers.ts";
 import { importAccountKey, newAccountKey } from "../../../server/autocert/account_key.ts";
 
 Deno.test("certificateRequest: openssl verifies its signature and reads the names", async () => {
@@ -94,4 +98,54 @@ Deno.test("importAccountKey: a stored account key signs and verifies again", asy
     await jwkThumbprint(await crypto.subtle.exportKey("jwk", again.publicKey)),
     await jwkThumbprint(await crypto.subtle.exportKey("jwk", keys.publicKey)),
   );
+});
+
+Deno.test("AutoCertController: a certificate kept past its expiry while renewal fails is failed in the status", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = await openEmbeddedStore(dir);
+  const controller = new AutoCertController({
+    store,
+    log: silentLogger,
+    lead: (signal) => Promise.resolve(soleLeadership(signal)),
+    syncDataPlanes: () => Promise.resolve(),
+  });
+  try {
+    await store.put(
+      autoCertKeys.cert("x.test"),
+      JSON.stringify({
+        cert: "C",
+        key: "K",
+        notAfter: "2020-02-01T00:00:00.000Z",
+        obtained: "2020-01-01T00:00:00.000Z",
+      }),
+    );
+    controller.update([{
+      name: "autocert",
+      kind: "AutoCertManager",
+      email: "admin@example.com",
+      // Nothing listens there: every renewal fails.
+      directoryURL: "http://127.0.0.1:1/dir",
+      renewBefore: "720h",
+      enableHTTP01: true,
+      enableTLSALPN01: true,
+      enableDNS01: true,
+      domains: [{ name: "x.test" }],
+    }]);
+    type Status = { health: string; domains: { state: string; error?: string }[] };
+    let status: Status | undefined;
+    await eventually("a renewal tried", () => {
+      status = controller.status("autocert") as Status | undefined;
+      return Promise.resolve(status?.domains[0].error !== undefined);
+    });
+    assert.equal(status!.domains[0].state, "failed");
+    assert.match(
+      status!.domains[0].error!,
+      /^the certificate expired at 2020-02-01T00:00:00.000Z; renewing it failed: /,
+    );
+    assert.match(status!.health, /^x\.test: the certificate expired at /);
+  } finally {
+    await controller.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
