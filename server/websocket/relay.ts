@@ -1,9 +1,11 @@
 /**
- * One client connection of a WebSocketServer: its handshake is checked and
- * passed to the backend with the client's headers (plus X-Forwarded-For,
- * -Host and -Proto), then bytes flow both ways untouched until either side
- * closes. The backend's answer, 101 or a refusal, reaches the client as the
- * backend wrote it; after a refusal the relay ends.
+ * WebSocket relays: a client's handshake is checked and passed to the
+ * backend with the client's headers (plus X-Forwarded-For, -Host and
+ * -Proto), then bytes flow both ways untouched until either side closes.
+ * The backend's answer, 101 or a refusal, reaches the client as the backend
+ * wrote it; after a refusal the relay ends. A WebSocketServer's connections
+ * come here whole ({@linkcode relay}); a WebSocketProxy's once the
+ * HTTPServer has read the handshake ({@linkcode relayHandshake}).
  *
  * @module
  */
@@ -12,7 +14,7 @@ import { forEachHeaderField } from "../../filters/header_fields.ts";
 import { Http1Connection } from "../../filters/proxy/http1_connection.ts";
 import { findHeadEnd, hasToken } from "../../filters/proxy/http1_parser.ts";
 import { HOP_BY_HOP } from "../../filters/proxy/hop_by_hop.ts";
-import { readSocket } from "../../filters/proxy/socket_read.ts";
+import { readSocket, type Socket } from "../../filters/proxy/socket_read.ts";
 import { writeAll } from "../../filters/write_all.ts";
 import { STATUS_TEXT } from "../../filters/status_text.ts";
 import {
@@ -51,6 +53,8 @@ const HANDSHAKE_KEY = /^[A-Za-z0-9+/]{22}==$/;
 export interface RelayTarget {
   /** The backend's base URL (ws:// or wss://). */
   readonly backend: URL;
+  /** The Host sent to the backend: the backend URL's host when absent. */
+  readonly host?: string;
   /** Opens a connection to the backend. */
   connect(): Promise<Deno.Conn>;
   /** "http" or "https": how the client reached us. */
@@ -73,8 +77,8 @@ export async function relay(
   onBackend: (backend: Deno.Conn) => void,
 ): Promise<void> {
   const timeoutMs = target.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
-  let conn: Http1Connection | null = new Http1Connection(client, undefined, 4096);
-  const timer = setTimeout(() => conn?.close(), timeoutMs);
+  const conn = new Http1Connection(client, undefined, 4096);
+  const timer = setTimeout(() => conn.close(), timeoutMs);
   let headEnd = -1;
   try {
     for (;;) {
@@ -100,53 +104,115 @@ export async function relay(
     if (!(e instanceof RequestHeadError)) throw e;
     return await refuse(client, e.status, e.message);
   }
-  const headers = head.headers;
+  const problem = handshakeProblem(head.method, head.headers);
+  if (problem !== null) {
+    return await refuse(client, problem.status, problem.message, problem.fields);
+  }
+  conn.start = headEnd;
+  const handshake: Handshake = {
+    path: head.path,
+    query: head.query,
+    host: head.host,
+    headers: head.headers,
+    clientIP: unmapIPv4((client.remoteAddr as Deno.NetAddr).hostname),
+  };
+  await relayHandshake(conn, handshake, target, onBackend);
+}
+
+/** A handshake that was checked (see {@linkcode handshakeProblem}), to relay. */
+export interface Handshake {
+  /** The request's path, as it goes to the backend after the backend URL's own path. */
+  readonly path: string;
+  /** The query, without its "?" ("" for none). */
+  readonly query: string;
+  /** The Host the client asked for ("" for none), sent on as X-Forwarded-Host. */
+  readonly host: string;
+  /** The client's fields: all but the hop's own are sent on. */
+  readonly headers: Headers;
+  /** The client's address, appended to X-Forwarded-For. */
+  readonly clientIP: string;
+}
+
+/** Why a request is no WebSocket handshake: its answer's status, text and extra fields. */
+export interface HandshakeProblem {
+  readonly status: number;
+  readonly message: string;
+  /** Header lines for the answer ("" for none). */
+  readonly fields: string;
+}
+
+const NOT_HANDSHAKE: HandshakeProblem = {
+  status: 400,
+  message: "not a WebSocket handshake",
+  fields: "",
+};
+const BAD_KEY: HandshakeProblem = {
+  status: 400,
+  message: "Sec-WebSocket-Key must be 16 bytes in base64",
+  fields: "",
+};
+const BAD_VERSION: HandshakeProblem = {
+  status: 400,
+  message: "unsupported Sec-WebSocket-Version: this server speaks 13",
+  fields: "sec-websocket-version: 13\r\n",
+};
+
+/** Whether `method` and `headers` make a WebSocket handshake; null when they do. */
+export function handshakeProblem(method: string, headers: Headers): HandshakeProblem | null {
   if (
-    head.method !== "GET" || !hasToken(headers.get("connection") ?? "", "upgrade") ||
+    method !== "GET" || !hasToken(headers.get("connection") ?? "", "upgrade") ||
     !hasToken(headers.get("upgrade") ?? "", "websocket")
   ) {
-    return await refuse(client, 400, "not a WebSocket handshake");
+    return NOT_HANDSHAKE;
   }
   // What gorilla/websocket's Upgrader, which answers Easegress's clients,
   // refuses too (RFC 6455 section 4.2.1): a backend is not left to judge it.
-  if (!HANDSHAKE_KEY.test(headers.get("sec-websocket-key") ?? "")) {
-    return await refuse(client, 400, "Sec-WebSocket-Key must be 16 bytes in base64");
-  }
-  if (!hasToken(headers.get("sec-websocket-version") ?? "", "13")) {
-    return await refuse(
-      client,
-      400,
-      "unsupported Sec-WebSocket-Version: this server speaks 13",
-      "sec-websocket-version: 13\r\n",
-    );
-  }
+  if (!HANDSHAKE_KEY.test(headers.get("sec-websocket-key") ?? "")) return BAD_KEY;
+  if (!hasToken(headers.get("sec-websocket-version") ?? "", "13")) return BAD_VERSION;
+  return null;
+}
+
+/**
+ * Relays a checked handshake, whose head `client` has read (`client.start`
+ * is past it; bytes after it, and a read already under way, are the
+ * client's first frames), to the backend, then bytes both ways until either
+ * side closes. The client's socket is closed by the caller; `onBackend` is
+ * told the backend connection once it is open, so the caller can close it
+ * too.
+ */
+export async function relayHandshake(
+  client: Http1Connection,
+  handshake: Handshake,
+  target: RelayTarget,
+  onBackend: (backend: Deno.Conn) => void,
+): Promise<void> {
+  const timeoutMs = target.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  const socket = client.socket;
   let backend: Deno.Conn;
   try {
     backend = await withTimeout(target.connect(), timeoutMs);
   } catch (e) {
-    return await refuse(client, 502, `cannot reach the backend: ${(e as Error).message}`);
+    return await refuse(socket, 502, `cannot reach the backend: ${(e as Error).message}`);
   }
   onBackend(backend);
+  const headers = handshake.headers;
   const forwardedFor = headers.get("x-forwarded-for");
-  const clientIP = unmapIPv4((client.remoteAddr as Deno.NetAddr).hostname);
+  const clientIP = handshake.clientIP;
   const base = target.backend.pathname === "/" ? "" : target.backend.pathname.replace(/\/$/, "");
-  let text = `GET ${base}${head.path}${head.query ? `?${head.query}` : ""} HTTP/1.1\r\n` +
-    `host: ${target.backend.host}\r\n`;
+  const query = handshake.query;
+  let text = `GET ${base}${handshake.path}${query ? `?${query}` : ""} HTTP/1.1\r\n` +
+    `host: ${target.host ?? target.backend.host}\r\n`;
   forEachHeaderField(headers, (value, name) => {
     if (!NOT_COPIED.has(name)) text += `${name}: ${value}\r\n`;
   });
   text += "upgrade: websocket\r\nconnection: Upgrade\r\n" +
     `x-forwarded-for: ${forwardedFor ? `${forwardedFor}, ${clientIP}` : clientIP}\r\n` +
-    (head.host ? `x-forwarded-host: ${head.host}\r\n` : "") +
+    (handshake.host ? `x-forwarded-host: ${handshake.host}\r\n` : "") +
     `x-forwarded-proto: ${target.scheme}\r\n\r\n`;
-  // Bytes the client sent after its head, for the backend once it has switched
-  // protocols; the read buffer is let go before the relay's long wait.
-  const early = conn.buf.slice(headEnd, conn.end);
-  conn = null;
   try {
     await writeAll(backend, encoder.encode(text));
   } catch {
-    await refuse(client, 502, "the backend closed the connection");
+    await refuse(socket, 502, "the backend closed the connection");
     return;
   }
   // The backend's answer (101 or a refusal) starts the relay; one that never
@@ -173,7 +239,7 @@ export async function relay(
   if (!n) {
     const seconds = timeoutMs / 1000;
     return await refuse(
-      client,
+      socket,
       timedOut ? 504 : 502,
       timedOut
         ? `the backend did not answer the handshake within ${seconds}s`
@@ -181,22 +247,44 @@ export async function relay(
     );
   }
   try {
-    await writeAll(client, first.subarray(0, n));
+    await writeAll(socket, first.subarray(0, n));
   } catch {
     return; // the client left
   }
   if (!SWITCHED.test(decoder.decode(first.subarray(0, Math.min(n, 16))))) {
-    return await passRefusal(backend, client, timeoutMs);
+    return await passRefusal(backend, socket, timeoutMs);
   }
-  if (early.length > 0) {
-    try {
-      await writeAll(backend, early);
-    } catch {
-      return; // the backend left
-    }
-  }
-  await Promise.all([pump(client, backend), pump(backend, client)]);
+  await Promise.all([pumpClient(client, backend), pump(backend, socket)]);
 }
+
+/**
+ * Copies what `client` sent after its handshake (bytes buffered, then a
+ * read already under way) to `backend`, then the rest of its bytes as
+ * {@linkcode pump} does. The connection's buffer is let go before the
+ * relay's long wait.
+ */
+async function pumpClient(client: Http1Connection, backend: Deno.Conn): Promise<void> {
+  const socket = client.socket;
+  try {
+    while (client.buffered > 0 || client.reading) {
+      if (client.buffered === 0 && !(await client.fill())) {
+        await backend.closeWrite();
+        return;
+      }
+      await writeAll(backend, client.buf.subarray(client.start, client.end));
+      client.start = client.end;
+    }
+  } catch {
+    closeQuietly(socket);
+    closeQuietly(backend);
+    return;
+  }
+  client.buf = EMPTY;
+  client.start = client.end = 0;
+  await pump(socket, backend);
+}
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Passes on the rest of a backend's refusal (any answer but 101) and ends
@@ -205,7 +293,7 @@ export async function relay(
  * X-Forwarded-* fields written here. The backend, told that no more comes,
  * closes once it has answered; one that does not has `timeoutMs`.
  */
-async function passRefusal(backend: Deno.Conn, client: Deno.Conn, timeoutMs: number) {
+async function passRefusal(backend: Deno.Conn, client: Socket, timeoutMs: number) {
   const timer = setTimeout(() => closeQuietly(backend), timeoutMs);
   try {
     await backend.closeWrite();
@@ -221,7 +309,7 @@ async function passRefusal(backend: Deno.Conn, client: Deno.Conn, timeoutMs: num
  * Copies `from` to `to` until `from` ends, then ends `to`'s sending side;
  * on a failure either way, closes both (the other pump then ends too).
  */
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+async function pump(from: Socket, to: Socket): Promise<void> {
   const buf = new Uint8Array(RELAY_BUFFER_SIZE);
   try {
     for (;;) {
@@ -250,7 +338,7 @@ function withTimeout(connecting: Promise<Deno.Conn>, ms: number): Promise<Deno.C
 
 /** Answers `status` with `message` and closes; `extraFields` are header lines to add. */
 async function refuse(
-  client: Deno.Conn,
+  client: Socket,
   status: number,
   message: string,
   extraFields = "",
@@ -262,4 +350,20 @@ async function refuse(
   try {
     await writeAll(client, encoder.encode(head + body));
   } catch { /* the client is gone */ }
+}
+
+/**
+ * A TLS connection once its handshake is done, so a backend certificate
+ * that fails verification is reported as such rather than as a closed
+ * connection at the first write.
+ */
+export async function handshaken(connecting: Promise<Deno.TlsConn>): Promise<Deno.TlsConn> {
+  const conn = await connecting;
+  try {
+    await conn.handshake();
+  } catch (e) {
+    closeQuietly(conn);
+    throw e;
+  }
+  return conn;
 }

@@ -12,7 +12,7 @@ import { closeQuietly, isTlsConn } from "../httpserver/served_connection.ts";
 import { socketPass } from "../../filters/native_sockets.ts";
 import { anyAddress } from "../any_address.ts";
 import { ListenRetry } from "../listen_retry.ts";
-import { HANDSHAKE_TIMEOUT_MS, relay, type RelayTarget } from "./relay.ts";
+import { HANDSHAKE_TIMEOUT_MS, handshaken, relay, type RelayTarget } from "./relay.ts";
 import { waitUntil } from "../../filters/sleep.ts";
 import type { WebSocketServerSpec } from "./spec.ts";
 
@@ -204,20 +204,4 @@ export class WebSocketServer {
 function shutHandshaking(client: Deno.TlsConn): void {
   closeQuietly(client);
   socketPass.queue(client.localAddr, client.remoteAddr);
-}
-
-/**
- * A TLS connection once its handshake is done, so a backend certificate
- * that fails verification is reported as such rather than as a closed
- * connection at the first write.
- */
-async function handshaken(connecting: Promise<Deno.TlsConn>): Promise<Deno.TlsConn> {
-  const conn = await connecting;
-  try {
-    await conn.handshake();
-  } catch (e) {
-    closeQuietly(conn);
-    throw e;
-  }
-  return conn;
 }
