@@ -26,6 +26,7 @@ import { resultBuilderKind } from "./result_builder.ts";
 import { topicMapperKind } from "./topic_mapper.ts";
 import { validatorKind } from "./validator.ts";
 import { wasmHostKind } from "./wasm_host.ts";
+import { webSocketProxyKind } from "./websocket_proxy.ts";
 
 /** Every built-in filter kind. */
 export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
@@ -51,6 +52,7 @@ export const BUILTIN_FILTER_KINDS: readonly FilterKind<never>[] = [
   topicMapperKind,
   validatorKind,
   wasmHostKind,
+  webSocketProxyKind,
 ] as FilterKind<never>[];
 
 /** A registry holding the built-in kinds. */

@@ -167,21 +167,7 @@ function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"):
   if (weighted && weighted !== servers.length) {
     r.problem("servers", "weights must be set on every server or on none");
   }
-  const lb = r.object("loadBalance", (lr) => {
-    const spec: LoadBalanceSpec = {
-      // Easegress's schema takes "" too (what its own `policy` field marshals to when unset).
-      policy: (lr.string("policy", { default: "roundRobin", oneOf: ["", ...POLICIES] }) ||
-        "roundRobin") as LoadBalanceSpec["policy"],
-    };
-    const key = lr.string("headerHashKey");
-    if (key) spec.headerHashKey = key;
-    if (spec.policy === "headerHash") checkHeaderHashKey(lr, key);
-    const sticky = lr.object("stickySession", readStickySession);
-    if (sticky) spec.stickySession = sticky;
-    const health = lr.object("healthCheck", readHealthCheck);
-    if (health) spec.healthCheck = health;
-    return spec;
-  }) ?? { policy: "roundRobin" };
+  const lb = r.object("loadBalance", readLoadBalance) ?? { policy: "roundRobin" };
   const pool: PoolSpec = { servers, loadBalance: lb };
   if (serviceRegistry && serviceName) Object.assign(pool, { serviceRegistry, serviceName });
   const serverTags = r.stringArray("serverTags");
@@ -207,6 +193,23 @@ function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"):
   if (cache && role === "mirror") r.problem("memoryCache", "is not allowed on the mirror pool");
   else if (cache) pool.memoryCache = cache;
   return pool;
+}
+
+/** Reads a pool's `loadBalance`. */
+export function readLoadBalance(lr: SpecReader): LoadBalanceSpec {
+  const spec: LoadBalanceSpec = {
+    // Easegress's schema takes "" too (what its own `policy` field marshals to when unset).
+    policy: (lr.string("policy", { default: "roundRobin", oneOf: ["", ...POLICIES] }) ||
+      "roundRobin") as LoadBalanceSpec["policy"],
+  };
+  const key = lr.string("headerHashKey");
+  if (key) spec.headerHashKey = key;
+  if (spec.policy === "headerHash") checkHeaderHashKey(lr, key);
+  const sticky = lr.object("stickySession", readStickySession);
+  if (sticky) spec.stickySession = sticky;
+  const health = lr.object("healthCheck", readHealthCheck);
+  if (health) spec.healthCheck = health;
+  return spec;
 }
 
 function readMemoryCache(r: SpecReader): MemoryCacheSpec {
@@ -262,7 +265,8 @@ function checkHeaderHashKey(r: SpecReader, key: string | undefined): void {
   }
 }
 
-function readRequestMatcher(r: SpecReader): RequestMatcherSpec {
+/** Reads a pool's `filter`: which requests the pool takes. */
+export function readRequestMatcher(r: SpecReader): RequestMatcherSpec {
   const policy = r.string("policy", {
     default: "general",
     oneOf: ["", "general", "ipHash", "headerHash", "random"],

@@ -18,6 +18,7 @@ import { firstFieldValue } from "../../filters/header_fields.ts";
 import { HttpStats, mergedElsewhere } from "../../filters/http_stats.ts";
 import { setSniffedContentType } from "../../filters/content_sniff.ts";
 import { isBodilessStatus, isFinalStatus } from "../../filters/status_text.ts";
+import { ConnectionUpgrade } from "../../filters/connection_upgrade.ts";
 import {
   goProto,
   requestBodySize,
@@ -415,7 +416,8 @@ export class HTTPServer {
     const response = ctx.response;
     if (ctx.trace instanceof ServerSpan) ctx.trace.finish(response?.status ?? 503);
     if (!response) return this.#finish(request, requestLine, received, 503, start, ctx, top);
-    if (!isFinalStatus(response.status)) {
+    // An upgrade's 101 is the HTTP/1.1 connection's to act on (see ConnectionUpgrade).
+    if (!isFinalStatus(response.status) && !(response instanceof ConnectionUpgrade)) {
       const status = response.status;
       if (Number.isInteger(status) && status >= 100 && status < 200 && status !== 101) {
         // A 1xx is interim, never an answer: sent as the final one, it left the

@@ -10,6 +10,7 @@
 
 import { AbortNotice, type AbortWatch } from "../../../filters/abort_watch.ts";
 import { HttpRequest, type HttpResponse, MalformedBodyError } from "../../../filters/context.ts";
+import { ConnectionUpgrade } from "../../../filters/connection_upgrade.ts";
 import { isBodilessStatus } from "../../../filters/status_text.ts";
 import {
   type BodyReader,
@@ -251,6 +252,11 @@ export class ServerConnection implements PeerSource, ServedConnection {
         if (this.#badBody !== null) {
           if (response.body instanceof ReadableStream) response.body.cancel().catch(() => {});
           await this.#refuse(400, this.#badBody);
+          return;
+        }
+        // Only an upgrade answers 101 here: it takes the socket (see #handOver).
+        if (response.status === 101 && response instanceof ConnectionUpgrade) {
+          await this.#handOver(response);
           return;
         }
         const discard = this.#frameResponse(head);
@@ -710,6 +716,26 @@ export class ServerConnection implements PeerSource, ServedConnection {
       // Closed by the timer, or reset by the client: either way, done.
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Lets `upgrade` take the connection: the socket, with the bytes read
+   * past the request's head and any read under way, is its own from here
+   * on, and serving ends without closing it. A request with a body is
+   * refused instead: its bytes would be taken for the new protocol's.
+   */
+  async #handOver(upgrade: ConnectionUpgrade): Promise<void> {
+    try {
+      if (!this.#bodyDone) {
+        await this.#refuse(400, "a request to upgrade the connection must have no body");
+        return;
+      }
+      // Handed over: #end must leave the socket open.
+      this.#conn.state = CLOSED;
+      upgrade.takeOver(this.#conn);
+    } finally {
+      upgrade.sent();
     }
   }
 

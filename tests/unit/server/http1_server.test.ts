@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { type HttpRequest, HttpResponse } from "../../../filters/context.ts";
+import { ConnectionUpgrade } from "../../../filters/connection_upgrade.ts";
 import type { PeerClient } from "../../../server/httpserver/client.ts";
 import type { ConnectionHost } from "../../../server/httpserver/http1/connection.ts";
 import { releaseShapeAnchors } from "../../../filters/shape_anchor.ts";
@@ -1821,4 +1822,41 @@ Deno.test("serveHttp1 answers 400 naming the header whose value holds a control 
     });
   }
   assert.equal(called, false);
+});
+
+Deno.test("serveHttp1 hands the socket to a ConnectionUpgrade, with the bytes after the head", async () => {
+  const seen = deferred<string>();
+  const upgrade = () =>
+    new ConnectionUpgrade(async (conn) => {
+      // What came with the head, then what the client sends after the switch.
+      let got = decoder.decode(conn.buf.subarray(conn.start, conn.end));
+      conn.start = conn.end;
+      await conn.write(encoder.encode("HTTP/1.1 101 Switching Protocols\r\n\r\n"));
+      while (got.length < "earlylate".length && await conn.fill()) {
+        got += decoder.decode(conn.buf.subarray(conn.start, conn.end));
+        conn.start = conn.end;
+      }
+      await conn.write(encoder.encode(`got:${got}`));
+      conn.socket.close();
+      seen.resolve(got);
+    });
+  const handler = (request: HttpRequest) => request.path === "/up" ? upgrade() : describe(request);
+  await withServer(handler, { port: 32310 }, async (client, server) => {
+    // A request before the upgrade on the same connection is served as usual.
+    await client.write(get("/a") + get("/up") + "early");
+    assert.equal(text(await client.readResponse()), "GET /a");
+    const switched = await client.readHead();
+    assert.equal(switched.status, 101);
+    await client.write("late");
+    assert.equal(await seen.promise, "earlylate");
+    assert.equal(decoder.decode(await client.readUntilClose()), "got:earlylate");
+    assert.deepEqual(server.errors, []);
+  });
+  // An upgrade request whose body is still to come is refused: its bytes are no new protocol's.
+  await withServer(handler, { port: 32311 }, async (client) => {
+    await client.write("GET /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    const refused = await client.readResponse();
+    assert.equal(refused.status, 400);
+    assert.match(text(refused), /no body/);
+  });
 });
