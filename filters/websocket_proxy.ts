@@ -56,9 +56,9 @@ export interface WebSocketPoolSpec {
   serverTags?: string[];
   loadBalance: LoadBalanceSpec;
   filter?: RequestMatcherSpec;
-  /** Largest message from the client, in bytes; -1 for no limit. Not enforced (see README). */
+  /** Largest message from the client, in bytes; -1 for no limit. */
   clientMaxMsgSize: number;
-  /** Largest message from the server, in bytes; -1 for no limit. Not enforced (see README). */
+  /** Largest message from the server, in bytes; -1 for no limit. */
   serverMaxMsgSize: number;
   /** Easegress's Origin checks: taken, not applied (see README). */
   insecureSkipVerify?: boolean;
@@ -191,6 +191,8 @@ interface Pool {
   readonly targets: readonly Target[];
   readonly pick: Picker;
   readonly turns: TurnCounter;
+  /** The message limits, or undefined when there are none (frames are then not looked at). */
+  readonly limits: RelayTarget["limits"];
 }
 
 /** Sockets of open relays, shared by the instances a pipeline update makes. */
@@ -259,6 +261,7 @@ export class WebSocketProxy implements FilterInstance {
       backend: target.url,
       host: target.clientHost && ctx.clientHost ? ctx.clientHost : undefined,
       scheme: request.scheme,
+      limits: pool.limits,
       connect: () =>
         target.secure
           ? handshaken(Deno.connectTls({ hostname: target.hostname, port: target.port }))
@@ -360,5 +363,8 @@ function compilePool(spec: WebSocketPoolSpec, env: FilterEnv, index: number): Po
     targets,
     pick: createPicker(spec.loadBalance, servers.map((s) => s.weight ?? 0), turns),
     turns,
+    limits: spec.clientMaxMsgSize < 0 && spec.serverMaxMsgSize < 0
+      ? undefined
+      : { client: spec.clientMaxMsgSize, server: spec.serverMaxMsgSize },
   };
 }

@@ -14,6 +14,7 @@ import { forEachHeaderField } from "../../filters/header_fields.ts";
 import { Http1Connection } from "../../filters/proxy/http1_connection.ts";
 import { findHeadEnd, hasToken } from "../../filters/proxy/http1_parser.ts";
 import { HOP_BY_HOP } from "../../filters/proxy/hop_by_hop.ts";
+import { closeFrame, FrameLimit, GOING_AWAY, MESSAGE_TOO_BIG } from "./frame_limit.ts";
 import { readSocket, type Socket } from "../../filters/proxy/socket_read.ts";
 import { writeAll } from "../../filters/write_all.ts";
 import { STATUS_TEXT } from "../../filters/status_text.ts";
@@ -53,6 +54,11 @@ const HANDSHAKE_KEY = /^[A-Za-z0-9+/]{22}==$/;
 export interface RelayTarget {
   /** The backend's base URL (ws:// or wss://). */
   readonly backend: URL;
+  /**
+   * The largest message from the client and from the backend, in bytes
+   * (-1: no limit); none are looked at when absent.
+   */
+  readonly limits?: { readonly client: number; readonly server: number };
   /** The Host sent to the backend: the backend URL's host when absent. */
   readonly host?: string;
   /** Opens a connection to the backend. */
@@ -254,7 +260,108 @@ export async function relayHandshake(
   if (!SWITCHED.test(decoder.decode(first.subarray(0, Math.min(n, 16))))) {
     return await passRefusal(backend, socket, timeoutMs);
   }
-  await Promise.all([pumpClient(client, backend), pump(backend, socket)]);
+  const limits = target.limits;
+  if (limits === undefined) {
+    await Promise.all([pumpClient(client, backend), pump(backend, socket)]);
+    return;
+  }
+  const up = new LimitedLeg(backend, new FrameLimit(limits.client), true);
+  const down = new LimitedLeg(socket, new FrameLimit(limits.server), false);
+  up.back = down;
+  down.back = up;
+  await Promise.all([pumpClient(client, backend, up), pump(backend, socket, down)]);
+}
+
+/**
+ * One direction of a relay whose messages are limited: bytes go on up to
+ * the frame that takes a message past the limit; then the sender is told
+ * 1009 (message too big) and the receiver 1001 (going away), each when its
+ * stream is between frames, and the relay ends, as Easegress's read limit
+ * ends it.
+ */
+class LimitedLeg {
+  /** The other direction, whose destination is this one's source. */
+  back: LimitedLeg = this;
+  /** Whether a message went past a limit: the relay is ending, its sockets closed by the legs. */
+  stopped = false;
+  #writing = false;
+
+  /** `toServer`: whether `to` is the backend (frames to it are masked). */
+  constructor(
+    readonly to: Socket,
+    readonly frames: FrameLimit,
+    readonly toServer: boolean,
+  ) {}
+
+  /**
+   * Writes `bytes` on; false once a message went past the limit. The
+   * receiver is closed then, and the sender too unless it was sent a close
+   * frame: then only its sending side is, and the caller lingers on it (see
+   * {@linkcode linger}).
+   */
+  async forward(bytes: Uint8Array): Promise<boolean> {
+    const over = this.frames.scan(bytes);
+    if (over < 0) {
+      await this.#write(bytes);
+      return true;
+    }
+    const back = this.back;
+    this.stopped = back.stopped = true;
+    let told = false;
+    try {
+      if (over > 0) await this.#write(bytes.subarray(0, over));
+      const closing: Promise<void>[] = [];
+      // A close frame goes only where no frame of the other way is half written.
+      if (!back.#writing && back.frames.atBoundary) {
+        told = true;
+        closing.push(writeAll(back.to, closeFrame(MESSAGE_TOO_BIG, back.toServer)));
+      }
+      if (!this.frames.splitHeader) {
+        closing.push(writeAll(this.to, closeFrame(GOING_AWAY, this.toServer)));
+      }
+      await Promise.allSettled(closing);
+      if (told) await back.to.closeWrite();
+    } catch {
+      told = false;
+    } finally {
+      closeQuietly(this.to);
+      if (!told) closeQuietly(back.to);
+    }
+    return false;
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    this.#writing = true;
+    try {
+      await writeAll(this.to, bytes);
+    } finally {
+      this.#writing = false;
+    }
+  }
+}
+
+/** Longest a sender told its message was too big is read from before its socket closes. */
+const LINGER_MS = 1000;
+
+/**
+ * Reads and drops what `socket` still sends, until it closes or for
+ * LINGER_MS, then closes it. Closed with unread input, a socket is reset,
+ * and a reset loses what its peer has not read yet: the close frame just
+ * sent to a client still sending the rest of its message.
+ */
+async function linger(socket: Socket): Promise<void> {
+  const timer = setTimeout(() => closeQuietly(socket), LINGER_MS);
+  const buf = new Uint8Array(RELAY_BUFFER_SIZE);
+  try {
+    while (await readSocket(socket, buf)) {
+      // dropped
+    }
+  } catch {
+    // Closed by the timer, or reset by the client.
+  } finally {
+    clearTimeout(timer);
+    closeQuietly(socket);
+  }
 }
 
 /**
@@ -263,7 +370,11 @@ export async function relayHandshake(
  * {@linkcode pump} does. The connection's buffer is let go before the
  * relay's long wait.
  */
-async function pumpClient(client: Http1Connection, backend: Deno.Conn): Promise<void> {
+async function pumpClient(
+  client: Http1Connection,
+  backend: Deno.Conn,
+  leg?: LimitedLeg,
+): Promise<void> {
   const socket = client.socket;
   try {
     while (client.buffered > 0 || client.reading) {
@@ -271,17 +382,20 @@ async function pumpClient(client: Http1Connection, backend: Deno.Conn): Promise<
         await backend.closeWrite();
         return;
       }
-      await writeAll(backend, client.buf.subarray(client.start, client.end));
+      const bytes = client.buf.subarray(client.start, client.end);
       client.start = client.end;
+      if (leg === undefined) await writeAll(backend, bytes);
+      else if (!(await leg.forward(bytes))) return await linger(socket);
     }
   } catch {
+    if (leg?.stopped) return; // the legs close the sockets
     closeQuietly(socket);
     closeQuietly(backend);
     return;
   }
   client.buf = EMPTY;
   client.start = client.end = 0;
-  await pump(socket, backend);
+  await pump(socket, backend, leg);
 }
 
 const EMPTY = new Uint8Array(0);
@@ -306,19 +420,22 @@ async function passRefusal(backend: Deno.Conn, client: Socket, timeoutMs: number
 }
 
 /**
- * Copies `from` to `to` until `from` ends, then ends `to`'s sending side;
- * on a failure either way, closes both (the other pump then ends too).
+ * Copies `from` to `to` (through `leg`, when messages are limited) until
+ * `from` ends, then ends `to`'s sending side; on a failure either way,
+ * closes both (the other pump then ends too).
  */
-async function pump(from: Socket, to: Socket): Promise<void> {
+async function pump(from: Socket, to: Socket, leg?: LimitedLeg): Promise<void> {
   const buf = new Uint8Array(RELAY_BUFFER_SIZE);
   try {
     for (;;) {
       const n = await readSocket(from, buf);
       if (!n) break;
-      await writeAll(to, buf.subarray(0, n));
+      if (leg === undefined) await writeAll(to, buf.subarray(0, n));
+      else if (!(await leg.forward(buf.subarray(0, n)))) return await linger(from);
     }
     await to.closeWrite();
   } catch {
+    if (leg?.stopped) return; // the legs close the sockets
     closeQuietly(from);
     closeQuietly(to);
   }

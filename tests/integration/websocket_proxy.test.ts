@@ -1,8 +1,8 @@
 /**
  * WebSocketProxy through the real binary: handshakes reaching an
  * HTTPServer's pipeline are relayed to two backends in turn (or to a
- * candidate pool's), messages flow both ways, a Validator in front
- * refuses first, what is not a handshake gets 400, and deleting the
+ * candidate pool's), messages flow both ways up to the message size
+ * limits, a Validator in front refuses first, what is not a handshake gets 400, and deleting the
  * pipeline closes its relays.
  */
 
@@ -54,6 +54,8 @@ filters:
       headers:
         X-Pool:
           exact: canary
+    clientMaxMsgSize: -1
+    serverMaxMsgSize: 1000
   - servers:
     - url: ws://127.0.0.1:${BACKEND_PORTS[0]}
       keepHost: true
@@ -101,6 +103,11 @@ function closed(ws: WebSocket): Promise<void> {
   return ws.readyState === WebSocket.CLOSED
     ? Promise.resolve()
     : new Promise((resolve) => ws.addEventListener("close", () => resolve()));
+}
+
+/** The code the WebSocket closes with. */
+function closeCode(ws: WebSocket): Promise<number> {
+  return new Promise((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
 }
 
 /** Sends a raw handshake and returns the start of the answer. */
@@ -153,7 +160,8 @@ Deno.test("WebSocketProxy: handshakes through an HTTPServer's pipeline go to its
       );
       ws.send("hello");
       assert.equal(await next(), `${seen.name}:hello`);
-      const big = new Uint8Array(100_000).map((_, j) => j & 0xff);
+      // The limit itself passes.
+      const big = new Uint8Array(32_769).map((_, j) => j & 0xff);
       ws.send(big);
       assert.deepEqual(new Uint8Array(await next() as ArrayBuffer), big);
       ws.close();
@@ -171,6 +179,19 @@ Deno.test("WebSocketProxy: handshakes through an HTTPServer's pipeline go to its
       ws.close();
       await closed(ws);
     }
+
+    // A message past clientMaxMsgSize closes the relay with 1009 (message too big) to its sender.
+    const tooBig = await open(url, token);
+    await tooBig.next();
+    tooBig.ws.send(new Uint8Array(32_770));
+    assert.equal(await closeCode(tooBig.ws), 1009);
+    // One past serverMaxMsgSize (the backend's echo): the client is told 1001 (going away).
+    const echoedTooBig = await open(url, { ...token, "x-pool": "canary" });
+    await echoedTooBig.next();
+    echoedTooBig.ws.send("x".repeat(990));
+    assert.equal(await echoedTooBig.next(), `b2:${"x".repeat(990)}`);
+    echoedTooBig.ws.send("x".repeat(2000));
+    assert.equal(await closeCode(echoedTooBig.ws), 1001);
 
     // The Validator answers first: the handshake never reaches a backend.
     assert.match(await rawHandshake(""), /^HTTP\/1\.1 400 /);
