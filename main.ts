@@ -21,8 +21,35 @@ Options:
 /** A stop signal this soon after the first is the same one delivered twice. */
 const DUPLICATE_SIGNAL_MS = 500;
 
+/**
+ * What a node reads, writes, listens on, runs (the etcd binary) and asks the
+ * system (host name, cores): what `--allow-all` grants beyond the optional FFI.
+ */
+const SERVE_PERMISSIONS = ["env", "read", "write", "net", "run", "sys"] as const;
+
+/**
+ * The `--allow-*` flags of {@linkcode SERVE_PERMISSIONS} not granted. Asked
+ * up front: without one, the node stopped at its first read of the
+ * environment with an uncaught error (or, on a terminal, at a prompt for
+ * each), or later, part-started, at its first file or listener.
+ */
+function missingServePermissions(): string[] {
+  return SERVE_PERMISSIONS.filter((name) =>
+    Deno.permissions.querySync({ name }).state !== "granted"
+  )
+    .map((name) => `--allow-${name}`);
+}
+
 /** Runs the `serve` subcommand until SIGINT/SIGTERM; returns the exit code. */
 async function serve(args: string[]): Promise<number> {
+  const missing = missingServePermissions();
+  if (missing.length > 0) {
+    console.error(
+      `Error: serve needs Deno's --allow-all (${missing.join(", ")} not given): run it as ` +
+        "`deno task serve`, or pass the flags the README's Running a node lists",
+    );
+    return 2;
+  }
   let command;
   try {
     command = await parseServeArgs(args);
@@ -118,6 +145,9 @@ const TASK_CWD_VAR = "EASEGRESS_TASK_CWD";
  * ran the task: go there first.
  */
 function enterTaskDirectory(): void {
+  // Not readable without --allow-env: then no task set it (both tasks grant it).
+  const readable = Deno.permissions.querySync({ name: "env", variable: TASK_CWD_VAR });
+  if (readable.state !== "granted") return;
   const dir = Deno.env.get(TASK_CWD_VAR);
   if (!dir) return;
   Deno.env.delete(TASK_CWD_VAR);

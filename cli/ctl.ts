@@ -110,6 +110,12 @@ export async function runCtl(args: string[], io: CtlIO = {}): Promise<number> {
       stderr([`Error: ${error.message}`, ...error.details.map((d) => `  ${d}`)].join("\n") + "\n");
       return 1;
     }
+    // Run without a permission it needs (by hand, not through the task): Deno's
+    // message names the flag to add; it is no bug of ctl's.
+    if (error instanceof Deno.errors.NotCapable) {
+      stderr(`Error: ${error.message}\n`);
+      return 1;
+    }
     // A bug in ctl itself: say so plainly rather than dumping a trace on users.
     stderr(`Error: internal error: ${error instanceof Error ? error.stack : String(error)}\n`);
     return 1;

@@ -423,6 +423,33 @@ Deno.test("the executable answers --help and --version, and names bad flags", as
   }
 });
 
+Deno.test("run without Deno's permissions, serve and ctl name the flags to add", async () => {
+  const main = new URL("../../main.ts", import.meta.url).pathname;
+  const run = async (permissions: string[], ...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--unstable-net", "--unstable-no-legacy-abort", ...permissions, main, ...args],
+      env: { NO_COLOR: "1" },
+    }).output();
+    return {
+      code: out.code,
+      text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
+    };
+  };
+  // None at all: the node stopped at its first read of the environment, uncaught.
+  const none = await run([], "serve", "--api-addr", "127.0.0.1:30395");
+  assert.equal(none.code, 2);
+  assert.match(none.text, /serve needs Deno's --allow-all \(--allow-env, --allow-read, /);
+  assert.doesNotMatch(none.text, /Uncaught|EASEGRESS_TASK_CWD/);
+  const some = await run(["--allow-env", "--allow-net"], "serve", "--api-addr", "127.0.0.1:30395");
+  assert.equal(some.code, 2);
+  assert.match(some.text, /\(--allow-read, --allow-write, --allow-run, --allow-sys not given\)/);
+  // ctl says what Deno says, without a stack trace.
+  const ctl = await run(["--allow-net"], "ctl", "--server", "127.0.0.1:30395", "health");
+  assert.equal(ctl.code, 1);
+  assert.match(ctl.text, /^Error: Requires env access to "HOME", run again with the --allow-env/m);
+  assert.doesNotMatch(ctl.text, /internal error|\n\s+at /);
+});
+
 Deno.test("a home dir that does not exist is made, with the data and log dirs elsewhere", async () => {
   const base = await Deno.makeTempDir({ prefix: "eg-test-" });
   const homeDir = `${base}/home`;
