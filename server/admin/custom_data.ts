@@ -72,6 +72,8 @@ function checkKeyPart(
   pattern: RegExp,
   dotSegments = false,
 ): string {
+  // Absent is told as such: JSON has no spelling for it ("got undefined").
+  if (value === undefined || value === null) throw new ApiError(400, `${what} is required`);
   const text = typeof value === "number" ? String(value) : value;
   if (typeof text !== "string" || !pattern.test(text) || (!dotSegments && isDotSegment(text))) {
     const allowed = pattern === KIND_NAME

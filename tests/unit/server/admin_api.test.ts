@@ -300,6 +300,12 @@ Deno.test("admin API refuses a custom data kind whose idField is not a field nam
       assert.equal(r.message, `idField must be a field name, got ${shown}`);
     }
     assert.equal((await api.call("GET", "/customdatakinds/k")).status, 404);
+    // A kind without a name is told so, not "got undefined".
+    for (const doc of ["idField: id\n", "name:\nidField: id\n"]) {
+      const r = await api.call("POST", "/customdatakinds", doc);
+      assert.equal(r.status, 400, doc);
+      assert.equal(r.message, "name is required");
+    }
     assert.equal(
       (await api.call("POST", "/customdatakinds", "name: k\nidField: ''\n")).status,
       201,
