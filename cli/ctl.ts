@@ -173,11 +173,20 @@ async function runParsed(
     : "--server";
   // A server without a scheme is reached over HTTPS when the config gives a CA or a certificate.
   const origin = normalizeServerFor(server, usesTls(connection) ? "https" : "http", what, words);
+  let connectedFetch: typeof fetch;
+  try {
+    connectedFetch = connectionFetch(connection, io.fetch ?? globalThis.fetch);
+  } catch (e) {
+    // Read whole but refused by the TLS library (an X.509 v1 certificate, a key
+    // that is not the certificate's): a mistake in the file, not a bug of ctl's.
+    throw new CtlError(
+      `${configPath ?? "~/.egctlrc"}: its certificates are refused by the TLS library: ${
+        (e as Error).message
+      }`,
+    );
+  }
   const context: CommandContext = {
-    client: new AdminClient(origin, {
-      fetch: connectionFetch(connection, io.fetch ?? globalThis.fetch),
-      format,
-    }),
+    client: new AdminClient(origin, { fetch: connectedFetch, format }),
     format,
     formatGiven: flags.output !== undefined,
     own: {

@@ -627,6 +627,41 @@ Deno.test("ctl says a node serving HTTPS may want a client certificate when it d
   );
 });
 
+Deno.test("ctl names ~/.egctlrc when the TLS library refuses its certificates", async () => {
+  // PEM blocks of the right form, but nothing the TLS library can use (as an X.509 v1
+  // certificate, or a key that is not the certificate's): ctl said "internal error".
+  const pem = (label: string, body: string) =>
+    btoa(`-----BEGIN ${label}-----\n${btoa(body)}\n-----END ${label}-----\n`);
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/.egctlrc`;
+  await Deno.writeTextFile(
+    path,
+    `current-context: c
+contexts: [{name: c, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: 127.0.0.1:2381}}]
+users:
+  - name: u
+    user:
+      client-certificate-data: ${pem("CERTIFICATE", "cert")}
+      client-key-data: ${pem("PRIVATE KEY", "key")}
+`,
+  );
+  try {
+    const io = capture();
+    const fetched: string[] = [];
+    const fetch = (input: RequestInfo | URL) => {
+      fetched.push(String(input));
+      return Promise.resolve(new Response(null));
+    };
+    assert.equal(await runCtl(["health"], { fetch, egctlConfig: path, ...io }), 1);
+    assert.match(io.err, new RegExp(`^Error: ${path}: its certificates are refused by the TLS `));
+    assert.doesNotMatch(io.err, /internal error/);
+    assert.deepEqual(fetched, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("ctl takes a flag given twice with its last value, as egctl does", async () => {
   const r = await ctl([
     "--server",
