@@ -224,13 +224,23 @@ function firstLine(text: string): string {
 }
 
 /**
+ * Plain HTTP to a node serving HTTPS, as the runtime reports it: a dropped
+ * connection, or the TLS alert the node sends back read as a response.
+ */
+const PLAIN_TO_TLS = new Set([
+  "connection closed before message completed",
+  "invalid HTTP version parsed",
+]);
+
+/**
  * What may have made the node drop the connection unanswered, which the
- * runtime reports only as a closed connection: plain HTTP to a node serving
- * HTTPS (Go's server would answer 400 saying so), or no client certificate
- * for a node that requires one (its alert does not always arrive first).
+ * runtime reports only as a closed connection or a garbled answer: plain
+ * HTTP to a node serving HTTPS (Go's server would answer 400 saying so), or
+ * no client certificate for a node that requires one (its alert does not
+ * always arrive first).
  */
 function dropHint(origin: string, reason: string): string {
-  if (origin.startsWith("http:") && reason === "connection closed before message completed") {
+  if (origin.startsWith("http:") && PLAIN_TO_TLS.has(reason)) {
     return ` (if it is served over HTTPS: --server ${origin.replace(/^http:/, "https:")})`;
   }
   if (

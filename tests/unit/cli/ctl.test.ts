@@ -606,6 +606,30 @@ Deno.test("ctl says plainly when the node drops the connection before answering"
   );
 });
 
+Deno.test("ctl says a node may serve HTTPS when it answers plain HTTP with a TLS alert", async () => {
+  const io = capture();
+  // What the runtime makes of the TLS alert a node serving HTTPS sends back.
+  const garbled = () =>
+    Promise.reject(
+      new TypeError("fetch failed", {
+        cause: new Error(
+          "error sending request from 127.0.0.1:39462 for http://127.0.0.1:2381/apis/v2/healthz " +
+            "(127.0.0.1:2381): client error (SendRequest): invalid HTTP version parsed",
+        ),
+      }),
+    );
+  const args = ["--server", "127.0.0.1:2381", "health"];
+  assert.equal(
+    await runCtl(args, { fetch: garbled, egctlConfig: "/nonexistent/.egctlrc", ...io }),
+    1,
+  );
+  assert.equal(
+    io.err,
+    "Error: cannot reach the admin API at http://127.0.0.1:2381: invalid HTTP version parsed " +
+      "(if it is served over HTTPS: --server https://127.0.0.1:2381)\n",
+  );
+});
+
 Deno.test("ctl says a node serving HTTPS may want a client certificate when it drops the connection", async () => {
   const io = capture();
   const dropped = () =>
