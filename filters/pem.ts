@@ -57,6 +57,14 @@ function formProblem(value: string, kind: "certificate" | "key"): string | undef
 }
 
 /**
+ * What the TLS library's "UnsupportedCertVersion" means. Go, and so
+ * Easegress, takes X.509 v1 certificates, which `openssl x509 -req` makes
+ * when given no extensions: certificates that served there are refused here.
+ */
+const V1_HINT = " (an X.509 version 1 certificate: only version 3 ones are taken; " +
+  "openssl x509 -req makes one given extensions, such as -extfile with subjectAltName=...)";
+
+/**
  * What is wrong with a certificate chain and its private key as a pair,
  * each named by its spec field: the form of each (`pemProblem`), then
  * whether the TLS library takes them together (a readable certificate, a
@@ -91,7 +99,9 @@ export function keyPairProblems(
     } else {
       found.push([
         /certificate/i.test(message) ? certField : keyField,
-        `is refused by the TLS library: ${message}`,
+        `is refused by the TLS library: ${message}${
+          message.includes("UnsupportedCertVersion") ? V1_HINT : ""
+        }`,
       ]);
     }
   }

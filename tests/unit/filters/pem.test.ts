@@ -76,3 +76,25 @@ Deno.test("keyPairProblems names the keys the TLS library signs with when it ref
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** A self-signed X.509 version 1 certificate (openssl x509 -req, no extensions) and its key. */
+const V1_CERT = `-----BEGIN CERTIFICATE-----
+MIIBFjCBvQIUHYSvDBcfgmR3GWOn5E57qeB4FVMwCgYIKoZIzj0EAwIwDTELMAkG
+A1UEAwwCdjEwIBcNMjYxMjA2MjE0NTU5WhgPMjEyNjExMTIyMTQ1NTlaMA0xCzAJ
+BgNVBAMMAnYxMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEIO0sLfR3P2S9uTv0
+i0Z8eGHSlI4mDksVXc2uUWvAO3fgmRwvvDa7oIL8uOQQ6+05V/pMRNHV7m8FlPU0
+hcPx8TAKBggqhkjOPQQDAgNIADBFAiBaC4wdiVudiXfTbdulIhnIlod1iVdD+yDp
+X4/mvno6EQIhALWbw2G/4WFsmPHhNBySwdxPDylzzeSZNGndOu2sgTdu
+-----END CERTIFICATE-----`;
+const V1_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgZ3JHHuzUYl8WWi/Q
+RXghSVU2j7N6R565N7XYlMat+9GhRANCAAQg7Swt9Hc/ZL25O/SLRnx4YdKUjiYO
+SxVdza5Ra8A7d+CZHC+8Nruggvy45BDr7TlX+kxE0dXubwWU9TSFw/Hx
+-----END PRIVATE KEY-----`;
+
+Deno.test("keyPairProblems says why an X.509 v1 certificate, which Go takes, is refused", () => {
+  const [[field, problem]] = keyPairProblems("certBase64", V1_CERT, "keyBase64", V1_KEY);
+  assert.equal(field, "certBase64");
+  assert.match(problem, /^is refused by the TLS library: .*UnsupportedCertVersion/);
+  assert.match(problem, /\(an X\.509 version 1 certificate: only version 3 ones are taken; /);
+});
