@@ -14,6 +14,7 @@ import { isPlainObject, yamlBoolean } from "../../filters/spec.ts";
 import { type AdminRoute, ApiError, readDocument, reply } from "./replies.ts";
 import { isDotSegment } from "../names.ts";
 import { compileGoRegexp } from "../../filters/go_regexp.ts";
+import { asDraft07, draft06MetaSchema } from "./json_schema_drafts.ts";
 
 /** A custom data kind. */
 export interface CustomDataKind {
@@ -131,9 +132,10 @@ async function compileSchema(kind: CustomDataKind): Promise<(item: unknown) => s
   // Loaded on demand: only kinds with a schema need it.
   const { Ajv } = await import("ajv");
   const ajv = new Ajv({ allErrors: true, strict: false, code: { regExp: GO_REGEXP_ENGINE } });
+  ajv.addMetaSchema(await draft06MetaSchema());
   let validate;
   try {
-    validate = ajv.compile(kind.jsonSchema);
+    validate = ajv.compile(asDraft07(kind.jsonSchema));
   } catch (e) {
     throw new ApiError(
       400,

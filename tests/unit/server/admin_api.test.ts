@@ -291,6 +291,53 @@ Deno.test("admin API lists its routes with their parameters named", async () => 
   }
 });
 
+Deno.test("admin API takes custom data schemas of drafts 04 and 06, as Easegress's gojsonschema does", async () => {
+  const api = await adminApi();
+  try {
+    const kind = (name: string, schema: string) =>
+      api.call("POST", "/customdatakinds", `name: ${name}\njsonSchema:\n${schema}`);
+    const draft04 = `  $schema: "http://json-schema.org/draft-04/schema#"
+  id: "http://example.com/client"
+  type: object
+  properties:
+    id: {type: string}
+    age: {type: integer, minimum: 0, exclusiveMinimum: false, maximum: 10, exclusiveMaximum: true}
+    tier: {enum: [{exclusiveMaximum: true}, gold]}
+`;
+    // Refused: "no schema with key or ref" draft-04's or draft-06's meta-schema.
+    const created = await kind("d4", draft04);
+    assert.equal(created.status, 201, created.body);
+    // The kind is kept as written.
+    assert.equal(
+      JSON.parse((await api.call("GET", "/customdatakinds/d4")).body).jsonSchema.id,
+      "http://example.com/client",
+    );
+    const item = (body: string) => api.call("POST", "/customdata/d4", `name: ${body}\n`);
+    assert.equal((await item("a\nid: x\nage: 9")).status, 201);
+    assert.equal((await item("b\nage: 0")).status, 201);
+    const over = await item("c\nage: 10");
+    assert.equal(over.status, 400);
+    assert.match(over.message, /item\/age must be < 10/);
+    assert.equal((await item("d\ntier: gold")).status, 201);
+    assert.equal((await item("e\ntier: {exclusiveMaximum: true}")).status, 201);
+    // Without $schema, gojsonschema takes draft-04's boolean too.
+    assert.equal(
+      (await kind("hybrid", "  properties:\n    n: {maximum: 5, exclusiveMaximum: true}\n")).status,
+      201,
+    );
+    assert.equal((await api.call("POST", "/customdata/hybrid", "name: x\nn: 5\n")).status, 400);
+    const draft06 = `  $schema: "http://json-schema.org/draft-06/schema#"
+  properties:
+    n: {type: number, exclusiveMaximum: 5}
+`;
+    assert.equal((await kind("d6", draft06)).status, 201);
+    assert.equal((await api.call("POST", "/customdata/d6", "name: x\nn: 5\n")).status, 400);
+    assert.equal((await api.call("POST", "/customdata/d6", "name: y\nn: 4\n")).status, 201);
+  } finally {
+    await api.close();
+  }
+});
+
 Deno.test("admin API refuses a custom data kind whose idField is not a field name", async () => {
   const api = await adminApi();
   try {
