@@ -23,6 +23,12 @@ export interface RequestHead {
   method: string;
   /** `scheme://authority/path` from the pseudo-header fields. */
   url: string;
+  /**
+   * :path as the client sent it, query included ("*" for `OPTIONS *`). The
+   * URL spells it as WHATWG parsing does: a backslash as "/", `{` and a
+   * query's `'` escaped, `OPTIONS *` as "/*".
+   */
+  target: string;
   /** Regular header fields, cookies joined with "; " (RFC 9114 §4.2.1). */
   headers: Headers;
   /** Declared content-length, or -1 when there is none. */
@@ -67,6 +73,7 @@ export function parseRequestHead(fields: readonly string[]): RequestHead {
     return {
       method,
       url: `https://${urlAuthority(check.authority)}/`,
+      target: "/",
       headers,
       contentLength,
       expectContinue,
@@ -77,6 +84,7 @@ export function parseRequestHead(fields: readonly string[]): RequestHead {
   return {
     method,
     url: `${check.scheme}://${urlAuthority(check.authority || check.host)}${path}`,
+    target: check.target,
     headers,
     contentLength,
     expectContinue,

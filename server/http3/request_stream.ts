@@ -40,10 +40,15 @@ export interface Http3RequestInfo {
   remoteAddr: Deno.NetAddr;
 }
 
-/** Turns a request into a response, like a `Deno.serve` handler. */
+/**
+ * Turns a request into a response, like a `Deno.serve` handler. `target` is
+ * the request's :path as sent, which its URL may spell otherwise (see
+ * RequestHead.target).
+ */
 export type Http3Handler = (
   request: Request,
   info: Http3RequestInfo,
+  target: string,
 ) => Response | Promise<Response>;
 
 /** What an exchange needs from its connection. */
@@ -158,7 +163,7 @@ export class RequestExchange {
       return;
     }
     if (bodiless) this.#drainRequest();
-    const response = await this.#callHandler(request);
+    const response = await this.#callHandler(request, head.target);
     await this.#sendResponse(response, head.method === "HEAD");
   }
 
@@ -290,10 +295,10 @@ export class RequestExchange {
     this.abort();
   }
 
-  async #callHandler(request: Request): Promise<Response> {
+  async #callHandler(request: Request, target: string): Promise<Response> {
     let response: unknown;
     try {
-      response = await this.#ctx.handler(request, this.#ctx.info);
+      response = await this.#ctx.handler(request, this.#ctx.info, target);
     } catch (error) {
       // A malformed request body is answered with 400 by #handleFailure; an
       // aborted request (client or connection gone) just releases the stream.

@@ -158,7 +158,8 @@ export async function startListener(
         port: tcp.port,
         cert: pairs[0].cert,
         key: pairs[0].key,
-        handler: (req, info) => h3(req, () => info.remoteAddr),
+        handler: (req, info, target) =>
+          h3(req, () => info.remoteAddr, undefined, undefined, target),
         // QUIC's idle timeout: a connection without packets this long is closed.
         idleTimeoutMs: quicIdleMs(spec.keepAliveTimeout),
         onError: options.onError,

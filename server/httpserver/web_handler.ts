@@ -20,13 +20,16 @@ export type RequestHandler = (
 
 /**
  * A handler of web requests, as `Deno.serve`, node and HTTP/3 adapters call
- * it; `proto` overrides the protocol the handler was made for.
+ * it; `proto` overrides the protocol the handler was made for. `target` is
+ * the request target as sent (HTTP/3's :path), when the request's URL may
+ * spell it otherwise; without it, the path and query are the URL's.
  */
 export type WebHandler = (
   request: Request,
   peer: () => Deno.NetAddr,
   proto?: string,
   certificates?: () => readonly PeerCertificate[],
+  target?: string,
 ) => Response | Promise<Response>;
 
 /** What a web request's client is known by: its peer and the request's signal. */
@@ -94,10 +97,28 @@ function endObserved(
   }, { highWaterMark: 0 });
 }
 
+/**
+ * `target` (origin-form, or "*") as a request's path and query. Taken as
+ * sent, not from a URL made of it: WHATWG parsing reads a backslash as "/"
+ * and escapes `{`, `"` or a query's `'`, so HTTP/3 requests were routed and
+ * forwarded otherwise than the same targets over HTTP/1.1 and HTTP/2, and
+ * `OPTIONS *` became a path, "/*", that rules took.
+ */
+function targetParts(target: string): { path: string; query: string } {
+  const q = target.indexOf("?");
+  return q < 0
+    ? { path: target, query: "" }
+    : { path: target.slice(0, q), query: target.slice(q + 1) };
+}
+
 /** Adapts `handler` to web requests; `proto` is what the requests' `proto` says. */
 export function webHandler(handler: RequestHandler, proto: string): WebHandler {
-  return (req, peer, actual, certificates) => {
-    const request = HttpRequest.fromWeb(req, actual ?? proto);
+  return (req, peer, actual, certificates, target) => {
+    const request = HttpRequest.fromWeb(
+      req,
+      actual ?? proto,
+      target === undefined ? undefined : targetParts(target),
+    );
     // Deno.serve gives the path as sent (a URL made from it would not): routed
     // so, `/public/../admin` would take the `/public` rule (see dot_segments.ts).
     const path = request.path;
