@@ -280,11 +280,9 @@ export class HTTPServer {
     let path = request.path;
     // Routed and forwarded in one spelling of its escapes (see filters/percent_encoding.ts).
     let badEscape = false;
-    if (path.includes("%")) {
-      const normalized = normalizeEscapes(path);
-      if (normalized === null) badEscape = true;
-      else request.path = path = normalized;
-    }
+    const normalized = normalizeEscapes(path);
+    if (normalized === null) badEscape = true;
+    else if (normalized !== path) request.path = path = normalized;
     // Sized as received, before filters change it (Easegress's reqSize).
     const received = requestSize(request);
     if (badEscape) return this.#finish(request, requestLine, received, 400, start, client);

@@ -32,3 +32,28 @@ Deno.test("normalizeRulePath writes a rule's path as normalized requests for it 
   assert.equal(normalizeRulePath("/%7euser/%c3%a9"), "/~user/%C3%A9");
   assert.equal(normalizeRulePath("/x;y=1:@!$&'()*+,"), "/x;y=1:@!$&'()*+,");
 });
+
+Deno.test("normalizeEscapes escapes what no path carries as it is, as Go's EscapedPath does", () => {
+  const cases: [string, string][] = [
+    ["/br/{x}", "/br/%7Bx%7D"],
+    ['/a|b^c`d"e<f>g\\h', "/a%7Cb%5Ec%60d%22e%3Cf%3Eg%5Ch"],
+    ["/%7b{%2f", "/%7B%7B%2F"],
+    // Kept as Go keeps them, and as a client signing its path wrote them.
+    ["/sq/[1]", "/sq/[1]"],
+    ["/x;y=1:@!$&'()*+,", "/x;y=1:@!$&'()*+,"],
+  ];
+  for (const [path, want] of cases) assert.equal(normalizeEscapes(path), want, path);
+  assert.equal(normalizeEscapes("/{%zz"), null);
+});
+
+Deno.test("normalizeRulePath spells a rule as requests for it arrive, however the client wrote them", () => {
+  for (const rule of ["/br/{x}", "/pipe/a|b", "/sq/[1]", '/q/"x"', "/c/`x`^"]) {
+    const spelled = normalizeRulePath(rule);
+    assert.equal(normalizeEscapes(rule), spelled, rule);
+    assert.equal(
+      normalizeEscapes(encodeURI(rule).replaceAll("%5B", "[").replaceAll("%5D", "]")),
+      spelled,
+      rule,
+    );
+  }
+});
