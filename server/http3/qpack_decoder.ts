@@ -18,6 +18,7 @@ import {
   ByteCursor,
   ByteWriter,
   QpackFormatError,
+  QpackStringTooLongError,
   readPrefixInt,
   readStringLiteral,
 } from "./qpack_primitives.ts";
@@ -228,6 +229,13 @@ export class QpackDecoder {
       return fields;
     } catch (error) {
       if (!(error instanceof QpackFormatError)) throw error;
+      // A field line's string is bounded by the section limit: one longer
+      // (Huffman-coded, a long :path can fit the HEADERS frame and still
+      // decode past it) makes the section too large, 431 on its stream as
+      // HTTP/2 answers, not a broken connection failing every other stream.
+      if (error instanceof QpackStringTooLongError) {
+        throw new FieldSectionTooLargeError(this.#maxFieldSectionSize);
+      }
       throw new H3ConnectionError(H3_ERROR.QPACK_DECOMPRESSION_FAILED, error.message);
     }
   }

@@ -26,6 +26,17 @@ export class QpackFormatError extends Error {
   }
 }
 
+/**
+ * A string literal longer than its reader allows: well-formed input, too
+ * large for what the limit bounds (a field section, a table entry).
+ */
+export class QpackStringTooLongError extends QpackFormatError {
+  constructor(length: number) {
+    super(`string of ${length} bytes exceeds limit`);
+    this.name = "QpackStringTooLongError";
+  }
+}
+
 /** A read position over `buf[pos, end)`, shared by the instruction parsers. */
 export class ByteCursor {
   /** Bytes being read. */
@@ -95,7 +106,7 @@ export function readStringLiteral(
   const from = cursor.pos;
   cursor.pos += length;
   if (!huffman) {
-    if (length > maxLength) throw new QpackFormatError(`string of ${length} bytes exceeds limit`);
+    if (length > maxLength) throw new QpackStringTooLongError(length);
     return latin1(cursor.buf, from, from + length);
   }
   const room = huffmanMaxDecodedLength(length);
@@ -106,9 +117,7 @@ export function readStringLiteral(
   } catch (error) {
     throw new QpackFormatError((error as Error).message);
   }
-  if (decodedLength > maxLength) {
-    throw new QpackFormatError(`string of ${decodedLength} bytes exceeds limit`);
-  }
+  if (decodedLength > maxLength) throw new QpackStringTooLongError(decodedLength);
   return latin1(scratch, 0, decodedLength);
 }
 

@@ -135,6 +135,19 @@ Deno.test("QPACK enforces the field section size limit", () => {
   assert.throws(() => decoder.decodeFieldSection(large, 0), FieldSectionTooLargeError);
 });
 
+Deno.test("QPACK takes one string past the section limit for a section too large, not a broken connection", () => {
+  const decoder = new QpackDecoder({ maxFieldSectionSize: 64 });
+  const encoder = new QpackEncoder();
+  // Huffman-coded in 50 bytes, within the limit; 80 once decoded, past it.
+  const section = encoder.encodeFieldSection([":path", "/" + "a".repeat(79)]);
+  assert.ok(section.length < 64);
+  assert.throws(() => decoder.decodeFieldSection(section, 0), FieldSectionTooLargeError);
+  const literal = fromHex("0000 51 7f 12" + "61".repeat(145)); // :path, 145 plain bytes;
+  assert.throws(() => decoder.decodeFieldSection(literal, 0), FieldSectionTooLargeError);
+  const after = encoder.encodeFieldSection([":path", "/"]);
+  assert.deepEqual(pairs(decoder.decodeFieldSection(after, 0)), [[":path", "/"]]);
+});
+
 Deno.test("QPACK encoder output decodes back to the same fields", () => {
   const encoder = new QpackEncoder();
   const decoder = new QpackDecoder();
