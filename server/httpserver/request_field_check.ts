@@ -9,7 +9,8 @@
  * from what the check gathered.
  *
  * What passes here is safe to put on an HTTP/1.1 request line and head:
- * no value can carry a CR, LF or space into the upstream request.
+ * no value can carry a CR, LF or space into the upstream request, and
+ * :path holds ASCII only (bytes past it escaped).
  *
  * @module
  */
@@ -23,6 +24,7 @@ import {
   isHostField,
 } from "./field_rules.ts";
 import { shapeAnchor } from "../../filters/shape_anchor.ts";
+import { escapeHighBytes } from "../../filters/percent_encoding.ts";
 
 /** The newest check, kept through an idle heap trim (see filters/shape_anchor.ts). */
 const CHECK_SHAPE = shapeAnchor();
@@ -39,7 +41,10 @@ export class RequestFieldCheck {
   scheme = "";
   /** :authority ("" when absent). */
   authority = "";
-  /** :path as sent, query included ("" until seen, and for CONNECT). */
+  /**
+   * :path as sent, query included, its bytes past ASCII escaped once
+   * {@linkcode finish} has passed it ("" until seen, and for CONNECT).
+   */
   target = "";
   /** The Host field ("" when absent). */
   host = "";
@@ -133,14 +138,20 @@ export class RequestFieldCheck {
     if (target.charCodeAt(0) !== 0x2f) {
       throw this.#malformed(`:path ${JSON.stringify(target)} does not start with "/"`);
     }
+    let highBytes = false;
     for (let i = 0; i < target.length; i++) {
       const code = target.charCodeAt(i);
-      if (code <= 0x20 || code >= 0x7f || code === 0x23) {
+      if (code <= 0x20 || code === 0x7f || code === 0x23) {
         throw this.#malformed(
           `:path has a character that is not allowed (${JSON.stringify(target[i])})`,
         );
       }
+      if (code > 0x7f) highBytes = true;
     }
+    // Bytes past ASCII (UTF-8 sent unescaped) go on as their escapes, as over
+    // HTTP/1.1 and as Go's servers take them: refused, /café failed here and
+    // passed there.
+    if (highBytes) this.target = escapeHighBytes(target);
   }
 
   #pseudo(name: string, value: string): void {

@@ -121,6 +121,27 @@ Deno.test("parseRequestHead: bad values, paths and authorities are H3_MESSAGE_ER
   );
 });
 
+Deno.test("parseRequestHead: a :path's bytes past ASCII go on escaped, as over HTTP/1.1; DEL is refused", () => {
+  // "/café" as UTF-8 bytes, one char per byte as QPACK decodes them.
+  const sent = String.fromCharCode(...new TextEncoder().encode("/caf\u00e9/x?q=\u00e9"));
+  const head = parseRequestHead([
+    ":method",
+    "GET",
+    ":scheme",
+    "https",
+    ":authority",
+    "a",
+    ":path",
+    sent,
+  ]);
+  assert.equal(head.target, "/caf%C3%A9/x?q=%C3%A9");
+  assert.equal(head.url, "https://a/caf%C3%A9/x?q=%C3%A9");
+  malformed(
+    [":method", "GET", ":scheme", "https", ":authority", "a", ":path", "/a\x7f"],
+    /not allowed/,
+  );
+});
+
 Deno.test("parseRequestHead: content-length must be one consistent number", () => {
   malformed([...BASE, "content-length", "abc"], /not a number/);
   malformed([...BASE, "content-length", "1", "content-length", "2"], /conflicting/);
