@@ -84,10 +84,17 @@ export class GoRegexpReplacer {
   readonly #parts: readonly TemplatePart[];
   readonly #literal: string | undefined;
 
-  /** Compiles `pattern` (Go syntax, see `compileGoRegexp`) and parses `template`. */
-  constructor(pattern: string, template: string) {
+  /**
+   * Compiles `pattern` (Go syntax, see `compileGoRegexp`) and parses
+   * `template`; `spellLiteral`, when given, rewrites the template's literal
+   * text once here (a path's escapes, say), leaving its references alone.
+   */
+  constructor(pattern: string, template: string, spellLiteral?: (text: string) => string) {
     this.#re = compileGoRegexp(pattern, "g");
-    this.#parts = parseGoTemplate(template);
+    const parts = parseGoTemplate(template);
+    this.#parts = spellLiteral === undefined
+      ? parts
+      : parts.map((part) => typeof part === "string" ? spellLiteral(part) : part);
     const only = this.#parts.length === 1 ? this.#parts[0] : undefined;
     this.#literal = this.#parts.length === 0 ? "" : typeof only === "string" ? only : undefined;
   }

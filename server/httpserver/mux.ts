@@ -288,10 +288,14 @@ function compileHeader(h: HeaderSpec): CompiledHeader {
 
 function compilePath(p: PathSpec, serverLimit: number): CompiledPath {
   const regexp = p.pathRegexp ? compileGoRegexp(p.pathRegexp) : undefined;
+  // A target is a path, written as requests are (see normalizeRulePath): its
+  // "?" and "#" are characters of it, escaped as Go's URL.Path sends them,
+  // not a query or fragment put on the upstream request line, and its
+  // spaces, non-ASCII or %7e in the one spelling later filters match.
   const replacer = p.pathRegexp && p.rewriteTarget
-    ? new GoRegexpReplacer(p.pathRegexp, p.rewriteTarget)
+    ? new GoRegexpReplacer(p.pathRegexp, p.rewriteTarget, normalizeRulePath)
     : undefined;
-  const target = p.rewriteTarget;
+  const target = p.rewriteTarget === undefined ? undefined : normalizeRulePath(p.rewriteTarget);
   // Requests arrive with their escapes normalized; so are these.
   const exact = p.path === undefined ? undefined : normalizeRulePath(p.path);
   const prefix = p.pathPrefix === undefined ? undefined : normalizeRulePath(p.pathPrefix);

@@ -131,6 +131,22 @@ Deno.test("mux rewrites exact, prefix and regexp paths", () => {
   assert.equal(rewrite("/users/42"), "/u/42");
 });
 
+Deno.test("mux writes a rewriteTarget as a path: its ? and # escaped, spelled as requests are", () => {
+  const m = mux([{
+    paths: [
+      { path: "/q", rewriteTarget: "/new?x=1#f", backend: "e" },
+      { pathPrefix: "/sp/", rewriteTarget: "/new path/\u00e9/{x}/%7e/", backend: "p" },
+      { pathRegexp: "^/rx/(.*)$", rewriteTarget: "/r \u00e9/${1}?z", backend: "r" },
+    ],
+  }]);
+  const rewrite = (path: string) =>
+    (m.route("h", "GET", path, noHeaders, "") as Route).rewrite(path);
+  // Sent on as they were, "?x=1#f" made a query and a fragment of the request line.
+  assert.equal(rewrite("/q"), "/new%3Fx=1%23f");
+  assert.equal(rewrite("/sp/a"), "/new%20path/%C3%A9/%7Bx%7D/~/a");
+  assert.equal(rewrite("/rx/a%20b"), "/r%20%C3%A9/a%20b%3Fz");
+});
+
 Deno.test("mux route cache gives the same answers", () => {
   const m = mux([{ paths: [{ path: "/a", methods: ["GET"], backend: "a" }] }], { cacheSize: 2 });
   for (let i = 0; i < 3; i++) {
