@@ -42,25 +42,14 @@ export function readPathAdaptSpec(r: SpecReader): PathAdaptSpec {
   return spec;
 }
 
-const DELIMITERS = /[?#]/g;
-
-/**
- * `text` with "?" and "#" escaped. A path from the client never holds them
- * (they start its query and fragment), so only the spec's own text can add
- * them; escaped, they stay part of the path, as Go's URL.Path sends them,
- * instead of starting a second query or putting a fragment on the request
- * line. Done once here, so adapting costs nothing more.
- */
-function escapeDelimiters(text: string | undefined): string | undefined {
-  return text?.replace(DELIMITERS, (c) => c === "?" ? "%3F" : "%23");
-}
-
 /**
  * A spec's path as the server spells request paths (see percent_encoding.ts):
  * Go adapts the decoded path, so `trimPrefix: /café` must meet the
- * `/caf%C3%A9` a request comes with, and what `replace` and `addPrefix` put
- * in stays in the one spelling later filters match. "?" and "#" are escaped
- * with the rest.
+ * `/caf%C3%A9` a request comes with, and what `replace`, `addPrefix` and
+ * `regexpReplace.replace`'s text put in stays in the one spelling later
+ * filters match. "?" and "#" are escaped with the rest: they stay part of
+ * the path, as Go's URL.Path sends them, instead of starting a second query
+ * or putting a fragment on the request line.
  */
 function spelled(path: string | undefined): string | undefined {
   return path === undefined ? undefined : normalizeRulePath(path);
@@ -81,9 +70,11 @@ export class PathAdaptor {
     else if (trimPrefix) {
       this.#adapt = (path) => path.startsWith(trimPrefix) ? path.slice(trimPrefix.length) : path;
     } else if (regexpReplace) {
+      // Its text, not its $1 or ${name}: a group brings the request's own spelling.
       const replacer = new GoRegexpReplacer(
         regexpReplace.regexp,
-        escapeDelimiters(regexpReplace.replace)!,
+        regexpReplace.replace,
+        normalizeRulePath,
       );
       this.#adapt = (path) => replacer.replaceAll(path);
     } else this.#adapt = (path) => path;

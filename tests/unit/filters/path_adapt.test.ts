@@ -61,3 +61,11 @@ Deno.test("PathAdaptor: trimPrefix meets the escaped path a request comes with, 
   assert.equal(adaptor({ addPrefix: "/ä b" }).adapt("/x%2Fy"), "/%C3%A4%20b/x%2Fy");
   assert.equal(adaptor({ replace: "/ä b" }).adapt("/x"), "/%C3%A4%20b");
 });
+
+Deno.test("PathAdaptor: regexpReplace's text is spelled as request paths are, its groups as they came", () => {
+  // Raw, "{z}" reached the backend and later filters as sent, where addPrefix's went as %7Bz%7D.
+  const regexp = adaptor({
+    regexpReplace: { regexp: "^/rx/([^/]*)/(.*)$", replace: "/R é/${2}/$1 {z}|%7e" },
+  });
+  assert.equal(regexp.adapt("/rx/a%7Cb/c"), "/R%20%C3%A9/c/a%7Cb%20%7Bz%7D%7C~");
+});
