@@ -30,6 +30,7 @@ import { BodyTooLargeError, type HttpRequest } from "./context.ts";
 import { headerNameProblem, headerValueText } from "./header_adapt.ts";
 import { HeaderFields } from "./header_fields.ts";
 import { goEscapedPath } from "./go_escaped_path.ts";
+import { parseGoQuery } from "./go_query.ts";
 import { constantTimeEqual } from "./password_hash.ts";
 import { parseDuration, type SpecReader } from "./spec.ts";
 
@@ -162,7 +163,6 @@ function parseGoUint(text: string): number | undefined {
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder();
 
 function percentEncode(text: string, keep: RegExp, spaceAsPlus: boolean): string {
   let out = "";
@@ -178,39 +178,6 @@ function percentEncode(text: string, keep: RegExp, spaceAsPlus: boolean): string
 /** Go's `url.QueryEscape`. */
 function queryEscape(text: string): string {
   return percentEncode(text, UNRESERVED, true);
-}
-
-/** Go's `url.QueryUnescape`, or undefined for a malformed escape. */
-function queryUnescape(text: string): string | undefined {
-  if (!text.includes("%")) return text.replaceAll("+", " ");
-  const bytes: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === "%") {
-      const hex = text.slice(i + 1, i + 3);
-      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return undefined;
-      bytes.push(parseInt(hex, 16));
-      i += 2;
-    } else if (ch === "+") bytes.push(0x20);
-    else for (const b of utf8.encode(ch)) bytes.push(b);
-  }
-  return utf8Decoder.decode(new Uint8Array(bytes));
-}
-
-/** Go's `url.ParseQuery`: pairs with bad escapes or semicolons are dropped. */
-function parseQuery(query: string): Map<string, string[]> {
-  const values = new Map<string, string[]>();
-  for (const pair of query.split("&")) {
-    if (!pair || pair.includes(";")) continue;
-    const eq = pair.indexOf("=");
-    const key = queryUnescape(eq < 0 ? pair : pair.slice(0, eq));
-    const value = queryUnescape(eq < 0 ? "" : pair.slice(eq + 1));
-    if (key === undefined || value === undefined) continue;
-    const list = values.get(key);
-    if (list) list.push(value);
-    else values.set(key, [value]);
-  }
-  return values;
 }
 
 /** Go's `url.Values.Encode` after sorting each key's values. */
@@ -415,7 +382,7 @@ export class SignatureVerifier {
    */
   async verify(req: HttpRequest, now = Date.now()): Promise<void> {
     const l = this.#literal;
-    const query = parseQuery(req.query);
+    const query = parseGoQuery(req.query);
     // Go's Header.Get: the first field alone.
     const authorization = req.firstHeader("authorization");
     const parts = authorization ? this.#fromHeader(authorization, req) : this.#fromQuery(query);

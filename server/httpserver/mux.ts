@@ -11,6 +11,7 @@ import { compileGoRegexp } from "../../filters/go_regexp.ts";
 import { hostWithoutPort } from "./host_name.ts";
 import { IPFilter } from "./ipfilter.ts";
 import { normalizeRulePath } from "../../filters/percent_encoding.ts";
+import { parseGoQuery } from "../../filters/go_query.ts";
 import type { HeaderSpec, HTTPServerSpec, PathSpec, RuleSpec } from "./spec.ts";
 
 /** A compiled path: where matching requests go. */
@@ -129,8 +130,8 @@ export class Mux {
     // The methods of the paths passed over for theirs, gathered only when one is.
     let allowed: Set<string> | undefined;
     let headerMismatch = false;
-    // Parsed only for a path with query conditions.
-    let params: URLSearchParams | undefined;
+    // Parsed only for a path with query conditions, as Go's URL.Query() parses it.
+    let params: Map<string, string[]> | undefined;
     for (const rule of this.#rules) {
       if (!hostMatches(rule, hostname)) continue;
       if (rule.ipFilter && !rule.ipFilter.allow(realIP)) return 403;
@@ -146,8 +147,10 @@ export class Mux {
           continue;
         }
         if (p.queries) {
-          params ??= new URLSearchParams(query);
-          if (!conditionsMatch(p.queries, p.matchAllQuery, (key) => params!.get(key))) {
+          params ??= parseGoQuery(query);
+          if (
+            !conditionsMatch(p.queries, p.matchAllQuery, (key) => params!.get(key)?.[0] ?? null)
+          ) {
             headerMismatch = true;
             continue;
           }
