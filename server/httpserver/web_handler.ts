@@ -119,6 +119,14 @@ export function webHandler(handler: RequestHandler, proto: string): WebHandler {
       actual ?? proto,
       target === undefined ? undefined : targetParts(target),
     );
+    // Deno.serve hands a target's "#" over as sent, where the builtin server
+    // refuses it (see BAD_TARGET in http1/request_head.ts): passed on,
+    // "/admin#x" missed an "/admin" rule and went upstream with a fragment.
+    if (req.url.includes("#")) {
+      return new Response(`invalid request target ${JSON.stringify(request.url)}\n`, {
+        status: 400,
+      });
+    }
     // Deno.serve gives the path as sent (a URL made from it would not): routed
     // so, `/public/../admin` would take the `/public` rule (see dot_segments.ts).
     const path = request.path;

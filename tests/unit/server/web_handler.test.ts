@@ -33,6 +33,30 @@ Deno.test("webHandler: Deno.serve's requests are routed without their dot segmen
   }
 });
 
+Deno.test("webHandler: a target with a fragment is refused with 400, as the builtin server refuses it", async () => {
+  const web = webHandler((request) => new HttpResponse(200, undefined, request.url), "HTTP/1.1");
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 28602, onListen() {} },
+    (req, info) => web(req, () => info.remoteAddr),
+  );
+  try {
+    for (const target of ["/admin#x", "/a?q=1#f", "/a#f?q=1"]) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: 28602 });
+      await conn.write(
+        new TextEncoder().encode(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+      );
+      const answer = new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+      assert.match(answer, /^HTTP\/1\.1 400 /, target);
+    }
+    assert.equal(
+      await send(28602, "GET /a%23b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      "/a%23b",
+    );
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("webHandler: a streamed answer tells onSent once read to its end, or once cancelled", async () => {
   const events: string[] = [];
   const streamed = () => {
