@@ -33,6 +33,7 @@ import { UpstreamError } from "./upstream_error.ts";
 import { HealthChecker, httpProbe } from "./health_check.ts";
 import type { HealthBoard } from "./health_board.ts";
 import { SessionSticker } from "./sticky_session.ts";
+import { normalizeRulePath } from "../percent_encoding.ts";
 
 /** Makes (or reuses) the transport of one origin such as "http://127.0.0.1:9095". */
 export type TransportFactory = (origin: string) => Transport;
@@ -583,8 +584,9 @@ function parseServer(spec: ServerSpec, transports: TransportFactory): Server {
     host: url.host,
     keepClientHost: !!spec.keepHost || IP_HOST.test(url.hostname),
     // Easegress sends `url + path`: a server at http://host/api gets /api/users
-    // for /users (without the double slash a trailing "/" would give).
-    pathPrefix: url.pathname.replace(/\/+$/, ""),
+    // for /users (without the double slash a trailing "/" would give), the
+    // whole escaped as Go's URL writes it (http://host/a|b sends /a%7Cb/users).
+    pathPrefix: normalizeRulePath(url.pathname).replace(/\/+$/, ""),
     transport: transports(origin),
   };
 }
