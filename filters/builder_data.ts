@@ -246,7 +246,7 @@ export class RequestView extends MessageView {
     [this.Proto, this.ProtoMajor, this.ProtoMinor] = protoParts(req.proto);
     this.Host = req.host;
     this.RemoteAddr = original ? remoteAddr : "";
-    this.RequestURI = original ? req.url : "";
+    this.RequestURI = original ? req.requestURI ?? req.url : "";
   }
 
   /** The request URL (path and query). */

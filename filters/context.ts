@@ -229,8 +229,10 @@ export class HttpRequest extends Message {
   query: string;
   /**
    * The request target as the client sent it (Go's `RequestURI`), for the
-   * access log, when it is not `path` and `query` as they came: dot segments
-   * resolved before routing, an absolute-form target. Undefined otherwise.
+   * access log and templates, when it is not `path` and `query`: dot
+   * segments resolved or escapes normalized before routing, an absolute-form
+   * target, a path or query a rewriteTarget or filter changed (see
+   * {@linkcode keepRequestURI}). Undefined otherwise.
    */
   requestURI: string | undefined;
   /** "http" or "https". */
@@ -257,6 +259,16 @@ export class HttpRequest extends Message {
     this.host = init.host ?? "";
     this.proto = init.proto ?? "HTTP/1.1";
     REQUEST_SHAPE.latest = this;
+  }
+
+  /**
+   * Keeps the target as it is now in {@linkcode requestURI}, unless one is
+   * kept already: called before the path or query changes, so Go's
+   * `RequestURI` stays what the client sent, as Easegress's templates show
+   * it, whatever rewrites the URL.
+   */
+  keepRequestURI(): void {
+    this.requestURI ??= this.url;
   }
 
   /**

@@ -251,6 +251,7 @@ class RemoteFilter implements FilterInstance {
       };
     }
     request.method = method;
+    if (path !== request.path || query !== request.query) request.keepRequestURI();
     request.path = path;
     request.query = query;
     request.headers = requestHeaders;

@@ -140,7 +140,10 @@ class RequestAdaptor implements FilterInstance {
     adaptor = this.#adaptor,
   ): string | Promise<string> {
     if (method) req.method = method;
-    if (path) req.path = path.adapt(req.path);
+    if (path) {
+      req.keepRequestURI();
+      req.path = path.adapt(req.path);
+    }
     // Host is a field of its own, untouched by the header and body edits.
     if (host) req.host = host;
     return adaptor.apply(req);

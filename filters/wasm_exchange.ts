@@ -153,6 +153,7 @@ export function applyOutcome(ctx: Context, out: ExchangeOut): void {
   const request = ctx.request;
   request.method = out.method;
   request.host = out.host;
+  if (out.path !== request.path || out.query !== request.query) request.keepRequestURI();
   request.path = out.path;
   request.query = out.query;
   if (out.requestHeaders) request.headers = new HeaderFields(out.requestHeaders);

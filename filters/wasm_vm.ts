@@ -143,10 +143,16 @@ function hostFunctions(
     },
     host_req_get_path: () => out(url().Path),
     // Go's URL.Path is set, decoded: all of it is escaped for the wire, a "%" too.
-    host_req_set_path: (addr: number) => void (req().path = goEscapePath(str(addr))),
+    host_req_set_path: (addr: number) => {
+      req().keepRequestURI();
+      req().path = goEscapePath(str(addr));
+    },
     host_req_get_escaped_path: () => out(url().EscapedPath()),
     host_req_get_query: () => out(req().query),
-    host_req_set_query: (addr: number) => void (req().query = str(addr)),
+    host_req_set_query: (addr: number) => {
+      req().keepRequestURI();
+      req().query = str(addr);
+    },
     host_req_get_fragment: () => out(""),
     // Go's Header.Get: a header sent twice gives its first field.
     host_req_get_header: (addr: number) => out(req().firstHeader(str(addr)) ?? ""),

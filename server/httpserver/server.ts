@@ -282,7 +282,10 @@ export class HTTPServer {
     let badEscape = false;
     const normalized = normalizeEscapes(path);
     if (normalized === null) badEscape = true;
-    else if (normalized !== path) request.path = path = normalized;
+    else if (normalized !== path) {
+      request.keepRequestURI();
+      request.path = path = normalized;
+    }
     // Sized as received, before filters change it (Easegress's reqSize).
     const received = requestSize(request);
     if (badEscape) return this.#finish(request, requestLine, received, 400, start, client);
@@ -325,7 +328,11 @@ export class HTTPServer {
       client.realIP,
       start,
     );
-    if (route.rewrite !== undefined) request.path = route.rewrite(path);
+    const rewritten = route.rewrite(path);
+    if (rewritten !== path) {
+      request.keepRequestURI();
+      request.path = rewritten;
+    }
     if (this.#spec.xForwardedFor) addForwardedFor(request, client.realIP);
     const ctx = new Context(request, client);
     if (trace !== undefined) ctx.trace = trace;

@@ -4,6 +4,8 @@ import { Context, HttpRequest, HttpResponse } from "../../../filters/context.ts"
 import { HeaderFields } from "../../../filters/header_fields.ts";
 import { compileTemplate } from "../../../filters/template/mod.ts";
 import { sprigFunctions } from "../../../filters/template/sprig.ts";
+import { requestAdaptorKind } from "../../../filters/request_adaptor.ts";
+import { build, contextFor } from "./_helpers.ts";
 
 const funcs = sprigFunctions();
 
@@ -266,4 +268,19 @@ Deno.test("builder data without readBodies leaves stream bodies unread", () => {
   assert.ok(!(data instanceof Promise));
   assert.equal(compileTemplate("[{{.requests.DEFAULT.Body}}]").execute(data), "[]");
   assert.equal(ctx.request.isStream, true);
+});
+
+Deno.test("builder data's RequestURI stays the target as sent when a filter changes the path", async () => {
+  const adaptor = build(requestAdaptorKind, { path: { addPrefix: "/v2" } });
+  const ctx = contextFor({ path: "/users", query: "id=7" });
+  assert.equal(await adaptor.handle(ctx), "");
+  // Go's RequestURI is the request line's target, whatever SetPath does to the URL.
+  assert.equal(
+    await render(ctx, "{{.requests.DEFAULT.RequestURI}} {{.requests.DEFAULT.URL}}"),
+    "/users?id=7 /v2/users?id=7",
+  );
+  // A target the server already kept as sent (dot segments resolved) stays so.
+  const resolved = contextFor({ path: "/admin", requestURI: "/public/../admin" });
+  await adaptor.handle(resolved);
+  assert.equal(await render(resolved, "{{.requests.DEFAULT.RequestURI}}"), "/public/../admin");
 });
