@@ -213,7 +213,12 @@ async function serveNodeRequest(
     const hasBody = method !== "GET" && method !== "HEAD";
     const abort = new AbortController();
     res.on("close", () => abort.abort());
-    const request = new Request(`https://${authority || "localhost"}${req.url}`, {
+    // The target goes to the handler as sent (see WebHandler): a URL made of
+    // it is spelled as WHATWG parsing does (a backslash read as "/", "{"
+    // escaped, dot segments resolved, a fragment dropped), and `*` is none.
+    const target = req.url ?? "/";
+    const origin = target.charCodeAt(0) === 0x2f || target === "*";
+    const request = new Request(`https://${authority || "localhost"}${origin ? "/" : target}`, {
       method,
       headers,
       body: hasBody ? Readable.toWeb(req as Readable) as ReadableStream<Uint8Array> : null,
@@ -234,6 +239,7 @@ async function serveNodeRequest(
       clientCertificates
         ? () => peerCertificatesFromSocket(socket as PeerCertificateSource)
         : undefined,
+      origin ? target : undefined,
     );
     const out: Record<string, string | string[]> = {};
     response.headers.forEach((v, k) => {

@@ -122,7 +122,7 @@ export function webHandler(handler: RequestHandler, proto: string): WebHandler {
     // Deno.serve hands a target's "#" over as sent, where the builtin server
     // refuses it (see BAD_TARGET in http1/request_head.ts): passed on,
     // "/admin#x" missed an "/admin" rule and went upstream with a fragment.
-    if (req.url.includes("#")) {
+    if ((target ?? req.url).includes("#")) {
       return new Response(`invalid request target ${JSON.stringify(request.url)}\n`, {
         status: 400,
       });

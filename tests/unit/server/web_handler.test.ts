@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { HttpResponse } from "../../../filters/context.ts";
 import { webHandler } from "../../../server/httpserver/web_handler.ts";
+import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
 
 /** Sends `head` over a raw connection (so its target goes as written) and returns the answer's body. */
 async function send(port: number, head: string): Promise<string> {
@@ -86,4 +87,65 @@ Deno.test("webHandler: a streamed answer tells onSent once read to its end, or o
   assert.ok(!events.includes("sent"));
   await cancelled.body!.cancel();
   assert.deepEqual(events.filter((e) => e === "sent"), ["sent"]);
+});
+
+Deno.test("node:http2's listener hands the target over as sent, over HTTP/1.1 and HTTP/2", async () => {
+  const { startSniListener } = await import("../../../server/httpserver/sni_listener.ts");
+  const tls = await makeSelfSignedCert({ names: ["localhost"], ipAddresses: ["127.0.0.1"] });
+  const web = webHandler(
+    (request) => new HttpResponse(200, undefined, `${request.path} ${request.query}`),
+    "HTTP/1.1",
+  );
+  const port = 28604;
+  const listener = await startSniListener(
+    port,
+    "127.0.0.1",
+    [{ name: "a", cert: tls.cert, key: tls.key }, { name: "b", cert: tls.cert, key: tls.key }],
+    web,
+    { onError: () => {} },
+  );
+  try {
+    const cases: [string, string][] = [
+      // A URL made of it read the backslash as "/" and escaped "{" and the query's "'".
+      ["/a\\b/{c}?q='x'", "/a\\b/{c} q='x'"],
+      ["/p/../admin?x", "/admin x"],
+    ];
+    for (const version of ["--http1.1", "--http2"]) {
+      for (const [target, seen] of cases) {
+        const out = await new Deno.Command("curl", {
+          args: [
+            "-sk",
+            "-g",
+            "--path-as-is",
+            version,
+            "-w",
+            "|%{http_code}",
+            `https://127.0.0.1:${port}${target}`,
+          ],
+          stdout: "piped",
+        }).output();
+        const [body, status] = new TextDecoder().decode(out.stdout).split("|");
+        assert.deepEqual([status, body], ["200", seen], `${version} ${target}`);
+      }
+      // Not a path: the server answers it, as Go's does (a URL made of it failed to parse).
+      const options = await new Deno.Command("curl", {
+        args: [
+          "-sk",
+          version,
+          "-X",
+          "OPTIONS",
+          "--request-target",
+          "*",
+          "-w",
+          "|%{http_code}",
+          `https://127.0.0.1:${port}`,
+        ],
+        stdout: "piped",
+      }).output();
+      assert.equal(new TextDecoder().decode(options.stdout), "* |200", `${version} OPTIONS *`);
+    }
+  } finally {
+    await listener.shutdown(0);
+    await Deno.remove(tls.dir, { recursive: true });
+  }
 });
