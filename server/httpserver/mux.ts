@@ -320,12 +320,15 @@ function compilePath(p: PathSpec, serverLimit: number): CompiledPath {
     matchAllQuery: !!p.matchAllQuery,
     rewrite(path: string): string {
       if (target === undefined) return path;
-      if (exact !== undefined && path === exact) return target;
-      if (prefix !== undefined && path.startsWith(prefix)) {
-        return target + path.slice(prefix.length);
-      }
-      if (replacer) return replacer.replaceAll(path);
-      return path;
+      let rewritten: string;
+      if (exact !== undefined && path === exact) rewritten = target;
+      else if (prefix !== undefined && path.startsWith(prefix)) {
+        rewritten = target + path.slice(prefix.length);
+      } else if (replacer) rewritten = replacer.replaceAll(path);
+      else return path;
+      // A target without its leading "/" (`$1` for `^/api/(.*)$`) made no
+      // request target ("GET x/y"); rooted, as RequestAdaptor's paths are.
+      return rewritten.charCodeAt(0) === 0x2f ? rewritten : `/${rewritten}`;
     },
   };
 }

@@ -147,6 +147,22 @@ Deno.test("mux writes a rewriteTarget as a path: its ? and # escaped, spelled as
   assert.equal(rewrite("/rx/a%20b"), "/r%20%C3%A9/a%20b%3Fz");
 });
 
+Deno.test("mux roots a rewritten path that lost its leading slash, as RequestAdaptor does", () => {
+  const m = mux([{
+    paths: [
+      { pathRegexp: "^/api/(.*)$", rewriteTarget: "$1", backend: "r" },
+      { pathPrefix: "/v1/", rewriteTarget: "v2/", backend: "p" },
+      { path: "/old", rewriteTarget: "new", backend: "e" },
+    ],
+  }]);
+  const rewrite = (path: string) =>
+    (m.route("h", "GET", path, noHeaders, "") as Route).rewrite(path);
+  assert.equal(rewrite("/api/x/y"), "/x/y");
+  assert.equal(rewrite("/api/"), "/");
+  assert.equal(rewrite("/v1/z"), "/v2/z");
+  assert.equal(rewrite("/old"), "/new");
+});
+
 Deno.test("mux route cache gives the same answers", () => {
   const m = mux([{ paths: [{ path: "/a", methods: ["GET"], backend: "a" }] }], { cacheSize: 2 });
   for (let i = 0; i < 3; i++) {
