@@ -152,11 +152,24 @@ function mergeTopN(lists: Doc[][]): Doc[] {
     .sort((a, b) => (b.count as number) - (a.count as number)).slice(0, TOP_N);
 }
 
+/** Whether `v` is a string, number or boolean (nothing to merge inside). */
+function isScalar(v: unknown): boolean {
+  return typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+}
+
 function mergeValues(values: unknown[]): unknown {
   const first = values[0];
   if (isPlainObject(first) && values.every(isPlainObject)) return mergeStatuses(values as Doc[]);
   if (Array.isArray(first) && values.every(Array.isArray)) {
-    return first.map((_, i) => mergeValues(values.map((v) => (v as unknown[])[i])));
+    const lists = values as unknown[][];
+    // Names (a pool's servers, its unhealthyServers): the workers may see
+    // them apart for a moment, and each one's belong to the node's.
+    if (lists.every((list) => list.every(isScalar))) return [...new Set(lists.flat())];
+    const length = Math.max(...lists.map((list) => list.length));
+    return Array.from(
+      { length },
+      (_, i) => mergeValues(lists.filter((list) => i < list.length).map((list) => list[i])),
+    );
   }
   // Text such as health or state: report a problem if any worker has one.
   return values.find((v) => v !== first && v !== "" && v !== "running") ?? first;

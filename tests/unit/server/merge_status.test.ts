@@ -187,3 +187,16 @@ Deno.test("merged percentiles lie between the merged least and greatest latency"
     sendLatencyBuckets(false);
   }
 });
+
+Deno.test("merged lists of names hold every worker's, as unhealthyServers seen apart", () => {
+  // Followers take the health checker's verdicts within a second, and each
+  // worker checks on its own when the shared memory is full: one may have
+  // taken a server out that another has not yet.
+  const pool = (unhealthyServers: string[], servers: string[]) => ({
+    filters: { proxy: { mainPool: { servers, unhealthyServers } } },
+  });
+  const a = "http://10.0.0.1:80", b = "http://10.0.0.2:80", c = "http://10.0.0.3:80";
+  assert.deepEqual(mergeStatuses([pool([], [a, b]), pool([b], [a, b, c])]), pool([b], [a, b, c]));
+  assert.deepEqual(mergeStatuses([pool([a], [a]), pool([b], [b])]), pool([a, b], [a, b]));
+  assert.deepEqual(mergeStatuses([pool([a, b], [a]), pool([b, a], [a])]), pool([a, b], [a]));
+});
