@@ -20,11 +20,25 @@ import { type ControlCall, type ControlServices, runControlCall } from "../contr
 
 /** How long a crashed worker's replacement waits before it starts. */
 const REPLACE_DELAY_MS = 1_000;
+/**
+ * How long a status read waits for a worker: one stuck (a filter in an
+ * endless loop) is left out rather than holding the admin API's status
+ * reads, and the cluster's status sync, for as long as it is stuck.
+ */
+export const STATUS_WAIT_MS = 5_000;
+
+/** What a call with a deadline resolves to when the worker did not answer in time. */
+const TIMED_OUT = Symbol("timed out");
 
 // Omit over a union, member by member.
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+type Pending = {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  /** Gives up waiting, for calls with a deadline. */
+  timer?: ReturnType<typeof setTimeout>;
+};
 
 /** One worker isolate and its pending requests. */
 class WorkerHandle {
@@ -35,12 +49,18 @@ class WorkerHandle {
   #crashed: Error | undefined;
   #started = false;
   readonly ready: Promise<void>;
+  /** Set by {@linkcode noteLate} until the worker answers again. */
+  #late = false;
+  /** Hears when a worker noted late answers again. */
+  readonly #answersAgain: () => void;
 
   constructor(
     init: WorkerInit,
     onCrash: (error: Error) => void,
     control: ControlServices | undefined,
+    answersAgain: () => void,
   ) {
+    this.#answersAgain = answersAgain;
     this.#worker = new Worker(new URL("./worker_main.ts", import.meta.url).href, {
       type: "module",
     });
@@ -56,6 +76,11 @@ class WorkerHandle {
       else {
         const p = this.#pending.get(msg.id);
         this.#pending.delete(msg.id);
+        clearTimeout(p?.timer);
+        if (this.#late) {
+          this.#late = false;
+          this.#answersAgain();
+        }
         if (msg.error !== undefined) p?.reject(new Error(msg.error));
         else p?.resolve(msg.result);
       }
@@ -65,7 +90,10 @@ class WorkerHandle {
       const error = new Error(`worker ${init.index} crashed: ${event.message}`);
       this.#crashed = error;
       reject(error);
-      for (const p of this.#pending.values()) p.reject(error);
+      for (const p of this.#pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(error);
+      }
       this.#pending.clear();
       this.#worker.terminate();
       onCrash(error);
@@ -95,13 +123,34 @@ class WorkerHandle {
     return this.#started && !this.#crashed;
   }
 
-  call(request: WithoutId<WorkerRequest>): Promise<unknown> {
+  /**
+   * Sends `request` and resolves to the worker's answer; with `waitMs`, to
+   * `TIMED_OUT` when none came by then (a later answer is dropped).
+   */
+  call(request: WithoutId<WorkerRequest>, waitMs?: number): Promise<unknown> {
     if (this.#crashed) return Promise.reject(this.#crashed);
     const id = this.#next++;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    this.#pending.set(id, { resolve, reject });
+    const pending: Pending = { resolve, reject };
+    if (waitMs !== undefined) {
+      pending.timer = setTimeout(() => {
+        if (this.#pending.delete(id)) resolve(TIMED_OUT);
+      }, waitMs);
+      Deno.unrefTimer(pending.timer as unknown as number);
+    }
+    this.#pending.set(id, pending);
     this.#worker.postMessage({ ...request, id });
     return promise;
+  }
+
+  /**
+   * Notes that a call went unanswered past its deadline; true the first
+   * time since the worker last answered, so it is logged once.
+   */
+  noteLate(): boolean {
+    if (this.#late) return false;
+    this.#late = true;
+    return true;
   }
 
   terminate(): void {
@@ -183,6 +232,7 @@ export class WorkerPlane {
       },
       (error) => this.#replace(index, error),
       options.control,
+      () => options.log?.info(`worker ${index} answers again`),
     );
   }
 
@@ -265,10 +315,25 @@ export class WorkerPlane {
     }));
   }
 
-  /** The status of an object merged over the workers (counts summed). */
+  /**
+   * The status of an object merged over the workers (counts summed); a
+   * worker that does not answer within {@linkcode STATUS_WAIT_MS} is left out.
+   */
   async status(name: string): Promise<Record<string, unknown> | undefined> {
-    const all = await Promise.all(this.#serving().map((w) => w.call({ type: "status", name })));
-    const present = all.filter((s): s is Record<string, unknown> => s !== null && s !== undefined);
+    const serving = this.#workers.map((w, index) => ({ w, index })).filter(({ w }) => w.serving);
+    const all = await Promise.all(
+      serving.map(({ w }) => w.call({ type: "status", name }, STATUS_WAIT_MS)),
+    );
+    all.forEach((answer, i) => {
+      if (answer !== TIMED_OUT || !serving[i].w.noteLate()) return;
+      this.#options.log?.error(
+        `worker ${serving[i].index} did not answer in ${STATUS_WAIT_MS / 1000} s: ` +
+          "its statistics are left out of statuses until it does",
+      );
+    });
+    const present = all.filter((s): s is Record<string, unknown> =>
+      typeof s === "object" && s !== null
+    );
     return present.length ? mergeStatuses(present) : undefined;
   }
 

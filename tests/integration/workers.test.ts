@@ -12,6 +12,8 @@ import {
 
 /** A plugin whose filter throws from a timer, where nothing catches it. */
 const CRASH_PLUGIN = new URL("../fixtures/crash_filter.ts", import.meta.url).pathname;
+/** A plugin whose filter keeps its isolate busy for `?ms=` milliseconds. */
+const STALL_PLUGIN = new URL("../fixtures/stall_filter.ts", import.meta.url).pathname;
 
 /** Creates the Pipeline `p` from `pipeline` and an HTTPServer `s` on `port` routing to it. */
 async function createPipelineAndServer(node: NodeProcess, pipeline: string, port: number) {
@@ -339,6 +341,53 @@ Deno.test("workers: while a crashed worker is replaced, status answers and updat
       await Deno.readTextFile(`${node.homeDir}/log/stdout.log`),
       /cannot apply|unhandled/,
     );
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("workers: a worker that does not answer is left out of the status, which answers", async () => {
+  const node = await startNodeProcess({
+    args: ["--workers", "2", "--plugin", STALL_PLUGIN],
+    apiPort: 29501,
+  });
+  const port = 29502;
+  try {
+    const objects = `${mockPipeline("fine")}---
+name: stall
+kind: Pipeline
+filters:
+- {name: s, kind: Stall}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+rules:
+- paths:
+  - {path: /stall, backend: stall}
+  - {pathPrefix: /, backend: ok}
+`;
+    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    await eventually("both workers serve", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+      return /worker-0\tcreated server s/.test(log) && /worker-1\tcreated server s/.test(log);
+    });
+    // One worker busy for 15 s, as a filter stuck in a loop would keep it.
+    const stalled = request(`http://127.0.0.1:${port}/stall?ms=15000`);
+    await new Promise((r) => setTimeout(r, 500));
+    const started = Date.now();
+    const status = await fetch(`http://${node.apiAddr}/apis/v2/status/objects/s`);
+    const body = await status.text();
+    const took = Date.now() - started;
+    assert.equal(status.status, 200, body);
+    assert.ok(took < 10_000, `the status took ${took} ms`);
+    // The other worker's status: the server runs.
+    assert.match(body, /state: running/);
+    await stalled;
+    await eventually("the stall and its end logged", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+      return /worker \d did not answer in 5 s/.test(log) && /worker \d answers again/.test(log);
+    });
   } finally {
     await node.stop();
   }
