@@ -26,6 +26,12 @@ const REPLACE_DELAY_MS = 1_000;
  * reads, and the cluster's status sync, for as long as it is stuck.
  */
 export const STATUS_WAIT_MS = 5_000;
+/**
+ * How long a stop waits for a worker to close: its servers give requests in
+ * flight 30 s; one still busy past this (a filter stuck in a loop) is ended,
+ * so the stop keeps the bound it promises.
+ */
+const CLOSE_WAIT_MS = 35_000;
 
 /** What a call with a deadline resolves to when the worker did not answer in time. */
 const TIMED_OUT = Symbol("timed out");
@@ -337,10 +343,14 @@ export class WorkerPlane {
     return present.length ? mergeStatuses(present) : undefined;
   }
 
-  /** Drains and stops every worker. */
+  /** Drains and stops every worker; one still busy after {@linkcode CLOSE_WAIT_MS} is ended. */
   async close(): Promise<void> {
     this.#closing = true;
-    await Promise.allSettled(this.#workers.map((w) => w.call({ type: "close" })));
+    await Promise.all(this.#workers.map(async (w, index) => {
+      const closed = await w.call({ type: "close" }, CLOSE_WAIT_MS).catch(() => undefined);
+      if (closed !== TIMED_OUT) return;
+      this.#options.log?.error(`worker ${index} did not stop in ${CLOSE_WAIT_MS / 1000} s: ended`);
+    }));
     for (const w of this.#workers) w.terminate();
   }
 }

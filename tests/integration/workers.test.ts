@@ -392,3 +392,42 @@ rules:
     await node.stop();
   }
 });
+
+Deno.test("workers: a stop ends a worker that does not finish in time, as in-flight requests are", async () => {
+  const node = await startNodeProcess({
+    args: ["--workers", "2", "--plugin", STALL_PLUGIN],
+    apiPort: 29503,
+  });
+  const port = 29504;
+  try {
+    const objects = `name: stall
+kind: Pipeline
+filters:
+- {name: s, kind: Stall}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+rules:
+- paths:
+  - {pathPrefix: /, backend: stall}
+`;
+    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    await eventually(
+      "served",
+      async () => (await request(`http://127.0.0.1:${port}/`)).body === "stalled",
+    );
+    // A worker stuck for 90 s: the stop gives in-flight requests 30 s, and then ends it.
+    const stalled = request(`http://127.0.0.1:${port}/?ms=90000`).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    const started = Date.now();
+    assert.equal(await node.stop(), 0);
+    const took = Date.now() - started;
+    assert.ok(took < 45_000, `the stop took ${took} ms`);
+    await stalled;
+    const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+    assert.match(log, /worker \d did not stop in 35 s: ended/);
+  } finally {
+    await node.stop();
+  }
+});
