@@ -26,6 +26,8 @@ const REPLACE_DELAY_MS = 1_000;
  * reads, and the cluster's status sync, for as long as it is stuck.
  */
 export const STATUS_WAIT_MS = 5_000;
+/** How long an object change waits for each worker to apply it (see `apply`). */
+const APPLY_WAIT_MS = 10_000;
 /**
  * How long a stop waits for a worker to close: its servers give requests in
  * flight 30 s; one still busy past this (a filter stuck in a loop) is ended,
@@ -277,11 +279,15 @@ export class WorkerPlane {
   /** Applies the desired objects in every worker; failures are merged by name. */
   async apply(objects: ObjectSpec[], data?: StoreData): Promise<ApplyError[]> {
     this.#lastApply = { objects, data };
-    const results = await Promise.all(
-      this.#serving().map((w) => w.call({ type: "apply", objects, data }) as Promise<ApplyError[]>),
-    );
+    // A worker that does not answer in time takes this change, and any
+    // later one, in turn once it does (its messages and applies keep their
+    // order): waiting for it would hold every later change from the others.
+    const results = await this.#ask({ type: "apply", objects, data }, APPLY_WAIT_MS);
     const byName = new Map<string, ApplyError>();
-    for (const list of results) for (const e of list) byName.set(e.name, e);
+    for (const list of results) {
+      if (!Array.isArray(list)) continue; // not answered in time
+      for (const e of list as ApplyError[]) byName.set(e.name, e);
+    }
     return [...byName.values()];
   }
 
@@ -326,21 +332,30 @@ export class WorkerPlane {
    * worker that does not answer within {@linkcode STATUS_WAIT_MS} is left out.
    */
   async status(name: string): Promise<Record<string, unknown> | undefined> {
-    const serving = this.#workers.map((w, index) => ({ w, index })).filter(({ w }) => w.serving);
-    const all = await Promise.all(
-      serving.map(({ w }) => w.call({ type: "status", name }, STATUS_WAIT_MS)),
-    );
-    all.forEach((answer, i) => {
-      if (answer !== TIMED_OUT || !serving[i].w.noteLate()) return;
-      this.#options.log?.error(
-        `worker ${serving[i].index} did not answer in ${STATUS_WAIT_MS / 1000} s: ` +
-          "its statistics are left out of statuses until it does",
-      );
-    });
+    const all = await this.#ask({ type: "status", name }, STATUS_WAIT_MS);
     const present = all.filter((s): s is Record<string, unknown> =>
       typeof s === "object" && s !== null
     );
     return present.length ? mergeStatuses(present) : undefined;
+  }
+
+  /**
+   * Asks every serving worker, waiting for each at most `waitMs`: one that
+   * does not answer by then gives `TIMED_OUT`, and is logged once until it
+   * answers again.
+   */
+  async #ask(request: WithoutId<WorkerRequest>, waitMs: number): Promise<unknown[]> {
+    const serving = this.#workers.map((w, index) => ({ w, index })).filter(({ w }) => w.serving);
+    const answers = await Promise.all(serving.map(({ w }) => w.call(request, waitMs)));
+    answers.forEach((answer, i) => {
+      if (answer !== TIMED_OUT || !serving[i].w.noteLate()) return;
+      this.#options.log?.error(
+        `worker ${serving[i].index} did not answer in ${waitMs / 1000} s: until it does, ` +
+          "statuses leave its statistics out and object changes go on without it (it takes " +
+          "them in turn when it answers)",
+      );
+    });
+    return answers;
   }
 
   /** Drains and stops every worker; one still busy after {@linkcode CLOSE_WAIT_MS} is ended. */

@@ -431,3 +431,63 @@ rules:
     await node.stop();
   }
 });
+
+Deno.test("workers: object changes reach the other workers while one does not answer", async () => {
+  const node = await startNodeProcess({
+    args: ["--workers", "2", "--plugin", STALL_PLUGIN],
+    apiPort: 29505,
+  });
+  const port = 29506;
+  try {
+    const objects = `${mockPipeline("one")}---
+name: stall
+kind: Pipeline
+filters:
+- {name: s, kind: Stall}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+rules:
+- paths:
+  - {path: /stall, backend: stall}
+  - {pathPrefix: /, backend: ok}
+`;
+    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    await eventually("both workers serve", async () => {
+      const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+      return /worker-0\tcreated server s/.test(log) && /worker-1\tcreated server s/.test(log);
+    });
+    const stalled = request(`http://127.0.0.1:${port}/stall?ms=30000`);
+    await new Promise((r) => setTimeout(r, 500));
+    // Two changes one after the other: the second waited for the stuck worker to take the first.
+    for (const body of ["two", "three"]) {
+      assert.equal((await node.ctl(["object", "update"], mockPipeline(body))).code, 0);
+    }
+    await eventually("the worker that answers serves the last change", async () => {
+      const bodies = await Promise.all(
+        Array.from(
+          { length: 6 },
+          () =>
+            request(`http://127.0.0.1:${port}/n`, {
+              headers: { connection: "close" },
+              signal: AbortSignal.timeout(1000),
+            }).catch(() => undefined),
+        ),
+      );
+      return bodies.some((r) => r?.body === "three");
+    }, 20_000);
+    await stalled;
+    await eventually("the stuck worker takes the changes in turn once it answers", async () => {
+      const bodies = await Promise.all(
+        Array.from(
+          { length: 10 },
+          () => request(`http://127.0.0.1:${port}/n`, { headers: { connection: "close" } }),
+        ),
+      );
+      return bodies.every((r) => r.body === "three");
+    });
+  } finally {
+    await node.stop();
+  }
+});
