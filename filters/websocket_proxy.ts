@@ -27,7 +27,9 @@ import {
   type LoadBalanceSpec,
   readLoadBalance,
   readRequestMatcher,
+  readServerSpec,
   type RequestMatcherSpec,
+  sendsClientHost,
 } from "./proxy/spec.ts";
 import type { Http1Connection } from "./proxy/http1_connection.ts";
 import {
@@ -75,25 +77,13 @@ export interface WebSocketProxySpec {
 /** Easegress's default message limit (32 KiB and a byte). */
 const DEFAULT_MAX_MSG_SIZE = 32769;
 const SERVER_URL = /^(wss?|https?):\/\/(\[[0-9a-fA-F:.]+\]|[^/:?#\s]+)(:\d{1,5})?(\/[^?#\s]*)?$/;
-const IP_HOST = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\])$/;
 
 function readServer(r: SpecReader): WebSocketServerSpec {
-  const server: WebSocketServerSpec = {
-    url: r.string("url", {
-      required: true,
-      pattern: SERVER_URL,
-      patternName: "a ws://, wss://, http:// or https:// URL such as ws://127.0.0.1:9095",
-    }) ?? "",
-  };
-  if (SERVER_URL.test(server.url) && !URL.canParse(server.url)) {
-    r.problem("url", `must be a valid URL (a port up to 65535), got ${JSON.stringify(server.url)}`);
-  }
-  const tags = r.stringArray("tags");
-  if (tags?.length) server.tags = tags;
-  const weight = r.int("weight", { min: 0, max: 100 });
-  if (weight) server.weight = weight;
-  if (r.bool("keepHost", false)) server.keepHost = true;
-  return server;
+  return readServerSpec(
+    r,
+    SERVER_URL,
+    "a ws://, wss://, http:// or https:// URL such as ws://127.0.0.1:9095",
+  );
 }
 
 function readPool(r: SpecReader): WebSocketPoolSpec {
@@ -348,7 +338,7 @@ function compilePool(spec: WebSocketPoolSpec, env: FilterEnv, index: number): Po
       hostname,
       port: Number(url.port || (secure ? 443 : 80)),
       // As Easegress: the client's Host unless the URL names a host by name.
-      clientHost: !!s.keepHost || IP_HOST.test(url.hostname),
+      clientHost: sendsClientHost(s, url.hostname),
     };
   });
   // One round node-wide, as the Proxy's: named by the pool, so an update that keeps it keeps its place.

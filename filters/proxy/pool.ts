@@ -26,7 +26,7 @@ import { ResponseCache } from "./response_cache.ts";
 import { limitBodyStream } from "./response_body_limit.ts";
 import { sendableTarget } from "./http1_request_head.ts";
 import { type CircuitBreaker, REJECTED, type Retry } from "./resilience.ts";
-import type { PoolSpec, ServerSpec } from "./spec.ts";
+import { type PoolSpec, sendsClientHost, type ServerSpec } from "./spec.ts";
 import type { Transport, UpstreamRequest, UpstreamResponse } from "./transport.ts";
 import { instanceURL, type ServiceDirectory, type ServiceInstance } from "../service_directory.ts";
 import { UpstreamError } from "./upstream_error.ts";
@@ -79,7 +79,6 @@ export interface PoolPolicies {
 }
 
 const NONE: ReadonlySet<string> = new Set();
-const IP_HOST = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\])$/;
 const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 
 /** A pool of upstream servers. */
@@ -582,7 +581,7 @@ function parseServer(spec: ServerSpec, transports: TransportFactory): Server {
     weight: spec.weight ?? 0,
     origin,
     host: url.host,
-    keepClientHost: !!spec.keepHost || IP_HOST.test(url.hostname),
+    keepClientHost: sendsClientHost(spec, url.hostname),
     // Easegress sends `url + path`: a server at http://host/api gets /api/users
     // for /users (without the double slash a trailing "/" would give), the
     // whole escaped as Go's URL writes it (http://host/a|b sends /a%7Cb/users).

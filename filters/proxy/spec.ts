@@ -234,15 +234,34 @@ function checkMethods(r: SpecReader, methods: readonly string[]): void {
 }
 
 function readServer(r: SpecReader): ServerSpec {
+  return readServerSpec(
+    r,
+    URL_PATTERN,
+    "an http(s) URL such as http://127.0.0.1:9095 or http://127.0.0.1:9095/api",
+  );
+}
+
+const IP_HOST = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:.]+\])$/;
+
+/**
+ * Whether requests to `server` (its URL's host being `hostname`) carry the
+ * client's Host, as Easegress sends it: with `keepHost`, or when the URL
+ * names its host by address rather than by name.
+ */
+export function sendsClientHost(server: ServerSpec, hostname: string): boolean {
+  return !!server.keepHost || IP_HOST.test(hostname);
+}
+
+/**
+ * Reads a pool's server at `r`: its `url` (which must match `urlPattern`,
+ * described to users as `patternName`), `tags`, `weight` and `keepHost`.
+ */
+export function readServerSpec(r: SpecReader, urlPattern: RegExp, patternName: string): ServerSpec {
   const server: ServerSpec = {
-    url: r.string("url", {
-      required: true,
-      pattern: URL_PATTERN,
-      patternName: "an http(s) URL such as http://127.0.0.1:9095 or http://127.0.0.1:9095/api",
-    }) ?? "",
+    url: r.string("url", { required: true, pattern: urlPattern, patternName }) ?? "",
   };
   // The pattern lets through what URL parsing refuses, and the pipeline would then fail to start.
-  if (URL_PATTERN.test(server.url) && !URL.canParse(server.url)) {
+  if (urlPattern.test(server.url) && !URL.canParse(server.url)) {
     r.problem("url", `must be a valid URL (a port up to 65535), got ${JSON.stringify(server.url)}`);
   }
   const tags = r.stringArray("tags");
