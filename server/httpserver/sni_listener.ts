@@ -213,12 +213,15 @@ async function serveNodeRequest(
     const hasBody = method !== "GET" && method !== "HEAD";
     const abort = new AbortController();
     res.on("close", () => abort.abort());
-    // The target goes to the handler as sent (see WebHandler): a URL made of
-    // it is spelled as WHATWG parsing does (a backslash read as "/", "{"
-    // escaped, dot segments resolved, a fragment dropped), and `*` is none.
+    // The target also goes to the handler as sent (see WebHandler): a URL
+    // made of it is spelled as WHATWG parsing does (a backslash read as "/",
+    // "{" escaped, dot segments resolved, a fragment dropped), and `*` is
+    // none. The URL keeps the path for handlers that read only it (the
+    // admin API's routes).
     const target = req.url ?? "/";
     const origin = target.charCodeAt(0) === 0x2f || target === "*";
-    const request = new Request(`https://${authority || "localhost"}${origin ? "/" : target}`, {
+    const urlPath = target === "*" ? "/" : target;
+    const request = new Request(`https://${authority || "localhost"}${urlPath}`, {
       method,
       headers,
       body: hasBody ? Readable.toWeb(req as Readable) as ReadableStream<Uint8Array> : null,
