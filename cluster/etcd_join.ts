@@ -51,8 +51,7 @@ export interface JoinResult {
  */
 export async function addSelfToEtcd(options: JoinOptions): Promise<JoinResult> {
   const { name, peerUrls, endpoints, initialCluster = {}, timeoutMs } = options;
-  const isSelf = (m: IMember) =>
-    m.name === name || m.peerURLs.some((url) => peerUrls.includes(url));
+  const isSelf = (m: IMember) => isThisMember(m, options);
   const membership = (members: IMember[]) =>
     members.flatMap((m) =>
       m.peerURLs.map((url) => {
@@ -94,20 +93,8 @@ export async function addSelfToEtcd(options: JoinOptions): Promise<JoinResult> {
  * member answers within `timeoutMs`, as while a new cluster starts.
  */
 export async function memberHasRun(options: JoinOptions): Promise<boolean> {
-  const { name, peerUrls, endpoints, timeoutMs } = options;
-  if (endpoints.length === 0) return false;
-  const client = briefEtcdClient(endpoints, timeoutMs);
-  try {
-    const { members } = await client.cluster.memberList({ linearizable: false });
-    return members.some((m) =>
-      (m.name === name || m.peerURLs.some((url) => peerUrls.includes(url))) &&
-      m.clientURLs.length > 0
-    );
-  } catch {
-    return false;
-  } finally {
-    client.close();
-  }
+  const members = await membersListed(options, false);
+  return members?.some((m) => isThisMember(m, options) && m.clientURLs.length > 0) ?? false;
 }
 
 /**
@@ -118,16 +105,30 @@ export async function memberHasRun(options: JoinOptions): Promise<boolean> {
  * `timeoutMs`.
  */
 export async function memberRemoved(options: JoinOptions): Promise<boolean> {
-  const { name, peerUrls, endpoints, timeoutMs } = options;
-  if (endpoints.length === 0) return false;
-  const client = briefEtcdClient(endpoints, timeoutMs);
+  const members = await membersListed(options, true);
+  return members !== undefined && !members.some((m) => isThisMember(m, options));
+}
+
+/** Whether etcd's member `m` is the one `options` describe: by name, or by a peer URL. */
+function isThisMember(m: IMember, options: JoinOptions): boolean {
+  return m.name === options.name || m.peerURLs.some((url) => options.peerUrls.includes(url));
+}
+
+/**
+ * etcd's members, asked through the other members (`linearizable`: through
+ * the leader); undefined when there are none to ask or none answers within
+ * the timeout.
+ */
+async function membersListed(
+  options: JoinOptions,
+  linearizable: boolean,
+): Promise<IMember[] | undefined> {
+  if (options.endpoints.length === 0) return undefined;
+  const client = briefEtcdClient(options.endpoints, options.timeoutMs);
   try {
-    const { members } = await client.cluster.memberList({ linearizable: true });
-    return !members.some((m) =>
-      m.name === name || m.peerURLs.some((url) => peerUrls.includes(url))
-    );
+    return (await client.cluster.memberList({ linearizable })).members;
   } catch {
-    return false;
+    return undefined;
   } finally {
     client.close();
   }
