@@ -27,6 +27,37 @@ function mockPipeline(body: string): string {
   return `name: ok\nkind: Pipeline\nfilters:\n- {name: m, kind: Mock, rules: [{code: 200, body: ${body}}]}\n`;
 }
 
+/** A node of two workers that knows the Stall filter kind, its admin API on `apiPort`. */
+function startStallNode(apiPort: number): Promise<NodeProcess> {
+  return startNodeProcess({ args: ["--workers", "2", "--plugin", STALL_PLUGIN], apiPort });
+}
+
+/** Pipeline "ok" answering `body`, pipeline "stall" holding its worker at /stall, server "s". */
+function stallableServer(port: number, body: string): string {
+  return `${mockPipeline(body)}---
+name: stall
+kind: Pipeline
+filters:
+- {name: s, kind: Stall}
+---
+kind: HTTPServer
+name: s
+port: ${port}
+rules:
+- paths:
+  - {path: /stall, backend: stall}
+  - {pathPrefix: /, backend: ok}
+`;
+}
+
+/** Waits until both workers of `node` have created server "s". */
+async function bothWorkersServe(node: NodeProcess): Promise<void> {
+  await eventually("both workers serve", async () => {
+    const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
+    return /worker-0\tcreated server s/.test(log) && /worker-1\tcreated server s/.test(log);
+  });
+}
+
 /** Pipeline "ok" answering `body`, pipeline "crash" crashing its isolate at /crash, server "s". */
 function crashableServer(port: number, body: string): string {
   return `${mockPipeline(body)}---
@@ -347,31 +378,11 @@ Deno.test("workers: while a crashed worker is replaced, status answers and updat
 });
 
 Deno.test("workers: a worker that does not answer is left out of the status, which answers", async () => {
-  const node = await startNodeProcess({
-    args: ["--workers", "2", "--plugin", STALL_PLUGIN],
-    apiPort: 29501,
-  });
+  const node = await startStallNode(29501);
   const port = 29502;
   try {
-    const objects = `${mockPipeline("fine")}---
-name: stall
-kind: Pipeline
-filters:
-- {name: s, kind: Stall}
----
-kind: HTTPServer
-name: s
-port: ${port}
-rules:
-- paths:
-  - {path: /stall, backend: stall}
-  - {pathPrefix: /, backend: ok}
-`;
-    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
-    await eventually("both workers serve", async () => {
-      const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
-      return /worker-0\tcreated server s/.test(log) && /worker-1\tcreated server s/.test(log);
-    });
+    assert.equal((await node.ctl(["object", "create"], stallableServer(port, "fine"))).code, 0);
+    await bothWorkersServe(node);
     // One worker busy for 15 s, as a filter stuck in a loop would keep it.
     const stalled = request(`http://127.0.0.1:${port}/stall?ms=15000`);
     await new Promise((r) => setTimeout(r, 500));
@@ -394,10 +405,7 @@ rules:
 });
 
 Deno.test("workers: a stop ends a worker that does not finish in time, as in-flight requests are", async () => {
-  const node = await startNodeProcess({
-    args: ["--workers", "2", "--plugin", STALL_PLUGIN],
-    apiPort: 29503,
-  });
+  const node = await startStallNode(29503);
   const port = 29504;
   try {
     const objects = `name: stall
@@ -433,31 +441,11 @@ rules:
 });
 
 Deno.test("workers: object changes reach the other workers while one does not answer", async () => {
-  const node = await startNodeProcess({
-    args: ["--workers", "2", "--plugin", STALL_PLUGIN],
-    apiPort: 29505,
-  });
+  const node = await startStallNode(29505);
   const port = 29506;
   try {
-    const objects = `${mockPipeline("one")}---
-name: stall
-kind: Pipeline
-filters:
-- {name: s, kind: Stall}
----
-kind: HTTPServer
-name: s
-port: ${port}
-rules:
-- paths:
-  - {path: /stall, backend: stall}
-  - {pathPrefix: /, backend: ok}
-`;
-    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
-    await eventually("both workers serve", async () => {
-      const log = await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
-      return /worker-0\tcreated server s/.test(log) && /worker-1\tcreated server s/.test(log);
-    });
+    assert.equal((await node.ctl(["object", "create"], stallableServer(port, "one"))).code, 0);
+    await bothWorkersServe(node);
     const stalled = request(`http://127.0.0.1:${port}/stall?ms=30000`);
     await new Promise((r) => setTimeout(r, 500));
     // Two changes one after the other: the second waited for the stuck worker to take the first.
