@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { anyAddress } from "../../server/any_address.ts";
 import { makeSelfSignedCert } from "../../tools/self_signed_cert.ts";
 import { eventually, freePort, request, startNodeProcess } from "./helpers.ts";
+import { closed, received } from "./websocket_client.ts";
 
 /** A WebSocket backend: its first message says what handshake it got; then it echoes. */
 function echoBackend(tls?: { cert: string; key: string }): Deno.HttpServer<Deno.NetAddr> {
@@ -39,29 +40,8 @@ function webSocketServer(name: string, port: number, backend: string): string {
 }
 
 /** Opens a WebSocket and collects what it receives. */
-async function open(url: string): Promise<{ ws: WebSocket; next: () => Promise<unknown> }> {
-  const ws = new WebSocket(url, ["chat"]);
-  ws.binaryType = "arraybuffer";
-  const queue: unknown[] = [];
-  const waiting: ((value: unknown) => void)[] = [];
-  ws.onmessage = (e) => {
-    const wake = waiting.shift();
-    if (wake) wake(e.data);
-    else queue.push(e.data);
-  };
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = (e) => reject(new Error((e as ErrorEvent).message));
-  });
-  const next = () =>
-    queue.length ? Promise.resolve(queue.shift()) : new Promise((r) => waiting.push(r));
-  return { ws, next };
-}
-
-function closed(ws: WebSocket): Promise<void> {
-  return ws.readyState === WebSocket.CLOSED
-    ? Promise.resolve()
-    : new Promise((resolve) => ws.addEventListener("close", () => resolve()));
+function open(url: string): Promise<{ ws: WebSocket; next: () => Promise<unknown> }> {
+  return received(new WebSocket(url, ["chat"]));
 }
 
 Deno.test("websocket: handshakes and messages are relayed; refusals; closed with the object", async () => {

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { eventually, request, startNodeProcess } from "./helpers.ts";
+import { closed, received } from "./websocket_client.ts";
 
 const API_PORT = 32200;
 const SERVER_PORT = 32210;
@@ -76,33 +77,12 @@ rules:
 `;
 
 /** Opens a WebSocket with `headers` and collects what it receives. */
-async function open(
+function open(
   url: string,
   headers: Record<string, string>,
 ): Promise<{ ws: WebSocket; next: () => Promise<unknown> }> {
   // Deno's WebSocket takes request headers as an option.
-  const ws = new WebSocket(url, { headers } as unknown as string[]);
-  ws.binaryType = "arraybuffer";
-  const queue: unknown[] = [];
-  const waiting: ((value: unknown) => void)[] = [];
-  ws.onmessage = (e) => {
-    const wake = waiting.shift();
-    if (wake) wake(e.data);
-    else queue.push(e.data);
-  };
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = (e) => reject(new Error((e as ErrorEvent).message));
-  });
-  const next = () =>
-    queue.length ? Promise.resolve(queue.shift()) : new Promise((r) => waiting.push(r));
-  return { ws, next };
-}
-
-function closed(ws: WebSocket): Promise<void> {
-  return ws.readyState === WebSocket.CLOSED
-    ? Promise.resolve()
-    : new Promise((resolve) => ws.addEventListener("close", () => resolve()));
+  return received(new WebSocket(url, { headers } as unknown as string[]));
 }
 
 /** The code the WebSocket closes with. */
