@@ -17,6 +17,18 @@ import {
 import { eventually, startNodeProcess } from "./helpers.ts";
 import { isHealthy } from "../../cluster/etcd_process.ts";
 
+/** The names of the members etcd at `endpoint` lists, asked through its leader. */
+async function etcdMemberNames(endpoint: string): Promise<string[]> {
+  const { Etcd3 } = await import("etcd3");
+  const etcd = new Etcd3({ hosts: [endpoint] });
+  try {
+    const { members } = await etcd.cluster.memberList({ linearizable: true });
+    return members.map((m) => m.name);
+  } finally {
+    etcd.close();
+  }
+}
+
 async function stdoutLog(node: ClusterNode): Promise<string> {
   return await Deno.readTextFile(`${node.homeDir}/log/stdout.log`);
 }
@@ -195,14 +207,7 @@ Deno.test("cluster: a primary joining a running cluster under another cluster na
       await Deno.remove(homeDir, { recursive: true });
     }
     // etcd's membership is as it was: a2's member, never to run, would hold back a1's quorum.
-    const { Etcd3 } = await import("etcd3");
-    const etcd = new Etcd3({ hosts: [client1] });
-    try {
-      const { members } = await etcd.cluster.memberList({ linearizable: true });
-      assert.deepEqual(members.map((m) => m.name), ["a1"]);
-    } finally {
-      etcd.close();
-    }
+    assert.deepEqual(await etcdMemberNames(client1), ["a1"]);
     assert.equal(
       (await nodes[0].api("POST", "/objects", mockPipeline("p", "v1", "one"))).status,
       201,
@@ -273,14 +278,7 @@ Deno.test("cluster: a primary joining on a listen URL in use is refused before e
       await Deno.remove(homeDir, { recursive: true });
     }
     // b2's member, added and never started, would have stopped b1's cluster of one.
-    const { Etcd3 } = await import("etcd3");
-    const etcd = new Etcd3({ hosts: [client1] });
-    try {
-      const { members } = await etcd.cluster.memberList({ linearizable: true });
-      assert.deepEqual(members.map((m) => m.name), ["b1"]);
-    } finally {
-      etcd.close();
-    }
+    assert.deepEqual(await etcdMemberNames(client1), ["b1"]);
     assert.equal(
       (await nodes[0].api("POST", "/objects", mockPipeline("p", "v1", "one"))).status,
       201,
