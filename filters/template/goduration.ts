@@ -107,22 +107,24 @@ export function millisecondsString(ms: number): string {
   if (!(ns >= 0 && ns < 60e9)) return durationString(BigInt(Number.isFinite(ns) ? ns : 0));
   if (ns === 0) return "0s";
   if (ns < 1e3) return ns + "ns";
-  if (ns < 1e6) return decimalOf(ns, 1e3, 3) + "µs";
-  if (ns < 1e9) return decimalOf(ns, 1e6, 6) + "ms";
-  return decimalOf(ns, 1e9, 9) + "s";
+  if (ns < 1e6) return decimalOf(ns, 1e3) + "µs";
+  if (ns < 1e9) return decimalOf(ns, 1e6) + "ms";
+  return decimalOf(ns, 1e9) + "s";
 }
 
-/** `value / unit` with up to `places` decimals, trailing zeros dropped. */
-function decimalOf(value: number, unit: number, places: number): string {
+/** `value / unit` (a power of ten), its decimals with trailing zeros dropped. */
+function decimalOf(value: number, unit: number): string {
   const whole = Math.floor(value / unit);
-  let fraction = value % unit;
+  const fraction = value - whole * unit;
   if (fraction === 0) return String(whole);
-  while (fraction % 10 === 0) {
-    fraction /= 10;
-    places--;
-  }
-  return whole + "." + String(fraction).padStart(places, "0");
+  // `unit + fraction` spells the fraction's digits zero-padded after a leading 1.
+  const digits = String(unit + fraction);
+  let end = digits.length;
+  while (digits.charCodeAt(end - 1) === ZERO) end--;
+  return whole + "." + digits.slice(1, end);
 }
+
+const ZERO = 48;
 
 /** Go's `Duration.Round(m)`: halfway values round away from zero. */
 export function roundDuration(d: bigint, m: bigint): bigint {

@@ -577,10 +577,6 @@ export function failedServerStatus(name: string, error: string): Record<string, 
 
 const CONNECTION_CLOSE: [string, string][] = [["connection", "close"]];
 
-/**
- * The response body's size for the access log: its Content-Length, else the
- * bytes it holds; 0 for a stream of unknown length and answers without a body.
- */
 let lastStampMs = 0;
 let lastStamp = "";
 
