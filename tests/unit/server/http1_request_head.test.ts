@@ -539,3 +539,13 @@ Deno.test("parseRequestHead keeps tabs and obs-text in header values", () => {
   // UTF-8 "ÿ" is C3 BF: two obs-text bytes.
   assert.equal(head.headers.get("x-obs"), "\u00c3\u00bf");
 });
+
+Deno.test("parseRequestHead refuses a bad Host after good ones and takes a bare IPv6 address", () => {
+  for (let i = 0; i < 3; i++) {
+    assert.equal(parse("GET / HTTP/1.1\r\nHost: a.example:80\r\n\r\n").host, "a.example:80");
+  }
+  assertRefused("GET / HTTP/1.1\r\nHost: a.example:80/x\r\n\r\n", 400, /invalid Host/);
+  assertRefused("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, /invalid Host/);
+  assert.equal(parse("GET / HTTP/1.1\r\nHost: ::1\r\n\r\n").host, "::1");
+  assertRefused("GET / HTTP/1.1\r\nHost: ::1:x\r\n\r\n", 400, /invalid Host/);
+});
