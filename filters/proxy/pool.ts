@@ -335,8 +335,39 @@ export class ServerPool {
     return result;
   }
 
-  /** One attempt: pick a server, send, map the outcome. */
+  /**
+   * One attempt, in a client span of its own when the request is traced: as
+   * in Easegress, each retry shows in the trace and carries its own span id
+   * upstream, and a cache hit or a short-circuited send, which reach no
+   * server, make none.
+   */
   #attempt(ctx: Context, extraHeaders?: [string, string][]): PoolResult | Promise<PoolResult> {
+    const trace = ctx.trace;
+    if (trace === undefined) return this.#try(ctx, extraHeaders);
+    const span = trace.child(this.spanName, ctx.request.rawHeaders);
+    // Extra headers replace the request's fields of their names (its own B3 ones).
+    const extra = extraHeaders === undefined
+      ? [...span.headers]
+      : [...extraHeaders, ...span.headers];
+    const done = (result: PoolResult): PoolResult => {
+      span.finish(ctx.response?.status ?? 0, result || undefined);
+      return result;
+    };
+    const failed = (e: unknown): never => {
+      span.finish(0, String(e));
+      throw e;
+    };
+    let result: PoolResult | Promise<PoolResult>;
+    try {
+      result = this.#try(ctx, extra);
+    } catch (e) {
+      return failed(e);
+    }
+    return typeof result === "string" ? done(result) : result.then(done, failed);
+  }
+
+  /** One try at a server: pick one, send, map the outcome. */
+  #try(ctx: Context, extraHeaders?: [string, string][]): PoolResult | Promise<PoolResult> {
     const start = performance.now();
     const servers = this.#servers;
     if (!servers.length) return this.#fail(ctx, 503, "internalError", start);

@@ -10,7 +10,6 @@ import type { FilterEnv, FilterInstance, FilterKind } from "../filter.ts";
 import { acceptsGzip, gzip, gzipStream } from "../gzip.ts";
 import { SpecReader } from "../spec.ts";
 import { bufferBody, type PoolPolicies, type PoolResult, ServerPool } from "./pool.ts";
-import type { RequestTrace } from "../trace.ts";
 import { IdleBudget } from "./idle_budget.ts";
 import { sharedTurns } from "./load_balancer.ts";
 import { createCircuitBreaker, createRetry } from "./resilience.ts";
@@ -187,16 +186,14 @@ export class Proxy implements FilterInstance {
   }
 
   /**
-   * Sends to `pool` (traced when the request is), keeps the fields of a
+   * Sends to `pool` (which puts each attempt in a span when the request is
+   * traced), keeps the fields of a
    * response an earlier filter made on the answer, then compresses it if
    * asked to.
    */
   #send(ctx: Context, pool: ServerPool): string | Promise<string> {
     const earlier = ctx.response;
-    const trace = ctx.trace;
-    let result = trace === undefined
-      ? pool.send(ctx, forwardedHeaders(ctx))
-      : sendTraced(ctx, pool, trace);
+    let result = pool.send(ctx, forwardedHeaders(ctx));
     if (earlier !== undefined) {
       result = typeof result === "string"
         ? withEarlierFields(ctx, earlier, result)
@@ -316,33 +313,6 @@ export class Proxy implements FilterInstance {
     for (const t of this.#transports.values()) t.close();
     this.#transports.clear();
   }
-}
-
-/** A send inside a client span, whose B3 headers go upstream with the forwarded ones. */
-function sendTraced(
-  ctx: Context,
-  pool: ServerPool,
-  trace: RequestTrace,
-): PoolResult | Promise<PoolResult> {
-  const span = trace.child(pool.spanName, ctx.request.rawHeaders);
-  // Extra headers replace the request's fields of their names (its own B3 ones).
-  const extra = [...forwardedHeaders(ctx) ?? [], ...span.headers];
-  const done = (result: PoolResult): PoolResult => {
-    span.finish(ctx.response?.status ?? 0, result || undefined);
-    return result;
-  };
-  let result: PoolResult | Promise<PoolResult>;
-  try {
-    result = pool.send(ctx, extra);
-  } catch (e) {
-    span.finish(0, String(e));
-    throw e;
-  }
-  if (typeof result === "string") return done(result);
-  return result.then(done, (e) => {
-    span.finish(0, String(e));
-    throw e;
-  });
 }
 
 /** `result`, after the answer that replaced `earlier` (if one did) took its fields. */

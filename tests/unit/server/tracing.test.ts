@@ -274,3 +274,51 @@ Deno.test("An unsampled request's upstream calls carry the decision not to sampl
   }, 0);
   assert.equal(spans.length, 0);
 });
+
+Deno.test("A traced Proxy call makes a span per attempt, as Easegress does; a cache hit makes none", async () => {
+  const sentIds: string[] = [];
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    sentIds.push(req.headers.get("x-b3-spanid") ?? "");
+    // The first two attempts fail, the third is answered.
+    return new Response("ok", { status: sentIds.length < 3 ? 503 : 200 });
+  });
+  const policy = { name: "r", kind: "Retry", maxAttempts: 3, waitDuration: "1ms" };
+  const env = { pipeline: "p", name: "proxy", log: quiet, resilience: () => policy };
+  const proxy = proxyKind.create(
+    proxyKind.validate({
+      pools: [{
+        servers: [{ url: `http://127.0.0.1:${backend.addr.port}` }],
+        retryPolicy: "r",
+        failureCodes: [503],
+        memoryCache: { expiration: "10s", maxEntryBytes: 100, codes: [200], methods: ["GET"] },
+      }],
+    }),
+    env,
+  );
+  try {
+    const spans = await collect(async (t) => {
+      for (let i = 0; i < 2; i++) {
+        const ctx = new Context(new HttpRequest({ path: "/x" }));
+        const server = t.start(ctx.request, "GET /x", "")!;
+        ctx.trace = server;
+        assert.equal(await proxy.handle(ctx), "");
+        assert.equal(ctx.response?.status, 200);
+        await ctx.response?.text();
+        server.finish(200);
+      }
+    });
+    const calls = spans.filter((s) => s.kind === "CLIENT");
+    // Three attempts for the first request, none for the second (the cache answered).
+    assert.equal(sentIds.length, 3);
+    assert.deepEqual(calls.map((s) => s.id), sentIds);
+    assert.equal(new Set(sentIds).size, 3);
+    assert.deepEqual(
+      calls.map((s) => (s.tags as Record<string, string>)["http.status_code"]),
+      ["503", "503", "200"],
+    );
+    assert.ok(calls.every((s) => s.name === "proxy#proxy#main"));
+  } finally {
+    proxy.close?.();
+    await backend.shutdown();
+  }
+});
