@@ -37,13 +37,16 @@ interface Incoming {
   parentId?: string;
   /** undefined: the client left the decision to us. */
   sampled?: boolean;
+  /** The client asked for debug (`X-B3-Flags: 1`, or `d` in `b3`): sampled, and said so. */
+  debug?: boolean;
 }
 
 /** Reads B3 propagation, multi-header or single `b3`; ids that are not hex are ignored. */
 function incomingB3(request: HttpRequest): Incoming {
   const single = request.header("b3");
   if (single !== null) {
-    if (single === "0" || single === "1" || single === "d") return { sampled: single !== "0" };
+    if (single === "0" || single === "1") return { sampled: single === "1" };
+    if (single === "d") return { sampled: true, debug: true };
     const [traceId, spanId, sampled, parentId] = single.toLowerCase().split("-");
     if (!ID.test(traceId ?? "") || !SPAN_ID.test(spanId ?? "")) return {};
     const incoming: Incoming = {
@@ -51,6 +54,7 @@ function incomingB3(request: HttpRequest): Incoming {
       spanId,
       sampled: sampled === undefined ? undefined : sampled !== "0",
     };
+    if (sampled === "d") incoming.debug = true;
     if (parentId !== undefined && SPAN_ID.test(parentId)) incoming.parentId = parentId;
     return incoming;
   }
@@ -63,13 +67,14 @@ function incomingB3(request: HttpRequest): Incoming {
     : sampledText === "1" || sampledText === "true";
   const traceId = request.header("x-b3-traceid")?.toLowerCase();
   const spanId = request.header("x-b3-spanid")?.toLowerCase();
+  const debug = flags === "1" ? true : undefined;
   if (traceId && spanId && ID.test(traceId) && SPAN_ID.test(spanId)) {
-    const incoming: Incoming = { traceId, spanId, sampled };
+    const incoming: Incoming = { traceId, spanId, sampled, debug };
     const parentId = request.header("x-b3-parentspanid")?.toLowerCase();
     if (parentId !== undefined && SPAN_ID.test(parentId)) incoming.parentId = parentId;
     return incoming;
   }
-  return { sampled };
+  return { sampled, debug };
 }
 
 type Endpoint = { ipv4?: string; ipv6?: string; port?: number };
@@ -146,6 +151,8 @@ export class Tracer {
         "http.path": request.path,
       },
     };
+    // A debug trace is kept by every Zipkin whatever its own sampling, as zipkin-go marks it.
+    if (incoming.debug) span.debug = true;
     if (shared) {
       // zipkin-go keeps the client span's own parent on the span it shares.
       span.shared = true;
@@ -232,15 +239,20 @@ export class ServerSpan implements RequestTrace {
     };
     const reporter = this.#reporter;
     const tags = this.#tags;
+    // Debug goes on as zipkin-go's B3 injection writes it: X-B3-Flags in place of X-B3-Sampled.
+    const debug = parent.debug === true;
+    if (debug) span.debug = true;
     const headers: [string, string][] = [
       ["x-b3-traceid", span.traceId],
       ["x-b3-spanid", span.id],
       ["x-b3-parentspanid", parent.id],
-      ["x-b3-sampled", "1"],
+      debug ? ["x-b3-flags", "1"] : ["x-b3-sampled", "1"],
     ];
     // A `b3` left as the client sent it would still name the client's span (b3
     // readers prefer it to X-B3-*), so it is replaced by this span's too.
-    if (upstream?.has("b3")) headers.push(["b3", `${span.traceId}-${span.id}-1-${parent.id}`]);
+    if (upstream?.has("b3")) {
+      headers.push(["b3", `${span.traceId}-${span.id}-${debug ? "d" : "1"}-${parent.id}`]);
+    }
     return {
       headers,
       finish(status: number, error?: string) {

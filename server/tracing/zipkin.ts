@@ -25,6 +25,8 @@ export interface ZipkinSpan {
   tags?: Record<string, string>;
   /** Set on a server span that joined its client's span (sameSpan). */
   shared?: boolean;
+  /** Set on the spans of a trace the client asked to debug (Zipkin keeps them unsampled). */
+  debug?: boolean;
 }
 
 const BATCH = 200;

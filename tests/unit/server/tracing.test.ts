@@ -322,3 +322,34 @@ Deno.test("A traced Proxy call makes a span per attempt, as Easegress does; a ca
     await backend.shutdown();
   }
 });
+
+Deno.test("A client's debug trace is sampled, marked debug and goes upstream as debug", async () => {
+  const sent: Record<string, string>[] = [];
+  const spans = await collect((t) => {
+    const multi = get({
+      "X-B3-TraceId": "463ac35c9f6413ad",
+      "X-B3-SpanId": "a2fb4a1d1a96d312",
+      "X-B3-Flags": "1",
+    });
+    const single = { b3: "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d" };
+    for (const [request, upstream] of [[multi, undefined], [get(single), new Headers(single)]]) {
+      const server = t.start(request as HttpRequest, "GET /x", "")!;
+      const call = server.child("p", upstream as Headers | undefined);
+      sent.push(Object.fromEntries(call.headers));
+      call.finish(200);
+      server.finish(200);
+    }
+  }, 0);
+  // Sampled though the rate is 0, each span marked debug.
+  assert.equal(spans.length, 4);
+  assert.ok(spans.every((s) => s.debug === true));
+  // As zipkin-go's B3 injection writes debug: X-B3-Flags, not X-B3-Sampled; "d" in b3.
+  assert.equal(sent[0]["x-b3-flags"], "1");
+  assert.equal(sent[0]["x-b3-sampled"], undefined);
+  assert.equal(sent[0]["x-b3-traceid"], "463ac35c9f6413ad");
+  assert.equal(sent[1]["x-b3-flags"], "1");
+  assert.equal(
+    sent[1].b3,
+    `80f198ee56343ba864fe8b2a57d3eff7-${sent[1]["x-b3-spanid"]}-d-${sent[1]["x-b3-parentspanid"]}`,
+  );
+});
