@@ -9,6 +9,7 @@
  */
 
 import type { HttpRequest } from "../../filters/context.ts";
+import { lookup } from "node:dns/promises";
 import type { Logger } from "../../filters/filter.ts";
 import type { ChildSpan, RequestTrace } from "../../filters/trace.ts";
 import type { TracingSpec } from "./spec.ts";
@@ -85,14 +86,31 @@ function ipEndpoint(host: string): Endpoint {
   return /^\d+\.\d+\.\d+\.\d+$/.test(host) ? { ipv4: host } : {};
 }
 
-/** "host:port", "[v6]:port" or a host alone as a Zipkin endpoint. */
-function hostPortEndpoint(hostport: string): Endpoint {
+/** "host:port", "[v6]:port" or a host alone as a Zipkin endpoint, and its host. */
+function hostPortEndpoint(hostport: string): { endpoint: Endpoint; host: string } {
   const m = /^(?:\[([^\]]+)\]|([^:]*))(?::(\d+))?$/.exec(hostport);
   // No match: a bare IPv6 address.
-  if (!m) return ipEndpoint(hostport);
-  const endpoint = ipEndpoint(m[1] ?? m[2]);
+  if (!m) return { endpoint: ipEndpoint(hostport), host: hostport };
+  const host = m[1] ?? m[2];
+  const endpoint = ipEndpoint(host);
   if (m[3]) endpoint.port = Number(m[3]);
-  return endpoint;
+  return { endpoint, host };
+}
+
+/**
+ * Puts the first IPv4 and the first IPv6 address `host` names on
+ * `endpoint`, as zipkin-go's NewEndpoint looks a `hostport` name up; one
+ * that does not resolve is logged and left without.
+ */
+async function resolveEndpoint(endpoint: Endpoint, host: string, log: Logger): Promise<void> {
+  try {
+    for (const { address, family } of await lookup(host, { all: true })) {
+      if (family === 4) endpoint.ipv4 ??= address;
+      else endpoint.ipv6 ??= address;
+    }
+  } catch (e) {
+    log.warn(`tracing: zipkin.hostport: cannot resolve "${host}": ${(e as Error).message}`);
+  }
 }
 
 /** Makes the spans of one HTTPServer. */
@@ -100,15 +118,26 @@ export class Tracer {
   readonly #spec: TracingSpec;
   readonly #reporter: ZipkinReporter;
   readonly #local: ZipkinSpan["localEndpoint"];
+  /**
+   * Settles once a `hostport` that names a host is looked up and its
+   * addresses are on every span's local endpoint (spans are sent later, in
+   * batches, so those made meanwhile have them too).
+   */
+  readonly resolved: Promise<void>;
 
   constructor(spec: TracingSpec, log: Logger) {
     this.#spec = spec;
     this.#reporter = new ZipkinReporter(spec.zipkin.serverURL, log);
     const hostport = spec.zipkin.hostport;
-    this.#local = {
-      serviceName: spec.serviceName,
-      ...(hostport ? hostPortEndpoint(hostport) : {}),
-    };
+    const local: ZipkinSpan["localEndpoint"] = this.#local = { serviceName: spec.serviceName };
+    this.resolved = Promise.resolve();
+    if (hostport) {
+      const { endpoint, host } = hostPortEndpoint(hostport);
+      Object.assign(local, endpoint);
+      if (host && !endpoint.ipv4 && !endpoint.ipv6) {
+        this.resolved = resolveEndpoint(local, host, log);
+      }
+    }
   }
 
   /**

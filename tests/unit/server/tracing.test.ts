@@ -353,3 +353,32 @@ Deno.test("A client's debug trace is sampled, marked debug and goes upstream as 
     `80f198ee56343ba864fe8b2a57d3eff7-${sent[1]["x-b3-spanid"]}-d-${sent[1]["x-b3-parentspanid"]}`,
   );
 });
+
+Deno.test("Tracer looks a hostport's host name up for the spans' local endpoint, as zipkin-go does", async () => {
+  const spans = await collect(
+    async (t) => {
+      await t.resolved;
+      const server = t.start(get(), "GET /x", "")!;
+      server.child("p").finish(200);
+      server.finish(200);
+    },
+    1,
+    { hostport: "localhost:10080" },
+  );
+  assert.equal(spans.length, 2);
+  for (const span of spans) {
+    const local = span.localEndpoint as Record<string, unknown>;
+    assert.equal(local.port, 10080);
+    assert.ok(local.ipv4 === "127.0.0.1" || local.ipv6 === "::1", JSON.stringify(local));
+  }
+  // A name that does not resolve leaves the endpoint without an address, and the spans go.
+  const unresolved = await collect(
+    async (t) => {
+      await t.resolved;
+      t.start(get(), "GET /x", "")!.finish(200);
+    },
+    1,
+    { hostport: "no-such-host.invalid:10080" },
+  );
+  assert.deepEqual(unresolved[0].localEndpoint, { serviceName: "svc", port: 10080 });
+});
