@@ -55,6 +55,37 @@ function readZipkin(r: SpecReader): ZipkinSpec {
     id128Bit: r.bool("id128Bit", false),
   };
   const hostport = r.string("hostport");
-  if (hostport) spec.hostport = hostport;
+  if (hostport) {
+    const problem = hostPortProblem(hostport);
+    if (problem === undefined) spec.hostport = hostport;
+    else r.problem("hostport", `${problem}, got "${hostport}"`);
+  }
   return spec;
+}
+
+/**
+ * What is wrong with a `hostport`, as zipkin-go's NewEndpoint reads one
+ * (Go's net.SplitHostPort, then a 16-bit port), or undefined: a host alone
+ * (port 0), `host:port` or `[IPv6]:port`. Easegress refuses the others.
+ */
+function hostPortProblem(hostport: string): string | undefined {
+  // Without a colon, zipkin-go takes it as the host, on port 0.
+  if (!hostport.includes(":") || hostport === ":0") return undefined;
+  const colon = hostport.lastIndexOf(":");
+  let host: string;
+  if (hostport.startsWith("[")) {
+    const end = hostport.indexOf("]");
+    if (end < 0 || end + 1 !== colon) return "must be host, host:port or [IPv6]:port";
+    host = hostport.slice(1, end);
+  } else {
+    host = hostport.slice(0, colon);
+    if (host.includes(":")) return "must be host, host:port or [IPv6]:port (an IPv6 address in [])";
+  }
+  const port = hostport.slice(colon + 1);
+  if (/[[\]]/.test(host) || /[[\]]/.test(port)) return "must be host, host:port or [IPv6]:port";
+  if (!/^\d+$/.test(port) || Number(port) > 65535) {
+    return "its port must be a number from 0 to 65535";
+  }
+  if (host === "") return "must name a host or an address";
+  return undefined;
 }

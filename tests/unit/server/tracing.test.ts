@@ -382,3 +382,22 @@ Deno.test("Tracer looks a hostport's host name up for the spans' local endpoint,
   );
   assert.deepEqual(unresolved[0].localEndpoint, { serviceName: "svc", port: 10080 });
 });
+
+Deno.test("readTracingSpec refuses a hostport zipkin-go would not take, naming the field", () => {
+  const read = (hostport: string) => {
+    const r = SpecReader.root({
+      serviceName: "svc",
+      zipkin: { serverURL: "http://127.0.0.1:9411/", sampleRate: 1, hostport },
+    });
+    const spec = readTracingSpec(r);
+    return r.problems.length ? r.problems.join("; ") : spec.zipkin.hostport;
+  };
+  for (const good of ["0.0.0.0:10080", "gateway", "[::1]:80", "gw.example:0", ":0"]) {
+    assert.equal(read(good), good);
+  }
+  for (
+    const bad of ["a:b:c", "::1", "[::1", "[::1]", "[::1]x:80", "h:", "h:port", "h:65536", ":80"]
+  ) {
+    assert.match(String(read(bad)), /^zipkin\.hostport: .*, got "/, bad);
+  }
+});
