@@ -27,8 +27,10 @@ function randomId(bytes: 8 | 16): string {
   return id;
 }
 
-const ID = /^[0-9a-f]{16}$|^[0-9a-f]{32}$/;
-const SPAN_ID = /^[0-9a-f]{16}$/;
+// Ids of zeros only are no ids, as zipkin-go's B3 parser holds: Zipkin refuses a span with one,
+// and with it the whole batch it came in.
+const ID = /^(?!0+$)(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
+const SPAN_ID = /^(?!0+$)[0-9a-f]{16}$/;
 
 /** What a client's B3 headers said: a trace to join, and whether to sample it. */
 interface Incoming {

@@ -401,3 +401,28 @@ Deno.test("readTracingSpec refuses a hostport zipkin-go would not take, naming t
     assert.match(String(read(bad)), /^zipkin\.hostport: .*, got "/, bad);
   }
 });
+
+Deno.test("Tracer takes B3 ids of zeros only as none, as zipkin-go does, and starts its own trace", async () => {
+  const zero16 = "0000000000000000";
+  const spans = await collect(
+    (t) => {
+      const multi = { "X-B3-TraceId": zero16, "X-B3-SpanId": zero16, "X-B3-Sampled": "1" };
+      t.start(get(multi), "GET /x", "")!.finish(200);
+      t.start(get({ b3: `${zero16}${zero16}-${zero16}-1` }), "GET /x", "")!.finish(200);
+      // A good trace with a parent of zeros: joined, the parent left out.
+      const joined = { b3: `463ac35c9f6413ad-a2fb4a1d1a96d312-1-${zero16}` };
+      t.start(get(joined), "GET /x", "")!.finish(200);
+    },
+    1,
+    { sameSpan: true },
+  );
+  assert.equal(spans.length, 3);
+  for (const span of spans.slice(0, 2)) {
+    assert.match(String(span.traceId), /^(?!0+$)[0-9a-f]{16}$/);
+    assert.match(String(span.id), /^(?!0+$)[0-9a-f]{16}$/);
+    assert.equal(span.parentId, undefined);
+  }
+  assert.equal(spans[2].traceId, "463ac35c9f6413ad");
+  assert.equal(spans[2].id, "a2fb4a1d1a96d312");
+  assert.equal(spans[2].parentId, undefined);
+});
