@@ -10,6 +10,7 @@
 
 import type { HttpRequest } from "../../filters/context.ts";
 import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
 import type { Logger } from "../../filters/filter.ts";
 import type { ChildSpan, RequestTrace } from "../../filters/trace.ts";
 import type { TracingSpec } from "./spec.ts";
@@ -82,10 +83,22 @@ function incomingB3(request: HttpRequest): Incoming {
 
 type Endpoint = { ipv4?: string; ipv6?: string; port?: number };
 
-/** An address as a Zipkin endpoint: an IPv4 or IPv6 address in its field, a host name in none. */
+/**
+ * An address as a Zipkin endpoint: an IPv4 or IPv6 address (its zone left
+ * out) in its field; anything else, a host name or a client's X-Real-IP
+ * that is no address ("1.2.3.4:80", "999.1.1.1"), in none.
+ */
 function ipEndpoint(host: string): Endpoint {
-  if (host.includes(":")) return { ipv6: host };
-  return /^\d+\.\d+\.\d+\.\d+$/.test(host) ? { ipv4: host } : {};
+  const zone = host.indexOf("%");
+  const address = zone < 0 ? host : host.slice(0, zone);
+  switch (isIP(address)) {
+    case 4:
+      return { ipv4: address };
+    case 6:
+      return { ipv6: address };
+    default:
+      return {};
+  }
 }
 
 /** "host:port", "[v6]:port" or a host alone as a Zipkin endpoint, and its host. */
@@ -191,7 +204,9 @@ export class Tracer {
     } else if (joined) {
       span.parentId = incoming.spanId;
     }
-    if (realIP) span.remoteEndpoint = ipEndpoint(realIP);
+    // The real IP may be a client's X-Real-IP: only an address goes to Zipkin.
+    const remote = realIP ? ipEndpoint(realIP) : undefined;
+    if (remote?.ipv4 !== undefined || remote?.ipv6 !== undefined) span.remoteEndpoint = remote;
     return new ServerSpan(span, this.#reporter, arrived, this.#spec.tags);
   }
 

@@ -426,3 +426,27 @@ Deno.test("Tracer takes B3 ids of zeros only as none, as zipkin-go does, and sta
   assert.equal(spans[2].id, "a2fb4a1d1a96d312");
   assert.equal(spans[2].parentId, undefined);
 });
+
+Deno.test("A server span's remote endpoint is the real IP when it is an address, else none", async () => {
+  const ips = [
+    "8.8.8.8",
+    "2001:db8::1",
+    "fe80::1%eth0",
+    "zz:zz",
+    "1.2.3.4:80",
+    "999.1.1.1",
+    "host",
+  ];
+  const spans = await collect((t) => {
+    for (const ip of ips) t.start(get(), "GET /x", ip)!.finish(200);
+  });
+  assert.deepEqual(spans.map((s) => s.remoteEndpoint), [
+    { ipv4: "8.8.8.8" },
+    { ipv6: "2001:db8::1" },
+    { ipv6: "fe80::1" },
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ]);
+});
