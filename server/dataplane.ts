@@ -376,23 +376,34 @@ export class DataPlane {
     return count;
   }
 
-  /** The status document of one object, or undefined when it is not running. */
+  /**
+   * The status document of one object, or undefined when it is not running.
+   * One whose latest spec could not be built runs its previous spec, and its
+   * health says so.
+   */
   status(name: string): Record<string, unknown> | undefined {
-    const server = this.#servers.get(name);
-    if (server) return server.status();
-    const pipeline = this.#pipelines.get(name);
-    if (pipeline) return pipeline.status();
-    const webSocket = this.#webSockets.get(name);
-    if (webSocket) return webSocket.status();
-    const globalFilter = this.#globalFilters.get(name);
-    if (globalFilter) return globalFilter.status();
-    const mqttProxy = this.#mqttProxies.get(name);
-    if (mqttProxy) return mqttProxy.status();
+    const running = this.#runningStatus(name);
     const failure = this.#errors.get(name);
+    if (running !== undefined) {
+      // Without it, an update refused here (a breaker with no room in the
+      // shared memory, say) looked applied: the admin API took it and the
+      // previous generation's status showed nothing wrong.
+      if (failure !== undefined) {
+        const notApplied = `latest spec not applied, the previous one runs: ${failure.message}`;
+        running.health = running.health ? `${running.health}; ${notApplied}` : notApplied;
+      }
+      return running;
+    }
     if (failure === undefined) return undefined;
     const error = failure.message;
     if (failure.kind === "HTTPServer") return failedServerStatus(name, error);
     return { health: error, state: "failed", error };
+  }
+
+  #runningStatus(name: string): Record<string, unknown> | undefined {
+    return this.#servers.get(name)?.status() ?? this.#pipelines.get(name)?.status() ??
+      this.#webSockets.get(name)?.status() ?? this.#globalFilters.get(name)?.status() ??
+      this.#mqttProxies.get(name)?.status();
   }
 
   /** Closes every server (draining in-flight requests), then every pipeline. */
