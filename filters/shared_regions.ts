@@ -59,6 +59,22 @@ export interface Region {
   readonly firstForHolder: boolean;
 }
 
+/**
+ * What {@linkcode SharedRegions.claim} throws when a region does not fit:
+ * `shortage` says why without the region's name, which is the claimer's
+ * internal key, so a caller can word the error for its user.
+ */
+export class RegionsFullError extends RangeError {
+  /** Why the region does not fit ("4096 bytes wanted, 1024 bytes are free in one piece"). */
+  readonly shortage: string;
+
+  constructor(message: string, shortage: string) {
+    super(message);
+    this.name = "RegionsFullError";
+    this.shortage = shortage;
+  }
+}
+
 /** A table of named regions over a (shared) buffer. */
 export class SharedRegions {
   readonly #header: Int32Array;
@@ -117,8 +133,8 @@ export class SharedRegions {
 
   /**
    * The region called `name` of `length` bytes, claimed for one more holder;
-   * a new one starts zeroed. Throws a `RangeError` saying how much is left
-   * when it does not fit. Each claim is paired with a {@linkcode release}.
+   * a new one starts zeroed. Throws a {@linkcode RegionsFullError} saying how
+   * much is left when it does not fit. Each claim is paired with a {@linkcode release}.
    */
   claim(name: string, length: number): Region {
     const size = Math.ceil(length / 8) * 8;
@@ -142,15 +158,18 @@ export class SharedRegions {
         held.push(r);
       }
       if (free === -1) {
-        throw new RangeError(
-          `Cannot claim shared memory for "${name}": ${this.#count} regions are held`,
+        const shortage = `all ${this.#count} regions are held`;
+        throw new RegionsFullError(
+          `Cannot claim shared memory for "${name}": ${shortage}`,
+          shortage,
         );
       }
       const offset = this.#firstGap(held, size);
       if (offset < 0) {
-        throw new RangeError(
-          `Cannot claim ${size} bytes of shared memory for "${name}": ` +
-            `${this.#largestGap(held)} bytes are free in one piece`,
+        const room = `${this.#largestGap(held)} bytes are free in one piece`;
+        throw new RegionsFullError(
+          `Cannot claim ${size} bytes of shared memory for "${name}": ${room}`,
+          `${size} bytes wanted, ${room}`,
         );
       }
       this.#bytes.fill(0, offset, offset + size);

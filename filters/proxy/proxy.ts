@@ -17,6 +17,7 @@ import { HealthBoard } from "./health_board.ts";
 import { type PoolSpec, type ProxySpec, readProxySpec } from "./spec.ts";
 import { http1Transport, type Transport } from "./transport.ts";
 import { decodePem } from "../pem.ts";
+import { RegionsFullError } from "../shared_regions.ts";
 import { hostOfAddr } from "../ip_address.ts";
 import { hasDirective } from "./cache_control.ts";
 import { keepEarlierFields } from "./earlier_fields.ts";
@@ -344,10 +345,19 @@ function poolPolicies(pool: PoolSpec, env: FilterEnv, index: number): PoolPolici
     const policy = policyOf(env, pool.circuitBreakerPolicy, "CircuitBreaker", index);
     // One breaker per pool node-wide: every worker isolate names its memory alike.
     const name = `breaker/${env.pipeline}/${env.name}/${index}/${JSON.stringify([pool, policy])}`;
-    policies.circuitBreaker = createCircuitBreaker(
-      policy,
-      env.sharedRegions ? { shared: { regions: env.sharedRegions, name } } : {},
-    );
+    try {
+      policies.circuitBreaker = createCircuitBreaker(
+        policy,
+        env.sharedRegions ? { shared: { regions: env.sharedRegions, name } } : {},
+      );
+    } catch (e) {
+      if (!(e instanceof RegionsFullError)) throw e;
+      // Named by the field, not by the memory's key for it (the whole pool and policy as JSON).
+      throw new RangeError(
+        `pools[${index}].circuitBreakerPolicy: no room for breaker "${pool.circuitBreakerPolicy}" in the node's shared memory: ${e.shortage}`,
+        { cause: e },
+      );
+    }
   }
   if (pool.loadBalance.policy === "roundRobin" && env.sharedSlots) {
     // Named like the breaker: an update that keeps the pool keeps its place in the round.

@@ -12,6 +12,7 @@ import {
 import { SpecReader } from "../../../filters/spec.ts";
 import { SharedRegions } from "../../../filters/shared_regions.ts";
 import { readPipelineSpec } from "../../../server/pipeline/spec.ts";
+import { silentLogger } from "../../../server/log.ts";
 
 function fakeClock(): { now: () => number; advance(ms: number): void } {
   let t = 1_000_000;
@@ -490,4 +491,44 @@ Deno.test("a breaker's window is bounded, and the error names the field", () => 
     slidingWindowSize: 86_400,
   });
   assert.equal(spec.slidingWindowSize, 86_400);
+});
+
+Deno.test("a breaker with no room in the shared memory is refused naming its pool and policy", async () => {
+  // Room for one day-long TIME_BASED window (2.7 MB), not for two.
+  const regions = SharedRegions.create(4 * 1024 * 1024);
+  const policy = {
+    kind: "CircuitBreaker",
+    slidingWindowType: "TIME_BASED",
+    slidingWindowSize: 86_400,
+  };
+  const create = (name: string) =>
+    proxyKind.create(
+      proxyKind.validate({
+        pools: [{ servers: [{ url: "http://127.0.0.1:1" }], circuitBreakerPolicy: "day" }],
+      }),
+      {
+        pipeline: "p",
+        name,
+        log: silentLogger,
+        resilience: (n) => n === "day" ? { name: n, ...policy } : undefined,
+        sharedRegions: regions,
+      },
+    );
+  const first = create("a");
+  try {
+    assert.throws(
+      () => create("b"),
+      (e: Error) => {
+        assert.match(
+          e.message,
+          /^pools\[0\]\.circuitBreakerPolicy: no room for breaker "day" in the node's shared memory: 2764880 bytes wanted, \d+ bytes are free in one piece$/,
+        );
+        // Not the memory's internal name for it, which holds the whole pool and policy.
+        assert.doesNotMatch(e.message, /servers/);
+        return true;
+      },
+    );
+  } finally {
+    await first.close?.();
+  }
 });

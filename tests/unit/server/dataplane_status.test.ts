@@ -36,7 +36,10 @@ Deno.test("an update that cannot be built leaves the previous pipeline running, 
     // The previous generation serves on, so its filters are still reported...
     assert.ok((status.filters as Record<string, unknown>).proxy);
     // ...and the update that did not take is not hidden behind them.
-    assert.match(status.health as string, /not applied.*Cannot claim/);
+    assert.match(
+      status.health as string,
+      /not applied.*circuitBreakerPolicy: no room for breaker "cb"/,
+    );
 
     assert.deepEqual(await plane.apply([pipeline({ slidingWindowSize: 20 })]), []);
     assert.equal(plane.status("p")?.health, "");
