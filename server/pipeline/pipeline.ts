@@ -259,7 +259,9 @@ function createFilter(
   try {
     instance = kind.create(kind.validate(fields), env, previous);
   } catch (e) {
-    throw e instanceof Error ? e : new Error(`filter ${spec.name}: ${messageOf(e)}`);
+    // Named by the filter: a kind's error names the field ("pools[0].timeout"),
+    // which alone does not say which of a pipeline's Proxies refused it.
+    throw new Error(`filter ${spec.name}: ${messageOf(e)}`, { cause: e });
   }
   // A plugin is not type-checked: an async create would pass here and fail every request.
   if (typeof instance?.handle !== "function") {

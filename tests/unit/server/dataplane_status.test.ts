@@ -38,7 +38,7 @@ Deno.test("an update that cannot be built leaves the previous pipeline running, 
     // ...and the update that did not take is not hidden behind them.
     assert.match(
       status.health as string,
-      /not applied.*circuitBreakerPolicy: no room for breaker "cb"/,
+      /not applied.*filter proxy: pools\[0\]\.circuitBreakerPolicy: no room for breaker "cb"/,
     );
 
     assert.deepEqual(await plane.apply([pipeline({ slidingWindowSize: 20 })]), []);

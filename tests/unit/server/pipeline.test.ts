@@ -324,6 +324,29 @@ Deno.test("a kind's validate or create throwing a value that is no Error is repo
   );
 });
 
+Deno.test("a kind's create throwing an Error fails the pipeline naming the filter", () => {
+  const refusing: FilterKind<Record<string, never>> = {
+    kind: "Refusing",
+    description: "",
+    results: [],
+    validate: () => ({}),
+    create: () => {
+      throw new RangeError("pools[0].circuitBreakerPolicy: no room");
+    },
+  };
+  const reg = new FilterRegistry([refusing as FilterKind<never>]);
+  const r = SpecReader.root({
+    filters: [{ name: "a" }, { name: "b" }].map((f) => ({ ...f, kind: "Refusing" })),
+  });
+  const spec = readPipelineSpec(r, "p", reg);
+  r.throwIfProblems();
+  // With several filters of a kind, the field alone does not say which one failed.
+  assert.throws(
+    () => new Pipeline(spec, reg, () => silentLogger),
+    (e: Error) => e.message === "filter a: pools[0].circuitBreakerPolicy: no room",
+  );
+});
+
 Deno.test("a kind whose create gives no instance (an async create) fails the pipeline, saying so", () => {
   const asyncCreate: FilterKind<Record<string, never>> = {
     kind: "AsyncCreate",
