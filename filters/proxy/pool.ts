@@ -439,7 +439,7 @@ export class ServerPool {
         body = limitBodyStream(body, limit, server.url, () => {
           ctx.addTag(`response body over ${limit} bytes`);
         });
-      } else if (timed !== undefined && body instanceof ReadableStream) {
+      } else if ((timed !== undefined || this.#guarded) && body instanceof ReadableStream) {
         return this.#receivedWhole(ctx, server, upstream, body, start, timed);
       }
     }
@@ -447,9 +447,12 @@ export class ServerPool {
   }
 
   /**
-   * An answer of known length read whole within the pool's timeout, as
-   * Easegress reads it, before the client gets it: streamed, the time a slow
-   * client took to read it counted against the timeout, which cut it short.
+   * An answer of known length read whole, as Easegress reads it, before the
+   * client gets it, when the pool has a timeout or policies. Within the
+   * timeout: streamed, the time a slow client took to read it counted
+   * against the timeout, which cut it short. As part of the attempt the
+   * policies judge: streamed, a body that broke off reached the client cut
+   * short, neither retried nor counted as a failure by the breaker.
    */
   async #receivedWhole(
     ctx: Context,
@@ -457,13 +460,18 @@ export class ServerPool {
     upstream: UpstreamResponse,
     body: ReadableStream<Uint8Array>,
     start: number,
-    timed: AttemptWatch,
+    timed: AttemptWatch | undefined,
   ): Promise<PoolResult> {
     let bytes: Uint8Array;
     try {
       bytes = await readAll(body);
     } catch (e) {
-      return this.#failed(ctx, e, start, timed);
+      // The head came: a body that broke off is a read error (500, as
+      // Easegress's FetchPayload gives), not a server out of reach (503).
+      const readError = e instanceof UpstreamError && e.kind !== "aborted"
+        ? new UpstreamError("body", e.message, { cause: e })
+        : e;
+      return this.#failed(ctx, readError, start, timed);
     }
     return this.#answer(ctx, server, upstream, bytes, start);
   }

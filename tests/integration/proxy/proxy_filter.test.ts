@@ -966,6 +966,43 @@ Deno.test("proxy retries failed attempts; the backend sees each one", async () =
   await stop(filter, flaky);
 });
 
+Deno.test("a body that breaks off after its head is a failed attempt: retried, and counted by the breaker", async () => {
+  // The first connection sends half its body, waits (so the part does not come
+  // with the head), and closes; the next ones answer whole.
+  const server = new RawServer(async (reader, index) => {
+    if (await reader.head() === null) return;
+    if (index > 0) return void await reader.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    await reader.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+    await new Promise((r) => setTimeout(r, 50));
+    await reader.write("a".repeat(50_000));
+    await new Promise((r) => setTimeout(r, 50));
+  });
+  const url = `http://127.0.0.1:${server.port}`;
+  const retried = proxyWithPolicies({
+    pools: [{ servers: [{ url }], retryPolicy: "retry2" }],
+  }, { retry2: { kind: "Retry", maxAttempts: 2, waitDuration: "1ms" } });
+  const broken = proxyWithPolicies({
+    pools: [{ servers: [{ url }], circuitBreakerPolicy: "cb" }],
+  }, {
+    cb: { kind: "CircuitBreaker", slidingWindowSize: 1, minimumNumberOfCalls: 1 },
+  });
+  try {
+    // Read whole as the attempt's, as Easegress reads it: the Retry sends it again.
+    const r = await send(retried);
+    assert.deepEqual([r.result, r.response.status, r.body, server.accepted], ["", 200, "ok", 2]);
+    // Not streamed to the client cut short: the breaker sees the failure and opens.
+    server.accepted = 0;
+    const failed = await send(broken);
+    assert.deepEqual([failed.result, failed.response.status], ["internalError", 500]);
+    const rejected = await send(broken);
+    assert.deepEqual([rejected.result, rejected.response.status], ["shortCircuited", 503]);
+  } finally {
+    await retried.close?.();
+    await broken.close?.();
+    await server.close();
+  }
+});
+
 Deno.test("a pool counts each request once in its stats: retried attempts as one, kept answers too", async () => {
   const { flaky, filter: retried } = flakyRetried();
   assert.equal((await send(retried)).response.status, 200);
