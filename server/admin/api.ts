@@ -24,6 +24,7 @@ import { canonicalKind, OBJECT_KINDS, readStoredObject, validateObject } from ".
 import { VERSION } from "../version.ts";
 import { bumpConfigVersion, readConfigVersion } from "./config_version.ts";
 import { isDotSegment } from "../names.ts";
+import { inTurn } from "./key_turns.ts";
 
 /** What the admin API reads and changes. */
 export interface AdminContext {
@@ -249,24 +250,28 @@ async function updateObject(req: Request, [name]: string[], ctx: AdminContext): 
   // A PUT replaces the whole object: a write by another request between the
   // read and this one is not a conflict, so the check is made again on the
   // newer object (the last writer wins, as under Easegress's config lock).
-  for (let attempt = 0;; attempt++) {
-    const existing = await ctx.store.get(keys.object(name));
-    if (!existing) throw new ApiError(404, `not found: ${name}`);
-    const oldKind = canonicalKind((parseStoredJson(existing) as { kind: string }).kind);
-    if (oldKind !== spec.kind) {
-      throw new ApiError(400, `different kinds: ${oldKind}, ${spec.kind}`);
+  // This node's own updates of the object take turns, so only other members'
+  // writes can use up the attempts.
+  await inTurn(ctx.store, keys.object(name), async () => {
+    for (let attempt = 0;; attempt++) {
+      const existing = await ctx.store.get(keys.object(name));
+      if (!existing) throw new ApiError(404, `not found: ${name}`);
+      const oldKind = canonicalKind((parseStoredJson(existing) as { kind: string }).kind);
+      if (oldKind !== spec.kind) {
+        throw new ApiError(400, `different kinds: ${oldKind}, ${spec.kind}`);
+      }
+      const written = await ctx.store.put(keys.object(name), JSON.stringify(spec), {
+        expectRevision: existing.revision,
+      });
+      if (written) return;
+      if (attempt + 1 >= UPDATE_ATTEMPTS) {
+        throw new ApiError(
+          409,
+          `conflict: ${name} kept changing under ${UPDATE_ATTEMPTS} attempts to write it; retry`,
+        );
+      }
     }
-    const written = await ctx.store.put(keys.object(name), JSON.stringify(spec), {
-      expectRevision: existing.revision,
-    });
-    if (written) break;
-    if (attempt + 1 >= UPDATE_ATTEMPTS) {
-      throw new ApiError(
-        409,
-        `conflict: ${name} kept changing under ${UPDATE_ATTEMPTS} attempts to write it; retry`,
-      );
-    }
-  }
+  });
   await bumpConfigVersion(ctx.store);
   return new Response(null, { status: 200 });
 }
