@@ -24,7 +24,7 @@ import { canonicalKind, OBJECT_KINDS, readStoredObject, validateObject } from ".
 import { VERSION } from "../version.ts";
 import { bumpConfigVersion, readConfigVersion } from "./config_version.ts";
 import { isDotSegment } from "../names.ts";
-import { inTurn } from "./key_turns.ts";
+import { replaceStored } from "./key_turns.ts";
 
 /** What the admin API reads and changes. */
 export interface AdminContext {
@@ -238,40 +238,25 @@ async function getObject(req: Request, [name]: string[], ctx: AdminContext): Pro
   return reply(req, spec);
 }
 
-/** Rounds of read and compare-and-swap before an update gives up on an object others keep writing. */
-const UPDATE_ATTEMPTS = 20;
-
 async function updateObject(req: Request, [name]: string[], ctx: AdminContext): Promise<Response> {
   const raw = await readDocument(req);
   const spec = validateObject(raw, ctx.filters);
   if (spec.name !== name) {
     throw new ApiError(400, `the body's name "${spec.name}" differs from the URL's "${name}"`);
   }
-  // A PUT replaces the whole object: a write by another request between the
-  // read and this one is not a conflict, so the check is made again on the
-  // newer object (the last writer wins, as under Easegress's config lock).
-  // This node's own updates of the object take turns, so only other members'
-  // writes can use up the attempts.
-  await inTurn(ctx.store, keys.object(name), async () => {
-    for (let attempt = 0;; attempt++) {
-      const existing = await ctx.store.get(keys.object(name));
-      if (!existing) throw new ApiError(404, `not found: ${name}`);
+  const replaced = await replaceStored(
+    ctx.store,
+    keys.object(name),
+    JSON.stringify(spec),
+    name,
+    (existing) => {
       const oldKind = canonicalKind((parseStoredJson(existing) as { kind: string }).kind);
       if (oldKind !== spec.kind) {
         throw new ApiError(400, `different kinds: ${oldKind}, ${spec.kind}`);
       }
-      const written = await ctx.store.put(keys.object(name), JSON.stringify(spec), {
-        expectRevision: existing.revision,
-      });
-      if (written) return;
-      if (attempt + 1 >= UPDATE_ATTEMPTS) {
-        throw new ApiError(
-          409,
-          `conflict: ${name} kept changing under ${UPDATE_ATTEMPTS} attempts to write it; retry`,
-        );
-      }
-    }
-  });
+    },
+  );
+  if (!replaced) throw new ApiError(404, `not found: ${name}`);
   await bumpConfigVersion(ctx.store);
   return new Response(null, { status: 200 });
 }

@@ -15,6 +15,7 @@ import { type AdminRoute, ApiError, readDocument, reply } from "./replies.ts";
 import { isDotSegment } from "../names.ts";
 import { compileGoRegexp } from "../../filters/go_regexp.ts";
 import { asDraft07, draft06MetaSchema } from "./json_schema_drafts.ts";
+import { replaceStored } from "./key_turns.ts";
 
 /** A custom data kind. */
 export interface CustomDataKind {
@@ -169,12 +170,11 @@ async function writeKind(req: Request, ctx: CustomDataContext, create: boolean):
     if (!written) throw new ApiError(409, `custom data kind ${kind.name} exists`);
     return new Response(null, { status: 201 });
   }
-  const existing = await ctx.store.get(key);
-  if (!existing) throw new ApiError(404, `no custom data kind named ${kind.name}`);
-  const written = await ctx.store.put(key, JSON.stringify(kind), {
-    expectRevision: existing.revision,
-  });
-  if (!written) throw new ApiError(409, `custom data kind ${kind.name} was changed meanwhile`);
+  if (
+    !(await replaceStored(ctx.store, key, JSON.stringify(kind), `custom data kind ${kind.name}`))
+  ) {
+    throw new ApiError(404, `no custom data kind named ${kind.name}`);
+  }
   return new Response(null, { status: 200 });
 }
 
@@ -225,14 +225,15 @@ async function writeItem(
   const kind = await storedKind(ctx.store, kindName);
   const { id, item } = checkItem(kind, await compileSchema(kind), await readDocument(req));
   const key = keys.customData(kind.name, id);
-  const existing = await ctx.store.get(key);
-  if (create && existing) throw new ApiError(409, `${kind.name} item ${id} exists`);
-  if (!create && !existing) throw new ApiError(404, `no ${kind.name} item with id ${id}`);
-  const written = await ctx.store.put(key, JSON.stringify(item), {
-    expectRevision: existing?.revision ?? 0,
-  });
-  if (!written) throw new ApiError(409, `${kind.name} item ${id} was changed meanwhile`);
-  return new Response(null, { status: create ? 201 : 200 });
+  if (create) {
+    const written = await ctx.store.put(key, JSON.stringify(item), { expectRevision: 0 });
+    if (!written) throw new ApiError(409, `${kind.name} item ${id} exists`);
+    return new Response(null, { status: 201 });
+  }
+  if (!(await replaceStored(ctx.store, key, JSON.stringify(item), `${kind.name} item ${id}`))) {
+    throw new ApiError(404, `no ${kind.name} item with id ${id}`);
+  }
+  return new Response(null, { status: 200 });
 }
 
 async function deleteItem(_req: Request, [kind, id]: string[], ctx: CustomDataContext) {

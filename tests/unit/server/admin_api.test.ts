@@ -503,6 +503,30 @@ Deno.test("admin API takes more updates of one object at once than a writer retr
   }
 });
 
+Deno.test("admin API takes updates of one custom data kind or item sent at once, each a 200", async () => {
+  const api = await adminApi();
+  try {
+    assert.equal((await api.call("POST", "/customdatakinds", "name: k\n")).status, 201);
+    assert.equal((await api.call("POST", "/customdata/k", "name: i\n")).status, 201);
+    const count = 30;
+    const answers = await Promise.all(
+      Array.from({ length: count }, (_, i) => [
+        api.call("PUT", "/customdatakinds", `name: k\nidField: name\njsonSchema: {title: t${i}}\n`),
+        api.call("PUT", "/customdata/k", `name: i\nn: ${i}\n`),
+      ]).flat(),
+    );
+    const failed = answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.message}`);
+    assert.deepEqual(failed, []);
+    assert.match(JSON.parse((await api.call("GET", "/customdata/k/i")).body).n.toString(), /^\d+$/);
+    // A create of what exists is still refused, and an update of what does not is still 404.
+    assert.equal((await api.call("POST", "/customdata/k", "name: i\n")).status, 409);
+    assert.equal((await api.call("PUT", "/customdata/k", "name: j\n")).status, 404);
+    assert.equal((await api.call("PUT", "/customdatakinds", "name: nk\n")).status, 404);
+  } finally {
+    await api.close();
+  }
+});
+
 Deno.test("admin API names the key of a stored value that is not JSON, and can delete it", async () => {
   const api = await adminApi();
   try {
