@@ -1,12 +1,16 @@
 /**
  * The admin API's request log, `admin_api.log` in the log dir, one line per
  * request as Easegress writes it:
- * `METHOD remoteAddr path status rx:<request body>B tx:<response body>B start:<RFC 3339> process:<duration>`.
+ * `METHOD remoteAddr path status rx:<request body>B tx:<response body>B start:<RFC 3339> process:<duration>`,
+ * written when the answer ends, or when its client leaves first (`tx` the bytes sent by then).
  */
 
 import { millisecondsString } from "../../filters/template/goduration.ts";
 
-/** Writes one line per admin request to `file`; the line is written once the response body is sent. */
+/**
+ * Writes one line per admin request to `file`; the line is written once the
+ * response body is sent or its client leaves.
+ */
 export class AdminApiLog {
   #file: Deno.FsFile;
   #encoder = new TextEncoder();
@@ -43,6 +47,10 @@ export class AdminApiLog {
           controller.enqueue(chunk);
         },
         flush() {
+          write(tx);
+        },
+        // A client that left (a followed log ends so) or a body that failed is logged too.
+        cancel() {
           write(tx);
         },
       }),
