@@ -74,8 +74,30 @@ async function readBody(req: Request): Promise<string> {
 }
 
 /**
+ * Deepest nesting of maps and lists a body may hold. Answers giving it back
+ * as YAML are written recursively, and fail near 900 levels: a custom data
+ * item nested deeper was stored, then every listing of its kind answered 500.
+ * No config comes near this.
+ */
+const MAX_DOCUMENT_DEPTH = 256;
+
+/** Whether `value` nests maps and lists more than `limit` levels deep (read without recursion). */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [node, depth] = pending.pop()!;
+    if (depth > limit) return true;
+    for (const child of Object.values(node as object)) {
+      if (child !== null && typeof child === "object") pending.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/**
  * Parses a request body holding exactly one YAML or JSON document; an empty
- * body is refused (400) with `emptyMessage`.
+ * body is refused (400) with `emptyMessage`, and so is one nested deeper
+ * than {@linkcode MAX_DOCUMENT_DEPTH}.
  */
 export async function readDocument(
   req: Request,
@@ -83,6 +105,19 @@ export async function readDocument(
 ): Promise<unknown> {
   const text = await readBody(req);
   if (!text.trim()) throw new ApiError(400, emptyMessage);
+  const value = await parseDocument(text);
+  // Only comments, or an explicit null: no document to act on.
+  if (value === null) throw new ApiError(400, emptyMessage);
+  if (typeof value === "object" && nestsDeeperThan(value, MAX_DOCUMENT_DEPTH)) {
+    throw new ApiError(
+      400,
+      `the request body nests maps and lists more than ${MAX_DOCUMENT_DEPTH} levels deep`,
+    );
+  }
+  return value;
+}
+
+async function parseDocument(text: string): Promise<unknown> {
   // JSON (a subset of YAML) is read without the YAML module.
   if (/^\s*[{[]/.test(text)) {
     try {
@@ -91,7 +126,5 @@ export async function readDocument(
   }
   const read = await readOneDocument(text);
   if ("problem" in read) throw new ApiError(400, `the request body ${read.problem}`);
-  // Only comments, or an explicit null: no document to act on.
-  if (read.value === null) throw new ApiError(400, emptyMessage);
   return read.value;
 }

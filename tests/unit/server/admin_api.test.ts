@@ -527,6 +527,34 @@ Deno.test("admin API takes updates of one custom data kind or item sent at once,
   }
 });
 
+Deno.test("admin API refuses a body nested deeper than its YAML answers can give back", async () => {
+  const api = await adminApi();
+  try {
+    assert.equal((await api.call("POST", "/customdatakinds", "name: k\n")).status, 201);
+    const nested = (levels: number) => '{"v":'.repeat(levels) + "1" + "}".repeat(levels);
+    const deep = await api.call("POST", "/customdata/k", `{"name":"deep","v":${nested(2000)}}`);
+    assert.equal(deep.status, 400);
+    assert.equal(deep.message, "the request body nests maps and lists more than 256 levels deep");
+    const yaml = await api.call(
+      "POST",
+      "/customdata/k",
+      `name: deep\nv: ${"[".repeat(300)}${"]".repeat(300)}\n`,
+    );
+    assert.equal(yaml.status, 400, yaml.body);
+    // Every item of the kind can still be listed as YAML.
+    const list = await api.call("GET", "/customdata/k", undefined, {});
+    assert.equal(list.status, 200, list.body);
+    // Nesting a real document could hold is taken, and given back.
+    assert.equal(
+      (await api.call("POST", "/customdata/k", `{"name":"ok","v":${nested(200)}}`)).status,
+      201,
+    );
+    assert.equal((await api.call("GET", "/customdata/k/ok", undefined, {})).status, 200);
+  } finally {
+    await api.close();
+  }
+});
+
 Deno.test("admin API names the key of a stored value that is not JSON, and can delete it", async () => {
   const api = await adminApi();
   try {
