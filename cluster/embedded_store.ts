@@ -231,6 +231,36 @@ class EmbeddedStore implements Store {
     });
   }
 
+  async writeAll(
+    puts: ReadonlyArray<readonly [string, string]>,
+    deletes: readonly string[],
+  ): Promise<void> {
+    for (const [key, value] of puts) {
+      assertKey(key);
+      if (typeof value !== "string") {
+        throw new TypeError(`Cannot put "${key}": value is not a string`);
+      }
+    }
+    for (const key of deletes) assertKey(key);
+    await this.#serialize(async () => {
+      // One file write for them all: a file write per key made a batch of
+      // thousands of custom data items take minutes.
+      const revision = this.#revision + 1;
+      const changes = new Map<string, Entry | undefined>();
+      const events: WatchEvent[] = [];
+      for (const [key, value] of puts) {
+        changes.set(key, { value, revision, ephemeral: false });
+        events.push({ type: "put", key, value });
+      }
+      for (const key of deletes) {
+        if (!this.#entries.has(key) && !changes.has(key)) continue;
+        changes.set(key, undefined);
+        events.push({ type: "delete", key });
+      }
+      if (changes.size > 0) await this.#commit(changes, revision, events);
+    });
+  }
+
   watch(prefix: string, onEvents: (events: WatchEvent[]) => void, signal: AbortSignal): void {
     if (this.#closed) throw this.#closedError();
     if (signal.aborted) return;

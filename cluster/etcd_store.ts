@@ -291,6 +291,15 @@ class EtcdClusterStore implements EtcdStore {
     return count;
   }
 
+  /** One request per key: etcd's writes are cheap, and a transaction takes 128 operations at most. */
+  async writeAll(
+    puts: ReadonlyArray<readonly [string, string]>,
+    deletes: readonly string[],
+  ): Promise<void> {
+    for (const [key, value] of puts) await this.put(key, value);
+    for (const key of deletes) await this.delete(key);
+  }
+
   watch(prefix: string, onEvents: (events: WatchEvent[]) => void, signal: AbortSignal): void {
     if (this.#closed) throw this.#closedError();
     if (signal.aborted) return;

@@ -71,6 +71,16 @@ export interface Store {
   /** Deletes every key starting with `prefix`; returns how many. */
   deletePrefix(prefix: string): Promise<number>;
   /**
+   * Writes each of `puts` (persistent keys), then deletes each of `deletes`
+   * (absent ones skipped), as one change where the store can: the embedded
+   * store writes its file once for them all. Watchers see the puts before
+   * the deletes.
+   */
+  writeAll(
+    puts: ReadonlyArray<readonly [string, string]>,
+    deletes: readonly string[],
+  ): Promise<void>;
+  /**
    * Calls `onEvents` for every change under `prefix` until `signal` aborts.
    * Watchers may miss events while the store is unreachable, so users also
    * re-read periodically.

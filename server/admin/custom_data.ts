@@ -275,23 +275,21 @@ async function batchUpdate(req: Request, [kindName]: string[], ctx: CustomDataCo
   const validate = await compileSchema(kind);
   const items = list.map((item) => checkItem(kind, validate, item));
   const ids = deletes.map((id) => checkKeyPart("an id to delete", id, ITEM_ID, true));
-  // Writes first, and only of what changes, deletes last: the store takes them one at a time, and
-  // traffic reading the items (basicAuth users, say) must never miss one the batch keeps, as it
-  // did for the whole of a rebuild that deleted them all before writing them back.
+  // Writes first, and only of what changes, deletes last: a store may take them one at a time
+  // (etcd does), and traffic reading the items (basicAuth users, say) must never miss one the
+  // batch keeps, as it did for the whole of a rebuild that deleted them all before writing them.
   const stored = new Map(
     (await ctx.store.range(keys.customDataItems(kind.name))).map((kv) => [kv.key, kv.value]),
   );
-  const kept = new Set<string>();
-  for (const { id, item } of items) {
-    const key = keys.customData(kind.name, id);
+  // The last of two items with one id is the one kept.
+  const listed = new Map(items.map(({ id, item }) => [keys.customData(kind.name, id), item]));
+  const puts: [string, string][] = [];
+  for (const [key, item] of listed) {
     const value = JSON.stringify(item);
-    kept.add(key);
-    if (stored.get(key) === value) continue;
-    await ctx.store.put(key, value);
-    stored.set(key, value);
+    if (stored.get(key) !== value) puts.push([key, value]);
   }
   const gone = new Set(ids.map((id) => keys.customData(kind.name, id)));
   if (rebuild) { for (const key of stored.keys()) gone.add(key); }
-  for (const key of gone) if (!kept.has(key)) await ctx.store.delete(key);
+  await ctx.store.writeAll(puts, [...gone].filter((key) => !listed.has(key)));
   return new Response(null, { status: 200 });
 }

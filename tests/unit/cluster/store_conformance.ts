@@ -157,6 +157,32 @@ const checks: Record<string, Check> = {
     assert.equal(await store.deletePrefix("/s/"), 0);
   },
 
+  "writeAll() puts then deletes, skipping absent keys, and watchers see it in that order": async (
+    store,
+  ) => {
+    await store.put("/b/old", "1");
+    await store.put("/b/keep", "2");
+    const seen: WatchEvent[] = [];
+    const controller = new AbortController();
+    store.watch("/b/", (events) => seen.push(...events), controller.signal);
+    try {
+      await store.writeAll([["/b/new", "3"], ["/b/keep", "4"]], ["/b/old", "/b/absent"]);
+      assert.deepEqual(
+        (await store.range("/b/")).map((kv) => `${kv.key}=${kv.value}`),
+        ["/b/keep=4", "/b/new=3"],
+      );
+      await waitFor(() => seen.length >= 3, () => `3 events, got ${JSON.stringify(seen)}`);
+      assert.deepEqual(seen.map(describeEvent), [
+        "put /b/new=3",
+        "put /b/keep=4",
+        "delete /b/old",
+      ]);
+      await store.writeAll([], []);
+    } finally {
+      controller.abort();
+    }
+  },
+
   "watch() delivers puts and deletes under the prefix, in order": async (store) => {
     const seen: WatchEvent[] = [];
     const controller = new AbortController();

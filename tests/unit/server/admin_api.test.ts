@@ -555,6 +555,33 @@ Deno.test("admin API refuses a body nested deeper than its YAML answers can give
   }
 });
 
+Deno.test("admin API writes a custom data batch to the embedded store in one change", async () => {
+  const api = await adminApi();
+  const controller = new AbortController();
+  try {
+    assert.equal((await api.call("POST", "/customdatakinds", "name: k\n")).status, 201);
+    assert.equal((await api.call("POST", "/customdata/k", "name: gone\n")).status, 201);
+    // One file write per item made a batch of 2000 items take minutes.
+    let changes = 0;
+    api.store.watch("/custom-data/k/", () => changes++, controller.signal);
+    const list = Array.from({ length: 300 }, (_, i) => ({ name: `i${i}`, n: i }));
+    const r = await api.call(
+      "POST",
+      "/customdata/k/items",
+      JSON.stringify({ rebuild: true, list }),
+    );
+    assert.equal(r.status, 200, r.body);
+    const items = JSON.parse((await api.call("GET", "/customdata/k")).body);
+    assert.equal(items.length, 300);
+    assert.ok(!items.some((item: { name: string }) => item.name === "gone"));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(changes, 1);
+  } finally {
+    controller.abort();
+    await api.close();
+  }
+});
+
 Deno.test("admin API names the key of a stored value that is not JSON, and can delete it", async () => {
   const api = await adminApi();
   try {
