@@ -7,6 +7,7 @@
 
 import { forEachHeaderField, isToken } from "../header_fields.ts";
 import { extraConnectionHeaders, HOP_BY_HOP } from "./hop_by_hop.ts";
+import { parseContentLength } from "./http1_parser.ts";
 
 /** Client headers never copied: hop-by-hop ones, plus those the client writes itself. */
 const NOT_COPIED: ReadonlySet<string> = new Set([...HOP_BY_HOP, "host", "content-length"]);
@@ -122,19 +123,21 @@ export function serializeRequestHead(parts: RequestHeadParts, framing: string): 
 }
 
 /**
- * The client's declared Content-Length, or -1 when absent. Throws a
- * `TypeError` for a value that is not a plain non-negative integer.
+ * The client's declared Content-Length, or -1 when absent. A list of equal
+ * values is that value: the field sent twice alike, which servers take (RFC
+ * 9110 section 8.6) and a `Headers` joins into "4, 4". Throws a `TypeError`
+ * for a value that is not a non-negative integer or such a list.
  */
 export function declaredContentLength(headers: Headers): number {
   const value = headers.get("content-length");
   if (value === null) return -1;
-  const trimmed = value.trim();
-  if (!/^\d{1,15}$/.test(trimmed)) {
+  const length = parseContentLength(value.trim());
+  if (length < 0) {
     throw new TypeError(
       `Cannot send upstream request: invalid Content-Length ${JSON.stringify(value)}`,
     );
   }
-  return Number(trimmed);
+  return length;
 }
 
 const encoder = new TextEncoder();

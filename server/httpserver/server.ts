@@ -19,6 +19,7 @@ import { HttpStats, mergedElsewhere } from "../../filters/http_stats.ts";
 import { setSniffedContentType } from "../../filters/content_sniff.ts";
 import { isBodilessStatus, isFinalStatus } from "../../filters/status_text.ts";
 import { ConnectionUpgrade } from "../../filters/connection_upgrade.ts";
+import { parseContentLength } from "../../filters/proxy/http1_parser.ts";
 import {
   goProto,
   requestBodySize,
@@ -345,7 +346,8 @@ export class HTTPServer {
     if (limit >= 0) {
       const length = headers.get("content-length");
       if (length !== null) {
-        if (Number(length) > limit) {
+        // A list of equal values ("20, 20": the field sent twice) is one length.
+        if (parseContentLength(length) > limit) {
           return this.#finish(request, requestLine, received, 413, start, client, top);
         }
       } else if (headers.has("transfer-encoding") || !isHttp1(request.proto)) {

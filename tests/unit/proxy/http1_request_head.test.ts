@@ -121,6 +121,16 @@ Deno.test("declaredContentLength reads the client's Content-Length", () => {
   assert.throws(() => declaredContentLength(new Headers({ "content-length": "-1" })), TypeError);
 });
 
+Deno.test("declaredContentLength takes a Content-Length sent twice alike as one length", () => {
+  const twice = new Headers([["content-length", "4"], ["content-length", "4"]]);
+  assert.equal(declaredContentLength(twice), 4);
+  assert.equal(declaredContentLength(new Headers({ "content-length": "4, 4" })), 4);
+  assert.throws(
+    () => declaredContentLength(new Headers({ "content-length": "4, 5" })),
+    /Content-Length "4, 5"/,
+  );
+});
+
 Deno.test("encodeHeadInto writes ASCII and Latin-1 as one byte per character", () => {
   const buf = new Uint8Array(32);
   assert.equal(encodeHeadInto("ab\r\n", buf), 4);
