@@ -31,6 +31,7 @@ import {
 import { ReactorTurn } from "./reactor_turn.ts";
 import { certificatePicker } from "./cert_picker.ts";
 import { setNoDelayOnListeners } from "../../filters/native_sockets.ts";
+import { isAuthority } from "./field_rules.ts";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -217,11 +218,14 @@ async function serveNodeRequest(
     // made of it is spelled as WHATWG parsing does (a backslash read as "/",
     // "{" escaped, dot segments resolved, a fragment dropped), and `*` is
     // none. The URL keeps the path for handlers that read only it (the
-    // admin API's routes).
+    // admin API's routes). A host no URL can hold (two Host fields joined,
+    // "a b") is left out of it, for the handler to refuse (a 400, not the
+    // 500 of a failed URL).
     const target = req.url ?? "/";
     const origin = target.charCodeAt(0) === 0x2f || target === "*";
     const urlPath = target === "*" ? "/" : target;
-    const request = new Request(`https://${authority || "localhost"}${urlPath}`, {
+    const urlHost = authority && isAuthority(authority) ? authority : "localhost";
+    const request = new Request(`https://${urlHost}${urlPath}`, {
       method,
       headers,
       body: hasBody ? Readable.toWeb(req as Readable) as ReadableStream<Uint8Array> : null,

@@ -10,6 +10,7 @@ import { HttpRequest, type HttpResponse } from "../../filters/context.ts";
 import { PeerClient, type PeerSource } from "./client.ts";
 import { DeferredAbortWatch } from "./deferred_abort.ts";
 import { removeDotSegments } from "./dot_segments.ts";
+import { isHostField } from "./field_rules.ts";
 import type { PeerCertificate } from "../../filters/peer_certificate.ts";
 
 /** Handles one request. */
@@ -114,6 +115,15 @@ function targetParts(target: string): { path: string; query: string } {
 /** Adapts `handler` to web requests; `proto` is what the requests' `proto` says. */
 export function webHandler(handler: RequestHandler, proto: string): WebHandler {
   return (req, peer, actual, certificates, target) => {
+    // A Host that is no host[:port] is refused, as the builtin server refuses
+    // it (RFC 9112 section 3.2), before the request's URL is read: two Host
+    // fields (joined with ", ") or "a b" failed the Proxy's upstream request
+    // with a 500, and a "/" in it moved the path Deno.serve's URL gives
+    // (Host: a/b routed GET /x as /b/x).
+    const host = req.headers.get("host");
+    if (host !== null && host !== "" && !isHostField(host)) {
+      return new Response(`invalid Host ${JSON.stringify(host)}\n`, { status: 400 });
+    }
     const request = HttpRequest.fromWeb(
       req,
       actual ?? proto,

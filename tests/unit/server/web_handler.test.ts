@@ -149,3 +149,101 @@ Deno.test("node:http2's listener hands the target over as sent, over HTTP/1.1 an
     await Deno.remove(tls.dir, { recursive: true });
   }
 });
+
+/** Writes `head` over a connection and reads the answer until the server closes it. */
+async function exchange(conn: Deno.Conn, head: string): Promise<string> {
+  await conn.write(new TextEncoder().encode(head));
+  return new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+}
+
+/** What the handler saw, as the tests below read it: host, path and query. */
+const seenHostAndTarget = webHandler(
+  (request) => new HttpResponse(200, undefined, `${request.host} ${request.path} ${request.query}`),
+  "HTTP/1.1",
+);
+
+Deno.test("webHandler: a Host that is no host[:port] is refused with 400 before routing", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 25601, onListen() {} },
+    (req, info) => seenHostAndTarget(req, () => info.remoteAddr),
+  );
+  try {
+    for (const host of ["a b", "a/b", "a@b"]) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: 25601 });
+      const answer = await exchange(
+        conn,
+        `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      );
+      assert.match(answer, /^HTTP\/1\.1 400 /, host);
+      assert.ok(answer.includes(`invalid Host ${JSON.stringify(host)}`), answer);
+    }
+    for (const [host, seen] of [["x", "x /x "], ["[::1]:80", "[::1]:80 /x "], ["::1", "::1 /x "]]) {
+      assert.equal(
+        await send(25601, `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+        seen,
+      );
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
+/** A node:http2 listener on `port` answering with what the handler saw, and a raw HTTP/1.1 client of it. */
+async function nodeListener(port: number) {
+  const { startSniListener } = await import("../../../server/httpserver/sni_listener.ts");
+  const tls = await makeSelfSignedCert({ names: ["localhost"], ipAddresses: ["127.0.0.1"] });
+  const errors: string[] = [];
+  const listener = await startSniListener(
+    port,
+    "127.0.0.1",
+    [{ name: "a", cert: tls.cert, key: tls.key }, { name: "b", cert: tls.cert, key: tls.key }],
+    seenHostAndTarget,
+    { onError: (e) => errors.push(e) },
+  );
+  return {
+    errors,
+    /** Sends `head` on a connection of its own; the whole answer. */
+    async over(head: string): Promise<string> {
+      const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [tls.cert] });
+      return await exchange(conn, head.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"));
+    },
+    async close(): Promise<void> {
+      await listener.shutdown(0);
+      await Deno.remove(tls.dir, { recursive: true });
+    },
+  };
+}
+
+/** An answer's body, its chunks (node sends a handler's body chunked) joined. */
+function bodyOf(answer: string): string {
+  let rest = answer.slice(answer.indexOf("\r\n\r\n") + 4);
+  if (!/^transfer-encoding: chunked\r$/im.test(answer)) return rest;
+  let out = "";
+  for (;;) {
+    const size = parseInt(rest, 16);
+    if (!(size > 0)) return out;
+    const start = rest.indexOf("\r\n") + 2;
+    out += rest.slice(start, start + size);
+    rest = rest.slice(start + size + 2);
+  }
+}
+
+Deno.test("node:http2's listener refuses a Host that is no host[:port] with 400, not 500", async () => {
+  const node = await nodeListener(25602);
+  try {
+    const refused: [string, string][] = [
+      ["GET /a HTTP/1.1\r\nHost: a b\r\n\r\n", 'invalid Host "a b"'],
+      ["GET /a HTTP/1.1\r\nHost: a/b\r\n\r\n", 'invalid Host "a/b"'],
+      ["GET /a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 'invalid Host "x, y"'],
+    ];
+    for (const [head, why] of refused) {
+      const answer = await node.over(head);
+      assert.match(answer, /^HTTP\/1\.1 400 /, head);
+      assert.ok(answer.includes(why), answer);
+    }
+    assert.equal(bodyOf(await node.over("GET /a HTTP/1.1\r\nHost: ::1\r\n\r\n")), "::1 /a ");
+    assert.deepEqual(node.errors, []);
+  } finally {
+    await node.close();
+  }
+});
