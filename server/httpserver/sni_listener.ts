@@ -32,6 +32,7 @@ import { ReactorTurn } from "./reactor_turn.ts";
 import { certificatePicker } from "./cert_picker.ts";
 import { setNoDelayOnListeners } from "../../filters/native_sockets.ts";
 import { isAuthority } from "./field_rules.ts";
+import { absoluteFormParts } from "./http1/request_head.ts";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -185,6 +186,17 @@ function closeWhenIdle(session: Http2Session, idleMs: number): void {
   session.once("close", () => clearTimeout(timer));
 }
 
+/** Answers an HTTP/1.1 request that cannot be served with 400 naming why, and closes. */
+function refuse(res: NodeResponse, message: string): void {
+  const body = `400 ${message}\n`;
+  (res as ServerResponse).writeHead(400, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": String(new TextEncoder().encode(body).length),
+    connection: "close",
+  });
+  res.end(body);
+}
+
 // Connection-specific fields: meaningless (and refused by node) on HTTP/2.
 const HTTP1_ONLY = new Set([
   "connection",
@@ -208,8 +220,21 @@ async function serveNodeRequest(
     for (let i = 0; i < raw.length; i += 2) {
       if (raw[i][0] !== ":") headers.append(raw[i], raw[i + 1]);
     }
-    const authority = h2 ? String(req.headers[":authority"] ?? "") : headers.get("host");
+    let authority = h2 ? String(req.headers[":authority"] ?? "") : headers.get("host");
     if (h2 && authority && !headers.has("host")) headers.set("host", authority);
+    let target = req.url ?? "/";
+    if (!h2 && target.charCodeAt(0) !== 0x2f && target !== "*") {
+      // An absolute-form target names the host in place of Host (RFC 9112
+      // section 3.2.2), as the builtin server and Go's take it: made into a
+      // URL after the Host, it was routed and forwarded as "//host/path".
+      const absolute = absoluteFormParts(target);
+      if (absolute === null) {
+        return refuse(res, `invalid request target ${JSON.stringify(target)}`);
+      }
+      authority = absolute.authority;
+      headers.set("host", authority);
+      target = absolute.rest;
+    }
     const method = req.method ?? "GET";
     const hasBody = method !== "GET" && method !== "HEAD";
     const abort = new AbortController();
@@ -221,7 +246,6 @@ async function serveNodeRequest(
     // admin API's routes). A host no URL can hold (two Host fields joined,
     // "a b") is left out of it, for the handler to refuse (a 400, not the
     // 500 of a failed URL).
-    const target = req.url ?? "/";
     const origin = target.charCodeAt(0) === 0x2f || target === "*";
     const urlPath = target === "*" ? "/" : target;
     const urlHost = authority && isAuthority(authority) ? authority : "localhost";

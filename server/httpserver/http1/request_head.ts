@@ -264,12 +264,12 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     // which HTTP/1.1 clients must still send (section 3.2).
     if (host === null && !http10) throw bad("missing Host header");
     absoluteForm = true;
-    const m = /^https?:\/\/([^/?#]+)([^#]*)$/i.exec(target);
-    if (!m) throw bad(`invalid request target ${quote(target)}`);
-    host = m[1];
-    const rest = m[2];
+    const parts = absoluteFormParts(target);
+    if (parts === null) throw bad(`invalid request target ${quote(target)}`);
+    host = parts.authority;
+    const rest = parts.rest;
     const q = rest.indexOf("?");
-    path = (q < 0 ? rest : rest.slice(0, q)) || "/";
+    path = q < 0 ? rest : rest.slice(0, q);
     if (q >= 0) query = rest.slice(q + 1);
   }
   // Routed and forwarded without its dot segments (see dot_segments.ts).
@@ -300,6 +300,21 @@ export function parseRequestHead(buf: Uint8Array, start: number, headEnd: number
     // HTTP/1.0 clients cannot take an interim response (RFC 9110 section 10.1.1).
     expectContinue: expectContinue && !http10,
   };
+}
+
+/** An absolute-form target: an http(s) URL's authority, then its path and query. */
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]+)([^#]*)$/i;
+
+/**
+ * The authority and the path with its query ("/" when the URL has no path)
+ * of an absolute-form target (RFC 9112 section 3.2.2), or null when
+ * `target` is no http(s) URL. The authority is the request's host.
+ */
+export function absoluteFormParts(target: string): { authority: string; rest: string } | null {
+  const m = ABSOLUTE_FORM.exec(target);
+  if (m === null) return null;
+  const rest = m[2];
+  return { authority: m[1], rest: rest.charCodeAt(0) === 47 ? rest : "/" + rest };
 }
 
 /**

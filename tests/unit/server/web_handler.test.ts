@@ -247,3 +247,22 @@ Deno.test("node:http2's listener refuses a Host that is no host[:port] with 400,
     await node.close();
   }
 });
+
+Deno.test("node:http2's listener takes an absolute-form target's host and path, and refuses another form with 400", async () => {
+  const node = await nodeListener(25603);
+  try {
+    const absolute = await node.over("GET http://other.example/a?q=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.match(absolute, /^HTTP\/1\.1 200 /);
+    assert.equal(bodyOf(absolute), "other.example /a q=1");
+    assert.equal(bodyOf(await node.over("GET HTTP://h:81 HTTP/1.1\r\nHost: x\r\n\r\n")), "h:81 / ");
+    const ftp = await node.over("GET ftp://other.example/a HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.match(ftp, /^HTTP\/1\.1 400 /);
+    assert.ok(ftp.includes('invalid request target "ftp://other.example/a"'), ftp);
+    // node's parser refuses an authority-form target itself.
+    const authority = await node.over("GET other.example:80 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.match(authority, /^HTTP\/1\.1 400 /);
+    assert.deepEqual(node.errors, []);
+  } finally {
+    await node.close();
+  }
+});
