@@ -10,6 +10,7 @@
 import { HeaderFields } from "../../filters/header_fields.ts";
 import { H2_ERROR, H2StreamError } from "./frames.ts";
 import { RequestFieldCheck } from "../httpserver/request_field_check.ts";
+import { trailerFieldProblem } from "../httpserver/field_rules.ts";
 import { removeDotSegments } from "../httpserver/dot_segments.ts";
 
 /** What the server needs from a request's header block. */
@@ -75,4 +76,20 @@ export function requestFields(
     contentLength: check.contentLength,
     expectContinue: check.expectContinue,
   };
+}
+
+/**
+ * Checks the `count` decoded fields of a trailer block (RFC 9113 section
+ * 8.1): a pseudo-field, or a field a head could not carry, makes the request
+ * malformed (H2StreamError). Trailers are not passed on, so nothing is kept.
+ */
+export function checkTrailerFields(
+  names: readonly string[],
+  values: readonly string[],
+  count: number,
+): void {
+  for (let i = 0; i < count; i++) {
+    const problem = trailerFieldProblem(names[i], values[i]);
+    if (problem !== undefined) throw malformed(problem);
+  }
 }

@@ -45,7 +45,7 @@ import {
   SETTING,
 } from "./frames.ts";
 import { HpackDecoder, HpackError } from "./hpack.ts";
-import { requestFields } from "./request_fields.ts";
+import { checkTrailerFields, requestFields } from "./request_fields.ts";
 import { FrameWriter, IDLE_BUFFER_SIZE } from "./frame_writer.ts";
 import { OUTPUT_HIGH_WATER, ResponseSender } from "./response_sender.ts";
 import { Http2Stream, type StreamHost } from "./stream.ts";
@@ -627,6 +627,7 @@ export class Http2Session implements ServedConnection, StreamHost {
       if (!endStream) {
         throw new H2StreamError(H2_ERROR.PROTOCOL_ERROR, "trailers without END_STREAM");
       }
+      checkTrailerFields(this.#decoder.names, this.#decoder.values, count);
       this.#endOfRequest(existing);
       return;
     }

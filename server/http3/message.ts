@@ -8,11 +8,7 @@
  */
 
 import { H3_ERROR, H3StreamError } from "./errors.ts";
-import {
-  CONNECTION_SPECIFIC_FIELDS,
-  fieldNameProblem,
-  fieldValueProblem,
-} from "../httpserver/field_rules.ts";
+import { CONNECTION_SPECIFIC_FIELDS, trailerFieldProblem } from "../httpserver/field_rules.ts";
 import { RequestFieldCheck } from "../httpserver/request_field_check.ts";
 import { urlAuthority } from "../httpserver/host_name.ts";
 import { httpDate } from "../httpserver/http1/response_head.ts";
@@ -39,18 +35,6 @@ export interface RequestHead {
 
 function malformed(message: string): H3StreamError {
   return new H3StreamError(H3_ERROR.MESSAGE_ERROR, message);
-}
-
-/** Throws H3_MESSAGE_ERROR unless `name` is a lowercase token. */
-function checkFieldName(name: string): void {
-  const problem = fieldNameProblem(name);
-  if (problem !== undefined) throw malformed(problem);
-}
-
-/** Throws H3_MESSAGE_ERROR for NUL, CR, LF, or leading/trailing whitespace (RFC 9114 §4.2). */
-function checkFieldValue(name: string, value: string): void {
-  const problem = fieldValueProblem(name, value);
-  if (problem !== undefined) throw malformed(problem);
 }
 
 /**
@@ -92,15 +76,14 @@ export function parseRequestHead(fields: readonly string[]): RequestHead {
 }
 
 /**
- * Validates a trailer section: regular fields only (RFC 9114 §4.3).
- * Request trailers are not exposed through `Request`, so nothing is returned.
+ * Validates a trailer section: regular fields only, each valid as a head's
+ * (RFC 9114 §4.1.2, §4.2). Request trailers are not exposed through
+ * `Request`, so nothing is returned.
  */
 export function checkTrailers(fields: readonly string[]): void {
   for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i];
-    if (name.charCodeAt(0) === 0x3a) throw malformed(`pseudo-header ${name} in trailers`);
-    checkFieldName(name);
-    checkFieldValue(name, fields[i + 1]);
+    const problem = trailerFieldProblem(fields[i], fields[i + 1]);
+    if (problem !== undefined) throw malformed(problem);
   }
 }
 

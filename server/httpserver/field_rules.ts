@@ -62,6 +62,19 @@ export function fieldValueProblem(name: string, value: string): string | undefin
   return undefined;
 }
 
+/**
+ * What is wrong with a trailer field (RFC 9113 section 8.1, RFC 9114 section
+ * 4.1.2), or undefined when nothing is: a pseudo-field, a connection-specific
+ * field, or what a head's field may not be either.
+ */
+export function trailerFieldProblem(name: string, value: string): string | undefined {
+  if (name.charCodeAt(0) === 0x3a) return `pseudo-header ${JSON.stringify(name)} in trailers`;
+  if (CONNECTION_SPECIFIC_FIELDS.has(name)) {
+    return `connection-specific field "${name}" in trailers`;
+  }
+  return fieldNameProblem(name) ?? fieldValueProblem(name, value);
+}
+
 /** Chars allowed in an authority (RFC 3986 host[:port], no userinfo, no delimiters). */
 const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
 

@@ -303,6 +303,54 @@ Deno.test("HTTP/2: malformed requests reset their stream; the connection goes on
   }
 });
 
+Deno.test("HTTP/2: trailers end the body; malformed ones reset the stream as a malformed head does", async () => {
+  const server = serve(async (request) => {
+    const body = await request.bytes();
+    return new HttpResponse(200, {}, `${body.length}`);
+  });
+  const client = await RawH2Client.connect(server.port);
+  const post: [string, string][] = [
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", "/up"],
+    [":authority", "t"],
+  ];
+  const sendWithTrailers = (id: number, trailers: [string, string][]) =>
+    client.send(
+      frame(FRAME.HEADERS, 4, id, headerBlock(post)),
+      frame(FRAME.DATA, 0, id, encoder.encode("abc")),
+      frame(FRAME.HEADERS, 5, id, headerBlock(trailers)),
+    );
+  try {
+    // RFC 9113 section 8.1: no pseudo-fields in trailers; section 8.2: the field rules of a head.
+    const bad: [string, string][][] = [
+      [[":path", "/other"]],
+      [["x-sum", "1"], [":status", "200"]],
+      [["X-Sum", "1"]],
+      [["transfer-encoding", "chunked"]],
+      [["x-sum", "a\0b"]],
+      [["x-sum", " 1"]],
+    ];
+    let id = 1;
+    for (const trailers of bad) {
+      await sendWithTrailers(id, trailers);
+      const reset = await client.until((f) => f.streamId === id);
+      assert.equal(reset.type, FRAME.RST_STREAM, JSON.stringify(trailers));
+      assert.equal(codeOf(reset.payload), 1, JSON.stringify(trailers));
+      id += 2;
+    }
+    await sendWithTrailers(id, [["x-sum", "1"], ["x-other", "2"]]);
+    const headers = await client.until((f) => f.streamId === id);
+    assert.equal(headers.type, FRAME.HEADERS);
+    assert.equal(statusOf(client, headers.payload), "200");
+    const data = await client.until((f) => f.streamId === id && f.type === FRAME.DATA);
+    assert.equal(decoder.decode(data.payload), "3");
+  } finally {
+    client.close();
+    await server.shutdown(0);
+  }
+});
+
 Deno.test("HTTP/2: connection errors end the session with GOAWAY and the error code", async () => {
   const server = serve(() => new HttpResponse(200));
   const cases: [string, Uint8Array[], number, boolean][] = [

@@ -169,9 +169,12 @@ Deno.test("parseRequestHead accepts CONNECT with only :authority and OPTIONS *",
   malformed([":method", "GET", ":scheme", "https", ":authority", "a", ":path", "*"], /"\*"/);
 });
 
-Deno.test("checkTrailers refuses pseudo-headers", () => {
+Deno.test("checkTrailers refuses pseudo-headers and what a head may not carry", () => {
   checkTrailers(["x-checksum", "abc"]);
   assert.throws(() => checkTrailers([":status", "200"]), H3StreamError);
+  assert.throws(() => checkTrailers(["X-Checksum", "abc"]), /uppercase/);
+  assert.throws(() => checkTrailers(["transfer-encoding", "chunked"]), /connection-specific/);
+  assert.throws(() => checkTrailers(["x-checksum", "a\nb"]), /CR or LF/);
 });
 
 Deno.test("responseFields drops connection-specific headers and keeps set-cookie apart", () => {
