@@ -44,6 +44,9 @@ export const OUTPUT_HIGH_WATER = 256 * 1024;
 const DATA_CHUNK = 16 * 1024;
 const EMPTY = new Uint8Array(0);
 
+/** A dynamic table size update to 0 (RFC 7541 section 6.3: 001, then the size in 5 bits). */
+const TABLE_SIZE_UPDATE_ZERO = 0x20;
+
 /** Response fields the session writes itself or that have no meaning in HTTP/2. */
 const NOT_FORWARDED: ReadonlySet<string> = new Set([
   ...CONNECTION_SPECIFIC_FIELDS,
@@ -79,6 +82,11 @@ export class ResponseSender {
   maxFrame = DEFAULT_MAX_FRAME_SIZE;
   /** The client's SETTINGS_MAX_HEADER_LIST_SIZE. */
   maxHeaderList = Infinity;
+  /**
+   * Whether the next header block opens with a dynamic table size update:
+   * the client announced a SETTINGS_HEADER_TABLE_SIZE (see #headersFrames).
+   */
+  tableSizeUpdate = false;
   readonly #out: FrameWriter;
   readonly #host: SenderHost;
   /** Streams with response data waiting for window, in the order they blocked. */
@@ -292,8 +300,20 @@ export class ResponseSender {
 
   /** Writes the encoder's block as HEADERS (and CONTINUATION frames past the frame size). */
   #headersFrames(streamId: number, endStream: boolean): void {
-    const block = encoder.buffer;
-    const size = encoder.length;
+    let block = encoder.buffer;
+    let size = encoder.length;
+    if (this.tableSizeUpdate) {
+      // A decoder that announced a new table size takes the next block only
+      // if it opens with an update (RFC 7541 section 4.2; nghttp2 ends the
+      // connection otherwise). Size 0 is within any limit, and the table is
+      // never used. Once per SETTINGS, so the copy costs no request anything.
+      this.tableSizeUpdate = false;
+      const updated = new Uint8Array(size + 1);
+      updated[0] = TABLE_SIZE_UPDATE_ZERO;
+      updated.set(block.subarray(0, size), 1);
+      block = updated;
+      size++;
+    }
     const maxFrame = this.maxFrame;
     let at = 0;
     let type: number = FRAME.HEADERS;

@@ -227,7 +227,12 @@ export class Http2Session implements ServedConnection, StreamHost {
   /** An interim 100 (RFC 9113 section 8.1): the client may now send the body it held back. */
   sendContinue(stream: Http2Stream): void {
     if (this.#closed || stream.localClosed) return;
-    this.#out.bytesFrame(FRAME.HEADERS, FLAG.END_HEADERS, stream.id, CONTINUE_BLOCK);
+    let block = CONTINUE_BLOCK;
+    if (this.#sender.tableSizeUpdate) {
+      this.#sender.tableSizeUpdate = false;
+      block = CONTINUE_BLOCK_WITH_TABLE_SIZE_UPDATE;
+    }
+    this.#out.bytesFrame(FRAME.HEADERS, FLAG.END_HEADERS, stream.id, block);
     this.#out.schedule();
   }
 
@@ -430,8 +435,11 @@ export class Http2Session implements ServedConnection, StreamHost {
         this.#sender.maxFrame = value;
       } else if (id === SETTING.MAX_HEADER_LIST_SIZE) {
         this.#sender.maxHeaderList = value;
+      } else if (id === SETTING.HEADER_TABLE_SIZE) {
+        // Responses never use the dynamic table, but the client's decoder
+        // waits for the size update that acknowledges its setting.
+        this.#sender.tableSizeUpdate = true;
       }
-      // HEADER_TABLE_SIZE needs nothing: responses never use the dynamic table.
     }
     this.#out.frame(FRAME.SETTINGS, FLAG.ACK, 0, 0);
   }
@@ -854,6 +862,8 @@ function dependencyOf(buf: Uint8Array, at: number): number {
 
 /** `:status: 100` in HPACK: a literal without indexing, name from static entry 8. */
 const CONTINUE_BLOCK = new Uint8Array([0x08, 0x03, 0x31, 0x30, 0x30]);
+/** The same, opened by a table size update to 0 (see ResponseSender.tableSizeUpdate). */
+const CONTINUE_BLOCK_WITH_TABLE_SIZE_UPDATE = new Uint8Array([0x20, ...CONTINUE_BLOCK]);
 
 /** The payload of the PING that follows a closing session's GOAWAY. */
 const GOAWAY_PING = new TextEncoder().encode("goaway\0\0");

@@ -11,7 +11,14 @@ import type { PeerClient } from "../../../server/httpserver/client.ts";
 import { serveHttp1 } from "../../../server/httpserver/http1/server.ts";
 import { Http2Session, MAX_CONCURRENT_STREAMS } from "../../../server/http2/session.ts";
 import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
-import { frame, get, headerBlock, RawH2Client, uint32 } from "../../fixtures/raw_h2_client.ts";
+import {
+  frame,
+  get,
+  headerBlock,
+  RawH2Client,
+  settings,
+  uint32,
+} from "../../fixtures/raw_h2_client.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -387,6 +394,50 @@ Deno.test("HTTP/2: connection errors end the session with GOAWAY and the error c
       assert.equal(codeOf(goAway.payload, 4), code, what);
     }
   } finally {
+    await server.shutdown(0);
+  }
+});
+
+Deno.test("HTTP/2: a client's SETTINGS_HEADER_TABLE_SIZE is acknowledged by a table size update opening the next header block", async () => {
+  const server = serve(async (request) => {
+    if (request.method === "POST") await request.bytes();
+    return new HttpResponse(200, {}, "ok");
+  });
+  // A decoder that announced a smaller table requires the update (RFC 7541 section 4.2):
+  // nghttp2's clients end the connection with COMPRESSION_ERROR without it.
+  const client = await RawH2Client.connect(server.port, { settings: [[1, 0]] });
+  const firstByte = async (id: number) => {
+    await client.request(id, get("/"));
+    const headers = await client.until((f) => f.streamId === id && f.type === FRAME.HEADERS);
+    assert.equal(statusOf(client, headers.payload), "200");
+    return headers.payload[0];
+  };
+  try {
+    // 001xxxxx: a dynamic table size update; 0x20 sets the size to 0, which any limit allows.
+    assert.equal(await firstByte(1), 0x20);
+    assert.notEqual(await firstByte(3) & 0xe0, 0x20, "one update per SETTINGS");
+    // A later change of the setting asks for another.
+    await client.send(frame(FRAME.SETTINGS, 0, 0, settings([[1, 256]])));
+    assert.equal(await firstByte(5), 0x20);
+    assert.notEqual(await firstByte(7) & 0xe0, 0x20);
+    // An interim 100 is the next block as much as a response is.
+    await client.send(frame(FRAME.SETTINGS, 0, 0, settings([[1, 0]])));
+    await client.request(9, [
+      [":method", "POST"],
+      [":scheme", "http"],
+      [":path", "/"],
+      [":authority", "t"],
+      ["expect", "100-continue"],
+    ], false);
+    const interim = await client.until((f) => f.streamId === 9 && f.type === FRAME.HEADERS);
+    assert.equal(statusOf(client, interim.payload), "100");
+    assert.equal(interim.payload[0], 0x20);
+    await client.send(frame(FRAME.DATA, 1, 9, encoder.encode("x")));
+    const final = await client.until((f) => f.streamId === 9 && f.type === FRAME.HEADERS);
+    assert.equal(statusOf(client, final.payload), "200");
+    assert.notEqual(final.payload[0] & 0xe0, 0x20);
+  } finally {
+    client.close();
     await server.shutdown(0);
   }
 });
