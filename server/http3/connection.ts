@@ -9,6 +9,7 @@
 
 import { H3_ERROR, H3ConnectionError, h3ErrorName } from "./errors.ts";
 import {
+  EMPTY_RESERVED_FRAME,
   encodeGoawayFrame,
   encodeSettingsFrame,
   FRAME,
@@ -320,6 +321,18 @@ export class Http3Connection implements RequestStreamContext {
   flushDecoderStream(): void {
     const bytes = this.decoder.takeDecoderStreamBytes();
     if (bytes && this.#decoderStream) this.#decoderStream.write(bytes).catch(() => {});
+  }
+
+  /**
+   * Sends the client something while requests are in flight, so that the
+   * connection does not reach QUIC's idle timeout waiting on a slow
+   * handler: with neither side sending (a client that sends no PINGs of its
+   * own), both let it time out and the request was lost. An idle
+   * connection is left to time out.
+   */
+  keepAlive(): void {
+    if (this.#closed || this.#exchanges.size === 0 || !this.#control) return;
+    this.#control.write(EMPTY_RESERVED_FRAME).catch(() => {});
   }
 
   /**

@@ -101,6 +101,12 @@ export function encodeGoawayFrame(id: number): Uint8Array {
 }
 
 /**
+ * An empty frame of a reserved type (0x21, RFC 9114 §7.2.8), which peers
+ * ignore: on the control stream it is traffic that says nothing.
+ */
+export const EMPTY_RESERVED_FRAME: Uint8Array = Uint8Array.of(0x21, 0x00);
+
+/**
  * Parses a SETTINGS payload into a map. Duplicate identifiers and HTTP/2-only
  * identifiers are H3_SETTINGS_ERROR; a payload that ends inside a varint is
  * H3_FRAME_ERROR. Unknown identifiers are kept (callers ignore them).

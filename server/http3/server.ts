@@ -27,7 +27,7 @@ export interface Http3ServerOptions {
   /** Answers each request; its `Response` body is streamed out in DATA frames. */
   handler: Http3Handler;
   /**
-   * Close connections idle (no packets) this long.
+   * Close connections idle (no packets, no request in flight) this long.
    * @default {60000}
    */
   idleTimeoutMs?: number;
@@ -74,6 +74,8 @@ const DEFAULT_GRACE_MS = 10_000;
  * flight, which QUIC does not deliver after CONNECTION_CLOSE.
  */
 const LINGER_MS = 500;
+/** The longest wait between the keep-alive frames of connections serving requests. */
+const KEEP_ALIVE_MAX_MS = 10_000;
 
 /**
  * Starts an HTTP/3 server. Throws (TypeError for bad options, or the bind
@@ -136,9 +138,11 @@ class QuicHttp3Server implements Http3Server {
   readonly #stopped = Promise.withResolvers<void>();
   #stopping = false;
   #shutdown: Promise<void> | null = null;
+  readonly #keepAliveTimer: ReturnType<typeof setInterval>;
 
   constructor(options: Http3ServerOptions) {
     this.#options = options;
+    const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     // The UDP socket may be another server's on this port still draining: it is shared.
     this.#lease = leaseQuicEndpoint(
       options.hostname ?? "0.0.0.0",
@@ -147,10 +151,18 @@ class QuicHttp3Server implements Http3Server {
         alpnProtocols: ["h3"],
         cert: options.cert,
         key: options.key,
-        maxIdleTimeout: options.idleTimeoutMs ?? 60_000,
+        maxIdleTimeout: idleTimeoutMs,
       },
       (incoming) => this.#take(incoming),
     );
+    // One timer for every connection: those serving requests are kept from
+    // the idle timeout (see Http3Connection.keepAlive). Capped so that a
+    // client whose own idle timeout is shorter (30 s is common) hears too.
+    this.#keepAliveTimer = setInterval(
+      () => this.#keepAlive(),
+      Math.max(Math.min(Math.floor(idleTimeoutMs / 3), KEEP_ALIVE_MAX_MS), 50),
+    );
+    Deno.unrefTimer(this.#keepAliveTimer);
     this.addr = this.#lease.addr;
     this.finished = this.#stopped.promise.then(async () => {
       while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
@@ -161,6 +173,10 @@ class QuicHttp3Server implements Http3Server {
       else signal.addEventListener("abort", () => this.shutdown(), { once: true });
     }
     options.onListen?.(this.addr);
+  }
+
+  #keepAlive(): void {
+    for (const connection of this.#connections) connection.keepAlive();
   }
 
   #take(incoming: Deno.QuicIncoming): void {
@@ -212,5 +228,6 @@ class QuicHttp3Server implements Http3Server {
     await waitUntil(this.finished, Math.max(deadline, Date.now()) + 1000);
     // Only now: the last lease closes the socket, and with it every connection still on it.
     this.#lease.release();
+    clearInterval(this.#keepAliveTimer);
   }
 }

@@ -194,3 +194,38 @@ Deno.test("shutdown lets a request slower than the socket's linger finish", asyn
   const result = await answered;
   assert.equal(result.statuses.get(0), "200", result.stderr.slice(-1500));
 });
+
+Deno.test("a request slower than idleTimeoutMs is answered: the connection is kept alive while it is in flight", async () => {
+  const { cert, key } = await testCert();
+  // A backend slower than keepAliveTimeout: the client (gtlsclient sends no PINGs)
+  // and the server heard nothing from each other and let the connection time out.
+  const handler = async () => {
+    await new Promise((r) => setTimeout(r, 2500));
+    return new Response("late");
+  };
+  const server = serveHttp3({
+    hostname: "127.0.0.1",
+    port: 26501,
+    cert,
+    key,
+    handler,
+    idleTimeoutMs: 800,
+  });
+  try {
+    const result = await gtlsclient(server.addr.port, ["/slow"]);
+    assert.equal(result.statuses.get(0), "200", result.stderr.slice(-1500));
+    // An idle connection still times out.
+    const conn = await Deno.connectQuic({
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+      alpnProtocols: ["h3"],
+      caCerts: [cert],
+      maxIdleTimeout: 60_000,
+    });
+    const start = Date.now();
+    await conn.closed.catch(() => {});
+    assert.ok(Date.now() - start < 5000, `closed after ${Date.now() - start} ms`);
+  } finally {
+    await server.shutdown(1000);
+  }
+});
