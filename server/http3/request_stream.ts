@@ -329,7 +329,13 @@ export class RequestExchange {
     }
     // The status that goes out, which is the 500 above when it was swapped in.
     const body = response.body;
-    if (body === null || isHead || isBodilessStatus(response.status)) {
+    const bodiless = isBodilessStatus(response.status);
+    if (body === null || isHead || bodiless) {
+      // An answer without a body states it, as over HTTP/1.1 and HTTP/2 (a
+      // 503 or 413 of the server's own); a HEAD's keeps what a GET would get.
+      if (body === null && !isHead && !bodiless && !response.headers.has("content-length")) {
+        fields.push("content-length", "0");
+      }
       await body?.cancel().catch(() => {});
       await this.#writeHeaders(fields, null);
       await this.#writer.close();

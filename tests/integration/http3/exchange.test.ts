@@ -76,6 +76,30 @@ Deno.test("HEAD responses carry headers but no DATA", async () => {
   );
 });
 
+Deno.test("an answer without a body says content-length: 0, as over HTTP/1.1 and HTTP/2", async () => {
+  await withServer(
+    (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/204") return new Response(null, { status: 204 });
+      if (path === "/head") return new Response(null, { headers: { "content-length": "12" } });
+      return new Response(null, { status: 503 });
+    },
+    (port, cert) =>
+      withClient(port, cert, async (client) => {
+        const empty = await client.request(client.headersFrame(getFields("/none")));
+        assert.equal(empty.status, "503");
+        assert.equal(empty.headers.get("content-length"), "0");
+        const noContent = await client.request(client.headersFrame(getFields("/204")));
+        assert.equal(noContent.status, "204");
+        assert.equal(noContent.headers.has("content-length"), false);
+        const head = await client.request(
+          client.headersFrame([":method", "HEAD", ...getFields("/head").slice(2)]),
+        );
+        assert.equal(head.headers.get("content-length"), "12");
+      }),
+  );
+});
+
 Deno.test("a response body that fails midway ends that stream as malformed for the client", async () => {
   const logged: string[] = [];
   await quietly(() =>
