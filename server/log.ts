@@ -7,6 +7,8 @@
  */
 
 import type { Logger } from "../filters/filter.ts";
+import { errorText } from "./error_text.ts";
+import { joinPath } from "./paths.ts";
 
 /** Log levels in increasing severity. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -53,6 +55,19 @@ export class LogSink {
       this.#file?.close();
     } catch { /* already closed */ }
     this.#file = undefined;
+  }
+}
+
+/**
+ * Opens the log file `name` in `logDir` for appending. Throws naming the file
+ * and `--log-dir`, the option that placed it: the bare OS error named neither.
+ */
+export async function openLogFile(logDir: string, name: string): Promise<Deno.FsFile> {
+  const path = joinPath(logDir, name);
+  try {
+    return await Deno.open(path, { append: true, create: true });
+  } catch (e) {
+    throw new Error(`--log-dir: cannot open the log file ${path}: ${errorText(e)}`);
   }
 }
 

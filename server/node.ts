@@ -23,7 +23,7 @@ import { DataPlane } from "./dataplane.ts";
 import { isolateHeapTrim } from "./idle_heap_trim.ts";
 import { pageOutExecutable } from "./executable_pages.ts";
 import { BufferedLineWriter } from "./buffered_line_writer.ts";
-import { LogSink } from "./log.ts";
+import { LogSink, openLogFile } from "./log.ts";
 import { type ObjectSpec, validateObject } from "./objects.ts";
 import {
   heapTrimAfterMs,
@@ -123,7 +123,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   // Before anything is started or written: a file that cannot be read stops the node at once.
   const adminTls = options.tls ? await readAdminTls(options) : undefined;
   const logPath = joinPath(logDir, "stdout.log");
-  const logFile = await Deno.open(logPath, { append: true, create: true });
+  const logFile = await openLogFile(logDir, "stdout.log");
   const logs = new LogSink({ level: options.debug ? "debug" : "info", file: logFile });
   const log = logs.logger("node");
 
@@ -136,10 +136,13 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
   // Workers write their own access logs; the main isolate only when it serves traffic.
   let accessLog: BufferedLineWriter | undefined;
   if (!options.disableAccessLog && workerCount === 0) {
-    const file = await Deno.open(joinPath(logDir, "filter_http_access.log"), {
-      append: true,
-      create: true,
-    });
+    let file;
+    try {
+      file = await openLogFile(logDir, "filter_http_access.log");
+    } catch (e) {
+      logs.close();
+      throw e;
+    }
     accessLog = new BufferedLineWriter(file);
   }
 
@@ -277,7 +280,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
 
     const { hostname, port } = splitHostPort(options.apiAddr, "--api-addr");
     const adminLog = new AdminApiLog(
-      await Deno.open(joinPath(logDir, "admin_api.log"), { append: true, create: true }),
+      await openLogFile(logDir, "admin_api.log"),
     );
     cleanups.splice(cleanups.length - 1, 0, () => adminLog.close());
     // The admin API's requests keep this isolate's heap from being trimmed

@@ -15,8 +15,7 @@ import { sendLatencyBuckets } from "../../filters/http_stats.ts";
 import { isolateHeapTrim } from "../idle_heap_trim.ts";
 import { DataPlane } from "../dataplane.ts";
 import { BufferedLineWriter } from "../buffered_line_writer.ts";
-import { LogSink } from "../log.ts";
-import { joinPath } from "../paths.ts";
+import { LogSink, openLogFile } from "../log.ts";
 import { loadPlugins } from "../plugins.ts";
 import { thisIsolate } from "../profiling/node_profiler.ts";
 import { messagedControlServices } from "../control_calls.ts";
@@ -49,18 +48,11 @@ async function init(msg: WorkerInit): Promise<void> {
   // The control plane merges every worker's statistics: exactly, from their latency buckets.
   sendLatencyBuckets(true);
   isolateHeapTrim.configure(msg.heapTrimAfterMs);
-  const logFile = await Deno.open(joinPath(msg.logDir, "stdout.log"), {
-    append: true,
-    create: true,
-  });
+  const logFile = await openLogFile(msg.logDir, "stdout.log");
   const logs = new LogSink({ level: msg.debug ? "debug" : "info", file: logFile });
   let accessLog: BufferedLineWriter | undefined;
   if (msg.accessLog) {
-    const file = await Deno.open(joinPath(msg.logDir, "filter_http_access.log"), {
-      append: true,
-      create: true,
-    });
-    accessLog = new BufferedLineWriter(file);
+    accessLog = new BufferedLineWriter(await openLogFile(msg.logDir, "filter_http_access.log"));
   }
   const filters = builtinFilters();
   await loadPlugins(msg.plugins, filters);
