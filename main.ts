@@ -40,7 +40,23 @@ function missingServePermissions(): string[] {
     .map((name) => `--allow-${name}`);
 }
 
-/** Runs the `serve` subcommand until SIGINT/SIGTERM; returns the exit code. */
+/**
+ * Whether this process started with SIGHUP ignored (`nohup`), as Linux's
+ * /proc/self/status tells until the runtime's first signal listener, which
+ * also catches SIGHUP: from then on a SIGHUP no listener takes ends the
+ * process at once, nohup or not.
+ */
+function startedIgnoringHangup(): boolean {
+  try {
+    const ignored = /^SigIgn:\s*([0-9a-f]+)$/m.exec(Deno.readTextFileSync("/proc/self/status"));
+    // The mask's lowest bit is signal 1, SIGHUP.
+    return ignored !== null && (parseInt(ignored[1].slice(-1), 16) & 1) === 1;
+  } catch {
+    return false; // Not Linux: taken as a hangup to stop on, which beats ending at once.
+  }
+}
+
+/** Runs the `serve` subcommand until SIGINT, SIGTERM or SIGHUP; returns the exit code. */
 async function serve(args: string[]): Promise<number> {
   const missing = missingServePermissions();
   if (missing.length > 0) {
@@ -50,6 +66,8 @@ async function serve(args: string[]): Promise<number> {
     );
     return 2;
   }
+  // Before any signal listener: the runtime's first one changes what this reads.
+  const hangupIgnored = startedIgnoringHangup();
   let command;
   try {
     command = await parseServeArgs(args);
@@ -102,12 +120,18 @@ async function serve(args: string[]): Promise<number> {
     // the node together, and the launcher passes it on.
     if (now - firstSignalAt >= DUPLICATE_SIGNAL_MS) Deno.exit(255);
   };
+  // A terminal closing on the node stops it as SIGTERM does, in-flight requests
+  // finishing; under nohup it is ignored as asked. Without a listener either
+  // would end the process at once, leaving easegress.pid behind.
+  const onHangup = hangupIgnored ? () => {} : onSignal;
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGHUP", onHangup);
   await stopped;
   await node.close();
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
+  Deno.removeSignalListener("SIGHUP", onHangup);
   return 0;
 }
 

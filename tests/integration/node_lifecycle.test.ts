@@ -6,6 +6,7 @@
  */
 
 import * as assert from "node:assert/strict";
+import { eventually, request, startNodeProcess } from "./helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -49,6 +50,103 @@ Deno.test("a log file the node cannot open is named with --log-dir", async () =>
       );
     }
   } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+/** An HTTPServer on `port` whose every request waits for `backendPort`'s answer. */
+function proxyObjects(port: number, backendPort: number): string {
+  return `kind: HTTPServer
+name: front
+port: ${port}
+rules: [{paths: [{pathPrefix: /, backend: slow}]}]
+---
+kind: Pipeline
+name: slow
+flow: [{filter: proxy}]
+filters: [{kind: Proxy, name: proxy, pools: [{servers: [{url: "http://127.0.0.1:${backendPort}"}]}]}]
+`;
+}
+
+Deno.test("SIGHUP stops the node gracefully: an in-flight request finishes", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => release = r);
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 27511, onListen() {} }, async () => {
+    await released;
+    return new Response("finished");
+  });
+  const node = await startNodeProcess({ apiPort: 27510, args: ["--workers", "1"] });
+  try {
+    assert.equal((await node.ctl(["apply"], proxyObjects(27512, 27511))).code, 0);
+    await eventually("listening", async () => {
+      const status = await node.ctl(["-o", "json", "object", "status", "get", "front"]);
+      return JSON.parse(status.stdout)["eg-default-name"]?.state === "running";
+    });
+    const inFlight = request("http://127.0.0.1:27512/slow");
+    await new Promise((r) => setTimeout(r, 300));
+    // Its default action ended the process at once, the request with it.
+    node.signal("SIGHUP");
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    const answer = await inFlight;
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, "finished");
+    assert.equal(await node.exited(), 0);
+    assert.match(node.output(), /node eg-default-name stopped/);
+    await assert.rejects(Deno.stat(`${node.homeDir}/easegress.pid`), Deno.errors.NotFound);
+  } finally {
+    release();
+    await node.stop("SIGKILL");
+    await backend.shutdown();
+    await Deno.remove(node.homeDir, { recursive: true });
+  }
+});
+
+Deno.test("a node started with SIGHUP ignored (nohup) serves on after a SIGHUP", async () => {
+  const home = await Deno.makeTempDir({ prefix: "eg-test-" });
+  const apiAddr = "127.0.0.1:27520";
+  // As nohup starts it: SIGHUP ignored from the start, across exec.
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'trap "" HUP; exec "$@"',
+      "sh",
+      Deno.execPath(),
+      "run",
+      "--unstable-net",
+      "--unstable-no-legacy-abort",
+      "-A",
+      MAIN,
+      "serve",
+      "--api-addr",
+      apiAddr,
+      "--home-dir",
+      home,
+      "--workers",
+      "1",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const healthy = async () => {
+    const r = await fetch(`http://${apiAddr}/apis/v2/healthz`);
+    await r.body?.cancel();
+    return r.ok;
+  };
+  try {
+    await eventually("the node answering", healthy, 20_000);
+    // The node's own pid (sh exec'd Deno): the signal goes to it alone.
+    child.kill("SIGHUP");
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.ok(await healthy(), "the node is gone after a SIGHUP it was told to ignore");
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
     await Deno.remove(home, { recursive: true });
   }
 });
