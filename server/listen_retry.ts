@@ -23,23 +23,27 @@ export class ListenRetry<L> {
   readonly #opened: (listener: L) => void;
   readonly #discard: (listener: L) => void;
   readonly #failed: (message: string) => void;
+  readonly #port: () => number;
 
   /**
    * @param open binds the port (throwing or rejecting when it cannot)
    * @param opened takes the listener of the current attempt
    * @param discard closes a listener whose attempt a newer one replaced
    * @param failed logs why an attempt failed (the retry is added to the message)
+   * @param port the port `open` binds, named in the error
    */
   constructor(
     open: () => L | Promise<L>,
     opened: (listener: L) => void,
     discard: (listener: L) => void,
     failed: (message: string) => void,
+    port: () => number,
   ) {
     this.#open = open;
     this.#opened = opened;
     this.#discard = discard;
     this.#failed = failed;
+    this.#port = port;
   }
 
   /** Where the listener stands. */
@@ -47,7 +51,10 @@ export class ListenRetry<L> {
     return this.#state;
   }
 
-  /** Why the last attempt failed, or "". */
+  /**
+   * Why the last attempt failed, naming the port (the runtime's "Address
+   * already in use" named none, where Go's names it), or "".
+   */
   get error(): string {
     return this.#error;
   }
@@ -76,7 +83,7 @@ export class ListenRetry<L> {
     }, (e) => {
       if (!current()) return;
       this.#state = "failed";
-      this.#error = (e as Error)?.message ?? String(e);
+      this.#error = `cannot listen on port ${this.#port()}: ${(e as Error)?.message ?? e}`;
       this.#failed(`${this.#error}; retrying in ${LISTEN_RETRY_MS / 1000}s`);
       this.#retry = setTimeout(() => this.start(), LISTEN_RETRY_MS);
     });

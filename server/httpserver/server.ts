@@ -134,10 +134,8 @@ export class HTTPServer {
         }),
       (listener) => this.#listener = listener,
       (listener) => listener.shutdown(0),
-      (message) =>
-        env.log.error(
-          `server ${this.#spec.name}: cannot listen on port ${this.#spec.port}: ${message}`,
-        ),
+      (message) => env.log.error(`server ${this.#spec.name}: ${message}`),
+      () => this.#spec.port,
     );
     this.#listening.start();
   }

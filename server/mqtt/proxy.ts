@@ -111,10 +111,8 @@ export class MQTTProxy implements ConnectionHost {
         this.#accept(listener);
       },
       (listener) => listener.close(),
-      (message) =>
-        env.log.error(
-          `MQTTProxy ${this.#spec.name}: cannot listen on port ${this.#spec.port}: ${message}`,
-        ),
+      (message) => env.log.error(`MQTTProxy ${this.#spec.name}: ${message}`),
+      () => this.#spec.port,
     );
     this.#listening.start();
   }

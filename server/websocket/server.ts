@@ -49,7 +49,8 @@ export class WebSocketServer {
         this.#accepting = this.#accept(listener, this.#target(this.#spec));
       },
       closeQuietly,
-      (message) => env.log.error(`cannot listen on port ${this.#spec.port}: ${message}`),
+      (message) => env.log.error(message),
+      () => this.#spec.port,
     );
     this.#listening.start();
   }

@@ -548,7 +548,7 @@ Deno.test("httpserver: a taken port shows as failed, then the listener retries a
     );
     await eventually("failed state", async () => {
       const s = await state();
-      return s.state === "failed" && /in use/i.test(s.error);
+      return s.state === "failed" && /^cannot listen on port \d+: .*in use/i.test(s.error);
     });
     squatter.close();
     await eventually(

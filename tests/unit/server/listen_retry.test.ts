@@ -15,6 +15,7 @@ function harness() {
     (l) => opened.push(l),
     (l) => discarded.push(l),
     (m) => failures.push(m),
+    () => 8080,
   );
   return { retry, opens, opened, discarded, failures };
 }
@@ -40,8 +41,9 @@ Deno.test("ListenRetry: a failure is reported with its retry; close drops the re
   await Promise.resolve();
   await Promise.resolve();
   assert.equal(h.retry.state, "failed");
-  assert.equal(h.retry.error, "address in use");
-  assert.deepEqual(h.failures, ["address in use; retrying in 10s"]);
+  // The port is named, as Go's "listen tcp :8080: bind: address already in use" names it.
+  assert.equal(h.retry.error, "cannot listen on port 8080: address in use");
+  assert.deepEqual(h.failures, ["cannot listen on port 8080: address in use; retrying in 10s"]);
   h.retry.close();
   assert.equal(h.retry.state, "closed");
   h.retry.start();
@@ -57,11 +59,12 @@ Deno.test("ListenRetry: an open that throws synchronously fails like one that re
     () => {},
     () => {},
     (m) => failures.push(m),
+    () => 8443,
   );
   retry.start();
   await Promise.resolve();
   await Promise.resolve();
   assert.equal(retry.state, "failed");
-  assert.deepEqual(failures, ["bad certificate; retrying in 10s"]);
+  assert.deepEqual(failures, ["cannot listen on port 8443: bad certificate; retrying in 10s"]);
   retry.close();
 });
