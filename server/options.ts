@@ -566,9 +566,14 @@ function setOption(options: NodeOptions, def: OptionDef, value: unknown, where: 
       } else throw new OptionsError(`${where}: must be true or false`);
       return;
     case "number": {
-      // Number("") is 0: an empty `--workers=` must be refused, as Go's flags refuse it.
+      // Number("") is 0: an empty `--workers=` must be refused, as Go's flags refuse it;
+      // and Number([4]) is 4: a list is no number either.
       const blank = typeof value === "string" && value.trim() === "";
-      const n = typeof value === "number" ? value : blank ? NaN : Number(value);
+      const n = typeof value === "number"
+        ? value
+        : blank || typeof value !== "string"
+        ? NaN
+        : Number(value);
       if (!Number.isInteger(n) || n < 0) {
         throw new OptionsError(`${where}: must be a whole number, got ${JSON.stringify(value)}`);
       }
@@ -586,17 +591,15 @@ function setOption(options: NodeOptions, def: OptionDef, value: unknown, where: 
       return;
     case "map": {
       // As written: a basic-auth password 0123 is "0123", not "123", as in Go.
+      const entries = (map: Record<string, unknown>) =>
+        Object.entries(asWritten(map)).map(([k, v]) => [k, mapValue(v, `${where}: ${k}`)]);
       if (isPlainObject(value)) {
-        target[def.key] = Object.fromEntries(
-          Object.entries(asWritten(value)).map(([k, v]) => [k, String(v)]),
-        );
+        target[def.key] = Object.fromEntries(entries(value));
         return;
       }
       // Easegress's config files list `initial-cluster` as one-entry maps: `- machine-1: URL`.
       if (Array.isArray(value) && value.length > 0 && value.every(isPlainObject)) {
-        target[def.key] = Object.fromEntries(
-          value.flatMap((item) => Object.entries(asWritten(item)).map(([k, v]) => [k, String(v)])),
-        );
+        target[def.key] = Object.fromEntries(value.flatMap(entries));
         return;
       }
       const map: Record<string, string> = {};
@@ -609,6 +612,17 @@ function setOption(options: NodeOptions, def: OptionDef, value: unknown, where: 
       return;
     }
   }
+}
+
+/**
+ * A value of a map option read from YAML as text. One left empty (`admin:`)
+ * is "", as Go's YAML decodes it: String(null) made it "null", a basic-auth
+ * password anyone could guess, where an empty one is refused.
+ */
+function mapValue(value: unknown, where: string): string {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "object") throw new OptionsError(`${where}: must be text`);
+  return String(value);
 }
 
 const NAME = /^[A-Za-z0-9\-_.~]{1,253}$/;

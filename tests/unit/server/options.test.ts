@@ -75,6 +75,30 @@ Deno.test("a config file's unquoted numbers and booleans are read as written int
   }
 });
 
+Deno.test("a config file's map value left empty is empty text, and a list or map is refused", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  const given = async (text: string) => {
+    await Deno.writeTextFile(file, text);
+    return await run(["-f", file]);
+  };
+  try {
+    // As Go's YAML decodes it: "", where String(null) gave the password "null".
+    assert.deepEqual((await given("labels: { a: , b: ~ }\n")).labels, { a: "", b: "" });
+    for (const empty of ["basic-auth:\n  admin:\n", "basic-auth: { admin: ~ }\n"]) {
+      await assert.rejects(given(empty), /--basic-auth: "admin" needs a password/);
+    }
+    await assert.rejects(given("labels: { a: [1, 2] }\n"), /labels: a: must be text/);
+    await assert.rejects(
+      given("initial-cluster:\n  - m1: { url: x }\n"),
+      /initial-cluster: m1: must be text/,
+    );
+    // Number([4]) is 4.
+    await assert.rejects(given("workers: [4]\n"), /workers: must be a whole number, got \[4\]/);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
 Deno.test("short flags take their value after = as Go's flags do (-f=FILE, -c=false)", async () => {
   const file = await Deno.makeTempFile({ suffix: ".yaml" });
   await Deno.writeTextFile(file, "name: from-file\n");
