@@ -25,6 +25,7 @@ import { VERSION } from "../version.ts";
 import { bumpConfigVersion, readConfigVersion } from "./config_version.ts";
 import { isDotSegment } from "../names.ts";
 import { replaceStored } from "./key_turns.ts";
+import { errorText } from "../error_text.ts";
 
 /** What the admin API reads and changes. */
 export interface AdminContext {
@@ -206,6 +207,20 @@ function listApis(req: Request): Promise<Response> {
   return reply(req, [{ group: "admin", entries }]);
 }
 
+/**
+ * Raises the config version after an object change, which is made by then:
+ * a failure here (the disk filling up, or etcd going away, between the two
+ * writes) is logged, not answered. A 500 or 503 told the client its change
+ * had failed, and a create sent again then met a 409.
+ */
+async function raiseConfigVersion(ctx: AdminContext, change: string): Promise<void> {
+  try {
+    await bumpConfigVersion(ctx.store);
+  } catch (e) {
+    ctx.log?.warn(`object ${change}, but the config version was not raised: ${errorText(e)}`);
+  }
+}
+
 async function createObject(req: Request, _p: string[], ctx: AdminContext): Promise<Response> {
   const spec = validateObject(await readDocument(req), ctx.filters);
   // Refused here rather than in validation, so such objects already stored still load.
@@ -216,7 +231,7 @@ async function createObject(req: Request, _p: string[], ctx: AdminContext): Prom
     expectRevision: 0,
   });
   if (!written) throw new ApiError(409, `conflict name: ${spec.name} already exists`);
-  await bumpConfigVersion(ctx.store);
+  await raiseConfigVersion(ctx, `${spec.name} created`);
   return new Response(null, {
     status: 201,
     headers: { location: `/apis/v2/objects/${spec.name}` },
@@ -257,13 +272,13 @@ async function updateObject(req: Request, [name]: string[], ctx: AdminContext): 
     },
   );
   if (!replaced) throw new ApiError(404, `not found: ${name}`);
-  await bumpConfigVersion(ctx.store);
+  await raiseConfigVersion(ctx, `${name} updated`);
   return new Response(null, { status: 200 });
 }
 
 async function deleteObject(_req: Request, [name]: string[], ctx: AdminContext): Promise<Response> {
   if (!(await ctx.store.delete(keys.object(name)))) throw new ApiError(404, `not found: ${name}`);
-  await bumpConfigVersion(ctx.store);
+  await raiseConfigVersion(ctx, `${name} deleted`);
   return new Response(null, { status: 200 });
 }
 

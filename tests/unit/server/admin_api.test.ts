@@ -630,6 +630,34 @@ Deno.test("admin API creates many objects sent at once, each raising the config 
   }
 });
 
+Deno.test("admin API answers an object change made even when raising the config version fails", async () => {
+  const warnings: string[] = [];
+  const api = await adminApi({ warn: (m) => warnings.push(m) });
+  try {
+    // The disk fills up between the object's write and the counter's.
+    const put = api.store.put.bind(api.store);
+    api.store.put = (key, value, options) =>
+      key === "/config/version"
+        ? Promise.reject(new Error("No space left on device (os error 28)"))
+        : put(key, value, options);
+    const object = "kind: GlobalFilter\nname: g\nbeforePipeline: {flow: [], filters: []}\n";
+    // A 500 said the create failed, and the same create sent again met a 409.
+    assert.equal((await api.call("POST", "/objects", object)).status, 201);
+    assert.equal((await api.call("PUT", "/objects/g", object)).status, 200);
+    assert.equal((await api.call("DELETE", "/objects/g")).status, 200);
+    assert.deepEqual(warnings, [
+      "object g created, but the config version was not raised: " +
+      "No space left on device (os error 28)",
+      "object g updated, but the config version was not raised: " +
+      "No space left on device (os error 28)",
+      "object g deleted, but the config version was not raised: " +
+      "No space left on device (os error 28)",
+    ]);
+  } finally {
+    await api.close();
+  }
+});
+
 Deno.test("admin API answers a purge of a member name with a slash 404, as of any unknown member", async () => {
   const api = await adminApi({ purgeMember });
   try {
