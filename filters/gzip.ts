@@ -3,6 +3,13 @@
  * `DecompressionStream`: buffered bodies stay buffered, stream bodies stay
  * streams (compressed while they are read).
  *
+ * Memory: `DecompressionStream` unpacks each chunk it is given at once, and
+ * gzip packs up to about 1 000 times, so the packed bytes are fed to it a few
+ * KiB at a time, each unpacked only as the reader asks for more (a 500 KB
+ * body of zeros made one 500 MB chunk otherwise); a buffered body that
+ * unpacks past {@linkcode GUNZIP_BUFFER_MAX} goes on as a stream, as Go's
+ * reader does for Easegress, instead of being held whole.
+ *
  * Limits: a body made of several concatenated gzip members is rejected (Go's
  * reader accepts it; Deno's `DecompressionStream` does not).
  *
@@ -12,6 +19,7 @@
 import { type Body, type HttpRequest, type HttpResponse, readAll } from "./context.ts";
 import type { SpecReader } from "./spec.ts";
 import { equalsLower } from "./byte_string.ts";
+import { concatBytes } from "./concat_bytes.ts";
 
 /** Thrown when a body that should be gzip is not. */
 export class GzipFormatError extends TypeError {
@@ -41,6 +49,57 @@ function streamOf(data: Uint8Array): ReadableStream<Uint8Array> {
   });
 }
 
+/**
+ * Packed bytes handed to the decompressor at once: what one of them unpacks
+ * to (at most about 1 032 times as much, deflate's limit) is the largest
+ * chunk a gunzipped body holds in memory.
+ */
+const GUNZIP_SLICE = 4 * 1024;
+
+/** Past this many unpacked bytes, a buffered body is unpacked as a stream (see the module doc). */
+export const GUNZIP_BUFFER_MAX = 4 * 1024 * 1024;
+
+/**
+ * `chunks`, then what `reader` yields, in pieces of at most GUNZIP_SLICE
+ * bytes, each read only when asked for (no read-ahead).
+ */
+function slices(
+  chunks: Uint8Array[],
+  reader: ReadableStreamDefaultReader<Uint8Array> | null,
+): ReadableStream<Uint8Array> {
+  let index = 0;
+  let chunk: Uint8Array | undefined;
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      while (chunk === undefined || offset >= chunk.byteLength) {
+        offset = 0;
+        if (index < chunks.length) chunk = chunks[index++];
+        else if (reader === null) return controller.close();
+        else {
+          const { done, value } = await reader.read();
+          if (done) return controller.close();
+          chunk = value;
+        }
+      }
+      const end = Math.min(offset + GUNZIP_SLICE, chunk.byteLength);
+      controller.enqueue(chunk.subarray(offset, end));
+      offset = end;
+    },
+    cancel(reason) {
+      return reader?.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** `chunks`, then what `reader` yields, unpacked: fed to the decompressor in slices (see GUNZIP_SLICE). */
+function unpacked(
+  chunks: Uint8Array[],
+  reader: ReadableStreamDefaultReader<Uint8Array> | null,
+): ReadableStream<Uint8Array> {
+  return slices(chunks, reader).pipeThrough(decompressor());
+}
+
 /** gzip-compresses `data`. */
 export function gzip(data: Uint8Array): Promise<Uint8Array> {
   return readAll(streamOf(data).pipeThrough(compressor()));
@@ -49,10 +108,50 @@ export function gzip(data: Uint8Array): Promise<Uint8Array> {
 /** Decompresses gzip `data`; throws when it is not valid gzip. */
 export async function gunzip(data: Uint8Array): Promise<Uint8Array> {
   try {
-    return await readAll(streamOf(data).pipeThrough(decompressor()));
+    return await readAll(unpacked([data], null));
   } catch (e) {
     throw new GzipFormatError(`Cannot gunzip body: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Decompresses gzip `data` into bytes when they unpack to at most
+ * {@linkcode GUNZIP_BUFFER_MAX}, else into a stream that yields the bytes
+ * unpacked so far and the rest as it is read. Throws
+ * {@linkcode GzipFormatError} when `data` is not valid gzip as far as it was
+ * read; later corruption errors the stream.
+ */
+export async function gunzipBuffered(
+  data: Uint8Array,
+): Promise<Uint8Array | ReadableStream<Uint8Array>> {
+  const reader = unpacked([data], null).getReader();
+  const held: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return held.length === 1 ? held[0] : concatBytes(held, size);
+      held.push(value);
+      size += value.byteLength;
+      if (size > GUNZIP_BUFFER_MAX) break;
+    }
+  } catch (e) {
+    throw new GzipFormatError(`Cannot gunzip body: ${(e as Error).message}`);
+  }
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of held) controller.enqueue(chunk);
+      held.length = 0;
+    },
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }
 
 /** A stream that yields `stream` gzip-compressed. */
@@ -86,20 +185,7 @@ export async function gunzipStream(
     reader.cancel().catch(() => {});
     throw new GzipFormatError("Cannot gunzip body: invalid gzip header");
   }
-  const replay = new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const chunk of head) controller.enqueue(chunk);
-    },
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-  return replay.pipeThrough(decompressor());
+  return unpacked(head, reader);
 }
 
 /** Whether `body` carries no bytes at all (nothing to (de)compress). */
@@ -112,9 +198,13 @@ export async function gzipBody(body: Uint8Array | ReadableStream<Uint8Array>): P
   return body instanceof Uint8Array ? await gzip(body) : gzipStream(body);
 }
 
-/** Decompresses a gzip body, keeping its form; throws {@linkcode GzipFormatError}. */
+/**
+ * Decompresses a gzip body, keeping its form, but for bytes that unpack past
+ * {@linkcode GUNZIP_BUFFER_MAX}, which become a stream; throws
+ * {@linkcode GzipFormatError}.
+ */
 export function gunzipBody(body: Uint8Array | ReadableStream<Uint8Array>): Promise<Body> {
-  return body instanceof Uint8Array ? gunzip(body) : gunzipStream(body);
+  return body instanceof Uint8Array ? gunzipBuffered(body) : gunzipStream(body);
 }
 
 /** Reads an optional `compress`/`decompress` field: "gzip", or "" / absent for none. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { HttpRequest, HttpResponse, readAll } from "../../../filters/context.ts";
 import {
   gunzip,
+  GUNZIP_BUFFER_MAX,
   gunzipMessage,
   gunzipStream,
   gzip,
@@ -85,4 +86,40 @@ Deno.test("gunzipMessage decompresses only gzip bodies and removes the header", 
   const bad = new HttpResponse(200, { "content-encoding": "gzip" }, text);
   assert.equal(await gunzipMessage(bad), false);
   assert.equal(bad.header("content-encoding"), "gzip");
+});
+
+/** 32 MiB of zeros, gzipped to about 32 KB (deflate's ratio is about 1 000). */
+const zeros = 32 * 1024 * 1024;
+const packedZeros = await gzip(new Uint8Array(zeros));
+
+Deno.test("gunzipStream unpacks a chunk of packed bytes a few MiB at a time, as it is read", async () => {
+  const reader = (await gunzipStream(chunked(packedZeros))).getReader();
+  let total = 0;
+  let largest = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    largest = Math.max(largest, value.byteLength);
+  }
+  assert.equal(total, zeros);
+  assert.ok(largest <= 8 * 1024 * 1024, `a chunk of ${largest} bytes was unpacked at once`);
+});
+
+Deno.test("gunzipMessage turns bytes that unpack past GUNZIP_BUFFER_MAX into a stream", async () => {
+  const req = new HttpRequest({
+    headers: { "content-encoding": "gzip", "content-length": String(packedZeros.byteLength) },
+    body: packedZeros,
+  });
+  assert.ok(await gunzipMessage(req));
+  assert.ok(req.isStream, "the unpacked body is held whole");
+  assert.equal(req.header("content-length"), null);
+  assert.equal(req.header("content-encoding"), null);
+  assert.equal((await req.bytes()).byteLength, zeros);
+
+  const fits = await gzip(new Uint8Array(GUNZIP_BUFFER_MAX));
+  const resp = new HttpResponse(200, { "content-encoding": "gzip" }, fits);
+  assert.ok(await gunzipMessage(resp));
+  assert.ok(resp.body instanceof Uint8Array);
+  assert.equal(resp.header("content-length"), String(GUNZIP_BUFFER_MAX));
 });
