@@ -468,6 +468,9 @@ export function prepareBuilderData(
         // The route streams it (clientMaxBodySize -1): read whole it could be any size, so
         // templates see Easegress's note instead and the body goes on as a stream.
         bodies.set(msg, encoder.encode(`the body of request ${JSON.stringify(name)} is a stream`));
+      } else if (msg === ns.response && ns.response.unlimitedStream && msg.isStream) {
+        // Likewise an answer its pool streams (serverMaxBodySize -1).
+        bodies.set(msg, encoder.encode(`the body of response ${JSON.stringify(name)} is a stream`));
       } else pending.push(msg.bytes().then((b) => void bodies.set(msg, b)));
     }
   }

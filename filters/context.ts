@@ -330,11 +330,18 @@ export class HttpResponse extends Message {
    * HTTPServer times a streamed answer to its end.
    */
   onSent: (() => void) | undefined;
+  /**
+   * Whether the body is a stream no limit holds: the answer of a pool whose
+   * `serverMaxBodySize` is -1, as Easegress streams it. Read whole it could be
+   * any size, so builder templates see Easegress's note instead.
+   */
+  unlimitedStream: boolean;
 
   constructor(status = 200, headers?: HeadersInit, body: Body | string | (() => Body) = null) {
     super(headers, body);
     this.status = status;
     this.onSent = undefined;
+    this.unlimitedStream = false;
     RESPONSE_SHAPE.latest = this;
   }
 

@@ -485,6 +485,7 @@ export class ServerPool {
     start: number,
   ): PoolResult {
     const response = ctx.response = new HttpResponse(upstream.status, upstream.headers, body);
+    if (this.#bodyLimit < 0 && body instanceof ReadableStream) response.unlimitedStream = true;
     this.#sticky?.stamp(server, response);
     if (this.#statAttempts) this.#count(ctx, upstream.status, start);
     if (this.#failureCodes?.has(upstream.status)) return "failureCode";

@@ -15,6 +15,7 @@ import type { FilterInstance } from "../../../filters/filter.ts";
 import { corsAdaptorKind } from "../../../filters/cors_adaptor.ts";
 import { gunzip } from "../../../filters/gzip.ts";
 import { MIRRORS_IN_FLIGHT_MAX, proxyKind } from "../../../filters/proxy/proxy.ts";
+import { responseAdaptorKind } from "../../../filters/response_adaptor.ts";
 import { silentLogger } from "../../../server/log.ts";
 import { REFUSING_PORT } from "../../fixtures/refusing_port.ts";
 import { RawServer } from "./http1_helpers.ts";
@@ -596,6 +597,46 @@ Deno.test("serverMaxBodySize: a body over it fails with 500 when known, else is 
   assert.equal((await send(unlimited, { path: "/slow/2000" })).body.length, 2000);
   await unlimited.close?.();
   await stop(filter, b);
+});
+
+Deno.test("serverMaxBodySize -1: a template sees Easegress's note for the streamed answer, not its bytes read whole", async () => {
+  // 1 MiB in chunks, without a Content-Length: the answer streams.
+  const chunk = new Uint8Array(64 * 1024).fill(120);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 28501, onListen() {} }, () => {
+    let left = 16;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (left-- > 0) c.enqueue(chunk);
+        else c.close();
+      },
+    });
+    return new Response(body);
+  });
+  const env = { pipeline: "p", name: "adaptor", log: silentLogger, resilience: () => undefined };
+  const adaptor = responseAdaptorKind.create(
+    responseAdaptorKind.validate({
+      template: "header:\n  set:\n    X-Body: '{{ len .responses.DEFAULT.Body }}'\n",
+    }),
+    env,
+  );
+  const url = "http://127.0.0.1:28501";
+  const streaming = proxy({ pools: [{ servers: [{ url }] }], serverMaxBodySize: -1 });
+  const ctx = new Context(new HttpRequest({ host: "gw.example" }));
+  assert.equal(await streaming.handle(ctx), "");
+  assert.equal(await adaptor.handle(ctx), "");
+  const note = 'the body of response "DEFAULT" is a stream';
+  assert.equal(ctx.response!.header("x-body"), String(note.length));
+  assert.ok(ctx.response!.isStream, "the answer was read whole for the template");
+  assert.equal((await ctx.response!.bytes()).byteLength, 16 * chunk.byteLength);
+  // Within a limit, the answer is read for the template, as Easegress reads it.
+  const limited = proxy({ pools: [{ servers: [{ url }] }], serverMaxBodySize: 2 * 1024 * 1024 });
+  const read = new Context(new HttpRequest({ host: "gw.example" }));
+  assert.equal(await limited.handle(read), "");
+  assert.equal(await adaptor.handle(read), "");
+  assert.equal(read.response!.header("x-body"), String(16 * chunk.byteLength));
+  await streaming.close?.();
+  await limited.close?.();
+  await server.shutdown();
 });
 
 Deno.test("proxy compresses responses for clients that accept gzip and streams large bodies", async () => {
