@@ -326,10 +326,11 @@ export class HttpResponse extends Message {
   status: number;
   /**
    * Called once the body has gone to the client, or was given up (the
-   * client left), by the server writing it (see {@linkcode sent}): how the
-   * HTTPServer times a streamed answer to its end.
+   * client left), by the server writing it (see {@linkcode sent}) with the
+   * body bytes written, -1 when it does not count them: how the HTTPServer
+   * times and logs a streamed answer to its end.
    */
-  onSent: (() => void) | undefined;
+  onSent: ((bodyBytes: number) => void) | undefined;
   /**
    * Whether the body is a stream no limit holds: the answer of a pool whose
    * `serverMaxBodySize` is -1, as Easegress streams it. Read whole it could be
@@ -345,12 +346,15 @@ export class HttpResponse extends Message {
     RESPONSE_SHAPE.latest = this;
   }
 
-  /** Tells {@linkcode onSent}, once, that the body has gone or was given up. */
-  sent(): void {
+  /**
+   * Tells {@linkcode onSent}, once, that the body has gone or was given up,
+   * after `bodyBytes` of it were written (-1: not counted).
+   */
+  sent(bodyBytes = -1): void {
     const onSent = this.onSent;
     if (onSent === undefined) return;
     this.onSent = undefined;
-    onSent();
+    onSent(bodyBytes);
   }
 
   /** Wraps a web response without copying its headers. */

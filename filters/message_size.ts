@@ -60,7 +60,8 @@ export function requestBodySize(request: HttpRequest): number {
 /**
  * The answer's body size as sent to `request`: nothing for HEAD and bodiless
  * statuses, else its Content-Length, or the bytes it holds when it has none
- * (a streamed body of unknown length counts 0). The access log's `tx`.
+ * (a streamed body of unknown length counts 0). The access log's `tx`,
+ * but for a streamed body, logged with the bytes that went.
  */
 export function responseBodySize(request: HttpRequest, response: HttpResponse): number {
   if (request.method === "HEAD" || isBodilessStatus(response.status)) return 0;

@@ -181,7 +181,7 @@ export class ResponseSender {
       return false;
     }
     this.#pump(stream, body.getReader(), declared).then(
-      () => response.sent(),
+      (sent) => response.sent(sent),
       (error) => {
         response.sent();
         this.#host.onError(`HTTP/2 response body: ${(error as Error)?.message ?? error}`);
@@ -190,14 +190,18 @@ export class ResponseSender {
     return true;
   }
 
-  /** Sends a response body stream, chunk by chunk, as the windows allow. */
+  /**
+   * Sends a response body stream, chunk by chunk, as the windows allow; the
+   * bytes of it handed to the stream, however it ended.
+   */
   async #pump(
     stream: Http2Stream,
     reader: ReadableStreamDefaultReader<Uint8Array>,
     declared: number,
-  ): Promise<void> {
+  ): Promise<number> {
     stream.responseBody = reader;
     let sent = 0;
+    let handed = 0;
     for (;;) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
@@ -208,30 +212,33 @@ export class ResponseSender {
           this.#host.reset(stream.id, H2_ERROR.INTERNAL_ERROR);
           this.#out.schedule();
         }
-        return;
+        return handed;
       }
-      if (stream.reset || this.#host.isClosed()) return;
+      if (stream.reset || this.#host.isClosed()) return handed;
       if (chunk.done) {
         stream.responseBody = null;
         if (declared >= 0 && sent !== declared) {
-          return this.#bodyMismatch(stream, `ended after ${sent} of ${declared} declared bytes`);
+          this.#bodyMismatch(stream, `ended after ${sent} of ${declared} declared bytes`);
+          return handed;
         }
         this.#sendData(stream, EMPTY, true);
-        return;
+        return handed;
       }
       if (chunk.value.length === 0) continue;
       sent += chunk.value.length;
       if (declared >= 0 && sent > declared) {
-        return this.#bodyMismatch(stream, `longer than its content-length ${declared}`);
+        this.#bodyMismatch(stream, `longer than its content-length ${declared}`);
+        return handed;
       }
       this.#sendData(stream, chunk.value, false);
+      handed = sent;
       if (stream.pending !== null) {
         await new Promise<void>((resolve) => stream.onSent = resolve);
-        if (stream.reset || this.#host.isClosed()) return;
+        if (stream.reset || this.#host.isClosed()) return handed;
       }
       if (this.#out.pending > OUTPUT_HIGH_WATER) {
         await this.#out.drained();
-        if (stream.reset || this.#host.isClosed()) return;
+        if (stream.reset || this.#host.isClosed()) return handed;
       }
     }
   }

@@ -451,16 +451,31 @@ export class HTTPServer {
       response.heldBodyLength < 0 && request.method !== "HEAD" && response.body !== null &&
       !isBodilessStatus(response.status)
     ) {
-      // A streamed body is timed to its end, as Easegress records an answer once it is sent.
-      response.onSent = () =>
-        this.#answered(ctx, request, requestLine, received, start, top, response, sentBody);
+      // A streamed body is timed to its end, as Easegress records an answer once it is sent,
+      // and logged with the bytes that went, as Easegress counts what it copied: a stream of
+      // unknown length, or one cut short, has no length that tells.
+      response.onSent = (written) =>
+        this.#answered(
+          ctx,
+          request,
+          requestLine,
+          received,
+          start,
+          top,
+          response,
+          sentBody,
+          written,
+        );
     } else {
       this.#answered(ctx, request, requestLine, received, start, top, response, sentBody);
     }
     return response;
   }
 
-  /** Counts `response` in the statistics and logs it (see #record and #log). */
+  /**
+   * Counts `response` in the statistics and logs it (see #record and #log);
+   * the log's tx is `written`, the body bytes a writer counted, when known.
+   */
   #answered(
     ctx: Context,
     request: HttpRequest,
@@ -470,10 +485,12 @@ export class HTTPServer {
     top: HttpStats | undefined,
     response: HttpResponse,
     sentBody: number,
+    written = -1,
   ): void {
     const now = this.#record(received, response, sentBody, start, top);
     if (this.#env.accessLog) {
-      this.#log(request, requestLine, now - start, ctx, ctx.tags, response.status, sentBody);
+      const tx = written >= 0 ? written : sentBody;
+      this.#log(request, requestLine, now - start, ctx, ctx.tags, response.status, tx);
     }
   }
 

@@ -73,26 +73,31 @@ function toWeb(response: HttpResponse): Response {
 
 /**
  * `body` passed on as the runtime reads it, telling `response` once it has
- * been read to its end, has failed or was cancelled (the client left).
+ * been read to its end, has failed or was cancelled (the client left), with
+ * the bytes the runtime took.
  */
 function endObserved(
   body: ReadableStream<Uint8Array>,
   response: HttpResponse,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
+  let taken = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const { done, value } = await reader.read();
-        if (!done) return controller.enqueue(value);
+        if (!done) {
+          taken += value.byteLength;
+          return controller.enqueue(value);
+        }
         controller.close();
       } catch (e) {
         controller.error(e);
       }
-      response.sent();
+      response.sent(taken);
     },
     cancel(reason) {
-      response.sent();
+      response.sent(taken);
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });

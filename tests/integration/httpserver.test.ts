@@ -898,6 +898,75 @@ Deno.test("httpserver: the access log and statistics time a streamed answer to i
   }
 });
 
+Deno.test("httpserver: the access log's tx of a streamed answer is the bytes that went, over HTTP/1.1 and h2c", async () => {
+  // 300 000 bytes without a Content-Length, and an answer cut at 100 000 of its 1 000 000.
+  const chunk = new Uint8Array(50_000).fill(97);
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 28611, onListen() {} }, () => {
+    let left = 6;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (left-- > 0) c.enqueue(chunk);
+          else c.close();
+        },
+      }),
+    );
+  });
+  const cutting = Deno.listen({ hostname: "127.0.0.1", port: 28612 });
+  (async () => {
+    for await (const conn of cutting) {
+      const head = "HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n";
+      conn.read(new Uint8Array(4096)).then(async () => {
+        await conn.write(new TextEncoder().encode(head));
+        for (let i = 0; i < 2; i++) await conn.write(chunk);
+        conn.close();
+      }).catch(() => {});
+    }
+  })();
+  const node = await startNodeProcess({ apiPort: 28610, args: ["--workers", "1"] });
+  const port = 28613;
+  try {
+    await node.ctl(["object", "create"], PIPELINES.replace("BACKEND", "28611"));
+    await node.ctl(
+      ["object", "create"],
+      PIPELINES.replace("BACKEND", "28612").replace("name: echo", "name: cut"),
+    );
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - pathPrefix: /cut\n      backend: cut\n    - backend: echo\n`,
+    );
+    await eventually(
+      "up",
+      async () => (await request(`http://127.0.0.1:${port}/warm`)).status === 200,
+    );
+    for (const version of ["--http1.1", "--http2-prior-knowledge"]) {
+      for (const path of ["/streamed", "/cut"]) {
+        await new Deno.Command("curl", {
+          args: ["-s", "-o", "/dev/null", version, `http://127.0.0.1:${port}${path}${version}`],
+        }).output();
+      }
+    }
+    const logFile = `${node.homeDir}/log/filter_http_access.log`;
+    const sizes = async () =>
+      Object.fromEntries(
+        [...(await Deno.readTextFile(logFile)).matchAll(
+          /GET (\/\w+)--(http\S+) HTTP\/\S+ 200\] \[\S+ rx:0B tx:(\d+)B\]/g,
+        )].map(([, path, version, tx]) => [`${path} ${version}`, Number(tx)]),
+      );
+    await eventually("logged", async () => Object.keys(await sizes()).length === 4);
+    assert.deepEqual(await sizes(), {
+      "/streamed http1.1": 300_000,
+      "/streamed http2-prior-knowledge": 300_000,
+      "/cut http1.1": 100_000,
+      "/cut http2-prior-knowledge": 100_000,
+    });
+  } finally {
+    await node.stop();
+    await backend.shutdown();
+    cutting.close();
+  }
+});
+
 Deno.test("serve: a stop signal given twice at once still stops gracefully; a later one at once", async () => {
   const slowServer = (port: number) =>
     `kind: Pipeline\nname: slow\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: late\n        delay: 1s\n---\nkind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: slow\n`;

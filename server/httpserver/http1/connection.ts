@@ -260,10 +260,11 @@ export class ServerConnection implements PeerSource, ServedConnection {
           return;
         }
         const discard = this.#frameResponse(head);
+        let written = -1;
         try {
-          await this.#writeResponse(response, head.method === "HEAD");
+          written = await this.#writeResponse(response, head.method === "HEAD");
         } finally {
-          response.sent();
+          response.sent(written);
         }
         this.#exchangeDone();
         // The response itself may have asked to close (Connection: close, an HTTP/1.0 stream).
@@ -577,7 +578,8 @@ export class ServerConnection implements PeerSource, ServedConnection {
     this.#abortNotice?.abort();
   }
 
-  async #writeResponse(response: HttpResponse, head: boolean): Promise<void> {
+  /** Writes `response`; the bytes of a streamed body written, else -1. */
+  async #writeResponse(response: HttpResponse, head: boolean): Promise<number> {
     const status = response.status;
     const framing = this.#framing;
     const noBody = isBodilessStatus(status);
@@ -642,17 +644,20 @@ export class ServerConnection implements PeerSource, ServedConnection {
         this.#clientResponded();
       }
     }
-    if (stream !== null) await this.#writeStream(stream, declared, line !== "" && declared < 0);
+    if (stream === null) return -1;
+    return await this.#writeStream(stream, declared, line !== "" && declared < 0);
   }
 
+  /** Writes a streamed body; the bytes of it written, however it ended. */
   async #writeStream(
     stream: ReadableStream<Uint8Array>,
     declared: number,
     chunked: boolean,
-  ): Promise<void> {
+  ): Promise<number> {
     const conn = this.#conn;
     const reader = stream.getReader();
     let sent = 0;
+    let written = 0;
     try {
       for (;;) {
         const { done, value } = await reader.read();
@@ -666,6 +671,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
         if (chunked) await conn.writeChunk(value);
         else await conn.write(value);
         this.#clientResponded();
+        written = sent;
       }
       if (chunked) {
         this.#waitOnClient();
@@ -684,6 +690,7 @@ export class ServerConnection implements PeerSource, ServedConnection {
         this.#host.onError(`HTTP/1.1 response body: ${(e as Error).message}`);
       }
     }
+    return written;
   }
 
   /**
