@@ -77,6 +77,8 @@ export interface HTTPServerEnv {
 }
 
 const DRAIN_MS = 30_000;
+/** How often a route whose pipeline does not run is logged again. */
+const MISSING_LOG_MS = 60_000;
 /** Paths in a status's `topN`. */
 const TOP_N = 10;
 
@@ -111,6 +113,8 @@ export class HTTPServer {
   #http3: Http3Presence | undefined;
   /** Each certificate served, named by its spec field, with when it is valid. */
   #certificates: { field: string; validity: Validity | undefined }[] = [];
+  /** When a route's missing pipeline was last logged, by name (see #noPipeline). */
+  readonly #missingLogged = new Map<string, number>();
 
   constructor(spec: HTTPServerSpec, env: HTTPServerEnv) {
     this.#spec = spec;
@@ -318,7 +322,10 @@ export class HTTPServer {
       return this.#finish(request, requestLine, received, 405, start, client, top, route.allow);
     }
     const pipeline = this.#env.pipeline(route.backend);
-    if (!pipeline) return this.#finish(request, requestLine, received, 503, start, client, top);
+    if (!pipeline) {
+      this.#noPipeline(route.backend, request, start);
+      return this.#finish(request, requestLine, received, 503, start, client, top);
+    }
 
     // Started before the rewrite: the span tells the path the client asked for.
     const trace = this.#tracer?.start(
@@ -515,6 +522,22 @@ export class HTTPServer {
       this.#log(request, requestLine, now - start, client, [], status, 0);
     }
     return response;
+  }
+
+  /**
+   * Logs that a route's pipeline does not run, as Easegress logs each such
+   * 503: neither the answer (empty) nor the access log says why. Once a
+   * minute per pipeline, so a busy route cannot flood the log.
+   */
+  #noPipeline(backend: string, request: HttpRequest, now: number): void {
+    const last = this.#missingLogged.get(backend);
+    if (last !== undefined && now - last < MISSING_LOG_MS) return;
+    this.#missingLogged.set(backend, now);
+    this.#env.log.error(
+      `server ${this.#spec.name}: backend(Pipeline) "${backend}" for [${request.method} ${
+        request.requestURI ?? request.url
+      }] not found: answering 503`,
+    );
   }
 
   /**
