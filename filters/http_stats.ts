@@ -90,6 +90,25 @@ export function mergedElsewhere(): boolean {
   return withLatencyBuckets;
 }
 
+/** Set while {@linkcode keepingWindows} runs its reader. */
+let windowsKept = false;
+
+/**
+ * Runs `read`, every snapshot taken within it leaving its window (the
+ * percentiles and codes since the window restarted) as it was: a reader
+ * that is not the one whose rounds the windows follow (the node's status
+ * sync, EaseMonitorMetrics), so that it takes nothing from theirs.
+ */
+export function keepingWindows<T>(read: () => T): T {
+  const outer = windowsKept;
+  windowsKept = true;
+  try {
+    return read();
+  } finally {
+    windowsKept = outer;
+  }
+}
+
 /**
  * Sets the percentiles of `doc` (a merged snapshot whose `min` and `max` are
  * merged already) from the `latencyBuckets` of the snapshots it merges, and drops
@@ -222,7 +241,8 @@ export class HttpStats {
 
   /**
    * The status document. Percentiles and codes cover the time since the
-   * previous read when `resetWindow` is set (Easegress's behaviour).
+   * previous read when `resetWindow` is set (Easegress's behaviour), unless
+   * the read is one {@linkcode keepingWindows} runs.
    */
   snapshot(resetWindow = false): HttpStatsSnapshot {
     this.#catchUp(performance.now());
@@ -263,7 +283,7 @@ export class HttpStats {
       this.#window.forEach((n, i) => n && pairs.push(i, n));
       out.latencyBuckets = pairs;
     }
-    if (resetWindow) {
+    if (resetWindow && !windowsKept) {
       this.#window.fill(0);
       this.#windowCount = 0;
       this.#codes.clear();

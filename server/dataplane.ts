@@ -11,6 +11,7 @@
 import type { FilterRegistry } from "../filters/filter.ts";
 import type { SharedSlots } from "../filters/shared_slots.ts";
 import type { SharedRegions } from "../filters/shared_regions.ts";
+import { keepingWindows } from "../filters/http_stats.ts";
 import { GlobalFilter } from "./globalfilter/global_filter.ts";
 import type { GlobalFilterSpec } from "./globalfilter/spec.ts";
 import { failedServerStatus, HTTPServer } from "./httpserver/server.ts";
@@ -379,9 +380,14 @@ export class DataPlane {
   /**
    * The status document of one object, or undefined when it is not running.
    * One whose latest spec could not be built runs its previous spec, and its
-   * health says so.
+   * health says so. With `keepWindows`, its statistics windows go on (see
+   * keepingWindows).
    */
-  status(name: string): Record<string, unknown> | undefined {
+  status(name: string, keepWindows = false): Record<string, unknown> | undefined {
+    return keepWindows ? keepingWindows(() => this.#status(name)) : this.#status(name);
+  }
+
+  #status(name: string): Record<string, unknown> | undefined {
     const running = this.#runningStatus(name);
     const failure = this.#errors.get(name);
     if (running !== undefined) {

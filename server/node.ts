@@ -55,6 +55,7 @@ export type TrafficPlane = Pick<DataPlane, "apply" | "close"> & WasmDataPlanes &
   mqttAdmin(name: string, request: MqttAdminRequest): unknown;
   status(
     name: string,
+    keepWindows?: boolean,
   ): Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>;
 };
 
@@ -260,8 +261,8 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     cleanups.unshift(() => waitUntil(supervisor.stop(), storeLoopsDeadline));
     cleanups.unshift(() => waitUntil(controlObjects.close(), storeLoopsDeadline));
     await supervisor.start();
-    const statusOf = async (name: string) =>
-      controlObjects.status(name) ?? await dataPlane.status(name);
+    const statusOf = async (name: string, keepWindows = false) =>
+      controlObjects.status(name) ?? await dataPlane.status(name, keepWindows);
     const statusSnapshots = new StatusSnapshots(async () => {
       const statuses = new Map<string, Record<string, unknown>>();
       for (const name of running) {
@@ -299,7 +300,11 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       store,
       filters,
       memberName: options.name,
-      localStatus: statusOf,
+      // The status sync and EaseMonitorMetrics, when they run, read the
+      // statistics windows every round: an admin read (a dashboard polling
+      // `object status get`) restarting them would take its share from what
+      // they publish. Else the admin read is the one that restarts them.
+      localStatus: (name) => statusOf(name, statusSnapshots.takenWithin(2 * HEARTBEAT_MS)),
       members: () => listMembers(store, cluster.aliveWindowMs),
       purgeMember: (name) => purgeMember(store, name),
       mqttAdmin: async (name, request) => await dataPlane.mqttAdmin(name, request),

@@ -27,6 +27,11 @@ export class StatusSnapshots {
     this.#maxAgeMs = maxAgeMs;
   }
 
+  /** Whether a snapshot was taken within the last `ms`: someone reads them in rounds. */
+  takenWithin(ms: number): boolean {
+    return Date.now() - this.#latestAt < ms;
+  }
+
   /** The latest snapshot when it is recent enough, else a new one. */
   take(): Promise<StatusSnapshot> {
     const now = Date.now();

@@ -37,7 +37,7 @@ export interface WorkerInit {
 /** A request from the control plane. */
 export type WorkerRequest =
   | { type: "apply"; id: number; objects: ObjectSpec[]; data?: StoreData }
-  | { type: "status"; id: number; name: string }
+  | { type: "status"; id: number; name: string; keepWindows?: boolean }
   | { type: "services"; id: number; registry: string; services?: RegistryServices }
   | { type: "mqtt"; id: number; name: string; request: MqttAdminRequest }
   | { type: "profile"; id: number; action: ProfileAction }

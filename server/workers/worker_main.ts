@@ -88,7 +88,7 @@ async function handle(msg: WorkerRequest): Promise<unknown> {
       return await done;
     }
     case "status":
-      return plane!.status(msg.name) ?? null;
+      return plane!.status(msg.name, msg.keepWindows) ?? null;
     case "services":
       plane!.updateServices(msg.registry, msg.services);
       return null;

@@ -330,9 +330,10 @@ export class WorkerPlane {
   /**
    * The status of an object merged over the workers (counts summed); a
    * worker that does not answer within {@linkcode STATUS_WAIT_MS} is left out.
+   * With `keepWindows`, the statistics windows go on (see keepingWindows).
    */
-  async status(name: string): Promise<Record<string, unknown> | undefined> {
-    const all = await this.#ask({ type: "status", name }, STATUS_WAIT_MS);
+  async status(name: string, keepWindows = false): Promise<Record<string, unknown> | undefined> {
+    const all = await this.#ask({ type: "status", name, keepWindows }, STATUS_WAIT_MS);
     const present = all.filter((s): s is Record<string, unknown> =>
       typeof s === "object" && s !== null
     );

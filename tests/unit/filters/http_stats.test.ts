@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { errorShare, HttpStats } from "../../../filters/http_stats.ts";
+import { errorShare, HttpStats, keepingWindows } from "../../../filters/http_stats.ts";
 
 Deno.test("HttpStats.record ticks its rates by the finish time it is given", () => {
   const stats = new HttpStats();
@@ -47,4 +47,14 @@ Deno.test("HttpStats percentiles lie between the least and the greatest latency"
   const one = new HttpStats();
   one.record(200, 1.04);
   assert.equal(one.snapshot().p50, 1.04);
+});
+
+Deno.test("HttpStats snapshots taken within keepingWindows leave the window to its reader", () => {
+  const stats = new HttpStats();
+  stats.record(404, 2);
+  const peeked = keepingWindows(() => stats.snapshot(true));
+  assert.deepEqual([peeked.codes, peeked.p50], [{ "404": 1 }, 2]);
+  const read = stats.snapshot(true);
+  assert.deepEqual([read.codes, read.p50], [{ "404": 1 }, 2], "the peek restarted nothing");
+  assert.deepEqual(stats.snapshot(true).codes, {}, "the reader's own read restarted the window");
 });
