@@ -426,8 +426,10 @@ export class HTTPServer {
   ): HttpResponse {
     ctx.useNamespace("DEFAULT");
     const response = ctx.response;
-    if (ctx.trace instanceof ServerSpan) ctx.trace.finish(response?.status ?? 503);
-    if (!response) return this.#finish(request, requestLine, received, 503, start, ctx, top);
+    if (!response) {
+      if (ctx.trace instanceof ServerSpan) ctx.trace.finish(503);
+      return this.#finish(request, requestLine, received, 503, start, ctx, top);
+    }
     // An upgrade's 101 is the HTTP/1.1 connection's to act on (see ConnectionUpgrade).
     if (!isFinalStatus(response.status) && !(response instanceof ConnectionUpgrade)) {
       const status = response.status;
@@ -442,6 +444,7 @@ export class HTTPServer {
         this.#env.log.error(
           `${request.method} ${request.path}: the pipeline answered status ${status}, not a final HTTP status (200-999): answering 500`,
         );
+        if (ctx.trace instanceof ServerSpan) ctx.trace.finish(500);
         return this.#finish(request, requestLine, received, 500, start, ctx, top);
       }
     }
@@ -480,8 +483,10 @@ export class HTTPServer {
   }
 
   /**
-   * Counts `response` in the statistics and logs it (see #record and #log);
-   * the log's tx is `written`, the body bytes a writer counted, when known.
+   * Counts `response` in the statistics, logs it (see #record and #log) and
+   * ends the request's span, once it has gone: a streamed answer's span
+   * lasts to its last byte, as Easegress ends it after sending. The log's tx
+   * is `written`, the body bytes a writer counted, when known.
    */
   #answered(
     ctx: Context,
@@ -495,6 +500,7 @@ export class HTTPServer {
     written = -1,
   ): void {
     const now = this.#record(received, response, sentBody, start, top);
+    if (ctx.trace instanceof ServerSpan) ctx.trace.finish(response.status);
     if (this.#env.accessLog) {
       const tx = written >= 0 ? written : sentBody;
       this.#log(request, requestLine, now - start, ctx, ctx.tags, response.status, tx);
