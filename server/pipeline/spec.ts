@@ -178,7 +178,9 @@ function readFilter(fr: SpecReader, registry: FilterRegistry): FilterSpec {
   } catch (e) {
     if (!(e instanceof SpecError)) throw e;
     fr.addProblems(e.problems);
-    return { name, kind };
+    // Its fields as written, for the checks that follow (a pool's policies):
+    // the spec is refused, with every problem at once rather than these later.
+    return { ...rest, name, kind };
   }
 }
 

@@ -390,6 +390,21 @@ Deno.test("pipeline validation normalizes policies and checks pool references", 
   );
 });
 
+Deno.test("pipeline validation reports a pool's missing policy along with its other problems", () => {
+  assert.throws(
+    () => pipeline({ filters: [proxyFilter({ retryPolicy: "nope", timeout: "1x" })] }),
+    (e: Error) => {
+      // All at once, as the admin API answers them: fixing one does not reveal the next.
+      assert.match(e.message, /filters\[0\]\.pools\[0\]\.timeout: must be a duration/);
+      assert.match(
+        e.message,
+        /filters\[0\]\.pools\[0\]\.retryPolicy: no Retry policy named "nope"/,
+      );
+      return true;
+    },
+  );
+});
+
 Deno.test("breakers sharing a region are one breaker, counting every call", () => {
   const regions = SharedRegions.create(256 * 1024);
   const clock = fakeClock();
