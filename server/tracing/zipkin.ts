@@ -40,6 +40,8 @@ export class ZipkinReporter {
   readonly #url: string;
   readonly #log: Logger;
   #queue: ZipkinSpan[] = [];
+  /** Spans in batches handed to a send that has not ended yet (or waits for one that has not). */
+  #inFlight = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #sending: Promise<void> = Promise.resolve();
   #dropped = 0;
@@ -55,9 +57,14 @@ export class ZipkinReporter {
     return this.#dropped;
   }
 
-  /** Queues a finished span. */
+  /**
+   * Queues a finished span. At most {@linkcode MAX_QUEUED} wait, counting
+   * those in batches whose send has not ended: a Zipkin that takes each
+   * batch slowly (or never answers, until the timeout) must not make them
+   * pile up without end.
+   */
   report(span: ZipkinSpan): void {
-    if (this.#queue.length >= MAX_QUEUED) {
+    if (this.#queue.length + this.#inFlight >= MAX_QUEUED) {
       this.#dropped++;
       return;
     }
@@ -76,8 +83,11 @@ export class ZipkinReporter {
     if (this.#queue.length === 0) return this.#sending;
     const batch = this.#queue;
     this.#queue = [];
+    this.#inFlight += batch.length;
     // One send at a time, in order: a slow Zipkin gets one batch after another.
-    this.#sending = this.#sending.then(() => this.#send(batch));
+    this.#sending = this.#sending.then(() => this.#send(batch)).finally(() => {
+      this.#inFlight -= batch.length;
+    });
     return this.#sending;
   }
 
