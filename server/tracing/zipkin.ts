@@ -34,6 +34,18 @@ const FLUSH_MS = 1000;
 const MAX_QUEUED = 10_000;
 /** At most one complaint a minute about a Zipkin that does not take spans. */
 const COMPLAINT_MS = 60_000;
+/** How long one send may take. */
+const SEND_TIMEOUT_MS = 10_000;
+
+/** Options of a {@linkcode ZipkinReporter}. */
+export interface ZipkinReporterOptions {
+  /**
+   * How long {@linkcode ZipkinReporter.close} waits for the spans left to
+   * be sent; past it the send under way is given up and the rest dropped.
+   * @default {5000}
+   */
+  closeWaitMs?: number;
+}
 
 /** Batches spans to one Zipkin endpoint. */
 export class ZipkinReporter {
@@ -46,10 +58,15 @@ export class ZipkinReporter {
   #sending: Promise<void> = Promise.resolve();
   #dropped = 0;
   #lastComplaint = -Infinity;
+  readonly #closeWaitMs: number;
+  /** Aborted when a close has waited long enough: sends under way end, later ones are dropped. */
+  readonly #givenUp = new AbortController();
 
-  constructor(url: string, log: Logger) {
+  constructor(url: string, log: Logger, options: ZipkinReporterOptions = {}) {
+    const { closeWaitMs = 5_000 } = options;
     this.#url = url;
     this.#log = log;
+    this.#closeWaitMs = closeWaitMs;
   }
 
   /** Spans dropped because the queue was full. */
@@ -92,12 +109,17 @@ export class ZipkinReporter {
   }
 
   async #send(batch: ZipkinSpan[]): Promise<void> {
+    const givenUp = this.#givenUp.signal;
+    if (givenUp.aborted) {
+      this.#dropped += batch.length;
+      return;
+    }
     try {
       const response = await fetch(this.#url, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(batch),
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.any([AbortSignal.timeout(SEND_TIMEOUT_MS), givenUp]),
       });
       await response.body?.cancel();
       if (!response.ok) throw new Error(`answered ${response.status}`);
@@ -112,8 +134,24 @@ export class ZipkinReporter {
     }
   }
 
-  /** Sends what is left. */
-  close(): Promise<void> {
-    return this.flush();
+  /**
+   * Sends what is left, waiting at most `closeWaitMs` for it: a Zipkin that
+   * takes connections and does not answer held a node's stop (or an
+   * HTTPServer's close) for the timeout of each batch in turn. Spans
+   * reported later (by requests still in flight) are sent as before, unless
+   * the wait ran out.
+   */
+  async close(): Promise<void> {
+    const sent = this.flush();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.#closeWaitMs);
+    });
+    const timedOut = await Promise.race([sent.then(() => false), late]);
+    clearTimeout(timer);
+    if (!timedOut) return;
+    this.#givenUp.abort();
+    // The send under way ends now, and those queued behind it drop their spans.
+    await sent;
   }
 }
