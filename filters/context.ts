@@ -365,6 +365,7 @@ export class HttpResponse extends Message {
   /** The web `Response` to send to a client. */
   toWeb(): Response {
     const status = this.status;
+    if (status === 205) return this.#resetContent();
     const body = isBodilessStatus(status) ? null : this.body as BodyInit | null;
     const response = new Response(body, { status });
     // Appended to the response's own headers rather than given in the init
@@ -377,6 +378,29 @@ export class HttpResponse extends Message {
     } finally {
       appendTarget = NO_HEADERS;
     }
+    return response;
+  }
+
+  /**
+   * A 205 as a web response: without content, as RFC 9110 section 15.3.6
+   * has it and as the Fetch API insists (it throws for a 205 with a body, so
+   * a server's 205 with a few bytes was answered 500), framed as empty
+   * ("content-length: 0", as RFC 9110 suggests) whatever framing described
+   * the content dropped. A streamed body is cancelled, so its source (an
+   * upstream connection) is let go.
+   */
+  #resetContent(): Response {
+    const body = this.body;
+    if (body instanceof ReadableStream) body.cancel().catch(() => {});
+    const response = new Response(null, { status: 205 });
+    appendTarget = response.headers;
+    try {
+      forEachHeaderField(this.rawHeaders, appendToTarget);
+    } finally {
+      appendTarget = NO_HEADERS;
+    }
+    response.headers.delete("transfer-encoding");
+    response.headers.set("content-length", "0");
     return response;
   }
 }

@@ -47,3 +47,21 @@ Deno.test("toWeb copies a runtime Headers and drops the body of a bodiless statu
   assert.equal(web.headers.get("etag"), '"v1"');
   assert.deepEqual(web.headers.getSetCookie(), ["a=1", "b=2"]);
 });
+
+Deno.test("toWeb answers a 205 without content, framed as empty, its stream cancelled", () => {
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const web = new HttpResponse(205, [["content-length", "5"], ["x-a", "1"]], stream).toWeb();
+  assert.equal(web.status, 205);
+  assert.equal(web.body, null);
+  assert.equal(web.headers.get("content-length"), "0");
+  assert.equal(web.headers.get("x-a"), "1");
+  assert.ok(cancelled, "the stream is let go");
+  const bytes = new HttpResponse(205, { "content-length": "4" }, "text").toWeb();
+  assert.equal(bytes.body, null);
+  assert.equal(bytes.headers.get("content-length"), "0");
+});
