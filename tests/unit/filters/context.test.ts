@@ -65,3 +65,14 @@ Deno.test("toWeb answers a 205 without content, framed as empty, its stream canc
   assert.equal(bytes.body, null);
   assert.equal(bytes.headers.get("content-length"), "0");
 });
+
+Deno.test("toWeb drops the framing fields a 204 or 304 came with", () => {
+  for (const status of [204, 304]) {
+    const fields = [["content-length", "5"], ["transfer-encoding", "chunked"], ["etag", '"v"']];
+    const web = new HttpResponse(status, fields as [string, string][], "hello").toWeb();
+    assert.equal(web.body, null);
+    assert.equal(web.headers.get("content-length"), null, `${status}`);
+    assert.equal(web.headers.get("transfer-encoding"), null, `${status}`);
+    assert.equal(web.headers.get("etag"), '"v"');
+  }
+});
