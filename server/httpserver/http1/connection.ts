@@ -465,10 +465,12 @@ export class ServerConnection implements PeerSource, ServedConnection {
     const reader = this.#bodyReader;
     // A read the handler left under way (a stream it still holds) owns the socket.
     if (reader === null || this.#bodyReading) return this.#keepUnread();
-    this.#waitOnClient();
     try {
       let dropped = 0;
       while (!reader.done) {
+        // Each read waits keepAliveTimeout, as a body the handler reads does:
+        // a body that keeps coming is not a stalled one.
+        this.#waitOnClient();
         const chunk = await reader.read();
         if (chunk === null) break;
         dropped += chunk.length;

@@ -1224,6 +1224,21 @@ Deno.test("serveHttp1 keeps a request body that arrives slowly but steadily", as
   });
 });
 
+Deno.test("serveHttp1 drops an unread body that arrives slowly but steadily and serves the next request", async () => {
+  const handler = (request: HttpRequest) => new HttpResponse(401, {}, request.path);
+  await withServer(handler, { keepAliveTimeoutMs: 1500 }, async (client) => {
+    await client.write("POST /u HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n");
+    assert.equal((await client.readResponse()).status, 401);
+    // Each byte well within the timeout, all of them past it.
+    for (const byte of "drips") {
+      await new Promise((r) => setTimeout(r, 900));
+      await client.write(byte);
+    }
+    await client.write(get("/next"));
+    assert.equal(text(await client.readResponse()), "/next");
+  });
+});
+
 Deno.test("serveHttp1 closes a connection whose client stops taking its response", async () => {
   const cancelled = deferred<string>();
   const chunk = new Uint8Array(64 * 1024);
