@@ -155,7 +155,7 @@ function isListSpace(c: number): boolean {
 }
 
 /** Whether a Transfer-Encoding value lists exactly one coding, chunked (any case). */
-function isChunkedOnly(value: string): boolean {
+export function isChunkedOnly(value: string): boolean {
   if (value.length === 7) return equalsLower(value, 0, "chunked");
   let codings = 0;
   for (const part of value.split(",")) {

@@ -11,6 +11,7 @@ import { PeerClient, type PeerSource } from "./client.ts";
 import { DeferredAbortWatch } from "./deferred_abort.ts";
 import { removeDotSegments } from "./dot_segments.ts";
 import { isHostField } from "./field_rules.ts";
+import { isChunkedOnly } from "../../filters/proxy/http1_parser.ts";
 import type { PeerCertificate } from "../../filters/peer_certificate.ts";
 
 /** Handles one request. */
@@ -128,6 +129,16 @@ export function webHandler(handler: RequestHandler, proto: string): WebHandler {
     const host = req.headers.get("host");
     if (host !== null && host !== "" && !isHostField(host)) {
       return new Response(`invalid Host ${JSON.stringify(host)}\n`, { status: 400 });
+    }
+    // A transfer coding besides chunked (gzip, chunked) is refused, as the
+    // builtin server refuses it (RFC 9112 section 6.1): these servers undo
+    // the chunked framing alone, so the body went on still gzipped and
+    // labelled as nothing.
+    const codings = req.headers.get("transfer-encoding");
+    if (codings !== null && !isChunkedOnly(codings)) {
+      return new Response(`unsupported Transfer-Encoding ${JSON.stringify(codings)}\n`, {
+        status: 501,
+      });
     }
     const request = HttpRequest.fromWeb(
       req,

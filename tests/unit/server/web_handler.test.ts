@@ -266,3 +266,28 @@ Deno.test("node:http2's listener takes an absolute-form target's host and path, 
     await node.close();
   }
 });
+
+Deno.test("webHandler refuses a transfer coding besides chunked with 501, on Deno.serve and node:http2's listener", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 25604, onListen() {} },
+    (req, info) => seenHostAndTarget(req, () => info.remoteAddr),
+  );
+  const node = await nodeListener(25605);
+  const upload = (codings: string) =>
+    `POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ${codings}\r\n\r\n3\r\nabc\r\n0\r\n\r\n`;
+  try {
+    const plain = async (head: string) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: 25604 });
+      return await exchange(conn, head.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"));
+    };
+    for (const over of [plain, node.over]) {
+      const refused = await over(upload("gzip, chunked"));
+      assert.match(refused, /^HTTP\/1\.1 501 /, refused);
+      assert.ok(refused.includes('unsupported Transfer-Encoding "gzip, chunked"'), refused);
+      assert.match(await over(upload("chunked")), /^HTTP\/1\.1 200 /);
+    }
+  } finally {
+    await server.shutdown();
+    await node.close();
+  }
+});
