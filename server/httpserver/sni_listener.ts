@@ -186,6 +186,12 @@ function closeWhenIdle(session: Http2Session, idleMs: number): void {
   session.once("close", () => clearTimeout(timer));
 }
 
+/** Whether a request's fields announce content: a Content-Length past 0, or a transfer coding. */
+function hasContent(headers: Headers): boolean {
+  const length = headers.get("content-length");
+  return headers.has("transfer-encoding") || (length !== null && length !== "0");
+}
+
 /** Answers an HTTP/1.1 request that cannot be served with 400 naming why, and closes. */
 function refuse(res: NodeResponse, message: string): void {
   const body = `400 ${message}\n`;
@@ -236,7 +242,13 @@ async function serveNodeRequest(
       target = absolute.rest;
     }
     const method = req.method ?? "GET";
-    const hasBody = method !== "GET" && method !== "HEAD";
+    // A web Request takes no body with GET or HEAD: one such a request has
+    // goes to the handler apart; it was dropped, so a GET with a JSON query
+    // reached the backend without it.
+    const bodyless = method === "GET" || method === "HEAD";
+    const body = !bodyless || hasContent(headers)
+      ? Readable.toWeb(req as Readable) as ReadableStream<Uint8Array>
+      : null;
     const abort = new AbortController();
     res.on("close", () => abort.abort());
     // The target also goes to the handler as sent (see WebHandler): a URL
@@ -252,7 +264,7 @@ async function serveNodeRequest(
     const request = new Request(`https://${urlHost}${urlPath}`, {
       method,
       headers,
-      body: hasBody ? Readable.toWeb(req as Readable) as ReadableStream<Uint8Array> : null,
+      body: bodyless ? null : body,
       signal: abort.signal,
       // @ts-ignore: needed for streaming request bodies
       duplex: "half",
@@ -271,6 +283,7 @@ async function serveNodeRequest(
         ? () => peerCertificatesFromSocket(socket as PeerCertificateSource)
         : undefined,
       origin ? target : undefined,
+      bodyless && body !== null ? body : undefined,
     );
     const out: Record<string, string | string[]> = {};
     response.headers.forEach((v, k) => {

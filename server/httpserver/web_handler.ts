@@ -24,7 +24,9 @@ export type RequestHandler = (
  * A handler of web requests, as `Deno.serve`, node and HTTP/3 adapters call
  * it; `proto` overrides the protocol the handler was made for. `target` is
  * the request target as sent (HTTP/3's :path), when the request's URL may
- * spell it otherwise; without it, the path and query are the URL's.
+ * spell it otherwise; without it, the path and query are the URL's. `body`
+ * is the body of a GET or HEAD that has one, which a web `Request` cannot
+ * hold.
  */
 export type WebHandler = (
   request: Request,
@@ -32,6 +34,7 @@ export type WebHandler = (
   proto?: string,
   certificates?: () => readonly PeerCertificate[],
   target?: string,
+  body?: ReadableStream<Uint8Array>,
 ) => Response | Promise<Response>;
 
 /** What a web request's client is known by: its peer and the request's signal. */
@@ -120,7 +123,7 @@ function targetParts(target: string): { path: string; query: string } {
 
 /** Adapts `handler` to web requests; `proto` is what the requests' `proto` says. */
 export function webHandler(handler: RequestHandler, proto: string): WebHandler {
-  return (req, peer, actual, certificates, target) => {
+  return (req, peer, actual, certificates, target, body) => {
     // A Host that is no host[:port] is refused, as the builtin server refuses
     // it (RFC 9112 section 3.2), before the request's URL is read: two Host
     // fields (joined with ", ") or "a b" failed the Proxy's upstream request
@@ -155,6 +158,9 @@ export function webHandler(handler: RequestHandler, proto: string): WebHandler {
     }
     // Deno.serve gives the path as sent (a URL made from it would not): routed
     // so, `/public/../admin` would take the `/public` rule (see dot_segments.ts).
+    // Forwarded as the builtin server and Easegress forward it (a search
+    // API's GET with a JSON query, say).
+    if (body !== undefined) request.body = body;
     const path = request.path;
     const resolved = removeDotSegments(path);
     if (resolved !== path) {

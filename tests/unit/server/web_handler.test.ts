@@ -189,7 +189,7 @@ Deno.test("webHandler: a Host that is no host[:port] is refused with 400 before 
 });
 
 /** A node:http2 listener on `port` answering with what the handler saw, and a raw HTTP/1.1 client of it. */
-async function nodeListener(port: number) {
+async function nodeListener(port: number, handler = seenHostAndTarget) {
   const { startSniListener } = await import("../../../server/httpserver/sni_listener.ts");
   const tls = await makeSelfSignedCert({ names: ["localhost"], ipAddresses: ["127.0.0.1"] });
   const errors: string[] = [];
@@ -197,7 +197,7 @@ async function nodeListener(port: number) {
     port,
     "127.0.0.1",
     [{ name: "a", cert: tls.cert, key: tls.key }, { name: "b", cert: tls.cert, key: tls.key }],
-    seenHostAndTarget,
+    handler,
     { onError: (e) => errors.push(e) },
   );
   return {
@@ -288,6 +288,31 @@ Deno.test("webHandler refuses a transfer coding besides chunked with 501, on Den
     }
   } finally {
     await server.shutdown();
+    await node.close();
+  }
+});
+
+Deno.test("node:http2's listener hands a GET's body over, over HTTP/1.1 and HTTP/2", async () => {
+  const echo = webHandler(
+    async (request) =>
+      new HttpResponse(200, undefined, `${request.method} ${await request.text()}`),
+    "HTTP/1.1",
+  );
+  const node = await nodeListener(25607, echo);
+  try {
+    const query = '{"query":"x"}';
+    const answer = await node.over(
+      `GET /search HTTP/1.1\r\nHost: x\r\nContent-Length: ${query.length}\r\n\r\n${query}`,
+    );
+    assert.equal(bodyOf(answer), `GET ${query}`);
+    assert.equal(bodyOf(await node.over("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")), "GET ");
+    const out = await new Deno.Command("curl", {
+      args: ["-sk", "--http2", "-X", "GET", "-d", query, "https://127.0.0.1:25607/search"],
+      stdout: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(out.stdout), `GET ${query}`);
+    assert.deepEqual(node.errors, []);
+  } finally {
     await node.close();
   }
 });
