@@ -73,7 +73,8 @@ async function applyData(
     // As written (`version: 1.10` is "1.10"), as Easegress's Go YAML reads a map of strings.
     entries.push([key, value === null ? "" : spellingOf(doc, key) ?? String(value)]);
   }
-  for (const [key, value] of entries) await ctx.store.put(prefix + key, value);
+  // One change: the embedded store writes its file once for them all, not once per key.
+  await ctx.store.writeAll(entries.map(([key, value]) => [prefix + key, value]), []);
   return new Response(null, { status: 200 });
 }
 

@@ -582,6 +582,31 @@ Deno.test("admin API writes a custom data batch to the embedded store in one cha
   }
 });
 
+Deno.test("admin API writes a WasmHost filter's data to the embedded store in one change", async () => {
+  const api = await adminApi();
+  const controller = new AbortController();
+  try {
+    // Stored as a node of a cluster would have it; the routes only look for the filter.
+    await api.store.put(
+      "/config/objects/wp",
+      JSON.stringify({ name: "wp", kind: "Pipeline", filters: [{ name: "w", kind: "WasmHost" }] }),
+    );
+    let changes = 0;
+    api.store.watch("/wasm/data/", () => changes++, controller.signal);
+    const body = Array.from({ length: 200 }, (_, i) => `k${i}: v${i}`).join("\n");
+    const r = await api.call("PUT", "/wasm/data/wp/w", body);
+    assert.equal(r.status, 200, r.body);
+    const data = JSON.parse((await api.call("GET", "/wasm/data/wp/w")).body);
+    assert.equal(Object.keys(data).length, 200);
+    assert.equal(data.k199, "v199");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(changes, 1);
+  } finally {
+    controller.abort();
+    await api.close();
+  }
+});
+
 Deno.test("admin API names the key of a stored value that is not JSON, and can delete it", async () => {
   const api = await adminApi();
   try {
