@@ -101,6 +101,7 @@ async function readKind(req: Request): Promise<CustomDataKind> {
   };
   if (doc.jsonSchema !== undefined && doc.jsonSchema !== null && doc.jsonSchema !== "") {
     if (!isPlainObject(doc.jsonSchema)) throw new ApiError(400, "jsonSchema must be a map");
+    requireFiniteNumbers(doc.jsonSchema, "jsonSchema", `custom data kind ${kind.name}`);
     kind.jsonSchema = doc.jsonSchema;
     await compileSchema(kind);
   }
@@ -200,6 +201,31 @@ async function getItem(req: Request, [kind, id]: string[], ctx: CustomDataContex
   return reply(req, parseStoredJson(kv));
 }
 
+/**
+ * Where in `value` a number is infinite or NaN (`.inf`, `.nan`, `1e400`), as
+ * `root/field/0`; undefined when none is. Items and schemas are stored as
+ * JSON, which has no such numbers: they were stored as null, silently.
+ */
+function nonFiniteNumberAt(value: unknown, root: string): string | undefined {
+  const pending: [unknown, string][] = [[value, root]];
+  while (pending.length > 0) {
+    const [node, path] = pending.pop()!;
+    if (typeof node === "number" && !Number.isFinite(node)) return path;
+    if (node !== null && typeof node === "object") {
+      for (const [key, child] of Object.entries(node)) pending.push([child, `${path}/${key}`]);
+    }
+  }
+  return undefined;
+}
+
+/** Refuses (400) a document holding a number JSON cannot hold, naming where. */
+function requireFiniteNumbers(value: unknown, root: string, what: string): void {
+  const at = nonFiniteNumberAt(value, root);
+  if (at !== undefined) {
+    throw new ApiError(400, `${what}: ${at} must be a finite number (not .inf, .nan or 1e400)`);
+  }
+}
+
 /** An item checked against its kind: a map with an id, valid for the schema. */
 function checkItem(
   kind: CustomDataKind,
@@ -211,6 +237,7 @@ function checkItem(
     throw new ApiError(400, `a ${kind.name} item needs its id field "${kind.idField}"`);
   }
   const id = checkKeyPart(`the item's ${kind.idField}`, item[kind.idField], ITEM_ID);
+  requireFiniteNumbers(item, "item", `${kind.name} item ${id}`);
   const problem = validate(item);
   if (problem) throw new ApiError(400, `${kind.name} item ${id}: ${problem}`);
   return { id, item };

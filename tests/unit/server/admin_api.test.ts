@@ -607,6 +607,49 @@ Deno.test("admin API writes a WasmHost filter's data to the embedded store in on
   }
 });
 
+Deno.test("admin API refuses custom data numbers JSON cannot hold, rather than store null", async () => {
+  const api = await adminApi();
+  try {
+    assert.equal((await api.call("POST", "/customdatakinds", "name: k\n")).status, 201);
+    for (
+      const [body, where] of [
+        ['{"name":"a","v":1e400}', "item/v"],
+        ["name: a\nlimits: [1, .inf]\n", "item/limits/1"],
+        ["name: a\nw: {x: .nan}\n", "item/w/x"],
+      ]
+    ) {
+      const r = await api.call("POST", "/customdata/k", body);
+      assert.equal(r.status, 400, body);
+      assert.equal(
+        r.message,
+        `k item a: ${where} must be a finite number (not .inf, .nan or 1e400)`,
+      );
+    }
+    const batch = await api.call(
+      "POST",
+      "/customdata/k/items",
+      '{"list":[{"name":"b","v":-1e999}]}',
+    );
+    assert.equal(batch.status, 400);
+    const kind = await api.call(
+      "PUT",
+      "/customdatakinds",
+      "name: k\njsonSchema: {maximum: .inf}\n",
+    );
+    assert.equal(kind.status, 400);
+    assert.equal(
+      kind.message,
+      "custom data kind k: jsonSchema/maximum must be a finite number (not .inf, .nan or 1e400)",
+    );
+    assert.equal((await api.call("GET", "/customdata/k")).body, "[]");
+    // Large finite numbers stay as they are.
+    assert.equal((await api.call("POST", "/customdata/k", '{"name":"c","v":1e300}')).status, 201);
+    assert.equal(JSON.parse((await api.call("GET", "/customdata/k/c")).body).v, 1e300);
+  } finally {
+    await api.close();
+  }
+});
+
 Deno.test("admin API names the key of a stored value that is not JSON, and can delete it", async () => {
   const api = await adminApi();
   try {
