@@ -81,23 +81,44 @@ async function readBody(req: Request): Promise<string> {
  */
 const MAX_DOCUMENT_DEPTH = 256;
 
-/** Whether `value` nests maps and lists more than `limit` levels deep (read without recursion). */
-function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const pending: [unknown, number][] = [[value, 1]];
+/** YAML 1.1 types the parser gives as objects JSON cannot hold, by what they are. */
+function yamlOnlyTag(node: object): string | undefined {
+  if (node instanceof Set) return "!!set";
+  if (node instanceof Map) return "!!omap";
+  if (ArrayBuffer.isView(node)) return "!!binary";
+  return undefined;
+}
+
+/**
+ * What in `value` cannot be stored and given back (read without recursion):
+ * nesting deeper than `limit`, or a value of a YAML type JSON has no
+ * spelling for, which was stored as `{}` (a set, an ordered map) or as a
+ * Buffer's fields (binary); undefined when all is well.
+ */
+function documentProblem(value: object, limit: number): string | undefined {
+  const pending: [object, number, string][] = [[value, 1, ""]];
   while (pending.length > 0) {
-    const [node, depth] = pending.pop()!;
-    if (depth > limit) return true;
-    for (const child of Object.values(node as object)) {
-      if (child !== null && typeof child === "object") pending.push([child, depth + 1]);
+    const [node, depth, path] = pending.pop()!;
+    if (depth > limit) return `nests maps and lists more than ${limit} levels deep`;
+    const tag = yamlOnlyTag(node);
+    if (tag !== undefined) {
+      return `holds a YAML ${tag} at ${path || "its top"}, which is not stored: ` +
+        "write it as a map, a list or a string";
+    }
+    const isList = Array.isArray(node);
+    for (const [key, child] of Object.entries(node)) {
+      if (child === null || typeof child !== "object") continue;
+      pending.push([child, depth + 1, isList ? `${path}[${key}]` : path ? `${path}.${key}` : key]);
     }
   }
-  return false;
+  return undefined;
 }
 
 /**
  * Parses a request body holding exactly one YAML or JSON document; an empty
  * body is refused (400) with `emptyMessage`, and so is one nested deeper
- * than {@linkcode MAX_DOCUMENT_DEPTH}.
+ * than {@linkcode MAX_DOCUMENT_DEPTH} or holding a YAML set, ordered map or
+ * binary.
  */
 export async function readDocument(
   req: Request,
@@ -108,12 +129,8 @@ export async function readDocument(
   const value = await parseDocument(text);
   // Only comments, or an explicit null: no document to act on.
   if (value === null) throw new ApiError(400, emptyMessage);
-  if (typeof value === "object" && nestsDeeperThan(value, MAX_DOCUMENT_DEPTH)) {
-    throw new ApiError(
-      400,
-      `the request body nests maps and lists more than ${MAX_DOCUMENT_DEPTH} levels deep`,
-    );
-  }
+  const problem = typeof value === "object" && documentProblem(value, MAX_DOCUMENT_DEPTH);
+  if (problem) throw new ApiError(400, `the request body ${problem}`);
   return value;
 }
 

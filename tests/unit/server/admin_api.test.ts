@@ -650,6 +650,34 @@ Deno.test("admin API refuses custom data numbers JSON cannot hold, rather than s
   }
 });
 
+Deno.test("admin API refuses YAML sets, ordered maps and binaries, which were stored as {}", async () => {
+  const api = await adminApi();
+  try {
+    assert.equal((await api.call("POST", "/customdatakinds", "name: k\n")).status, 201);
+    for (
+      const [value, tag, at] of [
+        ["!!set {a, b}", "!!set", "v"],
+        ["{x: [1, !!omap [{a: 1}]]}", "!!omap", "v.x[1]"],
+        ["!!binary aGVsbG8=", "!!binary", "v"],
+      ]
+    ) {
+      const r = await api.call("POST", "/customdata/k", `name: a\nv: ${value}\n`);
+      assert.equal(r.status, 400, value);
+      assert.equal(
+        r.message,
+        `the request body holds a YAML ${tag} at ${at}, which is not stored: ` +
+          "write it as a map, a list or a string",
+      );
+    }
+    assert.equal((await api.call("GET", "/customdata/k")).body, "[]");
+    // Their plain spellings are taken.
+    const plain = await api.call("POST", "/customdata/k", "name: a\nv: {a: null, b: null}\n");
+    assert.equal(plain.status, 201, plain.body);
+  } finally {
+    await api.close();
+  }
+});
+
 Deno.test("admin API names the key of a stored value that is not JSON, and can delete it", async () => {
   const api = await adminApi();
   try {
