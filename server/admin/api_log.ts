@@ -27,7 +27,7 @@ export class AdminApiLog {
   ): Promise<Response> {
     const startedAt = new Date();
     const start = performance.now();
-    const rx = Number(request.headers.get("content-length") ?? 0) || 0;
+    const rx = requestLength(request);
     const path = new URL(request.url).pathname;
     const response = await handle(request);
     const write = (tx: number) =>
@@ -73,6 +73,18 @@ export class AdminApiLog {
       this.#file.close();
     } catch { /* closed already */ }
   }
+}
+
+/**
+ * The request body's length as Go's `Request.ContentLength` gives it, which
+ * Easegress logs: its Content-Length, 0 without a body, -1 when the length
+ * is not known ahead (chunked), where 0 was logged as for no body.
+ */
+function requestLength(request: Request): number {
+  const declared = request.headers.get("content-length");
+  if (declared !== null) return Number(declared) || 0;
+  // The server hands a stream over even for no body; only a chunked one has a length unknown.
+  return request.headers.has("transfer-encoding") ? -1 : 0;
 }
 
 /** RFC 3339 in UTC to the second, as Go's time.RFC3339 writes it. */

@@ -77,3 +77,47 @@ Deno.test("admin API log: a line for an answer whose body failed midway", async 
     await close();
   }
 });
+
+Deno.test("admin API log: rx is a chunked body's -1, as Go's ContentLength Easegress logs", async () => {
+  const { log, lines, close } = await apiLog();
+  try {
+    const chunked = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("name: x\n"));
+        controller.close();
+      },
+    });
+    const requests = [
+      new Request("http://127.0.0.1/apis/v2/objects", {
+        method: "POST",
+        body: chunked,
+        headers: { "transfer-encoding": "chunked" },
+      }),
+      // Deno's server gives a DELETE without a body a stream too.
+      new Request("http://127.0.0.1/apis/v2/objects/x", {
+        method: "DELETE",
+        body: new ReadableStream({ start: (controller) => controller.close() }),
+      }),
+      // As the server hands a request with a length over.
+      new Request("http://127.0.0.1/apis/v2/objects", {
+        method: "POST",
+        body: "name: x\n",
+        headers: { "content-length": "8" },
+      }),
+      new Request("http://127.0.0.1/apis/v2/objects"),
+    ];
+    for (const request of requests) {
+      const res = await log.serve(request, "127.0.0.1:5003", async (req) => {
+        await req.body?.cancel();
+        return new Response(null, { status: 400 });
+      });
+      await res.body?.cancel();
+    }
+    assert.deepEqual(
+      (await lines()).map((line) => line.match(/ rx:(-?\d+)B /)?.[1]),
+      ["-1", "0", "8", "0"],
+    );
+  } finally {
+    await close();
+  }
+});
