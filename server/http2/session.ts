@@ -640,8 +640,12 @@ export class Http2Session implements ServedConnection, StreamHost {
       return;
     }
     if (streamId <= this.#lastStreamId) {
-      if (streamId % 2 === 1) return; // a stream this side has already ended
-      throw protocolError(`HEADERS on stream ${streamId}`);
+      if (streamId % 2 === 0) throw protocolError(`HEADERS on stream ${streamId}`);
+      // A closed stream: one used before, or one passed over, which the first
+      // use of a higher id closed (RFC 9113 section 5.1.1). Said so, where an
+      // ignored request left its client waiting; trailers that crossed this
+      // side's reset get the same, which the client ignores (section 5.4.2).
+      throw new H2StreamError(H2_ERROR.STREAM_CLOSED, `HEADERS on closed stream ${streamId}`);
     }
     if (streamId % 2 === 0) throw protocolError(`client stream id ${streamId} is even`);
     this.#lastStreamId = streamId;

@@ -310,6 +310,32 @@ Deno.test("HTTP/2: malformed requests reset their stream; the connection goes on
   }
 });
 
+Deno.test("HTTP/2: a request on a stream id already used or passed over has its stream reset, not ignored", async () => {
+  const server = serve((request) => new HttpResponse(200, {}, request.path));
+  const client = await RawH2Client.connect(server.port);
+  try {
+    await client.request(1, get("/first"));
+    await client.until((f) => f.streamId === 1 && f.type === FRAME.DATA && (f.flags & 1) !== 0);
+    // Stream 1 again, after it closed: its client waited for an answer that never came.
+    await client.request(1, get("/again"));
+    const again = await client.until((f) => f.streamId === 1);
+    assert.deepEqual([again.type, codeOf(again.payload)], [FRAME.RST_STREAM, 5]);
+    // Stream 5, then 3: the first use of 5 closed 3 (RFC 9113 section 5.1.1).
+    await client.request(5, get("/five"));
+    await client.until((f) => f.streamId === 5 && f.type === FRAME.DATA && (f.flags & 1) !== 0);
+    await client.request(3, get("/three"));
+    const three = await client.until((f) => f.streamId === 3);
+    assert.deepEqual([three.type, codeOf(three.payload)], [FRAME.RST_STREAM, 5]);
+    // The connection goes on.
+    await client.request(7, get("/seven"));
+    const data = await client.until((f) => f.streamId === 7 && f.type === FRAME.DATA);
+    assert.equal(decoder.decode(data.payload), "/seven");
+  } finally {
+    client.close();
+    await server.shutdown(0);
+  }
+});
+
 Deno.test("HTTP/2: trailers end the body; malformed ones reset the stream as a malformed head does", async () => {
   const server = serve(async (request) => {
     const body = await request.bytes();
