@@ -3,6 +3,7 @@ import { builtinFilters } from "../../../filters/registry.ts";
 import { DataPlane } from "../../../server/dataplane.ts";
 import { type LogLevel, LogSink } from "../../../server/log.ts";
 import { validateObject } from "../../../server/objects.ts";
+import { freePort } from "../../integration/helpers.ts";
 
 /** A log that keeps its lines. */
 class KeptLog extends LogSink {
@@ -16,7 +17,7 @@ Deno.test("a route whose pipeline does not run logs why it answers 503, once a m
   const filters = builtinFilters();
   const logs = new KeptLog();
   const plane = new DataPlane({ filters, logs });
-  const port = 29501;
+  const port = freePort();
   const server = validateObject({
     kind: "HTTPServer",
     name: "s",

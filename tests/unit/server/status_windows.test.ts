@@ -2,36 +2,21 @@ import assert from "node:assert/strict";
 import { builtinFilters } from "../../../filters/registry.ts";
 import { DataPlane } from "../../../server/dataplane.ts";
 import { LogSink } from "../../../server/log.ts";
-import { validateObject } from "../../../server/objects.ts";
+import { freePort } from "../../integration/helpers.ts";
+import { proxiedServer } from "./proxied_server.ts";
 import { StatusSnapshots } from "../../../server/status_snapshots.ts";
 
 type Stats = { count: number; codes: Record<string, number>; p50: number };
 
 Deno.test("DataPlane.status with keepWindows leaves the server's and the pools' windows to the status sync", async () => {
-  const backend = Deno.serve({ hostname: "127.0.0.1", port: 29502, onListen() {} }, () => {
+  const backendPort = freePort();
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: backendPort, onListen() {} }, () => {
     return new Response("ok");
   });
   const filters = builtinFilters();
   const plane = new DataPlane({ filters, logs: new LogSink({ level: "error" }) });
-  const port = 29503;
-  const objects = [
-    validateObject({
-      kind: "Pipeline",
-      name: "p",
-      filters: [{
-        name: "proxy",
-        kind: "Proxy",
-        pools: [{ servers: [{ url: "http://127.0.0.1:29502" }] }],
-      }],
-    }, filters),
-    validateObject({
-      kind: "HTTPServer",
-      name: "s",
-      port,
-      address: "127.0.0.1",
-      rules: [{ paths: [{ pathPrefix: "/", backend: "p" }] }],
-    }, filters),
-  ];
+  const port = freePort();
+  const objects = proxiedServer(filters, `http://127.0.0.1:${backendPort}`, port);
   const server = (keep: boolean) => plane.status("s", keep) as unknown as Stats;
   const pool = (keep: boolean) =>
     (plane.status("p", keep) as { filters: { proxy: { mainPool: { stat: Stats } } } })

@@ -2,16 +2,21 @@ import assert from "node:assert/strict";
 import { builtinFilters } from "../../../filters/registry.ts";
 import { DataPlane } from "../../../server/dataplane.ts";
 import { LogSink } from "../../../server/log.ts";
-import { validateObject } from "../../../server/objects.ts";
+import { freePort } from "../../integration/helpers.ts";
+import { proxiedServer } from "./proxied_server.ts";
 
 Deno.test("a streamed answer's server span lasts until its last byte has gone", async () => {
   const spans: { kind: string; duration: number }[] = [];
-  const zipkin = Deno.serve({ hostname: "127.0.0.1", port: 29504, onListen() {} }, async (req) => {
-    spans.push(...await req.json());
-    return new Response(null, { status: 202 });
-  });
+  const [zipkinPort, backendPort, port] = [freePort(), freePort(), freePort()];
+  const zipkin = Deno.serve(
+    { hostname: "127.0.0.1", port: zipkinPort, onListen() {} },
+    async (req) => {
+      spans.push(...await req.json());
+      return new Response(null, { status: 202 });
+    },
+  );
   // Five chunks 60 ms apart, of no declared length.
-  const backend = Deno.serve({ hostname: "127.0.0.1", port: 29505, onListen() {} }, () => {
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: backendPort, onListen() {} }, () => {
     let n = 0;
     return new Response(
       new ReadableStream({
@@ -25,29 +30,12 @@ Deno.test("a streamed answer's server span lasts until its last byte has gone", 
   });
   const filters = builtinFilters();
   const plane = new DataPlane({ filters, logs: new LogSink({ level: "error" }) });
-  const port = 29506;
-  const objects = [
-    validateObject({
-      kind: "Pipeline",
-      name: "p",
-      filters: [{
-        name: "proxy",
-        kind: "Proxy",
-        pools: [{ servers: [{ url: "http://127.0.0.1:29505" }] }],
-      }],
-    }, filters),
-    validateObject({
-      kind: "HTTPServer",
-      name: "s",
-      port,
-      address: "127.0.0.1",
-      tracing: {
-        serviceName: "gw",
-        zipkin: { serverURL: "http://127.0.0.1:29504/api/v2/spans", sampleRate: 1 },
-      },
-      rules: [{ paths: [{ pathPrefix: "/", backend: "p" }] }],
-    }, filters),
-  ];
+  const objects = proxiedServer(filters, `http://127.0.0.1:${backendPort}`, port, {
+    tracing: {
+      serviceName: "gw",
+      zipkin: { serverURL: `http://127.0.0.1:${zipkinPort}/api/v2/spans`, sampleRate: 1 },
+    },
+  });
   try {
     assert.deepEqual(await plane.apply(objects), []);
     const r = await fetch(`http://127.0.0.1:${port}/stream`);
