@@ -466,6 +466,12 @@ export class Context {
    * filters may rewrite the request's (a RequestAdaptor's `host`).
    */
   readonly clientHost: string;
+  /**
+   * The request body's size as the client sent it, noted by the HTTPServer
+   * before the pipeline runs (filters may replace the body and its
+   * Content-Length): its access log's rx. -1 until noted.
+   */
+  receivedBody = -1;
 
   constructor(request?: HttpRequest, client?: Partial<ClientInfo>) {
     this.clientHost = request?.host ?? "";

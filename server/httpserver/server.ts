@@ -394,6 +394,10 @@ export class HTTPServer {
     top: HttpStats | undefined,
   ): Promise<HttpResponse> | HttpResponse {
     const request = ctx.request;
+    // Any body read before the pipeline (chunked, under a limit) is in by now; one
+    // still to stream in has no size yet, and is logged as the pipeline left it.
+    const rx = requestBodySize(request);
+    ctx.receivedBody = rx > 0 || request.heldBodyLength >= 0 || !mayStreamIn(request) ? rx : -1;
     let result: string | Promise<string>;
     try {
       const name = this.#spec.globalFilter;
@@ -597,11 +601,13 @@ export class HTTPServer {
     sentBody: number,
   ): void {
     const line = this.#env.accessLog!;
+    // As the client sent it: filters may have replaced the body since.
+    const noted = client.receivedBody ?? -1;
     // Stamped with when the request came in, as Easegress's `[start]`.
     line.text("[").text(timestamp(Math.round(Date.now() - ms))).text("] [").text(client.remoteAddr)
       .text(" ")
       .text(client.realIP).text(" ").text(requestLine).text(" ").int(status)
-      .text("] [").duration(ms).text(" rx:").int(requestBodySize(request))
+      .text("] [").duration(ms).text(" rx:").int(noted >= 0 ? noted : requestBodySize(request))
       .text("B tx:").int(sentBody).text("B] [");
     for (let i = 0; i < tags.length; i++) {
       if (i > 0) line.text(" | ");
@@ -639,6 +645,16 @@ function timestamp(atMs: number): string {
 interface Client {
   readonly remoteAddr: string;
   readonly realIP: string;
+  /** The request body's size as it came, once noted (see Context's receivedBody). */
+  readonly receivedBody?: number;
+}
+
+/**
+ * Whether a request without a Content-Length may still have a body to come:
+ * chunked, or HTTP/2 and HTTP/3 data, which need not state a length.
+ */
+function mayStreamIn(request: HttpRequest): boolean {
+  return !isHttp1(request.proto) || request.rawHeaders.has("transfer-encoding");
 }
 
 function isHttp1(proto: string): boolean {

@@ -967,6 +967,52 @@ Deno.test("httpserver: the access log's tx of a streamed answer is the bytes tha
   }
 });
 
+Deno.test("httpserver: the access log's rx is the body the client sent, whatever filters made of it", async () => {
+  const node = await startNodeProcess({ apiPort: 28620, args: ["--workers", "1"] });
+  const port = 28621;
+  try {
+    await node.ctl(
+      ["object", "create"],
+      `name: adapt\nkind: Pipeline\nfilters:\n  - name: a\n    kind: RequestAdaptor\n    body: short\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: ok\n`,
+    );
+    await node.ctl(
+      ["object", "create"],
+      `kind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: adapt\n`,
+    );
+    await eventually(
+      "up",
+      async () => (await request(`http://127.0.0.1:${port}/warm`)).status === 200,
+    );
+    for (const version of ["--http1.1", "--http2-prior-knowledge"]) {
+      for (const framing of [[], ["-H", "transfer-encoding: chunked"]]) {
+        if (framing.length && version !== "--http1.1") continue;
+        const path = `/up${version}${framing.length ? "-chunked" : ""}`;
+        const out = await new Deno.Command("curl", {
+          args: ["-s", version, ...framing, "--data-binary", "x".repeat(3000)]
+            .concat([`http://127.0.0.1:${port}${path}`]),
+          stdout: "piped",
+        }).output();
+        assert.equal(new TextDecoder().decode(out.stdout), "ok", path);
+      }
+    }
+    const logFile = `${node.homeDir}/log/filter_http_access.log`;
+    const sizes = async () =>
+      Object.fromEntries(
+        [...(await Deno.readTextFile(logFile)).matchAll(
+          /POST \/up--(\S+) HTTP\/\S+ 200\] \[\S+ rx:(\d+)B /g,
+        )].map(([, path, rx]) => [path, Number(rx)]),
+      );
+    await eventually("logged", async () => Object.keys(await sizes()).length === 3);
+    assert.deepEqual(await sizes(), {
+      "http1.1": 3000,
+      "http1.1-chunked": 3000,
+      "http2-prior-knowledge": 3000,
+    });
+  } finally {
+    await node.stop();
+  }
+});
+
 Deno.test("serve: a stop signal given twice at once still stops gracefully; a later one at once", async () => {
   const slowServer = (port: number) =>
     `kind: Pipeline\nname: slow\nfilters:\n  - name: m\n    kind: Mock\n    rules:\n      - code: 200\n        body: late\n        delay: 1s\n---\nkind: HTTPServer\nname: s\nport: ${port}\nrules:\n  - paths:\n    - backend: slow\n`;
