@@ -68,6 +68,15 @@ export async function readAll(
   return chunks.length === 1 ? chunks[0] : concatBytes(chunks, size);
 }
 
+/**
+ * Cancels `stream` unless something reads it (it is locked): a body replaced
+ * before anything read it would keep what feeds it open for good, an
+ * upstream's connection or a client's upload.
+ */
+function dropStream(stream: ReadableStream<Uint8Array>): void {
+  if (!stream.locked) stream.cancel().catch(() => {});
+}
+
 /** A mutable copy of `headers`, as a {@linkcode HeaderFields} (cheap to change and to copy). */
 export function copyHeaders(headers: Headers): HeaderFields {
   return new HeaderFields(headers);
@@ -141,10 +150,28 @@ export abstract class Message {
     return this.#body;
   }
 
-  /** Replaces the body; strings are UTF-8 encoded. Content-Length is not touched. */
+  /**
+   * Replaces the body; strings are UTF-8 encoded. Content-Length is not
+   * touched. A stream replaced before anything read it is cancelled (see
+   * {@linkcode dropStream}).
+   */
   set body(body: Body | string) {
+    const old = this.#body;
     this.#body = typeof body === "string" ? encoder.encode(body) : body;
     this.#bodySource = undefined;
+    if (old instanceof ReadableStream && old !== body) dropStream(old);
+  }
+
+  /**
+   * Cancels the body when it is a stream nothing reads and `next` (the
+   * message replacing this one) does not carry on; a body not yet made is
+   * not made.
+   */
+  dropBody(next: Message | undefined): void {
+    const body = this.#body;
+    if (body instanceof ReadableStream && (next === undefined || body !== next.#body)) {
+      dropStream(body);
+    }
   }
 
   /** The body's length when it is held as bytes, else -1; a body not yet made is not made. */
@@ -565,7 +592,11 @@ export class Context {
   }
 
   set response(response: HttpResponse | undefined) {
+    const old = this.#active.response;
     this.#active.response = response;
+    // The answer replaced (a Mock's or a builder's after a Proxy's, a retry's
+    // next attempt): its stream, unread, would keep the upstream's connection.
+    if (old !== undefined && old !== response) old.dropBody(response);
   }
 
   /** Free-form values shared by the pipeline's filters. */

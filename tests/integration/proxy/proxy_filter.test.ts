@@ -639,6 +639,46 @@ Deno.test("serverMaxBodySize -1: a template sees Easegress's note for the stream
   await server.shutdown();
 });
 
+Deno.test("a streamed answer a later filter replaces is dropped: the upstream's connection closes", async () => {
+  // An endless answer: only the proxy closing its connection ends it.
+  let cancelled: () => void;
+  const closed = new Promise<void>((resolve) => cancelled = resolve);
+  const chunk = new Uint8Array(64 * 1024);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 28502, onListen() {} },
+    () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            c.enqueue(chunk);
+          },
+          cancel() {
+            cancelled();
+          },
+        }),
+      ),
+  );
+  const env = { pipeline: "p", name: "adaptor", log: silentLogger, resilience: () => undefined };
+  const adaptor = responseAdaptorKind.create(
+    responseAdaptorKind.validate({ body: "replaced" }),
+    env,
+  );
+  const filter = proxy({
+    pools: [{ servers: [{ url: "http://127.0.0.1:28502" }] }],
+    serverMaxBodySize: -1,
+  });
+  const ctx = new Context(new HttpRequest({ host: "gw.example" }));
+  assert.equal(await filter.handle(ctx), "");
+  assert.equal(await adaptor.handle(ctx), "");
+  assert.equal(await ctx.response!.text(), "replaced");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gaveUp = new Promise<string>((r) => timer = setTimeout(() => r("still open"), 2000));
+  assert.equal(await Promise.race([closed.then(() => "closed"), gaveUp]), "closed");
+  clearTimeout(timer);
+  await filter.close?.();
+  await server.shutdown();
+});
+
 Deno.test("proxy compresses responses for clients that accept gzip and streams large bodies", async () => {
   const big = "x".repeat(2 * 1024 * 1024);
   const b = backend(() => new Response(big, { headers: { "content-type": "text/plain" } }));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { copyHeaders, HttpRequest, HttpResponse } from "../../../filters/context.ts";
+import { Context, copyHeaders, HttpRequest, HttpResponse } from "../../../filters/context.ts";
 
 Deno.test("a request's borrowed headers are copied on first change, never modified in place", () => {
   const web = new Request("http://gw.test/a/b?x=1", { headers: { "x-one": "1" } });
@@ -75,4 +75,54 @@ Deno.test("toWeb drops the framing fields a 204 or 304 came with", () => {
     assert.equal(web.headers.get("transfer-encoding"), null, `${status}`);
     assert.equal(web.headers.get("etag"), '"v"');
   }
+});
+
+/** A stream that notes when it is cancelled. */
+function watched(): { stream: ReadableStream<Uint8Array>; cancelled: () => boolean } {
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      c.enqueue(new Uint8Array(1024));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  }, { highWaterMark: 0 });
+  return { stream, cancelled: () => cancelled };
+}
+
+Deno.test("a body stream replaced before anything read it is cancelled; one being read is not", async () => {
+  const unread = watched();
+  const response = new HttpResponse(200, {}, unread.stream);
+  response.body = "replaced";
+  await Promise.resolve();
+  assert.ok(unread.cancelled(), "the replaced stream (an upstream's connection) is left open");
+
+  const read = watched();
+  const wrapped = new HttpResponse(200, {}, read.stream);
+  wrapped.body = read.stream.pipeThrough(new TransformStream());
+  await Promise.resolve();
+  assert.equal(read.cancelled(), false);
+
+  const kept = watched();
+  const same = new HttpRequest({ method: "POST", body: kept.stream });
+  same.body = kept.stream;
+  await Promise.resolve();
+  assert.equal(kept.cancelled(), false);
+});
+
+Deno.test("a response replaced in the context has its unread stream cancelled, unless the new one carries it", async () => {
+  const ctx = new Context(new HttpRequest());
+  const first = watched();
+  ctx.response = new HttpResponse(503, {}, first.stream);
+  ctx.response = new HttpResponse(200, {}, "from a Mock");
+  await Promise.resolve();
+  assert.ok(first.cancelled(), "the replaced answer's stream is left open");
+
+  const carried = watched();
+  const upstream = new HttpResponse(200, {}, carried.stream);
+  ctx.response = upstream;
+  ctx.response = new HttpResponse(200, {}, upstream.body);
+  await Promise.resolve();
+  assert.equal(carried.cancelled(), false);
 });
