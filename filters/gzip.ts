@@ -16,7 +16,7 @@
  * @module
  */
 
-import { type Body, type HttpRequest, type HttpResponse, readAll } from "./context.ts";
+import { type Body, HttpRequest, type HttpResponse, readAll } from "./context.ts";
 import type { SpecReader } from "./spec.ts";
 import { equalsLower } from "./byte_string.ts";
 import { concatBytes } from "./concat_bytes.ts";
@@ -263,6 +263,12 @@ export async function gunzipMessage(message: HttpRequest | HttpResponse): Promis
     message.body = await gunzipBody(body);
   } catch {
     return false;
+  }
+  // Unpacked, a request's body may be any size: it goes on as it comes, as one the route
+  // streams does, rather than be read whole (up to the route's limit) to be sent again by
+  // a retry; Easegress streams it too.
+  if (message instanceof HttpRequest && message.body instanceof ReadableStream) {
+    message.replayLimit = -1;
   }
   message.headers.delete("content-encoding");
   fixContentLength(message);
