@@ -246,8 +246,9 @@ export class Http1Pool {
    * Sends `req` and resolves once the response head has arrived. Rejects with
    * a `TypeError` for a request that cannot be written (bad method, target,
    * host, header), or an {@linkcode UpstreamError}. A reused connection the
-   * server had already closed is retried once on a fresh one, when the
-   * method is idempotent or no body byte had been sent.
+   * server had already closed is retried once on a fresh one, when no body
+   * byte had been sent, or the request is idempotent (by its method or an
+   * Idempotency-Key) and its body is bytes that can go again.
    */
   request(req: UpstreamRequest): Promise<UpstreamResponse> {
     // Not an async function: on the common path (an idle connection) the
@@ -277,7 +278,7 @@ export class Http1Pool {
     if (!error.retryable) {
       throw new UpstreamError(
         "closed",
-        `${error.message}; not retried: the request is not idempotent and its body was sent`,
+        `${error.message}; not retried: its body was sent, and the request is not idempotent (by method or Idempotency-Key) or its body was a stream`,
         { cause: error.cause },
       );
     }

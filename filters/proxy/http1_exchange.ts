@@ -67,7 +67,10 @@ export interface PreparedRequest {
   readonly deferred: Uint8Array | ReadableStream<Uint8Array> | null;
   /** The declared length of a stream body, or -1 when it is sent chunked. */
   readonly streamLength: number;
-  /** Whether the request may be resent after body bytes went out (idempotent, body replayable). */
+  /**
+   * Whether the request may be resent after body bytes went out by its
+   * method (idempotent) and body (bytes, not a stream).
+   */
   readonly replayable: boolean;
 }
 
@@ -106,6 +109,19 @@ export function prepareRequest(req: UpstreamRequest): PreparedRequest {
     streamLength,
     replayable: IDEMPOTENT.has(req.method) && !(body instanceof ReadableStream),
   };
+}
+
+/**
+ * Whether `prepared` may be resent after body bytes went out: idempotent and
+ * its body bytes. A client marks a POST idempotent with an `Idempotency-Key`
+ * (or `X-Idempotency-Key`), as Go's client takes it; looked up only when a
+ * connection turned out stale, not on every request.
+ */
+function mayResend(prepared: PreparedRequest): boolean {
+  if (prepared.replayable) return true;
+  const { req } = prepared;
+  if (req.body instanceof ReadableStream) return false;
+  return req.headers.has("idempotency-key") || req.headers.has("x-idempotency-key");
 }
 
 /** A reused connection failed before any response byte: the server had closed it. */
@@ -609,7 +625,7 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
   #connectionLost(cause: unknown): Error {
     if (this.#error !== null) return this.#error;
     if (this.#reused && !this.#gotBytes) {
-      return new StaleConnectionError(this.#prepared.replayable || !this.#bodySent, { cause });
+      return new StaleConnectionError(!this.#bodySent || mayResend(this.#prepared), { cause });
     }
     const detail = cause instanceof Error ? `: ${cause.message}` : "";
     return new UpstreamError(

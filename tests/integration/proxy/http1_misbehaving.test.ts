@@ -69,6 +69,28 @@ Deno.test("pool retries a POST without body, but not one whose body was sent", a
   }
 });
 
+Deno.test("pool retries a POST whose body was sent when it carries an Idempotency-Key", async () => {
+  const server = closesOnSecondRequest();
+  const pool = poolFor(server.port);
+  try {
+    for (const name of ["Idempotency-Key", "X-Idempotency-Key"]) {
+      await text((await pool.request(get("/"))).body);
+      const response = await pool.request({
+        ...get("/"),
+        method: "POST",
+        headers: new Headers({ [name]: "order-7" }),
+        body: new TextEncoder().encode("payload"),
+      });
+      assert.equal(await text(response.body), "hello", `${name}: sent again on a fresh connection`);
+    }
+    assert.equal(server.accepted, 4);
+  } finally {
+    pool.close();
+    await server.close();
+    await settle();
+  }
+});
+
 Deno.test("pool notices a server closing an idle connection", async () => {
   const server = new RawServer(async (reader) => {
     await reader.head();
