@@ -172,6 +172,11 @@ export function isChunkedOnly(value: string): boolean {
 const names: string[] = [];
 const values: string[] = [];
 const kinds: number[] = [];
+/**
+ * A head with more fields than this lets the scratch arrays go after it, so
+ * they do not keep its strings (and their slots) until a head as large comes.
+ */
+const SCRATCH_KEPT_FIELDS = 1024;
 
 /**
  * Parses the response head in `buf[start, headEnd)` (as located by
@@ -289,6 +294,11 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
     throw new UpstreamError("protocol", `Invalid upstream response: ${(error as Error).message}`, {
       cause: error,
     });
+  }
+  if (fields > SCRATCH_KEPT_FIELDS) {
+    names.length = 0;
+    values.length = 0;
+    kinds.length = 0;
   }
   return { status, http10, headers, contentLength, chunked, close };
 }

@@ -23,10 +23,14 @@ export interface ClientTls {
   rootCert: string;
 }
 
+/** Largest response head (and trailer block) taken from a server, in bytes. */
+const RESPONSE_HEAD_MAX = 256 * 1024;
+
 /**
  * A pooled HTTP/1.1 transport to `origin` ("http(s)://host[:port]"), with
- * Easegress's client settings: 90 s idle connections, 30 s to connect;
- * `idleBudget` caps the idle connections of all the transports given it.
+ * Easegress's client settings: 90 s idle connections, 30 s to connect,
+ * response heads up to 256 KiB; `idleBudget` caps the idle connections of all
+ * the transports given it.
  */
 export function http1Transport(
   origin: string,
@@ -51,5 +55,12 @@ export function http1Transport(
     idleBudget,
     idleTimeoutMs: 90_000,
     connectTimeoutMs: 30_000,
+    // Room for a server's large cookies or policy headers, which pass
+    // through Easegress. Not Go's 10 MiB: parsing and forwarding a head
+    // costs some 3 µs a field, so 1 MiB of tiny fields held a worker for
+    // near a second and 10 MiB for 5-8 s and 1 GB; curl takes no more than
+    // 300 KB of heads anyway. A connection's read buffer grows only as far
+    // as a head needs and shrinks when it goes idle.
+    maxHeaderBytes: RESPONSE_HEAD_MAX,
   });
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { UpstreamError } from "../../../filters/proxy/http1_client.ts";
+import { http1Transport } from "../../../filters/proxy/transport.ts";
 import {
   contentLengthOf,
   eventually,
@@ -326,6 +327,33 @@ Deno.test("pool rejects a response head over maxHeaderBytes", async () => {
   } finally {
     pool.close();
     await server.close();
+  }
+});
+
+Deno.test("the Proxy's transport takes a response head of 200 KB, and refuses one over 256 KiB", async () => {
+  const big = "a".repeat(200_000);
+  const server = new RawServer(async (reader) => {
+    await reader.head();
+    await reader.write(`HTTP/1.1 200 OK\r\nX-Big: ${big}\r\nContent-Length: 5\r\n\r\nhello`);
+    await reader.head();
+    await reader.write(
+      `HTTP/1.1 200 OK\r\nX-Big: ${big}\r\nX-More: ${"b".repeat(100_000)}\r\n\r\n`,
+    );
+    await reader.drain();
+  });
+  const transport = http1Transport(`http://127.0.0.1:${server.port}`);
+  try {
+    const res = await transport.request(get("/"));
+    assert.equal(res.headers.get("x-big"), big);
+    assert.equal(await text(res.body), "hello");
+    await assert.rejects(
+      transport.request(get("/")),
+      isUpstreamError("protocol", /head larger than 262144 bytes/),
+    );
+  } finally {
+    transport.close();
+    await server.close();
+    await settle();
   }
 });
 
