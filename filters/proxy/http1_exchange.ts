@@ -214,6 +214,12 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
   #awaitingSource = false;
   /** Response bytes already searched for the head's end, counted from `conn.start` (a read may move them). */
   #scanned = 0;
+  /**
+   * Bytes of the interim (1xx) heads skipped so far: they count toward
+   * `maxHeaderBytes` with the final head's, as in Go's client, so a server
+   * that answers 102 Processing forever cannot hold the request forever.
+   */
+  #interimBytes = 0;
 
   /** An exchange of `prepared` on `conn`; `reused` tells whether `conn` served earlier requests. */
   constructor(
@@ -310,7 +316,7 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
    */
   #bufferedHead(): ResponseHead | null {
     const conn = this.#conn;
-    const max = this.#host.maxHeaderBytes;
+    let max = this.#host.maxHeaderBytes - this.#interimBytes;
     for (;;) {
       const headEnd = findHeadEnd(conn.buf, conn.start + this.#scanned, conn.end);
       if (headEnd === -1) {
@@ -320,9 +326,15 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
       }
       if (headEnd - conn.start > max) throw this.#headTooLarge();
       const head = parseResponseHead(conn.buf, conn.start, headEnd);
+      if (head.status >= 200) {
+        conn.start = headEnd;
+        this.#scanned = 0;
+        return head;
+      }
+      this.#interimBytes += headEnd - conn.start;
+      max -= headEnd - conn.start;
       conn.start = headEnd;
       this.#scanned = 0;
-      if (head.status >= 200) return head;
       if (head.status === 101) {
         throw new UpstreamError(
           "protocol",
@@ -336,7 +348,9 @@ export class Http1Exchange implements UnderlyingDefaultSource<Uint8Array> {
   #headTooLarge(): UpstreamError {
     return new UpstreamError(
       "protocol",
-      `Invalid upstream response: head larger than ${this.#host.maxHeaderBytes} bytes`,
+      `Invalid upstream response: head larger than ${this.#host.maxHeaderBytes} bytes${
+        this.#interimBytes > 0 ? ` with the ${this.#interimBytes} bytes of 1xx heads before it` : ""
+      }`,
     );
   }
 

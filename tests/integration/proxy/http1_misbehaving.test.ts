@@ -309,6 +309,35 @@ Deno.test("pool skips 100 Continue and 103 Early Hints before the final response
   }
 });
 
+Deno.test("pool counts interim heads toward maxHeaderBytes, so endless 1xx answers end", async () => {
+  let stop = false;
+  const server = new RawServer(async (reader) => {
+    if (await reader.head() === null) return;
+    // A server that answers 102 Processing again and again, never a final head.
+    while (!stop) {
+      try {
+        await reader.write("HTTP/1.1 102 Processing\r\n\r\n".repeat(20));
+      } catch {
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  });
+  const pool = poolFor(server.port, { maxHeaderBytes: 4096 });
+  try {
+    await assert.rejects(
+      pool.request(get("/")),
+      isUpstreamError("protocol", /head larger than 4096 bytes with the \d+ bytes of 1xx heads/),
+    );
+    assert.equal(pool.stats.open, 0);
+  } finally {
+    stop = true;
+    pool.close();
+    await server.close();
+    await settle();
+  }
+});
+
 Deno.test("pool rejects a response head over maxHeaderBytes", async () => {
   const server = new RawServer(async (reader) => {
     await reader.head();
