@@ -270,9 +270,12 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
     if (!isChunkedOnly(transferEncoding)) {
       throw protocolError(`unsupported transfer encoding ${JSON.stringify(transferEncoding)}`);
     }
-    // Transfer-Encoding overrides Content-Length (RFC 9112 section 6.3).
+    // Transfer-Encoding overrides Content-Length (RFC 9112 section 6.3). With
+    // Content-Length too, or in HTTP/1.0 (which has no chunked coding), the
+    // framing is suspect: the connection is closed after it (section 6.1),
+    // so bytes a server framed otherwise are not read as the next answer.
     chunked = true;
-    if (hadContentLength) close = true;
+    if (hadContentLength || http10) close = true;
     contentLength = -1;
   }
 

@@ -114,6 +114,14 @@ Deno.test("parseResponseHead treats chunked Transfer-Encoding as overriding Cont
   assert.equal(head.headers.has("transfer-encoding"), false);
 });
 
+Deno.test("parseResponseHead does not keep an HTTP/1.0 connection whose answer came chunked", () => {
+  const head = parse(
+    "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+  );
+  assert.equal(head.chunked, true);
+  assert.equal(head.close, true, "RFC 9112 section 6.1: faulty framing, close after it");
+});
+
 Deno.test("parseResponseHead takes chunked in any case, alone or in a repeated field", () => {
   for (const value of ["chunked", "Chunked", "CHUNKED", " chunked ", "chunked,", ", chunked"]) {
     const head = parse(`HTTP/1.1 200 OK\r\nTransfer-Encoding: ${value}\r\n\r\n`);
