@@ -217,7 +217,11 @@ export function parseResponseHead(buf: Uint8Array, start: number, headEnd: numbe
     const first = s.charCodeAt(pos);
     if (first === SP || first === HT) {
       if (fields === 0) throw protocolError("header block starts with a continuation line");
-      values[fields - 1] += " " + s.slice(pos, lineEnd).trim();
+      // One space between the parts, none at the value's edges: a value that
+      // starts on the next line ("Content-Length:" CRLF " 2") is "2".
+      const part = s.slice(pos, lineEnd).trim();
+      const value = values[fields - 1];
+      if (part !== "") values[fields - 1] = value === "" ? part : value + " " + part;
       pos = lf + 1;
       continue;
     }

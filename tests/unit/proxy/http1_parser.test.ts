@@ -194,6 +194,16 @@ Deno.test("parseResponseHead unfolds obsolete line folding into a space", () => 
   assert.equal(head.headers.get("x-folded"), "first second third");
 });
 
+Deno.test("parseResponseHead unfolds a value that starts or ends on a folded line without edge spaces", () => {
+  const head = parse(
+    "HTTP/1.1 200 OK\r\nX-Late:\r\n  value\r\nX-Early: value\r\n \r\n" +
+      "Content-Length:\r\n 2\r\n\r\n",
+  );
+  assert.equal(head.headers.get("x-late"), "value");
+  assert.equal(head.headers.get("x-early"), "value");
+  assert.equal(head.contentLength, 2, "a folded Content-Length is read as Go reads it");
+});
+
 Deno.test("parseResponseHead keeps non-ASCII header bytes as Latin-1 characters", () => {
   const buf = new Uint8Array([
     ...bytes("HTTP/1.1 200 OK\r\nX-Name: caf"),
