@@ -102,10 +102,16 @@ export interface Http1PoolOptions {
    */
   idleTimeoutMs?: number;
   /**
-   * Limit on connecting (TCP and TLS handshake), in milliseconds.
+   * Limit on making the TCP connection, in milliseconds.
    * @default {30000}
    */
   connectTimeoutMs?: number;
+  /**
+   * Limit on the TLS handshake once connected, in milliseconds (Go's
+   * `TLSHandshakeTimeout`, 10 s in Easegress's client).
+   * @default {10000}
+   */
+  tlsHandshakeTimeoutMs?: number;
   /**
    * Largest response head (and chunked trailer block) accepted, in bytes.
    * @default {65536}
@@ -174,6 +180,7 @@ export class Http1Pool {
   readonly #idleBudget: IdleBudget | undefined;
   readonly #idleTimeoutMs: number;
   readonly #connectTimeoutMs: number;
+  readonly #handshakeTimeoutMs: number;
   /** What exchanges see of the pool: the head limit and the way back in. */
   readonly #host: ExchangeHost;
   /** Idle connections, oldest first; requests take the newest. */
@@ -225,6 +232,11 @@ export class Http1Pool {
     this.#idleBudget = options.idleBudget;
     this.#idleTimeoutMs = positiveOption("idleTimeoutMs", options.idleTimeoutMs, 90_000);
     this.#connectTimeoutMs = positiveOption("connectTimeoutMs", options.connectTimeoutMs, 30_000);
+    this.#handshakeTimeoutMs = positiveOption(
+      "tlsHandshakeTimeoutMs",
+      options.tlsHandshakeTimeoutMs,
+      10_000,
+    );
     this.#host = {
       maxHeaderBytes: positiveOption("maxHeaderBytes", options.maxHeaderBytes, 64 * 1024),
       release: (conn, reusable) => this.#release(conn, reusable),
@@ -341,17 +353,31 @@ export class Http1Pool {
   async #connect(signal: AbortWatch | undefined): Promise<Http1Connection> {
     const controller = new AbortController();
     let timedOut = false;
-    const timer = setTimeout(() => {
+    let handshaking = false;
+    const expire = () => {
       timedOut = true;
       controller.abort();
-    }, this.#connectTimeoutMs);
+    };
+    let timer = setTimeout(expire, this.#connectTimeoutMs);
+    // Connected: the handshake gets a limit of its own, as in Go's client,
+    // so a server that never answers it (plain HTTP behind an https:// URL)
+    // fails in 10 s rather than 30.
+    const connected = () => {
+      clearTimeout(timer);
+      handshaking = true;
+      timer = setTimeout(expire, this.#handshakeTimeoutMs);
+    };
     const onAbort = () => controller.abort();
     signal?.addEventListener("abort", onAbort);
     let socket: Deno.Conn;
     try {
       socket = this.#clientCertificate === undefined
-        ? await this.#connectTcp(controller.signal)
-        : await this.#connectWithCertificate(this.#clientCertificate, controller.signal);
+        ? await this.#connectTcp(controller.signal, connected)
+        : await this.#connectWithCertificate(
+          this.#clientCertificate,
+          controller.signal,
+          connected,
+        );
     } catch (error) {
       if (signal?.aborted) {
         throw new UpstreamError("aborted", "Upstream request aborted", { cause: signal.reason });
@@ -360,7 +386,9 @@ export class Http1Pool {
       if (timedOut) {
         throw new UpstreamError(
           "timeout",
-          `Cannot connect to ${where}: no connection after ${this.#connectTimeoutMs} ms`,
+          handshaking
+            ? `Cannot connect to ${where}: no TLS handshake after ${this.#handshakeTimeoutMs} ms`
+            : `Cannot connect to ${where}: no connection after ${this.#connectTimeoutMs} ms`,
           {
             cause: error,
           },
@@ -384,22 +412,27 @@ export class Http1Pool {
     return new Http1Connection(socket, this.#onIdleEnd);
   }
 
-  async #connectTcp(signal: AbortSignal): Promise<Deno.Conn> {
+  /** Connects; for TLS, calls `connected` before the handshake. */
+  async #connectTcp(signal: AbortSignal, connected: () => void): Promise<Deno.Conn> {
     const tcp = await Deno.connect({ hostname: this.#hostname, port: this.#port, signal });
     // A body written after its head would otherwise wait for the upstream's
     // delayed ACK of the head (Nagle's algorithm): 20 KB POSTs took 23-45 ms.
     tcp.setNoDelay(true);
-    return this.#tls === null ? tcp : await this.#handshake(tcp, signal);
+    if (this.#tls === null) return tcp;
+    connected();
+    return await this.#handshake(tcp, signal);
   }
 
   /**
    * Mutual TLS: only `Deno.connectTls` presents a client certificate
    * (`startTls` takes none), and it takes no signal: on timeout or abort
-   * the connection, once made, is closed.
+   * the connection, once made, is closed. Calls `connected` before the
+   * handshake.
    */
   async #connectWithCertificate(
     pair: { cert: string; key: string },
     signal: AbortSignal,
+    connected: () => void,
   ): Promise<Deno.TlsConn> {
     const connecting = Deno.connectTls({
       hostname: this.#hostname,
@@ -419,6 +452,7 @@ export class Http1Pool {
       connecting.then((late) => late.close(), () => {});
       throw error;
     }
+    connected();
     try {
       await Promise.race([tls.handshake(), aborted]);
     } catch (error) {

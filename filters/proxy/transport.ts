@@ -28,9 +28,9 @@ const RESPONSE_HEAD_MAX = 256 * 1024;
 
 /**
  * A pooled HTTP/1.1 transport to `origin` ("http(s)://host[:port]"), with
- * Easegress's client settings: 90 s idle connections, 30 s to connect,
- * response heads up to 256 KiB; `idleBudget` caps the idle connections of all
- * the transports given it.
+ * Easegress's client settings: 90 s idle connections, 30 s to connect, 10 s
+ * for a TLS handshake (the pool's default); response heads up to 256 KiB.
+ * `idleBudget` caps the idle connections of all the transports given it.
  */
 export function http1Transport(
   origin: string,

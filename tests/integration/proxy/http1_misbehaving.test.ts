@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UpstreamError } from "../../../filters/proxy/http1_client.ts";
+import { Http1Pool, UpstreamError } from "../../../filters/proxy/http1_client.ts";
 import { http1Transport } from "../../../filters/proxy/transport.ts";
 import {
   contentLengthOf,
@@ -461,6 +461,30 @@ Deno.test("pool rejects when the server closes without answering a fresh connect
   } finally {
     pool.close();
     await server.close();
+  }
+});
+
+Deno.test("pool gives up a TLS handshake the server never answers after tlsHandshakeTimeoutMs", async () => {
+  // A plain HTTP server behind an https:// URL waits for a request head that never comes.
+  const server = new RawServer(async (reader) => {
+    await reader.head();
+  });
+  const pool = new Http1Pool(
+    { hostname: "127.0.0.1", port: server.port, tls: true },
+    { tlsHandshakeTimeoutMs: 200 },
+  );
+  try {
+    const started = performance.now();
+    await assert.rejects(
+      pool.request(get("/")),
+      isUpstreamError("timeout", /no TLS handshake after 200 ms/),
+    );
+    assert.ok(performance.now() - started < 5000, "not the 30 s connect timeout");
+    assert.equal(pool.stats.open, 0);
+  } finally {
+    pool.close();
+    await server.close();
+    await settle();
   }
 });
 
