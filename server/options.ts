@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { attachDashedValues, expandShortEquals } from "../cli/short_flags.ts";
 import { readOneDocument } from "../filters/yaml_module.ts";
 import { spellingOf } from "../filters/yaml_plain_scalars.ts";
-import { isPlainObject, parseDuration, urlWithProtocol } from "../filters/spec.ts";
+import { isPlainObject, parseDuration, urlWithProtocol, yamlBoolean } from "../filters/spec.ts";
 import type { Http1ServerKind } from "./httpserver/listener.ts";
 
 /** Everything a node is started with. */
@@ -528,7 +528,10 @@ async function applyConfigFile(
     }
     // `cpu-profile-file:` with nothing after it, as Easegress's examples have: the default.
     if (value === null) continue;
-    setOption(options, def, value, `config file ${file}: ${key}`);
+    // Go's YAML reads YAML 1.1's `yes`, `no`, `on` and `off` into a bool, as objects take them;
+    // the YAML 1.2 reader here leaves them text, which a flag's spelling would refuse.
+    const taken = def.type === "boolean" ? yamlBoolean(value) ?? value : value;
+    setOption(options, def, taken, `config file ${file}: ${key}`);
     given.flags.add(flag);
   }
 }

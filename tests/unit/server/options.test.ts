@@ -75,6 +75,24 @@ Deno.test("a config file's unquoted numbers and booleans are read as written int
   }
 });
 
+Deno.test("a config file's switches take YAML 1.1's yes, no, on and off, as Go's YAML reads them", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    await Deno.writeTextFile(file, "debug: yes\ndisable-access-log: On\n");
+    let o = await run(["-f", file]);
+    assert.equal(o.debug, true);
+    assert.equal(o.disableAccessLog, true);
+    await Deno.writeTextFile(file, "debug: no\ndisable-access-log: off\n");
+    o = await run(["-f", file], { EG_DEBUG: "true" });
+    assert.equal(o.debug, false);
+    assert.equal(o.disableAccessLog, false);
+    await Deno.writeTextFile(file, "debug: maybe\n");
+    await assert.rejects(() => parseServeArgs(["-f", file], {}), /debug: must be true or false/);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
 Deno.test("a config file's map value left empty is empty text, and a list or map is refused", async () => {
   const file = await Deno.makeTempFile({ suffix: ".yaml" });
   const given = async (text: string) => {
