@@ -285,13 +285,16 @@ export class SpecReader {
   /**
    * Reads a Go duration string ("10s", "1m30s"), not negative: every
    * duration of a spec is a timeout, a period or a wait. The stored form
-   * stays a string.
+   * stays a string. An optional one given empty (`timeout: ""`, as a
+   * template that quotes an unset value writes it) is left out, as
+   * Easegress checks no format on an optional field's empty value.
    */
   duration(field: string, options: FieldOptions<string> & { default: string }): string;
   duration(field: string, options?: FieldOptions<string>): string | undefined;
   duration(field: string, options: FieldOptions<string> = {}): string | undefined {
     const v = this.string(field, options);
     if (v === undefined || v === options.default) return v;
+    if (v === "" && !options.required) return options.default;
     const ms = parseDuration(v);
     if (ms === undefined) {
       this.problem(field, `must be a duration such as "500ms" or "1m30s", got "${v}"`);

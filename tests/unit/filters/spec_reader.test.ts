@@ -52,3 +52,15 @@ Deno.test("an unknown field names the known one it resembles (Easegress's cookbo
     "ur: unknown field",
   ]);
 });
+
+Deno.test("an optional duration given empty is left out, as Easegress takes it; a required one is refused", () => {
+  const r = SpecReader.root({ timeout: "", keepAliveTimeout: "", expiration: "" });
+  assert.equal(r.duration("timeout"), undefined);
+  assert.equal(r.duration("keepAliveTimeout", { default: "60s" }), "60s");
+  r.duration("expiration", { required: true });
+  r.finish();
+  assert.throws(
+    () => r.throwIfProblems(),
+    /^(?![\s\S]*timeout)[\s\S]*expiration: must be a duration/,
+  );
+});
