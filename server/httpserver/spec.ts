@@ -86,7 +86,8 @@ export interface HTTPServerSpec {
 }
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE"];
-const ABSOLUTE_PATH = { pattern: /^\//, patternName: 'a path starting with "/"' };
+// Empty is unset, as in Easegress, whose schema checks no pattern on an omitted field's "".
+const ABSOLUTE_PATH = { pattern: /^(?:\/|$)/, patternName: 'a path starting with "/"' };
 
 /** Reads an HTTPServer spec at `r` (name and kind already read). */
 export function readHTTPServerSpec(r: SpecReader, name: string): HTTPServerSpec {

@@ -33,6 +33,18 @@ Deno.test("mux routes by exact path, then prefix, then regexp, first path wins",
   assert.equal(backend(m.route("h", "GET", "/b/x", noHeaders, "1.1.1.1")), 404);
 });
 
+Deno.test("HTTPServer spec: a path or pathPrefix given empty is unset, as in Easegress", () => {
+  const m = mux([{
+    paths: [
+      { path: "", pathPrefix: "/a", pathRegexp: "", rewriteTarget: "", backend: "prefix" },
+      { path: "", pathPrefix: "", backend: "any" },
+    ],
+  }]);
+  assert.equal(backend(m.route("h", "GET", "/ab", noHeaders, "1.1.1.1")), "prefix");
+  assert.equal(backend(m.route("h", "GET", "/b", noHeaders, "1.1.1.1")), "any");
+  assert.throws(() => mux([{ paths: [{ path: "a", backend: "x" }] }]), /path: must be a path/);
+});
+
 Deno.test("mux answers 405 for a method mismatch and 400 for a header mismatch", () => {
   const m = mux([{
     paths: [
