@@ -106,7 +106,12 @@ function sendDocuments(mode: SendMode): CommandAction {
         if (!(error instanceof CtlError) || documents.length === 1) throw error;
         throw new CtlError(error.message, [
           ...error.details,
-          ...stoppedAtLines(documents.length, position, `${doc.index} (${doc.kind} "${doc.name}")`),
+          ...stoppedAtLines(
+            documents.length,
+            position,
+            `${doc.index} (${doc.kind} "${doc.name}")`,
+            doc.line,
+          ),
         ]);
       }
       ctx.print(`Object ${doc.name} ${outcome}\n`);
@@ -145,7 +150,7 @@ function sendData(
         if (!(error instanceof CtlError) || documents.length === 1) throw error;
         throw new CtlError(error.message, [
           ...error.details,
-          ...stoppedAtLines(documents.length, position, String(doc.index)),
+          ...stoppedAtLines(documents.length, position, String(doc.index), doc.line),
         ]);
       }
       ctx.print(`${done(ctx.args)}\n`);

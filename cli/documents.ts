@@ -15,6 +15,8 @@ import { CONFIG_YAML_OPTIONS } from "../filters/yaml_module.ts";
 export interface ObjectDocument {
   /** 1-based position of the document in the input (empty documents count too). */
   readonly index: number;
+  /** 1-based line of the input where the document's content starts. */
+  readonly line: number;
   /** The object's `name`. */
   readonly name: string;
   /** The object's `kind`. */
@@ -27,14 +29,20 @@ export interface ObjectDocument {
 
 /**
  * The detail line saying where sending `count` documents stopped, the one
- * at `position` (0-based) labelled `label` failing: none when there was only
- * one, which needs no telling.
+ * at `position` (0-based) labelled `label` and starting at `line` failing:
+ * none when there was only one, which needs no telling.
  */
-export function stoppedAtLines(count: number, position: number, label: string): string[] {
+export function stoppedAtLines(
+  count: number,
+  position: number,
+  label: string,
+  line: number,
+): string[] {
   if (count <= 1) return [];
   const notSent = count - position - 1;
   return [
-    `stopped at document ${label}: ${position} sent before it, ${notSent} after it not sent`,
+    `stopped at document ${label} at line ${line}: ${position} sent before it, ` +
+    `${notSent} after it not sent`,
   ];
 }
 
@@ -52,20 +60,22 @@ export function parseObjectDocuments(text: string, source: string): ObjectDocume
     source,
     "a map with name and kind",
     "objects",
-    (index, spec, own) => {
+    (index, line, spec, own) => {
       const fieldProblems = [checkField(spec, "name"), checkField(spec, "kind")]
         .filter((p) => p !== undefined);
       if (fieldProblems.length > 0) {
         return `document ${index}${nameHint(spec)}: ${fieldProblems.join("; ")}`;
       }
-      return { index, name: spec.name as string, kind: spec.kind as string, spec, text: own };
+      const [name, kind] = [spec.name as string, spec.kind as string];
+      return { index, line, name, kind, spec, text: own };
     },
   );
 }
 
 /**
  * The maps of multi-document YAML `text`, each made into a `T` by `take` (or
- * a problem, as text) from its value and its own text. Empty documents are
+ * a problem, as text) from its position, the line it starts at, its value
+ * and its own text. Empty documents are
  * skipped. Throws {@linkcode CtlError} listing every bad document when any
  * is bad, or when there is none; `source` names the input, `shape` what a
  * document must be, `things` what none was found of.
@@ -75,10 +85,24 @@ function readMapDocuments<T>(
   source: string,
   shape: string,
   things: string,
-  take: (index: number, value: Record<string, unknown>, own: string) => T | string,
+  take: (index: number, line: number, value: Record<string, unknown>, own: string) => T | string,
 ): T[] {
   const found: T[] = [];
   const problems: string[] = [];
+  // Lines are counted on from the last document's start, so a file of many is read once.
+  let counted = 0;
+  let line = 1;
+  const lineAt = (offset: number): number => {
+    for (
+      let i = text.indexOf("\n", counted);
+      i !== -1 && i < offset;
+      i = text.indexOf("\n", i + 1)
+    ) {
+      line++;
+    }
+    counted = Math.max(counted, offset);
+    return line;
+  };
   parseAllDocuments(text, CONFIG_YAML_OPTIONS).forEach((doc, position) => {
     const index = position + 1;
     const read = documentValue(doc);
@@ -96,7 +120,8 @@ function readMapDocuments<T>(
     // Sent as written, not re-encoded: JSON has no .inf or .nan, and the node reads the
     // YAML as egctl's users expect, the same whether it comes from ctl or curl.
     const own = text.slice(doc.range[0], doc.range[2]);
-    const taken = take(index, value as Record<string, unknown>, own);
+    const start = lineAt(doc.contents?.range?.[0] ?? doc.range[0]);
+    const taken = take(index, start, value as Record<string, unknown>, own);
     if (typeof taken === "string") problems.push(taken);
     else found.push(taken);
   });
@@ -152,6 +177,8 @@ function firstLine(text: string): string {
 export interface DataDocument {
   /** 1-based position of the document in the input (empty documents count too). */
   readonly index: number;
+  /** 1-based line of the input where the document's content starts. */
+  readonly line: number;
   /** The document as plain data (aliases resolved). */
   readonly value: Record<string, unknown>;
   /** The document's YAML as written, which is what gets sent. */
@@ -165,8 +192,9 @@ export interface DataDocument {
  * bad document when any is bad, or when there is none; `source` names the input.
  */
 export function parseDataDocuments(text: string, source: string): DataDocument[] {
-  return readMapDocuments(text, source, "a map", "YAML document", (index, value, own) => ({
+  return readMapDocuments(text, source, "a map", "YAML document", (index, line, value, own) => ({
     index,
+    line,
     value,
     text: own,
   }));

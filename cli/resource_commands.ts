@@ -275,7 +275,7 @@ function sendResources(mode: "create" | "apply"): (ctx: CommandContext) => Promi
         if (!(error instanceof CtlError)) throw error;
         throw new CtlError(`${mode} ${doc.kind} ${doc.name} failed, ${error.message}`, [
           ...error.details,
-          ...stoppedAtLines(documents.length, position, `${doc.index} of ${source}`),
+          ...stoppedAtLines(documents.length, position, `${doc.index} of ${source}`, doc.line),
         ]);
       }
     }

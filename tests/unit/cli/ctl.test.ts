@@ -471,7 +471,7 @@ Deno.test("ctl stops at the first failing document", async () => {
   assert.equal(
     r.err,
     "Error: 409: conflict name: b\n" +
-      '  stopped at document 2 (Pipeline "b"): 1 sent before it, 1 after it not sent\n',
+      '  stopped at document 2 (Pipeline "b") at line 4: 1 sent before it, 1 after it not sent\n',
   );
   assert.equal(r.calls.length, 2);
 });
@@ -495,7 +495,25 @@ Deno.test("ctl create -f tells where it stopped only when there were several doc
   assert.equal(
     r.err,
     "Error: create Pipeline b failed, 409: conflict name: b\n" +
-      "  stopped at document 2 of stdin: 1 sent before it, 1 after it not sent\n",
+      "  stopped at document 2 of stdin at line 4: 1 sent before it, 1 after it not sent\n",
+  );
+});
+
+Deno.test("ctl create -f names the line where the document it stopped at starts", async () => {
+  const routes = {
+    "POST /objects": (call: { body: string }) =>
+      parseYaml(call.body).name === "b"
+        ? new Response("code: 400\nmessage: 'bad spec'\n", { status: 400 })
+        : new Response(null, { status: 201 }),
+  };
+  const input = "---\r\nname: a\r\nkind: Pipeline\r\n---\r\n# b:\r\n\r\n" +
+    "name: b\r\nkind: Pipeline\r\n---\r\nname: c\r\nkind: Pipeline\r\n";
+  const r = await ctl(["create"], { stdin: input, routes });
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.err,
+    "Error: create Pipeline b failed, 400: bad spec\n" +
+      "  stopped at document 2 of stdin at line 7: 1 sent before it, 1 after it not sent\n",
   );
 });
 
@@ -515,7 +533,7 @@ Deno.test("ctl custom-data create sends each document, as egctl does", async () 
   assert.equal(
     r.err,
     "Error: 409: users item b exists\n" +
-      "  stopped at document 3: 1 sent before it, 1 after it not sent\n",
+      "  stopped at document 3 at line 5: 1 sent before it, 1 after it not sent\n",
   );
 });
 
