@@ -169,8 +169,9 @@ function describe(value: unknown): string {
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
+/** The first line of a YAML error, without the colon that led to the excerpt after it. */
 function firstLine(text: string): string {
-  return text.split("\n")[0];
+  return text.split("\n")[0].replace(/:$/, "");
 }
 
 /** One map read from the input for a custom data or WasmHost data call. */
