@@ -145,7 +145,9 @@ function documentValue(doc: ParsedDocument): { value: unknown } | { problem: str
   try {
     return { value: doc.toJS() };
   } catch (error) {
-    return { problem: `invalid YAML: ${firstLine(String(error))}` };
+    // The message alone: its class (ReferenceError, Error) says nothing to the user.
+    const message = error instanceof Error ? error.message : String(error);
+    return { problem: `invalid YAML: ${firstLine(message)}` };
   }
 }
 

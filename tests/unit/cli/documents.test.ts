@@ -67,6 +67,13 @@ Deno.test("parseObjectDocuments() rejects duplicate keys and broken YAML", () =>
   assert.equal(details.length, 2);
   assert.equal(details[0], "document 1: invalid YAML: Map keys must be unique at line 2, column 1");
   assert.match(details[1], /^document 2: invalid YAML: /);
+  assert.deepEqual(
+    problemsOf("name: a\nkind: P\n<<: 5\n---\nname: b\nkind: P\nx: *nope\n").details,
+    [
+      "document 1: invalid YAML: Merge sources must be maps or map aliases",
+      "document 2: invalid YAML: Unresolved alias (the anchor must be set before the alias): nope",
+    ],
+  );
 });
 
 Deno.test("parseObjectDocuments() rejects input without objects", () => {
