@@ -16,9 +16,12 @@ let loading: Promise<typeof Yaml> | undefined;
 /**
  * How configuration YAML (objects, data, config files) is read: with `<<`
  * merge keys merged, as Go's yaml.v2 reads Easegress configs, rather than
- * kept as a literal "<<" field.
+ * kept as a literal "<<" field; and without the library's process warnings,
+ * which a list or map used as a key (`? [a, b]`) printed to the node's or
+ * ctl's stderr, outside any answer: such a key is refused as the field it
+ * reads as.
  */
-export const CONFIG_YAML_OPTIONS = { merge: true } as const;
+export const CONFIG_YAML_OPTIONS = { merge: true, logLevel: "error" } as const;
 
 /** The YAML module, imported by the first call. */
 export function loadYaml(): Promise<typeof Yaml> {

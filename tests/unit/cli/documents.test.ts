@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import process from "node:process";
 import { parseObjectDocuments } from "../../../cli/documents.ts";
 import { CtlError } from "../../../cli/errors.ts";
 
@@ -79,4 +80,17 @@ Deno.test("parseObjectDocuments() rejects duplicate keys and broken YAML", () =>
 Deno.test("parseObjectDocuments() rejects input without objects", () => {
   assert.deepEqual(problemsOf(""), { message: "no objects found in objects.yaml", details: [] });
   assert.equal(problemsOf("---\n---\n# c\n").message, "no objects found in objects.yaml");
+});
+
+Deno.test("parseObjectDocuments() reads a collection key without a process warning", () => {
+  const warnings: unknown[] = [];
+  const emitWarning = process.emitWarning;
+  process.emitWarning = (warning: string | Error) => void warnings.push(warning);
+  try {
+    const [doc] = parseObjectDocuments("name: a\nkind: P\n? [x, y]\n: 1\n", "objects.yaml");
+    assert.equal(doc.name, "a");
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+  assert.deepEqual(warnings, []);
 });
