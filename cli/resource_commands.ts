@@ -15,7 +15,7 @@ import { sendSpec } from "./send_spec.ts";
 import { type ObjectDocument, parseObjectDocuments, stoppedAtLines } from "./documents.ts";
 import { CtlError, UsageError } from "./errors.ts";
 import { segment } from "./url_segment.ts";
-import { stringify as toYaml } from "yaml";
+import { toYamlText } from "../filters/yaml_text.ts";
 import { httpProxySpecs } from "./http_proxy_specs.ts";
 import { editResource } from "./edit_command.ts";
 
@@ -106,9 +106,14 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
   ).join("\n") + "\n";
 }
 
-/** `value` as the output format asks: JSON, or YAML. */
-function render(ctx: CommandContext, value: unknown): string {
-  return ctx.format === "json" ? `${JSON.stringify(value, null, 2)}\n` : toYaml(value);
+/**
+ * `value` as the output format asks: JSON, or YAML with the texts a YAML 1.1
+ * reader (egctl, Easegress) would take for booleans, numbers or dates quoted,
+ * as the admin API writes them, so a header value "yes" saved from `get -o
+ * yaml` and applied through egctl stays text.
+ */
+async function render(ctx: CommandContext, value: unknown): Promise<string> {
+  return ctx.format === "json" ? `${JSON.stringify(value, null, 2)}\n` : await toYamlText(value);
 }
 
 /** `get RESOURCE [NAME]` for objects, members, custom data kinds and custom data. */
@@ -125,7 +130,7 @@ async function getResources(ctx: CommandContext): Promise<void> {
     const specs = await objectsOf(ctx.client, target.kind, name);
     // One named object prints as itself, as egctl prints it, so that what
     // "get KIND NAME -o yaml" prints can be edited and applied back.
-    if (ctx.formatGiven && name !== undefined) return ctx.print(render(ctx, specs[0]));
+    if (ctx.formatGiven && name !== undefined) return ctx.print(await render(ctx, specs[0]));
     return printObjects(ctx, specs);
   }
   if (target === MEMBER) {
@@ -134,7 +139,9 @@ async function getResources(ctx: CommandContext): Promise<void> {
     if (name !== undefined && picked.length === 0) {
       throw new CtlError(`no member named "${name}"`);
     }
-    if (ctx.formatGiven) return ctx.print(render(ctx, name === undefined ? picked : picked[0]));
+    if (ctx.formatGiven) {
+      return ctx.print(await render(ctx, name === undefined ? picked : picked[0]));
+    }
     const rows = picked.map((m) => [m.name, m.role, m.apiAddr, m.alive, m.lastHeartbeatTime]);
     ctx.print(formatTable([
       ["NAME", "ROLE", "API-ADDR", "ALIVE", "LAST-HEARTBEAT"],
@@ -144,7 +151,7 @@ async function getResources(ctx: CommandContext): Promise<void> {
   }
   const path = name === undefined ? "/customdatakinds" : `/customdatakinds/${segment(name)}`;
   const found = await ctx.client.getData(path);
-  if (ctx.formatGiven) return ctx.print(render(ctx, found));
+  if (ctx.formatGiven) return ctx.print(await render(ctx, found));
   const kinds = (Array.isArray(found) ? found : [found]) as Spec[];
   ctx.print(formatTable([
     ["NAME", "ID-FIELD", "JSON-SCHEMA"],
@@ -152,8 +159,8 @@ async function getResources(ctx: CommandContext): Promise<void> {
   ]));
 }
 
-function printObjects(ctx: CommandContext, specs: Spec[]): void {
-  if (ctx.formatGiven) return ctx.print(render(ctx, specs));
+async function printObjects(ctx: CommandContext, specs: Spec[]): Promise<void> {
+  if (ctx.formatGiven) return ctx.print(await render(ctx, specs));
   ctx.print(formatTable([["NAME", "KIND"], ...specs.map((s) => [String(s.name), String(s.kind)])]));
 }
 
@@ -166,7 +173,7 @@ async function getCustomData(
   if (kind === undefined) throw new UsageError(`"get customdata" needs a custom data KIND`);
   const items = `/customdata/${segment(kind)}`;
   const found = await ctx.client.getData(id === undefined ? items : `${items}/${segment(id)}`);
-  if (ctx.formatGiven) return ctx.print(render(ctx, found));
+  if (ctx.formatGiven) return ctx.print(await render(ctx, found));
   const spec = (await ctx.client.getData(`/customdatakinds/${segment(kind)}`)) as Spec;
   const idField = String(spec?.idField || "name");
   const list = (Array.isArray(found) ? found : [found]) as Spec[];
@@ -194,8 +201,9 @@ async function describeResources(ctx: CommandContext): Promise<void> {
     const allStatus = Object.entries(byMember ?? {}).map(([node, status]) => ({ node, status }));
     described.push({ ...spec, allStatus });
   }
-  if (ctx.format === "json") return ctx.print(render(ctx, described));
-  ctx.print(described.map((spec) => toYaml(spec)).join("---\n"));
+  if (ctx.format === "json") return ctx.print(await render(ctx, described));
+  const texts = await Promise.all(described.map((spec) => toYamlText(spec)));
+  ctx.print(texts.join("---\n"));
 }
 
 /** `delete RESOURCE NAME...` or `delete RESOURCE --all`. */
@@ -346,7 +354,7 @@ async function sendResource(
 /** `api-resources`: what the verbs address. */
 async function listResources(ctx: CommandContext): Promise<void> {
   const all = await resources(ctx.client);
-  if (ctx.formatGiven) return ctx.print(render(ctx, all.map(({ object: _, ...r }) => r)));
+  if (ctx.formatGiven) return ctx.print(await render(ctx, all.map(({ object: _, ...r }) => r)));
   ctx.print(formatTable([
     ["NAME", "ALIASES", "KIND"],
     ...all.map((r) => [r.name, r.aliases.join(","), r.kind]),

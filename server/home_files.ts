@@ -7,7 +7,7 @@
  */
 
 import type { Logger } from "../filters/filter.ts";
-import { toYamlText } from "./yaml_text.ts";
+import { toYamlText } from "../filters/yaml_text.ts";
 import { errorText } from "./error_text.ts";
 import type { ObjectSpec } from "./objects.ts";
 import { joinPath } from "./paths.ts";

@@ -7,7 +7,7 @@
 
 import { concatBytes } from "../../filters/concat_bytes.ts";
 import { readOneDocument } from "../../filters/yaml_module.ts";
-import { toYamlText } from "../yaml_text.ts";
+import { toYamlText } from "../../filters/yaml_text.ts";
 
 /** One admin API route: a handler for a method and a path pattern (`{param}`: one segment). */
 export interface AdminRoute<C> {

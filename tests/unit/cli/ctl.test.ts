@@ -45,6 +45,31 @@ Deno.test("ctl object get prints the node's YAML as received", async () => {
   assert.equal(r.calls[0].headers.get("accept"), null); // no JSON asked for
 });
 
+Deno.test("ctl get -o yaml and describe quote texts a YAML 1.1 reader would take otherwise", async () => {
+  const pipeline = {
+    name: "p",
+    kind: "Pipeline",
+    filters: [{
+      name: "a",
+      kind: "RequestAdaptor",
+      header: { set: { "X-A": "yes", "X-B": "1_000" } },
+    }],
+  };
+  const routes = {
+    "GET /object-kinds": { status: 200, body: JSON.stringify(["Pipeline"]) },
+    "GET /objects": { status: 200, body: JSON.stringify([pipeline]) },
+    "GET /status/objects/p": { status: 404, body: "" },
+  };
+  for (const args of [["get", "pipeline", "p", "-o", "yaml"], ["get", "all", "-o", "yaml"]]) {
+    const r = await ctl(args, { routes });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /X-A: "yes"\n\s+X-B: "1_000"\n/);
+  }
+  const r = await ctl(["describe", "pipeline", "p"], { routes });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /X-A: "yes"\n/);
+});
+
 Deno.test("ctl -o json asks for JSON and pretty-prints it", async () => {
   const r = await ctl(["object", "list", "-o", "json"], {
     routes: { "GET /objects": { status: 200, body: '[{"name":"a","kind":"Pipeline"}]' } },

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
-import { isYaml11NonString, toYamlText } from "../../../server/yaml_text.ts";
+import { isYaml11NonString, toYamlText } from "../../../filters/yaml_text.ts";
 
 Deno.test("toYamlText() quotes strings YAML 1.1 reads as booleans, nulls, numbers, dates", async () => {
   const strings = [

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { loadYaml } from "../filters/yaml_module.ts";
+import { loadYaml } from "./yaml_module.ts";
 
 /**
  * Plain scalars YAML 1.1 resolves to something other than a string
