@@ -445,6 +445,12 @@ export class SpecReader {
     const value = this.#value;
     for (const key of Object.keys(value)) {
       if (this.#seen.has(key)) continue;
+      // A key left empty (`"": 1`, or `~: 1`, which reads as "") has no path of its own:
+      // told at this level, by its name, rather than as this level being unknown.
+      if (key === "") {
+        this.problem("", 'unknown field ""');
+        continue;
+      }
       const absent = [...this.#seen].filter((field) => !(field in value));
       const near = closestName(key, absent);
       this.problem(key, near ? `unknown field (did you mean ${near}?)` : "unknown field");

@@ -64,3 +64,10 @@ Deno.test("an optional duration given empty is left out, as Easegress takes it; 
     /^(?![\s\S]*timeout)[\s\S]*expiration: must be a duration/,
   );
 });
+
+Deno.test('a key left empty is told as an unknown field named "" at its level', () => {
+  const r = SpecReader.root({ "": 1, a: { "": 2 } });
+  r.object("a", (child) => child);
+  r.finish();
+  assert.deepEqual(r.problems, ['a: unknown field ""', 'spec: unknown field ""']);
+});
