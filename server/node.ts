@@ -257,28 +257,8 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
       0,
       () => waitUntil(wasmData.close(), storeLoopsDeadline),
     );
-    await wasmData.start();
-    cleanups.unshift(() => waitUntil(supervisor.stop(), storeLoopsDeadline));
-    cleanups.unshift(() => waitUntil(controlObjects.close(), storeLoopsDeadline));
-    await supervisor.start();
     const statusOf = async (name: string, keepWindows = false) =>
       controlObjects.status(name) ?? await dataPlane.status(name, keepWindows);
-    const statusSnapshots = new StatusSnapshots(async () => {
-      const statuses = new Map<string, Record<string, unknown>>();
-      for (const name of running) {
-        const status = await statusOf(name);
-        if (status) statuses.set(name, status);
-      }
-      return statuses;
-    }, HEARTBEAT_MS - 1_000);
-
-    const membership = startMembership(cluster, {
-      options,
-      collect: async () => (await statusSnapshots.take()).statuses,
-      log: logs.logger("members"),
-    });
-    cleanups.unshift(() => waitUntil(membership.stop(), storeLoopsDeadline));
-
     const { hostname, port } = splitHostPort(options.apiAddr, "--api-addr");
     const adminLog = new AdminApiLog(
       await openLogFile(logDir, "admin_api.log"),
@@ -319,9 +299,15 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     const guardedAdmin = Object.keys(options.basicAuth).length > 0
       ? withBasicAuth(options.basicAuth, serveAdmin)
       : serveAdmin;
+    // Listening before any object runs, so that an HTTPServer stored with the admin API's port
+    // cannot take it first (with reusePort): the node then never started, its admin API refused
+    // "in use" until the object was taken out of the store by hand. Requests wait for the node
+    // to be ready, as they found no listener before.
+    const ready = Promise.withResolvers<boolean>();
     let admin: AdminServer;
     try {
-      admin = await startAdminServer({ hostname, port, tls: adminTls }, (req, remoteAddr) => {
+      admin = await startAdminServer({ hostname, port, tls: adminTls }, async (req, remoteAddr) => {
+        if (!(await ready.promise)) return new Response("the node is stopping", { status: 503 });
         adminRequests++;
         return adminLog.serve(req, remoteAddr, guardedAdmin);
       });
@@ -330,11 +316,38 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
         `cannot serve the admin API on --api-addr ${options.apiAddr}: ${(e as Error).message}`,
       );
     }
-    cleanups.unshift(() => {
+    const stopAdmin = () => {
+      ready.resolve(false);
       adminStopping.abort();
       return shutdownAdmin(admin, log);
-    });
+    };
+    cleanups.unshift(stopAdmin);
     const apiPort = admin.port;
+
+    await wasmData.start();
+    cleanups.unshift(() => waitUntil(supervisor.stop(), storeLoopsDeadline));
+    cleanups.unshift(() => waitUntil(controlObjects.close(), storeLoopsDeadline));
+    await supervisor.start();
+    const statusSnapshots = new StatusSnapshots(async () => {
+      const statuses = new Map<string, Record<string, unknown>>();
+      for (const name of running) {
+        const status = await statusOf(name);
+        if (status) statuses.set(name, status);
+      }
+      return statuses;
+    }, HEARTBEAT_MS - 1_000);
+
+    const membership = startMembership(cluster, {
+      options,
+      collect: async () => (await statusSnapshots.take()).statuses,
+      log: logs.logger("members"),
+    });
+    cleanups.unshift(() => waitUntil(membership.stop(), storeLoopsDeadline));
+
+    // The admin API stops first, as the first thing to stop taking requests.
+    cleanups.splice(cleanups.indexOf(stopAdmin), 1);
+    cleanups.unshift(stopAdmin);
+    ready.resolve(true);
     log.info(
       `node ${options.name} ready: admin API on ${joinHostPort(hostname, apiPort)}, ` +
         (cluster.mode === "standalone"

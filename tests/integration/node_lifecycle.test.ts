@@ -150,3 +150,36 @@ Deno.test("a node started with SIGHUP ignored (nohup) serves on after a SIGHUP",
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("an HTTPServer stored with the admin API's port fails, and the node starts", async () => {
+  const home = await Deno.makeTempDir({ prefix: "eg-test-" });
+  try {
+    for (const [workers, apiPort] of [["1", 27530], ["2", 27531]] as const) {
+      const file = `${home}/on-admin-port.yaml`;
+      await Deno.writeTextFile(
+        file,
+        `kind: HTTPServer\nname: taker\nport: ${apiPort}\nrules: []\n`,
+      );
+      // As after a restart: the object runs before the admin API listens. It took the port
+      // first, and the node stopped, unable to serve its admin API, at every start.
+      const node = await startNodeProcess({
+        homeDir: `${home}/${workers}`,
+        apiPort,
+        args: ["--workers", workers, "--initial-object-config-files", file],
+      });
+      try {
+        await eventually("the server failed", async () => {
+          const status = await node.ctl(["-o", "json", "object", "status", "get", "taker"]);
+          const server = JSON.parse(status.stdout)["eg-default-name"];
+          return server?.state === "failed" &&
+            server.error.startsWith(`cannot listen on port ${apiPort}: `);
+        });
+        assert.equal((await node.ctl(["object", "delete", "taker"])).code, 0);
+      } finally {
+        assert.equal(await node.stop(), 0);
+      }
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
