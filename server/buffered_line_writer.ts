@@ -14,6 +14,7 @@
 
 import { copyChars, decimalLength, writeDecimal } from "../filters/byte_string.ts";
 import { millisecondsString } from "../filters/template/goduration.ts";
+import type { LogFile } from "./log.ts";
 
 /** Bytes gathered before a write; a longer line grows the buffer for one batch. */
 const BATCH_BYTES = 64 * 1024;
@@ -48,7 +49,7 @@ function escapeControl(char: string): string {
  * ended with {@linkcode endLine}.
  */
 export class BufferedLineWriter {
-  #file: Deno.FsFile;
+  #file: LogFile;
   #buf = new Uint8Array(BATCH_BYTES);
   /** Bytes of whole lines. */
   #complete = 0;
@@ -56,7 +57,7 @@ export class BufferedLineWriter {
   #end = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(file: Deno.FsFile) {
+  constructor(file: LogFile) {
     this.#file = file;
   }
 

@@ -18,10 +18,10 @@ const encoder = new TextEncoder();
 
 /** Where log lines go: stderr and an optional file. */
 export class LogSink {
-  #file: Deno.FsFile | undefined;
+  #file: LogFile | undefined;
   #min: number;
 
-  constructor(options: { level?: LogLevel; file?: Deno.FsFile } = {}) {
+  constructor(options: { level?: LogLevel; file?: LogFile } = {}) {
     this.#min = RANK[options.level ?? "info"];
     this.#file = options.file;
   }
@@ -58,14 +58,81 @@ export class LogSink {
   }
 }
 
+/** What the node's log writers append to: a file. */
+export interface LogFile {
+  writeSync(bytes: Uint8Array): number;
+  close(): void;
+}
+
+/** How often a log file's path is checked for the file having been moved away. */
+const PATH_CHECK_MS = 1_000;
+
 /**
- * Opens the log file `name` in `logDir` for appending. Throws naming the file
- * and `--log-dir`, the option that placed it: the bare OS error named neither.
+ * A log file that follows its path: once the file there has been renamed or
+ * removed (logrotate's default, a new file created in its place or not), the
+ * next write, a second later at most, goes to a file opened at the path. The
+ * node wrote into the renamed file until it restarted, and `ctl logs` found
+ * no file at the path.
  */
-export async function openLogFile(logDir: string, name: string): Promise<Deno.FsFile> {
+export class PathFollowingLogFile implements LogFile {
+  #file: Deno.FsFile;
+  readonly #path: string;
+  readonly #now: () => number;
+  #checkedAt: number;
+
+  /** `now` in milliseconds, for tests. */
+  constructor(path: string, file: Deno.FsFile, now: () => number = Date.now) {
+    this.#path = path;
+    this.#file = file;
+    this.#now = now;
+    this.#checkedAt = now();
+  }
+
+  /** Writes to the file at the path, reopening it when it is another than the one open. */
+  writeSync(bytes: Uint8Array): number {
+    const now = this.#now();
+    if (now - this.#checkedAt >= PATH_CHECK_MS) {
+      this.#checkedAt = now;
+      if (this.#movedAway()) this.#reopen();
+    }
+    return this.#file.writeSync(bytes);
+  }
+
+  close(): void {
+    this.#file.close();
+  }
+
+  #movedAway(): boolean {
+    try {
+      const atPath = Deno.statSync(this.#path);
+      const open = this.#file.statSync();
+      return atPath.ino !== open.ino || atPath.dev !== open.dev;
+    } catch (e) {
+      return e instanceof Deno.errors.NotFound;
+    }
+  }
+
+  #reopen(): void {
+    let reopened;
+    try {
+      reopened = Deno.openSync(this.#path, { append: true, create: true });
+    } catch {
+      return; // The dir gone or read-only: the old file takes the lines meanwhile.
+    }
+    this.#file.close();
+    this.#file = reopened;
+  }
+}
+
+/**
+ * Opens the log file `name` in `logDir` for appending, following its path
+ * (see {@linkcode PathFollowingLogFile}). Throws naming the file and
+ * `--log-dir`, the option that placed it: the bare OS error named neither.
+ */
+export async function openLogFile(logDir: string, name: string): Promise<LogFile> {
   const path = joinPath(logDir, name);
   try {
-    return await Deno.open(path, { append: true, create: true });
+    return new PathFollowingLogFile(path, await Deno.open(path, { append: true, create: true }));
   } catch (e) {
     throw new Error(`--log-dir: cannot open the log file ${path}: ${errorText(e)}`);
   }

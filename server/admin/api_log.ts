@@ -6,16 +6,17 @@
  */
 
 import { millisecondsString } from "../../filters/template/goduration.ts";
+import type { LogFile } from "../log.ts";
 
 /**
  * Writes one line per admin request to `file`; the line is written once the
  * response body is sent or its client leaves.
  */
 export class AdminApiLog {
-  #file: Deno.FsFile;
+  #file: LogFile;
   #encoder = new TextEncoder();
 
-  constructor(file: Deno.FsFile) {
+  constructor(file: LogFile) {
     this.#file = file;
   }
 
