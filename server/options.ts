@@ -376,13 +376,13 @@ export async function parseServeArgs(
   }
 
   const options: NodeOptions = structuredClone(DEFAULT_OPTIONS) as NodeOptions;
-  const given: Given = { flags: new Set(), deprecated: new Map() };
+  const given: Given = { flags: new Map(), deprecated: new Map() };
   for (const [flag, def] of Object.entries(DEFS)) {
     const envValue = env[envName(flag)];
     // Set but empty counts as unset, as with Easegress (viper).
     if (envValue !== undefined && envValue !== "") {
       setOption(options, def, envValue, `environment ${envName(flag)}`);
-      given.flags.add(flag);
+      given.flags.set(flag, `environment ${envName(flag)}`);
     }
   }
   for (const flag of Object.keys(DEPRECATED_URL_FLAGS)) {
@@ -400,14 +400,18 @@ export async function parseServeArgs(
     const v = values[flag];
     if (v === undefined) continue;
     setOption(options, def, v, `--${flag}`);
-    given.flags.add(flag);
+    given.flags.set(flag, `--${flag}`);
   }
   for (const flag of Object.keys(DEPRECATED_URL_FLAGS)) {
     const v = values[flag];
     if (v !== undefined) given.deprecated.set(flag, { value: v, where: `--${flag}` });
   }
   const legacyEtcd = applyDeprecatedUrls(options, given, warnings);
-  checkOptions(options, legacyEtcd, warnings);
+  try {
+    checkOptions(options, legacyEtcd, warnings);
+  } catch (e) {
+    throw e instanceof OptionsError ? namingSource(e, given) : e;
+  }
   return { action: "run", options, printConfig: values["print-config"] === true, warnings };
 }
 
@@ -431,9 +435,23 @@ function refuseSpacedSwitchValue(
   }
 }
 
+/**
+ * `e`, a refusal naming a flag, named after where the value came from: an
+ * `EG_*` variable or a config file key. "--api-addr: ..." sent a user who
+ * had set EG_API_ADDR (or api-addr in the file) looking for a flag never
+ * given.
+ */
+function namingSource(e: OptionsError, given: Given): OptionsError {
+  const flag = /^--([a-z0-9-]+): /.exec(e.message)?.[1];
+  const where = flag === undefined ? undefined : given.flags.get(flag);
+  if (where === undefined || where === `--${flag}`) return e;
+  return new OptionsError(`${where}${e.message.slice(flag!.length + 2)}`);
+}
+
 /** What was given, beyond the defaults: the options' flag names, and deprecated ones. */
 interface Given {
-  flags: Set<string>;
+  /** Flag -> where its value came from (the last, by precedence). */
+  flags: Map<string, string>;
   /** Deprecated flag -> its value and where it came from (the last, by precedence). */
   deprecated: Map<string, { value: unknown; where: string }>;
 }
@@ -532,7 +550,7 @@ async function applyConfigFile(
     // the YAML 1.2 reader here leaves them text, which a flag's spelling would refuse.
     const taken = def.type === "boolean" ? yamlBoolean(value) ?? value : value;
     setOption(options, def, taken, `config file ${file}: ${key}`);
-    given.flags.add(flag);
+    given.flags.set(flag, `config file ${file}: ${key}`);
   }
 }
 

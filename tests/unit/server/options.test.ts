@@ -103,7 +103,7 @@ Deno.test("a config file's map value left empty is empty text, and a list or map
     // As Go's YAML decodes it: "", where String(null) gave the password "null".
     assert.deepEqual((await given("labels: { a: , b: ~ }\n")).labels, { a: "", b: "" });
     for (const empty of ["basic-auth:\n  admin:\n", "basic-auth: { admin: ~ }\n"]) {
-      await assert.rejects(given(empty), /--basic-auth: "admin" needs a password/);
+      await assert.rejects(given(empty), /: basic-auth: "admin" needs a password/);
     }
     await assert.rejects(given("labels: { a: [1, 2] }\n"), /labels: a: must be text/);
     await assert.rejects(
@@ -112,6 +112,44 @@ Deno.test("a config file's map value left empty is empty text, and a list or map
     );
     // Number([4]) is 4.
     await assert.rejects(given("workers: [4]\n"), /workers: must be a whole number, got \[4\]/);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("an option refused is named where its value came from: flag, EG_* or config file", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    await Deno.writeTextFile(file, "workers: 300\n");
+    const refused = async (args: string[], env: Record<string, string>, message: string) =>
+      await assert.rejects(
+        parseServeArgs(args, env),
+        (e: Error) => e instanceof OptionsError && e.message === message,
+      );
+    // "--api-addr: ..." sent the user looking for a flag never given.
+    await refused(
+      [],
+      { EG_API_ADDR: "nowhere" },
+      'environment EG_API_ADDR: "nowhere" must be host:port',
+    );
+    await refused(
+      ["-f", file],
+      {},
+      `config file ${file}: workers: at most 256 data-plane isolates, got 300`,
+    );
+    await Deno.writeTextFile(file, "workers: 300\ncluster-role: leader\n");
+    await refused(
+      ["-f", file, "--workers", "2"],
+      {},
+      `config file ${file}: cluster-role: must be primary or secondary, got "leader"`,
+    );
+    // A flag given beats the file and the environment, and is named as a flag.
+    await Deno.writeTextFile(file, "workers: 300\n");
+    await refused(
+      ["-f", file, "--workers", "400"],
+      { EG_WORKERS: "500" },
+      "--workers: at most 256 data-plane isolates, got 400",
+    );
   } finally {
     await Deno.remove(file);
   }
