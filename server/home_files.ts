@@ -12,10 +12,24 @@ import { errorText } from "./error_text.ts";
 import type { ObjectSpec } from "./objects.ts";
 import { joinPath } from "./paths.ts";
 
-/** Writes `<home>/easegress.pid`; the returned function removes it (if it is still ours). */
+/**
+ * Writes `<home>/easegress.pid`; the returned function removes it (if it is
+ * still ours). Refuses a home dir whose pid file names another node still
+ * running: two nodes on one home dir (their data dirs apart) overwrote each
+ * other's pid file and `running_objects.yaml`.
+ */
 export async function writePidFile(homeDir: string): Promise<() => Promise<void>> {
   const path = joinPath(homeDir, "easegress.pid");
   const pid = String(Deno.pid);
+  const recorded = Number((await Deno.readTextFile(path).catch(() => "")).trim());
+  if (Number.isSafeInteger(recorded) && recorded > 0 && recorded !== Deno.pid) {
+    if (await runsServe(recorded)) {
+      throw new Error(
+        `--home-dir: ${homeDir} is in use by another node, pid ${recorded} (in ${path}); ` +
+          "give each node a home dir of its own",
+      );
+    }
+  }
   try {
     await Deno.writeTextFile(path, `${pid}\n`);
   } catch (e) {
@@ -29,6 +43,19 @@ export async function writePidFile(homeDir: string): Promise<() => Promise<void>
       // Already gone.
     }
   };
+}
+
+/**
+ * Whether process `pid` runs a node (`serve` among its arguments), as Linux's
+ * /proc tells: a pid file left by a node that was killed may name a process
+ * started since, which is none. Elsewhere, false.
+ */
+async function runsServe(pid: number): Promise<boolean> {
+  try {
+    return (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0").includes("serve");
+  } catch {
+    return false;
+  }
 }
 
 /** Keeps `<home>/running_objects.yaml` in step with the applied objects. */

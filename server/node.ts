@@ -167,7 +167,7 @@ export async function startNode(options: NodeOptions, extras: StartNodeExtras = 
     () => accessLog?.close(),
     () => logs.close(),
   ];
-  const homeDir = resolveDir(options, ".");
+  const homeDir = options.homeDir;
   try {
     cleanups.unshift(await writePidFile(homeDir));
     cleanups.unshift(refuseUpgradeSignal(log));
