@@ -110,6 +110,10 @@ export async function startSniListener(
       : "400 Bad Request";
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
+  // Its HTTP/1.1 side answers a request without Host with an empty 400 of
+  // its own; it is refused as the builtin server refuses it instead (see
+  // http1Refusal), and an HTTP/1.0 one, which needs none, is served.
+  (server as unknown as { requireHostHeader: boolean }).requireHostHeader = false;
   const sessions = new Set<Http2Session>();
   server.on("session", (session: Http2Session) => {
     sessions.add(session);
@@ -192,15 +196,39 @@ function hasContent(headers: Headers): boolean {
   return headers.has("transfer-encoding") || (length !== null && length !== "0");
 }
 
-/** Answers an HTTP/1.1 request that cannot be served with 400 naming why, and closes. */
-function refuse(res: NodeResponse, message: string): void {
-  const body = `400 ${message}\n`;
-  (res as ServerResponse).writeHead(400, {
+/** Answers an HTTP/1.1 request that cannot be served with `status` naming why, and closes. */
+function refuse(res: NodeResponse, message: string, status = 400): void {
+  const body = `${status} ${message}\n`;
+  (res as ServerResponse).writeHead(status, {
     "content-type": "text/plain; charset=utf-8",
     "content-length": String(new TextEncoder().encode(body).length),
     connection: "close",
   });
   res.end(body);
+}
+
+/**
+ * Why an HTTP/1 request node's parser took must be refused all the same, as
+ * the builtin server refuses it (see http1/request_head.ts): the status and
+ * message, or null. `hosts` is how many Host fields it has.
+ */
+function http1Refusal(req: IncomingMessage, hosts: number): [number, string] | null {
+  if (req.httpVersionMajor !== 1) {
+    // node reads a request line without a version as HTTP/0.9, which the
+    // builtin server refuses as malformed (400, not 505).
+    if (req.httpVersionMajor === 0) {
+      return [400, `malformed request line ${JSON.stringify(`${req.method} ${req.url}`)}`];
+    }
+    return [505, `HTTP version ${req.httpVersion} is not supported`];
+  }
+  const http10 = req.httpVersionMinor === 0;
+  if (hosts > 1) return [400, "more than one Host header"];
+  // HTTP/1.1 clients must send Host (RFC 9112 section 3.2); HTTP/1.0 ones need not.
+  if (hosts === 0 && !http10) return [400, "missing Host header"];
+  if (http10 && req.headers["transfer-encoding"] !== undefined) {
+    return [400, "Transfer-Encoding in an HTTP/1.0 request"];
+  }
+  return null;
 }
 
 // Connection-specific fields: meaningless (and refused by node) on HTTP/2.
@@ -219,12 +247,27 @@ async function serveNodeRequest(
   options: ListenerOptions,
   clientCertificates: boolean,
 ): Promise<void> {
-  const h2 = req.httpVersionMajor === 2;
+  // Told by the stream under it: an HTTP/1 request line may say HTTP/2.0 too.
+  const h2 = (req as Http2ServerRequest).stream !== undefined;
   try {
     const headers = new Headers();
     const raw = req.rawHeaders;
+    let hosts = 0;
     for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i][0] !== ":") headers.append(raw[i], raw[i + 1]);
+      const name = raw[i];
+      if (name[0] === ":") continue;
+      headers.append(name, raw[i + 1]);
+      if (name.length === 4 && name.toLowerCase() === "host") hosts++;
+    }
+    if (!h2) {
+      // node's parser serves what the builtin server refuses: a request line
+      // without a version or with HTTP/2.0 was forwarded as HTTP/1.1, and
+      // one without Host under a name made up below.
+      const refusal = http1Refusal(req as IncomingMessage, hosts);
+      if (refusal !== null) return refuse(res, refusal[1], refusal[0]);
+      // An HTTP/1.0 request without Host names no host, as through the
+      // builtin server: the URL below would name "localhost".
+      if (hosts === 0) headers.set("host", "");
     }
     let authority = h2 ? String(req.headers[":authority"] ?? "") : headers.get("host");
     if (h2 && authority && !headers.has("host")) headers.set("host", authority);
