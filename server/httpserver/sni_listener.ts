@@ -101,14 +101,24 @@ export async function startSniListener(
     inFlight.set(socket, 0);
     socket.once("close", () => inFlight.delete(socket));
   });
-  // A request head its HTTP/1.1 parser refuses gets an answer, as node's
-  // default would; the runtime's closed some connections without one.
-  server.on("clientError", (err: Error & { code?: string }, socket: Socket) => {
+  // A request head its HTTP/1.1 parser refuses gets an answer naming why,
+  // as the builtin server's does; the runtime's closed some connections
+  // without one, and node's default names nothing.
+  server.on("clientError", (err: Error & { code?: string; reason?: string }, socket: Socket) => {
     if (!err.code?.startsWith("HPE_") || !socket.writable) return void socket.destroy();
-    const status = err.code === "HPE_HEADER_OVERFLOW"
-      ? "431 Request Header Fields Too Large"
-      : "400 Bad Request";
-    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    socket.end(
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? plainAnswer(431, "Request Header Fields Too Large", "request head larger than 16 KB")
+        : plainAnswer(400, "Bad Request", err.reason ?? "malformed request"),
+    );
+  });
+  // CONNECT is for forward proxies: node hands it to this event alone, and
+  // without a listener closed the connection with no answer. The builtin
+  // server refuses its authority-form target with 400.
+  server.on("connect", (req: IncomingMessage, socket: Socket) => {
+    socket.end(
+      plainAnswer(400, "Bad Request", `invalid request target ${JSON.stringify(req.url ?? "")}`),
+    );
   });
   // Its HTTP/1.1 side answers a request without Host with an empty 400 of
   // its own; it is refused as the builtin server refuses it instead (see
@@ -194,6 +204,13 @@ function closeWhenIdle(session: Http2Session, idleMs: number): void {
 function hasContent(headers: Headers): boolean {
   const length = headers.get("content-length");
   return headers.has("transfer-encoding") || (length !== null && length !== "0");
+}
+
+/** A whole HTTP/1.1 answer whose body is `status` and `message`, closing the connection. */
+function plainAnswer(status: number, statusText: string, message: string): string {
+  const body = `${status} ${message}\n`;
+  return `HTTP/1.1 ${status} ${statusText}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+    `connection: close\r\ncontent-length: ${new TextEncoder().encode(body).length}\r\n\r\n${body}`;
 }
 
 /** Answers an HTTP/1.1 request that cannot be served with `status` naming why, and closes. */

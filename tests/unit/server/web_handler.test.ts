@@ -346,3 +346,39 @@ Deno.test("node:http2's listener refuses the request lines and missing Host the 
     await node.close();
   }
 });
+
+Deno.test("node:http2's listener answers CONNECT and a head its parser refuses with a status naming why", async () => {
+  const node = await nodeListener(25611);
+  try {
+    const refused: [string, RegExp, string][] = [
+      // Closed with no answer before.
+      [
+        "CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n",
+        /^HTTP\/1\.1 400 /,
+        '400 invalid request target "x:443"\n',
+      ],
+      [
+        "GET /a HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n",
+        /^HTTP\/1\.1 400 /,
+        "400 Invalid header token\n",
+      ],
+      [
+        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+        /^HTTP\/1\.1 400 /,
+        "400 Invalid character in chunk size\n",
+      ],
+      [
+        `GET /a HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(17_000)}\r\n\r\n`,
+        /^HTTP\/1\.1 431 /,
+        "431 request head larger than 16 KB\n",
+      ],
+    ];
+    for (const [head, status, body] of refused) {
+      const answer = await node.over(head);
+      assert.match(answer, status, head.slice(0, 40));
+      assert.equal(bodyOf(answer), body, head.slice(0, 40));
+    }
+  } finally {
+    await node.close();
+  }
+});
