@@ -77,6 +77,11 @@ export async function startSniListener(
   // Requests are admitted in turns, as on the other listeners: HTTP/2
   // streams in flight otherwise starve some connections for seconds.
   const turn = new ReactorTurn();
+  // HTTP/1.1 connections yet to send a request, with the timer that closes
+  // them once keepAliveTimeout passes: node's HTTP/1.1 side counts it from an
+  // answer only, so a connection that sent nothing stayed open until its
+  // headersTimeout, 60 to 90 s, where the builtin server closes it.
+  const firstRequestDue = new Map<Socket, ReturnType<typeof setTimeout>>();
   // HTTP/2 by ALPN, HTTP/1.1 for clients that do not offer it.
   const server = createSecureServer({
     cert: pairs[0].cert,
@@ -86,6 +91,10 @@ export async function startSniListener(
     ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {}),
   }, (req, res) => {
     const socket = req.socket as Socket;
+    if (firstRequestDue.size !== 0 && firstRequestDue.has(socket)) {
+      clearTimeout(firstRequestDue.get(socket));
+      firstRequestDue.delete(socket);
+    }
     if (inFlight.has(socket)) {
       inFlight.set(socket, inFlight.get(socket)! + 1);
       res.once("close", () => {
@@ -99,7 +108,20 @@ export async function startSniListener(
     // holds a socket of its own: this one would look idle, and be ended mid-stream.
     if (socket.alpnProtocol === "h2") return;
     inFlight.set(socket, 0);
-    socket.once("close", () => inFlight.delete(socket));
+    if (limits) {
+      firstRequestDue.set(
+        socket,
+        setTimeout(() => {
+          firstRequestDue.delete(socket);
+          socket.destroy();
+        }, limits.keepAliveTimeoutMs),
+      );
+    }
+    socket.once("close", () => {
+      inFlight.delete(socket);
+      clearTimeout(firstRequestDue.get(socket));
+      firstRequestDue.delete(socket);
+    });
   });
   // A request head its HTTP/1.1 parser refuses gets an answer naming why,
   // as the builtin server's does; the runtime's closed some connections

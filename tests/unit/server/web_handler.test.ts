@@ -382,3 +382,46 @@ Deno.test("node:http2's listener answers CONNECT and a head its parser refuses w
     await node.close();
   }
 });
+
+Deno.test("node:http2's listener closes an HTTPS connection that sends no request once keepAliveTimeout passes", async () => {
+  const { startSniListener } = await import("../../../server/httpserver/sni_listener.ts");
+  const tls = await makeSelfSignedCert({ names: ["localhost"], ipAddresses: ["127.0.0.1"] });
+  const port = 25612;
+  const listener = await startSniListener(
+    port,
+    "127.0.0.1",
+    [{ name: "a", cert: tls.cert, key: tls.key }, { name: "b", cert: tls.cert, key: tls.key }],
+    seenHostAndTarget,
+    { onError: () => {} },
+    undefined,
+    { keepAliveTimeoutMs: 300, maxConnections: 10 },
+  );
+  try {
+    const closedAfter = async (head?: string) => {
+      const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [tls.cert] });
+      await conn.handshake();
+      const start = Date.now();
+      if (head !== undefined) await conn.write(new TextEncoder().encode(head));
+      const timer = setTimeout(() => conn.close(), 5_000);
+      let answer = "";
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of conn.readable) answer += decoder.decode(chunk);
+      } catch {
+        // Closed without close_notify.
+      }
+      clearTimeout(timer);
+      return { ms: Date.now() - start, answer };
+    };
+    // It stayed open until node's headersTimeout, a minute or more.
+    const silent = await closedAfter();
+    assert.ok(silent.ms >= 250 && silent.ms < 2_000, `closed after ${silent.ms} ms`);
+    // One that was served is closed as idle after its answer, as before.
+    const served = await closedAfter("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.match(served.answer, /^HTTP\/1\.1 200 /);
+    assert.ok(served.ms < 2_000, `closed after ${served.ms} ms`);
+  } finally {
+    await listener.shutdown(0);
+    await Deno.remove(tls.dir, { recursive: true });
+  }
+});
