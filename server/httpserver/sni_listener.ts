@@ -33,6 +33,7 @@ import { certificatePicker } from "./cert_picker.ts";
 import { setNoDelayOnListeners } from "../../filters/native_sockets.ts";
 import { isAuthority } from "./field_rules.ts";
 import { absoluteFormParts } from "./http1/request_head.ts";
+import { isBodilessStatus } from "../../filters/status_text.ts";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -376,6 +377,15 @@ async function serveNodeRequest(
     for (const cookie of response.headers.getSetCookie()) {
       // Headers.forEach joins set-cookie values; each must stay its own field.
       out["set-cookie"] = [...(Array.isArray(out["set-cookie"]) ? out["set-cookie"] : []), cookie];
+    }
+    if (
+      response.body === null && method !== "HEAD" && out["content-length"] === undefined &&
+      !isBodilessStatus(response.status)
+    ) {
+      // An answer without a body (the server's own 413 or 404) states its
+      // length, as the builtin server's does: node sent the head already
+      // written as chunked, with an empty last chunk.
+      out["content-length"] = "0";
     }
     (res as ServerResponse).writeHead(response.status, out);
     if (!response.body) {

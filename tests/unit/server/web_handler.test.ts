@@ -425,3 +425,24 @@ Deno.test("node:http2's listener closes an HTTPS connection that sends no reques
     await Deno.remove(tls.dir, { recursive: true });
   }
 });
+
+Deno.test("node:http2's listener sends an answer without a body with content-length: 0, not chunked", async () => {
+  const empty = webHandler(
+    (request) => new HttpResponse(request.path === "/none" ? 204 : 413),
+    "HTTP/1.1",
+  );
+  const node = await nodeListener(25613, empty);
+  try {
+    const tooLarge = await node.over("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na");
+    const head = tooLarge.slice(0, tooLarge.indexOf("\r\n\r\n"));
+    assert.match(head, /^HTTP\/1\.1 413 /);
+    assert.match(head, /^content-length: 0$/im);
+    assert.doesNotMatch(head, /transfer-encoding/i);
+    assert.equal(tooLarge.slice(head.length), "\r\n\r\n");
+    const none = await node.over("GET /none HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.match(none, /^HTTP\/1\.1 204 /);
+    assert.doesNotMatch(none, /content-length|transfer-encoding/i);
+  } finally {
+    await node.close();
+  }
+});
