@@ -34,6 +34,7 @@ import { setNoDelayOnListeners } from "../../filters/native_sockets.ts";
 import { isAuthority } from "./field_rules.ts";
 import { absoluteFormParts } from "./http1/request_head.ts";
 import { isBodilessStatus } from "../../filters/status_text.ts";
+import { hasToken } from "../../filters/proxy/http1_parser.ts";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -369,8 +370,14 @@ async function serveNodeRequest(
       bodyless && body !== null ? body : undefined,
     );
     const out: Record<string, string | string[]> = {};
+    let goAway = false;
     response.headers.forEach((v, k) => {
-      if (h2 && HTTP1_ONLY.has(k)) return;
+      if (h2 && HTTP1_ONLY.has(k)) {
+        // `Connection: close` (keepAlive: false) ends an HTTP/2 connection
+        // once its streams are served, as the builtin server and Go's end it.
+        if (k === "connection" && hasToken(v, "close")) goAway = true;
+        return;
+      }
       const seen = out[k];
       out[k] = seen === undefined ? v : Array.isArray(seen) ? [...seen, v] : [seen, v];
     });
@@ -388,6 +395,8 @@ async function serveNodeRequest(
       out["content-length"] = "0";
     }
     (res as ServerResponse).writeHead(response.status, out);
+    // GOAWAY now; the session lets open streams, this one too, finish.
+    if (goAway) (req as Http2ServerRequest).stream.session?.close();
     if (!response.body) {
       res.end();
       return;

@@ -446,3 +446,30 @@ Deno.test("node:http2's listener sends an answer without a body with content-len
     await node.close();
   }
 });
+
+Deno.test("node:http2's listener ends an HTTP/2 connection with GOAWAY after an answer with Connection: close", async () => {
+  const closing = webHandler(
+    (request) =>
+      new HttpResponse(200, request.path === "/close" ? [["connection", "close"]] : undefined, "x"),
+    "HTTP/1.1",
+  );
+  const node = await nodeListener(25614, closing);
+  try {
+    const connections = async (path: string) => {
+      const url = `https://127.0.0.1:25614${path}`;
+      const out = await new Deno.Command("curl", {
+        args: ["-vsk", "--http2", url, url],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(new TextDecoder().decode(out.stdout), "xx");
+      return new TextDecoder().decode(out.stderr).match(/^\* Connected to /gm)?.length;
+    };
+    // The second request went on the same connection.
+    assert.equal(await connections("/close"), 2);
+    assert.equal(await connections("/keep"), 1);
+    assert.deepEqual(node.errors, []);
+  } finally {
+    await node.close();
+  }
+});
