@@ -306,9 +306,6 @@ async function serveNodeRequest(
       // one without Host under a name made up below.
       const refusal = http1Refusal(req as IncomingMessage, hosts);
       if (refusal !== null) return refuse(res, refusal[1], refusal[0]);
-      // An HTTP/1.0 request without Host names no host, as through the
-      // builtin server: the URL below would name "localhost".
-      if (hosts === 0) headers.set("host", "");
     }
     let authority = h2 ? String(req.headers[":authority"] ?? "") : headers.get("host");
     if (h2 && authority && !headers.has("host")) headers.set("host", authority);

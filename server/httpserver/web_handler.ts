@@ -148,6 +148,9 @@ export function webHandler(handler: RequestHandler, proto: string): WebHandler {
       actual ?? proto,
       target === undefined ? undefined : targetParts(target),
     );
+    // An HTTP/1.0 request without Host names no host, as through the builtin
+    // server: its URL's made-up "localhost" went upstream.
+    if (host === null && actual === "HTTP/1.0") request.host = "";
     // Deno.serve hands a target's "#" over as sent, where the builtin server
     // refuses it (see BAD_TARGET in http1/request_head.ts): passed on,
     // "/admin#x" missed an "/admin" rule and went upstream with a fragment.

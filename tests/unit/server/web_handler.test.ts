@@ -336,6 +336,22 @@ Deno.test("node:http2's listener refuses the request lines and missing Host the 
     }
     // HTTP/1.0 needs no Host, and names none (the URL's "localhost" went upstream).
     assert.equal(bodyOf(await node.over("GET /a HTTP/1.0\r\n\r\n")), " /a ");
+    const fields = await nodeListener(
+      25615,
+      webHandler(
+        (request) => new HttpResponse(200, undefined, [...request.headers.keys()].join()),
+        "HTTP/1.1",
+      ),
+    );
+    try {
+      // Nor a Host field of its own.
+      assert.equal(
+        bodyOf(await fields.over("GET /a HTTP/1.0\r\nX-A: 1\r\n\r\n")),
+        "connection,x-a",
+      );
+    } finally {
+      await fields.close();
+    }
     const h2 = await new Deno.Command("curl", {
       args: ["-sk", "--http2", "https://127.0.0.1:25610/b?c"],
       stdout: "piped",
