@@ -144,6 +144,12 @@ export async function startSniListener(
       plainAnswer(400, "Bad Request", `invalid request target ${JSON.stringify(req.url ?? "")}`),
     );
   });
+  // An expectation other than 100-continue is refused naming it, as the
+  // builtin server refuses it (RFC 9110 section 10.1.1); node's own 417 said
+  // nothing, and came chunked.
+  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
+    refuse(res, `unsupported Expect ${JSON.stringify(req.headers.expect ?? "")}`, 417);
+  });
   // Its HTTP/1.1 side answers a request without Host with an empty 400 of
   // its own; it is refused as the builtin server refuses it instead (see
   // http1Refusal), and an HTTP/1.0 one, which needs none, is served.

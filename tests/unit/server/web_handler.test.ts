@@ -328,6 +328,10 @@ Deno.test("node:http2's listener refuses the request lines and missing Host the 
         "POST /a HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
         "400 Transfer-Encoding in an HTTP/1.0 request",
       ],
+      [
+        "POST /a HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nContent-Length: 3\r\n\r\nabc",
+        '417 unsupported Expect "foo"',
+      ],
     ];
     for (const [head, answer] of refused) {
       const got = await node.over(head);
