@@ -348,14 +348,22 @@ async function serveNodeRequest(
     const origin = target.charCodeAt(0) === 0x2f || target === "*";
     const urlPath = target === "*" ? "/" : target;
     const urlHost = authority && isAuthority(authority) ? authority : "localhost";
-    const request = new Request(`https://${urlHost}${urlPath}`, {
+    const init = {
       method,
       headers,
       body: bodyless ? null : body,
       signal: abort.signal,
-      // @ts-ignore: needed for streaming request bodies
       duplex: "half",
-    });
+    };
+    let request: Request;
+    try {
+      request = new Request(`https://${urlHost}${urlPath}`, init);
+    } catch {
+      // A port past 65535 (Host: x:99999), which no URL holds: the request
+      // failed with a 500, where the builtin server and Go's forward its
+      // Host as sent (the handler reads it from the field, not the URL).
+      request = new Request(`https://localhost${urlPath}`, init);
+    }
     const remoteAddr = {
       transport: "tcp" as const,
       hostname: req.socket.remoteAddress ?? "",

@@ -242,6 +242,11 @@ Deno.test("node:http2's listener refuses a Host that is no host[:port] with 400,
       assert.ok(answer.includes(why), answer);
     }
     assert.equal(bodyOf(await node.over("GET /a HTTP/1.1\r\nHost: ::1\r\n\r\n")), "::1 /a ");
+    // A port no URL holds is served, as through the builtin server (a 500 before).
+    assert.equal(
+      bodyOf(await node.over("GET /a HTTP/1.1\r\nHost: x:99999\r\n\r\n")),
+      "x:99999 /a ",
+    );
     assert.deepEqual(node.errors, []);
   } finally {
     await node.close();
