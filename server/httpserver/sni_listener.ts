@@ -154,6 +154,10 @@ export async function startSniListener(
   // its own; it is refused as the builtin server refuses it instead (see
   // http1Refusal), and an HTTP/1.0 one, which needs none, is served.
   (server as unknown as { requireHostHeader: boolean }).requireHostHeader = false;
+  // It kept the first 1000 fields of a head and dropped the rest unsaid (an
+  // Authorization sent late among them); the head's size is the bound, as
+  // on the builtin server.
+  (server as unknown as { maxHeadersCount: number }).maxHeadersCount = 0;
   const sessions = new Set<Http2Session>();
   server.on("session", (session: Http2Session) => {
     sessions.add(session);

@@ -498,3 +498,25 @@ Deno.test("node:http2's listener ends an HTTP/2 connection with GOAWAY after an 
     await node.close();
   }
 });
+
+Deno.test("node:http2's listener hands every field of a head over, past the first thousand", async () => {
+  const last = webHandler(
+    (request) =>
+      new HttpResponse(
+        200,
+        undefined,
+        `${[...request.headers.keys()].length} ${request.headers.get("x-last")}`,
+      ),
+    "HTTP/1.1",
+  );
+  const node = await nodeListener(25616, last);
+  try {
+    let fields = "";
+    for (let i = 0; i < 1500; i++) fields += `a${i}:1\r\n`;
+    const answer = await node.over(`GET /a HTTP/1.1\r\nHost: x\r\n${fields}X-Last: yes\r\n\r\n`);
+    // host, connection, the 1500 and x-last.
+    assert.equal(bodyOf(answer), "1503 yes");
+  } finally {
+    await node.close();
+  }
+});
