@@ -520,3 +520,24 @@ Deno.test("node:http2's listener hands every field of a head over, past the firs
     await node.close();
   }
 });
+
+Deno.test("node:http2's listener serves an HTTP/2 request with more than 128 fields", async () => {
+  const last = webHandler(
+    (request) => new HttpResponse(200, undefined, `${request.headers.get("x-last")}`),
+    "HTTP/1.1",
+  );
+  const node = await nodeListener(25617, last);
+  try {
+    const fields: string[] = [];
+    for (let i = 0; i < 300; i++) fields.push("-H", `x${i}: 1`);
+    const out = await new Deno.Command("curl", {
+      args: ["-sk", "--http2", ...fields, "-H", "X-Last: yes", "https://127.0.0.1:25617/a"],
+      stdout: "piped",
+    }).output();
+    // Its stream was reset (ENHANCE_YOUR_CALM).
+    assert.equal(out.code, 0);
+    assert.equal(new TextDecoder().decode(out.stdout), "yes");
+  } finally {
+    await node.close();
+  }
+});
