@@ -13,6 +13,7 @@ import {
   type PeerCertificateSource,
 } from "../../filters/peer_certificate.ts";
 import {
+  constants,
   createSecureServer,
   type Http2ServerRequest,
   type Http2ServerResponse,
@@ -142,9 +143,15 @@ export async function startSniListener(
   });
   // CONNECT is for forward proxies: node hands it to this event alone, and
   // without a listener closed the connection with no answer. The builtin
-  // server refuses its authority-form target with 400.
-  server.on("connect", (req: IncomingMessage, socket: Socket) => {
-    socket.end(
+  // server refuses its authority-form target with 400, and resets an HTTP/2
+  // CONNECT's stream (PROTOCOL_ERROR), as here: node hands that over with
+  // its response, into which a 400 written as HTTP/1.1 text would go as the
+  // body of a 200.
+  server.on("connect", (req: NodeRequest, socket: Socket | Http2ServerResponse) => {
+    if ((req as Http2ServerRequest).stream !== undefined) {
+      return void (req as Http2ServerRequest).stream.close(constants.NGHTTP2_PROTOCOL_ERROR);
+    }
+    (socket as Socket).end(
       plainAnswer(400, "Bad Request", `invalid request target ${JSON.stringify(req.url ?? "")}`),
     );
   });

@@ -541,3 +541,27 @@ Deno.test("node:http2's listener serves an HTTP/2 request with more than 128 fie
     await node.close();
   }
 });
+
+Deno.test("node:http2's listener resets an HTTP/2 CONNECT's stream, as the builtin server does", async () => {
+  const http2 = await import("node:http2");
+  const node = await nodeListener(25618);
+  try {
+    const session = http2.connect("https://127.0.0.1:25618", { rejectUnauthorized: false });
+    const outcome = await new Promise<string>((resolve) => {
+      const stream = session.request(
+        { ":method": "CONNECT", ":authority": "127.0.0.1:9" },
+        { endStream: false },
+      );
+      let seen = "";
+      stream.on("response", (h) => seen += `status ${h[":status"]} `);
+      stream.on("data", (d) => seen += String(d));
+      stream.on("error", () => {});
+      // A 200 whose body was an HTTP/1.1 400 before.
+      stream.on("close", () => resolve(`${seen}rst ${stream.rstCode}`));
+    });
+    session.close();
+    assert.equal(outcome, `rst ${http2.constants.NGHTTP2_PROTOCOL_ERROR}`);
+  } finally {
+    await node.close();
+  }
+});
