@@ -261,11 +261,14 @@ function plainAnswer(status: number, statusText: string, message: string): strin
 /** Answers an HTTP/1.1 request that cannot be served with `status` naming why, and closes. */
 function refuse(res: NodeResponse, message: string, status = 400): void {
   const body = `${status} ${message}\n`;
-  (res as ServerResponse).writeHead(status, {
+  const head: Record<string, string> = {
     "content-type": "text/plain; charset=utf-8",
     "content-length": String(new TextEncoder().encode(body).length),
-    connection: "close",
-  });
+  };
+  // Not over HTTP/2 (a 417 for its Expect, say), where node drops the field
+  // with a warning on the process's stderr.
+  if ((res as Http2ServerResponse).stream === undefined) head.connection = "close";
+  (res as ServerResponse).writeHead(status, head);
   res.end(body);
 }
 

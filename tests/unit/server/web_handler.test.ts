@@ -565,3 +565,31 @@ Deno.test("node:http2's listener resets an HTTP/2 CONNECT's stream, as the built
     await node.close();
   }
 });
+
+Deno.test("node:http2's listener answers an HTTP/2 Expect it cannot meet with 417, and no warning", async () => {
+  const http2 = await import("node:http2");
+  const { default: process } = await import("node:process");
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on("warning", onWarning);
+  const node = await nodeListener(25619);
+  try {
+    const session = http2.connect("https://127.0.0.1:25619", { rejectUnauthorized: false });
+    const answer = await new Promise<string>((resolve) => {
+      const stream = session.request({ ":method": "POST", ":path": "/a", "expect": "foo" });
+      stream.end("abc");
+      let status = "";
+      let body = "";
+      stream.on("response", (h) => status = `${h[":status"]}`);
+      stream.on("data", (d) => body += String(d));
+      stream.on("close", () => resolve(`${status} ${body}`));
+    });
+    session.close();
+    assert.equal(answer, '417 417 unsupported Expect "foo"\n');
+    // "The provided connection header is not valid", for the one a 417 over HTTP/1.1 has.
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off("warning", onWarning);
+    await node.close();
+  }
+});
