@@ -400,6 +400,7 @@ async function serveNodeRequest(
     );
     const out: Record<string, string | string[]> = {};
     let goAway = false;
+    let cookies = false;
     response.headers.forEach((v, k) => {
       if (h2 && HTTP1_ONLY.has(k)) {
         // `Connection: close` (keepAlive: false) ends an HTTP/2 connection
@@ -407,13 +408,13 @@ async function serveNodeRequest(
         if (k === "connection" && hasToken(v, "close")) goAway = true;
         return;
       }
+      // Each set-cookie must stay its own field: taken below, from the
+      // list made for it. Taken here too, every cookie went out twice.
+      if (k === "set-cookie") return void (cookies = true);
       const seen = out[k];
       out[k] = seen === undefined ? v : Array.isArray(seen) ? [...seen, v] : [seen, v];
     });
-    for (const cookie of response.headers.getSetCookie()) {
-      // Headers.forEach joins set-cookie values; each must stay its own field.
-      out["set-cookie"] = [...(Array.isArray(out["set-cookie"]) ? out["set-cookie"] : []), cookie];
-    }
+    if (cookies) out["set-cookie"] = response.headers.getSetCookie();
     if (
       response.body === null && method !== "HEAD" && out["content-length"] === undefined &&
       !isBodilessStatus(response.status)

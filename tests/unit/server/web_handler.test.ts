@@ -593,3 +593,26 @@ Deno.test("node:http2's listener answers an HTTP/2 Expect it cannot meet with 41
     await node.close();
   }
 });
+
+Deno.test("node:http2's listener sends each Set-Cookie once, over HTTP/1.1 and HTTP/2", async () => {
+  const cookies = webHandler(
+    () => new HttpResponse(200, [["set-cookie", "a=1"], ["x-a", "1"], ["set-cookie", "b=2"]], "x"),
+    "HTTP/1.1",
+  );
+  const node = await nodeListener(25620, cookies);
+  try {
+    const h1 = await node.over("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    // Each went out twice.
+    assert.deepEqual(h1.match(/^set-cookie: .*$/gim), ["set-cookie: a=1", "set-cookie: b=2"]);
+    const h2 = await new Deno.Command("curl", {
+      args: ["-sk", "--http2", "-D", "-", "-o", "/dev/null", "https://127.0.0.1:25620/a"],
+      stdout: "piped",
+    }).output();
+    assert.deepEqual(
+      new TextDecoder().decode(h2.stdout).match(/^set-cookie: .*$/gim),
+      ["set-cookie: a=1", "set-cookie: b=2"],
+    );
+  } finally {
+    await node.close();
+  }
+});
