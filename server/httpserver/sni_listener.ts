@@ -296,6 +296,26 @@ function http1Refusal(req: IncomingMessage, hosts: number): [number, string] | n
   return null;
 }
 
+const HIGH_BYTE = /[\x80-\xff]/;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A field value (a byte string, one byte a character) as the text whose
+ * UTF-8 is those bytes: the runtime's node:http writes a head as UTF-8, not
+ * Latin-1 as node does, so a backend's UTF-8 ("filename=café.pdf") reached
+ * HTTP/1.1 clients encoded twice (cafÃ©). Bytes that are not UTF-8 cannot
+ * be written as they came, and go as before.
+ */
+function asWrittenUtf8(value: string): string {
+  const bytes = new Uint8Array(value.length);
+  for (let i = 0; i < value.length; i++) bytes[i] = value.charCodeAt(i);
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return value;
+  }
+}
+
 // Connection-specific fields: meaningless (and refused by node) on HTTP/2.
 const HTTP1_ONLY = new Set([
   "connection",
@@ -411,6 +431,7 @@ async function serveNodeRequest(
       // Each set-cookie must stay its own field: taken below, from the
       // list made for it. Taken here too, every cookie went out twice.
       if (k === "set-cookie") return void (cookies = true);
+      if (!h2 && HIGH_BYTE.test(v)) v = asWrittenUtf8(v);
       const seen = out[k];
       out[k] = seen === undefined ? v : Array.isArray(seen) ? [...seen, v] : [seen, v];
     });

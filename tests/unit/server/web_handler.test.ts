@@ -616,3 +616,34 @@ Deno.test("node:http2's listener sends each Set-Cookie once, over HTTP/1.1 and H
     await node.close();
   }
 });
+
+Deno.test("node:http2's listener sends a field's UTF-8 bytes as they came over HTTP/1.1", async () => {
+  // Headers hold byte strings: "caf\xc3\xa9" is the UTF-8 of "café".
+  const utf8 = webHandler(
+    () => new HttpResponse(200, [["content-disposition", "filename=caf\xc3\xa9.pdf"]], "x"),
+    "HTTP/1.1",
+  );
+  const { startSniListener } = await import("../../../server/httpserver/sni_listener.ts");
+  const tls = await makeSelfSignedCert({ names: ["localhost"], ipAddresses: ["127.0.0.1"] });
+  const listener = await startSniListener(
+    25621,
+    "127.0.0.1",
+    [{ name: "a", cert: tls.cert, key: tls.key }, { name: "b", cert: tls.cert, key: tls.key }],
+    utf8,
+    { onError: () => {} },
+  );
+  try {
+    const conn = await Deno.connectTls({ hostname: "127.0.0.1", port: 25621, caCerts: [tls.cert] });
+    await conn.write(
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    );
+    const answer = new Uint8Array(await new Response(conn.readable).arrayBuffer());
+    const bytes = new TextEncoder().encode("filename=café.pdf");
+    const at = answer.findIndex((_, i) => bytes.every((b, j) => answer[i + j] === b));
+    // It went as "cafÃ©", each byte encoded again.
+    assert.ok(at > 0, new TextDecoder().decode(answer));
+  } finally {
+    await listener.shutdown(0);
+    await Deno.remove(tls.dir, { recursive: true });
+  }
+});
