@@ -211,6 +211,11 @@ export class ServerPool {
     return this.#serverURLs;
   }
 
+  /** The origins (`http://host:port`) of the servers requests go to now, healthy or not. */
+  get origins(): string[] {
+    return this.#all.map((s) => s.origin);
+  }
+
   /** Stops following the service registry and checking health; gives up the breaker's state. */
   close(): void {
     this.#unwatch?.();

@@ -83,6 +83,8 @@ export class Proxy implements FilterInstance {
   /** Requests not mirrored since the last report of them. */
   #mirrorsSkipped = 0;
   #mirrorSkipLoggedAt = -Infinity;
+  /** Stops pruning connection pools on service registry changes (set when a pool follows one). */
+  readonly #unwatch: (() => void) | undefined;
 
   constructor(spec: ProxySpec, env: FilterEnv, previous?: Proxy) {
     this.#env = env;
@@ -156,6 +158,28 @@ export class Proxy implements FilterInstance {
       for (const [origin, t] of inherited) if (!this.#transports.has(origin)) t.close();
       // The pools now belong to this instance: closing the previous one must not close them.
       inherited.clear();
+    }
+    // Registry instances come and go (new addresses on each deploy): the connection pools of
+    // those gone are closed, or this Proxy would keep one per address ever listed, and their
+    // idle connections until they time out. Watched after the pools, so it sees their new servers.
+    const follows = (p: PoolSpec) => p.serviceRegistry !== undefined && p.serviceName !== undefined;
+    if (
+      env.services && (spec.pools.some(follows) || (spec.mirrorPool && follows(spec.mirrorPool)))
+    ) {
+      this.#unwatch = env.services.watch(() => this.#pruneTransports());
+    }
+  }
+
+  /** Closes and forgets the connection pools of origins no pool sends to now. */
+  #pruneTransports(): void {
+    const inUse = new Set<string>();
+    for (const pool of this.#pools) for (const origin of pool.origins) inUse.add(origin);
+    if (this.#mirror) { for (const origin of this.#mirror.origins) inUse.add(origin); }
+    for (const [origin, t] of this.#transports) {
+      // A health check's probe (to another port) makes its pool again when it next runs.
+      if (inUse.has(origin)) continue;
+      this.#transports.delete(origin);
+      t.close();
     }
   }
 
@@ -309,6 +333,7 @@ export class Proxy implements FilterInstance {
   }
 
   close(): void {
+    this.#unwatch?.();
     for (const pool of this.#pools) pool.close();
     this.#mirror?.close();
     for (const t of this.#transports.values()) t.close();
