@@ -23,12 +23,22 @@ export function parseIP(text: string): { v6: boolean; bits: bigint } | undefined
   return { v6: false, bits };
 }
 
+/** The IPv4-mapped prefix ::ffff:0:0/96, shifted down past its IPv4 part. */
+const MAPPED_PREFIX = 0xffffn;
+
 function parseIPv6(text: string): { v6: boolean; bits: bigint } | undefined {
   const zone = text.indexOf("%");
   if (zone >= 0) text = text.slice(0, zone);
-  // IPv4-mapped addresses behave as IPv4 (Go does the same).
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(text);
-  if (mapped) return parseIP(mapped[1]);
+  // As Go's ParseIP, the last 32 bits may be written as a dotted IPv4 address
+  // (::ffff:1.2.3.4, 64:ff9b::1.2.3.4): it stands for two groups.
+  let tailV4: bigint | undefined;
+  const lastColon = text.lastIndexOf(":");
+  if (text.indexOf(".", lastColon) >= 0) {
+    const v4 = parseIP(text.slice(lastColon + 1));
+    if (!v4) return undefined;
+    tailV4 = v4.bits;
+    text = text.slice(0, lastColon + 1) + "0:0";
+  }
   const halves = text.split("::");
   if (halves.length > 2) return undefined;
   const head = halves[0] ? halves[0].split(":") : [];
@@ -41,6 +51,12 @@ function parseIPv6(text: string): { v6: boolean; bits: bigint } | undefined {
     if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
     bits = (bits << 16n) | BigInt(parseInt(g, 16));
   }
+  if (tailV4 !== undefined) bits |= tailV4;
+  // An IPv4-mapped address is that IPv4 address however it is spelled
+  // (::ffff:1.2.3.4, ::ffff:102:304, 0:0:0:0:0:ffff:102:304), as Go's To4
+  // takes it: else a client could name a blocked IPv4 address in hex and
+  // pass an ipFilter listing it.
+  if (bits >> 32n === MAPPED_PREFIX) return { v6: false, bits: bits & 0xffffffffn };
   return { v6: true, bits };
 }
 

@@ -40,16 +40,25 @@ const PREFIX_LENGTH = /^\d+$/;
 
 function parseCidr(text: string): Cidr | undefined {
   const slash = text.indexOf("/");
-  const ip = parseIP(slash < 0 ? text : text.slice(0, slash));
+  const address = slash < 0 ? text : text.slice(0, slash);
+  let ip = parseIP(address);
   if (!ip) return undefined;
-  const width = ip.v6 ? 128 : 32;
+  // An IPv4-mapped address written as IPv6 counts its prefix over 128 bits.
+  const mapped = !ip.v6 && address.includes(":");
+  const width = ip.v6 || mapped ? 128 : 32;
   // Number() would read "" (a trailing "/") as 0, a CIDR holding every address,
   // and "0x8", "1e1" or " 8" as lengths Go refuses.
   const length = slash < 0 ? String(width) : text.slice(slash + 1);
   if (!PREFIX_LENGTH.test(length)) return undefined;
-  const prefix = Number(length);
+  let prefix = Number(length);
   if (prefix > width) return undefined;
-  const shift = BigInt(width - prefix);
+  if (mapped) {
+    // ::ffff:10.0.0.0/104 is 10.0.0.0/8, as Go's IPNet.Contains reads it; a
+    // shorter prefix is the IPv6 range around the mapped block.
+    if (prefix >= 96) prefix -= 96;
+    else ip = { v6: true, bits: (0xffffn << 32n) | ip.bits };
+  }
+  const shift = BigInt((ip.v6 ? 128 : 32) - prefix);
   return { v6: ip.v6, bits: (ip.bits >> shift) << shift, prefix };
 }
 

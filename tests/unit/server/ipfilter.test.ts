@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SpecReader } from "../../../filters/spec.ts";
-import { IPFilter, readIPFilter } from "../../../server/httpserver/ipfilter.ts";
+import { IPFilter, isPublicIP, readIPFilter } from "../../../server/httpserver/ipfilter.ts";
 
 function problems(allowIPs: string[]): readonly string[] {
   const r = SpecReader.root({ allowIPs });
@@ -39,4 +39,30 @@ Deno.test("ipFilter refuses IPv4 parts with leading zeros, as Go's ParseIP does"
   // A client's X-Real-Ip of 010.1.1.1 is no address: the default applies.
   assert.equal(filter.allow("010.1.1.1"), false);
   assert.equal(filter.allow("10.0.0.0"), true);
+});
+
+Deno.test("ipFilter takes an IPv4-mapped address as its IPv4 address however it is spelled", () => {
+  const filter = new IPFilter({ blockIPs: ["203.0.113.0/24", "2001:db8::/32"] });
+  for (const ip of ["::ffff:cb00:7105", "0:0:0:0:0:ffff:cb00:7105", "0::ffff:203.0.113.5"]) {
+    assert.equal(filter.allow(ip), false, ip);
+  }
+  assert.equal(filter.allow("2001:db8::203.0.113.5"), false);
+  assert.equal(filter.allow("::ffff:c633:6407"), true);
+  // An IPv4-compatible (not mapped) address is IPv6, as in Go.
+  assert.equal(filter.allow("::203.0.113.5"), true);
+  // A mapped CIDR counts its prefix over 128 bits, whatever the spelling of its address.
+  assert.deepEqual(
+    problems(["::ffff:cb00:7100/120", "::ffff:203.0.113.0/120", "::ffff:0:0/96"]),
+    [],
+  );
+  const mapped = new IPFilter({ blockIPs: ["::ffff:cb00:7100/120"] });
+  assert.equal(mapped.allow("203.0.113.9"), false);
+  assert.equal(mapped.allow("203.0.114.9"), true);
+  assert.deepEqual(problems(["1:2:3:4:5:6:7:1.2.3.4", "::1.2.3", "::ffff:1.2.3.256"]).length, 3);
+});
+
+Deno.test("an IPv4-mapped X-Forwarded-For entry in hex is private when its IPv4 address is", () => {
+  assert.equal(isPublicIP("::ffff:a00:1"), false);
+  assert.equal(isPublicIP("::ffff:7f00:1"), false);
+  assert.equal(isPublicIP("::ffff:cb00:7105"), true);
 });
