@@ -2,7 +2,8 @@
  * Basic-auth users kept as custom data (Validator `basicAuth` mode ETCD):
  * the items under one prefix, each `{key, username?, password}` (the
  * username falls back to the key; the password is an htpasswd hash or plain
- * text), followed as they change.
+ * text), followed as they change. An item without a password, or whose
+ * username and key are both empty, is skipped, as in Easegress.
  *
  * @module
  */
@@ -21,13 +22,19 @@ export class CustomDataUsers {
     const load = () => {
       const users = new Map<string, string>();
       for (const [path, item] of view?.entries(prefix) ?? []) {
-        if (!isPlainObject(item) || typeof item.password !== "string") {
+        // An empty password is none, as Easegress skips such items: taken as
+        // plain text, it would let the user in with no password at all.
+        if (!isPlainObject(item) || typeof item.password !== "string" || !item.password) {
           log.warn(`credentials ${path} skipped: no password`);
           continue;
         }
         const user = typeof item.username === "string" && item.username
           ? item.username
           : String(item.key ?? path.slice(prefix.length));
+        if (!user) {
+          log.warn(`credentials ${path} skipped: no username or key`);
+          continue;
+        }
         users.set(user, item.password);
       }
       this.#book.replace(users);

@@ -3,6 +3,7 @@ import type { FilterInstance } from "../../../filters/filter.ts";
 import { HeaderFields } from "../../../filters/header_fields.ts";
 import { basicCredentials, validatorKind } from "../../../filters/validator.ts";
 import { requestCookie } from "../../../filters/go_cookies.ts";
+import { CustomDataView } from "../../../filters/custom_data_view.ts";
 import { build, contextFor, roundTrip, specProblems, testEnv } from "./_helpers.ts";
 import { keyPairFor, signJwt, signJwtWithKey } from "./_jwt.ts";
 
@@ -384,4 +385,22 @@ Deno.test("Validator headers: non-ASCII values are compared as the UTF-8 text th
   assert.equal((await run(v, { headers: { "x-city": wire("Zürich") } })).result, "");
   assert.equal((await run(v, { headers: { "x-city": wire("München") } })).result, "");
   assert.equal((await run(v, { headers: { "x-city": wire("Bern") } })).result, "invalid");
+});
+
+Deno.test("Validator basicAuth ETCD skips a user whose password is empty, as Easegress", async () => {
+  const customData = new CustomDataView();
+  customData.replace({
+    "credentials/eve": { key: "eve", password: "" },
+    "credentials/ann": { key: "ann", password: "pw" },
+    "credentials/nobody": { key: "", username: "", password: "pw2" },
+  });
+  const spec = validatorKind.validate({ basicAuth: { mode: "ETCD" } });
+  const v = validatorKind.create(spec, { ...testEnv(), customData });
+  const basic = (user: string, password: string) => ({
+    headers: { authorization: `Basic ${btoa(`${user}:${password}`)}` },
+  });
+  assert.equal((await run(v, basic("eve", ""))).status, 401);
+  assert.equal((await run(v, basic("", "pw2"))).status, 401);
+  assert.equal((await run(v, basic("ann", "pw"))).result, "");
+  await v.close?.();
 });
