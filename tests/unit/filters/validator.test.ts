@@ -4,6 +4,7 @@ import { HeaderFields } from "../../../filters/header_fields.ts";
 import { basicCredentials, validatorKind } from "../../../filters/validator.ts";
 import { requestCookie } from "../../../filters/go_cookies.ts";
 import { CustomDataView } from "../../../filters/custom_data_view.ts";
+import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
 import { build, contextFor, roundTrip, specProblems, testEnv } from "./_helpers.ts";
 import { keyPairFor, signJwt, signJwtWithKey } from "./_jwt.ts";
 
@@ -348,8 +349,6 @@ Deno.test("Validator rejects bad specs with field paths", () => {
       "jwt.secret: is only used with HS algorithms",
       "signature.accessKeys: must hold at least one key id",
       'oauth2.tokenIntrospect.endPoint: must be an http(s) URL, got "idp"',
-      "oauth2.tokenIntrospect.insecureTls: is not supported: certificates are always verified " +
-      "(Deno can skip checks only process-wide, with --unsafely-ignore-certificate-errors)",
       "oauth2.jwt.secret: is required",
       "oauth2: needs exactly one of tokenIntrospect or jwt",
       "basicAuth.etcdPrefix: is only used with mode ETCD",
@@ -403,4 +402,32 @@ Deno.test("Validator basicAuth ETCD skips a user whose password is empty, as Eas
   assert.equal((await run(v, basic("", "pw2"))).status, 401);
   assert.equal((await run(v, basic("ann", "pw"))).result, "");
   await v.close?.();
+});
+
+Deno.test("Validator oauth2 tokenIntrospect with insecureTls takes a self-signed server", async () => {
+  const tls = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert: tls.cert, key: tls.key, onListen() {} },
+    async (req) => {
+      const token = new URLSearchParams(await req.text()).get("token");
+      return Response.json({ active: token === "good", sub: "u1" });
+    },
+  );
+  try {
+    const endPoint = `https://127.0.0.1:${server.addr.port}/introspect`;
+    const checked = build(kind, { oauth2: { tokenIntrospect: { endPoint, basicAuth: "dTpw" } } });
+    const refused = await run(checked, { headers: { authorization: "Bearer good" } });
+    assert.equal(refused.status, 401);
+    const insecure = build(kind, {
+      oauth2: { tokenIntrospect: { endPoint, basicAuth: "dTpw", insecureTls: true } },
+    });
+    const good = await run(insecure, { headers: { authorization: "Bearer good" } });
+    assert.equal(good.result, "");
+    assert.equal(good.ctx.request.header("x-authenticated-userid"), "u1");
+    const inactive = await run(insecure, { headers: { authorization: "Bearer other" } });
+    assert.deepEqual(inactive.ctx.tags, ["oauth2 validator: token is not active"]);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(tls.dir, { recursive: true });
+  }
 });
