@@ -84,7 +84,11 @@ export class IPFilter {
     this.#default = !spec.blockByDefault;
   }
 
-  /** Whether `ip` may pass: listed only in allow -> yes; only in block -> no; else the default. */
+  /**
+   * Whether `ip` may pass: an address `allowIPs` (when not empty) leaves out,
+   * no; listed only in allow, yes; only in block, no; else the default
+   * (an address that does not parse too).
+   */
   allow(ip: string): boolean {
     const cached = this.#cache.get(ip);
     if (cached !== undefined) return cached;
@@ -93,7 +97,10 @@ export class IPFilter {
     if (parsed) {
       const allowed = contains(this.#allow, parsed);
       const blocked = contains(this.#block, parsed);
-      if (allowed && !blocked) verdict = true;
+      // As Easegress's ipfilter: a non-empty allow list admits no other
+      // address, whatever blockByDefault says.
+      if (!allowed && this.#allow.length) verdict = false;
+      else if (allowed && !blocked) verdict = true;
       else if (blocked && !allowed) verdict = false;
     }
     if (this.#cache.size > 10_000) this.#cache.clear();

@@ -66,3 +66,17 @@ Deno.test("an IPv4-mapped X-Forwarded-For entry in hex is private when its IPv4 
   assert.equal(isPublicIP("::ffff:7f00:1"), false);
   assert.equal(isPublicIP("::ffff:cb00:7105"), true);
 });
+
+Deno.test("ipFilter with allowIPs admits no other address, blockByDefault or not, as Easegress", () => {
+  const filter = new IPFilter({ allowIPs: ["10.0.0.0/8"], blockIPs: ["10.9.0.0/16"] });
+  assert.equal(filter.allow("10.1.2.3"), true);
+  assert.equal(filter.allow("8.8.8.8"), false);
+  assert.equal(filter.allow("2001:db8::1"), false);
+  // In both lists: the default (allow, as blockByDefault is false).
+  assert.equal(filter.allow("10.9.0.1"), true);
+  // An address that does not parse gets the default, as in Easegress.
+  assert.equal(filter.allow("garbage"), true);
+  const blockOnly = new IPFilter({ blockIPs: ["10.9.0.0/16"] });
+  assert.equal(blockOnly.allow("8.8.8.8"), true);
+  assert.equal(blockOnly.allow("10.9.0.1"), false);
+});
