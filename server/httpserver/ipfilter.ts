@@ -39,6 +39,9 @@ interface Cidr {
 const PREFIX_LENGTH = /^\d+$/;
 
 function parseCidr(text: string): Cidr | undefined {
+  // A zone (fe80::1%eth0) names an interface of one host, not addresses:
+  // Go's ParseIP and ParseCIDR refuse it, where parseIP drops it.
+  if (text.includes("%")) return undefined;
   const slash = text.indexOf("/");
   const address = slash < 0 ? text : text.slice(0, slash);
   let ip = parseIP(address);

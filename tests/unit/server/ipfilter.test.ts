@@ -15,6 +15,7 @@ Deno.test("ipFilter takes a CIDR's prefix length as decimal digits only, as Go's
   );
   const bad = ["10.0.0.0/", "10.0.0.0/0x8", "10.0.0.0/1e1", "10.0.0.0/8.0", "10.0.0.0/+8"];
   bad.push("10.0.0.0/-0", "10.0.0.0/ 8", "2001:db8::/", "10.0.0.0/33");
+  bad.push("fe80::1%eth0", "fe80::%1/64");
   assert.deepEqual(
     problems(bad),
     bad.map((ip, i) => `allowIPs[${i}]: "${ip}" is not an IP address or CIDR`),
