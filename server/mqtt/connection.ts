@@ -16,6 +16,7 @@ import { topicFilterProblem, topicNameProblem } from "./topic_filter.ts";
 import { formatAddr } from "../httpserver/client.ts";
 import { isTlsConn } from "../httpserver/served_connection.ts";
 import { socketPass } from "../../filters/native_sockets.ts";
+import { concatBytes } from "../../filters/concat_bytes.ts";
 
 /** CONNACK return code for a protocol level this proxy does not speak. */
 export const CONNACK_UNACCEPTABLE_PROTOCOL = 1;
@@ -58,6 +59,32 @@ const RESEND_MS = 200;
 const MAX_UNWRITTEN_BYTES = 4 * 1024 * 1024;
 /** How long a connection may stay open without a CONNECT (over TLS, the handshake included). */
 const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * The longest remaining length a CONNECT can have: MQIsdp's variable header
+ * (12 bytes) and five length-prefixed fields of at most 65 535 bytes (client
+ * id, will topic, will message, user name, password).
+ */
+export const MAX_CONNECT_LENGTH = 12 + 5 * (2 + 65_535);
+
+/**
+ * What is wrong with the first packet a client sends, from its fixed header
+ * `head` (the connection's first bytes, at most 5 needed): not a CONNECT, or
+ * longer than any CONNECT. Undefined when it may be a CONNECT, or while too
+ * few bytes came to tell. The parser takes a whole packet before it is
+ * handled, so without this a client never let in could make the node hold up
+ * to 256 MB for each of its connections.
+ */
+export function firstPacketProblem(head: Uint8Array): string | undefined {
+  if (head.length === 0) return undefined;
+  if (head[0] >> 4 !== 1) return `packet type ${head[0] >> 4} before CONNECT`;
+  let length = 0;
+  for (let i = 1; i < head.length && i <= 4; i++) {
+    length += (head[i] & 0x7f) * 128 ** (i - 1);
+    if (length > MAX_CONNECT_LENGTH) return `CONNECT of ${length} bytes or more`;
+    if ((head[i] & 0x80) === 0) return undefined;
+  }
+  return undefined;
+}
 
 /** A client's connection. */
 export class MqttConnection {
@@ -145,9 +172,21 @@ export class MqttConnection {
       this.#handshakeSettled = true;
       if (this.#closed) return;
     }
+    // The first packet's fixed header, kept until it is known to be a CONNECT of a legal length.
+    let head: Uint8Array | undefined = new Uint8Array(0);
     try {
       for await (const chunk of this.#socket.readable) {
         this.#lastSeen = Date.now();
+        if (head !== undefined) {
+          head = concatBytes([head, (chunk as Uint8Array).subarray(0, 5 - head.length)]);
+          const problem = firstPacketProblem(head);
+          if (problem !== undefined) {
+            this.#host.log.debug(`${this.remoteAddr}: ${problem}, closing`);
+            break;
+          }
+          // Decided once the length's last byte (high bit clear) or five bytes came.
+          if (head.length >= 5 || head.subarray(1).some((b) => (b & 0x80) === 0)) head = undefined;
+        }
         parser.parse(chunk as unknown as Parameters<typeof parser.parse>[0]);
         // Leaving the loop cancels the readable, which closes the socket: what is being written goes first.
         if (failed) {

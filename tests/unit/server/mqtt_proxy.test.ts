@@ -10,6 +10,7 @@ import mqtt from "mqtt-packet";
 import type { Context } from "../../../filters/context.ts";
 import { mqttClientAuthKind } from "../../../filters/mqtt_client_auth.ts";
 import { MQTTProxy, type MqttProxyEnv } from "../../../server/mqtt/proxy.ts";
+import { firstPacketProblem, MAX_CONNECT_LENGTH } from "../../../server/mqtt/connection.ts";
 import type { MQTTProxySpec } from "../../../server/mqtt/spec.ts";
 import { makeSelfSignedCert } from "../../../tools/self_signed_cert.ts";
 import { build } from "../filters/_helpers.ts";
@@ -747,4 +748,63 @@ Deno.test("MQTTProxy: a limit's timePeriod 0 is Easegress's default, 1 s; a nega
   assert.equal(spec.connectionLimit?.timePeriod, 1);
   assert.equal(spec.clientPublishLimit?.timePeriod, 1);
   assert.throws(() => read(-1), /connectionLimit\.timePeriod: must be at least 0, got -1/);
+});
+
+/** Whether the proxy closes a connection whose first bytes are `head` within 2 s, sending nothing. */
+async function closedAfter(port: number, head: number[]): Promise<boolean> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const deadline = setTimeout(() => conn.close(), 2_000);
+  try {
+    await conn.write(new Uint8Array(head));
+    return await conn.read(new Uint8Array(16)) === null;
+  } catch {
+    return false; // still open at the deadline
+  } finally {
+    clearTimeout(deadline);
+    try {
+      conn.close();
+    } catch { /* closed at the deadline */ }
+  }
+}
+
+Deno.test("MQTTProxy: a first packet that is no CONNECT, or longer than any, closes the client at its header", async () => {
+  const { proxy, port, logs } = await startProxy();
+  try {
+    // A PUBLISH announcing 256 MB: the proxy took it all in before seeing it was no CONNECT.
+    assert.ok(await closedAfter(port, [0x30, 0xff, 0xff, 0xff, 0x7f]), "PUBLISH first");
+    assert.ok(await closedAfter(port, [0x10, 0xff, 0xff, 0xff, 0x7f]), "CONNECT of 256 MB");
+    assert.match(logs.join("\n"), /packet type 3 before CONNECT, closing/);
+    assert.match(logs.join("\n"), /CONNECT of \d+ bytes or more, closing/);
+    // A CONNECT coming a byte at a time is still let in.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      for (const byte of connectPacket("c1")) {
+        await conn.write(new Uint8Array([byte]));
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      assert.deepEqual(await readBytes(conn, 4), [0x20, 2, 0, 0]);
+    } finally {
+      conn.close();
+    }
+  } finally {
+    await proxy.close();
+  }
+});
+
+Deno.test("firstPacketProblem: a CONNECT up to the longest one passes, another type or a longer one not", () => {
+  const length = (n: number) => {
+    const bytes = [];
+    do {
+      bytes.push((n % 128) | (n >= 128 ? 0x80 : 0));
+      n = Math.floor(n / 128);
+    } while (n > 0);
+    return bytes;
+  };
+  const check = (head: number[]) => firstPacketProblem(new Uint8Array(head));
+  assert.equal(check([]), undefined);
+  assert.equal(check([0x10]), undefined);
+  assert.equal(check([0x10, ...length(MAX_CONNECT_LENGTH)]), undefined);
+  assert.equal(check([0x10, 0x80]), undefined, "too few bytes to tell");
+  assert.match(check([0x10, ...length(MAX_CONNECT_LENGTH + 1)])!, /^CONNECT of/);
+  assert.match(check([0x82, 5])!, /^packet type 8 before CONNECT/);
 });
