@@ -21,6 +21,7 @@ import type { PipelineHandler } from "../httpserver/server.ts";
 import { FILTER_FAILED } from "../pipeline/pipeline.ts";
 import { anyAddress } from "../any_address.ts";
 import { ListenRetry } from "../listen_retry.ts";
+import { sniResolverSymbol } from "../httpserver/runtime_internals.ts";
 import {
   CONNACK_UNACCEPTABLE_PROTOCOL,
   type ConnectionHost,
@@ -117,7 +118,7 @@ export class MQTTProxy implements ConnectionHost {
     this.#listening.start();
   }
 
-  #listen(): Deno.Listener {
+  #listen(): Deno.Listener | Promise<Deno.Listener> {
     const options = {
       hostname: anyAddress(),
       port: this.#spec.port,
@@ -125,8 +126,32 @@ export class MQTTProxy implements ConnectionHost {
       reusePort: this.#env.reusePort,
     };
     if (!this.#spec.useTLS) return Deno.listen(options);
-    const [first] = this.#spec.certificate;
-    return Deno.listenTls({ ...options, cert: decodePem(first.cert), key: decodePem(first.key) });
+    const pairs = this.#spec.certificate.map((c) => ({
+      cert: decodePem(c.cert),
+      key: decodePem(c.key),
+    }));
+    if (pairs.length === 1 || sniResolverSymbol === undefined) {
+      return Deno.listenTls({ ...options, ...pairs[0] });
+    }
+    return this.#listenSni(options, pairs);
+  }
+
+  /**
+   * A TLS listener answering each client with the certificate for the server
+   * name it asks for (SNI), else the first, as Go's tls.Config chooses among
+   * Easegress's certificates; the picker, which needs node:crypto, is loaded
+   * only for such proxies.
+   */
+  async #listenSni(
+    options: Deno.TcpListenOptions,
+    pairs: { cert: string; key: string }[],
+  ): Promise<Deno.Listener> {
+    const { certificatePicker } = await import("../httpserver/cert_picker.ts");
+    return Deno.listenTls(
+      { ...options, [sniResolverSymbol!]: certificatePicker(pairs) } as
+        & Deno.ListenTlsOptions
+        & Deno.TlsCertifiedKeyPem,
+    );
   }
 
   async #accept(listener: Deno.Listener): Promise<void> {

@@ -808,3 +808,29 @@ Deno.test("firstPacketProblem: a CONNECT up to the longest one passes, another t
   assert.match(check([0x10, ...length(MAX_CONNECT_LENGTH + 1)])!, /^CONNECT of/);
   assert.match(check([0x82, 5])!, /^packet type 8 before CONNECT/);
 });
+
+Deno.test("MQTTProxy over TLS with several certificates answers each client with the one for its server name", async () => {
+  const other = await makeSelfSignedCert({ names: ["other.test"] });
+  const local = await makeSelfSignedCert({ names: ["localhost"] });
+  const { proxy, port } = await startProxy({
+    useTLS: true,
+    certificate: [
+      { name: "other", cert: other.cert, key: other.key },
+      { name: "local", cert: local.cert, key: local.key },
+    ],
+  });
+  try {
+    // Only the second certificate is for localhost: the first one, always served, failed here.
+    const client = await Deno.connectTls({ hostname: "localhost", port, caCerts: [local.cert] });
+    try {
+      await client.write(connectPacket("c1"));
+      assert.deepEqual(await readBytes(client, 4), [0x20, 2, 0, 0]);
+    } finally {
+      client.close();
+    }
+  } finally {
+    await proxy.close();
+    await Deno.remove(other.dir, { recursive: true });
+    await Deno.remove(local.dir, { recursive: true });
+  }
+});
