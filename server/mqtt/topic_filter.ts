@@ -39,9 +39,20 @@ export function topicFilterProblem(filter: string): string | undefined {
 /** Characters a topic name (what PUBLISH names) may not hold: wildcards and NUL (MQTT 4.7, 1.5.3). */
 const NOT_IN_TOPIC_NAME = /[+#\0]/;
 
+/** The most bytes a topic may have: an MQTT string's length is written in two bytes (MQTT 1.5.3). */
+export const MAX_TOPIC_BYTES = 65_535;
+const encoder = new TextEncoder();
+
 /** What is wrong with `topic` as the topic name of a PUBLISH, or undefined. */
 export function topicNameProblem(topic: string): string | undefined {
   if (topic === "") return "is empty";
+  // A UTF-16 unit takes at most 3 bytes in UTF-8: only a long one is encoded to be measured. A
+  // longer one could not be written to subscribers: the packet writer left its PUBLISH half
+  // written, and the subscriber took what followed on its connection for the rest of it.
+  if (topic.length * 3 > MAX_TOPIC_BYTES) {
+    const bytes = encoder.encode(topic).length;
+    if (bytes > MAX_TOPIC_BYTES) return `has ${bytes} bytes, more than ${MAX_TOPIC_BYTES}`;
+  }
   if (NOT_IN_TOPIC_NAME.test(topic)) return "has a wildcard or a NUL character";
   return undefined;
 }

@@ -3,7 +3,11 @@ import { MqttContext, type MqttPacket } from "../../../filters/mqtt_context.ts";
 import { mqttClientAuthKind, RESULT_AUTH_FAIL } from "../../../filters/mqtt_client_auth.ts";
 import { connectControlKind, RESULT_BANNED } from "../../../filters/connect_control.ts";
 import { RESULT_MAP_FAILED, topicMapperKind } from "../../../filters/topic_mapper.ts";
-import { topicFilterProblem, topicMatches } from "../../../server/mqtt/topic_filter.ts";
+import {
+  topicFilterProblem,
+  topicMatches,
+  topicNameProblem,
+} from "../../../server/mqtt/topic_filter.ts";
 import { build, contextFor, roundTrip, specProblems } from "./_helpers.ts";
 
 const client = { clientID: "c1", username: "dev", remoteAddr: "127.0.0.1:5000" };
@@ -186,4 +190,11 @@ Deno.test("TopicMapper: setKV may name only the topic's key or only the headers'
   assert.deepEqual(specProblems(topicMapperKind, spec({ topic: 1 })), [
     "setKV.topic: must be a string, got number 1",
   ]);
+});
+
+Deno.test("topicNameProblem: a topic name has at most 65535 UTF-8 bytes", () => {
+  assert.equal(topicNameProblem("a".repeat(65_535)), undefined);
+  assert.equal(topicNameProblem("é".repeat(32_767)), undefined);
+  assert.equal(topicNameProblem("é".repeat(32_768)), "has 65536 bytes, more than 65535");
+  assert.equal(topicNameProblem("a".repeat(70_000)), "has 70000 bytes, more than 65535");
 });

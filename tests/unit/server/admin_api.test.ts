@@ -893,3 +893,21 @@ filters:
     await api.close();
   }
 });
+
+Deno.test("admin API refuses to publish to a topic of more than 65535 UTF-8 bytes, which no PUBLISH can carry", async () => {
+  const api = await adminApi();
+  try {
+    const created = await api.call("POST", "/objects", "kind: MQTTProxy\nname: mq\nport: 21883\n");
+    assert.equal(created.status, 201, created.body);
+    const publish = (topic: string) =>
+      api.call("POST", "/mqttproxy/mq/topics/publish", JSON.stringify({ topic, payload: "x" }));
+    // 65 535 bytes is the most; "é" takes two of them.
+    assert.equal((await publish("t".repeat(65_535))).status, 200);
+    const long = await publish("t".repeat(65_536));
+    assert.equal(long.status, 400);
+    assert.match(long.body, /has 65536 bytes, more than 65535/);
+    assert.equal((await publish("é".repeat(32_768))).status, 400);
+  } finally {
+    await api.close();
+  }
+});
