@@ -116,6 +116,13 @@ async function publish(req: Request, [name]: string[], ctx: MqttRouteContext) {
   if (problem !== undefined) throw new ApiError(400, `topic ${JSON.stringify(topic)} ${problem}`);
   if (qos !== 0 && qos !== 1 && qos !== 2) throw new ApiError(400, `qos must be 0, 1 or 2`);
   if (typeof payload !== "string") throw new ApiError(400, "payload must be a string");
+  // As Go's JSON decoder refuses them for Easegress's bools (null leaves them false): "true" as
+  // a string was taken as false, and a base64 payload delivered as its text.
+  for (const [field, value] of [["base64", base64], ["distributed", distributed]] as const) {
+    if (value !== null && typeof value !== "boolean") {
+      throw new ApiError(400, `${field} must be true or false, got ${JSON.stringify(value)}`);
+    }
+  }
   let bytes: Uint8Array;
   try {
     bytes = base64 === true ? Uint8Array.fromBase64(payload) : new TextEncoder().encode(payload);

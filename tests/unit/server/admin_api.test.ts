@@ -911,3 +911,24 @@ Deno.test("admin API refuses to publish to a topic of more than 65535 UTF-8 byte
     await api.close();
   }
 });
+
+Deno.test("admin API refuses a publish whose base64 or distributed is no bool, as Go's decoder does", async () => {
+  const api = await adminApi();
+  try {
+    const created = await api.call("POST", "/objects", "kind: MQTTProxy\nname: mq\nport: 21883\n");
+    assert.equal(created.status, 201, created.body);
+    const publish = (fields: string) =>
+      api.call(
+        "POST",
+        "/mqttproxy/mq/topics/publish",
+        `{"topic": "a", "payload": "eA==", ${fields}}`,
+      );
+    const quoted = await publish('"base64": "true"');
+    assert.equal(quoted.status, 400);
+    assert.match(quoted.body, /base64 must be true or false, got \\"true\\"/);
+    assert.equal((await publish('"distributed": 1')).status, 400);
+    assert.equal((await publish('"base64": true, "distributed": null')).status, 200);
+  } finally {
+    await api.close();
+  }
+});
