@@ -41,6 +41,8 @@ export class MqttSession {
    * (PUBREL): the same id again is the same message, not run twice.
    */
   readonly unreleased = new Set<number>();
+  /** The packet ids of `pending`: one still waiting for its PUBACK is not given out again. */
+  readonly #inFlight = new Set<number>();
   #nextPacketId = 1;
 
   constructor(clientID: string, persistent: boolean) {
@@ -63,19 +65,28 @@ export class MqttSession {
   queue(message: OutboundMessage): PendingMessage {
     const pending = { ...message, packetId: this.#packetId(), sentAt: 0 };
     this.pending.push(pending);
-    if (this.pending.length > MAX_PENDING) this.pending.shift();
+    this.#inFlight.add(pending.packetId);
+    if (this.pending.length > MAX_PENDING) this.#inFlight.delete(this.pending.shift()!.packetId);
     return pending;
   }
 
   /** Drops the message a PUBACK acknowledged. */
   acknowledge(packetId: number): void {
     const at = this.pending.findIndex((p) => p.packetId === packetId);
-    if (at >= 0) this.pending.splice(at, 1);
+    if (at >= 0) this.#inFlight.delete(this.pending.splice(at, 1)[0].packetId);
   }
 
+  /**
+   * The next packet id not in use (MQTT-2.3.1-2): after 65 535 messages the
+   * ids come round again, past one a client has left unacknowledged, whose
+   * PUBACK would otherwise have acknowledged the wrong message.
+   */
   #packetId(): number {
-    const id = this.#nextPacketId;
-    this.#nextPacketId = id === 65535 ? 1 : id + 1;
+    let id;
+    do {
+      id = this.#nextPacketId;
+      this.#nextPacketId = id === 65535 ? 1 : id + 1;
+    } while (this.#inFlight.has(id));
     return id;
   }
 }
