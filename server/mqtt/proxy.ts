@@ -217,12 +217,17 @@ export class MQTTProxy implements ConnectionHost {
     if (conn.clientID === "") {
       conn.clientID = `anonymous-${++this.#anonymous}-${Date.now().toString(36)}`;
     }
-    // The same client id again: the older connection goes (MQTT 3.1.4 takeover).
-    this.#clients.get(conn.clientID)?.close();
-    let session = this.#sessions.get(conn.clientID);
-    if (!packet.clean && !session) {
+    let session: MqttSession | undefined;
+    for (;;) {
+      // The same client id again: the older connection goes (MQTT 3.1.4 takeover).
+      this.#clients.get(conn.clientID)?.close();
+      session = this.#sessions.get(conn.clientID);
+      if (packet.clean || session) break;
       session = await this.#storedSession(conn.clientID);
       if (conn.closed) return { returnCode: CONNACK_SERVER_UNAVAILABLE };
+      // Another connection with this id, taken in while the store was read, goes as well (its
+      // session is the one to take over): it was left open, unlisted, beside this one.
+      if (!this.#clients.has(conn.clientID)) break;
     }
     const sessionPresent = !packet.clean && session !== undefined;
     if (packet.clean || !session) {

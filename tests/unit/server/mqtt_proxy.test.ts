@@ -834,3 +834,35 @@ Deno.test("MQTTProxy over TLS with several certificates answers each client with
     await Deno.remove(local.dir, { recursive: true });
   }
 });
+
+Deno.test("MQTTProxy: of persistent clients connecting at once with one id, only the last stays", async () => {
+  const { proxy, port } = await startProxy();
+  const conns = await Promise.all(
+    Array.from({ length: 20 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
+  );
+  try {
+    // Each is taken in after the store was read for its session: all were left open, but one
+    // unlisted, unlimited, their wills and Disconnect pipelines never run.
+    await Promise.all(conns.map((conn) => conn.write(connectPacket("same", false))));
+    const open = await Promise.all(conns.map(async (conn) => {
+      const buf = new Uint8Array(16);
+      const deadline = setTimeout(() => conn.close(), 1_000);
+      try {
+        for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) { /* CONNACK */ }
+        return false;
+      } catch {
+        return true; // still open at the deadline
+      } finally {
+        clearTimeout(deadline);
+      }
+    }));
+    assert.equal(open.filter((o) => o).length, 1);
+  } finally {
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+    await proxy.close();
+  }
+});
