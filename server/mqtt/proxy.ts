@@ -197,10 +197,7 @@ export class MQTTProxy implements ConnectionHost {
     if (packet.password !== undefined && packet.username === undefined) {
       return { returnCode: CONNACK_BAD_USERNAME_OR_PASSWORD };
     }
-    // A client taking over its own connection (back after a network change) frees its place.
-    const max = this.#spec.maxAllowedConnection;
-    const others = this.#clients.size - (this.#clients.has(packet.clientId) ? 1 : 0);
-    if (max > 0 && others >= max) return { returnCode: CONNACK_SERVER_UNAVAILABLE };
+    if (this.#full(packet.clientId)) return { returnCode: CONNACK_SERVER_UNAVAILABLE };
     // Easegress counts the CONNECT's remaining length plus 8 bytes of fixed header.
     if (this.#connectLimit && !this.#connectLimit.allow((packet.length ?? 0) + 8)) {
       return { returnCode: CONNACK_SERVER_UNAVAILABLE };
@@ -219,6 +216,8 @@ export class MQTTProxy implements ConnectionHost {
     }
     let session: MqttSession | undefined;
     for (;;) {
+      // Checked again: others were taken in while the pipeline ran (and the store was read).
+      if (this.#full(conn.clientID)) return { returnCode: CONNACK_SERVER_UNAVAILABLE };
       // The same client id again: the older connection goes (MQTT 3.1.4 takeover).
       this.#clients.get(conn.clientID)?.close();
       session = this.#sessions.get(conn.clientID);
@@ -241,6 +240,17 @@ export class MQTTProxy implements ConnectionHost {
     this.#served++;
     this.#limitPublishes(conn);
     return { returnCode: 0, session, sessionPresent };
+  }
+
+  /**
+   * Whether `maxAllowedConnection` clients other than `clientID` are in: a
+   * client taking over its own connection (back after a network change)
+   * frees its place.
+   */
+  #full(clientID: string): boolean {
+    const max = this.#spec.maxAllowedConnection;
+    const others = this.#clients.size - (this.#clients.has(clientID) ? 1 : 0);
+    return max > 0 && others >= max;
   }
 
   /** Gives `conn` a window of the spec's `clientPublishLimit`, or none without one. */

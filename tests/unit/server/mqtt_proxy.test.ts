@@ -866,3 +866,21 @@ Deno.test("MQTTProxy: of persistent clients connecting at once with one id, only
     await proxy.close();
   }
 });
+
+Deno.test("MQTTProxy: clients connecting at once get no more places than maxAllowedConnection", async () => {
+  const { proxy, port } = await startProxy({ maxAllowedConnection: 3 });
+  const conns = await Promise.all(
+    Array.from({ length: 20 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
+  );
+  try {
+    // Each was checked before its Connect ran, none yet taken in: all 20 were let in.
+    await Promise.all(conns.map((conn, i) => conn.write(connectPacket(`c${i}`))));
+    const codes = await Promise.all(conns.map(async (conn) => (await readBytes(conn, 4))[3]));
+    assert.equal(codes.filter((code) => code === 0).length, 3);
+    assert.equal(codes.filter((code) => code === 3).length, 17);
+    assert.equal(proxy.status().clients, 3);
+  } finally {
+    for (const conn of conns) conn.close();
+    await proxy.close();
+  }
+});
