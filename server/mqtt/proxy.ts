@@ -187,6 +187,12 @@ export class MQTTProxy implements ConnectionHost {
       previous?.close();
       this.#listening.start();
     }
+    // Clients on a port, or over plain TCP or TLS, that the proxy no longer serves go (their
+    // persistent sessions stay): switched to TLS, clients kept talking in clear. A new
+    // certificate leaves them, as a server's renewed certificate leaves open connections.
+    if (old.port !== spec.port || old.useTLS !== spec.useTLS) {
+      for (const conn of [...this.#connections]) conn.close();
+    }
   }
 
   async connect(conn: MqttConnection, packet: mqtt.IConnectPacket): Promise<ConnectOutcome> {

@@ -884,3 +884,41 @@ Deno.test("MQTTProxy: clients connecting at once get no more places than maxAllo
     await proxy.close();
   }
 });
+
+Deno.test("MQTTProxy: an update switching TLS (or moving the port) closes the clients; a limit's leaves them", async () => {
+  const { proxy, port } = await startProxy();
+  const open = async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(connectPacket("c1"));
+    await readBytes(conn, 4);
+    return conn;
+  };
+  /** Whether the proxy still answers `conn`'s PINGREQ. */
+  const answers = async (conn: Deno.Conn) => {
+    try {
+      await conn.write(new Uint8Array([0xc0, 0]));
+      return (await readBytes(conn, 2))[0] === 0xd0;
+    } catch {
+      return false;
+    } finally {
+      conn.close();
+    }
+  };
+  const tls = await makeSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
+  try {
+    let conn = await open();
+    proxy.update({ ...plainSpec(port), maxAllowedConnection: 10 });
+    assert.ok(await answers(conn), "a limit changed");
+    conn = await open();
+    // Secured: a client left in clear on the plain connection was kept.
+    proxy.update({
+      ...plainSpec(port),
+      useTLS: true,
+      certificate: [{ name: "c", cert: tls.cert, key: tls.key }],
+    });
+    assert.ok(!(await answers(conn)), "switched to TLS");
+  } finally {
+    await proxy.close();
+    await Deno.remove(tls.dir, { recursive: true });
+  }
+});
