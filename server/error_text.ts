@@ -5,9 +5,15 @@
  * @module
  */
 
-/** `e`'s message, followed by its cause's when it has one. */
+/**
+ * `e`'s message, followed by its cause's when it has one that the message
+ * does not already quote (the store's "etcd ... is unavailable (...)" does).
+ */
 export function errorText(e: unknown): string {
   const error = e as Error;
   const cause = error?.cause as Error | undefined;
-  return cause?.message ? `${error.message}: ${cause.message}` : String(error?.message ?? e);
+  const message = String(error?.message ?? e);
+  return cause?.message && !message.includes(cause.message)
+    ? `${message}: ${cause.message}`
+    : message;
 }
