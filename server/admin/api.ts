@@ -117,12 +117,30 @@ export async function handleAdmin(req: Request, ctx: AdminContext): Promise<Resp
   // The store just failed to answer: asking it for the version too would
   // hold the 503 back for another whole request timeout.
   if (storeDownReplies.has(response)) return response;
-  try {
-    response.headers.set("x-config-version", String(await readConfigVersion(ctx.store)));
-  } catch {
-    // The store is unreachable: the answer (a 503, likely) goes out without the version.
-  }
+  const version = await configVersionWithin(ctx.store, VERSION_WAIT_MS);
+  if (version !== undefined) response.headers.set("x-config-version", String(version));
   return response;
+}
+
+/**
+ * How long an answer waits for the config version before going out without
+ * it. An answer that needs no store (`/healthz`, `/object-kinds`) would
+ * otherwise wait out a whole store request timeout (10 s) whenever etcd has
+ * lost its quorum, failing the health checks of a node still serving traffic.
+ */
+const VERSION_WAIT_MS = 1_000;
+
+/** The config version, or undefined when the store fails or takes longer than `ms`. */
+async function configVersionWithin(store: Store, ms: number): Promise<number | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([readConfigVersion(store).catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Answers given because the store was unreachable. */

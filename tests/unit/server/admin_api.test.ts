@@ -444,6 +444,29 @@ Deno.test("admin API answers 503 at once when the store is down, without asking 
   }
 });
 
+Deno.test("admin API answers /healthz at once when the store does not answer, without the version", async () => {
+  const api = await adminApi();
+  const get = api.store.get;
+  // etcd without quorum: calls fail only at the request timeout (10 s; 5 s here).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailableError("etcd is unavailable")), 5_000);
+  });
+  hung.catch(() => {});
+  try {
+    api.store.get = () => hung;
+    const started = Date.now();
+    const r = await api.call("GET", "/healthz");
+    assert.equal(r.status, 200);
+    assert.ok(Date.now() - started < 3_000, `answered after ${Date.now() - started} ms`);
+    assert.equal(r.headers.get("x-config-version"), null);
+  } finally {
+    clearTimeout(timer);
+    api.store.get = get;
+    await api.close();
+  }
+});
+
 Deno.test("admin API lists an object's statuses in member-name order, this member's among them", async () => {
   const api = await adminApi({ status: { state: "running" } });
   try {
