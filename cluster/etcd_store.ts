@@ -127,6 +127,10 @@ type Failure =
   /** A real error answer: do not repeat. */
   | "rejected";
 
+/** Ends the error of a write whose outcome etcd did not say. */
+const UNSURE_WRITE_NOTE =
+  "; it may still take effect once etcd recovers: read it back before trying again";
+
 function classify(error: unknown): Failure {
   if (!(error instanceof Error)) return "rejected";
   if (error instanceof CircuitOpenError || error instanceof EtcdLeaseInvalidError) {
@@ -411,10 +415,14 @@ class EtcdClusterStore implements EtcdStore {
       }
       if (failure === "rejected") throw cause;
       const pauseMs = Math.min(RETRY_PAUSE_MIN_MS * 2 ** attempt, RETRY_PAUSE_MAX_MS);
-      if ((failure === "unknown-outcome" && kind === "write") || Date.now() + pauseMs >= deadline) {
+      const unsure = failure === "unknown-outcome" && kind === "write";
+      if (unsure || Date.now() + pauseMs >= deadline) {
         throw new StoreUnavailableError(
           `Cannot ${what}: etcd at ${this.#options.endpoints.join(",")} is unavailable ` +
-            `(${cause instanceof Error ? cause.message : cause})`,
+            `(${cause instanceof Error ? cause.message : cause})` +
+            // etcd may have taken the write before it failed to answer (a
+            // leader that lost its quorum commits it once the quorum is back).
+            (unsure ? UNSURE_WRITE_NOTE : ""),
           { cause },
         );
       }

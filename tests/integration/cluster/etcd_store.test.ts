@@ -133,3 +133,33 @@ async function putSucceeds(store: Store, key: string, value: string): Promise<bo
     throw error;
   }
 }
+
+Deno.test("etcd store says a write etcd took but did not answer may still take effect", async () => {
+  const etcd = await TestEtcdCluster.start(1, 17600);
+  const store = await openEtcdStore({
+    endpoints: etcd.endpoints,
+    clusterName: "unsure",
+    memberName: "a",
+    requestTimeoutMs: 1_000,
+  });
+  const pid = etcd.process("m1").pid;
+  try {
+    await store.put("/k", "v");
+    // A frozen etcd (as one whose leader lost its quorum) takes the call and never answers.
+    Deno.kill(pid, "SIGSTOP");
+    await assert.rejects(() => store.put("/k", "w"), (error: Error) => {
+      assert.ok(error instanceof StoreUnavailableError);
+      assert.match(error.message, /may still take effect once etcd recovers/);
+      return true;
+    });
+    // A read that fails says nothing of the kind.
+    await assert.rejects(() => store.get("/k"), (error: Error) => {
+      assert.doesNotMatch(error.message, /may still take effect/);
+      return true;
+    });
+  } finally {
+    Deno.kill(pid, "SIGCONT");
+    await store.close();
+    await etcd.close();
+  }
+});
