@@ -200,6 +200,9 @@ export async function openCluster(
     });
     try {
       if (!etcd) await checkClusterName(options, endpoints, requestTimeoutMs, log);
+      // A primary restarted on its etcd data under a mistyped name would
+      // otherwise report ready with an empty config, its objects closed.
+      else await checkJoinedClusterName(options, endpoints, requestTimeoutMs);
     } catch (error) {
       await store.close();
       throw error;
@@ -350,11 +353,12 @@ function primariesCluster(
 
 /**
  * For a primary joining a running cluster's etcd (`--state-flag existing`
- * with no etcd data yet), before it adds its member there: is its
- * `--cluster-name` the cluster the running primaries run? By the same signs
- * as {@linkcode checkClusterName}; a typo would otherwise add an etcd member
- * (counted in that cluster's quorum) for a new, empty cluster. Goes on when
- * the other members cannot be asked: joining reports that.
+ * with no etcd data yet), before it adds its member there, and for a
+ * primary once its etcd member runs: is its `--cluster-name` the cluster the
+ * primaries run? By the same signs as {@linkcode checkClusterName}; a typo
+ * would otherwise add an etcd member (counted in that cluster's quorum) for
+ * a new, empty cluster, or restart a primary serving no objects. Goes on
+ * when the other members cannot be asked: joining reports that.
  */
 async function checkJoinedClusterName(
   options: NodeOptions,

@@ -13,6 +13,7 @@ import {
   etcdPidsUnder,
   killEtcdUnder,
   mockPipeline,
+  startNodes,
 } from "./cluster_helpers.ts";
 import { eventually, startNodeProcess } from "./helpers.ts";
 import { isHealthy } from "../../cluster/etcd_process.ts";
@@ -374,5 +375,62 @@ Deno.test("cluster: a secondary named for another cluster than its primaries' is
     passed = true;
   } finally {
     await cleanUpNodes(nodes, passed, "SIGKILL");
+  }
+});
+
+Deno.test("cluster: a primary restarted on its etcd data under another cluster name is refused", async () => {
+  await requireEtcd();
+  const url = (port: number) => `http://127.0.0.1:${port}`;
+  const [client1, peer1, client2, peer2] = [17701, 17702, 17703, 17704].map(url);
+  const initialCluster = `r1=${peer1},r2=${peer2}`;
+  const args = (client: string, peer: string) => [
+    "--listen-client-urls",
+    client,
+    "--advertise-client-urls",
+    client,
+    "--listen-peer-urls",
+    peer,
+    "--initial-advertise-peer-urls",
+    peer,
+    "--initial-cluster",
+    initialCluster,
+    "--workers",
+    "0",
+  ];
+  const nodes = await startNodes([
+    {
+      name: "r1",
+      args: ["--cluster-name", "alpha", ...args(client1, peer1)],
+      apiPort: 17705,
+    },
+    {
+      name: "r2",
+      args: ["--cluster-name", "alpha", ...args(client2, peer2)],
+      apiPort: 17706,
+    },
+  ]);
+  let passed = false;
+  try {
+    await eventually("both primaries list themselves", async () => {
+      const listed = await nodes[1].ctl(["-o", "json", "member", "list"]);
+      return listed.code === 0 && JSON.parse(listed.stdout).length === 2;
+    });
+    await nodes[0].stop();
+    const restarted = await startNodeProcess({
+      homeDir: nodes[0].homeDir,
+      apiPort: 17705,
+      args: ["--name", "r1", "--cluster-name", "beta", ...args(client1, peer1)],
+    }).catch((error: Error) => error);
+    if (!(restarted instanceof Error)) {
+      await restarted.stop();
+      assert.fail("r1 started under cluster beta");
+    }
+    assert.match(
+      restarted.message,
+      /--cluster-name "beta" is not the cluster of the primaries at .*: their etcd members \(r2\) run cluster "alpha", and etcd holds no cluster "beta"/,
+    );
+    passed = true;
+  } finally {
+    await cleanUpNodes(nodes, passed);
   }
 });
