@@ -18,6 +18,24 @@ import {
 import { eventually, startNodeProcess } from "./helpers.ts";
 import { isHealthy } from "../../cluster/etcd_process.ts";
 
+/**
+ * A primary's built-in etcd flags: clients and peers served and advertised
+ * on `client` and `peer`, with `initialCluster` when given.
+ */
+function etcdFlags(client: string, peer: string, initialCluster?: string): string[] {
+  const flags = [
+    "--listen-client-urls",
+    client,
+    "--advertise-client-urls",
+    client,
+    "--listen-peer-urls",
+    peer,
+    "--initial-advertise-peer-urls",
+    peer,
+  ];
+  return initialCluster === undefined ? flags : [...flags, "--initial-cluster", initialCluster];
+}
+
 /** The names of the members etcd at `endpoint` lists, asked through its leader. */
 async function etcdMemberNames(endpoint: string): Promise<string[]> {
   const { Etcd3 } = await import("etcd3");
@@ -119,16 +137,7 @@ Deno.test("cluster: a primary whose etcd cannot serve on its URLs stops with a c
         args: [
           "--name",
           "m1",
-          "--listen-client-urls",
-          `http://127.0.0.1:${port}`,
-          "--advertise-client-urls",
-          `http://127.0.0.1:${port}`,
-          "--listen-peer-urls",
-          peer,
-          "--initial-advertise-peer-urls",
-          peer,
-          "--initial-cluster",
-          `m1=${peer}`,
+          ...etcdFlags(`http://127.0.0.1:${port}`, peer, `m1=${peer}`),
         ],
       }),
       (error: Error) => {
@@ -149,18 +158,7 @@ Deno.test("cluster: a primary joining a running cluster under another cluster na
   await requireEtcd();
   const [client1, peer1, client2, peer2] = [26631, 26632, 26633, 26634]
     .map((port) => `http://127.0.0.1:${port}`);
-  const urls = (client: string, peer: string) => [
-    "--listen-client-urls",
-    client,
-    "--advertise-client-urls",
-    client,
-    "--listen-peer-urls",
-    peer,
-    "--initial-advertise-peer-urls",
-    peer,
-    "--workers",
-    "0",
-  ];
+  const urls = (client: string, peer: string) => [...etcdFlags(client, peer), "--workers", "0"];
   const nodes: ClusterNode[] = [];
   let passed = false;
   try {
@@ -230,16 +228,7 @@ Deno.test("cluster: a primary joining on a listen URL in use is refused before e
       await ClusterNode.start("b1", [
         "--cluster-name",
         "busy",
-        "--listen-client-urls",
-        client1,
-        "--advertise-client-urls",
-        client1,
-        "--listen-peer-urls",
-        peer1,
-        "--initial-advertise-peer-urls",
-        peer1,
-        "--initial-cluster",
-        `b1=${peer1}`,
+        ...etcdFlags(client1, peer1, `b1=${peer1}`),
         "--workers",
         "0",
       ], 26655),
@@ -313,16 +302,7 @@ Deno.test("cluster: a secondary named for another cluster than its primaries' is
     const primary = await ClusterNode.start("p1", [
       "--cluster-name",
       "alpha",
-      "--listen-client-urls",
-      client,
-      "--advertise-client-urls",
-      client,
-      "--listen-peer-urls",
-      peer,
-      "--initial-advertise-peer-urls",
-      peer,
-      "--initial-cluster",
-      `p1=${peer}`,
+      ...etcdFlags(client, peer, `p1=${peer}`),
       "--workers",
       "0",
     ]);
@@ -384,16 +364,7 @@ Deno.test("cluster: a primary restarted on its etcd data under another cluster n
   const [client1, peer1, client2, peer2] = [17701, 17702, 17703, 17704].map(url);
   const initialCluster = `r1=${peer1},r2=${peer2}`;
   const args = (client: string, peer: string) => [
-    "--listen-client-urls",
-    client,
-    "--advertise-client-urls",
-    client,
-    "--listen-peer-urls",
-    peer,
-    "--initial-advertise-peer-urls",
-    peer,
-    "--initial-cluster",
-    initialCluster,
+    ...etcdFlags(client, peer, initialCluster),
     "--workers",
     "0",
   ];
