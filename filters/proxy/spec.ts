@@ -184,6 +184,10 @@ function readPool(r: SpecReader, role: "main" | "candidate" | "mirror" | "any"):
   const cb = r.string("circuitBreakerPolicy");
   if (cb) pool.circuitBreakerPolicy = cb;
   const codes = r.intArray("failureCodes", { min: 100, max: 599 });
+  // Each code once, as Easegress's schema (uniqueItems) has it.
+  codes?.forEach((code, i) => {
+    if (codes.indexOf(code) < i) r.problem(`failureCodes[${i}]`, `repeats ${code}`);
+  });
   if (codes?.length) pool.failureCodes = codes;
   const limit = r.int("serverMaxBodySize", { min: -1 });
   if (limit) pool.serverMaxBodySize = limit;

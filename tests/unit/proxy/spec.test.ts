@@ -46,3 +46,10 @@ Deno.test("Proxy spec: weights out of range are named, not taken for missing one
     "pools[0].servers: weights must be set on every server or on none",
   ]);
 });
+
+Deno.test("Proxy spec: a failure code given twice is named, as Easegress's schema refuses it", () => {
+  const problems = specProblems(proxyKind, {
+    pools: [{ servers, failureCodes: [500, 503, 500] }],
+  });
+  assert.deepEqual(problems, ["pools[0].failureCodes[2]: repeats 500"]);
+});
