@@ -33,7 +33,12 @@ export interface TracingSpec {
 /** Reads `tracing` at `r`. */
 export function readTracingSpec(r: SpecReader): TracingSpec {
   const spec: TracingSpec = {
-    serviceName: r.string("serviceName", { required: true }) ?? "",
+    // Not empty, as Easegress's schema (minLength 1) has it: spans need a service to be found by.
+    serviceName: r.string("serviceName", {
+      required: true,
+      pattern: /./,
+      patternName: "a name, not empty",
+    }) ?? "",
     zipkin: r.object("zipkin", readZipkin, { required: true }) ??
       { serverURL: "", sampleRate: 0, sameSpan: false, id128Bit: false },
   };

@@ -450,3 +450,12 @@ Deno.test("A server span's remote endpoint is the real IP when it is an address,
     undefined,
   ]);
 });
+
+Deno.test("readTracingSpec refuses an empty serviceName, as Easegress's schema does", () => {
+  const r = SpecReader.root({
+    serviceName: "",
+    zipkin: { serverURL: "http://127.0.0.1:9411/", sampleRate: 1 },
+  });
+  readTracingSpec(r);
+  assert.deepEqual(r.problems, ['serviceName: must be a name, not empty, got ""']);
+});
