@@ -134,6 +134,23 @@ async function putSucceeds(store: Store, key: string, value: string): Promise<bo
   }
 }
 
+/**
+ * Waits until every thread of process `pid` is stopped: SIGSTOP reaches a
+ * busy process's threads a moment after kill returns, and a request sent in
+ * that moment was still answered.
+ */
+async function stopped(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const tasks = [...Deno.readDirSync(`/proc/${pid}/task`)].map((t) => t.name);
+    const states = tasks.map((t) =>
+      Deno.readTextFileSync(`/proc/${pid}/task/${t}/stat`).replace(/^.*\) /s, "")[0]
+    );
+    if (states.every((state) => state === "T" || state === "t")) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`process ${pid} did not stop`);
+}
+
 Deno.test("etcd store says a write etcd took but did not answer may still take effect", async () => {
   const etcd = await TestEtcdCluster.start(1, 17600);
   const store = await openEtcdStore({
@@ -147,6 +164,7 @@ Deno.test("etcd store says a write etcd took but did not answer may still take e
     await store.put("/k", "v");
     // A frozen etcd (as one whose leader lost its quorum) takes the call and never answers.
     Deno.kill(pid, "SIGSTOP");
+    await stopped(pid);
     await assert.rejects(() => store.put("/k", "w"), (error: Error) => {
       assert.ok(error instanceof StoreUnavailableError);
       assert.match(error.message, /may still take effect once etcd recovers/);
