@@ -296,19 +296,11 @@ Deno.test("an error nothing catches in the main isolate is logged and the node s
   const node = await startNodeProcess({ args: ["--workers", "0", "--plugin", CRASH_PLUGIN] });
   const port = freePort();
   try {
-    const objects = `name: crash
-kind: Pipeline
-filters:
-- {name: c, kind: Crash}
----
-kind: HTTPServer
-name: s
-port: ${port}
-rules:
-- paths:
-  - {pathPrefix: /, backend: crash}
-`;
-    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    await createPipelineAndServer(
+      node,
+      "name: p\nkind: Pipeline\nfilters:\n- {name: c, kind: Crash}\n",
+      port,
+    );
     await eventually(
       "served",
       async () => (await request(`http://127.0.0.1:${port}/`)).status === 200,
@@ -408,19 +400,11 @@ Deno.test("workers: a stop ends a worker that does not finish in time, as in-fli
   const node = await startStallNode(29503);
   const port = 29504;
   try {
-    const objects = `name: stall
-kind: Pipeline
-filters:
-- {name: s, kind: Stall}
----
-kind: HTTPServer
-name: s
-port: ${port}
-rules:
-- paths:
-  - {pathPrefix: /, backend: stall}
-`;
-    assert.equal((await node.ctl(["object", "create"], objects)).code, 0);
+    await createPipelineAndServer(
+      node,
+      "name: p\nkind: Pipeline\nfilters:\n- {name: s, kind: Stall}\n",
+      port,
+    );
     await eventually(
       "served",
       async () => (await request(`http://127.0.0.1:${port}/`)).body === "stalled",
